@@ -1,0 +1,19 @@
+"""Routes each tenant's messages to the provider the tenant is configured for."""
+
+from __future__ import annotations
+
+from application.ports import MessagingProvider, OutboundRequest, OutcomeKind, SendOutcome
+from domain.tenancy import ProviderName
+
+
+class ProviderRouter:
+    def __init__(self, providers: dict[ProviderName, MessagingProvider]) -> None:
+        self._providers = providers
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        provider = self._providers.get(request.tenant.provider)
+        if provider is None:
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED, reason=f"provider {request.tenant.provider} is not enabled here"
+            )
+        return await provider.send(request)

@@ -1,0 +1,73 @@
+"""The built-in sandbox provider: behaves like Twilio, sends nothing over any network."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from application.ports import OutboundRequest, OutcomeKind, SendOutcome, StatusChange, StatusListener
+from domain.messages import MessageStatus
+
+logger = logging.getLogger(__name__)
+
+# Twilio's documented magic "To" numbers for test credentials, and the error each one produces.
+MAGIC_FAILURES: dict[str, tuple[int, str]] = {
+    "+15005550001": (21211, "The 'To' number is not a valid phone number."),
+    "+15005550002": (21612, "Twilio cannot route to this number."),
+    "+15005550003": (21408, "Permission to send to this region is not enabled."),
+    "+15005550004": (21610, "The recipient has opted out (STOP)."),
+    "+15005550009": (21614, "The 'To' number is not a mobile number."),
+}
+
+
+def new_message_sid() -> str:
+    """A Twilio-shaped message id: ``SM`` and 32 hex digits."""
+    return "SM" + secrets.token_hex(16)
+
+
+class SandboxMessagingProvider:
+    """Accepts every message (but Twilio's magic failing numbers) and reports queued → sent → delivered.
+
+    Status reports go to ``listener`` after the configured delays, as Twilio's status callbacks would.
+    """
+
+    def __init__(
+        self,
+        listener: StatusListener,
+        *,
+        sent_after_seconds: float = 0.2,
+        delivered_after_seconds: float = 1.0,
+    ) -> None:
+        self._listener = listener
+        self._sent_after = sent_after_seconds
+        self._delivered_after = delivered_after_seconds
+        self._progressions: set[asyncio.Task[None]] = set()
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        failure = MAGIC_FAILURES.get(request.message.contact.e164)
+        if failure is not None:
+            code, reason = failure
+            return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
+        sid = new_message_sid()
+        task = asyncio.create_task(self._progress(sid))
+        self._progressions.add(task)
+        task.add_done_callback(self._progressions.discard)
+        return SendOutcome(kind=OutcomeKind.ACCEPTED, provider_sid=sid, status=MessageStatus.QUEUED)
+
+    async def _progress(self, sid: str) -> None:
+        try:
+            await asyncio.sleep(self._sent_after)
+            await self._listener(StatusChange(provider_sid=sid, status=MessageStatus.SENT))
+            await asyncio.sleep(max(0.0, self._delivered_after - self._sent_after))
+            await self._listener(StatusChange(provider_sid=sid, status=MessageStatus.DELIVERED))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A lost simulated callback is what Twilio's real ones sometimes are; log it, never crash.
+            logger.exception("sandbox status report for %s failed", sid)
+
+    async def aclose(self) -> None:
+        for task in list(self._progressions):
+            task.cancel()
+        await asyncio.gather(*self._progressions, return_exceptions=True)

@@ -1,0 +1,67 @@
+"""The Twilio SDK's own HTTP-client hook, used to reach an emulator and to enforce a real timeout."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.request import Request as TwilioRequest
+from twilio.http.response import Response
+
+_logger = logging.getLogger("wa_gateway.twilio.http")
+
+
+class GatewayTwilioHttpClient(AsyncTwilioHttpClient):
+    """An AsyncTwilioHttpClient that
+
+    - sends every request to ``base_url`` instead of ``*.twilio.com`` when one is given (an emulator),
+      whatever Twilio domain the SDK built the URL for;
+    - applies ``timeout_seconds`` to every request: the SDK's own client ignores its timeout;
+    - ignores proxy variables from the environment (aiohttp's trust_env stays off).
+
+    It opens its aiohttp session in the constructor, so create it inside a running event loop.
+    """
+
+    def __init__(self, *, timeout_seconds: float, base_url: str | None = None) -> None:
+        super().__init__(pool_connections=True, timeout=timeout_seconds, logger=_logger)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._base = urlsplit(base_url.rstrip("/")) if base_url else None
+
+    def _rewrite(self, url: str) -> str:
+        if self._base is None:
+            return url
+        parts = urlsplit(url)
+        path = self._base.path + parts.path
+        return urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, parts.fragment))
+
+    async def request(  # type: ignore[override]  # the SDK's base class declares it sync
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature
+        allow_redirects: bool = False,
+    ) -> Response:
+        kwargs: dict[str, Any] = {
+            "method": method.upper(),
+            "url": self._rewrite(url),
+            "params": params,
+            "data": data,
+            "headers": headers,
+            "auth": aiohttp.BasicAuth(login=auth[0], password=auth[1]) if auth else None,
+            "timeout": aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
+            "allow_redirects": allow_redirects,
+        }
+        self._test_only_last_request = TwilioRequest(**{**kwargs, "timeout": timeout})
+        session = self.session
+        assert session is not None, "created with pool_connections=True"
+        async with session.request(**kwargs) as response:
+            text = await response.text()
+            self._test_only_last_response = Response(response.status, text, response.headers)
+        return self._test_only_last_response

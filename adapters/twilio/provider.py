@@ -1,0 +1,102 @@
+"""Sending WhatsApp messages through each tenant's own Twilio account."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from twilio.base import values
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from adapters.twilio.http_client import GatewayTwilioHttpClient
+from application.ports import OutboundRequest, OutcomeKind, SendOutcome
+from domain.messages import MessageStatus
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMITED_CODE = 20429
+_TWILIO_STATUSES = {status.value: status for status in MessageStatus}
+
+
+class TwilioMessagingProvider:
+    """Creates messages with Twilio's REST API using the async SDK and the tenant's credentials."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = 10.0,
+        api_base_url: str | None = None,
+        public_base_url: str | None = None,
+    ) -> None:
+        self._timeout = timeout_seconds
+        self._api_base_url = api_base_url
+        self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self._http: GatewayTwilioHttpClient | None = None
+
+    def _http_client(self) -> GatewayTwilioHttpClient:
+        # Created on first use: aiohttp needs the running loop the requests will run on.
+        if self._http is None:
+            self._http = GatewayTwilioHttpClient(timeout_seconds=self._timeout, base_url=self._api_base_url)
+        return self._http
+
+    def _client(self, request: OutboundRequest) -> Client:
+        credentials = request.credentials
+        if credentials is None:
+            raise LookupError("the tenant has no Twilio credentials")
+        username = credentials.key_sid or credentials.account_sid
+        client = Client(
+            username, credentials.secret, credentials.account_sid, http_client=self._http_client()
+        )
+        # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite every hostname.
+        client.region = None
+        client.edge = None
+        return client
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        message = request.message
+        if request.credentials is None:
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED, reason="the tenant has no Twilio credentials configured"
+            )
+        status_callback: object = values.unset
+        if self._public_base_url:
+            status_callback = f"{self._public_base_url}/webhooks/twilio/status?message_id={message.id}"
+        try:
+            created = await self._client(request).messages.create_async(
+                to=message.contact.whatsapp_address,
+                from_=message.sender.whatsapp_address,
+                body=message.content.body or values.unset,
+                media_url=list(message.content.media_urls) or values.unset,
+                status_callback=status_callback,
+            )
+        except TwilioException as error:
+            return self._classify_twilio_error(error)
+        except aiohttp.ClientConnectorError as error:
+            # The connection was never made, so Twilio cannot have the message.
+            return SendOutcome(kind=OutcomeKind.RETRYABLE, reason=f"Twilio unreachable: {error.strerror}")
+        except (TimeoutError, aiohttp.ClientError) as error:
+            # Sent, but no answer: the message may exist at Twilio.
+            return SendOutcome(
+                kind=OutcomeKind.UNKNOWN, reason=f"no answer from Twilio ({type(error).__name__})"
+            )
+        status = _TWILIO_STATUSES.get(str(created.status), MessageStatus.QUEUED)
+        return SendOutcome(kind=OutcomeKind.ACCEPTED, provider_sid=created.sid, status=status)
+
+    @staticmethod
+    def _classify_twilio_error(error: TwilioException) -> SendOutcome:
+        status = int(getattr(error, "status", 0) or 0)
+        code = getattr(error, "code", None)
+        reason = str(
+            getattr(error, "msg", None) or getattr(error, "detail", None) or "Twilio refused the message"
+        )
+        if status == 429 or code == RATE_LIMITED_CODE:
+            return SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=code, reason=reason)
+        if status >= 500 or status == 0:
+            return SendOutcome(kind=OutcomeKind.UNKNOWN, error_code=code, reason=reason)
+        return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from application.errors import AuthenticationFailed, RateLimited
+from application.ports import IssuedToken, PasswordHasher, RateLimit, RateLimiter, TokenService, UnitOfWork
+
+# A valid argon2id hash (of a random password) with the default cost: verifying against it costs as
+# much as verifying a real user's hash, so an unknown username answers in about the same time.
+_TIMING_EQUALISER_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$Ga8xRaVlGZW9ABu6mIuLwxvJ2lPXvIqeGJ9sbTQTGDs"
+)
+
+
+class Authenticate:
+    """Exchange a username and password for an access token.
+
+    Failed attempts are counted per username and per client address; past ``failure_limit`` the
+    caller must wait (429) before trying again, whether or not the next password would be right.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        limiter: RateLimiter,
+        failure_limit: RateLimit,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._tokens = tokens
+        self._limiter = limiter
+        self._failure_limit = failure_limit
+
+    async def __call__(self, username: str, password: str, client_address: str = "unknown") -> IssuedToken:
+        username = username.strip().lower()
+        failure_keys = (f"login-failures:user:{username}", f"login-failures:address:{client_address}")
+        for key in failure_keys:
+            state = await self._limiter.peek(key, self._failure_limit)
+            if not state.allowed:
+                raise RateLimited(
+                    "too many failed logins; wait before trying again",
+                    retry_after_seconds=state.reset_after_seconds,
+                    limit=self._failure_limit.amount,
+                    window_seconds=self._failure_limit.per_seconds,
+                )
+        try:
+            return await self._authenticate(username, password)
+        except AuthenticationFailed:
+            for key in failure_keys:
+                await self._limiter.hit(key, self._failure_limit)
+            raise
+
+    async def _authenticate(self, username: str, password: str) -> IssuedToken:
+        async with self._uow:
+            user = await self._uow.users.get_by_username(username)
+            tenant = await self._uow.tenants.get(user.tenant_id) if user else None
+        if user is None:
+            await self._hasher.verify(_TIMING_EQUALISER_HASH, password)
+            raise AuthenticationFailed()
+        if not await self._hasher.verify(user.password_hash, password):
+            raise AuthenticationFailed()
+        # A disabled account or a suspended tenant gets the same answer: nothing to probe.
+        if not user.is_active or tenant is None or not tenant.is_active:
+            raise AuthenticationFailed()
+        if self._hasher.needs_rehash(user.password_hash):
+            new_hash = await self._hasher.hash(password)
+            async with self._uow:
+                await self._uow.users.update_password_hash(user.id, new_hash)
+                await self._uow.commit()
+        return self._tokens.issue(user)

@@ -1,0 +1,134 @@
+"""Creating tenants, senders and users: what an operator does from the CLI."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.errors import AlreadyExists, InvalidInput, NotFound
+from application.ports import Clock, PasswordHasher, UnitOfWork
+from domain.phone import PhoneNumber
+from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTenantCommand:
+    name: str
+    provider: ProviderName = ProviderName.SANDBOX
+    twilio_credentials: TwilioCredentials | None = None
+
+
+class CreateTenant:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, command: CreateTenantCommand) -> Tenant:
+        name = command.name.strip()
+        if not 1 <= len(name) <= 200:
+            raise InvalidInput("a tenant name is 1 to 200 characters")
+        if command.provider is ProviderName.TWILIO and command.twilio_credentials is None:
+            raise InvalidInput("a tenant on Twilio needs its Twilio account SID and auth token")
+        tenant = Tenant(name=name, provider=command.provider, created_at=self._clock.now())
+        async with self._uow:
+            if await self._uow.tenants.get_by_name(name) is not None:
+                raise AlreadyExists(f"a tenant named {name!r} exists already")
+            await self._uow.tenants.add(tenant)
+            if command.twilio_credentials is not None:
+                await self._uow.tenants.set_twilio_credentials(tenant.id, command.twilio_credentials)
+            await self._uow.commit()
+        return tenant
+
+
+class AddSender:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, tenant_id: UUID, phone_number: str, *, label: str = "") -> Sender:
+        number = PhoneNumber.parse(phone_number)
+        async with self._uow:
+            if await self._uow.tenants.get(tenant_id) is None:
+                raise NotFound("the tenant does not exist")
+            if await self._uow.senders.get_by_number(tenant_id, number) is not None:
+                raise AlreadyExists(f"{number} is already a sender of this tenant")
+            # The first sender becomes the default, so a new tenant can send without naming one.
+            is_default = await self._uow.senders.get_default(tenant_id) is None
+            sender = Sender(
+                tenant_id=tenant_id,
+                phone_number=number,
+                created_at=self._clock.now(),
+                is_default=is_default,
+                label=label,
+            )
+            await self._uow.senders.add(sender)
+            await self._uow.commit()
+        return sender
+
+
+class CreateUser:
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    async def __call__(self, tenant_id: UUID, username: str, password: str, role: Role = Role.AGENT) -> User:
+        normalized = username.strip().lower()
+        if not USERNAME_PATTERN.match(normalized):
+            raise InvalidInput("a username is 3 to 64 characters: letters, digits, '.', '_', '-', '@'")
+        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise InvalidInput(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+        password_hash = await self._hasher.hash(password)
+        async with self._uow:
+            if await self._uow.tenants.get(tenant_id) is None:
+                raise NotFound("the tenant does not exist")
+            if await self._uow.users.get_by_username(normalized) is not None:
+                raise AlreadyExists(f"the username {normalized!r} is taken")
+            user = User(
+                tenant_id=tenant_id,
+                username=normalized,
+                password_hash=password_hash,
+                created_at=self._clock.now(),
+                role=role,
+            )
+            await self._uow.users.add(user)
+            await self._uow.commit()
+        return user
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    tenant: Tenant
+    sender: Sender
+    username: str
+    password: str
+
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "password"  # noqa: S105 - the documented demo login of an empty development database
+DEMO_SENDER = "+14155238886"  # Twilio's WhatsApp sandbox number
+
+
+class ProvisionDemo:
+    """On an empty database, create a demo tenant, sender and user so a first run can send at once."""
+
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    async def __call__(self) -> DemoAccount | None:
+        async with self._uow:
+            if await self._uow.tenants.count() > 0:
+                return None
+        tenant = await CreateTenant(self._uow, self._clock)(CreateTenantCommand(name="Demo"))
+        sender = await AddSender(self._uow, self._clock)(tenant.id, DEMO_SENDER, label="demo sender")
+        await CreateUser(self._uow, self._hasher, self._clock)(
+            tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
+        )
+        return DemoAccount(tenant=tenant, sender=sender, username=DEMO_USERNAME, password=DEMO_PASSWORD)

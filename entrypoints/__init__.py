@@ -1,0 +1,1 @@
+"""Entrypoints: the composition root, settings, the HTTP API and the CLI."""

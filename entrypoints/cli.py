@@ -1,0 +1,209 @@
+"""The ``wa-gateway`` command: run the API, migrate the database, provision tenants."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+from uuid import UUID
+
+from application.errors import ApplicationError
+from domain.errors import DomainError
+from domain.tenancy import ProviderName, Role, TwilioCredentials
+from entrypoints.container import Container, create_container, shutdown
+from entrypoints.logging_setup import configure_logging
+from entrypoints.settings import ConfigurationError, Settings, load_settings
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """Ends the command with this message on stderr and exit status 1."""
+
+
+def _run(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    async def main() -> T:
+        container = create_container(settings)
+        try:
+            return await work(container)
+        finally:
+            await shutdown(container)
+
+    return asyncio.run(main())
+
+
+def _migrate(settings: Settings) -> None:
+    from entrypoints.container import upgrade_database
+
+    upgrade_database(settings.resolved_database_url)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
+    _migrate(settings)
+    print(f"wa-gateway: database {_display_url(settings)} is up to date")
+    if not settings.is_production and settings.demo_data:
+        demo = _run(settings, lambda c: c.provision_demo()())
+        if demo is not None:
+            print(
+                "wa-gateway: created a demo tenant on the sandbox provider (nothing leaves this machine):\n"
+                f"  tenant   {demo.tenant.name} ({demo.tenant.id})\n"
+                f"  sender   {demo.sender.phone_number}\n"
+                f"  login    username {demo.username!r}, password {demo.password!r}"
+            )
+    base = f"http://{args.host}:{args.port}"
+    print(f"wa-gateway: serving {base} (API docs: {base}/docs) with {args.workers} worker(s)", flush=True)
+    uvicorn.run(
+        "entrypoints.http.asgi:create_app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> None:
+    _migrate(settings)
+    print(f"database {_display_url(settings)} upgraded to the latest revision")
+
+
+def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
+    from application.use_cases.provisioning import CreateTenantCommand
+
+    credentials = None
+    provider = ProviderName(args.provider)
+    if provider is ProviderName.TWILIO:
+        if not args.twilio_account_sid:
+            raise CommandError("--twilio-account-sid is required with --provider twilio")
+        secret = sys.stdin.readline().strip() if args.secret_stdin else getpass.getpass("Twilio auth token: ")
+        credentials = TwilioCredentials(
+            account_sid=args.twilio_account_sid, secret=secret, key_sid=args.api_key_sid
+        )
+    tenant = _run(
+        settings,
+        lambda c: c.create_tenant()(
+            CreateTenantCommand(name=args.name, provider=provider, twilio_credentials=credentials)
+        ),
+    )
+    print(json.dumps({"id": str(tenant.id), "name": tenant.name, "provider": tenant.provider.value}))
+
+
+def cmd_sender_add(args: argparse.Namespace, settings: Settings) -> None:
+    sender = _run(
+        settings, lambda c: c.add_sender()(_uuid(args.tenant_id), args.phone_number, label=args.label)
+    )
+    print(
+        json.dumps(
+            {"id": str(sender.id), "phone_number": sender.phone_number.e164, "is_default": sender.is_default}
+        )
+    )
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    user = _run(
+        settings, lambda c: c.create_user()(_uuid(args.tenant_id), args.username, password, Role(args.role))
+    )
+    print(json.dumps({"id": str(user.id), "username": user.username, "role": user.role.value}))
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
+    from entrypoints.http.app import create_app
+
+    schema = create_app(create_container(settings)).openapi_schema.to_schema()
+    text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError as error:
+        raise CommandError(f"{text!r} is not a tenant id (a UUID, as `tenant create` prints)") from error
+
+
+def _display_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wa-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="API processes")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+
+    tenant = commands.add_parser("tenant", help="tenants").add_subparsers(
+        dest="tenant_command", required=True
+    )
+    create_tenant = tenant.add_parser("create", help="create a tenant")
+    create_tenant.add_argument("name")
+    create_tenant.add_argument("--provider", choices=[p.value for p in ProviderName], default="sandbox")
+    create_tenant.add_argument("--twilio-account-sid")
+    create_tenant.add_argument("--api-key-sid", help="use a Twilio API key instead of the auth token")
+    create_tenant.add_argument(
+        "--secret-stdin", action="store_true", help="read the auth token (or API key secret) from stdin"
+    )
+    create_tenant.set_defaults(handler=cmd_tenant_create)
+
+    sender = commands.add_parser("sender", help="WhatsApp senders").add_subparsers(
+        dest="sender_command", required=True
+    )
+    add_sender = sender.add_parser("add", help="add a WhatsApp number to a tenant")
+    add_sender.add_argument("tenant_id")
+    add_sender.add_argument("phone_number", help="+E.164, e.g. +14155238886")
+    add_sender.add_argument("--label", default="")
+    add_sender.set_defaults(handler=cmd_sender_add)
+
+    user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    create_user = user.add_parser("create", help="create a user of a tenant")
+    create_user.add_argument("tenant_id")
+    create_user.add_argument("username")
+    create_user.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    create_user.set_defaults(handler=cmd_user_create)
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI schema")
+    openapi.add_argument("--output", "-o", default="-", help="file to write, - for stdout")
+    openapi.set_defaults(handler=cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        args.handler(args, settings)
+    except (ConfigurationError, CommandError) as error:
+        print(f"wa-gateway: {error}", file=sys.stderr)
+        return 1
+    except (ApplicationError, DomainError) as error:
+        print(f"wa-gateway: {getattr(error, 'detail', error)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

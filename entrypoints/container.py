@@ -1,0 +1,124 @@
+"""The composition root: the only place where ports are bound to adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dependency_injector import containers, providers
+
+from adapters.database.engine import create_database_engine
+from adapters.database.migrate import upgrade
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.provider_router import ProviderRouter
+from adapters.ratelimit.limits_limiter import LimitsRateLimiter
+from adapters.sandbox.provider import SandboxMessagingProvider
+from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.jwt_tokens import JwtTokenService
+from adapters.security.secret_box import SecretBox, parse_keys
+from adapters.system_clock import SystemClock
+from adapters.twilio.provider import TwilioMessagingProvider
+from application.ports import RateLimit, StatusChange, StatusListener
+from application.use_cases.authenticate import Authenticate
+from application.use_cases.delivery_status import RecordStatusChange
+from application.use_cases.history import GetMessage, ListHistory
+from application.use_cases.provisioning import AddSender, CreateTenant, CreateUser, ProvisionDemo
+from application.use_cases.readiness import CheckReadiness
+from application.use_cases.send_message import SendMessage
+from domain.tenancy import ProviderName
+from entrypoints.settings import Settings
+
+
+def _report_to(factory: Callable[[], RecordStatusChange]) -> StatusListener:
+    """The sandbox reports statuses as Twilio's callbacks would: each one through a fresh use case."""
+
+    async def report(change: StatusChange) -> None:
+        await factory()(change)
+
+    return report
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    engine = providers.Singleton(
+        create_database_engine,
+        settings.provided.resolved_database_url,
+        pool_size=settings.provided.db_pool_size,
+    )
+    secret_box = providers.Singleton(
+        lambda keys: SecretBox(parse_keys(keys)), settings.provided.credentials_keys
+    )
+    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, secret_box)
+
+    password_hasher = providers.Singleton(
+        Argon2PasswordHasher,
+        time_cost=settings.provided.argon2_time_cost,
+        memory_cost_kib=settings.provided.argon2_memory_kib,
+        parallelism=settings.provided.argon2_parallelism,
+        max_concurrent=settings.provided.max_concurrent_password_hashes,
+    )
+    token_service = providers.Singleton(
+        JwtTokenService,
+        secret=settings.provided.jwt_secret,
+        issuer=settings.provided.jwt_issuer,
+        audience=settings.provided.jwt_audience,
+        ttl_seconds=settings.provided.access_token_ttl_seconds,
+        clock=clock,
+    )
+
+    rate_limiter = providers.Singleton(LimitsRateLimiter)
+    login_failure_limit = providers.Factory(
+        RateLimit, amount=settings.provided.login_attempts_per_minute, per_seconds=60
+    )
+    request_limit_per_address = providers.Factory(
+        RateLimit, amount=settings.provided.requests_per_minute_per_ip, per_seconds=60
+    )
+
+    record_status_change = providers.Factory(RecordStatusChange, unit_of_work, clock)
+
+    sandbox_provider = providers.Singleton(
+        SandboxMessagingProvider,
+        listener=providers.Callable(_report_to, record_status_change.provider),
+        sent_after_seconds=settings.provided.sandbox_sent_after_seconds,
+        delivered_after_seconds=settings.provided.sandbox_delivered_after_seconds,
+    )
+    twilio_provider = providers.Singleton(
+        TwilioMessagingProvider,
+        timeout_seconds=settings.provided.provider_timeout_seconds,
+        api_base_url=settings.provided.twilio_api_base_url,
+        public_base_url=settings.provided.public_base_url,
+    )
+    messaging_provider = providers.Singleton(
+        ProviderRouter,
+        providers.Dict({ProviderName.SANDBOX: sandbox_provider, ProviderName.TWILIO: twilio_provider}),
+    )
+
+    authenticate = providers.Factory(
+        Authenticate, unit_of_work, password_hasher, token_service, rate_limiter, login_failure_limit
+    )
+    send_message = providers.Factory(SendMessage, unit_of_work, messaging_provider, clock)
+    list_history = providers.Factory(ListHistory, unit_of_work)
+    get_message = providers.Factory(GetMessage, unit_of_work)
+    check_readiness = providers.Factory(CheckReadiness, unit_of_work)
+    create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)
+    add_sender = providers.Factory(AddSender, unit_of_work, clock)
+    create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
+    provision_demo = providers.Factory(ProvisionDemo, unit_of_work, password_hasher, clock)
+
+
+async def shutdown(container: Container) -> None:
+    """Close what the Singletons opened: provider sessions first, then the database pool."""
+    # Building an unused Singleton here is cheap: none of them connects before first use.
+    await container.sandbox_provider().aclose()
+    await container.twilio_provider().aclose()
+    await container.engine().dispose()
+
+
+def create_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
+def upgrade_database(url: str) -> None:
+    """Apply every migration (synchronously, before any event loop or server starts)."""
+    upgrade(url)

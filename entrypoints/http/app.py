@@ -1,0 +1,74 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from application.errors import ApplicationError
+from domain.errors import DomainError
+from entrypoints.container import Container, shutdown
+from entrypoints.http.dependencies import DEPENDENCIES, limit_requests_per_address
+from entrypoints.http.problems import (
+    application_error_handler,
+    http_exception_handler,
+    unexpected_error_handler,
+)
+from entrypoints.http.routes import AuthController, HealthController, MessagesController
+
+API_VERSION = "1.0.0"
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="wa-gateway",
+        version=API_VERSION,
+        description="Multi-tenant WhatsApp messaging API. Errors are RFC 9457 problem details.",
+        path="/docs",
+        render_plugins=[ScalarRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="An access token from POST /auth/login",
+                )
+            }
+        ),
+    )
+
+
+def create_app(container: Container) -> Litestar:
+    settings = container.settings()
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await shutdown(container)
+
+    app = Litestar(
+        route_handlers=[AuthController, MessagesController, HealthController],
+        dependencies=DEPENDENCIES,
+        before_request=limit_requests_per_address,
+        exception_handlers={
+            ApplicationError: application_error_handler,
+            DomainError: application_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: unexpected_error_handler,
+        },
+        openapi_config=openapi_config(),
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_request_body_bytes,
+        debug=False,
+    )
+    app.state.container = container
+    return app

@@ -1,0 +1,222 @@
+"""RFC 9457 problem details: one table from error class to status and type, and the handlers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from application.errors import (
+    AccessDenied,
+    AlreadyExists,
+    ApplicationError,
+    AuthenticationFailed,
+    InvalidCursor,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+    RateLimited,
+    StorageUnavailable,
+)
+from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemType:
+    status: int
+    slug: str
+    title: str
+
+
+# Most specific classes first: the first match wins.
+ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
+    (AuthenticationFailed, ProblemType(401, "invalid-credentials", "Invalid credentials")),
+    (InvalidToken, ProblemType(401, "invalid-token", "Missing or invalid access token")),
+    (AccessDenied, ProblemType(403, "forbidden", "Forbidden")),
+    (NotFound, ProblemType(404, "not-found", "Not found")),
+    (AlreadyExists, ProblemType(409, "conflict", "Already exists")),
+    (InvalidCursor, ProblemType(400, "invalid-cursor", "Invalid cursor")),
+    (InvalidPhoneNumber, ProblemType(422, "invalid-phone-number", "Invalid phone number")),
+    (InvalidMessage, ProblemType(422, "invalid-message", "Invalid message")),
+    (InvalidInput, ProblemType(422, "invalid-input", "Invalid input")),
+    (RateLimited, ProblemType(429, "too-many-requests", "Too many requests")),
+    (StorageUnavailable, ProblemType(503, "service-unavailable", "Service unavailable")),
+    (DomainError, ProblemType(422, "invalid-input", "Invalid input")),
+]
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+    503: ("service-unavailable", "Service unavailable"),
+}
+
+
+class FieldError(msgspec.Struct):
+    field: str
+    message: str
+    source: str | None = None
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem detail, as every error of this API is returned."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    problem = Problem(
+        type=PROBLEM_BASE + slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+    return Response(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def classify(error: Exception) -> ProblemType | None:
+    for error_class, problem_type in ERROR_TABLE:
+        if isinstance(error, error_class):
+            return problem_type
+    return None
+
+
+def application_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    problem_type = classify(error)
+    if problem_type is None:
+        return unexpected_error_handler(request, error)
+    detail = error.detail if isinstance(error, ApplicationError) else str(error)
+    headers = (
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, InvalidToken) else None
+    )
+    if problem_type.status == 503:
+        headers = {"Retry-After": "5"}
+    if isinstance(error, RateLimited):
+        headers = rate_limit_headers(error)
+    return problem_response(
+        request,
+        status=problem_type.status,
+        slug=problem_type.slug,
+        title=problem_type.title,
+        detail=detail,
+        headers=headers,
+    )
+
+
+def rate_limit_headers(error: RateLimited) -> dict[str, str]:
+    """Retry-After, and the IETF httpapi RateLimit / RateLimit-Policy fields."""
+    return {
+        "Retry-After": str(error.retry_after_seconds),
+        "RateLimit-Policy": f'"default";q={error.limit};w={error.window_seconds}',
+        "RateLimit": f'"default";r=0;t={error.retry_after_seconds}',
+    }
+
+
+def http_exception_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
+    status = error.status_code
+    slug, title = _STATUS_SLUGS.get(status, ("error", "Error"))
+    if status >= 500:
+        return unexpected_error_handler(request, error)
+    errors = None
+    if isinstance(error, ValidationException):
+        slug, title = "validation-failed", "Request validation failed"
+        errors = _field_errors(error.extra)
+    headers = {k: v for k, v in (error.headers or {}).items() if k.lower() in {"retry-after", "allow"}}
+    return problem_response(
+        request,
+        status=status,
+        slug=slug,
+        title=title,
+        detail=_clean_detail(error.detail, title),
+        errors=errors,
+        headers=headers or None,
+    )
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    # The client learns nothing of the internals; the traceback goes to the log.
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem_response(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        slug="internal-error",
+        title="Internal server error",
+        detail="an unexpected error occurred; it has been logged",
+    )
+
+
+def _field_errors(extra: Any) -> list[FieldError] | None:
+    if not isinstance(extra, list):
+        return None
+    errors = []
+    for item in extra:
+        if isinstance(item, dict):
+            errors.append(
+                FieldError(
+                    field=str(item.get("key") or "body"),
+                    message=str(item.get("message", "invalid value")),
+                    source=str(item["source"]) if item.get("source") else None,
+                )
+            )
+    return errors or None
+
+
+def _clean_detail(detail: str, title: str) -> str | None:
+    # Litestar's default details repeat the status phrase; keep the useful ones only.
+    return detail if detail and detail.lower() != title.lower() else None
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI declarations of problem responses (Litestar documents errors as plain JSON otherwise)."""
+    descriptions = {
+        400: "The request is malformed or fails validation",
+        401: "Missing, invalid or expired credentials",
+        403: "The caller may not do this",
+        404: "Not found, or not this tenant's",
+        409: "Conflicts with existing data",
+        413: "The request body is too large",
+        422: "The request breaks a rule (invalid number, unknown sender, …)",
+        429: "Too many requests; see Retry-After",
+        503: "A dependency (the database) is unavailable; retry later",
+    }
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description=descriptions.get(status, "Error"),
+        )
+        for status in statuses
+    }

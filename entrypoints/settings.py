@@ -1,0 +1,114 @@
+"""Configuration from the environment (and an optional .env file), checked once at start-up."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from dotenv import dotenv_values
+
+MIN_JWT_SECRET_BYTES = 32
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot run the service; the message says what to set."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    environment: Literal["development", "production"] = "development"
+    data_dir: str = ".wa-gateway"
+    database_url: str | None = None
+    db_pool_size: int = 10
+    jwt_secret: str | None = None
+    jwt_issuer: str = "wa-gateway"
+    jwt_audience: str = "wa-gateway-api"
+    access_token_ttl_seconds: int = 900
+    credentials_keys: str | None = None
+    public_base_url: str | None = None
+    twilio_api_base_url: str | None = None
+    provider_timeout_seconds: float = 10.0
+    sandbox_sent_after_seconds: float = 0.2
+    sandbox_delivered_after_seconds: float = 1.0
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    max_concurrent_password_hashes: int = 4
+    max_request_body_bytes: int = 65536
+    login_attempts_per_minute: int = 10
+    requests_per_minute_per_ip: int = 600
+    log_level: str = "INFO"
+    demo_data: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'wa-gateway.db'}"
+
+
+FIELDS = tuple(Settings.__struct_fields__)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+    """Read settings: environment variables win over the .env file; names are the fields in upper case."""
+    values: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    raw = {name: values[name.upper()] for name in FIELDS if values.get(name.upper(), "") != ""}
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise ConfigurationError(f"invalid setting: {error}") from error
+    return _complete(settings)
+
+
+def _complete(settings: Settings) -> Settings:
+    """Check production settings; in development, fill secrets with values kept in the data directory."""
+    if settings.is_production:
+        missing = [
+            name.upper()
+            for name in ("database_url", "jwt_secret", "credentials_keys")
+            if not getattr(settings, name)
+        ]
+        if missing:
+            raise ConfigurationError(f"production mode needs {', '.join(missing)} to be set")
+    else:
+        data_dir = Path(settings.data_dir)
+        settings = msgspec.structs.replace(
+            settings,
+            jwt_secret=settings.jwt_secret
+            or _local_secret(data_dir / "jwt-secret", secrets.token_urlsafe(48)),
+            credentials_keys=settings.credentials_keys
+            or _local_secret(data_dir / "credentials-key", _new_aes_key()),
+        )
+    if len((settings.jwt_secret or "").encode()) < MIN_JWT_SECRET_BYTES:
+        raise ConfigurationError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+    return settings
+
+
+def _new_aes_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _local_secret(path: Path, fresh: str) -> str:
+    """A development secret generated once and kept, so tokens and sealed credentials survive restarts."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(fresh)
+    return fresh
