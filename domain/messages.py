@@ -37,7 +37,8 @@ class MessageStatus(enum.StrEnum):
 
     def can_advance_to(self, new: MessageStatus) -> bool:
         """Provider callbacks arrive out of order and repeat: a status only ever moves forward."""
-        if self.is_terminal or new == self:
+        if self.is_terminal or new == self or new is MessageStatus.RECEIVED:
+            # received is where an inbound message starts, never a step of an outbound one
             return False
         return _RANK[new] > _RANK[self]
 
@@ -80,7 +81,7 @@ class MessageContent:
         if len(self.media_urls) > MAX_MEDIA_ITEMS:
             raise InvalidMessage(f"a message carries at most {MAX_MEDIA_ITEMS} media URLs")
         for url in self.media_urls:
-            if not url.startswith("https://") and not url.startswith("http://"):
+            if not url.lower().startswith(("https://", "http://")):
                 raise InvalidMessage(f"media URL {url[:80]!r} must be an absolute http(s) URL")
             if len(url) > MAX_MEDIA_URL_LENGTH or any(c.isspace() for c in url) or len(url) < 12:
                 raise InvalidMessage(f"media URL {url[:80]!r} is not a valid URL")

@@ -128,6 +128,19 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
         print(f"wrote {args.output}")
 
 
+def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
+    from entrypoints.http.app import create_app
+    from entrypoints.postman import collection_from_openapi, render
+
+    schema = create_app(create_container(settings)).openapi_schema.to_schema()
+    text = render(collection_from_openapi(schema))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+
+
 def _uuid(text: str) -> UUID:
     try:
         return UUID(text)
@@ -187,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = commands.add_parser("openapi", help="write the OpenAPI schema")
     openapi.add_argument("--output", "-o", default="-", help="file to write, - for stdout")
     openapi.set_defaults(handler=cmd_openapi)
+
+    postman = commands.add_parser("postman", help="write the Postman collection (from the OpenAPI schema)")
+    postman.add_argument("--output", "-o", default="-", help="file to write, - for stdout")
+    postman.set_defaults(handler=cmd_postman)
     return parser
 
 

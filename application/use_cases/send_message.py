@@ -5,7 +5,7 @@ from uuid import UUID
 
 from application.errors import AccessDenied, NoDefaultSender, NotFound, UnknownSender
 from application.ports import Clock, MessagingProvider, OutboundRequest, OutcomeKind, SendOutcome, UnitOfWork
-from domain.messages import Message, MessageContent
+from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 
 
@@ -71,8 +71,9 @@ class SendMessage:
 
     def _apply(self, message: Message, outcome: SendOutcome) -> Message:
         now = self._clock.now()
-        if outcome.kind is OutcomeKind.ACCEPTED and outcome.provider_sid and outcome.status:
-            return message.handed_to_provider(outcome.provider_sid, outcome.status, now)
+        if outcome.kind is OutcomeKind.ACCEPTED and outcome.provider_sid:
+            status = outcome.status or MessageStatus.QUEUED
+            return message.handed_to_provider(outcome.provider_sid, status, now)
         if outcome.kind is OutcomeKind.UNKNOWN:
             # The provider may have taken it: leave it accepted, to be settled by its status callback.
             return message

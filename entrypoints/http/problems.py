@@ -217,6 +217,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             data_container=Problem,
             media_type=PROBLEM_MEDIA_TYPE,
             description=descriptions.get(status, "Error"),
+            generate_examples=False,  # random examples would change the schema on every build
         )
         for status in statuses
     }

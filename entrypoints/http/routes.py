@@ -8,7 +8,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from application.ports import Principal
@@ -101,20 +101,18 @@ class MessagesController(Controller):
         principal: NamedDependency[Principal],
         list_history: NamedDependency[ListHistory],
         limit: Annotated[
-            FromQuery[int], Parameter(ge=1, description="1 to 100; larger values are capped at 100")
+            int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")
         ] = DEFAULT_PAGE_SIZE,
-        cursor: Annotated[FromQuery[str | None], Parameter(max_length=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
         direction: FromQuery[Direction | None] = None,
         status: FromQuery[MessageStatus | None] = None,
         contact: Annotated[
-            FromQuery[str | None], Parameter(max_length=64, description="The customer's number, +E.164")
+            str | None, QueryParameter(max_length=64, description="The customer's number, +E.164")
         ] = None,
         since: Annotated[
-            FromQuery[datetime | None], Parameter(description="Created at or after (ISO 8601)")
+            datetime | None, QueryParameter(description="Created at or after (ISO 8601)")
         ] = None,
-        until: Annotated[
-            FromQuery[datetime | None], Parameter(description="Created before (ISO 8601)")
-        ] = None,
+        until: Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601)")] = None,
     ) -> MessagePage:
         page = await list_history(
             HistoryRequest(
@@ -134,7 +132,7 @@ class MessagesController(Controller):
         "/messages/{message_id:uuid}",
         operation_id="getMessage",
         summary="One of the tenant's messages",
-        responses=problem_responses(401, 404, 503),
+        responses=problem_responses(400, 401, 404, 503),
     )
     async def get_message_by_id(
         self,

@@ -30,9 +30,27 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
     to_number: Annotated[
         str, msgspec.Meta(min_length=1, max_length=64, examples=["+14155550123", "whatsapp:+14155550123"])
     ]
-    body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH)] = ""
-    media_url: MediaUrl | Annotated[list[MediaUrl], msgspec.Meta(max_length=MAX_MEDIA_ITEMS)] | None = None
-    from_number: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH, examples=["Your order has shipped"])] = ""
+    media_url: (
+        MediaUrl
+        | Annotated[
+            list[MediaUrl],
+            msgspec.Meta(max_length=MAX_MEDIA_ITEMS, examples=[["https://example.com/receipt.png"]]),
+        ]
+        | None
+    ) = None
+    from_number: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=64,
+                examples=["+14155238886"],
+                description="One of the tenant's senders; the default sender when omitted",
+            ),
+        ]
+        | None
+    ) = None
 
     @property
     def media_urls(self) -> tuple[str, ...]:

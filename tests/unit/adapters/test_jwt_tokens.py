@@ -1,0 +1,114 @@
+"""The JWT suite: only a current, fully-claimed HS256 token signed with our key is accepted."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+
+from adapters.security.jwt_tokens import JwtTokenService
+from adapters.system_clock import SystemClock
+from application.errors import InvalidToken
+from domain.tenancy import Role, User
+
+SECRET = "s" * 40
+OTHER_SECRET = "o" * 40
+
+
+@pytest.fixture
+def service() -> JwtTokenService:
+    return JwtTokenService(
+        secret=SECRET, issuer="wa-gateway", audience="wa-api", ttl_seconds=900, clock=SystemClock()
+    )
+
+
+@pytest.fixture
+def user() -> User:
+    from uuid import uuid4
+
+    return User(
+        tenant_id=uuid4(), username="alice", password_hash="x", created_at=datetime.now(UTC), role=Role.AGENT
+    )
+
+
+def claims_of(service: JwtTokenService, user: User) -> dict[str, Any]:
+    token = service.issue(user).access_token
+    return dict(jwt.decode(token, SECRET, algorithms=["HS256"], audience="wa-api"))
+
+
+def test_an_issued_token_verifies_to_its_user_and_tenant(service: JwtTokenService, user: User) -> None:
+    issued = service.issue(user)
+
+    principal = service.verify(issued.access_token)
+
+    assert (principal.user_id, principal.tenant_id, principal.role) == (user.id, user.tenant_id, Role.AGENT)
+    assert issued.expires_in == 900
+
+
+def test_every_token_has_its_own_id(service: JwtTokenService, user: User) -> None:
+    assert claims_of(service, user)["jti"] != claims_of(service, user)["jti"]
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        JwtTokenService(secret="short", issuer="i", audience="a", ttl_seconds=60, clock=SystemClock())
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "tid", "role"])
+def test_a_token_missing_a_claim_is_refused(service: JwtTokenService, user: User, missing: str) -> None:
+    claims = claims_of(service, user)
+    del claims[missing]
+
+    with pytest.raises(InvalidToken):
+        service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("aud", "someone-else"),
+        ("iss", "someone-else"),
+        ("exp", int(time.time()) - 60),
+        ("nbf", int(time.time()) + 600),
+        ("typ", "refresh"),
+        ("tid", "not-a-uuid"),
+        ("role", "emperor"),
+    ],
+)
+def test_a_token_with_a_wrong_claim_is_refused(
+    service: JwtTokenService, user: User, claim: str, value: Any
+) -> None:
+    claims = {**claims_of(service, user), claim: value}
+
+    with pytest.raises(InvalidToken):
+        service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_an_expired_token_says_so(service: JwtTokenService, user: User) -> None:
+    claims = {**claims_of(service, user), "exp": int(time.time()) - 60}
+
+    with pytest.raises(InvalidToken, match="expired"):
+        service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_a_token_signed_with_another_key_is_refused(service: JwtTokenService, user: User) -> None:
+    with pytest.raises(InvalidToken):
+        service.verify(jwt.encode(claims_of(service, user), OTHER_SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("algorithm", ["none", "HS512"])
+def test_other_algorithms_are_refused(service: JwtTokenService, user: User, algorithm: str) -> None:
+    key = "" if algorithm == "none" else SECRET + SECRET
+    token = jwt.encode(claims_of(service, user), key, algorithm=algorithm)
+
+    with pytest.raises(InvalidToken):
+        service.verify(token)
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "x" * 5000])
+def test_garbage_is_refused(service: JwtTokenService, garbage: str) -> None:
+    with pytest.raises(InvalidToken):
+        service.verify(garbage)

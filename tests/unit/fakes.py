@@ -1,0 +1,549 @@
+"""Hand-written stand-ins for every port of ``application/ports.py``.
+
+The fakes keep their data in memory and behave like the real adapters where a use case could tell the
+difference: unique constraints raise ``AlreadyExists``, every tenant-scoped query filters on the tenant,
+history pages follow the keyset order of ``HistoryQuery``, statuses only move forward, and the unit of
+work throws away whatever a block did not commit.
+
+Typical use::
+
+    uow = FakeUnitOfWork()
+    provider = FakeMessagingProvider()
+    account = await provision_account(uow, FakePasswordHasher(), FixedClock())
+    await SendMessage(uow, provider, clock)(SendMessageCommand(tenant_id=account.tenant.id, ...))
+    assert provider.requests[0].message.contact == ...
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+from uuid import UUID
+
+from application.errors import AlreadyExists, InvalidToken, NotFound, StorageUnavailable
+from application.ports import (
+    Clock,
+    HistoryQuery,
+    IssuedToken,
+    MessagingProvider,
+    OutboundRequest,
+    OutcomeKind,
+    PasswordHasher,
+    Principal,
+    RateLimit,
+    RateLimiter,
+    RateLimitState,
+    SendOutcome,
+    StatusChange,
+    TokenService,
+    UnitOfWork,
+)
+from domain.messages import Message, MessageStatus
+from domain.phone import PhoneNumber
+from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
+
+Restore = Callable[[], None]
+
+
+# --------------------------------------------------------------------------------------------- clock
+
+
+class FixedClock:
+    """A clock that stands still until a test moves it; always timezone-aware UTC."""
+
+    DEFAULT_START = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+
+    def __init__(self, start: datetime = DEFAULT_START) -> None:
+        self._now = _as_utc(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = _as_utc(moment)
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
+        """Move the clock forward by ``delta`` and return the new time."""
+        if delta < timedelta(0):
+            raise ValueError("a clock does not go backwards; use set() to jump to an earlier moment")
+        self._now += delta
+        return self._now
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("FixedClock needs a timezone-aware datetime")
+    return moment.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------- repositories
+
+
+class FakeTenantRepository:
+    def __init__(self) -> None:
+        self._tenants: dict[UUID, Tenant] = {}
+        self._credentials: dict[UUID, TwilioCredentials] = {}
+
+    async def add(self, tenant: Tenant) -> None:
+        if tenant.id in self._tenants:
+            raise AlreadyExists(f"tenant {tenant.id} exists already")
+        if any(existing.name == tenant.name for existing in self._tenants.values()):
+            raise AlreadyExists(f"a tenant named {tenant.name!r} exists already")
+        self._tenants[tenant.id] = tenant
+
+    async def get(self, tenant_id: UUID) -> Tenant | None:
+        return self._tenants.get(tenant_id)
+
+    async def get_by_name(self, name: str) -> Tenant | None:
+        return next((tenant for tenant in self._tenants.values() if tenant.name == name), None)
+
+    async def count(self) -> int:
+        return len(self._tenants)
+
+    async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
+        if tenant_id not in self._tenants:
+            raise NotFound("the tenant does not exist")
+        self._credentials[tenant_id] = credentials
+
+    async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
+        return self._credentials.get(tenant_id)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Tenant]:
+        return list(self._tenants.values())
+
+    def save(self, tenant: Tenant) -> None:
+        """Insert or overwrite ``tenant`` without any check, as an operator's SQL would."""
+        self._tenants[tenant.id] = tenant
+
+    def snapshot(self) -> Restore:
+        tenants, credentials = dict(self._tenants), dict(self._credentials)
+
+        def restore() -> None:
+            self._tenants = dict(tenants)
+            self._credentials = dict(credentials)
+
+        return restore
+
+
+class FakeSenderRepository:
+    def __init__(self) -> None:
+        self._senders: dict[UUID, Sender] = {}
+
+    async def add(self, sender: Sender) -> None:
+        if sender.id in self._senders:
+            raise AlreadyExists(f"sender {sender.id} exists already")
+        if await self.get_by_number(sender.tenant_id, sender.phone_number) is not None:
+            raise AlreadyExists(f"{sender.phone_number} is already a sender of this tenant")
+        if sender.is_default and await self.get_default(sender.tenant_id) is not None:
+            raise AlreadyExists("the tenant has a default sender already")
+        self._senders[sender.id] = sender
+
+    async def get_default(self, tenant_id: UUID) -> Sender | None:
+        return next((s for s in self._for_tenant(tenant_id) if s.is_default), None)
+
+    async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
+        return next((s for s in self._for_tenant(tenant_id) if s.phone_number == phone_number), None)
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
+        return sorted(self._for_tenant(tenant_id), key=lambda sender: sender.created_at)
+
+    def _for_tenant(self, tenant_id: UUID) -> list[Sender]:
+        return [sender for sender in self._senders.values() if sender.tenant_id == tenant_id]
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Sender]:
+        return list(self._senders.values())
+
+    def snapshot(self) -> Restore:
+        senders = dict(self._senders)
+
+        def restore() -> None:
+            self._senders = dict(senders)
+
+        return restore
+
+
+class FakeUserRepository:
+    def __init__(self) -> None:
+        self._users: dict[UUID, User] = {}
+
+    async def add(self, user: User) -> None:
+        if user.id in self._users:
+            raise AlreadyExists(f"user {user.id} exists already")
+        if await self.get_by_username(user.username) is not None:
+            raise AlreadyExists(f"the username {user.username!r} is taken")
+        self._users[user.id] = user
+
+    async def get_by_username(self, username: str) -> User | None:
+        return next((user for user in self._users.values() if user.username == username), None)
+
+    async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound("the user does not exist")
+        self._users[user_id] = user.with_password_hash(password_hash)
+
+    # Test helpers: not part of the port.
+
+    def get(self, user_id: UUID) -> User | None:
+        return self._users.get(user_id)
+
+    def all(self) -> list[User]:
+        return list(self._users.values())
+
+    def save(self, user: User) -> None:
+        """Insert or overwrite ``user`` without any check, as an operator's SQL would."""
+        self._users[user.id] = user
+
+    def snapshot(self) -> Restore:
+        users = dict(self._users)
+
+        def restore() -> None:
+            self._users = dict(users)
+
+        return restore
+
+
+class FakeMessageRepository:
+    def __init__(self) -> None:
+        self._messages: dict[UUID, Message] = {}
+
+    async def add(self, message: Message) -> None:
+        if message.id in self._messages:
+            raise AlreadyExists(f"message {message.id} exists already")
+        self._messages[message.id] = message
+
+    async def update(self, message: Message) -> None:
+        stored = self._messages.get(message.id)
+        if stored is None or stored.tenant_id != message.tenant_id:
+            raise NotFound("no such message")
+        self._messages[message.id] = message
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        message = self._messages.get(message_id)
+        return message if message is not None and message.tenant_id == tenant_id else None
+
+    async def list_page(self, query: HistoryQuery) -> list[Message]:
+        """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
+        matching = [message for message in self._messages.values() if _matches(message, query)]
+        matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
+        return matching[: query.limit]
+
+    async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
+        message = self.find_by_provider_sid(change.provider_sid)
+        if message is None or not message.status.can_advance_to(change.status):
+            return None
+        advanced = replace(
+            message,
+            status=change.status,
+            error_code=change.error_code if change.error_code is not None else message.error_code,
+            error_message=change.error_message if change.error_message is not None else message.error_message,
+            updated_at=now,
+        )
+        self._messages[message.id] = advanced
+        return advanced
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Message]:
+        return list(self._messages.values())
+
+    def find_by_provider_sid(self, provider_sid: str) -> Message | None:
+        return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
+
+    def snapshot(self) -> Restore:
+        messages = dict(self._messages)
+
+        def restore() -> None:
+            self._messages = dict(messages)
+
+        return restore
+
+
+def _matches(message: Message, query: HistoryQuery) -> bool:
+    after = query.after
+    return (
+        message.tenant_id == query.tenant_id
+        and (after is None or (message.created_at, message.id) < (after.created_at, after.message_id))
+        and (query.direction is None or message.direction is query.direction)
+        and (query.status is None or message.status is query.status)
+        and (query.contact is None or message.contact == query.contact)
+        and (query.since is None or message.created_at >= query.since)
+        and (query.until is None or message.created_at < query.until)
+    )
+
+
+# ------------------------------------------------------------------------------------- unit of work
+
+
+@dataclass(frozen=True, slots=True)
+class FakeDatabase:
+    """The in-memory tables; several units of work (one per request, say) can share one database."""
+
+    tenants: FakeTenantRepository = field(default_factory=FakeTenantRepository)
+    senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
+    users: FakeUserRepository = field(default_factory=FakeUserRepository)
+    messages: FakeMessageRepository = field(default_factory=FakeMessageRepository)
+
+    def snapshot(self) -> Restore:
+        restores = [
+            self.tenants.snapshot(),
+            self.senders.snapshot(),
+            self.users.snapshot(),
+            self.messages.snapshot(),
+        ]
+
+        def restore() -> None:
+            for restore_table in restores:
+                restore_table()
+
+        return restore
+
+
+class FakeUnitOfWork:
+    """A transaction over a ``FakeDatabase``: leaving the block without ``commit()`` undoes its changes.
+
+    ``committed`` tells whether any block was committed, ``commits`` how many times. Set ``available`` to
+    False to make the database unreachable: entering a block and ``ping()`` then raise StorageUnavailable.
+    Units of work sharing a database are not isolated from each other: run their blocks one at a time.
+    """
+
+    def __init__(self, database: FakeDatabase | None = None) -> None:
+        self.database = database if database is not None else FakeDatabase()
+        self.committed = False
+        self.commits = 0
+        self.available = True
+        self._rollback: Restore | None = None
+
+    @property
+    def tenants(self) -> FakeTenantRepository:
+        return self.database.tenants
+
+    @property
+    def senders(self) -> FakeSenderRepository:
+        return self.database.senders
+
+    @property
+    def users(self) -> FakeUserRepository:
+        return self.database.users
+
+    @property
+    def messages(self) -> FakeMessageRepository:
+        return self.database.messages
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._rollback is not None
+
+    async def __aenter__(self) -> Self:
+        if self._rollback is not None:
+            raise RuntimeError("this unit of work is in a transaction already")
+        self._check_available()
+        self._rollback = self.database.snapshot()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._rollback is None:
+            raise RuntimeError("leaving a unit of work that was never entered")
+        # After a commit the snapshot is the committed state, so this undoes only what came later.
+        self._rollback()
+        self._rollback = None
+
+    async def commit(self) -> None:
+        if self._rollback is None:
+            raise RuntimeError("commit() outside an 'async with uow:' block")
+        self._rollback = self.database.snapshot()
+        self.committed = True
+        self.commits += 1
+
+    async def ping(self) -> None:
+        self._check_available()
+
+    def _check_available(self) -> None:
+        if not self.available:
+            raise StorageUnavailable("the database is not reachable")
+
+
+# --------------------------------------------------------------------------------- outside services
+
+
+class FakeMessagingProvider:
+    """Records every request and answers with ``outcome`` (or raises ``error``).
+
+    By default each message is accepted with a fresh sid (``SM00000001``, ...) and status ``queued``.
+    ``on_send`` runs before the answer, to look at the world as the provider sees it.
+    """
+
+    def __init__(self, outcome: SendOutcome | None = None, *, error: Exception | None = None) -> None:
+        self.outcome = outcome
+        self.error = error
+        self.requests: list[OutboundRequest] = []
+        self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
+        self._sids = itertools.count(1)
+
+    def will_return(self, outcome: SendOutcome) -> None:
+        self.outcome, self.error = outcome, None
+
+    def will_raise(self, error: Exception) -> None:
+        self.outcome, self.error = None, error
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        self.requests.append(request)
+        if self.on_send is not None:
+            await self.on_send(request)
+        if self.error is not None:
+            raise self.error
+        if self.outcome is not None:
+            return self.outcome
+        return SendOutcome(
+            kind=OutcomeKind.ACCEPTED, provider_sid=f"SM{next(self._sids):08d}", status=MessageStatus.QUEUED
+        )
+
+
+class FakePasswordHasher:
+    """Deterministic hashes: ``fake-v<version>$<password>``.
+
+    Raising ``version`` stands for stronger hashing parameters: hashes of an older version still verify,
+    but ``needs_rehash`` says they should be replaced.
+    """
+
+    def __init__(self, version: int = 1) -> None:
+        self.version = version
+        self.verified_hashes: list[str] = []
+
+    async def hash(self, password: str) -> str:
+        return f"fake-v{self.version}${password}"
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verified_hashes.append(password_hash)
+        scheme, separator, stored_password = password_hash.partition("$")
+        return separator == "$" and scheme.startswith("fake-v") and stored_password == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake-v{self.version}$")
+
+
+class FakeTokenService:
+    """Issues ``token-1``, ``token-2``, ... and verifies only tokens it issued and did not revoke."""
+
+    def __init__(self, expires_in: int = 900) -> None:
+        self.expires_in = expires_in
+        self.issued: dict[str, Principal] = {}
+        self._numbers = itertools.count(1)
+
+    def issue(self, user: User) -> IssuedToken:
+        token = f"token-{next(self._numbers)}"
+        self.issued[token] = Principal(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
+        return IssuedToken(access_token=token, expires_in=self.expires_in)
+
+    def verify(self, token: str) -> Principal:
+        principal = self.issued.get(token)
+        if principal is None:
+            raise InvalidToken("the access token is not valid")
+        return principal
+
+    def revoke(self, token: str) -> None:
+        self.issued.pop(token, None)
+
+
+class FakeRateLimiter:
+    """A moving window on a clock, like the ``limits`` library's: a hit counts for ``limit.per_seconds``.
+
+    ``peek`` allows while fewer than ``limit.amount`` hits are in the window; a ``hit`` beyond the limit
+    is refused and not counted. ``hits`` lists every key counted, in order.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._moments: dict[str, list[datetime]] = {}
+        self.hits: list[str] = []
+
+    async def hit(self, key: str, limit: RateLimit) -> RateLimitState:
+        moments = self._in_window(key, limit)
+        allowed = len(moments) < limit.amount
+        if allowed:
+            moments.append(self._clock.now())
+            self.hits.append(key)
+        return self._state(moments, limit, allowed=allowed)
+
+    async def peek(self, key: str, limit: RateLimit) -> RateLimitState:
+        moments = self._in_window(key, limit)
+        return self._state(moments, limit, allowed=len(moments) < limit.amount)
+
+    def _in_window(self, key: str, limit: RateLimit) -> list[datetime]:
+        window_start = self._clock.now() - timedelta(seconds=limit.per_seconds)
+        moments = [moment for moment in self._moments.get(key, []) if moment > window_start]
+        self._moments[key] = moments
+        return moments
+
+    def _state(self, moments: list[datetime], limit: RateLimit, *, allowed: bool) -> RateLimitState:
+        oldest = moments[0] if moments else self._clock.now()
+        frees_in = oldest + timedelta(seconds=limit.per_seconds) - self._clock.now()
+        return RateLimitState(
+            allowed=allowed,
+            limit=limit,
+            remaining=max(0, limit.amount - len(moments)),
+            reset_after_seconds=max(1, math.ceil(frees_in.total_seconds())),
+        )
+
+
+# ------------------------------------------------------------------------------------------- builders
+
+
+@dataclass(frozen=True, slots=True)
+class TenantAccount:
+    """A tenant ready to send: its default sender and a user who can log in with ``password``."""
+
+    tenant: Tenant
+    sender: Sender
+    user: User
+    password: str
+
+
+async def provision_account(
+    uow: FakeUnitOfWork,
+    hasher: FakePasswordHasher,
+    clock: FixedClock,
+    *,
+    name: str = "Acme",
+    sender_number: str = "+14155238886",
+    username: str = "alice",
+    password: str = "correct horse battery",  # noqa: S107 - a test account's password
+    role: Role = Role.TENANT_ADMIN,
+    provider: ProviderName = ProviderName.SANDBOX,
+) -> TenantAccount:
+    """Write a tenant, its default sender and a user straight into the fake database."""
+    now = clock.now()
+    tenant = Tenant(name=name, provider=provider, created_at=now)
+    sender = Sender(
+        tenant_id=tenant.id, phone_number=PhoneNumber.parse(sender_number), created_at=now, is_default=True
+    )
+    hashed = await hasher.hash(password)
+    user = User(tenant_id=tenant.id, username=username, password_hash=hashed, created_at=now, role=role)
+    await uow.tenants.add(tenant)
+    await uow.senders.add(sender)
+    await uow.users.add(user)
+    return TenantAccount(tenant=tenant, sender=sender, user=user, password=password)
+
+
+if TYPE_CHECKING:
+    # mypy --strict proves here that each fake can stand in for its port.
+    def _fakes_implement_the_ports(
+        uow: FakeUnitOfWork,
+        provider: FakeMessagingProvider,
+        hasher: FakePasswordHasher,
+        tokens: FakeTokenService,
+        clock: FixedClock,
+        limiter: FakeRateLimiter,
+    ) -> tuple[UnitOfWork, MessagingProvider, PasswordHasher, TokenService, Clock, RateLimiter]:
+        return uow, provider, hasher, tokens, clock, limiter
