@@ -1,0 +1,95 @@
+"""Building the async engine from a database URL, for PostgreSQL (psycopg 3) and SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_POSTGRES_ASYNC_DRIVER = "postgresql+psycopg"
+_SQLITE_ASYNC_DRIVER = "sqlite+aiosqlite"
+_SQLITE_PRAGMAS = (
+    "PRAGMA foreign_keys=ON",  # off by default in SQLite, and the schema relies on them
+    "PRAGMA journal_mode=WAL",  # readers do not block the writer
+    "PRAGMA busy_timeout=5000",  # wait for a concurrent writer instead of failing at once
+)
+
+
+def normalize_database_url(url: str) -> str:
+    """Give each supported URL form the async driver this adapter uses.
+
+    ``postgres://`` (Heroku style) and ``postgresql://`` become ``postgresql+psycopg://``;
+    ``sqlite:///`` becomes ``sqlite+aiosqlite:///``. A URL that names a driver already is kept.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        raise ValueError("a database URL looks like postgresql://user@host/db or sqlite:///path/to/file.db")
+    if scheme in ("postgres", "postgresql"):
+        return f"{_POSTGRES_ASYNC_DRIVER}://{rest}"
+    if scheme == "sqlite":
+        return f"{_SQLITE_ASYNC_DRIVER}://{rest}"
+    return url
+
+
+def sync_database_url(url: str) -> str:
+    """The same database through a blocking driver, for migrations (psycopg 3 serves both modes)."""
+    parsed = make_url(normalize_database_url(url))
+    if parsed.drivername == _SQLITE_ASYNC_DRIVER:
+        parsed = parsed.set(drivername="sqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_database_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    echo: bool = False,
+    connect_timeout_seconds: int = 5,
+) -> AsyncEngine:
+    parsed = make_url(normalize_database_url(url))
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        # An in-memory database gets SQLAlchemy's single shared connection (a second connection would
+        # see another, empty database), which takes no pool sizes.
+        if not _is_memory_database(parsed):
+            create_sqlite_directory(parsed)
+            options.update(pool_size=pool_size, max_overflow=max_overflow)
+    else:
+        options.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            # without it an unroutable host hangs a request for minutes instead of failing fast
+            connect_args={"connect_timeout": connect_timeout_seconds},
+        )
+    engine = create_async_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
+    return engine
+
+
+def configure_sqlite_connection(dbapi_connection: Any, _connection_record: object) -> None:
+    """Run on every new SQLite connection (async or blocking), before it is handed out."""
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _is_memory_database(url: URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+
+def create_sqlite_directory(url: URL) -> None:
+    """SQLite creates a missing database file, but not the directory it goes in."""
+    database = url.database or ""
+    # A "file:" URI filename is SQLite's to interpret, not ours.
+    if _is_memory_database(url) or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)

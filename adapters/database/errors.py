@@ -1,0 +1,101 @@
+"""Turning driver exceptions into application errors, so nothing above the adapter sees SQLAlchemy."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import exc as sa_exc
+
+from application.errors import AlreadyExists, ApplicationError, NotFound, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+STORAGE_UNAVAILABLE = "the database is unavailable"
+
+# SQLSTATE classes (PostgreSQL) and extended result codes (SQLite) of the integrity violations we name.
+_PG_UNIQUE_VIOLATION = "23505"
+_PG_FOREIGN_KEY_VIOLATION = "23503"
+_SQLITE_UNIQUE_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+_SQLITE_FOREIGN_KEY_VIOLATION = "SQLITE_CONSTRAINT_FOREIGNKEY"
+
+# Failures to reach or keep the server. SQLAlchemy's TimeoutError is its pool timing out; the raw
+# psycopg classes cover its own pool (psycopg_pool.PoolTimeout is an OperationalError) and anything
+# raised outside SQLAlchemy's wrapping.
+_CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    OSError,  # includes TimeoutError and ConnectionError
+)
+
+
+class CredentialsUnreadable(ApplicationError):
+    """Stored provider credentials do not open: the encryption keys changed, or the row was tampered with.
+
+    Nothing the client can fix; an operator has to restore the key or set the credentials again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the tenant's stored provider credentials cannot be read; ask an operator to reset them"
+        )
+
+
+class PersistenceError(RuntimeError):
+    """A statement failed for a reason no caller can act on: a bug, or a schema that does not match."""
+
+
+@contextmanager
+def translated_errors(
+    *,
+    conflict: str = "the record exists already",
+    missing_reference: str = "a record it refers to does not exist",
+) -> Iterator[None]:
+    """Run a database call, raising only application errors (or PersistenceError for bugs).
+
+    ``conflict`` is the detail of AlreadyExists for a unique violation, ``missing_reference`` the
+    detail of NotFound for a foreign key violation.
+    """
+    try:
+        yield
+    except sa_exc.IntegrityError as error:
+        raise _integrity_error(error, conflict=conflict, missing_reference=missing_reference) from error
+    except _CONNECTION_FAILURES as error:
+        logger.warning("database unavailable: %s", _first_line(error))
+        raise StorageUnavailable(STORAGE_UNAVAILABLE) from error
+    except sa_exc.DBAPIError as error:
+        if error.connection_invalidated:
+            logger.warning("database connection lost: %s", _first_line(error))
+            raise StorageUnavailable(STORAGE_UNAVAILABLE) from error
+        raise PersistenceError("a database statement failed") from error
+    except sa_exc.SQLAlchemyError as error:
+        raise PersistenceError("a database operation failed") from error
+
+
+def _integrity_error(error: sa_exc.IntegrityError, *, conflict: str, missing_reference: str) -> Exception:
+    original = error.orig
+    if isinstance(original, psycopg.Error):
+        kind = original.sqlstate
+        if kind == _PG_UNIQUE_VIOLATION:
+            return AlreadyExists(conflict)
+        if kind == _PG_FOREIGN_KEY_VIOLATION:
+            return NotFound(missing_reference)
+    elif isinstance(original, sqlite3.Error):
+        kind = original.sqlite_errorname
+        if kind in _SQLITE_UNIQUE_VIOLATIONS:
+            return AlreadyExists(conflict)
+        if kind == _SQLITE_FOREIGN_KEY_VIOLATION:
+            return NotFound(missing_reference)
+    # NOT NULL or CHECK: the adapter or a use case let an invalid value through.
+    return PersistenceError("a database constraint was violated")
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).partition("\n")[0]

@@ -1,0 +1,66 @@
+"""Running the Alembic migrations from code, without an alembic.ini.
+
+Migrations use a blocking engine (psycopg 3 serves both modes; aiosqlite becomes the stdlib sqlite3
+driver) and run in one transaction, which PostgreSQL makes atomic, DDL included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from adapters.database.engine import configure_sqlite_connection, create_sqlite_directory, sync_database_url
+
+MIGRATIONS_DIRECTORY = Path(__file__).parent / "migrations"
+
+# Any constant will do: it only has to be the same in every process that migrates this database.
+_MIGRATION_LOCK_ID = 0x7761_6777  # "wagw"
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    with _migration_config(url) as config:
+        command.upgrade(config, revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    with _migration_config(url) as config:
+        command.downgrade(config, revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at, or None for a database never migrated."""
+    with _sync_connection(url) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def _migration_config(url: str) -> Iterator[Config]:
+    with _sync_connection(url) as connection:
+        if connection.dialect.name == "postgresql":
+            # Two instances starting together would otherwise both try to create the same tables.
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
+        config = Config()
+        # '%' is ConfigParser's interpolation character; a path could contain one
+        config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY).replace("%", "%%"))
+        config.attributes["connection"] = connection
+        yield config
+
+
+@contextmanager
+def _sync_connection(url: str) -> Iterator[Connection]:
+    engine = sa.create_engine(sync_database_url(url), poolclass=sa.NullPool)
+    if engine.dialect.name == "sqlite":
+        create_sqlite_directory(engine.url)
+        sa.event.listen(engine, "connect", configure_sqlite_connection)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migrations; run them through adapters.database.migrate (no alembic.ini is needed)."""

@@ -1,0 +1,352 @@
+"""The repositories of application/ports.py on SQLAlchemy Core, with explicit row <-> entity mapping.
+
+Each repository works on the connection of one unit of work and never commits. Every statement runs
+through ``translated_errors``, so callers only ever see application errors.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+from adapters.database.errors import CredentialsUnreadable, translated_errors
+from adapters.database.tables import (
+    UtcDateTime,
+    message_status_events,
+    messages,
+    senders,
+    tenant_credentials,
+    tenants,
+    users,
+)
+from adapters.security.secret_box import SecretBox, SecretDecryptionError
+from application.errors import NotFound
+from application.ports import HistoryQuery, StatusChange
+from domain.messages import Direction, Message, MessageContent, MessageStatus
+from domain.phone import PhoneNumber
+from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
+
+_TENANT_MISSING = "the tenant does not exist"
+
+
+class _Repository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def _execute(
+        self, statement: Executable, *, conflict: str = "the record exists already"
+    ) -> CursorResult[Any]:
+        with translated_errors(conflict=conflict, missing_reference=_TENANT_MISSING):
+            return await self._connection.execute(statement)
+
+    async def _one_or_none(self, statement: Executable) -> RowMapping | None:
+        return (await self._execute(statement)).mappings().one_or_none()
+
+
+class SqlAlchemyTenantRepository(_Repository):
+    def __init__(self, connection: AsyncConnection, secret_box: SecretBox) -> None:
+        super().__init__(connection)
+        self._secret_box = secret_box
+
+    async def add(self, tenant: Tenant) -> None:
+        await self._execute(
+            sa.insert(tenants).values(
+                id=tenant.id,
+                name=tenant.name,
+                provider=tenant.provider.value,
+                status=tenant.status.value,
+                created_at=tenant.created_at,
+            ),
+            conflict=f"a tenant named {tenant.name!r} exists already",
+        )
+
+    async def get(self, tenant_id: UUID) -> Tenant | None:
+        row = await self._one_or_none(sa.select(tenants).where(tenants.c.id == tenant_id))
+        return _tenant_from_row(row) if row else None
+
+    async def get_by_name(self, name: str) -> Tenant | None:
+        row = await self._one_or_none(sa.select(tenants).where(tenants.c.name == name))
+        return _tenant_from_row(row) if row else None
+
+    async def count(self) -> int:
+        result = await self._execute(sa.select(sa.func.count()).select_from(tenants))
+        return int(result.scalar_one())
+
+    async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
+        values = {
+            "tenant_id": tenant_id,
+            "account_sid": credentials.account_sid,
+            "key_sid": credentials.key_sid,
+            "secret_sealed": self._secret_box.seal(credentials.secret, _credentials_owner(tenant_id)),
+            # bookkeeping for operators, not a domain fact: the adapter's own clock is good enough
+            "updated_at": datetime.now(UTC),
+        }
+        insert = _upsert_for(self._connection.dialect.name)
+        statement = insert(tenant_credentials).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[tenant_credentials.c.tenant_id],
+            set_={name: statement.excluded[name] for name in values if name != "tenant_id"},
+        )
+        await self._execute(statement)
+
+    async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
+        row = await self._one_or_none(
+            sa.select(tenant_credentials).where(tenant_credentials.c.tenant_id == tenant_id)
+        )
+        if row is None:
+            return None
+        try:
+            secret = self._secret_box.open(row["secret_sealed"], _credentials_owner(tenant_id))
+        except SecretDecryptionError as error:
+            raise CredentialsUnreadable() from error
+        return TwilioCredentials(account_sid=row["account_sid"], secret=secret, key_sid=row["key_sid"])
+
+
+class SqlAlchemySenderRepository(_Repository):
+    async def add(self, sender: Sender) -> None:
+        await self._execute(
+            sa.insert(senders).values(
+                id=sender.id,
+                tenant_id=sender.tenant_id,
+                phone_number=sender.phone_number.e164,
+                is_default=sender.is_default,
+                label=sender.label,
+                created_at=sender.created_at,
+            ),
+            conflict=(
+                f"{sender.phone_number} is already a sender of this tenant"
+                if not sender.is_default
+                else f"{sender.phone_number} is already a sender, or the tenant has a default sender"
+            ),
+        )
+
+    async def get_default(self, tenant_id: UUID) -> Sender | None:
+        row = await self._one_or_none(
+            sa.select(senders).where(senders.c.tenant_id == tenant_id, senders.c.is_default.is_(True))
+        )
+        return _sender_from_row(row) if row else None
+
+    async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
+        row = await self._one_or_none(
+            sa.select(senders).where(
+                senders.c.tenant_id == tenant_id, senders.c.phone_number == phone_number.e164
+            )
+        )
+        return _sender_from_row(row) if row else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
+        result = await self._execute(
+            sa.select(senders)
+            .where(senders.c.tenant_id == tenant_id)
+            .order_by(senders.c.created_at, senders.c.phone_number)
+        )
+        return [_sender_from_row(row) for row in result.mappings()]
+
+
+class SqlAlchemyUserRepository(_Repository):
+    async def add(self, user: User) -> None:
+        await self._execute(
+            sa.insert(users).values(
+                id=user.id,
+                tenant_id=user.tenant_id,
+                username=user.username,
+                password_hash=user.password_hash,
+                role=user.role.value,
+                is_active=user.is_active,
+                created_at=user.created_at,
+            ),
+            conflict=f"the username {user.username!r} is taken",
+        )
+
+    async def get_by_username(self, username: str) -> User | None:
+        # usernames are unique across tenants: they are how a user logs in before any tenant is known
+        row = await self._one_or_none(sa.select(users).where(users.c.username == username))
+        return _user_from_row(row) if row else None
+
+    async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
+        await self._execute(sa.update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+class SqlAlchemyMessageRepository(_Repository):
+    async def add(self, message: Message) -> None:
+        await self._execute(
+            sa.insert(messages).values(id=message.id, **_message_values(message)),
+            conflict="the message exists already",
+        )
+
+    async def update(self, message: Message) -> None:
+        """Overwrite the stored message; NotFound if this tenant has no message with its id."""
+        result = await self._execute(
+            sa.update(messages)
+            .where(messages.c.id == message.id, messages.c.tenant_id == message.tenant_id)
+            .values(**_message_values(message)),
+            conflict="another message has this provider id",
+        )
+        if result.rowcount == 0:
+            raise NotFound("no such message")
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        row = await self._one_or_none(
+            sa.select(messages).where(messages.c.tenant_id == tenant_id, messages.c.id == message_id)
+        )
+        return _message_from_row(row) if row else None
+
+    async def list_page(self, query: HistoryQuery) -> list[Message]:
+        statement = sa.select(messages).where(messages.c.tenant_id == query.tenant_id)
+        if query.after is not None:
+            # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
+            statement = statement.where(
+                sa.tuple_(messages.c.created_at, messages.c.id)
+                < sa.tuple_(
+                    sa.literal(query.after.created_at, UtcDateTime()),
+                    sa.literal(query.after.message_id, sa.Uuid()),
+                )
+            )
+        if query.direction is not None:
+            statement = statement.where(messages.c.direction == query.direction.value)
+        if query.status is not None:
+            statement = statement.where(messages.c.status == query.status.value)
+        if query.contact is not None:
+            statement = statement.where(messages.c.contact_number == query.contact.e164)
+        if query.since is not None:
+            statement = statement.where(messages.c.created_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(messages.c.created_at < query.until)
+        statement = statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(query.limit)
+        result = await self._execute(statement)
+        return [_message_from_row(row) for row in result.mappings()]
+
+    async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
+        """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
+
+        Every report about a known message is logged, applied or not; a report about an unknown
+        provider id changes nothing and is not logged (there is no message to attach it to).
+        """
+        movable_from = [status.value for status in MessageStatus if status.can_advance_to(change.status)]
+        changes: dict[str, Any] = {"status": change.status.value, "updated_at": now}
+        # A report without an error leaves an earlier error in place rather than erasing it.
+        if change.error_code is not None:
+            changes["error_code"] = change.error_code
+        if change.error_message is not None:
+            changes["error_message"] = change.error_message
+        updated = await self._one_or_none(
+            sa.update(messages)
+            .where(messages.c.provider_sid == change.provider_sid, messages.c.status.in_(movable_from))
+            .values(changes)
+            .returning(*messages.c)
+        )
+        if updated is not None:
+            message_id, tenant_id = updated["id"], updated["tenant_id"]
+        else:
+            existing = await self._one_or_none(
+                sa.select(messages.c.id, messages.c.tenant_id).where(
+                    messages.c.provider_sid == change.provider_sid
+                )
+            )
+            if existing is None:
+                return None
+            message_id, tenant_id = existing["id"], existing["tenant_id"]
+        await self._execute(
+            sa.insert(message_status_events).values(
+                message_id=message_id,
+                tenant_id=tenant_id,
+                status=change.status.value,
+                error_code=change.error_code,
+                error_message=change.error_message,
+                applied=updated is not None,
+                received_at=now,
+            )
+        )
+        return _message_from_row(updated) if updated is not None else None
+
+
+def _credentials_owner(tenant_id: UUID) -> bytes:
+    """The associated data that binds a sealed secret to its tenant's row."""
+    return b"tenant:" + tenant_id.bytes
+
+
+def _upsert_for(dialect_name: str) -> Any:
+    """``INSERT ... ON CONFLICT`` is spelled the same on both dialects but built by each one's ``insert``."""
+    if dialect_name == "postgresql":
+        return postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"no upsert for the {dialect_name} dialect")
+
+
+def _message_values(message: Message) -> dict[str, Any]:
+    return {
+        "tenant_id": message.tenant_id,
+        "direction": message.direction.value,
+        "status": message.status.value,
+        "sender_number": message.sender.e164,
+        "contact_number": message.contact.e164,
+        "body": message.content.body,
+        "media_urls": list(message.content.media_urls),
+        "provider_sid": message.provider_sid,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "created_at": message.created_at,
+        "updated_at": message.updated_at,
+    }
+
+
+# Rows come from our own schema and were validated on the way in, so PhoneNumber is rebuilt from its
+# stored E.164 form instead of being parsed again (parsing is not free, and rules change over time).
+
+
+def _tenant_from_row(row: RowMapping) -> Tenant:
+    return Tenant(
+        id=row["id"],
+        name=row["name"],
+        provider=ProviderName(row["provider"]),
+        status=TenantStatus(row["status"]),
+        created_at=row["created_at"],
+    )
+
+
+def _sender_from_row(row: RowMapping) -> Sender:
+    return Sender(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        phone_number=PhoneNumber(row["phone_number"]),
+        is_default=row["is_default"],
+        label=row["label"],
+        created_at=row["created_at"],
+    )
+
+
+def _user_from_row(row: RowMapping) -> User:
+    return User(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        username=row["username"],
+        password_hash=row["password_hash"],
+        role=Role(row["role"]),
+        is_active=row["is_active"],
+        created_at=row["created_at"],
+    )
+
+
+def _message_from_row(row: RowMapping) -> Message:
+    return Message(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        direction=Direction(row["direction"]),
+        sender=PhoneNumber(row["sender_number"]),
+        contact=PhoneNumber(row["contact_number"]),
+        content=MessageContent(body=row["body"], media_urls=tuple(row["media_urls"])),
+        status=MessageStatus(row["status"]),
+        provider_sid=row["provider_sid"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

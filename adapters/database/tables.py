@@ -1,0 +1,171 @@
+"""The schema as SQLAlchemy Core tables; migrations/versions must create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+# Stable constraint names, so a later migration can drop or alter a constraint by name on every dialect.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Fixed width with microseconds: in SQLite timestamps are text, and this keeps text order chronological.
+SQLITE_TIMESTAMP_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back as a timezone-aware UTC datetime.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so it stores naive UTC text. Naive
+    datetimes are refused when binding: guessing their zone would corrupt the ordering silently.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[datetime]:
+        if dialect.name == "sqlite":
+            sqlite_text = sqlite.DATETIME(storage_format=SQLITE_TIMESTAMP_FORMAT)  # type: ignore[no-untyped-call]
+            return dialect.type_descriptor(sqlite_text)
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a timestamp must be timezone-aware to be stored")
+        in_utc = value.astimezone(UTC)
+        return in_utc.replace(tzinfo=None) if dialect.name == "sqlite" else in_utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), never a BIGINT one.
+BigIntegerIdentity = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("name"),
+)
+
+tenant_credentials = sa.Table(
+    "tenant_credentials",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("account_sid", sa.String(64), nullable=False),
+    sa.Column("key_sid", sa.String(64), nullable=True),
+    # SecretBox output bound to the tenant id; the plaintext secret is never stored.
+    sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+senders = sa.Table(
+    "senders",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("phone_number", sa.String(16), nullable=False),  # E.164: '+' and at most 15 digits
+    sa.Column("is_default", sa.Boolean(), nullable=False),
+    sa.Column("label", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "phone_number"),
+)
+sa.Index(
+    "uq_senders_one_default_per_tenant",
+    senders.c.tenant_id,
+    unique=True,
+    postgresql_where=sa.text("is_default"),
+    sqlite_where=sa.text("is_default"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("password_hash", sa.Text(), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("is_active", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("username"),
+)
+sa.Index("ix_users_tenant_id", users.c.tenant_id)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("sender_number", sa.String(16), nullable=False),
+    sa.Column("contact_number", sa.String(16), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("media_urls", sa.JSON(), nullable=False),
+    sa.Column("provider_sid", sa.String(64), nullable=True),
+    sa.Column("error_code", sa.Integer(), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+# The history page: WHERE tenant_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC.
+sa.Index(
+    "ix_messages_history",
+    messages.c.tenant_id,
+    messages.c.created_at.desc(),
+    messages.c.id.desc(),
+)
+sa.Index(
+    "ix_messages_contact_history",
+    messages.c.tenant_id,
+    messages.c.contact_number,
+    messages.c.created_at.desc(),
+    messages.c.id.desc(),
+)
+sa.Index(
+    "uq_messages_provider_sid",
+    messages.c.provider_sid,
+    unique=True,
+    postgresql_where=sa.text("provider_sid IS NOT NULL"),
+    sqlite_where=sa.text("provider_sid IS NOT NULL"),
+)
+
+message_status_events = sa.Table(
+    "message_status_events",
+    metadata,
+    sa.Column("id", BigIntegerIdentity, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.Uuid(), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("tenant_id", sa.Uuid(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.Integer(), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    # Whether the report moved the message forward; stale and repeated reports are kept too.
+    sa.Column("applied", sa.Boolean(), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)

@@ -1,0 +1,124 @@
+"""The unit of work: one connection and one transaction per ``async with`` block."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.database.errors import translated_errors
+from adapters.database.repositories import (
+    SqlAlchemyMessageRepository,
+    SqlAlchemySenderRepository,
+    SqlAlchemyTenantRepository,
+    SqlAlchemyUserRepository,
+)
+from adapters.security.secret_box import SecretBox
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Transaction:
+    connection: AsyncConnection
+    tenants: SqlAlchemyTenantRepository
+    senders: SqlAlchemySenderRepository
+    users: SqlAlchemyUserRepository
+    messages: SqlAlchemyMessageRepository
+
+
+class SqlAlchemyUnitOfWork:
+    """Rolls back on leaving the block unless ``commit()`` was called; always gives the connection back.
+
+    One instance may be entered again after the block is left (each time a new transaction), but not
+    while it is in use: it is meant to be created per request, not shared between tasks.
+    """
+
+    def __init__(self, engine: AsyncEngine, secret_box: SecretBox) -> None:
+        self._engine = engine
+        self._secret_box = secret_box
+        self._transaction: _Transaction | None = None
+
+    @property
+    def tenants(self) -> SqlAlchemyTenantRepository:
+        return self._active().tenants
+
+    @property
+    def senders(self) -> SqlAlchemySenderRepository:
+        return self._active().senders
+
+    @property
+    def users(self) -> SqlAlchemyUserRepository:
+        return self._active().users
+
+    @property
+    def messages(self) -> SqlAlchemyMessageRepository:
+        return self._active().messages
+
+    async def __aenter__(self) -> Self:
+        if self._transaction is not None:
+            raise RuntimeError("this unit of work is in use already; it does not nest")
+        with translated_errors():
+            connection = await self._engine.connect()
+            try:
+                await connection.begin()
+            except BaseException:
+                await _close_quietly(connection)
+                raise
+        self._transaction = _Transaction(
+            connection=connection,
+            tenants=SqlAlchemyTenantRepository(connection, self._secret_box),
+            senders=SqlAlchemySenderRepository(connection),
+            users=SqlAlchemyUserRepository(connection),
+            messages=SqlAlchemyMessageRepository(connection),
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            return
+        try:
+            if transaction.connection.in_transaction():
+                with translated_errors():
+                    await transaction.connection.rollback()
+        except Exception:
+            if exc is None:
+                raise
+            # The block failed already, and its error says more than the rollback's.
+            logger.warning("rollback failed after an error in the unit of work", exc_info=True)
+        finally:
+            await _close_quietly(transaction.connection)
+
+    async def commit(self) -> None:
+        with translated_errors():
+            await self._active().connection.commit()
+
+    async def ping(self) -> None:
+        """SELECT 1 in the current transaction, or on a connection of its own outside a block."""
+        statement = sa.select(sa.literal(1))
+        with translated_errors():
+            if self._transaction is not None:
+                await self._transaction.connection.execute(statement)
+                return
+            async with self._engine.connect() as connection:
+                await connection.execute(statement)
+
+    def _active(self) -> _Transaction:
+        if self._transaction is None:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        return self._transaction
+
+
+async def _close_quietly(connection: AsyncConnection) -> None:
+    """Give the connection back to the pool; a connection that is broken already is just discarded."""
+    try:
+        await connection.close()
+    except Exception:
+        logger.warning("closing a database connection failed", exc_info=True)

@@ -1,0 +1,110 @@
+"""Fixtures for tests against real databases.
+
+- ``postgres_server`` / ``postgres_url``: a database of its own for this test session, created on the
+  first server found (see postgres_server.py) and dropped at the end. It is not migrated.
+- ``sqlite_url``: a fresh SQLite file per test, not migrated.
+- ``database_url``: each test twice, on PostgreSQL and on SQLite, migrated to head and empty.
+- ``engine``, ``secret_box``, ``uow_factory``: the adapter built on ``database_url``.
+
+Tests that use ``postgres_url`` are marked ``postgres`` automatically. Without a server they are
+skipped with the reason, or fail under ``CI=true``, where a missing server is a broken pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.database.engine import create_database_engine
+from adapters.database.migrate import upgrade
+from adapters.database.tables import metadata
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.security.secret_box import SecretBox, generate_key, parse_keys
+from application.ports import UnitOfWork
+from tests.integration.postgres_server import PostgresNotFound, PostgresServer, find_postgres_server
+
+# Typed as the port, so mypy checks that the adapter implements it and the tests use only the contract.
+UowFactory = Callable[[], UnitOfWork]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        with find_postgres_server() as server:
+            yield server
+    except PostgresNotFound as error:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {error}", pytrace=False)
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """The name of this session's database."""
+    name = postgres_server.create_database()
+    try:
+        yield name
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer, postgres_database: str) -> str:
+    return postgres_server.url_for(postgres_database)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+
+
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database: the same test runs once on each engine."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
+    upgrade(url)  # a no-op once the session database is at head
+    _empty_all_tables(url)
+    return url
+
+
+@pytest.fixture
+def secret_box() -> SecretBox:
+    return SecretBox(parse_keys(generate_key()))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_database_engine(database_url, pool_size=3, max_overflow=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(engine: AsyncEngine, secret_box: SecretBox) -> UowFactory:
+    return lambda: SqlAlchemyUnitOfWork(engine, secret_box)
+
+
+def _empty_all_tables(url: str) -> None:
+    """Rows left by an earlier test in the shared session database must not leak into this one."""
+    tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))

@@ -1,0 +1,66 @@
+"""Database URLs and the connection settings the engine applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.database.engine import create_database_engine, normalize_database_url, sync_database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/app", "postgresql+psycopg://u:p@db:5432/app"),
+        ("postgresql://u@db/app?sslmode=require", "postgresql+psycopg://u@db/app?sslmode=require"),
+        ("postgresql+psycopg://u@db/app", "postgresql+psycopg://u@db/app"),
+        ("sqlite:///data/app.db", "sqlite+aiosqlite:///data/app.db"),
+        ("sqlite:////abs/app.db", "sqlite+aiosqlite:////abs/app.db"),
+        ("sqlite+aiosqlite:///app.db", "sqlite+aiosqlite:///app.db"),
+    ],
+)
+def test_urls_get_the_async_driver(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+def test_a_url_without_a_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="postgresql://"):
+        normalize_database_url("localhost/app")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p%40ss@db/app", "postgresql+psycopg://u:p%40ss@db/app"),
+        ("sqlite:///data/app.db", "sqlite:///data/app.db"),
+        ("sqlite+aiosqlite:///data/app.db", "sqlite:///data/app.db"),
+    ],
+)
+def test_migrations_use_a_blocking_driver(given: str, expected: str) -> None:
+    assert sync_database_url(given) == expected
+
+
+async def test_sqlite_gets_its_directory_foreign_keys_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    database = tmp_path / "not" / "yet" / "there.db"
+    engine = create_database_engine(f"sqlite:///{database}")
+    try:
+        async with engine.connect() as connection:
+            settings = [
+                (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("foreign_keys", "journal_mode", "busy_timeout")
+            ]
+    finally:
+        await engine.dispose()
+    assert database.is_file()
+    assert settings == [1, "wal", 5000]
+
+
+async def test_an_in_memory_sqlite_database_works() -> None:
+    engine = create_database_engine("sqlite://")
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(sa.select(sa.literal(1)))).scalar() == 1
+    finally:
+        await engine.dispose()

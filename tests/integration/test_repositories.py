@@ -1,0 +1,726 @@
+"""The repository contract, run on PostgreSQL and on SQLite alike (see ``database_url``)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.database.engine import create_database_engine
+from adapters.database.errors import CredentialsUnreadable, PersistenceError
+from adapters.database.migrate import upgrade
+from adapters.database.tables import message_status_events, tenant_credentials
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.security.secret_box import SecretBox, generate_key, parse_keys
+from application.errors import AlreadyExists, NotFound, StorageUnavailable
+from application.ports import HistoryPosition, HistoryQuery, StatusChange
+from domain.messages import Direction, Message, MessageContent, MessageStatus
+from domain.phone import PhoneNumber
+from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
+from tests.integration.conftest import UowFactory
+from tests.integration.postgres_server import PostgresServer
+
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+OUR_NUMBER = PhoneNumber.parse("+14155238886")
+OTHER_OUR_NUMBER = PhoneNumber.parse("+14155238800")
+ALICE = PhoneNumber.parse("+4915112345678")
+BOB = PhoneNumber.parse("+5511987654321")
+AUTH_TOKEN = "auth-token-0123456789abcdef"
+
+
+async def add_tenant(uow_factory: UowFactory, name: str | None = None) -> Tenant:
+    tenant = Tenant(name=name or f"tenant {uuid4().hex[:8]}", provider=ProviderName.TWILIO, created_at=T0)
+    async with uow_factory() as uow:
+        await uow.tenants.add(tenant)
+        await uow.commit()
+    return tenant
+
+
+def outbound(
+    tenant: Tenant,
+    *,
+    at: datetime = T0,
+    contact: PhoneNumber = ALICE,
+    body: str = "hello",
+    message_id: UUID | None = None,
+) -> Message:
+    message = Message.new_outbound(
+        tenant_id=tenant.id, sender=OUR_NUMBER, contact=contact, content=MessageContent(body=body), now=at
+    )
+    return replace(message, id=message_id) if message_id else message
+
+
+def inbound(tenant: Tenant, *, at: datetime = T0, contact: PhoneNumber = ALICE) -> Message:
+    return Message(
+        tenant_id=tenant.id,
+        direction=Direction.INBOUND,
+        sender=OUR_NUMBER,
+        contact=contact,
+        content=MessageContent(body="hi there"),
+        status=MessageStatus.RECEIVED,
+        created_at=at,
+        updated_at=at,
+        provider_sid=f"SM{uuid4().hex}",
+    )
+
+
+async def add_messages(uow_factory: UowFactory, *messages: Message) -> None:
+    async with uow_factory() as uow:
+        for message in messages:
+            await uow.messages.add(message)
+        await uow.commit()
+
+
+async def page(uow_factory: UowFactory, query: HistoryQuery) -> list[Message]:
+    async with uow_factory() as uow:
+        return await uow.messages.list_page(query)
+
+
+def newest_first(messages: list[Message]) -> list[UUID]:
+    return [message.id for message in sorted(messages, key=lambda m: (m.created_at, m.id), reverse=True)]
+
+
+# --- tenants ---------------------------------------------------------------------------------------
+
+
+async def test_a_tenant_reads_back_by_id_and_by_name(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory, "Acme")
+    suspended = Tenant(
+        name="Dormant", provider=ProviderName.SANDBOX, created_at=T0, status=TenantStatus.SUSPENDED
+    )
+    async with uow_factory() as uow:
+        await uow.tenants.add(suspended)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.tenants.get(tenant.id) == tenant
+        assert await uow.tenants.get_by_name("Acme") == tenant
+        assert await uow.tenants.get_by_name("Dormant") == suspended
+        assert await uow.tenants.get(uuid4()) is None
+        assert await uow.tenants.get_by_name("acme") is None
+        assert await uow.tenants.count() == 2
+
+
+async def test_a_second_tenant_with_the_same_name_is_refused(uow_factory: UowFactory) -> None:
+    await add_tenant(uow_factory, "Acme")
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists, match="Acme"):
+            await uow.tenants.add(Tenant(name="Acme", provider=ProviderName.SANDBOX, created_at=T0))
+    async with uow_factory() as uow:
+        assert await uow.tenants.count() == 1
+
+
+async def test_credentials_round_trip_and_are_replaced(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    first = TwilioCredentials(account_sid="AC" + "1" * 32, secret=AUTH_TOKEN)
+    second = TwilioCredentials(
+        account_sid="AC" + "2" * 32, secret="api-key-secret-xyz", key_sid="SK" + "3" * 32
+    )
+    async with uow_factory() as uow:
+        assert await uow.tenants.get_twilio_credentials(tenant.id) is None
+        await uow.tenants.set_twilio_credentials(tenant.id, first)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.tenants.get_twilio_credentials(tenant.id) == first
+        await uow.tenants.set_twilio_credentials(tenant.id, second)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.tenants.get_twilio_credentials(tenant.id) == second
+
+
+async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+    tenant = await add_tenant(uow_factory)
+    credentials = TwilioCredentials(account_sid="AC" + "1" * 32, secret=AUTH_TOKEN)
+    async with uow_factory() as uow:
+        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await uow.commit()
+
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(tenant_credentials))).mappings().one()
+    stored = b"".join(value if isinstance(value, bytes) else str(value).encode() for value in row.values())
+    assert AUTH_TOKEN.encode() not in stored
+    assert AUTH_TOKEN[-8:].encode() not in stored
+    assert row["account_sid"] == credentials.account_sid
+
+
+async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    owner, thief = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        await uow.tenants.set_twilio_credentials(owner.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
+        await uow.tenants.set_twilio_credentials(
+            thief.id, TwilioCredentials("AC" + "2" * 32, "its-own-token")
+        )
+        await uow.commit()
+
+    async with engine.begin() as connection:
+        owners_secret = (
+            await connection.execute(
+                sa.select(tenant_credentials.c.secret_sealed).where(
+                    tenant_credentials.c.tenant_id == owner.id
+                )
+            )
+        ).scalar_one()
+        await connection.execute(
+            sa.update(tenant_credentials)
+            .where(tenant_credentials.c.tenant_id == thief.id)
+            .values(secret_sealed=owners_secret)
+        )
+
+    async with uow_factory() as uow:
+        with pytest.raises(CredentialsUnreadable):
+            await uow.tenants.get_twilio_credentials(thief.id)
+        assert (await uow.tenants.get_twilio_credentials(owner.id)) is not None
+
+
+async def test_credentials_sealed_under_a_key_no_longer_configured_do_not_open(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        await uow.tenants.set_twilio_credentials(tenant.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
+        await uow.commit()
+
+    with_other_key = SqlAlchemyUnitOfWork(engine, SecretBox(parse_keys(generate_key())))
+    async with with_other_key as uow:
+        with pytest.raises(CredentialsUnreadable):
+            await uow.tenants.get_twilio_credentials(tenant.id)
+
+
+async def test_credentials_of_an_unknown_tenant_are_refused(uow_factory: UowFactory) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound, match="tenant"):
+            await uow.tenants.set_twilio_credentials(uuid4(), TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
+
+
+# --- senders ---------------------------------------------------------------------------------------
+
+
+async def test_senders_by_default_by_number_and_listed(uow_factory: UowFactory) -> None:
+    tenant, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    default = Sender(
+        tenant_id=tenant.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True, label="main"
+    )
+    second = Sender(tenant_id=tenant.id, phone_number=OTHER_OUR_NUMBER, created_at=T0 + timedelta(seconds=1))
+    # The same number may serve another tenant too (e.g. Twilio's shared sandbox number).
+    elsewhere = Sender(tenant_id=other.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+    async with uow_factory() as uow:
+        for sender in (second, default, elsewhere):
+            await uow.senders.add(sender)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.senders.get_default(tenant.id) == default
+        assert await uow.senders.get_by_number(tenant.id, OTHER_OUR_NUMBER) == second
+        assert await uow.senders.get_by_number(other.id, OTHER_OUR_NUMBER) is None
+        assert await uow.senders.get_by_number(other.id, OUR_NUMBER) == elsewhere
+        assert await uow.senders.list_for_tenant(tenant.id) == [default, second]
+        assert await uow.senders.get_default(uuid4()) is None
+        assert await uow.senders.list_for_tenant(uuid4()) == []
+
+
+async def test_a_tenant_has_each_number_once_and_one_default(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        await uow.senders.add(
+            Sender(tenant_id=tenant.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+        )
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.senders.add(Sender(tenant_id=tenant.id, phone_number=OUR_NUMBER, created_at=T0))
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.senders.add(
+                Sender(tenant_id=tenant.id, phone_number=OTHER_OUR_NUMBER, created_at=T0, is_default=True)
+            )
+    async with uow_factory() as uow:
+        assert len(await uow.senders.list_for_tenant(tenant.id)) == 1
+
+
+async def test_a_sender_of_an_unknown_tenant_is_refused(uow_factory: UowFactory) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.senders.add(Sender(tenant_id=uuid4(), phone_number=OUR_NUMBER, created_at=T0))
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+async def test_users_by_username_and_password_change(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    user = User(
+        tenant_id=tenant.id,
+        username="ana",
+        password_hash="$argon2id$old",
+        created_at=T0,
+        role=Role.TENANT_ADMIN,
+    )
+    inactive = User(
+        tenant_id=tenant.id, username="ben", password_hash="$argon2id$x", created_at=T0, is_active=False
+    )
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.users.add(inactive)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.users.get_by_username("ana") == user
+        assert await uow.users.get_by_username("ben") == inactive
+        assert await uow.users.get_by_username("nobody") is None
+        await uow.users.update_password_hash(user.id, "$argon2id$new")
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.users.get_by_username("ana") == user.with_password_hash("$argon2id$new")
+
+
+async def test_a_username_is_unique_across_tenants(uow_factory: UowFactory) -> None:
+    first, second = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        await uow.users.add(User(tenant_id=first.id, username="ana", password_hash="h", created_at=T0))
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists, match="ana"):
+            await uow.users.add(User(tenant_id=second.id, username="ana", password_hash="h", created_at=T0))
+
+
+# --- messages --------------------------------------------------------------------------------------
+
+
+async def test_a_message_reads_back_exactly(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    with_media = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=ALICE,
+        content=MessageContent(
+            body="", media_urls=("https://example.com/a.png", "https://example.com/b.pdf")
+        ),
+        now=datetime(2026, 1, 15, 12, 0, 0, 123456, tzinfo=UTC),
+    )
+    received = inbound(tenant, contact=BOB)
+    await add_messages(uow_factory, with_media, received)
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, with_media.id) == with_media
+        assert await uow.messages.get(tenant.id, received.id) == received
+        assert await uow.messages.get(tenant.id, uuid4()) is None
+
+
+async def test_timestamps_come_back_in_utc_whatever_zone_they_were_given_in(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    in_tokyo = datetime(2026, 1, 15, 21, 0, tzinfo=timezone(timedelta(hours=9)))
+    message = outbound(tenant, at=in_tokyo)
+    await add_messages(uow_factory, message)
+
+    async with uow_factory() as uow:
+        stored = await uow.messages.get(tenant.id, message.id)
+    assert stored is not None
+    assert stored.created_at == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    assert stored.created_at.tzinfo is UTC
+
+
+async def test_a_naive_timestamp_is_refused_rather_than_guessed(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        with pytest.raises(PersistenceError):
+            await uow.messages.add(outbound(tenant, at=datetime(2026, 1, 15, 12, 0)))
+
+
+async def test_another_tenants_message_is_not_found(uow_factory: UowFactory) -> None:
+    owner, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    message = outbound(owner)
+    await add_messages(uow_factory, message)
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(other.id, message.id) is None
+        # nor can another tenant overwrite it
+        with pytest.raises(NotFound):
+            await uow.messages.update(replace(message, tenant_id=other.id, status=MessageStatus.FAILED))
+    async with uow_factory() as uow:
+        assert await uow.messages.get(owner.id, message.id) == message
+
+
+async def test_a_message_is_updated(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    message = outbound(tenant)
+    await add_messages(uow_factory, message)
+    sent = message.handed_to_provider("SM" + "a" * 32, MessageStatus.QUEUED, T0 + timedelta(seconds=2))
+    failed = outbound(tenant).failed(code=21211, reason="invalid 'To' number", now=T0 + timedelta(seconds=3))
+    await add_messages(uow_factory, replace(failed, status=MessageStatus.ACCEPTED, error_code=None))
+
+    async with uow_factory() as uow:
+        await uow.messages.update(sent)
+        await uow.messages.update(failed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == sent
+        assert await uow.messages.get(tenant.id, failed.id) == failed
+        with pytest.raises(NotFound):
+            await uow.messages.update(outbound(tenant))  # never added
+
+
+async def test_two_messages_cannot_share_a_provider_id(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    first, second = outbound(tenant), outbound(tenant)
+    await add_messages(uow_factory, first, second)
+    async with uow_factory() as uow:
+        await uow.messages.update(first.handed_to_provider("SM1", MessageStatus.QUEUED, T0))
+        with pytest.raises(AlreadyExists):
+            await uow.messages.update(second.handed_to_provider("SM1", MessageStatus.QUEUED, T0))
+
+
+async def test_the_same_message_cannot_be_added_twice(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    message = outbound(tenant)
+    await add_messages(uow_factory, message)
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.messages.add(message)
+
+
+# --- history pages ---------------------------------------------------------------------------------
+
+
+async def test_history_is_newest_first_and_ties_are_broken_by_id(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    oldest = outbound(tenant, at=T0 - timedelta(minutes=1))
+    same_instant = [outbound(tenant, at=T0) for _ in range(4)]
+    newest = outbound(tenant, at=T0 + timedelta(microseconds=1))
+    await add_messages(uow_factory, *same_instant, newest, oldest)
+
+    listed = await page(uow_factory, HistoryQuery(tenant_id=tenant.id, limit=10))
+
+    tied_ids_descending = sorted((m.id for m in same_instant), reverse=True)
+    assert [m.id for m in listed] == [newest.id, *tied_ids_descending, oldest.id]
+
+
+async def test_keyset_pages_cover_the_history_exactly_once(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    # Runs of equal timestamps that straddle page boundaries are where keyset paging goes wrong.
+    history = [outbound(tenant, at=T0 + timedelta(seconds=index // 3)) for index in range(23)]
+    await add_messages(uow_factory, *history)
+
+    seen: list[UUID] = []
+    position: HistoryPosition | None = None
+    for _ in range(10):
+        rows = await page(uow_factory, HistoryQuery(tenant_id=tenant.id, limit=5, after=position))
+        seen.extend(m.id for m in rows)
+        if len(rows) < 5:
+            break
+        position = HistoryPosition(created_at=rows[-1].created_at, message_id=rows[-1].id)
+
+    assert seen == newest_first(history)
+
+
+async def test_a_position_in_another_time_zone_means_the_same_instant(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    history = [outbound(tenant, at=T0 + timedelta(seconds=index)) for index in range(4)]
+    await add_messages(uow_factory, *history)
+    middle = newest_first(history)[1]
+    middle_at = next(m.created_at for m in history if m.id == middle)
+
+    in_new_york = middle_at.astimezone(timezone(timedelta(hours=-5)))
+    rows = await page(
+        uow_factory, HistoryQuery(tenant_id=tenant.id, limit=10, after=HistoryPosition(in_new_york, middle))
+    )
+
+    assert [m.id for m in rows] == newest_first(history)[2:]
+
+
+async def test_history_filters(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    to_alice = outbound(tenant, at=T0, contact=ALICE)
+    to_bob = outbound(tenant, at=T0 + timedelta(minutes=1), contact=BOB)
+    from_bob = inbound(tenant, at=T0 + timedelta(minutes=2), contact=BOB)
+    failed = outbound(tenant, at=T0 + timedelta(minutes=3), contact=ALICE).failed(
+        code=63016, reason="outside the 24h window", now=T0
+    )
+    await add_messages(uow_factory, to_alice, to_bob, from_bob, failed)
+
+    async def ids(limit: int = 10, **filters: object) -> list[UUID]:
+        query = HistoryQuery(tenant_id=tenant.id, limit=limit, **filters)  # type: ignore[arg-type]
+        return [m.id for m in await page(uow_factory, query)]
+
+    assert await ids(direction=Direction.INBOUND) == [from_bob.id]
+    assert await ids(direction=Direction.OUTBOUND) == [failed.id, to_bob.id, to_alice.id]
+    assert await ids(status=MessageStatus.FAILED) == [failed.id]
+    assert await ids(status=MessageStatus.ACCEPTED) == [to_bob.id, to_alice.id]
+    assert await ids(contact=BOB) == [from_bob.id, to_bob.id]
+    # since is inclusive, until exclusive: adjacent windows neither overlap nor leave a gap
+    assert await ids(since=T0 + timedelta(minutes=1)) == [failed.id, from_bob.id, to_bob.id]
+    assert await ids(until=T0 + timedelta(minutes=1)) == [to_alice.id]
+    assert await ids(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3)) == [
+        from_bob.id,
+        to_bob.id,
+    ]
+    assert await ids(contact=ALICE, direction=Direction.OUTBOUND, status=MessageStatus.ACCEPTED) == [
+        to_alice.id
+    ]
+    assert await ids(contact=BOB, after=HistoryPosition(from_bob.created_at, from_bob.id)) == [to_bob.id]
+    assert await ids(limit=2) == [failed.id, from_bob.id]
+
+
+async def test_another_tenants_history_never_appears(uow_factory: UowFactory) -> None:
+    mine, theirs = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    my_history = [outbound(mine, at=T0 + timedelta(seconds=index)) for index in range(3)]
+    their_history = [
+        outbound(theirs, at=T0 + timedelta(seconds=index), contact=ALICE) for index in range(-2, 6)
+    ]
+    await add_messages(uow_factory, *my_history, *their_history)
+
+    positions: list[HistoryPosition | None] = [None]
+    positions += [HistoryPosition(m.created_at, m.id) for m in their_history]
+    positions += [
+        HistoryPosition(datetime(9999, 1, 1, tzinfo=UTC), UUID(int=2**128 - 1)),
+        HistoryPosition(datetime(1970, 1, 1, tzinfo=UTC), UUID(int=0)),
+    ]
+    my_ids = set(newest_first(my_history))
+    for position in positions:
+        for contact in (None, ALICE):
+            rows = await page(
+                uow_factory, HistoryQuery(tenant_id=mine.id, limit=50, after=position, contact=contact)
+            )
+            assert {m.id for m in rows} <= my_ids
+            assert all(m.tenant_id == mine.id for m in rows)
+
+    everything = await page(uow_factory, HistoryQuery(tenant_id=mine.id, limit=50))
+    assert [m.id for m in everything] == newest_first(my_history)
+
+
+# --- delivery status -------------------------------------------------------------------------------
+
+
+async def sent_message(uow_factory: UowFactory, sid: str) -> Message:
+    tenant = await add_tenant(uow_factory)
+    message = outbound(tenant).handed_to_provider(sid, MessageStatus.QUEUED, T0)
+    await add_messages(uow_factory, message)
+    return message
+
+
+async def report(uow_factory: UowFactory, change: StatusChange, seconds: int = 0) -> Message | None:
+    async with uow_factory() as uow:
+        result = await uow.messages.advance_status(change, T0 + timedelta(seconds=seconds))
+        await uow.commit()
+    return result
+
+
+async def current_status(uow_factory: UowFactory, message: Message) -> MessageStatus:
+    async with uow_factory() as uow:
+        stored = await uow.messages.get(message.tenant_id, message.id)
+    assert stored is not None
+    return stored.status
+
+
+async def logged_events(engine: AsyncEngine, message: Message) -> list[tuple[str, bool]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(message_status_events.c.status, message_status_events.c.applied)
+            .where(message_status_events.c.message_id == message.id)
+            .order_by(message_status_events.c.id)
+        )
+        return [(row.status, row.applied) for row in rows]
+
+
+async def test_a_status_moves_forward_and_is_returned(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+    message = await sent_message(uow_factory, "SM-forward")
+
+    advanced = await report(uow_factory, StatusChange("SM-forward", MessageStatus.SENT), seconds=5)
+
+    assert advanced == replace(message, status=MessageStatus.SENT, updated_at=T0 + timedelta(seconds=5))
+    assert await logged_events(engine, message) == [("sent", True)]
+
+
+async def test_late_and_repeated_reports_change_nothing(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+    message = await sent_message(uow_factory, "SM-late")
+
+    assert await report(uow_factory, StatusChange("SM-late", MessageStatus.DELIVERED)) is not None
+    assert await report(uow_factory, StatusChange("SM-late", MessageStatus.SENT)) is None
+    assert await report(uow_factory, StatusChange("SM-late", MessageStatus.DELIVERED)) is None
+    assert await report(uow_factory, StatusChange("SM-late", MessageStatus.QUEUED)) is None
+
+    assert await current_status(uow_factory, message) is MessageStatus.DELIVERED
+    assert await logged_events(engine, message) == [
+        ("delivered", True),
+        ("sent", False),
+        ("delivered", False),
+        ("queued", False),
+    ]
+
+
+async def test_a_terminal_status_stays(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+    failed = await sent_message(uow_factory, "SM-failed")
+    read = await sent_message(uow_factory, "SM-read")
+
+    assert await report(uow_factory, StatusChange("SM-failed", MessageStatus.FAILED, 30008, "Unknown error"))
+    assert await report(uow_factory, StatusChange("SM-failed", MessageStatus.DELIVERED)) is None
+    assert await report(uow_factory, StatusChange("SM-failed", MessageStatus.UNDELIVERED)) is None
+    assert await report(uow_factory, StatusChange("SM-read", MessageStatus.READ))
+    assert await report(uow_factory, StatusChange("SM-read", MessageStatus.FAILED, 30008)) is None
+
+    async with uow_factory() as uow:
+        stored_failed = await uow.messages.get(failed.tenant_id, failed.id)
+        stored_read = await uow.messages.get(read.tenant_id, read.id)
+    assert stored_failed is not None
+    assert (stored_failed.status, stored_failed.error_code, stored_failed.error_message) == (
+        MessageStatus.FAILED,
+        30008,
+        "Unknown error",
+    )
+    assert stored_read is not None
+    assert (stored_read.status, stored_read.error_code) == (MessageStatus.READ, None)
+    assert await logged_events(engine, failed) == [
+        ("failed", True),
+        ("delivered", False),
+        ("undelivered", False),
+    ]
+    assert await logged_events(engine, read) == [("read", True), ("failed", False)]
+
+
+async def test_a_report_for_an_unknown_message_is_ignored(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    assert await report(uow_factory, StatusChange("SM-nobody-knows", MessageStatus.DELIVERED)) is None
+    async with engine.connect() as connection:
+        assert (
+            await connection.execute(sa.select(sa.func.count()).select_from(message_status_events))
+        ).scalar() == 0
+
+
+async def test_concurrent_reports_leave_the_furthest_status(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    message = await sent_message(uow_factory, "SM-race")
+    reports = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.SENDING, MessageStatus.SENT] * 2
+
+    await asyncio.gather(*(report(uow_factory, StatusChange("SM-race", status)) for status in reports))
+
+    assert await current_status(uow_factory, message) is MessageStatus.DELIVERED
+    events = await logged_events(engine, message)
+    assert len(events) == len(reports)
+    assert ("delivered", True) in events
+    assert sum(applied for _, applied in events) <= 3  # at most sending, sent, delivered, in that order
+
+
+# --- the unit of work ------------------------------------------------------------------------------
+
+
+async def test_leaving_without_commit_rolls_back(uow_factory: UowFactory) -> None:
+    uow = uow_factory()
+    async with uow:
+        await uow.tenants.add(Tenant(name="Uncommitted", provider=ProviderName.SANDBOX, created_at=T0))
+    async with uow:
+        assert await uow.tenants.get_by_name("Uncommitted") is None
+
+
+async def test_an_error_in_the_block_rolls_back_and_propagates(uow_factory: UowFactory) -> None:
+    class Boom(Exception):
+        pass
+
+    async def fail_halfway() -> None:
+        async with uow_factory() as uow:
+            await uow.tenants.add(Tenant(name="Doomed", provider=ProviderName.SANDBOX, created_at=T0))
+            raise Boom
+
+    with pytest.raises(Boom):
+        await fail_halfway()
+    async with uow_factory() as uow:
+        assert await uow.tenants.count() == 0
+
+
+async def test_only_what_was_committed_stays(uow_factory: UowFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.tenants.add(Tenant(name="Kept", provider=ProviderName.SANDBOX, created_at=T0))
+        await uow.commit()
+        await uow.tenants.add(Tenant(name="Dropped", provider=ProviderName.SANDBOX, created_at=T0))
+    async with uow_factory() as uow:
+        assert await uow.tenants.get_by_name("Kept") is not None
+        assert await uow.tenants.get_by_name("Dropped") is None
+
+
+async def test_the_connection_goes_back_to_the_pool(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+    uow = uow_factory()
+    for _ in range(3):
+        async with uow:
+            await uow.ping()
+        with pytest.raises(ZeroDivisionError):
+            async with uow:
+                _ = 1 / 0
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_unit_of_work_does_not_nest_and_needs_its_block(uow_factory: UowFactory) -> None:
+    uow = uow_factory()
+    with pytest.raises(RuntimeError, match="async with"):
+        _ = uow.tenants
+    async with uow:
+        with pytest.raises(RuntimeError, match="in use"):
+            await uow.__aenter__()
+    with pytest.raises(RuntimeError):
+        await uow.commit()
+
+
+async def test_ping_inside_and_outside_a_block(uow_factory: UowFactory) -> None:
+    uow = uow_factory()
+    await uow.ping()
+    async with uow:
+        await uow.ping()
+
+
+# --- an unreachable database -----------------------------------------------------------------------
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def unreachable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return "postgresql://postgres@127.0.0.1:1/nothing"  # nothing listens on port 1
+    # a directory where the database file should be: SQLite cannot open it
+    return f"sqlite:///{tmp_path}"
+
+
+async def test_an_unreachable_database_is_storage_unavailable(
+    unreachable_url: str, secret_box: SecretBox
+) -> None:
+    engine = create_database_engine(unreachable_url)
+    try:
+        uow = SqlAlchemyUnitOfWork(engine, secret_box)
+        with pytest.raises(StorageUnavailable, match="the database is unavailable") as raised:
+            async with uow:
+                pass
+        assert raised.value.__cause__ is not None
+        with pytest.raises(StorageUnavailable):
+            await uow.ping()
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("at", ["statement", "commit"])
+async def test_a_connection_lost_mid_transaction_is_storage_unavailable(
+    at: str, postgres_server: PostgresServer, postgres_database: str, postgres_url: str, secret_box: SecretBox
+) -> None:
+    upgrade(postgres_url)
+    engine = create_database_engine(postgres_url)
+    try:
+        async with SqlAlchemyUnitOfWork(engine, secret_box) as uow:
+            await uow.tenants.add(
+                Tenant(name=f"lost {uuid4()}", provider=ProviderName.SANDBOX, created_at=T0)
+            )
+            assert postgres_server.terminate_connections(postgres_database) >= 1
+            step = uow.tenants.count() if at == "statement" else uow.commit()
+            with pytest.raises(StorageUnavailable):
+                await step
+
+        # the pool drops the dead connection, and the next unit of work gets a working one
+        async with SqlAlchemyUnitOfWork(engine, secret_box) as uow:
+            await uow.ping()
+    finally:
+        await engine.dispose()

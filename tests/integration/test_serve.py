@@ -1,0 +1,127 @@
+"""`wa-gateway serve` as a user runs it: a real process, real HTTP, no configuration at all."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def clean_environment() -> dict[str, str]:
+    """The environment of a fresh shell: none of this project's settings."""
+    return {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "TMPDIR"}}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [WA_GATEWAY, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+        if process.poll() is not None:
+            pytest.fail(f"serve exited early:\n{process.stdout.read() if process.stdout else ''}")
+    else:
+        process.kill()
+        pytest.fail("serve did not answer /healthz within 60 s")
+    try:
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_serve_with_no_configuration_runs_the_readme_walkthrough(
+    served: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    base, _ = served
+    with httpx.Client(base_url=base, timeout=10) as client:
+        login = client.post("/auth/login", json={"username": "demo", "password": "password"})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        sent = client.post(
+            "/api/send",
+            json={"to_number": "whatsapp:+14155550123", "body": "Your order has shipped"},
+            headers=headers,
+        )
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["status"] == "queued"
+        assert sent.json()["from_number"] == "+14155238886"
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            history = client.get("/api/messages", params={"limit": 2}, headers=headers).json()
+            if history["items"][0]["status"] == "delivered":
+                break
+            time.sleep(0.2)
+        assert history["items"][0]["id"] == sent.json()["id"]
+        assert history["items"][0]["status"] == "delivered"
+        assert client.get("/docs/openapi.json").json()["openapi"].startswith("3.1")
+    # Development keeps its database and generated secrets in the working directory's data folder.
+    assert (tmp_path / ".wa-gateway" / "wa-gateway.db").is_file()
+    assert (tmp_path / ".wa-gateway" / "jwt-secret").stat().st_mode & 0o077 == 0
+
+
+def test_db_upgrade_creates_the_schema_and_can_run_again(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = subprocess.run(
+            [WA_GATEWAY, "db", "upgrade"],
+            cwd=tmp_path,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "upgraded to the latest revision" in result.stdout
+
+    with sqlite3.connect(tmp_path / ".wa-gateway" / "wa-gateway.db") as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"tenants", "senders", "users", "messages"} <= tables
+
+
+def test_production_mode_without_secrets_refuses_to_start(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [WA_GATEWAY, "serve"],
+        cwd=tmp_path,
+        env={**clean_environment(), "ENVIRONMENT": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "DATABASE_URL" in result.stderr
+    assert "JWT_SECRET" in result.stderr
+    assert "CREDENTIALS_KEYS" in result.stderr
+    assert not (tmp_path / ".wa-gateway").exists()
