@@ -57,3 +57,15 @@ class RateLimited(ApplicationError):
         self.retry_after_seconds = max(1, retry_after_seconds)
         self.limit = limit
         self.window_seconds = window_seconds
+
+
+class CredentialsUnreadable(ApplicationError):
+    """Stored provider credentials do not open: the encryption keys changed, or the row was tampered with.
+
+    Nothing the client can fix; an operator has to restore the key or set the credentials again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the tenant's stored provider credentials cannot be read; ask an operator to reset them"
+        )

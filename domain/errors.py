@@ -11,3 +11,7 @@ class InvalidPhoneNumber(DomainError):
 
 class InvalidMessage(DomainError):
     pass
+
+
+class InvalidCredentials(DomainError):
+    pass

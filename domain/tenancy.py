@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from domain.errors import InvalidCredentials
 from domain.phone import PhoneNumber
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
+_MAX_SECRET_LENGTH = 128
 
 
 class TenantStatus(enum.StrEnum):
@@ -48,6 +54,14 @@ class TwilioCredentials:
     account_sid: str
     secret: str
     key_sid: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _ACCOUNT_SID.fullmatch(self.account_sid):
+            raise InvalidCredentials("a Twilio Account SID is 'AC' and 32 hexadecimal digits")
+        if self.key_sid is not None and not _KEY_SID.fullmatch(self.key_sid):
+            raise InvalidCredentials("a Twilio API Key SID is 'SK' and 32 hexadecimal digits")
+        if not 1 <= len(self.secret) <= _MAX_SECRET_LENGTH or any(c.isspace() for c in self.secret):
+            raise InvalidCredentials("the Twilio auth token (or API key secret) is empty, too long or spaced")
 
     @property
     def masked_secret(self) -> str:

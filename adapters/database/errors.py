@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import psycopg
 from sqlalchemy import exc as sa_exc
 
-from application.errors import AlreadyExists, ApplicationError, NotFound, StorageUnavailable
+from application.errors import AlreadyExists, NotFound, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -34,18 +34,6 @@ _CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
     psycopg.InterfaceError,
     OSError,  # includes TimeoutError and ConnectionError
 )
-
-
-class CredentialsUnreadable(ApplicationError):
-    """Stored provider credentials do not open: the encryption keys changed, or the row was tampered with.
-
-    Nothing the client can fix; an operator has to restore the key or set the credentials again.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the tenant's stored provider credentials cannot be read; ask an operator to reset them"
-        )
 
 
 class PersistenceError(RuntimeError):

@@ -16,7 +16,7 @@ from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from adapters.database.errors import CredentialsUnreadable, translated_errors
+from adapters.database.errors import translated_errors
 from adapters.database.tables import (
     UtcDateTime,
     message_status_events,
@@ -27,7 +27,7 @@ from adapters.database.tables import (
     users,
 )
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
-from application.errors import NotFound
+from application.errors import CredentialsUnreadable, NotFound
 from application.ports import HistoryQuery, StatusChange
 from domain.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber

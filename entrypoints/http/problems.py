@@ -17,6 +17,7 @@ from application.errors import (
     AlreadyExists,
     ApplicationError,
     AuthenticationFailed,
+    CredentialsUnreadable,
     InvalidCursor,
     InvalidInput,
     InvalidToken,
@@ -51,6 +52,7 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (InvalidMessage, ProblemType(422, "invalid-message", "Invalid message")),
     (InvalidInput, ProblemType(422, "invalid-input", "Invalid input")),
     (RateLimited, ProblemType(429, "too-many-requests", "Too many requests")),
+    (CredentialsUnreadable, ProblemType(500, "tenant-credentials-unreadable", "Tenant misconfigured")),
     (StorageUnavailable, ProblemType(503, "service-unavailable", "Service unavailable")),
     (DomainError, ProblemType(422, "invalid-input", "Invalid input")),
 ]
@@ -119,6 +121,8 @@ def application_error_handler(request: Request[Any, Any, Any], error: Exception)
     if problem_type is None:
         return unexpected_error_handler(request, error)
     detail = error.detail if isinstance(error, ApplicationError) else str(error)
+    if problem_type.status == 500:
+        logger.error("%s on %s %s: %s", type(error).__name__, request.method, request.url.path, detail)
     headers = (
         {"WWW-Authenticate": 'Bearer error="invalid_token"'} if isinstance(error, InvalidToken) else None
     )

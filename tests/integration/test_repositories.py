@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.engine import create_database_engine
-from adapters.database.errors import CredentialsUnreadable, PersistenceError
+from adapters.database.errors import PersistenceError
 from adapters.database.migrate import upgrade
 from adapters.database.tables import message_status_events, tenant_credentials
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
-from application.errors import AlreadyExists, NotFound, StorageUnavailable
+from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, StorageUnavailable
 from application.ports import HistoryPosition, HistoryQuery, StatusChange
 from domain.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
