@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 from uuid import UUID
 
-from domain.messages import Direction, Message, MessageStatus
+from domain.conversations import Conversation
+from domain.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 from domain.tenancy import Role, Sender, Tenant, TwilioCredentials, User
 
@@ -36,6 +37,21 @@ class HistoryQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationPosition:
+    """Where a page of conversations ends: the last one's sort key."""
+
+    last_message_at: datetime
+    conversation_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationQuery:
+    tenant_id: UUID
+    limit: int
+    after: ConversationPosition | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     """A delivery status reported by the provider for one of our messages."""
 
@@ -52,6 +68,9 @@ class TenantRepository(Protocol):
     async def count(self) -> int: ...
     async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None: ...
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None: ...
+    async def reseal_credentials(self) -> int:
+        """Re-encrypt every tenant's stored credentials under the newest key; return how many changed."""
+        ...
 
 
 class SenderRepository(Protocol):
@@ -59,6 +78,9 @@ class SenderRepository(Protocol):
     async def get_default(self, tenant_id: UUID) -> Sender | None: ...
     async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None: ...
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]: ...
+    async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
+        """Every tenant's sender with this number (Twilio's shared sandbox number serves many)."""
+        ...
 
 
 class UserRepository(Protocol):
@@ -71,9 +93,33 @@ class MessageRepository(Protocol):
     async def add(self, message: Message) -> None: ...
     async def update(self, message: Message) -> None: ...
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None: ...
+    async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        """Provider ids are unique across tenants: the message a provider callback is about."""
+        ...
+
+    async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        """Record the provider's id on a message that has none yet; False if it had one already."""
+        ...
+
     async def list_page(self, query: HistoryQuery) -> list[Message]: ...
+    async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        """The message's status reports in the order they were received."""
+        ...
+
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """Apply ``change`` only if it moves the message forward; return the message if it did."""
+        ...
+
+
+class ConversationRepository(Protocol):
+    async def record_message(self, message: Message) -> None:
+        """Make ``message`` the conversation's latest (creating the conversation on its first message);
+        an inbound message also opens the session window. An older message never overrides a newer one."""
+        ...
+
+    async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None: ...
+    async def list_page(self, query: ConversationQuery) -> list[Conversation]:
+        """Newest activity first, keyset on (last_message_at, id) descending, ``after`` exclusive."""
         ...
 
 
@@ -88,6 +134,8 @@ class UnitOfWork(Protocol):
     def users(self) -> UserRepository: ...
     @property
     def messages(self) -> MessageRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -157,6 +205,14 @@ class TokenService(Protocol):
     def issue(self, user: User) -> IssuedToken: ...
     def verify(self, token: str) -> Principal:
         """Return the principal; raise InvalidToken for anything but a valid, current token."""
+        ...
+
+
+class WebhookSignatureVerifier(Protocol):
+    def is_valid(
+        self, *, url: str, params: Mapping[str, Sequence[str]], signature: str, auth_token: str
+    ) -> bool:
+        """Whether ``signature`` is the provider's signature of this request, made with ``auth_token``."""
         ...
 
 

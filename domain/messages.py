@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -66,16 +68,62 @@ def statuses_after(status: MessageStatus) -> frozenset[MessageStatus]:
     return frozenset(candidate for candidate in MessageStatus if status.can_advance_to(candidate))
 
 
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+MAX_TEMPLATE_VARIABLES = 100
+MAX_TEMPLATE_VALUE_LENGTH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """An approved WhatsApp template (a Twilio Content resource) and the values of its placeholders.
+
+    Templates are what a business may send outside the 24-hour session window.
+    """
+
+    content_sid: str
+    variables: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _CONTENT_SID.fullmatch(self.content_sid):
+            raise InvalidMessage("content_sid is 'HX' and 32 hexadecimal digits (a Twilio Content SID)")
+        if len(self.variables) > MAX_TEMPLATE_VARIABLES:
+            raise InvalidMessage(f"a template takes at most {MAX_TEMPLATE_VARIABLES} variables")
+        for name, value in self.variables:
+            if not name or len(name) > 64:
+                raise InvalidMessage("template variable names are 1 to 64 characters")
+            if len(value) > MAX_TEMPLATE_VALUE_LENGTH:
+                raise InvalidMessage(
+                    f"template variable values are at most {MAX_TEMPLATE_VALUE_LENGTH} characters"
+                )
+
+    @classmethod
+    def of(cls, content_sid: str, variables: Mapping[str, str] | None = None) -> Template:
+        return cls(content_sid=content_sid, variables=tuple(sorted((variables or {}).items())))
+
+    @property
+    def variables_dict(self) -> dict[str, str]:
+        return dict(self.variables)
+
+
 @dataclass(frozen=True, slots=True)
 class MessageContent:
-    """What a message carries: text, media, or both."""
+    """What a message carries: text, media or both, or else a template."""
 
     body: str = ""
     media_urls: tuple[str, ...] = ()
+    template: Template | None = None
 
     def __post_init__(self) -> None:
+        if self.template is not None:
+            if self.body or self.media_urls:
+                raise InvalidMessage(
+                    "a template message carries no body or media of its own: the template has them"
+                )
+            return
         if not self.body.strip() and not self.media_urls:
-            raise InvalidMessage("a message needs a body or at least one media URL")
+            raise InvalidMessage(
+                "a message needs a body, at least one media URL, or a template (content_sid)"
+            )
         if len(self.body) > MAX_BODY_LENGTH:
             raise InvalidMessage(f"the body is at most {MAX_BODY_LENGTH} characters")
         if len(self.media_urls) > MAX_MEDIA_ITEMS:
@@ -106,7 +154,36 @@ class Message:
     provider_sid: str | None = None
     error_code: int | None = None
     error_message: str | None = None
+    profile_name: str | None = None  # the contact's WhatsApp profile name, from inbound messages
+    wa_id: str | None = None  # the contact's WhatsApp id, from inbound messages
     id: UUID = field(default_factory=uuid4)
+
+    @classmethod
+    def new_inbound(
+        cls,
+        *,
+        tenant_id: UUID,
+        sender: PhoneNumber,
+        contact: PhoneNumber,
+        content: MessageContent,
+        provider_sid: str,
+        now: datetime,
+        profile_name: str | None = None,
+        wa_id: str | None = None,
+    ) -> Message:
+        return cls(
+            tenant_id=tenant_id,
+            direction=Direction.INBOUND,
+            sender=sender,
+            contact=contact,
+            content=content,
+            status=MessageStatus.RECEIVED,
+            created_at=now,
+            updated_at=now,
+            provider_sid=provider_sid,
+            profile_name=profile_name,
+            wa_id=wa_id,
+        )
 
     @classmethod
     def new_outbound(
@@ -130,6 +207,11 @@ class Message:
         )
 
     @property
+    def is_free_form(self) -> bool:
+        """Free-form messages (not templates) may only be sent inside the contact's session window."""
+        return self.content.template is None
+
+    @property
     def from_number(self) -> PhoneNumber:
         return self.sender if self.direction is Direction.OUTBOUND else self.contact
 
@@ -144,3 +226,15 @@ class Message:
         return replace(
             self, status=MessageStatus.FAILED, error_code=code, error_message=reason, updated_at=now
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """One status report about a message, as received; the timeline keeps every one, applied or not."""
+
+    message_id: UUID
+    status: MessageStatus
+    received_at: datetime
+    applied: bool
+    error_code: int | None = None
+    error_message: str | None = None

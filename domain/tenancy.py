@@ -40,37 +40,70 @@ class Tenant:
     provider: ProviderName
     created_at: datetime
     status: TenantStatus = TenantStatus.ACTIVE
+    # Only a sandbox tenant may switch the 24-hour window check off (nothing reaches WhatsApp there).
+    session_window_check: bool = True
     id: UUID = field(default_factory=uuid4)
 
     @property
     def is_active(self) -> bool:
         return self.status is TenantStatus.ACTIVE
 
+    @property
+    def enforces_session_window(self) -> bool:
+        return self.session_window_check or self.provider is not ProviderName.SANDBOX
+
 
 @dataclass(frozen=True, slots=True)
 class TwilioCredentials:
-    """A tenant's own Twilio account. ``key_sid`` is set when an API key is used instead of the auth token."""
+    """A tenant's own Twilio account.
+
+    The auth token is always needed: Twilio signs its webhooks with it. An API key (SID + secret), when
+    given, is what API requests authenticate with instead, so the token itself never travels.
+    """
 
     account_sid: str
-    secret: str
-    key_sid: str | None = None
+    auth_token: str
+    api_key_sid: str | None = None
+    api_key_secret: str | None = None
 
     def __post_init__(self) -> None:
         if not _ACCOUNT_SID.fullmatch(self.account_sid):
             raise InvalidCredentials("a Twilio Account SID is 'AC' and 32 hexadecimal digits")
-        if self.key_sid is not None and not _KEY_SID.fullmatch(self.key_sid):
-            raise InvalidCredentials("a Twilio API Key SID is 'SK' and 32 hexadecimal digits")
-        if not 1 <= len(self.secret) <= _MAX_SECRET_LENGTH or any(c.isspace() for c in self.secret):
-            raise InvalidCredentials("the Twilio auth token (or API key secret) is empty, too long or spaced")
+        _check_secret(self.auth_token, "auth token")
+        if (self.api_key_sid is None) != (self.api_key_secret is None):
+            raise InvalidCredentials("an API key needs both its SID and its secret")
+        if self.api_key_sid is not None:
+            if not _KEY_SID.fullmatch(self.api_key_sid):
+                raise InvalidCredentials("a Twilio API Key SID is 'SK' and 32 hexadecimal digits")
+            _check_secret(self.api_key_secret or "", "API key secret")
 
     @property
-    def masked_secret(self) -> str:
-        return f"****{self.secret[-4:]}" if len(self.secret) >= 8 else "****"
+    def api_username(self) -> str:
+        return self.api_key_sid or self.account_sid
+
+    @property
+    def api_password(self) -> str:
+        return self.api_key_secret or self.auth_token
+
+    @property
+    def masked_auth_token(self) -> str:
+        return _mask(self.auth_token)
 
     def __repr__(self) -> str:
         return (
-            f"TwilioCredentials(account_sid={self.account_sid!r}, key_sid={self.key_sid!r}, secret=<hidden>)"
+            f"TwilioCredentials(account_sid={self.account_sid!r}, auth_token={_mask(self.auth_token)!r}, "
+            f"api_key_sid={self.api_key_sid!r})"
         )
+
+
+def _check_secret(secret: str, name: str) -> None:
+    if not 1 <= len(secret) <= _MAX_SECRET_LENGTH or any(c.isspace() for c in secret):
+        raise InvalidCredentials(f"the Twilio {name} is empty, too long or has spaces")
+
+
+def _mask(secret: str) -> str:
+    """At most the last four characters of a secret are ever shown."""
+    return f"****{secret[-4:]}" if len(secret) >= 12 else "****"
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,17 +84,30 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
     if provider is ProviderName.TWILIO:
         if not args.twilio_account_sid:
             raise CommandError("--twilio-account-sid is required with --provider twilio")
-        secret = sys.stdin.readline().strip() if args.secret_stdin else getpass.getpass("Twilio auth token: ")
         credentials = TwilioCredentials(
-            account_sid=args.twilio_account_sid, secret=secret, key_sid=args.api_key_sid
+            account_sid=args.twilio_account_sid,
+            auth_token=_read_secret(args, "Twilio auth token: "),
+            api_key_sid=args.api_key_sid,
+            api_key_secret=_read_secret(args, "Twilio API key secret: ") if args.api_key_sid else None,
         )
-    tenant = _run(
-        settings,
-        lambda c: c.create_tenant()(
-            CreateTenantCommand(name=args.name, provider=provider, twilio_credentials=credentials)
-        ),
+    command = CreateTenantCommand(
+        name=args.name,
+        provider=provider,
+        twilio_credentials=credentials,
+        session_window_check=not args.no_session_window_check,
     )
+    tenant = _run(settings, lambda c: c.create_tenant()(command))
     print(json.dumps({"id": str(tenant.id), "name": tenant.name, "provider": tenant.provider.value}))
+
+
+def _read_secret(args: argparse.Namespace, prompt: str) -> str:
+    """Secrets come from a prompt or stdin (one per line), never from argv where `ps` shows them."""
+    return sys.stdin.readline().strip() if args.secrets_stdin else getpass.getpass(prompt)
+
+
+def cmd_credentials_reseal(_: argparse.Namespace, settings: Settings) -> None:
+    count = _run(settings, lambda c: c.reseal_credentials()())
+    print(f"re-encrypted the credentials of {count} tenant(s) under the newest key")
 
 
 def cmd_sender_add(args: argparse.Namespace, settings: Settings) -> None:
@@ -141,6 +154,16 @@ def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
         print(f"wrote {args.output}")
 
 
+def cmd_twilio_emulator(args: argparse.Namespace, _: Settings) -> None:
+    from entrypoints.twilio_emulator.command import config_from_arguments, run
+
+    try:
+        config = config_from_arguments(args)
+    except ValueError as error:
+        raise CommandError(f"twilio-emulator: {error}") from error
+    run(config, args.host, args.port)
+
+
 def _uuid(text: str) -> UUID:
     try:
         return UUID(text)
@@ -174,11 +197,28 @@ def build_parser() -> argparse.ArgumentParser:
     create_tenant.add_argument("name")
     create_tenant.add_argument("--provider", choices=[p.value for p in ProviderName], default="sandbox")
     create_tenant.add_argument("--twilio-account-sid")
-    create_tenant.add_argument("--api-key-sid", help="use a Twilio API key instead of the auth token")
     create_tenant.add_argument(
-        "--secret-stdin", action="store_true", help="read the auth token (or API key secret) from stdin"
+        "--api-key-sid",
+        help="call Twilio's API with this API key (its secret is asked for after the auth token)",
+    )
+    create_tenant.add_argument(
+        "--no-session-window-check",
+        action="store_true",
+        help="sandbox tenants only: allow free-form messages outside the 24-hour window",
+    )
+    create_tenant.add_argument(
+        "--secrets-stdin",
+        action="store_true",
+        help="read the auth token (then the API key secret) from stdin, one per line",
     )
     create_tenant.set_defaults(handler=cmd_tenant_create)
+
+    credentials = commands.add_parser(
+        "credentials", help="tenants' stored Twilio credentials"
+    ).add_subparsers(dest="credentials_command", required=True)
+    credentials.add_parser(
+        "reseal", help="re-encrypt every stored secret under the first key of CREDENTIALS_KEYS"
+    ).set_defaults(handler=cmd_credentials_reseal)
 
     sender = commands.add_parser("sender", help="WhatsApp senders").add_subparsers(
         dest="sender_command", required=True
@@ -204,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     postman = commands.add_parser("postman", help="write the Postman collection (from the OpenAPI schema)")
     postman.add_argument("--output", "-o", default="-", help="file to write, - for stdout")
     postman.set_defaults(handler=cmd_postman)
+
+    emulator = commands.add_parser(
+        "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
+    )
+    from entrypoints.twilio_emulator.command import add_arguments as add_emulator_arguments
+
+    add_emulator_arguments(emulator)
+    emulator.set_defaults(handler=cmd_twilio_emulator)
     return parser
 
 

@@ -21,7 +21,13 @@ from application.ports import RateLimit, StatusChange, StatusListener
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.delivery_status import RecordStatusChange
 from application.use_cases.history import GetMessage, ListHistory
-from application.use_cases.provisioning import AddSender, CreateTenant, CreateUser, ProvisionDemo
+from application.use_cases.provisioning import (
+    AddSender,
+    CreateTenant,
+    CreateUser,
+    ProvisionDemo,
+    ResealCredentials,
+)
 from application.use_cases.readiness import CheckReadiness
 from application.use_cases.send_message import SendMessage
 from domain.tenancy import ProviderName
@@ -105,6 +111,7 @@ class Container(containers.DeclarativeContainer):
     add_sender = providers.Factory(AddSender, unit_of_work, clock)
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
     provision_demo = providers.Factory(ProvisionDemo, unit_of_work, password_hasher, clock)
+    reseal_credentials = providers.Factory(ResealCredentials, unit_of_work)
 
 
 async def shutdown(container: Container) -> None:

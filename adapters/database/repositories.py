@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +19,7 @@ from sqlalchemy.sql import Executable
 from adapters.database.errors import translated_errors
 from adapters.database.tables import (
     UtcDateTime,
+    conversations,
     message_status_events,
     messages,
     senders,
@@ -28,8 +29,9 @@ from adapters.database.tables import (
 )
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
-from application.ports import HistoryQuery, StatusChange
-from domain.messages import Direction, Message, MessageContent, MessageStatus
+from application.ports import ConversationQuery, HistoryQuery, StatusChange
+from domain.conversations import Conversation
+from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
 
@@ -62,6 +64,7 @@ class SqlAlchemyTenantRepository(_Repository):
                 name=tenant.name,
                 provider=tenant.provider.value,
                 status=tenant.status.value,
+                session_window_check=tenant.session_window_check,
                 created_at=tenant.created_at,
             ),
             conflict=f"a tenant named {tenant.name!r} exists already",
@@ -80,11 +83,17 @@ class SqlAlchemyTenantRepository(_Repository):
         return int(result.scalar_one())
 
     async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
+        owner = _credentials_owner(tenant_id)
         values = {
             "tenant_id": tenant_id,
             "account_sid": credentials.account_sid,
-            "key_sid": credentials.key_sid,
-            "secret_sealed": self._secret_box.seal(credentials.secret, _credentials_owner(tenant_id)),
+            "auth_token_sealed": self._secret_box.seal(credentials.auth_token, owner),
+            "api_key_sid": credentials.api_key_sid,
+            "api_key_secret_sealed": (
+                self._secret_box.seal(credentials.api_key_secret, owner)
+                if credentials.api_key_secret
+                else None
+            ),
             # bookkeeping for operators, not a domain fact: the adapter's own clock is good enough
             "updated_at": datetime.now(UTC),
         }
@@ -102,11 +111,46 @@ class SqlAlchemyTenantRepository(_Repository):
         )
         if row is None:
             return None
+        owner = _credentials_owner(tenant_id)
         try:
-            secret = self._secret_box.open(row["secret_sealed"], _credentials_owner(tenant_id))
+            auth_token = self._secret_box.open(row["auth_token_sealed"], owner)
+            api_key_secret = (
+                self._secret_box.open(row["api_key_secret_sealed"], owner)
+                if row["api_key_secret_sealed"]
+                else None
+            )
         except SecretDecryptionError as error:
             raise CredentialsUnreadable() from error
-        return TwilioCredentials(account_sid=row["account_sid"], secret=secret, key_sid=row["key_sid"])
+        return TwilioCredentials(
+            account_sid=row["account_sid"],
+            auth_token=auth_token,
+            api_key_sid=row["api_key_sid"],
+            api_key_secret=api_key_secret,
+        )
+
+    async def reseal_credentials(self) -> int:
+        """Open every sealed secret with whichever key sealed it and seal it again with the newest key."""
+        result = await self._execute(sa.select(tenant_credentials))
+        resealed = 0
+        for row in result.mappings().all():
+            owner = _credentials_owner(row["tenant_id"])
+            changes: dict[str, bytes] = {}
+            for column in ("auth_token_sealed", "api_key_secret_sealed"):
+                sealed = row[column]
+                if sealed is None or self._secret_box.is_current(sealed):
+                    continue
+                try:
+                    changes[column] = self._secret_box.seal(self._secret_box.open(sealed, owner), owner)
+                except SecretDecryptionError as error:
+                    raise CredentialsUnreadable() from error
+            if changes:
+                await self._execute(
+                    sa.update(tenant_credentials)
+                    .where(tenant_credentials.c.tenant_id == row["tenant_id"])
+                    .values(**changes)
+                )
+                resealed += 1
+        return resealed
 
 
 class SqlAlchemySenderRepository(_Repository):
@@ -140,6 +184,14 @@ class SqlAlchemySenderRepository(_Repository):
             )
         )
         return _sender_from_row(row) if row else None
+
+    async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
+        result = await self._execute(
+            sa.select(senders)
+            .where(senders.c.phone_number == phone_number.e164)
+            .order_by(senders.c.created_at)
+        )
+        return [_sender_from_row(row) for row in result.mappings()]
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
         result = await self._execute(
@@ -197,6 +249,44 @@ class SqlAlchemyMessageRepository(_Repository):
             sa.select(messages).where(messages.c.tenant_id == tenant_id, messages.c.id == message_id)
         )
         return _message_from_row(row) if row else None
+
+    async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        row = await self._one_or_none(sa.select(messages).where(messages.c.provider_sid == provider_sid))
+        return _message_from_row(row) if row else None
+
+    async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        result = await self._execute(
+            sa.update(messages)
+            .where(
+                messages.c.tenant_id == tenant_id,
+                messages.c.id == message_id,
+                messages.c.provider_sid.is_(None),
+            )
+            .values(provider_sid=provider_sid),
+            conflict="another message has this provider id",
+        )
+        return result.rowcount == 1
+
+    async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        result = await self._execute(
+            sa.select(message_status_events)
+            .where(
+                message_status_events.c.tenant_id == tenant_id,
+                message_status_events.c.message_id == message_id,
+            )
+            .order_by(message_status_events.c.id)
+        )
+        return [
+            StatusEvent(
+                message_id=row["message_id"],
+                status=MessageStatus(row["status"]),
+                received_at=row["received_at"],
+                applied=row["applied"],
+                error_code=row["error_code"],
+                error_message=row["error_message"],
+            )
+            for row in result.mappings()
+        ]
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
         statement = sa.select(messages).where(messages.c.tenant_id == query.tenant_id)
@@ -267,6 +357,108 @@ class SqlAlchemyMessageRepository(_Repository):
         return _message_from_row(updated) if updated is not None else None
 
 
+_PREVIEW_LENGTH = 120
+
+
+class SqlAlchemyConversationRepository(_Repository):
+    async def record_message(self, message: Message) -> None:
+        """One upsert: create the conversation, or move it forward if ``message`` is newer than its last."""
+        preview = _preview(message)
+        inbound_at = message.created_at if message.direction is Direction.INBOUND else None
+        insert = _upsert_for(self._connection.dialect.name)
+        statement = insert(conversations).values(
+            id=uuid4(),
+            tenant_id=message.tenant_id,
+            contact_number=message.contact.e164,
+            sender_number=message.sender.e164,
+            last_message_id=message.id,
+            last_message_at=message.created_at,
+            last_direction=message.direction.value,
+            last_message_preview=preview,
+            last_inbound_at=inbound_at,
+            profile_name=message.profile_name,
+            created_at=message.created_at,
+        )
+        excluded = statement.excluded
+        newer = excluded.last_message_at >= conversations.c.last_message_at
+        statement = statement.on_conflict_do_update(
+            index_elements=[conversations.c.tenant_id, conversations.c.contact_number],
+            set_={
+                "sender_number": sa.case(
+                    (newer, excluded.sender_number), else_=conversations.c.sender_number
+                ),
+                "last_message_id": sa.case(
+                    (newer, excluded.last_message_id), else_=conversations.c.last_message_id
+                ),
+                "last_message_at": sa.case(
+                    (newer, excluded.last_message_at), else_=conversations.c.last_message_at
+                ),
+                "last_direction": sa.case(
+                    (newer, excluded.last_direction), else_=conversations.c.last_direction
+                ),
+                "last_message_preview": sa.case(
+                    (newer, excluded.last_message_preview), else_=conversations.c.last_message_preview
+                ),
+                # The window opens at the latest inbound message, whatever order they are recorded in.
+                "last_inbound_at": sa.case(
+                    (conversations.c.last_inbound_at.is_(None), excluded.last_inbound_at),
+                    (excluded.last_inbound_at > conversations.c.last_inbound_at, excluded.last_inbound_at),
+                    else_=conversations.c.last_inbound_at,
+                ),
+                "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
+            },
+        )
+        await self._execute(statement)
+
+    async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
+        row = await self._one_or_none(
+            sa.select(conversations).where(
+                conversations.c.tenant_id == tenant_id, conversations.c.contact_number == contact.e164
+            )
+        )
+        return _conversation_from_row(row) if row else None
+
+    async def list_page(self, query: ConversationQuery) -> list[Conversation]:
+        statement = sa.select(conversations).where(conversations.c.tenant_id == query.tenant_id)
+        if query.after is not None:
+            statement = statement.where(
+                sa.tuple_(conversations.c.last_message_at, conversations.c.id)
+                < sa.tuple_(
+                    sa.literal(query.after.last_message_at, UtcDateTime()),
+                    sa.literal(query.after.conversation_id, sa.Uuid()),
+                )
+            )
+        statement = statement.order_by(
+            conversations.c.last_message_at.desc(), conversations.c.id.desc()
+        ).limit(query.limit)
+        result = await self._execute(statement)
+        return [_conversation_from_row(row) for row in result.mappings()]
+
+
+def _preview(message: Message) -> str:
+    if message.content.template is not None:
+        return f"[template {message.content.template.content_sid}]"
+    if message.content.body:
+        return message.content.body[:_PREVIEW_LENGTH]
+    return f"[{len(message.content.media_urls)} media]"
+
+
+def _conversation_from_row(row: RowMapping) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        contact=PhoneNumber(row["contact_number"]),
+        sender=PhoneNumber(row["sender_number"]),
+        last_message_id=row["last_message_id"],
+        last_message_at=row["last_message_at"],
+        last_direction=Direction(row["last_direction"]),
+        last_message_preview=row["last_message_preview"],
+        last_inbound_at=row["last_inbound_at"],
+        profile_name=row["profile_name"],
+        created_at=row["created_at"],
+    )
+
+
 def _credentials_owner(tenant_id: UUID) -> bytes:
     """The associated data that binds a sealed secret to its tenant's row."""
     return b"tenant:" + tenant_id.bytes
@@ -282,6 +474,7 @@ def _upsert_for(dialect_name: str) -> Any:
 
 
 def _message_values(message: Message) -> dict[str, Any]:
+    template = message.content.template
     return {
         "tenant_id": message.tenant_id,
         "direction": message.direction.value,
@@ -293,6 +486,10 @@ def _message_values(message: Message) -> dict[str, Any]:
         "provider_sid": message.provider_sid,
         "error_code": message.error_code,
         "error_message": message.error_message,
+        "content_sid": template.content_sid if template else None,
+        "content_variables": template.variables_dict if template else None,
+        "profile_name": message.profile_name,
+        "wa_id": message.wa_id,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
     }
@@ -308,6 +505,7 @@ def _tenant_from_row(row: RowMapping) -> Tenant:
         name=row["name"],
         provider=ProviderName(row["provider"]),
         status=TenantStatus(row["status"]),
+        session_window_check=row["session_window_check"],
         created_at=row["created_at"],
     )
 
@@ -342,11 +540,19 @@ def _message_from_row(row: RowMapping) -> Message:
         direction=Direction(row["direction"]),
         sender=PhoneNumber(row["sender_number"]),
         contact=PhoneNumber(row["contact_number"]),
-        content=MessageContent(body=row["body"], media_urls=tuple(row["media_urls"])),
+        content=MessageContent(
+            body=row["body"],
+            media_urls=tuple(row["media_urls"]),
+            template=Template.of(row["content_sid"], row["content_variables"])
+            if row["content_sid"]
+            else None,
+        ),
         status=MessageStatus(row["status"]),
         provider_sid=row["provider_sid"],
         error_code=row["error_code"],
         error_message=row["error_message"],
+        profile_name=row["profile_name"],
+        wa_id=row["wa_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

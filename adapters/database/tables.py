@@ -68,6 +68,7 @@ tenants = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("provider", sa.String(32), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("session_window_check", sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("name"),
 )
@@ -76,10 +77,11 @@ tenant_credentials = sa.Table(
     "tenant_credentials",
     metadata,
     sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("account_sid", sa.String(64), nullable=False),
-    sa.Column("key_sid", sa.String(64), nullable=True),
-    # SecretBox output bound to the tenant id; the plaintext secret is never stored.
-    sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+    sa.Column("account_sid", sa.String(34), nullable=False),
+    # SecretBox output bound to the tenant id; no plaintext secret is ever stored.
+    sa.Column("auth_token_sealed", sa.LargeBinary(), nullable=False),
+    sa.Column("api_key_sid", sa.String(34), nullable=True),
+    sa.Column("api_key_secret_sealed", sa.LargeBinary(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
@@ -130,6 +132,10 @@ messages = sa.Table(
     sa.Column("provider_sid", sa.String(64), nullable=True),
     sa.Column("error_code", sa.Integer(), nullable=True),
     sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("content_sid", sa.String(34), nullable=True),
+    sa.Column("content_variables", sa.JSON(), nullable=True),
+    sa.Column("profile_name", sa.Text(), nullable=True),
+    sa.Column("wa_id", sa.String(32), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -169,3 +175,27 @@ message_status_events = sa.Table(
     sa.Column("received_at", UtcDateTime(), nullable=False),
 )
 sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("contact_number", sa.String(16), nullable=False),
+    sa.Column("sender_number", sa.String(16), nullable=False),
+    sa.Column("last_message_id", sa.Uuid(), nullable=False),
+    sa.Column("last_message_at", UtcDateTime(), nullable=False),
+    sa.Column("last_direction", sa.String(16), nullable=False),
+    sa.Column("last_message_preview", sa.Text(), nullable=False),
+    sa.Column("last_inbound_at", UtcDateTime(), nullable=True),
+    sa.Column("profile_name", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("tenant_id", "contact_number"),
+)
+# GET /api/conversations: WHERE tenant_id = ? AND (last_message_at, id) < (?, ?) ORDER BY ... DESC.
+sa.Index(
+    "ix_conversations_recent",
+    conversations.c.tenant_id,
+    conversations.c.last_message_at.desc(),
+    conversations.c.id.desc(),
+)

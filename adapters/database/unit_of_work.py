@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.errors import translated_errors
 from adapters.database.repositories import (
+    SqlAlchemyConversationRepository,
     SqlAlchemyMessageRepository,
     SqlAlchemySenderRepository,
     SqlAlchemyTenantRepository,
@@ -29,6 +30,7 @@ class _Transaction:
     senders: SqlAlchemySenderRepository
     users: SqlAlchemyUserRepository
     messages: SqlAlchemyMessageRepository
+    conversations: SqlAlchemyConversationRepository
 
 
 class SqlAlchemyUnitOfWork:
@@ -59,6 +61,10 @@ class SqlAlchemyUnitOfWork:
     def messages(self) -> SqlAlchemyMessageRepository:
         return self._active().messages
 
+    @property
+    def conversations(self) -> SqlAlchemyConversationRepository:
+        return self._active().conversations
+
     async def __aenter__(self) -> Self:
         if self._transaction is not None:
             raise RuntimeError("this unit of work is in use already; it does not nest")
@@ -75,6 +81,7 @@ class SqlAlchemyUnitOfWork:
             senders=SqlAlchemySenderRepository(connection),
             users=SqlAlchemyUserRepository(connection),
             messages=SqlAlchemyMessageRepository(connection),
+            conversations=SqlAlchemyConversationRepository(connection),
         )
         return self
 

@@ -21,6 +21,7 @@ class CreateTenantCommand:
     name: str
     provider: ProviderName = ProviderName.SANDBOX
     twilio_credentials: TwilioCredentials | None = None
+    session_window_check: bool = True
 
 
 class CreateTenant:
@@ -34,7 +35,14 @@ class CreateTenant:
             raise InvalidInput("a tenant name is 1 to 200 characters")
         if command.provider is ProviderName.TWILIO and command.twilio_credentials is None:
             raise InvalidInput("a tenant on Twilio needs its Twilio account SID and auth token")
-        tenant = Tenant(name=name, provider=command.provider, created_at=self._clock.now())
+        if not command.session_window_check and command.provider is not ProviderName.SANDBOX:
+            raise InvalidInput("only a sandbox tenant can switch the 24-hour session window check off")
+        tenant = Tenant(
+            name=name,
+            provider=command.provider,
+            created_at=self._clock.now(),
+            session_window_check=command.session_window_check,
+        )
         async with self._uow:
             if await self._uow.tenants.get_by_name(name) is not None:
                 raise AlreadyExists(f"a tenant named {name!r} exists already")
@@ -126,9 +134,25 @@ class ProvisionDemo:
         async with self._uow:
             if await self._uow.tenants.count() > 0:
                 return None
-        tenant = await CreateTenant(self._uow, self._clock)(CreateTenantCommand(name="Demo"))
+        # The demo has no customers to write first, so it may send free-form messages to anyone.
+        tenant = await CreateTenant(self._uow, self._clock)(
+            CreateTenantCommand(name="Demo", session_window_check=False)
+        )
         sender = await AddSender(self._uow, self._clock)(tenant.id, DEMO_SENDER, label="demo sender")
         await CreateUser(self._uow, self._hasher, self._clock)(
             tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
         )
         return DemoAccount(tenant=tenant, sender=sender, username=DEMO_USERNAME, password=DEMO_PASSWORD)
+
+
+class ResealCredentials:
+    """After a new key is put first in the key list: re-encrypt every stored secret under it."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self) -> int:
+        async with self._uow:
+            count = await self._uow.tenants.reseal_credentials()
+            await self._uow.commit()
+        return count

@@ -84,8 +84,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def secret_box() -> SecretBox:
-    return SecretBox(parse_keys(generate_key()))
+def credentials_key() -> str:
+    return generate_key()
+
+
+@pytest.fixture
+def secret_box(credentials_key: str) -> SecretBox:
+    return SecretBox(parse_keys(credentials_key))
 
 
 @pytest.fixture

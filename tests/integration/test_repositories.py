@@ -32,6 +32,7 @@ OTHER_OUR_NUMBER = PhoneNumber.parse("+14155238800")
 ALICE = PhoneNumber.parse("+4915112345678")
 BOB = PhoneNumber.parse("+5511987654321")
 AUTH_TOKEN = "auth-token-0123456789abcdef"
+API_KEY_SECRET = "api-key-secret-fedcba9876543210"
 
 
 async def add_tenant(uow_factory: UowFactory, name: str | None = None) -> Tenant:
@@ -118,9 +119,12 @@ async def test_a_second_tenant_with_the_same_name_is_refused(uow_factory: UowFac
 
 async def test_credentials_round_trip_and_are_replaced(uow_factory: UowFactory) -> None:
     tenant = await add_tenant(uow_factory)
-    first = TwilioCredentials(account_sid="AC" + "1" * 32, secret=AUTH_TOKEN)
+    first = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token=AUTH_TOKEN)
     second = TwilioCredentials(
-        account_sid="AC" + "2" * 32, secret="api-key-secret-xyz", key_sid="SK" + "3" * 32
+        account_sid="AC" + "2" * 32,
+        auth_token="another-auth-token",
+        api_key_sid="SK" + "3" * 32,
+        api_key_secret="api-key-secret-xyz",
     )
     async with uow_factory() as uow:
         assert await uow.tenants.get_twilio_credentials(tenant.id) is None
@@ -136,7 +140,12 @@ async def test_credentials_round_trip_and_are_replaced(uow_factory: UowFactory) 
 
 async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: AsyncEngine) -> None:
     tenant = await add_tenant(uow_factory)
-    credentials = TwilioCredentials(account_sid="AC" + "1" * 32, secret=AUTH_TOKEN)
+    credentials = TwilioCredentials(
+        account_sid="AC" + "1" * 32,
+        auth_token=AUTH_TOKEN,
+        api_key_sid="SK" + "3" * 32,
+        api_key_secret=API_KEY_SECRET,
+    )
     async with uow_factory() as uow:
         await uow.tenants.set_twilio_credentials(tenant.id, credentials)
         await uow.commit()
@@ -144,8 +153,9 @@ async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: Asyn
     async with engine.connect() as connection:
         row = (await connection.execute(sa.select(tenant_credentials))).mappings().one()
     stored = b"".join(value if isinstance(value, bytes) else str(value).encode() for value in row.values())
-    assert AUTH_TOKEN.encode() not in stored
-    assert AUTH_TOKEN[-8:].encode() not in stored
+    for secret in (AUTH_TOKEN, API_KEY_SECRET):
+        assert secret.encode() not in stored
+        assert secret[-8:].encode() not in stored
     assert row["account_sid"] == credentials.account_sid
 
 
@@ -163,7 +173,7 @@ async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
     async with engine.begin() as connection:
         owners_secret = (
             await connection.execute(
-                sa.select(tenant_credentials.c.secret_sealed).where(
+                sa.select(tenant_credentials.c.auth_token_sealed).where(
                     tenant_credentials.c.tenant_id == owner.id
                 )
             )
@@ -171,7 +181,7 @@ async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
         await connection.execute(
             sa.update(tenant_credentials)
             .where(tenant_credentials.c.tenant_id == thief.id)
-            .values(secret_sealed=owners_secret)
+            .values(auth_token_sealed=owners_secret)
         )
 
     async with uow_factory() as uow:
@@ -192,6 +202,28 @@ async def test_credentials_sealed_under_a_key_no_longer_configured_do_not_open(
     async with with_other_key as uow:
         with pytest.raises(CredentialsUnreadable):
             await uow.tenants.get_twilio_credentials(tenant.id)
+
+
+async def test_resealing_moves_every_secret_to_the_newest_key(
+    uow_factory: UowFactory, engine: AsyncEngine, credentials_key: str
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    credentials = TwilioCredentials(
+        "AC" + "1" * 32, AUTH_TOKEN, api_key_sid="SK" + "3" * 32, api_key_secret=API_KEY_SECRET
+    )
+    async with uow_factory() as uow:
+        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await uow.commit()
+    new_key = generate_key()
+    rotated = SecretBox(parse_keys(f"{new_key},{credentials_key}"))
+
+    async with SqlAlchemyUnitOfWork(engine, rotated) as uow:
+        assert await uow.tenants.reseal_credentials() == 1
+        assert await uow.tenants.reseal_credentials() == 0  # nothing left under the old key
+        await uow.commit()
+
+    async with SqlAlchemyUnitOfWork(engine, SecretBox(parse_keys(new_key))) as uow:
+        assert await uow.tenants.get_twilio_credentials(tenant.id) == credentials
 
 
 async def test_credentials_of_an_unknown_tenant_are_refused(uow_factory: UowFactory) -> None:

@@ -28,6 +28,7 @@ from uuid import UUID
 from application.errors import AlreadyExists, InvalidToken, NotFound, StorageUnavailable
 from application.ports import (
     Clock,
+    ConversationQuery,
     HistoryQuery,
     IssuedToken,
     MessagingProvider,
@@ -43,7 +44,8 @@ from application.ports import (
     TokenService,
     UnitOfWork,
 )
-from domain.messages import Message, MessageStatus
+from domain.conversations import Conversation
+from domain.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 
@@ -88,6 +90,7 @@ class FakeTenantRepository:
     def __init__(self) -> None:
         self._tenants: dict[UUID, Tenant] = {}
         self._credentials: dict[UUID, TwilioCredentials] = {}
+        self.resealed = 0
 
     async def add(self, tenant: Tenant) -> None:
         if tenant.id in self._tenants:
@@ -112,6 +115,11 @@ class FakeTenantRepository:
 
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
         return self._credentials.get(tenant_id)
+
+    async def reseal_credentials(self) -> int:
+        """Nothing is sealed in memory; ``resealed`` counts the calls instead."""
+        self.resealed += 1
+        return len(self._credentials)
 
     # Test helpers: not part of the port.
 
@@ -150,6 +158,10 @@ class FakeSenderRepository:
 
     async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
         return next((s for s in self._for_tenant(tenant_id) if s.phone_number == phone_number), None)
+
+    async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
+        found = [sender for sender in self.all() if sender.phone_number == phone_number]
+        return sorted(found, key=lambda sender: sender.created_at)
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
         return sorted(self._for_tenant(tenant_id), key=lambda sender: sender.created_at)
@@ -215,6 +227,7 @@ class FakeUserRepository:
 class FakeMessageRepository:
     def __init__(self) -> None:
         self._messages: dict[UUID, Message] = {}
+        self._events: list[tuple[UUID, StatusEvent]] = []
 
     async def add(self, message: Message) -> None:
         if message.id in self._messages:
@@ -231,6 +244,23 @@ class FakeMessageRepository:
         message = self._messages.get(message_id)
         return message if message is not None and message.tenant_id == tenant_id else None
 
+    async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        return self.find_by_provider_sid(provider_sid)
+
+    async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        message = await self.get(tenant_id, message_id)
+        if message is None or message.provider_sid is not None:
+            return False
+        if self.find_by_provider_sid(provider_sid) is not None:
+            raise AlreadyExists("another message has this provider id")
+        self._messages[message_id] = replace(message, provider_sid=provider_sid)
+        return True
+
+    async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        return [
+            event for owner, event in self._events if owner == tenant_id and event.message_id == message_id
+        ]
+
     async def list_page(self, query: HistoryQuery) -> list[Message]:
         """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
         matching = [message for message in self._messages.values() if _matches(message, query)]
@@ -239,7 +269,19 @@ class FakeMessageRepository:
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         message = self.find_by_provider_sid(change.provider_sid)
-        if message is None or not message.status.can_advance_to(change.status):
+        if message is None:
+            return None
+        applies = message.status.can_advance_to(change.status)
+        event = StatusEvent(
+            message_id=message.id,
+            status=change.status,
+            received_at=now,
+            applied=applies,
+            error_code=change.error_code,
+            error_message=change.error_message,
+        )
+        self._events.append((message.tenant_id, event))
+        if not applies:
             return None
         advanced = replace(
             message,
@@ -260,10 +302,86 @@ class FakeMessageRepository:
         return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
 
     def snapshot(self) -> Restore:
-        messages = dict(self._messages)
+        messages, events = dict(self._messages), list(self._events)
 
         def restore() -> None:
             self._messages = dict(messages)
+            self._events = list(events)
+
+        return restore
+
+
+class FakeConversationRepository:
+    """One conversation per (tenant, contact), moved forward by newer messages only."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[tuple[UUID, str], Conversation] = {}
+
+    async def record_message(self, message: Message) -> None:
+        key = (message.tenant_id, message.contact.e164)
+        existing = self._conversations.get(key)
+        inbound_at = message.created_at if message.direction is Direction.INBOUND else None
+        if existing is None:
+            self._conversations[key] = Conversation(
+                tenant_id=message.tenant_id,
+                contact=message.contact,
+                sender=message.sender,
+                last_message_id=message.id,
+                last_message_at=message.created_at,
+                last_direction=message.direction,
+                last_message_preview=message.content.body[:120],
+                created_at=message.created_at,
+                last_inbound_at=inbound_at,
+                profile_name=message.profile_name,
+            )
+            return
+        latest_inbound = max(
+            (moment for moment in (existing.last_inbound_at, inbound_at) if moment is not None), default=None
+        )
+        updated = replace(
+            existing,
+            last_inbound_at=latest_inbound,
+            profile_name=message.profile_name or existing.profile_name,
+        )
+        if message.created_at >= existing.last_message_at:
+            updated = replace(
+                updated,
+                sender=message.sender,
+                last_message_id=message.id,
+                last_message_at=message.created_at,
+                last_direction=message.direction,
+                last_message_preview=message.content.body[:120],
+            )
+        self._conversations[key] = updated
+
+    async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
+        return self._conversations.get((tenant_id, contact.e164))
+
+    async def list_page(self, query: ConversationQuery) -> list[Conversation]:
+        after = query.after
+        matching = [
+            conversation
+            for conversation in self._conversations.values()
+            if conversation.tenant_id == query.tenant_id
+            and (
+                after is None
+                or (conversation.last_message_at, conversation.id)
+                < (after.last_message_at, after.conversation_id)
+            )
+        ]
+        matching.sort(key=lambda conversation: (conversation.last_message_at, conversation.id), reverse=True)
+        return matching[: query.limit]
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Conversation]:
+        return list(self._conversations.values())
+
+    def snapshot(self) -> Restore:
+        conversations = dict(self._conversations)
+
+        def restore() -> None:
+            self._conversations = dict(conversations)
 
         return restore
 
@@ -292,6 +410,7 @@ class FakeDatabase:
     senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
     users: FakeUserRepository = field(default_factory=FakeUserRepository)
     messages: FakeMessageRepository = field(default_factory=FakeMessageRepository)
+    conversations: FakeConversationRepository = field(default_factory=FakeConversationRepository)
 
     def snapshot(self) -> Restore:
         restores = [
@@ -299,6 +418,7 @@ class FakeDatabase:
             self.senders.snapshot(),
             self.users.snapshot(),
             self.messages.snapshot(),
+            self.conversations.snapshot(),
         ]
 
         def restore() -> None:
@@ -338,6 +458,10 @@ class FakeUnitOfWork:
     @property
     def messages(self) -> FakeMessageRepository:
         return self.database.messages
+
+    @property
+    def conversations(self) -> FakeConversationRepository:
+        return self.database.conversations
 
     @property
     def in_transaction(self) -> bool:

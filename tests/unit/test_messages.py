@@ -15,6 +15,7 @@ from domain.messages import (
     Message,
     MessageContent,
     MessageStatus,
+    Template,
     statuses_after,
 )
 from domain.phone import PhoneNumber
@@ -37,8 +38,40 @@ def test_a_media_message_needs_no_body() -> None:
 
 @pytest.mark.parametrize("body", ["", "   ", "\n\t"])
 def test_a_message_with_neither_text_nor_media_is_refused(body: str) -> None:
-    with pytest.raises(InvalidMessage, match="body or at least one media URL"):
+    with pytest.raises(InvalidMessage, match="a body, at least one media URL, or a template"):
         MessageContent(body=body)
+
+
+TEMPLATE_SID = "HX" + "0123456789abcdef" * 2
+
+
+def test_a_template_message_needs_only_its_content_sid() -> None:
+    content = MessageContent(template=Template.of(TEMPLATE_SID, {"1": "Ada", "2": "12:30"}))
+
+    assert content.template is not None
+    assert content.template.variables_dict == {"1": "Ada", "2": "12:30"}
+
+
+def test_a_template_message_carries_no_body_or_media_of_its_own() -> None:
+    with pytest.raises(InvalidMessage, match="template"):
+        MessageContent(body="hi", template=Template.of(TEMPLATE_SID))
+    with pytest.raises(InvalidMessage, match="template"):
+        MessageContent(media_urls=(IMAGE,), template=Template.of(TEMPLATE_SID))
+
+
+@pytest.mark.parametrize(
+    ("content_sid", "variables"),
+    [
+        ("HX123", {}),
+        ("MG" + "0" * 32, {}),
+        (TEMPLATE_SID, {"": "x"}),
+        (TEMPLATE_SID, {"1": "x" * 1025}),
+        (TEMPLATE_SID, {str(n): "x" for n in range(101)}),
+    ],
+)
+def test_malformed_templates_are_refused(content_sid: str, variables: dict[str, str]) -> None:
+    with pytest.raises(InvalidMessage):
+        Template.of(content_sid, variables)
 
 
 def test_a_blank_body_is_allowed_beside_media() -> None:

@@ -30,7 +30,7 @@ from tests.unit.fakes import (
     FixedClock,
 )
 
-CREDENTIALS = TwilioCredentials(account_sid="AC" + "1" * 32, secret="an-auth-token-0001")
+CREDENTIALS = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="an-auth-token-0001")
 
 
 @pytest.fixture

@@ -194,7 +194,7 @@ async def test_a_provider_crash_leaves_an_accepted_record_behind(
 async def test_the_provider_gets_the_tenant_the_message_and_its_credentials(
     send: SendMessage, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
 ) -> None:
-    credentials = TwilioCredentials(account_sid="AC" + "0" * 32, secret="s3cr3t-auth-token")
+    credentials = TwilioCredentials(account_sid="AC" + "0" * 32, auth_token="s3cr3t-auth-token")
     await uow.tenants.set_twilio_credentials(acme.tenant.id, credentials)
 
     message = await send(to_customer(acme, from_number=acme.sender.phone_number.whatsapp_address))

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("provider", sa.String(32), nullable=False),
         sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("session_window_check", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_tenants"),
         sa.UniqueConstraint("name", name="uq_tenants_name"),
@@ -40,9 +41,10 @@ def upgrade() -> None:
     op.create_table(
         "tenant_credentials",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("account_sid", sa.String(64), nullable=False),
-        sa.Column("key_sid", sa.String(64), nullable=True),
-        sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("account_sid", sa.String(34), nullable=False),
+        sa.Column("auth_token_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("api_key_sid", sa.String(34), nullable=True),
+        sa.Column("api_key_secret_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("updated_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_tenant_credentials"),
         sa.ForeignKeyConstraint(
@@ -102,6 +104,10 @@ def upgrade() -> None:
         sa.Column("provider_sid", sa.String(64), nullable=True),
         sa.Column("error_code", sa.Integer(), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
+        sa.Column("content_sid", sa.String(34), nullable=True),
+        sa.Column("content_variables", sa.JSON(), nullable=True),
+        sa.Column("profile_name", sa.Text(), nullable=True),
+        sa.Column("wa_id", sa.String(32), nullable=True),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("updated_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_messages"),
@@ -143,8 +149,33 @@ def upgrade() -> None:
     )
     op.create_index("ix_message_status_events_message_id", "message_status_events", ["message_id"])
 
+    op.create_table(
+        "conversations",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("contact_number", sa.String(16), nullable=False),
+        sa.Column("sender_number", sa.String(16), nullable=False),
+        sa.Column("last_message_id", sa.Uuid(), nullable=False),
+        sa.Column("last_message_at", Timestamp, nullable=False),
+        sa.Column("last_direction", sa.String(16), nullable=False),
+        sa.Column("last_message_preview", sa.Text(), nullable=False),
+        sa.Column("last_inbound_at", Timestamp, nullable=True),
+        sa.Column("profile_name", sa.Text(), nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_conversations"),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_conversations_tenant_id_tenants"),
+        sa.UniqueConstraint("tenant_id", "contact_number", name="uq_conversations_tenant_id_contact_number"),
+    )
+    op.create_index(
+        "ix_conversations_recent",
+        "conversations",
+        ["tenant_id", sa.text("last_message_at DESC"), sa.text("id DESC")],
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_conversations_recent", table_name="conversations")
+    op.drop_table("conversations")
     op.drop_index("ix_message_status_events_message_id", table_name="message_status_events")
     op.drop_table("message_status_events")
     op.drop_index("uq_messages_provider_sid", table_name="messages")

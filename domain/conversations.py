@@ -1,0 +1,37 @@
+"""Conversations: one per contact of a tenant, and WhatsApp's 24-hour customer service window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from domain.messages import Direction
+from domain.phone import PhoneNumber
+
+# A business may send free-form messages to a contact only within 24 hours of the contact's last
+# message; outside it only approved templates are delivered (else Twilio fails them with 63016).
+SESSION_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    tenant_id: UUID
+    contact: PhoneNumber
+    sender: PhoneNumber  # the tenant's number used last with this contact
+    last_message_id: UUID
+    last_message_at: datetime
+    last_direction: Direction
+    last_message_preview: str
+    created_at: datetime
+    last_inbound_at: datetime | None = None
+    profile_name: str | None = None
+    id: UUID = field(default_factory=uuid4)
+
+    @property
+    def window_expires_at(self) -> datetime | None:
+        return self.last_inbound_at + SESSION_WINDOW if self.last_inbound_at else None
+
+    def window_open(self, now: datetime) -> bool:
+        expires = self.window_expires_at
+        return expires is not None and now < expires
