@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from domain.errors import InvalidMessage
 from domain.phone import PhoneNumber
 
-MAX_BODY_LENGTH = 4096  # WhatsApp's limit for a text message
+MAX_BODY_LENGTH = 1600  # Twilio refuses longer bodies (21617), though WhatsApp itself takes 4096
 MAX_MEDIA_ITEMS = 10  # Twilio accepts at most ten MediaUrl values per message
 MAX_MEDIA_URL_LENGTH = 2048
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,6 +14,24 @@ from twilio.http.request import Request as TwilioRequest
 from twilio.http.response import Response
 
 _logger = logging.getLogger("wa_gateway.twilio.http")
+
+# The SDK's exceptions drop the response headers (Retry-After). The last response is kept per task,
+# so concurrent sends through one shared client never see each other's.
+_last_response: ContextVar[Response | None] = ContextVar("twilio_last_response", default=None)
+
+
+def last_response() -> Response | None:
+    """The last response this task received through a GatewayTwilioHttpClient, if any."""
+    return _last_response.get()
+
+
+def forget_last_response() -> None:
+    _last_response.set(None)
+
+
+def _basic_authorization(username: str, password: str) -> str:
+    # Built by hand: aiohttp 3.14 deprecates BasicAuth and the ``auth`` argument.
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 class GatewayTwilioHttpClient(AsyncTwilioHttpClient):
@@ -48,20 +68,24 @@ class GatewayTwilioHttpClient(AsyncTwilioHttpClient):
         timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature
         allow_redirects: bool = False,
     ) -> Response:
+        headers = dict(headers or {})
+        if auth:
+            headers["Authorization"] = _basic_authorization(*auth)
         kwargs: dict[str, Any] = {
             "method": method.upper(),
             "url": self._rewrite(url),
             "params": params,
             "data": data,
             "headers": headers,
-            "auth": aiohttp.BasicAuth(login=auth[0], password=auth[1]) if auth else None,
             "timeout": aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
             "allow_redirects": allow_redirects,
         }
-        self._test_only_last_request = TwilioRequest(**{**kwargs, "timeout": timeout})
+        self._test_only_last_request = TwilioRequest(**{**kwargs, "auth": auth, "timeout": timeout})
         session = self.session
         assert session is not None, "created with pool_connections=True"
         async with session.request(**kwargs) as response:
             text = await response.text()
-            self._test_only_last_response = Response(response.status, text, response.headers)
-        return self._test_only_last_response
+            received = Response(response.status, text, response.headers)
+        self._test_only_last_response = received
+        _last_response.set(received)
+        return received

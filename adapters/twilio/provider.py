@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import aiohttp
 from twilio.base import values
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.message import MessageInstance
 
-from adapters.twilio.http_client import GatewayTwilioHttpClient
+from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
 from application.ports import OutboundRequest, OutcomeKind, SendOutcome
 from domain.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
 
 RATE_LIMITED_CODE = 20429
+# The SDK prefixes Twilio's own message with what it was doing: "Unable to create record: ...".
+_SDK_PREFIX = "Unable to create record: "
 _TWILIO_STATUSES = {status.value: status for status in MessageStatus}
 
 
@@ -44,9 +49,11 @@ class TwilioMessagingProvider:
         credentials = request.credentials
         if credentials is None:
             raise LookupError("the tenant has no Twilio credentials")
-        username = credentials.key_sid or credentials.account_sid
         client = Client(
-            username, credentials.secret, credentials.account_sid, http_client=self._http_client()
+            credentials.api_username,
+            credentials.api_password,
+            credentials.account_sid,
+            http_client=self._http_client(),
         )
         # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite every hostname.
         client.region = None
@@ -62,6 +69,7 @@ class TwilioMessagingProvider:
         status_callback: object = values.unset
         if self._public_base_url:
             status_callback = f"{self._public_base_url}/webhooks/twilio/status?message_id={message.id}"
+        forget_last_response()
         try:
             created = await self._client(request).messages.create_async(
                 to=message.contact.whatsapp_address,
@@ -80,6 +88,15 @@ class TwilioMessagingProvider:
             return SendOutcome(
                 kind=OutcomeKind.UNKNOWN, reason=f"no answer from Twilio ({type(error).__name__})"
             )
+        except ValueError as error:
+            # A success status with a body that is not JSON: Twilio may well have the message.
+            return SendOutcome(kind=OutcomeKind.UNKNOWN, reason=f"unreadable answer from Twilio ({error})")
+        return self._accepted(created)
+
+    @staticmethod
+    def _accepted(created: MessageInstance) -> SendOutcome:
+        if not created.sid:
+            return SendOutcome(kind=OutcomeKind.UNKNOWN, reason="Twilio answered without a message SID")
         status = _TWILIO_STATUSES.get(str(created.status), MessageStatus.QUEUED)
         return SendOutcome(kind=OutcomeKind.ACCEPTED, provider_sid=created.sid, status=status)
 
@@ -87,11 +104,18 @@ class TwilioMessagingProvider:
     def _classify_twilio_error(error: TwilioException) -> SendOutcome:
         status = int(getattr(error, "status", 0) or 0)
         code = getattr(error, "code", None)
+        if code == status:  # the body was not a Twilio error: the SDK puts the HTTP status there
+            code = None
         reason = str(
             getattr(error, "msg", None) or getattr(error, "detail", None) or "Twilio refused the message"
-        )
+        ).removeprefix(_SDK_PREFIX)
         if status == 429 or code == RATE_LIMITED_CODE:
-            return SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=code, reason=reason)
+            return SendOutcome(
+                kind=OutcomeKind.RETRYABLE,
+                error_code=code,
+                reason=reason,
+                retry_after_seconds=_retry_after_seconds(),
+            )
         if status >= 500 or status == 0:
             return SendOutcome(kind=OutcomeKind.UNKNOWN, error_code=code, reason=reason)
         return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
@@ -100,3 +124,22 @@ class TwilioMessagingProvider:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _retry_after_seconds() -> float | None:
+    """Retry-After of the response that raised (seconds, or an HTTP date), if it had one."""
+    response = last_response()
+    value = response.headers.get("Retry-After") if response is not None and response.headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
