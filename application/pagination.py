@@ -1,4 +1,8 @@
-"""Opaque keyset cursors: a page's last (created_at, id), base64url-encoded."""
+"""Opaque keyset cursors: a page's last sort key, base64url-encoded JSON.
+
+A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
+conversation_id]``. The tag keeps one kind from being accepted where the other is expected.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,60 @@ from datetime import datetime
 from uuid import UUID
 
 from application.errors import InvalidCursor
-from application.ports import HistoryPosition
+from application.ports import ConversationPosition, HistoryPosition
 
 _MAX_CURSOR_LENGTH = 200
+_CONVERSATION_TAG = "c"
+_REFUSED = "the cursor is not one this API returned"
 
 
 def encode_cursor(position: HistoryPosition) -> str:
-    raw = json.dumps([position.created_at.isoformat(), str(position.message_id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return _encode([position.created_at.isoformat(), str(position.message_id)])
 
 
 def decode_cursor(cursor: str) -> HistoryPosition:
+    created_at_text, message_id_text = _decode(cursor, length=2)
+    created_at, message_id = _position(created_at_text, message_id_text)
+    return HistoryPosition(created_at=created_at, message_id=message_id)
+
+
+def encode_conversation_cursor(position: ConversationPosition) -> str:
+    return _encode([_CONVERSATION_TAG, position.last_message_at.isoformat(), str(position.conversation_id)])
+
+
+def decode_conversation_cursor(cursor: str) -> ConversationPosition:
+    tag, last_message_at_text, conversation_id_text = _decode(cursor, length=3)
+    if tag != _CONVERSATION_TAG:
+        raise InvalidCursor(_REFUSED)
+    last_message_at, conversation_id = _position(last_message_at_text, conversation_id_text)
+    return ConversationPosition(last_message_at=last_message_at, conversation_id=conversation_id)
+
+
+def _encode(parts: list[str]) -> str:
+    raw = json.dumps(parts, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, *, length: int) -> list[str]:
+    """The cursor's parts: exactly ``length`` strings, or InvalidCursor."""
     if len(cursor) > _MAX_CURSOR_LENGTH:
-        raise InvalidCursor("the cursor is not one this API returned")
+        raise InvalidCursor(_REFUSED)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at_text, message_id_text = json.loads(raw)
-        if not isinstance(created_at_text, str) or not isinstance(message_id_text, str):
-            raise InvalidCursor("the cursor is not one this API returned")
-        created_at = datetime.fromisoformat(created_at_text)
-        message_id = UUID(message_id_text)
+        parts = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
-        raise InvalidCursor("the cursor is not one this API returned") from error
-    if created_at.tzinfo is None:
-        raise InvalidCursor("the cursor is not one this API returned")
-    return HistoryPosition(created_at=created_at, message_id=message_id)
+        raise InvalidCursor(_REFUSED) from error
+    if not isinstance(parts, list) or len(parts) != length or not all(isinstance(p, str) for p in parts):
+        raise InvalidCursor(_REFUSED)
+    return parts
+
+
+def _position(moment_text: str, id_text: str) -> tuple[datetime, UUID]:
+    try:
+        moment = datetime.fromisoformat(moment_text)
+        identifier = UUID(id_text)
+    except (ValueError, TypeError) as error:
+        raise InvalidCursor(_REFUSED) from error
+    if moment.tzinfo is None:
+        raise InvalidCursor(_REFUSED)
+    return moment, identifier

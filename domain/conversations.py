@@ -6,12 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from domain.messages import Direction
+from domain.messages import Direction, Message
 from domain.phone import PhoneNumber
 
 # A business may send free-form messages to a contact only within 24 hours of the contact's last
 # message; outside it only approved templates are delivered (else Twilio fails them with 63016).
 SESSION_WINDOW = timedelta(hours=24)
+PREVIEW_LENGTH = 120
+
+
+def preview_of(message: Message) -> str:
+    """What a conversation list shows of its last message."""
+    if message.content.template is not None:
+        return f"[template {message.content.template.content_sid}]"
+    if message.content.body:
+        return message.content.body[:PREVIEW_LENGTH]
+    return f"[{len(message.content.media_urls)} media]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ DEFAULT_PASSWORD = "password"  # noqa: S105 - the development demo user's docume
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 UNTAGGED = "default"
 MAX_DEPTH = 8
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 # Placeholders for values the schema gives no example for, by string format.
 FORMAT_PLACEHOLDERS: dict[str, str] = {
@@ -148,7 +149,10 @@ def _request_item(
         media_type = next(iter(content), None)
         if media_type is not None:
             request["header"].append({"key": "Content-Type", "value": media_type})
-            request["body"] = _body(content[media_type], components, is_login=is_login)
+            if media_type == FORM_MEDIA_TYPE:
+                request["body"] = _form_body(content[media_type], components)
+            else:
+                request["body"] = _body(content[media_type], components, is_login=is_login)
     for parameter in parameters:
         if parameter.get("in") == "header":
             request["header"].append(_parameter_entry(parameter, components))
@@ -251,6 +255,19 @@ def _body(media: Mapping[str, Any], components: Mapping[str, Any], *, is_login: 
             key: f"{{{{{key}}}}}" if key in {"username", "password"} else v for key, v in example.items()
         }
     return {"mode": "raw", "raw": json.dumps(example, indent=2), "options": {"raw": {"language": "json"}}}
+
+
+def _form_body(media: Mapping[str, Any], components: Mapping[str, Any]) -> dict[str, Any]:
+    """A form-encoded body (Twilio's webhooks): one key per documented field."""
+    schema = _resolve(media.get("schema", {}), components)
+    fields = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+    return {
+        "mode": "urlencoded",
+        "urlencoded": [
+            {"key": name, "value": _as_text(_example(field, components, 1)), "type": "text"}
+            for name, field in fields.items()
+        ],
+    }
 
 
 def _store_token_script() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from uuid import UUID
 from application.errors import InvalidInput, NotFound
 from application.pagination import decode_cursor, encode_cursor
 from application.ports import HistoryPosition, HistoryQuery, UnitOfWork
-from domain.messages import Direction, Message, MessageStatus
+from domain.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 
 MAX_PAGE_SIZE = 100
@@ -65,13 +65,22 @@ class ListHistory:
         return HistoryPage(items=items, next_cursor=next_cursor)
 
 
+@dataclass(frozen=True, slots=True)
+class MessageDetails:
+    """A message and its status timeline: every report received about it, in order, applied or not."""
+
+    message: Message
+    timeline: list[StatusEvent]
+
+
 class GetMessage:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID, message_id: UUID) -> Message:
+    async def __call__(self, tenant_id: UUID, message_id: UUID) -> MessageDetails:
         async with self._uow:
             message = await self._uow.messages.get(tenant_id, message_id)
-        if message is None:
-            raise NotFound("no such message")
-        return message
+            if message is None:
+                raise NotFound("no such message")
+            timeline = await self._uow.messages.list_status_events(tenant_id, message_id)
+        return MessageDetails(message=message, timeline=timeline)

@@ -19,8 +19,15 @@ from adapters.database.tables import message_status_events, tenant_credentials
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, StorageUnavailable
-from application.ports import HistoryPosition, HistoryQuery, StatusChange
-from domain.messages import Direction, Message, MessageContent, MessageStatus
+from application.ports import (
+    ConversationPosition,
+    ConversationQuery,
+    HistoryPosition,
+    HistoryQuery,
+    StatusChange,
+)
+from domain.conversations import Conversation
+from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
 from tests.integration.conftest import UowFactory
@@ -284,6 +291,23 @@ async def test_a_sender_of_an_unknown_tenant_is_refused(uow_factory: UowFactory)
             await uow.senders.add(Sender(tenant_id=uuid4(), phone_number=OUR_NUMBER, created_at=T0))
 
 
+async def test_every_tenant_with_a_number_is_found_by_it_oldest_first(uow_factory: UowFactory) -> None:
+    first, second, third = [await add_tenant(uow_factory) for _ in range(3)]
+    # Twilio's shared sandbox number serves several tenants, each on its own Twilio account.
+    later = Sender(tenant_id=first.id, phone_number=OUR_NUMBER, created_at=T0 + timedelta(minutes=5))
+    earlier = Sender(tenant_id=second.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+    unrelated = Sender(tenant_id=third.id, phone_number=OTHER_OUR_NUMBER, created_at=T0)
+    async with uow_factory() as uow:
+        for sender in (later, earlier, unrelated):
+            await uow.senders.add(sender)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.senders.find_all_by_number(OUR_NUMBER) == [earlier, later]
+        assert await uow.senders.find_all_by_number(OTHER_OUR_NUMBER) == [unrelated]
+        assert await uow.senders.find_all_by_number(ALICE) == []
+
+
 # --- users -----------------------------------------------------------------------------------------
 
 
@@ -417,6 +441,93 @@ async def test_the_same_message_cannot_be_added_twice(uow_factory: UowFactory) -
     async with uow_factory() as uow:
         with pytest.raises(AlreadyExists):
             await uow.messages.add(message)
+
+
+async def test_inbound_fields_and_templates_read_back_exactly(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    received = Message.new_inbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=BOB,
+        content=MessageContent(body="Olá", media_urls=("https://api.twilio.com/media/ME1",)),
+        provider_sid="SM" + "b" * 32,
+        now=T0,
+        profile_name="Bob Souza",
+        wa_id="5511987654321",
+    )
+    template = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=ALICE,
+        content=MessageContent(
+            template=Template.of("HX" + "0123456789abcdef" * 2, {"1": "Alice", "2": "12/1", "name": "Café"})
+        ),
+        now=T0,
+    )
+    bare_template = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=ALICE,
+        content=MessageContent(template=Template.of("HX" + "f" * 32)),
+        now=T0,
+    )
+    await add_messages(uow_factory, received, template, bare_template)
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, received.id) == received
+        assert await uow.messages.get_by_provider_sid("SM" + "b" * 32) == received
+        assert await uow.messages.get(tenant.id, template.id) == template
+        assert await uow.messages.get(tenant.id, bare_template.id) == bare_template
+
+
+async def test_a_message_is_found_by_its_provider_id_whichever_tenant_it_is(uow_factory: UowFactory) -> None:
+    first, second = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    mine = outbound(first).handed_to_provider("SM" + "1" * 32, MessageStatus.QUEUED, T0)
+    theirs = inbound(second)
+    await add_messages(uow_factory, mine, theirs, outbound(first))
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get_by_provider_sid("SM" + "1" * 32) == mine
+        assert theirs.provider_sid is not None
+        assert await uow.messages.get_by_provider_sid(theirs.provider_sid) == theirs
+        assert await uow.messages.get_by_provider_sid("SM" + "0" * 32) is None
+
+
+async def test_a_provider_id_is_attached_once_to_the_tenants_own_message(uow_factory: UowFactory) -> None:
+    owner, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    message = outbound(owner)
+    await add_messages(uow_factory, message)
+
+    async with uow_factory() as uow:
+        assert not await uow.messages.attach_provider_sid(other.id, message.id, "SM-attached")
+        assert not await uow.messages.attach_provider_sid(owner.id, uuid4(), "SM-attached")
+        assert await uow.messages.attach_provider_sid(owner.id, message.id, "SM-attached")
+        await uow.commit()
+    async with uow_factory() as uow:
+        # it had one already: a second sid is not attached, nor is the same one again
+        assert not await uow.messages.attach_provider_sid(owner.id, message.id, "SM-another")
+        assert not await uow.messages.attach_provider_sid(owner.id, message.id, "SM-attached")
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get_by_provider_sid("SM-attached") == replace(
+            message, provider_sid="SM-attached"
+        )
+        assert await uow.messages.get_by_provider_sid("SM-another") is None
+
+
+async def test_a_provider_id_used_by_another_message_is_not_attached(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    taken = outbound(tenant).handed_to_provider("SM-taken", MessageStatus.QUEUED, T0)
+    waiting = outbound(tenant)
+    await add_messages(uow_factory, taken, waiting)
+
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists, match="provider id"):
+            await uow.messages.attach_provider_sid(tenant.id, waiting.id, "SM-taken")
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, waiting.id) == waiting
+        assert await uow.messages.get_by_provider_sid("SM-taken") == taken
 
 
 # --- history pages ---------------------------------------------------------------------------------
@@ -642,6 +753,41 @@ async def test_concurrent_reports_leave_the_furthest_status(
     assert sum(applied for _, applied in events) <= 3  # at most sending, sent, delivered, in that order
 
 
+async def test_the_timeline_lists_every_report_in_order_with_its_outcome(uow_factory: UowFactory) -> None:
+    message = await sent_message(uow_factory, "SM-timeline")
+    other = await sent_message(uow_factory, "SM-other")
+    reports = [
+        StatusChange("SM-timeline", MessageStatus.DELIVERED),
+        StatusChange("SM-timeline", MessageStatus.SENT),
+        StatusChange("SM-other", MessageStatus.SENT),
+        StatusChange("SM-timeline", MessageStatus.DELIVERED),
+        StatusChange("SM-timeline", MessageStatus.UNDELIVERED, 30003, "the recipient's phone is unreachable"),
+        StatusChange("SM-timeline", MessageStatus.READ),
+    ]
+    for seconds, change in enumerate(reports):
+        await report(uow_factory, change, seconds=seconds)
+
+    async with uow_factory() as uow:
+        events = await uow.messages.list_status_events(message.tenant_id, message.id)
+        other_events = await uow.messages.list_status_events(other.tenant_id, other.id)
+        # another tenant asking about this message learns nothing
+        assert await uow.messages.list_status_events(other.tenant_id, message.id) == []
+        assert await uow.messages.list_status_events(message.tenant_id, other.id) == []
+        assert await uow.messages.list_status_events(message.tenant_id, uuid4()) == []
+
+    assert [(e.status, e.applied, e.error_code, e.error_message) for e in events] == [
+        (MessageStatus.DELIVERED, True, None, None),
+        (MessageStatus.SENT, False, None, None),
+        (MessageStatus.DELIVERED, False, None, None),
+        (MessageStatus.UNDELIVERED, True, 30003, "the recipient's phone is unreachable"),
+        (MessageStatus.READ, False, None, None),
+    ]
+    assert [e.received_at for e in events] == [T0 + timedelta(seconds=s) for s in (0, 1, 3, 4, 5)]
+    assert all(e.received_at.tzinfo is UTC for e in events)
+    assert {e.message_id for e in events} == {message.id}
+    assert [(e.status, e.applied) for e in other_events] == [(MessageStatus.SENT, True)]
+
+
 # --- the unit of work ------------------------------------------------------------------------------
 
 
@@ -756,3 +902,227 @@ async def test_a_connection_lost_mid_transaction_is_storage_unavailable(
             await uow.ping()
     finally:
         await engine.dispose()
+
+
+# --- conversations ---------------------------------------------------------------------------------
+
+
+async def record(uow_factory: UowFactory, *messages: Message) -> None:
+    """Store each message and record it in its conversation, one transaction each, in this order."""
+    for message in messages:
+        async with uow_factory() as uow:
+            await uow.messages.add(message)
+            await uow.conversations.record_message(message)
+            await uow.commit()
+
+
+async def conversation_of(
+    uow_factory: UowFactory, tenant: Tenant, contact: PhoneNumber = ALICE
+) -> Conversation:
+    async with uow_factory() as uow:
+        conversation = await uow.conversations.get(tenant.id, contact)
+    assert conversation is not None
+    return conversation
+
+
+async def conversation_page(uow_factory: UowFactory, query: ConversationQuery) -> list[Conversation]:
+    async with uow_factory() as uow:
+        return await uow.conversations.list_page(query)
+
+
+async def test_the_first_message_creates_the_conversation(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    first = outbound(tenant, body="Your order shipped")
+    await record(uow_factory, first)
+
+    conversation = await conversation_of(uow_factory, tenant)
+
+    assert conversation.tenant_id == tenant.id
+    assert conversation.contact == ALICE
+    assert conversation.sender == OUR_NUMBER
+    assert conversation.last_message_id == first.id
+    assert conversation.last_message_at == T0
+    assert conversation.last_direction is Direction.OUTBOUND
+    assert conversation.last_message_preview == "Your order shipped"
+    assert conversation.created_at == T0
+    assert conversation.last_inbound_at is None
+    assert conversation.window_expires_at is None
+    assert conversation.profile_name is None
+
+
+async def test_a_newer_message_moves_the_conversation_forward(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    first = outbound(tenant, body="first")
+    later = replace(outbound(tenant, at=T0 + timedelta(minutes=5), body="later"), sender=OTHER_OUR_NUMBER)
+    await record(uow_factory, first, later)
+
+    conversation = await conversation_of(uow_factory, tenant)
+
+    assert conversation.last_message_id == later.id
+    assert conversation.last_message_at == T0 + timedelta(minutes=5)
+    assert conversation.last_message_preview == "later"
+    assert conversation.sender == OTHER_OUR_NUMBER
+    assert conversation.created_at == T0
+
+
+async def test_an_older_message_recorded_later_does_not_become_the_last(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    newer = outbound(tenant, at=T0 + timedelta(minutes=10), body="newer")
+    older_inbound = inbound(tenant, at=T0 + timedelta(minutes=1))
+    await record(uow_factory, newer, older_inbound)
+
+    conversation = await conversation_of(uow_factory, tenant)
+
+    assert conversation.last_message_id == newer.id
+    assert conversation.last_direction is Direction.OUTBOUND
+    assert conversation.last_message_preview == "newer"
+    # ... but the customer did write, so the window is open from their message on.
+    assert conversation.last_inbound_at == T0 + timedelta(minutes=1)
+
+
+async def test_an_older_inbound_message_never_moves_the_window_back(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    latest = inbound(tenant, at=T0 + timedelta(hours=3))
+    earlier = inbound(tenant, at=T0 + timedelta(hours=1))
+    reply = outbound(tenant, at=T0 + timedelta(hours=4))
+    await record(uow_factory, latest, earlier, reply)
+
+    conversation = await conversation_of(uow_factory, tenant)
+
+    assert conversation.last_inbound_at == T0 + timedelta(hours=3)
+    assert conversation.window_expires_at == T0 + timedelta(hours=27)
+    assert conversation.last_message_id == reply.id
+
+
+async def test_an_inbound_message_opens_the_window_and_its_profile_name_is_kept(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    await record(uow_factory, outbound(tenant))
+    assert not (await conversation_of(uow_factory, tenant)).window_open(T0 + timedelta(minutes=1))
+
+    from_alice = replace(inbound(tenant, at=T0 + timedelta(minutes=1)), profile_name="Alice")
+    answer = outbound(tenant, at=T0 + timedelta(minutes=2))
+    await record(uow_factory, from_alice, answer)
+    conversation = await conversation_of(uow_factory, tenant)
+
+    assert conversation.last_inbound_at == T0 + timedelta(minutes=1)
+    assert conversation.window_open(T0 + timedelta(hours=24))
+    assert not conversation.window_open(T0 + timedelta(hours=24, minutes=1))
+    assert conversation.profile_name == "Alice"  # the outbound answer, without a name, keeps it
+
+    renamed = replace(inbound(tenant, at=T0 + timedelta(minutes=3)), profile_name="Alice B.")
+    await record(uow_factory, renamed)
+    assert (await conversation_of(uow_factory, tenant)).profile_name == "Alice B."
+
+
+async def test_the_preview_says_what_a_template_or_media_message_was(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    content_sid = "HX" + "a" * 32
+    template = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=ALICE,
+        content=MessageContent(template=Template.of(content_sid, {"1": "x"})),
+        now=T0,
+    )
+    media = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=BOB,
+        content=MessageContent(media_urls=("https://example.com/a.png", "https://example.com/b.png")),
+        now=T0,
+    )
+    long_text = outbound(tenant, contact=PhoneNumber.parse("+14155550123"), body="x" * 500)
+    await record(uow_factory, template, media, long_text)
+
+    assert (
+        await conversation_of(uow_factory, tenant, ALICE)
+    ).last_message_preview == f"[template {content_sid}]"
+    assert (await conversation_of(uow_factory, tenant, BOB)).last_message_preview == "[2 media]"
+    assert (
+        await conversation_of(uow_factory, tenant, PhoneNumber.parse("+14155550123"))
+    ).last_message_preview == "x" * 120
+
+
+async def test_a_conversation_is_found_by_its_tenant_and_contact_only(uow_factory: UowFactory) -> None:
+    mine, theirs = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    await record(uow_factory, inbound(mine, contact=ALICE), outbound(theirs, contact=BOB))
+
+    async with uow_factory() as uow:
+        assert (await uow.conversations.get(mine.id, ALICE)) is not None
+        assert await uow.conversations.get(mine.id, BOB) is None
+        assert await uow.conversations.get(theirs.id, ALICE) is None
+        assert await uow.conversations.get(uuid4(), ALICE) is None
+
+
+async def test_each_contact_has_one_conversation_whatever_the_number_of_messages(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    await record(
+        uow_factory,
+        *(outbound(tenant, at=T0 + timedelta(seconds=n), body=f"m{n}") for n in range(3)),
+        inbound(tenant, at=T0 + timedelta(seconds=5)),
+    )
+
+    rows = await conversation_page(uow_factory, ConversationQuery(tenant_id=tenant.id, limit=50))
+
+    assert len(rows) == 1
+    assert rows[0].last_direction is Direction.INBOUND
+
+
+async def test_keyset_pages_cover_each_conversation_once_newest_first(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    contacts = [PhoneNumber.parse(f"+1415555{n:04d}") for n in range(9)]
+    # Three share one timestamp: the id breaks the tie, so none is lost or repeated across pages.
+    moments = [T0 + timedelta(minutes=min(n, 6)) for n in range(9)]
+    await record(
+        uow_factory, *(outbound(tenant, at=at, contact=c) for c, at in zip(contacts, moments, strict=True))
+    )
+    # A later message moves the oldest conversation to the top.
+    await record(uow_factory, inbound(tenant, at=T0 + timedelta(hours=1), contact=contacts[0]))
+
+    seen: list[Conversation] = []
+    after: ConversationPosition | None = None
+    while True:
+        rows = await conversation_page(
+            uow_factory, ConversationQuery(tenant_id=tenant.id, limit=4, after=after)
+        )
+        seen += rows
+        if len(rows) < 4:
+            break
+        after = ConversationPosition(rows[-1].last_message_at, rows[-1].id)
+
+    assert len(seen) == len({c.id for c in seen}) == 9
+    assert seen[0].contact == contacts[0]
+    keys = [(c.last_message_at, c.id) for c in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+async def test_another_tenants_conversations_never_appear(uow_factory: UowFactory) -> None:
+    mine, theirs = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    await record(
+        uow_factory, outbound(mine, contact=ALICE), outbound(mine, contact=BOB, at=T0 + timedelta(minutes=1))
+    )
+    await record(
+        uow_factory,
+        *(outbound(theirs, contact=ALICE, at=T0 + timedelta(minutes=n)) for n in range(-2, 3)),
+        inbound(theirs, contact=PhoneNumber.parse("+14155550123")),
+    )
+
+    positions: list[ConversationPosition | None] = [
+        None,
+        ConversationPosition(datetime(9999, 1, 1, tzinfo=UTC), UUID(int=2**128 - 1)),
+        ConversationPosition(T0 + timedelta(minutes=1), uuid4()),
+    ]
+    for position in positions:
+        rows = await conversation_page(
+            uow_factory, ConversationQuery(tenant_id=mine.id, limit=50, after=position)
+        )
+        assert all(c.tenant_id == mine.id for c in rows)
+
+    rows = await conversation_page(uow_factory, ConversationQuery(tenant_id=mine.id, limit=50))
+    assert [c.contact for c in rows] == [BOB, ALICE]
+    mine_alice = await conversation_of(uow_factory, mine, ALICE)
+    assert mine_alice.last_inbound_at is None  # their customer's message opened their window only

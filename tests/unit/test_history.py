@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
 
 from application.errors import InvalidCursor, InvalidInput, NotFound
+from application.ports import StatusChange
 from application.use_cases.history import GetMessage, HistoryPage, HistoryRequest, ListHistory
 from domain.errors import InvalidPhoneNumber
 from domain.messages import Direction, Message, MessageContent, MessageStatus
@@ -323,7 +325,7 @@ async def test_one_message_is_found_by_its_tenant(
 ) -> None:
     message = await store(uow, acme, clock.now())
 
-    assert await GetMessage(uow)(acme.tenant.id, message.id) == message
+    assert (await GetMessage(uow)(acme.tenant.id, message.id)).message == message
 
 
 async def test_another_tenants_message_is_not_found(
@@ -338,3 +340,35 @@ async def test_another_tenants_message_is_not_found(
 async def test_an_unknown_message_is_not_found(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
     with pytest.raises(NotFound):
         await GetMessage(uow)(acme.tenant.id, uuid4())
+
+
+async def test_a_message_comes_with_its_status_timeline_in_order_received(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    message = await store(uow, acme, clock.now(), status=MessageStatus.QUEUED)
+    await uow.messages.update(replace(message, provider_sid="SM1"))
+    reports = [MessageStatus.DELIVERED, MessageStatus.SENT, MessageStatus.READ]
+    for status in reports:
+        await uow.messages.advance_status(StatusChange(provider_sid="SM1", status=status), clock.advance())
+
+    details = await GetMessage(uow)(acme.tenant.id, message.id)
+
+    assert details.message.status is MessageStatus.READ
+    assert [(event.status, event.applied) for event in details.timeline] == [
+        (MessageStatus.DELIVERED, True),
+        (MessageStatus.SENT, False),  # late: it changed nothing, but it is on the record
+        (MessageStatus.READ, True),
+    ]
+    assert [event.received_at for event in details.timeline] == sorted(
+        e.received_at for e in details.timeline
+    )
+    with pytest.raises(NotFound):
+        await GetMessage(uow)(globex.tenant.id, message.id)
+
+
+async def test_a_message_without_reports_has_an_empty_timeline(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    message = await store(uow, acme, clock.now())
+
+    assert (await GetMessage(uow)(acme.tenant.id, message.id)).timeline == []

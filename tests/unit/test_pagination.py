@@ -10,8 +10,13 @@ from uuid import UUID
 import pytest
 
 from application.errors import InvalidCursor
-from application.pagination import decode_cursor, encode_cursor
-from application.ports import HistoryPosition
+from application.pagination import (
+    decode_conversation_cursor,
+    decode_cursor,
+    encode_conversation_cursor,
+    encode_cursor,
+)
+from application.ports import ConversationPosition, HistoryPosition
 
 POSITION = HistoryPosition(
     created_at=datetime(2026, 1, 15, 9, 30, 12, 345678, tzinfo=UTC),
@@ -106,3 +111,48 @@ def test_the_error_gives_nothing_away() -> None:
         decode_cursor(cursor_of(["2026-01-15T09:30:00+00:00", 42]))
 
     assert raised.value.detail == "the cursor is not one this API returned"
+
+
+# ------------------------------------------------------------------------------ conversation cursors
+
+CONVERSATION = ConversationPosition(
+    last_message_at=datetime(2026, 1, 15, 9, 30, 12, 345678, tzinfo=UTC),
+    conversation_id=UUID("5f0c6a7e-2b1d-4c3e-8a9f-0e1d2c3b4a59"),
+)
+
+
+def test_a_conversation_cursor_decodes_to_its_position() -> None:
+    cursor = encode_conversation_cursor(CONVERSATION)
+
+    assert decode_conversation_cursor(cursor) == CONVERSATION
+    assert cursor.isascii()
+    assert not set(cursor) & set("+/= ")
+
+
+def test_history_and_conversation_cursors_are_not_interchangeable() -> None:
+    with pytest.raises(InvalidCursor):
+        decode_conversation_cursor(encode_cursor(POSITION))
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_conversation_cursor(CONVERSATION))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["c", "2026-01-15T09:30:00", str(CONVERSATION.conversation_id)],
+        ["x", "2026-01-15T09:30:00+00:00", str(CONVERSATION.conversation_id)],
+        ["c", "2026-01-15T09:30:00+00:00", "not-a-uuid"],
+        ["c", "2026-01-15T09:30:00+00:00", 7],
+        ["c", "2026-01-15T09:30:00+00:00"],
+        {"c": "2026-01-15T09:30:00+00:00"},
+    ],
+    ids=repr,
+)
+def test_a_forged_conversation_cursor_is_refused(payload: object) -> None:
+    with pytest.raises(InvalidCursor, match="not one this API returned"):
+        decode_conversation_cursor(cursor_of(payload))
+
+
+def test_an_overlong_conversation_cursor_is_refused() -> None:
+    with pytest.raises(InvalidCursor):
+        decode_conversation_cursor(encode_conversation_cursor(CONVERSATION) + "A" * 200)

@@ -1,0 +1,308 @@
+"""Twilio's webhooks: incoming WhatsApp messages, and delivery status callbacks for the ones we sent.
+
+Nothing in a webhook is believed before its signature is. The tenant is found from its own WhatsApp
+number (``To`` of an inbound message, ``From`` of a status callback) together with ``AccountSid``: the
+same number can serve several tenants (Twilio's shared sandbox number does), each on its own Twilio
+account. The signature must then verify with that tenant's auth token over the URL Twilio called and
+every field it posted; only then are the fields this module uses decoded. Anything else is one
+``WebhookRejected``, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+from application.errors import AlreadyExists, CredentialsUnreadable, InvalidInput, WebhookRejected
+from application.ports import Clock, StatusChange, UnitOfWork, WebhookSignatureVerifier
+from domain.errors import InvalidPhoneNumber
+from domain.messages import Message, MessageContent, MessageStatus
+from domain.phone import PhoneNumber
+from domain.provider_errors import describe_error
+
+logger = logging.getLogger(__name__)
+
+_MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+_WA_ID = re.compile(r"[0-9]{1,32}")
+_MAX_PROFILE_NAME = 256
+_MAX_ERROR_MESSAGE = 1000
+
+# Twilio's MessageStatus values → ours. Twilio's "accepted" and "scheduled" mean Twilio has the message
+# and will send it: queued, as far as we are concerned (our own ``accepted`` means "not yet handed over").
+# A canceled message (a scheduled one called off) will never be sent: failed, which is final.
+# "partially_delivered" (some parts of a multi-part message arrived) is not delivered: sent is the most
+# it proves. "receiving"/"received" describe inbound messages and never apply to one we sent: ignored,
+# like any status Twilio may add in the future.
+TWILIO_STATUSES: Mapping[str, MessageStatus] = {
+    "accepted": MessageStatus.QUEUED,
+    "scheduled": MessageStatus.QUEUED,
+    "queued": MessageStatus.QUEUED,
+    "sending": MessageStatus.SENDING,
+    "sent": MessageStatus.SENT,
+    "partially_delivered": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "failed": MessageStatus.FAILED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "canceled": MessageStatus.FAILED,
+}
+_CANCELED_REASON = "the message was canceled before it was sent"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedWebhook:
+    """A webhook as it arrived: what the signature covers, and the signature.
+
+    ``url`` is the full URL as Twilio called it (the public one, query string included), ``params``
+    every posted field with all its values, in the order posted, and ``signature`` the
+    ``X-Twilio-Signature`` header ("" when there was none).
+    """
+
+    url: str
+    params: Mapping[str, Sequence[str]]
+    signature: str
+
+    def field(self, name: str) -> str:
+        """The first value of a posted field, "" if it was not posted."""
+        values = self.params.get(name)
+        return values[0] if values else ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessageWebhook(SignedWebhook):
+    """Twilio's POST to a number's messaging webhook: a customer wrote to one of our numbers."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCallbackWebhook(SignedWebhook):
+    """Twilio's POST to a message's StatusCallback URL: the message moved on (or failed)."""
+
+
+class _Authenticator:
+    """Which tenants a webhook proves it is for: the owners of the number whose Twilio account is
+    ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none."""
+
+    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier) -> None:
+        self._uow = uow
+        self._verifier = verifier
+
+    async def tenants(self, webhook: SignedWebhook, number_field: str) -> list[UUID]:
+        raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
+        try:
+            number = PhoneNumber.parse(raw_number)
+        except InvalidPhoneNumber:
+            _refuse(f"{number_field} is not a phone number", raw_number, account_sid)
+        senders = await self._uow.senders.find_all_by_number(number)
+        if not senders:
+            _refuse("no tenant has this number", raw_number, account_sid)
+        accounts_matched = 0
+        verified: list[UUID] = []
+        for sender in senders:
+            try:
+                credentials = await self._uow.tenants.get_twilio_credentials(sender.tenant_id)
+            except CredentialsUnreadable:
+                logger.error(
+                    "tenant %s: stored Twilio credentials do not open; webhook skipped for it",
+                    sender.tenant_id,
+                )
+                continue
+            if credentials is None or credentials.account_sid != account_sid:
+                continue
+            accounts_matched += 1
+            if self._verifier.is_valid(
+                url=webhook.url,
+                params=webhook.params,
+                signature=webhook.signature,
+                auth_token=credentials.auth_token,
+            ):
+                verified.append(sender.tenant_id)
+        if not verified:
+            why = "bad or missing signature" if accounts_matched else "the account does not own this number"
+            _refuse(why, raw_number, account_sid)
+        return verified
+
+
+def _refuse(reason: str, number: str, account_sid: str) -> NoReturn:
+    logger.warning(
+        "Twilio webhook refused: %s (number %r, AccountSid %r)", reason, number[:64], account_sid[:64]
+    )
+    raise WebhookRejected()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundReceipt:
+    message: Message
+    duplicate: bool  # Twilio delivered this MessageSid before: nothing was stored this time
+
+
+class ReceiveInboundMessage:
+    """Store a customer's message once, however often Twilio delivers it, and update the conversation.
+
+    Duplicates are recognised by ``MessageSid``: looked up first, and a concurrent twin that still
+    reaches the unique index is recognised after the fact. The message and its conversation are
+    written in one transaction.
+    """
+
+    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, clock: Clock) -> None:
+        self._uow = uow
+        self._authenticator = _Authenticator(uow, verifier)
+        self._clock = clock
+
+    async def __call__(self, webhook: InboundMessageWebhook) -> InboundReceipt:
+        try:
+            return await self._receive(webhook)
+        except AlreadyExists:
+            # Another request stored this MessageSid between our lookup and our insert.
+            async with self._uow:
+                existing = await self._uow.messages.get_by_provider_sid(_message_sid(webhook))
+            if existing is None:
+                raise
+            return InboundReceipt(message=existing, duplicate=True)
+
+    async def _receive(self, webhook: InboundMessageWebhook) -> InboundReceipt:
+        async with self._uow:
+            tenants = await self._authenticator.tenants(webhook, "To")
+            if len(tenants) > 1:
+                logger.warning(
+                    "tenants %s share number %s and Twilio account %s: the inbound message goes to the "
+                    "oldest sender's tenant",
+                    ", ".join(map(str, tenants)),
+                    webhook.field("To"),
+                    webhook.field("AccountSid"),
+                )
+            sid = _message_sid(webhook)
+            existing = await self._uow.messages.get_by_provider_sid(sid)
+            if existing is not None:
+                return InboundReceipt(message=existing, duplicate=True)
+            message = Message.new_inbound(
+                tenant_id=tenants[0],
+                sender=PhoneNumber.parse(webhook.field("To")),
+                contact=PhoneNumber.parse(webhook.field("From")),
+                content=_inbound_content(webhook),
+                provider_sid=sid,
+                now=self._clock.now(),
+                profile_name=webhook.field("ProfileName").strip()[:_MAX_PROFILE_NAME] or None,
+                wa_id=wa_id if _WA_ID.fullmatch(wa_id := webhook.field("WaId")) else None,
+            )
+            await self._uow.messages.add(message)
+            await self._uow.conversations.record_message(message)
+            await self._uow.commit()
+        return InboundReceipt(message=message, duplicate=False)
+
+
+class CallbackOutcome(enum.StrEnum):
+    APPLIED = "applied"  # the message moved forward
+    NOT_APPLIED = "not_applied"  # logged in the timeline, but stale or repeated: the status stays
+    UNKNOWN_MESSAGE = "unknown_message"  # no message of the tenant has this MessageSid
+    IGNORED_STATUS = "ignored_status"  # not a status of an outbound message (or one we do not know)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    outcome: CallbackOutcome
+    message: Message | None = None  # the advanced message, when APPLIED
+
+
+class RecordStatusCallback:
+    """Apply a signed status callback: forward only, every report kept in the message's timeline.
+
+    Callbacks arrive out of order and more than once; the repository's conditional update decides
+    whether one moves the message. A callback can also overtake the send's own record of the
+    MessageSid: the StatusCallback URL carries our ``message_id``, and the sid is attached from it.
+    """
+
+    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, clock: Clock) -> None:
+        self._uow = uow
+        self._authenticator = _Authenticator(uow, verifier)
+        self._clock = clock
+
+    async def __call__(self, webhook: StatusCallbackWebhook) -> CallbackResult:
+        async with self._uow:
+            tenants = await self._authenticator.tenants(webhook, "From")
+            sid = _message_sid(webhook)
+            reported = webhook.field("MessageStatus") or webhook.field("SmsStatus")
+            status = TWILIO_STATUSES.get(reported.lower())
+            if status is None:
+                logger.info("status callback for %s ignored: status %r", sid, reported[:40])
+                return CallbackResult(CallbackOutcome.IGNORED_STATUS)
+            if not await self._find_message(webhook, tenants, sid):
+                logger.info("status callback %r for unknown message %s ignored", reported, sid)
+                return CallbackResult(CallbackOutcome.UNKNOWN_MESSAGE)
+            error_code = _error_code(webhook.field("ErrorCode"))
+            error_message = describe_error(
+                error_code, webhook.field("ErrorMessage")[:_MAX_ERROR_MESSAGE] or None
+            )
+            if reported.lower() == "canceled" and error_message is None:
+                error_message = _CANCELED_REASON
+            change = StatusChange(
+                provider_sid=sid, status=status, error_code=error_code, error_message=error_message
+            )
+            advanced = await self._uow.messages.advance_status(change, self._clock.now())
+            await self._uow.commit()
+        if advanced is None:
+            return CallbackResult(CallbackOutcome.NOT_APPLIED)
+        return CallbackResult(CallbackOutcome.APPLIED, advanced)
+
+    async def _find_message(self, webhook: StatusCallbackWebhook, tenants: list[UUID], sid: str) -> bool:
+        """Whether one of ``tenants`` has the message, attaching ``sid`` to it first if need be."""
+        message = await self._uow.messages.get_by_provider_sid(sid)
+        message_id = _our_message_id(webhook.url)
+        if message is None and message_id is not None:
+            for tenant_id in tenants:
+                if await self._uow.messages.attach_provider_sid(tenant_id, message_id, sid):
+                    return True
+            # The send's own update, or a concurrent callback, may have attached it meanwhile.
+            message = await self._uow.messages.get_by_provider_sid(sid)
+        return message is not None and message.tenant_id in tenants
+
+
+def _message_sid(webhook: SignedWebhook) -> str:
+    sid = webhook.field("MessageSid") or webhook.field("SmsSid")
+    if not _MESSAGE_SID.fullmatch(sid):
+        raise InvalidInput("MessageSid is missing or is not a Twilio message SID")
+    return sid
+
+
+def _inbound_content(webhook: SignedWebhook) -> MessageContent:
+    body = webhook.field("Body")
+    media_urls = tuple(
+        url
+        for index in range(_count(webhook.field("NumMedia")))
+        if (url := webhook.field(f"MediaUrl{index}"))
+    )
+    if not body.strip() and not media_urls:
+        body = _describe_contentless(webhook)
+    return MessageContent(body=body, media_urls=media_urls)
+
+
+def _describe_contentless(webhook: SignedWebhook) -> str:
+    """A line of text for a message without body or media (a shared location, an unsupported type)."""
+    latitude, longitude = webhook.field("Latitude"), webhook.field("Longitude")
+    if latitude and longitude:
+        label = webhook.field("Label") or webhook.field("Address")
+        return f"[location {latitude[:20]},{longitude[:20]}]" + (f" {label[:200]}" if label else "")
+    kind = webhook.field("MessageType")[:40] or "empty"
+    return f"[{kind} message]"
+
+
+def _count(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) <= 3 else 0
+
+
+def _error_code(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) <= 9 else None
+
+
+def _our_message_id(url: str) -> UUID | None:
+    """The ``message_id`` our provider adapter puts on every StatusCallback URL, if there is one."""
+    values = parse_qs(urlsplit(url).query).get("message_id", [])
+    try:
+        return UUID(values[0]) if len(values) == 1 else None
+    except ValueError:
+        return None
