@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from application.ports import MessagingProvider, OutboundRequest, OutcomeKind, SendOutcome
+from application.ports import (
+    LookupResult,
+    MessagingProvider,
+    OutboundRequest,
+    OutcomeKind,
+    ProviderLookup,
+    SendOutcome,
+)
 from domain.tenancy import ProviderName
 
 
@@ -17,3 +24,9 @@ class ProviderRouter:
                 kind=OutcomeKind.REJECTED, reason=f"provider {request.tenant.provider} is not enabled here"
             )
         return await provider.send(request)
+
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        provider = self._providers.get(request.tenant.provider)
+        if provider is None:
+            return ProviderLookup(result=LookupResult.NOT_FOUND)
+        return await provider.lookup(request)

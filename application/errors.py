@@ -43,6 +43,11 @@ class NoDefaultSender(InvalidInput):
     pass
 
 
+class SessionWindowClosed(InvalidInput):
+    """A free-form message to a contact outside their 24-hour customer service window: only a template
+    (a ``content_sid``) may be sent until the contact writes again."""
+
+
 class InvalidCursor(ApplicationError):
     pass
 
@@ -69,3 +74,26 @@ class CredentialsUnreadable(ApplicationError):
         super().__init__(
             "the tenant's stored provider credentials cannot be read; ask an operator to reset them"
         )
+
+
+class WebhookRejected(ApplicationError):
+    """A provider webhook that cannot be proven to come from the provider for one of our tenants.
+
+    One answer for an unknown number, an account that does not own it, a tenant without credentials and
+    a bad or missing signature, so a forger learns nothing about which tenants or numbers exist.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the webhook's signature is not valid for the number and account it names")
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The key was used before for a different request."""
+
+
+class IdempotencyKeyInUse(ApplicationError):
+    """The first request with this key has not finished yet."""
+
+
+class MessageNotRetryable(ApplicationError):
+    """Only a failed outbound message can be sent again."""

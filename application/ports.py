@@ -78,6 +78,10 @@ class SenderRepository(Protocol):
     async def get_default(self, tenant_id: UUID) -> Sender | None: ...
     async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None: ...
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]: ...
+    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
+        """Claim none of this sender's jobs before ``until`` (WhatsApp's messaging limit was hit)."""
+        ...
+
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         """Every tenant's sender with this number (Twilio's shared sandbox number serves many)."""
         ...
@@ -110,6 +114,13 @@ class MessageRepository(Protocol):
         """Apply ``change`` only if it moves the message forward; return the message if it did."""
         ...
 
+    async def record_dispatch(self, message: Message) -> bool:
+        """Store the provider's answer (sid, status, error) on a message still ``accepted``.
+
+        False if a status callback got there first: the message has moved on and is left as it is.
+        """
+        ...
+
 
 class ConversationRepository(Protocol):
     async def record_message(self, message: Message) -> None:
@@ -121,6 +132,84 @@ class ConversationRepository(Protocol):
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         """Newest activity first, keyset on (last_message_at, id) descending, ``after`` exclusive."""
         ...
+
+
+class JobPhase(enum.StrEnum):
+    SEND = "send"  # call the provider
+    RECONCILE = "reconcile"  # the last call's outcome is unknown: find out before sending again
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchJob:
+    """The durable promise to get one accepted message to its provider."""
+
+    message_id: UUID
+    tenant_id: UUID
+    sender: PhoneNumber
+    available_at: datetime
+    created_at: datetime
+    attempts: int = 0
+    phase: JobPhase = JobPhase.SEND
+    last_error: str | None = None
+
+
+class DispatchQueue(Protocol):
+    """Jobs are leased, not locked: a worker that dies loses its lease and the job becomes due again."""
+
+    async def enqueue(self, job: DispatchJob) -> None: ...
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[DispatchJob]:
+        """Lease up to ``limit`` due jobs whose sender is not paused, oldest first, skipping leased ones."""
+        ...
+
+    async def claim(
+        self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
+    ) -> DispatchJob | None:
+        """Lease this message's job if it is due and free."""
+        ...
+
+    async def reschedule(
+        self,
+        message_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> bool:
+        """Release the lease and set when the job is due next; False if ``owner`` no longer holds it."""
+        ...
+
+    async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        """Remove the job (``owner`` None: whoever holds it); False if ``owner`` no longer holds it."""
+        ...
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many jobs wait, and when the oldest was created."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    tenant_id: UUID
+    key: str
+    request_fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    message_id: UUID | None = None
+    response_status: int | None = None  # None while the first request is still running
+
+
+class IdempotencyRepository(Protocol):
+    async def add(self, record: IdempotencyRecord) -> None:
+        """Raise AlreadyExists if the tenant used this key already (and it has not expired)."""
+        ...
+
+    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None: ...
+    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None: ...
+    async def purge_expired(self, now: datetime) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -136,6 +225,10 @@ class UnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def conversations(self) -> ConversationRepository: ...
+    @property
+    def jobs(self) -> DispatchQueue: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -171,9 +264,25 @@ class OutboundRequest:
     credentials: TwilioCredentials | None
 
 
+class LookupResult(enum.StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLookup:
+    result: LookupResult
+    provider_sid: str | None = None
+    status: MessageStatus | None = None
+
+
 @runtime_checkable
 class MessagingProvider(Protocol):
     async def send(self, request: OutboundRequest) -> SendOutcome: ...
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        """Find a message the provider may have created although we never heard its answer."""
+        ...
 
 
 StatusListener = Callable[[StatusChange], Awaitable[None]]

@@ -222,6 +222,17 @@ class Message:
     def handed_to_provider(self, provider_sid: str, status: MessageStatus, now: datetime) -> Message:
         return replace(self, provider_sid=provider_sid, status=status, updated_at=now)
 
+    def accepted_again(self, now: datetime) -> Message:
+        """A failed message, retried: back to accepted, with the last attempt's traces cleared."""
+        return replace(
+            self,
+            status=MessageStatus.ACCEPTED,
+            provider_sid=None,
+            error_code=None,
+            error_message=None,
+            updated_at=now,
+        )
+
     def failed(self, *, code: int | None, reason: str, now: datetime) -> Message:
         return replace(
             self, status=MessageStatus.FAILED, error_code=code, error_message=reason, updated_at=now

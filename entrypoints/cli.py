@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -69,6 +70,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         proxy_headers=False,
         server_header=False,
     )
+
+
+def cmd_worker(_: argparse.Namespace, settings: Settings) -> None:
+    from entrypoints.background import background_work
+
+    async def main() -> None:
+        container = create_container(settings)
+        try:
+            async with background_work(container) as stop:
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, stop.set)
+                owner = container.dispatcher().owner
+                print(f"wa-gateway worker {owner}: dispatching from {_display_url(settings)}", flush=True)
+                await stop.wait()
+        finally:
+            await shutdown(container)
+
+    asyncio.run(main())
 
 
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> None:
@@ -186,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="API processes")
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker", help="dispatch accepted messages (run any number, beside or instead of serve's own)"
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from dependency_injector import containers, providers
 
@@ -17,19 +18,26 @@ from adapters.security.jwt_tokens import JwtTokenService
 from adapters.security.secret_box import SecretBox, parse_keys
 from adapters.system_clock import SystemClock
 from adapters.twilio.provider import TwilioMessagingProvider
+from adapters.twilio.signature import TwilioWebhookSignatureVerifier
+from application.dispatcher import Dispatcher, DispatcherSettings
 from application.ports import RateLimit, StatusChange, StatusListener
 from application.use_cases.authenticate import Authenticate
+from application.use_cases.conversations import ListConversations
 from application.use_cases.delivery_status import RecordStatusChange
+from application.use_cases.dispatch import DispatchMessage, DispatchSettings
 from application.use_cases.history import GetMessage, ListHistory
 from application.use_cases.provisioning import (
     AddSender,
     CreateTenant,
     CreateUser,
     ProvisionDemo,
+    PurgeIdempotencyKeys,
     ResealCredentials,
 )
 from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import SendMessage
+from application.use_cases.send_message import RetryMessage, SendMessage
+from application.use_cases.webhooks import ReceiveInboundMessage, RecordStatusCallback
+from domain.dispatch import RetryPolicy
 from domain.tenancy import ProviderName
 from entrypoints.settings import Settings
 
@@ -41,6 +49,25 @@ def _report_to(factory: Callable[[], RecordStatusChange]) -> StatusListener:
         await factory()(change)
 
     return report
+
+
+def _dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        retry=RetryPolicy(max_attempts=settings.dispatch_max_attempts),
+        lease_seconds=settings.dispatch_lease_seconds,
+        reconcile_after=timedelta(seconds=settings.dispatch_reconcile_after_seconds),
+        sender_pause=timedelta(seconds=settings.sender_pause_seconds),
+    )
+
+
+def _dispatcher_settings(settings: Settings) -> DispatcherSettings:
+    return DispatcherSettings(
+        poll_interval_seconds=settings.dispatch_poll_seconds,
+        max_concurrent_sends=settings.dispatch_concurrency,
+        max_in_flight_per_tenant=settings.tenant_max_in_flight,
+        sender_messages_per_second=settings.sender_messages_per_second,
+        lease_seconds=settings.dispatch_lease_seconds,
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -100,18 +127,46 @@ class Container(containers.DeclarativeContainer):
         providers.Dict({ProviderName.SANDBOX: sandbox_provider, ProviderName.TWILIO: twilio_provider}),
     )
 
+    dispatch_message = providers.Singleton(
+        DispatchMessage,
+        unit_of_work.provider,
+        messaging_provider,
+        clock,
+        providers.Callable(_dispatch_settings, settings),
+    )
+    dispatcher = providers.Singleton(
+        Dispatcher,
+        unit_of_work.provider,
+        dispatch_message,
+        clock,
+        providers.Callable(_dispatcher_settings, settings),
+    )
+
     authenticate = providers.Factory(
         Authenticate, unit_of_work, password_hasher, token_service, rate_limiter, login_failure_limit
     )
-    send_message = providers.Factory(SendMessage, unit_of_work, messaging_provider, clock)
+    send_message = providers.Factory(
+        SendMessage, unit_of_work, dispatcher, clock, wait_seconds=settings.provided.send_wait_seconds
+    )
+    retry_message = providers.Factory(RetryMessage, unit_of_work, dispatcher, clock)
     list_history = providers.Factory(ListHistory, unit_of_work)
     get_message = providers.Factory(GetMessage, unit_of_work)
+    list_conversations = providers.Factory(ListConversations, unit_of_work, clock)
     check_readiness = providers.Factory(CheckReadiness, unit_of_work)
     create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)
     add_sender = providers.Factory(AddSender, unit_of_work, clock)
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
     provision_demo = providers.Factory(ProvisionDemo, unit_of_work, password_hasher, clock)
     reseal_credentials = providers.Factory(ResealCredentials, unit_of_work)
+    purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, unit_of_work, clock)
+
+    webhook_signature_verifier = providers.Singleton(TwilioWebhookSignatureVerifier)
+    receive_inbound_message = providers.Factory(
+        ReceiveInboundMessage, unit_of_work, webhook_signature_verifier, clock
+    )
+    record_status_callback = providers.Factory(
+        RecordStatusCallback, unit_of_work, webhook_signature_verifier, clock
+    )
 
 
 async def shutdown(container: Container) -> None:

@@ -43,6 +43,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     requests_per_minute_per_ip: int = 600
     log_level: str = "INFO"
     demo_data: bool = True
+    # Dispatch: every API process runs a dispatcher unless this is off (then run `wa-gateway worker`).
+    embedded_dispatcher: bool = True
+    send_wait_seconds: float = 2.0
+    dispatch_max_attempts: int = 8
+    dispatch_lease_seconds: float = 60.0
+    dispatch_reconcile_after_seconds: float = 30.0
+    dispatch_poll_seconds: float = 0.25
+    dispatch_concurrency: int = 200
+    tenant_max_in_flight: int = 50
+    sender_messages_per_second: float = 80.0
+    sender_pause_seconds: float = 900.0
 
     @property
     def is_production(self) -> bool:

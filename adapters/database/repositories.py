@@ -30,7 +30,7 @@ from adapters.database.tables import (
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
 from application.ports import ConversationQuery, HistoryQuery, StatusChange
-from domain.conversations import Conversation
+from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
@@ -185,6 +185,13 @@ class SqlAlchemySenderRepository(_Repository):
         )
         return _sender_from_row(row) if row else None
 
+    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
+        await self._execute(
+            sa.update(senders)
+            .where(senders.c.tenant_id == tenant_id, senders.c.phone_number == phone_number.e164)
+            .values(paused_until=until)
+        )
+
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         result = await self._execute(
             sa.select(senders)
@@ -249,6 +256,25 @@ class SqlAlchemyMessageRepository(_Repository):
             sa.select(messages).where(messages.c.tenant_id == tenant_id, messages.c.id == message_id)
         )
         return _message_from_row(row) if row else None
+
+    async def record_dispatch(self, message: Message) -> bool:
+        result = await self._execute(
+            sa.update(messages)
+            .where(
+                messages.c.id == message.id,
+                messages.c.tenant_id == message.tenant_id,
+                messages.c.status == MessageStatus.ACCEPTED.value,
+            )
+            .values(
+                status=message.status.value,
+                provider_sid=sa.func.coalesce(messages.c.provider_sid, message.provider_sid),
+                error_code=message.error_code,
+                error_message=message.error_message,
+                updated_at=message.updated_at,
+            ),
+            conflict="another message has this provider id",
+        )
+        return result.rowcount == 1
 
     async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
         row = await self._one_or_none(sa.select(messages).where(messages.c.provider_sid == provider_sid))
@@ -357,13 +383,10 @@ class SqlAlchemyMessageRepository(_Repository):
         return _message_from_row(updated) if updated is not None else None
 
 
-_PREVIEW_LENGTH = 120
-
-
 class SqlAlchemyConversationRepository(_Repository):
     async def record_message(self, message: Message) -> None:
         """One upsert: create the conversation, or move it forward if ``message`` is newer than its last."""
-        preview = _preview(message)
+        preview = preview_of(message)
         inbound_at = message.created_at if message.direction is Direction.INBOUND else None
         insert = _upsert_for(self._connection.dialect.name)
         statement = insert(conversations).values(
@@ -433,14 +456,6 @@ class SqlAlchemyConversationRepository(_Repository):
         ).limit(query.limit)
         result = await self._execute(statement)
         return [_conversation_from_row(row) for row in result.mappings()]
-
-
-def _preview(message: Message) -> str:
-    if message.content.template is not None:
-        return f"[template {message.content.template.content_sid}]"
-    if message.content.body:
-        return message.content.body[:_PREVIEW_LENGTH]
-    return f"[{len(message.content.media_urls)} media]"
 
 
 def _conversation_from_row(row: RowMapping) -> Conversation:

@@ -94,6 +94,8 @@ senders = sa.Table(
     sa.Column("is_default", sa.Boolean(), nullable=False),
     sa.Column("label", sa.Text(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # Set when WhatsApp's messaging limit (63018) is hit: no job of this sender is claimed before then.
+    sa.Column("paused_until", UtcDateTime(), nullable=True),
     sa.UniqueConstraint("tenant_id", "phone_number"),
 )
 sa.Index(
@@ -199,3 +201,33 @@ sa.Index(
     conversations.c.last_message_at.desc(),
     conversations.c.id.desc(),
 )
+
+dispatch_jobs = sa.Table(
+    "dispatch_jobs",
+    metadata,
+    sa.Column("message_id", sa.Uuid(), sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), nullable=False),
+    sa.Column("sender_number", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("available_at", UtcDateTime(), nullable=False),
+    # A claimed job is leased, not locked: when the lease runs out another worker may take it.
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_dispatch_jobs_due", dispatch_jobs.c.available_at)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.Uuid(), nullable=True),
+    sa.Column("response_status", sa.Integer(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_idempotency_keys_expires_at", idempotency_keys.c.expires_at)

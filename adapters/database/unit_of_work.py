@@ -10,6 +10,7 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.database.dispatch import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
 from adapters.database.errors import translated_errors
 from adapters.database.repositories import (
     SqlAlchemyConversationRepository,
@@ -31,6 +32,8 @@ class _Transaction:
     users: SqlAlchemyUserRepository
     messages: SqlAlchemyMessageRepository
     conversations: SqlAlchemyConversationRepository
+    jobs: SqlAlchemyDispatchQueue
+    idempotency: SqlAlchemyIdempotencyRepository
 
 
 class SqlAlchemyUnitOfWork:
@@ -65,6 +68,14 @@ class SqlAlchemyUnitOfWork:
     def conversations(self) -> SqlAlchemyConversationRepository:
         return self._active().conversations
 
+    @property
+    def jobs(self) -> SqlAlchemyDispatchQueue:
+        return self._active().jobs
+
+    @property
+    def idempotency(self) -> SqlAlchemyIdempotencyRepository:
+        return self._active().idempotency
+
     async def __aenter__(self) -> Self:
         if self._transaction is not None:
             raise RuntimeError("this unit of work is in use already; it does not nest")
@@ -82,6 +93,8 @@ class SqlAlchemyUnitOfWork:
             users=SqlAlchemyUserRepository(connection),
             messages=SqlAlchemyMessageRepository(connection),
             conversations=SqlAlchemyConversationRepository(connection),
+            jobs=SqlAlchemyDispatchQueue(connection),
+            idempotency=SqlAlchemyIdempotencyRepository(connection),
         )
         return self
 

@@ -6,7 +6,15 @@ import asyncio
 import logging
 import secrets
 
-from application.ports import OutboundRequest, OutcomeKind, SendOutcome, StatusChange, StatusListener
+from application.ports import (
+    LookupResult,
+    OutboundRequest,
+    OutcomeKind,
+    ProviderLookup,
+    SendOutcome,
+    StatusChange,
+    StatusListener,
+)
 from domain.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
@@ -54,6 +62,10 @@ class SandboxMessagingProvider:
         self._progressions.add(task)
         task.add_done_callback(self._progressions.discard)
         return SendOutcome(kind=OutcomeKind.ACCEPTED, provider_sid=sid, status=MessageStatus.QUEUED)
+
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        # The sandbox always answers, so no outcome of it is ever unknown: there is nothing to find.
+        return ProviderLookup(result=LookupResult.NOT_FOUND)
 
     async def _progress(self, sid: str) -> None:
         try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -13,12 +14,15 @@ from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
 from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
-from application.ports import OutboundRequest, OutcomeKind, SendOutcome
+from application.ports import LookupResult, OutboundRequest, OutcomeKind, ProviderLookup, SendOutcome
 from domain.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
 
 RATE_LIMITED_CODE = 20429
+MESSAGING_LIMIT_CODE = 63018  # the sender hit WhatsApp's messaging limit: nothing was sent
+# How far around our own timestamp a message found at Twilio may have been created to be ours.
+_LOOKUP_WINDOW = timedelta(minutes=10)
 # The SDK prefixes Twilio's own message with what it was doing: "Unable to create record: ...".
 _SDK_PREFIX = "Unable to create record: "
 _TWILIO_STATUSES = {status.value: status for status in MessageStatus}
@@ -69,13 +73,20 @@ class TwilioMessagingProvider:
         status_callback: object = values.unset
         if self._public_base_url:
             status_callback = f"{self._public_base_url}/webhooks/twilio/status?message_id={message.id}"
+        template = message.content.template
         forget_last_response()
         try:
             created = await self._client(request).messages.create_async(
                 to=message.contact.whatsapp_address,
                 from_=message.sender.whatsapp_address,
+                # A template message has no body or media of its own (MessageContent ensures it).
                 body=message.content.body or values.unset,
                 media_url=list(message.content.media_urls) or values.unset,
+                content_sid=template.content_sid if template else values.unset,
+                # Twilio takes the placeholder values as one JSON-encoded form field.
+                content_variables=json.dumps(template.variables_dict)
+                if template and template.variables
+                else values.unset,
                 status_callback=status_callback,
             )
         except TwilioException as error:
@@ -93,6 +104,36 @@ class TwilioMessagingProvider:
             return SendOutcome(kind=OutcomeKind.UNKNOWN, reason=f"unreadable answer from Twilio ({error})")
         return self._accepted(created)
 
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        """Find our message at Twilio with its list filter (To, From) after an unknown outcome.
+
+        Twilio keeps no reference of ours on a message, so a candidate must match the body and media
+        count and have been created within minutes of our message (the caller also checks that the SID
+        is not another message's of ours). DateSent is not filtered on: a still-queued message has none.
+        """
+        message = request.message
+        if request.credentials is None:
+            return ProviderLookup(result=LookupResult.NOT_FOUND)
+        created_at = message.created_at.astimezone(UTC)
+        try:
+            candidates = await self._client(request).messages.list_async(
+                to=message.contact.whatsapp_address,
+                from_=message.sender.whatsapp_address,
+                limit=50,
+            )
+        except (TwilioException, aiohttp.ClientError, TimeoutError, ValueError):
+            return ProviderLookup(result=LookupResult.UNAVAILABLE)
+        for candidate in candidates:
+            when = candidate.date_created
+            if when is not None and abs(when - created_at) > _LOOKUP_WINDOW:
+                continue
+            same_body = (candidate.body or "") == message.content.body
+            same_media = int(candidate.num_media or 0) == len(message.content.media_urls)
+            if (same_body and same_media) or message.content.template is not None:
+                status = _TWILIO_STATUSES.get(str(candidate.status), MessageStatus.QUEUED)
+                return ProviderLookup(result=LookupResult.FOUND, provider_sid=candidate.sid, status=status)
+        return ProviderLookup(result=LookupResult.NOT_FOUND)
+
     @staticmethod
     def _accepted(created: MessageInstance) -> SendOutcome:
         if not created.sid:
@@ -109,7 +150,7 @@ class TwilioMessagingProvider:
         reason = str(
             getattr(error, "msg", None) or getattr(error, "detail", None) or "Twilio refused the message"
         ).removeprefix(_SDK_PREFIX)
-        if status == 429 or code == RATE_LIMITED_CODE:
+        if status == 429 or code in (RATE_LIMITED_CODE, MESSAGING_LIMIT_CODE):
             return SendOutcome(
                 kind=OutcomeKind.RETRYABLE,
                 error_code=code,

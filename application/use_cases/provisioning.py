@@ -156,3 +156,17 @@ class ResealCredentials:
             count = await self._uow.tenants.reseal_credentials()
             await self._uow.commit()
         return count
+
+
+class PurgeIdempotencyKeys:
+    """Idempotency keys are kept 24 hours; this deletes the expired ones."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self) -> int:
+        async with self._uow:
+            purged = await self._uow.idempotency.purge_expired(self._clock.now())
+            await self._uow.commit()
+        return purged

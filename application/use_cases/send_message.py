@@ -1,11 +1,29 @@
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from application.errors import AccessDenied, NoDefaultSender, NotFound, UnknownSender
-from application.ports import Clock, MessagingProvider, OutboundRequest, OutcomeKind, SendOutcome, UnitOfWork
-from domain.messages import Message, MessageContent, MessageStatus
+from application.dispatcher import Dispatcher
+from application.errors import (
+    AccessDenied,
+    AlreadyExists,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    MessageNotRetryable,
+    NoDefaultSender,
+    NotFound,
+    SessionWindowClosed,
+    UnknownSender,
+)
+from application.ports import Clock, DispatchJob, IdempotencyRecord, UnitOfWork
+from domain.conversations import Conversation
+from domain.errors import InvalidMessage
+from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 
 
@@ -16,26 +34,111 @@ class SendMessageCommand:
     body: str = ""
     media_urls: tuple[str, ...] = ()
     from_number: str | None = None
+    content_sid: str | None = None  # an approved template (Twilio Content SID) instead of body/media
+    content_variables: Mapping[str, str] | None = None  # the template's placeholder values
+    idempotency_key: str | None = None
+    respond_async: bool = False  # answer once the message is accepted, without waiting for the provider
+
+    def fingerprint(self, contact: PhoneNumber, sender: PhoneNumber | None) -> str:
+        """What makes two requests the same request, for idempotency keys: the normalised content."""
+        canonical = json.dumps(
+            {
+                "to": contact.e164,
+                "from": sender.e164 if sender else None,
+                "body": self.body,
+                "media": list(self.media_urls),
+                "content_sid": self.content_sid,
+                "content_variables": dict(sorted((self.content_variables or {}).items())),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def content(self) -> MessageContent:
+        if self.content_sid is None:
+            if self.content_variables:
+                raise InvalidMessage("content_variables fill a template: pass its content_sid too")
+            return MessageContent(body=self.body, media_urls=self.media_urls)
+        template = Template.of(self.content_sid, self.content_variables)
+        return MessageContent(body=self.body, media_urls=self.media_urls, template=template)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: Message
+    # The provider's answer is in (the message is queued at the provider, or failed): 201. Otherwise
+    # the message is accepted and will still be sent: 202.
+    dispatched: bool
+    # The answer repeats the first request with the same idempotency key; nothing was sent again.
+    replayed: bool = False
+
+
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 class SendMessage:
-    """Store an outbound message, then hand it to the tenant's messaging provider.
+    """Accept an outbound message durably, then dispatch it.
 
-    The message is committed before the provider is called, so a crash in between leaves a record
-    (status ``accepted``) rather than a message nobody knows about.
+    The message, its conversation, its dispatch job and its idempotency key are stored in one
+    transaction, so an accepted message is never lost: if this process dies before the provider
+    answers, a dispatcher somewhere picks the job up when its lease runs out. Then the request waits
+    up to ``wait_seconds`` for the provider (unless the client asked to respond async).
+
+    A free-form message (not a template) to a contact whose 24-hour session window is closed is
+    refused before anything is stored or sent, unless the tenant has that check off (sandbox only).
     """
 
-    def __init__(self, uow: UnitOfWork, provider: MessagingProvider, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, dispatcher: Dispatcher, clock: Clock, *, wait_seconds: float) -> None:
         self._uow = uow
-        self._provider = provider
+        self._dispatcher = dispatcher
         self._clock = clock
+        self._wait_seconds = wait_seconds
 
-    async def __call__(self, command: SendMessageCommand) -> Message:
+    async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
-        content = MessageContent(body=command.body, media_urls=command.media_urls)
+        content = command.content()
         requested_sender = PhoneNumber.parse(command.from_number) if command.from_number else None
+        fingerprint = command.fingerprint(contact, requested_sender)
 
+        try:
+            message_or_replay = await self._accept(command, contact, content, requested_sender, fingerprint)
+        except AlreadyExists:
+            if command.idempotency_key is None:
+                raise
+            # Another request with this key committed in the meantime: answer as that one did.
+            message_or_replay = await self._replay(command, fingerprint)
+        if isinstance(message_or_replay, SendResult):
+            return message_or_replay
+        message = message_or_replay
+
+        dispatched = False
+        if command.respond_async:
+            self._dispatcher.notify()
+        else:
+            message, dispatched = await self._dispatch_inline(message)
+        if command.idempotency_key is not None:
+            async with self._uow:
+                await self._uow.idempotency.complete(
+                    message.tenant_id, command.idempotency_key, _status_code(dispatched)
+                )
+                await self._uow.commit()
+        return SendResult(message=message, dispatched=dispatched)
+
+    async def _accept(
+        self,
+        command: SendMessageCommand,
+        contact: PhoneNumber,
+        content: MessageContent,
+        requested_sender: PhoneNumber | None,
+        fingerprint: str,
+    ) -> Message | SendResult:
         async with self._uow:
+            now = self._clock.now()
+            if command.idempotency_key is not None:
+                existing = await self._uow.idempotency.get(command.tenant_id, command.idempotency_key, now)
+                if existing is not None:
+                    return await self._answer_from(existing, fingerprint)
             tenant = await self._uow.tenants.get(command.tenant_id)
             if tenant is None:
                 raise NotFound("the tenant does not exist")
@@ -49,34 +152,141 @@ class SendMessage:
                 sender = await self._uow.senders.get_default(tenant.id)
                 if sender is None:
                     raise NoDefaultSender("the tenant has no default sender: pass from_number")
-            credentials = await self._uow.tenants.get_twilio_credentials(tenant.id)
             message = Message.new_outbound(
-                tenant_id=tenant.id,
-                sender=sender.phone_number,
-                contact=contact,
-                content=content,
-                now=self._clock.now(),
+                tenant_id=tenant.id, sender=sender.phone_number, contact=contact, content=content, now=now
             )
+            if message.is_free_form and tenant.enforces_session_window:
+                conversation = await self._uow.conversations.get(tenant.id, contact)
+                _check_session_window(contact, conversation, now)
             await self._uow.messages.add(message)
-            await self._uow.commit()
-
-        outcome = await self._provider.send(
-            OutboundRequest(tenant=tenant, message=message, credentials=credentials)
-        )
-        message = self._apply(message, outcome)
-        async with self._uow:
-            await self._uow.messages.update(message)
+            await self._uow.conversations.record_message(message)
+            await self._uow.jobs.enqueue(
+                DispatchJob(
+                    message_id=message.id,
+                    tenant_id=tenant.id,
+                    sender=message.sender,
+                    available_at=now,
+                    created_at=now,
+                )
+            )
+            if command.idempotency_key is not None:
+                await self._uow.idempotency.add(
+                    IdempotencyRecord(
+                        tenant_id=tenant.id,
+                        key=command.idempotency_key,
+                        request_fingerprint=fingerprint,
+                        created_at=now,
+                        expires_at=now + IDEMPOTENCY_KEY_TTL,
+                        message_id=message.id,
+                    )
+                )
             await self._uow.commit()
         return message
 
-    def _apply(self, message: Message, outcome: SendOutcome) -> Message:
-        now = self._clock.now()
-        if outcome.kind is OutcomeKind.ACCEPTED and outcome.provider_sid:
-            status = outcome.status or MessageStatus.QUEUED
-            return message.handed_to_provider(outcome.provider_sid, status, now)
-        if outcome.kind is OutcomeKind.UNKNOWN:
-            # The provider may have taken it: leave it accepted, to be settled by its status callback.
-            return message
-        return message.failed(
-            code=outcome.error_code, reason=outcome.reason or "the provider refused it", now=now
+    async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
+        assert command.idempotency_key is not None
+        async with self._uow:
+            existing = await self._uow.idempotency.get(
+                command.tenant_id, command.idempotency_key, self._clock.now()
+            )
+            if existing is None:  # expired in between: vanishingly rare, and safe to refuse
+                raise IdempotencyKeyInUse("a request with this Idempotency-Key is being processed")
+            return await self._answer_from(existing, fingerprint)
+
+    async def _answer_from(self, record: IdempotencyRecord, fingerprint: str) -> SendResult:
+        """Inside a transaction: the answer to a request that reuses an idempotency key."""
+        if record.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; use a new key for a new message"
+            )
+        status = record.response_status
+        if status is None:
+            # A first request that died before answering counts as accepted once it is clearly gone.
+            started_long_ago = self._clock.now() - record.created_at > timedelta(
+                seconds=self._wait_seconds + 30
+            )
+            if not started_long_ago:
+                raise IdempotencyKeyInUse("a request with this Idempotency-Key is still being processed")
+            status = _status_code(dispatched=False)
+        message = (
+            await self._uow.messages.get(record.tenant_id, record.message_id) if record.message_id else None
         )
+        if message is None:
+            raise NotFound("the message of this Idempotency-Key no longer exists")
+        return SendResult(message=message, dispatched=status == _status_code(dispatched=True), replayed=True)
+
+    async def _dispatch_inline(self, message: Message) -> tuple[Message, bool]:
+        job = await self._dispatcher.claim(message.id)
+        task = self._dispatcher.start(job) if job is not None else self._dispatcher.running(message.id)
+        if task is None:  # a worker in another process took it first
+            return message, False
+        try:
+            # shield: on timeout the dispatch goes on in the background; only the waiting stops.
+            settled = await asyncio.wait_for(asyncio.shield(task), self._wait_seconds)
+        except TimeoutError:
+            return message, False
+        if settled is None or settled.status is MessageStatus.ACCEPTED:
+            return settled or message, False
+        return settled, True
+
+
+def _status_code(dispatched: bool) -> int:
+    return 201 if dispatched else 202
+
+
+def _check_session_window(contact: PhoneNumber, conversation: Conversation | None, now: datetime) -> None:
+    """Free-form messages reach a contact only within 24 hours of the contact's last message."""
+    if conversation is not None and conversation.window_open(now):
+        return
+    if conversation is None or conversation.last_inbound_at is None:
+        why = f"{contact} has not written to you yet"
+    else:
+        why = f"{contact} last wrote at {_iso(conversation.last_inbound_at)}, at least 24 hours ago"
+    raise SessionWindowClosed(
+        f"the 24-hour session window is closed: {why}. Outside it WhatsApp delivers only approved "
+        "templates: send one with content_sid (and content_variables) instead of body or media_url"
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class RetryMessage:
+    """Send a failed outbound message again, as the same message (its history shows both attempts)."""
+
+    def __init__(self, uow: UnitOfWork, dispatcher: Dispatcher, clock: Clock) -> None:
+        self._uow = uow
+        self._dispatcher = dispatcher
+        self._clock = clock
+
+    async def __call__(self, tenant_id: UUID, message_id: UUID) -> Message:
+        async with self._uow:
+            message = await self._uow.messages.get(tenant_id, message_id)
+            if message is None:
+                raise NotFound("no such message")
+            if message.direction is not Direction.OUTBOUND or message.status is not MessageStatus.FAILED:
+                raise MessageNotRetryable(
+                    f"only failed outbound messages can be retried; this one is {message.status}"
+                )
+            tenant = await self._uow.tenants.get(tenant_id)
+            if tenant is None or not tenant.is_active:
+                raise AccessDenied("the tenant is suspended")
+            now = self._clock.now()
+            if message.is_free_form and tenant.enforces_session_window:
+                conversation = await self._uow.conversations.get(tenant_id, message.contact)
+                _check_session_window(message.contact, conversation, now)
+            retried = message.accepted_again(now)
+            await self._uow.messages.update(retried)
+            await self._uow.jobs.enqueue(
+                DispatchJob(
+                    message_id=message.id,
+                    tenant_id=tenant_id,
+                    sender=message.sender,
+                    available_at=now,
+                    created_at=now,
+                )
+            )
+            await self._uow.commit()
+        self._dispatcher.notify()
+        return retried

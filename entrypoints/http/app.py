@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from application.errors import ApplicationError
 from domain.errors import DomainError
+from entrypoints.background import background_work
 from entrypoints.container import Container, shutdown
 from entrypoints.http.dependencies import DEPENDENCIES, limit_requests_per_address
 from entrypoints.http.problems import (
@@ -20,7 +21,13 @@ from entrypoints.http.problems import (
     http_exception_handler,
     unexpected_error_handler,
 )
-from entrypoints.http.routes import AuthController, HealthController, MessagesController
+from entrypoints.http.routes import (
+    AuthController,
+    ConversationsController,
+    HealthController,
+    MessagesController,
+)
+from entrypoints.http.webhooks import TwilioWebhooksController
 
 API_VERSION = "1.0.0"
 
@@ -51,12 +58,22 @@ def create_app(container: Container) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
-            yield
+            if settings.embedded_dispatcher:
+                async with background_work(container):
+                    yield
+            else:
+                yield
         finally:
             await shutdown(container)
 
     app = Litestar(
-        route_handlers=[AuthController, MessagesController, HealthController],
+        route_handlers=[
+            AuthController,
+            MessagesController,
+            ConversationsController,
+            HealthController,
+            TwilioWebhooksController,
+        ],
         dependencies=DEPENDENCIES,
         before_request=limit_requests_per_address,
         exception_handlers={

@@ -10,9 +10,10 @@ from litestar.di import Provide
 from application.errors import InvalidToken, RateLimited
 from application.ports import Principal
 from application.use_cases.authenticate import Authenticate
+from application.use_cases.conversations import ListConversations
 from application.use_cases.history import GetMessage, ListHistory
 from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import SendMessage
+from application.use_cases.send_message import RetryMessage, SendMessage
 from entrypoints.container import Container
 
 
@@ -55,12 +56,20 @@ async def provide_send_message(request: Request[Any, Any, Any]) -> SendMessage:
     return container_of(request).send_message()
 
 
+async def provide_retry_message(request: Request[Any, Any, Any]) -> RetryMessage:
+    return container_of(request).retry_message()
+
+
 async def provide_list_history(request: Request[Any, Any, Any]) -> ListHistory:
     return container_of(request).list_history()
 
 
 async def provide_get_message(request: Request[Any, Any, Any]) -> GetMessage:
     return container_of(request).get_message()
+
+
+async def provide_list_conversations(request: Request[Any, Any, Any]) -> ListConversations:
+    return container_of(request).list_conversations()
 
 
 async def provide_check_readiness(request: Request[Any, Any, Any]) -> CheckReadiness:
@@ -71,7 +80,9 @@ DEPENDENCIES = {
     "principal": Provide(provide_principal),
     "authenticate": Provide(provide_authenticate),
     "send_message": Provide(provide_send_message),
+    "retry_message": Provide(provide_retry_message),
     "list_history": Provide(provide_list_history),
     "get_message": Provide(provide_get_message),
+    "list_conversations": Provide(provide_list_conversations),
     "check_readiness": Provide(provide_check_readiness),
 }

@@ -8,20 +8,24 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from application.ports import Principal
 from application.use_cases.authenticate import Authenticate
+from application.use_cases.conversations import ConversationsRequest, ListConversations
 from application.use_cases.history import DEFAULT_PAGE_SIZE, GetMessage, HistoryRequest, ListHistory
 from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import SendMessage, SendMessageCommand
+from application.use_cases.send_message import RetryMessage, SendMessage, SendMessageCommand
 from domain.messages import Direction, MessageStatus
 from entrypoints.http.dependencies import client_address
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
+    ConversationsPage,
     HealthStatus,
     LoginRequest,
+    MessageDetailsResource,
     MessagePage,
     MessageResource,
     SendMessageRequest,
@@ -62,31 +66,75 @@ class MessagesController(Controller):
         operation_id="sendMessage",
         summary="Send a WhatsApp message from one of the tenant's senders",
         description=(
-            "The message is stored, then handed to the tenant's provider. The response carries its "
-            "status: `queued` when the provider took it, `failed` with `error_code` when it refused it."
+            "Text (`body`), media (`media_url`, up to 10, with an optional `body` as caption) or an "
+            "approved template (`content_sid` and `content_variables`).\n\n"
+            "The message is stored durably with its dispatch job, then handed to the tenant's provider. "
+            "If the provider answers within a few seconds the response is `201` with its status "
+            "(`queued` with `provider_sid`, or `failed` with `error_code`); otherwise, or with "
+            "`Prefer: respond-async`, it is `202` with status `accepted`: the message will still be "
+            "sent, retried when the provider is unavailable, and never sent twice.\n\n"
+            "`Idempotency-Key`: repeating a request with the same key (within 24 hours) replays the "
+            "first answer instead of sending again; the same key with another body is a 422, and "
+            "while the first request is still running a 409.\n\n"
+            "Free-form messages (text, media) may only be sent within 24 hours of the contact's last "
+            "message; outside that window the request is refused with a 422 `session-window-closed` "
+            "problem before anything is sent, and only a template can reach the contact."
         ),
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+        responses={
+            HTTP_202_ACCEPTED: ResponseSpec(
+                data_container=MessageResource,
+                description="Accepted: stored and queued; the provider's answer is not in yet",
+                generate_examples=False,
+            ),
+            **problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
+        },
     )
     async def send(
         self,
         data: JSONBody[SendMessageRequest],
         principal: NamedDependency[Principal],
         send_message: NamedDependency[SendMessage],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="A unique key per message (e.g. a UUID): retries with it never send twice",
+            ),
+        ] = None,
+        prefer: Annotated[
+            str | None,
+            HeaderParameter(name="Prefer", max_length=200, description="`respond-async`: answer 202 at once"),
+        ] = None,
     ) -> Response[MessageResource]:
-        message = await send_message(
+        respond_async = prefer is not None and "respond-async" in (
+            p.strip() for p in prefer.lower().split(",")
+        )
+        result = await send_message(
             SendMessageCommand(
                 tenant_id=principal.tenant_id,
                 to_number=data.to_number,
                 body=data.body,
                 media_urls=data.media_urls,
                 from_number=data.from_number,
+                content_sid=data.content_sid,
+                content_variables=data.content_variables,
+                idempotency_key=idempotency_key,
+                respond_async=respond_async,
             )
         )
+        headers = {"Location": f"/api/messages/{result.message.id}"}
+        if respond_async:
+            headers["Preference-Applied"] = "respond-async"
+        if result.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return Response(
-            MessageResource.of(message),
-            status_code=HTTP_201_CREATED,
-            headers={"Location": f"/api/messages/{message.id}"},
+            MessageResource.of(result.message),
+            status_code=HTTP_201_CREATED if result.dispatched else HTTP_202_ACCEPTED,
+            headers=headers,
         )
 
     @get(
@@ -128,10 +176,33 @@ class MessagesController(Controller):
         )
         return MessagePage.of(page)
 
+    @post(
+        "/messages/{message_id:uuid}/retry",
+        operation_id="retryMessage",
+        summary="Send a failed message again",
+        description=(
+            "Only `failed` outbound messages can be retried. The message goes back to `accepted` and is "
+            "dispatched like a new one (the 24-hour window rule applies again); poll it for the outcome."
+        ),
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    )
+    async def retry(
+        self,
+        message_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        retry_message: NamedDependency[RetryMessage],
+    ) -> MessageResource:
+        return MessageResource.of(await retry_message(principal.tenant_id, message_id))
+
     @get(
         "/messages/{message_id:uuid}",
         operation_id="getMessage",
-        summary="One of the tenant's messages",
+        summary="One of the tenant's messages, with its status timeline",
+        description=(
+            "`timeline` lists every status report received about the message, oldest first; "
+            "`applied` is false for a late or repeated report that did not move the message."
+        ),
         responses=problem_responses(400, 401, 404, 503),
     )
     async def get_message_by_id(
@@ -139,8 +210,79 @@ class MessagesController(Controller):
         message_id: FromPath[UUID],
         principal: NamedDependency[Principal],
         get_message: NamedDependency[GetMessage],
-    ) -> MessageResource:
-        return MessageResource.of(await get_message(principal.tenant_id, message_id))
+    ) -> MessageDetailsResource:
+        return MessageDetailsResource.of_details(await get_message(principal.tenant_id, message_id))
+
+
+PageLimit = Annotated[int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")]
+PageCursor = Annotated[str | None, QueryParameter(max_length=200)]
+
+
+class ConversationsController(Controller):
+    path = "/api/conversations"
+    tags = ["conversations"]
+    security = BEARER
+
+    @get(
+        "/",
+        operation_id="listConversations",
+        summary="The tenant's conversations, one per contact, most recent activity first",
+        description=(
+            "Each conversation has its last message and the contact's 24-hour session window: "
+            "`window_open` tells whether free-form messages may be sent now (templates always may). "
+            "Keyset pagination: pass `next_cursor` back as `cursor` to get the next page."
+        ),
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_conversations(
+        self,
+        principal: NamedDependency[Principal],
+        list_conversations: NamedDependency[ListConversations],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+    ) -> ConversationsPage:
+        page = await list_conversations(
+            ConversationsRequest(tenant_id=principal.tenant_id, limit=limit, cursor=cursor)
+        )
+        return ConversationsPage.of(page)
+
+    @get(
+        "/{contact:str}/messages",
+        operation_id="listConversationMessages",
+        summary="The messages exchanged with one contact, newest first",
+        description=(
+            "`contact` is the customer's number, `+E.164` or `whatsapp:+E.164`. An unknown contact has "
+            "an empty history. Keyset pagination as for `GET /api/messages`."
+        ),
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_conversation_messages(
+        self,
+        contact: Annotated[str, PathParameter(max_length=64, description="The customer's number, +E.164")],
+        principal: NamedDependency[Principal],
+        list_history: NamedDependency[ListHistory],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+        direction: FromQuery[Direction | None] = None,
+        status: FromQuery[MessageStatus | None] = None,
+        since: Annotated[
+            datetime | None, QueryParameter(description="Created at or after (ISO 8601)")
+        ] = None,
+        until: Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601)")] = None,
+    ) -> MessagePage:
+        page = await list_history(
+            HistoryRequest(
+                tenant_id=principal.tenant_id,
+                limit=limit,
+                cursor=cursor,
+                direction=direction,
+                status=status,
+                contact=contact,
+                since=since,
+                until=until,
+            )
+        )
+        return MessagePage.of(page)
 
 
 class HealthController(Controller):

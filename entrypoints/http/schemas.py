@@ -8,8 +8,19 @@ from uuid import UUID
 
 import msgspec
 
-from application.use_cases.history import HistoryPage
-from domain.messages import MAX_BODY_LENGTH, MAX_MEDIA_ITEMS, Direction, Message, MessageStatus
+from application.use_cases.conversations import ConversationPage
+from application.use_cases.history import HistoryPage, MessageDetails
+from domain.conversations import Conversation
+from domain.messages import (
+    MAX_BODY_LENGTH,
+    MAX_MEDIA_ITEMS,
+    MAX_TEMPLATE_VALUE_LENGTH,
+    MAX_TEMPLATE_VARIABLES,
+    Direction,
+    Message,
+    MessageStatus,
+    StatusEvent,
+)
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -24,6 +35,27 @@ class TokenResponse(msgspec.Struct):
 
 
 MediaUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+ContentSid = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^HX[0-9a-fA-F]{32}$",
+        examples=["HXb5b62575e6e4ff6129ad7c8efe1f983e"],
+        description=(
+            "An approved WhatsApp template (a Twilio Content SID). Templates may be sent at any time; "
+            "free-form messages only within 24 hours of the contact's last message"
+        ),
+    ),
+]
+TemplateVariableName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+TemplateVariableValue = Annotated[str, msgspec.Meta(max_length=MAX_TEMPLATE_VALUE_LENGTH)]
+ContentVariables = Annotated[
+    dict[TemplateVariableName, TemplateVariableValue],
+    msgspec.Meta(
+        max_length=MAX_TEMPLATE_VARIABLES,
+        examples=[{"1": "12/1", "2": "3pm"}],
+        description="The template's placeholder values, by placeholder name; only with content_sid",
+    ),
+]
 
 
 class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,6 +84,9 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
         | None
     ) = None
 
+    content_sid: ContentSid | None = None
+    content_variables: ContentVariables | None = None
+
     @property
     def media_urls(self) -> tuple[str, ...]:
         if self.media_url is None:
@@ -69,6 +104,9 @@ class MessageResource(msgspec.Struct):
     to_number: str
     body: str
     media_urls: list[str]
+    content_sid: str | None
+    content_variables: dict[str, str] | None
+    profile_name: str | None  # the contact's WhatsApp profile name (inbound messages)
     provider_sid: str | None
     error_code: int | None
     error_message: str | None
@@ -77,6 +115,7 @@ class MessageResource(msgspec.Struct):
 
     @classmethod
     def of(cls, message: Message) -> MessageResource:
+        template = message.content.template
         return cls(
             id=message.id,
             direction=message.direction,
@@ -85,6 +124,9 @@ class MessageResource(msgspec.Struct):
             to_number=message.to_number.e164,
             body=message.content.body,
             media_urls=list(message.content.media_urls),
+            content_sid=template.content_sid if template else None,
+            content_variables=template.variables_dict if template else None,
+            profile_name=message.profile_name,
             provider_sid=message.provider_sid,
             error_code=message.error_code,
             error_message=message.error_message,
@@ -100,6 +142,83 @@ class MessagePage(msgspec.Struct):
     @classmethod
     def of(cls, page: HistoryPage) -> MessagePage:
         return cls(items=[MessageResource.of(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+class StatusEventResource(msgspec.Struct):
+    status: MessageStatus
+    received_at: datetime
+    applied: bool  # False: a late or repeated report that did not move the message
+    error_code: int | None
+    error_message: str | None
+
+    @classmethod
+    def of(cls, event: StatusEvent) -> StatusEventResource:
+        return cls(
+            status=event.status,
+            received_at=event.received_at,
+            applied=event.applied,
+            error_code=event.error_code,
+            error_message=event.error_message,
+        )
+
+
+class MessageDetailsResource(MessageResource):
+    """A message and every status report received about it, oldest first."""
+
+    timeline: list[StatusEventResource]
+
+    @classmethod
+    def of_details(cls, details: MessageDetails) -> MessageDetailsResource:
+        summary = MessageResource.of(details.message)
+        return cls(
+            **msgspec.structs.asdict(summary),
+            timeline=[StatusEventResource.of(event) for event in details.timeline],
+        )
+
+
+class LastMessage(msgspec.Struct):
+    id: UUID
+    at: datetime
+    direction: Direction
+    preview: str
+
+
+class ConversationResource(msgspec.Struct):
+    contact: str
+    sender: str  # the tenant's number used last with this contact
+    profile_name: str | None
+    last_message: LastMessage
+    last_inbound_at: datetime | None
+    window_expires_at: datetime | None  # 24 hours after last_inbound_at
+    window_open: bool  # whether free-form messages may be sent now; templates always may
+
+    @classmethod
+    def of(cls, conversation: Conversation, now: datetime) -> ConversationResource:
+        return cls(
+            contact=conversation.contact.e164,
+            sender=conversation.sender.e164,
+            profile_name=conversation.profile_name,
+            last_message=LastMessage(
+                id=conversation.last_message_id,
+                at=conversation.last_message_at,
+                direction=conversation.last_direction,
+                preview=conversation.last_message_preview,
+            ),
+            last_inbound_at=conversation.last_inbound_at,
+            window_expires_at=conversation.window_expires_at,
+            window_open=conversation.window_open(now),
+        )
+
+
+class ConversationsPage(msgspec.Struct):
+    items: list[ConversationResource]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: ConversationPage) -> ConversationsPage:
+        return cls(
+            items=[ConversationResource.of(c, page.as_of) for c in page.items], next_cursor=page.next_cursor
+        )
 
 
 class HealthStatus(msgspec.Struct):

@@ -10,7 +10,7 @@ Typical use::
     uow = FakeUnitOfWork()
     provider = FakeMessagingProvider()
     account = await provision_account(uow, FakePasswordHasher(), FixedClock())
-    await SendMessage(uow, provider, clock)(SendMessageCommand(tenant_id=account.tenant.id, ...))
+    result = await SendMessage(uow, dispatcher, clock, wait_seconds=5)(SendMessageCommand(...))
     assert provider.requests[0].message.contact == ...
 """
 
@@ -23,19 +23,24 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from application.errors import AlreadyExists, InvalidToken, NotFound, StorageUnavailable
 from application.ports import (
     Clock,
     ConversationQuery,
+    DispatchJob,
     HistoryQuery,
+    IdempotencyRecord,
     IssuedToken,
+    JobPhase,
+    LookupResult,
     MessagingProvider,
     OutboundRequest,
     OutcomeKind,
     PasswordHasher,
     Principal,
+    ProviderLookup,
     RateLimit,
     RateLimiter,
     RateLimitState,
@@ -44,8 +49,8 @@ from application.ports import (
     TokenService,
     UnitOfWork,
 )
-from domain.conversations import Conversation
-from domain.messages import Direction, Message, MessageStatus, StatusEvent
+from domain.conversations import Conversation, preview_of
+from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 
@@ -143,6 +148,7 @@ class FakeTenantRepository:
 class FakeSenderRepository:
     def __init__(self) -> None:
         self._senders: dict[UUID, Sender] = {}
+        self.paused_until: dict[tuple[UUID, str], datetime] = {}
 
     async def add(self, sender: Sender) -> None:
         if sender.id in self._senders:
@@ -158,6 +164,9 @@ class FakeSenderRepository:
 
     async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
         return next((s for s in self._for_tenant(tenant_id) if s.phone_number == phone_number), None)
+
+    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
+        self.paused_until[(tenant_id, phone_number.e164)] = until
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         found = [sender for sender in self.all() if sender.phone_number == phone_number]
@@ -175,10 +184,11 @@ class FakeSenderRepository:
         return list(self._senders.values())
 
     def snapshot(self) -> Restore:
-        senders = dict(self._senders)
+        senders, paused = dict(self._senders), dict(self.paused_until)
 
         def restore() -> None:
             self._senders = dict(senders)
+            self.paused_until = dict(paused)
 
         return restore
 
@@ -232,6 +242,8 @@ class FakeMessageRepository:
     async def add(self, message: Message) -> None:
         if message.id in self._messages:
             raise AlreadyExists(f"message {message.id} exists already")
+        if message.provider_sid is not None and self.find_by_provider_sid(message.provider_sid) is not None:
+            raise AlreadyExists("another message has this provider id")  # the unique index of the real table
         self._messages[message.id] = message
 
     async def update(self, message: Message) -> None:
@@ -243,6 +255,15 @@ class FakeMessageRepository:
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
         message = self._messages.get(message_id)
         return message if message is not None and message.tenant_id == tenant_id else None
+
+    async def record_dispatch(self, message: Message) -> bool:
+        stored = await self.get(message.tenant_id, message.id)
+        if stored is None or stored.status is not MessageStatus.ACCEPTED:
+            return False
+        self._messages[message.id] = replace(
+            message, provider_sid=stored.provider_sid or message.provider_sid
+        )
+        return True
 
     async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
         return self.find_by_provider_sid(provider_sid)
@@ -329,7 +350,7 @@ class FakeConversationRepository:
                 last_message_id=message.id,
                 last_message_at=message.created_at,
                 last_direction=message.direction,
-                last_message_preview=message.content.body[:120],
+                last_message_preview=preview_of(message),
                 created_at=message.created_at,
                 last_inbound_at=inbound_at,
                 profile_name=message.profile_name,
@@ -350,7 +371,7 @@ class FakeConversationRepository:
                 last_message_id=message.id,
                 last_message_at=message.created_at,
                 last_direction=message.direction,
-                last_message_preview=message.content.body[:120],
+                last_message_preview=preview_of(message),
             )
         self._conversations[key] = updated
 
@@ -399,6 +420,125 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
     )
 
 
+class FakeDispatchQueue:
+    """Leases like the real queue: a claimed job is invisible to other owners until its lease ends."""
+
+    def __init__(self, senders: FakeSenderRepository) -> None:
+        self._senders = senders
+        self._jobs: dict[UUID, DispatchJob] = {}
+        self._leases: dict[UUID, tuple[str, datetime]] = {}
+
+    async def enqueue(self, job: DispatchJob) -> None:
+        if job.message_id in self._jobs:
+            raise AlreadyExists("the message has a dispatch job already")
+        self._jobs[job.message_id] = job
+
+    def _claimable(self, job: DispatchJob, now: datetime) -> bool:
+        lease = self._leases.get(job.message_id)
+        paused = self._senders.paused_until.get((job.tenant_id, job.sender.e164))
+        return (
+            job.available_at <= now and (lease is None or lease[1] <= now) and not (paused and paused > now)
+        )
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[DispatchJob]:
+        due = sorted(
+            (j for j in self._jobs.values() if self._claimable(j, now)), key=lambda j: j.available_at
+        )
+        for job in due[:limit]:
+            self._leases[job.message_id] = (owner, now + timedelta(seconds=lease_seconds))
+        return due[:limit]
+
+    async def claim(
+        self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
+    ) -> DispatchJob | None:
+        job = self._jobs.get(message_id)
+        if job is None or not self._claimable(job, now):
+            return None
+        self._leases[message_id] = (owner, now + timedelta(seconds=lease_seconds))
+        return job
+
+    async def reschedule(
+        self,
+        message_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> bool:
+        job, lease = self._jobs.get(message_id), self._leases.get(message_id)
+        if job is None or lease is None or lease[0] != owner:
+            return False
+        self._jobs[message_id] = replace(
+            job, attempts=attempts, phase=phase, available_at=available_at, last_error=last_error
+        )
+        del self._leases[message_id]
+        return True
+
+    async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        lease = self._leases.get(message_id)
+        if message_id not in self._jobs or (owner is not None and (lease is None or lease[0] != owner)):
+            return False
+        del self._jobs[message_id]
+        self._leases.pop(message_id, None)
+        return True
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        oldest = min((job.created_at for job in self._jobs.values()), default=None)
+        return len(self._jobs), oldest
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[DispatchJob]:
+        return list(self._jobs.values())
+
+    def snapshot(self) -> Restore:
+        jobs, leases = dict(self._jobs), dict(self._leases)
+
+        def restore() -> None:
+            self._jobs = dict(jobs)
+            self._leases = dict(leases)
+
+        return restore
+
+
+class FakeIdempotencyRepository:
+    def __init__(self) -> None:
+        self._records: dict[tuple[UUID, str], IdempotencyRecord] = {}
+
+    async def add(self, record: IdempotencyRecord) -> None:
+        existing = self._records.get((record.tenant_id, record.key))
+        if existing is not None and existing.expires_at > record.created_at:
+            raise AlreadyExists("this idempotency key is in use")
+        self._records[(record.tenant_id, record.key)] = record
+
+    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
+        record = self._records.get((tenant_id, key))
+        return record if record is not None and record.expires_at > now else None
+
+    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None:
+        record = self._records.get((tenant_id, key))
+        if record is not None:
+            self._records[(tenant_id, key)] = replace(record, response_status=response_status)
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = [k for k, record in self._records.items() if record.expires_at <= now]
+        for k in expired:
+            del self._records[k]
+        return len(expired)
+
+    def snapshot(self) -> Restore:
+        records = dict(self._records)
+
+        def restore() -> None:
+            self._records = dict(records)
+
+        return restore
+
+
 # ------------------------------------------------------------------------------------- unit of work
 
 
@@ -411,9 +551,17 @@ class FakeDatabase:
     users: FakeUserRepository = field(default_factory=FakeUserRepository)
     messages: FakeMessageRepository = field(default_factory=FakeMessageRepository)
     conversations: FakeConversationRepository = field(default_factory=FakeConversationRepository)
+    idempotency: FakeIdempotencyRepository = field(default_factory=FakeIdempotencyRepository)
+    jobs: FakeDispatchQueue = field(init=False)
+
+    def __post_init__(self) -> None:
+        # frozen: set through object.__setattr__; the queue reads the senders' pauses.
+        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders))
 
     def snapshot(self) -> Restore:
         restores = [
+            self.jobs.snapshot(),
+            self.idempotency.snapshot(),
             self.tenants.snapshot(),
             self.senders.snapshot(),
             self.users.snapshot(),
@@ -462,6 +610,14 @@ class FakeUnitOfWork:
     @property
     def conversations(self) -> FakeConversationRepository:
         return self.database.conversations
+
+    @property
+    def jobs(self) -> FakeDispatchQueue:
+        return self.database.jobs
+
+    @property
+    def idempotency(self) -> FakeIdempotencyRepository:
+        return self.database.idempotency
 
     @property
     def in_transaction(self) -> bool:
@@ -513,6 +669,8 @@ class FakeMessagingProvider:
         self.error = error
         self.requests: list[OutboundRequest] = []
         self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
+        self.lookups: list[OutboundRequest] = []
+        self.lookup_result = ProviderLookup(result=LookupResult.NOT_FOUND)
         self._sids = itertools.count(1)
 
     def will_return(self, outcome: SendOutcome) -> None:
@@ -520,6 +678,10 @@ class FakeMessagingProvider:
 
     def will_raise(self, error: Exception) -> None:
         self.outcome, self.error = None, error
+
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        self.lookups.append(request)
+        return self.lookup_result
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
         self.requests.append(request)
@@ -645,10 +807,15 @@ async def provision_account(
     password: str = "correct horse battery",  # noqa: S107 - a test account's password
     role: Role = Role.TENANT_ADMIN,
     provider: ProviderName = ProviderName.SANDBOX,
+    session_window_check: bool = True,
 ) -> TenantAccount:
-    """Write a tenant, its default sender and a user straight into the fake database."""
+    """Write a tenant, its default sender and a user straight into the fake database.
+
+    With ``session_window_check=False`` (sandbox tenants only) free-form messages go to anyone, as for
+    the demo tenant; otherwise a contact must have written within 24 hours (see ``open_window``).
+    """
     now = clock.now()
-    tenant = Tenant(name=name, provider=provider, created_at=now)
+    tenant = Tenant(name=name, provider=provider, created_at=now, session_window_check=session_window_check)
     sender = Sender(
         tenant_id=tenant.id, phone_number=PhoneNumber.parse(sender_number), created_at=now, is_default=True
     )
@@ -658,6 +825,23 @@ async def provision_account(
     await uow.senders.add(sender)
     await uow.users.add(user)
     return TenantAccount(tenant=tenant, sender=sender, user=user, password=password)
+
+
+async def open_window(
+    uow: FakeUnitOfWork, account: TenantAccount, contact: str | PhoneNumber, at: datetime, body: str = "hi"
+) -> Message:
+    """Record an inbound message from ``contact`` at ``at``: its 24-hour session window opens then."""
+    message = Message.new_inbound(
+        tenant_id=account.tenant.id,
+        sender=account.sender.phone_number,
+        contact=contact if isinstance(contact, PhoneNumber) else PhoneNumber.parse(contact),
+        content=MessageContent(body=body),
+        provider_sid=f"SM{uuid4().hex}",
+        now=at,
+    )
+    await uow.messages.add(message)
+    await uow.conversations.record_message(message)
+    return message
 
 
 if TYPE_CHECKING:

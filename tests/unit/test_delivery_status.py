@@ -8,10 +8,11 @@ import pytest
 
 from application.ports import StatusChange
 from application.use_cases.delivery_status import RecordStatusChange
-from application.use_cases.send_message import SendMessage, SendMessageCommand
+from application.use_cases.send_message import SendMessageCommand
 from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from tests.unit.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.unit.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
+from tests.unit.test_send_message import build_send_message
 
 SID = "SM0123456789abcdef0123456789abcdef"
 
@@ -166,9 +167,12 @@ async def test_reports_settle_a_message_sent_through_the_gateway(
     clock: FixedClock,
     acme: TenantAccount,
 ) -> None:
-    sent = await SendMessage(uow, provider, clock)(
-        SendMessageCommand(tenant_id=acme.tenant.id, to_number="+447911123456", body="hi")
-    )
+    await open_window(uow, acme, "+447911123456", clock.now())
+    sent = (
+        await build_send_message(uow, provider, clock)(
+            SendMessageCommand(tenant_id=acme.tenant.id, to_number="+447911123456", body="hi")
+        )
+    ).message
     assert sent.provider_sid is not None
 
     for status in (MessageStatus.DELIVERED, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ):

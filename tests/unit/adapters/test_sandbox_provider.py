@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -9,7 +10,7 @@ import pytest
 
 from adapters.sandbox.provider import SandboxMessagingProvider
 from application.ports import OutboundRequest, OutcomeKind, StatusChange
-from domain.messages import Message, MessageContent, MessageStatus
+from domain.messages import Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Tenant
 
@@ -91,3 +92,22 @@ async def test_a_failing_listener_does_not_break_the_provider() -> None:
 
     assert outcome.kind is OutcomeKind.ACCEPTED
     assert uuid4()  # the event loop is still healthy enough to go on
+
+
+async def test_a_template_is_accepted_like_any_message() -> None:
+    reports: list[StatusChange] = []
+
+    async def listener(change: StatusChange) -> None:
+        reports.append(change)
+
+    sandbox = SandboxMessagingProvider(listener, sent_after_seconds=0.01, delivered_after_seconds=0.02)
+    plain = request_to("+14155550123")
+    template = MessageContent(template=Template.of("HX" + "ab" * 16, {"1": "12/1"}))
+    request = replace(plain, message=replace(plain.message, content=template))
+
+    outcome = await sandbox.send(request)
+    await asyncio.sleep(0.1)
+
+    assert outcome.kind is OutcomeKind.ACCEPTED
+    assert [r.status for r in reports] == [MessageStatus.SENT, MessageStatus.DELIVERED]
+    await sandbox.aclose()

@@ -1,0 +1,191 @@
+"""The dispatch queue and idempotency keys on SQLAlchemy Core.
+
+Workers on any number of machines share the queue: a claim leases due jobs with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite, one writer at a time, needs no skipping), and a
+lease that runs out makes the job claimable again, so a crashed worker loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from adapters.database.repositories import _Repository
+from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
+from application.ports import DispatchJob, IdempotencyRecord, JobPhase
+from domain.phone import PhoneNumber
+
+
+class SqlAlchemyDispatchQueue(_Repository):
+    async def enqueue(self, job: DispatchJob) -> None:
+        await self._execute(
+            sa.insert(dispatch_jobs).values(
+                message_id=job.message_id,
+                tenant_id=job.tenant_id,
+                sender_number=job.sender.e164,
+                phase=job.phase.value,
+                attempts=job.attempts,
+                available_at=job.available_at,
+                last_error=job.last_error,
+                created_at=job.created_at,
+            ),
+            conflict="the message has a dispatch job already",
+        )
+
+    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
+        sender_paused = (
+            sa.select(sa.literal(1))
+            .where(
+                senders.c.tenant_id == dispatch_jobs.c.tenant_id,
+                senders.c.phone_number == dispatch_jobs.c.sender_number,
+                senders.c.paused_until > now,
+            )
+            .exists()
+        )
+        return sa.and_(
+            dispatch_jobs.c.available_at <= now,
+            sa.or_(dispatch_jobs.c.lease_expires_at.is_(None), dispatch_jobs.c.lease_expires_at <= now),
+            ~sender_paused,
+        )
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[DispatchJob]:
+        due = (
+            sa.select(dispatch_jobs.c.message_id)
+            .where(self._claimable(now))
+            .order_by(dispatch_jobs.c.available_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._lease(
+            dispatch_jobs.c.message_id.in_(due.scalar_subquery()), owner, now, lease_seconds
+        )
+
+    async def claim(
+        self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
+    ) -> DispatchJob | None:
+        leased = await self._lease(
+            sa.and_(dispatch_jobs.c.message_id == message_id, self._claimable(now)), owner, now, lease_seconds
+        )
+        return leased[0] if leased else None
+
+    async def _lease(
+        self, which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
+    ) -> list[DispatchJob]:
+        result = await self._execute(
+            sa.update(dispatch_jobs)
+            .where(which)
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .returning(*dispatch_jobs.c)
+        )
+        jobs = [_job_from_row(row) for row in result.mappings()]
+        return sorted(jobs, key=lambda job: job.available_at)
+
+    async def reschedule(
+        self,
+        message_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> bool:
+        result = await self._execute(
+            sa.update(dispatch_jobs)
+            .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
+            .values(
+                attempts=attempts,
+                phase=phase.value,
+                available_at=available_at,
+                last_error=last_error,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+        return result.rowcount == 1
+
+    async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        statement = sa.delete(dispatch_jobs).where(dispatch_jobs.c.message_id == message_id)
+        if owner is not None:
+            statement = statement.where(dispatch_jobs.c.lease_owner == owner)
+        result = await self._execute(statement)
+        return result.rowcount == 1
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        result = await self._execute(
+            sa.select(
+                sa.func.count().label("waiting"), sa.func.min(dispatch_jobs.c.created_at).label("oldest")
+            ).select_from(dispatch_jobs)
+        )
+        row = result.mappings().one()
+        oldest: datetime | None = row["oldest"]
+        return int(row["waiting"]), oldest
+
+
+def _job_from_row(row: RowMapping) -> DispatchJob:
+    return DispatchJob(
+        message_id=row["message_id"],
+        tenant_id=row["tenant_id"],
+        sender=PhoneNumber(row["sender_number"]),
+        available_at=row["available_at"],
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        phase=JobPhase(row["phase"]),
+        last_error=row["last_error"],
+    )
+
+
+class SqlAlchemyIdempotencyRepository(_Repository):
+    async def add(self, record: IdempotencyRecord) -> None:
+        # An expired record no longer holds the key: it gives way to the new one.
+        await self._execute(
+            sa.delete(idempotency_keys).where(
+                idempotency_keys.c.tenant_id == record.tenant_id,
+                idempotency_keys.c.key == record.key,
+                idempotency_keys.c.expires_at <= record.created_at,
+            )
+        )
+        await self._execute(
+            sa.insert(idempotency_keys).values(
+                tenant_id=record.tenant_id,
+                key=record.key,
+                request_fingerprint=record.request_fingerprint,
+                message_id=record.message_id,
+                response_status=record.response_status,
+                created_at=record.created_at,
+                expires_at=record.expires_at,
+            ),
+            conflict="this idempotency key is in use",
+        )
+
+    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
+        row = await self._one_or_none(
+            sa.select(idempotency_keys).where(
+                idempotency_keys.c.tenant_id == tenant_id,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.expires_at > now,
+            )
+        )
+        return _record_from_row(row) if row else None
+
+    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None:
+        await self._execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
+            .values(response_status=response_status)
+        )
+
+    async def purge_expired(self, now: datetime) -> int:
+        result = await self._execute(sa.delete(idempotency_keys).where(idempotency_keys.c.expires_at <= now))
+        return int(result.rowcount)
+
+
+def _record_from_row(row: RowMapping) -> IdempotencyRecord:
+    values: dict[str, Any] = dict(row)
+    return IdempotencyRecord(**values)

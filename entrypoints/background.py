@@ -1,0 +1,42 @@
+"""Background work of a process: the dispatcher and housekeeping, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from application.errors import StorageUnavailable
+from entrypoints.container import Container
+
+logger = logging.getLogger(__name__)
+
+HOUSEKEEPING_INTERVAL_SECONDS = 600.0
+
+
+@contextlib.asynccontextmanager
+async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
+    """Run the dispatcher and housekeeping until the block ends (or the yielded event is set)."""
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(container.dispatcher().run(stop), name="dispatcher"),
+        asyncio.create_task(_housekeeping(container, stop), name="housekeeping"),
+    ]
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _housekeeping(container: Container, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            purged = await container.purge_idempotency_keys()()
+            if purged:
+                logger.info("purged %d expired idempotency keys", purged)
+        except StorageUnavailable:
+            logger.warning("housekeeping: database unavailable, trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL_SECONDS)

@@ -1,0 +1,209 @@
+"""The dispatch queue and idempotency keys on PostgreSQL and SQLite: leases, skipping, expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from application.errors import AlreadyExists
+from application.ports import DispatchJob, IdempotencyRecord, JobPhase
+from domain.messages import Message, MessageContent, MessageStatus
+from domain.phone import PhoneNumber
+from domain.tenancy import ProviderName, Sender, Tenant
+from tests.integration.conftest import UowFactory
+
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+OUR_NUMBER = PhoneNumber.parse("+14155238886")
+CONTACT = PhoneNumber.parse("+4915112345678")
+
+
+async def tenant_with_sender(uow_factory: UowFactory) -> Tenant:
+    tenant = Tenant(name=f"tenant {uuid4().hex[:8]}", provider=ProviderName.SANDBOX, created_at=T0)
+    async with uow_factory() as uow:
+        await uow.tenants.add(tenant)
+        await uow.senders.add(
+            Sender(tenant_id=tenant.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+        )
+        await uow.commit()
+    return tenant
+
+
+async def accepted_with_job(uow_factory: UowFactory, tenant: Tenant, *, due: datetime = T0) -> Message:
+    message = Message.new_outbound(
+        tenant_id=tenant.id, sender=OUR_NUMBER, contact=CONTACT, content=MessageContent(body="hi"), now=T0
+    )
+    async with uow_factory() as uow:
+        await uow.messages.add(message)
+        await uow.jobs.enqueue(
+            DispatchJob(
+                message_id=message.id, tenant_id=tenant.id, sender=OUR_NUMBER, available_at=due, created_at=T0
+            )
+        )
+        await uow.commit()
+    return message
+
+
+async def claim(uow_factory: UowFactory, owner: str, now: datetime, limit: int = 10) -> list[DispatchJob]:
+    async with uow_factory() as uow:
+        jobs = await uow.jobs.claim_due(owner=owner, now=now, lease_seconds=30, limit=limit)
+        await uow.commit()
+    return jobs
+
+
+async def test_due_jobs_are_claimed_oldest_first_and_future_ones_wait(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    later = await accepted_with_job(uow_factory, tenant, due=T0 + timedelta(seconds=5))
+    first = await accepted_with_job(uow_factory, tenant, due=T0 - timedelta(seconds=5))
+    future = await accepted_with_job(uow_factory, tenant, due=T0 + timedelta(hours=1))
+
+    claimed = await claim(uow_factory, "a", T0 + timedelta(seconds=10))
+
+    assert [job.message_id for job in claimed] == [first.id, later.id]
+    assert future.id not in {job.message_id for job in claimed}
+
+
+async def test_a_leased_job_is_invisible_until_its_lease_runs_out(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+
+    assert len(await claim(uow_factory, "a", T0)) == 1
+    assert await claim(uow_factory, "b", T0 + timedelta(seconds=29)) == []
+    reclaimed = await claim(uow_factory, "b", T0 + timedelta(seconds=31))
+
+    assert [job.message_id for job in reclaimed] == [message.id]
+    async with uow_factory() as uow:
+        assert not await uow.jobs.complete(message.id, owner="a"), "a lost its lease"
+        assert await uow.jobs.complete(message.id, owner="b")
+        await uow.commit()
+
+
+async def test_concurrent_claims_never_hand_out_a_job_twice(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    for _ in range(30):
+        await accepted_with_job(uow_factory, tenant)
+
+    results = await asyncio.gather(*(claim(uow_factory, f"w{n}", T0, limit=7) for n in range(6)))
+
+    ids = [job.message_id for jobs in results for job in jobs]
+    assert len(ids) == len(set(ids)) == 30
+
+
+async def test_reschedule_releases_the_lease_and_records_the_attempt(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+
+    async with uow_factory() as uow:
+        assert not await uow.jobs.reschedule(
+            message.id, owner="b", attempts=1, phase=JobPhase.SEND, available_at=T0, last_error="x"
+        )
+        assert await uow.jobs.reschedule(
+            message.id,
+            owner="a",
+            attempts=1,
+            phase=JobPhase.RECONCILE,
+            available_at=T0 + timedelta(seconds=30),
+            last_error="timeout",
+        )
+        await uow.commit()
+
+    assert await claim(uow_factory, "b", T0 + timedelta(seconds=29)) == []
+    (job,) = await claim(uow_factory, "b", T0 + timedelta(seconds=30))
+    assert (job.attempts, job.phase, job.last_error) == (1, JobPhase.RECONCILE, "timeout")
+
+
+async def test_a_paused_sender_s_jobs_wait_for_the_pause_to_end(uow_factory: UowFactory) -> None:
+    paused, other = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
+    await accepted_with_job(uow_factory, paused)
+    others_message = await accepted_with_job(uow_factory, other)
+    async with uow_factory() as uow:
+        await uow.senders.pause(paused.id, OUR_NUMBER, T0 + timedelta(minutes=15))
+        await uow.commit()
+
+    now_claimed = await claim(uow_factory, "a", T0)
+    async with uow_factory() as uow:
+        await uow.jobs.complete(others_message.id, owner="a")
+        await uow.commit()
+    later_claimed = await claim(uow_factory, "a", T0 + timedelta(minutes=16))
+
+    assert [job.tenant_id for job in now_claimed] == [other.id]
+    assert [job.tenant_id for job in later_claimed] == [paused.id]
+
+
+async def test_record_dispatch_only_moves_a_message_that_is_still_accepted(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    sent = message.handed_to_provider("SM" + "1" * 32, MessageStatus.QUEUED, T0)
+
+    async with uow_factory() as uow:
+        assert await uow.messages.record_dispatch(sent)
+        assert not await uow.messages.record_dispatch(sent.failed(code=1, reason="late", now=T0))
+        await uow.commit()
+        stored = await uow.messages.get(tenant.id, message.id)
+    assert stored is not None
+    assert (stored.status, stored.provider_sid) == (MessageStatus.QUEUED, "SM" + "1" * 32)
+
+
+async def test_depth_counts_waiting_jobs_and_the_oldest(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    await accepted_with_job(uow_factory, tenant)
+    await accepted_with_job(uow_factory, tenant)
+
+    async with uow_factory() as uow:
+        count, oldest = await uow.jobs.depth(T0)
+
+    assert (count, oldest) == (2, T0)
+
+
+def key_record(
+    tenant: Tenant, key: str, *, at: datetime = T0, fingerprint: str = "f" * 64
+) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        tenant_id=tenant.id,
+        key=key,
+        request_fingerprint=fingerprint,
+        created_at=at,
+        expires_at=at + timedelta(hours=24),
+    )
+
+
+async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factory: UowFactory) -> None:
+    tenant, other = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
+    async with uow_factory() as uow:
+        await uow.idempotency.add(key_record(tenant, "order-1"))
+        await uow.idempotency.add(key_record(other, "order-1"))  # keys are scoped to the tenant
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.idempotency.add(key_record(tenant, "order-1", at=T0 + timedelta(hours=1)))
+    async with uow_factory() as uow:
+        await uow.idempotency.complete(tenant.id, "order-1", 201)
+        await uow.commit()
+        record = await uow.idempotency.get(tenant.id, "order-1", T0 + timedelta(hours=1))
+        assert record is not None
+        assert record.response_status == 201
+        assert await uow.idempotency.get(tenant.id, "order-1", T0 + timedelta(hours=25)) is None
+
+    later = T0 + timedelta(hours=25)
+    async with uow_factory() as uow:
+        await uow.idempotency.add(key_record(tenant, "order-1", at=later, fingerprint="e" * 64))
+        await uow.commit()
+        reused = await uow.idempotency.get(tenant.id, "order-1", later)
+    assert reused is not None
+    assert reused.request_fingerprint == "e" * 64
+
+
+async def test_expired_idempotency_keys_are_purged(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    async with uow_factory() as uow:
+        await uow.idempotency.add(key_record(tenant, "old"))
+        await uow.idempotency.add(key_record(tenant, "new", at=T0 + timedelta(hours=12)))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.idempotency.purge_expired(T0 + timedelta(hours=30)) == 1
+        await uow.commit()
+        assert await uow.idempotency.get(tenant.id, "new", T0 + timedelta(hours=30)) is not None
