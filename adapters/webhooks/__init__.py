@@ -1,0 +1,1 @@
+"""Delivering tenants' webhooks over HTTP: where they may go, and the sender."""

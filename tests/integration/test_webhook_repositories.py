@@ -1,0 +1,396 @@
+"""Webhook endpoints, the outbox and the delivery queue on PostgreSQL and SQLite (see ``database_url``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.security.secret_box import SecretBox, generate_key, parse_keys
+from application.errors import CredentialsUnreadable, NotFound
+from application.ports import DeliveryQuery
+from domain.tenancy import ProviderName, Tenant
+from domain.webhooks import (
+    DeliveryAttempt,
+    DeliveryState,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+    new_signing_secret,
+)
+from tests.integration.conftest import UowFactory
+
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+STATUS = WebhookEventType.MESSAGE_STATUS
+
+
+async def add_tenant(uow_factory: UowFactory) -> Tenant:
+    tenant = Tenant(name=f"tenant {uuid4().hex[:8]}", provider=ProviderName.SANDBOX, created_at=T0)
+    async with uow_factory() as uow:
+        await uow.tenants.add(tenant)
+        await uow.commit()
+    return tenant
+
+
+async def add_endpoint(
+    uow_factory: UowFactory,
+    tenant: Tenant,
+    *,
+    events: tuple[str, ...] = ("message.received", "message.status", "message.failed"),
+    enabled: bool = True,
+    secret: str | None = None,
+    at: datetime = T0,
+) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.new(
+        tenant_id=tenant.id, url="https://crm.example.com/hook", events=events, now=at, enabled=enabled
+    )
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.add(endpoint, secret or new_signing_secret())
+        await uow.commit()
+    return endpoint
+
+
+async def record(uow_factory: UowFactory, tenant: Tenant, *, at: datetime = T0, payload: str = "{}") -> int:
+    async with uow_factory() as uow:
+        count = await uow.webhook_events.record(tenant.id, STATUS, payload, at)
+        await uow.commit()
+    return count
+
+
+async def claim(uow_factory: UowFactory, owner: str, now: datetime, limit: int = 10) -> list[WebhookDelivery]:
+    async with uow_factory() as uow:
+        claimed = await uow.webhook_deliveries.claim_due(owner=owner, now=now, lease_seconds=30, limit=limit)
+        await uow.commit()
+    return claimed
+
+
+async def settle(
+    uow_factory: UowFactory, delivery: WebhookDelivery, owner: str, *, status: int, state: DeliveryState
+) -> bool:
+    attempted_at = delivery.next_attempt_at
+    attempt = DeliveryAttempt(
+        delivery_id=delivery.id,
+        attempted_at=attempted_at,
+        duration_ms=42,
+        status_code=status,
+        response_excerpt=f"answer {status}",
+    )
+    settled = delivery.after(attempt, state=state, next_attempt_at=attempted_at + timedelta(seconds=10))
+    async with uow_factory() as uow:
+        done = await uow.webhook_deliveries.settle(settled, attempt, owner=owner)
+        await uow.commit()
+    return done
+
+
+# ---------------------------------------------------------------------------------------------- endpoints
+
+
+async def test_an_endpoint_reads_back_within_its_tenant_only(uow_factory: UowFactory) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    endpoint = await add_endpoint(uow_factory, acme, events=("message.failed", "message.received"))
+    later = await add_endpoint(uow_factory, acme, at=T0 + timedelta(seconds=1))
+
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.get(acme.id, endpoint.id) == endpoint
+        assert await uow.webhook_endpoints.get(globex.id, endpoint.id) is None
+        assert await uow.webhook_endpoints.list_for_tenant(acme.id) == [endpoint, later]
+        assert await uow.webhook_endpoints.list_for_tenant(globex.id) == []
+        assert await uow.webhook_endpoints.signing_secrets(globex.id, endpoint.id) is None
+
+
+async def test_an_endpoint_is_updated_and_deleted_with_its_deliveries(uow_factory: UowFactory) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    endpoint = await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme)
+    [delivery] = await claim(uow_factory, "w", T0)
+    await settle(uow_factory, delivery, "w", status=500, state=DeliveryState.PENDING)
+    changed = endpoint.changed(
+        now=T0 + timedelta(minutes=1), url="https://crm.example.com/v2", events=["message.status"]
+    ).disabled_because("410", T0 + timedelta(minutes=1))
+
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.update(changed)
+        with pytest.raises(NotFound):
+            await uow.webhook_endpoints.update(
+                WebhookEndpoint.new(
+                    tenant_id=globex.id, url="https://x.example.com/", events=["message.status"], now=T0
+                )
+            )
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.get(acme.id, endpoint.id) == changed
+        assert not await uow.webhook_endpoints.delete(globex.id, endpoint.id)
+        assert await uow.webhook_endpoints.delete(acme.id, endpoint.id)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.get(acme.id, endpoint.id) is None
+        assert await uow.webhook_deliveries.get(acme.id, delivery.id) is None
+        assert await uow.webhook_deliveries.list_attempts(acme.id, [delivery.id]) == {}
+
+
+async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    acme = await add_tenant(uow_factory)
+    secret, other_secret = new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=secret)
+    other = await add_endpoint(uow_factory, acme, secret=other_secret)
+
+    async with engine.begin() as connection:
+        rows = (await connection.execute(sa.select(webhook_endpoints))).mappings().all()
+        stored = b"".join(bytes(row["secret_sealed"]) for row in rows)
+        assert secret.encode() not in stored
+        assert secret.removeprefix("whsec_")[:16].encode() not in stored
+        sealed = next(row["secret_sealed"] for row in rows if row["id"] == endpoint.id)
+        await connection.execute(
+            sa.update(webhook_endpoints)
+            .where(webhook_endpoints.c.id == other.id)
+            .values(secret_sealed=sealed)
+        )
+
+    async with uow_factory() as uow:
+        secrets = await uow.webhook_endpoints.signing_secrets(acme.id, endpoint.id)
+        assert secrets is not None
+        assert (secrets.current, secrets.previous) == (secret, None)
+        with pytest.raises(CredentialsUnreadable):
+            await uow.webhook_endpoints.signing_secrets(acme.id, other.id)
+
+
+async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    first, second, third = new_signing_secret(), new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=first)
+    expires = T0 + timedelta(hours=24)
+
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, second, expires)
+        await uow.commit()
+    async with uow_factory() as uow:
+        secrets = await uow.webhook_endpoints.signing_secrets(acme.id, endpoint.id)
+        stored = await uow.webhook_endpoints.get(acme.id, endpoint.id)
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, third, expires)
+        await uow.commit()
+    async with uow_factory() as uow:
+        again = await uow.webhook_endpoints.signing_secrets(acme.id, endpoint.id)
+        with pytest.raises(NotFound):
+            await uow.webhook_endpoints.rotate_secret(uuid4(), endpoint.id, third, expires)
+
+    assert secrets is not None
+    assert secrets.in_force(T0) == (second, first)
+    assert secrets.in_force(expires) == (second,)
+    assert stored is not None
+    assert stored.previous_secret_expires_at == expires
+    assert again is not None
+    assert (again.current, again.previous) == (third, second)
+
+
+async def test_resealing_moves_webhook_secrets_to_the_newest_key(
+    uow_factory: UowFactory, engine: AsyncEngine, credentials_key: str
+) -> None:
+    acme = await add_tenant(uow_factory)
+    first, second = new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=first)
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, second, T0 + timedelta(days=1))
+        await uow.commit()
+    new_key = generate_key()
+
+    async with SqlAlchemyUnitOfWork(engine, SecretBox(parse_keys(f"{new_key},{credentials_key}"))) as uow:
+        assert await uow.webhook_endpoints.reseal_secrets() == 1
+        assert await uow.webhook_endpoints.reseal_secrets() == 0
+        await uow.commit()
+    async with SqlAlchemyUnitOfWork(engine, SecretBox(parse_keys(new_key))) as uow:
+        secrets = await uow.webhook_endpoints.signing_secrets(acme.id, endpoint.id)
+    assert secrets is not None
+    assert (secrets.current, secrets.previous) == (second, first)
+
+
+# ------------------------------------------------------------------------------------------------ outbox
+
+
+async def test_an_event_fans_out_to_the_enabled_endpoints_subscribed_to_it(uow_factory: UowFactory) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    everything = await add_endpoint(uow_factory, acme)
+    statuses = await add_endpoint(uow_factory, acme, events=("message.status",))
+    await add_endpoint(uow_factory, acme, events=("message.received",))
+    await add_endpoint(uow_factory, acme, enabled=False)
+    await add_endpoint(uow_factory, globex)
+
+    assert await record(uow_factory, acme, payload='{"n":1}') == 2
+
+    async with uow_factory() as uow:
+        targets = {}
+        for endpoint in (everything, statuses):
+            [delivery] = await uow.webhook_deliveries.list_page(
+                DeliveryQuery(tenant_id=acme.id, endpoint_id=endpoint.id, limit=10)
+            )
+            targets[endpoint.id] = delivery
+    assert set(targets) == {everything.id, statuses.id}
+    first, second = targets.values()
+    assert first.id != second.id
+    for delivery in (first, second):
+        assert delivery.id.startswith("msg_")
+        assert (delivery.state, delivery.attempts, delivery.event_type) == (DeliveryState.PENDING, 0, STATUS)
+        assert (delivery.payload, delivery.created_at, delivery.next_attempt_at) == ('{"n":1}', T0, T0)
+
+
+async def test_an_event_is_recorded_only_if_its_transaction_commits(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+
+    async with uow_factory() as uow:
+        assert await uow.webhook_events.record(acme.id, STATUS, "{}", T0) == 1
+        # left without commit()
+
+    assert await claim(uow_factory, "w", T0) == []
+
+
+async def test_a_tenant_without_endpoints_records_nothing(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+
+    assert await record(uow_factory, acme) == 0
+
+
+# ------------------------------------------------------------------------------------------------- queue
+
+
+async def test_due_deliveries_are_leased_and_come_back_when_the_lease_ends(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme, at=T0)
+    await record(uow_factory, acme, at=T0 + timedelta(minutes=5))
+
+    first = await claim(uow_factory, "w1", T0 + timedelta(seconds=1))
+    nothing = await claim(uow_factory, "w2", T0 + timedelta(seconds=2))
+    again = await claim(uow_factory, "w2", T0 + timedelta(seconds=31))
+
+    assert [d.next_attempt_at for d in first] == [T0]
+    assert nothing == []
+    assert [d.id for d in again] == [first[0].id]
+
+
+async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFactory) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme)
+    [delivery] = await claim(uow_factory, "w1", T0)
+
+    assert not await settle(uow_factory, delivery, "w2", status=200, state=DeliveryState.DELIVERED)
+    assert await settle(uow_factory, delivery, "w1", status=500, state=DeliveryState.PENDING)
+    assert not await settle(uow_factory, delivery, "w1", status=500, state=DeliveryState.PENDING)  # released
+
+    async with uow_factory() as uow:
+        stored = await uow.webhook_deliveries.get(acme.id, delivery.id)
+        attempts = await uow.webhook_deliveries.list_attempts(acme.id, [delivery.id])
+        assert await uow.webhook_deliveries.get(globex.id, delivery.id) is None
+        assert await uow.webhook_deliveries.list_attempts(globex.id, [delivery.id]) == {}
+    assert stored is not None
+    assert (stored.state, stored.attempts, stored.last_status_code) == (DeliveryState.PENDING, 1, 500)
+    assert (stored.last_response_excerpt, stored.next_attempt_at) == (
+        "answer 500",
+        T0 + timedelta(seconds=10),
+    )
+    assert [(a.status_code, a.duration_ms, a.attempted_at) for a in attempts[delivery.id]] == [(500, 42, T0)]
+    assert await claim(uow_factory, "w1", T0 + timedelta(seconds=9)) == []
+    [retry] = await claim(uow_factory, "w1", T0 + timedelta(seconds=10))
+    assert retry.id == delivery.id
+
+
+async def test_delivered_and_dead_deliveries_are_never_claimed(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme)
+    await record(uow_factory, acme)
+    first, second = await claim(uow_factory, "w", T0)
+
+    await settle(uow_factory, first, "w", status=200, state=DeliveryState.DELIVERED)
+    await settle(uow_factory, second, "w", status=410, state=DeliveryState.DEAD)
+
+    assert await claim(uow_factory, "w", T0 + timedelta(days=1)) == []
+
+
+async def test_concurrent_claims_never_hand_out_a_delivery_twice(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    for _ in range(30):
+        await record(uow_factory, acme)
+
+    # five claimers: as many as the pool has connections, so none waits for another to finish
+    results = await asyncio.gather(*(claim(uow_factory, f"w{n}", T0, limit=7) for n in range(5)))
+
+    claimed = [delivery.id for result in results for delivery in result]
+    assert len(claimed) == len(set(claimed)) == 30
+
+
+async def test_pages_of_deliveries_newest_first_filtered_by_state(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    endpoint = await add_endpoint(uow_factory, acme)
+    for n in range(5):
+        await record(uow_factory, acme, at=T0 + timedelta(seconds=n), payload=f'{{"n":{n}}}')
+    [oldest] = await claim(uow_factory, "w", T0, limit=1)
+    await settle(uow_factory, oldest, "w", status=200, state=DeliveryState.DELIVERED)
+
+    async with uow_factory() as uow:
+        page_1 = await uow.webhook_deliveries.list_page(DeliveryQuery(acme.id, endpoint.id, limit=3))
+        page_2 = await uow.webhook_deliveries.list_page(
+            DeliveryQuery(acme.id, endpoint.id, limit=3, after=page_1[-1].id)
+        )
+        delivered = await uow.webhook_deliveries.list_page(
+            DeliveryQuery(acme.id, endpoint.id, limit=10, state=DeliveryState.DELIVERED)
+        )
+        foreign = await uow.webhook_deliveries.list_page(DeliveryQuery(uuid4(), endpoint.id, limit=10))
+
+    assert [d.payload for d in page_1 + page_2] == [f'{{"n":{n}}}' for n in reversed(range(5))]
+    assert [d.id for d in delivered] == [oldest.id]
+    assert foreign == []
+
+
+async def test_a_replay_makes_a_delivery_pending_with_fresh_attempts(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme)
+    [delivery] = await claim(uow_factory, "w", T0)
+    await settle(uow_factory, delivery, "w", status=410, state=DeliveryState.DEAD)
+    later = T0 + timedelta(hours=3)
+
+    async with uow_factory() as uow:
+        replayed = await uow.webhook_deliveries.replay(acme.id, delivery.id, later)
+        assert await uow.webhook_deliveries.replay(uuid4(), delivery.id, later) is None
+        await uow.commit()
+
+    assert replayed is not None
+    assert (replayed.id, replayed.state, replayed.attempts) == (delivery.id, DeliveryState.PENDING, 0)
+    assert (replayed.next_attempt_at, replayed.finished_at, replayed.last_status_code) == (later, None, 410)
+    assert [d.id for d in await claim(uow_factory, "w", later)] == [delivery.id]
+
+
+async def test_finished_deliveries_are_purged_with_their_attempts(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    for _ in range(3):
+        await record(uow_factory, acme)
+    delivered, dead, pending = await claim(uow_factory, "w", T0)
+    await settle(uow_factory, delivered, "w", status=200, state=DeliveryState.DELIVERED)
+    await settle(uow_factory, dead, "w", status=410, state=DeliveryState.DEAD)
+    await settle(uow_factory, pending, "w", status=500, state=DeliveryState.PENDING)
+
+    async with uow_factory() as uow:
+        assert await uow.webhook_deliveries.purge_finished(T0) == 0
+        assert await uow.webhook_deliveries.purge_finished(T0 + timedelta(seconds=1)) == 2
+        await uow.commit()
+
+    async with engine.connect() as connection:
+        left = (await connection.execute(sa.select(webhook_deliveries.c.id))).scalars().all()
+        attempts = (
+            (await connection.execute(sa.select(webhook_delivery_attempts.c.delivery_id))).scalars().all()
+        )
+    assert left == [pending.id]
+    assert attempts == [pending.id]

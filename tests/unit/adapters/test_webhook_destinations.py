@@ -1,0 +1,98 @@
+"""Where webhooks may go: public addresses only (unless private networks are allowed)."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard, address_refusal
+from adapters.webhooks.sender import retry_after_seconds
+from application.errors import WebhookUrlRefused
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.169.254", "link-local"),  # the cloud metadata endpoint
+        ("fe80::1", "link-local"),
+        ("10.0.0.8", "private"),
+        ("172.16.5.4", "private"),
+        ("172.31.255.255", "private"),
+        ("192.168.1.20", "private"),
+        ("fd00::1", "private"),
+        ("::ffff:10.1.2.3", "private"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - an address to refuse, not one to bind
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "non-public"),  # carrier-grade NAT
+    ],
+)
+def test_non_public_addresses_are_refused(address: str, reason: str) -> None:
+    assert address_refusal(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "172.32.0.1", "2606:4700::6810:85e5"])
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert address_refusal(ipaddress.ip_address(address)) is None
+
+
+@pytest.fixture
+def guard() -> ResolvingWebhookUrlGuard:
+    return ResolvingWebhookUrlGuard(DestinationPolicy(allow_private_networks=False))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/hook",
+        "http://192.168.0.10/hook",
+        "http://172.16.0.1/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+    ],
+)
+async def test_ip_literals_of_private_networks_are_refused(guard: ResolvingWebhookUrlGuard, url: str) -> None:
+    with pytest.raises(WebhookUrlRefused, match="not a public address"):
+        await guard.check(url)
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8080/hook", "http://LOCALHOST/hook", "http://2130706433/"])
+async def test_names_resolving_to_loopback_are_refused(guard: ResolvingWebhookUrlGuard, url: str) -> None:
+    with pytest.raises(WebhookUrlRefused, match=r"resolves to .*loopback"):
+        await guard.check(url)
+
+
+async def test_a_name_that_does_not_resolve_is_refused(guard: ResolvingWebhookUrlGuard) -> None:
+    with pytest.raises(WebhookUrlRefused, match="does not resolve"):
+        await guard.check("https://no-such-host.invalid/hook")
+
+
+async def test_a_public_ip_literal_passes(guard: ResolvingWebhookUrlGuard) -> None:
+    await guard.check("https://93.184.215.14/hook")
+
+
+async def test_with_private_networks_allowed_anything_passes() -> None:
+    guard = ResolvingWebhookUrlGuard(DestinationPolicy(allow_private_networks=True))
+
+    await guard.check("http://127.0.0.1:8080/hook")
+    await guard.check("http://localhost/hook")
+
+
+def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
+    in_two_minutes = format_datetime(datetime.now(UTC) + timedelta(minutes=2), usegmt=True)
+
+    assert retry_after_seconds("120") == 120.0
+    assert 100 < (retry_after_seconds(in_two_minutes) or 0) <= 120
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
