@@ -1,0 +1,128 @@
+"""Per-request ids, access logs and request metrics; the ``/metrics`` endpoint.
+
+Request metrics are counted by a small middleware of ours rather than Litestar's Prometheus plugin:
+the plugin keeps its metrics in prometheus_client's global registry (shared by every app of a process,
+so tests cannot start from zero, and not the registry our application metrics live in), labels by raw
+path unless told otherwise, and adds an ``app_name`` label we do not need. Ours labels by the route's
+template (``/api/messages/{message_id}``), which keeps the number of series bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any, Protocol
+
+import structlog
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from application.log_context import log_context
+from entrypoints.http.access import public
+from entrypoints.http.dependencies import container_of
+from entrypoints.http.problems import problem_response
+from entrypoints.observability import may_read_metrics, scrape
+
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_REQUEST_ID_LENGTH = 128
+# Letters, digits and a few punctuation marks: safe in a header, a log line and a URL.
+_SAFE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
+# Probes and scrapes: counted, but logged at DEBUG only.
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+access_log = structlog.stdlib.get_logger("entrypoints.http.access")
+
+
+class HttpMetrics(Protocol):
+    def http_request(self, method: str, route: str, status: int, seconds: float) -> None: ...
+
+
+def request_id_from(value: str | None) -> str:
+    """The client's ``X-Request-ID`` if it is safe to echo and log; a new id otherwise."""
+    if value is not None and _SAFE_REQUEST_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def _request_id_of(scope: Scope) -> str:
+    raw = dict(scope.get("headers", ())).get(REQUEST_ID_HEADER.lower().encode())
+    return request_id_from(raw.decode("latin-1") if raw is not None else None)
+
+
+class RequestObservability(ASGIMiddleware):
+    """Give each request an id (echoed in ``X-Request-ID`` and on every log line written while it
+    runs, the dispatch it starts included), then log it and count it by route and status."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, metrics: HttpMetrics) -> None:
+        self._metrics = metrics
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request_id = _request_id_of(scope)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with log_context(request_id=request_id):
+            try:
+                await next_app(scope, receive, send_with_id)
+            finally:
+                seconds = time.perf_counter() - started
+                method = str(scope.get("method", "GET"))
+                route = scope.get("path_template") or "unmatched"
+                self._metrics.http_request(method, route, status, seconds)
+                path = scope["path"]
+                access_log.log(
+                    logging.DEBUG if path in _QUIET_PATHS else logging.INFO,
+                    "request",
+                    method=method,
+                    route=route,
+                    path=path,
+                    status=status,
+                    duration_ms=round(seconds * 1000, 1),
+                )
+
+
+async def request_id_on_every_response(message: Message, scope: Scope) -> None:
+    """A ``before_send`` hook for the responses no route answers (an unknown path): they get an
+    ``X-Request-ID`` too. Routed requests already have theirs from ``RequestObservability``."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if headers.get(REQUEST_ID_HEADER) is None:
+        headers[REQUEST_ID_HEADER] = _request_id_of(scope)
+
+
+class MetricsController(Controller):
+    path = "/metrics"
+    tags = ["operations"]
+    opt = public("METRICS_TOKEN, checked by the handler (open when unset, for an internal network)")
+    include_in_schema = False
+
+    @get("/", operation_id="metrics", cache=False)
+    async def metrics(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        container = container_of(request)
+        if not may_read_metrics(container.settings().metrics_token, request.headers.get("authorization")):
+            return problem_response(
+                request,
+                status=401,
+                slug="unauthorized",
+                title="Unauthorized",
+                detail="send the metrics token: Authorization: Bearer <METRICS_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        body, content_type = await scrape(container)
+        # As a header: Litestar would add a second charset to a media_type that has one.
+        return Response(body, headers={"Content-Type": content_type})
