@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.errors import StorageUnavailable
+from application.log_context import log_context
 from application.ports import Clock, DispatchJob, UnitOfWork
 from application.use_cases.dispatch import DispatchMessage
 from domain.messages import Message
@@ -119,6 +120,11 @@ class Dispatcher:
         self._wakeup.set()
 
     async def _run(self, job: DispatchJob) -> Message | None:
+        # Every log line of this attempt names it (inline, it also keeps the request's id).
+        with log_context(job_id=uuid.uuid4().hex[:16], message_id=str(job.message_id)):
+            return await self._run_job(job)
+
+    async def _run_job(self, job: DispatchJob) -> Message | None:
         async with self._tenant_slots[job.tenant_id]:
             await self._throttle.acquire(job.sender)
             try:

@@ -57,11 +57,22 @@ class StorageUnavailable(ApplicationError):
 
 
 class RateLimited(ApplicationError):
-    def __init__(self, detail: str, *, retry_after_seconds: int, limit: int, window_seconds: int) -> None:
+    """``scope`` names the limit (``address``, ``login``, …): a metric label, never shown to clients."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retry_after_seconds: int,
+        limit: int,
+        window_seconds: int,
+        scope: str = "requests",
+    ) -> None:
         super().__init__(detail)
         self.retry_after_seconds = max(1, retry_after_seconds)
         self.limit = limit
         self.window_seconds = window_seconds
+        self.scope = scope
 
 
 class CredentialsUnreadable(ApplicationError):
@@ -97,3 +108,19 @@ class IdempotencyKeyInUse(ApplicationError):
 
 class MessageNotRetryable(ApplicationError):
     """Only a failed outbound message can be sent again."""
+
+
+class WebhookUrlRefused(InvalidInput):
+    """A webhook URL whose host is, or resolves to, an address webhooks may not reach (loopback,
+    link-local such as 169.254.169.254, private networks ...): refused at registration and at delivery."""
+
+
+class WebhookEndpointDisabled(ApplicationError):
+    """The endpoint is disabled (by its tenant, or by us after it answered 410): enable it first."""
+
+
+class CurrentPasswordWrong(ApplicationError):
+    """Changing one's password needs the current one, and it was not right."""
+
+    def __init__(self) -> None:
+        super().__init__("the current password is wrong")

@@ -1,7 +1,8 @@
 """Opaque keyset cursors: a page's last sort key, base64url-encoded JSON.
 
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
-conversation_id]``. The tag keeps one kind from being accepted where the other is expected.
+conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``. The tag keeps one kind from
+being accepted where another is expected.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from uuid import UUID
 
 from application.errors import InvalidCursor
 from application.ports import ConversationPosition, HistoryPosition
+from domain.webhooks import is_delivery_id
 
 _MAX_CURSOR_LENGTH = 200
 _CONVERSATION_TAG = "c"
+_DELIVERY_TAG = "d"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -40,6 +43,18 @@ def decode_conversation_cursor(cursor: str) -> ConversationPosition:
         raise InvalidCursor(_REFUSED)
     last_message_at, conversation_id = _position(last_message_at_text, conversation_id_text)
     return ConversationPosition(last_message_at=last_message_at, conversation_id=conversation_id)
+
+
+def encode_delivery_cursor(delivery_id: str) -> str:
+    return _encode([_DELIVERY_TAG, delivery_id])
+
+
+def decode_delivery_cursor(cursor: str) -> str:
+    """The id of the last webhook delivery of the page before (ids sort by creation time)."""
+    tag, delivery_id = _decode(cursor, length=2)
+    if tag != _DELIVERY_TAG or not is_delivery_id(delivery_id):
+        raise InvalidCursor(_REFUSED)
+    return delivery_id
 
 
 def _encode(parts: list[str]) -> str:

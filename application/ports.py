@@ -10,10 +10,19 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 from uuid import UUID
 
+from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.conversations import Conversation
 from domain.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 from domain.tenancy import Role, Sender, Tenant, TwilioCredentials, User
+from domain.webhooks import (
+    DeliveryAttempt,
+    DeliveryState,
+    SigningSecrets,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,14 @@ class TenantRepository(Protocol):
     async def count(self) -> int: ...
     async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None: ...
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None: ...
+    async def update(self, tenant: Tenant) -> None:
+        """Store the tenant's name, provider, status and session window check; NotFound if it is gone."""
+        ...
+
+    async def list_page(self, limit: int, after_name: str | None = None) -> list[Tenant]:
+        """Every tenant (the platform tenant included), by name; ``after_name`` exclusive."""
+        ...
+
     async def reseal_credentials(self) -> int:
         """Re-encrypt every tenant's stored credentials under the newest key; return how many changed."""
         ...
@@ -86,11 +103,83 @@ class SenderRepository(Protocol):
         """Every tenant's sender with this number (Twilio's shared sandbox number serves many)."""
         ...
 
+    async def get(self, tenant_id: UUID, sender_id: UUID) -> Sender | None: ...
+    async def update_label(self, tenant_id: UUID, sender_id: UUID, label: str) -> None: ...
+    async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
+        """Make this sender the tenant's only default one."""
+        ...
+
+    async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
+        """Delete the sender; False if the tenant has no such sender."""
+        ...
+
 
 class UserRepository(Protocol):
     async def add(self, user: User) -> None: ...
     async def get_by_username(self, username: str) -> User | None: ...
     async def update_password_hash(self, user_id: UUID, password_hash: str) -> None: ...
+    async def get_in_tenant(self, tenant_id: UUID, user_id: UUID) -> User | None: ...
+    async def list_for_tenant(self, tenant_id: UUID) -> list[User]:
+        """By username."""
+        ...
+
+    async def update(self, user: User) -> None:
+        """Store the user's role, active flag and password hash; NotFound if it is not in its tenant."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAccess:
+    """A session with its user and the user's tenant: what each request's token is checked against."""
+
+    session: AuthSession
+    user: User
+    tenant: Tenant
+
+
+class SessionRepository(Protocol):
+    """Login sessions and their refresh tokens (stored by hash only)."""
+
+    async def add(self, session: AuthSession) -> None: ...
+    async def get_access(self, session_id: UUID) -> SessionAccess | None:
+        """The session, its user and its tenant in one indexed query (run on every request)."""
+        ...
+
+    async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None: ...
+    async def revoke_for_user(self, user_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        """End every live session of the user; return how many."""
+        ...
+
+    async def revoke_for_tenant(self, tenant_id: UUID, now: datetime, reason: RevocationReason) -> int: ...
+    async def add_refresh_token(self, token: RefreshToken) -> None: ...
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> bool:
+        """Mark the token used; False if it was used already (one conditional UPDATE: race-safe)."""
+        ...
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete sessions (with their refresh tokens) that expired before ``now``; return how many."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        """Any tenant's key with this prefix (unique, indexed): how a presented key is found."""
+        ...
+
+    async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None: ...
+    async def list_for_tenant(self, tenant_id: UUID) -> list[ApiKey]:
+        """Oldest first, revoked ones included."""
+        ...
+
+    async def revoke(self, tenant_id: UUID, key_id: UUID, now: datetime) -> bool:
+        """False if the tenant has no such key or it was revoked already."""
+        ...
+
+    async def record_use(self, key_id: UUID, now: datetime) -> None:
+        """Set ``last_used_at``."""
+        ...
 
 
 class MessageRepository(Protocol):
@@ -160,13 +249,21 @@ class DispatchQueue(Protocol):
     async def claim_due(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[DispatchJob]:
-        """Lease up to ``limit`` due jobs whose sender is not paused, oldest first, skipping leased ones."""
+        """Lease up to ``limit`` due jobs whose sender is not paused, oldest first, skipping leased ones.
+
+        A job whose lease ran out comes back in the ``RECONCILE`` phase: its owner vanished mid-attempt
+        and may have reached the provider.
+        """
         ...
 
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
     ) -> DispatchJob | None:
         """Lease this message's job if it is due and free."""
+        ...
+
+    async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
+        """Keep the lease until ``until``; False if ``owner`` no longer holds it (it must not send)."""
         ...
 
     async def reschedule(
@@ -212,6 +309,119 @@ class IdempotencyRepository(Protocol):
     async def purge_expired(self, now: datetime) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    """A page of one endpoint's deliveries, newest first; ``after`` is the last id of the page before."""
+
+    tenant_id: UUID
+    endpoint_id: UUID
+    limit: int
+    after: str | None = None
+    state: DeliveryState | None = None
+
+
+class WebhookEndpointRepository(Protocol):
+    """A tenant's webhook endpoints; their signing secrets are stored sealed and read only to sign."""
+
+    async def add(self, endpoint: WebhookEndpoint, secret: str) -> None: ...
+    async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None: ...
+    async def list_for_tenant(self, tenant_id: UUID) -> list[WebhookEndpoint]:
+        """Oldest first."""
+        ...
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        """Store url, events, description, enabled and disabled_reason; NotFound if there is no such one."""
+        ...
+
+    async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> bool:
+        """Remove the endpoint with its deliveries; False if the tenant has no such endpoint."""
+        ...
+
+    async def rotate_secret(
+        self, tenant_id: UUID, endpoint_id: UUID, new_secret: str, previous_expires_at: datetime
+    ) -> None:
+        """Make ``new_secret`` current; the current one stays valid until ``previous_expires_at``."""
+        ...
+
+    async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None: ...
+    async def reseal_secrets(self) -> int:
+        """Re-encrypt every endpoint's signing secrets under the newest key; return how many changed."""
+        ...
+
+
+class WebhookOutbox(Protocol):
+    """Events for tenants' webhooks, written in the transaction of the change that caused them."""
+
+    async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
+        """Queue one delivery of ``payload`` to each of the tenant's enabled endpoints subscribed to
+        ``event_type``, due at once; return how many."""
+        ...
+
+
+class WebhookDeliveryQueue(Protocol):
+    """Deliveries are leased like dispatch jobs: a worker that dies loses its lease, not the delivery."""
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[WebhookDelivery]:
+        """Lease up to ``limit`` pending deliveries that are due, oldest due first, skipping leased ones."""
+        ...
+
+    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+        """Store ``delivery``'s new state (and ``attempt`` in its log) and release the lease; False if
+        ``owner`` no longer holds it (then nothing is stored)."""
+        ...
+
+    async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None: ...
+    async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]: ...
+    async def list_attempts(
+        self, tenant_id: UUID, delivery_ids: Sequence[str]
+    ) -> dict[str, list[DeliveryAttempt]]:
+        """Each delivery's attempts, oldest first (deliveries without attempts are left out)."""
+        ...
+
+    async def replay(self, tenant_id: UUID, delivery_id: str, now: datetime) -> WebhookDelivery | None:
+        """Make the delivery pending again, due ``now``, with a fresh count of attempts (same id)."""
+        ...
+
+    async def purge_finished(self, before: datetime) -> int:
+        """Delete delivered and dead deliveries that finished before ``before``; return how many."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """What came of one POST: a status (and the start of the body), or the reason there was none."""
+
+    duration_ms: int
+    status_code: int | None = None
+    body_excerpt: str | None = None
+    retry_after_seconds: float | None = None
+    error: str | None = None
+
+
+@runtime_checkable
+class WebhookSender(Protocol):
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        """POST once, following no redirect; never raises for what the far end does."""
+        ...
+
+
+@runtime_checkable
+class WebhookUrlGuard(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise WebhookUrlRefused if the URL's host is, or resolves to, an address webhooks may not
+        reach (loopback, link-local, private, reserved ...), unless private networks are allowed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: rolled back on leaving the block unless ``commit()`` was called."""
 
@@ -229,6 +439,16 @@ class UnitOfWork(Protocol):
     def jobs(self) -> DispatchQueue: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointRepository: ...
+    @property
+    def webhook_events(self) -> WebhookOutbox: ...
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryQueue: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -296,11 +516,28 @@ class PasswordHasher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling, as proven by a token."""
+    """Who is calling, as proven by an access token (a user in a session) or an API key (no user)."""
+
+    user_id: UUID | None
+    tenant_id: UUID
+    role: Role
+    session_id: UUID | None = None
+    api_key_id: UUID | None = None
+
+    @property
+    def is_user(self) -> bool:
+        return self.user_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a verified access token says; whether it still grants access is checked against the session."""
 
     user_id: UUID
     tenant_id: UUID
     role: Role
+    session_id: UUID
+    token_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,11 +546,21 @@ class IssuedToken:
     expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class SessionTokens:
+    """What a login or a refresh returns: a short-lived access token and the session's next refresh token."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
 @runtime_checkable
 class TokenService(Protocol):
-    def issue(self, user: User) -> IssuedToken: ...
-    def verify(self, token: str) -> Principal:
-        """Return the principal; raise InvalidToken for anything but a valid, current token."""
+    def issue(self, user: User, session_id: UUID) -> IssuedToken: ...
+    def verify(self, token: str) -> AccessClaims:
+        """Return the token's claims; raise InvalidToken unless it is a valid, unexpired access token."""
         ...
 
 
@@ -355,3 +602,64 @@ class RateLimiter(Protocol):
     async def peek(self, key: str, limit: RateLimit) -> RateLimitState:
         """The state of ``key`` without counting anything."""
         ...
+
+
+@runtime_checkable
+class Metrics(Protocol):
+    """What the service counts for its operators (Prometheus, in production).
+
+    Every label comes from a small fixed set: provider names, statuses, outcomes, scopes. A tenant id is
+    passed along where it is known; whether it becomes a label is the adapter's choice, made by
+    configuration, so that the number of series stays bounded.
+    """
+
+    def message_accepted(self, provider: str, tenant_id: UUID) -> None:
+        """An outbound message was stored with its dispatch job."""
+        ...
+
+    def message_status(self, provider: str, status: MessageStatus, tenant_id: UUID) -> None:
+        """An outbound message moved to ``status`` (``queued`` or ``failed`` when dispatched, then the
+        statuses the provider reports that moved it forward)."""
+        ...
+
+    def provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        """One call to a provider (``send`` or ``lookup``) ended with ``outcome`` after ``seconds``."""
+        ...
+
+    def rate_limited(self, scope: str) -> None:
+        """A rate limit refused a request (``scope``: which limit, e.g. ``address`` or ``login``)."""
+        ...
+
+    def webhook_delivery(self, outcome: str, tenant_id: UUID) -> None:
+        """One attempt to POST an event to a tenant's webhook endpoint ended with ``outcome``
+        (e.g. ``delivered``, ``retrying``, ``dead``)."""
+        ...
+
+    def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:
+        """The dispatch queue as just measured: jobs waiting and the age of the oldest (None: unknown)."""
+        ...
+
+
+class NoMetrics:
+    """Counts nothing: the default of use cases built without a ``Metrics``."""
+
+    def message_accepted(self, provider: str, tenant_id: UUID) -> None:
+        pass
+
+    def message_status(self, provider: str, status: MessageStatus, tenant_id: UUID) -> None:
+        pass
+
+    def provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def rate_limited(self, scope: str) -> None:
+        pass
+
+    def webhook_delivery(self, outcome: str, tenant_id: UUID) -> None:
+        pass
+
+    def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:
+        pass
+
+
+NO_METRICS: Metrics = NoMetrics()

@@ -1,4 +1,5 @@
-"""Background work of a process: the dispatcher and housekeeping, started and stopped together."""
+"""Background work of a process: the dispatcher, the webhook worker and housekeeping, started and
+stopped together."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ HOUSEKEEPING_INTERVAL_SECONDS = 600.0
 
 @contextlib.asynccontextmanager
 async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
-    """Run the dispatcher and housekeeping until the block ends (or the yielded event is set)."""
+    """Run the dispatcher, the webhook worker and housekeeping until the block ends (or the yielded
+    event is set)."""
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(container.dispatcher().run(stop), name="dispatcher"),
+        asyncio.create_task(container.webhook_worker().run(stop), name="webhook worker"),
         asyncio.create_task(_housekeeping(container, stop), name="housekeeping"),
     ]
     try:
@@ -36,6 +39,12 @@ async def _housekeeping(container: Container, stop: asyncio.Event) -> None:
             purged = await container.purge_idempotency_keys()()
             if purged:
                 logger.info("purged %d expired idempotency keys", purged)
+            purged = await container.purge_webhook_deliveries()()
+            if purged:
+                logger.info("purged %d finished webhook deliveries", purged)
+            purged = await container.purge_expired_sessions()()
+            if purged:
+                logger.info("purged %d expired login sessions", purged)
         except StorageUnavailable:
             logger.warning("housekeeping: database unavailable, trying again later")
         with contextlib.suppress(TimeoutError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import signal
@@ -14,8 +15,9 @@ from typing import TypeVar
 from uuid import UUID
 
 from application.errors import ApplicationError
+from domain.access import PLATFORM_TENANT_NAME
 from domain.errors import DomainError
-from domain.tenancy import ProviderName, Role, TwilioCredentials
+from domain.tenancy import ProviderName, Role, TwilioCredentials, User
 from entrypoints.container import Container, create_container, shutdown
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
@@ -47,6 +49,9 @@ def _migrate(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
+    from entrypoints.container import prepare_metrics_directory
+
+    metrics_directory = prepare_metrics_directory()  # before any process writes a metric
     _migrate(settings)
     print(f"wa-gateway: database {_display_url(settings)} is up to date")
     if not settings.is_production and settings.demo_data:
@@ -60,6 +65,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
             )
     base = f"http://{args.host}:{args.port}"
     print(f"wa-gateway: serving {base} (API docs: {base}/docs) with {args.workers} worker(s)", flush=True)
+    if metrics_directory:
+        print(f"wa-gateway: /metrics adds up every process's metrics in {metrics_directory}", flush=True)
     uvicorn.run(
         "entrypoints.http.asgi:create_app_from_environment",
         factory=True,
@@ -67,18 +74,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        log_config=None,  # our logging setup (structlog) renders uvicorn's lines too
+        access_log=False,  # the request middleware logs each request, with its id
         proxy_headers=False,
         server_header=False,
     )
 
 
-def cmd_worker(_: argparse.Namespace, settings: Settings) -> None:
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     from entrypoints.background import background_work
+    from entrypoints.worker_http import worker_http
+
+    metrics_port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
 
     async def main() -> None:
         container = create_container(settings)
         try:
-            async with background_work(container) as stop:
+            async with contextlib.AsyncExitStack() as stack:
+                if metrics_port is not None:
+                    await stack.enter_async_context(worker_http(container, args.metrics_host, metrics_port))
+                stop = await stack.enter_async_context(background_work(container))
                 loop = asyncio.get_running_loop()
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(signum, stop.set)
@@ -127,7 +142,7 @@ def _read_secret(args: argparse.Namespace, prompt: str) -> str:
 
 def cmd_credentials_reseal(_: argparse.Namespace, settings: Settings) -> None:
     count = _run(settings, lambda c: c.reseal_credentials()())
-    print(f"re-encrypted the credentials of {count} tenant(s) under the newest key")
+    print(f"re-encrypted {count} tenant credential(s) and webhook secret(s) under the newest key")
 
 
 def cmd_sender_add(args: argparse.Namespace, settings: Settings) -> None:
@@ -142,10 +157,21 @@ def cmd_sender_add(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
+    role = Role(args.role)
+    platform = args.tenant_id == PLATFORM_TENANT_NAME
+    if platform != (role is Role.PLATFORM_ADMIN):
+        raise CommandError(
+            f"platform admins are created in the '{PLATFORM_TENANT_NAME}' tenant "
+            f"(`user create {PLATFORM_TENANT_NAME} <username> --role platform_admin`), and only they are"
+        )
+    tenant_id = None if platform else _uuid(args.tenant_id)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-    user = _run(
-        settings, lambda c: c.create_user()(_uuid(args.tenant_id), args.username, password, Role(args.role))
-    )
+
+    async def create(container: Container) -> User:
+        owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
+        return await container.create_user()(owner, args.username, password, role)
+
+    user = _run(settings, create)
     print(json.dumps({"id": str(user.id), "username": user.username, "role": user.role.value}))
 
 
@@ -210,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="dispatch accepted messages (run any number, beside or instead of serve's own)"
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /healthz and /metrics on this port (default: METRICS_PORT; unset: none)",
+    )
+    worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port")  # noqa: S104
     worker.set_defaults(handler=cmd_worker)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -255,8 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_sender.set_defaults(handler=cmd_sender_add)
 
     user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
-    create_user = user.add_parser("create", help="create a user of a tenant")
-    create_user.add_argument("tenant_id")
+    create_user = user.add_parser(
+        "create", help="create a user of a tenant, or a platform admin (tenant 'platform')"
+    )
+    create_user.add_argument(
+        "tenant_id", help=f"the tenant's id, or '{PLATFORM_TENANT_NAME}' with --role platform_admin"
+    )
     create_user.add_argument("username")
     create_user.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -284,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.resolved_log_format)
         args.handler(args, settings)
     except (ConfigurationError, CommandError) as error:
         print(f"wa-gateway: {error}", file=sys.stderr)

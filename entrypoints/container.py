@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_directory
 from adapters.provider_router import ProviderRouter
 from adapters.ratelimit.limits_limiter import LimitsRateLimiter
 from adapters.sandbox.provider import SandboxMessagingProvider
@@ -19,24 +20,73 @@ from adapters.security.secret_box import SecretBox, parse_keys
 from adapters.system_clock import SystemClock
 from adapters.twilio.provider import TwilioMessagingProvider
 from adapters.twilio.signature import TwilioWebhookSignatureVerifier
+from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
+from adapters.webhooks.sender import AiohttpWebhookSender
 from application.dispatcher import Dispatcher, DispatcherSettings
 from application.ports import RateLimit, StatusChange, StatusListener
+from application.use_cases.administration import (
+    GetTenant,
+    ListTenants,
+    ReactivateTenant,
+    SuspendTenant,
+    UpdateTenant,
+)
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.conversations import ListConversations
 from application.use_cases.delivery_status import RecordStatusChange
 from application.use_cases.dispatch import DispatchMessage, DispatchSettings
 from application.use_cases.history import GetMessage, ListHistory
+from application.use_cases.operations import MeasureDispatchQueue
 from application.use_cases.provisioning import (
     AddSender,
     CreateTenant,
     CreateUser,
+    EnsurePlatformTenant,
     ProvisionDemo,
     PurgeIdempotencyKeys,
     ResealCredentials,
 )
 from application.use_cases.readiness import CheckReadiness
 from application.use_cases.send_message import RetryMessage, SendMessage
+from application.use_cases.sessions import (
+    ChangeOwnPassword,
+    Logout,
+    PurgeExpiredSessions,
+    RefreshSession,
+    ResolvePrincipal,
+    SessionPolicy,
+)
+from application.use_cases.tenant_admin import (
+    CreateApiKey,
+    GetCredentialsSummary,
+    GetUser,
+    ListApiKeys,
+    ListSenders,
+    ListUsers,
+    RemoveSender,
+    RevokeApiKey,
+    SetTwilioCredentials,
+    UpdateSender,
+    UpdateUser,
+)
+from application.use_cases.webhook_delivery import (
+    DeliverWebhook,
+    PurgeWebhookDeliveries,
+    WebhookDeliverySettings,
+)
+from application.use_cases.webhook_endpoints import (
+    DeleteWebhookEndpoint,
+    GetWebhookDelivery,
+    GetWebhookEndpoint,
+    ListWebhookDeliveries,
+    ListWebhookEndpoints,
+    RegisterWebhookEndpoint,
+    ReplayWebhookDelivery,
+    RotateWebhookSecret,
+    UpdateWebhookEndpoint,
+)
 from application.use_cases.webhooks import ReceiveInboundMessage, RecordStatusCallback
+from application.webhook_worker import WebhookWorker, WebhookWorkerSettings
 from domain.dispatch import RetryPolicy
 from domain.tenancy import ProviderName
 from entrypoints.settings import Settings
@@ -60,6 +110,38 @@ def _dispatch_settings(settings: Settings) -> DispatchSettings:
     )
 
 
+def _webhook_delivery_settings(settings: Settings) -> WebhookDeliverySettings:
+    return WebhookDeliverySettings(
+        retry=RetryPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            base_delay=timedelta(seconds=settings.webhook_retry_base_seconds),
+            max_delay=timedelta(seconds=settings.webhook_retry_max_seconds),
+        )
+    )
+
+
+def _webhook_worker_settings(settings: Settings) -> WebhookWorkerSettings:
+    return WebhookWorkerSettings(
+        poll_interval_seconds=settings.webhook_poll_seconds,
+        max_concurrent=settings.webhook_concurrency,
+        batch_size=min(50, settings.webhook_concurrency),
+        # An attempt takes at most the timeout: the lease outlasts it with room to settle.
+        lease_seconds=settings.webhook_timeout_seconds + 45.0,
+    )
+
+
+def _itself(value: AiohttpWebhookSender) -> AiohttpWebhookSender:
+    return value
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def _days(value: float) -> timedelta:
+    return timedelta(days=value)
+
+
 def _dispatcher_settings(settings: Settings) -> DispatcherSettings:
     return DispatcherSettings(
         poll_interval_seconds=settings.dispatch_poll_seconds,
@@ -74,6 +156,7 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
+    metrics = providers.Singleton(PrometheusMetrics, tenant_labels=settings.provided.metrics_tenant_labels)
     engine = providers.Singleton(
         create_database_engine,
         settings.provided.resolved_database_url,
@@ -108,7 +191,9 @@ class Container(containers.DeclarativeContainer):
         RateLimit, amount=settings.provided.requests_per_minute_per_ip, per_seconds=60
     )
 
-    record_status_change = providers.Factory(RecordStatusChange, unit_of_work, clock)
+    record_status_change = providers.Factory(
+        RecordStatusChange, unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
+    )
 
     sandbox_provider = providers.Singleton(
         SandboxMessagingProvider,
@@ -133,6 +218,7 @@ class Container(containers.DeclarativeContainer):
         messaging_provider,
         clock,
         providers.Callable(_dispatch_settings, settings),
+        metrics=metrics,
     )
     dispatcher = providers.Singleton(
         Dispatcher,
@@ -142,17 +228,61 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(_dispatcher_settings, settings),
     )
 
-    authenticate = providers.Factory(
-        Authenticate, unit_of_work, password_hasher, token_service, rate_limiter, login_failure_limit
+    session_policy = providers.Factory(
+        lambda seconds: SessionPolicy(lifetime=timedelta(seconds=seconds)),
+        settings.provided.refresh_token_ttl_seconds,
     )
+    authenticate = providers.Factory(
+        Authenticate,
+        unit_of_work,
+        password_hasher,
+        token_service,
+        rate_limiter,
+        login_failure_limit,
+        clock,
+        session_policy,
+    )
+    # Sessions and access control.
+    resolve_principal = providers.Factory(ResolvePrincipal, unit_of_work, token_service, clock)
+    refresh_session = providers.Factory(RefreshSession, unit_of_work, token_service, clock)
+    logout = providers.Factory(Logout, unit_of_work, clock)
+    change_own_password = providers.Factory(
+        ChangeOwnPassword, unit_of_work, password_hasher, clock, rate_limiter, login_failure_limit
+    )
+    purge_expired_sessions = providers.Factory(PurgeExpiredSessions, unit_of_work, clock)
+    # Platform administration.
+    ensure_platform_tenant = providers.Factory(EnsurePlatformTenant, unit_of_work, clock)
+    list_tenants = providers.Factory(ListTenants, unit_of_work)
+    get_tenant = providers.Factory(GetTenant, unit_of_work)
+    update_tenant = providers.Factory(UpdateTenant, unit_of_work)
+    suspend_tenant = providers.Factory(SuspendTenant, unit_of_work, clock)
+    reactivate_tenant = providers.Factory(ReactivateTenant, unit_of_work)
+    # Tenant administration.
+    list_users = providers.Factory(ListUsers, unit_of_work)
+    get_user = providers.Factory(GetUser, unit_of_work)
+    update_user = providers.Factory(UpdateUser, unit_of_work, password_hasher, clock)
+    list_senders = providers.Factory(ListSenders, unit_of_work)
+    update_sender = providers.Factory(UpdateSender, unit_of_work)
+    remove_sender = providers.Factory(RemoveSender, unit_of_work)
+    get_credentials_summary = providers.Factory(GetCredentialsSummary, unit_of_work)
+    set_twilio_credentials = providers.Factory(SetTwilioCredentials, unit_of_work)
+    list_api_keys = providers.Factory(ListApiKeys, unit_of_work)
+    create_api_key = providers.Factory(CreateApiKey, unit_of_work, clock)
+    revoke_api_key = providers.Factory(RevokeApiKey, unit_of_work, clock)
     send_message = providers.Factory(
-        SendMessage, unit_of_work, dispatcher, clock, wait_seconds=settings.provided.send_wait_seconds
+        SendMessage,
+        unit_of_work,
+        dispatcher,
+        clock,
+        wait_seconds=settings.provided.send_wait_seconds,
+        metrics=metrics,
     )
     retry_message = providers.Factory(RetryMessage, unit_of_work, dispatcher, clock)
     list_history = providers.Factory(ListHistory, unit_of_work)
     get_message = providers.Factory(GetMessage, unit_of_work)
     list_conversations = providers.Factory(ListConversations, unit_of_work, clock)
     check_readiness = providers.Factory(CheckReadiness, unit_of_work)
+    measure_dispatch_queue = providers.Factory(MeasureDispatchQueue, unit_of_work, clock, metrics)
     create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)
     add_sender = providers.Factory(AddSender, unit_of_work, clock)
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
@@ -165,7 +295,56 @@ class Container(containers.DeclarativeContainer):
         ReceiveInboundMessage, unit_of_work, webhook_signature_verifier, clock
     )
     record_status_callback = providers.Factory(
-        RecordStatusCallback, unit_of_work, webhook_signature_verifier, clock
+        RecordStatusCallback, unit_of_work, webhook_signature_verifier, clock, metrics=metrics
+    )
+
+    # Tenant webhooks: endpoints managed over the API, deliveries sent by the webhook worker.
+    webhook_destination_policy = providers.Singleton(
+        DestinationPolicy, allow_private_networks=settings.provided.webhooks_allow_private_networks
+    )
+    webhook_url_guard = providers.Singleton(ResolvingWebhookUrlGuard, webhook_destination_policy)
+    aiohttp_webhook_sender = providers.Singleton(
+        AiohttpWebhookSender,
+        timeout_seconds=settings.provided.webhook_timeout_seconds,
+        policy=webhook_destination_policy,
+    )
+    # The port, bound to the adapter above (tests override this one; shutdown closes the adapter).
+    webhook_sender = providers.Callable(_itself, aiohttp_webhook_sender)
+    deliver_webhook = providers.Singleton(
+        DeliverWebhook,
+        unit_of_work.provider,
+        webhook_sender,
+        clock,
+        providers.Callable(_webhook_delivery_settings, settings),
+    )
+    webhook_worker = providers.Singleton(
+        WebhookWorker,
+        unit_of_work.provider,
+        deliver_webhook,
+        clock,
+        providers.Callable(_webhook_worker_settings, settings),
+    )
+    register_webhook_endpoint = providers.Factory(
+        RegisterWebhookEndpoint, unit_of_work, webhook_url_guard, clock
+    )
+    list_webhook_endpoints = providers.Factory(ListWebhookEndpoints, unit_of_work)
+    get_webhook_endpoint = providers.Factory(GetWebhookEndpoint, unit_of_work)
+    update_webhook_endpoint = providers.Factory(UpdateWebhookEndpoint, unit_of_work, webhook_url_guard, clock)
+    delete_webhook_endpoint = providers.Factory(DeleteWebhookEndpoint, unit_of_work)
+    rotate_webhook_secret = providers.Factory(
+        RotateWebhookSecret,
+        unit_of_work,
+        clock,
+        default_overlap=providers.Callable(_seconds, settings.provided.webhook_secret_overlap_seconds),
+    )
+    list_webhook_deliveries = providers.Factory(ListWebhookDeliveries, unit_of_work)
+    get_webhook_delivery = providers.Factory(GetWebhookDelivery, unit_of_work)
+    replay_webhook_delivery = providers.Factory(ReplayWebhookDelivery, unit_of_work, clock)
+    purge_webhook_deliveries = providers.Factory(
+        PurgeWebhookDeliveries,
+        unit_of_work,
+        clock,
+        retention=providers.Callable(_days, settings.provided.webhook_retention_days),
     )
 
 
@@ -174,11 +353,17 @@ async def shutdown(container: Container) -> None:
     # Building an unused Singleton here is cheap: none of them connects before first use.
     await container.sandbox_provider().aclose()
     await container.twilio_provider().aclose()
+    await container.aiohttp_webhook_sender().aclose()
     await container.engine().dispose()
 
 
 def create_container(settings: Settings) -> Container:
     return Container(settings=settings)
+
+
+def prepare_metrics_directory() -> str | None:
+    """Multi-process metrics (PROMETHEUS_MULTIPROC_DIR): start from an empty directory; the directory."""
+    return clear_multiprocess_directory()
 
 
 def upgrade_database(url: str) -> None:

@@ -1,12 +1,93 @@
+"""Logs: one JSON object a line (production) or readable console lines (development), through structlog.
+
+Our modules log with the standard library (``logging.getLogger(__name__)``; the core stays free of
+logging libraries), entrypoints may use structlog's loggers; both go through one handler on the root
+logger, rendered by structlog, and so do uvicorn's, SQLAlchemy's and Python warnings. Every line
+carries what ``application.log_context`` has bound: the request id, the dispatch job and its message.
+"""
+
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Literal, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from application.log_context import current_log_context
+
+# Loggers kept at WARNING whatever LOG_LEVEL says: the Twilio SDK logs each request's URL (its query
+# holds phone numbers) and headers and each response's headers at INFO, through "twilio" or the logger
+# our Twilio HTTP client hands it; SQLAlchemy's engine logs SQL and parameters.
+QUIET_LOGGERS = ("twilio", "wa_gateway.twilio", "sqlalchemy", "aiosqlite", "asyncio", "httpx", "httpcore")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+def add_log_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    for key, value in current_log_context().items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        add_log_context,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # uvicorn puts a second, ANSI-coloured copy of its messages in "color_message".
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def configure_logging(
+    level: str, log_format: Literal["json", "console"] = "console", *, stream: TextIO | None = None
+) -> None:
+    """Route every logger through structlog; ``stream`` defaults to stderr."""
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
     )
-    # The SDK logs every request and response, headers included, at INFO.
-    logging.getLogger("twilio").setLevel(logging.WARNING)
+    renderer: Processor
+    if log_format == "json":
+        renderer = structlog.processors.JSONRenderer()
+        final: list[Processor] = [structlog.processors.dict_tracebacks, renderer]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        final = [renderer]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, _drop_color_message],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's loggers: no handlers of their own, so their lines go through ours. Its access log stays
+    # off: the request middleware logs each request, with its id and route (uvicorn logs access only
+    # when that logger has a handler somewhere).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.setLevel(logging.NOTSET)  # LOG_LEVEL (uvicorn.run sets its own from it)
+        uvicorn_logger.propagate = name != "uvicorn.access"
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    logging.captureWarnings(True)

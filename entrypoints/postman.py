@@ -18,6 +18,7 @@ from typing import Any
 
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 LOGIN_OPERATION_ID = "login"
+REFRESH_OPERATION_ID = "refreshSession"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_USERNAME = "demo"
 DEFAULT_PASSWORD = "password"  # noqa: S105 - the development demo user's documented password
@@ -101,6 +102,9 @@ def collection_from_openapi(schema: Mapping[str, Any]) -> dict[str, Any]:
             _variable("username", DEFAULT_USERNAME, "Who the login request logs in as"),
             _variable("password", DEFAULT_PASSWORD, "The password of that user"),
             _variable("accessToken", "", "Set by the login request; sent as the Bearer token"),
+            _variable(
+                "refreshToken", "", "Set by the login and refresh requests; sent by the refresh request"
+            ),
         ],
     }
 
@@ -166,7 +170,7 @@ def _request_item(
         "request": request,
         "response": [],
     }
-    if is_login:
+    if is_login or operation_id == REFRESH_OPERATION_ID:
         item["event"] = [_store_token_script()]
     return item
 
@@ -254,6 +258,8 @@ def _body(media: Mapping[str, Any], components: Mapping[str, Any], *, is_login: 
         example = {
             key: f"{{{{{key}}}}}" if key in {"username", "password"} else v for key, v in example.items()
         }
+    if isinstance(example, dict) and set(example) == {"refresh_token"}:
+        example = {"refresh_token": "{{refreshToken}}"}
     return {"mode": "raw", "raw": json.dumps(example, indent=2), "options": {"raw": {"language": "json"}}}
 
 
@@ -281,6 +287,7 @@ def _store_token_script() -> dict[str, Any]:
                 "});",
                 "if (pm.response.code === 200) {",
                 '    pm.collectionVariables.set("accessToken", pm.response.json().access_token);',
+                '    pm.collectionVariables.set("refreshToken", pm.response.json().refresh_token);',
                 "}",
             ],
         },

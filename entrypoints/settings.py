@@ -8,11 +8,13 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from uuid import UUID
 
 import msgspec
 from dotenv import dotenv_values
 
 MIN_JWT_SECRET_BYTES = 32
+MAX_ACCESS_TOKEN_TTL_SECONDS = 900
 
 
 class ConfigurationError(Exception):
@@ -27,7 +29,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_secret: str | None = None
     jwt_issuer: str = "wa-gateway"
     jwt_audience: str = "wa-gateway-api"
-    access_token_ttl_seconds: int = 900
+    access_token_ttl_seconds: int = 900  # at most MAX_ACCESS_TOKEN_TTL_SECONDS: larger values are capped
+    # How long a login session (its refresh tokens) lasts; refreshing does not extend it.
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
     credentials_keys: str | None = None
     public_base_url: str | None = None
     twilio_api_base_url: str | None = None
@@ -42,6 +46,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_attempts_per_minute: int = 10
     requests_per_minute_per_ip: int = 600
     log_level: str = "INFO"
+    # json (one object a line) or console; unset: console in development, json in production.
+    log_format: Literal["json", "console"] | None = None
+    # GET /metrics wants "Authorization: Bearer <this>" when set; open (for the internal network) when not.
+    metrics_token: str | None = None
+    # A tenant label on message metrics: false, true (every tenant), or a comma-separated allow-list.
+    metrics_tenant_labels: str = "false"
+    # `wa-gateway worker` serves /healthz and /metrics on this port when set.
+    metrics_port: int | None = None
     demo_data: bool = True
     # Dispatch: every API process runs a dispatcher unless this is off (then run `wa-gateway worker`).
     embedded_dispatcher: bool = True
@@ -54,10 +66,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_max_in_flight: int = 50
     sender_messages_per_second: float = 80.0
     sender_pause_seconds: float = 900.0
+    # Tenant webhooks: delivered by the same processes as dispatch.
+    webhooks_allow_private_networks: bool = False  # true lets webhooks reach loopback/private addresses (dev)
+    webhook_timeout_seconds: float = 15.0
+    webhook_max_attempts: int = 16  # with the delays below, retries spread over about a day
+    webhook_retry_base_seconds: float = 30.0
+    webhook_retry_max_seconds: float = 8 * 3600.0
+    webhook_secret_overlap_seconds: int = 24 * 3600  # a rotated secret stays valid this long by default
+    webhook_concurrency: int = 50
+    webhook_poll_seconds: float = 0.5
+    webhook_retention_days: int = 30  # delivered and dead deliveries are kept this long
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "console"
 
     @property
     def resolved_database_url(self) -> str:
@@ -104,7 +132,28 @@ def _complete(settings: Settings) -> Settings:
         )
     if len((settings.jwt_secret or "").encode()) < MIN_JWT_SECRET_BYTES:
         raise ConfigurationError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+    _check_tenant_labels(settings.metrics_tenant_labels)
+    if settings.access_token_ttl_seconds < 1 or settings.refresh_token_ttl_seconds < 60:
+        raise ConfigurationError(
+            "ACCESS_TOKEN_TTL_SECONDS must be positive and REFRESH_TOKEN_TTL_SECONDS at least 60"
+        )
+    # Access tokens live 15 minutes at most, whatever is configured: clients refresh (or use an API key).
+    if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
+        settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)
     return settings
+
+
+def _check_tenant_labels(value: str) -> None:
+    if value.strip().lower() in {"", "false", "true", "0", "1", "no", "yes", "off", "on", "all"}:
+        return
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            UUID(item)
+        except ValueError:
+            raise ConfigurationError(
+                f"METRICS_TENANT_LABELS: {item!r} is not a tenant id; "
+                "use false, true or a comma-separated list of tenant ids"
+            ) from None
 
 
 def _new_aes_key() -> str:

@@ -2,7 +2,8 @@
 
 Workers on any number of machines share the queue: a claim leases due jobs with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite, one writer at a time, needs no skipping), and a
-lease that runs out makes the job claimable again, so a crashed worker loses nothing.
+lease that runs out makes the job claimable again, so a crashed worker loses nothing; its next owner
+reconciles it (looks it up at the provider) before sending, so it is not sent twice either.
 """
 
 from __future__ import annotations
@@ -80,11 +81,29 @@ class SqlAlchemyDispatchQueue(_Repository):
         result = await self._execute(
             sa.update(dispatch_jobs)
             .where(which)
-            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .values(
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                # A job still leased when it is claimed is one whose lease ran out: its owner vanished
+                # mid-attempt (killed, or cut off from the database) and may have reached the provider
+                # before. The new owner looks the message up before it sends anything.
+                phase=sa.case(
+                    (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
+                    else_=dispatch_jobs.c.phase,
+                ),
+            )
             .returning(*dispatch_jobs.c)
         )
         jobs = [_job_from_row(row) for row in result.mappings()]
         return sorted(jobs, key=lambda job: job.available_at)
+
+    async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
+        result = await self._execute(
+            sa.update(dispatch_jobs)
+            .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
+            .values(lease_expires_at=until)
+        )
+        return result.rowcount == 1
 
     async def reschedule(
         self,

@@ -82,6 +82,28 @@ class SqlAlchemyTenantRepository(_Repository):
         result = await self._execute(sa.select(sa.func.count()).select_from(tenants))
         return int(result.scalar_one())
 
+    async def update(self, tenant: Tenant) -> None:
+        result = await self._execute(
+            sa.update(tenants)
+            .where(tenants.c.id == tenant.id)
+            .values(
+                name=tenant.name,
+                provider=tenant.provider.value,
+                status=tenant.status.value,
+                session_window_check=tenant.session_window_check,
+            ),
+            conflict=f"a tenant named {tenant.name!r} exists already",
+        )
+        if result.rowcount == 0:
+            raise NotFound(_TENANT_MISSING)
+
+    async def list_page(self, limit: int, after_name: str | None = None) -> list[Tenant]:
+        statement = sa.select(tenants)
+        if after_name is not None:
+            statement = statement.where(tenants.c.name > after_name)
+        result = await self._execute(statement.order_by(tenants.c.name).limit(limit))
+        return [_tenant_from_row(row) for row in result.mappings()]
+
     async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
         owner = _credentials_owner(tenant_id)
         values = {
@@ -208,6 +230,40 @@ class SqlAlchemySenderRepository(_Repository):
         )
         return [_sender_from_row(row) for row in result.mappings()]
 
+    async def get(self, tenant_id: UUID, sender_id: UUID) -> Sender | None:
+        row = await self._one_or_none(
+            sa.select(senders).where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
+        )
+        return _sender_from_row(row) if row else None
+
+    async def update_label(self, tenant_id: UUID, sender_id: UUID, label: str) -> None:
+        await self._execute(
+            sa.update(senders)
+            .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
+            .values(label=label)
+        )
+
+    async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
+        # The old default first: the partial unique index allows one default per tenant at any moment.
+        await self._execute(
+            sa.update(senders)
+            .where(
+                senders.c.tenant_id == tenant_id, senders.c.is_default.is_(True), senders.c.id != sender_id
+            )
+            .values(is_default=False)
+        )
+        await self._execute(
+            sa.update(senders)
+            .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
+            .values(is_default=True)
+        )
+
+    async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
+        result = await self._execute(
+            sa.delete(senders).where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
+        )
+        return result.rowcount == 1
+
 
 class SqlAlchemyUserRepository(_Repository):
     async def add(self, user: User) -> None:
@@ -231,6 +287,27 @@ class SqlAlchemyUserRepository(_Repository):
 
     async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
         await self._execute(sa.update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+    async def get_in_tenant(self, tenant_id: UUID, user_id: UUID) -> User | None:
+        row = await self._one_or_none(
+            sa.select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+        )
+        return _user_from_row(row) if row else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[User]:
+        result = await self._execute(
+            sa.select(users).where(users.c.tenant_id == tenant_id).order_by(users.c.username)
+        )
+        return [_user_from_row(row) for row in result.mappings()]
+
+    async def update(self, user: User) -> None:
+        result = await self._execute(
+            sa.update(users)
+            .where(users.c.tenant_id == user.tenant_id, users.c.id == user.id)
+            .values(role=user.role.value, is_active=user.is_active, password_hash=user.password_hash)
+        )
+        if result.rowcount == 0:
+            raise NotFound("no such user")
 
 
 class SqlAlchemyMessageRepository(_Repository):

@@ -231,3 +231,118 @@ idempotency_keys = sa.Table(
     sa.Column("expires_at", UtcDateTime(), nullable=False),
 )
 sa.Index("ix_idempotency_keys_expires_at", idempotency_keys.c.expires_at)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("events", sa.JSON(), nullable=False),  # the event types, sorted
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("disabled_reason", sa.Text(), nullable=True),
+    # SecretBox output bound to the tenant and the endpoint; the secret is shown once and never stored plain.
+    sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+    sa.Column("previous_secret_sealed", sa.LargeBinary(), nullable=True),
+    sa.Column("previous_secret_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_webhook_endpoints_tenant_id", webhook_endpoints.c.tenant_id, webhook_endpoints.c.created_at)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # the webhook-id: msg_<ULID>
+    sa.Column("tenant_id", sa.Uuid(), nullable=False),
+    sa.Column(
+        "endpoint_id", sa.Uuid(), sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),  # the exact body, sent byte for byte on every attempt
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),  # since created or last replayed
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("last_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("last_status_code", sa.Integer(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("last_response_excerpt", sa.Text(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+# The worker's claim: WHERE state = 'pending' AND next_attempt_at <= now ORDER BY next_attempt_at.
+sa.Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=sa.text("state = 'pending'"),
+    sqlite_where=sa.text("state = 'pending'"),
+)
+# An endpoint's deliveries, newest first (ids are ULIDs: they sort by creation time).
+sa.Index("ix_webhook_deliveries_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.id)
+sa.Index("ix_webhook_deliveries_finished_at", webhook_deliveries.c.finished_at)
+
+webhook_delivery_attempts = sa.Table(
+    "webhook_delivery_attempts",
+    metadata,
+    sa.Column("id", BigIntegerIdentity, primary_key=True, autoincrement=True),
+    sa.Column(
+        "delivery_id",
+        sa.String(40),
+        sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempted_at", UtcDateTime(), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("response_excerpt", sa.Text(), nullable=True),
+    sa.Column("duration_ms", sa.Integer(), nullable=False),
+)
+sa.Index("ix_webhook_delivery_attempts_delivery_id", webhook_delivery_attempts.c.delivery_id)
+
+# A login session: its refresh tokens are one family, and its access tokens carry its id (``sid``).
+auth_sessions = sa.Table(
+    "auth_sessions",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_reason", sa.String(32), nullable=True),
+)
+sa.Index("ix_auth_sessions_user_id", auth_sessions.c.user_id)
+sa.Index("ix_auth_sessions_tenant_id", auth_sessions.c.tenant_id)
+sa.Index("ix_auth_sessions_expires_at", auth_sessions.c.expires_at)
+
+# Refresh tokens by their SHA-256 only; used_at is set when one is exchanged (a second use is a reuse).
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("session_id", sa.Uuid(), sa.ForeignKey("auth_sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("used_at", UtcDateTime(), nullable=True),
+)
+sa.Index("ix_refresh_tokens_session_id", refresh_tokens.c.session_id)
+
+# API keys: found by their visible prefix (unique), checked against the SHA-256 of the whole key.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("created_by", sa.Uuid(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("prefix"),
+)
+sa.Index("ix_api_keys_tenant_id", api_keys.c.tenant_id, api_keys.c.created_at)

@@ -10,6 +10,7 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
 from adapters.database.dispatch import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
 from adapters.database.errors import translated_errors
 from adapters.database.repositories import (
@@ -18,6 +19,11 @@ from adapters.database.repositories import (
     SqlAlchemySenderRepository,
     SqlAlchemyTenantRepository,
     SqlAlchemyUserRepository,
+)
+from adapters.database.webhooks import (
+    SqlAlchemyWebhookDeliveryQueue,
+    SqlAlchemyWebhookEndpointRepository,
+    SqlAlchemyWebhookOutbox,
 )
 from adapters.security.secret_box import SecretBox
 
@@ -34,6 +40,11 @@ class _Transaction:
     conversations: SqlAlchemyConversationRepository
     jobs: SqlAlchemyDispatchQueue
     idempotency: SqlAlchemyIdempotencyRepository
+    sessions: SqlAlchemySessionRepository
+    api_keys: SqlAlchemyApiKeyRepository
+    webhook_endpoints: SqlAlchemyWebhookEndpointRepository
+    webhook_events: SqlAlchemyWebhookOutbox
+    webhook_deliveries: SqlAlchemyWebhookDeliveryQueue
 
 
 class SqlAlchemyUnitOfWork:
@@ -76,6 +87,26 @@ class SqlAlchemyUnitOfWork:
     def idempotency(self) -> SqlAlchemyIdempotencyRepository:
         return self._active().idempotency
 
+    @property
+    def sessions(self) -> SqlAlchemySessionRepository:
+        return self._active().sessions
+
+    @property
+    def api_keys(self) -> SqlAlchemyApiKeyRepository:
+        return self._active().api_keys
+
+    @property
+    def webhook_endpoints(self) -> SqlAlchemyWebhookEndpointRepository:
+        return self._active().webhook_endpoints
+
+    @property
+    def webhook_events(self) -> SqlAlchemyWebhookOutbox:
+        return self._active().webhook_events
+
+    @property
+    def webhook_deliveries(self) -> SqlAlchemyWebhookDeliveryQueue:
+        return self._active().webhook_deliveries
+
     async def __aenter__(self) -> Self:
         if self._transaction is not None:
             raise RuntimeError("this unit of work is in use already; it does not nest")
@@ -95,6 +126,11 @@ class SqlAlchemyUnitOfWork:
             conversations=SqlAlchemyConversationRepository(connection),
             jobs=SqlAlchemyDispatchQueue(connection),
             idempotency=SqlAlchemyIdempotencyRepository(connection),
+            sessions=SqlAlchemySessionRepository(connection),
+            api_keys=SqlAlchemyApiKeyRepository(connection),
+            webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, self._secret_box),
+            webhook_events=SqlAlchemyWebhookOutbox(connection),
+            webhook_deliveries=SqlAlchemyWebhookDeliveryQueue(connection),
         )
         return self
 

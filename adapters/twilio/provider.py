@@ -23,6 +23,7 @@ RATE_LIMITED_CODE = 20429
 MESSAGING_LIMIT_CODE = 63018  # the sender hit WhatsApp's messaging limit: nothing was sent
 # How far around our own timestamp a message found at Twilio may have been created to be ours.
 _LOOKUP_WINDOW = timedelta(minutes=10)
+_LOOKUP_PAGE_SIZE = 200
 # The SDK prefixes Twilio's own message with what it was doing: "Unable to create record: ...".
 _SDK_PREFIX = "Unable to create record: "
 _TWILIO_STATUSES = {status.value: status for status in MessageStatus}
@@ -116,22 +117,29 @@ class TwilioMessagingProvider:
             return ProviderLookup(result=LookupResult.NOT_FOUND)
         created_at = message.created_at.astimezone(UTC)
         try:
-            candidates = await self._client(request).messages.list_async(
+            # Newest first, page after page, until the candidates are older than the window: a contact
+            # who got many messages since ours must not push ours off a first page (then "not found"
+            # would send it again).
+            candidates = await self._client(request).messages.stream_async(
                 to=message.contact.whatsapp_address,
                 from_=message.sender.whatsapp_address,
-                limit=50,
+                page_size=_LOOKUP_PAGE_SIZE,
             )
+            async for candidate in candidates:
+                when = candidate.date_created
+                if when is not None and when < created_at - _LOOKUP_WINDOW:
+                    break
+                if when is not None and when > created_at + _LOOKUP_WINDOW:
+                    continue
+                same_body = (candidate.body or "") == message.content.body
+                same_media = int(candidate.num_media or 0) == len(message.content.media_urls)
+                if (same_body and same_media) or message.content.template is not None:
+                    status = _TWILIO_STATUSES.get(str(candidate.status), MessageStatus.QUEUED)
+                    return ProviderLookup(
+                        result=LookupResult.FOUND, provider_sid=candidate.sid, status=status
+                    )
         except (TwilioException, aiohttp.ClientError, TimeoutError, ValueError):
             return ProviderLookup(result=LookupResult.UNAVAILABLE)
-        for candidate in candidates:
-            when = candidate.date_created
-            if when is not None and abs(when - created_at) > _LOOKUP_WINDOW:
-                continue
-            same_body = (candidate.body or "") == message.content.body
-            same_media = int(candidate.num_media or 0) == len(message.content.media_urls)
-            if (same_body and same_media) or message.content.template is not None:
-                status = _TWILIO_STATUSES.get(str(candidate.status), MessageStatus.QUEUED)
-                return ProviderLookup(result=LookupResult.FOUND, provider_sid=candidate.sid, status=status)
         return ProviderLookup(result=LookupResult.NOT_FOUND)
 
     @staticmethod

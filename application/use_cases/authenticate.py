@@ -1,7 +1,16 @@
 from __future__ import annotations
 
 from application.errors import AuthenticationFailed, RateLimited
-from application.ports import IssuedToken, PasswordHasher, RateLimit, RateLimiter, TokenService, UnitOfWork
+from application.ports import (
+    Clock,
+    PasswordHasher,
+    RateLimit,
+    RateLimiter,
+    SessionTokens,
+    TokenService,
+    UnitOfWork,
+)
+from application.use_cases.sessions import SessionPolicy, start_session
 
 # A valid argon2id hash (of a random password) with the default cost: verifying against it costs as
 # much as verifying a real user's hash, so an unknown username answers in about the same time.
@@ -11,7 +20,7 @@ _TIMING_EQUALISER_HASH = (
 
 
 class Authenticate:
-    """Exchange a username and password for an access token.
+    """Exchange a username and password for a new session: an access token and a refresh token.
 
     Failed attempts are counted per username and per client address; past ``failure_limit`` the
     caller must wait (429) before trying again, whether or not the next password would be right.
@@ -24,14 +33,18 @@ class Authenticate:
         tokens: TokenService,
         limiter: RateLimiter,
         failure_limit: RateLimit,
+        clock: Clock,
+        sessions: SessionPolicy,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._tokens = tokens
         self._limiter = limiter
         self._failure_limit = failure_limit
+        self._clock = clock
+        self._sessions = sessions
 
-    async def __call__(self, username: str, password: str, client_address: str = "unknown") -> IssuedToken:
+    async def __call__(self, username: str, password: str, client_address: str = "unknown") -> SessionTokens:
         username = username.strip().lower()
         failure_keys = (f"login-failures:user:{username}", f"login-failures:address:{client_address}")
         for key in failure_keys:
@@ -42,6 +55,7 @@ class Authenticate:
                     retry_after_seconds=state.reset_after_seconds,
                     limit=self._failure_limit.amount,
                     window_seconds=self._failure_limit.per_seconds,
+                    scope="login",
                 )
         try:
             return await self._authenticate(username, password)
@@ -50,7 +64,7 @@ class Authenticate:
                 await self._limiter.hit(key, self._failure_limit)
             raise
 
-    async def _authenticate(self, username: str, password: str) -> IssuedToken:
+    async def _authenticate(self, username: str, password: str) -> SessionTokens:
         async with self._uow:
             user = await self._uow.users.get_by_username(username)
             tenant = await self._uow.tenants.get(user.tenant_id) if user else None
@@ -62,9 +76,12 @@ class Authenticate:
         # A disabled account or a suspended tenant gets the same answer: nothing to probe.
         if not user.is_active or tenant is None or not tenant.is_active:
             raise AuthenticationFailed()
-        if self._hasher.needs_rehash(user.password_hash):
-            new_hash = await self._hasher.hash(password)
-            async with self._uow:
+        new_hash = (
+            await self._hasher.hash(password) if self._hasher.needs_rehash(user.password_hash) else None
+        )
+        async with self._uow:
+            if new_hash is not None:
                 await self._uow.users.update_password_hash(user.id, new_hash)
-                await self._uow.commit()
-        return self._tokens.issue(user)
+            issued = await start_session(self._uow, self._tokens, user, self._sessions, self._clock)
+            await self._uow.commit()
+        return issued

@@ -6,22 +6,26 @@ The same code runs inline (right after POST /api/send stored the message) and in
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from application.ports import (
+    NO_METRICS,
     Clock,
     DispatchJob,
     JobPhase,
     LookupResult,
     MessagingProvider,
+    Metrics,
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
     SendOutcome,
     UnitOfWork,
 )
+from application.webhook_events import record_status_changed
 from domain.dispatch import RetryPolicy
 from domain.messages import Message, MessageStatus
 from domain.provider_errors import describe_error
@@ -53,18 +57,31 @@ class DispatchMessage:
         provider: MessagingProvider,
         clock: Clock,
         settings: DispatchSettings,
+        *,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._uow_factory = uow_factory
         self._provider = provider
         self._clock = clock
         self._settings = settings
+        self._metrics = metrics
 
     async def __call__(self, job: DispatchJob, owner: str) -> Message | None:
         uow = self._uow_factory()
         async with uow:
+            # The job may have waited in this process since it was claimed (for a tenant slot, for the
+            # sender's throttle): go on only if the lease is still ours, and make it last this attempt.
+            # Otherwise its new owner may be sending it right now.
+            until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
+            if not await uow.jobs.extend_lease(job.message_id, owner=owner, until=until):
+                logger.warning(
+                    "lost the lease on message %s before sending; left to its new owner", job.message_id
+                )
+                return None
             message = await uow.messages.get(job.tenant_id, job.message_id)
             tenant = await uow.tenants.get(job.tenant_id)
             credentials = await uow.tenants.get_twilio_credentials(job.tenant_id) if tenant else None
+            await uow.commit()
         if message is None or tenant is None:
             await self._finish(job, owner)
             return None
@@ -74,26 +91,39 @@ class DispatchMessage:
         request = OutboundRequest(tenant=tenant, message=message, credentials=credentials)
         if job.phase is JobPhase.RECONCILE:
             return await self._reconcile(job, owner, request)
+        started = time.perf_counter()
         try:
             outcome = await self._provider.send(request)
         except Exception:
             # Our own adapter failed mid-call: whether the provider got the message is unknown.
             logger.exception("provider call for message %s raised", message.id)
             outcome = SendOutcome(kind=OutcomeKind.UNKNOWN, reason="the provider call failed unexpectedly")
-        return await self._settle(job, owner, message, outcome)
+        self._metrics.provider_call(
+            tenant.provider, "send", outcome.kind.value, time.perf_counter() - started
+        )
+        logger.info(
+            "provider answered %s for message %s (attempt %d)",
+            outcome.kind.value,
+            message.id,
+            job.attempts + 1,
+            extra={"provider": tenant.provider.value, "error_code": outcome.error_code},
+        )
+        return await self._settle(job, owner, message, outcome, tenant.provider)
 
-    async def _settle(self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome) -> Message:
+    async def _settle(
+        self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome, provider: str
+    ) -> Message:
         now = self._clock.now()
         attempts = job.attempts + 1
         if outcome.kind is OutcomeKind.ACCEPTED and outcome.provider_sid:
             settled = message.handed_to_provider(
                 outcome.provider_sid, outcome.status or MessageStatus.QUEUED, now
             )
-            return await self._store(job, owner, settled)
+            return await self._store(job, owner, settled, provider)
         if outcome.kind is OutcomeKind.REJECTED:
             reason = describe_error(outcome.error_code, outcome.reason) or "the provider refused the message"
             return await self._store(
-                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now)
+                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
             )
         if outcome.kind is OutcomeKind.UNKNOWN:
             await self._reschedule(
@@ -109,7 +139,7 @@ class DispatchMessage:
         if self._settings.retry.exhausted(attempts):
             reason = f"attempts exhausted ({attempts}): {outcome.reason or 'the provider was unavailable'}"
             return await self._store(
-                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now)
+                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
             )
         retry_after = timedelta(seconds=outcome.retry_after_seconds) if outcome.retry_after_seconds else None
         delay = self._settings.retry.delay_after(attempts, retry_after=retry_after)
@@ -119,7 +149,10 @@ class DispatchMessage:
     async def _reconcile(self, job: DispatchJob, owner: str, request: OutboundRequest) -> Message:
         message = request.message
         now = self._clock.now()
+        started = time.perf_counter()
         found = await self._provider.lookup(request)
+        provider = request.tenant.provider
+        self._metrics.provider_call(provider, "lookup", found.result.value, time.perf_counter() - started)
         if found.result is LookupResult.FOUND and found.provider_sid:
             uow = self._uow_factory()
             async with uow:
@@ -130,12 +163,14 @@ class DispatchMessage:
             settled = message.handed_to_provider(
                 found.provider_sid, found.status or MessageStatus.QUEUED, now
             )
-            return await self._store(job, owner, settled)
+            return await self._store(job, owner, settled, provider)
         if found.result is LookupResult.NOT_FOUND:
             # The provider has no such message: sending it now cannot make a duplicate.
             if self._settings.retry.exhausted(job.attempts):
                 reason = f"attempts exhausted ({job.attempts}): the provider never confirmed the message"
-                return await self._store(job, owner, message.failed(code=None, reason=reason, now=now))
+                return await self._store(
+                    job, owner, message.failed(code=None, reason=reason, now=now), provider
+                )
             await self._reschedule(job, owner, job.attempts, JobPhase.SEND, now, job.last_error)
             return message
         delay = self._settings.retry.delay_after(job.attempts)
@@ -144,7 +179,7 @@ class DispatchMessage:
         )
         return message
 
-    async def _store(self, job: DispatchJob, owner: str, message: Message) -> Message:
+    async def _store(self, job: DispatchJob, owner: str, message: Message, provider: str) -> Message:
         """The message's outcome and the job's end in one transaction: a crash leaves both or neither."""
         uow = self._uow_factory()
         async with uow:
@@ -154,8 +189,12 @@ class DispatchMessage:
                 return message
             if message.provider_sid:
                 await uow.messages.attach_provider_sid(message.tenant_id, message.id, message.provider_sid)
-            await uow.messages.record_dispatch(message)
+            recorded = await uow.messages.record_dispatch(message)
+            if recorded:
+                await record_status_changed(uow, message, message.updated_at)
             await uow.commit()
+        if recorded:
+            self._metrics.message_status(provider, message.status, message.tenant_id)
         return message
 
     async def _reschedule(

@@ -8,12 +8,18 @@ from uuid import UUID
 
 from application.errors import AlreadyExists, InvalidInput, NotFound
 from application.ports import Clock, PasswordHasher, UnitOfWork
+from domain.access import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME, TENANT_ROLES
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
+
+
+def check_password_rules(password: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,8 @@ class CreateTenant:
         name = command.name.strip()
         if not 1 <= len(name) <= 200:
             raise InvalidInput("a tenant name is 1 to 200 characters")
+        if name.lower() == PLATFORM_TENANT_NAME:
+            raise InvalidInput(f"the tenant name {name!r} is reserved")
         if command.provider is ProviderName.TWILIO and command.twilio_credentials is None:
             raise InvalidInput("a tenant on Twilio needs its Twilio account SID and auth token")
         if not command.session_window_check and command.provider is not ProviderName.SANDBOX:
@@ -89,8 +97,13 @@ class CreateUser:
         normalized = username.strip().lower()
         if not USERNAME_PATTERN.match(normalized):
             raise InvalidInput("a username is 3 to 64 characters: letters, digits, '.', '_', '-', '@'")
-        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-            raise InvalidInput(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+        check_password_rules(password)
+        # Platform admins live in the platform tenant, and nobody else does.
+        if (tenant_id == PLATFORM_TENANT_ID) != (role is Role.PLATFORM_ADMIN):
+            raise InvalidInput(
+                "platform admins belong to the platform tenant, and a tenant's users are agents or "
+                "tenant admins"
+            )
         password_hash = await self._hasher.hash(password)
         async with self._uow:
             if await self._uow.tenants.get(tenant_id) is None:
@@ -107,6 +120,39 @@ class CreateUser:
             await self._uow.users.add(user)
             await self._uow.commit()
         return user
+
+
+class EnsurePlatformTenant:
+    """The tenant platform admins belong to: created the first time a platform admin is."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self) -> Tenant:
+        async with self._uow:
+            existing = await self._uow.tenants.get(PLATFORM_TENANT_ID)
+            if existing is not None:
+                return existing
+            tenant = Tenant(
+                id=PLATFORM_TENANT_ID,
+                name=PLATFORM_TENANT_NAME,
+                provider=ProviderName.SANDBOX,
+                created_at=self._clock.now(),
+            )
+            await self._uow.tenants.add(tenant)
+            await self._uow.commit()
+        return tenant
+
+
+def is_customer_tenant(tenant: Tenant) -> bool:
+    """Any tenant but the platform tenant."""
+    return tenant.id != PLATFORM_TENANT_ID
+
+
+def check_tenant_role(role: Role) -> None:
+    if role not in TENANT_ROLES:
+        raise InvalidInput("a tenant's users and API keys are agents or tenant admins")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +178,10 @@ class ProvisionDemo:
 
     async def __call__(self) -> DemoAccount | None:
         async with self._uow:
-            if await self._uow.tenants.count() > 0:
+            tenants = await self._uow.tenants.count()
+            if await self._uow.tenants.get(PLATFORM_TENANT_ID) is not None:
+                tenants -= 1  # platform admins alone do not make a database non-empty
+            if tenants > 0:
                 return None
         # The demo has no customers to write first, so it may send free-form messages to anyone.
         tenant = await CreateTenant(self._uow, self._clock)(
@@ -154,6 +203,7 @@ class ResealCredentials:
     async def __call__(self) -> int:
         async with self._uow:
             count = await self._uow.tenants.reseal_credentials()
+            count += await self._uow.webhook_endpoints.reseal_secrets()
             await self._uow.commit()
         return count
 

@@ -20,7 +20,7 @@ from application.errors import (
     SessionWindowClosed,
     UnknownSender,
 )
-from application.ports import Clock, DispatchJob, IdempotencyRecord, UnitOfWork
+from application.ports import NO_METRICS, Clock, DispatchJob, IdempotencyRecord, Metrics, UnitOfWork
 from domain.conversations import Conversation
 from domain.errors import InvalidMessage
 from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
@@ -89,11 +89,20 @@ class SendMessage:
     refused before anything is stored or sent, unless the tenant has that check off (sandbox only).
     """
 
-    def __init__(self, uow: UnitOfWork, dispatcher: Dispatcher, clock: Clock, *, wait_seconds: float) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        wait_seconds: float,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
         self._clock = clock
         self._wait_seconds = wait_seconds
+        self._metrics = metrics
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
@@ -117,7 +126,7 @@ class SendMessage:
             self._dispatcher.notify()
         else:
             message, dispatched = await self._dispatch_inline(message)
-        if command.idempotency_key is not None:
+        if command.idempotency_key is not None and not command.respond_async:
             async with self._uow:
                 await self._uow.idempotency.complete(
                     message.tenant_id, command.idempotency_key, _status_code(dispatched)
@@ -178,9 +187,13 @@ class SendMessage:
                         created_at=now,
                         expires_at=now + IDEMPOTENCY_KEY_TTL,
                         message_id=message.id,
+                        # Asked to respond async, the answer (202) is settled by this commit: a retry
+                        # whose first answer was lost replays it at once, instead of a 409 "in progress".
+                        response_status=_status_code(dispatched=False) if command.respond_async else None,
                     )
                 )
             await self._uow.commit()
+        self._metrics.message_accepted(tenant.provider, tenant.id)
         return message
 
     async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:

@@ -20,11 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 from application.errors import AlreadyExists, CredentialsUnreadable, InvalidInput, WebhookRejected
-from application.ports import Clock, StatusChange, UnitOfWork, WebhookSignatureVerifier
+from application.ports import NO_METRICS, Clock, Metrics, StatusChange, UnitOfWork, WebhookSignatureVerifier
+from application.webhook_events import record_message_received, record_status_changed
 from domain.errors import InvalidPhoneNumber
 from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from domain.provider_errors import describe_error
+from domain.tenancy import ProviderName
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +147,8 @@ class ReceiveInboundMessage:
     """Store a customer's message once, however often Twilio delivers it, and update the conversation.
 
     Duplicates are recognised by ``MessageSid``: looked up first, and a concurrent twin that still
-    reaches the unique index is recognised after the fact. The message and its conversation are
-    written in one transaction.
+    reaches the unique index is recognised after the fact. The message, its conversation and its
+    ``message.received`` event for the tenant's webhooks are written in one transaction.
     """
 
     def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, clock: Clock) -> None:
@@ -192,6 +194,7 @@ class ReceiveInboundMessage:
             )
             await self._uow.messages.add(message)
             await self._uow.conversations.record_message(message)
+            await record_message_received(self._uow, message, message.created_at)
             await self._uow.commit()
         return InboundReceipt(message=message, duplicate=False)
 
@@ -217,10 +220,18 @@ class RecordStatusCallback:
     MessageSid: the StatusCallback URL carries our ``message_id``, and the sid is attached from it.
     """
 
-    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        verifier: WebhookSignatureVerifier,
+        clock: Clock,
+        *,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self._uow = uow
         self._authenticator = _Authenticator(uow, verifier)
         self._clock = clock
+        self._metrics = metrics
 
     async def __call__(self, webhook: StatusCallbackWebhook) -> CallbackResult:
         async with self._uow:
@@ -244,9 +255,12 @@ class RecordStatusCallback:
                 provider_sid=sid, status=status, error_code=error_code, error_message=error_message
             )
             advanced = await self._uow.messages.advance_status(change, self._clock.now())
+            if advanced is not None:
+                await record_status_changed(self._uow, advanced, advanced.updated_at)
             await self._uow.commit()
         if advanced is None:
             return CallbackResult(CallbackOutcome.NOT_APPLIED)
+        self._metrics.message_status(ProviderName.TWILIO, advanced.status, advanced.tenant_id)
         return CallbackResult(CallbackOutcome.APPLIED, advanced)
 
     async def _find_message(self, webhook: StatusCallbackWebhook, tenants: list[UUID], sid: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -15,7 +15,14 @@ from application.errors import ApplicationError
 from domain.errors import DomainError
 from entrypoints.background import background_work
 from entrypoints.container import Container, shutdown
+from entrypoints.http.access import enforce_access, public
+from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.http.dependencies import DEPENDENCIES, limit_requests_per_address
+from entrypoints.http.observability import (
+    MetricsController,
+    RequestObservability,
+    request_id_on_every_response,
+)
 from entrypoints.http.problems import (
     application_error_handler,
     http_exception_handler,
@@ -27,6 +34,7 @@ from entrypoints.http.routes import (
     HealthController,
     MessagesController,
 )
+from entrypoints.http.webhook_endpoints import WebhookEndpointsController
 from entrypoints.http.webhooks import TwilioWebhooksController
 
 API_VERSION = "1.0.0"
@@ -37,15 +45,21 @@ def openapi_config() -> OpenAPIConfig:
         title="wa-gateway",
         version=API_VERSION,
         description="Multi-tenant WhatsApp messaging API. Errors are RFC 9457 problem details.",
-        path="/docs",
         render_plugins=[ScalarRenderPlugin()],
+        # The documentation is public; declared like every other route (see access.py).
+        openapi_router=Router(
+            "/docs", route_handlers=[], include_in_schema=False, opt=public("the API's documentation")
+        ),
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(
                     type="http",
                     scheme="bearer",
-                    bearer_format="JWT",
-                    description="An access token from POST /auth/login",
+                    bearer_format="JWT or API key",
+                    description=(
+                        "An access token from POST /auth/login or /auth/refresh, or an API key "
+                        "(wag_<prefix>_<secret>) from POST /api/api-keys"
+                    ),
                 )
             }
         ),
@@ -73,8 +87,15 @@ def create_app(container: Container) -> Litestar:
             ConversationsController,
             HealthController,
             TwilioWebhooksController,
+            WebhookEndpointsController,
+            MetricsController,
+            *ADMINISTRATION_CONTROLLERS,
         ],
+        # Deny by default: every route declares who may call it, and this guard enforces it.
+        guards=[enforce_access],
         dependencies=DEPENDENCIES,
+        middleware=[RequestObservability(container.metrics())],
+        before_send=[request_id_on_every_response],
         before_request=limit_requests_per_address,
         exception_handlers={
             ApplicationError: application_error_handler,
@@ -86,6 +107,7 @@ def create_app(container: Container) -> Litestar:
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
+        logging_config=None,  # entrypoints.logging_setup configures logging; Litestar's would replace it
     )
     app.state.container = container
     return app

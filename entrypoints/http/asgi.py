@@ -12,5 +12,5 @@ from entrypoints.settings import load_settings
 
 def create_app_from_environment() -> Litestar:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.resolved_log_format)
     return create_app(create_container(settings))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
-from application.errors import InvalidToken, RateLimited
+from application.errors import AccessDenied, RateLimited
 from application.ports import Principal
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.conversations import ListConversations
@@ -15,19 +16,27 @@ from application.use_cases.history import GetMessage, ListHistory
 from application.use_cases.readiness import CheckReadiness
 from application.use_cases.send_message import RetryMessage, SendMessage
 from entrypoints.container import Container
+from entrypoints.http.access import principal_of
+
+_ADDRESS_COUNTED = "wa_gateway.address_counted"
 
 
-def container_of(request: Request[Any, Any, Any]) -> Container:
+def container_of(request: ASGIConnection[Any, Any, Any, Any]) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def client_address(request: Request[Any, Any, Any]) -> str:
+def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def limit_requests_per_address(request: Request[Any, Any, Any]) -> None:
-    """A coarse per-address request limit, checked before every handler."""
+async def limit_requests_per_address(request: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """A coarse per-address request limit, checked before every handler (once: the access guard counts
+    the request first on routes that need a credential)."""
+    scope = cast(dict[str, Any], request.scope)
+    if scope.get(_ADDRESS_COUNTED):
+        return
+    scope[_ADDRESS_COUNTED] = True
     container = container_of(request)
     limit = container.request_limit_per_address()
     state = await container.rate_limiter().hit(f"requests:address:{client_address(request)}", limit)
@@ -37,15 +46,16 @@ async def limit_requests_per_address(request: Request[Any, Any, Any]) -> None:
             retry_after_seconds=state.reset_after_seconds,
             limit=limit.amount,
             window_seconds=limit.per_seconds,
+            scope="address",
         )
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("send an access token: Authorization: Bearer <token>")
-    return container_of(request).token_service().verify(token.strip())
+    """The caller, as the access guard admitted it (see entrypoints/http/access.py)."""
+    principal = principal_of(request)
+    if principal is None:  # a public route asking for a principal: it gets none
+        raise AccessDenied("this route admits no principal")
+    return principal
 
 
 async def provide_authenticate(request: Request[Any, Any, Any]) -> Authenticate:

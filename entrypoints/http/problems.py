@@ -18,6 +18,7 @@ from application.errors import (
     ApplicationError,
     AuthenticationFailed,
     CredentialsUnreadable,
+    CurrentPasswordWrong,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     InvalidCursor,
@@ -28,9 +29,12 @@ from application.errors import (
     RateLimited,
     SessionWindowClosed,
     StorageUnavailable,
+    WebhookEndpointDisabled,
     WebhookRejected,
+    WebhookUrlRefused,
 )
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
+from domain.webhooks import InvalidWebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (AuthenticationFailed, ProblemType(401, "invalid-credentials", "Invalid credentials")),
     (InvalidToken, ProblemType(401, "invalid-token", "Missing or invalid access token")),
     (AccessDenied, ProblemType(403, "forbidden", "Forbidden")),
+    (CurrentPasswordWrong, ProblemType(403, "current-password-wrong", "Current password wrong")),
     (WebhookRejected, ProblemType(403, "webhook-signature-invalid", "Webhook signature invalid")),
     (NotFound, ProblemType(404, "not-found", "Not found")),
     (AlreadyExists, ProblemType(409, "conflict", "Already exists")),
@@ -60,6 +65,9 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (InvalidPhoneNumber, ProblemType(422, "invalid-phone-number", "Invalid phone number")),
     (InvalidMessage, ProblemType(422, "invalid-message", "Invalid message")),
     (SessionWindowClosed, ProblemType(422, "session-window-closed", "Session window closed")),
+    (WebhookUrlRefused, ProblemType(422, "webhook-url-refused", "Webhook URL refused")),
+    (InvalidWebhookEndpoint, ProblemType(422, "invalid-webhook-endpoint", "Invalid webhook endpoint")),
+    (WebhookEndpointDisabled, ProblemType(409, "webhook-endpoint-disabled", "Webhook endpoint disabled")),
     (InvalidInput, ProblemType(422, "invalid-input", "Invalid input")),
     (RateLimited, ProblemType(429, "too-many-requests", "Too many requests")),
     (CredentialsUnreadable, ProblemType(500, "tenant-credentials-unreadable", "Tenant misconfigured")),
@@ -140,6 +148,7 @@ def application_error_handler(request: Request[Any, Any, Any], error: Exception)
         headers = {"Retry-After": "5"}
     if isinstance(error, RateLimited):
         headers = rate_limit_headers(error)
+        request.app.state.container.metrics().rate_limited(error.scope)
     return problem_response(
         request,
         status=problem_type.status,

@@ -7,19 +7,22 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from application.ports import Principal
+from application.ports import Principal, SessionTokens
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.conversations import ConversationsRequest, ListConversations
 from application.use_cases.history import DEFAULT_PAGE_SIZE, GetMessage, HistoryRequest, ListHistory
 from application.use_cases.readiness import CheckReadiness
 from application.use_cases.send_message import RetryMessage, SendMessage, SendMessageCommand
+from application.use_cases.sessions import Logout, RefreshSession
 from domain.messages import Direction, MessageStatus
-from entrypoints.http.dependencies import client_address
+from entrypoints.http.access import ANY_USER, SEND_AND_READ, public
+from entrypoints.http.access_schemas import RefreshRequest
+from entrypoints.http.dependencies import client_address, container_of
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.schemas import (
     ConversationsPage,
@@ -35,31 +38,91 @@ from entrypoints.http.schemas import (
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 
+async def provide_refresh_session(request: Request[Any, Any, Any]) -> RefreshSession:
+    return container_of(request).refresh_session()
+
+
+async def provide_logout(request: Request[Any, Any, Any]) -> Logout:
+    return container_of(request).logout()
+
+
 class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
+    dependencies = {"refresh_session": Provide(provide_refresh_session), "logout": Provide(provide_logout)}
 
     @post(
         "/login",
         operation_id="login",
-        summary="Exchange a username and password for an access token",
+        summary="Exchange a username and password for an access token and a refresh token",
+        description=(
+            "The access token lives 15 minutes at most (`expires_in`); exchange the refresh token at "
+            "`POST /auth/refresh` for the next pair before it runs out. A session lasts "
+            "`refresh_expires_in` seconds from login."
+        ),
         status_code=HTTP_200_OK,
         responses=problem_responses(400, 401, 413, 429),
+        opt=public("the username and password in the body"),
     )
     async def login(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[LoginRequest],
         authenticate: NamedDependency[Authenticate],
-    ) -> TokenResponse:
-        token = await authenticate(data.username, data.password, client_address(request))
-        return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
+    ) -> Response[TokenResponse]:
+        return _tokens(await authenticate(data.username, data.password, client_address(request)))
+
+    @post(
+        "/refresh",
+        operation_id="refreshSession",
+        summary="Exchange a refresh token for a new access token and the next refresh token",
+        description=(
+            "Each refresh token works once: the answer carries its successor. A refresh token presented "
+            "a second time means someone else has it too: the whole session is ended (its newest refresh "
+            "token and its access tokens stop working) and the answer is 401."
+        ),
+        status_code=HTTP_200_OK,
+        responses=problem_responses(400, 401, 413, 429, 503),
+        opt=public("the refresh token in the body"),
+    )
+    async def refresh(
+        self, data: JSONBody[RefreshRequest], refresh_session: NamedDependency[RefreshSession]
+    ) -> Response[TokenResponse]:
+        return _tokens(await refresh_session(data.refresh_token))
+
+    @post(
+        "/logout",
+        operation_id="logout",
+        summary="End this session",
+        description=(
+            "The session's refresh tokens and every access token issued in it, this one included, stop "
+            "working at once. Other sessions of the user are not affected."
+        ),
+        status_code=HTTP_204_NO_CONTENT,
+        security=BEARER,
+        responses=problem_responses(401, 403, 429, 503),
+        opt=ANY_USER,
+    )
+    async def logout(self, principal: NamedDependency[Principal], logout: NamedDependency[Logout]) -> None:
+        await logout(principal)
+
+
+def _tokens(tokens: SessionTokens) -> Response[TokenResponse]:
+    body = TokenResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        refresh_expires_in=tokens.refresh_expires_in,
+    )
+    # RFC 6749 5.1: token responses are never cached.
+    return Response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 class MessagesController(Controller):
     path = "/api"
     tags = ["messages"]
     security = BEARER
+    opt = SEND_AND_READ
 
     @post(
         "/send",
@@ -222,6 +285,7 @@ class ConversationsController(Controller):
     path = "/api/conversations"
     tags = ["conversations"]
     security = BEARER
+    opt = SEND_AND_READ
 
     @get(
         "/",
@@ -288,6 +352,7 @@ class ConversationsController(Controller):
 class HealthController(Controller):
     path = "/"
     tags = ["operations"]
+    opt = public("probes: they tell nothing but up or ready")
 
     @get("/healthz", operation_id="health", summary="The process is up", cache=False)
     async def health(self) -> HealthStatus:

@@ -30,7 +30,10 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class TokenResponse(msgspec.Struct):
     access_token: str
-    expires_in: int
+    expires_in: int  # seconds the access token is valid (15 minutes at most)
+    # Exchange at POST /auth/refresh for the next pair, once: a refresh token used twice ends the session.
+    refresh_token: str
+    refresh_expires_in: int  # seconds until the session ends (refreshing does not extend it)
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type, not a secret
 
 

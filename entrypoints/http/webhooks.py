@@ -30,6 +30,7 @@ from application.use_cases.webhooks import (
     SignedWebhook,
     StatusCallbackWebhook,
 )
+from entrypoints.http.access import public
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
 
@@ -181,6 +182,7 @@ class TwilioWebhooksController(Controller):
 
     path = "/"
     tags = ["webhooks"]
+    opt = public("Twilio's signature (X-Twilio-Signature), checked by the use case")
     before_request = staticmethod(no_request_limit)
     dependencies = {
         "receive_inbound_message": Provide(provide_receive_inbound_message),

@@ -80,6 +80,34 @@ async def test_a_leased_job_is_invisible_until_its_lease_runs_out(uow_factory: U
         await uow.commit()
 
 
+async def test_a_job_whose_lease_ran_out_comes_back_to_be_reconciled(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    await accepted_with_job(uow_factory, tenant)
+
+    (first,) = await claim(uow_factory, "a", T0)
+    (again,) = await claim(uow_factory, "b", T0 + timedelta(seconds=31))  # "a" vanished mid-attempt
+
+    assert first.phase is JobPhase.SEND
+    assert again.phase is JobPhase.RECONCILE, "b looks the message up before it sends anything"
+
+
+async def test_only_the_owner_extends_its_lease(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+
+    async with uow_factory() as uow:
+        assert await uow.jobs.extend_lease(message.id, owner="a", until=T0 + timedelta(seconds=90))
+        assert not await uow.jobs.extend_lease(message.id, owner="b", until=T0 + timedelta(seconds=90))
+        await uow.commit()
+
+    assert await claim(uow_factory, "b", T0 + timedelta(seconds=60)) == [], "a's lease was extended"
+    (taken,) = await claim(uow_factory, "b", T0 + timedelta(seconds=91))
+    async with uow_factory() as uow:
+        assert not await uow.jobs.extend_lease(message.id, owner="a", until=T0 + timedelta(minutes=5))
+    assert taken.message_id == message.id
+
+
 async def test_concurrent_claims_never_hand_out_a_job_twice(uow_factory: UowFactory) -> None:
     tenant = await tenant_with_sender(uow_factory)
     for _ in range(30):

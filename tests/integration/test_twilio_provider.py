@@ -3,6 +3,7 @@ every answer (or lack of one) becomes an outcome the use case can act on."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import time
@@ -13,7 +14,7 @@ import pytest
 
 from adapters.twilio.http_client import GatewayTwilioHttpClient
 from adapters.twilio.provider import TwilioMessagingProvider
-from application.ports import OutboundRequest, OutcomeKind
+from application.ports import LookupResult, OutboundRequest, OutcomeKind
 from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Tenant, TwilioCredentials
@@ -259,6 +260,47 @@ async def test_an_error_after_twilio_created_the_message_is_unknown_not_retryabl
 
     assert outcome.kind is OutcomeKind.UNKNOWN
     assert len(emulator.state.messages) == 1  # resending would deliver it twice
+
+
+def sent_now(body: str) -> OutboundRequest:
+    """A request for a message created now (a lookup looks around the message's own creation time)."""
+    request = outbound(body=body)
+    return dataclasses.replace(
+        request, message=dataclasses.replace(request.message, created_at=datetime.now(UTC))
+    )
+
+
+async def test_a_lookup_finds_the_message_whose_answer_was_lost(
+    emulator: RunningEmulator, provider: TwilioMessagingProvider
+) -> None:
+    ours, other = sent_now("Your order has shipped"), sent_now("Your parcel is out for delivery")
+    emulator.state.update_faults(
+        failure_rate=1.0, failure_kinds=(FailureKind.DROP,), create_before_failing=True
+    )
+    assert (await provider.send(ours)).kind is OutcomeKind.UNKNOWN
+    emulator.state.update_faults(failure_rate=0.0)
+    await provider.send(other)
+    missing = sent_now("Never sent")
+
+    found = await provider.lookup(ours)
+    not_found = await provider.lookup(missing)
+
+    (created,) = [m for m in emulator.state.messages.values() if m.body == "Your order has shipped"]
+    assert (found.result, found.provider_sid) == (LookupResult.FOUND, created.sid)
+    assert not_found.result is LookupResult.NOT_FOUND
+
+
+async def test_a_lookup_finds_the_message_behind_many_newer_ones_to_the_same_contact(
+    provider: TwilioMessagingProvider,
+) -> None:
+    first = sent_now("message 0")
+    await provider.send(first)
+    for n in range(1, 250):  # more than a page of newer messages to the same contact
+        await provider.send(sent_now(f"message {n}"))
+
+    found = await provider.lookup(first)
+
+    assert found.result is LookupResult.FOUND, "not found would send it a second time"
 
 
 async def test_a_slow_twilio_gives_an_unknown_outcome_within_the_timeout(emulator: RunningEmulator) -> None:

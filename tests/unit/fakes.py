@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
-from application.errors import AlreadyExists, InvalidToken, NotFound, StorageUnavailable
+from application.errors import AlreadyExists, InvalidToken, NotFound, StorageUnavailable, WebhookUrlRefused
 from application.ports import (
+    AccessClaims,
     Clock,
     ConversationQuery,
+    DeliveryQuery,
     DispatchJob,
     HistoryQuery,
     IdempotencyRecord,
@@ -39,20 +42,34 @@ from application.ports import (
     OutboundRequest,
     OutcomeKind,
     PasswordHasher,
-    Principal,
     ProviderLookup,
     RateLimit,
     RateLimiter,
     RateLimitState,
     SendOutcome,
+    SessionAccess,
     StatusChange,
     TokenService,
     UnitOfWork,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSender,
+    WebhookUrlGuard,
 )
+from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
+from domain.webhooks import (
+    DeliveryAttempt,
+    DeliveryState,
+    SigningSecrets,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+    new_delivery_id,
+)
 
 Restore = Callable[[], None]
 
@@ -126,6 +143,17 @@ class FakeTenantRepository:
         self.resealed += 1
         return len(self._credentials)
 
+    async def update(self, tenant: Tenant) -> None:
+        if tenant.id not in self._tenants:
+            raise NotFound("the tenant does not exist")
+        if any(other.name == tenant.name and other.id != tenant.id for other in self._tenants.values()):
+            raise AlreadyExists(f"a tenant named {tenant.name!r} exists already")
+        self._tenants[tenant.id] = tenant
+
+    async def list_page(self, limit: int, after_name: str | None = None) -> list[Tenant]:
+        ordered = sorted(self._tenants.values(), key=lambda tenant: tenant.name)
+        return [t for t in ordered if after_name is None or t.name > after_name][:limit]
+
     # Test helpers: not part of the port.
 
     def all(self) -> list[Tenant]:
@@ -175,6 +203,25 @@ class FakeSenderRepository:
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
         return sorted(self._for_tenant(tenant_id), key=lambda sender: sender.created_at)
 
+    async def get(self, tenant_id: UUID, sender_id: UUID) -> Sender | None:
+        sender = self._senders.get(sender_id)
+        return sender if sender is not None and sender.tenant_id == tenant_id else None
+
+    async def update_label(self, tenant_id: UUID, sender_id: UUID, label: str) -> None:
+        sender = await self.get(tenant_id, sender_id)
+        if sender is not None:
+            self._senders[sender_id] = replace(sender, label=label)
+
+    async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
+        for sender in self._for_tenant(tenant_id):
+            self._senders[sender.id] = replace(sender, is_default=sender.id == sender_id)
+
+    async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
+        if await self.get(tenant_id, sender_id) is None:
+            return False
+        del self._senders[sender_id]
+        return True
+
     def _for_tenant(self, tenant_id: UUID) -> list[Sender]:
         return [sender for sender in self._senders.values() if sender.tenant_id == tenant_id]
 
@@ -212,6 +259,19 @@ class FakeUserRepository:
         if user is None:
             raise NotFound("the user does not exist")
         self._users[user_id] = user.with_password_hash(password_hash)
+
+    async def get_in_tenant(self, tenant_id: UUID, user_id: UUID) -> User | None:
+        user = self._users.get(user_id)
+        return user if user is not None and user.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[User]:
+        mine = [user for user in self._users.values() if user.tenant_id == tenant_id]
+        return sorted(mine, key=lambda user: user.username)
+
+    async def update(self, user: User) -> None:
+        if await self.get_in_tenant(user.tenant_id, user.id) is None:
+            raise NotFound("no such user")
+        self._users[user.id] = user
 
     # Test helpers: not part of the port.
 
@@ -446,9 +506,7 @@ class FakeDispatchQueue:
         due = sorted(
             (j for j in self._jobs.values() if self._claimable(j, now)), key=lambda j: j.available_at
         )
-        for job in due[:limit]:
-            self._leases[job.message_id] = (owner, now + timedelta(seconds=lease_seconds))
-        return due[:limit]
+        return [self._lease(job, owner, now, lease_seconds) for job in due[:limit]]
 
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
@@ -456,7 +514,19 @@ class FakeDispatchQueue:
         job = self._jobs.get(message_id)
         if job is None or not self._claimable(job, now):
             return None
-        self._leases[message_id] = (owner, now + timedelta(seconds=lease_seconds))
+        return self._lease(job, owner, now, lease_seconds)
+
+    async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
+        lease = self._leases.get(message_id)
+        if message_id not in self._jobs or lease is None or lease[0] != owner:
+            return False
+        self._leases[message_id] = (owner, until)
+        return True
+
+    def _lease(self, job: DispatchJob, owner: str, now: datetime, lease_seconds: float) -> DispatchJob:
+        if job.message_id in self._leases:  # its lease ran out mid-attempt: reconcile before sending
+            job = self._jobs[job.message_id] = replace(job, phase=JobPhase.RECONCILE)
+        self._leases[job.message_id] = (owner, now + timedelta(seconds=lease_seconds))
         return job
 
     async def reschedule(
@@ -539,6 +609,352 @@ class FakeIdempotencyRepository:
         return restore
 
 
+class FakeWebhookEndpointRepository:
+    """Endpoints and their secrets (kept plain: there is nothing to seal in memory)."""
+
+    def __init__(self) -> None:
+        self._endpoints: dict[UUID, WebhookEndpoint] = {}
+        self._secrets: dict[UUID, SigningSecrets] = {}
+
+    async def add(self, endpoint: WebhookEndpoint, secret: str) -> None:
+        if endpoint.id in self._endpoints:
+            raise AlreadyExists("the webhook endpoint exists already")
+        self._endpoints[endpoint.id] = endpoint
+        self._secrets[endpoint.id] = SigningSecrets(current=secret)
+
+    async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
+        endpoint = self._endpoints.get(endpoint_id)
+        return endpoint if endpoint is not None and endpoint.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[WebhookEndpoint]:
+        mine = [e for e in self._endpoints.values() if e.tenant_id == tenant_id]
+        return sorted(mine, key=lambda endpoint: (endpoint.created_at, endpoint.id))
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        stored = await self.get(endpoint.tenant_id, endpoint.id)
+        if stored is None:
+            raise NotFound("no such webhook endpoint")
+        # The previous secret's expiry belongs to the secrets, not to what update() stores.
+        self._endpoints[endpoint.id] = replace(
+            endpoint, previous_secret_expires_at=stored.previous_secret_expires_at
+        )
+
+    async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> bool:
+        if await self.get(tenant_id, endpoint_id) is None:
+            return False
+        del self._endpoints[endpoint_id]
+        del self._secrets[endpoint_id]
+        if self.on_delete is not None:
+            self.on_delete(endpoint_id)
+        return True
+
+    async def rotate_secret(
+        self, tenant_id: UUID, endpoint_id: UUID, new_secret: str, previous_expires_at: datetime
+    ) -> None:
+        endpoint = await self.get(tenant_id, endpoint_id)
+        if endpoint is None:
+            raise NotFound("no such webhook endpoint")
+        self._secrets[endpoint_id] = SigningSecrets(
+            current=new_secret,
+            previous=self._secrets[endpoint_id].current,
+            previous_expires_at=previous_expires_at,
+        )
+        self._endpoints[endpoint_id] = replace(endpoint, previous_secret_expires_at=previous_expires_at)
+
+    async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None:
+        return self._secrets.get(endpoint_id) if await self.get(tenant_id, endpoint_id) else None
+
+    async def reseal_secrets(self) -> int:
+        """Nothing is sealed in memory."""
+        return 0
+
+    # Test helpers: not part of the port.
+
+    on_delete: Callable[[UUID], None] | None = None
+
+    def all(self) -> list[WebhookEndpoint]:
+        return list(self._endpoints.values())
+
+    def snapshot(self) -> Restore:
+        endpoints, secrets = dict(self._endpoints), dict(self._secrets)
+
+        def restore() -> None:
+            self._endpoints = dict(endpoints)
+            self._secrets = dict(secrets)
+
+        return restore
+
+
+class FakeWebhookDeliveryQueue:
+    """Leases like the real queue; attempts are logged per delivery, oldest first."""
+
+    def __init__(self) -> None:
+        self._deliveries: dict[str, WebhookDelivery] = {}
+        self._leases: dict[str, tuple[str, datetime]] = {}
+        self._attempts: list[DeliveryAttempt] = []
+
+    def add(self, delivery: WebhookDelivery) -> None:
+        """What the outbox does: not part of the port."""
+        self._deliveries[delivery.id] = delivery
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[WebhookDelivery]:
+        due = sorted(
+            (
+                d
+                for d in self._deliveries.values()
+                if d.state is DeliveryState.PENDING
+                and d.next_attempt_at <= now
+                and (d.id not in self._leases or self._leases[d.id][1] <= now)
+            ),
+            key=lambda d: (d.next_attempt_at, d.id),
+        )[:limit]
+        for delivery in due:
+            self._leases[delivery.id] = (owner, now + timedelta(seconds=lease_seconds))
+        return due
+
+    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+        lease = self._leases.get(delivery.id)
+        if delivery.id not in self._deliveries or lease is None or lease[0] != owner:
+            return False
+        self._deliveries[delivery.id] = delivery
+        del self._leases[delivery.id]
+        if attempt is not None:
+            self._attempts.append(attempt)
+        return True
+
+    async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
+        delivery = self._deliveries.get(delivery_id)
+        return delivery if delivery is not None and delivery.tenant_id == tenant_id else None
+
+    async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]:
+        matching = [
+            d
+            for d in self._deliveries.values()
+            if d.tenant_id == query.tenant_id
+            and d.endpoint_id == query.endpoint_id
+            and (query.after is None or d.id < query.after)
+            and (query.state is None or d.state is query.state)
+        ]
+        return sorted(matching, key=lambda d: d.id, reverse=True)[: query.limit]
+
+    async def list_attempts(
+        self, tenant_id: UUID, delivery_ids: Sequence[str]
+    ) -> dict[str, list[DeliveryAttempt]]:
+        wanted = {i for i in delivery_ids if (d := self._deliveries.get(i)) and d.tenant_id == tenant_id}
+        attempts: dict[str, list[DeliveryAttempt]] = {}
+        for attempt in self._attempts:
+            if attempt.delivery_id in wanted:
+                attempts.setdefault(attempt.delivery_id, []).append(attempt)
+        return attempts
+
+    async def replay(self, tenant_id: UUID, delivery_id: str, now: datetime) -> WebhookDelivery | None:
+        delivery = await self.get(tenant_id, delivery_id)
+        if delivery is None:
+            return None
+        replayed = replace(
+            delivery, state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, finished_at=None
+        )
+        self._deliveries[delivery_id] = replayed
+        return replayed
+
+    async def purge_finished(self, before: datetime) -> int:
+        finished = [
+            d.id
+            for d in self._deliveries.values()
+            if d.state is not DeliveryState.PENDING and d.finished_at is not None and d.finished_at < before
+        ]
+        for delivery_id in finished:
+            self.forget(delivery_id)
+        return len(finished)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[WebhookDelivery]:
+        return sorted(self._deliveries.values(), key=lambda d: d.id)
+
+    def attempts_of(self, delivery_id: str) -> list[DeliveryAttempt]:
+        return [attempt for attempt in self._attempts if attempt.delivery_id == delivery_id]
+
+    def forget(self, delivery_id: str) -> None:
+        self._deliveries.pop(delivery_id, None)
+        self._leases.pop(delivery_id, None)
+        self._attempts = [a for a in self._attempts if a.delivery_id != delivery_id]
+
+    def forget_endpoint(self, endpoint_id: UUID) -> None:
+        """ON DELETE CASCADE."""
+        for delivery in [d for d in self._deliveries.values() if d.endpoint_id == endpoint_id]:
+            self.forget(delivery.id)
+
+    def snapshot(self) -> Restore:
+        deliveries, leases, attempts = dict(self._deliveries), dict(self._leases), list(self._attempts)
+
+        def restore() -> None:
+            self._deliveries = dict(deliveries)
+            self._leases = dict(leases)
+            self._attempts = list(attempts)
+
+        return restore
+
+
+class FakeWebhookOutbox:
+    """Fans an event out to the tenant's enabled endpoints subscribed to it, like the real outbox."""
+
+    def __init__(
+        self, endpoints: FakeWebhookEndpointRepository, deliveries: FakeWebhookDeliveryQueue
+    ) -> None:
+        self._endpoints = endpoints
+        self._deliveries = deliveries
+
+    async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
+        targets = [e for e in await self._endpoints.list_for_tenant(tenant_id) if e.subscribes_to(event_type)]
+        for endpoint in targets:
+            self._deliveries.add(
+                WebhookDelivery(
+                    id=new_delivery_id(now),
+                    tenant_id=tenant_id,
+                    endpoint_id=endpoint.id,
+                    event_type=event_type,
+                    payload=payload,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+        return len(targets)
+
+
+class FakeSessionRepository:
+    """Sessions and refresh tokens; ``get_access`` joins them with the users and tenants, as the SQL does."""
+
+    def __init__(self, users: FakeUserRepository, tenants: FakeTenantRepository) -> None:
+        self._users = users
+        self._tenants = tenants
+        self._sessions: dict[UUID, AuthSession] = {}
+        self._tokens: dict[str, RefreshToken] = {}
+        self.access_checks = 0  # how many times get_access ran: once per request with a token
+
+    async def add(self, session: AuthSession) -> None:
+        if session.id in self._sessions:
+            raise AlreadyExists("the session exists already")
+        self._sessions[session.id] = session
+
+    async def get_access(self, session_id: UUID) -> SessionAccess | None:
+        self.access_checks += 1
+        session = self._sessions.get(session_id)
+        user = self._users.get(session.user_id) if session else None
+        tenant = await self._tenants.get(user.tenant_id) if user else None
+        if session is None or user is None or tenant is None:
+            return None
+        return SessionAccess(session=session, user=user, tenant=tenant)
+
+    async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None and session.revoked_at is None:
+            self._sessions[session_id] = replace(session, revoked_at=now, revoked_reason=reason)
+
+    async def revoke_for_user(self, user_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        return self._revoke_where(lambda session: session.user_id == user_id, now, reason)
+
+    async def revoke_for_tenant(self, tenant_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        return self._revoke_where(lambda session: session.tenant_id == tenant_id, now, reason)
+
+    def _revoke_where(
+        self, matches: Callable[[AuthSession], bool], now: datetime, reason: RevocationReason
+    ) -> int:
+        live = [s for s in self._sessions.values() if matches(s) and s.revoked_at is None]
+        for session in live:
+            self._sessions[session.id] = replace(session, revoked_at=now, revoked_reason=reason)
+        return len(live)
+
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        if token.token_hash in self._tokens:
+            raise AlreadyExists("the refresh token exists already")
+        self._tokens[token.token_hash] = token
+
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        return self._tokens.get(token_hash)
+
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> bool:
+        token = self._tokens.get(token_hash)
+        if token is None or token.used_at is not None:
+            return False
+        self._tokens[token_hash] = replace(token, used_at=now)
+        return True
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = {sid for sid, session in self._sessions.items() if session.expires_at < now}
+        self._sessions = {sid: s for sid, s in self._sessions.items() if sid not in expired}
+        self._tokens = {h: t for h, t in self._tokens.items() if t.session_id not in expired}
+        return len(expired)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[AuthSession]:
+        return list(self._sessions.values())
+
+    def get(self, session_id: UUID) -> AuthSession | None:
+        return self._sessions.get(session_id)
+
+    def tokens(self) -> list[RefreshToken]:
+        return list(self._tokens.values())
+
+    def snapshot(self) -> Restore:
+        sessions, tokens = dict(self._sessions), dict(self._tokens)
+
+        def restore() -> None:
+            self._sessions = dict(sessions)
+            self._tokens = dict(tokens)
+
+        return restore
+
+
+class FakeApiKeyRepository:
+    def __init__(self) -> None:
+        self._keys: dict[UUID, ApiKey] = {}
+
+    async def add(self, key: ApiKey) -> None:
+        if key.id in self._keys or any(k.prefix == key.prefix for k in self._keys.values()):
+            raise AlreadyExists("an API key with this prefix exists already")
+        self._keys[key.id] = key
+
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        return next((key for key in self._keys.values() if key.prefix == prefix), None)
+
+    async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None:
+        key = self._keys.get(key_id)
+        return key if key is not None and key.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[ApiKey]:
+        mine = [key for key in self._keys.values() if key.tenant_id == tenant_id]
+        return sorted(mine, key=lambda key: (key.created_at, key.id))
+
+    async def revoke(self, tenant_id: UUID, key_id: UUID, now: datetime) -> bool:
+        key = await self.get(tenant_id, key_id)
+        if key is None or key.revoked_at is not None:
+            return False
+        self._keys[key_id] = replace(key, revoked_at=now)
+        return True
+
+    async def record_use(self, key_id: UUID, now: datetime) -> None:
+        key = self._keys.get(key_id)
+        if key is not None:
+            self._keys[key_id] = replace(key, last_used_at=now)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[ApiKey]:
+        return list(self._keys.values())
+
+    def snapshot(self) -> Restore:
+        keys = dict(self._keys)
+
+        def restore() -> None:
+            self._keys = dict(keys)
+
+        return restore
+
+
 # ------------------------------------------------------------------------------------- unit of work
 
 
@@ -553,10 +969,20 @@ class FakeDatabase:
     conversations: FakeConversationRepository = field(default_factory=FakeConversationRepository)
     idempotency: FakeIdempotencyRepository = field(default_factory=FakeIdempotencyRepository)
     jobs: FakeDispatchQueue = field(init=False)
+    webhook_endpoints: FakeWebhookEndpointRepository = field(default_factory=FakeWebhookEndpointRepository)
+    webhook_deliveries: FakeWebhookDeliveryQueue = field(default_factory=FakeWebhookDeliveryQueue)
+    webhook_events: FakeWebhookOutbox = field(init=False)
+    api_keys: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
+    sessions: FakeSessionRepository = field(init=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
         # frozen: set through object.__setattr__; the queue reads the senders' pauses.
         object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders))
+        object.__setattr__(
+            self, "webhook_events", FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
+        )
+        self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
 
     def snapshot(self) -> Restore:
         restores = [
@@ -567,6 +993,10 @@ class FakeDatabase:
             self.users.snapshot(),
             self.messages.snapshot(),
             self.conversations.snapshot(),
+            self.webhook_endpoints.snapshot(),
+            self.webhook_deliveries.snapshot(),
+            self.sessions.snapshot(),
+            self.api_keys.snapshot(),
         ]
 
         def restore() -> None:
@@ -618,6 +1048,26 @@ class FakeUnitOfWork:
     @property
     def idempotency(self) -> FakeIdempotencyRepository:
         return self.database.idempotency
+
+    @property
+    def sessions(self) -> FakeSessionRepository:
+        return self.database.sessions
+
+    @property
+    def api_keys(self) -> FakeApiKeyRepository:
+        return self.database.api_keys
+
+    @property
+    def webhook_endpoints(self) -> FakeWebhookEndpointRepository:
+        return self.database.webhook_endpoints
+
+    @property
+    def webhook_events(self) -> FakeWebhookOutbox:
+        return self.database.webhook_events
+
+    @property
+    def webhook_deliveries(self) -> FakeWebhookDeliveryQueue:
+        return self.database.webhook_deliveries
 
     @property
     def in_transaction(self) -> bool:
@@ -696,6 +1146,38 @@ class FakeMessagingProvider:
         )
 
 
+class FakeWebhookSender:
+    """Records every request and answers with the next scripted response (then ``default``: a 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[WebhookRequest] = []
+        self.responses: list[WebhookResponse] = []
+        self.default = WebhookResponse(duration_ms=3, status_code=200, body_excerpt="ok")
+
+    def will_answer(self, *responses: WebhookResponse) -> None:
+        self.responses.extend(responses)
+
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        self.requests.append(request)
+        return self.responses.pop(0) if self.responses else self.default
+
+
+class FakeWebhookUrlGuard:
+    """Refuses URLs whose host is in ``refused``; records every URL checked."""
+
+    def __init__(self, *refused: str) -> None:
+        self.refused = set(refused)
+        self.checked: list[str] = []
+
+    async def check(self, url: str) -> None:
+        self.checked.append(url)
+        host = urlsplit(url).hostname or ""
+        if host in self.refused:
+            raise WebhookUrlRefused(
+                f"{host} resolves to 127.0.0.1 (loopback): webhooks are delivered to public addresses only"
+            )
+
+
 class FakePasswordHasher:
     """Deterministic hashes: ``fake-v<version>$<password>``.
 
@@ -720,23 +1202,34 @@ class FakePasswordHasher:
 
 
 class FakeTokenService:
-    """Issues ``token-1``, ``token-2``, ... and verifies only tokens it issued and did not revoke."""
+    """Issues ``token-1``, ``token-2``, ... and verifies only tokens it issued and did not revoke.
+
+    Like a signed token, a fake token keeps the claims it was issued with: whether they still grant
+    access is for the session check to say.
+    """
 
     def __init__(self, expires_in: int = 900) -> None:
         self.expires_in = expires_in
-        self.issued: dict[str, Principal] = {}
+        self.issued: dict[str, AccessClaims] = {}
         self._numbers = itertools.count(1)
 
-    def issue(self, user: User) -> IssuedToken:
-        token = f"token-{next(self._numbers)}"
-        self.issued[token] = Principal(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
+    def issue(self, user: User, session_id: UUID) -> IssuedToken:
+        number = next(self._numbers)
+        token = f"token-{number}"
+        self.issued[token] = AccessClaims(
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            role=user.role,
+            session_id=session_id,
+            token_id=f"jti-{number}",
+        )
         return IssuedToken(access_token=token, expires_in=self.expires_in)
 
-    def verify(self, token: str) -> Principal:
-        principal = self.issued.get(token)
-        if principal is None:
+    def verify(self, token: str) -> AccessClaims:
+        claims = self.issued.get(token)
+        if claims is None:
             raise InvalidToken("the access token is not valid")
-        return principal
+        return claims
 
     def revoke(self, token: str) -> None:
         self.issued.pop(token, None)
@@ -855,3 +1348,47 @@ if TYPE_CHECKING:
         limiter: FakeRateLimiter,
     ) -> tuple[UnitOfWork, MessagingProvider, PasswordHasher, TokenService, Clock, RateLimiter]:
         return uow, provider, hasher, tokens, clock, limiter
+
+    def _webhook_fakes_implement_the_ports(
+        sender: FakeWebhookSender, guard: FakeWebhookUrlGuard
+    ) -> tuple[WebhookSender, WebhookUrlGuard]:
+        return sender, guard
+
+
+# ------------------------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class FakeMetrics:
+    """Records what the application reports, as (method, arguments) pairs, in order."""
+
+    events: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+
+    def named(self, method: str) -> list[tuple[object, ...]]:
+        return [arguments for name, arguments in self.events if name == method]
+
+    def message_accepted(self, provider: str, tenant_id: UUID) -> None:
+        self.events.append(("message_accepted", (str(provider), tenant_id)))
+
+    def message_status(self, provider: str, status: MessageStatus, tenant_id: UUID) -> None:
+        self.events.append(("message_status", (str(provider), status, tenant_id)))
+
+    def provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.events.append(("provider_call", (str(provider), operation, outcome)))
+
+    def rate_limited(self, scope: str) -> None:
+        self.events.append(("rate_limited", (scope,)))
+
+    def webhook_delivery(self, outcome: str, tenant_id: UUID) -> None:
+        self.events.append(("webhook_delivery", (outcome, tenant_id)))
+
+    def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:
+        self.events.append(("dispatch_queue", (depth, oldest_age_seconds)))
+
+
+if TYPE_CHECKING:
+    from application.ports import Metrics
+
+    def _fake_metrics_implement_the_port(metrics: FakeMetrics) -> Metrics:
+        return metrics

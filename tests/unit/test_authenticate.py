@@ -11,6 +11,7 @@ import pytest
 from application.errors import AuthenticationFailed, RateLimited
 from application.ports import RateLimit
 from application.use_cases.authenticate import Authenticate
+from application.use_cases.sessions import SessionPolicy
 from domain.tenancy import TenantStatus
 from tests.unit.fakes import (
     FakePasswordHasher,
@@ -24,11 +25,18 @@ from tests.unit.fakes import (
 FAILURE_LIMIT = RateLimit(amount=5, per_seconds=900)
 
 
+SESSIONS = SessionPolicy(lifetime=timedelta(days=14))
+
+
 @pytest.fixture
 def authenticate(
-    uow: FakeUnitOfWork, hasher: FakePasswordHasher, tokens: FakeTokenService, limiter: FakeRateLimiter
+    uow: FakeUnitOfWork,
+    hasher: FakePasswordHasher,
+    tokens: FakeTokenService,
+    limiter: FakeRateLimiter,
+    clock: FixedClock,
 ) -> Authenticate:
-    return Authenticate(uow, hasher, tokens, limiter, FAILURE_LIMIT)
+    return Authenticate(uow, hasher, tokens, limiter, FAILURE_LIMIT, clock, SESSIONS)
 
 
 async def fail_logins(
@@ -152,7 +160,6 @@ async def test_a_current_hash_is_left_alone(
     await authenticate("alice", acme.password)
 
     assert uow.users.get(acme.user.id) == acme.user
-    assert not uow.committed
 
 
 async def test_a_wrong_password_never_triggers_a_rehash(

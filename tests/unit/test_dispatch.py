@@ -235,13 +235,57 @@ async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_new_owner(
         (stale,) = await uow.jobs.claim_due(owner="slow-worker", now=clock.now(), lease_seconds=1, limit=1)
         await uow.commit()
     clock.advance(timedelta(seconds=5))
-    await claim_and_run(uow, provider, clock)  # the new owner sends it
+    await claim_and_run(uow, provider, clock)  # the new owner looks it up first: not at the provider
+    await claim_and_run(uow, provider, clock)  # then sends it
 
     dispatch = DispatchMessage(lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS)
     await dispatch(stale, "slow-worker")  # the slow worker wakes up
 
-    assert len(provider.requests) == 1, "the message was no longer accepted, so it was not sent again"
+    assert len(provider.lookups) == 1
+    assert len(provider.requests) == 1, "the slow worker no longer held the lease, so it did not send"
     assert (await stored(uow, message)).provider_sid == "SM00000001"
+
+
+async def test_a_worker_that_lost_its_lease_while_waiting_does_not_send(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    async with uow:
+        (stale,) = await uow.jobs.claim_due(owner="slow-worker", now=clock.now(), lease_seconds=1, limit=1)
+        await uow.commit()
+    clock.advance(timedelta(seconds=5))
+    async with uow:  # another worker takes the job over; it is about to send
+        (taken,) = await uow.jobs.claim_due(owner=OWNER, now=clock.now(), lease_seconds=60, limit=1)
+        await uow.commit()
+
+    dispatch = DispatchMessage(lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS)
+    # The slow worker finally gets its tenant slot: its lease is gone, so it leaves the job alone.
+    assert await dispatch(stale, "slow-worker") is None
+
+    assert provider.requests == []
+    assert taken.phase is JobPhase.RECONCILE
+    assert (await stored(uow, message)).status is MessageStatus.ACCEPTED
+
+
+async def test_a_job_whose_owner_vanished_mid_attempt_is_looked_up_before_it_is_sent_again(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    async with uow:  # a worker leases the job, sends, and is killed before it records the answer
+        await uow.jobs.claim_due(owner="killed-worker", now=clock.now(), lease_seconds=1, limit=1)
+        await uow.commit()
+    provider.lookup_result = ProviderLookup(
+        result=LookupResult.FOUND, provider_sid="SM" + "7" * 32, status=MessageStatus.SENT
+    )
+    clock.advance(timedelta(seconds=5))
+
+    settled = await claim_and_run(uow, provider, clock)
+
+    assert provider.requests == [], "the provider had it already: nothing sent again"
+    assert len(provider.lookups) == 1
+    assert settled is not None
+    assert (settled.status, settled.provider_sid) == (MessageStatus.SENT, "SM" + "7" * 32)
+    assert (await stored(uow, message)).provider_sid == "SM" + "7" * 32
 
 
 def test_backoff_grows_exponentially_with_full_jitter_and_a_cap() -> None:

@@ -6,6 +6,9 @@ import asyncio
 from dataclasses import replace
 from uuid import UUID
 
+import pytest
+
+from application.errors import StorageUnavailable
 from application.ports import OutcomeKind, SendOutcome
 from domain.messages import MessageStatus
 from tests.unit.test_http_api import Api, api, assert_problem  # noqa: F401 - the fixture
@@ -102,6 +105,27 @@ async def test_the_same_key_while_the_first_request_runs_is_a_409(api: Api) -> N
 
     assert_problem(second, 409, "idempotency-key-in-use")
     assert [m.id for m in api.database.messages.all()] == [UUID(first["id"])]
+
+
+async def test_a_respond_async_key_is_settled_when_the_message_is_accepted(
+    api: Api,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = {**(await api.login(api.acme)), "Idempotency-Key": "k-4", "Prefer": "respond-async"}
+
+    async def unavailable(*_: object) -> None:
+        raise StorageUnavailable("the database is unavailable")
+
+    # The 202 is decided by the commit that accepts the message: no second write to the key can fail
+    # after it (and leave a retry facing a 409 "in progress" for half a minute).
+    monkeypatch.setattr(api.database.idempotency, "complete", unavailable)
+    first = await api.client.post("/api/send", json=BODY, headers=headers)
+    again = await api.client.post("/api/send", json=BODY, headers=headers)
+
+    assert first.status_code == 202
+    assert again.status_code == 202
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
 
 
 async def test_a_malformed_idempotency_key_is_a_400(api: Api) -> None:  # noqa: F811

@@ -16,7 +16,7 @@ from entrypoints.settings import load_settings
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PUBLIC_OPERATIONS = {"login", "health", "readiness"}
+PUBLIC_OPERATIONS = {"login", "refreshSession", "health", "readiness"}
 
 
 def build_schema(data_dir: Path) -> dict[str, Any]:

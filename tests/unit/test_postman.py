@@ -99,6 +99,7 @@ def test_the_collection_is_v2_1_with_its_variables_and_bearer_auth(collection: d
         "username": "demo",
         "password": "password",
         "accessToken": "",
+        "refreshToken": "",
     }
     assert collection["auth"] == {
         "type": "bearer",
@@ -119,6 +120,19 @@ def test_the_login_request_stores_the_token(schema: dict[str, Any], collection: 
     assert 'pm.collectionVariables.set("accessToken", pm.response.json().access_token);' in "\n".join(
         scripts[0]
     )
+
+
+def test_the_refresh_request_sends_and_stores_the_refresh_token(
+    schema: dict[str, Any], collection: dict[str, Any]
+) -> None:
+    refresh = item_named(collection, operation_by_id(schema, "refreshSession")["summary"])
+    assert refresh["request"]["auth"] == {"type": "noauth"}
+    assert json.loads(refresh["request"]["body"]["raw"]) == {"refresh_token": "{{refreshToken}}"}
+    script = "\n".join(
+        line for event in refresh["event"] if event["listen"] == "test" for line in event["script"]["exec"]
+    )
+    assert 'pm.collectionVariables.set("refreshToken", pm.response.json().refresh_token);' in script
+    assert 'pm.collectionVariables.set("accessToken", pm.response.json().access_token);' in script
 
 
 def test_only_operations_without_security_opt_out_of_the_bearer_token(

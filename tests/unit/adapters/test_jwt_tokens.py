@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import jwt
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from adapters.security.jwt_tokens import JwtTokenService
 from adapters.system_clock import SystemClock
 from application.errors import InvalidToken
+from domain.access import new_api_key_secret, new_refresh_token
 from domain.tenancy import Role, User
 
 SECRET = "s" * 40
@@ -34,18 +36,41 @@ def user() -> User:
     )
 
 
+SESSION_ID = UUID("5e55105e-0000-4000-8000-000000000001")
+
+
 def claims_of(service: JwtTokenService, user: User) -> dict[str, Any]:
-    token = service.issue(user).access_token
+    token = service.issue(user, SESSION_ID).access_token
     return dict(jwt.decode(token, SECRET, algorithms=["HS256"], audience="wa-api"))
 
 
-def test_an_issued_token_verifies_to_its_user_and_tenant(service: JwtTokenService, user: User) -> None:
-    issued = service.issue(user)
+def test_an_issued_token_verifies_to_its_user_tenant_and_session(
+    service: JwtTokenService, user: User
+) -> None:
+    issued = service.issue(user, SESSION_ID)
 
-    principal = service.verify(issued.access_token)
+    claims = service.verify(issued.access_token)
 
-    assert (principal.user_id, principal.tenant_id, principal.role) == (user.id, user.tenant_id, Role.AGENT)
+    assert (claims.user_id, claims.tenant_id, claims.role) == (user.id, user.tenant_id, Role.AGENT)
+    assert claims.session_id == SESSION_ID
+    assert claims.token_id
     assert issued.expires_in == 900
+
+
+@pytest.mark.parametrize("ttl", [0, 901, 3600])
+def test_an_access_token_lives_15_minutes_at_most(ttl: int) -> None:
+    with pytest.raises(ValueError, match="900"):
+        JwtTokenService(secret=SECRET, issuer="i", audience="a", ttl_seconds=ttl, clock=SystemClock())
+
+
+def test_a_refresh_token_is_not_an_access_token(service: JwtTokenService) -> None:
+    with pytest.raises(InvalidToken):
+        service.verify(new_refresh_token())
+
+
+def test_an_api_key_is_not_an_access_token(service: JwtTokenService) -> None:
+    with pytest.raises(InvalidToken):
+        service.verify(new_api_key_secret().key)
 
 
 def test_every_token_has_its_own_id(service: JwtTokenService, user: User) -> None:
@@ -57,7 +82,7 @@ def test_a_short_secret_is_refused() -> None:
         JwtTokenService(secret="short", issuer="i", audience="a", ttl_seconds=60, clock=SystemClock())
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "tid", "role"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "tid", "role", "sid"])
 def test_a_token_missing_a_claim_is_refused(service: JwtTokenService, user: User, missing: str) -> None:
     claims = claims_of(service, user)
     del claims[missing]
@@ -76,6 +101,8 @@ def test_a_token_missing_a_claim_is_refused(service: JwtTokenService, user: User
         ("typ", "refresh"),
         ("tid", "not-a-uuid"),
         ("role", "emperor"),
+        ("sid", "not-a-uuid"),
+        ("sid", 42),
     ],
 )
 def test_a_token_with_a_wrong_claim_is_refused(

@@ -1,0 +1,204 @@
+"""Sessions, refresh tokens and API keys on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from adapters.database.repositories import _Repository, _tenant_from_row, _user_from_row
+from adapters.database.tables import api_keys, auth_sessions, refresh_tokens, tenants, users
+from application.ports import SessionAccess
+from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.tenancy import Role
+
+_SESSION = "s_"
+_USER = "u_"
+_TENANT = "t_"
+
+
+def _labelled(table: sa.Table, prefix: str) -> list[sa.Label[Any]]:
+    return [column.label(prefix + column.name) for column in table.c]
+
+
+def _unprefixed(row: RowMapping, prefix: str) -> RowMapping:
+    """The columns of one table of a joined row, under their own names (a mapping, as a row is)."""
+    columns = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+    return cast(RowMapping, columns)
+
+
+class SqlAlchemySessionRepository(_Repository):
+    async def add(self, session: AuthSession) -> None:
+        await self._execute(
+            sa.insert(auth_sessions).values(
+                id=session.id,
+                user_id=session.user_id,
+                tenant_id=session.tenant_id,
+                created_at=session.created_at,
+                expires_at=session.expires_at,
+                revoked_at=session.revoked_at,
+                revoked_reason=session.revoked_reason.value if session.revoked_reason else None,
+            )
+        )
+
+    async def get_access(self, session_id: UUID) -> SessionAccess | None:
+        """Three primary-key lookups joined in one statement: the per-request check of a token."""
+        row = await self._one_or_none(
+            sa.select(
+                *_labelled(auth_sessions, _SESSION), *_labelled(users, _USER), *_labelled(tenants, _TENANT)
+            )
+            .select_from(auth_sessions)
+            .join(users, users.c.id == auth_sessions.c.user_id)
+            .join(tenants, tenants.c.id == users.c.tenant_id)
+            .where(auth_sessions.c.id == session_id)
+        )
+        if row is None:
+            return None
+        return SessionAccess(
+            session=_session_from_row(_unprefixed(row, _SESSION)),
+            user=_user_from_row(_unprefixed(row, _USER)),
+            tenant=_tenant_from_row(_unprefixed(row, _TENANT)),
+        )
+
+    async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None:
+        await self._execute(
+            sa.update(auth_sessions)
+            .where(auth_sessions.c.id == session_id, auth_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason.value)
+        )
+
+    async def revoke_for_user(self, user_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        result = await self._execute(
+            sa.update(auth_sessions)
+            .where(auth_sessions.c.user_id == user_id, auth_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason.value)
+        )
+        return int(result.rowcount)
+
+    async def revoke_for_tenant(self, tenant_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        result = await self._execute(
+            sa.update(auth_sessions)
+            .where(auth_sessions.c.tenant_id == tenant_id, auth_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason.value)
+        )
+        return int(result.rowcount)
+
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        await self._execute(
+            sa.insert(refresh_tokens).values(
+                token_hash=token.token_hash,
+                session_id=token.session_id,
+                created_at=token.created_at,
+                used_at=token.used_at,
+            ),
+            conflict="the refresh token exists already",
+        )
+
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        row = await self._one_or_none(
+            sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        )
+        if row is None:
+            return None
+        return RefreshToken(
+            token_hash=row["token_hash"],
+            session_id=row["session_id"],
+            created_at=row["created_at"],
+            used_at=row["used_at"],
+        )
+
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> bool:
+        result = await self._execute(
+            sa.update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return result.rowcount == 1
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = sa.select(auth_sessions.c.id).where(auth_sessions.c.expires_at < now)
+        # Explicitly, not through ON DELETE CASCADE: the result must not depend on a connection pragma.
+        await self._execute(sa.delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(expired)))
+        result = await self._execute(sa.delete(auth_sessions).where(auth_sessions.c.expires_at < now))
+        return int(result.rowcount)
+
+
+class SqlAlchemyApiKeyRepository(_Repository):
+    async def add(self, key: ApiKey) -> None:
+        await self._execute(
+            sa.insert(api_keys).values(
+                id=key.id,
+                tenant_id=key.tenant_id,
+                name=key.name,
+                prefix=key.prefix,
+                secret_hash=key.secret_hash,
+                role=key.role.value,
+                created_by=key.created_by,
+                created_at=key.created_at,
+                last_used_at=key.last_used_at,
+                revoked_at=key.revoked_at,
+            ),
+            conflict="an API key with this prefix exists already",
+        )
+
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        row = await self._one_or_none(sa.select(api_keys).where(api_keys.c.prefix == prefix))
+        return _api_key_from_row(row) if row else None
+
+    async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None:
+        row = await self._one_or_none(
+            sa.select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id)
+        )
+        return _api_key_from_row(row) if row else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[ApiKey]:
+        result = await self._execute(
+            sa.select(api_keys)
+            .where(api_keys.c.tenant_id == tenant_id)
+            .order_by(api_keys.c.created_at, api_keys.c.id)
+        )
+        return [_api_key_from_row(row) for row in result.mappings()]
+
+    async def revoke(self, tenant_id: UUID, key_id: UUID, now: datetime) -> bool:
+        result = await self._execute(
+            sa.update(api_keys)
+            .where(
+                api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+            )
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1
+
+    async def record_use(self, key_id: UUID, now: datetime) -> None:
+        await self._execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
+
+
+def _session_from_row(row: RowMapping) -> AuthSession:
+    reason = row["revoked_reason"]
+    return AuthSession(
+        id=row["id"],
+        user_id=row["user_id"],
+        tenant_id=row["tenant_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        revoked_reason=RevocationReason(reason) if reason else None,
+    )
+
+
+def _api_key_from_row(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        secret_hash=row["secret_hash"],
+        role=Role(row["role"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )

@@ -1,0 +1,158 @@
+"""What platform admins do: list, read, change, suspend and reactivate tenants.
+
+The platform tenant (see ``domain.access``) is not a customer: it is never listed, read or changed here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from application.errors import InvalidCursor, InvalidInput, NotFound
+from application.ports import Clock, UnitOfWork
+from application.use_cases.provisioning import is_customer_tenant
+from domain.access import PLATFORM_TENANT_NAME, RevocationReason
+from domain.tenancy import ProviderName, Tenant, TenantStatus
+
+MAX_PAGE_SIZE = 100
+_CURSOR_TAG = "t"
+_REFUSED = "the cursor is not one this API returned"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPage:
+    items: list[Tenant]
+    next_cursor: str | None
+
+
+def _encode_cursor(name: str) -> str:
+    raw = json.dumps([_CURSOR_TAG, name], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+        raise InvalidCursor(_REFUSED) from error
+    if not (isinstance(parts, list) and len(parts) == 2 and parts[0] == _CURSOR_TAG):
+        raise InvalidCursor(_REFUSED)
+    if not isinstance(parts[1], str):
+        raise InvalidCursor(_REFUSED)
+    return parts[1]
+
+
+class ListTenants:
+    """Every customer tenant, by name, a page at a time (keyset on the unique name)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, limit: int, cursor: str | None = None) -> TenantPage:
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        after = _decode_cursor(cursor) if cursor else None
+        async with self._uow:
+            # one more to know whether a next page exists, one more for the platform tenant
+            rows = await self._uow.tenants.list_page(limit + 2, after)
+        customers = [tenant for tenant in rows if is_customer_tenant(tenant)]
+        items = customers[:limit]
+        has_more = len(customers) > limit
+        return TenantPage(items=items, next_cursor=_encode_cursor(items[-1].name) if has_more else None)
+
+
+async def _customer_tenant(uow: UnitOfWork, tenant_id: UUID) -> Tenant:
+    tenant = await uow.tenants.get(tenant_id)
+    if tenant is None or not is_customer_tenant(tenant):
+        raise NotFound("no such tenant")
+    return tenant
+
+
+class GetTenant:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID) -> Tenant:
+        async with self._uow:
+            return await _customer_tenant(self._uow, tenant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTenantCommand:
+    """The fields to change; None leaves a field as it is."""
+
+    name: str | None = None
+    provider: ProviderName | None = None
+    session_window_check: bool | None = None
+
+
+class UpdateTenant:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID, command: UpdateTenantCommand) -> Tenant:
+        async with self._uow:
+            tenant = await _customer_tenant(self._uow, tenant_id)
+            changed = tenant
+            if command.name is not None:
+                name = command.name.strip()
+                if not 1 <= len(name) <= 200:
+                    raise InvalidInput("a tenant name is 1 to 200 characters")
+                if name.lower() == PLATFORM_TENANT_NAME:
+                    raise InvalidInput(f"the tenant name {name!r} is reserved")
+                changed = replace(changed, name=name)
+            if command.provider is not None:
+                changed = replace(changed, provider=command.provider)
+            if command.session_window_check is not None:
+                changed = replace(changed, session_window_check=command.session_window_check)
+            moves_to_twilio = (
+                changed.provider is ProviderName.TWILIO and tenant.provider is not ProviderName.TWILIO
+            )
+            if moves_to_twilio and await self._uow.tenants.get_twilio_credentials(tenant_id) is None:
+                raise InvalidInput("set the tenant's Twilio credentials before moving it to Twilio")
+            if not changed.session_window_check and changed.provider is not ProviderName.SANDBOX:
+                raise InvalidInput("only a sandbox tenant can switch the 24-hour session window check off")
+            if changed != tenant:
+                await self._uow.tenants.update(changed)
+                await self._uow.commit()
+        return changed
+
+
+class SuspendTenant:
+    """A suspended tenant's users cannot log in, its sessions end and its API keys stop working.
+
+    Its sessions are revoked, so reactivating it asks everyone to log in again; its API keys are kept
+    (refused while it is suspended) so its integrations work again after reactivation.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, tenant_id: UUID) -> Tenant:
+        async with self._uow:
+            tenant = await _customer_tenant(self._uow, tenant_id)
+            suspended = replace(tenant, status=TenantStatus.SUSPENDED)
+            if tenant.status is not TenantStatus.SUSPENDED:
+                await self._uow.tenants.update(suspended)
+            await self._uow.sessions.revoke_for_tenant(
+                tenant_id, self._clock.now(), RevocationReason.TENANT_SUSPENDED
+            )
+            await self._uow.commit()
+        return suspended
+
+
+class ReactivateTenant:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID) -> Tenant:
+        async with self._uow:
+            tenant = await _customer_tenant(self._uow, tenant_id)
+            active = replace(tenant, status=TenantStatus.ACTIVE)
+            if tenant.status is not TenantStatus.ACTIVE:
+                await self._uow.tenants.update(active)
+                await self._uow.commit()
+        return active

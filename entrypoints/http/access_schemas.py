@@ -1,0 +1,206 @@
+"""Wire formats of sessions, administration and API keys (see schemas.py for the rest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+from application.use_cases.tenant_admin import CredentialsSummary
+from domain.access import ApiKey
+from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
+
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["ana"])]
+TenantName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Shoes"])]
+# Roles a tenant's users and API keys can have; platform admins are created with the CLI.
+TenantRole = Literal["agent", "tenant_admin"]
+
+
+class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class ChangePasswordRequest(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Password
+    new_password: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")
+    ]
+
+
+class TwilioCredentialsRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Write-only: the secrets are stored encrypted and never returned."""
+
+    account_sid: Annotated[str, msgspec.Meta(max_length=34, examples=["AC" + "0" * 32])]
+    auth_token: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    api_key_sid: Annotated[str, msgspec.Meta(max_length=34)] | None = None
+    api_key_secret: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+
+    def to_domain(self) -> TwilioCredentials:
+        return TwilioCredentials(
+            account_sid=self.account_sid,
+            auth_token=self.auth_token,
+            api_key_sid=self.api_key_sid,
+            api_key_secret=self.api_key_secret,
+        )
+
+
+class CredentialsResource(msgspec.Struct):
+    """What is shown of the tenant's Twilio credentials: never a secret."""
+
+    configured: bool
+    account_sid: str | None
+    api_key_sid: str | None
+
+    @classmethod
+    def of(cls, summary: CredentialsSummary) -> CredentialsResource:
+        return cls(
+            configured=summary.configured, account_sid=summary.account_sid, api_key_sid=summary.api_key_sid
+        )
+
+
+class CreateTenantRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: TenantName
+    provider: ProviderName = ProviderName.SANDBOX
+    session_window_check: bool = True
+    twilio: TwilioCredentialsRequest | None = None
+
+
+class UpdateTenantRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: TenantName | None = None
+    provider: ProviderName | None = None
+    session_window_check: bool | None = None
+
+
+class TenantResource(msgspec.Struct):
+    id: UUID
+    name: str
+    provider: ProviderName
+    status: TenantStatus
+    session_window_check: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantResource:
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            provider=tenant.provider,
+            status=tenant.status,
+            session_window_check=tenant.session_window_check,
+            created_at=tenant.created_at,
+        )
+
+
+class TenantPage(msgspec.Struct):
+    items: list[TenantResource]
+    next_cursor: str | None
+
+
+class CreateUserRequest(msgspec.Struct, forbid_unknown_fields=True):
+    username: Username
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")]
+    role: TenantRole = "agent"
+
+
+class UpdateUserRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Changing the role or the password, or deactivating the user, ends all of the user's sessions."""
+
+    role: TenantRole | None = None
+    is_active: bool | None = None
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
+
+
+class UserResource(msgspec.Struct):
+    id: UUID
+    username: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserResource:
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            is_active=user.is_active,
+            created_at=user.created_at,
+        )
+
+
+class CreateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
+    phone_number: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["+14155238886"])]
+    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class UpdateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
+    label: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    is_default: (
+        Annotated[
+            Literal[True],
+            msgspec.Meta(description="true makes this the default sender (the old one stops being it)"),
+        ]
+        | None
+    ) = None
+
+
+class SenderResource(msgspec.Struct):
+    id: UUID
+    phone_number: str
+    label: str
+    is_default: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, sender: Sender) -> SenderResource:
+        return cls(
+            id=sender.id,
+            phone_number=sender.phone_number.e164,
+            label=sender.label,
+            is_default=sender.is_default,
+            created_at=sender.created_at,
+        )
+
+
+class CreateApiKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["order system"])]
+    role: TenantRole = "agent"
+
+
+class ApiKeyResource(msgspec.Struct):
+    id: UUID
+    name: str
+    prefix: str  # the visible part of the key: wag_<prefix>_…
+    role: Role
+    active: bool
+    created_at: datetime
+    created_by: UUID | None
+    last_used_at: datetime | None  # to the minute
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyResource:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            role=key.role,
+            active=key.is_active,
+            created_at=key.created_at,
+            created_by=key.created_by,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class CreatedApiKeyResource(ApiKeyResource):
+    """The new key, with the whole key in ``key``: shown this once, never again."""
+
+    key: str
+
+    @classmethod
+    def of_created(cls, api_key: ApiKey, key: str) -> CreatedApiKeyResource:
+        return cls(**msgspec.structs.asdict(ApiKeyResource.of(api_key)), key=key)

@@ -1,0 +1,138 @@
+"""Administration as an operator runs it: a platform admin made with the CLI, then everything else over
+real HTTP against `wa-gateway serve` (real JWTs, real SQLite): tenants, their admins, API keys,
+refresh, logout and suspension."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.test_serve import WA_GATEWAY, clean_environment, free_port
+
+ROOT_PASSWORD = "platform password"
+
+
+def cli(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [WA_GATEWAY, *args],
+        cwd=cwd,
+        env=clean_environment(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[httpx.Client]:
+    assert cli(tmp_path, "db", "upgrade").returncode == 0
+    created = cli(
+        tmp_path,
+        "user",
+        "create",
+        "platform",
+        "root",
+        "--role",
+        "platform_admin",
+        "--password-stdin",
+        stdin=ROOT_PASSWORD,
+    )
+    assert created.returncode == 0, created.stderr
+    assert '"role": "platform_admin"' in created.stdout
+    port = free_port()
+    process = subprocess.Popen(
+        [WA_GATEWAY, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+            if process.poll() is not None:
+                pytest.fail(f"serve exited early:\n{process.stdout.read() if process.stdout else ''}")
+        else:
+            pytest.fail("serve did not answer /healthz within 60 s")
+        with httpx.Client(base_url=base, timeout=10) as client:
+            yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def log_in(client: httpx.Client, username: str, password: str) -> dict[str, str]:
+    response = client.post("/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def test_a_platform_admin_onboards_a_tenant_whose_admin_issues_an_api_key(gateway: httpx.Client) -> None:
+    root = bearer(log_in(gateway, "root", ROOT_PASSWORD)["access_token"])
+    # The platform admin alone did not stop the demo tenant from being created.
+    names = [t["name"] for t in gateway.get("/admin/tenants", headers=root).json()["items"]]
+    assert names == ["Demo"]
+    assert gateway.get("/api/messages", headers=root).status_code == 403
+
+    tenant = gateway.post("/admin/tenants", json={"name": "Initech"}, headers=root).json()
+    created = gateway.post(
+        f"/admin/tenants/{tenant['id']}/users",
+        json={"username": "peter", "password": "tps reports!", "role": "tenant_admin"},
+        headers=root,
+    )
+    assert created.status_code == 201, created.text
+    peter_tokens = log_in(gateway, "peter", "tps reports!")
+    peter = bearer(peter_tokens["access_token"])
+    assert (
+        gateway.post("/api/senders", json={"phone_number": "+14155238886"}, headers=peter).status_code == 201
+    )
+
+    key = gateway.post("/api/api-keys", json={"name": "orders", "role": "agent"}, headers=peter).json()["key"]
+    sent = gateway.post(
+        "/api/send", json={"to_number": "+14155550123", "content_sid": "HX" + "0" * 32}, headers=bearer(key)
+    )
+    assert sent.status_code in {201, 202}, sent.text
+
+    renewed = gateway.post("/auth/refresh", json={"refresh_token": peter_tokens["refresh_token"]}).json()
+    assert (
+        gateway.post("/auth/refresh", json={"refresh_token": peter_tokens["refresh_token"]}).status_code
+        == 401
+    )
+    assert gateway.get("/api/users", headers=bearer(renewed["access_token"])).status_code == 401  # reuse
+
+    assert gateway.post(f"/admin/tenants/{tenant['id']}/suspend", headers=root).status_code == 200
+    assert gateway.get("/api/messages", headers=bearer(key)).status_code == 401
+    assert (
+        gateway.post("/auth/login", json={"username": "peter", "password": "tps reports!"}).status_code == 401
+    )
+
+    assert gateway.post("/auth/logout", headers=root).status_code == 204
+    assert gateway.get("/admin/tenants", headers=root).status_code == 401
+
+
+def test_the_cli_keeps_platform_admins_in_the_platform_tenant(tmp_path: Path) -> None:
+    assert cli(tmp_path, "db", "upgrade").returncode == 0
+
+    wrong = cli(tmp_path, "user", "create", "platform", "ana", "--password-stdin", stdin="a long password")
+
+    assert wrong.returncode == 1
+    assert "platform" in wrong.stderr
