@@ -42,6 +42,9 @@ class Tenant:
     status: TenantStatus = TenantStatus.ACTIVE
     # Only a sandbox tenant may switch the 24-hour window check off (nothing reaches WhatsApp there).
     session_window_check: bool = True
+    # Messages the tenant may send per minute and per day; None: the gateway's defaults (settings).
+    sends_per_minute: int | None = None
+    sends_per_day: int | None = None
     id: UUID = field(default_factory=uuid4)
 
     @property

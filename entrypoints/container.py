@@ -183,7 +183,11 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
 
-    rate_limiter = providers.Singleton(LimitsRateLimiter)
+    rate_limiter = providers.Singleton(
+        LimitsRateLimiter,
+        redis_url=settings.provided.redis_url,
+        key_prefix=settings.provided.rate_limit_key_prefix,
+    )
     login_failure_limit = providers.Factory(
         RateLimit, amount=settings.provided.login_attempts_per_minute, per_seconds=60
     )
@@ -276,6 +280,9 @@ class Container(containers.DeclarativeContainer):
         clock,
         wait_seconds=settings.provided.send_wait_seconds,
         metrics=metrics,
+        limiter=rate_limiter,
+        sends_per_minute=settings.provided.tenant_sends_per_minute,
+        sends_per_day=settings.provided.tenant_sends_per_day,
     )
     retry_message = providers.Factory(RetryMessage, unit_of_work, dispatcher, clock)
     list_history = providers.Factory(ListHistory, unit_of_work)

@@ -45,6 +45,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_body_bytes: int = 65536
     login_attempts_per_minute: int = 10
     requests_per_minute_per_ip: int = 600
+    # Rate limits are shared through Redis when set (redis://host:port/db), kept per process otherwise.
+    redis_url: str | None = None
+    # Messages a tenant may send, unless the tenant has its own limits (PATCH /admin/tenants/{id}); 0: none.
+    tenant_sends_per_minute: int = 600
+    tenant_sends_per_day: int = 100_000
+    rate_limit_key_prefix: str = "wa-gateway"
     log_level: str = "INFO"
     # json (one object a line) or console; unset: console in development, json in production.
     log_format: Literal["json", "console"] | None = None

@@ -65,6 +65,8 @@ class SqlAlchemyTenantRepository(_Repository):
                 provider=tenant.provider.value,
                 status=tenant.status.value,
                 session_window_check=tenant.session_window_check,
+                sends_per_minute=tenant.sends_per_minute,
+                sends_per_day=tenant.sends_per_day,
                 created_at=tenant.created_at,
             ),
             conflict=f"a tenant named {tenant.name!r} exists already",
@@ -91,6 +93,8 @@ class SqlAlchemyTenantRepository(_Repository):
                 provider=tenant.provider.value,
                 status=tenant.status.value,
                 session_window_check=tenant.session_window_check,
+                sends_per_minute=tenant.sends_per_minute,
+                sends_per_day=tenant.sends_per_day,
             ),
             conflict=f"a tenant named {tenant.name!r} exists already",
         )
@@ -598,6 +602,8 @@ def _tenant_from_row(row: RowMapping) -> Tenant:
         provider=ProviderName(row["provider"]),
         status=TenantStatus(row["status"]),
         session_window_check=row["session_window_check"],
+        sends_per_minute=row["sends_per_minute"],
+        sends_per_day=row["sends_per_day"],
         created_at=row["created_at"],
     )
 

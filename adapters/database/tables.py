@@ -69,6 +69,9 @@ tenants = sa.Table(
     sa.Column("provider", sa.String(32), nullable=False),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("session_window_check", sa.Boolean(), server_default=sa.true(), nullable=False),
+    # Send limits of this tenant; NULL: the gateway's defaults.
+    sa.Column("sends_per_minute", sa.Integer(), nullable=True),
+    sa.Column("sends_per_day", sa.Integer(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("name"),
 )

@@ -86,6 +86,15 @@ class UpdateTenantCommand:
     name: str | None = None
     provider: ProviderName | None = None
     session_window_check: bool | None = None
+    # A send limit; 0 puts the limit back to the gateway's default.
+    sends_per_minute: int | None = None
+    sends_per_day: int | None = None
+
+
+def _send_limit(value: int) -> int | None:
+    if value < 0:
+        raise InvalidInput("a send limit is a positive number, or 0 for the gateway's default")
+    return value or None
 
 
 class UpdateTenant:
@@ -107,6 +116,10 @@ class UpdateTenant:
                 changed = replace(changed, provider=command.provider)
             if command.session_window_check is not None:
                 changed = replace(changed, session_window_check=command.session_window_check)
+            if command.sends_per_minute is not None:
+                changed = replace(changed, sends_per_minute=_send_limit(command.sends_per_minute))
+            if command.sends_per_day is not None:
+                changed = replace(changed, sends_per_day=_send_limit(command.sends_per_day))
             moves_to_twilio = (
                 changed.provider is ProviderName.TWILIO and tenant.provider is not ProviderName.TWILIO
             )

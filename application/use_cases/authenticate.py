@@ -22,8 +22,11 @@ _TIMING_EQUALISER_HASH = (
 class Authenticate:
     """Exchange a username and password for a new session: an access token and a refresh token.
 
-    Failed attempts are counted per username and per client address; past ``failure_limit`` the
-    caller must wait (429) before trying again, whether or not the next password would be right.
+    Failed attempts are counted per username *from one client address* and per client address; past
+    ``failure_limit`` the caller must wait (429) before trying again, whether or not the next password
+    would be right. The per-account count is keyed by the address too, so that nobody can lock a user
+    out by failing logins in their name from elsewhere: the lockout only ever holds the address that
+    failed, and it decays (a moving window of ``failure_limit.per_seconds``), so it is never permanent.
     """
 
     def __init__(
@@ -46,7 +49,10 @@ class Authenticate:
 
     async def __call__(self, username: str, password: str, client_address: str = "unknown") -> SessionTokens:
         username = username.strip().lower()
-        failure_keys = (f"login-failures:user:{username}", f"login-failures:address:{client_address}")
+        failure_keys = (
+            f"login-failures:user:{username}:address:{client_address}",
+            f"login-failures:address:{client_address}",
+        )
         for key in failure_keys:
             state = await self._limiter.peek(key, self._failure_limit)
             if not state.allowed:

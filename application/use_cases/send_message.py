@@ -17,14 +17,25 @@ from application.errors import (
     MessageNotRetryable,
     NoDefaultSender,
     NotFound,
+    RateLimited,
     SessionWindowClosed,
     UnknownSender,
 )
-from application.ports import NO_METRICS, Clock, DispatchJob, IdempotencyRecord, Metrics, UnitOfWork
+from application.ports import (
+    NO_METRICS,
+    Clock,
+    DispatchJob,
+    IdempotencyRecord,
+    Metrics,
+    RateLimit,
+    RateLimiter,
+    UnitOfWork,
+)
 from domain.conversations import Conversation
 from domain.errors import InvalidMessage
 from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
+from domain.tenancy import Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +108,40 @@ class SendMessage:
         *,
         wait_seconds: float,
         metrics: Metrics = NO_METRICS,
+        limiter: RateLimiter | None = None,
+        sends_per_minute: int = 0,
+        sends_per_day: int = 0,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
         self._clock = clock
         self._wait_seconds = wait_seconds
         self._metrics = metrics
+        self._limiter = limiter
+        self._sends_per_minute = sends_per_minute
+        self._sends_per_day = sends_per_day
+
+    async def _count_send(self, tenant: Tenant) -> None:
+        """Count one send against the tenant's limits (its own, or the defaults; 0: no limit)."""
+        if self._limiter is None:
+            return
+        windows = (
+            (tenant.sends_per_minute or self._sends_per_minute, 60, "minute"),
+            (tenant.sends_per_day or self._sends_per_day, 86_400, "day"),
+        )
+        for amount, seconds, name in windows:
+            if amount <= 0:
+                continue
+            limit = RateLimit(amount=amount, per_seconds=seconds)
+            state = await self._limiter.hit(f"sends:tenant:{tenant.id}:{name}", limit)
+            if not state.allowed:
+                raise RateLimited(
+                    f"this tenant may send {amount} messages per {name}; wait before sending more",
+                    retry_after_seconds=state.reset_after_seconds,
+                    limit=amount,
+                    window_seconds=seconds,
+                    scope=f"tenant-sends-{name}",
+                )
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
@@ -167,6 +206,7 @@ class SendMessage:
             if message.is_free_form and tenant.enforces_session_window:
                 conversation = await self._uow.conversations.get(tenant.id, contact)
                 _check_session_window(contact, conversation, now)
+            await self._count_send(tenant)
             await self._uow.messages.add(message)
             await self._uow.conversations.record_message(message)
             await self._uow.jobs.enqueue(

@@ -72,6 +72,9 @@ class UpdateTenantRequest(msgspec.Struct, forbid_unknown_fields=True):
     name: TenantName | None = None
     provider: ProviderName | None = None
     session_window_check: bool | None = None
+    # The tenant's send limits; 0 puts one back to the gateway's default.
+    sends_per_minute: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
+    sends_per_day: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] | None = None
 
 
 class TenantResource(msgspec.Struct):
@@ -81,6 +84,9 @@ class TenantResource(msgspec.Struct):
     status: TenantStatus
     session_window_check: bool
     created_at: datetime
+    # The tenant's own send limits; null: the gateway's defaults.
+    sends_per_minute: int | None = None
+    sends_per_day: int | None = None
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantResource:
@@ -91,6 +97,8 @@ class TenantResource(msgspec.Struct):
             status=tenant.status,
             session_window_check=tenant.session_window_check,
             created_at=tenant.created_at,
+            sends_per_minute=tenant.sends_per_minute,
+            sends_per_day=tenant.sends_per_day,
         )
 
 

@@ -168,7 +168,11 @@ class AdminTenantsController(Controller):
         tenant = await update_tenant(
             tenant_id,
             UpdateTenantCommand(
-                name=data.name, provider=data.provider, session_window_check=data.session_window_check
+                name=data.name,
+                provider=data.provider,
+                session_window_check=data.session_window_check,
+                sends_per_minute=data.sends_per_minute,
+                sends_per_day=data.sends_per_day,
             ),
         )
         return TenantResource.of(tenant)

@@ -17,7 +17,7 @@ from entrypoints.background import background_work
 from entrypoints.container import Container, shutdown
 from entrypoints.http.access import enforce_access, public
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
-from entrypoints.http.dependencies import DEPENDENCIES, limit_requests_per_address
+from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.observability import (
     MetricsController,
     RequestObservability,
@@ -26,6 +26,7 @@ from entrypoints.http.observability import (
 from entrypoints.http.problems import (
     application_error_handler,
     http_exception_handler,
+    undecodable_request_handler,
     unexpected_error_handler,
 )
 from entrypoints.http.routes import (
@@ -96,11 +97,12 @@ def create_app(container: Container) -> Litestar:
         dependencies=DEPENDENCIES,
         middleware=[RequestObservability(container.metrics())],
         before_send=[request_id_on_every_response],
-        before_request=limit_requests_per_address,
+        before_request=before_every_request,
         exception_handlers={
             ApplicationError: application_error_handler,
             DomainError: application_error_handler,
             HTTPException: http_exception_handler,
+            UnicodeDecodeError: undecodable_request_handler,
             Exception: unexpected_error_handler,
         },
         openapi_config=openapi_config(),

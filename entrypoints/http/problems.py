@@ -189,6 +189,19 @@ def http_exception_handler(request: Request[Any, Any, Any], error: HTTPException
     )
 
 
+def undecodable_request_handler(
+    request: Request[Any, Any, Any], error: UnicodeDecodeError
+) -> Response[Problem]:
+    # Litestar decodes request bodies (JSON, forms) as UTF-8, and lets the error through when they are not.
+    return problem_response(
+        request,
+        status=400,
+        slug="bad-request",
+        title="Bad request",
+        detail="the request is not valid UTF-8",
+    )
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
     # The client learns nothing of the internals; the traceback goes to the log.
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)

@@ -219,14 +219,25 @@ async def test_the_lock_lifts_when_the_window_has_passed(
     assert (await authenticate("alice", acme.password, "203.0.113.7")).access_token
 
 
-async def test_failures_are_counted_per_username_across_addresses(
+async def test_failures_in_a_users_name_from_elsewhere_do_not_lock_the_user_out(
     authenticate: Authenticate, acme: TenantAccount
 ) -> None:
-    for number in range(FAILURE_LIMIT.amount):
+    # The per-account count is per address: an attacker failing logins as alice from many addresses
+    # cannot keep alice out (each of those addresses is held back by its own per-address limit).
+    for number in range(FAILURE_LIMIT.amount * 2):
         await fail_logins(authenticate, 1, address=f"198.51.100.{number}")
 
+    assert (await authenticate("ALICE", acme.password, "192.0.2.1")).access_token
+
+
+async def test_failures_for_one_user_from_one_address_hold_that_address_back(
+    authenticate: Authenticate, acme: TenantAccount
+) -> None:
+    await fail_logins(authenticate, FAILURE_LIMIT.amount, address="198.51.100.9")
+
     with pytest.raises(RateLimited):
-        await authenticate("ALICE", acme.password, "192.0.2.1")
+        await authenticate("alice", acme.password, "198.51.100.9")
+    assert (await authenticate("alice", acme.password, "192.0.2.1")).access_token
 
 
 async def test_failures_are_counted_per_address_across_usernames(
