@@ -1,0 +1,218 @@
+"""The table and the targets, from the results of one run (bench/results/latest.json).
+
+python -m bench.report [bench/results/latest.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ACCEPT_TARGET = 0.65  # of the insert ceiling
+HISTORY_TARGET = 0.75  # of the page ceiling
+HISTORY_P99_GROWTH = 1.5  # p99 at the large history / p99 at the small one
+E2E_TARGET = 1000.0  # messages/s with 200 ms provider latency
+API_MEMORY_MIB = 150.0
+HEADER = (
+    "scenario",
+    "case",
+    "c",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "of ceiling",
+    "cpu ratio",
+    "api MiB",
+    "cpu ms/req",
+    "noise",
+)
+
+
+def _ceiling(runs: list[dict[str, Any]], case: str, connections: int) -> dict[str, Any] | None:
+    for run in runs:
+        if run["scenario"] == "ceiling" and run["case"] == case and run["connections"] == connections:
+            return run
+    return None
+
+
+def server_cpu_ms(run: dict[str, Any]) -> float:
+    """CPU of the app's processes and PostgreSQL per request (ms), whatever else ran on the machine."""
+    cpu = run.get("cpu_ms_per_request") or {}
+    return float(cpu.get("api", cpu.get("ceiling", 0.0))) + float(cpu.get("postgres", 0.0))
+
+
+def _ratio_target(run: dict[str, Any], base: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    goal = ACCEPT_TARGET if run["scenario"] == "accept" else HISTORY_TARGET
+    cpu_ratio = row["cpu ratio"]
+    cpu_text = f"; by CPU per request {cpu_ratio:.0%}" if cpu_ratio is not None else ""
+    return {
+        "target": f"{run['scenario']} {run['case']} c={run['connections']} >= {goal:.0%} of its ceiling",
+        "value": f"{row['of ceiling']:.0%} ({run['rps']:.0f} vs {base['rps']:.0f} req/s{cpu_text})",
+        "met": row["of ceiling"] >= goal and run["errors"] == 0,
+    }
+
+
+def _growth_targets(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """p99 at the largest history against p99 at the smallest, per case and concurrency."""
+    sizes = sorted({r["history_messages"] for r in history})
+    if len(sizes) < 2:
+        return []
+    small, large = sizes[0], sizes[-1]
+    targets = []
+    for run in history:
+        if run["history_messages"] != large:
+            continue
+        case = run["case"].rsplit(" @", 1)[0]
+        twin = next(
+            (
+                r
+                for r in history
+                if r["history_messages"] == small
+                and r["case"].rsplit(" @", 1)[0] == case
+                and r["connections"] == run["connections"]
+            ),
+            None,
+        )
+        if twin and twin["p99_ms"]:
+            growth = run["p99_ms"] / twin["p99_ms"]
+            targets.append(
+                {
+                    "target": f"history {case} c={run['connections']}: p99 @{large:,} <= "
+                    f"{HISTORY_P99_GROWTH}x p99 @{small:,}",
+                    "value": f"{growth:.2f}x ({run['p99_ms']:.1f} vs {twin['p99_ms']:.1f} ms)",
+                    "met": growth <= HISTORY_P99_GROWTH,
+                }
+            )
+    return targets
+
+
+def _e2e_target(e2e: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "target": f"end to end >= {E2E_TARGET:.0f} messages/s at {e2e['provider_latency_ms']:g} ms latency",
+        "value": f"{e2e['messages_per_s']:.0f} msg/s overall, {e2e['steady_messages_per_s']:.0f} steady "
+        f"({e2e['messages_reached_emulator']:,} messages in {e2e['total_s']} s)",
+        "met": e2e["messages_per_s"] >= E2E_TARGET
+        and e2e["messages_reached_emulator"] >= e2e["messages_accepted"],
+    }
+
+
+def _memory_target(memory: dict[str, dict[str, float]]) -> dict[str, Any] | None:
+    # Logins are left out: argon2id takes 64 MiB per hash in flight, by design (see BENCHMARKS.md).
+    under_load = {k: v["peak_mib"] for k, v in memory.items() if k.startswith("api (") and "auth" not in k}
+    if not under_load:
+        return None
+    worst = max(under_load, key=lambda k: under_load[k])
+    return {
+        "target": f"API process peak RSS under load < {API_MEMORY_MIB:.0f} MiB",
+        "value": f"{under_load[worst]:.0f} MiB (worst: {worst})",
+        "met": under_load[worst] < API_MEMORY_MIB,
+    }
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = results["runs"]
+    table: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    for run in runs:
+        row: dict[str, Any] = {
+            "scenario": run["scenario"],
+            "case": run["case"],
+            "c": run["connections"],
+            "req/s": run["rps"],
+            "p50 ms": run["p50_ms"],
+            "p99 ms": run["p99_ms"],
+            "errors": run["errors"],
+            "of ceiling": None,
+            "cpu ratio": None,
+            "api MiB": (run.get("memory_peak_mib") or {}).get("api"),
+            "cpu ms/req": _cpu_cell(run.get("cpu_ms_per_request") or {}),
+            "noise": run.get("foreign_cpu_cores"),
+        }
+        base = None
+        if run["scenario"] == "accept":
+            base = _ceiling(runs, "insert", run["connections"])
+        elif run["scenario"] == "history":
+            base = _ceiling(runs, "page", run["connections"])
+        if base and base["rps"]:
+            row["of ceiling"] = round(run["rps"] / base["rps"], 3)
+            if server_cpu_ms(run) and server_cpu_ms(base):
+                row["cpu ratio"] = round(server_cpu_ms(base) / server_cpu_ms(run), 3)
+            targets.append(_ratio_target(run, base, row))
+        table.append(row)
+    targets += _growth_targets([r for r in runs if r["scenario"] == "history"])
+    e2e = results.get("e2e")
+    if e2e:
+        targets.append(_e2e_target(e2e))
+    memory = results.get("memory_peak_mib", {})
+    memory_target = _memory_target(memory)
+    if memory_target:
+        targets.append(memory_target)
+    auth = {r["case"]: r for r in runs if r["scenario"] == "auth"}
+    with_token, without = auth.get("token -> 422 before db"), auth.get("no token -> 401")
+    auth_cost = None
+    if with_token and without:
+        auth_cost = round(server_cpu_ms(with_token) - server_cpu_ms(without), 3)
+    return {"table": table, "targets": targets, "memory": memory, "e2e": e2e, "auth_cost_ms": auth_cost}
+
+
+def render(summary: dict[str, Any]) -> str:
+    rows = [[_cell(h, row[h]) for h in HEADER] for row in summary["table"]]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADER)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.append("")
+    lines.append(
+        "cpu ms/req: CPU of the app's processes / PostgreSQL / wrk per request; cpu ratio: the ceiling's "
+        "(app + PostgreSQL) CPU per request over this row's; noise: cores used by other processes"
+    )
+    e2e = summary.get("e2e")
+    if e2e:
+        lines.append("")
+        lines.append(
+            f"end to end: {e2e['messages_reached_emulator']:,}/{e2e['messages_accepted']:,} messages "
+            f"reached the emulator ({e2e['provider_latency_ms']:g} ms latency) in {e2e['total_s']} s = "
+            f"{e2e['messages_per_s']} msg/s (steady {e2e['steady_messages_per_s']}); accepted at "
+            f"{e2e['accept_rps']} req/s; accept->sent {e2e['accept_to_sent_ms']}"
+        )
+        lines.append(
+            f"  CPU ms per message: {e2e.get('cpu_ms_per_message')}; database sessions opened: "
+            f"{e2e.get('database_sessions_opened')}; noise {e2e.get('foreign_cpu_cores')} cores"
+        )
+    if summary.get("auth_cost_ms") is not None:
+        lines.append(
+            f"authentication: {summary['auth_cost_ms']} ms of app + PostgreSQL CPU per request "
+            "(token -> 422 minus no token -> 401)"
+        )
+    if summary.get("memory"):
+        peaks = ", ".join(f"{k} {v['peak_mib']:.0f}" for k, v in sorted(summary["memory"].items()))
+        lines += ["", f"peak RSS per process (MiB): {peaks}"]
+    lines.append("")
+    for target in summary["targets"]:
+        lines.append(f"[{'met ' if target['met'] else 'MISS'}] {target['target']}: {target['value']}")
+    return "\n".join(lines)
+
+
+def _cpu_cell(cpu: dict[str, float]) -> str:
+    app = cpu.get("api", cpu.get("ceiling"))
+    if app is None:
+        return "-"
+    return f"{app:.2f}/{cpu.get('postgres', 0):.2f}/{cpu.get('load generator', 0):.2f}"
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if column in ("of ceiling", "cpu ratio"):
+        return f"{value:.0%}"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if column in ("req/s", "api MiB") else f"{value:,.2f}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results" / "latest.json"
+    print(render(summarize(json.loads(path.read_text()))))

@@ -1,0 +1,940 @@
+"""The benchmark suite: the gateway against its ceiling on this machine.
+
+``uv run python -m bench`` (``--help`` for the options; ``--quick`` for a smoke run of a minute or two).
+It creates its own databases (random names, dropped at the end), starts every process it measures,
+prints a table and writes bench/results/latest.json. See BENCHMARKS.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from bench import ceiling, database, load, processes, report
+from bench.database import HistoryTenant
+from bench.load import Load, LoadResult, lua_list, lua_string
+from bench.processes import PYTHON, WA_GATEWAY, Service
+
+RESULTS = processes.ROOT / "bench" / "results"
+PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway user in a throwaway database
+EMULATOR_ACCOUNT = "AC" + "0" * 31 + "1"
+EMULATOR_TOKEN = "emulator-auth-token"  # noqa: S105 - the emulator's well-known development token
+TEMPLATE_SID = "HX" + "b5b62575e6e4ff6129ad7c8efe1f983e"
+SCENARIOS = ("ceiling", "accept", "history", "auth", "e2e")
+
+
+@dataclass
+class Options:
+    scenarios: tuple[str, ...]
+    duration: float
+    warmup: float
+    workers: int
+    dispatch_workers: int
+    concurrency: tuple[int, ...]
+    history_concurrency: tuple[int, ...]
+    small_history: int
+    large_history: int
+    other_history: int
+    e2e_messages: int
+    e2e_tenants: int
+    provider_latency_ms: float
+    login_concurrency: int
+    log_level: str
+    profile: tuple[str, ...]
+    profile_seconds: float
+    quiet_cores: float
+    quiet_wait: float
+    keep_databases: bool
+    gateway_env: tuple[str, ...]
+    app_dir: Path | None
+    output: Path
+    quick: bool
+
+
+def parse_options(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: short, small, ~1-2 minutes")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, from {', '.join(SCENARIOS)} (ceiling always runs when another does)",
+    )
+    parser.add_argument("--duration", type=float, help="seconds per measured run (20; quick 4)")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up before each run (3; quick 1)")
+    parser.add_argument("--workers", type=int, default=2, help="API processes (and ceiling processes)")
+    parser.add_argument("--dispatch-workers", type=int, default=2, help="`wa-gateway worker` processes")
+    parser.add_argument("--concurrency", help="connections for ceiling and accept (16,64; quick 16)")
+    parser.add_argument("--history-concurrency", help="connections for history (16,64; quick 16)")
+    parser.add_argument("--small-history", type=int, default=100_000, help="messages of the small tenant")
+    parser.add_argument(
+        "--large-history", type=int, help="messages of the large tenant (5,000,000; quick 0 = skip)"
+    )
+    parser.add_argument("--other-history", type=int, help="other tenants' messages (500,000; quick 50,000)")
+    parser.add_argument("--e2e-messages", type=int, help="messages end to end (20,000; quick 1,000)")
+    parser.add_argument("--e2e-tenants", type=int, default=16, help="tenants (one sender each) end to end")
+    parser.add_argument("--provider-latency-ms", type=float, default=200.0, help="the emulator's latency")
+    parser.add_argument("--login-concurrency", type=int, default=8)
+    parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the gateway (INFO logs access)")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="py-spy the API/worker processes during these scenarios (needs `uv run --group bench`)",
+    )
+    parser.add_argument("--profile-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--quiet-cores",
+        type=float,
+        default=0.2,
+        help="before each run, wait until other processes use less CPU than this (a shared machine)",
+    )
+    parser.add_argument("--quiet-wait", type=float, help="but no longer than this (s; 120, quick 10)")
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        help="measure the gateway code of another checkout (e.g. a `git archive` of a commit)",
+    )
+    parser.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the gateway's processes (repeatable), e.g. DB_POOL_SIZE=20",
+    )
+    parser.add_argument("--keep-databases", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    quick = bool(args.quick)
+    scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return Options(
+        scenarios=scenarios,
+        duration=args.duration or (4.0 if quick else 20.0),
+        warmup=args.warmup if args.warmup is not None else (1.0 if quick else 3.0),
+        workers=args.workers,
+        dispatch_workers=args.dispatch_workers,
+        concurrency=_ints(args.concurrency or ("16" if quick else "16,64")),
+        history_concurrency=_ints(args.history_concurrency or ("16" if quick else "16,64")),
+        small_history=args.small_history,
+        large_history=args.large_history if args.large_history is not None else (0 if quick else 5_000_000),
+        other_history=args.other_history
+        if args.other_history is not None
+        else (50_000 if quick else 500_000),
+        e2e_messages=args.e2e_messages or (1_000 if quick else 20_000),
+        e2e_tenants=args.e2e_tenants,
+        provider_latency_ms=args.provider_latency_ms,
+        login_concurrency=args.login_concurrency,
+        log_level=args.log_level,
+        profile=tuple(s.strip() for s in args.profile.split(",") if s.strip()),
+        profile_seconds=args.profile_seconds,
+        quiet_cores=args.quiet_cores,
+        quiet_wait=args.quiet_wait if args.quiet_wait is not None else (10.0 if quick else 120.0),
+        keep_databases=args.keep_databases,
+        gateway_env=tuple(args.gateway_env),
+        app_dir=args.app_dir,
+        output=args.output,
+        quick=quick,
+    )
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+# -- results ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    machine: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    memory: dict[str, dict[str, float]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, scenario: str, case: str, result: LoadResult, **details: Any) -> dict[str, Any]:
+        row = {"scenario": scenario, "case": case, **result.as_dict(), **details}
+        self.runs.append(row)
+        return row
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "machine": self.machine,
+            "options": self.options,
+            "runs": self.runs,
+            "memory_peak_mib": self.memory,
+            **self.extra,
+        }
+
+
+def machine_facts() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)  # noqa: S607
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(total_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgres": database.server_facts(),
+        "load_generator": (wrk_version.stdout or wrk_version.stderr).splitlines()[0],
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# -- running load -------------------------------------------------------------------------------------
+
+
+class Runner:
+    def __init__(self, options: Options, results: Results, log_dir: Path) -> None:
+        self.options = options
+        self.results = results
+        self.log_dir = log_dir
+        self.watched: dict[str, list[Service]] = {}
+        self.databases: list[str] = []
+
+    def measure(
+        self,
+        scenario: str,
+        case: str,
+        url: str,
+        make_load: Load,
+        connections: int,
+        *,
+        duration: float | None = None,
+        ok: tuple[int, ...] = (200, 201, 202),
+        timeout_s: float = 10.0,
+        **details: Any,
+    ) -> dict[str, Any]:
+        duration = duration or self.options.duration
+        processes.wait_for_quiet(self.options.quiet_cores, self.options.quiet_wait, say)
+        if self.options.warmup > 0:
+            load.run_wrk(url, make_load, connections=connections, duration_s=self.options.warmup, seed=7)
+        memory: dict[str, float] = {}
+        sessions_before = (
+            _database_sessions(database.database_url(self.databases[0])) if self.databases else 0
+        )
+        with (
+            processes.sampling(self.watched, memory),
+            self.profiling(scenario, case, connections),
+            processes.ForeignLoad() as foreign,
+            processes.CpuMeter(self.watched, self.databases) as cpu,
+        ):
+            result = load.run_wrk(
+                url, make_load, connections=connections, duration_s=duration, timeout_s=timeout_s
+            )
+        row = self.results.add(
+            scenario,
+            case,
+            result,
+            errors=result.errors(ok),
+            memory_peak_mib={k: round(v, 1) for k, v in memory.items()},
+            foreign_cpu_cores=round(foreign.cores, 2),
+            cpu_ms_per_request=cpu.per_request_ms(result.requests),
+            database_sessions_opened=(
+                _database_sessions(database.database_url(self.databases[0])) - sessions_before
+                if self.databases
+                else 0
+            ),
+            **details,
+        )
+        for group, peak in memory.items():
+            key = f"{group} ({scenario})"
+            self.results.memory.setdefault(key, {"peak_mib": 0.0})
+            self.results.memory[key]["peak_mib"] = round(max(self.results.memory[key]["peak_mib"], peak), 1)
+        say(
+            f"{scenario:8} {case:28} c={connections:<3} {result.rps:8.1f} req/s  "
+            f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {row['errors']}  "
+            f"statuses {result.statuses}  cpu ms/req {row['cpu_ms_per_request']}  noise {foreign.cores:.2f}"
+        )
+        return row
+
+    @contextlib.contextmanager
+    def profiling(self, scenario: str, case: str, connections: int) -> Iterator[None]:
+        if scenario not in self.options.profile:
+            yield
+            return
+        py_spy = shutil.which("py-spy") or str(Path(PYTHON).parent / "py-spy")
+        targets = [
+            pid for group in ("api", "worker") for s in self.watched.get(group, []) for pid in s.workers()
+        ]
+        spies = []
+        stem = re.sub(r"[^A-Za-z0-9]+", "-", f"profile-{scenario}-{case}-c{connections}").strip("-")
+        for pid in targets:
+            out = RESULTS / f"{stem}-{pid}.txt"
+            spies.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        py_spy,
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--duration",
+                        str(int(self.options.profile_seconds)),
+                        "--rate",
+                        "250",
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(out),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        try:
+            yield
+        finally:
+            for spy in spies:
+                spy.wait(timeout=self.options.profile_seconds + 30)
+            say(f"profiles: {RESULTS}/{stem}-*.txt (python -m bench.profile_summary FILES)")
+
+
+# -- the ceiling --------------------------------------------------------------------------------------
+
+
+def run_ceiling(runner: Runner, name: str) -> None:
+    options = runner.options
+    runner.databases = [name]
+    url = database.database_url(name)
+    say("ceiling: seeding 200,000 rows")
+    ceiling.seed(url, 200_000)
+    positions = _ceiling_positions(url, 1000)
+    port = processes.free_port()
+    env = {**processes.base_environment(), "CEILING_DATABASE_URL": url, "CEILING_POOL_SIZE": "10"}
+    service = processes.start(
+        "ceiling",
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "bench.ceiling:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--workers",
+            str(options.workers),
+            "--log-level",
+            "warning",
+            "--no-server-header",
+        ],
+        env,
+        runner.log_dir,
+        health_url=f"http://127.0.0.1:{port}/healthz",
+    )
+    runner.watched = {"ceiling": [service]}
+    base = f"http://127.0.0.1:{port}"
+    try:
+        insert = Load(
+            lua_request=(
+                '  local body = string.format(\'{"to_number":"+1415556%04d","body":"Bench message %d"}\', '
+                "n % 10000, n)\n"
+                '  return wrk.format("POST", "/insert", {["Content-Type"]="application/json"}, body)'
+            )
+        )
+        paths = [f"/page?at={urllib.parse.quote(at.isoformat())}&id={row_id}" for at, row_id in positions]
+        page = Load(
+            lua_prelude=f"local paths = {lua_list(paths)}",
+            lua_request='  return wrk.format("GET", paths[math.random(#paths)])',
+        )
+        for connections in options.concurrency:
+            runner.measure("ceiling", "insert", base, insert, connections)
+        for connections in sorted(set(options.concurrency) | set(options.history_concurrency)):
+            runner.measure("ceiling", "page", base, page, connections)
+    finally:
+        service.stop()
+
+
+def _ceiling_positions(url: str, count: int) -> list[tuple[datetime, UUID]]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT created_at, id FROM ceiling_rows ORDER BY random() LIMIT %s", (count,)
+        ).fetchall()
+    return [(row[0], row[1]) for row in rows]
+
+
+# -- the gateway --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gateway:
+    env: dict[str, str]
+    database: str
+    url: str
+    tokens: dict[str, str] = field(default_factory=dict)  # username -> access token
+    tenants: dict[str, str] = field(default_factory=dict)  # tenant name -> id
+    api: Service | None = None
+
+
+def gateway_environment(options: Options, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **processes.base_environment(),
+        "ENVIRONMENT": "production",
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "CREDENTIALS_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "EMBEDDED_DISPATCHER": "false",
+        "LOG_LEVEL": options.log_level,
+        # The benchmark is one client address sending thousands of requests a second.
+        "REQUESTS_PER_MINUTE_PER_IP": "1000000000",
+        # Long enough for a whole run; the default 15 minutes would expire mid-run.
+        "ACCESS_TOKEN_TTL_SECONDS": "14400",
+        **dict(item.split("=", 1) for item in options.gateway_env),
+        **extra,
+    }
+
+
+def provision_gateway(gateway: Gateway, options: Options) -> None:
+    say("gateway: migrating")
+    subprocess.run(  # noqa: S603
+        [WA_GATEWAY, "db", "upgrade"], env=gateway.env, cwd=RESULTS, check=True, capture_output=True
+    )
+    spec: list[dict[str, Any]] = [
+        {
+            "name": "bench-accept",
+            "senders": ["+14155238886"],
+            "users": [{"username": "accept", "password": PASSWORD}],
+        },
+        {
+            "name": "bench-history-small",
+            "senders": ["+14155230001"],
+            "users": [{"username": "small", "password": PASSWORD}],
+        },
+        {"name": "bench-other", "senders": ["+14155230003"], "users": []},
+    ]
+    if options.large_history:
+        spec.append(
+            {
+                "name": "bench-history-large",
+                "senders": ["+14155230002"],
+                "users": [{"username": "large", "password": PASSWORD}],
+            }
+        )
+    if "e2e" in options.scenarios:
+        spec += [
+            {
+                "name": f"bench-e2e-{index:02d}",
+                "provider": "twilio",
+                "account_sid": EMULATOR_ACCOUNT,
+                "auth_token": EMULATOR_TOKEN,
+                "senders": [f"+1415524{index:04d}"],
+                "users": [{"username": f"e2e{index:02d}", "password": PASSWORD}],
+            }
+            for index in range(options.e2e_tenants)
+        ]
+    say(f"gateway: provisioning {len(spec)} tenants through the CLI (argon2id for each user)")
+    completed = subprocess.run(  # noqa: S603
+        [PYTHON, "-m", "bench.provision"],
+        input=json.dumps(spec),
+        env=gateway.env,
+        cwd=RESULTS,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"provisioning failed:\n{completed.stdout}\n{completed.stderr}")
+    created = json.loads(completed.stdout.strip().splitlines()[-1])
+    gateway.tenants = {tenant["name"]: tenant["id"] for tenant in created}
+
+
+def seed_gateway(gateway: Gateway, options: Options, results: Results) -> None:
+    tenants = [
+        HistoryTenant(UUID(gateway.tenants["bench-history-small"]), "+14155230001", options.small_history),
+        HistoryTenant(UUID(gateway.tenants["bench-other"]), "+14155230003", options.other_history),
+    ]
+    if options.large_history:
+        tenants.append(
+            HistoryTenant(UUID(gateway.tenants["bench-history-large"]), "+14155230002", options.large_history)
+        )
+    total = sum(t.messages for t in tenants)
+    say(f"gateway: seeding {total:,} messages ({', '.join(f'{t.messages:,}' for t in tenants)})")
+    span = timedelta(days=730)
+    seconds = database.seed_histories(
+        gateway.url,
+        tenants,
+        origin=datetime.now(UTC) - span - timedelta(days=1),
+        span_seconds=span.total_seconds(),
+        progress=say,
+    )
+    say(f"gateway: seeded {total:,} messages in {seconds:.1f} s ({total / seconds:,.0f} rows/s)")
+    results.extra["seeding"] = {"messages": total, "seconds": round(seconds, 1)}
+
+
+def start_api(runner: Runner, gateway: Gateway) -> Service:
+    port = processes.free_port()
+    service = processes.start(
+        "gateway-api",
+        [WA_GATEWAY, "serve", "--port", str(port), "--workers", str(runner.options.workers)],
+        gateway.env,
+        runner.log_dir,
+        health_url=f"http://127.0.0.1:{port}/readyz",
+        base_url=f"http://127.0.0.1:{port}",
+    )
+    gateway.api = service
+    return service
+
+
+def login(base: str, username: str) -> str:
+    request = urllib.request.Request(  # noqa: S310 - a local URL of ours
+        f"{base}/auth/login",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        token: str = json.load(response)["access_token"]
+    return token
+
+
+def bearer_tokens(gateway: Gateway, usernames: list[str]) -> list[str]:
+    assert gateway.api is not None
+    assert gateway.api.base_url is not None
+    for username in usernames:
+        if username not in gateway.tokens:
+            gateway.tokens[username] = login(gateway.api.base_url, username)
+    return [f"Bearer {gateway.tokens[u]}" for u in usernames]
+
+
+def run_accept(runner: Runner, gateway: Gateway) -> None:
+    assert gateway.api is not None
+    assert gateway.api.base_url is not None
+    tokens = bearer_tokens(gateway, ["accept"])
+    run_id = secrets.token_hex(3)
+    send = Load(
+        lua_prelude=f"local tokens = {lua_list(tokens)}\nlocal run = {lua_string(run_id)}",
+        lua_request=(
+            '  local body = string.format(\'{"to_number":"+1415556%04d","body":"Bench message %d"}\', '
+            "(n * 7 + tid) % 10000, n)\n"
+            '  return wrk.format("POST", "/api/send", {["Authorization"]=tokens[(n % #tokens) + 1], '
+            '["Content-Type"]="application/json", ["Prefer"]="respond-async", '
+            '["Idempotency-Key"]=string.format("%s-%d-%d-%d", run, tid, n, math.random(1000000000))}, body)'
+        ),
+    )
+    for connections in runner.options.concurrency:
+        runner.measure("accept", "send respond-async", gateway.api.base_url, send, connections, ok=(202,))
+
+
+def run_history(runner: Runner, gateway: Gateway) -> None:
+    """Pages at random positions; the sizes alternate run by run, so that the small and the large
+    history are measured minutes apart, under the same conditions, for the p99 comparison."""
+    assert gateway.api is not None
+    assert gateway.api.base_url is not None
+    sizes = [("small", runner.options.small_history)]
+    if runner.options.large_history:
+        sizes.append(("large", runner.options.large_history))
+    cursors: dict[str, list[str]] = {}
+    tokens: dict[str, str] = {}
+    for size_name, _ in sizes:
+        tenant_id = UUID(gateway.tenants[f"bench-history-{size_name}"])
+        positions = database.sample_positions(gateway.url, tenant_id, 1000)
+        cursors[size_name] = [history_cursor(at, message_id) for at, message_id in positions]
+        tokens[size_name] = bearer_tokens(gateway, [size_name])[0]
+    for case, extra in (("page", ""), ("page direction=inbound", "&direction=inbound")):
+        for connections in runner.options.history_concurrency:
+            for size_name, size in sizes:
+                paths = [f"/api/messages?limit=50&cursor={cursor}{extra}" for cursor in cursors[size_name]]
+                page = Load(
+                    lua_prelude=(
+                        f"local paths = {lua_list(paths)}\nlocal token = {lua_string(tokens[size_name])}"
+                    ),
+                    lua_request=(
+                        '  return wrk.format("GET", paths[math.random(#paths)], {["Authorization"]=token})'
+                    ),
+                )
+                runner.measure(
+                    "history",
+                    f"{case} @{size:,}",
+                    gateway.api.base_url,
+                    page,
+                    connections,
+                    ok=(200,),
+                    history_messages=size,
+                )
+
+
+def history_cursor(at: datetime, message_id: UUID) -> str:
+    """The API's own cursor for a position (application.pagination), so the format cannot drift."""
+    from application.pagination import encode_cursor
+    from application.ports import HistoryPosition
+
+    return encode_cursor(HistoryPosition(created_at=at, message_id=message_id))
+
+
+def run_auth(runner: Runner, gateway: Gateway) -> None:
+    assert gateway.api is not None
+    assert gateway.api.base_url is not None
+    base = gateway.api.base_url
+    (token,) = bearer_tokens(gateway, ["accept"])
+    login_load = Load(
+        lua_prelude=f"local body = {lua_string(json.dumps({'username': 'accept', 'password': PASSWORD}))}",
+        lua_request='  return wrk.format("POST", "/auth/login", {["Content-Type"]="application/json"}, body)',
+    )
+    runner.measure(
+        "auth",
+        "login (argon2id t=3 m=64MiB p=4)",
+        base,
+        login_load,
+        runner.options.login_concurrency,
+        duration=max(6.0 if runner.options.quick else 10.0, runner.options.duration),
+        ok=(200,),
+        timeout_s=30.0,
+    )
+    # No endpoint does nothing but authenticate; the closest is a request refused by the use case
+    # before it touches the database (a naive `since`: 422). The same request without a token is
+    # refused before authentication (401), and /healthz is the framework with nothing behind it.
+    noop = "/api/messages?since=2020-01-01T00:00:00"
+    probe = _status_of(f"{base}{noop}", token.removeprefix("Bearer "))
+    runner.results.extra["auth_noop_probe"] = probe
+    cases = [
+        ("healthz (no auth, no db)", Load(lua_request='  return wrk.format("GET", "/healthz")'), (200,)),
+        ("no token -> 401", Load(lua_request=f'  return wrk.format("GET", {lua_string(noop)})'), (401,)),
+        (
+            "token -> 422 before db",
+            Load(
+                lua_prelude=f"local token = {lua_string(token)}",
+                lua_request=f'  return wrk.format("GET", {lua_string(noop)}, {{["Authorization"]=token}})',
+            ),
+            (422,),
+        ),
+    ]
+    connections = runner.options.concurrency[0]
+    for case, case_load, ok in cases:
+        runner.measure("auth", case, base, case_load, connections, ok=ok)
+
+
+def _status_of(url: str, token: str) -> dict[str, Any]:
+    """Status and problem type of one GET with a bearer token (to check what a case really measures)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return {"status": response.status}
+    except urllib.error.HTTPError as error:
+        body = json.loads(error.read() or b"{}")
+        return {"status": error.code, "type": body.get("type"), "detail": body.get("detail")}
+
+
+def start_dispatch(runner: Runner, gateway: Gateway) -> tuple[Service, str, list[Service]]:
+    """The emulator (with the provider latency) and the `wa-gateway worker` processes."""
+    options = runner.options
+    emulator_port = processes.free_port()
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    emulator = processes.start(
+        "emulator",
+        [
+            WA_GATEWAY,
+            "twilio-emulator",
+            "--port",
+            str(emulator_port),
+            "--latency-ms",
+            f"{options.provider_latency_ms:g}",
+        ],
+        gateway.env,
+        runner.log_dir,
+        health_url=f"{emulator_url}/_emulator/health",
+    )
+    worker_env = {**gateway.env, "TWILIO_API_BASE_URL": emulator_url}
+    workers = [
+        processes.start(f"gateway-worker-{index}", [WA_GATEWAY, "worker"], worker_env, runner.log_dir)
+        for index in range(options.dispatch_workers)
+    ]
+    return emulator, emulator_url, workers
+
+
+class ArrivalWatch:
+    """Polls the emulator's message count every 0.25 s in a thread: (seconds since start, count)."""
+
+    def __init__(self, emulator_url: str) -> None:
+        self.url = emulator_url
+        self.arrivals: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                self.arrivals.append((time.monotonic() - self._started, _emulator_messages(self.url)))
+            self._stop.wait(0.25)
+
+    def latest(self) -> int:
+        return self.arrivals[-1][1] if self.arrivals else 0
+
+    def __enter__(self) -> ArrivalWatch:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_e2e(runner: Runner, gateway: Gateway) -> None:
+    """20,000 messages: POSTed with respond-async while `wa-gateway worker`s dispatch them to the
+    emulator; measured from the first POST until the emulator holds every accepted message."""
+    options = runner.options
+    assert gateway.api is not None
+    assert gateway.api.base_url is not None
+    e2e_tenants = [gateway.tenants[f"bench-e2e-{i:02d}"] for i in range(options.e2e_tenants)]
+    # The accept scenario leaves its (sandbox) jobs queued; they are not part of this scenario.
+    with psycopg.connect(gateway.url, autocommit=True) as connection:
+        dropped = connection.execute(
+            "DELETE FROM dispatch_jobs WHERE NOT tenant_id = ANY(%s::uuid[])", (e2e_tenants,)
+        ).rowcount
+    if dropped:
+        say(f"e2e: discarded {dropped:,} jobs queued by earlier scenarios")
+    emulator, emulator_url, workers = start_dispatch(runner, gateway)
+    try:
+        time.sleep(2.0)  # the workers connect and start polling
+        usernames = [f"e2e{index:02d}" for index in range(options.e2e_tenants)]
+        tokens = bearer_tokens(gateway, usernames)
+        send = Load(
+            lua_prelude=f"local tokens = {lua_list(tokens)}",
+            lua_request=(
+                '  local body = string.format(\'{"to_number":"+1415557%04d","content_sid":'
+                f'"{TEMPLATE_SID}",'
+                '"content_variables":{"1":"%d"}}\', (n * 7 + tid) % 10000, n)\n'
+                "  local token = tokens[((n + tid) % #tokens) + 1]\n"
+                '  return wrk.format("POST", "/api/send", {["Authorization"]=token, '
+                '["Content-Type"]="application/json", ["Prefer"]="respond-async"}, body)'
+            ),
+        )
+        connections = options.concurrency[0]
+        threads = 2
+        total = options.e2e_messages
+        memory: dict[str, float] = {}
+        runner.watched = {"api": [gateway.api], "worker": workers, "emulator": [emulator]}
+        sessions_before = _database_sessions(gateway.url)
+        processes.wait_for_quiet(options.quiet_cores, options.quiet_wait, say)
+        started = time.monotonic()
+        with (
+            processes.sampling(runner.watched, memory),
+            runner.profiling("e2e", "messages", connections),
+            processes.ForeignLoad() as foreign,
+            processes.CpuMeter(runner.watched, runner.databases) as cpu,
+            ArrivalWatch(emulator_url) as watch,
+        ):
+            accept = load.run_wrk(
+                gateway.api.base_url,
+                send,
+                connections=connections,
+                duration_s=max(120.0, total / 30),
+                threads=threads,
+                per_thread_limit=total // threads,
+                stop_when=lambda: _count_messages(gateway.url, e2e_tenants) >= total,
+            )
+            accepted_at = time.monotonic()
+            accepted = _count_messages(gateway.url, e2e_tenants)
+            deadline = accepted_at + max(120.0, total / 30)
+            while watch.latest() < accepted and time.monotonic() < deadline:
+                time.sleep(0.1)
+            finished = time.monotonic()
+        arrivals = watch.arrivals
+        # Requests in flight when wrk stopped may have been committed after the first count.
+        accepted = _count_messages(gateway.url, e2e_tenants)
+        reached = arrivals[-1][1] if arrivals else 0
+        latency = _accept_to_sent(gateway.url, e2e_tenants)
+        elapsed = finished - started
+        e2e = {
+            "messages_posted": accept.requests,
+            "messages_accepted": accepted,
+            "messages_reached_emulator": reached,
+            "accept_phase_s": round(accepted_at - started, 2),
+            "accept_rps": round(accept.rps, 1),
+            "accept_p99_ms": round(accept.p99_ms, 2),
+            "total_s": round(elapsed, 2),
+            "messages_per_s": round(reached / elapsed, 1) if elapsed else 0.0,
+            "steady_messages_per_s": round(_steady_rate(arrivals), 1),
+            "accept_to_sent_ms": latency,
+            "provider_latency_ms": options.provider_latency_ms,
+            "dispatch_workers": options.dispatch_workers,
+            "tenants": options.e2e_tenants,
+            "memory_peak_mib": {k: round(v, 1) for k, v in memory.items()},
+            "cpu_ms_per_message": cpu.per_request_ms(reached),
+            "database_sessions_opened": _database_sessions(gateway.url) - sessions_before,
+            "foreign_cpu_cores": round(foreign.cores, 2),
+            "errors": accept.errors((202,)),
+        }
+        for group, peak in memory.items():
+            runner.results.memory[f"{group} (e2e)"] = {"peak_mib": round(peak, 1)}
+        runner.results.extra["e2e"] = e2e
+        say(
+            f"e2e      {reached:,} of {accepted:,} accepted messages reached the emulator in "
+            f"{elapsed:.1f} s: {e2e['messages_per_s']} msg/s (steady {e2e['steady_messages_per_s']}); "
+            f"accept->sent {latency}; cpu ms/message {e2e['cpu_ms_per_message']}"
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
+        emulator.stop()
+
+
+def _count_messages(url: str, tenant_ids: list[str]) -> int:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM messages WHERE tenant_id = ANY(%s::uuid[])", (tenant_ids,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _database_sessions(url: str) -> int:
+    """Sessions ever opened on the database (pg_stat_database, PostgreSQL 14+): connection churn."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _emulator_messages(base: str) -> int:
+    with urllib.request.urlopen(f"{base}/_emulator/stats", timeout=5) as response:  # noqa: S310
+        data = json.load(response)
+    return int(data["messages"])
+
+
+def _steady_rate(arrivals: list[tuple[float, int]]) -> float:
+    """Messages/s between 10 % and 90 % of the arrivals (start-up and tail left out)."""
+    if not arrivals:
+        return 0.0
+    final = arrivals[-1][1]
+    low = next(((t, c) for t, c in arrivals if c >= final * 0.1), None)
+    high = next(((t, c) for t, c in arrivals if c >= final * 0.9), None)
+    if low is None or high is None or high[0] <= low[0]:
+        return 0.0
+    return (high[1] - low[1]) / (high[0] - low[0])
+
+
+def _accept_to_sent(url: str, tenant_ids: list[str]) -> dict[str, float]:
+    """Percentiles of updated_at - created_at of the messages the provider took (status queued+)."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), "
+            "percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d) "
+            "FROM (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS d FROM messages "
+            "WHERE tenant_id = ANY(%s::uuid[]) AND status <> 'accepted') AS s",
+            (tenant_ids,),
+        ).fetchone()
+    if row is None or not row[0]:
+        return {"count": 0}
+    count, p50, p99, longest = (float(value) for value in row)
+    return {
+        "count": int(count),
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "max_ms": round(longest, 1),
+    }
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+
+def run_gateway(runner: Runner) -> None:
+    """The gateway's scenarios, on one database, against one `wa-gateway serve`."""
+    options, results = runner.options, runner.results
+    with database.throwaway_database("wa_bench_gateway", options.keep_databases) as name:
+        url = database.database_url(name)
+        gateway = Gateway(env=gateway_environment(options, url), database=name, url=url)
+        runner.databases = [name]
+        provision_gateway(gateway, options)
+        if "history" in options.scenarios:
+            seed_gateway(gateway, options, results)
+        api = start_api(runner, gateway)
+        try:
+            for scenario, run in (
+                ("accept", run_accept),
+                ("history", run_history),
+                ("auth", run_auth),
+                ("e2e", run_e2e),
+            ):
+                if scenario not in options.scenarios:
+                    continue
+                runner.watched = {"api": [api]}
+                try:
+                    run(runner, gateway)
+                except Exception as error:  # one failed scenario must not lose the others
+                    say(f"{scenario} failed: {error!r}")
+                    results.extra.setdefault("failed", {})[scenario] = traceback.format_exc()
+        finally:
+            api.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    if options.app_dir is not None:
+        processes.APP_DIR = options.app_dir.resolve()
+        sys.path.insert(0, str(processes.APP_DIR))
+    load.ensure_wrk(install=os.geteuid() == 0)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log_dir = RESULTS / "logs"
+    log_dir.mkdir(exist_ok=True)
+    results = Results()
+    results.machine = machine_facts()
+    results.options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()}
+    busy = database.other_activity()
+    if busy:
+        say(f"warning: {busy} other active session(s) on the PostgreSQL server: numbers may be low")
+        results.extra["other_active_sessions_at_start"] = busy
+    say(
+        f"machine: {results.machine['nproc']} cores, {results.machine['memory_gib']} GiB, "
+        f"PostgreSQL {results.machine['postgres']['server_version']}"
+    )
+    runner = Runner(options, results, log_dir)
+    started = time.monotonic()
+    with database.throwaway_database("wa_bench_ceiling", options.keep_databases) as ceiling_db:
+        run_ceiling(runner, ceiling_db)
+    if any(s != "ceiling" for s in options.scenarios):
+        run_gateway(runner)
+    results.extra["wall_seconds"] = round(time.monotonic() - started, 1)
+    summary = report.summarize(results.as_dict())
+    results.extra["targets"] = summary["targets"]
+    results.extra["table"] = summary["table"]
+    results.extra["auth_cost_ms"] = summary["auth_cost_ms"]
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(results.as_dict(), indent=2, default=str) + "\n")
+    print()
+    print(report.render(summary))
+    say(f"wrote {options.output} ({results.extra['wall_seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
