@@ -157,7 +157,7 @@ def seed_histories(
         for name, _ in indexes:
             connection.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         for chunk in range(chunks):
-            connection.execute(statement, {"lo": chunk, "hi": chunk + 1, "chunks": chunks})  # type: ignore[arg-type]
+            connection.execute(statement, {"lo": chunk, "hi": chunk + 1, "chunks": chunks})
             if chunks > 1 and (chunk + 1) % max(1, chunks // 10) == 0:
                 progress(f"  seeded {total * (chunk + 1) // chunks:,} of {total:,} messages")
         for _, definition in indexes:
