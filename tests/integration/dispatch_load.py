@@ -93,7 +93,7 @@ async def send_messages(
     for index, message in enumerate(planned):
         queue.put_nowait((index, message))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits, trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits, trust_env=False) as client:
 
         async def one(index: int, message: PlannedMessage) -> None:
             request_headers = {**headers, "Prefer": "respond-async"}
