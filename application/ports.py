@@ -241,6 +241,17 @@ class DispatchJob:
     phase: JobPhase = JobPhase.SEND
     last_error: str | None = None
 
+    @classmethod
+    def due_now(cls, message: Message, now: datetime) -> DispatchJob:
+        """The job for a message just accepted (or accepted again): due at once."""
+        return cls(
+            message_id=message.id,
+            tenant_id=message.tenant_id,
+            sender=message.sender,
+            available_at=now,
+            created_at=now,
+        )
+
 
 class DispatchQueue(Protocol):
     """Jobs are leased, not locked: a worker that dies loses its lease and the job becomes due again."""

@@ -6,6 +6,7 @@ through ``translated_errors``, so callers only ever see application errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -159,16 +160,12 @@ class SqlAlchemyTenantRepository(_Repository):
         result = await self._execute(sa.select(tenant_credentials))
         resealed = 0
         for row in result.mappings().all():
-            owner = _credentials_owner(row["tenant_id"])
-            changes: dict[str, bytes] = {}
-            for column in ("auth_token_sealed", "api_key_secret_sealed"):
-                sealed = row[column]
-                if sealed is None or self._secret_box.is_current(sealed):
-                    continue
-                try:
-                    changes[column] = self._secret_box.seal(self._secret_box.open(sealed, owner), owner)
-                except SecretDecryptionError as error:
-                    raise CredentialsUnreadable() from error
+            changes = resealed_columns(
+                self._secret_box,
+                row,
+                ("auth_token_sealed", "api_key_secret_sealed"),
+                _credentials_owner(row["tenant_id"]),
+            )
             if changes:
                 await self._execute(
                     sa.update(tenant_credentials)
@@ -553,6 +550,22 @@ def _conversation_from_row(row: RowMapping) -> Conversation:
         profile_name=row["profile_name"],
         created_at=row["created_at"],
     )
+
+
+def resealed_columns(
+    secret_box: SecretBox, row: RowMapping, columns: Sequence[str], owner: bytes
+) -> dict[str, bytes]:
+    """The sealed ``columns`` of ``row`` that are not under the newest key, sealed again under it."""
+    changes: dict[str, bytes] = {}
+    for column in columns:
+        sealed = row[column]
+        if sealed is None or secret_box.is_current(sealed):
+            continue
+        try:
+            changes[column] = secret_box.seal(secret_box.open(sealed, owner), owner)
+        except SecretDecryptionError as error:
+            raise CredentialsUnreadable() from error
+    return changes
 
 
 def _credentials_owner(tenant_id: UUID) -> bytes:

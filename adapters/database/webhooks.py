@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.database.repositories import _Repository
+from adapters.database.repositories import _Repository, resealed_columns
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
@@ -161,16 +161,12 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         )
         resealed = 0
         for row in result.mappings().all():
-            owner = _secret_owner(row["tenant_id"], row["id"])
-            changes: dict[str, bytes] = {}
-            for column in ("secret_sealed", "previous_secret_sealed"):
-                sealed = row[column]
-                if sealed is None or self._secret_box.is_current(sealed):
-                    continue
-                try:
-                    changes[column] = self._secret_box.seal(self._secret_box.open(sealed, owner), owner)
-                except SecretDecryptionError as error:
-                    raise CredentialsUnreadable() from error
+            changes = resealed_columns(
+                self._secret_box,
+                row,
+                ("secret_sealed", "previous_secret_sealed"),
+                _secret_owner(row["tenant_id"], row["id"]),
+            )
             if changes:
                 await self._execute(
                     sa.update(webhook_endpoints).where(webhook_endpoints.c.id == row["id"]).values(**changes)

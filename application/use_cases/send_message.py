@@ -209,15 +209,7 @@ class SendMessage:
             await self._count_send(tenant)
             await self._uow.messages.add(message)
             await self._uow.conversations.record_message(message)
-            await self._uow.jobs.enqueue(
-                DispatchJob(
-                    message_id=message.id,
-                    tenant_id=tenant.id,
-                    sender=message.sender,
-                    available_at=now,
-                    created_at=now,
-                )
-            )
+            await self._uow.jobs.enqueue(DispatchJob.due_now(message, now))
             if command.idempotency_key is not None:
                 await self._uow.idempotency.add(
                     IdempotencyRecord(
@@ -331,15 +323,7 @@ class RetryMessage:
                 _check_session_window(message.contact, conversation, now)
             retried = message.accepted_again(now)
             await self._uow.messages.update(retried)
-            await self._uow.jobs.enqueue(
-                DispatchJob(
-                    message_id=message.id,
-                    tenant_id=tenant_id,
-                    sender=message.sender,
-                    available_at=now,
-                    created_at=now,
-                )
-            )
+            await self._uow.jobs.enqueue(DispatchJob.due_now(message, now))
             await self._uow.commit()
         self._dispatcher.notify()
         return retried

@@ -37,6 +37,12 @@ from entrypoints.http.schemas import (
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
+# Query parameters shared by the history of all messages and of one conversation.
+PageLimit = Annotated[int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")]
+PageCursor = Annotated[str | None, QueryParameter(max_length=200)]
+CreatedSince = Annotated[datetime | None, QueryParameter(description="Created at or after (ISO 8601)")]
+CreatedUntil = Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601)")]
+
 
 async def provide_refresh_session(request: Request[Any, Any, Any]) -> RefreshSession:
     return container_of(request).refresh_session()
@@ -211,19 +217,15 @@ class MessagesController(Controller):
         self,
         principal: NamedDependency[Principal],
         list_history: NamedDependency[ListHistory],
-        limit: Annotated[
-            int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")
-        ] = DEFAULT_PAGE_SIZE,
-        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
         direction: FromQuery[Direction | None] = None,
         status: FromQuery[MessageStatus | None] = None,
         contact: Annotated[
             str | None, QueryParameter(max_length=64, description="The customer's number, +E.164")
         ] = None,
-        since: Annotated[
-            datetime | None, QueryParameter(description="Created at or after (ISO 8601)")
-        ] = None,
-        until: Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601)")] = None,
+        since: CreatedSince = None,
+        until: CreatedUntil = None,
     ) -> MessagePage:
         page = await list_history(
             HistoryRequest(
@@ -277,10 +279,6 @@ class MessagesController(Controller):
         return MessageDetailsResource.of_details(await get_message(principal.tenant_id, message_id))
 
 
-PageLimit = Annotated[int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")]
-PageCursor = Annotated[str | None, QueryParameter(max_length=200)]
-
-
 class ConversationsController(Controller):
     path = "/api/conversations"
     tags = ["conversations"]
@@ -329,10 +327,8 @@ class ConversationsController(Controller):
         cursor: PageCursor = None,
         direction: FromQuery[Direction | None] = None,
         status: FromQuery[MessageStatus | None] = None,
-        since: Annotated[
-            datetime | None, QueryParameter(description="Created at or after (ISO 8601)")
-        ] = None,
-        until: Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601)")] = None,
+        since: CreatedSince = None,
+        until: CreatedUntil = None,
     ) -> MessagePage:
         page = await list_history(
             HistoryRequest(
