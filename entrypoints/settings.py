@@ -143,6 +143,14 @@ def _complete(settings: Settings) -> Settings:
         raise ConfigurationError(
             "ACCESS_TOKEN_TTL_SECONDS must be positive and REFRESH_TOKEN_TTL_SECONDS at least 60"
         )
+    # A worker extends its lease just before calling the provider; if the lease could run out while the
+    # call is still in flight (connect and read may each take the timeout), another worker would reclaim
+    # the job and might send the message a second time.
+    if settings.dispatch_lease_seconds < 2 * settings.provider_timeout_seconds:
+        raise ConfigurationError(
+            f"DISPATCH_LEASE_SECONDS ({settings.dispatch_lease_seconds:g}) must be at least twice "
+            f"PROVIDER_TIMEOUT_SECONDS ({settings.provider_timeout_seconds:g})"
+        )
     # Access tokens live 15 minutes at most, whatever is configured: clients refresh (or use an API key).
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
         settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)

@@ -366,7 +366,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_o
     lease_seconds = 8
     started = time.monotonic()
     # The lease outlasts a provider call (the timeout) with room to spare, as it must in production.
-    settings = {"DISPATCH_LEASE_SECONDS": str(lease_seconds), "PROVIDER_TIMEOUT_SECONDS": "5"}
+    settings = {"DISPATCH_LEASE_SECONDS": str(lease_seconds), "PROVIDER_TIMEOUT_SECONDS": "4"}
     async with deployment(tmp_path, load_database, apis=2, workers=0, settings=settings) as deployed:
         # No status callback in time to help: only the lease (and the lookup) can settle the victim's jobs.
         await deployed.emulator.patch_callbacks(statuses=["sent"], step_delay_seconds=120)

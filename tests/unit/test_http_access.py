@@ -749,5 +749,24 @@ def test_token_lifetimes_must_make_sense(tmp_path: Path, setting: dict[str, str]
         load_settings(environ={"DATA_DIR": str(tmp_path), **setting}, env_file=None)
 
 
+@pytest.mark.parametrize(
+    ("lease", "timeout", "accepted"),
+    [("60", "10", True), ("20", "10", True), ("19", "10", False), ("5", "10", False)],
+)
+def test_a_dispatch_lease_must_outlast_a_provider_call(
+    tmp_path: Path, lease: str, timeout: str, accepted: bool
+) -> None:
+    environ = {
+        "DATA_DIR": str(tmp_path),
+        "DISPATCH_LEASE_SECONDS": lease,
+        "PROVIDER_TIMEOUT_SECONDS": timeout,
+    }
+    if accepted:
+        assert load_settings(environ=environ, env_file=None).dispatch_lease_seconds == float(lease)
+    else:
+        with pytest.raises(ConfigurationError, match="DISPATCH_LEASE_SECONDS"):
+            load_settings(environ=environ, env_file=None)
+
+
 def _any_user() -> User:
     return User(tenant_id=uuid.uuid4(), username="x", password_hash="x", created_at=FixedClock().now())
