@@ -1,0 +1,467 @@
+"""The authorization matrix, generated from the OpenAPI schema: every operation of the API against every
+kind of caller, on the real app (composition root, SQLite file, real JWTs and API keys).
+
+Two tenants, A and B, have something of every kind a path can name. Then:
+
+(a) no credential → 401 on every operation that is not declared public;
+(b) every caller a route's declaration does not admit → 403 (with tenant B's ids in the path);
+(c) every caller of tenant A that a route admits, on tenant B's ids → 404, whatever the method, with a
+    valid body so that validation cannot answer first; on nested paths, also with one of A's own ids
+    beside one of B's;
+(d) every GET tenant A may call without naming an id → 200, with nothing of tenant B in it;
+and after all that, tenant B's rows are exactly what they were, and B's own admin gets a success where A
+got a 404 (so the 404s are about the tenant, not about a malformed request).
+
+The cases come from ``app.openapi_schema`` and the roles from each route's declaration (``allow``/
+``public`` in entrypoints/http/access.py), so a new route is in the matrix as soon as it exists. A new
+path parameter or request body fails the matrix until the tables below say what tenant B's value of it
+is, or what a valid body is.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import tempfile
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from litestar.routes import HTTPRoute
+
+from adapters.database.tables import metadata
+from application.ports import Principal
+from domain.tenancy import Role
+from entrypoints.container import Container
+from entrypoints.http.access import Access, access_for, is_automatic_options
+from tests.integration.real_gateway import (
+    PASSWORD,
+    Gateway,
+    TenantWorld,
+    gateway_settings,
+    provision_tenant,
+    running_gateway,
+)
+
+# ------------------------------------------------------------------------------------------- callers
+
+
+class Caller(enum.Enum):
+    """Every kind of credential: users of each role, and API keys of each role a key can have."""
+
+    PLATFORM_ADMIN = ("platform-admin", Role.PLATFORM_ADMIN, True)
+    TENANT_ADMIN = ("tenant-admin", Role.TENANT_ADMIN, True)
+    AGENT = ("agent", Role.AGENT, True)
+    TENANT_ADMIN_KEY = ("tenant-admin-key", Role.TENANT_ADMIN, False)
+    AGENT_KEY = ("agent-key", Role.AGENT, False)
+
+    def __init__(self, label: str, role: Role, is_user: bool) -> None:
+        self.label = label
+        self.role = role
+        self.is_user = is_user
+
+    def admitted_by(self, access: Access) -> bool:
+        principal = Principal(user_id=uuid4() if self.is_user else None, tenant_id=uuid4(), role=self.role)
+        return access.admits(principal)
+
+
+TENANT_CALLERS = [caller for caller in Caller if caller is not Caller.PLATFORM_ADMIN]
+
+
+# ------------------------------------------------------------------------------------ path parameters
+
+
+class Scope(enum.Enum):
+    TENANT_ID = "an id of a tenant's own thing: another tenant's is a 404"
+    TENANT_VALUE = "a value anyone may know, not an id: another tenant's gives an empty answer"
+    PLATFORM_ID = "an id only platform admins use, and they see every tenant by design"
+
+
+# Every path parameter of the API. A parameter missing here fails the matrix: say what it is first.
+PATH_PARAMETERS: dict[str, Scope] = {
+    "message_id": Scope.TENANT_ID,
+    "user_id": Scope.TENANT_ID,
+    "sender_id": Scope.TENANT_ID,
+    "key_id": Scope.TENANT_ID,
+    "endpoint_id": Scope.TENANT_ID,
+    "delivery_id": Scope.TENANT_ID,
+    "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
+    "tenant_id": Scope.PLATFORM_ID,
+}
+
+# A valid body for every operation that takes one, so a 404 (or 403, 401) is never masked by a 400/422.
+# Each would succeed for a caller allowed to make it, on ids of the caller's own tenant.
+BODIES: dict[str, Any] = {
+    "sendMessage": {"to_number": "+14155550999", "body": "matrix"},
+    "createUser": {"username": "matrix-user", "password": PASSWORD, "role": "agent"},
+    "updateUser": {"role": "tenant_admin"},
+    "addSender": {"phone_number": "+14155230999", "label": "matrix"},
+    "updateSender": {"label": "taken over"},
+    "setCredentials": {"account_sid": "AC" + "9" * 32, "auth_token": "matrix-auth-token"},
+    "createApiKey": {"name": "matrix", "role": "agent"},
+    "createWebhookEndpoint": {"url": "http://127.0.0.1:9/matrix", "events": ["message.received"]},
+    "updateWebhookEndpoint": {"description": "taken over"},
+    "rotateWebhookSecret": {"overlap_seconds": 0},
+    "changePassword": {"current_password": PASSWORD, "new_password": "a brand new password"},
+    "adminCreateTenant": {"name": "Matrix Corp"},
+    "adminUpdateTenant": {"name": "Taken Over"},
+    "adminCreateTenantUser": {"username": "matrix-admin", "password": PASSWORD, "role": "tenant_admin"},
+    "login": {"username": "nobody", "password": PASSWORD},
+    "refreshSession": {"refresh_token": "wagrt_" + "x" * 43},
+}
+
+# What the declarations must come to for the routes where a mistake would hurt most: checked against
+# what the matrix reads from the declarations, so the matrix cannot drift to agreeing with a wrong one.
+ALL_TENANT_CALLERS = frozenset(TENANT_CALLERS)
+SENSITIVE_ROUTES: dict[tuple[str, str], frozenset[Caller]] = {
+    ("GET", "/api/credentials"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    ("PUT", "/api/credentials"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    ("GET", "/admin/tenants"): frozenset({Caller.PLATFORM_ADMIN}),
+    ("POST", "/admin/tenants"): frozenset({Caller.PLATFORM_ADMIN}),
+    ("POST", "/admin/tenants/{tenant_id}/suspend"): frozenset({Caller.PLATFORM_ADMIN}),
+    ("POST", "/admin/tenants/{tenant_id}/users"): frozenset({Caller.PLATFORM_ADMIN}),
+    # A leaked key cannot mint its successors, nor revoke the keys that replace it.
+    ("POST", "/api/api-keys"): frozenset({Caller.TENANT_ADMIN}),
+    ("DELETE", "/api/api-keys/{key_id}"): frozenset({Caller.TENANT_ADMIN}),
+    ("PATCH", "/api/users/{user_id}"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    ("POST", "/api/webhooks"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    # Platform admins read no tenant's messages.
+    ("GET", "/api/messages"): ALL_TENANT_CALLERS,
+    ("POST", "/api/send"): ALL_TENANT_CALLERS,
+    ("GET", "/api/messages/{message_id}"): ALL_TENANT_CALLERS,
+    # Only a person has a password or a session.
+    ("POST", "/api/me/password"): frozenset({Caller.PLATFORM_ADMIN, Caller.TENANT_ADMIN, Caller.AGENT}),
+    ("POST", "/auth/logout"): frozenset({Caller.PLATFORM_ADMIN, Caller.TENANT_ADMIN, Caller.AGENT}),
+}
+
+
+# ----------------------------------------------------------------------------------------- operations
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # as in the OpenAPI schema: /api/users/{user_id}
+    operation_id: str
+    access: Access
+    parameters: tuple[str, ...]  # path parameters, in path order
+    takes_body: bool
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def admitted(self) -> frozenset[Caller]:
+        return frozenset(caller for caller in Caller if caller.admitted_by(self.access))
+
+    def scopes(self) -> set[Scope]:
+        return {PATH_PARAMETERS[name] for name in self.parameters}
+
+    def url(self, values: dict[str, str]) -> str:
+        return re.sub(r"{([a-z_]+)}", lambda match: values[match.group(1)], self.path)
+
+
+def _schema_path(route_path: str) -> str:
+    return re.sub(r"{([a-z_]+):[a-z]+}", r"{\1}", route_path)
+
+
+def operations_of_the_schema() -> list[Operation]:
+    """Every operation of the OpenAPI schema, with the access its route declares.
+
+    The app is built as the composition root builds it; nothing connects until a request comes, so this
+    runs at collection time.
+    """
+    from entrypoints.container import create_container
+    from entrypoints.http.app import create_app
+
+    with tempfile.TemporaryDirectory() as directory:
+        app = create_app(create_container(gateway_settings(Path(directory))))
+        schema = app.openapi_schema.to_schema()
+    declared: dict[tuple[str, str], Access | None] = {}
+    for route in app.routes:
+        assert isinstance(route, HTTPRoute), f"{route.path}: only HTTP routes are expected"
+        for handler in route.route_handlers:
+            if is_automatic_options(handler):
+                continue
+            for method in handler.http_methods:
+                declared[(method, _schema_path(route.path))] = access_for(handler)
+    operations = []
+    for path, item in schema["paths"].items():
+        for method, spec in item.items():
+            if method not in {"get", "put", "post", "patch", "delete"}:
+                continue
+            access = declared.get((method.upper(), path))
+            assert access is not None, f"{method.upper()} {path}: no route declaring its access"
+            operations.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    operation_id=spec["operationId"],
+                    access=access,
+                    parameters=tuple(p["name"] for p in spec.get("parameters", []) if p["in"] == "path"),
+                    takes_body="requestBody" in spec,
+                )
+            )
+    return operations
+
+
+OPERATIONS = operations_of_the_schema()
+PROTECTED = [operation for operation in OPERATIONS if not operation.access.is_public]
+
+
+def _parameter_ids(operation: Operation) -> list[str]:
+    return [name for name in operation.parameters if PATH_PARAMETERS.get(name) is Scope.TENANT_ID]
+
+
+def unauthenticated_cases() -> Iterator[Any]:
+    for operation in PROTECTED:
+        yield pytest.param(operation, id=str(operation))
+
+
+def wrong_role_cases() -> Iterator[Any]:
+    for operation in PROTECTED:
+        for caller in Caller:
+            if caller not in operation.admitted:
+                yield pytest.param(operation, caller, id=f"{operation} {caller.label}")
+
+
+def tenant_a_callers(operation: Operation) -> list[Caller]:
+    """The callers of a tenant the route admits, in a fixed order."""
+    return [caller for caller in TENANT_CALLERS if caller in operation.admitted]
+
+
+def cross_tenant_cases() -> Iterator[Any]:
+    """(operation, caller, owners): ``owners`` says whose id each tenant-scoped parameter gets, at least
+    one B's. A path with one id has one combination; a nested one also mixes A's ids with B's."""
+    for operation in PROTECTED:
+        ids = _parameter_ids(operation)
+        if not ids:
+            continue
+        combinations = [dict(zip(ids, owners, strict=True)) for owners in product("AB", repeat=len(ids))]
+        for caller in tenant_a_callers(operation):
+            for owners in combinations:
+                if "B" not in owners.values():
+                    continue
+                mixed = "A" in owners.values()
+                mix = " (" + ",".join(f"{name}={owner}" for name, owner in owners.items()) + ")"
+                yield pytest.param(
+                    operation, caller, owners, id=f"{operation} {caller.label}{mix if mixed else ''}"
+                )
+
+
+def listing_cases() -> Iterator[Any]:
+    """The GETs naming no id (a contact number at most): what a tenant lists."""
+    for operation in PROTECTED:
+        if operation.method != "GET" or operation.scopes() - {Scope.TENANT_VALUE}:
+            continue
+        for caller in tenant_a_callers(operation):
+            yield pytest.param(operation, caller, id=f"{operation} {caller.label}")
+
+
+# -------------------------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    gateway: Gateway
+    root: dict[str, str]
+    a: TenantWorld
+    b: TenantWorld
+    b_rows_before: dict[str, list[str]]
+
+    def headers(self, caller: Caller, tenant: TenantWorld) -> dict[str, str]:
+        if caller is Caller.PLATFORM_ADMIN:
+            return self.root
+        return {
+            Caller.TENANT_ADMIN: tenant.admin,
+            Caller.AGENT: tenant.agent,
+            Caller.TENANT_ADMIN_KEY: tenant.admin_key,
+            Caller.AGENT_KEY: tenant.agent_key,
+        }[caller]
+
+    def b_values(self) -> dict[str, str]:
+        return {name: self.b.ids[name] for name in PATH_PARAMETERS}
+
+    async def request(
+        self, operation: Operation, values: dict[str, str], headers: dict[str, str]
+    ) -> httpx.Response:
+        body = BODIES.get(operation.operation_id) if operation.takes_body else None
+        return await self.gateway.client.request(
+            operation.method, operation.url(values), headers=headers, json=body
+        )
+
+
+async def rows_of_tenant(container: Container, tenant_id: str) -> dict[str, list[str]]:
+    """Every row that belongs to the tenant, table by table (tables without a tenant column: all rows;
+    nothing writes them in the matrix, which only reads and is refused)."""
+    tenant = UUID(tenant_id)
+    rows: dict[str, list[str]] = {}
+    async with container.engine().connect() as connection:
+        for table in metadata.sorted_tables:
+            query = sa.select(table)
+            if "tenant_id" in table.c:
+                query = query.where(table.c.tenant_id == tenant)
+            elif table.name == "tenants":
+                query = query.where(table.c.id == tenant)
+            result = await connection.execute(query)
+            rows[table.name] = sorted(repr(tuple(row)) for row in result)
+    return rows
+
+
+@pytest.fixture(scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with running_gateway(tmp_path_factory.mktemp("matrix")) as gateway:
+        root = await gateway.create_platform_admin()
+        a = await provision_tenant(gateway, root, "Acme", number=1)
+        b = await provision_tenant(gateway, root, "Globex", number=2)
+        before = await rows_of_tenant(gateway.container, b.tenant_id)
+        assert all(before[table] for table in ("messages", "conversations", "webhook_deliveries"))
+        yield World(gateway=gateway, root=root, a=a, b=b, b_rows_before=before)
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> None:
+    assert response.status_code == status, f"{response.status_code} {response.text}"
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"].endswith("/" + slug), problem
+
+
+# ------------------------------------------------------------------------------- the tables themselves
+
+
+def test_every_path_parameter_and_body_is_in_the_tables() -> None:
+    unknown = sorted(
+        {
+            f"{operation}: {name}"
+            for operation in OPERATIONS
+            for name in operation.parameters
+            if name not in PATH_PARAMETERS
+        }
+    )
+    assert unknown == [], "path parameters the matrix does not know: add them to PATH_PARAMETERS"
+    bodiless = sorted(
+        str(operation)
+        for operation in PROTECTED
+        if operation.takes_body and operation.operation_id not in BODIES
+    )
+    assert bodiless == [], "operations taking a body the matrix has none for: add one to BODIES"
+
+
+def test_the_sensitive_routes_admit_exactly_the_expected_callers() -> None:
+    by_route = {(operation.method, operation.path): operation for operation in OPERATIONS}
+
+    for route, expected in SENSITIVE_ROUTES.items():
+        assert route in by_route, f"{route} is gone from the schema"
+        assert by_route[route].admitted == expected, route
+
+
+def test_agents_never_reach_credentials_and_only_platform_admins_reach_admin() -> None:
+    for operation in OPERATIONS:
+        if operation.path.startswith("/api/credentials"):
+            assert not operation.admitted & {Caller.AGENT, Caller.AGENT_KEY}, operation
+        if operation.path.startswith("/admin"):
+            assert operation.admitted == {Caller.PLATFORM_ADMIN}, operation
+        elif Caller.PLATFORM_ADMIN in operation.admitted:
+            # Outside /admin, a platform admin only ends their session or changes their password.
+            assert operation.operation_id in {"logout", "changePassword"}, operation
+
+
+def test_the_matrix_size(record_property: Any) -> None:
+    sizes = Counter(
+        {
+            "operations": len(OPERATIONS),
+            "protected operations": len(PROTECTED),
+            "(a) no credential -> 401": len(list(unauthenticated_cases())),
+            "(b) wrong role -> 403": len(list(wrong_role_cases())),
+            "(c) tenant A on tenant B's ids -> 404": len(list(cross_tenant_cases())),
+            "(d) tenant A's lists -> nothing of B": len(list(listing_cases())),
+        }
+    )
+    for kind, count in sizes.items():
+        record_property(kind, count)
+    print("authorization matrix:", dict(sizes))
+    assert sizes["protected operations"] >= 35
+    assert sizes["(c) tenant A on tenant B's ids -> 404"] >= 30
+
+
+# -------------------------------------------------------------------------------------------- the cases
+
+
+@pytest.mark.parametrize("operation", list(unauthenticated_cases()))
+async def test_no_credential_gets_401(world: World, operation: Operation) -> None:
+    response = await world.request(operation, world.b_values(), headers={})
+
+    assert_problem(response, 401, "invalid-token")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(("operation", "caller"), list(wrong_role_cases()))
+async def test_a_caller_the_route_does_not_admit_gets_403(
+    world: World, operation: Operation, caller: Caller
+) -> None:
+    response = await world.request(operation, world.b_values(), world.headers(caller, world.a))
+
+    assert_problem(response, 403, "forbidden")
+
+
+@pytest.mark.parametrize(("operation", "caller", "owners"), list(cross_tenant_cases()))
+async def test_tenant_a_gets_404_on_tenant_b_ids(
+    world: World, operation: Operation, caller: Caller, owners: dict[str, str]
+) -> None:
+    values = world.b_values() | {
+        name: (world.a if owner == "A" else world.b).ids[name] for name, owner in owners.items()
+    }
+
+    response = await world.request(operation, values, world.headers(caller, world.a))
+
+    assert_problem(response, 404, "not-found")
+    assert not any(marker in response.text for marker in world.b.markers - set(values.values()))
+
+
+@pytest.mark.parametrize(("operation", "caller"), list(listing_cases()))
+async def test_tenant_a_lists_nothing_of_tenant_b(world: World, operation: Operation, caller: Caller) -> None:
+    response = await world.request(operation, world.b_values(), world.headers(caller, world.a))
+
+    assert response.status_code == 200, response.text
+    leaked = sorted(marker for marker in world.b.markers if marker in response.text)
+    assert leaked == []
+    if "contact" in operation.parameters:  # tenant B's contact, unknown to A: an empty history
+        assert response.json()["items"] == []
+
+
+# ------------------------------------------------------------------------------- after the whole matrix
+# These two run after the cases above (pytest keeps the order of a module): the first compares tenant
+# B's rows with the snapshot taken before the matrix, the second then lets B's own admin do what A was
+# refused, which changes B.
+
+
+async def test_tenant_b_is_unchanged_after_the_matrix(world: World) -> None:
+    after = await rows_of_tenant(world.gateway.container, world.b.tenant_id)
+
+    changed = [table for table in after if after[table] != world.b_rows_before[table]]
+    assert changed == [], f"tenant B's rows changed in {changed}"
+
+
+async def test_tenant_b_own_admin_succeeds_where_tenant_a_got_404(world: World) -> None:
+    """The same requests as (c), with B's ids only, by B's admin: so the 404s were about the tenant, not
+    about a request that could not have worked. Deletions come last: they remove what the others use."""
+    operations = {case.values[0] for case in cross_tenant_cases()}
+    ordered = sorted(
+        operations, key=lambda operation: (operation.method == "DELETE", operation.path, operation.method)
+    )
+    failures = []
+    for operation in ordered:
+        response = await world.request(operation, world.b_values(), world.b.admin)
+        if not response.is_success:
+            failures.append(f"{operation}: {response.status_code} {response.text[:200]}")
+
+    assert failures == []
+    assert len(ordered) >= 12
