@@ -17,9 +17,35 @@ from psycopg import sql
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def database_url(name: str) -> str:
+def database_url(name: str, role: AppRole | None = None) -> str:
+    """The database as the server's admin, or as ``role``."""
     base, _, _ = ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
+    if role is None:
+        return f"{base}/{name}"
+    scheme, _, rest = base.partition("://")
+    host = rest.rpartition("@")[2]
+    return f"{scheme}://{role.name}:{role.password}@{host}/{name}"
+
+
+@dataclass(frozen=True)
+class AppRole:
+    """The role the gateway connects as, as in production: no superuser, no BYPASSRLS, owns nothing."""
+
+    name: str
+    password: str
+
+
+@contextmanager
+def throwaway_app_role(prefix: str, keep: bool = False) -> Iterator[AppRole]:
+    """A role name and password for `wa-gateway db upgrade --grant-app-role` to create; dropped on
+    leaving (unless ``keep``), which must come after every database it was granted in is gone."""
+    role = AppRole(name=f"{prefix}_{secrets.token_hex(4)}", password=secrets.token_hex(16))
+    try:
+        yield role
+    finally:
+        if not keep:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+                connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role.name)))
 
 
 @contextmanager

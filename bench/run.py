@@ -430,7 +430,11 @@ def gateway_environment(options: Options, database_url: str, **extra: str) -> di
 def provision_gateway(gateway: Gateway, options: Options) -> None:
     say("gateway: migrating")
     subprocess.run(  # noqa: S603
-        [WA_GATEWAY, "db", "upgrade"], env=gateway.env, cwd=RESULTS, check=True, capture_output=True
+        [WA_GATEWAY, "db", "upgrade", "--grant-app-role"],
+        env=gateway.env,
+        cwd=RESULTS,
+        check=True,
+        capture_output=True,
     )
     spec: list[dict[str, Any]] = [
         {
@@ -884,9 +888,14 @@ def _accept_to_sent(url: str, tenant_ids: list[str]) -> dict[str, float]:
 def run_gateway(runner: Runner) -> None:
     """The gateway's scenarios, on one database, against one `wa-gateway serve`."""
     options, results = runner.options, runner.results
-    with database.throwaway_database("wa_bench_gateway", options.keep_databases) as name:
-        url = database.database_url(name)
-        gateway = Gateway(env=gateway_environment(options, url), database=name, url=url)
+    with (
+        database.throwaway_app_role("wa_bench_app", options.keep_databases) as app_role,
+        database.throwaway_database("wa_bench_gateway", options.keep_databases) as name,
+    ):
+        url = database.database_url(name)  # the admin: migrations, seeding, and the bench's own counts
+        # The gateway connects as its own role, under row-level security, as in production.
+        env = gateway_environment(options, database.database_url(name, app_role), MIGRATION_DATABASE_URL=url)
+        gateway = Gateway(env=env, database=name, url=url)
         runner.databases = [name]
         provision_gateway(gateway, options)
         if "history" in options.scenarios:

@@ -18,7 +18,7 @@ from application.errors import ApplicationError
 from domain.access import PLATFORM_TENANT_NAME
 from domain.errors import DomainError
 from domain.tenancy import ProviderName, Role, TwilioCredentials, User
-from entrypoints.container import Container, create_container, shutdown
+from entrypoints.container import Container, create_container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
 
@@ -43,7 +43,7 @@ def _run(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
 def _migrate(settings: Settings) -> None:
     from entrypoints.container import upgrade_database
 
-    upgrade_database(settings.resolved_database_url)
+    upgrade_database(settings.resolved_migration_database_url)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -90,6 +90,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     async def main() -> None:
         container = create_container(settings)
         try:
+            await warn_unless_row_level_security_binds(container)
             async with contextlib.AsyncExitStack() as stack:
                 if metrics_port is not None:
                     await stack.enter_async_context(worker_http(container, args.metrics_host, metrics_port))
@@ -106,9 +107,44 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(main())
 
 
-def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> None:
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     _migrate(settings)
     print(f"database {_display_url(settings)} upgraded to the latest revision")
+    if args.grant_app_role:
+        _grant_app_role(settings, role=None, create=True)
+
+
+def cmd_db_grant_app_role(args: argparse.Namespace, settings: Settings) -> None:
+    _grant_app_role(settings, role=args.role, create=args.create)
+
+
+def _grant_app_role(settings: Settings, *, role: str | None, create: bool) -> None:
+    from sqlalchemy.engine import make_url
+
+    from entrypoints.container import grant_database_app_role
+
+    app_url = make_url(settings.resolved_database_url)
+    owner_url = settings.resolved_migration_database_url
+    role = role or app_url.username
+    if app_url.get_backend_name() != "postgresql":
+        raise CommandError("DATABASE_URL is not PostgreSQL: SQLite has no roles to grant")
+    if not role:
+        raise CommandError("name the role, or put it in DATABASE_URL (postgresql://ROLE:password@host/db)")
+    if role == make_url(owner_url).username:
+        raise CommandError(
+            f"{role!r} is the owner MIGRATION_DATABASE_URL connects as: "
+            "the application needs a role of its own"
+        )
+    password = None
+    if create:
+        if role != app_url.username or not app_url.password:
+            raise CommandError("--create takes the role and its password from DATABASE_URL")
+        password = app_url.password
+    grant_database_app_role(owner_url, role, create_with_password=password)
+    print(
+        f"role {role!r} may now read and write every table of {_display_url(settings)}, "
+        "within the tenant each transaction sets (row-level security)"
+    )
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
@@ -223,6 +259,31 @@ def _display_url(settings: Settings) -> str:
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
 
 
+def _add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser(
+        "upgrade", help="apply all migrations (as MIGRATION_DATABASE_URL, else DATABASE_URL)"
+    )
+    upgrade.add_argument(
+        "--grant-app-role",
+        action="store_true",
+        help="then `grant-app-role --create` for DATABASE_URL's role (a deployment's one-shot job)",
+    )
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+    grant = db.add_parser(
+        "grant-app-role",
+        help="PostgreSQL: let ROLE (no superuser, no BYPASSRLS, owns no table) use the tables; "
+        "run as the owner (MIGRATION_DATABASE_URL, else DATABASE_URL) after `db upgrade`",
+    )
+    grant.add_argument("role", nargs="?", help="the role (default: the user of DATABASE_URL)")
+    grant.add_argument(
+        "--create",
+        action="store_true",
+        help="create the role first if it does not exist, with DATABASE_URL's user and password",
+    )
+    grant.set_defaults(handler=cmd_db_grant_app_role)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wa-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -245,8 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--metrics-host", default="0.0.0.0", help="address for --metrics-port")  # noqa: S104
     worker.set_defaults(handler=cmd_worker)
 
-    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
-    db.add_parser("upgrade", help="apply all migrations").set_defaults(handler=cmd_db_upgrade)
+    _add_db_commands(commands)
 
     tenant = commands.add_parser("tenant", help="tenants").add_subparsers(
         dest="tenant_command", required=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from dependency_injector import containers, providers
 
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
+from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_directory
 from adapters.provider_router import ProviderRouter
@@ -89,7 +91,9 @@ from application.use_cases.webhooks import ReceiveInboundMessage, RecordStatusCa
 from application.webhook_worker import WebhookWorker, WebhookWorkerSettings
 from domain.dispatch import RetryPolicy
 from domain.tenancy import ProviderName
-from entrypoints.settings import Settings
+from entrypoints.settings import ConfigurationError, Settings
+
+logger = logging.getLogger(__name__)
 
 
 def _report_to(factory: Callable[[], RecordStatusChange]) -> StatusListener:
@@ -376,3 +380,32 @@ def prepare_metrics_directory() -> str | None:
 def upgrade_database(url: str) -> None:
     """Apply every migration (synchronously, before any event loop or server starts)."""
     upgrade(url)
+
+
+def grant_database_app_role(owner_url: str, role: str, *, create_with_password: str | None = None) -> None:
+    """As the owner: let ``role`` use every table (and the tables of later migrations), nothing more."""
+    try:
+        grant_app_role(owner_url, role, create_with_password=create_with_password)
+    except RoleNotUsable as error:
+        raise ConfigurationError(str(error)) from error
+
+
+async def warn_unless_row_level_security_binds(container: Container) -> bool | None:
+    """Log loudly when the connected role escapes row-level security; None on SQLite or if unknown."""
+    try:
+        check = await inspect_connected_role(container.engine())
+    except Exception:
+        # Not a reason to refuse to start: /readyz reports the database, and the next start checks again.
+        logger.warning("could not check the database role for row-level security", exc_info=True)
+        return None
+    if check is None:
+        return None
+    if check.problems:
+        logger.warning(
+            "the database role %r %s: row-level security is %s; connect with a role prepared by "
+            "`wa-gateway db grant-app-role` and migrate with MIGRATION_DATABASE_URL",
+            check.name,
+            " and ".join(check.problems),
+            "NOT in force" if not check.rls_in_force else "in force but not guaranteed",
+        )
+    return check.rls_in_force

@@ -25,6 +25,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     environment: Literal["development", "production"] = "development"
     data_dir: str = ".wa-gateway"
     database_url: str | None = None
+    # The owner's URL, for migrations (`db upgrade`, serve's own); unset: DATABASE_URL. On PostgreSQL,
+    # DATABASE_URL should then name a role that owns no table, so row-level security binds it.
+    migration_database_url: str | None = None
     db_pool_size: int = 10
     jwt_secret: str | None = None
     jwt_issuer: str = "wa-gateway"
@@ -98,6 +101,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'wa-gateway.db'}"
+
+    @property
+    def resolved_migration_database_url(self) -> str:
+        return self.migration_database_url or self.resolved_database_url
 
 
 FIELDS = tuple(Settings.__struct_fields__)

@@ -32,6 +32,7 @@ def _unprefixed(row: RowMapping, prefix: str) -> RowMapping:
 
 class SqlAlchemySessionRepository(_Repository):
     async def add(self, session: AuthSession) -> None:
+        await self._scope.bind(session.tenant_id)
         await self._execute(
             sa.insert(auth_sessions).values(
                 id=session.id,
@@ -46,6 +47,7 @@ class SqlAlchemySessionRepository(_Repository):
 
     async def get_access(self, session_id: UUID) -> SessionAccess | None:
         """Three primary-key lookups joined in one statement: the per-request check of a token."""
+        await self._scope.cross_tenant()
         row = await self._one_or_none(
             sa.select(
                 *_labelled(auth_sessions, _SESSION), *_labelled(users, _USER), *_labelled(tenants, _TENANT)
@@ -64,6 +66,7 @@ class SqlAlchemySessionRepository(_Repository):
         )
 
     async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None:
+        await self._scope.by_key()
         await self._execute(
             sa.update(auth_sessions)
             .where(auth_sessions.c.id == session_id, auth_sessions.c.revoked_at.is_(None))
@@ -71,6 +74,7 @@ class SqlAlchemySessionRepository(_Repository):
         )
 
     async def revoke_for_user(self, user_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        await self._scope.by_key()
         result = await self._execute(
             sa.update(auth_sessions)
             .where(auth_sessions.c.user_id == user_id, auth_sessions.c.revoked_at.is_(None))
@@ -79,6 +83,7 @@ class SqlAlchemySessionRepository(_Repository):
         return int(result.rowcount)
 
     async def revoke_for_tenant(self, tenant_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.update(auth_sessions)
             .where(auth_sessions.c.tenant_id == tenant_id, auth_sessions.c.revoked_at.is_(None))
@@ -87,6 +92,7 @@ class SqlAlchemySessionRepository(_Repository):
         return int(result.rowcount)
 
     async def add_refresh_token(self, token: RefreshToken) -> None:
+        await self._scope.by_key()
         await self._execute(
             sa.insert(refresh_tokens).values(
                 token_hash=token.token_hash,
@@ -98,6 +104,7 @@ class SqlAlchemySessionRepository(_Repository):
         )
 
     async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        await self._scope.cross_tenant()
         row = await self._one_or_none(
             sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
         )
@@ -111,6 +118,7 @@ class SqlAlchemySessionRepository(_Repository):
         )
 
     async def use_refresh_token(self, token_hash: str, now: datetime) -> bool:
+        await self._scope.by_key()
         result = await self._execute(
             sa.update(refresh_tokens)
             .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
@@ -119,6 +127,7 @@ class SqlAlchemySessionRepository(_Repository):
         return result.rowcount == 1
 
     async def purge_expired(self, now: datetime) -> int:
+        await self._scope.cross_tenant()
         expired = sa.select(auth_sessions.c.id).where(auth_sessions.c.expires_at < now)
         # Explicitly, not through ON DELETE CASCADE: the result must not depend on a connection pragma.
         await self._execute(sa.delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(expired)))
@@ -128,6 +137,7 @@ class SqlAlchemySessionRepository(_Repository):
 
 class SqlAlchemyApiKeyRepository(_Repository):
     async def add(self, key: ApiKey) -> None:
+        await self._scope.bind(key.tenant_id)
         await self._execute(
             sa.insert(api_keys).values(
                 id=key.id,
@@ -145,16 +155,19 @@ class SqlAlchemyApiKeyRepository(_Repository):
         )
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        await self._scope.cross_tenant()
         row = await self._one_or_none(sa.select(api_keys).where(api_keys.c.prefix == prefix))
         return _api_key_from_row(row) if row else None
 
     async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id)
         )
         return _api_key_from_row(row) if row else None
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[ApiKey]:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.select(api_keys)
             .where(api_keys.c.tenant_id == tenant_id)
@@ -163,6 +176,7 @@ class SqlAlchemyApiKeyRepository(_Repository):
         return [_api_key_from_row(row) for row in result.mappings()]
 
     async def revoke(self, tenant_id: UUID, key_id: UUID, now: datetime) -> bool:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.update(api_keys)
             .where(
@@ -173,6 +187,7 @@ class SqlAlchemyApiKeyRepository(_Repository):
         return result.rowcount == 1
 
     async def record_use(self, key_id: UUID, now: datetime) -> None:
+        await self._scope.by_key()
         await self._execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
 
 

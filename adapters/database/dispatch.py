@@ -23,6 +23,7 @@ from domain.phone import PhoneNumber
 
 class SqlAlchemyDispatchQueue(_Repository):
     async def enqueue(self, job: DispatchJob) -> None:
+        await self._scope.bind(job.tenant_id)
         await self._execute(
             sa.insert(dispatch_jobs).values(
                 message_id=job.message_id,
@@ -56,6 +57,7 @@ class SqlAlchemyDispatchQueue(_Repository):
     async def claim_due(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[DispatchJob]:
+        await self._scope.cross_tenant()
         due = (
             sa.select(dispatch_jobs.c.message_id)
             .where(self._claimable(now))
@@ -70,6 +72,7 @@ class SqlAlchemyDispatchQueue(_Repository):
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
     ) -> DispatchJob | None:
+        await self._scope.by_key()
         leased = await self._lease(
             sa.and_(dispatch_jobs.c.message_id == message_id, self._claimable(now)), owner, now, lease_seconds
         )
@@ -98,6 +101,7 @@ class SqlAlchemyDispatchQueue(_Repository):
         return sorted(jobs, key=lambda job: job.available_at)
 
     async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
+        await self._scope.by_key()
         result = await self._execute(
             sa.update(dispatch_jobs)
             .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
@@ -115,6 +119,7 @@ class SqlAlchemyDispatchQueue(_Repository):
         available_at: datetime,
         last_error: str | None,
     ) -> bool:
+        await self._scope.by_key()
         result = await self._execute(
             sa.update(dispatch_jobs)
             .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
@@ -130,6 +135,7 @@ class SqlAlchemyDispatchQueue(_Repository):
         return result.rowcount == 1
 
     async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        await self._scope.by_key()
         statement = sa.delete(dispatch_jobs).where(dispatch_jobs.c.message_id == message_id)
         if owner is not None:
             statement = statement.where(dispatch_jobs.c.lease_owner == owner)
@@ -137,6 +143,7 @@ class SqlAlchemyDispatchQueue(_Repository):
         return result.rowcount == 1
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        await self._scope.cross_tenant()
         result = await self._execute(
             sa.select(
                 sa.func.count().label("waiting"), sa.func.min(dispatch_jobs.c.created_at).label("oldest")
@@ -162,6 +169,7 @@ def _job_from_row(row: RowMapping) -> DispatchJob:
 
 class SqlAlchemyIdempotencyRepository(_Repository):
     async def add(self, record: IdempotencyRecord) -> None:
+        await self._scope.bind(record.tenant_id)
         # An expired record no longer holds the key: it gives way to the new one.
         await self._execute(
             sa.delete(idempotency_keys).where(
@@ -184,6 +192,7 @@ class SqlAlchemyIdempotencyRepository(_Repository):
         )
 
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(idempotency_keys).where(
                 idempotency_keys.c.tenant_id == tenant_id,
@@ -194,6 +203,7 @@ class SqlAlchemyIdempotencyRepository(_Repository):
         return _record_from_row(row) if row else None
 
     async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None:
+        await self._scope.bind(tenant_id)
         await self._execute(
             sa.update(idempotency_keys)
             .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
@@ -201,6 +211,7 @@ class SqlAlchemyIdempotencyRepository(_Repository):
         )
 
     async def purge_expired(self, now: datetime) -> int:
+        await self._scope.cross_tenant()
         result = await self._execute(sa.delete(idempotency_keys).where(idempotency_keys.c.expires_at <= now))
         return int(result.rowcount)
 

@@ -36,13 +36,13 @@ def downgrade(url: str, revision: str) -> None:
 
 def current_revision(url: str) -> str | None:
     """The revision the database is at, or None for a database never migrated."""
-    with _sync_connection(url) as connection:
+    with sync_connection(url) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 @contextmanager
 def _migration_config(url: str) -> Iterator[Config]:
-    with _sync_connection(url) as connection:
+    with sync_connection(url) as connection:
         if connection.dialect.name == "postgresql":
             # Two instances starting together would otherwise both try to create the same tables.
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_ID)))
@@ -54,7 +54,7 @@ def _migration_config(url: str) -> Iterator[Config]:
 
 
 @contextmanager
-def _sync_connection(url: str) -> Iterator[Connection]:
+def sync_connection(url: str) -> Iterator[Connection]:
     engine = sa.create_engine(sync_database_url(url), poolclass=sa.NullPool)
     if engine.dialect.name == "sqlite":
         create_sqlite_directory(engine.url)

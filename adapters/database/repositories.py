@@ -28,6 +28,7 @@ from adapters.database.tables import (
     tenants,
     users,
 )
+from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
 from application.ports import ConversationQuery, HistoryQuery, StatusChange
@@ -40,8 +41,10 @@ _TENANT_MISSING = "the tenant does not exist"
 
 
 class _Repository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    # The scope is the transaction's, shared by all its repositories: one tenant per transaction.
+    def __init__(self, connection: AsyncConnection, scope: TenantScope) -> None:
         self._connection = connection
+        self._scope = scope
 
     async def _execute(
         self, statement: Executable, *, conflict: str = "the record exists already"
@@ -54,8 +57,8 @@ class _Repository:
 
 
 class SqlAlchemyTenantRepository(_Repository):
-    def __init__(self, connection: AsyncConnection, secret_box: SecretBox) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
+        super().__init__(connection, scope)
         self._secret_box = secret_box
 
     async def add(self, tenant: Tenant) -> None:
@@ -110,6 +113,7 @@ class SqlAlchemyTenantRepository(_Repository):
         return [_tenant_from_row(row) for row in result.mappings()]
 
     async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
+        await self._scope.bind(tenant_id)
         owner = _credentials_owner(tenant_id)
         values = {
             "tenant_id": tenant_id,
@@ -133,6 +137,7 @@ class SqlAlchemyTenantRepository(_Repository):
         await self._execute(statement)
 
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(tenant_credentials).where(tenant_credentials.c.tenant_id == tenant_id)
         )
@@ -157,6 +162,7 @@ class SqlAlchemyTenantRepository(_Repository):
 
     async def reseal_credentials(self) -> int:
         """Open every sealed secret with whichever key sealed it and seal it again with the newest key."""
+        await self._scope.cross_tenant()
         result = await self._execute(sa.select(tenant_credentials))
         resealed = 0
         for row in result.mappings().all():
@@ -178,6 +184,7 @@ class SqlAlchemyTenantRepository(_Repository):
 
 class SqlAlchemySenderRepository(_Repository):
     async def add(self, sender: Sender) -> None:
+        await self._scope.bind(sender.tenant_id)
         await self._execute(
             sa.insert(senders).values(
                 id=sender.id,
@@ -195,12 +202,14 @@ class SqlAlchemySenderRepository(_Repository):
         )
 
     async def get_default(self, tenant_id: UUID) -> Sender | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(senders).where(senders.c.tenant_id == tenant_id, senders.c.is_default.is_(True))
         )
         return _sender_from_row(row) if row else None
 
     async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(senders).where(
                 senders.c.tenant_id == tenant_id, senders.c.phone_number == phone_number.e164
@@ -209,6 +218,7 @@ class SqlAlchemySenderRepository(_Repository):
         return _sender_from_row(row) if row else None
 
     async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
+        await self._scope.bind(tenant_id)
         await self._execute(
             sa.update(senders)
             .where(senders.c.tenant_id == tenant_id, senders.c.phone_number == phone_number.e164)
@@ -216,6 +226,7 @@ class SqlAlchemySenderRepository(_Repository):
         )
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
+        await self._scope.cross_tenant()
         result = await self._execute(
             sa.select(senders)
             .where(senders.c.phone_number == phone_number.e164)
@@ -224,6 +235,7 @@ class SqlAlchemySenderRepository(_Repository):
         return [_sender_from_row(row) for row in result.mappings()]
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.select(senders)
             .where(senders.c.tenant_id == tenant_id)
@@ -232,12 +244,14 @@ class SqlAlchemySenderRepository(_Repository):
         return [_sender_from_row(row) for row in result.mappings()]
 
     async def get(self, tenant_id: UUID, sender_id: UUID) -> Sender | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(senders).where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
         )
         return _sender_from_row(row) if row else None
 
     async def update_label(self, tenant_id: UUID, sender_id: UUID, label: str) -> None:
+        await self._scope.bind(tenant_id)
         await self._execute(
             sa.update(senders)
             .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
@@ -245,6 +259,7 @@ class SqlAlchemySenderRepository(_Repository):
         )
 
     async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
+        await self._scope.bind(tenant_id)
         # The old default first: the partial unique index allows one default per tenant at any moment.
         await self._execute(
             sa.update(senders)
@@ -260,6 +275,7 @@ class SqlAlchemySenderRepository(_Repository):
         )
 
     async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.delete(senders).where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
         )
@@ -268,6 +284,7 @@ class SqlAlchemySenderRepository(_Repository):
 
 class SqlAlchemyUserRepository(_Repository):
     async def add(self, user: User) -> None:
+        await self._scope.bind(user.tenant_id)
         await self._execute(
             sa.insert(users).values(
                 id=user.id,
@@ -282,26 +299,31 @@ class SqlAlchemyUserRepository(_Repository):
         )
 
     async def get_by_username(self, username: str) -> User | None:
+        await self._scope.cross_tenant()
         # usernames are unique across tenants: they are how a user logs in before any tenant is known
         row = await self._one_or_none(sa.select(users).where(users.c.username == username))
         return _user_from_row(row) if row else None
 
     async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
+        await self._scope.by_key()
         await self._execute(sa.update(users).where(users.c.id == user_id).values(password_hash=password_hash))
 
     async def get_in_tenant(self, tenant_id: UUID, user_id: UUID) -> User | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
         )
         return _user_from_row(row) if row else None
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[User]:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.select(users).where(users.c.tenant_id == tenant_id).order_by(users.c.username)
         )
         return [_user_from_row(row) for row in result.mappings()]
 
     async def update(self, user: User) -> None:
+        await self._scope.bind(user.tenant_id)
         result = await self._execute(
             sa.update(users)
             .where(users.c.tenant_id == user.tenant_id, users.c.id == user.id)
@@ -313,6 +335,7 @@ class SqlAlchemyUserRepository(_Repository):
 
 class SqlAlchemyMessageRepository(_Repository):
     async def add(self, message: Message) -> None:
+        await self._scope.bind(message.tenant_id)
         await self._execute(
             sa.insert(messages).values(id=message.id, **_message_values(message)),
             conflict="the message exists already",
@@ -320,6 +343,7 @@ class SqlAlchemyMessageRepository(_Repository):
 
     async def update(self, message: Message) -> None:
         """Overwrite the stored message; NotFound if this tenant has no message with its id."""
+        await self._scope.bind(message.tenant_id)
         result = await self._execute(
             sa.update(messages)
             .where(messages.c.id == message.id, messages.c.tenant_id == message.tenant_id)
@@ -330,12 +354,14 @@ class SqlAlchemyMessageRepository(_Repository):
             raise NotFound("no such message")
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(messages).where(messages.c.tenant_id == tenant_id, messages.c.id == message_id)
         )
         return _message_from_row(row) if row else None
 
     async def record_dispatch(self, message: Message) -> bool:
+        await self._scope.bind(message.tenant_id)
         result = await self._execute(
             sa.update(messages)
             .where(
@@ -355,10 +381,12 @@ class SqlAlchemyMessageRepository(_Repository):
         return result.rowcount == 1
 
     async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        await self._scope.cross_tenant()
         row = await self._one_or_none(sa.select(messages).where(messages.c.provider_sid == provider_sid))
         return _message_from_row(row) if row else None
 
     async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.update(messages)
             .where(
@@ -372,6 +400,7 @@ class SqlAlchemyMessageRepository(_Repository):
         return result.rowcount == 1
 
     async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.select(message_status_events)
             .where(
@@ -393,6 +422,7 @@ class SqlAlchemyMessageRepository(_Repository):
         ]
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
+        await self._scope.bind(query.tenant_id)
         statement = sa.select(messages).where(messages.c.tenant_id == query.tenant_id)
         if query.after is not None:
             # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
@@ -423,6 +453,7 @@ class SqlAlchemyMessageRepository(_Repository):
         Every report about a known message is logged, applied or not; a report about an unknown
         provider id changes nothing and is not logged (there is no message to attach it to).
         """
+        await self._scope.cross_tenant()
         movable_from = [status.value for status in MessageStatus if status.can_advance_to(change.status)]
         changes: dict[str, Any] = {"status": change.status.value, "updated_at": now}
         # A report without an error leaves an earlier error in place rather than erasing it.
@@ -464,6 +495,7 @@ class SqlAlchemyMessageRepository(_Repository):
 class SqlAlchemyConversationRepository(_Repository):
     async def record_message(self, message: Message) -> None:
         """One upsert: create the conversation, or move it forward if ``message`` is newer than its last."""
+        await self._scope.bind(message.tenant_id)
         preview = preview_of(message)
         inbound_at = message.created_at if message.direction is Direction.INBOUND else None
         insert = _upsert_for(self._connection.dialect.name)
@@ -512,6 +544,7 @@ class SqlAlchemyConversationRepository(_Repository):
         await self._execute(statement)
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(conversations).where(
                 conversations.c.tenant_id == tenant_id, conversations.c.contact_number == contact.e164
@@ -520,6 +553,7 @@ class SqlAlchemyConversationRepository(_Repository):
         return _conversation_from_row(row) if row else None
 
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
+        await self._scope.bind(query.tenant_id)
         statement = sa.select(conversations).where(conversations.c.tenant_id == query.tenant_id)
         if query.after is not None:
             statement = statement.where(

@@ -20,6 +20,7 @@ from adapters.database.repositories import (
     SqlAlchemyTenantRepository,
     SqlAlchemyUserRepository,
 )
+from adapters.database.tenant_scope import TenantScope
 from adapters.database.webhooks import (
     SqlAlchemyWebhookDeliveryQueue,
     SqlAlchemyWebhookEndpointRepository,
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class _Transaction:
     connection: AsyncConnection
+    scope: TenantScope
     tenants: SqlAlchemyTenantRepository
     senders: SqlAlchemySenderRepository
     users: SqlAlchemyUserRepository
@@ -117,20 +119,22 @@ class SqlAlchemyUnitOfWork:
             except BaseException:
                 await _close_quietly(connection)
                 raise
+        scope = TenantScope(connection)
         self._transaction = _Transaction(
             connection=connection,
-            tenants=SqlAlchemyTenantRepository(connection, self._secret_box),
-            senders=SqlAlchemySenderRepository(connection),
-            users=SqlAlchemyUserRepository(connection),
-            messages=SqlAlchemyMessageRepository(connection),
-            conversations=SqlAlchemyConversationRepository(connection),
-            jobs=SqlAlchemyDispatchQueue(connection),
-            idempotency=SqlAlchemyIdempotencyRepository(connection),
-            sessions=SqlAlchemySessionRepository(connection),
-            api_keys=SqlAlchemyApiKeyRepository(connection),
-            webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, self._secret_box),
-            webhook_events=SqlAlchemyWebhookOutbox(connection),
-            webhook_deliveries=SqlAlchemyWebhookDeliveryQueue(connection),
+            scope=scope,
+            tenants=SqlAlchemyTenantRepository(connection, scope, self._secret_box),
+            senders=SqlAlchemySenderRepository(connection, scope),
+            users=SqlAlchemyUserRepository(connection, scope),
+            messages=SqlAlchemyMessageRepository(connection, scope),
+            conversations=SqlAlchemyConversationRepository(connection, scope),
+            jobs=SqlAlchemyDispatchQueue(connection, scope),
+            idempotency=SqlAlchemyIdempotencyRepository(connection, scope),
+            sessions=SqlAlchemySessionRepository(connection, scope),
+            api_keys=SqlAlchemyApiKeyRepository(connection, scope),
+            webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, scope, self._secret_box),
+            webhook_events=SqlAlchemyWebhookOutbox(connection, scope),
+            webhook_deliveries=SqlAlchemyWebhookDeliveryQueue(connection, scope),
         )
         return self
 
@@ -153,8 +157,11 @@ class SqlAlchemyUnitOfWork:
             await _close_quietly(transaction.connection)
 
     async def commit(self) -> None:
+        transaction = self._active()
         with translated_errors():
-            await self._active().connection.commit()
+            await transaction.connection.commit()
+        # The tenant settings ended with the transaction; the next statement begins a new one.
+        transaction.scope.forget()
 
     async def ping(self) -> None:
         """SELECT 1 in the current transaction, or on a connection of its own outside a block."""

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.database.repositories import _Repository, resealed_columns
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
+from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
 from application.ports import DeliveryQuery
@@ -44,11 +45,12 @@ def _secret_owner(tenant_id: UUID, endpoint_id: UUID) -> bytes:
 
 
 class SqlAlchemyWebhookEndpointRepository(_Repository):
-    def __init__(self, connection: AsyncConnection, secret_box: SecretBox) -> None:
-        super().__init__(connection)
+    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
+        super().__init__(connection, scope)
         self._secret_box = secret_box
 
     async def add(self, endpoint: WebhookEndpoint, secret: str) -> None:
+        await self._scope.bind(endpoint.tenant_id)
         await self._execute(
             sa.insert(webhook_endpoints).values(
                 id=endpoint.id,
@@ -68,6 +70,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         )
 
     async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(*_ENDPOINT_COLUMNS).where(
                 webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.id == endpoint_id
@@ -76,6 +79,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         return _endpoint_from_row(row) if row else None
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[WebhookEndpoint]:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.select(*_ENDPOINT_COLUMNS)
             .where(webhook_endpoints.c.tenant_id == tenant_id)
@@ -84,6 +88,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         return [_endpoint_from_row(row) for row in result.mappings()]
 
     async def update(self, endpoint: WebhookEndpoint) -> None:
+        await self._scope.bind(endpoint.tenant_id)
         result = await self._execute(
             sa.update(webhook_endpoints)
             .where(webhook_endpoints.c.tenant_id == endpoint.tenant_id, webhook_endpoints.c.id == endpoint.id)
@@ -100,6 +105,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
             raise NotFound("no such webhook endpoint")
 
     async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> bool:
+        await self._scope.bind(tenant_id)
         # Its deliveries and their attempts go with it (ON DELETE CASCADE).
         result = await self._execute(
             sa.delete(webhook_endpoints).where(
@@ -111,6 +117,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
     async def rotate_secret(
         self, tenant_id: UUID, endpoint_id: UUID, new_secret: str, previous_expires_at: datetime
     ) -> None:
+        await self._scope.bind(tenant_id)
         # One UPDATE: the current sealed secret becomes the previous one as it is (same owner, so it
         # still opens), and the new one is sealed in its place.
         result = await self._execute(
@@ -126,6 +133,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
             raise NotFound("no such webhook endpoint")
 
     async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(
                 webhook_endpoints.c.secret_sealed,
@@ -151,6 +159,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
 
     async def reseal_secrets(self) -> int:
         """Seal every signing secret again under the newest key; return how many endpoints changed."""
+        await self._scope.cross_tenant()
         result = await self._execute(
             sa.select(
                 webhook_endpoints.c.id,
@@ -177,6 +186,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
 
 class SqlAlchemyWebhookOutbox(_Repository):
     async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
+        await self._scope.bind(tenant_id)
         result = await self._execute(
             sa.select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
                 webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.enabled.is_(True)
@@ -210,6 +220,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
     async def claim_due(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[WebhookDelivery]:
+        await self._scope.cross_tenant()
         claimable = sa.and_(
             webhook_deliveries.c.state == _PENDING,
             webhook_deliveries.c.next_attempt_at <= now,
@@ -239,6 +250,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
         return sorted(claimed, key=lambda delivery: (delivery.next_attempt_at, delivery.id))
 
     async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+        await self._scope.by_key()
         result = await self._execute(
             sa.update(webhook_deliveries)
             .where(webhook_deliveries.c.id == delivery.id, webhook_deliveries.c.lease_owner == owner)
@@ -271,6 +283,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
         return True
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(webhook_deliveries).where(
                 webhook_deliveries.c.tenant_id == tenant_id, webhook_deliveries.c.id == delivery_id
@@ -279,6 +292,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
         return _delivery_from_row(row) if row else None
 
     async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]:
+        await self._scope.bind(query.tenant_id)
         statement = sa.select(webhook_deliveries).where(
             webhook_deliveries.c.tenant_id == query.tenant_id,
             webhook_deliveries.c.endpoint_id == query.endpoint_id,
@@ -293,6 +307,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
     async def list_attempts(
         self, tenant_id: UUID, delivery_ids: Sequence[str]
     ) -> dict[str, list[DeliveryAttempt]]:
+        await self._scope.bind(tenant_id)
         if not delivery_ids:
             return {}
         result = await self._execute(
@@ -319,6 +334,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
         return attempts
 
     async def replay(self, tenant_id: UUID, delivery_id: str, now: datetime) -> WebhookDelivery | None:
+        await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.update(webhook_deliveries)
             .where(webhook_deliveries.c.tenant_id == tenant_id, webhook_deliveries.c.id == delivery_id)
@@ -328,6 +344,7 @@ class SqlAlchemyWebhookDeliveryQueue(_Repository):
         return _delivery_from_row(row) if row else None
 
     async def purge_finished(self, before: datetime) -> int:
+        await self._scope.cross_tenant()
         result = await self._execute(
             sa.delete(webhook_deliveries).where(
                 webhook_deliveries.c.state.in_(_FINISHED), webhook_deliveries.c.finished_at < before

@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from application.errors import ApplicationError
 from domain.errors import DomainError
 from entrypoints.background import background_work
-from entrypoints.container import Container, shutdown
+from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import enforce_access, public
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
@@ -73,6 +73,7 @@ def create_app(container: Container) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
+            await warn_unless_row_level_security_binds(container)
             if settings.embedded_dispatcher:
                 async with background_work(container):
                     yield

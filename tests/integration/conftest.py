@@ -1,7 +1,11 @@
 """Fixtures for tests against real databases.
 
 - ``postgres_server`` / ``postgres_url``: a database of its own for this test session, created on the
-  first server found (see postgres_server.py) and dropped at the end. It is not migrated.
+  first server found (see postgres_server.py) and dropped at the end, migrated to head. As in
+  production, two roles made for this run (dropped at the end): ``postgres_owner_url`` owns the
+  tables and migrates; ``postgres_url`` connects as the application's role, which owns nothing, is no
+  superuser and cannot bypass row-level security, so every test on it proves the tenant is bound.
+  ``postgres_admin_url`` is the server's superuser, for what only it may do (TRUNCATE, pg_dump).
 - ``sqlite_url``: a fresh SQLite file per test, not migrated.
 - ``database_url``: each test twice, on PostgreSQL and on SQLite, migrated to head and empty.
 - ``engine``, ``secret_box``, ``uow_factory``: the adapter built on ``database_url``.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -23,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
+from adapters.database.roles import grant_app_role
 from adapters.database.tables import metadata
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from application.ports import UnitOfWork
-from tests.integration.postgres_server import PostgresNotFound, PostgresServer, find_postgres_server
+from tests.integration.postgres_server import PostgresNotFound, PostgresServer, Role, find_postgres_server
 
 # Typed as the port, so mypy checks that the adapter implements it and the tests use only the contract.
 UowFactory = Callable[[], UnitOfWork]
@@ -50,10 +56,38 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(str(error))
 
 
+@dataclass(frozen=True, slots=True)
+class PostgresRoles:
+    owner: Role  # owns the database and its tables; runs the migrations
+    app: Role  # what the gateway connects as: granted the tables, confined by row-level security
+
+
 @pytest.fixture(scope="session")
-def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+def postgres_roles(postgres_server: PostgresServer) -> Iterator[PostgresRoles]:
+    owner = postgres_server.create_role("owner")
+    try:
+        app = postgres_server.create_role("app")
+        try:
+            yield PostgresRoles(owner=owner, app=app)
+        finally:
+            postgres_server.drop_role(app)
+    finally:
+        postgres_server.drop_role(owner)
+
+
+def create_prepared_database(server: PostgresServer, roles: PostgresRoles) -> str:
+    """A new database owned by ``roles.owner``, migrated by it to head, with ``roles.app`` granted."""
+    name = server.create_database(owner=roles.owner)
+    owner_url = server.url_for(name, roles.owner)
+    upgrade(owner_url)
+    grant_app_role(owner_url, roles.app.name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: PostgresServer, postgres_roles: PostgresRoles) -> Iterator[str]:
     """The name of this session's database."""
-    name = postgres_server.create_database()
+    name = create_prepared_database(postgres_server, postgres_roles)
     try:
         yield name
     finally:
@@ -61,7 +95,21 @@ def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(postgres_server: PostgresServer, postgres_database: str) -> str:
+def postgres_url(
+    postgres_server: PostgresServer, postgres_database: str, postgres_roles: PostgresRoles
+) -> str:
+    return postgres_server.url_for(postgres_database, postgres_roles.app)
+
+
+@pytest.fixture(scope="session")
+def postgres_owner_url(
+    postgres_server: PostgresServer, postgres_database: str, postgres_roles: PostgresRoles
+) -> str:
+    return postgres_server.url_for(postgres_database, postgres_roles.owner)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(postgres_server: PostgresServer, postgres_database: str) -> str:
     return postgres_server.url_for(postgres_database)
 
 
@@ -78,8 +126,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
         upgrade(url)
         return url
     url = request.getfixturevalue("postgres_url")
-    upgrade(url)  # a no-op once the session database is at head
-    _empty_all_tables(url)
+    empty_all_tables(request.getfixturevalue("postgres_admin_url"))
     return url
 
 
@@ -107,7 +154,7 @@ def uow_factory(engine: AsyncEngine, secret_box: SecretBox) -> UowFactory:
     return lambda: SqlAlchemyUnitOfWork(engine, secret_box)
 
 
-def _empty_all_tables(url: str) -> None:
+def empty_all_tables(url: str) -> None:
     """Rows left by an earlier test in the shared session database must not leak into this one."""
     tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
     conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)

@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
+from adapters.database.engine import normalize_database_url
 from adapters.security.secret_box import generate_key
 
 WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
@@ -244,7 +248,11 @@ class Provisioned:
 
 
 class Gateway:
-    """API and worker processes of one deployment: one database, one set of secrets."""
+    """API and worker processes of one deployment: one database, one set of secrets.
+
+    ``database_url`` is a superuser's: it migrates, and creates the role the processes connect as
+    (dropped again by ``stop``), which owns nothing and is bound by row-level security, as in production.
+    """
 
     def __init__(
         self,
@@ -259,10 +267,16 @@ class Gateway:
         self.apis: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
         self._public_port = free_port()  # the first API process: Twilio's webhooks go there
+        self._owner_url = database_url
+        self.app_role = f"wa_gateway_app_{secrets.token_hex(4)}"
+        app_url = make_url(normalize_database_url(database_url)).set(
+            username=self.app_role, password=secrets.token_hex(16)
+        )
         self.env: dict[str, str] = {
             **clean_environment(),
             "ENVIRONMENT": "production",
-            "DATABASE_URL": database_url,
+            "MIGRATION_DATABASE_URL": database_url,
+            "DATABASE_URL": app_url.render_as_string(hide_password=False),
             "JWT_SECRET": secrets.token_urlsafe(48),
             "CREDENTIALS_KEYS": generate_key(),
             "TWILIO_API_BASE_URL": emulator_url,
@@ -316,8 +330,9 @@ class Gateway:
         return parsed
 
     def migrate(self) -> None:
-        """Once, before the processes start (each ``serve`` migrates too; at head that is a no-op)."""
-        self.cli("db", "upgrade")
+        """Once, before the processes start (each ``serve`` migrates too; at head that is a no-op);
+        creates the application's role and grants it the tables."""
+        self.cli("db", "upgrade", "--grant-app-role")
 
     def provision_twilio_tenant(self, account: TwilioAccount, sender: str = SENDER) -> Provisioned:
         suffix = uuid.uuid4().hex[:8]
@@ -392,6 +407,19 @@ class Gateway:
                 process.popen.terminate()
         for process in everyone:
             process.stop()
+        self._drop_app_role()
+
+    def _drop_app_role(self) -> None:
+        conninfo = make_url(normalize_database_url(self._owner_url)).set(drivername="postgresql")
+        with psycopg.connect(conninfo.render_as_string(hide_password=False), autocommit=True) as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (self.app_role,)
+            ).fetchone()
+            if exists:
+                role = sql.Identifier(self.app_role)
+                # its grants in this database first, or the role cannot go
+                connection.execute(sql.SQL("DROP OWNED BY {}").format(role))
+                connection.execute(sql.SQL("DROP ROLE {}").format(role))
 
     async def login(self, account: Provisioned) -> dict[str, str]:
         async with httpx.AsyncClient(base_url=self.api_urls[0], timeout=30, trust_env=False) as client:

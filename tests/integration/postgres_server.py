@@ -29,22 +29,49 @@ class PostgresNotFound(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Role:
+    name: str
+    password: str  # unused where the server trusts local connections, needed where it does not
+
+
+@dataclass(frozen=True, slots=True)
 class PostgresServer:
     """A server we may create databases on, reached through ``admin_url`` (a libpq URI)."""
 
     admin_url: str
     origin: str
 
-    def url_for(self, database: str) -> str:
-        """The application's URL (psycopg async driver) for ``database`` on this server."""
+    def url_for(self, database: str, role: Role | None = None) -> str:
+        """A URL (psycopg async driver) for ``database`` on this server, as ``role`` or as the admin."""
         url = make_url(self.admin_url).set(database=database)
+        if role is not None:
+            url = url.set(username=role.name, password=role.password)
         return normalize_database_url(url.render_as_string(hide_password=False))
 
-    def create_database(self) -> str:
+    def create_database(self, owner: Role | None = None) -> str:
         name = f"wa_gateway_test_{secrets.token_hex(6)}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if owner is not None:
+            statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner.name))
         with self._admin_connection() as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            connection.execute(statement)
         return name
+
+    def create_role(self, purpose: str) -> Role:
+        """A login role that is no superuser and cannot bypass row-level security."""
+        role = Role(name=f"wa_gateway_{purpose}_{secrets.token_hex(4)}", password=secrets.token_urlsafe(18))
+        with self._admin_connection() as connection:
+            connection.execute(
+                sql.SQL(
+                    "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+                ).format(sql.Identifier(role.name), sql.Literal(role.password))
+            )
+        return role
+
+    def drop_role(self, role: Role) -> None:
+        """Drop ``role`` once the databases it owns or was granted rights in are gone."""
+        with self._admin_connection() as connection:
+            connection.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role.name)))
 
     def drop_database(self, name: str) -> None:
         # FORCE (PostgreSQL 13+) ends connections a failed test may have left open.

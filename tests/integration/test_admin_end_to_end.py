@@ -1,6 +1,6 @@
 """Administration as an operator runs it: a platform admin made with the CLI, then everything else over
-real HTTP against `wa-gateway serve` (real JWTs, real SQLite): tenants, their admins, API keys,
-refresh, logout and suspension."""
+real HTTP against `wa-gateway serve` (real JWTs, real SQLite, and real PostgreSQL as the application's
+role under row-level security): tenants, their admins, API keys, refresh, logout and suspension."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.conftest import empty_all_tables
 from tests.integration.test_serve import WA_GATEWAY, clean_environment, free_port
 
 ROOT_PASSWORD = "platform password"
 
 
-def cli(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cli(
+    cwd: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [WA_GATEWAY, *args],
         cwd=cwd,
-        env=clean_environment(),
+        env=env or clean_environment(),
         input=stdin,
         capture_output=True,
         text=True,
@@ -30,9 +33,22 @@ def cli(cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def environment(request: pytest.FixtureRequest) -> dict[str, str]:
+    """SQLite in the working directory, or the session's PostgreSQL database, emptied, as the app's role."""
+    if request.param == "sqlite":
+        return clean_environment()
+    empty_all_tables(request.getfixturevalue("postgres_admin_url"))
+    return {
+        **clean_environment(),
+        "DATABASE_URL": request.getfixturevalue("postgres_url"),
+        "MIGRATION_DATABASE_URL": request.getfixturevalue("postgres_owner_url"),
+    }
+
+
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[httpx.Client]:
-    assert cli(tmp_path, "db", "upgrade").returncode == 0
+def gateway(tmp_path: Path, environment: dict[str, str]) -> Iterator[httpx.Client]:
+    assert cli(tmp_path, "db", "upgrade", env=environment).returncode == 0
     created = cli(
         tmp_path,
         "user",
@@ -43,6 +59,7 @@ def gateway(tmp_path: Path) -> Iterator[httpx.Client]:
         "platform_admin",
         "--password-stdin",
         stdin=ROOT_PASSWORD,
+        env=environment,
     )
     assert created.returncode == 0, created.stderr
     assert '"role": "platform_admin"' in created.stdout
@@ -50,7 +67,7 @@ def gateway(tmp_path: Path) -> Iterator[httpx.Client]:
     process = subprocess.Popen(
         [WA_GATEWAY, "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=clean_environment(),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

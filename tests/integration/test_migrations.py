@@ -16,11 +16,14 @@ from alembic.script import ScriptDirectory
 
 from adapters.database.engine import create_database_engine, sync_database_url
 from adapters.database.migrate import MIGRATIONS_DIRECTORY, current_revision, downgrade, upgrade
+from adapters.database.roles import grant_app_role
 from adapters.database.tables import messages, metadata, tenants
+from adapters.database.tenant_scope import TENANT_SETTING
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.ports import HistoryPosition, HistoryQuery
 from domain.phone import PhoneNumber
+from tests.integration.conftest import PostgresRoles
 from tests.integration.postgres_server import PostgresServer
 
 TENANTS = 5
@@ -29,13 +32,21 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """A database of this test's own: migrations must not disturb the session database."""
-    name = postgres_server.create_database()
+def fresh_database(postgres_server: PostgresServer, postgres_roles: PostgresRoles) -> Iterator[str]:
+    """A database of this test's own (migrations must not disturb the session database), owned by
+    the run's owner role: migrations run as a role that is no superuser, as in production."""
+    name = postgres_server.create_database(owner=postgres_roles.owner)
     try:
-        yield postgres_server.url_for(name)
+        yield name
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def fresh_postgres_url(
+    postgres_server: PostgresServer, postgres_roles: PostgresRoles, fresh_database: str
+) -> str:
+    return postgres_server.url_for(fresh_database, postgres_roles.owner)
 
 
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
@@ -99,10 +110,18 @@ def test_the_migrated_schema_is_the_one_in_tables_py(empty_database_url: str) ->
 
 
 @pytest.fixture
-def history_database(fresh_postgres_url: str) -> tuple[str, UUID]:
-    """A migrated database with enough rows for the planner to prefer an index, and one tenant's id."""
+def history_database(
+    postgres_server: PostgresServer,
+    postgres_roles: PostgresRoles,
+    fresh_database: str,
+    fresh_postgres_url: str,
+) -> tuple[str, UUID]:
+    """A migrated database with enough rows for the planner to prefer an index, and one tenant's id;
+    the URL is the application role's, so the plans are the ones row-level security leaves."""
     upgrade(fresh_postgres_url)
-    return fresh_postgres_url, seed_history(fresh_postgres_url)
+    grant_app_role(fresh_postgres_url, postgres_roles.app.name)
+    tenant_id = seed_history(postgres_server.url_for(fresh_database))  # the superuser writes past RLS
+    return postgres_server.url_for(fresh_database, postgres_roles.app), tenant_id
 
 
 def seed_history(url: str) -> UUID:
@@ -167,6 +186,11 @@ async def explain_list_page(url: str, query: HistoryQuery) -> str:
         assert len(rows) == query.limit
         (statement, parameters), *_ = sent
         async with engine.connect() as connection:
+            # Planned as the repository's transaction plans it: the tenant is set first (row-level
+            # security), and the planner estimates the policy with it.
+            await connection.execute(
+                sa.select(sa.func.set_config(TENANT_SETTING, str(query.tenant_id), True))
+            )
             plan = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
             return "\n".join(line for (line,) in plan)
     finally:

@@ -31,6 +31,7 @@ from domain.messages import Direction, Message, MessageContent, MessageStatus, T
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
 from tests.integration.conftest import UowFactory
+from tests.integration.cross_tenant import cross_tenant_connection
 from tests.integration.postgres_server import PostgresServer
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -157,7 +158,7 @@ async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: Asyn
         await uow.tenants.set_twilio_credentials(tenant.id, credentials)
         await uow.commit()
 
-    async with engine.connect() as connection:
+    async with cross_tenant_connection(engine) as connection:
         row = (await connection.execute(sa.select(tenant_credentials))).mappings().one()
     stored = b"".join(value if isinstance(value, bytes) else str(value).encode() for value in row.values())
     for secret in (AUTH_TOKEN, API_KEY_SECRET):
@@ -177,7 +178,7 @@ async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
         )
         await uow.commit()
 
-    async with engine.begin() as connection:
+    async with cross_tenant_connection(engine) as connection:
         owners_secret = (
             await connection.execute(
                 sa.select(tenant_credentials.c.auth_token_sealed).where(
@@ -664,7 +665,7 @@ async def current_status(uow_factory: UowFactory, message: Message) -> MessageSt
 
 
 async def logged_events(engine: AsyncEngine, message: Message) -> list[tuple[str, bool]]:
-    async with engine.connect() as connection:
+    async with cross_tenant_connection(engine) as connection:
         rows = await connection.execute(
             sa.select(message_status_events.c.status, message_status_events.c.applied)
             .where(message_status_events.c.message_id == message.id)
@@ -732,7 +733,7 @@ async def test_a_report_for_an_unknown_message_is_ignored(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:
     assert await report(uow_factory, StatusChange("SM-nobody-knows", MessageStatus.DELIVERED)) is None
-    async with engine.connect() as connection:
+    async with cross_tenant_connection(engine) as connection:
         assert (
             await connection.execute(sa.select(sa.func.count()).select_from(message_status_events))
         ).scalar() == 0

@@ -25,6 +25,7 @@ from domain.webhooks import (
     new_signing_secret,
 )
 from tests.integration.conftest import UowFactory
+from tests.integration.cross_tenant import cross_tenant_connection
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 STATUS = WebhookEventType.MESSAGE_STATUS
@@ -142,7 +143,7 @@ async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
     endpoint = await add_endpoint(uow_factory, acme, secret=secret)
     other = await add_endpoint(uow_factory, acme, secret=other_secret)
 
-    async with engine.begin() as connection:
+    async with cross_tenant_connection(engine) as connection:
         rows = (await connection.execute(sa.select(webhook_endpoints))).mappings().all()
         stored = b"".join(bytes(row["secret_sealed"]) for row in rows)
         assert secret.encode() not in stored
@@ -387,7 +388,7 @@ async def test_finished_deliveries_are_purged_with_their_attempts(
         assert await uow.webhook_deliveries.purge_finished(T0 + timedelta(seconds=1)) == 2
         await uow.commit()
 
-    async with engine.connect() as connection:
+    async with cross_tenant_connection(engine) as connection:
         left = (await connection.execute(sa.select(webhook_deliveries.c.id))).scalars().all()
         attempts = (
             (await connection.execute(sa.select(webhook_delivery_attempts.c.delivery_id))).scalars().all()

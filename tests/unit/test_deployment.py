@@ -52,7 +52,8 @@ def test_the_api_checks_readiness_and_the_worker_its_own_health_port(services: d
 
 def test_migrations_run_once_before_the_api_and_the_worker(services: dict[str, Any]) -> None:
     migrate = services["migrate"]
-    assert migrate["command"] == ["db", "upgrade"]
+    # as the owner, then the application's role (row-level security binds it) is created and granted
+    assert migrate["command"] == ["db", "upgrade", "--grant-app-role"]
     assert migrate["restart"] == "no"
     assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     for name in ("api", "worker"):
@@ -100,10 +101,18 @@ def test_the_env_file_example_names_every_secret_and_leaves_them_empty() -> None
         for line in (ROOT / "compose.env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    for name in ("POSTGRES_PASSWORD", "JWT_SECRET", "CREDENTIALS_KEYS", "METRICS_TOKEN"):
+    for name in (
+        "POSTGRES_PASSWORD",
+        "APP_DATABASE_PASSWORD",
+        "JWT_SECRET",
+        "CREDENTIALS_KEYS",
+        "METRICS_TOKEN",
+    ):
         assert values[name] == "", name
     assert values["ENVIRONMENT"] == "production"
     assert values["DATABASE_URL"].startswith("postgresql://")
+    # the application and the migrations connect as different roles
+    assert values["MIGRATION_DATABASE_URL"].split("@")[0] != values["DATABASE_URL"].split("@")[0]
 
 
 def test_the_dockerfile_builds_a_small_non_root_image_from_the_declared_dependencies() -> None:

@@ -1,0 +1,78 @@
+"""Which tenant's rows one transaction may touch, told to PostgreSQL's row-level security.
+
+Every tenant table has RLS forced (migration 0006): a row is visible only while the transaction has
+``app.tenant_id`` set to its tenant, or has ``app.cross_tenant`` set to ``on``. Both are set with
+``set_config(..., true)``: transaction-local, so a pooled connection never carries them to its next
+user. A query that forgets its tenant filter therefore sees the bound tenant's rows only, and nothing
+at all in a transaction that bound none.
+
+The repositories call one of three methods before their statement:
+
+- ``bind(tenant_id)``: methods that take a tenant. The first call sets it (one round trip); later calls
+  with the same tenant are free. A call for another tenant sets that one instead (another round trip):
+  each statement still sees only the tenant it names, and a transaction that checks that tenant B
+  cannot read tenant A's rows (the repository contract tests do) checks it in the database too.
+- ``cross_tenant()``: the few methods that must find rows before any tenant is known (webhook routing
+  by number, login by username, a token's session, an API key's prefix, the workers' claims, queue
+  depth, purges, re-sealing). Once on, it stays on for the rest of the transaction, whose
+  tenant-taking methods keep their own tenant filters; ``bind`` then sets nothing.
+- ``by_key()``: methods that name one row by a unique key and take no tenant (a job by message id and
+  lease owner, a session by id). They run in the bound tenant when there is one, else cross-tenant.
+
+SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.database.errors import translated_errors
+
+TENANT_SETTING = "app.tenant_id"
+CROSS_TENANT_SETTING = "app.cross_tenant"
+
+
+class TenantScope:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._enforced = connection.dialect.name == "postgresql"
+        self._tenant: UUID | None = None
+        self._cross_tenant = False
+
+    @property
+    def tenant(self) -> UUID | None:
+        return self._tenant
+
+    @property
+    def is_cross_tenant(self) -> bool:
+        return self._cross_tenant
+
+    async def bind(self, tenant_id: UUID) -> None:
+        if self._cross_tenant or self._tenant == tenant_id:
+            return
+        await self._set(TENANT_SETTING, str(tenant_id))
+        self._tenant = tenant_id
+
+    async def cross_tenant(self) -> None:
+        if self._cross_tenant:
+            return
+        await self._set(CROSS_TENANT_SETTING, "on")
+        self._cross_tenant = True
+
+    def forget(self) -> None:
+        """After a commit or rollback: the settings were transaction-local, so they are gone."""
+        self._tenant = None
+        self._cross_tenant = False
+
+    async def by_key(self) -> None:
+        if self._tenant is None:
+            await self.cross_tenant()
+
+    async def _set(self, name: str, value: str) -> None:
+        if not self._enforced:
+            return
+        with translated_errors():
+            await self._connection.execute(sa.select(sa.func.set_config(name, value, True)))
