@@ -1,6 +1,10 @@
-"""The gateway as the composition root builds it (real repositories on a SQLite file, real JWTs, real
-password hashing, the sandbox provider), served in this process through Litestar's AsyncTestClient, and
-tenants provisioned the way an operator and a tenant admin would: through the API and the Twilio webhook.
+"""The gateway as the composition root builds it (real repositories, real JWTs, real password hashing,
+the sandbox provider), served in this process through Litestar's AsyncTestClient, and tenants provisioned
+the way an operator and a tenant admin would: through the API and the Twilio webhook.
+
+It runs on a SQLite file, or on PostgreSQL as production runs there: migrated by the owner role and
+serving as the application's role, which row-level security binds (``DATABASES``, and the settings from
+``database_of_its_own``).
 
 Used by the authorization matrix and the JWT suite, which need every kind of id a path can take to
 exist for a tenant, and credentials of every kind.
@@ -9,13 +13,14 @@ exist for a tenant, and credentials of every kind.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -25,6 +30,8 @@ from entrypoints.container import Container, create_container, upgrade_database
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
 from entrypoints.twilio_emulator import sign
+from tests.integration.conftest import PostgresRoles, create_prepared_database
+from tests.integration.postgres_server import PostgresServer
 
 JWT_SECRET = "the-authorization-matrix-signs-with-this-secret"
 PUBLIC_BASE_URL = "https://gateway.example"
@@ -58,6 +65,39 @@ SETTINGS = {
 def gateway_settings(directory: Path, overrides: Mapping[str, str] | None = None) -> Settings:
     environ = {"DATA_DIR": str(directory), "CREDENTIALS_KEYS": generate_key(), **SETTINGS}
     return load_settings(environ={**environ, **(overrides or {})}, env_file=None)
+
+
+# The databases a gateway runs on, as the params of a fixture that passes its value to the function
+# below; the ids name the database in every test id.
+DATABASES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+def _postgres_settings(server: PostgresServer, database: str, roles: PostgresRoles) -> dict[str, str]:
+    # As in production: migrations as the owner, the gateway itself as the role row-level security binds.
+    return {
+        "DATABASE_URL": server.url_for(database, roles.app),
+        "MIGRATION_DATABASE_URL": server.url_for(database, roles.owner),
+    }
+
+
+@contextmanager
+def database_of_its_own(request: pytest.FixtureRequest, database: str) -> Iterator[dict[str, str]]:
+    """Settings for a gateway on a database nothing else touches, even while other gateways run: on
+    SQLite none are needed (the gateway's data directory gets a new file); on PostgreSQL, a new database,
+    migrated by the owner with the application's role granted, and dropped afterwards."""
+    if database == "sqlite":
+        yield {}
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    roles: PostgresRoles = request.getfixturevalue("postgres_roles")
+    name = create_prepared_database(server, roles)
+    try:
+        yield _postgres_settings(server, name, roles)
+    finally:
+        server.drop_database(name)
 
 
 def bearer(credential: str) -> dict[str, str]:
@@ -119,7 +159,7 @@ async def running_gateway(
     directory: Path, overrides: Mapping[str, str] | None = None
 ) -> AsyncIterator[Gateway]:
     settings = gateway_settings(directory, overrides)
-    upgrade_database(settings.resolved_database_url)
+    upgrade_database(settings.resolved_migration_database_url)  # as `wa-gateway serve` does
     container = create_container(settings)
     app = create_app(container)
     async with AsyncTestClient(app=app) as client:

@@ -1,5 +1,8 @@
 """The authorization matrix, generated from the OpenAPI schema: every operation of the API against every
-kind of caller, on the real app (composition root, SQLite file, real JWTs and API keys).
+kind of caller, on the real app (composition root, real JWTs and API keys), once on a SQLite file and
+once on PostgreSQL as production runs there: migrated by the owner, served as the application's role
+with row-level security in force. SQLite shows the application's own checks; PostgreSQL shows them with
+RLS under them, which must change no answer.
 
 Two tenants, A and B, have something of every kind a path can name. Then:
 
@@ -9,8 +12,9 @@ Two tenants, A and B, have something of every kind a path can name. Then:
     valid body so that validation cannot answer first; on nested paths, also with one of A's own ids
     beside one of B's;
 (d) every GET tenant A may call without naming an id → 200, with nothing of tenant B in it;
-and after all that, tenant B's rows are exactly what they were, and B's own admin gets a success where A
-got a 404 (so the 404s are about the tenant, not about a malformed request).
+and after all that (when the world of A and B is torn down), tenant B's rows are exactly what they were;
+and in a world of its own, B's own admin gets a success where A got a 404 (so the 404s are about the
+tenant, not about a malformed request).
 
 The cases come from ``app.openapi_schema`` and the roles from each route's declaration (``allow``/
 ``public`` in entrypoints/http/access.py), so a new route is in the matrix as soon as it exists. A new
@@ -25,6 +29,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -39,12 +44,15 @@ from litestar.routes import HTTPRoute
 from adapters.database.tables import metadata
 from application.ports import Principal
 from domain.tenancy import Role
-from entrypoints.container import Container
+from entrypoints.container import Container, warn_unless_row_level_security_binds
 from entrypoints.http.access import Access, access_for, is_automatic_options
+from tests.integration.cross_tenant import cross_tenant_connection
 from tests.integration.real_gateway import (
+    DATABASES,
     PASSWORD,
     Gateway,
     TenantWorld,
+    database_of_its_own,
     gateway_settings,
     provision_tenant,
     running_gateway,
@@ -270,6 +278,7 @@ def listing_cases() -> Iterator[Any]:
 
 @dataclass
 class World:
+    database: str  # "sqlite" or "postgres"
     gateway: Gateway
     root: dict[str, str]
     a: TenantWorld
@@ -300,10 +309,11 @@ class World:
 
 async def rows_of_tenant(container: Container, tenant_id: str) -> dict[str, list[str]]:
     """Every row that belongs to the tenant, table by table (tables without a tenant column: all rows;
-    nothing writes them in the matrix, which only reads and is refused)."""
+    nothing writes them in the matrix, which only reads and is refused). Read past row-level security,
+    which would show the application's role nothing here."""
     tenant = UUID(tenant_id)
     rows: dict[str, list[str]] = {}
-    async with container.engine().connect() as connection:
+    async with cross_tenant_connection(container.engine()) as connection:
         for table in metadata.sorted_tables:
             query = sa.select(table)
             if "tenant_id" in table.c:
@@ -315,15 +325,47 @@ async def rows_of_tenant(container: Container, tenant_id: str) -> dict[str, list
     return rows
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    """Every test below runs on each database in turn (the matrix is built once per database)."""
+    value: str = request.param
+    return value
+
+
+@asynccontextmanager
+async def built_world(request: pytest.FixtureRequest, database: str, directory: Path) -> AsyncIterator[World]:
+    """A gateway on a database of its own, with its platform admin and the two tenants."""
+    with database_of_its_own(request, database) as overrides:
+        async with running_gateway(directory, overrides) as gateway:
+            # On PostgreSQL the gateway must be what production is: a role that RLS binds.
+            assert await warn_unless_row_level_security_binds(gateway.container) is (
+                True if database == "postgres" else None
+            )
+            root = await gateway.create_platform_admin()
+            a = await provision_tenant(gateway, root, "Acme", number=1)
+            b = await provision_tenant(gateway, root, "Globex", number=2)
+            before = await rows_of_tenant(gateway.container, b.tenant_id)
+            assert all(before[table] for table in ("messages", "conversations", "webhook_deliveries"))
+            yield World(database=database, gateway=gateway, root=root, a=a, b=b, b_rows_before=before)
+
+
 @pytest.fixture(scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    async with running_gateway(tmp_path_factory.mktemp("matrix")) as gateway:
-        root = await gateway.create_platform_admin()
-        a = await provision_tenant(gateway, root, "Acme", number=1)
-        b = await provision_tenant(gateway, root, "Globex", number=2)
-        before = await rows_of_tenant(gateway.container, b.tenant_id)
-        assert all(before[table] for table in ("messages", "conversations", "webhook_deliveries"))
-        yield World(gateway=gateway, root=root, a=a, b=b, b_rows_before=before)
+async def world(
+    request: pytest.FixtureRequest, database: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    """The world the matrix runs in, shared by all its cases; when they are done, whichever of them ran
+    and in whatever order, tenant B's rows must be exactly what they were."""
+    async with built_world(request, database, tmp_path_factory.mktemp("matrix")) as world:
+        yield world
+        await assert_tenant_b_unchanged(world)
+
+
+async def assert_tenant_b_unchanged(world: World) -> None:
+    after = await rows_of_tenant(world.gateway.container, world.b.tenant_id)
+
+    changed = [table for table in after if after[table] != world.b_rows_before[table]]
+    # Reported at the teardown of whichever test ran last, or at the setup of the next database's first.
+    assert changed == [], f"on {world.database}, the matrix changed tenant B's rows in {changed}"
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str) -> None:
@@ -437,31 +479,25 @@ async def test_tenant_a_lists_nothing_of_tenant_b(world: World, operation: Opera
         assert response.json()["items"] == []
 
 
-# ------------------------------------------------------------------------------- after the whole matrix
-# These two run after the cases above (pytest keeps the order of a module): the first compares tenant
-# B's rows with the snapshot taken before the matrix, the second then lets B's own admin do what A was
-# refused, which changes B.
+# ---------------------------------------------------------------------------------------- the control
 
 
-async def test_tenant_b_is_unchanged_after_the_matrix(world: World) -> None:
-    after = await rows_of_tenant(world.gateway.container, world.b.tenant_id)
-
-    changed = [table for table in after if after[table] != world.b_rows_before[table]]
-    assert changed == [], f"tenant B's rows changed in {changed}"
-
-
-async def test_tenant_b_own_admin_succeeds_where_tenant_a_got_404(world: World) -> None:
+async def test_tenant_b_own_admin_succeeds_where_tenant_a_got_404(
+    request: pytest.FixtureRequest, database: str, tmp_path: Path
+) -> None:
     """The same requests as (c), with B's ids only, by B's admin: so the 404s were about the tenant, not
-    about a request that could not have worked. Deletions come last: they remove what the others use."""
+    about a request that could not have worked. In a world of its own, built as the matrix's is, since
+    these requests change B. Deletions come last: they remove what the others use."""
     operations = {case.values[0] for case in cross_tenant_cases()}
     ordered = sorted(
         operations, key=lambda operation: (operation.method == "DELETE", operation.path, operation.method)
     )
     failures = []
-    for operation in ordered:
-        response = await world.request(operation, world.b_values(), world.b.admin)
-        if not response.is_success:
-            failures.append(f"{operation}: {response.status_code} {response.text[:200]}")
+    async with built_world(request, database, tmp_path) as world:
+        for operation in ordered:
+            response = await world.request(operation, world.b_values(), world.b.admin)
+            if not response.is_success:
+                failures.append(f"{operation}: {response.status_code} {response.text[:200]}")
 
     assert failures == []
     assert len(ordered) >= 12
