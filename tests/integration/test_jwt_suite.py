@@ -1,6 +1,7 @@
-"""The JWT suite over HTTP, on the real app (composition root, SQLite, real sessions): every token that
-is not a current access token of a live session, issued by us, gets 401 problem+json, and a reused
-refresh token ends its whole family.
+"""The JWT suite over HTTP, on the real app (composition root, real sessions; on SQLite, and on
+PostgreSQL as the application's role under row-level security): every token that is not a current
+access token of a live session, issued by us, gets 401 problem+json, and a reused refresh token ends its
+whole family.
 
 Forgeries start from a real access token's claims and change one thing; unless the case is about the
 key, they are signed with the gateway's own secret, so only the changed thing can be why they fail.
@@ -22,7 +23,15 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.real_gateway import JWT_SECRET, PASSWORD, Gateway, bearer, running_gateway
+from tests.integration.real_gateway import (
+    DATABASES,
+    JWT_SECRET,
+    PASSWORD,
+    Gateway,
+    bearer,
+    emptied_session_database,
+    running_gateway,
+)
 
 PROTECTED = "/api/messages"
 
@@ -48,9 +57,9 @@ class Suite:
         return await self.gateway.client.post("/auth/refresh", json={"refresh_token": refresh_token})
 
 
-@pytest.fixture
-async def suite(tmp_path: Path) -> AsyncIterator[Suite]:
-    async with running_gateway(tmp_path) as gateway:
+@pytest.fixture(params=DATABASES)
+async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Suite]:
+    async with running_gateway(tmp_path, emptied_session_database(request, request.param)) as gateway:
         root = await gateway.create_platform_admin()
         tenants = []
         for name in ("Acme", "Globex"):
