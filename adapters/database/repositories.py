@@ -6,7 +6,8 @@ through ``translated_errors``, so callers only ever see application errors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -44,13 +45,21 @@ class _Repository:
         self._connection = connection
 
     async def _execute(
-        self, statement: Executable, *, conflict: str = "the record exists already"
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        conflict: str = "the record exists already",
     ) -> CursorResult[Any]:
+        """``parameters`` fill the ``bindparam``s of a statement built once (building one per call
+        costs more CPU than its round trip, on the hot paths)."""
         with translated_errors(conflict=conflict, missing_reference=_TENANT_MISSING):
-            return await self._connection.execute(statement)
+            return await self._connection.execute(statement, parameters)
 
-    async def _one_or_none(self, statement: Executable) -> RowMapping | None:
-        return (await self._execute(statement)).mappings().one_or_none()
+    async def _one_or_none(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
+        return (await self._execute(statement, parameters)).mappings().one_or_none()
 
 
 class SqlAlchemyTenantRepository(_Repository):
@@ -393,28 +402,21 @@ class SqlAlchemyMessageRepository(_Repository):
         ]
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
-        statement = sa.select(messages).where(messages.c.tenant_id == query.tenant_id)
+        parameters: dict[str, Any] = {"tenant_id": query.tenant_id, "limit": query.limit}
         if query.after is not None:
-            # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
-            statement = statement.where(
-                sa.tuple_(messages.c.created_at, messages.c.id)
-                < sa.tuple_(
-                    sa.literal(query.after.created_at, UtcDateTime()),
-                    sa.literal(query.after.message_id, sa.Uuid()),
-                )
-            )
+            parameters["after_created_at"] = query.after.created_at
+            parameters["after_id"] = query.after.message_id
         if query.direction is not None:
-            statement = statement.where(messages.c.direction == query.direction.value)
+            parameters["direction"] = query.direction.value
         if query.status is not None:
-            statement = statement.where(messages.c.status == query.status.value)
+            parameters["status"] = query.status.value
         if query.contact is not None:
-            statement = statement.where(messages.c.contact_number == query.contact.e164)
+            parameters["contact"] = query.contact.e164
         if query.since is not None:
-            statement = statement.where(messages.c.created_at >= query.since)
+            parameters["since"] = query.since
         if query.until is not None:
-            statement = statement.where(messages.c.created_at < query.until)
-        statement = statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(query.limit)
-        result = await self._execute(statement)
+            parameters["until"] = query.until
+        result = await self._execute(_history_page(frozenset(parameters)), parameters)
         return [_message_from_row(row) for row in result.mappings()]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
@@ -459,6 +461,34 @@ class SqlAlchemyMessageRepository(_Repository):
             )
         )
         return _message_from_row(updated) if updated is not None else None
+
+
+@functools.cache
+def _history_page(filters: frozenset[str]) -> sa.Select[Any]:
+    """The history query for one combination of filters (named by their parameters), built once."""
+    statement = sa.select(messages).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
+    if "after_created_at" in filters:
+        # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
+        statement = statement.where(
+            sa.tuple_(messages.c.created_at, messages.c.id)
+            < sa.tuple_(
+                sa.bindparam("after_created_at", type_=UtcDateTime()),
+                sa.bindparam("after_id", type_=sa.Uuid()),
+            )
+        )
+    if "direction" in filters:
+        statement = statement.where(messages.c.direction == sa.bindparam("direction"))
+    if "status" in filters:
+        statement = statement.where(messages.c.status == sa.bindparam("status"))
+    if "contact" in filters:
+        statement = statement.where(messages.c.contact_number == sa.bindparam("contact"))
+    if "since" in filters:
+        statement = statement.where(messages.c.created_at >= sa.bindparam("since", type_=UtcDateTime()))
+    if "until" in filters:
+        statement = statement.where(messages.c.created_at < sa.bindparam("until", type_=UtcDateTime()))
+    return statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(
+        sa.bindparam("limit", type_=sa.Integer())
+    )
 
 
 class SqlAlchemyConversationRepository(_Repository):

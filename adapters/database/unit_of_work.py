@@ -52,12 +52,23 @@ class SqlAlchemyUnitOfWork:
 
     One instance may be entered again after the block is left (each time a new transaction), but not
     while it is in use: it is meant to be created per request, not shared between tasks.
+
+    ``read_only=True`` is for use cases that only read, mostly with one statement (the per-request
+    session check, a history page): on PostgreSQL its connection runs in autocommit, so each statement
+    is one round trip instead of ``BEGIN`` + statement + ``ROLLBACK``. The price is that two statements
+    in one block do not share a snapshot, and that ``commit()`` is refused: nothing may write through
+    it. SQLite keeps its ordinary transaction (its driver begins one only before a write anyway).
     """
 
-    def __init__(self, engine: AsyncEngine, secret_box: SecretBox) -> None:
+    def __init__(self, engine: AsyncEngine, secret_box: SecretBox, *, read_only: bool = False) -> None:
         self._engine = engine
         self._secret_box = secret_box
+        self._read_only = read_only
         self._transaction: _Transaction | None = None
+
+    def read_only_twin(self) -> SqlAlchemyUnitOfWork:
+        """A read-only unit of work on the same engine."""
+        return SqlAlchemyUnitOfWork(self._engine, self._secret_box, read_only=True)
 
     @property
     def tenants(self) -> SqlAlchemyTenantRepository:
@@ -113,7 +124,11 @@ class SqlAlchemyUnitOfWork:
         with translated_errors():
             connection = await self._engine.connect()
             try:
-                await connection.begin()
+                if self._read_only and connection.dialect.name == "postgresql":
+                    # Sets psycopg's autocommit flag: no round trip; the pool resets it at check-in.
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                else:
+                    await connection.begin()
             except BaseException:
                 await _close_quietly(connection)
                 raise
@@ -153,6 +168,8 @@ class SqlAlchemyUnitOfWork:
             await _close_quietly(transaction.connection)
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit: use the ordinary one to write")
         with translated_errors():
             await self._active().connection.commit()
 
