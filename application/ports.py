@@ -320,6 +320,23 @@ class IdempotencyRepository(Protocol):
     async def purge_expired(self, now: datetime) -> int: ...
 
 
+class MessageAcceptance(Protocol):
+    """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
+
+    async def sending_profile(
+        self, tenant_id: UUID, sender_number: PhoneNumber | None
+    ) -> tuple[Tenant, Sender | None] | None:
+        """The tenant and the sender it would send from: ``sender_number`` if it is one of the tenant's,
+        its default sender otherwise (None if there is no such sender); None if there is no tenant."""
+        ...
+
+    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+        """Store a new outbound message, make it its conversation's latest, queue its dispatch job and
+        hold its idempotency key, all in the caller's transaction. Raise AlreadyExists if the tenant
+        holds the key already (unexpired): the caller then rolls back, and nothing was stored."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryQuery:
     """A page of one endpoint's deliveries, newest first; ``after`` is the last id of the page before."""
@@ -450,6 +467,8 @@ class UnitOfWork(Protocol):
     def jobs(self) -> DispatchQueue: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def acceptance(self) -> MessageAcceptance: ...
     @property
     def sessions(self) -> SessionRepository: ...
     @property

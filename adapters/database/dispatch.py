@@ -8,6 +8,7 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,25 +16,61 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from adapters.database.repositories import _Repository
+from adapters.database.repositories import _Repository, _upsert_for
 from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
+from application.errors import AlreadyExists
 from application.ports import DispatchJob, IdempotencyRecord, JobPhase
 from domain.phone import PhoneNumber
+
+
+def job_values(job: DispatchJob) -> dict[str, Any]:
+    return {
+        "message_id": job.message_id,
+        "tenant_id": job.tenant_id,
+        "sender_number": job.sender.e164,
+        "phase": job.phase.value,
+        "attempts": job.attempts,
+        "available_at": job.available_at,
+        "last_error": job.last_error,
+        "created_at": job.created_at,
+    }
+
+
+def key_values(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "tenant_id": record.tenant_id,
+        "key": record.key,
+        "request_fingerprint": record.request_fingerprint,
+        "message_id": record.message_id,
+        "response_status": record.response_status,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+
+
+def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """Insert the key (``key_values``, or bind parameters standing for them), or take it over from an
+    expired record; no row is written while the key is held."""
+    insert = _upsert_for(dialect_name)
+    statement = insert(idempotency_keys).values(values)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.tenant_id, idempotency_keys.c.key],
+        set_={
+            name: excluded[name]
+            for name in ("request_fingerprint", "message_id", "response_status", "created_at", "expires_at")
+        },
+        where=idempotency_keys.c.expires_at <= excluded.created_at,
+    )
+
+
+KEY_IN_USE = "this idempotency key is in use"
 
 
 class SqlAlchemyDispatchQueue(_Repository):
     async def enqueue(self, job: DispatchJob) -> None:
         await self._execute(
-            sa.insert(dispatch_jobs).values(
-                message_id=job.message_id,
-                tenant_id=job.tenant_id,
-                sender_number=job.sender.e164,
-                phase=job.phase.value,
-                attempts=job.attempts,
-                available_at=job.available_at,
-                last_error=job.last_error,
-                created_at=job.created_at,
-            ),
+            sa.insert(dispatch_jobs).values(job_values(job)),
             conflict="the message has a dispatch job already",
         )
 
@@ -162,26 +199,10 @@ def _job_from_row(row: RowMapping) -> DispatchJob:
 
 class SqlAlchemyIdempotencyRepository(_Repository):
     async def add(self, record: IdempotencyRecord) -> None:
-        # An expired record no longer holds the key: it gives way to the new one.
-        await self._execute(
-            sa.delete(idempotency_keys).where(
-                idempotency_keys.c.tenant_id == record.tenant_id,
-                idempotency_keys.c.key == record.key,
-                idempotency_keys.c.expires_at <= record.created_at,
-            )
-        )
-        await self._execute(
-            sa.insert(idempotency_keys).values(
-                tenant_id=record.tenant_id,
-                key=record.key,
-                request_fingerprint=record.request_fingerprint,
-                message_id=record.message_id,
-                response_status=record.response_status,
-                created_at=record.created_at,
-                expires_at=record.expires_at,
-            ),
-            conflict="this idempotency key is in use",
-        )
+        # An expired record no longer holds the key: it gives way to the new one, in the same statement.
+        statement = hold_key_statement(key_values(record), self._connection.dialect.name)
+        if await self._one_or_none(statement.returning(idempotency_keys.c.key)) is None:
+            raise AlreadyExists(KEY_IN_USE)
 
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
         row = await self._one_or_none(

@@ -494,51 +494,7 @@ def _history_page(filters: frozenset[str]) -> sa.Select[Any]:
 class SqlAlchemyConversationRepository(_Repository):
     async def record_message(self, message: Message) -> None:
         """One upsert: create the conversation, or move it forward if ``message`` is newer than its last."""
-        preview = preview_of(message)
-        inbound_at = message.created_at if message.direction is Direction.INBOUND else None
-        insert = _upsert_for(self._connection.dialect.name)
-        statement = insert(conversations).values(
-            id=uuid4(),
-            tenant_id=message.tenant_id,
-            contact_number=message.contact.e164,
-            sender_number=message.sender.e164,
-            last_message_id=message.id,
-            last_message_at=message.created_at,
-            last_direction=message.direction.value,
-            last_message_preview=preview,
-            last_inbound_at=inbound_at,
-            profile_name=message.profile_name,
-            created_at=message.created_at,
-        )
-        excluded = statement.excluded
-        newer = excluded.last_message_at >= conversations.c.last_message_at
-        statement = statement.on_conflict_do_update(
-            index_elements=[conversations.c.tenant_id, conversations.c.contact_number],
-            set_={
-                "sender_number": sa.case(
-                    (newer, excluded.sender_number), else_=conversations.c.sender_number
-                ),
-                "last_message_id": sa.case(
-                    (newer, excluded.last_message_id), else_=conversations.c.last_message_id
-                ),
-                "last_message_at": sa.case(
-                    (newer, excluded.last_message_at), else_=conversations.c.last_message_at
-                ),
-                "last_direction": sa.case(
-                    (newer, excluded.last_direction), else_=conversations.c.last_direction
-                ),
-                "last_message_preview": sa.case(
-                    (newer, excluded.last_message_preview), else_=conversations.c.last_message_preview
-                ),
-                # The window opens at the latest inbound message, whatever order they are recorded in.
-                "last_inbound_at": sa.case(
-                    (conversations.c.last_inbound_at.is_(None), excluded.last_inbound_at),
-                    (excluded.last_inbound_at > conversations.c.last_inbound_at, excluded.last_inbound_at),
-                    else_=conversations.c.last_inbound_at,
-                ),
-                "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
-            },
-        )
+        statement = conversation_upsert(conversation_values(message), self._connection.dialect.name)
         await self._execute(statement)
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
@@ -564,6 +520,55 @@ class SqlAlchemyConversationRepository(_Repository):
         ).limit(query.limit)
         result = await self._execute(statement)
         return [_conversation_from_row(row) for row in result.mappings()]
+
+
+def conversation_values(message: Message) -> dict[str, Any]:
+    """The row of the conversation whose latest message ``message`` is, if it were the first."""
+    return {
+        "id": uuid4(),
+        "tenant_id": message.tenant_id,
+        "contact_number": message.contact.e164,
+        "sender_number": message.sender.e164,
+        "last_message_id": message.id,
+        "last_message_at": message.created_at,
+        "last_direction": message.direction.value,
+        "last_message_preview": preview_of(message),
+        "last_inbound_at": message.created_at if message.direction is Direction.INBOUND else None,
+        "profile_name": message.profile_name,
+        "created_at": message.created_at,
+    }
+
+
+def conversation_upsert(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """The upsert that makes a message its conversation's latest (see ``record_message``); ``values``
+    are ``conversation_values`` (or bind parameters standing for them)."""
+    insert = _upsert_for(dialect_name)
+    statement = insert(conversations).values(values)
+    excluded = statement.excluded
+    newer = excluded.last_message_at >= conversations.c.last_message_at
+    return statement.on_conflict_do_update(
+        index_elements=[conversations.c.tenant_id, conversations.c.contact_number],
+        set_={
+            "sender_number": sa.case((newer, excluded.sender_number), else_=conversations.c.sender_number),
+            "last_message_id": sa.case(
+                (newer, excluded.last_message_id), else_=conversations.c.last_message_id
+            ),
+            "last_message_at": sa.case(
+                (newer, excluded.last_message_at), else_=conversations.c.last_message_at
+            ),
+            "last_direction": sa.case((newer, excluded.last_direction), else_=conversations.c.last_direction),
+            "last_message_preview": sa.case(
+                (newer, excluded.last_message_preview), else_=conversations.c.last_message_preview
+            ),
+            # The window opens at the latest inbound message, whatever order they are recorded in.
+            "last_inbound_at": sa.case(
+                (conversations.c.last_inbound_at.is_(None), excluded.last_inbound_at),
+                (excluded.last_inbound_at > conversations.c.last_inbound_at, excluded.last_inbound_at),
+                else_=conversations.c.last_inbound_at,
+            ),
+            "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
+        },
+    )
 
 
 def _conversation_from_row(row: RowMapping) -> Conversation:

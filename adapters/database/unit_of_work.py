@@ -10,6 +10,7 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
 from adapters.database.dispatch import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
 from adapters.database.errors import translated_errors
@@ -40,6 +41,7 @@ class _Transaction:
     conversations: SqlAlchemyConversationRepository
     jobs: SqlAlchemyDispatchQueue
     idempotency: SqlAlchemyIdempotencyRepository
+    acceptance: SqlAlchemyMessageAcceptance
     sessions: SqlAlchemySessionRepository
     api_keys: SqlAlchemyApiKeyRepository
     webhook_endpoints: SqlAlchemyWebhookEndpointRepository
@@ -99,6 +101,10 @@ class SqlAlchemyUnitOfWork:
         return self._active().idempotency
 
     @property
+    def acceptance(self) -> SqlAlchemyMessageAcceptance:
+        return self._active().acceptance
+
+    @property
     def sessions(self) -> SqlAlchemySessionRepository:
         return self._active().sessions
 
@@ -141,6 +147,7 @@ class SqlAlchemyUnitOfWork:
             conversations=SqlAlchemyConversationRepository(connection),
             jobs=SqlAlchemyDispatchQueue(connection),
             idempotency=SqlAlchemyIdempotencyRepository(connection),
+            acceptance=SqlAlchemyMessageAcceptance(connection),
             sessions=SqlAlchemySessionRepository(connection),
             api_keys=SqlAlchemyApiKeyRepository(connection),
             webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, self._secret_box),
