@@ -66,6 +66,18 @@ def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
 
 KEY_IN_USE = "this idempotency key is in use"
 
+# Built once: a worker runs them for every message it sends.
+# Not named after a column: UPDATE reserves those names for its SET clause.
+_JOB = dispatch_jobs.c.message_id == sa.bindparam("job_message_id")
+_LEASED_BY = dispatch_jobs.c.lease_owner == sa.bindparam("owner")
+_EXTEND_LEASE = (
+    sa.update(dispatch_jobs)
+    .where(_JOB, _LEASED_BY)
+    .values(lease_expires_at=sa.bindparam("until", type_=dispatch_jobs.c.lease_expires_at.type))
+)
+_COMPLETE = sa.delete(dispatch_jobs).where(_JOB)
+_COMPLETE_OWNED = sa.delete(dispatch_jobs).where(_JOB, _LEASED_BY)
+
 
 class SqlAlchemyDispatchQueue(_Repository):
     async def enqueue(self, job: DispatchJob) -> None:
@@ -135,11 +147,8 @@ class SqlAlchemyDispatchQueue(_Repository):
         return sorted(jobs, key=lambda job: job.available_at)
 
     async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
-        result = await self._execute(
-            sa.update(dispatch_jobs)
-            .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
-            .values(lease_expires_at=until)
-        )
+        parameters = {"job_message_id": message_id, "owner": owner, "until": until}
+        result = await self._execute(_EXTEND_LEASE, parameters)
         return result.rowcount == 1
 
     async def reschedule(
@@ -167,10 +176,11 @@ class SqlAlchemyDispatchQueue(_Repository):
         return result.rowcount == 1
 
     async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
-        statement = sa.delete(dispatch_jobs).where(dispatch_jobs.c.message_id == message_id)
-        if owner is not None:
-            statement = statement.where(dispatch_jobs.c.lease_owner == owner)
-        result = await self._execute(statement)
+        if owner is None:
+            result = await self._execute(_COMPLETE, {"job_message_id": message_id})
+        else:
+            parameters = {"job_message_id": message_id, "owner": owner}
+            result = await self._execute(_COMPLETE_OWNED, parameters)
         return result.rowcount == 1
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:

@@ -31,7 +31,7 @@ from adapters.database.tables import (
 )
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
-from application.ports import ConversationQuery, HistoryQuery, StatusChange
+from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange
 from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
 from domain.phone import PhoneNumber
@@ -62,6 +62,37 @@ class _Repository:
         return (await self._execute(statement, parameters)).mappings().one_or_none()
 
 
+# Built once: the worker runs them for every message it sends (see _Repository._execute).
+_TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id"))
+_CREDENTIALS_OF_TENANT = sa.select(tenant_credentials).where(
+    tenant_credentials.c.tenant_id == sa.bindparam("tenant_id")
+)
+# Not named after a column: UPDATE reserves those names for its SET clause.
+_THE_MESSAGE = (
+    messages.c.tenant_id == sa.bindparam("of_tenant_id"),
+    messages.c.id == sa.bindparam("of_message_id"),
+)
+_MESSAGE_BY_ID = sa.select(messages).where(*_THE_MESSAGE)
+_RECORD_DISPATCH = (
+    sa.update(messages)
+    .where(*_THE_MESSAGE, messages.c.status == sa.bindparam("accepted"))
+    .values(
+        status=sa.bindparam("new_status"),
+        provider_sid=sa.func.coalesce(
+            messages.c.provider_sid, sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type)
+        ),
+        error_code=sa.bindparam("new_error_code", type_=messages.c.error_code.type),
+        error_message=sa.bindparam("new_error_message", type_=messages.c.error_message.type),
+        updated_at=sa.bindparam("new_updated_at", type_=messages.c.updated_at.type),
+    )
+)
+_ATTACH_PROVIDER_SID = (
+    sa.update(messages)
+    .where(*_THE_MESSAGE, messages.c.provider_sid.is_(None))
+    .values(provider_sid=sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type))
+)
+
+
 class SqlAlchemyTenantRepository(_Repository):
     def __init__(self, connection: AsyncConnection, secret_box: SecretBox) -> None:
         super().__init__(connection)
@@ -83,7 +114,7 @@ class SqlAlchemyTenantRepository(_Repository):
         )
 
     async def get(self, tenant_id: UUID) -> Tenant | None:
-        row = await self._one_or_none(sa.select(tenants).where(tenants.c.id == tenant_id))
+        row = await self._one_or_none(_TENANT_BY_ID, {"tenant_id": tenant_id})
         return _tenant_from_row(row) if row else None
 
     async def get_by_name(self, name: str) -> Tenant | None:
@@ -142,9 +173,7 @@ class SqlAlchemyTenantRepository(_Repository):
         await self._execute(statement)
 
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
-        row = await self._one_or_none(
-            sa.select(tenant_credentials).where(tenant_credentials.c.tenant_id == tenant_id)
-        )
+        row = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
         if row is None:
             return None
         owner = _credentials_owner(tenant_id)
@@ -339,27 +368,23 @@ class SqlAlchemyMessageRepository(_Repository):
             raise NotFound("no such message")
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
-        row = await self._one_or_none(
-            sa.select(messages).where(messages.c.tenant_id == tenant_id, messages.c.id == message_id)
-        )
+        parameters = {"of_tenant_id": tenant_id, "of_message_id": message_id}
+        row = await self._one_or_none(_MESSAGE_BY_ID, parameters)
         return _message_from_row(row) if row else None
 
     async def record_dispatch(self, message: Message) -> bool:
+        parameters = {
+            "of_message_id": message.id,
+            "of_tenant_id": message.tenant_id,
+            "accepted": MessageStatus.ACCEPTED.value,
+            "new_status": message.status.value,
+            "new_provider_sid": message.provider_sid,
+            "new_error_code": message.error_code,
+            "new_error_message": message.error_message,
+            "new_updated_at": message.updated_at,
+        }
         result = await self._execute(
-            sa.update(messages)
-            .where(
-                messages.c.id == message.id,
-                messages.c.tenant_id == message.tenant_id,
-                messages.c.status == MessageStatus.ACCEPTED.value,
-            )
-            .values(
-                status=message.status.value,
-                provider_sid=sa.func.coalesce(messages.c.provider_sid, message.provider_sid),
-                error_code=message.error_code,
-                error_message=message.error_message,
-                updated_at=message.updated_at,
-            ),
-            conflict="another message has this provider id",
+            _RECORD_DISPATCH, parameters, conflict="another message has this provider id"
         )
         return result.rowcount == 1
 
@@ -368,15 +393,13 @@ class SqlAlchemyMessageRepository(_Repository):
         return _message_from_row(row) if row else None
 
     async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        parameters = {
+            "of_tenant_id": tenant_id,
+            "of_message_id": message_id,
+            "new_provider_sid": provider_sid,
+        }
         result = await self._execute(
-            sa.update(messages)
-            .where(
-                messages.c.tenant_id == tenant_id,
-                messages.c.id == message_id,
-                messages.c.provider_sid.is_(None),
-            )
-            .values(provider_sid=provider_sid),
-            conflict="another message has this provider id",
+            _ATTACH_PROVIDER_SID, parameters, conflict="another message has this provider id"
         )
         return result.rowcount == 1
 
@@ -402,22 +425,14 @@ class SqlAlchemyMessageRepository(_Repository):
         ]
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
-        parameters: dict[str, Any] = {"tenant_id": query.tenant_id, "limit": query.limit}
-        if query.after is not None:
-            parameters["after_created_at"] = query.after.created_at
-            parameters["after_id"] = query.after.message_id
-        if query.direction is not None:
-            parameters["direction"] = query.direction.value
-        if query.status is not None:
-            parameters["status"] = query.status.value
-        if query.contact is not None:
-            parameters["contact"] = query.contact.e164
-        if query.since is not None:
-            parameters["since"] = query.since
-        if query.until is not None:
-            parameters["until"] = query.until
-        result = await self._execute(_history_page(frozenset(parameters)), parameters)
+        result = await self._execute(*_history_statement(query, views=False))
         return [_message_from_row(row) for row in result.mappings()]
+
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        result = await self._execute(*_history_statement(query, views=True))
+        rows: Sequence[Sequence[Any]] = result.all()
+        # Positional: the view's columns are selected in its field order (_VIEW_COLUMNS).
+        return [MessageView._make((row[0], _DIRECTIONS[row[1]], _STATUSES[row[2]], *row[3:])) for row in rows]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
@@ -463,10 +478,53 @@ class SqlAlchemyMessageRepository(_Repository):
         return _message_from_row(updated) if updated is not None else None
 
 
+def _history_statement(query: HistoryQuery, *, views: bool) -> tuple[sa.Select[Any], dict[str, Any]]:
+    parameters: dict[str, Any] = {"tenant_id": query.tenant_id, "limit": query.limit}
+    if query.after is not None:
+        parameters["after_created_at"] = query.after.created_at
+        parameters["after_id"] = query.after.message_id
+    if query.direction is not None:
+        parameters["direction"] = query.direction.value
+    if query.status is not None:
+        parameters["status"] = query.status.value
+    if query.contact is not None:
+        parameters["contact"] = query.contact.e164
+    if query.since is not None:
+        parameters["since"] = query.since
+    if query.until is not None:
+        parameters["until"] = query.until
+    return _history_page(frozenset(parameters), views), parameters
+
+
+_OUTBOUND = messages.c.direction == Direction.OUTBOUND.value
+# MessageView's fields, in its order.
+_VIEW_COLUMNS = (
+    messages.c.id,
+    messages.c.direction,
+    messages.c.status,
+    sa.case((_OUTBOUND, messages.c.sender_number), else_=messages.c.contact_number).label("from_number"),
+    sa.case((_OUTBOUND, messages.c.contact_number), else_=messages.c.sender_number).label("to_number"),
+    messages.c.body,
+    messages.c.media_urls,
+    messages.c.content_sid,
+    messages.c.content_variables,
+    messages.c.profile_name,
+    messages.c.provider_sid,
+    messages.c.error_code,
+    messages.c.error_message,
+    messages.c.created_at,
+    messages.c.updated_at,
+)
+_DIRECTIONS = {direction.value: direction for direction in Direction}
+_STATUSES = {status.value: status for status in MessageStatus}
+
+
 @functools.cache
-def _history_page(filters: frozenset[str]) -> sa.Select[Any]:
-    """The history query for one combination of filters (named by their parameters), built once."""
-    statement = sa.select(messages).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
+def _history_page(filters: frozenset[str], views: bool) -> sa.Select[Any]:
+    """The history query for one combination of filters (named by their parameters), built once;
+    ``views``: only the columns of a MessageView."""
+    columns = _VIEW_COLUMNS if views else tuple(messages.c)
+    statement = sa.select(*columns).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
     if "after_created_at" in filters:
         # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
         statement = statement.where(

@@ -38,6 +38,7 @@ from application.ports import (
     IssuedToken,
     JobPhase,
     LookupResult,
+    MessageView,
     MessagingProvider,
     OutboundRequest,
     OutcomeKind,
@@ -341,6 +342,9 @@ class FakeMessageRepository:
         return [
             event for owner, event in self._events if owner == tenant_id and event.message_id == message_id
         ]
+
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        return [MessageView.of(message) for message in await self.list_page(query)]
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
         """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
