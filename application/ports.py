@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import NamedTuple, Protocol, Self, runtime_checkable
 from uuid import UUID
 
 from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
@@ -43,6 +43,52 @@ class HistoryQuery:
     contact: PhoneNumber | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+class MessageView(NamedTuple):
+    """A message as a history page shows it: the read model of the list, straight from storage.
+
+    Not a domain ``Message``: a page has up to 100 of them, and building entities (validated content,
+    phone numbers) only to flatten them again cost more CPU than the query. A NamedTuple: immutable
+    and cheap to build from a row.
+    """
+
+    id: UUID
+    direction: Direction
+    status: MessageStatus
+    from_number: str
+    to_number: str
+    body: str
+    media_urls: list[str]
+    content_sid: str | None
+    content_variables: dict[str, str] | None
+    profile_name: str | None
+    provider_sid: str | None
+    error_code: int | None
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessageView:
+        template = message.content.template
+        return cls(
+            id=message.id,
+            direction=message.direction,
+            status=message.status,
+            from_number=message.from_number.e164,
+            to_number=message.to_number.e164,
+            body=message.content.body,
+            media_urls=list(message.content.media_urls),
+            content_sid=template.content_sid if template else None,
+            content_variables=template.variables_dict if template else None,
+            profile_name=message.profile_name,
+            provider_sid=message.provider_sid,
+            error_code=message.error_code,
+            error_message=message.error_message,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +241,10 @@ class MessageRepository(Protocol):
         ...
 
     async def list_page(self, query: HistoryQuery) -> list[Message]: ...
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        """The page ``list_page`` returns, as the read model a history response needs."""
+        ...
+
     async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
         """The message's status reports in the order they were received."""
         ...
@@ -318,6 +368,23 @@ class IdempotencyRepository(Protocol):
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None: ...
     async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None: ...
     async def purge_expired(self, now: datetime) -> int: ...
+
+
+class MessageAcceptance(Protocol):
+    """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
+
+    async def sending_profile(
+        self, tenant_id: UUID, sender_number: PhoneNumber | None
+    ) -> tuple[Tenant, Sender | None] | None:
+        """The tenant and the sender it would send from: ``sender_number`` if it is one of the tenant's,
+        its default sender otherwise (None if there is no such sender); None if there is no tenant."""
+        ...
+
+    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+        """Store a new outbound message, make it its conversation's latest, queue its dispatch job and
+        hold its idempotency key, all in the caller's transaction. Raise AlreadyExists if the tenant
+        holds the key already (unexpired): the caller then rolls back, and nothing was stored."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +517,8 @@ class UnitOfWork(Protocol):
     def jobs(self) -> DispatchQueue: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def acceptance(self) -> MessageAcceptance: ...
     @property
     def sessions(self) -> SessionRepository: ...
     @property

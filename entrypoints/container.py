@@ -25,7 +25,7 @@ from adapters.twilio.signature import TwilioWebhookSignatureVerifier
 from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from adapters.webhooks.sender import AiohttpWebhookSender
 from application.dispatcher import Dispatcher, DispatcherSettings
-from application.ports import RateLimit, StatusChange, StatusListener
+from application.ports import RateLimit, StatusChange, StatusListener, UnitOfWork
 from application.use_cases.administration import (
     GetTenant,
     ListTenants,
@@ -138,6 +138,10 @@ def _itself(value: AiohttpWebhookSender) -> AiohttpWebhookSender:
     return value
 
 
+def _read_only(uow: UnitOfWork) -> UnitOfWork:
+    return uow.read_only_twin() if isinstance(uow, SqlAlchemyUnitOfWork) else uow
+
+
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
 
@@ -170,6 +174,9 @@ class Container(containers.DeclarativeContainer):
         lambda keys: SecretBox(parse_keys(keys)), settings.provided.credentials_keys
     )
     unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, secret_box)
+    # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
+    # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
+    read_unit_of_work = providers.Factory(_read_only, unit_of_work)
 
     password_hasher = providers.Singleton(
         Argon2PasswordHasher,
@@ -251,7 +258,9 @@ class Container(containers.DeclarativeContainer):
         session_policy,
     )
     # Sessions and access control.
-    resolve_principal = providers.Factory(ResolvePrincipal, unit_of_work, token_service, clock)
+    resolve_principal = providers.Factory(
+        ResolvePrincipal, unit_of_work, token_service, clock, reads=read_unit_of_work
+    )
     refresh_session = providers.Factory(RefreshSession, unit_of_work, token_service, clock)
     logout = providers.Factory(Logout, unit_of_work, clock)
     change_own_password = providers.Factory(
@@ -289,9 +298,9 @@ class Container(containers.DeclarativeContainer):
         sends_per_day=settings.provided.tenant_sends_per_day,
     )
     retry_message = providers.Factory(RetryMessage, unit_of_work, dispatcher, clock)
-    list_history = providers.Factory(ListHistory, unit_of_work)
-    get_message = providers.Factory(GetMessage, unit_of_work)
-    list_conversations = providers.Factory(ListConversations, unit_of_work, clock)
+    list_history = providers.Factory(ListHistory, read_unit_of_work)
+    get_message = providers.Factory(GetMessage, read_unit_of_work)
+    list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
     check_readiness = providers.Factory(CheckReadiness, unit_of_work)
     measure_dispatch_queue = providers.Factory(MeasureDispatchQueue, unit_of_work, clock, metrics)
     create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)

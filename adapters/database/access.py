@@ -30,6 +30,16 @@ def _unprefixed(row: RowMapping, prefix: str) -> RowMapping:
     return cast(RowMapping, columns)
 
 
+# Built once: the per-request check runs it on every authenticated request.
+_ACCESS_BY_SESSION = (
+    sa.select(*_labelled(auth_sessions, _SESSION), *_labelled(users, _USER), *_labelled(tenants, _TENANT))
+    .select_from(auth_sessions)
+    .join(users, users.c.id == auth_sessions.c.user_id)
+    .join(tenants, tenants.c.id == users.c.tenant_id)
+    .where(auth_sessions.c.id == sa.bindparam("session_id"))
+)
+
+
 class SqlAlchemySessionRepository(_Repository):
     async def add(self, session: AuthSession) -> None:
         await self._scope.bind(session.tenant_id)
@@ -48,15 +58,7 @@ class SqlAlchemySessionRepository(_Repository):
     async def get_access(self, session_id: UUID) -> SessionAccess | None:
         """Three primary-key lookups joined in one statement: the per-request check of a token."""
         await self._scope.cross_tenant()
-        row = await self._one_or_none(
-            sa.select(
-                *_labelled(auth_sessions, _SESSION), *_labelled(users, _USER), *_labelled(tenants, _TENANT)
-            )
-            .select_from(auth_sessions)
-            .join(users, users.c.id == auth_sessions.c.user_id)
-            .join(tenants, tenants.c.id == users.c.tenant_id)
-            .where(auth_sessions.c.id == session_id)
-        )
+        row = await self._one_or_none(_ACCESS_BY_SESSION, {"session_id": session_id})
         if row is None:
             return None
         return SessionAccess(

@@ -8,6 +8,7 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,26 +16,74 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from adapters.database.repositories import _Repository
+from adapters.database.repositories import _Repository, _upsert_for
 from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
+from application.errors import AlreadyExists
 from application.ports import DispatchJob, IdempotencyRecord, JobPhase
 from domain.phone import PhoneNumber
+
+
+def job_values(job: DispatchJob) -> dict[str, Any]:
+    return {
+        "message_id": job.message_id,
+        "tenant_id": job.tenant_id,
+        "sender_number": job.sender.e164,
+        "phase": job.phase.value,
+        "attempts": job.attempts,
+        "available_at": job.available_at,
+        "last_error": job.last_error,
+        "created_at": job.created_at,
+    }
+
+
+def key_values(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "tenant_id": record.tenant_id,
+        "key": record.key,
+        "request_fingerprint": record.request_fingerprint,
+        "message_id": record.message_id,
+        "response_status": record.response_status,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+
+
+def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """Insert the key (``key_values``, or bind parameters standing for them), or take it over from an
+    expired record; no row is written while the key is held."""
+    insert = _upsert_for(dialect_name)
+    statement = insert(idempotency_keys).values(values)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.tenant_id, idempotency_keys.c.key],
+        set_={
+            name: excluded[name]
+            for name in ("request_fingerprint", "message_id", "response_status", "created_at", "expires_at")
+        },
+        where=idempotency_keys.c.expires_at <= excluded.created_at,
+    )
+
+
+KEY_IN_USE = "this idempotency key is in use"
+
+# Built once: a worker runs them for every message it sends.
+# Not named after a column: UPDATE reserves those names for its SET clause.
+_JOB = dispatch_jobs.c.message_id == sa.bindparam("job_message_id")
+_LEASED_BY = dispatch_jobs.c.lease_owner == sa.bindparam("owner")
+_EXTEND_LEASE = (
+    sa.update(dispatch_jobs)
+    .where(_JOB, _LEASED_BY)
+    .values(lease_expires_at=sa.bindparam("until", type_=dispatch_jobs.c.lease_expires_at.type))
+)
+_COMPLETE = sa.delete(dispatch_jobs).where(_JOB)
+_COMPLETE_OWNED = sa.delete(dispatch_jobs).where(_JOB, _LEASED_BY)
 
 
 class SqlAlchemyDispatchQueue(_Repository):
     async def enqueue(self, job: DispatchJob) -> None:
         await self._scope.bind(job.tenant_id)
         await self._execute(
-            sa.insert(dispatch_jobs).values(
-                message_id=job.message_id,
-                tenant_id=job.tenant_id,
-                sender_number=job.sender.e164,
-                phase=job.phase.value,
-                attempts=job.attempts,
-                available_at=job.available_at,
-                last_error=job.last_error,
-                created_at=job.created_at,
-            ),
+            sa.insert(dispatch_jobs).values(job_values(job)),
             conflict="the message has a dispatch job already",
         )
 
@@ -102,11 +151,8 @@ class SqlAlchemyDispatchQueue(_Repository):
 
     async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
         await self._scope.by_key()
-        result = await self._execute(
-            sa.update(dispatch_jobs)
-            .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
-            .values(lease_expires_at=until)
-        )
+        parameters = {"job_message_id": message_id, "owner": owner, "until": until}
+        result = await self._execute(_EXTEND_LEASE, parameters)
         return result.rowcount == 1
 
     async def reschedule(
@@ -136,10 +182,11 @@ class SqlAlchemyDispatchQueue(_Repository):
 
     async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
         await self._scope.by_key()
-        statement = sa.delete(dispatch_jobs).where(dispatch_jobs.c.message_id == message_id)
-        if owner is not None:
-            statement = statement.where(dispatch_jobs.c.lease_owner == owner)
-        result = await self._execute(statement)
+        if owner is None:
+            result = await self._execute(_COMPLETE, {"job_message_id": message_id})
+        else:
+            parameters = {"job_message_id": message_id, "owner": owner}
+            result = await self._execute(_COMPLETE_OWNED, parameters)
         return result.rowcount == 1
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
@@ -170,26 +217,10 @@ def _job_from_row(row: RowMapping) -> DispatchJob:
 class SqlAlchemyIdempotencyRepository(_Repository):
     async def add(self, record: IdempotencyRecord) -> None:
         await self._scope.bind(record.tenant_id)
-        # An expired record no longer holds the key: it gives way to the new one.
-        await self._execute(
-            sa.delete(idempotency_keys).where(
-                idempotency_keys.c.tenant_id == record.tenant_id,
-                idempotency_keys.c.key == record.key,
-                idempotency_keys.c.expires_at <= record.created_at,
-            )
-        )
-        await self._execute(
-            sa.insert(idempotency_keys).values(
-                tenant_id=record.tenant_id,
-                key=record.key,
-                request_fingerprint=record.request_fingerprint,
-                message_id=record.message_id,
-                response_status=record.response_status,
-                created_at=record.created_at,
-                expires_at=record.expires_at,
-            ),
-            conflict="this idempotency key is in use",
-        )
+        # An expired record no longer holds the key: it gives way to the new one, in the same statement.
+        statement = hold_key_statement(key_values(record), self._connection.dialect.name)
+        if await self._one_or_none(statement.returning(idempotency_keys.c.key)) is None:
+            raise AlreadyExists(KEY_IN_USE)
 
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
         await self._scope.bind(tenant_id)

@@ -6,7 +6,8 @@ through ``translated_errors``, so callers only ever see application errors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -31,7 +32,7 @@ from adapters.database.tables import (
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
-from application.ports import ConversationQuery, HistoryQuery, StatusChange
+from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange
 from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
 from domain.phone import PhoneNumber
@@ -47,13 +48,52 @@ class _Repository:
         self._scope = scope
 
     async def _execute(
-        self, statement: Executable, *, conflict: str = "the record exists already"
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        conflict: str = "the record exists already",
     ) -> CursorResult[Any]:
+        """``parameters`` fill the ``bindparam``s of a statement built once (building one per call
+        costs more CPU than its round trip, on the hot paths)."""
         with translated_errors(conflict=conflict, missing_reference=_TENANT_MISSING):
-            return await self._connection.execute(statement)
+            return await self._connection.execute(statement, parameters)
 
-    async def _one_or_none(self, statement: Executable) -> RowMapping | None:
-        return (await self._execute(statement)).mappings().one_or_none()
+    async def _one_or_none(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
+        return (await self._execute(statement, parameters)).mappings().one_or_none()
+
+
+# Built once: the worker runs them for every message it sends (see _Repository._execute).
+_TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id"))
+_CREDENTIALS_OF_TENANT = sa.select(tenant_credentials).where(
+    tenant_credentials.c.tenant_id == sa.bindparam("tenant_id")
+)
+# Not named after a column: UPDATE reserves those names for its SET clause.
+_THE_MESSAGE = (
+    messages.c.tenant_id == sa.bindparam("of_tenant_id"),
+    messages.c.id == sa.bindparam("of_message_id"),
+)
+_MESSAGE_BY_ID = sa.select(messages).where(*_THE_MESSAGE)
+_RECORD_DISPATCH = (
+    sa.update(messages)
+    .where(*_THE_MESSAGE, messages.c.status == sa.bindparam("accepted"))
+    .values(
+        status=sa.bindparam("new_status"),
+        provider_sid=sa.func.coalesce(
+            messages.c.provider_sid, sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type)
+        ),
+        error_code=sa.bindparam("new_error_code", type_=messages.c.error_code.type),
+        error_message=sa.bindparam("new_error_message", type_=messages.c.error_message.type),
+        updated_at=sa.bindparam("new_updated_at", type_=messages.c.updated_at.type),
+    )
+)
+_ATTACH_PROVIDER_SID = (
+    sa.update(messages)
+    .where(*_THE_MESSAGE, messages.c.provider_sid.is_(None))
+    .values(provider_sid=sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type))
+)
 
 
 class SqlAlchemyTenantRepository(_Repository):
@@ -77,7 +117,7 @@ class SqlAlchemyTenantRepository(_Repository):
         )
 
     async def get(self, tenant_id: UUID) -> Tenant | None:
-        row = await self._one_or_none(sa.select(tenants).where(tenants.c.id == tenant_id))
+        row = await self._one_or_none(_TENANT_BY_ID, {"tenant_id": tenant_id})
         return _tenant_from_row(row) if row else None
 
     async def get_by_name(self, name: str) -> Tenant | None:
@@ -138,9 +178,7 @@ class SqlAlchemyTenantRepository(_Repository):
 
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
         await self._scope.bind(tenant_id)
-        row = await self._one_or_none(
-            sa.select(tenant_credentials).where(tenant_credentials.c.tenant_id == tenant_id)
-        )
+        row = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
         if row is None:
             return None
         owner = _credentials_owner(tenant_id)
@@ -355,28 +393,24 @@ class SqlAlchemyMessageRepository(_Repository):
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
         await self._scope.bind(tenant_id)
-        row = await self._one_or_none(
-            sa.select(messages).where(messages.c.tenant_id == tenant_id, messages.c.id == message_id)
-        )
+        parameters = {"of_tenant_id": tenant_id, "of_message_id": message_id}
+        row = await self._one_or_none(_MESSAGE_BY_ID, parameters)
         return _message_from_row(row) if row else None
 
     async def record_dispatch(self, message: Message) -> bool:
         await self._scope.bind(message.tenant_id)
+        parameters = {
+            "of_message_id": message.id,
+            "of_tenant_id": message.tenant_id,
+            "accepted": MessageStatus.ACCEPTED.value,
+            "new_status": message.status.value,
+            "new_provider_sid": message.provider_sid,
+            "new_error_code": message.error_code,
+            "new_error_message": message.error_message,
+            "new_updated_at": message.updated_at,
+        }
         result = await self._execute(
-            sa.update(messages)
-            .where(
-                messages.c.id == message.id,
-                messages.c.tenant_id == message.tenant_id,
-                messages.c.status == MessageStatus.ACCEPTED.value,
-            )
-            .values(
-                status=message.status.value,
-                provider_sid=sa.func.coalesce(messages.c.provider_sid, message.provider_sid),
-                error_code=message.error_code,
-                error_message=message.error_message,
-                updated_at=message.updated_at,
-            ),
-            conflict="another message has this provider id",
+            _RECORD_DISPATCH, parameters, conflict="another message has this provider id"
         )
         return result.rowcount == 1
 
@@ -387,15 +421,13 @@ class SqlAlchemyMessageRepository(_Repository):
 
     async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
         await self._scope.bind(tenant_id)
+        parameters = {
+            "of_tenant_id": tenant_id,
+            "of_message_id": message_id,
+            "new_provider_sid": provider_sid,
+        }
         result = await self._execute(
-            sa.update(messages)
-            .where(
-                messages.c.tenant_id == tenant_id,
-                messages.c.id == message_id,
-                messages.c.provider_sid.is_(None),
-            )
-            .values(provider_sid=provider_sid),
-            conflict="another message has this provider id",
+            _ATTACH_PROVIDER_SID, parameters, conflict="another message has this provider id"
         )
         return result.rowcount == 1
 
@@ -423,29 +455,15 @@ class SqlAlchemyMessageRepository(_Repository):
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
         await self._scope.bind(query.tenant_id)
-        statement = sa.select(messages).where(messages.c.tenant_id == query.tenant_id)
-        if query.after is not None:
-            # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
-            statement = statement.where(
-                sa.tuple_(messages.c.created_at, messages.c.id)
-                < sa.tuple_(
-                    sa.literal(query.after.created_at, UtcDateTime()),
-                    sa.literal(query.after.message_id, sa.Uuid()),
-                )
-            )
-        if query.direction is not None:
-            statement = statement.where(messages.c.direction == query.direction.value)
-        if query.status is not None:
-            statement = statement.where(messages.c.status == query.status.value)
-        if query.contact is not None:
-            statement = statement.where(messages.c.contact_number == query.contact.e164)
-        if query.since is not None:
-            statement = statement.where(messages.c.created_at >= query.since)
-        if query.until is not None:
-            statement = statement.where(messages.c.created_at < query.until)
-        statement = statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(query.limit)
-        result = await self._execute(statement)
+        result = await self._execute(*_history_statement(query, views=False))
         return [_message_from_row(row) for row in result.mappings()]
+
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        await self._scope.bind(query.tenant_id)
+        result = await self._execute(*_history_statement(query, views=True))
+        rows: Sequence[Sequence[Any]] = result.all()
+        # Positional: the view's columns are selected in its field order (_VIEW_COLUMNS).
+        return [MessageView._make((row[0], _DIRECTIONS[row[1]], _STATUSES[row[2]], *row[3:])) for row in rows]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
@@ -492,55 +510,82 @@ class SqlAlchemyMessageRepository(_Repository):
         return _message_from_row(updated) if updated is not None else None
 
 
+def _history_statement(query: HistoryQuery, *, views: bool) -> tuple[sa.Select[Any], dict[str, Any]]:
+    parameters: dict[str, Any] = {"tenant_id": query.tenant_id, "limit": query.limit}
+    if query.after is not None:
+        parameters["after_created_at"] = query.after.created_at
+        parameters["after_id"] = query.after.message_id
+    if query.direction is not None:
+        parameters["direction"] = query.direction.value
+    if query.status is not None:
+        parameters["status"] = query.status.value
+    if query.contact is not None:
+        parameters["contact"] = query.contact.e164
+    if query.since is not None:
+        parameters["since"] = query.since
+    if query.until is not None:
+        parameters["until"] = query.until
+    return _history_page(frozenset(parameters), views), parameters
+
+
+_OUTBOUND = messages.c.direction == Direction.OUTBOUND.value
+# MessageView's fields, in its order.
+_VIEW_COLUMNS = (
+    messages.c.id,
+    messages.c.direction,
+    messages.c.status,
+    sa.case((_OUTBOUND, messages.c.sender_number), else_=messages.c.contact_number).label("from_number"),
+    sa.case((_OUTBOUND, messages.c.contact_number), else_=messages.c.sender_number).label("to_number"),
+    messages.c.body,
+    messages.c.media_urls,
+    messages.c.content_sid,
+    messages.c.content_variables,
+    messages.c.profile_name,
+    messages.c.provider_sid,
+    messages.c.error_code,
+    messages.c.error_message,
+    messages.c.created_at,
+    messages.c.updated_at,
+)
+_DIRECTIONS = {direction.value: direction for direction in Direction}
+_STATUSES = {status.value: status for status in MessageStatus}
+
+
+@functools.cache
+def _history_page(filters: frozenset[str], views: bool) -> sa.Select[Any]:
+    """The history query for one combination of filters (named by their parameters), built once;
+    ``views``: only the columns of a MessageView."""
+    columns = _VIEW_COLUMNS if views else tuple(messages.c)
+    statement = sa.select(*columns).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
+    if "after_created_at" in filters:
+        # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
+        statement = statement.where(
+            sa.tuple_(messages.c.created_at, messages.c.id)
+            < sa.tuple_(
+                sa.bindparam("after_created_at", type_=UtcDateTime()),
+                sa.bindparam("after_id", type_=sa.Uuid()),
+            )
+        )
+    if "direction" in filters:
+        statement = statement.where(messages.c.direction == sa.bindparam("direction"))
+    if "status" in filters:
+        statement = statement.where(messages.c.status == sa.bindparam("status"))
+    if "contact" in filters:
+        statement = statement.where(messages.c.contact_number == sa.bindparam("contact"))
+    if "since" in filters:
+        statement = statement.where(messages.c.created_at >= sa.bindparam("since", type_=UtcDateTime()))
+    if "until" in filters:
+        statement = statement.where(messages.c.created_at < sa.bindparam("until", type_=UtcDateTime()))
+    return statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(
+        sa.bindparam("limit", type_=sa.Integer())
+    )
+
+
 class SqlAlchemyConversationRepository(_Repository):
     async def record_message(self, message: Message) -> None:
         """One upsert: create the conversation, or move it forward if ``message`` is newer than its last."""
         await self._scope.bind(message.tenant_id)
-        preview = preview_of(message)
-        inbound_at = message.created_at if message.direction is Direction.INBOUND else None
-        insert = _upsert_for(self._connection.dialect.name)
-        statement = insert(conversations).values(
-            id=uuid4(),
-            tenant_id=message.tenant_id,
-            contact_number=message.contact.e164,
-            sender_number=message.sender.e164,
-            last_message_id=message.id,
-            last_message_at=message.created_at,
-            last_direction=message.direction.value,
-            last_message_preview=preview,
-            last_inbound_at=inbound_at,
-            profile_name=message.profile_name,
-            created_at=message.created_at,
-        )
-        excluded = statement.excluded
-        newer = excluded.last_message_at >= conversations.c.last_message_at
-        statement = statement.on_conflict_do_update(
-            index_elements=[conversations.c.tenant_id, conversations.c.contact_number],
-            set_={
-                "sender_number": sa.case(
-                    (newer, excluded.sender_number), else_=conversations.c.sender_number
-                ),
-                "last_message_id": sa.case(
-                    (newer, excluded.last_message_id), else_=conversations.c.last_message_id
-                ),
-                "last_message_at": sa.case(
-                    (newer, excluded.last_message_at), else_=conversations.c.last_message_at
-                ),
-                "last_direction": sa.case(
-                    (newer, excluded.last_direction), else_=conversations.c.last_direction
-                ),
-                "last_message_preview": sa.case(
-                    (newer, excluded.last_message_preview), else_=conversations.c.last_message_preview
-                ),
-                # The window opens at the latest inbound message, whatever order they are recorded in.
-                "last_inbound_at": sa.case(
-                    (conversations.c.last_inbound_at.is_(None), excluded.last_inbound_at),
-                    (excluded.last_inbound_at > conversations.c.last_inbound_at, excluded.last_inbound_at),
-                    else_=conversations.c.last_inbound_at,
-                ),
-                "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
-            },
-        )
+        statement = conversation_upsert(conversation_values(message), self._connection.dialect.name)
         await self._execute(statement)
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
@@ -568,6 +613,55 @@ class SqlAlchemyConversationRepository(_Repository):
         ).limit(query.limit)
         result = await self._execute(statement)
         return [_conversation_from_row(row) for row in result.mappings()]
+
+
+def conversation_values(message: Message) -> dict[str, Any]:
+    """The row of the conversation whose latest message ``message`` is, if it were the first."""
+    return {
+        "id": uuid4(),
+        "tenant_id": message.tenant_id,
+        "contact_number": message.contact.e164,
+        "sender_number": message.sender.e164,
+        "last_message_id": message.id,
+        "last_message_at": message.created_at,
+        "last_direction": message.direction.value,
+        "last_message_preview": preview_of(message),
+        "last_inbound_at": message.created_at if message.direction is Direction.INBOUND else None,
+        "profile_name": message.profile_name,
+        "created_at": message.created_at,
+    }
+
+
+def conversation_upsert(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """The upsert that makes a message its conversation's latest (see ``record_message``); ``values``
+    are ``conversation_values`` (or bind parameters standing for them)."""
+    insert = _upsert_for(dialect_name)
+    statement = insert(conversations).values(values)
+    excluded = statement.excluded
+    newer = excluded.last_message_at >= conversations.c.last_message_at
+    return statement.on_conflict_do_update(
+        index_elements=[conversations.c.tenant_id, conversations.c.contact_number],
+        set_={
+            "sender_number": sa.case((newer, excluded.sender_number), else_=conversations.c.sender_number),
+            "last_message_id": sa.case(
+                (newer, excluded.last_message_id), else_=conversations.c.last_message_id
+            ),
+            "last_message_at": sa.case(
+                (newer, excluded.last_message_at), else_=conversations.c.last_message_at
+            ),
+            "last_direction": sa.case((newer, excluded.last_direction), else_=conversations.c.last_direction),
+            "last_message_preview": sa.case(
+                (newer, excluded.last_message_preview), else_=conversations.c.last_message_preview
+            ),
+            # The window opens at the latest inbound message, whatever order they are recorded in.
+            "last_inbound_at": sa.case(
+                (conversations.c.last_inbound_at.is_(None), excluded.last_inbound_at),
+                (excluded.last_inbound_at > conversations.c.last_inbound_at, excluded.last_inbound_at),
+                else_=conversations.c.last_inbound_at,
+            ),
+            "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
+        },
+    )
 
 
 def _conversation_from_row(row: RowMapping) -> Conversation:

@@ -10,6 +10,7 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
 from adapters.database.dispatch import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
 from adapters.database.errors import translated_errors
@@ -42,6 +43,7 @@ class _Transaction:
     conversations: SqlAlchemyConversationRepository
     jobs: SqlAlchemyDispatchQueue
     idempotency: SqlAlchemyIdempotencyRepository
+    acceptance: SqlAlchemyMessageAcceptance
     sessions: SqlAlchemySessionRepository
     api_keys: SqlAlchemyApiKeyRepository
     webhook_endpoints: SqlAlchemyWebhookEndpointRepository
@@ -54,12 +56,22 @@ class SqlAlchemyUnitOfWork:
 
     One instance may be entered again after the block is left (each time a new transaction), but not
     while it is in use: it is meant to be created per request, not shared between tasks.
+
+    ``read_only=True`` is for use cases that only read (the per-request session check, a history
+    page): ``commit()`` is refused, so nothing can write through it. It still runs in a transaction:
+    row-level security's tenant setting (tenant_scope.py) is transaction-local, so in autocommit it
+    would end before the query that needs it.
     """
 
-    def __init__(self, engine: AsyncEngine, secret_box: SecretBox) -> None:
+    def __init__(self, engine: AsyncEngine, secret_box: SecretBox, *, read_only: bool = False) -> None:
         self._engine = engine
         self._secret_box = secret_box
+        self._read_only = read_only
         self._transaction: _Transaction | None = None
+
+    def read_only_twin(self) -> SqlAlchemyUnitOfWork:
+        """A read-only unit of work on the same engine."""
+        return SqlAlchemyUnitOfWork(self._engine, self._secret_box, read_only=True)
 
     @property
     def tenants(self) -> SqlAlchemyTenantRepository:
@@ -88,6 +100,10 @@ class SqlAlchemyUnitOfWork:
     @property
     def idempotency(self) -> SqlAlchemyIdempotencyRepository:
         return self._active().idempotency
+
+    @property
+    def acceptance(self) -> SqlAlchemyMessageAcceptance:
+        return self._active().acceptance
 
     @property
     def sessions(self) -> SqlAlchemySessionRepository:
@@ -130,6 +146,7 @@ class SqlAlchemyUnitOfWork:
             conversations=SqlAlchemyConversationRepository(connection, scope),
             jobs=SqlAlchemyDispatchQueue(connection, scope),
             idempotency=SqlAlchemyIdempotencyRepository(connection, scope),
+            acceptance=SqlAlchemyMessageAcceptance(connection, scope),
             sessions=SqlAlchemySessionRepository(connection, scope),
             api_keys=SqlAlchemyApiKeyRepository(connection, scope),
             webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, scope, self._secret_box),
@@ -157,6 +174,8 @@ class SqlAlchemyUnitOfWork:
             await _close_quietly(transaction.connection)
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit: use the ordinary one to write")
         transaction = self._active()
         with translated_errors():
             await transaction.connection.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -29,6 +30,9 @@ _SDK_PREFIX = "Unable to create record: "
 _TWILIO_STATUSES = {status.value: status for status in MessageStatus}
 
 
+_MAX_CACHED_CLIENTS = 1024
+
+
 class TwilioMessagingProvider:
     """Creates messages with Twilio's REST API using the async SDK and the tenant's credentials."""
 
@@ -43,6 +47,10 @@ class TwilioMessagingProvider:
         self._api_base_url = api_base_url
         self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self._http: GatewayTwilioHttpClient | None = None
+        # One SDK client per credential set, reused: building one per send cost ~0.4 ms of CPU (its
+        # domains and resources are built lazily and kept on the client). Keyed by the credentials
+        # themselves, so rotated credentials get a new client and the old one ages out.
+        self._clients: OrderedDict[tuple[str, str, str], Client] = OrderedDict()
 
     def _http_client(self) -> GatewayTwilioHttpClient:
         # Created on first use: aiohttp needs the running loop the requests will run on.
@@ -54,15 +62,18 @@ class TwilioMessagingProvider:
         credentials = request.credentials
         if credentials is None:
             raise LookupError("the tenant has no Twilio credentials")
-        client = Client(
-            credentials.api_username,
-            credentials.api_password,
-            credentials.account_sid,
-            http_client=self._http_client(),
-        )
+        key = (credentials.api_username, credentials.api_password, credentials.account_sid)
+        client = self._clients.get(key)
+        if client is not None:
+            self._clients.move_to_end(key)
+            return client
+        client = Client(*key, http_client=self._http_client())
         # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite every hostname.
         client.region = None
         client.edge = None
+        self._clients[key] = client
+        if len(self._clients) > _MAX_CACHED_CLIENTS:
+            self._clients.popitem(last=False)
         return client
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
@@ -170,6 +181,7 @@ class TwilioMessagingProvider:
         return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
 
     async def aclose(self) -> None:
+        self._clients.clear()  # they hold the HTTP client closed below
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from application.errors import InvalidInput, NotFound
 from application.pagination import decode_cursor, encode_cursor
-from application.ports import HistoryPosition, HistoryQuery, UnitOfWork
+from application.ports import HistoryPosition, HistoryQuery, MessageView, UnitOfWork
 from domain.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 
@@ -28,7 +28,7 @@ class HistoryRequest:
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    items: list[Message]
+    items: list[MessageView]
     next_cursor: str | None
 
 
@@ -56,7 +56,7 @@ class ListHistory:
             until=request.until,
         )
         async with self._uow:
-            rows = await self._uow.messages.list_page(query)
+            rows = await self._uow.messages.list_views(query)
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:

@@ -35,7 +35,7 @@ from domain.conversations import Conversation
 from domain.errors import InvalidMessage
 from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
-from domain.tenancy import Tenant
+from domain.tenancy import Sender, Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,50 +183,59 @@ class SendMessage:
     ) -> Message | SendResult:
         async with self._uow:
             now = self._clock.now()
-            if command.idempotency_key is not None:
-                existing = await self._uow.idempotency.get(command.tenant_id, command.idempotency_key, now)
-                if existing is not None:
-                    return await self._answer_from(existing, fingerprint)
-            tenant = await self._uow.tenants.get(command.tenant_id)
-            if tenant is None:
-                raise NotFound("the tenant does not exist")
-            if not tenant.is_active:
-                raise AccessDenied("the tenant is suspended")
-            if requested_sender is not None:
-                sender = await self._uow.senders.get_by_number(tenant.id, requested_sender)
-                if sender is None:
-                    raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
-            else:
-                sender = await self._uow.senders.get_default(tenant.id)
-                if sender is None:
-                    raise NoDefaultSender("the tenant has no default sender: pass from_number")
-            message = Message.new_outbound(
-                tenant_id=tenant.id, sender=sender.phone_number, contact=contact, content=content, now=now
-            )
-            if message.is_free_form and tenant.enforces_session_window:
-                conversation = await self._uow.conversations.get(tenant.id, contact)
-                _check_session_window(contact, conversation, now)
-            await self._count_send(tenant)
-            await self._uow.messages.add(message)
-            await self._uow.conversations.record_message(message)
-            await self._uow.jobs.enqueue(DispatchJob.due_now(message, now))
-            if command.idempotency_key is not None:
-                await self._uow.idempotency.add(
-                    IdempotencyRecord(
-                        tenant_id=tenant.id,
-                        key=command.idempotency_key,
-                        request_fingerprint=fingerprint,
-                        created_at=now,
-                        expires_at=now + IDEMPOTENCY_KEY_TTL,
-                        message_id=message.id,
-                        # Asked to respond async, the answer (202) is settled by this commit: a retry
-                        # whose first answer was lost replays it at once, instead of a 409 "in progress".
-                        response_status=_status_code(dispatched=False) if command.respond_async else None,
-                    )
+            try:
+                tenant, sender = await self._sending_profile(command.tenant_id, requested_sender)
+                message = Message.new_outbound(
+                    tenant_id=tenant.id, sender=sender.phone_number, contact=contact, content=content, now=now
                 )
+                if message.is_free_form and tenant.enforces_session_window:
+                    conversation = await self._uow.conversations.get(tenant.id, contact)
+                    _check_session_window(contact, conversation, now)
+            except (NotFound, AccessDenied, UnknownSender, NoDefaultSender, SessionWindowClosed):
+                # A retry of a request accepted earlier gets the first answer, whatever changed since
+                # (say, the window closed). Looked up on this refusal path only: a new key needs no
+                # read, the write below finds out whether the key is held.
+                if command.idempotency_key is not None:
+                    existing = await self._uow.idempotency.get(
+                        command.tenant_id, command.idempotency_key, now
+                    )
+                    if existing is not None:
+                        return await self._answer_from(existing, fingerprint)
+                raise
+            record = None
+            if command.idempotency_key is not None:
+                record = IdempotencyRecord(
+                    tenant_id=tenant.id,
+                    key=command.idempotency_key,
+                    request_fingerprint=fingerprint,
+                    created_at=now,
+                    expires_at=now + IDEMPOTENCY_KEY_TTL,
+                    message_id=message.id,
+                    # Asked to respond async, the answer (202) is settled by this commit: a retry
+                    # whose first answer was lost replays it at once, instead of a 409 "in progress".
+                    response_status=_status_code(dispatched=False) if command.respond_async else None,
+                )
+            # Raises AlreadyExists for a key in use: the caller replays (and nothing is counted below).
+            await self._uow.acceptance.add(message, DispatchJob.due_now(message, now), record)
+            await self._count_send(tenant)
             await self._uow.commit()
         self._metrics.message_accepted(tenant.provider, tenant.id)
         return message
+
+    async def _sending_profile(
+        self, tenant_id: UUID, requested_sender: PhoneNumber | None
+    ) -> tuple[Tenant, Sender]:
+        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender)
+        if found is None:
+            raise NotFound("the tenant does not exist")
+        tenant, sender = found
+        if not tenant.is_active:
+            raise AccessDenied("the tenant is suspended")
+        if sender is None:
+            if requested_sender is not None:
+                raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
+            raise NoDefaultSender("the tenant has no default sender: pass from_number")
+        return tenant, sender
 
     async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
         assert command.idempotency_key is not None

@@ -144,7 +144,8 @@ class MessagePage(msgspec.Struct):
 
     @classmethod
     def of(cls, page: HistoryPage) -> MessagePage:
-        return cls(items=[MessageResource.of(m) for m in page.items], next_cursor=page.next_cursor)
+        # The view has the resource's fields in the resource's order.
+        return cls(items=[MessageResource(*view) for view in page.items], next_cursor=page.next_cursor)
 
 
 class StatusEventResource(msgspec.Struct):

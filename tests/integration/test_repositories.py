@@ -24,6 +24,7 @@ from application.ports import (
     ConversationQuery,
     HistoryPosition,
     HistoryQuery,
+    MessageView,
     StatusChange,
 )
 from domain.conversations import Conversation
@@ -479,6 +480,34 @@ async def test_inbound_fields_and_templates_read_back_exactly(uow_factory: UowFa
         assert await uow.messages.get_by_provider_sid("SM" + "b" * 32) == received
         assert await uow.messages.get(tenant.id, template.id) == template
         assert await uow.messages.get(tenant.id, bare_template.id) == bare_template
+
+
+async def test_history_views_show_each_message_as_it_is_stored(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    received = Message.new_inbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=BOB,
+        content=MessageContent(body="Olá", media_urls=("https://api.twilio.com/media/ME1",)),
+        provider_sid="SM" + "c" * 32,
+        now=T0,
+        profile_name="Bob Souza",
+    )
+    template = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=ALICE,
+        content=MessageContent(template=Template.of("HX" + "0123456789abcdef" * 2, {"1": "Alice"})),
+        now=T0 + timedelta(seconds=1),
+    )
+    sent = outbound(tenant, at=T0 + timedelta(seconds=2))
+    await add_messages(uow_factory, received, template, sent)
+
+    async with uow_factory() as uow:
+        views = await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=10))
+
+    assert views == [MessageView.of(message) for message in (sent, template, received)]
+    assert (views[2].from_number, views[2].to_number) == (BOB.e164, OUR_NUMBER.e164)
 
 
 async def test_a_message_is_found_by_its_provider_id_whichever_tenant_it_is(uow_factory: UowFactory) -> None:

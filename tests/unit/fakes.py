@@ -38,6 +38,7 @@ from application.ports import (
     IssuedToken,
     JobPhase,
     LookupResult,
+    MessageView,
     MessagingProvider,
     OutboundRequest,
     OutcomeKind,
@@ -341,6 +342,9 @@ class FakeMessageRepository:
         return [
             event for owner, event in self._events if owner == tenant_id and event.message_id == message_id
         ]
+
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        return [MessageView.of(message) for message in await self.list_page(query)]
 
     async def list_page(self, query: HistoryQuery) -> list[Message]:
         """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
@@ -958,6 +962,31 @@ class FakeApiKeyRepository:
 # ------------------------------------------------------------------------------------- unit of work
 
 
+class FakeMessageAcceptance:
+    """The accept path's reads and writes, over the other fake tables (as one statement would)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+
+    async def sending_profile(
+        self, tenant_id: UUID, sender_number: PhoneNumber | None
+    ) -> tuple[Tenant, Sender | None] | None:
+        tenant = await self._database.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        senders = self._database.senders
+        if sender_number is None:
+            return tenant, await senders.get_default(tenant_id)
+        return tenant, await senders.get_by_number(tenant_id, sender_number)
+
+    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+        if idempotency is not None:
+            await self._database.idempotency.add(idempotency)
+        await self._database.messages.add(message)
+        await self._database.conversations.record_message(message)
+        await self._database.jobs.enqueue(job)
+
+
 @dataclass(frozen=True, slots=True)
 class FakeDatabase:
     """The in-memory tables; several units of work (one per request, say) can share one database."""
@@ -974,8 +1003,10 @@ class FakeDatabase:
     webhook_events: FakeWebhookOutbox = field(init=False)
     api_keys: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
     sessions: FakeSessionRepository = field(init=False)
+    acceptance: FakeMessageAcceptance = field(init=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
         object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
         # frozen: set through object.__setattr__; the queue reads the senders' pauses.
         object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders))
@@ -1048,6 +1079,10 @@ class FakeUnitOfWork:
     @property
     def idempotency(self) -> FakeIdempotencyRepository:
         return self.database.idempotency
+
+    @property
+    def acceptance(self) -> FakeMessageAcceptance:
+        return self.database.acceptance
 
     @property
     def sessions(self) -> FakeSessionRepository:

@@ -63,7 +63,7 @@ async def store_series(
 
 
 def bodies(page: HistoryPage) -> list[str]:
-    return [message.content.body for message in page.items]
+    return [message.body for message in page.items]
 
 
 async def read_all_pages(history: ListHistory, request: HistoryRequest) -> list[HistoryPage]:

@@ -392,6 +392,21 @@ async def test_history_pages_through_every_message_once_newest_first(api: Api) -
     assert len(seen) == len(set(seen)) == 7
 
 
+async def test_a_history_item_shows_the_message_as_its_own_resource_does(api: Api) -> None:
+    headers = await api.login(api.acme)
+    sent = await api.send(
+        headers, to_number="+14155550123", body="hello", media_url="https://example.com/a.png"
+    )
+
+    page = (await api.client.get("/api/messages", headers=headers)).json()
+    details = (await api.client.get(f"/api/messages/{sent.json()['id']}", headers=headers)).json()
+
+    (item,) = page["items"]
+    assert item == {name: value for name, value in details.items() if name != "timeline"}
+    assert item["from_number"] != item["to_number"]
+    assert item["to_number"] == "+14155550123"
+
+
 async def test_history_filters_by_contact_and_status(api: Api) -> None:
     headers = await api.login(api.acme)
     await api.send(headers, to_number="+14155550123", body="to a")

@@ -1,0 +1,147 @@
+"""Accepting an outbound message in few round trips: one read, then one write statement on PostgreSQL.
+
+The accept path is the gateway's busiest write. Through the separate repositories it costs a statement
+each for the key, the message, the conversation and the job; on PostgreSQL the four are data-modifying
+CTEs of one statement (they run against one snapshot; the foreign keys are checked at its end, so the
+job may refer to the message inserted beside it). SQLite runs the same statements one by one.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from adapters.database.access import _labelled, _unprefixed
+from adapters.database.dispatch import KEY_IN_USE, hold_key_statement, job_values, key_values
+from adapters.database.repositories import (
+    _message_values,
+    _Repository,
+    _sender_from_row,
+    _tenant_from_row,
+    conversation_upsert,
+    conversation_values,
+)
+from adapters.database.tables import (
+    conversations,
+    dispatch_jobs,
+    idempotency_keys,
+    messages,
+    senders,
+    tenants,
+)
+from application.errors import AlreadyExists
+from application.ports import DispatchJob, IdempotencyRecord
+from domain.messages import Message
+from domain.phone import PhoneNumber
+from domain.tenancy import Sender, Tenant
+
+_TENANT = "t_"
+_SENDER = "s_"
+# The job's columns the accept writes (its lease columns start empty).
+_JOB_COLUMNS = (
+    "message_id",
+    "tenant_id",
+    "sender_number",
+    "phase",
+    "attempts",
+    "available_at",
+    "last_error",
+    "created_at",
+)
+
+
+def _sending_profile_query(sender_matches: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(*_labelled(tenants, _TENANT), *_labelled(senders, _SENDER))
+        .select_from(tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches)))
+        .where(tenants.c.id == sa.bindparam("tenant_id"))
+    )
+
+
+# Built once: they run on every accepted message.
+_WITH_DEFAULT_SENDER = _sending_profile_query(senders.c.is_default.is_(True))
+_WITH_NAMED_SENDER = _sending_profile_query(senders.c.phone_number == sa.bindparam("sender_number"))
+
+
+def _parameters_for(table: sa.Table, prefix: str) -> dict[str, sa.BindParameter[Any]]:
+    """A bind parameter per column, typed as the column (so timestamps and JSON are bound as usual)."""
+    return {column.name: sa.bindparam(prefix + column.name, type_=column.type) for column in table.c}
+
+
+@functools.cache
+def _accept_statement(with_key: bool) -> sa.Select[Any]:
+    """The PostgreSQL accept, built once per shape: message, conversation and job (and the key) as
+    data-modifying CTEs of one statement, which counts the key rows written (0: the key is held)."""
+    message_columns = _parameters_for(messages, "m_")
+    conversation_columns = _parameters_for(conversations, "c_")
+    job_columns = _parameters_for(dispatch_jobs, "j_")
+    writes = (
+        sa.insert(messages).values(message_columns).returning(messages.c.id).cte("accepted_message"),
+        conversation_upsert(conversation_columns, "postgresql")
+        .returning(conversations.c.id)
+        .cte("its_conversation"),
+        sa.insert(dispatch_jobs)
+        .values({name: job_columns[name] for name in _JOB_COLUMNS})
+        .returning(dispatch_jobs.c.message_id)
+        .cte("its_job"),
+    )
+    if not with_key:
+        return sa.select(sa.literal(1)).add_cte(*writes)
+    key_columns = _parameters_for(idempotency_keys, "k_")
+    held = hold_key_statement(key_columns, "postgresql").returning(idempotency_keys.c.key).cte("held_key")
+    return sa.select(sa.func.count()).select_from(held).add_cte(*writes)
+
+
+def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {prefix + name: value for name, value in values.items()}
+
+
+class SqlAlchemyMessageAcceptance(_Repository):
+    async def sending_profile(
+        self, tenant_id: UUID, sender_number: PhoneNumber | None
+    ) -> tuple[Tenant, Sender | None] | None:
+        await self._scope.bind(tenant_id)
+        if sender_number is None:
+            row = await self._one_or_none(_WITH_DEFAULT_SENDER, {"tenant_id": tenant_id})
+        else:
+            parameters = {"tenant_id": tenant_id, "sender_number": sender_number.e164}
+            row = await self._one_or_none(_WITH_NAMED_SENDER, parameters)
+        if row is None:
+            return None
+        tenant = _tenant_from_row(_unprefixed(row, _TENANT))
+        sender = _sender_from_row(_unprefixed(row, _SENDER)) if row[_SENDER + "id"] is not None else None
+        return tenant, sender
+
+    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+        await self._scope.bind(message.tenant_id)
+        dialect = self._connection.dialect.name
+        if dialect != "postgresql":
+            await self._add_one_by_one(message, job, idempotency, dialect)
+            return
+        parameters = {
+            **_prefixed({"id": message.id, **_message_values(message)}, "m_"),
+            **_prefixed(conversation_values(message), "c_"),
+            **_prefixed(job_values(job), "j_"),
+        }
+        if idempotency is None:
+            await self._execute(_accept_statement(with_key=False), parameters)
+            return
+        parameters.update(_prefixed(key_values(idempotency), "k_"))
+        result = await self._execute(_accept_statement(with_key=True), parameters)
+        if result.scalar_one() == 0:
+            # The key is held: the message, conversation and job written beside it go with the rollback.
+            raise AlreadyExists(KEY_IN_USE)
+
+    async def _add_one_by_one(
+        self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None, dialect: str
+    ) -> None:
+        if idempotency is not None:
+            held = hold_key_statement(key_values(idempotency), dialect).returning(idempotency_keys.c.key)
+            if await self._one_or_none(held) is None:
+                raise AlreadyExists(KEY_IN_USE)
+        await self._execute(sa.insert(messages).values(id=message.id, **_message_values(message)))
+        await self._execute(conversation_upsert(conversation_values(message), dialect))
+        await self._execute(sa.insert(dispatch_jobs).values(job_values(job)))

@@ -1,0 +1,115 @@
+"""Accepting an outbound message on PostgreSQL (one statement) and SQLite (one by one): the same outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from application.errors import AlreadyExists
+from application.ports import DispatchJob, IdempotencyRecord
+from domain.messages import Message, MessageContent
+from domain.phone import PhoneNumber
+from domain.tenancy import Tenant
+from tests.integration.conftest import UowFactory
+from tests.integration.test_dispatch_queue import CONTACT, OUR_NUMBER, T0, tenant_with_sender
+
+UNKNOWN_NUMBER = PhoneNumber.parse("+14155550123")
+
+
+def new_message(tenant: Tenant, body: str = "hi") -> Message:
+    return Message.new_outbound(
+        tenant_id=tenant.id, sender=OUR_NUMBER, contact=CONTACT, content=MessageContent(body=body), now=T0
+    )
+
+
+def key_for(message: Message, *, at: datetime = T0) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        tenant_id=message.tenant_id,
+        key="order-1",
+        request_fingerprint="f" * 64,
+        created_at=at,
+        expires_at=at + timedelta(hours=24),
+        message_id=message.id,
+        response_status=202,
+    )
+
+
+async def test_the_sending_profile_names_the_tenant_and_its_default_or_named_sender(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    async with uow_factory() as uow:
+        by_default = await uow.acceptance.sending_profile(tenant.id, None)
+        by_number = await uow.acceptance.sending_profile(tenant.id, OUR_NUMBER)
+        unknown = await uow.acceptance.sending_profile(tenant.id, UNKNOWN_NUMBER)
+        missing = await uow.acceptance.sending_profile(uuid4(), None)
+    assert by_default is not None
+    assert by_number is not None
+    assert unknown is not None
+    assert by_default[0] == tenant
+    assert by_default[1] is not None
+    assert by_default[1].phone_number == OUR_NUMBER
+    assert by_default[1].is_default
+    assert by_number[1] == by_default[1]
+    assert unknown == (tenant, None)
+    assert missing is None
+
+
+async def test_an_accepted_message_is_stored_with_its_conversation_job_and_key(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = new_message(tenant)
+    async with uow_factory() as uow:
+        await uow.acceptance.add(message, DispatchJob.due_now(message, T0), key_for(message))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == message
+        conversation = await uow.conversations.get(tenant.id, CONTACT)
+        record = await uow.idempotency.get(tenant.id, "order-1", T0)
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert conversation is not None
+    assert conversation.last_message_id == message.id
+    assert record == key_for(message)
+    assert [job.message_id for job in jobs] == [message.id]
+
+
+async def test_a_held_key_refuses_the_second_message_and_stores_nothing_of_it(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first, second = new_message(tenant, "first"), new_message(tenant, "second")
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), key_for(first))
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.acceptance.add(
+                second, DispatchJob.due_now(second, T0), key_for(second, at=T0 + timedelta(hours=1))
+            )
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, second.id) is None
+        record = await uow.idempotency.get(tenant.id, "order-1", T0 + timedelta(hours=1))
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert record is not None
+    assert record.message_id == first.id
+    assert [job.message_id for job in jobs] == [first.id]
+
+
+async def test_an_expired_key_is_taken_over_and_no_key_is_needed(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first, later, unkeyed = new_message(tenant), new_message(tenant), new_message(tenant)
+    a_day_later = T0 + timedelta(hours=25)
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), key_for(first))
+        await uow.acceptance.add(later, DispatchJob.due_now(later, T0), key_for(later, at=a_day_later))
+        await uow.acceptance.add(unkeyed, DispatchJob.due_now(unkeyed, T0), None)
+        await uow.commit()
+    async with uow_factory() as uow:
+        record = await uow.idempotency.get(tenant.id, "order-1", a_day_later)
+        stored = [await uow.messages.get(tenant.id, m.id) for m in (first, later, unkeyed)]
+    assert record is not None
+    assert record.message_id == later.id
+    assert stored == [first, later, unkeyed]
