@@ -168,9 +168,26 @@ def rate_limit_headers(error: RateLimited) -> dict[str, str]:
     }
 
 
+# Litestar's only signal that the client went away while its body was being read: an
+# InternalServerException with this detail (litestar/connection/request.py).
+_CLIENT_DISCONNECTED = "client disconnected prematurely"
+# nginx's "client closed request": never seen by the client, but tells logs and metrics what happened.
+CLIENT_CLOSED_REQUEST = 499
+
+
 def http_exception_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
     status = error.status_code
     slug, title = _STATUS_SLUGS.get(status, ("error", "Error"))
+    if status >= 500 and error.detail == _CLIENT_DISCONNECTED:
+        # Not a server error: load balancers and impatient clients hang up mid-request all the time.
+        logger.info("client disconnected during %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            status=CLIENT_CLOSED_REQUEST,
+            slug="client-closed-request",
+            title="Client closed request",
+            detail="the client disconnected before its request arrived",
+        )
     if status >= 500:
         return unexpected_error_handler(request, error)
     errors = None

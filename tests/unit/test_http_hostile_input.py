@@ -4,6 +4,9 @@ problem (or are stored literally), never a 500."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -97,3 +100,47 @@ async def test_null_bytes_in_a_message_body_are_a_4xx_problem_or_stored_literall
         assert read.json()["body"] == "before\x00after"
     else:
         assert sent.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Raw ASGI: the body starts, then the client disconnects (what wrk does at the end of every run).
+    events: Iterator[dict[str, Any]] = iter(
+        [
+            {"type": "http.request", "body": b'{"username": "al', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict[str, Any]:
+        return next(events)
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/auth/login",
+        "raw_path": b"/auth/login",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    with caplog.at_level(logging.INFO):
+        await api.client.app(scope, receive, send)
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 499
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert any("client disconnected" in record.getMessage() for record in caplog.records)
