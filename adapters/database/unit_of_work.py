@@ -58,9 +58,10 @@ class SqlAlchemyUnitOfWork:
     while it is in use: it is meant to be created per request, not shared between tasks.
 
     ``read_only=True`` is for use cases that only read (the per-request session check, a history
-    page): ``commit()`` is refused, so nothing can write through it. It still runs in a transaction:
-    row-level security's tenant setting (tenant_scope.py) is transaction-local, so in autocommit it
-    would end before the query that needs it.
+    page): ``commit()`` is refused, and on PostgreSQL the transaction is ``BEGIN READ ONLY`` (the same
+    round trip), so a write through it fails in the database too. It is still a transaction, not
+    autocommit: row-level security's tenant setting (tenant_scope.py) is transaction-local, so in
+    autocommit it would end before the query that needs it.
     """
 
     def __init__(self, engine: AsyncEngine, secret_box: SecretBox, *, read_only: bool = False) -> None:
@@ -131,6 +132,10 @@ class SqlAlchemyUnitOfWork:
         with translated_errors():
             connection = await self._engine.connect()
             try:
+                if self._read_only and connection.dialect.name == "postgresql":
+                    # psycopg's read_only flag: its BEGIN becomes BEGIN READ ONLY; the pool resets
+                    # the flag when the connection comes back.
+                    await connection.execution_options(postgresql_readonly=True)
                 await connection.begin()
             except BaseException:
                 await _close_quietly(connection)

@@ -1156,3 +1156,24 @@ async def test_another_tenants_conversations_never_appear(uow_factory: UowFactor
     assert [c.contact for c in rows] == [BOB, ALICE]
     mine_alice = await conversation_of(uow_factory, mine, ALICE)
     assert mine_alice.last_inbound_at is None  # their customer's message opened their window only
+
+
+async def test_a_read_only_unit_of_work_reads_but_cannot_write(
+    uow_factory: UowFactory, engine: AsyncEngine, secret_box: SecretBox
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    reads = SqlAlchemyUnitOfWork(engine, secret_box, read_only=True)
+
+    async with reads:
+        assert await reads.tenants.get(tenant.id) == tenant
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            await reads.commit()
+    if engine.dialect.name == "postgresql":
+        # BEGIN READ ONLY: the database refuses the write itself, whatever the code tries.
+        async with reads:
+            with pytest.raises(PersistenceError):
+                await reads.messages.add(outbound(tenant))
+
+    # The pooled connection is writable again for the next ordinary unit of work.
+    await add_messages(uow_factory, outbound(tenant))
+    assert len(await page(uow_factory, HistoryQuery(tenant_id=tenant.id, limit=10))) == 1
