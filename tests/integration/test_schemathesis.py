@@ -2,9 +2,11 @@
 a bounded number of generated requests each (valid and invalid ones), no response may be a server
 error, and every response must conform to the schema's status codes, content types and headers.
 
-A real `wa-gateway serve` process (SQLite, the demo tenant) rather than the ASGI app in this process:
-the server runs its own event loop and lifespan, as in production, and schemathesis drives it over HTTP.
-Derandomized, so CI runs the same examples every time.
+A real `wa-gateway serve` process (the demo tenant) rather than the ASGI app in this process: the
+server runs its own event loop and lifespan, as in production, and schemathesis drives it over HTTP.
+It runs twice: on a SQLite file, and on a PostgreSQL database of its own served as production serves
+it (migrated by the owner, DATABASE_URL the application's role), so row-level security is in force
+under every generated request. Derandomized, so CI runs the same examples every time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +33,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from adapters.database.tenant_scope import CROSS_TENANT_SETTING
+from tests.integration.real_gateway import DATABASES, database_of_its_own
 from tests.integration.served_gateway import WA_GATEWAY, gateway_environment, served_gateway
 
 MAX_EXAMPLES = 60  # per operation, valid and invalid requests together
@@ -58,31 +63,48 @@ SETTINGS = {
 ROOT_PASSWORD = "a platform admin password"
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory = Path(tmp_path_factory.mktemp("schemathesis"))
-    with served_gateway(directory, SETTINGS) as base:
-        # A platform admin, so that the /admin operations are exercised too (a tenant admin gets 403).
-        subprocess.run(
-            [
-                WA_GATEWAY,
-                "user",
-                "create",
-                "platform",
-                "root",
-                "--role",
-                "platform_admin",
-                "--password-stdin",
-            ],
-            input=ROOT_PASSWORD + "\n",
-            cwd=directory,
-            env=gateway_environment(SETTINGS),
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        yield base
+@pytest.fixture(scope="module", params=DATABASES)
+def gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory = Path(tmp_path_factory.mktemp(f"schemathesis-{request.param}"))
+    with database_of_its_own(request, request.param) as database_settings:
+        settings = {**SETTINGS, **database_settings}
+        with served_gateway(directory, settings) as base:
+            # A platform admin, so that the /admin operations are exercised too (a tenant admin gets 403).
+            subprocess.run(
+                [
+                    WA_GATEWAY,
+                    "user",
+                    "create",
+                    "platform",
+                    "root",
+                    "--role",
+                    "platform_admin",
+                    "--password-stdin",
+                ],
+                input=ROOT_PASSWORD + "\n",
+                cwd=directory,
+                env=gateway_environment(settings),
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if "DATABASE_URL" in database_settings:
+                assert_bound_by_row_level_security(database_settings["DATABASE_URL"])
+            yield base
+
+
+def assert_bound_by_row_level_security(database_url: str) -> None:
+    """The role the gateway serves as sees no user without a tenant bound, though the platform admin and
+    the demo tenant's admin exist: every generated request then runs with row-level security in force."""
+    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(conninfo) as connection:
+        (unbound,) = connection.execute("SELECT count(*) FROM users").fetchone() or (None,)
+        connection.execute("SELECT set_config(%s, 'on', true)", (CROSS_TENANT_SETTING,))
+        (every_tenant,) = connection.execute("SELECT count(*) FROM users").fetchone() or (None,)
+    assert unbound == 0, f"the gateway's role sees {unbound} users with no tenant bound"
+    assert every_tenant is not None
+    assert every_tenant >= 2, "the platform admin and the demo tenant's admin should exist"
 
 
 def bearer(base: str, path: str) -> dict[str, str]:
@@ -132,6 +154,9 @@ def test_no_operation_answers_with_a_server_error(gateway: str) -> None:
             continue
         operations += 1
         exercise(operation, base, statuses, failures)
-    print(f"schemathesis: {operations} operations, {statuses.total()} requests, statuses {dict(statuses)}")
+    print(
+        f"schemathesis: {operations} operations, {statuses.total()} requests, "
+        f"{len(failures)} failures, statuses {dict(sorted(statuses.items()))}"
+    )
     assert operations >= 40, "the schema lost operations"
     assert not failures, "\n\n".join(failures[:20])
