@@ -8,7 +8,7 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -104,12 +104,24 @@ class SqlAlchemyDispatchQueue(_Repository):
         )
 
     async def claim_due(
-        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
     ) -> list[DispatchJob]:
         await self._scope.cross_tenant()
+        wanted = [self._claimable(now)]
+        if skip_senders:
+            wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
+        if skip_tenants:
+            wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
         due = (
             sa.select(dispatch_jobs.c.message_id)
-            .where(self._claimable(now))
+            .where(*wanted)
             .order_by(dispatch_jobs.c.available_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
