@@ -209,6 +209,25 @@ async def test_jobs_of_skipped_senders_and_tenants_stay_queued_for_a_later_claim
     assert {job.message_id for job in rest} == {m.id for m in busy_backlog}
 
 
+async def test_a_claim_that_skips_some_tenants_still_leaves_paused_senders_and_leased_jobs_alone(
+    uow_factory: UowFactory,
+) -> None:
+    skipped, paused, other = [await tenant_with_sender(uow_factory) for _ in range(3)]
+    await accepted_with_job(uow_factory, skipped)
+    await accepted_with_job(uow_factory, paused)
+    leased, free = await accepted_with_job(uow_factory, other), await accepted_with_job(uow_factory, other)
+    async with uow_factory() as uow:
+        await uow.senders.pause(paused.id, OUR_NUMBER, T0 + timedelta(minutes=15))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.jobs.claim(leased.id, owner="b", now=T0, lease_seconds=30) is not None
+        await uow.commit()
+
+    claimed = await claim(uow_factory, "a", T0, skip_tenants=(skipped.id,))
+
+    assert [job.message_id for job in claimed] == [free.id]
+
+
 async def test_record_dispatch_only_moves_a_message_that_is_still_accepted(uow_factory: UowFactory) -> None:
     tenant = await tenant_with_sender(uow_factory)
     message = await accepted_with_job(uow_factory, tenant)
