@@ -9,7 +9,7 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -216,6 +216,9 @@ class SqlAlchemyDispatchQueue(_Repository):
         return int(row["waiting"]), oldest
 
 
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any job's due time
+
+
 def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= now)
 
@@ -254,13 +257,14 @@ def _due_skipping(
         )
     )
     jobs = dispatch_jobs.alias("jobs")
-    # Ordered like the index (the pair is fixed), so the planner reads it and stops after ``limit``.
+    in_index_order = sa.tuple_(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+    # The pair's due jobs as a range of the index, not as ``tenant_id = … AND sender_number = …``: with
+    # those equalities the planner may read the due-time index instead, a skipped sender's backlog first.
     oldest_of_pair = (
         sa.select(jobs.c.message_id, jobs.c.available_at)
         .where(
-            jobs.c.tenant_id == queued.c.tenant_id,
-            jobs.c.sender_number == queued.c.sender_number,
-            jobs.c.available_at <= now,
+            in_index_order > sa.tuple_(queued.c.tenant_id, queued.c.sender_number, _NEVER),
+            in_index_order <= sa.tuple_(queued.c.tenant_id, queued.c.sender_number, now),
             _lease_free(jobs, now),
         )
         .order_by(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
@@ -288,12 +292,17 @@ def _due_skipping(
         .where(*wanted)
         .order_by(oldest_of_pair.c.available_at)
         .limit(limit * 4)
+        .subquery("candidates")
     )
-    # Checked again as they are locked: another worker may have leased one since.
+    # Checked again as they are locked: another worker may have leased one since. As an array, the
+    # candidates are looked up by key (``IN (subquery)`` may be planned as a hash join over the queue).
+    candidate_ids = sa.cast(  # the cast makes ANY take one array, not a subquery's rows
+        sa.select(sa.func.array_agg(candidates.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid())
+    )
     return (
         sa.select(dispatch_jobs.c.message_id)
         .where(
-            dispatch_jobs.c.message_id.in_(candidates.scalar_subquery()),
+            dispatch_jobs.c.message_id == sa.any_(candidate_ids),
             dispatch_jobs.c.available_at <= now,
             _lease_free(dispatch_jobs, now),
         )
