@@ -15,6 +15,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from adapters.database.repositories import _Repository, _upsert_for
 from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
@@ -231,9 +232,10 @@ def _due_skipping(
     Ordered by due time alone, the claim would read every job of a skipped sender that is older than
     the first one it may take: a busy sender's whole backlog, on every poll. Instead it walks the
     distinct (tenant, sender) pairs in the queue (a skip scan of ix_dispatch_jobs_sender_due, one
-    index probe per pair), drops the skipped and paused ones, takes each remaining pair's oldest due
-    jobs from the same index, and locks the oldest of those: the cost follows the number of senders
-    with queued jobs, not the backlog.
+    index probe per pair), drops the skipped and paused ones, finds each remaining pair's oldest due
+    job, takes the oldest due jobs of the ``limit`` pairs whose oldest are oldest from the same index,
+    and locks the oldest of those: the cost follows the number of senders with queued jobs (one probe
+    each) and ``limit``, not the backlog.
     """
     pairs = dispatch_jobs.alias("pairs")
     first = sa.select(pairs.c.tenant_id, pairs.c.sender_number).order_by(
@@ -256,21 +258,6 @@ def _due_skipping(
             queued.join(next_pair, sa.true())
         )
     )
-    jobs = dispatch_jobs.alias("jobs")
-    in_index_order = sa.tuple_(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
-    # The pair's due jobs as a range of the index, not as ``tenant_id = … AND sender_number = …``: with
-    # those equalities the planner may read the due-time index instead, a skipped sender's backlog first.
-    oldest_of_pair = (
-        sa.select(jobs.c.message_id, jobs.c.available_at)
-        .where(
-            in_index_order > sa.tuple_(queued.c.tenant_id, queued.c.sender_number, _NEVER),
-            in_index_order <= sa.tuple_(queued.c.tenant_id, queued.c.sender_number, now),
-            _lease_free(jobs, now),
-        )
-        .order_by(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
-        .limit(limit)
-        .lateral("oldest_of_pair")
-    )
     paused = (
         sa.select(sa.literal(1))
         .where(
@@ -285,11 +272,22 @@ def _due_skipping(
         wanted.append(queued.c.sender_number.not_in(skip_senders))
     if skip_tenants:
         wanted.append(queued.c.tenant_id.not_in(skip_tenants))
+    # Only a pair whose oldest due job is among the ``limit`` oldest such can hold one of the ``limit``
+    # oldest due jobs: a probe per pair, then at most ``limit`` jobs from each of at most ``limit`` pairs.
+    head = _oldest_due_of(queued, now, 1, "head")
+    leading = (
+        sa.select(queued.c.tenant_id, queued.c.sender_number)
+        .select_from(queued.join(head, sa.true()))
+        .where(*wanted)
+        .order_by(head.c.available_at)
+        .limit(limit)
+        .cte("leading")
+    )
+    oldest_of_pair = _oldest_due_of(leading, now, limit, "oldest_of_pair")
     # More candidates than wanted: a worker claiming at the same time locks some of them first.
     candidates = (
         sa.select(oldest_of_pair.c.message_id)
-        .select_from(queued.join(oldest_of_pair, sa.true()))
-        .where(*wanted)
+        .select_from(leading.join(oldest_of_pair, sa.true()))
         .order_by(oldest_of_pair.c.available_at)
         .limit(limit * 4)
         .subquery("candidates")
@@ -309,6 +307,25 @@ def _due_skipping(
         .order_by(dispatch_jobs.c.available_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
+    )
+
+
+def _oldest_due_of(pairs: sa.CTE, now: datetime, limit: int, name: str) -> LateralFromClause:
+    """The oldest due jobs with a free lease of each (tenant_id, sender_number) row of ``pairs``."""
+    jobs = dispatch_jobs.alias(f"{name}_jobs")
+    in_index_order = sa.tuple_(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+    # The pair's due jobs as a range of the index, not as ``tenant_id = … AND sender_number = …``: with
+    # those equalities the planner may read the due-time index instead, a skipped sender's backlog first.
+    return (
+        sa.select(jobs.c.message_id, jobs.c.available_at)
+        .where(
+            in_index_order > sa.tuple_(pairs.c.tenant_id, pairs.c.sender_number, _NEVER),
+            in_index_order <= sa.tuple_(pairs.c.tenant_id, pairs.c.sender_number, now),
+            _lease_free(jobs, now),
+        )
+        .order_by(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+        .limit(limit)
+        .lateral(name)
     )
 
 
