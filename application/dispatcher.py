@@ -2,18 +2,25 @@
 
 One runs inside every ``serve`` process (unless disabled) and in every ``wa-gateway worker``; they
 share the queue through the database, so any number can run side by side.
+
+It claims only what it can start soon: a job it holds while it waits for its sender's rate or its
+tenant's in-flight cap takes a slot (``max_concurrent_sends``) that another tenant's job could use, so
+a sender with a second's worth of jobs already waiting, and a tenant with as many jobs held as its cap,
+are left out of the next claim until they catch up. One busy sender's backlog then cannot starve the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 from application.errors import StorageUnavailable
@@ -24,6 +31,8 @@ from domain.messages import Message
 from domain.phone import PhoneNumber
 
 logger = logging.getLogger(__name__)
+
+_Key = TypeVar("_Key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,7 @@ class Dispatcher:
         settings: DispatcherSettings,
         *,
         owner: str | None = None,
+        throttle: SenderThrottle | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._dispatch = dispatch
@@ -84,7 +94,12 @@ class Dispatcher:
         self._tenant_slots: defaultdict[UUID, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_in_flight_per_tenant)
         )
-        self._throttle = SenderThrottle(settings.sender_messages_per_second, _monotonic)
+        self._throttle = throttle or SenderThrottle(settings.sender_messages_per_second, _monotonic)
+        # What this process holds, to claim only what it can start soon (see the module's docstring).
+        self._held_per_tenant: Counter[UUID] = Counter()
+        self._waiting_per_sender: Counter[PhoneNumber] = Counter()  # held, not yet let through its rate
+        self._waiting_for_rate: set[UUID] = set()
+        self._sender_backlog_cap = max(1, math.ceil(settings.sender_messages_per_second))
         self._wakeup = asyncio.Event()
 
     @property
@@ -108,8 +123,30 @@ class Dispatcher:
         """Run a leased job in the background; the task is kept until it ends."""
         task = asyncio.create_task(self._run(job), name=f"dispatch {job.message_id}")
         self._in_flight[job.message_id] = task
-        task.add_done_callback(lambda _: self._in_flight.pop(job.message_id, None))
+        # Counted from here, not from when the task first runs: the next claim may come before that.
+        self._held_per_tenant[job.tenant_id] += 1
+        self._waiting_per_sender[job.sender] += 1
+        self._waiting_for_rate.add(job.message_id)
+        task.add_done_callback(lambda _: self._release(job))
         return task
+
+    def _through_rate(self, job: DispatchJob) -> None:
+        if job.message_id in self._waiting_for_rate:
+            self._waiting_for_rate.discard(job.message_id)
+            _decrement(self._waiting_per_sender, job.sender)
+
+    def _release(self, job: DispatchJob) -> None:
+        self._in_flight.pop(job.message_id, None)
+        self._through_rate(job)
+        _decrement(self._held_per_tenant, job.tenant_id)
+
+    def _saturated(self) -> tuple[list[PhoneNumber], list[UUID]]:
+        """The senders and tenants whose jobs this process could not start soon if it claimed more."""
+        senders = [s for s, n in self._waiting_per_sender.items() if n >= self._sender_backlog_cap]
+        tenants = [
+            t for t, n in self._held_per_tenant.items() if n >= self._settings.max_in_flight_per_tenant
+        ]
+        return senders, tenants
 
     def running(self, message_id: UUID) -> asyncio.Task[Message | None] | None:
         """This process's task for the message, if it is dispatching it right now."""
@@ -127,6 +164,7 @@ class Dispatcher:
     async def _run_job(self, job: DispatchJob) -> Message | None:
         async with self._tenant_slots[job.tenant_id]:
             await self._throttle.acquire(job.sender)
+            self._through_rate(job)
             try:
                 return await self._dispatch(job, self.owner)
             except StorageUnavailable:
@@ -170,6 +208,7 @@ class Dispatcher:
             await asyncio.wait(list(self._in_flight.values()), timeout=grace_seconds)
 
     async def _claim_due(self, limit: int) -> list[DispatchJob]:
+        skip_senders, skip_tenants = self._saturated()
         uow = self._uow_factory()
         async with uow:
             jobs = await uow.jobs.claim_due(
@@ -177,6 +216,8 @@ class Dispatcher:
                 now=self._clock.now(),
                 lease_seconds=self._settings.lease_seconds,
                 limit=limit,
+                skip_senders=skip_senders,
+                skip_tenants=skip_tenants,
             )
             await uow.commit()
         return jobs
@@ -189,6 +230,12 @@ class Dispatcher:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+
+def _decrement(counts: Counter[_Key], key: _Key) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:  # a long-running worker sees many senders and tenants come and go
+        del counts[key]
 
 
 def _monotonic() -> float:

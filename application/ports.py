@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -308,9 +308,20 @@ class DispatchQueue(Protocol):
 
     async def enqueue(self, job: DispatchJob) -> None: ...
     async def claim_due(
-        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
     ) -> list[DispatchJob]:
         """Lease up to ``limit`` due jobs whose sender is not paused, oldest first, skipping leased ones.
+
+        Jobs of ``skip_senders`` and ``skip_tenants`` stay queued: the claimer could not start them soon
+        (their sender's rate or their tenant's in-flight cap is used up), and holding them would keep
+        other tenants' jobs waiting behind them.
 
         A job whose lease ran out comes back in the ``RECONCILE`` phase: its owner vanished mid-attempt
         and may have reached the provider.

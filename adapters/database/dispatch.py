@@ -8,13 +8,14 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.selectable import LateralFromClause
 
 from adapters.database.repositories import _Repository, _upsert_for
 from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
@@ -104,16 +105,31 @@ class SqlAlchemyDispatchQueue(_Repository):
         )
 
     async def claim_due(
-        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
     ) -> list[DispatchJob]:
         await self._scope.cross_tenant()
-        due = (
-            sa.select(dispatch_jobs.c.message_id)
-            .where(self._claimable(now))
-            .order_by(dispatch_jobs.c.available_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        if (skip_senders or skip_tenants) and self._connection.dialect.name == "postgresql":
+            due = _due_skipping(now, limit, sorted(s.e164 for s in skip_senders), sorted(skip_tenants))
+        else:
+            wanted = [self._claimable(now)]
+            if skip_senders:
+                wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
+            if skip_tenants:
+                wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
+            due = (
+                sa.select(dispatch_jobs.c.message_id)
+                .where(*wanted)
+                .order_by(dispatch_jobs.c.available_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
         return await self._lease(
             dispatch_jobs.c.message_id.in_(due.scalar_subquery()), owner, now, lease_seconds
         )
@@ -199,6 +215,118 @@ class SqlAlchemyDispatchQueue(_Repository):
         row = result.mappings().one()
         oldest: datetime | None = row["oldest"]
         return int(row["waiting"]), oldest
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any job's due time
+
+
+def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= now)
+
+
+def _due_skipping(
+    now: datetime, limit: int, skip_senders: list[str], skip_tenants: list[UUID]
+) -> sa.Select[Any]:
+    """The oldest due jobs, leaving out some senders and tenants, read sender by sender (PostgreSQL).
+
+    Ordered by due time alone, the claim would read every job of a skipped sender that is older than
+    the first one it may take: a busy sender's whole backlog, on every poll. Instead it walks the
+    distinct (tenant, sender) pairs in the queue (a skip scan of ix_dispatch_jobs_sender_due, one
+    index probe per pair), drops the skipped and paused ones, finds each remaining pair's oldest due
+    job, takes the oldest due jobs of the ``limit`` pairs whose oldest are oldest from the same index,
+    and locks the oldest of those: the cost follows the number of senders with queued jobs (one probe
+    each) and ``limit``, not the backlog.
+    """
+    pairs = dispatch_jobs.alias("pairs")
+    first = sa.select(pairs.c.tenant_id, pairs.c.sender_number).order_by(
+        pairs.c.tenant_id, pairs.c.sender_number
+    )
+    queued = first.limit(1).cte("queued", recursive=True)
+    following = dispatch_jobs.alias("following")
+    next_pair = (
+        sa.select(following.c.tenant_id, following.c.sender_number)
+        .where(
+            sa.tuple_(following.c.tenant_id, following.c.sender_number)
+            > sa.tuple_(queued.c.tenant_id, queued.c.sender_number)
+        )
+        .order_by(following.c.tenant_id, following.c.sender_number)
+        .limit(1)
+        .lateral("next_pair")
+    )
+    queued = queued.union_all(
+        sa.select(next_pair.c.tenant_id, next_pair.c.sender_number).select_from(
+            queued.join(next_pair, sa.true())
+        )
+    )
+    paused = (
+        sa.select(sa.literal(1))
+        .where(
+            senders.c.tenant_id == queued.c.tenant_id,
+            senders.c.phone_number == queued.c.sender_number,
+            senders.c.paused_until > now,
+        )
+        .exists()
+    )
+    wanted = [~paused]
+    if skip_senders:
+        wanted.append(queued.c.sender_number.not_in(skip_senders))
+    if skip_tenants:
+        wanted.append(queued.c.tenant_id.not_in(skip_tenants))
+    # Only a pair whose oldest due job is among the ``limit`` oldest such can hold one of the ``limit``
+    # oldest due jobs: a probe per pair, then at most ``limit`` jobs from each of at most ``limit`` pairs.
+    head = _oldest_due_of(queued, now, 1, "head")
+    leading = (
+        sa.select(queued.c.tenant_id, queued.c.sender_number)
+        .select_from(queued.join(head, sa.true()))
+        .where(*wanted)
+        .order_by(head.c.available_at)
+        .limit(limit)
+        .cte("leading")
+    )
+    oldest_of_pair = _oldest_due_of(leading, now, limit, "oldest_of_pair")
+    # More candidates than wanted: a worker claiming at the same time locks some of them first.
+    candidates = (
+        sa.select(oldest_of_pair.c.message_id)
+        .select_from(leading.join(oldest_of_pair, sa.true()))
+        .order_by(oldest_of_pair.c.available_at)
+        .limit(limit * 4)
+        .subquery("candidates")
+    )
+    # Checked again as they are locked: another worker may have leased one since. As an array, the
+    # candidates are looked up by key (``IN (subquery)`` may be planned as a hash join over the queue).
+    candidate_ids = sa.cast(  # the cast makes ANY take one array, not a subquery's rows
+        sa.select(sa.func.array_agg(candidates.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid())
+    )
+    return (
+        sa.select(dispatch_jobs.c.message_id)
+        .where(
+            dispatch_jobs.c.message_id == sa.any_(candidate_ids),
+            dispatch_jobs.c.available_at <= now,
+            _lease_free(dispatch_jobs, now),
+        )
+        .order_by(dispatch_jobs.c.available_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _oldest_due_of(pairs: sa.CTE, now: datetime, limit: int, name: str) -> LateralFromClause:
+    """The oldest due jobs with a free lease of each (tenant_id, sender_number) row of ``pairs``."""
+    jobs = dispatch_jobs.alias(f"{name}_jobs")
+    in_index_order = sa.tuple_(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+    # The pair's due jobs as a range of the index, not as ``tenant_id = … AND sender_number = …``: with
+    # those equalities the planner may read the due-time index instead, a skipped sender's backlog first.
+    return (
+        sa.select(jobs.c.message_id, jobs.c.available_at)
+        .where(
+            in_index_order > sa.tuple_(pairs.c.tenant_id, pairs.c.sender_number, _NEVER),
+            in_index_order <= sa.tuple_(pairs.c.tenant_id, pairs.c.sender_number, now),
+            _lease_free(jobs, now),
+        )
+        .order_by(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+        .limit(limit)
+        .lateral(name)
+    )
 
 
 def _job_from_row(row: RowMapping) -> DispatchJob:

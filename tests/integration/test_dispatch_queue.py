@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -20,35 +20,55 @@ OUR_NUMBER = PhoneNumber.parse("+14155238886")
 CONTACT = PhoneNumber.parse("+4915112345678")
 
 
-async def tenant_with_sender(uow_factory: UowFactory) -> Tenant:
+async def tenant_with_sender(uow_factory: UowFactory, *, numbers: tuple[PhoneNumber, ...] = ()) -> Tenant:
     tenant = Tenant(name=f"tenant {uuid4().hex[:8]}", provider=ProviderName.SANDBOX, created_at=T0)
     async with uow_factory() as uow:
         await uow.tenants.add(tenant)
-        await uow.senders.add(
-            Sender(tenant_id=tenant.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
-        )
+        for number in (OUR_NUMBER, *numbers):
+            await uow.senders.add(
+                Sender(
+                    tenant_id=tenant.id, phone_number=number, created_at=T0, is_default=number == OUR_NUMBER
+                )
+            )
         await uow.commit()
     return tenant
 
 
-async def accepted_with_job(uow_factory: UowFactory, tenant: Tenant, *, due: datetime = T0) -> Message:
+async def accepted_with_job(
+    uow_factory: UowFactory, tenant: Tenant, *, due: datetime = T0, sender: PhoneNumber = OUR_NUMBER
+) -> Message:
     message = Message.new_outbound(
-        tenant_id=tenant.id, sender=OUR_NUMBER, contact=CONTACT, content=MessageContent(body="hi"), now=T0
+        tenant_id=tenant.id, sender=sender, contact=CONTACT, content=MessageContent(body="hi"), now=T0
     )
     async with uow_factory() as uow:
         await uow.messages.add(message)
         await uow.jobs.enqueue(
             DispatchJob(
-                message_id=message.id, tenant_id=tenant.id, sender=OUR_NUMBER, available_at=due, created_at=T0
+                message_id=message.id, tenant_id=tenant.id, sender=sender, available_at=due, created_at=T0
             )
         )
         await uow.commit()
     return message
 
 
-async def claim(uow_factory: UowFactory, owner: str, now: datetime, limit: int = 10) -> list[DispatchJob]:
+async def claim(
+    uow_factory: UowFactory,
+    owner: str,
+    now: datetime,
+    limit: int = 10,
+    *,
+    skip_senders: tuple[PhoneNumber, ...] = (),
+    skip_tenants: tuple[UUID, ...] = (),
+) -> list[DispatchJob]:
     async with uow_factory() as uow:
-        jobs = await uow.jobs.claim_due(owner=owner, now=now, lease_seconds=30, limit=limit)
+        jobs = await uow.jobs.claim_due(
+            owner=owner,
+            now=now,
+            lease_seconds=30,
+            limit=limit,
+            skip_senders=skip_senders,
+            skip_tenants=skip_tenants,
+        )
         await uow.commit()
     return jobs
 
@@ -159,6 +179,53 @@ async def test_a_paused_sender_s_jobs_wait_for_the_pause_to_end(uow_factory: Uow
 
     assert [job.tenant_id for job in now_claimed] == [other.id]
     assert [job.tenant_id for job in later_claimed] == [paused.id]
+
+
+async def test_jobs_of_skipped_senders_and_tenants_stay_queued_for_a_later_claim(
+    uow_factory: UowFactory,
+) -> None:
+    second_number = PhoneNumber.parse("+447911123456")
+    busy, quiet = (
+        await tenant_with_sender(uow_factory, numbers=(second_number,)),
+        await tenant_with_sender(uow_factory),
+    )
+    busy_backlog = [
+        await accepted_with_job(uow_factory, busy, due=T0 - timedelta(seconds=9)) for _ in range(3)
+    ]
+    busy_second = await accepted_with_job(
+        uow_factory, busy, due=T0 - timedelta(seconds=5), sender=second_number
+    )
+    quiet_message = await accepted_with_job(uow_factory, quiet)
+
+    # The quiet tenant's sender has the same number: the number is what the provider rate-limits.
+    sender_skipped = await claim(uow_factory, "a", T0, limit=2, skip_senders=(OUR_NUMBER,))
+    tenant_skipped = await claim(uow_factory, "a", T0, skip_tenants=(busy.id,))
+    both_skipped = await claim(uow_factory, "a", T0, skip_senders=(OUR_NUMBER,), skip_tenants=(busy.id,))
+    rest = await claim(uow_factory, "a", T0)
+
+    assert [job.message_id for job in sender_skipped] == [busy_second.id]
+    assert [job.message_id for job in tenant_skipped] == [quiet_message.id]
+    assert both_skipped == []
+    assert {job.message_id for job in rest} == {m.id for m in busy_backlog}
+
+
+async def test_a_claim_that_skips_some_tenants_still_leaves_paused_senders_and_leased_jobs_alone(
+    uow_factory: UowFactory,
+) -> None:
+    skipped, paused, other = [await tenant_with_sender(uow_factory) for _ in range(3)]
+    await accepted_with_job(uow_factory, skipped)
+    await accepted_with_job(uow_factory, paused)
+    leased, free = await accepted_with_job(uow_factory, other), await accepted_with_job(uow_factory, other)
+    async with uow_factory() as uow:
+        await uow.senders.pause(paused.id, OUR_NUMBER, T0 + timedelta(minutes=15))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.jobs.claim(leased.id, owner="b", now=T0, lease_seconds=30) is not None
+        await uow.commit()
+
+    claimed = await claim(uow_factory, "a", T0, skip_tenants=(skipped.id,))
+
+    assert [job.message_id for job in claimed] == [free.id]
 
 
 async def test_record_dispatch_only_moves_a_message_that_is_still_accepted(uow_factory: UowFactory) -> None:

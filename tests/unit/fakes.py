@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -505,10 +505,24 @@ class FakeDispatchQueue:
         )
 
     async def claim_due(
-        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
     ) -> list[DispatchJob]:
         due = sorted(
-            (j for j in self._jobs.values() if self._claimable(j, now)), key=lambda j: j.available_at
+            (
+                j
+                for j in self._jobs.values()
+                if self._claimable(j, now)
+                and j.sender not in skip_senders
+                and j.tenant_id not in skip_tenants
+            ),
+            key=lambda j: j.available_at,
         )
         return [self._lease(job, owner, now, lease_seconds) for job in due[:limit]]
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from application.dispatcher import Dispatcher, DispatcherSettings
+from application.dispatcher import Dispatcher, DispatcherSettings, SenderThrottle
 from application.ports import (
     DispatchJob,
     JobPhase,
     LookupResult,
+    OutboundRequest,
     OutcomeKind,
     ProviderLookup,
     SendOutcome,
@@ -340,8 +341,6 @@ async def test_the_dispatcher_drains_the_queue_within_the_per_tenant_cap(
 
 @pytest.mark.parametrize("rate", [20.0])
 async def test_the_sender_throttle_spaces_messages(rate: float) -> None:
-    from application.dispatcher import SenderThrottle
-
     loop = asyncio.get_running_loop()
     throttle = SenderThrottle(rate, loop.time)
     sender = PhoneNumber.parse("+14155238886")
@@ -352,3 +351,113 @@ async def test_the_sender_throttle_spaces_messages(rate: float) -> None:
 
     # a full bucket of `rate`, then 10 more at `rate` per second
     assert loop.time() - start >= 10 / rate * 0.9
+
+
+class PausedTime:
+    """A monotonic clock for the sender throttle: it stands still (a sender's bucket, once spent, stays
+    empty) until ``run`` is called, then moves a second on every read (every bucket refills at once)."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._running = False
+
+    def __call__(self) -> float:
+        if self._running:
+            self._now += 1.0
+        return self._now
+
+    def run(self) -> None:
+        self._running = True
+
+
+async def dispatch_everything(
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    settings: DispatcherSettings,
+    *,
+    until_sent: asyncio.Event,
+    throttle: SenderThrottle | None = None,
+) -> None:
+    """Run a dispatcher until ``until_sent`` is set and the queue is empty."""
+    database: FakeDatabase = uow.database
+    dispatcher = Dispatcher(
+        lambda: FakeUnitOfWork(database),
+        DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, SETTINGS),
+        clock,
+        settings,
+        throttle=throttle,
+    )
+    stop = asyncio.Event()
+    runner = asyncio.create_task(dispatcher.run(stop))
+
+    try:
+        await asyncio.wait_for(until_sent.wait(), timeout=30)  # a safety net for a regression
+        for _ in range(3000):
+            if not uow.jobs.all() and dispatcher.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        until_sent.set()
+        stop.set()
+        await runner
+
+
+async def test_a_tenant_at_its_in_flight_cap_does_not_keep_another_tenant_waiting_behind_its_backlog(
+    uow: FakeUnitOfWork, acme: TenantAccount, globex: TenantAccount, clock: FixedClock
+) -> None:
+    backlog = [await accept(uow, acme, clock) for _ in range(30)]
+    clock.advance()
+    later = await accept(uow, globex, clock)
+    provider = FakeMessagingProvider()
+    globex_sent = asyncio.Event()
+
+    async def acme_waits_for_globex(request: OutboundRequest) -> None:
+        if request.tenant.id == globex.tenant.id:
+            globex_sent.set()
+        await globex_sent.wait()  # acme's sends hang at the provider until globex's has gone out
+
+    provider.on_send = acme_waits_for_globex
+    settings = DispatcherSettings(
+        batch_size=10,
+        max_concurrent_sends=20,
+        max_in_flight_per_tenant=5,
+        sender_messages_per_second=1000,
+        poll_interval_seconds=0.01,
+    )
+
+    await dispatch_everything(uow, provider, clock, settings, until_sent=globex_sent)
+
+    order = [request.message.id for request in provider.requests]
+    assert order.index(later.id) <= 5, "only the sends acme had in flight went out before globex's"
+    assert set(order) == {m.id for m in [*backlog, later]}
+
+
+async def test_a_sender_with_a_second_of_jobs_waiting_does_not_keep_another_tenant_waiting(
+    uow: FakeUnitOfWork, acme: TenantAccount, globex: TenantAccount, clock: FixedClock
+) -> None:
+    backlog = [await accept(uow, acme, clock) for _ in range(40)]
+    clock.advance()
+    later = await accept(uow, globex, clock)
+    provider = FakeMessagingProvider()
+    globex_sent = asyncio.Event()
+    time = PausedTime()
+
+    async def time_runs_once_globex_is_sent(request: OutboundRequest) -> None:
+        if request.tenant.id == globex.tenant.id:
+            globex_sent.set()
+            time.run()
+
+    provider.on_send = time_runs_once_globex_is_sent
+    rate = 2.0  # acme's sender sends its burst of 2, then waits: the throttle's time stands still
+    settings = DispatcherSettings(
+        batch_size=10, max_concurrent_sends=20, sender_messages_per_second=rate, poll_interval_seconds=0.01
+    )
+
+    await dispatch_everything(
+        uow, provider, clock, settings, until_sent=globex_sent, throttle=SenderThrottle(rate, time)
+    )
+
+    order = [request.message.id for request in provider.requests]
+    assert order.index(later.id) <= 2, "only acme's burst went out before globex's"
+    assert set(order) == {m.id for m in [*backlog, later]}
