@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from application.ports import MessageView
 from application.use_cases.conversations import ConversationPage
 from application.use_cases.history import HistoryPage, MessageDetails
 from domain.conversations import Conversation
@@ -118,24 +119,8 @@ class MessageResource(msgspec.Struct):
 
     @classmethod
     def of(cls, message: Message) -> MessageResource:
-        template = message.content.template
-        return cls(
-            id=message.id,
-            direction=message.direction,
-            status=message.status,
-            from_number=message.from_number.e164,
-            to_number=message.to_number.e164,
-            body=message.content.body,
-            media_urls=list(message.content.media_urls),
-            content_sid=template.content_sid if template else None,
-            content_variables=template.variables_dict if template else None,
-            profile_name=message.profile_name,
-            provider_sid=message.provider_sid,
-            error_code=message.error_code,
-            error_message=message.error_message,
-            created_at=message.created_at,
-            updated_at=message.updated_at,
-        )
+        # The view has the resource's fields in the resource's order.
+        return cls(*MessageView.of(message))
 
 
 class MessagePage(msgspec.Struct):
