@@ -89,19 +89,10 @@ class SqlAlchemyDispatchQueue(_Repository):
         )
 
     def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
-        sender_paused = (
-            sa.select(sa.literal(1))
-            .where(
-                senders.c.tenant_id == dispatch_jobs.c.tenant_id,
-                senders.c.phone_number == dispatch_jobs.c.sender_number,
-                senders.c.paused_until > now,
-            )
-            .exists()
-        )
         return sa.and_(
             dispatch_jobs.c.available_at <= now,
-            sa.or_(dispatch_jobs.c.lease_expires_at.is_(None), dispatch_jobs.c.lease_expires_at <= now),
-            ~sender_paused,
+            _lease_free(dispatch_jobs, now),
+            ~_sender_paused(dispatch_jobs.c.tenant_id, dispatch_jobs.c.sender_number, now),
         )
 
     async def claim_due(
@@ -224,6 +215,21 @@ def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= now)
 
 
+def _sender_paused(
+    tenant_id: sa.ColumnElement[Any], sender_number: sa.ColumnElement[Any], now: datetime
+) -> sa.ColumnElement[bool]:
+    """The sender of these jobs is paused (after Twilio error 63018, its messaging limit)."""
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            senders.c.tenant_id == tenant_id,
+            senders.c.phone_number == sender_number,
+            senders.c.paused_until > now,
+        )
+        .exists()
+    )
+
+
 def _due_skipping(
     now: datetime, limit: int, skip_senders: list[str], skip_tenants: list[UUID]
 ) -> sa.Select[Any]:
@@ -258,16 +264,7 @@ def _due_skipping(
             queued.join(next_pair, sa.true())
         )
     )
-    paused = (
-        sa.select(sa.literal(1))
-        .where(
-            senders.c.tenant_id == queued.c.tenant_id,
-            senders.c.phone_number == queued.c.sender_number,
-            senders.c.paused_until > now,
-        )
-        .exists()
-    )
-    wanted = [~paused]
+    wanted = [~_sender_paused(queued.c.tenant_id, queued.c.sender_number, now)]
     if skip_senders:
         wanted.append(queued.c.sender_number.not_in(skip_senders))
     if skip_tenants:

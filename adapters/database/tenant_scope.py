@@ -27,7 +27,6 @@ from __future__ import annotations
 from uuid import UUID
 
 import psycopg
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.database.errors import translated_errors
@@ -78,9 +77,8 @@ class TenantScope:
         with translated_errors():
             raw = await self._connection.get_raw_connection()
             driver = raw.driver_connection
-            if not isinstance(driver, psycopg.AsyncConnection):
-                await self._connection.execute(sa.select(sa.func.set_config(name, value, True)))
-                return
+            if not isinstance(driver, psycopg.AsyncConnection):  # engine.py always uses it
+                raise TypeError("PostgreSQL is reached through psycopg's async driver")
             try:
                 # Pipeline mode sends the transaction's BEGIN (psycopg's, still pending when the
                 # setting is a transaction's first statement) and the setting in one round trip
