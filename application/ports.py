@@ -183,6 +183,38 @@ class SessionAccess:
     tenant: Tenant
 
 
+class AccessCache(Protocol):
+    """Session checks this process made recently, kept only while nothing that could revoke them changed.
+
+    ``version()`` is None while the cache cannot be trusted (it is not told of changes right now):
+    then nothing is served from it. A check read from the database is kept with ``put`` only under the
+    version read before the query, so a revocation that lands while the query runs is not undone by
+    storing what the query saw.
+    """
+
+    def version(self) -> int | None: ...
+
+    def get(self, session_id: UUID) -> SessionAccess | None: ...
+
+    def put(self, session_id: UUID, access: SessionAccess, version: int) -> None: ...
+
+
+class NoAccessCache:
+    """Keeps nothing: every request's session is checked in the database."""
+
+    def version(self) -> int | None:
+        return None
+
+    def get(self, session_id: UUID) -> SessionAccess | None:
+        return None
+
+    def put(self, session_id: UUID, access: SessionAccess, version: int) -> None:
+        return None
+
+
+NO_ACCESS_CACHE = NoAccessCache()
+
+
 class SessionRepository(Protocol):
     """Login sessions and their refresh tokens (stored by hash only)."""
 

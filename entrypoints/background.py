@@ -33,6 +33,22 @@ async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@contextlib.asynccontextmanager
+async def access_cache_listening(container: Container) -> AsyncIterator[None]:
+    """Keep the API process's access cache told of changes until the block ends (PostgreSQL only)."""
+    cache = container.access_cache()
+    if cache is None:
+        yield
+        return
+    task = asyncio.create_task(cache.run(), name="access cache")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _housekeeping(container: Container, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
+from adapters.database.access_cache import ListeningAccessCache
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
 from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_connected_role
@@ -25,7 +26,14 @@ from adapters.twilio.signature import TwilioWebhookSignatureVerifier
 from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from adapters.webhooks.sender import AiohttpWebhookSender
 from application.dispatcher import Dispatcher, DispatcherSettings
-from application.ports import RateLimit, StatusChange, StatusListener, UnitOfWork
+from application.ports import (
+    NO_ACCESS_CACHE,
+    AccessCache,
+    RateLimit,
+    StatusChange,
+    StatusListener,
+    UnitOfWork,
+)
 from application.use_cases.administration import (
     GetTenant,
     ListTenants,
@@ -142,6 +150,22 @@ def _read_only(uow: UnitOfWork) -> UnitOfWork:
     return uow.read_only_twin() if isinstance(uow, SqlAlchemyUnitOfWork) else uow
 
 
+def _access_cache(settings: Settings) -> ListeningAccessCache | None:
+    """The session checks' cache: PostgreSQL only (SQLite has no NOTIFY to keep processes in step)."""
+    url = settings.resolved_database_url
+    if settings.access_cache_seconds <= 0 or not url.startswith("postgresql"):
+        return None
+    return ListeningAccessCache(url, ttl_seconds=settings.access_cache_seconds)
+
+
+def _invalidator(cache: ListeningAccessCache | None) -> Callable[[], None] | None:
+    return cache.invalidate if cache is not None else None
+
+
+def _cache_or_none(cache: ListeningAccessCache | None) -> AccessCache:
+    return cache if cache is not None else NO_ACCESS_CACHE
+
+
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
 
@@ -173,7 +197,13 @@ class Container(containers.DeclarativeContainer):
     secret_box = providers.Singleton(
         lambda keys: SecretBox(parse_keys(keys)), settings.provided.credentials_keys
     )
-    unit_of_work = providers.Factory(SqlAlchemyUnitOfWork, engine, secret_box)
+    access_cache = providers.Singleton(_access_cache, settings)
+    unit_of_work = providers.Factory(
+        SqlAlchemyUnitOfWork,
+        engine,
+        secret_box,
+        on_access_changed=providers.Callable(_invalidator, access_cache),
+    )
     # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
     # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
     read_unit_of_work = providers.Factory(_read_only, unit_of_work)
@@ -259,7 +289,12 @@ class Container(containers.DeclarativeContainer):
     )
     # Sessions and access control.
     resolve_principal = providers.Factory(
-        ResolvePrincipal, unit_of_work, token_service, clock, reads=read_unit_of_work
+        ResolvePrincipal,
+        unit_of_work,
+        token_service,
+        clock,
+        reads=read_unit_of_work,
+        cache=providers.Callable(_cache_or_none, access_cache),
     )
     refresh_session = providers.Factory(RefreshSession, unit_of_work, token_service, clock)
     logout = providers.Factory(Logout, unit_of_work, clock)

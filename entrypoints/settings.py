@@ -33,6 +33,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jwt_issuer: str = "wa-gateway"
     jwt_audience: str = "wa-gateway-api"
     access_token_ttl_seconds: int = 900  # at most MAX_ACCESS_TOKEN_TTL_SECONDS: larger values are capped
+    # PostgreSQL only: API processes keep checked sessions this long at most, emptied at once by any
+    # change that could revoke them (NOTIFY; adapters/database/access_cache.py). 0: check every request.
+    access_cache_seconds: float = 60.0
     # How long a login session (its refresh tokens) lasts; refreshing does not extend it.
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     credentials_keys: str | None = None

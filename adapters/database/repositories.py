@@ -20,6 +20,7 @@ from sqlalchemy.sql import Executable
 
 from adapters.database.errors import translated_errors
 from adapters.database.tables import (
+    ACCESS_TABLES,
     UtcDateTime,
     conversations,
     message_status_events,
@@ -56,6 +57,8 @@ class _Repository:
     ) -> CursorResult[Any]:
         """``parameters`` fill the ``bindparam``s of a statement built once (building one per call
         costs more CPU than its round trip, on the hot paths)."""
+        if isinstance(statement, sa.Update | sa.Delete) and statement.table in ACCESS_TABLES:
+            self._scope.changed_access = True
         with translated_errors(conflict=conflict, missing_reference=_TENANT_MISSING):
             return await self._connection.execute(statement, parameters)
 

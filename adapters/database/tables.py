@@ -356,3 +356,6 @@ api_keys = sa.Table(
     sa.UniqueConstraint("prefix"),
 )
 sa.Index("ix_api_keys_tenant_id", api_keys.c.tenant_id, api_keys.c.created_at)
+
+# What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
+ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

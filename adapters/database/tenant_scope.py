@@ -41,6 +41,9 @@ class TenantScope:
         self._enforced = connection.dialect.name == "postgresql"
         self._tenant: UUID | None = None
         self._cross_tenant = False
+        # Set by a write to a table the session check reads, so that the unit of work empties this
+        # process's access cache once the write is committed (access_cache.py).
+        self.changed_access = False
 
     @property
     def tenant(self) -> UUID | None:
@@ -66,6 +69,7 @@ class TenantScope:
         """After a commit or rollback: the settings were transaction-local, so they are gone."""
         self._tenant = None
         self._cross_tenant = False
+        self.changed_access = False
 
     async def by_key(self) -> None:
         if self._tenant is None:

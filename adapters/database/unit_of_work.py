@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -64,10 +65,20 @@ class SqlAlchemyUnitOfWork:
     autocommit it would end before the query that needs it.
     """
 
-    def __init__(self, engine: AsyncEngine, secret_box: SecretBox, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        secret_box: SecretBox,
+        *,
+        read_only: bool = False,
+        on_access_changed: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._secret_box = secret_box
         self._read_only = read_only
+        # Called after a commit that wrote to a table the session check reads (the access cache's
+        # invalidate): this process's next request then sees the change without waiting for NOTIFY.
+        self._on_access_changed = on_access_changed
         self._transaction: _Transaction | None = None
 
     def read_only_twin(self) -> SqlAlchemyUnitOfWork:
@@ -182,8 +193,15 @@ class SqlAlchemyUnitOfWork:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit: use the ordinary one to write")
         transaction = self._active()
-        with translated_errors():
-            await transaction.connection.commit()
+        changed_access = transaction.scope.changed_access
+        try:
+            with translated_errors():
+                await transaction.connection.commit()
+        finally:
+            # A failed COMMIT may still have committed (the connection broke after the server did):
+            # forgetting a cached check costs one query, keeping a revoked one would let it in.
+            if changed_access and self._on_access_changed is not None:
+                self._on_access_changed()
         # The tenant settings ended with the transaction; the next statement begins a new one.
         transaction.scope.forget()
 

@@ -16,6 +16,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from application.errors import (
     AccessDenied,
@@ -26,6 +27,8 @@ from application.errors import (
     RateLimited,
 )
 from application.ports import (
+    NO_ACCESS_CACHE,
+    AccessCache,
     Clock,
     PasswordHasher,
     Principal,
@@ -164,22 +167,31 @@ class ResolvePrincipal:
     ``reads`` serves the access-token check, which never writes: a read-only unit of work there saves
     the transaction's round trips on every request. API keys go through ``uow``, since a use is
     recorded. Without ``reads``, ``uow`` serves both.
+
+    ``cache`` keeps the checks of recent sessions while nothing that could revoke them changed (see
+    ``AccessCache``); whatever it returns is judged again here, against the token and the clock.
     """
 
     def __init__(
-        self, uow: UnitOfWork, tokens: TokenService, clock: Clock, *, reads: UnitOfWork | None = None
+        self,
+        uow: UnitOfWork,
+        tokens: TokenService,
+        clock: Clock,
+        *,
+        reads: UnitOfWork | None = None,
+        cache: AccessCache = NO_ACCESS_CACHE,
     ) -> None:
         self._uow = uow
         self._reads = reads if reads is not None else uow
         self._tokens = tokens
         self._clock = clock
+        self._cache = cache
 
     async def __call__(self, credential: str) -> Principal:
         if looks_like_api_key(credential):
             return await self._api_key(credential)
         claims = self._tokens.verify(credential)
-        async with self._reads:
-            access = await self._reads.sessions.get_access(claims.session_id)
+        access = await self._session_access(claims.session_id)
         if (
             access is None
             or not grants_access(access, self._clock.now())
@@ -194,6 +206,16 @@ class ResolvePrincipal:
             role=access.user.role,
             session_id=access.session.id,
         )
+
+    async def _session_access(self, session_id: UUID) -> SessionAccess | None:
+        version = self._cache.version()
+        if version is not None and (cached := self._cache.get(session_id)) is not None:
+            return cached
+        async with self._reads:
+            access = await self._reads.sessions.get_access(session_id)
+        if access is not None and version is not None:
+            self._cache.put(session_id, access, version)
+        return access
 
     async def _api_key(self, credential: str) -> Principal:
         prefix = api_key_prefix(credential)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from application.errors import ApplicationError
 from domain.errors import DomainError
-from entrypoints.background import background_work
+from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import enforce_access, public
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
@@ -74,10 +75,10 @@ def create_app(container: Container) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
             await warn_unless_row_level_security_binds(container)
-            if settings.embedded_dispatcher:
-                async with background_work(container):
-                    yield
-            else:
+            async with contextlib.AsyncExitStack() as background:
+                await background.enter_async_context(access_cache_listening(container))
+                if settings.embedded_dispatcher:
+                    await background.enter_async_context(background_work(container))
                 yield
         finally:
             await shutdown(container)

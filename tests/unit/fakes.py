@@ -75,6 +75,31 @@ from domain.webhooks import (
 Restore = Callable[[], None]
 
 
+# -------------------------------------------------------------------------------------- access cache
+
+
+class FakeAccessCache:
+    """An access cache that is always told of changes: ``invalidate`` is the notification."""
+
+    def __init__(self) -> None:
+        self.entries: dict[UUID, SessionAccess] = {}
+        self.current_version = 0
+
+    def version(self) -> int | None:
+        return self.current_version
+
+    def get(self, session_id: UUID) -> SessionAccess | None:
+        return self.entries.get(session_id)
+
+    def put(self, session_id: UUID, access: SessionAccess, version: int) -> None:
+        if version == self.current_version:
+            self.entries[session_id] = access
+
+    def invalidate(self) -> None:
+        self.current_version += 1
+        self.entries.clear()
+
+
 # --------------------------------------------------------------------------------------------- clock
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 
 from application.errors import AccessDenied, CurrentPasswordWrong, InvalidInput, InvalidToken, RateLimited
-from application.ports import Principal, RateLimit, SessionTokens
+from application.ports import Principal, RateLimit, SessionAccess, SessionTokens
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.sessions import (
     API_KEY_USE_RESOLUTION,
@@ -24,6 +25,7 @@ from application.use_cases.tenant_admin import CreateApiKey, RevokeApiKey
 from domain.access import RevocationReason, hash_secret, new_refresh_token
 from domain.tenancy import Role, TenantStatus
 from tests.unit.fakes import (
+    FakeAccessCache,
     FakePasswordHasher,
     FakeRateLimiter,
     FakeTokenService,
@@ -301,6 +303,92 @@ async def test_a_token_of_an_expired_session_is_refused(
 
     with pytest.raises(InvalidToken):
         await resolve(issued.access_token)
+
+
+# ------------------------------------------------------------------------- resolving, with the cache
+
+
+@pytest.fixture
+def cache() -> FakeAccessCache:
+    return FakeAccessCache()
+
+
+@pytest.fixture
+def cached_resolve(
+    uow: FakeUnitOfWork, tokens: FakeTokenService, clock: FixedClock, cache: FakeAccessCache
+) -> ResolvePrincipal:
+    return ResolvePrincipal(uow, tokens, clock, cache=cache)
+
+
+async def test_a_sessions_check_is_served_from_the_cache_until_access_changes(
+    login: Authenticate,
+    cached_resolve: ResolvePrincipal,
+    uow: FakeUnitOfWork,
+    cache: FakeAccessCache,
+    acme: TenantAccount,
+) -> None:
+    issued = await log_in(login, acme)
+    checks_before = uow.sessions.access_checks
+
+    first = await cached_resolve(issued.access_token)
+    again = await cached_resolve(issued.access_token)
+
+    assert first == again
+    assert uow.sessions.access_checks == checks_before + 1
+    uow.tenants.save(replace(acme.tenant, status=TenantStatus.SUSPENDED))
+    cache.invalidate()  # what the database's notification does
+    with pytest.raises(InvalidToken):
+        await cached_resolve(issued.access_token)
+
+
+async def test_a_cached_session_is_still_judged_against_the_clock(
+    login: Authenticate, cached_resolve: ResolvePrincipal, clock: FixedClock, acme: TenantAccount
+) -> None:
+    issued = await log_in(login, acme)
+    await cached_resolve(issued.access_token)
+
+    clock.advance(LIFETIME)
+
+    with pytest.raises(InvalidToken):
+        await cached_resolve(issued.access_token)
+
+
+async def test_a_cached_session_is_still_judged_against_the_token(
+    login: Authenticate,
+    cached_resolve: ResolvePrincipal,
+    tokens: FakeTokenService,
+    uow: FakeUnitOfWork,
+    acme: TenantAccount,
+) -> None:
+    issued = await log_in(login, acme)
+    await cached_resolve(issued.access_token)
+    (session,) = uow.sessions.all()
+    # A token for the same session naming another role (issued before a role change, say).
+    forged = tokens.issue(replace(acme.user, role=Role.AGENT), session.id)
+
+    with pytest.raises(InvalidToken):
+        await cached_resolve(forged.access_token)
+
+
+async def test_a_check_read_while_access_changed_is_not_kept(
+    login: Authenticate,
+    cached_resolve: ResolvePrincipal,
+    uow: FakeUnitOfWork,
+    cache: FakeAccessCache,
+    acme: TenantAccount,
+) -> None:
+    issued = await log_in(login, acme)
+    original_get_access = uow.sessions.get_access
+
+    async def revoked_while_reading(session_id: UUID) -> SessionAccess | None:
+        access = await original_get_access(session_id)
+        cache.invalidate()  # a logout commits after the query read the session, before it is kept
+        return access
+
+    uow.sessions.get_access = revoked_while_reading  # type: ignore[method-assign]
+    await cached_resolve(issued.access_token)
+
+    assert cache.entries == {}
 
 
 async def test_an_unknown_token_is_refused(resolve: ResolvePrincipal) -> None:
