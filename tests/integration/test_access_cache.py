@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -53,6 +54,9 @@ class TwoProcesses:
         response = await gateway.client.get("/api/messages", headers={"Authorization": f"Bearer {token}"})
         return response.status_code
 
+    async def refused_eventually(self, gateway: Gateway, token: str) -> None:
+        await eventually(partial(answers, gateway, token, 401))
+
     @staticmethod
     def cache_of(gateway: Gateway) -> ListeningAccessCache:
         cache = gateway.container.access_cache()
@@ -83,8 +87,7 @@ async def processes(
         )
         both = TwoProcesses(first, second, postgres_admin_url)
         for gateway in (first, second):
-            cache = both.cache_of(gateway)
-            await eventually(lambda cache=cache: asyncio.sleep(0, cache.listening))
+            await eventually(partial(is_listening, both.cache_of(gateway)))
         yield both
 
 
@@ -110,7 +113,7 @@ async def test_a_logout_in_one_process_ends_the_token_in_the_other(processes: Tw
 
     # The process that logged out refuses at once; the other as soon as PostgreSQL tells it.
     assert await processes.status(processes.first, token) == 401
-    await eventually(lambda: _is(processes.status(processes.second, token), 401))
+    await processes.refused_eventually(processes.second, token)
 
 
 async def test_a_session_revoked_by_hand_in_the_database_is_refused_everywhere(
@@ -126,7 +129,7 @@ async def test_a_session_revoked_by_hand_in_the_database_is_refused_everywhere(
     )
 
     for gateway in (processes.first, processes.second):
-        await eventually(lambda gateway=gateway: _is(processes.status(gateway, token), 401))
+        await processes.refused_eventually(gateway, token)
 
 
 async def test_a_tenant_suspended_by_hand_locks_out_its_users_everywhere(processes: TwoProcesses) -> None:
@@ -135,7 +138,7 @@ async def test_a_tenant_suspended_by_hand_locks_out_its_users_everywhere(process
 
     await processes.as_dba("UPDATE tenants SET status = 'suspended' WHERE name = 'Acme'")
 
-    await eventually(lambda: _is(processes.status(processes.second, token), 401))
+    await processes.refused_eventually(processes.second, token)
 
 
 async def test_a_cache_cut_off_from_the_database_empties_itself_and_listens_again(
@@ -154,12 +157,18 @@ async def test_a_cache_cut_off_from_the_database_empties_itself_and_listens_agai
         )
 
     # Back and listening, with nothing kept from before: changes made meanwhile were never announced.
-    await eventually(
-        lambda: asyncio.sleep(0, cache.version() not in (None, version_before) and cache.listening)
-    )
+    await eventually(partial(listens_again, cache, version_before))
     assert cache.get(session_of(token)) is None
     assert await processes.status(processes.second, token) == 200
 
 
-async def _is(status: Awaitable[int], expected: int) -> bool:
-    return await status == expected
+async def is_listening(cache: ListeningAccessCache) -> bool:
+    return cache.listening
+
+
+async def listens_again(cache: ListeningAccessCache, version_before: int | None) -> bool:
+    return cache.listening and cache.version() != version_before
+
+
+async def answers(gateway: Gateway, token: str, expected: int) -> bool:
+    return await TwoProcesses.status(gateway, token) == expected

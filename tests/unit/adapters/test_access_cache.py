@@ -31,8 +31,13 @@ def an_access() -> SessionAccess:
     return SessionAccess(session=session, user=user, tenant=tenant)
 
 
-def listening_cache(clock: Ticking, **options: float) -> ListeningAccessCache:
-    cache = ListeningAccessCache("postgresql+psycopg://app@db/gateway", monotonic=clock, **options)
+def listening_cache(clock: Ticking, *, ttl_seconds: float, max_entries: int = 10_000) -> ListeningAccessCache:
+    cache = ListeningAccessCache(
+        "postgresql+psycopg://app@db/gateway",
+        ttl_seconds=ttl_seconds,
+        max_entries=max_entries,
+        monotonic=clock,
+    )
     cache._listening = True  # what run() sets once LISTEN is in place
     return cache
 
