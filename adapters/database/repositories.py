@@ -462,9 +462,13 @@ class SqlAlchemyMessageRepository(_Repository):
         return [_message_from_row(row) for row in result.mappings()]
 
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
-        await self._scope.bind(query.tenant_id)
-        result = await self._execute(*_history_statement(query, views=True))
-        rows: Sequence[Sequence[Any]] = result.all()
+        statement, parameters = _history_statement(query, views=True)
+        # One round trip when the page is all its transaction reads (PostgreSQL), else as any statement.
+        rows: Sequence[Sequence[Any]] | None
+        rows = await self._scope.read_alone(query.tenant_id, statement, parameters)
+        if rows is None:
+            await self._scope.bind(query.tenant_id)
+            rows = (await self._execute(statement, parameters)).all()
         # Positional: the view's columns are selected in its field order (_VIEW_COLUMNS).
         return [MessageView._make((row[0], _DIRECTIONS[row[1]], _STATUSES[row[2]], *row[3:])) for row in rows]
 
