@@ -9,6 +9,7 @@ job may refer to the message inserted beside it). SQLite runs the same statement
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -103,12 +104,18 @@ class SqlAlchemyMessageAcceptance(_Repository):
     async def sending_profile(
         self, tenant_id: UUID, sender_number: PhoneNumber | None
     ) -> tuple[Tenant, Sender | None] | None:
-        await self._scope.bind(tenant_id)
-        if sender_number is None:
-            row = await self._one_or_none(_WITH_DEFAULT_SENDER, {"tenant_id": tenant_id})
+        statement = _WITH_DEFAULT_SENDER if sender_number is None else _WITH_NAMED_SENDER
+        parameters: dict[str, Any] = {"tenant_id": tenant_id}
+        if sender_number is not None:
+            parameters["sender_number"] = sender_number.e164
+        # On PostgreSQL the transaction's BEGIN, the tenant setting and this read go in one round trip.
+        rows = await self._scope.bind_and_read(tenant_id, statement, parameters)
+        row: Mapping[Any, Any] | None
+        if rows is None:
+            await self._scope.bind(tenant_id)
+            row = await self._one_or_none(statement, parameters)
         else:
-            parameters = {"tenant_id": tenant_id, "sender_number": sender_number.e164}
-            row = await self._one_or_none(_WITH_NAMED_SENDER, parameters)
+            row = rows[0] if rows else None
         if row is None:
             return None
         tenant = _tenant_from_row(_unprefixed(row, _TENANT))

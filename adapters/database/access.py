@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -24,7 +25,7 @@ def _labelled(table: sa.Table, prefix: str) -> list[sa.Label[Any]]:
     return [column.label(prefix + column.name) for column in table.c]
 
 
-def _unprefixed(row: RowMapping, prefix: str) -> RowMapping:
+def _unprefixed(row: Mapping[Any, Any], prefix: str) -> RowMapping:
     """The columns of one table of a joined row, under their own names (a mapping, as a row is)."""
     columns = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
     return cast(RowMapping, columns)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -78,7 +79,23 @@ def create_database_engine(
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
+    else:
+        sa.event.listen(engine.sync_engine, "reset", leave_autocommit)
     return engine
+
+
+def leave_autocommit(dbapi_connection: Any, _record: object, _state: object) -> None:
+    """Before a PostgreSQL connection goes back to the pool: psycopg's autocommit off again.
+
+    The tenant scope opens a transaction with its own BEGIN (sent with the tenant setting, in one round
+    trip), which needs autocommit on while it runs (tenant_scope.py). Whatever the unit of work did
+    with the connection, the next checkout gets it as psycopg and SQLAlchemy expect it.
+    """
+    if not dbapi_connection.autocommit:
+        return
+    if dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        dbapi_connection.rollback()
+    dbapi_connection.autocommit = False
 
 
 def configure_sqlite_connection(dbapi_connection: Any, _connection_record: object) -> None:

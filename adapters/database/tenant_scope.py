@@ -8,7 +8,8 @@ at all in a transaction that bound none.
 
 The repositories call one of three methods before their statement:
 
-- ``bind(tenant_id)``: methods that take a tenant. The first call sets it (one round trip); later calls
+- ``bind(tenant_id)``: methods that take a tenant. The first call sets it (one round trip, with the
+  transaction's BEGIN when it is the transaction's first statement); later calls
   with the same tenant are free. A call for another tenant sets that one instead (another round trip):
   each statement still sees only the tenant it names, and a transaction that checks that tenant B
   cannot read tenant A's rows (the repository contract tests do) checks it in the database too.
@@ -32,7 +33,9 @@ from uuid import UUID
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
+from psycopg.rows import AsyncRowFactory, dict_row, tuple_row
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -91,43 +94,40 @@ class TenantScope:
         For a read that is all its unit of work does (a history page). Through SQLAlchemy it costs
         three round trips (BEGIN with the tenant setting, the SELECT, ROLLBACK), each with the
         execution layer's overhead, which cost more CPU than the query. Here the four statements go
-        as one simple-protocol query, with the parameters bound client-side by psycopg
-        (``AsyncClientCursor``: quoted as literals by their type, never spliced as text). The rows
-        come back as psycopg types: the caller maps them.
+        as one query (see ``_simple_query``). The rows come back as psycopg types: the caller maps them.
         """
         if not self._enforced or self._tenant is not None or self._cross_tenant:
             return None
-        with translated_errors():
-            driver = await self._driver()
-            if driver.info.transaction_status is not TransactionStatus.IDLE:
-                return None
-            query, fixed = _alone(statement)
-            arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
-            # Autocommit, so psycopg sends no BEGIN of its own: the query carries its own. Switched
-            # back before the connection goes on, and the transaction is over either way.
-            await driver.set_autocommit(True)
-            try:
-                async with psycopg.AsyncClientCursor(driver) as cursor:
-                    await cursor.execute(query, arguments)
-                    cursor.nextset()  # BEGIN's result -> set_config's
-                    cursor.nextset()  # -> the SELECT's
-                    rows = await cursor.fetchall()
-                    if driver.info.parameter_status("TimeZone") not in _UTC_NAMES:
-                        rows = [_in_utc(row) for row in rows]
-                    return rows
-            except psycopg.OperationalError:
-                await self._connection.invalidate()
-                raise
-            except psycopg.Error as error:
-                raise PersistenceError("a database statement failed") from error
-            finally:
-                if not driver.closed:
-                    if driver.info.transaction_status is not TransactionStatus.IDLE:
-                        await driver.rollback()  # the statement failed before its ROLLBACK
-                    await driver.set_autocommit(False)
+        driver = await self._driver()
+        if driver.info.transaction_status is not TransactionStatus.IDLE:
+            return None
+        select, fixed = _compiled(statement)
+        query = f"BEGIN READ ONLY; {_SET_TENANT}; {select}; ROLLBACK"
+        arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
+        return await self._simple_query(driver, query, arguments, result=2, row_factory=tuple_row)
+
+    async def bind_and_read(
+        self, tenant_id: UUID, statement: sa.Select[Any], parameters: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]] | None:
+        """``bind(tenant_id)`` and run ``statement`` in the same round trip (with the transaction's
+        BEGIN when it is the first); None when nothing is to be bound (SQLite, a tenant is bound
+        already, cross-tenant): the caller runs the statement as any other. Rows as dicts."""
+        if not self._enforced or self._tenant is not None or self._cross_tenant:
+            return None
+        driver = await self._driver()
+        select, fixed = _compiled(statement)
+        if driver.info.transaction_status is TransactionStatus.IDLE:
+            query, result = f"{_begin_statement(driver)}; {_SET_TENANT}; {select}", 2
+        else:
+            query, result = f"{_SET_TENANT}; {select}", 1
+        arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
+        rows = await self._simple_query(driver, query, arguments, result=result, row_factory=dict_row)
+        self._tenant = tenant_id
+        return rows
 
     async def _driver(self) -> psycopg.AsyncConnection[Any]:
-        raw = await self._connection.get_raw_connection()
+        with translated_errors():
+            raw = await self._connection.get_raw_connection()
         driver = raw.driver_connection
         if not isinstance(driver, psycopg.AsyncConnection):  # engine.py always uses it
             raise TypeError("PostgreSQL is reached through psycopg's async driver")
@@ -136,39 +136,86 @@ class TenantScope:
     async def _set(self, name: str, value: str) -> None:
         if not self._enforced:
             return
+        driver = await self._driver()
+        arguments = {"setting": name, "value": value}
+        if driver.info.transaction_status is TransactionStatus.IDLE:
+            # The transaction's first statement: its BEGIN goes with the setting, in one round trip.
+            query = f"{_begin_statement(driver)}; {_SET_CONFIG}"
+            await self._simple_query(driver, query, arguments, result=1, row_factory=tuple_row)
+        else:
+            await self._simple_query(driver, _SET_CONFIG, arguments, result=0, row_factory=tuple_row)
+
+    async def _simple_query(
+        self,
+        driver: psycopg.AsyncConnection[Any],
+        query: str,
+        arguments: Mapping[str, Any],
+        *,
+        result: int,
+        row_factory: AsyncRowFactory[Any],
+    ) -> list[Any]:
+        """Run several statements as one simple-protocol query, and return the rows of the
+        ``result``-th (from 0).
+
+        The parameters are bound client-side by psycopg (``AsyncClientCursor``: each quoted as a
+        literal of its type, never spliced as text): the extended protocol that carries them
+        separately takes one statement per message. A query that opens a transaction itself runs
+        with psycopg's autocommit on, so psycopg sends no BEGIN of its own first; the transaction is
+        then ours to end (COMMIT and ROLLBACK through SQLAlchemy end it as usual), and the pool sets
+        autocommit back off when the connection is returned (engine.py).
+        """
         with translated_errors():
-            driver = await self._driver()
             try:
-                # Pipeline mode sends the transaction's BEGIN (psycopg's, still pending when the
-                # setting is a transaction's first statement) and the setting in one round trip
-                # instead of two: on the hot paths a round trip costs more CPU than the statement.
-                async with driver.pipeline():
-                    await driver.execute("SELECT set_config(%s, %s, true)", (name, value))
+                if driver.info.transaction_status is TransactionStatus.IDLE and not driver.autocommit:
+                    await driver.set_autocommit(True)
+                async with psycopg.AsyncClientCursor(driver, row_factory=row_factory) as cursor:
+                    await cursor.execute(query, arguments)
+                    for _ in range(result):
+                        cursor.nextset()
+                    rows = await cursor.fetchall()
             except psycopg.OperationalError:
                 # SQLAlchemy did not see this failure: drop the connection rather than pool it.
                 await self._connection.invalidate()
                 raise
+            except psycopg.Error as error:
+                raise PersistenceError("a database statement failed") from error
+        if driver.info.parameter_status("TimeZone") not in _UTC_NAMES:
+            rows = [_in_utc(row) for row in rows]
+        return rows
 
 
 _TENANT_PARAMETER = "wa_gateway_tenant_id"
+_SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %({_TENANT_PARAMETER})s, true)"
+_SET_CONFIG = "SELECT set_config(%(setting)s, %(value)s, true)"
 # psycopg gives timestamps in the session's time zone; SQLAlchemy's columns (UtcDateTime) in UTC.
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
 
 
-def _in_utc(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(value.astimezone(UTC) if isinstance(value, datetime) else value for value in row)
+def _in_utc(row: Any) -> Any:
+    def utc(value: Any) -> Any:
+        return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+    if isinstance(row, dict):
+        return {name: utc(value) for name, value in row.items()}
+    return tuple(utc(value) for value in row)
+
+
+def _begin_statement(driver: psycopg.AsyncConnection[Any]) -> str:
+    """The BEGIN psycopg itself would send, with the connection's isolation level and read-only flag."""
+    parts = ["BEGIN"]
+    if driver.isolation_level is not None:
+        parts.append("ISOLATION LEVEL " + IsolationLevel(driver.isolation_level).name.replace("_", " "))
+    if driver.read_only is not None:
+        parts.append("READ ONLY" if driver.read_only else "READ WRITE")
+    return " ".join(parts)
 
 
 _PSYCOPG = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
 @functools.cache
-def _alone(statement: sa.Select[Any]) -> tuple[str, Mapping[str, Any]]:
-    """The statement as the third of four in one query (``%(name)s`` placeholders, psycopg's style),
-    and the values of the parameters the statement fixed itself (literals in its expressions)."""
+def _compiled(statement: sa.Select[Any]) -> tuple[str, Mapping[str, Any]]:
+    """The statement in psycopg's placeholder style (``%(name)s``), and the values of the parameters
+    the statement fixed itself (literals in its expressions)."""
     compiled = statement.compile(dialect=_PSYCOPG)
-    query = (
-        f"BEGIN READ ONLY; SELECT set_config('{TENANT_SETTING}', %({_TENANT_PARAMETER})s, true); "
-        f"{compiled}; ROLLBACK"
-    )
-    return query, {name: value for name, value in compiled.params.items() if value is not None}
+    return str(compiled), {name: value for name, value in compiled.params.items() if value is not None}
