@@ -7,6 +7,8 @@ access is checked on every request by the application (``ResolvePrincipal``), no
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from uuid import UUID
 
 import jwt
@@ -21,6 +23,8 @@ _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "tid", "rol
 # Access tokens live 15 minutes at most: a stolen one is useful for that long at worst, and revocation
 # (checked per request against the session) does not depend on it.
 MAX_TTL_SECONDS = 900
+_LEEWAY_SECONDS = 5
+_VERIFIED_TOKENS_KEPT = 1024
 
 
 class JwtTokenService:
@@ -34,6 +38,11 @@ class JwtTokenService:
         self._audience = audience
         self._ttl_seconds = ttl_seconds
         self._clock = clock
+        # Tokens verified lately, with their claims and validity window: a client sends the same token
+        # on every request for up to 15 minutes, and decoding and checking it again cost more CPU than
+        # the rest of authentication. The same string has the same signature and claims; only the
+        # time decides again.
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     def issue(self, user: User, session_id: UUID) -> IssuedToken:
         now = int(self._clock.now().timestamp())
@@ -54,6 +63,23 @@ class JwtTokenService:
         return IssuedToken(access_token=token, expires_in=self._ttl_seconds)
 
     def verify(self, token: str) -> AccessClaims:
+        verified = self._verified.get(token)
+        if verified is None:
+            verified = self._decode(token)
+            self._verified[token] = verified
+            if len(self._verified) > _VERIFIED_TOKENS_KEPT:
+                self._verified.popitem(last=False)
+        else:
+            self._verified.move_to_end(token)
+        # The validity window is checked here, on every use, against the service's clock.
+        now = self._clock.now().timestamp()
+        if now >= verified.valid_until:
+            raise InvalidToken("the access token has expired")
+        if now < verified.valid_from:
+            raise InvalidToken("the access token is not valid yet")
+        return verified.claims
+
+    def _decode(self, token: str) -> _Verified:
         try:
             claims = jwt.decode(
                 token,
@@ -61,22 +87,44 @@ class JwtTokenService:
                 algorithms=[_ALGORITHM],  # pinned: "none" and algorithm confusion are refused
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
-                leeway=5,
+                # exp and nbf are checked by verify(), with the service's clock, on every use.
+                options={
+                    "require": _REQUIRED_CLAIMS,
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                },
+                leeway=_LEEWAY_SECONDS,
             )
-        except jwt.ExpiredSignatureError as error:
-            raise InvalidToken("the access token has expired") from error
         except jwt.PyJWTError as error:
             raise InvalidToken("the access token is not valid") from error
         if claims.get("typ") != "access":
             raise InvalidToken("the token is not an access token")
         try:
-            return AccessClaims(
+            access = AccessClaims(
                 user_id=UUID(claims["sub"]),
                 tenant_id=UUID(claims["tid"]),
                 role=Role(claims["role"]),
                 session_id=UUID(claims["sid"]),
                 token_id=str(claims["jti"]),
             )
+            not_before, expires = _timestamp(claims["nbf"]), _timestamp(claims["exp"])
         except (ValueError, TypeError, AttributeError) as error:
             raise InvalidToken("the access token is not valid") from error
+        return _Verified(access, not_before - _LEEWAY_SECONDS, expires + _LEEWAY_SECONDS)
+
+
+def _timestamp(value: object) -> float:
+    """A NumericDate claim (RFC 7519): a number of seconds; anything else makes the token invalid."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("a NumericDate is a number")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature and claims were checked, and the window in which it is valid."""
+
+    claims: AccessClaims
+    valid_from: float
+    valid_until: float

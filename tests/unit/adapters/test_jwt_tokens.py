@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from adapters.system_clock import SystemClock
 from application.errors import InvalidToken
 from domain.access import new_api_key_secret, new_refresh_token
 from domain.tenancy import Role, User
+from tests.unit.fakes import FixedClock
 
 SECRET = "s" * 40
 OTHER_SECRET = "o" * 40
@@ -144,3 +145,53 @@ def test_other_algorithms_are_refused(service: JwtTokenService, user: User, algo
 def test_garbage_is_refused(service: JwtTokenService, garbage: str) -> None:
     with pytest.raises(InvalidToken):
         service.verify(garbage)
+
+
+# ------------------------------------------------------------------------ tokens used again and again
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def clocked_service(clock: FixedClock) -> JwtTokenService:
+    return JwtTokenService(
+        secret=SECRET, issuer="wa-gateway", audience="wa-api", ttl_seconds=900, clock=clock
+    )
+
+
+def test_a_token_verified_before_is_refused_once_it_expires(
+    clocked_service: JwtTokenService, clock: FixedClock, user: User
+) -> None:
+    token = clocked_service.issue(user, SESSION_ID).access_token
+    assert clocked_service.verify(token).session_id == SESSION_ID
+
+    clock.advance(timedelta(seconds=900 + 4))  # within the 5 seconds of leeway
+    assert clocked_service.verify(token).session_id == SESSION_ID
+    clock.advance(timedelta(seconds=1))
+
+    with pytest.raises(InvalidToken, match="expired"):
+        clocked_service.verify(token)
+
+
+def test_a_token_refused_as_not_yet_valid_is_accepted_from_its_nbf(
+    clocked_service: JwtTokenService, clock: FixedClock, user: User
+) -> None:
+    now = int(clock.now().timestamp())
+    claims = {**claims_of(clocked_service, user), "nbf": now + 60}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+
+    with pytest.raises(InvalidToken, match="not valid yet"):
+        clocked_service.verify(token)
+    clock.advance(timedelta(seconds=55))
+
+    assert clocked_service.verify(token).session_id == SESSION_ID
+
+
+def test_a_token_whose_times_are_not_numbers_is_refused(clocked_service: JwtTokenService, user: User) -> None:
+    for claim in ("exp", "nbf"):
+        claims = {**claims_of(clocked_service, user), claim: True}
+        with pytest.raises(InvalidToken):
+            clocked_service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
