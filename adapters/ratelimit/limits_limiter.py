@@ -8,7 +8,7 @@ import time
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 from application.ports import RateLimit, RateLimitState
@@ -22,8 +22,11 @@ def _redis_storage_uri(url: str) -> str:
 
 
 class LimitsRateLimiter:
-    """Moving-window limits. With ``redis_url`` every process sharing that Redis (and ``key_prefix``)
-    counts against the same windows; without it, each process keeps its own in memory.
+    """Sliding-window limits: a key keeps its current and previous window's counts, weighted, so its
+    memory does not grow with the limit (a moving window keeps a timestamp per event: with a large
+    per-address limit, hundreds of thousands per address). With ``redis_url`` every process sharing
+    that Redis (and ``key_prefix``) counts against the same windows; without it, each process keeps
+    its own in memory.
 
     When Redis cannot be reached the limits fail open (the event is allowed, and an error is logged):
     the per-address limit runs on every request, /healthz included, so failing closed would turn a Redis
@@ -37,7 +40,7 @@ class LimitsRateLimiter:
         else:
             storage = MemoryStorage()
         self._storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     @property
     def shared(self) -> bool:

@@ -26,7 +26,7 @@ class Authenticate:
     ``failure_limit`` the caller must wait (429) before trying again, whether or not the next password
     would be right. The per-account count is keyed by the address too, so that nobody can lock a user
     out by failing logins in their name from elsewhere: the lockout only ever holds the address that
-    failed, and it decays (a moving window of ``failure_limit.per_seconds``), so it is never permanent.
+    failed, and it decays (a sliding window of ``failure_limit.per_seconds``), so it is never permanent.
     """
 
     def __init__(
