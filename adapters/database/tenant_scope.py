@@ -46,8 +46,9 @@ CROSS_TENANT_SETTING = "app.cross_tenant"
 
 
 class TenantScope:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, *, read_only: bool = False) -> None:
         self._connection = connection
+        self._read_only = read_only
         self._enforced = connection.dialect.name == "postgresql"
         self._tenant: UUID | None = None
         self._cross_tenant = False
@@ -117,7 +118,7 @@ class TenantScope:
         driver = await self._driver()
         select, fixed = _compiled(statement)
         if driver.info.transaction_status is TransactionStatus.IDLE:
-            query, result = f"{_begin_statement(driver)}; {_SET_TENANT}; {select}", 2
+            query, result = f"{_begin_statement(driver, self._read_only)}; {_SET_TENANT}; {select}", 2
         else:
             query, result = f"{_SET_TENANT}; {select}", 1
         arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
@@ -140,7 +141,7 @@ class TenantScope:
         arguments = {"setting": name, "value": value}
         if driver.info.transaction_status is TransactionStatus.IDLE:
             # The transaction's first statement: its BEGIN goes with the setting, in one round trip.
-            query = f"{_begin_statement(driver)}; {_SET_CONFIG}"
+            query = f"{_begin_statement(driver, self._read_only)}; {_SET_CONFIG}"
             await self._simple_query(driver, query, arguments, result=1, row_factory=tuple_row)
         else:
             await self._simple_query(driver, _SET_CONFIG, arguments, result=0, row_factory=tuple_row)
@@ -200,13 +201,16 @@ def _in_utc(row: Any) -> Any:
     return tuple(utc(value) for value in row)
 
 
-def _begin_statement(driver: psycopg.AsyncConnection[Any]) -> str:
-    """The BEGIN psycopg itself would send, with the connection's isolation level and read-only flag."""
+def _begin_statement(driver: psycopg.AsyncConnection[Any], read_only: bool) -> str:
+    """The BEGIN psycopg itself would send (the connection's isolation level and read-only flag), READ
+    ONLY for a read-only unit of work."""
     parts = ["BEGIN"]
     if driver.isolation_level is not None:
         parts.append("ISOLATION LEVEL " + IsolationLevel(driver.isolation_level).name.replace("_", " "))
-    if driver.read_only is not None:
-        parts.append("READ ONLY" if driver.read_only else "READ WRITE")
+    if read_only or driver.read_only:
+        parts.append("READ ONLY")
+    elif driver.read_only is not None:
+        parts.append("READ WRITE")
     return " ".join(parts)
 
 

@@ -59,10 +59,10 @@ class SqlAlchemyUnitOfWork:
     while it is in use: it is meant to be created per request, not shared between tasks.
 
     ``read_only=True`` is for use cases that only read (the per-request session check, a history
-    page): ``commit()`` is refused, and on PostgreSQL the transaction is ``BEGIN READ ONLY`` (the same
-    round trip), so a write through it fails in the database too. It is still a transaction, not
-    autocommit: row-level security's tenant setting (tenant_scope.py) is transaction-local, so in
-    autocommit it would end before the query that needs it.
+    page): ``commit()`` is refused, and on PostgreSQL the transaction is ``BEGIN READ ONLY`` (sent by
+    the tenant scope with the tenant setting), so a write through it fails in the database too. It is
+    still a transaction, not autocommit: row-level security's tenant setting (tenant_scope.py) is
+    transaction-local, so in autocommit it would end before the query that needs it.
     """
 
     def __init__(
@@ -143,15 +143,13 @@ class SqlAlchemyUnitOfWork:
         with translated_errors():
             connection = await self._engine.connect()
             try:
-                if self._read_only and connection.dialect.name == "postgresql":
-                    # psycopg's read_only flag: its BEGIN becomes BEGIN READ ONLY; the pool resets
-                    # the flag when the connection comes back.
-                    await connection.execution_options(postgresql_readonly=True)
                 await connection.begin()
             except BaseException:
                 await _close_quietly(connection)
                 raise
-        scope = TenantScope(connection)
+        # On PostgreSQL every transaction is begun by the scope (with the tenant setting), as BEGIN
+        # READ ONLY here: a write through this unit of work fails in the database too.
+        scope = TenantScope(connection, read_only=self._read_only)
         self._transaction = _Transaction(
             connection=connection,
             scope=scope,
