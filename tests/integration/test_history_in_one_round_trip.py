@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.engine import create_database_engine
@@ -117,3 +118,19 @@ async def test_rows_of_other_tenants_stay_hidden_even_from_a_statement_without_a
 
     assert rows is not None
     assert [row[0] for row in rows] == [mine.id]
+
+
+async def test_a_connection_goes_back_to_the_pool_as_psycopg_hands_it_out(
+    kolkata_engine: AsyncEngine, reads: UowFactory, writes: UowFactory
+) -> None:
+    tenant = await add_tenant(writes)  # a write: BEGIN sent by the scope, with autocommit on
+    async with reads() as uow:
+        await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=10))
+
+    # The pool holds one connection: the one both units of work used.
+    async with kolkata_engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        assert driver.autocommit is False
+        assert driver.info.transaction_status is TransactionStatus.IDLE
