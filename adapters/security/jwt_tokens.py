@@ -87,12 +87,13 @@ class JwtTokenService:
                 algorithms=[_ALGORITHM],  # pinned: "none" and algorithm confusion are refused
                 audience=self._audience,
                 issuer=self._issuer,
-                # exp and nbf are checked by verify(), with the service's clock, on every use.
+                # exp, nbf and iat are checked by verify(), with the service's clock, on every use.
                 options={
                     "require": _REQUIRED_CLAIMS,
                     "verify_signature": True,
                     "verify_exp": False,
                     "verify_nbf": False,
+                    "verify_iat": False,
                 },
                 leeway=_LEEWAY_SECONDS,
             )
@@ -108,7 +109,10 @@ class JwtTokenService:
                 session_id=UUID(claims["sid"]),
                 token_id=str(claims["jti"]),
             )
-            not_before, expires = _timestamp(claims["nbf"]), _timestamp(claims["exp"])
+            # Not valid before it was issued either (a token issued in the future is a forgery or a
+            # clock gone wrong).
+            not_before = max(_timestamp(claims["nbf"]), _timestamp(claims["iat"]))
+            expires = _timestamp(claims["exp"])
         except (ValueError, TypeError, AttributeError) as error:
             raise InvalidToken("the access token is not valid") from error
         return _Verified(access, not_before - _LEEWAY_SECONDS, expires + _LEEWAY_SECONDS)

@@ -176,11 +176,12 @@ def test_a_token_verified_before_is_refused_once_it_expires(
         clocked_service.verify(token)
 
 
-def test_a_token_refused_as_not_yet_valid_is_accepted_from_its_nbf(
-    clocked_service: JwtTokenService, clock: FixedClock, user: User
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_a_token_refused_as_not_yet_valid_is_accepted_from_its_nbf_and_iat(
+    clocked_service: JwtTokenService, clock: FixedClock, user: User, claim: str
 ) -> None:
     now = int(clock.now().timestamp())
-    claims = {**claims_of(clocked_service, user), "nbf": now + 60}
+    claims = {**claims_of(clocked_service, user), claim: now + 60}
     token = jwt.encode(claims, SECRET, algorithm="HS256")
 
     with pytest.raises(InvalidToken, match="not valid yet"):
@@ -191,7 +192,7 @@ def test_a_token_refused_as_not_yet_valid_is_accepted_from_its_nbf(
 
 
 def test_a_token_whose_times_are_not_numbers_is_refused(clocked_service: JwtTokenService, user: User) -> None:
-    for claim in ("exp", "nbf"):
+    for claim in ("exp", "nbf", "iat"):
         claims = {**claims_of(clocked_service, user), claim: True}
         with pytest.raises(InvalidToken):
             clocked_service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
