@@ -48,7 +48,7 @@ def create_database_engine(
     url: str,
     *,
     pool_size: int = 10,
-    max_overflow: int = 0,
+    max_overflow: int = 10,
     echo: bool = False,
     connect_timeout_seconds: int = 5,
 ) -> AsyncEngine:
@@ -70,9 +70,7 @@ def create_database_engine(
         options.update(
             # Every connection the pool may open is kept once open (no overflow to close at check-in):
             # a burst that outgrew the pool would otherwise open its connections again on the next
-            # burst, each a new server process (8,751 sessions for 20,000 messages end to end). And no
-            # more than that: past a few backends per core, PostgreSQL spends the CPU on contention
-            # (64 concurrent accepts on 2 cores: 2.4 ms of server CPU each with 40 backends, 0.7 with 22).
+            # burst, each a new server process (8,751 sessions for 20,000 messages end to end).
             pool_size=pool_size + max_overflow,
             max_overflow=0,
             # without it an unroutable host hangs a request for minutes instead of failing fast

@@ -295,7 +295,7 @@ class Gateway:
             "PROVIDER_TIMEOUT_SECONDS": "5",
             "DISPATCH_LEASE_SECONDS": "30",
             # 6 processes on one server: each keeps few connections (SQLAlchemy may add 10 more).
-            "DB_POOL_SIZE": "13",
+            "DB_POOL_SIZE": "3",
             "LOG_LEVEL": "WARNING",
             **(settings or {}),
         }

@@ -489,7 +489,7 @@ async def test_postgres_restarted_under_load_answers_503_then_recovers_and_sends
     outage_seconds = 5.0
     started = time.monotonic()
     database_url = private_cluster.url_for(await asyncio.to_thread(private_cluster.create_database))
-    settings = {"DB_POOL_SIZE": "15", "PROVIDER_TIMEOUT_SECONDS": "2", "DISPATCH_LEASE_SECONDS": "10"}
+    settings = {"DB_POOL_SIZE": "5", "PROVIDER_TIMEOUT_SECONDS": "2", "DISPATCH_LEASE_SECONDS": "10"}
     async with deployment(tmp_path, database_url, apis=2, workers=4, settings=settings) as deployed:
         await deployed.emulator.patch_callbacks(statuses=["sent"], step_delay_seconds=0.5)
         to = contacts(100)

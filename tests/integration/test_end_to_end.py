@@ -35,7 +35,7 @@ async def container(postgres_url: str, tmp_path: Path) -> AsyncIterator[Containe
         environ={
             "DATA_DIR": str(tmp_path),
             "DATABASE_URL": postgres_url,
-            "DB_POOL_SIZE": "14",
+            "DB_POOL_SIZE": "4",
             # Cheap argon2id for tests; production parameters are measured in bench/.
             "ARGON2_TIME_COST": "1",
             "ARGON2_MEMORY_KIB": "8192",
