@@ -15,12 +15,36 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import LateralFromClause
 
-from adapters.database.repositories import _Repository, _upsert_for
-from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
+from adapters.database.access import _labelled, _unprefixed
+from adapters.database.repositories import (
+    _ATTACH_PROVIDER_SID,
+    _CREDENTIALS_OF_TENANT,
+    _MESSAGE_BY_ID,
+    _RECORD_DISPATCH,
+    _TENANT_BY_ID,
+    _message_from_row,
+    _record_dispatch_parameters,
+    _Repository,
+    _tenant_from_row,
+    _upsert_for,
+    open_credentials,
+)
+from adapters.database.tables import (
+    dispatch_jobs,
+    idempotency_keys,
+    messages,
+    senders,
+    tenant_credentials,
+    tenants,
+)
+from adapters.database.tenant_scope import TenantScope
+from adapters.security.secret_box import SecretBox
 from application.errors import AlreadyExists
-from application.ports import DispatchJob, IdempotencyRecord, JobPhase
+from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase, LeasedAttempt
+from domain.messages import Message
 from domain.phone import PhoneNumber
 
 
@@ -79,8 +103,64 @@ _EXTEND_LEASE = (
 _COMPLETE = sa.delete(dispatch_jobs).where(_JOB)
 _COMPLETE_OWNED = sa.delete(dispatch_jobs).where(_JOB, _LEASED_BY)
 
+_MESSAGE, _TENANT, _CREDENTIALS = "m_", "t_", "c_"
+
+
+def _extend_lease_and_load() -> sa.Select[Any]:
+    """PostgreSQL: the lease renewed and what the attempt needs read, in one statement (one round trip
+    instead of four). The outer joins keep the leased row when the message or tenant is gone."""
+    job_tenant = sa.bindparam("job_tenant_id", type_=dispatch_jobs.c.tenant_id.type)
+    leased = (
+        sa.update(dispatch_jobs)
+        .where(_JOB, _LEASED_BY, dispatch_jobs.c.tenant_id == job_tenant)
+        .values(lease_expires_at=sa.bindparam("until", type_=dispatch_jobs.c.lease_expires_at.type))
+        .returning(dispatch_jobs.c.message_id, dispatch_jobs.c.tenant_id)
+        .cte("leased")
+    )
+    return sa.select(
+        *_labelled(messages, _MESSAGE),
+        *_labelled(tenants, _TENANT),
+        *_labelled(tenant_credentials, _CREDENTIALS),
+    ).select_from(
+        leased.outerjoin(
+            messages,
+            sa.and_(messages.c.tenant_id == leased.c.tenant_id, messages.c.id == leased.c.message_id),
+        )
+        .outerjoin(tenants, tenants.c.id == leased.c.tenant_id)
+        .outerjoin(tenant_credentials, tenant_credentials.c.tenant_id == leased.c.tenant_id)
+    )
+
+
+def _complete_dispatch() -> sa.Select[Any]:
+    """PostgreSQL: the job removed and the message's outcome recorded, in one statement, the message
+    only if the job was still ours (``_RECORD_DISPATCH``'s change, which attaches the SID too)."""
+    completed = (
+        sa.delete(dispatch_jobs)
+        .where(_JOB, _LEASED_BY, dispatch_jobs.c.tenant_id == sa.bindparam("of_tenant_id"))
+        .returning(dispatch_jobs.c.message_id)
+        .cte("completed")
+    )
+    recorded = (
+        _RECORD_DISPATCH.where(messages.c.id.in_(sa.select(completed.c.message_id)))
+        .returning(messages.c.id)
+        .cte("recorded")
+    )
+    return sa.select(
+        sa.select(sa.func.count()).select_from(completed).scalar_subquery().label("completed"),
+        sa.select(sa.func.count()).select_from(recorded).scalar_subquery().label("recorded"),
+    )
+
+
+# Built once: a worker runs them for every message it sends.
+_EXTEND_LEASE_AND_LOAD = _extend_lease_and_load()
+_COMPLETE_DISPATCH = _complete_dispatch()
+
 
 class SqlAlchemyDispatchQueue(_Repository):
+    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
+        super().__init__(connection, scope)
+        self._secret_box = secret_box  # to open the credentials read with a lease
+
     async def enqueue(self, job: DispatchJob) -> None:
         await self._scope.bind(job.tenant_id)
         await self._execute(
@@ -162,6 +242,56 @@ class SqlAlchemyDispatchQueue(_Repository):
         result = await self._execute(_EXTEND_LEASE, parameters)
         return result.rowcount == 1
 
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        # The job's tenant is known: the transaction sees that tenant's rows only, not every tenant's.
+        await self._scope.bind(tenant_id)
+        if self._connection.dialect.name != "postgresql":
+            return await self._extend_lease_and_load_one_by_one(
+                message_id, tenant_id, owner=owner, until=until
+            )
+        parameters = {
+            "job_message_id": message_id,
+            "job_tenant_id": tenant_id,
+            "owner": owner,
+            "until": until,
+        }
+        row = await self._one_or_none(_EXTEND_LEASE_AND_LOAD, parameters)
+        if row is None:
+            return None
+        credentials = _unprefixed(row, _CREDENTIALS)
+        return LeasedAttempt(
+            message=_message_from_row(_unprefixed(row, _MESSAGE))
+            if row[_MESSAGE + "id"] is not None
+            else None,
+            tenant=_tenant_from_row(_unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
+            credentials=open_credentials(self._secret_box, credentials)
+            if credentials["tenant_id"] is not None
+            else None,
+        )
+
+    async def _extend_lease_and_load_one_by_one(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        """SQLite: the same reads, one statement each (it has no data-modifying CTE)."""
+        extended = await self._execute(
+            _EXTEND_LEASE.where(dispatch_jobs.c.tenant_id == tenant_id),
+            {"job_message_id": message_id, "owner": owner, "until": until},
+        )
+        if extended.rowcount != 1:
+            return None
+        message = await self._one_or_none(
+            _MESSAGE_BY_ID, {"of_tenant_id": tenant_id, "of_message_id": message_id}
+        )
+        tenant = await self._one_or_none(_TENANT_BY_ID, {"tenant_id": tenant_id})
+        credentials = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
+        return LeasedAttempt(
+            message=_message_from_row(message) if message else None,
+            tenant=_tenant_from_row(tenant) if tenant else None,
+            credentials=open_credentials(self._secret_box, credentials) if credentials else None,
+        )
+
     async def reschedule(
         self,
         message_id: UUID,
@@ -195,6 +325,35 @@ class SqlAlchemyDispatchQueue(_Repository):
             parameters = {"job_message_id": message_id, "owner": owner}
             result = await self._execute(_COMPLETE_OWNED, parameters)
         return result.rowcount == 1
+
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        await self._scope.bind(message.tenant_id)
+        conflict = "another message has this provider id"
+        the_job = {"job_message_id": message.id, "owner": owner}
+        the_message = {"of_tenant_id": message.tenant_id, "of_message_id": message.id}
+        if self._connection.dialect.name == "postgresql":
+            parameters = {**the_job, **the_message, **_record_dispatch_parameters(message)}
+            row = (await self._execute(_COMPLETE_DISPATCH, parameters, conflict=conflict)).one()
+            if not row.completed:
+                return DispatchCompletion.LEASE_LOST
+            if row.recorded:
+                return DispatchCompletion.RECORDED
+        else:
+            if (await self._execute(_COMPLETE_OWNED, the_job)).rowcount != 1:
+                return DispatchCompletion.LEASE_LOST
+            recorded = await self._execute(
+                _RECORD_DISPATCH, {**the_message, **_record_dispatch_parameters(message)}, conflict=conflict
+            )
+            if recorded.rowcount == 1:
+                return DispatchCompletion.RECORDED
+        # Settled elsewhere while we sent: it keeps its status, and learns its SID if it had none.
+        if message.provider_sid:
+            await self._execute(
+                _ATTACH_PROVIDER_SID,
+                {**the_message, "new_provider_sid": message.provider_sid},
+                conflict=conflict,
+            )
+        return DispatchCompletion.SETTLED_ELSEWHERE
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
         await self._scope.cross_tenant()
