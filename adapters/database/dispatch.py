@@ -168,13 +168,6 @@ class SqlAlchemyDispatchQueue(_Repository):
             conflict="the message has a dispatch job already",
         )
 
-    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            dispatch_jobs.c.available_at <= now,
-            _lease_free(dispatch_jobs, now),
-            ~_sender_paused(dispatch_jobs.c.tenant_id, dispatch_jobs.c.sender_number, now),
-        )
-
     async def claim_due(
         self,
         *,
@@ -186,53 +179,22 @@ class SqlAlchemyDispatchQueue(_Repository):
         skip_tenants: Collection[UUID] = (),
     ) -> list[DispatchJob]:
         await self._scope.cross_tenant()
-        if (skip_senders or skip_tenants) and self._connection.dialect.name == "postgresql":
-            due = _due_skipping(now, limit, sorted(s.e164 for s in skip_senders), sorted(skip_tenants))
-        else:
-            wanted = [self._claimable(now)]
-            if skip_senders:
-                wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
-            if skip_tenants:
-                wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
-            due = (
-                sa.select(dispatch_jobs.c.message_id)
-                .where(*wanted)
-                .order_by(dispatch_jobs.c.available_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        return await self._lease(
-            dispatch_jobs.c.message_id.in_(due.scalar_subquery()), owner, now, lease_seconds
-        )
+        due = _due_jobs(now, limit, skip_senders, skip_tenants, self._connection.dialect.name)
+        return await self._lease(due, owner, now, lease_seconds)
 
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
     ) -> DispatchJob | None:
         await self._scope.by_key()
         leased = await self._lease(
-            sa.and_(dispatch_jobs.c.message_id == message_id, self._claimable(now)), owner, now, lease_seconds
+            sa.and_(dispatch_jobs.c.message_id == message_id, _claimable(now)), owner, now, lease_seconds
         )
         return leased[0] if leased else None
 
     async def _lease(
         self, which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
     ) -> list[DispatchJob]:
-        result = await self._execute(
-            sa.update(dispatch_jobs)
-            .where(which)
-            .values(
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                # A job still leased when it is claimed is one whose lease ran out: its owner vanished
-                # mid-attempt (killed, or cut off from the database) and may have reached the provider
-                # before. The new owner looks the message up before it sends anything.
-                phase=sa.case(
-                    (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
-                    else_=dispatch_jobs.c.phase,
-                ),
-            )
-            .returning(*dispatch_jobs.c)
-        )
+        result = await self._execute(_lease_statement(which, owner, now, lease_seconds))
         jobs = [_job_from_row(row) for row in result.mappings()]
         return sorted(jobs, key=lambda job: job.available_at)
 
@@ -370,6 +332,70 @@ class SqlAlchemyDispatchQueue(_Repository):
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any job's due time
 
 
+def _lease_statement(
+    which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
+) -> sa.Update:
+    return (
+        sa.update(dispatch_jobs)
+        .where(which)
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            # A job still leased when it is claimed is one whose lease ran out: its owner vanished
+            # mid-attempt (killed, or cut off from the database) and may have reached the provider
+            # before. The new owner looks the message up before it sends anything.
+            phase=sa.case(
+                (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
+                else_=dispatch_jobs.c.phase,
+            ),
+        )
+        .returning(*dispatch_jobs.c)
+    )
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        dispatch_jobs.c.available_at <= now,
+        _lease_free(dispatch_jobs, now),
+        ~_sender_paused(dispatch_jobs.c.tenant_id, dispatch_jobs.c.sender_number, now),
+    )
+
+
+def _due_jobs(
+    now: datetime,
+    limit: int,
+    skip_senders: Collection[PhoneNumber],
+    skip_tenants: Collection[UUID],
+    dialect_name: str,
+) -> sa.ColumnElement[bool]:
+    """The jobs ``claim_due`` leases: the ``limit`` oldest claimable ones, locked, skipping some."""
+    if (skip_senders or skip_tenants) and dialect_name == "postgresql":
+        due = _due_skipping(now, limit, sorted(s.e164 for s in skip_senders), sorted(skip_tenants))
+    else:
+        wanted = [_claimable(now)]
+        if skip_senders:
+            wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
+        if skip_tenants:
+            wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
+        due = (
+            sa.select(dispatch_jobs.c.message_id)
+            .where(*wanted)
+            .order_by(dispatch_jobs.c.available_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    if dialect_name != "postgresql":
+        return dispatch_jobs.c.message_id.in_(due.scalar_subquery())
+    # As an array, the locked jobs are updated by key: ``IN (subquery)`` is planned as a hash join
+    # over a sequential scan of the whole queue (row-level security's check on every row of it).
+    return dispatch_jobs.c.message_id == sa.any_(_array_of(due.subquery("due")))
+
+
+def _array_of(ids: sa.Subquery) -> sa.ColumnElement[Any]:
+    """The ``message_id``s of ``ids`` as one array (the cast makes ANY take it as one value)."""
+    return sa.cast(sa.select(sa.func.array_agg(ids.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid()))
+
+
 def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= now)
 
@@ -450,9 +476,7 @@ def _due_skipping(
     )
     # Checked again as they are locked: another worker may have leased one since. As an array, the
     # candidates are looked up by key (``IN (subquery)`` may be planned as a hash join over the queue).
-    candidate_ids = sa.cast(  # the cast makes ANY take one array, not a subquery's rows
-        sa.select(sa.func.array_agg(candidates.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid())
-    )
+    candidate_ids = _array_of(candidates)
     return (
         sa.select(dispatch_jobs.c.message_id)
         .where(
