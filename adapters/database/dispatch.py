@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -208,8 +208,8 @@ class SqlAlchemyDispatchQueue(_Repository):
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
     ) -> LeasedAttempt | None:
         # The job's tenant is known: the transaction sees that tenant's rows only, not every tenant's.
-        await self._scope.bind(tenant_id)
         if self._connection.dialect.name != "postgresql":
+            await self._scope.bind(tenant_id)
             return await self._extend_lease_and_load_one_by_one(
                 message_id, tenant_id, owner=owner, until=until
             )
@@ -219,7 +219,7 @@ class SqlAlchemyDispatchQueue(_Repository):
             "owner": owner,
             "until": until,
         }
-        row = await self._one_or_none(_EXTEND_LEASE_AND_LOAD, parameters)
+        row = await self._bound_one_or_none(tenant_id, _EXTEND_LEASE_AND_LOAD, parameters)
         if row is None:
             return None
         credentials = _unprefixed(row, _CREDENTIALS)
@@ -232,6 +232,21 @@ class SqlAlchemyDispatchQueue(_Repository):
             if credentials["tenant_id"] is not None
             else None,
         )
+
+    async def _bound_one_or_none(
+        self,
+        tenant_id: UUID,
+        statement: sa.Select[Any],
+        parameters: Mapping[str, Any],
+        conflict: str = "the record exists already",
+    ) -> RowMapping | None:
+        """``statement``'s row in ``tenant_id``'s scope; when the transaction has yet to begin, its BEGIN,
+        the tenant setting and the statement go in one round trip (instead of two)."""
+        rows = await self._scope.bind_and_read(tenant_id, statement, parameters, conflict=conflict)
+        if rows is None:  # a tenant is bound already: the statement goes as any other
+            await self._scope.bind(tenant_id)
+            return await self._one_or_none(statement, parameters)
+        return cast(RowMapping, rows[0]) if rows else None
 
     async def _extend_lease_and_load_one_by_one(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
@@ -289,18 +304,18 @@ class SqlAlchemyDispatchQueue(_Repository):
         return result.rowcount == 1
 
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
-        await self._scope.bind(message.tenant_id)
         conflict = "another message has this provider id"
         the_job = {"job_message_id": message.id, "owner": owner}
         the_message = {"of_tenant_id": message.tenant_id, "of_message_id": message.id}
         if self._connection.dialect.name == "postgresql":
             parameters = {**the_job, **the_message, **_record_dispatch_parameters(message)}
-            row = (await self._execute(_COMPLETE_DISPATCH, parameters, conflict=conflict)).one()
-            if not row.completed:
+            row = await self._bound_one_or_none(message.tenant_id, _COMPLETE_DISPATCH, parameters, conflict)
+            if row is None or not row["completed"]:
                 return DispatchCompletion.LEASE_LOST
-            if row.recorded:
+            if row["recorded"]:
                 return DispatchCompletion.RECORDED
         else:
+            await self._scope.bind(message.tenant_id)
             if (await self._execute(_COMPLETE_OWNED, the_job)).rowcount != 1:
                 return DispatchCompletion.LEASE_LOST
             recorded = await self._execute(
