@@ -335,6 +335,25 @@ class DispatchJob:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LeasedAttempt:
+    """What one attempt at a leased job needs, read as its lease is renewed; None where missing."""
+
+    message: Message | None
+    tenant: Tenant | None
+    credentials: TwilioCredentials | None  # sealed at rest, opened for the provider call
+
+
+class DispatchCompletion(enum.Enum):
+    """How completing a job with its message's outcome went."""
+
+    LEASE_LOST = "lease_lost"  # another worker holds the job now: nothing was written
+    RECORDED = "recorded"  # the job is gone and the message moved from accepted to its outcome
+    # The job is gone; the message had been settled elsewhere and kept its status (its provider SID
+    # was attached if it had none).
+    SETTLED_ELSEWHERE = "settled_elsewhere"
+
+
 class DispatchQueue(Protocol):
     """Jobs are leased, not locked: a worker that dies loses its lease and the job becomes due again."""
 
@@ -370,6 +389,13 @@ class DispatchQueue(Protocol):
         """Keep the lease until ``until``; False if ``owner`` no longer holds it (it must not send)."""
         ...
 
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        """``extend_lease``, and read the message, its tenant and the tenant's Twilio credentials in
+        the same step; None if ``owner`` no longer holds the lease (nothing is read then)."""
+        ...
+
     async def reschedule(
         self,
         message_id: UUID,
@@ -385,6 +411,14 @@ class DispatchQueue(Protocol):
 
     async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
         """Remove the job (``owner`` None: whoever holds it); False if ``owner`` no longer holds it."""
+        ...
+
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        """Remove the message's job and record its outcome (``MessageRepository.record_dispatch``, and
+        ``attach_provider_sid`` when it has one) together: only if ``owner`` still holds the lease.
+
+        Written in the caller's transaction, so a crash leaves both or neither.
+        """
         ...
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:

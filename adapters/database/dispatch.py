@@ -10,17 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import LateralFromClause
 
-from adapters.database.repositories import _Repository, _upsert_for
-from adapters.database.tables import dispatch_jobs, idempotency_keys, senders
+from adapters.database.access import _labelled, _unprefixed
+from adapters.database.repositories import (
+    _ATTACH_PROVIDER_SID,
+    _CREDENTIALS_OF_TENANT,
+    _MESSAGE_BY_ID,
+    _RECORD_DISPATCH,
+    _TENANT_BY_ID,
+    _message_from_row,
+    _record_dispatch_parameters,
+    _Repository,
+    _tenant_from_row,
+    _upsert_for,
+    open_credentials,
+)
+from adapters.database.tables import (
+    dispatch_jobs,
+    idempotency_keys,
+    messages,
+    senders,
+    tenant_credentials,
+    tenants,
+)
+from adapters.database.tenant_scope import TenantScope
+from adapters.security.secret_box import SecretBox
 from application.errors import AlreadyExists
-from application.ports import DispatchJob, IdempotencyRecord, JobPhase
+from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase, LeasedAttempt
+from domain.messages import Message
 from domain.phone import PhoneNumber
 
 
@@ -79,20 +103,69 @@ _EXTEND_LEASE = (
 _COMPLETE = sa.delete(dispatch_jobs).where(_JOB)
 _COMPLETE_OWNED = sa.delete(dispatch_jobs).where(_JOB, _LEASED_BY)
 
+_MESSAGE, _TENANT, _CREDENTIALS = "m_", "t_", "c_"
+
+
+def _extend_lease_and_load() -> sa.Select[Any]:
+    """PostgreSQL: the lease renewed and what the attempt needs read, in one statement (one round trip
+    instead of four). The outer joins keep the leased row when the message or tenant is gone."""
+    job_tenant = sa.bindparam("job_tenant_id", type_=dispatch_jobs.c.tenant_id.type)
+    leased = (
+        sa.update(dispatch_jobs)
+        .where(_JOB, _LEASED_BY, dispatch_jobs.c.tenant_id == job_tenant)
+        .values(lease_expires_at=sa.bindparam("until", type_=dispatch_jobs.c.lease_expires_at.type))
+        .returning(dispatch_jobs.c.message_id, dispatch_jobs.c.tenant_id)
+        .cte("leased")
+    )
+    return sa.select(
+        *_labelled(messages, _MESSAGE),
+        *_labelled(tenants, _TENANT),
+        *_labelled(tenant_credentials, _CREDENTIALS),
+    ).select_from(
+        leased.outerjoin(
+            messages,
+            sa.and_(messages.c.tenant_id == leased.c.tenant_id, messages.c.id == leased.c.message_id),
+        )
+        .outerjoin(tenants, tenants.c.id == leased.c.tenant_id)
+        .outerjoin(tenant_credentials, tenant_credentials.c.tenant_id == leased.c.tenant_id)
+    )
+
+
+def _complete_dispatch() -> sa.Select[Any]:
+    """PostgreSQL: the job removed and the message's outcome recorded, in one statement, the message
+    only if the job was still ours (``_RECORD_DISPATCH``'s change, which attaches the SID too)."""
+    completed = (
+        sa.delete(dispatch_jobs)
+        .where(_JOB, _LEASED_BY, dispatch_jobs.c.tenant_id == sa.bindparam("of_tenant_id"))
+        .returning(dispatch_jobs.c.message_id)
+        .cte("completed")
+    )
+    recorded = (
+        _RECORD_DISPATCH.where(messages.c.id.in_(sa.select(completed.c.message_id)))
+        .returning(messages.c.id)
+        .cte("recorded")
+    )
+    return sa.select(
+        sa.select(sa.func.count()).select_from(completed).scalar_subquery().label("completed"),
+        sa.select(sa.func.count()).select_from(recorded).scalar_subquery().label("recorded"),
+    )
+
+
+# Built once: a worker runs them for every message it sends.
+_EXTEND_LEASE_AND_LOAD = _extend_lease_and_load()
+_COMPLETE_DISPATCH = _complete_dispatch()
+
 
 class SqlAlchemyDispatchQueue(_Repository):
+    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
+        super().__init__(connection, scope)
+        self._secret_box = secret_box  # to open the credentials read with a lease
+
     async def enqueue(self, job: DispatchJob) -> None:
         await self._scope.bind(job.tenant_id)
         await self._execute(
             sa.insert(dispatch_jobs).values(job_values(job)),
             conflict="the message has a dispatch job already",
-        )
-
-    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            dispatch_jobs.c.available_at <= now,
-            _lease_free(dispatch_jobs, now),
-            ~_sender_paused(dispatch_jobs.c.tenant_id, dispatch_jobs.c.sender_number, now),
         )
 
     async def claim_due(
@@ -106,53 +179,22 @@ class SqlAlchemyDispatchQueue(_Repository):
         skip_tenants: Collection[UUID] = (),
     ) -> list[DispatchJob]:
         await self._scope.cross_tenant()
-        if (skip_senders or skip_tenants) and self._connection.dialect.name == "postgresql":
-            due = _due_skipping(now, limit, sorted(s.e164 for s in skip_senders), sorted(skip_tenants))
-        else:
-            wanted = [self._claimable(now)]
-            if skip_senders:
-                wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
-            if skip_tenants:
-                wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
-            due = (
-                sa.select(dispatch_jobs.c.message_id)
-                .where(*wanted)
-                .order_by(dispatch_jobs.c.available_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        return await self._lease(
-            dispatch_jobs.c.message_id.in_(due.scalar_subquery()), owner, now, lease_seconds
-        )
+        due = _due_jobs(now, limit, skip_senders, skip_tenants, self._connection.dialect.name)
+        return await self._lease(due, owner, now, lease_seconds)
 
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
     ) -> DispatchJob | None:
         await self._scope.by_key()
         leased = await self._lease(
-            sa.and_(dispatch_jobs.c.message_id == message_id, self._claimable(now)), owner, now, lease_seconds
+            sa.and_(dispatch_jobs.c.message_id == message_id, _claimable(now)), owner, now, lease_seconds
         )
         return leased[0] if leased else None
 
     async def _lease(
         self, which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
     ) -> list[DispatchJob]:
-        result = await self._execute(
-            sa.update(dispatch_jobs)
-            .where(which)
-            .values(
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                # A job still leased when it is claimed is one whose lease ran out: its owner vanished
-                # mid-attempt (killed, or cut off from the database) and may have reached the provider
-                # before. The new owner looks the message up before it sends anything.
-                phase=sa.case(
-                    (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
-                    else_=dispatch_jobs.c.phase,
-                ),
-            )
-            .returning(*dispatch_jobs.c)
-        )
+        result = await self._execute(_lease_statement(which, owner, now, lease_seconds))
         jobs = [_job_from_row(row) for row in result.mappings()]
         return sorted(jobs, key=lambda job: job.available_at)
 
@@ -161,6 +203,71 @@ class SqlAlchemyDispatchQueue(_Repository):
         parameters = {"job_message_id": message_id, "owner": owner, "until": until}
         result = await self._execute(_EXTEND_LEASE, parameters)
         return result.rowcount == 1
+
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        # The job's tenant is known: the transaction sees that tenant's rows only, not every tenant's.
+        if self._connection.dialect.name != "postgresql":
+            await self._scope.bind(tenant_id)
+            return await self._extend_lease_and_load_one_by_one(
+                message_id, tenant_id, owner=owner, until=until
+            )
+        parameters = {
+            "job_message_id": message_id,
+            "job_tenant_id": tenant_id,
+            "owner": owner,
+            "until": until,
+        }
+        row = await self._bound_one_or_none(tenant_id, _EXTEND_LEASE_AND_LOAD, parameters)
+        if row is None:
+            return None
+        credentials = _unprefixed(row, _CREDENTIALS)
+        return LeasedAttempt(
+            message=_message_from_row(_unprefixed(row, _MESSAGE))
+            if row[_MESSAGE + "id"] is not None
+            else None,
+            tenant=_tenant_from_row(_unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
+            credentials=open_credentials(self._secret_box, credentials)
+            if credentials["tenant_id"] is not None
+            else None,
+        )
+
+    async def _bound_one_or_none(
+        self,
+        tenant_id: UUID,
+        statement: sa.Select[Any],
+        parameters: Mapping[str, Any],
+        conflict: str = "the record exists already",
+    ) -> RowMapping | None:
+        """``statement``'s row in ``tenant_id``'s scope; when the transaction has yet to begin, its BEGIN,
+        the tenant setting and the statement go in one round trip (instead of two)."""
+        rows = await self._scope.bind_and_read(tenant_id, statement, parameters, conflict=conflict)
+        if rows is None:  # a tenant is bound already: the statement goes as any other
+            await self._scope.bind(tenant_id)
+            return await self._one_or_none(statement, parameters)
+        return cast(RowMapping, rows[0]) if rows else None
+
+    async def _extend_lease_and_load_one_by_one(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        """SQLite: the same reads, one statement each (it has no data-modifying CTE)."""
+        extended = await self._execute(
+            _EXTEND_LEASE.where(dispatch_jobs.c.tenant_id == tenant_id),
+            {"job_message_id": message_id, "owner": owner, "until": until},
+        )
+        if extended.rowcount != 1:
+            return None
+        message = await self._one_or_none(
+            _MESSAGE_BY_ID, {"of_tenant_id": tenant_id, "of_message_id": message_id}
+        )
+        tenant = await self._one_or_none(_TENANT_BY_ID, {"tenant_id": tenant_id})
+        credentials = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
+        return LeasedAttempt(
+            message=_message_from_row(message) if message else None,
+            tenant=_tenant_from_row(tenant) if tenant else None,
+            credentials=open_credentials(self._secret_box, credentials) if credentials else None,
+        )
 
     async def reschedule(
         self,
@@ -196,6 +303,35 @@ class SqlAlchemyDispatchQueue(_Repository):
             result = await self._execute(_COMPLETE_OWNED, parameters)
         return result.rowcount == 1
 
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        conflict = "another message has this provider id"
+        the_job = {"job_message_id": message.id, "owner": owner}
+        the_message = {"of_tenant_id": message.tenant_id, "of_message_id": message.id}
+        if self._connection.dialect.name == "postgresql":
+            parameters = {**the_job, **the_message, **_record_dispatch_parameters(message)}
+            row = await self._bound_one_or_none(message.tenant_id, _COMPLETE_DISPATCH, parameters, conflict)
+            if row is None or not row["completed"]:
+                return DispatchCompletion.LEASE_LOST
+            if row["recorded"]:
+                return DispatchCompletion.RECORDED
+        else:
+            await self._scope.bind(message.tenant_id)
+            if (await self._execute(_COMPLETE_OWNED, the_job)).rowcount != 1:
+                return DispatchCompletion.LEASE_LOST
+            recorded = await self._execute(
+                _RECORD_DISPATCH, {**the_message, **_record_dispatch_parameters(message)}, conflict=conflict
+            )
+            if recorded.rowcount == 1:
+                return DispatchCompletion.RECORDED
+        # Settled elsewhere while we sent: it keeps its status, and learns its SID if it had none.
+        if message.provider_sid:
+            await self._execute(
+                _ATTACH_PROVIDER_SID,
+                {**the_message, "new_provider_sid": message.provider_sid},
+                conflict=conflict,
+            )
+        return DispatchCompletion.SETTLED_ELSEWHERE
+
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
         await self._scope.cross_tenant()
         result = await self._execute(
@@ -209,6 +345,70 @@ class SqlAlchemyDispatchQueue(_Repository):
 
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any job's due time
+
+
+def _lease_statement(
+    which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
+) -> sa.Update:
+    return (
+        sa.update(dispatch_jobs)
+        .where(which)
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            # A job still leased when it is claimed is one whose lease ran out: its owner vanished
+            # mid-attempt (killed, or cut off from the database) and may have reached the provider
+            # before. The new owner looks the message up before it sends anything.
+            phase=sa.case(
+                (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
+                else_=dispatch_jobs.c.phase,
+            ),
+        )
+        .returning(*dispatch_jobs.c)
+    )
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        dispatch_jobs.c.available_at <= now,
+        _lease_free(dispatch_jobs, now),
+        ~_sender_paused(dispatch_jobs.c.tenant_id, dispatch_jobs.c.sender_number, now),
+    )
+
+
+def _due_jobs(
+    now: datetime,
+    limit: int,
+    skip_senders: Collection[PhoneNumber],
+    skip_tenants: Collection[UUID],
+    dialect_name: str,
+) -> sa.ColumnElement[bool]:
+    """The jobs ``claim_due`` leases: the ``limit`` oldest claimable ones, locked, skipping some."""
+    if (skip_senders or skip_tenants) and dialect_name == "postgresql":
+        due = _due_skipping(now, limit, sorted(s.e164 for s in skip_senders), sorted(skip_tenants))
+    else:
+        wanted = [_claimable(now)]
+        if skip_senders:
+            wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
+        if skip_tenants:
+            wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
+        due = (
+            sa.select(dispatch_jobs.c.message_id)
+            .where(*wanted)
+            .order_by(dispatch_jobs.c.available_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    if dialect_name != "postgresql":
+        return dispatch_jobs.c.message_id.in_(due.scalar_subquery())
+    # As an array, the locked jobs are updated by key: ``IN (subquery)`` is planned as a hash join
+    # over a sequential scan of the whole queue (row-level security's check on every row of it).
+    return dispatch_jobs.c.message_id == sa.any_(_array_of(due.subquery("due")))
+
+
+def _array_of(ids: sa.Subquery) -> sa.ColumnElement[Any]:
+    """The ``message_id``s of ``ids`` as one array (the cast makes ANY take it as one value)."""
+    return sa.cast(sa.select(sa.func.array_agg(ids.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid()))
 
 
 def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
@@ -291,9 +491,7 @@ def _due_skipping(
     )
     # Checked again as they are locked: another worker may have leased one since. As an array, the
     # candidates are looked up by key (``IN (subquery)`` may be planned as a hash join over the queue).
-    candidate_ids = sa.cast(  # the cast makes ANY take one array, not a subquery's rows
-        sa.select(sa.func.array_agg(candidates.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid())
-    )
+    candidate_ids = _array_of(candidates)
     return (
         sa.select(dispatch_jobs.c.message_id)
         .where(

@@ -182,24 +182,7 @@ class SqlAlchemyTenantRepository(_Repository):
     async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
         await self._scope.bind(tenant_id)
         row = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
-        if row is None:
-            return None
-        owner = _credentials_owner(tenant_id)
-        try:
-            auth_token = self._secret_box.open(row["auth_token_sealed"], owner)
-            api_key_secret = (
-                self._secret_box.open(row["api_key_secret_sealed"], owner)
-                if row["api_key_secret_sealed"]
-                else None
-            )
-        except SecretDecryptionError as error:
-            raise CredentialsUnreadable() from error
-        return TwilioCredentials(
-            account_sid=row["account_sid"],
-            auth_token=auth_token,
-            api_key_sid=row["api_key_sid"],
-            api_key_secret=api_key_secret,
-        )
+        return open_credentials(self._secret_box, row) if row else None
 
     async def reseal_credentials(self) -> int:
         """Open every sealed secret with whichever key sealed it and seal it again with the newest key."""
@@ -405,12 +388,7 @@ class SqlAlchemyMessageRepository(_Repository):
         parameters = {
             "of_message_id": message.id,
             "of_tenant_id": message.tenant_id,
-            "accepted": MessageStatus.ACCEPTED.value,
-            "new_status": message.status.value,
-            "new_provider_sid": message.provider_sid,
-            "new_error_code": message.error_code,
-            "new_error_message": message.error_message,
-            "new_updated_at": message.updated_at,
+            **_record_dispatch_parameters(message),
         }
         result = await self._execute(
             _RECORD_DISPATCH, parameters, conflict="another message has this provider id"
@@ -701,6 +679,36 @@ def resealed_columns(
         except SecretDecryptionError as error:
             raise CredentialsUnreadable() from error
     return changes
+
+
+def open_credentials(secret_box: SecretBox, row: RowMapping) -> TwilioCredentials:
+    """A ``tenant_credentials`` row with its secrets opened."""
+    owner = _credentials_owner(row["tenant_id"])
+    try:
+        auth_token = secret_box.open(row["auth_token_sealed"], owner)
+        api_key_secret = (
+            secret_box.open(row["api_key_secret_sealed"], owner) if row["api_key_secret_sealed"] else None
+        )
+    except SecretDecryptionError as error:
+        raise CredentialsUnreadable() from error
+    return TwilioCredentials(
+        account_sid=row["account_sid"],
+        auth_token=auth_token,
+        api_key_sid=row["api_key_sid"],
+        api_key_secret=api_key_secret,
+    )
+
+
+def _record_dispatch_parameters(message: Message) -> dict[str, Any]:
+    """``_RECORD_DISPATCH``'s change: the message's outcome, written if it is still accepted."""
+    return {
+        "accepted": MessageStatus.ACCEPTED.value,
+        "new_status": message.status.value,
+        "new_provider_sid": message.provider_sid,
+        "new_error_code": message.error_code,
+        "new_error_message": message.error_message,
+        "new_updated_at": message.updated_at,
+    }
 
 
 def _credentials_owner(tenant_id: UUID) -> bytes:

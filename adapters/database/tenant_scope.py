@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.database.errors import PersistenceError, translated_errors
+from application.errors import AlreadyExists
 
 TENANT_SETTING = "app.tenant_id"
 CROSS_TENANT_SETTING = "app.cross_tenant"
@@ -108,11 +109,19 @@ class TenantScope:
         return await self._simple_query(driver, query, arguments, result=2, row_factory=tuple_row)
 
     async def bind_and_read(
-        self, tenant_id: UUID, statement: sa.Select[Any], parameters: Mapping[str, Any]
+        self,
+        tenant_id: UUID,
+        statement: sa.Select[Any],
+        parameters: Mapping[str, Any],
+        *,
+        conflict: str = "the record exists already",
     ) -> Sequence[Mapping[str, Any]] | None:
         """``bind(tenant_id)`` and run ``statement`` in the same round trip (with the transaction's
         BEGIN when it is the first); None when nothing is to be bound (SQLite, a tenant is bound
-        already, cross-tenant): the caller runs the statement as any other. Rows as dicts."""
+        already, cross-tenant): the caller runs the statement as any other. Rows as dicts.
+
+        ``statement`` may write through data-modifying CTEs: a unique violation is AlreadyExists with
+        ``conflict`` as its detail."""
         if not self._enforced or self._tenant is not None or self._cross_tenant:
             return None
         driver = await self._driver()
@@ -122,7 +131,9 @@ class TenantScope:
         else:
             query, result = f"{_SET_TENANT}; {select}", 1
         arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
-        rows = await self._simple_query(driver, query, arguments, result=result, row_factory=dict_row)
+        rows = await self._simple_query(
+            driver, query, arguments, result=result, row_factory=dict_row, conflict=conflict
+        )
         self._tenant = tenant_id
         return rows
 
@@ -154,6 +165,7 @@ class TenantScope:
         *,
         result: int,
         row_factory: AsyncRowFactory[Any],
+        conflict: str = "the record exists already",
     ) -> list[Any]:
         """Run several statements as one simple-protocol query, and return the rows of the
         ``result``-th (from 0).
@@ -178,6 +190,8 @@ class TenantScope:
                 # SQLAlchemy did not see this failure: drop the connection rather than pool it.
                 await self._connection.invalidate()
                 raise
+            except psycopg.errors.UniqueViolation as error:
+                raise AlreadyExists(conflict) from error
             except psycopg.Error as error:
                 raise PersistenceError("a database statement failed") from error
         if driver.info.parameter_status("TimeZone") not in _UTC_NAMES:

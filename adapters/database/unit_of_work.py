@@ -158,7 +158,7 @@ class SqlAlchemyUnitOfWork:
             users=SqlAlchemyUserRepository(connection, scope),
             messages=SqlAlchemyMessageRepository(connection, scope),
             conversations=SqlAlchemyConversationRepository(connection, scope),
-            jobs=SqlAlchemyDispatchQueue(connection, scope),
+            jobs=SqlAlchemyDispatchQueue(connection, scope, self._secret_box),
             idempotency=SqlAlchemyIdempotencyRepository(connection, scope),
             acceptance=SqlAlchemyMessageAcceptance(connection, scope),
             sessions=SqlAlchemySessionRepository(connection, scope),

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from application.ports import (
     NO_METRICS,
     Clock,
+    DispatchCompletion,
     DispatchJob,
     JobPhase,
     LookupResult,
@@ -73,15 +74,16 @@ class DispatchMessage:
             # sender's throttle): go on only if the lease is still ours, and make it last this attempt.
             # Otherwise its new owner may be sending it right now.
             until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
-            if not await uow.jobs.extend_lease(job.message_id, owner=owner, until=until):
+            leased = await uow.jobs.extend_lease_and_load(
+                job.message_id, job.tenant_id, owner=owner, until=until
+            )
+            if leased is None:
                 logger.warning(
                     "lost the lease on message %s before sending; left to its new owner", job.message_id
                 )
                 return None
-            message = await uow.messages.get(job.tenant_id, job.message_id)
-            tenant = await uow.tenants.get(job.tenant_id)
-            credentials = await uow.tenants.get_twilio_credentials(job.tenant_id) if tenant else None
             await uow.commit()
+        message, tenant, credentials = leased.message, leased.tenant, leased.credentials
         if message is None or tenant is None:
             await self._finish(job, owner)
             return None
@@ -183,13 +185,12 @@ class DispatchMessage:
         """The message's outcome and the job's end in one transaction: a crash leaves both or neither."""
         uow = self._uow_factory()
         async with uow:
-            if not await uow.jobs.complete(job.message_id, owner=owner):
+            completion = await uow.jobs.complete_dispatch(message, owner=owner)
+            if completion is DispatchCompletion.LEASE_LOST:
                 # Our lease ran out and another worker holds the job now: its answer will count.
                 logger.warning("lost the lease on message %s; leaving it to its new owner", message.id)
                 return message
-            if message.provider_sid:
-                await uow.messages.attach_provider_sid(message.tenant_id, message.id, message.provider_sid)
-            recorded = await uow.messages.record_dispatch(message)
+            recorded = completion is DispatchCompletion.RECORDED
             if recorded:
                 await record_status_changed(uow, message, message.updated_at)
             await uow.commit()

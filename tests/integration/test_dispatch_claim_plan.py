@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.dispatch import _due_skipping
+from adapters.database.dispatch import _due_jobs, _due_skipping, _lease_statement
 from adapters.database.engine import create_database_engine
 from domain.phone import PhoneNumber
 from tests.integration.conftest import UowFactory, empty_all_tables
@@ -71,9 +71,9 @@ def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from plan_nodes(child)
 
 
-def queue_rows_read(admin_url: str) -> tuple[int, set[str]]:
-    """Rows the skipping claim's plan reads from dispatch_jobs, and how it reads them."""
-    statement = _due_skipping(T0, 50, [OUR_NUMBER.e164], []).compile(
+def explained(admin_url: str, claim: sa.ClauseElement) -> dict[str, Any]:
+    """``claim``'s plan as run (EXPLAIN ANALYZE, rolled back)."""
+    statement = claim.compile(
         dialect=sa.create_engine("postgresql+psycopg://").dialect, compile_kwargs={"literal_binds": True}
     )
     with psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://", 1)) as connection:
@@ -81,7 +81,18 @@ def queue_rows_read(admin_url: str) -> tuple[int, set[str]]:
         connection.rollback()  # EXPLAIN ANALYZE took the row locks
     assert row is not None
     plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
-    on_queue = [n for n in plan_nodes(plan[0]["Plan"]) if n.get("Relation Name") == "dispatch_jobs"]
+    explanation: dict[str, Any] = plan[0]
+    return explanation
+
+
+def queue_rows_read(admin_url: str) -> tuple[int, set[str]]:
+    """Rows the skipping claim's plan reads from dispatch_jobs, and how it reads them."""
+    claim = _due_skipping(T0, 50, [OUR_NUMBER.e164], [])
+    on_queue = [
+        n
+        for n in plan_nodes(explained(admin_url, claim)["Plan"])
+        if n.get("Relation Name") == "dispatch_jobs"
+    ]
     read = sum(
         (n["Actual Rows"] + n.get("Rows Removed by Filter", 0) + n.get("Rows Removed by Index Recheck", 0))
         * n["Actual Loops"]
@@ -106,3 +117,20 @@ async def test_a_claim_skipping_a_busy_sender_takes_the_other_job_without_readin
     assert [job.message_id for job in claimed] == [waiting.id]
     assert "Seq Scan" not in scans
     assert read < 100, f"read {read} rows of the queue for one job behind a backlog of {BACKLOG}"
+
+
+async def test_a_claim_leases_the_jobs_it_locked_by_key_without_scanning_the_queue(
+    uow_factory: UowFactory, postgres_admin_url: str
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    seed_backlog(postgres_admin_url, tenant.id)
+
+    claim_of_50 = _lease_statement(_due_jobs(T0, 50, (), (), "postgresql"), "a", T0, 30)
+    update = explained(postgres_admin_url, claim_of_50)["Plan"]
+    # What the UPDATE reads to find the rows it leases (its InitPlan picks and locks them first).
+    (scan,) = [n for n in update["Plans"] if n.get("Parent Relationship") != "InitPlan"]
+    read = sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0) for n in plan_nodes(scan))
+
+    assert len(await claim(uow_factory, "a", T0, limit=50)) == 50
+    assert all(n["Node Type"] != "Seq Scan" for n in plan_nodes(scan))
+    assert read <= 2 * 50, f"read {read} rows of the queue to lease 50 jobs of a backlog of {BACKLOG}"

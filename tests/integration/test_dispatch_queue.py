@@ -9,10 +9,10 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.errors import AlreadyExists
-from application.ports import DispatchJob, IdempotencyRecord, JobPhase
+from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase
 from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Sender, Tenant
+from domain.tenancy import ProviderName, Sender, Tenant, TwilioCredentials
 from tests.integration.conftest import UowFactory
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -240,6 +240,151 @@ async def test_record_dispatch_only_moves_a_message_that_is_still_accepted(uow_f
         stored = await uow.messages.get(tenant.id, message.id)
     assert stored is not None
     assert (stored.status, stored.provider_sid) == (MessageStatus.QUEUED, "SM" + "1" * 32)
+
+
+SID = "SM" + "1" * 32
+
+
+async def test_extending_the_lease_reads_the_message_its_tenant_and_the_opened_credentials(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    credentials = TwilioCredentials(account_sid="AC" + "0" * 32, auth_token="token-of-the-tenant")
+    async with uow_factory() as uow:
+        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await uow.commit()
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+
+    async with uow_factory() as uow:
+        leased = await uow.jobs.extend_lease_and_load(
+            message.id, tenant.id, owner="a", until=T0 + timedelta(seconds=90)
+        )
+        await uow.commit()
+
+    assert leased is not None
+    assert leased.message == message
+    assert leased.tenant == tenant
+    assert leased.credentials == credentials
+    assert await claim(uow_factory, "b", T0 + timedelta(seconds=60)) == [], "a's lease was extended"
+    assert len(await claim(uow_factory, "b", T0 + timedelta(seconds=91))) == 1
+
+
+async def test_a_tenant_without_credentials_is_read_with_none(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+
+    async with uow_factory() as uow:
+        leased = await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="a", until=T0)
+
+    assert leased is not None
+    assert (leased.message, leased.tenant, leased.credentials) == (message, tenant, None)
+
+
+async def test_without_the_lease_nothing_is_read_and_the_lease_is_left_alone(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    other_tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+
+    async with uow_factory() as uow:
+        later = T0 + timedelta(hours=1)
+        assert await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="b", until=later) is None
+        # The job's own tenant only: named under another tenant, it is not found.
+        assert (
+            await uow.jobs.extend_lease_and_load(message.id, other_tenant.id, owner="a", until=later) is None
+        )
+        await uow.commit()
+
+    assert len(await claim(uow_factory, "b", T0 + timedelta(seconds=31))) == 1, "a's lease was not extended"
+
+
+async def test_completing_a_dispatch_removes_the_job_and_records_the_outcome(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+    sent = message.handed_to_provider(SID, MessageStatus.QUEUED, T0 + timedelta(seconds=1))
+
+    async with uow_factory() as uow:
+        assert await uow.jobs.complete_dispatch(sent, owner="a") is DispatchCompletion.RECORDED
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == sent
+        assert await uow.jobs.depth(T0) == (0, None)
+
+
+async def test_a_failed_outcome_is_recorded_without_a_provider_sid(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+    failed = message.failed(code=21211, reason="invalid number", now=T0)
+
+    async with uow_factory() as uow:
+        assert await uow.jobs.complete_dispatch(failed, owner="a") is DispatchCompletion.RECORDED
+        await uow.commit()
+        assert await uow.messages.get(tenant.id, message.id) == failed
+
+
+async def test_without_the_lease_completing_a_dispatch_writes_nothing(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+    await claim(uow_factory, "b", T0 + timedelta(seconds=31))  # a's lease ran out
+
+    async with uow_factory() as uow:
+        sent = message.handed_to_provider(SID, MessageStatus.QUEUED, T0)
+        assert await uow.jobs.complete_dispatch(sent, owner="a") is DispatchCompletion.LEASE_LOST
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == message, "still accepted, without a SID"
+        assert (await uow.jobs.depth(T0))[0] == 1, "b's job is still there"
+
+
+async def test_a_message_settled_meanwhile_keeps_its_status_and_learns_its_sid(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+    async with uow_factory() as uow:  # settled elsewhere while "a" was sending, before any SID was known
+        await uow.messages.update(message.failed(code=None, reason="cancelled", now=T0))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        sent = message.handed_to_provider(SID, MessageStatus.QUEUED, T0 + timedelta(seconds=1))
+        assert await uow.jobs.complete_dispatch(sent, owner="a") is DispatchCompletion.SETTLED_ELSEWHERE
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.messages.get(tenant.id, message.id)
+        assert await uow.jobs.depth(T0) == (0, None)
+    assert stored is not None
+    assert (stored.status, stored.provider_sid) == (MessageStatus.FAILED, SID)
+
+
+async def test_completing_with_another_messages_sid_is_a_conflict_and_writes_nothing(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    holder = await accepted_with_job(uow_factory, tenant)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+    async with uow_factory() as uow:
+        await uow.messages.attach_provider_sid(tenant.id, holder.id, SID)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.jobs.complete_dispatch(
+                message.handed_to_provider(SID, MessageStatus.QUEUED, T0), owner="a"
+            )
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == message
+        assert (await uow.jobs.depth(T0))[0] == 2
 
 
 async def test_depth_counts_waiting_jobs_and_the_oldest(uow_factory: UowFactory) -> None:

@@ -32,11 +32,13 @@ from application.ports import (
     Clock,
     ConversationQuery,
     DeliveryQuery,
+    DispatchCompletion,
     DispatchJob,
     HistoryQuery,
     IdempotencyRecord,
     IssuedToken,
     JobPhase,
+    LeasedAttempt,
     LookupResult,
     MessageView,
     MessagingProvider,
@@ -512,8 +514,12 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
 class FakeDispatchQueue:
     """Leases like the real queue: a claimed job is invisible to other owners until its lease ends."""
 
-    def __init__(self, senders: FakeSenderRepository) -> None:
+    def __init__(
+        self, senders: FakeSenderRepository, messages: FakeMessageRepository, tenants: FakeTenantRepository
+    ) -> None:
         self._senders = senders
+        self._messages = messages  # read with a renewed lease, written when a job completes
+        self._tenants = tenants
         self._jobs: dict[UUID, DispatchJob] = {}
         self._leases: dict[UUID, tuple[str, datetime]] = {}
 
@@ -566,6 +572,22 @@ class FakeDispatchQueue:
         self._leases[message_id] = (owner, until)
         return True
 
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        job = self._jobs.get(message_id)
+        if (
+            job is None
+            or job.tenant_id != tenant_id
+            or not await self.extend_lease(message_id, owner=owner, until=until)
+        ):
+            return None
+        return LeasedAttempt(
+            message=await self._messages.get(tenant_id, message_id),
+            tenant=await self._tenants.get(tenant_id),
+            credentials=await self._tenants.get_twilio_credentials(tenant_id),
+        )
+
     def _lease(self, job: DispatchJob, owner: str, now: datetime, lease_seconds: float) -> DispatchJob:
         if job.message_id in self._leases:  # its lease ran out mid-attempt: reconcile before sending
             job = self._jobs[job.message_id] = replace(job, phase=JobPhase.RECONCILE)
@@ -598,6 +620,15 @@ class FakeDispatchQueue:
         del self._jobs[message_id]
         self._leases.pop(message_id, None)
         return True
+
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        if not await self.complete(message.id, owner=owner):
+            return DispatchCompletion.LEASE_LOST
+        if await self._messages.record_dispatch(message):
+            return DispatchCompletion.RECORDED
+        if message.provider_sid:
+            await self._messages.attach_provider_sid(message.tenant_id, message.id, message.provider_sid)
+        return DispatchCompletion.SETTLED_ELSEWHERE
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
         oldest = min((job.created_at for job in self._jobs.values()), default=None)
@@ -1048,7 +1079,7 @@ class FakeDatabase:
         object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
         object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
         # frozen: set through object.__setattr__; the queue reads the senders' pauses.
-        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders))
+        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders, self.messages, self.tenants))
         object.__setattr__(
             self, "webhook_events", FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
         )
