@@ -9,7 +9,6 @@ job may refer to the message inserted beside it). SQLite runs the same statement
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -108,14 +107,7 @@ class SqlAlchemyMessageAcceptance(_Repository):
         parameters: dict[str, Any] = {"tenant_id": tenant_id}
         if sender_number is not None:
             parameters["sender_number"] = sender_number.e164
-        # On PostgreSQL the transaction's BEGIN, the tenant setting and this read go in one round trip.
-        rows = await self._scope.bind_and_read(tenant_id, statement, parameters)
-        row: Mapping[Any, Any] | None
-        if rows is None:
-            await self._scope.bind(tenant_id)
-            row = await self._one_or_none(statement, parameters)
-        else:
-            row = rows[0] if rows else None
+        row = await self._bound_one_or_none(tenant_id, statement, parameters)
         if row is None:
             return None
         tenant = _tenant_from_row(_unprefixed(row, _TENANT))

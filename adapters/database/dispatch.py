@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -232,21 +232,6 @@ class SqlAlchemyDispatchQueue(_Repository):
             if credentials["tenant_id"] is not None
             else None,
         )
-
-    async def _bound_one_or_none(
-        self,
-        tenant_id: UUID,
-        statement: sa.Select[Any],
-        parameters: Mapping[str, Any],
-        conflict: str = "the record exists already",
-    ) -> RowMapping | None:
-        """``statement``'s row in ``tenant_id``'s scope; when the transaction has yet to begin, its BEGIN,
-        the tenant setting and the statement go in one round trip (instead of two)."""
-        rows = await self._scope.bind_and_read(tenant_id, statement, parameters, conflict=conflict)
-        if rows is None:  # a tenant is bound already: the statement goes as any other
-            await self._scope.bind(tenant_id)
-            return await self._one_or_none(statement, parameters)
-        return cast(RowMapping, rows[0]) if rows else None
 
     async def _extend_lease_and_load_one_by_one(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -66,6 +66,21 @@ class _Repository:
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> RowMapping | None:
         return (await self._execute(statement, parameters)).mappings().one_or_none()
+
+    async def _bound_one_or_none(
+        self,
+        tenant_id: UUID,
+        statement: sa.Select[Any],
+        parameters: Mapping[str, Any],
+        conflict: str = "the record exists already",
+    ) -> RowMapping | None:
+        """``statement``'s row in ``tenant_id``'s scope; when the transaction has yet to begin, its BEGIN,
+        the tenant setting and the statement go in one round trip (instead of two)."""
+        rows = await self._scope.bind_and_read(tenant_id, statement, parameters, conflict=conflict)
+        if rows is None:  # a tenant is bound already: the statement goes as any other
+            await self._scope.bind(tenant_id)
+            return await self._one_or_none(statement, parameters)
+        return cast(RowMapping, rows[0]) if rows else None
 
 
 # Built once: the worker runs them for every message it sends (see _Repository._execute).
