@@ -162,7 +162,7 @@ def _invalidator(cache: ListeningAccessCache | None) -> Callable[[], None] | Non
     return cache.invalidate if cache is not None else None
 
 
-def _cache_or_none(cache: ListeningAccessCache | None) -> AccessCache:
+def _as_access_cache(cache: ListeningAccessCache | None) -> AccessCache:
     return cache if cache is not None else NO_ACCESS_CACHE
 
 
@@ -294,7 +294,7 @@ class Container(containers.DeclarativeContainer):
         token_service,
         clock,
         reads=read_unit_of_work,
-        cache=providers.Callable(_cache_or_none, access_cache),
+        cache=providers.Callable(_as_access_cache, access_cache),
     )
     refresh_session = providers.Factory(RefreshSession, unit_of_work, token_service, clock)
     logout = providers.Factory(Logout, unit_of_work, clock)

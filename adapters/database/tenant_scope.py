@@ -9,8 +9,8 @@ at all in a transaction that bound none.
 The repositories call one of three methods before their statement:
 
 - ``bind(tenant_id)``: methods that take a tenant. The first call sets it (one round trip, with the
-  transaction's BEGIN when it is the transaction's first statement); later calls
-  with the same tenant are free. A call for another tenant sets that one instead (another round trip):
+  transaction's BEGIN when it is the transaction's first statement); later calls with the same tenant
+  are free. A call for another tenant sets that one instead (another round trip):
   each statement still sees only the tenant it names, and a transaction that checks that tenant B
   cannot read tenant A's rows (the repository contract tests do) checks it in the database too.
 - ``cross_tenant()``: the few methods that must find rows before any tenant is known (webhook routing
@@ -19,6 +19,10 @@ The repositories call one of three methods before their statement:
   tenant-taking methods keep their own tenant filters; ``bind`` then sets nothing.
 - ``by_key()``: methods that name one row by a unique key and take no tenant (a job by message id and
   lease owner, a session by id). They run in the bound tenant when there is one, else cross-tenant.
+
+Two more carry a statement in the same round trip as the setting: ``bind_and_read`` (the transaction
+goes on: the accept's tenant and sender, the worker's lease-and-load) and ``read_alone`` (a read that
+is its whole transaction: a history page, with its BEGIN READ ONLY and ROLLBACK).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """
