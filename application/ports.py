@@ -285,13 +285,6 @@ class MessageRepository(Protocol):
         """Apply ``change`` only if it moves the message forward; return the message if it did."""
         ...
 
-    async def record_dispatch(self, message: Message) -> bool:
-        """Store the provider's answer (sid, status, error) on a message still ``accepted``.
-
-        False if a status callback got there first: the message has moved on and is left as it is.
-        """
-        ...
-
 
 class ConversationRepository(Protocol):
     async def record_message(self, message: Message) -> None:
@@ -385,15 +378,12 @@ class DispatchQueue(Protocol):
         """Lease this message's job if it is due and free."""
         ...
 
-    async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
-        """Keep the lease until ``until``; False if ``owner`` no longer holds it (it must not send)."""
-        ...
-
     async def extend_lease_and_load(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
     ) -> LeasedAttempt | None:
-        """``extend_lease``, and read the message, its tenant and the tenant's Twilio credentials in
-        the same step; None if ``owner`` no longer holds the lease (nothing is read then)."""
+        """Keep the lease until ``until``, and read the message, its tenant and the tenant's Twilio
+        credentials in the same step; None if ``owner`` no longer holds the lease (it must not send,
+        and nothing is read)."""
         ...
 
     async def reschedule(
@@ -414,8 +404,10 @@ class DispatchQueue(Protocol):
         ...
 
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
-        """Remove the message's job and record its outcome (``MessageRepository.record_dispatch``, and
-        ``attach_provider_sid`` when it has one) together: only if ``owner`` still holds the lease.
+        """Remove the message's job and record its outcome (the provider's answer: sid, status, error)
+        together, only if ``owner`` still holds the lease. The outcome is written on a message still
+        ``accepted``; one that a status callback moved on keeps its status, and gets the SID if it had
+        none (``SETTLED_ELSEWHERE``).
 
         Written in the caller's transaction, so a crash leaves both or neither.
         """

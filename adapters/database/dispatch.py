@@ -198,12 +198,6 @@ class SqlAlchemyDispatchQueue(_Repository):
         jobs = [_job_from_row(row) for row in result.mappings()]
         return sorted(jobs, key=lambda job: job.available_at)
 
-    async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
-        await self._scope.by_key()
-        parameters = {"job_message_id": message_id, "owner": owner, "until": until}
-        result = await self._execute(_EXTEND_LEASE, parameters)
-        return result.rowcount == 1
-
     async def extend_lease_and_load(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
     ) -> LeasedAttempt | None:

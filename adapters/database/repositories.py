@@ -398,18 +398,6 @@ class SqlAlchemyMessageRepository(_Repository):
         row = await self._one_or_none(_MESSAGE_BY_ID, parameters)
         return _message_from_row(row) if row else None
 
-    async def record_dispatch(self, message: Message) -> bool:
-        await self._scope.bind(message.tenant_id)
-        parameters = {
-            "of_message_id": message.id,
-            "of_tenant_id": message.tenant_id,
-            **_record_dispatch_parameters(message),
-        }
-        result = await self._execute(
-            _RECORD_DISPATCH, parameters, conflict="another message has this provider id"
-        )
-        return result.rowcount == 1
-
     async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
         await self._scope.cross_tenant()
         row = await self._one_or_none(sa.select(messages).where(messages.c.provider_sid == provider_sid))

@@ -116,15 +116,17 @@ async def test_only_the_owner_extends_its_lease(uow_factory: UowFactory) -> None
     message = await accepted_with_job(uow_factory, tenant)
     await claim(uow_factory, "a", T0)
 
+    until = T0 + timedelta(seconds=90)
     async with uow_factory() as uow:
-        assert await uow.jobs.extend_lease(message.id, owner="a", until=T0 + timedelta(seconds=90))
-        assert not await uow.jobs.extend_lease(message.id, owner="b", until=T0 + timedelta(seconds=90))
+        assert await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="a", until=until) is not None
+        assert await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="b", until=until) is None
         await uow.commit()
 
     assert await claim(uow_factory, "b", T0 + timedelta(seconds=60)) == [], "a's lease was extended"
     (taken,) = await claim(uow_factory, "b", T0 + timedelta(seconds=91))
     async with uow_factory() as uow:
-        assert not await uow.jobs.extend_lease(message.id, owner="a", until=T0 + timedelta(minutes=5))
+        later = T0 + timedelta(minutes=5)
+        assert await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="a", until=later) is None
     assert taken.message_id == message.id
 
 
@@ -226,20 +228,6 @@ async def test_a_claim_that_skips_some_tenants_still_leaves_paused_senders_and_l
     claimed = await claim(uow_factory, "a", T0, skip_tenants=(skipped.id,))
 
     assert [job.message_id for job in claimed] == [free.id]
-
-
-async def test_record_dispatch_only_moves_a_message_that_is_still_accepted(uow_factory: UowFactory) -> None:
-    tenant = await tenant_with_sender(uow_factory)
-    message = await accepted_with_job(uow_factory, tenant)
-    sent = message.handed_to_provider("SM" + "1" * 32, MessageStatus.QUEUED, T0)
-
-    async with uow_factory() as uow:
-        assert await uow.messages.record_dispatch(sent)
-        assert not await uow.messages.record_dispatch(sent.failed(code=1, reason="late", now=T0))
-        await uow.commit()
-        stored = await uow.messages.get(tenant.id, message.id)
-    assert stored is not None
-    assert (stored.status, stored.provider_sid) == (MessageStatus.QUEUED, "SM" + "1" * 32)
 
 
 SID = "SM" + "1" * 32

@@ -344,15 +344,6 @@ class FakeMessageRepository:
         message = self._messages.get(message_id)
         return message if message is not None and message.tenant_id == tenant_id else None
 
-    async def record_dispatch(self, message: Message) -> bool:
-        stored = await self.get(message.tenant_id, message.id)
-        if stored is None or stored.status is not MessageStatus.ACCEPTED:
-            return False
-        self._messages[message.id] = replace(
-            message, provider_sid=stored.provider_sid or message.provider_sid
-        )
-        return True
-
     async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
         return self.find_by_provider_sid(provider_sid)
 
@@ -565,23 +556,13 @@ class FakeDispatchQueue:
             return None
         return self._lease(job, owner, now, lease_seconds)
 
-    async def extend_lease(self, message_id: UUID, *, owner: str, until: datetime) -> bool:
-        lease = self._leases.get(message_id)
-        if message_id not in self._jobs or lease is None or lease[0] != owner:
-            return False
-        self._leases[message_id] = (owner, until)
-        return True
-
     async def extend_lease_and_load(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
     ) -> LeasedAttempt | None:
-        job = self._jobs.get(message_id)
-        if (
-            job is None
-            or job.tenant_id != tenant_id
-            or not await self.extend_lease(message_id, owner=owner, until=until)
-        ):
+        job, lease = self._jobs.get(message_id), self._leases.get(message_id)
+        if job is None or job.tenant_id != tenant_id or lease is None or lease[0] != owner:
             return None
+        self._leases[message_id] = (owner, until)
         return LeasedAttempt(
             message=await self._messages.get(tenant_id, message_id),
             tenant=await self._tenants.get(tenant_id),
@@ -624,7 +605,11 @@ class FakeDispatchQueue:
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
         if not await self.complete(message.id, owner=owner):
             return DispatchCompletion.LEASE_LOST
-        if await self._messages.record_dispatch(message):
+        stored = await self._messages.get(message.tenant_id, message.id)
+        if stored is not None and stored.status is MessageStatus.ACCEPTED:
+            # The provider's answer, on a message still accepted (a SID it had already is kept).
+            provider_sid = stored.provider_sid or message.provider_sid
+            await self._messages.update(replace(message, provider_sid=provider_sid))
             return DispatchCompletion.RECORDED
         if message.provider_sid:
             await self._messages.attach_provider_sid(message.tenant_id, message.id, message.provider_sid)
