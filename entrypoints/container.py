@@ -332,7 +332,15 @@ class Container(containers.DeclarativeContainer):
         sends_per_minute=settings.provided.tenant_sends_per_minute,
         sends_per_day=settings.provided.tenant_sends_per_day,
     )
-    retry_message = providers.Factory(RetryMessage, unit_of_work, dispatcher, clock)
+    retry_message = providers.Factory(
+        RetryMessage,
+        unit_of_work,
+        dispatcher,
+        clock,
+        limiter=rate_limiter,
+        sends_per_minute=settings.provided.tenant_sends_per_minute,
+        sends_per_day=settings.provided.tenant_sends_per_day,
+    )
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
