@@ -675,11 +675,14 @@ class FakeWebhookEndpointRepository:
         self._endpoints: dict[UUID, WebhookEndpoint] = {}
         self._secrets: dict[UUID, SigningSecrets] = {}
 
-    async def add(self, endpoint: WebhookEndpoint, secret: str) -> None:
+    async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
         if endpoint.id in self._endpoints:
             raise AlreadyExists("the webhook endpoint exists already")
+        if len(await self.list_for_tenant(endpoint.tenant_id)) >= at_most:
+            return False
         self._endpoints[endpoint.id] = endpoint
         self._secrets[endpoint.id] = SigningSecrets(current=secret)
+        return True
 
     async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
         endpoint = self._endpoints.get(endpoint_id)
