@@ -7,6 +7,7 @@ import httpx
 from dependency_injector import providers
 
 from application.ports import OutcomeKind, RateLimit, SendOutcome
+from tests.unit.fakes import FakeMessagingProvider
 from tests.unit.test_http_access import Api, api
 from tests.unit.test_http_api import assert_problem
 
@@ -67,7 +68,8 @@ async def test_a_retry_is_a_send_and_counts_against_the_same_limit(api: Api) -> 
     root = await api.bearer("root")
     await api.client.patch(f"/admin/tenants/{api.acme.tenant.id}", json={"sends_per_minute": 2}, headers=root)
     alice = await api.bearer("alice")
-    provider = api.container.messaging_provider()
+    provider = FakeMessagingProvider()
+    api.container.messaging_provider.override(providers.Object(provider))
     provider.will_return(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21610, reason="opted out"))
     first, second = (await send(api, alice)).json(), (await send(api, alice)).json()
     assert (first["status"], second["status"]) == ("failed", "failed")
