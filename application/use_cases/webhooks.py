@@ -201,7 +201,8 @@ class ReceiveInboundMessage:
 
 class CallbackOutcome(enum.StrEnum):
     APPLIED = "applied"  # the message moved forward
-    NOT_APPLIED = "not_applied"  # logged in the timeline, but stale or repeated: the status stays
+    # Stale (logged in the timeline) or a repeat (logged already): the status stays.
+    NOT_APPLIED = "not_applied"
     UNKNOWN_MESSAGE = "unknown_message"  # no message of the tenant has this MessageSid
     IGNORED_STATUS = "ignored_status"  # not a status of an outbound message (or one we do not know)
 
@@ -213,7 +214,7 @@ class CallbackResult:
 
 
 class RecordStatusCallback:
-    """Apply a signed status callback: forward only, every report kept in the message's timeline.
+    """Apply a signed status callback: forward only, every distinct report kept in the message's timeline.
 
     Callbacks arrive out of order and more than once; the repository's conditional update decides
     whether one moves the message. A callback can also overtake the send's own record of the

@@ -267,7 +267,8 @@ class MessagesController(Controller):
         summary="One of the tenant's messages, with its status timeline",
         description=(
             "`timeline` lists every status report received about the message, oldest first; "
-            "`applied` is false for a late or repeated report that did not move the message."
+            "`applied` is false for a late report that did not move the message; a repeated report "
+            "appears once."
         ),
         responses=problem_responses(400, 401, 404, 503),
     )

@@ -235,9 +235,10 @@ class TwilioWebhooksController(Controller):
         summary="Twilio webhook: a message's delivery status",
         description=(
             "The StatusCallback of every message sent through Twilio. Signed like the inbound webhook "
-            "(the tenant's number is `From`). A status only moves forward; every report, applied or "
-            "not, is kept in the message's timeline. Reports about unknown messages are acknowledged "
-            "and dropped."
+            "(the tenant's number is `From`). A status only moves forward; every distinct report, "
+            "applied or not, is kept in the message's timeline, and a repeat of one kept already "
+            "(same MessageSid, status and error code) changes nothing. Reports about unknown messages "
+            "are acknowledged and dropped."
         ),
         status_code=HTTP_204_NO_CONTENT,
         operation_class=_StatusOperation,

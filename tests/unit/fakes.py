@@ -326,6 +326,8 @@ class FakeMessageRepository:
     def __init__(self) -> None:
         self._messages: dict[UUID, Message] = {}
         self._events: list[tuple[UUID, StatusEvent]] = []
+        # Each logged report's identity (message, provider id, status, error code), as the real index.
+        self._reports: set[tuple[UUID, str, MessageStatus, int | None]] = set()
 
     async def add(self, message: Message) -> None:
         if message.id in self._messages:
@@ -374,6 +376,10 @@ class FakeMessageRepository:
         message = self.find_by_provider_sid(change.provider_sid)
         if message is None:
             return None
+        identity = (message.id, change.provider_sid, change.status, change.error_code)
+        if identity in self._reports:  # a repeat: the same report, logged once
+            return None
+        self._reports.add(identity)
         applies = message.status.can_advance_to(change.status)
         event = StatusEvent(
             message_id=message.id,
@@ -405,11 +411,12 @@ class FakeMessageRepository:
         return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
 
     def snapshot(self) -> Restore:
-        messages, events = dict(self._messages), list(self._events)
+        messages, events, reports = dict(self._messages), list(self._events), set(self._reports)
 
         def restore() -> None:
             self._messages = dict(messages)
             self._events = list(events)
+            self._reports = set(reports)
 
         return restore
 

@@ -229,7 +229,7 @@ async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(ga
 
     sent = await gateway.post(path, status_params("sent"))
     delivered = await gateway.post(path, status_params("delivered"))
-    stale = await gateway.post(path, status_params("sent"))
+    stale = await gateway.post(path, status_params("sending"))
 
     assert [r.status_code for r in (sent, delivered, stale)] == [204, 204, 204]
     assert sent.content == b""
@@ -240,8 +240,32 @@ async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(ga
     assert [(e.status, e.applied) for e in events] == [
         (MessageStatus.SENT, True),
         (MessageStatus.DELIVERED, True),
-        (MessageStatus.SENT, False),
+        (MessageStatus.SENDING, False),
     ]
+
+
+async def test_a_signed_status_callback_replayed_25_times_leaves_the_timeline_as_it_was(
+    gateway: Gateway,
+) -> None:
+    uow = FakeUnitOfWork(gateway.database)
+    message = Message.new_outbound(
+        tenant_id=gateway.acme.tenant.id,
+        sender=gateway.acme.sender.phone_number,
+        contact=PhoneNumber.parse(CUSTOMER),
+        content=MessageContent(body="Your order has shipped"),
+        now=FixedClock().now(),
+    )
+    await uow.messages.add(message)
+    path = f"/webhooks/twilio/status?message_id={message.id}"
+    for reported in ("sending", "sent", "delivered", "sent"):
+        await gateway.post(path, status_params(reported))
+    before = await uow.messages.list_status_events(message.tenant_id, message.id)
+
+    replays = [await gateway.post(path, status_params("delivered")) for _ in range(25)]
+
+    assert {r.status_code for r in replays} == {204}  # Twilio stops retrying on a 2xx
+    assert len(before) == 3  # the fourth report repeated the second
+    assert await uow.messages.list_status_events(message.tenant_id, message.id) == before
 
 
 async def test_the_query_string_is_part_of_the_signed_url(gateway: Gateway) -> None:
