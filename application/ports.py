@@ -719,6 +719,11 @@ class TokenService(Protocol):
 
 
 class WebhookSignatureVerifier(Protocol):
+    def is_well_formed(self, signature: str) -> bool:
+        """Whether ``signature`` has the form of one of the provider's signatures (no secret needed):
+        a screen that costs nothing, before anything is looked up to check it."""
+        ...
+
     def is_valid(
         self, *, url: str, params: Mapping[str, Sequence[str]], signature: str, auth_token: str
     ) -> bool:

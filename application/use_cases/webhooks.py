@@ -6,6 +6,12 @@ same number can serve several tenants (Twilio's shared sandbox number does), eac
 account. The signature must then verify with that tenant's auth token over the URL Twilio called and
 every field it posted; only then are the fields this module uses decoded. Anything else is one
 ``WebhookRejected``, and nothing is stored.
+
+What a sender that cannot sign costs is bounded per address: a webhook that cannot be Twilio's (no
+signature, or not one of Twilio's form; no Twilio account; no phone number) is refused before anything
+is looked up, and every refusal counts against the address it came from. Past ``failure_limit`` the
+address is refused with RateLimited before anything else is done. Only failures count: Twilio's signed
+traffic never does, so it is not held back, whatever other addresses post.
 """
 
 from __future__ import annotations
@@ -19,14 +25,29 @@ from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-from application.errors import AlreadyExists, CredentialsUnreadable, InvalidInput, WebhookRejected
-from application.ports import NO_METRICS, Clock, Metrics, StatusChange, UnitOfWork, WebhookSignatureVerifier
+from application.errors import (
+    AlreadyExists,
+    CredentialsUnreadable,
+    InvalidInput,
+    RateLimited,
+    WebhookRejected,
+)
+from application.ports import (
+    NO_METRICS,
+    Clock,
+    Metrics,
+    RateLimit,
+    RateLimiter,
+    StatusChange,
+    UnitOfWork,
+    WebhookSignatureVerifier,
+)
 from application.webhook_events import record_message_received, record_status_changed
 from domain.errors import InvalidPhoneNumber
 from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from domain.provider_errors import describe_error
-from domain.tenancy import ProviderName
+from domain.tenancy import ProviderName, is_twilio_account_sid
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +84,14 @@ class SignedWebhook:
 
     ``url`` is the full URL as Twilio called it (the public one, query string included), ``params``
     every posted field with all its values, in the order posted, and ``signature`` the
-    ``X-Twilio-Signature`` header ("" when there was none).
+    ``X-Twilio-Signature`` header ("" when there was none). ``client_address`` is where it came from:
+    failed checks are counted per address.
     """
 
     url: str
     params: Mapping[str, Sequence[str]]
     signature: str
+    client_address: str = "unknown"
 
     def field(self, name: str) -> str:
         """The first value of a posted field, "" if it was not posted."""
@@ -86,23 +109,71 @@ class StatusCallbackWebhook(SignedWebhook):
     """Twilio's POST to a message's StatusCallback URL: the message moved on (or failed)."""
 
 
+class SignatureFailureLimit:
+    """Failed signature checks per sender address: ``limit`` of them, then RateLimited until the window
+    lets the address try again. None or an amount of 0: no limit."""
+
+    SCOPE = "twilio-signature-failures"
+
+    def __init__(self, limiter: RateLimiter | None, limit: RateLimit | None) -> None:
+        self._limiter = limiter if limit is not None and limit.amount > 0 else None
+        self._limit = limit or RateLimit(amount=0, per_seconds=60)
+
+    def _key(self, address: str) -> str:
+        return f"{self.SCOPE}:address:{address}"
+
+    async def admit(self, address: str) -> None:
+        """Raise RateLimited if ``address`` has failed too often (nothing is counted)."""
+        if self._limiter is None:
+            return
+        state = await self._limiter.peek(self._key(address), self._limit)
+        if not state.allowed:
+            raise RateLimited(
+                "too many webhooks from this address failed their signature check; wait before posting more",
+                retry_after_seconds=state.reset_after_seconds,
+                limit=self._limit.amount,
+                window_seconds=self._limit.per_seconds,
+                scope=self.SCOPE,
+            )
+
+    async def count(self, address: str) -> None:
+        if self._limiter is not None:
+            await self._limiter.hit(self._key(address), self._limit)
+
+
 class _Authenticator:
     """Which tenants a webhook proves it is for: the owners of the number whose Twilio account is
-    ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none."""
+    ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none.
 
-    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier) -> None:
+    ``screen`` runs first, outside any transaction: it refuses, without a lookup, an address over its
+    failure limit and a webhook that cannot be Twilio's. Every refusal counts against the address.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, failures: SignatureFailureLimit
+    ) -> None:
         self._uow = uow
         self._verifier = verifier
+        self._failures = failures
 
-    async def tenants(self, webhook: SignedWebhook, number_field: str) -> list[UUID]:
+    async def screen(self, webhook: SignedWebhook, number_field: str) -> PhoneNumber:
+        """The number the webhook names, once nothing that costs nothing rules it out."""
+        await self._failures.admit(webhook.client_address)
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
+        if not self._verifier.is_well_formed(webhook.signature):
+            await self._refuse(webhook, "missing or malformed signature", raw_number, account_sid)
+        if not is_twilio_account_sid(account_sid):
+            await self._refuse(webhook, "AccountSid is not a Twilio account", raw_number, account_sid)
         try:
-            number = PhoneNumber.parse(raw_number)
+            return PhoneNumber.parse(raw_number)
         except InvalidPhoneNumber:
-            _refuse(f"{number_field} is not a phone number", raw_number, account_sid)
+            await self._refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid)
+
+    async def tenants(self, webhook: SignedWebhook, number: PhoneNumber, number_field: str) -> list[UUID]:
+        raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
         senders = await self._uow.senders.find_all_by_number(number)
         if not senders:
-            _refuse("no tenant has this number", raw_number, account_sid)
+            await self._refuse(webhook, "no tenant has this number", raw_number, account_sid)
         accounts_matched = 0
         verified: list[UUID] = []
         for sender in senders:
@@ -126,15 +197,19 @@ class _Authenticator:
                 verified.append(sender.tenant_id)
         if not verified:
             why = "bad or missing signature" if accounts_matched else "the account does not own this number"
-            _refuse(why, raw_number, account_sid)
+            await self._refuse(webhook, why, raw_number, account_sid)
         return verified
 
-
-def _refuse(reason: str, number: str, account_sid: str) -> NoReturn:
-    logger.warning(
-        "Twilio webhook refused: %s (number %r, AccountSid %r)", reason, number[:64], account_sid[:64]
-    )
-    raise WebhookRejected()
+    async def _refuse(self, webhook: SignedWebhook, reason: str, number: str, account_sid: str) -> NoReturn:
+        await self._failures.count(webhook.client_address)
+        logger.warning(
+            "Twilio webhook refused: %s (number %r, AccountSid %r, from %s)",
+            reason,
+            number[:64],
+            account_sid[:64],
+            webhook.client_address[:64],
+        )
+        raise WebhookRejected()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +226,17 @@ class ReceiveInboundMessage:
     ``message.received`` event for the tenant's webhooks are written in one transaction.
     """
 
-    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        verifier: WebhookSignatureVerifier,
+        clock: Clock,
+        *,
+        limiter: RateLimiter | None = None,
+        failure_limit: RateLimit | None = None,
+    ) -> None:
         self._uow = uow
-        self._authenticator = _Authenticator(uow, verifier)
+        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(limiter, failure_limit))
         self._clock = clock
 
     async def __call__(self, webhook: InboundMessageWebhook) -> InboundReceipt:
@@ -168,8 +251,9 @@ class ReceiveInboundMessage:
             return InboundReceipt(message=existing, duplicate=True)
 
     async def _receive(self, webhook: InboundMessageWebhook) -> InboundReceipt:
+        number = await self._authenticator.screen(webhook, "To")
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, "To")
+            tenants = await self._authenticator.tenants(webhook, number, "To")
             if len(tenants) > 1:
                 logger.warning(
                     "tenants %s share number %s and Twilio account %s: the inbound message goes to the "
@@ -228,15 +312,18 @@ class RecordStatusCallback:
         clock: Clock,
         *,
         metrics: Metrics = NO_METRICS,
+        limiter: RateLimiter | None = None,
+        failure_limit: RateLimit | None = None,
     ) -> None:
         self._uow = uow
-        self._authenticator = _Authenticator(uow, verifier)
+        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(limiter, failure_limit))
         self._clock = clock
         self._metrics = metrics
 
     async def __call__(self, webhook: StatusCallbackWebhook) -> CallbackResult:
+        number = await self._authenticator.screen(webhook, "From")
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, "From")
+            tenants = await self._authenticator.tenants(webhook, number, "From")
             sid = _message_sid(webhook)
             reported = webhook.field("MessageStatus") or webhook.field("SmsStatus")
             status = TWILIO_STATUSES.get(reported.lower())

@@ -306,6 +306,25 @@ async def test_webhooks_are_not_throttled_per_address(tmp_path: Path) -> None:
         assert health == [200, 200, 200, 429]
 
 
+async def test_an_address_whose_posts_fail_the_signature_check_is_refused_with_429_after_the_limit(
+    tmp_path: Path,
+) -> None:
+    async for gateway in start(
+        tmp_path, PUBLIC_BASE_URL=PUBLIC_BASE_URL, TWILIO_SIGNATURE_FAILURES_PER_MINUTE="5"
+    ):
+        unsigned = [
+            await gateway.client.post("/webhooks/twilio/status", data=status_params("read")) for _ in range(8)
+        ]
+        forged = await gateway.post("/webhooks/twilio/inbound", inbound_params(), token="guessed")
+
+        assert [r.status_code for r in unsigned] == [403] * 5 + [429] * 3
+        for refused in (*unsigned[5:], forged):
+            assert_problem(refused, 429, "too-many-requests")
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+            assert refused.headers["ratelimit-policy"] == '"default";q=5;w=60'
+        assert gateway.database.messages.all() == []
+
+
 async def test_the_webhooks_are_documented_without_bearer_security(gateway: Gateway) -> None:
     schema = (await gateway.client.get("/docs/openapi.json")).json()
 
@@ -316,5 +335,6 @@ async def test_the_webhooks_are_documented_without_bearer_security(gateway: Gate
         form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         assert {"AccountSid", "MessageSid"} <= set(form["properties"])
         assert any(p["name"] == "X-Twilio-Signature" and p["in"] == "header" for p in operation["parameters"])
+        assert "429" in operation["responses"]
     assert schema["paths"]["/webhook/twilio"]["post"]["deprecated"] is True
     assert "text/xml" in schema["paths"]["/webhooks/twilio/inbound"]["post"]["responses"]["200"]["content"]
