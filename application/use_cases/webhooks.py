@@ -38,6 +38,7 @@ from application.ports import (
     Metrics,
     RateLimit,
     RateLimiter,
+    RateLimitState,
     StatusChange,
     UnitOfWork,
     WebhookSignatureVerifier,
@@ -124,9 +125,16 @@ class SignatureFailureLimit:
 
     async def admit(self, address: str) -> None:
         """Raise RateLimited if ``address`` has failed too often (nothing is counted)."""
-        if self._limiter is None:
-            return
-        state = await self._limiter.peek(self._key(address), self._limit)
+        if self._limiter is not None:
+            self._check(await self._limiter.peek(self._key(address), self._limit))
+
+    async def count(self, address: str) -> None:
+        """Count one failure; RateLimited if it is one too many (concurrent failures that all passed
+        ``admit`` are each judged by their own count)."""
+        if self._limiter is not None:
+            self._check(await self._limiter.hit(self._key(address), self._limit))
+
+    def _check(self, state: RateLimitState) -> None:
         if not state.allowed:
             raise RateLimited(
                 "too many webhooks from this address failed their signature check; wait before posting more",
@@ -135,10 +143,6 @@ class SignatureFailureLimit:
                 window_seconds=self._limit.per_seconds,
                 scope=self.SCOPE,
             )
-
-    async def count(self, address: str) -> None:
-        if self._limiter is not None:
-            await self._limiter.hit(self._key(address), self._limit)
 
 
 class _Authenticator:
