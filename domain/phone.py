@@ -5,15 +5,17 @@ WhatsApp does not always write a number as the national numbering plan does:
 - Mexico: mobiles keep the 1 they carried after +52 until the plan dropped it in 2019
   (``+52 1 55 1234 5678`` for ``+52 55 1234 5678``);
 - Argentina: a mobile is ``+54 9 <area> <number>`` internationally, and the same line is also written
-  without the 9 (as it is dialled within the country, and as some systems pass it on);
+  without the 9 (by people, and by systems that pass it on);
 - Brazil: accounts older than the ninth mobile digit keep their eight-digit number
   (``+55 11 8765 4321`` for ``+55 11 98765 4321``).
 
 A ``PhoneNumber`` keeps the form it was written in, which is what a message is sent to, and has an
-``identity``, equal for every form of the same person: the form of the national plan (Mexico without
-the 1, Argentina with the 9, Brazil with the ninth digit), the one libphonenumber formats and the
-operators publish. Whatever is matched by contact (conversations, the session window, the history
-filter, the routing of inbound messages) compares identities.
+``identity``, equal for every form of the same person: the form of the national plan, as operators
+publish it. Mexico's without the 1; Brazil's with the ninth digit; Argentina's with the 9, the plan's
+international form of a mobile and the one WhatsApp gives every Argentine account (without it the
+digits also read as a fixed line, which WhatsApp accounts rarely are). Whatever is matched by
+contact (conversations, the session window, the history filter, the routing of inbound messages)
+compares identities.
 
 A number is judged plausible, not assigned: a known country code and a length the country's plan
 allows. libphonenumber's list of assigned ranges trails the operators by months, and a customer's
