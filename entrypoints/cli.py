@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from application.errors import ApplicationError
@@ -248,11 +248,19 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
     print(json.dumps({"id": str(user.id), "username": user.username, "role": user.role.value}))
 
 
-def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
+def _openapi_schema(settings: Settings) -> dict[str, Any]:
+    """The schema of the app these settings make, whether or not it serves its documentation."""
+    import msgspec
+
     from entrypoints.container import create_container
     from entrypoints.http.app import create_app
 
-    schema = create_app(create_container(settings)).openapi_schema.to_schema()
+    documented = msgspec.structs.replace(settings, docs_enabled=True)
+    return create_app(create_container(documented)).openapi_schema.to_schema()
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
+    schema = _openapi_schema(settings)
     text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     if args.output == "-":
         sys.stdout.write(text)
@@ -262,12 +270,9 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
-    from entrypoints.container import create_container
-    from entrypoints.http.app import create_app
     from entrypoints.postman import collection_from_openapi, render
 
-    schema = create_app(create_container(settings)).openapi_schema.to_schema()
-    text = render(collection_from_openapi(schema))
+    text = render(collection_from_openapi(_openapi_schema(settings)))
     if args.output == "-":
         sys.stdout.write(text)
     else:
