@@ -7,10 +7,11 @@ account. The signature must then verify with that tenant's auth token over the U
 every field it posted; only then are the fields this module uses decoded. Anything else is one
 ``WebhookRejected``, and nothing is stored.
 
-What a sender that cannot sign costs is bounded per address: a webhook that cannot be Twilio's (no
-signature, or not one of Twilio's form; no Twilio account; no phone number) is refused before anything
-is looked up, and every refusal counts against the address it came from. Past ``failure_limit`` the
-address is refused with RateLimited before anything else is done. Only failures count: Twilio's signed
+What a sender that cannot sign costs is bounded per address: every check is counted against the
+address it came from before anything is looked up, and given back if the signature verifies (or the
+database fails first); past ``failure_limit`` the address is refused with RateLimited before anything
+else is done. A webhook that cannot be Twilio's (no signature, or not one of Twilio's form; no Twilio
+account; no phone number) is refused without a lookup. Only failures stay counted: Twilio's signed
 traffic never does, so it is not held back, whatever other addresses post.
 """
 
@@ -25,24 +26,18 @@ from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-from application.errors import (
-    AlreadyExists,
-    CredentialsUnreadable,
-    InvalidInput,
-    RateLimited,
-    WebhookRejected,
-)
+from application.errors import AlreadyExists, CredentialsUnreadable, InvalidInput, WebhookRejected
 from application.ports import (
     NO_METRICS,
     Clock,
     Metrics,
     RateLimit,
     RateLimiter,
-    RateLimitState,
     StatusChange,
     UnitOfWork,
     WebhookSignatureVerifier,
 )
+from application.use_cases.attempts import give_back_attempt, reserve_attempt
 from application.webhook_events import record_message_received, record_status_changed
 from domain.errors import InvalidPhoneNumber
 from domain.messages import Message, MessageContent, MessageStatus
@@ -112,7 +107,11 @@ class StatusCallbackWebhook(SignedWebhook):
 
 class SignatureFailureLimit:
     """Failed signature checks per sender address: ``limit`` of them, then RateLimited until the window
-    lets the address try again. None or an amount of 0: no limit."""
+    lets the address try again. None or an amount of 0: no limit.
+
+    A check is reserved before anything is looked up and given back unless it fails, so only failures
+    count, and of any number of checks from one address at once at most ``limit`` are looked up.
+    """
 
     SCOPE = "twilio-signature-failures"
 
@@ -120,37 +119,53 @@ class SignatureFailureLimit:
         self._limiter = limiter if limit is not None and limit.amount > 0 else None
         self._limit = limit or RateLimit(amount=0, per_seconds=60)
 
-    def _key(self, address: str) -> str:
-        return f"{self.SCOPE}:address:{address}"
+    def _keys(self, address: str) -> tuple[str]:
+        return (f"{self.SCOPE}:address:{address}",)
 
-    async def admit(self, address: str) -> None:
-        """Raise RateLimited if ``address`` has failed too often (nothing is counted)."""
+    async def reserve(self, address: str) -> None:
         if self._limiter is not None:
-            self._check(await self._limiter.peek(self._key(address), self._limit))
-
-    async def count(self, address: str) -> None:
-        """Count one failure; RateLimited if it is one too many (concurrent failures that all passed
-        ``admit`` are each judged by their own count)."""
-        if self._limiter is not None:
-            self._check(await self._limiter.hit(self._key(address), self._limit))
-
-    def _check(self, state: RateLimitState) -> None:
-        if not state.allowed:
-            raise RateLimited(
-                "too many webhooks from this address failed their signature check; wait before posting more",
-                retry_after_seconds=state.reset_after_seconds,
-                limit=self._limit.amount,
-                window_seconds=self._limit.per_seconds,
+            await reserve_attempt(
+                self._limiter,
+                self._keys(address),
+                self._limit,
+                refusal="too many webhooks from this address failed their signature check; wait before "
+                "posting more",
                 scope=self.SCOPE,
             )
+
+    async def give_back(self, address: str) -> None:
+        if self._limiter is not None:
+            await give_back_attempt(self._limiter, self._keys(address), self._limit)
+
+
+class _SignatureCheck:
+    """One webhook's check, reserved against its address's failures until it is judged."""
+
+    def __init__(self, failures: SignatureFailureLimit, address: str, number: PhoneNumber) -> None:
+        self.number = number  # the tenant's number the webhook names
+        self._failures = failures
+        self._address = address
+        self._open = True
+
+    def failed(self) -> None:
+        """The signature did not verify: the reservation stays, a failure of the address."""
+        self._open = False
+
+    async def settle(self) -> None:
+        """The check did not fail (it passed, or the database failed first): its reservation goes back.
+        Once: later calls do nothing."""
+        if self._open:
+            self._open = False
+            await self._failures.give_back(self._address)
 
 
 class _Authenticator:
     """Which tenants a webhook proves it is for: the owners of the number whose Twilio account is
     ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none.
 
-    ``screen`` runs first, outside any transaction: it refuses, without a lookup, an address over its
-    failure limit and a webhook that cannot be Twilio's. Every refusal counts against the address.
+    ``screen`` runs first, outside any transaction: it reserves the check against the address's
+    failures (RateLimited when there is none left) and refuses, without a lookup, a webhook that cannot
+    be Twilio's. The caller settles the check when it is done, whatever happened (``finally``).
     """
 
     def __init__(
@@ -160,24 +175,35 @@ class _Authenticator:
         self._verifier = verifier
         self._failures = failures
 
-    async def screen(self, webhook: SignedWebhook, number_field: str) -> PhoneNumber:
-        """The number the webhook names, once nothing that costs nothing rules it out."""
-        await self._failures.admit(webhook.client_address)
+    async def screen(self, webhook: SignedWebhook, number_field: str) -> _SignatureCheck:
+        await self._failures.reserve(webhook.client_address)
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
         if not self._verifier.is_well_formed(webhook.signature):
-            await self._refuse(webhook, "missing or malformed signature", raw_number, account_sid)
+            _refuse(webhook, "missing or malformed signature", raw_number, account_sid)
         if not is_twilio_account_sid(account_sid):
-            await self._refuse(webhook, "AccountSid is not a Twilio account", raw_number, account_sid)
+            _refuse(webhook, "AccountSid is not a Twilio account", raw_number, account_sid)
         try:
-            return PhoneNumber.parse(raw_number)
+            number = PhoneNumber.parse(raw_number)
         except InvalidPhoneNumber:
-            await self._refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid)
+            _refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid)
+        return _SignatureCheck(self._failures, webhook.client_address, number)
 
-    async def tenants(self, webhook: SignedWebhook, number: PhoneNumber, number_field: str) -> list[UUID]:
+    async def tenants(self, webhook: SignedWebhook, check: _SignatureCheck, number_field: str) -> list[UUID]:
+        try:
+            verified = await self._verified_tenants(webhook, check.number, number_field)
+        except WebhookRejected:
+            check.failed()
+            raise
+        await check.settle()  # at once: the rest of the request is no check
+        return verified
+
+    async def _verified_tenants(
+        self, webhook: SignedWebhook, number: PhoneNumber, number_field: str
+    ) -> list[UUID]:
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
         senders = await self._uow.senders.find_all_by_number(number)
         if not senders:
-            await self._refuse(webhook, "no tenant has this number", raw_number, account_sid)
+            _refuse(webhook, "no tenant has this number", raw_number, account_sid)
         accounts_matched = 0
         verified: list[UUID] = []
         for sender in senders:
@@ -201,19 +227,19 @@ class _Authenticator:
                 verified.append(sender.tenant_id)
         if not verified:
             why = "bad or missing signature" if accounts_matched else "the account does not own this number"
-            await self._refuse(webhook, why, raw_number, account_sid)
+            _refuse(webhook, why, raw_number, account_sid)
         return verified
 
-    async def _refuse(self, webhook: SignedWebhook, reason: str, number: str, account_sid: str) -> NoReturn:
-        await self._failures.count(webhook.client_address)
-        logger.warning(
-            "Twilio webhook refused: %s (number %r, AccountSid %r, from %s)",
-            reason,
-            number[:64],
-            account_sid[:64],
-            webhook.client_address[:64],
-        )
-        raise WebhookRejected()
+
+def _refuse(webhook: SignedWebhook, reason: str, number: str, account_sid: str) -> NoReturn:
+    logger.warning(
+        "Twilio webhook refused: %s (number %r, AccountSid %r, from %s)",
+        reason,
+        number[:64],
+        account_sid[:64],
+        webhook.client_address[:64],
+    )
+    raise WebhookRejected()
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +270,9 @@ class ReceiveInboundMessage:
         self._clock = clock
 
     async def __call__(self, webhook: InboundMessageWebhook) -> InboundReceipt:
+        check = await self._authenticator.screen(webhook, "To")
         try:
-            return await self._receive(webhook)
+            return await self._receive(webhook, check)
         except AlreadyExists:
             # Another request stored this MessageSid between our lookup and our insert.
             async with self._uow:
@@ -253,11 +280,12 @@ class ReceiveInboundMessage:
             if existing is None:
                 raise
             return InboundReceipt(message=existing, duplicate=True)
+        finally:
+            await check.settle()
 
-    async def _receive(self, webhook: InboundMessageWebhook) -> InboundReceipt:
-        number = await self._authenticator.screen(webhook, "To")
+    async def _receive(self, webhook: InboundMessageWebhook, check: _SignatureCheck) -> InboundReceipt:
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, number, "To")
+            tenants = await self._authenticator.tenants(webhook, check, "To")
             if len(tenants) > 1:
                 logger.warning(
                     "tenants %s share number %s and Twilio account %s: the inbound message goes to the "
@@ -325,9 +353,15 @@ class RecordStatusCallback:
         self._metrics = metrics
 
     async def __call__(self, webhook: StatusCallbackWebhook) -> CallbackResult:
-        number = await self._authenticator.screen(webhook, "From")
+        check = await self._authenticator.screen(webhook, "From")
+        try:
+            return await self._record(webhook, check)
+        finally:
+            await check.settle()
+
+    async def _record(self, webhook: StatusCallbackWebhook, check: _SignatureCheck) -> CallbackResult:
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, number, "From")
+            tenants = await self._authenticator.tenants(webhook, check, "From")
             sid = _message_sid(webhook)
             reported = webhook.field("MessageStatus") or webhook.field("SmsStatus")
             status = TWILIO_STATUSES.get(reported.lower())

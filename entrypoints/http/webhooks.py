@@ -31,8 +31,10 @@ from application.use_cases.webhooks import (
     StatusCallbackWebhook,
 )
 from entrypoints.http.access import public
-from entrypoints.http.dependencies import client_address, container_of
+from entrypoints.http.client_address import client_address
+from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.rate_limits import never_rate_limited
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 TWIML_MEDIA_TYPE = "text/xml"
@@ -58,10 +60,6 @@ async def provide_receive_inbound_message(request: Request[Any, Any, Any]) -> Re
 
 async def provide_record_status_callback(request: Request[Any, Any, Any]) -> RecordStatusCallback:
     return container_of(request).record_status_callback()
-
-
-async def no_request_limit(_: Request[Any, Any, Any]) -> None:
-    """Replaces the app's per-address limit for webhooks (see TwilioWebhooksController)."""
 
 
 def posted_fields(request: Request[Any, Any, Any], body: bytes) -> dict[str, list[str]]:
@@ -180,16 +178,19 @@ class TwilioWebhooksController(Controller):
     They are exempt from the per-address request limit: Twilio posts every tenant's callbacks (several
     per message, repeats included) from a small pool of shared addresses, so a per-address limit would
     throttle Twilio itself, and a refused status callback is not retried. What is limited per address
-    is failed signature checks (TWILIO_SIGNATURE_FAILURES_PER_MINUTE), which Twilio's traffic never
-    makes: past the limit an address gets 429 before anything is looked up. Each request is bounded by
+    is failed signature checks (TWILIO_SIGNATURE_FAILURES_PER_MINUTE; each check is counted before
+    the lookup and given back when it verifies), which Twilio's traffic never makes: past the limit an
+    address gets 429 before anything is looked up. Each request is bounded by
     the body size limit; one that cannot be Twilio's (no signature, or not of Twilio's form) is refused
     before any lookup, one with a wrong signature after one indexed lookup and one HMAC.
     """
 
     path = "/"
     tags = ["webhooks"]
-    opt = public("Twilio's signature (X-Twilio-Signature), checked by the use case")
-    before_request = staticmethod(no_request_limit)
+    opt = {
+        **public("Twilio's signature (X-Twilio-Signature), checked by the use case"),
+        **never_rate_limited("Twilio posts every tenant's callbacks from a few shared addresses"),
+    }
     dependencies = {
         "receive_inbound_message": Provide(provide_receive_inbound_message),
         "record_status_callback": Provide(provide_record_status_callback),

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import socket
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,11 @@ from uuid import UUID
 import httpx
 import pytest
 import uvicorn
+from dependency_injector import providers
 
 from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
-from application.ports import HistoryQuery
+from application.ports import HistoryQuery, RateLimit
 from application.use_cases.provisioning import CreateTenantCommand
 from domain.messages import Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -323,6 +325,25 @@ async def test_forged_and_cross_tenant_webhooks_are_refused_and_nothing_is_store
     async with world.container.unit_of_work() as uow:
         assert await uow.conversations.get(world.acme.id, PhoneNumber.parse(CUSTOMER)) is None
         assert await uow.conversations.get(world.globex.id, PhoneNumber.parse(CUSTOMER)) is None
+
+
+async def test_of_concurrent_forgeries_from_one_address_at_most_the_limit_are_looked_up(world: World) -> None:
+    world.container.twilio_signature_failure_limit.override(providers.Object(RateLimit(10, 60)))
+    form = {
+        "AccountSid": world.acme.account.sid,
+        "From": f"whatsapp:{SANDBOX_NUMBER}",
+        "To": f"whatsapp:{CUSTOMER}",
+        "MessageSid": "SM" + "0" * 32,
+        "MessageStatus": "read",
+    }
+    # Of Twilio's form, for a real number and account: each one let through costs a lookup and an HMAC.
+    forged = {SIGNATURE_HEADER: sign("a-guessed-token", f"{world.gateway_url}/webhooks/twilio/status", form)}
+
+    responses = await asyncio.gather(
+        *(world.http.post("/webhooks/twilio/status", data=form, headers=forged) for _ in range(30))
+    )
+
+    assert Counter(r.status_code for r in responses) == {403: 10, 429: 20}
 
 
 # ---------------------------------------------------------------------------------- status callbacks

@@ -16,6 +16,7 @@ Typical use::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -1300,6 +1301,8 @@ class FakePasswordHasher:
 
     async def verify(self, password_hash: str, password: str) -> bool:
         self.verified_hashes.append(password_hash)
+        # The real hasher works in a thread: other requests run meanwhile, and so they do here.
+        await asyncio.sleep(0)
         scheme, separator, stored_password = password_hash.partition("$")
         return separator == "$" and scheme.startswith("fake-v") and stored_password == password
 
@@ -1344,8 +1347,8 @@ class FakeTokenService:
 class FakeRateLimiter:
     """A moving window on a clock, like the ``limits`` library's: a hit counts for ``limit.per_seconds``.
 
-    ``peek`` allows while fewer than ``limit.amount`` hits are in the window; a ``hit`` beyond the limit
-    is refused and not counted. ``hits`` lists every key counted, in order.
+    A ``hit`` beyond the limit is refused and not counted; ``give_back`` uncounts the latest hit of a
+    key. ``hits`` lists every key counted (and not given back), in order.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -1361,9 +1364,11 @@ class FakeRateLimiter:
             self.hits.append(key)
         return self._state(moments, limit, allowed=allowed)
 
-    async def peek(self, key: str, limit: RateLimit) -> RateLimitState:
+    async def give_back(self, key: str, limit: RateLimit) -> None:
         moments = self._in_window(key, limit)
-        return self._state(moments, limit, allowed=len(moments) < limit.amount)
+        if moments:
+            moments.pop()
+            del self.hits[len(self.hits) - 1 - self.hits[::-1].index(key)]
 
     def _in_window(self, key: str, limit: RateLimit) -> list[datetime]:
         window_start = self._clock.now() - timedelta(seconds=limit.per_seconds)
