@@ -18,6 +18,7 @@ from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import enforce_access, public
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
+from entrypoints.http.audit import AUDIT_CONTROLLERS
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.observability import (
     MetricsController,
@@ -93,6 +94,7 @@ def create_app(container: Container) -> Litestar:
             WebhookEndpointsController,
             MetricsController,
             *ADMINISTRATION_CONTROLLERS,
+            *AUDIT_CONTROLLERS,
         ],
         # Deny by default: every route declares who may call it, and this guard enforces it.
         guards=[enforce_access],
