@@ -3,8 +3,12 @@ platform admins read, with the address and request id of each action, and never 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from entrypoints.settings import ConfigurationError, load_settings
 from tests.unit.test_http_access import PASSWORD, Api, api  # noqa: F401 - the fixture
 from tests.unit.test_http_api import assert_problem
 
@@ -137,3 +141,16 @@ async def test_what_a_platform_admin_does_to_a_tenant_shows_in_its_own_trail(api
 
     assert update["actor"] == {"type": "user", "id": str(api.root.id), "role": "platform_admin"}
     assert update["details"] == {"changed": "name", "name": "Acme Shoes"}
+
+
+async def test_the_housekeeping_purge_is_wired_with_the_retention(api: Api) -> None:  # noqa: F811
+    await api.bearer("alice")
+
+    assert await api.container.purge_audit_log()() == 0  # a login of today is kept
+
+    assert api.container.settings().audit_retention_days == 365
+
+
+def test_the_audit_retention_cannot_be_set_below_30_days(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="AUDIT_RETENTION_DAYS"):
+        load_settings(environ={"DATA_DIR": str(tmp_path), "AUDIT_RETENTION_DAYS": "7"}, env_file=None)
