@@ -126,7 +126,8 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     if access.is_public:
         return
     # The per-address limit runs first, so credentials are not checked (a database query) unlimited.
-    from entrypoints.http.dependencies import client_address, container_of, limit_requests_per_address
+    from entrypoints.http.client_address import client_address
+    from entrypoints.http.dependencies import container_of, limit_requests_per_address
 
     await limit_requests_per_address(connection)
     principal = await container_of(connection).resolve_principal()(bearer_credential(connection))

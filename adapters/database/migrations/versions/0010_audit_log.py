@@ -9,7 +9,7 @@ append may call it. The owner's own DELETE is bound by the same 30 days (a polic
 purge cannot reach further through the function either. SQLite has no roles: the table only.
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-03
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
