@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from application.errors import InvalidCursor
@@ -67,6 +67,10 @@ def decode_audit_cursor(cursor: str) -> AuditPosition:
     if tag != _AUDIT_TAG:
         raise InvalidCursor(_REFUSED)
     occurred_at, entry_id = _position(occurred_at_text, entry_id_text)
+    try:
+        occurred_at = occurred_at.astimezone(UTC)  # as the stored times are compared
+    except OverflowError as error:
+        raise InvalidCursor(_REFUSED) from error
     return AuditPosition(occurred_at=occurred_at, entry_id=entry_id)
 
 

@@ -4,6 +4,8 @@ secret. Tenant admins read their tenant's trail, platform admins every tenant's.
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from uuid import uuid4
 
@@ -12,6 +14,7 @@ import pytest
 from application.authorization import OPERATOR
 from application.errors import AccessDenied, AlreadyExists, AuthenticationFailed, InvalidCursor, InvalidToken
 from application.log_context import log_context
+from application.pagination import encode_delivery_cursor
 from application.ports import Principal, RateLimit
 from application.use_cases.administration import (
     ReactivateTenant,
@@ -377,8 +380,6 @@ async def test_a_platform_admin_reads_every_tenants_trail_or_one(
 
 
 async def test_another_kind_of_cursor_is_refused(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
-    from application.pagination import encode_delivery_cursor
-
     with pytest.raises(InvalidCursor):
         await ListAuditTrail(uow)(
             AuditTrailRequest(principal=admin(acme), cursor=encode_delivery_cursor("msg_x"))
@@ -405,3 +406,11 @@ async def test_entries_older_than_the_retention_are_purged(
 def test_the_retention_is_never_shorter_than_the_minimum(uow: FakeUnitOfWork, clock: FixedClock) -> None:
     with pytest.raises(ValueError, match="30 days"):
         PurgeAuditLog(uow, clock, retention=MIN_RETENTION - timedelta(days=1))
+
+
+async def test_a_forged_cursor_out_of_range_is_refused(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
+    raw = json.dumps(["a", "0001-01-01T00:00:00+14:00", str(uuid4())]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    with pytest.raises(InvalidCursor):
+        await ListAuditTrail(uow)(AuditTrailRequest(principal=admin(acme), cursor=cursor))
