@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from application.authorization import OPERATOR
 from application.errors import ApplicationError
 from domain.access import PLATFORM_TENANT_NAME
 from domain.errors import DomainError
@@ -167,6 +166,7 @@ def _grant_app_role(settings: Settings, *, role: str | None, create: bool) -> No
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
+    from application.authorization import OPERATOR
     from application.use_cases.provisioning import CreateTenantCommand
 
     credentials = None
@@ -243,6 +243,8 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
 
     async def create(container: Container) -> User:
         owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
+        from application.authorization import OPERATOR
+
         return await container.create_user()(OPERATOR, owner, args.username, password, role)
 
     user = _run(settings, create)
