@@ -1,7 +1,7 @@
 """The audit trail on SQLAlchemy Core: appended in the caller's transaction, read a keyset page at a
 time, purged past the retention.
 
-On PostgreSQL the application's role cannot UPDATE or DELETE the table (migration 0010): the purge goes
+On PostgreSQL the application's role cannot UPDATE or DELETE the table (migration 0012): the purge goes
 through ``purge_audit_log``, the owner's function, which keeps every entry younger than
 ``MIN_RETENTION`` whatever it is asked. SQLite has no roles; the same floor is kept here.
 """

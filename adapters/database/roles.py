@@ -120,7 +120,7 @@ def grant_app_role(owner_url: str, role: str, *, create_with_password: str | Non
                 sa.text(f"REVOKE INSERT, UPDATE, DELETE ON TABLE alembic_version FROM {quoted}")
             )
         # The audit trail is appended to, never changed; past the retention it is purged through the
-        # owner's function only (migration 0010).
+        # owner's function only (migration 0012).
         if connection.execute(sa.text("SELECT to_regclass('audit_log')")).scalar() is not None:
             connection.execute(sa.text(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE audit_log FROM {quoted}"))
             connection.execute(sa.text(f"GRANT EXECUTE ON FUNCTION purge_audit_log(timestamptz) TO {quoted}"))

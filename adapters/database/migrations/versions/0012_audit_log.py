@@ -8,8 +8,8 @@ younger than 30 days, whatever it is asked (domain.audit.MIN_RETENTION); only th
 append may call it. The owner's own DELETE is bound by the same 30 days (a policy for it alone), so a
 purge cannot reach further through the function either. SQLite has no roles: the table only.
 
-Revision ID: 0010
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0012"
+revision: str = "0012"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
