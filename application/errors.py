@@ -23,6 +23,10 @@ class AccessDenied(ApplicationError):
     pass
 
 
+class PersonRequired(AccessDenied):
+    """An API key asked for what only a person who logged in may do (see application/authorization.py)."""
+
+
 class NotFound(ApplicationError):
     pass
 

@@ -1,8 +1,8 @@
 """Opaque keyset cursors: a page's last sort key, base64url-encoded JSON.
 
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
-conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``. The tag keeps one kind from
-being accepted where another is expected.
+conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
+``["a", occurred_at, entry_id]``. The tag keeps one kind from being accepted where another is expected.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from application.errors import InvalidCursor
-from application.ports import ConversationPosition, HistoryPosition
+from application.ports import AuditPosition, ConversationPosition, HistoryPosition
 from domain.webhooks import is_delivery_id
 
 _MAX_CURSOR_LENGTH = 200
 _CONVERSATION_TAG = "c"
 _DELIVERY_TAG = "d"
+_AUDIT_TAG = "a"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -55,6 +56,22 @@ def decode_delivery_cursor(cursor: str) -> str:
     if tag != _DELIVERY_TAG or not is_delivery_id(delivery_id):
         raise InvalidCursor(_REFUSED)
     return delivery_id
+
+
+def encode_audit_cursor(position: AuditPosition) -> str:
+    return _encode([_AUDIT_TAG, position.occurred_at.isoformat(), str(position.entry_id)])
+
+
+def decode_audit_cursor(cursor: str) -> AuditPosition:
+    tag, occurred_at_text, entry_id_text = _decode(cursor, length=3)
+    if tag != _AUDIT_TAG:
+        raise InvalidCursor(_REFUSED)
+    occurred_at, entry_id = _position(occurred_at_text, entry_id_text)
+    try:
+        occurred_at = occurred_at.astimezone(UTC)  # as the stored times are compared
+    except OverflowError as error:
+        raise InvalidCursor(_REFUSED) from error
+    return AuditPosition(occurred_at=occurred_at, entry_id=entry_id)
 
 
 def _encode(parts: list[str]) -> str:

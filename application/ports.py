@@ -11,6 +11,7 @@ from typing import NamedTuple, Protocol, Self, runtime_checkable
 from uuid import UUID
 
 from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.audit import AuditAction, AuditEntry
 from domain.conversations import Conversation
 from domain.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -257,6 +258,41 @@ class ApiKeyRepository(Protocol):
 
     async def record_use(self, key_id: UUID, now: datetime) -> None:
         """Set ``last_used_at``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPosition:
+    """Where a page of the audit trail ends: the last entry's sort key."""
+
+    occurred_at: datetime
+    entry_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """A page of the audit trail, newest first, keyset on (occurred_at, id), ``after`` exclusive.
+
+    ``tenant_id`` None: every tenant's entries, and those of no tenant (the platform admins' view).
+    """
+
+    limit: int
+    tenant_id: UUID | None
+    after: AuditPosition | None = None
+    action: AuditAction | None = None
+    actor_id: UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditLog(Protocol):
+    """The audit trail: appended to in the transaction of the action it records, never changed."""
+
+    async def record(self, entry: AuditEntry) -> None: ...
+    async def list_page(self, query: AuditQuery) -> list[AuditEntry]: ...
+    async def purge_older_than(self, before: datetime) -> int:
+        """Delete the entries that occurred before ``before`` — but none younger than the domain's
+        ``MIN_RETENTION``, whatever ``before`` says; return how many."""
         ...
 
 
@@ -603,6 +639,8 @@ class UnitOfWork(Protocol):
     def webhook_events(self) -> WebhookOutbox: ...
     @property
     def webhook_deliveries(self) -> WebhookDeliveryQueue: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -677,6 +715,8 @@ class Principal:
     role: Role
     session_id: UUID | None = None
     api_key_id: UUID | None = None
+    # The address the request came from, where the entrypoint knows it: for the audit trail.
+    client_address: str | None = None
 
     @property
     def is_user(self) -> bool:

@@ -61,6 +61,9 @@ async def _housekeeping(container: Container, stop: asyncio.Event) -> None:
             purged = await container.purge_expired_sessions()()
             if purged:
                 logger.info("purged %d expired login sessions", purged)
+            purged = await container.purge_audit_log()()
+            if purged:
+                logger.info("purged %d audit entries older than the retention", purged)
         except StorageUnavailable:
             logger.warning("housekeeping: database unavailable, trying again later")
         except TransactionConflict:

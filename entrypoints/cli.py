@@ -166,6 +166,7 @@ def _grant_app_role(settings: Settings, *, role: str | None, create: bool) -> No
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
+    from application.authorization import OPERATOR
     from application.use_cases.provisioning import CreateTenantCommand
 
     credentials = None
@@ -185,7 +186,7 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
         twilio_credentials=credentials,
         session_window_check=not args.no_session_window_check,
     )
-    tenant = _run(settings, lambda c: c.create_tenant()(command))
+    tenant = _run(settings, lambda c: c.create_tenant()(OPERATOR, command))
     print(json.dumps({"id": str(tenant.id), "name": tenant.name, "provider": tenant.provider.value}))
 
 
@@ -242,7 +243,9 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
 
     async def create(container: Container) -> User:
         owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
-        return await container.create_user()(owner, args.username, password, role)
+        from application.authorization import OPERATOR
+
+        return await container.create_user()(OPERATOR, owner, args.username, password, role)
 
     user = _run(settings, create)
     print(json.dumps({"id": str(user.id), "username": user.username, "role": user.role.value}))

@@ -42,6 +42,7 @@ from application.use_cases.administration import (
     SuspendTenant,
     UpdateTenant,
 )
+from application.use_cases.audit import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.conversations import ListConversations
 from application.use_cases.delivery_status import RecordStatusChange
@@ -310,9 +311,9 @@ class Container(containers.DeclarativeContainer):
     ensure_platform_tenant = providers.Factory(EnsurePlatformTenant, unit_of_work, clock)
     list_tenants = providers.Factory(ListTenants, unit_of_work)
     get_tenant = providers.Factory(GetTenant, unit_of_work)
-    update_tenant = providers.Factory(UpdateTenant, unit_of_work)
+    update_tenant = providers.Factory(UpdateTenant, unit_of_work, clock)
     suspend_tenant = providers.Factory(SuspendTenant, unit_of_work, clock)
-    reactivate_tenant = providers.Factory(ReactivateTenant, unit_of_work)
+    reactivate_tenant = providers.Factory(ReactivateTenant, unit_of_work, clock)
     # Tenant administration.
     list_users = providers.Factory(ListUsers, unit_of_work)
     get_user = providers.Factory(GetUser, unit_of_work)
@@ -323,7 +324,7 @@ class Container(containers.DeclarativeContainer):
     update_sender = providers.Factory(UpdateSender, unit_of_work, conflict_retry)
     remove_sender = providers.Factory(RemoveSender, unit_of_work, conflict_retry)
     get_credentials_summary = providers.Factory(GetCredentialsSummary, unit_of_work)
-    set_twilio_credentials = providers.Factory(SetTwilioCredentials, unit_of_work)
+    set_twilio_credentials = providers.Factory(SetTwilioCredentials, unit_of_work, clock)
     list_api_keys = providers.Factory(ListApiKeys, unit_of_work)
     create_api_key = providers.Factory(CreateApiKey, unit_of_work, clock)
     revoke_api_key = providers.Factory(RevokeApiKey, unit_of_work, clock)
@@ -358,6 +359,15 @@ class Container(containers.DeclarativeContainer):
     provision_demo = providers.Factory(ProvisionDemo, unit_of_work, password_hasher, clock)
     reseal_credentials = providers.Factory(ResealCredentials, unit_of_work)
     purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, unit_of_work, clock)
+    # The audit trail: tenant admins read their tenant's, platform admins every tenant's.
+    list_audit_trail = providers.Factory(ListAuditTrail, read_unit_of_work)
+    list_platform_audit_trail = providers.Factory(ListPlatformAuditTrail, read_unit_of_work)
+    purge_audit_log = providers.Factory(
+        PurgeAuditLog,
+        unit_of_work,
+        clock,
+        retention=providers.Callable(_days, settings.provided.audit_retention_days),
+    )
 
     webhook_signature_verifier = providers.Singleton(TwilioWebhookSignatureVerifier)
     receive_inbound_message = providers.Factory(

@@ -14,6 +14,8 @@ from uuid import UUID
 import msgspec
 from dotenv import dotenv_values
 
+from domain.audit import MIN_RETENTION
+
 MIN_JWT_SECRET_BYTES = 32
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded")
@@ -102,6 +104,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_concurrency: int = 50
     webhook_poll_seconds: float = 0.5
     webhook_retention_days: int = 30  # delivered and dead deliveries are kept this long
+    # The audit trail is kept this long (30 days at least: entries younger than that are never purged).
+    audit_retention_days: int = 365
 
     @property
     def is_production(self) -> bool:
@@ -187,6 +191,8 @@ def _complete(settings: Settings) -> Settings:
             f"DISPATCH_LEASE_SECONDS ({settings.dispatch_lease_seconds:g}) must be at least twice "
             f"PROVIDER_TIMEOUT_SECONDS ({settings.provider_timeout_seconds:g})"
         )
+    if settings.audit_retention_days < MIN_RETENTION.days:
+        raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {MIN_RETENTION.days}")
     # Access tokens live 15 minutes at most, whatever is configured: clients refresh (or use an API key).
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
         settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)

@@ -74,9 +74,10 @@ async def inspect_connected_role(engine: AsyncEngine) -> RoleCheck | None:
 
 
 def grant_app_role(owner_url: str, role: str, *, create_with_password: str | None = None) -> RoleCheck:
-    """As the owner of the schema: let ``role`` read and write every table, now and after later migrations.
+    """As the owner of the schema: let ``role`` read and write every table, now and after later migrations
+    (the audit trail: read and append only).
 
-    With ``create_with_password``, a missing role is created first (the owner needs CREATEROLE for it).
+        With ``create_with_password``, a missing role is created first (the owner needs CREATEROLE for it).
     """
     with sync_connection(owner_url) as connection:
         if connection.dialect.name != "postgresql":
@@ -118,4 +119,9 @@ def grant_app_role(owner_url: str, role: str, *, create_with_password: str | Non
             connection.execute(
                 sa.text(f"REVOKE INSERT, UPDATE, DELETE ON TABLE alembic_version FROM {quoted}")
             )
+        # The audit trail is appended to, never changed; past the retention it is purged through the
+        # owner's function only (migration 0012).
+        if connection.execute(sa.text("SELECT to_regclass('audit_log')")).scalar() is not None:
+            connection.execute(sa.text(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE audit_log FROM {quoted}"))
+            connection.execute(sa.text(f"GRANT EXECUTE ON FUNCTION purge_audit_log(timestamptz) TO {quoted}"))
         return check

@@ -372,5 +372,27 @@ api_keys = sa.Table(
 )
 sa.Index("ix_api_keys_tenant_id", api_keys.c.tenant_id, api_keys.c.created_at)
 
+# The audit trail: appended to, never updated; deleted only past the retention (migration 0012 makes
+# it so for the application's role). No foreign keys: an entry outlives what it names.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.Column("tenant_id", sa.Uuid(), nullable=True),  # NULL: no tenant known (an unknown username)
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("actor_type", sa.String(16), nullable=False),
+    sa.Column("actor_id", sa.Uuid(), nullable=True),
+    sa.Column("actor_role", sa.String(32), nullable=True),
+    sa.Column("target_type", sa.String(32), nullable=True),
+    sa.Column("target_id", sa.String(64), nullable=True),
+    sa.Column("client_address", sa.String(100), nullable=True),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+)
+# A tenant's trail, newest first (keyset on occurred_at, id); every tenant's, and the purge.
+sa.Index("ix_audit_log_tenant", audit_log.c.tenant_id, audit_log.c.occurred_at, audit_log.c.id)
+sa.Index("ix_audit_log_occurred_at", audit_log.c.occurred_at, audit_log.c.id)
+
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
+from adapters.database.audit import SqlAlchemyAuditLog
 from adapters.database.dispatch import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
 from adapters.database.errors import translated_errors
 from adapters.database.repositories import (
@@ -50,6 +51,7 @@ class _Transaction:
     webhook_endpoints: SqlAlchemyWebhookEndpointRepository
     webhook_events: SqlAlchemyWebhookOutbox
     webhook_deliveries: SqlAlchemyWebhookDeliveryQueue
+    audit: SqlAlchemyAuditLog
 
 
 class SqlAlchemyUnitOfWork:
@@ -137,6 +139,10 @@ class SqlAlchemyUnitOfWork:
     def webhook_deliveries(self) -> SqlAlchemyWebhookDeliveryQueue:
         return self._active().webhook_deliveries
 
+    @property
+    def audit(self) -> SqlAlchemyAuditLog:
+        return self._active().audit
+
     async def __aenter__(self) -> Self:
         if self._transaction is not None:
             raise RuntimeError("this unit of work is in use already; it does not nest")
@@ -166,6 +172,7 @@ class SqlAlchemyUnitOfWork:
             webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, scope, self._secret_box),
             webhook_events=SqlAlchemyWebhookOutbox(connection, scope),
             webhook_deliveries=SqlAlchemyWebhookDeliveryQueue(connection, scope),
+            audit=SqlAlchemyAuditLog(connection, scope),
         )
         return self
 

@@ -1,6 +1,8 @@
 """What platform admins do: list, read, change, suspend and reactivate tenants.
 
 The platform tenant (see ``domain.access``) is not a customer: it is never listed, read or changed here.
+Every change is recorded in the audit trail, in the tenant it was made to: its own admins see what a
+platform admin did to it.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, replace
+from datetime import datetime
 from uuid import UUID
 
+from application.audit import audit_entry
+from application.authorization import Actor, require_platform_admin
 from application.errors import InvalidCursor, InvalidInput, NotFound
 from application.ports import Clock, UnitOfWork
 from application.use_cases.provisioning import is_customer_tenant
 from domain.access import PLATFORM_TENANT_NAME, RevocationReason
+from domain.audit import AuditAction, AuditEntry, TargetKind
 from domain.tenancy import ProviderName, Tenant, TenantStatus
 
 MAX_PAGE_SIZE = 100
@@ -97,11 +103,21 @@ def _send_limit(value: int) -> int | None:
     return value or None
 
 
-class UpdateTenant:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+def _tenant_entry(
+    action: AuditAction, actor: Actor, tenant: Tenant, now: datetime, details: dict[str, object]
+) -> AuditEntry:
+    return audit_entry(
+        action, actor, now=now, tenant_id=tenant.id, target=(TargetKind.TENANT, tenant.id), details=details
+    )
 
-    async def __call__(self, tenant_id: UUID, command: UpdateTenantCommand) -> Tenant:
+
+class UpdateTenant:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Actor, tenant_id: UUID, command: UpdateTenantCommand) -> Tenant:
+        require_platform_admin(actor)
         async with self._uow:
             tenant = await _customer_tenant(self._uow, tenant_id)
             changed = tenant
@@ -129,8 +145,18 @@ class UpdateTenant:
                 raise InvalidInput("only a sandbox tenant can switch the 24-hour session window check off")
             if changed != tenant:
                 await self._uow.tenants.update(changed)
+                fields = [name for name in _AUDITED_FIELDS if getattr(changed, name) != getattr(tenant, name)]
+                details: dict[str, object] = {"changed": ",".join(fields), "name": changed.name}
+                if "provider" in fields:
+                    details["provider"] = changed.provider
+                await self._uow.audit.record(
+                    _tenant_entry(AuditAction.TENANT_UPDATED, actor, changed, self._clock.now(), details)
+                )
                 await self._uow.commit()
         return changed
+
+
+_AUDITED_FIELDS = ("name", "provider", "session_window_check", "sends_per_minute", "sends_per_day")
 
 
 class SuspendTenant:
@@ -144,28 +170,41 @@ class SuspendTenant:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, tenant_id: UUID) -> Tenant:
+    async def __call__(self, actor: Actor, tenant_id: UUID) -> Tenant:
+        require_platform_admin(actor)
+        now = self._clock.now()
         async with self._uow:
             tenant = await _customer_tenant(self._uow, tenant_id)
             suspended = replace(tenant, status=TenantStatus.SUSPENDED)
             if tenant.status is not TenantStatus.SUSPENDED:
                 await self._uow.tenants.update(suspended)
-            await self._uow.sessions.revoke_for_tenant(
-                tenant_id, self._clock.now(), RevocationReason.TENANT_SUSPENDED
+            ended = await self._uow.sessions.revoke_for_tenant(
+                tenant_id, now, RevocationReason.TENANT_SUSPENDED
             )
+            if tenant.status is not TenantStatus.SUSPENDED:
+                await self._uow.audit.record(
+                    _tenant_entry(
+                        AuditAction.TENANT_SUSPENDED, actor, suspended, now, {"sessions_ended": ended}
+                    )
+                )
             await self._uow.commit()
         return suspended
 
 
 class ReactivateTenant:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
+        self._clock = clock
 
-    async def __call__(self, tenant_id: UUID) -> Tenant:
+    async def __call__(self, actor: Actor, tenant_id: UUID) -> Tenant:
+        require_platform_admin(actor)
         async with self._uow:
             tenant = await _customer_tenant(self._uow, tenant_id)
             active = replace(tenant, status=TenantStatus.ACTIVE)
             if tenant.status is not TenantStatus.ACTIVE:
                 await self._uow.tenants.update(active)
+                await self._uow.audit.record(
+                    _tenant_entry(AuditAction.TENANT_REACTIVATED, actor, active, self._clock.now(), {})
+                )
                 await self._uow.commit()
         return active

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from application.audit import audit_entry
 from application.errors import AuthenticationFailed
 from application.ports import (
     Clock,
@@ -12,6 +13,8 @@ from application.ports import (
 )
 from application.use_cases.attempts import give_back_attempt, reserve_attempt
 from application.use_cases.sessions import SessionPolicy, start_session
+from domain.audit import ANONYMOUS, ActorKind, AuditAction, AuditActor, TargetKind
+from domain.tenancy import User
 
 # A valid argon2id hash (of a random password) with the default cost: verifying against it costs as
 # much as verifying a real user's hash, so an unknown username answers in about the same time.
@@ -62,21 +65,25 @@ class Authenticate:
             refusal="too many failed logins; wait before trying again",
             scope="login",
         )
-        issued = await self._authenticate(username, password)
+        issued = await self._authenticate(username, password, client_address)
         await give_back_attempt(self._limiter, failure_keys, self._failure_limit)
         return issued
 
-    async def _authenticate(self, username: str, password: str) -> SessionTokens:
+    async def _authenticate(self, username: str, password: str, client_address: str) -> SessionTokens:
         async with self._uow:
             user = await self._uow.users.get_by_username(username)
             tenant = await self._uow.tenants.get(user.tenant_id) if user else None
         if user is None:
             await self._hasher.verify(_TIMING_EQUALISER_HASH, password)
+            await self._refused(None, "unknown_user", client_address)
             raise AuthenticationFailed()
         if not await self._hasher.verify(user.password_hash, password):
+            await self._refused(user, "wrong_password", client_address)
             raise AuthenticationFailed()
         # A disabled account or a suspended tenant gets the same answer: nothing to probe.
         if not user.is_active or tenant is None or not tenant.is_active:
+            reason = "user_deactivated" if not user.is_active else "tenant_suspended"
+            await self._refused(user, reason, client_address)
             raise AuthenticationFailed()
         new_hash = (
             await self._hasher.hash(password) if self._hasher.needs_rehash(user.password_hash) else None
@@ -85,5 +92,33 @@ class Authenticate:
             if new_hash is not None:
                 await self._uow.users.update_password_hash(user.id, new_hash)
             issued = await start_session(self._uow, self._tokens, user, self._sessions, self._clock)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.LOGIN_SUCCEEDED,
+                    AuditActor(kind=ActorKind.USER, id=user.id, role=user.role),
+                    now=self._clock.now(),
+                    tenant_id=user.tenant_id,
+                    target=(TargetKind.USER, user.id),
+                    details={"username": user.username},
+                    client_address=client_address,
+                )
+            )
             await self._uow.commit()
         return issued
+
+    async def _refused(self, user: User | None, reason: str, client_address: str) -> None:
+        """Record a refused login, in a transaction of its own (nothing else is written). The username
+        typed is kept only when it is a user's: a mistyped one may be a password."""
+        async with self._uow:
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.LOGIN_REFUSED,
+                    ANONYMOUS,
+                    now=self._clock.now(),
+                    tenant_id=user.tenant_id if user else None,
+                    target=(TargetKind.USER, user.id) if user else None,
+                    details={"reason": reason} | ({"username": user.username} if user else {}),
+                    client_address=client_address,
+                )
+            )
+            await self._uow.commit()

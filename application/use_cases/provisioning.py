@@ -1,4 +1,5 @@
-"""Creating tenants, senders and users: what an operator does from the CLI."""
+"""Creating tenants, senders and users: what an operator does from the CLI, and platform and tenant
+admins over the API. Tenants and users created are recorded in the audit trail."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.audit import audit_entry
+from application.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
 from application.errors import AlreadyExists, InvalidInput, NotFound
 from application.ports import Clock, PasswordHasher, UnitOfWork
 from domain.access import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME, TENANT_ROLES
+from domain.audit import AuditAction, TargetKind
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 
@@ -30,12 +34,23 @@ class CreateTenantCommand:
     session_window_check: bool = True
 
 
+def credentials_details(credentials: TwilioCredentials) -> dict[str, object]:
+    """What the audit trail keeps of credentials that were set: the SIDs (never a secret)."""
+    details: dict[str, object] = {"account_sid": credentials.account_sid}
+    if credentials.api_key_sid is not None:
+        details["api_key_sid"] = credentials.api_key_sid
+    return details
+
+
 class CreateTenant:
+    """A platform admin's or the operator's."""
+
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, command: CreateTenantCommand) -> Tenant:
+    async def __call__(self, actor: Actor, command: CreateTenantCommand) -> Tenant:
+        require_platform_admin(actor)
         name = command.name.strip()
         if not 1 <= len(name) <= 200:
             raise InvalidInput("a tenant name is 1 to 200 characters")
@@ -55,8 +70,28 @@ class CreateTenant:
             if await self._uow.tenants.get_by_name(name) is not None:
                 raise AlreadyExists(f"a tenant named {name!r} exists already")
             await self._uow.tenants.add(tenant)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.TENANT_CREATED,
+                    actor,
+                    now=tenant.created_at,
+                    tenant_id=tenant.id,
+                    target=(TargetKind.TENANT, tenant.id),
+                    details={"name": tenant.name, "provider": tenant.provider},
+                )
+            )
             if command.twilio_credentials is not None:
                 await self._uow.tenants.set_twilio_credentials(tenant.id, command.twilio_credentials)
+                await self._uow.audit.record(
+                    audit_entry(
+                        AuditAction.CREDENTIALS_SET,
+                        actor,
+                        now=tenant.created_at,
+                        tenant_id=tenant.id,
+                        target=(TargetKind.CREDENTIALS, None),
+                        details=credentials_details(command.twilio_credentials),
+                    )
+                )
             await self._uow.commit()
         return tenant
 
@@ -88,12 +123,17 @@ class AddSender:
 
 
 class CreateUser:
+    """A user of a tenant, created by a person (see ``require_user_manager``)."""
+
     def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> None:
         self._uow = uow
         self._hasher = hasher
         self._clock = clock
 
-    async def __call__(self, tenant_id: UUID, username: str, password: str, role: Role = Role.AGENT) -> User:
+    async def __call__(
+        self, actor: Actor, tenant_id: UUID, username: str, password: str, role: Role = Role.AGENT
+    ) -> User:
+        require_user_manager(actor, tenant_id)
         normalized = username.strip().lower()
         if not USERNAME_PATTERN.match(normalized):
             raise InvalidInput("a username is 3 to 64 characters: letters, digits, '.', '_', '-', '@'")
@@ -118,6 +158,16 @@ class CreateUser:
                 role=role,
             )
             await self._uow.users.add(user)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.USER_CREATED,
+                    actor,
+                    now=user.created_at,
+                    tenant_id=tenant_id,
+                    target=(TargetKind.USER, user.id),
+                    details={"username": user.username, "role": user.role},
+                )
+            )
             await self._uow.commit()
         return user
 
@@ -185,11 +235,11 @@ class ProvisionDemo:
                 return None
         # The demo has no customers to write first, so it may send free-form messages to anyone.
         tenant = await CreateTenant(self._uow, self._clock)(
-            CreateTenantCommand(name="Demo", session_window_check=False)
+            OPERATOR, CreateTenantCommand(name="Demo", session_window_check=False)
         )
         sender = await AddSender(self._uow, self._clock)(tenant.id, DEMO_SENDER, label="demo sender")
         await CreateUser(self._uow, self._hasher, self._clock)(
-            tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
+            OPERATOR, tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
         )
         return DemoAccount(tenant=tenant, sender=sender, username=DEMO_USERNAME, password=DEMO_PASSWORD)
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from application.audit import audit_entry
+from application.authorization import PersonOnly, person_required
 from application.errors import (
-    AccessDenied,
     CurrentPasswordWrong,
     InvalidInput,
     InvalidToken,
@@ -50,6 +51,7 @@ from domain.access import (
     looks_like_api_key,
     new_refresh_token,
 )
+from domain.audit import ANONYMOUS, AuditAction, TargetKind
 from domain.tenancy import User
 
 logger = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ class RefreshSession:
         self._tokens = tokens
         self._clock = clock
 
-    async def __call__(self, refresh_token: str) -> SessionTokens:
+    async def __call__(self, refresh_token: str, client_address: str | None = None) -> SessionTokens:
         if not is_refresh_token(refresh_token):
             raise InvalidToken("the refresh token is not valid")
         token_hash = hash_secret(refresh_token)
@@ -123,6 +125,19 @@ class RefreshSession:
                 # Used before: whoever holds the newest token of this family, one of the two is not
                 # the client the session was opened for. End the session for both.
                 await self._uow.sessions.revoke(stored.session_id, now, RevocationReason.REFRESH_TOKEN_REUSED)
+                ended = await self._uow.sessions.get_access(stored.session_id)
+                await self._uow.audit.record(
+                    audit_entry(
+                        AuditAction.SESSION_ENDED,
+                        ANONYMOUS,  # whoever presented the token again: one of two holders, unproven
+                        now=now,
+                        tenant_id=ended.tenant.id if ended else None,
+                        target=(TargetKind.SESSION, stored.session_id),
+                        details={"reason": RevocationReason.REFRESH_TOKEN_REUSED}
+                        | ({"username": ended.user.username} if ended else {}),
+                        client_address=client_address,
+                    )
+                )
                 await self._uow.commit()
                 logger.warning("refresh token reused: session %s revoked", stored.session_id)
                 raise InvalidToken("the refresh token was used already; the session has been ended")
@@ -152,9 +167,20 @@ class Logout:
 
     async def __call__(self, principal: Principal) -> None:
         if principal.session_id is None:
-            raise AccessDenied("an API key has no session to log out of; revoke the key instead")
+            raise person_required(PersonOnly.END_SESSION)
+        now = self._clock.now()
         async with self._uow:
-            await self._uow.sessions.revoke(principal.session_id, self._clock.now(), RevocationReason.LOGOUT)
+            await self._uow.sessions.revoke(principal.session_id, now, RevocationReason.LOGOUT)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.SESSION_ENDED,
+                    principal,
+                    now=now,
+                    tenant_id=principal.tenant_id,
+                    target=(TargetKind.SESSION, principal.session_id),
+                    details={"reason": RevocationReason.LOGOUT},
+                )
+            )
             await self._uow.commit()
 
 
@@ -261,7 +287,7 @@ class ChangeOwnPassword:
 
     async def __call__(self, principal: Principal, current_password: str, new_password: str) -> None:
         if principal.user_id is None:
-            raise AccessDenied("an API key has no password")
+            raise person_required(PersonOnly.CHANGE_OWN_PASSWORD)
         # Reserved before the password is checked, given back if it was right: only failures count.
         failure_keys = (f"password-change-failures:user:{principal.user_id}",)
         await reserve_attempt(
@@ -282,10 +308,19 @@ class ChangeOwnPassword:
         if new_password == current_password:
             raise InvalidInput("the new password is the current one")
         new_hash = await self._hasher.hash(new_password)
+        now = self._clock.now()
         async with self._uow:
             await self._uow.users.update_password_hash(user.id, new_hash)
-            await self._uow.sessions.revoke_for_user(
-                user.id, self._clock.now(), RevocationReason.PASSWORD_CHANGED
+            ended = await self._uow.sessions.revoke_for_user(user.id, now, RevocationReason.PASSWORD_CHANGED)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.USER_PASSWORD_CHANGED,
+                    principal,
+                    now=now,
+                    tenant_id=user.tenant_id,
+                    target=(TargetKind.USER, user.id),
+                    details={"username": user.username, "sessions_ended": ended},
+                )
             )
             await self._uow.commit()
 

@@ -1,19 +1,25 @@
 """What tenant admins do for their own tenant: users, senders, Twilio credentials and API keys.
 
 Every use case takes the tenant id from the caller's principal and every query is scoped by it, so an
-admin of one tenant finds nothing of another's (404, never 403: existence is not disclosed).
+admin of one tenant finds nothing of another's (404, never 403: existence is not disclosed). Users, API
+keys and credentials need a person (application/authorization.py); each change to them is recorded in
+the audit trail in its own transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from uuid import UUID
 
+from application.audit import audit_entry
+from application.authorization import PersonOnly, require_person
 from application.errors import AccessDenied, InvalidInput, NotFound
 from application.ports import Clock, PasswordHasher, Principal, UnitOfWork
 from application.transactions import ConflictRetry
-from application.use_cases.provisioning import check_password_rules, check_tenant_role
+from application.use_cases.provisioning import check_password_rules, check_tenant_role, credentials_details
 from domain.access import ApiKey, RevocationReason, new_api_key_secret
+from domain.audit import AuditAction, AuditEntry, TargetKind
 from domain.tenancy import Role, Sender, TwilioCredentials, User
 
 MAX_API_KEY_NAME = 100
@@ -57,7 +63,7 @@ class UpdateUser:
 
     Each of these ends the user's sessions: tokens issued for the old role or password stop working at
     once. An admin cannot change their own role or deactivate themselves, so a tenant keeps an admin,
-    nor set their own password here (that needs the current one: ``ChangeOwnPassword``).
+    nor set their own password here (that needs the current one: ``ChangeOwnPassword``). Needs a person.
     """
 
     def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> None:
@@ -66,6 +72,7 @@ class UpdateUser:
         self._clock = clock
 
     async def __call__(self, actor: Principal, user_id: UUID, command: UpdateUserCommand) -> User:
+        require_person(actor, PersonOnly.MANAGE_USERS)
         if command.role is not None:
             check_tenant_role(command.role)
         if actor.user_id == user_id and (
@@ -85,18 +92,44 @@ class UpdateUser:
                 raise NotFound("no such user")
             changed = user
             reason = None
+            actions: list[tuple[AuditAction, dict[str, object]]] = []
             if new_hash is not None:
                 changed, reason = changed.with_password_hash(new_hash), RevocationReason.PASSWORD_CHANGED
+                actions.append((AuditAction.USER_PASSWORD_SET, {}))
             if command.role is not None and command.role is not user.role:
                 changed, reason = replace(changed, role=command.role), RevocationReason.ROLE_CHANGED
+                actions.append(
+                    (AuditAction.USER_ROLE_CHANGED, {"role": command.role, "previous_role": user.role})
+                )
             if command.is_active is not None and command.is_active is not user.is_active:
                 changed = replace(changed, is_active=command.is_active)
                 if not command.is_active:
                     reason = RevocationReason.USER_DEACTIVATED
+                actions.append(
+                    (
+                        AuditAction.USER_DEACTIVATED
+                        if not command.is_active
+                        else AuditAction.USER_REACTIVATED,
+                        {},
+                    )
+                )
             if changed != user:
                 await self._uow.users.update(changed)
-            if reason is not None:
-                await self._uow.sessions.revoke_for_user(user.id, self._clock.now(), reason)
+            now = self._clock.now()
+            ended = (
+                await self._uow.sessions.revoke_for_user(user.id, now, reason) if reason is not None else 0
+            )
+            for action, details in actions:
+                await self._uow.audit.record(
+                    audit_entry(
+                        action,
+                        actor,
+                        now=now,
+                        tenant_id=user.tenant_id,
+                        target=(TargetKind.USER, user.id),
+                        details={"username": user.username, **details, "sessions_ended": ended},
+                    )
+                )
             await self._uow.commit()
         return changed
 
@@ -195,14 +228,27 @@ def _summary(credentials: TwilioCredentials | None) -> CredentialsSummary:
 
 
 class SetTwilioCredentials:
-    """Store (replace) the tenant's Twilio credentials, sealed; the secrets are never returned."""
+    """Store (replace) the tenant's Twilio credentials, sealed; the secrets are never returned. Needs a
+    person."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
+        self._clock = clock
 
-    async def __call__(self, tenant_id: UUID, credentials: TwilioCredentials) -> CredentialsSummary:
+    async def __call__(self, actor: Principal, credentials: TwilioCredentials) -> CredentialsSummary:
+        require_person(actor, PersonOnly.SET_PROVIDER_CREDENTIALS)
         async with self._uow:
-            await self._uow.tenants.set_twilio_credentials(tenant_id, credentials)
+            await self._uow.tenants.set_twilio_credentials(actor.tenant_id, credentials)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.CREDENTIALS_SET,
+                    actor,
+                    now=self._clock.now(),
+                    tenant_id=actor.tenant_id,
+                    target=(TargetKind.CREDENTIALS, None),
+                    details=credentials_details(credentials),
+                )
+            )
             await self._uow.commit()
         return _summary(credentials)
 
@@ -226,11 +272,14 @@ class CreatedApiKey:
 
 
 class CreateApiKey:
+    """A new API key of the actor's tenant; needs a person (a key cannot mint its successors)."""
+
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
     async def __call__(self, actor: Principal, name: str, role: Role) -> CreatedApiKey:
+        require_person(actor, PersonOnly.MANAGE_API_KEYS)
         name = name.strip()
         if not 1 <= len(name) <= MAX_API_KEY_NAME:
             raise InvalidInput(f"an API key's name is 1 to {MAX_API_KEY_NAME} characters")
@@ -247,6 +296,7 @@ class CreateApiKey:
         )
         async with self._uow:
             await self._uow.api_keys.add(key)
+            await self._uow.audit.record(_key_entry(AuditAction.API_KEY_CREATED, actor, key, key.created_at))
             await self._uow.commit()
         return CreatedApiKey(api_key=key, key=secret.key)
 
@@ -255,21 +305,38 @@ class ListApiKeys:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID) -> list[ApiKey]:
+    async def __call__(self, actor: Principal) -> list[ApiKey]:
+        require_person(actor, PersonOnly.MANAGE_API_KEYS)
         async with self._uow:
-            return await self._uow.api_keys.list_for_tenant(tenant_id)
+            return await self._uow.api_keys.list_for_tenant(actor.tenant_id)
 
 
 class RevokeApiKey:
-    """Revoke a key: it stops working at the next request. Revoking a revoked key changes nothing."""
+    """Revoke a key: it stops working at the next request. Revoking a revoked key changes nothing (and
+    is not recorded again). Needs a person: a leaked key cannot revoke the keys that replace it."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, tenant_id: UUID, key_id: UUID) -> None:
+    async def __call__(self, actor: Principal, key_id: UUID) -> None:
+        require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        now = self._clock.now()
         async with self._uow:
-            if await self._uow.api_keys.get(tenant_id, key_id) is None:
+            key = await self._uow.api_keys.get(actor.tenant_id, key_id)
+            if key is None:
                 raise NotFound("no such API key")
-            await self._uow.api_keys.revoke(tenant_id, key_id, self._clock.now())
+            if await self._uow.api_keys.revoke(actor.tenant_id, key_id, now):
+                await self._uow.audit.record(_key_entry(AuditAction.API_KEY_REVOKED, actor, key, now))
             await self._uow.commit()
+
+
+def _key_entry(action: AuditAction, actor: Principal, key: ApiKey, now: datetime) -> AuditEntry:
+    return audit_entry(
+        action,
+        actor,
+        now=now,
+        tenant_id=key.tenant_id,
+        target=(TargetKind.API_KEY, key.id),
+        details={"name": key.name, "role": key.role, "prefix": key.prefix},
+    )

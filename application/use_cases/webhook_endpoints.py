@@ -2,7 +2,8 @@
 
 Every use case here takes the caller's ``Principal``: only tenant admins (and platform admins) manage
 webhooks, and everything is looked up within the caller's tenant, so another tenant's endpoint or
-delivery is simply not found.
+delivery is simply not found. What hands out a signing secret (a new endpoint, a rotation) needs a
+person, and is recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID
 
+from application.audit import audit_entry
+from application.authorization import PersonOnly, require_person
 from application.errors import AccessDenied, InvalidInput, NotFound, WebhookEndpointDisabled
 from application.pagination import decode_delivery_cursor, encode_delivery_cursor
 from application.ports import Clock, DeliveryQuery, Principal, UnitOfWork, WebhookUrlGuard
+from domain.audit import AuditAction, TargetKind
 from domain.tenancy import Role
 from domain.webhooks import (
     DEFAULT_SECRET_OVERLAP,
@@ -74,6 +78,7 @@ class RegisterWebhookEndpoint:
 
     async def __call__(self, command: RegisterWebhookCommand) -> EndpointWithSecret:
         require_webhook_admin(command.principal)
+        require_person(command.principal, PersonOnly.SET_WEBHOOK_SECRETS)
         endpoint = WebhookEndpoint.new(
             tenant_id=command.principal.tenant_id,
             url=command.url,
@@ -89,6 +94,16 @@ class RegisterWebhookEndpoint:
             # concurrent registrations all see room for one more.
             if not await self._uow.webhook_endpoints.add(endpoint, secret, at_most=self._max_endpoints):
                 raise InvalidInput(f"a tenant has at most {self._max_endpoints} webhook endpoints")
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.WEBHOOK_ENDPOINT_CREATED,
+                    command.principal,
+                    now=endpoint.created_at,
+                    tenant_id=endpoint.tenant_id,
+                    target=(TargetKind.WEBHOOK_ENDPOINT, endpoint.id),
+                    details={"events": ",".join(sorted(endpoint.events))},
+                )
+            )
             await self._uow.commit()
         return EndpointWithSecret(endpoint=endpoint, secret=secret)
 
@@ -182,6 +197,7 @@ class RotateWebhookSecret:
         self, principal: Principal, endpoint_id: UUID, overlap: timedelta | None = None
     ) -> EndpointWithSecret:
         require_webhook_admin(principal)
+        require_person(principal, PersonOnly.SET_WEBHOOK_SECRETS)
         overlap = self._default_overlap if overlap is None else overlap
         if not timedelta(0) <= overlap <= MAX_SECRET_OVERLAP:
             raise InvalidInput(f"the overlap is 0 to {int(MAX_SECRET_OVERLAP.total_seconds())} seconds")
@@ -192,6 +208,16 @@ class RotateWebhookSecret:
             expires_at = now + overlap
             await self._uow.webhook_endpoints.rotate_secret(
                 principal.tenant_id, endpoint_id, secret, expires_at
+            )
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.WEBHOOK_SECRET_ROTATED,
+                    principal,
+                    now=now,
+                    tenant_id=principal.tenant_id,
+                    target=(TargetKind.WEBHOOK_ENDPOINT, endpoint_id),
+                    details={"overlap_seconds": int(overlap.total_seconds())},
+                )
             )
             await self._uow.commit()
         rotated = replace(endpoint, previous_secret_expires_at=expires_at, updated_at=now)

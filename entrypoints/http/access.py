@@ -2,28 +2,33 @@
 app-wide guard enforces the declaration before anything else of the route runs.
 
 - ``allow(*roles)``: a Bearer credential is required, an access token of a user with one of the roles
-  or (unless ``api_keys=False``) an API key with one of them. Anything else is 401 (no or a bad
-  credential) or 403 (a good one with the wrong role).
+  or an API key with one of them. Anything else is 401 (no or a bad credential) or 403 (a good one with
+  the wrong role).
+- ``allow(*roles, person=PersonOnly.X)``: the same, but users only: an API key of an admitted role gets
+  the 403 ``person-required`` problem, the answer the use case gives too (application/authorization.py
+  decides what needs a person; the route repeats it so a key is refused before the route runs).
 - ``public(reason)``: no Bearer credential; ``reason`` says what protects the route instead (nothing,
   a password, Twilio's signature, a metrics token ...).
 - A route that declares nothing is refused (403) for everyone, and the route walker test fails.
 
 Roles: agents send and read; tenant admins do what agents do and manage their tenant's users, senders,
-Twilio credentials and API keys; platform admins manage tenants through ``/admin`` and nothing else,
-so they read no tenant's messages. API keys act as an agent or a tenant admin of their tenant, but
-cannot manage API keys (a leaked key cannot mint its successors) nor log out or change a password.
+Twilio credentials, API keys and webhooks, and read its audit trail; platform admins manage tenants
+through ``/admin`` and nothing else, so they read no tenant's messages. API keys act as an agent or a
+tenant admin of their tenant, except for what needs a person. The README's role table lists every
+operation, and the authorization matrix test is generated from it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from application.authorization import PersonOnly, person_required
 from application.errors import AccessDenied, InvalidToken
 from application.ports import Principal
 from domain.tenancy import Role
@@ -37,22 +42,27 @@ _PRINCIPAL_KEY = "wa_gateway.principal"
 @dataclass(frozen=True, slots=True)
 class Access:
     roles: frozenset[Role] = frozenset()
-    api_keys: bool = False
+    person_only: PersonOnly | None = None  # why an API key may not call it; None: keys may
     public_because: str | None = None
 
     @property
     def is_public(self) -> bool:
         return self.public_because is not None
 
+    @property
+    def api_keys(self) -> bool:
+        return self.person_only is None
+
     def admits(self, principal: Principal) -> bool:
         return principal.role in self.roles and (principal.is_user or self.api_keys)
 
 
-def allow(*roles: Role, api_keys: bool = True) -> dict[str, Access]:
-    """The ``opt`` of a route that needs a Bearer credential with one of ``roles``."""
+def allow(*roles: Role, person: PersonOnly | None = None) -> dict[str, Access]:
+    """The ``opt`` of a route that needs a Bearer credential with one of ``roles``; with ``person``,
+    an access token only (see application/authorization.py)."""
     if not roles:
         raise ValueError("name at least one role, or declare the route public")
-    return {ACCESS_OPT: Access(roles=frozenset(roles), api_keys=api_keys)}
+    return {ACCESS_OPT: Access(roles=frozenset(roles), person_only=person)}
 
 
 def public(reason: str) -> dict[str, Access]:
@@ -62,9 +72,17 @@ def public(reason: str) -> dict[str, Access]:
 
 SEND_AND_READ = allow(Role.AGENT, Role.TENANT_ADMIN)
 TENANT_ADMINS = allow(Role.TENANT_ADMIN)
-TENANT_ADMIN_USERS = allow(Role.TENANT_ADMIN, api_keys=False)
-PLATFORM_ADMINS = allow(Role.PLATFORM_ADMIN, api_keys=False)
-ANY_USER = allow(*Role, api_keys=False)
+PLATFORM_ADMINS = allow(Role.PLATFORM_ADMIN, person=PersonOnly.ADMINISTER_TENANTS)
+
+
+def tenant_admin_in_person(operation: PersonOnly) -> dict[str, Access]:
+    """A tenant admin who logged in: ``operation`` needs a person."""
+    return allow(Role.TENANT_ADMIN, person=operation)
+
+
+def any_user(operation: PersonOnly) -> dict[str, Access]:
+    """Anyone who logged in, whatever their role: ``operation`` is about their own session or password."""
+    return allow(*Role, person=operation)
 
 
 # Litestar answers OPTIONS on every path by itself, with the Allow header and nothing else.
@@ -108,12 +126,15 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     if access.is_public:
         return
     # The per-address limit runs first, so credentials are not checked (a database query) unlimited.
+    from entrypoints.http.client_address import client_address
     from entrypoints.http.dependencies import container_of, limit_requests_per_address
 
     await limit_requests_per_address(connection)
     principal = await container_of(connection).resolve_principal()(bearer_credential(connection))
     if not access.admits(principal):
-        if not principal.is_user and principal.role in access.roles:
-            raise AccessDenied("this route is for users, not API keys")
+        if access.person_only is not None and principal.role in access.roles:
+            raise person_required(access.person_only)
         raise AccessDenied(f"the {principal.role.value} role may not do this")
+    # Where the request came from, for the audit trail: as the rate limits see it.
+    principal = replace(principal, client_address=client_address(connection))
     cast(dict[str, Any], connection.scope)[_PRINCIPAL_KEY] = principal

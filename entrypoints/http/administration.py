@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from application.authorization import PersonOnly
 from application.ports import Principal
 from application.use_cases.administration import (
     GetTenant,
@@ -42,7 +43,7 @@ from application.use_cases.tenant_admin import (
     UpdateUserCommand,
 )
 from domain.tenancy import Role
-from entrypoints.http.access import ANY_USER, PLATFORM_ADMINS, TENANT_ADMIN_USERS, TENANT_ADMINS
+from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS, any_user, tenant_admin_in_person
 from entrypoints.http.access_schemas import (
     ApiKeyResource,
     ChangePasswordRequest,
@@ -130,15 +131,19 @@ class AdminTenantsController(Controller):
         responses=problem_responses(400, 409, 413, 422, *_AUTH),
     )
     async def create(
-        self, data: JSONBody[CreateTenantRequest], create_tenant: NamedDependency[CreateTenant]
+        self,
+        data: JSONBody[CreateTenantRequest],
+        principal: NamedDependency[Principal],
+        create_tenant: NamedDependency[CreateTenant],
     ) -> TenantResource:
         tenant = await create_tenant(
+            principal,
             CreateTenantCommand(
                 name=data.name,
                 provider=data.provider,
                 twilio_credentials=data.twilio.to_domain() if data.twilio else None,
                 session_window_check=data.session_window_check,
-            )
+            ),
         )
         return TenantResource.of(tenant)
 
@@ -163,9 +168,11 @@ class AdminTenantsController(Controller):
         self,
         tenant_id: FromPath[UUID],
         data: JSONBody[UpdateTenantRequest],
+        principal: NamedDependency[Principal],
         update_tenant: NamedDependency[UpdateTenant],
     ) -> TenantResource:
         tenant = await update_tenant(
+            principal,
             tenant_id,
             UpdateTenantCommand(
                 name=data.name,
@@ -189,9 +196,12 @@ class AdminTenantsController(Controller):
         responses=problem_responses(400, 404, *_AUTH),
     )
     async def suspend(
-        self, tenant_id: FromPath[UUID], suspend_tenant: NamedDependency[SuspendTenant]
+        self,
+        tenant_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        suspend_tenant: NamedDependency[SuspendTenant],
     ) -> TenantResource:
-        return TenantResource.of(await suspend_tenant(tenant_id))
+        return TenantResource.of(await suspend_tenant(principal, tenant_id))
 
     @post(
         "/{tenant_id:uuid}/reactivate",
@@ -202,9 +212,12 @@ class AdminTenantsController(Controller):
         responses=problem_responses(400, 404, *_AUTH),
     )
     async def reactivate(
-        self, tenant_id: FromPath[UUID], reactivate_tenant: NamedDependency[ReactivateTenant]
+        self,
+        tenant_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        reactivate_tenant: NamedDependency[ReactivateTenant],
     ) -> TenantResource:
-        return TenantResource.of(await reactivate_tenant(tenant_id))
+        return TenantResource.of(await reactivate_tenant(principal, tenant_id))
 
     @post(
         "/{tenant_id:uuid}/users",
@@ -217,11 +230,13 @@ class AdminTenantsController(Controller):
         self,
         tenant_id: FromPath[UUID],
         data: JSONBody[CreateUserRequest],
+        principal: NamedDependency[Principal],
         get_tenant: NamedDependency[GetTenant],
         create_user: NamedDependency[CreateUser],
     ) -> UserResource:
         await get_tenant(tenant_id)  # 404 for the platform tenant, as for a missing one
-        return UserResource.of(await create_user(tenant_id, data.username, data.password, Role(data.role)))
+        user = await create_user(principal, tenant_id, data.username, data.password, Role(data.role))
+        return UserResource.of(user)
 
 
 # ----------------------------------------------------------------------------------------- tenant admin
@@ -246,8 +261,10 @@ class UsersController(Controller):
         "/",
         operation_id="createUser",
         summary="Create a user (an agent or a tenant admin)",
+        description="Needs a person: an API key gets 403 `person-required`.",
         status_code=HTTP_201_CREATED,
         responses=problem_responses(400, 409, 413, 422, *_AUTH),
+        opt=tenant_admin_in_person(PersonOnly.MANAGE_USERS),
     )
     async def create(
         self,
@@ -255,7 +272,9 @@ class UsersController(Controller):
         principal: NamedDependency[Principal],
         create_user: NamedDependency[CreateUser],
     ) -> UserResource:
-        user = await create_user(principal.tenant_id, data.username, data.password, Role(data.role))
+        user = await create_user(
+            principal, principal.tenant_id, data.username, data.password, Role(data.role)
+        )
         return UserResource.of(user)
 
     @get(
@@ -279,9 +298,10 @@ class UsersController(Controller):
         description=(
             "A new role or password, or deactivation, ends every session of the user at once: their "
             "tokens get 401 and they log in again. An admin cannot change their own role or deactivate "
-            "themselves."
+            "themselves. Needs a person: an API key gets 403 `person-required`."
         ),
         responses=problem_responses(400, 404, 413, 422, *_AUTH),
+        opt=tenant_admin_in_person(PersonOnly.MANAGE_USERS),
     )
     async def update(
         self,
@@ -394,10 +414,12 @@ class CredentialsController(Controller):
         summary="Set (replace) the tenant's Twilio credentials",
         description=(
             "The auth token (Twilio signs webhooks with it) and optionally an API key SID and secret "
-            "(used for API calls instead of the token). Stored encrypted; never returned."
+            "(used for API calls instead of the token). Stored encrypted; never returned. Needs a "
+            "person: an API key gets 403 `person-required`."
         ),
         status_code=HTTP_200_OK,
         responses=problem_responses(400, 413, 422, *_AUTH),
+        opt=tenant_admin_in_person(PersonOnly.SET_PROVIDER_CREDENTIALS),
     )
     async def set_credentials(
         self,
@@ -405,7 +427,7 @@ class CredentialsController(Controller):
         principal: NamedDependency[Principal],
         set_twilio_credentials: NamedDependency[SetTwilioCredentials],
     ) -> CredentialsResource:
-        return CredentialsResource.of(await set_twilio_credentials(principal.tenant_id, data.to_domain()))
+        return CredentialsResource.of(await set_twilio_credentials(principal, data.to_domain()))
 
 
 class ApiKeysController(Controller):
@@ -414,7 +436,7 @@ class ApiKeysController(Controller):
     path = "/api/api-keys"
     tags = ["api-keys"]
     security = BEARER
-    opt = TENANT_ADMIN_USERS
+    opt = tenant_admin_in_person(PersonOnly.MANAGE_API_KEYS)
     dependencies = _dependencies("list_api_keys", "create_api_key", "revoke_api_key")
 
     @get(
@@ -426,7 +448,7 @@ class ApiKeysController(Controller):
     async def list_keys(
         self, principal: NamedDependency[Principal], list_api_keys: NamedDependency[ListApiKeys]
     ) -> list[ApiKeyResource]:
-        return [ApiKeyResource.of(key) for key in await list_api_keys(principal.tenant_id)]
+        return [ApiKeyResource.of(key) for key in await list_api_keys(principal)]
 
     @post(
         "/",
@@ -466,7 +488,7 @@ class ApiKeysController(Controller):
         principal: NamedDependency[Principal],
         revoke_api_key: NamedDependency[RevokeApiKey],
     ) -> None:
-        await revoke_api_key(principal.tenant_id, key_id)
+        await revoke_api_key(principal, key_id)
 
 
 class MeController(Controller):
@@ -475,7 +497,7 @@ class MeController(Controller):
     path = "/api/me"
     tags = ["auth"]
     security = BEARER
-    opt = ANY_USER
+    opt = any_user(PersonOnly.CHANGE_OWN_PASSWORD)
     dependencies = _dependencies("change_own_password")
 
     @post(

@@ -17,6 +17,7 @@ from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import enforce_access
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
+from entrypoints.http.audit import AUDIT_CONTROLLERS
 from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
@@ -94,6 +95,7 @@ def create_app(container: Container) -> Litestar:
             WebhookEndpointsController,
             MetricsController,
             *ADMINISTRATION_CONTROLLERS,
+            *AUDIT_CONTROLLERS,
         ],
         # Deny by default: every route declares who may call it, and this guard enforces it.
         guards=[enforce_access],

@@ -26,6 +26,7 @@ from application.errors import (
     InvalidToken,
     MessageNotRetryable,
     NotFound,
+    PersonRequired,
     RateLimited,
     SessionWindowClosed,
     StorageUnavailable,
@@ -54,6 +55,7 @@ class ProblemType:
 ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (AuthenticationFailed, ProblemType(401, "invalid-credentials", "Invalid credentials")),
     (InvalidToken, ProblemType(401, "invalid-token", "Missing or invalid access token")),
+    (PersonRequired, ProblemType(403, "person-required", "A person must do this, not an API key")),
     (AccessDenied, ProblemType(403, "forbidden", "Forbidden")),
     (CurrentPasswordWrong, ProblemType(403, "current-password-wrong", "Current password wrong")),
     (WebhookRejected, ProblemType(403, "webhook-signature-invalid", "Webhook signature invalid")),

@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from application.authorization import PersonOnly
 from application.ports import Principal, SessionTokens
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.conversations import ConversationsRequest, ListConversations
@@ -20,7 +21,7 @@ from application.use_cases.readiness import CheckReadiness
 from application.use_cases.send_message import RetryMessage, SendMessage, SendMessageCommand
 from application.use_cases.sessions import Logout, RefreshSession
 from domain.messages import Direction, MessageStatus
-from entrypoints.http.access import ANY_USER, SEND_AND_READ, public
+from entrypoints.http.access import SEND_AND_READ, any_user, public
 from entrypoints.http.access_schemas import RefreshRequest
 from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of
@@ -94,9 +95,12 @@ class AuthController(Controller):
         opt=public("the refresh token in the body"),
     )
     async def refresh(
-        self, data: JSONBody[RefreshRequest], refresh_session: NamedDependency[RefreshSession]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RefreshRequest],
+        refresh_session: NamedDependency[RefreshSession],
     ) -> Response[TokenResponse]:
-        return _tokens(await refresh_session(data.refresh_token))
+        return _tokens(await refresh_session(data.refresh_token, client_address(request)))
 
     @post(
         "/logout",
@@ -109,7 +113,7 @@ class AuthController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         security=BEARER,
         responses=problem_responses(401, 403, 429, 503),
-        opt=ANY_USER,
+        opt=any_user(PersonOnly.END_SESSION),
     )
     async def logout(self, principal: NamedDependency[Principal], logout: NamedDependency[Logout]) -> None:
         await logout(principal)

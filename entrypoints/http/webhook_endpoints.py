@@ -18,6 +18,7 @@ from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from application.authorization import PersonOnly
 from application.ports import Principal
 from application.use_cases.webhook_endpoints import (
     DEFAULT_PAGE_SIZE,
@@ -47,7 +48,7 @@ from domain.webhooks import (
     WebhookEndpoint,
     WebhookEventType,
 )
-from entrypoints.http.access import TENANT_ADMINS
+from entrypoints.http.access import TENANT_ADMINS, tenant_admin_in_person
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.routes import BEARER
@@ -309,10 +310,12 @@ class WebhookEndpointsController(Controller):
             "undelivered). The answer carries the endpoint's signing `secret`, shown this once. "
             + _VERIFY
             + " The URL must reach a public address: loopback, link-local and private addresses "
-            "(and names resolving to them) are refused with 422."
+            "(and names resolving to them) are refused with 422. Needs a person (the answer holds a "
+            "secret): an API key gets 403 `person-required`."
         ),
         status_code=HTTP_201_CREATED,
         responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+        opt=tenant_admin_in_person(PersonOnly.SET_WEBHOOK_SECRETS),
     )
     async def create(
         self,
@@ -414,11 +417,13 @@ class WebhookEndpointsController(Controller):
         description=(
             "The new `secret` is shown this once. For `overlap_seconds` (default 24 hours, at most 7 "
             "days) deliveries are signed with both the new and the replaced secret, so the receiver "
-            "can switch to the new one at its own pace."
+            "can switch to the new one at its own pace. Needs a person: an API key gets 403 "
+            "`person-required`."
         ),
         status_code=HTTP_200_OK,
         operation_class=_OptionalBodyOperation,
         responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
+        opt=tenant_admin_in_person(PersonOnly.SET_WEBHOOK_SECRETS),
     )
     async def rotate_secret(
         self,

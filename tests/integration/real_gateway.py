@@ -25,6 +25,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.security.secret_box import generate_key
+from application.authorization import OPERATOR
 from domain.tenancy import Role
 from entrypoints.container import Container, create_container, upgrade_database
 from entrypoints.http.app import create_app
@@ -142,7 +143,9 @@ class Gateway:
     async def create_platform_admin(self) -> dict[str, str]:
         """As `wa-gateway user create platform root --role platform_admin` does."""
         platform = await self.container.ensure_platform_tenant()()
-        await self.container.create_user()(platform.id, ROOT_USERNAME, PASSWORD, Role.PLATFORM_ADMIN)
+        await self.container.create_user()(
+            OPERATOR, platform.id, ROOT_USERNAME, PASSWORD, Role.PLATFORM_ADMIN
+        )
         return await self.bearer_of(ROOT_USERNAME)
 
     async def receive_inbound(

@@ -153,3 +153,45 @@ def test_the_cli_keeps_platform_admins_in_the_platform_tenant(tmp_path: Path) ->
 
     assert wrong.returncode == 1
     assert "platform" in wrong.stderr
+
+
+def test_the_audit_trail_tells_who_did_what_and_a_key_cannot_mint_an_admin(gateway: httpx.Client) -> None:
+    root = bearer(log_in(gateway, "root", ROOT_PASSWORD)["access_token"])
+    tenant = gateway.post("/admin/tenants", json={"name": "Initech"}, headers=root).json()
+    gateway.post(
+        f"/admin/tenants/{tenant['id']}/users",
+        json={"username": "peter", "password": "tps reports!", "role": "tenant_admin"},
+        headers=root,
+    )
+    peter = bearer(log_in(gateway, "peter", "tps reports!")["access_token"])
+    key = gateway.post("/api/api-keys", json={"name": "crm", "role": "tenant_admin"}, headers=peter).json()
+    assert gateway.post("/auth/login", json={"username": "peter", "password": "wrong!"}).status_code == 401
+    assert gateway.post("/auth/login", json={"username": "nobody", "password": "guess"}).status_code == 401
+
+    minted = gateway.post(
+        "/api/users",
+        json={"username": "mallory", "password": "a long password", "role": "tenant_admin"},
+        headers=bearer(key["key"]),
+    )
+    assert minted.status_code == 403
+    assert minted.json()["type"].endswith("/person-required")
+
+    trail = gateway.get("/api/audit", headers=peter).json()["items"]
+    assert [entry["action"] for entry in reversed(trail)] == [
+        "tenant.created",
+        "user.created",
+        "login.succeeded",
+        "api_key.created",
+        "login.refused",
+    ]
+    assert {entry["actor"]["role"] for entry in trail[-2:]} == {"platform_admin"}
+    assert all(entry["client_address"] == "127.0.0.1" for entry in trail)
+    assert key["key"] not in str(trail)
+    assert "nobody" not in str(trail)
+
+    everything = gateway.get("/admin/audit", headers=root).json()["items"]
+    by_the_cli = [e for e in everything if e["actor"]["type"] == "operator" and e["action"] == "user.created"]
+    # the platform admin made with the CLI, and the demo tenant's user `serve` made on its first start
+    assert sorted(entry["details"]["username"] for entry in by_the_cli) == ["demo", "root"]
+    (unknown,) = [e for e in everything if e["action"] == "login.refused" and e["tenant_id"] is None]
+    assert unknown["details"] == {"reason": "unknown_user"}

@@ -1,13 +1,19 @@
-"""The authorization matrix, generated from the OpenAPI schema: every operation of the API against every
-kind of caller, on the real app (composition root, real JWTs and API keys), once on a SQLite file and
-once on PostgreSQL as production runs there: migrated by the owner, served as the application's role
-with row-level security in force. SQLite shows the application's own checks; PostgreSQL shows them with
-RLS under them, which must change no answer.
+"""The authorization matrix, generated from the README's role table and the OpenAPI schema: every
+operation of the API against every kind of caller, on the real app (composition root, real JWTs and API
+keys), once on a SQLite file and once on PostgreSQL as production runs there: migrated by the owner,
+served as the application's role with row-level security in force. SQLite shows the application's own
+checks; PostgreSQL shows them with RLS under them, which must change no answer.
+
+Who may call what is read from the table in the README's "Roles" section (one row per operation, one
+column per kind of caller: ``yes``, ``person`` or ``—``), so the documentation and the behaviour cannot
+drift apart: the table must list exactly the schema's operations, every route's declaration must say
+what its row says, and the requests below hold the running gateway to it.
 
 Two tenants, A and B, have something of every kind a path can name. Then:
 
 (a) no credential → 401 on every operation that is not declared public;
-(b) every caller a route's declaration does not admit → 403 (with tenant B's ids in the path);
+(b) every caller the table does not admit → 403 (with tenant B's ids in the path): ``person-required``
+    for an API key where the table says ``person``, ``forbidden`` otherwise;
 (c) every caller of tenant A that a route admits, on tenant B's ids → 404, whatever the method, with a
     valid body so that validation cannot answer first; on nested paths, also with one of A's own ids
     beside one of B's;
@@ -16,10 +22,9 @@ and after all that (when the world of A and B is torn down), tenant B's rows are
 and in a world of its own, B's own admin gets a success where A got a 404 (so the 404s are about the
 tenant, not about a malformed request).
 
-The cases come from ``app.openapi_schema`` and the roles from each route's declaration (``allow``/
-``public`` in entrypoints/http/access.py), so a new route is in the matrix as soon as it exists. A new
-path parameter or request body fails the matrix until the tables below say what tenant B's value of it
-is, or what a valid body is.
+The cases come from ``app.openapi_schema`` and the README's table, so a new route is in the matrix as
+soon as it exists (and fails it until the README says who may call it). A new path parameter or request
+body fails the matrix until the tables below say what tenant B's value of it is, or what a valid body is.
 """
 
 from __future__ import annotations
@@ -79,8 +84,62 @@ class Caller(enum.Enum):
         principal = Principal(user_id=uuid4() if self.is_user else None, tenant_id=uuid4(), role=self.role)
         return access.admits(principal)
 
+    def told_person_required_by(self, access: Access) -> bool:
+        """Refused as a key where a person of the same role would be admitted."""
+        return not self.is_user and access.person_only is not None and self.role in access.roles
+
 
 TENANT_CALLERS = [caller for caller in Caller if caller is not Caller.PLATFORM_ADMIN]
+
+
+# ------------------------------------------------------------------------------ the README's role table
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# The table's columns, by their header.
+COLUMNS = {
+    "Platform admin": Caller.PLATFORM_ADMIN,
+    "Tenant admin": Caller.TENANT_ADMIN,
+    "Agent": Caller.AGENT,
+    "Tenant-admin key": Caller.TENANT_ADMIN_KEY,
+    "Agent key": Caller.AGENT_KEY,
+}
+
+
+class Cell(enum.Enum):
+    ADMITTED = "yes"
+    PERSON_REQUIRED = "person"  # the role may, but not with an API key: 403 person-required
+    REFUSED = "—"  # 403 forbidden
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def role_table(text: str) -> dict[tuple[str, str], dict[Caller, Cell]]:
+    """The operation table of the README's "Roles" section: (method, path) -> each caller's cell."""
+    section = text.split("\n### Roles\n", 1)[1].split("\n### ", 1)[0]
+    lines = iter(section.splitlines())
+    for line in lines:
+        if line.startswith("| Operation |"):
+            callers = [COLUMNS[name] for name in _cells(line)[1:]]
+            break
+    else:
+        raise AssertionError("the README's Roles section has no '| Operation |' table")
+    next(lines)  # the separator row
+    table: dict[tuple[str, str], dict[Caller, Cell]] = {}
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        operation, *cells = _cells(line)
+        match = re.fullmatch(r"`(GET|POST|PUT|PATCH|DELETE) (/\S*)`", operation)
+        assert match is not None, f"README role table: {operation!r} is not `METHOD /path`"
+        key = (match.group(1), match.group(2))
+        assert key not in table, f"README role table: {operation} is listed twice"
+        table[key] = {caller: Cell(cell) for caller, cell in zip(callers, cells, strict=True)}
+    return table
+
+
+ROLE_TABLE = role_table(README.read_text())
 
 
 # ------------------------------------------------------------------------------------ path parameters
@@ -130,16 +189,21 @@ BODIES: dict[str, Any] = {
 ALL_TENANT_CALLERS = frozenset(TENANT_CALLERS)
 SENSITIVE_ROUTES: dict[tuple[str, str], frozenset[Caller]] = {
     ("GET", "/api/credentials"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
-    ("PUT", "/api/credentials"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    ("PUT", "/api/credentials"): frozenset({Caller.TENANT_ADMIN}),
     ("GET", "/admin/tenants"): frozenset({Caller.PLATFORM_ADMIN}),
     ("POST", "/admin/tenants"): frozenset({Caller.PLATFORM_ADMIN}),
     ("POST", "/admin/tenants/{tenant_id}/suspend"): frozenset({Caller.PLATFORM_ADMIN}),
     ("POST", "/admin/tenants/{tenant_id}/users"): frozenset({Caller.PLATFORM_ADMIN}),
-    # A leaked key cannot mint its successors, nor revoke the keys that replace it.
+    # A leaked key cannot mint its successors (a key, or an admin to log in as), revoke the keys that
+    # replace it, take an admin's account over, or learn a secret.
     ("POST", "/api/api-keys"): frozenset({Caller.TENANT_ADMIN}),
     ("DELETE", "/api/api-keys/{key_id}"): frozenset({Caller.TENANT_ADMIN}),
-    ("PATCH", "/api/users/{user_id}"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
-    ("POST", "/api/webhooks"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    ("POST", "/api/users"): frozenset({Caller.TENANT_ADMIN}),
+    ("PATCH", "/api/users/{user_id}"): frozenset({Caller.TENANT_ADMIN}),
+    ("POST", "/api/webhooks"): frozenset({Caller.TENANT_ADMIN}),
+    ("POST", "/api/webhooks/{endpoint_id}/rotate-secret"): frozenset({Caller.TENANT_ADMIN}),
+    ("GET", "/api/audit"): frozenset({Caller.TENANT_ADMIN, Caller.TENANT_ADMIN_KEY}),
+    ("GET", "/admin/audit"): frozenset({Caller.PLATFORM_ADMIN}),
     # Platform admins read no tenant's messages.
     ("GET", "/api/messages"): ALL_TENANT_CALLERS,
     ("POST", "/api/send"): ALL_TENANT_CALLERS,
@@ -166,8 +230,27 @@ class Operation:
         return f"{self.method} {self.path}"
 
     @property
+    def expected(self) -> dict[Caller, Cell]:
+        """What the README's role table says of each caller (nothing: the table lacks the operation)."""
+        return ROLE_TABLE.get((self.method, self.path), {})
+
+    @property
     def admitted(self) -> frozenset[Caller]:
-        return frozenset(caller for caller in Caller if caller.admitted_by(self.access))
+        return frozenset(caller for caller, cell in self.expected.items() if cell is Cell.ADMITTED)
+
+    @property
+    def declared(self) -> dict[Caller, Cell]:
+        """What the route's own declaration says of each caller."""
+        return {
+            caller: (
+                Cell.ADMITTED
+                if caller.admitted_by(self.access)
+                else Cell.PERSON_REQUIRED
+                if caller.told_person_required_by(self.access)
+                else Cell.REFUSED
+            )
+            for caller in Caller
+        }
 
     def scopes(self) -> set[Scope]:
         return {PATH_PARAMETERS[name] for name in self.parameters}
@@ -238,6 +321,10 @@ def wrong_role_cases() -> Iterator[Any]:
         for caller in Caller:
             if caller not in operation.admitted:
                 yield pytest.param(operation, caller, id=f"{operation} {caller.label}")
+
+
+def _refusal(operation: Operation, caller: Caller) -> str:
+    return "person-required" if operation.expected.get(caller) is Cell.PERSON_REQUIRED else "forbidden"
 
 
 def tenant_a_callers(operation: Operation) -> list[Caller]:
@@ -397,6 +484,26 @@ def test_every_path_parameter_and_body_is_in_the_tables() -> None:
     assert bodiless == [], "operations taking a body the matrix has none for: add one to BODIES"
 
 
+def test_the_readme_role_table_lists_every_operation_that_needs_a_credential() -> None:
+    listed = set(ROLE_TABLE)
+    protected = {(operation.method, operation.path) for operation in PROTECTED}
+
+    assert sorted(protected - listed) == [], "operations the README's role table lacks"
+    assert sorted(listed - protected) == [], "README role table rows that are no such operation"
+    assert all(set(row) == set(Caller) for row in ROLE_TABLE.values())
+
+
+def test_every_route_declares_what_the_readme_says() -> None:
+    differences = [
+        f"{operation} {caller.label}: README {operation.expected.get(caller)}, route {cell}"
+        for operation in PROTECTED
+        for caller, cell in operation.declared.items()
+        if operation.expected.get(caller) is not cell
+    ]
+
+    assert differences == []
+
+
 def test_the_sensitive_routes_admit_exactly_the_expected_callers() -> None:
     by_route = {(operation.method, operation.path): operation for operation in OPERATIONS}
 
@@ -446,12 +553,12 @@ async def test_no_credential_gets_401(world: World, operation: Operation) -> Non
 
 
 @pytest.mark.parametrize(("operation", "caller"), list(wrong_role_cases()))
-async def test_a_caller_the_route_does_not_admit_gets_403(
+async def test_a_caller_the_role_table_does_not_admit_gets_403(
     world: World, operation: Operation, caller: Caller
 ) -> None:
     response = await world.request(operation, world.b_values(), world.headers(caller, world.a))
 
-    assert_problem(response, 403, "forbidden")
+    assert_problem(response, 403, _refusal(operation, caller))
 
 
 @pytest.mark.parametrize(("operation", "caller", "owners"), list(cross_tenant_cases()))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.database.migrate import upgrade
+from application.authorization import OPERATOR
 from application.use_cases.provisioning import CreateTenantCommand
 from domain.tenancy import ProviderName, TwilioCredentials
 from entrypoints.container import create_container, shutdown
@@ -39,9 +40,10 @@ async def test_a_database_dump_contains_no_plaintext_secret(
     )
     try:
         await container.create_tenant()(
+            OPERATOR,
             CreateTenantCommand(
                 name="Dumped tenant", provider=ProviderName.TWILIO, twilio_credentials=credentials
-            )
+            ),
         )
     finally:
         await shutdown(container)

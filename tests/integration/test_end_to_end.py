@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.database.migrate import upgrade
+from application.authorization import OPERATOR
 from application.use_cases.provisioning import CreateTenantCommand
 from domain.tenancy import Role
 from entrypoints.container import Container, create_container, shutdown
@@ -54,11 +55,11 @@ async def provision(container: Container, sender: str) -> Account:
     suffix = uuid.uuid4().hex[:8]
     # Sandbox tenants that may write to anyone, like the demo tenant (no customer writes first here).
     tenant = await container.create_tenant()(
-        CreateTenantCommand(name=f"Tenant {suffix}", session_window_check=False)
+        OPERATOR, CreateTenantCommand(name=f"Tenant {suffix}", session_window_check=False)
     )
     await container.add_sender()(tenant.id, sender)
     username, password = f"user-{suffix}", f"password-{suffix}"
-    await container.create_user()(tenant.id, username, password, Role.AGENT)
+    await container.create_user()(OPERATOR, tenant.id, username, password, Role.AGENT)
     return Account(tenant_id=str(tenant.id), username=username, password=password, sender=sender)
 
 

@@ -27,6 +27,7 @@ from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, in
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
 from application.ports import StatusChange
+from domain.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.messages import MessageStatus
 from domain.tenancy import Tenant, TwilioCredentials
 from domain.webhooks import DeliveryState
@@ -112,6 +113,13 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
         await uow.commit()
     await add_endpoint(uow_factory, tenant)
     await record(uow_factory, tenant)
+    async with uow_factory() as uow:
+        await uow.audit.record(
+            AuditEntry(
+                action=AuditAction.TENANT_CREATED, occurred_at=T0, actor=OPERATOR_ACTOR, tenant_id=tenant.id
+            )
+        )
+        await uow.commit()
     return tenant
 
 

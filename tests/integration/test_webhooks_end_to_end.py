@@ -25,6 +25,7 @@ from dependency_injector import providers
 
 from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
+from application.authorization import OPERATOR
 from application.ports import HistoryQuery, RateLimit
 from application.use_cases.provisioning import CreateTenantCommand
 from domain.messages import Message, MessageStatus, StatusEvent
@@ -144,15 +145,16 @@ def listening_socket() -> socket.socket:
 
 async def provision(container: Container, name: str, account: Account, http: httpx.AsyncClient) -> Tenant:
     tenant = await container.create_tenant()(
+        OPERATOR,
         CreateTenantCommand(
             name=f"{name} {uuid.uuid4().hex[:8]}",
             provider=ProviderName.TWILIO,
             twilio_credentials=TwilioCredentials(account_sid=account.sid, auth_token=account.token),
-        )
+        ),
     )
     await container.add_sender()(tenant.id, SANDBOX_NUMBER)
     username, password = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
-    await container.create_user()(tenant.id, username, password, Role.AGENT)
+    await container.create_user()(OPERATOR, tenant.id, username, password, Role.AGENT)
     login = await http.post("/auth/login", json={"username": username, "password": password})
     assert login.status_code == 200, login.text
     return Tenant(tenant.id, account, {"Authorization": f"Bearer {login.json()['access_token']}"})

@@ -37,6 +37,7 @@ from application.errors import (
 )
 from application.ports import (
     AccessClaims,
+    AuditQuery,
     Clock,
     ConversationQuery,
     DeliveryQuery,
@@ -68,6 +69,7 @@ from application.ports import (
     WebhookUrlGuard,
 )
 from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.audit import MIN_RETENTION, AuditEntry
 from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -1048,6 +1050,62 @@ class FakeApiKeyRepository:
         return restore
 
 
+class FakeAuditLog:
+    """Entries in memory, newest first on every page; appended and never changed.
+
+    ``now`` stands for the database's own clock, which the real adapters measure ``MIN_RETENTION``
+    against: set it to check that floor (None: no floor).
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[AuditEntry] = []
+        self.now: Callable[[], datetime] | None = None
+
+    async def record(self, entry: AuditEntry) -> None:
+        if any(existing.id == entry.id for existing in self._entries):
+            raise AlreadyExists("the audit entry exists already")
+        self._entries.append(entry)
+
+    async def list_page(self, query: AuditQuery) -> list[AuditEntry]:
+        def matches(entry: AuditEntry) -> bool:
+            return (
+                (query.tenant_id is None or entry.tenant_id == query.tenant_id)
+                and (
+                    query.after is None
+                    or (entry.occurred_at, entry.id) < (query.after.occurred_at, query.after.entry_id)
+                )
+                and (query.action is None or entry.action is query.action)
+                and (query.actor_id is None or entry.actor.id == query.actor_id)
+                and (query.since is None or entry.occurred_at >= query.since)
+                and (query.until is None or entry.occurred_at < query.until)
+            )
+
+        found = sorted(filter(matches, self._entries), key=lambda e: (e.occurred_at, e.id), reverse=True)
+        return found[: query.limit]
+
+    async def purge_older_than(self, before: datetime) -> int:
+        if self.now is not None:
+            before = min(before, self.now() - MIN_RETENTION)
+        kept = [entry for entry in self._entries if entry.occurred_at >= before]
+        purged = len(self._entries) - len(kept)
+        self._entries = kept
+        return purged
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[AuditEntry]:
+        """Oldest first, as recorded."""
+        return list(self._entries)
+
+    def snapshot(self) -> Restore:
+        entries = list(self._entries)
+
+        def restore() -> None:
+            self._entries = list(entries)
+
+        return restore
+
+
 # ------------------------------------------------------------------------------------- unit of work
 
 
@@ -1091,6 +1149,7 @@ class FakeDatabase:
     webhook_deliveries: FakeWebhookDeliveryQueue = field(default_factory=FakeWebhookDeliveryQueue)
     webhook_events: FakeWebhookOutbox = field(init=False)
     api_keys: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
+    audit: FakeAuditLog = field(default_factory=FakeAuditLog)
     sessions: FakeSessionRepository = field(init=False)
     acceptance: FakeMessageAcceptance = field(init=False)
 
@@ -1117,6 +1176,7 @@ class FakeDatabase:
             self.webhook_deliveries.snapshot(),
             self.sessions.snapshot(),
             self.api_keys.snapshot(),
+            self.audit.snapshot(),
         ]
 
         def restore() -> None:
@@ -1192,6 +1252,10 @@ class FakeUnitOfWork:
     @property
     def webhook_deliveries(self) -> FakeWebhookDeliveryQueue:
         return self.database.webhook_deliveries
+
+    @property
+    def audit(self) -> FakeAuditLog:
+        return self.database.audit
 
     @property
     def in_transaction(self) -> bool:

@@ -9,7 +9,9 @@ from uuid import uuid4
 
 import pytest
 
+from application.authorization import OPERATOR
 from application.errors import AlreadyExists, InvalidCursor, InvalidInput, NotFound
+from application.ports import Principal
 from application.use_cases.administration import (
     GetTenant,
     ListTenants,
@@ -30,11 +32,12 @@ from domain.tenancy import ProviderName, Role, TenantStatus, TwilioCredentials
 from tests.unit.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, TenantAccount
 
 CREDENTIALS = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="auth-token-0123456789")
+ROOT = Principal(user_id=uuid4(), tenant_id=PLATFORM_TENANT_ID, role=Role.PLATFORM_ADMIN)
 
 
 async def make_tenants(uow: FakeUnitOfWork, clock: FixedClock, *names: str) -> None:
     for name in names:
-        await CreateTenant(uow, clock)(CreateTenantCommand(name=name))
+        await CreateTenant(uow, clock)(OPERATOR, CreateTenantCommand(name=name))
 
 
 async def test_tenants_are_listed_by_name_a_page_at_a_time_without_the_platform_tenant(
@@ -80,16 +83,16 @@ async def test_the_platform_tenant_is_not_a_tenant_to_administer(
     with pytest.raises(NotFound):
         await GetTenant(uow)(PLATFORM_TENANT_ID)
     with pytest.raises(NotFound):
-        await SuspendTenant(uow, clock)(PLATFORM_TENANT_ID)
+        await SuspendTenant(uow, clock)(ROOT, PLATFORM_TENANT_ID)
     with pytest.raises(NotFound):
-        await UpdateTenant(uow)(PLATFORM_TENANT_ID, UpdateTenantCommand(name="mine"))
+        await UpdateTenant(uow, clock)(ROOT, PLATFORM_TENANT_ID, UpdateTenantCommand(name="mine"))
 
 
 async def test_a_tenant_is_renamed_and_its_window_check_switched(
-    uow: FakeUnitOfWork, acme: TenantAccount
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    updated = await UpdateTenant(uow)(
-        acme.tenant.id, UpdateTenantCommand(name="  Acme Shoes ", session_window_check=False)
+    updated = await UpdateTenant(uow, clock)(
+        ROOT, acme.tenant.id, UpdateTenantCommand(name="  Acme Shoes ", session_window_check=False)
     )
 
     assert (updated.name, updated.session_window_check) == ("Acme Shoes", False)
@@ -97,30 +100,40 @@ async def test_a_tenant_is_renamed_and_its_window_check_switched(
 
 
 async def test_renaming_to_a_taken_or_reserved_name_is_refused(
-    uow: FakeUnitOfWork, acme: TenantAccount, globex: TenantAccount
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
 ) -> None:
     with pytest.raises(AlreadyExists):
-        await UpdateTenant(uow)(acme.tenant.id, UpdateTenantCommand(name=globex.tenant.name))
+        await UpdateTenant(uow, clock)(ROOT, acme.tenant.id, UpdateTenantCommand(name=globex.tenant.name))
     with pytest.raises(InvalidInput, match="reserved"):
-        await UpdateTenant(uow)(acme.tenant.id, UpdateTenantCommand(name="Platform"))
+        await UpdateTenant(uow, clock)(ROOT, acme.tenant.id, UpdateTenantCommand(name="Platform"))
 
 
-async def test_moving_to_twilio_needs_credentials_first(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
+async def test_moving_to_twilio_needs_credentials_first(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
     with pytest.raises(InvalidInput, match="credentials"):
-        await UpdateTenant(uow)(acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO))
+        await UpdateTenant(uow, clock)(
+            ROOT, acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO)
+        )
 
     await uow.tenants.set_twilio_credentials(acme.tenant.id, CREDENTIALS)
-    updated = await UpdateTenant(uow)(acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO))
+    updated = await UpdateTenant(uow, clock)(
+        ROOT, acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO)
+    )
 
     assert updated.provider is ProviderName.TWILIO
 
 
-async def test_a_twilio_tenant_keeps_the_window_check(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
+async def test_a_twilio_tenant_keeps_the_window_check(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
     await uow.tenants.set_twilio_credentials(acme.tenant.id, CREDENTIALS)
 
     with pytest.raises(InvalidInput, match="sandbox"):
-        await UpdateTenant(uow)(
-            acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO, session_window_check=False)
+        await UpdateTenant(uow, clock)(
+            ROOT,
+            acme.tenant.id,
+            UpdateTenantCommand(provider=ProviderName.TWILIO, session_window_check=False),
         )
 
 
@@ -137,7 +150,7 @@ async def test_suspending_a_tenant_ends_its_sessions_and_reactivating_restores_i
             )
         )
 
-    suspended = await SuspendTenant(uow, clock)(acme.tenant.id)
+    suspended = await SuspendTenant(uow, clock)(ROOT, acme.tenant.id)
 
     assert suspended.status is TenantStatus.SUSPENDED
     stored = await uow.tenants.get(acme.tenant.id)
@@ -146,7 +159,7 @@ async def test_suspending_a_tenant_ends_its_sessions_and_reactivating_restores_i
     reasons = {s.tenant_id: s.revoked_reason for s in uow.sessions.all()}
     assert reasons == {acme.tenant.id: RevocationReason.TENANT_SUSPENDED, globex.tenant.id: None}
 
-    reactivated = await ReactivateTenant(uow)(acme.tenant.id)
+    reactivated = await ReactivateTenant(uow, clock)(ROOT, acme.tenant.id)
     assert reactivated.is_active
     assert await uow.tenants.get(acme.tenant.id) == replace(acme.tenant, status=TenantStatus.ACTIVE)
 
@@ -155,7 +168,7 @@ async def test_an_unknown_tenant_is_not_found(uow: FakeUnitOfWork, clock: FixedC
     with pytest.raises(NotFound):
         await GetTenant(uow)(uuid4())
     with pytest.raises(NotFound):
-        await ReactivateTenant(uow)(uuid4())
+        await ReactivateTenant(uow, clock)(ROOT, uuid4())
 
 
 # ------------------------------------------------------------------------------------ platform tenant
@@ -176,18 +189,18 @@ async def test_platform_admins_belong_to_the_platform_tenant_only(
     await EnsurePlatformTenant(uow, clock)()
     create_user = CreateUser(uow, hasher, clock)
 
-    admin = await create_user(PLATFORM_TENANT_ID, "root", "a long password", Role.PLATFORM_ADMIN)
+    admin = await create_user(OPERATOR, PLATFORM_TENANT_ID, "root", "a long password", Role.PLATFORM_ADMIN)
 
     assert admin.role is Role.PLATFORM_ADMIN
     with pytest.raises(InvalidInput, match="platform"):
-        await create_user(acme.tenant.id, "sneaky", "a long password", Role.PLATFORM_ADMIN)
+        await create_user(OPERATOR, acme.tenant.id, "sneaky", "a long password", Role.PLATFORM_ADMIN)
     with pytest.raises(InvalidInput, match="platform"):
-        await create_user(PLATFORM_TENANT_ID, "agent7", "a long password", Role.AGENT)
+        await create_user(OPERATOR, PLATFORM_TENANT_ID, "agent7", "a long password", Role.AGENT)
 
 
 async def test_the_platform_name_is_reserved(uow: FakeUnitOfWork, clock: FixedClock) -> None:
     with pytest.raises(InvalidInput, match="reserved"):
-        await CreateTenant(uow, clock)(CreateTenantCommand(name="PLATFORM"))
+        await CreateTenant(uow, clock)(OPERATOR, CreateTenantCommand(name="PLATFORM"))
 
 
 async def test_a_platform_admin_alone_does_not_stop_the_demo(

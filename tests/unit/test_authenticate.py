@@ -12,6 +12,7 @@ from application.errors import AuthenticationFailed, RateLimited
 from application.ports import RateLimit
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.sessions import SessionPolicy
+from domain.audit import AuditAction
 from domain.tenancy import TenantStatus
 from tests.unit.fakes import (
     FakePasswordHasher,
@@ -171,7 +172,7 @@ async def test_a_wrong_password_never_triggers_a_rehash(
         await authenticate("alice", "not the password")
 
     assert uow.users.get(acme.user.id) == acme.user
-    assert not uow.committed
+    assert [entry.action for entry in uow.audit.all()] == [AuditAction.LOGIN_REFUSED]  # and nothing else
 
 
 async def test_the_old_password_still_works_after_a_rehash(

@@ -31,6 +31,7 @@ from tests.unit.fakes import (
     FakePasswordHasher,
     FakeSleep,
     FakeUnitOfWork,
+    FakeWebhookUrlGuard,
     FixedClock,
     TenantAccount,
     provision_account,
@@ -103,6 +104,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
     container.password_hasher.override(providers.Object(hasher))
     container.messaging_provider.override(providers.Object(FakeMessagingProvider()))
+    container.webhook_url_guard.override(providers.Object(FakeWebhookUrlGuard()))
     seed = FakeUnitOfWork(database)
     clock = FixedClock()
     acme = await provision_account(seed, hasher, clock, password=PASSWORD, session_window_check=False)
@@ -506,16 +508,146 @@ async def test_an_agent_key_cannot_administer_and_no_key_manages_keys(api: Api) 
 
     assert_problem(await api.client.get("/api/users", headers=agent_key), 403, "forbidden")
     assert (await api.client.get("/api/users", headers=admin_key)).status_code == 200
+    assert_problem(await api.client.get("/api/api-keys", headers=agent_key), 403, "forbidden")
     for headers in (agent_key, admin_key):
-        assert_problem(await api.client.get("/api/api-keys", headers=headers), 403, "forbidden")
-        assert_problem(await api.client.post("/auth/logout", headers=headers), 403, "forbidden")
+        assert_problem(await api.client.post("/auth/logout", headers=headers), 403, "person-required")
         assert_problem(
             await api.client.post(
                 "/api/me/password", json={"current_password": "x", "new_password": "y" * 10}, headers=headers
             ),
             403,
-            "forbidden",
+            "person-required",
         )
+    assert_problem(await api.client.get("/api/api-keys", headers=admin_key), 403, "person-required")
+
+
+# What an API key may not do, whatever its role: each of these needs a person who logged in. A leaked
+# key must not be able to mint its successors (a new admin to log in as, a new key) nor take over the
+# people and secrets of its tenant.
+PERSON_ONLY_REQUESTS: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("POST", "/api/users", {"username": "mallory", "password": "a long password", "role": "tenant_admin"}),
+    ("POST", "/api/users", {"username": "mallory", "password": "a long password", "role": "agent"}),
+    ("PATCH", "/api/users/{admin}", {"password": "taken over at last"}),
+    ("PATCH", "/api/users/{agent}", {"role": "tenant_admin"}),
+    ("PATCH", "/api/users/{agent}", {"is_active": False}),
+    ("GET", "/api/api-keys", None),
+    ("POST", "/api/api-keys", {"name": "successor", "role": "tenant_admin"}),
+    ("DELETE", "/api/api-keys/{key}", None),
+    ("PUT", "/api/credentials", {"account_sid": "AC" + "4" * 32, "auth_token": "attacker-auth-token"}),
+    ("POST", "/api/webhooks", {"url": "https://attacker.example.com/hook", "events": ["message.received"]}),
+    ("POST", "/api/webhooks/{endpoint}/rotate-secret", {"overlap_seconds": 0}),
+    ("POST", "/auth/logout", None),
+    ("POST", "/api/me/password", {"current_password": PASSWORD, "new_password": "a brand new password"}),
+]
+
+
+async def _person_only_world(api: Api) -> tuple[dict[str, str], dict[str, str]]:
+    """Alice logged in, and a tenant-admin key she made; one of Acme's webhook endpoints."""
+    alice = await api.bearer("alice")
+    key, _ = await api.api_key(alice, "tenant_admin")
+    endpoint = await api.client.post(
+        "/api/webhooks",
+        json={"url": "https://crm.example.com/hook", "events": ["message.received"]},
+        headers=alice,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    return alice, key
+
+
+async def _what_a_key_must_not_change(api: Api) -> tuple[object, ...]:
+    """Users, keys (but when they were last used), credentials, webhook endpoints and sessions."""
+    return (
+        api.database.users.all(),
+        [(key.id, key.revoked_at) for key in api.database.api_keys.all()],
+        await api.database.tenants.get_twilio_credentials(api.acme.tenant.id),
+        api.database.webhook_endpoints.all(),
+        api.database.sessions.all(),
+    )
+
+
+def _person_only_url(api: Api, path: str, key_id: str, endpoint_id: str) -> str:
+    return path.format(admin=api.acme.user.id, agent=api.agent.id, key=key_id, endpoint=endpoint_id)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PERSON_ONLY_REQUESTS)
+async def test_a_tenant_admin_key_gets_person_required_and_changes_nothing(
+    api: Api, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    alice, key = await _person_only_world(api)
+    key_id = (await api.client.get("/api/api-keys", headers=alice)).json()[0]["id"]
+    endpoint_id = (await api.client.get("/api/webhooks", headers=alice)).json()["items"][0]["id"]
+    before = await _what_a_key_must_not_change(api)
+
+    response = await api.client.request(
+        method, _person_only_url(api, path, key_id, endpoint_id), json=body, headers=key
+    )
+
+    problem = assert_problem(response, 403, "person-required")
+    assert "API key" in problem["detail"]
+    after = await _what_a_key_must_not_change(api)
+    assert after == before
+
+
+async def test_a_leaked_admin_key_cannot_mint_an_admin_to_log_in_as(api: Api) -> None:
+    alice = await api.bearer("alice")
+    key, _ = await api.api_key(alice, "tenant_admin")
+
+    created = await api.client.post(
+        "/api/users",
+        json={"username": "mallory", "password": "a long password", "role": "tenant_admin"},
+        headers=key,
+    )
+    reset = await api.client.patch(
+        f"/api/users/{api.acme.user.id}", json={"password": "taken over at last"}, headers=key
+    )
+
+    assert_problem(created, 403, "person-required")
+    assert_problem(reset, 403, "person-required")
+    assert_problem(
+        await api.client.post("/auth/login", json={"username": "mallory", "password": "a long password"}),
+        401,
+        "invalid-credentials",
+    )
+    assert (await api.tokens("alice"))["access_token"]  # her password is still hers
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PERSON_ONLY_REQUESTS)
+async def test_a_logged_in_tenant_admin_may_do_what_a_key_may_not(
+    api: Api, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    alice, _ = await _person_only_world(api)
+    key_id = (await api.client.get("/api/api-keys", headers=alice)).json()[0]["id"]
+    endpoint_id = (await api.client.get("/api/webhooks", headers=alice)).json()["items"][0]["id"]
+    if path == "/api/users/{admin}":  # an admin sets no password of their own here: another admin's
+        bob = User(
+            tenant_id=api.acme.tenant.id,
+            username="second-admin",
+            password_hash="fake-v1$whatever",
+            created_at=api.acme.user.created_at,
+            role=Role.TENANT_ADMIN,
+        )
+        await FakeUnitOfWork(api.database).users.add(bob)
+        path = f"/api/users/{bob.id}"
+
+    response = await api.client.request(
+        method, _person_only_url(api, path, key_id, endpoint_id), json=body, headers=alice
+    )
+
+    assert response.is_success, response.text
+
+
+async def test_a_tenant_admin_key_still_reads_users_and_manages_senders_and_webhooks(api: Api) -> None:
+    alice, key = await _person_only_world(api)
+    endpoint_id = (await api.client.get("/api/webhooks", headers=alice)).json()["items"][0]["id"]
+
+    assert (await api.client.get("/api/users", headers=key)).status_code == 200
+    assert (await api.client.get("/api/credentials", headers=key)).status_code == 200
+    added = await api.client.post("/api/senders", json={"phone_number": "+14155238801"}, headers=key)
+    assert added.status_code == 201, added.text
+    patched = await api.client.patch(
+        f"/api/webhooks/{endpoint_id}", json={"description": "orders"}, headers=key
+    )
+    assert patched.status_code == 200, patched.text
 
 
 @pytest.mark.parametrize("role", ["platform_admin", "emperor"])

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.authorization import OPERATOR
 from application.errors import AlreadyExists, InvalidInput, NotFound, StorageUnavailable
 from application.use_cases.provisioning import (
     DEMO_PASSWORD,
@@ -50,7 +51,7 @@ def create_user(uow: FakeUnitOfWork, hasher: FakePasswordHasher, clock: FixedClo
 
 @pytest.fixture
 async def tenant(create_tenant: CreateTenant) -> Tenant:
-    return await create_tenant(CreateTenantCommand(name="Acme"))
+    return await create_tenant(OPERATOR, CreateTenantCommand(name="Acme"))
 
 
 # ------------------------------------------------------------------------------------------- tenants
@@ -59,7 +60,7 @@ async def tenant(create_tenant: CreateTenant) -> Tenant:
 async def test_a_new_tenant_is_active_and_stored(
     create_tenant: CreateTenant, uow: FakeUnitOfWork, clock: FixedClock
 ) -> None:
-    tenant = await create_tenant(CreateTenantCommand(name="  Acme Corp "))
+    tenant = await create_tenant(OPERATOR, CreateTenantCommand(name="  Acme Corp "))
 
     assert tenant.name == "Acme Corp"
     assert tenant.status is TenantStatus.ACTIVE
@@ -73,7 +74,7 @@ async def test_two_tenants_cannot_share_a_name(
     create_tenant: CreateTenant, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:
     with pytest.raises(AlreadyExists, match="Acme"):
-        await create_tenant(CreateTenantCommand(name=" Acme "))
+        await create_tenant(OPERATOR, CreateTenantCommand(name=" Acme "))
 
     assert uow.tenants.all() == [tenant]
 
@@ -83,14 +84,14 @@ async def test_a_tenant_name_is_one_to_two_hundred_characters(
     create_tenant: CreateTenant, uow: FakeUnitOfWork, name: str
 ) -> None:
     with pytest.raises(InvalidInput):
-        await create_tenant(CreateTenantCommand(name=name))
+        await create_tenant(OPERATOR, CreateTenantCommand(name=name))
 
     assert uow.tenants.all() == []
 
 
 async def test_a_tenant_on_twilio_needs_credentials(create_tenant: CreateTenant, uow: FakeUnitOfWork) -> None:
     with pytest.raises(InvalidInput, match="Twilio"):
-        await create_tenant(CreateTenantCommand(name="Acme", provider=ProviderName.TWILIO))
+        await create_tenant(OPERATOR, CreateTenantCommand(name="Acme", provider=ProviderName.TWILIO))
 
     assert uow.tenants.all() == []
 
@@ -99,7 +100,8 @@ async def test_a_tenant_on_twilio_keeps_its_credentials(
     create_tenant: CreateTenant, uow: FakeUnitOfWork
 ) -> None:
     tenant = await create_tenant(
-        CreateTenantCommand(name="Acme", provider=ProviderName.TWILIO, twilio_credentials=CREDENTIALS)
+        OPERATOR,
+        CreateTenantCommand(name="Acme", provider=ProviderName.TWILIO, twilio_credentials=CREDENTIALS),
     )
 
     assert tenant.provider is ProviderName.TWILIO
@@ -115,7 +117,8 @@ async def test_a_tenant_is_never_half_created(clock: FixedClock) -> None:
 
     with pytest.raises(StorageUnavailable):
         await CreateTenant(uow, clock)(
-            CreateTenantCommand(name="Acme", provider=ProviderName.TWILIO, twilio_credentials=CREDENTIALS)
+            OPERATOR,
+            CreateTenantCommand(name="Acme", provider=ProviderName.TWILIO, twilio_credentials=CREDENTIALS),
         )
 
     assert uow.tenants.all() == []
@@ -149,7 +152,7 @@ async def test_later_senders_do_not_replace_the_default(
 async def test_each_tenant_gets_its_own_default(
     add_sender: AddSender, create_tenant: CreateTenant, tenant: Tenant
 ) -> None:
-    other = await create_tenant(CreateTenantCommand(name="Globex"))
+    other = await create_tenant(OPERATOR, CreateTenantCommand(name="Globex"))
 
     await add_sender(tenant.id, "+14155238886")
     others_first = await add_sender(other.id, "+12025550123")
@@ -196,7 +199,7 @@ async def test_a_sender_needs_an_existing_tenant(add_sender: AddSender, uow: Fak
 async def test_a_user_is_stored_with_a_normalised_username_and_a_hashed_password(
     create_user: CreateUser, uow: FakeUnitOfWork, hasher: FakePasswordHasher, tenant: Tenant
 ) -> None:
-    user = await create_user(tenant.id, "  Alice.Smith@Example.com ", "correct horse battery")
+    user = await create_user(OPERATOR, tenant.id, "  Alice.Smith@Example.com ", "correct horse battery")
 
     assert user.username == "alice.smith@example.com"
     assert user.password_hash != "correct horse battery"
@@ -207,7 +210,7 @@ async def test_a_user_is_stored_with_a_normalised_username_and_a_hashed_password
 
 
 async def test_a_user_can_be_given_a_role(create_user: CreateUser, tenant: Tenant) -> None:
-    user = await create_user(tenant.id, "boss", "correct horse battery", Role.TENANT_ADMIN)
+    user = await create_user(OPERATOR, tenant.id, "boss", "correct horse battery", Role.TENANT_ADMIN)
 
     assert user.role is Role.TENANT_ADMIN
 
@@ -231,7 +234,7 @@ async def test_usernames_are_three_to_sixty_four_plain_characters(
     create_user: CreateUser, uow: FakeUnitOfWork, tenant: Tenant, username: str
 ) -> None:
     with pytest.raises(InvalidInput, match="username"):
-        await create_user(tenant.id, username, "correct horse battery")
+        await create_user(OPERATOR, tenant.id, username, "correct horse battery")
 
     assert uow.users.all() == []
 
@@ -240,14 +243,14 @@ async def test_usernames_are_three_to_sixty_four_plain_characters(
 async def test_usernames_at_the_edges_are_accepted(
     create_user: CreateUser, tenant: Tenant, username: str
 ) -> None:
-    assert (await create_user(tenant.id, username, "correct horse battery")).username == username
+    assert (await create_user(OPERATOR, tenant.id, username, "correct horse battery")).username == username
 
 
 @pytest.mark.parametrize("length", [MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH])
 async def test_passwords_of_eight_to_256_characters_are_accepted(
     create_user: CreateUser, tenant: Tenant, length: int
 ) -> None:
-    await create_user(tenant.id, "alice", "p" * length)
+    await create_user(OPERATOR, tenant.id, "alice", "p" * length)
 
 
 @pytest.mark.parametrize("length", [0, MIN_PASSWORD_LENGTH - 1, MAX_PASSWORD_LENGTH + 1])
@@ -255,7 +258,7 @@ async def test_passwords_outside_eight_to_256_characters_are_refused(
     create_user: CreateUser, uow: FakeUnitOfWork, tenant: Tenant, length: int
 ) -> None:
     with pytest.raises(InvalidInput, match="password"):
-        await create_user(tenant.id, "alice", "p" * length)
+        await create_user(OPERATOR, tenant.id, "alice", "p" * length)
 
     assert uow.users.all() == []
 
@@ -263,18 +266,18 @@ async def test_passwords_outside_eight_to_256_characters_are_refused(
 async def test_usernames_are_unique_across_tenants_whatever_their_case(
     create_user: CreateUser, create_tenant: CreateTenant, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:
-    other = await create_tenant(CreateTenantCommand(name="Globex"))
-    alice = await create_user(tenant.id, "alice", "correct horse battery")
+    other = await create_tenant(OPERATOR, CreateTenantCommand(name="Globex"))
+    alice = await create_user(OPERATOR, tenant.id, "alice", "correct horse battery")
 
     with pytest.raises(AlreadyExists, match="alice"):
-        await create_user(other.id, "ALICE", "another password")
+        await create_user(OPERATOR, other.id, "ALICE", "another password")
 
     assert uow.users.all() == [alice]
 
 
 async def test_a_user_needs_an_existing_tenant(create_user: CreateUser, uow: FakeUnitOfWork) -> None:
     with pytest.raises(NotFound):
-        await create_user(uuid4(), "alice", "correct horse battery")
+        await create_user(OPERATOR, uuid4(), "alice", "correct horse battery")
 
     assert uow.users.all() == []
 

@@ -452,7 +452,7 @@ async def test_a_revoked_api_key_is_refused(
 ) -> None:
     created = await create_key(admin_of(acme), "orders", Role.AGENT)
 
-    await RevokeApiKey(uow, clock)(acme.tenant.id, created.api_key.id)
+    await RevokeApiKey(uow, clock)(admin_of(acme), created.api_key.id)
 
     with pytest.raises(InvalidToken):
         await resolve(created.key)

@@ -43,7 +43,9 @@ async def add_agent(
     account: TenantAccount,
     name: str = "ana",
 ) -> User:
-    return await CreateUser(uow, hasher, clock)(account.tenant.id, name, "agent password", Role.AGENT)
+    return await CreateUser(uow, hasher, clock)(
+        admin_of(account), account.tenant.id, name, "agent password", Role.AGENT
+    )
 
 
 async def open_session(uow: FakeUnitOfWork, clock: FixedClock, user: User) -> AuthSession:
@@ -165,7 +167,9 @@ async def test_no_one_becomes_a_platform_admin_through_a_tenant(
     with pytest.raises(InvalidInput):
         await update_user(admin_of(acme), ana.id, UpdateUserCommand(role=Role.PLATFORM_ADMIN))
     with pytest.raises(InvalidInput):
-        await CreateUser(uow, hasher, clock)(acme.tenant.id, "root2", "a long password", Role.PLATFORM_ADMIN)
+        await CreateUser(uow, hasher, clock)(
+            admin_of(acme), acme.tenant.id, "root2", "a long password", Role.PLATFORM_ADMIN
+        )
 
 
 async def test_a_short_password_is_refused(
@@ -272,7 +276,7 @@ async def test_a_sender_label_has_a_limit(uow: FakeUnitOfWork, acme: TenantAccou
 
 
 async def test_credentials_are_set_and_only_their_sids_are_shown(
-    uow: FakeUnitOfWork, acme: TenantAccount
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     assert (await GetCredentialsSummary(uow)(acme.tenant.id)).configured is False
     credentials = TwilioCredentials(
@@ -282,7 +286,7 @@ async def test_credentials_are_set_and_only_their_sids_are_shown(
         api_key_secret="api-key-secret-0123",
     )
 
-    summary = await SetTwilioCredentials(uow)(acme.tenant.id, credentials)
+    summary = await SetTwilioCredentials(uow, clock)(admin_of(acme), credentials)
 
     assert summary == await GetCredentialsSummary(uow)(acme.tenant.id)
     assert (summary.configured, summary.account_sid, summary.api_key_sid) == (
@@ -317,17 +321,17 @@ async def test_api_keys_are_listed_and_revoked_within_their_tenant(
     mine = await create(admin_of(acme), "orders", Role.AGENT)
     theirs = await create(admin_of(globex), "billing", Role.TENANT_ADMIN)
 
-    assert [k.name for k in await ListApiKeys(uow)(acme.tenant.id)] == ["orders"]
+    assert [k.name for k in await ListApiKeys(uow)(admin_of(acme))] == ["orders"]
     with pytest.raises(NotFound):
-        await RevokeApiKey(uow, clock)(acme.tenant.id, theirs.api_key.id)
+        await RevokeApiKey(uow, clock)(admin_of(acme), theirs.api_key.id)
 
-    await RevokeApiKey(uow, clock)(acme.tenant.id, mine.api_key.id)
-    await RevokeApiKey(uow, clock)(acme.tenant.id, mine.api_key.id)  # again: nothing changes
+    await RevokeApiKey(uow, clock)(admin_of(acme), mine.api_key.id)
+    await RevokeApiKey(uow, clock)(admin_of(acme), mine.api_key.id)  # again: nothing changes
 
-    (revoked,) = await ListApiKeys(uow)(acme.tenant.id)
+    (revoked,) = await ListApiKeys(uow)(admin_of(acme))
     assert revoked.revoked_at == clock.now()
     assert not revoked.is_active
-    assert all(k.is_active for k in await ListApiKeys(uow)(globex.tenant.id))
+    assert all(k.is_active for k in await ListApiKeys(uow)(admin_of(globex)))
 
 
 @pytest.mark.parametrize(
@@ -344,7 +348,7 @@ async def test_an_unknown_api_key_is_not_found(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     with pytest.raises(NotFound):
-        await RevokeApiKey(uow, clock)(acme.tenant.id, uuid4())
+        await RevokeApiKey(uow, clock)(admin_of(acme), uuid4())
 
 
 async def test_prefixes_are_unique(uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount) -> None:
