@@ -18,6 +18,7 @@ from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import enforce_access, public
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
+from entrypoints.http.contract import RequestBodySchemaPlugin, allow_every_method_of_the_path
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.observability import (
     MetricsController,
@@ -38,6 +39,7 @@ from entrypoints.http.routes import (
 )
 from entrypoints.http.webhook_endpoints import WebhookEndpointsController
 from entrypoints.http.webhooks import TwilioWebhooksController
+from entrypoints.http.wire_types import MOMENT_DECODERS, MomentSchemaPlugin
 
 API_VERSION = "1.0.0"
 
@@ -98,7 +100,7 @@ def create_app(container: Container) -> Litestar:
         guards=[enforce_access],
         dependencies=DEPENDENCIES,
         middleware=[RequestObservability(container.metrics())],
-        before_send=[request_id_on_every_response],
+        before_send=[request_id_on_every_response, allow_every_method_of_the_path],
         before_request=before_every_request,
         exception_handlers={
             ApplicationError: application_error_handler,
@@ -108,6 +110,8 @@ def create_app(container: Container) -> Litestar:
             Exception: unexpected_error_handler,
         },
         openapi_config=openapi_config(),
+        plugins=[RequestBodySchemaPlugin(), MomentSchemaPlugin()],
+        type_decoders=MOMENT_DECODERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,
