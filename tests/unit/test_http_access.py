@@ -48,7 +48,7 @@ PUBLIC_ROUTES = {
     ("POST", "/webhooks/twilio/status"),
     ("GET", "/docs"),
     ("GET", "/docs/openapi.json"),
-    ("GET", "/docs/scalar"),
+    ("GET", "/docs/assets/{name:str}"),
     ("GET", "/docs/{path:str}"),
 }
 
