@@ -101,4 +101,9 @@ def _position(moment_text: str, id_text: str) -> tuple[datetime, UUID]:
         raise InvalidCursor(_REFUSED) from error
     if moment.tzinfo is None:
         raise InvalidCursor(_REFUSED)
+    try:
+        # Year 1 at +14:00 has no UTC equivalent: no row was ever stored at such a moment.
+        moment.astimezone(UTC)
+    except OverflowError as error:
+        raise InvalidCursor(_REFUSED) from error
     return moment, identifier

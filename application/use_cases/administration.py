@@ -46,7 +46,8 @@ def _decode_cursor(cursor: str) -> str:
         raise InvalidCursor(_REFUSED) from error
     if not (isinstance(parts, list) and len(parts) == 2 and parts[0] == _CURSOR_TAG):
         raise InvalidCursor(_REFUSED)
-    if not isinstance(parts[1], str):
+    # No tenant is named with U+0000 (the database could not store it): not a cursor we handed out.
+    if not isinstance(parts[1], str) or "\x00" in parts[1]:
         raise InvalidCursor(_REFUSED)
     return parts[1]
 

@@ -90,9 +90,13 @@ class SignedWebhook:
     client_address: str = "unknown"
 
     def field(self, name: str) -> str:
-        """The first value of a posted field, "" if it was not posted."""
+        """The first value of a posted field, "" if it was not posted.
+
+        U+0000 comes back as U+FFFD: PostgreSQL text cannot hold it, and a customer's message is kept
+        rather than lost over one character. The signature is checked over ``params``, as posted.
+        """
         values = self.params.get(name)
-        return values[0] if values else ""
+        return values[0].replace("\x00", "\ufffd") if values else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,32 +11,33 @@ import msgspec
 from application.use_cases.tenant_admin import CredentialsSummary
 from domain.access import ApiKey
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
+from entrypoints.http.wire_types import Text
 
-Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["ana"])]
-TenantName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Shoes"])]
+Password = Annotated[Text, msgspec.Meta(min_length=1, max_length=256)]
+Username = Annotated[Text, msgspec.Meta(min_length=1, max_length=64, examples=["ana"])]
+TenantName = Annotated[Text, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Shoes"])]
 # Roles a tenant's users and API keys can have; platform admins are created with the CLI.
 TenantRole = Literal["agent", "tenant_admin"]
 
 
 class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
-    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    refresh_token: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
 
 
 class ChangePasswordRequest(msgspec.Struct, forbid_unknown_fields=True):
     current_password: Password
     new_password: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")
+        Text, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")
     ]
 
 
 class TwilioCredentialsRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Write-only: the secrets are stored encrypted and never returned."""
 
-    account_sid: Annotated[str, msgspec.Meta(max_length=34, examples=["AC" + "0" * 32])]
-    auth_token: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    api_key_sid: Annotated[str, msgspec.Meta(max_length=34)] | None = None
-    api_key_secret: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    account_sid: Annotated[Text, msgspec.Meta(max_length=34, examples=["AC" + "0" * 32])]
+    auth_token: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
+    api_key_sid: Annotated[Text, msgspec.Meta(max_length=34)] | None = None
+    api_key_secret: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)] | None = None
 
     def to_domain(self) -> TwilioCredentials:
         return TwilioCredentials(
@@ -109,7 +110,7 @@ class TenantPage(msgspec.Struct):
 
 class CreateUserRequest(msgspec.Struct, forbid_unknown_fields=True):
     username: Username
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")]
+    password: Annotated[Text, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")]
     role: TenantRole = "agent"
 
 
@@ -118,7 +119,7 @@ class UpdateUserRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     role: TenantRole | None = None
     is_active: bool | None = None
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
+    password: Annotated[Text, msgspec.Meta(min_length=1, max_length=256)] | None = None
 
 
 class UserResource(msgspec.Struct):
@@ -140,12 +141,12 @@ class UserResource(msgspec.Struct):
 
 
 class CreateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
-    phone_number: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["+14155238886"])]
-    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    phone_number: Annotated[Text, msgspec.Meta(min_length=1, max_length=64, examples=["+14155238886"])]
+    label: Annotated[Text, msgspec.Meta(max_length=200)] = ""
 
 
 class UpdateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
-    label: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    label: Annotated[Text, msgspec.Meta(max_length=200)] | None = None
     is_default: (
         Annotated[
             Literal[True],
@@ -174,7 +175,7 @@ class SenderResource(msgspec.Struct):
 
 
 class CreateApiKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["order system"])]
+    name: Annotated[Text, msgspec.Meta(min_length=1, max_length=100, examples=["order system"])]
     role: TenantRole = "agent"
 
 

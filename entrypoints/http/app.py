@@ -19,6 +19,7 @@ from entrypoints.http.access import enforce_access
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.http.audit import AUDIT_CONTROLLERS
 from entrypoints.http.client_address import install as install_client_addresses
+from entrypoints.http.contract import RequestBodySchemaPlugin, allow_every_method_of_the_path
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.observability import (
@@ -42,6 +43,7 @@ from entrypoints.http.routes import (
 from entrypoints.http.security_headers import security_headers_on_every_response
 from entrypoints.http.webhook_endpoints import WebhookEndpointsController
 from entrypoints.http.webhooks import TwilioWebhooksController
+from entrypoints.http.wire_types import MOMENT_DECODERS, MomentSchemaPlugin
 
 API_VERSION = "1.0.0"
 
@@ -101,7 +103,11 @@ def create_app(container: Container) -> Litestar:
         guards=[enforce_access],
         dependencies=DEPENDENCIES,
         middleware=[RequestObservability(container.metrics())],
-        before_send=[request_id_on_every_response, security_headers_on_every_response],
+        before_send=[
+            request_id_on_every_response,
+            security_headers_on_every_response,
+            allow_every_method_of_the_path,
+        ],
         before_request=before_every_request,
         exception_handlers={
             ApplicationError: application_error_handler,
@@ -112,6 +118,8 @@ def create_app(container: Container) -> Litestar:
         },
         # DOCS_ENABLED=false: no /docs page, no files, no schema route (`wa-gateway openapi` still works).
         openapi_config=openapi_config() if settings.docs_enabled else None,
+        plugins=[RequestBodySchemaPlugin(), MomentSchemaPlugin()],
+        type_decoders=MOMENT_DECODERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,

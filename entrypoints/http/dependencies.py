@@ -7,9 +7,6 @@ from typing import Any, cast
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
-from litestar.enums import RequestEncodingType
-from litestar.exceptions import ClientException
-from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from application.errors import AccessDenied, RateLimited
 from application.ports import Principal
@@ -21,6 +18,7 @@ from application.use_cases.send_message import RetryMessage, SendMessage
 from entrypoints.container import Container
 from entrypoints.http.access import principal_of
 from entrypoints.http.client_address import client_address
+from entrypoints.http.contract import decode_json_body_strictly, require_json_content_type
 from entrypoints.http.rate_limits import is_rate_limited
 
 _ADDRESS_COUNTED = "wa_gateway.address_counted"
@@ -51,31 +49,10 @@ async def limit_requests_per_address(request: ASGIConnection[Any, Any, Any, Any]
         )
 
 
-def _expects_json(request: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    """Whether the route reads a JSON request body (its ``data`` parameter, JSON unless declared)."""
-    parameter = request.route_handler.parsed_fn_signature.parameters.get("data")
-    if parameter is None:
-        return False
-    media_type = getattr(parameter.kwarg_definition, "media_type", RequestEncodingType.JSON)
-    return bool(media_type == RequestEncodingType.JSON)
-
-
-def require_json_content_type(request: ASGIConnection[Any, Any, Any, Any]) -> None:
-    """A JSON route refuses a body declared as something else with 415 (Litestar would parse it anyway)."""
-    content_type = request.headers.get("content-type")
-    if content_type is None or not _expects_json(request):
-        return
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise ClientException(
-            f"send the body as application/json, not {media_type or 'an empty type'}",
-            status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-        )
-
-
-async def before_every_request(request: ASGIConnection[Any, Any, Any, Any]) -> None:
+async def before_every_request(request: Request[Any, Any, Any]) -> None:
     await limit_requests_per_address(request)
     require_json_content_type(request)
+    await decode_json_body_strictly(request)
 
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Principal:

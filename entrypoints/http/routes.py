@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -37,14 +36,15 @@ from entrypoints.http.schemas import (
     SendMessageRequest,
     TokenResponse,
 )
+from entrypoints.http.wire_types import Moment, phone_number_from_query
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 # Query parameters shared by the history of all messages and of one conversation.
 PageLimit = Annotated[int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")]
 PageCursor = Annotated[str | None, QueryParameter(max_length=200)]
-CreatedSince = Annotated[datetime | None, QueryParameter(description="Created at or after (ISO 8601)")]
-CreatedUntil = Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601)")]
+CreatedSince = Annotated[Moment | None, QueryParameter(description="Created at or after")]
+CreatedUntil = Annotated[Moment | None, QueryParameter(description="Created before")]
 
 
 async def provide_refresh_session(request: Request[Any, Any, Any]) -> RefreshSession:
@@ -240,7 +240,7 @@ class MessagesController(Controller):
                 cursor=cursor,
                 direction=direction,
                 status=status,
-                contact=contact,
+                contact=phone_number_from_query(contact),
                 since=since,
                 until=until,
             )

@@ -22,11 +22,12 @@ from domain.messages import (
     MessageStatus,
     StatusEvent,
 )
+from entrypoints.http.wire_types import Text
 
 
 class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    username: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
+    password: Annotated[Text, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class TokenResponse(msgspec.Struct):
@@ -38,7 +39,7 @@ class TokenResponse(msgspec.Struct):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type, not a secret
 
 
-MediaUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+MediaUrl = Annotated[Text, msgspec.Meta(min_length=1, max_length=2048)]
 ContentSid = Annotated[
     str,
     msgspec.Meta(
@@ -50,8 +51,8 @@ ContentSid = Annotated[
         ),
     ),
 ]
-TemplateVariableName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-TemplateVariableValue = Annotated[str, msgspec.Meta(max_length=MAX_TEMPLATE_VALUE_LENGTH)]
+TemplateVariableName = Annotated[Text, msgspec.Meta(min_length=1, max_length=64)]
+TemplateVariableValue = Annotated[Text, msgspec.Meta(max_length=MAX_TEMPLATE_VALUE_LENGTH)]
 ContentVariables = Annotated[
     dict[TemplateVariableName, TemplateVariableValue],
     msgspec.Meta(
@@ -64,9 +65,9 @@ ContentVariables = Annotated[
 
 class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
     to_number: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=64, examples=["+14155550123", "whatsapp:+14155550123"])
+        Text, msgspec.Meta(min_length=1, max_length=64, examples=["+14155550123", "whatsapp:+14155550123"])
     ]
-    body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH, examples=["Your order has shipped"])] = ""
+    body: Annotated[Text, msgspec.Meta(max_length=MAX_BODY_LENGTH, examples=["Your order has shipped"])] = ""
     media_url: (
         MediaUrl
         | Annotated[
@@ -77,7 +78,7 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
     ) = None
     from_number: (
         Annotated[
-            str,
+            Text,
             msgspec.Meta(
                 min_length=1,
                 max_length=64,

@@ -52,12 +52,13 @@ from entrypoints.http.access import TENANT_ADMINS, tenant_admin_in_person
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.routes import BEARER
+from entrypoints.http.wire_types import Text
 
 # --------------------------------------------------------------------------------------------- schemas
 
 EventName = Literal["message.received", "message.status", "message.failed"]
 WebhookUrl = Annotated[
-    str,
+    Text,
     msgspec.Meta(
         min_length=1,
         max_length=MAX_URL_LENGTH,
@@ -74,7 +75,7 @@ Events = Annotated[
         description="The event types to receive",
     ),
 ]
-Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH)]
+Description = Annotated[Text, msgspec.Meta(max_length=MAX_DESCRIPTION_LENGTH)]
 
 
 class WebhookEndpointCreate(msgspec.Struct, forbid_unknown_fields=True):

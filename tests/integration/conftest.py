@@ -39,6 +39,17 @@ from tests.integration.postgres_server import PostgresNotFound, PostgresServer, 
 UowFactory = Callable[[], UnitOfWork]
 
 
+# Lines a test reports for the end of the run (how many cases it sent), shown in pytest's summary.
+TERMINAL_SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if TERMINAL_SUMMARY:
+        terminalreporter.section("figures")
+        for line in TERMINAL_SUMMARY:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "postgres_url" in getattr(item, "fixturenames", ()):

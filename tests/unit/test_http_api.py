@@ -435,6 +435,18 @@ async def test_history_filters_by_contact_and_status(api: Api) -> None:
     assert [m["body"] for m in failed["items"]] == ["to b, refused"]
 
 
+async def test_a_contact_typed_with_an_unencoded_plus_filters_the_history(api: Api) -> None:
+    # In a query string an unencoded "+" arrives as a space: "contact=+14155550123" as typed in a shell.
+    headers = await api.login(api.acme)
+    await api.send(headers, to_number="+14155550123", body="to a")
+    await api.send(headers, to_number="+14155550124", body="to b")
+
+    response = await api.client.get("/api/messages?contact=+14155550124", headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert [m["body"] for m in response.json()["items"]] == ["to b"]
+
+
 @pytest.mark.parametrize(
     ("params", "status", "problem_type"),
     [

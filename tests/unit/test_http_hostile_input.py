@@ -3,13 +3,19 @@ problem (or are stored literally), never a 500."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
+from domain.access import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
+from domain.tenancy import ProviderName, Role, Tenant, User
+from tests.unit.fakes import FakePasswordHasher, FakeUnitOfWork
 from tests.unit.test_http_api import Api, api, assert_problem
 
 __all__ = ["api"]
@@ -91,15 +97,141 @@ async def test_malformed_json_is_a_4xx_problem(api: Api, content: bytes) -> None
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_null_bytes_in_a_message_body_are_a_4xx_problem_or_stored_literally(api: Api) -> None:
+async def platform_admin(api: Api) -> dict[str, str]:
+    """A platform admin, as `wa-gateway user create platform root --role platform_admin` makes one."""
+    seed = FakeUnitOfWork(api.database)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    await seed.tenants.add(
+        Tenant(
+            id=PLATFORM_TENANT_ID, name=PLATFORM_TENANT_NAME, provider=ProviderName.SANDBOX, created_at=now
+        )
+    )
+    root = User(
+        tenant_id=PLATFORM_TENANT_ID,
+        username="root",
+        password_hash=await FakePasswordHasher().hash(ROOT_PASSWORD),
+        created_at=now,
+        role=Role.PLATFORM_ADMIN,
+    )
+    await seed.users.add(root)
+    response = await api.client.post("/auth/login", json={"username": "root", "password": ROOT_PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+ROOT_PASSWORD = "a platform admin password"
+NUL = "\x00"
+# Every text a client sends, with U+0000 in it: PostgreSQL text cannot hold it.
+TEXT_WITH_NUL = [
+    pytest.param(
+        "POST", "/auth/login", {"username": f"al{NUL}ice", "password": "x"}, None, id="login username"
+    ),
+    pytest.param(
+        "POST", "/api/send", {"to_number": "+14155550123", "body": f"hi{NUL}"}, None, id="send body"
+    ),
+    pytest.param(
+        "POST",
+        "/api/send",
+        {"to_number": "+14155550123", "body": f"hi{NUL}"},
+        {"Idempotency-Key": "order-1"},
+        id="send body with an idempotency key",
+    ),
+    pytest.param(
+        "POST",
+        "/api/send",
+        {"to_number": "+14155550123", "media_url": f"https://example.com/a{NUL}.png"},
+        None,
+        id="media url",
+    ),
+    pytest.param(
+        "POST",
+        "/api/send",
+        {
+            "to_number": "+14155550123",
+            "content_sid": "HX" + "0" * 32,
+            "content_variables": {"1": f"12{NUL}1"},
+        },
+        None,
+        id="template variable",
+    ),
+    pytest.param(
+        "POST",
+        "/api/senders",
+        {"phone_number": "+14155238999", "label": f"main{NUL}"},
+        None,
+        id="sender label",
+    ),
+    pytest.param("POST", "/api/api-keys", {"name": f"orders{NUL}"}, None, id="api key name"),
+    pytest.param(
+        "POST",
+        "/api/webhooks",
+        {"url": "https://crm.example.com/hooks", "events": ["message.received"], "description": f"crm{NUL}"},
+        None,
+        id="webhook description",
+    ),
+    pytest.param("POST", "/admin/tenants", {"name": f"Initech{NUL}"}, None, id="tenant name"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), TEXT_WITH_NUL)
+async def test_text_with_a_nul_character_is_refused_with_400_wherever_a_client_sends_it(
+    api: Api, method: str, path: str, body: dict[str, Any], headers: dict[str, str] | None
+) -> None:
+    credential = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
+
+    response = await api.client.request(method, path, json=body, headers={**credential, **(headers or {})})
+
+    problem = assert_problem(response, 400, "validation-failed")
+    assert problem["errors"][0]["source"] == "body"
+
+
+# Moments Python (and so the gateway) cannot turn into UTC: a day's offset past either end of time.
+MOMENTS_OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("moment", MOMENTS_OUT_OF_RANGE)
+@pytest.mark.parametrize("name", ["since", "until"])
+@pytest.mark.parametrize("path", ["/api/messages", "/api/conversations/+14155550123/messages"])
+async def test_a_filter_moment_out_of_range_is_refused_with_400(
+    api: Api, path: str, name: str, moment: str
+) -> None:
     headers = await api.login(api.acme)
-    sent = await api.send(headers, to_number="+14155550123", body="before\x00after")
-    assert sent.status_code < 500, sent.text
-    if sent.status_code == 201:
-        read = await api.client.get(f"/api/messages/{sent.json()['id']}", headers=headers)
-        assert read.json()["body"] == "before\x00after"
-    else:
-        assert sent.headers["content-type"].startswith("application/problem+json")
+
+    response = await api.client.get(path, params={name: moment}, headers=headers)
+
+    problem = assert_problem(response, 400, "validation-failed")
+    assert problem["errors"][0]["field"] == name
+
+
+def forged_cursor(*parts: str) -> str:
+    """A cursor made the way ours are, around parts a client chose."""
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("moment", MOMENTS_OUT_OF_RANGE)
+@pytest.mark.parametrize(
+    ("path", "tag"), [("/api/messages", None), ("/api/conversations", "c")], ids=["history", "conversations"]
+)
+async def test_a_cursor_with_a_moment_out_of_range_is_refused_with_400(
+    api: Api, path: str, tag: str | None, moment: str
+) -> None:
+    headers = await api.login(api.acme)
+    position = (moment, str(uuid4()))
+    cursor = forged_cursor(*((tag, *position) if tag else position))
+
+    response = await api.client.get(path, params={"cursor": cursor}, headers=headers)
+
+    assert_problem(response, 400, "invalid-cursor")
+
+
+async def test_a_tenant_cursor_with_a_nul_character_is_refused_with_400(api: Api) -> None:
+    root = await platform_admin(api)
+
+    response = await api.client.get(
+        "/admin/tenants", params={"cursor": forged_cursor("t", NUL)}, headers=root
+    )
+
+    assert_problem(response, 400, "invalid-cursor")
 
 
 async def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
@@ -144,3 +276,35 @@ async def test_a_client_that_hangs_up_mid_body_is_not_logged_as_a_server_error(
     assert sent[0]["status"] == 499
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert any("client disconnected" in record.getMessage() for record in caplog.records)
+
+
+# A JSON body means what its JSON types say: msgspec's lax coercions (0 for false, "10" for 10) belong to
+# query strings, where everything arrives as text.
+COERCED = [
+    pytest.param("POST", "/api/webhooks", {"enabled": 0}, id="0 for a boolean"),
+    pytest.param("POST", "/api/webhooks", {"enabled": "true"}, id="a string for a boolean"),
+    pytest.param("POST", "/api/send", {"to_number": "+14155550123", "body": 12}, id="a number for text"),
+    pytest.param(
+        "PATCH", "/admin/tenants/{tenant_id}", {"sends_per_minute": "10"}, id="a string for a number"
+    ),
+    pytest.param("PATCH", "/admin/tenants/{tenant_id}", {"session_window_check": 1}, id="1 for a boolean"),
+    pytest.param("PATCH", "/admin/tenants/{tenant_id}", {"sends_per_day": 10.0}, id="a float for a number"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), COERCED)
+async def test_a_json_body_value_of_another_json_type_is_refused_with_400(
+    api: Api, method: str, path: str, body: dict[str, Any]
+) -> None:
+    credential = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
+    if path == "/api/webhooks":
+        body = {"url": "https://crm.example.com/hooks", "events": ["message.received"], **body}
+
+    response = await api.client.request(
+        method, path.format(tenant_id=api.acme.tenant.id), json=body, headers=credential
+    )
+
+    problem = assert_problem(response, 400, "validation-failed")
+    (field,) = problem["errors"]
+    assert field["source"] == "body"
+    assert field["field"] == next(name for name in body if name not in {"url", "events", "to_number"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,9 @@ import pytest
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
+from tests.unit.test_http_api import Api, api
+
+__all__ = ["api"]
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -140,3 +144,112 @@ def test_operations_that_are_never_rate_limited_declare_no_429(schema: dict[str,
     probes = [op for _, _, op in operations(schema) if op["operationId"] in NEVER_RATE_LIMITED]
     assert len(probes) == len(NEVER_RATE_LIMITED)
     assert [op["operationId"] for op in probes if "429" in op["responses"]] == []
+
+
+# ------------------------------------------------------------------ the schema says what the server does
+
+
+def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        name = node["$ref"].removeprefix("#/components/schemas/")
+        node = schema["components"]["schemas"][name]
+    return node
+
+
+def object_schemas(schema: dict[str, Any], node: dict[str, Any], where: str) -> Iterator[tuple[str, Any]]:
+    """Every object schema in ``node`` and below it (properties, items, unions), with where it is."""
+    node = resolve(schema, node)
+    if node.get("type") == "object" and "properties" in node:
+        yield where, node
+    for name, child in node.get("properties", {}).items():
+        yield from object_schemas(schema, child, f"{where}.{name}")
+    for key in ("oneOf", "anyOf", "allOf"):
+        for child in node.get(key, []):
+            yield from object_schemas(schema, child, where)
+    if isinstance(node.get("items"), dict):
+        yield from object_schemas(schema, node["items"], f"{where}[]")
+
+
+def json_request_bodies(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, method, operation in operations(schema):
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            yield f"{method.upper()} {path}", content["application/json"]["schema"]
+
+
+def test_every_json_request_body_refuses_unknown_fields_and_says_so(schema: dict[str, Any]) -> None:
+    # The server refuses unknown fields (forbid_unknown_fields): a client built from the schema must
+    # know, rather than learn it from a 400.
+    bodies = list(json_request_bodies(schema))
+    assert len(bodies) >= 15, "the schema lost request bodies"
+    open_objects = [
+        f"{operation} {where}"
+        for operation, body in bodies
+        for where, node in object_schemas(schema, body, "body")
+        if node.get("additionalProperties") is not False
+    ]
+    assert open_objects == []
+
+
+def types_of(node: dict[str, Any]) -> set[str]:
+    declared = node.get("type", [])
+    return set(declared) if isinstance(declared, list) else {declared}
+
+
+def string_schemas(schema: dict[str, Any], node: dict[str, Any], where: str) -> Iterator[tuple[str, Any]]:
+    """Every string schema in ``node`` and below it, with where it is (a map's keys and values too)."""
+    node = resolve(schema, node)
+    if "string" in types_of(node):
+        yield where, node
+    for member in [resolve(schema, child) for child in node.get("oneOf", []) + node.get("anyOf", [])]:
+        if "string" in types_of(member):
+            # Constraints may sit beside the union (as Litestar writes them) or in the member.
+            yield where, {**{k: v for k, v in node.items() if k not in {"oneOf", "anyOf"}}, **member}
+        else:
+            yield from string_schemas(schema, member, where)
+    for name, child in node.get("properties", {}).items():
+        yield from string_schemas(schema, child, f"{where}.{name}")
+    if isinstance(node.get("items"), dict):
+        yield from string_schemas(schema, node["items"], f"{where}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        yield from string_schemas(schema, node["additionalProperties"], f"{where}{{value}}")
+    if "propertyNames" in node:
+        yield f"{where}{{key}}", node["propertyNames"]
+
+
+def test_every_text_in_a_json_request_body_says_which_characters_it_takes(schema: dict[str, Any]) -> None:
+    # Client text reaches the database, and PostgreSQL text cannot hold U+0000: every string a client
+    # sends is declared with a pattern (or is one of a closed set), which the server enforces.
+    unconstrained = [
+        f"{operation} {where}"
+        for operation, body in json_request_bodies(schema)
+        for where, node in string_schemas(schema, body, "body")
+        if not ({"pattern", "enum", "const"} & set(node))
+    ]
+    assert unconstrained == []
+
+
+async def test_options_answers_with_every_method_the_schema_has_for_the_path(
+    schema: dict[str, Any], api: Api
+) -> None:
+    wrong = []
+    for path, path_item in schema["paths"].items():
+        documented = {method.upper() for method in HTTP_METHODS if method in path_item} | {"OPTIONS"}
+        concrete = re.sub(r"\{[^}]+\}", lambda name: PATH_EXAMPLES[name.group(0)], path)
+        response = await api.client.options(concrete)
+        allowed = {method.strip() for method in response.headers.get("allow", "").split(",")}
+        if response.status_code != 204 or allowed != documented:
+            wrong.append(
+                f"{path}: {response.status_code} Allow {sorted(allowed)}, schema {sorted(documented)}"
+            )
+    assert wrong == []
+
+
+PATH_EXAMPLES = {
+    "{contact}": "+14155550123",
+    "{delivery_id}": "msg_" + "0" * 26,
+    **{
+        f"{{{name}}}": "00000000-0000-4000-8000-000000000000"
+        for name in ("message_id", "tenant_id", "user_id", "sender_id", "key_id", "endpoint_id")
+    },
+}

@@ -156,3 +156,13 @@ def test_a_forged_conversation_cursor_is_refused(payload: object) -> None:
 def test_an_overlong_conversation_cursor_is_refused() -> None:
     with pytest.raises(InvalidCursor):
         decode_conversation_cursor(encode_conversation_cursor(CONVERSATION) + "A" * 200)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_cursor_at_a_moment_with_no_utc_equivalent_is_refused(moment: str) -> None:
+    message_id = str(POSITION.message_id)
+
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor_of([moment, message_id]))
+    with pytest.raises(InvalidCursor):
+        decode_conversation_cursor(cursor_of(["c", moment, message_id]))

@@ -173,6 +173,19 @@ async def test_media_profile_name_and_whatsapp_id_are_kept(
     assert uow.messages.all() == [receipt.message]
 
 
+async def test_a_nul_character_in_a_customers_message_is_replaced_and_the_message_kept(
+    receive: ReceiveInboundMessage, uow: FakeUnitOfWork
+) -> None:
+    # PostgreSQL text cannot hold U+0000; the customer's message must not be lost over it.
+    params = inbound_params(body="before\x00after", profile_name="An\x00a")
+
+    receipt = await receive(inbound(params))
+
+    assert receipt.message.content.body == "before\ufffdafter"
+    assert receipt.message.profile_name == "An\ufffda"
+    assert uow.messages.all() == [receipt.message]
+
+
 async def test_a_message_without_text_or_media_is_stored_with_a_description(
     receive: ReceiveInboundMessage,
 ) -> None:
@@ -423,6 +436,14 @@ async def test_an_unknown_error_code_keeps_what_twilio_said(
         12345,
         reason,
     )
+
+
+async def test_a_nul_character_in_what_twilio_says_of_an_error_is_replaced(
+    record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
+) -> None:
+    await record(status(status_params("undelivered", error_code=12345, ErrorMessage="Carrier\x00said no")))
+
+    assert (await stored(uow, sent)).error_message == "Carrier\ufffdsaid no"
 
 
 async def test_a_callback_that_beats_the_sends_own_update_finds_the_message_by_our_id(
