@@ -96,13 +96,10 @@ def collection_from_openapi(schema: Mapping[str, Any], flow: Flow = FLOW) -> dic
         if items:
             folders.append(_folder(folder, items))
 
-    others = [
-        _folder(
-            Folder(tag, tag_descriptions.get(tag, ""), steps=()),
-            [item(Step(key), Folder(tag, "", ())) for key in keys],
-        )
-        for tag, keys in sorted(unnamed_by_tag.items())
-    ]
+    others = []
+    for tag, keys in sorted(unnamed_by_tag.items()):
+        tag_folder = Folder(tag, tag_descriptions.get(tag, ""), steps=())
+        others.append(_folder(tag_folder, [item(Step(key), tag_folder) for key in keys]))
     names = [folder["name"] for folder in folders]
     at = names.index(flow.other_tags_before) if flow.other_tags_before in names else len(folders)
     folders[at:at] = others

@@ -13,7 +13,7 @@ import pytest
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
 from entrypoints.postman import POSTMAN_SCHEMA, FlowMismatch, collection_from_openapi, render
-from entrypoints.postman_flow import Flow, Folder, Step
+from entrypoints.postman_flow import FLOW, Flow, Folder, Step
 from entrypoints.settings import load_settings
 
 COLLECTION_FILE = Path(__file__).resolve().parents[2] / "postman" / "wa-gateway.postman_collection.json"
@@ -134,6 +134,17 @@ def test_every_operation_appears_and_every_request_has_its_own_name(
     assert actual == expected
     names = Counter(item["name"] for item in requests)
     assert [name for name, count in names.items() if count > 1] == []
+
+
+def test_every_step_of_the_flow_names_an_operation_of_the_schema(schema: dict[str, Any]) -> None:
+    operation_ids = {
+        operation["operationId"]
+        for path_item in schema["paths"].values()
+        for method, operation in path_item.items()
+        if method in HTTP_METHODS
+    }
+    named = {step.operation_id for folder in FLOW.folders for step in (*folder.steps, *folder.closing)}
+    assert named - operation_ids == set()
 
 
 def test_the_run_logs_in_first_refreshes_and_logs_out_last(
