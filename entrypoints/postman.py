@@ -63,8 +63,6 @@ def collection_from_openapi(schema: Mapping[str, Any], flow: Flow = FLOW) -> dic
     """The Postman collection running every operation of ``schema`` in the order of ``flow``."""
     components: Mapping[str, Any] = schema.get("components", {}).get("schemas", {})
     default_security: list[Any] = schema.get("security", [])
-    info = schema.get("info", {})
-    title = str(info.get("title", "API"))
     tag_descriptions = {
         str(tag["name"]): str(tag.get("description") or "") for tag in schema.get("tags", []) if "name" in tag
     }
@@ -81,15 +79,11 @@ def collection_from_openapi(schema: Mapping[str, Any], flow: Flow = FLOW) -> dic
     def item(step: Step, folder: Folder) -> dict[str, Any]:
         return _step_item(operations[step.operation_id], step, folder, components, default_security)
 
-    named = {step.operation_id for folder in flow.folders for step in (*folder.steps, *folder.closing)}
-    unnamed_by_tag: dict[str, list[str]] = {}
-    for key, found in operations.items():
-        if key not in named:
-            unnamed_by_tag.setdefault(found.tag, []).append(key)
-
+    unnamed_by_folder, unnamed_by_tag = _unnamed(operations, flow)
     folders: list[dict[str, Any]] = []
     for folder in flow.folders:
         items = [item(step, folder) for step in folder.steps if step.operation_id in operations]
+        items.extend(item(Step(key), folder) for key in unnamed_by_folder.pop(folder.name, []))
         for tag in folder.tags:
             items.extend(item(Step(key), folder) for key in unnamed_by_tag.pop(tag, []))
         items.extend(item(step, folder) for step in folder.closing if step.operation_id in operations)
@@ -104,6 +98,39 @@ def collection_from_openapi(schema: Mapping[str, Any], flow: Flow = FLOW) -> dic
     at = names.index(flow.other_tags_before) if flow.other_tags_before in names else len(folders)
     folders[at:at] = others
 
+    return {
+        "info": _info(schema.get("info", {})),
+        "item": folders,
+        "auth": _bearer("accessToken"),
+        "variable": [
+            *(_variable(key, value, description) for key, value, description in USER_VARIABLES),
+            *(_variable(key, "", description) for key, description in SAVED_VARIABLES.items()),
+        ],
+    }
+
+
+def _unnamed(
+    operations: Mapping[str, _Operation], flow: Flow
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The operations no step names: by the folder that claims their path, else by their tag."""
+    named = {step.operation_id for folder in flow.folders for step in (*folder.steps, *folder.closing)}
+    by_folder: dict[str, list[str]] = {}
+    by_tag: dict[str, list[str]] = {}
+    for key, found in operations.items():
+        if key in named:
+            continue
+        claimed_by = next(
+            (folder.name for folder in flow.folders if any(map(found.path.startswith, folder.paths))), None
+        )
+        if claimed_by is not None:
+            by_folder.setdefault(claimed_by, []).append(key)
+        else:
+            by_tag.setdefault(found.tag, []).append(key)
+    return by_folder, by_tag
+
+
+def _info(info: Mapping[str, Any]) -> dict[str, Any]:
+    title = str(info.get("title", "API"))
     collection_info: dict[str, Any] = {
         "_postman_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:openapi:{title}")),
         "name": title,
@@ -113,16 +140,7 @@ def collection_from_openapi(schema: Mapping[str, Any], flow: Flow = FLOW) -> dic
         collection_info["description"] = str(info["description"])
     if info.get("version"):
         collection_info["version"] = str(info["version"])
-
-    return {
-        "info": collection_info,
-        "item": folders,
-        "auth": _bearer("accessToken"),
-        "variable": [
-            *(_variable(key, value, description) for key, value, description in USER_VARIABLES),
-            *(_variable(key, "", description) for key, description in SAVED_VARIABLES.items()),
-        ],
-    }
+    return collection_info
 
 
 def render(collection: Mapping[str, Any]) -> str:

@@ -91,7 +91,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Folder:
-    """Steps run in order; operations of ``tags`` that no step names are added before ``closing``.
+    """Steps run in order; operations no step names are added before ``closing`` when their path
+    starts with one of ``paths`` or, failing that, their tag is one of ``tags``.
 
     ``bearer`` names the variable holding the folder's Bearer token (default: the collection's
     ``accessToken``); ``runs_if`` names a variable without which the folder's requests are skipped.
@@ -101,6 +102,7 @@ class Folder:
     description: str
     steps: tuple[Step, ...]
     tags: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
     closing: tuple[Step, ...] = ()
     bearer: str | None = None
     runs_if: str | None = None
@@ -407,6 +409,7 @@ FOLDERS: tuple[Folder, ...] = (
             Step("adminReactivateTenant", path={"tenant_id": "{{tenantId}}"}),
         ),
         tags=("admin",),
+        paths=("/admin/",),  # only a platform admin may call these, whatever their tag
         closing=(Step("logout", name="Log out the platform admin"),),
         bearer="adminAccessToken",
         runs_if="adminUsername",

@@ -477,6 +477,18 @@ def test_operations_no_step_names_join_the_folder_of_their_tag_before_its_closin
     assert [item["name"] for item in toy["item"][1]["item"]] == ["Replace a thing", "Log in again"]
 
 
+def test_operations_under_a_path_a_folder_claims_join_it_whatever_their_tag() -> None:
+    flow = Flow(
+        folders=(
+            Folder("Start", "", steps=(Step("login"),)),
+            Folder("Admin", "", steps=(), tags=("nothing",), paths=("/things/",)),
+        )
+    )
+    toy = collection_from_openapi(TOY_SCHEMA, flow)
+    assert [folder["name"] for folder in toy["item"]] == ["Start", "Admin"]
+    assert [item["name"] for item in toy["item"][1]["item"]] == ["Replace a thing"]
+
+
 def test_a_tag_no_folder_claims_gets_its_folder_where_the_flow_says() -> None:
     flow = Flow(
         folders=(
