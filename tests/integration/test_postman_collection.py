@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -124,7 +125,8 @@ def run_collection(newman: Path, base: str, report: Path) -> tuple[dict[str, Any
         check=False,
     )
     assert report.is_file(), f"newman wrote no report:\n{completed.stdout}\n{completed.stderr}"
-    return json.loads(report.read_text()), completed.stdout
+    # newman colours some lines of its failure table even with --color off.
+    return json.loads(report.read_text()), re.sub(r"\x1b\[[0-9;]*m", "", completed.stdout)
 
 
 def request_names(collection: dict[str, Any]) -> list[str]:
