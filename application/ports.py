@@ -745,11 +745,13 @@ class RateLimitState:
 
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: RateLimit) -> RateLimitState:
-        """Count one event under ``key``; ``allowed`` is False once the limit is exceeded."""
+        """Count one event under ``key``; ``allowed`` is False once the limit is exceeded (and then
+        nothing was counted). Atomic: of any number of concurrent hits, at most the limit are allowed."""
         ...
 
-    async def peek(self, key: str, limit: RateLimit) -> RateLimitState:
-        """The state of ``key`` without counting anything."""
+    async def give_back(self, key: str, limit: RateLimit) -> None:
+        """Uncount one event that ``hit`` allowed: an attempt reserved before it was known whether it
+        counts, that turned out not to (a login that succeeded)."""
         ...
 
 

@@ -26,6 +26,10 @@ def preview_of(message: Message) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
+    """One per person a tenant exchanges messages with, whichever form of their number is used
+    (``PhoneNumber.identity``). ``contact`` is the form the person last wrote from, or, until they
+    write, the form last written to."""
+
     tenant_id: UUID
     contact: PhoneNumber
     sender: PhoneNumber  # the tenant's number used last with this contact
@@ -45,3 +49,8 @@ class Conversation:
     def window_open(self, now: datetime) -> bool:
         expires = self.window_expires_at
         return expires is not None and now < expires
+
+    def address_for(self, contact: PhoneNumber) -> PhoneNumber:
+        """Where a message to ``contact`` (this conversation's person, in any form) is sent: once the
+        person has written, to the form they write from, which is what their WhatsApp answers to."""
+        return self.contact if self.last_inbound_at is not None else contact

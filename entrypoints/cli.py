@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,  # our logging setup (structlog) renders uvicorn's lines too
         access_log=False,  # the request middleware logs each request, with its id
-        proxy_headers=False,
+        proxy_headers=False,  # the app reads forwarding headers itself, from TRUSTED_PROXIES only
         server_header=False,
     )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 from uuid import UUID
 
 import msgspec
@@ -15,6 +16,9 @@ from dotenv import dotenv_values
 
 MIN_JWT_SECRET_BYTES = 32
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded")
+
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigurationError(Exception):
@@ -57,6 +61,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_sends_per_minute: int = 600
     tenant_sends_per_day: int = 100_000
     rate_limit_key_prefix: str = "wa-gateway"
+    # Addresses and CIDRs of the proxies in front (comma-separated): only a request from one of them is
+    # believed about the client's address, read from TRUSTED_PROXY_HEADER. Unset: the peer is the client.
+    trusted_proxies: str = ""
+    # The header those proxies write: x-forwarded-for or forwarded (RFC 7239). Only that one is read: a
+    # proxy passes the other through as the client sent it.
+    trusted_proxy_header: str = "x-forwarded-for"
     log_level: str = "INFO"
     # json (one object a line) or console; unset: console in development, json in production.
     log_format: Literal["json", "console"] | None = None
@@ -98,6 +108,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.log_format is not None:
             return self.log_format
         return "json" if self.is_production else "console"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def resolved_database_url(self) -> str:
@@ -149,6 +163,14 @@ def _complete(settings: Settings) -> Settings:
     if len((settings.jwt_secret or "").encode()) < MIN_JWT_SECRET_BYTES:
         raise ConfigurationError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
     _check_tenant_labels(settings.metrics_tenant_labels)
+    try:
+        parse_networks(settings.trusted_proxies)
+    except ValueError as error:
+        raise ConfigurationError(f"TRUSTED_PROXIES: {error}") from None
+    header = settings.trusted_proxy_header.strip().lower()
+    if header not in FORWARDING_HEADERS:
+        raise ConfigurationError(f"TRUSTED_PROXY_HEADER must be one of {', '.join(FORWARDING_HEADERS)}")
+    settings = msgspec.structs.replace(settings, trusted_proxy_header=header)
     if settings.access_token_ttl_seconds < 1 or settings.refresh_token_ttl_seconds < 60:
         raise ConfigurationError(
             "ACCESS_TOKEN_TTL_SECONDS must be positive and REFRESH_TOKEN_TTL_SECONDS at least 60"
@@ -165,6 +187,17 @@ def _complete(settings: Settings) -> Settings:
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
         settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)
     return settings
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses and CIDRs (``10.0.0.0/8, 192.0.2.7, 2001:db8::/32``) as networks."""
+    networks = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network (CIDR)") from None
+    return tuple(networks)
 
 
 def _check_tenant_labels(value: str) -> None:

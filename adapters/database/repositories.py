@@ -268,7 +268,7 @@ class SqlAlchemySenderRepository(_Repository):
         await self._scope.cross_tenant()
         result = await self._execute(
             sa.select(senders)
-            .where(senders.c.phone_number == phone_number.e164)
+            .where(senders.c.phone_number.in_(phone_number.forms))
             .order_by(senders.c.created_at)
         )
         return [_sender_from_row(row) for row in result.mappings()]
@@ -508,7 +508,10 @@ def _history_statement(query: HistoryQuery, *, views: bool) -> tuple[sa.Select[A
     if query.status is not None:
         parameters["status"] = query.status.value
     if query.contact is not None:
-        parameters["contact"] = query.contact.e164
+        # Messages keep the form they were sent to or received from: the contact's are in any of them.
+        parameters[_CONTACT], *other_forms = query.contact.forms
+        if other_forms:
+            (parameters[_OTHER_FORM],) = other_forms
     if query.since is not None:
         parameters["since"] = query.since
     if query.until is not None:
@@ -516,6 +519,8 @@ def _history_statement(query: HistoryQuery, *, views: bool) -> tuple[sa.Select[A
     return _history_page(frozenset(parameters), views), parameters
 
 
+_CONTACT, _OTHER_FORM = "contact", "contact_other_form"
+_LIMIT = sa.bindparam("limit", type_=sa.Integer())
 _OUTBOUND = messages.c.direction == Direction.OUTBOUND.value
 # MessageView's fields, in its order.
 _VIEW_COLUMNS = (
@@ -543,6 +548,25 @@ _STATUSES = {status.value: status for status in MessageStatus}
 def _history_page(filters: frozenset[str], views: bool) -> sa.Select[Any]:
     """The history query for one combination of filters (named by their parameters), built once;
     ``views``: only the columns of a MessageView."""
+    if _OTHER_FORM not in filters:
+        return _first_rows(_history_rows(filters, views, _CONTACT))
+    # A contact written in two forms: a page of each form, each read in page order from
+    # ix_messages_contact_history, then merged (PostgreSQL plans a Merge Append): at most two pages
+    # read, rather than every message of the contact read and sorted.
+    pages = [
+        _first_rows(_history_rows(filters, views, form)).subquery(f"{form}_page")
+        for form in (_CONTACT, _OTHER_FORM)
+    ]
+    both = sa.union_all(*(sa.select(*page.c) for page in pages)).subquery("either_form")
+    return sa.select(*both.c).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(_LIMIT)
+
+
+def _first_rows(statement: sa.Select[Any]) -> sa.Select[Any]:
+    return statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(_LIMIT)
+
+
+def _history_rows(filters: frozenset[str], views: bool, contact: str) -> sa.Select[Any]:
+    """The rows a history page is taken from, unordered; the contact's form is parameter ``contact``."""
     columns = _VIEW_COLUMNS if views else tuple(messages.c)
     statement = sa.select(*columns).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
     if "after_created_at" in filters:
@@ -558,15 +582,13 @@ def _history_page(filters: frozenset[str], views: bool) -> sa.Select[Any]:
         statement = statement.where(messages.c.direction == sa.bindparam("direction"))
     if "status" in filters:
         statement = statement.where(messages.c.status == sa.bindparam("status"))
-    if "contact" in filters:
-        statement = statement.where(messages.c.contact_number == sa.bindparam("contact"))
+    if _CONTACT in filters:
+        statement = statement.where(messages.c.contact_number == sa.bindparam(contact))
     if "since" in filters:
         statement = statement.where(messages.c.created_at >= sa.bindparam("since", type_=UtcDateTime()))
     if "until" in filters:
         statement = statement.where(messages.c.created_at < sa.bindparam("until", type_=UtcDateTime()))
-    return statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(
-        sa.bindparam("limit", type_=sa.Integer())
-    )
+    return statement
 
 
 class SqlAlchemyConversationRepository(_Repository):
@@ -580,7 +602,8 @@ class SqlAlchemyConversationRepository(_Repository):
         await self._scope.bind(tenant_id)
         row = await self._one_or_none(
             sa.select(conversations).where(
-                conversations.c.tenant_id == tenant_id, conversations.c.contact_number == contact.e164
+                conversations.c.tenant_id == tenant_id,
+                conversations.c.contact_identity == contact.identity,
             )
         )
         return _conversation_from_row(row) if row else None
@@ -609,6 +632,7 @@ def conversation_values(message: Message) -> dict[str, Any]:
         "id": uuid4(),
         "tenant_id": message.tenant_id,
         "contact_number": message.contact.e164,
+        "contact_identity": message.contact.identity,
         "sender_number": message.sender.e164,
         "last_message_id": message.id,
         "last_message_at": message.created_at,
@@ -628,8 +652,22 @@ def conversation_upsert(values: Mapping[str, Any], dialect_name: str) -> Any:
     excluded = statement.excluded
     newer = excluded.last_message_at >= conversations.c.last_message_at
     return statement.on_conflict_do_update(
-        index_elements=[conversations.c.tenant_id, conversations.c.contact_number],
+        index_elements=[conversations.c.tenant_id, conversations.c.contact_identity],
         set_={
+            # The form replies go to: the one of the contact's latest message, once they have written;
+            # until then the one last written to.
+            "contact_number": sa.case(
+                (
+                    sa.or_(
+                        conversations.c.last_inbound_at.is_(None),
+                        excluded.last_inbound_at >= conversations.c.last_inbound_at,
+                    )
+                    & excluded.last_inbound_at.is_not(None),
+                    excluded.contact_number,
+                ),
+                (conversations.c.last_inbound_at.is_(None) & newer, excluded.contact_number),
+                else_=conversations.c.contact_number,
+            ),
             "sender_number": sa.case((newer, excluded.sender_number), else_=conversations.c.sender_number),
             "last_message_id": sa.case(
                 (newer, excluded.last_message_id), else_=conversations.c.last_message_id

@@ -186,7 +186,10 @@ conversations = sa.Table(
     metadata,
     sa.Column("id", sa.Uuid(), primary_key=True),
     sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    # The form the contact last wrote from (replies go there), or, until they write, the form last
+    # written to; the conversation is the person's whatever the form: see domain/phone.py.
     sa.Column("contact_number", sa.String(16), nullable=False),
+    sa.Column("contact_identity", sa.String(16), nullable=False),
     sa.Column("sender_number", sa.String(16), nullable=False),
     sa.Column("last_message_id", sa.Uuid(), nullable=False),
     sa.Column("last_message_at", UtcDateTime(), nullable=False),
@@ -195,7 +198,7 @@ conversations = sa.Table(
     sa.Column("last_inbound_at", UtcDateTime(), nullable=True),
     sa.Column("profile_name", sa.Text(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
-    sa.UniqueConstraint("tenant_id", "contact_number"),
+    sa.UniqueConstraint("tenant_id", "contact_identity"),
 )
 # GET /api/conversations: WHERE tenant_id = ? AND (last_message_at, id) < (?, ?) ORDER BY ... DESC.
 sa.Index(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from application.errors import AuthenticationFailed, RateLimited
+from application.errors import AuthenticationFailed
 from application.ports import (
     Clock,
     PasswordHasher,
@@ -10,6 +10,7 @@ from application.ports import (
     TokenService,
     UnitOfWork,
 )
+from application.use_cases.attempts import give_back_attempt, reserve_attempt
 from application.use_cases.sessions import SessionPolicy, start_session
 
 # A valid argon2id hash (of a random password) with the default cost: verifying against it costs as
@@ -53,22 +54,17 @@ class Authenticate:
             f"login-failures:user:{username}:address:{client_address}",
             f"login-failures:address:{client_address}",
         )
-        for key in failure_keys:
-            state = await self._limiter.peek(key, self._failure_limit)
-            if not state.allowed:
-                raise RateLimited(
-                    "too many failed logins; wait before trying again",
-                    retry_after_seconds=state.reset_after_seconds,
-                    limit=self._failure_limit.amount,
-                    window_seconds=self._failure_limit.per_seconds,
-                    scope="login",
-                )
-        try:
-            return await self._authenticate(username, password)
-        except AuthenticationFailed:
-            for key in failure_keys:
-                await self._limiter.hit(key, self._failure_limit)
-            raise
+        # Reserved before the password is checked, given back if it was right: only failures count.
+        await reserve_attempt(
+            self._limiter,
+            failure_keys,
+            self._failure_limit,
+            refusal="too many failed logins; wait before trying again",
+            scope="login",
+        )
+        issued = await self._authenticate(username, password)
+        await give_back_attempt(self._limiter, failure_keys, self._failure_limit)
+        return issued
 
     async def _authenticate(self, username: str, password: str) -> SessionTokens:
         async with self._uow:

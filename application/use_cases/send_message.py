@@ -51,10 +51,11 @@ class SendMessageCommand:
     respond_async: bool = False  # answer once the message is accepted, without waiting for the provider
 
     def fingerprint(self, contact: PhoneNumber, sender: PhoneNumber | None) -> str:
-        """What makes two requests the same request, for idempotency keys: the normalised content."""
+        """What makes two requests the same request, for idempotency keys: the normalised content
+        (the recipient by identity: two forms of one person's number are the same recipient)."""
         canonical = json.dumps(
             {
-                "to": contact.e164,
+                "to": contact.identity,
                 "from": sender.e164 if sender else None,
                 "body": self.body,
                 "media": list(self.media_urls),
@@ -185,11 +186,22 @@ class SendMessage:
             now = self._clock.now()
             try:
                 tenant, sender = await self._sending_profile(command.tenant_id, requested_sender)
-                message = Message.new_outbound(
-                    tenant_id=tenant.id, sender=sender.phone_number, contact=contact, content=content, now=now
+                checks_window = content.template is None and tenant.enforces_session_window
+                # Read only when it matters: the window is checked, or the person's number has more
+                # than one form and the conversation knows which one they write from.
+                conversation = (
+                    await self._uow.conversations.get(tenant.id, contact)
+                    if checks_window or len(contact.forms) > 1
+                    else None
                 )
-                if message.is_free_form and tenant.enforces_session_window:
-                    conversation = await self._uow.conversations.get(tenant.id, contact)
+                message = Message.new_outbound(
+                    tenant_id=tenant.id,
+                    sender=sender.phone_number,
+                    contact=conversation.address_for(contact) if conversation else contact,
+                    content=content,
+                    now=now,
+                )
+                if checks_window:
                     _check_session_window(contact, conversation, now)
             except (NotFound, AccessDenied, UnknownSender, NoDefaultSender, SessionWindowClosed):
                 # A retry of a request accepted earlier gets the first answer, whatever changed since

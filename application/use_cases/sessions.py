@@ -24,7 +24,6 @@ from application.errors import (
     InvalidInput,
     InvalidToken,
     NotFound,
-    RateLimited,
 )
 from application.ports import (
     NO_ACCESS_CACHE,
@@ -39,6 +38,7 @@ from application.ports import (
     TokenService,
     UnitOfWork,
 )
+from application.use_cases.attempts import give_back_attempt, reserve_attempt
 from application.use_cases.provisioning import check_password_rules
 from domain.access import (
     AuthSession,
@@ -262,22 +262,22 @@ class ChangeOwnPassword:
     async def __call__(self, principal: Principal, current_password: str, new_password: str) -> None:
         if principal.user_id is None:
             raise AccessDenied("an API key has no password")
-        failure_key = f"password-change-failures:user:{principal.user_id}"
-        state = await self._limiter.peek(failure_key, self._failure_limit)
-        if not state.allowed:
-            raise RateLimited(
-                "too many wrong passwords; wait before trying again",
-                retry_after_seconds=state.reset_after_seconds,
-                limit=self._failure_limit.amount,
-                window_seconds=self._failure_limit.per_seconds,
-            )
+        # Reserved before the password is checked, given back if it was right: only failures count.
+        failure_keys = (f"password-change-failures:user:{principal.user_id}",)
+        await reserve_attempt(
+            self._limiter,
+            failure_keys,
+            self._failure_limit,
+            refusal="too many wrong passwords; wait before trying again",
+            scope="password-change",
+        )
         async with self._uow:
             user = await self._uow.users.get_in_tenant(principal.tenant_id, principal.user_id)
         if user is None:
             raise NotFound("the user does not exist")
         if not await self._hasher.verify(user.password_hash, current_password):
-            await self._limiter.hit(failure_key, self._failure_limit)
             raise CurrentPasswordWrong()
+        await give_back_attempt(self._limiter, failure_keys, self._failure_limit)
         check_password_rules(new_password)
         if new_password == current_password:
             raise InvalidInput("the new password is the current one")

@@ -18,6 +18,7 @@ from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import enforce_access, public
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
+from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.observability import (
     MetricsController,
@@ -30,6 +31,7 @@ from entrypoints.http.problems import (
     undecodable_request_handler,
     unexpected_error_handler,
 )
+from entrypoints.http.rate_limits import document_rate_limits
 from entrypoints.http.routes import (
     AuthController,
     ConversationsController,
@@ -114,4 +116,6 @@ def create_app(container: Container) -> Litestar:
         logging_config=None,  # entrypoints.logging_setup configures logging; Litestar's would replace it
     )
     app.state.container = container
+    install_client_addresses(app.state, settings)
+    document_rate_limits(app)
     return app

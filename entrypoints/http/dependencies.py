@@ -20,6 +20,8 @@ from application.use_cases.readiness import CheckReadiness
 from application.use_cases.send_message import RetryMessage, SendMessage
 from entrypoints.container import Container
 from entrypoints.http.access import principal_of
+from entrypoints.http.client_address import client_address
+from entrypoints.http.rate_limits import is_rate_limited
 
 _ADDRESS_COUNTED = "wa_gateway.address_counted"
 
@@ -29,15 +31,11 @@ def container_of(request: ASGIConnection[Any, Any, Any, Any]) -> Container:
     return container
 
 
-def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def limit_requests_per_address(request: ASGIConnection[Any, Any, Any, Any]) -> None:
     """A coarse per-address request limit, checked before every handler (once: the access guard counts
-    the request first on routes that need a credential)."""
+    the request first on routes that need a credential), except probes and metrics scrapes."""
     scope = cast(dict[str, Any], request.scope)
-    if scope.get(_ADDRESS_COUNTED):
+    if scope.get(_ADDRESS_COUNTED) or not is_rate_limited(request.route_handler):
         return
     scope[_ADDRESS_COUNTED] = True
     container = container_of(request)

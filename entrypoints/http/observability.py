@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 from litestar import Controller, Request, Response, get
@@ -24,8 +24,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.log_context import log_context
 from entrypoints.http.access import public
+from entrypoints.http.client_address import client_address_of_scope
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_response
+from entrypoints.http.rate_limits import never_rate_limited
 from entrypoints.observability import may_read_metrics, scrape
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -92,6 +94,7 @@ class RequestObservability(ASGIMiddleware):
                     path=path,
                     status=status,
                     duration_ms=round(seconds * 1000, 1),
+                    client=client_address_of_scope(cast(dict[str, Any], scope)),
                 )
 
 
@@ -108,7 +111,12 @@ async def request_id_on_every_response(message: Message, scope: Scope) -> None:
 class MetricsController(Controller):
     path = "/metrics"
     tags = ["operations"]
-    opt = public("METRICS_TOKEN, checked by the handler (open when unset, for an internal network)")
+    opt = {
+        **public("METRICS_TOKEN, checked by the handler (open when unset, for an internal network)"),
+        **never_rate_limited(
+            "Prometheus scrapes on its own schedule; a refused scrape is a gap in every graph"
+        ),
+    }
     include_in_schema = False
 
     @get("/", operation_id="metrics", cache=False)

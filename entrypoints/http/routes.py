@@ -22,8 +22,10 @@ from application.use_cases.sessions import Logout, RefreshSession
 from domain.messages import Direction, MessageStatus
 from entrypoints.http.access import ANY_USER, SEND_AND_READ, public
 from entrypoints.http.access_schemas import RefreshRequest
-from entrypoints.http.dependencies import client_address, container_of
+from entrypoints.http.client_address import client_address
+from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.rate_limits import never_rate_limited
 from entrypoints.http.schemas import (
     ConversationsPage,
     HealthStatus,
@@ -348,7 +350,10 @@ class ConversationsController(Controller):
 class HealthController(Controller):
     path = "/"
     tags = ["operations"]
-    opt = public("probes: they tell nothing but up or ready")
+    opt = {
+        **public("probes: they tell nothing but up or ready"),
+        **never_rate_limited("an orchestrator refused a probe restarts a healthy process"),
+    }
 
     @get("/healthz", operation_id="health", summary="The process is up", cache=False)
     async def health(self) -> HealthStatus:

@@ -33,6 +33,7 @@ from application.use_cases.webhooks import (
 from entrypoints.http.access import public
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.rate_limits import never_rate_limited
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 TWIML_MEDIA_TYPE = "text/xml"
@@ -58,10 +59,6 @@ async def provide_receive_inbound_message(request: Request[Any, Any, Any]) -> Re
 
 async def provide_record_status_callback(request: Request[Any, Any, Any]) -> RecordStatusCallback:
     return container_of(request).record_status_callback()
-
-
-async def no_request_limit(_: Request[Any, Any, Any]) -> None:
-    """Replaces the app's per-address limit for webhooks (see TwilioWebhooksController)."""
 
 
 def posted_fields(request: Request[Any, Any, Any], body: bytes) -> dict[str, list[str]]:
@@ -182,8 +179,10 @@ class TwilioWebhooksController(Controller):
 
     path = "/"
     tags = ["webhooks"]
-    opt = public("Twilio's signature (X-Twilio-Signature), checked by the use case")
-    before_request = staticmethod(no_request_limit)
+    opt = {
+        **public("Twilio's signature (X-Twilio-Signature), checked by the use case"),
+        **never_rate_limited("Twilio posts every tenant's callbacks from a few shared addresses"),
+    }
     dependencies = {
         "receive_inbound_message": Provide(provide_receive_inbound_message),
         "record_status_callback": Provide(provide_record_status_callback),

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from application.errors import AlreadyExists
-from application.ports import DispatchJob, IdempotencyRecord
-from domain.messages import Message, MessageContent
+from application.ports import ConversationQuery, DispatchJob, IdempotencyRecord
+from domain.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
 from domain.tenancy import Tenant
 from tests.integration.conftest import UowFactory
@@ -113,3 +114,37 @@ async def test_an_expired_key_is_taken_over_and_no_key_is_needed(uow_factory: Uo
     assert record is not None
     assert record.message_id == later.id
     assert stored == [first, later, unkeyed]
+
+
+async def test_a_message_accepted_in_another_form_of_the_customers_number_joins_their_conversation(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    whatsapp_form, plan_form = PhoneNumber.parse("+5215512345678"), PhoneNumber.parse("+525512345678")
+    wrote = replace(
+        new_message(tenant), direction=Direction.INBOUND, contact=whatsapp_form, provider_sid="SM1"
+    )
+    async with uow_factory() as uow:
+        await uow.messages.add(wrote)
+        await uow.conversations.record_message(wrote)
+        await uow.commit()
+    answer = Message.new_outbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=plan_form,
+        content=MessageContent(body="answer"),
+        now=T0 + timedelta(minutes=1),
+    )
+
+    async with uow_factory() as uow:
+        await uow.acceptance.add(answer, DispatchJob.due_now(answer, answer.created_at), None)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        conversation = await uow.conversations.get(tenant.id, plan_form)
+        page = await uow.conversations.list_page(ConversationQuery(tenant_id=tenant.id, limit=10))
+    assert page == [conversation]
+    assert conversation is not None
+    assert conversation.last_message_id == answer.id
+    assert conversation.last_inbound_at == T0
+    assert conversation.contact == whatsapp_form

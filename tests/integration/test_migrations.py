@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from alembic.script import ScriptDirectory
 from adapters.database.engine import create_database_engine, sync_database_url
 from adapters.database.migrate import MIGRATIONS_DIRECTORY, current_revision, downgrade, upgrade
 from adapters.database.roles import grant_app_role
-from adapters.database.tables import messages, metadata, tenants
+from adapters.database.tables import conversations, messages, metadata, tenants
 from adapters.database.tenant_scope import TENANT_SETTING
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
@@ -27,6 +28,7 @@ from tests.integration.conftest import PostgresRoles
 from tests.integration.postgres_server import PostgresServer
 
 TENANTS = 5
+MEXICO_PLAN, MEXICO_WHATSAPP = PhoneNumber.parse("+525512345678"), PhoneNumber.parse("+5215512345678")
 MESSAGES_PER_TENANT = 1000
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -106,6 +108,104 @@ def test_the_migrated_schema_is_the_one_in_tables_py(empty_database_url: str) ->
     assert differences == []
 
 
+# --- data carried forward --------------------------------------------------------------------------
+
+
+def test_a_customers_conversations_in_two_forms_become_one_keyed_by_identity(empty_database_url: str) -> None:
+    """Before conversations were keyed by identity, Argentina's +54 and +549 forms of one mobile were two
+    conversations (both forms were accepted): the upgrade merges them, per tenant."""
+    upgrade(empty_database_url, "0009")
+    acme, globex = uuid4(), uuid4()
+    minutes = [T0 + timedelta(minutes=n) for n in range(60)]
+    # conversations as of 0009: without contact_identity
+    old_conversations = sa.table(
+        "conversations",
+        *(
+            sa.column(column.name, column.type)
+            for column in conversations.c
+            if column.name != "contact_identity"
+        ),
+    )
+    with tenant_rows_writable(empty_database_url) as connection:
+        connection.execute(
+            sa.insert(tenants),
+            [
+                {"id": tenant_id, "name": name, "provider": "twilio", "status": "active", "created_at": T0}
+                for tenant_id, name in ((acme, "acme"), (globex, "globex"))
+            ],
+        )
+        connection.execute(
+            sa.insert(old_conversations),
+            [
+                # acme answered the national form last; the customer wrote from WhatsApp's form earlier
+                conversation_row(acme, "+541123456789", last_at=minutes[40], created_at=minutes[0]),
+                conversation_row(
+                    acme, "+5491123456789", last_at=minutes[30], inbound_at=minutes[30], profile_name="Ana"
+                ),
+                conversation_row(acme, "+551187654321", last_at=minutes[5], inbound_at=minutes[5]),
+                conversation_row(acme, "+14155550100", last_at=minutes[6]),
+                conversation_row(globex, "+541123456789", last_at=minutes[7]),
+            ],
+        )
+
+    upgrade(empty_database_url)
+
+    with tenant_rows_writable(empty_database_url) as connection:
+        rows = connection.execute(sa.select(conversations)).mappings().all()
+    by_identity = {(row["tenant_id"], row["contact_identity"]): row for row in rows}
+    assert len(rows) == len(by_identity) == 4
+    merged = by_identity[(acme, "+5491123456789")]
+    assert merged["contact_number"] == "+5491123456789"  # where the customer wrote from
+    assert merged["last_message_at"] == minutes[40]
+    assert merged["last_inbound_at"] == minutes[30]
+    assert merged["created_at"] == minutes[0]
+    assert merged["profile_name"] == "Ana"
+    assert by_identity[(acme, "+5511987654321")]["contact_number"] == "+551187654321"
+    assert by_identity[(acme, "+14155550100")]["contact_number"] == "+14155550100"
+    assert by_identity[(globex, "+5491123456789")]["contact_number"] == "+541123456789"
+
+    downgrade(empty_database_url, "0009")
+    assert current_revision(empty_database_url) == "0009"
+
+
+def conversation_row(
+    tenant_id: UUID,
+    contact: str,
+    *,
+    last_at: datetime,
+    created_at: datetime | None = None,
+    inbound_at: datetime | None = None,
+    profile_name: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": uuid4(),
+        "tenant_id": tenant_id,
+        "contact_number": contact,
+        "sender_number": "+14155238886",
+        "last_message_id": uuid4(),
+        "last_message_at": last_at,
+        "last_direction": "inbound" if inbound_at == last_at else "outbound",
+        "last_message_preview": "hi",
+        "last_inbound_at": inbound_at,
+        "profile_name": profile_name,
+        "created_at": created_at or last_at,
+    }
+
+
+@contextmanager
+def tenant_rows_writable(url: str) -> Iterator[sa.Connection]:
+    """A transaction that sees and writes every tenant's rows (row-level security applies to the
+    owner too), committed at the end."""
+    engine = sa.create_engine(sync_database_url(url), poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.select(sa.func.set_config("app.cross_tenant", "on", True)))
+            yield connection
+    finally:
+        engine.dispose()
+
+
 # --- the history index on PostgreSQL ---------------------------------------------------------------
 
 
@@ -127,7 +227,12 @@ def history_database(
 def seed_history(url: str) -> UUID:
     """Several tenants' messages, analyzed; returns the id of one of the tenants."""
     tenant_ids = [uuid4() for _ in range(TENANTS)]
+    # Twenty customers, and one busy customer written in two forms (Mexico's, with and without
+    # WhatsApp's 1) with as many messages as ten of the others.
     contacts = [PhoneNumber.parse(f"+1415555{n:04d}").e164 for n in range(20)]
+    contacts_of_messages = [contacts[n % len(contacts)] for n in range(MESSAGES_PER_TENANT)]
+    two_forms = (MEXICO_PLAN.e164, MEXICO_WHATSAPP.e164)
+    contacts_of_messages += [two_forms[n % 2] for n in range(MESSAGES_PER_TENANT // 2)]
     engine = sa.create_engine(sync_database_url(url), poolclass=sa.NullPool)
     try:
         with engine.begin() as connection:
@@ -153,14 +258,14 @@ def seed_history(url: str) -> UUID:
                         "direction": "outbound",
                         "status": "delivered",
                         "sender_number": "+14155238886",
-                        "contact_number": contacts[n % len(contacts)],
+                        "contact_number": contact,
                         "body": f"message {n}",
                         "media_urls": [],
                         "created_at": T0 + timedelta(seconds=n // 2),
                         "updated_at": T0,
                     }
                     for tenant_id in tenant_ids
-                    for n in range(MESSAGES_PER_TENANT)
+                    for n, contact in enumerate(contacts_of_messages)
                 ],
             )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -237,6 +342,26 @@ async def test_a_contact_history_page_is_read_from_its_index(history_database: t
 
     assert "Index Scan using ix_messages_contact_history" in plan, plan
     assert "Sort" not in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("contact", [MEXICO_PLAN, MEXICO_WHATSAPP])
+async def test_a_contact_written_two_ways_is_read_from_its_index_in_order_without_sorting_it_all(
+    history_database: tuple[str, UUID], contact: PhoneNumber
+) -> None:
+    url, tenant_id = history_database
+    # the busy customer's messages are the seed's last, from T0 + 500 s on
+    position = HistoryPosition(created_at=T0 + timedelta(seconds=600), message_id=UUID(int=2**127))
+
+    first_page = await explain_list_page(url, HistoryQuery(tenant_id=tenant_id, limit=20, contact=contact))
+    next_page = await explain_list_page(
+        url, HistoryQuery(tenant_id=tenant_id, limit=20, contact=contact, after=position)
+    )
+
+    for plan in (first_page, next_page):
+        assert "Merge Append" in plan, plan  # each form's rows come in page order, merged
+        assert plan.count("Index Scan using ix_messages_contact_history") == 2, plan
+        assert "->  Sort" not in plan, plan
 
 
 def test_the_migrations_ship_inside_the_package() -> None:

@@ -40,6 +40,9 @@ OUR_NUMBER = PhoneNumber.parse("+14155238886")
 OTHER_OUR_NUMBER = PhoneNumber.parse("+14155238800")
 ALICE = PhoneNumber.parse("+4915112345678")
 BOB = PhoneNumber.parse("+5511987654321")
+# One customer each, in the form WhatsApp writes them in and in the national plan's form.
+MEXICO_WHATSAPP, MEXICO_PLAN = PhoneNumber.parse("+5215512345678"), PhoneNumber.parse("+525512345678")
+BRAZIL_OLD_ACCOUNT, BRAZIL_PLAN = PhoneNumber.parse("+551187654321"), PhoneNumber.parse("+5511987654321")
 AUTH_TOKEN = "auth-token-0123456789abcdef"
 API_KEY_SECRET = "api-key-secret-fedcba9876543210"
 
@@ -308,6 +311,18 @@ async def test_every_tenant_with_a_number_is_found_by_it_oldest_first(uow_factor
         assert await uow.senders.find_all_by_number(OUR_NUMBER) == [earlier, later]
         assert await uow.senders.find_all_by_number(OTHER_OUR_NUMBER) == [unrelated]
         assert await uow.senders.find_all_by_number(ALICE) == []
+
+
+async def test_a_number_is_found_whichever_form_whatsapp_writes_it_in(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    mexican_line = Sender(tenant_id=tenant.id, phone_number=MEXICO_PLAN, created_at=T0)
+    async with uow_factory() as uow:
+        await uow.senders.add(mexican_line)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.senders.find_all_by_number(MEXICO_WHATSAPP) == [mexican_line]
+        assert await uow.senders.find_all_by_number(MEXICO_PLAN) == [mexican_line]
 
 
 # --- users -----------------------------------------------------------------------------------------
@@ -1100,6 +1115,81 @@ async def test_each_contact_has_one_conversation_whatever_the_number_of_messages
 
     assert len(rows) == 1
     assert rows[0].last_direction is Direction.INBOUND
+
+
+async def test_a_customer_written_two_ways_has_one_conversation_replied_to_where_they_write_from(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    await record(
+        uow_factory,
+        outbound(tenant, at=T0, contact=MEXICO_PLAN),  # a template before the customer ever wrote
+        replace(inbound(tenant, at=T0 + timedelta(minutes=1), contact=MEXICO_WHATSAPP), profile_name="Ana"),
+        outbound(tenant, at=T0 + timedelta(minutes=2), contact=MEXICO_PLAN, body="answer"),
+    )
+
+    by_whatsapp_form = await conversation_of(uow_factory, tenant, MEXICO_WHATSAPP)
+    by_plan_form = await conversation_of(uow_factory, tenant, MEXICO_PLAN)
+    rows = await conversation_page(uow_factory, ConversationQuery(tenant_id=tenant.id, limit=50))
+
+    assert rows == [by_whatsapp_form] == [by_plan_form]
+    assert by_plan_form.contact == MEXICO_WHATSAPP  # the form the customer writes from
+    assert by_plan_form.last_inbound_at == T0 + timedelta(minutes=1)
+    assert by_plan_form.last_message_preview == "answer"
+    assert by_plan_form.profile_name == "Ana"
+    assert by_plan_form.created_at == T0
+
+
+async def test_until_the_customer_writes_the_conversation_keeps_the_form_last_written_to(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    await record(
+        uow_factory,
+        outbound(tenant, at=T0, contact=BRAZIL_PLAN),
+        outbound(tenant, at=T0 + timedelta(minutes=1), contact=BRAZIL_OLD_ACCOUNT),
+    )
+    assert (await conversation_of(uow_factory, tenant, BRAZIL_PLAN)).contact == BRAZIL_OLD_ACCOUNT
+
+    await record(
+        uow_factory,
+        inbound(tenant, at=T0 + timedelta(minutes=3), contact=BRAZIL_PLAN),
+        inbound(tenant, at=T0 + timedelta(minutes=2), contact=BRAZIL_OLD_ACCOUNT),  # late, older
+        outbound(tenant, at=T0 + timedelta(minutes=4), contact=BRAZIL_OLD_ACCOUNT),
+    )
+
+    conversation = await conversation_of(uow_factory, tenant, BRAZIL_OLD_ACCOUNT)
+    assert conversation.contact == BRAZIL_PLAN  # the form of the latest message the customer wrote
+    assert conversation.last_inbound_at == T0 + timedelta(minutes=3)
+
+
+async def test_the_history_of_a_customer_written_two_ways_holds_both_forms_in_order(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    forms = [MEXICO_PLAN, MEXICO_WHATSAPP]
+    theirs = [
+        (inbound if n % 3 == 0 else outbound)(tenant, at=T0 + timedelta(seconds=n // 2), contact=forms[n % 2])
+        for n in range(9)
+    ]
+    others = [outbound(tenant, at=T0 + timedelta(seconds=n), contact=ALICE) for n in range(3)]
+    await add_messages(uow_factory, *theirs, *others)
+
+    for asked_for in forms:
+        pages: list[list[Message]] = []
+        after = None
+        while not pages or len(pages[-1]) == 4:
+            query = HistoryQuery(tenant_id=tenant.id, limit=4, contact=asked_for, after=after)
+            pages.append(await page(uow_factory, query))
+            after = HistoryPosition(pages[-1][-1].created_at, pages[-1][-1].id) if pages[-1] else None
+        assert [message.id for found in pages for message in found] == newest_first(theirs)
+        async with uow_factory() as uow:
+            views = await uow.messages.list_views(
+                HistoryQuery(tenant_id=tenant.id, limit=50, contact=asked_for)
+            )
+        assert [view.id for view in views] == newest_first(theirs)
+        inbound_views = [view for view in views if view.direction is Direction.INBOUND]
+        assert {view.from_number for view in inbound_views} == {form.e164 for form in forms}
 
 
 async def test_keyset_pages_cover_each_conversation_once_newest_first(uow_factory: UowFactory) -> None:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from dependency_injector import providers
+from litestar.testing import AsyncTestClient
 
 from adapters.ratelimit.limits_limiter import LimitsRateLimiter
 from application.ports import RateLimit
+from application.use_cases.authenticate import Authenticate
+from application.use_cases.sessions import SessionPolicy
+from entrypoints.container import create_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import load_settings
 from tests.integration.served_gateway import (
     REDIS_HOST,
     REDIS_PORT,
@@ -19,8 +30,17 @@ from tests.integration.served_gateway import (
     redis_reachable,
     served_gateway,
 )
+from tests.unit.fakes import (
+    FakePasswordHasher,
+    FakeTokenService,
+    FakeUnitOfWork,
+    FixedClock,
+    provision_account,
+)
 
 REDIS_DB = 11  # a database of its own; the key prefix is unique to each run besides
+FAILURE_LIMIT = RateLimit(amount=10, per_seconds=60)
+SESSIONS = SessionPolicy(lifetime=timedelta(days=1))
 
 
 @pytest.fixture
@@ -74,14 +94,217 @@ async def test_two_limiters_on_one_redis_share_their_windows(redis_url: str) -> 
 
     assert not refused.allowed
     assert 1 <= refused.reset_after_seconds <= 60
-    assert not (await other.peek("k", limit)).allowed
+    assert not (await other.hit("k", limit)).allowed
     # Another prefix (another deployment, another test run) counts apart.
     assert (await LimitsRateLimiter(redis_url, prefix + "-elsewhere").hit("k", limit)).allowed
 
 
-async def test_an_unreachable_redis_fails_open() -> None:
+# ------------------------------------------------------------------------------- limits under concurrency
+
+
+def authenticate_with(
+    limiter: LimitsRateLimiter, uow: FakeUnitOfWork, hasher: FakePasswordHasher
+) -> Authenticate:
+    clock = FixedClock()
+    return Authenticate(uow, hasher, FakeTokenService(), limiter, FAILURE_LIMIT, clock, SESSIONS)
+
+
+async def wrong_logins_at_once(limiters: list[LimitsRateLimiter], attempts: int) -> tuple[int, Counter[str]]:
+    """``attempts`` wrong passwords for alice from one address at once, spread over ``limiters`` (one
+    per process); the passwords checked, and how the attempts ended."""
+    uow, hasher = FakeUnitOfWork(), FakePasswordHasher()
+    await provision_account(uow, hasher, FixedClock())
+    processes = [authenticate_with(limiter, uow, hasher) for limiter in limiters]
+    outcomes = await asyncio.gather(
+        *(processes[n % len(processes)]("alice", "wrong-password", "203.0.113.7") for n in range(attempts)),
+        return_exceptions=True,
+    )
+    return len(hasher.verified_hashes), Counter(type(outcome).__name__ for outcome in outcomes)
+
+
+async def test_concurrent_wrong_logins_on_processes_sharing_redis_check_at_most_the_limit(
+    redis_url: str,
+) -> None:
+    prefix = f"wa-gateway-test-{uuid.uuid4().hex}"
+    one, other = LimitsRateLimiter(redis_url, prefix), LimitsRateLimiter(redis_url, prefix)
+
+    checked, outcomes = await wrong_logins_at_once([one, other], 3 * FAILURE_LIMIT.amount)
+
+    assert checked <= FAILURE_LIMIT.amount
+    assert outcomes == {"AuthenticationFailed": checked, "RateLimited": 3 * FAILURE_LIMIT.amount - checked}
+
+
+async def test_a_limit_reserved_at_once_on_redis_admits_exactly_its_amount(redis_url: str) -> None:
+    limiters = [LimitsRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}")] * 2
+    limit = RateLimit(amount=7, per_seconds=60)
+
+    states = await asyncio.gather(*(limiters[n % 2].hit("k", limit) for n in range(40)))
+
+    assert sum(state.allowed for state in states) == limit.amount
+
+
+async def test_an_attempt_given_back_on_redis_frees_its_place(redis_url: str) -> None:
+    limiter = LimitsRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}")
+    limit = RateLimit(amount=2, per_seconds=60)
+    assert (await limiter.hit("k", limit)).allowed
+    assert (await limiter.hit("k", limit)).allowed
+
+    await limiter.give_back("k", limit)
+
+    assert (await limiter.hit("k", limit)).allowed
+    assert not (await limiter.hit("k", limit)).allowed
+
+
+# --------------------------------------------------------------------------------- Redis unreachable
+
+
+def outage_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name.startswith("adapters.ratelimit") and record.levelno >= logging.WARNING
+    ]
+
+
+async def test_with_redis_unreachable_the_limits_hold_in_this_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     limiter = LimitsRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "unreachable")
+    attempts = FAILURE_LIMIT.amount + 2
 
-    state = await limiter.hit("k", RateLimit(amount=1, per_seconds=60))
+    checked, outcomes = await wrong_logins_at_once([limiter], attempts)
 
-    assert state.allowed
+    assert checked == FAILURE_LIMIT.amount
+    assert outcomes == {"AuthenticationFailed": FAILURE_LIMIT.amount, "RateLimited": 2}
+    assert len(outage_lines(caplog)) == 1
+
+
+async def test_with_redis_unreachable_the_api_still_limits_and_logs_the_outage_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(
+        environ={
+            "DATA_DIR": str(tmp_path),
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "LOGIN_ATTEMPTS_PER_MINUTE": "10",
+            "EMBEDDED_DISPATCHER": "false",
+        },
+        env_file=None,
+    )
+    container = create_container(settings)
+    uow, hasher = FakeUnitOfWork(), FakePasswordHasher()
+    await provision_account(uow, hasher, FixedClock())
+    container.unit_of_work.override(providers.Object(uow))
+    container.password_hasher.override(providers.Object(hasher))
+
+    async with AsyncTestClient(app=create_app(container)) as client:
+        statuses = [
+            (await client.post("/auth/login", json={"username": "alice", "password": "wrong"})).status_code
+            for _ in range(20)
+        ]
+
+    assert statuses == [401] * 10 + [429] * 10
+    assert len(hasher.verified_hashes) == 10
+    assert len(outage_lines(caplog)) == 1
+
+
+async def test_a_redis_outage_is_logged_when_it_starts_then_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualMonotonic()
+    limiter = LimitsRateLimiter(
+        f"redis://127.0.0.1:{free_port()}/0",
+        "unreachable",
+        retry_redis_seconds=5,
+        outage_log_seconds=60,
+        monotonic=clock,
+    )
+
+    for second in range(180):  # a request a second for three minutes
+        clock.now = float(second)
+        await limiter.hit("k", RateLimit(amount=1000, per_seconds=60))
+
+    lines = [record.getMessage() for record in outage_lines(caplog)]
+    assert len(lines) == 3, lines
+    assert "unreachable" in lines[0]
+    assert "still unreachable" in lines[1]
+
+
+async def test_when_redis_answers_again_the_limits_are_shared_again(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualMonotonic()
+    prefix = f"wa-gateway-test-{uuid.uuid4().hex}"
+    limit = RateLimit(amount=3, per_seconds=60)
+    async with RedisRelay() as relay:
+        through_relay = LimitsRateLimiter(relay.url(REDIS_DB), prefix, retry_redis_seconds=5, monotonic=clock)
+        direct = LimitsRateLimiter(redis_url, prefix)
+        assert (await through_relay.hit("k", limit)).allowed
+
+        await relay.stop()
+        during_outage = [(await through_relay.hit("k", limit)).allowed for _ in range(4)]
+        await relay.start()
+        clock.now += 5
+        after = await through_relay.hit("k", limit)
+
+    # In memory during the outage: 3 allowed, then refused; then Redis again, where 1 of 3 was spent
+    # before the outage: the relayed process and another one count together again.
+    assert during_outage == [True, True, True, False]
+    assert after.allowed
+    assert after.remaining == 1
+    assert (await direct.hit("k", limit)).remaining == 0
+    assert not (await direct.hit("k", limit)).allowed
+    assert [record.levelname for record in outage_lines(caplog)] == ["ERROR", "WARNING"]
+
+
+class ManualMonotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RedisRelay:
+    """A TCP relay to the test Redis on a port of its own, to take Redis away and bring it back."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def __aenter__(self) -> RedisRelay:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        redis_reader, redis_writer = await asyncio.open_connection(REDIS_HOST, REDIS_PORT)
+        self._writers |= {client_writer, redis_writer}
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        await asyncio.gather(pipe(client_reader, redis_writer), pipe(redis_reader, client_writer))

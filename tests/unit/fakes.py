@@ -16,6 +16,7 @@ Typical use::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -225,7 +226,7 @@ class FakeSenderRepository:
         self.paused_until[(tenant_id, phone_number.e164)] = until
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
-        found = [sender for sender in self.all() if sender.phone_number == phone_number]
+        found = [sender for sender in self.all() if sender.phone_number.is_same_contact_as(phone_number)]
         return sorted(found, key=lambda sender: sender.created_at)
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
@@ -415,13 +416,14 @@ class FakeMessageRepository:
 
 
 class FakeConversationRepository:
-    """One conversation per (tenant, contact), moved forward by newer messages only."""
+    """One conversation per (tenant, contact's identity), moved forward by newer messages only; its
+    contact is the form the contact last wrote from (until they write, the form last written to)."""
 
     def __init__(self) -> None:
         self._conversations: dict[tuple[UUID, str], Conversation] = {}
 
     async def record_message(self, message: Message) -> None:
-        key = (message.tenant_id, message.contact.e164)
+        key = (message.tenant_id, message.contact.identity)
         existing = self._conversations.get(key)
         inbound_at = message.created_at if message.direction is Direction.INBOUND else None
         if existing is None:
@@ -446,7 +448,12 @@ class FakeConversationRepository:
             last_inbound_at=latest_inbound,
             profile_name=message.profile_name or existing.profile_name,
         )
-        if message.created_at >= existing.last_message_at:
+        newer = message.created_at >= existing.last_message_at
+        if (inbound_at is not None and inbound_at == latest_inbound) or (
+            existing.last_inbound_at is None and newer
+        ):
+            updated = replace(updated, contact=message.contact)
+        if newer:
             updated = replace(
                 updated,
                 sender=message.sender,
@@ -458,7 +465,7 @@ class FakeConversationRepository:
         self._conversations[key] = updated
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
-        return self._conversations.get((tenant_id, contact.e164))
+        return self._conversations.get((tenant_id, contact.identity))
 
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         after = query.after
@@ -496,7 +503,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (after is None or (message.created_at, message.id) < (after.created_at, after.message_id))
         and (query.direction is None or message.direction is query.direction)
         and (query.status is None or message.status is query.status)
-        and (query.contact is None or message.contact == query.contact)
+        and (query.contact is None or message.contact.is_same_contact_as(query.contact))
         and (query.since is None or message.created_at >= query.since)
         and (query.until is None or message.created_at < query.until)
     )
@@ -1284,6 +1291,8 @@ class FakePasswordHasher:
 
     async def verify(self, password_hash: str, password: str) -> bool:
         self.verified_hashes.append(password_hash)
+        # The real hasher works in a thread: other requests run meanwhile, and so they do here.
+        await asyncio.sleep(0)
         scheme, separator, stored_password = password_hash.partition("$")
         return separator == "$" and scheme.startswith("fake-v") and stored_password == password
 
@@ -1328,8 +1337,8 @@ class FakeTokenService:
 class FakeRateLimiter:
     """A moving window on a clock, like the ``limits`` library's: a hit counts for ``limit.per_seconds``.
 
-    ``peek`` allows while fewer than ``limit.amount`` hits are in the window; a ``hit`` beyond the limit
-    is refused and not counted. ``hits`` lists every key counted, in order.
+    A ``hit`` beyond the limit is refused and not counted; ``give_back`` uncounts the latest hit of a
+    key. ``hits`` lists every key counted (and not given back), in order.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -1345,9 +1354,11 @@ class FakeRateLimiter:
             self.hits.append(key)
         return self._state(moments, limit, allowed=allowed)
 
-    async def peek(self, key: str, limit: RateLimit) -> RateLimitState:
+    async def give_back(self, key: str, limit: RateLimit) -> None:
         moments = self._in_window(key, limit)
-        return self._state(moments, limit, allowed=len(moments) < limit.amount)
+        if moments:
+            moments.pop()
+            del self.hits[len(self.hits) - 1 - self.hits[::-1].index(key)]
 
     def _in_window(self, key: str, limit: RateLimit) -> list[datetime]:
         window_start = self._clock.now() - timedelta(seconds=limit.per_seconds)

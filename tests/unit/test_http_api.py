@@ -230,6 +230,18 @@ async def test_the_tenant_comes_from_the_token_never_from_the_body(api: Api) -> 
     assert api.database.messages.all() == []
 
 
+async def test_a_number_that_cannot_exist_is_a_problem_that_says_why(api: Api) -> None:
+    headers = await api.login(api.acme)
+
+    response = await api.client.post(
+        "/api/send", json={"to_number": "+52155123456789", "body": "hi"}, headers=headers
+    )
+
+    problem = assert_problem(response, 422, "invalid-phone-number")
+    assert problem["detail"] == "'+52155123456789' is not a phone number: too many digits for +52"
+    assert api.database.messages.all() == []
+
+
 @pytest.mark.parametrize(
     ("body", "status", "problem_type"),
     [

@@ -3,11 +3,24 @@ RateLimit / RateLimit-Policy fields. Login failures are in test_http_api.py and 
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any, cast
+
 import httpx
+import msgspec
+import pytest
+import structlog.testing
 from dependency_injector import providers
 
 from application.ports import RateLimit
-from tests.unit.test_http_access import Api, api
+from entrypoints.container import create_container
+from entrypoints.http.app import create_app
+from tests.unit.fakes import FakePasswordHasher, FakeUnitOfWork
+from tests.unit.test_http_access import PASSWORD, Api, api
 from tests.unit.test_http_api import assert_problem
 
 __all__ = ["api"]
@@ -83,3 +96,196 @@ async def test_requests_per_client_address_are_limited(api: Api) -> None:
 
     assert statuses == [200, 200, 200]
     assert_rate_limited(refused, limit=3, window=60)
+
+
+# ------------------------------------------------------------------------------- limits under concurrency
+
+
+@asynccontextmanager
+async def concurrent_client(api: Api, address: str = "203.0.113.7") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the running app whose requests really run concurrently (the test client's run one
+    at a time), from ``address``."""
+    transport = httpx.ASGITransport(app=cast(Any, api.app), client=(address, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+        yield client
+
+
+def password_checks(api: Api) -> int:
+    hasher = api.container.password_hasher()
+    assert isinstance(hasher, FakePasswordHasher)
+    return len(hasher.verified_hashes)
+
+
+async def test_concurrent_wrong_logins_from_one_address_check_at_most_the_limit_of_passwords(
+    api: Api,
+) -> None:
+    limit = api.container.login_failure_limit()
+    checks_before = password_checks(api)
+
+    async with concurrent_client(api) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post("/auth/login", json={"username": "alice", "password": "wrong-password"})
+                for _ in range(3 * limit.amount)
+            )
+        )
+
+    statuses = Counter(response.status_code for response in responses)
+    assert password_checks(api) - checks_before <= limit.amount
+    assert statuses == {401: limit.amount, 429: 2 * limit.amount}
+    assert_rate_limited(next(r for r in responses if r.status_code == 429), limit.amount, limit.per_seconds)
+
+
+async def test_concurrent_wrong_current_passwords_check_at_most_the_limit_of_passwords(api: Api) -> None:
+    alice = await api.bearer("alice")
+    limit = api.container.login_failure_limit()
+    checks_before = password_checks(api)
+
+    async with concurrent_client(api) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/me/password",
+                    json={"current_password": "wrong-password", "new_password": "a new long password"},
+                    headers=alice,
+                )
+                for _ in range(25)
+            )
+        )
+
+    statuses = Counter(response.status_code for response in responses)
+    assert password_checks(api) - checks_before <= limit.amount
+    assert statuses == {403: limit.amount, 429: 25 - limit.amount}
+
+
+async def test_a_successful_login_gives_its_attempt_back(api: Api) -> None:
+    limit = api.container.login_failure_limit()
+
+    for _ in range(limit.amount + 2):
+        assert (
+            await api.client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+        ).is_success
+    wrong = [
+        (
+            await api.client.post("/auth/login", json={"username": "alice", "password": "nope-nope"})
+        ).status_code
+        for _ in range(limit.amount + 1)
+    ]
+
+    assert wrong == [401] * limit.amount + [429]
+
+
+# ------------------------------------------------------------------------------------ probes and scrapes
+
+
+async def test_probes_and_metrics_scrapes_are_never_rate_limited(api: Api) -> None:
+    alice = await api.bearer("alice")
+    api.container.request_limit_per_address.override(providers.Object(RateLimit(amount=2, per_seconds=60)))
+    try:
+        probes = [
+            (await api.client.get(path)).status_code
+            for _ in range(5)
+            for path in ("/healthz", "/readyz", "/metrics")
+        ]
+        first_calls = [(await api.client.get("/api/messages", headers=alice)).status_code for _ in range(2)]
+        refused = await api.client.get("/api/messages", headers=alice)
+        probes_after = [
+            (await api.client.get(path)).status_code for path in ("/healthz", "/readyz", "/metrics")
+        ]
+    finally:
+        api.container.request_limit_per_address.reset_override()
+
+    assert probes == [200] * 15
+    # The probes spent nothing of the address's budget.
+    assert first_calls == [200, 200]
+    assert_rate_limited(refused, limit=2, window=60)
+    assert probes_after == [200, 200, 200]
+
+
+# -------------------------------------------------------------------------------------- behind a proxy
+
+
+@pytest.fixture
+def behind_a_load_balancer(api: Api) -> Api:
+    """The same gateway (its data, its fakes) configured to trust the load balancers in 10.0.0.0/8,
+    with 2 requests a minute per client address."""
+    settings = msgspec.structs.replace(api.container.settings(), trusted_proxies="10.0.0.0/8")
+    container = create_container(settings)
+    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, api.database))
+    container.password_hasher.override(providers.Object(api.container.password_hasher()))
+    container.request_limit_per_address.override(providers.Object(RateLimit(amount=2, per_seconds=60)))
+    return replace(api, app=create_app(container), container=container)
+
+
+async def unauthenticated_statuses(
+    api: Api, peer: str, forwarded_for: str | None, times: int = 3
+) -> list[int]:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    async with concurrent_client(api, peer) as client:
+        # 401 (no credential) once counted, 429 once the address has spent its 2 requests.
+        return [(await client.get("/api/messages", headers=headers)).status_code for _ in range(times)]
+
+
+async def test_clients_behind_a_trusted_load_balancer_are_limited_each_by_its_own_address(
+    behind_a_load_balancer: Api,
+) -> None:
+    api = behind_a_load_balancer
+
+    first_client = await unauthenticated_statuses(api, "10.0.0.2", "203.0.113.7")
+    second_client = await unauthenticated_statuses(api, "10.0.0.2", "198.51.100.1, 10.1.1.1")
+
+    assert first_client == [401, 401, 429]
+    assert second_client == [401, 401, 429]
+
+
+async def test_a_client_cannot_escape_its_limit_by_forging_forwarding_headers(
+    behind_a_load_balancer: Api,
+) -> None:
+    api = behind_a_load_balancer
+    statuses = []
+    async with concurrent_client(api, "203.0.113.9") as direct:
+        for number in range(3):
+            response = await direct.get("/api/messages", headers={"X-Forwarded-For": f"198.51.100.{number}"})
+            statuses.append(response.status_code)
+    # Through the load balancer, the same trick is the left part of the chain: not believed either.
+    through_the_balancer = await unauthenticated_statuses(api, "10.0.0.2", "198.51.100.77, 203.0.113.50")
+    more = await unauthenticated_statuses(api, "10.0.0.2", "198.51.100.78, 203.0.113.50", times=1)
+
+    assert statuses == [401, 401, 429]
+    assert through_the_balancer == [401, 401, 429]
+    assert more == [429]
+
+
+async def test_failed_logins_behind_a_load_balancer_hold_back_only_the_client_that_failed(
+    behind_a_load_balancer: Api,
+) -> None:
+    api = behind_a_load_balancer
+    api.container.request_limit_per_address.override(providers.Object(RateLimit(amount=600, per_seconds=60)))
+    limit = api.container.login_failure_limit()
+    wrong = {"username": "alice", "password": "wrong-password"}
+    forwarded_for = {"X-Forwarded-For": "203.0.113.7"}
+
+    async with concurrent_client(api, "10.0.0.2") as balancer:
+        failures = [
+            (await balancer.post("/auth/login", json=wrong, headers=forwarded_for)).status_code
+            for _ in range(limit.amount + 1)
+        ]
+        other_client = await balancer.post(
+            "/auth/login",
+            json={"username": "alice", "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.1"},
+        )
+
+    assert failures == [401] * limit.amount + [429]
+    assert other_client.status_code == 200
+
+
+async def test_the_access_log_records_the_client_behind_the_load_balancer(
+    behind_a_load_balancer: Api,
+) -> None:
+    async with concurrent_client(behind_a_load_balancer, "10.0.0.2") as balancer:
+        with structlog.testing.capture_logs() as logs:
+            await balancer.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+
+    (access,) = [line for line in logs if line["event"] == "request"]
+    assert access["client"] == "203.0.113.7"

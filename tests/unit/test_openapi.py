@@ -112,3 +112,36 @@ def test_declared_query_parameter_constraints_reach_the_schema(schema: dict[str,
     assert parameters["limit"]["schema"].get("minimum") == 1
     assert parameters["limit"].get("description")
     assert parameters["cursor"]["schema"].get("maxLength") == 200
+
+
+# Probes and metrics scrapes are never rate limited, nor Twilio's webhooks (posted from a few shared
+# addresses); every other operation counts against the per-address limit at least.
+NEVER_RATE_LIMITED = {
+    "health",
+    "readiness",
+    "receiveTwilioMessage",
+    "receiveTwilioMessageLegacy",
+    "recordTwilioStatus",
+}
+
+
+def test_every_operation_that_can_answer_429_declares_it_with_retry_after(schema: dict[str, Any]) -> None:
+    undeclared, without_headers = [], []
+    for path, method, operation in operations(schema):
+        if operation["operationId"] in NEVER_RATE_LIMITED:
+            continue
+        too_many = operation["responses"].get("429")
+        if too_many is None or PROBLEM_MEDIA_TYPE not in too_many.get("content", {}):
+            undeclared.append(f"{method.upper()} {path}")
+            continue
+        retry_after = too_many.get("headers", {}).get("Retry-After", {})
+        if retry_after.get("schema", {}).get("type") != "integer" or not retry_after.get("required"):
+            without_headers.append(f"{method.upper()} {path}")
+    assert undeclared == [], "operations that may answer 429 without declaring it"
+    assert without_headers == [], "429 answers that do not declare Retry-After (integer seconds)"
+
+
+def test_operations_that_are_never_rate_limited_declare_no_429(schema: dict[str, Any]) -> None:
+    probes = [op for _, _, op in operations(schema) if op["operationId"] in NEVER_RATE_LIMITED]
+    assert len(probes) == len(NEVER_RATE_LIMITED)
+    assert [op["operationId"] for op in probes if "429" in op["responses"]] == []

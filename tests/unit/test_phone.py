@@ -1,6 +1,10 @@
-"""Phone numbers: clients write them as ``+E164`` or ``whatsapp:+E164``; the gateway keeps one form."""
+"""Phone numbers: clients write them as ``+E164`` or ``whatsapp:+E164``; the gateway keeps the form a
+number is written in (what messages are sent to) and one identity per person, whichever form WhatsApp
+writes them in."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -71,15 +75,24 @@ def test_an_overlong_input_is_refused_before_any_parsing() -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        "+10000000000",  # well-formed, but no such number plan
         "+1415523888",  # one digit short
+        "+141552388860",  # one digit too many
+        "+14155238",  # a local number of seven digits: no area code
         "+1234567890123456",  # longer than E.164 allows
         "+999123456789",  # unassigned country code
+        "+52155123456789",  # a Mexican number too long even without WhatsApp's 1
+        "+5219",
+        "+4479111234567890",
     ],
 )
 def test_numbers_that_cannot_exist_are_refused(raw: str) -> None:
-    with pytest.raises(InvalidPhoneNumber, match=r"not a (valid )?phone number"):
+    with pytest.raises(InvalidPhoneNumber, match="not a phone number"):
         PhoneNumber.parse(raw)
+
+
+def test_the_refusal_says_what_is_wrong_with_the_length() -> None:
+    with pytest.raises(InvalidPhoneNumber, match=r"too many digits for \+52"):
+        PhoneNumber.parse("+52155123456789")
 
 
 def test_the_error_quotes_what_the_client_sent() -> None:
@@ -98,3 +111,104 @@ def test_whatsapp_address_round_trips() -> None:
     number = PhoneNumber.parse("+447911123456")
 
     assert PhoneNumber.parse(number.whatsapp_address) == number
+
+
+# --- WhatsApp's own forms: one identity per person --------------------------------------------------
+
+# (a form WhatsApp writes a customer in, the same person in the national plan's E.164 form)
+WHATSAPP_FORMS = [
+    # Mexico: WhatsApp keeps the 1 that mobiles carried after +52 until the plan dropped it in 2019.
+    ("+5215512345678", "+525512345678"),  # Mexico City
+    ("+5216641234567", "+526641234567"),  # Tijuana
+    # Argentina: a mobile is +54 9 <area> <number> internationally; the same line without the 9 is
+    # how it is written nationally and how some systems pass it on.
+    ("+541123456789", "+5491123456789"),  # Buenos Aires
+    ("+543414123456", "+5493414123456"),  # Rosario
+    # Brazil: accounts older than the ninth mobile digit keep their eight-digit number.
+    ("+551187654321", "+5511987654321"),  # São Paulo
+    ("+552178765432", "+5521978765432"),  # Rio de Janeiro
+]
+
+
+@pytest.mark.parametrize(("whatsapp_form", "plan_form"), WHATSAPP_FORMS)
+def test_every_form_whatsapp_writes_a_customer_in_is_accepted_as_written(
+    whatsapp_form: str, plan_form: str
+) -> None:
+    assert PhoneNumber.parse(f"whatsapp:{whatsapp_form}").e164 == whatsapp_form
+    assert PhoneNumber.parse(plan_form).e164 == plan_form
+
+
+@pytest.mark.parametrize(("whatsapp_form", "plan_form"), WHATSAPP_FORMS)
+def test_both_forms_of_a_customer_have_one_identity_the_national_plans_form(
+    whatsapp_form: str, plan_form: str
+) -> None:
+    written_by_whatsapp, written_by_plan = PhoneNumber.parse(whatsapp_form), PhoneNumber.parse(plan_form)
+
+    assert written_by_whatsapp.identity == written_by_plan.identity == plan_form
+    assert written_by_whatsapp.is_same_contact_as(written_by_plan)
+    assert written_by_whatsapp != written_by_plan  # each keeps the form it was written in
+
+
+@pytest.mark.parametrize(("whatsapp_form", "plan_form"), WHATSAPP_FORMS)
+def test_the_forms_of_a_customer_are_every_way_they_are_written_identity_first(
+    whatsapp_form: str, plan_form: str
+) -> None:
+    assert PhoneNumber.parse(whatsapp_form).forms == (plan_form, whatsapp_form)
+    assert PhoneNumber.parse(plan_form).forms == (plan_form, whatsapp_form)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+14155238886",
+        "+447911123456",
+        "+4915112345678",
+        "+919876543210",
+        "+551133334444",  # a São Paulo fixed line: fixed lines never had a ninth digit
+        "+5511933334444",  # ... and the mobile that begins like it is somebody else
+        "+548001234567",  # an Argentine freephone number has no mobile form
+        "+2250712345678",  # Côte d'Ivoire: a leading 0 that belongs to the number
+    ],
+)
+def test_a_number_written_only_one_way_is_its_own_identity(raw: str) -> None:
+    number = PhoneNumber.parse(raw)
+
+    assert number.identity == raw
+    assert number.forms == (raw,)
+
+
+def test_a_fixed_line_and_a_mobile_that_look_alike_are_different_contacts() -> None:
+    fixed, mobile = PhoneNumber.parse("+551133334444"), PhoneNumber.parse("+5511933334444")
+
+    assert not fixed.is_same_contact_as(mobile)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+13572345678",  # a North American area code the phone-number metadata does not list yet
+        "+5492231234567",  # a Mar del Plata mobile in a block the metadata does not list
+        "+551187654321",  # a Brazilian mobile without its ninth digit
+        "+5215512345678",  # a Mexican mobile with WhatsApp's 1
+    ],
+)
+def test_a_plausible_number_is_accepted_even_where_the_metadata_knows_no_such_range(raw: str) -> None:
+    assert PhoneNumber.parse(raw).e164 == raw
+
+
+def test_identity_and_forms_agree_for_every_number_of_the_three_plans() -> None:
+    """Each form of a number has the number's identity, and the number is among its own forms."""
+    rng = random.Random(12)
+    checked = 0
+    for _ in range(5_000):
+        country = rng.choice(["52", "54", "55"])
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(9, 12)))
+        try:
+            number = PhoneNumber.parse(f"+{country}{digits}")
+        except InvalidPhoneNumber:
+            continue
+        checked += 1
+        assert number.e164 in number.forms
+        assert number.forms[0] == number.identity
+        assert {PhoneNumber.parse(form).identity for form in number.forms} == {number.identity}
+    assert checked > 1_000
