@@ -353,6 +353,12 @@ FOLDERS: tuple[Folder, ...] = (
         tags=("operations",),
     ),
     Folder(
+        "Audit trail",
+        "Who did what, from where and when: the run's logins, the user, key and endpoint it made.",
+        steps=(),
+        tags=("audit",),
+    ),
+    Folder(
         "Platform admin",
         "Runs only with a platform admin's login (set adminUsername and adminPassword; skipped "
         "otherwise). The admin creates a tenant of the run's own and its first admin, who sets its "
