@@ -8,10 +8,10 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install --no-cache-dir "uv>=0.5,<1"
+RUN pip install --no-cache-dir "uv>=0.6.2,<1"  # 0.6.2: build-constraint-dependencies
 WORKDIR /src
 # The dependencies first, in a layer of their own: it is rebuilt only when pyproject.toml changes.
-# (uv.lock is used when the build context has one; otherwise pyproject.toml's ranges are resolved.)
+# pyproject.toml pins every package ([tool.uv] constraint-dependencies): the image gets the tested set.
 COPY pyproject.toml uv.lock* README.md ./
 RUN uv sync --no-dev --no-install-project
 COPY domain ./domain

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
-from application.errors import StorageUnavailable
+from application.errors import StorageUnavailable, TransactionConflict
 from application.log_context import log_context
 from application.ports import Clock, DispatchJob, UnitOfWork
 from application.use_cases.dispatch import DispatchMessage
@@ -192,6 +192,9 @@ class Dispatcher:
                 except StorageUnavailable:
                     failures += 1
                     logger.warning("dispatcher cannot reach the database (attempt %d)", failures)
+                except TransactionConflict:
+                    # The database is there; the claim lost to a concurrent transaction: the next one.
+                    logger.info("dispatcher's claim conflicted with a concurrent transaction")
             for job in claimed:
                 if job.message_id not in self._in_flight:
                     self.start(job)

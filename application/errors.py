@@ -56,6 +56,17 @@ class StorageUnavailable(ApplicationError):
     """The database could not be reached; the request may be retried later."""
 
 
+class TransactionConflict(ApplicationError):
+    """The database gave the transaction up for a concurrent one that touched the same rows (a deadlock,
+    a serialization failure). Nothing of it was kept, and running it again usually succeeds: use cases
+    that may do so run it through ``ConflictRetry`` (transactions.py)."""
+
+    def __init__(
+        self, detail: str = "a concurrent change to the same data came first; send the request again"
+    ) -> None:
+        super().__init__(detail)
+
+
 class RateLimited(ApplicationError):
     """``scope`` names the limit (``address``, ``login``, …): a metric label, never shown to clients."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from application.dispatcher import worker_identity
-from application.errors import StorageUnavailable
+from application.errors import StorageUnavailable, TransactionConflict
 from application.ports import Clock, UnitOfWork
 from application.use_cases.webhook_delivery import DeliverWebhook
 from domain.webhooks import WebhookDelivery
@@ -73,6 +73,9 @@ class WebhookWorker:
                 except StorageUnavailable:
                     failures += 1
                     logger.warning("webhook worker cannot reach the database (attempt %d)", failures)
+                except TransactionConflict:
+                    # The database is there; the claim lost to a concurrent transaction: the next one.
+                    logger.info("webhook worker's claim conflicted with a concurrent transaction")
             for delivery in claimed:
                 self._start(delivery)
             if len(claimed) < self._settings.batch_size or free <= 0:

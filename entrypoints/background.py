@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from application.errors import StorageUnavailable
+from application.errors import StorageUnavailable, TransactionConflict
 from entrypoints.container import Container
 
 logger = logging.getLogger(__name__)
@@ -63,5 +63,7 @@ async def _housekeeping(container: Container, stop: asyncio.Event) -> None:
                 logger.info("purged %d expired login sessions", purged)
         except StorageUnavailable:
             logger.warning("housekeeping: database unavailable, trying again later")
+        except TransactionConflict:
+            logger.info("housekeeping conflicted with a concurrent transaction, trying again later")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL_SECONDS)

@@ -11,25 +11,39 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from application.errors import ApplicationError
 from domain.access import PLATFORM_TENANT_NAME
 from domain.errors import DomainError
 from domain.tenancy import ProviderName, Role, TwilioCredentials, User
-from entrypoints.container import Container, create_container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
 
+if TYPE_CHECKING:
+    # Imported where used: every process `serve --workers N` spawns runs this module first, and its
+    # supervisor's health check waits for it; the container (every adapter and driver) comes after.
+    from entrypoints.container import Container
+
 T = TypeVar("T")
+
+# uvicorn's own default (5 s) replaces a process that is still importing on a busy machine, again
+# and again; a hung process is still found and replaced, only later.
+WORKER_HEALTHCHECK_TIMEOUT_SECONDS = 30
 
 
 class CommandError(Exception):
     """Ends the command with this message on stderr and exit status 1."""
 
 
+class UsageError(CommandError):
+    """The command cannot work as it was called: this message, and exit status 2 (as for a bad option)."""
+
+
 def _run(settings: Settings, work: Callable[[Container], Awaitable[T]]) -> T:
+    from entrypoints.container import create_container, shutdown
+
     async def main() -> T:
         container = create_container(settings)
         try:
@@ -53,7 +67,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
 
     metrics_directory = prepare_metrics_directory()  # before any process writes a metric
     _migrate(settings)
-    print(f"wa-gateway: database {_display_url(settings)} is up to date")
+    print(f"wa-gateway: database {_migration_target(settings)} is up to date{_migration_role(settings)}")
     if not settings.is_production and settings.demo_data:
         demo = _run(settings, lambda c: c.provision_demo()())
         if demo is not None:
@@ -78,11 +92,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         access_log=False,  # the request middleware logs each request, with its id
         proxy_headers=False,  # the app reads forwarding headers itself, from TRUSTED_PROXIES only
         server_header=False,
+        timeout_worker_healthcheck=args.worker_healthcheck_timeout,
     )
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     from entrypoints.background import background_work
+    from entrypoints.container import create_container, shutdown, warn_unless_row_level_security_binds
     from entrypoints.worker_http import worker_http
 
     metrics_port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
@@ -109,7 +125,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     _migrate(settings)
-    print(f"database {_display_url(settings)} upgraded to the latest revision")
+    print(
+        f"database {_migration_target(settings)} upgraded to the latest revision{_migration_role(settings)}"
+    )
     if args.grant_app_role:
         _grant_app_role(settings, role=None, create=True)
 
@@ -157,9 +175,9 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
             raise CommandError("--twilio-account-sid is required with --provider twilio")
         credentials = TwilioCredentials(
             account_sid=args.twilio_account_sid,
-            auth_token=_read_secret(args, "Twilio auth token: "),
+            auth_token=_read_secret(args, "Twilio auth token"),
             api_key_sid=args.api_key_sid,
-            api_key_secret=_read_secret(args, "Twilio API key secret: ") if args.api_key_sid else None,
+            api_key_secret=_read_secret(args, "Twilio API key secret") if args.api_key_sid else None,
         )
     command = CreateTenantCommand(
         name=args.name,
@@ -171,9 +189,24 @@ def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
     print(json.dumps({"id": str(tenant.id), "name": tenant.name, "provider": tenant.provider.value}))
 
 
-def _read_secret(args: argparse.Namespace, prompt: str) -> str:
+def _read_secret(args: argparse.Namespace, what: str) -> str:
     """Secrets come from a prompt or stdin (one per line), never from argv where `ps` shows them."""
-    return sys.stdin.readline().strip() if args.secrets_stdin else getpass.getpass(prompt)
+    if not args.secrets_stdin:
+        return _ask_secret(what, stdin_option="--secrets-stdin")
+    secret = sys.stdin.readline().strip()
+    if not secret:
+        raise UsageError(f"--secrets-stdin: stdin has no {what} (one secret a line)")
+    return secret
+
+
+def _ask_secret(what: str, *, stdin_option: str) -> str:
+    """Ask on the terminal; without one (a script, a container job) say how to pass it instead."""
+    if not sys.stdin.isatty():
+        raise UsageError(f"no terminal to ask for the {what} on: pipe it in with {stdin_option}")
+    try:
+        return getpass.getpass(f"{what}: ")
+    except EOFError:
+        raise UsageError(f"no {what} given") from None
 
 
 def cmd_credentials_reseal(_: argparse.Namespace, settings: Settings) -> None:
@@ -201,7 +234,11 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
             f"(`user create {PLATFORM_TENANT_NAME} <username> --role platform_admin`), and only they are"
         )
     tenant_id = None if platform else _uuid(args.tenant_id)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.password_stdin
+        else _ask_secret("Password", stdin_option="--password-stdin")
+    )
 
     async def create(container: Container) -> User:
         owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
@@ -211,10 +248,19 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
     print(json.dumps({"id": str(user.id), "username": user.username, "role": user.role.value}))
 
 
-def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
+def _openapi_schema(settings: Settings) -> dict[str, Any]:
+    """The schema of the app these settings make, whether or not it serves its documentation."""
+    import msgspec
+
+    from entrypoints.container import create_container
     from entrypoints.http.app import create_app
 
-    schema = create_app(create_container(settings)).openapi_schema.to_schema()
+    documented = msgspec.structs.replace(settings, docs_enabled=True)
+    return create_app(create_container(documented)).openapi_schema.to_schema()
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
+    schema = _openapi_schema(settings)
     text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     if args.output == "-":
         sys.stdout.write(text)
@@ -224,11 +270,9 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
-    from entrypoints.http.app import create_app
     from entrypoints.postman import collection_from_openapi, render
 
-    schema = create_app(create_container(settings)).openapi_schema.to_schema()
-    text = render(collection_from_openapi(schema))
+    text = render(collection_from_openapi(_openapi_schema(settings)))
     if args.output == "-":
         sys.stdout.write(text)
     else:
@@ -257,6 +301,24 @@ def _display_url(settings: Settings) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def _migration_target(settings: Settings) -> str:
+    """The database migrations run on, as the owner's URL names it (without its password)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_migration_database_url).render_as_string(hide_password=True)
+
+
+def _migration_role(settings: Settings) -> str:
+    """Which role migrations run as, and which setting named it; nothing for SQLite, which has no roles."""
+    from sqlalchemy.engine import make_url
+
+    role = make_url(settings.resolved_migration_database_url).username
+    if not role:
+        return ""
+    source = "MIGRATION_DATABASE_URL" if settings.migration_database_url else "DATABASE_URL"
+    return f" (migrated as role {role!r}, from {source})"
 
 
 def _add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -289,9 +351,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP API (migrates the database first)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     serve.add_argument("--workers", type=int, default=1, help="API processes")
+    serve.add_argument(
+        "--worker-healthcheck-timeout",
+        type=int,
+        default=WORKER_HEALTHCHECK_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="with --workers 2 or more: how long a process may take to answer the supervisor "
+        "(starting up included) before it is replaced (default: %(default)s)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser(
@@ -312,9 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
         dest="tenant_command", required=True
     )
     create_tenant = tenant.add_parser("create", help="create a tenant")
-    create_tenant.add_argument("name")
-    create_tenant.add_argument("--provider", choices=[p.value for p in ProviderName], default="sandbox")
-    create_tenant.add_argument("--twilio-account-sid")
+    create_tenant.add_argument("name", help="the tenant's name (unique)")
+    create_tenant.add_argument(
+        "--provider",
+        choices=[p.value for p in ProviderName],
+        default="sandbox",
+        help="sandbox: nothing leaves this machine; twilio: the tenant's own Twilio account "
+        "(default: %(default)s)",
+    )
+    create_tenant.add_argument(
+        "--twilio-account-sid",
+        help="with --provider twilio: the account's SID (AC…); its auth token is asked for",
+    )
     create_tenant.add_argument(
         "--api-key-sid",
         help="call Twilio's API with this API key (its secret is asked for after the auth token)",
@@ -342,9 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sender_command", required=True
     )
     add_sender = sender.add_parser("add", help="add a WhatsApp number to a tenant")
-    add_sender.add_argument("tenant_id")
+    add_sender.add_argument("tenant_id", help="the tenant's id, as `tenant create` prints it")
     add_sender.add_argument("phone_number", help="+E.164, e.g. +14155238886")
-    add_sender.add_argument("--label", default="")
+    add_sender.add_argument("--label", default="", help="a name to tell the tenant's senders apart")
     add_sender.set_defaults(handler=cmd_sender_add)
 
     user = commands.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
@@ -354,8 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument(
         "tenant_id", help=f"the tenant's id, or '{PLATFORM_TENANT_NAME}' with --role platform_admin"
     )
-    create_user.add_argument("username")
-    create_user.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    create_user.add_argument("username", help="the name to log in with (unique across tenants)")
+    create_user.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.AGENT.value,
+        help="what the user may do (see the README's role table; default: %(default)s)",
+    )
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.set_defaults(handler=cmd_user_create)
 
@@ -383,6 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level, settings.resolved_log_format)
         args.handler(args, settings)
+    except UsageError as error:
+        print(f"wa-gateway: {error}", file=sys.stderr)
+        return 2
     except (ConfigurationError, CommandError) as error:
         print(f"wa-gateway: {error}", file=sys.stderr)
         return 1

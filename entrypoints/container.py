@@ -34,6 +34,7 @@ from application.ports import (
     StatusListener,
     UnitOfWork,
 )
+from application.transactions import ConflictRetry
 from application.use_cases.administration import (
     GetTenant,
     ListTenants,
@@ -314,8 +315,10 @@ class Container(containers.DeclarativeContainer):
     get_user = providers.Factory(GetUser, unit_of_work)
     update_user = providers.Factory(UpdateUser, unit_of_work, password_hasher, clock)
     list_senders = providers.Factory(ListSenders, unit_of_work)
-    update_sender = providers.Factory(UpdateSender, unit_of_work)
-    remove_sender = providers.Factory(RemoveSender, unit_of_work)
+    # How often a transaction the database gave up for a concurrent one is run again (transactions.py).
+    conflict_retry = providers.Singleton(ConflictRetry)
+    update_sender = providers.Factory(UpdateSender, unit_of_work, conflict_retry)
+    remove_sender = providers.Factory(RemoveSender, unit_of_work, conflict_retry)
     get_credentials_summary = providers.Factory(GetCredentialsSummary, unit_of_work)
     set_twilio_credentials = providers.Factory(SetTwilioCredentials, unit_of_work)
     list_api_keys = providers.Factory(ListApiKeys, unit_of_work)

@@ -4,6 +4,11 @@ Our modules log with the standard library (``logging.getLogger(__name__)``; the 
 logging libraries), entrypoints may use structlog's loggers; both go through one handler on the root
 logger, rendered by structlog, and so do uvicorn's, SQLAlchemy's and Python warnings. Every line
 carries what ``application.log_context`` has bound: the request id, the dispatch job and its message.
+
+No line holds a secret: tracebacks are rendered without local variables in both formats (structlog's
+defaults, and Rich's, show every frame's locals: a request's scope with its bearer token, a login's
+password), then ``redact_secrets`` scrubs what is left, and ``BoundedRenderer`` bounds the line's
+length (log_redaction.py).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from application.log_context import current_log_context
+from entrypoints.log_redaction import MAX_LINE_CHARS, BoundedRenderer, redact_secrets
 
 # Loggers kept at WARNING whatever LOG_LEVEL says: the Twilio SDK logs each request's URL (its query
 # holds phone numbers) and headers and each response's headers at INFO, through "twilio" or the logger
@@ -46,8 +52,35 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+# The frames kept of each exception's stack (the outermost and the innermost halves).
+MAX_TRACEBACK_FRAMES = 30
+
+
+def _rendering(log_format: Literal["json", "console"], max_line_chars: int) -> list[Processor]:
+    """The exception rendered without locals, the secrets redacted, the line rendered and bounded."""
+    if log_format == "json":
+        exceptions = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(
+                show_locals=False, max_frames=MAX_TRACEBACK_FRAMES, use_rich=False
+            )
+        )
+        renderer: Processor = structlog.processors.JSONRenderer()
+    else:
+        # Python's own traceback text (file, line, function, source line): no locals. The renderer's
+        # formatter is set to the same in case an exception ever reaches it unrendered.
+        exceptions = structlog.processors.ExceptionRenderer()
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    return [exceptions, redact_secrets, BoundedRenderer(renderer, log_format, max_chars=max_line_chars)]
+
+
 def configure_logging(
-    level: str, log_format: Literal["json", "console"] = "console", *, stream: TextIO | None = None
+    level: str,
+    log_format: Literal["json", "console"] = "console",
+    *,
+    stream: TextIO | None = None,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> None:
     """Route every logger through structlog; ``stream`` defaults to stderr."""
     shared = _shared_processors()
@@ -62,16 +95,12 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    renderer: Processor
-    if log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
-        final: list[Processor] = [structlog.processors.dict_tracebacks, renderer]
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        final = [renderer]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, _drop_color_message],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *_rendering(log_format, max_line_chars),
+        ],
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)

@@ -77,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # `wa-gateway worker` serves /healthz and /metrics on this port when set.
     metrics_port: int | None = None
     demo_data: bool = True
+    # The API's documentation (/docs, its files and /docs/openapi.json); false leaves them out.
+    docs_enabled: bool = True
     # Dispatch: every API process runs a dispatcher unless this is off (then run `wa-gateway worker`).
     embedded_dispatcher: bool = True
     send_wait_seconds: float = 2.0

@@ -59,7 +59,13 @@ def create_database_engine(
     # checkouts connect afresh.
     # msgspec decodes the JSON columns (media URLs, template variables) several times faster than the
     # json module the drivers use by default; a history page decodes two per row.
-    options: dict[str, Any] = {"echo": echo, "json_deserializer": msgspec.json.decode}
+    # hide_parameters: a failed statement's error (and so a traceback in the log) names no values: they
+    # are message bodies, password hashes, sealed credentials.
+    options: dict[str, Any] = {
+        "echo": echo,
+        "json_deserializer": msgspec.json.decode,
+        "hide_parameters": True,
+    }
     if parsed.get_backend_name() == "sqlite":
         # An in-memory database gets SQLAlchemy's single shared connection (a second connection would
         # see another, empty database), which takes no pool sizes.

@@ -32,7 +32,7 @@ from adapters.database.tables import (
 )
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
-from application.errors import CredentialsUnreadable, NotFound
+from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, TransactionConflict
 from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange
 from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
@@ -307,11 +307,16 @@ class SqlAlchemySenderRepository(_Repository):
             )
             .values(is_default=False)
         )
-        await self._execute(
-            sa.update(senders)
-            .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
-            .values(is_default=True)
-        )
+        try:
+            await self._execute(
+                sa.update(senders)
+                .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
+                .values(is_default=True)
+            )
+        except AlreadyExists as error:
+            # Only the one-default index can refuse this row: another transaction made another sender
+            # the default after the first UPDATE looked (read committed), and committed first.
+            raise TransactionConflict() from error
 
     async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
         await self._scope.bind(tenant_id)

@@ -190,6 +190,10 @@ class TenantScope:
                     for _ in range(result):
                         cursor.nextset()
                     rows = await cursor.fetchall()
+            except psycopg.errors.TransactionRollback:
+                # A deadlock or serialization failure: the connection is fine, the transaction is not
+                # (translated_errors makes it TransactionConflict; the unit of work rolls it back).
+                raise
             except psycopg.OperationalError:
                 # SQLAlchemy did not see this failure: drop the connection rather than pool it.
                 await self._connection.invalidate()

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from application.errors import AccessDenied, InvalidInput, NotFound
 from application.ports import Clock, PasswordHasher, Principal, UnitOfWork
+from application.transactions import ConflictRetry
 from application.use_cases.provisioning import check_password_rules, check_tenant_role
 from domain.access import ApiKey, RevocationReason, new_api_key_secret
 from domain.tenancy import Role, Sender, TwilioCredentials, User
@@ -119,20 +120,32 @@ class UpdateSenderCommand:
 
 
 class UpdateSender:
-    def __init__(self, uow: UnitOfWork) -> None:
+    """Change a sender's label, or make it the tenant's default (the old default stops being one).
+
+    Concurrent changes of the default conflict in the database; the transaction is then run again
+    (``ConflictRetry``), and a conflict that outlasts the retries is TransactionConflict.
+    """
+
+    def __init__(self, uow: UnitOfWork, retry: ConflictRetry | None = None) -> None:
         self._uow = uow
+        self._retry = retry or ConflictRetry()
 
     async def __call__(self, tenant_id: UUID, sender_id: UUID, command: UpdateSenderCommand) -> Sender:
         if command.label is not None and len(command.label) > MAX_SENDER_LABEL:
             raise InvalidInput(f"a sender label is at most {MAX_SENDER_LABEL} characters")
+        return await self._retry.run(lambda: self._update(tenant_id, sender_id, command))
+
+    async def _update(self, tenant_id: UUID, sender_id: UUID, command: UpdateSenderCommand) -> Sender:
         async with self._uow:
             sender = await self._uow.senders.get(tenant_id, sender_id)
             if sender is None:
                 raise NotFound("no such sender")
-            if command.label is not None and command.label != sender.label:
-                await self._uow.senders.update_label(tenant_id, sender_id, command.label)
+            # The default first: it locks the old default, then this sender, the order every change of
+            # the default takes; the label's lock first would let two of them deadlock.
             if command.make_default and not sender.is_default:
                 await self._uow.senders.make_default(tenant_id, sender_id)
+            if command.label is not None and command.label != sender.label:
+                await self._uow.senders.update_label(tenant_id, sender_id, command.label)
             updated = await self._uow.senders.get(tenant_id, sender_id)
             await self._uow.commit()
         if updated is None:  # pragma: no cover - it was there a moment ago, in this transaction
@@ -143,10 +156,14 @@ class UpdateSender:
 class RemoveSender:
     """Remove a sender. The default one goes last: choose another default first."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, retry: ConflictRetry | None = None) -> None:
         self._uow = uow
+        self._retry = retry or ConflictRetry()
 
     async def __call__(self, tenant_id: UUID, sender_id: UUID) -> None:
+        await self._retry.run(lambda: self._remove(tenant_id, sender_id))
+
+    async def _remove(self, tenant_id: UUID, sender_id: UUID) -> None:
         async with self._uow:
             sender = await self._uow.senders.get(tenant_id, sender_id)
             if sender is None:

@@ -334,7 +334,7 @@ class SendersController(Controller):
         "/{sender_id:uuid}",
         operation_id="updateSender",
         summary="Change a sender's label, or make it the default",
-        responses=problem_responses(400, 404, 413, 422, *_AUTH),
+        responses=problem_responses(400, 404, 409, 413, 422, *_AUTH),
     )
     async def update(
         self,
@@ -355,7 +355,7 @@ class SendersController(Controller):
         operation_id="removeSender",
         summary="Remove a sender (the default one last)",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(400, 404, 422, *_AUTH),
+        responses=problem_responses(400, 404, 409, 422, *_AUTH),
     )
     async def remove(
         self,

@@ -6,20 +6,20 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from application.errors import ApplicationError
 from domain.errors import DomainError
 from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
-from entrypoints.http.access import enforce_access, public
+from entrypoints.http.access import enforce_access
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
+from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.observability import (
     MetricsController,
     RequestObservability,
@@ -38,6 +38,7 @@ from entrypoints.http.routes import (
     HealthController,
     MessagesController,
 )
+from entrypoints.http.security_headers import security_headers_on_every_response
 from entrypoints.http.webhook_endpoints import WebhookEndpointsController
 from entrypoints.http.webhooks import TwilioWebhooksController
 
@@ -49,11 +50,9 @@ def openapi_config() -> OpenAPIConfig:
         title="wa-gateway",
         version=API_VERSION,
         description="Multi-tenant WhatsApp messaging API. Errors are RFC 9457 problem details.",
-        render_plugins=[ScalarRenderPlugin()],
-        # The documentation is public; declared like every other route (see access.py).
-        openapi_router=Router(
-            "/docs", route_handlers=[], include_in_schema=False, opt=public("the API's documentation")
-        ),
+        # Served from files installed with the gateway: /docs works without internet.
+        render_plugins=[SwaggerUIPage()],
+        openapi_router=documentation_router(),
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(
@@ -100,7 +99,7 @@ def create_app(container: Container) -> Litestar:
         guards=[enforce_access],
         dependencies=DEPENDENCIES,
         middleware=[RequestObservability(container.metrics())],
-        before_send=[request_id_on_every_response],
+        before_send=[request_id_on_every_response, security_headers_on_every_response],
         before_request=before_every_request,
         exception_handlers={
             ApplicationError: application_error_handler,
@@ -109,7 +108,8 @@ def create_app(container: Container) -> Litestar:
             UnicodeDecodeError: undecodable_request_handler,
             Exception: unexpected_error_handler,
         },
-        openapi_config=openapi_config(),
+        # DOCS_ENABLED=false: no /docs page, no files, no schema route (`wa-gateway openapi` still works).
+        openapi_config=openapi_config() if settings.docs_enabled else None,
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,

@@ -22,8 +22,10 @@ DEFAULT_AUTH_TOKEN = "emulator-auth-token"  # noqa: S105 - a well-known developm
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)"
+    )
     parser.add_argument(
         "--account",
         action="append",

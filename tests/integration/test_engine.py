@@ -64,3 +64,19 @@ async def test_an_in_memory_sqlite_database_works() -> None:
             assert (await connection.execute(sa.select(sa.literal(1)))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_failed_statement_does_not_quote_its_parameters(tmp_path: Path) -> None:
+    # A statement's error goes into tracebacks, and so into the log: it must not carry message bodies
+    # or password hashes.
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(sa.exc.OperationalError) as failure:
+                await connection.execute(
+                    sa.text("INSERT INTO no_such_table (body) VALUES (:body)"), {"body": "a private message"}
+                )
+    finally:
+        await engine.dispose()
+    assert "no_such_table" in str(failure.value)
+    assert "a private message" not in str(failure.value)

@@ -9,12 +9,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration.gateway_processes import ManagedProcess
+
 WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
+# Generous on purpose: this is a deadline for "it starts at all", not a measure of speed.
+BUSY_MACHINE_READY_DEADLINE_SECONDS = 300
 
 
 def free_port() -> int:
@@ -125,3 +130,41 @@ def test_production_mode_without_secrets_refuses_to_start(tmp_path: Path) -> Non
     assert "JWT_SECRET" in result.stderr
     assert "CREDENTIALS_KEYS" in result.stderr
     assert not (tmp_path / ".wa-gateway").exists()
+
+
+@contextmanager
+def busy_cpus(processes: int) -> Iterator[None]:
+    """Keep every core busy: ``processes`` interpreters spinning until the block ends."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def test_serve_with_two_workers_starts_on_a_machine_whose_cores_are_all_busy(tmp_path: Path) -> None:
+    environment = {**clean_environment(), "DEMO_DATA": "false"}
+    subprocess.run(
+        [WA_GATEWAY, "db", "upgrade"], cwd=tmp_path, env=environment, check=True, capture_output=True
+    )
+    port = free_port()
+
+    with busy_cpus(2 * (os.cpu_count() or 1)):
+        serve = ManagedProcess(
+            "serve", [WA_GATEWAY, "serve", "--port", str(port), "--workers", "2"], environment, tmp_path
+        )
+        try:
+            deadline = time.monotonic() + BUSY_MACHINE_READY_DEADLINE_SECONDS
+            while time.monotonic() < deadline and serve.alive():
+                if serve.log_path.read_text(errors="replace").count("Application startup complete") >= 2:
+                    break
+                time.sleep(0.5)
+            log = serve.log_path.read_text(errors="replace")
+            assert log.count("Application startup complete") >= 2, f"both workers never started:\n{log}"
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+        finally:
+            serve.stop()
+    # The supervisor never gave up on a worker that was still starting.
+    assert "died" not in serve.log_path.read_text(errors="replace")

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
-from application.errors import AlreadyExists, InvalidToken, NotFound, StorageUnavailable, WebhookUrlRefused
+from application.errors import (
+    AlreadyExists,
+    InvalidToken,
+    NotFound,
+    StorageUnavailable,
+    TransactionConflict,
+    WebhookUrlRefused,
+)
 from application.ports import (
     AccessClaims,
     Clock,
@@ -203,9 +210,15 @@ class FakeTenantRepository:
 
 
 class FakeSenderRepository:
+    """``conflicts_ahead``: how many of the next ``make_default`` calls the database gives up for a
+    concurrent transaction (TransactionConflict, after the old default was unset, as a deadlock would
+    come); ``make_default_calls`` counts the calls."""
+
     def __init__(self) -> None:
         self._senders: dict[UUID, Sender] = {}
         self.paused_until: dict[tuple[UUID, str], datetime] = {}
+        self.conflicts_ahead = 0
+        self.make_default_calls = 0
 
     async def add(self, sender: Sender) -> None:
         if sender.id in self._senders:
@@ -242,8 +255,12 @@ class FakeSenderRepository:
             self._senders[sender_id] = replace(sender, label=label)
 
     async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
+        self.make_default_calls += 1
         for sender in self._for_tenant(tenant_id):
             self._senders[sender.id] = replace(sender, is_default=sender.id == sender_id)
+            if self.conflicts_ahead:
+                self.conflicts_ahead -= 1
+                raise TransactionConflict()
 
     async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
         if await self.get(tenant_id, sender_id) is None:
@@ -1241,6 +1258,16 @@ class FakeMessagingProvider:
         return SendOutcome(
             kind=OutcomeKind.ACCEPTED, provider_sid=f"SM{next(self._sids):08d}", status=MessageStatus.QUEUED
         )
+
+
+class FakeSleep:
+    """Stands in for ``asyncio.sleep``: remembers each pause and waits for none."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
 
 
 class FakeWebhookSender:

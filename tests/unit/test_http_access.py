@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
+from application.transactions import ConflictRetry
 from domain.access import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.tenancy import ProviderName, Role, Tenant, TenantStatus, User
 from entrypoints.container import Container, create_container
@@ -28,6 +29,7 @@ from tests.unit.fakes import (
     FakeDatabase,
     FakeMessagingProvider,
     FakePasswordHasher,
+    FakeSleep,
     FakeUnitOfWork,
     FixedClock,
     TenantAccount,
@@ -48,7 +50,7 @@ PUBLIC_ROUTES = {
     ("POST", "/webhooks/twilio/status"),
     ("GET", "/docs"),
     ("GET", "/docs/openapi.json"),
-    ("GET", "/docs/scalar"),
+    ("GET", "/docs/assets/{name:str}"),
     ("GET", "/docs/{path:str}"),
 }
 
@@ -676,6 +678,28 @@ async def test_a_tenant_admin_manages_senders(api: Api) -> None:
         await api.client.delete(f"/api/senders/{sender['id']}", headers=alice), 422, "invalid-input"
     )
     assert (await api.client.delete(f"/api/senders/{api.acme.sender.id}", headers=alice)).status_code == 204
+
+
+async def test_a_change_of_default_that_keeps_conflicting_answers_409_never_503(api: Api) -> None:
+    alice = await api.bearer("alice")
+    added = await api.client.post("/api/senders", json={"phone_number": "+14155238800"}, headers=alice)
+    sender = added.json()
+    api.container.conflict_retry.override(providers.Object(ConflictRetry(attempts=3, sleep=FakeSleep())))
+    api.database.senders.conflicts_ahead = 100
+
+    response = await api.client.patch(
+        f"/api/senders/{sender['id']}", json={"is_default": True, "label": "support"}, headers=alice
+    )
+
+    problem = assert_problem(response, 409, "concurrent-update")
+    assert problem["title"] == "Conflicting concurrent update"
+    assert "again" in problem["detail"]
+    assert api.database.senders.make_default_calls == 3
+    listed = (await api.client.get("/api/senders", headers=alice)).json()
+    assert [(s["phone_number"], s["is_default"], s["label"]) for s in listed] == [
+        ("+14155238886", True, ""),
+        ("+14155238800", False, ""),
+    ]
 
 
 async def test_twilio_credentials_are_write_only(api: Api) -> None:

@@ -14,6 +14,9 @@ import pytest
 import structlog
 
 from application.log_context import log_context
+from application.use_cases import tenant_admin
+from domain.access import NewApiKeySecret, new_api_key_secret
+from entrypoints.log_redaction import MAX_LINE_CHARS
 from entrypoints.logging_setup import QUIET_LOGGERS, configure_logging
 from entrypoints.settings import load_settings
 from tests.unit.test_http_api import Api, api  # noqa: F401 - the fixture
@@ -216,3 +219,195 @@ async def test_a_path_no_route_answers_gets_a_request_id_too(api: Api) -> None: 
     assert echoed.status_code == 404
     assert echoed.headers["x-request-id"] == "lost-1"
     assert GENERATED_ID.fullmatch(generated.headers["x-request-id"])
+
+
+# ----------------------------------------------------------------------- unhandled errors, both formats
+
+SECRET_BODY = "the customer's card ends in 4242, ship to the back door"
+NEW_PASSWORD = "a new password nobody may read"
+
+
+@pytest.fixture(params=["json", "console"])
+def error_logs(request: pytest.FixtureRequest) -> Iterator[CapturedLogs]:
+    """INFO and up, in each of the two log formats."""
+    yield from _configure("INFO", request.param)
+
+
+def _assert_useful_error_line(logs: CapturedLogs, request_id: str, function: str) -> None:
+    """The error line still says what failed, where (file, line, function) and for which request."""
+    text = logs.text()
+    assert "RuntimeError" in text
+    assert "the storage layer broke" in text
+    assert function in text
+    assert "test_logging.py" in text
+    if text.lstrip().startswith("{"):
+        (line,) = [line for line in logs.lines() if line.get("exception")]
+        assert line["request_id"] == request_id
+        (error,) = [e for e in line["exception"] if e["exc_type"] == "RuntimeError"]
+        assert error["exc_value"] == "the storage layer broke"
+        frame = error["frames"][-1]
+        assert (frame["name"], frame["filename"].endswith("test_logging.py")) == (function, True)
+        assert isinstance(frame["lineno"], int)
+        assert all("locals" not in frame for frame in error["frames"])
+    else:
+        assert f"request_id={request_id}" in text
+        assert 'test_logging.py", line ' in text
+
+
+def _fail(*_: Any, **__: Any) -> Any:
+    raise RuntimeError("the storage layer broke")
+
+
+async def test_an_unhandled_error_logs_no_token_password_or_body_in_either_format(
+    api: Api,  # noqa: F811
+    error_logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = await api.login(api.acme)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    users = api.database.users
+    monkeypatch.setattr(api.database.acceptance, "add", _fail)
+    monkeypatch.setattr(users, "add", _fail)
+    error_logs.clear()
+
+    sent = await api.client.post(
+        "/api/send",
+        json={**BODY, "body": SECRET_BODY},
+        headers={**headers, "X-Request-ID": "send-1", "Cookie": f"session={token}"},
+    )
+    created = await api.client.post(
+        "/api/users",
+        json={"username": "carol", "password": NEW_PASSWORD, "role": "agent"},
+        headers={**headers, "X-Request-ID": "user-1"},
+    )
+
+    assert (sent.status_code, created.status_code) == (500, 500)
+    text = error_logs.text()
+    for secret in (token, SECRET_BODY, NEW_PASSWORD, api.acme.password):
+        assert secret not in text
+    assert "Bearer" not in text
+    assert "RuntimeError" in text
+
+
+async def test_a_failing_login_logs_no_password_in_either_format(
+    api: Api,  # noqa: F811
+    error_logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(api.database.users, "get_by_username", _fail)
+
+    response = await api.client.post(
+        "/auth/login",
+        json={"username": "alice", "password": api.acme.password},
+        headers={"X-Request-ID": "login-1"},
+    )
+
+    assert response.status_code == 500
+    assert api.acme.password not in error_logs.text()
+    _assert_useful_error_line(error_logs, "login-1", "_fail")
+
+
+async def test_a_failing_api_key_creation_logs_no_part_of_the_new_key_in_either_format(
+    api: Api,  # noqa: F811
+    error_logs: CapturedLogs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers = await api.login(api.acme)
+    made: list[NewApiKeySecret] = []
+
+    def remembered_secret() -> NewApiKeySecret:
+        made.append(new_api_key_secret())
+        return made[-1]
+
+    monkeypatch.setattr(tenant_admin, "new_api_key_secret", remembered_secret)
+    monkeypatch.setattr(api.database.api_keys, "add", _fail)
+    error_logs.clear()
+
+    response = await api.client.post(
+        "/api/api-keys",
+        json={"name": "crm", "role": "agent"},
+        headers={**headers, "X-Request-ID": "key-1"},
+    )
+
+    assert response.status_code == 500
+    (secret,) = made
+    text = error_logs.text()
+    assert secret.key not in text
+    assert secret.key.rpartition("_")[2] not in text  # the random part, however it was quoted
+    assert secret.secret_hash not in text
+    _assert_useful_error_line(error_logs, "key-1", "_fail")
+
+
+def test_secrets_are_redacted_at_any_depth_and_inside_exception_messages(error_logs: CapturedLogs) -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+    api_key = "wag_0123456789ab_" + "k" * 43
+    scope = {
+        "type": "http",
+        "path": "/api/send",
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"cookie", b"session=s3ss10n")],
+    }
+    try:
+        raise ValueError(f"upstream said: Authorization: Bearer {token}; password='hunter2hunter2' {api_key}")
+    except ValueError:
+        logging.getLogger("application.somewhere").exception(
+            "it failed",
+            extra={
+                "scope": scope,
+                "command": {"user": {"username": "carol", "password": "hunter2hunter2"}, "tags": [api_key]},
+                "body": SECRET_BODY,
+                "client_secret": "s3cr3t-value",
+                "database_url": "postgresql://gateway:dbpa55word@db.internal/gateway",
+                "key_id": "0123456789ab",
+            },
+        )
+
+    text = error_logs.text()
+    for secret in (token, "s3ss10n", "hunter2hunter2", api_key, SECRET_BODY, "s3cr3t-value", "dbpa55word"):
+        assert secret not in text
+    # What identifies things stays: the key's visible prefix, its id, the user, the path, the exception.
+    assert "wag_0123456789ab_" in text
+    assert "key_id" in text
+    assert "carol" in text
+    assert "/api/send" in text
+    assert "ValueError: upstream said" in text or '"exc_type": "ValueError"' in text
+
+
+def test_a_log_line_is_bounded_and_says_it_was_cut(error_logs: CapturedLogs) -> None:
+    huge = "x" * 200_000
+    try:
+        raise RuntimeError("y" * 100_000)
+    except RuntimeError:
+        logging.getLogger("application.somewhere").exception(
+            "something enormous", extra={"request_id": "big-1", "a": huge, "b": huge, "c": [huge] * 5}
+        )
+
+    text = error_logs.text()
+    assert len(text) <= MAX_LINE_CHARS + 1  # and its newline
+    assert "truncated" in text or "cut]" in text
+    assert "big-1" in text
+    assert "RuntimeError" in text
+    if text.lstrip().startswith("{"):
+        (line,) = error_logs.lines()  # still one valid JSON object
+        assert line["event"] == "something enormous"
+        assert line["exception"][0]["exc_type"] == "RuntimeError"
+
+
+def test_an_overlong_traceback_keeps_the_head_of_the_line_and_the_exception_at_its_end() -> None:
+    def chained(depth: int) -> None:
+        try:
+            if depth:
+                chained(depth - 1)
+            raise KeyError("the first failure")
+        except Exception as error:
+            raise RuntimeError(f"wrapped {depth}: " + "w" * 2_000) from error
+
+    for captured in _configure("INFO", "console"):
+        try:
+            chained(15)
+        except RuntimeError:
+            logging.getLogger("application.somewhere").exception("head of the line")
+        text = captured.text()
+        assert len(text) <= MAX_LINE_CHARS + 1
+        assert "head of the line" in text
+        assert "log line truncated" in text
+        assert text.rstrip().endswith("RuntimeError: wrapped 15: " + "w" * 2_000)

@@ -8,8 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from application.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound
+from application.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, TransactionConflict
 from application.ports import Principal
+from application.transactions import ConflictRetry
 from application.use_cases.provisioning import AddSender, CreateUser
 from application.use_cases.tenant_admin import (
     CreateApiKey,
@@ -28,7 +29,7 @@ from application.use_cases.tenant_admin import (
 )
 from domain.access import AuthSession, RevocationReason, api_key_prefix, hash_secret
 from domain.tenancy import Role, TwilioCredentials, User
-from tests.unit.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.unit.fakes import FakePasswordHasher, FakeSleep, FakeUnitOfWork, FixedClock, TenantAccount
 
 
 def admin_of(account: TenantAccount) -> Principal:
@@ -202,6 +203,40 @@ async def test_a_sender_is_made_the_default_and_relabelled(
     assert (updated.is_default, updated.label) == (True, "support")
     senders = {s.id: s.is_default for s in await ListSenders(uow)(acme.tenant.id)}
     assert senders == {acme.sender.id: False, second.id: True}
+
+
+async def test_a_change_of_default_that_conflicts_with_a_concurrent_one_is_run_again(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    second = await AddSender(uow, clock)(acme.tenant.id, "+14155238800")
+    uow.senders.conflicts_ahead = 2
+    pauses = FakeSleep()
+
+    updated = await UpdateSender(uow, ConflictRetry(sleep=pauses))(
+        acme.tenant.id, second.id, UpdateSenderCommand(label="support", make_default=True)
+    )
+
+    assert (updated.is_default, updated.label) == (True, "support")
+    assert uow.senders.make_default_calls == 3
+    assert len(pauses.pauses) == 2
+    senders = {s.id: s.is_default for s in await ListSenders(uow)(acme.tenant.id)}
+    assert senders == {acme.sender.id: False, second.id: True}
+
+
+async def test_a_conflict_that_outlasts_the_retries_is_raised_and_changes_nothing(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    second = await AddSender(uow, clock)(acme.tenant.id, "+14155238800", label="spare")
+    uow.senders.conflicts_ahead = 100
+    before = await ListSenders(uow)(acme.tenant.id)
+
+    with pytest.raises(TransactionConflict):
+        await UpdateSender(uow, ConflictRetry(attempts=3, sleep=FakeSleep()))(
+            acme.tenant.id, second.id, UpdateSenderCommand(label="support", make_default=True)
+        )
+
+    assert uow.senders.make_default_calls == 3
+    assert await ListSenders(uow)(acme.tenant.id) == before
 
 
 async def test_the_default_sender_goes_last(
