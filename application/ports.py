@@ -470,7 +470,12 @@ class DeliveryQuery:
 class WebhookEndpointRepository(Protocol):
     """A tenant's webhook endpoints; their signing secrets are stored sealed and read only to sign."""
 
-    async def add(self, endpoint: WebhookEndpoint, secret: str) -> None: ...
+    async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
+        """Store the endpoint unless its tenant has ``at_most`` already; whether it was stored.
+
+        Concurrent adds for one tenant never take it past ``at_most``."""
+        ...
+
     async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None: ...
     async def list_for_tenant(self, tenant_id: UUID) -> list[WebhookEndpoint]:
         """Oldest first."""
@@ -714,6 +719,11 @@ class TokenService(Protocol):
 
 
 class WebhookSignatureVerifier(Protocol):
+    def is_well_formed(self, signature: str) -> bool:
+        """Whether ``signature`` has the form of one of the provider's signatures (no secret needed):
+        a screen that costs nothing, before anything is looked up to check it."""
+        ...
+
     def is_valid(
         self, *, url: str, params: Mapping[str, Sequence[str]], signature: str, auth_token: str
     ) -> bool:

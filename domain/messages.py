@@ -241,7 +241,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class StatusEvent:
-    """One status report about a message, as received; the timeline keeps every one, applied or not."""
+    """One status report about a message, as received; the timeline keeps each distinct one, applied or
+    not (a repeat of the same report is not another one)."""
 
     message_id: UUID
     status: MessageStatus

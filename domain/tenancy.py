@@ -13,6 +13,13 @@ from domain.phone import PhoneNumber
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
+
+
+def is_twilio_account_sid(value: str) -> bool:
+    """Whether ``value`` has the form of a Twilio Account SID ('AC' and 32 hexadecimal digits)."""
+    return _ACCOUNT_SID.fullmatch(value) is not None
+
+
 _MAX_SECRET_LENGTH = 128
 
 

@@ -236,6 +236,9 @@ class Container(containers.DeclarativeContainer):
     request_limit_per_address = providers.Factory(
         RateLimit, amount=settings.provided.requests_per_minute_per_ip, per_seconds=60
     )
+    twilio_signature_failure_limit = providers.Factory(
+        RateLimit, amount=settings.provided.twilio_signature_failures_per_minute, per_seconds=60
+    )
 
     record_status_change = providers.Factory(
         RecordStatusChange, unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
@@ -335,7 +338,15 @@ class Container(containers.DeclarativeContainer):
         sends_per_minute=settings.provided.tenant_sends_per_minute,
         sends_per_day=settings.provided.tenant_sends_per_day,
     )
-    retry_message = providers.Factory(RetryMessage, unit_of_work, dispatcher, clock)
+    retry_message = providers.Factory(
+        RetryMessage,
+        unit_of_work,
+        dispatcher,
+        clock,
+        limiter=rate_limiter,
+        sends_per_minute=settings.provided.tenant_sends_per_minute,
+        sends_per_day=settings.provided.tenant_sends_per_day,
+    )
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
@@ -350,10 +361,21 @@ class Container(containers.DeclarativeContainer):
 
     webhook_signature_verifier = providers.Singleton(TwilioWebhookSignatureVerifier)
     receive_inbound_message = providers.Factory(
-        ReceiveInboundMessage, unit_of_work, webhook_signature_verifier, clock
+        ReceiveInboundMessage,
+        unit_of_work,
+        webhook_signature_verifier,
+        clock,
+        limiter=rate_limiter,
+        failure_limit=twilio_signature_failure_limit,
     )
     record_status_callback = providers.Factory(
-        RecordStatusCallback, unit_of_work, webhook_signature_verifier, clock, metrics=metrics
+        RecordStatusCallback,
+        unit_of_work,
+        webhook_signature_verifier,
+        clock,
+        metrics=metrics,
+        limiter=rate_limiter,
+        failure_limit=twilio_signature_failure_limit,
     )
 
     # Tenant webhooks: endpoints managed over the API, deliveries sent by the webhook worker.

@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_request_body_bytes: int = 65536
     login_attempts_per_minute: int = 10
     requests_per_minute_per_ip: int = 600
+    # Twilio webhooks failing their signature check, per client address, before it gets 429s; 0: none.
+    twilio_signature_failures_per_minute: int = 30
     # Rate limits are shared through Redis when set (redis://host:port/db), kept per process otherwise.
     redis_url: str | None = None
     # Messages a tenant may send, unless the tenant has its own limits (PATCH /admin/tenants/{id}); 0: none.

@@ -461,8 +461,11 @@ class SqlAlchemyMessageRepository(_Repository):
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
 
-        Every report about a known message is logged, applied or not; a report about an unknown
-        provider id changes nothing and is not logged (there is no message to attach it to).
+        Every distinct report about a known message is logged, applied or not; a report about an
+        unknown provider id changes nothing and is not logged (there is no message to attach it to).
+        A repeat of a logged report (same provider message, status and error code) is not logged
+        again (the unique index decides, concurrent repeats included), and never applies: the status
+        it names was reached or passed when the first one came.
         """
         await self._scope.cross_tenant()
         movable_from = [status.value for status in MessageStatus if status.can_advance_to(change.status)]
@@ -489,16 +492,20 @@ class SqlAlchemyMessageRepository(_Repository):
             if existing is None:
                 return None
             message_id, tenant_id = existing["id"], existing["tenant_id"]
+        insert = _upsert_for(self._connection.dialect.name)
         await self._execute(
-            sa.insert(message_status_events).values(
+            insert(message_status_events)
+            .values(
                 message_id=message_id,
                 tenant_id=tenant_id,
+                provider_sid=change.provider_sid,
                 status=change.status.value,
                 error_code=change.error_code,
                 error_message=change.error_message,
                 applied=updated is not None,
                 received_at=now,
             )
+            .on_conflict_do_nothing()
         )
         return _message_from_row(updated) if updated is not None else None
 

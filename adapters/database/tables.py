@@ -175,11 +175,23 @@ message_status_events = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("error_code", sa.Integer(), nullable=True),
     sa.Column("error_message", sa.Text(), nullable=True),
-    # Whether the report moved the message forward; stale and repeated reports are kept too.
+    # Whether the report moved the message forward; stale reports are kept too.
     sa.Column("applied", sa.Boolean(), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False),
+    # The provider's message the report is about (a retried message gets a new one); NULL on reports
+    # logged before it was kept.
+    sa.Column("provider_sid", sa.String(64), nullable=True),
 )
 sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)
+# A report's identity: a repeated report is the same row (NULLs are distinct in an index, hence -1).
+sa.Index(
+    "uq_message_status_events_report",
+    message_status_events.c.message_id,
+    message_status_events.c.provider_sid,
+    message_status_events.c.status,
+    sa.func.coalesce(message_status_events.c.error_code, -1),
+    unique=True,
+)
 
 conversations = sa.Table(
     "conversations",

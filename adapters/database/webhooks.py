@@ -34,6 +34,8 @@ from domain.webhooks import (
 # A literal, not a bound parameter: PostgreSQL then matches the partial index ix_webhook_deliveries_due.
 _PENDING: sa.ColumnElement[str] = sa.literal_column(f"'{DeliveryState.PENDING.value}'")
 _FINISHED = [DeliveryState.DELIVERED.value, DeliveryState.DEAD.value]
+# The first key of the advisory lock taken while adding a tenant's endpoint (the second: the tenant's).
+_ENDPOINTS_OF_TENANT_LOCK = 0x5745_4248  # "WEBH"
 _ENDPOINT_COLUMNS = [
     column for column in webhook_endpoints.c if column.name not in {"secret_sealed", "previous_secret_sealed"}
 ]
@@ -49,25 +51,54 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         super().__init__(connection, scope)
         self._secret_box = secret_box
 
-    async def add(self, endpoint: WebhookEndpoint, secret: str) -> None:
+    async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
+        """One conditional INSERT … SELECT … WHERE (the tenant's count) < at_most.
+
+        On SQLite the statement takes the database's write lock before it reads, so it is atomic. On
+        PostgreSQL two such statements could count the same rows at once (each sees only what was
+        committed when it began): a per-tenant advisory lock, held to the end of the transaction,
+        makes the adds of one tenant take turns, and each counts after the one before it committed.
+        """
         await self._scope.bind(endpoint.tenant_id)
-        await self._execute(
-            sa.insert(webhook_endpoints).values(
-                id=endpoint.id,
-                tenant_id=endpoint.tenant_id,
-                url=endpoint.url,
-                description=endpoint.description,
-                events=sorted(event.value for event in endpoint.events),
-                enabled=endpoint.enabled,
-                disabled_reason=endpoint.disabled_reason,
-                secret_sealed=self._secret_box.seal(secret, _secret_owner(endpoint.tenant_id, endpoint.id)),
-                previous_secret_sealed=None,
-                previous_secret_expires_at=None,
-                created_at=endpoint.created_at,
-                updated_at=endpoint.updated_at,
-            ),
+        if self._connection.dialect.name == "postgresql":
+            await self._execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(
+                        _ENDPOINTS_OF_TENANT_LOCK, sa.func.hashtext(str(endpoint.tenant_id))
+                    )
+                )
+            )
+        values = {
+            "id": endpoint.id,
+            "tenant_id": endpoint.tenant_id,
+            "url": endpoint.url,
+            "description": endpoint.description,
+            "events": sorted(event.value for event in endpoint.events),
+            "enabled": endpoint.enabled,
+            "disabled_reason": endpoint.disabled_reason,
+            "secret_sealed": self._secret_box.seal(secret, _secret_owner(endpoint.tenant_id, endpoint.id)),
+            "previous_secret_sealed": None,
+            "previous_secret_expires_at": None,
+            "created_at": endpoint.created_at,
+            "updated_at": endpoint.updated_at,
+        }
+        endpoints_of_tenant = (
+            sa.select(sa.func.count())
+            .select_from(webhook_endpoints)
+            .where(webhook_endpoints.c.tenant_id == endpoint.tenant_id)
+            .scalar_subquery()
+        )
+        row = sa.select(
+            *(
+                sa.literal(value, type_=webhook_endpoints.c[name].type).label(name)
+                for name, value in values.items()
+            )
+        ).where(endpoints_of_tenant < at_most)
+        result = await self._execute(
+            sa.insert(webhook_endpoints).from_select(list(values), row).returning(webhook_endpoints.c.id),
             conflict="the webhook endpoint exists already",
         )
+        return result.first() is not None
 
     async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
         await self._scope.bind(tenant_id)

@@ -7,9 +7,13 @@ by the SDK rather than by hand, so a change in Twilio's scheme is a dependency u
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator, Mapping, Sequence
 
 from twilio.request_validator import RequestValidator
+
+_HMAC_SHA1_BYTES = 20
 
 
 class _MultiValuedParams:
@@ -34,6 +38,13 @@ class _MultiValuedParams:
 
 class TwilioWebhookSignatureVerifier:
     """Implements ``WebhookSignatureVerifier`` for Twilio's form-encoded webhooks."""
+
+    def is_well_formed(self, signature: str) -> bool:
+        """Base64 of an HMAC-SHA1: the only signature the SDK's validator can ever accept."""
+        try:
+            return len(base64.b64decode(signature, validate=True)) == _HMAC_SHA1_BYTES
+        except (binascii.Error, ValueError):
+            return False
 
     def is_valid(
         self, *, url: str, params: Mapping[str, Sequence[str]], signature: str, auth_token: str

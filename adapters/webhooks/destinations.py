@@ -21,10 +21,54 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _PUBLIC_ONLY = "webhooks are delivered to public addresses only"
 
 
-def address_refusal(address: IPAddress) -> str | None:
-    """Why webhooks may not go to ``address`` ("loopback", "private", ...), or None if they may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # ::a.b.c.d (deprecated, but still a notation)
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+_ISATAP_IDENTIFIER = 0x0000_5EFE  # an interface identifier's upper half, u/g bits masked
+_UNIVERSAL_GROUP_BITS = 0x0300_0000
+_LOW_32_BITS = 0xFFFF_FFFF
+
+
+def _wrapped_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 address(es) an IPv6 address merely writes another way, where it does.
+
+    Reaching these means reaching what they wrap: IPv4-mapped, IPv4-compatible, 6to4, Teredo
+    (server and de-obfuscated client), NAT64's well-known prefix.
+    """
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves, not IPv4
+        return (ipaddress.IPv4Address(int(address) & _LOW_32_BITS),)
+    if address.sixtofour is not None:
+        return (address.sixtofour,)
+    if address.teredo is not None:
+        return address.teredo
+    if address in _NAT64_WELL_KNOWN:
+        return (ipaddress.IPv4Address(int(address) & _LOW_32_BITS),)
+    return ()
+
+
+def _ipv4_behind_prefix(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """IPv4 addresses embedded under an IPv6 prefix that is a network of its own.
+
+    ISATAP (``…:0:5efe:a.b.c.d``, or ``200:5efe`` with the universal bit) and NAT64's local-use
+    prefix, where the IPv4 address sits in the last 32 bits (a /96 translator) or around the
+    reserved octet (a /48 one, RFC 6052). Both the prefix and what it embeds must be public.
+    """
+    value = int(address)
+    embedded: list[ipaddress.IPv4Address] = []
+    if (value >> 32) & _LOW_32_BITS & ~_UNIVERSAL_GROUP_BITS == _ISATAP_IDENTIFIER:
+        embedded.append(ipaddress.IPv4Address(value & _LOW_32_BITS))
+    if address in _NAT64_LOCAL_USE:
+        upper_half = (value >> 64) & 0xFFFF  # bits 48-63
+        lower_half = (value >> 40) & 0xFFFF  # bits 72-87, past the reserved octet
+        layouts = (value & _LOW_32_BITS, upper_half << 16 | lower_half)
+        # The layout not in use reads as zeros: 0.0.0.0 there is no address, only an empty field.
+        embedded.extend(ipaddress.IPv4Address(layout) for layout in layouts if layout)
+    return tuple(embedded)
+
+
+def _own_refusal(address: IPAddress) -> str | None:
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
@@ -39,6 +83,22 @@ def address_refusal(address: IPAddress) -> str | None:
     if not address.is_global:  # shared address space (100.64.0.0/10), documentation ranges, ...
         return "non-public"
     return None
+
+
+def address_refusal(address: IPAddress) -> str | None:
+    """Why webhooks may not go to ``address`` ("loopback", "private", ...), or None if they may.
+
+    An IPv6 address that embeds an IPv4 address is judged by what it embeds: 2002:7f00:1:: (6to4)
+    is 127.0.0.1, refused as loopback. A form that only rewrites an IPv4 address is then allowed
+    when that address is public; one that embeds it under a prefix of its own needs both public.
+    """
+    if isinstance(address, ipaddress.IPv4Address):
+        return _own_refusal(address)
+    wrapped = _wrapped_ipv4(address)
+    for embedded in wrapped or _ipv4_behind_prefix(address):
+        if (reason := _own_refusal(embedded)) is not None:
+            return reason
+    return None if wrapped else _own_refusal(address)
 
 
 def ip_literal(host: str) -> IPAddress | None:

@@ -6,7 +6,8 @@ from domain.messages import Message
 
 
 class RecordStatusChange:
-    """Apply a provider's status report; stale and repeated reports change nothing.
+    """Apply a provider's status report; stale and repeated reports change nothing (a stale one is
+    logged in the timeline as not applied, a repeat of a logged one is not logged again).
 
     ``provider`` names the provider whose reports this applies (for metrics).
     """

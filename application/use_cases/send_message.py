@@ -89,6 +89,43 @@ class SendResult:
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
+class TenantSendLimits:
+    """The messages a tenant may send per minute and per day: its own limits, or the defaults (0: none).
+
+    Every message that goes to the provider counts once, whether first sent or retried. Count inside
+    the transaction that accepts it, before the commit, so a refusal leaves nothing stored.
+    """
+
+    def __init__(
+        self, limiter: RateLimiter | None, sends_per_minute: int = 0, sends_per_day: int = 0
+    ) -> None:
+        self._limiter = limiter
+        self._sends_per_minute = sends_per_minute
+        self._sends_per_day = sends_per_day
+
+    async def count(self, tenant: Tenant) -> None:
+        """Count one send; RateLimited if it goes over a limit (and then it is not counted)."""
+        if self._limiter is None:
+            return
+        windows = (
+            (tenant.sends_per_minute or self._sends_per_minute, 60, "minute"),
+            (tenant.sends_per_day or self._sends_per_day, 86_400, "day"),
+        )
+        for amount, seconds, name in windows:
+            if amount <= 0:
+                continue
+            limit = RateLimit(amount=amount, per_seconds=seconds)
+            state = await self._limiter.hit(f"sends:tenant:{tenant.id}:{name}", limit)
+            if not state.allowed:
+                raise RateLimited(
+                    f"this tenant may send {amount} messages per {name}; wait before sending more",
+                    retry_after_seconds=state.reset_after_seconds,
+                    limit=amount,
+                    window_seconds=seconds,
+                    scope=f"tenant-sends-{name}",
+                )
+
+
 class SendMessage:
     """Accept an outbound message durably, then dispatch it.
 
@@ -118,31 +155,7 @@ class SendMessage:
         self._clock = clock
         self._wait_seconds = wait_seconds
         self._metrics = metrics
-        self._limiter = limiter
-        self._sends_per_minute = sends_per_minute
-        self._sends_per_day = sends_per_day
-
-    async def _count_send(self, tenant: Tenant) -> None:
-        """Count one send against the tenant's limits (its own, or the defaults; 0: no limit)."""
-        if self._limiter is None:
-            return
-        windows = (
-            (tenant.sends_per_minute or self._sends_per_minute, 60, "minute"),
-            (tenant.sends_per_day or self._sends_per_day, 86_400, "day"),
-        )
-        for amount, seconds, name in windows:
-            if amount <= 0:
-                continue
-            limit = RateLimit(amount=amount, per_seconds=seconds)
-            state = await self._limiter.hit(f"sends:tenant:{tenant.id}:{name}", limit)
-            if not state.allowed:
-                raise RateLimited(
-                    f"this tenant may send {amount} messages per {name}; wait before sending more",
-                    retry_after_seconds=state.reset_after_seconds,
-                    limit=amount,
-                    window_seconds=seconds,
-                    scope=f"tenant-sends-{name}",
-                )
+        self._send_limits = TenantSendLimits(limiter, sends_per_minute, sends_per_day)
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
@@ -229,7 +242,7 @@ class SendMessage:
                 )
             # Raises AlreadyExists for a key in use: the caller replays (and nothing is counted below).
             await self._uow.acceptance.add(message, DispatchJob.due_now(message, now), record)
-            await self._count_send(tenant)
+            await self._send_limits.count(tenant)
             await self._uow.commit()
         self._metrics.message_accepted(tenant.provider, tenant.id)
         return message
@@ -319,12 +332,26 @@ def _iso(moment: datetime) -> str:
 
 
 class RetryMessage:
-    """Send a failed outbound message again, as the same message (its history shows both attempts)."""
+    """Send a failed outbound message again, as the same message (its history shows both attempts).
 
-    def __init__(self, uow: UnitOfWork, dispatcher: Dispatcher, clock: Clock) -> None:
+    A retry is a send: it counts against the tenant's send limits like POST /api/send, and one
+    refused by them leaves the message failed as it was.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        limiter: RateLimiter | None = None,
+        sends_per_minute: int = 0,
+        sends_per_day: int = 0,
+    ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
         self._clock = clock
+        self._send_limits = TenantSendLimits(limiter, sends_per_minute, sends_per_day)
 
     async def __call__(self, tenant_id: UUID, message_id: UUID) -> Message:
         async with self._uow:
@@ -345,6 +372,7 @@ class RetryMessage:
             retried = message.accepted_again(now)
             await self._uow.messages.update(retried)
             await self._uow.jobs.enqueue(DispatchJob.due_now(message, now))
+            await self._send_limits.count(tenant)
             await self._uow.commit()
         self._dispatcher.notify()
         return retried

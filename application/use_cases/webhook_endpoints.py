@@ -85,10 +85,10 @@ class RegisterWebhookEndpoint:
         await self._guard.check(endpoint.url)
         secret = new_signing_secret()
         async with self._uow:
-            existing = await self._uow.webhook_endpoints.list_for_tenant(endpoint.tenant_id)
-            if len(existing) >= self._max_endpoints:
+            # The count and the insert are one step in the repository: a count read first would let
+            # concurrent registrations all see room for one more.
+            if not await self._uow.webhook_endpoints.add(endpoint, secret, at_most=self._max_endpoints):
                 raise InvalidInput(f"a tenant has at most {self._max_endpoints} webhook endpoints")
-            await self._uow.webhook_endpoints.add(endpoint, secret)
             await self._uow.commit()
         return EndpointWithSecret(endpoint=endpoint, secret=secret)
 

@@ -6,6 +6,13 @@ same number can serve several tenants (Twilio's shared sandbox number does), eac
 account. The signature must then verify with that tenant's auth token over the URL Twilio called and
 every field it posted; only then are the fields this module uses decoded. Anything else is one
 ``WebhookRejected``, and nothing is stored.
+
+What a sender that cannot sign costs is bounded per address: every check is counted against the
+address it came from before anything is looked up, and given back if the signature verifies (or the
+database fails first); past ``failure_limit`` the address is refused with RateLimited before anything
+else is done. A webhook that cannot be Twilio's (no signature, or not one of Twilio's form; no Twilio
+account; no phone number) is refused without a lookup. Only failures stay counted: Twilio's signed
+traffic never does, so it is not held back, whatever other addresses post.
 """
 
 from __future__ import annotations
@@ -20,13 +27,23 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 from application.errors import AlreadyExists, CredentialsUnreadable, InvalidInput, WebhookRejected
-from application.ports import NO_METRICS, Clock, Metrics, StatusChange, UnitOfWork, WebhookSignatureVerifier
+from application.ports import (
+    NO_METRICS,
+    Clock,
+    Metrics,
+    RateLimit,
+    RateLimiter,
+    StatusChange,
+    UnitOfWork,
+    WebhookSignatureVerifier,
+)
+from application.use_cases.attempts import give_back_attempt, reserve_attempt
 from application.webhook_events import record_message_received, record_status_changed
 from domain.errors import InvalidPhoneNumber
 from domain.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from domain.provider_errors import describe_error
-from domain.tenancy import ProviderName
+from domain.tenancy import ProviderName, is_twilio_account_sid
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +80,14 @@ class SignedWebhook:
 
     ``url`` is the full URL as Twilio called it (the public one, query string included), ``params``
     every posted field with all its values, in the order posted, and ``signature`` the
-    ``X-Twilio-Signature`` header ("" when there was none).
+    ``X-Twilio-Signature`` header ("" when there was none). ``client_address`` is where it came from:
+    failed checks are counted per address.
     """
 
     url: str
     params: Mapping[str, Sequence[str]]
     signature: str
+    client_address: str = "unknown"
 
     def field(self, name: str) -> str:
         """The first value of a posted field, "" if it was not posted."""
@@ -86,23 +105,105 @@ class StatusCallbackWebhook(SignedWebhook):
     """Twilio's POST to a message's StatusCallback URL: the message moved on (or failed)."""
 
 
+class SignatureFailureLimit:
+    """Failed signature checks per sender address: ``limit`` of them, then RateLimited until the window
+    lets the address try again. None or an amount of 0: no limit.
+
+    A check is reserved before anything is looked up and given back unless it fails, so only failures
+    count, and of any number of checks from one address at once at most ``limit`` are looked up.
+    """
+
+    SCOPE = "twilio-signature-failures"
+
+    def __init__(self, limiter: RateLimiter | None, limit: RateLimit | None) -> None:
+        self._limiter = limiter if limit is not None and limit.amount > 0 else None
+        self._limit = limit or RateLimit(amount=0, per_seconds=60)
+
+    def _keys(self, address: str) -> tuple[str]:
+        return (f"{self.SCOPE}:address:{address}",)
+
+    async def reserve(self, address: str) -> None:
+        if self._limiter is not None:
+            await reserve_attempt(
+                self._limiter,
+                self._keys(address),
+                self._limit,
+                refusal="too many webhooks from this address failed their signature check; wait before "
+                "posting more",
+                scope=self.SCOPE,
+            )
+
+    async def give_back(self, address: str) -> None:
+        if self._limiter is not None:
+            await give_back_attempt(self._limiter, self._keys(address), self._limit)
+
+
+class _SignatureCheck:
+    """One webhook's check, reserved against its address's failures until it is judged."""
+
+    def __init__(self, failures: SignatureFailureLimit, address: str, number: PhoneNumber) -> None:
+        self.number = number  # the tenant's number the webhook names
+        self._failures = failures
+        self._address = address
+        self._open = True
+
+    def failed(self) -> None:
+        """The signature did not verify: the reservation stays, a failure of the address."""
+        self._open = False
+
+    async def settle(self) -> None:
+        """The check did not fail (it passed, or the database failed first): its reservation goes back.
+        Once: later calls do nothing."""
+        if self._open:
+            self._open = False
+            await self._failures.give_back(self._address)
+
+
 class _Authenticator:
     """Which tenants a webhook proves it is for: the owners of the number whose Twilio account is
-    ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none."""
+    ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none.
 
-    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier) -> None:
+    ``screen`` runs first, outside any transaction: it reserves the check against the address's
+    failures (RateLimited when there is none left) and refuses, without a lookup, a webhook that cannot
+    be Twilio's. The caller settles the check when it is done, whatever happened (``finally``).
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, failures: SignatureFailureLimit
+    ) -> None:
         self._uow = uow
         self._verifier = verifier
+        self._failures = failures
 
-    async def tenants(self, webhook: SignedWebhook, number_field: str) -> list[UUID]:
+    async def screen(self, webhook: SignedWebhook, number_field: str) -> _SignatureCheck:
+        await self._failures.reserve(webhook.client_address)
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
+        if not self._verifier.is_well_formed(webhook.signature):
+            _refuse(webhook, "missing or malformed signature", raw_number, account_sid)
+        if not is_twilio_account_sid(account_sid):
+            _refuse(webhook, "AccountSid is not a Twilio account", raw_number, account_sid)
         try:
             number = PhoneNumber.parse(raw_number)
         except InvalidPhoneNumber:
-            _refuse(f"{number_field} is not a phone number", raw_number, account_sid)
+            _refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid)
+        return _SignatureCheck(self._failures, webhook.client_address, number)
+
+    async def tenants(self, webhook: SignedWebhook, check: _SignatureCheck, number_field: str) -> list[UUID]:
+        try:
+            verified = await self._verified_tenants(webhook, check.number, number_field)
+        except WebhookRejected:
+            check.failed()
+            raise
+        await check.settle()  # at once: the rest of the request is no check
+        return verified
+
+    async def _verified_tenants(
+        self, webhook: SignedWebhook, number: PhoneNumber, number_field: str
+    ) -> list[UUID]:
+        raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
         senders = await self._uow.senders.find_all_by_number(number)
         if not senders:
-            _refuse("no tenant has this number", raw_number, account_sid)
+            _refuse(webhook, "no tenant has this number", raw_number, account_sid)
         accounts_matched = 0
         verified: list[UUID] = []
         for sender in senders:
@@ -126,13 +227,17 @@ class _Authenticator:
                 verified.append(sender.tenant_id)
         if not verified:
             why = "bad or missing signature" if accounts_matched else "the account does not own this number"
-            _refuse(why, raw_number, account_sid)
+            _refuse(webhook, why, raw_number, account_sid)
         return verified
 
 
-def _refuse(reason: str, number: str, account_sid: str) -> NoReturn:
+def _refuse(webhook: SignedWebhook, reason: str, number: str, account_sid: str) -> NoReturn:
     logger.warning(
-        "Twilio webhook refused: %s (number %r, AccountSid %r)", reason, number[:64], account_sid[:64]
+        "Twilio webhook refused: %s (number %r, AccountSid %r, from %s)",
+        reason,
+        number[:64],
+        account_sid[:64],
+        webhook.client_address[:64],
     )
     raise WebhookRejected()
 
@@ -151,14 +256,23 @@ class ReceiveInboundMessage:
     ``message.received`` event for the tenant's webhooks are written in one transaction.
     """
 
-    def __init__(self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        verifier: WebhookSignatureVerifier,
+        clock: Clock,
+        *,
+        limiter: RateLimiter | None = None,
+        failure_limit: RateLimit | None = None,
+    ) -> None:
         self._uow = uow
-        self._authenticator = _Authenticator(uow, verifier)
+        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(limiter, failure_limit))
         self._clock = clock
 
     async def __call__(self, webhook: InboundMessageWebhook) -> InboundReceipt:
+        check = await self._authenticator.screen(webhook, "To")
         try:
-            return await self._receive(webhook)
+            return await self._receive(webhook, check)
         except AlreadyExists:
             # Another request stored this MessageSid between our lookup and our insert.
             async with self._uow:
@@ -166,10 +280,12 @@ class ReceiveInboundMessage:
             if existing is None:
                 raise
             return InboundReceipt(message=existing, duplicate=True)
+        finally:
+            await check.settle()
 
-    async def _receive(self, webhook: InboundMessageWebhook) -> InboundReceipt:
+    async def _receive(self, webhook: InboundMessageWebhook, check: _SignatureCheck) -> InboundReceipt:
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, "To")
+            tenants = await self._authenticator.tenants(webhook, check, "To")
             if len(tenants) > 1:
                 logger.warning(
                     "tenants %s share number %s and Twilio account %s: the inbound message goes to the "
@@ -201,7 +317,8 @@ class ReceiveInboundMessage:
 
 class CallbackOutcome(enum.StrEnum):
     APPLIED = "applied"  # the message moved forward
-    NOT_APPLIED = "not_applied"  # logged in the timeline, but stale or repeated: the status stays
+    # Stale (logged in the timeline) or a repeat (logged already): the status stays.
+    NOT_APPLIED = "not_applied"
     UNKNOWN_MESSAGE = "unknown_message"  # no message of the tenant has this MessageSid
     IGNORED_STATUS = "ignored_status"  # not a status of an outbound message (or one we do not know)
 
@@ -213,7 +330,7 @@ class CallbackResult:
 
 
 class RecordStatusCallback:
-    """Apply a signed status callback: forward only, every report kept in the message's timeline.
+    """Apply a signed status callback: forward only, every distinct report kept in the message's timeline.
 
     Callbacks arrive out of order and more than once; the repository's conditional update decides
     whether one moves the message. A callback can also overtake the send's own record of the
@@ -227,15 +344,24 @@ class RecordStatusCallback:
         clock: Clock,
         *,
         metrics: Metrics = NO_METRICS,
+        limiter: RateLimiter | None = None,
+        failure_limit: RateLimit | None = None,
     ) -> None:
         self._uow = uow
-        self._authenticator = _Authenticator(uow, verifier)
+        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(limiter, failure_limit))
         self._clock = clock
         self._metrics = metrics
 
     async def __call__(self, webhook: StatusCallbackWebhook) -> CallbackResult:
+        check = await self._authenticator.screen(webhook, "From")
+        try:
+            return await self._record(webhook, check)
+        finally:
+            await check.settle()
+
+    async def _record(self, webhook: StatusCallbackWebhook, check: _SignatureCheck) -> CallbackResult:
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, "From")
+            tenants = await self._authenticator.tenants(webhook, check, "From")
             sid = _message_sid(webhook)
             reported = webhook.field("MessageStatus") or webhook.field("SmsStatus")
             status = TWILIO_STATUSES.get(reported.lower())

@@ -77,10 +77,15 @@ def _with_rate_limit_headers(base: type[Operation]) -> type[Operation]:
 
 
 def document_rate_limits(app: Litestar) -> None:
-    """Declare a 429 problem, with its headers, on every operation the per-address limit counts."""
+    """Declare a 429 problem, with its headers, on every operation the per-address limit counts; and
+    the headers of the 429 that a route the per-address limit never counts declares for a limit of
+    its own (Twilio's webhooks: failed signature checks)."""
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
-            if isinstance(handler, HTTPRouteHandler) and is_rate_limited(handler):
+            if not isinstance(handler, HTTPRouteHandler):
+                continue
+            if is_rate_limited(handler):
                 responses: dict[int, Any] = dict(handler.responses or {})
                 handler.responses = {**responses, **problem_responses(429)}
+            if 429 in (handler.responses or {}):
                 handler.operation_class = _with_rate_limit_headers(handler.operation_class)

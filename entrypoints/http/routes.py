@@ -249,10 +249,11 @@ class MessagesController(Controller):
         summary="Send a failed message again",
         description=(
             "Only `failed` outbound messages can be retried. The message goes back to `accepted` and is "
-            "dispatched like a new one (the 24-hour window rule applies again); poll it for the outcome."
+            "dispatched like a new one (the 24-hour window rule applies again, and it counts against the "
+            "tenant's send limits like a send); poll it for the outcome."
         ),
         status_code=HTTP_202_ACCEPTED,
-        responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+        responses=problem_responses(400, 401, 403, 404, 409, 422, 429, 503),
     )
     async def retry(
         self,
@@ -268,7 +269,8 @@ class MessagesController(Controller):
         summary="One of the tenant's messages, with its status timeline",
         description=(
             "`timeline` lists every status report received about the message, oldest first; "
-            "`applied` is false for a late or repeated report that did not move the message."
+            "`applied` is false for a late report that did not move the message; a repeated report "
+            "appears once."
         ),
         responses=problem_responses(400, 401, 404, 503),
     )

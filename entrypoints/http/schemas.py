@@ -136,7 +136,7 @@ class MessagePage(msgspec.Struct):
 class StatusEventResource(msgspec.Struct):
     status: MessageStatus
     received_at: datetime
-    applied: bool  # False: a late or repeated report that did not move the message
+    applied: bool  # False: a late report that did not move the message (a repeat is not listed again)
     error_code: int | None
     error_message: str | None
 

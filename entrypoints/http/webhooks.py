@@ -31,6 +31,7 @@ from application.use_cases.webhooks import (
     StatusCallbackWebhook,
 )
 from entrypoints.http.access import public
+from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.rate_limits import never_rate_limited
@@ -84,12 +85,14 @@ def signed_url(request: Request[Any, Any, Any], public_base_url: str | None) -> 
 
 
 def signed_webhook(kind: type[W], request: Request[Any, Any, Any], body: bytes, signature: str | None) -> W:
-    """The command for a webhook use case: the URL as signed, every posted field, the signature."""
+    """The command for a webhook use case: the URL as signed, every posted field, the signature, and
+    the address it came from."""
     public_base_url = container_of(request).settings().public_base_url
     return kind(
         url=signed_url(request, public_base_url),
         params=posted_fields(request, body),
         signature=signature or "",
+        client_address=client_address(request),
     )
 
 
@@ -163,8 +166,9 @@ class _StatusOperation(Operation):
 _INBOUND_DESCRIPTION = (
     "Set this URL as the WhatsApp sender's incoming-message webhook in Twilio. The tenant is the one "
     "whose number is `To` and whose Twilio account is `AccountSid`; the `X-Twilio-Signature` must verify "
-    "with that tenant's auth token, else 403 and nothing is stored. A message Twilio delivers twice "
-    "(same `MessageSid`) is stored once. The reply is empty TwiML: nothing is sent back."
+    "with that tenant's auth token, else 403 and nothing is stored (an address whose posts keep failing "
+    "that check gets 429 for a while). A message Twilio delivers twice (same `MessageSid`) is stored "
+    "once. The reply is empty TwiML: nothing is sent back."
 )
 
 
@@ -173,8 +177,12 @@ class TwilioWebhooksController(Controller):
 
     They are exempt from the per-address request limit: Twilio posts every tenant's callbacks (several
     per message, repeats included) from a small pool of shared addresses, so a per-address limit would
-    throttle Twilio itself, and a refused status callback is not retried. Each request is bounded by
-    the body size limit and refused cheaply (one indexed lookup, one HMAC) unless it is signed.
+    throttle Twilio itself, and a refused status callback is not retried. What is limited per address
+    is failed signature checks (TWILIO_SIGNATURE_FAILURES_PER_MINUTE; each check is counted before
+    the lookup and given back when it verifies), which Twilio's traffic never makes: past the limit an
+    address gets 429 before anything is looked up. Each request is bounded by
+    the body size limit; one that cannot be Twilio's (no signature, or not of Twilio's form) is refused
+    before any lookup, one with a wrong signature after one indexed lookup and one HMAC.
     """
 
     path = "/"
@@ -196,7 +204,7 @@ class TwilioWebhooksController(Controller):
         status_code=HTTP_200_OK,
         media_type=TWIML_MEDIA_TYPE,
         operation_class=_InboundOperation,
-        responses=problem_responses(400, 403, 413, 422, 503),
+        responses=problem_responses(400, 403, 413, 422, 429, 503),
     )
     async def inbound(
         self,
@@ -217,7 +225,7 @@ class TwilioWebhooksController(Controller):
         media_type=TWIML_MEDIA_TYPE,
         operation_class=_InboundOperation,
         deprecated=True,
-        responses=problem_responses(400, 403, 413, 422, 503),
+        responses=problem_responses(400, 403, 413, 422, 429, 503),
     )
     async def inbound_legacy(
         self,
@@ -234,13 +242,14 @@ class TwilioWebhooksController(Controller):
         summary="Twilio webhook: a message's delivery status",
         description=(
             "The StatusCallback of every message sent through Twilio. Signed like the inbound webhook "
-            "(the tenant's number is `From`). A status only moves forward; every report, applied or "
-            "not, is kept in the message's timeline. Reports about unknown messages are acknowledged "
-            "and dropped."
+            "(the tenant's number is `From`). A status only moves forward; every distinct report, "
+            "applied or not, is kept in the message's timeline, and a repeat of one kept already "
+            "(same MessageSid, status and error code) changes nothing. Reports about unknown messages "
+            "are acknowledged and dropped."
         ),
         status_code=HTTP_204_NO_CONTENT,
         operation_class=_StatusOperation,
-        responses=problem_responses(400, 403, 413, 422, 503),
+        responses=problem_responses(400, 403, 413, 422, 429, 503),
     )
     async def status(
         self,

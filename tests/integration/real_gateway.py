@@ -54,6 +54,7 @@ SETTINGS = {
     # Hundreds of requests from one address; the limits have tests of their own.
     "REQUESTS_PER_MINUTE_PER_IP": "1000000",
     "LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
+    "TWILIO_SIGNATURE_FAILURES_PER_MINUTE": "0",
     "TENANT_SENDS_PER_MINUTE": "0",
     "ARGON2_TIME_COST": "1",
     "ARGON2_MEMORY_KIB": "1024",

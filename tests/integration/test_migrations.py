@@ -96,6 +96,9 @@ def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:
     assert current_revision(empty_database_url) == head == revisions_oldest_first()[-1][0]
 
 
+# SQLite's reflection cannot read an index on an expression; the PostgreSQL run compares those too.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_the_migrated_schema_is_the_one_in_tables_py(empty_database_url: str) -> None:
     upgrade(empty_database_url)
     engine = sa.create_engine(sync_database_url(empty_database_url), poolclass=sa.NullPool)

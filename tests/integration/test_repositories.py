@@ -736,12 +736,76 @@ async def test_late_and_repeated_reports_change_nothing(uow_factory: UowFactory,
     assert await report(uow_factory, StatusChange("SM-late", MessageStatus.QUEUED)) is None
 
     assert await current_status(uow_factory, message) is MessageStatus.DELIVERED
+    # The late ones are logged as not applied; the repeated one is the same report, logged once.
     assert await logged_events(engine, message) == [
         ("delivered", True),
         ("sent", False),
-        ("delivered", False),
         ("queued", False),
     ]
+
+
+async def test_a_report_replayed_many_times_is_logged_once(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    message = await sent_message(uow_factory, "SM-replayed")
+    for change in (
+        StatusChange("SM-replayed", MessageStatus.SENT),
+        StatusChange("SM-replayed", MessageStatus.DELIVERED),
+        StatusChange("SM-replayed", MessageStatus.READ),
+        StatusChange("SM-replayed", MessageStatus.SENDING),  # late: logged, not applied
+    ):
+        await report(uow_factory, change)
+    before = await logged_events(engine, message)
+
+    for seconds in range(25):
+        assert (
+            await report(uow_factory, StatusChange("SM-replayed", MessageStatus.DELIVERED), seconds) is None
+        )
+    await asyncio.gather(
+        *(report(uow_factory, StatusChange("SM-replayed", MessageStatus.SENDING)) for _ in range(5))
+    )
+
+    assert len(before) == 4
+    assert await logged_events(engine, message) == before
+    assert await current_status(uow_factory, message) is MessageStatus.READ
+
+
+async def test_reports_differing_only_in_their_error_code_are_distinct(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    message = await sent_message(uow_factory, "SM-errors")
+
+    await report(uow_factory, StatusChange("SM-errors", MessageStatus.UNDELIVERED, 30003, "unreachable"))
+    await report(uow_factory, StatusChange("SM-errors", MessageStatus.UNDELIVERED, 30008, "unknown error"))
+    await report(uow_factory, StatusChange("SM-errors", MessageStatus.UNDELIVERED, 30003, "unreachable"))
+    await report(uow_factory, StatusChange("SM-errors", MessageStatus.UNDELIVERED))
+
+    assert await logged_events(engine, message) == [
+        ("undelivered", True),
+        ("undelivered", False),
+        ("undelivered", False),
+    ]
+
+
+async def test_after_a_retry_the_new_provider_messages_reports_are_new_reports(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    message = await sent_message(uow_factory, "SM-first-try")
+    await report(uow_factory, StatusChange("SM-first-try", MessageStatus.SENT))
+    await report(uow_factory, StatusChange("SM-first-try", MessageStatus.FAILED, 63016))
+    async with uow_factory() as uow:
+        failed = await uow.messages.get(message.tenant_id, message.id)
+        assert failed is not None
+        retried = failed.accepted_again(T0 + timedelta(minutes=1))
+        await uow.messages.update(
+            retried.handed_to_provider("SM-second-try", MessageStatus.QUEUED, retried.updated_at)
+        )
+        await uow.commit()
+
+    assert await report(uow_factory, StatusChange("SM-second-try", MessageStatus.SENT)) is not None
+    assert await report(uow_factory, StatusChange("SM-second-try", MessageStatus.SENT)) is None
+
+    assert await logged_events(engine, message) == [("sent", True), ("failed", True), ("sent", True)]
 
 
 async def test_a_terminal_status_stays(uow_factory: UowFactory, engine: AsyncEngine) -> None:
@@ -793,7 +857,7 @@ async def test_concurrent_reports_leave_the_furthest_status(
 
     assert await current_status(uow_factory, message) is MessageStatus.DELIVERED
     events = await logged_events(engine, message)
-    assert len(events) == len(reports)
+    assert sorted(status for status, _ in events) == ["delivered", "sending", "sent"]  # each report once
     assert ("delivered", True) in events
     assert sum(applied for _, applied in events) <= 3  # at most sending, sent, delivered, in that order
 
@@ -823,11 +887,11 @@ async def test_the_timeline_lists_every_report_in_order_with_its_outcome(uow_fac
     assert [(e.status, e.applied, e.error_code, e.error_message) for e in events] == [
         (MessageStatus.DELIVERED, True, None, None),
         (MessageStatus.SENT, False, None, None),
-        (MessageStatus.DELIVERED, False, None, None),
+        # the second "delivered" is the first one again: not a report of its own
         (MessageStatus.UNDELIVERED, True, 30003, "the recipient's phone is unreachable"),
         (MessageStatus.READ, False, None, None),
     ]
-    assert [e.received_at for e in events] == [T0 + timedelta(seconds=s) for s in (0, 1, 3, 4, 5)]
+    assert [e.received_at for e in events] == [T0 + timedelta(seconds=s) for s in (0, 1, 4, 5)]
     assert all(e.received_at.tzinfo is UTC for e in events)
     assert {e.message_id for e in events} == {message.id}
     assert [(e.status, e.applied) for e in other_events] == [(MessageStatus.SENT, True)]

@@ -451,7 +451,7 @@ async def test_private_destinations_are_refused_at_delivery(
         tenant_id=harness.tenant.id, url=url, events=["message.status"], now=SystemClock().now()
     )
     async with uow_factory() as uow:
-        await uow.webhook_endpoints.add(endpoint, new_signing_secret())
+        assert await uow.webhook_endpoints.add(endpoint, new_signing_secret(), at_most=100)
         await uow.commit()
     await harness.record_event()
     strict = AiohttpWebhookSender(

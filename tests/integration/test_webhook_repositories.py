@@ -10,12 +10,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.database.engine import create_database_engine
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
-from application.errors import CredentialsUnreadable, NotFound
-from application.ports import DeliveryQuery
-from domain.tenancy import ProviderName, Tenant
+from adapters.system_clock import SystemClock
+from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
+from application.errors import CredentialsUnreadable, InvalidInput, NotFound
+from application.ports import DeliveryQuery, Principal
+from application.use_cases.webhook_endpoints import (
+    MAX_ENDPOINTS_PER_TENANT,
+    RegisterWebhookCommand,
+    RegisterWebhookEndpoint,
+)
+from domain.tenancy import ProviderName, Role, Tenant
 from domain.webhooks import (
     DeliveryAttempt,
     DeliveryState,
@@ -52,7 +60,7 @@ async def add_endpoint(
         tenant_id=tenant.id, url="https://crm.example.com/hook", events=events, now=at, enabled=enabled
     )
     async with uow_factory() as uow:
-        await uow.webhook_endpoints.add(endpoint, secret or new_signing_secret())
+        assert await uow.webhook_endpoints.add(endpoint, secret or new_signing_secret(), at_most=100)
         await uow.commit()
     return endpoint
 
@@ -133,6 +141,39 @@ async def test_an_endpoint_is_updated_and_deleted_with_its_deliveries(uow_factor
         assert await uow.webhook_endpoints.get(acme.id, endpoint.id) is None
         assert await uow.webhook_deliveries.get(acme.id, delivery.id) is None
         assert await uow.webhook_deliveries.list_attempts(acme.id, [delivery.id]) == {}
+
+
+async def test_concurrent_registrations_never_take_a_tenant_past_its_endpoint_cap(
+    database_url: str, secret_box: SecretBox
+) -> None:
+    # As many connections as the gateway's default pool, so that many registrations run at once.
+    engine = create_database_engine(database_url, pool_size=10, max_overflow=10)
+    try:
+        uow_factory: UowFactory = lambda: SqlAlchemyUnitOfWork(engine, secret_box)  # noqa: E731
+        acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+        await add_endpoint(uow_factory, globex)  # another tenant's endpoints do not count
+        any_url = ResolvingWebhookUrlGuard(DestinationPolicy(allow_private_networks=True))
+        admin = Principal(user_id=uuid4(), tenant_id=acme.id, role=Role.TENANT_ADMIN)
+
+        async def create(n: int) -> str:
+            """One request's registration, with its own unit of work, as each HTTP request has."""
+            command = RegisterWebhookCommand(admin, f"https://crm.example.com/hook/{n}", ["message.status"])
+            try:
+                await RegisterWebhookEndpoint(uow_factory(), any_url, SystemClock())(command)
+            except InvalidInput as refused:
+                return str(refused)
+            return "created"
+
+        outcomes = await asyncio.gather(*(create(n) for n in range(30)))
+
+        async with uow_factory() as uow:
+            stored = await uow.webhook_endpoints.list_for_tenant(acme.id)
+    finally:
+        await engine.dispose()
+    assert len(stored) == outcomes.count("created") == MAX_ENDPOINTS_PER_TENANT
+    assert sorted(set(outcomes) - {"created"}) == [
+        f"a tenant has at most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints"
+    ]
 
 
 async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(

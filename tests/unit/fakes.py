@@ -344,6 +344,8 @@ class FakeMessageRepository:
     def __init__(self) -> None:
         self._messages: dict[UUID, Message] = {}
         self._events: list[tuple[UUID, StatusEvent]] = []
+        # Each logged report's identity (message, provider id, status, error code), as the real index.
+        self._reports: set[tuple[UUID, str, MessageStatus, int | None]] = set()
 
     async def add(self, message: Message) -> None:
         if message.id in self._messages:
@@ -392,6 +394,10 @@ class FakeMessageRepository:
         message = self.find_by_provider_sid(change.provider_sid)
         if message is None:
             return None
+        identity = (message.id, change.provider_sid, change.status, change.error_code)
+        if identity in self._reports:  # a repeat: the same report, logged once
+            return None
+        self._reports.add(identity)
         applies = message.status.can_advance_to(change.status)
         event = StatusEvent(
             message_id=message.id,
@@ -423,11 +429,12 @@ class FakeMessageRepository:
         return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
 
     def snapshot(self) -> Restore:
-        messages, events = dict(self._messages), list(self._events)
+        messages, events, reports = dict(self._messages), list(self._events), set(self._reports)
 
         def restore() -> None:
             self._messages = dict(messages)
             self._events = list(events)
+            self._reports = set(reports)
 
         return restore
 
@@ -699,11 +706,14 @@ class FakeWebhookEndpointRepository:
         self._endpoints: dict[UUID, WebhookEndpoint] = {}
         self._secrets: dict[UUID, SigningSecrets] = {}
 
-    async def add(self, endpoint: WebhookEndpoint, secret: str) -> None:
+    async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
         if endpoint.id in self._endpoints:
             raise AlreadyExists("the webhook endpoint exists already")
+        if len(await self.list_for_tenant(endpoint.tenant_id)) >= at_most:
+            return False
         self._endpoints[endpoint.id] = endpoint
         self._secrets[endpoint.id] = SigningSecrets(current=secret)
+        return True
 
     async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
         endpoint = self._endpoints.get(endpoint_id)

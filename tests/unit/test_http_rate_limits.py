@@ -16,10 +16,10 @@ import pytest
 import structlog.testing
 from dependency_injector import providers
 
-from application.ports import RateLimit
+from application.ports import OutcomeKind, RateLimit, SendOutcome
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
-from tests.unit.fakes import FakePasswordHasher, FakeUnitOfWork
+from tests.unit.fakes import FakeMessagingProvider, FakePasswordHasher, FakeUnitOfWork
 from tests.unit.test_http_access import PASSWORD, Api, api
 from tests.unit.test_http_api import assert_problem
 
@@ -74,6 +74,28 @@ async def test_sends_per_tenant_per_minute_are_limited(api: Api) -> None:
     # Nothing of the refused send was stored.
     listed = await api.client.get("/api/messages", headers=alice)
     assert len(listed.json()["items"]) == 2
+
+
+async def test_a_retry_is_a_send_and_counts_against_the_same_limit(api: Api) -> None:
+    root = await api.bearer("root")
+    await api.client.patch(f"/admin/tenants/{api.acme.tenant.id}", json={"sends_per_minute": 2}, headers=root)
+    alice = await api.bearer("alice")
+    provider = FakeMessagingProvider()
+    api.container.messaging_provider.override(providers.Object(provider))
+    provider.will_return(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21610, reason="opted out"))
+    first, second = (await send(api, alice)).json(), (await send(api, alice)).json()
+    assert (first["status"], second["status"]) == ("failed", "failed")
+    assert_rate_limited(await send(api, alice), limit=2, window=60)
+
+    retries = [await api.client.post(f"/api/messages/{first['id']}/retry", headers=alice) for _ in range(5)]
+
+    for refused in retries:
+        assert_rate_limited(refused, limit=2, window=60)
+    # A refused retry changes nothing: the message is still failed, and nothing is queued to go out.
+    message = (await api.client.get(f"/api/messages/{first['id']}", headers=alice)).json()
+    assert (message["status"], message["error_code"]) == ("failed", 21610)
+    assert api.database.jobs.all() == []
+    assert len(provider.requests) == 2
 
 
 async def test_sends_per_tenant_per_day_are_limited(api: Api) -> None:

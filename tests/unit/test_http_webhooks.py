@@ -229,7 +229,7 @@ async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(ga
 
     sent = await gateway.post(path, status_params("sent"))
     delivered = await gateway.post(path, status_params("delivered"))
-    stale = await gateway.post(path, status_params("sent"))
+    stale = await gateway.post(path, status_params("sending"))
 
     assert [r.status_code for r in (sent, delivered, stale)] == [204, 204, 204]
     assert sent.content == b""
@@ -240,8 +240,32 @@ async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(ga
     assert [(e.status, e.applied) for e in events] == [
         (MessageStatus.SENT, True),
         (MessageStatus.DELIVERED, True),
-        (MessageStatus.SENT, False),
+        (MessageStatus.SENDING, False),
     ]
+
+
+async def test_a_signed_status_callback_replayed_25_times_leaves_the_timeline_as_it_was(
+    gateway: Gateway,
+) -> None:
+    uow = FakeUnitOfWork(gateway.database)
+    message = Message.new_outbound(
+        tenant_id=gateway.acme.tenant.id,
+        sender=gateway.acme.sender.phone_number,
+        contact=PhoneNumber.parse(CUSTOMER),
+        content=MessageContent(body="Your order has shipped"),
+        now=FixedClock().now(),
+    )
+    await uow.messages.add(message)
+    path = f"/webhooks/twilio/status?message_id={message.id}"
+    for reported in ("sending", "sent", "delivered", "sent"):
+        await gateway.post(path, status_params(reported))
+    before = await uow.messages.list_status_events(message.tenant_id, message.id)
+
+    replays = [await gateway.post(path, status_params("delivered")) for _ in range(25)]
+
+    assert {r.status_code for r in replays} == {204}  # Twilio stops retrying on a 2xx
+    assert len(before) == 3  # the fourth report repeated the second
+    assert await uow.messages.list_status_events(message.tenant_id, message.id) == before
 
 
 async def test_the_query_string_is_part_of_the_signed_url(gateway: Gateway) -> None:
@@ -283,6 +307,25 @@ async def test_webhooks_are_not_throttled_per_address(tmp_path: Path) -> None:
         assert api == [401, 401, 401, 429]
 
 
+async def test_an_address_whose_posts_fail_the_signature_check_is_refused_with_429_after_the_limit(
+    tmp_path: Path,
+) -> None:
+    async for gateway in start(
+        tmp_path, PUBLIC_BASE_URL=PUBLIC_BASE_URL, TWILIO_SIGNATURE_FAILURES_PER_MINUTE="5"
+    ):
+        unsigned = [
+            await gateway.client.post("/webhooks/twilio/status", data=status_params("read")) for _ in range(8)
+        ]
+        forged = await gateway.post("/webhooks/twilio/inbound", inbound_params(), token="guessed")
+
+        assert [r.status_code for r in unsigned] == [403] * 5 + [429] * 3
+        for refused in (*unsigned[5:], forged):
+            assert_problem(refused, 429, "too-many-requests")
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+            assert refused.headers["ratelimit-policy"] == '"default";q=5;w=60'
+        assert gateway.database.messages.all() == []
+
+
 async def test_the_webhooks_are_documented_without_bearer_security(gateway: Gateway) -> None:
     schema = (await gateway.client.get("/docs/openapi.json")).json()
 
@@ -293,5 +336,6 @@ async def test_the_webhooks_are_documented_without_bearer_security(gateway: Gate
         form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         assert {"AccountSid", "MessageSid"} <= set(form["properties"])
         assert any(p["name"] == "X-Twilio-Signature" and p["in"] == "header" for p in operation["parameters"])
+        assert "429" in operation["responses"]
     assert schema["paths"]["/webhook/twilio"]["post"]["deprecated"] is True
     assert "text/xml" in schema["paths"]["/webhooks/twilio/inbound"]["post"]["responses"]["200"]["content"]

@@ -9,7 +9,8 @@ from uuid import uuid4
 import pytest
 
 from adapters.twilio.signature import TwilioWebhookSignatureVerifier
-from application.errors import InvalidInput, WebhookRejected
+from application.errors import InvalidInput, RateLimited, WebhookRejected
+from application.ports import RateLimit
 from application.use_cases.webhooks import (
     TWILIO_STATUSES,
     CallbackOutcome,
@@ -22,7 +23,7 @@ from domain.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from domain.provider_errors import describe_error
 from domain.tenancy import Sender, TwilioCredentials
-from tests.unit.fakes import FakeUnitOfWork, FixedClock, TenantAccount
+from tests.unit.fakes import FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.unit.twilio_webhooks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -366,7 +367,7 @@ async def test_statuses_move_the_message_forward(
     assert await timeline(uow, sent) == [(MessageStatus.SENT, True), (MessageStatus.DELIVERED, True)]
 
 
-async def test_out_of_order_and_repeated_callbacks_leave_the_furthest_status_and_every_report(
+async def test_out_of_order_and_repeated_callbacks_leave_the_furthest_status_and_each_report_once(
     record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
 ) -> None:
     outcomes = []
@@ -375,12 +376,11 @@ async def test_out_of_order_and_repeated_callbacks_leave_the_furthest_status_and
 
     assert (await stored(uow, sent)).status is MessageStatus.READ
     assert outcomes == [CallbackOutcome.APPLIED] + [CallbackOutcome.NOT_APPLIED] * 5
+    # Late reports are logged as not applied; a repeat of a logged one is that report, not another.
     assert await timeline(uow, sent) == [
         (MessageStatus.READ, True),
-        (MessageStatus.READ, False),
         (MessageStatus.DELIVERED, False),
         (MessageStatus.SENT, False),
-        (MessageStatus.DELIVERED, False),
         (MessageStatus.QUEUED, False),
     ]
 
@@ -596,3 +596,97 @@ async def test_another_tenants_account_cannot_report_on_a_number_it_does_not_own
 
     assert await stored(uow, sent) == sent
     assert await timeline(uow, sent) == []
+
+
+# ---------------------------------------------------------------------- what a forger can cost
+
+TWILIO_ADDRESS = "54.172.60.1"
+FORGER_ADDRESS = "203.0.113.9"
+
+
+@pytest.fixture
+def limited_record(
+    uow: FakeUnitOfWork, clock: FixedClock, limiter: FakeRateLimiter, tenants: None
+) -> RecordStatusCallback:
+    """Three failed signature checks a minute per address."""
+    return RecordStatusCallback(
+        uow,
+        TwilioWebhookSignatureVerifier(),
+        clock,
+        limiter=limiter,
+        failure_limit=RateLimit(amount=3, per_seconds=60),
+    )
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(lambda: inbound(inbound_params(), signature=""), id="unsigned"),
+        pytest.param(lambda: inbound(inbound_params(), signature="not base64!"), id="not base64"),
+        pytest.param(lambda: inbound(inbound_params(), signature="bm90IGEgc2lnbmF0dXJl"), id="not 20 bytes"),
+        pytest.param(lambda: inbound(inbound_params(account_sid="AC-made-up")), id="AccountSid malformed"),
+        pytest.param(lambda: inbound(inbound_params(to="not-a-number")), id="To is not a number"),
+    ],
+)
+async def test_a_webhook_that_cannot_be_signed_by_twilio_is_refused_without_touching_the_database(
+    receive: ReceiveInboundMessage, uow: FakeUnitOfWork, forged: object
+) -> None:
+    uow.available = False  # any database work would raise StorageUnavailable
+
+    with pytest.raises(WebhookRejected):
+        await receive(forged())  # type: ignore[operator]
+
+
+async def test_failed_signature_checks_are_limited_per_address_and_then_refused_without_database_work(
+    limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
+) -> None:
+    forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
+    for _ in range(3):
+        with pytest.raises(WebhookRejected):
+            await limited_record(forged)
+
+    uow.available = False
+    with pytest.raises(RateLimited) as limited:
+        await limited_record(forged)
+    with pytest.raises(RateLimited):  # a correct signature from that address waits too
+        await limited_record(replace(status(status_params("sent")), client_address=FORGER_ADDRESS))
+
+    assert 1 <= limited.value.retry_after_seconds <= 60
+    assert (limited.value.limit, limited.value.window_seconds) == (3, 60)
+    uow.available = True
+    assert await stored(uow, sent) == sent
+
+
+async def test_twilio_is_not_held_back_by_another_addresss_forgeries_nor_by_its_own_traffic(
+    limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
+) -> None:
+    forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
+    for _ in range(3):
+        with pytest.raises(WebhookRejected):
+            await limited_record(forged)
+    with pytest.raises(RateLimited):
+        await limited_record(forged)
+
+    outcomes = [
+        (
+            await limited_record(replace(status(status_params(reported)), client_address=TWILIO_ADDRESS))
+        ).outcome
+        for reported in ["sending", "sent", "delivered", "delivered", "read", "read"]
+    ]
+
+    assert outcomes.count(CallbackOutcome.APPLIED) == 4
+    assert (await stored(uow, sent)).status is MessageStatus.READ
+
+
+async def test_an_address_may_try_again_once_its_failures_leave_the_window(
+    limited_record: RecordStatusCallback, clock: FixedClock, sent: Message
+) -> None:
+    forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
+    for _ in range(3):
+        with pytest.raises(WebhookRejected):
+            await limited_record(forged)
+
+    clock.advance(timedelta(seconds=61))
+
+    signed = replace(status(status_params("sent")), client_address=FORGER_ADDRESS)
+    assert (await limited_record(signed)).outcome is CallbackOutcome.APPLIED

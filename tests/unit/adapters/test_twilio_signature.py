@@ -73,3 +73,12 @@ def test_anything_else_is_refused() -> None:
     assert not verifier.is_valid(url=URL, params=PARAMS, signature="", auth_token=TOKEN)
     assert not verifier.is_valid(url=URL, params=PARAMS, signature=signature, auth_token="")
     assert not verifier.is_valid(url=URL, params=PARAMS, signature="not base64 at all", auth_token=TOKEN)
+
+
+def test_only_base64_of_an_hmac_sha1_is_of_twilios_form() -> None:
+    assert verifier.is_well_formed("GvWf1cFY/Q7PnoempGyD5oXAezc=")
+    assert verifier.is_well_formed(by_hand("another token", URL, pairs(PARAMS)))
+    for malformed in ("", "GvWf1cFY/Q7PnoempGyD5oXAezc", "not base64!", "bm90IGEgc2lnbmF0dXJl", "é" * 28):
+        assert not verifier.is_well_formed(malformed)
+    sha256 = base64.b64encode(hmac.new(b"t", b"x", hashlib.sha256).digest()).decode()
+    assert not verifier.is_well_formed(sha256)

@@ -44,6 +44,47 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert address_refusal(ipaddress.ip_address(address)) is None
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("::ffff:169.254.169.254", "link-local"),  # IPv4-mapped
+        ("::127.0.0.1", "loopback"),  # IPv4-compatible
+        ("::10.1.2.3", "private"),
+        ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:1:5::9", "private"),  # 6to4 of 10.0.0.1, any subnet and host
+        ("2002:a9fe:a9fe::", "link-local"),  # 6to4 of the cloud metadata endpoint
+        ("2001:0:7f00:1::f7f7:f7f7", "loopback"),  # Teredo, server 127.0.0.1 (client 8.8.8.8)
+        ("2001:0:808:808:8000:0:f5ff:fffe", "private"),  # Teredo, obfuscated client 10.0.0.1
+        ("64:ff9b::127.0.0.1", "loopback"),  # NAT64, well-known prefix
+        ("64:ff9b::192.168.1.20", "private"),
+        ("64:ff9b:1::127.0.0.1", "loopback"),  # NAT64, local-use prefix, /96 layout
+        ("64:ff9b:1:7f00:0:100::", "loopback"),  # NAT64, local-use prefix, /48 layout (RFC 6052)
+        ("2606:4700::5efe:127.0.0.1", "loopback"),  # ISATAP interface identifier
+        ("2606:4700::200:5efe:169.254.169.254", "link-local"),  # ISATAP, universal bit set
+        ("fe80::5efe:8.8.8.8", "link-local"),  # a public IPv4 behind a link-local prefix is still link-local
+    ],
+)
+def test_ipv6_forms_embedding_a_non_public_ipv4_address_are_refused_as_that_address(
+    address: str, reason: str
+) -> None:
+    assert address_refusal(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:8.8.8.8",  # IPv4-mapped
+        "::8.8.8.8",  # IPv4-compatible
+        "2002:808:808::1",  # 6to4
+        "2001:0:808:808::fefe:fefe",  # Teredo, server 8.8.8.8, client 1.1.1.1
+        "64:ff9b::8.8.8.8",  # NAT64, well-known prefix
+        "2606:4700::5efe:8.8.8.8",  # ISATAP under a public prefix
+    ],
+)
+def test_ipv6_forms_embedding_a_public_ipv4_address_are_allowed(address: str) -> None:
+    assert address_refusal(ipaddress.ip_address(address)) is None
+
+
 @pytest.fixture
 def guard() -> ResolvingWebhookUrlGuard:
     return ResolvingWebhookUrlGuard(DestinationPolicy(allow_private_networks=False))
@@ -59,6 +100,9 @@ def guard() -> ResolvingWebhookUrlGuard:
         "http://192.168.0.10/hook",
         "http://172.16.0.1/hook",
         "https://[::ffff:127.0.0.1]/hook",
+        "http://[2002:7f00:1::]/",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[::127.0.0.1]:8080/hook",
     ],
 )
 async def test_ip_literals_of_private_networks_are_refused(guard: ResolvingWebhookUrlGuard, url: str) -> None:

@@ -9,7 +9,7 @@ Existing rows get their identity, and the conversations of one person are merged
 the latest message: the latest inbound time (the window), the earliest creation, and as reply form
 the one the person last wrote from. The downgrade keeps the merged rows as they are.
 
-Revision ID: 0012
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-10
 """
@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0010"
 down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
