@@ -1,9 +1,11 @@
 """A Postman collection (v2.1.0) generated from the OpenAPI schema, so the two cannot drift.
 
-One folder per tag, one request per operation. Requests inherit the collection's Bearer auth
-(``{{accessToken}}``) unless the operation needs no security; the login request posts
-``{{username}}``/``{{password}}`` and stores the returned access token, so running "login" first
-makes every other request work.
+Requests run in the order of ``postman_flow.FLOW``, as a user works: log in first, then each part of
+the API, log out last. Created ids are saved into collection variables by each request's test script
+and used by the requests after it, and every request checks its status. Everything the flow does not
+say comes from the schema: method, URL, parameters, example bodies, and auth (the collection's Bearer
+``{{accessToken}}``, or none where the operation needs no security). An operation no step names still
+appears, with the schema's example values, in the folder of its tag.
 
 Pure functions of the schema dict: the same schema always gives the same collection.
 """
@@ -14,19 +16,18 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from entrypoints.postman_flow import FLOW, SAVED_VARIABLES, USER_VARIABLES, Flow, Folder, Step
+
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
-LOGIN_OPERATION_ID = "login"
-REFRESH_OPERATION_ID = "refreshSession"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-DEFAULT_USERNAME = "demo"
-DEFAULT_PASSWORD = "password"  # noqa: S105 - the development demo user's documented password
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 UNTAGGED = "default"
 MAX_DEPTH = 8
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+JSON_MEDIA_TYPE = "application/json"
 
 # Placeholders for values the schema gives no example for, by string format.
 FORMAT_PLACEHOLDERS: dict[str, str] = {
@@ -42,41 +43,94 @@ FORMAT_PLACEHOLDERS: dict[str, str] = {
 _PATH_PARAMETER = re.compile(r"\{([^}/:]+)(?::[^}]*)?\}")
 
 
-def collection_from_openapi(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The Postman collection describing every operation of ``schema``."""
+class FlowMismatch(ValueError):
+    """A step of the flow names a parameter, body or token its operation does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Operation:
+    path: str
+    method: str
+    operation: Mapping[str, Any]
+    shared_parameters: list[Any]
+
+    @property
+    def tag(self) -> str:
+        return str((self.operation.get("tags") or [UNTAGGED])[0])
+
+
+def collection_from_openapi(schema: Mapping[str, Any], flow: Flow = FLOW) -> dict[str, Any]:
+    """The Postman collection running every operation of ``schema`` in the order of ``flow``."""
     components: Mapping[str, Any] = schema.get("components", {}).get("schemas", {})
     default_security: list[Any] = schema.get("security", [])
-    info = schema.get("info", {})
+    tag_descriptions = {
+        str(tag["name"]): str(tag.get("description") or "") for tag in schema.get("tags", []) if "name" in tag
+    }
+
+    # By path and method, not in the schema's dict order, so that the output is stable.
+    operations: dict[str, _Operation] = {}
+    for path, path_item in sorted(schema.get("paths", {}).items()):
+        for method in HTTP_METHODS:
+            if method in path_item:
+                operation = path_item[method]
+                key = str(operation.get("operationId") or f"{method.upper()} {path}")
+                operations[key] = _Operation(path, method, operation, path_item.get("parameters", []))
+
+    def item(step: Step, folder: Folder) -> dict[str, Any]:
+        return _step_item(operations[step.operation_id], step, folder, components, default_security)
+
+    unnamed_by_folder, unnamed_by_tag = _unnamed(operations, flow)
+    folders: list[dict[str, Any]] = []
+    for folder in flow.folders:
+        items = [item(step, folder) for step in folder.steps if step.operation_id in operations]
+        items.extend(item(Step(key), folder) for key in unnamed_by_folder.pop(folder.name, []))
+        for tag in folder.tags:
+            items.extend(item(Step(key), folder) for key in unnamed_by_tag.pop(tag, []))
+        items.extend(item(step, folder) for step in folder.closing if step.operation_id in operations)
+        if items:
+            folders.append(_folder(folder, items))
+
+    others = []
+    for tag, keys in sorted(unnamed_by_tag.items()):
+        tag_folder = Folder(tag, tag_descriptions.get(tag, ""), steps=())
+        others.append(_folder(tag_folder, [item(Step(key), tag_folder) for key in keys]))
+    names = [folder["name"] for folder in folders]
+    at = names.index(flow.other_tags_before) if flow.other_tags_before in names else len(folders)
+    folders[at:at] = others
+
+    return {
+        "info": _info(schema.get("info", {})),
+        "item": folders,
+        "auth": _bearer("accessToken"),
+        "variable": [
+            *(_variable(key, value, description) for key, value, description in USER_VARIABLES),
+            *(_variable(key, "", description) for key, description in SAVED_VARIABLES.items()),
+        ],
+    }
+
+
+def _unnamed(
+    operations: Mapping[str, _Operation], flow: Flow
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The operations no step names: by the folder that claims their path, else by their tag."""
+    named = {step.operation_id for folder in flow.folders for step in (*folder.steps, *folder.closing)}
+    by_folder: dict[str, list[str]] = {}
+    by_tag: dict[str, list[str]] = {}
+    for key, found in operations.items():
+        if key in named:
+            continue
+        claimed_by = next(
+            (folder.name for folder in flow.folders if any(map(found.path.startswith, folder.paths))), None
+        )
+        if claimed_by is not None:
+            by_folder.setdefault(claimed_by, []).append(key)
+        else:
+            by_tag.setdefault(found.tag, []).append(key)
+    return by_folder, by_tag
+
+
+def _info(info: Mapping[str, Any]) -> dict[str, Any]:
     title = str(info.get("title", "API"))
-
-    declared_tags = [tag for tag in schema.get("tags", []) if "name" in tag]
-    tag_order = {str(tag["name"]): index for index, tag in enumerate(declared_tags)}
-    tag_descriptions = {str(tag["name"]): str(tag.get("description") or "") for tag in declared_tags}
-
-    # Sorted, not in the schema's dict order: the login request first (the Collection Runner then
-    # authenticates before anything else), then by path and method.
-    operations = sorted(
-        (
-            (path_item[method].get("operationId") != LOGIN_OPERATION_ID, path, HTTP_METHODS.index(method)),
-            method,
-            path_item,
-        )
-        for path, path_item in schema.get("paths", {}).items()
-        for method in HTTP_METHODS
-        if method in path_item
-    )
-    folders: dict[str, list[dict[str, Any]]] = {}
-    folder_keys: dict[str, tuple[bool, int, str]] = {}
-    for (not_login, path, _), method, path_item in operations:
-        operation = path_item[method]
-        tag = str((operation.get("tags") or [UNTAGGED])[0])
-        item = _request_item(
-            path, method, operation, path_item.get("parameters", []), components, default_security
-        )
-        folders.setdefault(tag, []).append(item)
-        key = (not_login, tag_order.get(tag, len(tag_order)), tag)
-        folder_keys[tag] = min(key, folder_keys.get(tag, key))
-
     collection_info: dict[str, Any] = {
         "_postman_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:openapi:{title}")),
         "name": title,
@@ -86,27 +140,7 @@ def collection_from_openapi(schema: Mapping[str, Any]) -> dict[str, Any]:
         collection_info["description"] = str(info["description"])
     if info.get("version"):
         collection_info["version"] = str(info["version"])
-
-    return {
-        "info": collection_info,
-        "item": [
-            _folder(tag, folders[tag], tag_descriptions.get(tag))
-            for tag in sorted(folders, key=folder_keys.__getitem__)
-        ],
-        "auth": {
-            "type": "bearer",
-            "bearer": [{"key": "token", "value": "{{accessToken}}", "type": "string"}],
-        },
-        "variable": [
-            _variable("baseUrl", DEFAULT_BASE_URL, "Where the API runs"),
-            _variable("username", DEFAULT_USERNAME, "Who the login request logs in as"),
-            _variable("password", DEFAULT_PASSWORD, "The password of that user"),
-            _variable("accessToken", "", "Set by the login request; sent as the Bearer token"),
-            _variable(
-                "refreshToken", "", "Set by the login and refresh requests; sent by the refresh request"
-            ),
-        ],
-    }
+    return collection_info
 
 
 def render(collection: Mapping[str, Any]) -> str:
@@ -114,65 +148,130 @@ def render(collection: Mapping[str, Any]) -> str:
     return json.dumps(collection, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _folder(name: str, items: list[dict[str, Any]], description: str | None) -> dict[str, Any]:
-    folder: dict[str, Any] = {"name": name, "item": items}
-    if description:
-        folder["description"] = description
-    return folder
+def _folder(folder: Folder, items: list[dict[str, Any]]) -> dict[str, Any]:
+    node: dict[str, Any] = {"name": folder.name, "item": items}
+    if folder.description:
+        node["description"] = folder.description
+    if folder.bearer:
+        node["auth"] = _bearer(folder.bearer)
+    if folder.runs_if:
+        node["event"] = [
+            _script(
+                "prerequest",
+                [
+                    f"// Skipped unless {folder.runs_if} is set.",
+                    f'if (!pm.variables.get("{folder.runs_if}")) {{',
+                    "    pm.execution.skipRequest();",
+                    "}",
+                ],
+            )
+        ]
+    return node
+
+
+def _bearer(variable: str) -> dict[str, Any]:
+    return {"type": "bearer", "bearer": [{"key": "token", "value": f"{{{{{variable}}}}}", "type": "string"}]}
 
 
 def _variable(key: str, value: str, description: str) -> dict[str, Any]:
     return {"key": key, "value": value, "type": "string", "description": description}
 
 
-def _request_item(
-    path: str,
-    method: str,
-    operation: Mapping[str, Any],
-    shared_parameters: list[Any],
+def _script(listen: str, lines: list[str]) -> dict[str, Any]:
+    return {"listen": listen, "script": {"type": "text/javascript", "exec": lines}}
+
+
+def _step_item(
+    found: _Operation,
+    step: Step,
+    folder: Folder,
     components: Mapping[str, Any],
     default_security: list[Any],
 ) -> dict[str, Any]:
-    operation_id = operation.get("operationId")
-    is_login = operation_id == LOGIN_OPERATION_ID
-    parameters = _parameters(shared_parameters, operation.get("parameters", []), components)
+    operation = found.operation
+    where = f"{folder.name} / {step.name or step.operation_id}"
+    parameters = _parameters(found.shared_parameters, operation.get("parameters", []), components)
+    _give_values(parameters, "path", step.path, where)
+    _give_values(parameters, "query", step.query, where)
+    _give_values(parameters, "header", step.headers, where)
 
     request: dict[str, Any] = {
-        "method": method.upper(),
+        "method": found.method.upper(),
         "header": [],
-        "url": _url(path, parameters, components),
+        "url": _url(found.path, parameters, components),
     }
-    description = operation.get("description")
+    description = step.description or operation.get("description")
     if description:
         request["description"] = str(description)
 
-    body = operation.get("requestBody")
-    if body is not None:
-        body = _resolve(body, components)
-        content: Mapping[str, Any] = body.get("content", {})
-        media_type = next(iter(content), None)
-        if media_type is not None:
-            request["header"].append({"key": "Content-Type", "value": media_type})
-            if media_type == FORM_MEDIA_TYPE:
-                request["body"] = _form_body(content[media_type], components)
-            else:
-                request["body"] = _body(content[media_type], components, is_login=is_login)
+    body = _resolve(operation.get("requestBody"), components)
+    content: Mapping[str, Any] = body.get("content", {}) if isinstance(body, Mapping) else {}
+    media_type = next(iter(content), None)
+    if media_type is not None:
+        request["header"].append({"key": "Content-Type", "value": media_type})
+        if media_type == FORM_MEDIA_TYPE:
+            request["body"] = _form_body(content[media_type], components)
+        else:
+            request["body"] = _body(content[media_type], components, step.body, where)
+    elif step.body:
+        raise FlowMismatch(f"{where}: the operation takes no body")
     for parameter in parameters:
         if parameter.get("in") == "header":
             request["header"].append(_parameter_entry(parameter, components))
 
     security = operation.get("security", default_security)
     if not any(requirement for requirement in security):
+        if step.bearer:
+            raise FlowMismatch(f"{where}: the operation takes no credential")
         request["auth"] = {"type": "noauth"}
+    elif step.bearer:
+        request["auth"] = _bearer(step.bearer)
 
-    item: dict[str, Any] = {
-        "name": str(operation.get("summary") or operation_id or f"{method.upper()} {path}"),
+    events = []
+    if step.before:
+        events.append(_script("prerequest", list(step.before)))
+    events.append(_script("test", _test_lines(step.expect or _success_statuses(operation), step.saves)))
+    return {
+        "name": step.name or str(operation.get("summary") or step.operation_id),
         "request": request,
         "response": [],
+        "event": events,
     }
-    if is_login or operation_id == REFRESH_OPERATION_ID:
-        item["event"] = [_store_token_script()]
-    return item
+
+
+def _give_values(
+    parameters: list[Mapping[str, Any]], location: str, values: Mapping[str, str], where: str
+) -> None:
+    """Give parameters the flow's values, as examples that are sent (not left disabled)."""
+    known = {str(p.get("name")) for p in parameters if p.get("in") == location}
+    unknown = set(values) - known
+    if unknown:
+        raise FlowMismatch(f"{where}: no {location} parameter {', '.join(sorted(unknown))}")
+    for index, parameter in enumerate(parameters):
+        if parameter.get("in") == location and parameter.get("name") in values:
+            parameters[index] = {**parameter, "example": values[str(parameter["name"])], "required": True}
+
+
+def _success_statuses(operation: Mapping[str, Any]) -> tuple[int, ...]:
+    statuses = sorted(int(code) for code in operation.get("responses", {}) if str(code).startswith("2"))
+    return tuple(statuses) or (200,)
+
+
+def _test_lines(expect: tuple[int, ...], saves: Mapping[str, str]) -> list[str]:
+    codes = json.dumps(list(expect), separators=(", ", ": "))
+    lines = [
+        f'pm.test("status is {" or ".join(str(code) for code in expect)}", function () {{',
+        f"    pm.expect(pm.response.code).to.be.oneOf({codes});",
+        "});",
+    ]
+    if saves:
+        lines.append(f"if ({codes}.includes(pm.response.code)) {{")
+        lines.append("    const body = pm.response.json();")
+        lines.extend(
+            f'    pm.collectionVariables.set("{name}", {expression});' for name, expression in saves.items()
+        )
+        lines.append("}")
+    return lines
 
 
 def _parameters(shared: list[Any], own: list[Any], components: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -247,19 +346,20 @@ def _first_named_example(examples: Mapping[str, Any], components: Mapping[str, A
     return first.get("value")
 
 
-def _body(media: Mapping[str, Any], components: Mapping[str, Any], *, is_login: bool) -> dict[str, Any]:
+def _body(
+    media: Mapping[str, Any], components: Mapping[str, Any], values: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """The schema's example body, with the flow's values in place of the example's."""
     if "example" in media:
         example: Any = media["example"]
     elif media.get("examples"):
         example = _first_named_example(media["examples"], components)
     else:
         example = _example(media.get("schema", {}), components, 0)
-    if is_login and isinstance(example, dict):
-        example = {
-            key: f"{{{{{key}}}}}" if key in {"username", "password"} else v for key, v in example.items()
-        }
-    if isinstance(example, dict) and set(example) == {"refresh_token"}:
-        example = {"refresh_token": "{{refreshToken}}"}
+    if values:
+        if not isinstance(example, dict):
+            raise FlowMismatch(f"{where}: the body is not an object")
+        example = {**example, **values}
     return {"mode": "raw", "raw": json.dumps(example, indent=2), "options": {"raw": {"language": "json"}}}
 
 
@@ -273,24 +373,6 @@ def _form_body(media: Mapping[str, Any], components: Mapping[str, Any]) -> dict[
             {"key": name, "value": _as_text(_example(field, components, 1)), "type": "text"}
             for name, field in fields.items()
         ],
-    }
-
-
-def _store_token_script() -> dict[str, Any]:
-    return {
-        "listen": "test",
-        "script": {
-            "type": "text/javascript",
-            "exec": [
-                'pm.test("logged in", function () {',
-                "    pm.response.to.have.status(200);",
-                "});",
-                "if (pm.response.code === 200) {",
-                '    pm.collectionVariables.set("accessToken", pm.response.json().access_token);',
-                '    pm.collectionVariables.set("refreshToken", pm.response.json().refresh_token);',
-                "}",
-            ],
-        },
     }
 
 

@@ -1,0 +1,431 @@
+"""The order in which the Postman collection runs the API: as a user works, from login to logout.
+
+Each step names an operation of the OpenAPI schema and only what the schema cannot say: which ids
+and names to use (variables saved by earlier steps), which body values make a valid request that
+leaves the demo data usable, and which status to expect where it is not the operation's success.
+Everything else (method, URL, parameters, the rest of the body, auth) comes from the schema.
+
+What the run creates it removes (senders, API keys, webhook endpoints) or leaves inert (a user is
+deactivated; a tenant the platform admin creates is its own, named for the run): no step changes the
+demo tenant's settings, credentials or the demo user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Variables a user sets (or keeps), with what they are for. The others are set by the run's scripts.
+USER_VARIABLES: tuple[tuple[str, str, str], ...] = (
+    ("baseUrl", "http://127.0.0.1:8000", "Where the API runs"),
+    ("username", "demo", "A tenant admin to log in as (the demo tenant's, by default)"),
+    ("password", "password", "That user's password"),
+    ("contact", "+14155550123", "The customer the messages go to"),
+    (
+        "webhookUrl",
+        "https://example.com/wa-gateway/events",
+        "An endpoint of your own system for the webhook requests: it must resolve to a public address "
+        "(unless the gateway runs with WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true)",
+    ),
+    (
+        "adminUsername",
+        "",
+        "A platform admin (`wa-gateway user create platform <name> --role platform_admin`): the "
+        "'Platform admin' folder runs only when this is set",
+    ),
+    ("adminPassword", "", "That platform admin's password"),
+)
+
+# Variables the run's scripts set, with what they hold.
+SAVED_VARIABLES: Mapping[str, str] = {
+    "accessToken": "Set by the login and refresh requests; sent as the Bearer token",
+    "refreshToken": "Set by the login and refresh requests; sent by the refresh request",
+    "messageId": "The message the run sent",
+    "failedMessageId": "The message the sandbox refused, to send again",
+    "senderNumber": "The number of the sender the run adds (and removes)",
+    "senderId": "The sender the run adds (and removes)",
+    "newUsername": "The agent the run creates (and deactivates)",
+    "newUserPassword": "That agent's first password",
+    "newUserNextPassword": "The password that agent changes to",
+    "userId": "The agent the run creates (and deactivates)",
+    "userAccessToken": "That agent's access token",
+    "apiKeyId": "The API key the run creates (and revokes)",
+    "endpointId": "The webhook endpoint the run creates (and deletes)",
+    "deliveryId": "A delivery to that endpoint",
+    "adminAccessToken": "The platform admin's access token",
+    "tenantName": "The tenant the platform admin creates",
+    "tenantId": "That tenant's id",
+    "tenantAdminUsername": "That tenant's first admin",
+    "tenantAdminPassword": "That admin's password",
+    "tenantAdminAccessToken": "That admin's access token",
+    "twilioAccountSid": "Twilio credentials set on that tenant (made up: the tenant stays on the sandbox)",
+    "twilioAuthToken": "Twilio auth token set on that tenant (made up)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One request of the run: an operation of the schema, and what the run needs besides.
+
+    ``body`` keys replace the schema example's (the rest of the example stays); ``path`` and ``query``
+    give parameter values (a query parameter given here is sent); ``headers`` give header parameter
+    values and send them; ``bearer`` names the variable holding the Bearer token when it is not the
+    folder's; ``expect`` the statuses that pass (default: the operation's 2xx answers); ``saves`` maps a
+    variable to a JavaScript expression over the answer's JSON ``body``; ``before`` is a pre-request
+    script.
+    """
+
+    operation_id: str
+    name: str | None = None  # an operation used twice needs a second name
+    description: str | None = None
+    path: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict)
+    bearer: str | None = None
+    expect: tuple[int, ...] = ()
+    saves: Mapping[str, str] = field(default_factory=dict)
+    before: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """Steps run in order; operations no step names are added before ``closing`` when their path
+    starts with one of ``paths`` or, failing that, their tag is one of ``tags``.
+
+    ``bearer`` names the variable holding the folder's Bearer token (default: the collection's
+    ``accessToken``); ``runs_if`` names a variable without which the folder's requests are skipped.
+    """
+
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+    tags: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    closing: tuple[Step, ...] = ()
+    bearer: str | None = None
+    runs_if: str | None = None
+
+
+def _set_random(variable: str, expression: str) -> str:
+    return f'pm.collectionVariables.set("{variable}", {expression});'
+
+
+# A fresh value each run, so a run never collides with an earlier one (or with a run that stopped
+# half-way and left its user or sender behind).
+_RUN_STAMP = "Date.now().toString(36)"
+_RANDOM_SID = (
+    '"AC" + Array.from({length: 32}, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("")'
+)
+_RANDOM_TEXT = 'Array.from({length: 4}, () => Math.random().toString(36).slice(2, 10)).join("")'
+
+
+def wait_until(path: str, condition: str, why: str) -> tuple[str, ...]:
+    """A pre-request script that polls ``GET path`` (10 s at most) until ``condition`` holds for its
+    JSON ``body``; the request itself then checks the outcome."""
+    return (
+        f"// {why}",
+        "const deadline = Date.now() + 10000;",
+        "function poll() {",
+        "    pm.sendRequest({",
+        f'        url: pm.variables.replaceIn("{{{{baseUrl}}}}{path}"),',
+        '        header: {Authorization: "Bearer " + pm.variables.get("accessToken")},',
+        "    }, function (error, response) {",
+        "        const body = error ? null : response.json();",
+        f"        if (Date.now() < deadline && !(body && {condition})) {{",
+        "            setTimeout(poll, 200);",
+        "        }",
+        "    });",
+        "}",
+        "poll();",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """The folders in order; operations whose tag no folder claims get a folder of their tag, placed
+    before the folder named ``other_tags_before`` (at the end when there is none)."""
+
+    folders: tuple[Folder, ...]
+    other_tags_before: str | None = None
+
+
+FOLDERS: tuple[Folder, ...] = (
+    Folder(
+        "Log in",
+        "Log in first: the access token (15 minutes) and the refresh token go into the collection's "
+        "variables, and every request after sends the access token. Refresh before it expires.",
+        steps=(
+            Step(
+                "login",
+                body={"username": "{{username}}", "password": "{{password}}"},
+                saves={"accessToken": "body.access_token", "refreshToken": "body.refresh_token"},
+            ),
+            Step(
+                "refreshSession",
+                body={"refresh_token": "{{refreshToken}}"},
+                saves={"accessToken": "body.access_token", "refreshToken": "body.refresh_token"},
+            ),
+        ),
+        tags=("auth",),
+    ),
+    Folder(
+        "Messages",
+        "Send, read the history, and send a failed message again.",
+        steps=(
+            Step(
+                "sendMessage",
+                body={"to_number": "{{contact}}"},
+                headers={"Idempotency-Key": "{{$guid}}"},
+                saves={"messageId": "body.id"},
+            ),
+            Step(
+                "sendMessage",
+                name="Send a message the sandbox refuses (it fails: +15005550001 is invalid)",
+                body={"to_number": "+15005550001", "body": "The sandbox refuses this number"},
+                saves={"failedMessageId": "body.id"},
+            ),
+            Step("listMessages", query={"limit": "10"}),
+            Step("getMessage", path={"message_id": "{{messageId}}"}),
+            Step(
+                "retryMessage",
+                path={"message_id": "{{failedMessageId}}"},
+                before=wait_until(
+                    "/api/messages/{{failedMessageId}}",
+                    'body.status === "failed"',
+                    "Only a failed message is sent again: wait until the sandbox has refused it.",
+                ),
+            ),
+        ),
+        tags=("messages",),
+    ),
+    Folder(
+        "Conversations",
+        "One conversation per contact, with WhatsApp's 24-hour session window.",
+        steps=(
+            Step("listConversations", query={"limit": "20"}),
+            Step("listConversationMessages", path={"contact": "{{contact}}"}),
+        ),
+        tags=("conversations",),
+    ),
+    Folder(
+        "Senders",
+        "The tenant's WhatsApp numbers: the run adds one, renames it and removes it.",
+        steps=(
+            Step("listSenders"),
+            Step(
+                "addSender",
+                body={"phone_number": "{{senderNumber}}", "label": "Added by the Postman collection"},
+                saves={"senderId": "body.id"},
+                before=(
+                    _set_random("senderNumber", '"+1415555" + String(Date.now() % 10000).padStart(4, "0")'),
+                ),
+            ),
+            Step(
+                "updateSender",
+                path={"sender_id": "{{senderId}}"},
+                body={"label": "Renamed by the Postman collection"},
+            ),
+            Step("removeSender", path={"sender_id": "{{senderId}}"}),
+        ),
+        tags=("senders",),
+    ),
+    Folder(
+        "Users",
+        "The tenant's users: the run creates an agent, who logs in and changes their password; then "
+        "the agent is deactivated (users are never deleted).",
+        steps=(
+            Step("listUsers"),
+            Step(
+                "createUser",
+                body={"username": "{{newUsername}}", "password": "{{newUserPassword}}", "role": "agent"},
+                saves={"userId": "body.id"},
+                before=(
+                    _set_random("newUsername", f'"postman-" + {_RUN_STAMP}'),
+                    _set_random("newUserPassword", _RANDOM_TEXT),
+                ),
+            ),
+            Step("getUser", path={"user_id": "{{userId}}"}),
+            Step(
+                "login",
+                name="Log in as the new agent",
+                body={"username": "{{newUsername}}", "password": "{{newUserPassword}}"},
+                saves={"userAccessToken": "body.access_token"},
+            ),
+            Step(
+                "changePassword",
+                bearer="userAccessToken",
+                body={"current_password": "{{newUserPassword}}", "new_password": "{{newUserNextPassword}}"},
+                before=(_set_random("newUserNextPassword", _RANDOM_TEXT),),
+            ),
+            Step(
+                "updateUser",
+                description="Deactivates the agent the run created: their sessions end at once.",
+                path={"user_id": "{{userId}}"},
+                body={"is_active": False},
+            ),
+        ),
+        tags=("users",),
+    ),
+    Folder(
+        "API keys",
+        "Keys for systems that call the API: the run creates one and revokes it.",
+        steps=(
+            Step("listApiKeys"),
+            Step(
+                "createApiKey",
+                body={"name": "Made by the Postman collection", "role": "agent"},
+                saves={"apiKeyId": "body.id"},
+            ),
+            Step("revokeApiKey", path={"key_id": "{{apiKeyId}}"}),
+        ),
+        tags=("api-keys",),
+    ),
+    Folder(
+        "Webhook endpoints",
+        "Events POSTed to your own system, signed: the run registers `{{webhookUrl}}`, sends a message "
+        "so that it has a delivery, replays it, and deletes the endpoint.",
+        steps=(
+            Step(
+                "createWebhookEndpoint",
+                body={"url": "{{webhookUrl}}", "description": "Made by the Postman collection"},
+                saves={"endpointId": "body.id"},
+            ),
+            Step("listWebhookEndpoints"),
+            Step("getWebhookEndpoint", path={"endpoint_id": "{{endpointId}}"}),
+            Step(
+                "updateWebhookEndpoint",
+                path={"endpoint_id": "{{endpointId}}"},
+                body={"description": "Renamed by the Postman collection"},
+            ),
+            Step(
+                "sendMessage",
+                name="Send a message: the endpoint is told of it",
+                body={"to_number": "{{contact}}", "body": "A message the webhook endpoint hears of"},
+            ),
+            Step(
+                "listWebhookDeliveries",
+                path={"endpoint_id": "{{endpointId}}"},
+                saves={"deliveryId": "body.items[0].id"},
+                before=wait_until(
+                    "/api/webhooks/{{endpointId}}/deliveries",
+                    "body.items.length > 0",
+                    "The message's events are queued for the endpoint as its status changes.",
+                ),
+            ),
+            Step(
+                "getWebhookDelivery",
+                path={"endpoint_id": "{{endpointId}}", "delivery_id": "{{deliveryId}}"},
+            ),
+            Step(
+                "replayWebhookDelivery",
+                path={"endpoint_id": "{{endpointId}}", "delivery_id": "{{deliveryId}}"},
+            ),
+            Step("rotateWebhookSecret", path={"endpoint_id": "{{endpointId}}"}),
+            Step("deleteWebhookEndpoint", path={"endpoint_id": "{{endpointId}}"}),
+        ),
+        tags=("webhook endpoints",),
+    ),
+    Folder(
+        "Credentials",
+        "Whether the tenant has Twilio credentials: read only here, so the run never replaces a "
+        "tenant's real ones ('Platform admin' sets them on a tenant of its own).",
+        steps=(Step("getCredentials"),),
+        tags=("credentials",),
+    ),
+    Folder(
+        "Twilio's webhooks",
+        "Twilio calls these, signed with the tenant's auth token (`X-Twilio-Signature`). Sent from "
+        "here unsigned, they are refused with 403 and nothing is stored: that refusal is what the "
+        "requests check. Point Twilio at them (through PUBLIC_BASE_URL) to receive real messages.",
+        steps=(
+            Step("receiveTwilioMessage", expect=(403,)),
+            Step("receiveTwilioMessageLegacy", expect=(403,)),
+            Step("recordTwilioStatus", expect=(403,)),
+        ),
+        tags=("webhooks",),
+    ),
+    Folder(
+        "Operations",
+        "Probes for load balancers and orchestrators: no credential.",
+        steps=(Step("health"), Step("readiness")),
+        tags=("operations",),
+    ),
+    Folder(
+        "Audit trail",
+        "Who did what, from where and when: the run's logins, the user, key and endpoint it made.",
+        steps=(),
+        tags=("audit",),
+    ),
+    Folder(
+        "Platform admin",
+        "Runs only with a platform admin's login (set adminUsername and adminPassword; skipped "
+        "otherwise). The admin creates a tenant of the run's own and its first admin, who sets its "
+        "Twilio credentials (made up: the tenant stays on the sandbox); the tenant is suspended and "
+        "reactivated, and the admin logs out.",
+        steps=(
+            Step(
+                "login",
+                name="Log in as a platform admin",
+                body={"username": "{{adminUsername}}", "password": "{{adminPassword}}"},
+                saves={"adminAccessToken": "body.access_token"},
+            ),
+            Step("adminListTenants"),
+            Step(
+                "adminCreateTenant",
+                body={"name": "{{tenantName}}", "provider": "sandbox"},
+                saves={"tenantId": "body.id"},
+                before=(_set_random("tenantName", f'"Postman " + {_RUN_STAMP}'),),
+            ),
+            Step("adminGetTenant", path={"tenant_id": "{{tenantId}}"}),
+            Step("adminUpdateTenant", path={"tenant_id": "{{tenantId}}"}, body={"sends_per_minute": 60}),
+            Step(
+                "adminCreateTenantUser",
+                path={"tenant_id": "{{tenantId}}"},
+                body={
+                    "username": "{{tenantAdminUsername}}",
+                    "password": "{{tenantAdminPassword}}",
+                    "role": "tenant_admin",
+                },
+                before=(
+                    _set_random("tenantAdminUsername", f'"postman-admin-" + {_RUN_STAMP}'),
+                    _set_random("tenantAdminPassword", _RANDOM_TEXT),
+                ),
+            ),
+            Step(
+                "login",
+                name="Log in as the new tenant's admin",
+                body={"username": "{{tenantAdminUsername}}", "password": "{{tenantAdminPassword}}"},
+                saves={"tenantAdminAccessToken": "body.access_token"},
+            ),
+            Step(
+                "setCredentials",
+                bearer="tenantAdminAccessToken",
+                body={"account_sid": "{{twilioAccountSid}}", "auth_token": "{{twilioAuthToken}}"},
+                before=(
+                    _set_random(
+                        "twilioAccountSid",
+                        _RANDOM_SID,
+                    ),
+                    _set_random("twilioAuthToken", _RANDOM_TEXT),
+                ),
+            ),
+            Step("adminSuspendTenant", path={"tenant_id": "{{tenantId}}"}),
+            Step("adminReactivateTenant", path={"tenant_id": "{{tenantId}}"}),
+        ),
+        tags=("admin",),
+        paths=("/admin/",),  # only a platform admin may call these, whatever their tag
+        closing=(Step("logout", name="Log out the platform admin"),),
+        bearer="adminAccessToken",
+        runs_if="adminUsername",
+    ),
+    Folder(
+        "Log out",
+        "Last: ends the session (the access and refresh tokens stop working at once).",
+        steps=(),
+        closing=(Step("logout"),),
+    ),
+)
+
+FLOW = Flow(FOLDERS, other_tags_before="Platform admin")
