@@ -350,8 +350,9 @@ class Container(containers.DeclarativeContainer):
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
-    check_readiness = providers.Factory(CheckReadiness, unit_of_work)
-    measure_dispatch_queue = providers.Factory(MeasureDispatchQueue, unit_of_work, clock, metrics)
+    # Probes and scrapes are never rate limited: each of these keeps its answer a second, shared.
+    check_readiness = providers.Singleton(CheckReadiness, unit_of_work.provider)
+    measure_dispatch_queue = providers.Singleton(MeasureDispatchQueue, unit_of_work.provider, clock, metrics)
     create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)
     add_sender = providers.Factory(AddSender, unit_of_work, clock)
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)

@@ -150,7 +150,8 @@ async def test_an_attempt_given_back_on_redis_frees_its_place(redis_url: str) ->
     limit = RateLimit(amount=2, per_seconds=60)
     assert (await limiter.hit("k", limit)).allowed
     reserved = await limiter.hit("k", limit)
-    assert reserved.reservation is not None and reserved.reservation.shared
+    assert reserved.reservation is not None
+    assert reserved.reservation.shared
 
     await limiter.give_back(reserved.reservation)
 
@@ -192,7 +193,8 @@ async def test_an_attempt_counted_on_redis_is_not_given_back_in_memory_during_an
             relay.url(REDIS_DB), f"wa-gateway-test-{uuid.uuid4().hex}", monotonic=clock
         )
         reserved = await limiter.hit("k", limit)
-        assert reserved.reservation is not None and reserved.reservation.shared
+        assert reserved.reservation is not None
+        assert reserved.reservation.shared
 
         await relay.stop()
         await limiter.hit("k", limit)  # Redis is unreachable: counted in memory from now on

@@ -318,7 +318,8 @@ async def test_posts_failing_the_signature_check_for_one_account_and_number_get_
             await gateway.client.post("/webhooks/twilio/status", data=status_params("read")) for _ in range(8)
         ]
         forged = [
-            await gateway.post("/webhooks/twilio/inbound", inbound_params(), token="guessed") for _ in range(8)
+            await gateway.post("/webhooks/twilio/inbound", inbound_params(), token="guessed")
+            for _ in range(8)
         ]
         signed = await gateway.post("/webhooks/twilio/inbound", inbound_params())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
@@ -673,7 +673,7 @@ def from_address(webhook: InboundMessageWebhook, address: str) -> InboundMessage
     return replace(webhook, client_address=address)
 
 
-async def outcomes_of(calls: list[Awaitable[object]]) -> Counter[str]:
+async def outcomes_of(calls: Sequence[Awaitable[object]]) -> Counter[str]:
     """How each call ended: the error's name, or "ok"."""
     ended: Counter[str] = Counter()
     for call in calls:
