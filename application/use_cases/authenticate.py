@@ -3,6 +3,7 @@ from __future__ import annotations
 from application.audit import audit_entry
 from application.errors import AuthenticationFailed
 from application.ports import (
+    UNKNOWN_CLIENT_ADDRESS,
     Clock,
     PasswordHasher,
     RateLimit,
@@ -51,7 +52,9 @@ class Authenticate:
         self._clock = clock
         self._sessions = sessions
 
-    async def __call__(self, username: str, password: str, client_address: str = "unknown") -> SessionTokens:
+    async def __call__(
+        self, username: str, password: str, client_address: str = UNKNOWN_CLIENT_ADDRESS
+    ) -> SessionTokens:
         username = username.strip().lower()
         refusal = "too many failed logins; wait before trying again"
         failures = [

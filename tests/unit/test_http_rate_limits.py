@@ -317,7 +317,22 @@ async def test_the_access_log_records_the_client_behind_the_load_balancer(
             await balancer.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
 
     (access,) = [line for line in logs if line["event"] == "request"]
-    assert access["client"] == "203.0.113.7"
+    assert access["client_address"] == "203.0.113.7"
+
+
+async def test_probes_and_scrapes_are_logged_at_debug_and_other_unlimited_routes_at_info(api: Api) -> None:
+    with structlog.testing.capture_logs() as logs:
+        for path in ("/healthz", "/readyz", "/metrics"):
+            await api.client.get(path)
+        await api.client.post("/webhooks/twilio/status", data={})  # never rate limited, and no probe
+
+    levels = {line["path"]: line["log_level"] for line in logs if line["event"] == "request"}
+    assert levels == {
+        "/healthz": "debug",
+        "/readyz": "debug",
+        "/metrics": "debug",
+        "/webhooks/twilio/status": "info",
+    }
 
 
 class DatabaseVisits:
