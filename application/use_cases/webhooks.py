@@ -103,7 +103,7 @@ class SignedWebhook:
     ``url`` is the full URL as Twilio called it (the public one, query string included), ``params``
     every posted field with all its values, in the order posted, and ``signature`` the
     ``X-Twilio-Signature`` header ("" when there was none). ``client_address`` is where it came from:
-    failed checks are counted per address.
+    failed checks are counted against it.
     """
 
     url: str
@@ -170,7 +170,8 @@ class TwilioSigners:
     ``max_age_seconds``; webhooks arriving meanwhile share one read. A sender added or a token changed
     is known here at the latest ``max_age_seconds`` later (sooner once a webhook for it verified
     against the database). What it knows only decides whether a webhook must be counted: the database
-    still decides whom a webhook is for. When the database cannot be read, it knows nobody.
+    still decides whom a webhook is for. When the database cannot be read, it knows nobody. The tokens
+    stay in this process's memory meanwhile, opened, as every check against the database opens them.
     """
 
     def __init__(
