@@ -191,11 +191,13 @@ MOMENTS_OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"
 
 @pytest.mark.parametrize("moment", MOMENTS_OUT_OF_RANGE)
 @pytest.mark.parametrize("name", ["since", "until"])
-@pytest.mark.parametrize("path", ["/api/messages", "/api/conversations/+14155550123/messages"])
+@pytest.mark.parametrize(
+    "path", ["/api/messages", "/api/conversations/+14155550123/messages", "/api/audit", "/admin/audit"]
+)
 async def test_a_filter_moment_out_of_range_is_refused_with_400(
     api: Api, path: str, name: str, moment: str
 ) -> None:
-    headers = await api.login(api.acme)
+    headers = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
 
     response = await api.client.get(path, params={name: moment}, headers=headers)
 
@@ -210,12 +212,14 @@ def forged_cursor(*parts: str) -> str:
 
 @pytest.mark.parametrize("moment", MOMENTS_OUT_OF_RANGE)
 @pytest.mark.parametrize(
-    ("path", "tag"), [("/api/messages", None), ("/api/conversations", "c")], ids=["history", "conversations"]
+    ("path", "tag"),
+    [("/api/messages", None), ("/api/conversations", "c"), ("/api/audit", "a"), ("/admin/audit", "a")],
+    ids=["history", "conversations", "audit trail", "every tenant's audit trail"],
 )
 async def test_a_cursor_with_a_moment_out_of_range_is_refused_with_400(
     api: Api, path: str, tag: str | None, moment: str
 ) -> None:
-    headers = await api.login(api.acme)
+    headers = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
     position = (moment, str(uuid4()))
     cursor = forged_cursor(*((tag, *position) if tag else position))
 
