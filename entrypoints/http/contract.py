@@ -3,6 +3,7 @@ the server takes, and what the server refuses, the schema says.
 
 - JSON request bodies are decoded strictly, as their JSON types say: Litestar converts them with
   msgspec's lax rules, made for query strings (``0`` would pass for ``false``, ``"10"`` for ``10``).
+  The route gets that decoding; Litestar does not decode the body again.
 - A request body's schema is msgspec's view of it: ``additionalProperties: false`` (unknown fields are
   refused), and every constraint, nested ones included.
 - ``OPTIONS`` lists every method of the path: Litestar 2's automatic answer lists only the methods of
@@ -24,6 +25,7 @@ from litestar.exceptions import ClientException, ValidationException
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from litestar.utils.scope.state import ScopeState
 
 from entrypoints.http.access import is_automatic_options
 
@@ -70,7 +72,8 @@ _AT = re.compile(r" - at `\$\.?(?P<key>[^`]*)`$")
 
 
 async def decode_json_body_strictly(request: Request[Any, Any, Any]) -> None:
-    """Refuse a JSON body that its type takes only by coercion, with the 400 Litestar would give.
+    """Refuse a JSON body that its type takes only by coercion, with the 400 Litestar would give; keep
+    the body decoded for the route, so that it is decoded once.
 
     A body that is not JSON at all is left to Litestar, whose answer is the same 400 as ever.
     """
@@ -81,7 +84,7 @@ async def decode_json_body_strictly(request: Request[Any, Any, Any]) -> None:
     if not body:
         return
     try:
-        _strict_decoder(body_type).decode(body)
+        decoded = _strict_decoder(body_type).decode(body)
     except msgspec.ValidationError as error:
         at = _AT.search(str(error))
         message = str(error)[: at.start()] if at else str(error)
@@ -91,6 +94,9 @@ async def decode_json_body_strictly(request: Request[Any, Any, Any]) -> None:
         ) from None
     except msgspec.DecodeError:
         return
+    # Request.json() returns what the connection state holds, and the route's conversion of a value
+    # already of its type returns that value itself (msgspec.convert).
+    ScopeState.from_scope(request.scope).json = decoded
 
 
 class RequestBodySchemaPlugin(StructSchemaPlugin):

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import litestar.connection.request
 import pytest
+from litestar.serialization import decode_json
 
 from domain.access import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.tenancy import ProviderName, Role, Tenant, User
@@ -312,3 +314,23 @@ async def test_a_json_body_value_of_another_json_type_is_refused_with_400(
     (field,) = problem["errors"]
     assert field["source"] == "body"
     assert field["field"] == next(name for name in body if name not in {"url", "events", "to_number"})
+
+
+async def test_a_json_body_is_decoded_once_strictly_and_the_route_gets_that_decoding(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = await api.login(api.acme)
+    decoded_by_litestar: list[bytes] = []
+
+    def litestars_decoder(value: bytes, *args: Any, **kwargs: Any) -> Any:
+        decoded_by_litestar.append(value)
+        return decode_json(value, *args, **kwargs)
+
+    monkeypatch.setattr(litestar.connection.request, "decode_json", litestars_decoder)
+
+    sent = await api.send(headers, to_number="+14155550123", body="hi")
+    refused = await api.client.post("/api/webhooks", json={"enabled": 0}, headers=headers)
+
+    assert sent.status_code == 201, sent.text
+    assert_problem(refused, 400, "validation-failed")
+    assert decoded_by_litestar == []
