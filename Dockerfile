@@ -12,7 +12,7 @@ RUN pip install --no-cache-dir "uv>=0.6.2,<1"  # 0.6.2: build-constraint-depende
 WORKDIR /src
 # The dependencies first, in a layer of their own: it is rebuilt only when pyproject.toml changes.
 # pyproject.toml pins every package ([tool.uv] constraint-dependencies): the image gets the tested set.
-COPY pyproject.toml uv.lock* README.md ./
+COPY pyproject.toml README.md ./
 RUN uv sync --no-dev --no-install-project
 COPY domain ./domain
 COPY application ./application

@@ -67,10 +67,6 @@ def decode_audit_cursor(cursor: str) -> AuditPosition:
     if tag != _AUDIT_TAG:
         raise InvalidCursor(_REFUSED)
     occurred_at, entry_id = _position(occurred_at_text, entry_id_text)
-    try:
-        occurred_at = occurred_at.astimezone(UTC)  # as the stored times are compared
-    except OverflowError as error:
-        raise InvalidCursor(_REFUSED) from error
     return AuditPosition(occurred_at=occurred_at, entry_id=entry_id)
 
 
@@ -94,6 +90,7 @@ def _decode(cursor: str, *, length: int) -> list[str]:
 
 
 def _position(moment_text: str, id_text: str) -> tuple[datetime, UUID]:
+    """The moment, in UTC as stored times are compared, and the id of a page's last row."""
     try:
         moment = datetime.fromisoformat(moment_text)
         identifier = UUID(id_text)
@@ -103,7 +100,6 @@ def _position(moment_text: str, id_text: str) -> tuple[datetime, UUID]:
         raise InvalidCursor(_REFUSED)
     try:
         # Year 1 at +14:00 has no UTC equivalent: no row was ever stored at such a moment.
-        moment.astimezone(UTC)
+        return moment.astimezone(UTC), identifier
     except OverflowError as error:
         raise InvalidCursor(_REFUSED) from error
-    return moment, identifier

@@ -23,10 +23,11 @@ from domain.errors import DomainError
 from domain.tenancy import Role
 
 # However long the retention is set, an entry younger than this is never purged (the database
-# enforces it too, for the application's role: migration 0010).
+# enforces it too, for the application's role: migration 0012).
 MIN_RETENTION = timedelta(days=30)
 MAX_DETAIL_LENGTH = 200
 MAX_ADDRESS_LENGTH = 100
+# The longest request id an entry keeps, and the longest X-Request-ID a client's request may carry.
 MAX_REQUEST_ID_LENGTH = 128
 
 

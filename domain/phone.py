@@ -17,9 +17,9 @@ digits also read as a fixed line, which WhatsApp accounts rarely are). Whatever 
 contact (conversations, the session window, the history filter, the routing of inbound messages)
 compares identities.
 
-A number is judged plausible, not assigned: a known country code and a length the country's plan
-allows. libphonenumber's list of assigned ranges trails the operators by months, and a customer's
-message must not be refused because a range is new.
+A number is judged plausible, not assigned: a known country code, a length the country's plan allows,
+and no more than E.164's 15 digits. libphonenumber's list of assigned ranges trails the operators by
+months, and a customer's message must not be refused because a range is new.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from domain.errors import InvalidPhoneNumber
 
 WHATSAPP_PREFIX = "whatsapp:"
 _MAX_INPUT_LENGTH = 64
+E164_MAX_DIGITS = 15  # after the "+": what every phone column of the database is sized for
 
 _MEXICO, _ARGENTINA, _BRAZIL = "52", "54", "55"
 # Argentina's geographic area codes begin with 1, 2 or 3; other ten-digit numbers (freephone 800,
@@ -108,6 +109,12 @@ def _e164_of(digits: str, raw: str) -> str:
             parsed = phonenumbers.parse(identity, None)
     except phonenumbers.NumberParseException as error:
         raise InvalidPhoneNumber(f"{raw!r} is not a phone number") from error
+    if len(max(e164, identity, key=len)) - 1 > E164_MAX_DIGITS:
+        # The library deems some longer numbers possible (+49, +62, +81 …); E.164 ends at 15 digits.
+        raise InvalidPhoneNumber(
+            f"{raw!r} is not a phone number: more than {E164_MAX_DIGITS} digits, the most an "
+            "international number (E.164) has"
+        )
     verdict = phonenumbers.is_possible_number_with_reason(parsed)
     if verdict != phonenumbers.ValidationResult.IS_POSSIBLE:
         why = _LENGTH_PROBLEMS.get(verdict, "an unknown country code")

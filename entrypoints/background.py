@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from application.errors import StorageUnavailable, TransactionConflict
 from entrypoints.container import Container
@@ -24,7 +24,7 @@ async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
     tasks = [
         asyncio.create_task(container.dispatcher().run(stop), name="dispatcher"),
         asyncio.create_task(container.webhook_worker().run(stop), name="webhook worker"),
-        asyncio.create_task(_housekeeping(container, stop), name="housekeeping"),
+        asyncio.create_task(housekeeping(container, stop), name="housekeeping"),
     ]
     try:
         yield stop
@@ -49,24 +49,43 @@ async def access_cache_listening(container: Container) -> AsyncIterator[None]:
             await task
 
 
-async def _housekeeping(container: Container, stop: asyncio.Event) -> None:
+# A purge use case: called, it removes what it is for and says how many rows went.
+_PurgeUseCase = Callable[[], Awaitable[int]]
+
+
+def _purges(container: Container) -> tuple[tuple[str, Callable[[], _PurgeUseCase]], ...]:
+    """What each purge removes, and the provider of its use case (a fresh one each round, made inside
+    the purge's own error handling)."""
+    return (
+        ("expired idempotency keys", container.purge_idempotency_keys),
+        ("finished webhook deliveries", container.purge_webhook_deliveries),
+        ("expired login sessions", container.purge_expired_sessions),
+        ("audit entries older than the retention", container.purge_audit_log),
+    )
+
+
+async def housekeeping(
+    container: Container, stop: asyncio.Event, *, interval_seconds: float = HOUSEKEEPING_INTERVAL_SECONDS
+) -> None:
+    """Run every purge each interval until ``stop`` is set. A purge that fails is logged and tried
+    again next round; it never keeps the others from running, nor ends the loop."""
     while not stop.is_set():
-        try:
-            purged = await container.purge_idempotency_keys()()
-            if purged:
-                logger.info("purged %d expired idempotency keys", purged)
-            purged = await container.purge_webhook_deliveries()()
-            if purged:
-                logger.info("purged %d finished webhook deliveries", purged)
-            purged = await container.purge_expired_sessions()()
-            if purged:
-                logger.info("purged %d expired login sessions", purged)
-            purged = await container.purge_audit_log()()
-            if purged:
-                logger.info("purged %d audit entries older than the retention", purged)
-        except StorageUnavailable:
-            logger.warning("housekeeping: database unavailable, trying again later")
-        except TransactionConflict:
-            logger.info("housekeeping conflicted with a concurrent transaction, trying again later")
+        for what, use_case in _purges(container):
+            await _purge(what, use_case)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), HOUSEKEEPING_INTERVAL_SECONDS)
+            await asyncio.wait_for(stop.wait(), interval_seconds)
+
+
+async def _purge(what: str, use_case: Callable[[], _PurgeUseCase]) -> None:
+    try:
+        purged = await use_case()()
+    except StorageUnavailable:
+        logger.warning("housekeeping: database unavailable, %s purged next round", what)
+    except TransactionConflict:
+        logger.info("housekeeping conflicted with a concurrent transaction, %s purged next round", what)
+    except Exception:
+        # A defect (a missing table, a bug): logged with its traceback; the other purges still run.
+        logger.exception("housekeeping: purging %s failed, tried again next round", what)
+    else:
+        if purged:
+            logger.info("purged %d %s", purged, what)

@@ -4,12 +4,15 @@ Tracebacks are rendered without local variables (logging_setup.py); this module 
 defence, for whatever reaches a line anyway (an exception message quoting a header, a value passed as
 ``extra``):
 
-- ``redact_secrets`` replaces the value of every field named like a secret (password, token, secret,
-  key, authorization, cookie, credentials, signature, a message body), at any depth of dicts, lists and
-  tuples, and header pairs such as ``(b"authorization", b"Bearer …")``; in every string (the event, an
-  exception's message) it replaces bearer credentials, JWTs, our API keys and refresh tokens,
-  ``password=…``-style pairs, passwords in URLs and SQLAlchemy's statement parameters. A message body
-  in free text cannot be recognised: the code never puts one there.
+- ``redact_secrets`` replaces the value of every field whose name is secret, at any depth of dicts,
+  lists and tuples, and of (name, value) pairs such as ``(b"authorization", b"Bearer …")``. One rule,
+  ``is_secret_field``, judges every name, of a field or in text: a word of the name ends with one of
+  ``_SECRET_WORDS`` (password, token, secret, authorization, cookie, signature, a message body, …) or
+  its last word with "key". In every string (the event, an exception's message) it replaces the values
+  of such names (``password=…``, ``'body': '…'``, ``Authorization: Bearer …``), bearer and basic
+  credentials, JWTs, our API keys and refresh tokens, passwords in URLs and SQLAlchemy's statement
+  parameters. A message body in free text, with no name before it, cannot be recognised: the code
+  never puts one there.
 - ``BoundedRenderer`` keeps each line under a size: a long string is cut first, then a line still too
   long keeps its head and its end (where a traceback names the exception) around a marker saying how
   much was dropped; a JSON line stays one valid JSON object that says ``"truncated"``.
@@ -17,8 +20,9 @@ defence, for whatever reaches a line anyway (an exception message quoting a head
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -32,33 +36,34 @@ MAX_LINE_CHARS = 16_000
 # One value (the event, an exception's message, an extra field): enough for an SQL statement.
 MAX_VALUE_CHARS = 4_000
 
-# A field is secret when one of the words of its name (split at "_", "-" and "."; any case) is one of
-# these; "key" only as the last word, so that "key_id" (an id, which is useful) stays.
-_SECRET_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "secrets",
-        "token",
-        "tokens",
-        "authorization",
-        "cookie",
-        "cookies",
-        "credential",
-        "credentials",
-        "signature",
-        "body",
-        "jwt",
-    }
+# The one rule for names, of a field or in text ("password=…", "'token': …", "Authorization: …"): a name
+# is secret when one of its words (split at "_", "-", ".", spaces and changes of case) ends with one of
+# these, singular or plural: "new_password", "newPassword", "accesstoken", "client_secrets". "key" only
+# in the last word, so that "key_id" (an id, which is useful) stays.
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "jwt",
+    "authorization",
+    "cookie",
+    "credential",
+    "signature",
+    "body",
+    "bodies",
 )
-_SECRET_LAST_WORDS = frozenset({"key", "keys"})
+_SECRET_LAST_WORDS = ("key",)
+_SECRET_WORD = re.compile(rf"[a-z0-9]*(?:{'|'.join(_SECRET_WORDS)})s?")
+_SECRET_LAST_WORD = re.compile(rf"[a-z0-9]*(?:{'|'.join(_SECRET_LAST_WORDS)})s?")
+# "APIKey" -> API, Key; "authToken" -> auth, Token; "x-api-key" -> x, api, key
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Local variables, should a traceback bring them back: dropped whole.
 _DROPPED_FIELDS = frozenset({"locals"})
-_WORD_SEPARATORS = re.compile(r"[_.\-\s]+")
 
-# Headers whose value is a credential, as they appear in an ASGI scope or its repr.
+# Headers whose whole line is a credential (a Cookie line holds several pairs), as an exception's
+# message may quote them; each is a secret name by the rule above too.
 _SECRET_HEADERS = frozenset(
     {
         "authorization",
@@ -73,39 +78,60 @@ _SECRET_HEADERS = frozenset(
     }
 )
 _HEADER_NAMES = "|".join(re.escape(name) for name in sorted(_SECRET_HEADERS, key=len, reverse=True))
-_SENSITIVE_NAMES = (
-    r"[\w.-]*(?:password|passwd|passphrase|secret|token|authorization|cookie|credentials?|signature"
-    r"|api[_-]?key|private[_-]?key|auth[_-]?key)[\w.-]*"
+# Schemes whose credential follows them: "Authorization: Basic dXNlcjpwYXNz".
+_SCHEMES = "bearer|basic"
+# A name in text that may be secret (it holds one of the words); is_secret_field decides.
+_CANDIDATE_NAME = rf"[\w.-]*(?:{'|'.join(_SECRET_WORDS + _SECRET_LAST_WORDS)})[\w.-]*"
+# Cheap test first, on the lowercased text (a case-insensitive search is ten times slower): most lines
+# hold none of these, and are left as they are.
+_SUSPECT = re.compile(
+    "|".join(
+        re.escape(literal.lower())
+        for literal in (
+            *_SECRET_WORDS,
+            *_SECRET_LAST_WORDS,
+            *_SCHEMES.split("|"),
+            "eyJ",
+            API_KEY_PREFIX,
+            REFRESH_TOKEN_PREFIX,
+            "[parameters:",
+        )
+    )
+    + r"|://[^\s/]*@"
 )
 
-# Cheap test first: most lines hold none of these, and are left as they are.
-_SUSPECT = re.compile(
-    r"(?i)bearer|basic\s|eyJ|"
-    + re.escape(API_KEY_PREFIX)
-    + "|"
-    + re.escape(REFRESH_TOKEN_PREFIX)
-    + r"|pass|secret|token|authorization|cookie|credential|signature|api[_-]?key|private|://[^\s/]*@"
-    + r"|\[parameters:"
-)
+
+def _redact_if_secret_name(match: re.Match[str]) -> str:
+    """For the patterns of a (name, value): the value replaced when the name is secret."""
+    if not is_secret_field(match["name"]):
+        return match[0]
+    return f"{match['before']}{match['scheme'] or ''}{REDACTED}{match['after'] or ''}"
+
+
 # (pattern, replacement), in order: the header forms before the generic name=value pairs.
-_TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+_TEXT_RULES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # ("authorization", "Bearer …") and (b'cookie', b'…') pairs, as an ASGI scope's repr shows them
     (
-        re.compile(rf"""(?i)(b?(['"])(?:{_HEADER_NAMES})\2\s*,\s*b?)(['"])(?:\\.|(?!\3).)*\3"""),
-        rf"\1\3{REDACTED}\3",
+        re.compile(
+            rf"""(?i)(?P<before>b?(['"])(?P<name>{_CANDIDATE_NAME})\2\s*,\s*b?(?P<quote>['"]))"""
+            r"""(?P<scheme>)(?:\\.|(?!(?P=quote)).)*(?P<after>(?P=quote))"""
+        ),
+        _redact_if_secret_name,
     ),
     # "Authorization: …" and "Cookie: …" header lines, to the end of the line
     (re.compile(rf"(?im)^(\s*(?:{_HEADER_NAMES})\s*:\s*)\S.*$"), rf"\1{REDACTED}"),
-    # password=…, "token": "…", secret: '…' (a quoted value whole, else up to a separator)
+    # password=…, "token": "…", secret: '…', Authorization: Bearer … (a quoted value whole, else up to
+    # a separator or a quote)
     (
         re.compile(
-            rf"""(?i)((?<![\w-])['"]?{_SENSITIVE_NAMES}['"]?\s*[:=]\s*)(?!\[redacted\])"""
-            r"""(?:b?"(?:\\.|[^"\\])*"|b?'(?:\\.|[^'\\])*'|[^\s,;&)}\]]+)"""
+            rf"""(?i)(?P<before>(?<![\w.-])['"]?(?P<name>{_CANDIDATE_NAME})['"]?\s*[:=]\s*)"""
+            rf"""(?P<scheme>(?>(?:{_SCHEMES})\s+)?)(?!\[redacted\])"""
+            r"""(?:b?"(?:\\.|[^"\\])*"|b?'(?:\\.|[^'\\])*'|[^\s,;&)}\]'"]+)(?P<after>)"""
         ),
-        rf"\1{REDACTED}",
+        _redact_if_secret_name,
     ),
     # a credential after its scheme (8 characters at least: "Bearer error=..." is a challenge, not one)
-    (re.compile(r"\b((?i:bearer)|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), rf"\1\2{REDACTED}"),
+    (re.compile(rf"(?i)\b({_SCHEMES})(\s+)[A-Za-z0-9._~+/=-]{{8,}}"), rf"\1\2{REDACTED}"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
     # an API key keeps its visible prefix, which names it (and is shown in the API anyway)
     (
@@ -113,22 +139,25 @@ _TEXT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1{REDACTED}",
     ),
     (re.compile(rf"\b({re.escape(REFRESH_TOKEN_PREFIX)})[A-Za-z0-9_-]+"), rf"\1{REDACTED}"),
-    # scheme://user:password@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{REDACTED}@"),
+    # scheme://user:password@host (the scheme read from its start: a scan from each of its characters
+    # would take quadratic time on a long dotted run)
+    (re.compile(r"((?<![\w+.-])[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{REDACTED}@"),
     # SQLAlchemy's "[parameters: …]" (the engine hides them; this is for any other engine)
     (re.compile(r"\[parameters: [^\n]*"), f"[parameters: {REDACTED}]"),
 )
 
 
+# Field names repeat (the same dozen on every line): each is judged once.
+@functools.lru_cache(maxsize=4096)
 def is_secret_field(name: str) -> bool:
-    words = [word for word in _WORD_SEPARATORS.split(name.lower()) if word]
+    words = [word.lower() for word in _WORDS.findall(name)]
     if not words:
         return False
-    return any(word in _SECRET_WORDS for word in words) or words[-1] in _SECRET_LAST_WORDS
+    return any(_SECRET_WORD.fullmatch(word) for word in words) or bool(_SECRET_LAST_WORD.fullmatch(words[-1]))
 
 
 def redact_text(text: str) -> str:
-    if not _SUSPECT.search(text):
+    if not _SUSPECT.search(text.lower()):
         return text
     for pattern, replacement in _TEXT_RULES:
         text = pattern.sub(replacement, text)
@@ -144,6 +173,8 @@ def _cut(text: str, limit: int) -> str:
 def redacted(value: Any, *, max_chars: int = MAX_VALUE_CHARS) -> Any:
     """``value`` without secrets: containers rebuilt, strings scrubbed and cut, other objects as their
     scrubbed ``repr`` (which is what a renderer would have written)."""
+    if type(value) is str:  # most values of most lines: no isinstance chain for them
+        return _cut(redact_text(value), max_chars)
     if isinstance(value, Mapping):
         return {
             str(key): REDACTED if is_secret_field(str(key)) else redacted(item, max_chars=max_chars)
@@ -151,7 +182,7 @@ def redacted(value: Any, *, max_chars: int = MAX_VALUE_CHARS) -> Any:
             if str(key) not in _DROPPED_FIELDS
         }
     if isinstance(value, list | tuple | set | frozenset):
-        if isinstance(value, tuple) and len(value) == 2 and _is_secret_header(value[0]):
+        if isinstance(value, tuple) and len(value) == 2 and _is_secret_name(value[0]):
             return (redacted(value[0]), REDACTED)
         return [redacted(item, max_chars=max_chars) for item in value]
     if value is None or isinstance(value, bool | int | float):
@@ -163,10 +194,11 @@ def redacted(value: Any, *, max_chars: int = MAX_VALUE_CHARS) -> Any:
     return _cut(redact_text(text), max_chars)
 
 
-def _is_secret_header(name: object) -> bool:
+def _is_secret_name(name: object) -> bool:
+    """For a (name, value) pair such as a header: ``(b"authorization", b"Bearer …")``."""
     if isinstance(name, bytes | bytearray):
         name = bytes(name).decode("latin-1")
-    return isinstance(name, str) and name.lower() in _SECRET_HEADERS
+    return isinstance(name, str) and is_secret_field(name)
 
 
 # Rendered tracebacks: never cut here, where their end (the exception itself) would go first;

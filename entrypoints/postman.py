@@ -27,7 +27,6 @@ HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "tra
 UNTAGGED = "default"
 MAX_DEPTH = 8
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
-JSON_MEDIA_TYPE = "application/json"
 
 # Placeholders for values the schema gives no example for, by string format.
 FORMAT_PLACEHOLDERS: dict[str, str] = {

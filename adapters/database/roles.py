@@ -77,7 +77,7 @@ def grant_app_role(owner_url: str, role: str, *, create_with_password: str | Non
     """As the owner of the schema: let ``role`` read and write every table, now and after later migrations
     (the audit trail: read and append only).
 
-        With ``create_with_password``, a missing role is created first (the owner needs CREATEROLE for it).
+    With ``create_with_password``, a missing role is created first (the owner needs CREATEROLE for it).
     """
     with sync_connection(owner_url) as connection:
         if connection.dialect.name != "postgresql":

@@ -184,6 +184,8 @@ message_status_events = sa.Table(
 )
 sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)
 # A report's identity: a repeated report is the same row (NULLs are distinct in an index, hence -1).
+# SQLite's reflection skips expression indexes: a migration that batch-alters this table there drops
+# this one silently, and must create it again (see migration 0011).
 sa.Index(
     "uq_message_status_events_report",
     message_status_events.c.message_id,

@@ -4,7 +4,7 @@ what is older than the retention."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.authorization import require_platform_admin
@@ -71,14 +71,8 @@ async def _page(uow: UnitOfWork, request: AuditTrailRequest, tenant_id: UUID | N
         raise InvalidInput("limit must be at least 1")
     limit = min(request.limit, MAX_PAGE_SIZE)
     for name, moment in (("since", request.since), ("until", request.until)):
-        if moment is None:
-            continue
-        if moment.tzinfo is None:
+        if moment is not None and moment.tzinfo is None:
             raise InvalidInput(f"{name} needs a timezone, e.g. 2026-01-31T12:00:00Z")
-        try:
-            moment.astimezone(UTC)  # how it is compared with the stored times
-        except OverflowError as error:
-            raise InvalidInput(f"{name} is out of range once in UTC") from error
     query = AuditQuery(
         limit=limit + 1,  # one extra row tells whether another page exists
         tenant_id=tenant_id,

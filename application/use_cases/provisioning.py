@@ -106,8 +106,13 @@ class AddSender:
         async with self._uow:
             if await self._uow.tenants.get(tenant_id) is None:
                 raise NotFound("the tenant does not exist")
-            if await self._uow.senders.get_by_number(tenant_id, number) is not None:
-                raise AlreadyExists(f"{number} is already a sender of this tenant")
+            # One sender per person (whichever form of the number): inbound messages are routed by
+            # identity. Two forms added at the same moment can both get past this check (the unique
+            # index compares numbers as written); the result is a sender too many, which the tenant can
+            # remove, and which routing tolerates.
+            if (existing := await self._uow.senders.get_by_number(tenant_id, number)) is not None:
+                written = "" if existing.phone_number == number else f", as {existing.phone_number}"
+                raise AlreadyExists(f"{number} is already a sender of this tenant{written}")
             # The first sender becomes the default, so a new tenant can send without naming one.
             is_default = await self._uow.senders.get_default(tenant_id) is None
             sender = Sender(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.audit import audit_entry
-from application.authorization import PersonOnly, person_required
+from application.authorization import PersonOnly, require_person
 from application.errors import (
     CurrentPasswordWrong,
     InvalidInput,
@@ -166,8 +166,8 @@ class Logout:
         self._clock = clock
 
     async def __call__(self, principal: Principal) -> None:
-        if principal.session_id is None:
-            raise person_required(PersonOnly.END_SESSION)
+        require_person(principal, PersonOnly.END_SESSION)
+        assert principal.session_id is not None  # a person's access token names its session
         now = self._clock.now()
         async with self._uow:
             await self._uow.sessions.revoke(principal.session_id, now, RevocationReason.LOGOUT)
@@ -286,8 +286,8 @@ class ChangeOwnPassword:
         self._failure_limit = failure_limit
 
     async def __call__(self, principal: Principal, current_password: str, new_password: str) -> None:
-        if principal.user_id is None:
-            raise person_required(PersonOnly.CHANGE_OWN_PASSWORD)
+        require_person(principal, PersonOnly.CHANGE_OWN_PASSWORD)
+        assert principal.user_id is not None  # what makes a principal a person
         wrong_passwords = CountedLimit(
             f"password-change-failures:user:{principal.user_id}",
             self._failure_limit,

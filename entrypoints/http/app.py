@@ -19,7 +19,11 @@ from entrypoints.http.access import enforce_access
 from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.http.audit import AUDIT_CONTROLLERS
 from entrypoints.http.client_address import install as install_client_addresses
-from entrypoints.http.contract import RequestBodySchemaPlugin, allow_every_method_of_the_path
+from entrypoints.http.contract import (
+    RequestBodySchemaPlugin,
+    allow_every_method_of_the_path,
+    declare_concurrent_updates,
+)
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.observability import (
@@ -128,4 +132,5 @@ def create_app(container: Container) -> Litestar:
     app.state.container = container
     install_client_addresses(app.state, settings)
     document_rate_limits(app)
+    declare_concurrent_updates(app)
     return app

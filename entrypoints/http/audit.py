@@ -25,16 +25,15 @@ from domain.tenancy import Role
 from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.routes import BEARER
+from entrypoints.http.routes import BEARER, PageCursor, PageLimit
+from entrypoints.http.wire_types import Moment
 
-PageLimit = Annotated[int, QueryParameter(ge=1, description="1 to 100; larger values are capped at 100")]
-PageCursor = Annotated[str | None, QueryParameter(max_length=200)]
 Action = Annotated[AuditAction | None, QueryParameter(description="Only entries of this action")]
 Actor = Annotated[
     UUID | None, QueryParameter(description="Only entries by this actor: a user's or an API key's id")
 ]
-Since = Annotated[datetime | None, QueryParameter(description="Occurred at or after (ISO 8601)")]
-Until = Annotated[datetime | None, QueryParameter(description="Occurred before (ISO 8601)")]
+Since = Annotated[Moment | None, QueryParameter(description="Occurred at or after")]
+Until = Annotated[Moment | None, QueryParameter(description="Occurred before")]
 _ERRORS = problem_responses(400, 401, 403, 422, 503)
 _DESCRIPTION = (
     "Newest first. Keyset pagination: pass `next_cursor` back as `cursor` to get the next page (with "

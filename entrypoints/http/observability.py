@@ -23,6 +23,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.log_context import log_context
+from domain.audit import MAX_REQUEST_ID_LENGTH
 from entrypoints.http.access import public
 from entrypoints.http.client_address import client_address_of_scope
 from entrypoints.http.dependencies import container_of
@@ -31,7 +32,6 @@ from entrypoints.http.rate_limits import is_probe, probe
 from entrypoints.observability import may_read_metrics, scrape
 
 REQUEST_ID_HEADER = "X-Request-ID"
-MAX_REQUEST_ID_LENGTH = 128
 # Letters, digits and a few punctuation marks: safe in a header, a log line and a URL.
 _SAFE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
 

@@ -4,8 +4,9 @@ the edge: text a database can store, moments that exist in UTC, phone numbers ty
 - ``Text``: every string of a JSON request body is one. PostgreSQL text cannot hold U+0000 (SQLite can,
   so it would pass there and fail in production); the pattern refuses it with a 400 naming the field,
   and the schema carries the pattern. Lone surrogates never get this far: the JSON decoder refuses them.
-- ``Moment``: a date-time query parameter. Python cannot turn year 1 at +14:00 or 9999-12-31 at -14:00
-  into UTC; such a moment is a 400 naming the parameter instead of an overflow at the database.
+- ``Moment``: a date-time query parameter, read in UTC. Python cannot turn year 1 at +14:00 or
+  9999-12-31 at -14:00 into UTC; such a moment is a 400 naming the parameter instead of an overflow at
+  the database.
 - ``phone_number_from_query``: a "+" typed unencoded into a query string arrives as a space.
 """
 
@@ -45,8 +46,9 @@ def decode_moment(_: type, value: Any) -> Moment:
     except msgspec.ValidationError as error:
         raise ValueError(f"{str(value)[:40]!r} is not a date-time: {error}") from None
     if moment.tzinfo is not None:
+        # In UTC from here on: RFC 3339 allows offsets up to ±23:59, PostgreSQL only up to ±15:59.
         try:
-            moment.astimezone(UTC)
+            moment = moment.astimezone(UTC)
         except OverflowError:
             raise ValueError(f"{moment.isoformat()} is outside the years 1 to 9999 in UTC") from None
     return Moment.combine(moment.date(), moment.timetz())

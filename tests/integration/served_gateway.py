@@ -1,5 +1,5 @@
 """`wa-gateway serve` processes for tests that need real HTTP: several processes, or a tool that
-drives the API from outside (schemathesis)."""
+drives the API from outside (schemathesis, newman); and the command an operator runs first."""
 
 from __future__ import annotations
 
@@ -76,3 +76,22 @@ def served_gateway(directory: Path, settings: Mapping[str, str]) -> Iterator[str
             process.kill()
             process.wait()
         log.close()
+
+
+def create_platform_admin(
+    directory: Path, environment: Mapping[str, str], username: str, password: str
+) -> str:
+    """A platform admin, as an operator makes the first one: `wa-gateway user create platform <username>
+    --role platform_admin --password-stdin` run in ``directory``; what it printed."""
+    created = subprocess.run(
+        [WA_GATEWAY, "user", "create", "platform", username, "--role", "platform_admin", "--password-stdin"],
+        input=password + "\n",
+        cwd=directory,
+        env=dict(environment),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    return created.stdout

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import empty_all_tables
+from tests.integration.served_gateway import create_platform_admin
 from tests.integration.test_serve import WA_GATEWAY, clean_environment, free_port
 
 ROOT_PASSWORD = "platform password"
@@ -49,20 +50,8 @@ def environment(request: pytest.FixtureRequest) -> dict[str, str]:
 @pytest.fixture
 def gateway(tmp_path: Path, environment: dict[str, str]) -> Iterator[httpx.Client]:
     assert cli(tmp_path, "db", "upgrade", env=environment).returncode == 0
-    created = cli(
-        tmp_path,
-        "user",
-        "create",
-        "platform",
-        "root",
-        "--role",
-        "platform_admin",
-        "--password-stdin",
-        stdin=ROOT_PASSWORD,
-        env=environment,
-    )
-    assert created.returncode == 0, created.stderr
-    assert '"role": "platform_admin"' in created.stdout
+    created = create_platform_admin(tmp_path, environment, "root", ROOT_PASSWORD)
+    assert '"role": "platform_admin"' in created
     port = free_port()
     process = subprocess.Popen(
         [WA_GATEWAY, "serve", "--port", str(port)],

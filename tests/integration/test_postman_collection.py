@@ -22,7 +22,12 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from tests.integration.served_gateway import WA_GATEWAY, free_port, gateway_environment, served_gateway
+from tests.integration.served_gateway import (
+    create_platform_admin,
+    free_port,
+    gateway_environment,
+    served_gateway,
+)
 
 NEWMAN_VERSION = "6.2.2"
 COLLECTION = Path(__file__).resolve().parents[2] / "postman" / "wa-gateway.postman_collection.json"
@@ -78,24 +83,7 @@ def newman() -> Path:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("postman")
     with served_gateway(directory, SETTINGS) as base:
-        subprocess.run(
-            [
-                WA_GATEWAY,
-                "user",
-                "create",
-                "platform",
-                ADMIN_USERNAME,
-                "--role",
-                "platform_admin",
-                "--password-stdin",
-            ],
-            input=ADMIN_PASSWORD + "\n",
-            cwd=directory,
-            env=gateway_environment(SETTINGS),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        create_platform_admin(directory, gateway_environment(SETTINGS), ADMIN_USERNAME, ADMIN_PASSWORD)
         yield base
 
 

@@ -338,6 +338,23 @@ async def test_a_tenant_has_each_number_once_and_one_default(uow_factory: UowFac
         assert len(await uow.senders.list_for_tenant(tenant.id)) == 1
 
 
+async def test_a_sender_is_found_by_any_form_of_its_number_the_oldest_first(uow_factory: UowFactory) -> None:
+    tenant, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    plan_form, whatsapp_form = PhoneNumber.parse("+525512345678"), PhoneNumber.parse("+5215512345678")
+    # Two forms of one number, as two requests adding them at the same moment could leave them.
+    older = Sender(tenant_id=tenant.id, phone_number=whatsapp_form, created_at=T0)
+    newer = Sender(tenant_id=tenant.id, phone_number=plan_form, created_at=T0 + timedelta(seconds=1))
+    async with uow_factory() as uow:
+        for sender in (newer, older):
+            await uow.senders.add(sender)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.senders.get_by_number(tenant.id, plan_form) == older
+        assert await uow.senders.get_by_number(tenant.id, whatsapp_form) == older
+        assert await uow.senders.get_by_number(other.id, plan_form) is None
+
+
 async def test_a_sender_of_an_unknown_tenant_is_refused(uow_factory: UowFactory) -> None:
     async with uow_factory() as uow:
         with pytest.raises(NotFound):

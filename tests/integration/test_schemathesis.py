@@ -11,7 +11,6 @@ under every generated request. Derandomized, so CI runs the same examples every 
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING
 from tests.integration.real_gateway import DATABASES, database_of_its_own
-from tests.integration.served_gateway import WA_GATEWAY, gateway_environment, served_gateway
+from tests.integration.served_gateway import create_platform_admin, gateway_environment, served_gateway
 
 MAX_EXAMPLES = 60  # per operation, valid and invalid requests together
 CHECKS = [
@@ -71,25 +70,7 @@ def gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         settings = {**SETTINGS, **database_settings}
         with served_gateway(directory, settings) as base:
             # A platform admin, so that the /admin operations are exercised too (a tenant admin gets 403).
-            subprocess.run(
-                [
-                    WA_GATEWAY,
-                    "user",
-                    "create",
-                    "platform",
-                    "root",
-                    "--role",
-                    "platform_admin",
-                    "--password-stdin",
-                ],
-                input=ROOT_PASSWORD + "\n",
-                cwd=directory,
-                env=gateway_environment(settings),
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            create_platform_admin(directory, gateway_environment(settings), "root", ROOT_PASSWORD)
             if "DATABASE_URL" in database_settings:
                 assert_bound_by_row_level_security(database_settings["DATABASE_URL"])
             yield base

@@ -242,7 +242,8 @@ class FakeSenderRepository:
     async def add(self, sender: Sender) -> None:
         if sender.id in self._senders:
             raise AlreadyExists(f"sender {sender.id} exists already")
-        if await self.get_by_number(sender.tenant_id, sender.phone_number) is not None:
+        # The unique index compares numbers as written.
+        if any(s.phone_number == sender.phone_number for s in self._for_tenant(sender.tenant_id)):
             raise AlreadyExists(f"{sender.phone_number} is already a sender of this tenant")
         if sender.is_default and await self.get_default(sender.tenant_id) is not None:
             raise AlreadyExists("the tenant has a default sender already")
@@ -252,7 +253,8 @@ class FakeSenderRepository:
         return next((s for s in self._for_tenant(tenant_id) if s.is_default), None)
 
     async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
-        return next((s for s in self._for_tenant(tenant_id) if s.phone_number == phone_number), None)
+        found = [s for s in self._for_tenant(tenant_id) if s.phone_number.is_same_contact_as(phone_number)]
+        return min(found, key=lambda sender: sender.created_at, default=None)
 
     async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
         self.paused_until[(tenant_id, phone_number.e164)] = until
@@ -1141,7 +1143,9 @@ class FakeMessageAcceptance:
         senders = self._database.senders
         if sender_number is None:
             return tenant, await senders.get_default(tenant_id)
-        return tenant, await senders.get_by_number(tenant_id, sender_number)
+        # The number as written, as the statement compares it.
+        named = (s for s in await senders.list_for_tenant(tenant_id) if s.phone_number == sender_number)
+        return tenant, next(named, None)
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         if idempotency is not None:

@@ -30,7 +30,7 @@ from application.use_cases.audit import (
 )
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.provisioning import CreateTenant, CreateTenantCommand, CreateUser
-from application.use_cases.sessions import ChangeOwnPassword, Logout, RefreshSession, SessionPolicy
+from application.use_cases.sessions import ChangeOwnPassword, Logout, RefreshSession
 from application.use_cases.tenant_admin import (
     CreateApiKey,
     RevokeApiKey,
@@ -55,6 +55,9 @@ from tests.unit.fakes import (
     FixedClock,
     TenantAccount,
 )
+from tests.unit.test_authenticate import authenticate
+
+__all__ = ["authenticate"]
 
 ADDRESS = "198.51.100.23"
 LIMIT = RateLimit(amount=10, per_seconds=60)
@@ -85,17 +88,6 @@ ROOT = Principal(
 def only(uow: FakeUnitOfWork, action: AuditAction) -> AuditEntry:
     (found,) = [entry for entry in uow.audit.all() if entry.action is action]
     return found
-
-
-@pytest.fixture
-def authenticate(
-    uow: FakeUnitOfWork,
-    hasher: FakePasswordHasher,
-    tokens: FakeTokenService,
-    limiter: FakeRateLimiter,
-    clock: FixedClock,
-) -> Authenticate:
-    return Authenticate(uow, hasher, tokens, limiter, LIMIT, clock, SessionPolicy(timedelta(days=1)))
 
 
 # ------------------------------------------------------------------------------------- what is recorded

@@ -4,6 +4,7 @@ role and whichever entrypoint calls them, and let a logged-in admin (and the ope
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 from uuid import uuid4
 
 import pytest
@@ -26,6 +27,8 @@ from application.use_cases.webhook_endpoints import (
     RegisterWebhookEndpoint,
     RotateWebhookSecret,
 )
+from domain.access import ApiKey
+from domain.audit import ActorKind, AuditAction, AuditActor
 from domain.tenancy import Role, TwilioCredentials
 from tests.unit.fakes import (
     FakePasswordHasher,
@@ -142,8 +145,37 @@ async def test_a_logged_in_tenant_admin_may(
     admin = Principal(
         user_id=prepared.user.id, tenant_id=prepared.tenant.id, role=Role.TENANT_ADMIN, session_id=uuid4()
     )
+    before = uow.audit.all()
 
-    await attempts(uow, hasher, clock, limiter)[what](admin)
+    result = await attempts(uow, hasher, clock, limiter)[what](admin)
+
+    new_entries = uow.audit.all()[len(before) :]
+    if what == "list API keys":
+        assert new_entries == []  # reading records nothing
+        assert [key.name for key in cast(list[ApiKey], result)] == ["orders"]
+        return
+    (entry,) = new_entries
+    assert entry.action is RECORDED[what]
+    assert entry.actor == AuditActor(kind=ActorKind.USER, id=prepared.user.id, role=Role.TENANT_ADMIN)
+    assert entry.tenant_id == prepared.tenant.id
+    if what == "create an admin":
+        assert await uow.users.get_by_username("mallory") == result
+    if what == "create an API key":
+        assert "successor" in [key.name for key in await uow.api_keys.list_for_tenant(prepared.tenant.id)]
+
+
+# What each attempt records in the audit trail when a person makes it.
+RECORDED = {
+    "create an admin": AuditAction.USER_CREATED,
+    "set another user's password": AuditAction.USER_PASSWORD_SET,
+    "create an API key": AuditAction.API_KEY_CREATED,
+    "revoke an API key": AuditAction.API_KEY_REVOKED,
+    "set the Twilio credentials": AuditAction.CREDENTIALS_SET,
+    "register a webhook endpoint": AuditAction.WEBHOOK_ENDPOINT_CREATED,
+    "rotate a webhook secret": AuditAction.WEBHOOK_SECRET_ROTATED,
+    "log out": AuditAction.SESSION_ENDED,
+    "change one's password": AuditAction.USER_PASSWORD_CHANGED,
+}
 
 
 async def test_an_agent_key_is_refused_as_a_tenant_admin_key_is(

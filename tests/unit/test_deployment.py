@@ -127,6 +127,15 @@ def test_the_dockerfile_builds_a_small_non_root_image_from_the_declared_dependen
     assert 'ENTRYPOINT ["wa-gateway"]' in dockerfile
 
 
+def test_the_image_takes_its_pins_from_pyproject_toml_never_from_a_local_lock_file() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = " ".join(re.findall(r"^COPY (.*)$", dockerfile, re.MULTILINE))
+
+    assert "pyproject.toml" in copied
+    assert "uv.lock" not in copied
+    assert "uv.lock" in (ROOT / ".dockerignore").read_text().split()
+
+
 def test_the_build_context_leaves_out_secrets_and_local_state() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", "compose.env", ".venv", ".git", ".wa-gateway"} <= set(ignored)

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import litestar.connection.request
 import pytest
+from litestar.serialization import decode_json
 
 from domain.access import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.tenancy import ProviderName, Role, Tenant, User
@@ -191,11 +193,13 @@ MOMENTS_OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"
 
 @pytest.mark.parametrize("moment", MOMENTS_OUT_OF_RANGE)
 @pytest.mark.parametrize("name", ["since", "until"])
-@pytest.mark.parametrize("path", ["/api/messages", "/api/conversations/+14155550123/messages"])
+@pytest.mark.parametrize(
+    "path", ["/api/messages", "/api/conversations/+14155550123/messages", "/api/audit", "/admin/audit"]
+)
 async def test_a_filter_moment_out_of_range_is_refused_with_400(
     api: Api, path: str, name: str, moment: str
 ) -> None:
-    headers = await api.login(api.acme)
+    headers = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
 
     response = await api.client.get(path, params={name: moment}, headers=headers)
 
@@ -210,12 +214,14 @@ def forged_cursor(*parts: str) -> str:
 
 @pytest.mark.parametrize("moment", MOMENTS_OUT_OF_RANGE)
 @pytest.mark.parametrize(
-    ("path", "tag"), [("/api/messages", None), ("/api/conversations", "c")], ids=["history", "conversations"]
+    ("path", "tag"),
+    [("/api/messages", None), ("/api/conversations", "c"), ("/api/audit", "a"), ("/admin/audit", "a")],
+    ids=["history", "conversations", "audit trail", "every tenant's audit trail"],
 )
 async def test_a_cursor_with_a_moment_out_of_range_is_refused_with_400(
     api: Api, path: str, tag: str | None, moment: str
 ) -> None:
-    headers = await api.login(api.acme)
+    headers = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
     position = (moment, str(uuid4()))
     cursor = forged_cursor(*((tag, *position) if tag else position))
 
@@ -308,3 +314,23 @@ async def test_a_json_body_value_of_another_json_type_is_refused_with_400(
     (field,) = problem["errors"]
     assert field["source"] == "body"
     assert field["field"] == next(name for name in body if name not in {"url", "events", "to_number"})
+
+
+async def test_a_json_body_is_decoded_once_strictly_and_the_route_gets_that_decoding(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = await api.login(api.acme)
+    decoded_by_litestar: list[bytes] = []
+
+    def litestars_decoder(value: bytes, *args: Any, **kwargs: Any) -> Any:
+        decoded_by_litestar.append(value)
+        return decode_json(value, *args, **kwargs)
+
+    monkeypatch.setattr(litestar.connection.request, "decode_json", litestars_decoder)
+
+    sent = await api.send(headers, to_number="+14155550123", body="hi")
+    refused = await api.client.post("/api/webhooks", json={"enabled": 0}, headers=headers)
+
+    assert sent.status_code == 201, sent.text
+    assert_problem(refused, 400, "validation-failed")
+    assert decoded_by_litestar == []

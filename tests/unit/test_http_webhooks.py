@@ -215,7 +215,8 @@ async def test_a_public_base_url_with_a_path_prefix_and_trailing_slash(tmp_path:
 # ---------------------------------------------------------------------------------- status callbacks
 
 
-async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(gateway: Gateway) -> None:
+async def an_outbound_message_awaiting_reports(gateway: Gateway) -> tuple[FakeUnitOfWork, Message, str]:
+    """A message Acme sent, stored; and the status callback URL Twilio reports on it at."""
     uow = FakeUnitOfWork(gateway.database)
     message = Message.new_outbound(
         tenant_id=gateway.acme.tenant.id,
@@ -225,7 +226,11 @@ async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(ga
         now=FixedClock().now(),
     )
     await uow.messages.add(message)
-    path = f"/webhooks/twilio/status?message_id={message.id}"
+    return uow, message, f"/webhooks/twilio/status?message_id={message.id}"
+
+
+async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(gateway: Gateway) -> None:
+    uow, message, path = await an_outbound_message_awaiting_reports(gateway)
 
     sent = await gateway.post(path, status_params("sent"))
     delivered = await gateway.post(path, status_params("delivered"))
@@ -247,16 +252,7 @@ async def test_a_signed_status_callback_moves_the_message_and_is_answered_204(ga
 async def test_a_signed_status_callback_replayed_25_times_leaves_the_timeline_as_it_was(
     gateway: Gateway,
 ) -> None:
-    uow = FakeUnitOfWork(gateway.database)
-    message = Message.new_outbound(
-        tenant_id=gateway.acme.tenant.id,
-        sender=gateway.acme.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Your order has shipped"),
-        now=FixedClock().now(),
-    )
-    await uow.messages.add(message)
-    path = f"/webhooks/twilio/status?message_id={message.id}"
+    uow, message, path = await an_outbound_message_awaiting_reports(gateway)
     for reported in ("sending", "sent", "delivered", "sent"):
         await gateway.post(path, status_params(reported))
     before = await uow.messages.list_status_events(message.tenant_id, message.id)

@@ -16,7 +16,8 @@ import structlog
 from application.log_context import log_context
 from application.use_cases import tenant_admin
 from domain.access import API_KEY_PREFIX, NewApiKeySecret, new_api_key_secret
-from entrypoints.log_redaction import MAX_LINE_CHARS
+from domain.messages import MessageContent
+from entrypoints.log_redaction import MAX_LINE_CHARS, REDACTED, redact_text, redacted
 from entrypoints.logging_setup import QUIET_LOGGERS, configure_logging
 from entrypoints.settings import load_settings
 from tests.unit.test_http_api import Api, api  # noqa: F401 - the fixture
@@ -371,6 +372,82 @@ def test_secrets_are_redacted_at_any_depth_and_inside_exception_messages(error_l
     assert "carol" in text
     assert "/api/send" in text
     assert "ValueError: upstream said" in text or '"exc_type": "ValueError"' in text
+
+
+@pytest.mark.parametrize(
+    ("text", "credential"),
+    [
+        ('curl -H "Authorization: Bearer abcdefghijk"', "abcdefghijk"),
+        ("Authorization=Bearer longtokenvalue123", "longtokenvalue123"),
+        ("proxy said: authorization: basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+        ("retrying with basic dXNlcjpwYXNzd29yZA== now", "dXNlcjpwYXNzd29yZA=="),
+    ],
+    ids=["bearer-after-text", "bearer-after-equals", "lowercase-basic-after-name", "lowercase-basic"],
+)
+def test_a_credential_after_its_scheme_is_redacted_wherever_it_stands_on_the_line(
+    text: str, credential: str
+) -> None:
+    clean = redact_text(text)
+
+    assert credential not in clean
+    assert REDACTED in clean
+
+
+def test_a_message_body_quoted_in_an_exception_message_is_redacted(error_logs: CapturedLogs) -> None:
+    content = MessageContent(body=SECRET_BODY)
+    try:
+        raise ValueError(
+            f"could not store {content!r} for { ({'to_number': '+14155550123', 'body': SECRET_BODY}) }"
+        )
+    except ValueError:
+        logging.getLogger("application.somewhere").exception("it failed")
+
+    text = error_logs.text()
+    assert SECRET_BODY not in text
+    assert "+14155550123" in text  # what is not secret stays
+    assert "ValueError" in text
+
+
+@pytest.mark.parametrize(
+    "name", ["authToken", "accessToken", "refreshToken", "newPassword", "apiKey", "clientSecret", "XApiKey"]
+)
+def test_camel_case_names_are_split_into_words_like_snake_case_ones(name: str) -> None:
+    value = "a-value-nobody-may-read"
+
+    assert redacted({name: value}) == {name: REDACTED}
+    assert value not in redact_text(f"sent {name}={value} upstream")
+
+
+# Names a field may have: each either secret or not, the same way as a field and in free text.
+FIELD_NAMES = [
+    *("password", "new_password", "passphrase", "client_secret", "access_token", "refresh_tokens"),
+    *("authorization", "cookie", "credentials", "signature", "jwt", "body", "message_bodies"),
+    *("api_key", "private_key", "auth_key", "x-api-key", "AccessToken", "accesstoken", "apikey"),
+    *("key_id", "to_number", "username", "tenant_id", "request_id", "status", "tokenizer", "route"),
+]
+
+
+@pytest.mark.parametrize("name", FIELD_NAMES)
+def test_a_name_is_secret_or_not_the_same_way_as_a_field_and_in_free_text(name: str) -> None:
+    value = "value-of-the-field-1234"
+
+    secret_as_field = redacted({name: value}) == {name: REDACTED}
+    secret_in_text = value not in redact_text(f"failed with {name}={value}")
+    secret_quoted = value not in redact_text(repr({name: value}))
+
+    assert secret_as_field == secret_in_text == secret_quoted, (
+        secret_as_field,
+        secret_in_text,
+        secret_quoted,
+    )
+
+
+def test_camel_case_and_run_together_secret_names_are_secret_and_ids_are_not() -> None:
+    secret = ["jwt", "body", "private_key", "auth_key", "accessToken", "newpassword", "apikey", "AccessToken"]
+    kept = ["key_id", "keyId", "to_number", "tokenizer", "username", "request_id"]
+
+    assert redacted(dict.fromkeys(secret, "v")) == dict.fromkeys(secret, REDACTED)
+    assert redacted(dict.fromkeys(kept, "v")) == dict.fromkeys(kept, "v")
 
 
 def test_a_log_line_is_bounded_and_says_it_was_cut(error_logs: CapturedLogs) -> None:

@@ -20,6 +20,7 @@ __all__ = ["api"]
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+WRITES = ("put", "post", "patch", "delete")
 PUBLIC_OPERATIONS = {"login", "refreshSession", "health", "readiness"}
 
 
@@ -144,6 +145,19 @@ def test_operations_that_are_never_rate_limited_declare_no_429(schema: dict[str,
     probes = [op for _, _, op in operations(schema) if op["operationId"] in NEVER_RATE_LIMITED]
     assert len(probes) == len(NEVER_RATE_LIMITED)
     assert [op["operationId"] for op in probes if "429" in op["responses"]] == []
+
+
+def test_every_operation_that_writes_declares_the_409_of_a_concurrent_update(schema: dict[str, Any]) -> None:
+    # Any transaction that writes can lose to a concurrent one (a deadlock, a serialization failure, a
+    # stale SQLite snapshot) after its retries: the answer is 409 concurrent-update.
+    writes = [(path, method, op) for path, method, op in operations(schema) if method in WRITES]
+    undeclared = [
+        f"{method.upper()} {path}"
+        for path, method, operation in writes
+        if PROBLEM_MEDIA_TYPE not in operation["responses"].get("409", {}).get("content", {})
+    ]
+    assert len(writes) >= 25, "the schema lost operations"
+    assert undeclared == [], "operations that write without declaring 409"
 
 
 # ------------------------------------------------------------------ the schema says what the server does

@@ -90,6 +90,31 @@ def test_numbers_that_cannot_exist_are_refused(raw: str) -> None:
         PhoneNumber.parse(raw)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Lengths the phone-number library deems possible for these countries, and too long for E.164.
+        "+4911111111111111",
+        "+6211111111111111",
+        "+8111111111111111",
+        "+8211111111111111",
+        "+2341111111111111",
+        "+5981111111111111",
+        "whatsapp:+4911111111111111",
+    ],
+)
+def test_a_number_of_more_than_fifteen_digits_is_refused_though_its_country_allows_the_length(
+    raw: str,
+) -> None:
+    # E.164 has 15 digits at most: the gateway stores and sends no longer number.
+    with pytest.raises(InvalidPhoneNumber, match="more than 15 digits"):
+        PhoneNumber.parse(raw)
+
+
+def test_a_number_of_fifteen_digits_is_still_accepted() -> None:
+    assert PhoneNumber.parse("+491111111111111").e164 == "+491111111111111"
+
+
 def test_the_refusal_says_what_is_wrong_with_the_length() -> None:
     with pytest.raises(InvalidPhoneNumber, match=r"too many digits for \+52"):
         PhoneNumber.parse("+52155123456789")

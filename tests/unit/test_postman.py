@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,21 @@ def operation_by_id(schema: dict[str, Any], operation_id: str) -> dict[str, Any]
                 operation: dict[str, Any] = path_item[method]
                 return operation
     raise AssertionError(f"no operation {operation_id!r}")
+
+
+def requests_with_their_operations(
+    schema: dict[str, Any], collection: dict[str, Any]
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each request of the collection, with the schema's operation it calls."""
+    by_route = {
+        (method.upper(), "{{baseUrl}}" + re.sub(r"\{([^}]+)\}", r":\1", path)): operation
+        for path, path_item in schema["paths"].items()
+        for method, operation in path_item.items()
+        if method in HTTP_METHODS
+    }
+    for item in requests_of(collection):
+        request = item["request"]
+        yield item, by_route[(request["method"], request["url"]["raw"].split("?")[0])]
 
 
 SET_VARIABLE = re.compile(r'pm\.collectionVariables\.set\("([^"]+)"')
@@ -208,15 +224,7 @@ def test_every_variable_a_request_uses_is_declared_and_set_before_it_is_used(
 def test_every_request_checks_a_status_its_operation_documents(
     schema: dict[str, Any], collection: dict[str, Any]
 ) -> None:
-    by_route = {
-        (method.upper(), "{{baseUrl}}" + re.sub(r"\{([^}]+)\}", r":\1", path)): operation
-        for path, path_item in schema["paths"].items()
-        for method, operation in path_item.items()
-        if method in HTTP_METHODS
-    }
-    for item in requests_of(collection):
-        request = item["request"]
-        operation = by_route[(request["method"], request["url"]["raw"].split("?")[0])]
+    for item, operation in requests_with_their_operations(schema, collection):
         checked = re.search(
             r"pm\.expect\(pm\.response\.code\)\.to\.be\.oneOf\((\[[^]]*\])\)", checks_of(item)
         )
@@ -264,15 +272,8 @@ def test_the_platform_admin_folder_runs_only_with_a_platform_admin_login(
 def test_only_operations_without_security_opt_out_of_the_bearer_token(
     schema: dict[str, Any], collection: dict[str, Any]
 ) -> None:
-    by_route = {
-        (method.upper(), "{{baseUrl}}" + re.sub(r"\{([^}]+)\}", r":\1", path)): operation
-        for path, path_item in schema["paths"].items()
-        for method, operation in path_item.items()
-        if method in HTTP_METHODS
-    }
-    for item in requests_of(collection):
+    for item, operation in requests_with_their_operations(schema, collection):
         request = item["request"]
-        operation = by_route[(request["method"], request["url"]["raw"].split("?")[0])]
         if operation.get("security"):
             assert request.get("auth", {"type": "bearer"})["type"] == "bearer", item["name"]
         else:

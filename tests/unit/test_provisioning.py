@@ -177,6 +177,33 @@ async def test_a_tenant_cannot_add_the_same_number_twice(
     assert uow.senders.all() == [first]
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("+525512345678", "+5215512345678"), ("+5215512345678", "whatsapp:+525512345678")],
+    ids=["plan form, then WhatsApp's", "WhatsApp's form, then the plan's"],
+)
+async def test_a_tenant_cannot_add_one_number_twice_in_two_of_its_forms(
+    add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant, first: str, second: str
+) -> None:
+    existing = await add_sender(tenant.id, first)
+
+    with pytest.raises(AlreadyExists, match=rf"already a sender of this tenant, as \{existing.phone_number}"):
+        await add_sender(tenant.id, second)
+
+    assert uow.senders.all() == [existing]
+
+
+async def test_another_tenant_may_add_another_form_of_a_number(
+    add_sender: AddSender, create_tenant: CreateTenant, tenant: Tenant
+) -> None:
+    other = await create_tenant(OPERATOR, CreateTenantCommand(name="Globex"))
+    await add_sender(tenant.id, "+525512345678")
+
+    sender = await add_sender(other.id, "+5215512345678")
+
+    assert sender.tenant_id == other.id
+
+
 async def test_an_invalid_sender_number_is_refused(
     add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:

@@ -28,6 +28,9 @@ def upgrade() -> None:
     with op.batch_alter_table("message_status_events") as batch:
         batch.add_column(sa.Column("provider_sid", sa.String(64), nullable=True))
     # NULLs are distinct in a unique index: the error code counts as -1 when there is none.
+    # SQLAlchemy does not reflect an expression index on SQLite: a later batch_alter_table of this
+    # table that rebuilds it there (any change but adding a column) copies what it reflects and drops
+    # this index without a word; repeated reports would be logged again. Create it again after.
     op.create_index(
         "uq_message_status_events_report",
         "message_status_events",
