@@ -117,6 +117,16 @@ class StatusChange:
     error_message: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TwilioSigner:
+    """Who signs a sender's Twilio webhooks: its number, its tenant's Twilio account and auth token."""
+
+    tenant_id: UUID
+    phone_number: PhoneNumber
+    account_sid: str
+    auth_token: str
+
+
 class TenantRepository(Protocol):
     async def add(self, tenant: Tenant) -> None: ...
     async def get(self, tenant_id: UUID) -> Tenant | None: ...
@@ -134,6 +144,11 @@ class TenantRepository(Protocol):
 
     async def reseal_credentials(self) -> int:
         """Re-encrypt every tenant's stored credentials under the newest key; return how many changed."""
+        ...
+
+    async def twilio_signers(self) -> list[TwilioSigner]:
+        """Every sender of every tenant that has Twilio credentials, with them (one query). A tenant
+        whose credentials do not open is left out (and logged)."""
         ...
 
 
@@ -709,6 +724,10 @@ class PasswordHasher(Protocol):
     def needs_rehash(self, password_hash: str) -> bool: ...
 
 
+# The client address of a request whose connection's peer is not known.
+UNKNOWN_CLIENT_ADDRESS = "unknown"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling, as proven by an access token (a user in a session) or an API key (no user)."""
@@ -789,11 +808,24 @@ class RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """One event a limiter counted, as it needs it to uncount exactly that one: the key, its limit,
+    the window that counted it and whether it was counted in shared storage. Opaque outside the
+    limiter: only ``give_back`` reads it."""
+
+    key: str
+    limit: RateLimit
+    window: int
+    shared: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimitState:
     allowed: bool
     limit: RateLimit
     remaining: int
     reset_after_seconds: int
+    reservation: Reservation | None = None  # what was counted, when allowed
 
 
 class RateLimiter(Protocol):
@@ -802,9 +834,10 @@ class RateLimiter(Protocol):
         nothing was counted). Atomic: of any number of concurrent hits, at most the limit are allowed."""
         ...
 
-    async def give_back(self, key: str, limit: RateLimit) -> None:
+    async def give_back(self, reservation: Reservation) -> None:
         """Uncount one event that ``hit`` allowed: an attempt reserved before it was known whether it
-        counts, that turned out not to (a login that succeeded)."""
+        counts, that turned out not to (a login that succeeded). Only from the window and the storage
+        that counted it, and never below zero: given back after its window has gone, it changes nothing."""
         ...
 
 

@@ -15,7 +15,7 @@ from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_conne
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_directory
 from adapters.provider_router import ProviderRouter
-from adapters.ratelimit.limits_limiter import LimitsRateLimiter
+from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
 from adapters.sandbox.provider import SandboxMessagingProvider
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenService
@@ -59,7 +59,7 @@ from application.use_cases.provisioning import (
     ResealCredentials,
 )
 from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import RetryMessage, SendMessage
+from application.use_cases.send_message import RetryMessage, SendMessage, TenantSendLimits
 from application.use_cases.sessions import (
     ChangeOwnPassword,
     Logout,
@@ -97,7 +97,7 @@ from application.use_cases.webhook_endpoints import (
     RotateWebhookSecret,
     UpdateWebhookEndpoint,
 )
-from application.use_cases.webhooks import ReceiveInboundMessage, RecordStatusCallback
+from application.use_cases.webhooks import ReceiveInboundMessage, RecordStatusCallback, TwilioSigners
 from application.webhook_worker import WebhookWorker, WebhookWorkerSettings
 from domain.dispatch import RetryPolicy
 from domain.tenancy import ProviderName
@@ -227,7 +227,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     rate_limiter = providers.Singleton(
-        LimitsRateLimiter,
+        SlidingWindowRateLimiter,
         redis_url=settings.provided.redis_url,
         key_prefix=settings.provided.rate_limit_key_prefix,
     )
@@ -328,6 +328,13 @@ class Container(containers.DeclarativeContainer):
     list_api_keys = providers.Factory(ListApiKeys, unit_of_work)
     create_api_key = providers.Factory(CreateApiKey, unit_of_work, clock)
     revoke_api_key = providers.Factory(RevokeApiKey, unit_of_work, clock)
+    # What a tenant may send (POST /api/send and retries alike).
+    tenant_send_limits = providers.Singleton(
+        TenantSendLimits,
+        rate_limiter,
+        sends_per_minute=settings.provided.tenant_sends_per_minute,
+        sends_per_day=settings.provided.tenant_sends_per_day,
+    )
     send_message = providers.Factory(
         SendMessage,
         unit_of_work,
@@ -335,24 +342,17 @@ class Container(containers.DeclarativeContainer):
         clock,
         wait_seconds=settings.provided.send_wait_seconds,
         metrics=metrics,
-        limiter=rate_limiter,
-        sends_per_minute=settings.provided.tenant_sends_per_minute,
-        sends_per_day=settings.provided.tenant_sends_per_day,
+        send_limits=tenant_send_limits,
     )
     retry_message = providers.Factory(
-        RetryMessage,
-        unit_of_work,
-        dispatcher,
-        clock,
-        limiter=rate_limiter,
-        sends_per_minute=settings.provided.tenant_sends_per_minute,
-        sends_per_day=settings.provided.tenant_sends_per_day,
+        RetryMessage, unit_of_work, dispatcher, clock, send_limits=tenant_send_limits
     )
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
-    check_readiness = providers.Factory(CheckReadiness, unit_of_work)
-    measure_dispatch_queue = providers.Factory(MeasureDispatchQueue, unit_of_work, clock, metrics)
+    # Probes and scrapes are never rate limited: each of these keeps its answer a second, shared.
+    check_readiness = providers.Singleton(CheckReadiness, unit_of_work.provider)
+    measure_dispatch_queue = providers.Singleton(MeasureDispatchQueue, unit_of_work.provider, clock, metrics)
     create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)
     add_sender = providers.Factory(AddSender, unit_of_work, clock)
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
@@ -370,6 +370,8 @@ class Container(containers.DeclarativeContainer):
     )
 
     webhook_signature_verifier = providers.Singleton(TwilioWebhookSignatureVerifier)
+    # Who signs configured numbers' webhooks, read once a few seconds for every webhook of the process.
+    twilio_signers = providers.Singleton(TwilioSigners, unit_of_work.provider)
     receive_inbound_message = providers.Factory(
         ReceiveInboundMessage,
         unit_of_work,
@@ -377,6 +379,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         limiter=rate_limiter,
         failure_limit=twilio_signature_failure_limit,
+        signers=twilio_signers,
     )
     record_status_callback = providers.Factory(
         RecordStatusCallback,
@@ -386,6 +389,7 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         limiter=rate_limiter,
         failure_limit=twilio_signature_failure_limit,
+        signers=twilio_signers,
     )
 
     # Tenant webhooks: endpoints managed over the API, deliveries sent by the webhook worker.

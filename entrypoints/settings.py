@@ -200,13 +200,21 @@ def _complete(settings: Settings) -> Settings:
 
 
 def parse_networks(value: str) -> tuple[IPNetwork, ...]:
-    """Comma-separated addresses and CIDRs (``10.0.0.0/8, 192.0.2.7, 2001:db8::/32``) as networks."""
-    networks = []
+    """Comma-separated addresses and CIDRs (``10.0.0.0/8, 192.0.2.7, 2001:db8::/32``) as networks.
+
+    An IPv4-mapped IPv6 network (``::ffff:10.0.0.1``, ``::ffff:10.0.0.0/104``) is its IPv4 network: a
+    dual-stack socket's view of an IPv4 peer is judged as that IPv4 address, so only that can match.
+    """
+    networks: list[IPNetwork] = []
     for item in filter(None, (part.strip() for part in value.split(","))):
         try:
-            networks.append(ipaddress.ip_network(item, strict=False))
+            network = ipaddress.ip_network(item, strict=False)
         except ValueError:
             raise ValueError(f"{item!r} is not an IP address or network (CIDR)") from None
+        mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+        if mapped is not None:
+            network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+        networks.append(network)
     return tuple(networks)
 
 

@@ -7,6 +7,7 @@ through ``translated_errors``, so callers only ever see application errors.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,11 +34,13 @@ from adapters.database.tables import (
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, TransactionConflict
-from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange
+from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange, TwilioSigner
 from domain.conversations import Conversation, preview_of
 from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
 from domain.phone import PhoneNumber
 from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
+
+logger = logging.getLogger(__name__)
 
 _TENANT_MISSING = "the tenant does not exist"
 
@@ -88,6 +91,12 @@ _TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id
 _CREDENTIALS_OF_TENANT = sa.select(tenant_credentials).where(
     tenant_credentials.c.tenant_id == sa.bindparam("tenant_id")
 )
+_TWILIO_SIGNERS = sa.select(
+    senders.c.tenant_id,
+    senders.c.phone_number,
+    tenant_credentials.c.account_sid,
+    tenant_credentials.c.auth_token_sealed,
+).join(tenant_credentials, tenant_credentials.c.tenant_id == senders.c.tenant_id)
 # Not named after a column: UPDATE reserves those names for its SET clause.
 _THE_MESSAGE = (
     messages.c.tenant_id == sa.bindparam("of_tenant_id"),
@@ -198,6 +207,30 @@ class SqlAlchemyTenantRepository(_Repository):
         await self._scope.bind(tenant_id)
         row = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
         return open_credentials(self._secret_box, row) if row else None
+
+    async def twilio_signers(self) -> list[TwilioSigner]:
+        await self._scope.cross_tenant()
+        result = await self._execute(_TWILIO_SIGNERS)
+        signers: list[TwilioSigner] = []
+        unreadable: set[UUID] = set()
+        for row in result.mappings():
+            tenant_id = row["tenant_id"]
+            try:
+                auth_token = self._secret_box.open(row["auth_token_sealed"], _credentials_owner(tenant_id))
+            except SecretDecryptionError:
+                unreadable.add(tenant_id)
+                continue
+            signers.append(
+                TwilioSigner(
+                    tenant_id=tenant_id,
+                    phone_number=PhoneNumber(row["phone_number"]),
+                    account_sid=row["account_sid"],
+                    auth_token=auth_token,
+                )
+            )
+        for tenant_id in unreadable:
+            logger.error("tenant %s: stored Twilio credentials do not open", tenant_id)
+        return signers
 
     async def reseal_credentials(self) -> int:
         """Open every sealed secret with whichever key sealed it and seal it again with the newest key."""

@@ -1,38 +1,77 @@
-"""Attempts limited by how many of them fail (logins, current-password checks).
+"""Counting against rate limits: several limits at once or none, and attempts that count only if they fail.
 
-An attempt is counted *before* it is judged, and given back if it succeeds: counting only after a
+An attempt limited by how many of them fail (a login, a current-password check, a Twilio signature
+check) is counted *before* it is judged, and given back unless it failed: counting only after a
 failure would let any number of concurrent attempts pass one look at the count before the first of
-them is recorded (30 wrong passwords sent at once were all checked under a limit of 10).
+them is recorded (30 wrong passwords sent at once were all checked under a limit of 10). "Unless it
+failed" means exactly that: an attempt that could not be judged (the database did not answer, a
+transaction conflicted) is given back like one that succeeded, so that an outage never counts as
+failures and locks anyone out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from application.errors import RateLimited
-from application.ports import RateLimit, RateLimiter
+from application.ports import RateLimit, RateLimiter, Reservation
 
 
-async def reserve_attempt(
-    limiter: RateLimiter, keys: Sequence[str], limit: RateLimit, *, refusal: str, scope: str
-) -> None:
-    """Count one attempt under every key, or none and raise RateLimited if any key is at its limit."""
-    reserved: list[str] = []
-    for key in keys:
-        state = await limiter.hit(key, limit)
-        if not state.allowed:
-            await give_back_attempt(limiter, reserved, limit)
+@dataclass(frozen=True, slots=True)
+class CountedLimit:
+    """One limit to count against: its key and limit, and what a refusal says (``refusal``, ``scope``)."""
+
+    key: str
+    limit: RateLimit
+    refusal: str
+    scope: str
+
+
+async def count_against(limiter: RateLimiter, limits: Sequence[CountedLimit]) -> list[Reservation]:
+    """Count one under every limit, or none: at the first that is reached, the counts already taken are
+    given back and RateLimited says which limit it was."""
+    reservations: list[Reservation] = []
+    for counted in limits:
+        state = await limiter.hit(counted.key, counted.limit)
+        if state.reservation is None:
+            await give_back(limiter, reservations)
             raise RateLimited(
-                refusal,
+                counted.refusal,
                 retry_after_seconds=state.reset_after_seconds,
-                limit=limit.amount,
-                window_seconds=limit.per_seconds,
-                scope=scope,
+                limit=counted.limit.amount,
+                window_seconds=counted.limit.per_seconds,
+                scope=counted.scope,
             )
-        reserved.append(key)
+        reservations.append(state.reservation)
+    return reservations
 
 
-async def give_back_attempt(limiter: RateLimiter, keys: Sequence[str], limit: RateLimit) -> None:
-    """Uncount an attempt reserved under ``keys`` that turned out not to count (it succeeded)."""
-    for key in keys:
-        await limiter.give_back(key, limit)
+async def give_back(limiter: RateLimiter, reservations: Sequence[Reservation]) -> None:
+    """Uncount what ``count_against`` counted."""
+    for reservation in reservations:
+        await limiter.give_back(reservation)
+
+
+@asynccontextmanager
+async def attempt(
+    limiter: RateLimiter | None,
+    limits: Sequence[CountedLimit],
+    *,
+    failure: type[Exception],
+) -> AsyncIterator[None]:
+    """Count the attempt the block makes against ``limits`` (RateLimited, and the block does not run,
+    when one is reached); it stays counted if the block raises ``failure``, and is given back whatever
+    else happens: it succeeded, or it could not be judged."""
+    reservations = await count_against(limiter, limits) if limiter is not None else []
+    try:
+        yield
+    except failure:
+        raise
+    except BaseException:
+        if limiter is not None:
+            await give_back(limiter, reservations)
+        raise
+    if limiter is not None:
+        await give_back(limiter, reservations)

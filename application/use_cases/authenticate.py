@@ -3,6 +3,7 @@ from __future__ import annotations
 from application.audit import audit_entry
 from application.errors import AuthenticationFailed
 from application.ports import (
+    UNKNOWN_CLIENT_ADDRESS,
     Clock,
     PasswordHasher,
     RateLimit,
@@ -11,7 +12,7 @@ from application.ports import (
     TokenService,
     UnitOfWork,
 )
-from application.use_cases.attempts import give_back_attempt, reserve_attempt
+from application.use_cases.attempts import CountedLimit, attempt
 from application.use_cases.sessions import SessionPolicy, start_session
 from domain.audit import ANONYMOUS, ActorKind, AuditAction, AuditActor, TargetKind
 from domain.tenancy import User
@@ -51,23 +52,21 @@ class Authenticate:
         self._clock = clock
         self._sessions = sessions
 
-    async def __call__(self, username: str, password: str, client_address: str = "unknown") -> SessionTokens:
+    async def __call__(
+        self, username: str, password: str, client_address: str = UNKNOWN_CLIENT_ADDRESS
+    ) -> SessionTokens:
         username = username.strip().lower()
-        failure_keys = (
-            f"login-failures:user:{username}:address:{client_address}",
-            f"login-failures:address:{client_address}",
-        )
-        # Reserved before the password is checked, given back if it was right: only failures count.
-        await reserve_attempt(
-            self._limiter,
-            failure_keys,
-            self._failure_limit,
-            refusal="too many failed logins; wait before trying again",
-            scope="login",
-        )
-        issued = await self._authenticate(username, password, client_address)
-        await give_back_attempt(self._limiter, failure_keys, self._failure_limit)
-        return issued
+        refusal = "too many failed logins; wait before trying again"
+        failures = [
+            CountedLimit(key, self._failure_limit, refusal, scope="login")
+            for key in (
+                f"login-failures:user:{username}:address:{client_address}",
+                f"login-failures:address:{client_address}",
+            )
+        ]
+        # Reserved before the password is checked; only a refused login stays counted.
+        async with attempt(self._limiter, failures, failure=AuthenticationFailed):
+            return await self._authenticate(username, password, client_address)
 
     async def _authenticate(self, username: str, password: str, client_address: str) -> SessionTokens:
         async with self._uow:

@@ -17,7 +17,6 @@ from application.errors import (
     MessageNotRetryable,
     NoDefaultSender,
     NotFound,
-    RateLimited,
     SessionWindowClosed,
     UnknownSender,
 )
@@ -31,6 +30,7 @@ from application.ports import (
     RateLimiter,
     UnitOfWork,
 )
+from application.use_cases.attempts import CountedLimit, count_against
 from domain.conversations import Conversation
 from domain.errors import InvalidMessage
 from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
@@ -104,26 +104,30 @@ class TenantSendLimits:
         self._sends_per_day = sends_per_day
 
     async def count(self, tenant: Tenant) -> None:
-        """Count one send; RateLimited if it goes over a limit (and then it is not counted)."""
+        """Count one send in every window; RateLimited if it goes over a limit, and then it is counted
+        in none (a window already counted gives it back)."""
         if self._limiter is None:
             return
         windows = (
             (tenant.sends_per_minute or self._sends_per_minute, 60, "minute"),
             (tenant.sends_per_day or self._sends_per_day, 86_400, "day"),
         )
-        for amount, seconds, name in windows:
-            if amount <= 0:
-                continue
-            limit = RateLimit(amount=amount, per_seconds=seconds)
-            state = await self._limiter.hit(f"sends:tenant:{tenant.id}:{name}", limit)
-            if not state.allowed:
-                raise RateLimited(
+        await count_against(
+            self._limiter,
+            [
+                CountedLimit(
+                    f"sends:tenant:{tenant.id}:{name}",
+                    RateLimit(amount=amount, per_seconds=seconds),
                     f"this tenant may send {amount} messages per {name}; wait before sending more",
-                    retry_after_seconds=state.reset_after_seconds,
-                    limit=amount,
-                    window_seconds=seconds,
                     scope=f"tenant-sends-{name}",
                 )
+                for amount, seconds, name in windows
+                if amount > 0
+            ],
+        )
+
+
+NO_SEND_LIMITS = TenantSendLimits(None)
 
 
 class SendMessage:
@@ -146,16 +150,14 @@ class SendMessage:
         *,
         wait_seconds: float,
         metrics: Metrics = NO_METRICS,
-        limiter: RateLimiter | None = None,
-        sends_per_minute: int = 0,
-        sends_per_day: int = 0,
+        send_limits: TenantSendLimits = NO_SEND_LIMITS,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
         self._clock = clock
         self._wait_seconds = wait_seconds
         self._metrics = metrics
-        self._send_limits = TenantSendLimits(limiter, sends_per_minute, sends_per_day)
+        self._send_limits = send_limits
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
@@ -344,14 +346,12 @@ class RetryMessage:
         dispatcher: Dispatcher,
         clock: Clock,
         *,
-        limiter: RateLimiter | None = None,
-        sends_per_minute: int = 0,
-        sends_per_day: int = 0,
+        send_limits: TenantSendLimits = NO_SEND_LIMITS,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
         self._clock = clock
-        self._send_limits = TenantSendLimits(limiter, sends_per_minute, sends_per_day)
+        self._send_limits = send_limits
 
     async def __call__(self, tenant_id: UUID, message_id: UUID) -> Message:
         async with self._uow:

@@ -39,7 +39,7 @@ from application.ports import (
     TokenService,
     UnitOfWork,
 )
-from application.use_cases.attempts import give_back_attempt, reserve_attempt
+from application.use_cases.attempts import CountedLimit, attempt
 from application.use_cases.provisioning import check_password_rules
 from domain.access import (
     AuthSession,
@@ -288,22 +288,20 @@ class ChangeOwnPassword:
     async def __call__(self, principal: Principal, current_password: str, new_password: str) -> None:
         require_person(principal, PersonOnly.CHANGE_OWN_PASSWORD)
         assert principal.user_id is not None  # what makes a principal a person
-        # Reserved before the password is checked, given back if it was right: only failures count.
-        failure_keys = (f"password-change-failures:user:{principal.user_id}",)
-        await reserve_attempt(
-            self._limiter,
-            failure_keys,
+        wrong_passwords = CountedLimit(
+            f"password-change-failures:user:{principal.user_id}",
             self._failure_limit,
-            refusal="too many wrong passwords; wait before trying again",
+            "too many wrong passwords; wait before trying again",
             scope="password-change",
         )
-        async with self._uow:
-            user = await self._uow.users.get_in_tenant(principal.tenant_id, principal.user_id)
-        if user is None:
-            raise NotFound("the user does not exist")
-        if not await self._hasher.verify(user.password_hash, current_password):
-            raise CurrentPasswordWrong()
-        await give_back_attempt(self._limiter, failure_keys, self._failure_limit)
+        # Reserved before the password is checked; only a wrong password stays counted.
+        async with attempt(self._limiter, [wrong_passwords], failure=CurrentPasswordWrong):
+            async with self._uow:
+                user = await self._uow.users.get_in_tenant(principal.tenant_id, principal.user_id)
+            if user is None:
+                raise NotFound("the user does not exist")
+            if not await self._hasher.verify(user.password_hash, current_password):
+                raise CurrentPasswordWrong()
         check_password_rules(new_password)
         if new_password == current_password:
             raise InvalidInput("the new password is the current one")

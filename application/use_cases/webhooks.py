@@ -7,12 +7,24 @@ account. The signature must then verify with that tenant's auth token over the U
 every field it posted; only then are the fields this module uses decoded. Anything else is one
 ``WebhookRejected``, and nothing is stored.
 
-What a sender that cannot sign costs is bounded per address: every check is counted against the
-address it came from before anything is looked up, and given back if the signature verifies (or the
-database fails first); past ``failure_limit`` the address is refused with RateLimited before anything
-else is done. A webhook that cannot be Twilio's (no signature, or not one of Twilio's form; no Twilio
-account; no phone number) is refused without a lookup. Only failures stay counted: Twilio's signed
-traffic never does, so it is not held back, whatever other addresses post.
+What a sender that cannot sign costs is bounded, and Twilio's own traffic is never held back by it.
+Twilio posts every tenant's callbacks from a few shared addresses, so a limit on failures per address
+alone would let one tenant's rotated auth token, a number removed here but still configured at Twilio,
+or forgeries through a proxy the gateway was not told about (TRUSTED_PROXIES) lock every tenant out,
+and Twilio does not post a refused webhook again. So:
+
+1. A webhook that cannot be Twilio's (no signature of Twilio's form, no Twilio account, no phone
+   number) is refused at once: no lookup, nothing counted.
+2. ``TwilioSigners`` knows every configured number's account and auth token (one query, kept a few
+   seconds, shared by concurrent webhooks). A webhook it verifies is Twilio's, for a configured
+   number, and goes on without a limit: no failure anywhere holds it back.
+3. Any other webhook (a wrong signature, a number or account not configured, or one configured in
+   the last few seconds) is checked against the database, as an attempt counted *before* the
+   lookup: ``failure_limit`` per client address, Twilio account and number, and ten times that per
+   client address. One that verifies is given back (and makes ``TwilioSigners`` read again); one that
+   fails stays counted. Past a limit, RateLimited before any lookup. A tenant whose token went stale
+   thus spends its own account and number's allowance, a fraction of the address's, and never
+   another tenant's; what forgers can make the database do is bounded per address.
 """
 
 from __future__ import annotations
@@ -20,24 +32,34 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
-from application.errors import AlreadyExists, CredentialsUnreadable, InvalidInput, WebhookRejected
+from application.errors import (
+    AlreadyExists,
+    CredentialsUnreadable,
+    InvalidInput,
+    StorageUnavailable,
+    WebhookRejected,
+)
 from application.ports import (
     NO_METRICS,
+    UNKNOWN_CLIENT_ADDRESS,
     Clock,
     Metrics,
     RateLimit,
     RateLimiter,
     StatusChange,
+    TwilioSigner,
     UnitOfWork,
     WebhookSignatureVerifier,
 )
-from application.use_cases.attempts import give_back_attempt, reserve_attempt
+from application.shared_outcome import SharedOutcome
+from application.use_cases.attempts import CountedLimit, attempt
 from application.webhook_events import record_message_received, record_status_changed
 from domain.errors import InvalidPhoneNumber
 from domain.messages import Message, MessageContent, MessageStatus
@@ -81,13 +103,13 @@ class SignedWebhook:
     ``url`` is the full URL as Twilio called it (the public one, query string included), ``params``
     every posted field with all its values, in the order posted, and ``signature`` the
     ``X-Twilio-Signature`` header ("" when there was none). ``client_address`` is where it came from:
-    failed checks are counted per address.
+    failed checks are counted against it.
     """
 
     url: str
     params: Mapping[str, Sequence[str]]
     signature: str
-    client_address: str = "unknown"
+    client_address: str = UNKNOWN_CLIENT_ADDRESS
 
     def field(self, name: str) -> str:
         """The first value of a posted field, "" if it was not posted.
@@ -110,77 +132,112 @@ class StatusCallbackWebhook(SignedWebhook):
 
 
 class SignatureFailureLimit:
-    """Failed signature checks per sender address: ``limit`` of them, then RateLimited until the window
-    lets the address try again. None or an amount of 0: no limit.
-
-    A check is reserved before anything is looked up and given back unless it fails, so only failures
-    count, and of any number of checks from one address at once at most ``limit`` are looked up.
-    """
+    """Failed signature checks counted per client address, Twilio account and number (``limit``), and
+    per client address (``ADDRESS_FACTOR`` times ``limit``). None or an amount of 0: no limit."""
 
     SCOPE = "twilio-signature-failures"
+    # The whole address may fail this many times what one account and number may: one misconfigured
+    # tenant or number fills its own allowance long before the address's, which only rotating
+    # accounts and numbers (forgeries) reach.
+    ADDRESS_FACTOR = 10
 
-    def __init__(self, limiter: RateLimiter | None, limit: RateLimit | None) -> None:
-        self._limiter = limiter if limit is not None and limit.amount > 0 else None
-        self._limit = limit or RateLimit(amount=0, per_seconds=60)
+    def __init__(self, limit: RateLimit | None) -> None:
+        self._limit = limit if limit is not None and limit.amount > 0 else None
 
-    def _keys(self, address: str) -> tuple[str]:
-        return (f"{self.SCOPE}:address:{address}",)
-
-    async def reserve(self, address: str) -> None:
-        if self._limiter is not None:
-            await reserve_attempt(
-                self._limiter,
-                self._keys(address),
+    def counted(self, address: str, account_sid: str, number: PhoneNumber) -> list[CountedLimit]:
+        if self._limit is None:
+            return []
+        per_address = RateLimit(self._limit.amount * self.ADDRESS_FACTOR, self._limit.per_seconds)
+        return [
+            CountedLimit(
+                f"{self.SCOPE}:address:{address}:account:{account_sid}:number:{number.identity}",
                 self._limit,
-                refusal="too many webhooks from this address failed their signature check; wait before "
-                "posting more",
+                "too many webhooks for this Twilio account and number from this address failed their "
+                "signature check; wait before posting more",
                 scope=self.SCOPE,
-            )
+            ),
+            CountedLimit(
+                f"{self.SCOPE}:address:{address}",
+                per_address,
+                "too many webhooks from this address failed their signature check; wait before posting more",
+                scope=self.SCOPE,
+            ),
+        ]
 
-    async def give_back(self, address: str) -> None:
-        if self._limiter is not None:
-            await give_back_attempt(self._limiter, self._keys(address), self._limit)
+
+class TwilioSigners:
+    """Every configured Twilio sender's number, account and auth token, read in one query and kept
+    ``max_age_seconds``; webhooks arriving meanwhile share one read. A sender added or a token changed
+    is known here at the latest ``max_age_seconds`` later (sooner once a webhook for it verified
+    against the database). What it knows only decides whether a webhook must be counted: the database
+    still decides whom a webhook is for. When the database cannot be read, it knows nobody. The tokens
+    stay in this process's memory meanwhile, opened, as every check against the database opens them.
+    """
+
+    def __init__(
+        self,
+        new_uow: Callable[[], UnitOfWork],
+        *,
+        max_age_seconds: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._new_uow = new_uow
+        self._signers = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
+
+    async def auth_tokens(self, number: PhoneNumber, account_sid: str) -> list[str]:
+        """The auth tokens that may sign webhooks for ``number`` on the account ``account_sid``."""
+        try:
+            signers = await self._signers.get()
+        except StorageUnavailable:
+            return []
+        return [
+            signer.auth_token
+            for signer in signers.get(number.identity, ())
+            if signer.account_sid == account_sid
+        ]
+
+    def forget(self) -> None:
+        """What is known is out of date (a webhook just verified that was not known): read again."""
+        self._signers.forget()
+
+    async def _read(self) -> dict[str, list[TwilioSigner]]:
+        uow = self._new_uow()
+        async with uow:
+            signers = await uow.tenants.twilio_signers()
+        by_number: dict[str, list[TwilioSigner]] = {}
+        for signer in signers:
+            by_number.setdefault(signer.phone_number.identity, []).append(signer)
+        return by_number
 
 
-class _SignatureCheck:
-    """One webhook's check, reserved against its address's failures until it is judged."""
-
-    def __init__(self, failures: SignatureFailureLimit, address: str, number: PhoneNumber) -> None:
-        self.number = number  # the tenant's number the webhook names
-        self._failures = failures
-        self._address = address
-        self._open = True
-
-    def failed(self) -> None:
-        """The signature did not verify: the reservation stays, a failure of the address."""
-        self._open = False
-
-    async def settle(self) -> None:
-        """The check did not fail (it passed, or the database failed first): its reservation goes back.
-        Once: later calls do nothing."""
-        if self._open:
-            self._open = False
-            await self._failures.give_back(self._address)
+@dataclass(frozen=True, slots=True)
+class _Screened:
+    known: bool  # TwilioSigners verified it
+    counted: list[CountedLimit]  # what checking it against the database is counted against
 
 
 class _Authenticator:
     """Which tenants a webhook proves it is for: the owners of the number whose Twilio account is
     ``AccountSid`` and whose auth token signed it (oldest sender first). Refuses when there are none.
 
-    ``screen`` runs first, outside any transaction: it reserves the check against the address's
-    failures (RateLimited when there is none left) and refuses, without a lookup, a webhook that cannot
-    be Twilio's. The caller settles the check when it is done, whatever happened (``finally``).
+    ``screen`` runs first, outside any transaction: it refuses, without a lookup, a webhook that cannot
+    be Twilio's, and says what the check must be counted against (nothing, for a webhook ``signers``
+    verified). The caller counts it as an attempt that fails with WebhookRejected.
     """
 
     def __init__(
-        self, uow: UnitOfWork, verifier: WebhookSignatureVerifier, failures: SignatureFailureLimit
+        self,
+        uow: UnitOfWork,
+        verifier: WebhookSignatureVerifier,
+        failures: SignatureFailureLimit,
+        signers: TwilioSigners | None,
     ) -> None:
         self._uow = uow
         self._verifier = verifier
         self._failures = failures
+        self._signers = signers
 
-    async def screen(self, webhook: SignedWebhook, number_field: str) -> _SignatureCheck:
-        await self._failures.reserve(webhook.client_address)
+    async def screen(self, webhook: SignedWebhook, number_field: str) -> _Screened:
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
         if not self._verifier.is_well_formed(webhook.signature):
             _refuse(webhook, "missing or malformed signature", raw_number, account_sid)
@@ -190,21 +247,19 @@ class _Authenticator:
             number = PhoneNumber.parse(raw_number)
         except InvalidPhoneNumber:
             _refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid)
-        return _SignatureCheck(self._failures, webhook.client_address, number)
+        if self._signers is not None and any(
+            self._signed_with(webhook, token)
+            for token in await self._signers.auth_tokens(number, account_sid)
+        ):
+            return _Screened(known=True, counted=[])
+        counted = self._failures.counted(webhook.client_address, account_sid, number)
+        return _Screened(known=False, counted=counted)
 
-    async def tenants(self, webhook: SignedWebhook, check: _SignatureCheck, number_field: str) -> list[UUID]:
-        try:
-            verified = await self._verified_tenants(webhook, check.number, number_field)
-        except WebhookRejected:
-            check.failed()
-            raise
-        await check.settle()  # at once: the rest of the request is no check
-        return verified
-
-    async def _verified_tenants(
-        self, webhook: SignedWebhook, number: PhoneNumber, number_field: str
-    ) -> list[UUID]:
+    async def tenants(self, webhook: SignedWebhook, number_field: str, *, known: bool) -> list[UUID]:
+        """The tenants, read in the caller's transaction. ``known``: ``screen`` verified it already
+        (else it is news for ``signers``)."""
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
+        number = PhoneNumber.parse(raw_number)
         senders = await self._uow.senders.find_all_by_number(number)
         if not senders:
             _refuse(webhook, "no tenant has this number", raw_number, account_sid)
@@ -222,17 +277,19 @@ class _Authenticator:
             if credentials is None or credentials.account_sid != account_sid:
                 continue
             accounts_matched += 1
-            if self._verifier.is_valid(
-                url=webhook.url,
-                params=webhook.params,
-                signature=webhook.signature,
-                auth_token=credentials.auth_token,
-            ):
+            if self._signed_with(webhook, credentials.auth_token):
                 verified.append(sender.tenant_id)
         if not verified:
             why = "bad or missing signature" if accounts_matched else "the account does not own this number"
             _refuse(webhook, why, raw_number, account_sid)
+        if not known and self._signers is not None:
+            self._signers.forget()
         return verified
+
+    def _signed_with(self, webhook: SignedWebhook, auth_token: str) -> bool:
+        return self._verifier.is_valid(
+            url=webhook.url, params=webhook.params, signature=webhook.signature, auth_token=auth_token
+        )
 
 
 def _refuse(webhook: SignedWebhook, reason: str, number: str, account_sid: str) -> NoReturn:
@@ -268,28 +325,29 @@ class ReceiveInboundMessage:
         *,
         limiter: RateLimiter | None = None,
         failure_limit: RateLimit | None = None,
+        signers: TwilioSigners | None = None,
     ) -> None:
         self._uow = uow
-        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(limiter, failure_limit))
+        self._limiter = limiter
+        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(failure_limit), signers)
         self._clock = clock
 
     async def __call__(self, webhook: InboundMessageWebhook) -> InboundReceipt:
-        check = await self._authenticator.screen(webhook, "To")
-        try:
-            return await self._receive(webhook, check)
-        except AlreadyExists:
-            # Another request stored this MessageSid between our lookup and our insert.
-            async with self._uow:
-                existing = await self._uow.messages.get_by_provider_sid(_message_sid(webhook))
-            if existing is None:
-                raise
-            return InboundReceipt(message=existing, duplicate=True)
-        finally:
-            await check.settle()
+        screened = await self._authenticator.screen(webhook, "To")
+        async with attempt(self._limiter, screened.counted, failure=WebhookRejected):
+            try:
+                return await self._receive(webhook, known=screened.known)
+            except AlreadyExists:
+                # Another request stored this MessageSid between our lookup and our insert.
+                async with self._uow:
+                    existing = await self._uow.messages.get_by_provider_sid(_message_sid(webhook))
+                if existing is None:
+                    raise
+                return InboundReceipt(message=existing, duplicate=True)
 
-    async def _receive(self, webhook: InboundMessageWebhook, check: _SignatureCheck) -> InboundReceipt:
+    async def _receive(self, webhook: InboundMessageWebhook, *, known: bool) -> InboundReceipt:
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, check, "To")
+            tenants = await self._authenticator.tenants(webhook, "To", known=known)
             if len(tenants) > 1:
                 logger.warning(
                     "tenants %s share number %s and Twilio account %s: the inbound message goes to the "
@@ -350,22 +408,22 @@ class RecordStatusCallback:
         metrics: Metrics = NO_METRICS,
         limiter: RateLimiter | None = None,
         failure_limit: RateLimit | None = None,
+        signers: TwilioSigners | None = None,
     ) -> None:
         self._uow = uow
-        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(limiter, failure_limit))
+        self._limiter = limiter
+        self._authenticator = _Authenticator(uow, verifier, SignatureFailureLimit(failure_limit), signers)
         self._clock = clock
         self._metrics = metrics
 
     async def __call__(self, webhook: StatusCallbackWebhook) -> CallbackResult:
-        check = await self._authenticator.screen(webhook, "From")
-        try:
-            return await self._record(webhook, check)
-        finally:
-            await check.settle()
+        screened = await self._authenticator.screen(webhook, "From")
+        async with attempt(self._limiter, screened.counted, failure=WebhookRejected):
+            return await self._record(webhook, known=screened.known)
 
-    async def _record(self, webhook: StatusCallbackWebhook, check: _SignatureCheck) -> CallbackResult:
+    async def _record(self, webhook: StatusCallbackWebhook, *, known: bool) -> CallbackResult:
         async with self._uow:
-            tenants = await self._authenticator.tenants(webhook, check, "From")
+            tenants = await self._authenticator.tenants(webhook, "From", known=known)
             sid = _message_sid(webhook)
             reported = webhook.field("MessageStatus") or webhook.field("SmsStatus")
             status = TWILIO_STATUSES.get(reported.lower())

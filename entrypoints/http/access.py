@@ -32,6 +32,7 @@ from application.authorization import PersonOnly, person_required
 from application.errors import AccessDenied, InvalidToken
 from application.ports import Principal
 from domain.tenancy import Role
+from entrypoints.http.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     if access.is_public:
         return
     # The per-address limit runs first, so credentials are not checked (a database query) unlimited.
-    from entrypoints.http.client_address import client_address
+    # (Imported here: entrypoints.http.dependencies imports this module.)
     from entrypoints.http.dependencies import container_of, limit_requests_per_address
 
     await limit_requests_per_address(connection)

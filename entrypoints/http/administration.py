@@ -67,7 +67,7 @@ from entrypoints.http.problems import problem_responses
 
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 # What any route with a Bearer credential can answer besides its own errors.
-_AUTH = (401, 403, 429, 503)
+_AUTH = (401, 403, 503)
 
 
 def _from_container(name: str) -> Provide:

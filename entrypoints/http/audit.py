@@ -34,7 +34,7 @@ Actor = Annotated[
 ]
 Since = Annotated[Moment | None, QueryParameter(description="Occurred at or after")]
 Until = Annotated[Moment | None, QueryParameter(description="Occurred before")]
-_ERRORS = problem_responses(400, 401, 403, 422, 429, 503)
+_ERRORS = problem_responses(400, 401, 403, 422, 503)
 _DESCRIPTION = (
     "Newest first. Keyset pagination: pass `next_cursor` back as `cursor` to get the next page (with "
     "the same filters). Entries never hold a secret: no password, token, key or credential."

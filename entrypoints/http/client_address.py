@@ -22,11 +22,11 @@ from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 
+from application.ports import UNKNOWN_CLIENT_ADDRESS
 from entrypoints.settings import IPNetwork, Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-UNKNOWN = "unknown"
 _RESOLVED = "wa_gateway.client_address"
 _STATE_KEY = "client_addresses"
 # RFC 7230 token characters: the unquoted form of a Forwarded parameter name or value.
@@ -48,7 +48,7 @@ class ClientAddresses:
 
     def resolve(self, peer: str | None, headers: Iterable[tuple[bytes, bytes]]) -> str:
         if peer is None:
-            return UNKNOWN
+            return UNKNOWN_CLIENT_ADDRESS
         peer_address = _address(peer)
         if peer_address is None or not self._is_trusted(peer_address):
             return peer if peer_address is None else str(peer_address)

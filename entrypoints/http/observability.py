@@ -28,14 +28,12 @@ from entrypoints.http.access import public
 from entrypoints.http.client_address import client_address_of_scope
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_response
-from entrypoints.http.rate_limits import never_rate_limited
+from entrypoints.http.rate_limits import is_probe, probe
 from entrypoints.observability import may_read_metrics, scrape
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Letters, digits and a few punctuation marks: safe in a header, a log line and a URL.
 _SAFE_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
-# Probes and scrapes: counted, but logged at DEBUG only.
-_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 access_log = structlog.stdlib.get_logger("entrypoints.http.access")
 
@@ -85,16 +83,17 @@ class RequestObservability(ASGIMiddleware):
                 method = str(scope.get("method", "GET"))
                 route = scope.get("path_template") or "unmatched"
                 self._metrics.http_request(method, route, status, seconds)
-                path = scope["path"]
+                handler = scope.get("route_handler")
                 access_log.log(
-                    logging.DEBUG if path in _QUIET_PATHS else logging.INFO,
+                    # Probes and scrapes: counted, but logged at DEBUG only.
+                    logging.DEBUG if handler is not None and is_probe(handler) else logging.INFO,
                     "request",
                     method=method,
                     route=route,
-                    path=path,
+                    path=scope["path"],
                     status=status,
                     duration_ms=round(seconds * 1000, 1),
-                    client=client_address_of_scope(cast(dict[str, Any], scope)),
+                    client_address=client_address_of_scope(cast(dict[str, Any], scope)),
                 )
 
 
@@ -113,9 +112,7 @@ class MetricsController(Controller):
     tags = ["operations"]
     opt = {
         **public("METRICS_TOKEN, checked by the handler (open when unset, for an internal network)"),
-        **never_rate_limited(
-            "Prometheus scrapes on its own schedule; a refused scrape is a gap in every graph"
-        ),
+        **probe("Prometheus scrapes on its own schedule; a refused scrape is a gap in every graph"),
     }
     include_in_schema = False
 

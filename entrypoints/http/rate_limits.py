@@ -19,6 +19,7 @@ from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, OpenAPIType, O
 from entrypoints.http.problems import problem_responses
 
 NEVER_RATE_LIMITED_OPT = "never_rate_limited"
+PROBE_OPT = "probe"
 
 _RATE_LIMIT_HEADERS = {
     "Retry-After": OpenAPIHeader(
@@ -44,8 +45,18 @@ def never_rate_limited(reason: str) -> dict[str, str]:
     return {NEVER_RATE_LIMITED_OPT: reason}
 
 
+def probe(reason: str) -> dict[str, str | bool]:
+    """The ``opt`` of a probe or a metrics scrape: never counted by the per-address limit (``reason``
+    says why), and its requests logged at DEBUG only (they come every few seconds, all day)."""
+    return {**never_rate_limited(reason), PROBE_OPT: True}
+
+
 def is_rate_limited(handler: BaseRouteHandler) -> bool:
     return not handler.opt.get(NEVER_RATE_LIMITED_OPT)
+
+
+def is_probe(handler: BaseRouteHandler) -> bool:
+    return bool(handler.opt.get(PROBE_OPT))
 
 
 def _declare_rate_limit_headers(operation: Operation) -> None:

@@ -25,7 +25,7 @@ from entrypoints.http.access_schemas import RefreshRequest
 from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.rate_limits import never_rate_limited
+from entrypoints.http.rate_limits import probe
 from entrypoints.http.schemas import (
     ConversationsPage,
     HealthStatus,
@@ -70,7 +70,7 @@ class AuthController(Controller):
             "`refresh_expires_in` seconds from login."
         ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(400, 401, 413, 429),
+        responses=problem_responses(400, 401, 413),
         opt=public("the username and password in the body"),
     )
     async def login(
@@ -91,7 +91,7 @@ class AuthController(Controller):
             "token and its access tokens stop working) and the answer is 401."
         ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(400, 401, 413, 429, 503),
+        responses=problem_responses(400, 401, 413, 503),
         opt=public("the refresh token in the body"),
     )
     async def refresh(
@@ -112,7 +112,7 @@ class AuthController(Controller):
         ),
         status_code=HTTP_204_NO_CONTENT,
         security=BEARER,
-        responses=problem_responses(401, 403, 429, 503),
+        responses=problem_responses(401, 403, 503),
         opt=any_user(PersonOnly.END_SESSION),
     )
     async def logout(self, principal: NamedDependency[Principal], logout: NamedDependency[Logout]) -> None:
@@ -162,7 +162,7 @@ class MessagesController(Controller):
                 description="Accepted: stored and queued; the provider's answer is not in yet",
                 generate_examples=False,
             ),
-            **problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
+            **problem_responses(400, 401, 403, 409, 413, 422, 503),
         },
     )
     async def send(
@@ -257,7 +257,7 @@ class MessagesController(Controller):
             "tenant's send limits like a send); poll it for the outcome."
         ),
         status_code=HTTP_202_ACCEPTED,
-        responses=problem_responses(400, 401, 403, 404, 409, 422, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
     )
     async def retry(
         self,
@@ -358,7 +358,7 @@ class HealthController(Controller):
     tags = ["operations"]
     opt = {
         **public("probes: they tell nothing but up or ready"),
-        **never_rate_limited("an orchestrator refused a probe restarts a healthy process"),
+        **probe("an orchestrator refused a probe restarts a healthy process"),
     }
 
     @get("/healthz", operation_id="health", summary="The process is up", cache=False)

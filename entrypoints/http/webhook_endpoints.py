@@ -315,7 +315,7 @@ class WebhookEndpointsController(Controller):
             "secret): an API key gets 403 `person-required`."
         ),
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+        responses=problem_responses(400, 401, 403, 413, 422, 503),
         opt=tenant_admin_in_person(PersonOnly.SET_WEBHOOK_SECRETS),
     )
     async def create(
@@ -343,7 +343,7 @@ class WebhookEndpointsController(Controller):
         "/",
         operation_id="listWebhookEndpoints",
         summary="The tenant's webhook endpoints, oldest first",
-        responses=problem_responses(400, 401, 403, 429, 503),
+        responses=problem_responses(400, 401, 403, 503),
     )
     async def list_endpoints(
         self,
@@ -357,7 +357,7 @@ class WebhookEndpointsController(Controller):
         "/{endpoint_id:uuid}",
         operation_id="getWebhookEndpoint",
         summary="One webhook endpoint (never its secret)",
-        responses=problem_responses(400, 401, 403, 404, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def get_endpoint(
         self,
@@ -375,7 +375,7 @@ class WebhookEndpointsController(Controller):
             "Fields left out (or null) keep their value. A new URL is checked like a new endpoint's. "
             "`enabled: true` brings back an endpoint disabled after a 410 (replay what it missed)."
         ),
-        responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 413, 422, 503),
     )
     async def update_endpoint(
         self,
@@ -401,7 +401,7 @@ class WebhookEndpointsController(Controller):
         operation_id="deleteWebhookEndpoint",
         summary="Delete an endpoint, with its deliveries",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(400, 401, 403, 404, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def delete_endpoint(
         self,
@@ -423,7 +423,7 @@ class WebhookEndpointsController(Controller):
         ),
         status_code=HTTP_200_OK,
         operation_class=_OptionalBodyOperation,
-        responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 413, 422, 503),
         opt=tenant_admin_in_person(PersonOnly.SET_WEBHOOK_SECRETS),
     )
     async def rotate_secret(
@@ -448,7 +448,7 @@ class WebhookEndpointsController(Controller):
             "(attempts exhausted over about a day, a 410 Gone, or the endpoint disabled). "
             "Keyset pagination: pass `next_cursor` back as `cursor`."
         ),
-        responses=problem_responses(400, 401, 403, 404, 422, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 422, 503),
     )
     async def list_deliveries(
         self,
@@ -478,7 +478,7 @@ class WebhookEndpointsController(Controller):
         "/{endpoint_id:uuid}/deliveries/{delivery_id:str}",
         operation_id="getWebhookDelivery",
         summary="One delivery, with every attempt and answer",
-        responses=problem_responses(400, 401, 403, 404, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def get_delivery(
         self,
@@ -501,7 +501,7 @@ class WebhookEndpointsController(Controller):
             "otherwise)."
         ),
         status_code=HTTP_202_ACCEPTED,
-        responses=problem_responses(400, 401, 403, 404, 409, 429, 503),
+        responses=problem_responses(400, 401, 403, 404, 409, 503),
     )
     async def replay_delivery(
         self,

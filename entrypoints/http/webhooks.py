@@ -166,9 +166,10 @@ class _StatusOperation(Operation):
 _INBOUND_DESCRIPTION = (
     "Set this URL as the WhatsApp sender's incoming-message webhook in Twilio. The tenant is the one "
     "whose number is `To` and whose Twilio account is `AccountSid`; the `X-Twilio-Signature` must verify "
-    "with that tenant's auth token, else 403 and nothing is stored (an address whose posts keep failing "
-    "that check gets 429 for a while). A message Twilio delivers twice (same `MessageSid`) is stored "
-    "once. The reply is empty TwiML: nothing is sent back."
+    "with that tenant's auth token, else 403 and nothing is stored (posts from one address that keep "
+    "failing that check for one account and number get 429 for a while; Twilio's own never do). A "
+    "message Twilio delivers twice (same `MessageSid`) is stored once. The reply is empty TwiML: nothing "
+    "is sent back."
 )
 
 
@@ -177,12 +178,12 @@ class TwilioWebhooksController(Controller):
 
     They are exempt from the per-address request limit: Twilio posts every tenant's callbacks (several
     per message, repeats included) from a small pool of shared addresses, so a per-address limit would
-    throttle Twilio itself, and a refused status callback is not retried. What is limited per address
-    is failed signature checks (TWILIO_SIGNATURE_FAILURES_PER_MINUTE; each check is counted before
-    the lookup and given back when it verifies), which Twilio's traffic never makes: past the limit an
-    address gets 429 before anything is looked up. Each request is bounded by
+    throttle Twilio itself, and a refused webhook is not posted again. What is limited is failed
+    signature checks, by a rule under which a webhook Twilio signed for a configured number is never
+    refused (application/use_cases/webhooks.py): TWILIO_SIGNATURE_FAILURES_PER_MINUTE per client
+    address, Twilio account and number, ten times that per client address. Each request is bounded by
     the body size limit; one that cannot be Twilio's (no signature, or not of Twilio's form) is refused
-    before any lookup, one with a wrong signature after one indexed lookup and one HMAC.
+    before any lookup, one with a wrong signature after at most one indexed lookup and a few HMACs.
     """
 
     path = "/"

@@ -202,6 +202,54 @@ async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
         assert (await uow.tenants.get_twilio_credentials(owner.id)) is not None
 
 
+async def test_twilio_signers_are_every_sender_of_a_tenant_with_credentials_whose_token_opens(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    acme, globex, sandboxed, broken = [await add_tenant(uow_factory) for _ in range(4)]
+    acme_account, globex_account = "AC" + "1" * 32, "AC" + "2" * 32
+    async with uow_factory() as uow:
+        await uow.senders.add(
+            Sender(tenant_id=acme.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+        )
+        await uow.senders.add(Sender(tenant_id=acme.id, phone_number=OTHER_OUR_NUMBER, created_at=T0))
+        await uow.senders.add(
+            Sender(tenant_id=globex.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+        )
+        await uow.senders.add(
+            Sender(tenant_id=sandboxed.id, phone_number=ALICE, created_at=T0, is_default=True)
+        )
+        await uow.senders.add(Sender(tenant_id=broken.id, phone_number=BOB, created_at=T0, is_default=True))
+        await uow.tenants.set_twilio_credentials(acme.id, TwilioCredentials(acme_account, AUTH_TOKEN))
+        await uow.tenants.set_twilio_credentials(globex.id, TwilioCredentials(globex_account, "globex-token"))
+        await uow.tenants.set_twilio_credentials(broken.id, TwilioCredentials(acme_account, AUTH_TOKEN))
+        await uow.commit()
+    async with cross_tenant_connection(engine) as connection:  # sealed for another tenant: does not open
+        await connection.execute(
+            sa.update(tenant_credentials)
+            .where(tenant_credentials.c.tenant_id == broken.id)
+            .values(
+                auth_token_sealed=sa.select(tenant_credentials.c.auth_token_sealed)
+                .where(tenant_credentials.c.tenant_id == acme.id)
+                .scalar_subquery()
+            )
+        )
+
+    async with uow_factory() as uow:
+        signers = await uow.tenants.twilio_signers()
+
+    mine = {acme.id, globex.id, sandboxed.id, broken.id}  # other tests' tenants share the database
+    ours = {
+        (s.tenant_id, str(s.phone_number), s.account_sid, s.auth_token)
+        for s in signers
+        if s.tenant_id in mine
+    }
+    assert ours == {
+        (acme.id, str(OUR_NUMBER), acme_account, AUTH_TOKEN),
+        (acme.id, str(OTHER_OUR_NUMBER), acme_account, AUTH_TOKEN),
+        (globex.id, str(OUR_NUMBER), globex_account, "globex-token"),
+    }
+
+
 async def test_credentials_sealed_under_a_key_no_longer_configured_do_not_open(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:

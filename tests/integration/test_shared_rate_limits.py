@@ -16,7 +16,7 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from adapters.ratelimit.limits_limiter import LimitsRateLimiter
+from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
 from application.ports import RateLimit
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.sessions import SessionPolicy
@@ -85,7 +85,7 @@ def test_failed_logins_on_one_process_are_refused_by_the_other(two_gateways: tup
 
 async def test_two_limiters_on_one_redis_share_their_windows(redis_url: str) -> None:
     prefix = f"wa-gateway-test-{uuid.uuid4().hex}"
-    one, other = LimitsRateLimiter(redis_url, prefix), LimitsRateLimiter(redis_url, prefix)
+    one, other = SlidingWindowRateLimiter(redis_url, prefix), SlidingWindowRateLimiter(redis_url, prefix)
     limit = RateLimit(amount=2, per_seconds=60)
 
     assert (await one.hit("k", limit)).allowed
@@ -96,20 +96,22 @@ async def test_two_limiters_on_one_redis_share_their_windows(redis_url: str) -> 
     assert 1 <= refused.reset_after_seconds <= 60
     assert not (await other.hit("k", limit)).allowed
     # Another prefix (another deployment, another test run) counts apart.
-    assert (await LimitsRateLimiter(redis_url, prefix + "-elsewhere").hit("k", limit)).allowed
+    assert (await SlidingWindowRateLimiter(redis_url, prefix + "-elsewhere").hit("k", limit)).allowed
 
 
 # ------------------------------------------------------------------------------- limits under concurrency
 
 
 def authenticate_with(
-    limiter: LimitsRateLimiter, uow: FakeUnitOfWork, hasher: FakePasswordHasher
+    limiter: SlidingWindowRateLimiter, uow: FakeUnitOfWork, hasher: FakePasswordHasher
 ) -> Authenticate:
     clock = FixedClock()
     return Authenticate(uow, hasher, FakeTokenService(), limiter, FAILURE_LIMIT, clock, SESSIONS)
 
 
-async def wrong_logins_at_once(limiters: list[LimitsRateLimiter], attempts: int) -> tuple[int, Counter[str]]:
+async def wrong_logins_at_once(
+    limiters: list[SlidingWindowRateLimiter], attempts: int
+) -> tuple[int, Counter[str]]:
     """``attempts`` wrong passwords for alice from one address at once, spread over ``limiters`` (one
     per process); the passwords checked, and how the attempts ended."""
     uow, hasher = FakeUnitOfWork(), FakePasswordHasher()
@@ -126,7 +128,7 @@ async def test_concurrent_wrong_logins_on_processes_sharing_redis_check_at_most_
     redis_url: str,
 ) -> None:
     prefix = f"wa-gateway-test-{uuid.uuid4().hex}"
-    one, other = LimitsRateLimiter(redis_url, prefix), LimitsRateLimiter(redis_url, prefix)
+    one, other = SlidingWindowRateLimiter(redis_url, prefix), SlidingWindowRateLimiter(redis_url, prefix)
 
     checked, outcomes = await wrong_logins_at_once([one, other], 3 * FAILURE_LIMIT.amount)
 
@@ -135,7 +137,7 @@ async def test_concurrent_wrong_logins_on_processes_sharing_redis_check_at_most_
 
 
 async def test_a_limit_reserved_at_once_on_redis_admits_exactly_its_amount(redis_url: str) -> None:
-    limiters = [LimitsRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}")] * 2
+    limiters = [SlidingWindowRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}")] * 2
     limit = RateLimit(amount=7, per_seconds=60)
 
     states = await asyncio.gather(*(limiters[n % 2].hit("k", limit) for n in range(40)))
@@ -144,15 +146,61 @@ async def test_a_limit_reserved_at_once_on_redis_admits_exactly_its_amount(redis
 
 
 async def test_an_attempt_given_back_on_redis_frees_its_place(redis_url: str) -> None:
-    limiter = LimitsRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}")
+    limiter = SlidingWindowRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}")
     limit = RateLimit(amount=2, per_seconds=60)
     assert (await limiter.hit("k", limit)).allowed
-    assert (await limiter.hit("k", limit)).allowed
+    reserved = await limiter.hit("k", limit)
+    assert reserved.reservation is not None
+    assert reserved.reservation.shared
 
-    await limiter.give_back("k", limit)
+    await limiter.give_back(reserved.reservation)
 
     assert (await limiter.hit("k", limit)).allowed
     assert not (await limiter.hit("k", limit)).allowed
+
+
+class WallClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_attempt_given_back_on_redis_after_its_window_turned_leaves_the_new_window_whole(
+    redis_url: str,
+) -> None:
+    clock = WallClock(60.0 * 29_000_000 + 59.5)
+    limiter = SlidingWindowRateLimiter(redis_url, f"wa-gateway-test-{uuid.uuid4().hex}", wall_clock=clock)
+    limit = RateLimit(amount=2, per_seconds=60)
+    reserved = await limiter.hit("k", limit)
+    assert reserved.reservation is not None
+
+    clock.now += 1.0  # the window turns while the attempt is being judged
+    await limiter.give_back(reserved.reservation)
+    await limiter.give_back(reserved.reservation)  # once too often: nothing goes below zero
+
+    assert [(await limiter.hit("k", limit)).allowed for _ in range(3)] == [True, True, False]
+
+
+async def test_an_attempt_counted_on_redis_is_not_given_back_in_memory_during_an_outage(
+    redis_url: str,
+) -> None:
+    clock = ManualMonotonic()
+    limit = RateLimit(amount=2, per_seconds=60)
+    async with RedisRelay() as relay:
+        limiter = SlidingWindowRateLimiter(
+            relay.url(REDIS_DB), f"wa-gateway-test-{uuid.uuid4().hex}", monotonic=clock
+        )
+        reserved = await limiter.hit("k", limit)
+        assert reserved.reservation is not None
+        assert reserved.reservation.shared
+
+        await relay.stop()
+        await limiter.hit("k", limit)  # Redis is unreachable: counted in memory from now on
+        await limiter.give_back(reserved.reservation)
+
+        assert [(await limiter.hit("k", limit)).allowed for _ in range(2)] == [True, False]
 
 
 # --------------------------------------------------------------------------------- Redis unreachable
@@ -169,7 +217,7 @@ def outage_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 async def test_with_redis_unreachable_the_limits_hold_in_this_process(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    limiter = LimitsRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "unreachable")
+    limiter = SlidingWindowRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "unreachable")
     attempts = FAILURE_LIMIT.amount + 2
 
     checked, outcomes = await wrong_logins_at_once([limiter], attempts)
@@ -212,7 +260,7 @@ async def test_a_redis_outage_is_logged_when_it_starts_then_once_per_interval(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = ManualMonotonic()
-    limiter = LimitsRateLimiter(
+    limiter = SlidingWindowRateLimiter(
         f"redis://127.0.0.1:{free_port()}/0",
         "unreachable",
         retry_redis_seconds=5,
@@ -237,8 +285,10 @@ async def test_when_redis_answers_again_the_limits_are_shared_again(
     prefix = f"wa-gateway-test-{uuid.uuid4().hex}"
     limit = RateLimit(amount=3, per_seconds=60)
     async with RedisRelay() as relay:
-        through_relay = LimitsRateLimiter(relay.url(REDIS_DB), prefix, retry_redis_seconds=5, monotonic=clock)
-        direct = LimitsRateLimiter(redis_url, prefix)
+        through_relay = SlidingWindowRateLimiter(
+            relay.url(REDIS_DB), prefix, retry_redis_seconds=5, monotonic=clock
+        )
+        direct = SlidingWindowRateLimiter(redis_url, prefix)
         assert (await through_relay.hit("k", limit)).allowed
 
         await relay.stop()

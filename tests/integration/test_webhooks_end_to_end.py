@@ -348,6 +348,38 @@ async def test_of_concurrent_forgeries_from_one_address_at_most_the_limit_are_lo
     assert Counter(r.status_code for r in responses) == {403: 10, 429: 20}
 
 
+async def test_a_tenant_with_a_stale_token_on_the_shared_number_holds_back_no_other_tenant(
+    world: World,
+) -> None:
+    # Acme's auth token was rotated at Twilio, not here: everything Twilio posts for it fails. Twilio
+    # posts Globex's webhooks, on the same sandbox number, from the same address.
+    def stale(n: int) -> dict[str, str]:
+        return {
+            "AccountSid": world.acme.account.sid,
+            "From": f"whatsapp:{CUSTOMER}",
+            "To": f"whatsapp:{SANDBOX_NUMBER}",
+            "MessageSid": f"SM{n:032x}",
+            "Body": "lost?",
+        }
+
+    stale_posts = await asyncio.gather(
+        *(
+            world.http.post(
+                "/webhooks/twilio/inbound",
+                data=stale(n),
+                headers={SIGNATURE_HEADER: sign("rotated-at-twilio", world.inbound_url, stale(n))},
+            )
+            for n in range(100)
+        )
+    )
+    for_globex = [await world.inbound(world.globex, f"to Globex {n}") for n in range(20)]
+
+    assert Counter(r.status_code for r in stale_posts) == {403: 30, 429: 70}
+    assert [delivery.http_status for delivery in for_globex] == [200] * 20
+    assert len(await world.history(world.globex)) == 20
+    assert await world.history(world.acme) == []
+
+
 # ---------------------------------------------------------------------------------- status callbacks
 
 

@@ -58,10 +58,12 @@ from application.ports import (
     RateLimit,
     RateLimiter,
     RateLimitState,
+    Reservation,
     SendOutcome,
     SessionAccess,
     StatusChange,
     TokenService,
+    TwilioSigner,
     UnitOfWork,
     WebhookRequest,
     WebhookResponse,
@@ -147,10 +149,14 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 class FakeTenantRepository:
+    """``signer_loads`` counts the calls of ``twilio_signers`` (it reads the senders of ``senders``)."""
+
     def __init__(self) -> None:
         self._tenants: dict[UUID, Tenant] = {}
         self._credentials: dict[UUID, TwilioCredentials] = {}
+        self.senders: FakeSenderRepository | None = None
         self.resealed = 0
+        self.signer_loads = 0
 
     async def add(self, tenant: Tenant) -> None:
         if tenant.id in self._tenants:
@@ -180,6 +186,17 @@ class FakeTenantRepository:
         """Nothing is sealed in memory; ``resealed`` counts the calls instead."""
         self.resealed += 1
         return len(self._credentials)
+
+    async def twilio_signers(self) -> list[TwilioSigner]:
+        self.signer_loads += 1
+        senders = self.senders.all() if self.senders is not None else []
+        return [
+            TwilioSigner(
+                sender.tenant_id, sender.phone_number, credentials.account_sid, credentials.auth_token
+            )
+            for sender in senders
+            if (credentials := self._credentials.get(sender.tenant_id)) is not None
+        ]
 
     async def update(self, tenant: Tenant) -> None:
         if tenant.id not in self._tenants:
@@ -1158,6 +1175,7 @@ class FakeDatabase:
     acceptance: FakeMessageAcceptance = field(init=False)
 
     def __post_init__(self) -> None:
+        self.tenants.senders = self.senders  # what twilio_signers reads
         object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
         object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
         # frozen: set through object.__setattr__; the queue reads the senders' pauses.
@@ -1440,45 +1458,56 @@ class FakeTokenService:
 
 
 class FakeRateLimiter:
-    """A moving window on a clock, like the ``limits`` library's: a hit counts for ``limit.per_seconds``.
+    """A moving window on a clock: a hit counts for ``limit.per_seconds``.
 
-    A ``hit`` beyond the limit is refused and not counted; ``give_back`` uncounts the latest hit of a
-    key. ``hits`` lists every key counted (and not given back), in order.
+    A ``hit`` beyond the limit is refused and not counted; ``give_back`` uncounts the hit its
+    reservation names (if it is still in the window). ``hits`` lists every key counted (and not given
+    back), in order.
     """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._moments: dict[str, list[datetime]] = {}
+        self._moments: dict[str, list[tuple[int, datetime]]] = {}
+        self._counted = 0
         self.hits: list[str] = []
 
     async def hit(self, key: str, limit: RateLimit) -> RateLimitState:
         moments = self._in_window(key, limit)
         allowed = len(moments) < limit.amount
+        reservation = None
         if allowed:
-            moments.append(self._clock.now())
+            self._counted += 1
+            moments.append((self._counted, self._clock.now()))
             self.hits.append(key)
-        return self._state(moments, limit, allowed=allowed)
+            reservation = Reservation(key=key, limit=limit, window=self._counted, shared=False)
+        return self._state(moments, limit, reservation)
 
-    async def give_back(self, key: str, limit: RateLimit) -> None:
-        moments = self._in_window(key, limit)
-        if moments:
-            moments.pop()
-            del self.hits[len(self.hits) - 1 - self.hits[::-1].index(key)]
+    async def give_back(self, reservation: Reservation) -> None:
+        moments = self._in_window(reservation.key, reservation.limit)
+        for index, (number, _) in enumerate(moments):
+            if number == reservation.window:
+                del moments[index]
+                key = reservation.key
+                del self.hits[len(self.hits) - 1 - self.hits[::-1].index(key)]
+                return
 
-    def _in_window(self, key: str, limit: RateLimit) -> list[datetime]:
+    def _in_window(self, key: str, limit: RateLimit) -> list[tuple[int, datetime]]:
         window_start = self._clock.now() - timedelta(seconds=limit.per_seconds)
-        moments = [moment for moment in self._moments.get(key, []) if moment > window_start]
+        moments = [(number, moment) for number, moment in self._moments.get(key, []) if moment > window_start]
         self._moments[key] = moments
         return moments
 
-    def _state(self, moments: list[datetime], limit: RateLimit, *, allowed: bool) -> RateLimitState:
-        oldest = moments[0] if moments else self._clock.now()
+    def _state(
+        self, moments: list[tuple[int, datetime]], limit: RateLimit, reservation: Reservation | None
+    ) -> RateLimitState:
+        oldest = moments[0][1] if moments else self._clock.now()
         frees_in = oldest + timedelta(seconds=limit.per_seconds) - self._clock.now()
         return RateLimitState(
-            allowed=allowed,
+            allowed=reservation is not None,
             limit=limit,
             remaining=max(0, limit.amount - len(moments)),
             reset_after_seconds=max(1, math.ceil(frees_in.total_seconds())),
+            reservation=reservation,
         )
 
 

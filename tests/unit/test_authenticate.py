@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from application.errors import AuthenticationFailed, RateLimited
+from application.errors import AuthenticationFailed, RateLimited, StorageUnavailable, TransactionConflict
 from application.ports import RateLimit
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.sessions import SessionPolicy
@@ -278,3 +278,41 @@ async def test_a_refused_attempt_does_not_check_the_password(
         await authenticate("alice", acme.password, "203.0.113.7")
 
     assert len(hasher.verified_hashes) == checks_before
+
+
+class ConflictingSessions(FakeUnitOfWork):
+    """A database whose every commit is given up for a concurrent transaction."""
+
+    async def commit(self) -> None:
+        raise TransactionConflict("the session's transaction conflicted with another")
+
+
+async def test_logins_the_database_could_not_judge_are_not_counted_as_failures(
+    authenticate: Authenticate, uow: FakeUnitOfWork, limiter: FakeRateLimiter, acme: TenantAccount
+) -> None:
+    uow.available = False
+    for _ in range(FAILURE_LIMIT.amount + 1):
+        with pytest.raises(StorageUnavailable):
+            await authenticate("alice", acme.password, "203.0.113.7")
+
+    uow.available = True
+    assert limiter.hits == []
+    assert (await authenticate("alice", acme.password, "203.0.113.7")).access_token
+
+
+async def test_logins_whose_transaction_conflicted_are_not_counted_as_failures(
+    hasher: FakePasswordHasher,
+    tokens: FakeTokenService,
+    limiter: FakeRateLimiter,
+    clock: FixedClock,
+    uow: FakeUnitOfWork,
+    acme: TenantAccount,
+) -> None:
+    conflicting = Authenticate(
+        ConflictingSessions(uow.database), hasher, tokens, limiter, FAILURE_LIMIT, clock, SESSIONS
+    )
+    for _ in range(FAILURE_LIMIT.amount + 1):
+        with pytest.raises(TransactionConflict):
+            await conflicting("alice", acme.password, "203.0.113.7")
+
+    assert limiter.hits == []

@@ -95,6 +95,15 @@ def test_an_ipv4_peer_seen_through_a_dual_stack_socket_is_still_trusted() -> Non
     assert behind().resolve("::ffff:203.0.113.9", xff("198.51.100.1")) == "203.0.113.9"
 
 
+@pytest.mark.parametrize("trusted", ["::ffff:10.0.0.2", "::ffff:10.0.0.0/104", "::ffff:a00:2"])
+def test_a_trusted_proxy_written_as_an_ipv4_mapped_address_is_its_ipv4_address(trusted: str) -> None:
+    resolver = behind(trusted)
+
+    assert resolver.resolve(LOAD_BALANCER, xff(CLIENT)) == CLIENT
+    assert resolver.resolve("::ffff:10.0.0.2", xff(CLIENT)) == CLIENT
+    assert resolver.resolve("10.0.1.2", xff(CLIENT)) == ("10.0.1.2" if "/" not in trusted else CLIENT)
+
+
 def test_only_the_configured_header_is_read() -> None:
     # A proxy that writes X-Forwarded-For passes a client's Forwarded header through untouched.
     both = headers(("Forwarded", "for=198.51.100.1"), ("X-Forwarded-For", CLIENT))
@@ -189,7 +198,7 @@ def test_trusted_proxies_are_read_from_the_settings(tmp_path: Path) -> None:
     settings = load_settings(
         environ={
             "DATA_DIR": str(tmp_path),
-            "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32",
+            "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32, ::ffff:198.51.100.0/120",
             "TRUSTED_PROXY_HEADER": "Forwarded",
         },
         env_file=None,
@@ -199,6 +208,7 @@ def test_trusted_proxies_are_read_from_the_settings(tmp_path: Path) -> None:
         "10.0.0.0/8",
         "192.0.2.7/32",
         "2001:db8::/32",
+        "198.51.100.0/24",
     ]
     assert settings.trusted_proxy_header == "forwarded"
     assert load_settings(environ={"DATA_DIR": str(tmp_path)}, env_file=None).trusted_proxy_networks == ()

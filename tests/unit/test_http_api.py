@@ -300,7 +300,9 @@ async def test_a_provider_refusal_is_stored_as_failed_with_its_code(api: Api) ->
 
 
 async def test_an_unexpected_error_is_a_500_problem_without_internals(api: Api) -> None:
-    api.container.check_readiness.override(providers.Factory(ExplodingReadiness, api.container.unit_of_work))
+    api.container.check_readiness.override(
+        providers.Factory(ExplodingReadiness, api.container.unit_of_work.provider)
+    )
 
     response = await api.client.get("/readyz")
 

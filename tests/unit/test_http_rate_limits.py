@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, cast
 
 import httpx
@@ -19,7 +20,13 @@ from dependency_injector import providers
 from application.ports import OutcomeKind, RateLimit, SendOutcome
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
-from tests.unit.fakes import FakeMessagingProvider, FakePasswordHasher, FakeUnitOfWork
+from tests.unit.fakes import (
+    FakeDatabase,
+    FakeDispatchQueue,
+    FakeMessagingProvider,
+    FakePasswordHasher,
+    FakeUnitOfWork,
+)
 from tests.unit.test_http_access import PASSWORD, Api, api
 from tests.unit.test_http_api import assert_problem
 
@@ -310,4 +317,77 @@ async def test_the_access_log_records_the_client_behind_the_load_balancer(
             await balancer.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
 
     (access,) = [line for line in logs if line["event"] == "request"]
-    assert access["client"] == "203.0.113.7"
+    assert access["client_address"] == "203.0.113.7"
+
+
+async def test_probes_and_scrapes_are_logged_at_debug_and_other_unlimited_routes_at_info(api: Api) -> None:
+    with structlog.testing.capture_logs() as logs:
+        for path in ("/healthz", "/readyz", "/metrics"):
+            await api.client.get(path)
+        await api.client.post("/webhooks/twilio/status", data={})  # never rate limited, and no probe
+
+    levels = {line["path"]: line["log_level"] for line in logs if line["event"] == "request"}
+    assert levels == {
+        "/healthz": "debug",
+        "/readyz": "debug",
+        "/metrics": "debug",
+        "/webhooks/twilio/status": "info",
+    }
+
+
+class DatabaseVisits:
+    """How often the database was asked whether it is up, and for the queue's depth. Each question waits
+    for ``answer``: requests arriving meanwhile pile up, as they would behind a slow database."""
+
+    def __init__(self) -> None:
+        self.pings = 0
+        self.depths = 0
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def question(self) -> None:
+        self.asked.set()
+        await self.answer.wait()
+
+
+class CountedJobs:
+    def __init__(self, jobs: FakeDispatchQueue, visits: DatabaseVisits) -> None:
+        self._jobs, self._visits = jobs, visits
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        self._visits.depths += 1
+        await self._visits.question()
+        return await self._jobs.depth(now)
+
+
+class VisitedUnitOfWork(FakeUnitOfWork):
+    def __init__(self, database: FakeDatabase, visits: DatabaseVisits) -> None:
+        super().__init__(database)
+        self._visits = visits
+
+    async def ping(self) -> None:
+        self._visits.pings += 1
+        await self._visits.question()
+        await super().ping()
+
+    @property
+    def jobs(self) -> FakeDispatchQueue:
+        return cast(FakeDispatchQueue, CountedJobs(self.database.jobs, self._visits))
+
+
+@pytest.mark.parametrize(("path", "visits_of"), [("/readyz", "pings"), ("/metrics", "depths")])
+async def test_concurrent_probes_and_scrapes_share_one_question_to_the_database(
+    api: Api, path: str, visits_of: str
+) -> None:
+    visits = DatabaseVisits()
+    api.container.unit_of_work.override(providers.Factory(VisitedUnitOfWork, api.database, visits))
+
+    async with concurrent_client(api) as client:
+        requests = asyncio.gather(*(client.get(path) for _ in range(20)))
+        await asyncio.wait_for(visits.asked.wait(), timeout=30)
+        await asyncio.sleep(0.1)  # the other requests arrive, and wait for the same answer
+        visits.answer.set()
+        responses = await requests
+
+    assert [response.status_code for response in responses] == [200] * 20
+    assert getattr(visits, visits_of) == 1

@@ -11,10 +11,17 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.dispatcher import Dispatcher, DispatcherSettings
-from application.errors import AccessDenied, NoDefaultSender, NotFound, SessionWindowClosed, UnknownSender
+from application.errors import (
+    AccessDenied,
+    NoDefaultSender,
+    NotFound,
+    RateLimited,
+    SessionWindowClosed,
+    UnknownSender,
+)
 from application.ports import JobPhase, OutboundRequest, OutcomeKind, SendOutcome
 from application.use_cases.dispatch import DispatchMessage, DispatchSettings
-from application.use_cases.send_message import SendMessage, SendMessageCommand
+from application.use_cases.send_message import SendMessage, SendMessageCommand, TenantSendLimits
 from domain.errors import InvalidMessage, InvalidPhoneNumber
 from domain.messages import Direction, Message, MessageStatus, Template
 from domain.phone import PhoneNumber
@@ -22,6 +29,7 @@ from domain.tenancy import ProviderName, Sender, Tenant, TenantStatus, TwilioCre
 from tests.unit.fakes import (
     FakeMessagingProvider,
     FakePasswordHasher,
+    FakeRateLimiter,
     FakeUnitOfWork,
     FixedClock,
     TenantAccount,
@@ -698,3 +706,19 @@ async def test_up_to_ten_media_urls_are_sent(
         await send(
             SendMessageCommand(tenant_id=acme.tenant.id, to_number=CUSTOMER, media_urls=(*urls, urls[0]))
         )
+
+
+# ------------------------------------------------------------------------------------------ send limits
+
+
+async def test_a_send_the_days_limit_refuses_is_not_counted_in_the_minute_either(
+    limiter: FakeRateLimiter, acme: TenantAccount
+) -> None:
+    limits = TenantSendLimits(limiter, sends_per_minute=10, sends_per_day=1)
+    await limits.count(acme.tenant)
+
+    with pytest.raises(RateLimited) as refused:
+        await limits.count(acme.tenant)
+
+    assert refused.value.scope == "tenant-sends-day"
+    assert limiter.hits == [f"sends:tenant:{acme.tenant.id}:minute", f"sends:tenant:{acme.tenant.id}:day"]

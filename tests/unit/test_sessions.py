@@ -9,7 +9,14 @@ from uuid import UUID
 
 import pytest
 
-from application.errors import AccessDenied, CurrentPasswordWrong, InvalidInput, InvalidToken, RateLimited
+from application.errors import (
+    AccessDenied,
+    CurrentPasswordWrong,
+    InvalidInput,
+    InvalidToken,
+    RateLimited,
+    StorageUnavailable,
+)
 from application.ports import Principal, RateLimit, SessionAccess, SessionTokens
 from application.use_cases.authenticate import Authenticate
 from application.use_cases.sessions import (
@@ -522,6 +529,19 @@ async def test_a_wrong_current_password_changes_nothing_and_is_counted(
     with pytest.raises(RateLimited):
         await change_password(admin_of(acme), acme.password, "a brand new password")
     assert uow.users.get(acme.user.id) == acme.user
+
+
+async def test_a_password_change_the_database_could_not_judge_is_not_counted_as_a_wrong_password(
+    change_password: ChangeOwnPassword, uow: FakeUnitOfWork, limiter: FakeRateLimiter, acme: TenantAccount
+) -> None:
+    uow.available = False
+    for _ in range(FAILURE_LIMIT.amount + 1):
+        with pytest.raises(StorageUnavailable):
+            await change_password(admin_of(acme), acme.password, "a brand new password")
+
+    uow.available = True
+    assert limiter.hits == []
+    await change_password(admin_of(acme), acme.password, "a brand new password")
 
 
 @pytest.mark.parametrize("new_password", ["short", "x" * 257])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
@@ -9,7 +11,7 @@ from uuid import uuid4
 import pytest
 
 from adapters.twilio.signature import TwilioWebhookSignatureVerifier
-from application.errors import InvalidInput, RateLimited, WebhookRejected
+from application.errors import InvalidInput, RateLimited, StorageUnavailable, WebhookRejected
 from application.ports import RateLimit
 from application.use_cases.webhooks import (
     TWILIO_STATUSES,
@@ -18,6 +20,7 @@ from application.use_cases.webhooks import (
     ReceiveInboundMessage,
     RecordStatusCallback,
     StatusCallbackWebhook,
+    TwilioSigners,
 )
 from domain.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
@@ -623,20 +626,64 @@ async def test_another_tenants_account_cannot_report_on_a_number_it_does_not_own
 
 TWILIO_ADDRESS = "54.172.60.1"
 FORGER_ADDRESS = "203.0.113.9"
+GLOBEX_NUMBER = "+447911123456"
+FAILURE_LIMIT = RateLimit(amount=3, per_seconds=60)
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def monotonic() -> Monotonic:
+    return Monotonic()
+
+
+@pytest.fixture
+def signers(uow: FakeUnitOfWork, monotonic: Monotonic) -> TwilioSigners:
+    return TwilioSigners(lambda: FakeUnitOfWork(uow.database), monotonic=monotonic)
 
 
 @pytest.fixture
 def limited_record(
-    uow: FakeUnitOfWork, clock: FixedClock, limiter: FakeRateLimiter, tenants: None
+    uow: FakeUnitOfWork, clock: FixedClock, limiter: FakeRateLimiter, signers: TwilioSigners, tenants: None
 ) -> RecordStatusCallback:
-    """Three failed signature checks a minute per address."""
+    """Three failed signature checks a minute per address, account and number (thirty per address)."""
+    verifier = TwilioWebhookSignatureVerifier()
     return RecordStatusCallback(
-        uow,
-        TwilioWebhookSignatureVerifier(),
-        clock,
-        limiter=limiter,
-        failure_limit=RateLimit(amount=3, per_seconds=60),
+        uow, verifier, clock, limiter=limiter, failure_limit=FAILURE_LIMIT, signers=signers
     )
+
+
+@pytest.fixture
+def limited_receive(
+    uow: FakeUnitOfWork, clock: FixedClock, limiter: FakeRateLimiter, signers: TwilioSigners, tenants: None
+) -> ReceiveInboundMessage:
+    verifier = TwilioWebhookSignatureVerifier()
+    return ReceiveInboundMessage(
+        uow, verifier, clock, limiter=limiter, failure_limit=FAILURE_LIMIT, signers=signers
+    )
+
+
+def from_address(webhook: InboundMessageWebhook, address: str) -> InboundMessageWebhook:
+    return replace(webhook, client_address=address)
+
+
+async def outcomes_of(calls: Sequence[Awaitable[object]]) -> Counter[str]:
+    """How each call ended: the error's name, or "ok"."""
+    ended: Counter[str] = Counter()
+    for call in calls:
+        try:
+            await call
+        except (WebhookRejected, RateLimited) as error:
+            ended[type(error).__name__] += 1
+        else:
+            ended["ok"] += 1
+    return ended
 
 
 @pytest.mark.parametrize(
@@ -650,15 +697,16 @@ def limited_record(
     ],
 )
 async def test_a_webhook_that_cannot_be_signed_by_twilio_is_refused_without_touching_the_database(
-    receive: ReceiveInboundMessage, uow: FakeUnitOfWork, forged: object
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, limiter: FakeRateLimiter, forged: object
 ) -> None:
     uow.available = False  # any database work would raise StorageUnavailable
 
     with pytest.raises(WebhookRejected):
-        await receive(forged())  # type: ignore[operator]
+        await limited_receive(forged())  # type: ignore[operator]
+    assert limiter.hits == []  # nothing to count: it cost nothing
 
 
-async def test_failed_signature_checks_are_limited_per_address_and_then_refused_without_database_work(
+async def test_failed_signature_checks_are_limited_per_account_and_number_then_refused_without_database_work(
     limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
 ) -> None:
     forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
@@ -669,13 +717,149 @@ async def test_failed_signature_checks_are_limited_per_address_and_then_refused_
     uow.available = False
     with pytest.raises(RateLimited) as limited:
         await limited_record(forged)
-    with pytest.raises(RateLimited):  # a correct signature from that address waits too
-        await limited_record(replace(status(status_params("sent")), client_address=FORGER_ADDRESS))
 
     assert 1 <= limited.value.retry_after_seconds <= 60
     assert (limited.value.limit, limited.value.window_seconds) == (3, 60)
+    assert limited.value.scope == "twilio-signature-failures"
     uow.available = True
     assert await stored(uow, sent) == sent
+
+
+async def test_a_webhook_twilio_signed_is_never_held_back_by_failures_from_its_address(
+    limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
+) -> None:
+    forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
+    for _ in range(3):
+        with pytest.raises(WebhookRejected):
+            await limited_record(forged)
+    with pytest.raises(RateLimited):
+        await limited_record(forged)
+
+    signed = replace(status(status_params("sent")), client_address=FORGER_ADDRESS)
+
+    assert (await limited_record(signed)).outcome is CallbackOutcome.APPLIED
+
+
+async def test_a_tenant_with_a_stale_auth_token_does_not_hold_back_another_tenants_webhooks(
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, globex: TenantAccount
+) -> None:
+    # Acme's token was rotated at Twilio but not here: every one of its webhooks fails.
+    stale = [
+        limited_receive(
+            from_address(
+                inbound(inbound_params(sid=f"SM{n:032x}"), token="rotated-at-twilio"), TWILIO_ADDRESS
+            )
+        )
+        for n in range(100)
+    ]
+    assert await outcomes_of(stale) == {"WebhookRejected": 3, "RateLimited": 97}
+
+    genuine = [
+        limited_receive(
+            from_address(
+                inbound(
+                    inbound_params(to=GLOBEX_NUMBER, account_sid=GLOBEX_ACCOUNT, sid=f"SM{1000 + n:032x}"),
+                    token=GLOBEX_TOKEN,
+                ),
+                TWILIO_ADDRESS,
+            )
+        )
+        for n in range(20)
+    ]
+
+    assert await outcomes_of(genuine) == {"ok": 20}
+    assert {message.tenant_id for message in uow.messages.all()} == {globex.tenant.id}
+
+
+async def test_a_number_configured_at_twilio_but_not_here_does_not_hold_back_the_others(
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, acme: TenantAccount
+) -> None:
+    # A sender removed here whose number still sends its webhooks here: "no tenant has this number".
+    removed = [
+        limited_receive(
+            from_address(inbound(inbound_params(to="+14155550999", sid=f"SM{n:032x}")), TWILIO_ADDRESS)
+        )
+        for n in range(100)
+    ]
+    assert await outcomes_of(removed) == {"WebhookRejected": 3, "RateLimited": 97}
+
+    genuine = [
+        limited_receive(from_address(inbound(inbound_params(sid=f"SM{1000 + n:032x}")), TWILIO_ADDRESS))
+        for n in range(20)
+    ]
+
+    assert await outcomes_of(genuine) == {"ok": 20}
+
+
+async def test_forgeries_from_one_address_cost_a_bounded_number_of_lookups_whatever_they_name(
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork
+) -> None:
+    # A new made-up account in each: every one is an account and number of its own.
+    forged = [
+        limited_receive(
+            from_address(inbound(inbound_params(account_sid=f"AC{n:032x}"), token="guessed"), FORGER_ADDRESS)
+        )
+        for n in range(100)
+    ]
+
+    assert await outcomes_of(forged) == {"WebhookRejected": 30, "RateLimited": 70}
+    uow.available = False
+    with pytest.raises(RateLimited):
+        await limited_receive(
+            from_address(
+                inbound(inbound_params(account_sid=f"AC{101:032x}"), token="guessed"), FORGER_ADDRESS
+            )
+        )
+
+
+async def test_a_tenant_that_fixed_its_token_is_heard_again_once_the_signers_are_read_again(
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, monotonic: Monotonic, acme: TenantAccount
+) -> None:
+    def signed_at_twilio(n: int) -> InboundMessageWebhook:
+        return from_address(
+            inbound(inbound_params(sid=f"SM{n:032x}"), token="rotated-at-twilio"), TWILIO_ADDRESS
+        )
+
+    assert await outcomes_of([limited_receive(signed_at_twilio(n)) for n in range(5)]) == {
+        "WebhookRejected": 3,
+        "RateLimited": 2,
+    }
+    await uow.tenants.set_twilio_credentials(
+        acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, "rotated-at-twilio")
+    )
+
+    monotonic.now += 10
+
+    assert await outcomes_of([limited_receive(signed_at_twilio(n)) for n in range(5, 10)]) == {"ok": 5}
+
+
+async def test_the_signers_are_read_once_for_every_webhook_of_a_few_seconds(
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, monotonic: Monotonic
+) -> None:
+    for n in range(5):
+        await limited_receive(inbound(inbound_params(sid=f"SM{n:032x}")))
+    monotonic.now += 10
+    await limited_receive(inbound(inbound_params(sid=f"SM{5:032x}")))
+
+    assert uow.tenants.signer_loads == 2
+
+
+async def test_a_sender_added_a_moment_ago_is_heard_at_once(
+    limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await limited_receive(inbound(inbound_params()))  # the signers are read: acme's one number
+    await uow.senders.add(
+        Sender(
+            tenant_id=acme.tenant.id, phone_number=PhoneNumber.parse("+14155550999"), created_at=clock.now()
+        )
+    )
+
+    receipt = await limited_receive(inbound(inbound_params(to="+14155550999", sid=f"SM{7:032x}")))
+
+    assert receipt.message.tenant_id == acme.tenant.id
+    assert uow.tenants.signer_loads == 1
+    await limited_receive(inbound(inbound_params(to="+14155550999", sid=f"SM{8:032x}")))
+    assert uow.tenants.signer_loads == 2  # read again: it is known from now on
 
 
 async def test_twilio_is_not_held_back_by_another_addresss_forgeries_nor_by_its_own_traffic(
@@ -709,5 +893,21 @@ async def test_an_address_may_try_again_once_its_failures_leave_the_window(
 
     clock.advance(timedelta(seconds=61))
 
-    signed = replace(status(status_params("sent")), client_address=FORGER_ADDRESS)
-    assert (await limited_record(signed)).outcome is CallbackOutcome.APPLIED
+    with pytest.raises(WebhookRejected):  # checked again (and failing again), not refused unchecked
+        await limited_record(forged)
+
+
+async def test_a_check_the_database_could_not_answer_is_not_counted_as_a_failure(
+    limited_record: RecordStatusCallback, uow: FakeUnitOfWork, limiter: FakeRateLimiter, sent: Message
+) -> None:
+    forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
+    await limited_record(
+        replace(status(status_params("sent")), client_address=TWILIO_ADDRESS)
+    )  # signers read
+    uow.available = False
+
+    for _ in range(5):
+        with pytest.raises(StorageUnavailable):
+            await limited_record(forged)
+
+    assert limiter.hits == []
