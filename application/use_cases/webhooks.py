@@ -239,14 +239,17 @@ class _Authenticator:
 
     async def screen(self, webhook: SignedWebhook, number_field: str) -> _Screened:
         raw_number, account_sid = webhook.field(number_field), webhook.field("AccountSid")
+        # What cannot be Twilio's is noise from anyone: its request line says enough, and a warning each
+        # would let anyone flood the log. A wrong signature for a real number (below) is worth one.
+        noise = logging.DEBUG
         if not self._verifier.is_well_formed(webhook.signature):
-            _refuse(webhook, "missing or malformed signature", raw_number, account_sid)
+            _refuse(webhook, "missing or malformed signature", raw_number, account_sid, level=noise)
         if not is_twilio_account_sid(account_sid):
-            _refuse(webhook, "AccountSid is not a Twilio account", raw_number, account_sid)
+            _refuse(webhook, "AccountSid is not a Twilio account", raw_number, account_sid, level=noise)
         try:
             number = PhoneNumber.parse(raw_number)
         except InvalidPhoneNumber:
-            _refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid)
+            _refuse(webhook, f"{number_field} is not a phone number", raw_number, account_sid, level=noise)
         if self._signers is not None and any(
             self._signed_with(webhook, token)
             for token in await self._signers.auth_tokens(number, account_sid)
@@ -292,8 +295,11 @@ class _Authenticator:
         )
 
 
-def _refuse(webhook: SignedWebhook, reason: str, number: str, account_sid: str) -> NoReturn:
-    logger.warning(
+def _refuse(
+    webhook: SignedWebhook, reason: str, number: str, account_sid: str, *, level: int = logging.WARNING
+) -> NoReturn:
+    logger.log(
+        level,
         "Twilio webhook refused: %s (number %r, AccountSid %r, from %s)",
         reason,
         number[:64],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
@@ -686,16 +687,16 @@ async def outcomes_of(calls: Sequence[Awaitable[object]]) -> Counter[str]:
     return ended
 
 
-@pytest.mark.parametrize(
-    "forged",
-    [
-        pytest.param(lambda: inbound(inbound_params(), signature=""), id="unsigned"),
-        pytest.param(lambda: inbound(inbound_params(), signature="not base64!"), id="not base64"),
-        pytest.param(lambda: inbound(inbound_params(), signature="bm90IGEgc2lnbmF0dXJl"), id="not 20 bytes"),
-        pytest.param(lambda: inbound(inbound_params(account_sid="AC-made-up")), id="AccountSid malformed"),
-        pytest.param(lambda: inbound(inbound_params(to="not-a-number")), id="To is not a number"),
-    ],
-)
+FORGERIES_OF_NO_TWILIO_SHAPE = [
+    pytest.param(lambda: inbound(inbound_params(), signature=""), id="unsigned"),
+    pytest.param(lambda: inbound(inbound_params(), signature="not base64!"), id="not base64"),
+    pytest.param(lambda: inbound(inbound_params(), signature="bm90IGEgc2lnbmF0dXJl"), id="not 20 bytes"),
+    pytest.param(lambda: inbound(inbound_params(account_sid="AC-made-up")), id="AccountSid malformed"),
+    pytest.param(lambda: inbound(inbound_params(to="not-a-number")), id="To is not a number"),
+]
+
+
+@pytest.mark.parametrize("forged", FORGERIES_OF_NO_TWILIO_SHAPE)
 async def test_a_webhook_that_cannot_be_signed_by_twilio_is_refused_without_touching_the_database(
     limited_receive: ReceiveInboundMessage, uow: FakeUnitOfWork, limiter: FakeRateLimiter, forged: object
 ) -> None:
@@ -704,6 +705,19 @@ async def test_a_webhook_that_cannot_be_signed_by_twilio_is_refused_without_touc
     with pytest.raises(WebhookRejected):
         await limited_receive(forged())  # type: ignore[operator]
     assert limiter.hits == []  # nothing to count: it cost nothing
+
+
+@pytest.mark.parametrize("forged", FORGERIES_OF_NO_TWILIO_SHAPE)
+async def test_a_webhook_that_cannot_be_twilios_adds_no_warning_to_its_request_line(
+    limited_receive: ReceiveInboundMessage, forged: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Internet noise, not a misconfiguration: a warning each would let anyone flood the log.
+    caplog.set_level(logging.DEBUG, logger="application.use_cases.webhooks")
+
+    with pytest.raises(WebhookRejected):
+        await limited_receive(forged())  # type: ignore[operator]
+
+    assert [record.levelno for record in caplog.records] == [logging.DEBUG]
 
 
 async def test_failed_signature_checks_are_limited_per_account_and_number_then_refused_without_database_work(
