@@ -195,6 +195,10 @@ class Dispatcher:
                 except TransactionConflict:
                     # The database is there; the claim lost to a concurrent transaction: the next one.
                     logger.info("dispatcher's claim conflicted with a concurrent transaction")
+                except Exception:
+                    # A loop that stopped here would leave its queue unserved, unnoticed: log, back off.
+                    failures += 1
+                    logger.exception("dispatcher's claim failed (attempt %d); it will try again", failures)
             for job in claimed:
                 if job.message_id not in self._in_flight:
                     self.start(job)

@@ -76,6 +76,12 @@ class WebhookWorker:
                 except TransactionConflict:
                     # The database is there; the claim lost to a concurrent transaction: the next one.
                     logger.info("webhook worker's claim conflicted with a concurrent transaction")
+                except Exception:
+                    # A loop that stopped here would leave its queue unserved, unnoticed: log, back off.
+                    failures += 1
+                    logger.exception(
+                        "webhook worker's claim failed (attempt %d); it will try again", failures
+                    )
             for delivery in claimed:
                 self._start(delivery)
             if len(claimed) < self._settings.batch_size or free <= 0:

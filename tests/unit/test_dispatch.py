@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -461,3 +462,41 @@ async def test_a_sender_with_a_second_of_jobs_waiting_does_not_keep_another_tena
     order = [request.message.id for request in provider.requests]
     assert order.index(later.id) <= 2, "only acme's burst went out before globex's"
     assert set(order) == {m.id for m in [*backlog, later]}
+
+
+async def test_a_claim_that_fails_unexpectedly_is_logged_and_the_dispatcher_goes_on_sending(
+    uow: FakeUnitOfWork,
+    acme: TenantAccount,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A dispatcher that died of one error would leave every accepted message unsent, unnoticed.
+    message = await accept(uow, acme, clock)
+    provider = FakeMessagingProvider()
+    sent = asyncio.Event()
+
+    async def on_send(_: object) -> None:
+        sent.set()
+
+    provider.on_send = on_send
+    claim_due = type(uow.jobs).claim_due
+    failed = 0
+
+    async def fails_once(self: object, **kwargs: Any) -> list[DispatchJob]:
+        nonlocal failed
+        if not failed:
+            failed += 1
+            raise RuntimeError("a bug in the claim")
+        return await claim_due(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(uow.jobs), "claim_due", fails_once)
+
+    await dispatch_everything(
+        uow, provider, clock, DispatcherSettings(poll_interval_seconds=0.01), until_sent=sent
+    )
+
+    assert failed == 1
+    assert len(provider.requests) == 1
+    assert (await stored(uow, message)).status is MessageStatus.QUEUED
+    assert any("claim failed" in record.getMessage() for record in caplog.records)

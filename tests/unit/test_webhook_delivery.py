@@ -525,6 +525,48 @@ async def test_the_worker_loop_delivers_until_stopped(
     assert len(sender.requests) == 1
 
 
+async def test_a_claim_that_fails_unexpectedly_is_logged_and_the_worker_goes_on_delivering(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    acme: TenantAccount,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    database = uow.database
+    claim_due = type(uow.webhook_deliveries).claim_due
+    failed = 0
+
+    async def fails_once(self: object, **kwargs: Any) -> list[WebhookDelivery]:
+        nonlocal failed
+        if not failed:
+            failed += 1
+            raise RuntimeError("a bug in the claim")
+        return await claim_due(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(uow.webhook_deliveries), "claim_due", fails_once)
+    deliver = DeliverWebhook(lambda: FakeUnitOfWork(database), sender, clock, WebhookDeliverySettings())
+    worker = WebhookWorker(
+        lambda: FakeUnitOfWork(database), deliver, clock, WebhookWorkerSettings(poll_interval_seconds=0.01)
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await register(uow, clock, acme)
+    await queued_message(uow, clock, acme)
+    await status_event(uow, clock, MessageStatus.DELIVERED)
+
+    for _ in range(200):
+        if only(uow).state is DeliveryState.DELIVERED:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+
+    assert failed == 1
+    assert only(uow).state is DeliveryState.DELIVERED
+    assert any("claim failed" in record.getMessage() for record in caplog.records)
+
+
 async def test_finished_deliveries_are_purged_after_the_retention(
     uow: FakeUnitOfWork,
     clock: FixedClock,
