@@ -500,9 +500,11 @@ async def test_a_sender_that_raises_counts_as_a_failed_attempt(
     assert (settled.state, settled.last_error) == (DeliveryState.PENDING, "the request failed unexpectedly")
 
 
-async def test_the_worker_loop_delivers_until_stopped(
+async def run_worker_until_delivered(
     uow: FakeUnitOfWork, clock: FixedClock, sender: FakeWebhookSender, acme: TenantAccount
 ) -> None:
+    """Run a worker loop while a delivered status makes an event for acme's endpoint, until it is
+    delivered (or two seconds have passed), then stop the loop."""
     database = uow.database
     deliver = DeliverWebhook(lambda: FakeUnitOfWork(database), sender, clock, WebhookDeliverySettings())
     worker = WebhookWorker(
@@ -520,6 +522,12 @@ async def test_the_worker_loop_delivers_until_stopped(
         await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(running, 5)
+
+
+async def test_the_worker_loop_delivers_until_stopped(
+    uow: FakeUnitOfWork, clock: FixedClock, sender: FakeWebhookSender, acme: TenantAccount
+) -> None:
+    await run_worker_until_delivered(uow, clock, sender, acme)
 
     assert only(uow).state is DeliveryState.DELIVERED
     assert len(sender.requests) == 1
@@ -533,7 +541,6 @@ async def test_a_claim_that_fails_unexpectedly_is_logged_and_the_worker_goes_on_
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    database = uow.database
     claim_due = type(uow.webhook_deliveries).claim_due
     failed = 0
 
@@ -545,22 +552,7 @@ async def test_a_claim_that_fails_unexpectedly_is_logged_and_the_worker_goes_on_
         return await claim_due(self, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(type(uow.webhook_deliveries), "claim_due", fails_once)
-    deliver = DeliverWebhook(lambda: FakeUnitOfWork(database), sender, clock, WebhookDeliverySettings())
-    worker = WebhookWorker(
-        lambda: FakeUnitOfWork(database), deliver, clock, WebhookWorkerSettings(poll_interval_seconds=0.01)
-    )
-    stop = asyncio.Event()
-    running = asyncio.create_task(worker.run(stop))
-    await register(uow, clock, acme)
-    await queued_message(uow, clock, acme)
-    await status_event(uow, clock, MessageStatus.DELIVERED)
-
-    for _ in range(200):
-        if only(uow).state is DeliveryState.DELIVERED:
-            break
-        await asyncio.sleep(0.01)
-    stop.set()
-    await asyncio.wait_for(running, 5)
+    await run_worker_until_delivered(uow, clock, sender, acme)
 
     assert failed == 1
     assert only(uow).state is DeliveryState.DELIVERED

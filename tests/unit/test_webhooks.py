@@ -739,15 +739,20 @@ async def test_failed_signature_checks_are_limited_per_account_and_number_then_r
     assert await stored(uow, sent) == sent
 
 
-async def test_a_webhook_twilio_signed_is_never_held_back_by_failures_from_its_address(
-    limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
-) -> None:
+async def forge_until_limited(limited_record: RecordStatusCallback) -> None:
+    """Status callbacks from the forger's address with a guessed token, until its failures are limited."""
     forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
     for _ in range(3):
         with pytest.raises(WebhookRejected):
             await limited_record(forged)
     with pytest.raises(RateLimited):
         await limited_record(forged)
+
+
+async def test_a_webhook_twilio_signed_is_never_held_back_by_failures_from_its_address(
+    limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
+) -> None:
+    await forge_until_limited(limited_record)
 
     signed = replace(status(status_params("sent")), client_address=FORGER_ADDRESS)
 
@@ -879,12 +884,7 @@ async def test_a_sender_added_a_moment_ago_is_heard_at_once(
 async def test_twilio_is_not_held_back_by_another_addresss_forgeries_nor_by_its_own_traffic(
     limited_record: RecordStatusCallback, uow: FakeUnitOfWork, sent: Message
 ) -> None:
-    forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
-    for _ in range(3):
-        with pytest.raises(WebhookRejected):
-            await limited_record(forged)
-    with pytest.raises(RateLimited):
-        await limited_record(forged)
+    await forge_until_limited(limited_record)
 
     outcomes = [
         (
