@@ -10,7 +10,7 @@ from application.ports import (
     ProviderLookup,
     SendOutcome,
 )
-from domain.tenancy import ProviderName
+from domain.administration.tenancy import ProviderName
 
 
 class ProviderRouter:

@@ -24,7 +24,8 @@ class AccessDenied(ApplicationError):
 
 
 class PersonRequired(AccessDenied):
-    """An API key asked for what only a person who logged in may do (see application/authorization.py)."""
+    """An API key asked for what only a person who logged in may do (see
+    application/identity/authorization.py)."""
 
 
 class NotFound(ApplicationError):

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from application.errors import InvalidCursor
 from application.ports import AuditPosition, ConversationPosition, HistoryPosition
-from domain.webhooks import is_delivery_id
+from domain.tenant_webhooks.model import is_delivery_id
 
 _MAX_CURSOR_LENGTH = 200
 _CONVERSATION_TAG = "c"

@@ -10,13 +10,13 @@ from types import TracebackType
 from typing import NamedTuple, Protocol, Self, runtime_checkable
 from uuid import UUID
 
-from domain.access import ApiKey, AuthSession, RefreshToken, RevocationReason
-from domain.audit import AuditAction, AuditEntry
-from domain.conversations import Conversation
-from domain.messages import Direction, Message, MessageStatus, StatusEvent
+from domain.administration.audit import AuditAction, AuditEntry
+from domain.administration.tenancy import Role, Sender, Tenant, TwilioCredentials, User
+from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.messaging.conversations import Conversation
+from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
-from domain.tenancy import Role, Sender, Tenant, TwilioCredentials, User
-from domain.webhooks import (
+from domain.tenant_webhooks.model import (
     DeliveryAttempt,
     DeliveryState,
     SigningSecrets,

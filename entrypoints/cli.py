@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import importlib.util
 import json
 import signal
 import sys
@@ -15,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from application.errors import ApplicationError
-from domain.access import PLATFORM_TENANT_NAME
+from domain.administration.tenancy import ProviderName, Role, TwilioCredentials, User
 from domain.errors import DomainError
-from domain.tenancy import ProviderName, Role, TwilioCredentials, User
+from domain.identity.credentials import PLATFORM_TENANT_NAME
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
 
@@ -166,8 +167,8 @@ def _grant_app_role(settings: Settings, *, role: str | None, create: bool) -> No
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
-    from application.authorization import OPERATOR
-    from application.use_cases.provisioning import CreateTenantCommand
+    from application.administration.onboarding import CreateTenantCommand
+    from application.identity.authorization import OPERATOR
 
     credentials = None
     provider = ProviderName(args.provider)
@@ -243,7 +244,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
 
     async def create(container: Container) -> User:
         owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
-        from application.authorization import OPERATOR
+        from application.identity.authorization import OPERATOR
 
         return await container.create_user()(OPERATOR, owner, args.username, password, role)
 
@@ -284,7 +285,7 @@ def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_twilio_emulator(args: argparse.Namespace, _: Settings) -> None:
-    from entrypoints.twilio_emulator.command import config_from_arguments, run
+    from emulators.twilio.command import config_from_arguments, run
 
     try:
         config = config_from_arguments(args)
@@ -458,13 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     postman.add_argument("--output", "-o", default="-", help="file to write, - for stdout")
     postman.set_defaults(handler=cmd_postman)
 
-    emulator = commands.add_parser(
-        "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
-    )
-    from entrypoints.twilio_emulator.command import add_arguments as add_emulator_arguments
+    # The emulators ship with the source tree, not with the production image: offered where present.
+    if importlib.util.find_spec("emulators") is not None:
+        emulator = commands.add_parser(
+            "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
+        )
+        from emulators.twilio.command import add_arguments as add_emulator_arguments
 
-    add_emulator_arguments(emulator)
-    emulator.set_defaults(handler=cmd_twilio_emulator)
+        add_emulator_arguments(emulator)
+        emulator.set_defaults(handler=cmd_twilio_emulator)
     return parser
 
 

@@ -21,35 +21,12 @@ from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenService
 from adapters.security.secret_box import SecretBox, parse_keys
 from adapters.system_clock import SystemClock
+from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
+from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from adapters.twilio.provider import TwilioMessagingProvider
 from adapters.twilio.signature import TwilioWebhookSignatureVerifier
-from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
-from adapters.webhooks.sender import AiohttpWebhookSender
-from application.dispatcher import Dispatcher, DispatcherSettings
-from application.ports import (
-    NO_ACCESS_CACHE,
-    AccessCache,
-    RateLimit,
-    StatusChange,
-    StatusListener,
-    UnitOfWork,
-)
-from application.transactions import ConflictRetry
-from application.use_cases.administration import (
-    GetTenant,
-    ListTenants,
-    ReactivateTenant,
-    SuspendTenant,
-    UpdateTenant,
-)
-from application.use_cases.audit import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
-from application.use_cases.authenticate import Authenticate
-from application.use_cases.conversations import ListConversations
-from application.use_cases.delivery_status import RecordStatusChange
-from application.use_cases.dispatch import DispatchMessage, DispatchSettings
-from application.use_cases.history import GetMessage, ListHistory
-from application.use_cases.operations import MeasureDispatchQueue
-from application.use_cases.provisioning import (
+from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
+from application.administration.onboarding import (
     AddSender,
     CreateTenant,
     CreateUser,
@@ -58,17 +35,14 @@ from application.use_cases.provisioning import (
     PurgeIdempotencyKeys,
     ResealCredentials,
 )
-from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import RetryMessage, SendMessage, TenantSendLimits
-from application.use_cases.sessions import (
-    ChangeOwnPassword,
-    Logout,
-    PurgeExpiredSessions,
-    RefreshSession,
-    ResolvePrincipal,
-    SessionPolicy,
+from application.administration.platform import (
+    GetTenant,
+    ListTenants,
+    ReactivateTenant,
+    SuspendTenant,
+    UpdateTenant,
 )
-from application.use_cases.tenant_admin import (
+from application.administration.tenant_admin import (
     CreateApiKey,
     GetCredentialsSummary,
     GetUser,
@@ -81,12 +55,38 @@ from application.use_cases.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
-from application.use_cases.webhook_delivery import (
+from application.identity.authenticate import Authenticate
+from application.identity.sessions import (
+    ChangeOwnPassword,
+    Logout,
+    PurgeExpiredSessions,
+    RefreshSession,
+    ResolvePrincipal,
+    SessionPolicy,
+)
+from application.inbound.callbacks import ReceiveInboundMessage, RecordStatusCallback, TwilioSigners
+from application.messaging.conversations import ListConversations
+from application.messaging.delivery_status import RecordStatusChange
+from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
+from application.messaging.dispatcher import Dispatcher, DispatcherSettings
+from application.messaging.history import GetMessage, ListHistory
+from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.operations.measurements import MeasureDispatchQueue
+from application.operations.readiness import CheckReadiness
+from application.ports import (
+    NO_ACCESS_CACHE,
+    AccessCache,
+    RateLimit,
+    StatusChange,
+    StatusListener,
+    UnitOfWork,
+)
+from application.tenant_webhooks.delivery import (
     DeliverWebhook,
     PurgeWebhookDeliveries,
     WebhookDeliverySettings,
 )
-from application.use_cases.webhook_endpoints import (
+from application.tenant_webhooks.endpoints import (
     DeleteWebhookEndpoint,
     GetWebhookDelivery,
     GetWebhookEndpoint,
@@ -97,10 +97,10 @@ from application.use_cases.webhook_endpoints import (
     RotateWebhookSecret,
     UpdateWebhookEndpoint,
 )
-from application.use_cases.webhooks import ReceiveInboundMessage, RecordStatusCallback, TwilioSigners
-from application.webhook_worker import WebhookWorker, WebhookWorkerSettings
-from domain.dispatch import RetryPolicy
-from domain.tenancy import ProviderName
+from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
+from application.transactions import ConflictRetry
+from domain.administration.tenancy import ProviderName
+from domain.messaging.retry_policy import RetryPolicy
 from entrypoints.settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from domain.access import API_KEY_PREFIX, REFRESH_TOKEN_PREFIX
+from domain.identity.credentials import API_KEY_PREFIX, REFRESH_TOKEN_PREFIX
 
 REDACTED = "[redacted]"
 

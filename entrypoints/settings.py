@@ -14,7 +14,7 @@ from uuid import UUID
 import msgspec
 from dotenv import dotenv_values
 
-from domain.audit import MIN_RETENTION
+from domain.administration.audit import MIN_RETENTION
 
 MIN_JWT_SECRET_BYTES = 32
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900

@@ -15,7 +15,7 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from adapters.database.access import _labelled, _unprefixed
-from adapters.database.dispatch import KEY_IN_USE, hold_key_statement, job_values, key_values
+from adapters.database.dispatch_queue import KEY_IN_USE, hold_key_statement, job_values, key_values
 from adapters.database.repositories import (
     _message_values,
     _Repository,
@@ -34,9 +34,9 @@ from adapters.database.tables import (
 )
 from application.errors import AlreadyExists
 from application.ports import DispatchJob, IdempotencyRecord
-from domain.messages import Message
+from domain.administration.tenancy import Sender, Tenant
+from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
-from domain.tenancy import Sender, Tenant
 
 _TENANT = "t_"
 _SENDER = "s_"

@@ -19,7 +19,7 @@ from sqlalchemy.engine import RowMapping
 from adapters.database.repositories import _Repository
 from adapters.database.tables import UtcDateTime, audit_log
 from application.ports import AuditQuery
-from domain.audit import (
+from domain.administration.audit import (
     MIN_RETENTION,
     ActorKind,
     AuditAction,
@@ -28,7 +28,7 @@ from domain.audit import (
     AuditTarget,
     TargetKind,
 )
-from domain.tenancy import Role
+from domain.administration.tenancy import Role
 
 _PURGE = sa.text("SELECT purge_audit_log(:before)").bindparams(sa.bindparam("before", type_=UtcDateTime()))
 

@@ -35,10 +35,18 @@ from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, TransactionConflict
 from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange, TwilioSigner
-from domain.conversations import Conversation, preview_of
-from domain.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
+from domain.administration.tenancy import (
+    ProviderName,
+    Role,
+    Sender,
+    Tenant,
+    TenantStatus,
+    TwilioCredentials,
+    User,
+)
+from domain.messaging.conversations import Conversation, preview_of
+from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent, Template
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
 
 logger = logging.getLogger(__name__)
 

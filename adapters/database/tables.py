@@ -238,7 +238,7 @@ dispatch_jobs = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
 sa.Index("ix_dispatch_jobs_due", dispatch_jobs.c.available_at)
-# Claims that skip busy senders walk the queue sender by sender (adapters/database/dispatch.py).
+# Claims that skip busy senders walk the queue sender by sender (adapters/database/dispatch_queue.py).
 sa.Index(
     "ix_dispatch_jobs_sender_due",
     dispatch_jobs.c.tenant_id,

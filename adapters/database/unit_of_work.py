@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
 from adapters.database.audit import SqlAlchemyAuditLog
-from adapters.database.dispatch import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
+from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
 from adapters.database.errors import translated_errors
 from adapters.database.repositories import (
     SqlAlchemyConversationRepository,
@@ -24,7 +24,7 @@ from adapters.database.repositories import (
     SqlAlchemyUserRepository,
 )
 from adapters.database.tenant_scope import TenantScope
-from adapters.database.webhooks import (
+from adapters.database.tenant_webhooks import (
     SqlAlchemyWebhookDeliveryQueue,
     SqlAlchemyWebhookEndpointRepository,
     SqlAlchemyWebhookOutbox,

@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from domain.messages import MessageStatus
+from domain.messaging.messages import MessageStatus
 
 NAMESPACE = "wa_gateway"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -15,7 +15,7 @@ from application.ports import (
     StatusChange,
     StatusListener,
 )
-from domain.messages import MessageStatus
+from domain.messaging.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import jwt
 
 from application.errors import InvalidToken
 from application.ports import AccessClaims, Clock, IssuedToken
-from domain.tenancy import Role, User
+from domain.administration.tenancy import Role, User
 
 MIN_SECRET_BYTES = 32
 _ALGORITHM = "HS256"

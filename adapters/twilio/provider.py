@@ -16,7 +16,7 @@ from twilio.rest.api.v2010.account.message import MessageInstance
 
 from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
 from application.ports import LookupResult, OutboundRequest, OutcomeKind, ProviderLookup, SendOutcome
-from domain.messages import MessageStatus
+from domain.messaging.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
 

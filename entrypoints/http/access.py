@@ -5,8 +5,9 @@ app-wide guard enforces the declaration before anything else of the route runs.
   or an API key with one of them. Anything else is 401 (no or a bad credential) or 403 (a good one with
   the wrong role).
 - ``allow(*roles, person=PersonOnly.X)``: the same, but users only: an API key of an admitted role gets
-  the 403 ``person-required`` problem, the answer the use case gives too (application/authorization.py
-  decides what needs a person; the route repeats it so a key is refused before the route runs).
+  the 403 ``person-required`` problem, the answer the use case gives too
+  (application/identity/authorization.py decides what needs a person; the route repeats it so a key
+  is refused before the route runs).
 - ``public(reason)``: no Bearer credential; ``reason`` says what protects the route instead (nothing,
   a password, Twilio's signature, a metrics token ...).
 - A route that declares nothing is refused (403) for everyone, and the route walker test fails.
@@ -28,10 +29,10 @@ from typing import Any, cast
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from application.authorization import PersonOnly, person_required
 from application.errors import AccessDenied, InvalidToken
+from application.identity.authorization import PersonOnly, person_required
 from application.ports import Principal
-from domain.tenancy import Role
+from domain.administration.tenancy import Role
 from entrypoints.http.client_address import client_address
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Access:
 
 def allow(*roles: Role, person: PersonOnly | None = None) -> dict[str, Access]:
     """The ``opt`` of a route that needs a Bearer credential with one of ``roles``; with ``person``,
-    an access token only (see application/authorization.py)."""
+    an access token only (see application/identity/authorization.py)."""
     if not roles:
         raise ValueError("name at least one role, or declare the route public")
     return {ACCESS_OPT: Access(roles=frozenset(roles), person_only=person)}

@@ -8,9 +8,17 @@ from uuid import UUID
 
 import msgspec
 
-from application.use_cases.tenant_admin import CredentialsSummary
-from domain.access import ApiKey
-from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
+from application.administration.tenant_admin import CredentialsSummary
+from domain.administration.tenancy import (
+    ProviderName,
+    Role,
+    Sender,
+    Tenant,
+    TenantStatus,
+    TwilioCredentials,
+    User,
+)
+from domain.identity.credentials import ApiKey
 from entrypoints.http.wire_types import Text
 
 Password = Annotated[Text, msgspec.Meta(min_length=1, max_length=256)]

@@ -15,9 +15,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from application.authorization import PersonOnly
-from application.ports import Principal
-from application.use_cases.administration import (
+from application.administration.onboarding import AddSender, CreateTenant, CreateTenantCommand, CreateUser
+from application.administration.platform import (
     GetTenant,
     ListTenants,
     ReactivateTenant,
@@ -25,9 +24,7 @@ from application.use_cases.administration import (
     UpdateTenant,
     UpdateTenantCommand,
 )
-from application.use_cases.provisioning import AddSender, CreateTenant, CreateTenantCommand, CreateUser
-from application.use_cases.sessions import ChangeOwnPassword
-from application.use_cases.tenant_admin import (
+from application.administration.tenant_admin import (
     CreateApiKey,
     GetCredentialsSummary,
     GetUser,
@@ -42,7 +39,10 @@ from application.use_cases.tenant_admin import (
     UpdateUser,
     UpdateUserCommand,
 )
-from domain.tenancy import Role
+from application.identity.authorization import PersonOnly
+from application.identity.sessions import ChangeOwnPassword
+from application.ports import Principal
+from domain.administration.tenancy import Role
 from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS, any_user, tenant_admin_in_person
 from entrypoints.http.access_schemas import (
     ApiKeyResource,

@@ -37,6 +37,7 @@ from entrypoints.http.problems import (
     undecodable_request_handler,
     unexpected_error_handler,
 )
+from entrypoints.http.provider_callbacks import TwilioWebhooksController
 from entrypoints.http.rate_limits import document_rate_limits
 from entrypoints.http.routes import (
     AuthController,
@@ -45,8 +46,7 @@ from entrypoints.http.routes import (
     MessagesController,
 )
 from entrypoints.http.security_headers import security_headers_on_every_response
-from entrypoints.http.webhook_endpoints import WebhookEndpointsController
-from entrypoints.http.webhooks import TwilioWebhooksController
+from entrypoints.http.tenant_webhooks import WebhookEndpointsController
 from entrypoints.http.wire_types import MOMENT_DECODERS, MomentSchemaPlugin
 
 API_VERSION = "1.0.0"

@@ -12,16 +12,16 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
-from application.ports import Principal
-from application.use_cases.audit import (
+from application.administration.audit_trail import (
     DEFAULT_PAGE_SIZE,
     AuditPage,
     AuditTrailRequest,
     ListAuditTrail,
     ListPlatformAuditTrail,
 )
-from domain.audit import ActorKind, AuditAction, AuditEntry, TargetKind
-from domain.tenancy import Role
+from application.ports import Principal
+from domain.administration.audit import ActorKind, AuditAction, AuditEntry, TargetKind
+from domain.administration.tenancy import Role
 from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS
 from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses

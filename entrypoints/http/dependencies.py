@@ -9,12 +9,12 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
 from application.errors import AccessDenied, RateLimited
+from application.identity.authenticate import Authenticate
+from application.messaging.conversations import ListConversations
+from application.messaging.history import GetMessage, ListHistory
+from application.messaging.send_message import RetryMessage, SendMessage
+from application.operations.readiness import CheckReadiness
 from application.ports import Principal
-from application.use_cases.authenticate import Authenticate
-from application.use_cases.conversations import ListConversations
-from application.use_cases.history import GetMessage, ListHistory
-from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import RetryMessage, SendMessage
 from entrypoints.container import Container
 from entrypoints.http.access import principal_of
 from entrypoints.http.client_address import client_address

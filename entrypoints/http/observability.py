@@ -23,7 +23,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.log_context import log_context
-from domain.audit import MAX_REQUEST_ID_LENGTH
+from domain.administration.audit import MAX_REQUEST_ID_LENGTH
 from entrypoints.http.access import public
 from entrypoints.http.client_address import client_address_of_scope
 from entrypoints.http.dependencies import container_of

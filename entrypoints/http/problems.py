@@ -36,7 +36,7 @@ from application.errors import (
     WebhookUrlRefused,
 )
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
-from domain.webhooks import InvalidWebhookEndpoint
+from domain.tenant_webhooks.model import InvalidWebhookEndpoint
 
 logger = logging.getLogger(__name__)
 

@@ -11,15 +11,15 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from application.authorization import PersonOnly
+from application.identity.authenticate import Authenticate
+from application.identity.authorization import PersonOnly
+from application.identity.sessions import Logout, RefreshSession
+from application.messaging.conversations import ConversationsRequest, ListConversations
+from application.messaging.history import DEFAULT_PAGE_SIZE, GetMessage, HistoryRequest, ListHistory
+from application.messaging.send_message import RetryMessage, SendMessage, SendMessageCommand
+from application.operations.readiness import CheckReadiness
 from application.ports import Principal, SessionTokens
-from application.use_cases.authenticate import Authenticate
-from application.use_cases.conversations import ConversationsRequest, ListConversations
-from application.use_cases.history import DEFAULT_PAGE_SIZE, GetMessage, HistoryRequest, ListHistory
-from application.use_cases.readiness import CheckReadiness
-from application.use_cases.send_message import RetryMessage, SendMessage, SendMessageCommand
-from application.use_cases.sessions import Logout, RefreshSession
-from domain.messages import Direction, MessageStatus
+from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import SEND_AND_READ, any_user, public
 from entrypoints.http.access_schemas import RefreshRequest
 from entrypoints.http.client_address import client_address

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import msgspec
 
+from application.messaging.conversations import ConversationPage
+from application.messaging.history import HistoryPage, MessageDetails
 from application.ports import MessageView
-from application.use_cases.conversations import ConversationPage
-from application.use_cases.history import HistoryPage, MessageDetails
-from domain.conversations import Conversation
-from domain.messages import (
+from domain.messaging.conversations import Conversation
+from domain.messaging.messages import (
     MAX_BODY_LENGTH,
     MAX_MEDIA_ITEMS,
     MAX_TEMPLATE_VALUE_LENGTH,

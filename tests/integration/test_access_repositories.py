@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.tables import api_keys, refresh_tokens
 from application.errors import AlreadyExists, NotFound
-from domain.access import (
+from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, User
+from domain.identity.credentials import (
     ApiKey,
     AuthSession,
     RefreshToken,
@@ -24,9 +25,8 @@ from domain.access import (
     new_refresh_token,
 )
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, User
 from tests.integration.conftest import UowFactory
-from tests.integration.cross_tenant import cross_tenant_connection
+from tests.support.cross_tenant import cross_tenant_connection
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 LIFETIME = timedelta(days=14)

@@ -19,7 +19,7 @@ from adapters.database.roles import grant_app_role
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.ports import AuditPosition, AuditQuery
-from domain.audit import (
+from domain.administration.audit import (
     ANONYMOUS,
     MIN_RETENTION,
     OPERATOR_ACTOR,
@@ -30,10 +30,10 @@ from domain.audit import (
     AuditTarget,
     TargetKind,
 )
-from domain.tenancy import Role
+from domain.administration.tenancy import Role
 from tests.integration.conftest import PostgresRoles, UowFactory, empty_all_tables
-from tests.integration.cross_tenant import cross_tenant_connection
-from tests.integration.postgres_server import PostgresServer
+from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.postgres_server import PostgresServer
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 ACME = UUID("00000000-0000-4000-8000-00000000acde")

@@ -48,11 +48,11 @@ from litestar.routes import HTTPRoute
 
 from adapters.database.tables import metadata
 from application.ports import Principal
-from domain.tenancy import Role
+from domain.administration.tenancy import Role
 from entrypoints.container import Container, warn_unless_row_level_security_binds
 from entrypoints.http.access import Access, access_for, is_automatic_options
-from tests.integration.cross_tenant import cross_tenant_connection
-from tests.integration.real_gateway import (
+from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.real_gateway import (
     DATABASES,
     PASSWORD,
     Gateway,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import PostgresRoles
-from tests.integration.gateway_processes import WA_GATEWAY, clean_environment
-from tests.integration.postgres_server import PostgresServer
+from tests.support.gateway_processes import WA_GATEWAY, clean_environment
+from tests.support.postgres_server import PostgresServer
 
 
 @pytest.fixture

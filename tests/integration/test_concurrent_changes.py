@@ -17,10 +17,10 @@ from adapters.database.engine import create_database_engine
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.errors import TransactionConflict
+from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Sender, Tenant
 from tests.integration.conftest import empty_all_tables
-from tests.integration.real_gateway import PASSWORD, database_of_its_own, running_gateway
+from tests.support.real_gateway import PASSWORD, database_of_its_own, running_gateway
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 CONCURRENT_REQUESTS = 20

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from adapters.database.migrate import upgrade
-from application.authorization import OPERATOR
-from application.use_cases.provisioning import CreateTenantCommand
-from domain.tenancy import ProviderName, TwilioCredentials
+from application.administration.onboarding import CreateTenantCommand
+from application.identity.authorization import OPERATOR
+from domain.administration.tenancy import ProviderName, TwilioCredentials
 from entrypoints.container import create_container, shutdown
 from entrypoints.settings import load_settings
 

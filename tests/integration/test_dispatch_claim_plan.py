@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.dispatch import _due_jobs, _due_skipping, _lease_statement
+from adapters.database.dispatch_queue import _due_jobs, _due_skipping, _lease_statement
 from adapters.database.engine import create_database_engine
 from domain.phone import PhoneNumber
 from tests.integration.conftest import UowFactory, empty_all_tables

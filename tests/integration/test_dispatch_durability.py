@@ -37,7 +37,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.integration.dispatch_load import (
+from tests.support.dispatch_load import (
     LoadRun,
     PlannedMessage,
     audit,
@@ -50,8 +50,8 @@ from tests.integration.dispatch_load import (
     token_of,
     wait_until_drained,
 )
-from tests.integration.dispatch_report import DispatchReport
-from tests.integration.gateway_processes import (
+from tests.support.dispatch_report import DispatchReport
+from tests.support.gateway_processes import (
     Emulator,
     Gateway,
     Provisioned,
@@ -60,7 +60,7 @@ from tests.integration.gateway_processes import (
     process_cpu_seconds,
     start_emulator,
 )
-from tests.integration.private_postgres import (
+from tests.support.private_postgres import (
     PrivateCluster,
     PrivateClusterUnavailable,
     private_postgres_cluster,

@@ -10,9 +10,9 @@ import pytest
 
 from application.errors import AlreadyExists
 from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase
-from domain.messages import Message, MessageContent, MessageStatus
+from domain.administration.tenancy import ProviderName, Sender, Tenant, TwilioCredentials
+from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Sender, Tenant, TwilioCredentials
 from tests.integration.conftest import UowFactory
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

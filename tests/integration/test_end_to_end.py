@@ -13,9 +13,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.database.migrate import upgrade
-from application.authorization import OPERATOR
-from application.use_cases.provisioning import CreateTenantCommand
-from domain.tenancy import Role
+from application.administration.onboarding import CreateTenantCommand
+from application.identity.authorization import OPERATOR
+from domain.administration.tenancy import Role
 from entrypoints.container import Container, create_container, shutdown
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings

@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
 from tests.integration.conftest import TERMINAL_SUMMARY
-from tests.integration.real_gateway import PASSWORD, gateway_settings
 from tests.integration.test_authorization_matrix import BODIES, OPERATIONS, Caller, World, built_world
+from tests.support.real_gateway import PASSWORD, gateway_settings
 
 EXAMPLES_PER_OPERATION = 24
 
@@ -437,7 +437,8 @@ async def send(world: World, hostile: Hostile) -> httpx.Response:
 
 
 # Text with U+0000, moments past either end of time, forged cursors: refused at the edge before any SQL
-# (tests/unit/test_http_hostile_input.py has them one by one); the property covers them on PostgreSQL.
+# (tests/unit/entrypoints/test_http_hostile_input.py has them one by one); the property covers them
+# on PostgreSQL.
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.real_gateway import (
+from tests.support.real_gateway import (
     DATABASES,
     JWT_SECRET,
     PASSWORD,

@@ -10,9 +10,9 @@ import pytest
 
 from application.errors import AlreadyExists
 from application.ports import ConversationQuery, DispatchJob, IdempotencyRecord
-from domain.messages import Direction, Message, MessageContent
+from domain.administration.tenancy import Tenant
+from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
-from domain.tenancy import Tenant
 from tests.integration.conftest import UowFactory
 from tests.integration.test_dispatch_queue import CONTACT, OUR_NUMBER, T0, tenant_with_sender
 

@@ -25,7 +25,7 @@ from adapters.security.secret_box import SecretBox
 from application.ports import HistoryPosition, HistoryQuery
 from domain.phone import PhoneNumber
 from tests.integration.conftest import PostgresRoles
-from tests.integration.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 TENANTS = 5
 MEXICO_PLAN, MEXICO_WHATSAPP = PhoneNumber.parse("+525512345678"), PhoneNumber.parse("+5215512345678")

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from tests.integration.served_gateway import (
+from tests.support.served_gateway import (
     create_platform_admin,
     free_port,
     gateway_environment,

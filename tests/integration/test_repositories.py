@@ -27,13 +27,21 @@ from application.ports import (
     MessageView,
     StatusChange,
 )
-from domain.conversations import Conversation
-from domain.messages import Direction, Message, MessageContent, MessageStatus, Template
+from domain.administration.tenancy import (
+    ProviderName,
+    Role,
+    Sender,
+    Tenant,
+    TenantStatus,
+    TwilioCredentials,
+    User,
+)
+from domain.messaging.conversations import Conversation
+from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, TwilioCredentials, User
 from tests.integration.conftest import UowFactory
-from tests.integration.cross_tenant import cross_tenant_connection
-from tests.integration.postgres_server import PostgresServer
+from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.postgres_server import PostgresServer
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 OUR_NUMBER = PhoneNumber.parse("+14155238886")

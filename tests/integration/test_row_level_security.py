@@ -27,18 +27,18 @@ from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, in
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
 from application.ports import StatusChange
-from domain.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
-from domain.messages import MessageStatus
-from domain.tenancy import Tenant, TwilioCredentials
-from domain.webhooks import DeliveryState
+from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
+from domain.administration.tenancy import Tenant, TwilioCredentials
+from domain.messaging.messages import MessageStatus
+from domain.tenant_webhooks.model import DeliveryState
 from entrypoints import cli
 from entrypoints.container import create_container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.settings import load_settings
 from tests.integration.conftest import UowFactory, empty_all_tables
-from tests.integration.postgres_server import PostgresServer, Role
 from tests.integration.test_access_repositories import add_user, new_key, open_session
 from tests.integration.test_dispatch_queue import T0, accepted_with_job, key_record, tenant_with_sender
 from tests.integration.test_webhook_repositories import add_endpoint, claim, record, settle
+from tests.support.postgres_server import PostgresServer, Role
 
 pytestmark = pytest.mark.postgres
 

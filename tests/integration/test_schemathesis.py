@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING
-from tests.integration.real_gateway import DATABASES, database_of_its_own
-from tests.integration.served_gateway import create_platform_admin, gateway_environment, served_gateway
+from tests.support.real_gateway import DATABASES, database_of_its_own
+from tests.support.served_gateway import create_platform_admin, gateway_environment, served_gateway
 
 MAX_EXAMPLES = 60  # per operation, valid and invalid requests together
 CHECKS = [

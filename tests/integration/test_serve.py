@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.gateway_processes import ManagedProcess
+from tests.support.gateway_processes import ManagedProcess
 
 WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
 # Generous on purpose: this is a deadline for "it starts at all", not a measure of speed.

@@ -17,25 +17,25 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
+from application.identity.authenticate import Authenticate
+from application.identity.sessions import SessionPolicy
 from application.ports import RateLimit
-from application.use_cases.authenticate import Authenticate
-from application.use_cases.sessions import SessionPolicy
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.integration.served_gateway import (
-    REDIS_HOST,
-    REDIS_PORT,
-    free_port,
-    redis_reachable,
-    served_gateway,
-)
-from tests.unit.fakes import (
+from tests.support.fakes import (
     FakePasswordHasher,
     FakeTokenService,
     FakeUnitOfWork,
     FixedClock,
     provision_account,
+)
+from tests.support.served_gateway import (
+    REDIS_HOST,
+    REDIS_PORT,
+    free_port,
+    redis_reachable,
+    served_gateway,
 )
 
 REDIS_DB = 11  # a database of its own; the key prefix is unique to each run besides

@@ -25,7 +25,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from entrypoints.twilio_emulator import (
+from emulators.twilio import (
     ApiKey,
     AuthKind,
     CallbackOrder,
@@ -39,7 +39,7 @@ from entrypoints.twilio_emulator import (
     Stage,
     running_emulator,
 )
-from entrypoints.twilio_emulator.command import add_arguments, config_from_arguments
+from emulators.twilio.command import add_arguments, config_from_arguments
 
 ACCOUNT = "AC" + "a1" * 16
 TOKEN = "auth-token-of-account-a"

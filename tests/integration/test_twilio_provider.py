@@ -15,10 +15,10 @@ import pytest
 from adapters.twilio.http_client import GatewayTwilioHttpClient
 from adapters.twilio.provider import TwilioMessagingProvider
 from application.ports import LookupResult, OutboundRequest, OutcomeKind
-from domain.messages import Message, MessageContent, MessageStatus
+from domain.administration.tenancy import ProviderName, Tenant, TwilioCredentials
+from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Tenant, TwilioCredentials
-from entrypoints.twilio_emulator import (
+from emulators.twilio import (
     ApiKey,
     AuthKind,
     CallbackSettings,

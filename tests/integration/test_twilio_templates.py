@@ -10,10 +10,10 @@ import pytest
 
 from adapters.twilio.provider import TwilioMessagingProvider
 from application.ports import OutboundRequest, OutcomeKind
-from domain.messages import Message, MessageContent, Template
+from domain.administration.tenancy import ProviderName, Tenant, TwilioCredentials
+from domain.messaging.messages import Message, MessageContent, Template
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Tenant, TwilioCredentials
-from entrypoints.twilio_emulator import CallbackSettings, EmulatorConfig, RunningEmulator, running_emulator
+from emulators.twilio import CallbackSettings, EmulatorConfig, RunningEmulator, running_emulator
 
 ACCOUNT = "AC" + "3c" * 16
 TOKEN = "the-tenants-auth-token"

@@ -20,13 +20,13 @@ import standardwebhooks
 from aiohttp import web
 
 from adapters.system_clock import SystemClock
-from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
-from adapters.webhooks.sender import AiohttpWebhookSender
+from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
+from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from application.errors import WebhookUrlRefused
+from application.messaging.delivery_status import RecordStatusChange
 from application.ports import DeliveryQuery, Principal, StatusChange
-from application.use_cases.delivery_status import RecordStatusChange
-from application.use_cases.webhook_delivery import DeliverWebhook, WebhookDeliverySettings
-from application.use_cases.webhook_endpoints import (
+from application.tenant_webhooks.delivery import DeliverWebhook, WebhookDeliverySettings
+from application.tenant_webhooks.endpoints import (
     EndpointWithSecret,
     RegisterWebhookCommand,
     RegisterWebhookEndpoint,
@@ -35,12 +35,12 @@ from application.use_cases.webhook_endpoints import (
     UpdateWebhookCommand,
     UpdateWebhookEndpoint,
 )
-from application.webhook_worker import WebhookWorker, WebhookWorkerSettings
-from domain.dispatch import RetryPolicy
-from domain.messages import Message, MessageContent, MessageStatus
+from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
+from domain.administration.tenancy import ProviderName, Role, Tenant
+from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Role, Tenant
-from domain.webhooks import (
+from domain.tenant_webhooks.model import (
     DeliveryState,
     WebhookDelivery,
     WebhookEndpoint,

@@ -15,16 +15,16 @@ from adapters.database.tables import webhook_deliveries, webhook_delivery_attemp
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from adapters.system_clock import SystemClock
-from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
+from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from application.errors import CredentialsUnreadable, InvalidInput, NotFound
 from application.ports import DeliveryQuery, Principal
-from application.use_cases.webhook_endpoints import (
+from application.tenant_webhooks.endpoints import (
     MAX_ENDPOINTS_PER_TENANT,
     RegisterWebhookCommand,
     RegisterWebhookEndpoint,
 )
-from domain.tenancy import ProviderName, Role, Tenant
-from domain.webhooks import (
+from domain.administration.tenancy import ProviderName, Role, Tenant
+from domain.tenant_webhooks.model import (
     DeliveryAttempt,
     DeliveryState,
     WebhookDelivery,
@@ -33,7 +33,7 @@ from domain.webhooks import (
     new_signing_secret,
 )
 from tests.integration.conftest import UowFactory
-from tests.integration.cross_tenant import cross_tenant_connection
+from tests.support.cross_tenant import cross_tenant_connection
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 STATUS = WebhookEventType.MESSAGE_STATUS

@@ -25,17 +25,14 @@ from dependency_injector import providers
 
 from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
-from application.authorization import OPERATOR
+from application.administration.onboarding import CreateTenantCommand
+from application.identity.authorization import OPERATOR
 from application.ports import HistoryQuery, RateLimit
-from application.use_cases.provisioning import CreateTenantCommand
-from domain.messages import Message, MessageStatus, StatusEvent
+from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
+from domain.messaging.messages import Message, MessageStatus, StatusEvent
+from domain.messaging.provider_errors import describe_error
 from domain.phone import PhoneNumber
-from domain.provider_errors import describe_error
-from domain.tenancy import ProviderName, Role, TwilioCredentials
-from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
-from entrypoints.twilio_emulator import (
+from emulators.twilio import (
     SIGNATURE_HEADER,
     CallbackOrder,
     CallbackSettings,
@@ -47,6 +44,9 @@ from entrypoints.twilio_emulator import (
     running_emulator,
     sign,
 )
+from entrypoints.container import Container, create_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import load_settings
 
 SANDBOX_NUMBER = "+14155238886"
 CUSTOMER = "+14155550100"

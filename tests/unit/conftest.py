@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.fakes import (
+from tests.support.fakes import (
     FakeMessagingProvider,
     FakePasswordHasher,
     FakeRateLimiter,

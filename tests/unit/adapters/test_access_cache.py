@@ -8,8 +8,8 @@ from uuid import uuid4
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
 from application.ports import SessionAccess
-from domain.access import AuthSession
-from domain.tenancy import ProviderName, Role, Tenant, User
+from domain.administration.tenancy import ProviderName, Role, Tenant, User
+from domain.identity.credentials import AuthSession
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ import pytest
 from adapters.security.jwt_tokens import JwtTokenService
 from adapters.system_clock import SystemClock
 from application.errors import InvalidToken
-from domain.access import new_api_key_secret, new_refresh_token
-from domain.tenancy import Role, User
-from tests.unit.fakes import FixedClock
+from domain.administration.tenancy import Role, User
+from domain.identity.credentials import new_api_key_secret, new_refresh_token
+from tests.support.fakes import FixedClock
 
 SECRET = "s" * 40
 OTHER_SECRET = "o" * 40

@@ -10,9 +10,9 @@ import pytest
 
 from adapters.sandbox.provider import SandboxMessagingProvider
 from application.ports import OutboundRequest, OutcomeKind, StatusChange
-from domain.messages import Message, MessageContent, MessageStatus, Template
+from domain.administration.tenancy import ProviderName, Tenant
+from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
-from domain.tenancy import ProviderName, Tenant
 
 
 def request_to(number: str) -> OutboundRequest:

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from adapters.webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard, address_refusal
-from adapters.webhooks.sender import retry_after_seconds
+from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard, address_refusal
+from adapters.tenant_webhooks.sender import retry_after_seconds
 from application.errors import WebhookUrlRefused
 
 

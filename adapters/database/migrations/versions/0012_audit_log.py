@@ -4,9 +4,9 @@ On PostgreSQL the application's role may read (its tenant's rows, as everywhere)
 change or delete: UPDATE, DELETE and TRUNCATE are revoked from every role but the owner, and no
 row-level policy admits an UPDATE. Entries past the retention are deleted through one function,
 ``purge_audit_log(before)``, which runs as the owner (SECURITY DEFINER) and never deletes an entry
-younger than 30 days, whatever it is asked (domain.audit.MIN_RETENTION); only the roles that may
-append may call it. The owner's own DELETE is bound by the same 30 days (a policy for it alone), so a
-purge cannot reach further through the function either. SQLite has no roles: the table only.
+younger than 30 days, whatever it is asked (domain.administration.audit.MIN_RETENTION); only the
+roles that may append may call it. The owner's own DELETE is bound by the same 30 days (a policy for
+it alone), so a purge cannot reach further through the function either. SQLite has no roles: the table only.
 
 Revision ID: 0012
 Revises: 0011

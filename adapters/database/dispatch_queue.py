@@ -1,0 +1,554 @@
+"""The dispatch queue and idempotency keys on SQLAlchemy Core.
+
+Workers on any number of machines share the queue: a claim leases due jobs with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite, one writer at a time, needs no skipping), and a
+lease that runs out makes the job claimable again, so a crashed worker loses nothing; its next owner
+reconciles it (looks it up at the provider) before sending, so it is not sent twice either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import LateralFromClause
+
+from adapters.database.access import _labelled, _unprefixed
+from adapters.database.repositories import (
+    _ATTACH_PROVIDER_SID,
+    _CREDENTIALS_OF_TENANT,
+    _MESSAGE_BY_ID,
+    _RECORD_DISPATCH,
+    _TENANT_BY_ID,
+    _message_from_row,
+    _record_dispatch_parameters,
+    _Repository,
+    _tenant_from_row,
+    _upsert_for,
+    open_credentials,
+)
+from adapters.database.tables import (
+    dispatch_jobs,
+    idempotency_keys,
+    messages,
+    senders,
+    tenant_credentials,
+    tenants,
+)
+from adapters.database.tenant_scope import TenantScope
+from adapters.security.secret_box import SecretBox
+from application.errors import AlreadyExists
+from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase, LeasedAttempt
+from domain.messaging.messages import Message
+from domain.phone import PhoneNumber
+
+
+def job_values(job: DispatchJob) -> dict[str, Any]:
+    return {
+        "message_id": job.message_id,
+        "tenant_id": job.tenant_id,
+        "sender_number": job.sender.e164,
+        "phase": job.phase.value,
+        "attempts": job.attempts,
+        "available_at": job.available_at,
+        "last_error": job.last_error,
+        "created_at": job.created_at,
+    }
+
+
+def key_values(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "tenant_id": record.tenant_id,
+        "key": record.key,
+        "request_fingerprint": record.request_fingerprint,
+        "message_id": record.message_id,
+        "response_status": record.response_status,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+    }
+
+
+def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """Insert the key (``key_values``, or bind parameters standing for them), or take it over from an
+    expired record; no row is written while the key is held."""
+    insert = _upsert_for(dialect_name)
+    statement = insert(idempotency_keys).values(values)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.tenant_id, idempotency_keys.c.key],
+        set_={
+            name: excluded[name]
+            for name in ("request_fingerprint", "message_id", "response_status", "created_at", "expires_at")
+        },
+        where=idempotency_keys.c.expires_at <= excluded.created_at,
+    )
+
+
+KEY_IN_USE = "this idempotency key is in use"
+
+# Built once: a worker runs them for every message it sends.
+# Not named after a column: UPDATE reserves those names for its SET clause.
+_JOB = dispatch_jobs.c.message_id == sa.bindparam("job_message_id")
+_LEASED_BY = dispatch_jobs.c.lease_owner == sa.bindparam("owner")
+_EXTEND_LEASE = (
+    sa.update(dispatch_jobs)
+    .where(_JOB, _LEASED_BY)
+    .values(lease_expires_at=sa.bindparam("until", type_=dispatch_jobs.c.lease_expires_at.type))
+)
+_COMPLETE = sa.delete(dispatch_jobs).where(_JOB)
+_COMPLETE_OWNED = sa.delete(dispatch_jobs).where(_JOB, _LEASED_BY)
+
+_MESSAGE, _TENANT, _CREDENTIALS = "m_", "t_", "c_"
+
+
+def _extend_lease_and_load() -> sa.Select[Any]:
+    """PostgreSQL: the lease renewed and what the attempt needs read, in one statement (one round trip
+    instead of four). The outer joins keep the leased row when the message or tenant is gone."""
+    job_tenant = sa.bindparam("job_tenant_id", type_=dispatch_jobs.c.tenant_id.type)
+    leased = (
+        sa.update(dispatch_jobs)
+        .where(_JOB, _LEASED_BY, dispatch_jobs.c.tenant_id == job_tenant)
+        .values(lease_expires_at=sa.bindparam("until", type_=dispatch_jobs.c.lease_expires_at.type))
+        .returning(dispatch_jobs.c.message_id, dispatch_jobs.c.tenant_id)
+        .cte("leased")
+    )
+    return sa.select(
+        *_labelled(messages, _MESSAGE),
+        *_labelled(tenants, _TENANT),
+        *_labelled(tenant_credentials, _CREDENTIALS),
+    ).select_from(
+        leased.outerjoin(
+            messages,
+            sa.and_(messages.c.tenant_id == leased.c.tenant_id, messages.c.id == leased.c.message_id),
+        )
+        .outerjoin(tenants, tenants.c.id == leased.c.tenant_id)
+        .outerjoin(tenant_credentials, tenant_credentials.c.tenant_id == leased.c.tenant_id)
+    )
+
+
+def _complete_dispatch() -> sa.Select[Any]:
+    """PostgreSQL: the job removed and the message's outcome recorded, in one statement, the message
+    only if the job was still ours (``_RECORD_DISPATCH``'s change, which attaches the SID too)."""
+    completed = (
+        sa.delete(dispatch_jobs)
+        .where(_JOB, _LEASED_BY, dispatch_jobs.c.tenant_id == sa.bindparam("of_tenant_id"))
+        .returning(dispatch_jobs.c.message_id)
+        .cte("completed")
+    )
+    recorded = (
+        _RECORD_DISPATCH.where(messages.c.id.in_(sa.select(completed.c.message_id)))
+        .returning(messages.c.id)
+        .cte("recorded")
+    )
+    return sa.select(
+        sa.select(sa.func.count()).select_from(completed).scalar_subquery().label("completed"),
+        sa.select(sa.func.count()).select_from(recorded).scalar_subquery().label("recorded"),
+    )
+
+
+# Built once: a worker runs them for every message it sends.
+_EXTEND_LEASE_AND_LOAD = _extend_lease_and_load()
+_COMPLETE_DISPATCH = _complete_dispatch()
+
+
+class SqlAlchemyDispatchQueue(_Repository):
+    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
+        super().__init__(connection, scope)
+        self._secret_box = secret_box  # to open the credentials read with a lease
+
+    async def enqueue(self, job: DispatchJob) -> None:
+        await self._scope.bind(job.tenant_id)
+        await self._execute(
+            sa.insert(dispatch_jobs).values(job_values(job)),
+            conflict="the message has a dispatch job already",
+        )
+
+    async def claim_due(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
+    ) -> list[DispatchJob]:
+        await self._scope.cross_tenant()
+        due = _due_jobs(now, limit, skip_senders, skip_tenants, self._connection.dialect.name)
+        return await self._lease(due, owner, now, lease_seconds)
+
+    async def claim(
+        self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
+    ) -> DispatchJob | None:
+        await self._scope.by_key()
+        leased = await self._lease(
+            sa.and_(dispatch_jobs.c.message_id == message_id, _claimable(now)), owner, now, lease_seconds
+        )
+        return leased[0] if leased else None
+
+    async def _lease(
+        self, which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
+    ) -> list[DispatchJob]:
+        result = await self._execute(_lease_statement(which, owner, now, lease_seconds))
+        jobs = [_job_from_row(row) for row in result.mappings()]
+        return sorted(jobs, key=lambda job: job.available_at)
+
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        # The job's tenant is known: the transaction sees that tenant's rows only, not every tenant's.
+        if self._connection.dialect.name != "postgresql":
+            await self._scope.bind(tenant_id)
+            return await self._extend_lease_and_load_one_by_one(
+                message_id, tenant_id, owner=owner, until=until
+            )
+        parameters = {
+            "job_message_id": message_id,
+            "job_tenant_id": tenant_id,
+            "owner": owner,
+            "until": until,
+        }
+        row = await self._bound_one_or_none(tenant_id, _EXTEND_LEASE_AND_LOAD, parameters)
+        if row is None:
+            return None
+        credentials = _unprefixed(row, _CREDENTIALS)
+        return LeasedAttempt(
+            message=_message_from_row(_unprefixed(row, _MESSAGE))
+            if row[_MESSAGE + "id"] is not None
+            else None,
+            tenant=_tenant_from_row(_unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
+            credentials=open_credentials(self._secret_box, credentials)
+            if credentials["tenant_id"] is not None
+            else None,
+        )
+
+    async def _extend_lease_and_load_one_by_one(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        """SQLite: the same reads, one statement each (it has no data-modifying CTE)."""
+        extended = await self._execute(
+            _EXTEND_LEASE.where(dispatch_jobs.c.tenant_id == tenant_id),
+            {"job_message_id": message_id, "owner": owner, "until": until},
+        )
+        if extended.rowcount != 1:
+            return None
+        message = await self._one_or_none(
+            _MESSAGE_BY_ID, {"of_tenant_id": tenant_id, "of_message_id": message_id}
+        )
+        tenant = await self._one_or_none(_TENANT_BY_ID, {"tenant_id": tenant_id})
+        credentials = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
+        return LeasedAttempt(
+            message=_message_from_row(message) if message else None,
+            tenant=_tenant_from_row(tenant) if tenant else None,
+            credentials=open_credentials(self._secret_box, credentials) if credentials else None,
+        )
+
+    async def reschedule(
+        self,
+        message_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> bool:
+        await self._scope.by_key()
+        result = await self._execute(
+            sa.update(dispatch_jobs)
+            .where(dispatch_jobs.c.message_id == message_id, dispatch_jobs.c.lease_owner == owner)
+            .values(
+                attempts=attempts,
+                phase=phase.value,
+                available_at=available_at,
+                last_error=last_error,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+        return result.rowcount == 1
+
+    async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        await self._scope.by_key()
+        if owner is None:
+            result = await self._execute(_COMPLETE, {"job_message_id": message_id})
+        else:
+            parameters = {"job_message_id": message_id, "owner": owner}
+            result = await self._execute(_COMPLETE_OWNED, parameters)
+        return result.rowcount == 1
+
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        conflict = "another message has this provider id"
+        the_job = {"job_message_id": message.id, "owner": owner}
+        the_message = {"of_tenant_id": message.tenant_id, "of_message_id": message.id}
+        if self._connection.dialect.name == "postgresql":
+            parameters = {**the_job, **the_message, **_record_dispatch_parameters(message)}
+            row = await self._bound_one_or_none(message.tenant_id, _COMPLETE_DISPATCH, parameters, conflict)
+            if row is None or not row["completed"]:
+                return DispatchCompletion.LEASE_LOST
+            if row["recorded"]:
+                return DispatchCompletion.RECORDED
+        else:
+            await self._scope.bind(message.tenant_id)
+            if (await self._execute(_COMPLETE_OWNED, the_job)).rowcount != 1:
+                return DispatchCompletion.LEASE_LOST
+            recorded = await self._execute(
+                _RECORD_DISPATCH, {**the_message, **_record_dispatch_parameters(message)}, conflict=conflict
+            )
+            if recorded.rowcount == 1:
+                return DispatchCompletion.RECORDED
+        # Settled elsewhere while we sent: it keeps its status, and learns its SID if it had none.
+        if message.provider_sid:
+            await self._execute(
+                _ATTACH_PROVIDER_SID,
+                {**the_message, "new_provider_sid": message.provider_sid},
+                conflict=conflict,
+            )
+        return DispatchCompletion.SETTLED_ELSEWHERE
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        await self._scope.cross_tenant()
+        result = await self._execute(
+            sa.select(
+                sa.func.count().label("waiting"), sa.func.min(dispatch_jobs.c.created_at).label("oldest")
+            ).select_from(dispatch_jobs)
+        )
+        row = result.mappings().one()
+        oldest: datetime | None = row["oldest"]
+        return int(row["waiting"]), oldest
+
+
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any job's due time
+
+
+def _lease_statement(
+    which: sa.ColumnElement[bool], owner: str, now: datetime, lease_seconds: float
+) -> sa.Update:
+    return (
+        sa.update(dispatch_jobs)
+        .where(which)
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            # A job still leased when it is claimed is one whose lease ran out: its owner vanished
+            # mid-attempt (killed, or cut off from the database) and may have reached the provider
+            # before. The new owner looks the message up before it sends anything.
+            phase=sa.case(
+                (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
+                else_=dispatch_jobs.c.phase,
+            ),
+        )
+        .returning(*dispatch_jobs.c)
+    )
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        dispatch_jobs.c.available_at <= now,
+        _lease_free(dispatch_jobs, now),
+        ~_sender_paused(dispatch_jobs.c.tenant_id, dispatch_jobs.c.sender_number, now),
+    )
+
+
+def _due_jobs(
+    now: datetime,
+    limit: int,
+    skip_senders: Collection[PhoneNumber],
+    skip_tenants: Collection[UUID],
+    dialect_name: str,
+) -> sa.ColumnElement[bool]:
+    """The jobs ``claim_due`` leases: the ``limit`` oldest claimable ones, locked, skipping some."""
+    if (skip_senders or skip_tenants) and dialect_name == "postgresql":
+        due = _due_skipping(now, limit, sorted(s.e164 for s in skip_senders), sorted(skip_tenants))
+    else:
+        wanted = [_claimable(now)]
+        if skip_senders:
+            wanted.append(dispatch_jobs.c.sender_number.not_in(sorted(s.e164 for s in skip_senders)))
+        if skip_tenants:
+            wanted.append(dispatch_jobs.c.tenant_id.not_in(sorted(skip_tenants)))
+        due = (
+            sa.select(dispatch_jobs.c.message_id)
+            .where(*wanted)
+            .order_by(dispatch_jobs.c.available_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    if dialect_name != "postgresql":
+        return dispatch_jobs.c.message_id.in_(due.scalar_subquery())
+    # As an array, the locked jobs are updated by key: ``IN (subquery)`` is planned as a hash join
+    # over a sequential scan of the whole queue (row-level security's check on every row of it).
+    return dispatch_jobs.c.message_id == sa.any_(_array_of(due.subquery("due")))
+
+
+def _array_of(ids: sa.Subquery) -> sa.ColumnElement[Any]:
+    """The ``message_id``s of ``ids`` as one array (the cast makes ANY take it as one value)."""
+    return sa.cast(sa.select(sa.func.array_agg(ids.c.message_id)).scalar_subquery(), sa.ARRAY(sa.Uuid()))
+
+
+def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= now)
+
+
+def _sender_paused(
+    tenant_id: sa.ColumnElement[Any], sender_number: sa.ColumnElement[Any], now: datetime
+) -> sa.ColumnElement[bool]:
+    """The sender of these jobs is paused (after Twilio error 63018, its messaging limit)."""
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            senders.c.tenant_id == tenant_id,
+            senders.c.phone_number == sender_number,
+            senders.c.paused_until > now,
+        )
+        .exists()
+    )
+
+
+def _due_skipping(
+    now: datetime, limit: int, skip_senders: list[str], skip_tenants: list[UUID]
+) -> sa.Select[Any]:
+    """The oldest due jobs, leaving out some senders and tenants, read sender by sender (PostgreSQL).
+
+    Ordered by due time alone, the claim would read every job of a skipped sender that is older than
+    the first one it may take: a busy sender's whole backlog, on every poll. Instead it walks the
+    distinct (tenant, sender) pairs in the queue (a skip scan of ix_dispatch_jobs_sender_due, one
+    index probe per pair), drops the skipped and paused ones, finds each remaining pair's oldest due
+    job, takes the oldest due jobs of the ``limit`` pairs whose oldest are oldest from the same index,
+    and locks the oldest of those: the cost follows the number of senders with queued jobs (one probe
+    each) and ``limit``, not the backlog.
+    """
+    pairs = dispatch_jobs.alias("pairs")
+    first = sa.select(pairs.c.tenant_id, pairs.c.sender_number).order_by(
+        pairs.c.tenant_id, pairs.c.sender_number
+    )
+    queued = first.limit(1).cte("queued", recursive=True)
+    following = dispatch_jobs.alias("following")
+    next_pair = (
+        sa.select(following.c.tenant_id, following.c.sender_number)
+        .where(
+            sa.tuple_(following.c.tenant_id, following.c.sender_number)
+            > sa.tuple_(queued.c.tenant_id, queued.c.sender_number)
+        )
+        .order_by(following.c.tenant_id, following.c.sender_number)
+        .limit(1)
+        .lateral("next_pair")
+    )
+    queued = queued.union_all(
+        sa.select(next_pair.c.tenant_id, next_pair.c.sender_number).select_from(
+            queued.join(next_pair, sa.true())
+        )
+    )
+    wanted = [~_sender_paused(queued.c.tenant_id, queued.c.sender_number, now)]
+    if skip_senders:
+        wanted.append(queued.c.sender_number.not_in(skip_senders))
+    if skip_tenants:
+        wanted.append(queued.c.tenant_id.not_in(skip_tenants))
+    # Only a pair whose oldest due job is among the ``limit`` oldest such can hold one of the ``limit``
+    # oldest due jobs: a probe per pair, then at most ``limit`` jobs from each of at most ``limit`` pairs.
+    head = _oldest_due_of(queued, now, 1, "head")
+    leading = (
+        sa.select(queued.c.tenant_id, queued.c.sender_number)
+        .select_from(queued.join(head, sa.true()))
+        .where(*wanted)
+        .order_by(head.c.available_at)
+        .limit(limit)
+        .cte("leading")
+    )
+    oldest_of_pair = _oldest_due_of(leading, now, limit, "oldest_of_pair")
+    # More candidates than wanted: a worker claiming at the same time locks some of them first.
+    candidates = (
+        sa.select(oldest_of_pair.c.message_id)
+        .select_from(leading.join(oldest_of_pair, sa.true()))
+        .order_by(oldest_of_pair.c.available_at)
+        .limit(limit * 4)
+        .subquery("candidates")
+    )
+    # Checked again as they are locked: another worker may have leased one since. As an array, the
+    # candidates are looked up by key (``IN (subquery)`` may be planned as a hash join over the queue).
+    candidate_ids = _array_of(candidates)
+    return (
+        sa.select(dispatch_jobs.c.message_id)
+        .where(
+            dispatch_jobs.c.message_id == sa.any_(candidate_ids),
+            dispatch_jobs.c.available_at <= now,
+            _lease_free(dispatch_jobs, now),
+        )
+        .order_by(dispatch_jobs.c.available_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _oldest_due_of(pairs: sa.CTE, now: datetime, limit: int, name: str) -> LateralFromClause:
+    """The oldest due jobs with a free lease of each (tenant_id, sender_number) row of ``pairs``."""
+    jobs = dispatch_jobs.alias(f"{name}_jobs")
+    in_index_order = sa.tuple_(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+    # The pair's due jobs as a range of the index, not as ``tenant_id = … AND sender_number = …``: with
+    # those equalities the planner may read the due-time index instead, a skipped sender's backlog first.
+    return (
+        sa.select(jobs.c.message_id, jobs.c.available_at)
+        .where(
+            in_index_order > sa.tuple_(pairs.c.tenant_id, pairs.c.sender_number, _NEVER),
+            in_index_order <= sa.tuple_(pairs.c.tenant_id, pairs.c.sender_number, now),
+            _lease_free(jobs, now),
+        )
+        .order_by(jobs.c.tenant_id, jobs.c.sender_number, jobs.c.available_at)
+        .limit(limit)
+        .lateral(name)
+    )
+
+
+def _job_from_row(row: RowMapping) -> DispatchJob:
+    return DispatchJob(
+        message_id=row["message_id"],
+        tenant_id=row["tenant_id"],
+        sender=PhoneNumber(row["sender_number"]),
+        available_at=row["available_at"],
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        phase=JobPhase(row["phase"]),
+        last_error=row["last_error"],
+    )
+
+
+class SqlAlchemyIdempotencyRepository(_Repository):
+    async def add(self, record: IdempotencyRecord) -> None:
+        await self._scope.bind(record.tenant_id)
+        # An expired record no longer holds the key: it gives way to the new one, in the same statement.
+        statement = hold_key_statement(key_values(record), self._connection.dialect.name)
+        if await self._one_or_none(statement.returning(idempotency_keys.c.key)) is None:
+            raise AlreadyExists(KEY_IN_USE)
+
+    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
+        await self._scope.bind(tenant_id)
+        row = await self._one_or_none(
+            sa.select(idempotency_keys).where(
+                idempotency_keys.c.tenant_id == tenant_id,
+                idempotency_keys.c.key == key,
+                idempotency_keys.c.expires_at > now,
+            )
+        )
+        return _record_from_row(row) if row else None
+
+    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None:
+        await self._scope.bind(tenant_id)
+        await self._execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
+            .values(response_status=response_status)
+        )
+
+    async def purge_expired(self, now: datetime) -> int:
+        await self._scope.cross_tenant()
+        result = await self._execute(sa.delete(idempotency_keys).where(idempotency_keys.c.expires_at <= now))
+        return int(result.rowcount)
+
+
+def _record_from_row(row: RowMapping) -> IdempotencyRecord:
+    values: dict[str, Any] = dict(row)
+    return IdempotencyRecord(**values)

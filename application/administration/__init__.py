@@ -1,0 +1,1 @@
+"""Tenants, users, senders and credentials, and the audit trail of changes to them."""

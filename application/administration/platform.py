@@ -1,0 +1,212 @@
+"""What platform admins do: list, read, change, suspend and reactivate tenants.
+
+The platform tenant (see ``domain.identity.credentials``) is not a customer: it is never listed, read
+or changed here.
+Every change is recorded in the audit trail, in the tenant it was made to: its own admins see what a
+platform admin did to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from application.administration.audit_entries import audit_entry
+from application.administration.onboarding import is_customer_tenant
+from application.errors import InvalidCursor, InvalidInput, NotFound
+from application.identity.authorization import Actor, require_platform_admin
+from application.ports import Clock, UnitOfWork
+from domain.administration.audit import AuditAction, AuditEntry, TargetKind
+from domain.administration.tenancy import ProviderName, Tenant, TenantStatus
+from domain.identity.credentials import PLATFORM_TENANT_NAME, RevocationReason
+
+MAX_PAGE_SIZE = 100
+_CURSOR_TAG = "t"
+_REFUSED = "the cursor is not one this API returned"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPage:
+    items: list[Tenant]
+    next_cursor: str | None
+
+
+def _encode_cursor(name: str) -> str:
+    raw = json.dumps([_CURSOR_TAG, name], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+        raise InvalidCursor(_REFUSED) from error
+    if not (isinstance(parts, list) and len(parts) == 2 and parts[0] == _CURSOR_TAG):
+        raise InvalidCursor(_REFUSED)
+    # No tenant is named with U+0000 (the database could not store it): not a cursor we handed out.
+    if not isinstance(parts[1], str) or "\x00" in parts[1]:
+        raise InvalidCursor(_REFUSED)
+    return parts[1]
+
+
+class ListTenants:
+    """Every customer tenant, by name, a page at a time (keyset on the unique name)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, limit: int, cursor: str | None = None) -> TenantPage:
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        after = _decode_cursor(cursor) if cursor else None
+        async with self._uow:
+            # one more to know whether a next page exists, one more for the platform tenant
+            rows = await self._uow.tenants.list_page(limit + 2, after)
+        customers = [tenant for tenant in rows if is_customer_tenant(tenant)]
+        items = customers[:limit]
+        has_more = len(customers) > limit
+        return TenantPage(items=items, next_cursor=_encode_cursor(items[-1].name) if has_more else None)
+
+
+async def _customer_tenant(uow: UnitOfWork, tenant_id: UUID) -> Tenant:
+    tenant = await uow.tenants.get(tenant_id)
+    if tenant is None or not is_customer_tenant(tenant):
+        raise NotFound("no such tenant")
+    return tenant
+
+
+class GetTenant:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID) -> Tenant:
+        async with self._uow:
+            return await _customer_tenant(self._uow, tenant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateTenantCommand:
+    """The fields to change; None leaves a field as it is."""
+
+    name: str | None = None
+    provider: ProviderName | None = None
+    session_window_check: bool | None = None
+    # A send limit; 0 puts the limit back to the gateway's default.
+    sends_per_minute: int | None = None
+    sends_per_day: int | None = None
+
+
+def _send_limit(value: int) -> int | None:
+    if value < 0:
+        raise InvalidInput("a send limit is a positive number, or 0 for the gateway's default")
+    return value or None
+
+
+def _tenant_entry(
+    action: AuditAction, actor: Actor, tenant: Tenant, now: datetime, details: dict[str, object]
+) -> AuditEntry:
+    return audit_entry(
+        action, actor, now=now, tenant_id=tenant.id, target=(TargetKind.TENANT, tenant.id), details=details
+    )
+
+
+class UpdateTenant:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Actor, tenant_id: UUID, command: UpdateTenantCommand) -> Tenant:
+        require_platform_admin(actor)
+        async with self._uow:
+            tenant = await _customer_tenant(self._uow, tenant_id)
+            changed = tenant
+            if command.name is not None:
+                name = command.name.strip()
+                if not 1 <= len(name) <= 200:
+                    raise InvalidInput("a tenant name is 1 to 200 characters")
+                if name.lower() == PLATFORM_TENANT_NAME:
+                    raise InvalidInput(f"the tenant name {name!r} is reserved")
+                changed = replace(changed, name=name)
+            if command.provider is not None:
+                changed = replace(changed, provider=command.provider)
+            if command.session_window_check is not None:
+                changed = replace(changed, session_window_check=command.session_window_check)
+            if command.sends_per_minute is not None:
+                changed = replace(changed, sends_per_minute=_send_limit(command.sends_per_minute))
+            if command.sends_per_day is not None:
+                changed = replace(changed, sends_per_day=_send_limit(command.sends_per_day))
+            moves_to_twilio = (
+                changed.provider is ProviderName.TWILIO and tenant.provider is not ProviderName.TWILIO
+            )
+            if moves_to_twilio and await self._uow.tenants.get_twilio_credentials(tenant_id) is None:
+                raise InvalidInput("set the tenant's Twilio credentials before moving it to Twilio")
+            if not changed.session_window_check and changed.provider is not ProviderName.SANDBOX:
+                raise InvalidInput("only a sandbox tenant can switch the 24-hour session window check off")
+            if changed != tenant:
+                await self._uow.tenants.update(changed)
+                fields = [name for name in _AUDITED_FIELDS if getattr(changed, name) != getattr(tenant, name)]
+                details: dict[str, object] = {"changed": ",".join(fields), "name": changed.name}
+                if "provider" in fields:
+                    details["provider"] = changed.provider
+                await self._uow.audit.record(
+                    _tenant_entry(AuditAction.TENANT_UPDATED, actor, changed, self._clock.now(), details)
+                )
+                await self._uow.commit()
+        return changed
+
+
+_AUDITED_FIELDS = ("name", "provider", "session_window_check", "sends_per_minute", "sends_per_day")
+
+
+class SuspendTenant:
+    """A suspended tenant's users cannot log in, its sessions end and its API keys stop working.
+
+    Its sessions are revoked, so reactivating it asks everyone to log in again; its API keys are kept
+    (refused while it is suspended) so its integrations work again after reactivation.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Actor, tenant_id: UUID) -> Tenant:
+        require_platform_admin(actor)
+        now = self._clock.now()
+        async with self._uow:
+            tenant = await _customer_tenant(self._uow, tenant_id)
+            suspended = replace(tenant, status=TenantStatus.SUSPENDED)
+            if tenant.status is not TenantStatus.SUSPENDED:
+                await self._uow.tenants.update(suspended)
+            ended = await self._uow.sessions.revoke_for_tenant(
+                tenant_id, now, RevocationReason.TENANT_SUSPENDED
+            )
+            if tenant.status is not TenantStatus.SUSPENDED:
+                await self._uow.audit.record(
+                    _tenant_entry(
+                        AuditAction.TENANT_SUSPENDED, actor, suspended, now, {"sessions_ended": ended}
+                    )
+                )
+            await self._uow.commit()
+        return suspended
+
+
+class ReactivateTenant:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Actor, tenant_id: UUID) -> Tenant:
+        require_platform_admin(actor)
+        async with self._uow:
+            tenant = await _customer_tenant(self._uow, tenant_id)
+            active = replace(tenant, status=TenantStatus.ACTIVE)
+            if tenant.status is not TenantStatus.ACTIVE:
+                await self._uow.tenants.update(active)
+                await self._uow.audit.record(
+                    _tenant_entry(AuditAction.TENANT_REACTIVATED, actor, active, self._clock.now(), {})
+                )
+                await self._uow.commit()
+        return active

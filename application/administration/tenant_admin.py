@@ -1,0 +1,342 @@
+"""What tenant admins do for their own tenant: users, senders, Twilio credentials and API keys.
+
+Every use case takes the tenant id from the caller's principal and every query is scoped by it, so an
+admin of one tenant finds nothing of another's (404, never 403: existence is not disclosed). Users, API
+keys and credentials need a person (application/identity/authorization.py); each change to them is recorded in
+the audit trail in its own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from application.administration.audit_entries import audit_entry
+from application.administration.onboarding import check_password_rules, check_tenant_role, credentials_details
+from application.errors import AccessDenied, InvalidInput, NotFound
+from application.identity.authorization import PersonOnly, require_person
+from application.ports import Clock, PasswordHasher, Principal, UnitOfWork
+from application.transactions import ConflictRetry
+from domain.administration.audit import AuditAction, AuditEntry, TargetKind
+from domain.administration.tenancy import Role, Sender, TwilioCredentials, User
+from domain.identity.credentials import ApiKey, RevocationReason, new_api_key_secret
+
+MAX_API_KEY_NAME = 100
+MAX_SENDER_LABEL = 200
+
+# ------------------------------------------------------------------------------------------------ users
+
+
+class ListUsers:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID) -> list[User]:
+        async with self._uow:
+            return await self._uow.users.list_for_tenant(tenant_id)
+
+
+class GetUser:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID, user_id: UUID) -> User:
+        async with self._uow:
+            user = await self._uow.users.get_in_tenant(tenant_id, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        return user
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateUserCommand:
+    """The fields to change; None leaves a field as it is."""
+
+    role: Role | None = None
+    is_active: bool | None = None
+    password: str | None = None
+
+
+class UpdateUser:
+    """Change a user's role, deactivate or reactivate them, or set a new password.
+
+    Each of these ends the user's sessions: tokens issued for the old role or password stop working at
+    once. An admin cannot change their own role or deactivate themselves, so a tenant keeps an admin,
+    nor set their own password here (that needs the current one: ``ChangeOwnPassword``). Needs a person.
+    """
+
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    async def __call__(self, actor: Principal, user_id: UUID, command: UpdateUserCommand) -> User:
+        require_person(actor, PersonOnly.MANAGE_USERS)
+        if command.role is not None:
+            check_tenant_role(command.role)
+        if actor.user_id == user_id and (
+            (command.role is not None and command.role is not actor.role) or command.is_active is False
+        ):
+            raise AccessDenied("you cannot change your own role or deactivate yourself; ask another admin")
+        if actor.user_id == user_id and command.password is not None:
+            # Without the current password a stolen token would be enough to take the account over.
+            raise AccessDenied("change your own password with POST /api/me/password")
+        new_hash = None
+        if command.password is not None:
+            check_password_rules(command.password)
+            new_hash = await self._hasher.hash(command.password)
+        async with self._uow:
+            user = await self._uow.users.get_in_tenant(actor.tenant_id, user_id)
+            if user is None:
+                raise NotFound("no such user")
+            changed = user
+            reason = None
+            actions: list[tuple[AuditAction, dict[str, object]]] = []
+            if new_hash is not None:
+                changed, reason = changed.with_password_hash(new_hash), RevocationReason.PASSWORD_CHANGED
+                actions.append((AuditAction.USER_PASSWORD_SET, {}))
+            if command.role is not None and command.role is not user.role:
+                changed, reason = replace(changed, role=command.role), RevocationReason.ROLE_CHANGED
+                actions.append(
+                    (AuditAction.USER_ROLE_CHANGED, {"role": command.role, "previous_role": user.role})
+                )
+            if command.is_active is not None and command.is_active is not user.is_active:
+                changed = replace(changed, is_active=command.is_active)
+                if not command.is_active:
+                    reason = RevocationReason.USER_DEACTIVATED
+                actions.append(
+                    (
+                        AuditAction.USER_DEACTIVATED
+                        if not command.is_active
+                        else AuditAction.USER_REACTIVATED,
+                        {},
+                    )
+                )
+            if changed != user:
+                await self._uow.users.update(changed)
+            now = self._clock.now()
+            ended = (
+                await self._uow.sessions.revoke_for_user(user.id, now, reason) if reason is not None else 0
+            )
+            for action, details in actions:
+                await self._uow.audit.record(
+                    audit_entry(
+                        action,
+                        actor,
+                        now=now,
+                        tenant_id=user.tenant_id,
+                        target=(TargetKind.USER, user.id),
+                        details={"username": user.username, **details, "sessions_ended": ended},
+                    )
+                )
+            await self._uow.commit()
+        return changed
+
+
+# ---------------------------------------------------------------------------------------------- senders
+
+
+class ListSenders:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID) -> list[Sender]:
+        async with self._uow:
+            return await self._uow.senders.list_for_tenant(tenant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSenderCommand:
+    label: str | None = None
+    make_default: bool = False
+
+
+class UpdateSender:
+    """Change a sender's label, or make it the tenant's default (the old default stops being one).
+
+    Concurrent changes of the default conflict in the database; the transaction is then run again
+    (``ConflictRetry``), and a conflict that outlasts the retries is TransactionConflict.
+    """
+
+    def __init__(self, uow: UnitOfWork, retry: ConflictRetry | None = None) -> None:
+        self._uow = uow
+        self._retry = retry or ConflictRetry()
+
+    async def __call__(self, tenant_id: UUID, sender_id: UUID, command: UpdateSenderCommand) -> Sender:
+        if command.label is not None and len(command.label) > MAX_SENDER_LABEL:
+            raise InvalidInput(f"a sender label is at most {MAX_SENDER_LABEL} characters")
+        return await self._retry.run(lambda: self._update(tenant_id, sender_id, command))
+
+    async def _update(self, tenant_id: UUID, sender_id: UUID, command: UpdateSenderCommand) -> Sender:
+        async with self._uow:
+            sender = await self._uow.senders.get(tenant_id, sender_id)
+            if sender is None:
+                raise NotFound("no such sender")
+            # The default first: it locks the old default, then this sender, the order every change of
+            # the default takes; the label's lock first would let two of them deadlock.
+            if command.make_default and not sender.is_default:
+                await self._uow.senders.make_default(tenant_id, sender_id)
+            if command.label is not None and command.label != sender.label:
+                await self._uow.senders.update_label(tenant_id, sender_id, command.label)
+            updated = await self._uow.senders.get(tenant_id, sender_id)
+            await self._uow.commit()
+        if updated is None:  # pragma: no cover - it was there a moment ago, in this transaction
+            raise NotFound("no such sender")
+        return updated
+
+
+class RemoveSender:
+    """Remove a sender. The default one goes last: choose another default first."""
+
+    def __init__(self, uow: UnitOfWork, retry: ConflictRetry | None = None) -> None:
+        self._uow = uow
+        self._retry = retry or ConflictRetry()
+
+    async def __call__(self, tenant_id: UUID, sender_id: UUID) -> None:
+        await self._retry.run(lambda: self._remove(tenant_id, sender_id))
+
+    async def _remove(self, tenant_id: UUID, sender_id: UUID) -> None:
+        async with self._uow:
+            sender = await self._uow.senders.get(tenant_id, sender_id)
+            if sender is None:
+                raise NotFound("no such sender")
+            if sender.is_default and len(await self._uow.senders.list_for_tenant(tenant_id)) > 1:
+                raise InvalidInput("this is the default sender: make another sender the default first")
+            await self._uow.senders.remove(tenant_id, sender_id)
+            await self._uow.commit()
+
+
+# ------------------------------------------------------------------------------------------ credentials
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialsSummary:
+    """What may be shown of a tenant's Twilio credentials: never a secret."""
+
+    configured: bool
+    account_sid: str | None = None
+    api_key_sid: str | None = None
+
+
+def _summary(credentials: TwilioCredentials | None) -> CredentialsSummary:
+    if credentials is None:
+        return CredentialsSummary(configured=False)
+    return CredentialsSummary(
+        configured=True, account_sid=credentials.account_sid, api_key_sid=credentials.api_key_sid
+    )
+
+
+class SetTwilioCredentials:
+    """Store (replace) the tenant's Twilio credentials, sealed; the secrets are never returned. Needs a
+    person."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Principal, credentials: TwilioCredentials) -> CredentialsSummary:
+        require_person(actor, PersonOnly.SET_PROVIDER_CREDENTIALS)
+        async with self._uow:
+            await self._uow.tenants.set_twilio_credentials(actor.tenant_id, credentials)
+            await self._uow.audit.record(
+                audit_entry(
+                    AuditAction.CREDENTIALS_SET,
+                    actor,
+                    now=self._clock.now(),
+                    tenant_id=actor.tenant_id,
+                    target=(TargetKind.CREDENTIALS, None),
+                    details=credentials_details(credentials),
+                )
+            )
+            await self._uow.commit()
+        return _summary(credentials)
+
+
+class GetCredentialsSummary:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID) -> CredentialsSummary:
+        async with self._uow:
+            return _summary(await self._uow.tenants.get_twilio_credentials(tenant_id))
+
+
+# --------------------------------------------------------------------------------------------- API keys
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    key: str  # the whole key: shown this once, stored only as a hash
+
+
+class CreateApiKey:
+    """A new API key of the actor's tenant; needs a person (a key cannot mint its successors)."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Principal, name: str, role: Role) -> CreatedApiKey:
+        require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        name = name.strip()
+        if not 1 <= len(name) <= MAX_API_KEY_NAME:
+            raise InvalidInput(f"an API key's name is 1 to {MAX_API_KEY_NAME} characters")
+        check_tenant_role(role)
+        secret = new_api_key_secret()
+        key = ApiKey(
+            tenant_id=actor.tenant_id,
+            name=name,
+            prefix=secret.prefix,
+            secret_hash=secret.secret_hash,
+            role=role,
+            created_at=self._clock.now(),
+            created_by=actor.user_id,
+        )
+        async with self._uow:
+            await self._uow.api_keys.add(key)
+            await self._uow.audit.record(_key_entry(AuditAction.API_KEY_CREATED, actor, key, key.created_at))
+            await self._uow.commit()
+        return CreatedApiKey(api_key=key, key=secret.key)
+
+
+class ListApiKeys:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, actor: Principal) -> list[ApiKey]:
+        require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        async with self._uow:
+            return await self._uow.api_keys.list_for_tenant(actor.tenant_id)
+
+
+class RevokeApiKey:
+    """Revoke a key: it stops working at the next request. Revoking a revoked key changes nothing (and
+    is not recorded again). Needs a person: a leaked key cannot revoke the keys that replace it."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, actor: Principal, key_id: UUID) -> None:
+        require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        now = self._clock.now()
+        async with self._uow:
+            key = await self._uow.api_keys.get(actor.tenant_id, key_id)
+            if key is None:
+                raise NotFound("no such API key")
+            if await self._uow.api_keys.revoke(actor.tenant_id, key_id, now):
+                await self._uow.audit.record(_key_entry(AuditAction.API_KEY_REVOKED, actor, key, now))
+            await self._uow.commit()
+
+
+def _key_entry(action: AuditAction, actor: Principal, key: ApiKey, now: datetime) -> AuditEntry:
+    return audit_entry(
+        action,
+        actor,
+        now=now,
+        tenant_id=key.tenant_id,
+        target=(TargetKind.API_KEY, key.id),
+        details={"name": key.name, "role": key.role, "prefix": key.prefix},
+    )

@@ -1,0 +1,1 @@
+"""Provider callbacks: messages customers send and status reports for the ones we sent."""

@@ -1,0 +1,1 @@
+"""Sending messages, dispatching them to their provider, history and conversations."""

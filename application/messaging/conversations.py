@@ -1,0 +1,57 @@
+"""Conversations: one per contact of a tenant, with its last message and its 24-hour session window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from application.errors import InvalidInput
+from application.messaging.history import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from application.pagination import decode_conversation_cursor, encode_conversation_cursor
+from application.ports import Clock, ConversationPosition, ConversationQuery, UnitOfWork
+from domain.messaging.conversations import Conversation
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationsRequest:
+    tenant_id: UUID
+    limit: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """``as_of`` is the moment the page was read: whether each window is open is judged at it."""
+
+    items: list[Conversation]
+    next_cursor: str | None
+    as_of: datetime
+
+
+class ListConversations:
+    """A tenant's conversations, most recent activity first, one keyset page at a time."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, request: ConversationsRequest) -> ConversationPage:
+        if request.limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        limit = min(request.limit, MAX_PAGE_SIZE)
+        query = ConversationQuery(
+            tenant_id=request.tenant_id,
+            limit=limit + 1,  # one extra row tells whether another page exists
+            after=decode_conversation_cursor(request.cursor) if request.cursor else None,
+        )
+        async with self._uow:
+            rows = await self._uow.conversations.list_page(query)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_conversation_cursor(
+                ConversationPosition(last_message_at=last.last_message_at, conversation_id=last.id)
+            )
+        return ConversationPage(items=items, next_cursor=next_cursor, as_of=self._clock.now())

@@ -1,0 +1,226 @@
+"""Getting accepted messages to their provider: one attempt at a time, each from a leased job.
+
+The same code runs inline (right after POST /api/send stored the message) and in workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from application.ports import (
+    NO_METRICS,
+    Clock,
+    DispatchCompletion,
+    DispatchJob,
+    JobPhase,
+    LookupResult,
+    MessagingProvider,
+    Metrics,
+    OutboundRequest,
+    OutcomeKind,
+    ProviderLookup,
+    SendOutcome,
+    UnitOfWork,
+)
+from application.tenant_webhooks.events import record_status_changed
+from domain.messaging.messages import Message, MessageStatus
+from domain.messaging.provider_errors import describe_error
+from domain.messaging.retry_policy import RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+MESSAGING_LIMIT_CODE = 63018  # WhatsApp's per-sender messaging limit
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lease_seconds: float = 60.0
+    # After an unknown outcome, wait this long for a status callback before looking the message up.
+    reconcile_after: timedelta = timedelta(seconds=30)
+    sender_pause: timedelta = timedelta(minutes=15)
+
+
+class DispatchMessage:
+    """Run one leased job: send (or reconcile) its message, then settle the job.
+
+    Never sends a message twice on purpose: a message that is no longer ``accepted`` (a status callback
+    or another worker settled it) is left alone, and an unknown outcome is reconciled before any resend.
+    """
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        provider: MessagingProvider,
+        clock: Clock,
+        settings: DispatchSettings,
+        *,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._provider = provider
+        self._clock = clock
+        self._settings = settings
+        self._metrics = metrics
+
+    async def __call__(self, job: DispatchJob, owner: str) -> Message | None:
+        uow = self._uow_factory()
+        async with uow:
+            # The job may have waited in this process since it was claimed (for a tenant slot, for the
+            # sender's throttle): go on only if the lease is still ours, and make it last this attempt.
+            # Otherwise its new owner may be sending it right now.
+            until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
+            leased = await uow.jobs.extend_lease_and_load(
+                job.message_id, job.tenant_id, owner=owner, until=until
+            )
+            if leased is None:
+                logger.warning(
+                    "lost the lease on message %s before sending; left to its new owner", job.message_id
+                )
+                return None
+            await uow.commit()
+        message, tenant, credentials = leased.message, leased.tenant, leased.credentials
+        if message is None or tenant is None:
+            await self._finish(job, owner)
+            return None
+        if message.status is not MessageStatus.ACCEPTED:
+            await self._finish(job, owner)  # settled elsewhere (a status callback, a reconcile)
+            return message
+        request = OutboundRequest(tenant=tenant, message=message, credentials=credentials)
+        if job.phase is JobPhase.RECONCILE:
+            return await self._reconcile(job, owner, request)
+        started = time.perf_counter()
+        try:
+            outcome = await self._provider.send(request)
+        except Exception:
+            # Our own adapter failed mid-call: whether the provider got the message is unknown.
+            logger.exception("provider call for message %s raised", message.id)
+            outcome = SendOutcome(kind=OutcomeKind.UNKNOWN, reason="the provider call failed unexpectedly")
+        self._metrics.provider_call(
+            tenant.provider, "send", outcome.kind.value, time.perf_counter() - started
+        )
+        logger.info(
+            "provider answered %s for message %s (attempt %d)",
+            outcome.kind.value,
+            message.id,
+            job.attempts + 1,
+            extra={"provider": tenant.provider.value, "error_code": outcome.error_code},
+        )
+        return await self._settle(job, owner, message, outcome, tenant.provider)
+
+    async def _settle(
+        self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome, provider: str
+    ) -> Message:
+        now = self._clock.now()
+        attempts = job.attempts + 1
+        if outcome.kind is OutcomeKind.ACCEPTED and outcome.provider_sid:
+            settled = message.handed_to_provider(
+                outcome.provider_sid, outcome.status or MessageStatus.QUEUED, now
+            )
+            return await self._store(job, owner, settled, provider)
+        if outcome.kind is OutcomeKind.REJECTED:
+            reason = describe_error(outcome.error_code, outcome.reason) or "the provider refused the message"
+            return await self._store(
+                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
+            )
+        if outcome.kind is OutcomeKind.UNKNOWN:
+            await self._reschedule(
+                job, owner, attempts, JobPhase.RECONCILE, now + self._settings.reconcile_after, outcome.reason
+            )
+            return message
+        # Retryable: the provider certainly does not have it.
+        if outcome.error_code == MESSAGING_LIMIT_CODE:
+            uow = self._uow_factory()
+            async with uow:
+                await uow.senders.pause(message.tenant_id, message.sender, now + self._settings.sender_pause)
+                await uow.commit()
+        if self._settings.retry.exhausted(attempts):
+            reason = f"attempts exhausted ({attempts}): {outcome.reason or 'the provider was unavailable'}"
+            return await self._store(
+                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
+            )
+        retry_after = timedelta(seconds=outcome.retry_after_seconds) if outcome.retry_after_seconds else None
+        delay = self._settings.retry.delay_after(attempts, retry_after=retry_after)
+        await self._reschedule(job, owner, attempts, JobPhase.SEND, now + delay, outcome.reason)
+        return message
+
+    async def _reconcile(self, job: DispatchJob, owner: str, request: OutboundRequest) -> Message:
+        message = request.message
+        now = self._clock.now()
+        started = time.perf_counter()
+        found = await self._provider.lookup(request)
+        provider = request.tenant.provider
+        self._metrics.provider_call(provider, "lookup", found.result.value, time.perf_counter() - started)
+        if found.result is LookupResult.FOUND and found.provider_sid:
+            uow = self._uow_factory()
+            async with uow:
+                owner_of_sid = await uow.messages.get_by_provider_sid(found.provider_sid)
+            if owner_of_sid is not None and owner_of_sid.id != message.id:
+                found = ProviderLookup(result=LookupResult.NOT_FOUND)  # that one is another message of ours
+        if found.result is LookupResult.FOUND and found.provider_sid:
+            settled = message.handed_to_provider(
+                found.provider_sid, found.status or MessageStatus.QUEUED, now
+            )
+            return await self._store(job, owner, settled, provider)
+        if found.result is LookupResult.NOT_FOUND:
+            # The provider has no such message: sending it now cannot make a duplicate.
+            if self._settings.retry.exhausted(job.attempts):
+                reason = f"attempts exhausted ({job.attempts}): the provider never confirmed the message"
+                return await self._store(
+                    job, owner, message.failed(code=None, reason=reason, now=now), provider
+                )
+            await self._reschedule(job, owner, job.attempts, JobPhase.SEND, now, job.last_error)
+            return message
+        delay = self._settings.retry.delay_after(job.attempts)
+        await self._reschedule(
+            job, owner, job.attempts, JobPhase.RECONCILE, now + delay, "lookup unavailable"
+        )
+        return message
+
+    async def _store(self, job: DispatchJob, owner: str, message: Message, provider: str) -> Message:
+        """The message's outcome and the job's end in one transaction: a crash leaves both or neither."""
+        uow = self._uow_factory()
+        async with uow:
+            completion = await uow.jobs.complete_dispatch(message, owner=owner)
+            if completion is DispatchCompletion.LEASE_LOST:
+                # Our lease ran out and another worker holds the job now: its answer will count.
+                logger.warning("lost the lease on message %s; leaving it to its new owner", message.id)
+                return message
+            recorded = completion is DispatchCompletion.RECORDED
+            if recorded:
+                await record_status_changed(uow, message, message.updated_at)
+            await uow.commit()
+        if recorded:
+            self._metrics.message_status(provider, message.status, message.tenant_id)
+        return message
+
+    async def _reschedule(
+        self,
+        job: DispatchJob,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> None:
+        uow = self._uow_factory()
+        async with uow:
+            await uow.jobs.reschedule(
+                job.message_id,
+                owner=owner,
+                attempts=attempts,
+                phase=phase,
+                available_at=available_at,
+                last_error=last_error,
+            )
+            await uow.commit()
+
+    async def _finish(self, job: DispatchJob, owner: str) -> None:
+        uow = self._uow_factory()
+        async with uow:
+            await uow.jobs.complete(job.message_id, owner=owner)
+            await uow.commit()

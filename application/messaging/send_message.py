@@ -1,0 +1,378 @@
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from application.errors import (
+    AccessDenied,
+    AlreadyExists,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    MessageNotRetryable,
+    NoDefaultSender,
+    NotFound,
+    SessionWindowClosed,
+    UnknownSender,
+)
+from application.messaging.dispatcher import Dispatcher
+from application.ports import (
+    NO_METRICS,
+    Clock,
+    DispatchJob,
+    IdempotencyRecord,
+    Metrics,
+    RateLimit,
+    RateLimiter,
+    UnitOfWork,
+)
+from application.rate_limits import CountedLimit, count_against
+from domain.administration.tenancy import Sender, Tenant
+from domain.errors import InvalidMessage
+from domain.messaging.conversations import Conversation
+from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
+from domain.phone import PhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessageCommand:
+    tenant_id: UUID
+    to_number: str
+    body: str = ""
+    media_urls: tuple[str, ...] = ()
+    from_number: str | None = None
+    content_sid: str | None = None  # an approved template (Twilio Content SID) instead of body/media
+    content_variables: Mapping[str, str] | None = None  # the template's placeholder values
+    idempotency_key: str | None = None
+    respond_async: bool = False  # answer once the message is accepted, without waiting for the provider
+
+    def fingerprint(self, contact: PhoneNumber, sender: PhoneNumber | None) -> str:
+        """What makes two requests the same request, for idempotency keys: the normalised content
+        (the recipient by identity: two forms of one person's number are the same recipient)."""
+        canonical = json.dumps(
+            {
+                "to": contact.identity,
+                "from": sender.e164 if sender else None,
+                "body": self.body,
+                "media": list(self.media_urls),
+                "content_sid": self.content_sid,
+                "content_variables": dict(sorted((self.content_variables or {}).items())),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def content(self) -> MessageContent:
+        if self.content_sid is None:
+            if self.content_variables:
+                raise InvalidMessage("content_variables fill a template: pass its content_sid too")
+            return MessageContent(body=self.body, media_urls=self.media_urls)
+        template = Template.of(self.content_sid, self.content_variables)
+        return MessageContent(body=self.body, media_urls=self.media_urls, template=template)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: Message
+    # The provider's answer is in (the message is queued at the provider, or failed): 201. Otherwise
+    # the message is accepted and will still be sent: 202.
+    dispatched: bool
+    # The answer repeats the first request with the same idempotency key; nothing was sent again.
+    replayed: bool = False
+
+
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+
+
+class TenantSendLimits:
+    """The messages a tenant may send per minute and per day: its own limits, or the defaults (0: none).
+
+    Every message that goes to the provider counts once, whether first sent or retried. Count inside
+    the transaction that accepts it, before the commit, so a refusal leaves nothing stored.
+    """
+
+    def __init__(
+        self, limiter: RateLimiter | None, sends_per_minute: int = 0, sends_per_day: int = 0
+    ) -> None:
+        self._limiter = limiter
+        self._sends_per_minute = sends_per_minute
+        self._sends_per_day = sends_per_day
+
+    async def count(self, tenant: Tenant) -> None:
+        """Count one send in every window; RateLimited if it goes over a limit, and then it is counted
+        in none (a window already counted gives it back)."""
+        if self._limiter is None:
+            return
+        windows = (
+            (tenant.sends_per_minute or self._sends_per_minute, 60, "minute"),
+            (tenant.sends_per_day or self._sends_per_day, 86_400, "day"),
+        )
+        await count_against(
+            self._limiter,
+            [
+                CountedLimit(
+                    f"sends:tenant:{tenant.id}:{name}",
+                    RateLimit(amount=amount, per_seconds=seconds),
+                    f"this tenant may send {amount} messages per {name}; wait before sending more",
+                    scope=f"tenant-sends-{name}",
+                )
+                for amount, seconds, name in windows
+                if amount > 0
+            ],
+        )
+
+
+NO_SEND_LIMITS = TenantSendLimits(None)
+
+
+class SendMessage:
+    """Accept an outbound message durably, then dispatch it.
+
+    The message, its conversation, its dispatch job and its idempotency key are stored in one
+    transaction, so an accepted message is never lost: if this process dies before the provider
+    answers, a dispatcher somewhere picks the job up when its lease runs out. Then the request waits
+    up to ``wait_seconds`` for the provider (unless the client asked to respond async).
+
+    A free-form message (not a template) to a contact whose 24-hour session window is closed is
+    refused before anything is stored or sent, unless the tenant has that check off (sandbox only).
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        wait_seconds: float,
+        metrics: Metrics = NO_METRICS,
+        send_limits: TenantSendLimits = NO_SEND_LIMITS,
+    ) -> None:
+        self._uow = uow
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._wait_seconds = wait_seconds
+        self._metrics = metrics
+        self._send_limits = send_limits
+
+    async def __call__(self, command: SendMessageCommand) -> SendResult:
+        contact = PhoneNumber.parse(command.to_number)
+        content = command.content()
+        requested_sender = PhoneNumber.parse(command.from_number) if command.from_number else None
+        fingerprint = command.fingerprint(contact, requested_sender)
+
+        try:
+            message_or_replay = await self._accept(command, contact, content, requested_sender, fingerprint)
+        except AlreadyExists:
+            if command.idempotency_key is None:
+                raise
+            # Another request with this key committed in the meantime: answer as that one did.
+            message_or_replay = await self._replay(command, fingerprint)
+        if isinstance(message_or_replay, SendResult):
+            return message_or_replay
+        message = message_or_replay
+
+        dispatched = False
+        if command.respond_async:
+            self._dispatcher.notify()
+        else:
+            message, dispatched = await self._dispatch_inline(message)
+        if command.idempotency_key is not None and not command.respond_async:
+            async with self._uow:
+                await self._uow.idempotency.complete(
+                    message.tenant_id, command.idempotency_key, _status_code(dispatched)
+                )
+                await self._uow.commit()
+        return SendResult(message=message, dispatched=dispatched)
+
+    async def _accept(
+        self,
+        command: SendMessageCommand,
+        contact: PhoneNumber,
+        content: MessageContent,
+        requested_sender: PhoneNumber | None,
+        fingerprint: str,
+    ) -> Message | SendResult:
+        async with self._uow:
+            now = self._clock.now()
+            try:
+                tenant, sender = await self._sending_profile(command.tenant_id, requested_sender)
+                checks_window = content.template is None and tenant.enforces_session_window
+                # Read only when it matters: the window is checked, or the person's number has more
+                # than one form and the conversation knows which one they write from.
+                conversation = (
+                    await self._uow.conversations.get(tenant.id, contact)
+                    if checks_window or len(contact.forms) > 1
+                    else None
+                )
+                message = Message.new_outbound(
+                    tenant_id=tenant.id,
+                    sender=sender.phone_number,
+                    contact=conversation.address_for(contact) if conversation else contact,
+                    content=content,
+                    now=now,
+                )
+                if checks_window:
+                    _check_session_window(contact, conversation, now)
+            except (NotFound, AccessDenied, UnknownSender, NoDefaultSender, SessionWindowClosed):
+                # A retry of a request accepted earlier gets the first answer, whatever changed since
+                # (say, the window closed). Looked up on this refusal path only: a new key needs no
+                # read, the write below finds out whether the key is held.
+                if command.idempotency_key is not None:
+                    existing = await self._uow.idempotency.get(
+                        command.tenant_id, command.idempotency_key, now
+                    )
+                    if existing is not None:
+                        return await self._answer_from(existing, fingerprint)
+                raise
+            record = None
+            if command.idempotency_key is not None:
+                record = IdempotencyRecord(
+                    tenant_id=tenant.id,
+                    key=command.idempotency_key,
+                    request_fingerprint=fingerprint,
+                    created_at=now,
+                    expires_at=now + IDEMPOTENCY_KEY_TTL,
+                    message_id=message.id,
+                    # Asked to respond async, the answer (202) is settled by this commit: a retry
+                    # whose first answer was lost replays it at once, instead of a 409 "in progress".
+                    response_status=_status_code(dispatched=False) if command.respond_async else None,
+                )
+            # Raises AlreadyExists for a key in use: the caller replays (and nothing is counted below).
+            await self._uow.acceptance.add(message, DispatchJob.due_now(message, now), record)
+            await self._send_limits.count(tenant)
+            await self._uow.commit()
+        self._metrics.message_accepted(tenant.provider, tenant.id)
+        return message
+
+    async def _sending_profile(
+        self, tenant_id: UUID, requested_sender: PhoneNumber | None
+    ) -> tuple[Tenant, Sender]:
+        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender)
+        if found is None:
+            raise NotFound("the tenant does not exist")
+        tenant, sender = found
+        if not tenant.is_active:
+            raise AccessDenied("the tenant is suspended")
+        if sender is None:
+            if requested_sender is not None:
+                raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
+            raise NoDefaultSender("the tenant has no default sender: pass from_number")
+        return tenant, sender
+
+    async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
+        assert command.idempotency_key is not None
+        async with self._uow:
+            existing = await self._uow.idempotency.get(
+                command.tenant_id, command.idempotency_key, self._clock.now()
+            )
+            if existing is None:  # expired in between: vanishingly rare, and safe to refuse
+                raise IdempotencyKeyInUse("a request with this Idempotency-Key is being processed")
+            return await self._answer_from(existing, fingerprint)
+
+    async def _answer_from(self, record: IdempotencyRecord, fingerprint: str) -> SendResult:
+        """Inside a transaction: the answer to a request that reuses an idempotency key."""
+        if record.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; use a new key for a new message"
+            )
+        status = record.response_status
+        if status is None:
+            # A first request that died before answering counts as accepted once it is clearly gone.
+            started_long_ago = self._clock.now() - record.created_at > timedelta(
+                seconds=self._wait_seconds + 30
+            )
+            if not started_long_ago:
+                raise IdempotencyKeyInUse("a request with this Idempotency-Key is still being processed")
+            status = _status_code(dispatched=False)
+        message = (
+            await self._uow.messages.get(record.tenant_id, record.message_id) if record.message_id else None
+        )
+        if message is None:
+            raise NotFound("the message of this Idempotency-Key no longer exists")
+        return SendResult(message=message, dispatched=status == _status_code(dispatched=True), replayed=True)
+
+    async def _dispatch_inline(self, message: Message) -> tuple[Message, bool]:
+        job = await self._dispatcher.claim(message.id)
+        task = self._dispatcher.start(job) if job is not None else self._dispatcher.running(message.id)
+        if task is None:  # a worker in another process took it first
+            return message, False
+        try:
+            # shield: on timeout the dispatch goes on in the background; only the waiting stops.
+            settled = await asyncio.wait_for(asyncio.shield(task), self._wait_seconds)
+        except TimeoutError:
+            return message, False
+        if settled is None or settled.status is MessageStatus.ACCEPTED:
+            return settled or message, False
+        return settled, True
+
+
+def _status_code(dispatched: bool) -> int:
+    return 201 if dispatched else 202
+
+
+def _check_session_window(contact: PhoneNumber, conversation: Conversation | None, now: datetime) -> None:
+    """Free-form messages reach a contact only within 24 hours of the contact's last message."""
+    if conversation is not None and conversation.window_open(now):
+        return
+    if conversation is None or conversation.last_inbound_at is None:
+        why = f"{contact} has not written to you yet"
+    else:
+        why = f"{contact} last wrote at {_iso(conversation.last_inbound_at)}, at least 24 hours ago"
+    raise SessionWindowClosed(
+        f"the 24-hour session window is closed: {why}. Outside it WhatsApp delivers only approved "
+        "templates: send one with content_sid (and content_variables) instead of body or media_url"
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class RetryMessage:
+    """Send a failed outbound message again, as the same message (its history shows both attempts).
+
+    A retry is a send: it counts against the tenant's send limits like POST /api/send, and one
+    refused by them leaves the message failed as it was.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        send_limits: TenantSendLimits = NO_SEND_LIMITS,
+    ) -> None:
+        self._uow = uow
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._send_limits = send_limits
+
+    async def __call__(self, tenant_id: UUID, message_id: UUID) -> Message:
+        async with self._uow:
+            message = await self._uow.messages.get(tenant_id, message_id)
+            if message is None:
+                raise NotFound("no such message")
+            if message.direction is not Direction.OUTBOUND or message.status is not MessageStatus.FAILED:
+                raise MessageNotRetryable(
+                    f"only failed outbound messages can be retried; this one is {message.status}"
+                )
+            tenant = await self._uow.tenants.get(tenant_id)
+            if tenant is None or not tenant.is_active:
+                raise AccessDenied("the tenant is suspended")
+            now = self._clock.now()
+            if message.is_free_form and tenant.enforces_session_window:
+                conversation = await self._uow.conversations.get(tenant_id, message.contact)
+                _check_session_window(message.contact, conversation, now)
+            retried = message.accepted_again(now)
+            await self._uow.messages.update(retried)
+            await self._uow.jobs.enqueue(DispatchJob.due_now(message, now))
+            await self._send_limits.count(tenant)
+            await self._uow.commit()
+        self._dispatcher.notify()
+        return retried

@@ -1,0 +1,1 @@
+"""Webhooks to tenants' own systems: endpoints, the events recorded, and their delivery."""

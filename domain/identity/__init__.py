@@ -1,0 +1,1 @@
+"""Who a caller is: login sessions, refresh tokens and API keys."""

@@ -1,0 +1,1 @@
+"""Messages, conversations and the rules of getting a message delivered."""

@@ -1,0 +1,55 @@
+"""A Twilio emulator: a real HTTP server speaking Twilio's wire format for WhatsApp messages.
+
+For tests, benchmarks and development without a Twilio account. It stands in for Twilio, so it knows
+nothing of the gateway's own code (no domain, application or adapters imports).
+
+    async with running_emulator(EmulatorConfig(accounts={"AC...": "token"})) as emulator:
+        ...  # point the Twilio SDK at emulator.base_url; assert on emulator.state
+
+What it serves: ``POST/GET /2010-04-01/Accounts/{sid}/Messages.json``, ``GET .../Messages/{sid}.json``,
+signed status callbacks, signed inbound messages, fault injection, and a JSON control API under
+``/_emulator/`` (see control.py). ``wa-gateway twilio-emulator`` runs it as a process.
+"""
+
+from emulators.twilio.app import create_app
+from emulators.twilio.callbacks import SIGNATURE_HEADER, sign
+from emulators.twilio.config import (
+    ApiKey,
+    CallbackOrder,
+    CallbackSettings,
+    EmulatorConfig,
+    FailureKind,
+    Faults,
+    ForcedError,
+    Stage,
+)
+from emulators.twilio.server import RunningEmulator, running_emulator, serve
+from emulators.twilio.state import (
+    AuthKind,
+    Delivery,
+    EmulatorState,
+    MessageRecord,
+    ReceivedRequest,
+)
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "ApiKey",
+    "AuthKind",
+    "CallbackOrder",
+    "CallbackSettings",
+    "Delivery",
+    "EmulatorConfig",
+    "EmulatorState",
+    "FailureKind",
+    "Faults",
+    "ForcedError",
+    "MessageRecord",
+    "ReceivedRequest",
+    "RunningEmulator",
+    "Stage",
+    "create_app",
+    "running_emulator",
+    "serve",
+    "sign",
+]

@@ -1,0 +1,199 @@
+"""Webhooks the emulator posts: a message's status callbacks, and inbound messages.
+
+Every webhook is form-encoded and signed like Twilio's: ``X-Twilio-Signature`` is computed by the SDK's
+own ``RequestValidator`` with the account's auth token over the URL and every posted field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from emulators.twilio.config import WHATSAPP_PREFIX, CallbackOrder, bare_number
+from emulators.twilio.errors import ResolvedError
+from emulators.twilio.state import Delivery, EmulatorState, MessageRecord, utcnow
+from emulators.twilio.wire import inbound_params, status_callback_params
+
+logger = logging.getLogger("wa_gateway.twilio_emulator")
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Twilio's webhook signature, computed by the Twilio SDK itself."""
+    validator = RequestValidator(auth_token)  # type: ignore[no-untyped-call]  # the SDK is untyped
+    signature: str = validator.compute_signature(url, dict(params))  # type: ignore[no-untyped-call]
+    return signature
+
+
+class Webhooks:
+    """Posts signed webhooks with its own HTTP session (proxy variables ignored).
+
+    ``open()`` it inside the event loop that will post (the application's start-up does).
+    """
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(trust_env=False)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(
+        self,
+        *,
+        kind: str,
+        url: str,
+        params: Mapping[str, str],
+        account_sid: str,
+        message_sid: str,
+        status: str,
+        signed_url: str | None = None,
+    ) -> Delivery:
+        """POST ``params`` to ``url``, signed for ``signed_url`` (the URL itself unless given)."""
+        token = self._state.auth_token(account_sid) or ""
+        signature = sign(token, signed_url or url, params)
+        delivery = Delivery(
+            kind=kind,
+            url=url,
+            params=dict(params),
+            signature=signature,
+            message_sid=message_sid,
+            status=status,
+            sent_at=utcnow(),
+        )
+        headers = {
+            SIGNATURE_HEADER: signature,
+            "User-Agent": "TwilioProxy/1.1",
+            "I-Twilio-Idempotency-Token": self._state.new_sid(""),
+        }
+        timeout = aiohttp.ClientTimeout(total=self._state.callbacks.timeout_seconds)
+        if self._session is None:
+            raise RuntimeError("Webhooks.open() was not called")
+        try:
+            async with self._session.post(url, data=dict(params), headers=headers, timeout=timeout) as reply:
+                delivery.http_status = reply.status
+                delivery.response_body = (await reply.text())[:2000]
+        except (aiohttp.ClientError, TimeoutError) as error:
+            delivery.error = f"{type(error).__name__}: {error}"
+            logger.info("webhook %s to %s failed: %s", kind, url, delivery.error)
+        self._state.record_delivery(delivery)
+        return delivery
+
+    async def send_inbound(
+        self,
+        *,
+        url: str,
+        from_: str,
+        to: str,
+        body: str = "",
+        account_sid: str | None = None,
+        media_urls: Sequence[str] = (),
+        media_content_types: Sequence[str] = (),
+        profile_name: str = "",
+        extra: Mapping[str, str] | None = None,
+        signed_url: str | None = None,
+    ) -> Delivery:
+        """Post an incoming WhatsApp message from ``from_`` to the tenant number ``to``, as Twilio would.
+
+        ``account_sid`` may be left out when the emulator has one account. ``signed_url`` is the URL the
+        signature covers when it differs from ``url`` (the public URL of a gateway behind a proxy).
+        """
+        account = account_sid or self._only_account()
+        if self._state.auth_token(account) is None:
+            raise LookupError(f"unknown account {account!r}")
+        now = utcnow()
+        message = MessageRecord(
+            sid=self._state.new_sid("MM" if media_urls else "SM"),
+            account_sid=account,
+            to=WHATSAPP_PREFIX + bare_number(to),
+            from_=WHATSAPP_PREFIX + bare_number(from_),
+            body=body,
+            direction="inbound",
+            status="received",
+            date_created=now,
+            date_updated=now,
+            date_sent=now,
+            media_urls=tuple(media_urls),
+        )
+        self._state.add_message(message)
+        params = inbound_params(
+            message=message,
+            profile_name=profile_name,
+            media_content_types=media_content_types,
+            extra=extra or {},
+        )
+        return await self.post(
+            kind="inbound",
+            url=url,
+            params=params,
+            account_sid=account,
+            message_sid=message.sid,
+            status="received",
+            signed_url=signed_url,
+        )
+
+    def _only_account(self) -> str:
+        if len(self._state.accounts) != 1:
+            raise LookupError("name the account: the emulator has more than one (or none)")
+        return next(iter(self._state.accounts))
+
+    def start_progression(self, message: MessageRecord, failure: ResolvedError | None) -> None:
+        self._state.spawn(self._progress(message, failure))
+
+    async def _progress(self, message: MessageRecord, failure: ResolvedError | None) -> None:
+        """Move the message through its statuses, posting a callback for each one."""
+        settings = self._state.callbacks
+        faults = self._state.faults
+        steps = ("queued", failure.delivery_status) if failure else settings.statuses
+        held: list[dict[str, str]] = []
+        channel_install_sid = "XE" + message.account_sid[2:]
+        for status in steps:
+            await asyncio.sleep(settings.step_delay_seconds)
+            _advance(message, status, failure)
+            if not message.status_callback:
+                continue
+            params = status_callback_params(message, status, channel_install_sid)
+            if faults.callback_order is CallbackOrder.IN_ORDER:
+                await self._post_status(message, params, copies=1 + faults.duplicate_callbacks)
+            else:
+                held.append(params)
+        if faults.callback_order is CallbackOrder.REVERSED:
+            held.reverse()
+        elif faults.callback_order is CallbackOrder.SHUFFLED:
+            self._state.rng.shuffle(held)
+        for params in held:
+            await self._post_status(message, params, copies=1 + faults.duplicate_callbacks)
+
+    async def _post_status(self, message: MessageRecord, params: dict[str, str], *, copies: int) -> None:
+        assert message.status_callback is not None
+        for _ in range(copies):
+            await self.post(
+                kind="status",
+                url=message.status_callback,
+                params=params,
+                account_sid=message.account_sid,
+                message_sid=message.sid,
+                status=params["MessageStatus"],
+            )
+
+
+def _advance(message: MessageRecord, status: str, failure: ResolvedError | None) -> None:
+    now = utcnow()
+    message.status = status
+    message.date_updated = now
+    if status == "sent" and message.date_sent is None:
+        message.date_sent = now
+    if failure is not None and status == failure.delivery_status:
+        message.error_code = failure.code
+        message.error_message = failure.message

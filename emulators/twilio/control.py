@@ -1,0 +1,242 @@
+"""The emulator's own JSON API under ``/_emulator/``: inspect what it received, change how it behaves.
+
+GET    /_emulator/health      liveness
+GET    /_emulator/config      accounts (SIDs only), senders, faults, callback settings
+GET    /_emulator/faults      current faults
+PATCH  /_emulator/faults      change some fault settings (JSON object, merged)
+PUT    /_emulator/faults      replace all fault settings (unset fields take their defaults)
+DELETE /_emulator/faults      back to the start-up faults
+GET    /_emulator/callbacks   how messages progress and callbacks are posted
+PATCH  /_emulator/callbacks   change it (merged)
+POST   /_emulator/accounts    add an account: {"account_sid", "auth_token", "senders"?, "api_keys"?}
+GET    /_emulator/messages    every Twilio API request received: raw form fields, auth used, outcome
+GET    /_emulator/webhooks    every webhook posted (status callbacks and inbound messages)
+GET    /_emulator/stats       counts by outcome
+POST   /_emulator/inbound     post a signed inbound WhatsApp message to a URL (see InboundCommand)
+POST   /_emulator/reset       forget everything, back to the start-up configuration
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from emulators.twilio.config import CallbackSettings, Faults
+from emulators.twilio.keys import STATE, WEBHOOKS
+from emulators.twilio.state import Delivery, EmulatorState, ReceivedRequest
+
+T = TypeVar("T")
+
+routes = web.RouteTableDef()
+
+
+class InboundCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``POST /_emulator/inbound``: ``from`` is the customer, ``to`` the tenant's WhatsApp number."""
+
+    url: str
+    from_: str = msgspec.field(name="from")
+    to: str
+    body: str = ""
+    account_sid: str | None = None
+    media_urls: tuple[str, ...] = ()
+    media_content_types: tuple[str, ...] = ()
+    profile_name: str = ""
+    extra: dict[str, str] = {}
+    signed_url: str | None = None
+
+
+class AccountCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    account_sid: str
+    auth_token: str
+    senders: tuple[str, ...] | None = None
+    api_keys: dict[str, str] = {}  # key SID → secret
+
+
+class ControlError(Exception):
+    pass
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=msgspec.json.encode(data), status=status, content_type="application/json")
+
+
+async def _read(request: web.Request, kind: type[T]) -> T:
+    try:
+        return msgspec.json.decode(await request.read() or b"{}", type=kind)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise ControlError(str(error)) from error
+
+
+async def _read_object(request: web.Request) -> dict[str, Any]:
+    return await _read(request, dict[str, Any])
+
+
+@web.middleware
+async def control_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except ControlError as error:
+        return _json({"error": str(error)}, status=400)
+    return response
+
+
+def _state(request: web.Request) -> EmulatorState:
+    return request.app[STATE]
+
+
+def _merge(current: msgspec.Struct, changes: dict[str, Any], kind: type[T]) -> T:
+    try:
+        return msgspec.convert(msgspec.to_builtins(current) | changes, kind)
+    except msgspec.ValidationError as error:
+        raise ControlError(str(error)) from error
+
+
+@routes.get("/_emulator/health")
+async def health(_: web.Request) -> web.Response:
+    return _json({"ok": True})
+
+
+@routes.get("/_emulator/config")
+async def get_config(request: web.Request) -> web.Response:
+    state = _state(request)
+    return _json(
+        {
+            "accounts": sorted(state.accounts),
+            "api_keys": {sid: key.account_sid for sid, key in state.api_keys.items()},
+            "senders": {account: sorted(numbers) for account, numbers in state.senders.items()},
+            "faults": state.faults,
+            "callbacks": state.callbacks,
+            "max_body_length": state.config.max_body_length,
+            "max_media": state.config.max_media,
+        }
+    )
+
+
+@routes.get("/_emulator/faults")
+async def get_faults(request: web.Request) -> web.Response:
+    return _json(_state(request).faults)
+
+
+@routes.patch("/_emulator/faults")
+async def patch_faults(request: web.Request) -> web.Response:
+    state = _state(request)
+    state.set_faults(_merge(state.faults, await _read_object(request), Faults))
+    return _json(state.faults)
+
+
+@routes.put("/_emulator/faults")
+async def put_faults(request: web.Request) -> web.Response:
+    state = _state(request)
+    state.set_faults(await _read(request, Faults))
+    return _json(state.faults)
+
+
+@routes.delete("/_emulator/faults")
+async def delete_faults(request: web.Request) -> web.Response:
+    state = _state(request)
+    state.set_faults(state.config.faults)
+    return _json(state.faults)
+
+
+@routes.get("/_emulator/callbacks")
+async def get_callbacks(request: web.Request) -> web.Response:
+    return _json(_state(request).callbacks)
+
+
+@routes.patch("/_emulator/callbacks")
+async def patch_callbacks(request: web.Request) -> web.Response:
+    state = _state(request)
+    state.set_callbacks(_merge(state.callbacks, await _read_object(request), CallbackSettings))
+    return _json(state.callbacks)
+
+
+@routes.post("/_emulator/accounts")
+async def add_account(request: web.Request) -> web.Response:
+    command = await _read(request, AccountCommand)
+    state = _state(request)
+    state.add_account(command.account_sid, command.auth_token, command.senders)
+    for key_sid, secret in command.api_keys.items():
+        state.add_api_key(key_sid, command.account_sid, secret)
+    return _json({"account_sid": command.account_sid}, status=201)
+
+
+def received_json(record: ReceivedRequest, state: EmulatorState) -> dict[str, object]:
+    message = state.messages.get(record.message_sid) if record.message_sid else None
+    return {
+        "id": record.id,
+        "received_at": record.received_at,
+        "method": record.method,
+        "path": record.path,
+        "account_sid": record.account_sid,
+        "auth": {"kind": record.auth.kind, "username": record.auth.username},
+        "form": record.form,
+        "query": record.query,
+        "outcome": record.outcome,
+        "http_status": record.http_status,
+        "error_code": record.error_code,
+        "message_sid": record.message_sid,
+        "message_status": message.status if message else None,
+    }
+
+
+def delivery_json(delivery: Delivery) -> dict[str, object]:
+    return {
+        "kind": delivery.kind,
+        "url": delivery.url,
+        "params": delivery.params,
+        "signature": delivery.signature,
+        "message_sid": delivery.message_sid,
+        "status": delivery.status,
+        "sent_at": delivery.sent_at,
+        "http_status": delivery.http_status,
+        "error": delivery.error,
+        "response_body": delivery.response_body,
+    }
+
+
+@routes.get("/_emulator/messages")
+async def list_received(request: web.Request) -> web.Response:
+    state = _state(request)
+    outcome = request.query.get("outcome")
+    records = [r for r in state.requests if outcome is None or r.outcome == outcome]
+    return _json({"messages": [received_json(r, state) for r in records]})
+
+
+@routes.get("/_emulator/webhooks")
+async def list_webhooks(request: web.Request) -> web.Response:
+    return _json({"webhooks": [delivery_json(d) for d in _state(request).deliveries]})
+
+
+@routes.get("/_emulator/stats")
+async def stats(request: web.Request) -> web.Response:
+    state = _state(request)
+    return _json({"stats": dict(sorted(state.stats.items())), "messages": len(state.messages)})
+
+
+@routes.post("/_emulator/inbound")
+async def inbound(request: web.Request) -> web.Response:
+    command = await _read(request, InboundCommand)
+    try:
+        delivery = await request.app[WEBHOOKS].send_inbound(
+            url=command.url,
+            from_=command.from_,
+            to=command.to,
+            body=command.body,
+            account_sid=command.account_sid,
+            media_urls=command.media_urls,
+            media_content_types=command.media_content_types,
+            profile_name=command.profile_name,
+            extra=command.extra,
+            signed_url=command.signed_url,
+        )
+    except LookupError as error:
+        raise ControlError(str(error)) from error
+    return _json(delivery_json(delivery), status=201)
+
+
+@routes.post("/_emulator/reset")
+async def reset(request: web.Request) -> web.Response:
+    await _state(request).reset()
+    return _json({"reset": True})

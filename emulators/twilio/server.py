@@ -1,0 +1,95 @@
+"""Running the emulator: inside a test (``running_emulator``) or as a process (``serve``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from emulators.twilio.app import create_app
+from emulators.twilio.callbacks import Webhooks
+from emulators.twilio.config import EmulatorConfig
+from emulators.twilio.keys import WEBHOOKS
+from emulators.twilio.state import Delivery, EmulatorState
+
+SHUTDOWN_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEmulator:
+    """A started emulator: point a Twilio client at ``base_url``; inspect or change ``state``."""
+
+    base_url: str
+    state: EmulatorState
+    webhooks: Webhooks
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    async def reset(self) -> None:
+        await self.state.reset()
+
+    async def send_inbound(
+        self,
+        url: str,
+        *,
+        from_: str,
+        to: str,
+        body: str = "",
+        account_sid: str | None = None,
+        media_urls: Sequence[str] = (),
+        media_content_types: Sequence[str] = (),
+        profile_name: str = "",
+        extra: Mapping[str, str] | None = None,
+        signed_url: str | None = None,
+    ) -> Delivery:
+        """Post a signed inbound WhatsApp message to ``url`` (see ``Webhooks.send_inbound``)."""
+        return await self.webhooks.send_inbound(
+            url=url,
+            from_=from_,
+            to=to,
+            body=body,
+            account_sid=account_sid,
+            media_urls=media_urls,
+            media_content_types=media_content_types,
+            profile_name=profile_name,
+            extra=extra,
+            signed_url=signed_url,
+        )
+
+
+@asynccontextmanager
+async def running_emulator(
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningEmulator]:
+    """Serve the emulator on ``host:port`` (0: any free port) for the duration of the block."""
+    state = EmulatorState(config)
+    app = create_app(state)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        display_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        yield RunningEmulator(
+            base_url=f"http://{display_host}:{bound_port}", state=state, webhooks=app[WEBHOOKS]
+        )
+    finally:
+        await runner.cleanup()
+
+
+async def serve(
+    config: EmulatorConfig,
+    host: str,
+    port: int,
+    on_ready: Callable[[RunningEmulator], None] | None = None,
+) -> None:
+    """Run until cancelled (Ctrl-C under ``asyncio.run``)."""
+    async with running_emulator(config, host, port) as emulator:
+        if on_ready is not None:
+            on_ready(emulator)
+        await asyncio.Event().wait()

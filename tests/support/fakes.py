@@ -1,0 +1,1629 @@
+"""Hand-written stand-ins for every port of ``application/ports.py``.
+
+The fakes keep their data in memory and behave like the real adapters where a use case could tell the
+difference: unique constraints raise ``AlreadyExists``, every tenant-scoped query filters on the tenant,
+history pages follow the keyset order of ``HistoryQuery``, statuses only move forward, and the unit of
+work throws away whatever a block did not commit.
+
+Typical use::
+
+    uow = FakeUnitOfWork()
+    provider = FakeMessagingProvider()
+    account = await provision_account(uow, FakePasswordHasher(), FixedClock())
+    result = await SendMessage(uow, dispatcher, clock, wait_seconds=5)(SendMessageCommand(...))
+    assert provider.requests[0].message.contact == ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+from urllib.parse import urlsplit
+from uuid import UUID, uuid4
+
+from application.errors import (
+    AlreadyExists,
+    InvalidToken,
+    NotFound,
+    StorageUnavailable,
+    TransactionConflict,
+    WebhookUrlRefused,
+)
+from application.ports import (
+    AccessClaims,
+    AuditQuery,
+    Clock,
+    ConversationQuery,
+    DeliveryQuery,
+    DispatchCompletion,
+    DispatchJob,
+    HistoryQuery,
+    IdempotencyRecord,
+    IssuedToken,
+    JobPhase,
+    LeasedAttempt,
+    LookupResult,
+    MessageView,
+    MessagingProvider,
+    OutboundRequest,
+    OutcomeKind,
+    PasswordHasher,
+    ProviderLookup,
+    RateLimit,
+    RateLimiter,
+    RateLimitState,
+    Reservation,
+    SendOutcome,
+    SessionAccess,
+    StatusChange,
+    TokenService,
+    TwilioSigner,
+    UnitOfWork,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSender,
+    WebhookUrlGuard,
+)
+from domain.administration.audit import MIN_RETENTION, AuditEntry
+from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
+from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.messaging.conversations import Conversation, preview_of
+from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
+from domain.phone import PhoneNumber
+from domain.tenant_webhooks.model import (
+    DeliveryAttempt,
+    DeliveryState,
+    SigningSecrets,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+    new_delivery_id,
+)
+
+Restore = Callable[[], None]
+
+
+# -------------------------------------------------------------------------------------- access cache
+
+
+class FakeAccessCache:
+    """An access cache that is always told of changes: ``invalidate`` is the notification."""
+
+    def __init__(self) -> None:
+        self.entries: dict[UUID, SessionAccess] = {}
+        self.current_version = 0
+
+    def version(self) -> int | None:
+        return self.current_version
+
+    def get(self, session_id: UUID) -> SessionAccess | None:
+        return self.entries.get(session_id)
+
+    def put(self, session_id: UUID, access: SessionAccess, version: int) -> None:
+        if version == self.current_version:
+            self.entries[session_id] = access
+
+    def invalidate(self) -> None:
+        self.current_version += 1
+        self.entries.clear()
+
+
+# --------------------------------------------------------------------------------------------- clock
+
+
+class FixedClock:
+    """A clock that stands still until a test moves it; always timezone-aware UTC."""
+
+    DEFAULT_START = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+
+    def __init__(self, start: datetime = DEFAULT_START) -> None:
+        self._now = _as_utc(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        self._now = _as_utc(moment)
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
+        """Move the clock forward by ``delta`` and return the new time."""
+        if delta < timedelta(0):
+            raise ValueError("a clock does not go backwards; use set() to jump to an earlier moment")
+        self._now += delta
+        return self._now
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("FixedClock needs a timezone-aware datetime")
+    return moment.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------- repositories
+
+
+class FakeTenantRepository:
+    """``signer_loads`` counts the calls of ``twilio_signers`` (it reads the senders of ``senders``)."""
+
+    def __init__(self) -> None:
+        self._tenants: dict[UUID, Tenant] = {}
+        self._credentials: dict[UUID, TwilioCredentials] = {}
+        self.senders: FakeSenderRepository | None = None
+        self.resealed = 0
+        self.signer_loads = 0
+
+    async def add(self, tenant: Tenant) -> None:
+        if tenant.id in self._tenants:
+            raise AlreadyExists(f"tenant {tenant.id} exists already")
+        if any(existing.name == tenant.name for existing in self._tenants.values()):
+            raise AlreadyExists(f"a tenant named {tenant.name!r} exists already")
+        self._tenants[tenant.id] = tenant
+
+    async def get(self, tenant_id: UUID) -> Tenant | None:
+        return self._tenants.get(tenant_id)
+
+    async def get_by_name(self, name: str) -> Tenant | None:
+        return next((tenant for tenant in self._tenants.values() if tenant.name == name), None)
+
+    async def count(self) -> int:
+        return len(self._tenants)
+
+    async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
+        if tenant_id not in self._tenants:
+            raise NotFound("the tenant does not exist")
+        self._credentials[tenant_id] = credentials
+
+    async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
+        return self._credentials.get(tenant_id)
+
+    async def reseal_credentials(self) -> int:
+        """Nothing is sealed in memory; ``resealed`` counts the calls instead."""
+        self.resealed += 1
+        return len(self._credentials)
+
+    async def twilio_signers(self) -> list[TwilioSigner]:
+        self.signer_loads += 1
+        senders = self.senders.all() if self.senders is not None else []
+        return [
+            TwilioSigner(
+                sender.tenant_id, sender.phone_number, credentials.account_sid, credentials.auth_token
+            )
+            for sender in senders
+            if (credentials := self._credentials.get(sender.tenant_id)) is not None
+        ]
+
+    async def update(self, tenant: Tenant) -> None:
+        if tenant.id not in self._tenants:
+            raise NotFound("the tenant does not exist")
+        if any(other.name == tenant.name and other.id != tenant.id for other in self._tenants.values()):
+            raise AlreadyExists(f"a tenant named {tenant.name!r} exists already")
+        self._tenants[tenant.id] = tenant
+
+    async def list_page(self, limit: int, after_name: str | None = None) -> list[Tenant]:
+        ordered = sorted(self._tenants.values(), key=lambda tenant: tenant.name)
+        return [t for t in ordered if after_name is None or t.name > after_name][:limit]
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Tenant]:
+        return list(self._tenants.values())
+
+    def save(self, tenant: Tenant) -> None:
+        """Insert or overwrite ``tenant`` without any check, as an operator's SQL would."""
+        self._tenants[tenant.id] = tenant
+
+    def snapshot(self) -> Restore:
+        tenants, credentials = dict(self._tenants), dict(self._credentials)
+
+        def restore() -> None:
+            self._tenants = dict(tenants)
+            self._credentials = dict(credentials)
+
+        return restore
+
+
+class FakeSenderRepository:
+    """``conflicts_ahead``: how many of the next ``make_default`` calls the database gives up for a
+    concurrent transaction (TransactionConflict, after the old default was unset, as a deadlock would
+    come); ``make_default_calls`` counts the calls."""
+
+    def __init__(self) -> None:
+        self._senders: dict[UUID, Sender] = {}
+        self.paused_until: dict[tuple[UUID, str], datetime] = {}
+        self.conflicts_ahead = 0
+        self.make_default_calls = 0
+
+    async def add(self, sender: Sender) -> None:
+        if sender.id in self._senders:
+            raise AlreadyExists(f"sender {sender.id} exists already")
+        # The unique index compares numbers as written.
+        if any(s.phone_number == sender.phone_number for s in self._for_tenant(sender.tenant_id)):
+            raise AlreadyExists(f"{sender.phone_number} is already a sender of this tenant")
+        if sender.is_default and await self.get_default(sender.tenant_id) is not None:
+            raise AlreadyExists("the tenant has a default sender already")
+        self._senders[sender.id] = sender
+
+    async def get_default(self, tenant_id: UUID) -> Sender | None:
+        return next((s for s in self._for_tenant(tenant_id) if s.is_default), None)
+
+    async def get_by_number(self, tenant_id: UUID, phone_number: PhoneNumber) -> Sender | None:
+        found = [s for s in self._for_tenant(tenant_id) if s.phone_number.is_same_contact_as(phone_number)]
+        return min(found, key=lambda sender: sender.created_at, default=None)
+
+    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
+        self.paused_until[(tenant_id, phone_number.e164)] = until
+
+    async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
+        found = [sender for sender in self.all() if sender.phone_number.is_same_contact_as(phone_number)]
+        return sorted(found, key=lambda sender: sender.created_at)
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]:
+        return sorted(self._for_tenant(tenant_id), key=lambda sender: sender.created_at)
+
+    async def get(self, tenant_id: UUID, sender_id: UUID) -> Sender | None:
+        sender = self._senders.get(sender_id)
+        return sender if sender is not None and sender.tenant_id == tenant_id else None
+
+    async def update_label(self, tenant_id: UUID, sender_id: UUID, label: str) -> None:
+        sender = await self.get(tenant_id, sender_id)
+        if sender is not None:
+            self._senders[sender_id] = replace(sender, label=label)
+
+    async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
+        self.make_default_calls += 1
+        for sender in self._for_tenant(tenant_id):
+            self._senders[sender.id] = replace(sender, is_default=sender.id == sender_id)
+            if self.conflicts_ahead:
+                self.conflicts_ahead -= 1
+                raise TransactionConflict()
+
+    async def remove(self, tenant_id: UUID, sender_id: UUID) -> bool:
+        if await self.get(tenant_id, sender_id) is None:
+            return False
+        del self._senders[sender_id]
+        return True
+
+    def _for_tenant(self, tenant_id: UUID) -> list[Sender]:
+        return [sender for sender in self._senders.values() if sender.tenant_id == tenant_id]
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Sender]:
+        return list(self._senders.values())
+
+    def snapshot(self) -> Restore:
+        senders, paused = dict(self._senders), dict(self.paused_until)
+
+        def restore() -> None:
+            self._senders = dict(senders)
+            self.paused_until = dict(paused)
+
+        return restore
+
+
+class FakeUserRepository:
+    def __init__(self) -> None:
+        self._users: dict[UUID, User] = {}
+
+    async def add(self, user: User) -> None:
+        if user.id in self._users:
+            raise AlreadyExists(f"user {user.id} exists already")
+        if await self.get_by_username(user.username) is not None:
+            raise AlreadyExists(f"the username {user.username!r} is taken")
+        self._users[user.id] = user
+
+    async def get_by_username(self, username: str) -> User | None:
+        return next((user for user in self._users.values() if user.username == username), None)
+
+    async def update_password_hash(self, user_id: UUID, password_hash: str) -> None:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound("the user does not exist")
+        self._users[user_id] = user.with_password_hash(password_hash)
+
+    async def get_in_tenant(self, tenant_id: UUID, user_id: UUID) -> User | None:
+        user = self._users.get(user_id)
+        return user if user is not None and user.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[User]:
+        mine = [user for user in self._users.values() if user.tenant_id == tenant_id]
+        return sorted(mine, key=lambda user: user.username)
+
+    async def update(self, user: User) -> None:
+        if await self.get_in_tenant(user.tenant_id, user.id) is None:
+            raise NotFound("no such user")
+        self._users[user.id] = user
+
+    # Test helpers: not part of the port.
+
+    def get(self, user_id: UUID) -> User | None:
+        return self._users.get(user_id)
+
+    def all(self) -> list[User]:
+        return list(self._users.values())
+
+    def save(self, user: User) -> None:
+        """Insert or overwrite ``user`` without any check, as an operator's SQL would."""
+        self._users[user.id] = user
+
+    def snapshot(self) -> Restore:
+        users = dict(self._users)
+
+        def restore() -> None:
+            self._users = dict(users)
+
+        return restore
+
+
+class FakeMessageRepository:
+    def __init__(self) -> None:
+        self._messages: dict[UUID, Message] = {}
+        self._events: list[tuple[UUID, StatusEvent]] = []
+        # Each logged report's identity (message, provider id, status, error code), as the real index.
+        self._reports: set[tuple[UUID, str, MessageStatus, int | None]] = set()
+
+    async def add(self, message: Message) -> None:
+        if message.id in self._messages:
+            raise AlreadyExists(f"message {message.id} exists already")
+        if message.provider_sid is not None and self.find_by_provider_sid(message.provider_sid) is not None:
+            raise AlreadyExists("another message has this provider id")  # the unique index of the real table
+        self._messages[message.id] = message
+
+    async def update(self, message: Message) -> None:
+        stored = self._messages.get(message.id)
+        if stored is None or stored.tenant_id != message.tenant_id:
+            raise NotFound("no such message")
+        self._messages[message.id] = message
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        message = self._messages.get(message_id)
+        return message if message is not None and message.tenant_id == tenant_id else None
+
+    async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        return self.find_by_provider_sid(provider_sid)
+
+    async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        message = await self.get(tenant_id, message_id)
+        if message is None or message.provider_sid is not None:
+            return False
+        if self.find_by_provider_sid(provider_sid) is not None:
+            raise AlreadyExists("another message has this provider id")
+        self._messages[message_id] = replace(message, provider_sid=provider_sid)
+        return True
+
+    async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        return [
+            event for owner, event in self._events if owner == tenant_id and event.message_id == message_id
+        ]
+
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        return [MessageView.of(message) for message in await self.list_page(query)]
+
+    async def list_page(self, query: HistoryQuery) -> list[Message]:
+        """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
+        matching = [message for message in self._messages.values() if _matches(message, query)]
+        matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
+        return matching[: query.limit]
+
+    async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
+        message = self.find_by_provider_sid(change.provider_sid)
+        if message is None:
+            return None
+        identity = (message.id, change.provider_sid, change.status, change.error_code)
+        if identity in self._reports:  # a repeat: the same report, logged once
+            return None
+        self._reports.add(identity)
+        applies = message.status.can_advance_to(change.status)
+        event = StatusEvent(
+            message_id=message.id,
+            status=change.status,
+            received_at=now,
+            applied=applies,
+            error_code=change.error_code,
+            error_message=change.error_message,
+        )
+        self._events.append((message.tenant_id, event))
+        if not applies:
+            return None
+        advanced = replace(
+            message,
+            status=change.status,
+            error_code=change.error_code if change.error_code is not None else message.error_code,
+            error_message=change.error_message if change.error_message is not None else message.error_message,
+            updated_at=now,
+        )
+        self._messages[message.id] = advanced
+        return advanced
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Message]:
+        return list(self._messages.values())
+
+    def find_by_provider_sid(self, provider_sid: str) -> Message | None:
+        return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
+
+    def snapshot(self) -> Restore:
+        messages, events, reports = dict(self._messages), list(self._events), set(self._reports)
+
+        def restore() -> None:
+            self._messages = dict(messages)
+            self._events = list(events)
+            self._reports = set(reports)
+
+        return restore
+
+
+class FakeConversationRepository:
+    """One conversation per (tenant, contact's identity), moved forward by newer messages only; its
+    contact is the form the contact last wrote from (until they write, the form last written to)."""
+
+    def __init__(self) -> None:
+        self._conversations: dict[tuple[UUID, str], Conversation] = {}
+
+    async def record_message(self, message: Message) -> None:
+        key = (message.tenant_id, message.contact.identity)
+        existing = self._conversations.get(key)
+        inbound_at = message.created_at if message.direction is Direction.INBOUND else None
+        if existing is None:
+            self._conversations[key] = Conversation(
+                tenant_id=message.tenant_id,
+                contact=message.contact,
+                sender=message.sender,
+                last_message_id=message.id,
+                last_message_at=message.created_at,
+                last_direction=message.direction,
+                last_message_preview=preview_of(message),
+                created_at=message.created_at,
+                last_inbound_at=inbound_at,
+                profile_name=message.profile_name,
+            )
+            return
+        latest_inbound = max(
+            (moment for moment in (existing.last_inbound_at, inbound_at) if moment is not None), default=None
+        )
+        updated = replace(
+            existing,
+            last_inbound_at=latest_inbound,
+            profile_name=message.profile_name or existing.profile_name,
+        )
+        newer = message.created_at >= existing.last_message_at
+        if (inbound_at is not None and inbound_at == latest_inbound) or (
+            existing.last_inbound_at is None and newer
+        ):
+            updated = replace(updated, contact=message.contact)
+        if newer:
+            updated = replace(
+                updated,
+                sender=message.sender,
+                last_message_id=message.id,
+                last_message_at=message.created_at,
+                last_direction=message.direction,
+                last_message_preview=preview_of(message),
+            )
+        self._conversations[key] = updated
+
+    async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
+        return self._conversations.get((tenant_id, contact.identity))
+
+    async def list_page(self, query: ConversationQuery) -> list[Conversation]:
+        after = query.after
+        matching = [
+            conversation
+            for conversation in self._conversations.values()
+            if conversation.tenant_id == query.tenant_id
+            and (
+                after is None
+                or (conversation.last_message_at, conversation.id)
+                < (after.last_message_at, after.conversation_id)
+            )
+        ]
+        matching.sort(key=lambda conversation: (conversation.last_message_at, conversation.id), reverse=True)
+        return matching[: query.limit]
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[Conversation]:
+        return list(self._conversations.values())
+
+    def snapshot(self) -> Restore:
+        conversations = dict(self._conversations)
+
+        def restore() -> None:
+            self._conversations = dict(conversations)
+
+        return restore
+
+
+def _matches(message: Message, query: HistoryQuery) -> bool:
+    after = query.after
+    return (
+        message.tenant_id == query.tenant_id
+        and (after is None or (message.created_at, message.id) < (after.created_at, after.message_id))
+        and (query.direction is None or message.direction is query.direction)
+        and (query.status is None or message.status is query.status)
+        and (query.contact is None or message.contact.is_same_contact_as(query.contact))
+        and (query.since is None or message.created_at >= query.since)
+        and (query.until is None or message.created_at < query.until)
+    )
+
+
+class FakeDispatchQueue:
+    """Leases like the real queue: a claimed job is invisible to other owners until its lease ends."""
+
+    def __init__(
+        self, senders: FakeSenderRepository, messages: FakeMessageRepository, tenants: FakeTenantRepository
+    ) -> None:
+        self._senders = senders
+        self._messages = messages  # read with a renewed lease, written when a job completes
+        self._tenants = tenants
+        self._jobs: dict[UUID, DispatchJob] = {}
+        self._leases: dict[UUID, tuple[str, datetime]] = {}
+
+    async def enqueue(self, job: DispatchJob) -> None:
+        if job.message_id in self._jobs:
+            raise AlreadyExists("the message has a dispatch job already")
+        self._jobs[job.message_id] = job
+
+    def _claimable(self, job: DispatchJob, now: datetime) -> bool:
+        lease = self._leases.get(job.message_id)
+        paused = self._senders.paused_until.get((job.tenant_id, job.sender.e164))
+        return (
+            job.available_at <= now and (lease is None or lease[1] <= now) and not (paused and paused > now)
+        )
+
+    async def claim_due(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
+    ) -> list[DispatchJob]:
+        due = sorted(
+            (
+                j
+                for j in self._jobs.values()
+                if self._claimable(j, now)
+                and j.sender not in skip_senders
+                and j.tenant_id not in skip_tenants
+            ),
+            key=lambda j: j.available_at,
+        )
+        return [self._lease(job, owner, now, lease_seconds) for job in due[:limit]]
+
+    async def claim(
+        self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
+    ) -> DispatchJob | None:
+        job = self._jobs.get(message_id)
+        if job is None or not self._claimable(job, now):
+            return None
+        return self._lease(job, owner, now, lease_seconds)
+
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        job, lease = self._jobs.get(message_id), self._leases.get(message_id)
+        if job is None or job.tenant_id != tenant_id or lease is None or lease[0] != owner:
+            return None
+        self._leases[message_id] = (owner, until)
+        return LeasedAttempt(
+            message=await self._messages.get(tenant_id, message_id),
+            tenant=await self._tenants.get(tenant_id),
+            credentials=await self._tenants.get_twilio_credentials(tenant_id),
+        )
+
+    def _lease(self, job: DispatchJob, owner: str, now: datetime, lease_seconds: float) -> DispatchJob:
+        if job.message_id in self._leases:  # its lease ran out mid-attempt: reconcile before sending
+            job = self._jobs[job.message_id] = replace(job, phase=JobPhase.RECONCILE)
+        self._leases[job.message_id] = (owner, now + timedelta(seconds=lease_seconds))
+        return job
+
+    async def reschedule(
+        self,
+        message_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> bool:
+        job, lease = self._jobs.get(message_id), self._leases.get(message_id)
+        if job is None or lease is None or lease[0] != owner:
+            return False
+        self._jobs[message_id] = replace(
+            job, attempts=attempts, phase=phase, available_at=available_at, last_error=last_error
+        )
+        del self._leases[message_id]
+        return True
+
+    async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        lease = self._leases.get(message_id)
+        if message_id not in self._jobs or (owner is not None and (lease is None or lease[0] != owner)):
+            return False
+        del self._jobs[message_id]
+        self._leases.pop(message_id, None)
+        return True
+
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        if not await self.complete(message.id, owner=owner):
+            return DispatchCompletion.LEASE_LOST
+        stored = await self._messages.get(message.tenant_id, message.id)
+        if stored is not None and stored.status is MessageStatus.ACCEPTED:
+            # The provider's answer, on a message still accepted (a SID it had already is kept).
+            provider_sid = stored.provider_sid or message.provider_sid
+            await self._messages.update(replace(message, provider_sid=provider_sid))
+            return DispatchCompletion.RECORDED
+        if message.provider_sid:
+            await self._messages.attach_provider_sid(message.tenant_id, message.id, message.provider_sid)
+        return DispatchCompletion.SETTLED_ELSEWHERE
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        oldest = min((job.created_at for job in self._jobs.values()), default=None)
+        return len(self._jobs), oldest
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[DispatchJob]:
+        return list(self._jobs.values())
+
+    def snapshot(self) -> Restore:
+        jobs, leases = dict(self._jobs), dict(self._leases)
+
+        def restore() -> None:
+            self._jobs = dict(jobs)
+            self._leases = dict(leases)
+
+        return restore
+
+
+class FakeIdempotencyRepository:
+    def __init__(self) -> None:
+        self._records: dict[tuple[UUID, str], IdempotencyRecord] = {}
+
+    async def add(self, record: IdempotencyRecord) -> None:
+        existing = self._records.get((record.tenant_id, record.key))
+        if existing is not None and existing.expires_at > record.created_at:
+            raise AlreadyExists("this idempotency key is in use")
+        self._records[(record.tenant_id, record.key)] = record
+
+    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
+        record = self._records.get((tenant_id, key))
+        return record if record is not None and record.expires_at > now else None
+
+    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None:
+        record = self._records.get((tenant_id, key))
+        if record is not None:
+            self._records[(tenant_id, key)] = replace(record, response_status=response_status)
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = [k for k, record in self._records.items() if record.expires_at <= now]
+        for k in expired:
+            del self._records[k]
+        return len(expired)
+
+    def snapshot(self) -> Restore:
+        records = dict(self._records)
+
+        def restore() -> None:
+            self._records = dict(records)
+
+        return restore
+
+
+class FakeWebhookEndpointRepository:
+    """Endpoints and their secrets (kept plain: there is nothing to seal in memory)."""
+
+    def __init__(self) -> None:
+        self._endpoints: dict[UUID, WebhookEndpoint] = {}
+        self._secrets: dict[UUID, SigningSecrets] = {}
+
+    async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
+        if endpoint.id in self._endpoints:
+            raise AlreadyExists("the webhook endpoint exists already")
+        if len(await self.list_for_tenant(endpoint.tenant_id)) >= at_most:
+            return False
+        self._endpoints[endpoint.id] = endpoint
+        self._secrets[endpoint.id] = SigningSecrets(current=secret)
+        return True
+
+    async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
+        endpoint = self._endpoints.get(endpoint_id)
+        return endpoint if endpoint is not None and endpoint.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[WebhookEndpoint]:
+        mine = [e for e in self._endpoints.values() if e.tenant_id == tenant_id]
+        return sorted(mine, key=lambda endpoint: (endpoint.created_at, endpoint.id))
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        stored = await self.get(endpoint.tenant_id, endpoint.id)
+        if stored is None:
+            raise NotFound("no such webhook endpoint")
+        # The previous secret's expiry belongs to the secrets, not to what update() stores.
+        self._endpoints[endpoint.id] = replace(
+            endpoint, previous_secret_expires_at=stored.previous_secret_expires_at
+        )
+
+    async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> bool:
+        if await self.get(tenant_id, endpoint_id) is None:
+            return False
+        del self._endpoints[endpoint_id]
+        del self._secrets[endpoint_id]
+        if self.on_delete is not None:
+            self.on_delete(endpoint_id)
+        return True
+
+    async def rotate_secret(
+        self, tenant_id: UUID, endpoint_id: UUID, new_secret: str, previous_expires_at: datetime
+    ) -> None:
+        endpoint = await self.get(tenant_id, endpoint_id)
+        if endpoint is None:
+            raise NotFound("no such webhook endpoint")
+        self._secrets[endpoint_id] = SigningSecrets(
+            current=new_secret,
+            previous=self._secrets[endpoint_id].current,
+            previous_expires_at=previous_expires_at,
+        )
+        self._endpoints[endpoint_id] = replace(endpoint, previous_secret_expires_at=previous_expires_at)
+
+    async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None:
+        return self._secrets.get(endpoint_id) if await self.get(tenant_id, endpoint_id) else None
+
+    async def reseal_secrets(self) -> int:
+        """Nothing is sealed in memory."""
+        return 0
+
+    # Test helpers: not part of the port.
+
+    on_delete: Callable[[UUID], None] | None = None
+
+    def all(self) -> list[WebhookEndpoint]:
+        return list(self._endpoints.values())
+
+    def snapshot(self) -> Restore:
+        endpoints, secrets = dict(self._endpoints), dict(self._secrets)
+
+        def restore() -> None:
+            self._endpoints = dict(endpoints)
+            self._secrets = dict(secrets)
+
+        return restore
+
+
+class FakeWebhookDeliveryQueue:
+    """Leases like the real queue; attempts are logged per delivery, oldest first."""
+
+    def __init__(self) -> None:
+        self._deliveries: dict[str, WebhookDelivery] = {}
+        self._leases: dict[str, tuple[str, datetime]] = {}
+        self._attempts: list[DeliveryAttempt] = []
+
+    def add(self, delivery: WebhookDelivery) -> None:
+        """What the outbox does: not part of the port."""
+        self._deliveries[delivery.id] = delivery
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[WebhookDelivery]:
+        due = sorted(
+            (
+                d
+                for d in self._deliveries.values()
+                if d.state is DeliveryState.PENDING
+                and d.next_attempt_at <= now
+                and (d.id not in self._leases or self._leases[d.id][1] <= now)
+            ),
+            key=lambda d: (d.next_attempt_at, d.id),
+        )[:limit]
+        for delivery in due:
+            self._leases[delivery.id] = (owner, now + timedelta(seconds=lease_seconds))
+        return due
+
+    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+        lease = self._leases.get(delivery.id)
+        if delivery.id not in self._deliveries or lease is None or lease[0] != owner:
+            return False
+        self._deliveries[delivery.id] = delivery
+        del self._leases[delivery.id]
+        if attempt is not None:
+            self._attempts.append(attempt)
+        return True
+
+    async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
+        delivery = self._deliveries.get(delivery_id)
+        return delivery if delivery is not None and delivery.tenant_id == tenant_id else None
+
+    async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]:
+        matching = [
+            d
+            for d in self._deliveries.values()
+            if d.tenant_id == query.tenant_id
+            and d.endpoint_id == query.endpoint_id
+            and (query.after is None or d.id < query.after)
+            and (query.state is None or d.state is query.state)
+        ]
+        return sorted(matching, key=lambda d: d.id, reverse=True)[: query.limit]
+
+    async def list_attempts(
+        self, tenant_id: UUID, delivery_ids: Sequence[str]
+    ) -> dict[str, list[DeliveryAttempt]]:
+        wanted = {i for i in delivery_ids if (d := self._deliveries.get(i)) and d.tenant_id == tenant_id}
+        attempts: dict[str, list[DeliveryAttempt]] = {}
+        for attempt in self._attempts:
+            if attempt.delivery_id in wanted:
+                attempts.setdefault(attempt.delivery_id, []).append(attempt)
+        return attempts
+
+    async def replay(self, tenant_id: UUID, delivery_id: str, now: datetime) -> WebhookDelivery | None:
+        delivery = await self.get(tenant_id, delivery_id)
+        if delivery is None:
+            return None
+        replayed = replace(
+            delivery, state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, finished_at=None
+        )
+        self._deliveries[delivery_id] = replayed
+        return replayed
+
+    async def purge_finished(self, before: datetime) -> int:
+        finished = [
+            d.id
+            for d in self._deliveries.values()
+            if d.state is not DeliveryState.PENDING and d.finished_at is not None and d.finished_at < before
+        ]
+        for delivery_id in finished:
+            self.forget(delivery_id)
+        return len(finished)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[WebhookDelivery]:
+        return sorted(self._deliveries.values(), key=lambda d: d.id)
+
+    def attempts_of(self, delivery_id: str) -> list[DeliveryAttempt]:
+        return [attempt for attempt in self._attempts if attempt.delivery_id == delivery_id]
+
+    def forget(self, delivery_id: str) -> None:
+        self._deliveries.pop(delivery_id, None)
+        self._leases.pop(delivery_id, None)
+        self._attempts = [a for a in self._attempts if a.delivery_id != delivery_id]
+
+    def forget_endpoint(self, endpoint_id: UUID) -> None:
+        """ON DELETE CASCADE."""
+        for delivery in [d for d in self._deliveries.values() if d.endpoint_id == endpoint_id]:
+            self.forget(delivery.id)
+
+    def snapshot(self) -> Restore:
+        deliveries, leases, attempts = dict(self._deliveries), dict(self._leases), list(self._attempts)
+
+        def restore() -> None:
+            self._deliveries = dict(deliveries)
+            self._leases = dict(leases)
+            self._attempts = list(attempts)
+
+        return restore
+
+
+class FakeWebhookOutbox:
+    """Fans an event out to the tenant's enabled endpoints subscribed to it, like the real outbox."""
+
+    def __init__(
+        self, endpoints: FakeWebhookEndpointRepository, deliveries: FakeWebhookDeliveryQueue
+    ) -> None:
+        self._endpoints = endpoints
+        self._deliveries = deliveries
+
+    async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
+        targets = [e for e in await self._endpoints.list_for_tenant(tenant_id) if e.subscribes_to(event_type)]
+        for endpoint in targets:
+            self._deliveries.add(
+                WebhookDelivery(
+                    id=new_delivery_id(now),
+                    tenant_id=tenant_id,
+                    endpoint_id=endpoint.id,
+                    event_type=event_type,
+                    payload=payload,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+        return len(targets)
+
+
+class FakeSessionRepository:
+    """Sessions and refresh tokens; ``get_access`` joins them with the users and tenants, as the SQL does."""
+
+    def __init__(self, users: FakeUserRepository, tenants: FakeTenantRepository) -> None:
+        self._users = users
+        self._tenants = tenants
+        self._sessions: dict[UUID, AuthSession] = {}
+        self._tokens: dict[str, RefreshToken] = {}
+        self.access_checks = 0  # how many times get_access ran: once per request with a token
+
+    async def add(self, session: AuthSession) -> None:
+        if session.id in self._sessions:
+            raise AlreadyExists("the session exists already")
+        self._sessions[session.id] = session
+
+    async def get_access(self, session_id: UUID) -> SessionAccess | None:
+        self.access_checks += 1
+        session = self._sessions.get(session_id)
+        user = self._users.get(session.user_id) if session else None
+        tenant = await self._tenants.get(user.tenant_id) if user else None
+        if session is None or user is None or tenant is None:
+            return None
+        return SessionAccess(session=session, user=user, tenant=tenant)
+
+    async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None and session.revoked_at is None:
+            self._sessions[session_id] = replace(session, revoked_at=now, revoked_reason=reason)
+
+    async def revoke_for_user(self, user_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        return self._revoke_where(lambda session: session.user_id == user_id, now, reason)
+
+    async def revoke_for_tenant(self, tenant_id: UUID, now: datetime, reason: RevocationReason) -> int:
+        return self._revoke_where(lambda session: session.tenant_id == tenant_id, now, reason)
+
+    def _revoke_where(
+        self, matches: Callable[[AuthSession], bool], now: datetime, reason: RevocationReason
+    ) -> int:
+        live = [s for s in self._sessions.values() if matches(s) and s.revoked_at is None]
+        for session in live:
+            self._sessions[session.id] = replace(session, revoked_at=now, revoked_reason=reason)
+        return len(live)
+
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        if token.token_hash in self._tokens:
+            raise AlreadyExists("the refresh token exists already")
+        self._tokens[token.token_hash] = token
+
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
+        return self._tokens.get(token_hash)
+
+    async def use_refresh_token(self, token_hash: str, now: datetime) -> bool:
+        token = self._tokens.get(token_hash)
+        if token is None or token.used_at is not None:
+            return False
+        self._tokens[token_hash] = replace(token, used_at=now)
+        return True
+
+    async def purge_expired(self, now: datetime) -> int:
+        expired = {sid for sid, session in self._sessions.items() if session.expires_at < now}
+        self._sessions = {sid: s for sid, s in self._sessions.items() if sid not in expired}
+        self._tokens = {h: t for h, t in self._tokens.items() if t.session_id not in expired}
+        return len(expired)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[AuthSession]:
+        return list(self._sessions.values())
+
+    def get(self, session_id: UUID) -> AuthSession | None:
+        return self._sessions.get(session_id)
+
+    def tokens(self) -> list[RefreshToken]:
+        return list(self._tokens.values())
+
+    def snapshot(self) -> Restore:
+        sessions, tokens = dict(self._sessions), dict(self._tokens)
+
+        def restore() -> None:
+            self._sessions = dict(sessions)
+            self._tokens = dict(tokens)
+
+        return restore
+
+
+class FakeApiKeyRepository:
+    def __init__(self) -> None:
+        self._keys: dict[UUID, ApiKey] = {}
+
+    async def add(self, key: ApiKey) -> None:
+        if key.id in self._keys or any(k.prefix == key.prefix for k in self._keys.values()):
+            raise AlreadyExists("an API key with this prefix exists already")
+        self._keys[key.id] = key
+
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        return next((key for key in self._keys.values() if key.prefix == prefix), None)
+
+    async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None:
+        key = self._keys.get(key_id)
+        return key if key is not None and key.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[ApiKey]:
+        mine = [key for key in self._keys.values() if key.tenant_id == tenant_id]
+        return sorted(mine, key=lambda key: (key.created_at, key.id))
+
+    async def revoke(self, tenant_id: UUID, key_id: UUID, now: datetime) -> bool:
+        key = await self.get(tenant_id, key_id)
+        if key is None or key.revoked_at is not None:
+            return False
+        self._keys[key_id] = replace(key, revoked_at=now)
+        return True
+
+    async def record_use(self, key_id: UUID, now: datetime) -> None:
+        key = self._keys.get(key_id)
+        if key is not None:
+            self._keys[key_id] = replace(key, last_used_at=now)
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[ApiKey]:
+        return list(self._keys.values())
+
+    def snapshot(self) -> Restore:
+        keys = dict(self._keys)
+
+        def restore() -> None:
+            self._keys = dict(keys)
+
+        return restore
+
+
+class FakeAuditLog:
+    """Entries in memory, newest first on every page; appended and never changed.
+
+    ``now`` stands for the database's own clock, which the real adapters measure ``MIN_RETENTION``
+    against: set it to check that floor (None: no floor).
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[AuditEntry] = []
+        self.now: Callable[[], datetime] | None = None
+
+    async def record(self, entry: AuditEntry) -> None:
+        if any(existing.id == entry.id for existing in self._entries):
+            raise AlreadyExists("the audit entry exists already")
+        self._entries.append(entry)
+
+    async def list_page(self, query: AuditQuery) -> list[AuditEntry]:
+        def matches(entry: AuditEntry) -> bool:
+            return (
+                (query.tenant_id is None or entry.tenant_id == query.tenant_id)
+                and (
+                    query.after is None
+                    or (entry.occurred_at, entry.id) < (query.after.occurred_at, query.after.entry_id)
+                )
+                and (query.action is None or entry.action is query.action)
+                and (query.actor_id is None or entry.actor.id == query.actor_id)
+                and (query.since is None or entry.occurred_at >= query.since)
+                and (query.until is None or entry.occurred_at < query.until)
+            )
+
+        found = sorted(filter(matches, self._entries), key=lambda e: (e.occurred_at, e.id), reverse=True)
+        return found[: query.limit]
+
+    async def purge_older_than(self, before: datetime) -> int:
+        if self.now is not None:
+            before = min(before, self.now() - MIN_RETENTION)
+        kept = [entry for entry in self._entries if entry.occurred_at >= before]
+        purged = len(self._entries) - len(kept)
+        self._entries = kept
+        return purged
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[AuditEntry]:
+        """Oldest first, as recorded."""
+        return list(self._entries)
+
+    def snapshot(self) -> Restore:
+        entries = list(self._entries)
+
+        def restore() -> None:
+            self._entries = list(entries)
+
+        return restore
+
+
+# ------------------------------------------------------------------------------------- unit of work
+
+
+class FakeMessageAcceptance:
+    """The accept path's reads and writes, over the other fake tables (as one statement would)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+
+    async def sending_profile(
+        self, tenant_id: UUID, sender_number: PhoneNumber | None
+    ) -> tuple[Tenant, Sender | None] | None:
+        tenant = await self._database.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        senders = self._database.senders
+        if sender_number is None:
+            return tenant, await senders.get_default(tenant_id)
+        # The number as written, as the statement compares it.
+        named = (s for s in await senders.list_for_tenant(tenant_id) if s.phone_number == sender_number)
+        return tenant, next(named, None)
+
+    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+        if idempotency is not None:
+            await self._database.idempotency.add(idempotency)
+        await self._database.messages.add(message)
+        await self._database.conversations.record_message(message)
+        await self._database.jobs.enqueue(job)
+
+
+@dataclass(frozen=True, slots=True)
+class FakeDatabase:
+    """The in-memory tables; several units of work (one per request, say) can share one database."""
+
+    tenants: FakeTenantRepository = field(default_factory=FakeTenantRepository)
+    senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
+    users: FakeUserRepository = field(default_factory=FakeUserRepository)
+    messages: FakeMessageRepository = field(default_factory=FakeMessageRepository)
+    conversations: FakeConversationRepository = field(default_factory=FakeConversationRepository)
+    idempotency: FakeIdempotencyRepository = field(default_factory=FakeIdempotencyRepository)
+    jobs: FakeDispatchQueue = field(init=False)
+    webhook_endpoints: FakeWebhookEndpointRepository = field(default_factory=FakeWebhookEndpointRepository)
+    webhook_deliveries: FakeWebhookDeliveryQueue = field(default_factory=FakeWebhookDeliveryQueue)
+    webhook_events: FakeWebhookOutbox = field(init=False)
+    api_keys: FakeApiKeyRepository = field(default_factory=FakeApiKeyRepository)
+    audit: FakeAuditLog = field(default_factory=FakeAuditLog)
+    sessions: FakeSessionRepository = field(init=False)
+    acceptance: FakeMessageAcceptance = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tenants.senders = self.senders  # what twilio_signers reads
+        object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
+        object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
+        # frozen: set through object.__setattr__; the queue reads the senders' pauses.
+        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders, self.messages, self.tenants))
+        object.__setattr__(
+            self, "webhook_events", FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
+        )
+        self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
+
+    def snapshot(self) -> Restore:
+        restores = [
+            self.jobs.snapshot(),
+            self.idempotency.snapshot(),
+            self.tenants.snapshot(),
+            self.senders.snapshot(),
+            self.users.snapshot(),
+            self.messages.snapshot(),
+            self.conversations.snapshot(),
+            self.webhook_endpoints.snapshot(),
+            self.webhook_deliveries.snapshot(),
+            self.sessions.snapshot(),
+            self.api_keys.snapshot(),
+            self.audit.snapshot(),
+        ]
+
+        def restore() -> None:
+            for restore_table in restores:
+                restore_table()
+
+        return restore
+
+
+class FakeUnitOfWork:
+    """A transaction over a ``FakeDatabase``: leaving the block without ``commit()`` undoes its changes.
+
+    ``committed`` tells whether any block was committed, ``commits`` how many times. Set ``available`` to
+    False to make the database unreachable: entering a block and ``ping()`` then raise StorageUnavailable.
+    Units of work sharing a database are not isolated from each other: run their blocks one at a time.
+    """
+
+    def __init__(self, database: FakeDatabase | None = None) -> None:
+        self.database = database if database is not None else FakeDatabase()
+        self.committed = False
+        self.commits = 0
+        self.available = True
+        self._rollback: Restore | None = None
+
+    @property
+    def tenants(self) -> FakeTenantRepository:
+        return self.database.tenants
+
+    @property
+    def senders(self) -> FakeSenderRepository:
+        return self.database.senders
+
+    @property
+    def users(self) -> FakeUserRepository:
+        return self.database.users
+
+    @property
+    def messages(self) -> FakeMessageRepository:
+        return self.database.messages
+
+    @property
+    def conversations(self) -> FakeConversationRepository:
+        return self.database.conversations
+
+    @property
+    def jobs(self) -> FakeDispatchQueue:
+        return self.database.jobs
+
+    @property
+    def idempotency(self) -> FakeIdempotencyRepository:
+        return self.database.idempotency
+
+    @property
+    def acceptance(self) -> FakeMessageAcceptance:
+        return self.database.acceptance
+
+    @property
+    def sessions(self) -> FakeSessionRepository:
+        return self.database.sessions
+
+    @property
+    def api_keys(self) -> FakeApiKeyRepository:
+        return self.database.api_keys
+
+    @property
+    def webhook_endpoints(self) -> FakeWebhookEndpointRepository:
+        return self.database.webhook_endpoints
+
+    @property
+    def webhook_events(self) -> FakeWebhookOutbox:
+        return self.database.webhook_events
+
+    @property
+    def webhook_deliveries(self) -> FakeWebhookDeliveryQueue:
+        return self.database.webhook_deliveries
+
+    @property
+    def audit(self) -> FakeAuditLog:
+        return self.database.audit
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._rollback is not None
+
+    async def __aenter__(self) -> Self:
+        if self._rollback is not None:
+            raise RuntimeError("this unit of work is in a transaction already")
+        self._check_available()
+        self._rollback = self.database.snapshot()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._rollback is None:
+            raise RuntimeError("leaving a unit of work that was never entered")
+        # After a commit the snapshot is the committed state, so this undoes only what came later.
+        self._rollback()
+        self._rollback = None
+
+    async def commit(self) -> None:
+        if self._rollback is None:
+            raise RuntimeError("commit() outside an 'async with uow:' block")
+        self._rollback = self.database.snapshot()
+        self.committed = True
+        self.commits += 1
+
+    async def ping(self) -> None:
+        self._check_available()
+
+    def _check_available(self) -> None:
+        if not self.available:
+            raise StorageUnavailable("the database is not reachable")
+
+
+# --------------------------------------------------------------------------------- outside services
+
+
+class FakeMessagingProvider:
+    """Records every request and answers with ``outcome`` (or raises ``error``).
+
+    By default each message is accepted with a fresh sid (``SM00000001``, ...) and status ``queued``.
+    ``on_send`` runs before the answer, to look at the world as the provider sees it.
+    """
+
+    def __init__(self, outcome: SendOutcome | None = None, *, error: Exception | None = None) -> None:
+        self.outcome = outcome
+        self.error = error
+        self.requests: list[OutboundRequest] = []
+        self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
+        self.lookups: list[OutboundRequest] = []
+        self.lookup_result = ProviderLookup(result=LookupResult.NOT_FOUND)
+        self._sids = itertools.count(1)
+
+    def will_return(self, outcome: SendOutcome) -> None:
+        self.outcome, self.error = outcome, None
+
+    def will_raise(self, error: Exception) -> None:
+        self.outcome, self.error = None, error
+
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        self.lookups.append(request)
+        return self.lookup_result
+
+    async def send(self, request: OutboundRequest) -> SendOutcome:
+        self.requests.append(request)
+        if self.on_send is not None:
+            await self.on_send(request)
+        if self.error is not None:
+            raise self.error
+        if self.outcome is not None:
+            return self.outcome
+        return SendOutcome(
+            kind=OutcomeKind.ACCEPTED, provider_sid=f"SM{next(self._sids):08d}", status=MessageStatus.QUEUED
+        )
+
+
+class FakeSleep:
+    """Stands in for ``asyncio.sleep``: remembers each pause and waits for none."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+class FakeWebhookSender:
+    """Records every request and answers with the next scripted response (then ``default``: a 200)."""
+
+    def __init__(self) -> None:
+        self.requests: list[WebhookRequest] = []
+        self.responses: list[WebhookResponse] = []
+        self.default = WebhookResponse(duration_ms=3, status_code=200, body_excerpt="ok")
+
+    def will_answer(self, *responses: WebhookResponse) -> None:
+        self.responses.extend(responses)
+
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        self.requests.append(request)
+        return self.responses.pop(0) if self.responses else self.default
+
+
+class FakeWebhookUrlGuard:
+    """Refuses URLs whose host is in ``refused``; records every URL checked."""
+
+    def __init__(self, *refused: str) -> None:
+        self.refused = set(refused)
+        self.checked: list[str] = []
+
+    async def check(self, url: str) -> None:
+        self.checked.append(url)
+        host = urlsplit(url).hostname or ""
+        if host in self.refused:
+            raise WebhookUrlRefused(
+                f"{host} resolves to 127.0.0.1 (loopback): webhooks are delivered to public addresses only"
+            )
+
+
+class FakePasswordHasher:
+    """Deterministic hashes: ``fake-v<version>$<password>``.
+
+    Raising ``version`` stands for stronger hashing parameters: hashes of an older version still verify,
+    but ``needs_rehash`` says they should be replaced.
+    """
+
+    def __init__(self, version: int = 1) -> None:
+        self.version = version
+        self.verified_hashes: list[str] = []
+
+    async def hash(self, password: str) -> str:
+        return f"fake-v{self.version}${password}"
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verified_hashes.append(password_hash)
+        # The real hasher works in a thread: other requests run meanwhile, and so they do here.
+        await asyncio.sleep(0)
+        scheme, separator, stored_password = password_hash.partition("$")
+        return separator == "$" and scheme.startswith("fake-v") and stored_password == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake-v{self.version}$")
+
+
+class FakeTokenService:
+    """Issues ``token-1``, ``token-2``, ... and verifies only tokens it issued and did not revoke.
+
+    Like a signed token, a fake token keeps the claims it was issued with: whether they still grant
+    access is for the session check to say.
+    """
+
+    def __init__(self, expires_in: int = 900) -> None:
+        self.expires_in = expires_in
+        self.issued: dict[str, AccessClaims] = {}
+        self._numbers = itertools.count(1)
+
+    def issue(self, user: User, session_id: UUID) -> IssuedToken:
+        number = next(self._numbers)
+        token = f"token-{number}"
+        self.issued[token] = AccessClaims(
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            role=user.role,
+            session_id=session_id,
+            token_id=f"jti-{number}",
+        )
+        return IssuedToken(access_token=token, expires_in=self.expires_in)
+
+    def verify(self, token: str) -> AccessClaims:
+        claims = self.issued.get(token)
+        if claims is None:
+            raise InvalidToken("the access token is not valid")
+        return claims
+
+    def revoke(self, token: str) -> None:
+        self.issued.pop(token, None)
+
+
+class FakeRateLimiter:
+    """A moving window on a clock: a hit counts for ``limit.per_seconds``.
+
+    A ``hit`` beyond the limit is refused and not counted; ``give_back`` uncounts the hit its
+    reservation names (if it is still in the window). ``hits`` lists every key counted (and not given
+    back), in order.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._moments: dict[str, list[tuple[int, datetime]]] = {}
+        self._counted = 0
+        self.hits: list[str] = []
+
+    async def hit(self, key: str, limit: RateLimit) -> RateLimitState:
+        moments = self._in_window(key, limit)
+        allowed = len(moments) < limit.amount
+        reservation = None
+        if allowed:
+            self._counted += 1
+            moments.append((self._counted, self._clock.now()))
+            self.hits.append(key)
+            reservation = Reservation(key=key, limit=limit, window=self._counted, shared=False)
+        return self._state(moments, limit, reservation)
+
+    async def give_back(self, reservation: Reservation) -> None:
+        moments = self._in_window(reservation.key, reservation.limit)
+        for index, (number, _) in enumerate(moments):
+            if number == reservation.window:
+                del moments[index]
+                key = reservation.key
+                del self.hits[len(self.hits) - 1 - self.hits[::-1].index(key)]
+                return
+
+    def _in_window(self, key: str, limit: RateLimit) -> list[tuple[int, datetime]]:
+        window_start = self._clock.now() - timedelta(seconds=limit.per_seconds)
+        moments = [(number, moment) for number, moment in self._moments.get(key, []) if moment > window_start]
+        self._moments[key] = moments
+        return moments
+
+    def _state(
+        self, moments: list[tuple[int, datetime]], limit: RateLimit, reservation: Reservation | None
+    ) -> RateLimitState:
+        oldest = moments[0][1] if moments else self._clock.now()
+        frees_in = oldest + timedelta(seconds=limit.per_seconds) - self._clock.now()
+        return RateLimitState(
+            allowed=reservation is not None,
+            limit=limit,
+            remaining=max(0, limit.amount - len(moments)),
+            reset_after_seconds=max(1, math.ceil(frees_in.total_seconds())),
+            reservation=reservation,
+        )
+
+
+# ------------------------------------------------------------------------------------------- builders
+
+
+@dataclass(frozen=True, slots=True)
+class TenantAccount:
+    """A tenant ready to send: its default sender and a user who can log in with ``password``."""
+
+    tenant: Tenant
+    sender: Sender
+    user: User
+    password: str
+
+
+async def provision_account(
+    uow: FakeUnitOfWork,
+    hasher: FakePasswordHasher,
+    clock: FixedClock,
+    *,
+    name: str = "Acme",
+    sender_number: str = "+14155238886",
+    username: str = "alice",
+    password: str = "correct horse battery",  # noqa: S107 - a test account's password
+    role: Role = Role.TENANT_ADMIN,
+    provider: ProviderName = ProviderName.SANDBOX,
+    session_window_check: bool = True,
+) -> TenantAccount:
+    """Write a tenant, its default sender and a user straight into the fake database.
+
+    With ``session_window_check=False`` (sandbox tenants only) free-form messages go to anyone, as for
+    the demo tenant; otherwise a contact must have written within 24 hours (see ``open_window``).
+    """
+    now = clock.now()
+    tenant = Tenant(name=name, provider=provider, created_at=now, session_window_check=session_window_check)
+    sender = Sender(
+        tenant_id=tenant.id, phone_number=PhoneNumber.parse(sender_number), created_at=now, is_default=True
+    )
+    hashed = await hasher.hash(password)
+    user = User(tenant_id=tenant.id, username=username, password_hash=hashed, created_at=now, role=role)
+    await uow.tenants.add(tenant)
+    await uow.senders.add(sender)
+    await uow.users.add(user)
+    return TenantAccount(tenant=tenant, sender=sender, user=user, password=password)
+
+
+async def open_window(
+    uow: FakeUnitOfWork, account: TenantAccount, contact: str | PhoneNumber, at: datetime, body: str = "hi"
+) -> Message:
+    """Record an inbound message from ``contact`` at ``at``: its 24-hour session window opens then."""
+    message = Message.new_inbound(
+        tenant_id=account.tenant.id,
+        sender=account.sender.phone_number,
+        contact=contact if isinstance(contact, PhoneNumber) else PhoneNumber.parse(contact),
+        content=MessageContent(body=body),
+        provider_sid=f"SM{uuid4().hex}",
+        now=at,
+    )
+    await uow.messages.add(message)
+    await uow.conversations.record_message(message)
+    return message
+
+
+if TYPE_CHECKING:
+    # mypy --strict proves here that each fake can stand in for its port.
+    def _fakes_implement_the_ports(
+        uow: FakeUnitOfWork,
+        provider: FakeMessagingProvider,
+        hasher: FakePasswordHasher,
+        tokens: FakeTokenService,
+        clock: FixedClock,
+        limiter: FakeRateLimiter,
+    ) -> tuple[UnitOfWork, MessagingProvider, PasswordHasher, TokenService, Clock, RateLimiter]:
+        return uow, provider, hasher, tokens, clock, limiter
+
+    def _webhook_fakes_implement_the_ports(
+        sender: FakeWebhookSender, guard: FakeWebhookUrlGuard
+    ) -> tuple[WebhookSender, WebhookUrlGuard]:
+        return sender, guard
+
+
+# ------------------------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class FakeMetrics:
+    """Records what the application reports, as (method, arguments) pairs, in order."""
+
+    events: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+
+    def named(self, method: str) -> list[tuple[object, ...]]:
+        return [arguments for name, arguments in self.events if name == method]
+
+    def message_accepted(self, provider: str, tenant_id: UUID) -> None:
+        self.events.append(("message_accepted", (str(provider), tenant_id)))
+
+    def message_status(self, provider: str, status: MessageStatus, tenant_id: UUID) -> None:
+        self.events.append(("message_status", (str(provider), status, tenant_id)))
+
+    def provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        assert seconds >= 0
+        self.events.append(("provider_call", (str(provider), operation, outcome)))
+
+    def rate_limited(self, scope: str) -> None:
+        self.events.append(("rate_limited", (scope,)))
+
+    def webhook_delivery(self, outcome: str, tenant_id: UUID) -> None:
+        self.events.append(("webhook_delivery", (outcome, tenant_id)))
+
+    def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:
+        self.events.append(("dispatch_queue", (depth, oldest_age_seconds)))
+
+
+if TYPE_CHECKING:
+    from application.ports import Metrics
+
+    def _fake_metrics_implement_the_port(metrics: FakeMetrics) -> Metrics:
+        return metrics
