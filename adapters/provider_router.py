@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from application.ports import (
+from application.ports.providers import (
     LookupResult,
     MessagingProvider,
     OutboundRequest,

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from application.errors import InvalidCursor
-from application.ports import AuditPosition, ConversationPosition, HistoryPosition
+from application.ports.audit import AuditPosition
+from application.ports.messages import ConversationPosition, HistoryPosition
 from domain.tenant_webhooks.model import is_delivery_id
 
 _MAX_CURSOR_LENGTH = 200

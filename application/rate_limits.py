@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from application.errors import RateLimited
-from application.ports import RateLimit, RateLimiter, Reservation
+from application.ports.rate_limits import RateLimit, RateLimiter, Reservation
 
 
 @dataclass(frozen=True, slots=True)

@@ -611,7 +611,7 @@ def run_history(runner: Runner, gateway: Gateway) -> None:
 def history_cursor(at: datetime, message_id: UUID) -> str:
     """The API's own cursor for a position (application.pagination), so the format cannot drift."""
     from application.pagination import encode_cursor
-    from application.ports import HistoryPosition
+    from application.ports.messages import HistoryPosition
 
     return encode_cursor(HistoryPosition(created_at=at, message_id=message_id))
 

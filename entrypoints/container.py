@@ -73,14 +73,11 @@ from application.messaging.history import GetMessage, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness
-from application.ports import (
-    NO_ACCESS_CACHE,
-    AccessCache,
-    RateLimit,
-    StatusChange,
-    StatusListener,
-    UnitOfWork,
-)
+from application.ports.identity import NO_ACCESS_CACHE, AccessCache
+from application.ports.messages import StatusChange
+from application.ports.providers import StatusListener
+from application.ports.rate_limits import RateLimit
+from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.delivery import (
     DeliverWebhook,
     PurgeWebhookDeliveries,

@@ -33,7 +33,8 @@ from adapters.database.tables import (
     tenants,
 )
 from application.errors import AlreadyExists
-from application.ports import DispatchJob, IdempotencyRecord
+from application.ports.dispatch_queue import DispatchJob
+from application.ports.messages import IdempotencyRecord
 from domain.administration.tenancy import Sender, Tenant
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber

@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 
 from adapters.database.repositories import _Repository, _tenant_from_row, _user_from_row
 from adapters.database.tables import api_keys, auth_sessions, refresh_tokens, tenants, users
-from application.ports import SessionAccess
+from application.ports.identity import SessionAccess
 from domain.administration.tenancy import Role
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
 

@@ -33,7 +33,7 @@ from uuid import UUID
 import psycopg
 from sqlalchemy.engine import make_url
 
-from application.ports import SessionAccess
+from application.ports.identity import SessionAccess
 
 logger = logging.getLogger(__name__)
 

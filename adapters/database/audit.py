@@ -18,7 +18,7 @@ from sqlalchemy.engine import RowMapping
 
 from adapters.database.repositories import _Repository
 from adapters.database.tables import UtcDateTime, audit_log
-from application.ports import AuditQuery
+from application.ports.audit import AuditQuery
 from domain.administration.audit import (
     MIN_RETENTION,
     ActorKind,

@@ -43,7 +43,8 @@ from adapters.database.tables import (
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox
 from application.errors import AlreadyExists
-from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase, LeasedAttempt
+from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
+from application.ports.messages import IdempotencyRecord
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 

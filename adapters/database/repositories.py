@@ -1,4 +1,4 @@
-"""The repositories of application/ports.py on SQLAlchemy Core, with explicit row <-> entity mapping.
+"""The repositories of application/ports/ on SQLAlchemy Core, with explicit row <-> entity mapping.
 
 Each repository works on the connection of one unit of work and never commits. Every statement runs
 through ``translated_errors``, so callers only ever see application errors.
@@ -34,7 +34,8 @@ from adapters.database.tables import (
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, TransactionConflict
-from application.ports import ConversationQuery, HistoryQuery, MessageView, StatusChange, TwilioSigner
+from application.ports.messages import ConversationQuery, HistoryQuery, MessageView, StatusChange
+from application.ports.provider_callbacks import TwilioSigner
 from domain.administration.tenancy import (
     ProviderName,
     Role,

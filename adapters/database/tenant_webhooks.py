@@ -20,7 +20,7 @@ from adapters.database.tables import webhook_deliveries, webhook_delivery_attemp
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
-from application.ports import DeliveryQuery
+from application.ports.tenant_webhooks import DeliveryQuery
 from domain.tenant_webhooks.model import (
     DeliveryAttempt,
     DeliveryState,

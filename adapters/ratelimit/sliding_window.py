@@ -29,7 +29,7 @@ import coredis
 import coredis.exceptions
 import coredis.retry
 
-from application.ports import RateLimit, RateLimitState, Reservation
+from application.ports.rate_limits import RateLimit, RateLimitState, Reservation
 
 logger = logging.getLogger(__name__)
 

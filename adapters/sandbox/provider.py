@@ -6,13 +6,13 @@ import asyncio
 import logging
 import secrets
 
-from application.ports import (
+from application.ports.messages import StatusChange
+from application.ports.providers import (
     LookupResult,
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
     SendOutcome,
-    StatusChange,
     StatusListener,
 )
 from domain.messaging.messages import MessageStatus

@@ -14,7 +14,8 @@ from uuid import UUID
 import jwt
 
 from application.errors import InvalidToken
-from application.ports import AccessClaims, Clock, IssuedToken
+from application.ports.clock import Clock
+from application.ports.identity import AccessClaims, IssuedToken
 from domain.administration.tenancy import Role, User
 
 MIN_SECRET_BYTES = 32

@@ -24,7 +24,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ip_literal
 from application.errors import WebhookUrlRefused
-from application.ports import WebhookRequest, WebhookResponse
+from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,13 @@ from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
 from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
-from application.ports import LookupResult, OutboundRequest, OutcomeKind, ProviderLookup, SendOutcome
+from application.ports.providers import (
+    LookupResult,
+    OutboundRequest,
+    OutcomeKind,
+    ProviderLookup,
+    SendOutcome,
+)
 from domain.messaging.messages import MessageStatus
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,10 @@ from uuid import UUID
 from application.errors import AccessDenied, InvalidInput
 from application.identity.authorization import require_platform_admin
 from application.pagination import decode_audit_cursor, encode_audit_cursor
-from application.ports import AuditPosition, AuditQuery, Clock, Principal, UnitOfWork
+from application.ports.audit import AuditPosition, AuditQuery
+from application.ports.clock import Clock
+from application.ports.principal import Principal
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import MIN_RETENTION, AuditAction, AuditEntry
 from domain.administration.tenancy import Role
 

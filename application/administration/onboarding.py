@@ -10,7 +10,9 @@ from uuid import UUID
 from application.administration.audit_entries import audit_entry
 from application.errors import AlreadyExists, InvalidInput, NotFound
 from application.identity.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
-from application.ports import Clock, PasswordHasher, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.identity import PasswordHasher
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME, TENANT_ROLES

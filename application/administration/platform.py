@@ -19,7 +19,8 @@ from application.administration.audit_entries import audit_entry
 from application.administration.onboarding import is_customer_tenant
 from application.errors import InvalidCursor, InvalidInput, NotFound
 from application.identity.authorization import Actor, require_platform_admin
-from application.ports import Clock, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import ProviderName, Tenant, TenantStatus
 from domain.identity.credentials import PLATFORM_TENANT_NAME, RevocationReason

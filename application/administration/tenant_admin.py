@@ -16,7 +16,10 @@ from application.administration.audit_entries import audit_entry
 from application.administration.onboarding import check_password_rules, check_tenant_role, credentials_details
 from application.errors import AccessDenied, InvalidInput, NotFound
 from application.identity.authorization import PersonOnly, require_person
-from application.ports import Clock, PasswordHasher, Principal, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.identity import PasswordHasher
+from application.ports.principal import Principal
+from application.ports.unit_of_work import UnitOfWork
 from application.transactions import ConflictRetry
 from domain.administration.audit import AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import Role, Sender, TwilioCredentials, User

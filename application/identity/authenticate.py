@@ -3,16 +3,11 @@ from __future__ import annotations
 from application.administration.audit_entries import audit_entry
 from application.errors import AuthenticationFailed
 from application.identity.sessions import SessionPolicy, start_session
-from application.ports import (
-    UNKNOWN_CLIENT_ADDRESS,
-    Clock,
-    PasswordHasher,
-    RateLimit,
-    RateLimiter,
-    SessionTokens,
-    TokenService,
-    UnitOfWork,
-)
+from application.ports.clock import Clock
+from application.ports.identity import PasswordHasher, SessionTokens, TokenService
+from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
+from application.ports.rate_limits import RateLimit, RateLimiter
+from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, attempt
 from domain.administration.audit import ANONYMOUS, ActorKind, AuditAction, AuditActor, TargetKind
 from domain.administration.tenancy import User

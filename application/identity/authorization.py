@@ -19,7 +19,7 @@ from typing import Final
 from uuid import UUID
 
 from application.errors import AccessDenied, NotFound, PersonRequired
-from application.ports import Principal
+from application.ports.principal import Principal
 from domain.administration.tenancy import Role
 
 

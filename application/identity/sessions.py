@@ -27,19 +27,18 @@ from application.errors import (
     NotFound,
 )
 from application.identity.authorization import PersonOnly, require_person
-from application.ports import (
+from application.ports.clock import Clock
+from application.ports.identity import (
     NO_ACCESS_CACHE,
     AccessCache,
-    Clock,
     PasswordHasher,
-    Principal,
-    RateLimit,
-    RateLimiter,
     SessionAccess,
     SessionTokens,
     TokenService,
-    UnitOfWork,
 )
+from application.ports.principal import Principal
+from application.ports.rate_limits import RateLimit, RateLimiter
+from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, attempt
 from domain.administration.audit import ANONYMOUS, AuditAction, TargetKind
 from domain.administration.tenancy import User

@@ -46,18 +46,13 @@ from application.errors import (
     StorageUnavailable,
     WebhookRejected,
 )
-from application.ports import (
-    NO_METRICS,
-    UNKNOWN_CLIENT_ADDRESS,
-    Clock,
-    Metrics,
-    RateLimit,
-    RateLimiter,
-    StatusChange,
-    TwilioSigner,
-    UnitOfWork,
-    WebhookSignatureVerifier,
-)
+from application.ports.clock import Clock
+from application.ports.messages import StatusChange
+from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
+from application.ports.provider_callbacks import TwilioSigner, WebhookSignatureVerifier
+from application.ports.rate_limits import RateLimit, RateLimiter
+from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, attempt
 from application.shared_outcome import SharedOutcome
 from application.tenant_webhooks.events import record_message_received, record_status_changed

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from application.ports import NO_METRICS, Clock, Metrics, StatusChange, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.messages import StatusChange
+from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message
 

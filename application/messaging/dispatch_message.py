@@ -11,21 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from application.ports import (
-    NO_METRICS,
-    Clock,
-    DispatchCompletion,
-    DispatchJob,
-    JobPhase,
+from application.ports.clock import Clock
+from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
+from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.providers import (
     LookupResult,
     MessagingProvider,
-    Metrics,
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
     SendOutcome,
-    UnitOfWork,
 )
+from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message, MessageStatus
 from domain.messaging.provider_errors import describe_error

@@ -26,7 +26,9 @@ from uuid import UUID
 from application.errors import StorageUnavailable, TransactionConflict
 from application.log_context import log_context
 from application.messaging.dispatch_message import DispatchMessage
-from application.ports import Clock, DispatchJob, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.dispatch_queue import DispatchJob
+from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 

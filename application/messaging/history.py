@@ -6,7 +6,8 @@ from uuid import UUID
 
 from application.errors import InvalidInput, NotFound
 from application.pagination import decode_cursor, encode_cursor
-from application.ports import HistoryPosition, HistoryQuery, MessageView, UnitOfWork
+from application.ports.messages import HistoryPosition, HistoryQuery, MessageView
+from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 

@@ -20,16 +20,12 @@ from application.errors import (
     UnknownSender,
 )
 from application.messaging.dispatcher import Dispatcher
-from application.ports import (
-    NO_METRICS,
-    Clock,
-    DispatchJob,
-    IdempotencyRecord,
-    Metrics,
-    RateLimit,
-    RateLimiter,
-    UnitOfWork,
-)
+from application.ports.clock import Clock
+from application.ports.dispatch_queue import DispatchJob
+from application.ports.messages import IdempotencyRecord
+from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.rate_limits import RateLimit, RateLimiter
+from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, count_against
 from domain.administration.tenancy import Sender, Tenant
 from domain.errors import InvalidMessage

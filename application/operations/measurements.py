@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 
 from application.errors import StorageUnavailable
-from application.ports import Clock, Metrics, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.metrics import Metrics
+from application.ports.unit_of_work import UnitOfWork
 from application.shared_outcome import SharedOutcome
 
 logger = logging.getLogger(__name__)

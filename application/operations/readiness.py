@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from application.shared_outcome import SharedOutcome
 
 

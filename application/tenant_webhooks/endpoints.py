@@ -17,7 +17,10 @@ from application.administration.audit_entries import audit_entry
 from application.errors import AccessDenied, InvalidInput, NotFound, WebhookEndpointDisabled
 from application.identity.authorization import PersonOnly, require_person
 from application.pagination import decode_delivery_cursor, encode_delivery_cursor
-from application.ports import Clock, DeliveryQuery, Principal, UnitOfWork, WebhookUrlGuard
+from application.ports.clock import Clock
+from application.ports.principal import Principal
+from application.ports.tenant_webhooks import DeliveryQuery, WebhookUrlGuard
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import (

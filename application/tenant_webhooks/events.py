@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.messages import Message, MessageStatus
 from domain.tenant_webhooks.model import WebhookEventType
 

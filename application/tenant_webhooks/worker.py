@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from application.errors import StorageUnavailable, TransactionConflict
 from application.messaging.dispatcher import worker_identity
-from application.ports import Clock, UnitOfWork
+from application.ports.clock import Clock
+from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.delivery import DeliverWebhook
 from domain.tenant_webhooks.model import WebhookDelivery
 

@@ -41,7 +41,7 @@ from application.administration.tenant_admin import (
 )
 from application.identity.authorization import PersonOnly
 from application.identity.sessions import ChangeOwnPassword
-from application.ports import Principal
+from application.ports.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS, any_user, tenant_admin_in_person
 from entrypoints.http.access_schemas import (

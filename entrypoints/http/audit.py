@@ -19,7 +19,7 @@ from application.administration.audit_trail import (
     ListAuditTrail,
     ListPlatformAuditTrail,
 )
-from application.ports import Principal
+from application.ports.principal import Principal
 from domain.administration.audit import ActorKind, AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import Role
 from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS

@@ -14,7 +14,7 @@ from application.messaging.conversations import ListConversations
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage
 from application.operations.readiness import CheckReadiness
-from application.ports import Principal
+from application.ports.principal import Principal
 from entrypoints.container import Container
 from entrypoints.http.access import principal_of
 from entrypoints.http.client_address import client_address

@@ -18,7 +18,8 @@ from application.messaging.conversations import ConversationsRequest, ListConver
 from application.messaging.history import DEFAULT_PAGE_SIZE, GetMessage, HistoryRequest, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage, SendMessageCommand
 from application.operations.readiness import CheckReadiness
-from application.ports import Principal, SessionTokens
+from application.ports.identity import SessionTokens
+from application.ports.principal import Principal
 from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import SEND_AND_READ, any_user, public
 from entrypoints.http.access_schemas import RefreshRequest

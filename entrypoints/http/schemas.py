@@ -10,7 +10,7 @@ import msgspec
 
 from application.messaging.conversations import ConversationPage
 from application.messaging.history import HistoryPage, MessageDetails
-from application.ports import MessageView
+from application.ports.messages import MessageView
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import (
     MAX_BODY_LENGTH,

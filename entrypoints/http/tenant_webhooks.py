@@ -19,7 +19,7 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from application.identity.authorization import PersonOnly
-from application.ports import Principal
+from application.ports.principal import Principal
 from application.tenant_webhooks.endpoints import (
     DEFAULT_PAGE_SIZE,
     DeleteWebhookEndpoint,

@@ -32,7 +32,7 @@ from adapters.database.roles import grant_app_role
 from adapters.database.tables import metadata
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from tests.support.postgres_server import PostgresNotFound, PostgresServer, Role, find_postgres_server
 
 # Typed as the port, so mypy checks that the adapter implements it and the tests use only the contract.

@@ -18,7 +18,7 @@ from adapters.database.migrate import upgrade
 from adapters.database.roles import grant_app_role
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
-from application.ports import AuditPosition, AuditQuery
+from application.ports.audit import AuditPosition, AuditQuery
 from domain.administration.audit import (
     ANONYMOUS,
     MIN_RETENTION,

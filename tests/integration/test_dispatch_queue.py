@@ -9,7 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.errors import AlreadyExists
-from application.ports import DispatchCompletion, DispatchJob, IdempotencyRecord, JobPhase
+from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
+from application.ports.messages import IdempotencyRecord
 from domain.administration.tenancy import ProviderName, Sender, Tenant, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber

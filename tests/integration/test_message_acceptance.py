@@ -9,7 +9,8 @@ from uuid import uuid4
 import pytest
 
 from application.errors import AlreadyExists
-from application.ports import ConversationQuery, DispatchJob, IdempotencyRecord
+from application.ports.dispatch_queue import DispatchJob
+from application.ports.messages import ConversationQuery, IdempotencyRecord
 from domain.administration.tenancy import Tenant
 from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber

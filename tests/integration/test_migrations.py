@@ -22,7 +22,7 @@ from adapters.database.tables import conversations, messages, metadata, tenants
 from adapters.database.tenant_scope import TENANT_SETTING
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
-from application.ports import HistoryPosition, HistoryQuery
+from application.ports.messages import HistoryPosition, HistoryQuery
 from domain.phone import PhoneNumber
 from tests.integration.conftest import PostgresRoles
 from tests.support.postgres_server import PostgresServer

@@ -19,7 +19,7 @@ from adapters.database.tables import message_status_events, tenant_credentials
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, StorageUnavailable
-from application.ports import (
+from application.ports.messages import (
     ConversationPosition,
     ConversationQuery,
     HistoryPosition,

@@ -26,7 +26,7 @@ from adapters.database.repositories import _Repository
 from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
-from application.ports import StatusChange
+from application.ports.messages import StatusChange
 from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.administration.tenancy import Tenant, TwilioCredentials
 from domain.messaging.messages import MessageStatus

@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import SessionPolicy
-from application.ports import RateLimit
+from application.ports.rate_limits import RateLimit
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.twilio.http_client import GatewayTwilioHttpClient
 from adapters.twilio.provider import TwilioMessagingProvider
-from application.ports import LookupResult, OutboundRequest, OutcomeKind
+from application.ports.providers import LookupResult, OutboundRequest, OutcomeKind
 from domain.administration.tenancy import ProviderName, Tenant, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber

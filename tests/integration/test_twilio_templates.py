@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.twilio.provider import TwilioMessagingProvider
-from application.ports import OutboundRequest, OutcomeKind
+from application.ports.providers import OutboundRequest, OutcomeKind
 from domain.administration.tenancy import ProviderName, Tenant, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, Template
 from domain.phone import PhoneNumber

@@ -24,7 +24,9 @@ from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWe
 from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from application.errors import WebhookUrlRefused
 from application.messaging.delivery_status import RecordStatusChange
-from application.ports import DeliveryQuery, Principal, StatusChange
+from application.ports.messages import StatusChange
+from application.ports.principal import Principal
+from application.ports.tenant_webhooks import DeliveryQuery
 from application.tenant_webhooks.delivery import DeliverWebhook, WebhookDeliverySettings
 from application.tenant_webhooks.endpoints import (
     EndpointWithSecret,

@@ -27,7 +27,8 @@ from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
 from application.administration.onboarding import CreateTenantCommand
 from application.identity.authorization import OPERATOR
-from application.ports import HistoryQuery, RateLimit
+from application.ports.messages import HistoryQuery
+from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from domain.messaging.messages import Message, MessageStatus, StatusEvent
 from domain.messaging.provider_errors import describe_error

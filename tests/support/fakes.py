@@ -1,4 +1,4 @@
-"""Hand-written stand-ins for every port of ``application/ports.py``.
+"""Hand-written stand-ins for every port of ``application/ports/``.
 
 The fakes keep their data in memory and behave like the real adapters where a use case could tell the
 difference: unique constraints raise ``AlreadyExists``, every tenant-scoped query filters on the tenant,
@@ -35,41 +35,35 @@ from application.errors import (
     TransactionConflict,
     WebhookUrlRefused,
 )
-from application.ports import (
-    AccessClaims,
-    AuditQuery,
-    Clock,
+from application.ports.audit import AuditQuery
+from application.ports.clock import Clock
+from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
+from application.ports.identity import AccessClaims, IssuedToken, PasswordHasher, SessionAccess, TokenService
+from application.ports.messages import (
     ConversationQuery,
-    DeliveryQuery,
-    DispatchCompletion,
-    DispatchJob,
     HistoryQuery,
     IdempotencyRecord,
-    IssuedToken,
-    JobPhase,
-    LeasedAttempt,
-    LookupResult,
     MessageView,
+    StatusChange,
+)
+from application.ports.provider_callbacks import TwilioSigner
+from application.ports.providers import (
+    LookupResult,
     MessagingProvider,
     OutboundRequest,
     OutcomeKind,
-    PasswordHasher,
     ProviderLookup,
-    RateLimit,
-    RateLimiter,
-    RateLimitState,
-    Reservation,
     SendOutcome,
-    SessionAccess,
-    StatusChange,
-    TokenService,
-    TwilioSigner,
-    UnitOfWork,
+)
+from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
+from application.ports.tenant_webhooks import (
+    DeliveryQuery,
     WebhookRequest,
     WebhookResponse,
     WebhookSender,
     WebhookUrlGuard,
 )
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import MIN_RETENTION, AuditEntry
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
@@ -1623,7 +1617,7 @@ class FakeMetrics:
 
 
 if TYPE_CHECKING:
-    from application.ports import Metrics
+    from application.ports.metrics import Metrics
 
     def _fake_metrics_implement_the_port(metrics: FakeMetrics) -> Metrics:
         return metrics

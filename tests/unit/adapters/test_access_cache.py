@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
-from application.ports import SessionAccess
+from application.ports.identity import SessionAccess
 from domain.administration.tenancy import ProviderName, Role, Tenant, User
 from domain.identity.credentials import AuthSession
 

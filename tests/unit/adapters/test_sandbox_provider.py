@@ -9,7 +9,8 @@ from uuid import uuid4
 import pytest
 
 from adapters.sandbox.provider import SandboxMessagingProvider
-from application.ports import OutboundRequest, OutcomeKind, StatusChange
+from application.ports.messages import StatusChange
+from application.ports.providers import OutboundRequest, OutcomeKind
 from domain.administration.tenancy import ProviderName, Tenant
 from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber

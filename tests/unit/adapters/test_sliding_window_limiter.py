@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
-from application.ports import RateLimit
+from application.ports.rate_limits import RateLimit
 
 LIMIT = RateLimit(amount=2, per_seconds=60)
 START_OF_A_WINDOW = 60.0 * 29_000_000

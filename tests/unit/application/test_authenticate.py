@@ -11,7 +11,7 @@ import pytest
 from application.errors import AuthenticationFailed, RateLimited, StorageUnavailable, TransactionConflict
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import SessionPolicy
-from application.ports import RateLimit
+from application.ports.rate_limits import RateLimit
 from domain.administration.audit import AuditAction
 from domain.administration.tenancy import TenantStatus
 from tests.support.fakes import (

@@ -10,7 +10,7 @@ import pytest
 from application.errors import InvalidCursor, InvalidInput
 from application.messaging.conversations import ConversationPage, ConversationsRequest, ListConversations
 from application.pagination import encode_cursor
-from application.ports import HistoryPosition
+from application.ports.messages import HistoryPosition
 from domain.messaging.conversations import SESSION_WINDOW
 from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber

@@ -8,7 +8,7 @@ import pytest
 
 from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.send_message import SendMessageCommand
-from application.ports import StatusChange
+from application.ports.messages import StatusChange
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window

@@ -11,9 +11,8 @@ import pytest
 
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings, SenderThrottle
-from application.ports import (
-    DispatchJob,
-    JobPhase,
+from application.ports.dispatch_queue import DispatchJob, JobPhase
+from application.ports.providers import (
     LookupResult,
     OutboundRequest,
     OutcomeKind,
@@ -191,7 +190,7 @@ async def test_a_status_callback_that_settled_the_message_ends_the_job_without_s
         await uow.messages.attach_provider_sid(message.tenant_id, message.id, "SM-from-callback")
         await uow.commit()
     async with uow:
-        from application.ports import StatusChange
+        from application.ports.messages import StatusChange
 
         await uow.messages.advance_status(
             StatusChange("SM-from-callback", MessageStatus.DELIVERED), clock.now()

@@ -10,7 +10,7 @@ import pytest
 
 from application.errors import InvalidCursor, InvalidInput, NotFound
 from application.messaging.history import GetMessage, HistoryPage, HistoryRequest, ListHistory
-from application.ports import StatusChange
+from application.ports.messages import StatusChange
 from domain.errors import InvalidPhoneNumber
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber

@@ -16,7 +16,7 @@ from application.pagination import (
     encode_conversation_cursor,
     encode_cursor,
 )
-from application.ports import ConversationPosition, HistoryPosition
+from application.ports.messages import ConversationPosition, HistoryPosition
 
 POSITION = HistoryPosition(
     created_at=datetime(2026, 1, 15, 9, 30, 12, 345678, tzinfo=UTC),

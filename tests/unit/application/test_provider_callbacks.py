@@ -22,7 +22,7 @@ from application.inbound.callbacks import (
     StatusCallbackWebhook,
     TwilioSigners,
 )
-from application.ports import RateLimit
+from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.messaging.provider_errors import describe_error

@@ -21,7 +21,8 @@ from application.errors import (
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage, SendMessageCommand, TenantSendLimits
-from application.ports import JobPhase, OutboundRequest, OutcomeKind, SendOutcome
+from application.ports.dispatch_queue import JobPhase
+from application.ports.providers import OutboundRequest, OutcomeKind, SendOutcome
 from domain.administration.tenancy import ProviderName, Sender, Tenant, TenantStatus, TwilioCredentials
 from domain.errors import InvalidMessage, InvalidPhoneNumber
 from domain.messaging.messages import Direction, Message, MessageStatus, Template

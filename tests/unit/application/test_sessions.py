@@ -28,7 +28,9 @@ from application.identity.sessions import (
     ResolvePrincipal,
     SessionPolicy,
 )
-from application.ports import Principal, RateLimit, SessionAccess, SessionTokens
+from application.ports.identity import SessionAccess, SessionTokens
+from application.ports.principal import Principal
+from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import Role, TenantStatus
 from domain.identity.credentials import RevocationReason, hash_secret, new_refresh_token
 from tests.support.fakes import (

@@ -25,7 +25,7 @@ from application.administration.tenant_admin import (
     UpdateUserCommand,
 )
 from application.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, TransactionConflict
-from application.ports import Principal
+from application.ports.principal import Principal
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import Role, TwilioCredentials, User
 from domain.identity.credentials import AuthSession, RevocationReason, api_key_prefix, hash_secret

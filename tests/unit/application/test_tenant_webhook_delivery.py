@@ -17,7 +17,11 @@ from application.inbound.callbacks import InboundMessageWebhook, ReceiveInboundM
 from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
-from application.ports import DispatchJob, OutcomeKind, Principal, SendOutcome, StatusChange, WebhookResponse
+from application.ports.dispatch_queue import DispatchJob
+from application.ports.messages import StatusChange
+from application.ports.principal import Principal
+from application.ports.providers import OutcomeKind, SendOutcome
+from application.ports.tenant_webhooks import WebhookResponse
 from application.tenant_webhooks.delivery import (
     DeliverWebhook,
     PurgeWebhookDeliveries,

@@ -16,7 +16,7 @@ from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from application.operations.readiness import CheckReadiness
-from application.ports import OutcomeKind, SendOutcome
+from application.ports.providers import OutcomeKind, SendOutcome
 from entrypoints.container import Container, create_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings

@@ -13,7 +13,7 @@ import pytest
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from application.ports import StatusChange
+from application.ports.messages import StatusChange
 from domain.messaging.messages import Direction, MessageStatus, Template
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app

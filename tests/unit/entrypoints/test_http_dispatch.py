@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from application.errors import StorageUnavailable
-from application.ports import OutcomeKind, SendOutcome
+from application.ports.providers import OutcomeKind, SendOutcome
 from domain.messaging.messages import MessageStatus
 from tests.unit.entrypoints.test_http_api import Api, api, assert_problem  # noqa: F401 - the fixture
 

@@ -17,7 +17,8 @@ import pytest
 import structlog.testing
 from dependency_injector import providers
 
-from application.ports import OutcomeKind, RateLimit, SendOutcome
+from application.ports.providers import OutcomeKind, SendOutcome
+from application.ports.rate_limits import RateLimit
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
 from tests.support.fakes import (

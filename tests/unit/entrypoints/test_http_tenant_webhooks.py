@@ -16,7 +16,7 @@ import standardwebhooks
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
-from application.ports import WebhookResponse
+from application.ports.tenant_webhooks import WebhookResponse
 from domain.administration.tenancy import Role, User
 from domain.tenant_webhooks.model import WebhookEventType
 from entrypoints.container import Container, create_container

@@ -17,15 +17,9 @@ from adapters.metrics.prometheus import PrometheusMetrics
 from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.operations.measurements import MeasureDispatchQueue
-from application.ports import (
-    DispatchJob,
-    JobPhase,
-    LookupResult,
-    OutcomeKind,
-    ProviderLookup,
-    SendOutcome,
-    StatusChange,
-)
+from application.ports.dispatch_queue import DispatchJob, JobPhase
+from application.ports.messages import StatusChange
+from application.ports.providers import LookupResult, OutcomeKind, ProviderLookup, SendOutcome
 from domain.messaging.messages import MessageStatus
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app

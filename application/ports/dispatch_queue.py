@@ -1,0 +1,134 @@
+"""The dispatch queue: one leased job per message until it reaches a terminal state."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.administration.tenancy import Tenant, TwilioCredentials
+from domain.messaging.messages import Message
+from domain.phone import PhoneNumber
+
+
+class JobPhase(enum.StrEnum):
+    SEND = "send"  # call the provider
+    RECONCILE = "reconcile"  # the last call's outcome is unknown: find out before sending again
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchJob:
+    """The durable promise to get one accepted message to its provider."""
+
+    message_id: UUID
+    tenant_id: UUID
+    sender: PhoneNumber
+    available_at: datetime
+    created_at: datetime
+    attempts: int = 0
+    phase: JobPhase = JobPhase.SEND
+    last_error: str | None = None
+
+    @classmethod
+    def due_now(cls, message: Message, now: datetime) -> DispatchJob:
+        """The job for a message just accepted (or accepted again): due at once."""
+        return cls(
+            message_id=message.id,
+            tenant_id=message.tenant_id,
+            sender=message.sender,
+            available_at=now,
+            created_at=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedAttempt:
+    """What one attempt at a leased job needs, read as its lease is renewed; None where missing."""
+
+    message: Message | None
+    tenant: Tenant | None
+    credentials: TwilioCredentials | None  # sealed at rest, opened for the provider call
+
+
+class DispatchCompletion(enum.Enum):
+    """How completing a job with its message's outcome went."""
+
+    LEASE_LOST = "lease_lost"  # another worker holds the job now: nothing was written
+    RECORDED = "recorded"  # the job is gone and the message moved from accepted to its outcome
+    # The job is gone; the message had been settled elsewhere and kept its status (its provider SID
+    # was attached if it had none).
+    SETTLED_ELSEWHERE = "settled_elsewhere"
+
+
+class DispatchQueue(Protocol):
+    """Jobs are leased, not locked: a worker that dies loses its lease and the job becomes due again."""
+
+    async def enqueue(self, job: DispatchJob) -> None: ...
+    async def claim_due(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        skip_senders: Collection[PhoneNumber] = (),
+        skip_tenants: Collection[UUID] = (),
+    ) -> list[DispatchJob]:
+        """Lease up to ``limit`` due jobs whose sender is not paused, oldest first, skipping leased ones.
+
+        Jobs of ``skip_senders`` and ``skip_tenants`` stay queued: the claimer could not start them soon
+        (their sender's rate or their tenant's in-flight cap is used up), and holding them would keep
+        other tenants' jobs waiting behind them.
+
+        A job whose lease ran out comes back in the ``RECONCILE`` phase: its owner vanished mid-attempt
+        and may have reached the provider.
+        """
+        ...
+
+    async def claim(
+        self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
+    ) -> DispatchJob | None:
+        """Lease this message's job if it is due and free."""
+        ...
+
+    async def extend_lease_and_load(
+        self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
+    ) -> LeasedAttempt | None:
+        """Keep the lease until ``until``, and read the message, its tenant and the tenant's Twilio
+        credentials in the same step; None if ``owner`` no longer holds the lease (it must not send,
+        and nothing is read)."""
+        ...
+
+    async def reschedule(
+        self,
+        message_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        phase: JobPhase,
+        available_at: datetime,
+        last_error: str | None,
+    ) -> bool:
+        """Release the lease and set when the job is due next; False if ``owner`` no longer holds it."""
+        ...
+
+    async def complete(self, message_id: UUID, *, owner: str | None) -> bool:
+        """Remove the job (``owner`` None: whoever holds it); False if ``owner`` no longer holds it."""
+        ...
+
+    async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
+        """Remove the message's job and record its outcome (the provider's answer: sid, status, error)
+        together, only if ``owner`` still holds the lease. The outcome is written on a message still
+        ``accepted``; one that a status callback moved on keeps its status, and gets the SID if it had
+        none (``SETTLED_ELSEWHERE``).
+
+        Written in the caller's transaction, so a crash leaves both or neither.
+        """
+        ...
+
+    async def depth(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many jobs wait, and when the oldest was created."""
+        ...

@@ -1,0 +1,181 @@
+"""Messages and conversations as stored: repositories, the history read model, idempotency keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Protocol
+from uuid import UUID
+
+from application.ports.dispatch_queue import DispatchJob
+from domain.administration.tenancy import Sender, Tenant
+from domain.messaging.conversations import Conversation
+from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
+from domain.phone import PhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPosition:
+    """Where a page of history ends: the last message's sort key."""
+
+    created_at: datetime
+    message_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    tenant_id: UUID
+    limit: int
+    after: HistoryPosition | None = None
+    direction: Direction | None = None
+    status: MessageStatus | None = None
+    contact: PhoneNumber | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class MessageView(NamedTuple):
+    """A message as a history page shows it: the read model of the list, straight from storage.
+
+    Not a domain ``Message``: a page has up to 100 of them, and building entities (validated content,
+    phone numbers) only to flatten them again cost more CPU than the query. A NamedTuple: immutable
+    and cheap to build from a row.
+    """
+
+    id: UUID
+    direction: Direction
+    status: MessageStatus
+    from_number: str
+    to_number: str
+    body: str
+    media_urls: list[str]
+    content_sid: str | None
+    content_variables: dict[str, str] | None
+    profile_name: str | None
+    provider_sid: str | None
+    error_code: int | None
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> MessageView:
+        template = message.content.template
+        return cls(
+            id=message.id,
+            direction=message.direction,
+            status=message.status,
+            from_number=message.from_number.e164,
+            to_number=message.to_number.e164,
+            body=message.content.body,
+            media_urls=list(message.content.media_urls),
+            content_sid=template.content_sid if template else None,
+            content_variables=template.variables_dict if template else None,
+            profile_name=message.profile_name,
+            provider_sid=message.provider_sid,
+            error_code=message.error_code,
+            error_message=message.error_message,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPosition:
+    """Where a page of conversations ends: the last one's sort key."""
+
+    last_message_at: datetime
+    conversation_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationQuery:
+    tenant_id: UUID
+    limit: int
+    after: ConversationPosition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A delivery status reported by the provider for one of our messages."""
+
+    provider_sid: str
+    status: MessageStatus
+    error_code: int | None = None
+    error_message: str | None = None
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: Message) -> None: ...
+    async def update(self, message: Message) -> None: ...
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None: ...
+    async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        """Provider ids are unique across tenants: the message a provider callback is about."""
+        ...
+
+    async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        """Record the provider's id on a message that has none yet; False if it had one already."""
+        ...
+
+    async def list_page(self, query: HistoryQuery) -> list[Message]: ...
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        """The page ``list_page`` returns, as the read model a history response needs."""
+        ...
+
+    async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        """The message's status reports in the order they were received."""
+        ...
+
+    async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
+        """Apply ``change`` only if it moves the message forward; return the message if it did."""
+        ...
+
+
+class ConversationRepository(Protocol):
+    async def record_message(self, message: Message) -> None:
+        """Make ``message`` the conversation's latest (creating the conversation on its first message);
+        an inbound message also opens the session window. An older message never overrides a newer one."""
+        ...
+
+    async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None: ...
+    async def list_page(self, query: ConversationQuery) -> list[Conversation]:
+        """Newest activity first, keyset on (last_message_at, id) descending, ``after`` exclusive."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    tenant_id: UUID
+    key: str
+    request_fingerprint: str
+    created_at: datetime
+    expires_at: datetime
+    message_id: UUID | None = None
+    response_status: int | None = None  # None while the first request is still running
+
+
+class IdempotencyRepository(Protocol):
+    async def add(self, record: IdempotencyRecord) -> None:
+        """Raise AlreadyExists if the tenant used this key already (and it has not expired)."""
+        ...
+
+    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None: ...
+    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None: ...
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
+class MessageAcceptance(Protocol):
+    """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
+
+    async def sending_profile(
+        self, tenant_id: UUID, sender_number: PhoneNumber | None
+    ) -> tuple[Tenant, Sender | None] | None:
+        """The tenant and the sender it would send from: ``sender_number`` if it is one of the tenant's,
+        its default sender otherwise (None if there is no such sender); None if there is no tenant."""
+        ...
+
+    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+        """Store a new outbound message, make it its conversation's latest, queue its dispatch job and
+        hold its idempotency key, all in the caller's transaction. Raise AlreadyExists if the tenant
+        holds the key already (unexpired): the caller then rolls back, and nothing was stored."""
+        ...

@@ -1,0 +1,59 @@
+"""Messaging providers: sending one message, and looking up what became of one."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from application.ports.messages import StatusChange
+from domain.administration.tenancy import Tenant, TwilioCredentials
+from domain.messaging.messages import Message, MessageStatus
+
+
+class OutcomeKind(enum.StrEnum):
+    ACCEPTED = "accepted"  # the provider took the message and gave it an id
+    REJECTED = "rejected"  # permanent: sending it again would fail the same way
+    RETRYABLE = "retryable"  # the provider certainly did not take it; safe to try again
+    UNKNOWN = "unknown"  # the request may have been processed; never resend blindly
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    kind: OutcomeKind
+    provider_sid: str | None = None
+    status: MessageStatus | None = None
+    error_code: int | None = None
+    reason: str | None = None
+    retry_after_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    tenant: Tenant
+    message: Message
+    credentials: TwilioCredentials | None
+
+
+class LookupResult(enum.StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLookup:
+    result: LookupResult
+    provider_sid: str | None = None
+    status: MessageStatus | None = None
+
+
+class MessagingProvider(Protocol):
+    async def send(self, request: OutboundRequest) -> SendOutcome: ...
+    async def lookup(self, request: OutboundRequest) -> ProviderLookup:
+        """Find a message the provider may have created although we never heard its answer."""
+        ...
+
+
+StatusListener = Callable[[StatusChange], Awaitable[None]]

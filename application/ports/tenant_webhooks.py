@@ -1,0 +1,134 @@
+"""Webhooks to tenants' own systems: endpoints, the outbox, the delivery queue, the HTTP sender."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.tenant_webhooks.model import (
+    DeliveryAttempt,
+    DeliveryState,
+    SigningSecrets,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryQuery:
+    """A page of one endpoint's deliveries, newest first; ``after`` is the last id of the page before."""
+
+    tenant_id: UUID
+    endpoint_id: UUID
+    limit: int
+    after: str | None = None
+    state: DeliveryState | None = None
+
+
+class WebhookEndpointRepository(Protocol):
+    """A tenant's webhook endpoints; their signing secrets are stored sealed and read only to sign."""
+
+    async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
+        """Store the endpoint unless its tenant has ``at_most`` already; whether it was stored.
+
+        Concurrent adds for one tenant never take it past ``at_most``."""
+        ...
+
+    async def get(self, tenant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None: ...
+    async def list_for_tenant(self, tenant_id: UUID) -> list[WebhookEndpoint]:
+        """Oldest first."""
+        ...
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        """Store url, events, description, enabled and disabled_reason; NotFound if there is no such one."""
+        ...
+
+    async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> bool:
+        """Remove the endpoint with its deliveries; False if the tenant has no such endpoint."""
+        ...
+
+    async def rotate_secret(
+        self, tenant_id: UUID, endpoint_id: UUID, new_secret: str, previous_expires_at: datetime
+    ) -> None:
+        """Make ``new_secret`` current; the current one stays valid until ``previous_expires_at``."""
+        ...
+
+    async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None: ...
+    async def reseal_secrets(self) -> int:
+        """Re-encrypt every endpoint's signing secrets under the newest key; return how many changed."""
+        ...
+
+
+class WebhookOutbox(Protocol):
+    """Events for tenants' webhooks, written in the transaction of the change that caused them."""
+
+    async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
+        """Queue one delivery of ``payload`` to each of the tenant's enabled endpoints subscribed to
+        ``event_type``, due at once; return how many."""
+        ...
+
+
+class WebhookDeliveryQueue(Protocol):
+    """Deliveries are leased like dispatch jobs: a worker that dies loses its lease, not the delivery."""
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[WebhookDelivery]:
+        """Lease up to ``limit`` pending deliveries that are due, oldest due first, skipping leased ones."""
+        ...
+
+    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+        """Store ``delivery``'s new state (and ``attempt`` in its log) and release the lease; False if
+        ``owner`` no longer holds it (then nothing is stored)."""
+        ...
+
+    async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None: ...
+    async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]: ...
+    async def list_attempts(
+        self, tenant_id: UUID, delivery_ids: Sequence[str]
+    ) -> dict[str, list[DeliveryAttempt]]:
+        """Each delivery's attempts, oldest first (deliveries without attempts are left out)."""
+        ...
+
+    async def replay(self, tenant_id: UUID, delivery_id: str, now: datetime) -> WebhookDelivery | None:
+        """Make the delivery pending again, due ``now``, with a fresh count of attempts (same id)."""
+        ...
+
+    async def purge_finished(self, before: datetime) -> int:
+        """Delete delivered and dead deliveries that finished before ``before``; return how many."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """What came of one POST: a status (and the start of the body), or the reason there was none."""
+
+    duration_ms: int
+    status_code: int | None = None
+    body_excerpt: str | None = None
+    retry_after_seconds: float | None = None
+    error: str | None = None
+
+
+class WebhookSender(Protocol):
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        """POST once, following no redirect; never raises for what the far end does."""
+        ...
+
+
+class WebhookUrlGuard(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise WebhookUrlRefused if the URL's host is, or resolves to, an address webhooks may not
+        reach (loopback, link-local, private, reserved ...), unless private networks are allowed."""
+        ...

@@ -1,0 +1,60 @@
+"""One database transaction and the repositories that work inside it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from application.ports.audit import AuditLog
+from application.ports.dispatch_queue import DispatchQueue
+from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository
+from application.ports.messages import (
+    ConversationRepository,
+    IdempotencyRepository,
+    MessageAcceptance,
+    MessageRepository,
+)
+from application.ports.tenancy import SenderRepository, TenantRepository
+from application.ports.tenant_webhooks import WebhookDeliveryQueue, WebhookEndpointRepository, WebhookOutbox
+
+
+class UnitOfWork(Protocol):
+    """One database transaction: rolled back on leaving the block unless ``commit()`` was called."""
+
+    @property
+    def tenants(self) -> TenantRepository: ...
+    @property
+    def senders(self) -> SenderRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def jobs(self) -> DispatchQueue: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def acceptance(self) -> MessageAcceptance: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointRepository: ...
+    @property
+    def webhook_events(self) -> WebhookOutbox: ...
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryQueue: ...
+    @property
+    def audit(self) -> AuditLog: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def ping(self) -> None:
+        """Prove the database answers; raise StorageUnavailable otherwise."""
+        ...
