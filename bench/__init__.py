@@ -1,1 +1,1 @@
-"""The benchmark suite: ``uv run python -m bench`` (see BENCHMARKS.md)."""
+"""The benchmark suite: ``uv run python -m bench`` (see docs/benchmarks.md)."""

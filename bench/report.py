@@ -100,7 +100,7 @@ def _e2e_target(e2e: dict[str, Any]) -> dict[str, Any]:
 
 
 def _memory_target(memory: dict[str, dict[str, float]]) -> dict[str, Any] | None:
-    # Logins are left out: argon2id takes 64 MiB per hash in flight, by design (see BENCHMARKS.md).
+    # Logins are left out: argon2id takes 64 MiB per hash in flight, by design (see docs/benchmarks.md).
     under_load = {k: v["peak_mib"] for k, v in memory.items() if k.startswith("api (") and "auth" not in k}
     if not under_load:
         return None

@@ -2,7 +2,7 @@
 
 ``uv run python -m bench`` (``--help`` for the options; ``--quick`` for a smoke run of a minute or two).
 It creates its own databases (random names, dropped at the end), starts every process it measures,
-prints a table and writes bench/results/latest.json. See BENCHMARKS.md for the method.
+prints a table and writes bench/results/latest.json. See docs/benchmarks.md for the method.
 """
 
 from __future__ import annotations

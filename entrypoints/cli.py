@@ -446,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--role",
         choices=[r.value for r in Role],
         default=Role.AGENT.value,
-        help="what the user may do (see the README's role table; default: %(default)s)",
+        help="what the user may do (see the role table in docs/administration.md; default: %(default)s)",
     )
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.set_defaults(handler=cmd_user_create)

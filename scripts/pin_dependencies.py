@@ -111,7 +111,7 @@ def main() -> None:
         "constraint-dependencies",
         compile_pins(runtime, minimum.group(1)),
         "# Every package the project resolves to, pinned, so that a fresh clone installs what was tested:\n"
-        "# written by `uv run scripts/pin_dependencies.py` (README, Dependencies). Edit the ranges above.\n",
+        "# written by `uv run scripts/pin_dependencies.py` (docs/testing.md). Edit the ranges above.\n",
     )
     text = with_array(
         text,

@@ -8,8 +8,8 @@ key, or an admin to log in as), take an admin's account over, or learn a secret 
 
 The use cases check it (``require_person``), whichever entrypoint calls them; the HTTP routes declare
 the same ``PersonOnly`` reason, so their guard refuses a key before the route runs, with the same
-answer. The README's role table lists every operation with who may call it, and the authorization
-matrix test holds the two to it.
+answer. The role table in docs/administration.md lists every operation with who may call it, and the
+authorization matrix test holds the two to it.
 """
 
 from __future__ import annotations

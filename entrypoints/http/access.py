@@ -15,8 +15,8 @@ app-wide guard enforces the declaration before anything else of the route runs.
 Roles: agents send and read; tenant admins do what agents do and manage their tenant's users, senders,
 Twilio credentials, API keys and webhooks, and read its audit trail; platform admins manage tenants
 through ``/admin`` and nothing else, so they read no tenant's messages. API keys act as an agent or a
-tenant admin of their tenant, except for what needs a person. The README's role table lists every
-operation, and the authorization matrix test is generated from it.
+tenant admin of their tenant, except for what needs a person. The role table in docs/administration.md
+lists every operation, and the authorization matrix test is generated from it.
 """
 
 from __future__ import annotations

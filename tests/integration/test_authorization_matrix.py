@@ -1,13 +1,13 @@
-"""The authorization matrix, generated from the README's role table and the OpenAPI schema: every
-operation of the API against every kind of caller, on the real app (composition root, real JWTs and API
-keys), once on a SQLite file and once on PostgreSQL as production runs there: migrated by the owner,
-served as the application's role with row-level security in force. SQLite shows the application's own
-checks; PostgreSQL shows them with RLS under them, which must change no answer.
+"""The authorization matrix, generated from the role table in docs/administration.md and the OpenAPI
+schema: every operation of the API against every kind of caller, on the real app (composition root, real
+JWTs and API keys), once on a SQLite file and once on PostgreSQL as production runs there: migrated by
+the owner, served as the application's role with row-level security in force. SQLite shows the
+application's own checks; PostgreSQL shows them with RLS under them, which must change no answer.
 
-Who may call what is read from the table in the README's "Roles" section (one row per operation, one
-column per kind of caller: ``yes``, ``person`` or ``—``), so the documentation and the behaviour cannot
-drift apart: the table must list exactly the schema's operations, every route's declaration must say
-what its row says, and the requests below hold the running gateway to it.
+Who may call what is read from the role table in docs/administration.md's "Roles" section (one row per
+operation, one column per kind of caller: ``yes``, ``person`` or ``—``), so the documentation and the
+behaviour cannot drift apart: the table must list exactly the schema's operations, every route's
+declaration must say what its row says, and the requests below hold the running gateway to it.
 
 Two tenants, A and B, have something of every kind a path can name. Then:
 
@@ -22,9 +22,10 @@ and after all that (when the world of A and B is torn down), tenant B's rows are
 and in a world of its own, B's own admin gets a success where A got a 404 (so the 404s are about the
 tenant, not about a malformed request).
 
-The cases come from ``app.openapi_schema`` and the README's table, so a new route is in the matrix as
-soon as it exists (and fails it until the README says who may call it). A new path parameter or request
-body fails the matrix until the tables below say what tenant B's value of it is, or what a valid body is.
+The cases come from ``app.openapi_schema`` and the role table in docs/administration.md, so a new route
+is in the matrix as soon as it exists (and fails it until the role table says who may call it). A new
+path parameter or request body fails the matrix until the tables below say what tenant B's value of it
+is, or what a valid body is.
 """
 
 from __future__ import annotations
@@ -92,9 +93,9 @@ class Caller(enum.Enum):
 TENANT_CALLERS = [caller for caller in Caller if caller is not Caller.PLATFORM_ADMIN]
 
 
-# ------------------------------------------------------------------------------ the README's role table
+# ------------------------------------------------------------- the role table in docs/administration.md
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROLES_DOC = Path(__file__).resolve().parents[2] / "docs" / "administration.md"
 # The table's columns, by their header.
 COLUMNS = {
     "Platform admin": Caller.PLATFORM_ADMIN,
@@ -116,15 +117,18 @@ def _cells(line: str) -> list[str]:
 
 
 def role_table(text: str) -> dict[tuple[str, str], dict[Caller, Cell]]:
-    """The operation table of the README's "Roles" section: (method, path) -> each caller's cell."""
-    section = text.split("\n### Roles\n", 1)[1].split("\n### ", 1)[0]
+    """The operation table of the "Roles" section of the role table's document: (method, path) -> each
+    caller's cell. The section runs from its heading (``## Roles`` or ``### Roles``) to the next heading."""
+    heading = re.search(r"^#{2,3} Roles\n", text, re.MULTILINE)
+    assert heading is not None, "docs/administration.md has no Roles section"
+    section = re.split(r"^#", text[heading.end() :], maxsplit=1, flags=re.MULTILINE)[0]
     lines = iter(section.splitlines())
     for line in lines:
         if line.startswith("| Operation |"):
             callers = [COLUMNS[name] for name in _cells(line)[1:]]
             break
     else:
-        raise AssertionError("the README's Roles section has no '| Operation |' table")
+        raise AssertionError("the Roles section of docs/administration.md has no '| Operation |' table")
     next(lines)  # the separator row
     table: dict[tuple[str, str], dict[Caller, Cell]] = {}
     for line in lines:
@@ -132,14 +136,14 @@ def role_table(text: str) -> dict[tuple[str, str], dict[Caller, Cell]]:
             break
         operation, *cells = _cells(line)
         match = re.fullmatch(r"`(GET|POST|PUT|PATCH|DELETE) (/\S*)`", operation)
-        assert match is not None, f"README role table: {operation!r} is not `METHOD /path`"
+        assert match is not None, f"role table: {operation!r} is not `METHOD /path`"
         key = (match.group(1), match.group(2))
-        assert key not in table, f"README role table: {operation} is listed twice"
+        assert key not in table, f"role table: {operation} is listed twice"
         table[key] = {caller: Cell(cell) for caller, cell in zip(callers, cells, strict=True)}
     return table
 
 
-ROLE_TABLE = role_table(README.read_text())
+ROLE_TABLE = role_table(ROLES_DOC.read_text())
 
 
 # ------------------------------------------------------------------------------------ path parameters
@@ -231,7 +235,8 @@ class Operation:
 
     @property
     def expected(self) -> dict[Caller, Cell]:
-        """What the README's role table says of each caller (nothing: the table lacks the operation)."""
+        """What the role table in docs/administration.md says of each caller (nothing: the table lacks the
+        operation)."""
         return ROLE_TABLE.get((self.method, self.path), {})
 
     @property
@@ -484,18 +489,18 @@ def test_every_path_parameter_and_body_is_in_the_tables() -> None:
     assert bodiless == [], "operations taking a body the matrix has none for: add one to BODIES"
 
 
-def test_the_readme_role_table_lists_every_operation_that_needs_a_credential() -> None:
+def test_the_role_table_lists_every_operation_that_needs_a_credential() -> None:
     listed = set(ROLE_TABLE)
     protected = {(operation.method, operation.path) for operation in PROTECTED}
 
-    assert sorted(protected - listed) == [], "operations the README's role table lacks"
-    assert sorted(listed - protected) == [], "README role table rows that are no such operation"
+    assert sorted(protected - listed) == [], "operations the role table in docs/administration.md lacks"
+    assert sorted(listed - protected) == [], "role table rows that are no such operation"
     assert all(set(row) == set(Caller) for row in ROLE_TABLE.values())
 
 
-def test_every_route_declares_what_the_readme_says() -> None:
+def test_every_route_declares_what_the_role_table_says() -> None:
     differences = [
-        f"{operation} {caller.label}: README {operation.expected.get(caller)}, route {cell}"
+        f"{operation} {caller.label}: role table {operation.expected.get(caller)}, route {cell}"
         for operation in PROTECTED
         for caller, cell in operation.declared.items()
         if operation.expected.get(caller) is not cell

@@ -1,4 +1,4 @@
-"""``wa-gateway db upgrade`` on PostgreSQL with an owner and an application role, as the README sets up."""
+"""``wa-gateway db upgrade`` on PostgreSQL with an owner and an application role (docs/security.md)."""
 
 from __future__ import annotations
 

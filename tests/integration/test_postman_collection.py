@@ -1,6 +1,6 @@
 """The committed Postman collection, run by newman (Postman's command-line runner) as a user runs it:
 against a real `wa-gateway serve` on SQLite holding the demo data of the README's quick start, with
-a platform admin created as the README says, so that every folder runs. Every request checks its
+a platform admin created as docs/administration.md says, so that every folder runs. Every request checks its
 status; not one check may fail, and the demo must still work afterwards, twice over.
 
 newman comes from npm, installed once into a cache directory (``~/.cache/wa-gateway``). Without node
