@@ -12,7 +12,7 @@ from application.ports.messages import StatusChange
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
-from tests.unit.application.test_send_message import build_send_message
+from tests.support.use_cases import build_send_message
 
 SID = "SM0123456789abcdef0123456789abcdef"
 
