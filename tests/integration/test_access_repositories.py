@@ -25,8 +25,8 @@ from domain.identity.credentials import (
     new_refresh_token,
 )
 from domain.phone import PhoneNumber
-from tests.integration.conftest import UowFactory
 from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.databases import UowFactory
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 LIFETIME = timedelta(days=14)

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import empty_all_tables
 from tests.integration.test_serve import WA_GATEWAY, clean_environment, free_port
+from tests.support.databases import empty_all_tables
 from tests.support.served_gateway import create_platform_admin
 
 ROOT_PASSWORD = "platform password"

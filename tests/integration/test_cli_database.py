@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import PostgresRoles
+from tests.support.databases import PostgresRoles
 from tests.support.gateway_processes import WA_GATEWAY, clean_environment
 from tests.support.postgres_server import PostgresServer
 

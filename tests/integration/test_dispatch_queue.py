@@ -14,7 +14,7 @@ from application.ports.messages import IdempotencyRecord
 from domain.administration.tenancy import ProviderName, Sender, Tenant, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from tests.integration.conftest import UowFactory
+from tests.support.databases import UowFactory
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 OUR_NUMBER = PhoneNumber.parse("+14155238886")

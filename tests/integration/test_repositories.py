@@ -39,8 +39,8 @@ from domain.administration.tenancy import (
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
-from tests.integration.conftest import UowFactory
 from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.databases import UowFactory
 from tests.support.postgres_server import PostgresServer
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

@@ -33,8 +33,8 @@ from domain.tenant_webhooks.model import (
     WebhookEventType,
     new_signing_secret,
 )
-from tests.integration.conftest import UowFactory
 from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.databases import UowFactory
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 STATUS = WebhookEventType.MESSAGE_STATUS

@@ -31,7 +31,7 @@ from emulators.twilio import sign
 from entrypoints.container import Container, create_container, upgrade_database
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
-from tests.integration.conftest import PostgresRoles, create_prepared_database, empty_all_tables
+from tests.support.databases import PostgresRoles, create_prepared_database, empty_all_tables
 from tests.support.postgres_server import PostgresServer
 
 JWT_SECRET = "the-authorization-matrix-signs-with-this-secret"
