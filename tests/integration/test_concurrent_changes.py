@@ -20,7 +20,7 @@ from application.errors import TransactionConflict
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
 from tests.support.databases import empty_all_tables
-from tests.support.real_gateway import PASSWORD, database_of_its_own, running_gateway
+from tests.support.gateways import PASSWORD, database_of_its_own, running_gateway
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 CONCURRENT_REQUESTS = 20
