@@ -2,16 +2,16 @@
 password hasher, the messaging provider and the tenant-webhook sender and URL guard replaced by fakes,
 and the same people in it every time.
 
-Every HTTP unit test gets its app from ``running_api`` (through the ``api`` and ``make_api`` fixtures of
-tests/unit/entrypoints/conftest.py); what differs between tests is an ``ApiOptions``, never the way the
-app is built.
+Every HTTP test over fakes gets its app from ``running_api`` (the unit tests through the ``api`` and
+``make_api`` fixtures of tests/unit/entrypoints/conftest.py); what differs between tests is an
+``ApiOptions``, never the way the app is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,7 +66,7 @@ class ApiOptions:
 
     def with_settings(self, **settings: str) -> ApiOptions:
         """These options with more settings (an empty value unsets one)."""
-        return ApiOptions({**self.settings, **settings}, self.session_window_check, self.fixed_clock)
+        return replace(self, settings={**self.settings, **settings})
 
 
 # Access control, administration and the audit trail: no embedded dispatcher, so a sent message stays
