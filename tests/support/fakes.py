@@ -87,14 +87,16 @@ Restore = Callable[[], None]
 
 
 class FakeAccessCache:
-    """An access cache that is always told of changes: ``invalidate`` is the notification."""
+    """An access cache told of changes through ``invalidate`` (the notification); one not ``listening``
+    is never told, so it keeps and serves nothing (as when the cache is off)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, listening: bool = True) -> None:
         self.entries: dict[UUID, SessionAccess] = {}
         self.current_version = 0
+        self.listening = listening
 
     def version(self) -> int | None:
-        return self.current_version
+        return self.current_version if self.listening else None
 
     def get(self, session_id: UUID) -> SessionAccess | None:
         return self.entries.get(session_id)
