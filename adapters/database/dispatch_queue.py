@@ -1,4 +1,5 @@
-"""The dispatch queue and idempotency keys on SQLAlchemy Core.
+"""The dispatch queue and idempotency keys on SQLAlchemy Core (a key is held as its message is accepted:
+acceptance.py).
 
 Workers on any number of machines share the queue: a claim leases due jobs with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite, one writer at a time, needs no skipping), and a
@@ -42,7 +43,6 @@ from adapters.database.tables import (
 )
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox
-from application.errors import AlreadyExists
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from application.ports.messages import IdempotencyRecord
 from domain.messaging.messages import Message
@@ -518,13 +518,6 @@ def _job_from_row(row: RowMapping) -> DispatchJob:
 
 
 class SqlAlchemyIdempotencyRepository(_Repository):
-    async def add(self, record: IdempotencyRecord) -> None:
-        await self._scope.bind(record.tenant_id)
-        # An expired record no longer holds the key: it gives way to the new one, in the same statement.
-        statement = hold_key_statement(key_values(record), self._connection.dialect.name)
-        if await self._one_or_none(statement.returning(idempotency_keys.c.key)) is None:
-            raise AlreadyExists(KEY_IN_USE)
-
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
         await self._scope.bind(tenant_id)
         row = await self._one_or_none(

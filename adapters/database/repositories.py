@@ -486,13 +486,8 @@ class SqlAlchemyMessageRepository(_Repository):
             for row in result.mappings()
         ]
 
-    async def list_page(self, query: HistoryQuery) -> list[Message]:
-        await self._scope.bind(query.tenant_id)
-        result = await self._execute(*_history_statement(query, views=False))
-        return [_message_from_row(row) for row in result.mappings()]
-
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
-        statement, parameters = _history_statement(query, views=True)
+        statement, parameters = _history_statement(query)
         # One round trip when the page is all its transaction reads (PostgreSQL), else as any statement.
         rows: Sequence[Sequence[Any]] | None
         rows = await self._scope.read_alone(query.tenant_id, statement, parameters)
@@ -554,7 +549,7 @@ class SqlAlchemyMessageRepository(_Repository):
         return _message_from_row(updated) if updated is not None else None
 
 
-def _history_statement(query: HistoryQuery, *, views: bool) -> tuple[sa.Select[Any], dict[str, Any]]:
+def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, Any]]:
     parameters: dict[str, Any] = {"tenant_id": query.tenant_id, "limit": query.limit}
     if query.after is not None:
         parameters["after_created_at"] = query.after.created_at
@@ -572,7 +567,7 @@ def _history_statement(query: HistoryQuery, *, views: bool) -> tuple[sa.Select[A
         parameters["since"] = query.since
     if query.until is not None:
         parameters["until"] = query.until
-    return _history_page(frozenset(parameters), views), parameters
+    return _history_page(frozenset(parameters)), parameters
 
 
 _CONTACT, _OTHER_FORM = "contact", "contact_other_form"
@@ -601,17 +596,16 @@ _STATUSES = {status.value: status for status in MessageStatus}
 
 
 @functools.cache
-def _history_page(filters: frozenset[str], views: bool) -> sa.Select[Any]:
-    """The history query for one combination of filters (named by their parameters), built once;
-    ``views``: only the columns of a MessageView."""
+def _history_page(filters: frozenset[str]) -> sa.Select[Any]:
+    """The history query for one combination of filters (named by their parameters), built once: the
+    columns of a MessageView."""
     if _OTHER_FORM not in filters:
-        return _first_rows(_history_rows(filters, views, _CONTACT))
+        return _first_rows(_history_rows(filters, _CONTACT))
     # A contact written in two forms: a page of each form, each read in page order from
     # ix_messages_contact_history, then merged (PostgreSQL plans a Merge Append): at most two pages
     # read, rather than every message of the contact read and sorted.
     pages = [
-        _first_rows(_history_rows(filters, views, form)).subquery(f"{form}_page")
-        for form in (_CONTACT, _OTHER_FORM)
+        _first_rows(_history_rows(filters, form)).subquery(f"{form}_page") for form in (_CONTACT, _OTHER_FORM)
     ]
     both = sa.union_all(*(sa.select(*page.c) for page in pages)).subquery("either_form")
     return sa.select(*both.c).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(_LIMIT)
@@ -621,10 +615,9 @@ def _first_rows(statement: sa.Select[Any]) -> sa.Select[Any]:
     return statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(_LIMIT)
 
 
-def _history_rows(filters: frozenset[str], views: bool, contact: str) -> sa.Select[Any]:
+def _history_rows(filters: frozenset[str], contact: str) -> sa.Select[Any]:
     """The rows a history page is taken from, unordered; the contact's form is parameter ``contact``."""
-    columns = _VIEW_COLUMNS if views else tuple(messages.c)
-    statement = sa.select(*columns).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
+    statement = sa.select(*_VIEW_COLUMNS).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
     if "after_created_at" in filters:
         # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
         statement = statement.where(

@@ -36,7 +36,7 @@ from entrypoints.container import create_container, shutdown, warn_unless_row_le
 from entrypoints.settings import load_settings
 from tests.integration.conftest import UowFactory, empty_all_tables
 from tests.integration.test_access_repositories import add_user, new_key, open_session
-from tests.integration.test_dispatch_queue import T0, accepted_with_job, key_record, tenant_with_sender
+from tests.integration.test_dispatch_queue import T0, accept_holding, key_record, tenant_with_sender
 from tests.integration.test_webhook_repositories import add_endpoint, claim, record, settle
 from tests.support.postgres_server import PostgresServer, Role
 
@@ -95,14 +95,15 @@ async def admin(postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
 async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     """One row or more in every table with tenant data, through the repositories."""
     tenant = await tenant_with_sender(uow_factory)
-    message = await accepted_with_job(uow_factory, tenant)
+    async with uow_factory() as uow:  # the message, its job, its conversation and its key
+        message = await accept_holding(uow, key_record(tenant, "order-1"))
+        await uow.commit()
     provider_sid = "SM" + message.id.hex
     async with uow_factory() as uow:
         credentials = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="auth-token-0123456789abcdef")
         await uow.tenants.set_twilio_credentials(tenant.id, credentials)
         await uow.messages.attach_provider_sid(tenant.id, message.id, provider_sid)
         await uow.conversations.record_message(message)
-        await uow.idempotency.add(key_record(tenant, "order-1"))
         await uow.commit()
     async with uow_factory() as uow:
         await uow.messages.advance_status(StatusChange(provider_sid, MessageStatus.SENT), T0)

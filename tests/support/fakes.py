@@ -399,13 +399,10 @@ class FakeMessageRepository:
         ]
 
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
-        return [MessageView.of(message) for message in await self.list_page(query)]
-
-    async def list_page(self, query: HistoryQuery) -> list[Message]:
         """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
         matching = [message for message in self._messages.values() if _matches(message, query)]
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
-        return matching[: query.limit]
+        return [MessageView.of(message) for message in matching[: query.limit]]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         message = self.find_by_provider_sid(change.provider_sid)
@@ -686,12 +683,6 @@ class FakeIdempotencyRepository:
     def __init__(self) -> None:
         self._records: dict[tuple[UUID, str], IdempotencyRecord] = {}
 
-    async def add(self, record: IdempotencyRecord) -> None:
-        existing = self._records.get((record.tenant_id, record.key))
-        if existing is not None and existing.expires_at > record.created_at:
-            raise AlreadyExists("this idempotency key is in use")
-        self._records[(record.tenant_id, record.key)] = record
-
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
         record = self._records.get((tenant_id, key))
         return record if record is not None and record.expires_at > now else None
@@ -706,6 +697,14 @@ class FakeIdempotencyRepository:
         for k in expired:
             del self._records[k]
         return len(expired)
+
+    # Not part of the port: how FakeMessageAcceptance holds a key.
+
+    def hold(self, record: IdempotencyRecord) -> None:
+        existing = self._records.get((record.tenant_id, record.key))
+        if existing is not None and existing.expires_at > record.created_at:
+            raise AlreadyExists("this idempotency key is in use")
+        self._records[(record.tenant_id, record.key)] = record
 
     def snapshot(self) -> Restore:
         records = dict(self._records)
@@ -1145,7 +1144,7 @@ class FakeMessageAcceptance:
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         if idempotency is not None:
-            await self._database.idempotency.add(idempotency)
+            self._database.idempotency.hold(idempotency)
         await self._database.messages.add(message)
         await self._database.conversations.record_message(message)
         await self._database.jobs.enqueue(job)
