@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.database.repositories import _Repository, resealed_columns
+from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.sealed_secrets import resealed_columns
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
@@ -46,7 +47,7 @@ def _secret_owner(tenant_id: UUID, endpoint_id: UUID) -> bytes:
     return b"webhook:" + tenant_id.bytes + endpoint_id.bytes
 
 
-class SqlAlchemyWebhookEndpointRepository(_Repository):
+class SqlAlchemyWebhookEndpointRepository(SqlAlchemyRepository):
     def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
         super().__init__(connection, scope)
         self._secret_box = secret_box
@@ -215,7 +216,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         return resealed
 
 
-class SqlAlchemyWebhookOutbox(_Repository):
+class SqlAlchemyWebhookOutbox(SqlAlchemyRepository):
     async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
         await self._scope.bind(tenant_id)
         result = await self._execute(
@@ -247,7 +248,7 @@ class SqlAlchemyWebhookOutbox(_Repository):
         return len(targets)
 
 
-class SqlAlchemyWebhookDeliveryQueue(_Repository):
+class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
     async def claim_due(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[WebhookDelivery]:

@@ -12,23 +12,23 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
-from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
+from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
-from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
+from adapters.database.conversations import SqlAlchemyConversationRepository
+from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
 from adapters.database.errors import translated_errors
-from adapters.database.repositories import (
-    SqlAlchemyConversationRepository,
-    SqlAlchemyMessageRepository,
-    SqlAlchemySenderRepository,
-    SqlAlchemyTenantRepository,
-    SqlAlchemyUserRepository,
-)
+from adapters.database.idempotency import SqlAlchemyIdempotencyRepository
+from adapters.database.messages import SqlAlchemyMessageRepository
+from adapters.database.senders import SqlAlchemySenderRepository
+from adapters.database.sessions import SqlAlchemySessionRepository
 from adapters.database.tenant_scope import TenantScope
 from adapters.database.tenant_webhooks import (
     SqlAlchemyWebhookDeliveryQueue,
     SqlAlchemyWebhookEndpointRepository,
     SqlAlchemyWebhookOutbox,
 )
+from adapters.database.tenants import SqlAlchemyTenantRepository
+from adapters.database.users import SqlAlchemyUserRepository
 from adapters.security.secret_box import SecretBox
 
 logger = logging.getLogger(__name__)

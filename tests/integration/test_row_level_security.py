@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.engine import create_database_engine, sync_database_url
-from adapters.database.repositories import _Repository
+from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
@@ -259,7 +259,7 @@ async def test_a_row_of_another_tenant_cannot_be_written(
     assert isinstance(inserted.value.orig, psycopg.errors.InsufficientPrivilege)
 
 
-class _ForgetfulMessages(_Repository):
+class _ForgetfulMessages(SqlAlchemyRepository):
     """A repository method with a bug: it binds the tenant but forgets to filter by it."""
 
     async def count_all(self, tenant_id: UUID | None) -> int:
