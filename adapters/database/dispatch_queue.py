@@ -15,10 +15,9 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import LateralFromClause
 
-from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.rows import job_values, labelled, message_from_row, tenant_from_row, unprefixed
 from adapters.database.sealed_secrets import open_credentials
 from adapters.database.statements import (
@@ -29,8 +28,6 @@ from adapters.database.statements import (
     THE_MESSAGE,
 )
 from adapters.database.tables import dispatch_jobs, messages, senders, tenant_credentials, tenants
-from adapters.database.tenant_scope import TenantScope
-from adapters.security.secret_box import SecretBox
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
@@ -127,9 +124,9 @@ def _record_dispatch_parameters(message: Message) -> dict[str, Any]:
 
 
 class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
-    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
-        super().__init__(connection, scope)
-        self._secret_box = secret_box  # to open the credentials read with a lease
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
+        self._secret_box = transaction.secret_box  # to open the credentials read with a lease
 
     async def enqueue(self, job: DispatchJob) -> None:
         await self._scope.bind(job.tenant_id)

@@ -1,5 +1,5 @@
-"""What every repository on SQLAlchemy Core shares: the transaction's connection and tenant scope, and
-statements run so that callers only ever see application errors.
+"""What every repository on SQLAlchemy Core shares: the transaction it works in, and statements run so
+that callers only ever see application errors.
 
 Each repository works on the connection of one unit of work and never commits.
 """
@@ -7,6 +7,7 @@ Each repository works on the connection of one unit of work and never commits.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
@@ -18,17 +19,28 @@ from sqlalchemy.sql import Executable
 from adapters.database.errors import translated_errors
 from adapters.database.tables import ACCESS_TABLES
 from adapters.database.tenant_scope import TenantScope
+from adapters.security.secret_box import SecretBox
 
 TENANT_MISSING = "the tenant does not exist"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """The transaction a repository works in, shared by all the repositories of one unit of work."""
+
+    connection: AsyncConnection
+    # One tenant per transaction (see tenant_scope.py).
+    scope: TenantScope
+    # Opens and seals the secrets some rows hold (sealed_secrets.py).
+    secret_box: SecretBox
 
 
 class SqlAlchemyRepository:
     """The base of every repository: ``_execute`` and its shorthands, for the subclasses."""
 
-    # The scope is the transaction's, shared by all its repositories: one tenant per transaction.
-    def __init__(self, connection: AsyncConnection, scope: TenantScope) -> None:
-        self._connection = connection
-        self._scope = scope
+    def __init__(self, transaction: Transaction) -> None:
+        self._connection = transaction.connection
+        self._scope = transaction.scope
 
     async def _execute(
         self,

@@ -13,13 +13,11 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.sealed_secrets import resealed_columns
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
-from adapters.database.tenant_scope import TenantScope
-from adapters.security.secret_box import SecretBox, SecretDecryptionError
+from adapters.security.secret_box import SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
 from application.ports.tenant_webhooks import DeliveryQuery
 from domain.tenant_webhooks.model import (
@@ -48,9 +46,9 @@ def _secret_owner(tenant_id: UUID, endpoint_id: UUID) -> bytes:
 
 
 class SqlAlchemyWebhookEndpointRepository(SqlAlchemyRepository):
-    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
-        super().__init__(connection, scope)
-        self._secret_box = secret_box
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
+        self._secret_box = transaction.secret_box
 
     async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
         """One conditional INSERT … SELECT … WHERE (the tenant's count) < at_most.

@@ -7,15 +7,13 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.database.repository import TENANT_MISSING, SqlAlchemyRepository
+from adapters.database.repository import TENANT_MISSING, SqlAlchemyRepository, Transaction
 from adapters.database.rows import tenant_from_row
 from adapters.database.sealed_secrets import credentials_owner, open_credentials, resealed_columns
 from adapters.database.statements import CREDENTIALS_OF_TENANT, TENANT_BY_ID, upsert_for
 from adapters.database.tables import senders, tenant_credentials, tenants
-from adapters.database.tenant_scope import TenantScope
-from adapters.security.secret_box import SecretBox, SecretDecryptionError
+from adapters.security.secret_box import SecretDecryptionError
 from application.errors import NotFound
 from application.ports.provider_callbacks import TwilioSigner
 from domain.administration.tenancy import Tenant, TwilioCredentials
@@ -33,9 +31,9 @@ _TWILIO_SIGNERS = sa.select(
 
 
 class SqlAlchemyTenantRepository(SqlAlchemyRepository):
-    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
-        super().__init__(connection, scope)
-        self._secret_box = secret_box
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
+        self._secret_box = transaction.secret_box
 
     async def add(self, tenant: Tenant) -> None:
         await self._execute(

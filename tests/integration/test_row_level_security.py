@@ -22,10 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.engine import create_database_engine, sync_database_url
-from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
+from adapters.security.secret_box import SecretBox
 from application.ports.messages import StatusChange
 from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.administration.tenancy import Tenant, TwilioCredentials
@@ -270,16 +271,18 @@ class _ForgetfulMessages(SqlAlchemyRepository):
 
 
 async def test_a_repository_query_that_forgets_its_tenant_filter_sees_only_the_bound_tenant(
-    engine: AsyncEngine, admin: AsyncEngine, two_tenants: tuple[Tenant, Tenant]
+    engine: AsyncEngine, admin: AsyncEngine, secret_box: SecretBox, two_tenants: tuple[Tenant, Tenant]
 ) -> None:
     mine, _ = two_tenants
     async with admin.connect() as connection:
         assert await count(connection, "messages") == 2
 
     async with engine.connect() as connection:
-        assert await _ForgetfulMessages(connection, TenantScope(connection)).count_all(None) == 0
+        forgetful = _ForgetfulMessages(Transaction(connection, TenantScope(connection), secret_box))
+        assert await forgetful.count_all(None) == 0
     async with engine.connect() as connection:
-        assert await _ForgetfulMessages(connection, TenantScope(connection)).count_all(mine.id) == 1
+        forgetful = _ForgetfulMessages(Transaction(connection, TenantScope(connection), secret_box))
+        assert await forgetful.count_all(mine.id) == 1
 
 
 async def test_tenant_settings_end_with_their_transaction_on_a_pooled_connection(

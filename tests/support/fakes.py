@@ -20,7 +20,7 @@ import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -1150,9 +1150,10 @@ class FakeMessageAcceptance:
         await self._database.jobs.enqueue(job)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class FakeDatabase:
-    """The in-memory tables; several units of work (one per request, say) can share one database."""
+    """The in-memory tables, one fake per repository of ``Repositories``; several units of work (one per
+    request, say) can share one database."""
 
     tenants: FakeTenantRepository = field(default_factory=FakeTenantRepository)
     senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
@@ -1171,13 +1172,11 @@ class FakeDatabase:
 
     def __post_init__(self) -> None:
         self.tenants.senders = self.senders  # what twilio_signers reads
-        object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
-        object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
-        # frozen: set through object.__setattr__; the queue reads the senders' pauses.
-        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders, self.messages, self.tenants))
-        object.__setattr__(
-            self, "webhook_events", FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
-        )
+        self.acceptance = FakeMessageAcceptance(self)
+        self.sessions = FakeSessionRepository(self.users, self.tenants)
+        # The queue reads the senders' pauses.
+        self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants)
+        self.webhook_events = FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
         self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
 
     def snapshot(self) -> Restore:
@@ -1203,9 +1202,10 @@ class FakeDatabase:
         return restore
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeDatabase):
     """A transaction over a ``FakeDatabase``: leaving the block without ``commit()`` undoes its changes.
 
+    Its repositories are its database's: each field of FakeDatabase is one here too, the same object.
     ``committed`` tells whether any block was committed, ``commits`` how many times. Set ``available`` to
     False to make the database unreachable: entering a block and ``ping()`` then raise StorageUnavailable.
     Units of work sharing a database are not isolated from each other: run their blocks one at a time.
@@ -1213,66 +1213,12 @@ class FakeUnitOfWork:
 
     def __init__(self, database: FakeDatabase | None = None) -> None:
         self.database = database if database is not None else FakeDatabase()
+        for repository in fields(FakeDatabase):
+            setattr(self, repository.name, getattr(self.database, repository.name))
         self.committed = False
         self.commits = 0
         self.available = True
         self._rollback: Restore | None = None
-
-    @property
-    def tenants(self) -> FakeTenantRepository:
-        return self.database.tenants
-
-    @property
-    def senders(self) -> FakeSenderRepository:
-        return self.database.senders
-
-    @property
-    def users(self) -> FakeUserRepository:
-        return self.database.users
-
-    @property
-    def messages(self) -> FakeMessageRepository:
-        return self.database.messages
-
-    @property
-    def conversations(self) -> FakeConversationRepository:
-        return self.database.conversations
-
-    @property
-    def jobs(self) -> FakeDispatchQueue:
-        return self.database.jobs
-
-    @property
-    def idempotency(self) -> FakeIdempotencyRepository:
-        return self.database.idempotency
-
-    @property
-    def acceptance(self) -> FakeMessageAcceptance:
-        return self.database.acceptance
-
-    @property
-    def sessions(self) -> FakeSessionRepository:
-        return self.database.sessions
-
-    @property
-    def api_keys(self) -> FakeApiKeyRepository:
-        return self.database.api_keys
-
-    @property
-    def webhook_endpoints(self) -> FakeWebhookEndpointRepository:
-        return self.database.webhook_endpoints
-
-    @property
-    def webhook_events(self) -> FakeWebhookOutbox:
-        return self.database.webhook_events
-
-    @property
-    def webhook_deliveries(self) -> FakeWebhookDeliveryQueue:
-        return self.database.webhook_deliveries
-
-    @property
-    def audit(self) -> FakeAuditLog:
-        return self.database.audit
 
     @property
     def in_transaction(self) -> bool:
