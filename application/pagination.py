@@ -23,7 +23,8 @@ from domain.tenant_webhooks.model import is_delivery_id
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 
-_MAX_CURSOR_LENGTH = 200
+# Room for every cursor handed out, but a tenant's (whose name may run to 200 characters).
+MAX_CURSOR_LENGTH = 200
 _CONVERSATION_TAG = "c"
 _DELIVERY_TAG = "d"
 _AUDIT_TAG = "a"
@@ -96,7 +97,7 @@ def _encode(parts: list[str]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, *, length: int, max_length: int | None = _MAX_CURSOR_LENGTH) -> list[str]:
+def _decode(cursor: str, *, length: int, max_length: int | None = MAX_CURSOR_LENGTH) -> list[str]:
     """The cursor's parts: exactly ``length`` strings, or InvalidCursor."""
     if max_length is not None and len(cursor) > max_length:
         raise InvalidCursor(_REFUSED)
