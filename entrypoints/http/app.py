@@ -26,6 +26,7 @@ from entrypoints.http.contract import (
 )
 from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
+from entrypoints.http.inbound.controller import TwilioCallbacksController
 from entrypoints.http.observability import (
     MetricsController,
     RequestObservability,
@@ -37,7 +38,6 @@ from entrypoints.http.problems import (
     undecodable_request_handler,
     unexpected_error_handler,
 )
-from entrypoints.http.provider_callbacks import TwilioWebhooksController
 from entrypoints.http.rate_limits import document_rate_limits
 from entrypoints.http.routes import (
     AuthController,
@@ -97,7 +97,7 @@ def create_app(container: Container) -> Litestar:
             MessagesController,
             ConversationsController,
             HealthController,
-            TwilioWebhooksController,
+            TwilioCallbacksController,
             WebhookEndpointsController,
             MetricsController,
             *ADMINISTRATION_CONTROLLERS,
