@@ -35,7 +35,7 @@ from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox, SecretDecryptionError
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, TransactionConflict
 from application.ports.messages import ConversationQuery, HistoryQuery, MessageView, StatusChange
-from application.ports.provider_callbacks import TwilioSigner
+from application.ports.tenancy import TwilioSigner
 from domain.administration.tenancy import (
     ProviderName,
     Role,
