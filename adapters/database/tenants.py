@@ -15,7 +15,7 @@ from adapters.database.statements import CREDENTIALS_OF_TENANT, TENANT_BY_ID, up
 from adapters.database.tables import senders, tenant_credentials, tenants
 from adapters.security.secret_box import SecretDecryptionError
 from application.errors import NotFound
-from application.ports.provider_callbacks import TwilioSigner
+from application.ports.tenancy import TwilioSigner
 from domain.administration.tenancy import Tenant, TwilioCredentials
 from domain.phone import PhoneNumber
 

@@ -35,6 +35,7 @@ from entrypoints.http.contract import (
 )
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.identity.controller import ApiKeysController, AuthController, MeController
+from entrypoints.http.inbound.controller import TwilioCallbacksController
 from entrypoints.http.messaging.controller import ConversationsController, MessagesController
 from entrypoints.http.observability import RequestObservability, request_id_on_every_response
 from entrypoints.http.operations.controller import HealthController, MetricsController
@@ -44,7 +45,6 @@ from entrypoints.http.problems import (
     undecodable_request_handler,
     unexpected_error_handler,
 )
-from entrypoints.http.provider_callbacks import TwilioWebhooksController
 from entrypoints.http.rate_limits import document_rate_limits, limit_requests_per_address
 from entrypoints.http.security_headers import security_headers_on_every_response
 from entrypoints.http.tenant_webhooks.controller import WebhookEndpointsController
@@ -106,7 +106,7 @@ def create_app(container: Container) -> Litestar:
             MessagesController,
             ConversationsController,
             HealthController,
-            TwilioWebhooksController,
+            TwilioCallbacksController,
             WebhookEndpointsController,
             MetricsController,
             AdminTenantsController,

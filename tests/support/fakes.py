@@ -48,7 +48,6 @@ from application.ports.messages import (
     MessageView,
     StatusChange,
 )
-from application.ports.provider_callbacks import TwilioSigner
 from application.ports.providers import (
     LookupResult,
     MessagingProvider,
@@ -58,6 +57,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
+from application.ports.tenancy import TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
     WebhookRequest,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import standardwebhooks
 
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
+from adapters.twilio.callbacks import TwilioInboundMessages
 from application.errors import CredentialsUnreadable
-from application.inbound.callbacks import InboundMessageWebhook, ReceiveInboundMessage
+from application.inbound.receive_message import ReceiveInboundMessage
 from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
@@ -47,7 +47,13 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
-from tests.support.twilio_callbacks import ACME_ACCOUNT, ACME_TOKEN, INBOUND_URL, inbound_params, sign
+from tests.support.twilio_callbacks import (
+    ACME_ACCOUNT,
+    ACME_TOKEN,
+    INBOUND_URL,
+    inbound_params,
+    signed_callback,
+)
 
 URL = "https://crm.example.com/hooks/whatsapp"
 ALL_EVENTS = ("message.received", "message.status", "message.failed")
@@ -121,10 +127,10 @@ async def test_an_inbound_message_becomes_a_message_received_event(
     await uow.tenants.set_twilio_credentials(acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
     endpoint = (await register(uow, clock, acme)).endpoint
     params = inbound_params(body="Where is my order?")
-    receive = ReceiveInboundMessage(uow, TwilioWebhookSignatureVerifier(), clock)
+    receive = ReceiveInboundMessage(uow, TwilioInboundMessages(), clock)
 
-    receipt = await receive(InboundMessageWebhook(INBOUND_URL, params, sign(ACME_TOKEN, INBOUND_URL, params)))
-    await receive(InboundMessageWebhook(INBOUND_URL, params, sign(ACME_TOKEN, INBOUND_URL, params)))
+    receipt = await receive(signed_callback(INBOUND_URL, params, token=ACME_TOKEN))
+    await receive(signed_callback(INBOUND_URL, params, token=ACME_TOKEN))
 
     delivery = only(uow)  # Twilio's repeat stored nothing, and recorded no second event
     assert (delivery.endpoint_id, delivery.event_type) == (endpoint.id, WebhookEventType.MESSAGE_RECEIVED)

@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
-from application.inbound.callbacks import InboundMessageWebhook, ReceiveInboundMessage
+from adapters.twilio.callbacks import TwilioInboundMessages
+from application.inbound.receive_message import ReceiveInboundMessage
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import HistoryRequest, ListHistory
 from application.messaging.send_message import SendMessage, SendMessageCommand
+from application.ports.provider_callbacks import ProviderCallback
 from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message
 from domain.phone import PhoneNumber
@@ -27,7 +28,7 @@ from tests.support.twilio_callbacks import (
     INBOUND_SID,
     INBOUND_URL,
     inbound_params,
-    sign,
+    signed_callback,
 )
 
 MEXICO_WHATSAPP, MEXICO_PLAN = "+5215512345678", "+525512345678"
@@ -42,7 +43,7 @@ async def twilio_account(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
 
 @pytest.fixture
 def receive(uow: FakeUnitOfWork, clock: FixedClock, twilio_account: None) -> ReceiveInboundMessage:
-    return ReceiveInboundMessage(uow, TwilioWebhookSignatureVerifier(), clock)
+    return ReceiveInboundMessage(uow, TwilioInboundMessages(), clock)
 
 
 @pytest.fixture
@@ -53,12 +54,10 @@ def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: Fi
     return SendMessage(uow, dispatcher, clock, wait_seconds=5.0)
 
 
-def customer_writes(from_: str, *, to: str = "+14155238886", sid: str = INBOUND_SID) -> InboundMessageWebhook:
+def customer_writes(from_: str, *, to: str = "+14155238886", sid: str = INBOUND_SID) -> ProviderCallback:
     """Twilio's inbound webhook as it arrives for a customer whose WhatsApp id is ``from_``."""
     params = inbound_params(from_=from_, to=to, wa_id=from_.removeprefix("+"), sid=sid)
-    return InboundMessageWebhook(
-        url=INBOUND_URL, params=params, signature=sign(ACME_TOKEN, INBOUND_URL, params)
-    )
+    return signed_callback(INBOUND_URL, params, token=ACME_TOKEN)
 
 
 def reply(
