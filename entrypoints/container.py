@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
-from adapters.database.access_cache import ListeningAccessCache
+from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
 from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_connected_role
@@ -75,7 +75,7 @@ from application.messaging.history import GetMessage, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness
-from application.ports.identity import NO_ACCESS_CACHE, AccessCache
+from application.ports.identity import AccessCache
 from application.ports.messages import StatusChange
 from application.ports.providers import StatusListener
 from application.ports.rate_limits import RateLimit

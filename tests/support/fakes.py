@@ -93,14 +93,16 @@ Row = TypeVar("Row", bound="DataclassInstance")
 
 
 class FakeAccessCache:
-    """An access cache that is always told of changes: ``invalidate`` is the notification."""
+    """An access cache told of changes through ``invalidate`` (the notification); one not ``listening``
+    is never told, so it keeps and serves nothing (as when the cache is off)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, listening: bool = True) -> None:
         self.entries: dict[UUID, SessionAccess] = {}
         self.current_version = 0
+        self.listening = listening
 
     def version(self) -> int | None:
-        return self.current_version
+        return self.current_version if self.listening else None
 
     def get(self, session_id: UUID) -> SessionAccess | None:
         return self.entries.get(session_id)
@@ -427,13 +429,10 @@ class FakeMessageRepository:
         ]
 
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
-        return [MessageView.of(message) for message in await self.list_page(query)]
-
-    async def list_page(self, query: HistoryQuery) -> list[Message]:
         """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
         matching = [message for message in self._messages.values() if _matches(message, query)]
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
-        return matching[: query.limit]
+        return [MessageView.of(message) for message in matching[: query.limit]]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         now = _utc(now)
@@ -720,12 +719,6 @@ class FakeIdempotencyRepository:
     def __init__(self) -> None:
         self._records: dict[tuple[UUID, str], IdempotencyRecord] = {}
 
-    async def add(self, record: IdempotencyRecord) -> None:
-        existing = self._records.get((record.tenant_id, record.key))
-        if existing is not None and existing.expires_at > record.created_at:
-            raise AlreadyExists("this idempotency key is in use")
-        self._records[(record.tenant_id, record.key)] = _stored(record)
-
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
         record = self._records.get((tenant_id, key))
         return record if record is not None and record.expires_at > now else None
@@ -740,6 +733,14 @@ class FakeIdempotencyRepository:
         for k in expired:
             del self._records[k]
         return len(expired)
+
+    # Not part of the port: how FakeMessageAcceptance holds a key.
+
+    def hold(self, record: IdempotencyRecord) -> None:
+        existing = self._records.get((record.tenant_id, record.key))
+        if existing is not None and existing.expires_at > record.created_at:
+            raise AlreadyExists("this idempotency key is in use")
+        self._records[(record.tenant_id, record.key)] = _stored(record)
 
     def snapshot(self) -> Restore:
         records = dict(self._records)
@@ -1187,15 +1188,16 @@ class FakeMessageAcceptance:
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         if idempotency is not None:
-            await self._database.idempotency.add(idempotency)
+            self._database.idempotency.hold(idempotency)
         await self._database.messages.add(message)
         await self._database.conversations.record_message(message)
         await self._database.jobs.enqueue(job)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class FakeDatabase:
-    """The in-memory tables; several units of work (one per request, say) can share one database."""
+    """The in-memory tables, one fake per repository of ``Repositories``; several units of work (one per
+    request, say) can share one database."""
 
     tenants: FakeTenantRepository = field(default_factory=FakeTenantRepository)
     senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
@@ -1215,13 +1217,11 @@ class FakeDatabase:
     def __post_init__(self) -> None:
         self.tenants.senders = self.senders  # what twilio_signers reads
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
-        object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
-        object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
-        # frozen: set through object.__setattr__; the queue reads the senders' pauses.
-        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders, self.messages, self.tenants))
-        object.__setattr__(
-            self, "webhook_events", FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
-        )
+        self.acceptance = FakeMessageAcceptance(self)
+        self.sessions = FakeSessionRepository(self.users, self.tenants)
+        # The queue reads the senders' pauses.
+        self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants)
+        self.webhook_events = FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
         self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
 
     def snapshot(self) -> Restore:
@@ -1247,9 +1247,10 @@ class FakeDatabase:
         return restore
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeDatabase):
     """A transaction over a ``FakeDatabase``: leaving the block without ``commit()`` undoes its changes.
 
+    Its repositories are its database's: each field of FakeDatabase is one here too, the same object.
     ``committed`` tells whether any block was committed, ``commits`` how many times. Set ``available`` to
     False to make the database unreachable: entering a block and ``ping()`` then raise StorageUnavailable.
     Units of work sharing a database are not isolated from each other: run their blocks one at a time.
@@ -1257,66 +1258,12 @@ class FakeUnitOfWork:
 
     def __init__(self, database: FakeDatabase | None = None) -> None:
         self.database = database if database is not None else FakeDatabase()
+        for repository in fields(FakeDatabase):
+            setattr(self, repository.name, getattr(self.database, repository.name))
         self.committed = False
         self.commits = 0
         self.available = True
         self._rollback: Restore | None = None
-
-    @property
-    def tenants(self) -> FakeTenantRepository:
-        return self.database.tenants
-
-    @property
-    def senders(self) -> FakeSenderRepository:
-        return self.database.senders
-
-    @property
-    def users(self) -> FakeUserRepository:
-        return self.database.users
-
-    @property
-    def messages(self) -> FakeMessageRepository:
-        return self.database.messages
-
-    @property
-    def conversations(self) -> FakeConversationRepository:
-        return self.database.conversations
-
-    @property
-    def jobs(self) -> FakeDispatchQueue:
-        return self.database.jobs
-
-    @property
-    def idempotency(self) -> FakeIdempotencyRepository:
-        return self.database.idempotency
-
-    @property
-    def acceptance(self) -> FakeMessageAcceptance:
-        return self.database.acceptance
-
-    @property
-    def sessions(self) -> FakeSessionRepository:
-        return self.database.sessions
-
-    @property
-    def api_keys(self) -> FakeApiKeyRepository:
-        return self.database.api_keys
-
-    @property
-    def webhook_endpoints(self) -> FakeWebhookEndpointRepository:
-        return self.database.webhook_endpoints
-
-    @property
-    def webhook_events(self) -> FakeWebhookOutbox:
-        return self.database.webhook_events
-
-    @property
-    def webhook_deliveries(self) -> FakeWebhookDeliveryQueue:
-        return self.database.webhook_deliveries
-
-    @property
-    def audit(self) -> FakeAuditLog:
-        return self.database.audit
 
     @property
     def in_transaction(self) -> bool:

@@ -4,6 +4,7 @@ the fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -12,6 +13,7 @@ import pytest
 from application.errors import AlreadyExists
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
 from application.ports.messages import IdempotencyRecord
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.tenancy import ProviderName, Sender, Tenant, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
@@ -401,15 +403,29 @@ def key_record(
     )
 
 
+async def accept_holding(uow: UnitOfWork, record: IdempotencyRecord) -> Message:
+    """Accept a message that holds ``record``'s key, as sending one does: the way a key is held."""
+    message = Message.new_outbound(
+        tenant_id=record.tenant_id,
+        sender=OUR_NUMBER,
+        contact=CONTACT,
+        content=MessageContent(body="hi"),
+        now=record.created_at,
+    )
+    held = replace(record, message_id=message.id)
+    await uow.acceptance.add(message, DispatchJob.due_now(message, record.created_at), held)
+    return message
+
+
 async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factory: UowFactory) -> None:
     tenant, other = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
     async with uow_factory() as uow:
-        await uow.idempotency.add(key_record(tenant, "order-1"))
-        await uow.idempotency.add(key_record(other, "order-1"))  # keys are scoped to the tenant
+        await accept_holding(uow, key_record(tenant, "order-1"))
+        await accept_holding(uow, key_record(other, "order-1"))  # keys are scoped to the tenant
         await uow.commit()
     async with uow_factory() as uow:
         with pytest.raises(AlreadyExists):
-            await uow.idempotency.add(key_record(tenant, "order-1", at=T0 + timedelta(hours=1)))
+            await accept_holding(uow, key_record(tenant, "order-1", at=T0 + timedelta(hours=1)))
     async with uow_factory() as uow:
         await uow.idempotency.complete(tenant.id, "order-1", 201)
         await uow.commit()
@@ -420,7 +436,7 @@ async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factor
 
     later = T0 + timedelta(hours=25)
     async with uow_factory() as uow:
-        await uow.idempotency.add(key_record(tenant, "order-1", at=later, fingerprint="e" * 64))
+        await accept_holding(uow, key_record(tenant, "order-1", at=later, fingerprint="e" * 64))
         await uow.commit()
         reused = await uow.idempotency.get(tenant.id, "order-1", later)
     assert reused is not None
@@ -430,8 +446,8 @@ async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factor
 async def test_expired_idempotency_keys_are_purged(uow_factory: UowFactory) -> None:
     tenant = await tenant_with_sender(uow_factory)
     async with uow_factory() as uow:
-        await uow.idempotency.add(key_record(tenant, "old"))
-        await uow.idempotency.add(key_record(tenant, "new", at=T0 + timedelta(hours=12)))
+        await accept_holding(uow, key_record(tenant, "old"))
+        await accept_holding(uow, key_record(tenant, "new", at=T0 + timedelta(hours=12)))
         await uow.commit()
 
     async with uow_factory() as uow:
