@@ -48,7 +48,7 @@ from application.errors import (
 )
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
-from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.metrics import Metrics
 from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
 from application.ports.provider_callbacks import TwilioSigner, WebhookSignatureVerifier
 from application.ports.rate_limits import RateLimit, RateLimiter
@@ -406,7 +406,7 @@ class RecordStatusCallback:
         verifier: WebhookSignatureVerifier,
         clock: Clock,
         *,
-        metrics: Metrics = NO_METRICS,
+        metrics: Metrics,
         limiter: RateLimiter | None = None,
         failure_limit: RateLimit | None = None,
         signers: TwilioSigners | None = None,

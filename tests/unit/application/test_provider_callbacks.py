@@ -27,7 +27,7 @@ from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.messaging.provider_errors import describe_error
 from domain.phone import PhoneNumber
-from tests.support.fakes import FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -62,7 +62,7 @@ def receive(uow: FakeUnitOfWork, clock: FixedClock, tenants: None) -> ReceiveInb
 
 @pytest.fixture
 def record(uow: FakeUnitOfWork, clock: FixedClock, tenants: None) -> RecordStatusCallback:
-    return RecordStatusCallback(uow, TwilioWebhookSignatureVerifier(), clock)
+    return RecordStatusCallback(uow, TwilioWebhookSignatureVerifier(), clock, metrics=FakeMetrics())
 
 
 def inbound(
@@ -656,7 +656,13 @@ def limited_record(
     """Three failed signature checks a minute per address, account and number (thirty per address)."""
     verifier = TwilioWebhookSignatureVerifier()
     return RecordStatusCallback(
-        uow, verifier, clock, limiter=limiter, failure_limit=FAILURE_LIMIT, signers=signers
+        uow,
+        verifier,
+        clock,
+        metrics=FakeMetrics(),
+        limiter=limiter,
+        failure_limit=FAILURE_LIMIT,
+        signers=signers,
     )
 
 
