@@ -1,8 +1,8 @@
 """A per-process cache of session checks that PostgreSQL empties whenever access may have changed.
 
 Every request with an access token checks its session, user and tenant
-(application/identity/sessions.py). That query is most of what authentication costs; this cache serves the check again
-while nothing that could revoke it has changed:
+(application/identity/sessions.py). That query is most of what authentication costs; this cache
+serves the check again while nothing that could revoke it has changed:
 
 - Migration 0008 puts a statement-level trigger on ``auth_sessions``, ``users`` and ``tenants`` that
   sends ``NOTIFY wa_gateway_access`` on every UPDATE, DELETE and TRUNCATE. PostgreSQL delivers it

@@ -132,7 +132,13 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """A migrated, empty database: the same test runs once on each engine."""
-    if request.param == "sqlite":
+    return migrated_empty_database(request, request.param)
+
+
+def migrated_empty_database(request: pytest.FixtureRequest, dialect: str) -> str:
+    """The URL of a migrated, empty database: a fresh SQLite file, or this session's PostgreSQL
+    database emptied ("postgres")."""
+    if dialect == "sqlite":
         url: str = request.getfixturevalue("sqlite_url")
         upgrade(url)
         return url

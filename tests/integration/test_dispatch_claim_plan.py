@@ -21,7 +21,13 @@ from adapters.database.dispatch_queue import _due_jobs, _due_skipping, _lease_st
 from adapters.database.engine import create_database_engine
 from domain.phone import PhoneNumber
 from tests.integration.conftest import UowFactory, empty_all_tables
-from tests.integration.test_dispatch_queue import OUR_NUMBER, T0, accepted_with_job, claim, tenant_with_sender
+from tests.integration.contract.test_dispatch_queue import (
+    OUR_NUMBER,
+    T0,
+    accepted_with_job,
+    claim,
+    tenant_with_sender,
+)
 
 pytestmark = pytest.mark.postgres
 

@@ -15,7 +15,7 @@ from domain.administration.tenancy import Tenant
 from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
 from tests.integration.conftest import UowFactory
-from tests.integration.test_dispatch_queue import CONTACT, OUR_NUMBER, T0, tenant_with_sender
+from tests.integration.contract.test_dispatch_queue import CONTACT, OUR_NUMBER, T0, tenant_with_sender
 
 UNKNOWN_NUMBER = PhoneNumber.parse("+14155550123")
 

@@ -35,9 +35,14 @@ from entrypoints import cli
 from entrypoints.container import create_container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.settings import load_settings
 from tests.integration.conftest import UowFactory, empty_all_tables
-from tests.integration.test_access_repositories import add_user, new_key, open_session
-from tests.integration.test_dispatch_queue import T0, accepted_with_job, key_record, tenant_with_sender
-from tests.integration.test_webhook_repositories import add_endpoint, claim, record, settle
+from tests.integration.contract.test_access_repositories import add_user, new_key, open_session
+from tests.integration.contract.test_dispatch_queue import (
+    T0,
+    accepted_with_job,
+    key_record,
+    tenant_with_sender,
+)
+from tests.integration.contract.test_webhook_repositories import add_endpoint, claim, record, settle
 from tests.support.postgres_server import PostgresServer, Role
 
 pytestmark = pytest.mark.postgres

@@ -1,4 +1,5 @@
-"""The dispatch queue and idempotency keys on PostgreSQL and SQLite: leases, skipping, expiry."""
+"""The repository contract of the dispatch queue and idempotency keys (leases, skipping, expiry), on
+the fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ async def test_only_the_owner_extends_its_lease(uow_factory: UowFactory) -> None
     assert taken.message_id == message.id
 
 
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
 async def test_concurrent_claims_never_hand_out_a_job_twice(uow_factory: UowFactory) -> None:
     tenant = await tenant_with_sender(uow_factory)
     for _ in range(30):
