@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
-from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.metrics import Metrics
 from application.ports.providers import (
     LookupResult,
     MessagingProvider,
@@ -56,7 +56,7 @@ class DispatchMessage:
         clock: Clock,
         settings: DispatchSettings,
         *,
-        metrics: Metrics = NO_METRICS,
+        metrics: Metrics,
     ) -> None:
         self._uow_factory = uow_factory
         self._provider = provider

@@ -11,7 +11,8 @@ Typical use::
     uow = FakeUnitOfWork()
     provider = FakeMessagingProvider()
     account = await provision_account(uow, FakePasswordHasher(), FixedClock())
-    result = await SendMessage(uow, dispatcher, clock, wait_seconds=5)(SendMessageCommand(...))
+    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics())
+    result = await send(SendMessageCommand(...))
     assert provider.requests[0].message.contact == ...
 """
 

@@ -29,6 +29,7 @@ from domain.messaging.messages import Direction, Message, MessageStatus, Templat
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
     FakeMessagingProvider,
+    FakeMetrics,
     FakePasswordHasher,
     FakeRateLimiter,
     FakeUnitOfWork,
@@ -49,9 +50,11 @@ def build_send_message(
 ) -> SendMessage:
     """The real use case, dispatching inline through a real Dispatcher over the fakes."""
     database = uow.database
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings())
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0)
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
 
 
 @pytest.fixture

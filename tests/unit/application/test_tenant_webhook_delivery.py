@@ -41,6 +41,7 @@ from domain.phone import PhoneNumber
 from domain.tenant_webhooks.model import DeliveryState, WebhookDelivery, WebhookEventType
 from tests.support.fakes import (
     FakeMessagingProvider,
+    FakeMetrics,
     FakeUnitOfWork,
     FakeWebhookSender,
     FakeWebhookUrlGuard,
@@ -105,7 +106,7 @@ async def queued_message(uow: FakeUnitOfWork, clock: FixedClock, account: Tenant
 
 
 async def status_event(uow: FakeUnitOfWork, clock: FixedClock, status: MessageStatus) -> None:
-    await RecordStatusChange(uow, clock)(StatusChange(provider_sid=SID, status=status))
+    await RecordStatusChange(uow, clock, metrics=FakeMetrics())(StatusChange(provider_sid=SID, status=status))
 
 
 def body_of(delivery: WebhookDelivery) -> dict[str, Any]:
@@ -166,7 +167,7 @@ async def test_a_failure_is_both_a_status_and_a_failed_event(
     await register(uow, clock, acme)
     await queued_message(uow, clock, acme)
 
-    await RecordStatusChange(uow, clock)(
+    await RecordStatusChange(uow, clock, metrics=FakeMetrics())(
         StatusChange(provider_sid=SID, status=MessageStatus.UNDELIVERED, error_code=63024)
     )
 
@@ -213,7 +214,9 @@ async def test_settling_a_dispatch_records_its_status_in_the_same_transaction(
     await register(uow, clock, acme)
     provider = FakeMessagingProvider(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21211, reason="bad"))
     database = uow.database
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings())
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
     dispatcher = Dispatcher(
         lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings(), owner="d"
     )

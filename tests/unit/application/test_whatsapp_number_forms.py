@@ -21,7 +21,7 @@ from application.ports.provider_callbacks import ProviderCallback
 from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message
 from domain.phone import PhoneNumber
-from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -49,9 +49,11 @@ def receive(uow: FakeUnitOfWork, clock: FixedClock, twilio_account: None) -> Rec
 @pytest.fixture
 def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock) -> SendMessage:
     database = uow.database
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings())
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0)
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
 
 
 def customer_writes(from_: str, *, to: str = "+14155238886", sid: str = INBOUND_SID) -> ProviderCallback:
