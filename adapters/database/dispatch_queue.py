@@ -362,7 +362,7 @@ def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
 def _sender_paused(
     tenant_id: sa.ColumnElement[Any], sender_number: sa.ColumnElement[Any], now: datetime
 ) -> sa.ColumnElement[bool]:
-    """The sender of these jobs is paused (after Twilio error 63018, its messaging limit)."""
+    """The sender of these jobs is paused (it reached WhatsApp's messaging limit)."""
     return (
         sa.select(sa.literal(1))
         .where(

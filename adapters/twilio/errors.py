@@ -37,6 +37,7 @@ def refused_send(error: TwilioException, retry_after_seconds: Callable[[], float
             error_code=code,
             reason=reason,
             retry_after_seconds=retry_after_seconds(),
+            sender_at_limit=code == MESSAGING_LIMIT_CODE,
         )
     if status >= 500 or status == 0:
         return SendOutcome(kind=OutcomeKind.UNKNOWN, error_code=code, reason=reason)

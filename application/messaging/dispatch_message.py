@@ -30,8 +30,6 @@ from domain.messaging.retry_policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
-MESSAGING_LIMIT_CODE = 63018  # WhatsApp's per-sender messaging limit
-
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
@@ -130,7 +128,7 @@ class DispatchMessage:
             )
             return message
         # Retryable: the provider certainly does not have it.
-        if outcome.error_code == MESSAGING_LIMIT_CODE:
+        if outcome.sender_at_limit:
             uow = self._uow_factory()
             async with uow:
                 await uow.senders.pause(message.tenant_id, message.sender, now + self._settings.sender_pause)

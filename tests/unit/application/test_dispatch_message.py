@@ -221,7 +221,9 @@ async def test_a_sender_at_its_messaging_limit_is_paused_and_others_go_on(
     provider: FakeMessagingProvider,
 ) -> None:
     await accept(uow, acme, clock)
-    provider.will_return(SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=63018, reason="limit"))
+    provider.will_return(
+        SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=63018, reason="limit", sender_at_limit=True)
+    )
     await claim_and_run(uow, provider, clock)
     provider.outcome = None
     await accept(uow, globex, clock)
