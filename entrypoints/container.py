@@ -33,8 +33,6 @@ from application.administration.onboarding import (
     CreateUser,
     EnsurePlatformTenant,
     ProvisionDemo,
-    PurgeIdempotencyKeys,
-    ResealCredentials,
 )
 from application.administration.platform import (
     GetTenant,
@@ -73,6 +71,7 @@ from application.messaging.dispatch_message import DispatchMessage, DispatchSett
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness
 from application.ports.identity import AccessCache
