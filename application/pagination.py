@@ -1,8 +1,9 @@
-"""Opaque keyset cursors: a page's last sort key, base64url-encoded JSON.
+"""Keyset pages: their size, and opaque cursors holding a page's last sort key (base64url-encoded JSON).
 
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
-``["a", occurred_at, entry_id]``. The tag keeps one kind from being accepted where another is expected.
+``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``. The tag keeps one kind from being
+accepted where another is expected.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ from application.ports.audit import AuditPosition
 from application.ports.messages import ConversationPosition, HistoryPosition
 from domain.tenant_webhooks.model import is_delivery_id
 
-_MAX_CURSOR_LENGTH = 200
+# Every paged list: a larger page asked for is capped (one page is one bounded query).
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+
+# Room for every cursor handed out, but a tenant's (whose name may run to 200 characters).
+MAX_CURSOR_LENGTH = 200
 _CONVERSATION_TAG = "c"
 _DELIVERY_TAG = "d"
 _AUDIT_TAG = "a"
+_TENANT_TAG = "t"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -71,14 +78,28 @@ def decode_audit_cursor(cursor: str) -> AuditPosition:
     return AuditPosition(occurred_at=occurred_at, entry_id=entry_id)
 
 
+def encode_tenant_cursor(name: str) -> str:
+    return _encode([_TENANT_TAG, name])
+
+
+def decode_tenant_cursor(cursor: str) -> str:
+    """The name of the last tenant of the page before (tenants are listed by their unique name)."""
+    # A tenant's name is up to 200 characters: its cursor may be longer than the others.
+    tag, name = _decode(cursor, length=2, max_length=None)
+    # No tenant is named with U+0000 (the database could not store it): not a cursor we handed out.
+    if tag != _TENANT_TAG or "\x00" in name:
+        raise InvalidCursor(_REFUSED)
+    return name
+
+
 def _encode(parts: list[str]) -> str:
     raw = json.dumps(parts, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, *, length: int) -> list[str]:
+def _decode(cursor: str, *, length: int, max_length: int | None = MAX_CURSOR_LENGTH) -> list[str]:
     """The cursor's parts: exactly ``length`` strings, or InvalidCursor."""
-    if len(cursor) > _MAX_CURSOR_LENGTH:
+    if max_length is not None and len(cursor) > max_length:
         raise InvalidCursor(_REFUSED)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
-from adapters.database.access_cache import ListeningAccessCache
+from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
 from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_connected_role
@@ -23,8 +23,9 @@ from adapters.security.secret_box import SecretBox, parse_keys
 from adapters.system_clock import SystemClock
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from adapters.tenant_webhooks.sender import AiohttpWebhookSender
+from adapters.twilio.callback_authentication import TwilioSigners
+from adapters.twilio.callbacks import TwilioInboundMessages, TwilioStatusCallbacks
 from adapters.twilio.provider import TwilioMessagingProvider
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
 from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
 from application.administration.onboarding import (
     AddSender,
@@ -32,8 +33,6 @@ from application.administration.onboarding import (
     CreateUser,
     EnsurePlatformTenant,
     ProvisionDemo,
-    PurgeIdempotencyKeys,
-    ResealCredentials,
 )
 from application.administration.platform import (
     GetTenant,
@@ -64,16 +63,18 @@ from application.identity.sessions import (
     ResolvePrincipal,
     SessionPolicy,
 )
-from application.inbound.callbacks import ReceiveInboundMessage, RecordStatusCallback, TwilioSigners
+from application.inbound.receive_message import ReceiveInboundMessage
+from application.inbound.record_status_report import RecordStatusReport
 from application.messaging.conversations import ListConversations
 from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness
-from application.ports.identity import NO_ACCESS_CACHE, AccessCache
+from application.ports.identity import AccessCache
 from application.ports.messages import StatusChange
 from application.ports.providers import StatusListener
 from application.ports.rate_limits import RateLimit
@@ -366,27 +367,20 @@ class Container(containers.DeclarativeContainer):
         retention=providers.Callable(_days, settings.provided.audit_retention_days),
     )
 
-    webhook_signature_verifier = providers.Singleton(TwilioWebhookSignatureVerifier)
+    # Provider callbacks: Twilio's, read by its adapter into our commands.
     # Who signs configured numbers' webhooks, read once a few seconds for every webhook of the process.
     twilio_signers = providers.Singleton(TwilioSigners, unit_of_work.provider)
-    receive_inbound_message = providers.Factory(
-        ReceiveInboundMessage,
-        unit_of_work,
-        webhook_signature_verifier,
-        clock,
-        limiter=rate_limiter,
-        failure_limit=twilio_signature_failure_limit,
-        signers=twilio_signers,
+    twilio_inbound_messages = providers.Factory(
+        TwilioInboundMessages, failure_limit=twilio_signature_failure_limit, signers=twilio_signers
     )
-    record_status_callback = providers.Factory(
-        RecordStatusCallback,
-        unit_of_work,
-        webhook_signature_verifier,
-        clock,
-        metrics=metrics,
-        limiter=rate_limiter,
-        failure_limit=twilio_signature_failure_limit,
-        signers=twilio_signers,
+    twilio_status_callbacks = providers.Factory(
+        TwilioStatusCallbacks, failure_limit=twilio_signature_failure_limit, signers=twilio_signers
+    )
+    receive_twilio_message = providers.Factory(
+        ReceiveInboundMessage, unit_of_work, twilio_inbound_messages, clock, limiter=rate_limiter
+    )
+    record_twilio_status = providers.Factory(
+        RecordStatusReport, unit_of_work, twilio_status_callbacks, clock, metrics, limiter=rate_limiter
     )
 
     # Tenant webhooks: endpoints managed over the API, deliveries sent by the webhook worker.

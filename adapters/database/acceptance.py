@@ -14,16 +14,18 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from adapters.database.access import _labelled, _unprefixed
-from adapters.database.dispatch_queue import KEY_IN_USE, hold_key_statement, job_values, key_values
-from adapters.database.repositories import (
-    _message_values,
-    _Repository,
-    _sender_from_row,
-    _tenant_from_row,
-    conversation_upsert,
+from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.rows import (
     conversation_values,
+    job_values,
+    key_values,
+    labelled,
+    message_values,
+    sender_from_row,
+    tenant_from_row,
+    unprefixed,
 )
+from adapters.database.statements import KEY_IN_USE, conversation_upsert, hold_key_statement
 from adapters.database.tables import (
     conversations,
     dispatch_jobs,
@@ -56,7 +58,7 @@ _JOB_COLUMNS = (
 
 def _sending_profile_query(sender_matches: sa.ColumnElement[bool]) -> sa.Select[Any]:
     return (
-        sa.select(*_labelled(tenants, _TENANT), *_labelled(senders, _SENDER))
+        sa.select(*labelled(tenants, _TENANT), *labelled(senders, _SENDER))
         .select_from(tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches)))
         .where(tenants.c.id == sa.bindparam("tenant_id"))
     )
@@ -100,7 +102,7 @@ def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {prefix + name: value for name, value in values.items()}
 
 
-class SqlAlchemyMessageAcceptance(_Repository):
+class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
     async def sending_profile(
         self, tenant_id: UUID, sender_number: PhoneNumber | None
     ) -> tuple[Tenant, Sender | None] | None:
@@ -111,8 +113,8 @@ class SqlAlchemyMessageAcceptance(_Repository):
         row = await self._bound_one_or_none(tenant_id, statement, parameters)
         if row is None:
             return None
-        tenant = _tenant_from_row(_unprefixed(row, _TENANT))
-        sender = _sender_from_row(_unprefixed(row, _SENDER)) if row[_SENDER + "id"] is not None else None
+        tenant = tenant_from_row(unprefixed(row, _TENANT))
+        sender = sender_from_row(unprefixed(row, _SENDER)) if row[_SENDER + "id"] is not None else None
         return tenant, sender
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
@@ -122,7 +124,7 @@ class SqlAlchemyMessageAcceptance(_Repository):
             await self._add_one_by_one(message, job, idempotency, dialect)
             return
         parameters = {
-            **_prefixed({"id": message.id, **_message_values(message)}, "m_"),
+            **_prefixed({"id": message.id, **message_values(message)}, "m_"),
             **_prefixed(conversation_values(message), "c_"),
             **_prefixed(job_values(job), "j_"),
         }
@@ -142,6 +144,6 @@ class SqlAlchemyMessageAcceptance(_Repository):
             held = hold_key_statement(key_values(idempotency), dialect).returning(idempotency_keys.c.key)
             if await self._one_or_none(held) is None:
                 raise AlreadyExists(KEY_IN_USE)
-        await self._execute(sa.insert(messages).values(id=message.id, **_message_values(message)))
+        await self._execute(sa.insert(messages).values(id=message.id, **message_values(message)))
         await self._execute(conversation_upsert(conversation_values(message), dialect))
         await self._execute(sa.insert(dispatch_jobs).values(job_values(job)))

@@ -1,8 +1,8 @@
 """A per-process cache of session checks that PostgreSQL empties whenever access may have changed.
 
 Every request with an access token checks its session, user and tenant
-(application/identity/sessions.py). That query is most of what authentication costs; this cache serves the check again
-while nothing that could revoke it has changed:
+(application/identity/sessions.py). That query is most of what authentication costs; this cache
+serves the check again while nothing that could revoke it has changed:
 
 - Migration 0008 puts a statement-level trigger on ``auth_sessions``, ``users`` and ``tenants`` that
   sends ``NOTIFY wa_gateway_access`` on every UPDATE, DELETE and TRUNCATE. PostgreSQL delivers it
@@ -130,3 +130,20 @@ class ListeningAccessCache:
                 # Every keepalive_seconds: prove the connection still answers (a silent network
                 # failure would otherwise look like a quiet database).
                 await asyncio.wait_for(connection.execute("SELECT 1"), timeout=self._keepalive)
+
+
+class NoAccessCache:
+    """Keeps nothing: every request's session is checked in the database (SQLite, which has no NOTIFY to
+    keep processes in step, or the cache turned off)."""
+
+    def version(self) -> int | None:
+        return None
+
+    def get(self, session_id: UUID) -> SessionAccess | None:
+        return None
+
+    def put(self, session_id: UUID, access: SessionAccess, version: int) -> None:
+        return None
+
+
+NO_ACCESS_CACHE = NoAccessCache()

@@ -16,7 +16,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from adapters.database.repositories import _Repository
+from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.tables import UtcDateTime, audit_log
 from application.ports.audit import AuditQuery
 from domain.administration.audit import (
@@ -33,7 +33,7 @@ from domain.administration.tenancy import Role
 _PURGE = sa.text("SELECT purge_audit_log(:before)").bindparams(sa.bindparam("before", type_=UtcDateTime()))
 
 
-class SqlAlchemyAuditLog(_Repository):
+class SqlAlchemyAuditLog(SqlAlchemyRepository):
     async def record(self, entry: AuditEntry) -> None:
         if entry.tenant_id is None:
             await self._scope.cross_tenant()  # an entry of no tenant (row-level security admits it so)

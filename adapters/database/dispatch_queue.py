@@ -1,4 +1,4 @@
-"""The dispatch queue and idempotency keys on SQLAlchemy Core.
+"""The dispatch queue on SQLAlchemy Core.
 
 Workers on any number of machines share the queue: a claim leases due jobs with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite, one writer at a time, needs no skipping), and a
@@ -8,91 +8,45 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import LateralFromClause
 
-from adapters.database.access import _labelled, _unprefixed
-from adapters.database.repositories import (
-    _ATTACH_PROVIDER_SID,
-    _CREDENTIALS_OF_TENANT,
-    _MESSAGE_BY_ID,
-    _RECORD_DISPATCH,
-    _TENANT_BY_ID,
-    _message_from_row,
-    _record_dispatch_parameters,
-    _Repository,
-    _tenant_from_row,
-    _upsert_for,
-    open_credentials,
+from adapters.database.repository import SqlAlchemyRepository, Transaction
+from adapters.database.rows import job_values, labelled, message_from_row, tenant_from_row, unprefixed
+from adapters.database.sealed_secrets import open_credentials
+from adapters.database.statements import (
+    ATTACH_PROVIDER_SID,
+    CREDENTIALS_OF_TENANT,
+    MESSAGE_BY_ID,
+    TENANT_BY_ID,
+    THE_MESSAGE,
 )
-from adapters.database.tables import (
-    dispatch_jobs,
-    idempotency_keys,
-    messages,
-    senders,
-    tenant_credentials,
-    tenants,
-)
-from adapters.database.tenant_scope import TenantScope
-from adapters.security.secret_box import SecretBox
-from application.errors import AlreadyExists
+from adapters.database.tables import dispatch_jobs, messages, senders, tenant_credentials, tenants
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
-from application.ports.messages import IdempotencyRecord
-from domain.messaging.messages import Message
+from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
 
-
-def job_values(job: DispatchJob) -> dict[str, Any]:
-    return {
-        "message_id": job.message_id,
-        "tenant_id": job.tenant_id,
-        "sender_number": job.sender.e164,
-        "phase": job.phase.value,
-        "attempts": job.attempts,
-        "available_at": job.available_at,
-        "last_error": job.last_error,
-        "created_at": job.created_at,
-    }
-
-
-def key_values(record: IdempotencyRecord) -> dict[str, Any]:
-    return {
-        "tenant_id": record.tenant_id,
-        "key": record.key,
-        "request_fingerprint": record.request_fingerprint,
-        "message_id": record.message_id,
-        "response_status": record.response_status,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-    }
-
-
-def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
-    """Insert the key (``key_values``, or bind parameters standing for them), or take it over from an
-    expired record; no row is written while the key is held."""
-    insert = _upsert_for(dialect_name)
-    statement = insert(idempotency_keys).values(values)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=[idempotency_keys.c.tenant_id, idempotency_keys.c.key],
-        set_={
-            name: excluded[name]
-            for name in ("request_fingerprint", "message_id", "response_status", "created_at", "expires_at")
-        },
-        where=idempotency_keys.c.expires_at <= excluded.created_at,
-    )
-
-
-KEY_IN_USE = "this idempotency key is in use"
-
 # Built once: a worker runs them for every message it sends.
+# The outcome of a message's dispatch, written if it is still accepted (``_record_dispatch_parameters``).
+_RECORD_DISPATCH = (
+    sa.update(messages)
+    .where(*THE_MESSAGE, messages.c.status == sa.bindparam("accepted"))
+    .values(
+        status=sa.bindparam("new_status"),
+        provider_sid=sa.func.coalesce(
+            messages.c.provider_sid, sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type)
+        ),
+        error_code=sa.bindparam("new_error_code", type_=messages.c.error_code.type),
+        error_message=sa.bindparam("new_error_message", type_=messages.c.error_message.type),
+        updated_at=sa.bindparam("new_updated_at", type_=messages.c.updated_at.type),
+    )
+)
 # Not named after a column: UPDATE reserves those names for its SET clause.
 _JOB = dispatch_jobs.c.message_id == sa.bindparam("job_message_id")
 _LEASED_BY = dispatch_jobs.c.lease_owner == sa.bindparam("owner")
@@ -119,9 +73,9 @@ def _extend_lease_and_load() -> sa.Select[Any]:
         .cte("leased")
     )
     return sa.select(
-        *_labelled(messages, _MESSAGE),
-        *_labelled(tenants, _TENANT),
-        *_labelled(tenant_credentials, _CREDENTIALS),
+        *labelled(messages, _MESSAGE),
+        *labelled(tenants, _TENANT),
+        *labelled(tenant_credentials, _CREDENTIALS),
     ).select_from(
         leased.outerjoin(
             messages,
@@ -157,10 +111,22 @@ _EXTEND_LEASE_AND_LOAD = _extend_lease_and_load()
 _COMPLETE_DISPATCH = _complete_dispatch()
 
 
-class SqlAlchemyDispatchQueue(_Repository):
-    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
-        super().__init__(connection, scope)
-        self._secret_box = secret_box  # to open the credentials read with a lease
+def _record_dispatch_parameters(message: Message) -> dict[str, Any]:
+    """``_RECORD_DISPATCH``'s change: the message's outcome, written if it is still accepted."""
+    return {
+        "accepted": MessageStatus.ACCEPTED.value,
+        "new_status": message.status.value,
+        "new_provider_sid": message.provider_sid,
+        "new_error_code": message.error_code,
+        "new_error_message": message.error_message,
+        "new_updated_at": message.updated_at,
+    }
+
+
+class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
+        self._secret_box = transaction.secret_box  # to open the credentials read with a lease
 
     async def enqueue(self, job: DispatchJob) -> None:
         await self._scope.bind(job.tenant_id)
@@ -217,12 +183,10 @@ class SqlAlchemyDispatchQueue(_Repository):
         row = await self._bound_one_or_none(tenant_id, _EXTEND_LEASE_AND_LOAD, parameters)
         if row is None:
             return None
-        credentials = _unprefixed(row, _CREDENTIALS)
+        credentials = unprefixed(row, _CREDENTIALS)
         return LeasedAttempt(
-            message=_message_from_row(_unprefixed(row, _MESSAGE))
-            if row[_MESSAGE + "id"] is not None
-            else None,
-            tenant=_tenant_from_row(_unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
+            message=message_from_row(unprefixed(row, _MESSAGE)) if row[_MESSAGE + "id"] is not None else None,
+            tenant=tenant_from_row(unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
             credentials=open_credentials(self._secret_box, credentials)
             if credentials["tenant_id"] is not None
             else None,
@@ -239,13 +203,13 @@ class SqlAlchemyDispatchQueue(_Repository):
         if extended.rowcount != 1:
             return None
         message = await self._one_or_none(
-            _MESSAGE_BY_ID, {"of_tenant_id": tenant_id, "of_message_id": message_id}
+            MESSAGE_BY_ID, {"of_tenant_id": tenant_id, "of_message_id": message_id}
         )
-        tenant = await self._one_or_none(_TENANT_BY_ID, {"tenant_id": tenant_id})
-        credentials = await self._one_or_none(_CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
+        tenant = await self._one_or_none(TENANT_BY_ID, {"tenant_id": tenant_id})
+        credentials = await self._one_or_none(CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
         return LeasedAttempt(
-            message=_message_from_row(message) if message else None,
-            tenant=_tenant_from_row(tenant) if tenant else None,
+            message=message_from_row(message) if message else None,
+            tenant=tenant_from_row(tenant) if tenant else None,
             credentials=open_credentials(self._secret_box, credentials) if credentials else None,
         )
 
@@ -306,7 +270,7 @@ class SqlAlchemyDispatchQueue(_Repository):
         # Settled elsewhere while we sent: it keeps its status, and learns its SID if it had none.
         if message.provider_sid:
             await self._execute(
-                _ATTACH_PROVIDER_SID,
+                ATTACH_PROVIDER_SID,
                 {**the_message, "new_provider_sid": message.provider_sid},
                 conflict=conflict,
             )
@@ -398,7 +362,7 @@ def _lease_free(jobs: sa.FromClause, now: datetime) -> sa.ColumnElement[bool]:
 def _sender_paused(
     tenant_id: sa.ColumnElement[Any], sender_number: sa.ColumnElement[Any], now: datetime
 ) -> sa.ColumnElement[bool]:
-    """The sender of these jobs is paused (after Twilio error 63018, its messaging limit)."""
+    """The sender of these jobs is paused (it reached WhatsApp's messaging limit)."""
     return (
         sa.select(sa.literal(1))
         .where(
@@ -515,41 +479,3 @@ def _job_from_row(row: RowMapping) -> DispatchJob:
         phase=JobPhase(row["phase"]),
         last_error=row["last_error"],
     )
-
-
-class SqlAlchemyIdempotencyRepository(_Repository):
-    async def add(self, record: IdempotencyRecord) -> None:
-        await self._scope.bind(record.tenant_id)
-        # An expired record no longer holds the key: it gives way to the new one, in the same statement.
-        statement = hold_key_statement(key_values(record), self._connection.dialect.name)
-        if await self._one_or_none(statement.returning(idempotency_keys.c.key)) is None:
-            raise AlreadyExists(KEY_IN_USE)
-
-    async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
-        await self._scope.bind(tenant_id)
-        row = await self._one_or_none(
-            sa.select(idempotency_keys).where(
-                idempotency_keys.c.tenant_id == tenant_id,
-                idempotency_keys.c.key == key,
-                idempotency_keys.c.expires_at > now,
-            )
-        )
-        return _record_from_row(row) if row else None
-
-    async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None:
-        await self._scope.bind(tenant_id)
-        await self._execute(
-            sa.update(idempotency_keys)
-            .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
-            .values(response_status=response_status)
-        )
-
-    async def purge_expired(self, now: datetime) -> int:
-        await self._scope.cross_tenant()
-        result = await self._execute(sa.delete(idempotency_keys).where(idempotency_keys.c.expires_at <= now))
-        return int(result.rowcount)
-
-
-def _record_from_row(row: RowMapping) -> IdempotencyRecord:
-    values: dict[str, Any] = dict(row)
-    return IdempotencyRecord(**values)

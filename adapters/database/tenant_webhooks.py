@@ -13,12 +13,11 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.database.repositories import _Repository, resealed_columns
+from adapters.database.repository import SqlAlchemyRepository, Transaction
+from adapters.database.sealed_secrets import resealed_columns
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
-from adapters.database.tenant_scope import TenantScope
-from adapters.security.secret_box import SecretBox, SecretDecryptionError
+from adapters.security.secret_box import SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
 from application.ports.tenant_webhooks import DeliveryQuery
 from domain.tenant_webhooks.model import (
@@ -46,10 +45,10 @@ def _secret_owner(tenant_id: UUID, endpoint_id: UUID) -> bytes:
     return b"webhook:" + tenant_id.bytes + endpoint_id.bytes
 
 
-class SqlAlchemyWebhookEndpointRepository(_Repository):
-    def __init__(self, connection: AsyncConnection, scope: TenantScope, secret_box: SecretBox) -> None:
-        super().__init__(connection, scope)
-        self._secret_box = secret_box
+class SqlAlchemyWebhookEndpointRepository(SqlAlchemyRepository):
+    def __init__(self, transaction: Transaction) -> None:
+        super().__init__(transaction)
+        self._secret_box = transaction.secret_box
 
     async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
         """One conditional INSERT … SELECT … WHERE (the tenant's count) < at_most.
@@ -215,7 +214,7 @@ class SqlAlchemyWebhookEndpointRepository(_Repository):
         return resealed
 
 
-class SqlAlchemyWebhookOutbox(_Repository):
+class SqlAlchemyWebhookOutbox(SqlAlchemyRepository):
     async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
         await self._scope.bind(tenant_id)
         result = await self._execute(
@@ -247,7 +246,7 @@ class SqlAlchemyWebhookOutbox(_Repository):
         return len(targets)
 
 
-class SqlAlchemyWebhookDeliveryQueue(_Repository):
+class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
     async def claim_due(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[WebhookDelivery]:

@@ -4,54 +4,64 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
-from adapters.database.access import SqlAlchemyApiKeyRepository, SqlAlchemySessionRepository
+from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
-from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue, SqlAlchemyIdempotencyRepository
+from adapters.database.conversations import SqlAlchemyConversationRepository
+from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
 from adapters.database.errors import translated_errors
-from adapters.database.repositories import (
-    SqlAlchemyConversationRepository,
-    SqlAlchemyMessageRepository,
-    SqlAlchemySenderRepository,
-    SqlAlchemyTenantRepository,
-    SqlAlchemyUserRepository,
-)
+from adapters.database.idempotency import SqlAlchemyIdempotencyRepository
+from adapters.database.messages import SqlAlchemyMessageRepository
+from adapters.database.repository import SqlAlchemyRepository, Transaction
+from adapters.database.senders import SqlAlchemySenderRepository
+from adapters.database.sessions import SqlAlchemySessionRepository
 from adapters.database.tenant_scope import TenantScope
 from adapters.database.tenant_webhooks import (
     SqlAlchemyWebhookDeliveryQueue,
     SqlAlchemyWebhookEndpointRepository,
     SqlAlchemyWebhookOutbox,
 )
+from adapters.database.tenants import SqlAlchemyTenantRepository
+from adapters.database.users import SqlAlchemyUserRepository
 from adapters.security.secret_box import SecretBox
+
+if TYPE_CHECKING:
+    from application.ports.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar("R", bound=SqlAlchemyRepository)
 
-@dataclass(frozen=True, slots=True)
-class _Transaction:
-    connection: AsyncConnection
-    scope: TenantScope
-    tenants: SqlAlchemyTenantRepository
-    senders: SqlAlchemySenderRepository
-    users: SqlAlchemyUserRepository
-    messages: SqlAlchemyMessageRepository
-    conversations: SqlAlchemyConversationRepository
-    jobs: SqlAlchemyDispatchQueue
-    idempotency: SqlAlchemyIdempotencyRepository
-    acceptance: SqlAlchemyMessageAcceptance
-    sessions: SqlAlchemySessionRepository
-    api_keys: SqlAlchemyApiKeyRepository
-    webhook_endpoints: SqlAlchemyWebhookEndpointRepository
-    webhook_events: SqlAlchemyWebhookOutbox
-    webhook_deliveries: SqlAlchemyWebhookDeliveryQueue
-    audit: SqlAlchemyAuditLog
+
+class _PerTransaction(Generic[R]):
+    """A repository of the unit of work, built on the transaction the first time the transaction uses
+    it and kept until the transaction ends; outside a block, reaching it is an error."""
+
+    def __init__(self, build: Callable[[Transaction], R]) -> None:
+        self._build = build
+        self._name = ""
+
+    def __set_name__(self, owner: type[object], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type[object]) -> Self: ...
+    @overload
+    def __get__(self, uow: SqlAlchemyUnitOfWork, owner: type[object]) -> R: ...
+    def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type[object]) -> Self | R:
+        if uow is None:
+            return self
+        transaction, built = uow._active(), uow._built
+        repository = built.get(self._name)
+        if repository is None:
+            repository = built[self._name] = self._build(transaction)
+        return cast(R, repository)
 
 
 class SqlAlchemyUnitOfWork:
@@ -67,6 +77,22 @@ class SqlAlchemyUnitOfWork:
     transaction-local, so in autocommit it would end before the query that needs it.
     """
 
+    # The repositories of application/ports/unit_of_work.Repositories, one line each.
+    tenants = _PerTransaction(SqlAlchemyTenantRepository)
+    senders = _PerTransaction(SqlAlchemySenderRepository)
+    users = _PerTransaction(SqlAlchemyUserRepository)
+    messages = _PerTransaction(SqlAlchemyMessageRepository)
+    conversations = _PerTransaction(SqlAlchemyConversationRepository)
+    jobs = _PerTransaction(SqlAlchemyDispatchQueue)
+    idempotency = _PerTransaction(SqlAlchemyIdempotencyRepository)
+    acceptance = _PerTransaction(SqlAlchemyMessageAcceptance)
+    sessions = _PerTransaction(SqlAlchemySessionRepository)
+    api_keys = _PerTransaction(SqlAlchemyApiKeyRepository)
+    webhook_endpoints = _PerTransaction(SqlAlchemyWebhookEndpointRepository)
+    webhook_events = _PerTransaction(SqlAlchemyWebhookOutbox)
+    webhook_deliveries = _PerTransaction(SqlAlchemyWebhookDeliveryQueue)
+    audit = _PerTransaction(SqlAlchemyAuditLog)
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -81,67 +107,12 @@ class SqlAlchemyUnitOfWork:
         # Called after a commit that wrote to a table the session check reads (the access cache's
         # invalidate): this process's next request then sees the change without waiting for NOTIFY.
         self._on_access_changed = on_access_changed
-        self._transaction: _Transaction | None = None
+        self._transaction: Transaction | None = None
+        self._built: dict[str, Any] = {}  # the transaction's repositories, by name (see _PerTransaction)
 
     def read_only_twin(self) -> SqlAlchemyUnitOfWork:
         """A read-only unit of work on the same engine."""
         return SqlAlchemyUnitOfWork(self._engine, self._secret_box, read_only=True)
-
-    @property
-    def tenants(self) -> SqlAlchemyTenantRepository:
-        return self._active().tenants
-
-    @property
-    def senders(self) -> SqlAlchemySenderRepository:
-        return self._active().senders
-
-    @property
-    def users(self) -> SqlAlchemyUserRepository:
-        return self._active().users
-
-    @property
-    def messages(self) -> SqlAlchemyMessageRepository:
-        return self._active().messages
-
-    @property
-    def conversations(self) -> SqlAlchemyConversationRepository:
-        return self._active().conversations
-
-    @property
-    def jobs(self) -> SqlAlchemyDispatchQueue:
-        return self._active().jobs
-
-    @property
-    def idempotency(self) -> SqlAlchemyIdempotencyRepository:
-        return self._active().idempotency
-
-    @property
-    def acceptance(self) -> SqlAlchemyMessageAcceptance:
-        return self._active().acceptance
-
-    @property
-    def sessions(self) -> SqlAlchemySessionRepository:
-        return self._active().sessions
-
-    @property
-    def api_keys(self) -> SqlAlchemyApiKeyRepository:
-        return self._active().api_keys
-
-    @property
-    def webhook_endpoints(self) -> SqlAlchemyWebhookEndpointRepository:
-        return self._active().webhook_endpoints
-
-    @property
-    def webhook_events(self) -> SqlAlchemyWebhookOutbox:
-        return self._active().webhook_events
-
-    @property
-    def webhook_deliveries(self) -> SqlAlchemyWebhookDeliveryQueue:
-        return self._active().webhook_deliveries
-
-    @property
-    def audit(self) -> SqlAlchemyAuditLog:
-        return self._active().audit
 
     async def __aenter__(self) -> Self:
         if self._transaction is not None:
@@ -156,30 +127,14 @@ class SqlAlchemyUnitOfWork:
         # On PostgreSQL every transaction is begun by the scope (with the tenant setting), as BEGIN
         # READ ONLY here: a write through this unit of work fails in the database too.
         scope = TenantScope(connection, read_only=self._read_only)
-        self._transaction = _Transaction(
-            connection=connection,
-            scope=scope,
-            tenants=SqlAlchemyTenantRepository(connection, scope, self._secret_box),
-            senders=SqlAlchemySenderRepository(connection, scope),
-            users=SqlAlchemyUserRepository(connection, scope),
-            messages=SqlAlchemyMessageRepository(connection, scope),
-            conversations=SqlAlchemyConversationRepository(connection, scope),
-            jobs=SqlAlchemyDispatchQueue(connection, scope, self._secret_box),
-            idempotency=SqlAlchemyIdempotencyRepository(connection, scope),
-            acceptance=SqlAlchemyMessageAcceptance(connection, scope),
-            sessions=SqlAlchemySessionRepository(connection, scope),
-            api_keys=SqlAlchemyApiKeyRepository(connection, scope),
-            webhook_endpoints=SqlAlchemyWebhookEndpointRepository(connection, scope, self._secret_box),
-            webhook_events=SqlAlchemyWebhookOutbox(connection, scope),
-            webhook_deliveries=SqlAlchemyWebhookDeliveryQueue(connection, scope),
-            audit=SqlAlchemyAuditLog(connection, scope),
-        )
+        self._transaction = Transaction(connection, scope, self._secret_box)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         transaction, self._transaction = self._transaction, None
+        self._built = {}
         if transaction is None:
             return
         try:
@@ -220,7 +175,7 @@ class SqlAlchemyUnitOfWork:
             async with self._engine.connect() as connection:
                 await connection.execute(statement)
 
-    def _active(self) -> _Transaction:
+    def _active(self) -> Transaction:
         if self._transaction is None:
             raise RuntimeError("use the unit of work inside 'async with'")
         return self._transaction
@@ -232,3 +187,8 @@ async def _close_quietly(connection: AsyncConnection) -> None:
         await connection.close()
     except Exception:
         logger.warning("closing a database connection failed", exc_info=True)
+
+
+if TYPE_CHECKING:
+    # mypy checks that the class is a UnitOfWork: every repository of Repositories, each of its port.
+    _IS_A_UNIT_OF_WORK: type[UnitOfWork] = SqlAlchemyUnitOfWork

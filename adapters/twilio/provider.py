@@ -14,7 +14,9 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
+from adapters.twilio.errors import refused_send
 from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
+from adapters.twilio.statuses import status_at_twilio
 from application.ports.providers import (
     LookupResult,
     OutboundRequest,
@@ -22,19 +24,12 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
-from domain.messaging.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
 
-RATE_LIMITED_CODE = 20429
-MESSAGING_LIMIT_CODE = 63018  # the sender hit WhatsApp's messaging limit: nothing was sent
 # How far around our own timestamp a message found at Twilio may have been created to be ours.
 _LOOKUP_WINDOW = timedelta(minutes=10)
 _LOOKUP_PAGE_SIZE = 200
-# The SDK prefixes Twilio's own message with what it was doing: "Unable to create record: ...".
-_SDK_PREFIX = "Unable to create record: "
-_TWILIO_STATUSES = {status.value: status for status in MessageStatus}
-
 
 _MAX_CACHED_CLIENTS = 1024
 
@@ -108,7 +103,7 @@ class TwilioMessagingProvider:
                 status_callback=status_callback,
             )
         except TwilioException as error:
-            return self._classify_twilio_error(error)
+            return refused_send(error, _retry_after_seconds)
         except aiohttp.ClientConnectorError as error:
             # The connection was never made, so Twilio cannot have the message.
             return SendOutcome(kind=OutcomeKind.RETRYABLE, reason=f"Twilio unreachable: {error.strerror}")
@@ -151,9 +146,10 @@ class TwilioMessagingProvider:
                 same_body = (candidate.body or "") == message.content.body
                 same_media = int(candidate.num_media or 0) == len(message.content.media_urls)
                 if (same_body and same_media) or message.content.template is not None:
-                    status = _TWILIO_STATUSES.get(str(candidate.status), MessageStatus.QUEUED)
                     return ProviderLookup(
-                        result=LookupResult.FOUND, provider_sid=candidate.sid, status=status
+                        result=LookupResult.FOUND,
+                        provider_sid=candidate.sid,
+                        status=status_at_twilio(str(candidate.status)),
                     )
         except (TwilioException, aiohttp.ClientError, TimeoutError, ValueError):
             return ProviderLookup(result=LookupResult.UNAVAILABLE)
@@ -163,28 +159,9 @@ class TwilioMessagingProvider:
     def _accepted(created: MessageInstance) -> SendOutcome:
         if not created.sid:
             return SendOutcome(kind=OutcomeKind.UNKNOWN, reason="Twilio answered without a message SID")
-        status = _TWILIO_STATUSES.get(str(created.status), MessageStatus.QUEUED)
-        return SendOutcome(kind=OutcomeKind.ACCEPTED, provider_sid=created.sid, status=status)
-
-    @staticmethod
-    def _classify_twilio_error(error: TwilioException) -> SendOutcome:
-        status = int(getattr(error, "status", 0) or 0)
-        code = getattr(error, "code", None)
-        if code == status:  # the body was not a Twilio error: the SDK puts the HTTP status there
-            code = None
-        reason = str(
-            getattr(error, "msg", None) or getattr(error, "detail", None) or "Twilio refused the message"
-        ).removeprefix(_SDK_PREFIX)
-        if status == 429 or code in (RATE_LIMITED_CODE, MESSAGING_LIMIT_CODE):
-            return SendOutcome(
-                kind=OutcomeKind.RETRYABLE,
-                error_code=code,
-                reason=reason,
-                retry_after_seconds=_retry_after_seconds(),
-            )
-        if status >= 500 or status == 0:
-            return SendOutcome(kind=OutcomeKind.UNKNOWN, error_code=code, reason=reason)
-        return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
+        return SendOutcome(
+            kind=OutcomeKind.ACCEPTED, provider_sid=created.sid, status=status_at_twilio(str(created.status))
+        )
 
     async def aclose(self) -> None:
         self._clients.clear()  # they hold the HTTP client closed below

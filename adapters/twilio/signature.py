@@ -37,7 +37,7 @@ class _MultiValuedParams:
 
 
 class TwilioWebhookSignatureVerifier:
-    """Implements ``WebhookSignatureVerifier`` for Twilio's form-encoded webhooks."""
+    """Checks the signature of Twilio's form-encoded callbacks (see callback_authentication.py)."""
 
     def is_well_formed(self, signature: str) -> bool:
         """Base64 of an HMAC-SHA1: the only signature the SDK's validator can ever accept."""

@@ -7,18 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from application.errors import AccessDenied, InvalidInput
-from application.identity.authorization import require_platform_admin
-from application.pagination import decode_audit_cursor, encode_audit_cursor
+from application.errors import InvalidInput
+from application.identity.authorization import require_platform_admin, require_tenant_admin
+from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_audit_cursor, encode_audit_cursor
 from application.ports.audit import AuditPosition, AuditQuery
 from application.ports.clock import Clock
 from application.ports.principal import Principal
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import MIN_RETENTION, AuditAction, AuditEntry
-from domain.administration.tenancy import Role
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +48,7 @@ class ListAuditTrail:
         self._uow = uow
 
     async def __call__(self, request: AuditTrailRequest) -> AuditPage:
-        if request.principal.role is not Role.TENANT_ADMIN:
-            raise AccessDenied("only tenant admins read their tenant's audit trail")
+        require_tenant_admin(request.principal, "only tenant admins read their tenant's audit trail")
         return await _page(self._uow, request, request.principal.tenant_id)
 
 

@@ -1,5 +1,5 @@
-"""Creating tenants, senders and users: what an operator does from the CLI, and platform and tenant
-admins over the API. Tenants and users created are recorded in the audit trail."""
+"""Creating tenants, senders and users: platform and tenant admins over the API, and an operator from
+the command line. Tenants and users created are recorded in the audit trail."""
 
 from __future__ import annotations
 
@@ -249,31 +249,3 @@ class ProvisionDemo:
             OPERATOR, tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
         )
         return DemoAccount(tenant=tenant, sender=sender, username=DEMO_USERNAME, password=DEMO_PASSWORD)
-
-
-class ResealCredentials:
-    """After a new key is put first in the key list: re-encrypt every stored secret under it."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    async def __call__(self) -> int:
-        async with self._uow:
-            count = await self._uow.tenants.reseal_credentials()
-            count += await self._uow.webhook_endpoints.reseal_secrets()
-            await self._uow.commit()
-        return count
-
-
-class PurgeIdempotencyKeys:
-    """Idempotency keys are kept 24 hours; this deletes the expired ones."""
-
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self) -> int:
-        async with self._uow:
-            purged = await self._uow.idempotency.purge_expired(self._clock.now())
-            await self._uow.commit()
-        return purged

@@ -8,50 +8,26 @@ platform admin did to it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
 from application.administration.audit_entries import audit_entry
 from application.administration.onboarding import is_customer_tenant
-from application.errors import InvalidCursor, InvalidInput, NotFound
+from application.errors import InvalidInput, NotFound
 from application.identity.authorization import Actor, require_platform_admin
+from application.pagination import MAX_PAGE_SIZE, decode_tenant_cursor, encode_tenant_cursor
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import ProviderName, Tenant, TenantStatus
 from domain.identity.credentials import PLATFORM_TENANT_NAME, RevocationReason
 
-MAX_PAGE_SIZE = 100
-_CURSOR_TAG = "t"
-_REFUSED = "the cursor is not one this API returned"
-
 
 @dataclass(frozen=True, slots=True)
 class TenantPage:
     items: list[Tenant]
     next_cursor: str | None
-
-
-def _encode_cursor(name: str) -> str:
-    raw = json.dumps([_CURSOR_TAG, name], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
-        raise InvalidCursor(_REFUSED) from error
-    if not (isinstance(parts, list) and len(parts) == 2 and parts[0] == _CURSOR_TAG):
-        raise InvalidCursor(_REFUSED)
-    # No tenant is named with U+0000 (the database could not store it): not a cursor we handed out.
-    if not isinstance(parts[1], str) or "\x00" in parts[1]:
-        raise InvalidCursor(_REFUSED)
-    return parts[1]
 
 
 class ListTenants:
@@ -62,14 +38,14 @@ class ListTenants:
 
     async def __call__(self, limit: int, cursor: str | None = None) -> TenantPage:
         limit = max(1, min(limit, MAX_PAGE_SIZE))
-        after = _decode_cursor(cursor) if cursor else None
+        after = decode_tenant_cursor(cursor) if cursor else None
         async with self._uow:
             # one more to know whether a next page exists, one more for the platform tenant
             rows = await self._uow.tenants.list_page(limit + 2, after)
         customers = [tenant for tenant in rows if is_customer_tenant(tenant)]
         items = customers[:limit]
         has_more = len(customers) > limit
-        return TenantPage(items=items, next_cursor=_encode_cursor(items[-1].name) if has_more else None)
+        return TenantPage(items=items, next_cursor=encode_tenant_cursor(items[-1].name) if has_more else None)
 
 
 async def _customer_tenant(uow: UnitOfWork, tenant_id: UUID) -> Tenant:

@@ -1,15 +1,16 @@
-"""What needs a person: the operations an API key may not do, whatever its role.
+"""Who may do what. The use cases that take the caller decide, whichever entrypoint calls them: the role
+(``require_platform_admin``, ``require_tenant_admin``, ``require_user_manager``) and whether it needs a
+person (``require_person``). The HTTP routes mirror both in their access declarations, so the guard
+refuses a caller before the route runs (a key, with the very answer the use case gives). The role
+table in docs/administration.md lists every operation with who may call it, and the authorization
+matrix test holds the routes to it.
 
-An API key acts as an agent or a tenant admin of its tenant, for servers that send, read and look after
-the tenant's data (senders, webhook endpoints). What grants access or holds a secret needs a person who
-logged in: users, their roles and passwords, API keys, the provider credentials and webhook signing
-secrets, and a person's own session and password. So a leaked key cannot mint its successors (a new
-key, or an admin to log in as), take an admin's account over, or learn a secret it was not given.
-
-The use cases check it (``require_person``), whichever entrypoint calls them; the HTTP routes declare
-the same ``PersonOnly`` reason, so their guard refuses a key before the route runs, with the same
-answer. The role table in docs/administration.md lists every operation with who may call it, and the
-authorization matrix test holds the two to it.
+What needs a person: the operations an API key may not do, whatever its role. An API key acts as an
+agent or a tenant admin of its tenant, for servers that send, read and look after the tenant's data
+(senders, webhook endpoints). What grants access or holds a secret needs a person who logged in:
+users, their roles and passwords, API keys, the provider credentials and webhook signing secrets, and a
+person's own session and password. So a leaked key cannot mint its successors (a new key, or an admin
+to log in as), take an admin's account over, or learn a secret it was not given.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def require_platform_admin(actor: Actor) -> None:
     """Tenants are administered by platform admins (over /admin) and the operator, nobody else."""
     if isinstance(actor, Principal) and (not actor.is_user or actor.role is not Role.PLATFORM_ADMIN):
         raise AccessDenied("only platform admins administer tenants")
+
+
+def require_tenant_admin(principal: Principal, refusal: str) -> None:
+    """What a tenant keeps (its webhooks, its audit trail) is looked after by the tenant's own admins:
+    agents only send and read, and platform admins administer tenants, not what is in them."""
+    if principal.role is not Role.TENANT_ADMIN:
+        raise AccessDenied(refusal)
 
 
 def require_user_manager(actor: Actor, tenant_id: UUID) -> None:

@@ -29,7 +29,6 @@ from application.errors import (
 from application.identity.authorization import PersonOnly, require_person
 from application.ports.clock import Clock
 from application.ports.identity import (
-    NO_ACCESS_CACHE,
     AccessCache,
     PasswordHasher,
     SessionAccess,
@@ -204,7 +203,7 @@ class ResolvePrincipal:
         clock: Clock,
         *,
         reads: UnitOfWork | None = None,
-        cache: AccessCache = NO_ACCESS_CACHE,
+        cache: AccessCache,
     ) -> None:
         self._uow = uow
         self._reads = reads if reads is not None else uow

@@ -7,8 +7,12 @@ from datetime import datetime
 from uuid import UUID
 
 from application.errors import InvalidInput
-from application.messaging.history import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from application.pagination import decode_conversation_cursor, encode_conversation_cursor
+from application.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    decode_conversation_cursor,
+    encode_conversation_cursor,
+)
 from application.ports.clock import Clock
 from application.ports.messages import ConversationPosition, ConversationQuery
 from application.ports.unit_of_work import UnitOfWork

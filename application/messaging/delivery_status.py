@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
-from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.metrics import Metrics
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message
@@ -15,9 +15,7 @@ class RecordStatusChange:
     ``provider`` names the provider whose reports this applies (for metrics).
     """
 
-    def __init__(
-        self, uow: UnitOfWork, clock: Clock, *, metrics: Metrics = NO_METRICS, provider: str = "sandbox"
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, *, metrics: Metrics, provider: str = "sandbox") -> None:
         self._uow = uow
         self._clock = clock
         self._metrics = metrics

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
-from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.metrics import Metrics
 from application.ports.providers import (
     LookupResult,
     MessagingProvider,
@@ -29,8 +29,6 @@ from domain.messaging.provider_errors import describe_error
 from domain.messaging.retry_policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
-
-MESSAGING_LIMIT_CODE = 63018  # WhatsApp's per-sender messaging limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +54,7 @@ class DispatchMessage:
         clock: Clock,
         settings: DispatchSettings,
         *,
-        metrics: Metrics = NO_METRICS,
+        metrics: Metrics,
     ) -> None:
         self._uow_factory = uow_factory
         self._provider = provider
@@ -130,7 +128,7 @@ class DispatchMessage:
             )
             return message
         # Retryable: the provider certainly does not have it.
-        if outcome.error_code == MESSAGING_LIMIT_CODE:
+        if outcome.sender_at_limit:
             uow = self._uow_factory()
             async with uow:
                 await uow.senders.pause(message.tenant_id, message.sender, now + self._settings.sender_pause)

@@ -1,7 +1,8 @@
 """The dispatcher: claims due jobs and runs them, within per-sender and per-tenant limits.
 
 One runs inside every ``serve`` process (unless disabled) and in every ``wa-gateway worker``; they
-share the queue through the database, so any number can run side by side.
+share the queue through the database, so any number can run side by side. The polling loop itself
+(claim, run a bounded number, back off, stop) is ``application/polling_worker.py``'s.
 
 It claims only what it can start soon: a job it holds while it waits for its sender's rate or its
 tenant's in-flight cap takes a slot (``max_concurrent_sends``) that another tenant's job could use, so
@@ -12,10 +13,9 @@ are left out of the next claim until they catch up. One busy sender's backlog th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
-import os
-import socket
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
-from application.errors import StorageUnavailable, TransactionConflict
 from application.log_context import log_context
 from application.messaging.dispatch_message import DispatchMessage
+from application.polling_worker import PollingWorker
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.unit_of_work import UnitOfWork
@@ -45,10 +45,6 @@ class DispatcherSettings:
     max_in_flight_per_tenant: int = 50
     sender_messages_per_second: float = 80.0  # WhatsApp's default throughput per business number
     lease_seconds: float = 60.0
-
-
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class SenderThrottle:
@@ -76,7 +72,12 @@ class SenderThrottle:
                 await asyncio.sleep((1 - tokens) / self._rate)
 
 
-class Dispatcher:
+class Dispatcher(PollingWorker[DispatchJob, UUID, Message]):
+    name = "dispatcher"
+    activity = "dispatching"
+    drain_seconds = 15.0
+    _logger = logger
+
     def __init__(
         self,
         uow_factory: Callable[[], UnitOfWork],
@@ -87,12 +88,16 @@ class Dispatcher:
         owner: str | None = None,
         throttle: SenderThrottle | None = None,
     ) -> None:
+        super().__init__(
+            owner=owner,
+            batch_size=settings.batch_size,
+            poll_interval_seconds=settings.poll_interval_seconds,
+            max_concurrent=settings.max_concurrent_sends,
+        )
         self._uow_factory = uow_factory
         self._dispatch = dispatch
         self._clock = clock
         self._settings = settings
-        self.owner = owner or worker_identity()
-        self._in_flight: dict[UUID, asyncio.Task[Message | None]] = {}
         self._tenant_slots: defaultdict[UUID, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_in_flight_per_tenant)
         )
@@ -102,11 +107,6 @@ class Dispatcher:
         self._waiting_per_sender: Counter[PhoneNumber] = Counter()  # held, not yet let through its rate
         self._waiting_for_rate: set[UUID] = set()
         self._sender_backlog_cap = max(1, math.ceil(settings.sender_messages_per_second))
-        self._wakeup = asyncio.Event()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
 
     async def claim(self, message_id: UUID) -> DispatchJob | None:
         """Lease one message's job (inline dispatch right after it was accepted)."""
@@ -121,24 +121,21 @@ class Dispatcher:
             await uow.commit()
         return job
 
-    def start(self, job: DispatchJob) -> asyncio.Task[Message | None]:
-        """Run a leased job in the background; the task is kept until it ends."""
-        task = asyncio.create_task(self._run(job), name=f"dispatch {job.message_id}")
-        self._in_flight[job.message_id] = task
+    def _key(self, job: DispatchJob) -> UUID:
+        return job.message_id
+
+    def _started(self, job: DispatchJob) -> None:
         # Counted from here, not from when the task first runs: the next claim may come before that.
         self._held_per_tenant[job.tenant_id] += 1
         self._waiting_per_sender[job.sender] += 1
         self._waiting_for_rate.add(job.message_id)
-        task.add_done_callback(lambda _: self._release(job))
-        return task
 
     def _through_rate(self, job: DispatchJob) -> None:
         if job.message_id in self._waiting_for_rate:
             self._waiting_for_rate.discard(job.message_id)
             _decrement(self._waiting_per_sender, job.sender)
 
-    def _release(self, job: DispatchJob) -> None:
-        self._in_flight.pop(job.message_id, None)
+    def _ended(self, job: DispatchJob) -> None:
         self._through_rate(job)
         _decrement(self._held_per_tenant, job.tenant_id)
 
@@ -150,71 +147,15 @@ class Dispatcher:
         ]
         return senders, tenants
 
-    def running(self, message_id: UUID) -> asyncio.Task[Message | None] | None:
-        """This process's task for the message, if it is dispatching it right now."""
-        return self._in_flight.get(message_id)
-
-    def notify(self) -> None:
-        """New work may be due: claim without waiting for the next poll."""
-        self._wakeup.set()
-
-    async def _run(self, job: DispatchJob) -> Message | None:
+    def _log_context(self, job: DispatchJob) -> contextlib.AbstractContextManager[None]:
         # Every log line of this attempt names it (inline, it also keeps the request's id).
-        with log_context(job_id=uuid.uuid4().hex[:16], message_id=str(job.message_id)):
-            return await self._run_job(job)
+        return log_context(job_id=uuid.uuid4().hex[:16], message_id=str(job.message_id))
 
-    async def _run_job(self, job: DispatchJob) -> Message | None:
+    async def _work(self, job: DispatchJob) -> Message | None:
         async with self._tenant_slots[job.tenant_id]:
             await self._throttle.acquire(job.sender)
             self._through_rate(job)
-            try:
-                return await self._dispatch(job, self.owner)
-            except StorageUnavailable:
-                # The lease runs out and the job comes back: nothing is lost.
-                logger.warning(
-                    "database unavailable while dispatching %s; it will be retried", job.message_id
-                )
-            except Exception:
-                logger.exception(
-                    "dispatching %s failed; it will be retried when its lease ends", job.message_id
-                )
-            return None
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Claim and run due jobs until ``stop`` is set, then wait for the jobs in flight."""
-        logger.info("dispatcher %s started", self.owner)
-        failures = 0
-        while not stop.is_set():
-            free = self._settings.max_concurrent_sends - len(self._in_flight)
-            claimed: list[DispatchJob] = []
-            if free > 0:
-                try:
-                    claimed = await self._claim_due(min(free, self._settings.batch_size))
-                    failures = 0
-                except StorageUnavailable:
-                    failures += 1
-                    logger.warning("dispatcher cannot reach the database (attempt %d)", failures)
-                except TransactionConflict:
-                    # The database is there; the claim lost to a concurrent transaction: the next one.
-                    logger.info("dispatcher's claim conflicted with a concurrent transaction")
-                except Exception:
-                    # A loop that stopped here would leave its queue unserved, unnoticed: log, back off.
-                    failures += 1
-                    logger.exception("dispatcher's claim failed (attempt %d); it will try again", failures)
-            for job in claimed:
-                if job.message_id not in self._in_flight:
-                    self.start(job)
-            if len(claimed) < self._settings.batch_size or free <= 0:
-                await self._pause(
-                    min(5.0, self._settings.poll_interval_seconds * (2 ** min(failures, 4))), stop
-                )
-        await self.drain()
-        logger.info("dispatcher %s stopped", self.owner)
-
-    async def drain(self, grace_seconds: float = 15.0) -> None:
-        """Give the jobs in flight a chance to end; the leases of any still running cover them."""
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight.values()), timeout=grace_seconds)
+            return await self._dispatch(job, self.owner)
 
     async def _claim_due(self, limit: int) -> list[DispatchJob]:
         skip_senders, skip_tenants = self._saturated()
@@ -230,15 +171,6 @@ class Dispatcher:
             )
             await uow.commit()
         return jobs
-
-    async def _pause(self, seconds: float, stop: asyncio.Event) -> None:
-        self._wakeup.clear()
-        waiters = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
 
 def _decrement(counts: Counter[_Key], key: _Key) -> None:

@@ -5,14 +5,11 @@ from datetime import datetime
 from uuid import UUID
 
 from application.errors import InvalidInput, NotFound
-from application.pagination import decode_cursor, encode_cursor
+from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from application.ports.messages import HistoryPosition, HistoryQuery, MessageView
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from application.messaging.dispatcher import Dispatcher
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
-from application.ports.metrics import NO_METRICS, Metrics
+from application.ports.metrics import Metrics
 from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, count_against
@@ -145,7 +145,7 @@ class SendMessage:
         clock: Clock,
         *,
         wait_seconds: float,
-        metrics: Metrics = NO_METRICS,
+        metrics: Metrics,
         send_limits: TenantSendLimits = NO_SEND_LIMITS,
     ) -> None:
         self._uow = uow

@@ -50,22 +50,6 @@ class AccessCache(Protocol):
     def put(self, session_id: UUID, access: SessionAccess, version: int) -> None: ...
 
 
-class NoAccessCache:
-    """Keeps nothing: every request's session is checked in the database."""
-
-    def version(self) -> int | None:
-        return None
-
-    def get(self, session_id: UUID) -> SessionAccess | None:
-        return None
-
-    def put(self, session_id: UUID, access: SessionAccess, version: int) -> None:
-        return None
-
-
-NO_ACCESS_CACHE = NoAccessCache()
-
-
 class SessionRepository(Protocol):
     """Login sessions and their refresh tokens (stored by hash only)."""
 

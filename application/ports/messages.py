@@ -117,9 +117,9 @@ class MessageRepository(Protocol):
         """Record the provider's id on a message that has none yet; False if it had one already."""
         ...
 
-    async def list_page(self, query: HistoryQuery) -> list[Message]: ...
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
-        """The page ``list_page`` returns, as the read model a history response needs."""
+        """A page of history, newest first, keyset on (created_at, id) descending, ``after`` exclusive
+        (a contact's messages in any of its forms), as the read model a history response needs."""
         ...
 
     async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
@@ -155,9 +155,7 @@ class IdempotencyRecord:
 
 
 class IdempotencyRepository(Protocol):
-    async def add(self, record: IdempotencyRecord) -> None:
-        """Raise AlreadyExists if the tenant used this key already (and it has not expired)."""
-        ...
+    """The keys accepted messages hold (``MessageAcceptance.add`` holds them)."""
 
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None: ...
     async def complete(self, tenant_id: UUID, key: str, response_status: int) -> None: ...

@@ -41,28 +41,3 @@ class Metrics(Protocol):
     def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:
         """The dispatch queue as just measured: jobs waiting and the age of the oldest (None: unknown)."""
         ...
-
-
-class NoMetrics:
-    """Counts nothing: the default of use cases built without a ``Metrics``."""
-
-    def message_accepted(self, provider: str, tenant_id: UUID) -> None:
-        pass
-
-    def message_status(self, provider: str, status: MessageStatus, tenant_id: UUID) -> None:
-        pass
-
-    def provider_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
-        pass
-
-    def rate_limited(self, scope: str) -> None:
-        pass
-
-    def webhook_delivery(self, outcome: str, tenant_id: UUID) -> None:
-        pass
-
-    def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:
-        pass
-
-
-NO_METRICS: Metrics = NoMetrics()

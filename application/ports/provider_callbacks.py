@@ -1,33 +1,69 @@
-"""Checking that a provider's callback really comes from the provider."""
+"""Provider callbacks: a provider's requests into the gateway (a customer's message, a status report).
+
+Each provider's adapter reads its own callbacks: it proves who a callback is for and turns what it says
+into one of our commands (``application/inbound/commands.py``). The use cases never see a provider's
+field names, status words or signature scheme.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
-from domain.phone import PhoneNumber
+from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
+from application.ports.unit_of_work import UnitOfWork
+from application.rate_limits import CountedLimit
+from domain.administration.tenancy import ProviderName
+
+Command_co = TypeVar("Command_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class TwilioSigner:
-    """Who signs a sender's Twilio webhooks: its number, its tenant's Twilio account and auth token."""
+class ProviderCallback:
+    """A provider's request as it arrived, before anything in it is believed.
 
-    tenant_id: UUID
-    phone_number: PhoneNumber
-    account_sid: str
-    auth_token: str
+    ``url`` is the full URL as the provider called it (the public one, query string included: some
+    providers sign it), ``body`` the raw body (others sign that) of media type ``content_type``,
+    ``headers`` every header by lower-case name (the first value of a repeated one). ``client_address``
+    is where it came from: failed authentications are counted against it.
+    """
+
+    url: str
+    content_type: str
+    body: bytes
+    headers: Mapping[str, str]
+    client_address: str = UNKNOWN_CLIENT_ADDRESS
 
 
-class WebhookSignatureVerifier(Protocol):
-    def is_well_formed(self, signature: str) -> bool:
-        """Whether ``signature`` has the form of one of the provider's signatures (no secret needed):
-        a screen that costs nothing, before anything is looked up to check it."""
+class ScreenedCallback(Protocol[Command_co]):
+    """A callback that passed the provider adapter's first look (see ``ProviderCallbackReader``)."""
+
+    @property
+    def counted_against(self) -> Sequence[CountedLimit]:
+        """What authenticating it against the database is counted against, as an attempt that fails
+        with WebhookRejected: nothing, for a callback the adapter proved from what it keeps in memory."""
         ...
 
-    def is_valid(
-        self, *, url: str, params: Mapping[str, Sequence[str]], signature: str, auth_token: str
-    ) -> bool:
-        """Whether ``signature`` is the provider's signature of this request, made with ``auth_token``."""
+    async def authenticate(self, uow: UnitOfWork) -> list[UUID]:
+        """The tenants it proves it is for, read in ``uow``'s transaction, in the order they have it
+        (oldest sender first). WebhookRejected when there are none."""
+        ...
+
+    def command(self) -> Command_co:
+        """What it says, in our words; only after ``authenticate``, as nothing in it is believed before.
+        InvalidInput (or a domain error) when a field the command needs is unusable."""
+        ...
+
+
+class ProviderCallbackReader(Protocol[Command_co]):
+    """One kind of callback of one provider (Twilio's status callbacks, say)."""
+
+    @property
+    def provider(self) -> ProviderName: ...
+
+    async def screen(self, callback: ProviderCallback) -> ScreenedCallback[Command_co]:
+        """A first look, outside any transaction, that costs no lookup: WebhookRejected at once for a
+        callback that cannot be the provider's (not of its form, no signature of its form)."""
         ...

@@ -27,6 +27,9 @@ class SendOutcome:
     error_code: int | None = None
     reason: str | None = None
     retry_after_seconds: float | None = None
+    # The sender reached WhatsApp's messaging limit (the provider says which of its errors means that):
+    # nothing more goes out from it for a while.
+    sender_at_limit: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from application.ports.provider_callbacks import TwilioSigner
 from domain.administration.tenancy import Sender, Tenant, TwilioCredentials
 from domain.phone import PhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioSigner:
+    """Who signs a sender's Twilio webhooks: its number, its tenant's Twilio account and auth token."""
+
+    tenant_id: UUID
+    phone_number: PhoneNumber
+    account_sid: str
+    auth_token: str
 
 
 class TenantRepository(Protocol):

@@ -1,4 +1,10 @@
-"""One database transaction and the repositories that work inside it."""
+"""One database transaction and the repositories that work inside it.
+
+``Repositories`` is the one list of them. Each implementation (the SQL unit of work, the tests' fake)
+builds its own from a table with a line per repository, and is type-checked against this list.
+Adding a repository: its port, a line here, its SQL class and its fake, each with its line in its
+implementation's table.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +24,8 @@ from application.ports.tenancy import SenderRepository, TenantRepository
 from application.ports.tenant_webhooks import WebhookDeliveryQueue, WebhookEndpointRepository, WebhookOutbox
 
 
-class UnitOfWork(Protocol):
-    """One database transaction: rolled back on leaving the block unless ``commit()`` was called."""
+class Repositories(Protocol):
+    """Every repository of a unit of work, by the name use cases reach it under (``uow.messages``)."""
 
     @property
     def tenants(self) -> TenantRepository: ...
@@ -49,6 +55,10 @@ class UnitOfWork(Protocol):
     def webhook_deliveries(self) -> WebhookDeliveryQueue: ...
     @property
     def audit(self) -> AuditLog: ...
+
+
+class UnitOfWork(Repositories, Protocol):
+    """One database transaction: rolled back on leaving the block unless ``commit()`` was called."""
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

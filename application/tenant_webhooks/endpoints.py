@@ -1,9 +1,9 @@
 """Tenant admins manage where their webhooks go, rotate signing secrets, and look at deliveries.
 
-Every use case here takes the caller's ``Principal``: only tenant admins (and platform admins) manage
-webhooks, and everything is looked up within the caller's tenant, so another tenant's endpoint or
-delivery is simply not found. What hands out a signing secret (a new endpoint, a rotation) needs a
-person, and is recorded in the audit trail.
+Every use case here takes the caller's ``Principal``: only tenant admins manage webhooks (platform
+admins administer tenants, not what is in them), and everything is looked up within the caller's
+tenant, so another tenant's endpoint or delivery is simply not found. What hands out a signing secret
+(a new endpoint, a rotation) needs a person, and is recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -14,15 +14,19 @@ from datetime import timedelta
 from uuid import UUID
 
 from application.administration.audit_entries import audit_entry
-from application.errors import AccessDenied, InvalidInput, NotFound, WebhookEndpointDisabled
-from application.identity.authorization import PersonOnly, require_person
-from application.pagination import decode_delivery_cursor, encode_delivery_cursor
+from application.errors import InvalidInput, NotFound, WebhookEndpointDisabled
+from application.identity.authorization import PersonOnly, require_person, require_tenant_admin
+from application.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    decode_delivery_cursor,
+    encode_delivery_cursor,
+)
 from application.ports.clock import Clock
 from application.ports.principal import Principal
 from application.ports.tenant_webhooks import DeliveryQuery, WebhookUrlGuard
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, TargetKind
-from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import (
     DEFAULT_SECRET_OVERLAP,
     MAX_SECRET_OVERLAP,
@@ -35,15 +39,9 @@ from domain.tenant_webhooks.model import (
 )
 
 MAX_ENDPOINTS_PER_TENANT = 20
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 50
 _ENDPOINT_MISSING = "no such webhook endpoint"
 _DELIVERY_MISSING = "no such delivery of this webhook endpoint"
-
-
-def require_webhook_admin(principal: Principal) -> None:
-    if principal.role not in (Role.TENANT_ADMIN, Role.PLATFORM_ADMIN):
-        raise AccessDenied("only tenant administrators manage webhooks")
+_ADMINS_ONLY = "only tenant administrators manage webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,7 @@ class RegisterWebhookEndpoint:
         self._max_endpoints = max_endpoints
 
     async def __call__(self, command: RegisterWebhookCommand) -> EndpointWithSecret:
-        require_webhook_admin(command.principal)
+        require_tenant_admin(command.principal, _ADMINS_ONLY)
         require_person(command.principal, PersonOnly.SET_WEBHOOK_SECRETS)
         endpoint = WebhookEndpoint.new(
             tenant_id=command.principal.tenant_id,
@@ -116,7 +114,7 @@ class ListWebhookEndpoints:
         self._uow = uow
 
     async def __call__(self, principal: Principal) -> list[WebhookEndpoint]:
-        require_webhook_admin(principal)
+        require_tenant_admin(principal, _ADMINS_ONLY)
         async with self._uow:
             return await self._uow.webhook_endpoints.list_for_tenant(principal.tenant_id)
 
@@ -126,7 +124,7 @@ class GetWebhookEndpoint:
         self._uow = uow
 
     async def __call__(self, principal: Principal, endpoint_id: UUID) -> WebhookEndpoint:
-        require_webhook_admin(principal)
+        require_tenant_admin(principal, _ADMINS_ONLY)
         async with self._uow:
             return await _endpoint(self._uow, principal, endpoint_id)
 
@@ -153,7 +151,7 @@ class UpdateWebhookEndpoint:
         self._clock = clock
 
     async def __call__(self, command: UpdateWebhookCommand) -> WebhookEndpoint:
-        require_webhook_admin(command.principal)
+        require_tenant_admin(command.principal, _ADMINS_ONLY)
         async with self._uow:
             endpoint = await _endpoint(self._uow, command.principal, command.endpoint_id)
         updated = endpoint.changed(
@@ -178,7 +176,7 @@ class DeleteWebhookEndpoint:
         self._uow = uow
 
     async def __call__(self, principal: Principal, endpoint_id: UUID) -> None:
-        require_webhook_admin(principal)
+        require_tenant_admin(principal, _ADMINS_ONLY)
         async with self._uow:
             if not await self._uow.webhook_endpoints.delete(principal.tenant_id, endpoint_id):
                 raise NotFound(_ENDPOINT_MISSING)
@@ -199,7 +197,7 @@ class RotateWebhookSecret:
     async def __call__(
         self, principal: Principal, endpoint_id: UUID, overlap: timedelta | None = None
     ) -> EndpointWithSecret:
-        require_webhook_admin(principal)
+        require_tenant_admin(principal, _ADMINS_ONLY)
         require_person(principal, PersonOnly.SET_WEBHOOK_SECRETS)
         overlap = self._default_overlap if overlap is None else overlap
         if not timedelta(0) <= overlap <= MAX_SECRET_OVERLAP:
@@ -257,7 +255,7 @@ class ListWebhookDeliveries:
         self._uow = uow
 
     async def __call__(self, request: DeliveriesRequest) -> DeliveriesPage:
-        require_webhook_admin(request.principal)
+        require_tenant_admin(request.principal, _ADMINS_ONLY)
         if request.limit < 1:
             raise InvalidInput("limit must be at least 1")
         limit = min(request.limit, MAX_PAGE_SIZE)
@@ -287,7 +285,7 @@ class GetWebhookDelivery:
         self._uow = uow
 
     async def __call__(self, principal: Principal, endpoint_id: UUID, delivery_id: str) -> DeliveryDetails:
-        require_webhook_admin(principal)
+        require_tenant_admin(principal, _ADMINS_ONLY)
         async with self._uow:
             delivery = await _delivery(self._uow, principal, endpoint_id, delivery_id)
             attempts = await self._uow.webhook_deliveries.list_attempts(principal.tenant_id, [delivery.id])
@@ -303,7 +301,7 @@ class ReplayWebhookDelivery:
         self._clock = clock
 
     async def __call__(self, principal: Principal, endpoint_id: UUID, delivery_id: str) -> DeliveryDetails:
-        require_webhook_admin(principal)
+        require_tenant_admin(principal, _ADMINS_ONLY)
         async with self._uow:
             endpoint = await _endpoint(self._uow, principal, endpoint_id)
             await _delivery(self._uow, principal, endpoint_id, delivery_id)

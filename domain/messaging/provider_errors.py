@@ -1,4 +1,8 @@
-"""Human-readable reasons for the error codes Twilio reports on WhatsApp messages."""
+"""Readable reasons for the error codes providers report on WhatsApp messages.
+
+A failed message keeps its provider's error code and a reason a person can act on: ours for the codes
+below, else the provider's own words. The codes are the providers' own (Twilio's, five digits, today).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ _REASONS: dict[int, str] = {
 
 
 def describe_error(code: int | None, fallback: str | None = None) -> str | None:
-    """The reason to store with a failed message: ours for known codes, else the provider's own words."""
+    """The reason to store with a failed message: ours for known codes, else the provider's own words
+    (``fallback``), else the code itself."""
     if code is None:
         return fallback
-    return _REASONS.get(code, fallback or f"Twilio error {code}")
+    return _REASONS.get(code, fallback or f"provider error {code}")

@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
 from application.errors import AccessDenied, InvalidToken
@@ -34,11 +36,19 @@ from application.identity.authorization import PersonOnly, person_required
 from application.ports.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.http.client_address import client_address
+from entrypoints.http.dependencies import container_of
+from entrypoints.http.rate_limits import limit_requests_per_address
 
 logger = logging.getLogger(__name__)
 
 ACCESS_OPT = "access"
 _PRINCIPAL_KEY = "wa_gateway.principal"
+
+# The OpenAPI security scheme of the Bearer credential, and the ``security`` of every route needing one.
+BEARER_SCHEME = "BearerToken"
+BEARER: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+# What any route with a Bearer credential can answer besides its own errors.
+BEARER_ERRORS = (401, 403, 503)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +138,6 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     if access.is_public:
         return
     # The per-address limit runs first, so credentials are not checked (a database query) unlimited.
-    # (Imported here: entrypoints.http.dependencies imports this module.)
-    from entrypoints.http.dependencies import container_of, limit_requests_per_address
-
     await limit_requests_per_address(connection)
     principal = await container_of(connection).resolve_principal()(bearer_credential(connection))
     if not access.admits(principal):
@@ -140,3 +147,14 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     # Where the request came from, for the audit trail: as the rate limits see it.
     principal = replace(principal, client_address=client_address(connection))
     cast(dict[str, Any], connection.scope)[_PRINCIPAL_KEY] = principal
+
+
+async def _admitted_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = principal_of(request)
+    if principal is None:  # a public route asking for a principal: it gets none
+        raise AccessDenied("this route admits no principal")
+    return principal
+
+
+# The ``principal`` dependency of every route: the caller, as the guard admitted it.
+PRINCIPAL = Provide(_admitted_principal)

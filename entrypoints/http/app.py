@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -15,38 +16,38 @@ from application.errors import ApplicationError
 from domain.errors import DomainError
 from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
-from entrypoints.http.access import enforce_access
-from entrypoints.http.administration import ADMINISTRATION_CONTROLLERS
-from entrypoints.http.audit import AUDIT_CONTROLLERS
+from entrypoints.http.access import BEARER_SCHEME, PRINCIPAL, enforce_access
+from entrypoints.http.administration.controller import (
+    AdminAuditController,
+    AdminTenantsController,
+    AuditController,
+    CredentialsController,
+    SendersController,
+    UsersController,
+)
 from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.contract import (
     RequestBodySchemaPlugin,
     allow_every_method_of_the_path,
     declare_concurrent_updates,
+    decode_json_body_strictly,
+    require_json_content_type,
 )
-from entrypoints.http.dependencies import DEPENDENCIES, before_every_request
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
-from entrypoints.http.observability import (
-    MetricsController,
-    RequestObservability,
-    request_id_on_every_response,
-)
+from entrypoints.http.identity.controller import ApiKeysController, AuthController, MeController
+from entrypoints.http.inbound.controller import TwilioCallbacksController
+from entrypoints.http.messaging.controller import ConversationsController, MessagesController
+from entrypoints.http.observability import RequestObservability, request_id_on_every_response
+from entrypoints.http.operations.controller import HealthController, MetricsController
 from entrypoints.http.problems import (
     application_error_handler,
     http_exception_handler,
     undecodable_request_handler,
     unexpected_error_handler,
 )
-from entrypoints.http.provider_callbacks import TwilioWebhooksController
-from entrypoints.http.rate_limits import document_rate_limits
-from entrypoints.http.routes import (
-    AuthController,
-    ConversationsController,
-    HealthController,
-    MessagesController,
-)
+from entrypoints.http.rate_limits import document_rate_limits, limit_requests_per_address
 from entrypoints.http.security_headers import security_headers_on_every_response
-from entrypoints.http.tenant_webhooks import WebhookEndpointsController
+from entrypoints.http.tenant_webhooks.controller import WebhookEndpointsController
 from entrypoints.http.wire_types import MOMENT_DECODERS, MomentSchemaPlugin
 
 API_VERSION = "1.0.0"
@@ -60,9 +61,11 @@ def openapi_config() -> OpenAPIConfig:
         # Served from files installed with the gateway: /docs works without internet.
         render_plugins=[SwaggerUIPage()],
         openapi_router=documentation_router(),
+        # An operation's description is its handler's docstring: the prose sits with the code it describes.
+        use_handler_docstrings=True,
         components=Components(
             security_schemes={
-                "BearerToken": SecurityScheme(
+                BEARER_SCHEME: SecurityScheme(
                     type="http",
                     scheme="bearer",
                     bearer_format="JWT or API key",
@@ -74,6 +77,12 @@ def openapi_config() -> OpenAPIConfig:
             }
         ),
     )
+
+
+async def before_every_request(request: Request[Any, Any, Any]) -> None:
+    await limit_requests_per_address(request)
+    require_json_content_type(request)
+    await decode_json_body_strictly(request)
 
 
 def create_app(container: Container) -> Litestar:
@@ -97,15 +106,23 @@ def create_app(container: Container) -> Litestar:
             MessagesController,
             ConversationsController,
             HealthController,
-            TwilioWebhooksController,
+            TwilioCallbacksController,
             WebhookEndpointsController,
             MetricsController,
-            *ADMINISTRATION_CONTROLLERS,
-            *AUDIT_CONTROLLERS,
+            AdminTenantsController,
+            UsersController,
+            SendersController,
+            CredentialsController,
+            ApiKeysController,
+            MeController,
+            AuditController,
+            AdminAuditController,
         ],
         # Deny by default: every route declares who may call it, and this guard enforces it.
         guards=[enforce_access],
-        dependencies=DEPENDENCIES,
+        # Each controller takes its use cases from the container (see dependencies.py); every route
+        # may take the caller the guard admitted.
+        dependencies={"principal": PRINCIPAL},
         middleware=[RequestObservability(container.metrics())],
         before_send=[
             request_id_on_every_response,

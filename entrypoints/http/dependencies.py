@@ -1,103 +1,39 @@
-"""Bridges from Litestar's dependency injection to the container: one line each."""
+"""The one bridge from Litestar's dependency injection to the container.
+
+A controller names each use case it takes by the container's provider of it::
+
+    dependencies = {"send_message": provide(lambda c: c.send_message)}
+
+The accessor is typed (mypy knows that ``c.send_message`` makes a ``SendMessage``), and it is called
+on every request: a provider a test overrides after the app is built is the one that answers.
+(Litestar cannot take the provider itself: its signature model refuses it.)
+"""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from dependency_injector import providers
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 
-from application.errors import AccessDenied, RateLimited
-from application.identity.authenticate import Authenticate
-from application.messaging.conversations import ListConversations
-from application.messaging.history import GetMessage, ListHistory
-from application.messaging.send_message import RetryMessage, SendMessage
-from application.operations.readiness import CheckReadiness
-from application.ports.principal import Principal
 from entrypoints.container import Container
-from entrypoints.http.access import principal_of
-from entrypoints.http.client_address import client_address
-from entrypoints.http.contract import decode_json_body_strictly, require_json_content_type
-from entrypoints.http.rate_limits import is_rate_limited
 
-_ADDRESS_COUNTED = "wa_gateway.address_counted"
+T = TypeVar("T")
 
 
-def container_of(request: ASGIConnection[Any, Any, Any, Any]) -> Container:
-    container: Container = request.app.state.container
+def container_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Container:
+    """The container ``create_app`` was given."""
+    container: Container = connection.app.state.container
     return container
 
 
-async def limit_requests_per_address(request: ASGIConnection[Any, Any, Any, Any]) -> None:
-    """A coarse per-address request limit, checked before every handler (once: the access guard counts
-    the request first on routes that need a credential), except probes and metrics scrapes."""
-    scope = cast(dict[str, Any], request.scope)
-    if scope.get(_ADDRESS_COUNTED) or not is_rate_limited(request.route_handler):
-        return
-    scope[_ADDRESS_COUNTED] = True
-    container = container_of(request)
-    limit = container.request_limit_per_address()
-    state = await container.rate_limiter().hit(f"requests:address:{client_address(request)}", limit)
-    if not state.allowed:
-        raise RateLimited(
-            "too many requests from this address",
-            retry_after_seconds=state.reset_after_seconds,
-            limit=limit.amount,
-            window_seconds=limit.per_seconds,
-            scope="address",
-        )
+def provide(accessor: Callable[[Container], providers.Provider[T]]) -> Provide:
+    """A Litestar dependency: what the container's provider ``accessor`` picks makes, per request."""
 
+    async def from_container(request: Request[Any, Any, Any]) -> T:
+        return accessor(container_of(request))()
 
-async def before_every_request(request: Request[Any, Any, Any]) -> None:
-    await limit_requests_per_address(request)
-    require_json_content_type(request)
-    await decode_json_body_strictly(request)
-
-
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The caller, as the access guard admitted it (see entrypoints/http/access.py)."""
-    principal = principal_of(request)
-    if principal is None:  # a public route asking for a principal: it gets none
-        raise AccessDenied("this route admits no principal")
-    return principal
-
-
-async def provide_authenticate(request: Request[Any, Any, Any]) -> Authenticate:
-    return container_of(request).authenticate()
-
-
-async def provide_send_message(request: Request[Any, Any, Any]) -> SendMessage:
-    return container_of(request).send_message()
-
-
-async def provide_retry_message(request: Request[Any, Any, Any]) -> RetryMessage:
-    return container_of(request).retry_message()
-
-
-async def provide_list_history(request: Request[Any, Any, Any]) -> ListHistory:
-    return container_of(request).list_history()
-
-
-async def provide_get_message(request: Request[Any, Any, Any]) -> GetMessage:
-    return container_of(request).get_message()
-
-
-async def provide_list_conversations(request: Request[Any, Any, Any]) -> ListConversations:
-    return container_of(request).list_conversations()
-
-
-async def provide_check_readiness(request: Request[Any, Any, Any]) -> CheckReadiness:
-    return container_of(request).check_readiness()
-
-
-DEPENDENCIES = {
-    "principal": Provide(provide_principal),
-    "authenticate": Provide(provide_authenticate),
-    "send_message": Provide(provide_send_message),
-    "retry_message": Provide(provide_retry_message),
-    "list_history": Provide(provide_list_history),
-    "get_message": Provide(provide_get_message),
-    "list_conversations": Provide(provide_list_conversations),
-    "check_readiness": Provide(provide_check_readiness),
-}
+    return Provide(from_container)

@@ -1,4 +1,4 @@
-"""Per-request ids, access logs and request metrics; the ``/metrics`` endpoint.
+"""Per-request ids, access logs and request metrics (served at ``/metrics``: see operations/).
 
 Request metrics are counted by a small middleware of ours rather than Litestar's Prometheus plugin:
 the plugin keeps its metrics in prometheus_client's global registry (shared by every app of a process,
@@ -16,7 +16,6 @@ import uuid
 from typing import Any, Protocol, cast
 
 import structlog
-from litestar import Controller, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -24,12 +23,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.log_context import log_context
 from domain.administration.audit import MAX_REQUEST_ID_LENGTH
-from entrypoints.http.access import public
 from entrypoints.http.client_address import client_address_of_scope
-from entrypoints.http.dependencies import container_of
-from entrypoints.http.problems import problem_response
-from entrypoints.http.rate_limits import is_probe, probe
-from entrypoints.observability import may_read_metrics, scrape
+from entrypoints.http.rate_limits import is_probe
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Letters, digits and a few punctuation marks: safe in a header, a log line and a URL.
@@ -105,29 +100,3 @@ async def request_id_on_every_response(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     if headers.get(REQUEST_ID_HEADER) is None:
         headers[REQUEST_ID_HEADER] = _request_id_of(scope)
-
-
-class MetricsController(Controller):
-    path = "/metrics"
-    tags = ["operations"]
-    opt = {
-        **public("METRICS_TOKEN, checked by the handler (open when unset, for an internal network)"),
-        **probe("Prometheus scrapes on its own schedule; a refused scrape is a gap in every graph"),
-    }
-    include_in_schema = False
-
-    @get("/", operation_id="metrics", cache=False)
-    async def metrics(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        container = container_of(request)
-        if not may_read_metrics(container.settings().metrics_token, request.headers.get("authorization")):
-            return problem_response(
-                request,
-                status=401,
-                slug="unauthorized",
-                title="Unauthorized",
-                detail="send the metrics token: Authorization: Bearer <METRICS_TOKEN>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        body, content_type = await scrape(container)
-        # As a header: Litestar would add a second charset to a media_type that has one.
-        return Response(body, headers={"Content-Type": content_type})

@@ -1,4 +1,5 @@
-"""Which routes the per-address request limit counts, and the OpenAPI declaration of their 429.
+"""The per-address request limit: which routes it counts, the check, and the OpenAPI declaration of
+their 429.
 
 Every route is counted, except those a route declares ``never_rate_limited``: probes (an orchestrator
 polling ``/healthz`` must never be told to go away, or it restarts a healthy process) and metrics
@@ -9,17 +10,22 @@ it cannot drift from what the server does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar
+from litestar.connection import ASGIConnection
 from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, OpenAPIType, Operation, Schema
 
+from application.errors import RateLimited
+from entrypoints.http.client_address import client_address
+from entrypoints.http.dependencies import container_of
 from entrypoints.http.problems import problem_responses
 
 NEVER_RATE_LIMITED_OPT = "never_rate_limited"
 PROBE_OPT = "probe"
+_ADDRESS_COUNTED = "wa_gateway.address_counted"
 
 _RATE_LIMIT_HEADERS = {
     "Retry-After": OpenAPIHeader(
@@ -57,6 +63,26 @@ def is_rate_limited(handler: BaseRouteHandler) -> bool:
 
 def is_probe(handler: BaseRouteHandler) -> bool:
     return bool(handler.opt.get(PROBE_OPT))
+
+
+async def limit_requests_per_address(request: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """A coarse per-address request limit, checked before every handler (once: the access guard counts
+    the request first on routes that need a credential), except probes and metrics scrapes."""
+    scope = cast(dict[str, Any], request.scope)
+    if scope.get(_ADDRESS_COUNTED) or not is_rate_limited(request.route_handler):
+        return
+    scope[_ADDRESS_COUNTED] = True
+    container = container_of(request)
+    limit = container.request_limit_per_address()
+    state = await container.rate_limiter().hit(f"requests:address:{client_address(request)}", limit)
+    if not state.allowed:
+        raise RateLimited(
+            "too many requests from this address",
+            retry_after_seconds=state.reset_after_seconds,
+            limit=limit.amount,
+            window_seconds=limit.per_seconds,
+            scope="address",
+        )
 
 
 def _declare_rate_limit_headers(operation: Operation) -> None:

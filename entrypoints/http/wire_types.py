@@ -8,17 +8,22 @@ the edge: text a database can store, moments that exist in UTC, phone numbers ty
   9999-12-31 at -14:00 into UTC; such a moment is a 400 naming the parameter instead of an overflow at
   the database.
 - ``phone_number_from_query``: a "+" typed unencoded into a query string arrives as a space.
+- ``PageLimit``, ``PageCursor``: the keyset pagination parameters of every list.
+- ``TenantRole``: the roles a tenant's users and API keys can have.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
+from litestar.params import QueryParameter
 from litestar.plugins import OpenAPISchemaPlugin
+
+from application.pagination import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -76,3 +81,13 @@ _PLUS_AS_SPACE = re.compile(r"^(whatsapp:)? (?=\d)", re.IGNORECASE)
 def phone_number_from_query(value: str | None) -> str | None:
     """A phone number from a query parameter, with the "+" that arrived as a space put back."""
     return _PLUS_AS_SPACE.sub(r"\1+", value, count=1) if value else value
+
+
+PageLimit = Annotated[
+    int,
+    QueryParameter(ge=1, description=f"1 to {MAX_PAGE_SIZE}; larger values are capped at {MAX_PAGE_SIZE}"),
+]
+PageCursor = Annotated[str | None, QueryParameter(max_length=MAX_CURSOR_LENGTH)]
+
+# Roles a tenant's users and API keys can have; platform admins are created with the CLI.
+TenantRole = Literal["agent", "tenant_admin"]

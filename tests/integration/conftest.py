@@ -24,10 +24,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.engine import create_database_engine
-from adapters.database.migrate import upgrade
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
-from tests.support.databases import PostgresRoles, UowFactory, create_prepared_database, empty_all_tables
+from tests.support.databases import (
+    PostgresRoles,
+    UowFactory,
+    create_prepared_database,
+    migrated_empty_database,
+)
 from tests.support.postgres_server import PostgresNotFound, PostgresServer, find_postgres_server
 from tests.support.run_summary import TERMINAL_SUMMARY
 
@@ -106,13 +110,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """A migrated, empty database: the same test runs once on each engine."""
-    if request.param == "sqlite":
-        url: str = request.getfixturevalue("sqlite_url")
-        upgrade(url)
-        return url
-    url = request.getfixturevalue("postgres_url")
-    empty_all_tables(request.getfixturevalue("postgres_admin_url"))
-    return url
+    return migrated_empty_database(request, request.param)
 
 
 @pytest.fixture

@@ -22,10 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.database.engine import create_database_engine, sync_database_url
-from adapters.database.repositories import _Repository
+from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
+from adapters.security.secret_box import SecretBox
 from application.ports.messages import StatusChange
 from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.administration.tenancy import Tenant, TwilioCredentials
@@ -38,7 +39,7 @@ from tests.support.databases import UowFactory, empty_all_tables
 from tests.support.postgres_server import PostgresServer, Role
 from tests.support.repositories import T0
 from tests.support.repositories.access import add_user, new_key, open_session
-from tests.support.repositories.dispatch import accepted_with_job, key_record, tenant_with_sender
+from tests.support.repositories.dispatch import accept_holding, key_record, tenant_with_sender
 from tests.support.repositories.tenant_webhooks import add_endpoint, claim, record, settle
 
 pytestmark = pytest.mark.postgres
@@ -96,14 +97,15 @@ async def admin(postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
 async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     """One row or more in every table with tenant data, through the repositories."""
     tenant = await tenant_with_sender(uow_factory)
-    message = await accepted_with_job(uow_factory, tenant)
+    async with uow_factory() as uow:  # the message, its job, its conversation and its key
+        message = await accept_holding(uow, key_record(tenant, "order-1"))
+        await uow.commit()
     provider_sid = "SM" + message.id.hex
     async with uow_factory() as uow:
         credentials = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="auth-token-0123456789abcdef")
         await uow.tenants.set_twilio_credentials(tenant.id, credentials)
         await uow.messages.attach_provider_sid(tenant.id, message.id, provider_sid)
         await uow.conversations.record_message(message)
-        await uow.idempotency.add(key_record(tenant, "order-1"))
         await uow.commit()
     async with uow_factory() as uow:
         await uow.messages.advance_status(StatusChange(provider_sid, MessageStatus.SENT), T0)
@@ -259,7 +261,7 @@ async def test_a_row_of_another_tenant_cannot_be_written(
     assert isinstance(inserted.value.orig, psycopg.errors.InsufficientPrivilege)
 
 
-class _ForgetfulMessages(_Repository):
+class _ForgetfulMessages(SqlAlchemyRepository):
     """A repository method with a bug: it binds the tenant but forgets to filter by it."""
 
     async def count_all(self, tenant_id: UUID | None) -> int:
@@ -270,16 +272,18 @@ class _ForgetfulMessages(_Repository):
 
 
 async def test_a_repository_query_that_forgets_its_tenant_filter_sees_only_the_bound_tenant(
-    engine: AsyncEngine, admin: AsyncEngine, two_tenants: tuple[Tenant, Tenant]
+    engine: AsyncEngine, admin: AsyncEngine, secret_box: SecretBox, two_tenants: tuple[Tenant, Tenant]
 ) -> None:
     mine, _ = two_tenants
     async with admin.connect() as connection:
         assert await count(connection, "messages") == 2
 
     async with engine.connect() as connection:
-        assert await _ForgetfulMessages(connection, TenantScope(connection)).count_all(None) == 0
+        forgetful = _ForgetfulMessages(Transaction(connection, TenantScope(connection), secret_box))
+        assert await forgetful.count_all(None) == 0
     async with engine.connect() as connection:
-        assert await _ForgetfulMessages(connection, TenantScope(connection)).count_all(mine.id) == 1
+        forgetful = _ForgetfulMessages(Transaction(connection, TenantScope(connection), secret_box))
+        assert await forgetful.count_all(mine.id) == 1
 
 
 async def test_tenant_settings_end_with_their_transaction_on_a_pooled_connection(

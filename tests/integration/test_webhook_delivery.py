@@ -50,6 +50,7 @@ from domain.tenant_webhooks.model import (
     new_signing_secret,
 )
 from tests.support.databases import UowFactory
+from tests.support.fakes import FakeMetrics
 
 TIMEOUT_SECONDS = 0.5
 POLICY = RetryPolicy(
@@ -235,7 +236,9 @@ async def test_a_status_change_reaches_the_receiver_which_verifies_it(harness: H
         await uow.messages.add(message)
         await uow.commit()
 
-    await RecordStatusChange(harness.uow_factory(), SystemClock())(StatusChange(SID, MessageStatus.DELIVERED))
+    await RecordStatusChange(harness.uow_factory(), SystemClock(), metrics=FakeMetrics())(
+        StatusChange(SID, MessageStatus.DELIVERED)
+    )
     [delivery] = await harness.deliver_until(settled)
 
     [received] = harness.receiver.received

@@ -27,7 +27,7 @@ from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
 from application.administration.onboarding import CreateTenantCommand
 from application.identity.authorization import OPERATOR
-from application.ports.messages import HistoryQuery
+from application.ports.messages import HistoryQuery, MessageView
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from domain.messaging.messages import Message, MessageStatus, StatusEvent
@@ -132,9 +132,9 @@ class World:
         async with self.container.unit_of_work() as uow:
             return await uow.messages.get_by_provider_sid(provider_sid)
 
-    async def history(self, tenant: Tenant) -> list[Message]:
+    async def history(self, tenant: Tenant) -> list[MessageView]:
         async with self.container.unit_of_work() as uow:
-            return await uow.messages.list_page(HistoryQuery(tenant_id=tenant.id, limit=100))
+            return await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=100))
 
 
 def listening_socket() -> socket.socket:
@@ -254,8 +254,8 @@ async def test_the_shared_number_is_routed_by_account(world: World) -> None:
     for_globex = await world.inbound(world.globex, "to Globex")
 
     assert (for_acme.http_status, for_globex.http_status) == (200, 200)
-    assert [m.content.body for m in await world.history(world.acme)] == ["to Acme"]
-    assert [m.content.body for m in await world.history(world.globex)] == ["to Globex"]
+    assert [m.body for m in await world.history(world.acme)] == ["to Acme"]
+    assert [m.body for m in await world.history(world.globex)] == ["to Globex"]
 
 
 def inbound_form(account_sid: str, body: str) -> dict[str, str]:

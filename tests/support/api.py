@@ -231,7 +231,12 @@ def assert_problem(response: httpx.Response, status: int, type_suffix: str) -> d
     return problem
 
 
+def unstarted_app(data_dir: Path) -> Litestar:
+    """The app as the composition root builds it, with the default settings and nothing replaced, not
+    started: nothing connects until a request comes, so its routes and schema can be read as they are."""
+    return create_app(create_container(load_settings(environ={"DATA_DIR": str(data_dir)}, env_file=None)))
+
+
 def openapi_schema(data_dir: Path) -> dict[str, Any]:
     """The app's OpenAPI schema as a plain dict, with the default settings."""
-    settings = load_settings(environ={"DATA_DIR": str(data_dir)}, env_file=None)
-    return create_app(create_container(settings)).openapi_schema.to_schema()
+    return unstarted_app(data_dir).openapi_schema.to_schema()

@@ -1,5 +1,6 @@
-"""The test databases the integration fixtures prepare (tests/integration/conftest.py), and what tests
-do with them besides: a prepared PostgreSQL database of one's own, emptying the shared one."""
+"""The test databases the integration fixtures prepare (tests/integration/conftest.py and
+contract/conftest.py), and what tests do with them besides: a prepared PostgreSQL database of one's
+own, emptying the shared one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from adapters.database.migrate import upgrade
@@ -40,3 +42,15 @@ def empty_all_tables(url: str) -> None:
     conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
+
+
+def migrated_empty_database(request: pytest.FixtureRequest, dialect: str) -> str:
+    """The URL of a migrated, empty database: a fresh SQLite file, or this session's PostgreSQL
+    database emptied ("postgres")."""
+    if dialect == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
+    empty_all_tables(request.getfixturevalue("postgres_admin_url"))
+    return url

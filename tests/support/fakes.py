@@ -3,14 +3,16 @@
 The fakes keep their data in memory and behave like the real adapters where a use case could tell the
 difference: unique constraints raise ``AlreadyExists``, every tenant-scoped query filters on the tenant,
 history pages follow the keyset order of ``HistoryQuery``, statuses only move forward, and the unit of
-work throws away whatever a block did not commit.
+work throws away whatever a block did not commit. The repositories' fakes pass the same contract tests
+as the SQL adapters (tests/integration/contract/), so they cannot drift from them unnoticed.
 
 Typical use::
 
     uow = FakeUnitOfWork()
     provider = FakeMessagingProvider()
     account = await provision_account(uow, FakePasswordHasher(), FixedClock())
-    result = await SendMessage(uow, dispatcher, clock, wait_seconds=5)(SendMessageCommand(...))
+    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics())
+    result = await send(SendMessageCommand(...))
     assert provider.requests[0].message.contact == ...
 """
 
@@ -20,13 +22,14 @@ import asyncio
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
+from adapters.database.errors import PersistenceError
 from application.errors import (
     AlreadyExists,
     InvalidToken,
@@ -46,7 +49,6 @@ from application.ports.messages import (
     MessageView,
     StatusChange,
 )
-from application.ports.provider_callbacks import TwilioSigner
 from application.ports.providers import (
     LookupResult,
     MessagingProvider,
@@ -56,6 +58,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
+from application.ports.tenancy import TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
     WebhookRequest,
@@ -80,21 +83,27 @@ from domain.tenant_webhooks.model import (
     new_delivery_id,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Restore = Callable[[], None]
+Row = TypeVar("Row", bound="DataclassInstance")
 
 
 # -------------------------------------------------------------------------------------- access cache
 
 
 class FakeAccessCache:
-    """An access cache that is always told of changes: ``invalidate`` is the notification."""
+    """An access cache told of changes through ``invalidate`` (the notification); one not ``listening``
+    is never told, so it keeps and serves nothing (as when the cache is off)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, listening: bool = True) -> None:
         self.entries: dict[UUID, SessionAccess] = {}
         self.current_version = 0
+        self.listening = listening
 
     def version(self) -> int | None:
-        return self.current_version
+        return self.current_version if self.listening else None
 
     def get(self, session_id: UUID) -> SessionAccess | None:
         return self.entries.get(session_id)
@@ -142,6 +151,22 @@ def _as_utc(moment: datetime) -> datetime:
 # --------------------------------------------------------------------------------------- repositories
 
 
+def _utc(moment: datetime) -> datetime:
+    """A timestamp as a column keeps it: in UTC. A naive one is refused, as the real column type refuses
+    it (guessing its zone would corrupt the ordering silently)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise PersistenceError("a database operation failed")
+    return moment.astimezone(UTC)
+
+
+def _stored(row: Row) -> Row:
+    """``row`` as it reads back once stored: every timestamp in UTC (see ``_utc``)."""
+    moments = {f.name: value for f in fields(row) if isinstance(value := getattr(row, f.name), datetime)}
+    in_utc = {name: _utc(moment) for name, moment in moments.items()}
+    moved = {name: moment for name, moment in in_utc.items() if moment.tzinfo is not moments[name].tzinfo}
+    return replace(row, **moved) if moved else row
+
+
 class FakeTenantRepository:
     """``signer_loads`` counts the calls of ``twilio_signers`` (it reads the senders of ``senders``)."""
 
@@ -157,7 +182,7 @@ class FakeTenantRepository:
             raise AlreadyExists(f"tenant {tenant.id} exists already")
         if any(existing.name == tenant.name for existing in self._tenants.values()):
             raise AlreadyExists(f"a tenant named {tenant.name!r} exists already")
-        self._tenants[tenant.id] = tenant
+        self._tenants[tenant.id] = _stored(tenant)
 
     async def get(self, tenant_id: UUID) -> Tenant | None:
         return self._tenants.get(tenant_id)
@@ -197,7 +222,7 @@ class FakeTenantRepository:
             raise NotFound("the tenant does not exist")
         if any(other.name == tenant.name and other.id != tenant.id for other in self._tenants.values()):
             raise AlreadyExists(f"a tenant named {tenant.name!r} exists already")
-        self._tenants[tenant.id] = tenant
+        self._tenants[tenant.id] = _stored(tenant)
 
     async def list_page(self, limit: int, after_name: str | None = None) -> list[Tenant]:
         ordered = sorted(self._tenants.values(), key=lambda tenant: tenant.name)
@@ -229,11 +254,14 @@ class FakeSenderRepository:
 
     def __init__(self) -> None:
         self._senders: dict[UUID, Sender] = {}
+        self.tenants: FakeTenantRepository | None = None  # whose tenants a sender must belong to
         self.paused_until: dict[tuple[UUID, str], datetime] = {}
         self.conflicts_ahead = 0
         self.make_default_calls = 0
 
     async def add(self, sender: Sender) -> None:
+        if self.tenants is not None and await self.tenants.get(sender.tenant_id) is None:
+            raise NotFound("the tenant does not exist")
         if sender.id in self._senders:
             raise AlreadyExists(f"sender {sender.id} exists already")
         # The unique index compares numbers as written.
@@ -241,7 +269,7 @@ class FakeSenderRepository:
             raise AlreadyExists(f"{sender.phone_number} is already a sender of this tenant")
         if sender.is_default and await self.get_default(sender.tenant_id) is not None:
             raise AlreadyExists("the tenant has a default sender already")
-        self._senders[sender.id] = sender
+        self._senders[sender.id] = _stored(sender)
 
     async def get_default(self, tenant_id: UUID) -> Sender | None:
         return next((s for s in self._for_tenant(tenant_id) if s.is_default), None)
@@ -251,7 +279,7 @@ class FakeSenderRepository:
         return min(found, key=lambda sender: sender.created_at, default=None)
 
     async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
-        self.paused_until[(tenant_id, phone_number.e164)] = until
+        self.paused_until[(tenant_id, phone_number.e164)] = _utc(until)
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         found = [sender for sender in self.all() if sender.phone_number.is_same_contact_as(phone_number)]
@@ -310,7 +338,7 @@ class FakeUserRepository:
             raise AlreadyExists(f"user {user.id} exists already")
         if await self.get_by_username(user.username) is not None:
             raise AlreadyExists(f"the username {user.username!r} is taken")
-        self._users[user.id] = user
+        self._users[user.id] = _stored(user)
 
     async def get_by_username(self, username: str) -> User | None:
         return next((user for user in self._users.values() if user.username == username), None)
@@ -332,7 +360,7 @@ class FakeUserRepository:
     async def update(self, user: User) -> None:
         if await self.get_in_tenant(user.tenant_id, user.id) is None:
             raise NotFound("no such user")
-        self._users[user.id] = user
+        self._users[user.id] = _stored(user)
 
     # Test helpers: not part of the port.
 
@@ -367,13 +395,18 @@ class FakeMessageRepository:
             raise AlreadyExists(f"message {message.id} exists already")
         if message.provider_sid is not None and self.find_by_provider_sid(message.provider_sid) is not None:
             raise AlreadyExists("another message has this provider id")  # the unique index of the real table
-        self._messages[message.id] = message
+        self._messages[message.id] = _stored(message)
 
     async def update(self, message: Message) -> None:
         stored = self._messages.get(message.id)
         if stored is None or stored.tenant_id != message.tenant_id:
             raise NotFound("no such message")
-        self._messages[message.id] = message
+        if message.provider_sid is not None and (
+            (holder := self.find_by_provider_sid(message.provider_sid)) is not None
+            and holder.id != message.id
+        ):
+            raise AlreadyExists("another message has this provider id")  # the unique index of the real table
+        self._messages[message.id] = _stored(message)
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
         message = self._messages.get(message_id)
@@ -397,15 +430,13 @@ class FakeMessageRepository:
         ]
 
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
-        return [MessageView.of(message) for message in await self.list_page(query)]
-
-    async def list_page(self, query: HistoryQuery) -> list[Message]:
         """Newest first by (created_at, id); ``after`` exclusive, ``since`` inclusive, ``until`` exclusive."""
         matching = [message for message in self._messages.values() if _matches(message, query)]
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
-        return matching[: query.limit]
+        return [MessageView.of(message) for message in matching[: query.limit]]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
+        now = _utc(now)
         message = self.find_by_provider_sid(change.provider_sid)
         if message is None:
             return None
@@ -443,6 +474,10 @@ class FakeMessageRepository:
     def find_by_provider_sid(self, provider_sid: str) -> Message | None:
         return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
 
+    def status_events(self) -> list[StatusEvent]:
+        """Every report logged, about any message of any tenant, in the order logged."""
+        return [event for _, event in self._events]
+
     def snapshot(self) -> Restore:
         messages, events, reports = dict(self._messages), list(self._events), set(self._reports)
 
@@ -462,6 +497,7 @@ class FakeConversationRepository:
         self._conversations: dict[tuple[UUID, str], Conversation] = {}
 
     async def record_message(self, message: Message) -> None:
+        message = _stored(message)
         key = (message.tenant_id, message.contact.identity)
         existing = self._conversations.get(key)
         inbound_at = message.created_at if message.direction is Direction.INBOUND else None
@@ -563,7 +599,7 @@ class FakeDispatchQueue:
     async def enqueue(self, job: DispatchJob) -> None:
         if job.message_id in self._jobs:
             raise AlreadyExists("the message has a dispatch job already")
-        self._jobs[job.message_id] = job
+        self._jobs[job.message_id] = _stored(job)
 
     def _claimable(self, job: DispatchJob, now: datetime) -> bool:
         lease = self._leases.get(job.message_id)
@@ -608,7 +644,7 @@ class FakeDispatchQueue:
         job, lease = self._jobs.get(message_id), self._leases.get(message_id)
         if job is None or job.tenant_id != tenant_id or lease is None or lease[0] != owner:
             return None
-        self._leases[message_id] = (owner, until)
+        self._leases[message_id] = (owner, _utc(until))
         return LeasedAttempt(
             message=await self._messages.get(tenant_id, message_id),
             tenant=await self._tenants.get(tenant_id),
@@ -635,7 +671,7 @@ class FakeDispatchQueue:
         if job is None or lease is None or lease[0] != owner:
             return False
         self._jobs[message_id] = replace(
-            job, attempts=attempts, phase=phase, available_at=available_at, last_error=last_error
+            job, attempts=attempts, phase=phase, available_at=_utc(available_at), last_error=last_error
         )
         del self._leases[message_id]
         return True
@@ -684,12 +720,6 @@ class FakeIdempotencyRepository:
     def __init__(self) -> None:
         self._records: dict[tuple[UUID, str], IdempotencyRecord] = {}
 
-    async def add(self, record: IdempotencyRecord) -> None:
-        existing = self._records.get((record.tenant_id, record.key))
-        if existing is not None and existing.expires_at > record.created_at:
-            raise AlreadyExists("this idempotency key is in use")
-        self._records[(record.tenant_id, record.key)] = record
-
     async def get(self, tenant_id: UUID, key: str, now: datetime) -> IdempotencyRecord | None:
         record = self._records.get((tenant_id, key))
         return record if record is not None and record.expires_at > now else None
@@ -704,6 +734,14 @@ class FakeIdempotencyRepository:
         for k in expired:
             del self._records[k]
         return len(expired)
+
+    # Not part of the port: how FakeMessageAcceptance holds a key.
+
+    def hold(self, record: IdempotencyRecord) -> None:
+        existing = self._records.get((record.tenant_id, record.key))
+        if existing is not None and existing.expires_at > record.created_at:
+            raise AlreadyExists("this idempotency key is in use")
+        self._records[(record.tenant_id, record.key)] = _stored(record)
 
     def snapshot(self) -> Restore:
         records = dict(self._records)
@@ -726,7 +764,7 @@ class FakeWebhookEndpointRepository:
             raise AlreadyExists("the webhook endpoint exists already")
         if len(await self.list_for_tenant(endpoint.tenant_id)) >= at_most:
             return False
-        self._endpoints[endpoint.id] = endpoint
+        self._endpoints[endpoint.id] = _stored(endpoint)
         self._secrets[endpoint.id] = SigningSecrets(current=secret)
         return True
 
@@ -743,8 +781,8 @@ class FakeWebhookEndpointRepository:
         if stored is None:
             raise NotFound("no such webhook endpoint")
         # The previous secret's expiry belongs to the secrets, not to what update() stores.
-        self._endpoints[endpoint.id] = replace(
-            endpoint, previous_secret_expires_at=stored.previous_secret_expires_at
+        self._endpoints[endpoint.id] = _stored(
+            replace(endpoint, previous_secret_expires_at=stored.previous_secret_expires_at)
         )
 
     async def delete(self, tenant_id: UUID, endpoint_id: UUID) -> bool:
@@ -762,6 +800,7 @@ class FakeWebhookEndpointRepository:
         endpoint = await self.get(tenant_id, endpoint_id)
         if endpoint is None:
             raise NotFound("no such webhook endpoint")
+        previous_expires_at = _utc(previous_expires_at)
         self._secrets[endpoint_id] = SigningSecrets(
             current=new_secret,
             previous=self._secrets[endpoint_id].current,
@@ -803,7 +842,7 @@ class FakeWebhookDeliveryQueue:
 
     def add(self, delivery: WebhookDelivery) -> None:
         """What the outbox does: not part of the port."""
-        self._deliveries[delivery.id] = delivery
+        self._deliveries[delivery.id] = _stored(delivery)
 
     async def claim_due(
         self, *, owner: str, now: datetime, lease_seconds: float, limit: int
@@ -826,10 +865,10 @@ class FakeWebhookDeliveryQueue:
         lease = self._leases.get(delivery.id)
         if delivery.id not in self._deliveries or lease is None or lease[0] != owner:
             return False
-        self._deliveries[delivery.id] = delivery
+        self._deliveries[delivery.id] = _stored(delivery)
         del self._leases[delivery.id]
         if attempt is not None:
-            self._attempts.append(attempt)
+            self._attempts.append(_stored(attempt))
         return True
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
@@ -862,7 +901,7 @@ class FakeWebhookDeliveryQueue:
         if delivery is None:
             return None
         replayed = replace(
-            delivery, state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, finished_at=None
+            delivery, state=DeliveryState.PENDING, attempts=0, next_attempt_at=_utc(now), finished_at=None
         )
         self._deliveries[delivery_id] = replayed
         return replayed
@@ -881,6 +920,9 @@ class FakeWebhookDeliveryQueue:
 
     def all(self) -> list[WebhookDelivery]:
         return sorted(self._deliveries.values(), key=lambda d: d.id)
+
+    def all_attempts(self) -> list[DeliveryAttempt]:
+        return list(self._attempts)
 
     def attempts_of(self, delivery_id: str) -> list[DeliveryAttempt]:
         return [attempt for attempt in self._attempts if attempt.delivery_id == delivery_id]
@@ -945,7 +987,11 @@ class FakeSessionRepository:
     async def add(self, session: AuthSession) -> None:
         if session.id in self._sessions:
             raise AlreadyExists("the session exists already")
-        self._sessions[session.id] = session
+        if self._users.get(session.user_id) is None:
+            raise NotFound("the user does not exist")
+        if await self._tenants.get(session.tenant_id) is None:
+            raise NotFound("the tenant does not exist")
+        self._sessions[session.id] = _stored(session)
 
     async def get_access(self, session_id: UUID) -> SessionAccess | None:
         self.access_checks += 1
@@ -959,7 +1005,7 @@ class FakeSessionRepository:
     async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None:
         session = self._sessions.get(session_id)
         if session is not None and session.revoked_at is None:
-            self._sessions[session_id] = replace(session, revoked_at=now, revoked_reason=reason)
+            self._sessions[session_id] = replace(session, revoked_at=_utc(now), revoked_reason=reason)
 
     async def revoke_for_user(self, user_id: UUID, now: datetime, reason: RevocationReason) -> int:
         return self._revoke_where(lambda session: session.user_id == user_id, now, reason)
@@ -972,13 +1018,13 @@ class FakeSessionRepository:
     ) -> int:
         live = [s for s in self._sessions.values() if matches(s) and s.revoked_at is None]
         for session in live:
-            self._sessions[session.id] = replace(session, revoked_at=now, revoked_reason=reason)
+            self._sessions[session.id] = replace(session, revoked_at=_utc(now), revoked_reason=reason)
         return len(live)
 
     async def add_refresh_token(self, token: RefreshToken) -> None:
         if token.token_hash in self._tokens:
             raise AlreadyExists("the refresh token exists already")
-        self._tokens[token.token_hash] = token
+        self._tokens[token.token_hash] = _stored(token)
 
     async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         return self._tokens.get(token_hash)
@@ -987,7 +1033,7 @@ class FakeSessionRepository:
         token = self._tokens.get(token_hash)
         if token is None or token.used_at is not None:
             return False
-        self._tokens[token_hash] = replace(token, used_at=now)
+        self._tokens[token_hash] = replace(token, used_at=_utc(now))
         return True
 
     async def purge_expired(self, now: datetime) -> int:
@@ -1024,7 +1070,7 @@ class FakeApiKeyRepository:
     async def add(self, key: ApiKey) -> None:
         if key.id in self._keys or any(k.prefix == key.prefix for k in self._keys.values()):
             raise AlreadyExists("an API key with this prefix exists already")
-        self._keys[key.id] = key
+        self._keys[key.id] = _stored(key)
 
     async def get_by_prefix(self, prefix: str) -> ApiKey | None:
         return next((key for key in self._keys.values() if key.prefix == prefix), None)
@@ -1041,13 +1087,13 @@ class FakeApiKeyRepository:
         key = await self.get(tenant_id, key_id)
         if key is None or key.revoked_at is not None:
             return False
-        self._keys[key_id] = replace(key, revoked_at=now)
+        self._keys[key_id] = replace(key, revoked_at=_utc(now))
         return True
 
     async def record_use(self, key_id: UUID, now: datetime) -> None:
         key = self._keys.get(key_id)
         if key is not None:
-            self._keys[key_id] = replace(key, last_used_at=now)
+            self._keys[key_id] = replace(key, last_used_at=_utc(now))
 
     # Test helpers: not part of the port.
 
@@ -1077,7 +1123,7 @@ class FakeAuditLog:
     async def record(self, entry: AuditEntry) -> None:
         if any(existing.id == entry.id for existing in self._entries):
             raise AlreadyExists("the audit entry exists already")
-        self._entries.append(entry)
+        self._entries.append(_stored(entry))
 
     async def list_page(self, query: AuditQuery) -> list[AuditEntry]:
         def matches(entry: AuditEntry) -> bool:
@@ -1143,15 +1189,16 @@ class FakeMessageAcceptance:
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         if idempotency is not None:
-            await self._database.idempotency.add(idempotency)
+            self._database.idempotency.hold(idempotency)
         await self._database.messages.add(message)
         await self._database.conversations.record_message(message)
         await self._database.jobs.enqueue(job)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class FakeDatabase:
-    """The in-memory tables; several units of work (one per request, say) can share one database."""
+    """The in-memory tables, one fake per repository of ``Repositories``; several units of work (one per
+    request, say) can share one database."""
 
     tenants: FakeTenantRepository = field(default_factory=FakeTenantRepository)
     senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
@@ -1170,13 +1217,12 @@ class FakeDatabase:
 
     def __post_init__(self) -> None:
         self.tenants.senders = self.senders  # what twilio_signers reads
-        object.__setattr__(self, "acceptance", FakeMessageAcceptance(self))
-        object.__setattr__(self, "sessions", FakeSessionRepository(self.users, self.tenants))
-        # frozen: set through object.__setattr__; the queue reads the senders' pauses.
-        object.__setattr__(self, "jobs", FakeDispatchQueue(self.senders, self.messages, self.tenants))
-        object.__setattr__(
-            self, "webhook_events", FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
-        )
+        self.senders.tenants = self.tenants  # whose tenants a sender must belong to
+        self.acceptance = FakeMessageAcceptance(self)
+        self.sessions = FakeSessionRepository(self.users, self.tenants)
+        # The queue reads the senders' pauses.
+        self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants)
+        self.webhook_events = FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
         self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
 
     def snapshot(self) -> Restore:
@@ -1202,9 +1248,10 @@ class FakeDatabase:
         return restore
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeDatabase):
     """A transaction over a ``FakeDatabase``: leaving the block without ``commit()`` undoes its changes.
 
+    Its repositories are its database's: each field of FakeDatabase is one here too, the same object.
     ``committed`` tells whether any block was committed, ``commits`` how many times. Set ``available`` to
     False to make the database unreachable: entering a block and ``ping()`` then raise StorageUnavailable.
     Units of work sharing a database are not isolated from each other: run their blocks one at a time.
@@ -1212,66 +1259,12 @@ class FakeUnitOfWork:
 
     def __init__(self, database: FakeDatabase | None = None) -> None:
         self.database = database if database is not None else FakeDatabase()
+        for repository in fields(FakeDatabase):
+            setattr(self, repository.name, getattr(self.database, repository.name))
         self.committed = False
         self.commits = 0
         self.available = True
         self._rollback: Restore | None = None
-
-    @property
-    def tenants(self) -> FakeTenantRepository:
-        return self.database.tenants
-
-    @property
-    def senders(self) -> FakeSenderRepository:
-        return self.database.senders
-
-    @property
-    def users(self) -> FakeUserRepository:
-        return self.database.users
-
-    @property
-    def messages(self) -> FakeMessageRepository:
-        return self.database.messages
-
-    @property
-    def conversations(self) -> FakeConversationRepository:
-        return self.database.conversations
-
-    @property
-    def jobs(self) -> FakeDispatchQueue:
-        return self.database.jobs
-
-    @property
-    def idempotency(self) -> FakeIdempotencyRepository:
-        return self.database.idempotency
-
-    @property
-    def acceptance(self) -> FakeMessageAcceptance:
-        return self.database.acceptance
-
-    @property
-    def sessions(self) -> FakeSessionRepository:
-        return self.database.sessions
-
-    @property
-    def api_keys(self) -> FakeApiKeyRepository:
-        return self.database.api_keys
-
-    @property
-    def webhook_endpoints(self) -> FakeWebhookEndpointRepository:
-        return self.database.webhook_endpoints
-
-    @property
-    def webhook_events(self) -> FakeWebhookOutbox:
-        return self.database.webhook_events
-
-    @property
-    def webhook_deliveries(self) -> FakeWebhookDeliveryQueue:
-        return self.database.webhook_deliveries
-
-    @property
-    def audit(self) -> FakeAuditLog:
-        return self.database.audit
 
     @property
     def in_transaction(self) -> bool:

@@ -1,11 +1,16 @@
-"""Building Twilio webhooks for tests: the form fields Twilio posts, signed as Twilio signs them."""
+"""Building Twilio's callbacks for tests: the form fields Twilio posts, signed as Twilio signs them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from urllib.parse import urlencode
 from uuid import UUID
 
 from twilio.request_validator import RequestValidator
+
+from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
+from application.ports.provider_callbacks import ProviderCallback
 
 ACME_ACCOUNT = "AC" + "a1" * 16
 ACME_TOKEN = "acme-auth-token-0123456789"
@@ -108,3 +113,32 @@ def status_params(
 
 def status_url(message_id: UUID | None = None) -> str:
     return f"{STATUS_URL}?message_id={message_id}" if message_id else STATUS_URL
+
+
+def signed_callback(
+    url: str,
+    params: Mapping[str, Sequence[str]],
+    *,
+    token: str = ACME_TOKEN,
+    signature: str | None = None,
+    client_address: str = UNKNOWN_CLIENT_ADDRESS,
+) -> ProviderCallback:
+    """Twilio's POST of ``params`` to ``url`` as it reaches the gateway: form-encoded, with the
+    X-Twilio-Signature made with ``token`` (or ``signature`` itself; "" posts none)."""
+    signature = sign(token, url, params) if signature is None else signature
+    return ProviderCallback(
+        url=url,
+        content_type="application/x-www-form-urlencoded",
+        body=form_body(params),
+        headers={"x-twilio-signature": signature} if signature else {},
+        client_address=client_address,
+    )
+
+
+def form_body(params: Mapping[str, Sequence[str]]) -> bytes:
+    return urlencode([(name, value) for name, values in params.items() for value in values]).encode()
+
+
+def with_params(callback: ProviderCallback, params: Mapping[str, Sequence[str]]) -> ProviderCallback:
+    """``callback`` with another form posted under the same signature (a field changed after signing)."""
+    return replace(callback, body=form_body(params))

@@ -18,6 +18,7 @@ from domain.messaging.messages import Message, MessageContent
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
     FakeMessagingProvider,
+    FakeMetrics,
     FakePasswordHasher,
     FakeUnitOfWork,
     FixedClock,
@@ -54,9 +55,11 @@ def build_send_message(
 ) -> SendMessage:
     """The real use case, dispatching inline through a real Dispatcher over the fakes."""
     database = uow.database
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings())
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0)
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
 
 
 async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock) -> Message:

@@ -1,5 +1,5 @@
 """Tenants, users, sessions and API keys, as the access repositories' tests write them
-(test_access_repositories.py, and the tests that build on it)."""
+(contract/test_access_repositories.py, and the tests that build on it)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,16 @@
-"""Accepted messages with their dispatch jobs, claims and idempotency records, as the dispatch queue's
-tests write them (test_dispatch_queue.py, and the tests that build on it)."""
+"""Accepted messages with their dispatch jobs, claims, and idempotency keys held as sending holds them,
+as the dispatch queue's tests write them (contract/test_dispatch_queue.py, and the tests that build on
+it)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.messaging.messages import Message, MessageContent
 from domain.phone import PhoneNumber
@@ -80,3 +83,17 @@ def key_record(
         created_at=at,
         expires_at=at + timedelta(hours=24),
     )
+
+
+async def accept_holding(uow: UnitOfWork, record: IdempotencyRecord) -> Message:
+    """Accept a message that holds ``record``'s key, as sending one does: the way a key is held."""
+    message = Message.new_outbound(
+        tenant_id=record.tenant_id,
+        sender=OUR_NUMBER,
+        contact=CONTACT,
+        content=MessageContent(body="hi"),
+        now=record.created_at,
+    )
+    held = replace(record, message_id=message.id)
+    await uow.acceptance.add(message, DispatchJob.due_now(message, record.created_at), held)
+    return message

@@ -1,4 +1,4 @@
-"""Tenants and messages, as the repository contract tests write them (test_repositories.py, and the
+"""Tenants and messages, as the repository contract tests write them (contract/test_repositories.py, and the
 tests that build on it)."""
 
 from __future__ import annotations

@@ -11,7 +11,14 @@ from application.messaging.send_message import SendMessageCommand
 from application.ports.messages import StatusChange
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
+from tests.support.fakes import (
+    FakeMessagingProvider,
+    FakeMetrics,
+    FakeUnitOfWork,
+    FixedClock,
+    TenantAccount,
+    open_window,
+)
 from tests.support.use_cases import build_send_message
 
 SID = "SM0123456789abcdef0123456789abcdef"
@@ -19,7 +26,7 @@ SID = "SM0123456789abcdef0123456789abcdef"
 
 @pytest.fixture
 def record(uow: FakeUnitOfWork, clock: FixedClock) -> RecordStatusChange:
-    return RecordStatusChange(uow, clock)
+    return RecordStatusChange(uow, clock, metrics=FakeMetrics())
 
 
 @pytest.fixture

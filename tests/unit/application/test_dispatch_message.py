@@ -22,7 +22,14 @@ from application.ports.providers import (
 from domain.messaging.messages import Message, MessageStatus
 from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
-from tests.support.fakes import FakeDatabase, FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.fakes import (
+    FakeDatabase,
+    FakeMessagingProvider,
+    FakeMetrics,
+    FakeUnitOfWork,
+    FixedClock,
+    TenantAccount,
+)
 from tests.support.use_cases import OWNER, accept
 
 SETTINGS = DispatchSettings(
@@ -39,7 +46,9 @@ async def claim_and_run(
         jobs = await uow.jobs.claim_due(owner=OWNER, now=clock.now(), lease_seconds=60, limit=10)
         await uow.commit()
     assert len(jobs) == 1
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS)
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS, metrics=FakeMetrics()
+    )
     return await dispatch(jobs[0], OWNER)
 
 
@@ -188,7 +197,9 @@ async def test_a_sender_at_its_messaging_limit_is_paused_and_others_go_on(
     provider: FakeMessagingProvider,
 ) -> None:
     await accept(uow, acme, clock)
-    provider.will_return(SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=63018, reason="limit"))
+    provider.will_return(
+        SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=63018, reason="limit", sender_at_limit=True)
+    )
     await claim_and_run(uow, provider, clock)
     provider.outcome = None
     await accept(uow, globex, clock)
@@ -215,7 +226,9 @@ async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_new_owner(
     await claim_and_run(uow, provider, clock)  # the new owner looks it up first: not at the provider
     await claim_and_run(uow, provider, clock)  # then sends it
 
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS)
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS, metrics=FakeMetrics()
+    )
     await dispatch(stale, "slow-worker")  # the slow worker wakes up
 
     assert len(provider.lookups) == 1
@@ -235,7 +248,9 @@ async def test_a_worker_that_lost_its_lease_while_waiting_does_not_send(
         (taken,) = await uow.jobs.claim_due(owner=OWNER, now=clock.now(), lease_seconds=60, limit=1)
         await uow.commit()
 
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS)
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS, metrics=FakeMetrics()
+    )
     # The slow worker finally gets its tenant slot: its lease is gone, so it leaves the job alone.
     assert await dispatch(stale, "slow-worker") is None
 
@@ -295,7 +310,7 @@ async def test_the_dispatcher_drains_the_queue_within_the_per_tenant_cap(
     database: FakeDatabase = uow.database
     dispatcher = Dispatcher(
         lambda: FakeUnitOfWork(database),
-        DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, SETTINGS),
+        DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, SETTINGS, metrics=FakeMetrics()),
         clock,
         DispatcherSettings(
             max_in_flight_per_tenant=3, poll_interval_seconds=0.01, sender_messages_per_second=1000
@@ -359,7 +374,7 @@ async def dispatch_everything(
     database: FakeDatabase = uow.database
     dispatcher = Dispatcher(
         lambda: FakeUnitOfWork(database),
-        DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, SETTINGS),
+        DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, SETTINGS, metrics=FakeMetrics()),
         clock,
         settings,
         throttle=throttle,

@@ -65,7 +65,7 @@ def refresh(uow: FakeUnitOfWork, tokens: FakeTokenService, clock: FixedClock) ->
 
 @pytest.fixture
 def resolve(uow: FakeUnitOfWork, tokens: FakeTokenService, clock: FixedClock) -> ResolvePrincipal:
-    return ResolvePrincipal(uow, tokens, clock)
+    return ResolvePrincipal(uow, tokens, clock, cache=FakeAccessCache(listening=False))
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import standardwebhooks
 
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
+from adapters.twilio.callbacks import TwilioInboundMessages
 from application.errors import CredentialsUnreadable
-from application.inbound.callbacks import InboundMessageWebhook, ReceiveInboundMessage
+from application.inbound.receive_message import ReceiveInboundMessage
 from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
@@ -41,13 +41,20 @@ from domain.phone import PhoneNumber
 from domain.tenant_webhooks.model import DeliveryState, WebhookDelivery, WebhookEventType
 from tests.support.fakes import (
     FakeMessagingProvider,
+    FakeMetrics,
     FakeUnitOfWork,
     FakeWebhookSender,
     FakeWebhookUrlGuard,
     FixedClock,
     TenantAccount,
 )
-from tests.support.twilio_callbacks import ACME_ACCOUNT, ACME_TOKEN, INBOUND_URL, inbound_params, sign
+from tests.support.twilio_callbacks import (
+    ACME_ACCOUNT,
+    ACME_TOKEN,
+    INBOUND_URL,
+    inbound_params,
+    signed_callback,
+)
 
 URL = "https://crm.example.com/hooks/whatsapp"
 ALL_EVENTS = ("message.received", "message.status", "message.failed")
@@ -99,7 +106,7 @@ async def queued_message(uow: FakeUnitOfWork, clock: FixedClock, account: Tenant
 
 
 async def status_event(uow: FakeUnitOfWork, clock: FixedClock, status: MessageStatus) -> None:
-    await RecordStatusChange(uow, clock)(StatusChange(provider_sid=SID, status=status))
+    await RecordStatusChange(uow, clock, metrics=FakeMetrics())(StatusChange(provider_sid=SID, status=status))
 
 
 def body_of(delivery: WebhookDelivery) -> dict[str, Any]:
@@ -121,10 +128,10 @@ async def test_an_inbound_message_becomes_a_message_received_event(
     await uow.tenants.set_twilio_credentials(acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
     endpoint = (await register(uow, clock, acme)).endpoint
     params = inbound_params(body="Where is my order?")
-    receive = ReceiveInboundMessage(uow, TwilioWebhookSignatureVerifier(), clock)
+    receive = ReceiveInboundMessage(uow, TwilioInboundMessages(), clock)
 
-    receipt = await receive(InboundMessageWebhook(INBOUND_URL, params, sign(ACME_TOKEN, INBOUND_URL, params)))
-    await receive(InboundMessageWebhook(INBOUND_URL, params, sign(ACME_TOKEN, INBOUND_URL, params)))
+    receipt = await receive(signed_callback(INBOUND_URL, params, token=ACME_TOKEN))
+    await receive(signed_callback(INBOUND_URL, params, token=ACME_TOKEN))
 
     delivery = only(uow)  # Twilio's repeat stored nothing, and recorded no second event
     assert (delivery.endpoint_id, delivery.event_type) == (endpoint.id, WebhookEventType.MESSAGE_RECEIVED)
@@ -160,7 +167,7 @@ async def test_a_failure_is_both_a_status_and_a_failed_event(
     await register(uow, clock, acme)
     await queued_message(uow, clock, acme)
 
-    await RecordStatusChange(uow, clock)(
+    await RecordStatusChange(uow, clock, metrics=FakeMetrics())(
         StatusChange(provider_sid=SID, status=MessageStatus.UNDELIVERED, error_code=63024)
     )
 
@@ -207,7 +214,9 @@ async def test_settling_a_dispatch_records_its_status_in_the_same_transaction(
     await register(uow, clock, acme)
     provider = FakeMessagingProvider(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21211, reason="bad"))
     database = uow.database
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings())
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
     dispatcher = Dispatcher(
         lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings(), owner="d"
     )

@@ -11,23 +11,24 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
-from application.inbound.callbacks import InboundMessageWebhook, ReceiveInboundMessage
+from adapters.twilio.callbacks import TwilioInboundMessages
+from application.inbound.receive_message import ReceiveInboundMessage
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import HistoryRequest, ListHistory
 from application.messaging.send_message import SendMessage, SendMessageCommand
+from application.ports.provider_callbacks import ProviderCallback
 from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message
 from domain.phone import PhoneNumber
-from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
     INBOUND_SID,
     INBOUND_URL,
     inbound_params,
-    sign,
+    signed_callback,
 )
 
 MEXICO_WHATSAPP, MEXICO_PLAN = "+5215512345678", "+525512345678"
@@ -42,23 +43,23 @@ async def twilio_account(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
 
 @pytest.fixture
 def receive(uow: FakeUnitOfWork, clock: FixedClock, twilio_account: None) -> ReceiveInboundMessage:
-    return ReceiveInboundMessage(uow, TwilioWebhookSignatureVerifier(), clock)
+    return ReceiveInboundMessage(uow, TwilioInboundMessages(), clock)
 
 
 @pytest.fixture
 def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock) -> SendMessage:
     database = uow.database
-    dispatch = DispatchMessage(lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings())
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0)
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
 
 
-def customer_writes(from_: str, *, to: str = "+14155238886", sid: str = INBOUND_SID) -> InboundMessageWebhook:
+def customer_writes(from_: str, *, to: str = "+14155238886", sid: str = INBOUND_SID) -> ProviderCallback:
     """Twilio's inbound webhook as it arrives for a customer whose WhatsApp id is ``from_``."""
     params = inbound_params(from_=from_, to=to, wa_id=from_.removeprefix("+"), sid=sid)
-    return InboundMessageWebhook(
-        url=INBOUND_URL, params=params, signature=sign(ACME_TOKEN, INBOUND_URL, params)
-    )
+    return signed_callback(INBOUND_URL, params, token=ACME_TOKEN)
 
 
 def reply(

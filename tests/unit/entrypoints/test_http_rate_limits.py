@@ -358,15 +358,12 @@ class VisitedUnitOfWork(FakeUnitOfWork):
     def __init__(self, database: FakeDatabase, visits: DatabaseVisits) -> None:
         super().__init__(database)
         self._visits = visits
+        self.jobs = cast(FakeDispatchQueue, CountedJobs(database.jobs, visits))
 
     async def ping(self) -> None:
         self._visits.pings += 1
         await self._visits.question()
         await super().ping()
-
-    @property
-    def jobs(self) -> FakeDispatchQueue:
-        return cast(FakeDispatchQueue, CountedJobs(self.database.jobs, self._visits))
 
 
 @pytest.mark.parametrize(("path", "visits_of"), [("/readyz", "pings"), ("/metrics", "depths")])

@@ -1,4 +1,5 @@
-"""Webhook endpoints, the outbox and the delivery queue on PostgreSQL and SQLite (see ``database_url``)."""
+"""The repository contract of webhook endpoints, the outbox and the delivery queue, on the fakes, SQLite
+and PostgreSQL alike (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.engine import create_database_engine
-from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts, webhook_endpoints
+from adapters.database.tables import webhook_endpoints
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from adapters.system_clock import SystemClock
@@ -34,6 +35,7 @@ from tests.support.cross_tenant import cross_tenant_connection
 from tests.support.databases import UowFactory
 from tests.support.repositories import T0
 from tests.support.repositories.tenant_webhooks import STATUS, add_endpoint, add_tenant, claim, record, settle
+from tests.support.stored_rows import StoredRows
 
 # ---------------------------------------------------------------------------------------------- endpoints
 
@@ -81,6 +83,7 @@ async def test_an_endpoint_is_updated_and_deleted_with_its_deliveries(uow_factor
         assert await uow.webhook_deliveries.list_attempts(acme.id, [delivery.id]) == {}
 
 
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
 async def test_concurrent_registrations_never_take_a_tenant_past_its_endpoint_cap(
     database_url: str, secret_box: SecretBox
 ) -> None:
@@ -114,6 +117,7 @@ async def test_concurrent_registrations_never_take_a_tenant_past_its_endpoint_ca
     ]
 
 
+@pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
 async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:
@@ -170,6 +174,7 @@ async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: 
     assert (again.current, again.previous) == (third, second)
 
 
+@pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
 async def test_resealing_moves_webhook_secrets_to_the_newest_key(
     uow_factory: UowFactory, engine: AsyncEngine, credentials_key: str
 ) -> None:
@@ -295,6 +300,7 @@ async def test_delivered_and_dead_deliveries_are_never_claimed(uow_factory: UowF
     assert await claim(uow_factory, "w", T0 + timedelta(days=1)) == []
 
 
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
 async def test_concurrent_claims_never_hand_out_a_delivery_twice(uow_factory: UowFactory) -> None:
     acme = await add_tenant(uow_factory)
     await add_endpoint(uow_factory, acme)
@@ -351,7 +357,7 @@ async def test_a_replay_makes_a_delivery_pending_with_fresh_attempts(uow_factory
 
 
 async def test_finished_deliveries_are_purged_with_their_attempts(
-    uow_factory: UowFactory, engine: AsyncEngine
+    uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     acme = await add_tenant(uow_factory)
     await add_endpoint(uow_factory, acme)
@@ -367,10 +373,7 @@ async def test_finished_deliveries_are_purged_with_their_attempts(
         assert await uow.webhook_deliveries.purge_finished(T0 + timedelta(seconds=1)) == 2
         await uow.commit()
 
-    async with cross_tenant_connection(engine) as connection:
-        left = (await connection.execute(sa.select(webhook_deliveries.c.id))).scalars().all()
-        attempts = (
-            (await connection.execute(sa.select(webhook_delivery_attempts.c.delivery_id))).scalars().all()
-        )
+    left = await stored.webhook_delivery_ids()
+    attempts = await stored.webhook_attempt_delivery_ids()
     assert left == [pending.id]
     assert attempts == [pending.id]

@@ -1,4 +1,5 @@
-"""The dispatch queue and idempotency keys on PostgreSQL and SQLite: leases, skipping, expiry."""
+"""The repository contract of the dispatch queue and idempotency keys (leases, skipping, expiry), on
+the fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from domain.messaging.messages import MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.repositories import OUR_NUMBER, T0
-from tests.support.repositories.dispatch import accepted_with_job, claim, key_record, tenant_with_sender
+from tests.support.repositories.dispatch import (
+    accept_holding,
+    accepted_with_job,
+    claim,
+    key_record,
+    tenant_with_sender,
+)
 
 
 async def test_due_jobs_are_claimed_oldest_first_and_future_ones_wait(uow_factory: UowFactory) -> None:
@@ -74,6 +81,7 @@ async def test_only_the_owner_extends_its_lease(uow_factory: UowFactory) -> None
     assert taken.message_id == message.id
 
 
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
 async def test_concurrent_claims_never_hand_out_a_job_twice(uow_factory: UowFactory) -> None:
     tenant = await tenant_with_sender(uow_factory)
     for _ in range(30):
@@ -333,12 +341,12 @@ async def test_depth_counts_waiting_jobs_and_the_oldest(uow_factory: UowFactory)
 async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factory: UowFactory) -> None:
     tenant, other = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
     async with uow_factory() as uow:
-        await uow.idempotency.add(key_record(tenant, "order-1"))
-        await uow.idempotency.add(key_record(other, "order-1"))  # keys are scoped to the tenant
+        await accept_holding(uow, key_record(tenant, "order-1"))
+        await accept_holding(uow, key_record(other, "order-1"))  # keys are scoped to the tenant
         await uow.commit()
     async with uow_factory() as uow:
         with pytest.raises(AlreadyExists):
-            await uow.idempotency.add(key_record(tenant, "order-1", at=T0 + timedelta(hours=1)))
+            await accept_holding(uow, key_record(tenant, "order-1", at=T0 + timedelta(hours=1)))
     async with uow_factory() as uow:
         await uow.idempotency.complete(tenant.id, "order-1", 201)
         await uow.commit()
@@ -349,7 +357,7 @@ async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factor
 
     later = T0 + timedelta(hours=25)
     async with uow_factory() as uow:
-        await uow.idempotency.add(key_record(tenant, "order-1", at=later, fingerprint="e" * 64))
+        await accept_holding(uow, key_record(tenant, "order-1", at=later, fingerprint="e" * 64))
         await uow.commit()
         reused = await uow.idempotency.get(tenant.id, "order-1", later)
     assert reused is not None
@@ -359,8 +367,8 @@ async def test_an_idempotency_key_is_held_per_tenant_until_it_expires(uow_factor
 async def test_expired_idempotency_keys_are_purged(uow_factory: UowFactory) -> None:
     tenant = await tenant_with_sender(uow_factory)
     async with uow_factory() as uow:
-        await uow.idempotency.add(key_record(tenant, "old"))
-        await uow.idempotency.add(key_record(tenant, "new", at=T0 + timedelta(hours=12)))
+        await accept_holding(uow, key_record(tenant, "old"))
+        await accept_holding(uow, key_record(tenant, "new", at=T0 + timedelta(hours=12)))
         await uow.commit()
 
     async with uow_factory() as uow:

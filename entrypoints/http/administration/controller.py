@@ -1,20 +1,22 @@
-"""Administration over HTTP: platform admins manage tenants (``/admin``); tenant admins manage their
-tenant's users, senders, Twilio credentials and API keys (``/api``); every user changes their password.
+"""Administration over HTTP: platform admins manage tenants and read every tenant's audit trail
+(``/admin``); tenant admins manage their tenant's users, senders and Twilio credentials, and read its
+audit trail (``/api``).
 
-Handlers only decode, call a use case and encode. Each controller declares who may call it (see
-access.py); the tenant always comes from the caller's credential, never from the request.
+Each controller declares who may call it (see access.py); the tenant always comes from the caller's
+credential, never from the request.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from application.administration.audit_trail import AuditTrailRequest, ListAuditTrail, ListPlatformAuditTrail
 from application.administration.onboarding import AddSender, CreateTenant, CreateTenantCommand, CreateUser
 from application.administration.platform import (
     GetTenant,
@@ -25,14 +27,11 @@ from application.administration.platform import (
     UpdateTenantCommand,
 )
 from application.administration.tenant_admin import (
-    CreateApiKey,
     GetCredentialsSummary,
     GetUser,
-    ListApiKeys,
     ListSenders,
     ListUsers,
     RemoveSender,
-    RevokeApiKey,
     SetTwilioCredentials,
     UpdateSender,
     UpdateSenderCommand,
@@ -40,15 +39,19 @@ from application.administration.tenant_admin import (
     UpdateUserCommand,
 )
 from application.identity.authorization import PersonOnly
-from application.identity.sessions import ChangeOwnPassword
+from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from application.ports.principal import Principal
+from domain.administration.audit import AuditAction
 from domain.administration.tenancy import Role
-from entrypoints.http.access import PLATFORM_ADMINS, TENANT_ADMINS, any_user, tenant_admin_in_person
-from entrypoints.http.access_schemas import (
-    ApiKeyResource,
-    ChangePasswordRequest,
-    CreateApiKeyRequest,
-    CreatedApiKeyResource,
+from entrypoints.http.access import (
+    BEARER,
+    BEARER_ERRORS,
+    PLATFORM_ADMINS,
+    TENANT_ADMINS,
+    tenant_admin_in_person,
+)
+from entrypoints.http.administration.schemas import (
+    AuditPageResource,
     CreateSenderRequest,
     CreateTenantRequest,
     CreateUserRequest,
@@ -62,25 +65,17 @@ from entrypoints.http.access_schemas import (
     UpdateUserRequest,
     UserResource,
 )
-from entrypoints.http.dependencies import container_of
+from entrypoints.http.dependencies import provide
 from entrypoints.http.problems import problem_responses
+from entrypoints.http.wire_types import Moment, PageCursor, PageLimit
 
-BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
-# What any route with a Bearer credential can answer besides its own errors.
-_AUTH = (401, 403, 503)
-
-
-def _from_container(name: str) -> Provide:
-    """A dependency bridged from the container provider ``name``."""
-
-    async def provide(request: Request[Any, Any, Any]) -> Any:
-        return getattr(container_of(request), name)()
-
-    return Provide(provide)
-
-
-def _dependencies(*names: str) -> dict[str, Provide]:
-    return {name: _from_container(name) for name in names}
+# The audit trail's filters.
+Action = Annotated[AuditAction | None, QueryParameter(description="Only entries of this action")]
+Actor = Annotated[
+    UUID | None, QueryParameter(description="Only entries by this actor: a user's or an API key's id")
+]
+Since = Annotated[Moment | None, QueryParameter(description="Occurred at or after")]
+Until = Annotated[Moment | None, QueryParameter(description="Occurred before")]
 
 
 # --------------------------------------------------------------------------------------- platform admin
@@ -93,29 +88,32 @@ class AdminTenantsController(Controller):
     tags = ["admin"]
     security = BEARER
     opt = PLATFORM_ADMINS
-    dependencies = _dependencies(
-        "list_tenants",
-        "get_tenant",
-        "create_tenant",
-        "update_tenant",
-        "suspend_tenant",
-        "reactivate_tenant",
-        "create_user",
-    )
+    dependencies = {
+        "list_tenants": provide(lambda c: c.list_tenants),
+        "get_tenant": provide(lambda c: c.get_tenant),
+        "create_tenant": provide(lambda c: c.create_tenant),
+        "update_tenant": provide(lambda c: c.update_tenant),
+        "suspend_tenant": provide(lambda c: c.suspend_tenant),
+        "reactivate_tenant": provide(lambda c: c.reactivate_tenant),
+        "create_user": provide(lambda c: c.create_user),
+    }
 
     @get(
         "/",
         operation_id="adminListTenants",
         summary="Every tenant, by name",
-        description="Keyset pagination: pass `next_cursor` back as `cursor` to get the next page.",
-        responses=problem_responses(400, *_AUTH),
+        responses=problem_responses(400, *BEARER_ERRORS),
     )
     async def list_tenants(
         self,
         list_tenants: NamedDependency[ListTenants],
-        limit: Annotated[int, QueryParameter(ge=1, description="1 to 100; larger values are capped")] = 50,
+        limit: Annotated[
+            int, QueryParameter(ge=1, description=f"1 to {MAX_PAGE_SIZE}; larger values are capped")
+        ] = DEFAULT_PAGE_SIZE,
+        # A tenant's cursor holds its name (up to 200 characters): longer than the other lists' cursors.
         cursor: Annotated[str | None, QueryParameter(max_length=300)] = None,
     ) -> TenantPage:
+        """Keyset pagination: pass `next_cursor` back as `cursor` to get the next page."""
         page = await list_tenants(limit, cursor)
         return TenantPage(items=[TenantResource.of(t) for t in page.items], next_cursor=page.next_cursor)
 
@@ -123,12 +121,8 @@ class AdminTenantsController(Controller):
         "/",
         operation_id="adminCreateTenant",
         summary="Create a tenant",
-        description=(
-            "A tenant on `twilio` needs its Twilio credentials (`twilio`), stored encrypted and never "
-            "returned. Then create its first tenant admin with `POST /admin/tenants/{tenant_id}/users`."
-        ),
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 409, 413, 422, *_AUTH),
+        responses=problem_responses(400, 409, 413, 422, *BEARER_ERRORS),
     )
     async def create(
         self,
@@ -136,6 +130,8 @@ class AdminTenantsController(Controller):
         principal: NamedDependency[Principal],
         create_tenant: NamedDependency[CreateTenant],
     ) -> TenantResource:
+        """A tenant on `twilio` needs its Twilio credentials (`twilio`), stored encrypted and never returned.
+        Then create its first tenant admin with `POST /admin/tenants/{tenant_id}/users`."""
         tenant = await create_tenant(
             principal,
             CreateTenantCommand(
@@ -151,7 +147,7 @@ class AdminTenantsController(Controller):
         "/{tenant_id:uuid}",
         operation_id="adminGetTenant",
         summary="One tenant",
-        responses=problem_responses(400, 404, *_AUTH),
+        responses=problem_responses(400, 404, *BEARER_ERRORS),
     )
     async def get_one(
         self, tenant_id: FromPath[UUID], get_tenant: NamedDependency[GetTenant]
@@ -162,7 +158,7 @@ class AdminTenantsController(Controller):
         "/{tenant_id:uuid}",
         operation_id="adminUpdateTenant",
         summary="Change a tenant's name, provider or session window check",
-        responses=problem_responses(400, 404, 409, 413, 422, *_AUTH),
+        responses=problem_responses(400, 404, 409, 413, 422, *BEARER_ERRORS),
     )
     async def update(
         self,
@@ -188,12 +184,8 @@ class AdminTenantsController(Controller):
         "/{tenant_id:uuid}/suspend",
         operation_id="adminSuspendTenant",
         summary="Suspend a tenant",
-        description=(
-            "Its users can no longer log in, their sessions end at once (tokens get 401) and its API "
-            "keys are refused until the tenant is reactivated. Nothing is deleted."
-        ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(400, 404, *_AUTH),
+        responses=problem_responses(400, 404, *BEARER_ERRORS),
     )
     async def suspend(
         self,
@@ -201,15 +193,16 @@ class AdminTenantsController(Controller):
         principal: NamedDependency[Principal],
         suspend_tenant: NamedDependency[SuspendTenant],
     ) -> TenantResource:
+        """Its users can no longer log in, their sessions end at once (tokens get 401) and its API keys are
+        refused until the tenant is reactivated. Nothing is deleted."""
         return TenantResource.of(await suspend_tenant(principal, tenant_id))
 
     @post(
         "/{tenant_id:uuid}/reactivate",
         operation_id="adminReactivateTenant",
         summary="Reactivate a suspended tenant",
-        description="Its users log in again; its API keys work again.",
         status_code=HTTP_200_OK,
-        responses=problem_responses(400, 404, *_AUTH),
+        responses=problem_responses(400, 404, *BEARER_ERRORS),
     )
     async def reactivate(
         self,
@@ -217,6 +210,7 @@ class AdminTenantsController(Controller):
         principal: NamedDependency[Principal],
         reactivate_tenant: NamedDependency[ReactivateTenant],
     ) -> TenantResource:
+        """Its users log in again; its API keys work again."""
         return TenantResource.of(await reactivate_tenant(principal, tenant_id))
 
     @post(
@@ -224,7 +218,7 @@ class AdminTenantsController(Controller):
         operation_id="adminCreateTenantUser",
         summary="Create a user of a tenant (its first tenant admin, typically)",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 404, 409, 413, 422, *_AUTH),
+        responses=problem_responses(400, 404, 409, 413, 422, *BEARER_ERRORS),
     )
     async def create_user(
         self,
@@ -249,9 +243,19 @@ class UsersController(Controller):
     tags = ["users"]
     security = BEARER
     opt = TENANT_ADMINS
-    dependencies = _dependencies("list_users", "get_user", "create_user", "update_user")
+    dependencies = {
+        "list_users": provide(lambda c: c.list_users),
+        "get_user": provide(lambda c: c.get_user),
+        "create_user": provide(lambda c: c.create_user),
+        "update_user": provide(lambda c: c.update_user),
+    }
 
-    @get("/", operation_id="listUsers", summary="The tenant's users", responses=problem_responses(*_AUTH))
+    @get(
+        "/",
+        operation_id="listUsers",
+        summary="The tenant's users",
+        responses=problem_responses(*BEARER_ERRORS),
+    )
     async def list_users(
         self, principal: NamedDependency[Principal], list_users: NamedDependency[ListUsers]
     ) -> list[UserResource]:
@@ -261,9 +265,8 @@ class UsersController(Controller):
         "/",
         operation_id="createUser",
         summary="Create a user (an agent or a tenant admin)",
-        description="Needs a person: an API key gets 403 `person-required`.",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 409, 413, 422, *_AUTH),
+        responses=problem_responses(400, 409, 413, 422, *BEARER_ERRORS),
         opt=tenant_admin_in_person(PersonOnly.MANAGE_USERS),
     )
     async def create(
@@ -272,6 +275,7 @@ class UsersController(Controller):
         principal: NamedDependency[Principal],
         create_user: NamedDependency[CreateUser],
     ) -> UserResource:
+        """Needs a person: an API key gets 403 `person-required`."""
         user = await create_user(
             principal, principal.tenant_id, data.username, data.password, Role(data.role)
         )
@@ -281,7 +285,7 @@ class UsersController(Controller):
         "/{user_id:uuid}",
         operation_id="getUser",
         summary="One of the tenant's users",
-        responses=problem_responses(400, 404, *_AUTH),
+        responses=problem_responses(400, 404, *BEARER_ERRORS),
     )
     async def get_one(
         self,
@@ -295,12 +299,7 @@ class UsersController(Controller):
         "/{user_id:uuid}",
         operation_id="updateUser",
         summary="Change a user's role, deactivate or reactivate them, or set a new password",
-        description=(
-            "A new role or password, or deactivation, ends every session of the user at once: their "
-            "tokens get 401 and they log in again. An admin cannot change their own role or deactivate "
-            "themselves. Needs a person: an API key gets 403 `person-required`."
-        ),
-        responses=problem_responses(400, 404, 413, 422, *_AUTH),
+        responses=problem_responses(400, 404, 413, 422, *BEARER_ERRORS),
         opt=tenant_admin_in_person(PersonOnly.MANAGE_USERS),
     )
     async def update(
@@ -310,6 +309,9 @@ class UsersController(Controller):
         principal: NamedDependency[Principal],
         update_user: NamedDependency[UpdateUser],
     ) -> UserResource:
+        """A new role or password, or deactivation, ends every session of the user at once: their tokens get
+        401 and they log in again. An admin cannot change their own role or deactivate themselves. Needs a
+        person: an API key gets 403 `person-required`."""
         user = await update_user(
             principal,
             user_id,
@@ -327,9 +329,19 @@ class SendersController(Controller):
     tags = ["senders"]
     security = BEARER
     opt = TENANT_ADMINS
-    dependencies = _dependencies("list_senders", "add_sender", "update_sender", "remove_sender")
+    dependencies = {
+        "list_senders": provide(lambda c: c.list_senders),
+        "add_sender": provide(lambda c: c.add_sender),
+        "update_sender": provide(lambda c: c.update_sender),
+        "remove_sender": provide(lambda c: c.remove_sender),
+    }
 
-    @get("/", operation_id="listSenders", summary="The tenant's senders", responses=problem_responses(*_AUTH))
+    @get(
+        "/",
+        operation_id="listSenders",
+        summary="The tenant's senders",
+        responses=problem_responses(*BEARER_ERRORS),
+    )
     async def list_senders(
         self, principal: NamedDependency[Principal], list_senders: NamedDependency[ListSenders]
     ) -> list[SenderResource]:
@@ -340,7 +352,7 @@ class SendersController(Controller):
         operation_id="addSender",
         summary="Add a WhatsApp number (the first one becomes the default)",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 409, 413, 422, *_AUTH),
+        responses=problem_responses(400, 409, 413, 422, *BEARER_ERRORS),
     )
     async def add(
         self,
@@ -354,7 +366,7 @@ class SendersController(Controller):
         "/{sender_id:uuid}",
         operation_id="updateSender",
         summary="Change a sender's label, or make it the default",
-        responses=problem_responses(400, 404, 409, 413, 422, *_AUTH),
+        responses=problem_responses(400, 404, 409, 413, 422, *BEARER_ERRORS),
     )
     async def update(
         self,
@@ -375,7 +387,7 @@ class SendersController(Controller):
         operation_id="removeSender",
         summary="Remove a sender (the default one last)",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(400, 404, 409, 422, *_AUTH),
+        responses=problem_responses(400, 404, 409, 422, *BEARER_ERRORS),
     )
     async def remove(
         self,
@@ -393,13 +405,16 @@ class CredentialsController(Controller):
     tags = ["credentials"]
     security = BEARER
     opt = TENANT_ADMINS
-    dependencies = _dependencies("get_credentials_summary", "set_twilio_credentials")
+    dependencies = {
+        "get_credentials_summary": provide(lambda c: c.get_credentials_summary),
+        "set_twilio_credentials": provide(lambda c: c.set_twilio_credentials),
+    }
 
     @get(
         "/",
         operation_id="getCredentials",
         summary="Whether Twilio credentials are set, and their SIDs (never a secret)",
-        responses=problem_responses(*_AUTH, 500),
+        responses=problem_responses(*BEARER_ERRORS, 500),
     )
     async def get_summary(
         self,
@@ -412,13 +427,8 @@ class CredentialsController(Controller):
         "/",
         operation_id="setCredentials",
         summary="Set (replace) the tenant's Twilio credentials",
-        description=(
-            "The auth token (Twilio signs webhooks with it) and optionally an API key SID and secret "
-            "(used for API calls instead of the token). Stored encrypted; never returned. Needs a "
-            "person: an API key gets 403 `person-required`."
-        ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(400, 413, 422, *_AUTH),
+        responses=problem_responses(400, 413, 422, *BEARER_ERRORS),
         opt=tenant_admin_in_person(PersonOnly.SET_PROVIDER_CREDENTIALS),
     )
     async def set_credentials(
@@ -427,101 +437,98 @@ class CredentialsController(Controller):
         principal: NamedDependency[Principal],
         set_twilio_credentials: NamedDependency[SetTwilioCredentials],
     ) -> CredentialsResource:
+        """The auth token (Twilio signs webhooks with it) and optionally an API key SID and secret (used for
+        API calls instead of the token). Stored encrypted; never returned. Needs a person: an API key gets
+        403 `person-required`."""
         return CredentialsResource.of(await set_twilio_credentials(principal, data.to_domain()))
 
 
-class ApiKeysController(Controller):
-    """Tenant admins (logged in: not with an API key) manage their tenant's API keys."""
+# ------------------------------------------------------------------------------------------ audit trail
 
-    path = "/api/api-keys"
-    tags = ["api-keys"]
+
+class AuditController(Controller):
+    """A tenant's admins (logged in or with a tenant-admin API key) read their tenant's trail."""
+
+    path = "/api/audit"
+    tags = ["audit"]
     security = BEARER
-    opt = tenant_admin_in_person(PersonOnly.MANAGE_API_KEYS)
-    dependencies = _dependencies("list_api_keys", "create_api_key", "revoke_api_key")
+    opt = TENANT_ADMINS
+    dependencies = {"list_audit_trail": provide(lambda c: c.list_audit_trail)}
 
     @get(
         "/",
-        operation_id="listApiKeys",
-        summary="The tenant's API keys, revoked ones included (never the keys themselves)",
-        responses=problem_responses(*_AUTH),
+        operation_id="listAuditEntries",
+        summary="The tenant's audit trail: who did what, from where, when",
+        responses=problem_responses(400, 401, 403, 422, 503),
     )
-    async def list_keys(
-        self, principal: NamedDependency[Principal], list_api_keys: NamedDependency[ListApiKeys]
-    ) -> list[ApiKeyResource]:
-        return [ApiKeyResource.of(key) for key in await list_api_keys(principal)]
-
-    @post(
-        "/",
-        operation_id="createApiKey",
-        summary="Create an API key, acting as an agent or a tenant admin",
-        description=(
-            "The answer's `key` (`wag_<prefix>_<secret>`) is shown this once: store it now. Send it as "
-            "`Authorization: Bearer wag_…` wherever an access token is accepted."
-        ),
-        status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 413, 422, *_AUTH),
-    )
-    async def create(
+    async def list_entries(
         self,
-        data: JSONBody[CreateApiKeyRequest],
         principal: NamedDependency[Principal],
-        create_api_key: NamedDependency[CreateApiKey],
-    ) -> Response[CreatedApiKeyResource]:
-        created = await create_api_key(principal, data.name, Role(data.role))
-        # The key must not linger in caches.
-        return Response(
-            CreatedApiKeyResource.of_created(created.api_key, created.key),
-            status_code=HTTP_201_CREATED,
-            headers={"Cache-Control": "no-store"},
+        list_audit_trail: NamedDependency[ListAuditTrail],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+        action: Action = None,
+        actor: Actor = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> AuditPageResource:
+        """Newest first. Keyset pagination: pass `next_cursor` back as `cursor` to get the next page (with the
+        same filters). Entries never hold a secret: no password, token, key or credential. What platform
+        admins did to the tenant is in it too."""
+        page = await list_audit_trail(
+            AuditTrailRequest(
+                principal=principal,
+                limit=limit,
+                cursor=cursor,
+                action=action,
+                actor_id=actor,
+                since=since,
+                until=until,
+            )
         )
-
-    @delete(
-        "/{key_id:uuid}",
-        operation_id="revokeApiKey",
-        summary="Revoke an API key: it stops working at once",
-        status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(400, 404, *_AUTH),
-    )
-    async def revoke(
-        self,
-        key_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        revoke_api_key: NamedDependency[RevokeApiKey],
-    ) -> None:
-        await revoke_api_key(principal, key_id)
+        return AuditPageResource.of(page)
 
 
-class MeController(Controller):
-    """What every logged-in user does for themselves."""
+class AdminAuditController(Controller):
+    """Platform admins read every tenant's trail, or one tenant's."""
 
-    path = "/api/me"
-    tags = ["auth"]
+    path = "/admin/audit"
+    tags = ["admin"]
     security = BEARER
-    opt = any_user(PersonOnly.CHANGE_OWN_PASSWORD)
-    dependencies = _dependencies("change_own_password")
+    opt = PLATFORM_ADMINS
+    dependencies = {"list_platform_audit_trail": provide(lambda c: c.list_platform_audit_trail)}
 
-    @post(
-        "/password",
-        operation_id="changePassword",
-        summary="Change your password (the current one is required)",
-        description="Every session of yours ends, this one included: log in again with the new password.",
-        status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(400, 413, 422, *_AUTH),
+    @get(
+        "/",
+        operation_id="adminListAuditEntries",
+        summary="Every tenant's audit trail (or one tenant's)",
+        responses=problem_responses(400, 401, 403, 422, 503),
     )
-    async def change_password(
+    async def list_entries(
         self,
-        data: JSONBody[ChangePasswordRequest],
         principal: NamedDependency[Principal],
-        change_own_password: NamedDependency[ChangeOwnPassword],
-    ) -> None:
-        await change_own_password(principal, data.current_password, data.new_password)
-
-
-ADMINISTRATION_CONTROLLERS = [
-    AdminTenantsController,
-    UsersController,
-    SendersController,
-    CredentialsController,
-    ApiKeysController,
-    MeController,
-]
+        list_platform_audit_trail: NamedDependency[ListPlatformAuditTrail],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+        tenant: Annotated[UUID | None, QueryParameter(description="Only this tenant's entries")] = None,
+        action: Action = None,
+        actor: Actor = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> AuditPageResource:
+        """Newest first. Keyset pagination: pass `next_cursor` back as `cursor` to get the next page (with the
+        same filters). Entries never hold a secret: no password, token, key or credential. Logins refused
+        for a username that does not exist belong to no tenant (`tenant_id` null)."""
+        page = await list_platform_audit_trail(
+            AuditTrailRequest(
+                principal=principal,
+                limit=limit,
+                cursor=cursor,
+                tenant_id=tenant,
+                action=action,
+                actor_id=actor,
+                since=since,
+                until=until,
+            )
+        )
+        return AuditPageResource.of(page)

@@ -1,9 +1,9 @@
-"""What goes over the wire: msgspec Structs decoded and encoded at the edge only."""
+"""Messaging on the wire: what a send takes, and messages and conversations as the API shows them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -23,21 +23,6 @@ from domain.messaging.messages import (
     StatusEvent,
 )
 from entrypoints.http.wire_types import Text
-
-
-class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
-    username: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
-    password: Annotated[Text, msgspec.Meta(min_length=1, max_length=256)]
-
-
-class TokenResponse(msgspec.Struct):
-    access_token: str
-    expires_in: int  # seconds the access token is valid (15 minutes at most)
-    # Exchange at POST /auth/refresh for the next pair, once: a refresh token used twice ends the session.
-    refresh_token: str
-    refresh_expires_in: int  # seconds until the session ends (refreshing does not extend it)
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type, not a secret
-
 
 MediaUrl = Annotated[Text, msgspec.Meta(min_length=1, max_length=2048)]
 ContentSid = Annotated[
@@ -209,7 +194,3 @@ class ConversationsPage(msgspec.Struct):
         return cls(
             items=[ConversationResource.of(c, page.as_of) for c in page.items], next_cursor=page.next_cursor
         )
-
-
-class HealthStatus(msgspec.Struct):
-    status: Literal["ok"] = "ok"

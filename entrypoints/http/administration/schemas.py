@@ -1,4 +1,4 @@
-"""Wire formats of sessions, administration and API keys (see schemas.py for the rest)."""
+"""Administration on the wire: tenants, their users, senders and Twilio credentials, the audit trail."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from uuid import UUID
 
 import msgspec
 
+from application.administration.audit_trail import AuditPage
 from application.administration.tenant_admin import CredentialsSummary
+from domain.administration.audit import ActorKind, AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import (
     ProviderName,
     Role,
@@ -18,25 +20,10 @@ from domain.administration.tenancy import (
     TwilioCredentials,
     User,
 )
-from domain.identity.credentials import ApiKey
-from entrypoints.http.wire_types import Text
+from entrypoints.http.wire_types import TenantRole, Text
 
-Password = Annotated[Text, msgspec.Meta(min_length=1, max_length=256)]
 Username = Annotated[Text, msgspec.Meta(min_length=1, max_length=64, examples=["ana"])]
 TenantName = Annotated[Text, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Shoes"])]
-# Roles a tenant's users and API keys can have; platform admins are created with the CLI.
-TenantRole = Literal["agent", "tenant_admin"]
-
-
-class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
-    refresh_token: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
-
-
-class ChangePasswordRequest(msgspec.Struct, forbid_unknown_fields=True):
-    current_password: Password
-    new_password: Annotated[
-        Text, msgspec.Meta(min_length=1, max_length=256, description="8 to 256 characters")
-    ]
 
 
 class TwilioCredentialsRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -182,42 +169,47 @@ class SenderResource(msgspec.Struct):
         )
 
 
-class CreateApiKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[Text, msgspec.Meta(min_length=1, max_length=100, examples=["order system"])]
-    role: TenantRole = "agent"
+class AuditActorResource(msgspec.Struct):
+    type: ActorKind  # user, api_key, operator (the command line) or anonymous (a refused login)
+    id: UUID | None
+    role: Role | None
 
 
-class ApiKeyResource(msgspec.Struct):
+class AuditTargetResource(msgspec.Struct):
+    type: TargetKind
+    id: str | None
+
+
+class AuditEntryResource(msgspec.Struct):
     id: UUID
-    name: str
-    prefix: str  # the visible part of the key: wag_<prefix>_…
-    role: Role
-    active: bool
-    created_at: datetime
-    created_by: UUID | None
-    last_used_at: datetime | None  # to the minute
-    revoked_at: datetime | None
+    action: AuditAction
+    occurred_at: datetime
+    tenant_id: UUID | None
+    actor: AuditActorResource
+    target: AuditTargetResource | None
+    client_address: str | None
+    request_id: str | None
+    details: dict[str, str]
 
     @classmethod
-    def of(cls, key: ApiKey) -> ApiKeyResource:
+    def of(cls, entry: AuditEntry) -> AuditEntryResource:
         return cls(
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            role=key.role,
-            active=key.is_active,
-            created_at=key.created_at,
-            created_by=key.created_by,
-            last_used_at=key.last_used_at,
-            revoked_at=key.revoked_at,
+            id=entry.id,
+            action=entry.action,
+            occurred_at=entry.occurred_at,
+            tenant_id=entry.tenant_id,
+            actor=AuditActorResource(type=entry.actor.kind, id=entry.actor.id, role=entry.actor.role),
+            target=AuditTargetResource(type=entry.target.kind, id=entry.target.id) if entry.target else None,
+            client_address=entry.client_address,
+            request_id=entry.request_id,
+            details=dict(entry.details),
         )
 
 
-class CreatedApiKeyResource(ApiKeyResource):
-    """The new key, with the whole key in ``key``: shown this once, never again."""
-
-    key: str
+class AuditPageResource(msgspec.Struct):
+    items: list[AuditEntryResource]
+    next_cursor: str | None
 
     @classmethod
-    def of_created(cls, api_key: ApiKey, key: str) -> CreatedApiKeyResource:
-        return cls(**msgspec.structs.asdict(ApiKeyResource.of(api_key)), key=key)
+    def of(cls, page: AuditPage) -> AuditPageResource:
+        return cls(items=[AuditEntryResource.of(entry) for entry in page.items], next_cursor=page.next_cursor)

@@ -1,39 +1,27 @@
-"""Sessions, refresh tokens and API keys on SQLAlchemy Core."""
+"""Login sessions and their refresh tokens on SQLAlchemy Core."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
-from adapters.database.repositories import _Repository, _tenant_from_row, _user_from_row
-from adapters.database.tables import api_keys, auth_sessions, refresh_tokens, tenants, users
+from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.rows import labelled, tenant_from_row, unprefixed, user_from_row
+from adapters.database.tables import auth_sessions, refresh_tokens, tenants, users
 from application.ports.identity import SessionAccess
-from domain.administration.tenancy import Role
-from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.identity.credentials import AuthSession, RefreshToken, RevocationReason
 
+# The prefixes of each table's columns in the joined row (rows.labelled).
 _SESSION = "s_"
 _USER = "u_"
 _TENANT = "t_"
 
-
-def _labelled(table: sa.Table, prefix: str) -> list[sa.Label[Any]]:
-    return [column.label(prefix + column.name) for column in table.c]
-
-
-def _unprefixed(row: Mapping[Any, Any], prefix: str) -> RowMapping:
-    """The columns of one table of a joined row, under their own names (a mapping, as a row is)."""
-    columns = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
-    return cast(RowMapping, columns)
-
-
 # Built once: the per-request check runs it on every authenticated request.
 _ACCESS_BY_SESSION = (
-    sa.select(*_labelled(auth_sessions, _SESSION), *_labelled(users, _USER), *_labelled(tenants, _TENANT))
+    sa.select(*labelled(auth_sessions, _SESSION), *labelled(users, _USER), *labelled(tenants, _TENANT))
     .select_from(auth_sessions)
     .join(users, users.c.id == auth_sessions.c.user_id)
     .join(tenants, tenants.c.id == users.c.tenant_id)
@@ -41,7 +29,7 @@ _ACCESS_BY_SESSION = (
 )
 
 
-class SqlAlchemySessionRepository(_Repository):
+class SqlAlchemySessionRepository(SqlAlchemyRepository):
     async def add(self, session: AuthSession) -> None:
         await self._scope.bind(session.tenant_id)
         await self._execute(
@@ -63,9 +51,9 @@ class SqlAlchemySessionRepository(_Repository):
         if row is None:
             return None
         return SessionAccess(
-            session=_session_from_row(_unprefixed(row, _SESSION)),
-            user=_user_from_row(_unprefixed(row, _USER)),
-            tenant=_tenant_from_row(_unprefixed(row, _TENANT)),
+            session=_session_from_row(unprefixed(row, _SESSION)),
+            user=user_from_row(unprefixed(row, _USER)),
+            tenant=tenant_from_row(unprefixed(row, _TENANT)),
         )
 
     async def revoke(self, session_id: UUID, now: datetime, reason: RevocationReason) -> None:
@@ -138,62 +126,6 @@ class SqlAlchemySessionRepository(_Repository):
         return int(result.rowcount)
 
 
-class SqlAlchemyApiKeyRepository(_Repository):
-    async def add(self, key: ApiKey) -> None:
-        await self._scope.bind(key.tenant_id)
-        await self._execute(
-            sa.insert(api_keys).values(
-                id=key.id,
-                tenant_id=key.tenant_id,
-                name=key.name,
-                prefix=key.prefix,
-                secret_hash=key.secret_hash,
-                role=key.role.value,
-                created_by=key.created_by,
-                created_at=key.created_at,
-                last_used_at=key.last_used_at,
-                revoked_at=key.revoked_at,
-            ),
-            conflict="an API key with this prefix exists already",
-        )
-
-    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
-        await self._scope.cross_tenant()
-        row = await self._one_or_none(sa.select(api_keys).where(api_keys.c.prefix == prefix))
-        return _api_key_from_row(row) if row else None
-
-    async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None:
-        await self._scope.bind(tenant_id)
-        row = await self._one_or_none(
-            sa.select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id)
-        )
-        return _api_key_from_row(row) if row else None
-
-    async def list_for_tenant(self, tenant_id: UUID) -> list[ApiKey]:
-        await self._scope.bind(tenant_id)
-        result = await self._execute(
-            sa.select(api_keys)
-            .where(api_keys.c.tenant_id == tenant_id)
-            .order_by(api_keys.c.created_at, api_keys.c.id)
-        )
-        return [_api_key_from_row(row) for row in result.mappings()]
-
-    async def revoke(self, tenant_id: UUID, key_id: UUID, now: datetime) -> bool:
-        await self._scope.bind(tenant_id)
-        result = await self._execute(
-            sa.update(api_keys)
-            .where(
-                api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
-            )
-            .values(revoked_at=now)
-        )
-        return result.rowcount == 1
-
-    async def record_use(self, key_id: UUID, now: datetime) -> None:
-        await self._scope.by_key()
-        await self._execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
-
-
 def _session_from_row(row: RowMapping) -> AuthSession:
     reason = row["revoked_reason"]
     return AuthSession(
@@ -204,19 +136,4 @@ def _session_from_row(row: RowMapping) -> AuthSession:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         revoked_reason=RevocationReason(reason) if reason else None,
-    )
-
-
-def _api_key_from_row(row: RowMapping) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        tenant_id=row["tenant_id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        secret_hash=row["secret_hash"],
-        role=Role(row["role"]),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
-        last_used_at=row["last_used_at"],
-        revoked_at=row["revoked_at"],
     )

@@ -1,4 +1,4 @@
-"""The audit trail's repository contract, run on PostgreSQL and on SQLite alike (see ``database_url``),
+"""The audit trail's repository contract, on the fakes, SQLite and PostgreSQL alike (see conftest.py),
 and its append-only guarantee on PostgreSQL, where the application's role may read and append only."""
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ _CHANGES = [
 
 
 @pytest.mark.parametrize("statement", _CHANGES)
+@pytest.mark.sql_only("the database's privileges of its roles")
 async def test_the_application_role_cannot_change_or_delete_an_entry(
     app_engine: AsyncEngine, secret_box: SecretBox, statement: str
 ) -> None:
@@ -205,6 +206,7 @@ async def test_the_application_role_cannot_change_or_delete_an_entry(
     assert len(await page(lambda: SqlAlchemyUnitOfWork(app_engine, secret_box))) == 1
 
 
+@pytest.mark.sql_only("the database's privileges of its roles")
 async def test_even_the_owner_deletes_no_entry_younger_than_the_minimum_retention(
     postgres_owner_url: str, postgres_admin_url: str, app_engine: AsyncEngine, secret_box: SecretBox
 ) -> None:
@@ -242,6 +244,7 @@ def database_upgraded_after_the_grant(
         postgres_server.drop_database(name)
 
 
+@pytest.mark.sql_only("the database's privileges of its roles")
 async def test_a_deployment_granted_before_the_upgrade_is_append_only_too(
     database_upgraded_after_the_grant: tuple[str, str], secret_box: SecretBox
 ) -> None:

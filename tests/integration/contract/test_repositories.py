@@ -1,4 +1,5 @@
-"""The repository contract, run on PostgreSQL and on SQLite alike (see ``database_url``)."""
+"""The repository contract of tenants, senders, users, messages, status reports and conversations, and
+the unit of work: on the fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.database.engine import create_database_engine
 from adapters.database.errors import PersistenceError
 from adapters.database.migrate import upgrade
-from adapters.database.tables import message_status_events, tenant_credentials
+from adapters.database.tables import tenant_credentials
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, StorageUnavailable
@@ -44,6 +45,7 @@ from tests.support.databases import UowFactory
 from tests.support.postgres_server import PostgresServer
 from tests.support.repositories import OUR_NUMBER, T0
 from tests.support.repositories.messages import ALICE, add_messages, add_tenant, inbound, outbound
+from tests.support.stored_rows import StoredRows
 
 OTHER_OUR_NUMBER = PhoneNumber.parse("+14155238800")
 BOB = PhoneNumber.parse("+5511987654321")
@@ -54,9 +56,9 @@ AUTH_TOKEN = "auth-token-0123456789abcdef"
 API_KEY_SECRET = "api-key-secret-fedcba9876543210"
 
 
-async def page(uow_factory: UowFactory, query: HistoryQuery) -> list[Message]:
+async def page(uow_factory: UowFactory, query: HistoryQuery) -> list[MessageView]:
     async with uow_factory() as uow:
-        return await uow.messages.list_page(query)
+        return await uow.messages.list_views(query)
 
 
 def newest_first(messages: list[Message]) -> list[UUID]:
@@ -114,6 +116,7 @@ async def test_credentials_round_trip_and_are_replaced(uow_factory: UowFactory) 
         assert await uow.tenants.get_twilio_credentials(tenant.id) == second
 
 
+@pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
 async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: AsyncEngine) -> None:
     tenant = await add_tenant(uow_factory)
     credentials = TwilioCredentials(
@@ -135,6 +138,7 @@ async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: Asyn
     assert row["account_sid"] == credentials.account_sid
 
 
+@pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
 async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:
@@ -166,6 +170,7 @@ async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
         assert (await uow.tenants.get_twilio_credentials(owner.id)) is not None
 
 
+@pytest.mark.sql_only("spoils one sealed secret in its table; the fake seals nothing")
 async def test_twilio_signers_are_every_sender_of_a_tenant_with_credentials_whose_token_opens(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:
@@ -214,6 +219,7 @@ async def test_twilio_signers_are_every_sender_of_a_tenant_with_credentials_whos
     }
 
 
+@pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
 async def test_credentials_sealed_under_a_key_no_longer_configured_do_not_open(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:
@@ -228,6 +234,7 @@ async def test_credentials_sealed_under_a_key_no_longer_configured_do_not_open(
             await uow.tenants.get_twilio_credentials(tenant.id)
 
 
+@pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
 async def test_resealing_moves_every_secret_to_the_newest_key(
     uow_factory: UowFactory, engine: AsyncEngine, credentials_key: str
 ) -> None:
@@ -707,7 +714,8 @@ async def test_another_tenants_history_never_appears(uow_factory: UowFactory) ->
                 uow_factory, HistoryQuery(tenant_id=mine.id, limit=50, after=position, contact=contact)
             )
             assert {m.id for m in rows} <= my_ids
-            assert all(m.tenant_id == mine.id for m in rows)
+            async with uow_factory() as uow:
+                assert all([await uow.messages.get(mine.id, m.id) for m in rows])
 
     everything = await page(uow_factory, HistoryQuery(tenant_id=mine.id, limit=50))
     assert [m.id for m in everything] == newest_first(my_history)
@@ -737,26 +745,20 @@ async def current_status(uow_factory: UowFactory, message: Message) -> MessageSt
     return stored.status
 
 
-async def logged_events(engine: AsyncEngine, message: Message) -> list[tuple[str, bool]]:
-    async with cross_tenant_connection(engine) as connection:
-        rows = await connection.execute(
-            sa.select(message_status_events.c.status, message_status_events.c.applied)
-            .where(message_status_events.c.message_id == message.id)
-            .order_by(message_status_events.c.id)
-        )
-        return [(row.status, row.applied) for row in rows]
+async def logged_events(stored: StoredRows, message: Message) -> list[tuple[str, bool]]:
+    return await stored.status_events(message.id)
 
 
-async def test_a_status_moves_forward_and_is_returned(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+async def test_a_status_moves_forward_and_is_returned(uow_factory: UowFactory, stored: StoredRows) -> None:
     message = await sent_message(uow_factory, "SM-forward")
 
     advanced = await report(uow_factory, StatusChange("SM-forward", MessageStatus.SENT), seconds=5)
 
     assert advanced == replace(message, status=MessageStatus.SENT, updated_at=T0 + timedelta(seconds=5))
-    assert await logged_events(engine, message) == [("sent", True)]
+    assert await logged_events(stored, message) == [("sent", True)]
 
 
-async def test_late_and_repeated_reports_change_nothing(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+async def test_late_and_repeated_reports_change_nothing(uow_factory: UowFactory, stored: StoredRows) -> None:
     message = await sent_message(uow_factory, "SM-late")
 
     assert await report(uow_factory, StatusChange("SM-late", MessageStatus.DELIVERED)) is not None
@@ -766,7 +768,7 @@ async def test_late_and_repeated_reports_change_nothing(uow_factory: UowFactory,
 
     assert await current_status(uow_factory, message) is MessageStatus.DELIVERED
     # The late ones are logged as not applied; the repeated one is the same report, logged once.
-    assert await logged_events(engine, message) == [
+    assert await logged_events(stored, message) == [
         ("delivered", True),
         ("sent", False),
         ("queued", False),
@@ -774,7 +776,7 @@ async def test_late_and_repeated_reports_change_nothing(uow_factory: UowFactory,
 
 
 async def test_a_report_replayed_many_times_is_logged_once(
-    uow_factory: UowFactory, engine: AsyncEngine
+    uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     message = await sent_message(uow_factory, "SM-replayed")
     for change in (
@@ -784,7 +786,7 @@ async def test_a_report_replayed_many_times_is_logged_once(
         StatusChange("SM-replayed", MessageStatus.SENDING),  # late: logged, not applied
     ):
         await report(uow_factory, change)
-    before = await logged_events(engine, message)
+    before = await logged_events(stored, message)
 
     for seconds in range(25):
         assert (
@@ -795,12 +797,12 @@ async def test_a_report_replayed_many_times_is_logged_once(
     )
 
     assert len(before) == 4
-    assert await logged_events(engine, message) == before
+    assert await logged_events(stored, message) == before
     assert await current_status(uow_factory, message) is MessageStatus.READ
 
 
 async def test_reports_differing_only_in_their_error_code_are_distinct(
-    uow_factory: UowFactory, engine: AsyncEngine
+    uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     message = await sent_message(uow_factory, "SM-errors")
 
@@ -809,7 +811,7 @@ async def test_reports_differing_only_in_their_error_code_are_distinct(
     await report(uow_factory, StatusChange("SM-errors", MessageStatus.UNDELIVERED, 30003, "unreachable"))
     await report(uow_factory, StatusChange("SM-errors", MessageStatus.UNDELIVERED))
 
-    assert await logged_events(engine, message) == [
+    assert await logged_events(stored, message) == [
         ("undelivered", True),
         ("undelivered", False),
         ("undelivered", False),
@@ -817,7 +819,7 @@ async def test_reports_differing_only_in_their_error_code_are_distinct(
 
 
 async def test_after_a_retry_the_new_provider_messages_reports_are_new_reports(
-    uow_factory: UowFactory, engine: AsyncEngine
+    uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     message = await sent_message(uow_factory, "SM-first-try")
     await report(uow_factory, StatusChange("SM-first-try", MessageStatus.SENT))
@@ -834,10 +836,10 @@ async def test_after_a_retry_the_new_provider_messages_reports_are_new_reports(
     assert await report(uow_factory, StatusChange("SM-second-try", MessageStatus.SENT)) is not None
     assert await report(uow_factory, StatusChange("SM-second-try", MessageStatus.SENT)) is None
 
-    assert await logged_events(engine, message) == [("sent", True), ("failed", True), ("sent", True)]
+    assert await logged_events(stored, message) == [("sent", True), ("failed", True), ("sent", True)]
 
 
-async def test_a_terminal_status_stays(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+async def test_a_terminal_status_stays(uow_factory: UowFactory, stored: StoredRows) -> None:
     failed = await sent_message(uow_factory, "SM-failed")
     read = await sent_message(uow_factory, "SM-read")
 
@@ -858,26 +860,24 @@ async def test_a_terminal_status_stays(uow_factory: UowFactory, engine: AsyncEng
     )
     assert stored_read is not None
     assert (stored_read.status, stored_read.error_code) == (MessageStatus.READ, None)
-    assert await logged_events(engine, failed) == [
+    assert await logged_events(stored, failed) == [
         ("failed", True),
         ("delivered", False),
         ("undelivered", False),
     ]
-    assert await logged_events(engine, read) == [("read", True), ("failed", False)]
+    assert await logged_events(stored, read) == [("read", True), ("failed", False)]
 
 
 async def test_a_report_for_an_unknown_message_is_ignored(
-    uow_factory: UowFactory, engine: AsyncEngine
+    uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     assert await report(uow_factory, StatusChange("SM-nobody-knows", MessageStatus.DELIVERED)) is None
-    async with cross_tenant_connection(engine) as connection:
-        assert (
-            await connection.execute(sa.select(sa.func.count()).select_from(message_status_events))
-        ).scalar() == 0
+    assert await stored.status_event_count() == 0
 
 
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
 async def test_concurrent_reports_leave_the_furthest_status(
-    uow_factory: UowFactory, engine: AsyncEngine
+    uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     message = await sent_message(uow_factory, "SM-race")
     reports = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.SENDING, MessageStatus.SENT] * 2
@@ -885,7 +885,7 @@ async def test_concurrent_reports_leave_the_furthest_status(
     await asyncio.gather(*(report(uow_factory, StatusChange("SM-race", status)) for status in reports))
 
     assert await current_status(uow_factory, message) is MessageStatus.DELIVERED
-    events = await logged_events(engine, message)
+    events = await logged_events(stored, message)
     assert sorted(status for status, _ in events) == ["delivered", "sending", "sent"]  # each report once
     assert ("delivered", True) in events
     assert sum(applied for _, applied in events) <= 3  # at most sending, sent, delivered, in that order
@@ -962,6 +962,7 @@ async def test_only_what_was_committed_stays(uow_factory: UowFactory) -> None:
         assert await uow.tenants.get_by_name("Dropped") is None
 
 
+@pytest.mark.sql_only("the SQL adapter's connection pool")
 async def test_the_connection_goes_back_to_the_pool(uow_factory: UowFactory, engine: AsyncEngine) -> None:
     uow = uow_factory()
     for _ in range(3):
@@ -973,6 +974,7 @@ async def test_the_connection_goes_back_to_the_pool(uow_factory: UowFactory, eng
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+@pytest.mark.sql_only("the fake's repositories stay reachable outside a block, for tests to arrange data")
 async def test_a_unit_of_work_does_not_nest_and_needs_its_block(uow_factory: UowFactory) -> None:
     uow = uow_factory()
     with pytest.raises(RuntimeError, match="async with"):
@@ -1002,6 +1004,7 @@ def unreachable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}"
 
 
+@pytest.mark.sql_only("a database server or file that cannot be reached")
 async def test_an_unreachable_database_is_storage_unavailable(
     unreachable_url: str, secret_box: SecretBox
 ) -> None:
@@ -1019,6 +1022,7 @@ async def test_an_unreachable_database_is_storage_unavailable(
         await engine.dispose()
 
 
+@pytest.mark.sql_only("a connection to the server that breaks")
 @pytest.mark.parametrize("at", ["statement", "commit"])
 async def test_a_connection_lost_mid_transaction_is_storage_unavailable(
     at: str, postgres_server: PostgresServer, postgres_database: str, postgres_url: str, secret_box: SecretBox
@@ -1269,7 +1273,7 @@ async def test_the_history_of_a_customer_written_two_ways_holds_both_forms_in_or
     await add_messages(uow_factory, *theirs, *others)
 
     for asked_for in forms:
-        pages: list[list[Message]] = []
+        pages: list[list[MessageView]] = []
         after = None
         while not pages or len(pages[-1]) == 4:
             query = HistoryQuery(tenant_id=tenant.id, limit=4, contact=asked_for, after=after)
@@ -1341,6 +1345,7 @@ async def test_another_tenants_conversations_never_appear(uow_factory: UowFactor
     assert mine_alice.last_inbound_at is None  # their customer's message opened their window only
 
 
+@pytest.mark.sql_only("read-only units of work are the SQL adapter's")
 async def test_a_read_only_unit_of_work_reads_but_cannot_write(
     uow_factory: UowFactory, engine: AsyncEngine, secret_box: SecretBox
 ) -> None:

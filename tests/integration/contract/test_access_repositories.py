@@ -1,5 +1,5 @@
-"""The repository contract of sessions, refresh tokens, API keys and tenant administration, run on
-PostgreSQL and on SQLite alike (see ``database_url``)."""
+"""The repository contract of sessions, refresh tokens, API keys and tenant administration, on the
+fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,23 @@ from tests.support.repositories.access import LIFETIME, add_tenant, add_user, ne
 # --------------------------------------------------------------------------------------------- sessions
 
 
+async def test_a_session_reads_back_with_its_user_and_tenant(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    user = await add_user(uow_factory, tenant, Role.TENANT_ADMIN)
+    session, _ = await open_session(uow_factory, user)
+
+    async with uow_factory() as uow:
+        access = await uow.sessions.get_access(session.id)
+
+    assert access is not None
+    assert access.session == session
+    assert access.user == user
+    assert access.tenant == tenant
+    async with uow_factory() as uow:
+        assert await uow.sessions.get_access(uuid4()) is None
+
+
+@pytest.mark.sql_only("counts the SQL statements")
 async def test_a_session_reads_back_with_its_user_and_tenant_in_one_query(
     uow_factory: UowFactory, engine: AsyncEngine
 ) -> None:
@@ -111,7 +128,7 @@ async def test_sessions_are_revoked_per_user_and_per_tenant(uow_factory: UowFact
     ]
 
 
-async def test_a_refresh_token_is_used_once(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+async def test_a_refresh_token_is_used_once(uow_factory: UowFactory) -> None:
     user = await add_user(uow_factory, await add_tenant(uow_factory))
     session, token = await open_session(uow_factory, user)
     token_hash = hash_secret(token)
@@ -128,11 +145,21 @@ async def test_a_refresh_token_is_used_once(uow_factory: UowFactory, engine: Asy
         assert used is not None
         assert used.used_at == T0 + timedelta(minutes=5)
         assert await uow.sessions.get_refresh_token(hash_secret(new_refresh_token())) is None
+
+
+@pytest.mark.sql_only("reads the table: the fake is never given more than the hash to keep")
+async def test_only_the_hash_of_a_refresh_token_is_stored(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    user = await add_user(uow_factory, await add_tenant(uow_factory))
+    _, token = await open_session(uow_factory, user)
+
     async with cross_tenant_connection(engine) as connection:
         stored_hashes = (await connection.execute(sa.select(refresh_tokens.c.token_hash))).scalars().all()
     assert token not in stored_hashes  # only the hash is stored
 
 
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
 async def test_concurrent_uses_of_one_refresh_token_let_exactly_one_through(uow_factory: UowFactory) -> None:
     user = await add_user(uow_factory, await add_tenant(uow_factory))
     _, token = await open_session(uow_factory, user)
@@ -187,12 +214,10 @@ async def test_a_session_of_an_unknown_user_is_refused(uow_factory: UowFactory) 
 # --------------------------------------------------------------------------------------------- API keys
 
 
-async def test_an_api_key_is_found_by_its_prefix_and_read_back_exactly(
-    uow_factory: UowFactory, engine: AsyncEngine
-) -> None:
+async def test_an_api_key_is_found_by_its_prefix_and_read_back_exactly(uow_factory: UowFactory) -> None:
     tenant = await add_tenant(uow_factory)
     user = await add_user(uow_factory, tenant, Role.TENANT_ADMIN)
-    key, full_key = new_key(tenant, Role.TENANT_ADMIN)
+    key, _ = new_key(tenant, Role.TENANT_ADMIN)
     key = replace(key, created_by=user.id)
 
     async with uow_factory() as uow:
@@ -203,6 +228,16 @@ async def test_an_api_key_is_found_by_its_prefix_and_read_back_exactly(
         assert await uow.api_keys.get_by_prefix(key.prefix) == key
         assert await uow.api_keys.get(tenant.id, key.id) == key
         assert await uow.api_keys.get_by_prefix("000000000000") is None
+
+
+@pytest.mark.sql_only("reads the table: the fake is never given the full key to keep")
+async def test_the_full_api_key_is_not_stored(uow_factory: UowFactory, engine: AsyncEngine) -> None:
+    tenant = await add_tenant(uow_factory)
+    key, full_key = new_key(tenant, Role.TENANT_ADMIN)
+    async with uow_factory() as uow:
+        await uow.api_keys.add(key)
+        await uow.commit()
+
     async with cross_tenant_connection(engine) as connection:
         stored = (await connection.execute(sa.select(api_keys))).mappings().one()
     assert full_key not in {str(value) for value in stored.values()}

@@ -1,0 +1,238 @@
+"""Messages on SQLAlchemy Core: the stored messages, their delivery statuses and the history pages."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.rows import message_from_row, message_values
+from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
+from adapters.database.tables import UtcDateTime, message_status_events, messages
+from application.errors import NotFound
+from application.ports.messages import HistoryQuery, MessageView, StatusChange
+from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
+
+
+class SqlAlchemyMessageRepository(SqlAlchemyRepository):
+    async def add(self, message: Message) -> None:
+        await self._scope.bind(message.tenant_id)
+        await self._execute(
+            sa.insert(messages).values(id=message.id, **message_values(message)),
+            conflict="the message exists already",
+        )
+
+    async def update(self, message: Message) -> None:
+        """Overwrite the stored message; NotFound if this tenant has no message with its id."""
+        await self._scope.bind(message.tenant_id)
+        result = await self._execute(
+            sa.update(messages)
+            .where(messages.c.id == message.id, messages.c.tenant_id == message.tenant_id)
+            .values(**message_values(message)),
+            conflict="another message has this provider id",
+        )
+        if result.rowcount == 0:
+            raise NotFound("no such message")
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        await self._scope.bind(tenant_id)
+        parameters = {"of_tenant_id": tenant_id, "of_message_id": message_id}
+        row = await self._one_or_none(MESSAGE_BY_ID, parameters)
+        return message_from_row(row) if row else None
+
+    async def get_by_provider_sid(self, provider_sid: str) -> Message | None:
+        await self._scope.cross_tenant()
+        row = await self._one_or_none(sa.select(messages).where(messages.c.provider_sid == provider_sid))
+        return message_from_row(row) if row else None
+
+    async def attach_provider_sid(self, tenant_id: UUID, message_id: UUID, provider_sid: str) -> bool:
+        await self._scope.bind(tenant_id)
+        parameters = {
+            "of_tenant_id": tenant_id,
+            "of_message_id": message_id,
+            "new_provider_sid": provider_sid,
+        }
+        result = await self._execute(
+            ATTACH_PROVIDER_SID, parameters, conflict="another message has this provider id"
+        )
+        return result.rowcount == 1
+
+    async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:
+        await self._scope.bind(tenant_id)
+        result = await self._execute(
+            sa.select(message_status_events)
+            .where(
+                message_status_events.c.tenant_id == tenant_id,
+                message_status_events.c.message_id == message_id,
+            )
+            .order_by(message_status_events.c.id)
+        )
+        return [
+            StatusEvent(
+                message_id=row["message_id"],
+                status=MessageStatus(row["status"]),
+                received_at=row["received_at"],
+                applied=row["applied"],
+                error_code=row["error_code"],
+                error_message=row["error_message"],
+            )
+            for row in result.mappings()
+        ]
+
+    async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        statement, parameters = _history_statement(query)
+        # One round trip when the page is all its transaction reads (PostgreSQL), else as any statement.
+        rows: Sequence[Sequence[Any]] | None
+        rows = await self._scope.read_alone(query.tenant_id, statement, parameters)
+        if rows is None:
+            await self._scope.bind(query.tenant_id)
+            rows = (await self._execute(statement, parameters)).all()
+        # Positional: the view's columns are selected in its field order (_VIEW_COLUMNS).
+        return [MessageView._make((row[0], _DIRECTIONS[row[1]], _STATUSES[row[2]], *row[3:])) for row in rows]
+
+    async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
+        """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
+
+        Every distinct report about a known message is logged, applied or not; a report about an
+        unknown provider id changes nothing and is not logged (there is no message to attach it to).
+        A repeat of a logged report (same provider message, status and error code) is not logged
+        again (the unique index decides, concurrent repeats included), and never applies: the status
+        it names was reached or passed when the first one came.
+        """
+        await self._scope.cross_tenant()
+        movable_from = [status.value for status in MessageStatus if status.can_advance_to(change.status)]
+        changes: dict[str, Any] = {"status": change.status.value, "updated_at": now}
+        # A report without an error leaves an earlier error in place rather than erasing it.
+        if change.error_code is not None:
+            changes["error_code"] = change.error_code
+        if change.error_message is not None:
+            changes["error_message"] = change.error_message
+        updated = await self._one_or_none(
+            sa.update(messages)
+            .where(messages.c.provider_sid == change.provider_sid, messages.c.status.in_(movable_from))
+            .values(changes)
+            .returning(*messages.c)
+        )
+        if updated is not None:
+            message_id, tenant_id = updated["id"], updated["tenant_id"]
+        else:
+            existing = await self._one_or_none(
+                sa.select(messages.c.id, messages.c.tenant_id).where(
+                    messages.c.provider_sid == change.provider_sid
+                )
+            )
+            if existing is None:
+                return None
+            message_id, tenant_id = existing["id"], existing["tenant_id"]
+        insert = upsert_for(self._connection.dialect.name)
+        await self._execute(
+            insert(message_status_events)
+            .values(
+                message_id=message_id,
+                tenant_id=tenant_id,
+                provider_sid=change.provider_sid,
+                status=change.status.value,
+                error_code=change.error_code,
+                error_message=change.error_message,
+                applied=updated is not None,
+                received_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        return message_from_row(updated) if updated is not None else None
+
+
+def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, Any]]:
+    parameters: dict[str, Any] = {"tenant_id": query.tenant_id, "limit": query.limit}
+    if query.after is not None:
+        parameters["after_created_at"] = query.after.created_at
+        parameters["after_id"] = query.after.message_id
+    if query.direction is not None:
+        parameters["direction"] = query.direction.value
+    if query.status is not None:
+        parameters["status"] = query.status.value
+    if query.contact is not None:
+        # Messages keep the form they were sent to or received from: the contact's are in any of them.
+        parameters[_CONTACT], *other_forms = query.contact.forms
+        if other_forms:
+            (parameters[_OTHER_FORM],) = other_forms
+    if query.since is not None:
+        parameters["since"] = query.since
+    if query.until is not None:
+        parameters["until"] = query.until
+    return _history_page(frozenset(parameters)), parameters
+
+
+_CONTACT, _OTHER_FORM = "contact", "contact_other_form"
+_LIMIT = sa.bindparam("limit", type_=sa.Integer())
+_OUTBOUND = messages.c.direction == Direction.OUTBOUND.value
+# MessageView's fields, in its order.
+_VIEW_COLUMNS = (
+    messages.c.id,
+    messages.c.direction,
+    messages.c.status,
+    sa.case((_OUTBOUND, messages.c.sender_number), else_=messages.c.contact_number).label("from_number"),
+    sa.case((_OUTBOUND, messages.c.contact_number), else_=messages.c.sender_number).label("to_number"),
+    messages.c.body,
+    messages.c.media_urls,
+    messages.c.content_sid,
+    messages.c.content_variables,
+    messages.c.profile_name,
+    messages.c.provider_sid,
+    messages.c.error_code,
+    messages.c.error_message,
+    messages.c.created_at,
+    messages.c.updated_at,
+)
+_DIRECTIONS = {direction.value: direction for direction in Direction}
+_STATUSES = {status.value: status for status in MessageStatus}
+
+
+@functools.cache
+def _history_page(filters: frozenset[str]) -> sa.Select[Any]:
+    """The history query for one combination of filters (named by their parameters), built once: the
+    columns of a MessageView."""
+    if _OTHER_FORM not in filters:
+        return _first_rows(_history_rows(filters, _CONTACT))
+    # A contact written in two forms: a page of each form, each read in page order from
+    # ix_messages_contact_history, then merged (PostgreSQL plans a Merge Append): at most two pages
+    # read, rather than every message of the contact read and sorted.
+    pages = [
+        _first_rows(_history_rows(filters, form)).subquery(f"{form}_page") for form in (_CONTACT, _OTHER_FORM)
+    ]
+    both = sa.union_all(*(sa.select(*page.c) for page in pages)).subquery("either_form")
+    return sa.select(*both.c).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(_LIMIT)
+
+
+def _first_rows(statement: sa.Select[Any]) -> sa.Select[Any]:
+    return statement.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(_LIMIT)
+
+
+def _history_rows(filters: frozenset[str], contact: str) -> sa.Select[Any]:
+    """The rows a history page is taken from, unordered; the contact's form is parameter ``contact``."""
+    statement = sa.select(*_VIEW_COLUMNS).where(messages.c.tenant_id == sa.bindparam("tenant_id"))
+    if "after_created_at" in filters:
+        # A row-value comparison, so PostgreSQL walks ix_messages_history from the cursor on.
+        statement = statement.where(
+            sa.tuple_(messages.c.created_at, messages.c.id)
+            < sa.tuple_(
+                sa.bindparam("after_created_at", type_=UtcDateTime()),
+                sa.bindparam("after_id", type_=sa.Uuid()),
+            )
+        )
+    if "direction" in filters:
+        statement = statement.where(messages.c.direction == sa.bindparam("direction"))
+    if "status" in filters:
+        statement = statement.where(messages.c.status == sa.bindparam("status"))
+    if _CONTACT in filters:
+        statement = statement.where(messages.c.contact_number == sa.bindparam(contact))
+    if "since" in filters:
+        statement = statement.where(messages.c.created_at >= sa.bindparam("since", type_=UtcDateTime()))
+    if "until" in filters:
+        statement = statement.where(messages.c.created_at < sa.bindparam("until", type_=UtcDateTime()))
+    return statement

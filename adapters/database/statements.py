@@ -1,0 +1,107 @@
+"""Statements more than one repository runs, and the builders of those that vary by dialect.
+
+The constant ones are built once, at import: the worker runs them for every message it sends, and
+building a statement per call costs more CPU than its round trip (see ``SqlAlchemyRepository._execute``,
+whose ``parameters`` fill their ``bindparam``s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from adapters.database.tables import conversations, idempotency_keys, messages, tenant_credentials, tenants
+
+TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id"))
+CREDENTIALS_OF_TENANT = sa.select(tenant_credentials).where(
+    tenant_credentials.c.tenant_id == sa.bindparam("tenant_id")
+)
+# One message, by tenant and id; the parameters are not named after the columns: UPDATE reserves
+# those names for its SET clause.
+THE_MESSAGE = (
+    messages.c.tenant_id == sa.bindparam("of_tenant_id"),
+    messages.c.id == sa.bindparam("of_message_id"),
+)
+MESSAGE_BY_ID = sa.select(messages).where(*THE_MESSAGE)
+ATTACH_PROVIDER_SID = (
+    sa.update(messages)
+    .where(*THE_MESSAGE, messages.c.provider_sid.is_(None))
+    .values(provider_sid=sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type))
+)
+
+# Why an accept is refused when its idempotency key is held (see ``hold_key_statement``).
+KEY_IN_USE = "this idempotency key is in use"
+
+
+def upsert_for(dialect_name: str) -> Any:
+    """``INSERT ... ON CONFLICT`` is spelled the same on both dialects but built by each one's ``insert``."""
+    if dialect_name == "postgresql":
+        return postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"no upsert for the {dialect_name} dialect")
+
+
+def conversation_upsert(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """The upsert that makes a message its conversation's latest (see ``record_message``); ``values``
+    are ``conversation_values`` (or bind parameters standing for them)."""
+    insert = upsert_for(dialect_name)
+    statement = insert(conversations).values(values)
+    excluded = statement.excluded
+    newer = excluded.last_message_at >= conversations.c.last_message_at
+    return statement.on_conflict_do_update(
+        index_elements=[conversations.c.tenant_id, conversations.c.contact_identity],
+        set_={
+            # The form replies go to: the one of the contact's latest message, once they have written;
+            # until then the one last written to.
+            "contact_number": sa.case(
+                (
+                    sa.or_(
+                        conversations.c.last_inbound_at.is_(None),
+                        excluded.last_inbound_at >= conversations.c.last_inbound_at,
+                    )
+                    & excluded.last_inbound_at.is_not(None),
+                    excluded.contact_number,
+                ),
+                (conversations.c.last_inbound_at.is_(None) & newer, excluded.contact_number),
+                else_=conversations.c.contact_number,
+            ),
+            "sender_number": sa.case((newer, excluded.sender_number), else_=conversations.c.sender_number),
+            "last_message_id": sa.case(
+                (newer, excluded.last_message_id), else_=conversations.c.last_message_id
+            ),
+            "last_message_at": sa.case(
+                (newer, excluded.last_message_at), else_=conversations.c.last_message_at
+            ),
+            "last_direction": sa.case((newer, excluded.last_direction), else_=conversations.c.last_direction),
+            "last_message_preview": sa.case(
+                (newer, excluded.last_message_preview), else_=conversations.c.last_message_preview
+            ),
+            # The window opens at the latest inbound message, whatever order they are recorded in.
+            "last_inbound_at": sa.case(
+                (conversations.c.last_inbound_at.is_(None), excluded.last_inbound_at),
+                (excluded.last_inbound_at > conversations.c.last_inbound_at, excluded.last_inbound_at),
+                else_=conversations.c.last_inbound_at,
+            ),
+            "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
+        },
+    )
+
+
+def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
+    """Insert the key (``key_values``, or bind parameters standing for them), or take it over from an
+    expired record; no row is written while the key is held (``KEY_IN_USE``)."""
+    insert = upsert_for(dialect_name)
+    statement = insert(idempotency_keys).values(values)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[idempotency_keys.c.tenant_id, idempotency_keys.c.key],
+        set_={
+            name: excluded[name]
+            for name in ("request_fingerprint", "message_id", "response_status", "created_at", "expires_at")
+        },
+        where=idempotency_keys.c.expires_at <= excluded.created_at,
+    )

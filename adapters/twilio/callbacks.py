@@ -1,0 +1,182 @@
+"""Twilio's callbacks read into our commands: an incoming WhatsApp message (``InboundMessage``), and a
+delivery status callback for one we sent (``StatusReport``).
+
+Each is authenticated first (``callback_authentication.py``); only then are the fields its command
+needs decoded. Twilio adds fields without notice: every posted field is signed, only these are read.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import re
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+from adapters.twilio.callback_authentication import (
+    Screening,
+    SignatureFailureLimit,
+    TwilioCallbackAuthenticator,
+    TwilioSigners,
+)
+from adapters.twilio.errors import reported_error
+from adapters.twilio.form import SignedForm
+from adapters.twilio.statuses import reported_status
+from application.errors import InvalidInput
+from application.inbound.commands import InboundMessage, StatusReport
+from application.ports.provider_callbacks import ProviderCallback
+from application.ports.rate_limits import RateLimit
+from application.ports.unit_of_work import UnitOfWork
+from application.rate_limits import CountedLimit
+from domain.administration.tenancy import ProviderName
+from domain.messaging.messages import MessageContent
+from domain.phone import PhoneNumber
+
+logger = logging.getLogger(__name__)
+
+_MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+_WA_ID = re.compile(r"[0-9]{1,32}")
+_MAX_PROFILE_NAME = 256
+_MAX_ERROR_MESSAGE = 1000
+_CANCELED_REASON = "the message was canceled before it was sent"
+
+Command = TypeVar("Command")
+
+
+class _TwilioCallbacks(abc.ABC, Generic[Command]):
+    """One kind of Twilio callback: its tenant's number is in ``number_field``."""
+
+    provider = ProviderName.TWILIO
+    number_field: str
+
+    def __init__(
+        self, *, failure_limit: RateLimit | None = None, signers: TwilioSigners | None = None
+    ) -> None:
+        self._authenticator = TwilioCallbackAuthenticator(SignatureFailureLimit(failure_limit), signers)
+
+    async def screen(self, callback: ProviderCallback) -> _ScreenedForm[Command]:
+        form = SignedForm.of(callback)
+        return _ScreenedForm(self, form, await self._authenticator.screen(form, self.number_field))
+
+    async def tenants(self, uow: UnitOfWork, form: SignedForm, *, known: bool) -> list[UUID]:
+        return await self._authenticator.tenants(uow, form, self.number_field, known=known)
+
+    @abc.abstractmethod
+    def read(self, form: SignedForm) -> Command:
+        """The command, from a form that was authenticated."""
+
+
+class _ScreenedForm(Generic[Command]):
+    """A Twilio callback that passed the first look (implements ``ScreenedCallback``)."""
+
+    def __init__(self, callbacks: _TwilioCallbacks[Command], form: SignedForm, screening: Screening) -> None:
+        self._callbacks = callbacks
+        self._form = form
+        self._screening = screening
+
+    @property
+    def counted_against(self) -> Sequence[CountedLimit]:
+        return self._screening.counted
+
+    async def authenticate(self, uow: UnitOfWork) -> list[UUID]:
+        return await self._callbacks.tenants(uow, self._form, known=self._screening.known)
+
+    def command(self) -> Command:
+        return self._callbacks.read(self._form)
+
+
+class TwilioInboundMessages(_TwilioCallbacks[InboundMessage]):
+    """Twilio's POST to a number's messaging webhook: a customer wrote to one of our numbers (``To``)."""
+
+    number_field = "To"
+
+    async def tenants(self, uow: UnitOfWork, form: SignedForm, *, known: bool) -> list[UUID]:
+        tenants = await super().tenants(uow, form, known=known)
+        if len(tenants) > 1:
+            logger.warning(
+                "tenants %s share number %s and Twilio account %s: the inbound message goes to the "
+                "oldest sender's tenant",
+                ", ".join(map(str, tenants)),
+                form.field("To"),
+                form.field("AccountSid"),
+            )
+        return tenants
+
+    def read(self, form: SignedForm) -> InboundMessage:
+        return InboundMessage(
+            provider_message_id=_message_sid(form),
+            sender=PhoneNumber.parse(form.field("To")),
+            contact=PhoneNumber.parse(form.field("From")),
+            content=_inbound_content(form),
+            profile_name=form.field("ProfileName").strip()[:_MAX_PROFILE_NAME] or None,
+            wa_id=wa_id if _WA_ID.fullmatch(wa_id := form.field("WaId")) else None,
+        )
+
+
+class TwilioStatusCallbacks(_TwilioCallbacks[StatusReport]):
+    """Twilio's POST to a message's StatusCallback URL: the message moved on (or failed). The tenant's
+    number is ``From``."""
+
+    number_field = "From"
+
+    def read(self, form: SignedForm) -> StatusReport:
+        sid = _message_sid(form)
+        reported = form.field("MessageStatus") or form.field("SmsStatus")
+        error_code = _error_code(form.field("ErrorCode"))
+        error_message = reported_error(error_code, form.field("ErrorMessage")[:_MAX_ERROR_MESSAGE] or None)
+        if reported.lower() == "canceled" and error_message is None:
+            error_message = _CANCELED_REASON
+        return StatusReport(
+            provider_message_id=sid,
+            status=reported_status(reported),
+            reported=reported,
+            error_code=error_code,
+            error_message=error_message,
+            message_id=_our_message_id(form.url),
+        )
+
+
+def _message_sid(form: SignedForm) -> str:
+    sid = form.field("MessageSid") or form.field("SmsSid")
+    if not _MESSAGE_SID.fullmatch(sid):
+        raise InvalidInput("MessageSid is missing or is not a Twilio message SID")
+    return sid
+
+
+def _inbound_content(form: SignedForm) -> MessageContent:
+    body = form.field("Body")
+    media_urls = tuple(
+        url for index in range(_count(form.field("NumMedia"))) if (url := form.field(f"MediaUrl{index}"))
+    )
+    if not body.strip() and not media_urls:
+        body = _describe_contentless(form)
+    return MessageContent(body=body, media_urls=media_urls)
+
+
+def _describe_contentless(form: SignedForm) -> str:
+    """A line of text for a message without body or media (a shared location, an unsupported type)."""
+    latitude, longitude = form.field("Latitude"), form.field("Longitude")
+    if latitude and longitude:
+        label = form.field("Label") or form.field("Address")
+        return f"[location {latitude[:20]},{longitude[:20]}]" + (f" {label[:200]}" if label else "")
+    kind = form.field("MessageType")[:40] or "empty"
+    return f"[{kind} message]"
+
+
+def _count(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) <= 3 else 0
+
+
+def _error_code(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) <= 9 else None
+
+
+def _our_message_id(url: str) -> UUID | None:
+    """The ``message_id`` the provider adapter puts on every StatusCallback URL, if there is one."""
+    values = parse_qs(urlsplit(url).query).get("message_id", [])
+    try:
+        return UUID(values[0]) if len(values) == 1 else None
+    except ValueError:
+        return None

@@ -1,0 +1,89 @@
+"""A customer's message, as a provider's callback delivers it (once or more).
+
+Nothing in a callback is believed before the provider's adapter proves whom it is for. A callback that
+cannot be the provider's is refused before any lookup; authenticating the rest against the database
+is counted as an attempt that fails with WebhookRejected, against the limits the adapter names, so
+that what forgeries can cost is bounded while the provider's own callbacks are never held back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.errors import AlreadyExists, WebhookRejected
+from application.inbound.commands import InboundMessage
+from application.ports.clock import Clock
+from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader, ScreenedCallback
+from application.ports.rate_limits import RateLimiter
+from application.ports.unit_of_work import UnitOfWork
+from application.rate_limits import attempt
+from application.tenant_webhooks.events import record_message_received
+from domain.messaging.messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class InboundReceipt:
+    message: Message
+    duplicate: bool  # the provider delivered this message before: nothing was stored this time
+
+
+class ReceiveInboundMessage:
+    """Store a customer's message once, however often the provider delivers it, and update the
+    conversation.
+
+    Duplicates are recognised by the provider's message id: looked up first, and a concurrent twin that
+    still reaches the unique index is recognised after the fact. The message, its conversation and its
+    ``message.received`` event for the tenant's webhooks are written in one transaction. A number that
+    serves several tenants on one provider account gives the message to the oldest sender's tenant.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        callbacks: ProviderCallbackReader[InboundMessage],
+        clock: Clock,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._uow = uow
+        self._callbacks = callbacks
+        self._clock = clock
+        self._limiter = limiter
+
+    async def __call__(self, callback: ProviderCallback) -> InboundReceipt:
+        screened = await self._callbacks.screen(callback)
+        async with attempt(self._limiter, screened.counted_against, failure=WebhookRejected):
+            try:
+                return await self._receive(screened)
+            except AlreadyExists:
+                # Another request stored this message between our lookup and our insert.
+                async with self._uow:
+                    existing = await self._uow.messages.get_by_provider_sid(
+                        screened.command().provider_message_id
+                    )
+                if existing is None:
+                    raise
+                return InboundReceipt(message=existing, duplicate=True)
+
+    async def _receive(self, screened: ScreenedCallback[InboundMessage]) -> InboundReceipt:
+        async with self._uow:
+            tenants = await screened.authenticate(self._uow)
+            inbound = screened.command()
+            existing = await self._uow.messages.get_by_provider_sid(inbound.provider_message_id)
+            if existing is not None:
+                return InboundReceipt(message=existing, duplicate=True)
+            message = Message.new_inbound(
+                tenant_id=tenants[0],
+                sender=inbound.sender,
+                contact=inbound.contact,
+                content=inbound.content,
+                provider_sid=inbound.provider_message_id,
+                now=self._clock.now(),
+                profile_name=inbound.profile_name,
+                wa_id=inbound.wa_id,
+            )
+            await self._uow.messages.add(message)
+            await self._uow.conversations.record_message(message)
+            await record_message_received(self._uow, message, message.created_at)
+            await self._uow.commit()
+        return InboundReceipt(message=message, duplicate=False)

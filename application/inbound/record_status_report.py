@@ -1,0 +1,108 @@
+"""A provider's report on a message we sent, as its status callback delivers it.
+
+Authenticated like an inbound message (``receive_message.py``): nothing in it is believed before the
+provider's adapter proves whom it is for.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.errors import WebhookRejected
+from application.inbound.commands import StatusReport
+from application.ports.clock import Clock
+from application.ports.messages import StatusChange
+from application.ports.metrics import Metrics
+from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader, ScreenedCallback
+from application.ports.rate_limits import RateLimiter
+from application.ports.unit_of_work import UnitOfWork
+from application.rate_limits import attempt
+from application.tenant_webhooks.events import record_status_changed
+from domain.messaging.messages import Message
+
+logger = logging.getLogger(__name__)
+
+
+class StatusReportOutcome(enum.StrEnum):
+    APPLIED = "applied"  # the message moved forward
+    # Stale (logged in the timeline) or a repeat (logged already): the status stays.
+    NOT_APPLIED = "not_applied"
+    UNKNOWN_MESSAGE = "unknown_message"  # no message of the tenant has this provider message id
+    IGNORED_STATUS = "ignored_status"  # not a status of an outbound message (or one we do not know)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReportResult:
+    outcome: StatusReportOutcome
+    message: Message | None = None  # the advanced message, when APPLIED
+
+
+class RecordStatusReport:
+    """Apply an authenticated status report: forward only, every distinct report kept in the message's
+    timeline.
+
+    Reports arrive out of order and more than once; the repository's conditional update decides whether
+    one moves the message. A report can also overtake the send's own record of the provider's message
+    id: when it carries our message id, the provider's is attached to the message from it.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        callbacks: ProviderCallbackReader[StatusReport],
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._uow = uow
+        self._callbacks = callbacks
+        self._clock = clock
+        self._metrics = metrics
+        self._limiter = limiter
+
+    async def __call__(self, callback: ProviderCallback) -> StatusReportResult:
+        screened = await self._callbacks.screen(callback)
+        async with attempt(self._limiter, screened.counted_against, failure=WebhookRejected):
+            return await self._record(screened)
+
+    async def _record(self, screened: ScreenedCallback[StatusReport]) -> StatusReportResult:
+        async with self._uow:
+            tenants = await screened.authenticate(self._uow)
+            report = screened.command()
+            sid = report.provider_message_id
+            if report.status is None:
+                logger.info("status callback for %s ignored: status %r", sid, report.reported[:40])
+                return StatusReportResult(StatusReportOutcome.IGNORED_STATUS)
+            if not await self._find_message(report, tenants):
+                logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
+                return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
+            change = StatusChange(
+                provider_sid=sid,
+                status=report.status,
+                error_code=report.error_code,
+                error_message=report.error_message,
+            )
+            advanced = await self._uow.messages.advance_status(change, self._clock.now())
+            if advanced is not None:
+                await record_status_changed(self._uow, advanced, advanced.updated_at)
+            await self._uow.commit()
+        if advanced is None:
+            return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
+        self._metrics.message_status(self._callbacks.provider, advanced.status, advanced.tenant_id)
+        return StatusReportResult(StatusReportOutcome.APPLIED, advanced)
+
+    async def _find_message(self, report: StatusReport, tenants: list[UUID]) -> bool:
+        """Whether one of ``tenants`` has the message, attaching the provider's id to it first if need be."""
+        sid = report.provider_message_id
+        message = await self._uow.messages.get_by_provider_sid(sid)
+        if message is None and report.message_id is not None:
+            for tenant_id in tenants:
+                if await self._uow.messages.attach_provider_sid(tenant_id, report.message_id, sid):
+                    return True
+            # The send's own update, or a concurrent report, may have attached it meanwhile.
+            message = await self._uow.messages.get_by_provider_sid(sid)
+        return message is not None and message.tenant_id in tenants

@@ -1,0 +1,277 @@
+"""Messaging over HTTP: send, retry, the history of messages, one message, conversations.
+
+Agents and tenant admins, with an access token or an API key; the tenant always comes from the
+caller's credential, never from the request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+
+from application.messaging.conversations import ConversationsRequest, ListConversations
+from application.messaging.history import GetMessage, HistoryRequest, ListHistory
+from application.messaging.send_message import RetryMessage, SendMessage, SendMessageCommand
+from application.pagination import DEFAULT_PAGE_SIZE
+from application.ports.principal import Principal
+from domain.messaging.messages import Direction, MessageStatus
+from entrypoints.http.access import BEARER, SEND_AND_READ
+from entrypoints.http.dependencies import provide
+from entrypoints.http.messaging.schemas import (
+    ConversationsPage,
+    MessageDetailsResource,
+    MessagePage,
+    MessageResource,
+    SendMessageRequest,
+)
+from entrypoints.http.problems import problem_responses
+from entrypoints.http.wire_types import Moment, PageCursor, PageLimit, phone_number_from_query
+
+# The filters of the history, of all messages and of one conversation alike.
+CreatedSince = Annotated[Moment | None, QueryParameter(description="Created at or after")]
+CreatedUntil = Annotated[Moment | None, QueryParameter(description="Created before")]
+
+
+def _history_request(
+    principal: Principal,
+    limit: int,
+    cursor: str | None,
+    direction: Direction | None,
+    status: MessageStatus | None,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    contact: str | None,
+) -> HistoryRequest:
+    """The history query of ``GET /api/messages`` and ``GET /api/conversations/{contact}/messages``."""
+    return HistoryRequest(
+        tenant_id=principal.tenant_id,
+        limit=limit,
+        cursor=cursor,
+        direction=direction,
+        status=status,
+        contact=contact,
+        since=since,
+        until=until,
+    )
+
+
+class MessagesController(Controller):
+    path = "/api"
+    tags = ["messages"]
+    security = BEARER
+    opt = SEND_AND_READ
+    dependencies = {
+        "send_message": provide(lambda c: c.send_message),
+        "retry_message": provide(lambda c: c.retry_message),
+        "list_history": provide(lambda c: c.list_history),
+        "get_message": provide(lambda c: c.get_message),
+    }
+
+    @post(
+        "/send",
+        operation_id="sendMessage",
+        summary="Send a WhatsApp message from one of the tenant's senders",
+        status_code=HTTP_201_CREATED,
+        responses={
+            HTTP_202_ACCEPTED: ResponseSpec(
+                data_container=MessageResource,
+                description="Accepted: stored and queued; the provider's answer is not in yet",
+                generate_examples=False,
+            ),
+            **problem_responses(400, 401, 403, 409, 413, 422, 503),
+        },
+    )
+    async def send(
+        self,
+        data: JSONBody[SendMessageRequest],
+        principal: NamedDependency[Principal],
+        send_message: NamedDependency[SendMessage],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="A unique key per message (e.g. a UUID): retries with it never send twice",
+            ),
+        ] = None,
+        prefer: Annotated[
+            str | None,
+            HeaderParameter(name="Prefer", max_length=200, description="`respond-async`: answer 202 at once"),
+        ] = None,
+    ) -> Response[MessageResource]:
+        """Text (`body`), media (`media_url`, up to 10, with an optional `body` as caption) or an
+        approved template (`content_sid` and `content_variables`).
+
+        The message is stored durably with its dispatch job, then handed to the tenant's provider.
+        If the provider answers within a few seconds the response is `201` with its status
+        (`queued` with `provider_sid`, or `failed` with `error_code`); otherwise, or with
+        `Prefer: respond-async`, it is `202` with status `accepted`: the message will still be
+        sent, retried when the provider is unavailable, and never sent twice.
+
+        `Idempotency-Key`: repeating a request with the same key (within 24 hours) replays the
+        first answer instead of sending again; the same key with another body is a 422, and
+        while the first request is still running a 409.
+
+        Free-form messages (text, media) may only be sent within 24 hours of the contact's last
+        message; outside that window the request is refused with a 422 `session-window-closed`
+        problem before anything is sent, and only a template can reach the contact.
+        """
+        respond_async = prefer is not None and "respond-async" in (
+            p.strip() for p in prefer.lower().split(",")
+        )
+        result = await send_message(
+            SendMessageCommand(
+                tenant_id=principal.tenant_id,
+                to_number=data.to_number,
+                body=data.body,
+                media_urls=data.media_urls,
+                from_number=data.from_number,
+                content_sid=data.content_sid,
+                content_variables=data.content_variables,
+                idempotency_key=idempotency_key,
+                respond_async=respond_async,
+            )
+        )
+        headers = {"Location": f"/api/messages/{result.message.id}"}
+        if respond_async:
+            headers["Preference-Applied"] = "respond-async"
+        if result.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            MessageResource.of(result.message),
+            status_code=HTTP_201_CREATED if result.dispatched else HTTP_202_ACCEPTED,
+            headers=headers,
+        )
+
+    @get(
+        "/messages",
+        operation_id="listMessages",
+        summary="The tenant's message history, newest first",
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_messages(
+        self,
+        principal: NamedDependency[Principal],
+        list_history: NamedDependency[ListHistory],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+        direction: FromQuery[Direction | None] = None,
+        status: FromQuery[MessageStatus | None] = None,
+        contact: Annotated[
+            str | None, QueryParameter(max_length=64, description="The customer's number, +E.164")
+        ] = None,
+        since: CreatedSince = None,
+        until: CreatedUntil = None,
+    ) -> MessagePage:
+        """Keyset pagination: pass `next_cursor` back as `cursor` to get the next page."""
+        request = _history_request(
+            principal,
+            limit,
+            cursor,
+            direction,
+            status,
+            since,
+            until,
+            contact=phone_number_from_query(contact),
+        )
+        return MessagePage.of(await list_history(request))
+
+    @post(
+        "/messages/{message_id:uuid}/retry",
+        operation_id="retryMessage",
+        summary="Send a failed message again",
+        status_code=HTTP_202_ACCEPTED,
+        responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    )
+    async def retry(
+        self,
+        message_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        retry_message: NamedDependency[RetryMessage],
+    ) -> MessageResource:
+        """Only `failed` outbound messages can be retried. The message goes back to `accepted` and is
+        dispatched like a new one (the 24-hour window rule applies again, and it counts against the
+        tenant's send limits like a send); poll it for the outcome."""
+        return MessageResource.of(await retry_message(principal.tenant_id, message_id))
+
+    @get(
+        "/messages/{message_id:uuid}",
+        operation_id="getMessage",
+        summary="One of the tenant's messages, with its status timeline",
+        responses=problem_responses(400, 401, 404, 503),
+    )
+    async def get_message_by_id(
+        self,
+        message_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        get_message: NamedDependency[GetMessage],
+    ) -> MessageDetailsResource:
+        """`timeline` lists every status report received about the message, oldest first;
+        `applied` is false for a late report that did not move the message; a repeated report
+        appears once."""
+        return MessageDetailsResource.of_details(await get_message(principal.tenant_id, message_id))
+
+
+class ConversationsController(Controller):
+    path = "/api/conversations"
+    tags = ["conversations"]
+    security = BEARER
+    opt = SEND_AND_READ
+    dependencies = {
+        "list_conversations": provide(lambda c: c.list_conversations),
+        "list_history": provide(lambda c: c.list_history),
+    }
+
+    @get(
+        "/",
+        operation_id="listConversations",
+        summary="The tenant's conversations, one per contact, most recent activity first",
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_conversations(
+        self,
+        principal: NamedDependency[Principal],
+        list_conversations: NamedDependency[ListConversations],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+    ) -> ConversationsPage:
+        """Each conversation has its last message and the contact's 24-hour session window:
+        `window_open` tells whether free-form messages may be sent now (templates always may).
+        Keyset pagination: pass `next_cursor` back as `cursor` to get the next page."""
+        page = await list_conversations(
+            ConversationsRequest(tenant_id=principal.tenant_id, limit=limit, cursor=cursor)
+        )
+        return ConversationsPage.of(page)
+
+    @get(
+        "/{contact:str}/messages",
+        operation_id="listConversationMessages",
+        summary="The messages exchanged with one contact, newest first",
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_conversation_messages(
+        self,
+        contact: Annotated[str, PathParameter(max_length=64, description="The customer's number, +E.164")],
+        principal: NamedDependency[Principal],
+        list_history: NamedDependency[ListHistory],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+        direction: FromQuery[Direction | None] = None,
+        status: FromQuery[MessageStatus | None] = None,
+        since: CreatedSince = None,
+        until: CreatedUntil = None,
+    ) -> MessagePage:
+        """`contact` is the customer's number, `+E.164` or `whatsapp:+E.164`. An unknown contact has
+        an empty history. Keyset pagination as for `GET /api/messages`."""
+        request = _history_request(principal, limit, cursor, direction, status, since, until, contact=contact)
+        return MessagePage.of(await list_history(request))
