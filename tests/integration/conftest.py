@@ -17,30 +17,23 @@ skipped with the reason, or fail under ``CI=true``, where a missing server is a 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.engine import create_database_engine
-from adapters.database.migrate import upgrade
-from adapters.database.roles import grant_app_role
-from adapters.database.tables import metadata
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
-from application.ports.unit_of_work import UnitOfWork
-from tests.support.postgres_server import PostgresNotFound, PostgresServer, Role, find_postgres_server
-
-# Typed as the port, so mypy checks that the adapter implements it and the tests use only the contract.
-UowFactory = Callable[[], UnitOfWork]
-
-
-# Lines a test reports for the end of the run (how many cases it sent), shown in pytest's summary.
-TERMINAL_SUMMARY: list[str] = []
+from tests.support.databases import (
+    PostgresRoles,
+    UowFactory,
+    create_prepared_database,
+    migrated_empty_database,
+)
+from tests.support.postgres_server import PostgresNotFound, PostgresServer, find_postgres_server
+from tests.support.run_summary import TERMINAL_SUMMARY
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -67,12 +60,6 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(str(error))
 
 
-@dataclass(frozen=True, slots=True)
-class PostgresRoles:
-    owner: Role  # owns the database and its tables; runs the migrations
-    app: Role  # what the gateway connects as: granted the tables, confined by row-level security
-
-
 @pytest.fixture(scope="session")
 def postgres_roles(postgres_server: PostgresServer) -> Iterator[PostgresRoles]:
     owner = postgres_server.create_role("owner")
@@ -84,15 +71,6 @@ def postgres_roles(postgres_server: PostgresServer) -> Iterator[PostgresRoles]:
             postgres_server.drop_role(app)
     finally:
         postgres_server.drop_role(owner)
-
-
-def create_prepared_database(server: PostgresServer, roles: PostgresRoles) -> str:
-    """A new database owned by ``roles.owner``, migrated by it to head, with ``roles.app`` granted."""
-    name = server.create_database(owner=roles.owner)
-    owner_url = server.url_for(name, roles.owner)
-    upgrade(owner_url)
-    grant_app_role(owner_url, roles.app.name)
-    return name
 
 
 @pytest.fixture(scope="session")
@@ -135,18 +113,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return migrated_empty_database(request, request.param)
 
 
-def migrated_empty_database(request: pytest.FixtureRequest, dialect: str) -> str:
-    """The URL of a migrated, empty database: a fresh SQLite file, or this session's PostgreSQL
-    database emptied ("postgres")."""
-    if dialect == "sqlite":
-        url: str = request.getfixturevalue("sqlite_url")
-        upgrade(url)
-        return url
-    url = request.getfixturevalue("postgres_url")
-    empty_all_tables(request.getfixturevalue("postgres_admin_url"))
-    return url
-
-
 @pytest.fixture
 def credentials_key() -> str:
     return generate_key()
@@ -169,11 +135,3 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(engine: AsyncEngine, secret_box: SecretBox) -> UowFactory:
     return lambda: SqlAlchemyUnitOfWork(engine, secret_box)
-
-
-def empty_all_tables(url: str) -> None:
-    """Rows left by an earlier test in the shared session database must not leak into this one."""
-    tables = sql.SQL(", ").join(sql.Identifier(table.name) for table in metadata.sorted_tables)
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))

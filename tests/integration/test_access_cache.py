@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
-from tests.support.real_gateway import Gateway, emptied_session_database, running_gateway
+from tests.support.gateways import Gateway, emptied_session_database, running_gateway
 
 pytestmark = pytest.mark.postgres
 

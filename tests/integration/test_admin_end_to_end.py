@@ -4,81 +4,37 @@ role under row-level security): tenants, their admins, API keys, refresh, logout
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.conftest import empty_all_tables
-from tests.integration.test_serve import WA_GATEWAY, clean_environment, free_port
-from tests.support.served_gateway import create_platform_admin
+from tests.support.databases import empty_all_tables
+from tests.support.gateways import create_platform_admin, served_gateway, wa_gateway
 
 ROOT_PASSWORD = "platform password"
 
 
-def cli(
-    cwd: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WA_GATEWAY, *args],
-        cwd=cwd,
-        env=env or clean_environment(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def environment(request: pytest.FixtureRequest) -> dict[str, str]:
+def settings(request: pytest.FixtureRequest) -> dict[str, str]:
     """SQLite in the working directory, or the session's PostgreSQL database, emptied, as the app's role."""
     if request.param == "sqlite":
-        return clean_environment()
+        return {}
     empty_all_tables(request.getfixturevalue("postgres_admin_url"))
     return {
-        **clean_environment(),
         "DATABASE_URL": request.getfixturevalue("postgres_url"),
         "MIGRATION_DATABASE_URL": request.getfixturevalue("postgres_owner_url"),
     }
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, environment: dict[str, str]) -> Iterator[httpx.Client]:
-    assert cli(tmp_path, "db", "upgrade", env=environment).returncode == 0
-    created = create_platform_admin(tmp_path, environment, "root", ROOT_PASSWORD)
+def gateway(tmp_path: Path, settings: dict[str, str]) -> Iterator[httpx.Client]:
+    assert wa_gateway(tmp_path, settings, "db", "upgrade").returncode == 0
+    created = create_platform_admin(tmp_path, settings, "root", ROOT_PASSWORD)
     assert '"role": "platform_admin"' in created
-    port = free_port()
-    process = subprocess.Popen(
-        [WA_GATEWAY, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-            if process.poll() is not None:
-                pytest.fail(f"serve exited early:\n{process.stdout.read() if process.stdout else ''}")
-        else:
-            pytest.fail("serve did not answer /healthz within 60 s")
-        with httpx.Client(base_url=base, timeout=10) as client:
-            yield client
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with served_gateway(tmp_path, settings) as base, httpx.Client(base_url=base, timeout=10) as client:
+        yield client
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -136,9 +92,11 @@ def test_a_platform_admin_onboards_a_tenant_whose_admin_issues_an_api_key(gatewa
 
 
 def test_the_cli_keeps_platform_admins_in_the_platform_tenant(tmp_path: Path) -> None:
-    assert cli(tmp_path, "db", "upgrade").returncode == 0
+    assert wa_gateway(tmp_path, {}, "db", "upgrade").returncode == 0
 
-    wrong = cli(tmp_path, "user", "create", "platform", "ana", "--password-stdin", stdin="a long password")
+    wrong = wa_gateway(
+        tmp_path, {}, "user", "create", "platform", "ana", "--password-stdin", stdin="a long password"
+    )
 
     assert wrong.returncode == 1
     assert "platform" in wrong.stderr

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import PostgresRoles
-from tests.support.gateway_processes import WA_GATEWAY, clean_environment
+from tests.support.databases import PostgresRoles
+from tests.support.gateways import wa_gateway
 from tests.support.postgres_server import PostgresServer
 
 
@@ -27,21 +26,12 @@ def test_db_upgrade_names_the_role_it_migrates_as_and_never_a_password(
     postgres_server: PostgresServer, postgres_roles: PostgresRoles, empty_database: str, tmp_path: Path
 ) -> None:
     owner, app = postgres_roles.owner, postgres_roles.app
-    environment = {
-        **clean_environment(),
+    settings = {
         "MIGRATION_DATABASE_URL": postgres_server.url_for(empty_database, owner),
         "DATABASE_URL": postgres_server.url_for(empty_database, app),
     }
 
-    result = subprocess.run(
-        [WA_GATEWAY, "db", "upgrade"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = wa_gateway(tmp_path, settings, "db", "upgrade", timeout=300)
 
     assert result.returncode == 0, result.stderr
     assert f"migrated as role {owner.name!r}, from MIGRATION_DATABASE_URL" in result.stdout

@@ -19,8 +19,8 @@ from adapters.security.secret_box import SecretBox
 from application.errors import TransactionConflict
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
-from tests.integration.conftest import empty_all_tables
-from tests.support.real_gateway import PASSWORD, database_of_its_own, running_gateway
+from tests.support.databases import empty_all_tables
+from tests.support.gateways import PASSWORD, database_of_its_own, running_gateway
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 CONCURRENT_REQUESTS = 20

@@ -20,14 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.database.dispatch_queue import _due_jobs, _due_skipping, _lease_statement
 from adapters.database.engine import create_database_engine
 from domain.phone import PhoneNumber
-from tests.integration.conftest import UowFactory, empty_all_tables
-from tests.integration.contract.test_dispatch_queue import (
-    OUR_NUMBER,
-    T0,
-    accepted_with_job,
-    claim,
-    tenant_with_sender,
-)
+from tests.support.databases import UowFactory, empty_all_tables
+from tests.support.repositories import OUR_NUMBER, T0
+from tests.support.repositories.dispatch import accepted_with_job, claim, tenant_with_sender
 
 pytestmark = pytest.mark.postgres
 

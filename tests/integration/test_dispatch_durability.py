@@ -51,9 +51,9 @@ from tests.support.dispatch_load import (
     wait_until_drained,
 )
 from tests.support.dispatch_report import DispatchReport
-from tests.support.gateway_processes import (
+from tests.support.gateways import (
     Emulator,
-    Gateway,
+    GatewayProcesses,
     Provisioned,
     TwilioAccount,
     free_port,
@@ -128,7 +128,7 @@ def load_database(load_database_host: DatabaseHost) -> Iterator[str]:
 
 @dataclass
 class Deployment:
-    gateway: Gateway
+    gateway: GatewayProcesses
     emulator: Emulator
     tenant: Provisioned
     headers: dict[str, str]
@@ -159,7 +159,7 @@ async def deployment(
 ) -> AsyncIterator[Deployment]:
     account = TwilioAccount.new()
     emulator = await asyncio.to_thread(start_emulator, log_dir, account, seed=secrets.randbelow(10**6))
-    gateway = Gateway(
+    gateway = GatewayProcesses(
         database_url=database_url, emulator_url=emulator.base_url, log_dir=log_dir, settings=settings
     )
     try:

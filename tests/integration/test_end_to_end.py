@@ -12,13 +12,11 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.database.migrate import upgrade
 from application.administration.onboarding import CreateTenantCommand
 from application.identity.authorization import OPERATOR
 from domain.administration.tenancy import Role
-from entrypoints.container import Container, create_container, shutdown
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from entrypoints.container import Container
+from tests.support.gateways import Gateway, running_gateway
 
 
 @dataclass
@@ -30,25 +28,18 @@ class Account:
 
 
 @pytest.fixture
-async def container(postgres_url: str, tmp_path: Path) -> AsyncIterator[Container]:
-    upgrade(postgres_url)
-    settings = load_settings(
-        environ={
-            "DATA_DIR": str(tmp_path),
-            "DATABASE_URL": postgres_url,
-            "DB_POOL_SIZE": "4",
-            # Cheap argon2id for tests; production parameters are measured in bench/.
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "8192",
-            "ARGON2_PARALLELISM": "1",
-            "SANDBOX_SENT_AFTER_SECONDS": "0.05",
-            "SANDBOX_DELIVERED_AFTER_SECONDS": "0.1",
-        },
-        env_file=None,
-    )
-    container = create_container(settings)
-    yield container
-    await shutdown(container)
+async def gateway(postgres_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
+    settings = {
+        "DATABASE_URL": postgres_url,
+        "DB_POOL_SIZE": "4",
+        # The embedded dispatcher sends; the sandbox reports sent, then delivered, as Twilio's callbacks
+        # would.
+        "EMBEDDED_DISPATCHER": "true",
+        "SANDBOX_SENT_AFTER_SECONDS": "0.05",
+        "SANDBOX_DELIVERED_AFTER_SECONDS": "0.1",
+    }
+    async with running_gateway(tmp_path, settings) as gateway:
+        yield gateway
 
 
 async def provision(container: Container, sender: str) -> Account:
@@ -71,78 +62,74 @@ async def login(client: AsyncTestClient[Any], account: Account) -> dict[str, str
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def test_login_send_and_page_through_history_on_postgres(container: Container) -> None:
-    account = await provision(container, "+14155238886")
-    async with AsyncTestClient(app=create_app(container)) as client:
-        assert (await client.get("/readyz")).status_code == 200
-        headers = await login(client, account)
+async def test_login_send_and_page_through_history_on_postgres(gateway: Gateway) -> None:
+    account = await provision(gateway.container, "+14155238886")
+    client = gateway.client
+    assert (await client.get("/readyz")).status_code == 200
+    headers = await login(client, account)
 
-        sent = []
-        for n in range(5):
-            response = await client.post(
-                "/api/send",
-                json={"to_number": f"whatsapp:+1415555{n:04d}", "body": f"hello {n}"},
-                headers=headers,
-            )
-            assert response.status_code == 201, response.text
-            assert response.json()["status"] == "queued"
-            assert response.json()["from_number"] == account.sender
-            sent.append(response.json())
-
-        # The sandbox reports sent, then delivered, as Twilio's callbacks would.
-        await asyncio.sleep(0.4)
-        seen = []
-        cursor = None
-        while True:
-            params: dict[str, Any] = {"limit": 2}
-            if cursor:
-                params["cursor"] = cursor
-            page = await client.get("/api/messages", params=params, headers=headers)
-            assert page.status_code == 200, page.text
-            seen += page.json()["items"]
-            cursor = page.json()["next_cursor"]
-            if cursor is None:
-                break
-
-        assert [m["id"] for m in seen] == [m["id"] for m in reversed(sent)]
-        assert {m["status"] for m in seen} == {"delivered"}
-        one = await client.get(f"/api/messages/{sent[0]['id']}", headers=headers)
-        assert one.json()["body"] == "hello 0"
-
-
-async def test_a_second_tenant_sees_nothing_of_the_first_on_postgres(container: Container) -> None:
-    first = await provision(container, "+14155238886")
-    second = await provision(container, "+447911123456")
-    async with AsyncTestClient(app=create_app(container)) as client:
-        first_headers = await login(client, first)
-        second_headers = await login(client, second)
-        ids = []
-        for n in range(3):
-            response = await client.post(
-                "/api/send", json={"to_number": "+14155550123", "body": f"private {n}"}, headers=first_headers
-            )
-            ids.append(response.json()["id"])
-        first_page = (await client.get("/api/messages", params={"limit": 1}, headers=first_headers)).json()
-
-        listed = await client.get("/api/messages", headers=second_headers)
-        with_cursor = await client.get(
-            "/api/messages", params={"cursor": first_page["next_cursor"]}, headers=second_headers
-        )
-        filtered = await client.get(
-            "/api/messages", params={"contact": "+14155550123"}, headers=second_headers
-        )
-        by_id = [
-            await client.get(f"/api/messages/{message_id}", headers=second_headers) for message_id in ids
-        ]
-        from_first_sender = await client.post(
+    sent = []
+    for n in range(5):
+        response = await client.post(
             "/api/send",
-            json={"to_number": "+14155550123", "body": "spoof", "from_number": first.sender},
-            headers=second_headers,
+            json={"to_number": f"whatsapp:+1415555{n:04d}", "body": f"hello {n}"},
+            headers=headers,
         )
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "queued"
+        assert response.json()["from_number"] == account.sender
+        sent.append(response.json())
 
-        assert listed.json() == {"items": [], "next_cursor": None}
-        assert with_cursor.json()["items"] == []
-        assert filtered.json()["items"] == []
-        assert {response.status_code for response in by_id} == {404}
-        assert from_first_sender.status_code == 422
-        assert len((await client.get("/api/messages", headers=first_headers)).json()["items"]) == 3
+    # The sandbox reports sent, then delivered, as Twilio's callbacks would.
+    await asyncio.sleep(0.4)
+    seen = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = await client.get("/api/messages", params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        seen += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+
+    assert [m["id"] for m in seen] == [m["id"] for m in reversed(sent)]
+    assert {m["status"] for m in seen} == {"delivered"}
+    one = await client.get(f"/api/messages/{sent[0]['id']}", headers=headers)
+    assert one.json()["body"] == "hello 0"
+
+
+async def test_a_second_tenant_sees_nothing_of_the_first_on_postgres(gateway: Gateway) -> None:
+    first = await provision(gateway.container, "+14155238886")
+    second = await provision(gateway.container, "+447911123456")
+    client = gateway.client
+    first_headers = await login(client, first)
+    second_headers = await login(client, second)
+    ids = []
+    for n in range(3):
+        response = await client.post(
+            "/api/send", json={"to_number": "+14155550123", "body": f"private {n}"}, headers=first_headers
+        )
+        ids.append(response.json()["id"])
+    first_page = (await client.get("/api/messages", params={"limit": 1}, headers=first_headers)).json()
+
+    listed = await client.get("/api/messages", headers=second_headers)
+    with_cursor = await client.get(
+        "/api/messages", params={"cursor": first_page["next_cursor"]}, headers=second_headers
+    )
+    filtered = await client.get("/api/messages", params={"contact": "+14155550123"}, headers=second_headers)
+    by_id = [await client.get(f"/api/messages/{message_id}", headers=second_headers) for message_id in ids]
+    from_first_sender = await client.post(
+        "/api/send",
+        json={"to_number": "+14155550123", "body": "spoof", "from_number": first.sender},
+        headers=second_headers,
+    )
+
+    assert listed.json() == {"items": [], "next_cursor": None}
+    assert with_cursor.json()["items"] == []
+    assert filtered.json()["items"] == []
+    assert {response.status_code for response in by_id} == {404}
+    assert from_first_sender.status_code == 422
+    assert len((await client.get("/api/messages", headers=first_headers)).json()["items"]) == 3

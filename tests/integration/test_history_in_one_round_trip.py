@@ -18,8 +18,9 @@ from adapters.database.tables import messages
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.ports.messages import HistoryQuery, MessageView
-from tests.integration.conftest import UowFactory, empty_all_tables
-from tests.integration.contract.test_repositories import T0, add_messages, add_tenant, inbound, outbound
+from tests.support.databases import UowFactory, empty_all_tables
+from tests.support.repositories import T0
+from tests.support.repositories.messages import add_messages, add_tenant, inbound, outbound
 
 pytestmark = pytest.mark.postgres
 

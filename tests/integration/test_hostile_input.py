@@ -34,9 +34,9 @@ from hypothesis import strategies as st
 
 from entrypoints.container import create_container
 from entrypoints.http.app import create_app
-from tests.integration.conftest import TERMINAL_SUMMARY
-from tests.integration.test_authorization_matrix import BODIES, OPERATIONS, Caller, World, built_world
-from tests.support.real_gateway import PASSWORD, gateway_settings
+from tests.support.authorization_world import BODIES, OPERATIONS, Caller, World, built_world
+from tests.support.gateways import PASSWORD, gateway_settings
+from tests.support.run_summary import TERMINAL_SUMMARY
 
 EXAMPLES_PER_OPERATION = 24
 

@@ -23,7 +23,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.real_gateway import (
+from tests.support.gateways import (
     DATABASES,
     JWT_SECRET,
     PASSWORD,

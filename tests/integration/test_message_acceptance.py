@@ -14,8 +14,9 @@ from application.ports.messages import ConversationQuery, IdempotencyRecord
 from domain.administration.tenancy import Tenant
 from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
-from tests.integration.conftest import UowFactory
-from tests.integration.contract.test_dispatch_queue import CONTACT, OUR_NUMBER, T0, tenant_with_sender
+from tests.support.databases import UowFactory
+from tests.support.repositories import OUR_NUMBER, T0
+from tests.support.repositories.dispatch import CONTACT, tenant_with_sender
 
 UNKNOWN_NUMBER = PhoneNumber.parse("+14155550123")
 

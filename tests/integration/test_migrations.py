@@ -24,7 +24,7 @@ from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.ports.messages import HistoryPosition, HistoryQuery
 from domain.phone import PhoneNumber
-from tests.integration.conftest import PostgresRoles
+from tests.support.databases import PostgresRoles
 from tests.support.postgres_server import PostgresServer
 
 TENANTS = 5

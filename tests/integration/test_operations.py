@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.test_serve import WA_GATEWAY, clean_environment, free_port
+from tests.support.gateways import (
+    READY_TIMEOUT_SECONDS,
+    WA_GATEWAY,
+    ManagedProcess,
+    clean_environment,
+    free_port,
+    served_gateway,
+    wa_gateway,
+    wait_until_answering,
+)
 
 
 def healthz_count(text: str) -> float:
@@ -28,31 +34,6 @@ def healthz_count(text: str) -> float:
     )
 
 
-def wait_until_healthy(base: str, process: subprocess.Popen[str], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"the process exited early:\n{log.read_text()}")
-    process.kill()
-    pytest.fail(f"no answer from {base}/healthz within 60 s:\n{log.read_text()}")
-
-
-def start(arguments: list[str], cwd: Path, env: dict[str, str], log: IO[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [WA_GATEWAY, *arguments], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-    )
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """One `serve --workers 2` for this module's tests (it takes seconds to start)."""
@@ -61,22 +42,13 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     metrics_dir.mkdir()
     # A file left by an earlier run: serve must clear it before its processes start.
     (metrics_dir / "counter_999999.db").write_bytes(b"stale")
-    port = free_port()
-    env = {
-        **clean_environment(),
+    settings = {
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "EMBEDDED_DISPATCHER": "false",
         "LOG_FORMAT": "json",
     }
-    log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        process = start(["serve", "--port", str(port), "--workers", "2"], tmp_path, env, output)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base, process, log)
-            yield base, metrics_dir, log
-        finally:
-            stop(process)
+    with served_gateway(tmp_path, settings, "--workers", "2") as base:
+        yield base, metrics_dir, tmp_path / "serve.log"
 
 
 def test_serve_with_two_processes_adds_up_their_metrics(two_processes: tuple[str, Path, Path]) -> None:
@@ -127,29 +99,28 @@ def test_serve_logs_json_lines_with_request_ids(two_processes: tuple[str, Path, 
 
 
 def test_a_worker_answers_health_and_metrics_on_its_port_and_stops_on_sigterm(tmp_path: Path) -> None:
-    subprocess.run(
-        [WA_GATEWAY, "db", "upgrade"], cwd=tmp_path, env=clean_environment(), check=True, capture_output=True
-    )
+    assert wa_gateway(tmp_path, {}, "db", "upgrade").returncode == 0
     port = free_port()
-    log = tmp_path / "worker.log"
     env = {**clean_environment(), "METRICS_TOKEN": "worker-scrape-token"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ or env is not os.environ
-    with log.open("w") as output:
-        process = start(
-            ["worker", "--metrics-port", str(port), "--metrics-host", "127.0.0.1"], tmp_path, env, output
+    process = ManagedProcess(
+        "worker",
+        [WA_GATEWAY, "worker", "--metrics-port", str(port), "--metrics-host", "127.0.0.1"],
+        env,
+        tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{base}/healthz", [process], READY_TIMEOUT_SECONDS)
+        refused = httpx.get(f"{base}/metrics", timeout=5)
+        scraped = httpx.get(
+            f"{base}/metrics", headers={"Authorization": "Bearer worker-scrape-token"}, timeout=5
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base, process, log)
-            refused = httpx.get(f"{base}/metrics", timeout=5)
-            scraped = httpx.get(
-                f"{base}/metrics", headers={"Authorization": "Bearer worker-scrape-token"}, timeout=5
-            )
-        finally:
-            status = stop(process)
+    finally:
+        status = process.stop(timeout=30)
 
     assert refused.status_code == 401
     assert scraped.status_code == 200
     assert "wa_gateway_dispatch_queue_depth 0.0" in scraped.text
-    assert status == 0, log.read_text()
+    assert status == 0, process.log_path.read_text()

@@ -22,12 +22,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from tests.support.served_gateway import (
-    create_platform_admin,
-    free_port,
-    gateway_environment,
-    served_gateway,
-)
+from tests.support.gateways import create_platform_admin, free_port, served_gateway
 
 NEWMAN_VERSION = "6.2.2"
 COLLECTION = Path(__file__).resolve().parents[2] / "postman" / "wa-gateway.postman_collection.json"
@@ -83,7 +78,7 @@ def newman() -> Path:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("postman")
     with served_gateway(directory, SETTINGS) as base:
-        create_platform_admin(directory, gateway_environment(SETTINGS), ADMIN_USERNAME, ADMIN_PASSWORD)
+        create_platform_admin(directory, SETTINGS, ADMIN_USERNAME, ADMIN_PASSWORD)
         yield base
 
 

@@ -35,16 +35,12 @@ from domain.tenant_webhooks.model import DeliveryState
 from entrypoints import cli
 from entrypoints.container import create_container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.settings import load_settings
-from tests.integration.conftest import UowFactory, empty_all_tables
-from tests.integration.contract.test_access_repositories import add_user, new_key, open_session
-from tests.integration.contract.test_dispatch_queue import (
-    T0,
-    accept_holding,
-    key_record,
-    tenant_with_sender,
-)
-from tests.integration.contract.test_webhook_repositories import add_endpoint, claim, record, settle
+from tests.support.databases import UowFactory, empty_all_tables
 from tests.support.postgres_server import PostgresServer, Role
+from tests.support.repositories import T0
+from tests.support.repositories.access import add_user, new_key, open_session
+from tests.support.repositories.dispatch import accept_holding, key_record, tenant_with_sender
+from tests.support.repositories.tenant_webhooks import add_endpoint, claim, record, settle
 
 pytestmark = pytest.mark.postgres
 

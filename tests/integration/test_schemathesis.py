@@ -33,8 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING
-from tests.support.real_gateway import DATABASES, database_of_its_own
-from tests.support.served_gateway import create_platform_admin, gateway_environment, served_gateway
+from tests.support.gateways import DATABASES, create_platform_admin, database_of_its_own, served_gateway
 
 MAX_EXAMPLES = 60  # per operation, valid and invalid requests together
 CHECKS = [
@@ -70,7 +69,7 @@ def gateway(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         settings = {**SETTINGS, **database_settings}
         with served_gateway(directory, settings) as base:
             # A platform admin, so that the /admin operations are exercised too (a tenant admin gets 403).
-            create_platform_admin(directory, gateway_environment(settings), "root", ROOT_PASSWORD)
+            create_platform_admin(directory, settings, "root", ROOT_PASSWORD)
             if "DATABASE_URL" in database_settings:
                 assert_bound_by_row_level_security(database_settings["DATABASE_URL"])
             yield base

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,61 +14,28 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.gateway_processes import ManagedProcess
+from tests.support.gateways import (
+    WA_GATEWAY,
+    ManagedProcess,
+    clean_environment,
+    free_port,
+    served_gateway,
+    wa_gateway,
+)
 
-WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
 # Generous on purpose: this is a deadline for "it starts at all", not a measure of speed.
 BUSY_MACHINE_READY_DEADLINE_SECONDS = 300
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def clean_environment() -> dict[str, str]:
-    """The environment of a fresh shell: none of this project's settings."""
-    return {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "TMPDIR"}}
-
-
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [WA_GATEWAY, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if process.poll() is not None:
-            pytest.fail(f"serve exited early:\n{process.stdout.read() if process.stdout else ''}")
-    else:
-        process.kill()
-        pytest.fail("serve did not answer /healthz within 60 s")
-    try:
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+def served(tmp_path: Path) -> Iterator[str]:
+    """`wa-gateway serve` with no settings at all, in a fresh shell's environment; its base URL."""
+    with served_gateway(tmp_path, {}) as base:
+        yield base
 
 
-def test_serve_with_no_configuration_runs_the_readme_walkthrough(
-    served: tuple[str, subprocess.Popen[str]], tmp_path: Path
-) -> None:
-    base, _ = served
-    with httpx.Client(base_url=base, timeout=10) as client:
+def test_serve_with_no_configuration_runs_the_readme_walkthrough(served: str, tmp_path: Path) -> None:
+    with httpx.Client(base_url=served, timeout=10) as client:
         login = client.post("/auth/login", json={"username": "demo", "password": "password"})
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -99,14 +65,8 @@ def test_serve_with_no_configuration_runs_the_readme_walkthrough(
 
 def test_db_upgrade_creates_the_schema_and_can_run_again(tmp_path: Path) -> None:
     for _ in range(2):
-        result = subprocess.run(
-            [WA_GATEWAY, "db", "upgrade"],
-            cwd=tmp_path,
-            env=clean_environment(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        result = wa_gateway(tmp_path, {}, "db", "upgrade")
+        assert result.returncode == 0, result.stderr
         assert "upgraded to the latest revision" in result.stdout
 
     with sqlite3.connect(tmp_path / ".wa-gateway" / "wa-gateway.db") as connection:
@@ -115,15 +75,7 @@ def test_db_upgrade_creates_the_schema_and_can_run_again(tmp_path: Path) -> None
 
 
 def test_production_mode_without_secrets_refuses_to_start(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [WA_GATEWAY, "serve"],
-        cwd=tmp_path,
-        env={**clean_environment(), "ENVIRONMENT": "production"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = wa_gateway(tmp_path, {"ENVIRONMENT": "production"}, "serve")
 
     assert result.returncode == 1
     assert "DATABASE_URL" in result.stderr
@@ -146,9 +98,7 @@ def busy_cpus(processes: int) -> Iterator[None]:
 
 def test_serve_with_two_workers_starts_on_a_machine_whose_cores_are_all_busy(tmp_path: Path) -> None:
     environment = {**clean_environment(), "DEMO_DATA": "false"}
-    subprocess.run(
-        [WA_GATEWAY, "db", "upgrade"], cwd=tmp_path, env=environment, check=True, capture_output=True
-    )
+    assert wa_gateway(tmp_path, environment, "db", "upgrade").returncode == 0
     port = free_port()
 
     with busy_cpus(2 * (os.cpu_count() or 1)):

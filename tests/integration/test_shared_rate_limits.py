@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -13,16 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
 
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import SessionPolicy
 from application.ports.rate_limits import RateLimit
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from tests.support.api import ApiOptions, running_api
 from tests.support.fakes import (
     FakePasswordHasher,
     FakeTokenService,
@@ -30,17 +27,21 @@ from tests.support.fakes import (
     FixedClock,
     provision_account,
 )
-from tests.support.served_gateway import (
-    REDIS_HOST,
-    REDIS_PORT,
-    free_port,
-    redis_reachable,
-    served_gateway,
-)
+from tests.support.gateways import free_port, served_gateway
 
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = 11  # a database of its own; the key prefix is unique to each run besides
 FAILURE_LIMIT = RateLimit(amount=10, per_seconds=60)
 SESSIONS = SessionPolicy(lifetime=timedelta(days=1))
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -230,29 +231,17 @@ async def test_with_redis_unreachable_the_limits_hold_in_this_process(
 async def test_with_redis_unreachable_the_api_still_limits_and_logs_the_outage_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = load_settings(
-        environ={
-            "DATA_DIR": str(tmp_path),
-            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-            "LOGIN_ATTEMPTS_PER_MINUTE": "10",
-            "EMBEDDED_DISPATCHER": "false",
-        },
-        env_file=None,
-    )
-    container = create_container(settings)
-    uow, hasher = FakeUnitOfWork(), FakePasswordHasher()
-    await provision_account(uow, hasher, FixedClock())
-    container.unit_of_work.override(providers.Object(uow))
-    container.password_hasher.override(providers.Object(hasher))
-
-    async with AsyncTestClient(app=create_app(container)) as client:
-        statuses = [
-            (await client.post("/auth/login", json={"username": "alice", "password": "wrong"})).status_code
-            for _ in range(20)
-        ]
+    settings = {
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "LOGIN_ATTEMPTS_PER_MINUTE": "10",
+        "EMBEDDED_DISPATCHER": "false",
+    }
+    async with running_api(tmp_path, ApiOptions(settings=settings)) as api:
+        wrong = {"username": "alice", "password": "wrong"}
+        statuses = [(await api.client.post("/auth/login", json=wrong)).status_code for _ in range(20)]
 
     assert statuses == [401] * 10 + [429] * 10
-    assert len(hasher.verified_hashes) == 10
+    assert len(api.hasher.verified_hashes) == 10
     assert len(outage_lines(caplog)) == 1
 
 

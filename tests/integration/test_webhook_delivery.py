@@ -49,7 +49,7 @@ from domain.tenant_webhooks.model import (
     WebhookEventType,
     new_signing_secret,
 )
-from tests.integration.conftest import UowFactory
+from tests.support.databases import UowFactory
 from tests.support.fakes import FakeMetrics
 
 TIMEOUT_SECONDS = 0.5

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.support.gateway_processes import CreatedMessage, Emulator
+from tests.support.gateways import CreatedMessage, Emulator
 
 TOKEN = re.compile(r"\btoken=([0-9a-f]{32})\b")
 # The answers a client retries (with the same Idempotency-Key): the gateway is unavailable (503), the

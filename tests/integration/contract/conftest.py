@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
-from tests.integration.conftest import UowFactory, migrated_empty_database
+from tests.support.databases import UowFactory, migrated_empty_database
 from tests.support.fakes import FakeDatabase, FakeUnitOfWork
 from tests.support.stored_rows import FakeStoredRows, SqlStoredRows, StoredRows
 

@@ -31,8 +31,8 @@ from domain.administration.audit import (
     TargetKind,
 )
 from domain.administration.tenancy import Role
-from tests.integration.conftest import PostgresRoles, UowFactory, empty_all_tables
 from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.databases import PostgresRoles, UowFactory, empty_all_tables
 from tests.support.postgres_server import PostgresServer
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

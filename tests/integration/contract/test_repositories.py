@@ -40,64 +40,20 @@ from domain.administration.tenancy import (
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
-from tests.integration.conftest import UowFactory
 from tests.support.cross_tenant import cross_tenant_connection
+from tests.support.databases import UowFactory
 from tests.support.postgres_server import PostgresServer
+from tests.support.repositories import OUR_NUMBER, T0
+from tests.support.repositories.messages import ALICE, add_messages, add_tenant, inbound, outbound
 from tests.support.stored_rows import StoredRows
 
-T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-OUR_NUMBER = PhoneNumber.parse("+14155238886")
 OTHER_OUR_NUMBER = PhoneNumber.parse("+14155238800")
-ALICE = PhoneNumber.parse("+4915112345678")
 BOB = PhoneNumber.parse("+5511987654321")
 # One customer each, in the form WhatsApp writes them in and in the national plan's form.
 MEXICO_WHATSAPP, MEXICO_PLAN = PhoneNumber.parse("+5215512345678"), PhoneNumber.parse("+525512345678")
 BRAZIL_OLD_ACCOUNT, BRAZIL_PLAN = PhoneNumber.parse("+551187654321"), PhoneNumber.parse("+5511987654321")
 AUTH_TOKEN = "auth-token-0123456789abcdef"
 API_KEY_SECRET = "api-key-secret-fedcba9876543210"
-
-
-async def add_tenant(uow_factory: UowFactory, name: str | None = None) -> Tenant:
-    tenant = Tenant(name=name or f"tenant {uuid4().hex[:8]}", provider=ProviderName.TWILIO, created_at=T0)
-    async with uow_factory() as uow:
-        await uow.tenants.add(tenant)
-        await uow.commit()
-    return tenant
-
-
-def outbound(
-    tenant: Tenant,
-    *,
-    at: datetime = T0,
-    contact: PhoneNumber = ALICE,
-    body: str = "hello",
-    message_id: UUID | None = None,
-) -> Message:
-    message = Message.new_outbound(
-        tenant_id=tenant.id, sender=OUR_NUMBER, contact=contact, content=MessageContent(body=body), now=at
-    )
-    return replace(message, id=message_id) if message_id else message
-
-
-def inbound(tenant: Tenant, *, at: datetime = T0, contact: PhoneNumber = ALICE) -> Message:
-    return Message(
-        tenant_id=tenant.id,
-        direction=Direction.INBOUND,
-        sender=OUR_NUMBER,
-        contact=contact,
-        content=MessageContent(body="hi there"),
-        status=MessageStatus.RECEIVED,
-        created_at=at,
-        updated_at=at,
-        provider_sid=f"SM{uuid4().hex}",
-    )
-
-
-async def add_messages(uow_factory: UowFactory, *messages: Message) -> None:
-    async with uow_factory() as uow:
-        for message in messages:
-            await uow.messages.add(message)
-        await uow.commit()
 
 
 async def page(uow_factory: UowFactory, query: HistoryQuery) -> list[MessageView]:

@@ -63,9 +63,6 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
-from tests.unit.application.test_authenticate import authenticate
-
-__all__ = ["authenticate"]
 
 ADDRESS = "198.51.100.23"
 LIMIT = RateLimit(amount=10, per_seconds=60)

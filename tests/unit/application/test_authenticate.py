@@ -10,8 +10,6 @@ import pytest
 
 from application.errors import AuthenticationFailed, RateLimited, StorageUnavailable, TransactionConflict
 from application.identity.authenticate import Authenticate
-from application.identity.sessions import SessionPolicy
-from application.ports.rate_limits import RateLimit
 from domain.administration.audit import AuditAction
 from domain.administration.tenancy import TenantStatus
 from tests.support.fakes import (
@@ -22,22 +20,7 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
-
-FAILURE_LIMIT = RateLimit(amount=5, per_seconds=900)
-
-
-SESSIONS = SessionPolicy(lifetime=timedelta(days=14))
-
-
-@pytest.fixture
-def authenticate(
-    uow: FakeUnitOfWork,
-    hasher: FakePasswordHasher,
-    tokens: FakeTokenService,
-    limiter: FakeRateLimiter,
-    clock: FixedClock,
-) -> Authenticate:
-    return Authenticate(uow, hasher, tokens, limiter, FAILURE_LIMIT, clock, SESSIONS)
+from tests.support.use_cases import FAILURE_LIMIT, SESSIONS
 
 
 async def fail_logins(

@@ -39,7 +39,7 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
-from tests.unit.application.test_tenant_admin import add_agent, admin_of
+from tests.support.use_cases import add_agent, admin_of
 
 FAILURE_LIMIT = RateLimit(amount=5, per_seconds=900)
 CREDENTIALS = TwilioCredentials(account_sid="AC" + "5" * 32, auth_token="an-auth-token-of-the-tenant")

@@ -19,7 +19,7 @@ from tests.support.fakes import (
     TenantAccount,
     open_window,
 )
-from tests.unit.application.test_send_message import build_send_message
+from tests.support.use_cases import build_send_message
 
 SID = "SM0123456789abcdef0123456789abcdef"
 

@@ -19,7 +19,7 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
-from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.messaging.messages import Message, MessageStatus
 from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
@@ -30,37 +30,13 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
+from tests.support.use_cases import OWNER, accept
 
-OWNER = "worker-1"
-CONTACT = PhoneNumber.parse("+14155550123")
 SETTINGS = DispatchSettings(
     retry=RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=10)),
     reconcile_after=timedelta(seconds=30),
     sender_pause=timedelta(minutes=15),
 )
-
-
-async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock) -> Message:
-    message = Message.new_outbound(
-        tenant_id=account.tenant.id,
-        sender=account.sender.phone_number,
-        contact=CONTACT,
-        content=MessageContent(body="hello"),
-        now=clock.now(),
-    )
-    async with uow:
-        await uow.messages.add(message)
-        await uow.jobs.enqueue(
-            DispatchJob(
-                message_id=message.id,
-                tenant_id=message.tenant_id,
-                sender=message.sender,
-                available_at=clock.now(),
-                created_at=clock.now(),
-            )
-        )
-        await uow.commit()
-    return message
 
 
 async def claim_and_run(

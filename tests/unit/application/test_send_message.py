@@ -18,8 +18,6 @@ from application.errors import (
     SessionWindowClosed,
     UnknownSender,
 )
-from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
-from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage, SendMessageCommand, TenantSendLimits
 from application.ports.dispatch_queue import JobPhase
 from application.ports.providers import OutboundRequest, OutcomeKind, SendOutcome
@@ -29,7 +27,6 @@ from domain.messaging.messages import Direction, Message, MessageStatus, Templat
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
     FakeMessagingProvider,
-    FakeMetrics,
     FakePasswordHasher,
     FakeRateLimiter,
     FakeUnitOfWork,
@@ -38,23 +35,12 @@ from tests.support.fakes import (
     open_window,
     provision_account,
 )
+from tests.support.use_cases import build_send_message
 
 CUSTOMER = "+447911123456"
 
 
 Send = Callable[[SendMessageCommand], Awaitable[Message]]
-
-
-def build_send_message(
-    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock
-) -> SendMessage:
-    """The real use case, dispatching inline through a real Dispatcher over the fakes."""
-    database = uow.database
-    dispatch = DispatchMessage(
-        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
-    )
-    dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
 
 
 @pytest.fixture

@@ -25,27 +25,11 @@ from application.administration.tenant_admin import (
     UpdateUserCommand,
 )
 from application.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, TransactionConflict
-from application.ports.principal import Principal
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import Role, TwilioCredentials, User
 from domain.identity.credentials import AuthSession, RevocationReason, api_key_prefix, hash_secret
 from tests.support.fakes import FakePasswordHasher, FakeSleep, FakeUnitOfWork, FixedClock, TenantAccount
-
-
-def admin_of(account: TenantAccount) -> Principal:
-    return Principal(user_id=account.user.id, tenant_id=account.tenant.id, role=Role.TENANT_ADMIN)
-
-
-async def add_agent(
-    uow: FakeUnitOfWork,
-    hasher: FakePasswordHasher,
-    clock: FixedClock,
-    account: TenantAccount,
-    name: str = "ana",
-) -> User:
-    return await CreateUser(uow, hasher, clock)(
-        admin_of(account), account.tenant.id, name, "agent password", Role.AGENT
-    )
+from tests.support.use_cases import add_agent, admin_of
 
 
 async def open_session(uow: FakeUnitOfWork, clock: FixedClock, user: User) -> AuthSession:

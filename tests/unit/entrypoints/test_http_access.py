@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +16,16 @@ from dependency_injector import providers
 from litestar import Litestar, get
 from litestar.handlers.base import BaseRouteHandler
 from litestar.routes import HTTPRoute
-from litestar.testing import AsyncTestClient
 
 from application.transactions import ConflictRetry
-from domain.administration.tenancy import ProviderName, Role, Tenant, TenantStatus, User
-from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
-from entrypoints.container import Container, create_container
+from domain.administration.tenancy import Role, TenantStatus, User
+from domain.identity.credentials import PLATFORM_TENANT_ID
+from entrypoints.container import create_container
 from entrypoints.http.access import Access, access_for, is_automatic_options
-from entrypoints.http.app import create_app
 from entrypoints.settings import ConfigurationError, load_settings
-from tests.support.fakes import (
-    FakeDatabase,
-    FakeMessagingProvider,
-    FakePasswordHasher,
-    FakeSleep,
-    FakeUnitOfWork,
-    FakeWebhookUrlGuard,
-    FixedClock,
-    TenantAccount,
-    provision_account,
-)
-from tests.unit.entrypoints.test_http_api import JWT_SECRET, assert_problem
+from tests.support.api import ACCESS_CONTROL, PASSWORD, Api, ApiOptions, assert_problem
+from tests.support.fakes import FakeSleep, FakeUnitOfWork, FixedClock
 
-PASSWORD = "correct horse battery"
 # Every route anyone may call without a Bearer credential. Adding one here is a security decision.
 PUBLIC_ROUTES = {
     ("POST", "/auth/login"),
@@ -56,88 +43,9 @@ PUBLIC_ROUTES = {
 }
 
 
-@dataclass
-class Api:
-    client: AsyncTestClient[Any]
-    app: Litestar
-    container: Container
-    database: FakeDatabase
-    acme: TenantAccount  # alice, tenant admin
-    globex: TenantAccount  # bob, tenant admin
-    agent: User  # ana, an agent of acme
-    root: User  # a platform admin
-
-    async def tokens(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
-        response = await self.client.post("/auth/login", json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def bearer(self, username: str, password: str = PASSWORD) -> dict[str, str]:
-        return {"Authorization": f"Bearer {(await self.tokens(username, password))['access_token']}"}
-
-    async def api_key(
-        self, admin: dict[str, str], role: str = "agent"
-    ) -> tuple[dict[str, str], dict[str, Any]]:
-        response = await self.client.post(
-            "/api/api-keys", json={"name": f"{role} key", "role": role}, headers=admin
-        )
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return {"Authorization": f"Bearer {created['key']}"}, created
-
-
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = load_settings(
-        environ={
-            "DATA_DIR": str(tmp_path),
-            "JWT_SECRET": JWT_SECRET,
-            "SEND_WAIT_SECONDS": "0.3",
-            "EMBEDDED_DISPATCHER": "false",
-        },
-        env_file=None,
-    )
-    container = create_container(settings)
-    database = FakeDatabase()
-    hasher = FakePasswordHasher()
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
-    container.password_hasher.override(providers.Object(hasher))
-    container.messaging_provider.override(providers.Object(FakeMessagingProvider()))
-    container.webhook_url_guard.override(providers.Object(FakeWebhookUrlGuard()))
-    seed = FakeUnitOfWork(database)
-    clock = FixedClock()
-    acme = await provision_account(seed, hasher, clock, password=PASSWORD, session_window_check=False)
-    globex = await provision_account(
-        seed, hasher, clock, name="Globex", sender_number="+447911123456", username="bob", password=PASSWORD
-    )
-    agent = User(
-        tenant_id=acme.tenant.id,
-        username="ana",
-        password_hash=await hasher.hash(PASSWORD),
-        created_at=clock.now(),
-        role=Role.AGENT,
-    )
-    await seed.users.add(agent)
-    await seed.tenants.add(
-        Tenant(
-            id=PLATFORM_TENANT_ID,
-            name=PLATFORM_TENANT_NAME,
-            provider=ProviderName.SANDBOX,
-            created_at=clock.now(),
-        )
-    )
-    root = User(
-        tenant_id=PLATFORM_TENANT_ID,
-        username="root",
-        password_hash=await hasher.hash(PASSWORD),
-        created_at=clock.now(),
-        role=Role.PLATFORM_ADMIN,
-    )
-    await seed.users.add(root)
-    app = create_app(container)
-    async with AsyncTestClient(app=app) as client:
-        yield Api(client, app, container, database, acme, globex, agent, root)
+def api_options() -> ApiOptions:
+    return ACCESS_CONTROL
 
 
 # ------------------------------------------------------------------------------------- the route walker

@@ -4,102 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from dependency_injector import providers
-from litestar.testing import AsyncTestClient
 
 from application.operations.readiness import CheckReadiness
 from application.ports.providers import OutcomeKind, SendOutcome
-from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
-from tests.support.fakes import (
-    FakeDatabase,
-    FakeMessagingProvider,
-    FakePasswordHasher,
-    FakeUnitOfWork,
-    FixedClock,
-    TenantAccount,
-    provision_account,
-)
-
-JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
-
-
-@dataclass
-class Api:
-    client: AsyncTestClient[Any]
-    container: Container
-    database: FakeDatabase
-    provider: FakeMessagingProvider
-    acme: TenantAccount
-    globex: TenantAccount
-
-    async def login(self, account: TenantAccount) -> dict[str, str]:
-        response = await self.client.post(
-            "/auth/login", json={"username": account.user.username, "password": account.password}
-        )
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    async def send(self, headers: dict[str, str], **body: Any) -> httpx.Response:
-        return await self.client.post("/api/send", json=body, headers=headers)
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = load_settings(
-        environ={
-            "DATA_DIR": str(tmp_path),
-            "JWT_SECRET": JWT_SECRET,
-            "LOGIN_ATTEMPTS_PER_MINUTE": "5",
-            "MAX_REQUEST_BODY_BYTES": "8192",
-            "SEND_WAIT_SECONDS": "0.3",
-        },
-        env_file=None,
-    )
-    container = create_container(settings)
-    database = FakeDatabase()
-    hasher = FakePasswordHasher()
-    provider = FakeMessagingProvider()
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
-    container.password_hasher.override(providers.Object(hasher))
-    container.messaging_provider.override(providers.Object(provider))
-    seed = FakeUnitOfWork(database)
-    clock = FixedClock()
-    # Sandbox tenants with the 24-hour window check off, like the demo tenant: these tests are about
-    # sending and reading; test_http_conversations.py covers the window.
-    acme = await provision_account(seed, hasher, clock, session_window_check=False)
-    globex = await provision_account(
-        seed,
-        hasher,
-        clock,
-        name="Globex",
-        sender_number="+447911123456",
-        username="bob",
-        password="hunter2hunter2",
-        session_window_check=False,
-    )
-    async with AsyncTestClient(app=create_app(container)) as client:
-        yield Api(client, container, database, provider, acme, globex)
-
-
-def assert_problem(response: httpx.Response, status: int, type_suffix: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem: dict[str, Any] = response.json()
-    assert problem["status"] == status
-    assert problem["type"].endswith("/" + type_suffix), problem
-    assert problem["title"]
-    return problem
-
+from tests.support.api import JWT_SECRET, Api, assert_problem
+from tests.support.fakes import FakeDatabase, FakeUnitOfWork
 
 # ---------------------------------------------------------------------------------------------- login
 

@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 
 from entrypoints.settings import ConfigurationError, load_settings
-from tests.unit.entrypoints.test_http_access import PASSWORD, Api, api  # noqa: F401 - the fixture
-from tests.unit.entrypoints.test_http_api import assert_problem
+from tests.support.api import ACCESS_CONTROL, PASSWORD, Api, ApiOptions, assert_problem
 
 AUTH_TOKEN = "the-tenants-twilio-auth-token"
+
+
+@pytest.fixture
+def api_options() -> ApiOptions:
+    return ACCESS_CONTROL
 
 
 async def trail(
@@ -24,7 +28,7 @@ async def trail(
     return body
 
 
-async def test_a_tenant_admin_reads_who_did_what_from_where(api: Api) -> None:  # noqa: F811
+async def test_a_tenant_admin_reads_who_did_what_from_where(api: Api) -> None:
     alice = await api.bearer("alice")
     created = await api.client.post(
         "/api/users",
@@ -46,7 +50,7 @@ async def test_a_tenant_admin_reads_who_did_what_from_where(api: Api) -> None:  
     assert "a long password" not in str(entries)
 
 
-async def test_the_trail_is_paged_and_filtered(api: Api) -> None:  # noqa: F811
+async def test_the_trail_is_paged_and_filtered(api: Api) -> None:
     alice = await api.bearer("alice")
     for name in ("one", "two", "three"):
         response = await api.client.post("/api/api-keys", json={"name": name}, headers=alice)
@@ -70,7 +74,7 @@ async def test_the_trail_is_paged_and_filtered(api: Api) -> None:  # noqa: F811
     )
 
 
-async def test_a_tenant_admin_sees_nothing_of_another_tenant(api: Api) -> None:  # noqa: F811
+async def test_a_tenant_admin_sees_nothing_of_another_tenant(api: Api) -> None:
     bob = await api.bearer("bob")
     await api.client.post(
         "/api/users", json={"username": "globex-agent", "password": "a long password"}, headers=bob
@@ -83,7 +87,7 @@ async def test_a_tenant_admin_sees_nothing_of_another_tenant(api: Api) -> None: 
     assert "globex" not in str(entries).lower()
 
 
-async def test_secrets_set_through_the_api_are_never_in_the_trail(api: Api) -> None:  # noqa: F811
+async def test_secrets_set_through_the_api_are_never_in_the_trail(api: Api) -> None:
     alice = await api.bearer("alice")
     response = await api.client.put(
         "/api/credentials", json={"account_sid": "AC" + "8" * 32, "auth_token": AUTH_TOKEN}, headers=alice
@@ -99,7 +103,7 @@ async def test_secrets_set_through_the_api_are_never_in_the_trail(api: Api) -> N
     assert PASSWORD not in answer.text
 
 
-async def test_who_may_read_which_trail(api: Api) -> None:  # noqa: F811
+async def test_who_may_read_which_trail(api: Api) -> None:
     alice = await api.bearer("alice")
     admin_key, _ = await api.api_key(alice, "tenant_admin")
     agent_key, _ = await api.api_key(alice, "agent")
@@ -113,7 +117,7 @@ async def test_who_may_read_which_trail(api: Api) -> None:  # noqa: F811
     assert_problem(await api.client.get("/api/audit"), 401, "invalid-token")
 
 
-async def test_a_platform_admin_reads_every_tenants_trail_and_refused_logins(api: Api) -> None:  # noqa: F811
+async def test_a_platform_admin_reads_every_tenants_trail_and_refused_logins(api: Api) -> None:
     await api.bearer("alice")
     await api.bearer("bob")
     refused = await api.client.post("/auth/login", json={"username": "nobody-here", "password": "guess1234"})
@@ -132,7 +136,7 @@ async def test_a_platform_admin_reads_every_tenants_trail_and_refused_logins(api
     assert [entry["details"]["username"] for entry in globex] == ["bob"]
 
 
-async def test_what_a_platform_admin_does_to_a_tenant_shows_in_its_own_trail(api: Api) -> None:  # noqa: F811
+async def test_what_a_platform_admin_does_to_a_tenant_shows_in_its_own_trail(api: Api) -> None:
     root = await api.bearer("root")
     await api.client.patch(f"/admin/tenants/{api.acme.tenant.id}", json={"name": "Acme Shoes"}, headers=root)
     alice = await api.bearer("alice")
@@ -143,7 +147,7 @@ async def test_what_a_platform_admin_does_to_a_tenant_shows_in_its_own_trail(api
     assert update["details"] == {"changed": "name", "name": "Acme Shoes"}
 
 
-async def test_the_housekeeping_purge_is_wired_with_the_retention(api: Api) -> None:  # noqa: F811
+async def test_the_housekeeping_purge_is_wired_with_the_retention(api: Api) -> None:
     await api.bearer("alice")
 
     assert await api.container.purge_audit_log()() == 0  # a login of today is kept

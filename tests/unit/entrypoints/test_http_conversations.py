@@ -2,100 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
 
 from application.ports.messages import StatusChange
 from domain.messaging.messages import Direction, MessageStatus, Template
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
-from tests.support.fakes import (
-    FakeDatabase,
-    FakeMessagingProvider,
-    FakePasswordHasher,
-    FakeUnitOfWork,
-    FixedClock,
-    TenantAccount,
-    open_window,
-    provision_account,
-)
+from tests.support.api import Api, ApiOptions, assert_problem
+from tests.support.fakes import FakeUnitOfWork, TenantAccount, open_window, provision_account
 
-JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 CUSTOMER = "+14155550123"
 STRANGER = "+14155550199"
 CONTENT_SID = "HX" + "0123456789abcdef" * 2
 
 
-@dataclass
-class Api:
-    client: AsyncTestClient[Any]
-    database: FakeDatabase
-    provider: FakeMessagingProvider
-    clock: FixedClock
-    acme: TenantAccount  # a tenant whose 24-hour window is checked
-    globex: TenantAccount  # another one, to prove isolation
-    demo: TenantAccount  # a sandbox tenant with the check off
-
-    async def login(self, account: TenantAccount) -> dict[str, str]:
-        response = await self.client.post(
-            "/auth/login", json={"username": account.user.username, "password": account.password}
-        )
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    async def send(self, headers: dict[str, str], **body: Any) -> httpx.Response:
-        return await self.client.post("/api/send", json=body, headers=headers)
-
-    async def customer_writes(
-        self, account: TenantAccount, contact: str, ago: timedelta, *, body: str = "hello?"
-    ) -> None:
-        message = await open_window(
-            FakeUnitOfWork(self.database), account, contact, self.clock.now() - ago, body=body
-        )
-        assert message.direction is Direction.INBOUND
+@pytest.fixture
+def api_options() -> ApiOptions:
+    """Both tenants check the 24-hour window, and the app's clock is one a test can move."""
+    return ApiOptions(settings={}, session_window_check=frozenset({"acme", "globex"}), fixed_clock=True)
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = load_settings(environ={"DATA_DIR": str(tmp_path), "JWT_SECRET": JWT_SECRET}, env_file=None)
-    container = create_container(settings)
-    database = FakeDatabase()
-    hasher = FakePasswordHasher()
-    provider = FakeMessagingProvider()
-    # Tokens are checked against the real time, so the fake clock starts there; move it after login.
-    clock = FixedClock(datetime.now(UTC))
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
-    container.password_hasher.override(providers.Object(hasher))
-    container.messaging_provider.override(providers.Object(provider))
-    container.clock.override(providers.Object(clock))
-    seed = FakeUnitOfWork(database)
-    acme = await provision_account(seed, hasher, clock)
-    globex = await provision_account(
-        seed, hasher, clock, name="Globex", sender_number="+447911123456", username="bob"
+async def demo(api: Api) -> TenantAccount:
+    """A sandbox tenant with the window check off, as the demo tenant."""
+    return await provision_account(
+        FakeUnitOfWork(api.database),
+        api.hasher,
+        api.clock,
+        name="Demo",
+        username="demo",
+        session_window_check=False,
     )
-    demo = await provision_account(
-        seed, hasher, clock, name="Demo", username="demo", session_window_check=False
-    )
-    async with AsyncTestClient(app=create_app(container)) as client:
-        yield Api(client, database, provider, clock, acme, globex, demo)
-
-
-def assert_problem(response: httpx.Response, status: int, type_suffix: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem: dict[str, Any] = response.json()
-    assert problem["status"] == status
-    assert problem["type"].endswith("/" + type_suffix), problem
-    return problem
 
 
 def outbound_bodies(api: Api) -> list[str]:
@@ -176,8 +115,10 @@ async def test_a_template_is_sent_whatever_the_window(api: Api) -> None:
     assert fetched["content_variables"] == {"1": "12/1", "2": "3pm"}
 
 
-async def test_a_sandbox_tenant_with_the_check_off_sends_free_form_to_anyone(api: Api) -> None:
-    headers = await api.login(api.demo)
+async def test_a_sandbox_tenant_with_the_check_off_sends_free_form_to_anyone(
+    api: Api, demo: TenantAccount
+) -> None:
+    headers = await api.login(demo)
 
     response = await api.send(headers, to_number=STRANGER, body="hello from the demo")
 
@@ -320,8 +261,8 @@ async def test_bad_conversation_queries_get_problems(
     assert_problem(response, status, problem_type)
 
 
-async def test_a_history_cursor_is_refused_by_the_conversation_list(api: Api) -> None:
-    headers = await api.login(api.demo)
+async def test_a_history_cursor_is_refused_by_the_conversation_list(api: Api, demo: TenantAccount) -> None:
+    headers = await api.login(demo)
     for n in range(2):
         await api.send(headers, to_number=CUSTOMER, body=f"m{n}")
     history = (await api.client.get("/api/messages", params={"limit": 1}, headers=headers)).json()
@@ -355,11 +296,11 @@ async def test_a_contacts_messages_both_ways_newest_first(api: Api, written_as: 
     assert page["next_cursor"] is None
 
 
-async def test_a_contacts_messages_page_and_filter(api: Api) -> None:
-    headers = await api.login(api.demo)
+async def test_a_contacts_messages_page_and_filter(api: Api, demo: TenantAccount) -> None:
+    headers = await api.login(demo)
     for n in range(5):
         await api.send(headers, to_number=CUSTOMER, body=f"m{n}")
-    await api.customer_writes(api.demo, CUSTOMER, timedelta(0), body="stop writing")
+    await api.customer_writes(demo, CUSTOMER, timedelta(0), body="stop writing")
 
     seen: list[str] = []
     cursor = None
@@ -426,8 +367,8 @@ async def test_a_message_is_returned_with_its_status_timeline(api: Api) -> None:
     assert set(message["timeline"][0]) == {"status", "received_at", "applied", "error_code", "error_message"}
 
 
-async def test_a_failure_report_carries_its_error_in_the_timeline(api: Api) -> None:
-    headers = await api.login(api.demo)
+async def test_a_failure_report_carries_its_error_in_the_timeline(api: Api, demo: TenantAccount) -> None:
+    headers = await api.login(demo)
     sent = (await api.send(headers, to_number=CUSTOMER, body="hi")).json()
     change = StatusChange(
         provider_sid=sent["provider_sid"],

@@ -7,16 +7,14 @@ from types import SimpleNamespace
 
 from litestar.handlers import HTTPRouteHandler
 
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from tests.support.api import unstarted_app
 
 
 async def test_every_use_case_a_route_takes_from_the_container_is_of_the_type_it_declares(
     tmp_path: Path,
 ) -> None:
     # An accessor naming the wrong provider (or none) would otherwise show only when the route is called.
-    app = create_app(create_container(load_settings(environ={"DATA_DIR": str(tmp_path)}, env_file=None)))
+    app = unstarted_app(tmp_path)
     checked, wrong = 0, []
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):

@@ -11,12 +11,12 @@ import pytest
 from application.errors import StorageUnavailable
 from application.ports.providers import OutcomeKind, SendOutcome
 from domain.messaging.messages import MessageStatus
-from tests.unit.entrypoints.test_http_api import Api, api, assert_problem  # noqa: F401 - the fixture
+from tests.support.api import Api, assert_problem
 
 BODY = {"to_number": "+14155550123", "body": "Your order has shipped"}
 
 
-async def test_respond_async_answers_202_at_once_and_the_message_is_still_sent(api: Api) -> None:  # noqa: F811
+async def test_respond_async_answers_202_at_once_and_the_message_is_still_sent(api: Api) -> None:
     headers = await api.login(api.acme)
 
     response = await api.client.post("/api/send", json=BODY, headers={**headers, "Prefer": "respond-async"})
@@ -34,7 +34,7 @@ async def test_respond_async_answers_202_at_once_and_the_message_is_still_sent(a
     assert len(api.provider.requests) == 1
 
 
-async def test_a_provider_slower_than_the_wait_gets_202(api: Api) -> None:  # noqa: F811
+async def test_a_provider_slower_than_the_wait_gets_202(api: Api) -> None:
     headers = await api.login(api.acme)
 
     async def slow(_: object) -> None:
@@ -47,7 +47,7 @@ async def test_a_provider_slower_than_the_wait_gets_202(api: Api) -> None:  # no
     api.provider.on_send = None
 
 
-async def test_the_same_idempotency_key_replays_the_first_answer_and_sends_once(api: Api) -> None:  # noqa: F811
+async def test_the_same_idempotency_key_replays_the_first_answer_and_sends_once(api: Api) -> None:
     headers = {**(await api.login(api.acme)), "Idempotency-Key": "order-1234-shipped"}
 
     first = await api.client.post("/api/send", json=BODY, headers=headers)
@@ -61,7 +61,7 @@ async def test_the_same_idempotency_key_replays_the_first_answer_and_sends_once(
     assert len(api.database.messages.all()) == 1
 
 
-async def test_the_same_key_with_another_body_is_a_422(api: Api) -> None:  # noqa: F811
+async def test_the_same_key_with_another_body_is_a_422(api: Api) -> None:
     headers = {**(await api.login(api.acme)), "Idempotency-Key": "k-1"}
     await api.client.post("/api/send", json=BODY, headers=headers)
 
@@ -71,7 +71,7 @@ async def test_the_same_key_with_another_body_is_a_422(api: Api) -> None:  # noq
     assert len(api.provider.requests) == 1
 
 
-async def test_keys_are_scoped_to_the_tenant(api: Api) -> None:  # noqa: F811
+async def test_keys_are_scoped_to_the_tenant(api: Api) -> None:
     acme = {**(await api.login(api.acme)), "Idempotency-Key": "shared-key"}
     globex = {**(await api.login(api.globex)), "Idempotency-Key": "shared-key"}
 
@@ -82,7 +82,7 @@ async def test_keys_are_scoped_to_the_tenant(api: Api) -> None:  # noqa: F811
     assert len(api.provider.requests) == 2
 
 
-async def test_a_request_that_fails_validation_does_not_use_up_its_key(api: Api) -> None:  # noqa: F811
+async def test_a_request_that_fails_validation_does_not_use_up_its_key(api: Api) -> None:
     headers = {**(await api.login(api.acme)), "Idempotency-Key": "k-2"}
 
     bad = await api.client.post("/api/send", json={**BODY, "to_number": "12"}, headers=headers)
@@ -93,7 +93,7 @@ async def test_a_request_that_fails_validation_does_not_use_up_its_key(api: Api)
     assert "idempotent-replayed" not in good.headers
 
 
-async def test_the_same_key_while_the_first_request_runs_is_a_409(api: Api) -> None:  # noqa: F811
+async def test_the_same_key_while_the_first_request_runs_is_a_409(api: Api) -> None:
     headers = {**(await api.login(api.acme)), "Idempotency-Key": "k-3"}
     first = (await api.send(headers, **BODY)).json()
     # As if that first request were still waiting for the provider: its answer is not recorded yet.
@@ -108,7 +108,7 @@ async def test_the_same_key_while_the_first_request_runs_is_a_409(api: Api) -> N
 
 
 async def test_a_respond_async_key_is_settled_when_the_message_is_accepted(
-    api: Api,  # noqa: F811
+    api: Api,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     headers = {**(await api.login(api.acme)), "Idempotency-Key": "k-4", "Prefer": "respond-async"}
@@ -128,7 +128,7 @@ async def test_a_respond_async_key_is_settled_when_the_message_is_accepted(
     assert again.json()["id"] == first.json()["id"]
 
 
-async def test_a_malformed_idempotency_key_is_a_400(api: Api) -> None:  # noqa: F811
+async def test_a_malformed_idempotency_key_is_a_400(api: Api) -> None:
     headers = {**(await api.login(api.acme)), "Idempotency-Key": "x" * 300}
 
     response = await api.client.post("/api/send", json=BODY, headers=headers)
@@ -137,7 +137,7 @@ async def test_a_malformed_idempotency_key_is_a_400(api: Api) -> None:  # noqa: 
     assert api.database.messages.all() == []
 
 
-async def test_a_failed_message_can_be_retried_and_others_cannot(api: Api) -> None:  # noqa: F811
+async def test_a_failed_message_can_be_retried_and_others_cannot(api: Api) -> None:
     headers = await api.login(api.acme)
     api.provider.will_return(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21610, reason="opted out"))
     failed = (await api.send(headers, **BODY)).json()
@@ -160,7 +160,7 @@ async def test_a_failed_message_can_be_retried_and_others_cannot(api: Api) -> No
     assert len(api.provider.requests) == 2
 
 
-async def test_another_tenants_message_cannot_be_retried(api: Api) -> None:  # noqa: F811
+async def test_another_tenants_message_cannot_be_retried(api: Api) -> None:
     acme = await api.login(api.acme)
     api.provider.will_return(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21610, reason="opted out"))
     failed = (await api.send(acme, **BODY)).json()

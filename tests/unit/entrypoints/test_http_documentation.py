@@ -5,56 +5,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
 
 from entrypoints import cli
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
-from tests.support.fakes import (
-    FakeDatabase,
-    FakePasswordHasher,
-    FakeUnitOfWork,
-    FixedClock,
-    provision_account,
-)
-from tests.unit.entrypoints.test_http_api import JWT_SECRET
-
-ClientFactory = Callable[..., Coroutine[Any, Any, AsyncTestClient[Any]]]
+from tests.support.api import PASSWORD, Api, ApiOptions, MakeApi
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[ClientFactory]:
-    """Start the app with these extra settings; a tenant admin ``alice`` (password ``PASSWORD``) exists."""
-    clients: list[AsyncTestClient[Any]] = []
-
-    async def start(**settings: str) -> AsyncTestClient[Any]:
-        environ = {"DATA_DIR": str(tmp_path), "JWT_SECRET": JWT_SECRET, "EMBEDDED_DISPATCHER": "false"}
-        container = create_container(load_settings(environ={**environ, **settings}, env_file=None))
-        database = FakeDatabase()
-        hasher = FakePasswordHasher()
-        container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
-        container.password_hasher.override(providers.Object(hasher))
-        await provision_account(FakeUnitOfWork(database), hasher, FixedClock(), password=PASSWORD)
-        client = AsyncTestClient(app=create_app(container))
-        await client.__aenter__()
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        await client.__aexit__(None, None, None)
-
-
-PASSWORD = "correct horse battery"
+def api_options() -> ApiOptions:
+    return ApiOptions(settings={"EMBEDDED_DISPATCHER": "false"})
 
 
 class PageReferences(HTMLParser):
@@ -100,9 +64,9 @@ EXPECTED_TYPES = {
 
 
 async def test_the_docs_page_loads_only_files_of_its_own_origin_and_each_answers_with_its_type(
-    gateway: ClientFactory,
+    api: Api,
 ) -> None:
-    client = await gateway()
+    client = api.client
 
     page = await client.get("/docs")
 
@@ -124,9 +88,9 @@ async def test_the_docs_page_loads_only_files_of_its_own_origin_and_each_answers
 
 
 async def test_the_docs_page_runs_no_inline_code_and_its_policy_allows_this_origin_only(
-    gateway: ClientFactory,
+    api: Api,
 ) -> None:
-    client = await gateway()
+    client = api.client
 
     page = await client.get("/docs")
 
@@ -146,15 +110,15 @@ async def test_the_docs_page_runs_no_inline_code_and_its_policy_allows_this_orig
     assert "validatorUrl: null" in script
 
 
-async def test_only_the_files_the_docs_page_uses_are_served(gateway: ClientFactory) -> None:
-    client = await gateway()
+async def test_only_the_files_the_docs_page_uses_are_served(api: Api) -> None:
+    client = api.client
 
     for name in ("index.html", "swagger-ui-bundle.js.map", "..%2F..%2Fsettings.py", "oauth2-redirect.html"):
         assert (await client.get(f"/docs/assets/{name}")).status_code == 404, name
 
 
-async def test_with_docs_disabled_there_is_no_page_no_file_and_no_schema(gateway: ClientFactory) -> None:
-    client = await gateway(DOCS_ENABLED="false")
+async def test_with_docs_disabled_there_is_no_page_no_file_and_no_schema(make_api: MakeApi) -> None:
+    client = (await make_api(DOCS_ENABLED="false")).client
 
     for path in ("/docs", "/docs/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/docs/swagger"):
         assert (await client.get(path)).status_code == 404, path
@@ -170,8 +134,8 @@ def test_with_docs_disabled_the_cli_still_writes_the_schema(tmp_path: Path) -> N
     assert json.loads(output.read_text())["openapi"].startswith("3.1")
 
 
-async def test_every_answer_says_nosniff_and_no_referrer(gateway: ClientFactory) -> None:
-    client = await gateway()
+async def test_every_answer_says_nosniff_and_no_referrer(api: Api) -> None:
+    client = api.client
 
     answers = [
         await client.get("/healthz"),
@@ -191,9 +155,9 @@ async def test_every_answer_says_nosniff_and_no_referrer(gateway: ClientFactory)
 
 
 async def test_answers_holding_or_requested_with_a_credential_are_never_stored(
-    gateway: ClientFactory,
+    api: Api,
 ) -> None:
-    client = await gateway()
+    client = api.client
     login = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
     tokens = login.json()
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}

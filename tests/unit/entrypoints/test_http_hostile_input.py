@@ -7,7 +7,6 @@ import base64
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -15,12 +14,7 @@ import litestar.connection.request
 import pytest
 from litestar.serialization import decode_json
 
-from domain.administration.tenancy import ProviderName, Role, Tenant, User
-from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
-from tests.support.fakes import FakePasswordHasher, FakeUnitOfWork
-from tests.unit.entrypoints.test_http_api import Api, api, assert_problem
-
-__all__ = ["api"]
+from tests.support.api import Api, assert_problem
 
 
 @pytest.mark.parametrize(
@@ -99,29 +93,6 @@ async def test_malformed_json_is_a_4xx_problem(api: Api, content: bytes) -> None
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-async def platform_admin(api: Api) -> dict[str, str]:
-    """A platform admin, as `wa-gateway user create platform root --role platform_admin` makes one."""
-    seed = FakeUnitOfWork(api.database)
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    await seed.tenants.add(
-        Tenant(
-            id=PLATFORM_TENANT_ID, name=PLATFORM_TENANT_NAME, provider=ProviderName.SANDBOX, created_at=now
-        )
-    )
-    root = User(
-        tenant_id=PLATFORM_TENANT_ID,
-        username="root",
-        password_hash=await FakePasswordHasher().hash(ROOT_PASSWORD),
-        created_at=now,
-        role=Role.PLATFORM_ADMIN,
-    )
-    await seed.users.add(root)
-    response = await api.client.post("/auth/login", json={"username": "root", "password": ROOT_PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-ROOT_PASSWORD = "a platform admin password"
 NUL = "\x00"
 # Every text a client sends, with U+0000 in it: PostgreSQL text cannot hold it.
 TEXT_WITH_NUL = [
@@ -179,7 +150,7 @@ TEXT_WITH_NUL = [
 async def test_text_with_a_nul_character_is_refused_with_400_wherever_a_client_sends_it(
     api: Api, method: str, path: str, body: dict[str, Any], headers: dict[str, str] | None
 ) -> None:
-    credential = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
+    credential = await (api.bearer("root") if path.startswith("/admin") else api.login(api.acme))
 
     response = await api.client.request(method, path, json=body, headers={**credential, **(headers or {})})
 
@@ -199,7 +170,7 @@ MOMENTS_OUT_OF_RANGE = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"
 async def test_a_filter_moment_out_of_range_is_refused_with_400(
     api: Api, path: str, name: str, moment: str
 ) -> None:
-    headers = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
+    headers = await (api.bearer("root") if path.startswith("/admin") else api.login(api.acme))
 
     response = await api.client.get(path, params={name: moment}, headers=headers)
 
@@ -221,7 +192,7 @@ def forged_cursor(*parts: str) -> str:
 async def test_a_cursor_with_a_moment_out_of_range_is_refused_with_400(
     api: Api, path: str, tag: str | None, moment: str
 ) -> None:
-    headers = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
+    headers = await (api.bearer("root") if path.startswith("/admin") else api.login(api.acme))
     position = (moment, str(uuid4()))
     cursor = forged_cursor(*((tag, *position) if tag else position))
 
@@ -231,7 +202,7 @@ async def test_a_cursor_with_a_moment_out_of_range_is_refused_with_400(
 
 
 async def test_a_tenant_cursor_with_a_nul_character_is_refused_with_400(api: Api) -> None:
-    root = await platform_admin(api)
+    root = await api.bearer("root")
 
     response = await api.client.get(
         "/admin/tenants", params={"cursor": forged_cursor("t", NUL)}, headers=root
@@ -302,7 +273,7 @@ COERCED = [
 async def test_a_json_body_value_of_another_json_type_is_refused_with_400(
     api: Api, method: str, path: str, body: dict[str, Any]
 ) -> None:
-    credential = await (platform_admin(api) if path.startswith("/admin") else api.login(api.acme))
+    credential = await (api.bearer("root") if path.startswith("/admin") else api.login(api.acme))
     if path == "/api/webhooks":
         body = {"url": "https://crm.example.com/hooks", "events": ["message.received"], **body}
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 
 from domain.administration.tenancy import TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
-from tests.support.fakes import FakeDatabase, FakePasswordHasher, FakeUnitOfWork, FixedClock, TenantAccount
-from tests.support.fakes import provision_account as provision
+from tests.support.api import Api, ApiOptions, MakeApi, assert_problem
+from tests.support.fakes import FakeDatabase, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -34,10 +28,9 @@ from tests.support.twilio_callbacks import (
     sign,
     status_params,
 )
-from tests.unit.entrypoints.test_http_api import assert_problem
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-TEST_SERVER = "http://testserver.local"  # what the app sees: the test client's Host
+TEST_SERVER = "http://testserver.local"  # what the app sees: the test client's base URL
 
 
 @dataclass
@@ -55,30 +48,24 @@ class Gateway:
         return await self.client.post(path, data=params, headers=headers)
 
 
-async def start(tmp_path: Path, **environment: str) -> AsyncIterator[Gateway]:
-    settings = load_settings(
-        environ={"DATA_DIR": str(tmp_path), "JWT_SECRET": "x" * 40, **environment}, env_file=None
-    )
-    container = create_container(settings)
-    database = FakeDatabase()
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
-    seed = FakeUnitOfWork(database)
-    acme = await provision(seed, FakePasswordHasher(), FixedClock())
-    globex = await provision(
-        seed, FakePasswordHasher(), FixedClock(), name="Globex", sender_number="+447911123456", username="bob"
-    )
-    await seed.tenants.set_twilio_credentials(acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
+@pytest.fixture
+def api_options() -> ApiOptions:
+    return ApiOptions(settings={"PUBLIC_BASE_URL": PUBLIC_BASE_URL})
+
+
+async def as_twilio_reaches(api: Api) -> Gateway:
+    """The app as Twilio reaches it: acme and globex hold their Twilio credentials."""
+    seed = FakeUnitOfWork(api.database)
+    await seed.tenants.set_twilio_credentials(api.acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
     await seed.tenants.set_twilio_credentials(
-        globex.tenant.id, TwilioCredentials(GLOBEX_ACCOUNT, GLOBEX_TOKEN)
+        api.globex.tenant.id, TwilioCredentials(GLOBEX_ACCOUNT, GLOBEX_TOKEN)
     )
-    async with AsyncTestClient(app=create_app(container), base_url=TEST_SERVER) as client:
-        yield Gateway(client, database, acme)
+    return Gateway(api.client, api.database, api.acme)
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async for running in start(tmp_path, PUBLIC_BASE_URL=PUBLIC_BASE_URL):
-        yield running
+async def gateway(api: Api) -> Gateway:
+    return await as_twilio_reaches(api)
 
 
 # ------------------------------------------------------------------------------------------ inbound
@@ -189,27 +176,27 @@ async def test_a_forged_host_header_does_not_change_the_signed_url(gateway: Gate
     assert_problem(response, 403, "webhook-signature-invalid")
 
 
-async def test_without_a_public_base_url_the_url_as_received_is_signed(tmp_path: Path) -> None:
-    async for gateway in start(tmp_path):
-        response = await gateway.post(
-            "/webhooks/twilio/inbound",
-            inbound_params(),
-            signed_for=f"{TEST_SERVER}/webhooks/twilio/inbound",
-        )
+async def test_without_a_public_base_url_the_url_as_received_is_signed(make_api: MakeApi) -> None:
+    gateway = await as_twilio_reaches(await make_api(PUBLIC_BASE_URL=""))
+    response = await gateway.post(
+        "/webhooks/twilio/inbound",
+        inbound_params(),
+        signed_for=f"{TEST_SERVER}/webhooks/twilio/inbound",
+    )
 
-        assert response.status_code == 200, response.text
-        assert len(gateway.database.messages.all()) == 1
+    assert response.status_code == 200, response.text
+    assert len(gateway.database.messages.all()) == 1
 
 
-async def test_a_public_base_url_with_a_path_prefix_and_trailing_slash(tmp_path: Path) -> None:
-    async for gateway in start(tmp_path, PUBLIC_BASE_URL="https://example.com/wa/"):
-        response = await gateway.post(
-            "/webhooks/twilio/inbound",
-            inbound_params(),
-            signed_for="https://example.com/wa/webhooks/twilio/inbound",
-        )
+async def test_a_public_base_url_with_a_path_prefix_and_trailing_slash(make_api: MakeApi) -> None:
+    gateway = await as_twilio_reaches(await make_api(PUBLIC_BASE_URL="https://example.com/wa/"))
+    response = await gateway.post(
+        "/webhooks/twilio/inbound",
+        inbound_params(),
+        signed_for="https://example.com/wa/webhooks/twilio/inbound",
+    )
 
-        assert response.status_code == 200, response.text
+    assert response.status_code == 200, response.text
 
 
 # ---------------------------------------------------------------------------------- status callbacks
@@ -290,43 +277,40 @@ async def test_a_forged_status_callback_is_a_403_problem(gateway: Gateway) -> No
 # ------------------------------------------------------------------------------------- operations
 
 
-async def test_webhooks_are_not_throttled_per_address(tmp_path: Path) -> None:
+async def test_webhooks_are_not_throttled_per_address(make_api: MakeApi) -> None:
     # Twilio posts every tenant's callbacks from a few shared addresses.
-    async for gateway in start(tmp_path, PUBLIC_BASE_URL=PUBLIC_BASE_URL, REQUESTS_PER_MINUTE_PER_IP="3"):
-        statuses = [
-            (await gateway.post("/webhooks/twilio/status", status_params("delivered"))).status_code
-            for _ in range(6)
-        ]
-        assert statuses == [204] * 6
-        # The same address is limited on the API (401: no credential, until the limit).
-        api = [(await gateway.client.get("/api/messages")).status_code for _ in range(4)]
-        assert api == [401, 401, 401, 429]
+    gateway = await as_twilio_reaches(await make_api(REQUESTS_PER_MINUTE_PER_IP="3"))
+    statuses = [
+        (await gateway.post("/webhooks/twilio/status", status_params("delivered"))).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [204] * 6
+    # The same address is limited on the API (401: no credential, until the limit).
+    api = [(await gateway.client.get("/api/messages")).status_code for _ in range(4)]
+    assert api == [401, 401, 401, 429]
 
 
 async def test_posts_failing_the_signature_check_for_one_account_and_number_get_429_after_the_limit(
-    tmp_path: Path,
+    make_api: MakeApi,
 ) -> None:
-    async for gateway in start(
-        tmp_path, PUBLIC_BASE_URL=PUBLIC_BASE_URL, TWILIO_SIGNATURE_FAILURES_PER_MINUTE="5"
-    ):
-        # Without a signature nothing is looked up, so nothing is counted: each is a 403.
-        unsigned = [
-            await gateway.client.post("/webhooks/twilio/status", data=status_params("read")) for _ in range(8)
-        ]
-        forged = [
-            await gateway.post("/webhooks/twilio/inbound", inbound_params(), token="guessed")
-            for _ in range(8)
-        ]
-        signed = await gateway.post("/webhooks/twilio/inbound", inbound_params())
+    gateway = await as_twilio_reaches(await make_api(TWILIO_SIGNATURE_FAILURES_PER_MINUTE="5"))
+    # Without a signature nothing is looked up, so nothing is counted: each is a 403.
+    unsigned = [
+        await gateway.client.post("/webhooks/twilio/status", data=status_params("read")) for _ in range(8)
+    ]
+    forged = [
+        await gateway.post("/webhooks/twilio/inbound", inbound_params(), token="guessed") for _ in range(8)
+    ]
+    signed = await gateway.post("/webhooks/twilio/inbound", inbound_params())
 
-        assert [r.status_code for r in unsigned] == [403] * 8
-        assert [r.status_code for r in forged] == [403] * 5 + [429] * 3
-        for refused in forged[5:]:
-            assert_problem(refused, 429, "too-many-requests")
-            assert 1 <= int(refused.headers["retry-after"]) <= 60
-            assert refused.headers["ratelimit-policy"] == '"default";q=5;w=60'
-        assert signed.status_code == 200, signed.text  # Twilio's own post from that address still goes in
-        assert len(gateway.database.messages.all()) == 1
+    assert [r.status_code for r in unsigned] == [403] * 8
+    assert [r.status_code for r in forged] == [403] * 5 + [429] * 3
+    for refused in forged[5:]:
+        assert_problem(refused, 429, "too-many-requests")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert refused.headers["ratelimit-policy"] == '"default";q=5;w=60'
+    assert signed.status_code == 200, signed.text  # Twilio's own post from that address still goes in
+    assert len(gateway.database.messages.all()) == 1
 
 
 async def test_the_webhooks_are_documented_without_bearer_security(gateway: Gateway) -> None:

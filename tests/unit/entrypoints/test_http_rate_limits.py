@@ -7,20 +7,17 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
 import httpx
-import msgspec
 import pytest
 import structlog.testing
 from dependency_injector import providers
 
 from application.ports.providers import OutcomeKind, SendOutcome
 from application.ports.rate_limits import RateLimit
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
+from tests.support.api import ACCESS_CONTROL, PASSWORD, Api, ApiOptions, MakeApi, assert_problem
 from tests.support.fakes import (
     FakeDatabase,
     FakeDispatchQueue,
@@ -28,10 +25,11 @@ from tests.support.fakes import (
     FakePasswordHasher,
     FakeUnitOfWork,
 )
-from tests.unit.entrypoints.test_http_access import PASSWORD, Api, api
-from tests.unit.entrypoints.test_http_api import assert_problem
 
-__all__ = ["api"]
+
+@pytest.fixture
+def api_options() -> ApiOptions:
+    return ACCESS_CONTROL
 
 
 def assert_rate_limited(response: httpx.Response, limit: int, window: int) -> None:
@@ -236,15 +234,10 @@ async def test_probes_and_metrics_scrapes_are_never_rate_limited(api: Api) -> No
 
 
 @pytest.fixture
-def behind_a_load_balancer(api: Api) -> Api:
-    """The same gateway (its data, its fakes) configured to trust the load balancers in 10.0.0.0/8,
-    with 2 requests a minute per client address."""
-    settings = msgspec.structs.replace(api.container.settings(), trusted_proxies="10.0.0.0/8")
-    container = create_container(settings)
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, api.database))
-    container.password_hasher.override(providers.Object(api.container.password_hasher()))
-    container.request_limit_per_address.override(providers.Object(RateLimit(amount=2, per_seconds=60)))
-    return replace(api, app=create_app(container), container=container)
+async def behind_a_load_balancer(make_api: MakeApi) -> Api:
+    """The gateway configured to trust the load balancers in 10.0.0.0/8, with 2 requests a minute per
+    client address."""
+    return await make_api(TRUSTED_PROXIES="10.0.0.0/8", REQUESTS_PER_MINUTE_PER_IP="2")
 
 
 async def unauthenticated_statuses(

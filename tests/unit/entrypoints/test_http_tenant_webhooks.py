@@ -4,110 +4,36 @@ webhook sender replaced by fakes; the app's own webhook worker delivers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import standardwebhooks
-from dependency_injector import providers
-from litestar.testing import AsyncTestClient
 
 from application.ports.tenant_webhooks import WebhookResponse
-from domain.administration.tenancy import Role, User
 from domain.tenant_webhooks.model import WebhookEventType
-from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
-from tests.support.fakes import (
-    FakeDatabase,
-    FakeMessagingProvider,
-    FakePasswordHasher,
-    FakeUnitOfWork,
-    FakeWebhookSender,
-    FakeWebhookUrlGuard,
-    FixedClock,
-    TenantAccount,
-    provision_account,
-)
-from tests.unit.entrypoints.test_http_api import JWT_SECRET, assert_problem
+from tests.support.api import Api, ApiOptions, assert_problem
+from tests.support.fakes import FixedClock
 
 URL = "https://crm.example.com/hooks/whatsapp"
 EVENTS = ["message.received", "message.status", "message.failed"]
-AGENT_PASSWORD = "agent-password-123"
-
-
-@dataclass
-class WebhooksApi:
-    client: AsyncTestClient[Any]
-    container: Container
-    database: FakeDatabase
-    sender: FakeWebhookSender
-    guard: FakeWebhookUrlGuard
-    acme: TenantAccount
-    globex: TenantAccount
-
-    async def login(self, username: str, password: str) -> dict[str, str]:
-        response = await self.client.post("/auth/login", json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    async def admin(self, account: TenantAccount) -> dict[str, str]:
-        return await self.login(account.user.username, account.password)
-
-    async def create(self, headers: dict[str, str], **body: Any) -> httpx.Response:
-        return await self.client.post(
-            "/api/webhooks", json={"url": URL, "events": EVENTS, **body}, headers=headers
-        )
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[WebhooksApi]:
-    settings = load_settings(
-        environ={
-            "DATA_DIR": str(tmp_path),
-            "JWT_SECRET": JWT_SECRET,
-            "SEND_WAIT_SECONDS": "0.5",
-            "WEBHOOK_POLL_SECONDS": "0.02",
-        },
-        env_file=None,
+def api_options() -> ApiOptions:
+    """The app's own webhook worker polls often, so deliveries happen within a test."""
+    return ApiOptions(
+        settings={"SEND_WAIT_SECONDS": "0.5", "WEBHOOK_POLL_SECONDS": "0.02"},
+        session_window_check=frozenset({"globex"}),
     )
-    container = create_container(settings)
-    database = FakeDatabase()
-    hasher = FakePasswordHasher()
-    sender = FakeWebhookSender()
-    guard = FakeWebhookUrlGuard("localhost")
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
-    container.password_hasher.override(providers.Object(hasher))
-    container.messaging_provider.override(providers.Object(FakeMessagingProvider()))
-    container.webhook_sender.override(providers.Object(sender))
-    container.webhook_url_guard.override(providers.Object(guard))
-    seed = FakeUnitOfWork(database)
-    clock = FixedClock()
-    acme = await provision_account(seed, hasher, clock, session_window_check=False)
-    globex = await provision_account(
-        seed,
-        hasher,
-        clock,
-        name="Globex",
-        sender_number="+447911123456",
-        username="bob",
-        password="hunter2hunter2",
+
+
+async def create(api: Api, headers: dict[str, str], **body: Any) -> httpx.Response:
+    """Register an endpoint for URL and EVENTS, with whatever else ``body`` says."""
+    return await api.client.post(
+        "/api/webhooks", json={"url": URL, "events": EVENTS, **body}, headers=headers
     )
-    await seed.users.add(
-        User(
-            tenant_id=acme.tenant.id,
-            username="carol",
-            password_hash=await hasher.hash(AGENT_PASSWORD),
-            created_at=clock.now(),
-            role=Role.AGENT,
-        )
-    )
-    async with AsyncTestClient(app=create_app(container)) as client:
-        yield WebhooksApi(client, container, database, sender, guard, acme, globex)
 
 
 async def wait_for(condition: Any, seconds: float = 5.0) -> None:
@@ -121,10 +47,10 @@ async def wait_for(condition: Any, seconds: float = 5.0) -> None:
 # --------------------------------------------------------------------------------------------- endpoints
 
 
-async def test_an_admin_registers_an_endpoint_and_gets_its_secret_once(api: WebhooksApi) -> None:
-    headers = await api.admin(api.acme)
+async def test_an_admin_registers_an_endpoint_and_gets_its_secret_once(api: Api) -> None:
+    headers = await api.login(api.acme)
 
-    response = await api.create(headers, description="CRM")
+    response = await create(api, headers, description="CRM")
 
     assert response.status_code == 201, response.text
     created = response.json()
@@ -141,10 +67,10 @@ async def test_an_admin_registers_an_endpoint_and_gets_its_secret_once(api: Webh
     assert "secret" not in listed["items"][0]
 
 
-async def test_agents_get_403_and_strangers_401(api: WebhooksApi) -> None:
-    agent = await api.login("carol", AGENT_PASSWORD)
+async def test_agents_get_403_and_strangers_401(api: Api) -> None:
+    agent = await api.bearer("ana")
 
-    assert_problem(await api.create(agent), 403, "forbidden")
+    assert_problem(await create(api, agent), 403, "forbidden")
     assert_problem(await api.client.get("/api/webhooks", headers=agent), 403, "forbidden")
     assert_problem(await api.client.get("/api/webhooks"), 401, "invalid-token")
 
@@ -160,18 +86,16 @@ async def test_agents_get_403_and_strangers_401(api: WebhooksApi) -> None:
         ({"colour": "blue"}, 400, "validation-failed"),
     ],
 )
-async def test_bad_endpoints_are_problems(
-    api: WebhooksApi, body: dict[str, Any], status: int, problem: str
-) -> None:
-    headers = await api.admin(api.acme)
+async def test_bad_endpoints_are_problems(api: Api, body: dict[str, Any], status: int, problem: str) -> None:
+    headers = await api.login(api.acme)
 
-    assert_problem(await api.create(headers, **body), status, problem)
+    assert_problem(await create(api, headers, **body), status, problem)
     assert api.database.webhook_endpoints.all() == []
 
 
-async def test_update_and_delete(api: WebhooksApi) -> None:
-    headers = await api.admin(api.acme)
-    endpoint_id = (await api.create(headers)).json()["id"]
+async def test_update_and_delete(api: Api) -> None:
+    headers = await api.login(api.acme)
+    endpoint_id = (await create(api, headers)).json()["id"]
     path = f"/api/webhooks/{endpoint_id}"
 
     updated = await api.client.patch(
@@ -192,9 +116,9 @@ async def test_update_and_delete(api: WebhooksApi) -> None:
     assert_problem(await api.client.delete(path, headers=headers), 404, "not-found")
 
 
-async def test_rotating_shows_a_new_secret_and_keeps_the_old_one_for_the_overlap(api: WebhooksApi) -> None:
-    headers = await api.admin(api.acme)
-    created = (await api.create(headers)).json()
+async def test_rotating_shows_a_new_secret_and_keeps_the_old_one_for_the_overlap(api: Api) -> None:
+    headers = await api.login(api.acme)
+    created = (await create(api, headers)).json()
     path = f"/api/webhooks/{created['id']}/rotate-secret"
 
     default = await api.client.post(path, headers=headers)
@@ -209,9 +133,9 @@ async def test_rotating_shows_a_new_secret_and_keeps_the_old_one_for_the_overlap
     assert_problem(too_long, 400, "validation-failed")
 
 
-async def test_another_tenants_endpoint_is_not_found_on_every_route(api: WebhooksApi) -> None:
-    theirs = (await api.create(await api.admin(api.globex))).json()["id"]
-    headers = await api.admin(api.acme)
+async def test_another_tenants_endpoint_is_not_found_on_every_route(api: Api) -> None:
+    theirs = (await create(api, await api.login(api.globex))).json()["id"]
+    headers = await api.login(api.acme)
     delivery = "msg_" + "0" * 26
 
     for method, path, body in [
@@ -233,18 +157,18 @@ async def test_another_tenants_endpoint_is_not_found_on_every_route(api: Webhook
 
 
 async def test_a_sent_message_reaches_the_endpoint_signed_and_shows_in_its_deliveries(
-    api: WebhooksApi,
+    api: Api,
 ) -> None:
-    headers = await api.admin(api.acme)
-    created = (await api.create(headers, events=["message.status"])).json()
+    headers = await api.login(api.acme)
+    created = (await create(api, headers, events=["message.status"])).json()
 
     sent = await api.client.post(
         "/api/send", json={"to_number": "+14155550123", "body": "Your order shipped"}, headers=headers
     )
     assert sent.status_code == 201, sent.text
-    await wait_for(lambda: len(api.sender.requests) == 1)
+    await wait_for(lambda: len(api.webhook_sender.requests) == 1)
 
-    [request] = api.sender.requests
+    [request] = api.webhook_sender.requests
     payload = standardwebhooks.Webhook(created["secret"]).verify(request.body, dict(request.headers))
     assert payload["type"] == "message.status"
     assert payload["data"]["id"] == sent.json()["id"]
@@ -267,10 +191,10 @@ async def test_a_sent_message_reaches_the_endpoint_signed_and_shows_in_its_deliv
     assert one == item
 
 
-async def test_a_dead_delivery_is_replayed_with_the_same_id(api: WebhooksApi) -> None:
-    headers = await api.admin(api.acme)
-    created = (await api.create(headers, events=["message.status"])).json()
-    api.sender.will_answer(WebhookResponse(duration_ms=2, status_code=410, body_excerpt="gone"))
+async def test_a_dead_delivery_is_replayed_with_the_same_id(api: Api) -> None:
+    headers = await api.login(api.acme)
+    created = (await create(api, headers, events=["message.status"])).json()
+    api.webhook_sender.will_answer(WebhookResponse(duration_ms=2, status_code=410, body_excerpt="gone"))
     await api.client.post("/api/send", json={"to_number": "+14155550123", "body": "hi"}, headers=headers)
     await wait_for(lambda: api.database.webhook_deliveries.all()[0].state.value == "dead")
     endpoint_path = f"/api/webhooks/{created['id']}"
@@ -286,16 +210,16 @@ async def test_a_dead_delivery_is_replayed_with_the_same_id(api: WebhooksApi) ->
     assert_problem(refused, 409, "webhook-endpoint-disabled")
     assert replayed.status_code == 202, replayed.text
     assert (replayed.json()["id"], replayed.json()["state"]) == (delivery_id, "pending")
-    await wait_for(lambda: len(api.sender.requests) == 2)
-    assert [r.headers["webhook-id"] for r in api.sender.requests] == [delivery_id, delivery_id]
+    await wait_for(lambda: len(api.webhook_sender.requests) == 2)
+    assert [r.headers["webhook-id"] for r in api.webhook_sender.requests] == [delivery_id, delivery_id]
     await wait_for(lambda: api.database.webhook_deliveries.all()[0].state.value == "delivered")
     final = (await api.client.get(f"{endpoint_path}/deliveries/{delivery_id}", headers=headers)).json()
     assert [a["status_code"] for a in final["attempts"]] == [410, 200]
 
 
-async def test_delivery_pages_filters_and_bad_ids(api: WebhooksApi) -> None:
-    headers = await api.admin(api.acme)
-    endpoint_id = (await api.create(headers, events=["message.status"])).json()["id"]
+async def test_delivery_pages_filters_and_bad_ids(api: Api) -> None:
+    headers = await api.login(api.acme)
+    endpoint_id = (await create(api, headers, events=["message.status"])).json()["id"]
     clock = FixedClock(datetime.now(UTC) - timedelta(seconds=10))
     for _ in range(3):
         await api.database.webhook_events.record(

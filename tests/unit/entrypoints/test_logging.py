@@ -20,7 +20,7 @@ from domain.messaging.messages import MessageContent
 from entrypoints.log_redaction import MAX_LINE_CHARS, REDACTED, redact_text, redacted
 from entrypoints.logging_setup import QUIET_LOGGERS, configure_logging
 from entrypoints.settings import load_settings
-from tests.unit.entrypoints.test_http_api import Api, api  # noqa: F401 - the fixture
+from tests.support.api import Api
 
 BODY = {"to_number": "+14155550123", "body": "Your order has shipped"}
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
@@ -78,7 +78,7 @@ def info_logs() -> Iterator[CapturedLogs]:
 # ------------------------------------------------------------------------------------ request ids
 
 
-async def test_every_line_of_a_request_carries_its_request_id(api: Api, debug_logs: CapturedLogs) -> None:  # noqa: F811
+async def test_every_line_of_a_request_carries_its_request_id(api: Api, debug_logs: CapturedLogs) -> None:
     headers = await api.login(api.acme)
     debug_logs.clear()
 
@@ -107,7 +107,7 @@ async def test_every_line_of_a_request_carries_its_request_id(api: Api, debug_lo
     ids=["spaces", "too-long", "markup", "semicolon", "empty"],
 )
 async def test_an_unsafe_request_id_is_replaced_by_a_generated_one(
-    api: Api,  # noqa: F811
+    api: Api,
     debug_logs: CapturedLogs,
     offered: str,
 ) -> None:
@@ -118,7 +118,7 @@ async def test_an_unsafe_request_id_is_replaced_by_a_generated_one(
     assert {line["request_id"] for line in debug_logs.lines()} == {request_id}
 
 
-async def test_a_request_without_an_id_gets_a_generated_one(api: Api) -> None:  # noqa: F811
+async def test_a_request_without_an_id_gets_a_generated_one(api: Api) -> None:
     first = await api.client.get("/healthz")
     second = await api.client.get("/healthz")
 
@@ -126,7 +126,7 @@ async def test_a_request_without_an_id_gets_a_generated_one(api: Api) -> None:  
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
-async def test_error_responses_carry_the_request_id_too(api: Api) -> None:  # noqa: F811
+async def test_error_responses_carry_the_request_id_too(api: Api) -> None:
     response = await api.client.post("/api/send", json=BODY, headers={"X-Request-ID": "req-401"})
 
     assert response.status_code == 401
@@ -136,7 +136,7 @@ async def test_error_responses_carry_the_request_id_too(api: Api) -> None:  # no
 # ------------------------------------------------------------------------------ what is never logged
 
 
-async def test_info_logs_hold_no_message_body_password_or_token(api: Api, info_logs: CapturedLogs) -> None:  # noqa: F811
+async def test_info_logs_hold_no_message_body_password_or_token(api: Api, info_logs: CapturedLogs) -> None:
     headers = await api.login(api.acme)
     body = "secret-order-details-9f2c"
 
@@ -213,7 +213,7 @@ def test_the_log_format_defaults_to_console_in_development_and_json_in_productio
     assert load_settings(environ={**base, "LOG_FORMAT": "json"}, env_file=None).resolved_log_format == "json"
 
 
-async def test_a_path_no_route_answers_gets_a_request_id_too(api: Api) -> None:  # noqa: F811
+async def test_a_path_no_route_answers_gets_a_request_id_too(api: Api) -> None:
     echoed = await api.client.get("/no/such/path", headers={"X-Request-ID": "lost-1"})
     generated = await api.client.get("/no/such/path")
 
@@ -260,7 +260,7 @@ def _fail(*_: Any, **__: Any) -> Any:
 
 
 async def test_an_unhandled_error_logs_no_token_password_or_body_in_either_format(
-    api: Api,  # noqa: F811
+    api: Api,
     error_logs: CapturedLogs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -291,7 +291,7 @@ async def test_an_unhandled_error_logs_no_token_password_or_body_in_either_forma
 
 
 async def test_a_failing_login_logs_no_password_in_either_format(
-    api: Api,  # noqa: F811
+    api: Api,
     error_logs: CapturedLogs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -309,7 +309,7 @@ async def test_a_failing_login_logs_no_password_in_either_format(
 
 
 async def test_a_failing_api_key_creation_logs_no_part_of_the_new_key_in_either_format(
-    api: Api,  # noqa: F811
+    api: Api,
     error_logs: CapturedLogs,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,10 @@ from application.ports.dispatch_queue import DispatchJob, JobPhase
 from application.ports.messages import StatusChange
 from application.ports.providers import LookupResult, OutcomeKind, ProviderLookup, SendOutcome
 from domain.messaging.messages import MessageStatus
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import ConfigurationError, load_settings
-from tests.support.fakes import (
-    FakeMessagingProvider,
-    FakeMetrics,
-    FakeUnitOfWork,
-    FixedClock,
-    TenantAccount,
-)
-from tests.unit.application.test_dispatch_message import OWNER, accept
-from tests.unit.entrypoints.test_http_api import JWT_SECRET, Api, api  # noqa: F401 - the fixture
+from tests.support.api import Api, MakeApi
+from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.use_cases import OWNER, accept
 
 BODY = {"to_number": "+14155550123", "body": "Your order has shipped"}
 
@@ -52,7 +43,7 @@ def has_sample(text: str, name: str) -> bool:
     return any(found.name == name for family in families for found in family.samples)
 
 
-async def scrape(api: Api) -> str:  # noqa: F811 - the fixture's name
+async def scrape(api: Api) -> str:
     response = await api.client.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
@@ -62,7 +53,7 @@ async def scrape(api: Api) -> str:  # noqa: F811 - the fixture's name
 # ------------------------------------------------------------------------------------- over HTTP
 
 
-async def test_messages_provider_calls_and_requests_are_counted_as_messages_flow(api: Api) -> None:  # noqa: F811
+async def test_messages_provider_calls_and_requests_are_counted_as_messages_flow(api: Api) -> None:
     headers = await api.login(api.acme)
 
     sent = await api.send(headers, **BODY)
@@ -85,7 +76,7 @@ async def test_messages_provider_calls_and_requests_are_counted_as_messages_flow
     assert sample(text, "wa_gateway_http_request_duration_seconds_count", route="/api/send") == 2
 
 
-async def test_requests_are_labelled_by_route_template_not_by_path(api: Api) -> None:  # noqa: F811
+async def test_requests_are_labelled_by_route_template_not_by_path(api: Api) -> None:
     headers = await api.login(api.acme)
     for _ in range(3):
         await api.client.get(f"/api/messages/{uuid4()}", headers=headers)
@@ -97,7 +88,7 @@ async def test_requests_are_labelled_by_route_template_not_by_path(api: Api) -> 
     assert "/api/messages/" + "0" not in text  # no series per id
 
 
-async def test_the_queue_depth_and_oldest_job_age_are_measured_at_each_scrape(api: Api) -> None:  # noqa: F811
+async def test_the_queue_depth_and_oldest_job_age_are_measured_at_each_scrape(api: Api) -> None:
     # Measured afresh at every scrape here; in service, at most once a second (test_readiness.py).
     api.container.measure_dispatch_queue.override(
         providers.Singleton(
@@ -136,7 +127,7 @@ async def test_the_queue_depth_and_oldest_job_age_are_measured_at_each_scrape(ap
     assert sample(drained, "wa_gateway_dispatch_queue_oldest_job_age_seconds") == 0
 
 
-async def test_rate_limit_rejections_are_counted_by_limit(api: Api) -> None:  # noqa: F811
+async def test_rate_limit_rejections_are_counted_by_limit(api: Api) -> None:
     wrong = {"username": "alice", "password": "not-the-password"}
     statuses = [(await api.client.post("/auth/login", json=wrong)).status_code for _ in range(7)]
 
@@ -149,15 +140,8 @@ async def test_rate_limit_rejections_are_counted_by_limit(api: Api) -> None:  # 
 
 
 @pytest.fixture
-async def guarded(tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = load_settings(
-        environ={"DATA_DIR": str(tmp_path), "JWT_SECRET": JWT_SECRET, "METRICS_TOKEN": "scrape-me-please"},
-        env_file=None,
-    )
-    container = create_container(settings)
-    container.unit_of_work.override(providers.Factory(FakeUnitOfWork))
-    async with AsyncTestClient(app=create_app(container)) as client:
-        yield client
+async def guarded(make_api: MakeApi) -> AsyncTestClient[Any]:
+    return (await make_api(METRICS_TOKEN="scrape-me-please")).client
 
 
 async def test_with_a_metrics_token_only_its_bearer_may_scrape(guarded: AsyncTestClient[Any]) -> None:

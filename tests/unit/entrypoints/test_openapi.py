@@ -9,29 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
-from tests.unit.entrypoints.test_http_api import Api, api
-
-__all__ = ["api"]
+from tests.support.api import Api, openapi_schema
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 WRITES = ("put", "post", "patch", "delete")
 PUBLIC_OPERATIONS = {"login", "refreshSession", "health", "readiness"}
-
-
-def build_schema(data_dir: Path) -> dict[str, Any]:
-    settings = load_settings(environ={"DATA_DIR": str(data_dir)}, env_file=None)
-    return create_app(create_container(settings)).openapi_schema.to_schema()
-
-
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return build_schema(tmp_path_factory.mktemp("openapi"))
 
 
 def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -54,7 +37,7 @@ def test_the_schema_is_plain_json_and_the_same_every_time(schema: dict[str, Any]
     # `wa-gateway openapi` writes json.dumps of this; random generated examples would also make
     # every build differ.
     first = json.dumps(schema, sort_keys=True)
-    assert first == json.dumps(build_schema(tmp_path), sort_keys=True)
+    assert first == json.dumps(openapi_schema(tmp_path), sort_keys=True)
 
 
 def test_the_bearer_token_scheme_is_declared(schema: dict[str, Any]) -> None:

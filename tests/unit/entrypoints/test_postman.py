@@ -11,22 +11,12 @@ from typing import Any
 
 import pytest
 
-from entrypoints.container import create_container
-from entrypoints.http.app import create_app
 from entrypoints.postman import POSTMAN_SCHEMA, FlowMismatch, collection_from_openapi, render
 from entrypoints.postman_flow import FLOW, Flow, Folder, Step
-from entrypoints.settings import load_settings
 
 COLLECTION_FILE = Path(__file__).resolve().parents[3] / "postman" / "wa-gateway.postman_collection.json"
 REGENERATE = "uv run wa-gateway postman -o postman/wa-gateway.postman_collection.json"
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
-
-
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    data_dir = tmp_path_factory.mktemp("postman")
-    settings = load_settings(environ={"DATA_DIR": str(data_dir)}, env_file=None)
-    return create_app(create_container(settings)).openapi_schema.to_schema()
 
 
 @pytest.fixture(scope="module")

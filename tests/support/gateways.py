@@ -1,12 +1,18 @@
-"""The gateway run the way an operator runs it, for tests that need real processes.
+"""The whole gateway, started for a test in one of three ways, from the lightest to the most real:
 
-- ``start_emulator``: a ``wa-gateway twilio-emulator`` process in place of Twilio, driven through its
-  control API (``/_emulator/*``): faults, callbacks, and the messages it created.
-- ``Gateway``: N ``wa-gateway serve --port`` and M ``wa-gateway worker`` processes on one database,
-  configured through the environment only, provisioned with the CLI (``tenant create --provider
-  twilio``, ``sender add``, ``user create``), each waited for (``/healthz``) and killed at the end.
+- ``running_gateway``: the app as the composition root builds it (real repositories, real JWTs, real
+  password hashing, the sandbox provider), served in this process through Litestar's test client, on a
+  SQLite file or on PostgreSQL as production runs there: migrated by the owner role and serving as the
+  application's role, which row-level security binds (``DATABASES``, and the settings from
+  ``database_of_its_own`` or ``emptied_session_database``).
+- ``served_gateway``: one ``wa-gateway serve`` process, configured through its environment only: real
+  HTTP, for the command as an operator runs it, or a tool that drives the API from outside.
+- ``GatewayProcesses``: N ``wa-gateway serve`` and M ``wa-gateway worker`` processes on one PostgreSQL
+  database, provisioned with the CLI, beside a ``wa-gateway twilio-emulator`` process in place of Twilio
+  (``start_emulator``), driven through its control API (``/_emulator/*``).
 
-Every process writes to a log file of its own in the test's directory; a failing test shows the tails.
+Every child process is a ``ManagedProcess``: its output goes to a log file of its own in the test's
+directory (a failing test shows the tails), and it is stopped by its own pid.
 """
 
 from __future__ import annotations
@@ -21,23 +27,37 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from adapters.database.engine import normalize_database_url
 from adapters.security.secret_box import generate_key
+from application.identity.authorization import OPERATOR
+from domain.administration.tenancy import Role
+from emulators.twilio import sign
+from entrypoints.container import Container, create_container, upgrade_database
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings, load_settings
+from tests.support.databases import PostgresRoles, create_prepared_database, empty_all_tables
+from tests.support.postgres_server import PostgresServer
 
 WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
-SENDER = "+14155238886"  # the tenant's WhatsApp number (Twilio's sandbox number)
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0
+
+
+# -- child processes -------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -75,16 +95,17 @@ class ManagedProcess:
             self.popen.send_signal(signum)
             self.popen.wait(timeout=STOP_TIMEOUT_SECONDS)
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not ended within a few seconds."""
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds; its exit status."""
         if self.alive():
             self.popen.terminate()
             try:
-                self.popen.wait(timeout=STOP_TIMEOUT_SECONDS)
+                self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=STOP_TIMEOUT_SECONDS)
         self._log.close()
+        return self.popen.returncode
 
     def log_tail(self, lines: int = 25) -> str:
         self._log.flush()
@@ -119,7 +140,59 @@ def wait_until_answering(url: str, processes: Iterable[ManagedProcess], timeout:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s\n{tails}")
 
 
-# -- the emulator ----------------------------------------------------------------------------------
+def wa_gateway(
+    directory: Path, settings: Mapping[str, str], *arguments: str, stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``wa-gateway <arguments>`` in ``directory``, in a fresh shell's environment plus ``settings``."""
+    return subprocess.run(
+        [WA_GATEWAY, *arguments],
+        cwd=directory,
+        env={**clean_environment(), **settings},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def create_platform_admin(directory: Path, settings: Mapping[str, str], username: str, password: str) -> str:
+    """A platform admin, as an operator makes the first one: `wa-gateway user create platform <username>
+    --role platform_admin --password-stdin` run in ``directory``; what it printed."""
+    created = wa_gateway(
+        directory,
+        settings,
+        "user", "create", "platform", username, "--role", "platform_admin", "--password-stdin",
+        stdin=password + "\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    return created.stdout
+
+
+# -- one `wa-gateway serve` ------------------------------------------------------------------------
+
+
+@contextmanager
+def served_gateway(directory: Path, settings: Mapping[str, str], *arguments: str) -> Iterator[str]:
+    """A `wa-gateway serve` process in ``directory`` (its output in serve.log there), in a fresh shell's
+    environment plus ``settings``, with more ``arguments`` if given (``--workers 2``); its base URL once
+    it answers /healthz."""
+    port = free_port()
+    process = ManagedProcess(
+        "serve",
+        [WA_GATEWAY, "serve", "--port", str(port), *arguments],
+        {**clean_environment(), **settings},
+        directory,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{base_url}/healthz", [process], READY_TIMEOUT_SECONDS)
+        yield base_url
+    finally:
+        process.stop()
+
+
+# -- the Twilio emulator ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +309,9 @@ def start_emulator(log_dir: Path, account: TwilioAccount, *, seed: int) -> Emula
     return Emulator(process=process, base_url=base_url, account=account)
 
 
-# -- the gateway -----------------------------------------------------------------------------------
+# -- a deployment: API and worker processes --------------------------------------------------------
+
+SENDER = "+14155238886"  # the tenant's WhatsApp number (Twilio's sandbox number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +322,10 @@ class Provisioned:
     sender: str
 
 
-class Gateway:
-    """API and worker processes of one deployment: one database, one set of secrets.
+class GatewayProcesses:
+    """API and worker processes of one deployment: one database, one set of secrets, configured through
+    the environment only, provisioned with the CLI (``tenant create --provider twilio``, ``sender add``,
+    ``user create``), each waited for and killed at the end.
 
     ``database_url`` is a superuser's: it migrates, and creates the role the processes connect as
     (dropped again by ``stop``), which owns nothing and is bound by row-level security, as in production.
@@ -310,16 +387,7 @@ class Gateway:
 
     def cli(self, *args: str, stdin: str = "") -> dict[str, Any]:
         """Run a ``wa-gateway`` command with this deployment's environment; its last line, as JSON."""
-        result = subprocess.run(
-            [WA_GATEWAY, *args],
-            env=self.env,
-            cwd=self.log_dir,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = wa_gateway(self.log_dir, self.env, *args, stdin=stdin)
         if result.returncode != 0:
             raise RuntimeError(f"wa-gateway {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         last = result.stdout.strip().splitlines()[-1]
@@ -429,3 +497,153 @@ class Gateway:
         if response.status_code != 200:
             raise RuntimeError(f"login failed: {response.status_code} {response.text}")
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# -- in this process -------------------------------------------------------------------------------
+
+JWT_SECRET = "the-authorization-matrix-signs-with-this-secret"
+PUBLIC_BASE_URL = "https://gateway.example"
+ROOT_USERNAME = "root"
+PASSWORD = "a long enough password"
+
+SETTINGS = {
+    "JWT_SECRET": JWT_SECRET,
+    "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+    # Nothing runs in the background: no dispatcher, no webhook worker, and the sandbox reports no status
+    # while a test runs, so the only writes are the requests the test makes.
+    "EMBEDDED_DISPATCHER": "false",
+    "SANDBOX_SENT_AFTER_SECONDS": "3600",
+    "SANDBOX_DELIVERED_AFTER_SECONDS": "3600",
+    "SEND_WAIT_SECONDS": "10",
+    # Tenant webhooks point at a local address that never answers (nothing delivers them anyway).
+    "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
+    # Hundreds of requests from one address; the limits have tests of their own.
+    "REQUESTS_PER_MINUTE_PER_IP": "1000000",
+    "LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
+    "TWILIO_SIGNATURE_FAILURES_PER_MINUTE": "0",
+    "TENANT_SENDS_PER_MINUTE": "0",
+    "ARGON2_TIME_COST": "1",
+    "ARGON2_MEMORY_KIB": "1024",
+    "ARGON2_PARALLELISM": "1",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def gateway_settings(directory: Path, overrides: Mapping[str, str] | None = None) -> Settings:
+    """The settings of a gateway in this process: SETTINGS, then ``overrides``."""
+    environ = {"DATA_DIR": str(directory), "CREDENTIALS_KEYS": generate_key(), **SETTINGS}
+    return load_settings(environ={**environ, **(overrides or {})}, env_file=None)
+
+
+# The databases a gateway runs on, as the params of a fixture that passes its value to one of the two
+# functions below; the ids name the database in every test id.
+DATABASES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+def _postgres_settings(server: PostgresServer, database: str, roles: PostgresRoles) -> dict[str, str]:
+    # As in production: migrations as the owner, the gateway itself as the role row-level security binds.
+    return {
+        "DATABASE_URL": server.url_for(database, roles.app),
+        "MIGRATION_DATABASE_URL": server.url_for(database, roles.owner),
+    }
+
+
+@contextmanager
+def database_of_its_own(request: pytest.FixtureRequest, database: str) -> Iterator[dict[str, str]]:
+    """Settings for a gateway on a database nothing else touches, even while other gateways run: on
+    SQLite none are needed (the gateway's data directory gets a new file); on PostgreSQL, a new database,
+    migrated by the owner with the application's role granted, and dropped afterwards."""
+    if database == "sqlite":
+        yield {}
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    roles: PostgresRoles = request.getfixturevalue("postgres_roles")
+    name = create_prepared_database(server, roles)
+    try:
+        yield _postgres_settings(server, name, roles)
+    finally:
+        server.drop_database(name)
+
+
+def emptied_session_database(request: pytest.FixtureRequest, database: str) -> dict[str, str]:
+    """Settings for a gateway on the test session's database, emptied first: cheaper than a database of
+    its own, for a gateway per test, when no other gateway is running on it."""
+    if database == "sqlite":
+        return {}
+    empty_all_tables(request.getfixturevalue("postgres_admin_url"))
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    roles: PostgresRoles = request.getfixturevalue("postgres_roles")
+    return _postgres_settings(server, request.getfixturevalue("postgres_database"), roles)
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+@dataclass
+class Gateway:
+    client: AsyncTestClient[Any]
+    app: Litestar
+    container: Container
+
+    async def log_in(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.client.post("/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        tokens: dict[str, Any] = response.json()
+        return tokens
+
+    async def bearer_of(self, username: str, password: str = PASSWORD) -> dict[str, str]:
+        return bearer((await self.log_in(username, password))["access_token"])
+
+    async def call(
+        self, method: str, path: str, headers: Mapping[str, str], json: Any = None
+    ) -> httpx.Response:
+        """One JSON API call that must succeed (2xx): provisioning, not the behaviour under test."""
+        response = await self.client.request(method, path, headers=dict(headers), json=json)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return response
+
+    async def create_platform_admin(self) -> dict[str, str]:
+        """As `wa-gateway user create platform root --role platform_admin` does."""
+        platform = await self.container.ensure_platform_tenant()()
+        await self.container.create_user()(
+            OPERATOR, platform.id, ROOT_USERNAME, PASSWORD, Role.PLATFORM_ADMIN
+        )
+        return await self.bearer_of(ROOT_USERNAME)
+
+    async def receive_inbound(
+        self, account_sid: str, auth_token: str, to: str, sender: str, body: str
+    ) -> None:
+        """A customer's WhatsApp message, posted and signed as Twilio posts it."""
+        url = f"{PUBLIC_BASE_URL}/webhooks/twilio/inbound"
+        params = {
+            "AccountSid": account_sid,
+            "MessageSid": "SM" + secrets.token_hex(16),
+            "From": f"whatsapp:{sender}",
+            "To": f"whatsapp:{to}",
+            "Body": body,
+            "NumMedia": "0",
+        }
+        response = await self.client.post(
+            "/webhooks/twilio/inbound",
+            data=params,
+            headers={"X-Twilio-Signature": sign(auth_token, url, params)},
+        )
+        assert response.status_code in (200, 204), response.text
+
+
+@asynccontextmanager
+async def running_gateway(
+    directory: Path, overrides: Mapping[str, str] | None = None
+) -> AsyncIterator[Gateway]:
+    """The gateway with ``gateway_settings(directory, overrides)``, its database migrated as `wa-gateway
+    serve` does, started (its lifespan runs) and served to a test client."""
+    settings = gateway_settings(directory, overrides)
+    upgrade_database(settings.resolved_migration_database_url)  # as `wa-gateway serve` does
+    container = create_container(settings)
+    app = create_app(container)
+    async with AsyncTestClient(app=app) as client:
+        yield Gateway(client=client, app=app, container=container)

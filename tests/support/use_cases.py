@@ -1,0 +1,86 @@
+"""Use cases wired over the fakes, and the records they start from, as tests of several modules need
+them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from application.administration.onboarding import CreateUser
+from application.identity.sessions import SessionPolicy
+from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
+from application.messaging.dispatcher import Dispatcher, DispatcherSettings
+from application.messaging.send_message import SendMessage
+from application.ports.dispatch_queue import DispatchJob
+from application.ports.principal import Principal
+from application.ports.rate_limits import RateLimit
+from domain.administration.tenancy import Role, User
+from domain.messaging.messages import Message, MessageContent
+from domain.phone import PhoneNumber
+from tests.support.fakes import (
+    FakeMessagingProvider,
+    FakeMetrics,
+    FakePasswordHasher,
+    FakeUnitOfWork,
+    FixedClock,
+    TenantAccount,
+)
+
+# Logging in (the ``authenticate`` fixture of tests/unit/application/conftest.py).
+FAILURE_LIMIT = RateLimit(amount=5, per_seconds=900)
+SESSIONS = SessionPolicy(lifetime=timedelta(days=14))
+
+# Dispatching: the worker that claims the jobs, and the contact ``accept`` writes to.
+OWNER = "worker-1"
+CONTACT = PhoneNumber.parse("+14155550123")
+
+
+def admin_of(account: TenantAccount) -> Principal:
+    return Principal(user_id=account.user.id, tenant_id=account.tenant.id, role=Role.TENANT_ADMIN)
+
+
+async def add_agent(
+    uow: FakeUnitOfWork,
+    hasher: FakePasswordHasher,
+    clock: FixedClock,
+    account: TenantAccount,
+    name: str = "ana",
+) -> User:
+    return await CreateUser(uow, hasher, clock)(
+        admin_of(account), account.tenant.id, name, "agent password", Role.AGENT
+    )
+
+
+def build_send_message(
+    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock
+) -> SendMessage:
+    """The real use case, dispatching inline through a real Dispatcher over the fakes."""
+    database = uow.database
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
+    )
+    dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
+
+
+async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock) -> Message:
+    """A message accepted for CONTACT, its dispatch job due now."""
+    message = Message.new_outbound(
+        tenant_id=account.tenant.id,
+        sender=account.sender.phone_number,
+        contact=CONTACT,
+        content=MessageContent(body="hello"),
+        now=clock.now(),
+    )
+    async with uow:
+        await uow.messages.add(message)
+        await uow.jobs.enqueue(
+            DispatchJob(
+                message_id=message.id,
+                tenant_id=message.tenant_id,
+                sender=message.sender,
+                available_at=clock.now(),
+                created_at=clock.now(),
+            )
+        )
+        await uow.commit()
+    return message
