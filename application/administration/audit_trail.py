@@ -12,8 +12,8 @@ from application.identity.authorization import require_platform_admin, require_t
 from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_audit_cursor, encode_audit_cursor
 from application.ports.audit import AuditPosition, AuditQuery
 from application.ports.clock import Clock
-from application.ports.principal import Principal
 from application.ports.unit_of_work import UnitOfWork
+from application.principal import Principal
 from domain.administration.audit import MIN_RETENTION, AuditAction, AuditEntry
 
 

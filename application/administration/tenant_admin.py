@@ -18,8 +18,8 @@ from application.errors import AccessDenied, InvalidInput, NotFound
 from application.identity.authorization import PersonOnly, require_person
 from application.ports.clock import Clock
 from application.ports.identity import PasswordHasher
-from application.ports.principal import Principal
 from application.ports.unit_of_work import UnitOfWork
+from application.principal import Principal
 from application.transactions import ConflictRetry
 from domain.administration.audit import AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import Role, Sender, TwilioCredentials, User

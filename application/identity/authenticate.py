@@ -5,9 +5,9 @@ from application.errors import AuthenticationFailed
 from application.identity.sessions import SessionPolicy, start_session
 from application.ports.clock import Clock
 from application.ports.identity import PasswordHasher, SessionTokens, TokenService
-from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
 from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
+from application.principal import UNKNOWN_CLIENT_ADDRESS
 from application.rate_limits import CountedLimit, attempt
 from domain.administration.audit import ANONYMOUS, ActorKind, AuditAction, AuditActor, TargetKind
 from domain.administration.tenancy import User

@@ -20,7 +20,7 @@ from typing import Final
 from uuid import UUID
 
 from application.errors import AccessDenied, NotFound, PersonRequired
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.administration.tenancy import Role
 
 

@@ -35,9 +35,9 @@ from application.ports.identity import (
     SessionTokens,
     TokenService,
 )
-from application.ports.principal import Principal
 from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
+from application.principal import Principal
 from application.rate_limits import CountedLimit, attempt
 from domain.administration.audit import ANONYMOUS, AuditAction, TargetKind
 from domain.administration.tenancy import User

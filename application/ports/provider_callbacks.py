@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
 from application.ports.unit_of_work import UnitOfWork
+from application.principal import UNKNOWN_CLIENT_ADDRESS
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
 

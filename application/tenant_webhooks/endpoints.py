@@ -23,9 +23,9 @@ from application.pagination import (
     encode_delivery_cursor,
 )
 from application.ports.clock import Clock
-from application.ports.principal import Principal
 from application.ports.tenant_webhooks import DeliveryQuery, WebhookUrlGuard
 from application.ports.unit_of_work import UnitOfWork
+from application.principal import Principal
 from domain.administration.audit import AuditAction, TargetKind
 from domain.tenant_webhooks.model import (
     DEFAULT_SECRET_OVERLAP,

@@ -33,7 +33,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from application.errors import AccessDenied, InvalidToken
 from application.identity.authorization import PersonOnly, person_required
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of

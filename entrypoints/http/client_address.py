@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 
-from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
+from application.principal import UNKNOWN_CLIENT_ADDRESS
 from entrypoints.settings import IPNetwork, Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -25,8 +25,8 @@ from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from application.errors import WebhookUrlRefused
 from application.messaging.delivery_status import RecordStatusChange
 from application.ports.messages import StatusChange
-from application.ports.principal import Principal
 from application.ports.tenant_webhooks import DeliveryQuery
+from application.principal import Principal
 from application.tenant_webhooks.delivery import DeliverWebhook, WebhookDeliverySettings
 from application.tenant_webhooks.endpoints import (
     EndpointWithSecret,

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from litestar.routes import HTTPRoute
 
 from adapters.database.tables import metadata
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.container import Container, warn_unless_row_level_security_binds
 from entrypoints.http.access import Access, access_for, is_automatic_options

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from twilio.request_validator import RequestValidator
 
-from application.ports.principal import UNKNOWN_CLIENT_ADDRESS
 from application.ports.provider_callbacks import ProviderCallback
+from application.principal import UNKNOWN_CLIENT_ADDRESS
 
 ACME_ACCOUNT = "AC" + "a1" * 16
 ACME_TOKEN = "acme-auth-token-0123456789"

@@ -11,8 +11,8 @@ from application.messaging.dispatch_message import DispatchMessage, DispatchSett
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.principal import Principal
 from application.ports.rate_limits import RateLimit
+from application.principal import Principal
 from domain.administration.tenancy import Role, User
 from domain.messaging.messages import Message, MessageContent
 from domain.phone import PhoneNumber

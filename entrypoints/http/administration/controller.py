@@ -40,7 +40,7 @@ from application.administration.tenant_admin import (
 )
 from application.identity.authorization import PersonOnly
 from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.administration.audit import AuditAction
 from domain.administration.tenancy import Role
 from entrypoints.http.access import (

@@ -16,7 +16,7 @@ from application.identity.authenticate import Authenticate
 from application.identity.authorization import PersonOnly
 from application.identity.sessions import ChangeOwnPassword, Logout, RefreshSession
 from application.ports.identity import SessionTokens
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.http.access import BEARER, BEARER_ERRORS, any_user, public, tenant_admin_in_person
 from entrypoints.http.client_address import client_address

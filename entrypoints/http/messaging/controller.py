@@ -20,7 +20,7 @@ from application.messaging.conversations import ConversationsRequest, ListConver
 from application.messaging.history import GetMessage, HistoryRequest, ListHistory
 from application.messaging.send_message import RetryMessage, SendMessage, SendMessageCommand
 from application.pagination import DEFAULT_PAGE_SIZE
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import BEARER, SEND_AND_READ
 from entrypoints.http.dependencies import provide

@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 
 from application.identity.authorization import PersonOnly
 from application.pagination import DEFAULT_PAGE_SIZE
-from application.ports.principal import Principal
+from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     DeleteWebhookEndpoint,
     DeliveriesRequest,

@@ -18,8 +18,8 @@ from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from adapters.system_clock import SystemClock
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from application.errors import CredentialsUnreadable, InvalidInput, NotFound
-from application.ports.principal import Principal
 from application.ports.tenant_webhooks import DeliveryQuery
+from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     MAX_ENDPOINTS_PER_TENANT,
     RegisterWebhookCommand,

@@ -37,8 +37,8 @@ from application.identity.authorization import OPERATOR
 from application.identity.sessions import ChangeOwnPassword, Logout, RefreshSession
 from application.log_context import log_context
 from application.pagination import encode_delivery_cursor
-from application.ports.principal import Principal
 from application.ports.rate_limits import RateLimit
+from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     RegisterWebhookCommand,
     RegisterWebhookEndpoint,

@@ -21,8 +21,8 @@ from application.administration.tenant_admin import (
 from application.errors import AccessDenied, NotFound, PersonRequired
 from application.identity.authorization import OPERATOR, PersonOnly, require_person
 from application.identity.sessions import ChangeOwnPassword, Logout
-from application.ports.principal import Principal
 from application.ports.rate_limits import RateLimit
+from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     RegisterWebhookCommand,
     RegisterWebhookEndpoint,

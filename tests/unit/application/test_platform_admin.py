@@ -26,7 +26,7 @@ from application.administration.platform import (
 )
 from application.errors import AlreadyExists, InvalidCursor, InvalidInput, NotFound
 from application.identity.authorization import OPERATOR
-from application.ports.principal import Principal
+from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role, TenantStatus, TwilioCredentials
 from domain.identity.credentials import PLATFORM_TENANT_ID, AuthSession, RevocationReason
 from tests.support.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, TenantAccount

@@ -29,8 +29,8 @@ from application.identity.sessions import (
     SessionPolicy,
 )
 from application.ports.identity import SessionAccess, SessionTokens
-from application.ports.principal import Principal
 from application.ports.rate_limits import RateLimit
+from application.principal import Principal
 from domain.administration.tenancy import Role, TenantStatus
 from domain.identity.credentials import RevocationReason, hash_secret, new_refresh_token
 from tests.support.fakes import (

@@ -19,9 +19,9 @@ from application.messaging.dispatch_message import DispatchMessage, DispatchSett
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import StatusChange
-from application.ports.principal import Principal
 from application.ports.providers import OutcomeKind, SendOutcome
 from application.ports.tenant_webhooks import WebhookResponse
+from application.principal import Principal
 from application.tenant_webhooks.delivery import (
     DeliverWebhook,
     PurgeWebhookDeliveries,

@@ -15,7 +15,7 @@ from application.errors import (
     WebhookEndpointDisabled,
     WebhookUrlRefused,
 )
-from application.ports.principal import Principal
+from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     DeleteWebhookEndpoint,
     DeliveriesRequest,
