@@ -103,8 +103,8 @@ class CredentialsUnreadable(ApplicationError):
         )
 
 
-class WebhookRejected(ApplicationError):
-    """A provider webhook that cannot be proven to come from the provider for one of our tenants.
+class CallbackRejected(ApplicationError):
+    """A provider callback that cannot be proven to come from the provider for one of our tenants.
 
     One answer for an unknown number, an account that does not own it, a tenant without credentials and
     a bad or missing signature, so a forger learns nothing about which tenants or numbers exist.

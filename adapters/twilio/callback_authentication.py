@@ -5,7 +5,7 @@ number (``To`` of an inbound message, ``From`` of a status callback) together wi
 same number can serve several tenants (Twilio's shared sandbox number does), each on its own Twilio
 account. The signature must then verify with that tenant's auth token over the URL Twilio called and
 every field it posted; only then are the fields the callback's command needs decoded. Anything else is
-one ``WebhookRejected``, and nothing is stored.
+one ``CallbackRejected``, and nothing is stored.
 
 What a sender that cannot sign costs is bounded, and Twilio's own traffic is never held back by it.
 Twilio posts every tenant's callbacks from a few shared addresses, so a limit on failures per address
@@ -37,8 +37,8 @@ from typing import NoReturn
 from uuid import UUID
 
 from adapters.twilio.form import SignedForm
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
-from application.errors import CredentialsUnreadable, StorageUnavailable, WebhookRejected
+from adapters.twilio.signature import TwilioSignatureVerifier
+from application.errors import CallbackRejected, CredentialsUnreadable, StorageUnavailable
 from application.ports.rate_limits import RateLimit
 from application.ports.tenancy import TwilioSigner
 from application.ports.unit_of_work import UnitOfWork
@@ -143,11 +143,11 @@ class TwilioCallbackAuthenticator:
 
     ``screen`` runs first, outside any transaction: it refuses, without a lookup, a callback that cannot
     be Twilio's, and says what the check must be counted against (nothing, for a callback ``signers``
-    verified). The caller counts ``tenants`` as an attempt that fails with WebhookRejected.
+    verified). The caller counts ``tenants`` as an attempt that fails with CallbackRejected.
     """
 
     def __init__(self, failures: SignatureFailureLimit, signers: TwilioSigners | None) -> None:
-        self._verifier = TwilioWebhookSignatureVerifier()
+        self._verifier = TwilioSignatureVerifier()
         self._failures = failures
         self._signers = signers
 
@@ -221,4 +221,4 @@ def _refuse(
         account_sid[:64],
         form.client_address[:64],
     )
-    raise WebhookRejected()
+    raise CallbackRejected()

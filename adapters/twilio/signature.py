@@ -36,7 +36,7 @@ class _MultiValuedParams:
         return list(self._params[name])
 
 
-class TwilioWebhookSignatureVerifier:
+class TwilioSignatureVerifier:
     """Checks the signature of Twilio's form-encoded callbacks (see callback_authentication.py)."""
 
     def is_well_formed(self, signature: str) -> bool:

@@ -2,7 +2,7 @@
 
 Nothing in a callback is believed before the provider's adapter proves whom it is for. A callback that
 cannot be the provider's is refused before any lookup; authenticating the rest against the database
-is counted as an attempt that fails with WebhookRejected, against the limits the adapter names, so
+is counted as an attempt that fails with CallbackRejected, against the limits the adapter names, so
 that what forgeries can cost is bounded while the provider's own callbacks are never held back.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.errors import AlreadyExists, WebhookRejected
+from application.errors import AlreadyExists, CallbackRejected
 from application.inbound.commands import InboundMessage
 from application.ports.clock import Clock
 from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader, ScreenedCallback
@@ -52,7 +52,7 @@ class ReceiveInboundMessage:
 
     async def __call__(self, callback: ProviderCallback) -> InboundReceipt:
         screened = await self._callbacks.screen(callback)
-        async with attempt(self._limiter, screened.counted_against, failure=WebhookRejected):
+        async with attempt(self._limiter, screened.counted_against, failure=CallbackRejected):
             try:
                 return await self._receive(screened)
             except AlreadyExists:

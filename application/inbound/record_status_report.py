@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.errors import WebhookRejected
+from application.errors import CallbackRejected
 from application.inbound.commands import StatusReport
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
@@ -66,7 +66,7 @@ class RecordStatusReport:
 
     async def __call__(self, callback: ProviderCallback) -> StatusReportResult:
         screened = await self._callbacks.screen(callback)
-        async with attempt(self._limiter, screened.counted_against, failure=WebhookRejected):
+        async with attempt(self._limiter, screened.counted_against, failure=CallbackRejected):
             return await self._record(screened)
 
     async def _record(self, screened: ScreenedCallback[StatusReport]) -> StatusReportResult:

@@ -43,12 +43,12 @@ class ScreenedCallback(Protocol[Command_co]):
     @property
     def counted_against(self) -> Sequence[CountedLimit]:
         """What authenticating it against the database is counted against, as an attempt that fails
-        with WebhookRejected: nothing, for a callback the adapter proved from what it keeps in memory."""
+        with CallbackRejected: nothing, for a callback the adapter proved from what it keeps in memory."""
         ...
 
     async def authenticate(self, uow: UnitOfWork) -> list[UUID]:
         """The tenants it proves it is for, read in ``uow``'s transaction, in the order they have it
-        (oldest sender first). WebhookRejected when there are none."""
+        (oldest sender first). CallbackRejected when there are none."""
         ...
 
     def command(self) -> Command_co:
@@ -64,6 +64,6 @@ class ProviderCallbackReader(Protocol[Command_co]):
     def provider(self) -> ProviderName: ...
 
     async def screen(self, callback: ProviderCallback) -> ScreenedCallback[Command_co]:
-        """A first look, outside any transaction, that costs no lookup: WebhookRejected at once for a
+        """A first look, outside any transaction, that costs no lookup: CallbackRejected at once for a
         callback that cannot be the provider's (not of its form, no signature of its form)."""
         ...

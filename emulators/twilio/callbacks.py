@@ -18,7 +18,7 @@ from emulators.twilio.errors import ResolvedError
 from emulators.twilio.state import Delivery, EmulatorState, MessageRecord, utcnow
 from emulators.twilio.wire import inbound_params, status_callback_params
 
-logger = logging.getLogger("wa_gateway.twilio_emulator")
+logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 

@@ -17,6 +17,7 @@ from application.errors import (
     AlreadyExists,
     ApplicationError,
     AuthenticationFailed,
+    CallbackRejected,
     CredentialsUnreadable,
     CurrentPasswordWrong,
     IdempotencyKeyInUse,
@@ -32,7 +33,6 @@ from application.errors import (
     StorageUnavailable,
     TransactionConflict,
     WebhookEndpointDisabled,
-    WebhookRejected,
     WebhookUrlRefused,
 )
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
@@ -58,7 +58,7 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (PersonRequired, ProblemType(403, "person-required", "A person must do this, not an API key")),
     (AccessDenied, ProblemType(403, "forbidden", "Forbidden")),
     (CurrentPasswordWrong, ProblemType(403, "current-password-wrong", "Current password wrong")),
-    (WebhookRejected, ProblemType(403, "webhook-signature-invalid", "Webhook signature invalid")),
+    (CallbackRejected, ProblemType(403, "webhook-signature-invalid", "Webhook signature invalid")),
     (NotFound, ProblemType(404, "not-found", "Not found")),
     (AlreadyExists, ProblemType(409, "conflict", "Already exists")),
     # A concurrent change won, and running this one again did not help: the client may send it again.

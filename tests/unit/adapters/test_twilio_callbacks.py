@@ -15,7 +15,7 @@ import pytest
 from adapters.twilio.callback_authentication import TwilioSigners
 from adapters.twilio.callbacks import TwilioInboundMessages, TwilioStatusCallbacks
 from adapters.twilio.statuses import TWILIO_STATUSES
-from application.errors import InvalidInput, RateLimited, StorageUnavailable, WebhookRejected
+from application.errors import CallbackRejected, InvalidInput, RateLimited, StorageUnavailable
 from application.inbound.commands import InboundMessage, StatusReport
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport, StatusReportOutcome
@@ -182,7 +182,7 @@ async def test_a_forged_inbound_message_is_refused_and_nothing_is_stored(
 ) -> None:
     webhook = forge(inbound_params())  # type: ignore[operator]
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await receive(webhook)
 
     assert_nothing_stored(uow)
@@ -194,7 +194,7 @@ async def test_another_tenants_account_cannot_post_to_a_number_it_does_not_own(
     # Globex signs correctly with its own token, but the number is Acme's, on Acme's account.
     params = inbound_params(to=SANDBOX_NUMBER, account_sid=GLOBEX_ACCOUNT)
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await receive(inbound(params, token=GLOBEX_TOKEN))
 
     assert_nothing_stored(uow)
@@ -211,7 +211,7 @@ async def test_another_tenants_account_cannot_post_to_a_number_it_does_not_own(
 async def test_an_inbound_message_for_no_known_tenant_is_refused(
     receive: ReceiveInboundMessage, uow: FakeUnitOfWork, params: Params
 ) -> None:
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await receive(inbound(params))
 
     assert_nothing_stored(uow)
@@ -222,7 +222,7 @@ async def test_a_tenant_without_twilio_credentials_gets_no_webhooks(
 ) -> None:
     uow.tenants._credentials.pop(acme.tenant.id)
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await receive(inbound(inbound_params()))
 
     assert_nothing_stored(uow)
@@ -251,7 +251,7 @@ async def test_the_shared_sandbox_number_is_routed_by_account(
     assert await uow.conversations.get(globex.tenant.id, PhoneNumber.parse(CUSTOMER)) is not None
     assert await uow.conversations.get(acme.tenant.id, PhoneNumber.parse(CUSTOMER)) is not None
     # Globex's account cannot use its own token to post as Acme, even on the shared number.
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await receive(
             inbound(inbound_params(account_sid=ACME_ACCOUNT, sid="SM" + "6" * 32), token=GLOBEX_TOKEN)
         )
@@ -452,7 +452,7 @@ async def test_a_forged_status_callback_is_refused_and_changes_nothing(
 ) -> None:
     webhook = forge(status_params("delivered"))  # type: ignore[operator]
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await record(webhook)
 
     assert await stored(uow, sent) == sent
@@ -464,7 +464,7 @@ async def test_another_tenants_account_cannot_report_on_a_number_it_does_not_own
 ) -> None:
     params = status_params("failed", account_sid=GLOBEX_ACCOUNT, error_code=30008)
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await record(status(params, token=GLOBEX_TOKEN))
 
     assert await stored(uow, sent) == sent
@@ -524,7 +524,7 @@ async def outcomes_of(calls: Sequence[Awaitable[object]]) -> Counter[str]:
     for call in calls:
         try:
             await call
-        except (WebhookRejected, RateLimited) as error:
+        except (CallbackRejected, RateLimited) as error:
             ended[type(error).__name__] += 1
         else:
             ended["ok"] += 1
@@ -546,7 +546,7 @@ async def test_a_webhook_that_cannot_be_signed_by_twilio_is_refused_without_touc
 ) -> None:
     uow.available = False  # any database work would raise StorageUnavailable
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await limited_receive(forged())  # type: ignore[operator]
     assert limiter.hits == []  # nothing to count: it cost nothing
 
@@ -558,7 +558,7 @@ async def test_a_webhook_that_cannot_be_twilios_adds_no_warning_to_its_request_l
     # Internet noise, not a misconfiguration: a warning each would let anyone flood the log.
     caplog.set_level(logging.DEBUG, logger="adapters.twilio.callback_authentication")
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await limited_receive(forged())  # type: ignore[operator]
 
     assert [record.levelno for record in caplog.records] == [logging.DEBUG]
@@ -569,7 +569,7 @@ async def test_failed_signature_checks_are_limited_per_account_and_number_then_r
 ) -> None:
     forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
     for _ in range(3):
-        with pytest.raises(WebhookRejected):
+        with pytest.raises(CallbackRejected):
             await limited_record(forged)
 
     uow.available = False
@@ -587,7 +587,7 @@ async def forge_until_limited(limited_record: RecordStatusReport) -> None:
     """Status callbacks from the forger's address with a guessed token, until its failures are limited."""
     forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
     for _ in range(3):
-        with pytest.raises(WebhookRejected):
+        with pytest.raises(CallbackRejected):
             await limited_record(forged)
     with pytest.raises(RateLimited):
         await limited_record(forged)
@@ -615,7 +615,7 @@ async def test_a_tenant_with_a_stale_auth_token_does_not_hold_back_another_tenan
         )
         for n in range(100)
     ]
-    assert await outcomes_of(stale) == {"WebhookRejected": 3, "RateLimited": 97}
+    assert await outcomes_of(stale) == {"CallbackRejected": 3, "RateLimited": 97}
 
     genuine = [
         limited_receive(
@@ -644,7 +644,7 @@ async def test_a_number_configured_at_twilio_but_not_here_does_not_hold_back_the
         )
         for n in range(100)
     ]
-    assert await outcomes_of(removed) == {"WebhookRejected": 3, "RateLimited": 97}
+    assert await outcomes_of(removed) == {"CallbackRejected": 3, "RateLimited": 97}
 
     genuine = [
         limited_receive(from_address(inbound(inbound_params(sid=f"SM{1000 + n:032x}")), TWILIO_ADDRESS))
@@ -665,7 +665,7 @@ async def test_forgeries_from_one_address_cost_a_bounded_number_of_lookups_whate
         for n in range(100)
     ]
 
-    assert await outcomes_of(forged) == {"WebhookRejected": 30, "RateLimited": 70}
+    assert await outcomes_of(forged) == {"CallbackRejected": 30, "RateLimited": 70}
     uow.available = False
     with pytest.raises(RateLimited):
         await limited_receive(
@@ -684,7 +684,7 @@ async def test_a_tenant_that_fixed_its_token_is_heard_again_once_the_signers_are
         )
 
     assert await outcomes_of([limited_receive(signed_at_twilio(n)) for n in range(5)]) == {
-        "WebhookRejected": 3,
+        "CallbackRejected": 3,
         "RateLimited": 2,
     }
     await uow.tenants.set_twilio_credentials(
@@ -746,12 +746,12 @@ async def test_an_address_may_try_again_once_its_failures_leave_the_window(
 ) -> None:
     forged = replace(status(status_params("read"), token="a-guessed-token"), client_address=FORGER_ADDRESS)
     for _ in range(3):
-        with pytest.raises(WebhookRejected):
+        with pytest.raises(CallbackRejected):
             await limited_record(forged)
 
     clock.advance(timedelta(seconds=61))
 
-    with pytest.raises(WebhookRejected):  # checked again (and failing again), not refused unchecked
+    with pytest.raises(CallbackRejected):  # checked again (and failing again), not refused unchecked
         await limited_record(forged)
 
 

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from adapters.twilio.signature import TwilioWebhookSignatureVerifier
+from adapters.twilio.signature import TwilioSignatureVerifier
 
 TOKEN = "12345"
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -17,7 +17,7 @@ PARAMS = {
     "From": ["+14158675310"],
     "To": ["+18005551212"],
 }
-verifier = TwilioWebhookSignatureVerifier()
+verifier = TwilioSignatureVerifier()
 
 
 def by_hand(token: str, url: str, pairs: list[tuple[str, str]]) -> str:

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.errors import StorageUnavailable, WebhookRejected
+from application.errors import CallbackRejected, StorageUnavailable
 from application.inbound.commands import InboundMessage, StatusReport
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport, StatusReportOutcome
@@ -44,7 +44,7 @@ class Screened(Generic[Command]):
 
     async def authenticate(self, uow: UnitOfWork) -> list[UUID]:
         if not self.tenants:
-            raise WebhookRejected()
+            raise CallbackRejected()
         return self.tenants
 
     def command(self) -> Command:
@@ -248,7 +248,7 @@ async def test_a_callback_that_fails_authentication_stores_nothing_and_stays_cou
     inbound = FakeCallbacks[InboundMessage](counted_against=[limit])
     receive = ReceiveInboundMessage(uow, inbound, clock, limiter=limiter)
 
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await receive(inbound.will_read(customer_writes(acme)))  # proves no tenant
     await receive(inbound.will_read(customer_writes(acme, sid="SM" + "3" * 32), acme.tenant.id))
 
@@ -470,7 +470,7 @@ async def test_a_report_for_an_unknown_message_is_acknowledged_and_dropped(
 async def test_a_report_that_fails_authentication_changes_nothing(
     record: RecordStatusReport, reports: FakeCallbacks[StatusReport], uow: FakeUnitOfWork, sent: Message
 ) -> None:
-    with pytest.raises(WebhookRejected):
+    with pytest.raises(CallbackRejected):
         await record(reports.will_read(report(MessageStatus.READ)))
 
     assert await stored(uow, sent) == sent
