@@ -168,7 +168,7 @@ def _grant_app_role(settings: Settings, *, role: str | None, create: bool) -> No
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
     from application.administration.onboarding import CreateTenantCommand
-    from application.identity.authorization import OPERATOR
+    from application.authorization import OPERATOR
 
     credentials = None
     provider = ProviderName(args.provider)
@@ -244,7 +244,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
 
     async def create(container: Container) -> User:
         owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
-        from application.identity.authorization import OPERATOR
+        from application.authorization import OPERATOR
 
         return await container.create_user()(OPERATOR, owner, args.username, password, role)
 

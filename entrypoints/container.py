@@ -98,7 +98,7 @@ from application.tenant_webhooks.endpoints import (
 from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import ProviderName
-from domain.messaging.retry_policy import RetryPolicy
+from domain.retry_policy import RetryPolicy
 from entrypoints.settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,10 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.administration.audit_entries import audit_entry
+from application.audit_entries import audit_entry
+from application.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
 from application.errors import AlreadyExists, InvalidInput, NotFound
-from application.identity.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
+from application.passwords import check_password_rules
 from application.ports.clock import Clock
 from application.ports.identity import PasswordHasher
 from application.ports.unit_of_work import UnitOfWork
@@ -19,13 +20,6 @@ from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.phone import PhoneNumber
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 256
-
-
-def check_password_rules(password: str) -> None:
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Every use case takes the tenant id from the caller's principal and every query is scoped by it, so an
 admin of one tenant finds nothing of another's (404, never 403: existence is not disclosed). Users, API
-keys and credentials need a person (application/identity/authorization.py); each change to them is recorded in
+keys and credentials need a person (application/authorization.py); each change to them is recorded in
 the audit trail in its own transaction.
 """
 
@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from application.administration.audit_entries import audit_entry
-from application.administration.onboarding import check_password_rules, check_tenant_role, credentials_details
+from application.administration.onboarding import check_tenant_role, credentials_details
+from application.audit_entries import audit_entry
+from application.authorization import PersonOnly, require_person
 from application.errors import AccessDenied, InvalidInput, NotFound
-from application.identity.authorization import PersonOnly, require_person
+from application.passwords import check_password_rules
 from application.ports.clock import Clock
 from application.ports.identity import PasswordHasher
 from application.ports.unit_of_work import UnitOfWork

@@ -31,9 +31,9 @@ from application.administration.tenant_admin import (
     UpdateUser,
     UpdateUserCommand,
 )
+from application.authorization import OPERATOR
 from application.errors import AccessDenied, AlreadyExists, AuthenticationFailed, InvalidCursor, InvalidToken
 from application.identity.authenticate import Authenticate
-from application.identity.authorization import OPERATOR
 from application.identity.sessions import ChangeOwnPassword, Logout, RefreshSession
 from application.log_context import log_context
 from application.pagination import encode_delivery_cursor

@@ -18,8 +18,8 @@ from application.administration.tenant_admin import (
     UpdateUser,
     UpdateUserCommand,
 )
+from application.authorization import OPERATOR, PersonOnly, require_person
 from application.errors import AccessDenied, NotFound, PersonRequired
-from application.identity.authorization import OPERATOR, PersonOnly, require_person
 from application.identity.sessions import ChangeOwnPassword, Logout
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal
