@@ -42,18 +42,16 @@ from application.administration.platform import (
     UpdateTenant,
 )
 from application.administration.tenant_admin import (
-    CreateApiKey,
     GetCredentialsSummary,
     GetUser,
-    ListApiKeys,
     ListSenders,
     ListUsers,
     RemoveSender,
-    RevokeApiKey,
     SetTwilioCredentials,
     UpdateSender,
     UpdateUser,
 )
+from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import (
     ChangeOwnPassword,

@@ -16,7 +16,7 @@ from application.ports.identity import PasswordHasher
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
-from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME, TENANT_ROLES
+from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.phone import PhoneNumber
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
@@ -199,11 +199,6 @@ class EnsurePlatformTenant:
 def is_customer_tenant(tenant: Tenant) -> bool:
     """Any tenant but the platform tenant."""
     return tenant.id != PLATFORM_TENANT_ID
-
-
-def check_tenant_role(role: Role) -> None:
-    if role not in TENANT_ROLES:
-        raise InvalidInput("a tenant's users and API keys are agents or tenant admins")
 
 
 @dataclass(frozen=True, slots=True)
