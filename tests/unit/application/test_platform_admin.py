@@ -50,7 +50,7 @@ async def test_tenants_are_listed_by_name_a_page_at_a_time_without_the_platform_
     seen: list[str] = []
     cursor = None
     while True:
-        page = await list_tenants(2, cursor)
+        page = await list_tenants(ROOT, 2, cursor)
         assert len(page.items) <= 2
         seen += [tenant.name for tenant in page.items]
         cursor = page.next_cursor
@@ -63,7 +63,7 @@ async def test_tenants_are_listed_by_name_a_page_at_a_time_without_the_platform_
 async def test_a_page_is_100_tenants_at_most(uow: FakeUnitOfWork, clock: FixedClock) -> None:
     await make_tenants(uow, clock, *(f"tenant {n:03d}" for n in range(102)))
 
-    page = await ListTenants(uow)(1000)
+    page = await ListTenants(uow)(ROOT, 1000)
 
     assert len(page.items) == 100
     assert page.next_cursor is not None
@@ -72,7 +72,7 @@ async def test_a_page_is_100_tenants_at_most(uow: FakeUnitOfWork, clock: FixedCl
 @pytest.mark.parametrize("cursor", ["garbage!", "WyJjIiwieCJd", "WyJ0IiwxXQ"])
 async def test_a_foreign_cursor_is_refused(uow: FakeUnitOfWork, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        await ListTenants(uow)(10, cursor)
+        await ListTenants(uow)(ROOT, 10, cursor)
 
 
 async def test_the_platform_tenant_is_not_a_tenant_to_administer(
@@ -81,7 +81,7 @@ async def test_the_platform_tenant_is_not_a_tenant_to_administer(
     await EnsurePlatformTenant(uow, clock)()
 
     with pytest.raises(NotFound):
-        await GetTenant(uow)(PLATFORM_TENANT_ID)
+        await GetTenant(uow)(ROOT, PLATFORM_TENANT_ID)
     with pytest.raises(NotFound):
         await SuspendTenant(uow, clock)(ROOT, PLATFORM_TENANT_ID)
     with pytest.raises(NotFound):
@@ -166,7 +166,7 @@ async def test_suspending_a_tenant_ends_its_sessions_and_reactivating_restores_i
 
 async def test_an_unknown_tenant_is_not_found(uow: FakeUnitOfWork, clock: FixedClock) -> None:
     with pytest.raises(NotFound):
-        await GetTenant(uow)(uuid4())
+        await GetTenant(uow)(ROOT, uuid4())
     with pytest.raises(NotFound):
         await ReactivateTenant(uow, clock)(ROOT, uuid4())
 

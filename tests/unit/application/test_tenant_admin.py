@@ -58,11 +58,11 @@ async def test_users_are_listed_and_read_within_their_tenant_only(
 ) -> None:
     ana = await add_agent(uow, hasher, clock, acme)
 
-    assert [u.username for u in await ListUsers(uow)(acme.tenant.id)] == ["alice", "ana"]
-    assert [u.username for u in await ListUsers(uow)(globex.tenant.id)] == ["bob"]
-    assert await GetUser(uow)(acme.tenant.id, ana.id) == ana
+    assert [u.username for u in await ListUsers(uow)(admin_of(acme))] == ["alice", "ana"]
+    assert [u.username for u in await ListUsers(uow)(admin_of(globex))] == ["bob"]
+    assert await GetUser(uow)(admin_of(acme), ana.id) == ana
     with pytest.raises(NotFound):
-        await GetUser(uow)(globex.tenant.id, ana.id)
+        await GetUser(uow)(admin_of(globex), ana.id)
 
 
 async def test_a_role_change_ends_the_users_sessions(
@@ -180,78 +180,78 @@ async def test_an_admin_sets_their_own_password_only_with_the_current_one(
 async def test_a_sender_is_made_the_default_and_relabelled(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    second = await AddSender(uow, clock)(acme.tenant.id, "+14155238800")
+    second = await AddSender(uow, clock)(admin_of(acme), acme.tenant.id, "+14155238800")
 
     updated = await UpdateSender(uow)(
-        acme.tenant.id, second.id, UpdateSenderCommand(label="support", make_default=True)
+        admin_of(acme), second.id, UpdateSenderCommand(label="support", make_default=True)
     )
 
     assert (updated.is_default, updated.label) == (True, "support")
-    senders = {s.id: s.is_default for s in await ListSenders(uow)(acme.tenant.id)}
+    senders = {s.id: s.is_default for s in await ListSenders(uow)(admin_of(acme))}
     assert senders == {acme.sender.id: False, second.id: True}
 
 
 async def test_a_change_of_default_that_conflicts_with_a_concurrent_one_is_run_again(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    second = await AddSender(uow, clock)(acme.tenant.id, "+14155238800")
+    second = await AddSender(uow, clock)(admin_of(acme), acme.tenant.id, "+14155238800")
     uow.senders.conflicts_ahead = 2
     pauses = FakeSleep()
 
     updated = await UpdateSender(uow, ConflictRetry(sleep=pauses))(
-        acme.tenant.id, second.id, UpdateSenderCommand(label="support", make_default=True)
+        admin_of(acme), second.id, UpdateSenderCommand(label="support", make_default=True)
     )
 
     assert (updated.is_default, updated.label) == (True, "support")
     assert uow.senders.make_default_calls == 3
     assert len(pauses.pauses) == 2
-    senders = {s.id: s.is_default for s in await ListSenders(uow)(acme.tenant.id)}
+    senders = {s.id: s.is_default for s in await ListSenders(uow)(admin_of(acme))}
     assert senders == {acme.sender.id: False, second.id: True}
 
 
 async def test_a_conflict_that_outlasts_the_retries_is_raised_and_changes_nothing(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    second = await AddSender(uow, clock)(acme.tenant.id, "+14155238800", label="spare")
+    second = await AddSender(uow, clock)(admin_of(acme), acme.tenant.id, "+14155238800", label="spare")
     uow.senders.conflicts_ahead = 100
-    before = await ListSenders(uow)(acme.tenant.id)
+    before = await ListSenders(uow)(admin_of(acme))
 
     with pytest.raises(TransactionConflict):
         await UpdateSender(uow, ConflictRetry(attempts=3, sleep=FakeSleep()))(
-            acme.tenant.id, second.id, UpdateSenderCommand(label="support", make_default=True)
+            admin_of(acme), second.id, UpdateSenderCommand(label="support", make_default=True)
         )
 
     assert uow.senders.make_default_calls == 3
-    assert await ListSenders(uow)(acme.tenant.id) == before
+    assert await ListSenders(uow)(admin_of(acme)) == before
 
 
 async def test_the_default_sender_goes_last(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    second = await AddSender(uow, clock)(acme.tenant.id, "+14155238800")
+    second = await AddSender(uow, clock)(admin_of(acme), acme.tenant.id, "+14155238800")
     remove = RemoveSender(uow)
 
     with pytest.raises(InvalidInput, match="default"):
-        await remove(acme.tenant.id, acme.sender.id)
-    await remove(acme.tenant.id, second.id)
-    await remove(acme.tenant.id, acme.sender.id)
+        await remove(admin_of(acme), acme.sender.id)
+    await remove(admin_of(acme), second.id)
+    await remove(admin_of(acme), acme.sender.id)
 
-    assert await ListSenders(uow)(acme.tenant.id) == []
+    assert await ListSenders(uow)(admin_of(acme)) == []
 
 
 async def test_another_tenants_sender_is_not_found(
     uow: FakeUnitOfWork, acme: TenantAccount, globex: TenantAccount
 ) -> None:
     with pytest.raises(NotFound):
-        await RemoveSender(uow)(acme.tenant.id, globex.sender.id)
+        await RemoveSender(uow)(admin_of(acme), globex.sender.id)
     with pytest.raises(NotFound):
-        await UpdateSender(uow)(acme.tenant.id, globex.sender.id, UpdateSenderCommand(label="mine"))
-    assert len(await ListSenders(uow)(globex.tenant.id)) == 1
+        await UpdateSender(uow)(admin_of(acme), globex.sender.id, UpdateSenderCommand(label="mine"))
+    assert len(await ListSenders(uow)(admin_of(globex))) == 1
 
 
 async def test_a_sender_label_has_a_limit(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
     with pytest.raises(InvalidInput):
-        await UpdateSender(uow)(acme.tenant.id, acme.sender.id, UpdateSenderCommand(label="x" * 201))
+        await UpdateSender(uow)(admin_of(acme), acme.sender.id, UpdateSenderCommand(label="x" * 201))
 
 
 # ------------------------------------------------------------------------------------------ credentials
@@ -260,7 +260,7 @@ async def test_a_sender_label_has_a_limit(uow: FakeUnitOfWork, acme: TenantAccou
 async def test_credentials_are_set_and_only_their_sids_are_shown(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    assert (await GetCredentialsSummary(uow)(acme.tenant.id)).configured is False
+    assert (await GetCredentialsSummary(uow)(admin_of(acme))).configured is False
     credentials = TwilioCredentials(
         account_sid="AC" + "a" * 32,
         auth_token="auth-token-0123456789",
@@ -270,7 +270,7 @@ async def test_credentials_are_set_and_only_their_sids_are_shown(
 
     summary = await SetTwilioCredentials(uow, clock)(admin_of(acme), credentials)
 
-    assert summary == await GetCredentialsSummary(uow)(acme.tenant.id)
+    assert summary == await GetCredentialsSummary(uow)(admin_of(acme))
     assert (summary.configured, summary.account_sid, summary.api_key_sid) == (
         True,
         "AC" + "a" * 32,
