@@ -17,6 +17,7 @@ users, their roles and passwords, API keys, the provider credentials and webhook
 person's own session and password. So a leaked key cannot mint its successors (a new key, or an admin
 to log in as), take an admin's account over, or learn a secret it was not given.
 """
+
 from __future__ import annotations
 
 import enum

@@ -242,7 +242,9 @@ class ProvisionDemo:
         tenant = await CreateTenant(self._uow, self._clock)(
             OPERATOR, CreateTenantCommand(name="Demo", session_window_check=False)
         )
-        sender = await AddSender(self._uow, self._clock)(OPERATOR, tenant.id, DEMO_SENDER, label="demo sender")
+        sender = await AddSender(self._uow, self._clock)(
+            OPERATOR, tenant.id, DEMO_SENDER, label="demo sender"
+        )
         await CreateUser(self._uow, self._hasher, self._clock)(
             OPERATOR, tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
         )

@@ -364,7 +364,9 @@ class SendersController(Controller):
         principal: NamedDependency[Principal],
         add_sender: NamedDependency[AddSender],
     ) -> SenderResource:
-        return SenderResource.of(await add_sender(principal, principal.tenant_id, data.phone_number, label=data.label))
+        return SenderResource.of(
+            await add_sender(principal, principal.tenant_id, data.phone_number, label=data.label)
+        )
 
     @patch(
         "/{sender_id:uuid}",

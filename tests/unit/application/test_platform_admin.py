@@ -3,9 +3,10 @@ tenant platform admins belong to, which is nobody's customer tenant."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -24,8 +25,8 @@ from application.administration.platform import (
     UpdateTenant,
     UpdateTenantCommand,
 )
-from application.authorization import OPERATOR
-from application.errors import AlreadyExists, InvalidCursor, InvalidInput, NotFound
+from application.authorization import OPERATOR, Actor
+from application.errors import AccessDenied, AlreadyExists, InvalidCursor, InvalidInput, NotFound
 from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role, TenantStatus, TwilioCredentials
 from domain.identity.credentials import PLATFORM_TENANT_ID, AuthSession, RevocationReason
@@ -162,6 +163,57 @@ async def test_suspending_a_tenant_ends_its_sessions_and_reactivating_restores_i
     reactivated = await ReactivateTenant(uow, clock)(ROOT, acme.tenant.id)
     assert reactivated.is_active
     assert await uow.tenants.get(acme.tenant.id) == replace(acme.tenant, status=TenantStatus.ACTIVE)
+
+
+# Every use case of the platform admins, as ``(a tenant, the caller) -> the call``.
+PLATFORM_ADMINS_ONLY: dict[str, Callable[[FakeUnitOfWork, FixedClock, UUID, Actor], Awaitable[object]]] = {
+    "list tenants": lambda uow, _, __, actor: ListTenants(uow)(actor, 10),
+    "read a tenant": lambda uow, _, tenant_id, actor: GetTenant(uow)(actor, tenant_id),
+    "create a tenant": lambda uow, clock, _, actor: CreateTenant(uow, clock)(
+        actor, CreateTenantCommand(name="Mine")
+    ),
+    "change a tenant": lambda uow, clock, tenant_id, actor: UpdateTenant(uow, clock)(
+        actor, tenant_id, UpdateTenantCommand(name="Mine")
+    ),
+    "suspend a tenant": lambda uow, clock, tenant_id, actor: SuspendTenant(uow, clock)(actor, tenant_id),
+    "reactivate a tenant": lambda uow, clock, tenant_id, actor: ReactivateTenant(uow, clock)(
+        actor, tenant_id
+    ),
+}
+
+# A tenant's own callers: whatever their role, tenants are not theirs to administer.
+TENANTS_CALLERS: dict[str, Callable[[TenantAccount], Principal]] = {
+    "its logged-in admin": lambda account: Principal(
+        user_id=account.user.id, tenant_id=account.tenant.id, role=Role.TENANT_ADMIN, session_id=uuid4()
+    ),
+    "its tenant-admin key": lambda account: Principal(
+        user_id=None, tenant_id=account.tenant.id, role=Role.TENANT_ADMIN, api_key_id=uuid4()
+    ),
+    "its agent's key": lambda account: Principal(
+        user_id=None, tenant_id=account.tenant.id, role=Role.AGENT, api_key_id=uuid4()
+    ),
+}
+
+
+@pytest.mark.parametrize("caller", TENANTS_CALLERS)
+@pytest.mark.parametrize("what", PLATFORM_ADMINS_ONLY)
+async def test_the_use_case_refuses_anyone_but_a_platform_admin_and_nothing_changes(
+    what: str, caller: str, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    before = (await uow.tenants.get(acme.tenant.id), uow.audit.all(), await uow.tenants.count())
+
+    with pytest.raises(AccessDenied, match="only platform admins administer tenants"):
+        await PLATFORM_ADMINS_ONLY[what](uow, clock, acme.tenant.id, TENANTS_CALLERS[caller](acme))
+
+    assert (await uow.tenants.get(acme.tenant.id), uow.audit.all(), await uow.tenants.count()) == before
+
+
+@pytest.mark.parametrize("actor", [ROOT, OPERATOR], ids=["a platform admin", "the operator"])
+@pytest.mark.parametrize("what", PLATFORM_ADMINS_ONLY)
+async def test_a_platform_admin_and_the_operator_may(
+    what: str, actor: Actor, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await PLATFORM_ADMINS_ONLY[what](uow, clock, acme.tenant.id, actor)
 
 
 async def test_an_unknown_tenant_is_not_found(uow: FakeUnitOfWork, clock: FixedClock) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -23,9 +24,16 @@ from application.administration.tenant_admin import (
 )
 from application.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, TransactionConflict
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
+from application.principal import Principal
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import Role, TwilioCredentials, User
-from domain.identity.credentials import AuthSession, RevocationReason, api_key_prefix, hash_secret
+from domain.identity.credentials import (
+    PLATFORM_TENANT_ID,
+    AuthSession,
+    RevocationReason,
+    api_key_prefix,
+    hash_secret,
+)
 from tests.support.fakes import FakePasswordHasher, FakeSleep, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.use_cases import add_agent, admin_of
 
@@ -337,3 +345,101 @@ async def test_prefixes_are_unique(uow: FakeUnitOfWork, clock: FixedClock, acme:
     created = await CreateApiKey(uow, clock)(admin_of(acme), "orders", Role.AGENT)
     with pytest.raises(AlreadyExists):
         await uow.api_keys.add(replace(created.api_key, id=uuid4()))
+
+
+# -------------------------------------------------------------------------------------------- who may
+
+
+@dataclass(frozen=True, slots=True)
+class Given:
+    uow: FakeUnitOfWork
+    hasher: FakePasswordHasher
+    clock: FixedClock
+    account: TenantAccount
+
+
+CREDENTIALS = TwilioCredentials(account_sid="AC" + "c" * 32, auth_token="auth-token-0123456789")
+
+# Every use case of a tenant's admins, as ``(what is given, the caller) -> the call``.
+ADMINS_ONLY: dict[str, Callable[[Given, Principal], Awaitable[object]]] = {
+    "list users": lambda g, actor: ListUsers(g.uow)(actor),
+    "read a user": lambda g, actor: GetUser(g.uow)(actor, g.account.user.id),
+    "change a user": lambda g, actor: UpdateUser(g.uow, g.hasher, g.clock)(
+        actor, g.account.user.id, UpdateUserCommand(is_active=False)
+    ),
+    "list senders": lambda g, actor: ListSenders(g.uow)(actor),
+    "add a sender": lambda g, actor: AddSender(g.uow, g.clock)(actor, g.account.tenant.id, "+14155238800"),
+    "change a sender": lambda g, actor: UpdateSender(g.uow)(
+        actor, g.account.sender.id, UpdateSenderCommand(label="mine", make_default=True)
+    ),
+    "remove a sender": lambda g, actor: RemoveSender(g.uow)(actor, g.account.sender.id),
+    "read the credentials": lambda g, actor: GetCredentialsSummary(g.uow)(actor),
+    "set the credentials": lambda g, actor: SetTwilioCredentials(g.uow, g.clock)(actor, CREDENTIALS),
+    "list API keys": lambda g, actor: ListApiKeys(g.uow)(actor),
+    "create an API key": lambda g, actor: CreateApiKey(g.uow, g.clock)(actor, "mine", Role.AGENT),
+    "revoke an API key": lambda g, actor: RevokeApiKey(g.uow, g.clock)(actor, uuid4()),
+}
+
+# Callers who are not the tenant's admins, yet may call other routes: each is refused by the use case.
+NOT_ADMINS: dict[str, Callable[[TenantAccount], Principal]] = {
+    "a logged-in agent": lambda account: Principal(
+        user_id=uuid4(), tenant_id=account.tenant.id, role=Role.AGENT, session_id=uuid4()
+    ),
+    "a platform admin": lambda _: Principal(
+        user_id=uuid4(), tenant_id=PLATFORM_TENANT_ID, role=Role.PLATFORM_ADMIN, session_id=uuid4()
+    ),
+}
+
+
+@pytest.mark.parametrize("caller", NOT_ADMINS)
+@pytest.mark.parametrize("what", ADMINS_ONLY)
+async def test_the_use_case_refuses_a_caller_who_is_not_a_tenant_admin_and_nothing_changes(
+    what: str,
+    caller: str,
+    uow: FakeUnitOfWork,
+    hasher: FakePasswordHasher,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> None:
+    before = (uow.users.all(), uow.senders.all(), uow.api_keys.all(), uow.audit.all())
+
+    with pytest.raises(AccessDenied) as refused:
+        await ADMINS_ONLY[what](Given(uow, hasher, clock, acme), NOT_ADMINS[caller](acme))
+
+    assert type(refused.value) is AccessDenied  # the role, not a person, is what is missing
+    assert (uow.users.all(), uow.senders.all(), uow.api_keys.all(), uow.audit.all()) == before
+    assert await uow.tenants.get_twilio_credentials(acme.tenant.id) is None
+
+
+# What an API key may do is what its role may: an agent's key is no tenant admin either.
+@pytest.mark.parametrize(
+    "what",
+    [
+        "list users",
+        "read a user",
+        "list senders",
+        "add a sender",
+        "change a sender",
+        "remove a sender",
+        "read the credentials",
+    ],
+)
+async def test_an_agent_key_is_refused_by_the_use_case(
+    what: str, uow: FakeUnitOfWork, hasher: FakePasswordHasher, clock: FixedClock, acme: TenantAccount
+) -> None:
+    agent_key = Principal(user_id=None, tenant_id=acme.tenant.id, role=Role.AGENT, api_key_id=uuid4())
+    before = uow.senders.all()
+
+    with pytest.raises(AccessDenied):
+        await ADMINS_ONLY[what](Given(uow, hasher, clock, acme), agent_key)
+
+    assert uow.senders.all() == before
+
+
+async def test_a_tenant_admin_adds_senders_to_their_own_tenant_only(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    with pytest.raises(NotFound):
+        await AddSender(uow, clock)(admin_of(acme), globex.tenant.id, "+14155238800")
+
+    assert {sender.id for sender in uow.senders.all()} == {acme.sender.id, globex.sender.id}
