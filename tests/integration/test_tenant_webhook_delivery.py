@@ -40,8 +40,8 @@ from application.tenant_webhooks.endpoints import (
 from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
 from domain.administration.tenancy import ProviderName, Role, Tenant
 from domain.messaging.messages import Message, MessageContent, MessageStatus
-from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
+from domain.retry_policy import RetryPolicy
 from domain.tenant_webhooks.model import (
     DeliveryState,
     WebhookDelivery,
