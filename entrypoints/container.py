@@ -399,6 +399,7 @@ class Container(containers.DeclarativeContainer):
         webhook_sender,
         clock,
         providers.Callable(_webhook_delivery_settings, settings),
+        metrics=metrics,
     )
     webhook_worker = providers.Singleton(
         WebhookWorker,

@@ -197,7 +197,9 @@ def settled(deliveries: list[WebhookDelivery]) -> bool:
 def build_worker(
     uow_factory: UowFactory, sender: AiohttpWebhookSender, policy: RetryPolicy = POLICY
 ) -> WebhookWorker:
-    deliver = DeliverWebhook(uow_factory, sender, SystemClock(), WebhookDeliverySettings(retry=policy))
+    deliver = DeliverWebhook(
+        uow_factory, sender, SystemClock(), WebhookDeliverySettings(retry=policy), metrics=FakeMetrics()
+    )
     return WebhookWorker(
         uow_factory, deliver, SystemClock(), WebhookWorkerSettings(lease_seconds=30), owner="it"
     )
