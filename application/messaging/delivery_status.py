@@ -1,4 +1,13 @@
+"""A provider's report on a message we sent, applied: the one path every status change takes.
+
+Twilio's status callbacks reach it through ``application/inbound/record_status_report.py`` (which
+authenticates them and finds their message first); the sandbox provider's simulated reports through
+``RecordStatusChange``.
+"""
+
 from __future__ import annotations
+
+from datetime import datetime
 
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
@@ -6,6 +15,20 @@ from application.ports.metrics import Metrics
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message
+
+
+async def apply_status_change(
+    uow: UnitOfWork, change: StatusChange, now: datetime, *, metrics: Metrics, provider: str
+) -> Message | None:
+    """Move the message forward in ``uow`` (open, and committed here), telling the tenant's webhooks and
+    counting the new status under ``provider``; None when the report was stale or a repeat."""
+    message = await uow.messages.advance_status(change, now)
+    if message is not None:
+        await record_status_changed(uow, message, message.updated_at)
+    await uow.commit()
+    if message is not None:
+        metrics.message_status(provider, message.status, message.tenant_id)
+    return message
 
 
 class RecordStatusChange:
@@ -23,10 +46,6 @@ class RecordStatusChange:
 
     async def __call__(self, change: StatusChange) -> Message | None:
         async with self._uow:
-            message = await self._uow.messages.advance_status(change, self._clock.now())
-            if message is not None:
-                await record_status_changed(self._uow, message, message.updated_at)
-            await self._uow.commit()
-        if message is not None:
-            self._metrics.message_status(self._provider, message.status, message.tenant_id)
-        return message
+            return await apply_status_change(
+                self._uow, change, self._clock.now(), metrics=self._metrics, provider=self._provider
+            )
