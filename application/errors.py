@@ -25,7 +25,7 @@ class AccessDenied(ApplicationError):
 
 class PersonRequired(AccessDenied):
     """An API key asked for what only a person who logged in may do (see
-    application/identity/authorization.py)."""
+    application/authorization.py)."""
 
 
 class NotFound(ApplicationError):

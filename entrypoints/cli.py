@@ -168,7 +168,7 @@ def _grant_app_role(settings: Settings, *, role: str | None, create: bool) -> No
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> None:
     from application.administration.onboarding import CreateTenantCommand
-    from application.identity.authorization import OPERATOR
+    from application.authorization import OPERATOR
 
     credentials = None
     provider = ProviderName(args.provider)
@@ -244,7 +244,7 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
 
     async def create(container: Container) -> User:
         owner = tenant_id if tenant_id is not None else (await container.ensure_platform_tenant()()).id
-        from application.identity.authorization import OPERATOR
+        from application.authorization import OPERATOR
 
         return await container.create_user()(OPERATOR, owner, args.username, password, role)
 
@@ -282,6 +282,13 @@ def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
     else:
         Path(args.output).write_text(text)
         print(f"wrote {args.output}")
+
+
+def _emulators_present() -> bool:
+    try:
+        return importlib.util.find_spec("emulators.twilio.command") is not None
+    except ModuleNotFoundError:  # no package "emulators" at all
+        return False
 
 
 def cmd_twilio_emulator(args: argparse.Namespace, _: Settings) -> None:
@@ -460,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     postman.set_defaults(handler=cmd_postman)
 
     # The emulators ship with the source tree, not with the production image: offered where present.
-    if importlib.util.find_spec("emulators") is not None:
+    if _emulators_present():
         emulator = commands.add_parser(
             "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
         )

@@ -42,18 +42,16 @@ from application.administration.platform import (
     UpdateTenant,
 )
 from application.administration.tenant_admin import (
-    CreateApiKey,
     GetCredentialsSummary,
     GetUser,
-    ListApiKeys,
     ListSenders,
     ListUsers,
     RemoveSender,
-    RevokeApiKey,
     SetTwilioCredentials,
     UpdateSender,
     UpdateUser,
 )
+from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import (
     ChangeOwnPassword,
@@ -63,10 +61,10 @@ from application.identity.sessions import (
     ResolvePrincipal,
     SessionPolicy,
 )
+from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
 from application.messaging.conversations import ListConversations
-from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
@@ -98,7 +96,7 @@ from application.tenant_webhooks.endpoints import (
 from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import ProviderName
-from domain.messaging.retry_policy import RetryPolicy
+from domain.retry_policy import RetryPolicy
 from entrypoints.settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)

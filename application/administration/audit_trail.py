@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from application.authorization import require_platform_admin, require_tenant_admin
 from application.errors import InvalidInput
-from application.identity.authorization import require_platform_admin, require_tenant_admin
 from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_audit_cursor, encode_audit_cursor
 from application.ports.audit import AuditPosition, AuditQuery
 from application.ports.clock import Clock

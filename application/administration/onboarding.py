@@ -7,25 +7,19 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.administration.audit_entries import audit_entry
+from application.audit_entries import audit_entry
+from application.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
 from application.errors import AlreadyExists, InvalidInput, NotFound
-from application.identity.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
+from application.passwords import check_password_rules
 from application.ports.clock import Clock
 from application.ports.identity import PasswordHasher
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
-from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME, TENANT_ROLES
+from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.phone import PhoneNumber
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 256
-
-
-def check_password_rules(password: str) -> None:
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise InvalidInput(f"a password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,11 +199,6 @@ class EnsurePlatformTenant:
 def is_customer_tenant(tenant: Tenant) -> bool:
     """Any tenant but the platform tenant."""
     return tenant.id != PLATFORM_TENANT_ID
-
-
-def check_tenant_role(role: Role) -> None:
-    if role not in TENANT_ROLES:
-        raise InvalidInput("a tenant's users and API keys are agents or tenant admins")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from application.administration.audit_entries import audit_entry
 from application.administration.onboarding import is_customer_tenant
+from application.audit_entries import audit_entry
+from application.authorization import Actor, require_platform_admin
 from application.errors import InvalidInput, NotFound
-from application.identity.authorization import Actor, require_platform_admin
 from application.pagination import MAX_PAGE_SIZE, decode_tenant_cursor, encode_tenant_cursor
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork

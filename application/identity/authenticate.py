@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from application.administration.audit_entries import audit_entry
+from application.audit_entries import audit_entry
 from application.errors import AuthenticationFailed
 from application.identity.sessions import SessionPolicy, start_session
 from application.ports.clock import Clock

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from application.administration.audit_entries import audit_entry
-from application.administration.onboarding import check_password_rules
+from application.audit_entries import audit_entry
+from application.authorization import PersonOnly, require_person
 from application.errors import (
     CurrentPasswordWrong,
     InvalidInput,
     InvalidToken,
     NotFound,
 )
-from application.identity.authorization import PersonOnly, require_person
+from application.passwords import check_password_rules
 from application.ports.clock import Clock
 from application.ports.identity import (
     AccessCache,

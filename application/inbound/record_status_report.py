@@ -13,7 +13,7 @@ from uuid import UUID
 
 from application.errors import CallbackRejected
 from application.inbound.commands import StatusReport
-from application.messaging.delivery_status import apply_status_change
+from application.inbound.delivery_status import apply_status_change
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
 from application.ports.metrics import Metrics

@@ -25,7 +25,7 @@ from application.ports.providers import (
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message, MessageStatus
-from domain.messaging.retry_policy import RetryPolicy
+from domain.retry_policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from application.errors import CredentialsUnreadable
 from application.ports.clock import Clock
 from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse, WebhookSender
 from application.ports.unit_of_work import UnitOfWork
-from domain.messaging.retry_policy import RetryPolicy
+from domain.retry_policy import RetryPolicy
 from domain.tenant_webhooks.model import (
     DEFAULT_DELIVERY_POLICY,
     DeliveryAttempt,

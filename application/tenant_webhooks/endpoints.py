@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from uuid import UUID
 
-from application.administration.audit_entries import audit_entry
+from application.audit_entries import audit_entry
+from application.authorization import PersonOnly, require_person, require_tenant_admin
 from application.errors import InvalidInput, NotFound, WebhookEndpointDisabled
-from application.identity.authorization import PersonOnly, require_person, require_tenant_admin
 from application.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from domain.errors import DomainError
-from domain.messaging.retry_policy import RetryPolicy
+from domain.retry_policy import RetryPolicy
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 SECRET_BYTES = 32

@@ -6,7 +6,7 @@ app-wide guard enforces the declaration before anything else of the route runs.
   the wrong role).
 - ``allow(*roles, person=PersonOnly.X)``: the same, but users only: an API key of an admitted role gets
   the 403 ``person-required`` problem, the answer the use case gives too
-  (application/identity/authorization.py decides what needs a person; the route repeats it so a key
+  (application/authorization.py decides what needs a person; the route repeats it so a key
   is refused before the route runs).
 - ``public(reason)``: no Bearer credential; ``reason`` says what protects the route instead (nothing,
   a password, Twilio's signature, a metrics token ...).
@@ -31,8 +31,8 @@ from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
+from application.authorization import PersonOnly, person_required
 from application.errors import AccessDenied, InvalidToken
-from application.identity.authorization import PersonOnly, person_required
 from application.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.http.client_address import client_address
@@ -71,7 +71,7 @@ class Access:
 
 def allow(*roles: Role, person: PersonOnly | None = None) -> dict[str, Access]:
     """The ``opt`` of a route that needs a Bearer credential with one of ``roles``; with ``person``,
-    an access token only (see application/identity/authorization.py)."""
+    an access token only (see application/authorization.py)."""
     if not roles:
         raise ValueError("name at least one role, or declare the route public")
     return {ACCESS_OPT: Access(roles=frozenset(roles), person_only=person)}

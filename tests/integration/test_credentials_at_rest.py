@@ -12,7 +12,7 @@ import pytest
 
 from adapters.database.migrate import upgrade
 from application.administration.onboarding import CreateTenantCommand
-from application.identity.authorization import OPERATOR
+from application.authorization import OPERATOR
 from domain.administration.tenancy import ProviderName, TwilioCredentials
 from entrypoints.container import create_container, shutdown
 from entrypoints.settings import load_settings

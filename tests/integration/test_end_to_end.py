@@ -13,7 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from application.administration.onboarding import CreateTenantCommand
-from application.identity.authorization import OPERATOR
+from application.authorization import OPERATOR
 from domain.administration.tenancy import Role
 from entrypoints.container import Container
 from tests.support.gateways import Gateway, running_gateway

@@ -23,7 +23,7 @@ from adapters.system_clock import SystemClock
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from application.errors import WebhookUrlRefused
-from application.messaging.delivery_status import RecordStatusChange
+from application.inbound.delivery_status import RecordStatusChange
 from application.ports.messages import StatusChange
 from application.ports.tenant_webhooks import DeliveryQuery
 from application.principal import Principal
@@ -40,8 +40,8 @@ from application.tenant_webhooks.endpoints import (
 from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
 from domain.administration.tenancy import ProviderName, Role, Tenant
 from domain.messaging.messages import Message, MessageContent, MessageStatus
-from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
+from domain.retry_policy import RetryPolicy
 from domain.tenant_webhooks.model import (
     DeliveryState,
     WebhookDelivery,

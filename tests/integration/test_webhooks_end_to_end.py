@@ -27,7 +27,7 @@ from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
 from adapters.twilio.errors import readable_reason
 from application.administration.onboarding import CreateTenantCommand
-from application.identity.authorization import OPERATOR
+from application.authorization import OPERATOR
 from application.ports.messages import HistoryQuery, MessageView
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials

@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.database.engine import normalize_database_url
 from adapters.security.secret_box import generate_key
-from application.identity.authorization import OPERATOR
+from application.authorization import OPERATOR
 from domain.administration.tenancy import Role
 from emulators.twilio import sign
 from entrypoints.container import Container, create_container, upgrade_database

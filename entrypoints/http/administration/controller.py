@@ -38,7 +38,7 @@ from application.administration.tenant_admin import (
     UpdateUser,
     UpdateUserCommand,
 )
-from application.identity.authorization import PersonOnly
+from application.authorization import PersonOnly
 from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from application.principal import Principal
 from domain.administration.audit import AuditAction

@@ -11,9 +11,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from application.administration.tenant_admin import CreateApiKey, ListApiKeys, RevokeApiKey
+from application.authorization import PersonOnly
+from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.identity.authenticate import Authenticate
-from application.identity.authorization import PersonOnly
 from application.identity.sessions import ChangeOwnPassword, Logout, RefreshSession
 from application.ports.identity import SessionTokens
 from application.principal import Principal

@@ -93,7 +93,7 @@ class TwilioCallbacksController(Controller):
     path = "/"
     tags = ["webhooks"]
     opt = {
-        **public("Twilio's signature (X-Twilio-Signature), checked by the use case"),
+        **public("Twilio's signature (X-Twilio-Signature), checked by the Twilio adapter"),
         **never_rate_limited("Twilio posts every tenant's callbacks from a few shared addresses"),
     }
     dependencies = {

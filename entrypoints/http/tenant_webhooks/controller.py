@@ -16,7 +16,7 @@ from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from application.identity.authorization import PersonOnly
+from application.authorization import PersonOnly
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.principal import Principal
 from application.tenant_webhooks.endpoints import (

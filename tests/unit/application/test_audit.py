@@ -24,16 +24,11 @@ from application.administration.platform import (
     UpdateTenant,
     UpdateTenantCommand,
 )
-from application.administration.tenant_admin import (
-    CreateApiKey,
-    RevokeApiKey,
-    SetTwilioCredentials,
-    UpdateUser,
-    UpdateUserCommand,
-)
+from application.administration.tenant_admin import SetTwilioCredentials, UpdateUser, UpdateUserCommand
+from application.authorization import OPERATOR
 from application.errors import AccessDenied, AlreadyExists, AuthenticationFailed, InvalidCursor, InvalidToken
+from application.identity.api_keys import CreateApiKey, RevokeApiKey
 from application.identity.authenticate import Authenticate
-from application.identity.authorization import OPERATOR
 from application.identity.sessions import ChangeOwnPassword, Logout, RefreshSession
 from application.log_context import log_context
 from application.pagination import encode_delivery_cursor

@@ -10,16 +10,10 @@ from uuid import uuid4
 import pytest
 
 from application.administration.onboarding import CreateTenant, CreateTenantCommand, CreateUser
-from application.administration.tenant_admin import (
-    CreateApiKey,
-    ListApiKeys,
-    RevokeApiKey,
-    SetTwilioCredentials,
-    UpdateUser,
-    UpdateUserCommand,
-)
+from application.administration.tenant_admin import SetTwilioCredentials, UpdateUser, UpdateUserCommand
+from application.authorization import OPERATOR, PersonOnly, require_person
 from application.errors import AccessDenied, NotFound, PersonRequired
-from application.identity.authorization import OPERATOR, PersonOnly, require_person
+from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.identity.sessions import ChangeOwnPassword, Logout
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal

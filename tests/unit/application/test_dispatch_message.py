@@ -20,8 +20,8 @@ from application.ports.providers import (
     SendOutcome,
 )
 from domain.messaging.messages import Message, MessageStatus
-from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
+from domain.retry_policy import RetryPolicy
 from tests.support.fakes import (
     FakeDatabase,
     FakeMessagingProvider,

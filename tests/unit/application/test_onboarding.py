@@ -10,16 +10,15 @@ from application.administration.onboarding import (
     DEMO_PASSWORD,
     DEMO_SENDER,
     DEMO_USERNAME,
-    MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
     AddSender,
     CreateTenant,
     CreateTenantCommand,
     CreateUser,
     ProvisionDemo,
 )
+from application.authorization import OPERATOR
 from application.errors import AlreadyExists, InvalidInput, NotFound, StorageUnavailable
-from application.identity.authorization import OPERATOR
+from application.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from domain.administration.tenancy import ProviderName, Role, Tenant, TenantStatus, TwilioCredentials
 from domain.errors import InvalidPhoneNumber
 from domain.phone import PhoneNumber

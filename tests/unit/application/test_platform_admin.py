@@ -24,8 +24,8 @@ from application.administration.platform import (
     UpdateTenant,
     UpdateTenantCommand,
 )
+from application.authorization import OPERATOR
 from application.errors import AlreadyExists, InvalidCursor, InvalidInput, NotFound
-from application.identity.authorization import OPERATOR
 from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role, TenantStatus, TwilioCredentials
 from domain.identity.credentials import PLATFORM_TENANT_ID, AuthSession, RevocationReason

@@ -9,7 +9,6 @@ from uuid import UUID
 
 import pytest
 
-from application.administration.tenant_admin import CreateApiKey, RevokeApiKey
 from application.errors import (
     AccessDenied,
     CurrentPasswordWrong,
@@ -18,6 +17,7 @@ from application.errors import (
     RateLimited,
     StorageUnavailable,
 )
+from application.identity.api_keys import CreateApiKey, RevokeApiKey
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import (
     API_KEY_USE_RESOLUTION,

@@ -10,14 +10,11 @@ import pytest
 
 from application.administration.onboarding import AddSender, CreateUser
 from application.administration.tenant_admin import (
-    CreateApiKey,
     GetCredentialsSummary,
     GetUser,
-    ListApiKeys,
     ListSenders,
     ListUsers,
     RemoveSender,
-    RevokeApiKey,
     SetTwilioCredentials,
     UpdateSender,
     UpdateSenderCommand,
@@ -25,6 +22,7 @@ from application.administration.tenant_admin import (
     UpdateUserCommand,
 )
 from application.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, TransactionConflict
+from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import Role, TwilioCredentials, User
 from domain.identity.credentials import AuthSession, RevocationReason, api_key_prefix, hash_secret

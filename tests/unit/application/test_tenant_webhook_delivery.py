@@ -13,8 +13,8 @@ import standardwebhooks
 
 from adapters.twilio.callbacks import TwilioInboundMessages
 from application.errors import CredentialsUnreadable
+from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
-from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.ports.dispatch_queue import DispatchJob
@@ -36,8 +36,8 @@ from application.tenant_webhooks.endpoints import (
 from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
 from domain.administration.tenancy import Role, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
-from domain.messaging.retry_policy import RetryPolicy
 from domain.phone import PhoneNumber
+from domain.retry_policy import RetryPolicy
 from domain.tenant_webhooks.model import DeliveryState, WebhookDelivery, WebhookEventType
 from tests.support.fakes import (
     FakeMessagingProvider,

@@ -1,8 +1,7 @@
 """A provider's report on a message we sent, applied: the one path every status change takes.
 
-Twilio's status callbacks reach it through ``application/inbound/record_status_report.py`` (which
-authenticates them and finds their message first); the sandbox provider's simulated reports through
-``RecordStatusChange``.
+Twilio's status callbacks reach it through ``record_status_report.py`` (which authenticates them and
+finds their message first); the sandbox provider's simulated reports through ``RecordStatusChange``.
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ import enum
 from typing import Final
 from uuid import UUID
 
-from application.errors import AccessDenied, NotFound, PersonRequired
+from application.errors import AccessDenied, InvalidInput, NotFound, PersonRequired
 from application.principal import Principal
 from domain.administration.tenancy import Role
+from domain.identity.credentials import TENANT_ROLES
 
 
 class PersonOnly(enum.StrEnum):
@@ -87,3 +88,8 @@ def require_user_manager(actor: Actor, tenant_id: UUID) -> None:
         raise AccessDenied(f"the {actor.role.value} role may not manage users")
     if actor.tenant_id != tenant_id:
         raise NotFound("the tenant does not exist")
+
+
+def check_tenant_role(role: Role) -> None:
+    if role not in TENANT_ROLES:
+        raise InvalidInput("a tenant's users and API keys are agents or tenant admins")

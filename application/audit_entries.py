@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
-from application.identity.authorization import Actor, Operator
+from application.authorization import Actor, Operator
 from application.log_context import current_log_context
 from domain.administration.audit import (
     OPERATOR_ACTOR,
