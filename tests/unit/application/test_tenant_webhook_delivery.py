@@ -13,8 +13,8 @@ import standardwebhooks
 
 from adapters.twilio.callbacks import TwilioInboundMessages
 from application.errors import CredentialsUnreadable
+from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
-from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.ports.dispatch_queue import DispatchJob
