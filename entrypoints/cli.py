@@ -287,6 +287,13 @@ def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
         print(f"wrote {args.output}")
 
 
+def _emulators_present() -> bool:
+    try:
+        return importlib.util.find_spec("emulators.twilio.command") is not None
+    except ModuleNotFoundError:  # no package "emulators" at all
+        return False
+
+
 def cmd_twilio_emulator(args: argparse.Namespace, _: Settings) -> None:
     from emulators.twilio.command import config_from_arguments, run
 
@@ -463,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     postman.set_defaults(handler=cmd_postman)
 
     # The emulators ship with the source tree, not with the production image: offered where present.
-    if importlib.util.find_spec("emulators") is not None:
+    if _emulators_present():
         emulator = commands.add_parser(
             "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
         )

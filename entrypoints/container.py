@@ -61,10 +61,10 @@ from application.identity.sessions import (
     ResolvePrincipal,
     SessionPolicy,
 )
+from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
 from application.messaging.conversations import ListConversations
-from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
@@ -399,6 +399,7 @@ class Container(containers.DeclarativeContainer):
         webhook_sender,
         clock,
         providers.Callable(_webhook_delivery_settings, settings),
+        metrics=metrics,
     )
     webhook_worker = providers.Singleton(
         WebhookWorker,

@@ -335,7 +335,7 @@ FOLDERS: tuple[Folder, ...] = (
         tags=("credentials",),
     ),
     Folder(
-        "Twilio's webhooks",
+        "Twilio's callbacks",
         "Twilio calls these, signed with the tenant's auth token (`X-Twilio-Signature`). Sent from "
         "here unsigned, they are refused with 403 and nothing is stored: that refusal is what the "
         "requests check. Point Twilio at them (through PUBLIC_BASE_URL) to receive real messages.",
@@ -344,7 +344,7 @@ FOLDERS: tuple[Folder, ...] = (
             Step("receiveTwilioMessageLegacy", expect=(403,)),
             Step("recordTwilioStatus", expect=(403,)),
         ),
-        tags=("webhooks",),
+        tags=("provider callbacks",),
     ),
     Folder(
         "Operations",

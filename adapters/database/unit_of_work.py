@@ -22,13 +22,11 @@ from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.senders import SqlAlchemySenderRepository
 from adapters.database.sessions import SqlAlchemySessionRepository
 from adapters.database.tenant_scope import TenantScope
-from adapters.database.tenant_webhooks import (
-    SqlAlchemyWebhookDeliveryQueue,
-    SqlAlchemyWebhookEndpointRepository,
-    SqlAlchemyWebhookOutbox,
-)
 from adapters.database.tenants import SqlAlchemyTenantRepository
 from adapters.database.users import SqlAlchemyUserRepository
+from adapters.database.webhook_deliveries import SqlAlchemyWebhookDeliveryQueue
+from adapters.database.webhook_endpoints import SqlAlchemyWebhookEndpointRepository
+from adapters.database.webhook_outbox import SqlAlchemyWebhookOutbox
 from adapters.security.secret_box import SecretBox
 
 if TYPE_CHECKING:

@@ -19,13 +19,14 @@ from domain.messaging.messages import MessageStatus
 
 logger = logging.getLogger(__name__)
 
-# Twilio's documented magic "To" numbers for test credentials, and the error each one produces.
+# Twilio's documented magic "To" numbers for test credentials, the error each one produces, and the
+# reason a message refused by it keeps (as the Twilio adapter words it).
 MAGIC_FAILURES: dict[str, tuple[int, str]] = {
-    "+15005550001": (21211, "The 'To' number is not a valid phone number."),
-    "+15005550002": (21612, "Twilio cannot route to this number."),
-    "+15005550003": (21408, "Permission to send to this region is not enabled."),
-    "+15005550004": (21610, "The recipient has opted out (STOP)."),
-    "+15005550009": (21614, "The 'To' number is not a mobile number."),
+    "+15005550001": (21211, "the 'To' number is not a valid phone number"),
+    "+15005550002": (21612, "Twilio cannot route a message to this number"),
+    "+15005550003": (21408, "sending to this region is not enabled on the Twilio account"),
+    "+15005550004": (21610, "the recipient has opted out of messages from this sender"),
+    "+15005550009": (21614, "the 'To' number is not a mobile number"),
 }
 
 

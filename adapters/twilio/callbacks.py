@@ -21,7 +21,7 @@ from adapters.twilio.callback_authentication import (
     TwilioCallbackAuthenticator,
     TwilioSigners,
 )
-from adapters.twilio.errors import reported_error
+from adapters.twilio.errors import readable_reason
 from adapters.twilio.form import SignedForm
 from adapters.twilio.statuses import reported_status
 from application.errors import InvalidInput
@@ -125,7 +125,7 @@ class TwilioStatusCallbacks(_TwilioCallbacks[StatusReport]):
         sid = _message_sid(form)
         reported = form.field("MessageStatus") or form.field("SmsStatus")
         error_code = _error_code(form.field("ErrorCode"))
-        error_message = reported_error(error_code, form.field("ErrorMessage")[:_MAX_ERROR_MESSAGE] or None)
+        error_message = readable_reason(error_code, form.field("ErrorMessage")[:_MAX_ERROR_MESSAGE] or None)
         if reported.lower() == "canceled" and error_message is None:
             error_message = _CANCELED_REASON
         return StatusReport(

@@ -1,8 +1,8 @@
 """Twilio's errors in our words: which outcome a refused send is, and the reason a failed message keeps.
 
-The readable reasons for known codes are shared with the send path of the core
-(``domain/messaging/provider_errors.py``); what is Twilio's own (which codes may be retried, how the
-SDK words an error, how to name a code it gave no words for) is here.
+The error codes are Twilio's own (another provider's share the same numbers and mean other things), so
+the readable reason for each is chosen here and the core stores it as given: the reason of a refused
+send (``SendOutcome.reason``) and the error message of a status callback (``StatusReport``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,37 @@ from collections.abc import Callable
 from twilio.base.exceptions import TwilioException
 
 from application.ports.providers import OutcomeKind, SendOutcome
-from domain.messaging.provider_errors import describe_error
 
 RATE_LIMITED_CODE = 20429  # Twilio's rate limit: the request was never processed
 MESSAGING_LIMIT_CODE = 63018  # the sender hit WhatsApp's messaging limit: nothing was sent
 # The SDK prefixes Twilio's own message with what it was doing: "Unable to create record: ...".
 _SDK_PREFIX = "Unable to create record: "
+
+# A reason a person can act on for each code we know; any other keeps Twilio's own words.
+_REASONS: dict[int, str] = {
+    20003: "Twilio refused the account credentials",
+    20429: "Twilio's rate limit was exceeded; the message was not processed",
+    21211: "the 'To' number is not a valid phone number",
+    21408: "sending to this region is not enabled on the Twilio account",
+    21610: "the recipient has opted out of messages from this sender",
+    21612: "Twilio cannot route a message to this number",
+    21614: "the 'To' number is not a mobile number",
+    21617: "the message body is too long",
+    21656: "the template's content variables are not valid",
+    30003: "the recipient's phone is unreachable",
+    30004: "the message was blocked",
+    30005: "the recipient's number is unknown or no longer exists",
+    30006: "the number cannot receive this message (landline or unreachable carrier)",
+    30007: "the message was filtered as spam or by carrier rules",
+    30008: "the message could not be delivered (unknown error)",
+    63003: "the recipient's number is not a WhatsApp user",
+    63007: "the sender number is not a WhatsApp sender of this Twilio account",
+    63016: "outside the 24-hour window after the contact's last message only templates can be sent",
+    63018: "the sender has reached WhatsApp's messaging rate limit",
+    63024: "the recipient is not a valid WhatsApp user",
+    63032: "the recipient cannot receive this message (WhatsApp restrictions)",
+    63049: "WhatsApp chose not to deliver this marketing message",
+}
 
 
 def refused_send(error: TwilioException, retry_after_seconds: Callable[[], float | None]) -> SendOutcome:
@@ -41,12 +66,13 @@ def refused_send(error: TwilioException, retry_after_seconds: Callable[[], float
         )
     if status >= 500 or status == 0:
         return SendOutcome(kind=OutcomeKind.UNKNOWN, error_code=code, reason=reason)
-    return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
+    # Only a rejection fails the message; the other outcomes keep Twilio's words for the next attempt.
+    return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=readable_reason(code, reason))
 
 
-def reported_error(code: int | None, twilio_words: str | None) -> str | None:
-    """The reason a status callback's error is kept with: ours for a code we know, else what Twilio
-    said, else the code itself."""
+def readable_reason(code: int | None, twilio_words: str | None) -> str | None:
+    """The reason a failed message keeps: ours for a code we know, else what Twilio said, else the
+    code itself."""
     if code is None:
         return twilio_words
-    return describe_error(code, twilio_words or f"Twilio error {code}")
+    return _REASONS.get(code) or twilio_words or f"Twilio error {code}"

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from application.errors import CallbackRejected
 from application.inbound.commands import StatusReport
+from application.inbound.delivery_status import apply_status_change
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
 from application.ports.metrics import Metrics
@@ -20,7 +21,6 @@ from application.ports.provider_callbacks import ProviderCallback, ProviderCallb
 from application.ports.rate_limits import RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import attempt
-from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -86,13 +86,11 @@ class RecordStatusReport:
                 error_code=report.error_code,
                 error_message=report.error_message,
             )
-            advanced = await self._uow.messages.advance_status(change, self._clock.now())
-            if advanced is not None:
-                await record_status_changed(self._uow, advanced, advanced.updated_at)
-            await self._uow.commit()
+            advanced = await apply_status_change(
+                self._uow, change, self._clock.now(), metrics=self._metrics, provider=self._callbacks.provider
+            )
         if advanced is None:
             return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
-        self._metrics.message_status(self._callbacks.provider, advanced.status, advanced.tenant_id)
         return StatusReportResult(StatusReportOutcome.APPLIED, advanced)
 
     async def _find_message(self, report: StatusReport, tenants: list[UUID]) -> bool:

@@ -25,7 +25,6 @@ from application.ports.providers import (
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_status_changed
 from domain.messaging.messages import Message, MessageStatus
-from domain.messaging.provider_errors import describe_error
 from domain.retry_policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ class DispatchMessage:
             )
             return await self._store(job, owner, settled, provider)
         if outcome.kind is OutcomeKind.REJECTED:
-            reason = describe_error(outcome.error_code, outcome.reason) or "the provider refused the message"
+            reason = outcome.reason or "the provider refused the message"
             return await self._store(
                 job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
             )

@@ -35,7 +35,7 @@ class Metrics(Protocol):
 
     def webhook_delivery(self, outcome: str, tenant_id: UUID) -> None:
         """One attempt to POST an event to a tenant's webhook endpoint ended with ``outcome``
-        (e.g. ``delivered``, ``retrying``, ``dead``)."""
+        (``delivered``, ``retrying`` or ``dead``)."""
         ...
 
     def dispatch_queue(self, depth: int | None, oldest_age_seconds: float | None) -> None:

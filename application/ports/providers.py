@@ -24,7 +24,8 @@ class SendOutcome:
     kind: OutcomeKind
     provider_sid: str | None = None
     status: MessageStatus | None = None
-    error_code: int | None = None
+    error_code: int | None = None  # the provider's own code
+    # Why, in words a person can act on (the adapter chooses them): a rejected message keeps them.
     reason: str | None = None
     retry_after_seconds: float | None = None
     # The sender reached WhatsApp's messaging limit (the provider says which of its errors means that):

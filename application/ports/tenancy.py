@@ -13,7 +13,7 @@ from domain.phone import PhoneNumber
 
 @dataclass(frozen=True, slots=True)
 class TwilioSigner:
-    """Who signs a sender's Twilio webhooks: its number, its tenant's Twilio account and auth token."""
+    """Who signs Twilio's callbacks for a sender: its number, its tenant's Twilio account and auth token."""
 
     tenant_id: UUID
     phone_number: PhoneNumber

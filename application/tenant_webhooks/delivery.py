@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from application.errors import CredentialsUnreadable
 from application.ports.clock import Clock
+from application.ports.metrics import Metrics
 from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse, WebhookSender
 from application.ports.unit_of_work import UnitOfWork
 from domain.retry_policy import RetryPolicy
@@ -37,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "wa-gateway-webhooks/1.0"
 GONE = 410
+# What an attempt is counted as (Metrics.webhook_delivery), by the state it left its delivery in.
+OUTCOMES = {
+    DeliveryState.DELIVERED: "delivered",
+    DeliveryState.PENDING: "retrying",
+    DeliveryState.DEAD: "dead",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +74,14 @@ class DeliverWebhook:
         sender: WebhookSender,
         clock: Clock,
         settings: WebhookDeliverySettings,
+        *,
+        metrics: Metrics,
     ) -> None:
         self._uow_factory = uow_factory
         self._sender = sender
         self._clock = clock
         self._settings = settings
+        self._metrics = metrics
 
     async def __call__(self, delivery: WebhookDelivery, owner: str) -> WebhookDelivery:
         uow = self._uow_factory()
@@ -195,6 +205,10 @@ class DeliverWebhook:
                     await uow.webhook_endpoints.update(disabled)
                     logger.info("webhook endpoint %s answered 410 and was disabled", current.id)
             await uow.commit()
+        # Counted once recorded: an attempt whose lease was lost is its new owner's to count, so the
+        # counter agrees with the attempts stored. A dead delivery that was never sent is no attempt.
+        if attempt is not None:
+            self._metrics.webhook_delivery(OUTCOMES[delivery.state], delivery.tenant_id)
 
 
 class PurgeWebhookDeliveries:

@@ -168,7 +168,7 @@ async def test_a_tenant_without_credentials_is_rejected_without_calling_twilio(
 # -- Twilio's answers ---------------------------------------------------------------------------------
 
 
-async def test_invalid_to_number_is_rejected_with_twilios_code_and_message(
+async def test_invalid_to_number_is_rejected_with_twilios_code_and_our_reason(
     emulator: RunningEmulator, provider: TwilioMessagingProvider
 ) -> None:
     emulator.state.update_faults(to_errors={CUSTOMER: ForcedError(21211)})
@@ -177,7 +177,19 @@ async def test_invalid_to_number_is_rejected_with_twilios_code_and_message(
 
     assert outcome.kind is OutcomeKind.REJECTED
     assert outcome.error_code == 21211
-    assert outcome.reason == f"The 'To' number whatsapp:{CUSTOMER} is not a valid phone number."
+    assert outcome.reason == "the 'To' number is not a valid phone number"
+
+
+async def test_a_code_without_our_reason_is_rejected_with_twilios_own_words(
+    emulator: RunningEmulator, provider: TwilioMessagingProvider
+) -> None:
+    emulator.state.update_faults(to_errors={CUSTOMER: ForcedError(21910)})
+
+    outcome = await provider.send(outbound())
+
+    assert outcome.kind is OutcomeKind.REJECTED
+    assert outcome.error_code == 21910
+    assert outcome.reason == "Invalid From and To pair. From and To should be of the same channel"
 
 
 async def test_a_sender_twilio_does_not_know_is_rejected_with_63007(
@@ -187,7 +199,7 @@ async def test_a_sender_twilio_does_not_know_is_rejected_with_63007(
 
     assert outcome.kind is OutcomeKind.REJECTED
     assert outcome.error_code == 63007
-    assert outcome.reason == "Twilio could not find a Channel with the specified From address"
+    assert outcome.reason == "the sender number is not a WhatsApp sender of this Twilio account"
 
 
 async def test_wrong_credentials_are_rejected_with_20003(provider: TwilioMessagingProvider) -> None:

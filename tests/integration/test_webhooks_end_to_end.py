@@ -25,13 +25,13 @@ from dependency_injector import providers
 
 from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
+from adapters.twilio.errors import readable_reason
 from application.administration.onboarding import CreateTenantCommand
 from application.authorization import OPERATOR
 from application.ports.messages import HistoryQuery, MessageView
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from domain.messaging.messages import Message, MessageStatus, StatusEvent
-from domain.messaging.provider_errors import describe_error
 from domain.phone import PhoneNumber
 from emulators.twilio import (
     SIGNATURE_HEADER,
@@ -448,7 +448,7 @@ async def test_a_failure_reported_out_of_order_keeps_its_error_and_reason(world:
 
     message = await world.message(world.acme, sent["id"])
     assert (message["status"], message["error_code"]) == ("undelivered", 30008)
-    assert message["error_message"] == describe_error(30008)
+    assert message["error_message"] == readable_reason(30008, None)
     timeline = await world.timeline(world.acme, sent["id"])
     assert [(e.status, e.applied, e.error_code) for e in timeline] == [
         (MessageStatus.UNDELIVERED, True, 30008),

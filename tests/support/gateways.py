@@ -343,7 +343,7 @@ class GatewayProcesses:
         self.api_ports: list[int] = []
         self.apis: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
-        self._public_port = free_port()  # the first API process: Twilio's webhooks go there
+        self._public_port = free_port()  # the first API process: Twilio's callbacks go there
         self._owner_url = database_url
         self.app_role = f"wa_gateway_app_{secrets.token_hex(4)}"
         app_url = make_url(normalize_database_url(database_url)).set(

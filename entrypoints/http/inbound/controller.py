@@ -91,9 +91,9 @@ class TwilioCallbacksController(Controller):
     """
 
     path = "/"
-    tags = ["webhooks"]
+    tags = ["provider callbacks"]
     opt = {
-        **public("Twilio's signature (X-Twilio-Signature), checked by the use case"),
+        **public("Twilio's signature (X-Twilio-Signature), checked by the Twilio adapter"),
         **never_rate_limited("Twilio posts every tenant's callbacks from a few shared addresses"),
     }
     dependencies = {
@@ -104,7 +104,7 @@ class TwilioCallbacksController(Controller):
     @post(
         "/webhooks/twilio/inbound",
         operation_id="receiveTwilioMessage",
-        summary="Twilio webhook: an incoming WhatsApp message",
+        summary="Twilio callback: an incoming WhatsApp message",
         description=_INBOUND_DESCRIPTION,
         status_code=HTTP_200_OK,
         media_type=TWIML_MEDIA_TYPE,
@@ -123,7 +123,7 @@ class TwilioCallbacksController(Controller):
     @post(
         "/webhook/twilio",
         operation_id="receiveTwilioMessageLegacy",
-        summary="Twilio webhook: an incoming WhatsApp message (former address)",
+        summary="Twilio callback: an incoming WhatsApp message (former address)",
         description="The address of earlier versions, kept for senders configured with it. "
         + _INBOUND_DESCRIPTION,
         status_code=HTTP_200_OK,
@@ -144,7 +144,7 @@ class TwilioCallbacksController(Controller):
     @post(
         "/webhooks/twilio/status",
         operation_id="recordTwilioStatus",
-        summary="Twilio webhook: a message's delivery status",
+        summary="Twilio callback: a message's delivery status",
         description=(
             "The StatusCallback of every message sent through Twilio. Signed like the inbound webhook "
             "(the tenant's number is `From`). A status only moves forward; every distinct report, "

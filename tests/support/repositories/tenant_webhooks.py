@@ -1,5 +1,5 @@
 """Tenant webhook endpoints, events and deliveries, as the tenant-webhook repositories' tests write and
-claim them (contract/test_webhook_repositories.py, and the tests that build on it)."""
+claim them (contract/test_tenant_webhook_repositories.py, and the tests that build on it)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import pytest
 
 from adapters.twilio.callback_authentication import TwilioSigners
 from adapters.twilio.callbacks import TwilioInboundMessages, TwilioStatusCallbacks
+from adapters.twilio.errors import readable_reason
 from adapters.twilio.statuses import TWILIO_STATUSES
 from application.errors import CallbackRejected, InvalidInput, RateLimited, StorageUnavailable
 from application.inbound.commands import InboundMessage, StatusReport
@@ -23,7 +24,6 @@ from application.ports.provider_callbacks import ProviderCallback, ProviderCallb
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
-from domain.messaging.provider_errors import describe_error
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.twilio_callbacks import (
@@ -309,7 +309,7 @@ async def test_a_failure_keeps_the_error_code_with_a_readable_reason(
     failed = await stored(uow, sent)
     assert failed.status is MessageStatus.FAILED
     assert failed.error_code == 63016
-    assert failed.error_message == describe_error(63016)
+    assert failed.error_message == readable_reason(63016, None)
     assert "24-hour window" in (failed.error_message or "")
     events = await uow.messages.list_status_events(sent.tenant_id, sent.id)
     assert [(e.status, e.applied, e.error_code) for e in events] == [

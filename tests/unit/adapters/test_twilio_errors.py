@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from adapters.twilio.errors import refused_send
+from adapters.twilio.errors import readable_reason, refused_send
 from application.ports.providers import OutcomeKind
 
 
@@ -34,3 +34,35 @@ def test_other_refusals_leave_the_sender_alone(status: int, code: int, kind: Out
 
     assert outcome.kind is kind
     assert outcome.sender_at_limit is False
+
+
+def test_a_rejection_is_kept_with_our_reason_for_a_code_we_know() -> None:
+    outcome = refused_send(refusal(400, 21610), lambda: None)
+
+    assert outcome.reason == "the recipient has opted out of messages from this sender"
+
+
+def test_a_rejection_with_a_code_we_do_not_know_keeps_twilios_words_without_the_sdks_prefix() -> None:
+    outcome = refused_send(
+        TwilioRestException(
+            400, "https://api.twilio.com/Messages.json", msg="Unable to create record: Nope", code=21999
+        ),
+        lambda: None,
+    )
+
+    assert (outcome.kind, outcome.reason) == (OutcomeKind.REJECTED, "Nope")
+
+
+def test_a_retryable_refusal_keeps_twilios_words() -> None:
+    outcome = refused_send(refusal(429, 20429), lambda: None)
+
+    assert outcome.reason == "refused"
+
+
+def test_a_status_callbacks_error_is_ours_for_a_known_code_else_twilios_words_else_the_code() -> None:
+    assert readable_reason(63016, "Failed to send freeform message") == (
+        "outside the 24-hour window after the contact's last message only templates can be sent"
+    )
+    assert readable_reason(12345, "Carrier said no") == "Carrier said no"
+    assert readable_reason(12345, None) == "Twilio error 12345"
+    assert readable_reason(None, "Carrier said no") == "Carrier said no"

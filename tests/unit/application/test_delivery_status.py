@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from application.messaging.delivery_status import RecordStatusChange
+from application.inbound.delivery_status import RecordStatusChange
 from application.messaging.send_message import SendMessageCommand
 from application.ports.messages import StatusChange
 from domain.messaging.messages import Message, MessageContent, MessageStatus

@@ -75,7 +75,11 @@ async def test_a_permanent_refusal_fails_the_message_at_once_with_a_readable_rea
     uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
 ) -> None:
     message = await accept(uow, acme, clock)
-    provider.will_return(SendOutcome(kind=OutcomeKind.REJECTED, error_code=21211, reason="Invalid 'To'"))
+    provider.will_return(
+        SendOutcome(
+            kind=OutcomeKind.REJECTED, error_code=21211, reason="the 'To' number is not a valid phone number"
+        )
+    )
 
     await claim_and_run(uow, provider, clock)
 

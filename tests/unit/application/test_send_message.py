@@ -318,7 +318,11 @@ async def test_rejected_marks_the_message_failed_with_the_providers_code(
     send: Send, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
 ) -> None:
     provider.will_return(
-        SendOutcome(kind=OutcomeKind.REJECTED, error_code=21610, reason="recipient opted out")
+        SendOutcome(
+            kind=OutcomeKind.REJECTED,
+            error_code=21610,
+            reason="the recipient has opted out of messages from this sender",
+        )
     )
 
     message = await send(to_customer(acme))

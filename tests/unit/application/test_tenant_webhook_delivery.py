@@ -13,8 +13,8 @@ import standardwebhooks
 
 from adapters.twilio.callbacks import TwilioInboundMessages
 from application.errors import CredentialsUnreadable
+from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
-from application.messaging.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.ports.dispatch_queue import DispatchJob
@@ -74,10 +74,21 @@ def sender() -> FakeWebhookSender:
 
 
 @pytest.fixture
-def worker(uow: FakeUnitOfWork, sender: FakeWebhookSender, clock: FixedClock) -> WebhookWorker:
+def metrics() -> FakeMetrics:
+    return FakeMetrics()
+
+
+@pytest.fixture
+def worker(
+    uow: FakeUnitOfWork, sender: FakeWebhookSender, clock: FixedClock, metrics: FakeMetrics
+) -> WebhookWorker:
     database = uow.database
     deliver = DeliverWebhook(
-        lambda: FakeUnitOfWork(database), sender, clock, WebhookDeliverySettings(retry=POLICY)
+        lambda: FakeUnitOfWork(database),
+        sender,
+        clock,
+        WebhookDeliverySettings(retry=POLICY),
+        metrics=metrics,
     )
     return WebhookWorker(
         lambda: FakeUnitOfWork(database), deliver, clock, WebhookWorkerSettings(), owner="w1"
@@ -429,11 +440,70 @@ async def test_a_delivery_is_dead_when_its_attempts_run_out(
     assert len(sender.requests) == 3
 
 
+async def test_each_attempt_is_counted_once_with_its_outcome_and_tenant(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    worker: WebhookWorker,
+    metrics: FakeMetrics,
+    acme: TenantAccount,
+    globex: TenantAccount,
+) -> None:
+    for account in (acme, globex):
+        await register(uow, clock, account)
+    await queued_message(uow, clock, acme)
+    await status_event(uow, clock, MessageStatus.DELIVERED)
+    sender.default = WebhookResponse(duration_ms=1, status_code=502)
+
+    for _ in range(POLICY.max_attempts):
+        [settled] = await worker.deliver_due()
+        clock.set(settled.next_attempt_at)
+    assert metrics.named("webhook_delivery") == [
+        ("retrying", acme.tenant.id),
+        ("retrying", acme.tenant.id),
+        ("dead", acme.tenant.id),
+    ]
+
+    metrics.events.clear()
+    for event in (WebhookEventType.MESSAGE_STATUS, WebhookEventType.MESSAGE_FAILED):
+        await uow.webhook_events.record(globex.tenant.id, event, "{}", clock.now())
+    sender.will_answer(
+        WebhookResponse(duration_ms=1, status_code=204),
+        WebhookResponse(duration_ms=1, status_code=410),
+    )
+    assert len(await worker.deliver_due()) == 2
+    assert sorted(metrics.named("webhook_delivery")) == [
+        ("dead", globex.tenant.id),
+        ("delivered", globex.tenant.id),
+    ]
+
+
+async def test_a_delivery_that_dies_unsent_is_not_counted_as_an_attempt(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    worker: WebhookWorker,
+    metrics: FakeMetrics,
+    acme: TenantAccount,
+) -> None:
+    endpoint = (await register(uow, clock, acme)).endpoint
+    await queued_message(uow, clock, acme)
+    await status_event(uow, clock, MessageStatus.SENT)
+    await uow.webhook_endpoints.update(endpoint.changed(now=clock.now(), enabled=False))
+
+    [settled] = await worker.deliver_due()
+
+    assert settled.state is DeliveryState.DEAD
+    assert metrics.named("webhook_delivery") == []
+
+
 async def test_backoff_grows_with_full_jitter(
     uow: FakeUnitOfWork, clock: FixedClock, sender: FakeWebhookSender, acme: TenantAccount
 ) -> None:
     policy = RetryPolicy(max_attempts=20, base_delay=timedelta(seconds=30), max_delay=timedelta(hours=8))
-    deliver = DeliverWebhook(lambda: uow, sender, clock, WebhookDeliverySettings(retry=policy))
+    deliver = DeliverWebhook(
+        lambda: uow, sender, clock, WebhookDeliverySettings(retry=policy), metrics=FakeMetrics()
+    )
     await register(uow, clock, acme)
     await queued_message(uow, clock, acme)
     await status_event(uow, clock, MessageStatus.DELIVERED)
@@ -481,7 +551,10 @@ async def test_a_worker_that_lost_its_lease_stores_nothing(
     await register(uow, clock, acme)
     await queued_message(uow, clock, acme)
     await status_event(uow, clock, MessageStatus.DELIVERED)
-    deliver = DeliverWebhook(lambda: uow, sender, clock, WebhookDeliverySettings(retry=POLICY))
+    metrics = FakeMetrics()
+    deliver = DeliverWebhook(
+        lambda: uow, sender, clock, WebhookDeliverySettings(retry=POLICY), metrics=metrics
+    )
     [mine] = await uow.webhook_deliveries.claim_due(owner="slow", now=clock.now(), lease_seconds=60, limit=1)
     clock.advance(timedelta(seconds=61))
     [theirs] = await uow.webhook_deliveries.claim_due(
@@ -493,6 +566,7 @@ async def test_a_worker_that_lost_its_lease_stores_nothing(
 
     assert uow.webhook_deliveries.attempts_of(mine.id) == []
     assert only(uow).state is DeliveryState.PENDING
+    assert metrics.named("webhook_delivery") == []  # the attempt is its new owner's to count
 
 
 async def test_a_sender_that_raises_counts_as_a_failed_attempt(
@@ -505,7 +579,9 @@ async def test_a_sender_that_raises_counts_as_a_failed_attempt(
     await register(uow, clock, acme)
     await queued_message(uow, clock, acme)
     await status_event(uow, clock, MessageStatus.DELIVERED)
-    deliver = DeliverWebhook(lambda: uow, Broken(), clock, WebhookDeliverySettings(retry=POLICY))
+    deliver = DeliverWebhook(
+        lambda: uow, Broken(), clock, WebhookDeliverySettings(retry=POLICY), metrics=FakeMetrics()
+    )
     [delivery] = await uow.webhook_deliveries.claim_due(owner="w", now=clock.now(), lease_seconds=60, limit=1)
 
     settled = await deliver(delivery, "w")
@@ -519,7 +595,9 @@ async def run_worker_until_delivered(
     """Run a worker loop while a delivered status makes an event for acme's endpoint, until it is
     delivered (or two seconds have passed), then stop the loop."""
     database = uow.database
-    deliver = DeliverWebhook(lambda: FakeUnitOfWork(database), sender, clock, WebhookDeliverySettings())
+    deliver = DeliverWebhook(
+        lambda: FakeUnitOfWork(database), sender, clock, WebhookDeliverySettings(), metrics=FakeMetrics()
+    )
     worker = WebhookWorker(
         lambda: FakeUnitOfWork(database), deliver, clock, WebhookWorkerSettings(poll_interval_seconds=0.01)
     )

@@ -1,4 +1,4 @@
-"""Twilio's webhooks through the real Litestar app, with the database replaced by fakes."""
+"""Twilio's callbacks through the real Litestar app, with the database replaced by fakes."""
 
 from __future__ import annotations
 
@@ -318,7 +318,7 @@ async def test_the_webhooks_are_documented_without_bearer_security(gateway: Gate
 
     for path in ("/webhooks/twilio/inbound", "/webhook/twilio", "/webhooks/twilio/status"):
         operation = schema["paths"][path]["post"]
-        assert operation["tags"] == ["webhooks"]
+        assert operation["tags"] == ["provider callbacks"]
         assert "security" not in operation
         form = operation["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         assert {"AccountSid", "MessageSid"} <= set(form["properties"])

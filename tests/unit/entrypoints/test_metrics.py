@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.metrics.prometheus import PrometheusMetrics
-from application.messaging.delivery_status import RecordStatusChange
+from application.inbound.delivery_status import RecordStatusChange
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.operations.measurements import MeasureDispatchQueue
 from application.ports.dispatch_queue import DispatchJob, JobPhase

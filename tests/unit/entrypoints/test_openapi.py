@@ -103,7 +103,7 @@ def test_declared_query_parameter_constraints_reach_the_schema(schema: dict[str,
 
 
 # Probes and metrics scrapes are never rate limited; every other operation counts against the
-# per-address limit at least, except Twilio's webhooks (posted from a few shared addresses), which are
+# per-address limit at least, except Twilio's callbacks (posted from a few shared addresses), which are
 # limited by their failed signature checks instead.
 NEVER_RATE_LIMITED = {"health", "readiness"}
 

@@ -23,7 +23,7 @@ from adapters.system_clock import SystemClock
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from application.errors import WebhookUrlRefused
-from application.messaging.delivery_status import RecordStatusChange
+from application.inbound.delivery_status import RecordStatusChange
 from application.ports.messages import StatusChange
 from application.ports.tenant_webhooks import DeliveryQuery
 from application.principal import Principal
@@ -197,7 +197,9 @@ def settled(deliveries: list[WebhookDelivery]) -> bool:
 def build_worker(
     uow_factory: UowFactory, sender: AiohttpWebhookSender, policy: RetryPolicy = POLICY
 ) -> WebhookWorker:
-    deliver = DeliverWebhook(uow_factory, sender, SystemClock(), WebhookDeliverySettings(retry=policy))
+    deliver = DeliverWebhook(
+        uow_factory, sender, SystemClock(), WebhookDeliverySettings(retry=policy), metrics=FakeMetrics()
+    )
     return WebhookWorker(
         uow_factory, deliver, SystemClock(), WebhookWorkerSettings(lease_seconds=30), owner="it"
     )

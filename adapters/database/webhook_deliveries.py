@@ -1,0 +1,185 @@
+"""Tenant webhook deliveries on SQLAlchemy Core: the leased queue the delivery worker claims, and
+each delivery's attempts.
+
+Deliveries are claimed like dispatch jobs: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a lease that
+runs out makes a delivery claimable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts
+from application.ports.tenant_webhooks import DeliveryQuery
+from domain.tenant_webhooks.model import (
+    DeliveryAttempt,
+    DeliveryState,
+    WebhookDelivery,
+    WebhookEventType,
+)
+
+# A literal, not a bound parameter: PostgreSQL then matches the partial index ix_webhook_deliveries_due.
+_PENDING: sa.ColumnElement[str] = sa.literal_column(f"'{DeliveryState.PENDING.value}'")
+_FINISHED = [DeliveryState.DELIVERED.value, DeliveryState.DEAD.value]
+
+
+class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[WebhookDelivery]:
+        await self._scope.cross_tenant()
+        claimable = sa.and_(
+            webhook_deliveries.c.state == _PENDING,
+            webhook_deliveries.c.next_attempt_at <= now,
+            sa.or_(
+                webhook_deliveries.c.lease_expires_at.is_(None),
+                webhook_deliveries.c.lease_expires_at <= now,
+            ),
+        )
+        # Most polls find nothing: a read answers them without the UPDATE (SQLite's write lock).
+        anything = await self._one_or_none(sa.select(webhook_deliveries.c.id).where(claimable).limit(1))
+        if anything is None:
+            return []
+        due = (
+            sa.select(webhook_deliveries.c.id)
+            .where(claimable)
+            .order_by(webhook_deliveries.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self._execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .returning(*webhook_deliveries.c)
+        )
+        claimed = [_delivery_from_row(row) for row in result.mappings()]
+        return sorted(claimed, key=lambda delivery: (delivery.next_attempt_at, delivery.id))
+
+    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+        await self._scope.by_key()
+        result = await self._execute(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery.id, webhook_deliveries.c.lease_owner == owner)
+            .values(
+                state=delivery.state.value,
+                attempts=delivery.attempts,
+                next_attempt_at=delivery.next_attempt_at,
+                last_attempt_at=delivery.last_attempt_at,
+                last_status_code=delivery.last_status_code,
+                last_error=delivery.last_error,
+                last_response_excerpt=delivery.last_response_excerpt,
+                finished_at=delivery.finished_at,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+        if result.rowcount != 1:
+            return False
+        if attempt is not None:
+            await self._execute(
+                sa.insert(webhook_delivery_attempts).values(
+                    delivery_id=attempt.delivery_id,
+                    attempted_at=attempt.attempted_at,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
+                    response_excerpt=attempt.response_excerpt,
+                    duration_ms=attempt.duration_ms,
+                )
+            )
+        return True
+
+    async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
+        await self._scope.bind(tenant_id)
+        row = await self._one_or_none(
+            sa.select(webhook_deliveries).where(
+                webhook_deliveries.c.tenant_id == tenant_id, webhook_deliveries.c.id == delivery_id
+            )
+        )
+        return _delivery_from_row(row) if row else None
+
+    async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]:
+        await self._scope.bind(query.tenant_id)
+        statement = sa.select(webhook_deliveries).where(
+            webhook_deliveries.c.tenant_id == query.tenant_id,
+            webhook_deliveries.c.endpoint_id == query.endpoint_id,
+        )
+        if query.after is not None:
+            statement = statement.where(webhook_deliveries.c.id < query.after)
+        if query.state is not None:
+            statement = statement.where(webhook_deliveries.c.state == query.state.value)
+        result = await self._execute(statement.order_by(webhook_deliveries.c.id.desc()).limit(query.limit))
+        return [_delivery_from_row(row) for row in result.mappings()]
+
+    async def list_attempts(
+        self, tenant_id: UUID, delivery_ids: Sequence[str]
+    ) -> dict[str, list[DeliveryAttempt]]:
+        await self._scope.bind(tenant_id)
+        if not delivery_ids:
+            return {}
+        result = await self._execute(
+            sa.select(webhook_delivery_attempts)
+            .join(webhook_deliveries, webhook_deliveries.c.id == webhook_delivery_attempts.c.delivery_id)
+            .where(
+                webhook_deliveries.c.tenant_id == tenant_id,
+                webhook_delivery_attempts.c.delivery_id.in_(list(delivery_ids)),
+            )
+            .order_by(webhook_delivery_attempts.c.id)
+        )
+        attempts: dict[str, list[DeliveryAttempt]] = {}
+        for row in result.mappings():
+            attempts.setdefault(row["delivery_id"], []).append(
+                DeliveryAttempt(
+                    delivery_id=row["delivery_id"],
+                    attempted_at=row["attempted_at"],
+                    duration_ms=row["duration_ms"],
+                    status_code=row["status_code"],
+                    error=row["error"],
+                    response_excerpt=row["response_excerpt"],
+                )
+            )
+        return attempts
+
+    async def replay(self, tenant_id: UUID, delivery_id: str, now: datetime) -> WebhookDelivery | None:
+        await self._scope.bind(tenant_id)
+        row = await self._one_or_none(
+            sa.update(webhook_deliveries)
+            .where(webhook_deliveries.c.tenant_id == tenant_id, webhook_deliveries.c.id == delivery_id)
+            .values(state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=now, finished_at=None)
+            .returning(*webhook_deliveries.c)
+        )
+        return _delivery_from_row(row) if row else None
+
+    async def purge_finished(self, before: datetime) -> int:
+        await self._scope.cross_tenant()
+        result = await self._execute(
+            sa.delete(webhook_deliveries).where(
+                webhook_deliveries.c.state.in_(_FINISHED), webhook_deliveries.c.finished_at < before
+            )
+        )
+        return int(result.rowcount)
+
+
+def _delivery_from_row(row: RowMapping) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        endpoint_id=row["endpoint_id"],
+        event_type=WebhookEventType(row["event_type"]),
+        payload=row["payload"],
+        state=DeliveryState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_attempt_at=row["last_attempt_at"],
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        last_response_excerpt=row["last_response_excerpt"],
+        finished_at=row["finished_at"],
+        created_at=row["created_at"],
+    )
