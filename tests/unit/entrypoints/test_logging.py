@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
-from application.administration import tenant_admin
+from application.identity import api_keys
 from application.log_context import log_context
 from domain.identity.credentials import API_KEY_PREFIX, NewApiKeySecret, new_api_key_secret
 from domain.messaging.messages import MessageContent
@@ -320,7 +320,7 @@ async def test_a_failing_api_key_creation_logs_no_part_of_the_new_key_in_either_
         made.append(new_api_key_secret())
         return made[-1]
 
-    monkeypatch.setattr(tenant_admin, "new_api_key_secret", remembered_secret)
+    monkeypatch.setattr(api_keys, "new_api_key_secret", remembered_secret)
     monkeypatch.setattr(api.database.api_keys, "add", _fail)
     error_logs.clear()
 
