@@ -75,15 +75,20 @@ class _ScreenedForm(Generic[Command]):
         self._callbacks = callbacks
         self._form = form
         self._screening = screening
+        self._authenticated = False
 
     @property
     def counted_against(self) -> Sequence[CountedLimit]:
         return self._screening.counted
 
     async def authenticate(self, uow: UnitOfWork) -> list[UUID]:
-        return await self._callbacks.tenants(uow, self._form, known=self._screening.known)
+        tenants = await self._callbacks.tenants(uow, self._form, known=self._screening.known)
+        self._authenticated = True
+        return tenants
 
     def command(self) -> Command:
+        if not self._authenticated:  # nothing in a callback is believed before its signature is
+            raise RuntimeError("a callback's command is read only after it was authenticated")
         return self._callbacks.read(self._form)
 
 

@@ -24,6 +24,8 @@ TWILIO_STATUSES: Mapping[str, MessageStatus] = {
     "read": MessageStatus.READ,
     "failed": MessageStatus.FAILED,
     "undelivered": MessageStatus.UNDELIVERED,
+    # Only a scheduled message can be canceled, and the gateway schedules none: in practice this comes
+    # from a status callback, which also records why ("canceled before it was sent").
     "canceled": MessageStatus.FAILED,
 }
 

@@ -8,7 +8,7 @@ field names, status words or signature scheme.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -32,8 +32,9 @@ class ProviderCallback:
 
     url: str
     content_type: str
-    body: bytes
-    headers: Mapping[str, str]
+    # Kept out of repr: a callback URL may carry Basic credentials, which arrive as a header.
+    body: bytes = field(repr=False)
+    headers: Mapping[str, str] = field(repr=False)
     client_address: str = UNKNOWN_CLIENT_ADDRESS
 
 

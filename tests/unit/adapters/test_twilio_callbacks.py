@@ -85,6 +85,30 @@ def assert_nothing_stored(uow: FakeUnitOfWork) -> None:
     assert uow.conversations.all() == []
 
 
+async def test_nothing_a_callback_says_is_read_before_it_is_authenticated(
+    uow: FakeUnitOfWork, tenants: None
+) -> None:
+    screened = await TwilioInboundMessages().screen(inbound(inbound_params()))
+
+    with pytest.raises(RuntimeError, match="only after it was authenticated"):
+        screened.command()
+    async with uow:
+        await screened.authenticate(uow)
+    assert screened.command().provider_message_id == INBOUND_SID
+
+
+def test_a_callbacks_body_and_headers_stay_out_of_its_repr() -> None:
+    callback = ProviderCallback(
+        url="https://gateway.example.com/callbacks",
+        content_type="application/x-www-form-urlencoded",
+        body=b"Body=secret+words",
+        headers={"authorization": "Basic dXNlcjpwYXNz"},
+    )
+
+    assert "secret" not in repr(callback)
+    assert "dXNlcjpwYXNz" not in repr(callback)
+
+
 # ------------------------------------------------------------------------------------------ inbound
 
 

@@ -1,5 +1,5 @@
-"""Twilio's webhooks for real: the gateway served by uvicorn on PostgreSQL, the Twilio emulator posting
-signed webhooks to it over HTTP, out of order and more than once, and forgeries that must get nowhere.
+"""Twilio's callbacks for real: the gateway served by uvicorn on PostgreSQL, the Twilio emulator posting
+signed callbacks to it over HTTP, out of order and more than once, and forgeries that must get nowhere.
 
 Each test has Twilio accounts of its own, all using the shared sandbox number: the webhooks are routed
 by AccountSid, as they would be for several tenants on Twilio's sandbox.
