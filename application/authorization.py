@@ -1,9 +1,14 @@
-"""Who may do what. The use cases that take the caller decide, whichever entrypoint calls them: the role
-(``require_platform_admin``, ``require_tenant_admin``, ``require_user_manager``) and whether it needs a
-person (``require_person``). The HTTP routes mirror both in their access declarations, so the guard
-refuses a caller before the route runs (a key, with the very answer the use case gives). The role
-table in docs/administration.md lists every operation with who may call it, and the authorization
-matrix test holds the routes to it.
+"""Who may do what, decided by the use cases: each one that acts for a caller takes it (a ``Principal``,
+or the ``Actor`` that may also be the operator at the command line), derives the tenant from it, and
+checks it here, whichever entrypoint calls: the role (``require_platform_admin``,
+``require_tenant_admin``, ``require_sender_manager``, ``require_user_manager``) and whether it needs a
+person (``require_person``). A use case never takes a bare tenant id from its caller, so none can be
+called for a tenant the caller does not belong to.
+
+The HTTP routes mirror these decisions in their access declarations (entrypoints/http/access.py): the
+guard refuses a caller before the route runs, with the answer the use case would give, and the
+declarations document the 401 and 403 in OpenAPI. The role table in docs/administration.md lists every
+operation with who may call it, and the authorization matrix test holds the routes to it.
 
 What needs a person: the operations an API key may not do, whatever its role. An API key acts as an
 agent or a tenant admin of its tenant, for servers that send, read and look after the tenant's data
@@ -76,6 +81,17 @@ def require_tenant_admin(principal: Principal, refusal: str) -> None:
     agents only send and read, and platform admins administer tenants, not what is in them."""
     if principal.role is not Role.TENANT_ADMIN:
         raise AccessDenied(refusal)
+
+
+def require_sender_manager(actor: Actor, tenant_id: UUID) -> None:
+    """A tenant's senders are added by the operator or by the tenant's own admins, logged in or with a
+    key (another tenant's admin finds no such tenant); platform admins administer tenants, not what is in
+    them."""
+    if isinstance(actor, Operator):
+        return
+    require_tenant_admin(actor, "only tenant admins manage their tenant's senders")
+    if actor.tenant_id != tenant_id:
+        raise NotFound("the tenant does not exist")
 
 
 def require_user_manager(actor: Actor, tenant_id: UUID) -> None:

@@ -217,8 +217,11 @@ def cmd_credentials_reseal(_: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_sender_add(args: argparse.Namespace, settings: Settings) -> None:
+    from application.authorization import OPERATOR
+
+    tenant_id = _uuid(args.tenant_id)
     sender = _run(
-        settings, lambda c: c.add_sender()(_uuid(args.tenant_id), args.phone_number, label=args.label)
+        settings, lambda c: c.add_sender()(OPERATOR, tenant_id, args.phone_number, label=args.label)
     )
     print(
         json.dumps(

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.audit_entries import audit_entry
-from application.authorization import OPERATOR, Actor, require_platform_admin, require_user_manager
+from application.authorization import (
+    OPERATOR,
+    Actor,
+    require_platform_admin,
+    require_sender_manager,
+    require_user_manager,
+)
 from application.errors import AlreadyExists, InvalidInput, NotFound
 from application.passwords import check_password_rules
 from application.ports.clock import Clock
@@ -93,11 +99,14 @@ class CreateTenant:
 
 
 class AddSender:
+    """A sender of a tenant, added by its admins or the operator (see ``require_sender_manager``)."""
+
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, tenant_id: UUID, phone_number: str, *, label: str = "") -> Sender:
+    async def __call__(self, actor: Actor, tenant_id: UUID, phone_number: str, *, label: str = "") -> Sender:
+        require_sender_manager(actor, tenant_id)
         number = PhoneNumber.parse(phone_number)
         async with self._uow:
             if await self._uow.tenants.get(tenant_id) is None:
@@ -233,7 +242,9 @@ class ProvisionDemo:
         tenant = await CreateTenant(self._uow, self._clock)(
             OPERATOR, CreateTenantCommand(name="Demo", session_window_check=False)
         )
-        sender = await AddSender(self._uow, self._clock)(tenant.id, DEMO_SENDER, label="demo sender")
+        sender = await AddSender(self._uow, self._clock)(
+            OPERATOR, tenant.id, DEMO_SENDER, label="demo sender"
+        )
         await CreateUser(self._uow, self._hasher, self._clock)(
             OPERATOR, tenant.id, DEMO_USERNAME, DEMO_PASSWORD, Role.TENANT_ADMIN
         )

@@ -1,4 +1,5 @@
-"""What platform admins do: list, read, change, suspend and reactivate tenants.
+"""What platform admins do: list, read, change, suspend and reactivate tenants. Every use case takes the
+caller and refuses anyone but a platform admin (or the operator).
 
 The platform tenant (see ``domain.identity.credentials``) is not a customer: it is never listed, read
 or changed here.
@@ -36,7 +37,8 @@ class ListTenants:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, limit: int, cursor: str | None = None) -> TenantPage:
+    async def __call__(self, actor: Actor, limit: int, cursor: str | None = None) -> TenantPage:
+        require_platform_admin(actor)
         limit = max(1, min(limit, MAX_PAGE_SIZE))
         after = decode_tenant_cursor(cursor) if cursor else None
         async with self._uow:
@@ -59,7 +61,8 @@ class GetTenant:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID) -> Tenant:
+    async def __call__(self, actor: Actor, tenant_id: UUID) -> Tenant:
+        require_platform_admin(actor)
         async with self._uow:
             return await _customer_tenant(self._uow, tenant_id)
 

@@ -1,9 +1,10 @@
 """What tenant admins do for their own tenant: users, senders and Twilio credentials.
 
-Every use case takes the tenant id from the caller's principal and every query is scoped by it, so an
-admin of one tenant finds nothing of another's (404, never 403: existence is not disclosed). Users and
-credentials need a person (application/authorization.py); each change to them is recorded in
-the audit trail in its own transaction.
+Every use case takes the caller's principal, refuses anyone but a tenant admin, and takes the tenant id
+from the principal; every query is scoped by it, so an admin of one tenant finds nothing of another's
+(404, never 403: existence is not disclosed). Users and credentials need a person
+(application/authorization.py); each change to them is recorded in the audit trail in its own
+transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from uuid import UUID
 
 from application.administration.onboarding import credentials_details
 from application.audit_entries import audit_entry
-from application.authorization import PersonOnly, check_tenant_role, require_person
+from application.authorization import PersonOnly, check_tenant_role, require_person, require_tenant_admin
 from application.errors import AccessDenied, InvalidInput, NotFound
 from application.passwords import check_password_rules
 from application.ports.clock import Clock
@@ -27,6 +28,11 @@ from domain.identity.credentials import RevocationReason
 
 MAX_SENDER_LABEL = 200
 
+# Why a caller who is not a tenant admin is refused.
+_USERS_ADMINS_ONLY = "only tenant admins manage their tenant's users"
+_SENDERS_ADMINS_ONLY = "only tenant admins manage their tenant's senders"
+_CREDENTIALS_ADMINS_ONLY = "only tenant admins manage their tenant's Twilio credentials"
+
 # ------------------------------------------------------------------------------------------------ users
 
 
@@ -34,18 +40,20 @@ class ListUsers:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID) -> list[User]:
+    async def __call__(self, actor: Principal) -> list[User]:
+        require_tenant_admin(actor, _USERS_ADMINS_ONLY)
         async with self._uow:
-            return await self._uow.users.list_for_tenant(tenant_id)
+            return await self._uow.users.list_for_tenant(actor.tenant_id)
 
 
 class GetUser:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID, user_id: UUID) -> User:
+    async def __call__(self, actor: Principal, user_id: UUID) -> User:
+        require_tenant_admin(actor, _USERS_ADMINS_ONLY)
         async with self._uow:
-            user = await self._uow.users.get_in_tenant(tenant_id, user_id)
+            user = await self._uow.users.get_in_tenant(actor.tenant_id, user_id)
         if user is None:
             raise NotFound("no such user")
         return user
@@ -75,6 +83,7 @@ class UpdateUser:
 
     async def __call__(self, actor: Principal, user_id: UUID, command: UpdateUserCommand) -> User:
         require_person(actor, PersonOnly.MANAGE_USERS)
+        require_tenant_admin(actor, _USERS_ADMINS_ONLY)
         if command.role is not None:
             check_tenant_role(command.role)
         if actor.user_id == user_id and (
@@ -143,9 +152,10 @@ class ListSenders:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID) -> list[Sender]:
+    async def __call__(self, actor: Principal) -> list[Sender]:
+        require_tenant_admin(actor, _SENDERS_ADMINS_ONLY)
         async with self._uow:
-            return await self._uow.senders.list_for_tenant(tenant_id)
+            return await self._uow.senders.list_for_tenant(actor.tenant_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +175,9 @@ class UpdateSender:
         self._uow = uow
         self._retry = retry or ConflictRetry()
 
-    async def __call__(self, tenant_id: UUID, sender_id: UUID, command: UpdateSenderCommand) -> Sender:
+    async def __call__(self, actor: Principal, sender_id: UUID, command: UpdateSenderCommand) -> Sender:
+        require_tenant_admin(actor, _SENDERS_ADMINS_ONLY)
+        tenant_id = actor.tenant_id
         if command.label is not None and len(command.label) > MAX_SENDER_LABEL:
             raise InvalidInput(f"a sender label is at most {MAX_SENDER_LABEL} characters")
         return await self._retry.run(lambda: self._update(tenant_id, sender_id, command))
@@ -195,7 +207,9 @@ class RemoveSender:
         self._uow = uow
         self._retry = retry or ConflictRetry()
 
-    async def __call__(self, tenant_id: UUID, sender_id: UUID) -> None:
+    async def __call__(self, actor: Principal, sender_id: UUID) -> None:
+        require_tenant_admin(actor, _SENDERS_ADMINS_ONLY)
+        tenant_id = actor.tenant_id
         await self._retry.run(lambda: self._remove(tenant_id, sender_id))
 
     async def _remove(self, tenant_id: UUID, sender_id: UUID) -> None:
@@ -239,6 +253,7 @@ class SetTwilioCredentials:
 
     async def __call__(self, actor: Principal, credentials: TwilioCredentials) -> CredentialsSummary:
         require_person(actor, PersonOnly.SET_PROVIDER_CREDENTIALS)
+        require_tenant_admin(actor, _CREDENTIALS_ADMINS_ONLY)
         async with self._uow:
             await self._uow.tenants.set_twilio_credentials(actor.tenant_id, credentials)
             await self._uow.audit.record(
@@ -259,9 +274,10 @@ class GetCredentialsSummary:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID) -> CredentialsSummary:
+    async def __call__(self, actor: Principal) -> CredentialsSummary:
+        require_tenant_admin(actor, _CREDENTIALS_ADMINS_ONLY)
         async with self._uow:
-            return _summary(await self._uow.tenants.get_twilio_credentials(tenant_id))
+            return _summary(await self._uow.tenants.get_twilio_credentials(actor.tenant_id))
 
 
 # --------------------------------------------------------------------------------------------- API keys

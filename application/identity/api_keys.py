@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.audit_entries import audit_entry
-from application.authorization import PersonOnly, check_tenant_role, require_person
+from application.authorization import PersonOnly, check_tenant_role, require_person, require_tenant_admin
 from application.errors import InvalidInput, NotFound
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
@@ -21,6 +21,7 @@ from domain.administration.tenancy import Role
 from domain.identity.credentials import ApiKey, new_api_key_secret
 
 MAX_API_KEY_NAME = 100
+_ADMINS_ONLY = "only tenant admins manage their tenant's API keys"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class CreateApiKey:
 
     async def __call__(self, actor: Principal, name: str, role: Role) -> CreatedApiKey:
         require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        require_tenant_admin(actor, _ADMINS_ONLY)
         name = name.strip()
         if not 1 <= len(name) <= MAX_API_KEY_NAME:
             raise InvalidInput(f"an API key's name is 1 to {MAX_API_KEY_NAME} characters")
@@ -65,6 +67,7 @@ class ListApiKeys:
 
     async def __call__(self, actor: Principal) -> list[ApiKey]:
         require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        require_tenant_admin(actor, _ADMINS_ONLY)
         async with self._uow:
             return await self._uow.api_keys.list_for_tenant(actor.tenant_id)
 
@@ -79,6 +82,7 @@ class RevokeApiKey:
 
     async def __call__(self, actor: Principal, key_id: UUID) -> None:
         require_person(actor, PersonOnly.MANAGE_API_KEYS)
+        require_tenant_admin(actor, _ADMINS_ONLY)
         now = self._clock.now()
         async with self._uow:
             key = await self._uow.api_keys.get(actor.tenant_id, key_id)

@@ -48,7 +48,7 @@ async def provision(container: Container, sender: str) -> Account:
     tenant = await container.create_tenant()(
         OPERATOR, CreateTenantCommand(name=f"Tenant {suffix}", session_window_check=False)
     )
-    await container.add_sender()(tenant.id, sender)
+    await container.add_sender()(OPERATOR, tenant.id, sender)
     username, password = f"user-{suffix}", f"password-{suffix}"
     await container.create_user()(OPERATOR, tenant.id, username, password, Role.AGENT)
     return Account(tenant_id=str(tenant.id), username=username, password=password, sender=sender)

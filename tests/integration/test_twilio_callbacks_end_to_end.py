@@ -153,7 +153,7 @@ async def provision(container: Container, name: str, account: Account, http: htt
             twilio_credentials=TwilioCredentials(account_sid=account.sid, auth_token=account.token),
         ),
     )
-    await container.add_sender()(tenant.id, SANDBOX_NUMBER)
+    await container.add_sender()(OPERATOR, tenant.id, SANDBOX_NUMBER)
     username, password = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
     await container.create_user()(OPERATOR, tenant.id, username, password, Role.AGENT)
     login = await http.post("/auth/login", json={"username": username, "password": password})

@@ -2,8 +2,8 @@
 (``/admin``); tenant admins manage their tenant's users, senders and Twilio credentials, and read its
 audit trail (``/api``).
 
-Each controller declares who may call it (see access.py); the tenant always comes from the caller's
-credential, never from the request.
+Each controller declares who may call it (see access.py), mirroring what the use cases decide: the
+routes pass the caller, and the use cases check it and take the tenant from it, never from the request.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class AdminTenantsController(Controller):
     )
     async def list_tenants(
         self,
+        principal: NamedDependency[Principal],
         list_tenants: NamedDependency[ListTenants],
         limit: Annotated[
             int, QueryParameter(ge=1, description=f"1 to {MAX_PAGE_SIZE}; larger values are capped")
@@ -114,7 +115,7 @@ class AdminTenantsController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=300)] = None,
     ) -> TenantPage:
         """Keyset pagination: pass `next_cursor` back as `cursor` to get the next page."""
-        page = await list_tenants(limit, cursor)
+        page = await list_tenants(principal, limit, cursor)
         return TenantPage(items=[TenantResource.of(t) for t in page.items], next_cursor=page.next_cursor)
 
     @post(
@@ -150,9 +151,12 @@ class AdminTenantsController(Controller):
         responses=problem_responses(400, 404, *BEARER_ERRORS),
     )
     async def get_one(
-        self, tenant_id: FromPath[UUID], get_tenant: NamedDependency[GetTenant]
+        self,
+        tenant_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        get_tenant: NamedDependency[GetTenant],
     ) -> TenantResource:
-        return TenantResource.of(await get_tenant(tenant_id))
+        return TenantResource.of(await get_tenant(principal, tenant_id))
 
     @patch(
         "/{tenant_id:uuid}",
@@ -228,7 +232,7 @@ class AdminTenantsController(Controller):
         get_tenant: NamedDependency[GetTenant],
         create_user: NamedDependency[CreateUser],
     ) -> UserResource:
-        await get_tenant(tenant_id)  # 404 for the platform tenant, as for a missing one
+        await get_tenant(principal, tenant_id)  # 404 for the platform tenant, as for a missing one
         user = await create_user(principal, tenant_id, data.username, data.password, Role(data.role))
         return UserResource.of(user)
 
@@ -259,7 +263,7 @@ class UsersController(Controller):
     async def list_users(
         self, principal: NamedDependency[Principal], list_users: NamedDependency[ListUsers]
     ) -> list[UserResource]:
-        return [UserResource.of(user) for user in await list_users(principal.tenant_id)]
+        return [UserResource.of(user) for user in await list_users(principal)]
 
     @post(
         "/",
@@ -293,7 +297,7 @@ class UsersController(Controller):
         principal: NamedDependency[Principal],
         get_user: NamedDependency[GetUser],
     ) -> UserResource:
-        return UserResource.of(await get_user(principal.tenant_id, user_id))
+        return UserResource.of(await get_user(principal, user_id))
 
     @patch(
         "/{user_id:uuid}",
@@ -345,7 +349,7 @@ class SendersController(Controller):
     async def list_senders(
         self, principal: NamedDependency[Principal], list_senders: NamedDependency[ListSenders]
     ) -> list[SenderResource]:
-        return [SenderResource.of(sender) for sender in await list_senders(principal.tenant_id)]
+        return [SenderResource.of(sender) for sender in await list_senders(principal)]
 
     @post(
         "/",
@@ -360,7 +364,9 @@ class SendersController(Controller):
         principal: NamedDependency[Principal],
         add_sender: NamedDependency[AddSender],
     ) -> SenderResource:
-        return SenderResource.of(await add_sender(principal.tenant_id, data.phone_number, label=data.label))
+        return SenderResource.of(
+            await add_sender(principal, principal.tenant_id, data.phone_number, label=data.label)
+        )
 
     @patch(
         "/{sender_id:uuid}",
@@ -376,7 +382,7 @@ class SendersController(Controller):
         update_sender: NamedDependency[UpdateSender],
     ) -> SenderResource:
         sender = await update_sender(
-            principal.tenant_id,
+            principal,
             sender_id,
             UpdateSenderCommand(label=data.label, make_default=data.is_default is True),
         )
@@ -395,7 +401,7 @@ class SendersController(Controller):
         principal: NamedDependency[Principal],
         remove_sender: NamedDependency[RemoveSender],
     ) -> None:
-        await remove_sender(principal.tenant_id, sender_id)
+        await remove_sender(principal, sender_id)
 
 
 class CredentialsController(Controller):
@@ -421,7 +427,7 @@ class CredentialsController(Controller):
         principal: NamedDependency[Principal],
         get_credentials_summary: NamedDependency[GetCredentialsSummary],
     ) -> CredentialsResource:
-        return CredentialsResource.of(await get_credentials_summary(principal.tenant_id))
+        return CredentialsResource.of(await get_credentials_summary(principal))
 
     @put(
         "/",

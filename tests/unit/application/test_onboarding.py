@@ -130,7 +130,7 @@ async def test_a_tenant_is_never_half_created(clock: FixedClock) -> None:
 async def test_a_tenants_first_sender_becomes_its_default(
     add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:
-    sender = await add_sender(tenant.id, "+14155238886", label="support")
+    sender = await add_sender(OPERATOR, tenant.id, "+14155238886", label="support")
 
     assert sender.is_default
     assert sender.label == "support"
@@ -140,8 +140,8 @@ async def test_a_tenants_first_sender_becomes_its_default(
 async def test_later_senders_do_not_replace_the_default(
     add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:
-    first = await add_sender(tenant.id, "+14155238886")
-    second = await add_sender(tenant.id, "+12025550123")
+    first = await add_sender(OPERATOR, tenant.id, "+14155238886")
+    second = await add_sender(OPERATOR, tenant.id, "+12025550123")
 
     assert not second.is_default
     assert await uow.senders.get_default(tenant.id) == first
@@ -153,14 +153,14 @@ async def test_each_tenant_gets_its_own_default(
 ) -> None:
     other = await create_tenant(OPERATOR, CreateTenantCommand(name="Globex"))
 
-    await add_sender(tenant.id, "+14155238886")
-    others_first = await add_sender(other.id, "+12025550123")
+    await add_sender(OPERATOR, tenant.id, "+14155238886")
+    others_first = await add_sender(OPERATOR, other.id, "+12025550123")
 
     assert others_first.is_default
 
 
 async def test_a_sender_number_is_stored_in_e164(add_sender: AddSender, tenant: Tenant) -> None:
-    sender = await add_sender(tenant.id, " whatsapp:+14155238886 ")
+    sender = await add_sender(OPERATOR, tenant.id, " whatsapp:+14155238886 ")
 
     assert sender.phone_number == PhoneNumber("+14155238886")
 
@@ -168,10 +168,10 @@ async def test_a_sender_number_is_stored_in_e164(add_sender: AddSender, tenant: 
 async def test_a_tenant_cannot_add_the_same_number_twice(
     add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:
-    first = await add_sender(tenant.id, "+14155238886")
+    first = await add_sender(OPERATOR, tenant.id, "+14155238886")
 
     with pytest.raises(AlreadyExists):
-        await add_sender(tenant.id, "whatsapp:+14155238886")
+        await add_sender(OPERATOR, tenant.id, "whatsapp:+14155238886")
 
     assert uow.senders.all() == [first]
 
@@ -184,10 +184,10 @@ async def test_a_tenant_cannot_add_the_same_number_twice(
 async def test_a_tenant_cannot_add_one_number_twice_in_two_of_its_forms(
     add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant, first: str, second: str
 ) -> None:
-    existing = await add_sender(tenant.id, first)
+    existing = await add_sender(OPERATOR, tenant.id, first)
 
     with pytest.raises(AlreadyExists, match=rf"already a sender of this tenant, as \{existing.phone_number}"):
-        await add_sender(tenant.id, second)
+        await add_sender(OPERATOR, tenant.id, second)
 
     assert uow.senders.all() == [existing]
 
@@ -196,9 +196,9 @@ async def test_another_tenant_may_add_another_form_of_a_number(
     add_sender: AddSender, create_tenant: CreateTenant, tenant: Tenant
 ) -> None:
     other = await create_tenant(OPERATOR, CreateTenantCommand(name="Globex"))
-    await add_sender(tenant.id, "+525512345678")
+    await add_sender(OPERATOR, tenant.id, "+525512345678")
 
-    sender = await add_sender(other.id, "+5215512345678")
+    sender = await add_sender(OPERATOR, other.id, "+5215512345678")
 
     assert sender.tenant_id == other.id
 
@@ -207,14 +207,14 @@ async def test_an_invalid_sender_number_is_refused(
     add_sender: AddSender, uow: FakeUnitOfWork, tenant: Tenant
 ) -> None:
     with pytest.raises(InvalidPhoneNumber):
-        await add_sender(tenant.id, "4155238886")
+        await add_sender(OPERATOR, tenant.id, "4155238886")
 
     assert uow.senders.all() == []
 
 
 async def test_a_sender_needs_an_existing_tenant(add_sender: AddSender, uow: FakeUnitOfWork) -> None:
     with pytest.raises(NotFound):
-        await add_sender(uuid4(), "+14155238886")
+        await add_sender(OPERATOR, uuid4(), "+14155238886")
 
     assert uow.senders.all() == []
 

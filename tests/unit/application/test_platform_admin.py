@@ -3,9 +3,10 @@ tenant platform admins belong to, which is nobody's customer tenant."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -24,8 +25,8 @@ from application.administration.platform import (
     UpdateTenant,
     UpdateTenantCommand,
 )
-from application.authorization import OPERATOR
-from application.errors import AlreadyExists, InvalidCursor, InvalidInput, NotFound
+from application.authorization import OPERATOR, Actor
+from application.errors import AccessDenied, AlreadyExists, InvalidCursor, InvalidInput, NotFound
 from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role, TenantStatus, TwilioCredentials
 from domain.identity.credentials import PLATFORM_TENANT_ID, AuthSession, RevocationReason
@@ -50,7 +51,7 @@ async def test_tenants_are_listed_by_name_a_page_at_a_time_without_the_platform_
     seen: list[str] = []
     cursor = None
     while True:
-        page = await list_tenants(2, cursor)
+        page = await list_tenants(ROOT, 2, cursor)
         assert len(page.items) <= 2
         seen += [tenant.name for tenant in page.items]
         cursor = page.next_cursor
@@ -63,7 +64,7 @@ async def test_tenants_are_listed_by_name_a_page_at_a_time_without_the_platform_
 async def test_a_page_is_100_tenants_at_most(uow: FakeUnitOfWork, clock: FixedClock) -> None:
     await make_tenants(uow, clock, *(f"tenant {n:03d}" for n in range(102)))
 
-    page = await ListTenants(uow)(1000)
+    page = await ListTenants(uow)(ROOT, 1000)
 
     assert len(page.items) == 100
     assert page.next_cursor is not None
@@ -72,7 +73,7 @@ async def test_a_page_is_100_tenants_at_most(uow: FakeUnitOfWork, clock: FixedCl
 @pytest.mark.parametrize("cursor", ["garbage!", "WyJjIiwieCJd", "WyJ0IiwxXQ"])
 async def test_a_foreign_cursor_is_refused(uow: FakeUnitOfWork, cursor: str) -> None:
     with pytest.raises(InvalidCursor):
-        await ListTenants(uow)(10, cursor)
+        await ListTenants(uow)(ROOT, 10, cursor)
 
 
 async def test_the_platform_tenant_is_not_a_tenant_to_administer(
@@ -81,7 +82,7 @@ async def test_the_platform_tenant_is_not_a_tenant_to_administer(
     await EnsurePlatformTenant(uow, clock)()
 
     with pytest.raises(NotFound):
-        await GetTenant(uow)(PLATFORM_TENANT_ID)
+        await GetTenant(uow)(ROOT, PLATFORM_TENANT_ID)
     with pytest.raises(NotFound):
         await SuspendTenant(uow, clock)(ROOT, PLATFORM_TENANT_ID)
     with pytest.raises(NotFound):
@@ -164,9 +165,60 @@ async def test_suspending_a_tenant_ends_its_sessions_and_reactivating_restores_i
     assert await uow.tenants.get(acme.tenant.id) == replace(acme.tenant, status=TenantStatus.ACTIVE)
 
 
+# Every use case of the platform admins, as ``(a tenant, the caller) -> the call``.
+PLATFORM_ADMINS_ONLY: dict[str, Callable[[FakeUnitOfWork, FixedClock, UUID, Actor], Awaitable[object]]] = {
+    "list tenants": lambda uow, _, __, actor: ListTenants(uow)(actor, 10),
+    "read a tenant": lambda uow, _, tenant_id, actor: GetTenant(uow)(actor, tenant_id),
+    "create a tenant": lambda uow, clock, _, actor: CreateTenant(uow, clock)(
+        actor, CreateTenantCommand(name="Mine")
+    ),
+    "change a tenant": lambda uow, clock, tenant_id, actor: UpdateTenant(uow, clock)(
+        actor, tenant_id, UpdateTenantCommand(name="Mine")
+    ),
+    "suspend a tenant": lambda uow, clock, tenant_id, actor: SuspendTenant(uow, clock)(actor, tenant_id),
+    "reactivate a tenant": lambda uow, clock, tenant_id, actor: ReactivateTenant(uow, clock)(
+        actor, tenant_id
+    ),
+}
+
+# A tenant's own callers: whatever their role, tenants are not theirs to administer.
+TENANTS_CALLERS: dict[str, Callable[[TenantAccount], Principal]] = {
+    "its logged-in admin": lambda account: Principal(
+        user_id=account.user.id, tenant_id=account.tenant.id, role=Role.TENANT_ADMIN, session_id=uuid4()
+    ),
+    "its tenant-admin key": lambda account: Principal(
+        user_id=None, tenant_id=account.tenant.id, role=Role.TENANT_ADMIN, api_key_id=uuid4()
+    ),
+    "its agent's key": lambda account: Principal(
+        user_id=None, tenant_id=account.tenant.id, role=Role.AGENT, api_key_id=uuid4()
+    ),
+}
+
+
+@pytest.mark.parametrize("caller", TENANTS_CALLERS)
+@pytest.mark.parametrize("what", PLATFORM_ADMINS_ONLY)
+async def test_the_use_case_refuses_anyone_but_a_platform_admin_and_nothing_changes(
+    what: str, caller: str, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    before = (await uow.tenants.get(acme.tenant.id), uow.audit.all(), await uow.tenants.count())
+
+    with pytest.raises(AccessDenied, match="only platform admins administer tenants"):
+        await PLATFORM_ADMINS_ONLY[what](uow, clock, acme.tenant.id, TENANTS_CALLERS[caller](acme))
+
+    assert (await uow.tenants.get(acme.tenant.id), uow.audit.all(), await uow.tenants.count()) == before
+
+
+@pytest.mark.parametrize("actor", [ROOT, OPERATOR], ids=["a platform admin", "the operator"])
+@pytest.mark.parametrize("what", PLATFORM_ADMINS_ONLY)
+async def test_a_platform_admin_and_the_operator_may(
+    what: str, actor: Actor, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await PLATFORM_ADMINS_ONLY[what](uow, clock, acme.tenant.id, actor)
+
+
 async def test_an_unknown_tenant_is_not_found(uow: FakeUnitOfWork, clock: FixedClock) -> None:
     with pytest.raises(NotFound):
-        await GetTenant(uow)(uuid4())
+        await GetTenant(uow)(ROOT, uuid4())
     with pytest.raises(NotFound):
         await ReactivateTenant(uow, clock)(ROOT, uuid4())
 
