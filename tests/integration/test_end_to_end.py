@@ -15,8 +15,9 @@ from litestar.testing import AsyncTestClient
 from application.administration.onboarding import CreateTenantCommand
 from application.authorization import OPERATOR
 from domain.administration.tenancy import Role
-from entrypoints.container import Container
-from tests.support.gateways import Gateway, running_gateway
+from entrypoints.container import Container, create_container, shutdown, upgrade_database
+from entrypoints.http.app import create_app
+from tests.support.gateways import gateway_settings
 
 
 @dataclass
@@ -28,8 +29,10 @@ class Account:
 
 
 @pytest.fixture
-async def gateway(postgres_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
-    settings = {
+async def container(postgres_url: str, tmp_path: Path) -> AsyncIterator[Container]:
+    """The gateway's container, its database migrated; each test provisions through it, then serves the
+    app (whose lifespan starts the embedded dispatcher) to a test client."""
+    overrides = {
         "DATABASE_URL": postgres_url,
         "DB_POOL_SIZE": "4",
         # The embedded dispatcher sends; the sandbox reports sent, then delivered, as Twilio's callbacks
@@ -38,8 +41,11 @@ async def gateway(postgres_url: str, tmp_path: Path) -> AsyncIterator[Gateway]:
         "SANDBOX_SENT_AFTER_SECONDS": "0.05",
         "SANDBOX_DELIVERED_AFTER_SECONDS": "0.1",
     }
-    async with running_gateway(tmp_path, settings) as gateway:
-        yield gateway
+    settings = gateway_settings(tmp_path, overrides)
+    upgrade_database(settings.resolved_migration_database_url)
+    container = create_container(settings)
+    yield container
+    await shutdown(container)
 
 
 async def provision(container: Container, sender: str) -> Account:
@@ -62,9 +68,24 @@ async def login(client: AsyncTestClient[Any], account: Account) -> dict[str, str
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def test_login_send_and_page_through_history_on_postgres(gateway: Gateway) -> None:
-    account = await provision(gateway.container, "+14155238886")
-    client = gateway.client
+async def until_delivered(client: AsyncTestClient[Any], headers: dict[str, str], ids: list[str]) -> None:
+    """Waits (10 s at most) until the sandbox has reported every message sent, then delivered."""
+    for _ in range(200):
+        statuses = [
+            (await client.get(f"/api/messages/{id_}", headers=headers)).json()["status"] for id_ in ids
+        ]
+        if set(statuses) == {"delivered"}:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_login_send_and_page_through_history_on_postgres(container: Container) -> None:
+    account = await provision(container, "+14155238886")
+    async with AsyncTestClient(app=create_app(container)) as client:
+        await send_and_page_through_history(client, account)
+
+
+async def send_and_page_through_history(client: AsyncTestClient[Any], account: Account) -> None:
     assert (await client.get("/readyz")).status_code == 200
     headers = await login(client, account)
 
@@ -81,7 +102,7 @@ async def test_login_send_and_page_through_history_on_postgres(gateway: Gateway)
         sent.append(response.json())
 
     # The sandbox reports sent, then delivered, as Twilio's callbacks would.
-    await asyncio.sleep(0.4)
+    await until_delivered(client, headers, [message["id"] for message in sent])
     seen = []
     cursor = None
     while True:
@@ -101,10 +122,14 @@ async def test_login_send_and_page_through_history_on_postgres(gateway: Gateway)
     assert one.json()["body"] == "hello 0"
 
 
-async def test_a_second_tenant_sees_nothing_of_the_first_on_postgres(gateway: Gateway) -> None:
-    first = await provision(gateway.container, "+14155238886")
-    second = await provision(gateway.container, "+447911123456")
-    client = gateway.client
+async def test_a_second_tenant_sees_nothing_of_the_first_on_postgres(container: Container) -> None:
+    first = await provision(container, "+14155238886")
+    second = await provision(container, "+447911123456")
+    async with AsyncTestClient(app=create_app(container)) as client:
+        await second_tenant_sees_nothing(client, first, second)
+
+
+async def second_tenant_sees_nothing(client: AsyncTestClient[Any], first: Account, second: Account) -> None:
     first_headers = await login(client, first)
     second_headers = await login(client, second)
     ids = []
