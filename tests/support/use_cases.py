@@ -14,7 +14,7 @@ from application.ports.dispatch_queue import DispatchJob
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal
 from domain.administration.tenancy import Role, User
-from domain.messaging.messages import Message, MessageContent
+from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
     FakeMessagingProvider,
@@ -84,3 +84,31 @@ async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock)
         )
         await uow.commit()
     return message
+
+
+async def sent_message(uow: FakeUnitOfWork, clock: FixedClock, account: TenantAccount, sid: str) -> Message:
+    """A message of ``account``'s that its provider took (its id ``sid``, queued)."""
+    message = Message.new_outbound(
+        tenant_id=account.tenant.id,
+        sender=account.sender.phone_number,
+        contact=PhoneNumber.parse("+14155550100"),
+        content=MessageContent(body="Your order has shipped"),
+        now=clock.now(),
+    ).handed_to_provider(sid, MessageStatus.QUEUED, clock.now())
+    await uow.messages.add(message)
+    return message
+
+
+async def stored(uow: FakeUnitOfWork, message: Message) -> Message:
+    """``message`` as it is stored now."""
+    found = await uow.messages.get(message.tenant_id, message.id)
+    assert found is not None
+    return found
+
+
+async def timeline(uow: FakeUnitOfWork, message: Message) -> list[tuple[MessageStatus, bool]]:
+    """The status reports kept for ``message``: each status and whether it was applied."""
+    return [
+        (event.status, event.applied)
+        for event in await uow.messages.list_status_events(message.tenant_id, message.id)
+    ]

@@ -43,6 +43,7 @@ from tests.support.twilio_callbacks import (
     status_url,
     with_params,
 )
+from tests.support.use_cases import sent_message, stored, timeline
 
 # The adapters implement the port the use cases take.
 _: tuple[ProviderCallbackReader[InboundMessage], ProviderCallbackReader[StatusReport]] = (
@@ -298,29 +299,7 @@ async def test_a_signed_message_without_a_valid_message_sid_is_invalid(
 
 @pytest.fixture
 async def sent(uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount) -> Message:
-    """An Acme message Twilio took (sid OUTBOUND_SID, queued)."""
-    message = Message.new_outbound(
-        tenant_id=acme.tenant.id,
-        sender=acme.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Your order has shipped"),
-        now=clock.now(),
-    ).handed_to_provider(OUTBOUND_SID, MessageStatus.QUEUED, clock.now())
-    await uow.messages.add(message)
-    return message
-
-
-async def stored(uow: FakeUnitOfWork, message: Message) -> Message:
-    found = await uow.messages.get(message.tenant_id, message.id)
-    assert found is not None
-    return found
-
-
-async def timeline(uow: FakeUnitOfWork, message: Message) -> list[tuple[MessageStatus, bool]]:
-    return [
-        (event.status, event.applied)
-        for event in await uow.messages.list_status_events(message.tenant_id, message.id)
-    ]
+    return await sent_message(uow, clock, acme, OUTBOUND_SID)
 
 
 async def test_a_failure_keeps_the_error_code_with_a_readable_reason(

@@ -24,6 +24,7 @@ from domain.administration.tenancy import ProviderName, Sender
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.use_cases import sent_message, stored, timeline
 
 CUSTOMER = "+14155550100"
 INBOUND_SID = "SM" + "1" * 32
@@ -275,29 +276,7 @@ async def test_a_callback_the_database_could_not_authenticate_is_not_counted_as_
 
 @pytest.fixture
 async def sent(uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount) -> Message:
-    """An Acme message the provider took (its id OUTBOUND_SID, queued)."""
-    message = Message.new_outbound(
-        tenant_id=acme.tenant.id,
-        sender=acme.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Your order has shipped"),
-        now=clock.now(),
-    ).handed_to_provider(OUTBOUND_SID, MessageStatus.QUEUED, clock.now())
-    await uow.messages.add(message)
-    return message
-
-
-async def stored(uow: FakeUnitOfWork, message: Message) -> Message:
-    found = await uow.messages.get(message.tenant_id, message.id)
-    assert found is not None
-    return found
-
-
-async def timeline(uow: FakeUnitOfWork, message: Message) -> list[tuple[MessageStatus, bool]]:
-    return [
-        (event.status, event.applied)
-        for event in await uow.messages.list_status_events(message.tenant_id, message.id)
-    ]
+    return await sent_message(uow, clock, acme, OUTBOUND_SID)
 
 
 async def test_statuses_move_the_message_forward(
