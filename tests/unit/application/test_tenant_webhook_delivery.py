@@ -394,11 +394,12 @@ async def test_a_410_disables_the_endpoint_and_kills_the_delivery(
     assert uow.webhook_deliveries.all() == [settled]  # a disabled endpoint gets no new events
 
 
-async def test_pending_deliveries_of_a_disabled_endpoint_die_unsent(
+async def test_pending_deliveries_of_a_disabled_endpoint_die_unsent_and_uncounted(
     uow: FakeUnitOfWork,
     clock: FixedClock,
     sender: FakeWebhookSender,
     worker: WebhookWorker,
+    metrics: FakeMetrics,
     acme: TenantAccount,
 ) -> None:
     endpoint = (await register(uow, clock, acme)).endpoint
@@ -412,6 +413,7 @@ async def test_pending_deliveries_of_a_disabled_endpoint_die_unsent(
     assert (settled.state, settled.attempts) == (DeliveryState.DEAD, 0)
     assert settled.last_error == "not sent: the endpoint is disabled"
     assert uow.webhook_deliveries.attempts_of(settled.id) == []
+    assert metrics.named("webhook_delivery") == []  # no attempt, nothing counted
 
 
 async def test_a_delivery_is_dead_when_its_attempts_run_out(
@@ -476,25 +478,6 @@ async def test_each_attempt_is_counted_once_with_its_outcome_and_tenant(
         ("dead", globex.tenant.id),
         ("delivered", globex.tenant.id),
     ]
-
-
-async def test_a_delivery_that_dies_unsent_is_not_counted_as_an_attempt(
-    uow: FakeUnitOfWork,
-    clock: FixedClock,
-    sender: FakeWebhookSender,
-    worker: WebhookWorker,
-    metrics: FakeMetrics,
-    acme: TenantAccount,
-) -> None:
-    endpoint = (await register(uow, clock, acme)).endpoint
-    await queued_message(uow, clock, acme)
-    await status_event(uow, clock, MessageStatus.SENT)
-    await uow.webhook_endpoints.update(endpoint.changed(now=clock.now(), enabled=False))
-
-    [settled] = await worker.deliver_due()
-
-    assert settled.state is DeliveryState.DEAD
-    assert metrics.named("webhook_delivery") == []
 
 
 async def test_backoff_grows_with_full_jitter(
