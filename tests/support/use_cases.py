@@ -88,15 +88,22 @@ async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock)
 
 async def sent_message(uow: FakeUnitOfWork, clock: FixedClock, account: TenantAccount, sid: str) -> Message:
     """A message of ``account``'s that its provider took (its id ``sid``, queued)."""
-    message = Message.new_outbound(
+    message = outbound_message(account, clock).handed_to_provider(sid, MessageStatus.QUEUED, clock.now())
+    await uow.messages.add(message)
+    return message
+
+
+def outbound_message(
+    account: TenantAccount, clock: FixedClock, *, body: str = "Your order has shipped"
+) -> Message:
+    """A new message from ``account``'s sender to the customer +14155550100, not yet handed to a provider."""
+    return Message.new_outbound(
         tenant_id=account.tenant.id,
         sender=account.sender.phone_number,
         contact=PhoneNumber.parse("+14155550100"),
-        content=MessageContent(body="Your order has shipped"),
+        content=MessageContent(body=body),
         now=clock.now(),
-    ).handed_to_provider(sid, MessageStatus.QUEUED, clock.now())
-    await uow.messages.add(message)
-    return message
+    )
 
 
 async def stored(uow: FakeUnitOfWork, message: Message) -> Message:

@@ -43,7 +43,7 @@ from tests.support.twilio_callbacks import (
     status_url,
     with_params,
 )
-from tests.support.use_cases import sent_message, stored, timeline
+from tests.support.use_cases import outbound_message, sent_message, stored, timeline
 
 # The adapters implement the port the use cases take.
 _: tuple[ProviderCallbackReader[InboundMessage], ProviderCallbackReader[StatusReport]] = (
@@ -354,13 +354,7 @@ async def test_a_callback_that_beats_the_sends_own_update_finds_the_message_by_o
     record: RecordStatusReport, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     # Twilio answered the send, but the callback arrives before the send recorded the sid.
-    message = Message.new_outbound(
-        tenant_id=acme.tenant.id,
-        sender=acme.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Your order has shipped"),
-        now=clock.now(),
-    )
+    message = outbound_message(acme, clock)
     await uow.messages.add(message)
 
     first = await record(status(status_params("sent"), url=status_url(message.id)))
@@ -407,13 +401,7 @@ async def test_twilio_statuses_map_onto_ours(
     reported: str,
     expected: MessageStatus,
 ) -> None:
-    accepted = Message.new_outbound(
-        tenant_id=acme.tenant.id,
-        sender=acme.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="hi"),
-        now=clock.now(),
-    )
+    accepted = outbound_message(acme, clock, body="hi")
     await uow.messages.add(replace(accepted, provider_sid=OUTBOUND_SID))
 
     result = await record(status(status_params(reported)))

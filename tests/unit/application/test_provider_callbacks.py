@@ -24,7 +24,7 @@ from domain.administration.tenancy import ProviderName, Sender
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
-from tests.support.use_cases import sent_message, stored, timeline
+from tests.support.use_cases import outbound_message, sent_message, stored, timeline
 
 CUSTOMER = "+14155550100"
 INBOUND_SID = "SM" + "1" * 32
@@ -359,13 +359,7 @@ async def test_a_report_that_beats_the_sends_own_update_finds_the_message_by_our
     acme: TenantAccount,
 ) -> None:
     # The provider answered the send, but its report arrives before the send recorded the provider's id.
-    message = Message.new_outbound(
-        tenant_id=acme.tenant.id,
-        sender=acme.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Your order has shipped"),
-        now=clock.now(),
-    )
+    message = outbound_message(acme, clock)
     await uow.messages.add(message)
 
     first = await record(reports.will_read(report(MessageStatus.SENT, message_id=message.id), acme.tenant.id))
@@ -387,13 +381,7 @@ async def test_our_id_in_a_report_cannot_reach_another_tenants_message(
     acme: TenantAccount,
     globex: TenantAccount,
 ) -> None:
-    theirs = Message.new_outbound(
-        tenant_id=globex.tenant.id,
-        sender=globex.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Globex's own message"),
-        now=clock.now(),
-    )
+    theirs = outbound_message(globex, clock, body="Globex's own message")
     await uow.messages.add(theirs)
 
     # Proven to be Acme's, but naming Globex's message.
@@ -414,13 +402,9 @@ async def test_a_report_about_another_tenants_message_changes_nothing(
     acme: TenantAccount,
     globex: TenantAccount,
 ) -> None:
-    theirs = Message.new_outbound(
-        tenant_id=globex.tenant.id,
-        sender=globex.sender.phone_number,
-        contact=PhoneNumber.parse(CUSTOMER),
-        content=MessageContent(body="Globex's own message"),
-        now=clock.now(),
-    ).handed_to_provider("SM" + "9" * 32, MessageStatus.QUEUED, clock.now())
+    theirs = outbound_message(globex, clock, body="Globex's own message").handed_to_provider(
+        "SM" + "9" * 32, MessageStatus.QUEUED, clock.now()
+    )
     await uow.messages.add(theirs)
 
     failed = replace(report(MessageStatus.FAILED, sid="SM" + "9" * 32), error_code=30008)
