@@ -1,4 +1,4 @@
-"""Routes each tenant's messages to the provider the tenant is configured for."""
+"""Routes each message to the provider its sender sends through."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ class ProviderRouter:
         self._providers = providers
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
-        provider = self._providers.get(request.tenant.provider)
+        provider = self._providers.get(request.provider)
         if provider is None:
             return SendOutcome(
-                kind=OutcomeKind.REJECTED, reason=f"provider {request.tenant.provider} is not enabled here"
+                kind=OutcomeKind.REJECTED, reason=f"provider {request.provider} is not enabled here"
             )
         return await provider.send(request)
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
-        provider = self._providers.get(request.tenant.provider)
+        provider = self._providers.get(request.provider)
         if provider is None:
             return ProviderLookup(result=LookupResult.NOT_FOUND)
         return await provider.lookup(request)

@@ -24,6 +24,7 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
+from domain.administration.tenancy import TwilioCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,7 @@ class TwilioMessagingProvider:
             self._http = GatewayTwilioHttpClient(timeout_seconds=self._timeout, base_url=self._api_base_url)
         return self._http
 
-    def _client(self, request: OutboundRequest) -> Client:
-        credentials = request.credentials
-        if credentials is None:
-            raise LookupError("the tenant has no Twilio credentials")
+    def _client(self, credentials: TwilioCredentials) -> Client:
         key = (credentials.api_username, credentials.api_password, credentials.account_sid)
         client = self._clients.get(key)
         if client is not None:
@@ -79,9 +77,10 @@ class TwilioMessagingProvider:
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
         message = request.message
-        if request.credentials is None:
+        credentials = _credentials_of(request)
+        if credentials is None:
             return SendOutcome(
-                kind=OutcomeKind.REJECTED, reason="the tenant has no Twilio credentials configured"
+                kind=OutcomeKind.REJECTED, reason="the sender has no Twilio account configured"
             )
         status_callback: object = values.unset
         if self._public_base_url:
@@ -89,7 +88,7 @@ class TwilioMessagingProvider:
         template = message.content.template
         forget_last_response()
         try:
-            created = await self._client(request).messages.create_async(
+            created = await self._client(credentials).messages.create_async(
                 to=message.contact.whatsapp_address,
                 from_=message.sender.whatsapp_address,
                 # A template message has no body or media of its own (MessageContent ensures it).
@@ -125,14 +124,15 @@ class TwilioMessagingProvider:
         is not another message's of ours). DateSent is not filtered on: a still-queued message has none.
         """
         message = request.message
-        if request.credentials is None:
+        credentials = _credentials_of(request)
+        if credentials is None:
             return ProviderLookup(result=LookupResult.NOT_FOUND)
         created_at = message.created_at.astimezone(UTC)
         try:
             # Newest first, page after page, until the candidates are older than the window: a contact
             # who got many messages since ours must not push ours off a first page (then "not found"
             # would send it again).
-            candidates = await self._client(request).messages.stream_async(
+            candidates = await self._client(credentials).messages.stream_async(
                 to=message.contact.whatsapp_address,
                 from_=message.sender.whatsapp_address,
                 page_size=_LOOKUP_PAGE_SIZE,
@@ -168,6 +168,13 @@ class TwilioMessagingProvider:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _credentials_of(request: OutboundRequest) -> TwilioCredentials | None:
+    account = request.account
+    if account is None or not isinstance(account.credentials, TwilioCredentials):
+        return None
+    return account.credentials
 
 
 def _retry_after_seconds() -> float | None:

@@ -77,14 +77,19 @@ class DispatchMessage:
                 )
                 return None
             await uow.commit()
-        message, tenant, credentials = leased.message, leased.tenant, leased.credentials
+        message, tenant = leased.message, leased.tenant
         if message is None or tenant is None:
             await self._finish(job, owner)
             return None
         if message.status is not MessageStatus.ACCEPTED:
             await self._finish(job, owner)  # settled elsewhere (a status callback, a reconcile)
             return message
-        request = OutboundRequest(tenant=tenant, message=message, credentials=credentials)
+        request = OutboundRequest(
+            tenant=tenant,
+            message=message,
+            account=leased.account,
+            provider_number_id=leased.provider_number_id,
+        )
         if job.phase is JobPhase.RECONCILE:
             return await self._reconcile(job, owner, request)
         started = time.perf_counter()
@@ -95,16 +100,16 @@ class DispatchMessage:
             logger.exception("provider call for message %s raised", message.id)
             outcome = SendOutcome(kind=OutcomeKind.UNKNOWN, reason="the provider call failed unexpectedly")
         self._metrics.provider_call(
-            tenant.provider, "send", outcome.kind.value, time.perf_counter() - started
+            request.provider, "send", outcome.kind.value, time.perf_counter() - started
         )
         logger.info(
             "provider answered %s for message %s (attempt %d)",
             outcome.kind.value,
             message.id,
             job.attempts + 1,
-            extra={"provider": tenant.provider.value, "error_code": outcome.error_code},
+            extra={"provider": request.provider.value, "error_code": outcome.error_code},
         )
-        return await self._settle(job, owner, message, outcome, tenant.provider)
+        return await self._settle(job, owner, message, outcome, request.provider)
 
     async def _settle(
         self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome, provider: str
@@ -147,7 +152,7 @@ class DispatchMessage:
         now = self._clock.now()
         started = time.perf_counter()
         found = await self._provider.lookup(request)
-        provider = request.tenant.provider
+        provider = request.provider
         self._metrics.provider_call(provider, "lookup", found.result.value, time.perf_counter() - started)
         if found.result is LookupResult.FOUND and found.provider_sid:
             uow = self._uow_factory()

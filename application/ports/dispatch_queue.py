@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from domain.administration.tenancy import Tenant, TwilioCredentials
+from domain.administration.tenancy import ProviderAccount, Tenant
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 
@@ -50,7 +50,9 @@ class LeasedAttempt:
 
     message: Message | None
     tenant: Tenant | None
-    credentials: TwilioCredentials | None  # sealed at rest, opened for the provider call
+    # The account the message's sender sends through, its secrets opened for the provider call.
+    account: ProviderAccount | None = None
+    provider_number_id: str | None = None  # the sender's id at its provider (Meta's)
 
 
 class DispatchCompletion(enum.Enum):
@@ -97,8 +99,8 @@ class DispatchQueue(Protocol):
     async def extend_lease_and_load(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
     ) -> LeasedAttempt | None:
-        """Keep the lease until ``until``, and read the message, its tenant and the tenant's Twilio
-        credentials in the same step; None if ``owner`` no longer holds the lease (it must not send,
+        """Keep the lease until ``until``, and read the message, its tenant and the provider account its
+        sender sends through (see ``Sender.account_id``) in the same step; None if ``owner`` no longer holds the lease (it must not send,
         and nothing is read)."""
         ...
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from application.ports.messages import StatusChange
-from domain.administration.tenancy import Tenant, TwilioCredentials
+from domain.administration.tenancy import ProviderAccount, ProviderName, Tenant
 from domain.messaging.messages import Message, MessageStatus
 
 
@@ -37,7 +37,15 @@ class SendOutcome:
 class OutboundRequest:
     tenant: Tenant
     message: Message
-    credentials: TwilioCredentials | None
+    # The provider account the message's sender sends through; None: the sandbox, or a tenant whose
+    # provider it has no account at yet (the provider then refuses the message).
+    account: ProviderAccount | None = None
+    # The sender's own id at its provider (Meta's phone-number id), when the provider has one.
+    provider_number_id: str | None = None
+
+    @property
+    def provider(self) -> ProviderName:
+        return self.account.provider if self.account is not None else self.tenant.provider
 
 
 class LookupResult(enum.StrEnum):

@@ -29,10 +29,11 @@ class TenantStatus(enum.StrEnum):
 
 
 class ProviderName(enum.StrEnum):
-    """Which messaging provider sends a tenant's messages."""
+    """A messaging provider: who sends a sender's messages."""
 
     SANDBOX = "sandbox"
     TWILIO = "twilio"
+    META = "meta"  # Meta's WhatsApp Cloud API
 
 
 class Role(enum.StrEnum):
@@ -44,6 +45,8 @@ class Role(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Tenant:
     name: str
+    # The provider of the tenant's senders that belong to no provider account of their own: the
+    # sandbox, or Twilio through the tenant's first Twilio account.
     provider: ProviderName
     created_at: datetime
     status: TenantStatus = TenantStatus.ACTIVE
@@ -106,9 +109,11 @@ class TwilioCredentials:
         )
 
 
-def _check_secret(secret: str, name: str) -> None:
-    if not 1 <= len(secret) <= _MAX_SECRET_LENGTH or any(c.isspace() for c in secret):
-        raise InvalidCredentials(f"the Twilio {name} is empty, too long or has spaces")
+def _check_secret(
+    secret: str, name: str, provider: str = "Twilio", max_length: int = _MAX_SECRET_LENGTH
+) -> None:
+    if not 1 <= len(secret) <= max_length or any(c.isspace() for c in secret):
+        raise InvalidCredentials(f"the {provider} {name} is empty, too long or has spaces")
 
 
 def _mask(secret: str) -> str:
@@ -116,16 +121,96 @@ def _mask(secret: str) -> str:
     return f"****{secret[-4:]}" if len(secret) >= 12 else "****"
 
 
+_META_ID = re.compile(r"[0-9]{1,32}")
+_GRAPH_API_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,2}")
+DEFAULT_GRAPH_API_VERSION = "v23.0"
+# Meta's access tokens (system-user tokens especially) run to a few hundred characters.
+_MAX_ACCESS_TOKEN_LENGTH = 1024
+
+
+def is_meta_id(value: str) -> bool:
+    """Whether ``value`` has the form of a Meta object id (a WhatsApp Business Account, a phone number)."""
+    return _META_ID.fullmatch(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class MetaCredentials:
+    """A WhatsApp Business Account on Meta's Cloud API, and the app the gateway uses it through.
+
+    The access token authenticates every Graph API call; the app secret signs Meta's webhooks
+    (``X-Hub-Signature-256``); the verify token is what the webhook subscription's handshake echoes.
+    """
+
+    business_account_id: str
+    access_token: str
+    app_secret: str
+    verify_token: str
+    graph_api_version: str = DEFAULT_GRAPH_API_VERSION
+
+    def __post_init__(self) -> None:
+        if not is_meta_id(self.business_account_id):
+            raise InvalidCredentials("a WhatsApp Business Account id is 1 to 32 digits")
+        _check_secret(self.access_token, "access token", "Meta", _MAX_ACCESS_TOKEN_LENGTH)
+        _check_secret(self.app_secret, "app secret", "Meta")
+        _check_secret(self.verify_token, "webhook verify token", "Meta")
+        if not _GRAPH_API_VERSION.fullmatch(self.graph_api_version):
+            raise InvalidCredentials("a Graph API version reads like 'v23.0'")
+
+    def __repr__(self) -> str:
+        return (
+            f"MetaCredentials(business_account_id={self.business_account_id!r}, "
+            f"access_token={_mask(self.access_token)!r}, graph_api_version={self.graph_api_version!r})"
+        )
+
+
+ProviderCredentials = TwilioCredentials | MetaCredentials
+
+
+def provider_of(credentials: ProviderCredentials) -> ProviderName:
+    return ProviderName.TWILIO if isinstance(credentials, TwilioCredentials) else ProviderName.META
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAccount:
+    """A tenant's account at a messaging provider; each of its senders sends through one."""
+
+    tenant_id: UUID
+    credentials: ProviderCredentials = field(repr=False)
+    created_at: datetime
+    label: str = ""
+    id: UUID = field(default_factory=uuid4)
+
+    @property
+    def provider(self) -> ProviderName:
+        return provider_of(self.credentials)
+
+    def with_credentials(self, credentials: ProviderCredentials) -> ProviderAccount:
+        if provider_of(credentials) is not self.provider:
+            raise InvalidCredentials(f"this account is a {self.provider} account: its provider stays")
+        return replace(self, credentials=credentials)
+
+
 @dataclass(frozen=True, slots=True)
 class Sender:
-    """A WhatsApp number a tenant sends from."""
+    """A WhatsApp number a tenant sends from.
+
+    ``account_id`` is the provider account it sends through (None: the tenant's provider, see
+    ``Tenant.provider``); ``provider_number_id`` is the provider's own id of the number, which Meta's
+    Cloud API sends from and routes webhooks by.
+    """
 
     tenant_id: UUID
     phone_number: PhoneNumber
     created_at: datetime
     is_default: bool = False
     label: str = ""
+    account_id: UUID | None = None
+    provider_number_id: str | None = None
     id: UUID = field(default_factory=uuid4)
+
+    def __post_init__(self) -> None:
+        if self.provider_number_id is not None and not is_meta_id(self.provider_number_id):
+            raise InvalidCredentials("a phone number id is 1 to 32 digits")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from domain.messaging.content import MessageKind
 from domain.messaging.messages import Direction, Message
 from domain.phone import PhoneNumber
 
@@ -17,11 +18,14 @@ PREVIEW_LENGTH = 120
 
 def preview_of(message: Message) -> str:
     """What a conversation list shows of its last message."""
-    if message.content.template is not None:
-        return f"[template {message.content.template.content_sid}]"
-    if message.content.body:
-        return message.content.body[:PREVIEW_LENGTH]
-    return f"[{len(message.content.media_urls)} media]"
+    content = message.content
+    if content.template is not None:
+        return f"[template {content.template.label}]"
+    if content.body:
+        return content.body[:PREVIEW_LENGTH]
+    if content.kind is MessageKind.MEDIA:
+        return f"[{len(content.media_urls) + len(content.media)} media]"
+    return f"[{content.kind}]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,21 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from domain.errors import InvalidMessage
+from domain.messaging.content import (
+    MAX_CONTACT_CARDS,
+    Choice,
+    ContactCard,
+    Interactive,
+    Location,
+    Media,
+    MessageKind,
+    Reaction,
+    check_url,
+)
 from domain.phone import PhoneNumber
 
 MAX_BODY_LENGTH = 1600  # Twilio refuses longer bodies (21617), though WhatsApp itself takes 4096
 MAX_MEDIA_ITEMS = 10  # Twilio accepts at most ten MediaUrl values per message
-MAX_MEDIA_URL_LENGTH = 2048
 
 
 class Direction(enum.StrEnum):
@@ -69,23 +79,40 @@ def statuses_after(status: MessageStatus) -> frozenset[MessageStatus]:
 
 
 _CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+# Meta's template names: lower-case letters, digits and underscores; languages like "en" or "pt_BR".
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 MAX_TEMPLATE_VARIABLES = 100
 MAX_TEMPLATE_VALUE_LENGTH = 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """An approved WhatsApp template (a Twilio Content resource) and the values of its placeholders.
+    """An approved WhatsApp template and the values of its placeholders: a Twilio Content resource
+    (``content_sid``), or a template by ``name`` and ``language`` as Meta's Cloud API sends it.
 
-    Templates are what a business may send outside the 24-hour session window.
+    Templates are what a business may send outside the 24-hour session window. Positional variables
+    are named "1", "2", …
     """
 
-    content_sid: str
+    content_sid: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    name: str | None = None
+    language: str | None = None
 
     def __post_init__(self) -> None:
-        if not _CONTENT_SID.fullmatch(self.content_sid):
-            raise InvalidMessage("content_sid is 'HX' and 32 hexadecimal digits (a Twilio Content SID)")
+        if self.content_sid is not None:
+            if self.name is not None or self.language is not None:
+                raise InvalidMessage("a template is named by content_sid or by name and language, not both")
+            if not _CONTENT_SID.fullmatch(self.content_sid):
+                raise InvalidMessage("content_sid is 'HX' and 32 hexadecimal digits (a Twilio Content SID)")
+        else:
+            if self.name is None or not _TEMPLATE_NAME.fullmatch(self.name):
+                raise InvalidMessage(
+                    "a template's name is lower-case letters, digits and underscores (at most 512)"
+                )
+            if self.language is None or not _TEMPLATE_LANGUAGE.fullmatch(self.language):
+                raise InvalidMessage("a template's language is a code like 'en' or 'pt_BR'")
         if len(self.variables) > MAX_TEMPLATE_VARIABLES:
             raise InvalidMessage(f"a template takes at most {MAX_TEMPLATE_VARIABLES} variables")
         for name, value in self.variables:
@@ -100,39 +127,96 @@ class Template:
     def of(cls, content_sid: str, variables: Mapping[str, str] | None = None) -> Template:
         return cls(content_sid=content_sid, variables=tuple(sorted((variables or {}).items())))
 
+    @classmethod
+    def named(cls, name: str, language: str, variables: Mapping[str, str] | None = None) -> Template:
+        return cls(name=name, language=language, variables=tuple(sorted((variables or {}).items())))
+
     @property
     def variables_dict(self) -> dict[str, str]:
         return dict(self.variables)
 
+    @property
+    def label(self) -> str:
+        """How the template is named, for people: its Content SID, or its name and language."""
+        return self.content_sid or f"{self.name} ({self.language})"
+
 
 @dataclass(frozen=True, slots=True)
 class MessageContent:
-    """What a message carries: text, media or both, or else a template."""
+    """What a message carries: text (``body``) with media or not, or else one of the other kinds.
+
+    ``media_urls`` are media by URL whose kind the provider works out (Twilio does); ``media`` are
+    media of a declared kind (by URL or by an uploaded media id), which the body captions. ``reply_to``
+    is the provider's id of the message this one answers; ``reply`` is the button or list row an
+    inbound message picked; ``unsupported`` is the provider's word for an inbound kind it does not pass
+    on (the message is kept, marked).
+    """
 
     body: str = ""
     media_urls: tuple[str, ...] = ()
     template: Template | None = None
+    media: tuple[Media, ...] = ()
+    preview_url: bool = False
+    interactive: Interactive | None = None
+    location: Location | None = None
+    contacts: tuple[ContactCard, ...] = ()
+    reaction: Reaction | None = None
+    reply: Choice | None = None
+    reply_to: str | None = None
+    unsupported: str | None = None
 
     def __post_init__(self) -> None:
-        if self.template is not None:
-            if self.body or self.media_urls:
-                raise InvalidMessage(
-                    "a template message carries no body or media of its own: the template has them"
-                )
+        others = [
+            name
+            for name, present in (
+                ("template", self.template is not None),
+                ("interactive", self.interactive is not None),
+                ("location", self.location is not None),
+                ("contacts", bool(self.contacts)),
+                ("reaction", self.reaction is not None),
+                ("reply", self.reply is not None),
+                ("unsupported", self.unsupported is not None),
+            )
+            if present
+        ]
+        if len(others) > 1:
+            raise InvalidMessage(f"a message is one kind of message, not {' and '.join(others)}")
+        if others:
+            if self.media_urls or self.media or (self.body and others[0] not in _KINDS_WITH_TEXT):
+                raise InvalidMessage(f"a {others[0]} message carries no body or media of its own")
+            if len(self.contacts) > MAX_CONTACT_CARDS:
+                raise InvalidMessage(f"a message shares at most {MAX_CONTACT_CARDS} contact cards")
             return
-        if not self.body.strip() and not self.media_urls:
+        if not self.body.strip() and not self.media_urls and not self.media:
             raise InvalidMessage(
-                "a message needs a body, at least one media URL, or a template (content_sid)"
+                "a message needs a body, at least one media item, or another kind (a template, say)"
             )
         if len(self.body) > MAX_BODY_LENGTH:
             raise InvalidMessage(f"the body is at most {MAX_BODY_LENGTH} characters")
-        if len(self.media_urls) > MAX_MEDIA_ITEMS:
-            raise InvalidMessage(f"a message carries at most {MAX_MEDIA_ITEMS} media URLs")
+        if len(self.media_urls) + len(self.media) > MAX_MEDIA_ITEMS:
+            raise InvalidMessage(f"a message carries at most {MAX_MEDIA_ITEMS} media items")
         for url in self.media_urls:
-            if not url.lower().startswith(("https://", "http://")):
-                raise InvalidMessage(f"media URL {url[:80]!r} must be an absolute http(s) URL")
-            if len(url) > MAX_MEDIA_URL_LENGTH or any(c.isspace() for c in url) or len(url) < 12:
-                raise InvalidMessage(f"media URL {url[:80]!r} is not a valid URL")
+            check_url(url, "media URL")
+
+    @property
+    def kind(self) -> MessageKind:
+        for kind, present in (
+            (MessageKind.TEMPLATE, self.template is not None),
+            (MessageKind.INTERACTIVE, self.interactive is not None),
+            (MessageKind.LOCATION, self.location is not None),
+            (MessageKind.CONTACTS, bool(self.contacts)),
+            (MessageKind.REACTION, self.reaction is not None),
+            (MessageKind.REPLY, self.reply is not None),
+            (MessageKind.UNSUPPORTED, self.unsupported is not None),
+            (MessageKind.MEDIA, bool(self.media_urls or self.media)),
+        ):
+            if present:
+                return kind
+        return MessageKind.TEXT
+
+
+# An inbound answer keeps the text of what was tapped in its body; an unsupported message may say why.
+_KINDS_WITH_TEXT = frozenset({"reply", "unsupported"})
 
 
 @dataclass(frozen=True, slots=True)

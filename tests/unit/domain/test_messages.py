@@ -38,7 +38,7 @@ def test_a_media_message_needs_no_body() -> None:
 
 @pytest.mark.parametrize("body", ["", "   ", "\n\t"])
 def test_a_message_with_neither_text_nor_media_is_refused(body: str) -> None:
-    with pytest.raises(InvalidMessage, match="a body, at least one media URL, or a template"):
+    with pytest.raises(InvalidMessage, match="a body, at least one media item, or another kind"):
         MessageContent(body=body)
 
 
@@ -96,7 +96,7 @@ def test_ten_media_urls_are_allowed() -> None:
 def test_more_than_ten_media_urls_are_refused() -> None:
     urls = tuple(f"https://example.com/{i}.jpg" for i in range(MAX_MEDIA_ITEMS + 1))
 
-    with pytest.raises(InvalidMessage, match="at most 10 media URLs"):
+    with pytest.raises(InvalidMessage, match="at most 10 media items"):
         MessageContent(body="album", media_urls=urls)
 
 
