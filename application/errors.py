@@ -36,6 +36,10 @@ class AlreadyExists(ApplicationError):
     pass
 
 
+class AccountInUse(ApplicationError):
+    """A provider account cannot go while senders send through it."""
+
+
 class InvalidInput(ApplicationError):
     """Input that is well-formed but breaks a rule of the use case."""
 

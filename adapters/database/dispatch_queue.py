@@ -19,15 +19,15 @@ from sqlalchemy.sql.selectable import LateralFromClause
 
 from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.rows import job_values, labelled, message_from_row, tenant_from_row, unprefixed
-from adapters.database.sealed_secrets import open_credentials
+from adapters.database.sealed_secrets import open_account
 from adapters.database.statements import (
     ATTACH_PROVIDER_SID,
-    CREDENTIALS_OF_TENANT,
     MESSAGE_BY_ID,
     TENANT_BY_ID,
     THE_MESSAGE,
+    account_of_sender,
 )
-from adapters.database.tables import dispatch_jobs, messages, senders, tenant_credentials, tenants
+from adapters.database.tables import dispatch_jobs, messages, provider_accounts, senders, tenants
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
@@ -58,7 +58,7 @@ _EXTEND_LEASE = (
 _COMPLETE = sa.delete(dispatch_jobs).where(_JOB)
 _COMPLETE_OWNED = sa.delete(dispatch_jobs).where(_JOB, _LEASED_BY)
 
-_MESSAGE, _TENANT, _CREDENTIALS = "m_", "t_", "c_"
+_MESSAGE, _TENANT, _ACCOUNT = "m_", "t_", "a_"
 
 
 def _extend_lease_and_load() -> sa.Select[Any]:
@@ -75,14 +75,25 @@ def _extend_lease_and_load() -> sa.Select[Any]:
     return sa.select(
         *labelled(messages, _MESSAGE),
         *labelled(tenants, _TENANT),
-        *labelled(tenant_credentials, _CREDENTIALS),
+        *labelled(provider_accounts, _ACCOUNT),
+        senders.c.provider_number_id,
+        senders.c.account_id.is_not(None).label("sender_has_account"),
     ).select_from(
         leased.outerjoin(
             messages,
             sa.and_(messages.c.tenant_id == leased.c.tenant_id, messages.c.id == leased.c.message_id),
         )
         .outerjoin(tenants, tenants.c.id == leased.c.tenant_id)
-        .outerjoin(tenant_credentials, tenant_credentials.c.tenant_id == leased.c.tenant_id)
+        .outerjoin(
+            senders,
+            sa.and_(
+                senders.c.tenant_id == leased.c.tenant_id, senders.c.phone_number == messages.c.sender_number
+            ),
+        )
+        .outerjoin(
+            provider_accounts,
+            provider_accounts.c.id == account_of_sender(leased.c.tenant_id, senders.c.account_id),
+        )
     )
 
 
@@ -183,13 +194,14 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
         row = await self._bound_one_or_none(tenant_id, _EXTEND_LEASE_AND_LOAD, parameters)
         if row is None:
             return None
-        credentials = unprefixed(row, _CREDENTIALS)
         return LeasedAttempt(
             message=message_from_row(unprefixed(row, _MESSAGE)) if row[_MESSAGE + "id"] is not None else None,
             tenant=tenant_from_row(unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
-            credentials=open_credentials(self._secret_box, credentials)
-            if credentials["tenant_id"] is not None
+            account=open_account(self._secret_box, row, _ACCOUNT)
+            if row[_ACCOUNT + "id"] is not None
             else None,
+            provider_number_id=row["provider_number_id"],
+            sender_has_account=bool(row["sender_has_account"]),
         )
 
     async def _extend_lease_and_load_one_by_one(
@@ -206,11 +218,28 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
             MESSAGE_BY_ID, {"of_tenant_id": tenant_id, "of_message_id": message_id}
         )
         tenant = await self._one_or_none(TENANT_BY_ID, {"tenant_id": tenant_id})
-        credentials = await self._one_or_none(CREDENTIALS_OF_TENANT, {"tenant_id": tenant_id})
+        account = sender = None
+        if message is not None and tenant is not None:
+            sender = await self._one_or_none(
+                sa.select(senders.c.account_id, senders.c.provider_number_id).where(
+                    senders.c.tenant_id == tenant_id, senders.c.phone_number == message["sender_number"]
+                )
+            )
+            account = await self._one_or_none(
+                sa.select(provider_accounts).where(
+                    provider_accounts.c.id
+                    == account_of_sender(
+                        sa.literal(tenant_id, sa.Uuid()),
+                        sa.literal(sender["account_id"] if sender else None, sa.Uuid()),
+                    )
+                )
+            )
         return LeasedAttempt(
             message=message_from_row(message) if message else None,
             tenant=tenant_from_row(tenant) if tenant else None,
-            credentials=open_credentials(self._secret_box, credentials) if credentials else None,
+            account=open_account(self._secret_box, account) if account else None,
+            provider_number_id=sender["provider_number_id"] if sender else None,
+            sender_has_account=sender is not None and sender["account_id"] is not None,
         )
 
     async def reschedule(

@@ -59,6 +59,8 @@ def sender_from_row(row: RowMapping) -> Sender:
         is_default=row["is_default"],
         label=row["label"],
         created_at=row["created_at"],
+        account_id=row["account_id"],
+        provider_number_id=row["provider_number_id"],
     )
 
 

@@ -26,11 +26,12 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
                 is_default=sender.is_default,
                 label=sender.label,
                 created_at=sender.created_at,
+                account_id=sender.account_id,
+                provider_number_id=sender.provider_number_id,
             ),
             conflict=(
-                f"{sender.phone_number} is already a sender of this tenant"
-                if not sender.is_default
-                else f"{sender.phone_number} is already a sender, or the tenant has a default sender"
+                f"{sender.phone_number} is already a sender of this tenant, or its phone number id is "
+                "another sender's"
             ),
         )
 
@@ -91,6 +92,17 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
             sa.update(senders)
             .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
             .values(label=label)
+        )
+
+    async def move(
+        self, tenant_id: UUID, sender_id: UUID, account_id: UUID | None, provider_number_id: str | None
+    ) -> None:
+        await self._scope.bind(tenant_id)
+        await self._execute(
+            sa.update(senders)
+            .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
+            .values(account_id=account_id, provider_number_id=provider_number_id),
+            conflict="this phone number id is another sender's",
         )
 
     async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.database.tables import conversations, idempotency_keys, messages, tenant_credentials, tenants
+from adapters.database.tables import conversations, idempotency_keys, messages, provider_accounts, tenants
+from domain.administration.tenancy import ProviderName
 
 TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id"))
-CREDENTIALS_OF_TENANT = sa.select(tenant_credentials).where(
-    tenant_credentials.c.tenant_id == sa.bindparam("tenant_id")
-)
 # One message, by tenant and id; the parameters are not named after the columns: UPDATE reserves
 # those names for its SET clause.
 THE_MESSAGE = (
@@ -105,3 +104,20 @@ def hold_key_statement(values: Mapping[str, Any], dialect_name: str) -> Any:
         },
         where=idempotency_keys.c.expires_at <= excluded.created_at,
     )
+
+
+def account_of_sender(
+    sender_tenant: sa.ColumnElement[UUID], sender_account: sa.ColumnElement[UUID | None]
+) -> sa.ColumnElement[UUID | None]:
+    """The id of a sender's account: its own, or else its tenant's first Twilio account
+    (``ProviderAccountRepository``'s rule, in SQL)."""
+    # An alias: the statements it goes into read provider_accounts themselves.
+    candidate = provider_accounts.alias("first_twilio_account")
+    first_twilio = (
+        sa.select(candidate.c.id)
+        .where(candidate.c.tenant_id == sender_tenant, candidate.c.provider == ProviderName.TWILIO.value)
+        .order_by(candidate.c.created_at, candidate.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(sender_account, first_twilio)

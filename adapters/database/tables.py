@@ -76,17 +76,28 @@ tenants = sa.Table(
     sa.UniqueConstraint("name"),
 )
 
-tenant_credentials = sa.Table(
-    "tenant_credentials",
+provider_accounts = sa.Table(
+    "provider_accounts",
     metadata,
-    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("account_sid", sa.String(34), nullable=False),
-    # SecretBox output bound to the tenant id; no plaintext secret is ever stored.
-    sa.Column("auth_token_sealed", sa.LargeBinary(), nullable=False),
-    sa.Column("api_key_sid", sa.String(34), nullable=True),
-    sa.Column("api_key_secret_sealed", sa.LargeBinary(), nullable=True),
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("label", sa.Text(), nullable=False),
+    # Who the account is at its provider: Twilio's Account SID, Meta's WhatsApp Business Account id.
+    sa.Column("external_id", sa.String(64), nullable=False),
+    sa.Column("api_key_sid", sa.String(34), nullable=True),  # Twilio
+    sa.Column("graph_api_version", sa.String(16), nullable=True),  # Meta
+    # SecretBox output bound to the tenant id; no plaintext secret is ever stored. Twilio: the auth token
+    # and the API key's secret; Meta: the access token and the app secret.
+    sa.Column("secret_sealed", sa.LargeBinary(), nullable=False),
+    sa.Column("second_secret_sealed", sa.LargeBinary(), nullable=True),
+    sa.Column("verify_token_sealed", sa.LargeBinary(), nullable=True),  # Meta's webhook handshake
+    sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # Senders reference an account together with its tenant: one tenant's sender never uses another's.
+    sa.UniqueConstraint("tenant_id", "id"),
 )
+sa.Index("ix_provider_accounts_tenant", provider_accounts.c.tenant_id, provider_accounts.c.provider)
 
 senders = sa.Table(
     "senders",
@@ -99,7 +110,21 @@ senders = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     # Set when WhatsApp's messaging limit (63018) is hit: no job of this sender is claimed before then.
     sa.Column("paused_until", UtcDateTime(), nullable=True),
+    # The provider account it sends through; NULL: the tenant's provider (domain Sender.account_id).
+    sa.Column("account_id", sa.Uuid(), nullable=True),
+    # The provider's own id of the number (Meta's phone-number id), which its webhooks route by.
+    sa.Column("provider_number_id", sa.String(32), nullable=True),
     sa.UniqueConstraint("tenant_id", "phone_number"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "account_id"], ["provider_accounts.tenant_id", "provider_accounts.id"]
+    ),
+)
+sa.Index(
+    "uq_senders_provider_number_id",
+    senders.c.provider_number_id,
+    unique=True,
+    postgresql_where=sa.text("provider_number_id IS NOT NULL"),
+    sqlite_where=sa.text("provider_number_id IS NOT NULL"),
 )
 sa.Index(
     "uq_senders_one_default_per_tenant",

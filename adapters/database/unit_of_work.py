@@ -18,6 +18,7 @@ from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
 from adapters.database.errors import translated_errors
 from adapters.database.idempotency import SqlAlchemyIdempotencyRepository
 from adapters.database.messages import SqlAlchemyMessageRepository
+from adapters.database.provider_accounts import SqlAlchemyProviderAccountRepository
 from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.senders import SqlAlchemySenderRepository
 from adapters.database.sessions import SqlAlchemySessionRepository
@@ -78,6 +79,7 @@ class SqlAlchemyUnitOfWork:
     # The repositories of application/ports/unit_of_work.Repositories, one line each.
     tenants = _PerTransaction(SqlAlchemyTenantRepository)
     senders = _PerTransaction(SqlAlchemySenderRepository)
+    provider_accounts = _PerTransaction(SqlAlchemyProviderAccountRepository)
     users = _PerTransaction(SqlAlchemyUserRepository)
     messages = _PerTransaction(SqlAlchemyMessageRepository)
     conversations = _PerTransaction(SqlAlchemyConversationRepository)

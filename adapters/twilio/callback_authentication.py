@@ -44,7 +44,7 @@ from application.ports.tenancy import TwilioSigner
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from application.shared_outcome import SharedOutcome
-from domain.administration.tenancy import is_twilio_account_sid
+from domain.administration.tenancy import TwilioCredentials, is_twilio_account_sid
 from domain.errors import InvalidPhoneNumber
 from domain.phone import PhoneNumber
 
@@ -123,7 +123,7 @@ class TwilioSigners:
     async def _read(self) -> dict[str, list[TwilioSigner]]:
         uow = self._new_uow()
         async with uow:
-            signers = await uow.tenants.twilio_signers()
+            signers = await uow.provider_accounts.twilio_signers()
         by_number: dict[str, list[TwilioSigner]] = {}
         for signer in signers:
             by_number.setdefault(signer.phone_number.identity, []).append(signer)
@@ -185,14 +185,15 @@ class TwilioCallbackAuthenticator:
         verified: list[UUID] = []
         for sender in senders:
             try:
-                credentials = await uow.tenants.get_twilio_credentials(sender.tenant_id)
+                account = await uow.provider_accounts.of_sender(sender)
             except CredentialsUnreadable:
                 logger.error(
                     "tenant %s: stored Twilio credentials do not open; webhook skipped for it",
                     sender.tenant_id,
                 )
                 continue
-            if credentials is None or credentials.account_sid != account_sid:
+            credentials = account.credentials if account is not None else None
+            if not isinstance(credentials, TwilioCredentials) or credentials.account_sid != account_sid:
                 continue
             accounts_matched += 1
             if self._signed_with(form, credentials.auth_token):

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.administration.provider_accounts import checked_sender_account, store_twilio_credentials
 from application.audit_entries import audit_entry
 from application.authorization import (
     OPERATOR,
@@ -26,6 +27,9 @@ from domain.identity.credentials import PLATFORM_TENANT_ID, PLATFORM_TENANT_NAME
 from domain.phone import PhoneNumber
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
+META_IS_PER_SENDER = (
+    "Meta's Cloud API is chosen per sender, not per tenant: add a Meta provider account, then senders on it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +38,6 @@ class CreateTenantCommand:
     provider: ProviderName = ProviderName.SANDBOX
     twilio_credentials: TwilioCredentials | None = None
     session_window_check: bool = True
-
-
-def credentials_details(credentials: TwilioCredentials) -> dict[str, object]:
-    """What the audit trail keeps of credentials that were set: the SIDs (never a secret)."""
-    details: dict[str, object] = {"account_sid": credentials.account_sid}
-    if credentials.api_key_sid is not None:
-        details["api_key_sid"] = credentials.api_key_sid
-    return details
 
 
 class CreateTenant:
@@ -60,6 +56,8 @@ class CreateTenant:
             raise InvalidInput(f"the tenant name {name!r} is reserved")
         if command.provider is ProviderName.TWILIO and command.twilio_credentials is None:
             raise InvalidInput("a tenant on Twilio needs its Twilio account SID and auth token")
+        if command.provider is ProviderName.META:
+            raise InvalidInput(META_IS_PER_SENDER)
         if not command.session_window_check and command.provider is not ProviderName.SANDBOX:
             raise InvalidInput("only a sandbox tenant can switch the 24-hour session window check off")
         tenant = Tenant(
@@ -83,16 +81,8 @@ class CreateTenant:
                 )
             )
             if command.twilio_credentials is not None:
-                await self._uow.tenants.set_twilio_credentials(tenant.id, command.twilio_credentials)
-                await self._uow.audit.record(
-                    audit_entry(
-                        AuditAction.CREDENTIALS_SET,
-                        actor,
-                        now=tenant.created_at,
-                        tenant_id=tenant.id,
-                        target=(TargetKind.CREDENTIALS, None),
-                        details=credentials_details(command.twilio_credentials),
-                    )
+                await store_twilio_credentials(
+                    self._uow, actor, tenant.id, command.twilio_credentials, tenant.created_at
                 )
             await self._uow.commit()
         return tenant
@@ -105,12 +95,26 @@ class AddSender:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, actor: Actor, tenant_id: UUID, phone_number: str, *, label: str = "") -> Sender:
+    async def __call__(
+        self,
+        actor: Actor,
+        tenant_id: UUID,
+        phone_number: str,
+        *,
+        label: str = "",
+        account_id: UUID | None = None,
+        provider_number_id: str | None = None,
+    ) -> Sender:
+        """``account_id``: the provider account it sends through (None: the tenant's provider);
+        ``provider_number_id``: the number's id at that provider (Meta's phone-number id)."""
         require_sender_manager(actor, tenant_id)
         number = PhoneNumber.parse(phone_number)
         async with self._uow:
             if await self._uow.tenants.get(tenant_id) is None:
                 raise NotFound("the tenant does not exist")
+            account_id, provider_number_id = await checked_sender_account(
+                self._uow, tenant_id, account_id, provider_number_id
+            )
             # One sender per person (whichever form of the number): inbound messages are routed by
             # identity. Two forms added at the same moment can both get past this check (the unique
             # index compares numbers as written); the result is a sender too many, which the tenant can
@@ -126,6 +130,8 @@ class AddSender:
                 created_at=self._clock.now(),
                 is_default=is_default,
                 label=label,
+                account_id=account_id,
+                provider_number_id=provider_number_id,
             )
             await self._uow.senders.add(sender)
             await self._uow.commit()

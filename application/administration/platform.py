@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from application.administration.onboarding import is_customer_tenant
+from application.administration.onboarding import META_IS_PER_SENDER, is_customer_tenant
 from application.audit_entries import audit_entry
 from application.authorization import Actor, require_platform_admin
 from application.errors import InvalidInput, NotFound
@@ -121,7 +121,12 @@ class UpdateTenant:
             moves_to_twilio = (
                 changed.provider is ProviderName.TWILIO and tenant.provider is not ProviderName.TWILIO
             )
-            if moves_to_twilio and await self._uow.tenants.get_twilio_credentials(tenant_id) is None:
+            if changed.provider is ProviderName.META:
+                raise InvalidInput(META_IS_PER_SENDER)
+            if (
+                moves_to_twilio
+                and await self._uow.provider_accounts.first_of(tenant_id, ProviderName.TWILIO) is None
+            ):
                 raise InvalidInput("set the tenant's Twilio credentials before moving it to Twilio")
             if not changed.session_window_check and changed.provider is not ProviderName.SANDBOX:
                 raise InvalidInput("only a sandbox tenant can switch the 24-hour session window check off")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from application.administration.onboarding import credentials_details
+from application.administration.provider_accounts import checked_sender_account, store_twilio_credentials
 from application.audit_entries import audit_entry
 from application.authorization import PersonOnly, check_tenant_role, require_person, require_tenant_admin
 from application.errors import AccessDenied, InvalidInput, NotFound
@@ -23,7 +23,14 @@ from application.ports.unit_of_work import UnitOfWork
 from application.principal import Principal
 from application.transactions import ConflictRetry
 from domain.administration.audit import AuditAction, TargetKind
-from domain.administration.tenancy import Role, Sender, TwilioCredentials, User
+from domain.administration.tenancy import (
+    ProviderAccount,
+    ProviderName,
+    Role,
+    Sender,
+    TwilioCredentials,
+    User,
+)
 from domain.identity.credentials import RevocationReason
 
 MAX_SENDER_LABEL = 200
@@ -162,6 +169,11 @@ class ListSenders:
 class UpdateSenderCommand:
     label: str | None = None
     make_default: bool = False
+    # Move the sender to another provider account (with its phone number id there, for Meta);
+    # ``to_tenant_provider``: to none of its own, so it sends through the tenant's provider.
+    account_id: UUID | None = None
+    provider_number_id: str | None = None
+    to_tenant_provider: bool = False
 
 
 class UpdateSender:
@@ -193,6 +205,14 @@ class UpdateSender:
                 await self._uow.senders.make_default(tenant_id, sender_id)
             if command.label is not None and command.label != sender.label:
                 await self._uow.senders.update_label(tenant_id, sender_id, command.label)
+            if command.account_id is not None or command.to_tenant_provider:
+                account_id, provider_number_id = await checked_sender_account(
+                    self._uow, tenant_id, command.account_id, command.provider_number_id
+                )
+                if (account_id, provider_number_id) != (sender.account_id, sender.provider_number_id):
+                    await self._uow.senders.move(tenant_id, sender_id, account_id, provider_number_id)
+            elif command.provider_number_id is not None:
+                raise InvalidInput("a phone number id goes with a Meta account: pass its account_id too")
             updated = await self._uow.senders.get(tenant_id, sender_id)
             await self._uow.commit()
         if updated is None:  # pragma: no cover - it was there a moment ago, in this transaction
@@ -235,17 +255,19 @@ class CredentialsSummary:
     api_key_sid: str | None = None
 
 
-def _summary(credentials: TwilioCredentials | None) -> CredentialsSummary:
-    if credentials is None:
+def _summary(account: ProviderAccount | None) -> CredentialsSummary:
+    if account is None or not isinstance(account.credentials, TwilioCredentials):
         return CredentialsSummary(configured=False)
     return CredentialsSummary(
-        configured=True, account_sid=credentials.account_sid, api_key_sid=credentials.api_key_sid
+        configured=True,
+        account_sid=account.credentials.account_sid,
+        api_key_sid=account.credentials.api_key_sid,
     )
 
 
 class SetTwilioCredentials:
     """Store (replace) the tenant's Twilio credentials, sealed; the secrets are never returned. Needs a
-    person."""
+    person. They are the tenant's first Twilio account (see ``store_twilio_credentials``)."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
@@ -255,19 +277,11 @@ class SetTwilioCredentials:
         require_person(actor, PersonOnly.SET_PROVIDER_CREDENTIALS)
         require_tenant_admin(actor, _CREDENTIALS_ADMINS_ONLY)
         async with self._uow:
-            await self._uow.tenants.set_twilio_credentials(actor.tenant_id, credentials)
-            await self._uow.audit.record(
-                audit_entry(
-                    AuditAction.CREDENTIALS_SET,
-                    actor,
-                    now=self._clock.now(),
-                    tenant_id=actor.tenant_id,
-                    target=(TargetKind.CREDENTIALS, None),
-                    details=credentials_details(credentials),
-                )
+            account = await store_twilio_credentials(
+                self._uow, actor, actor.tenant_id, credentials, self._clock.now()
             )
             await self._uow.commit()
-        return _summary(credentials)
+        return _summary(account)
 
 
 class GetCredentialsSummary:
@@ -277,7 +291,7 @@ class GetCredentialsSummary:
     async def __call__(self, actor: Principal) -> CredentialsSummary:
         require_tenant_admin(actor, _CREDENTIALS_ADMINS_ONLY)
         async with self._uow:
-            return _summary(await self._uow.tenants.get_twilio_credentials(actor.tenant_id))
+            return _summary(await self._uow.provider_accounts.first_of(actor.tenant_id, ProviderName.TWILIO))
 
 
 # --------------------------------------------------------------------------------------------- API keys

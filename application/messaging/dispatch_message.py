@@ -89,6 +89,7 @@ class DispatchMessage:
             message=message,
             account=leased.account,
             provider_number_id=leased.provider_number_id,
+            sender_has_account=leased.sender_has_account,
         )
         if job.phase is JobPhase.RECONCILE:
             return await self._reconcile(job, owner, request)

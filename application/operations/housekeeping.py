@@ -15,7 +15,7 @@ class ResealCredentials:
 
     async def __call__(self) -> int:
         async with self._uow:
-            count = await self._uow.tenants.reseal_credentials()
+            count = await self._uow.provider_accounts.reseal()
             count += await self._uow.webhook_endpoints.reseal_secrets()
             await self._uow.commit()
         return count

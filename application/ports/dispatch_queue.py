@@ -50,9 +50,10 @@ class LeasedAttempt:
 
     message: Message | None
     tenant: Tenant | None
-    # The account the message's sender sends through, its secrets opened for the provider call.
+    # The account of the message's sender (see ``OutboundRequest.account``), its secrets opened.
     account: ProviderAccount | None = None
     provider_number_id: str | None = None  # the sender's id at its provider (Meta's)
+    sender_has_account: bool = False  # ``account`` is the sender's own, not its tenant's first Twilio one
 
 
 class DispatchCompletion(enum.Enum):
@@ -100,8 +101,8 @@ class DispatchQueue(Protocol):
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
     ) -> LeasedAttempt | None:
         """Keep the lease until ``until``, and read the message, its tenant and the provider account its
-        sender sends through (see ``Sender.account_id``) in the same step; None if ``owner`` no longer holds the lease (it must not send,
-        and nothing is read)."""
+        sender sends through (see ``Sender.account_id``) in the same step; None if ``owner`` no longer
+        holds the lease (it must not send, and nothing is read)."""
         ...
 
     async def reschedule(

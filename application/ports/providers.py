@@ -37,15 +37,20 @@ class SendOutcome:
 class OutboundRequest:
     tenant: Tenant
     message: Message
-    # The provider account the message's sender sends through; None: the sandbox, or a tenant whose
-    # provider it has no account at yet (the provider then refuses the message).
+    # The provider account of the message's sender: its own, or else its tenant's first Twilio account
+    # (None: there is neither; a provider that needs one refuses the message).
     account: ProviderAccount | None = None
     # The sender's own id at its provider (Meta's phone-number id), when the provider has one.
     provider_number_id: str | None = None
+    # Whether ``account`` is the sender's own; if not, the sender sends through its tenant's provider.
+    sender_has_account: bool = False
 
     @property
     def provider(self) -> ProviderName:
-        return self.account.provider if self.account is not None else self.tenant.provider
+        """Who sends it: the provider of the sender's own account, or else the tenant's provider."""
+        if self.sender_has_account and self.account is not None:
+            return self.account.provider
+        return self.tenant.provider
 
 
 class LookupResult(enum.StrEnum):

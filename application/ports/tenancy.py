@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from domain.administration.tenancy import Sender, Tenant, TwilioCredentials
+from domain.administration.tenancy import ProviderAccount, ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
 
 
 @dataclass(frozen=True, slots=True)
 class TwilioSigner:
-    """Who signs Twilio's callbacks for a sender: its number, its tenant's Twilio account and auth token."""
+    """Who signs Twilio's callbacks for a sender: its number, its Twilio account and auth token."""
 
     tenant_id: UUID
     phone_number: PhoneNumber
@@ -26,8 +26,6 @@ class TenantRepository(Protocol):
     async def get(self, tenant_id: UUID) -> Tenant | None: ...
     async def get_by_name(self, name: str) -> Tenant | None: ...
     async def count(self) -> int: ...
-    async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None: ...
-    async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None: ...
     async def update(self, tenant: Tenant) -> None:
         """Store the tenant's name, provider, status and session window check; NotFound if it is gone."""
         ...
@@ -36,13 +34,61 @@ class TenantRepository(Protocol):
         """Every tenant (the platform tenant included), by name; ``after_name`` exclusive."""
         ...
 
-    async def reseal_credentials(self) -> int:
-        """Re-encrypt every tenant's stored credentials under the newest key; return how many changed."""
+
+@dataclass(frozen=True, slots=True)
+class MetaNumber:
+    """A sender on Meta's Cloud API, as Meta's webhooks name it (its phone-number id), with what proves
+    a webhook for it: its account's app secret, and the verify token of the subscription handshake."""
+
+    tenant_id: UUID
+    provider_number_id: str
+    phone_number: PhoneNumber
+    app_secret: str
+    verify_token: str
+
+
+class ProviderAccountRepository(Protocol):
+    """A tenant's provider accounts, their secrets sealed at rest and opened as they are read.
+
+    A sender's account is its own (``Sender.account_id``) or else its tenant's first Twilio account (the
+    one ``PUT /api/credentials`` sets): Twilio's callbacks for it are signed with that account's token.
+    Which provider sends its messages is the account's when it is its own, else the tenant's provider.
+    """
+
+    async def add(self, account: ProviderAccount) -> None: ...
+    async def get(self, tenant_id: UUID, account_id: UUID) -> ProviderAccount | None: ...
+    async def list_for_tenant(self, tenant_id: UUID) -> list[ProviderAccount]:
+        """Oldest first."""
+        ...
+
+    async def first_of(self, tenant_id: UUID, provider: ProviderName) -> ProviderAccount | None:
+        """The tenant's oldest account at ``provider``."""
+        ...
+
+    async def update(self, account: ProviderAccount) -> None:
+        """Store its label and credentials; NotFound if it is gone."""
+        ...
+
+    async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
+        """Delete it; False if the tenant has no such account; Conflict while a sender sends through it."""
+        ...
+
+    async def of_sender(self, sender: Sender) -> ProviderAccount | None:
+        """``sender``'s account (see the class's docstring); None if it has none."""
+        ...
+
+    async def reseal(self) -> int:
+        """Re-encrypt every account's secrets under the newest key; return how many accounts changed."""
         ...
 
     async def twilio_signers(self) -> list[TwilioSigner]:
-        """Every sender of every tenant that has Twilio credentials, with them (one query). A tenant
-        whose credentials do not open is left out (and logged)."""
+        """Every sender of every tenant that sends through a Twilio account, with that account's SID
+        and auth token (one query). An account whose secrets do not open is left out (and logged)."""
+        ...
+
+    async def meta_numbers(self) -> list[MetaNumber]:
+        """Every sender of every tenant on a Meta account, with its phone-number id (one query). An
+        account whose secrets do not open is left out (and logged)."""
         ...
 
 
@@ -64,6 +110,13 @@ class SenderRepository(Protocol):
 
     async def get(self, tenant_id: UUID, sender_id: UUID) -> Sender | None: ...
     async def update_label(self, tenant_id: UUID, sender_id: UUID, label: str) -> None: ...
+    async def move(
+        self, tenant_id: UUID, sender_id: UUID, account_id: UUID | None, provider_number_id: str | None
+    ) -> None:
+        """Send through another provider account (None: the tenant's provider); its number, and so its
+        conversations and history, stay. AlreadyExists if another sender has ``provider_number_id``."""
+        ...
+
     async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
         """Make this sender the tenant's only default one."""
         ...

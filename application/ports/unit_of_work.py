@@ -20,7 +20,7 @@ from application.ports.messages import (
     MessageAcceptance,
     MessageRepository,
 )
-from application.ports.tenancy import SenderRepository, TenantRepository
+from application.ports.tenancy import ProviderAccountRepository, SenderRepository, TenantRepository
 from application.ports.tenant_webhooks import WebhookDeliveryQueue, WebhookEndpointRepository, WebhookOutbox
 
 
@@ -31,6 +31,8 @@ class Repositories(Protocol):
     def tenants(self) -> TenantRepository: ...
     @property
     def senders(self) -> SenderRepository: ...
+    @property
+    def provider_accounts(self) -> ProviderAccountRepository: ...
     @property
     def users(self) -> UserRepository: ...
     @property

@@ -44,6 +44,8 @@ class AuditAction(enum.StrEnum):
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     CREDENTIALS_SET = "credentials.set"
+    PROVIDER_ACCOUNT_ADDED = "provider_account.added"
+    PROVIDER_ACCOUNT_REMOVED = "provider_account.removed"
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"  # with its first signing secret
     WEBHOOK_SECRET_ROTATED = "webhook_secret.rotated"  # noqa: S105 - an action's name
     TENANT_CREATED = "tenant.created"
@@ -64,7 +66,8 @@ class TargetKind(enum.StrEnum):
     USER = "user"
     SESSION = "session"
     API_KEY = "api_key"
-    CREDENTIALS = "credentials"
+    CREDENTIALS = "credentials"  # a tenant's Twilio credentials, before they were a provider account
+    PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
 
 
@@ -79,6 +82,7 @@ DETAIL_NAMES = frozenset(
         "provider",
         "account_sid",
         "api_key_sid",
+        "business_account_id",
         "reason",
         "sessions_ended",
         "changed",  # which fields of a tenant changed, comma-separated

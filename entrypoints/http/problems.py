@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from application.errors import (
     AccessDenied,
+    AccountInUse,
     AlreadyExists,
     ApplicationError,
     AuthenticationFailed,
@@ -61,6 +62,7 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (CallbackRejected, ProblemType(403, "webhook-signature-invalid", "Webhook signature invalid")),
     (NotFound, ProblemType(404, "not-found", "Not found")),
     (AlreadyExists, ProblemType(409, "conflict", "Already exists")),
+    (AccountInUse, ProblemType(409, "account-in-use", "Provider account in use")),
     # A concurrent change won, and running this one again did not help: the client may send it again.
     (TransactionConflict, ProblemType(409, "concurrent-update", "Conflicting concurrent update")),
     (InvalidCursor, ProblemType(400, "invalid-cursor", "Invalid cursor")),

@@ -37,6 +37,7 @@ from entrypoints.container import create_container, shutdown, warn_unless_row_le
 from entrypoints.settings import load_settings
 from tests.support.databases import UowFactory, empty_all_tables
 from tests.support.postgres_server import PostgresServer, Role
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.repositories import T0
 from tests.support.repositories.access import add_user, new_key, open_session
 from tests.support.repositories.dispatch import accept_holding, key_record, tenant_with_sender
@@ -103,7 +104,7 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     provider_sid = "SM" + message.id.hex
     async with uow_factory() as uow:
         credentials = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="auth-token-0123456789abcdef")
-        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await set_twilio_credentials(uow, tenant.id, credentials)
         await uow.messages.attach_provider_sid(tenant.id, message.id, provider_sid)
         await uow.conversations.record_message(message)
         await uow.commit()
@@ -178,7 +179,7 @@ async def test_the_application_role_is_no_superuser_cannot_bypass_rls_and_owns_n
 def test_every_table_with_tenant_data_has_row_level_security_forced(postgres_admin_url: str) -> None:
     tables = tenant_data_tables(postgres_admin_url)
     # the derivation finds both kinds: tables with tenant_id, and children that belong through a parent
-    assert {"messages", "tenant_credentials", "auth_sessions"} <= tables.keys()
+    assert {"messages", "provider_accounts", "auth_sessions"} <= tables.keys()
     assert tables["refresh_tokens"] == ("auth_sessions", "session_id")
     assert tables["webhook_delivery_attempts"] == ("webhook_deliveries", "delivery_id")
 

@@ -28,6 +28,7 @@ from emulators.twilio import (
     RunningEmulator,
     running_emulator,
 )
+from tests.support.provider_accounts import twilio_account
 
 ACCOUNT = "AC" + "1f" * 16
 TOKEN = "the-tenants-auth-token"
@@ -83,7 +84,9 @@ def outbound(
     return OutboundRequest(
         tenant=tenant,
         message=message,
-        credentials=credentials or TwilioCredentials(account_sid=ACCOUNT, auth_token=TOKEN),
+        account=twilio_account(
+            tenant, credentials or TwilioCredentials(account_sid=ACCOUNT, auth_token=TOKEN)
+        ),
     )
 
 
@@ -160,7 +163,7 @@ async def test_a_tenant_without_credentials_is_rejected_without_calling_twilio(
     emulator: RunningEmulator, provider: TwilioMessagingProvider
 ) -> None:
     request = outbound()
-    outcome = await provider.send(OutboundRequest(request.tenant, request.message, credentials=None))
+    outcome = await provider.send(OutboundRequest(request.tenant, request.message, account=None))
     assert outcome.kind is OutcomeKind.REJECTED
     assert emulator.state.requests == []
 

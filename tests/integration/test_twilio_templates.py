@@ -14,6 +14,7 @@ from domain.administration.tenancy import ProviderName, Tenant, TwilioCredential
 from domain.messaging.messages import Message, MessageContent, Template
 from domain.phone import PhoneNumber
 from emulators.twilio import CallbackSettings, EmulatorConfig, RunningEmulator, running_emulator
+from tests.support.provider_accounts import twilio_account
 
 ACCOUNT = "AC" + "3c" * 16
 TOKEN = "the-tenants-auth-token"
@@ -54,7 +55,7 @@ def template_request(variables: dict[str, str]) -> OutboundRequest:
         now=NOW,
     )
     credentials = TwilioCredentials(account_sid=ACCOUNT, auth_token=TOKEN)
-    return OutboundRequest(tenant=tenant, message=message, credentials=credentials)
+    return OutboundRequest(tenant=tenant, message=message, account=twilio_account(tenant, credentials))
 
 
 async def test_a_template_goes_as_content_sid_and_json_variables_without_body_or_media(

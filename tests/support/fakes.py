@@ -31,6 +31,7 @@ from uuid import UUID, uuid4
 
 from adapters.database.errors import PersistenceError
 from application.errors import (
+    AccountInUse,
     AlreadyExists,
     InvalidToken,
     NotFound,
@@ -58,7 +59,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
-from application.ports.tenancy import TwilioSigner
+from application.ports.tenancy import MetaNumber, TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
     WebhookRequest,
@@ -68,7 +69,16 @@ from application.ports.tenant_webhooks import (
 )
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import MIN_RETENTION, AuditEntry
-from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
+from domain.administration.tenancy import (
+    MetaCredentials,
+    ProviderAccount,
+    ProviderName,
+    Role,
+    Sender,
+    Tenant,
+    TwilioCredentials,
+    User,
+)
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
@@ -168,14 +178,8 @@ def _stored(row: Row) -> Row:
 
 
 class FakeTenantRepository:
-    """``signer_loads`` counts the calls of ``twilio_signers`` (it reads the senders of ``senders``)."""
-
     def __init__(self) -> None:
         self._tenants: dict[UUID, Tenant] = {}
-        self._credentials: dict[UUID, TwilioCredentials] = {}
-        self.senders: FakeSenderRepository | None = None
-        self.resealed = 0
-        self.signer_loads = 0
 
     async def add(self, tenant: Tenant) -> None:
         if tenant.id in self._tenants:
@@ -192,30 +196,6 @@ class FakeTenantRepository:
 
     async def count(self) -> int:
         return len(self._tenants)
-
-    async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
-        if tenant_id not in self._tenants:
-            raise NotFound("the tenant does not exist")
-        self._credentials[tenant_id] = credentials
-
-    async def get_twilio_credentials(self, tenant_id: UUID) -> TwilioCredentials | None:
-        return self._credentials.get(tenant_id)
-
-    async def reseal_credentials(self) -> int:
-        """Nothing is sealed in memory; ``resealed`` counts the calls instead."""
-        self.resealed += 1
-        return len(self._credentials)
-
-    async def twilio_signers(self) -> list[TwilioSigner]:
-        self.signer_loads += 1
-        senders = self.senders.all() if self.senders is not None else []
-        return [
-            TwilioSigner(
-                sender.tenant_id, sender.phone_number, credentials.account_sid, credentials.auth_token
-            )
-            for sender in senders
-            if (credentials := self._credentials.get(sender.tenant_id)) is not None
-        ]
 
     async def update(self, tenant: Tenant) -> None:
         if tenant.id not in self._tenants:
@@ -238,11 +218,111 @@ class FakeTenantRepository:
         self._tenants[tenant.id] = tenant
 
     def snapshot(self) -> Restore:
-        tenants, credentials = dict(self._tenants), dict(self._credentials)
+        tenants = dict(self._tenants)
 
         def restore() -> None:
             self._tenants = dict(tenants)
-            self._credentials = dict(credentials)
+
+        return restore
+
+
+class FakeProviderAccountRepository:
+    """``signer_loads`` counts the calls of ``twilio_signers``; ``resealed`` those of ``reseal`` (nothing is
+    sealed in memory). It reads the senders of ``senders`` and the tenants of ``tenants``."""
+
+    def __init__(self, tenants: FakeTenantRepository, senders: FakeSenderRepository) -> None:
+        self._accounts: dict[UUID, ProviderAccount] = {}
+        self._tenants = tenants
+        self._senders = senders
+        self.resealed = 0
+        self.signer_loads = 0
+
+    async def add(self, account: ProviderAccount) -> None:
+        if await self._tenants.get(account.tenant_id) is None:
+            raise NotFound("the tenant does not exist")
+        if account.id in self._accounts:
+            raise AlreadyExists(f"account {account.id} exists already")
+        self._accounts[account.id] = _stored(account)
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> ProviderAccount | None:
+        account = self._accounts.get(account_id)
+        return account if account is not None and account.tenant_id == tenant_id else None
+
+    async def list_for_tenant(self, tenant_id: UUID) -> list[ProviderAccount]:
+        return sorted(
+            (a for a in self._accounts.values() if a.tenant_id == tenant_id),
+            key=lambda account: (account.created_at, account.id),
+        )
+
+    async def first_of(self, tenant_id: UUID, provider: ProviderName) -> ProviderAccount | None:
+        return next((a for a in await self.list_for_tenant(tenant_id) if a.provider is provider), None)
+
+    async def update(self, account: ProviderAccount) -> None:
+        if await self.get(account.tenant_id, account.id) is None:
+            raise NotFound("the tenant has no such provider account")
+        self._accounts[account.id] = _stored(account)
+
+    async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
+        if await self.get(tenant_id, account_id) is None:
+            return False
+        if any(sender.account_id == account_id for sender in self._senders.all()):
+            raise AccountInUse("senders send through this account: move or remove them first")
+        del self._accounts[account_id]
+        return True
+
+    async def of_sender(self, sender: Sender) -> ProviderAccount | None:
+        stored = await self._senders.get(sender.tenant_id, sender.id)
+        if stored is None:
+            return None
+        if stored.account_id is not None:
+            return await self.get(stored.tenant_id, stored.account_id)
+        return await self.first_of(stored.tenant_id, ProviderName.TWILIO)
+
+    async def reseal(self) -> int:
+        self.resealed += 1
+        return len(self._accounts)
+
+    async def twilio_signers(self) -> list[TwilioSigner]:
+        self.signer_loads += 1
+        signers = []
+        for sender in self._senders.all():
+            account = await self.of_sender(sender)
+            if account is not None and isinstance(account.credentials, TwilioCredentials):
+                signers.append(
+                    TwilioSigner(
+                        sender.tenant_id,
+                        sender.phone_number,
+                        account.credentials.account_sid,
+                        account.credentials.auth_token,
+                    )
+                )
+        return signers
+
+    async def meta_numbers(self) -> list[MetaNumber]:
+        numbers = []
+        for sender in self._senders.all():
+            account = await self.of_sender(sender)
+            if (
+                account is not None
+                and isinstance(account.credentials, MetaCredentials)
+                and sender.provider_number_id is not None
+            ):
+                numbers.append(
+                    MetaNumber(
+                        tenant_id=sender.tenant_id,
+                        provider_number_id=sender.provider_number_id,
+                        phone_number=sender.phone_number,
+                        app_secret=account.credentials.app_secret,
+                        verify_token=account.credentials.verify_token,
+                    )
+                )
+        return numbers
+
+    def snapshot(self) -> Restore:
+        accounts = dict(self._accounts)
+
+        def restore() -> None:
+            self._accounts = dict(accounts)
 
         return restore
 
@@ -296,6 +376,20 @@ class FakeSenderRepository:
         sender = await self.get(tenant_id, sender_id)
         if sender is not None:
             self._senders[sender_id] = replace(sender, label=label)
+
+    async def move(
+        self, tenant_id: UUID, sender_id: UUID, account_id: UUID | None, provider_number_id: str | None
+    ) -> None:
+        sender = await self.get(tenant_id, sender_id)
+        if sender is None:
+            return
+        if provider_number_id is not None and any(
+            other.provider_number_id == provider_number_id and other.id != sender_id for other in self.all()
+        ):
+            raise AlreadyExists("this phone number id is another sender's")
+        self._senders[sender_id] = replace(
+            sender, account_id=account_id, provider_number_id=provider_number_id
+        )
 
     async def make_default(self, tenant_id: UUID, sender_id: UUID) -> None:
         self.make_default_calls += 1
@@ -588,11 +682,16 @@ class FakeDispatchQueue:
     """Leases like the real queue: a claimed job is invisible to other owners until its lease ends."""
 
     def __init__(
-        self, senders: FakeSenderRepository, messages: FakeMessageRepository, tenants: FakeTenantRepository
+        self,
+        senders: FakeSenderRepository,
+        messages: FakeMessageRepository,
+        tenants: FakeTenantRepository,
+        accounts: FakeProviderAccountRepository,
     ) -> None:
         self._senders = senders
         self._messages = messages  # read with a renewed lease, written when a job completes
         self._tenants = tenants
+        self.accounts = accounts
         self._jobs: dict[UUID, DispatchJob] = {}
         self._leases: dict[UUID, tuple[str, datetime]] = {}
 
@@ -645,10 +744,14 @@ class FakeDispatchQueue:
         if job is None or job.tenant_id != tenant_id or lease is None or lease[0] != owner:
             return None
         self._leases[message_id] = (owner, _utc(until))
+        message = await self._messages.get(tenant_id, message_id)
+        sender = await self._senders.get_by_number(tenant_id, message.sender) if message else None
         return LeasedAttempt(
-            message=await self._messages.get(tenant_id, message_id),
+            message=message,
             tenant=await self._tenants.get(tenant_id),
-            credentials=await self._tenants.get_twilio_credentials(tenant_id),
+            account=await self.accounts.of_sender(sender) if sender is not None else None,
+            provider_number_id=sender.provider_number_id if sender is not None else None,
+            sender_has_account=sender is not None and sender.account_id is not None,
         )
 
     def _lease(self, job: DispatchJob, owner: str, now: datetime, lease_seconds: float) -> DispatchJob:
@@ -1202,6 +1305,7 @@ class FakeDatabase:
 
     tenants: FakeTenantRepository = field(default_factory=FakeTenantRepository)
     senders: FakeSenderRepository = field(default_factory=FakeSenderRepository)
+    provider_accounts: FakeProviderAccountRepository = field(init=False)
     users: FakeUserRepository = field(default_factory=FakeUserRepository)
     messages: FakeMessageRepository = field(default_factory=FakeMessageRepository)
     conversations: FakeConversationRepository = field(default_factory=FakeConversationRepository)
@@ -1216,12 +1320,12 @@ class FakeDatabase:
     acceptance: FakeMessageAcceptance = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tenants.senders = self.senders  # what twilio_signers reads
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
+        self.provider_accounts = FakeProviderAccountRepository(self.tenants, self.senders)
         self.acceptance = FakeMessageAcceptance(self)
         self.sessions = FakeSessionRepository(self.users, self.tenants)
         # The queue reads the senders' pauses.
-        self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants)
+        self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants, self.provider_accounts)
         self.webhook_events = FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
         self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
 
@@ -1231,6 +1335,7 @@ class FakeDatabase:
             self.idempotency.snapshot(),
             self.tenants.snapshot(),
             self.senders.snapshot(),
+            self.provider_accounts.snapshot(),
             self.users.snapshot(),
             self.messages.snapshot(),
             self.conversations.snapshot(),

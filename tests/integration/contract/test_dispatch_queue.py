@@ -14,6 +14,7 @@ from domain.administration.tenancy import TwilioCredentials
 from domain.messaging.messages import MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.repositories import OUR_NUMBER, T0
 from tests.support.repositories.dispatch import (
     accept_holding,
@@ -191,7 +192,7 @@ async def test_extending_the_lease_reads_the_message_its_tenant_and_the_opened_c
     tenant = await tenant_with_sender(uow_factory)
     credentials = TwilioCredentials(account_sid="AC" + "0" * 32, auth_token="token-of-the-tenant")
     async with uow_factory() as uow:
-        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await set_twilio_credentials(uow, tenant.id, credentials)
         await uow.commit()
     message = await accepted_with_job(uow_factory, tenant)
     await claim(uow_factory, "a", T0)
@@ -205,7 +206,8 @@ async def test_extending_the_lease_reads_the_message_its_tenant_and_the_opened_c
     assert leased is not None
     assert leased.message == message
     assert leased.tenant == tenant
-    assert leased.credentials == credentials
+    assert leased.account is not None
+    assert leased.account.credentials == credentials
     assert await claim(uow_factory, "b", T0 + timedelta(seconds=60)) == [], "a's lease was extended"
     assert len(await claim(uow_factory, "b", T0 + timedelta(seconds=91))) == 1
 
@@ -219,7 +221,7 @@ async def test_a_tenant_without_credentials_is_read_with_none(uow_factory: UowFa
         leased = await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="a", until=T0)
 
     assert leased is not None
-    assert (leased.message, leased.tenant, leased.credentials) == (message, tenant, None)
+    assert (leased.message, leased.tenant, leased.account) == (message, tenant, None)
 
 
 async def test_without_the_lease_nothing_is_read_and_the_lease_is_left_alone(uow_factory: UowFactory) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.database.engine import create_database_engine
 from adapters.database.errors import PersistenceError
 from adapters.database.migrate import upgrade
-from adapters.database.tables import tenant_credentials
+from adapters.database.tables import provider_accounts
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from application.errors import AlreadyExists, CredentialsUnreadable, NotFound, StorageUnavailable
@@ -43,6 +43,7 @@ from domain.phone import PhoneNumber
 from tests.support.cross_tenant import cross_tenant_connection
 from tests.support.databases import UowFactory
 from tests.support.postgres_server import PostgresServer
+from tests.support.provider_accounts import set_twilio_credentials, twilio_credentials
 from tests.support.repositories import OUR_NUMBER, T0
 from tests.support.repositories.messages import ALICE, add_messages, add_tenant, inbound, outbound
 from tests.support.stored_rows import StoredRows
@@ -105,15 +106,15 @@ async def test_credentials_round_trip_and_are_replaced(uow_factory: UowFactory) 
         api_key_secret="api-key-secret-xyz",
     )
     async with uow_factory() as uow:
-        assert await uow.tenants.get_twilio_credentials(tenant.id) is None
-        await uow.tenants.set_twilio_credentials(tenant.id, first)
+        assert await twilio_credentials(uow, tenant.id) is None
+        await set_twilio_credentials(uow, tenant.id, first)
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.tenants.get_twilio_credentials(tenant.id) == first
-        await uow.tenants.set_twilio_credentials(tenant.id, second)
+        assert await twilio_credentials(uow, tenant.id) == first
+        await set_twilio_credentials(uow, tenant.id, second)
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.tenants.get_twilio_credentials(tenant.id) == second
+        assert await twilio_credentials(uow, tenant.id) == second
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
@@ -126,16 +127,24 @@ async def test_the_secret_is_stored_sealed(uow_factory: UowFactory, engine: Asyn
         api_key_secret=API_KEY_SECRET,
     )
     async with uow_factory() as uow:
-        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await set_twilio_credentials(uow, tenant.id, credentials)
         await uow.commit()
 
     async with cross_tenant_connection(engine) as connection:
-        row = (await connection.execute(sa.select(tenant_credentials))).mappings().one()
+        row = (
+            (
+                await connection.execute(
+                    sa.select(provider_accounts).where(provider_accounts.c.tenant_id == tenant.id)
+                )
+            )
+            .mappings()
+            .one()
+        )
     stored = b"".join(value if isinstance(value, bytes) else str(value).encode() for value in row.values())
     for secret in (AUTH_TOKEN, API_KEY_SECRET):
         assert secret.encode() not in stored
         assert secret[-8:].encode() not in stored
-    assert row["account_sid"] == credentials.account_sid
+    assert row["external_id"] == credentials.account_sid
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
@@ -144,30 +153,26 @@ async def test_a_sealed_secret_copied_to_another_tenant_does_not_open(
 ) -> None:
     owner, thief = await add_tenant(uow_factory), await add_tenant(uow_factory)
     async with uow_factory() as uow:
-        await uow.tenants.set_twilio_credentials(owner.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
-        await uow.tenants.set_twilio_credentials(
-            thief.id, TwilioCredentials("AC" + "2" * 32, "its-own-token")
-        )
+        await set_twilio_credentials(uow, owner.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
+        await set_twilio_credentials(uow, thief.id, TwilioCredentials("AC" + "2" * 32, "its-own-token"))
         await uow.commit()
 
     async with cross_tenant_connection(engine) as connection:
         owners_secret = (
             await connection.execute(
-                sa.select(tenant_credentials.c.auth_token_sealed).where(
-                    tenant_credentials.c.tenant_id == owner.id
-                )
+                sa.select(provider_accounts.c.secret_sealed).where(provider_accounts.c.tenant_id == owner.id)
             )
         ).scalar_one()
         await connection.execute(
-            sa.update(tenant_credentials)
-            .where(tenant_credentials.c.tenant_id == thief.id)
-            .values(auth_token_sealed=owners_secret)
+            sa.update(provider_accounts)
+            .where(provider_accounts.c.tenant_id == thief.id)
+            .values(secret_sealed=owners_secret)
         )
 
     async with uow_factory() as uow:
         with pytest.raises(CredentialsUnreadable):
-            await uow.tenants.get_twilio_credentials(thief.id)
-        assert (await uow.tenants.get_twilio_credentials(owner.id)) is not None
+            await twilio_credentials(uow, thief.id)
+        assert (await twilio_credentials(uow, owner.id)) is not None
 
 
 @pytest.mark.sql_only("spoils one sealed secret in its table; the fake seals nothing")
@@ -188,23 +193,23 @@ async def test_twilio_signers_are_every_sender_of_a_tenant_with_credentials_whos
             Sender(tenant_id=sandboxed.id, phone_number=ALICE, created_at=T0, is_default=True)
         )
         await uow.senders.add(Sender(tenant_id=broken.id, phone_number=BOB, created_at=T0, is_default=True))
-        await uow.tenants.set_twilio_credentials(acme.id, TwilioCredentials(acme_account, AUTH_TOKEN))
-        await uow.tenants.set_twilio_credentials(globex.id, TwilioCredentials(globex_account, "globex-token"))
-        await uow.tenants.set_twilio_credentials(broken.id, TwilioCredentials(acme_account, AUTH_TOKEN))
+        await set_twilio_credentials(uow, acme.id, TwilioCredentials(acme_account, AUTH_TOKEN))
+        await set_twilio_credentials(uow, globex.id, TwilioCredentials(globex_account, "globex-token"))
+        await set_twilio_credentials(uow, broken.id, TwilioCredentials(acme_account, AUTH_TOKEN))
         await uow.commit()
     async with cross_tenant_connection(engine) as connection:  # sealed for another tenant: does not open
         await connection.execute(
-            sa.update(tenant_credentials)
-            .where(tenant_credentials.c.tenant_id == broken.id)
+            sa.update(provider_accounts)
+            .where(provider_accounts.c.tenant_id == broken.id)
             .values(
-                auth_token_sealed=sa.select(tenant_credentials.c.auth_token_sealed)
-                .where(tenant_credentials.c.tenant_id == acme.id)
+                secret_sealed=sa.select(provider_accounts.c.secret_sealed)
+                .where(provider_accounts.c.tenant_id == acme.id)
                 .scalar_subquery()
             )
         )
 
     async with uow_factory() as uow:
-        signers = await uow.tenants.twilio_signers()
+        signers = await uow.provider_accounts.twilio_signers()
 
     mine = {acme.id, globex.id, sandboxed.id, broken.id}  # other tests' tenants share the database
     ours = {
@@ -225,13 +230,13 @@ async def test_credentials_sealed_under_a_key_no_longer_configured_do_not_open(
 ) -> None:
     tenant = await add_tenant(uow_factory)
     async with uow_factory() as uow:
-        await uow.tenants.set_twilio_credentials(tenant.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
+        await set_twilio_credentials(uow, tenant.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
         await uow.commit()
 
     with_other_key = SqlAlchemyUnitOfWork(engine, SecretBox(parse_keys(generate_key())))
     async with with_other_key as uow:
         with pytest.raises(CredentialsUnreadable):
-            await uow.tenants.get_twilio_credentials(tenant.id)
+            await twilio_credentials(uow, tenant.id)
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
@@ -243,24 +248,24 @@ async def test_resealing_moves_every_secret_to_the_newest_key(
         "AC" + "1" * 32, AUTH_TOKEN, api_key_sid="SK" + "3" * 32, api_key_secret=API_KEY_SECRET
     )
     async with uow_factory() as uow:
-        await uow.tenants.set_twilio_credentials(tenant.id, credentials)
+        await set_twilio_credentials(uow, tenant.id, credentials)
         await uow.commit()
     new_key = generate_key()
     rotated = SecretBox(parse_keys(f"{new_key},{credentials_key}"))
 
     async with SqlAlchemyUnitOfWork(engine, rotated) as uow:
-        assert await uow.tenants.reseal_credentials() == 1
-        assert await uow.tenants.reseal_credentials() == 0  # nothing left under the old key
+        assert await uow.provider_accounts.reseal() == 1
+        assert await uow.provider_accounts.reseal() == 0  # nothing left under the old key
         await uow.commit()
 
     async with SqlAlchemyUnitOfWork(engine, SecretBox(parse_keys(new_key))) as uow:
-        assert await uow.tenants.get_twilio_credentials(tenant.id) == credentials
+        assert await twilio_credentials(uow, tenant.id) == credentials
 
 
 async def test_credentials_of_an_unknown_tenant_are_refused(uow_factory: UowFactory) -> None:
     async with uow_factory() as uow:
         with pytest.raises(NotFound, match="tenant"):
-            await uow.tenants.set_twilio_credentials(uuid4(), TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
+            await set_twilio_credentials(uow, uuid4(), TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
 
 
 # --- senders ---------------------------------------------------------------------------------------

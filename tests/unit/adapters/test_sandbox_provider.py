@@ -26,7 +26,7 @@ def request_to(number: str) -> OutboundRequest:
         content=MessageContent(body="hi"),
         now=now,
     )
-    return OutboundRequest(tenant=tenant, message=message, credentials=None)
+    return OutboundRequest(tenant=tenant, message=message)
 
 
 async def test_a_message_is_queued_with_a_twilio_shaped_sid_then_sent_then_delivered() -> None:

@@ -22,10 +22,11 @@ from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport, StatusReportOutcome
 from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader
 from application.ports.rate_limits import RateLimit
-from domain.administration.tenancy import Sender, TwilioCredentials
+from domain.administration.tenancy import ProviderName, Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -55,10 +56,8 @@ _: tuple[ProviderCallbackReader[InboundMessage], ProviderCallbackReader[StatusRe
 @pytest.fixture
 async def tenants(uow: FakeUnitOfWork, acme: TenantAccount, globex: TenantAccount) -> None:
     """Acme (sender +14155238886) and Globex (+447911123456), each on its own Twilio account."""
-    await uow.tenants.set_twilio_credentials(acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
-    await uow.tenants.set_twilio_credentials(
-        globex.tenant.id, TwilioCredentials(GLOBEX_ACCOUNT, GLOBEX_TOKEN)
-    )
+    await set_twilio_credentials(uow, acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
+    await set_twilio_credentials(uow, globex.tenant.id, TwilioCredentials(GLOBEX_ACCOUNT, GLOBEX_TOKEN))
 
 
 @pytest.fixture
@@ -245,7 +244,9 @@ async def test_an_inbound_message_for_no_known_tenant_is_refused(
 async def test_a_tenant_without_twilio_credentials_gets_no_webhooks(
     receive: ReceiveInboundMessage, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    uow.tenants._credentials.pop(acme.tenant.id)
+    account = await uow.provider_accounts.first_of(acme.tenant.id, ProviderName.TWILIO)
+    assert account is not None
+    assert await uow.provider_accounts.remove(acme.tenant.id, account.id)
 
     with pytest.raises(CallbackRejected):
         await receive(inbound(inbound_params()))
@@ -678,9 +679,7 @@ async def test_a_tenant_that_fixed_its_token_is_heard_again_once_the_signers_are
         "CallbackRejected": 3,
         "RateLimited": 2,
     }
-    await uow.tenants.set_twilio_credentials(
-        acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, "rotated-at-twilio")
-    )
+    await set_twilio_credentials(uow, acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, "rotated-at-twilio"))
 
     monotonic.now += 10
 
@@ -695,7 +694,7 @@ async def test_the_signers_are_read_once_for_every_webhook_of_a_few_seconds(
     monotonic.now += 10
     await limited_receive(inbound(inbound_params(sid=f"SM{5:032x}")))
 
-    assert uow.tenants.signer_loads == 2
+    assert uow.provider_accounts.signer_loads == 2
 
 
 async def test_a_sender_added_a_moment_ago_is_heard_at_once(
@@ -711,9 +710,9 @@ async def test_a_sender_added_a_moment_ago_is_heard_at_once(
     receipt = await limited_receive(inbound(inbound_params(to="+14155550999", sid=f"SM{7:032x}")))
 
     assert receipt.message.tenant_id == acme.tenant.id
-    assert uow.tenants.signer_loads == 1
+    assert uow.provider_accounts.signer_loads == 1
     await limited_receive(inbound(inbound_params(to="+14155550999", sid=f"SM{8:032x}")))
-    assert uow.tenants.signer_loads == 2  # read again: it is known from now on
+    assert uow.provider_accounts.signer_loads == 2  # read again: it is known from now on
 
 
 async def test_twilio_is_not_held_back_by_another_addresss_forgeries_nor_by_its_own_traffic(

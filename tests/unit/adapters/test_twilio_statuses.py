@@ -18,6 +18,7 @@ from application.ports.providers import LookupResult, OutboundRequest, OutcomeKi
 from domain.administration.tenancy import ProviderName, Tenant, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
+from tests.support.provider_accounts import twilio_account
 from tests.support.twilio_callbacks import ACME_ACCOUNT, ACME_TOKEN, status_params, status_url
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -104,7 +105,9 @@ def request() -> OutboundRequest:
         now=NOW,
     )
     return OutboundRequest(
-        tenant=tenant, message=message, credentials=TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN)
+        tenant=tenant,
+        message=message,
+        account=twilio_account(tenant, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN)),
     )
 
 

@@ -243,6 +243,7 @@ async def test_credentials_and_webhook_secrets_are_recorded_without_the_secrets(
     rotated = await RotateWebhookSecret(uow, clock)(admin(acme), created.endpoint.id, timedelta(hours=1))
 
     assert only(uow, AuditAction.CREDENTIALS_SET).details == {
+        "provider": "twilio",
         "account_sid": "AC" + "6" * 32,
         "api_key_sid": "SK" + "7" * 32,
     }

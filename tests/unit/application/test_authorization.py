@@ -33,6 +33,7 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
+from tests.support.provider_accounts import twilio_credentials
 from tests.support.use_cases import add_agent, admin_of
 
 FAILURE_LIMIT = RateLimit(amount=5, per_seconds=900)
@@ -125,7 +126,7 @@ async def test_a_tenant_admin_key_is_refused_and_nothing_changes(
         await attempts(uow, hasher, clock, limiter)[what](key_of(prepared))
 
     assert (uow.users.all(), uow.api_keys.all(), uow.audit.all()) == (users, keys, entries)
-    assert await uow.tenants.get_twilio_credentials(prepared.tenant.id) is None
+    assert await twilio_credentials(uow, prepared.tenant.id) is None
 
 
 @pytest.mark.parametrize("what", ATTEMPTS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
@@ -19,16 +19,24 @@ from application.administration.onboarding import (
 from application.authorization import OPERATOR
 from application.errors import AlreadyExists, InvalidInput, NotFound, StorageUnavailable
 from application.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from domain.administration.tenancy import ProviderName, Role, Tenant, TenantStatus, TwilioCredentials
+from domain.administration.tenancy import (
+    ProviderAccount,
+    ProviderName,
+    Role,
+    Tenant,
+    TenantStatus,
+    TwilioCredentials,
+)
 from domain.errors import InvalidPhoneNumber
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
     FakeDatabase,
     FakePasswordHasher,
-    FakeTenantRepository,
+    FakeProviderAccountRepository,
     FakeUnitOfWork,
     FixedClock,
 )
+from tests.support.provider_accounts import twilio_credentials
 
 CREDENTIALS = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="an-auth-token-0001")
 
@@ -104,15 +112,17 @@ async def test_a_tenant_on_twilio_keeps_its_credentials(
     )
 
     assert tenant.provider is ProviderName.TWILIO
-    assert await uow.tenants.get_twilio_credentials(tenant.id) == CREDENTIALS
+    assert await twilio_credentials(uow, tenant.id) == CREDENTIALS
 
 
 async def test_a_tenant_is_never_half_created(clock: FixedClock) -> None:
-    class TenantsThatLoseCredentials(FakeTenantRepository):
-        async def set_twilio_credentials(self, tenant_id: UUID, credentials: TwilioCredentials) -> None:
+    class AccountsThatLoseCredentials(FakeProviderAccountRepository):
+        async def add(self, account: ProviderAccount) -> None:
             raise StorageUnavailable("the database went away")
 
-    uow = FakeUnitOfWork(FakeDatabase(tenants=TenantsThatLoseCredentials()))
+    database = FakeDatabase()
+    database.provider_accounts = AccountsThatLoseCredentials(database.tenants, database.senders)
+    uow = FakeUnitOfWork(database)
 
     with pytest.raises(StorageUnavailable):
         await CreateTenant(uow, clock)(

@@ -31,6 +31,7 @@ from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role, TenantStatus, TwilioCredentials
 from domain.identity.credentials import PLATFORM_TENANT_ID, AuthSession, RevocationReason
 from tests.support.fakes import FakePasswordHasher, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.provider_accounts import set_twilio_credentials
 
 CREDENTIALS = TwilioCredentials(account_sid="AC" + "1" * 32, auth_token="auth-token-0123456789")
 ROOT = Principal(user_id=uuid4(), tenant_id=PLATFORM_TENANT_ID, role=Role.PLATFORM_ADMIN)
@@ -117,7 +118,7 @@ async def test_moving_to_twilio_needs_credentials_first(
             ROOT, acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO)
         )
 
-    await uow.tenants.set_twilio_credentials(acme.tenant.id, CREDENTIALS)
+    await set_twilio_credentials(uow, acme.tenant.id, CREDENTIALS)
     updated = await UpdateTenant(uow, clock)(
         ROOT, acme.tenant.id, UpdateTenantCommand(provider=ProviderName.TWILIO)
     )
@@ -128,7 +129,7 @@ async def test_moving_to_twilio_needs_credentials_first(
 async def test_a_twilio_tenant_keeps_the_window_check(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    await uow.tenants.set_twilio_credentials(acme.tenant.id, CREDENTIALS)
+    await set_twilio_credentials(uow, acme.tenant.id, CREDENTIALS)
 
     with pytest.raises(InvalidInput, match="sandbox"):
         await UpdateTenant(uow, clock)(

@@ -35,6 +35,7 @@ from tests.support.fakes import (
     open_window,
     provision_account,
 )
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.use_cases import build_send_message
 
 CUSTOMER = "+447911123456"
@@ -240,13 +241,14 @@ async def test_the_provider_gets_the_tenant_the_message_and_its_credentials(
     send: Send, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
 ) -> None:
     credentials = TwilioCredentials(account_sid="AC" + "0" * 32, auth_token="s3cr3t-auth-token")
-    await uow.tenants.set_twilio_credentials(acme.tenant.id, credentials)
+    await set_twilio_credentials(uow, acme.tenant.id, credentials)
 
     message = await send(to_customer(acme, from_number=acme.sender.phone_number.whatsapp_address))
 
     [request] = provider.requests
     assert request.tenant == acme.tenant
-    assert request.credentials == credentials
+    assert request.account is not None
+    assert request.account.credentials == credentials
     assert request.message.id == message.id
     assert request.message.contact.whatsapp_address == "whatsapp:" + CUSTOMER
 
@@ -256,7 +258,7 @@ async def test_a_tenant_without_credentials_hands_none_to_the_provider(
 ) -> None:
     await send(to_customer(acme))
 
-    assert provider.requests[0].credentials is None
+    assert provider.requests[0].account is None
 
 
 async def test_the_recipient_is_stored_in_e164(send: Send, acme: TenantAccount) -> None:

@@ -35,6 +35,7 @@ from domain.identity.credentials import (
     hash_secret,
 )
 from tests.support.fakes import FakePasswordHasher, FakeSleep, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.provider_accounts import twilio_credentials
 from tests.support.use_cases import add_agent, admin_of
 
 
@@ -285,7 +286,7 @@ async def test_credentials_are_set_and_only_their_sids_are_shown(
         "SK" + "b" * 32,
     )
     assert "auth-token" not in repr(summary)
-    assert await uow.tenants.get_twilio_credentials(acme.tenant.id) == credentials
+    assert await twilio_credentials(uow, acme.tenant.id) == credentials
 
 
 # --------------------------------------------------------------------------------------------- API keys
@@ -408,7 +409,7 @@ async def test_the_use_case_refuses_a_caller_who_is_not_a_tenant_admin_and_nothi
 
     assert type(refused.value) is AccessDenied  # the role, not a person, is what is missing
     assert (uow.users.all(), uow.senders.all(), uow.api_keys.all(), uow.audit.all()) == before
-    assert await uow.tenants.get_twilio_credentials(acme.tenant.id) is None
+    assert await twilio_credentials(uow, acme.tenant.id) is None
 
 
 # What an API key may do is what its role may: an agent's key is no tenant admin either.

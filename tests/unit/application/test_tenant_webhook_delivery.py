@@ -48,6 +48,7 @@ from tests.support.fakes import (
     FixedClock,
     TenantAccount,
 )
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -136,7 +137,7 @@ def only(uow: FakeUnitOfWork) -> WebhookDelivery:
 async def test_an_inbound_message_becomes_a_message_received_event(
     uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    await uow.tenants.set_twilio_credentials(acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
+    await set_twilio_credentials(uow, acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
     endpoint = (await register(uow, clock, acme)).endpoint
     params = inbound_params(body="Where is my order?")
     receive = ReceiveInboundMessage(uow, TwilioInboundMessages(), clock)

@@ -22,6 +22,7 @@ from domain.administration.tenancy import Sender, TwilioCredentials
 from domain.messaging.messages import Direction, Message
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -38,7 +39,7 @@ BRAZIL_OLD_ACCOUNT, BRAZIL_PLAN = "+551187654321", "+5511987654321"
 
 @pytest.fixture
 async def twilio_account(uow: FakeUnitOfWork, acme: TenantAccount) -> None:
-    await uow.tenants.set_twilio_credentials(acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
+    await set_twilio_credentials(uow, acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
 
 
 @pytest.fixture

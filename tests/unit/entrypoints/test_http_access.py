@@ -25,6 +25,7 @@ from entrypoints.http.access import Access, access_for, is_automatic_options
 from entrypoints.settings import ConfigurationError, load_settings
 from tests.support.api import ACCESS_CONTROL, PASSWORD, Api, ApiOptions, assert_problem
 from tests.support.fakes import FakeSleep, FakeUnitOfWork, FixedClock
+from tests.support.provider_accounts import twilio_credentials
 
 # Every route anyone may call without a Bearer credential. Adding one here is a security decision.
 PUBLIC_ROUTES = {
@@ -467,7 +468,7 @@ async def _what_a_key_must_not_change(api: Api) -> tuple[object, ...]:
     return (
         api.database.users.all(),
         [(key.id, key.revoked_at) for key in api.database.api_keys.all()],
-        await api.database.tenants.get_twilio_credentials(api.acme.tenant.id),
+        await twilio_credentials(api.database, api.acme.tenant.id),
         api.database.webhook_endpoints.all(),
         api.database.sessions.all(),
     )

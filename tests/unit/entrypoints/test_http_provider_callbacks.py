@@ -14,6 +14,7 @@ from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.api import Api, ApiOptions, MakeApi, assert_problem
 from tests.support.fakes import FakeDatabase, FakeUnitOfWork, FixedClock, TenantAccount
+from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -56,10 +57,8 @@ def api_options() -> ApiOptions:
 async def as_twilio_reaches(api: Api) -> Gateway:
     """The app as Twilio reaches it: acme and globex hold their Twilio credentials."""
     seed = FakeUnitOfWork(api.database)
-    await seed.tenants.set_twilio_credentials(api.acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
-    await seed.tenants.set_twilio_credentials(
-        api.globex.tenant.id, TwilioCredentials(GLOBEX_ACCOUNT, GLOBEX_TOKEN)
-    )
+    await set_twilio_credentials(seed, api.acme.tenant.id, TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN))
+    await set_twilio_credentials(seed, api.globex.tenant.id, TwilioCredentials(GLOBEX_ACCOUNT, GLOBEX_TOKEN))
     return Gateway(api.client, api.database, api.acme)
 
 
