@@ -41,6 +41,13 @@ from application.administration.platform import (
     SuspendTenant,
     UpdateTenant,
 )
+from application.administration.provider_accounts import (
+    AddProviderAccount,
+    GetProviderAccount,
+    ListProviderAccounts,
+    RemoveProviderAccount,
+    UpdateProviderAccount,
+)
 from application.administration.tenant_admin import (
     GetCredentialsSummary,
     GetUser,
@@ -321,6 +328,11 @@ class Container(containers.DeclarativeContainer):
     remove_sender = providers.Factory(RemoveSender, unit_of_work, conflict_retry)
     get_credentials_summary = providers.Factory(GetCredentialsSummary, unit_of_work)
     set_twilio_credentials = providers.Factory(SetTwilioCredentials, unit_of_work, clock)
+    list_provider_accounts = providers.Factory(ListProviderAccounts, unit_of_work)
+    get_provider_account = providers.Factory(GetProviderAccount, unit_of_work)
+    add_provider_account = providers.Factory(AddProviderAccount, unit_of_work, clock)
+    update_provider_account = providers.Factory(UpdateProviderAccount, unit_of_work, clock)
+    remove_provider_account = providers.Factory(RemoveProviderAccount, unit_of_work, clock)
     list_api_keys = providers.Factory(ListApiKeys, unit_of_work)
     create_api_key = providers.Factory(CreateApiKey, unit_of_work, clock)
     revoke_api_key = providers.Factory(RevokeApiKey, unit_of_work, clock)

@@ -61,6 +61,9 @@ SAVED_VARIABLES: Mapping[str, str] = {
     "tenantAdminAccessToken": "That admin's access token",
     "twilioAccountSid": "Twilio credentials set on that tenant (made up: the tenant stays on the sandbox)",
     "twilioAuthToken": "Twilio auth token set on that tenant (made up)",
+    "metaAccessToken": "A Meta access token of an account added to that tenant (made up)",
+    "metaSecret": "The app secret and verify token of that account (made up)",
+    "providerAccountId": "The Meta account the run adds to that tenant (and removes)",
 }
 
 
@@ -329,10 +332,10 @@ FOLDERS: tuple[Folder, ...] = (
     ),
     Folder(
         "Credentials",
-        "Whether the tenant has Twilio credentials: read only here, so the run never replaces a "
-        "tenant's real ones ('Platform admin' sets them on a tenant of its own).",
-        steps=(Step("getCredentials"),),
-        tags=("credentials",),
+        "Whether the tenant has Twilio credentials, and its provider accounts: read only here, so the "
+        "run never replaces a tenant's real ones ('Platform admin' sets them on a tenant of its own).",
+        steps=(Step("getCredentials"), Step("listProviderAccounts")),
+        tags=("credentials", "provider accounts"),
     ),
     Folder(
         "Twilio's callbacks",
@@ -410,6 +413,41 @@ FOLDERS: tuple[Folder, ...] = (
                     ),
                     _set_random("twilioAuthToken", _RANDOM_TEXT),
                 ),
+            ),
+            Step(
+                "addProviderAccount",
+                bearer="tenantAdminAccessToken",
+                body={
+                    "provider": "meta",
+                    "label": "Added by the Postman collection",
+                    "meta": {
+                        "business_account_id": "102290129340398",
+                        "access_token": "{{metaAccessToken}}",
+                        "app_secret": "{{metaSecret}}",
+                        "verify_token": "{{metaSecret}}",
+                    },
+                },
+                saves={"providerAccountId": "body.id"},
+                before=(
+                    _set_random("metaAccessToken", _RANDOM_TEXT),
+                    _set_random("metaSecret", _RANDOM_TEXT),
+                ),
+            ),
+            Step(
+                "getProviderAccount",
+                bearer="tenantAdminAccessToken",
+                path={"account_id": "{{providerAccountId}}"},
+            ),
+            Step(
+                "updateProviderAccount",
+                bearer="tenantAdminAccessToken",
+                path={"account_id": "{{providerAccountId}}"},
+                body={"label": "Renamed by the Postman collection"},
+            ),
+            Step(
+                "removeProviderAccount",
+                bearer="tenantAdminAccessToken",
+                path={"account_id": "{{providerAccountId}}"},
             ),
             Step("adminSuspendTenant", path={"tenant_id": "{{tenantId}}"}),
             Step("adminReactivateTenant", path={"tenant_id": "{{tenantId}}"}),

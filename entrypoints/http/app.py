@@ -22,6 +22,7 @@ from entrypoints.http.administration.controller import (
     AdminTenantsController,
     AuditController,
     CredentialsController,
+    ProviderAccountsController,
     SendersController,
     UsersController,
 )
@@ -113,6 +114,7 @@ def create_app(container: Container) -> Litestar:
             UsersController,
             SendersController,
             CredentialsController,
+            ProviderAccountsController,
             ApiKeysController,
             MeController,
             AuditController,

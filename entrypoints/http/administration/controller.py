@@ -26,6 +26,14 @@ from application.administration.platform import (
     UpdateTenant,
     UpdateTenantCommand,
 )
+from application.administration.provider_accounts import (
+    AddProviderAccount,
+    GetProviderAccount,
+    ListProviderAccounts,
+    RemoveProviderAccount,
+    UpdateProviderAccount,
+    UpdateProviderAccountCommand,
+)
 from application.administration.tenant_admin import (
     GetCredentialsSummary,
     GetUser,
@@ -52,14 +60,17 @@ from entrypoints.http.access import (
 )
 from entrypoints.http.administration.schemas import (
     AuditPageResource,
+    CreateProviderAccountRequest,
     CreateSenderRequest,
     CreateTenantRequest,
     CreateUserRequest,
     CredentialsResource,
+    ProviderAccountResource,
     SenderResource,
     TenantPage,
     TenantResource,
     TwilioCredentialsRequest,
+    UpdateProviderAccountRequest,
     UpdateSenderRequest,
     UpdateTenantRequest,
     UpdateUserRequest,
@@ -364,14 +375,23 @@ class SendersController(Controller):
         principal: NamedDependency[Principal],
         add_sender: NamedDependency[AddSender],
     ) -> SenderResource:
+        """A sender with no `account_id` sends through the tenant's provider; one on a Meta account needs
+        the number's `provider_number_id` (its phone-number id at Meta), which no other sender may have."""
         return SenderResource.of(
-            await add_sender(principal, principal.tenant_id, data.phone_number, label=data.label)
+            await add_sender(
+                principal,
+                principal.tenant_id,
+                data.phone_number,
+                label=data.label,
+                account_id=data.account,
+                provider_number_id=data.provider_number_id,
+            )
         )
 
     @patch(
         "/{sender_id:uuid}",
         operation_id="updateSender",
-        summary="Change a sender's label, or make it the default",
+        summary="Change a sender's label, make it the default, or move it to another provider account",
         responses=problem_responses(400, 404, 409, 413, 422, *BEARER_ERRORS),
     )
     async def update(
@@ -381,10 +401,19 @@ class SendersController(Controller):
         principal: NamedDependency[Principal],
         update_sender: NamedDependency[UpdateSender],
     ) -> SenderResource:
+        """Moving a sender (`account_id`, with `provider_number_id` for a Meta account; `null` for the
+        tenant's provider) keeps its number, so its conversations, their session windows and its history
+        stay; messages accepted from then on go through the new account."""
         sender = await update_sender(
             principal,
             sender_id,
-            UpdateSenderCommand(label=data.label, make_default=data.is_default is True),
+            UpdateSenderCommand(
+                label=data.label,
+                make_default=data.is_default is True,
+                account_id=data.account,
+                provider_number_id=data.provider_number_id,
+                to_tenant_provider=data.moves and data.account is None,
+            ),
         )
         return SenderResource.of(sender)
 
@@ -404,8 +433,114 @@ class SendersController(Controller):
         await remove_sender(principal, sender_id)
 
 
+class ProviderAccountsController(Controller):
+    """Tenant admins keep their tenant's accounts at Twilio and Meta; secrets are write-only."""
+
+    path = "/api/provider-accounts"
+    tags = ["provider accounts"]
+    security = BEARER
+    opt = TENANT_ADMINS
+    dependencies = {
+        "list_provider_accounts": provide(lambda c: c.list_provider_accounts),
+        "get_provider_account": provide(lambda c: c.get_provider_account),
+        "add_provider_account": provide(lambda c: c.add_provider_account),
+        "update_provider_account": provide(lambda c: c.update_provider_account),
+        "remove_provider_account": provide(lambda c: c.remove_provider_account),
+    }
+
+    @get(
+        "/",
+        operation_id="listProviderAccounts",
+        summary="The tenant's provider accounts (never a secret)",
+        responses=problem_responses(*BEARER_ERRORS, 500),
+    )
+    async def list_accounts(
+        self,
+        principal: NamedDependency[Principal],
+        list_provider_accounts: NamedDependency[ListProviderAccounts],
+    ) -> list[ProviderAccountResource]:
+        return [ProviderAccountResource.of(account) for account in await list_provider_accounts(principal)]
+
+    @post(
+        "/",
+        operation_id="addProviderAccount",
+        summary="Add an account at Twilio or Meta",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(400, 413, 422, *BEARER_ERRORS),
+        opt=tenant_admin_in_person(PersonOnly.SET_PROVIDER_CREDENTIALS),
+    )
+    async def add(
+        self,
+        data: JSONBody[CreateProviderAccountRequest],
+        principal: NamedDependency[Principal],
+        add_provider_account: NamedDependency[AddProviderAccount],
+    ) -> ProviderAccountResource:
+        """`provider` is `twilio` or `meta`, with its credentials under the same name. Twilio: the
+        account SID and auth token (it signs Twilio's webhooks), optionally an API key. Meta: the
+        WhatsApp Business Account id, a (system user's) access token, the app secret (it signs Meta's
+        webhooks) and the verify token of the webhook subscription. Stored encrypted; never returned.
+        Needs a person: an API key gets 403 `person-required`. Then add or move senders onto it."""
+        account = await add_provider_account(principal, data.credentials(), label=data.label)
+        return ProviderAccountResource.of(account)
+
+    @get(
+        "/{account_id:uuid}",
+        operation_id="getProviderAccount",
+        summary="One provider account (never a secret)",
+        responses=problem_responses(400, 404, *BEARER_ERRORS, 500),
+    )
+    async def get_one(
+        self,
+        account_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        get_provider_account: NamedDependency[GetProviderAccount],
+    ) -> ProviderAccountResource:
+        return ProviderAccountResource.of(await get_provider_account(principal, account_id))
+
+    @patch(
+        "/{account_id:uuid}",
+        operation_id="updateProviderAccount",
+        summary="Rename a provider account or replace its credentials",
+        responses=problem_responses(400, 404, 413, 422, *BEARER_ERRORS, 500),
+    )
+    async def update(
+        self,
+        account_id: FromPath[UUID],
+        data: JSONBody[UpdateProviderAccountRequest],
+        principal: NamedDependency[Principal],
+        update_provider_account: NamedDependency[UpdateProviderAccount],
+    ) -> ProviderAccountResource:
+        """New credentials (under `twilio` or `meta`, the account's own provider) replace all of its
+        secrets, for a rotated token say; its senders keep it. Replacing credentials needs a person: an
+        API key gets 403 `person-required` (renaming does not)."""
+        account = await update_provider_account(
+            principal,
+            account_id,
+            UpdateProviderAccountCommand(label=data.label, credentials=data.credentials()),
+        )
+        return ProviderAccountResource.of(account)
+
+    @delete(
+        "/{account_id:uuid}",
+        operation_id="removeProviderAccount",
+        summary="Remove a provider account no sender sends through",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(400, 404, 409, *BEARER_ERRORS, 500),
+    )
+    async def remove(
+        self,
+        account_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        remove_provider_account: NamedDependency[RemoveProviderAccount],
+    ) -> None:
+        """409 `account-in-use` while a sender sends through it: move or remove those first."""
+        await remove_provider_account(principal, account_id)
+
+
 class CredentialsController(Controller):
-    """Tenant admins set their tenant's Twilio credentials: write-only."""
+    """Tenant admins set their tenant's Twilio credentials: write-only. They are the tenant's first
+    Twilio account (see /api/provider-accounts), which its senders without an account of their own
+    use."""
 
     path = "/api/credentials"
     tags = ["credentials"]

@@ -12,6 +12,10 @@ from application.administration.audit_trail import AuditPage
 from application.administration.tenant_admin import CredentialsSummary
 from domain.administration.audit import ActorKind, AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import (
+    DEFAULT_GRAPH_API_VERSION,
+    MetaCredentials,
+    ProviderAccount,
+    ProviderCredentials,
     ProviderName,
     Role,
     Sender,
@@ -19,7 +23,9 @@ from domain.administration.tenancy import (
     TenantStatus,
     TwilioCredentials,
     User,
+    provider_of,
 )
+from domain.errors import InvalidCredentials
 from entrypoints.http.wire_types import TenantRole, Text
 
 Username = Annotated[Text, msgspec.Meta(min_length=1, max_length=64, examples=["ana"])]
@@ -41,6 +47,110 @@ class TwilioCredentialsRequest(msgspec.Struct, forbid_unknown_fields=True):
             api_key_sid=self.api_key_sid,
             api_key_secret=self.api_key_secret,
         )
+
+
+class MetaCredentialsRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Write-only: the access token, app secret and verify token are stored encrypted, never returned."""
+
+    business_account_id: Annotated[
+        Text, msgspec.Meta(min_length=1, max_length=32, examples=["102290129340398"])
+    ]
+    access_token: Annotated[Text, msgspec.Meta(min_length=1, max_length=1024)]
+    app_secret: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
+    verify_token: Annotated[Text, msgspec.Meta(min_length=1, max_length=128)]
+    graph_api_version: Annotated[Text, msgspec.Meta(max_length=16, examples=[DEFAULT_GRAPH_API_VERSION])] = (
+        DEFAULT_GRAPH_API_VERSION
+    )
+
+    def to_domain(self) -> MetaCredentials:
+        return MetaCredentials(
+            business_account_id=self.business_account_id,
+            access_token=self.access_token,
+            app_secret=self.app_secret,
+            verify_token=self.verify_token,
+            graph_api_version=self.graph_api_version,
+        )
+
+
+AccountLabel = Annotated[Text, msgspec.Meta(max_length=200, examples=["Meta, Brazil"])]
+
+
+def _credentials_of(
+    provider: ProviderName | None,
+    twilio: TwilioCredentialsRequest | None,
+    meta: MetaCredentialsRequest | None,
+) -> ProviderCredentials | None:
+    if twilio is not None and meta is not None:
+        raise InvalidCredentials("an account is at one provider: give either twilio or meta")
+    given = twilio or meta
+    if given is None:
+        if provider is not None:
+            raise InvalidCredentials(f"a {provider} account needs its credentials under {provider!r}")
+        return None
+    credentials = given.to_domain()
+    if provider is not None and provider_of(credentials) is not provider:
+        raise InvalidCredentials(f"a {provider} account takes its credentials under {provider!r}")
+    return credentials
+
+
+class CreateProviderAccountRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """``provider`` and its credentials under the same name."""
+
+    provider: Literal["twilio", "meta"]
+    label: AccountLabel = ""
+    twilio: TwilioCredentialsRequest | None = None
+    meta: MetaCredentialsRequest | None = None
+
+    def credentials(self) -> ProviderCredentials:
+        credentials = _credentials_of(ProviderName(self.provider), self.twilio, self.meta)
+        assert credentials is not None  # a provider was named, so credentials were required
+        return credentials
+
+
+class UpdateProviderAccountRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A new label, or new credentials (all of them: the secrets are replaced) at the same provider."""
+
+    label: AccountLabel | None = None
+    twilio: TwilioCredentialsRequest | None = None
+    meta: MetaCredentialsRequest | None = None
+
+    def credentials(self) -> ProviderCredentials | None:
+        return _credentials_of(None, self.twilio, self.meta)
+
+
+class TwilioAccountResource(msgspec.Struct):
+    account_sid: str
+    api_key_sid: str | None
+
+
+class MetaAccountResource(msgspec.Struct):
+    business_account_id: str
+    graph_api_version: str
+
+
+class ProviderAccountResource(msgspec.Struct):
+    """A provider account as it is shown: its public ids, never a secret."""
+
+    id: UUID
+    provider: ProviderName
+    label: str
+    created_at: datetime
+    twilio: TwilioAccountResource | None = None
+    meta: MetaAccountResource | None = None
+
+    @classmethod
+    def of(cls, account: ProviderAccount) -> ProviderAccountResource:
+        credentials = account.credentials
+        resource = cls(
+            id=account.id, provider=account.provider, label=account.label, created_at=account.created_at
+        )
+        if isinstance(credentials, TwilioCredentials):
+            resource.twilio = TwilioAccountResource(credentials.account_sid, credentials.api_key_sid)
+        else:
+            resource.meta = MetaAccountResource(
+                credentials.business_account_id, credentials.graph_api_version
+            )
+        return resource
 
 
 class CredentialsResource(msgspec.Struct):
@@ -135,9 +245,36 @@ class UserResource(msgspec.Struct):
         )
 
 
+ProviderNumberId = Annotated[
+    Text,
+    msgspec.Meta(
+        min_length=1,
+        max_length=32,
+        examples=["106540352242922"],
+        description="The number's phone-number id on Meta's Cloud API (a sender on a Meta account needs it)",
+    ),
+]
+
+
+AccountId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+        examples=["5f0c6c1e-7f43-4c38-9d4b-4b3f0f2a9c11"],
+        description="The provider account it sends through; null: none (the tenant's provider)",
+    ),
+]
+
+
 class CreateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
     phone_number: Annotated[Text, msgspec.Meta(min_length=1, max_length=64, examples=["+14155238886"])]
     label: Annotated[Text, msgspec.Meta(max_length=200)] = ""
+    account_id: AccountId | None = None
+    provider_number_id: ProviderNumberId | None = None
+
+    @property
+    def account(self) -> UUID | None:
+        return UUID(self.account_id) if self.account_id is not None else None
 
 
 class UpdateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -149,6 +286,17 @@ class UpdateSenderRequest(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    # Given (even null), the sender moves to that account; its number, conversations and history stay.
+    account_id: AccountId | msgspec.UnsetType | None = msgspec.UNSET
+    provider_number_id: ProviderNumberId | None = None
+
+    @property
+    def moves(self) -> bool:
+        return not isinstance(self.account_id, msgspec.UnsetType)
+
+    @property
+    def account(self) -> UUID | None:
+        return UUID(self.account_id) if isinstance(self.account_id, str) else None
 
 
 class SenderResource(msgspec.Struct):
@@ -157,6 +305,8 @@ class SenderResource(msgspec.Struct):
     label: str
     is_default: bool
     created_at: datetime
+    account_id: UUID | None  # the provider account it sends through; null: the tenant's provider
+    provider_number_id: str | None
 
     @classmethod
     def of(cls, sender: Sender) -> SenderResource:
@@ -166,6 +316,8 @@ class SenderResource(msgspec.Struct):
             label=sender.label,
             is_default=sender.is_default,
             created_at=sender.created_at,
+            account_id=sender.account_id,
+            provider_number_id=sender.provider_number_id,
         )
 
 

@@ -7,8 +7,8 @@ through and the provider's id of their number (Meta's phone-number id, unique). 
 each tenant's first Twilio account back as its credentials; Meta accounts have no place there and
 are dropped, with their senders' links.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
