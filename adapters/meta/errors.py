@@ -7,7 +7,10 @@ and a ``failed`` status webhook (``readable_reason``). Three treatments:
 
 - rejected: this message as it is will never go: sending it again fails the same way;
 - retryable: Meta did not take it and says so (a rate limit, a passing fault): try again later, after
-  the back-off given here unless Meta's Retry-After says otherwise;
+  the back-off given here unless Meta's Retry-After says otherwise. A passing fault answered with a 5xx
+  ("something went wrong" as HTTP 500) is unknown instead: Meta failed after it had the request and
+  may have created the message, and Meta has no lookup to find out: the status webhooks, which carry
+  our message id, settle it;
 - account: the account or its number cannot send anything until someone fixes it (a token expired or
   revoked, a permission missing, the account locked or blocked, its payment failing). The message
   itself is not at fault and Meta did not take it: retryable, marked ``account_problem`` so that the
@@ -209,6 +212,10 @@ def refused_send(error: GraphError) -> SendOutcome:
     reason = _with_meta_words(rule.reason, error.meta_words)
     if rule.treatment is Treatment.REJECTED:
         return SendOutcome(kind=OutcomeKind.REJECTED, error_code=error.code, reason=reason)
+    if rule.treatment is Treatment.RETRYABLE and error.http_status >= 500:
+        # "Something went wrong", "service unavailable" as a server error: Meta failed after it had the
+        # request and may have created the message, which nothing can look up: never resent blindly.
+        return SendOutcome(kind=OutcomeKind.UNKNOWN, error_code=error.code, reason=reason)
     return SendOutcome(
         kind=OutcomeKind.RETRYABLE,
         error_code=error.code,

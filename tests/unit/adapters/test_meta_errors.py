@@ -65,12 +65,22 @@ def test_a_closed_session_window_says_only_a_template_can_be_sent() -> None:
 
 @pytest.mark.parametrize("code", RETRYABLE)
 def test_a_refusal_meta_says_will_pass_is_retryable_after_a_back_off(code: int) -> None:
-    outcome = refused_send(refusal(code, http_status=429 if code in (130429, 131056, 4, 80007) else 500))
+    outcome = refused_send(refusal(code, http_status=429 if code in (130429, 131056, 4, 80007) else 400))
 
     assert outcome.kind is OutcomeKind.RETRYABLE
     assert outcome.retry_after_seconds is not None
     assert outcome.retry_after_seconds > 0
     assert outcome.account_problem is False
+
+
+@pytest.mark.parametrize(("code", "http_status"), [(131000, 500), (131016, 503), (2, 503), (131057, 500)])
+def test_a_passing_fault_answered_as_a_server_error_is_unknown_never_resent_blindly(
+    code: int, http_status: int
+) -> None:
+    outcome = refused_send(refusal(code, http_status=http_status))
+
+    assert outcome.kind is OutcomeKind.UNKNOWN
+    assert outcome.error_code == code
 
 
 @pytest.mark.parametrize("code", [130429, 131056])
