@@ -22,6 +22,7 @@ from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
 from adapters.meta.webhooks import MetaChange, parse_delivery
 from application.inbound.commands import StatusReport
 from application.ports.providers import LookupResult, OutcomeKind
+from domain.administration.tenancy import ProviderAccount, TwilioCredentials
 from domain.messaging.content import (
     Choice,
     ContactCard,
@@ -50,9 +51,11 @@ from emulators.meta import (
 )
 from tests.support.meta import (
     ACCESS_TOKEN,
+    ACME,
     APP_SECRET,
     BUSINESS_ACCOUNT_ID,
     CUSTOMER,
+    NOW,
     PHONE_NUMBER_ID,
     SENDER,
     VERIFY_TOKEN,
@@ -696,3 +699,89 @@ async def test_a_batch_of_customers_messages_reads_into_one_command_each(
     assert message_two.content == MessageContent(body="Yes", reply=Choice("yes", "Yes"))
     assert message_two.contact.e164 == "+16505550199"
     assert message_three.content == MessageContent(location=Location(latitude=1.5, longitude=2.5))
+
+
+# -- answers the emulator never gives ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def odd_graph() -> AsyncIterator[tuple[str, list[web.Response]]]:
+    """A server on a free port that answers each send with the next of the responses a test queues."""
+    answers: list[web.Response] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return answers.pop(0)
+
+    app = web.Application()
+    app.router.add_post("/{version}/{number}/messages", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}", answers
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("response", "kind"),
+    [
+        (web.json_response({"messaging_product": "whatsapp", "messages": []}), OutcomeKind.UNKNOWN),
+        (web.Response(text="<html>ok</html>", content_type="text/html"), OutcomeKind.UNKNOWN),
+        (
+            web.Response(status=502, text="<html>Bad gateway</html>", content_type="text/html"),
+            OutcomeKind.UNKNOWN,
+        ),
+        (web.Response(status=404, text="Not Found"), OutcomeKind.REJECTED),
+    ],
+    ids=["success without a wamid", "success that is not JSON", "a proxy's 502", "a 404 without Meta's body"],
+)
+async def test_an_answer_that_is_not_metas_is_judged_by_what_it_can_mean(
+    odd_graph: tuple[str, list[web.Response]], response: web.Response, kind: OutcomeKind
+) -> None:
+    base_url, answers = odd_graph
+    answers.append(response)
+    provider = MetaMessagingProvider(timeout_seconds=2.0, api_base_url=base_url)
+    try:
+        outcome = await provider.send(outbound())
+    finally:
+        await provider.aclose()
+
+    assert outcome.kind is kind
+    assert outcome.reason
+
+
+async def test_metas_retry_after_is_honoured(odd_graph: tuple[str, list[web.Response]]) -> None:
+    base_url, answers = odd_graph
+    error = {"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429}}
+    answers.append(web.json_response(error, status=429, headers={"Retry-After": "17"}))
+    provider = MetaMessagingProvider(timeout_seconds=2.0, api_base_url=base_url)
+    try:
+        outcome = await provider.send(outbound())
+    finally:
+        await provider.aclose()
+
+    assert (outcome.kind, outcome.error_code, outcome.retry_after_seconds) == (
+        OutcomeKind.RETRYABLE,
+        130429,
+        17.0,
+    )
+
+
+async def test_a_sender_of_another_providers_account_is_rejected_with_the_reason(
+    emulator: RunningEmulator, provider: MetaMessagingProvider
+) -> None:
+    twilio = ProviderAccount(
+        tenant_id=ACME.id,
+        credentials=TwilioCredentials(account_sid="AC" + "1f" * 16, auth_token="the-tenants-auth-token"),
+        created_at=NOW,
+    )
+
+    outcome = await provider.send(outbound(account=twilio))
+
+    assert outcome.kind is OutcomeKind.REJECTED
+    assert outcome.reason == "the sender's account is a twilio account, not a Meta one"
+    assert emulator.state.requests == []
