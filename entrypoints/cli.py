@@ -287,9 +287,9 @@ def cmd_postman(args: argparse.Namespace, settings: Settings) -> None:
         print(f"wrote {args.output}")
 
 
-def _emulators_present() -> bool:
+def _emulator_present(provider: str) -> bool:
     try:
-        return importlib.util.find_spec("emulators.twilio.command") is not None
+        return importlib.util.find_spec(f"emulators.{provider}.command") is not None
     except ModuleNotFoundError:  # no package "emulators" at all
         return False
 
@@ -301,6 +301,16 @@ def cmd_twilio_emulator(args: argparse.Namespace, _: Settings) -> None:
         config = config_from_arguments(args)
     except ValueError as error:
         raise CommandError(f"twilio-emulator: {error}") from error
+    run(config, args.host, args.port)
+
+
+def cmd_meta_emulator(args: argparse.Namespace, _: Settings) -> None:
+    from emulators.meta.command import config_from_arguments, run
+
+    try:
+        config = config_from_arguments(args)
+    except ValueError as error:
+        raise CommandError(f"meta-emulator: {error}") from error
     run(config, args.host, args.port)
 
 
@@ -470,14 +480,23 @@ def build_parser() -> argparse.ArgumentParser:
     postman.set_defaults(handler=cmd_postman)
 
     # The emulators ship with the source tree, not with the production image: offered where present.
-    if _emulators_present():
+    if _emulator_present("twilio"):
         emulator = commands.add_parser(
             "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
         )
-        from emulators.twilio.command import add_arguments as add_emulator_arguments
+        from emulators.twilio.command import add_arguments as add_twilio_emulator_arguments
 
-        add_emulator_arguments(emulator)
+        add_twilio_emulator_arguments(emulator)
         emulator.set_defaults(handler=cmd_twilio_emulator)
+    if _emulator_present("meta"):
+        emulator = commands.add_parser(
+            "meta-emulator",
+            help="run a Meta emulator (WhatsApp Cloud API, media, signed webhooks, faults) for development",
+        )
+        from emulators.meta.command import add_arguments as add_meta_emulator_arguments
+
+        add_meta_emulator_arguments(emulator)
+        emulator.set_defaults(handler=cmd_meta_emulator)
     return parser
 
 

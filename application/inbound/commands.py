@@ -38,3 +38,5 @@ class StatusReport:
     # Our id of the message, when the provider hands it back: a report can overtake the send's own
     # record of the provider's id, and is tied to its message by ours.
     message_id: UUID | None = None
+    # The provider's pricing category of the message (Meta's pricing.category), kept for cost reports.
+    pricing_category: str | None = None

@@ -31,6 +31,8 @@ class SendOutcome:
     # The sender reached WhatsApp's messaging limit (the provider says which of its errors means that):
     # nothing more goes out from it for a while.
     sender_at_limit: bool = False
+    # The account itself is at fault (token revoked, account locked): nothing goes until someone fixes it.
+    account_problem: bool = False
 
 
 @dataclass(frozen=True, slots=True)

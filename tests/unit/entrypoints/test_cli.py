@@ -47,7 +47,12 @@ def test_every_command_option_and_argument_of_the_cli_has_help() -> None:
 def test_the_parser_walk_reaches_every_command() -> None:
     commands = {command for command, _ in parsers_of(cli.build_parser())}
 
-    assert {"wa-gateway serve", "wa-gateway tenant create", "wa-gateway twilio-emulator"} <= commands
+    assert {
+        "wa-gateway serve",
+        "wa-gateway tenant create",
+        "wa-gateway twilio-emulator",
+        "wa-gateway meta-emulator",
+    } <= commands
 
 
 def run_without_a_terminal(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
