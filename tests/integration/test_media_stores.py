@@ -9,6 +9,7 @@ local root, objects and unfinished multipart uploads in the bucket, the fake's e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -228,7 +229,8 @@ async def test_a_content_type_with_parameters_is_kept_as_given(stores: StoreUnde
 
     await store.put("acme/voice-1", b"OggS", VOICE_NOTE)
 
-    assert (await store.open("acme/voice-1")).media.content_type == VOICE_NOTE
+    async with await store.open("acme/voice-1") as content:
+        assert content.media.content_type == VOICE_NOTE
 
 
 async def test_keys_name_separate_files_even_when_one_key_begins_another(stores: StoreUnderTest) -> None:
@@ -540,6 +542,74 @@ async def test_in_the_bucket_an_object_carries_the_content_type_and_sha256(
             assert head["Metadata"] == {"sha256": media.sha256}
     finally:
         await store.aclose()
+
+
+async def test_an_upload_in_parts_cut_short_is_aborted_in_the_bucket(
+    s3_endpoint: str, s3_client: S3Client, s3_bucket: str, s3_store: StoreUnderTest
+) -> None:
+    async with stalling_proxy(s3_endpoint, stall_on=b"partNumber=2") as (proxy_url, stalled):
+        store = S3MediaStore(
+            bucket=s3_bucket,
+            max_bytes=LIMIT,
+            endpoint_url=proxy_url,
+            access_key_id=ACCESS_KEY,
+            secret_access_key=SECRET_KEY,
+            prefix="media",
+            part_bytes=MIN_PART_BYTES,
+        )
+        try:
+            writing = asyncio.create_task(store.put("acme/video-1", in_chunks(photo(11 * MiB)), "video/mp4"))
+            await stalled.wait()
+            assert await s3_store.leftovers() == ["unfinished upload of media/acme/video-1"]
+
+            writing.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await writing
+        finally:
+            await store.aclose()
+
+    assert await s3_store.leftovers() == []
+
+
+@contextlib.asynccontextmanager
+async def stalling_proxy(target: str, *, stall_on: bytes) -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """A TCP proxy to ``target`` that holds back, for good, the connection whose request carries
+    ``stall_on``, and sets the event it yields once it did."""
+    host, port = target.removeprefix("http://").split(":")
+    stalled = asyncio.Event()
+    pipes: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool) -> None:
+        try:
+            while data := await reader.read(65536):
+                if upstream and stall_on in data:
+                    stalled.set()
+                    await asyncio.Event().wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(host, int(port))
+        for task in (
+            asyncio.create_task(pipe(client_reader, server_writer, upstream=True)),
+            asyncio.create_task(pipe(server_reader, client_writer, upstream=False)),
+        ):
+            pipes.add(task)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    proxy_port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{proxy_port}", stalled
+    finally:
+        server.close()
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
+        await server.wait_closed()
 
 
 async def test_a_bucket_that_cannot_be_reached_or_does_not_exist_is_unavailable(s3_endpoint: str) -> None:
