@@ -1,11 +1,17 @@
 """What both media stores do with the bytes they are given: hold them to the size limit as they arrive,
-and regroup small chunks into pieces worth a disk write or an upload part."""
+regroup small chunks into pieces worth a disk write or an upload part, and work on files off the event
+loop."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from typing import Any, TypeVar
 
 from application.errors import MediaTooLarge
+
+T = TypeVar("T")
 
 
 async def in_pieces(
@@ -37,3 +43,15 @@ async def in_pieces(
             yielded = True
     if buffer or not yielded:
         yield bytes(buffer)
+
+
+async def off_the_loop(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a worker thread. A caller cancelled meanwhile still waits for the thread to
+    finish before going on, so that no file is closed or removed while a thread is using it."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({work})
+        raise

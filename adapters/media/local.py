@@ -14,7 +14,6 @@ touches the disk runs in a worker thread, so a large or slow write never holds u
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -25,7 +24,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from adapters.media.intake import in_pieces
+from adapters.media.intake import in_pieces, off_the_loop
 from application.errors import MediaNotFound, MediaStorageUnavailable
 from application.ports.media_store import MediaContent, StoredMedia, check_content_type, check_media_key
 
@@ -72,7 +71,7 @@ class LocalMediaStore:
     async def open(self, key: str) -> MediaContent:
         path = self._path(key)
         try:
-            handle, media = await _off_the_loop(_open_stored, path, key)
+            handle, media = await off_the_loop(_open_stored, path, key)
         except (FileNotFoundError, NotADirectoryError):
             raise MediaNotFound(key) from None
         except OSError as error:
@@ -81,14 +80,14 @@ class LocalMediaStore:
 
         async def close() -> None:
             await chunks.aclose()
-            await _off_the_loop(handle.close)
+            await off_the_loop(handle.close)
 
         return MediaContent(media, chunks, close)
 
     async def delete(self, key: str) -> bool:
         path = self._path(key)
         try:
-            await _off_the_loop(path.unlink)
+            await off_the_loop(path.unlink)
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as error:
@@ -98,7 +97,7 @@ class LocalMediaStore:
     async def exists(self, key: str) -> bool:
         path = self._path(key)
         try:
-            return await _off_the_loop(path.is_file)
+            return await off_the_loop(path.is_file)
         except OSError as error:
             raise _unavailable("read", path, error) from error
 
@@ -162,6 +161,8 @@ def _header(media: StoredMedia) -> bytes:
         "sha256": media.sha256,
     }
     text = json.dumps(fields, separators=(",", ":")).encode()
+    if len(text) >= HEADER_BYTES:  # cannot happen with a content type check_content_type took
+        raise ValueError("the media's description does not fit the header")
     return text.ljust(HEADER_BYTES - 1) + b"\n"
 
 
@@ -188,7 +189,7 @@ async def _chunks(handle: IO[bytes], size: int, path: Path) -> AsyncGenerator[by
     try:
         while remaining > 0:
             try:
-                chunk = await _off_the_loop(handle.read, min(READ_CHUNK_BYTES, remaining))
+                chunk = await off_the_loop(handle.read, min(READ_CHUNK_BYTES, remaining))
             except OSError as error:
                 raise _unavailable("read", path, error) from error
             if not chunk:
@@ -196,27 +197,15 @@ async def _chunks(handle: IO[bytes], size: int, path: Path) -> AsyncGenerator[by
             remaining -= len(chunk)
             yield chunk
     finally:
-        await _off_the_loop(handle.close)
+        await off_the_loop(handle.close)
 
 
 async def _on_disk(action: str, path: Path, function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` off the loop, its OSError reported as the store being unavailable."""
     try:
-        return await _off_the_loop(function, *args)
+        return await off_the_loop(function, *args)
     except OSError as error:
         raise _unavailable(action, path, error) from error
-
-
-async def _off_the_loop(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` in a worker thread. A caller cancelled meanwhile still waits for the thread to
-    finish before going on, so that no file is closed or removed while a thread is using it."""
-    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait({work})
-        raise
 
 
 def _sync_directory(directory: Path) -> None:

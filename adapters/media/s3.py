@@ -25,9 +25,15 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.media.intake import in_pieces
+from adapters.media.intake import in_pieces, off_the_loop
 from application.errors import MediaNotFound, MediaStorageUnavailable
-from application.ports.media_store import MediaContent, StoredMedia, check_content_type, check_media_key
+from application.ports.media_store import (
+    DEFAULT_CONTENT_TYPE,
+    MediaContent,
+    StoredMedia,
+    check_content_type,
+    check_media_key,
+)
 
 if TYPE_CHECKING:
     from aiobotocore.response import StreamingBody
@@ -142,7 +148,7 @@ class S3MediaStore:
             key=key,
             size=response["ContentLength"],
             sha256=response.get("Metadata", {}).get(SHA256_METADATA, ""),
-            content_type=response.get("ContentType", "application/octet-stream"),
+            content_type=response.get("ContentType", DEFAULT_CONTENT_TYPE),
         )
         chunks = _chunks(body, key)
 
@@ -242,7 +248,7 @@ class _Spool:
         self._digest.update(piece)
         self.size += len(piece)
         if self.size > self._part_bytes:  # on disk, or about to be
-            await asyncio.to_thread(self._file.write, piece)
+            await off_the_loop(self._file.write, piece)
         else:
             self._file.write(piece)
 
@@ -254,9 +260,9 @@ class _Spool:
 
     async def parts(self) -> AsyncIterator[tuple[int, bytes]]:
         """Numbered parts of ``part_bytes`` (the last one shorter), read off the event loop."""
-        await asyncio.to_thread(self._file.seek, 0)
+        await off_the_loop(self._file.seek, 0)
         number = 1
-        while part := await asyncio.to_thread(self._file.read, self._part_bytes):
+        while part := await off_the_loop(self._file.read, self._part_bytes):
             yield number, part
             number += 1
 
