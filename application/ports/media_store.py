@@ -53,7 +53,7 @@ def check_content_type(content_type: str) -> str:
 @dataclass(frozen=True, slots=True)
 class StoredMedia:
     """What a store holds under ``key``: ``size`` bytes of ``content_type``, whose SHA-256 is ``sha256``
-    (64 lower-case hex digits)."""
+    (64 lower-case hex digits; empty for an object that was put in a bucket by other means)."""
 
     key: str
     size: int
