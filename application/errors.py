@@ -144,3 +144,28 @@ class CurrentPasswordWrong(ApplicationError):
 
     def __init__(self) -> None:
         super().__init__("the current password is wrong")
+
+
+class MediaNotFound(NotFound):
+    """Nothing is stored under that media key (never stored, or deleted)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("no media is stored under that key")
+        self.key = key
+
+
+class MediaTooLarge(InvalidInput):
+    """A media file larger than the store takes (``MEDIA_MAX_BYTES``): nothing of it was kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"the media file is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
+class InvalidMediaKey(InvalidInput):
+    """A media key that could name something outside the store (see application/ports/media_store.py)."""
+
+
+class MediaStorageUnavailable(StorageUnavailable):
+    """The media store could not be reached or refused the request (a full disk, a missing bucket, wrong
+    keys); the request may be retried later. The detail names no path or credential."""

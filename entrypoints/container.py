@@ -13,6 +13,8 @@ from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
 from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.media.local import LocalMediaStore
+from adapters.media.s3 import S3MediaStore
 from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_directory
 from adapters.provider_router import ProviderRouter
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
@@ -443,6 +445,26 @@ class Container(containers.DeclarativeContainer):
         retention=providers.Callable(_days, settings.provided.webhook_retention_days),
     )
 
+    # Media customers send (application/ports/media_store.py), where MEDIA_STORE says.
+    local_media_store = providers.Singleton(
+        LocalMediaStore, settings.provided.resolved_media_dir, max_bytes=settings.provided.media_max_bytes
+    )
+    s3_media_store = providers.Singleton(
+        S3MediaStore,
+        bucket=settings.provided.media_s3_bucket,
+        max_bytes=settings.provided.media_max_bytes,
+        endpoint_url=settings.provided.media_s3_endpoint_url,
+        region=settings.provided.media_s3_region,
+        access_key_id=settings.provided.media_s3_access_key_id,
+        secret_access_key=settings.provided.media_s3_secret_access_key,
+        prefix=settings.provided.media_s3_prefix,
+        path_style=settings.provided.media_s3_path_style,
+    )
+    # The port (tests override this one; shutdown closes the S3 client if it was chosen).
+    media_store = providers.Selector(
+        settings.provided.media_store, local=local_media_store, s3=s3_media_store
+    )
+
 
 async def shutdown(container: Container) -> None:
     """Close what the Singletons opened: provider sessions first, then the database pool."""
@@ -450,6 +472,8 @@ async def shutdown(container: Container) -> None:
     await container.sandbox_provider().aclose()
     await container.twilio_provider().aclose()
     await container.aiohttp_webhook_sender().aclose()
+    if container.settings().media_store == "s3":
+        await container.s3_media_store().aclose()
     await container.engine().dispose()
 
 

@@ -14,6 +14,8 @@ from uuid import UUID
 import msgspec
 from dotenv import dotenv_values
 
+from application.errors import InvalidMediaKey
+from application.ports.media_store import check_media_key
 from domain.administration.audit import MIN_RETENTION
 
 MIN_JWT_SECRET_BYTES = 32
@@ -106,6 +108,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retention_days: int = 30  # delivered and dead deliveries are kept this long
     # The audit trail is kept this long (30 days at least: entries younger than that are never purged).
     audit_retention_days: int = 365
+    # Media customers send, kept for their tenants: on the local disk (MEDIA_DIR) or in an S3 bucket.
+    media_store: Literal["local", "s3"] = "local"
+    media_dir: str | None = None  # unset: DATA_DIR/media
+    # The largest file kept: WhatsApp's own limit for audio and video, and Twilio's for any media.
+    media_max_bytes: int = 16 * 1024 * 1024
+    media_s3_endpoint_url: str | None = None  # unset: AWS S3
+    media_s3_bucket: str | None = None
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key_id: str | None = None  # unset (both): AWS_* variables, an instance role …
+    media_s3_secret_access_key: str | None = None
+    media_s3_prefix: str = ""
+    # Bucket in the path (MinIO, Supabase) rather than the host name; unset: true with an endpoint URL.
+    media_s3_path_style: bool | None = None
 
     @property
     def is_production(self) -> bool:
@@ -130,6 +145,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def resolved_migration_database_url(self) -> str:
         return self.migration_database_url or self.resolved_database_url
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return Path(self.media_dir or Path(self.data_dir) / "media").resolve()
 
 
 FIELDS = tuple(Settings.__struct_fields__)
@@ -193,6 +212,7 @@ def _complete(settings: Settings) -> Settings:
         )
     if settings.audit_retention_days < MIN_RETENTION.days:
         raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {MIN_RETENTION.days}")
+    _check_media(settings)
     # Access tokens live 15 minutes at most, whatever is configured: clients refresh (or use an API key).
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
         settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)
@@ -216,6 +236,27 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
             network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
         networks.append(network)
     return tuple(networks)
+
+
+def _check_media(settings: Settings) -> None:
+    if settings.media_max_bytes < 1:
+        raise ConfigurationError("MEDIA_MAX_BYTES must be positive")
+    if settings.media_store != "s3":
+        return
+    if not settings.media_s3_bucket:
+        raise ConfigurationError("MEDIA_STORE=s3 needs MEDIA_S3_BUCKET")
+    if bool(settings.media_s3_access_key_id) != bool(settings.media_s3_secret_access_key):
+        raise ConfigurationError(
+            "set both MEDIA_S3_ACCESS_KEY_ID and MEDIA_S3_SECRET_ACCESS_KEY, or neither (AWS's own sources)"
+        )
+    prefix = settings.media_s3_prefix.strip("/")
+    if prefix:
+        try:
+            check_media_key(prefix)
+        except InvalidMediaKey:
+            raise ConfigurationError(
+                "MEDIA_S3_PREFIX is segments of letters, digits, '-' and '_' joined by '/'"
+            ) from None
 
 
 def _check_tenant_labels(value: str) -> None:

@@ -1,0 +1,1 @@
+"""Media stores: files kept on the local disk, or in an S3-compatible bucket."""
