@@ -479,7 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     postman.add_argument("--output", "-o", default="-", help="file to write, - for stdout")
     postman.set_defaults(handler=cmd_postman)
 
-    # The emulators ship with the source tree, not with the production image: offered where present.
+    _add_emulator_commands(commands)
+    return parser
+
+
+def _add_emulator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The emulators ship with the source tree, not with the production image: offered where present."""
     if _emulator_present("twilio"):
         emulator = commands.add_parser(
             "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
@@ -497,7 +502,6 @@ def build_parser() -> argparse.ArgumentParser:
 
         add_meta_emulator_arguments(emulator)
         emulator.set_defaults(handler=cmd_meta_emulator)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
