@@ -21,6 +21,8 @@ from emulators.meta import (
 )
 from tests.support.meta_emulator import (
     CUSTOMER,
+    MEXICAN_NUMBER,
+    MEXICAN_WA_ID,
     OTHER_PHONE_NUMBER_ID,
     OTHER_TOKEN,
     PHONE_NUMBER_ID,
@@ -205,3 +207,14 @@ def test_faults_out_of_range_are_refused() -> None:
         EmulatorState(EmulatorConfig(faults=Faults(failure_rate=1.5)))
     with pytest.raises(ValueError, match="minimum"):
         Faults(latency_ms=(10, 1))
+
+
+@pytest.mark.parametrize("key", [MEXICAN_NUMBER, MEXICAN_WA_ID], ids=["number-as-sent", "wa-id"])
+async def test_a_recipient_error_is_found_by_the_number_as_sent_or_by_its_wa_id(
+    emulator: RunningEmulator, graph: GraphClient, key: str
+) -> None:
+    emulator.state.update_faults(recipient_errors={key: ForcedError(131026, stage=Stage.REQUEST)})
+
+    answer = await graph.send_text(to=MEXICAN_NUMBER)
+
+    assert (answer.status, answer.error["code"]) == (400, 131026)
