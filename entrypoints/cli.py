@@ -370,6 +370,27 @@ def _add_db_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     grant.set_defaults(handler=cmd_db_grant_app_role)
 
 
+def _add_emulator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The emulators ship with the source tree, not with the production image: offered where present."""
+    if _emulator_present("twilio"):
+        emulator = commands.add_parser(
+            "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
+        )
+        from emulators.twilio.command import add_arguments as add_twilio_emulator_arguments
+
+        add_twilio_emulator_arguments(emulator)
+        emulator.set_defaults(handler=cmd_twilio_emulator)
+    if _emulator_present("meta"):
+        emulator = commands.add_parser(
+            "meta-emulator",
+            help="run a Meta emulator (WhatsApp Cloud API, media, signed webhooks, faults) for development",
+        )
+        from emulators.meta.command import add_arguments as add_meta_emulator_arguments
+
+        add_meta_emulator_arguments(emulator)
+        emulator.set_defaults(handler=cmd_meta_emulator)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wa-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -481,27 +502,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_emulator_commands(commands)
     return parser
-
-
-def _add_emulator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The emulators ship with the source tree, not with the production image: offered where present."""
-    if _emulator_present("twilio"):
-        emulator = commands.add_parser(
-            "twilio-emulator", help="run a Twilio emulator (Messages API, callbacks, faults) for development"
-        )
-        from emulators.twilio.command import add_arguments as add_twilio_emulator_arguments
-
-        add_twilio_emulator_arguments(emulator)
-        emulator.set_defaults(handler=cmd_twilio_emulator)
-    if _emulator_present("meta"):
-        emulator = commands.add_parser(
-            "meta-emulator",
-            help="run a Meta emulator (WhatsApp Cloud API, media, signed webhooks, faults) for development",
-        )
-        from emulators.meta.command import add_arguments as add_meta_emulator_arguments
-
-        add_meta_emulator_arguments(emulator)
-        emulator.set_defaults(handler=cmd_meta_emulator)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

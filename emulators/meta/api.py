@@ -12,7 +12,7 @@ import msgspec
 from aiohttp import BodyPartReader, web
 
 from emulators.meta import errors
-from emulators.meta.config import FailureKind, ForcedError, Stage
+from emulators.meta.config import FailureKind, ForcedError, Stage, digits
 from emulators.meta.errors import MetaError, resolve
 from emulators.meta.faults import apply_latency, drop_connection, hold, pick_failure
 from emulators.meta.keys import STATE, WEBHOOKS
@@ -200,7 +200,7 @@ def _forced_error(state: EmulatorState, line: Line, draft: MessageDraft) -> erro
     forced: ForcedError | None = (
         state.take_next_error()
         or state.faults.recipient_errors.get(draft.wa_id)
-        or state.faults.recipient_errors.get(state.wa_id_of(draft.to))
+        or state.faults.recipient_errors.get(digits(draft.to))
         or state.faults.sender_errors.get(line.phone_number_id)
     )
     window = state.session_window
