@@ -37,6 +37,8 @@ from domain.phone import PhoneNumber
 logger = logging.getLogger(__name__)
 
 _SIGNATURE_HEADER = SIGNATURE_HEADER.lower()
+# One answer, whatever was wrong (no signature, a wrong one, a secret of no account configured here).
+_NOT_SIGNED = "the webhook's X-Hub-Signature-256 is not valid for any Meta app configured here"
 # Meta's challenge is a number; anything echoed is bounded and printable.
 _MAX_CHALLENGE_LENGTH = 256
 
@@ -209,7 +211,7 @@ class MetaNumberChanges:
 
 def _refuse_delivery(callback: ProviderCallback, reason: str, *, level: int = logging.WARNING) -> NoReturn:
     logger.log(level, "Meta webhook refused: %s (from %s)", reason, callback.client_address[:64])
-    raise CallbackRejected()
+    raise CallbackRejected(_NOT_SIGNED)
 
 
 # -- the subscription handshake --------------------------------------------------------------------

@@ -102,6 +102,7 @@ async def record_report(
     if not await _find_message(uow, report, tenants):
         logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
         return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
+    # report.pricing_category (Meta's) is not kept: a status change has no place for it yet.
     change = StatusChange(
         provider_sid=sid,
         status=report.status,
