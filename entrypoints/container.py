@@ -125,6 +125,7 @@ def _dispatch_settings(settings: Settings) -> DispatchSettings:
         retry=RetryPolicy(max_attempts=settings.dispatch_max_attempts),
         lease_seconds=settings.dispatch_lease_seconds,
         reconcile_after=timedelta(seconds=settings.dispatch_reconcile_after_seconds),
+        unconfirmed_after=timedelta(seconds=settings.dispatch_unconfirmed_after_seconds),
         sender_pause=timedelta(seconds=settings.sender_pause_seconds),
     )
 

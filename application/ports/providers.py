@@ -58,7 +58,9 @@ class OutboundRequest:
 class LookupResult(enum.StrEnum):
     FOUND = "found"
     NOT_FOUND = "not_found"
-    UNAVAILABLE = "unavailable"
+    UNAVAILABLE = "unavailable"  # the lookup failed this time: try again later
+    # The provider cannot look a message up (Meta's Cloud API): only its status reports settle it.
+    NOT_SUPPORTED = "not_supported"
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,29 @@ async def record_message_received(uow: UnitOfWork, message: Message, now: dateti
     await record_message_event(uow, WebhookEventType.MESSAGE_RECEIVED, message, now)
 
 
+async def record_sender_paused(
+    uow: UnitOfWork,
+    message: Message,
+    *,
+    provider: str,
+    until: datetime,
+    reason: str,
+    error_code: int | None,
+    now: datetime,
+) -> None:
+    """Inside the transaction that paused the sender of ``message``."""
+    data = {
+        "sender": message.sender.e164,
+        "provider": provider,
+        "paused_until": iso(until),
+        "reason": reason,
+        "error_code": error_code,
+        "message_id": str(message.id),
+    }
+    event = WebhookEventType.SENDER_PAUSED
+    await uow.webhook_events.record(message.tenant_id, event, event_body(event, data, now), now)
+
+
 async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime) -> None:
     """Inside the transaction that moved ``message`` to its status: ``message.status``, and
     ``message.failed`` too when it ended failed or undelivered."""
