@@ -353,6 +353,9 @@ class FakeSenderRepository:
             raise AlreadyExists("this phone number id is another sender's")
         if sender.is_default and await self.get_default(sender.tenant_id) is not None:
             raise AlreadyExists("the tenant has a default sender already")
+        number_id = sender.provider_number_id
+        if number_id is not None and self._number_id_taken(number_id, sender.id):
+            raise AlreadyExists("this phone number id is another sender's")
         self._senders[sender.id] = _stored(sender)
 
     async def get_default(self, tenant_id: UUID) -> Sender | None:
@@ -387,9 +390,7 @@ class FakeSenderRepository:
         sender = await self.get(tenant_id, sender_id)
         if sender is None:
             return
-        if provider_number_id is not None and any(
-            other.provider_number_id == provider_number_id and other.id != sender_id for other in self.all()
-        ):
+        if provider_number_id is not None and self._number_id_taken(provider_number_id, sender_id):
             raise AlreadyExists("this phone number id is another sender's")
         self._senders[sender_id] = replace(
             sender, account_id=account_id, provider_number_id=provider_number_id
@@ -411,6 +412,13 @@ class FakeSenderRepository:
 
     def _for_tenant(self, tenant_id: UUID) -> list[Sender]:
         return [sender for sender in self._senders.values() if sender.tenant_id == tenant_id]
+
+    def _number_id_taken(self, provider_number_id: str, by_other_than: UUID) -> bool:
+        """Whether another sender, of any tenant, has this phone number id (the unique index)."""
+        return any(
+            other.provider_number_id == provider_number_id and other.id != by_other_than
+            for other in self._senders.values()
+        )
 
     # Test helpers: not part of the port.
 
@@ -750,10 +758,15 @@ class FakeDispatchQueue:
         self._leases[message_id] = (owner, _utc(until))
         message = await self._messages.get(tenant_id, message_id)
         sender = await self._senders.get_by_number(tenant_id, message.sender) if message else None
+        account = None
+        if sender is not None:
+            account = await self.accounts.of_sender(sender)
+        elif message is not None:  # its sender is gone: it has no account of its own
+            account = await self.accounts.first_of(tenant_id, ProviderName.TWILIO)
         return LeasedAttempt(
             message=message,
             tenant=await self._tenants.get(tenant_id),
-            account=await self.accounts.of_sender(sender) if sender is not None else None,
+            account=account,
             provider_number_id=sender.provider_number_id if sender is not None else None,
             sender_has_account=sender is not None and sender.account_id is not None,
         )
