@@ -347,10 +347,6 @@ class FakeSenderRepository:
         # The unique index compares numbers as written.
         if any(s.phone_number == sender.phone_number for s in self._for_tenant(sender.tenant_id)):
             raise AlreadyExists(f"{sender.phone_number} is already a sender of this tenant")
-        if sender.provider_number_id is not None and any(
-            other.provider_number_id == sender.provider_number_id for other in self.all()
-        ):
-            raise AlreadyExists("this phone number id is another sender's")
         if sender.is_default and await self.get_default(sender.tenant_id) is not None:
             raise AlreadyExists("the tenant has a default sender already")
         number_id = sender.provider_number_id
