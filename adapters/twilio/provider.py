@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, timedelta
 
 import aiohttp
 from twilio.base import values
@@ -14,6 +13,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
+from adapters.retry_after import parse_retry_after
 from adapters.twilio.errors import refused_send
 from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
 from adapters.twilio.statuses import status_at_twilio
@@ -178,19 +178,8 @@ def _credentials_of(request: OutboundRequest) -> TwilioCredentials | None:
 
 
 def _retry_after_seconds() -> float | None:
-    """Retry-After of the response that raised (seconds, or an HTTP date), if it had one."""
+    """Retry-After of the response that raised, if it had one."""
     response = last_response()
-    value = response.headers.get("Retry-After") if response is not None and response.headers else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return parse_retry_after(
+        response.headers.get("Retry-After") if response is not None and response.headers else None
+    )
