@@ -11,7 +11,7 @@ Typical use::
     uow = FakeUnitOfWork()
     provider = FakeMessagingProvider()
     account = await provision_account(uow, FakePasswordHasher(), FixedClock())
-    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics())
+    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics(), provider=provider)
     result = await send(SendMessageCommand(...))
     assert provider.requests[0].message.contact == ...
 """
@@ -70,6 +70,7 @@ from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import MIN_RETENTION, AuditEntry
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TwilioCredentials, User
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -581,6 +582,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.contact is None or message.contact.is_same_contact_as(query.contact))
         and (query.since is None or message.created_at >= query.since)
         and (query.until is None or message.created_at < query.until)
+        and (query.kind is None or message.content.kind is query.kind)
     )
 
 
@@ -1308,12 +1310,14 @@ class FakeMessagingProvider:
     """Records every request and answers with ``outcome`` (or raises ``error``).
 
     By default each message is accepted with a fresh sid (``SM00000001``, ...) and status ``queued``.
-    ``on_send`` runs before the answer, to look at the world as the provider sees it.
+    ``on_send`` runs before the answer, to look at the world as the provider sees it. Every kind of
+    message can be sent, but those ``cannot_send`` names for a provider (with the reason given).
     """
 
     def __init__(self, outcome: SendOutcome | None = None, *, error: Exception | None = None) -> None:
         self.outcome = outcome
         self.error = error
+        self.cannot_send: dict[tuple[ProviderName, MessageKind], str] = {}
         self.requests: list[OutboundRequest] = []
         self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
         self.lookups: list[OutboundRequest] = []
@@ -1325,6 +1329,9 @@ class FakeMessagingProvider:
 
     def will_raise(self, error: Exception) -> None:
         self.outcome, self.error = None, error
+
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        return self.cannot_send.get((provider, content.kind))
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         self.lookups.append(request)
