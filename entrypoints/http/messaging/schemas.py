@@ -422,33 +422,34 @@ class MessageResource(msgspec.Struct):
         content = view.content
         if content is None:
             # Text, media by URL or a Content SID template (most messages): the view's columns say it all.
+            # Positional, in the fields' order: a history page builds up to 100 of these.
             return cls(
-                id=view.id,
-                direction=view.direction,
-                status=view.status,
-                kind=view.kind,
-                from_number=view.from_number,
-                to_number=view.to_number,
-                body=view.body,
-                media_urls=view.media_urls,
-                media=[],
-                preview_url=False,
-                content_sid=view.content_sid,
-                content_variables=view.content_variables,
-                template=None,
-                interactive=None,
-                location=None,
-                contacts=[],
-                reaction=None,
-                reply=None,
-                reply_to=None,
-                unsupported=None,
-                profile_name=view.profile_name,
-                provider_sid=view.provider_sid,
-                error_code=view.error_code,
-                error_message=view.error_message,
-                created_at=view.created_at,
-                updated_at=view.updated_at,
+                view.id,
+                view.direction,
+                view.status,
+                view.kind,
+                view.from_number,
+                view.to_number,
+                view.body,
+                view.media_urls,
+                [],  # media
+                False,  # preview_url
+                view.content_sid,
+                view.content_variables,
+                None,  # template
+                None,  # interactive
+                None,  # location
+                [],  # contacts
+                None,  # reaction
+                None,  # reply
+                None,  # reply_to
+                None,  # unsupported
+                view.profile_name,
+                view.provider_sid,
+                view.error_code,
+                view.error_message,
+                view.created_at,
+                view.updated_at,
             )
         template, location, reaction, reply = (
             content.template,
