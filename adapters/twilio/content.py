@@ -21,7 +21,7 @@ from domain.messaging.content import (
     Media,
     MediaKind,
 )
-from domain.messaging.messages import MessageContent
+from domain.messaging.messages import MAX_MEDIA_ITEMS, MessageContent
 
 # ----------------------------------------------------------------------------------------- sending
 
@@ -159,7 +159,8 @@ def _media(form: SignedForm) -> tuple[Media, ...]:
     count = form.field("NumMedia")
     stickers = form.field("MessageType").lower() == "sticker"
     items = []
-    for index in range(int(count) if count.isdigit() and len(count) <= 2 else 0):
+    # WhatsApp sends one media item a message; more than a message may carry are not read.
+    for index in range(min(int(count), MAX_MEDIA_ITEMS) if count.isdigit() and len(count) <= 2 else 0):
         url = form.field(f"MediaUrl{index}")
         content_type = form.field(f"MediaContentType{index}").strip().lower()[:_MAX_CONTENT_TYPE]
         if not url:
