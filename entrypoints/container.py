@@ -353,6 +353,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         wait_seconds=settings.provided.send_wait_seconds,
         metrics=metrics,
+        provider=messaging_provider,
         send_limits=tenant_send_limits,
     )
     retry_message = providers.Factory(

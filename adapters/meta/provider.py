@@ -33,7 +33,7 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
-from domain.administration.tenancy import MetaCredentials, ProviderAccount
+from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
 from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class MetaMessagingProvider:
             download_timeout_seconds=download_timeout_seconds,
         )
 
-    def unsupported(self, content: MessageContent) -> str | None:
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         """Why Meta cannot send ``content`` (several media in one message, a Twilio template, a
         caption on audio …), in words a person can act on; None when it can."""
         return unsupported(content)

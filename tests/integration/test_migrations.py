@@ -187,6 +187,61 @@ def test_a_customers_conversations_in_two_forms_become_one_keyed_by_identity(emp
     assert current_revision(empty_database_url) == "0009"
 
 
+def test_existing_messages_get_their_kind_and_no_content_document(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0013")
+    tenant_id = uuid4()
+    # messages as of 0013: without kind and content
+    old_messages = sa.table(
+        "messages",
+        *(
+            sa.column(column.name, column.type)
+            for column in messages.c
+            if column.name not in ("kind", "content")
+        ),
+    )
+    # (its kind, body, media URLs, Content SID)
+    stored = [
+        ("text", "hello", [], None),
+        ("media", "", ["https://example.com/a.png"], None),
+        ("media", "a caption", ["https://example.com/a.png"], None),
+        ("template", "", [], "HX" + "0" * 32),
+    ]
+    with tenant_rows_writable(empty_database_url) as connection:
+        connection.execute(
+            sa.insert(tenants),
+            {"id": tenant_id, "name": "acme", "provider": "twilio", "status": "active", "created_at": T0},
+        )
+        connection.execute(
+            sa.insert(old_messages),
+            [
+                {
+                    "id": uuid4(),
+                    "tenant_id": tenant_id,
+                    "direction": "outbound",
+                    "status": "delivered",
+                    "sender_number": "+14155238886",
+                    "contact_number": "+14155550100",
+                    "body": body,
+                    "media_urls": media_urls,
+                    "content_sid": content_sid,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for _, body, media_urls, content_sid in stored
+            ],
+        )
+
+    upgrade(empty_database_url)
+
+    with tenant_rows_writable(empty_database_url) as connection:
+        rows = connection.execute(sa.select(messages.c.kind, messages.c.body, messages.c.content)).all()
+    assert sorted((kind, body, content) for kind, body, content in rows) == sorted(
+        (kind, body, None) for kind, body, _, _ in stored
+    )
+    downgrade(empty_database_url, "0013")
+    assert current_revision(empty_database_url) == "0013"
+
+
 def conversation_row(
     tenant_id: UUID,
     contact: str,

@@ -11,7 +11,7 @@ Typical use::
     uow = FakeUnitOfWork()
     provider = FakeMessagingProvider()
     account = await provision_account(uow, FakePasswordHasher(), FixedClock())
-    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics())
+    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics(), provider=provider)
     result = await send(SendMessageCommand(...))
     assert provider.requests[0].message.contact == ...
 """
@@ -48,6 +48,7 @@ from application.ports.messages import (
     HistoryQuery,
     IdempotencyRecord,
     MessageView,
+    SendingProfile,
     StatusChange,
 )
 from application.ports.providers import (
@@ -80,6 +81,7 @@ from domain.administration.tenancy import (
     User,
 )
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -683,6 +685,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.contact is None or message.contact.is_same_contact_as(query.contact))
         and (query.since is None or message.created_at >= query.since)
         and (query.until is None or message.created_at < query.until)
+        and (query.kind is None or message.content.kind is query.kind)
     )
 
 
@@ -1292,16 +1295,23 @@ class FakeMessageAcceptance:
 
     async def sending_profile(
         self, tenant_id: UUID, sender_number: PhoneNumber | None
-    ) -> tuple[Tenant, Sender | None] | None:
+    ) -> SendingProfile | None:
         tenant = await self._database.tenants.get(tenant_id)
         if tenant is None:
             return None
         senders = self._database.senders
         if sender_number is None:
-            return tenant, await senders.get_default(tenant_id)
-        # The number as written, as the statement compares it.
-        named = (s for s in await senders.list_for_tenant(tenant_id) if s.phone_number == sender_number)
-        return tenant, next(named, None)
+            sender = await senders.get_default(tenant_id)
+        else:
+            # The number as written, as the statement compares it.
+            named = (s for s in await senders.list_for_tenant(tenant_id) if s.phone_number == sender_number)
+            sender = next(named, None)
+        account = (
+            await self._database.provider_accounts.get(tenant_id, sender.account_id)
+            if sender is not None and sender.account_id is not None
+            else None
+        )
+        return SendingProfile(tenant, sender, account.provider if account else tenant.provider)
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         if idempotency is not None:
@@ -1426,12 +1436,14 @@ class FakeMessagingProvider:
     """Records every request and answers with ``outcome`` (or raises ``error``).
 
     By default each message is accepted with a fresh sid (``SM00000001``, ...) and status ``queued``.
-    ``on_send`` runs before the answer, to look at the world as the provider sees it.
+    ``on_send`` runs before the answer, to look at the world as the provider sees it. Every kind of
+    message can be sent, but those ``cannot_send`` names for a provider (with the reason given).
     """
 
     def __init__(self, outcome: SendOutcome | None = None, *, error: Exception | None = None) -> None:
         self.outcome = outcome
         self.error = error
+        self.cannot_send: dict[tuple[ProviderName, MessageKind], str] = {}
         self.requests: list[OutboundRequest] = []
         self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
         self.lookups: list[OutboundRequest] = []
@@ -1443,6 +1455,9 @@ class FakeMessagingProvider:
 
     def will_raise(self, error: Exception) -> None:
         self.outcome, self.error = None, error
+
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        return self.cannot_send.get((provider, content.kind))
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         self.lookups.append(request)

@@ -37,11 +37,13 @@ from domain.administration.tenancy import (
     TwilioCredentials,
     User,
 )
+from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 from tests.support.cross_tenant import cross_tenant_connection
 from tests.support.databases import UowFactory
+from tests.support.message_kinds import CONTENTS
 from tests.support.postgres_server import PostgresServer
 from tests.support.provider_accounts import set_twilio_credentials, twilio_credentials
 from tests.support.repositories import OUR_NUMBER, T0
@@ -617,6 +619,64 @@ async def test_a_provider_id_used_by_another_message_is_not_attached(uow_factory
 
 
 # --- history pages ---------------------------------------------------------------------------------
+
+
+def of_every_kind(tenant: Tenant) -> list[Message]:
+    """A message of every kind (tests/support/message_kinds.py), one second apart, the inbound ones as
+    received."""
+    messages = []
+    for index, content in enumerate(CONTENTS.values()):
+        at = T0 + timedelta(seconds=index)
+        if content.reply is not None or content.unsupported is not None or content.media_urls:
+            message = Message.new_inbound(
+                tenant_id=tenant.id,
+                sender=OUR_NUMBER,
+                contact=BOB,
+                content=content,
+                provider_sid=f"SM{uuid4().hex}",
+                now=at,
+            )
+        else:
+            message = Message.new_outbound(
+                tenant_id=tenant.id, sender=OUR_NUMBER, contact=ALICE, content=content, now=at
+            )
+        messages.append(message)
+    return messages
+
+
+async def test_a_message_of_every_kind_reads_back_exactly_and_so_does_its_history_view(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    messages = of_every_kind(tenant)
+    await add_messages(uow_factory, *messages)
+    # A status change rewrites the row: the content stays as it was.
+    sent = messages[0].handed_to_provider("SM" + "9" * 32, MessageStatus.QUEUED, T0)
+    async with uow_factory() as uow:
+        await uow.messages.update(sent)
+        await uow.commit()
+    messages[0] = sent
+
+    async with uow_factory() as uow:
+        for message in messages:
+            assert await uow.messages.get(tenant.id, message.id) == message
+        views = await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=100))
+
+    assert views == [MessageView.of(message) for message in reversed(messages)]
+    assert {view.kind for view in views} == {content.kind for content in CONTENTS.values()}
+
+
+async def test_history_filters_by_kind(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    messages = of_every_kind(tenant)
+    await add_messages(uow_factory, *messages)
+
+    for kind in MessageKind:
+        query = HistoryQuery(tenant_id=tenant.id, limit=100, kind=kind)
+        expected = [message.id for message in reversed(messages) if message.content.kind is kind]
+        assert [view.id for view in await page(uow_factory, query)] == expected, kind
+    only_contacts = HistoryQuery(tenant_id=tenant.id, limit=100, kind=MessageKind.LOCATION, contact=BOB)
+    assert await page(uow_factory, only_contacts) == []
 
 
 async def test_history_is_newest_first_and_ties_are_broken_by_id(uow_factory: UowFactory) -> None:

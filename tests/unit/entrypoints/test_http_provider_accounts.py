@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 from domain.administration.tenancy import ProviderName
+from domain.messaging.content import MessageKind
 from tests.support.api import Api, assert_problem
+from tests.support.message_kinds import SENDS
 
 META_TOKEN = "EAAG-meta-access-token-0123456789"
 META_APP_SECRET = "meta-app-secret-abcdef"
@@ -15,6 +17,7 @@ META_VERIFY_TOKEN = "meta-verify-token-xyz"
 TWILIO_TOKEN = "twilio-auth-token-98765"
 ACCOUNTS = "/api/provider-accounts"
 NUMBER_ID = "106540352242922"
+CUSTOMER = "+14155550100"
 
 
 def meta_account(**overrides: Any) -> dict[str, Any]:
@@ -231,3 +234,22 @@ async def test_a_tenant_cannot_be_put_on_meta_as_a_whole(api: Api) -> None:
 
     assert "per sender" in assert_problem(created, 422, "invalid-input")["detail"]
     assert "per sender" in assert_problem(moved, 422, "invalid-input")["detail"]
+
+
+async def test_what_a_sender_can_send_is_its_own_accounts_providers_to_say(api: Api) -> None:
+    """Acme is a sandbox tenant: its sender can send buttons until it moves to a Twilio account, which
+    cannot (without a Content template), and can again once it is back on the tenant's provider."""
+    api.provider.cannot_send[(ProviderName.TWILIO, MessageKind.INTERACTIVE)] = "needs a Content Template"
+    alice = await api.bearer("alice")
+    twilio = (await api.client.post(ACCOUNTS, json=twilio_account(), headers=alice)).json()
+    sender_path = f"/api/senders/{api.acme.sender.id}"
+    buttons = SENDS["interactive"]
+
+    assert (await api.send(alice, to_number=CUSTOMER, **buttons)).status_code == 201
+    await api.client.patch(sender_path, json={"account_id": twilio["id"]}, headers=alice)
+    stored = len(api.database.messages.all())
+    refused = await api.send(alice, to_number=CUSTOMER, **buttons)
+    assert "Content Template" in assert_problem(refused, 422, "unsupported-by-provider")["detail"]
+    assert len(api.database.messages.all()) == stored
+    await api.client.patch(sender_path, json={"account_id": None}, headers=alice)
+    assert (await api.send(alice, to_number=CUSTOMER, **buttons)).status_code == 201
