@@ -11,11 +11,18 @@ from application.ports.providers import (
     SendOutcome,
 )
 from domain.administration.tenancy import ProviderName
+from domain.messaging.messages import MessageContent
 
 
 class ProviderRouter:
     def __init__(self, providers: dict[ProviderName, MessagingProvider]) -> None:
         self._providers = providers
+
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        adapter = self._providers.get(provider)
+        if adapter is None:
+            return f"provider {provider} is not enabled here"
+        return adapter.unsupported(provider, content)
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
         provider = self._providers.get(request.provider)

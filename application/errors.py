@@ -57,6 +57,17 @@ class SessionWindowClosed(InvalidInput):
     (a ``content_sid``) may be sent until the contact writes again."""
 
 
+class UnsupportedByProvider(InvalidInput):
+    """The provider the message would go through cannot send its kind (interactive buttons through Twilio,
+    which sends them only as Content templates, say): refused before anything is stored. The detail says
+    what to send instead."""
+
+
+class UnknownMessageReference(InvalidInput):
+    """A reaction or a reply names one of our messages by its id, and the tenant has no such message, or
+    no provider has taken it yet (so there is no provider id to point WhatsApp at)."""
+
+
 class InvalidCursor(ApplicationError):
     pass
 

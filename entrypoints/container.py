@@ -130,6 +130,7 @@ def _dispatch_settings(settings: Settings) -> DispatchSettings:
         retry=RetryPolicy(max_attempts=settings.dispatch_max_attempts),
         lease_seconds=settings.dispatch_lease_seconds,
         reconcile_after=timedelta(seconds=settings.dispatch_reconcile_after_seconds),
+        unconfirmed_after=timedelta(seconds=settings.dispatch_unconfirmed_after_seconds),
         sender_pause=timedelta(seconds=settings.sender_pause_seconds),
     )
 
@@ -371,6 +372,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         wait_seconds=settings.provided.send_wait_seconds,
         metrics=metrics,
+        provider=messaging_provider,
         send_limits=tenant_send_limits,
     )
     retry_message = providers.Factory(

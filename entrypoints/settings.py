@@ -98,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     dispatch_max_attempts: int = 8
     dispatch_lease_seconds: float = 60.0
     dispatch_reconcile_after_seconds: float = 30.0
+    dispatch_unconfirmed_after_seconds: float = 3600.0
     dispatch_poll_seconds: float = 0.25
     dispatch_concurrency: int = 200
     tenant_max_in_flight: int = 50

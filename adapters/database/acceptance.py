@@ -31,13 +31,14 @@ from adapters.database.tables import (
     dispatch_jobs,
     idempotency_keys,
     messages,
+    provider_accounts,
     senders,
     tenants,
 )
 from application.errors import AlreadyExists
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import IdempotencyRecord
-from domain.administration.tenancy import Sender, Tenant
+from application.ports.messages import IdempotencyRecord, SendingProfile
+from domain.administration.tenancy import ProviderName
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 
@@ -57,8 +58,14 @@ _JOB_COLUMNS = (
 
 
 def _sending_profile_query(sender_matches: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    account_provider = (
+        sa.select(provider_accounts.c.provider)
+        .where(provider_accounts.c.id == senders.c.account_id)
+        .scalar_subquery()
+        .label("account_provider")
+    )
     return (
-        sa.select(*labelled(tenants, _TENANT), *labelled(senders, _SENDER))
+        sa.select(*labelled(tenants, _TENANT), *labelled(senders, _SENDER), account_provider)
         .select_from(tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches)))
         .where(tenants.c.id == sa.bindparam("tenant_id"))
     )
@@ -105,7 +112,7 @@ def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
 class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
     async def sending_profile(
         self, tenant_id: UUID, sender_number: PhoneNumber | None
-    ) -> tuple[Tenant, Sender | None] | None:
+    ) -> SendingProfile | None:
         statement = _WITH_DEFAULT_SENDER if sender_number is None else _WITH_NAMED_SENDER
         parameters: dict[str, Any] = {"tenant_id": tenant_id}
         if sender_number is not None:
@@ -115,7 +122,8 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
             return None
         tenant = tenant_from_row(unprefixed(row, _TENANT))
         sender = sender_from_row(unprefixed(row, _SENDER)) if row[_SENDER + "id"] is not None else None
-        return tenant, sender
+        provider = row["account_provider"]
+        return SendingProfile(tenant, sender, ProviderName(provider) if provider else tenant.provider)
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         await self._scope.bind(message.tenant_id)

@@ -10,12 +10,14 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from adapters.database.content_document import content_from_columns
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.rows import message_from_row, message_values
 from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
 from adapters.database.tables import UtcDateTime, message_status_events, messages
 from application.errors import NotFound
 from application.ports.messages import HistoryQuery, MessageView, StatusChange
+from domain.messaging.content import MessageKind
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 
 
@@ -92,8 +94,7 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         if rows is None:
             await self._scope.bind(query.tenant_id)
             rows = (await self._execute(statement, parameters)).all()
-        # Positional: the view's columns are selected in its field order (_VIEW_COLUMNS).
-        return [MessageView._make((row[0], _DIRECTIONS[row[1]], _STATUSES[row[2]], *row[3:])) for row in rows]
+        return [_view(row) for row in rows]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
@@ -165,23 +166,27 @@ def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, A
         parameters["since"] = query.since
     if query.until is not None:
         parameters["until"] = query.until
+    if query.kind is not None:
+        parameters["kind"] = query.kind.value
     return _history_page(frozenset(parameters)), parameters
 
 
 _CONTACT, _OTHER_FORM = "contact", "contact_other_form"
 _LIMIT = sa.bindparam("limit", type_=sa.Integer())
 _OUTBOUND = messages.c.direction == Direction.OUTBOUND.value
-# MessageView's fields, in its order.
+# MessageView's fields, in its order (its ``content`` from the content column).
 _VIEW_COLUMNS = (
     messages.c.id,
     messages.c.direction,
     messages.c.status,
     sa.case((_OUTBOUND, messages.c.sender_number), else_=messages.c.contact_number).label("from_number"),
     sa.case((_OUTBOUND, messages.c.contact_number), else_=messages.c.sender_number).label("to_number"),
+    messages.c.kind,
     messages.c.body,
     messages.c.media_urls,
     messages.c.content_sid,
     messages.c.content_variables,
+    messages.c.content,
     messages.c.profile_name,
     messages.c.provider_sid,
     messages.c.error_code,
@@ -191,6 +196,38 @@ _VIEW_COLUMNS = (
 )
 _DIRECTIONS = {direction.value: direction for direction in Direction}
 _STATUSES = {status.value: status for status in MessageStatus}
+_KINDS = {kind.value: kind for kind in MessageKind}
+
+
+def _view(row: Sequence[Any]) -> MessageView:
+    """A row of _VIEW_COLUMNS as the view, positionally; the whole content is built only for the
+    messages whose columns do not say it all (those with a content document)."""
+    (id_, direction, status, from_number, to_number, kind, body, media_urls, sid, variables, document) = row[
+        :11
+    ]
+    content = (
+        None
+        if document is None
+        else content_from_columns(
+            body=body, media_urls=media_urls, content_sid=sid, content_variables=variables, document=document
+        )
+    )
+    return MessageView._make(
+        (
+            id_,
+            _DIRECTIONS[direction],
+            _STATUSES[status],
+            from_number,
+            to_number,
+            _KINDS[kind],
+            body,
+            media_urls,
+            sid,
+            variables,
+            content,
+            *row[11:],
+        )
+    )
 
 
 @functools.cache
@@ -235,4 +272,6 @@ def _history_rows(filters: frozenset[str], contact: str) -> sa.Select[Any]:
         statement = statement.where(messages.c.created_at >= sa.bindparam("since", type_=UtcDateTime()))
     if "until" in filters:
         statement = statement.where(messages.c.created_at < sa.bindparam("until", type_=UtcDateTime()))
+    if "kind" in filters:
+        statement = statement.where(messages.c.kind == sa.bindparam("kind"))
     return statement

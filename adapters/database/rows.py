@@ -14,11 +14,12 @@ from uuid import uuid4
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from adapters.database.content_document import content_document, content_from_columns
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, User
 from domain.messaging.conversations import preview_of
-from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
+from domain.messaging.messages import Direction, Message, MessageStatus
 from domain.phone import PhoneNumber
 
 # ---------------------------------------------------------------------------------------- joined rows
@@ -83,12 +84,12 @@ def message_from_row(row: RowMapping) -> Message:
         direction=Direction(row["direction"]),
         sender=PhoneNumber(row["sender_number"]),
         contact=PhoneNumber(row["contact_number"]),
-        content=MessageContent(
+        content=content_from_columns(
             body=row["body"],
-            media_urls=tuple(row["media_urls"]),
-            template=Template.of(row["content_sid"], row["content_variables"])
-            if row["content_sid"]
-            else None,
+            media_urls=row["media_urls"],
+            content_sid=row["content_sid"],
+            content_variables=row["content_variables"],
+            document=row["content"],
         ),
         status=MessageStatus(row["status"]),
         provider_sid=row["provider_sid"],
@@ -124,6 +125,8 @@ def message_values(message: Message) -> dict[str, Any]:
         "wa_id": message.wa_id,
         "created_at": message.created_at,
         "updated_at": message.updated_at,
+        "kind": message.content.kind.value,
+        "content": content_document(message.content),
     }
 
 

@@ -168,6 +168,11 @@ messages = sa.Table(
     sa.Column("wa_id", sa.String(32), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # MessageKind: what the message is, for the history and its filter.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="text"),
+    # What the columns above do not hold (typed media, interactive, a location, …): a document of
+    # adapters/database/content_document.py; NULL for text, media by URL and Content SID templates.
+    sa.Column("content", sa.JSON(none_as_null=True), nullable=True),
 )
 # The history page: WHERE tenant_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC.
 sa.Index(

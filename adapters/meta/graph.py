@@ -18,13 +18,12 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
 
+from adapters.retry_after import parse_retry_after
 from domain.administration.tenancy import MetaCredentials
 
 logger = logging.getLogger(__name__)
@@ -251,24 +250,6 @@ def read_error(http_status: int, raw: bytes, retry_after: str | None = None) -> 
         fbtrace_id=_text(error.get("fbtrace_id")),
         retry_after_seconds=retry_after_seconds,
     )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (it is given in seconds, or as an HTTP date); None when absent or
-    unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _integer(value: object) -> int | None:

@@ -33,7 +33,7 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
-from domain.administration.tenancy import MetaCredentials, ProviderAccount
+from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
 from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class MetaMessagingProvider:
             download_timeout_seconds=download_timeout_seconds,
         )
 
-    def unsupported(self, content: MessageContent) -> str | None:
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         """Why Meta cannot send ``content`` (several media in one message, a Twilio template, a
         caption on audio …), in words a person can act on; None when it can."""
         return unsupported(content)
@@ -95,14 +95,14 @@ class MetaMessagingProvider:
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         """Meta's Cloud API has no lookup of a message by id or by recipient, so this always answers
-        UNAVAILABLE.
+        NOT_SUPPORTED.
 
         A message whose send got no answer is settled by its status webhooks instead: every message is
         sent with our id in ``biz_opaque_callback_data``, which each of its status webhooks carries
         back, so a ``sent``/``delivered``/``failed`` report ties the wamid to our message even though
         the send's own answer was lost.
         """
-        return ProviderLookup(result=LookupResult.UNAVAILABLE)
+        return ProviderLookup(result=LookupResult.NOT_SUPPORTED)
 
     async def mark_as_read(
         self,

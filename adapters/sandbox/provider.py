@@ -15,7 +15,8 @@ from application.ports.providers import (
     SendOutcome,
     StatusListener,
 )
-from domain.messaging.messages import MessageStatus
+from domain.administration.tenancy import ProviderName
+from domain.messaging.messages import MessageContent, MessageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ def new_message_sid() -> str:
 
 
 class SandboxMessagingProvider:
-    """Accepts every message (but Twilio's magic failing numbers) and reports queued → sent → delivered.
+    """Accepts every message of every kind (but Twilio's magic failing numbers) and reports queued → sent
+    → delivered.
 
     Status reports go to ``listener`` after the configured delays, as Twilio's status callbacks would.
     """
@@ -52,6 +54,9 @@ class SandboxMessagingProvider:
         self._sent_after = sent_after_seconds
         self._delivered_after = delivered_after_seconds
         self._progressions: set[asyncio.Task[None]] = set()
+
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        return None  # it sends nothing anywhere, so it can send anything
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
         failure = MAGIC_FAILURES.get(request.message.contact.e164)

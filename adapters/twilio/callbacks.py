@@ -21,6 +21,7 @@ from adapters.twilio.callback_authentication import (
     TwilioCallbackAuthenticator,
     TwilioSigners,
 )
+from adapters.twilio.content import inbound_content
 from adapters.twilio.errors import readable_reason
 from adapters.twilio.form import SignedForm
 from adapters.twilio.statuses import reported_status
@@ -31,7 +32,6 @@ from application.ports.rate_limits import RateLimit
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
-from domain.messaging.messages import MessageContent
 from domain.phone import PhoneNumber
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class TwilioInboundMessages(_TwilioCallbacks[InboundMessage]):
             provider_message_id=_message_sid(form),
             sender=PhoneNumber.parse(form.field("To")),
             contact=PhoneNumber.parse(form.field("From")),
-            content=_inbound_content(form),
+            content=inbound_content(form),
             profile_name=form.field("ProfileName").strip()[:_MAX_PROFILE_NAME] or None,
             wa_id=wa_id if _WA_ID.fullmatch(wa_id := form.field("WaId")) else None,
         )
@@ -148,30 +148,6 @@ def _message_sid(form: SignedForm) -> str:
     if not _MESSAGE_SID.fullmatch(sid):
         raise InvalidInput("MessageSid is missing or is not a Twilio message SID")
     return sid
-
-
-def _inbound_content(form: SignedForm) -> MessageContent:
-    body = form.field("Body")
-    media_urls = tuple(
-        url for index in range(_count(form.field("NumMedia"))) if (url := form.field(f"MediaUrl{index}"))
-    )
-    if not body.strip() and not media_urls:
-        body = _describe_contentless(form)
-    return MessageContent(body=body, media_urls=media_urls)
-
-
-def _describe_contentless(form: SignedForm) -> str:
-    """A line of text for a message without body or media (a shared location, an unsupported type)."""
-    latitude, longitude = form.field("Latitude"), form.field("Longitude")
-    if latitude and longitude:
-        label = form.field("Label") or form.field("Address")
-        return f"[location {latitude[:20]},{longitude[:20]}]" + (f" {label[:200]}" if label else "")
-    kind = form.field("MessageType")[:40] or "empty"
-    return f"[{kind} message]"
-
-
-def _count(value: str) -> int:
-    return int(value) if value.isdigit() and len(value) <= 3 else 0
 
 
 def _error_code(value: str) -> int | None:

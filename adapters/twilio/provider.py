@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, timedelta
 
 import aiohttp
 from twilio.base import values
@@ -14,6 +13,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
+from adapters.retry_after import parse_retry_after
+from adapters.twilio.content import twilio_fields, unsupported_by_twilio
 from adapters.twilio.errors import refused_send
 from adapters.twilio.http_client import GatewayTwilioHttpClient, forget_last_response, last_response
 from adapters.twilio.statuses import status_at_twilio
@@ -24,7 +25,8 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
-from domain.administration.tenancy import TwilioCredentials
+from domain.administration.tenancy import ProviderName, TwilioCredentials
+from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
 
@@ -75,25 +77,35 @@ class TwilioMessagingProvider:
             self._clients.popitem(last=False)
         return client
 
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        return unsupported_by_twilio(content)
+
     async def send(self, request: OutboundRequest) -> SendOutcome:
         message = request.message
         credentials = _credentials_of(request)
-        if credentials is None:
-            return SendOutcome(
-                kind=OutcomeKind.REJECTED, reason="the sender has no Twilio account configured"
-            )
+        # A kind Twilio cannot send was refused when it was sent, unless it was accepted for another
+        # provider (before its tenant moved to Twilio, say): it is refused here as it would have been.
+        refusal = (
+            unsupported_by_twilio(message.content)
+            if credentials is not None
+            else "the sender has no Twilio account configured"
+        )
+        if credentials is None or refusal is not None:
+            return SendOutcome(kind=OutcomeKind.REJECTED, reason=refusal)
         status_callback: object = values.unset
         if self._public_base_url:
             status_callback = f"{self._public_base_url}/webhooks/twilio/status?message_id={message.id}"
         template = message.content.template
+        fields = twilio_fields(message.content)
         forget_last_response()
         try:
             created = await self._client(credentials).messages.create_async(
                 to=message.contact.whatsapp_address,
                 from_=message.sender.whatsapp_address,
                 # A template message has no body or media of its own (MessageContent ensures it).
-                body=message.content.body or values.unset,
-                media_url=list(message.content.media_urls) or values.unset,
+                body=fields.body or values.unset,
+                media_url=fields.media_urls or values.unset,
+                persistent_action=fields.persistent_action or values.unset,
                 content_sid=template.content_sid if template else values.unset,
                 # Twilio takes the placeholder values as one JSON-encoded form field.
                 content_variables=json.dumps(template.variables_dict)
@@ -127,6 +139,7 @@ class TwilioMessagingProvider:
         credentials = _credentials_of(request)
         if credentials is None:
             return ProviderLookup(result=LookupResult.NOT_FOUND)
+        fields = twilio_fields(message.content)
         created_at = message.created_at.astimezone(UTC)
         try:
             # Newest first, page after page, until the candidates are older than the window: a contact
@@ -143,8 +156,8 @@ class TwilioMessagingProvider:
                     break
                 if when is not None and when > created_at + _LOOKUP_WINDOW:
                     continue
-                same_body = (candidate.body or "") == message.content.body
-                same_media = int(candidate.num_media or 0) == len(message.content.media_urls)
+                same_body = (candidate.body or "") == fields.body
+                same_media = int(candidate.num_media or 0) == len(fields.media_urls)
                 if (same_body and same_media) or message.content.template is not None:
                     return ProviderLookup(
                         result=LookupResult.FOUND,
@@ -178,19 +191,8 @@ def _credentials_of(request: OutboundRequest) -> TwilioCredentials | None:
 
 
 def _retry_after_seconds() -> float | None:
-    """Retry-After of the response that raised (seconds, or an HTTP date), if it had one."""
+    """Retry-After of the response that raised, if it had one."""
     response = last_response()
-    value = response.headers.get("Retry-After") if response is not None and response.headers else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return parse_retry_after(
+        response.headers.get("Retry-After") if response is not None and response.headers else None
+    )

@@ -23,7 +23,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.unit_of_work import UnitOfWork
-from application.tenant_webhooks.events import record_status_changed
+from application.tenant_webhooks.events import record_sender_paused, record_status_changed
 from domain.messaging.messages import Message, MessageStatus
 from domain.retry_policy import RetryPolicy
 
@@ -36,6 +36,10 @@ class DispatchSettings:
     lease_seconds: float = 60.0
     # After an unknown outcome, wait this long for a status callback before looking the message up.
     reconcile_after: timedelta = timedelta(seconds=30)
+    # A provider that cannot look messages up (Meta's): how long after its acceptance a message whose
+    # send got no answer waits for a status report before it is failed (never sent again).
+    unconfirmed_after: timedelta = timedelta(hours=1)
+    # How long a sender stops sending when WhatsApp's limit is hit or its provider account has a problem.
     sender_pause: timedelta = timedelta(minutes=15)
 
 
@@ -133,11 +137,8 @@ class DispatchMessage:
             )
             return message
         # Retryable: the provider certainly does not have it.
-        if outcome.sender_at_limit:
-            uow = self._uow_factory()
-            async with uow:
-                await uow.senders.pause(message.tenant_id, message.sender, now + self._settings.sender_pause)
-                await uow.commit()
+        if outcome.sender_at_limit or outcome.account_problem:
+            await self._pause_sender(message, outcome, provider, now)
         if self._settings.retry.exhausted(attempts):
             reason = f"attempts exhausted ({attempts}): {outcome.reason or 'the provider was unavailable'}"
             return await self._store(
@@ -148,6 +149,33 @@ class DispatchMessage:
         await self._reschedule(job, owner, attempts, JobPhase.SEND, now + delay, outcome.reason)
         return message
 
+    async def _pause_sender(
+        self, message: Message, outcome: SendOutcome, provider: str, now: datetime
+    ) -> None:
+        """Stop the sender for a while, rather than failing each of its messages one by one (they wait,
+        unclaimed, and go once it may send again), and tell the tenant: ``sender.paused``."""
+        until = now + self._settings.sender_pause
+        uow = self._uow_factory()
+        async with uow:
+            await uow.senders.pause(message.tenant_id, message.sender, until)
+            await record_sender_paused(
+                uow,
+                message,
+                provider=provider,
+                until=until,
+                reason=outcome.reason or "the provider refused to send from this number for now",
+                error_code=outcome.error_code,
+                now=now,
+            )
+            await uow.commit()
+        logger.warning(
+            "sender %s of tenant %s paused until %s: %s",
+            message.sender,
+            message.tenant_id,
+            until.isoformat(),
+            outcome.reason,
+        )
+
     async def _reconcile(self, job: DispatchJob, owner: str, request: OutboundRequest) -> Message:
         message = request.message
         now = self._clock.now()
@@ -155,6 +183,8 @@ class DispatchMessage:
         found = await self._provider.lookup(request)
         provider = request.provider
         self._metrics.provider_call(provider, "lookup", found.result.value, time.perf_counter() - started)
+        if found.result is LookupResult.NOT_SUPPORTED:
+            return await self._await_status_report(job, owner, message, provider, now)
         if found.result is LookupResult.FOUND and found.provider_sid:
             uow = self._uow_factory()
             async with uow:
@@ -178,6 +208,30 @@ class DispatchMessage:
         delay = self._settings.retry.delay_after(job.attempts)
         await self._reschedule(
             job, owner, job.attempts, JobPhase.RECONCILE, now + delay, "lookup unavailable"
+        )
+        return message
+
+    async def _await_status_report(
+        self, job: DispatchJob, owner: str, message: Message, provider: str, now: datetime
+    ) -> Message:
+        """The provider cannot be asked whether it has the message: only a status report (which carries
+        our id back) settles it, and settles the job with it. Until ``unconfirmed_after`` has passed, look
+        again later; then fail it as unconfirmed. It is never sent again: a message that did reach the
+        provider would reach the customer twice."""
+        deadline = message.created_at + self._settings.unconfirmed_after
+        if now >= deadline:
+            reason = (
+                "the provider never confirmed the message: its send got no answer and no status report came "
+                f"within {_duration(self._settings.unconfirmed_after)}; it was not sent again"
+            )
+            return await self._store(job, owner, message.failed(code=None, reason=reason, now=now), provider)
+        await self._reschedule(
+            job,
+            owner,
+            job.attempts,
+            JobPhase.RECONCILE,
+            min(now + self._settings.reconcile_after, deadline),
+            job.last_error,
         )
         return message
 
@@ -224,3 +278,8 @@ class DispatchMessage:
         async with uow:
             await uow.jobs.complete(job.message_id, owner=owner)
             await uow.commit()
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"

@@ -8,6 +8,7 @@ from application.errors import InvalidInput, NotFound
 from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from application.ports.messages import HistoryPosition, HistoryQuery, MessageView
 from application.ports.unit_of_work import UnitOfWork
+from domain.messaging.content import MessageKind
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 
@@ -22,6 +23,7 @@ class HistoryRequest:
     contact: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    kind: MessageKind | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class ListHistory:
             contact=PhoneNumber.parse(request.contact) if request.contact else None,
             since=request.since,
             until=request.until,
+            kind=request.kind,
         )
         async with self._uow:
             rows = await self._uow.messages.list_views(query)

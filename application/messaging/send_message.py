@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from application.errors import (
@@ -17,18 +20,22 @@ from application.errors import (
     NoDefaultSender,
     NotFound,
     SessionWindowClosed,
+    UnknownMessageReference,
     UnknownSender,
+    UnsupportedByProvider,
 )
 from application.messaging.dispatcher import Dispatcher
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
 from application.ports.metrics import Metrics
+from application.ports.providers import MessagingProvider
 from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, count_against
-from domain.administration.tenancy import Sender, Tenant
+from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.errors import InvalidMessage
+from domain.messaging.content import ContactCard, Interactive, Location, Media, Reaction
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
@@ -36,6 +43,9 @@ from domain.phone import PhoneNumber
 
 @dataclass(frozen=True, slots=True)
 class SendMessageCommand:
+    """What to send, as the client asked for it. ``reaction``'s message and ``reply_to`` name the message
+    they point at by the provider's id, or by our message id (then its provider's id is looked up)."""
+
     tenant_id: UUID
     to_number: str
     body: str = ""
@@ -43,33 +53,93 @@ class SendMessageCommand:
     from_number: str | None = None
     content_sid: str | None = None  # an approved template (Twilio Content SID) instead of body/media
     content_variables: Mapping[str, str] | None = None  # the template's placeholder values
+    media: tuple[Media, ...] = ()  # media of a declared kind, by URL or by uploaded media id
+    preview_url: bool = False
+    template: Template | None = None  # an approved template by name and language (Meta's way)
+    interactive: Interactive | None = None
+    location: Location | None = None
+    contacts: tuple[ContactCard, ...] = ()
+    reaction: Reaction | None = None
+    reply_to: str | None = None
     idempotency_key: str | None = None
     respond_async: bool = False  # answer once the message is accepted, without waiting for the provider
 
     def fingerprint(self, contact: PhoneNumber, sender: PhoneNumber | None) -> str:
         """What makes two requests the same request, for idempotency keys: the normalised content
-        (the recipient by identity: two forms of one person's number are the same recipient)."""
-        canonical = json.dumps(
+        (the recipient by identity: two forms of one person's number are the same recipient).
+
+        The kinds beyond text, media URLs and Content SID templates are under ``more``, only when there
+        are any, so that a plain request keeps the fingerprint it always had.
+        """
+        fields: dict[str, Any] = {
+            "to": contact.identity,
+            "from": sender.e164 if sender else None,
+            "body": self.body,
+            "media": list(self.media_urls),
+            "content_sid": self.content_sid,
+            "content_variables": dict(sorted((self.content_variables or {}).items())),
+        }
+        more = _canonical(
             {
-                "to": contact.identity,
-                "from": sender.e164 if sender else None,
-                "body": self.body,
-                "media": list(self.media_urls),
-                "content_sid": self.content_sid,
-                "content_variables": dict(sorted((self.content_variables or {}).items())),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
+                "media": self.media,
+                "preview_url": self.preview_url,
+                "template": self.template,
+                "interactive": self.interactive,
+                "location": self.location,
+                "contacts": self.contacts,
+                "reaction": self.reaction,
+                "reply_to": self.reply_to,
+            }
         )
+        if more:
+            fields["more"] = more
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def content(self) -> MessageContent:
-        if self.content_sid is None:
-            if self.content_variables:
-                raise InvalidMessage("content_variables fill a template: pass its content_sid too")
-            return MessageContent(body=self.body, media_urls=self.media_urls)
-        template = Template.of(self.content_sid, self.content_variables)
-        return MessageContent(body=self.body, media_urls=self.media_urls, template=template)
+        if self.content_sid is not None and self.template is not None:
+            raise InvalidMessage(
+                "a template is named by content_sid or by template (name and language), not both"
+            )
+        if self.content_sid is None and self.content_variables:
+            raise InvalidMessage(
+                "content_variables fill a template: pass its content_sid too "
+                "(a template by name takes its values in template.variables)"
+            )
+        template = (
+            Template.of(self.content_sid, self.content_variables)
+            if self.content_sid is not None
+            else self.template
+        )
+        return MessageContent(
+            body=self.body,
+            media_urls=self.media_urls,
+            template=template,
+            media=self.media,
+            preview_url=self.preview_url,
+            interactive=self.interactive,
+            location=self.location,
+            contacts=self.contacts,
+            reaction=self.reaction,
+            reply_to=self.reply_to,
+        )
+
+
+def _canonical(value: object) -> Any:
+    """``value`` as plain JSON data, leaving out what is unset (None, empty, false), so a field added later
+    with an unset default changes no earlier fingerprint."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        pairs = ((str(name), _canonical(item)) for name, item in value.items())
+        return {
+            name: item for name, item in pairs if not (item is None or item is False or item in ([], {}, ""))
+        }
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +205,8 @@ class SendMessage:
     up to ``wait_seconds`` for the provider (unless the client asked to respond async).
 
     A free-form message (not a template) to a contact whose 24-hour session window is closed is
-    refused before anything is stored or sent, unless the tenant has that check off (sandbox only).
+    refused before anything is stored or sent, unless the tenant has that check off (sandbox only). So is
+    a message of a kind its provider cannot send (``MessagingProvider.unsupported``).
     """
 
     def __init__(
@@ -146,6 +217,7 @@ class SendMessage:
         *,
         wait_seconds: float,
         metrics: Metrics,
+        provider: MessagingProvider,
         send_limits: TenantSendLimits = NO_SEND_LIMITS,
     ) -> None:
         self._uow = uow
@@ -153,6 +225,7 @@ class SendMessage:
         self._clock = clock
         self._wait_seconds = wait_seconds
         self._metrics = metrics
+        self._provider = provider
         self._send_limits = send_limits
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
@@ -196,7 +269,9 @@ class SendMessage:
         async with self._uow:
             now = self._clock.now()
             try:
-                tenant, sender = await self._sending_profile(command.tenant_id, requested_sender)
+                tenant, sender, provider = await self._sending_profile(command.tenant_id, requested_sender)
+                self._refuse_unsendable(provider, content)
+                content = await self._with_provider_ids(tenant.id, content)
                 checks_window = content.template is None and tenant.enforces_session_window
                 # Read only when it matters: the window is checked, or the person's number has more
                 # than one form and the conversation knows which one they write from.
@@ -214,7 +289,15 @@ class SendMessage:
                 )
                 if checks_window:
                     _check_session_window(contact, conversation, now)
-            except (NotFound, AccessDenied, UnknownSender, NoDefaultSender, SessionWindowClosed):
+            except (
+                NotFound,
+                AccessDenied,
+                UnknownSender,
+                NoDefaultSender,
+                SessionWindowClosed,
+                UnsupportedByProvider,
+                UnknownMessageReference,
+            ):
                 # A retry of a request accepted earlier gets the first answer, whatever changed since
                 # (say, the window closed). Looked up on this refusal path only: a new key needs no
                 # read, the write below finds out whether the key is held.
@@ -245,20 +328,61 @@ class SendMessage:
         self._metrics.message_accepted(tenant.provider, tenant.id)
         return message
 
+    def _refuse_unsendable(self, provider: ProviderName, content: MessageContent) -> None:
+        """Refuse a message the provider its sender sends through cannot send."""
+        reason = self._provider.unsupported(provider, content)
+        if reason is not None:
+            raise UnsupportedByProvider(reason)
+
+    async def _with_provider_ids(self, tenant_id: UUID, content: MessageContent) -> MessageContent:
+        """``content`` with the messages its reaction and its reply point at named by their provider's id,
+        where the client named them by ours."""
+        reaction, reply_to = content.reaction, content.reply_to
+        if reaction is not None:
+            provider_id = await self._provider_id(
+                tenant_id, reaction.provider_message_id, "reaction.message_id"
+            )
+            if provider_id != reaction.provider_message_id:
+                content = dataclasses.replace(
+                    content, reaction=dataclasses.replace(reaction, provider_message_id=provider_id)
+                )
+        if reply_to is not None:
+            provider_id = await self._provider_id(tenant_id, reply_to, "reply_to")
+            if provider_id != reply_to:
+                content = dataclasses.replace(content, reply_to=provider_id)
+        return content
+
+    async def _provider_id(self, tenant_id: UUID, reference: str, field: str) -> str:
+        """The provider's id of the message ``reference`` names: ``reference`` itself, unless it is one of
+        our message ids."""
+        try:
+            message_id = UUID(reference)
+        except ValueError:
+            return reference
+        message = await self._uow.messages.get(tenant_id, message_id)
+        if message is None:
+            raise UnknownMessageReference(f"{field}: this tenant has no message {reference}")
+        if message.provider_sid is None:
+            raise UnknownMessageReference(
+                f"{field}: message {reference} has not reached the provider yet, "
+                "so WhatsApp cannot point at it"
+            )
+        return message.provider_sid
+
     async def _sending_profile(
         self, tenant_id: UUID, requested_sender: PhoneNumber | None
-    ) -> tuple[Tenant, Sender]:
+    ) -> tuple[Tenant, Sender, ProviderName]:
         found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender)
         if found is None:
             raise NotFound("the tenant does not exist")
-        tenant, sender = found
+        tenant, sender = found.tenant, found.sender
         if not tenant.is_active:
             raise AccessDenied("the tenant is suspended")
         if sender is None:
             if requested_sender is not None:
                 raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
             raise NoDefaultSender("the tenant has no default sender: pass from_number")
-        return tenant, sender
+        return tenant, sender, found.provider
 
     async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
         assert command.idempotency_key is not None
@@ -321,7 +445,7 @@ def _check_session_window(contact: PhoneNumber, conversation: Conversation | Non
         why = f"{contact} last wrote at {_iso(conversation.last_inbound_at)}, at least 24 hours ago"
     raise SessionWindowClosed(
         f"the 24-hour session window is closed: {why}. Outside it WhatsApp delivers only approved "
-        "templates: send one with content_sid (and content_variables) instead of body or media_url"
+        "templates: send one (content_sid and content_variables, or template) instead of a free-form message"
     )
 
 

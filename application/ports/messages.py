@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from application.ports.dispatch_queue import DispatchJob
-from domain.administration.tenancy import Sender, Tenant
+from domain.administration.tenancy import ProviderName, Sender, Tenant
+from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation
-from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
+from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 
 
@@ -32,6 +34,7 @@ class HistoryQuery:
     contact: PhoneNumber | None = None
     since: datetime | None = None
     until: datetime | None = None
+    kind: MessageKind | None = None
 
 
 class MessageView(NamedTuple):
@@ -40,6 +43,10 @@ class MessageView(NamedTuple):
     Not a domain ``Message``: a page has up to 100 of them, and building entities (validated content,
     phone numbers) only to flatten them again cost more CPU than the query. A NamedTuple: immutable
     and cheap to build from a row.
+
+    Most messages are text, media by URL or a Content SID template, which ``body``, ``media_urls``,
+    ``content_sid`` and ``content_variables`` say in full; ``content`` is None for them. The others
+    (typed media, interactive, a location, …) carry their whole ``content``, built only for them.
     """
 
     id: UUID
@@ -47,10 +54,12 @@ class MessageView(NamedTuple):
     status: MessageStatus
     from_number: str
     to_number: str
+    kind: MessageKind
     body: str
     media_urls: list[str]
     content_sid: str | None
     content_variables: dict[str, str] | None
+    content: MessageContent | None
     profile_name: str | None
     provider_sid: str | None
     error_code: int | None
@@ -67,10 +76,12 @@ class MessageView(NamedTuple):
             status=message.status,
             from_number=message.from_number.e164,
             to_number=message.to_number.e164,
+            kind=message.content.kind,
             body=message.content.body,
             media_urls=list(message.content.media_urls),
             content_sid=template.content_sid if template else None,
             content_variables=template.variables_dict if template else None,
+            content=None if said_by_columns(message.content) else message.content,
             profile_name=message.profile_name,
             provider_sid=message.provider_sid,
             error_code=message.error_code,
@@ -78,6 +89,22 @@ class MessageView(NamedTuple):
             created_at=message.created_at,
             updated_at=message.updated_at,
         )
+
+
+def said_by_columns(content: MessageContent) -> bool:
+    """Whether a body, media URLs and a Content SID template are all there is to ``content`` (as for most
+    messages), so a history page needs nothing more of it."""
+    template = content.template
+    if template is not None and template.content_sid is None:
+        return False
+    return all(
+        getattr(content, part.name) == part.default
+        for part in dataclasses.fields(MessageContent)
+        if part.name not in _COLUMNS_OF_CONTENT
+    )
+
+
+_COLUMNS_OF_CONTENT = frozenset({"body", "media_urls", "template"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,14 +189,24 @@ class IdempotencyRepository(Protocol):
     async def purge_expired(self, now: datetime) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SendingProfile:
+    """Who would send a message: the tenant, the sender it would go from (None: no such sender), and
+    the provider that sender sends through (its own account's, else the tenant's provider)."""
+
+    tenant: Tenant
+    sender: Sender | None
+    provider: ProviderName
+
+
 class MessageAcceptance(Protocol):
     """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
 
     async def sending_profile(
         self, tenant_id: UUID, sender_number: PhoneNumber | None
-    ) -> tuple[Tenant, Sender | None] | None:
+    ) -> SendingProfile | None:
         """The tenant and the sender it would send from: ``sender_number`` if it is one of the tenant's,
-        its default sender otherwise (None if there is no such sender); None if there is no tenant."""
+        its default sender otherwise; None if there is no tenant."""
         ...
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:

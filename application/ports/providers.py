@@ -1,4 +1,4 @@
-"""Messaging providers: sending one message, and looking up what became of one."""
+"""Messaging providers: what each can send, sending one message, and looking up what became of one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Protocol
 
 from application.ports.messages import StatusChange
 from domain.administration.tenancy import ProviderAccount, ProviderName, Tenant
-from domain.messaging.messages import Message, MessageStatus
+from domain.messaging.messages import Message, MessageContent, MessageStatus
 
 
 class OutcomeKind(enum.StrEnum):
@@ -58,7 +58,9 @@ class OutboundRequest:
 class LookupResult(enum.StrEnum):
     FOUND = "found"
     NOT_FOUND = "not_found"
-    UNAVAILABLE = "unavailable"
+    UNAVAILABLE = "unavailable"  # the lookup failed this time: try again later
+    # The provider cannot look a message up (Meta's Cloud API): only its status reports settle it.
+    NOT_SUPPORTED = "not_supported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,15 @@ class ProviderLookup:
 
 
 class MessagingProvider(Protocol):
+    """A provider's adapter (Twilio's, the sandbox's, …), or the router that hands each message to the
+    provider it goes through (``adapters/provider_router.py``)."""
+
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        """Why ``content`` cannot go out through ``provider``, in words a person can act on (what to send
+        instead), or None when it can. The router asks the adapter of ``provider``; an adapter is only
+        asked about its own. Sending asks before anything is stored, and refuses the message then."""
+        ...
+
     async def send(self, request: OutboundRequest) -> SendOutcome: ...
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         """Find a message the provider may have created although we never heard its answer."""

@@ -5,7 +5,9 @@ A body is serialised once, when the event is recorded, and sent byte for byte on
     {"type": "message.status", "timestamp": "2026-01-15T09:30:00.000000Z",
      "data": {"id": "…", "direction": "outbound", "status": "delivered", "from_number": "+1…", …}}
 
-``data`` is the message as ``GET /api/messages/{id}`` shows it (without the timeline).
+``data`` is the message as ``GET /api/messages/{id}`` shows it (without the timeline): its ``kind`` and
+its content in the shape ``POST /api/send`` takes (``entrypoints/http/messaging/schemas.py``; a test holds
+the two to the same shape).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from application.ports.unit_of_work import UnitOfWork
-from domain.messaging.messages import Message, MessageStatus
+from domain.messaging.content import ContactCard, Interactive, Media
+from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.tenant_webhooks.model import WebhookEventType
 
 FAILED_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
@@ -26,17 +29,13 @@ def iso(moment: datetime) -> str:
 
 
 def message_data(message: Message) -> dict[str, Any]:
-    template = message.content.template
     return {
         "id": str(message.id),
         "direction": message.direction.value,
         "status": message.status.value,
         "from_number": message.from_number.e164,
         "to_number": message.to_number.e164,
-        "body": message.content.body,
-        "media_urls": list(message.content.media_urls),
-        "content_sid": template.content_sid if template else None,
-        "content_variables": template.variables_dict if template else None,
+        **content_data(message.content),
         "profile_name": message.profile_name,
         "provider_sid": message.provider_sid,
         "error_code": message.error_code,
@@ -44,6 +43,83 @@ def message_data(message: Message) -> dict[str, Any]:
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
     }
+
+
+def content_data(content: MessageContent) -> dict[str, Any]:
+    """The content's fields, each present (null or empty when unused); within them, what is unset is left
+    out, as a client leaves it out of a send."""
+    template = content.template
+    by_sid = template if template is not None and template.content_sid is not None else None
+    by_name = template if template is not None and template.content_sid is None else None
+    location, reaction, reply = content.location, content.reaction, content.reply
+    return {
+        "kind": content.kind.value,
+        "body": content.body,
+        "media_urls": list(content.media_urls),
+        "media": [_media(item) for item in content.media],
+        "preview_url": content.preview_url,
+        "content_sid": by_sid.content_sid if by_sid else None,
+        "content_variables": by_sid.variables_dict if by_sid else None,
+        "template": _set(name=by_name.name, language=by_name.language, variables=by_name.variables_dict)
+        if by_name
+        else None,
+        "interactive": _interactive(content.interactive) if content.interactive else None,
+        "location": _set(
+            latitude=location.latitude,
+            longitude=location.longitude,
+            name=location.name,
+            address=location.address,
+        )
+        if location
+        else None,
+        "contacts": [_card(card) for card in content.contacts],
+        "reaction": {"message_id": reaction.provider_message_id, "emoji": reaction.emoji}
+        if reaction
+        else None,
+        "reply": _set(id=reply.id, title=reply.title, description=reply.description) if reply else None,
+        "reply_to": content.reply_to,
+        "unsupported": content.unsupported,
+    }
+
+
+def _set(**values: Any) -> dict[str, Any]:
+    """``values`` but the unset ones (None, empty)."""
+    return {name: value for name, value in values.items() if value is not None and value not in ("", [], {})}
+
+
+def _media(item: Media) -> dict[str, Any]:
+    return _set(
+        type=item.kind.value,
+        url=item.url,
+        id=item.provider_media_id,
+        filename=item.filename,
+        content_type=item.content_type,
+    )
+
+
+def _interactive(interactive: Interactive) -> dict[str, Any]:
+    return _set(
+        type=interactive.kind.value,
+        body=interactive.body,
+        header=interactive.header,
+        footer=interactive.footer,
+        buttons=[_set(id=button.id, title=button.title) for button in interactive.buttons],
+        button=interactive.button_label,
+        sections=[
+            _set(
+                title=section.title,
+                rows=[_set(id=row.id, title=row.title, description=row.description) for row in section.rows],
+            )
+            for section in interactive.sections
+        ],
+        url=interactive.url,
+    )
+
+
+def _card(card: ContactCard) -> dict[str, Any]:
+    return _set(
+        name=card.name, phones=list(card.phones), emails=list(card.emails), organization=card.organization
+    )
 
 
 def event_body(event_type: WebhookEventType, data: dict[str, Any], now: datetime) -> str:
@@ -66,6 +142,29 @@ async def record_message_event(
 async def record_message_received(uow: UnitOfWork, message: Message, now: datetime) -> None:
     """Inside the transaction that stored an inbound message."""
     await record_message_event(uow, WebhookEventType.MESSAGE_RECEIVED, message, now)
+
+
+async def record_sender_paused(
+    uow: UnitOfWork,
+    message: Message,
+    *,
+    provider: str,
+    until: datetime,
+    reason: str,
+    error_code: int | None,
+    now: datetime,
+) -> None:
+    """Inside the transaction that paused the sender of ``message``."""
+    data = {
+        "sender": message.sender.e164,
+        "provider": provider,
+        "paused_until": iso(until),
+        "reason": reason,
+        "error_code": error_code,
+        "message_id": str(message.id),
+    }
+    event = WebhookEventType.SENDER_PAUSED
+    await uow.webhook_events.record(message.tenant_id, event, event_body(event, data, now), now)
 
 
 async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from domain.messaging.content import MessageKind
-from domain.messaging.messages import Direction, Message
+from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
 
 # A business may send free-form messages to a contact only within 24 hours of the contact's last
@@ -17,12 +17,30 @@ PREVIEW_LENGTH = 120
 
 
 def preview_of(message: Message) -> str:
-    """What a conversation list shows of its last message."""
+    """What a conversation list shows of its last message: its text, or else what kind of message it was."""
     content = message.content
     if content.template is not None:
         return f"[template {content.template.label}]"
     if content.body:
         return content.body[:PREVIEW_LENGTH]
+    return _describe(content)[:PREVIEW_LENGTH]
+
+
+def _describe(content: MessageContent) -> str:  # noqa: PLR0911 - one answer per kind reads best
+    """A message without text of its own, in a few words."""
+    if content.interactive is not None:
+        return content.interactive.body
+    if content.location is not None:
+        place = content.location.name or content.location.address
+        return f"[location] {place}" if place else "[location]"
+    if content.contacts:
+        return f"[contact] {', '.join(card.name for card in content.contacts)}"
+    if content.reaction is not None:
+        return f"[reaction {content.reaction.emoji}]" if content.reaction.emoji else "[reaction removed]"
+    if content.reply is not None:
+        return content.reply.title
+    if content.unsupported is not None:
+        return f"[{content.unsupported} message]"
     if content.kind is MessageKind.MEDIA:
         return f"[{len(content.media_urls) + len(content.media)} media]"
     return f"[{content.kind}]"

@@ -45,6 +45,9 @@ class WebhookEventType(enum.StrEnum):
     MESSAGE_RECEIVED = "message.received"  # a customer wrote to one of the tenant's numbers
     MESSAGE_STATUS = "message.status"  # one of the tenant's messages moved forward
     MESSAGE_FAILED = "message.failed"  # ... and ended failed or undelivered
+    # One of the tenant's numbers stopped sending for a while: its provider account has a problem (a
+    # revoked token, a restricted account) or the number hit WhatsApp's messaging limit.
+    SENDER_PAUSED = "sender.paused"
 
 
 class DeliveryState(enum.StrEnum):

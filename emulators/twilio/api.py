@@ -26,6 +26,8 @@ from emulators.twilio.wire import (
 WHATSAPP_ADDRESS = re.compile(r"whatsapp:\+[1-9]\d{6,14}")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+# A WhatsApp location as Twilio's PersistentAction takes it: a geo URI, and a label after "|".
+GEO_ACTION = re.compile(r"geo:(?P<latitude>-?\d{1,2}(\.\d+)?),(?P<longitude>-?\d{1,3}(\.\d+)?)(\|[^|]*)?")
 DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
 
 # Failures that can strike after the message was created (Faults.create_before_failing); a 429 cannot.
@@ -134,6 +136,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
         media_urls=draft.media_urls,
         content_sid=draft.content_sid,
         content_variables=draft.content_variables,
+        persistent_action=draft.persistent_action,
         status_callback=draft.status_callback,
         auth=auth,
     )
@@ -177,6 +180,7 @@ class _Draft:
     content_sid: str | None
     content_variables: str | None
     status_callback: str | None
+    persistent_action: tuple[str, ...]
 
 
 def _one(form: Mapping[str, list[str]], name: str) -> str | None:
@@ -194,6 +198,7 @@ def _validate(record: ReceivedRequest, state: EmulatorState) -> _Draft:
     content_sid = _one(form, "ContentSid") or None
     content_variables = _one(form, "ContentVariables") or None
     status_callback = _one(form, "StatusCallback") or None
+    persistent_action = tuple(form.get("PersistentAction", []))
 
     _check_addresses(to, from_, state, record.account_sid)
     if not body and not media_urls and not content_sid:
@@ -210,7 +215,11 @@ def _validate(record: ReceivedRequest, state: EmulatorState) -> _Draft:
         raise TwilioError.of(errors.INVALID_CONTENT_VARIABLES)
     if status_callback is not None and not _is_http_url(status_callback):
         raise TwilioError.of(errors.INVALID_STATUS_CALLBACK)
-    return _Draft(to, from_, body, media_urls, content_sid, content_variables, status_callback)
+    if not all(_is_location(action) for action in persistent_action):
+        raise TwilioError.of(errors.INVALID_PARAMETER)
+    return _Draft(
+        to, from_, body, media_urls, content_sid, content_variables, status_callback, persistent_action
+    )
 
 
 def _check_addresses(to: str, from_: str, state: EmulatorState, account_sid: str) -> None:
@@ -238,6 +247,11 @@ def _forced_error(state: EmulatorState, draft: _Draft) -> errors.ResolvedError |
 def _is_http_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in url)
+
+
+def _is_location(action: str) -> bool:
+    point = GEO_ACTION.fullmatch(action)
+    return point is not None and abs(float(point["latitude"])) <= 90 and abs(float(point["longitude"])) <= 180
 
 
 def _is_json_object(text: str) -> bool:

@@ -60,6 +60,7 @@ class MessageRecord:
     media_urls: tuple[str, ...] = ()
     content_sid: str | None = None
     content_variables: str | None = None
+    persistent_action: tuple[str, ...] = ()  # a location: "geo:<latitude>,<longitude>|<label>"
     status_callback: str | None = None
     date_sent: datetime | None = None
     error_code: int | None = None

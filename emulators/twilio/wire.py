@@ -127,7 +127,7 @@ def inbound_params(
         "Body": message.body,
         "From": message.from_,
         "MessageSid": message.sid,
-        "MessageType": _message_type(content_types),
+        "MessageType": _message_type(content_types, extra),
         "NumMedia": str(len(message.media_urls)),
         "NumSegments": "1",
         "ProfileName": profile_name,
@@ -145,7 +145,14 @@ def inbound_params(
     return params
 
 
-def _message_type(media_content_types: Sequence[str]) -> str:
+def _message_type(media_content_types: Sequence[str], extra: Mapping[str, str]) -> str:
+    """WhatsApp's kind of the message, as Twilio names it (``extra`` may name it itself)."""
+    if "Latitude" in extra:
+        return "location"
+    if "ButtonPayload" in extra:
+        return "button"
+    if "ListId" in extra:
+        return "interactive"
     if not media_content_types:
         return "text"
     kind = media_content_types[0].split("/", 1)[0]

@@ -34,6 +34,7 @@ from application.errors import (
     StorageUnavailable,
     SubscriptionRefused,
     TransactionConflict,
+    UnsupportedByProvider,
     WebhookEndpointDisabled,
     WebhookUrlRefused,
 )
@@ -74,6 +75,7 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (InvalidPhoneNumber, ProblemType(422, "invalid-phone-number", "Invalid phone number")),
     (InvalidMessage, ProblemType(422, "invalid-message", "Invalid message")),
     (SessionWindowClosed, ProblemType(422, "session-window-closed", "Session window closed")),
+    (UnsupportedByProvider, ProblemType(422, "unsupported-by-provider", "Unsupported by provider")),
     (WebhookUrlRefused, ProblemType(422, "webhook-url-refused", "Webhook URL refused")),
     (InvalidWebhookEndpoint, ProblemType(422, "invalid-webhook-endpoint", "Invalid webhook endpoint")),
     (WebhookEndpointDisabled, ProblemType(409, "webhook-endpoint-disabled", "Webhook endpoint disabled")),
@@ -270,7 +272,10 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
         404: "Not found, or not this tenant's",
         409: "Conflicts with existing data, or with a concurrent change of the same data",
         413: "The request body is too large",
-        422: "The request breaks a rule (invalid number, unknown sender, closed session window, …)",
+        422: (
+            "The request breaks a rule (invalid number, unknown sender, closed session window, a kind of "
+            "message the provider cannot send, …)"
+        ),
         429: "Too many requests; see Retry-After",
         503: "A dependency (the database) is unavailable; retry later",
     }

@@ -51,12 +51,13 @@ async def test_the_sending_profile_names_the_tenant_and_its_default_or_named_sen
     assert by_default is not None
     assert by_number is not None
     assert unknown is not None
-    assert by_default[0] == tenant
-    assert by_default[1] is not None
-    assert by_default[1].phone_number == OUR_NUMBER
-    assert by_default[1].is_default
-    assert by_number[1] == by_default[1]
-    assert unknown == (tenant, None)
+    assert by_default.tenant == tenant
+    assert by_default.sender is not None
+    assert by_default.sender.phone_number == OUR_NUMBER
+    assert by_default.sender.is_default
+    assert by_default.provider is tenant.provider
+    assert by_number.sender == by_default.sender
+    assert (unknown.tenant, unknown.sender) == (tenant, None)
     assert missing is None
 
 

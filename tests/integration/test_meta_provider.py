@@ -329,10 +329,10 @@ async def test_a_sender_without_a_meta_account_or_number_id_is_rejected_without_
     assert emulator.state.requests == []
 
 
-async def test_a_lookup_is_unavailable_the_status_webhooks_settle_the_message(
+async def test_meta_cannot_look_a_message_up_and_is_not_asked(
     emulator: RunningEmulator, provider: MetaMessagingProvider
 ) -> None:
-    assert (await provider.lookup(outbound())).result is LookupResult.UNAVAILABLE
+    assert (await provider.lookup(outbound())).result is LookupResult.NOT_SUPPORTED
     assert emulator.state.requests == []
 
 

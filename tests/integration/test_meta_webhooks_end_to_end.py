@@ -29,6 +29,7 @@ from adapters.security.secret_box import generate_key
 from application.administration.onboarding import CreateTenantCommand
 from application.authorization import OPERATOR
 from domain.administration.tenancy import ProviderName, Role
+from domain.messaging.content import MessageKind
 from domain.messaging.messages import StatusEvent
 from domain.phone import PhoneNumber
 from emulators.meta import (
@@ -352,19 +353,30 @@ async def test_statuses_in_reverse_end_read_and_late_ones_are_kept_as_not_applie
 # ----------------------------------------------------------------------------- customers' messages
 
 
-INBOUND_KINDS: dict[str, dict[str, Any]] = {
-    "text": {"text": {"body": "Where is my order?"}},
-    "image": {"image": {"caption": "the parcel"}},
-    "document": {"document": {"filename": "invoice.pdf"}},
-    "audio": {"audio": {}},
-    "location": {"location": {"latitude": 38.7223, "longitude": -9.1393, "name": "Lisbon"}},
-    "contacts": {
-        "contacts": [{"name": {"formatted_name": "Ana Silva"}, "phones": [{"phone": "+14155550123"}]}]
-    },
-    "interactive": {"interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}}},
-    "button": {"button": {"payload": "STOP", "text": "Stop promotions"}},
-    "reaction": {"reaction": {"message_id": "wamid.HBgLMTQxNTU1NTAxMDA", "emoji": "👍"}},
-    "unsupported": {"type": "unsupported"},
+# A customer's message of each kind, as Meta's webhook carries it, and the kind it is stored as.
+INBOUND_KINDS: dict[str, tuple[dict[str, Any], MessageKind]] = {
+    "text": ({"text": {"body": "Where is my order?"}}, MessageKind.TEXT),
+    "image": ({"image": {"caption": "the parcel"}}, MessageKind.MEDIA),
+    "document": ({"document": {"filename": "invoice.pdf"}}, MessageKind.MEDIA),
+    "audio": ({"audio": {}}, MessageKind.MEDIA),
+    "location": (
+        {"location": {"latitude": 38.7223, "longitude": -9.1393, "name": "Lisbon"}},
+        MessageKind.LOCATION,
+    ),
+    "contacts": (
+        {"contacts": [{"name": {"formatted_name": "Ana Silva"}, "phones": [{"phone": "+14155550123"}]}]},
+        MessageKind.CONTACTS,
+    ),
+    "interactive": (
+        {"interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}}},
+        MessageKind.REPLY,
+    ),
+    "button": ({"button": {"payload": "STOP", "text": "Stop promotions"}}, MessageKind.REPLY),
+    "reaction": (
+        {"reaction": {"message_id": "wamid.HBgLMTQxNTU1NTAxMDA", "emoji": "\N{THUMBS UP SIGN}"}},
+        MessageKind.REACTION,
+    ),
+    "unsupported": ({"type": "unsupported"}, MessageKind.UNSUPPORTED),
 }
 
 
@@ -372,12 +384,21 @@ INBOUND_KINDS: dict[str, dict[str, Any]] = {
 async def test_a_customers_message_of_each_kind_is_stored_once_for_its_tenant(
     world: World, kind: str
 ) -> None:
-    first = await world.emulator.send_inbound(world.writes(world.acme, **INBOUND_KINDS[kind]))
+    fields, stored_as = INBOUND_KINDS[kind]
+    first = await world.emulator.send_inbound(world.writes(world.acme, **fields))
     (wamid,) = first.message_ids
-    again = await world.emulator.send_inbound(world.writes(world.acme, id=wamid, **INBOUND_KINDS[kind]))
+    again = await world.emulator.send_inbound(world.writes(world.acme, id=wamid, **fields))
 
     assert (first.http_status, again.http_status) == (200, 200), (first.response_body, again.response_body)
     assert await world.stored_rows(wamid) == [(world.acme.id, "inbound", world.acme.sender)]
+    async with world.container.unit_of_work() as uow:
+        stored = await uow.messages.get_by_provider_sid(wamid)
+    assert stored is not None
+    assert (stored.content.kind, stored.profile_name, stored.wa_id) == (
+        stored_as,
+        "Ana",
+        CUSTOMER.removeprefix("+"),
+    )
 
 
 async def test_a_batch_for_two_tenants_numbers_gives_each_its_own(world: World) -> None:

@@ -18,11 +18,27 @@ from alembic.script import ScriptDirectory
 from adapters.database.engine import create_database_engine, sync_database_url
 from adapters.database.migrate import MIGRATIONS_DIRECTORY, current_revision, downgrade, upgrade
 from adapters.database.roles import grant_app_role
-from adapters.database.tables import conversations, messages, metadata, tenants
+from adapters.database.sealed_secrets import credentials_owner
+from adapters.database.tables import (
+    UtcDateTime,
+    conversations,
+    messages,
+    metadata,
+    provider_accounts,
+    senders,
+    tenants,
+)
 from adapters.database.tenant_scope import TENANT_SETTING
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.ports.messages import HistoryPosition, HistoryQuery
+from domain.administration.tenancy import (
+    MetaCredentials,
+    ProviderAccount,
+    ProviderName,
+    Sender,
+    TwilioCredentials,
+)
 from domain.phone import PhoneNumber
 from tests.support.databases import PostgresRoles
 from tests.support.postgres_server import PostgresServer
@@ -171,6 +187,61 @@ def test_a_customers_conversations_in_two_forms_become_one_keyed_by_identity(emp
     assert current_revision(empty_database_url) == "0009"
 
 
+def test_existing_messages_get_their_kind_and_no_content_document(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0013")
+    tenant_id = uuid4()
+    # messages as of 0013: without kind and content
+    old_messages = sa.table(
+        "messages",
+        *(
+            sa.column(column.name, column.type)
+            for column in messages.c
+            if column.name not in ("kind", "content")
+        ),
+    )
+    # (its kind, body, media URLs, Content SID)
+    stored = [
+        ("text", "hello", [], None),
+        ("media", "", ["https://example.com/a.png"], None),
+        ("media", "a caption", ["https://example.com/a.png"], None),
+        ("template", "", [], "HX" + "0" * 32),
+    ]
+    with tenant_rows_writable(empty_database_url) as connection:
+        connection.execute(
+            sa.insert(tenants),
+            {"id": tenant_id, "name": "acme", "provider": "twilio", "status": "active", "created_at": T0},
+        )
+        connection.execute(
+            sa.insert(old_messages),
+            [
+                {
+                    "id": uuid4(),
+                    "tenant_id": tenant_id,
+                    "direction": "outbound",
+                    "status": "delivered",
+                    "sender_number": "+14155238886",
+                    "contact_number": "+14155550100",
+                    "body": body,
+                    "media_urls": media_urls,
+                    "content_sid": content_sid,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for _, body, media_urls, content_sid in stored
+            ],
+        )
+
+    upgrade(empty_database_url)
+
+    with tenant_rows_writable(empty_database_url) as connection:
+        rows = connection.execute(sa.select(messages.c.kind, messages.c.body, messages.c.content)).all()
+    assert sorted((kind, body, content) for kind, body, content in rows) == sorted(
+        (kind, body, None) for kind, body, _, _ in stored
+    )
+    downgrade(empty_database_url, "0013")
+    assert current_revision(empty_database_url) == "0013"
+
+
 def conversation_row(
     tenant_id: UUID,
     contact: str,
@@ -207,6 +278,213 @@ def tenant_rows_writable(url: str) -> Iterator[sa.Connection]:
             yield connection
     finally:
         engine.dispose()
+
+
+# Tenant-level Twilio credentials as of 0012, before each tenant held provider accounts.
+old_credentials = sa.table(
+    "tenant_credentials",
+    sa.column("tenant_id", sa.Uuid()),
+    sa.column("account_sid", sa.String()),
+    sa.column("auth_token_sealed", sa.LargeBinary()),
+    sa.column("api_key_sid", sa.String()),
+    sa.column("api_key_secret_sealed", sa.LargeBinary()),
+    sa.column("updated_at", UtcDateTime()),
+)
+# senders as of 0012: without the account they send through and their number's id there
+old_senders = sa.table(
+    "senders",
+    *(
+        sa.column(column.name, column.type)
+        for column in senders.c
+        if column.name not in {"account_id", "provider_number_id"}
+    ),
+)
+ACME_TWILIO = TwilioCredentials(
+    account_sid="AC" + "1" * 32,
+    auth_token="acme-auth-token-0123456789",
+    api_key_sid="SK" + "2" * 32,
+    api_key_secret="acme-api-key-secret-0123456789",
+)
+SANDBOX_TWILIO = TwilioCredentials(account_sid="AC" + "3" * 32, auth_token="sandbox-auth-token-0123")
+
+
+def seed_tenants_as_of_0012(url: str, secret_box: SecretBox) -> dict[str, UUID]:
+    """Three tenants at 0012, by name: ``acme`` on Twilio with credentials (an API key too) and two
+    senders, ``sandbox`` on the sandbox with credentials and a sender, ``bare`` on the sandbox with a
+    sender and no credentials."""
+    tenant_ids = {name: uuid4() for name in ("acme", "sandbox", "bare")}
+    providers = {"acme": "twilio", "sandbox": "sandbox", "bare": "sandbox"}
+
+    def sealed(name: str, secret: str | None) -> bytes | None:
+        return secret_box.seal(secret, credentials_owner(tenant_ids[name])) if secret is not None else None
+
+    with tenant_rows_writable(url) as connection:
+        connection.execute(
+            sa.insert(tenants),
+            [
+                {"id": tenant_ids[name], "name": name, "provider": providers[name], "status": "active"}
+                | {"created_at": T0}
+                for name in tenant_ids
+            ],
+        )
+        connection.execute(
+            sa.insert(old_senders),
+            [
+                {
+                    "id": uuid4(),
+                    "tenant_id": tenant_ids[name],
+                    "phone_number": number,
+                    "is_default": number == "+14155238886",
+                    "label": "",
+                    "created_at": T0,
+                }
+                for name, number in (
+                    ("acme", "+14155238886"),
+                    ("acme", "+14155238800"),
+                    ("sandbox", "+14155238886"),
+                    ("bare", "+14155238886"),
+                )
+            ],
+        )
+        connection.execute(
+            sa.insert(old_credentials),
+            [
+                {
+                    "tenant_id": tenant_ids[name],
+                    "account_sid": credentials.account_sid,
+                    "auth_token_sealed": sealed(name, credentials.auth_token),
+                    "api_key_sid": credentials.api_key_sid,
+                    "api_key_secret_sealed": sealed(name, credentials.api_key_secret),
+                    "updated_at": T0 + timedelta(days=3),
+                }
+                for name, credentials in (("acme", ACME_TWILIO), ("sandbox", SANDBOX_TWILIO))
+            ],
+        )
+    return tenant_ids
+
+
+def stored_credentials(url: str) -> dict[UUID, dict[str, Any]]:
+    """Each tenant's ``tenant_credentials`` row (the table of 0012)."""
+    with tenant_rows_writable(url) as connection:
+        rows = connection.execute(sa.select(old_credentials)).mappings().all()
+    return {row["tenant_id"]: dict(row) for row in rows}
+
+
+async def test_each_tenants_twilio_credentials_become_its_twilio_account_with_the_same_sealed_secrets(
+    empty_database_url: str, secret_box: SecretBox
+) -> None:
+    upgrade(empty_database_url, "0012")
+    tenant_ids = seed_tenants_as_of_0012(empty_database_url, secret_box)
+    acme, sandbox, bare = tenant_ids["acme"], tenant_ids["sandbox"], tenant_ids["bare"]
+    credentials_before = stored_credentials(empty_database_url)
+
+    upgrade(empty_database_url)
+
+    assert "tenant_credentials" not in table_names(empty_database_url)
+    with tenant_rows_writable(empty_database_url) as connection:
+        accounts = connection.execute(sa.select(provider_accounts)).mappings().all()
+        sender_accounts = {
+            (row["tenant_id"], row["phone_number"]): (row["account_id"], row["provider_number_id"])
+            for row in connection.execute(sa.select(senders)).mappings()
+        }
+    by_tenant = {row["tenant_id"]: row for row in accounts}
+    assert len(accounts) == len(by_tenant) == 2, "one account for each tenant with credentials"
+    assert bare not in by_tenant
+    for tenant_id, credentials in ((acme, ACME_TWILIO), (sandbox, SANDBOX_TWILIO)):
+        row, before = by_tenant[tenant_id], credentials_before[tenant_id]
+        assert (row["provider"], row["label"]) == ("twilio", "Twilio")
+        assert (row["external_id"], row["api_key_sid"]) == (credentials.account_sid, credentials.api_key_sid)
+        assert row["secret_sealed"] == before["auth_token_sealed"]
+        assert row["second_secret_sealed"] == before["api_key_secret_sealed"]
+        assert row["created_at"] == row["updated_at"] == T0 + timedelta(days=3)
+    acme_account = by_tenant[acme]["id"]
+    assert sender_accounts == {
+        (acme, "+14155238886"): (acme_account, None),
+        (acme, "+14155238800"): (acme_account, None),
+        # a sandbox tenant's senders keep sending through the sandbox
+        (sandbox, "+14155238886"): (None, None),
+        (bare, "+14155238886"): (None, None),
+    }
+
+    # The same key opens the same bytes, through the repositories.
+    engine = create_database_engine(empty_database_url)
+    try:
+        async with SqlAlchemyUnitOfWork(engine, secret_box) as uow:
+            for tenant_id, credentials in ((acme, ACME_TWILIO), (sandbox, SANDBOX_TWILIO)):
+                account = await uow.provider_accounts.first_of(tenant_id, ProviderName.TWILIO)
+                assert account is not None
+                assert account.credentials == credentials
+            assert await uow.provider_accounts.list_for_tenant(bare) == []
+            acme_senders = await uow.senders.list_for_tenant(acme)
+            assert {sender.account_id for sender in acme_senders} == {acme_account}
+            signers = await uow.provider_accounts.twilio_signers()
+    finally:
+        await engine.dispose()
+    # the sandbox tenant's sender is still signed for by its Twilio account (its first), as before
+    assert {(signer.tenant_id, str(signer.phone_number), signer.auth_token) for signer in signers} == {
+        (acme, "+14155238886", ACME_TWILIO.auth_token),
+        (acme, "+14155238800", ACME_TWILIO.auth_token),
+        (sandbox, "+14155238886", SANDBOX_TWILIO.auth_token),
+    }
+
+    downgrade(empty_database_url, "0012")
+
+    assert current_revision(empty_database_url) == "0012"
+    assert stored_credentials(empty_database_url) == credentials_before
+    assert "provider_accounts" not in table_names(empty_database_url)
+
+
+async def test_the_downgrade_puts_each_tenants_first_twilio_account_back_as_its_credentials(
+    empty_database_url: str, secret_box: SecretBox
+) -> None:
+    upgrade(empty_database_url, "0012")
+    tenant_ids = seed_tenants_as_of_0012(empty_database_url, secret_box)
+    acme, bare = tenant_ids["acme"], tenant_ids["bare"]
+    upgrade(empty_database_url)
+    meta = MetaCredentials(
+        business_account_id="102290129340398",
+        access_token="EAAG-an-access-token",
+        app_secret="an-apps-secret-0123456789",
+        verify_token="a-verify-token",
+    )
+    engine = create_database_engine(empty_database_url)
+    try:
+        async with SqlAlchemyUnitOfWork(engine, secret_box) as uow:
+            # acme: a newer Twilio account and a Meta one with a sender; bare: a Meta account only
+            later = T0 + timedelta(days=30)
+            acme_meta = ProviderAccount(tenant_id=acme, credentials=meta, created_at=later)
+            for account in (
+                ProviderAccount(tenant_id=acme, credentials=SANDBOX_TWILIO, created_at=later),
+                acme_meta,
+                ProviderAccount(tenant_id=bare, credentials=meta, created_at=later),
+            ):
+                await uow.provider_accounts.add(account)
+            await uow.senders.add(
+                Sender(
+                    tenant_id=acme,
+                    phone_number=PhoneNumber.parse("+447911123456"),
+                    created_at=T0,
+                    account_id=acme_meta.id,
+                    provider_number_id="106540352242922",
+                )
+            )
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+    downgrade(empty_database_url, "0012")
+
+    credentials = stored_credentials(empty_database_url)
+    assert set(credentials) == {acme, tenant_ids["sandbox"]}, "a Meta account has no place in 0012"
+    assert credentials[acme]["account_sid"] == ACME_TWILIO.account_sid
+    assert secret_box.open(credentials[acme]["auth_token_sealed"], credentials_owner(acme)) == (
+        ACME_TWILIO.auth_token
+    )
+    with tenant_rows_writable(empty_database_url) as connection:
+        numbers = connection.execute(
+            sa.select(old_senders.c.phone_number).where(old_senders.c.tenant_id == acme)
+        )
+        assert sorted(numbers.scalars()) == ["+14155238800", "+14155238886", "+447911123456"]
 
 
 # --- the history index on PostgreSQL ---------------------------------------------------------------

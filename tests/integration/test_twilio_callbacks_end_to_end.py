@@ -31,6 +31,7 @@ from application.authorization import OPERATOR
 from application.ports.messages import HistoryQuery, MessageView
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
+from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 from emulators.twilio import (
@@ -237,7 +238,10 @@ async def test_a_signed_inbound_message_is_stored_once_and_updates_the_conversat
     stored = await world.stored(delivery.message_sid)
     assert stored is not None
     assert stored.tenant_id == world.acme.id
-    assert (stored.content.body, stored.content.media_urls) == ("", (media,))
+    assert (stored.content.body, stored.content.media) == (
+        "",
+        (Media(kind=MediaKind.IMAGE, url=media, content_type="image/jpeg"),),
+    )
     assert (stored.profile_name, stored.wa_id) == ("Ana", CUSTOMER.lstrip("+"))
     assert [m.provider_sid for m in await world.history(world.acme)] == [delivery.message_sid]
     assert await world.history(world.globex) == []

@@ -406,6 +406,34 @@ async def test_content_template_alone_is_a_message(
     assert emulator.state.messages[body["sid"]].content_variables == '{"1": "Ana"}'
 
 
+@pytest.mark.parametrize(
+    "action", ["geo:52.520008,13.404954|Alexanderplatz 1", "geo:-33.8568,151.2153", "geo:0,-0.00001|"]
+)
+async def test_a_location_is_a_body_with_a_geo_persistent_action(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, action: str
+) -> None:
+    fields = {"To": CUSTOMER, "From": SENDER, "Body": "Warehouse 7", "PersistentAction": action}
+
+    status, body, _ = await post_message(http, emulator, fields)
+
+    assert status == 201
+    assert emulator.state.messages[body["sid"]].persistent_action == (action,)
+
+
+@pytest.mark.parametrize(
+    "action", ["geo:91,0", "geo:52.5", "https://maps.example.com/?q=52.5,13.4", "geo:1,2|a|b"]
+)
+async def test_a_persistent_action_that_is_not_a_location_is_refused(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, action: str
+) -> None:
+    fields = {"To": CUSTOMER, "From": SENDER, "Body": "here", "PersistentAction": action}
+
+    status, body, _ = await post_message(http, emulator, fields)
+
+    assert (status, body["code"]) == (400, 20001)
+    assert emulator.state.messages == {}
+
+
 async def test_unknown_sender_of_an_account_with_senders_is_63007(
     emulator: RunningEmulator, http: aiohttp.ClientSession
 ) -> None:
@@ -813,6 +841,30 @@ async def test_inbound_message_is_posted_signed_with_twilios_fields(
         "received",
         "image",
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message_type"),
+    [
+        ({"Latitude": "48.8584", "Longitude": "2.2945", "Label": "Tour Eiffel"}, "location"),
+        (
+            {"ButtonPayload": "yes", "ButtonText": "Yes", "OriginalRepliedMessageSid": "SM" + "2" * 32},
+            "button",
+        ),
+        ({"ListId": "m", "ListTitle": "Medium"}, "interactive"),
+    ],
+)
+async def test_inbound_locations_and_taps_are_posted_with_their_message_type(
+    emulator: RunningEmulator, receiver: WebhookReceiver, extra: dict[str, str], message_type: str
+) -> None:
+    await emulator.send_inbound(
+        receiver.url("/webhooks/twilio/inbound"), from_=CUSTOMER, to=SENDER, account_sid=ACCOUNT, extra=extra
+    )
+
+    (received,) = receiver.received
+    assert validates(received)
+    assert received.params["MessageType"] == message_type
+    assert {name: received.params[name] for name in extra} == extra
 
 
 async def test_inbound_can_be_signed_for_the_public_url_of_a_proxied_gateway(

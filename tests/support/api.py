@@ -63,6 +63,10 @@ class ApiOptions:
     # Whether the app reads the time from ``Api.clock`` rather than the system clock. That clock starts
     # at the real time, since tokens are checked against it.
     fixed_clock: bool = False
+    # Whether messages go through the app's own providers (the sandbox's and Twilio's, behind its
+    # router) rather than ``Api.provider``. Nothing leaves the machine: the sandbox sends nowhere, and
+    # Twilio refuses a sender without an account.
+    real_providers: bool = False
 
     def with_settings(self, **settings: str) -> ApiOptions:
         """These options with more settings (an empty value unsets one)."""
@@ -87,7 +91,7 @@ class Api:
     container: Container
     database: FakeDatabase
     hasher: FakePasswordHasher
-    provider: FakeMessagingProvider
+    provider: FakeMessagingProvider  # unused with ApiOptions.real_providers
     webhook_sender: FakeWebhookSender
     webhook_url_guard: FakeWebhookUrlGuard
     clock: FixedClock  # the seed data's time; the app's too with ApiOptions.fixed_clock
@@ -153,7 +157,8 @@ async def running_api(data_dir: Path, options: ApiOptions) -> AsyncIterator[Api]
     clock = FixedClock(datetime.now(UTC)) if options.fixed_clock else FixedClock()
     container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
     container.password_hasher.override(providers.Object(hasher))
-    container.messaging_provider.override(providers.Object(provider))
+    if not options.real_providers:
+        container.messaging_provider.override(providers.Object(provider))
     container.webhook_sender.override(providers.Object(webhook_sender))
     container.webhook_url_guard.override(providers.Object(webhook_url_guard))
     if options.fixed_clock:

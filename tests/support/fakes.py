@@ -11,7 +11,7 @@ Typical use::
     uow = FakeUnitOfWork()
     provider = FakeMessagingProvider()
     account = await provision_account(uow, FakePasswordHasher(), FixedClock())
-    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics())
+    send = SendMessage(uow, dispatcher, clock, wait_seconds=5, metrics=FakeMetrics(), provider=provider)
     result = await send(SendMessageCommand(...))
     assert provider.requests[0].message.contact == ...
 """
@@ -48,6 +48,7 @@ from application.ports.messages import (
     HistoryQuery,
     IdempotencyRecord,
     MessageView,
+    SendingProfile,
     StatusChange,
 )
 from application.ports.providers import (
@@ -80,6 +81,7 @@ from domain.administration.tenancy import (
     User,
 )
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
+from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -359,6 +361,9 @@ class FakeSenderRepository:
             raise AlreadyExists(f"{sender.phone_number} is already a sender of this tenant")
         if sender.is_default and await self.get_default(sender.tenant_id) is not None:
             raise AlreadyExists("the tenant has a default sender already")
+        number_id = sender.provider_number_id
+        if number_id is not None and self._number_id_taken(number_id, sender.id):
+            raise AlreadyExists("this phone number id is another sender's")
         self._senders[sender.id] = _stored(sender)
 
     async def get_default(self, tenant_id: UUID) -> Sender | None:
@@ -393,9 +398,7 @@ class FakeSenderRepository:
         sender = await self.get(tenant_id, sender_id)
         if sender is None:
             return
-        if provider_number_id is not None and any(
-            other.provider_number_id == provider_number_id and other.id != sender_id for other in self.all()
-        ):
+        if provider_number_id is not None and self._number_id_taken(provider_number_id, sender_id):
             raise AlreadyExists("this phone number id is another sender's")
         self._senders[sender_id] = replace(
             sender, account_id=account_id, provider_number_id=provider_number_id
@@ -417,6 +420,13 @@ class FakeSenderRepository:
 
     def _for_tenant(self, tenant_id: UUID) -> list[Sender]:
         return [sender for sender in self._senders.values() if sender.tenant_id == tenant_id]
+
+    def _number_id_taken(self, provider_number_id: str, by_other_than: UUID) -> bool:
+        """Whether another sender, of any tenant, has this phone number id (the unique index)."""
+        return any(
+            other.provider_number_id == provider_number_id and other.id != by_other_than
+            for other in self._senders.values()
+        )
 
     # Test helpers: not part of the port.
 
@@ -685,6 +695,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.contact is None or message.contact.is_same_contact_as(query.contact))
         and (query.since is None or message.created_at >= query.since)
         and (query.until is None or message.created_at < query.until)
+        and (query.kind is None or message.content.kind is query.kind)
     )
 
 
@@ -756,10 +767,15 @@ class FakeDispatchQueue:
         self._leases[message_id] = (owner, _utc(until))
         message = await self._messages.get(tenant_id, message_id)
         sender = await self._senders.get_by_number(tenant_id, message.sender) if message else None
+        account = None
+        if sender is not None:
+            account = await self.accounts.of_sender(sender)
+        elif message is not None:  # its sender is gone: it has no account of its own
+            account = await self.accounts.first_of(tenant_id, ProviderName.TWILIO)
         return LeasedAttempt(
             message=message,
             tenant=await self._tenants.get(tenant_id),
-            account=await self.accounts.of_sender(sender) if sender is not None else None,
+            account=account,
             provider_number_id=sender.provider_number_id if sender is not None else None,
             sender_has_account=sender is not None and sender.account_id is not None,
         )
@@ -1289,16 +1305,23 @@ class FakeMessageAcceptance:
 
     async def sending_profile(
         self, tenant_id: UUID, sender_number: PhoneNumber | None
-    ) -> tuple[Tenant, Sender | None] | None:
+    ) -> SendingProfile | None:
         tenant = await self._database.tenants.get(tenant_id)
         if tenant is None:
             return None
         senders = self._database.senders
         if sender_number is None:
-            return tenant, await senders.get_default(tenant_id)
-        # The number as written, as the statement compares it.
-        named = (s for s in await senders.list_for_tenant(tenant_id) if s.phone_number == sender_number)
-        return tenant, next(named, None)
+            sender = await senders.get_default(tenant_id)
+        else:
+            # The number as written, as the statement compares it.
+            named = (s for s in await senders.list_for_tenant(tenant_id) if s.phone_number == sender_number)
+            sender = next(named, None)
+        account = (
+            await self._database.provider_accounts.get(tenant_id, sender.account_id)
+            if sender is not None and sender.account_id is not None
+            else None
+        )
+        return SendingProfile(tenant, sender, account.provider if account else tenant.provider)
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
         if idempotency is not None:
@@ -1423,12 +1446,14 @@ class FakeMessagingProvider:
     """Records every request and answers with ``outcome`` (or raises ``error``).
 
     By default each message is accepted with a fresh sid (``SM00000001``, ...) and status ``queued``.
-    ``on_send`` runs before the answer, to look at the world as the provider sees it.
+    ``on_send`` runs before the answer, to look at the world as the provider sees it. Every kind of
+    message can be sent, but those ``cannot_send`` names for a provider (with the reason given).
     """
 
     def __init__(self, outcome: SendOutcome | None = None, *, error: Exception | None = None) -> None:
         self.outcome = outcome
         self.error = error
+        self.cannot_send: dict[tuple[ProviderName, MessageKind], str] = {}
         self.requests: list[OutboundRequest] = []
         self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
         self.lookups: list[OutboundRequest] = []
@@ -1440,6 +1465,9 @@ class FakeMessagingProvider:
 
     def will_raise(self, error: Exception) -> None:
         self.outcome, self.error = None, error
+
+    def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
+        return self.cannot_send.get((provider, content.kind))
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         self.lookups.append(request)

@@ -58,6 +58,7 @@ def inbound_params(
     sid: str = INBOUND_SID,
     body: str = "Hello, is my order on its way?",
     media: Sequence[str] = (),
+    media_types: Sequence[str] = (),
     profile_name: str = "Ana",
     wa_id: str = "14155550100",
     **extra: str,
@@ -79,7 +80,9 @@ def inbound_params(
     }
     for index, url in enumerate(media):
         params[f"MediaUrl{index}"] = [url]
-        params[f"MediaContentType{index}"] = ["image/jpeg"]
+        params[f"MediaContentType{index}"] = [
+            media_types[index] if index < len(media_types) else "image/jpeg"
+        ]
     params.update({name: [value] for name, value in extra.items()})
     return params
 

@@ -59,7 +59,7 @@ def build_send_message(
         lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
     )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics(), provider=provider)
 
 
 async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock) -> Message:

@@ -18,9 +18,10 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from application.messaging.conversations import ConversationsRequest, ListConversations
 from application.messaging.history import GetMessage, HistoryRequest, ListHistory
-from application.messaging.send_message import RetryMessage, SendMessage, SendMessageCommand
+from application.messaging.send_message import RetryMessage, SendMessage
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.principal import Principal
+from domain.messaging.content import MessageKind
 from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import BEARER, SEND_AND_READ
 from entrypoints.http.dependencies import provide
@@ -47,6 +48,7 @@ def _history_request(
     status: MessageStatus | None,
     since: datetime | None,
     until: datetime | None,
+    kind: MessageKind | None,
     *,
     contact: str | None,
 ) -> HistoryRequest:
@@ -60,6 +62,7 @@ def _history_request(
         contact=contact,
         since=since,
         until=until,
+        kind=kind,
     )
 
 
@@ -109,8 +112,23 @@ class MessagesController(Controller):
             HeaderParameter(name="Prefer", max_length=200, description="`respond-async`: answer 202 at once"),
         ] = None,
     ) -> Response[MessageResource]:
-        """Text (`body`), media (`media_url`, up to 10, with an optional `body` as caption) or an
-        approved template (`content_sid` and `content_variables`).
+        """One message of one kind, in the shape its resource shows it:
+
+        - text: `body` (`preview_url`: show a preview of its first link);
+        - media: `media` (up to 10 of a declared `type`, by `url` or by uploaded `id`, a document with its
+          `filename`) or `media_url`/`media_urls` (the provider works out the type), captioned by `body`;
+        - a template, which may be sent at any time: `content_sid` and `content_variables` (Twilio), or
+          `template` by `name`, `language` and `variables` (positional ones named "1", "2", …);
+        - `interactive`: reply `buttons` (up to 3), a `list` of rows in `sections`, or a `cta_url` button;
+        - `location`, `contacts` (cards), or a `reaction` (an emoji on an earlier message);
+        - `reply_to` makes any of them the answer to an earlier message. It and `reaction.message_id` take
+          the provider's id of that message, or this API's id (then its provider's id is used).
+
+        Each provider sends the kinds it can: a kind it cannot is refused with a 422
+        `unsupported-by-provider` problem that says what to send instead, before anything is stored
+        (Twilio, say, sends interactive messages only as Content templates). Parts that break
+        WhatsApp's rules (four buttons, a section without rows) are a 400 naming the field, or a 422
+        `invalid-message` saying which.
 
         The message is stored durably with its dispatch job, then handed to the tenant's provider.
         If the provider answers within a few seconds the response is `201` with its status
@@ -122,25 +140,15 @@ class MessagesController(Controller):
         first answer instead of sending again; the same key with another body is a 422, and
         while the first request is still running a 409.
 
-        Free-form messages (text, media) may only be sent within 24 hours of the contact's last
-        message; outside that window the request is refused with a 422 `session-window-closed`
+        Free-form messages (all but templates) may only be sent within 24 hours of the contact's
+        last message; outside that window the request is refused with a 422 `session-window-closed`
         problem before anything is sent, and only a template can reach the contact.
         """
         respond_async = prefer is not None and "respond-async" in (
             p.strip() for p in prefer.lower().split(",")
         )
         result = await send_message(
-            SendMessageCommand(
-                tenant_id=principal.tenant_id,
-                to_number=data.to_number,
-                body=data.body,
-                media_urls=data.media_urls,
-                from_number=data.from_number,
-                content_sid=data.content_sid,
-                content_variables=data.content_variables,
-                idempotency_key=idempotency_key,
-                respond_async=respond_async,
-            )
+            data.command(principal.tenant_id, idempotency_key=idempotency_key, respond_async=respond_async)
         )
         headers = {"Location": f"/api/messages/{result.message.id}"}
         if respond_async:
@@ -172,8 +180,10 @@ class MessagesController(Controller):
         ] = None,
         since: CreatedSince = None,
         until: CreatedUntil = None,
+        kind: FromQuery[MessageKind | None] = None,
     ) -> MessagePage:
-        """Keyset pagination: pass `next_cursor` back as `cursor` to get the next page."""
+        """Each message shows its `kind` and its content as `POST /api/send` takes it. Keyset
+        pagination: pass `next_cursor` back as `cursor` to get the next page."""
         request = _history_request(
             principal,
             limit,
@@ -182,6 +192,7 @@ class MessagesController(Controller):
             status,
             since,
             until,
+            kind,
             contact=phone_number_from_query(contact),
         )
         return MessagePage.of(await list_history(request))
@@ -270,8 +281,11 @@ class ConversationsController(Controller):
         status: FromQuery[MessageStatus | None] = None,
         since: CreatedSince = None,
         until: CreatedUntil = None,
+        kind: FromQuery[MessageKind | None] = None,
     ) -> MessagePage:
         """`contact` is the customer's number, `+E.164` or `whatsapp:+E.164`. An unknown contact has
         an empty history. Keyset pagination as for `GET /api/messages`."""
-        request = _history_request(principal, limit, cursor, direction, status, since, until, contact=contact)
+        request = _history_request(
+            principal, limit, cursor, direction, status, since, until, kind, contact=contact
+        )
         return MessagePage.of(await list_history(request))

@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 
 from application.messaging.conversations import ConversationPage
 from application.messaging.history import HistoryPage, MessageDetails
+from application.messaging.send_message import SendMessageCommand
 from application.ports.messages import MessageView
+from domain.errors import InvalidMessage
+from domain.messaging.content import (
+    MAX_BUTTON_TITLE_LENGTH,
+    MAX_CARD_ITEMS,
+    MAX_CARD_TEXT_LENGTH,
+    MAX_CHOICE_ID_LENGTH,
+    MAX_CONTACT_CARDS,
+    MAX_EMOJI_LENGTH,
+    MAX_FILENAME_LENGTH,
+    MAX_FOOTER_LENGTH,
+    MAX_HEADER_LENGTH,
+    MAX_INTERACTIVE_BODY_LENGTH,
+    MAX_LIST_ROWS,
+    MAX_LIST_SECTIONS,
+    MAX_LOCATION_TEXT_LENGTH,
+    MAX_PROVIDER_MEDIA_ID_LENGTH,
+    MAX_REPLY_BUTTONS,
+    MAX_ROW_DESCRIPTION_LENGTH,
+    MAX_ROW_TITLE_LENGTH,
+    MAX_URL_LENGTH,
+    Choice,
+    ContactCard,
+    Interactive,
+    InteractiveKind,
+    ListSection,
+    Location,
+    Media,
+    MediaKind,
+    MessageKind,
+    Reaction,
+)
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import (
     MAX_BODY_LENGTH,
@@ -21,10 +53,11 @@ from domain.messaging.messages import (
     Message,
     MessageStatus,
     StatusEvent,
+    Template,
 )
 from entrypoints.http.wire_types import Text
 
-MediaUrl = Annotated[Text, msgspec.Meta(min_length=1, max_length=2048)]
+MediaUrl = Annotated[Text, msgspec.Meta(min_length=1, max_length=MAX_URL_LENGTH)]
 ContentSid = Annotated[
     str,
     msgspec.Meta(
@@ -38,6 +71,14 @@ ContentSid = Annotated[
 ]
 TemplateVariableName = Annotated[Text, msgspec.Meta(min_length=1, max_length=64)]
 TemplateVariableValue = Annotated[Text, msgspec.Meta(max_length=MAX_TEMPLATE_VALUE_LENGTH)]
+TemplateVariables = Annotated[
+    dict[TemplateVariableName, TemplateVariableValue],
+    msgspec.Meta(
+        max_length=MAX_TEMPLATE_VARIABLES,
+        examples=[{"1": "12/1", "2": "3pm"}],
+        description='The template\'s placeholder values by name; positional ones are "1", "2", …',
+    ),
+]
 ContentVariables = Annotated[
     dict[TemplateVariableName, TemplateVariableValue],
     msgspec.Meta(
@@ -46,9 +87,213 @@ ContentVariables = Annotated[
         description="The template's placeholder values, by placeholder name; only with content_sid",
     ),
 ]
+MessageId = Annotated[
+    Text,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_PROVIDER_MEDIA_ID_LENGTH,
+        description="The provider's id of a message (Twilio's SM…, Meta's wamid.…), or this API's id of it",
+    ),
+]
+
+
+def _text(limit: int, **meta: Any) -> msgspec.Meta:
+    """The constraints of text of 1 to ``limit`` characters."""
+    return msgspec.Meta(min_length=1, max_length=limit, **meta)
+
+
+UploadedMediaId = Annotated[Text, _text(MAX_PROVIDER_MEDIA_ID_LENGTH)]
+Filename = Annotated[Text, _text(MAX_FILENAME_LENGTH, examples=["invoice-1042.pdf"])]
+ChoiceId = Annotated[Text, _text(MAX_CHOICE_ID_LENGTH, description="Comes back when the customer picks it")]
+ButtonTitle = Annotated[Text, _text(MAX_BUTTON_TITLE_LENGTH, examples=["Yes"])]
+RowTitle = Annotated[Text, _text(MAX_ROW_TITLE_LENGTH)]
+RowDescription = Annotated[Text, _text(MAX_ROW_DESCRIPTION_LENGTH)]
+InteractiveBody = Annotated[Text, _text(MAX_INTERACTIVE_BODY_LENGTH, examples=["Shall we deliver tomorrow?"])]
+HeaderText = Annotated[Text, _text(MAX_HEADER_LENGTH)]
+FooterText = Annotated[Text, _text(MAX_FOOTER_LENGTH)]
+ButtonLabel = Annotated[
+    Text, _text(MAX_BUTTON_TITLE_LENGTH, description="The list's button, or the URL button's label")
+]
+LocationText = Annotated[Text, _text(MAX_LOCATION_TEXT_LENGTH)]
+CardText = Annotated[Text, _text(MAX_CARD_TEXT_LENGTH)]
+
+
+# The parts of a message, in the one shape a send takes them and a message shows them. Unknown fields are
+# refused; what is unset is left out of the answer, as a client leaves it out of a send.
+
+
+class MediaItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A media item of a declared type, by ``url`` or by ``id`` (a media id the provider gave an
+    uploaded file), not both. ``filename`` names a document for the customer."""
+
+    type: MediaKind
+    url: MediaUrl | None = None
+    id: UploadedMediaId | None = None
+    filename: Filename | None = None
+
+    def media(self) -> Media:
+        return Media(kind=self.type, url=self.url, provider_media_id=self.id, filename=self.filename)
+
+
+class MediaResource(MediaItem):
+    content_type: str | None = None  # as the provider reported it (inbound media)
+
+    @classmethod
+    def of(cls, media: Media) -> MediaResource:
+        return cls(
+            type=media.kind,
+            url=media.url,
+            id=media.provider_media_id,
+            filename=media.filename,
+            content_type=media.content_type,
+        )
+
+
+class TemplateByName(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """An approved template by its name and language, as Meta's Cloud API sends it (Twilio sends
+    templates by ``content_sid``)."""
+
+    name: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_]{1,512}$", examples=["order_update"])]
+    language: Annotated[str, msgspec.Meta(pattern="^[a-z]{2,3}(_[A-Za-z]{2,4})?$", examples=["en", "pt_BR"])]
+    variables: TemplateVariables = {}
+
+    def template(self) -> Template:
+        return Template.named(self.name, self.language, self.variables)
+
+
+class ReplyButton(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    id: ChoiceId
+    title: ButtonTitle
+
+
+class ListRow(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    id: ChoiceId
+    title: RowTitle
+    description: RowDescription | None = None
+
+
+class ListSectionItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    rows: Annotated[list[ListRow], msgspec.Meta(min_length=1, max_length=MAX_LIST_ROWS)]
+    title: Annotated[Text, msgspec.Meta(max_length=MAX_ROW_TITLE_LENGTH)] = ""  # needed with two sections
+
+
+class InteractiveContent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """``buttons``: up to 3 reply buttons. ``list``: rows in ``sections``, opened by ``button``.
+    ``cta_url``: one ``button`` that opens ``url``. The text is ``body``."""
+
+    type: InteractiveKind
+    body: InteractiveBody
+    header: HeaderText | None = None
+    footer: FooterText | None = None
+    buttons: Annotated[list[ReplyButton], msgspec.Meta(max_length=MAX_REPLY_BUTTONS)] = []
+    button: ButtonLabel | None = None
+    sections: Annotated[list[ListSectionItem], msgspec.Meta(max_length=MAX_LIST_SECTIONS)] = []
+    url: MediaUrl | None = None
+
+    def interactive(self) -> Interactive:
+        # The domain names its own fields (button_label); a client is told of the ones it sends.
+        if self.type is not InteractiveKind.BUTTONS and self.button is None:
+            raise InvalidMessage(
+                f"interactive.button is missing: a {self.type} message needs it "
+                "(the button that opens a list, or the label of a cta_url's button)"
+            )
+        if self.type is InteractiveKind.BUTTONS and self.button is not None:
+            raise InvalidMessage(
+                "interactive.button is for a list or a cta_url: a buttons message has buttons"
+            )
+        if self.type is InteractiveKind.CTA_URL and self.url is None:
+            raise InvalidMessage("interactive.url is missing: a cta_url message opens it")
+        return Interactive(
+            kind=self.type,
+            body=self.body,
+            header=self.header,
+            footer=self.footer,
+            buttons=tuple(Choice(id=button.id, title=button.title) for button in self.buttons),
+            button_label=self.button,
+            sections=tuple(
+                ListSection(
+                    title=section.title,
+                    rows=tuple(
+                        Choice(id=row.id, title=row.title, description=row.description)
+                        for row in section.rows
+                    ),
+                )
+                for section in self.sections
+            ),
+            url=self.url,
+        )
+
+    @classmethod
+    def of(cls, interactive: Interactive) -> InteractiveContent:
+        return cls(
+            type=interactive.kind,
+            body=interactive.body,
+            header=interactive.header,
+            footer=interactive.footer,
+            buttons=[ReplyButton(id=button.id, title=button.title) for button in interactive.buttons],
+            button=interactive.button_label,
+            sections=[
+                ListSectionItem(
+                    title=section.title,
+                    rows=[
+                        ListRow(id=row.id, title=row.title, description=row.description)
+                        for row in section.rows
+                    ],
+                )
+                for section in interactive.sections
+            ],
+            url=interactive.url,
+        )
+
+
+class LocationContent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    latitude: Annotated[float, msgspec.Meta(ge=-90, le=90, examples=[52.520008])]
+    longitude: Annotated[float, msgspec.Meta(ge=-180, le=180, examples=[13.404954])]
+    name: LocationText | None = None
+    address: LocationText | None = None
+
+    def location(self) -> Location:
+        return Location(
+            latitude=self.latitude, longitude=self.longitude, name=self.name, address=self.address
+        )
+
+
+class ContactCardContent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: CardText
+    phones: Annotated[list[CardText], msgspec.Meta(max_length=MAX_CARD_ITEMS)] = []
+    emails: Annotated[list[CardText], msgspec.Meta(max_length=MAX_CARD_ITEMS)] = []
+    organization: CardText | None = None
+
+    def card(self) -> ContactCard:
+        return ContactCard(
+            name=self.name,
+            phones=tuple(self.phones),
+            emails=tuple(self.emails),
+            organization=self.organization,
+        )
+
+
+class ReactionContent(msgspec.Struct, forbid_unknown_fields=True):
+    message_id: MessageId
+    emoji: Annotated[
+        Text,
+        msgspec.Meta(max_length=MAX_EMOJI_LENGTH, examples=["👍"], description='"" takes the reaction back'),
+    ]
+
+
+class ReplyContent(msgspec.Struct, omit_defaults=True):
+    """The button or list row a customer picked: its ``id`` as the business gave it, its ``title``."""
+
+    id: str
+    title: str
+    description: str | None = None
 
 
 class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """One kind of message: text (``body``, with ``media``/``media_url`` or not), a template
+    (``content_sid`` or ``template``), ``interactive``, ``location``, ``contacts`` or ``reaction``.
+    ``reply_to`` makes any of them the answer to an earlier message."""
+
     to_number: Annotated[
         Text, msgspec.Meta(min_length=1, max_length=64, examples=["+14155550123", "whatsapp:+14155550123"])
     ]
@@ -58,6 +303,16 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
         | Annotated[
             list[MediaUrl],
             msgspec.Meta(max_length=MAX_MEDIA_ITEMS, examples=[["https://example.com/receipt.png"]]),
+        ]
+        | None
+    ) = None
+    media_urls: (
+        Annotated[
+            list[MediaUrl],
+            msgspec.Meta(
+                max_length=MAX_MEDIA_ITEMS,
+                description="As media_url: media whose type the provider works out",
+            ),
         ]
         | None
     ) = None
@@ -76,9 +331,49 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     content_sid: ContentSid | None = None
     content_variables: ContentVariables | None = None
+    # Optional parts are null when left out, as the fields above.
+    media: Annotated[list[MediaItem], msgspec.Meta(max_length=MAX_MEDIA_ITEMS)] | None = None
+    preview_url: (
+        Annotated[bool, msgspec.Meta(description="Show a preview of the body's first link")] | None
+    ) = None
+    template: TemplateByName | None = None
+    interactive: InteractiveContent | None = None
+    location: LocationContent | None = None
+    contacts: Annotated[list[ContactCardContent], msgspec.Meta(max_length=MAX_CONTACT_CARDS)] | None = None
+    reaction: ReactionContent | None = None
+    reply_to: MessageId | None = None
 
-    @property
-    def media_urls(self) -> tuple[str, ...]:
+    def command(
+        self, tenant_id: UUID, *, idempotency_key: str | None, respond_async: bool
+    ) -> SendMessageCommand:
+        """The send as the use case takes it; InvalidMessage for parts that break WhatsApp's rules."""
+        return SendMessageCommand(
+            tenant_id=tenant_id,
+            to_number=self.to_number,
+            body=self.body,
+            media_urls=self._media_urls(),
+            from_number=self.from_number,
+            content_sid=self.content_sid,
+            content_variables=self.content_variables,
+            media=tuple(item.media() for item in self.media or ()),
+            preview_url=bool(self.preview_url),
+            template=self.template.template() if self.template else None,
+            interactive=self.interactive.interactive() if self.interactive else None,
+            location=self.location.location() if self.location else None,
+            contacts=tuple(card.card() for card in self.contacts or ()),
+            reaction=Reaction(provider_message_id=self.reaction.message_id, emoji=self.reaction.emoji)
+            if self.reaction
+            else None,
+            reply_to=self.reply_to,
+            idempotency_key=idempotency_key,
+            respond_async=respond_async,
+        )
+
+    def _media_urls(self) -> tuple[str, ...]:
+        if self.media_url is not None and self.media_urls is not None:
+            raise InvalidMessage("pass media_url or media_urls, not both")
+        if self.media_urls is not None:
+            return tuple(self.media_urls)
         if self.media_url is None:
             return ()
         if isinstance(self.media_url, str):
@@ -87,15 +382,30 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MessageResource(msgspec.Struct):
+    """A message, sent or received: its ``kind`` and its content in the shape a send takes it (the
+    parts it does not have are null or empty). ``reply`` is the button or list row a customer picked;
+    ``unsupported`` the provider's word for a kind it does not pass on."""
+
     id: UUID
     direction: Direction
     status: MessageStatus
+    kind: MessageKind
     from_number: str
     to_number: str
     body: str
     media_urls: list[str]
+    media: list[MediaResource]
+    preview_url: bool
     content_sid: str | None
     content_variables: dict[str, str] | None
+    template: TemplateByName | None
+    interactive: InteractiveContent | None
+    location: LocationContent | None
+    contacts: list[ContactCardContent]
+    reaction: ReactionContent | None
+    reply: ReplyContent | None
+    reply_to: str | None
+    unsupported: str | None
     profile_name: str | None  # the contact's WhatsApp profile name (inbound messages)
     provider_sid: str | None
     error_code: int | None
@@ -105,8 +415,100 @@ class MessageResource(msgspec.Struct):
 
     @classmethod
     def of(cls, message: Message) -> MessageResource:
-        # The view has the resource's fields in the resource's order.
-        return cls(*MessageView.of(message))
+        return cls.of_view(MessageView.of(message))
+
+    @classmethod
+    def of_view(cls, view: MessageView) -> MessageResource:
+        content = view.content
+        if content is None:
+            # Text, media by URL or a Content SID template (most messages): the view's columns say it all.
+            # Positional, in the fields' order: a history page builds up to 100 of these.
+            return cls(
+                view.id,
+                view.direction,
+                view.status,
+                view.kind,
+                view.from_number,
+                view.to_number,
+                view.body,
+                view.media_urls,
+                [],  # media
+                False,  # preview_url
+                view.content_sid,
+                view.content_variables,
+                None,  # template
+                None,  # interactive
+                None,  # location
+                [],  # contacts
+                None,  # reaction
+                None,  # reply
+                None,  # reply_to
+                None,  # unsupported
+                view.profile_name,
+                view.provider_sid,
+                view.error_code,
+                view.error_message,
+                view.created_at,
+                view.updated_at,
+            )
+        template, location, reaction, reply = (
+            content.template,
+            content.location,
+            content.reaction,
+            content.reply,
+        )
+        by_sid = template if template is not None and template.content_sid is not None else None
+        return cls(
+            id=view.id,
+            direction=view.direction,
+            status=view.status,
+            kind=view.kind,
+            from_number=view.from_number,
+            to_number=view.to_number,
+            body=content.body,
+            media_urls=list(content.media_urls),
+            media=[MediaResource.of(item) for item in content.media],
+            preview_url=content.preview_url,
+            content_sid=by_sid.content_sid if by_sid else None,
+            content_variables=by_sid.variables_dict if by_sid else None,
+            template=TemplateByName(
+                name=template.name, language=template.language, variables=template.variables_dict
+            )
+            if template is not None and template.name is not None and template.language is not None
+            else None,
+            interactive=InteractiveContent.of(content.interactive) if content.interactive else None,
+            location=LocationContent(
+                latitude=location.latitude,
+                longitude=location.longitude,
+                name=location.name,
+                address=location.address,
+            )
+            if location
+            else None,
+            contacts=[
+                ContactCardContent(
+                    name=card.name,
+                    phones=list(card.phones),
+                    emails=list(card.emails),
+                    organization=card.organization,
+                )
+                for card in content.contacts
+            ],
+            reaction=ReactionContent(message_id=reaction.provider_message_id, emoji=reaction.emoji)
+            if reaction
+            else None,
+            reply=ReplyContent(id=reply.id, title=reply.title, description=reply.description)
+            if reply
+            else None,
+            reply_to=content.reply_to,
+            unsupported=content.unsupported,
+            profile_name=view.profile_name,
+            provider_sid=view.provider_sid,
+            error_code=view.error_code,
+            error_message=view.error_message,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+        )
 
 
 class MessagePage(msgspec.Struct):
@@ -115,8 +517,7 @@ class MessagePage(msgspec.Struct):
 
     @classmethod
     def of(cls, page: HistoryPage) -> MessagePage:
-        # The view has the resource's fields in the resource's order.
-        return cls(items=[MessageResource(*view) for view in page.items], next_cursor=page.next_cursor)
+        return cls(items=[MessageResource.of_view(view) for view in page.items], next_cursor=page.next_cursor)
 
 
 class StatusEventResource(msgspec.Struct):

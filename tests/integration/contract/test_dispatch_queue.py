@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from application.errors import AlreadyExists
-from application.ports.dispatch_queue import DispatchCompletion, JobPhase
-from domain.administration.tenancy import TwilioCredentials
-from domain.messaging.messages import MessageStatus
+from application.ports.dispatch_queue import DispatchCompletion, JobPhase, LeasedAttempt
+from domain.administration.tenancy import MetaCredentials, ProviderAccount, Tenant, TwilioCredentials
+from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.provider_accounts import set_twilio_credentials
@@ -222,6 +222,92 @@ async def test_a_tenant_without_credentials_is_read_with_none(uow_factory: UowFa
 
     assert leased is not None
     assert (leased.message, leased.tenant, leased.account) == (message, tenant, None)
+
+
+META = MetaCredentials(
+    business_account_id="102290129340398",
+    access_token="EAAG-the-tenants-system-user-access-token",
+    app_secret="the-apps-secret-0123456789abcdef",
+    verify_token="the-webhook-verify-token",
+)
+PHONE_NUMBER_ID = "106540352242922"
+
+
+async def accounts_of(uow_factory: UowFactory, tenant: Tenant) -> tuple[ProviderAccount, ProviderAccount]:
+    """``tenant``'s Meta account, then (a second later) its first Twilio account."""
+    meta = ProviderAccount(tenant_id=tenant.id, credentials=META, created_at=T0)
+    twilio = ProviderAccount(
+        tenant_id=tenant.id,
+        credentials=TwilioCredentials(account_sid="AC" + "0" * 32, auth_token="token-of-the-tenant"),
+        created_at=T0 + timedelta(seconds=1),
+    )
+    async with uow_factory() as uow:
+        await uow.provider_accounts.add(meta)
+        await uow.provider_accounts.add(twilio)
+        await uow.commit()
+    return meta, twilio
+
+
+async def lease_and_load(uow_factory: UowFactory, tenant: Tenant, message: Message) -> LeasedAttempt:
+    await claim(uow_factory, "a", T0)
+    async with uow_factory() as uow:
+        leased = await uow.jobs.extend_lease_and_load(message.id, tenant.id, owner="a", until=T0)
+    assert leased is not None
+    return leased
+
+
+async def test_a_sender_on_its_own_meta_account_is_read_with_it_and_its_phone_number_id(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    meta, _ = await accounts_of(uow_factory, tenant)
+    async with uow_factory() as uow:
+        sender = await uow.senders.get_default(tenant.id)
+        assert sender is not None
+        await uow.senders.move(tenant.id, sender.id, meta.id, PHONE_NUMBER_ID)
+        await uow.commit()
+    message = await accepted_with_job(uow_factory, tenant)
+
+    leased = await lease_and_load(uow_factory, tenant, message)
+
+    assert (leased.account, leased.provider_number_id, leased.sender_has_account) == (
+        meta,
+        PHONE_NUMBER_ID,
+        True,
+    )
+
+
+async def test_a_sender_without_an_account_is_read_with_its_tenants_first_twilio_account(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    _, first_twilio = await accounts_of(uow_factory, tenant)
+    message = await accepted_with_job(uow_factory, tenant)
+
+    leased = await lease_and_load(uow_factory, tenant, message)
+
+    assert (leased.account, leased.provider_number_id, leased.sender_has_account) == (
+        first_twilio,
+        None,
+        False,
+    )
+
+
+async def test_a_message_whose_sender_was_removed_is_read_with_its_tenants_first_twilio_account(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    _, first_twilio = await accounts_of(uow_factory, tenant)
+    message = await accepted_with_job(uow_factory, tenant)
+    async with uow_factory() as uow:
+        sender = await uow.senders.get_default(tenant.id)
+        assert sender is not None
+        await uow.senders.remove(tenant.id, sender.id)
+        await uow.commit()
+
+    leased = await lease_and_load(uow_factory, tenant, message)
+
+    assert (leased.message, leased.account, leased.sender_has_account) == (message, first_twilio, False)
 
 
 async def test_without_the_lease_nothing_is_read_and_the_lease_is_left_alone(uow_factory: UowFactory) -> None:

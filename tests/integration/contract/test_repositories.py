@@ -28,10 +28,7 @@ from application.ports.messages import (
     MessageView,
     StatusChange,
 )
-from application.ports.tenancy import MetaNumber
 from domain.administration.tenancy import (
-    MetaCredentials,
-    ProviderAccount,
     ProviderName,
     Role,
     Sender,
@@ -40,11 +37,13 @@ from domain.administration.tenancy import (
     TwilioCredentials,
     User,
 )
+from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 from tests.support.cross_tenant import cross_tenant_connection
 from tests.support.databases import UowFactory
+from tests.support.message_kinds import CONTENTS
 from tests.support.postgres_server import PostgresServer
 from tests.support.provider_accounts import set_twilio_credentials, twilio_credentials
 from tests.support.repositories import OUR_NUMBER, T0
@@ -225,137 +224,6 @@ async def test_twilio_signers_are_every_sender_of_a_tenant_with_credentials_whos
         (acme.id, str(OTHER_OUR_NUMBER), acme_account, AUTH_TOKEN),
         (globex.id, str(OUR_NUMBER), globex_account, "globex-token"),
     }
-
-
-def meta_account(tenant: Tenant, waba: str, app_secret: str, verify_token: str) -> ProviderAccount:
-    return ProviderAccount(
-        tenant_id=tenant.id,
-        credentials=MetaCredentials(
-            business_account_id=waba,
-            access_token=f"EAAG-{waba}",
-            app_secret=app_secret,
-            verify_token=verify_token,
-        ),
-        created_at=T0,
-        label="Meta",
-    )
-
-
-async def test_meta_apps_are_every_meta_account_with_or_without_senders(uow_factory: UowFactory) -> None:
-    acme, globex, twilio_only = [await add_tenant(uow_factory) for _ in range(3)]
-    acme_meta = meta_account(acme, "1001", "acme-app-secret", "acme-verify-token")
-    globex_meta = meta_account(globex, "1002", "platform-app-secret", "globex-verify-token")
-    async with uow_factory() as uow:
-        await uow.provider_accounts.add(acme_meta)
-        await uow.provider_accounts.add(globex_meta)  # no sender yet: its handshake comes first
-        await uow.senders.add(
-            Sender(
-                tenant_id=acme.id,
-                phone_number=OUR_NUMBER,
-                created_at=T0,
-                is_default=True,
-                account_id=acme_meta.id,
-                provider_number_id="2001",
-            )
-        )
-        await set_twilio_credentials(uow, twilio_only.id, TwilioCredentials("AC" + "1" * 32, AUTH_TOKEN))
-        await uow.commit()
-
-    async with uow_factory() as uow:
-        apps = await uow.provider_accounts.meta_apps()
-
-    mine = {acme.id, globex.id, twilio_only.id}  # other tests' tenants share the database
-    assert {
-        (a.tenant_id, a.account_id, a.app_secret, a.verify_token) for a in apps if a.tenant_id in mine
-    } == {
-        (acme.id, acme_meta.id, "acme-app-secret", "acme-verify-token"),
-        (globex.id, globex_meta.id, "platform-app-secret", "globex-verify-token"),
-    }
-
-
-async def test_meta_number_is_the_sender_with_that_id_on_a_meta_account_of_its_own(
-    uow_factory: UowFactory,
-) -> None:
-    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
-    acme_meta = meta_account(acme, "1001", "acme-app-secret", "acme-verify-token")
-    number_id, twilio_number_id = str(uuid4().int)[:15], str(uuid4().int)[:15]
-    async with uow_factory() as uow:
-        await uow.provider_accounts.add(acme_meta)
-        twilio = await set_twilio_credentials(uow, globex.id, TwilioCredentials("AC" + "2" * 32, AUTH_TOKEN))
-        await uow.senders.add(
-            Sender(
-                tenant_id=acme.id,
-                phone_number=OUR_NUMBER,
-                created_at=T0,
-                account_id=acme_meta.id,
-                provider_number_id=number_id,
-            )
-        )
-        # An id on a sender of a Twilio account names no Meta number.
-        await uow.senders.add(
-            Sender(
-                tenant_id=globex.id,
-                phone_number=OUR_NUMBER,
-                created_at=T0,
-                account_id=twilio.id,
-                provider_number_id=twilio_number_id,
-            )
-        )
-        await uow.commit()
-
-    async with uow_factory() as uow:
-        found = await uow.provider_accounts.meta_number(number_id)
-        on_twilio = await uow.provider_accounts.meta_number(twilio_number_id)
-        unknown = await uow.provider_accounts.meta_number("1")
-
-    assert found == MetaNumber(
-        tenant_id=acme.id,
-        provider_number_id=number_id,
-        phone_number=OUR_NUMBER,
-        app_secret="acme-app-secret",
-        verify_token="acme-verify-token",
-    )
-    assert (on_twilio, unknown) == (None, None)
-
-
-@pytest.mark.sql_only("spoils one sealed secret in its table; the fake seals nothing")
-async def test_a_meta_account_whose_secrets_do_not_open_is_left_out_and_its_number_unreadable(
-    uow_factory: UowFactory, engine: AsyncEngine
-) -> None:
-    owner, broken = await add_tenant(uow_factory), await add_tenant(uow_factory)
-    number_id = str(uuid4().int)[:15]
-    owner_meta = meta_account(owner, "1001", "owner-app-secret", "owner-verify-token")
-    broken_meta = meta_account(broken, "1002", "broken-app-secret", "broken-verify-token")
-    async with uow_factory() as uow:
-        await uow.provider_accounts.add(owner_meta)
-        await uow.provider_accounts.add(broken_meta)
-        await uow.senders.add(
-            Sender(
-                tenant_id=broken.id,
-                phone_number=OUR_NUMBER,
-                created_at=T0,
-                account_id=broken_meta.id,
-                provider_number_id=number_id,
-            )
-        )
-        await uow.commit()
-    async with cross_tenant_connection(engine) as connection:  # sealed for another tenant: does not open
-        await connection.execute(
-            sa.update(provider_accounts)
-            .where(provider_accounts.c.id == broken_meta.id)
-            .values(
-                second_secret_sealed=sa.select(provider_accounts.c.second_secret_sealed)
-                .where(provider_accounts.c.id == owner_meta.id)
-                .scalar_subquery()
-            )
-        )
-
-    async with uow_factory() as uow:
-        apps = await uow.provider_accounts.meta_apps()
-        with pytest.raises(CredentialsUnreadable):
-            await uow.provider_accounts.meta_number(number_id)
-
-    assert {a.tenant_id for a in apps} & {owner.id, broken.id} == {owner.id}
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
@@ -751,6 +619,64 @@ async def test_a_provider_id_used_by_another_message_is_not_attached(uow_factory
 
 
 # --- history pages ---------------------------------------------------------------------------------
+
+
+def of_every_kind(tenant: Tenant) -> list[Message]:
+    """A message of every kind (tests/support/message_kinds.py), one second apart, the inbound ones as
+    received."""
+    messages = []
+    for index, content in enumerate(CONTENTS.values()):
+        at = T0 + timedelta(seconds=index)
+        if content.reply is not None or content.unsupported is not None or content.media_urls:
+            message = Message.new_inbound(
+                tenant_id=tenant.id,
+                sender=OUR_NUMBER,
+                contact=BOB,
+                content=content,
+                provider_sid=f"SM{uuid4().hex}",
+                now=at,
+            )
+        else:
+            message = Message.new_outbound(
+                tenant_id=tenant.id, sender=OUR_NUMBER, contact=ALICE, content=content, now=at
+            )
+        messages.append(message)
+    return messages
+
+
+async def test_a_message_of_every_kind_reads_back_exactly_and_so_does_its_history_view(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    messages = of_every_kind(tenant)
+    await add_messages(uow_factory, *messages)
+    # A status change rewrites the row: the content stays as it was.
+    sent = messages[0].handed_to_provider("SM" + "9" * 32, MessageStatus.QUEUED, T0)
+    async with uow_factory() as uow:
+        await uow.messages.update(sent)
+        await uow.commit()
+    messages[0] = sent
+
+    async with uow_factory() as uow:
+        for message in messages:
+            assert await uow.messages.get(tenant.id, message.id) == message
+        views = await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=100))
+
+    assert views == [MessageView.of(message) for message in reversed(messages)]
+    assert {view.kind for view in views} == {content.kind for content in CONTENTS.values()}
+
+
+async def test_history_filters_by_kind(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    messages = of_every_kind(tenant)
+    await add_messages(uow_factory, *messages)
+
+    for kind in MessageKind:
+        query = HistoryQuery(tenant_id=tenant.id, limit=100, kind=kind)
+        expected = [message.id for message in reversed(messages) if message.content.kind is kind]
+        assert [view.id for view in await page(uow_factory, query)] == expected, kind
+    only_contacts = HistoryQuery(tenant_id=tenant.id, limit=100, kind=MessageKind.LOCATION, contact=BOB)
+    assert await page(uow_factory, only_contacts) == []
 
 
 async def test_history_is_newest_first_and_ties_are_broken_by_id(uow_factory: UowFactory) -> None:

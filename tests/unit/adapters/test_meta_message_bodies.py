@@ -10,6 +10,7 @@ import pytest
 
 from adapters.meta.message_bodies import media_kind_of_url, message_body, unsupported
 from adapters.meta.provider import MetaMessagingProvider
+from domain.administration.tenancy import ProviderName
 from domain.messaging.content import (
     Choice,
     ContactCard,
@@ -354,4 +355,4 @@ def test_a_message_meta_cannot_take_is_refused_with_a_reason(content: MessageCon
 
     assert reason is not None
     assert words in reason
-    assert MetaMessagingProvider().unsupported(content) == reason
+    assert MetaMessagingProvider().unsupported(ProviderName.META, content) == reason

@@ -23,6 +23,7 @@ from application.inbound.record_status_report import RecordStatusReport, StatusR
 from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Sender, TwilioCredentials
+from domain.messaging.content import Choice, Location, Media, MediaKind, MessageKind
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
@@ -130,18 +131,24 @@ async def test_a_signed_inbound_message_is_stored_for_the_tenant_of_the_number(
     assert (stored.profile_name, stored.wa_id) == ("Ana", "14155550100")
 
 
-async def test_media_profile_name_and_whatsapp_id_are_kept(
+async def test_media_are_typed_by_content_type_and_profile_name_and_whatsapp_id_are_kept(
     receive: ReceiveInboundMessage, uow: FakeUnitOfWork
 ) -> None:
-    media = (
-        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
-        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
+    urls = [f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME{n}" for n in range(5)]
+    types = ["image/jpeg", "video/mp4", "audio/ogg", "application/pdf", "text/vcard"]
+    params = inbound_params(
+        body="", media=urls, media_types=types, profile_name="Ana Souza", wa_id="5511987654321"
     )
-    params = inbound_params(body="", media=media, profile_name="Ana Souza", wa_id="5511987654321")
 
     receipt = await receive(inbound(params))
 
-    assert receipt.message.content == MessageContent(body="", media_urls=media)
+    kinds = [MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT, MediaKind.DOCUMENT]
+    media = tuple(
+        Media(kind=kind, url=url, content_type=type_)
+        for kind, url, type_ in zip(kinds, urls, types, strict=True)
+    )
+    assert receipt.message.content == MessageContent(body="", media=media)
+    assert receipt.message.content.kind is MessageKind.MEDIA
     assert receipt.message.profile_name == "Ana Souza"
     assert receipt.message.wa_id == "5511987654321"
     assert uow.messages.all() == [receipt.message]
@@ -160,14 +167,90 @@ async def test_a_nul_character_in_a_customers_message_is_replaced_and_the_messag
     assert uow.messages.all() == [receipt.message]
 
 
-async def test_a_message_without_text_or_media_is_stored_with_a_description(
+async def test_a_caption_with_a_sticker_is_kept_as_both(receive: ReceiveInboundMessage) -> None:
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    params = inbound_params(body="hi", media=[url], media_types=["image/webp"], MessageType="sticker")
+
+    content = (await receive(inbound(params))).message.content
+
+    assert content == MessageContent(
+        body="hi", media=(Media(kind=MediaKind.STICKER, url=url, content_type="image/webp"),)
+    )
+
+
+async def test_a_shared_location_is_a_location(receive: ReceiveInboundMessage) -> None:
+    params = inbound_params(
+        body="",
+        MessageType="location",
+        Latitude="48.8584",
+        Longitude="-2.2945",
+        Label="Tour Eiffel",
+        Address="Champ de Mars, Paris",
+    )
+
+    content = (await receive(inbound(params))).message.content
+
+    assert content == MessageContent(
+        location=Location(
+            latitude=48.8584, longitude=-2.2945, name="Tour Eiffel", address="Champ de Mars, Paris"
+        )
+    )
+    assert content.kind is MessageKind.LOCATION
+
+
+@pytest.mark.parametrize(
+    ("fields", "choice"),
+    [
+        pytest.param(
+            {"MessageType": "button", "ButtonPayload": "deliver-tomorrow", "ButtonText": "Tomorrow"},
+            Choice(id="deliver-tomorrow", title="Tomorrow"),
+            id="a quick-reply button",
+        ),
+        pytest.param(
+            {"MessageType": "interactive", "ListId": "size-m", "ListTitle": "Medium"},
+            Choice(id="size-m", title="Medium"),
+            id="a list row",
+        ),
+        pytest.param(
+            {"ButtonPayload": "yes"}, Choice(id="yes", title="Tomorrow"), id="a button without its text"
+        ),
+    ],
+)
+async def test_a_tap_on_a_button_or_a_list_row_is_a_reply_with_its_id(
+    receive: ReceiveInboundMessage, fields: dict[str, str], choice: Choice
+) -> None:
+    params = inbound_params(body="Tomorrow", OriginalRepliedMessageSid=OUTBOUND_SID, **fields)
+
+    content = (await receive(inbound(params))).message.content
+
+    assert content == MessageContent(body="Tomorrow", reply=choice, reply_to=OUTBOUND_SID)
+    assert content.kind is MessageKind.REPLY
+
+
+async def test_a_message_answering_another_names_it(receive: ReceiveInboundMessage) -> None:
+    params = inbound_params(body="That one", OriginalRepliedMessageSid=OUTBOUND_SID)
+    not_a_sid = inbound_params(body="This one", sid="SM" + "3" * 32, OriginalRepliedMessageSid="<script>")
+
+    assert (await receive(inbound(params))).message.content == MessageContent(
+        body="That one", reply_to=OUTBOUND_SID
+    )
+    assert (await receive(inbound(not_a_sid))).message.content == MessageContent(body="This one")
+
+
+async def test_a_message_twilio_does_not_pass_on_is_kept_as_unsupported_with_twilios_word(
     receive: ReceiveInboundMessage,
 ) -> None:
-    location = inbound_params(body="", Latitude="48.8584", Longitude="2.2945", Label="Tour Eiffel")
-    unsupported = inbound_params(body="", sid="SM" + "3" * 32, MessageType="unsupported")
+    unsupported = inbound_params(body="", MessageType="unsupported")
+    unreadable_location = inbound_params(
+        body="", sid="SM" + "3" * 32, MessageType="location", Latitude="91.5", Longitude="2.2945"
+    )
+    nothing = inbound_params(body="", sid="SM" + "4" * 32)
 
-    assert (await receive(inbound(location))).message.content.body == "[location 48.8584,2.2945] Tour Eiffel"
-    assert (await receive(inbound(unsupported))).message.content.body == "[unsupported message]"
+    assert (await receive(inbound(unsupported))).message.content == MessageContent(unsupported="unsupported")
+    assert (await receive(inbound(unreadable_location))).message.content == MessageContent(
+        unsupported="location"
+    )
+    assert (await receive(inbound(nothing))).message.content == MessageContent(unsupported="unknown")
 
 
 async def test_fields_twilio_adds_without_notice_are_signed_and_accepted(

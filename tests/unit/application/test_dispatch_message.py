@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings, SenderThrottle
 from application.ports.dispatch_queue import DispatchJob, JobPhase
+from application.ports.messages import StatusChange
 from application.ports.providers import (
     LookupResult,
     OutboundRequest,
@@ -19,6 +21,9 @@ from application.ports.providers import (
     ProviderLookup,
     SendOutcome,
 )
+from application.principal import Principal
+from application.tenant_webhooks.endpoints import RegisterWebhookCommand, RegisterWebhookEndpoint
+from domain.administration.tenancy import Role
 from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
 from domain.retry_policy import RetryPolicy
@@ -27,6 +32,7 @@ from tests.support.fakes import (
     FakeMessagingProvider,
     FakeMetrics,
     FakeUnitOfWork,
+    FakeWebhookUrlGuard,
     FixedClock,
     TenantAccount,
 )
@@ -35,6 +41,7 @@ from tests.support.use_cases import OWNER, accept
 SETTINGS = DispatchSettings(
     retry=RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=10)),
     reconcile_after=timedelta(seconds=30),
+    unconfirmed_after=timedelta(hours=1),
     sender_pause=timedelta(minutes=15),
 )
 
@@ -179,8 +186,6 @@ async def test_a_status_callback_that_settled_the_message_ends_the_job_without_s
         await uow.messages.attach_provider_sid(message.tenant_id, message.id, "SM-from-callback")
         await uow.commit()
     async with uow:
-        from application.ports.messages import StatusChange
-
         await uow.messages.advance_status(
             StatusChange("SM-from-callback", MessageStatus.DELIVERED), clock.now()
         )
@@ -217,6 +222,95 @@ async def test_a_sender_at_its_messaging_limit_is_paused_and_others_go_on(
     assert uow.senders.paused_until[
         (acme.tenant.id, acme.sender.phone_number.e164)
     ] == clock.now() + timedelta(minutes=14)
+
+
+async def test_a_problem_with_the_senders_account_pauses_the_sender_and_tells_the_tenant_once(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    principal = Principal(user_id=acme.user.id, tenant_id=acme.tenant.id, role=Role.TENANT_ADMIN)
+    await RegisterWebhookEndpoint(uow, FakeWebhookUrlGuard(), clock)(
+        RegisterWebhookCommand(
+            principal=principal, url="https://crm.example.com/hooks", events=("sender.paused",)
+        )
+    )
+    first = await accept(uow, acme, clock)
+    second = await accept(uow, acme, clock)
+    provider.will_return(
+        SendOutcome(
+            kind=OutcomeKind.RETRYABLE,
+            error_code=190,
+            reason="the access token expired or was revoked",
+            account_problem=True,
+        )
+    )
+
+    async with uow:
+        jobs = await uow.jobs.claim_due(owner=OWNER, now=clock.now(), lease_seconds=60, limit=10)
+        await uow.commit()
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS, metrics=FakeMetrics()
+    )
+    await dispatch(jobs[0], OWNER)
+
+    paused_until = clock.now() + SETTINGS.sender_pause
+    assert uow.senders.paused_until[(acme.tenant.id, acme.sender.phone_number.e164)] == paused_until
+    [event] = uow.webhook_deliveries.all()
+    data = json.loads(event.payload)["data"]
+    assert data["sender"] == acme.sender.phone_number.e164
+    assert data["error_code"] == 190
+    assert data["reason"] == "the access token expired or was revoked"
+    assert data["message_id"] == str(jobs[0].message_id)
+    # Neither message failed: both wait, unclaimed while the sender rests.
+    assert {(await stored(uow, m)).status for m in (first, second)} == {MessageStatus.ACCEPTED}
+    clock.advance(timedelta(minutes=1))
+    async with uow:
+        assert await uow.jobs.claim_due(owner="w2", now=clock.now(), lease_seconds=60, limit=10) == []
+
+
+async def test_a_provider_without_lookup_waits_for_a_status_report_then_fails_the_message_unsent(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    provider.will_return(SendOutcome(kind=OutcomeKind.UNKNOWN, reason="no answer from Meta"))
+    provider.lookup_result = ProviderLookup(result=LookupResult.NOT_SUPPORTED)
+    await claim_and_run(uow, provider, clock)
+
+    for _ in range(3):  # looked at again and again while no status report comes
+        clock.advance(SETTINGS.reconcile_after)
+        await claim_and_run(uow, provider, clock)
+        (job,) = uow.jobs.all()
+        assert job.phase is JobPhase.RECONCILE
+        assert (await stored(uow, message)).status is MessageStatus.ACCEPTED
+    clock.advance(SETTINGS.unconfirmed_after)
+    await claim_and_run(uow, provider, clock)
+
+    after = await stored(uow, message)
+    assert after.status is MessageStatus.FAILED
+    assert after.error_message is not None
+    assert "never confirmed" in after.error_message
+    assert "not sent again" in after.error_message
+    assert len(provider.requests) == 1
+    assert uow.jobs.all() == []
+
+
+async def test_a_message_its_provider_cannot_look_up_is_settled_by_its_status_report(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    provider.will_return(SendOutcome(kind=OutcomeKind.UNKNOWN, reason="no answer from Meta"))
+    provider.lookup_result = ProviderLookup(result=LookupResult.NOT_SUPPORTED)
+    await claim_and_run(uow, provider, clock)
+    async with uow:  # the provider's "sent" report, tied to the message by our id, arrives
+        await uow.messages.attach_provider_sid(message.tenant_id, message.id, "wamid.HBgL")
+        await uow.messages.advance_status(StatusChange("wamid.HBgL", MessageStatus.SENT), clock.now())
+        await uow.commit()
+
+    clock.advance(SETTINGS.reconcile_after)
+    await claim_and_run(uow, provider, clock)
+
+    assert (await stored(uow, message)).status is MessageStatus.SENT
+    assert len(provider.requests) == 1
+    assert uow.jobs.all() == []
 
 
 async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_new_owner(

@@ -54,7 +54,7 @@ def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: Fi
         lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
     )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics())
+    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics(), provider=provider)
 
 
 def customer_writes(from_: str, *, to: str = "+14155238886", sid: str = INBOUND_SID) -> ProviderCallback:

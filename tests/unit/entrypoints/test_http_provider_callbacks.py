@@ -10,6 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from domain.administration.tenancy import TwilioCredentials
+from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.api import Api, ApiOptions, MakeApi, assert_problem
@@ -103,7 +104,9 @@ async def test_blank_fields_are_part_of_the_signature(gateway: Gateway) -> None:
 
     assert response.status_code == 200, response.text
     (stored,) = gateway.database.messages.all()
-    assert stored.content == MessageContent(media_urls=(media,))
+    assert stored.content == MessageContent(
+        media=(Media(kind=MediaKind.IMAGE, url=media, content_type="image/jpeg"),)
+    )
     assert stored.profile_name is None
 
 

@@ -34,7 +34,9 @@ _VISIBLE = (
     "THEN true END) IS NOT UNKNOWN"
 )
 
-# Untyped columns: values go across exactly as they were read (SQLite's timestamps are text).
+# Untyped columns: values go across exactly as they were read (SQLite's timestamps are text). The new
+# account's id is made here: typed, so it is written as each dialect stores a UUID (SQLite's driver
+# takes no uuid.UUID).
 _credentials = sa.table(
     "tenant_credentials",
     *(
@@ -51,10 +53,10 @@ _credentials = sa.table(
 )
 _accounts = sa.table(
     "provider_accounts",
+    sa.column("id", sa.Uuid()),
     *(
         sa.column(name)
         for name in (
-            "id",
             "tenant_id",
             "provider",
             "label",
@@ -67,7 +69,7 @@ _accounts = sa.table(
         )
     ),
 )
-_senders = sa.table("senders", sa.column("tenant_id"), sa.column("account_id"))
+_senders = sa.table("senders", sa.column("tenant_id"), sa.column("account_id", sa.Uuid()))
 _tenants = sa.table("tenants", sa.column("id"), sa.column("provider"))
 
 
