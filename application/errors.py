@@ -125,8 +125,18 @@ class CallbackRejected(ApplicationError):
     a bad or missing signature, so a forger learns nothing about which tenants or numbers exist.
     """
 
+    def __init__(
+        self, detail: str = "the webhook's signature is not valid for the number and account it names"
+    ) -> None:
+        super().__init__(detail)
+
+
+class SubscriptionRefused(CallbackRejected):
+    """A provider's check of a callback URL (Meta's subscription handshake) with a verify token that is
+    none of our accounts' at that provider: the challenge is not echoed."""
+
     def __init__(self) -> None:
-        super().__init__("the webhook's signature is not valid for the number and account it names")
+        super().__init__("the verify token is not the one of any account configured here for this provider")
 
 
 class IdempotencyKeyReused(InvalidInput):

@@ -15,6 +15,9 @@ from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_conne
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.media.local import LocalMediaStore
 from adapters.media.s3 import S3MediaStore
+from adapters.meta.callback_authentication import MetaApps
+from adapters.meta.callbacks import MetaDeliveries, MetaSubscriptionChecks
+from adapters.meta.provider import MetaMessagingProvider
 from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_directory
 from adapters.provider_router import ProviderRouter
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
@@ -71,8 +74,10 @@ from application.identity.sessions import (
     SessionPolicy,
 )
 from application.inbound.delivery_status import RecordStatusChange
+from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
+from application.inbound.subscription_check import AnswerSubscriptionCheck
 from application.messaging.conversations import ListConversations
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
@@ -246,6 +251,9 @@ class Container(containers.DeclarativeContainer):
     twilio_signature_failure_limit = providers.Factory(
         RateLimit, amount=settings.provided.twilio_signature_failures_per_minute, per_seconds=60
     )
+    meta_signature_failure_limit = providers.Factory(
+        RateLimit, amount=settings.provided.meta_signature_failures_per_minute, per_seconds=60
+    )
 
     record_status_change = providers.Factory(
         RecordStatusChange, unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
@@ -263,9 +271,20 @@ class Container(containers.DeclarativeContainer):
         api_base_url=settings.provided.twilio_api_base_url,
         public_base_url=settings.provided.public_base_url,
     )
+    meta_provider = providers.Singleton(
+        MetaMessagingProvider,
+        timeout_seconds=settings.provided.provider_timeout_seconds,
+        api_base_url=settings.provided.meta_graph_api_base_url,
+    )
     messaging_provider = providers.Singleton(
         ProviderRouter,
-        providers.Dict({ProviderName.SANDBOX: sandbox_provider, ProviderName.TWILIO: twilio_provider}),
+        providers.Dict(
+            {
+                ProviderName.SANDBOX: sandbox_provider,
+                ProviderName.TWILIO: twilio_provider,
+                ProviderName.META: meta_provider,
+            }
+        ),
     )
 
     dispatch_message = providers.Singleton(
@@ -381,7 +400,7 @@ class Container(containers.DeclarativeContainer):
         retention=providers.Callable(_days, settings.provided.audit_retention_days),
     )
 
-    # Provider callbacks: Twilio's, read by its adapter into our commands.
+    # Provider callbacks: Twilio's and Meta's, read by their adapters into our commands.
     # Who signs configured numbers' webhooks, read once a few seconds for every webhook of the process.
     twilio_signers = providers.Singleton(TwilioSigners, unit_of_work.provider)
     twilio_inbound_messages = providers.Factory(
@@ -395,6 +414,20 @@ class Container(containers.DeclarativeContainer):
     )
     record_twilio_status = providers.Factory(
         RecordStatusReport, unit_of_work, twilio_status_callbacks, clock, metrics, limiter=rate_limiter
+    )
+    # Every Meta account's app secret and verify token, read once a few seconds for every webhook.
+    meta_apps = providers.Singleton(MetaApps, unit_of_work.provider)
+    meta_deliveries = providers.Factory(
+        MetaDeliveries, failure_limit=meta_signature_failure_limit, apps=meta_apps
+    )
+    meta_subscription_checks = providers.Factory(
+        MetaSubscriptionChecks, failure_limit=meta_signature_failure_limit, apps=meta_apps
+    )
+    receive_meta_delivery = providers.Factory(
+        ReceiveProviderDelivery, unit_of_work, meta_deliveries, clock, metrics, limiter=rate_limiter
+    )
+    answer_meta_subscription_check = providers.Factory(
+        AnswerSubscriptionCheck, unit_of_work, meta_subscription_checks, limiter=rate_limiter
     )
 
     # Tenant webhooks: endpoints managed over the API, deliveries sent by the webhook worker.
@@ -473,6 +506,7 @@ async def shutdown(container: Container) -> None:
     # Building an unused Singleton here is cheap: none of them connects before first use.
     await container.sandbox_provider().aclose()
     await container.twilio_provider().aclose()
+    await container.meta_provider().aclose()
     await container.aiohttp_webhook_sender().aclose()
     if container.settings().media_store == "s3":
         await container.s3_media_store().aclose()

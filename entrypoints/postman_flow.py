@@ -347,7 +347,28 @@ FOLDERS: tuple[Folder, ...] = (
             Step("receiveTwilioMessageLegacy", expect=(403,)),
             Step("recordTwilioStatus", expect=(403,)),
         ),
-        tags=("provider callbacks",),
+        paths=("/webhooks/twilio", "/webhook/twilio"),
+    ),
+    Folder(
+        "Meta's callbacks",
+        "Meta calls these: the subscription handshake (the challenge is echoed for a configured Meta "
+        "account's verify token) and its webhooks, signed with the app secret (`X-Hub-Signature-256`). "
+        "Sent from here with a verify token that is none of the accounts' and unsigned, they are refused "
+        "with 403 and nothing is stored: that refusal is what the requests check. Give Meta "
+        "PUBLIC_BASE_URL/webhooks/meta to receive real messages.",
+        steps=(
+            Step(
+                "verifyMetaWebhook",
+                query={
+                    "hub.mode": "subscribe",
+                    "hub.verify_token": "not-a-configured-verify-token",
+                    "hub.challenge": "1158201444",
+                },
+                expect=(403,),
+            ),
+            Step("receiveMetaWebhook", expect=(403,)),
+        ),
+        paths=("/webhooks/meta",),
     ),
     Folder(
         "Operations",

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeAlias
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
@@ -49,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credentials_keys: str | None = None
     public_base_url: str | None = None
     twilio_api_base_url: str | None = None
+    # Meta's Graph API (https://graph.facebook.com) unless set: an emulator's URL, in development.
+    meta_graph_api_base_url: str | None = None
+    # Each call to a provider's API (Twilio's, Meta's Graph API) is given up after this long.
     provider_timeout_seconds: float = 10.0
     sandbox_sent_after_seconds: float = 0.2
     sandbox_delivered_after_seconds: float = 1.0
@@ -61,6 +65,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     requests_per_minute_per_ip: int = 600
     # Twilio webhooks failing their signature check, per client address, before it gets 429s; 0: none.
     twilio_signature_failures_per_minute: int = 30
+    # Meta webhooks failing their signature check, and handshakes with a wrong verify token, per client
+    # address, before it gets 429s; 0: none.
+    meta_signature_failures_per_minute: int = 30
     # Rate limits are shared through Redis when set (redis://host:port/db), kept per process otherwise.
     redis_url: str | None = None
     # Messages a tenant may send, unless the tenant has its own limits (PATCH /admin/tenants/{id}); 0: none.
@@ -214,6 +221,7 @@ def _complete(settings: Settings) -> Settings:
     if settings.audit_retention_days < MIN_RETENTION.days:
         raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {MIN_RETENTION.days}")
     _check_media(settings)
+    _check_base_url(settings.meta_graph_api_base_url, "META_GRAPH_API_BASE_URL")
     # Access tokens live 15 minutes at most, whatever is configured: clients refresh (or use an API key).
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
         settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)
@@ -237,6 +245,14 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
             network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
         networks.append(network)
     return tuple(networks)
+
+
+def _check_base_url(url: str | None, name: str) -> None:
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL without query, like https://host")
 
 
 def _check_media(settings: Settings) -> None:

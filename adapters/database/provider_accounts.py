@@ -20,8 +20,8 @@ from adapters.database.sealed_secrets import (
 from adapters.database.statements import account_of_sender
 from adapters.database.tables import provider_accounts, senders
 from adapters.security.secret_box import SecretDecryptionError
-from application.errors import AccountInUse, NotFound
-from application.ports.tenancy import MetaNumber, TwilioSigner
+from application.errors import AccountInUse, CredentialsUnreadable, NotFound
+from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
 from domain.administration.tenancy import ProviderAccount, ProviderName, Sender
 from domain.phone import PhoneNumber
 
@@ -44,7 +44,13 @@ _TWILIO_SIGNERS = (
     .join(provider_accounts, provider_accounts.c.id == _SENDER_ACCOUNT)
     .where(provider_accounts.c.provider == ProviderName.TWILIO.value)
 )
-_META_NUMBERS = (
+_META_APPS = sa.select(
+    provider_accounts.c.tenant_id,
+    provider_accounts.c.id,
+    provider_accounts.c.second_secret_sealed,
+    provider_accounts.c.verify_token_sealed,
+).where(provider_accounts.c.provider == ProviderName.META.value)
+_META_NUMBER = (
     sa.select(
         senders.c.tenant_id,
         senders.c.phone_number,
@@ -56,7 +62,7 @@ _META_NUMBERS = (
     .join(provider_accounts, provider_accounts.c.id == senders.c.account_id)
     .where(
         provider_accounts.c.provider == ProviderName.META.value,
-        senders.c.provider_number_id.is_not(None),
+        senders.c.provider_number_id == sa.bindparam("provider_number_id"),
     )
 )
 
@@ -181,10 +187,10 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
         _log_unreadable(unreadable, "Twilio")
         return signers
 
-    async def meta_numbers(self) -> list[MetaNumber]:
+    async def meta_apps(self) -> list[MetaApp]:
         await self._scope.cross_tenant()
-        result = await self._execute(_META_NUMBERS)
-        numbers: list[MetaNumber] = []
+        result = await self._execute(_META_APPS)
+        apps: list[MetaApp] = []
         unreadable: set[UUID] = set()
         for row in result.mappings():
             tenant_id = row["tenant_id"]
@@ -195,17 +201,35 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
             except SecretDecryptionError:
                 unreadable.add(tenant_id)
                 continue
-            numbers.append(
-                MetaNumber(
+            apps.append(
+                MetaApp(
                     tenant_id=tenant_id,
-                    provider_number_id=row["provider_number_id"],
-                    phone_number=PhoneNumber(row["phone_number"]),
+                    account_id=row["id"],
                     app_secret=app_secret,
                     verify_token=verify_token,
                 )
             )
         _log_unreadable(unreadable, "Meta")
-        return numbers
+        return apps
+
+    async def meta_number(self, provider_number_id: str) -> MetaNumber | None:
+        await self._scope.cross_tenant()
+        row = await self._one_or_none(_META_NUMBER, {"provider_number_id": provider_number_id})
+        if row is None:
+            return None
+        owner = credentials_owner(row["tenant_id"])
+        try:
+            app_secret = self._secret_box.open(row["second_secret_sealed"], owner)
+            verify_token = self._secret_box.open(row["verify_token_sealed"], owner)
+        except SecretDecryptionError as error:
+            raise CredentialsUnreadable() from error
+        return MetaNumber(
+            tenant_id=row["tenant_id"],
+            provider_number_id=row["provider_number_id"],
+            phone_number=PhoneNumber(row["phone_number"]),
+            app_secret=app_secret,
+            verify_token=verify_token,
+        )
 
 
 def _log_unreadable(tenant_ids: set[UUID], provider: str) -> None:

@@ -159,7 +159,7 @@ messages = sa.Table(
     sa.Column("contact_number", sa.String(16), nullable=False),
     sa.Column("body", sa.Text(), nullable=False),
     sa.Column("media_urls", sa.JSON(), nullable=False),
-    sa.Column("provider_sid", sa.String(64), nullable=True),
+    sa.Column("provider_sid", sa.String(256), nullable=True),
     sa.Column("error_code", sa.Integer(), nullable=True),
     sa.Column("error_message", sa.Text(), nullable=True),
     sa.Column("content_sid", sa.String(34), nullable=True),
@@ -210,7 +210,7 @@ message_status_events = sa.Table(
     sa.Column("received_at", UtcDateTime(), nullable=False),
     # The provider's message the report is about (a retried message gets a new one); NULL on reports
     # logged before it was kept.
-    sa.Column("provider_sid", sa.String(64), nullable=True),
+    sa.Column("provider_sid", sa.String(256), nullable=True),
 )
 sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)
 # A report's identity: a repeated report is the same row (NULLs are distinct in an index, hence -1).

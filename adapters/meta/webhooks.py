@@ -8,7 +8,7 @@ returned on its own for the caller to route. A change of another field (template
 quality updates …) is returned as it came, for whoever handles it later.
 
 What is wrong with the delivery as a whole (not JSON, not WhatsApp's, no entries, a messages change
-without its phone number) is ``InvalidInput`` (the caller answers 400). A single message or status that
+without its phone number) is ``InvalidInput`` (the HTTP API answers 422). A single message or status that
 cannot be read is left out with the reason in ``MetaChange.skipped``, and the rest of the delivery is
 kept: Meta retries a refused delivery for days, and one odd item must not hold back the others.
 Meta may deliver the same thing twice: repeats within a delivery are dropped here, repeats across

@@ -40,3 +40,11 @@ class StatusReport:
     message_id: UUID | None = None
     # The provider's pricing category of the message (Meta's pricing.category), kept for cost reports.
     pricing_category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChallenge:
+    """A provider checks that a callback URL is ours before it sends anything there (Meta's webhook
+    subscription handshake): the URL proves it by echoing ``challenge``."""
+
+    challenge: str

@@ -1,7 +1,9 @@
 """A provider's report on a message we sent, applied: the one path every status change takes.
 
 Twilio's status callbacks reach it through ``record_status_report.py`` (which authenticates them and
-finds their message first); the sandbox provider's simulated reports through ``RecordStatusChange``.
+finds their message first), Meta's webhooks through ``receive_delivery.py`` (which routes each report
+to its number's tenant, then finds its message the same way); the sandbox provider's simulated
+reports through ``RecordStatusChange``.
 """
 
 from __future__ import annotations

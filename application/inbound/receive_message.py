@@ -9,6 +9,8 @@ that what forgeries can cost is bounded while the provider's own callbacks are n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
 from application.errors import AlreadyExists, CallbackRejected
 from application.inbound.commands import InboundMessage
@@ -56,34 +58,49 @@ class ReceiveInboundMessage:
             try:
                 return await self._receive(screened)
             except AlreadyExists:
-                # Another request stored this message between our lookup and our insert.
-                async with self._uow:
-                    existing = await self._uow.messages.get_by_provider_sid(
-                        screened.command().provider_message_id
-                    )
-                if existing is None:
+                twin = await stored_twin(self._uow, screened.command())
+                if twin is None:
                     raise
-                return InboundReceipt(message=existing, duplicate=True)
+                return twin
 
     async def _receive(self, screened: ScreenedCallback[InboundMessage]) -> InboundReceipt:
         async with self._uow:
             tenants = await screened.authenticate(self._uow)
-            inbound = screened.command()
-            existing = await self._uow.messages.get_by_provider_sid(inbound.provider_message_id)
-            if existing is not None:
-                return InboundReceipt(message=existing, duplicate=True)
-            message = Message.new_inbound(
-                tenant_id=tenants[0],
-                sender=inbound.sender,
-                contact=inbound.contact,
-                content=inbound.content,
-                provider_sid=inbound.provider_message_id,
-                now=self._clock.now(),
-                profile_name=inbound.profile_name,
-                wa_id=inbound.wa_id,
-            )
-            await self._uow.messages.add(message)
-            await self._uow.conversations.record_message(message)
-            await record_message_received(self._uow, message, message.created_at)
-            await self._uow.commit()
-        return InboundReceipt(message=message, duplicate=False)
+            return await store_inbound(self._uow, tenants[0], screened.command(), self._clock.now())
+
+
+async def store_inbound(
+    uow: UnitOfWork, tenant_id: UUID, inbound: InboundMessage, now: datetime
+) -> InboundReceipt:
+    """Store ``inbound`` as ``tenant_id``'s in ``uow`` (open, and committed here), with its conversation
+    and its ``message.received`` event; a duplicate when a message of that provider id is stored already.
+
+    A concurrent twin that reaches the unique index first makes this raise AlreadyExists (its
+    transaction is then spoilt): look the twin up in a transaction of its own.
+    """
+    existing = await uow.messages.get_by_provider_sid(inbound.provider_message_id)
+    if existing is not None:
+        return InboundReceipt(message=existing, duplicate=True)
+    message = Message.new_inbound(
+        tenant_id=tenant_id,
+        sender=inbound.sender,
+        contact=inbound.contact,
+        content=inbound.content,
+        provider_sid=inbound.provider_message_id,
+        now=now,
+        profile_name=inbound.profile_name,
+        wa_id=inbound.wa_id,
+    )
+    await uow.messages.add(message)
+    await uow.conversations.record_message(message)
+    await record_message_received(uow, message, message.created_at)
+    await uow.commit()
+    return InboundReceipt(message=message, duplicate=False)
+
+
+async def stored_twin(uow: UnitOfWork, inbound: InboundMessage) -> InboundReceipt | None:
+    """After ``store_inbound`` raised AlreadyExists: the twin another request stored between our lookup
+    and our insert, read in a transaction of its own; None if there is none (something else clashed)."""
+    async with uow:
+        existing = await uow.messages.get_by_provider_sid(inbound.provider_message_id)
+    return InboundReceipt(message=existing, duplicate=True) if existing is not None else None

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from application.errors import CallbackRejected
@@ -72,35 +74,55 @@ class RecordStatusReport:
     async def _record(self, screened: ScreenedCallback[StatusReport]) -> StatusReportResult:
         async with self._uow:
             tenants = await screened.authenticate(self._uow)
-            report = screened.command()
-            sid = report.provider_message_id
-            if report.status is None:
-                logger.info("status callback for %s ignored: status %r", sid, report.reported[:40])
-                return StatusReportResult(StatusReportOutcome.IGNORED_STATUS)
-            if not await self._find_message(report, tenants):
-                logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
-                return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
-            change = StatusChange(
-                provider_sid=sid,
-                status=report.status,
-                error_code=report.error_code,
-                error_message=report.error_message,
+            return await record_report(
+                self._uow,
+                screened.command(),
+                tenants,
+                self._clock.now(),
+                metrics=self._metrics,
+                provider=self._callbacks.provider,
             )
-            advanced = await apply_status_change(
-                self._uow, change, self._clock.now(), metrics=self._metrics, provider=self._callbacks.provider
-            )
-        if advanced is None:
-            return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
-        return StatusReportResult(StatusReportOutcome.APPLIED, advanced)
 
-    async def _find_message(self, report: StatusReport, tenants: list[UUID]) -> bool:
-        """Whether one of ``tenants`` has the message, attaching the provider's id to it first if need be."""
-        sid = report.provider_message_id
-        message = await self._uow.messages.get_by_provider_sid(sid)
-        if message is None and report.message_id is not None:
-            for tenant_id in tenants:
-                if await self._uow.messages.attach_provider_sid(tenant_id, report.message_id, sid):
-                    return True
-            # The send's own update, or a concurrent report, may have attached it meanwhile.
-            message = await self._uow.messages.get_by_provider_sid(sid)
-        return message is not None and message.tenant_id in tenants
+
+async def record_report(
+    uow: UnitOfWork,
+    report: StatusReport,
+    tenants: Sequence[UUID],
+    now: datetime,
+    *,
+    metrics: Metrics,
+    provider: str,
+) -> StatusReportResult:
+    """Apply ``report`` on the message of one of ``tenants`` it is about, in ``uow`` (open, and committed
+    here when the report is kept): forward only, every distinct report kept in the timeline."""
+    sid = report.provider_message_id
+    if report.status is None:
+        logger.info("status callback for %s ignored: status %r", sid, report.reported[:40])
+        return StatusReportResult(StatusReportOutcome.IGNORED_STATUS)
+    if not await _find_message(uow, report, tenants):
+        logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
+        return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
+    # report.pricing_category (Meta's) is not kept: a status change has no place for it yet.
+    change = StatusChange(
+        provider_sid=sid,
+        status=report.status,
+        error_code=report.error_code,
+        error_message=report.error_message,
+    )
+    advanced = await apply_status_change(uow, change, now, metrics=metrics, provider=provider)
+    if advanced is None:
+        return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
+    return StatusReportResult(StatusReportOutcome.APPLIED, advanced)
+
+
+async def _find_message(uow: UnitOfWork, report: StatusReport, tenants: Sequence[UUID]) -> bool:
+    """Whether one of ``tenants`` has the message, attaching the provider's id to it first if need be."""
+    sid = report.provider_message_id
+    message = await uow.messages.get_by_provider_sid(sid)
+    if message is None and report.message_id is not None:
+        for tenant_id in tenants:
+            if await uow.messages.attach_provider_sid(tenant_id, report.message_id, sid):
+                return True
+        # The send's own update, or a concurrent report, may have attached it meanwhile.
+        message = await uow.messages.get_by_provider_sid(sid)
+    return message is not None and message.tenant_id in tenants

@@ -3,6 +3,11 @@
 Each provider's adapter reads its own callbacks: it proves who a callback is for and turns what it says
 into one of our commands (``application/inbound/commands.py``). The use cases never see a provider's
 field names, status words or signature scheme.
+
+Two shapes: a callback about one thing (Twilio's: one message, one status report) is read by a
+``ProviderCallbackReader``; a delivery that batches many messages and reports for many numbers (Meta's
+webhooks) by a ``ProviderDeliveryReader``, which proves the delivery once and then says, part by part,
+which tenant each part is for.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 from uuid import UUID
 
+from application.inbound.commands import InboundMessage, StatusReport
 from application.ports.unit_of_work import UnitOfWork
 from application.principal import UNKNOWN_CLIENT_ADDRESS
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
+from domain.phone import PhoneNumber
 
 Command_co = TypeVar("Command_co", covariant=True)
 
@@ -67,4 +74,67 @@ class ProviderCallbackReader(Protocol[Command_co]):
     async def screen(self, callback: ProviderCallback) -> ScreenedCallback[Command_co]:
         """A first look, outside any transaction, that costs no lookup: CallbackRejected at once for a
         callback that cannot be the provider's (not of its form, no signature of its form)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Whom part of a delivery is for: a tenant, through its sender ``number`` (as the tenant has it)."""
+
+    tenant_id: UUID
+    number: PhoneNumber
+
+
+class DeliveryPart(Protocol):
+    """What a delivery says happened at one of the provider's numbers: messages customers sent to it,
+    and reports on messages sent from it, in our words."""
+
+    @property
+    def number(self) -> str:
+        """The provider's name for the number (an id of its own, say), for the log."""
+        ...
+
+    @property
+    def inbound(self) -> Sequence[InboundMessage]: ...
+
+    @property
+    def statuses(self) -> Sequence[StatusReport]: ...
+
+    async def recipient(self, uow: UnitOfWork) -> Recipient | None:
+        """The tenant the part is for, read in ``uow``'s transaction: the one whose sender is the number,
+        provided the delivery was proven with that sender's own account. None (logged by the adapter)
+        when there is no such tenant: the part is skipped, and the rest of the delivery goes on."""
+        ...
+
+
+class ScreenedDelivery(Protocol):
+    """A delivery that passed the provider adapter's first look (see ``ProviderDeliveryReader``)."""
+
+    @property
+    def counted_against(self) -> Sequence[CountedLimit]:
+        """What authenticating it against the database is counted against, as an attempt that fails
+        with CallbackRejected: nothing, for a delivery the adapter proved from what it keeps in memory."""
+        ...
+
+    async def authenticate(self, uow: UnitOfWork) -> None:
+        """Prove it is the provider's, reading in ``uow``'s transaction if need be; CallbackRejected
+        when it is not."""
+        ...
+
+    def parts(self) -> Sequence[DeliveryPart]:
+        """What it says, one part per number; only after ``authenticate``, as nothing in it is believed
+        before. InvalidInput when the delivery as a whole cannot be read."""
+        ...
+
+
+class ProviderDeliveryReader(Protocol):
+    """A provider's deliveries that each carry many messages and status reports, for many numbers of
+    many tenants (Meta's webhooks): proven as a whole, then routed part by part."""
+
+    @property
+    def provider(self) -> ProviderName: ...
+
+    async def screen(self, callback: ProviderCallback) -> ScreenedDelivery:
+        """A first look, outside any transaction, that costs no lookup: CallbackRejected at once for a
+        callback that cannot be the provider's (no signature of its form)."""
         ...

@@ -47,6 +47,17 @@ class MetaNumber:
     verify_token: str
 
 
+@dataclass(frozen=True, slots=True)
+class MetaApp:
+    """What one Meta account proves Meta's webhooks with: the app secret that signs them, and the verify
+    token of the subscription handshake."""
+
+    tenant_id: UUID
+    account_id: UUID
+    app_secret: str
+    verify_token: str
+
+
 class ProviderAccountRepository(Protocol):
     """A tenant's provider accounts, their secrets sealed at rest and opened as they are read.
 
@@ -86,9 +97,14 @@ class ProviderAccountRepository(Protocol):
         and auth token (one query). An account whose secrets do not open is left out (and logged)."""
         ...
 
-    async def meta_numbers(self) -> list[MetaNumber]:
-        """Every sender of every tenant on a Meta account, with its phone-number id (one query). An
-        account whose secrets do not open is left out (and logged)."""
+    async def meta_apps(self) -> list[MetaApp]:
+        """Every Meta account of every tenant, with or without senders, with its app secret and verify
+        token (one query). An account whose secrets do not open is left out (and logged)."""
+        ...
+
+    async def meta_number(self, provider_number_id: str) -> MetaNumber | None:
+        """The sender, of whichever tenant, with this phone-number id on a Meta account of its own, with
+        that account's secrets; None if there is none. CredentialsUnreadable when they do not open."""
         ...
 
 

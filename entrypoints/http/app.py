@@ -36,7 +36,7 @@ from entrypoints.http.contract import (
 )
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.identity.controller import ApiKeysController, AuthController, MeController
-from entrypoints.http.inbound.controller import TwilioCallbacksController
+from entrypoints.http.inbound.controller import MetaCallbacksController, TwilioCallbacksController
 from entrypoints.http.messaging.controller import ConversationsController, MessagesController
 from entrypoints.http.observability import RequestObservability, request_id_on_every_response
 from entrypoints.http.operations.controller import HealthController, MetricsController
@@ -108,6 +108,7 @@ def create_app(container: Container) -> Litestar:
             ConversationsController,
             HealthController,
             TwilioCallbacksController,
+            MetaCallbacksController,
             WebhookEndpointsController,
             MetricsController,
             AdminTenantsController,

@@ -52,6 +52,7 @@ SETTINGS = {
     "REQUESTS_PER_MINUTE_PER_IP": "1000000",
     "LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
     "TWILIO_SIGNATURE_FAILURES_PER_MINUTE": "0",
+    "META_SIGNATURE_FAILURES_PER_MINUTE": "0",
     "TENANT_SENDS_PER_MINUTE": "0",
     # Cheap password hashing: generated requests log in and create users.
     "ARGON2_TIME_COST": "1",

@@ -60,7 +60,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
-from application.ports.tenancy import MetaNumber, TwilioSigner
+from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
     WebhookRequest,
@@ -229,8 +229,9 @@ class FakeTenantRepository:
 
 
 class FakeProviderAccountRepository:
-    """``signer_loads`` counts the calls of ``twilio_signers``; ``resealed`` those of ``reseal`` (nothing is
-    sealed in memory). It reads the senders of ``senders`` and the tenants of ``tenants``."""
+    """``signer_loads`` counts the calls of ``twilio_signers``, ``meta_app_loads`` those of ``meta_apps``;
+    ``resealed`` those of ``reseal`` (nothing is sealed in memory). It reads the senders of ``senders``
+    and the tenants of ``tenants``."""
 
     def __init__(self, tenants: FakeTenantRepository, senders: FakeSenderRepository) -> None:
         self._accounts: dict[UUID, ProviderAccount] = {}
@@ -238,6 +239,7 @@ class FakeProviderAccountRepository:
         self._senders = senders
         self.resealed = 0
         self.signer_loads = 0
+        self.meta_app_loads = 0
 
     async def add(self, account: ProviderAccount) -> None:
         if await self._tenants.get(account.tenant_id) is None:
@@ -300,25 +302,33 @@ class FakeProviderAccountRepository:
                 )
         return signers
 
-    async def meta_numbers(self) -> list[MetaNumber]:
-        numbers = []
+    async def meta_apps(self) -> list[MetaApp]:
+        self.meta_app_loads += 1
+        return [
+            MetaApp(
+                tenant_id=account.tenant_id,
+                account_id=account.id,
+                app_secret=account.credentials.app_secret,
+                verify_token=account.credentials.verify_token,
+            )
+            for account in self._accounts.values()
+            if isinstance(account.credentials, MetaCredentials)
+        ]
+
+    async def meta_number(self, provider_number_id: str) -> MetaNumber | None:
         for sender in self._senders.all():
-            account = await self.of_sender(sender)
-            if (
-                account is not None
-                and isinstance(account.credentials, MetaCredentials)
-                and sender.provider_number_id is not None
-            ):
-                numbers.append(
-                    MetaNumber(
-                        tenant_id=sender.tenant_id,
-                        provider_number_id=sender.provider_number_id,
-                        phone_number=sender.phone_number,
-                        app_secret=account.credentials.app_secret,
-                        verify_token=account.credentials.verify_token,
-                    )
+            if sender.provider_number_id != provider_number_id or sender.account_id is None:
+                continue
+            account = await self.get(sender.tenant_id, sender.account_id)
+            if account is not None and isinstance(account.credentials, MetaCredentials):
+                return MetaNumber(
+                    tenant_id=sender.tenant_id,
+                    provider_number_id=provider_number_id,
+                    phone_number=sender.phone_number,
+                    app_secret=account.credentials.app_secret,
+                    verify_token=account.credentials.verify_token,
                 )
-        return numbers
+        return None
 
     def snapshot(self) -> Restore:
         accounts = dict(self._accounts)

@@ -1,10 +1,12 @@
-"""Twilio's callbacks over HTTP: authenticated by Twilio's signature, not by a Bearer token.
+"""Providers' callbacks over HTTP: Twilio's and Meta's, authenticated by the provider's signature, not
+by a Bearer token.
 
-The signature covers the URL Twilio called, so that URL is rebuilt here from ``PUBLIC_BASE_URL`` (the
-address Twilio is given) plus the path and raw query string of the request, never from the Host header:
-behind a proxy or a tunnel the app sees another host, scheme and port than Twilio used, and a Host
-header is whatever the client sends. Without ``PUBLIC_BASE_URL`` (development) the URL as received is
-used. The body is handed on as it came: the Twilio adapter parses and checks it.
+Twilio's signature covers the URL Twilio called, so that URL is rebuilt here from ``PUBLIC_BASE_URL``
+(the address Twilio is given) plus the path and raw query string of the request, never from the Host
+header: behind a proxy or a tunnel the app sees another host, scheme and port than Twilio used, and a
+Host header is whatever the client sends. Without ``PUBLIC_BASE_URL`` (development) the URL as received
+is used. Meta's covers the raw body. The body is handed on as it came: the provider's adapter parses
+and checks it.
 """
 
 from __future__ import annotations
@@ -12,18 +14,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import HeaderParameter, RawBody
+from litestar.params import HeaderParameter, QueryParameter, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
+from application.inbound.subscription_check import AnswerSubscriptionCheck
 from application.ports.provider_callbacks import ProviderCallback
 from entrypoints.http.access import public
 from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of, provide
-from entrypoints.http.inbound.schemas import TwilioInboundOperation, TwilioStatusOperation
+from entrypoints.http.inbound.schemas import (
+    MetaDeliveryOperation,
+    TwilioInboundOperation,
+    TwilioStatusOperation,
+)
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.rate_limits import never_rate_limited
 
@@ -171,3 +179,111 @@ async def _receive(
 ) -> Response[str]:
     await receive_inbound_message(provider_callback(request, body))
     return Response(EMPTY_TWIML, status_code=HTTP_200_OK, media_type=TWIML_MEDIA_TYPE)
+
+
+META_SIGNATURE_HEADER = "X-Hub-Signature-256"
+# Meta's deliveries may reach 3 MB (a batch of many changes); MAX_REQUEST_BODY_BYTES suits the JSON API,
+# and a delivery refused for its size would be delivered again, refused again, for days.
+META_MAX_BODY_BYTES = 3 * 1024 * 1024
+
+MetaSignature = Annotated[
+    str | None,
+    HeaderParameter(
+        name=META_SIGNATURE_HEADER,
+        required=False,
+        description="`sha256=` and the hex HMAC-SHA256 of the raw body with the Meta app's secret",
+    ),
+]
+HubMode = Annotated[
+    str | None, QueryParameter(name="hub.mode", required=False, description="Always `subscribe`")
+]
+HubVerifyToken = Annotated[
+    str | None,
+    QueryParameter(
+        name="hub.verify_token",
+        required=False,
+        description="The verify token given to Meta with the callback URL: a Meta account's",
+    ),
+]
+HubChallenge = Annotated[
+    str | None,
+    QueryParameter(name="hub.challenge", required=False, description="What to echo"),
+]
+
+
+class MetaCallbacksController(Controller):
+    """Meta's webhooks (WhatsApp Cloud API): the subscription handshake, and deliveries.
+
+    Like Twilio's, they are exempt from the per-address request limit: Meta posts every tenant's webhooks
+    from a pool of shared addresses, and retries what is refused. What is limited is failed checks, by
+    a rule under which Meta's own webhooks for a configured account are never refused
+    (adapters/meta/callback_authentication.py): META_SIGNATURE_FAILURES_PER_MINUTE per client address,
+    for deliveries whose signature matches no configured account's app secret and for handshakes with
+    a verify token that is none of theirs. A delivery without a signature of Meta's form is refused
+    before any lookup.
+    """
+
+    path = "/"
+    tags = ["provider callbacks"]
+    opt = {
+        **public("Meta's signature (X-Hub-Signature-256) and verify token, checked by the Meta adapter"),
+        **never_rate_limited("Meta posts every tenant's webhooks from a pool of shared addresses"),
+    }
+    dependencies = {
+        "receive_delivery": provide(lambda c: c.receive_meta_delivery),
+        "answer_subscription_check": provide(lambda c: c.answer_meta_subscription_check),
+    }
+
+    @get(
+        "/webhooks/meta",
+        operation_id="verifyMetaWebhook",
+        summary="Meta callback: the webhook subscription handshake",
+        media_type=MediaType.TEXT,
+        status_code=HTTP_200_OK,
+        responses=problem_responses(400, 403, 429, 503),
+    )
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        answer_subscription_check: NamedDependency[AnswerSubscriptionCheck],
+        mode: HubMode = None,
+        verify_token: HubVerifyToken = None,
+        challenge: HubChallenge = None,
+    ) -> Response[str]:
+        """Meta calls this when the callback URL `PUBLIC_BASE_URL/webhooks/meta` is saved in a Meta
+        app's WhatsApp configuration. The answer is `hub.challenge`, as plain text, when
+        `hub.mode` is `subscribe` and `hub.verify_token` is the verify token of one of the Meta
+        accounts configured here (`POST /api/provider-accounts`); otherwise 403 (and, from one address
+        that keeps guessing, 429 for a while)."""
+        echoed = await answer_subscription_check(provider_callback(request, b""))
+        return Response(echoed, status_code=HTTP_200_OK, media_type=MediaType.TEXT)
+
+    @post(
+        "/webhooks/meta",
+        operation_id="receiveMetaWebhook",
+        summary="Meta callback: customers' messages and delivery statuses",
+        media_type=MediaType.TEXT,
+        status_code=HTTP_200_OK,
+        operation_class=MetaDeliveryOperation,
+        request_max_body_size=META_MAX_BODY_BYTES,
+        responses=problem_responses(400, 403, 413, 422, 429, 503),
+    )
+    async def deliver(
+        self,
+        request: Request[Any, Any, Any],
+        body: RawBody,
+        receive_delivery: NamedDependency[ReceiveProviderDelivery],
+        signature: MetaSignature = None,
+    ) -> Response[bytes]:
+        """Meta posts here every change at the WhatsApp Business Accounts subscribed through the app:
+        customers' messages and the statuses of messages sent. `X-Hub-Signature-256` must verify over
+        the raw body with the app secret of one of the Meta accounts configured here, else 403 and
+        nothing is stored. Each `messages` change goes to the tenant whose sender has its
+        `metadata.phone_number_id`, and only if that sender's account has the app secret that signed
+        the delivery; changes for other numbers are logged and skipped. A message Meta delivers again
+        (same `wamid`) is stored once; a status only moves its message forward, and every distinct
+        report is kept in the message's timeline. The answer is an empty 200 — also when some changes
+        were skipped, as Meta would deliver them again for days — and 503 when the database is
+        unavailable, so that Meta delivers the whole batch again later."""
+        await receive_delivery(provider_callback(request, body))
+        return Response(b"", status_code=HTTP_200_OK, media_type=MediaType.TEXT)

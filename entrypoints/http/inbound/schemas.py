@@ -1,7 +1,7 @@
-"""What Twilio posts to the provider-callback routes, as the OpenAPI schema documents it.
+"""What Twilio and Meta post to the provider-callback routes, as the OpenAPI schema documents it.
 
-The form is read by the Twilio adapter, not decoded here (``adapters/twilio/form.py``): these schemas
-only document it.
+The bodies are read by the providers' adapters, not decoded here (``adapters/twilio/form.py``,
+``adapters/meta/webhooks.py``): these schemas only document them.
 """
 
 from __future__ import annotations
@@ -82,3 +82,78 @@ class TwilioStatusOperation(Operation):
 
     def __post_init__(self) -> None:
         self.request_body = _STATUS_FORM
+
+
+# -- Meta ------------------------------------------------------------------------------------------
+
+_META_DELIVERY_EXAMPLE: dict[str, Any] = {
+    "object": "whatsapp_business_account",
+    "entry": [
+        {
+            "id": "102290129340398",
+            "changes": [
+                {
+                    "field": "messages",
+                    "value": {
+                        "messaging_product": "whatsapp",
+                        "metadata": {
+                            "display_phone_number": "15550783881",
+                            "phone_number_id": "106540352242922",
+                        },
+                        "contacts": [{"profile": {"name": "Ana"}, "wa_id": "14155550123"}],
+                        "messages": [
+                            {
+                                "from": "14155550123",
+                                "id": "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQTdCNTg5RjY1MjMxQzRFMkU4NwA=",
+                                "timestamp": "1750000000",
+                                "type": "text",
+                                "text": {"body": "Hello, is my order on its way?"},
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    ],
+}
+
+_META_DELIVERY = RequestBody(
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["object", "entry"],
+                properties={
+                    "object": Schema(
+                        type=OpenAPIType.STRING,
+                        enum=["whatsapp_business_account"],
+                        description="What changed: a WhatsApp Business Account",
+                    ),
+                    "entry": Schema(
+                        type=OpenAPIType.ARRAY,
+                        description=(
+                            "One entry per WhatsApp Business Account (`id`), each with its `changes`: "
+                            "a `messages` change holds one phone number's (`value.metadata."
+                            "phone_number_id`) `messages`, `statuses` and `contacts`"
+                        ),
+                        items=Schema(type=OpenAPIType.OBJECT, additional_properties=True),
+                    ),
+                },
+                # Meta adds fields without notice: every byte is signed, only these are read.
+                additional_properties=True,
+                description="Meta's webhook delivery, as signed: read only once the signature is checked",
+            ),
+            example=_META_DELIVERY_EXAMPLE,
+        )
+    },
+    description="Changes at the WhatsApp Business Accounts of a Meta app, signed with the app secret",
+    required=True,
+)
+
+
+@dataclass
+class MetaDeliveryOperation(Operation):
+    """The operation of the route Meta posts its webhooks to: documents the JSON it posts."""
+
+    def __post_init__(self) -> None:
+        self.request_body = _META_DELIVERY

@@ -351,29 +351,42 @@ async def test_twilio_signers_are_the_senders_of_explicit_and_first_twilio_accou
     }
 
 
-async def test_meta_numbers_are_the_senders_on_meta_accounts_with_what_proves_their_webhooks(
+async def test_meta_apps_are_every_meta_account_with_or_without_senders(uow_factory: UowFactory) -> None:
+    # The handshake comes before any sender is added: every account's verify token counts.
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    acme_meta = await add_account(uow_factory, acme, META, seconds=1)
+    await add_account(uow_factory, acme, TWILIO, seconds=0)
+    globex_meta = await add_account(uow_factory, globex, OTHER_META)
+    await add_sender(uow_factory, acme, OUR_NUMBER, account=acme_meta, provider_number_id=PHONE_NUMBER_ID)
+
+    async with uow_factory() as uow:
+        apps = await uow.provider_accounts.meta_apps()
+
+    assert {(a.tenant_id, a.account_id, a.app_secret, a.verify_token) for a in apps} == {
+        (acme.id, acme_meta.id, APP_SECRET, VERIFY_TOKEN),
+        (globex.id, globex_meta.id, OTHER_META.app_secret, OTHER_META.verify_token),
+    }
+
+
+async def test_a_meta_number_is_the_sender_with_that_id_on_a_meta_account_of_its_own(
     uow_factory: UowFactory,
 ) -> None:
     acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
     acme_meta = await add_account(uow_factory, acme, META, seconds=1)
-    acme_twilio = await add_account(uow_factory, acme, TWILIO, seconds=0)
-    globex_meta = await add_account(uow_factory, globex, OTHER_META)
+    globex_twilio = await add_account(uow_factory, globex, TWILIO)
     await add_sender(uow_factory, acme, OUR_NUMBER, account=acme_meta, provider_number_id=PHONE_NUMBER_ID)
-    await add_sender(uow_factory, acme, OTHER_NUMBER, account=acme_twilio)
-    await add_sender(uow_factory, acme, THIRD_NUMBER)  # account-less: through the first Twilio account
+    # An id on a sender of a Twilio account names no Meta number.
     await add_sender(
-        uow_factory, globex, OUR_NUMBER, account=globex_meta, provider_number_id=OTHER_PHONE_NUMBER_ID
+        uow_factory, globex, OUR_NUMBER, account=globex_twilio, provider_number_id=OTHER_PHONE_NUMBER_ID
     )
 
     async with uow_factory() as uow:
-        numbers = await uow.provider_accounts.meta_numbers()
+        found = await uow.provider_accounts.meta_number(PHONE_NUMBER_ID)
+        on_twilio = await uow.provider_accounts.meta_number(OTHER_PHONE_NUMBER_ID)
+        unknown = await uow.provider_accounts.meta_number("1")
 
-    assert sorted(numbers, key=lambda number: number.provider_number_id) == [
-        MetaNumber(acme.id, PHONE_NUMBER_ID, OUR_NUMBER, APP_SECRET, VERIFY_TOKEN),
-        MetaNumber(
-            globex.id, OTHER_PHONE_NUMBER_ID, OUR_NUMBER, OTHER_META.app_secret, OTHER_META.verify_token
-        ),
-    ]
+    assert found == MetaNumber(acme.id, PHONE_NUMBER_ID, OUR_NUMBER, APP_SECRET, VERIFY_TOKEN)
+    assert (on_twilio, unknown) == (None, None)
 
 
 # --- secrets at rest -------------------------------------------------------------------------------
@@ -430,8 +443,13 @@ async def test_a_meta_accounts_secrets_copied_to_another_tenants_row_do_not_open
             await uow.provider_accounts.get(thief.id, thiefs.id)
         assert await uow.provider_accounts.get(owner.id, owners.id) == owners
     async with uow_factory() as uow:  # the webhooks of an account that does not open are not proven
-        numbers = await uow.provider_accounts.meta_numbers()
-    assert [number.tenant_id for number in numbers] == [owner.id]
+        apps = await uow.provider_accounts.meta_apps()
+        with pytest.raises(CredentialsUnreadable):
+            await uow.provider_accounts.meta_number(OTHER_PHONE_NUMBER_ID)
+        owners_number = await uow.provider_accounts.meta_number(PHONE_NUMBER_ID)
+    assert [app.tenant_id for app in apps] == [owner.id]
+    assert owners_number is not None
+    assert owners_number.tenant_id == owner.id
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")

@@ -37,6 +37,8 @@ PUBLIC_ROUTES = {
     ("POST", "/webhooks/twilio/inbound"),
     ("POST", "/webhook/twilio"),
     ("POST", "/webhooks/twilio/status"),
+    ("GET", "/webhooks/meta"),
+    ("POST", "/webhooks/meta"),
     ("GET", "/docs"),
     ("GET", "/docs/openapi.json"),
     ("GET", "/docs/assets/{name:str}"),

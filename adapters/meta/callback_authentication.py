@@ -1,0 +1,103 @@
+"""What proves Meta's webhooks, and what failing to prove one costs.
+
+Meta signs every delivery with the secret of the app the WhatsApp Business Account is subscribed
+through (``X-Hub-Signature-256`` over the raw body), and checks a callback URL with the verify token
+given with it (the subscription handshake). One delivery may carry changes for numbers of several
+accounts of one app, so a delivery is proven as a whole first, against every configured account's app
+secret, and routed number by number after (``callbacks.py``).
+
+As for Twilio's callbacks (``adapters/twilio/callback_authentication.py``), what a sender that cannot
+sign may cost is bounded, and Meta's own deliveries for configured accounts are never held back:
+
+1. A delivery without a signature of Meta's form is refused at once: no lookup, nothing counted.
+   So is a handshake without ``hub.mode=subscribe``, a verify token or a challenge.
+2. ``MetaApps`` knows every configured Meta account's app secret and verify token (one query, kept a
+   few seconds, shared by concurrent webhooks). A delivery or handshake it proves goes on without a
+   limit.
+3. Any other (a wrong signature or verify token, or an account configured in the last few seconds)
+   is checked against the database, as an attempt counted *before* the lookup, per client address
+   (``MetaWebhookFailureLimit``). One that is proven is given back (and makes ``MetaApps`` read again);
+   one that fails stays counted. Past the limit, RateLimited before any lookup.
+
+Meta sends every tenant's webhooks from a few shared addresses, and nothing in a delivery can be
+believed before its signature is, so failures are counted per address alone: an account whose app
+secret went stale here makes Meta's addresses spend their allowance, which holds back only the
+deliveries ``MetaApps`` does not know yet (accounts added in the last few seconds) — and Meta delivers
+a refused webhook again, for days, where Twilio does not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from application.errors import StorageUnavailable
+from application.ports.rate_limits import RateLimit
+from application.ports.tenancy import MetaApp
+from application.ports.unit_of_work import UnitOfWork
+from application.rate_limits import CountedLimit
+from application.shared_outcome import SharedOutcome
+
+
+class MetaWebhookFailureLimit:
+    """Failed signature and verify-token checks of Meta's webhooks, counted per client address
+    (``limit``). None or an amount of 0: no limit."""
+
+    SCOPE = "meta-webhook-failures"
+
+    def __init__(self, limit: RateLimit | None) -> None:
+        self._limit = limit if limit is not None and limit.amount > 0 else None
+
+    def counted(self, address: str) -> list[CountedLimit]:
+        if self._limit is None:
+            return []
+        return [
+            CountedLimit(
+                f"{self.SCOPE}:address:{address}",
+                self._limit,
+                "too many Meta webhooks from this address failed their signature or verify-token check; "
+                "wait before posting more",
+                scope=self.SCOPE,
+            )
+        ]
+
+
+class MetaApps:
+    """Every configured Meta account's app secret and verify token, read in one query and kept
+    ``max_age_seconds``; webhooks arriving meanwhile share one read. An account added or changed is
+    known here at the latest ``max_age_seconds`` later (sooner once a webhook for it was proven against
+    the database). What it knows only decides whether a check must be counted; whom a delivery is for
+    is read from the database, number by number. When the database cannot be read, it knows nobody.
+    The secrets stay in this process's memory meanwhile, opened, as every check against the database
+    opens them.
+    """
+
+    def __init__(
+        self,
+        new_uow: Callable[[], UnitOfWork],
+        *,
+        max_age_seconds: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._new_uow = new_uow
+        self._apps = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
+
+    async def known(self) -> list[MetaApp]:
+        try:
+            return await self._apps.get()
+        except StorageUnavailable:
+            return []
+
+    def forget(self) -> None:
+        """What is known is out of date (a webhook just proven was not known): read again."""
+        self._apps.forget()
+
+    async def _read(self) -> list[MetaApp]:
+        uow = self._new_uow()
+        async with uow:
+            return await uow.provider_accounts.meta_apps()
+
+
+def distinct_app_secrets(apps: list[MetaApp]) -> list[str]:
+    """Each app secret once: the tenants of one app (a platform's own, say) share its secret."""
+    return list(dict.fromkeys(app.app_secret for app in apps))
