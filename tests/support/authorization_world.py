@@ -141,6 +141,7 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "sender_id": Scope.TENANT_ID,
     "key_id": Scope.TENANT_ID,
     "endpoint_id": Scope.TENANT_ID,
+    "account_id": Scope.TENANT_ID,
     "delivery_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
     "tenant_id": Scope.PLATFORM_ID,
@@ -155,6 +156,11 @@ BODIES: dict[str, Any] = {
     "addSender": {"phone_number": "+14155230999", "label": "matrix"},
     "updateSender": {"label": "taken over"},
     "setCredentials": {"account_sid": "AC" + "9" * 32, "auth_token": "matrix-auth-token"},
+    "addProviderAccount": {
+        "provider": "twilio",
+        "twilio": {"account_sid": "AC" + "8" * 32, "auth_token": "matrix-auth-token"},
+    },
+    "updateProviderAccount": {"label": "taken over"},
     "createApiKey": {"name": "matrix", "role": "agent"},
     "createWebhookEndpoint": {"url": "http://127.0.0.1:9/matrix", "events": ["message.received"]},
     "updateWebhookEndpoint": {"description": "taken over"},
@@ -389,6 +395,23 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
     admin_key = (
         await gateway.call("POST", "/api/api-keys", admin, {"name": "crm", "role": "tenant_admin"})
     ).json()
+    provider_account = (
+        await gateway.call(
+            "POST",
+            "/api/provider-accounts",
+            admin,
+            {
+                "provider": "meta",
+                "label": f"{name}'s Meta",
+                "meta": {
+                    "business_account_id": "1022901293" + str(len(slug)),
+                    "access_token": f"{slug}-meta-access-token",
+                    "app_secret": f"{slug}-meta-app-secret",
+                    "verify_token": f"{slug}-meta-verify-token",
+                },
+            },
+        )
+    ).json()
     endpoint = (
         await gateway.call(
             "POST",
@@ -429,6 +452,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "sender_id": sender["id"],
             "key_id": agent_key["id"],
             "endpoint_id": endpoint["id"],
+            "account_id": provider_account["id"],
             "delivery_id": deliveries[0]["id"],
             "contact": contact,
             "tenant_id": tenant["id"],
@@ -440,6 +464,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             agent_key["id"],
             admin_key["id"],
             endpoint["id"],
+            provider_account["id"],
             outbound["id"],
             failed["id"],
             deliveries[0]["id"],
