@@ -40,6 +40,7 @@ from emulators.twilio import (
     running_emulator,
 )
 from emulators.twilio.command import add_arguments, config_from_arguments
+from tests.support.http_servers import serving
 
 ACCOUNT = "AC" + "a1" * 16
 TOKEN = "auth-token-of-account-a"
@@ -102,14 +103,9 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    receiver.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serving(app) as base_url:
+        receiver.base_url = base_url
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
