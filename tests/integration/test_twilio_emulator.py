@@ -954,3 +954,14 @@ async def test_settle_waits_for_every_callback(
     )
     await emulator.state.settle()
     assert len(receiver.received) == 20
+
+
+async def test_control_api_settle_answers_once_every_callback_has_gone_out(
+    emulator: RunningEmulator, receiver: WebhookReceiver, http: aiohttp.ClientSession
+) -> None:
+    await post_message(
+        http, emulator, {"To": CUSTOMER, "From": SENDER, "Body": "x", "StatusCallback": receiver.url("/s")}
+    )
+    async with http.post(emulator.url("/_emulator/settle")) as response:
+        assert (response.status, await response.json()) == (200, {"settled": True})
+    assert receiver.statuses() == ["queued", "sent", "delivered", "read"]
