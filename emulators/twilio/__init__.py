@@ -11,6 +11,7 @@ signed status callbacks, signed inbound messages, fault injection, and a JSON co
 ``/_emulator/`` (see control.py). ``wa-gateway twilio-emulator`` runs it as a process.
 """
 
+from emulators.common.settings import FailureKind
 from emulators.twilio.app import create_app
 from emulators.twilio.callbacks import SIGNATURE_HEADER, sign
 from emulators.twilio.config import (
@@ -18,7 +19,6 @@ from emulators.twilio.config import (
     CallbackOrder,
     CallbackSettings,
     EmulatorConfig,
-    FailureKind,
     Faults,
     ForcedError,
     Stage,
