@@ -200,6 +200,13 @@ FOLDERS: tuple[Folder, ...] = (
                     "Only a failed message is sent again: wait until the sandbox has refused it.",
                 ),
             ),
+            Step(
+                "markMessageRead",
+                name="Mark a message read (refused: only a customer's message can be)",
+                path={"message_id": "{{messageId}}"},
+                body={"typing_indicator": True},
+                expect=(422,),
+            ),
         ),
         tags=("messages",),
     ),

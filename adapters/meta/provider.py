@@ -31,6 +31,8 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
@@ -103,6 +105,21 @@ class MetaMessagingProvider:
         the send's own answer was lost.
         """
         return ProviderLookup(result=LookupResult.NOT_SUPPORTED)
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        message, number_id = request.message, request.provider_number_id
+        if request.account is None or number_id is None or message.provider_sid is None:
+            return ReadReceipt(
+                ReadReceiptOutcome.REFUSED,
+                "the sender has no Meta account and phone number id, or the message no WhatsApp id",
+            )
+        try:
+            await self.mark_as_read(request.account, number_id, message.provider_sid, typing_indicator)
+        except GraphRefused as refusal:
+            return ReadReceipt(ReadReceiptOutcome.REFUSED, refused_send(refusal.error).reason)
+        except GraphFailure as error:
+            return ReadReceipt(ReadReceiptOutcome.UNAVAILABLE, str(error))
+        return ReadReceipt(ReadReceiptOutcome.MARKED)
 
     async def mark_as_read(
         self,

@@ -12,6 +12,8 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
     StatusListener,
 )
@@ -57,6 +59,9 @@ class SandboxMessagingProvider:
 
     def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         return None  # it sends nothing anywhere, so it can send anything
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        return ReadReceipt(ReadReceiptOutcome.MARKED)  # nobody is there to see it
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
         failure = MAGIC_FAILURES.get(request.message.contact.e164)

@@ -23,6 +23,8 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from domain.administration.tenancy import ProviderName, TwilioCredentials
@@ -79,6 +81,13 @@ class TwilioMessagingProvider:
 
     def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         return unsupported_by_twilio(content)
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        """Twilio's Messages API has no read receipts or typing indicator for WhatsApp."""
+        return ReadReceipt(
+            ReadReceiptOutcome.NOT_SUPPORTED,
+            "Twilio cannot mark a WhatsApp message read: move the sender to a Meta account for read receipts",
+        )
 
     async def send(self, request: OutboundRequest) -> SendOutcome:
         message = request.message

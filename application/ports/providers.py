@@ -70,6 +70,19 @@ class ProviderLookup:
     status: MessageStatus | None = None
 
 
+class ReadReceiptOutcome(enum.StrEnum):
+    MARKED = "marked"  # the customer sees the message read (blue ticks)
+    NOT_SUPPORTED = "not_supported"  # the provider has no way to mark a message read (Twilio)
+    REFUSED = "refused"  # the provider refused: ``reason`` says why
+    UNAVAILABLE = "unavailable"  # no answer from the provider: it may or may not be marked
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReceipt:
+    outcome: ReadReceiptOutcome
+    reason: str | None = None
+
+
 class MessagingProvider(Protocol):
     """A provider's adapter (Twilio's, the sandbox's, …), or the router that hands each message to the
     provider it goes through (``adapters/provider_router.py``)."""
@@ -83,6 +96,11 @@ class MessagingProvider(Protocol):
     async def send(self, request: OutboundRequest) -> SendOutcome: ...
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         """Find a message the provider may have created although we never heard its answer."""
+        ...
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        """Show the customer that their message (``request.message``, an inbound one, through the
+        number it was sent to) was read, and that a reply is being typed when ``typing_indicator``."""
         ...
 
 

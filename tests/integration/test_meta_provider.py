@@ -21,7 +21,7 @@ from adapters.meta.provider import MetaMessagingProvider
 from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
 from adapters.meta.webhooks import MetaChange, parse_delivery
 from application.inbound.commands import StatusReport
-from application.ports.providers import LookupResult, OutcomeKind
+from application.ports.providers import LookupResult, OutboundRequest, OutcomeKind, ReadReceiptOutcome
 from domain.administration.tenancy import ProviderAccount, TwilioCredentials
 from domain.messaging.content import (
     Choice,
@@ -34,7 +34,7 @@ from domain.messaging.content import (
     MediaKind,
     Reaction,
 )
-from domain.messaging.messages import MessageContent, MessageStatus, Template
+from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from emulators.meta import (
     App,
     AuthKind,
@@ -592,24 +592,57 @@ async def test_another_businesss_media_cannot_be_downloaded(
     assert refused.value.error.code == 100
 
 
+def customers_message(wamid: str) -> OutboundRequest:
+    """The customer's message ``wamid``, as the gateway asks for it to be marked read."""
+    request = outbound()
+    inbound = Message.new_inbound(
+        tenant_id=request.tenant.id,
+        sender=request.message.sender,
+        contact=request.message.contact,
+        content=MessageContent(body="Hello?"),
+        provider_sid=wamid,
+        now=NOW,
+    )
+    return OutboundRequest(
+        tenant=request.tenant,
+        message=inbound,
+        account=request.account,
+        provider_number_id=request.provider_number_id,
+        sender_has_account=True,
+    )
+
+
 async def test_a_customers_message_is_marked_read_with_the_typing_indicator(
     emulator: RunningEmulator, provider: MetaMessagingProvider
 ) -> None:
     wamid = await customer_writes(emulator, text={"body": "Hello?"})
 
-    await provider.mark_as_read(meta_account(), PHONE_NUMBER_ID, wamid, typing_indicator=True)
-    await provider.mark_as_read(meta_account(), PHONE_NUMBER_ID, wamid)
+    typing = await provider.mark_read(customers_message(wamid), typing_indicator=True)
+    plain = await provider.mark_read(customers_message(wamid), typing_indicator=False)
 
+    assert (typing.outcome, plain.outcome) == (ReadReceiptOutcome.MARKED, ReadReceiptOutcome.MARKED)
     first, second = emulator.state.reads
     assert (first.message_id, first.typing_indicator) == (wamid, "text")
     assert (second.message_id, second.typing_indicator) == (wamid, None)
 
 
-async def test_marking_a_message_meta_does_not_know_fails(provider: MetaMessagingProvider) -> None:
-    with pytest.raises(GraphRefused) as refused:
-        await provider.mark_as_read(meta_account(), PHONE_NUMBER_ID, "wamid.unknown")
+async def test_marking_a_message_meta_does_not_know_is_refused_with_a_reason(
+    provider: MetaMessagingProvider,
+) -> None:
+    receipt = await provider.mark_read(customers_message("wamid.unknown"), typing_indicator=False)
 
-    assert refused.value.error.code == 100
+    assert receipt.outcome is ReadReceiptOutcome.REFUSED
+    assert receipt.reason
+
+
+async def test_marking_read_with_meta_unreachable_is_unavailable() -> None:
+    unreachable = MetaMessagingProvider(api_base_url=f"http://127.0.0.1:{closed_port()}", timeout_seconds=2)
+    try:
+        receipt = await unreachable.mark_read(customers_message("wamid.any"), typing_indicator=False)
+    finally:
+        await unreachable.aclose()
+
+    assert receipt.outcome is ReadReceiptOutcome.UNAVAILABLE
 
 
 # -- the webhooks that come back --------------------------------------------------------------------

@@ -57,6 +57,8 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
@@ -1458,6 +1460,8 @@ class FakeMessagingProvider:
         self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
         self.lookups: list[OutboundRequest] = []
         self.lookup_result = ProviderLookup(result=LookupResult.NOT_FOUND)
+        self.read_receipts: list[tuple[OutboundRequest, bool]] = []
+        self.read_receipt = ReadReceipt(ReadReceiptOutcome.MARKED)
         self._sids = itertools.count(1)
 
     def will_return(self, outcome: SendOutcome) -> None:
@@ -1468,6 +1472,10 @@ class FakeMessagingProvider:
 
     def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         return self.cannot_send.get((provider, content.kind))
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        self.read_receipts.append((request, typing_indicator))
+        return self.read_receipt
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         self.lookups.append(request)

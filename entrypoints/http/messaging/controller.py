@@ -14,10 +14,11 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from application.messaging.conversations import ConversationsRequest, ListConversations
 from application.messaging.history import GetMessage, HistoryRequest, ListHistory
+from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.principal import Principal
@@ -27,6 +28,7 @@ from entrypoints.http.access import BEARER, SEND_AND_READ
 from entrypoints.http.dependencies import provide
 from entrypoints.http.messaging.schemas import (
     ConversationsPage,
+    MarkReadRequest,
     MessageDetailsResource,
     MessagePage,
     MessageResource,
@@ -74,6 +76,7 @@ class MessagesController(Controller):
     dependencies = {
         "send_message": provide(lambda c: c.send_message),
         "retry_message": provide(lambda c: c.retry_message),
+        "mark_message_read": provide(lambda c: c.mark_message_read),
         "list_history": provide(lambda c: c.list_history),
         "get_message": provide(lambda c: c.get_message),
     }
@@ -214,6 +217,29 @@ class MessagesController(Controller):
         dispatched like a new one (the 24-hour window rule applies again, and it counts against the
         tenant's send limits like a send); poll it for the outcome."""
         return MessageResource.of(await retry_message(principal.tenant_id, message_id))
+
+    @post(
+        "/messages/{message_id:uuid}/read",
+        operation_id="markMessageRead",
+        summary="Show the customer their message was read",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(400, 401, 403, 404, 413, 422, 502, 503),
+    )
+    async def mark_read(
+        self,
+        message_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        mark_message_read: NamedDependency[MarkMessageRead],
+        data: JSONBody[MarkReadRequest | None] = None,
+    ) -> None:
+        """A customer's (inbound) message, marked read through the provider of the number it was sent
+        to: on Meta's Cloud API the customer sees the blue ticks, and with `typing_indicator` a typing
+        indicator until the reply is sent (at most 25 seconds). Twilio has no read receipts: 422
+        `unsupported-by-provider`. 422 `provider-refused` when the provider refuses (say, the message
+        is older than 30 days), 502 `provider-unavailable` when it does not answer."""
+        await mark_message_read(
+            principal.tenant_id, message_id, typing_indicator=data is not None and data.typing_indicator
+        )
 
     @get(
         "/messages/{message_id:uuid}",

@@ -595,3 +595,7 @@ class ConversationsPage(msgspec.Struct):
         return cls(
             items=[ConversationResource.of(c, page.as_of) for c in page.items], next_cursor=page.next_cursor
         )
+
+
+class MarkReadRequest(msgspec.Struct, forbid_unknown_fields=True):
+    typing_indicator: bool = False  # show the customer that a reply is being typed
