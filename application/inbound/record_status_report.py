@@ -85,6 +85,9 @@ class RecordStatusReport:
                 status=report.status,
                 error_code=report.error_code,
                 error_message=report.error_message,
+                failure_code=report.failure_code,
+                provider_error_message=report.provider_error_message,
+                provider=self._callbacks.provider,
             )
             advanced = await apply_status_change(
                 self._uow, change, self._clock.now(), metrics=self._metrics, provider=self._callbacks.provider
