@@ -19,10 +19,8 @@ from typing import Any
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.content import ContactCard, Interactive, Media
 from domain.messaging.failures import Failure
-from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.messaging.messages import Message, MessageContent
 from domain.tenant_webhooks.model import WebhookEventType
-
-FAILED_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
 
 
 def iso(moment: datetime) -> str:
@@ -188,5 +186,5 @@ async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime
     """Inside the transaction that moved ``message`` to its status: ``message.status``, and
     ``message.failed`` too when it ended failed or undelivered."""
     await record_message_event(uow, WebhookEventType.MESSAGE_STATUS, message, now)
-    if message.status in FAILED_STATUSES:
+    if message.status.is_failure:
         await record_message_event(uow, WebhookEventType.MESSAGE_FAILED, message, now)

@@ -52,7 +52,7 @@ class MessageStatus(enum.StrEnum):
     @property
     def is_failure(self) -> bool:
         """Failed or undelivered: the message did not reach its recipient."""
-        return self in _FAILURES
+        return self in FAILURE_STATUSES
 
     def can_advance_to(self, new: MessageStatus) -> bool:
         """Provider callbacks arrive out of order and repeat: a status only ever moves forward."""
@@ -66,7 +66,8 @@ class MessageStatus(enum.StrEnum):
 _TERMINAL = frozenset(
     {MessageStatus.READ, MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.RECEIVED}
 )
-_FAILURES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
+# The message did not reach its recipient: it has a failure (``Message.failure``).
+FAILURE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
 _RANK = {
     MessageStatus.ACCEPTED: 0,
     MessageStatus.QUEUED: 1,

@@ -47,6 +47,7 @@ from domain.messaging.content import (
 from domain.messaging.conversations import Conversation
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import (
+    FAILURE_STATUSES,
     MAX_BODY_LENGTH,
     MAX_MEDIA_ITEMS,
     MAX_TEMPLATE_VALUE_LENGTH,
@@ -481,7 +482,7 @@ class MessageResource(msgspec.Struct):
                 view.provider_sid,
                 view.error_code,
                 view.error_message,
-                FailureResource.of(view.failure),
+                FailureResource.of(view.failure) if view.status in FAILURE_STATUSES else None,
                 view.created_at,
                 view.updated_at,
             )

@@ -89,7 +89,7 @@ async def test_an_undelivered_report_sets_the_failure_and_keeps_the_timeline_as_
 
 async def test_the_history_filters_by_failure_code(api: Api) -> None:
     headers = await api.login(api.acme)
-    delivered = (await api.send(headers, to_number="+14155550123", body="one")).json()
+    queued = (await api.send(headers, to_number="+14155550123", body="one")).json()
     api.provider.will_return(OPTED_OUT)
     opted_out = (await api.send(headers, to_number="+14155550124", body="two")).json()
 
@@ -105,7 +105,7 @@ async def test_the_history_filters_by_failure_code(api: Api) -> None:
     assert ids(matching.json()) == [opted_out["id"]]
     assert ids(none.json()) == []
     assert ids(conversation.json()) == [opted_out["id"]]
-    assert delivered["id"] not in ids(matching.json())
+    assert queued["id"] not in ids(matching.json())
 
 
 async def test_an_unknown_failure_code_filter_is_a_400(api: Api) -> None:
