@@ -13,6 +13,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from domain.administration.tenancy import ProviderName
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
 
@@ -30,7 +31,9 @@ class ProviderRouter:
         provider = self._providers.get(request.provider)
         if provider is None:
             return SendOutcome(
-                kind=OutcomeKind.REJECTED, reason=f"provider {request.provider} is not enabled here"
+                kind=OutcomeKind.REJECTED,
+                reason=f"provider {request.provider} is not enabled here",
+                failure_code=FailureCode.ACCOUNT_MISCONFIGURED,
             )
         return await provider.send(request)
 

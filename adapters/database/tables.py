@@ -173,6 +173,13 @@ messages = sa.Table(
     # What the columns above do not hold (typed media, interactive, a location, …): a document of
     # adapters/database/content_document.py; NULL for text, media by URL and Content SID templates.
     sa.Column("content", sa.JSON(none_as_null=True), nullable=True),
+    # Why a failed message failed: domain FailureCode, whichever provider refused it.
+    sa.Column("failure_code", sa.String(32), nullable=True),
+    # The provider that handled the message last (ProviderName); NULL: not handed to one, or before this
+    # was recorded.
+    sa.Column("provider", sa.String(32), nullable=True),
+    # The provider's own words for its error (error_message holds ours).
+    sa.Column("provider_error_message", sa.Text(), nullable=True),
 )
 # The history page: WHERE tenant_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC.
 sa.Index(

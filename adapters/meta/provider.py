@@ -36,6 +36,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,13 @@ class MetaMessagingProvider:
         credentials = _credentials_of(request.account)
         problem = _refusal_before_sending(request, credentials)
         if problem is not None or credentials is None or request.provider_number_id is None:
-            return SendOutcome(kind=OutcomeKind.REJECTED, reason=problem)
+            set_up = credentials is not None and request.provider_number_id
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED,
+                reason=problem,
+                # Not set up to send through Meta, or a message Meta cannot take.
+                failure_code=FailureCode.UNSUPPORTED_CONTENT if set_up else FailureCode.ACCOUNT_MISCONFIGURED,
+            )
         message = request.message
         body = message_body(
             message.content, to=message.contact.e164.removeprefix("+"), callback_data=str(message.id)
@@ -89,7 +96,9 @@ class MetaMessagingProvider:
             return refused_send(refusal.error)
         except GraphUnreachable as error:
             # The connection was never made, so Meta cannot have the message.
-            return SendOutcome(kind=OutcomeKind.RETRYABLE, reason=str(error))
+            return SendOutcome(
+                kind=OutcomeKind.RETRYABLE, reason=str(error), failure_code=FailureCode.PROVIDER_ERROR
+            )
         except GraphNoAnswer as error:
             # Sent, but no usable answer: the message may exist at Meta.
             return SendOutcome(kind=OutcomeKind.UNKNOWN, reason=str(error))

@@ -28,6 +28,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from domain.administration.tenancy import ProviderName, TwilioCredentials
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,13 @@ class TwilioMessagingProvider:
             else "the sender has no Twilio account configured"
         )
         if credentials is None or refusal is not None:
-            return SendOutcome(kind=OutcomeKind.REJECTED, reason=refusal)
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED,
+                reason=refusal,
+                failure_code=FailureCode.ACCOUNT_MISCONFIGURED
+                if credentials is None
+                else FailureCode.UNSUPPORTED_CONTENT,
+            )
         status_callback: object = values.unset
         if self._public_base_url:
             status_callback = f"{self._public_base_url}/webhooks/twilio/status?message_id={message.id}"
@@ -126,7 +133,11 @@ class TwilioMessagingProvider:
             return refused_send(error, _retry_after_seconds)
         except aiohttp.ClientConnectorError as error:
             # The connection was never made, so Twilio cannot have the message.
-            return SendOutcome(kind=OutcomeKind.RETRYABLE, reason=f"Twilio unreachable: {error.strerror}")
+            return SendOutcome(
+                kind=OutcomeKind.RETRYABLE,
+                reason=f"Twilio unreachable: {error.strerror}",
+                failure_code=FailureCode.PROVIDER_ERROR,
+            )
         except (TimeoutError, aiohttp.ClientError) as error:
             # Sent, but no answer: the message may exist at Twilio.
             return SendOutcome(

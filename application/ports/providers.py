@@ -9,6 +9,7 @@ from typing import Protocol
 
 from application.ports.messages import StatusChange
 from domain.administration.tenancy import ProviderAccount, ProviderName, Tenant
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 
 
@@ -27,6 +28,9 @@ class SendOutcome:
     error_code: int | None = None  # the provider's own code
     # Why, in words a person can act on (the adapter chooses them): a rejected message keeps them.
     reason: str | None = None
+    # Why, as our code (the adapter maps its provider's codes): a message that fails keeps it.
+    failure_code: FailureCode | None = None
+    provider_error_message: str | None = None  # the provider's own words, as it gave them
     retry_after_seconds: float | None = None
     # The sender reached WhatsApp's messaging limit (the provider says which of its errors means that):
     # nothing more goes out from it for a while.

@@ -34,6 +34,7 @@ from domain.messaging.content import (
     MediaKind,
     Reaction,
 )
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from emulators.meta import (
     App,
@@ -340,19 +341,20 @@ async def test_meta_cannot_look_a_message_up_and_is_not_asked(
 
 
 @pytest.mark.parametrize(
-    ("code", "kind", "word_in_reason"),
+    ("code", "kind", "word_in_reason", "failure_code"),
     [
-        (131047, OutcomeKind.REJECTED, "24 hours"),
-        (131026, OutcomeKind.REJECTED, "not on WhatsApp"),
-        (132001, OutcomeKind.REJECTED, "no approved template"),
-        (132000, OutcomeKind.REJECTED, "number of template variables"),
-        (131021, OutcomeKind.REJECTED, "sender's own number"),
-        (133010, OutcomeKind.REJECTED, "not registered"),
-        (130429, OutcomeKind.RETRYABLE, "throughput"),
-        (131056, OutcomeKind.RETRYABLE, "this recipient"),
-        (131000, OutcomeKind.UNKNOWN, "for a reason of its own"),  # a 500: Meta may have it
-        (368, OutcomeKind.RETRYABLE, "blocked"),
-        (131031, OutcomeKind.RETRYABLE, "locked"),
+        (131047, OutcomeKind.REJECTED, "24 hours", FailureCode.SESSION_WINDOW_CLOSED),
+        (131026, OutcomeKind.REJECTED, "not on WhatsApp", FailureCode.RECIPIENT_UNAVAILABLE),
+        (132001, OutcomeKind.REJECTED, "no approved template", FailureCode.TEMPLATE_REJECTED),
+        (132000, OutcomeKind.REJECTED, "number of template variables", FailureCode.TEMPLATE_REJECTED),
+        (131021, OutcomeKind.REJECTED, "sender's own number", FailureCode.RECIPIENT_INVALID),
+        (133010, OutcomeKind.REJECTED, "not registered", FailureCode.ACCOUNT_MISCONFIGURED),
+        (130429, OutcomeKind.RETRYABLE, "throughput", FailureCode.RATE_LIMITED),
+        (131056, OutcomeKind.RETRYABLE, "this recipient", FailureCode.RATE_LIMITED),
+        # a 500: Meta may have it, so it is no failure (yet)
+        (131000, OutcomeKind.UNKNOWN, "for a reason of its own", None),
+        (368, OutcomeKind.RETRYABLE, "blocked", FailureCode.ACCOUNT_SUSPENDED),
+        (131031, OutcomeKind.RETRYABLE, "locked", FailureCode.ACCOUNT_SUSPENDED),
     ],
 )
 async def test_each_error_meta_answers_becomes_its_outcome_with_our_reason(
@@ -361,6 +363,7 @@ async def test_each_error_meta_answers_becomes_its_outcome_with_our_reason(
     code: int,
     kind: OutcomeKind,
     word_in_reason: str,
+    failure_code: FailureCode | None,
 ) -> None:
     emulator.state.update_faults(next_errors=(ForcedError(code, stage=Stage.REQUEST),))
 
@@ -371,6 +374,7 @@ async def test_each_error_meta_answers_becomes_its_outcome_with_our_reason(
     assert outcome.reason is not None
     assert word_in_reason in outcome.reason
     assert outcome.account_problem is (code in (368, 131031))
+    assert outcome.failure_code is failure_code
     assert emulator.state.messages == {}
 
 
@@ -445,6 +449,7 @@ async def test_a_delivery_stage_error_is_accepted_then_reported_failed_by_webhoo
     assert report.message_id == request.message.id
     assert report.error_message is not None
     assert "not on WhatsApp" in report.error_message
+    assert report.failure_code is FailureCode.RECIPIENT_UNAVAILABLE
 
 
 # -- no answer --------------------------------------------------------------------------------------

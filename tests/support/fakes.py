@@ -577,6 +577,9 @@ class FakeMessageRepository:
             status=change.status,
             error_code=change.error_code if change.error_code is not None else message.error_code,
             error_message=change.error_message if change.error_message is not None else message.error_message,
+            failure_code=change.failure_code_to_store or message.failure_code,
+            provider_error_message=change.provider_error_message or message.provider_error_message,
+            provider=change.provider or message.provider,
             updated_at=now,
         )
         self._messages[message.id] = advanced
@@ -698,6 +701,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.since is None or message.created_at >= query.since)
         and (query.until is None or message.created_at < query.until)
         and (query.kind is None or message.content.kind is query.kind)
+        and (query.failure_code is None or message.failure_code is query.failure_code)
     )
 
 

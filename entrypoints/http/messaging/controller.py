@@ -23,6 +23,7 @@ from application.messaging.send_message import RetryMessage, SendMessage
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.principal import Principal
 from domain.messaging.content import MessageKind
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import BEARER, SEND_AND_READ
 from entrypoints.http.dependencies import provide
@@ -40,6 +41,10 @@ from entrypoints.http.wire_types import Moment, PageCursor, PageLimit, phone_num
 # The filters of the history, of all messages and of one conversation alike.
 CreatedSince = Annotated[Moment | None, QueryParameter(description="Created at or after")]
 CreatedUntil = Annotated[Moment | None, QueryParameter(description="Created before")]
+FailureCodeFilter = Annotated[
+    FailureCode | None,
+    QueryParameter(description="Failed (or undelivered) messages with this failure code"),
+]
 
 
 def _history_request(
@@ -51,6 +56,7 @@ def _history_request(
     since: datetime | None,
     until: datetime | None,
     kind: MessageKind | None,
+    failure_code: FailureCode | None,
     *,
     contact: str | None,
 ) -> HistoryRequest:
@@ -65,6 +71,7 @@ def _history_request(
         since=since,
         until=until,
         kind=kind,
+        failure_code=failure_code,
     )
 
 
@@ -135,7 +142,7 @@ class MessagesController(Controller):
 
         The message is stored durably with its dispatch job, then handed to the tenant's provider.
         If the provider answers within a few seconds the response is `201` with its status
-        (`queued` with `provider_sid`, or `failed` with `error_code`); otherwise, or with
+        (`queued` with `provider_sid`, or `failed` with its `failure`); otherwise, or with
         `Prefer: respond-async`, it is `202` with status `accepted`: the message will still be
         sent, retried when the provider is unavailable, and never sent twice.
 
@@ -184,9 +191,11 @@ class MessagesController(Controller):
         since: CreatedSince = None,
         until: CreatedUntil = None,
         kind: FromQuery[MessageKind | None] = None,
+        failure_code: FailureCodeFilter = None,
     ) -> MessagePage:
-        """Each message shows its `kind` and its content as `POST /api/send` takes it. Keyset
-        pagination: pass `next_cursor` back as `cursor` to get the next page."""
+        """Each message shows its `kind` and its content as `POST /api/send` takes it, and a failed
+        one its `failure`. Keyset pagination: pass `next_cursor` back as `cursor` to get the next
+        page."""
         request = _history_request(
             principal,
             limit,
@@ -196,6 +205,7 @@ class MessagesController(Controller):
             since,
             until,
             kind,
+            failure_code,
             contact=phone_number_from_query(contact),
         )
         return MessagePage.of(await list_history(request))
@@ -308,10 +318,11 @@ class ConversationsController(Controller):
         since: CreatedSince = None,
         until: CreatedUntil = None,
         kind: FromQuery[MessageKind | None] = None,
+        failure_code: FailureCodeFilter = None,
     ) -> MessagePage:
         """`contact` is the customer's number, `+E.164` or `whatsapp:+E.164`. An unknown contact has
         an empty history. Keyset pagination as for `GET /api/messages`."""
         request = _history_request(
-            principal, limit, cursor, direction, status, since, until, kind, contact=contact
+            principal, limit, cursor, direction, status, since, until, kind, failure_code, contact=contact
         )
         return MessagePage.of(await list_history(request))

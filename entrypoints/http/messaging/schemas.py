@@ -12,6 +12,7 @@ from application.messaging.conversations import ConversationPage
 from application.messaging.history import HistoryPage, MessageDetails
 from application.messaging.send_message import SendMessageCommand
 from application.ports.messages import MessageView
+from domain.administration.tenancy import ProviderName
 from domain.errors import InvalidMessage
 from domain.messaging.content import (
     MAX_BUTTON_TITLE_LENGTH,
@@ -44,7 +45,9 @@ from domain.messaging.content import (
     Reaction,
 )
 from domain.messaging.conversations import Conversation
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import (
+    FAILURE_STATUSES,
     MAX_BODY_LENGTH,
     MAX_MEDIA_ITEMS,
     MAX_TEMPLATE_VALUE_LENGTH,
@@ -381,10 +384,40 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
         return tuple(self.media_url)
 
 
+class FailureResource(msgspec.Struct):
+    """Why a message failed: `code` is the gateway's own (the same whichever provider refused it),
+    `provider_code` and `provider_message` the provider's, `reason` in words a person can act on;
+    `retryable`: whether sending the same message again later can succeed with nothing changed."""
+
+    code: FailureCode
+    provider: ProviderName | None
+    provider_code: int | None
+    provider_message: str | None
+    reason: str | None
+    retryable: bool
+    advice: str
+
+    @classmethod
+    def of(cls, failure: Failure | None) -> FailureResource | None:
+        if failure is None:
+            return None
+        return cls(
+            failure.code,
+            failure.provider,
+            failure.provider_code,
+            failure.provider_message,
+            failure.reason,
+            failure.retryable,
+            failure.advice,
+        )
+
+
 class MessageResource(msgspec.Struct):
     """A message, sent or received: its ``kind`` and its content in the shape a send takes it (the
     parts it does not have are null or empty). ``reply`` is the button or list row a customer picked;
-    ``unsupported`` the provider's word for a kind it does not pass on."""
+    ``unsupported`` the provider's word for a kind it does not pass on. ``failure`` says why a failed
+    or undelivered message did not arrive (null otherwise); ``error_code`` and ``error_message`` are its
+    provider's code and its reason."""
 
     id: UUID
     direction: Direction
@@ -410,6 +443,7 @@ class MessageResource(msgspec.Struct):
     provider_sid: str | None
     error_code: int | None
     error_message: str | None
+    failure: FailureResource | None
     created_at: datetime
     updated_at: datetime
 
@@ -448,6 +482,7 @@ class MessageResource(msgspec.Struct):
                 view.provider_sid,
                 view.error_code,
                 view.error_message,
+                FailureResource.of(view.failure) if view.status in FAILURE_STATUSES else None,
                 view.created_at,
                 view.updated_at,
             )
@@ -506,6 +541,7 @@ class MessageResource(msgspec.Struct):
             provider_sid=view.provider_sid,
             error_code=view.error_code,
             error_message=view.error_message,
+            failure=FailureResource.of(view.failure),
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
