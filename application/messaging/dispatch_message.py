@@ -170,6 +170,7 @@ class DispatchMessage:
                 provider=provider,
                 until=until,
                 reason=outcome.reason or "the provider refused to send from this number for now",
+                failure_code=outcome.failure_code,
                 error_code=outcome.error_code,
                 now=now,
             )

@@ -18,7 +18,7 @@ from typing import Any
 
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.content import ContactCard, Interactive, Media
-from domain.messaging.failures import Failure
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageContent
 from domain.tenant_webhooks.model import WebhookEventType
 
@@ -166,6 +166,7 @@ async def record_sender_paused(
     provider: str,
     until: datetime,
     reason: str,
+    failure_code: FailureCode | None,
     error_code: int | None,
     now: datetime,
 ) -> None:
@@ -175,6 +176,7 @@ async def record_sender_paused(
         "provider": provider,
         "paused_until": iso(until),
         "reason": reason,
+        "failure_code": failure_code.value if failure_code is not None else None,
         "error_code": error_code,
         "message_id": str(message.id),
     }

@@ -296,6 +296,7 @@ async def test_a_problem_with_the_senders_account_pauses_the_sender_and_tells_th
             error_code=190,
             reason="the access token expired or was revoked",
             account_problem=True,
+            failure_code=FailureCode.ACCOUNT_MISCONFIGURED,
         )
     )
 
@@ -313,6 +314,7 @@ async def test_a_problem_with_the_senders_account_pauses_the_sender_and_tells_th
     data = json.loads(event.payload)["data"]
     assert data["sender"] == acme.sender.phone_number.e164
     assert data["error_code"] == 190
+    assert data["failure_code"] == "account-misconfigured"
     assert data["reason"] == "the access token expired or was revoked"
     assert data["message_id"] == str(jobs[0].message_id)
     # Neither message failed: both wait, unclaimed while the sender rests.
