@@ -84,6 +84,7 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
                 applied=row["applied"],
                 error_code=row["error_code"],
                 error_message=row["error_message"],
+                pricing_category=row["pricing_category"],
             )
             for row in result.mappings()
         ]
@@ -148,6 +149,7 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
                 status=change.status.value,
                 error_code=change.error_code,
                 error_message=change.error_message,
+                pricing_category=change.pricing_category,
                 applied=updated is not None,
                 received_at=now,
             )

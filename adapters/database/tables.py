@@ -218,6 +218,8 @@ message_status_events = sa.Table(
     # The provider's message the report is about (a retried message gets a new one); NULL on reports
     # logged before it was kept.
     sa.Column("provider_sid", sa.String(256), nullable=True),
+    # The provider's pricing category of the message, as the report gave it (Meta's), for cost reports.
+    sa.Column("pricing_category", sa.String(32), nullable=True),
 )
 sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)
 # A report's identity: a repeated report is the same row (NULLs are distinct in an index, hence -1).

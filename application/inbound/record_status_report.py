@@ -103,7 +103,6 @@ async def record_report(
     if not await _find_message(uow, report, tenants):
         logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
         return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
-    # report.pricing_category (Meta's) is not kept: a status change has no place for it yet.
     change = StatusChange(
         provider_sid=sid,
         status=report.status,
@@ -112,6 +111,7 @@ async def record_report(
         failure_code=report.failure_code,
         provider_error_message=report.provider_error_message,
         provider=provider,
+        pricing_category=report.pricing_category,
     )
     advanced = await apply_status_change(uow, change, now, metrics=metrics, provider=provider)
     if advanced is None:

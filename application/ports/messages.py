@@ -160,6 +160,7 @@ class StatusChange:
     failure_code: FailureCode | None = None
     provider_error_message: str | None = None
     provider: ProviderName | None = None  # the provider reporting, when known
+    pricing_category: str | None = None  # the provider's pricing category of the message (Meta's)
 
     @property
     def failure_code_to_store(self) -> FailureCode | None:

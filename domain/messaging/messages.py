@@ -404,3 +404,6 @@ class StatusEvent:
     applied: bool
     error_code: int | None = None
     error_message: str | None = None
+    # The provider's pricing category of the message (Meta's: marketing, utility, authentication,
+    # service …), as its report gave it: kept for cost reports.
+    pricing_category: str | None = None

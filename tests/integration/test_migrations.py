@@ -310,7 +310,7 @@ def test_existing_failed_messages_get_the_failure_code_of_their_twilio_error(emp
 def test_the_backfill_agrees_with_twilios_table() -> None:
     """The migration keeps its own copy of Twilio's table (the adapter's may grow; a migration does not
     change): each code it knows maps as the adapter maps it."""
-    migration = ScriptDirectory(str(MIGRATIONS_DIRECTORY)).get_revision("0015").module
+    migration = ScriptDirectory(str(MIGRATIONS_DIRECTORY)).get_revision("0016").module
     copied: dict[int, str] = migration._TWILIO_FAILURE_CODES
     assert copied == {code: TWILIO_ERRORS[code].failure.value for code in copied}
 

@@ -568,6 +568,7 @@ class FakeMessageRepository:
             applied=applies,
             error_code=change.error_code,
             error_message=change.error_message,
+            pricing_category=change.pricing_category,
         )
         self._events.append((message.tenant_id, event))
         if not applies:

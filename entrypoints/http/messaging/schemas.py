@@ -562,6 +562,9 @@ class StatusEventResource(msgspec.Struct):
     applied: bool  # False: a late report that did not move the message (a repeat is not listed again)
     error_code: int | None
     error_message: str | None
+    # The provider's pricing category of the message (Meta's: marketing, utility, authentication,
+    # service …), as this report gave it.
+    pricing_category: str | None
 
     @classmethod
     def of(cls, event: StatusEvent) -> StatusEventResource:
@@ -571,6 +574,7 @@ class StatusEventResource(msgspec.Struct):
             applied=event.applied,
             error_code=event.error_code,
             error_message=event.error_message,
+            pricing_category=event.pricing_category,
         )
 
 

@@ -1039,7 +1039,7 @@ async def test_the_timeline_lists_every_report_in_order_with_its_outcome(uow_fac
     message = await sent_message(uow_factory, "SM-timeline")
     other = await sent_message(uow_factory, "SM-other")
     reports = [
-        StatusChange("SM-timeline", MessageStatus.DELIVERED),
+        StatusChange("SM-timeline", MessageStatus.DELIVERED, pricing_category="utility"),
         StatusChange("SM-timeline", MessageStatus.SENT),
         StatusChange("SM-other", MessageStatus.SENT),
         StatusChange("SM-timeline", MessageStatus.DELIVERED),
@@ -1057,12 +1057,12 @@ async def test_the_timeline_lists_every_report_in_order_with_its_outcome(uow_fac
         assert await uow.messages.list_status_events(message.tenant_id, other.id) == []
         assert await uow.messages.list_status_events(message.tenant_id, uuid4()) == []
 
-    assert [(e.status, e.applied, e.error_code, e.error_message) for e in events] == [
-        (MessageStatus.DELIVERED, True, None, None),
-        (MessageStatus.SENT, False, None, None),
+    assert [(e.status, e.applied, e.error_code, e.error_message, e.pricing_category) for e in events] == [
+        (MessageStatus.DELIVERED, True, None, None, "utility"),
+        (MessageStatus.SENT, False, None, None, None),
         # the second "delivered" is the first one again: not a report of its own
-        (MessageStatus.UNDELIVERED, True, 30003, "the recipient's phone is unreachable"),
-        (MessageStatus.READ, False, None, None),
+        (MessageStatus.UNDELIVERED, True, 30003, "the recipient's phone is unreachable", None),
+        (MessageStatus.READ, False, None, None, None),
     ]
     assert [e.received_at for e in events] == [T0 + timedelta(seconds=s) for s in (0, 1, 4, 5)]
     assert all(e.received_at.tzinfo is UTC for e in events)
