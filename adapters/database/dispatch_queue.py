@@ -259,6 +259,7 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
         phase: JobPhase,
         available_at: datetime,
         last_error: str | None,
+        unconfirmed_since: datetime | None,
     ) -> bool:
         await self._scope.by_key()
         result = await self._execute(
@@ -269,6 +270,7 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
                 phase=phase.value,
                 available_at=available_at,
                 last_error=last_error,
+                unconfirmed_since=unconfirmed_since,
                 lease_owner=None,
                 lease_expires_at=None,
             )
@@ -339,10 +341,18 @@ def _lease_statement(
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             # A job still leased when it is claimed is one whose lease ran out: its owner vanished
             # mid-attempt (killed, or cut off from the database) and may have reached the provider
-            # before. The new owner looks the message up before it sends anything.
+            # before. The new owner looks the message up before it sends anything. Its send is
+            # unconfirmed from the end of that lease at the latest (unless it was already).
             phase=sa.case(
                 (dispatch_jobs.c.lease_owner.is_not(None), JobPhase.RECONCILE.value),
                 else_=dispatch_jobs.c.phase,
+            ),
+            unconfirmed_since=sa.case(
+                (
+                    dispatch_jobs.c.lease_owner.is_not(None),
+                    sa.func.coalesce(dispatch_jobs.c.unconfirmed_since, dispatch_jobs.c.lease_expires_at),
+                ),
+                else_=dispatch_jobs.c.unconfirmed_since,
             ),
         )
         .returning(*dispatch_jobs.c)
@@ -515,4 +525,5 @@ def _job_from_row(row: RowMapping) -> DispatchJob:
         attempts=row["attempts"],
         phase=JobPhase(row["phase"]),
         last_error=row["last_error"],
+        unconfirmed_since=row["unconfirmed_since"],
     )

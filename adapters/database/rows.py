@@ -165,6 +165,7 @@ def job_values(job: DispatchJob) -> dict[str, Any]:
         "available_at": job.available_at,
         "last_error": job.last_error,
         "created_at": job.created_at,
+        "unconfirmed_since": job.unconfirmed_since,
     }
 
 

@@ -275,6 +275,9 @@ dispatch_jobs = sa.Table(
     sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # When the last send's outcome became unknown (its answer lost, or its worker vanished); NULL while
+    # the job's next step is a send.
+    sa.Column("unconfirmed_since", UtcDateTime(), nullable=True),
 )
 sa.Index("ix_dispatch_jobs_due", dispatch_jobs.c.available_at)
 # Claims that skip busy senders walk the queue sender by sender (adapters/database/dispatch_queue.py).

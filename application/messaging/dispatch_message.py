@@ -38,8 +38,8 @@ class DispatchSettings:
     lease_seconds: float = 60.0
     # After an unknown outcome, wait this long for a status callback before looking the message up.
     reconcile_after: timedelta = timedelta(seconds=30)
-    # A provider that cannot look messages up (Meta's): how long after its acceptance a message whose
-    # send got no answer waits for a status report before it is failed (never sent again).
+    # A provider that cannot look messages up (Meta's): how long a message whose send got no answer
+    # waits for a status report, from that send, before it is failed (never sent again).
     unconfirmed_after: timedelta = timedelta(hours=1)
     # How long a sender stops sending when WhatsApp's limit is hit or its provider account has a problem.
     sender_pause: timedelta = timedelta(minutes=15)
@@ -138,7 +138,13 @@ class DispatchMessage:
             return await self._store(job, owner, message.failed(failure, now), provider)
         if outcome.kind is OutcomeKind.UNKNOWN:
             await self._reschedule(
-                job, owner, attempts, JobPhase.RECONCILE, now + self._settings.reconcile_after, outcome.reason
+                job,
+                owner,
+                attempts,
+                JobPhase.RECONCILE,
+                now + self._settings.reconcile_after,
+                outcome.reason,
+                unconfirmed_since=now,
             )
             return message
         # Retryable: the provider certainly does not have it.
@@ -214,7 +220,13 @@ class DispatchMessage:
             return message
         delay = self._settings.retry.delay_after(job.attempts)
         await self._reschedule(
-            job, owner, job.attempts, JobPhase.RECONCILE, now + delay, "lookup unavailable"
+            job,
+            owner,
+            job.attempts,
+            JobPhase.RECONCILE,
+            now + delay,
+            "lookup unavailable",
+            unconfirmed_since=job.unconfirmed_since or now,
         )
         return message
 
@@ -222,10 +234,14 @@ class DispatchMessage:
         self, job: DispatchJob, owner: str, message: Message, provider: ProviderName, now: datetime
     ) -> Message:
         """The provider cannot be asked whether it has the message: only a status report (which carries
-        our id back) settles it, and settles the job with it. Until ``unconfirmed_after`` has passed, look
-        again later; then fail it as unconfirmed. It is never sent again: a message that did reach the
-        provider would reach the customer twice."""
-        deadline = message.created_at + self._settings.unconfirmed_after
+        our id back) settles it, and settles the job with it. Until ``unconfirmed_after`` has passed since
+        the send that got no answer, look again later; then fail it as unconfirmed. It is never sent
+        again: a message that did reach the provider would reach the customer twice.
+
+        The wait runs from that send, not from the message's acceptance: a message sent late (after
+        back-offs, a paused sender, or retried long after it failed) waits as long as any other."""
+        since = job.unconfirmed_since or now  # a job queued before the moment was kept starts its wait now
+        deadline = since + self._settings.unconfirmed_after
         if now >= deadline:
             reason = (
                 "the provider never confirmed the message: its send got no answer and no status report came "
@@ -240,6 +256,7 @@ class DispatchMessage:
             JobPhase.RECONCILE,
             min(now + self._settings.reconcile_after, deadline),
             job.last_error,
+            unconfirmed_since=since,
         )
         return message
 
@@ -268,7 +285,11 @@ class DispatchMessage:
         phase: JobPhase,
         available_at: datetime,
         last_error: str | None,
+        *,
+        unconfirmed_since: datetime | None = None,
     ) -> None:
+        """``unconfirmed_since``: when the last send's outcome became unknown, for the ``RECONCILE``
+        phase; a job due to be sent has none."""
         uow = self._uow_factory()
         async with uow:
             await uow.jobs.reschedule(
@@ -278,6 +299,7 @@ class DispatchMessage:
                 phase=phase,
                 available_at=available_at,
                 last_error=last_error,
+                unconfirmed_since=unconfirmed_since,
             )
             await uow.commit()
 

@@ -31,6 +31,10 @@ class DispatchJob:
     attempts: int = 0
     phase: JobPhase = JobPhase.SEND
     last_error: str | None = None
+    # When its last send's outcome became unknown (the answer was lost, or its worker vanished
+    # mid-attempt); None while its next step is a send. A provider that cannot look messages up waits
+    # for a status report from then.
+    unconfirmed_since: datetime | None = None
 
     @classmethod
     def due_now(cls, message: Message, now: datetime) -> DispatchJob:
@@ -87,7 +91,8 @@ class DispatchQueue(Protocol):
         other tenants' jobs waiting behind them.
 
         A job whose lease ran out comes back in the ``RECONCILE`` phase: its owner vanished mid-attempt
-        and may have reached the provider.
+        and may have reached the provider. Its send is unconfirmed since that lease ended, unless it was
+        already (``unconfirmed_since``).
         """
         ...
 
@@ -114,8 +119,10 @@ class DispatchQueue(Protocol):
         phase: JobPhase,
         available_at: datetime,
         last_error: str | None,
+        unconfirmed_since: datetime | None,
     ) -> bool:
-        """Release the lease and set when the job is due next; False if ``owner`` no longer holds it."""
+        """Release the lease and set when the job is due next, its phase, and since when its last send
+        is unconfirmed (None: its next step is a send); False if ``owner`` no longer holds it."""
         ...
 
     async def complete(self, message_id: UUID, *, owner: str | None) -> bool:

@@ -1,13 +1,19 @@
-"""Never lose, never double-send: the dispatch queue with real processes, real PostgreSQL and the emulator.
+"""Never lose, never double-send: the dispatch queue with real processes, real PostgreSQL and the emulators.
 
 Every test runs the gateway as it is deployed: ``wa-gateway serve`` API processes with
 ``EMBEDDED_DISPATCHER=false`` (they only accept; with ``Prefer: respond-async`` they never call the
 provider) and ``wa-gateway worker`` processes that do all the sending, against a ``wa-gateway
-twilio-emulator`` process standing in for Twilio. The tenant is a Twilio tenant provisioned with the CLI;
-its contacts first write to it (signed inbound webhooks), so its 24-hour session windows are open.
+twilio-emulator`` process standing in for Twilio — or, for the faults and the killed worker, a ``wa-gateway
+meta-emulator`` process standing in for Meta's Cloud API as well. A Twilio tenant is provisioned with the
+CLI; a Meta tenant with the CLI, then its admin adds its Meta account and sender over the API. Its
+contacts first write to it (signed inbound webhooks), so its 24-hour session windows are open.
 
 Every message body carries a token of ours, so the emulator's own record of what it created is checked
 against what the API accepted: each accepted message created exactly once, none lost, none stuck.
+Meta cannot be asked whether it has a message: one whose send got no answer is settled by its status
+webhook (which carries our id back), or, when none comes, fails as unconfirmed and is never sent again.
+So on Meta every message is created at most once, and one that failed must be one whose status report
+never reached the gateway.
 The clients behave well: each request has an Idempotency-Key and a 503, 409 or lost answer is retried
 with it (so a 503 from a busy database is counted, not fatal). The counts are printed at the end of the
 run and kept in bench/results/dispatch_integration.json.
@@ -15,7 +21,7 @@ run and kept in bench/results/dispatch_integration.json.
 The databases live on a private PostgreSQL cluster of the session when the machine has the server
 binaries (this load would exhaust the shared server's connections, and other tests' load would skew it),
 else on the shared server; (4) always needs its own cluster, since it restarts it. These tests take
-minutes: (1) alone sends 10,000 messages through six processes.
+minutes: (1) alone sends 10,000 messages through six processes; the Meta runs are smaller.
 """
 
 from __future__ import annotations
@@ -51,19 +57,20 @@ from tests.support.dispatch_load import (
     wait_until_drained,
 )
 from tests.support.dispatch_report import DispatchReport
-from tests.support.gateways import (
-    Emulator,
-    GatewayProcesses,
-    Provisioned,
-    TwilioAccount,
-    free_port,
-    process_cpu_seconds,
-    start_emulator,
-)
+from tests.support.gateways import GatewayProcesses, Provisioned, free_port, process_cpu_seconds
 from tests.support.private_postgres import (
     PrivateCluster,
     PrivateClusterUnavailable,
     private_postgres_cluster,
+)
+from tests.support.provider_emulators import (
+    EmulatorProcess,
+    MetaBusiness,
+    MetaEmulator,
+    TwilioAccount,
+    TwilioEmulator,
+    start_meta_emulator,
+    start_twilio_emulator,
 )
 
 pytestmark = pytest.mark.postgres
@@ -72,6 +79,10 @@ LOAD_CONCURRENCY = 48
 # Generous: on a quiet 2-core machine a 2,000-message load takes 20-90 s; the bound is for a stuck run.
 LOAD_DEADLINE_SECONDS = 300
 ALL_FAILURES = ["rate_limited", "server_error", "unavailable", "timeout", "drop"]
+# The tests run against each provider's emulator; on Meta with fewer messages, to keep the suite short.
+PROVIDERS = [pytest.param("twilio", id="twilio"), pytest.param("meta", id="meta")]
+# How long a Meta message whose send got no answer waits for its status report before it fails.
+META_UNCONFIRMED_AFTER_SECONDS = 15
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -129,14 +140,13 @@ def load_database(load_database_host: DatabaseHost) -> Iterator[str]:
 @dataclass
 class Deployment:
     gateway: GatewayProcesses
-    emulator: Emulator
+    emulator: EmulatorProcess
     tenant: Provisioned
     headers: dict[str, str]
     database_url: str
 
     async def open_windows(self, to: list[str]) -> None:
-        inbound = f"{self.gateway.public_base_url}/webhooks/twilio/inbound"
-        await self.emulator.open_session_windows(inbound, self.tenant.sender, to)
+        await self.emulator.open_session_windows(self.gateway.public_base_url, self.tenant.sender, to)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time each kind of process used: the cost of the run, whatever else the machine ran."""
@@ -155,18 +165,41 @@ class Deployment:
 
 @contextlib.asynccontextmanager
 async def deployment(
-    log_dir: Path, database_url: str, *, apis: int, workers: int, settings: dict[str, str] | None = None
+    log_dir: Path,
+    database_url: str,
+    *,
+    apis: int,
+    workers: int,
+    settings: dict[str, str] | None = None,
+    provider: str = "twilio",
 ) -> AsyncIterator[Deployment]:
-    account = TwilioAccount.new()
-    emulator = await asyncio.to_thread(start_emulator, log_dir, account, seed=secrets.randbelow(10**6))
+    """The processes, the emulator of ``provider`` ("twilio" or "meta") and a tenant sending through it."""
+    public_port = free_port()  # the first API process's: the emulator posts its webhooks there
+    seed = secrets.randbelow(10**6)
+    emulator: TwilioEmulator | MetaEmulator
+    if provider == "meta":
+        callback_url = f"http://127.0.0.1:{public_port}/webhooks/meta"
+        emulator = await asyncio.to_thread(
+            start_meta_emulator, log_dir, MetaBusiness.new(), callback_url, seed=seed
+        )
+    else:
+        emulator = await asyncio.to_thread(start_twilio_emulator, log_dir, TwilioAccount.new(), seed=seed)
     gateway = GatewayProcesses(
-        database_url=database_url, emulator_url=emulator.base_url, log_dir=log_dir, settings=settings
+        database_url=database_url,
+        log_dir=log_dir,
+        public_port=public_port,
+        settings={**emulator.gateway_settings, **(settings or {})},
     )
     try:
         await asyncio.to_thread(gateway.migrate)
-        tenant = await asyncio.to_thread(gateway.provision_twilio_tenant, account)
+        if isinstance(emulator, MetaEmulator):
+            tenant = await asyncio.to_thread(gateway.provision_meta_tenant, emulator.business)
+        else:
+            tenant = await asyncio.to_thread(gateway.provision_twilio_tenant, emulator.account)
         await asyncio.to_thread(gateway.start, apis=apis, workers=workers)
         headers = await gateway.login(tenant)
+        if isinstance(emulator, MetaEmulator):
+            await gateway.connect_meta_sender(headers, emulator.business)
         yield Deployment(gateway, emulator, tenant, headers, database_url)
     finally:
         await asyncio.to_thread(gateway.stop)
@@ -254,7 +287,7 @@ async def test_ten_thousand_messages_through_four_workers_are_each_sent_exactly_
 # -- (2) ----------------------------------------------------------------------------------------------
 
 
-async def flip_create_before_failing(emulator: Emulator, stop: asyncio.Event) -> int:
+async def flip_create_before_failing(emulator: EmulatorProcess, stop: asyncio.Event) -> int:
     """Alternate between failures before and after the message is created, every half second."""
     flips = 0
     while not stop.is_set():
@@ -265,21 +298,35 @@ async def flip_create_before_failing(emulator: Emulator, stop: asyncio.Event) ->
     return flips
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_with_thirty_percent_of_provider_calls_failing_nothing_is_lost_or_sent_twice(
-    load_database: str, tmp_path: Path, dispatch_report: DispatchReport
+    provider: str, load_database: str, tmp_path: Path, dispatch_report: DispatchReport
 ) -> None:
-    count = 2_000
+    meta = provider == "meta"
+    count = 500 if meta else 2_000
     started = time.monotonic()
     settings = {"PROVIDER_TIMEOUT_SECONDS": "2", "DISPATCH_LEASE_SECONDS": "20"}
-    async with deployment(tmp_path, load_database, apis=2, workers=4, settings=settings) as deployed:
-        # Status callbacks come late (after the reconcile delay): the lookup does the reconciling.
-        await deployed.emulator.patch_callbacks(statuses=["sent"], step_delay_seconds=3)
+    if meta:
+        settings["DISPATCH_UNCONFIRMED_AFTER_SECONDS"] = str(META_UNCONFIRMED_AFTER_SECONDS)
+    async with deployment(
+        tmp_path, load_database, apis=2, workers=4, settings=settings, provider=provider
+    ) as deployed:
+        if meta:
+            # Meta has no lookup: a message whose answer was lost is settled by its status webhook alone,
+            # which comes after the first reconcile (1 s); Meta posts it again while it is not taken.
+            await deployed.emulator.patch_callbacks(
+                statuses=["sent"], step_delay_seconds=2, retry_attempts=5, retry_delay_seconds=1
+            )
+        else:
+            # Status callbacks come late (after the reconcile delay): the lookup does the reconciling.
+            await deployed.emulator.patch_callbacks(statuses=["sent"], step_delay_seconds=3)
         # 80 messages a contact: a lookup must page past the newer ones (Twilio's first page has 50).
         to = contacts(25)
         await deployed.open_windows(to)
-        await deployed.emulator.patch_faults(
-            failure_rate=0.3, failure_kinds=ALL_FAILURES, hold_seconds=4, retry_after_seconds=1
-        )
+        faults: dict[str, Any] = {"failure_rate": 0.3, "failure_kinds": ALL_FAILURES, "hold_seconds": 4}
+        if not meta:
+            faults["retry_after_seconds"] = 1  # Twilio's Retry-After on a 429
+        await deployed.emulator.patch_faults(**faults)
         stop_flipping = asyncio.Event()
         flipper = asyncio.create_task(flip_create_before_failing(deployed.emulator, stop_flipping))
         planned = plan_messages(count, to, "faulty")
@@ -310,7 +357,7 @@ async def test_with_thirty_percent_of_provider_calls_failing_nothing_is_lost_or_
         if key.startswith("outcome.") and key != "outcome.fetched"
     }
     dispatch_report.record(
-        "2_thirty_percent_provider_failures",
+        "2_thirty_percent_provider_failures" + ("_meta" if meta else ""),
         {
             "failure_kinds": ALL_FAILURES,
             "create_before_failing_flips": flips,
@@ -328,8 +375,14 @@ async def test_with_thirty_percent_of_provider_calls_failing_nothing_is_lost_or_
     assert result.created_after_failure > 0, "no failure struck after creating a message: nothing reconciled"
     for kind in ("rate_limited", "server_error", "unavailable", "timed_out", "dropped"):
         assert injected.get(kind, 0) > 0, f"the emulator never failed with {kind}: {injected}"
-    # Every accepted message reached the emulator once, or failed for good (attempts exhausted).
+    # Every accepted message reached the emulator once, or failed for good (attempts exhausted; on Meta,
+    # unconfirmed).
     assert result.sent_once + result.statuses.get("failed", 0) >= count
+    if meta:
+        assert result.lost_answers_settled > 0, "no status report settled a send whose answer was lost"
+        assert result.unconfirmed > 0, "no send went unanswered without creating its message"
+        # A message whose status report came is never failed as unconfirmed: Meta has it.
+        assert not result.reported_but_failed, result.reported_but_failed[:10]
 
 
 # -- (3) ----------------------------------------------------------------------------------------------
@@ -359,17 +412,29 @@ async def message_tokens(database_url: str, message_ids: list[str]) -> list[str]
     return [token for (body,) in rows if (token := token_of(body)) is not None]
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_once(
-    load_database: str, tmp_path: Path, dispatch_report: DispatchReport
+    provider: str, load_database: str, tmp_path: Path, dispatch_report: DispatchReport
 ) -> None:
-    count = 2_000
+    meta = provider == "meta"
+    count = 500 if meta else 2_000
     lease_seconds = 8
     started = time.monotonic()
     # The lease outlasts a provider call (the timeout) with room to spare, as it must in production.
     settings = {"DISPATCH_LEASE_SECONDS": str(lease_seconds), "PROVIDER_TIMEOUT_SECONDS": "4"}
-    async with deployment(tmp_path, load_database, apis=2, workers=0, settings=settings) as deployed:
-        # No status callback in time to help: only the lease (and the lookup) can settle the victim's jobs.
-        await deployed.emulator.patch_callbacks(statuses=["sent"], step_delay_seconds=120)
+    if meta:
+        settings["DISPATCH_UNCONFIRMED_AFTER_SECONDS"] = str(META_UNCONFIRMED_AFTER_SECONDS)
+    async with deployment(
+        tmp_path, load_database, apis=2, workers=0, settings=settings, provider=provider
+    ) as deployed:
+        if meta:
+            # Meta cannot be asked: what the victim sent is settled by its status webhooks alone.
+            await deployed.emulator.patch_callbacks(
+                statuses=["sent"], step_delay_seconds=1, retry_attempts=5, retry_delay_seconds=1
+            )
+        else:
+            # No status callback in time to help: only the lease and the lookup can settle the victim's jobs.
+            await deployed.emulator.patch_callbacks(statuses=["sent"], step_delay_seconds=120)
         to = contacts(100)
         await deployed.open_windows(to)
         planned = plan_messages(count, to, "crash")
@@ -434,13 +499,18 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_o
         deployed.gateway.workers.remove(victim)  # it is dead already; the others must still be alive
         deployed.check_processes()
 
+    settled_by = (
+        {"status_webhooks_taken": emulator_stats.get("webhooks.status.ok", 0)}
+        if meta
+        else {"lookups_at_the_emulator": emulator_stats.get("outcome.listed", 0)}
+    )
     dispatch_report.record(
-        "3_worker_sigkilled_mid_batch",
+        "3_worker_sigkilled_mid_batch" + ("_meta" if meta else ""),
         {
             "lease_seconds": lease_seconds,
             "jobs_leased_by_victim_at_kill": len(left_behind),
             "of_which_the_emulator_had_created_already": sent_before_dying,
-            "lookups_at_the_emulator": emulator_stats.get("outcome.listed", 0),
+            **settled_by,
             "victims_jobs_final_statuses": victims_jobs,
             **result.summary(),
             **describe(run),
@@ -453,9 +523,16 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_o
     if result.duplicates:
         print(f"\nmessages the emulator received more than once: {result.duplicates}")
     assert not result.problems(), result.problems()
-    assert result.emulator_created == count
     assert "accepted" not in victims_jobs
     assert sent_before_dying > 0, "the victim died before any of its requests reached the provider"
+    if meta:
+        # What the victim had leased but not yet sent cannot be told from what it sent: it fails as
+        # unconfirmed, and the rest reached Meta once.
+        assert result.emulator_created + result.unconfirmed == count, result.summary()
+        assert result.statuses.get("failed", 0) == result.unconfirmed, result.statuses
+        assert not result.reported_but_failed, result.reported_but_failed[:10]
+    else:
+        assert result.emulator_created == count
 
 
 # -- (4) ----------------------------------------------------------------------------------------------

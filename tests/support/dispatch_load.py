@@ -1,7 +1,8 @@
 """Load for the dispatch tests, and the audit that says whether every message was sent exactly once.
 
 Each planned message carries a token of our own in its body, so what the emulator created can be
-matched to what the API accepted without trusting anything the gateway stored.
+matched to what the API accepted without trusting anything the gateway stored. The audit holds for
+either provider's emulator (tests/support/provider_emulators.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.support.gateways import CreatedMessage, Emulator
+from tests.support.provider_emulators import CreatedMessage, EmulatorProcess
 
 TOKEN = re.compile(r"\btoken=([0-9a-f]{32})\b")
 # The answers a client retries (with the same Idempotency-Key): the gateway is unavailable (503), the
@@ -204,11 +205,16 @@ class Audit:
     jobs_left: int
     emulator_created: int  # messages the emulator created, all of them
     created_after_failure: int  # created, but the answer was lost (500/503/timeout/dropped)
+    lost_answers_settled: int  # of those, how many the gateway tied to their provider id, not failed
     sent_once: int
     duplicates: dict[str, int]  # token → times the emulator created it (> 1)
     missing: list[str]  # accepted, not failed, and never created at the emulator
     sid_mismatches: list[str]  # stored provider_sid names another message at the emulator
+    callback_mismatches: list[str]  # created carrying another message's id (Meta's callback data)
     strangers: int  # created at the emulator without a token we planned
+    created_but_failed: list[str]  # tokens the emulator created that the gateway holds as failed
+    reported_but_failed: list[str]  # of those, the ones whose status webhook reached the gateway
+    unconfirmed: int  # failed as never confirmed: no answer to the send, no status report after it
 
     def problems(self) -> list[str]:
         found = []
@@ -223,6 +229,11 @@ class Audit:
             )
         if self.sid_mismatches:
             found.append(f"{len(self.sid_mismatches)} SID mismatch(es): {self.sid_mismatches[:10]}")
+        if self.callback_mismatches:
+            found.append(
+                f"{len(self.callback_mismatches)} message(s) sent with another message's id: "
+                f"{self.callback_mismatches[:10]}"
+            )
         if self.strangers:
             found.append(f"{self.strangers} message(s) at the emulator that no client planned")
         return found
@@ -236,22 +247,28 @@ class Audit:
             "jobs_left": self.jobs_left,
             "emulator_created": self.emulator_created,
             "created_after_failure": self.created_after_failure,
+            "lost_answers_settled": self.lost_answers_settled,
             "sent_exactly_once": self.sent_once,
             "duplicates": len(self.duplicates),
             "duplicate_tokens": dict(list(self.duplicates.items())[:20]),
             "missing": len(self.missing),
             "failed": self.statuses.get("failed", 0),
+            "failed_unconfirmed": self.unconfirmed,
+            "created_but_failed": len(self.created_but_failed),
+            "reported_but_failed": len(self.reported_but_failed),
             "sid_mismatches": len(self.sid_mismatches),
+            "callback_mismatches": len(self.callback_mismatches),
         }
 
 
 async def audit(
-    database_url: str, emulator: Emulator, accepted: dict[str, str], planned_tokens: set[str]
+    database_url: str, emulator: EmulatorProcess, accepted: dict[str, str], planned_tokens: set[str]
 ) -> Audit:
     async with await psycopg.AsyncConnection.connect(libpq_url(database_url), connect_timeout=5) as db:
         rows = await (
             await db.execute(
-                "SELECT id::text, body, status, provider_sid FROM messages WHERE direction = 'outbound'"
+                "SELECT id::text, body, status, provider_sid, error_message FROM messages "
+                "WHERE direction = 'outbound'"
             )
         ).fetchall()
         jobs = await (await db.execute("SELECT count(*) FROM dispatch_jobs")).fetchone()
@@ -279,6 +296,25 @@ async def audit(
         for row in rows
         if row[3] is not None and row[3] in token_of_sid and token_of_sid[row[3]] != token_of(row[1])
     ]
+    callback_mismatches = [
+        f"{message.sid}: {message.callback_data}"
+        for message in created
+        if message.callback_data is not None
+        and message.callback_data != accepted.get(token_of(message.body) or "")
+    ]
+    failed_at_the_gateway = [
+        (message, token)
+        for message in created
+        if (token := token_of(message.body)) in stored_by_token and stored_by_token[token][2] == "failed"
+    ]
+    settled = sum(
+        1
+        for message in created
+        if message.outcome != "created"
+        and (row := stored_by_token.get(token_of(message.body))) is not None
+        and row[3] == message.sid
+        and row[2] != "failed"
+    )
     return Audit(
         accepted=len(accepted),
         stored=len(rows),
@@ -287,9 +323,14 @@ async def audit(
         jobs_left=jobs[0],
         emulator_created=len(created),
         created_after_failure=sum(1 for message in created if message.outcome != "created"),
+        lost_answers_settled=settled,
         sent_once=sum(1 for count in per_token.values() if count == 1),
         duplicates={token: count for token, count in per_token.items() if count > 1},
         missing=missing,
         sid_mismatches=mismatches,
+        callback_mismatches=callback_mismatches,
         strangers=strangers,
+        created_but_failed=[token for _, token in failed_at_the_gateway if token is not None],
+        reported_but_failed=[token for message, token in failed_at_the_gateway if token and message.reported],
+        unconfirmed=sum(1 for row in rows if row[2] == "failed" and "never confirmed" in (row[4] or "")),
     )

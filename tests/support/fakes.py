@@ -789,7 +789,10 @@ class FakeDispatchQueue:
 
     def _lease(self, job: DispatchJob, owner: str, now: datetime, lease_seconds: float) -> DispatchJob:
         if job.message_id in self._leases:  # its lease ran out mid-attempt: reconcile before sending
-            job = self._jobs[job.message_id] = replace(job, phase=JobPhase.RECONCILE)
+            lease_ended = self._leases[job.message_id][1]
+            job = self._jobs[job.message_id] = replace(
+                job, phase=JobPhase.RECONCILE, unconfirmed_since=job.unconfirmed_since or lease_ended
+            )
         self._leases[job.message_id] = (owner, now + timedelta(seconds=lease_seconds))
         return job
 
@@ -802,12 +805,18 @@ class FakeDispatchQueue:
         phase: JobPhase,
         available_at: datetime,
         last_error: str | None,
+        unconfirmed_since: datetime | None,
     ) -> bool:
         job, lease = self._jobs.get(message_id), self._leases.get(message_id)
         if job is None or lease is None or lease[0] != owner:
             return False
         self._jobs[message_id] = replace(
-            job, attempts=attempts, phase=phase, available_at=_utc(available_at), last_error=last_error
+            job,
+            attempts=attempts,
+            phase=phase,
+            available_at=_utc(available_at),
+            last_error=last_error,
+            unconfirmed_since=_utc(unconfirmed_since) if unconfirmed_since is not None else None,
         )
         del self._leases[message_id]
         return True

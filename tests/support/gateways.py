@@ -8,8 +8,8 @@
 - ``served_gateway``: one ``wa-gateway serve`` process, configured through its environment only: real
   HTTP, for the command as an operator runs it, or a tool that drives the API from outside.
 - ``GatewayProcesses``: N ``wa-gateway serve`` and M ``wa-gateway worker`` processes on one PostgreSQL
-  database, provisioned with the CLI, beside a ``wa-gateway twilio-emulator`` process in place of Twilio
-  (``start_emulator``), driven through its control API (``/_emulator/*``).
+  database, provisioned with the CLI (and the API, for a Meta account), beside a provider's emulator
+  process in place of Twilio or Meta (tests/support/provider_emulators.py).
 
 Every child process is a ``ManagedProcess``: its output goes to a log file of its own in the test's
 directory (a failing test shows the tails), and it is stopped by its own pid.
@@ -17,7 +17,6 @@ directory (a failing test shows the tails), and it is stopped by its own pid.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -29,9 +28,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -51,6 +50,9 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import Settings, load_settings
 from tests.support.databases import PostgresRoles, create_prepared_database, empty_all_tables
 from tests.support.postgres_server import PostgresServer
+
+if TYPE_CHECKING:  # the emulators' module starts its processes with this one's helpers
+    from tests.support.provider_emulators import MetaBusiness, TwilioAccount
 
 WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
 READY_TIMEOUT_SECONDS = 90.0
@@ -192,123 +194,6 @@ def served_gateway(directory: Path, settings: Mapping[str, str], *arguments: str
         process.stop()
 
 
-# -- the Twilio emulator ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TwilioAccount:
-    sid: str
-    token: str
-
-    @classmethod
-    def new(cls) -> TwilioAccount:
-        return cls(sid="AC" + uuid.uuid4().hex, token=secrets.token_urlsafe(24))
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedMessage:
-    """A message the emulator created (what Twilio would deliver), from the request that created it."""
-
-    sid: str
-    to: str
-    from_: str
-    body: str
-    outcome: str  # "created", or the failure that struck after creating it (a lost answer)
-
-
-@dataclass
-class Emulator:
-    process: ManagedProcess
-    base_url: str
-    account: TwilioAccount
-    _http: httpx.AsyncClient = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=60, trust_env=False)
-
-    async def patch_faults(self, **changes: Any) -> dict[str, Any]:
-        return await self._patch("/_emulator/faults", changes)
-
-    async def patch_callbacks(self, **changes: Any) -> dict[str, Any]:
-        return await self._patch("/_emulator/callbacks", changes)
-
-    async def _patch(self, path: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        response = await self._http.patch(path, json=dict(changes))
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
-
-    async def stats(self) -> dict[str, int]:
-        response = await self._http.get("/_emulator/stats")
-        response.raise_for_status()
-        body = response.json()
-        return {**body["stats"], "messages": body["messages"]}
-
-    async def created_messages(self) -> list[CreatedMessage]:
-        """Every message the emulator created, whether or not its creator heard back."""
-        response = await self._http.get("/_emulator/messages")
-        response.raise_for_status()
-        created = []
-        for record in response.json()["messages"]:
-            if record["method"] != "POST" or not record["message_sid"]:
-                continue
-            form = record["form"]
-            created.append(
-                CreatedMessage(
-                    sid=record["message_sid"],
-                    to=form.get("To", [""])[-1],
-                    from_=form.get("From", [""])[-1],
-                    body=form.get("Body", [""])[-1],
-                    outcome=record["outcome"],
-                )
-            )
-        return created
-
-    async def open_session_windows(self, inbound_url: str, sender: str, contacts: Sequence[str]) -> None:
-        """Each contact writes to ``sender`` (a signed inbound webhook): its 24-hour window opens."""
-        limit = asyncio.Semaphore(16)
-
-        async def inbound(contact: str) -> None:
-            async with limit:
-                response = await self._http.post(
-                    "/_emulator/inbound",
-                    json={
-                        "url": inbound_url,
-                        "from": f"whatsapp:{contact}",
-                        "to": f"whatsapp:{sender}",
-                        "body": "hello",
-                        "account_sid": self.account.sid,
-                    },
-                )
-            response.raise_for_status()
-            delivery = response.json()
-            if delivery["http_status"] != 200:
-                raise RuntimeError(f"the inbound webhook from {contact} was refused: {delivery}")
-
-        await asyncio.gather(*(inbound(contact) for contact in contacts))
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-
-def start_emulator(log_dir: Path, account: TwilioAccount, *, seed: int) -> Emulator:
-    port = free_port()
-    credentials = f"{account.sid}:{account.token}"
-    process = ManagedProcess(
-        "emulator",
-        [WA_GATEWAY, "twilio-emulator", "--port", str(port), "--seed", str(seed), "--account", credentials],
-        clean_environment(),
-        log_dir,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{base_url}/_emulator/health", [process], READY_TIMEOUT_SECONDS)
-    except Exception:
-        process.stop()
-        raise
-    return Emulator(process=process, base_url=base_url, account=account)
-
-
 # -- a deployment: API and worker processes --------------------------------------------------------
 
 SENDER = "+14155238886"  # the tenant's WhatsApp number (Twilio's sandbox number)
@@ -325,7 +210,12 @@ class Provisioned:
 class GatewayProcesses:
     """API and worker processes of one deployment: one database, one set of secrets, configured through
     the environment only, provisioned with the CLI (``tenant create --provider twilio``, ``sender add``,
-    ``user create``), each waited for and killed at the end.
+    ``user create``) and, for a Meta sender, the API (``POST /api/provider-accounts``, ``POST
+    /api/senders``), each waited for and killed at the end.
+
+    ``settings`` point it at its provider's emulator (``EmulatorProcess.gateway_settings``) among
+    others; the first API process listens on ``public_port`` (by default a free one), where the
+    providers' callbacks go (``public_base_url``).
 
     ``database_url`` is a superuser's: it migrates, and creates the role the processes connect as
     (dropped again by ``stop``), which owns nothing and is bound by row-level security, as in production.
@@ -335,15 +225,15 @@ class GatewayProcesses:
         self,
         *,
         database_url: str,
-        emulator_url: str,
         log_dir: Path,
+        public_port: int | None = None,
         settings: Mapping[str, str] | None = None,
     ) -> None:
         self.log_dir = log_dir
         self.api_ports: list[int] = []
         self.apis: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
-        self._public_port = free_port()  # the first API process: Twilio's callbacks go there
+        self._public_port = public_port or free_port()  # the first API process: callbacks go there
         self._owner_url = database_url
         self.app_role = f"wa_gateway_app_{secrets.token_hex(4)}"
         app_url = make_url(normalize_database_url(database_url)).set(
@@ -356,7 +246,6 @@ class GatewayProcesses:
             "DATABASE_URL": app_url.render_as_string(hide_password=False),
             "JWT_SECRET": secrets.token_urlsafe(48),
             "CREDENTIALS_KEYS": generate_key(),
-            "TWILIO_API_BASE_URL": emulator_url,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self._public_port}",
             # Cheap argon2id for tests; production parameters are measured in bench/.
             "ARGON2_TIME_COST": "1",
@@ -413,6 +302,41 @@ class GatewayProcesses:
         username, password = f"agent-{suffix}", f"password-{suffix}"
         self.cli("user", "create", tenant["id"], username, "--password-stdin", stdin=password + "\n")
         return Provisioned(tenant_id=tenant["id"], username=username, password=password, sender=sender)
+
+    def provision_meta_tenant(self, business: MetaBusiness) -> Provisioned:
+        """A tenant (sandbox by default, so free-form messages need an open window) and its admin, with
+        the CLI; its Meta account and sender come over the API once the processes run
+        (``connect_meta_sender``), as a tenant admin adds them."""
+        suffix = uuid.uuid4().hex[:8]
+        tenant = self.cli("tenant", "create", f"Tenant {suffix}")
+        username, password = f"admin-{suffix}", f"password-{suffix}"
+        self.cli(
+            "user", "create", tenant["id"], username, "--role", "tenant_admin", "--password-stdin",
+            stdin=password + "\n",
+        )  # fmt: skip
+        return Provisioned(
+            tenant_id=tenant["id"], username=username, password=password, sender=business.sender
+        )
+
+    async def connect_meta_sender(self, headers: Mapping[str, str], business: MetaBusiness) -> None:
+        """The tenant admin (``headers``) adds the Meta account and its number as a sender on it."""
+        async with httpx.AsyncClient(base_url=self.api_urls[0], timeout=30, trust_env=False) as client:
+            account = await client.post(
+                "/api/provider-accounts", json=business.provider_account(), headers=dict(headers)
+            )
+            if account.status_code != 201:
+                raise RuntimeError(f"adding the Meta account failed: {account.status_code} {account.text}")
+            sender = await client.post(
+                "/api/senders",
+                json={
+                    "phone_number": business.sender,
+                    "account_id": account.json()["id"],
+                    "provider_number_id": business.phone_number_id,
+                },
+                headers=dict(headers),
+            )
+            if sender.status_code != 201:
+                raise RuntimeError(f"adding the Meta sender failed: {sender.status_code} {sender.text}")
 
     def start(self, *, apis: int, workers: int) -> None:
         """Start the processes, then wait until every API process answers /healthz."""

@@ -66,8 +66,33 @@ async def test_a_job_whose_lease_ran_out_comes_back_to_be_reconciled(uow_factory
     (first,) = await claim(uow_factory, "a", T0)
     (again,) = await claim(uow_factory, "b", T0 + timedelta(seconds=31))  # "a" vanished mid-attempt
 
-    assert first.phase is JobPhase.SEND
+    assert (first.phase, first.unconfirmed_since) == (JobPhase.SEND, None)
     assert again.phase is JobPhase.RECONCILE, "b looks the message up before it sends anything"
+    assert again.unconfirmed_since == T0 + timedelta(seconds=30), "a may have sent it until its lease ended"
+
+
+async def test_a_reconciling_job_whose_lease_ran_out_keeps_the_moment_its_send_went_unconfirmed(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await claim(uow_factory, "a", T0)
+    async with uow_factory() as uow:
+        await uow.jobs.reschedule(
+            message.id,
+            owner="a",
+            attempts=1,
+            phase=JobPhase.RECONCILE,
+            available_at=T0 + timedelta(seconds=1),
+            last_error="timeout",
+            unconfirmed_since=T0,
+        )
+        await uow.commit()
+    await claim(uow_factory, "b", T0 + timedelta(seconds=1))
+
+    (again,) = await claim(uow_factory, "c", T0 + timedelta(seconds=32))  # "b" vanished while looking
+
+    assert (again.phase, again.unconfirmed_since) == (JobPhase.RECONCILE, T0)
 
 
 async def test_only_the_owner_extends_its_lease(uow_factory: UowFactory) -> None:
@@ -108,7 +133,13 @@ async def test_reschedule_releases_the_lease_and_records_the_attempt(uow_factory
 
     async with uow_factory() as uow:
         assert not await uow.jobs.reschedule(
-            message.id, owner="b", attempts=1, phase=JobPhase.SEND, available_at=T0, last_error="x"
+            message.id,
+            owner="b",
+            attempts=1,
+            phase=JobPhase.SEND,
+            available_at=T0,
+            last_error="x",
+            unconfirmed_since=None,
         )
         assert await uow.jobs.reschedule(
             message.id,
@@ -117,12 +148,28 @@ async def test_reschedule_releases_the_lease_and_records_the_attempt(uow_factory
             phase=JobPhase.RECONCILE,
             available_at=T0 + timedelta(seconds=30),
             last_error="timeout",
+            unconfirmed_since=T0 + timedelta(seconds=2),
         )
         await uow.commit()
 
     assert await claim(uow_factory, "b", T0 + timedelta(seconds=29)) == []
     (job,) = await claim(uow_factory, "b", T0 + timedelta(seconds=30))
     assert (job.attempts, job.phase, job.last_error) == (1, JobPhase.RECONCILE, "timeout")
+    assert job.unconfirmed_since == T0 + timedelta(seconds=2)
+
+    async with uow_factory() as uow:  # not found at the provider: it is to be sent again
+        await uow.jobs.reschedule(
+            message.id,
+            owner="b",
+            attempts=1,
+            phase=JobPhase.SEND,
+            available_at=T0 + timedelta(seconds=30),
+            last_error="timeout",
+            unconfirmed_since=None,
+        )
+        await uow.commit()
+    (job,) = await claim(uow_factory, "c", T0 + timedelta(seconds=30))
+    assert (job.phase, job.unconfirmed_since) == (JobPhase.SEND, None)
 
 
 async def test_a_paused_sender_s_jobs_wait_for_the_pause_to_end(uow_factory: UowFactory) -> None:

@@ -373,6 +373,63 @@ async def test_a_message_its_provider_cannot_look_up_is_settled_by_its_status_re
     assert uow.jobs.all() == []
 
 
+async def test_a_message_sent_long_after_its_acceptance_still_waits_for_its_status_report(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    # Held back for longer than the wait (a paused sender, back-offs, a failed message retried): the
+    # wait runs from the send that got no answer, so the report that comes after it still counts.
+    message = await accept(uow, acme, clock)
+    clock.advance(SETTINGS.unconfirmed_after * 2)
+    provider.will_return(SendOutcome(kind=OutcomeKind.UNKNOWN, reason="no answer from Meta"))
+    provider.lookup_result = ProviderLookup(result=LookupResult.NOT_SUPPORTED)
+    await claim_and_run(uow, provider, clock)
+    sent_at = clock.now()
+
+    clock.advance(SETTINGS.reconcile_after)
+    await claim_and_run(uow, provider, clock)
+    (job,) = uow.jobs.all()
+    assert (job.phase, job.unconfirmed_since) == (JobPhase.RECONCILE, sent_at)
+    assert (await stored(uow, message)).status is MessageStatus.ACCEPTED
+    async with uow:  # Meta's "sent" report, tied to the message by our id, arrives
+        await uow.messages.attach_provider_sid(message.tenant_id, message.id, "wamid.HBgL")
+        await uow.messages.advance_status(StatusChange("wamid.HBgL", MessageStatus.SENT), clock.now())
+        await uow.commit()
+    clock.advance(SETTINGS.reconcile_after)
+    await claim_and_run(uow, provider, clock)
+
+    assert (await stored(uow, message)).status is MessageStatus.SENT
+    assert len(provider.requests) == 1
+    assert uow.jobs.all() == []
+
+
+async def test_a_message_whose_worker_vanished_waits_for_its_status_report_from_the_end_of_that_lease(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    clock.advance(SETTINGS.unconfirmed_after * 2)
+    async with uow:  # a worker takes it and is never heard of again: it may have sent it
+        await uow.jobs.claim_due(owner="vanished", now=clock.now(), lease_seconds=60, limit=1)
+        await uow.commit()
+    lease_ended = clock.now() + timedelta(seconds=60)
+    provider.lookup_result = ProviderLookup(result=LookupResult.NOT_SUPPORTED)
+
+    clock.advance(timedelta(seconds=61))
+    await claim_and_run(uow, provider, clock)
+    (job,) = uow.jobs.all()
+    assert (job.phase, job.unconfirmed_since) == (JobPhase.RECONCILE, lease_ended)
+    clock.advance(lease_ended + SETTINGS.unconfirmed_after - timedelta(seconds=1) - clock.now())
+    await claim_and_run(uow, provider, clock)
+    assert (await stored(uow, message)).status is MessageStatus.ACCEPTED
+    clock.advance(timedelta(seconds=1))
+    await claim_and_run(uow, provider, clock)
+
+    after = await stored(uow, message)
+    assert after.status is MessageStatus.FAILED
+    assert "never confirmed" in (after.error_message or "")
+    assert provider.requests == [], "never sent again"
+    assert uow.jobs.all() == []
+
+
 async def test_a_worker_whose_lease_ran_out_does_not_overwrite_the_new_owner(
     uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
 ) -> None:

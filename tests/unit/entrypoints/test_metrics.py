@@ -257,6 +257,7 @@ async def test_a_reconciling_lookup_is_reported_as_a_provider_call(
             phase=JobPhase.RECONCILE,
             available_at=clock.now(),
             last_error="no answer",
+            unconfirmed_since=clock.now(),
         )
         (job,) = await uow.jobs.claim_due(owner=OWNER, now=clock.now(), lease_seconds=60, limit=10)
         await uow.commit()
