@@ -22,7 +22,7 @@ from domain.tenant_webhooks.model import (
 )
 from entrypoints.http.wire_types import Text
 
-EventName = Literal["message.received", "message.status", "message.failed"]
+EventName = Literal["message.received", "message.status", "message.failed", "sender.paused"]
 WebhookUrl = Annotated[
     Text,
     msgspec.Meta(

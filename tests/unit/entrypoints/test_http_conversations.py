@@ -364,7 +364,14 @@ async def test_a_message_is_returned_with_its_status_timeline(api: Api) -> None:
         ("read", True),
         ("delivered", False),
     ]
-    assert set(message["timeline"][0]) == {"status", "received_at", "applied", "error_code", "error_message"}
+    assert set(message["timeline"][0]) == {
+        "status",
+        "received_at",
+        "applied",
+        "error_code",
+        "error_message",
+        "pricing_category",
+    }
 
 
 async def test_a_failure_report_carries_its_error_in_the_timeline(api: Api, demo: TenantAccount) -> None:
@@ -388,6 +395,7 @@ async def test_a_failure_report_carries_its_error_in_the_timeline(api: Api, demo
             "applied": True,
             "error_code": 63016,
             "error_message": "outside the allowed window",
+            "pricing_category": None,
         }
     ]
 

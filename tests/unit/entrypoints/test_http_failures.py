@@ -84,7 +84,14 @@ async def test_an_undelivered_report_sets_the_failure_and_keeps_the_timeline_as_
 
     assert message["failure"]["code"] == "session-window-closed"
     assert message["failure"]["retryable"] is False
-    assert set(message["timeline"][0]) == {"status", "received_at", "applied", "error_code", "error_message"}
+    assert set(message["timeline"][0]) == {
+        "status",
+        "received_at",
+        "applied",
+        "error_code",
+        "error_message",
+        "pricing_category",
+    }
 
 
 async def test_the_history_filters_by_failure_code(api: Api) -> None:

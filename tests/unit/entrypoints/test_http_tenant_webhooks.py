@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ import standardwebhooks
 
 from application.ports.tenant_webhooks import WebhookResponse
 from domain.tenant_webhooks.model import WebhookEventType
+from entrypoints.http.tenant_webhooks.schemas import EventName
 from tests.support.api import Api, ApiOptions, assert_problem
 from tests.support.fakes import FixedClock
 
@@ -245,3 +246,18 @@ async def test_delivery_pages_filters_and_bad_ids(api: Api) -> None:
         await api.client.get(path, params={"state": "lost"}, headers=headers), 400, "validation-failed"
     )
     assert_problem(await api.client.get(f"{path}/not-an-id", headers=headers), 400, "validation-failed")
+
+
+def test_every_event_the_gateway_records_can_be_subscribed_to() -> None:
+    assert set(get_args(EventName)) == {event.value for event in WebhookEventType}
+
+
+async def test_an_endpoint_subscribes_to_paused_senders(api: Api) -> None:
+    response = await api.client.post(
+        "/api/webhooks",
+        json={"url": "https://crm.example.com/hooks", "events": ["sender.paused"]},
+        headers=await api.login(api.acme),
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["events"] == ["sender.paused"]
