@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
-from adapters.database.content_document import content_from_columns
+from adapters.database.content_document import content_document, content_from_columns
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.rows import message_from_row, message_values
 from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
 from adapters.database.tables import UtcDateTime, message_status_events, messages
 from application.errors import NotFound
 from application.ports.messages import HistoryQuery, MessageView, StatusChange
-from domain.messaging.content import MessageKind
+from domain.messaging.content import Media, MessageKind
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 
 
@@ -146,6 +147,27 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             .on_conflict_do_nothing()
         )
         return message_from_row(updated) if updated is not None else None
+
+    async def replace_media(
+        self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
+    ) -> Message | None:
+        """The row is locked while its content is read and written (FOR UPDATE on PostgreSQL; SQLite
+        has one writer at a time), so two items settled at once both keep their outcome."""
+        await self._scope.bind(tenant_id)
+        the_message = (messages.c.tenant_id == tenant_id, messages.c.id == message_id)
+        row = await self._one_or_none(sa.select(messages).where(*the_message).with_for_update())
+        if row is None:
+            return None
+        message = message_from_row(row)
+        items = list(message.content.media)
+        if not 0 <= item < len(items):
+            return None
+        items[item] = media
+        content = replace(message.content, media=tuple(items))
+        await self._execute(
+            sa.update(messages).where(*the_message).values(content=content_document(content), updated_at=now)
+        )
+        return replace(message, content=content, updated_at=now)
 
 
 def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, Any]]:

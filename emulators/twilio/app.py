@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from emulators.twilio import api, control
+from emulators.twilio import api, control, media
 from emulators.twilio.callbacks import Webhooks
 from emulators.twilio.config import EmulatorConfig
 from emulators.twilio.keys import STATE, WEBHOOKS
@@ -26,6 +26,8 @@ def create_app(state: EmulatorState | EmulatorConfig | None = None) -> web.Appli
     app.router.add_post(f"{ACCOUNT}/Messages.json", api.create_message)
     app.router.add_get(f"{ACCOUNT}/Messages.json", api.list_messages)
     app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", api.fetch_message)
+    app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}/Media/{{media_sid}}", media.fetch_media)
+    app.router.add_get(f"{media.CDN_PATH}/{{token}}", media.cdn_media)
     app.router.add_routes(control.routes)
     app.router.add_route("*", "/{tail:.*}", api.not_found)
     app.cleanup_ctx.append(_webhook_session)

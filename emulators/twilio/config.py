@@ -66,7 +66,7 @@ class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     connection strikes after the message was created, as when Twilio's answer is lost.
     ``to_errors``/``from_errors`` force an error for a number (``+E164``, with or without
     ``whatsapp:``). Status callbacks are posted ``1 + duplicate_callbacks`` times each, in
-    ``callback_order``.
+    ``callback_order``. ``media_error_status`` makes every GET of a MediaUrl fail with that status.
     """
 
     # Checked in __post_init__: msgspec 0.22 mis-validates Meta constraints inside this union.
@@ -80,6 +80,8 @@ class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     from_errors: dict[str, ForcedError] = {}
     duplicate_callbacks: Annotated[int, msgspec.Meta(ge=0, le=10)] = 0
     callback_order: CallbackOrder = CallbackOrder.IN_ORDER
+    # Every GET of a MediaUrl is answered with this status (and Twilio's error body) while it is set.
+    media_error_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
 
     def __post_init__(self) -> None:
         bounds = self.latency_ms if isinstance(self.latency_ms, tuple) else (self.latency_ms,)
@@ -125,6 +127,14 @@ class ApiKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     secret: str
 
 
+class MediaFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A file a customer sends with an inbound message: the emulator serves it at the message's MediaUrl
+    (``content`` is base64 in JSON)."""
+
+    content_type: str
+    content: bytes
+
+
 class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The emulator's start-up configuration; ``POST /_emulator/reset`` returns to it.
 
@@ -140,6 +150,8 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_body_length: Annotated[int, msgspec.Meta(gt=0)] = 1600
     max_media: Annotated[int, msgspec.Meta(ge=0)] = 10
     max_records: Annotated[int, msgspec.Meta(gt=0)] = 100_000
+    # How long the CDN URL a MediaUrl redirects to stays valid.
+    media_url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
     seed: int | None = None
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from emulators.twilio.app import create_app
 from emulators.twilio.callbacks import Webhooks
-from emulators.twilio.config import EmulatorConfig
+from emulators.twilio.config import EmulatorConfig, MediaFile
 from emulators.twilio.keys import WEBHOOKS
 from emulators.twilio.state import Delivery, EmulatorState
 
@@ -45,6 +45,7 @@ class RunningEmulator:
         profile_name: str = "",
         extra: Mapping[str, str] | None = None,
         signed_url: str | None = None,
+        media: Sequence[MediaFile] = (),
     ) -> Delivery:
         """Post a signed inbound WhatsApp message to ``url`` (see ``Webhooks.send_inbound``)."""
         return await self.webhooks.send_inbound(
@@ -58,6 +59,7 @@ class RunningEmulator:
             profile_name=profile_name,
             extra=extra,
             signed_url=signed_url,
+            media=media,
         )
 
 
@@ -75,9 +77,8 @@ async def running_emulator(
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
         display_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-        yield RunningEmulator(
-            base_url=f"http://{display_host}:{bound_port}", state=state, webhooks=app[WEBHOOKS]
-        )
+        state.base_url = f"http://{display_host}:{bound_port}"
+        yield RunningEmulator(base_url=state.base_url, state=state, webhooks=app[WEBHOOKS])
     finally:
         await runner.cleanup()
 

@@ -8,6 +8,7 @@ import binascii
 import enum
 import hmac
 import random
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Coroutine
@@ -103,11 +104,42 @@ class Delivery:
 
 
 @dataclass(slots=True)
+class MediaRecord:
+    """A file a customer sent with an inbound message, served at its MediaUrl."""
+
+    sid: str  # ME…
+    account_sid: str
+    message_sid: str
+    content_type: str
+    content: bytes
+
+    @property
+    def path(self) -> str:
+        return f"/2010-04-01/Accounts/{self.account_sid}/Messages/{self.message_sid}/Media/{self.sid}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFetch:
+    """One request for a media file: of its MediaUrl (``at_cdn`` False) or of the CDN URL it redirects
+    to, with whether it carried an Authorization header, and how it was answered."""
+
+    path: str
+    at_cdn: bool
+    authorization_sent: bool
+    auth: AuthUsed
+    http_status: int
+    media_sid: str | None = None
+
+
+@dataclass(slots=True)
 class _Data:
     messages: dict[str, MessageRecord] = field(default_factory=dict)
     requests: deque[ReceivedRequest] = field(default_factory=deque)
     deliveries: deque[Delivery] = field(default_factory=deque)
     stats: Counter[str] = field(default_factory=Counter)
+    media: dict[str, MediaRecord] = field(default_factory=dict)
+    cdn_links: dict[str, tuple[str, float]] = field(default_factory=dict)  # token → (media SID, expiry)
+    media_fetches: deque[MediaFetch] = field(default_factory=deque)
 
 
 def utcnow() -> datetime:
@@ -121,6 +153,8 @@ class EmulatorState:
         self.config = validated(config or EmulatorConfig())
         self.rng = random.Random(self.config.seed)  # noqa: S311 - fault injection, not cryptography
         self.closing = asyncio.Event()
+        # Where the emulator is served, for the MediaUrls it hands out (set once it listens).
+        self.base_url: str | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._next_request_id = 0
         self._data = _Data()
@@ -136,7 +170,9 @@ class EmulatorState:
         self.faults: Faults = config.faults.normalized()
         self.callbacks: CallbackSettings = config.callbacks
         self._data = _Data(
-            requests=deque(maxlen=config.max_records), deliveries=deque(maxlen=config.max_records)
+            requests=deque(maxlen=config.max_records),
+            deliveries=deque(maxlen=config.max_records),
+            media_fetches=deque(maxlen=config.max_records),
         )
 
     # -- what was received and sent -------------------------------------------------------------
@@ -213,6 +249,36 @@ class EmulatorState:
 
     def add_message(self, message: MessageRecord) -> None:
         self._data.messages[message.sid] = message
+
+    # -- media ----------------------------------------------------------------------------------
+
+    @property
+    def media(self) -> dict[str, MediaRecord]:
+        return self._data.media
+
+    @property
+    def media_fetches(self) -> list[MediaFetch]:
+        return list(self._data.media_fetches)
+
+    def add_media(self, media: MediaRecord) -> None:
+        self._data.media[media.sid] = media
+
+    def issue_cdn_link(self, media_sid: str) -> str:
+        """A token for the CDN URL of ``media_sid``, valid for ``media_url_ttl_seconds``."""
+        token = base64.urlsafe_b64encode(self.rng.randbytes(18)).decode()
+        self._data.cdn_links[token] = (media_sid, time.monotonic() + self.config.media_url_ttl_seconds)
+        return token
+
+    def cdn_media(self, token: str) -> MediaRecord | None:
+        """The file a CDN token stands for, unless the token is unknown or expired."""
+        link = self._data.cdn_links.get(token)
+        if link is None or link[1] < time.monotonic():
+            return None
+        return self._data.media.get(link[0])
+
+    def record_media_fetch(self, fetch: MediaFetch) -> None:
+        self._data.media_fetches.append(fetch)
+        self._data.stats[f"media_fetches.{'cdn' if fetch.at_cdn else 'api'}.{fetch.http_status}"] += 1
 
     # -- accounts -------------------------------------------------------------------------------
 

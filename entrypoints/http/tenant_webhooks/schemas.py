@@ -22,7 +22,13 @@ from domain.tenant_webhooks.model import (
 )
 from entrypoints.http.wire_types import Text
 
-EventName = Literal["message.received", "message.status", "message.failed"]
+EventName = Literal[
+    "message.received",
+    "message.status",
+    "message.failed",
+    "message.media_stored",
+    "message.media_not_kept",
+]
 WebhookUrl = Annotated[
     Text,
     msgspec.Meta(
