@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Container
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -27,7 +27,7 @@ class OpenMedia:
         self._uow = uow
         self._store = store
 
-    async def __call__(self, tenant_id: UUID, media_id: UUID, *, held: Collection[str] = ()) -> MediaFile:
+    async def __call__(self, tenant_id: UUID, media_id: UUID, *, held: Container[str] = ()) -> MediaFile:
         """``held``: the SHA-256s of the copies the caller has; if the file is one of them, nothing is
         opened. MediaNotFound (a NotFound) if its bytes are missing from the store."""
         async with self._uow:

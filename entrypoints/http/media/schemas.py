@@ -11,6 +11,7 @@ own browser may keep it (its ETag is its SHA-256, so it revalidates for nothing)
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -37,13 +38,22 @@ def etag(media: KeptMedia) -> str:
     return f'"{media.sha256}"'
 
 
-def held_versions(if_none_match: str | None) -> frozenset[str]:
-    """The SHA-256s an ``If-None-Match`` names (``W/`` and quotes taken off); ``*`` stands for any."""
+class _AnyVersion:
+    """``If-None-Match: *``: whatever the file is, the caller has it."""
+
+    def __contains__(self, sha256: object) -> bool:
+        return True
+
+
+def held_versions(if_none_match: str | None) -> Container[str]:
+    """The SHA-256s an ``If-None-Match`` names (``W/`` and quotes taken off; ``*``: any)."""
     if not if_none_match:
         return frozenset()
     tags = set()
     for part in if_none_match.split(","):
         tag = part.strip().removeprefix("W/").strip('"')
+        if tag == "*":
+            return _AnyVersion()
         if tag:
             tags.add(tag)
     return frozenset(tags)
