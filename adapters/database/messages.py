@@ -151,11 +151,18 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
     async def replace_media(
         self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
     ) -> Message | None:
-        """The row is locked while its content is read and written (FOR UPDATE on PostgreSQL; SQLite
-        has one writer at a time), so two items settled at once both keep their outcome."""
+        """The row is written first (unchanged), so the transaction holds it before its content is read:
+        PostgreSQL's row lock, SQLite's write lock (whose driver begins a transaction only at the first
+        write, so a read first would not be part of it). Two items settled at once both keep their
+        outcome."""
         await self._scope.bind(tenant_id)
         the_message = (messages.c.tenant_id == tenant_id, messages.c.id == message_id)
-        row = await self._one_or_none(sa.select(messages).where(*the_message).with_for_update())
+        held = await self._execute(
+            sa.update(messages).where(*the_message).values(updated_at=messages.c.updated_at)
+        )
+        if held.rowcount == 0:
+            return None
+        row = await self._one_or_none(sa.select(messages).where(*the_message))
         if row is None:
             return None
         message = message_from_row(row)
