@@ -57,8 +57,8 @@ class Tenant:
 class World:
     http: httpx.AsyncClient
     container: Container
-    twilio: twilio.RunningEmulator
-    meta: meta.RunningEmulator
+    at_twilio: twilio.RunningEmulator  # the emulators standing in for the providers
+    at_meta: meta.RunningEmulator
     twilio_account: str
     acme: Tenant  # on Twilio
     globex: Tenant  # on Meta
@@ -66,7 +66,7 @@ class World:
     inbound_url: str
 
     async def twilio_customer_sends(self, *files: twilio.MediaFile, body: str = "see attached") -> str:
-        delivery = await self.twilio.send_inbound(
+        delivery = await self.at_twilio.send_inbound(
             self.inbound_url,
             from_=f"whatsapp:{CUSTOMER}",
             to=f"whatsapp:{SANDBOX_NUMBER}",
@@ -78,7 +78,7 @@ class World:
         return delivery.message_sid
 
     async def meta_customer_sends(self, content: bytes, **message: Any) -> str:
-        delivery = await self.meta.send_inbound(
+        delivery = await self.at_meta.send_inbound(
             meta.InboundMessage(
                 from_=CUSTOMER,
                 phone_number_id=self.phone_number_id,
@@ -223,8 +223,8 @@ async def running_world(
                 yield World(
                     http=http,
                     container=container,
-                    twilio=twilio_emulator,
-                    meta=meta_emulator,
+                    at_twilio=twilio_emulator,
+                    at_meta=meta_emulator,
                     twilio_account=twilio_sid,
                     acme=Tenant(acme.id, await log_in(container, http, acme.id)),
                     globex=Tenant(globex.id, globex_headers),
@@ -284,7 +284,7 @@ async def test_a_customers_photo_through_twilio_is_kept_on_disk_and_served_with_
     assert served.headers["etag"] == f'"{hashlib.sha256(PHOTO).hexdigest()}"'
     kept = tmp_path / "media" / str(world.acme.id) / f"{item['stored_media_id']}.media"
     assert kept.is_file(), "the local store keeps it under the data directory"
-    at_api, at_cdn = world.twilio.state.media_fetches
+    at_api, at_cdn = world.at_twilio.state.media_fetches
     assert (at_api.authorization_sent, at_api.auth.username) == (True, world.twilio_account)
     assert at_cdn.authorization_sent is False, "no credentials went with the redirect"
 
@@ -321,7 +321,7 @@ async def test_another_tenants_media_is_not_found(world: World) -> None:
 
 
 async def test_media_twilio_refuses_is_not_kept_and_the_message_stays(world: World) -> None:
-    world.twilio.state.update_faults(media_error_status=404)
+    world.at_twilio.state.update_faults(media_error_status=404)
 
     sid = await world.twilio_customer_sends(
         twilio.MediaFile(content_type="image/jpeg", content=PHOTO), body="my parcel"
