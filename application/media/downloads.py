@@ -79,6 +79,7 @@ class _Leased:
     message: Message
     item: Media
     account: ProviderAccount | None
+    credentials_unreadable: bool = False
 
 
 class DownloadInboundMedia:
@@ -97,10 +98,7 @@ class DownloadInboundMedia:
         self._settings = settings
 
     async def __call__(self, download: MediaDownload, owner: str) -> DownloadOutcome:
-        try:
-            leased = await self._load(download)
-        except _TryLater as failure:
-            return await self._retry(download, owner, str(failure))
+        leased = await self._load(download)
         if leased is None:
             return await self._drop(download, owner)
         try:
@@ -108,7 +106,7 @@ class DownloadInboundMedia:
         except _GiveUp as refusal:
             return await self._give_up(download, owner, leased.item, str(refusal))
         except _TryLater as failure:
-            return await self._retry(download, owner, str(failure), item=leased.item)
+            return await self._retry(download, owner, leased.item, str(failure))
         return await self._keep(download, owner, leased.item, kept)
 
     async def _load(self, download: MediaDownload) -> _Leased | None:
@@ -128,11 +126,14 @@ class DownloadInboundMedia:
                     account = await uow.provider_accounts.of_sender(sender)
                 else:  # the sender is gone: the tenant's first Twilio account, as dispatch does
                     account = await uow.provider_accounts.first_of(download.tenant_id, ProviderName.TWILIO)
-            except CredentialsUnreadable as error:
-                raise _TryLater("the account's stored credentials cannot be read; ask an operator") from error
+            except CredentialsUnreadable:
+                logger.error("media download %s: its account's credentials do not open", download.id)
+                return _Leased(message=message, item=item, account=None, credentials_unreadable=True)
         return _Leased(message=message, item=item, account=account)
 
     async def _fetch_and_store(self, download: MediaDownload, leased: _Leased) -> KeptMedia:
+        if leased.credentials_unreadable:
+            raise _TryLater("the account's stored credentials cannot be read; ask an operator")
         if leased.account is None:
             raise _GiveUp("the message's sender has no provider account to fetch its media with")
         item, max_bytes = leased.item, self._store.max_bytes
@@ -194,12 +195,10 @@ class DownloadInboundMedia:
         )
         return DownloadOutcome.KEPT
 
-    async def _retry(
-        self, download: MediaDownload, owner: str, reason: str, *, item: Media | None = None
-    ) -> DownloadOutcome:
+    async def _retry(self, download: MediaDownload, owner: str, item: Media, reason: str) -> DownloadOutcome:
         attempts = download.attempts + 1
         policy = self._settings.retry
-        if policy.exhausted(attempts) and item is not None:
+        if policy.exhausted(attempts):
             return await self._give_up(download, owner, item, f"gave up after {attempts} attempts: {reason}")
         now = self._clock.now()
         uow = self._uow_factory()

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from application.errors import CredentialsUnreadable
 from application.inbound.commands import InboundMessage
 from application.inbound.receive_message import store_inbound
 from application.media.downloads import DownloadInboundMedia, DownloadOutcome, MediaDownloadSettings
@@ -285,6 +286,28 @@ async def test_a_media_store_that_is_unavailable_is_tried_again_later(
 
     assert await worker.download_due() == [DownloadOutcome.RETRYING]
     assert uow.media_downloads.all()[0].attempts == 1
+
+
+async def test_an_account_whose_credentials_do_not_open_is_tried_again_later(
+    uow: FakeUnitOfWork,
+    acme: TenantAccount,
+    clock: FixedClock,
+    worker: MediaDownloader,
+    fetcher: FakeMediaFetcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = await receive(uow, acme, clock, photo())
+
+    async def unreadable(*_: object) -> None:
+        raise CredentialsUnreadable
+
+    monkeypatch.setattr(uow.provider_accounts, "of_sender", unreadable)
+
+    assert await worker.download_due() == [DownloadOutcome.RETRYING]
+    assert fetcher.fetches == [], "nothing is asked of the provider without credentials"
+    [waiting] = uow.media_downloads.all()
+    assert waiting.last_error == "the account's stored credentials cannot be read; ask an operator"
+    assert (await stored_item(uow, message)).not_kept is None
 
 
 async def test_when_the_attempts_run_out_the_media_is_not_kept_and_says_why(
