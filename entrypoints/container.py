@@ -80,7 +80,11 @@ from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
 from application.inbound.subscription_check import AnswerSubscriptionCheck
-from application.media.downloads import DownloadInboundMedia, MediaDownloadSettings
+from application.media.downloads import (
+    DownloadInboundMedia,
+    MediaDownloadSettings,
+    download_retry_policy,
+)
 from application.media.library import OpenMedia
 from application.media.worker import MediaDownloader, MediaWorkerSettings
 from application.messaging.conversations import ListConversations
@@ -165,13 +169,7 @@ def _itself(value: AiohttpWebhookSender) -> AiohttpWebhookSender:
 
 
 def _media_download_settings(settings: Settings) -> MediaDownloadSettings:
-    return MediaDownloadSettings(
-        retry=RetryPolicy(
-            max_attempts=settings.media_download_attempts,
-            base_delay=timedelta(seconds=10),
-            max_delay=timedelta(minutes=30),
-        )
-    )
+    return MediaDownloadSettings(retry=download_retry_policy(settings.media_download_attempts))
 
 
 def _media_worker_settings(settings: Settings) -> MediaWorkerSettings:

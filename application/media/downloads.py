@@ -55,15 +55,20 @@ class DownloadOutcome(enum.StrEnum):
     LEASE_LOST = "lease_lost"  # another worker holds the download now: nothing was recorded
 
 
+# A failing download waits up to 10 s, then up to twice as long each time, at most 30 minutes: ten
+# attempts span up to about 70 minutes (half that on average), well within how long providers keep a
+# customer's media.
+RETRY_BASE_DELAY = timedelta(seconds=10)
+RETRY_MAX_DELAY = timedelta(minutes=30)
+
+
+def download_retry_policy(max_attempts: int = 10) -> RetryPolicy:
+    return RetryPolicy(max_attempts=max_attempts, base_delay=RETRY_BASE_DELAY, max_delay=RETRY_MAX_DELAY)
+
+
 @dataclass(frozen=True, slots=True)
 class MediaDownloadSettings:
-    # Providers keep inbound media for days (Twilio until deleted, Meta's ids for weeks): the default
-    # spreads ten attempts over about an hour and a half.
-    retry: RetryPolicy = field(
-        default_factory=lambda: RetryPolicy(
-            max_attempts=10, base_delay=timedelta(seconds=10), max_delay=timedelta(minutes=30)
-        )
-    )
+    retry: RetryPolicy = field(default_factory=download_retry_policy)
 
 
 class _GiveUp(Exception):
