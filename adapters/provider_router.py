@@ -8,9 +8,12 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from domain.administration.tenancy import ProviderName
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
 
@@ -28,9 +31,17 @@ class ProviderRouter:
         provider = self._providers.get(request.provider)
         if provider is None:
             return SendOutcome(
-                kind=OutcomeKind.REJECTED, reason=f"provider {request.provider} is not enabled here"
+                kind=OutcomeKind.REJECTED,
+                reason=f"provider {request.provider} is not enabled here",
+                failure_code=FailureCode.ACCOUNT_MISCONFIGURED,
             )
         return await provider.send(request)
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        provider = self._providers.get(request.provider)
+        if provider is None:
+            return ReadReceipt(ReadReceiptOutcome.REFUSED, f"provider {request.provider} is not enabled here")
+        return await provider.mark_read(request, typing_indicator=typing_indicator)
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         provider = self._providers.get(request.provider)

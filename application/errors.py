@@ -57,6 +57,14 @@ class SessionWindowClosed(InvalidInput):
     (a ``content_sid``) may be sent until the contact writes again."""
 
 
+class ProviderRefused(InvalidInput):
+    """The provider refused what was asked of it (not a send: those end in the message's status)."""
+
+
+class ProviderUnavailable(ApplicationError):
+    """The provider gave no answer to a request made on the client's behalf; it may be tried again."""
+
+
 class UnsupportedByProvider(InvalidInput):
     """The provider the message would go through cannot send its kind (interactive buttons through Twilio,
     which sends them only as Content templates, say): refused before anything is stored. The detail says

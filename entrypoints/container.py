@@ -91,6 +91,7 @@ from application.messaging.conversations import ListConversations
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
+from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
@@ -398,6 +399,7 @@ class Container(containers.DeclarativeContainer):
     retry_message = providers.Factory(
         RetryMessage, unit_of_work, dispatcher, clock, send_limits=tenant_send_limits
     )
+    mark_message_read = providers.Factory(MarkMessageRead, unit_of_work, messaging_provider)
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)

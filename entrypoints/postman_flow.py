@@ -201,6 +201,13 @@ FOLDERS: tuple[Folder, ...] = (
                 ),
             ),
             Step(
+                "markMessageRead",
+                name="Mark a message read (refused: only a customer's message can be)",
+                path={"message_id": "{{messageId}}"},
+                body={"typing_indicator": True},
+                expect=(422,),
+            ),
+            Step(
                 "getMedia",
                 name="Fetch a media file a customer sent (the demo has none: 404)",
                 description="A media file's id is a customer's message's media item's `stored_media_id`, "

@@ -44,6 +44,11 @@ _RECORD_DISPATCH = (
         ),
         error_code=sa.bindparam("new_error_code", type_=messages.c.error_code.type),
         error_message=sa.bindparam("new_error_message", type_=messages.c.error_message.type),
+        failure_code=sa.bindparam("new_failure_code", type_=messages.c.failure_code.type),
+        provider=sa.bindparam("new_provider", type_=messages.c.provider.type),
+        provider_error_message=sa.bindparam(
+            "new_provider_error_message", type_=messages.c.provider_error_message.type
+        ),
         updated_at=sa.bindparam("new_updated_at", type_=messages.c.updated_at.type),
     )
 )
@@ -130,6 +135,9 @@ def _record_dispatch_parameters(message: Message) -> dict[str, Any]:
         "new_provider_sid": message.provider_sid,
         "new_error_code": message.error_code,
         "new_error_message": message.error_message,
+        "new_failure_code": message.failure_code.value if message.failure_code else None,
+        "new_provider": message.provider.value if message.provider else None,
+        "new_provider_error_message": message.provider_error_message,
         "new_updated_at": message.updated_at,
     }
 

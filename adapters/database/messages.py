@@ -18,7 +18,9 @@ from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, ups
 from adapters.database.tables import UtcDateTime, message_status_events, messages
 from application.errors import NotFound
 from application.ports.messages import HistoryQuery, MessageView, StatusChange
+from domain.administration.tenancy import ProviderName
 from domain.messaging.content import Media, MessageKind
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 
 
@@ -83,6 +85,7 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
                 applied=row["applied"],
                 error_code=row["error_code"],
                 error_message=row["error_message"],
+                pricing_category=row["pricing_category"],
             )
             for row in result.mappings()
         ]
@@ -114,6 +117,12 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             changes["error_code"] = change.error_code
         if change.error_message is not None:
             changes["error_message"] = change.error_message
+        if (failure_code := change.failure_code_to_store) is not None:
+            changes["failure_code"] = failure_code.value
+        if change.provider_error_message is not None:
+            changes["provider_error_message"] = change.provider_error_message
+        if change.provider is not None:
+            changes["provider"] = change.provider.value
         updated = await self._one_or_none(
             sa.update(messages)
             .where(messages.c.provider_sid == change.provider_sid, messages.c.status.in_(movable_from))
@@ -141,6 +150,7 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
                 status=change.status.value,
                 error_code=change.error_code,
                 error_message=change.error_message,
+                pricing_category=change.pricing_category,
                 applied=updated is not None,
                 received_at=now,
             )
@@ -197,6 +207,8 @@ def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, A
         parameters["until"] = query.until
     if query.kind is not None:
         parameters["kind"] = query.kind.value
+    if query.failure_code is not None:
+        parameters["failure_code"] = query.failure_code.value
     return _history_page(frozenset(parameters)), parameters
 
 
@@ -220,12 +232,17 @@ _VIEW_COLUMNS = (
     messages.c.provider_sid,
     messages.c.error_code,
     messages.c.error_message,
+    messages.c.failure_code,
+    messages.c.provider,
+    messages.c.provider_error_message,
     messages.c.created_at,
     messages.c.updated_at,
 )
 _DIRECTIONS = {direction.value: direction for direction in Direction}
 _STATUSES = {status.value: status for status in MessageStatus}
 _KINDS = {kind.value: kind for kind in MessageKind}
+_FAILURE_CODES = {code.value: code for code in FailureCode}
+_PROVIDERS = {provider.value: provider for provider in ProviderName}
 
 
 def _view(row: Sequence[Any]) -> MessageView:
@@ -254,7 +271,10 @@ def _view(row: Sequence[Any]) -> MessageView:
             sid,
             variables,
             content,
-            *row[11:],
+            *row[11:15],  # profile_name, provider_sid, error_code, error_message
+            _FAILURE_CODES.get(row[15]),  # None stays None
+            _PROVIDERS.get(row[16]),
+            *row[17:],
         )
     )
 
@@ -303,4 +323,6 @@ def _history_rows(filters: frozenset[str], contact: str) -> sa.Select[Any]:
         statement = statement.where(messages.c.created_at < sa.bindparam("until", type_=UtcDateTime()))
     if "kind" in filters:
         statement = statement.where(messages.c.kind == sa.bindparam("kind"))
+    if "failure_code" in filters:
+        statement = statement.where(messages.c.failure_code == sa.bindparam("failure_code"))
     return statement

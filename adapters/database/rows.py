@@ -19,6 +19,7 @@ from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, User
 from domain.messaging.conversations import preview_of
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, Message, MessageStatus
 from domain.phone import PhoneNumber
 
@@ -97,6 +98,9 @@ def message_from_row(row: RowMapping) -> Message:
         error_message=row["error_message"],
         profile_name=row["profile_name"],
         wa_id=row["wa_id"],
+        failure_code=FailureCode(code) if (code := row["failure_code"]) is not None else None,
+        provider=ProviderName(provider) if (provider := row["provider"]) is not None else None,
+        provider_error_message=row["provider_error_message"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -127,6 +131,9 @@ def message_values(message: Message) -> dict[str, Any]:
         "updated_at": message.updated_at,
         "kind": message.content.kind.value,
         "content": content_document(message.content),
+        "failure_code": message.failure_code.value if message.failure_code else None,
+        "provider": message.provider.value if message.provider else None,
+        "provider_error_message": message.provider_error_message,
     }
 
 

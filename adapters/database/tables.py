@@ -173,6 +173,13 @@ messages = sa.Table(
     # What the columns above do not hold (typed media, interactive, a location, …): a document of
     # adapters/database/content_document.py; NULL for text, media by URL and Content SID templates.
     sa.Column("content", sa.JSON(none_as_null=True), nullable=True),
+    # Why a failed message failed: domain FailureCode, whichever provider refused it.
+    sa.Column("failure_code", sa.String(32), nullable=True),
+    # The provider that handled the message last (ProviderName); NULL: not handed to one, or before this
+    # was recorded.
+    sa.Column("provider", sa.String(32), nullable=True),
+    # The provider's own words for its error (error_message holds ours).
+    sa.Column("provider_error_message", sa.Text(), nullable=True),
 )
 # The history page: WHERE tenant_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC.
 sa.Index(
@@ -211,6 +218,8 @@ message_status_events = sa.Table(
     # The provider's message the report is about (a retried message gets a new one); NULL on reports
     # logged before it was kept.
     sa.Column("provider_sid", sa.String(256), nullable=True),
+    # The provider's pricing category of the message, as the report gave it (Meta's), for cost reports.
+    sa.Column("pricing_category", sa.String(32), nullable=True),
 )
 sa.Index("ix_message_status_events_message_id", message_status_events.c.message_id)
 # A report's identity: a repeated report is the same row (NULLs are distinct in an index, hence -1).

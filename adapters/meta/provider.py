@@ -35,10 +35,13 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
 from domain.messaging.content import Media
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
@@ -81,7 +84,13 @@ class MetaMessagingProvider:
         credentials = _credentials_of(request.account)
         problem = _refusal_before_sending(request, credentials)
         if problem is not None or credentials is None or request.provider_number_id is None:
-            return SendOutcome(kind=OutcomeKind.REJECTED, reason=problem)
+            set_up = credentials is not None and request.provider_number_id
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED,
+                reason=problem,
+                # Not set up to send through Meta, or a message Meta cannot take.
+                failure_code=FailureCode.UNSUPPORTED_CONTENT if set_up else FailureCode.ACCOUNT_MISCONFIGURED,
+            )
         message = request.message
         body = message_body(
             message.content, to=message.contact.e164.removeprefix("+"), callback_data=str(message.id)
@@ -92,7 +101,9 @@ class MetaMessagingProvider:
             return refused_send(refusal.error)
         except GraphUnreachable as error:
             # The connection was never made, so Meta cannot have the message.
-            return SendOutcome(kind=OutcomeKind.RETRYABLE, reason=str(error))
+            return SendOutcome(
+                kind=OutcomeKind.RETRYABLE, reason=str(error), failure_code=FailureCode.PROVIDER_ERROR
+            )
         except GraphNoAnswer as error:
             # Sent, but no usable answer: the message may exist at Meta.
             return SendOutcome(kind=OutcomeKind.UNKNOWN, reason=str(error))
@@ -108,6 +119,21 @@ class MetaMessagingProvider:
         the send's own answer was lost.
         """
         return ProviderLookup(result=LookupResult.NOT_SUPPORTED)
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        message, number_id = request.message, request.provider_number_id
+        if request.account is None or number_id is None or message.provider_sid is None:
+            return ReadReceipt(
+                ReadReceiptOutcome.REFUSED,
+                "the sender has no Meta account and phone number id, or the message no WhatsApp id",
+            )
+        try:
+            await self.mark_as_read(request.account, number_id, message.provider_sid, typing_indicator)
+        except GraphRefused as refusal:
+            return ReadReceipt(ReadReceiptOutcome.REFUSED, refused_send(refusal.error).reason)
+        except GraphFailure as error:
+            return ReadReceipt(ReadReceiptOutcome.UNAVAILABLE, str(error))
+        return ReadReceipt(ReadReceiptOutcome.MARKED)
 
     async def mark_as_read(
         self,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 from uuid import UUID
 
-from adapters.meta.errors import readable_reason
+from adapters.meta.errors import failure_code_for, readable_reason
 from adapters.meta.statuses import reported_status
 from application.errors import InvalidInput
 from application.inbound.commands import InboundMessage, StatusReport
@@ -210,12 +210,13 @@ def _status(item: JsonObject) -> StatusReport:
     if not isinstance(reported, str) or not reported:
         raise InvalidInput("a status has no status word")
     errors = _list(item.get("errors"))
-    error_code, error_message = None, None
+    error_code, error_message, meta_words = None, None, None
     if errors:
         first = errors[0]
         code = first.get("code")
         error_code = code if isinstance(code, int) and not isinstance(code, bool) else None
-        error_message = readable_reason(error_code, _meta_words(first))
+        meta_words = _meta_words(first)
+        error_message = readable_reason(error_code, meta_words)
     pricing = item.get("pricing")
     category = pricing.get("category") if isinstance(pricing, dict) else None
     return StatusReport(
@@ -226,6 +227,8 @@ def _status(item: JsonObject) -> StatusReport:
         error_message=error_message,
         message_id=_our_message_id(item.get("biz_opaque_callback_data")),
         pricing_category=category[:_MAX_REPORTED] if isinstance(category, str) and category else None,
+        failure_code=failure_code_for(error_code),
+        provider_error_message=meta_words,
     )
 
 

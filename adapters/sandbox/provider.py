@@ -12,22 +12,45 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
     StatusListener,
 )
 from domain.administration.tenancy import ProviderName
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent, MessageStatus
 
 logger = logging.getLogger(__name__)
 
 # Twilio's documented magic "To" numbers for test credentials, the error each one produces, and the
-# reason a message refused by it keeps (as the Twilio adapter words it).
-MAGIC_FAILURES: dict[str, tuple[int, str]] = {
-    "+15005550001": (21211, "the 'To' number is not a valid phone number"),
-    "+15005550002": (21612, "Twilio cannot route a message to this number"),
-    "+15005550003": (21408, "sending to this region is not enabled on the Twilio account"),
-    "+15005550004": (21610, "the recipient has opted out of messages from this sender"),
-    "+15005550009": (21614, "the 'To' number is not a mobile number"),
+# reason and failure code a message refused by it keeps (as the Twilio adapter words and maps it).
+MAGIC_FAILURES: dict[str, tuple[int, str, FailureCode]] = {
+    "+15005550001": (
+        21211,
+        "the 'To' number is not a valid phone number",
+        FailureCode.RECIPIENT_INVALID,
+    ),
+    "+15005550002": (
+        21612,
+        "Twilio cannot route a message to this number",
+        FailureCode.RECIPIENT_UNAVAILABLE,
+    ),
+    "+15005550003": (
+        21408,
+        "sending to this region is not enabled on the Twilio account",
+        FailureCode.ACCOUNT_MISCONFIGURED,
+    ),
+    "+15005550004": (
+        21610,
+        "the recipient has opted out of messages from this sender",
+        FailureCode.RECIPIENT_OPTED_OUT,
+    ),
+    "+15005550009": (
+        21614,
+        "the 'To' number is not a mobile number",
+        FailureCode.RECIPIENT_INVALID,
+    ),
 }
 
 
@@ -58,11 +81,16 @@ class SandboxMessagingProvider:
     def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         return None  # it sends nothing anywhere, so it can send anything
 
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        return ReadReceipt(ReadReceiptOutcome.MARKED)  # nobody is there to see it
+
     async def send(self, request: OutboundRequest) -> SendOutcome:
         failure = MAGIC_FAILURES.get(request.message.contact.e164)
         if failure is not None:
-            code, reason = failure
-            return SendOutcome(kind=OutcomeKind.REJECTED, error_code=code, reason=reason)
+            code, reason, failure_code = failure
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED, error_code=code, reason=reason, failure_code=failure_code
+            )
         sid = new_message_sid()
         task = asyncio.create_task(self._progress(sid))
         self._progressions.add(task)

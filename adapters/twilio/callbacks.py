@@ -22,7 +22,7 @@ from adapters.twilio.callback_authentication import (
     TwilioSigners,
 )
 from adapters.twilio.content import inbound_content
-from adapters.twilio.errors import readable_reason
+from adapters.twilio.errors import failure_code_for, readable_reason
 from adapters.twilio.form import SignedForm
 from adapters.twilio.statuses import reported_status
 from application.errors import InvalidInput
@@ -32,6 +32,7 @@ from application.ports.rate_limits import RateLimit
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
+from domain.messaging.failures import provider_words
 from domain.phone import PhoneNumber
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ logger = logging.getLogger(__name__)
 _MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 _WA_ID = re.compile(r"[0-9]{1,32}")
 _MAX_PROFILE_NAME = 256
-_MAX_ERROR_MESSAGE = 1000
 _CANCELED_REASON = "the message was canceled before it was sent"
 
 Command = TypeVar("Command")
@@ -130,7 +130,8 @@ class TwilioStatusCallbacks(_TwilioCallbacks[StatusReport]):
         sid = _message_sid(form)
         reported = form.field("MessageStatus") or form.field("SmsStatus")
         error_code = _error_code(form.field("ErrorCode"))
-        error_message = readable_reason(error_code, form.field("ErrorMessage")[:_MAX_ERROR_MESSAGE] or None)
+        twilio_words = provider_words(form.field("ErrorMessage"))
+        error_message = readable_reason(error_code, twilio_words)
         if reported.lower() == "canceled" and error_message is None:
             error_message = _CANCELED_REASON
         return StatusReport(
@@ -140,6 +141,8 @@ class TwilioStatusCallbacks(_TwilioCallbacks[StatusReport]):
             error_code=error_code,
             error_message=error_message,
             message_id=_our_message_id(form.url),
+            failure_code=failure_code_for(error_code),
+            provider_error_message=twilio_words,
         )
 
 

@@ -23,9 +23,12 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from domain.administration.tenancy import ProviderName, TwilioCredentials
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
 logger = logging.getLogger(__name__)
@@ -80,6 +83,13 @@ class TwilioMessagingProvider:
     def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         return unsupported_by_twilio(content)
 
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        """Twilio's Messages API has no read receipts or typing indicator for WhatsApp."""
+        return ReadReceipt(
+            ReadReceiptOutcome.NOT_SUPPORTED,
+            "Twilio cannot mark a WhatsApp message read: move the sender to a Meta account for read receipts",
+        )
+
     async def send(self, request: OutboundRequest) -> SendOutcome:
         message = request.message
         credentials = _credentials_of(request)
@@ -91,7 +101,13 @@ class TwilioMessagingProvider:
             else "the sender has no Twilio account configured"
         )
         if credentials is None or refusal is not None:
-            return SendOutcome(kind=OutcomeKind.REJECTED, reason=refusal)
+            return SendOutcome(
+                kind=OutcomeKind.REJECTED,
+                reason=refusal,
+                failure_code=FailureCode.ACCOUNT_MISCONFIGURED
+                if credentials is None
+                else FailureCode.UNSUPPORTED_CONTENT,
+            )
         status_callback: object = values.unset
         if self._public_base_url:
             status_callback = f"{self._public_base_url}/webhooks/twilio/status?message_id={message.id}"
@@ -117,7 +133,11 @@ class TwilioMessagingProvider:
             return refused_send(error, _retry_after_seconds)
         except aiohttp.ClientConnectorError as error:
             # The connection was never made, so Twilio cannot have the message.
-            return SendOutcome(kind=OutcomeKind.RETRYABLE, reason=f"Twilio unreachable: {error.strerror}")
+            return SendOutcome(
+                kind=OutcomeKind.RETRYABLE,
+                reason=f"Twilio unreachable: {error.strerror}",
+                failure_code=FailureCode.PROVIDER_ERROR,
+            )
         except (TimeoutError, aiohttp.ClientError) as error:
             # Sent, but no answer: the message may exist at Twilio.
             return SendOutcome(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 
@@ -40,6 +41,9 @@ class StatusReport:
     message_id: UUID | None = None
     # The provider's pricing category of the message (Meta's pricing.category), kept for cost reports.
     pricing_category: str | None = None
+    # Why it failed, as our code (the adapter maps its provider's error code); the provider's own words.
+    failure_code: FailureCode | None = None
+    provider_error_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from application.ports.provider_callbacks import ProviderCallback, ProviderCallb
 from application.ports.rate_limits import RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import attempt
+from domain.administration.tenancy import ProviderName
 from domain.messaging.messages import Message
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ async def record_report(
     now: datetime,
     *,
     metrics: Metrics,
-    provider: str,
+    provider: ProviderName,
 ) -> StatusReportResult:
     """Apply ``report`` on the message of one of ``tenants`` it is about, in ``uow`` (open, and committed
     here when the report is kept): forward only, every distinct report kept in the timeline."""
@@ -102,12 +103,15 @@ async def record_report(
     if not await _find_message(uow, report, tenants):
         logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
         return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
-    # report.pricing_category (Meta's) is not kept: a status change has no place for it yet.
     change = StatusChange(
         provider_sid=sid,
         status=report.status,
         error_code=report.error_code,
         error_message=report.error_message,
+        failure_code=report.failure_code,
+        provider_error_message=report.provider_error_message,
+        provider=provider,
+        pricing_category=report.pricing_category,
     )
     advanced = await apply_status_change(uow, change, now, metrics=metrics, provider=provider)
     if advanced is None:

@@ -24,6 +24,8 @@ from application.ports.providers import (
 )
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_sender_paused, record_status_changed
+from domain.administration.tenancy import ProviderName
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageStatus
 from domain.retry_policy import RetryPolicy
 
@@ -117,20 +119,23 @@ class DispatchMessage:
         return await self._settle(job, owner, message, outcome, request.provider)
 
     async def _settle(
-        self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome, provider: str
+        self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome, provider: ProviderName
     ) -> Message:
         now = self._clock.now()
         attempts = job.attempts + 1
         if outcome.kind is OutcomeKind.ACCEPTED and outcome.provider_sid:
             settled = message.handed_to_provider(
-                outcome.provider_sid, outcome.status or MessageStatus.QUEUED, now
+                outcome.provider_sid, outcome.status or MessageStatus.QUEUED, now, provider=provider
             )
             return await self._store(job, owner, settled, provider)
         if outcome.kind is OutcomeKind.REJECTED:
-            reason = outcome.reason or "the provider refused the message"
-            return await self._store(
-                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
+            failure = _failure(
+                outcome,
+                provider,
+                reason=outcome.reason or "the provider refused the message",
+                otherwise=FailureCode.UNKNOWN,
             )
+            return await self._store(job, owner, message.failed(failure, now), provider)
         if outcome.kind is OutcomeKind.UNKNOWN:
             await self._reschedule(
                 job, owner, attempts, JobPhase.RECONCILE, now + self._settings.reconcile_after, outcome.reason
@@ -140,17 +145,18 @@ class DispatchMessage:
         if outcome.sender_at_limit or outcome.account_problem:
             await self._pause_sender(message, outcome, provider, now)
         if self._settings.retry.exhausted(attempts):
+            # The failure is what kept the message from going (a rate limit, an account problem), not
+            # that the attempts ran out; without a code of the provider's, the provider was unavailable.
             reason = f"attempts exhausted ({attempts}): {outcome.reason or 'the provider was unavailable'}"
-            return await self._store(
-                job, owner, message.failed(code=outcome.error_code, reason=reason, now=now), provider
-            )
+            failure = _failure(outcome, provider, reason=reason, otherwise=FailureCode.PROVIDER_ERROR)
+            return await self._store(job, owner, message.failed(failure, now), provider)
         retry_after = timedelta(seconds=outcome.retry_after_seconds) if outcome.retry_after_seconds else None
         delay = self._settings.retry.delay_after(attempts, retry_after=retry_after)
         await self._reschedule(job, owner, attempts, JobPhase.SEND, now + delay, outcome.reason)
         return message
 
     async def _pause_sender(
-        self, message: Message, outcome: SendOutcome, provider: str, now: datetime
+        self, message: Message, outcome: SendOutcome, provider: ProviderName, now: datetime
     ) -> None:
         """Stop the sender for a while, rather than failing each of its messages one by one (they wait,
         unclaimed, and go once it may send again), and tell the tenant: ``sender.paused``."""
@@ -164,6 +170,7 @@ class DispatchMessage:
                 provider=provider,
                 until=until,
                 reason=outcome.reason or "the provider refused to send from this number for now",
+                failure_code=outcome.failure_code,
                 error_code=outcome.error_code,
                 now=now,
             )
@@ -193,16 +200,16 @@ class DispatchMessage:
                 found = ProviderLookup(result=LookupResult.NOT_FOUND)  # that one is another message of ours
         if found.result is LookupResult.FOUND and found.provider_sid:
             settled = message.handed_to_provider(
-                found.provider_sid, found.status or MessageStatus.QUEUED, now
+                found.provider_sid, found.status or MessageStatus.QUEUED, now, provider=provider
             )
             return await self._store(job, owner, settled, provider)
         if found.result is LookupResult.NOT_FOUND:
             # The provider has no such message: sending it now cannot make a duplicate.
             if self._settings.retry.exhausted(job.attempts):
                 reason = f"attempts exhausted ({job.attempts}): the provider never confirmed the message"
-                return await self._store(
-                    job, owner, message.failed(code=None, reason=reason, now=now), provider
-                )
+                # The provider looked and has no such message: it kept failing to answer, nothing more.
+                failure = Failure(FailureCode.PROVIDER_ERROR, provider=provider, reason=reason)
+                return await self._store(job, owner, message.failed(failure, now), provider)
             await self._reschedule(job, owner, job.attempts, JobPhase.SEND, now, job.last_error)
             return message
         delay = self._settings.retry.delay_after(job.attempts)
@@ -212,7 +219,7 @@ class DispatchMessage:
         return message
 
     async def _await_status_report(
-        self, job: DispatchJob, owner: str, message: Message, provider: str, now: datetime
+        self, job: DispatchJob, owner: str, message: Message, provider: ProviderName, now: datetime
     ) -> Message:
         """The provider cannot be asked whether it has the message: only a status report (which carries
         our id back) settles it, and settles the job with it. Until ``unconfirmed_after`` has passed, look
@@ -224,7 +231,8 @@ class DispatchMessage:
                 "the provider never confirmed the message: its send got no answer and no status report came "
                 f"within {_duration(self._settings.unconfirmed_after)}; it was not sent again"
             )
-            return await self._store(job, owner, message.failed(code=None, reason=reason, now=now), provider)
+            failure = Failure(FailureCode.OUTCOME_UNCONFIRMED, provider=provider, reason=reason)
+            return await self._store(job, owner, message.failed(failure, now), provider)
         await self._reschedule(
             job,
             owner,
@@ -278,6 +286,17 @@ class DispatchMessage:
         async with uow:
             await uow.jobs.complete(job.message_id, owner=owner)
             await uow.commit()
+
+
+def _failure(outcome: SendOutcome, provider: ProviderName, *, reason: str, otherwise: FailureCode) -> Failure:
+    """The failure of a send that ended with ``outcome``: the adapter's code, else ``otherwise``."""
+    return Failure(
+        code=outcome.failure_code or otherwise,
+        provider=provider,
+        provider_code=outcome.error_code,
+        provider_message=outcome.provider_error_message,
+        reason=reason,
+    )
 
 
 def _duration(span: timedelta) -> str:

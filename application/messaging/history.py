@@ -9,6 +9,7 @@ from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decode_curs
 from application.ports.messages import HistoryPosition, HistoryQuery, MessageView
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.content import MessageKind
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
 
@@ -24,6 +25,7 @@ class HistoryRequest:
     since: datetime | None = None
     until: datetime | None = None
     kind: MessageKind | None = None
+    failure_code: FailureCode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class ListHistory:
             since=request.since,
             until=request.until,
             kind=request.kind,
+            failure_code=request.failure_code,
         )
         async with self._uow:
             rows = await self._uow.messages.list_views(query)

@@ -12,7 +12,15 @@ from application.ports.dispatch_queue import DispatchJob
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation
-from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
+from domain.messaging.failures import Failure, FailureCode
+from domain.messaging.messages import (
+    Direction,
+    Message,
+    MessageContent,
+    MessageStatus,
+    StatusEvent,
+    failure_of,
+)
 from domain.phone import PhoneNumber
 
 
@@ -35,6 +43,7 @@ class HistoryQuery:
     since: datetime | None = None
     until: datetime | None = None
     kind: MessageKind | None = None
+    failure_code: FailureCode | None = None
 
 
 class MessageView(NamedTuple):
@@ -64,8 +73,22 @@ class MessageView(NamedTuple):
     provider_sid: str | None
     error_code: int | None
     error_message: str | None
+    failure_code: FailureCode | None
+    provider: ProviderName | None
+    provider_error_message: str | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def failure(self) -> Failure | None:
+        return failure_of(
+            self.status,
+            self.failure_code,
+            self.provider,
+            self.error_code,
+            self.provider_error_message,
+            self.error_message,
+        )
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -86,6 +109,9 @@ class MessageView(NamedTuple):
             provider_sid=message.provider_sid,
             error_code=message.error_code,
             error_message=message.error_message,
+            failure_code=message.failure_code,
+            provider=message.provider,
+            provider_error_message=message.provider_error_message,
             created_at=message.created_at,
             updated_at=message.updated_at,
         )
@@ -130,6 +156,19 @@ class StatusChange:
     status: MessageStatus
     error_code: int | None = None
     error_message: str | None = None
+    # Our code for a failure; a failed or undelivered report without one is stored as ``unknown``.
+    failure_code: FailureCode | None = None
+    provider_error_message: str | None = None
+    provider: ProviderName | None = None  # the provider reporting, when known
+    pricing_category: str | None = None  # the provider's pricing category of the message (Meta's)
+
+    @property
+    def failure_code_to_store(self) -> FailureCode | None:
+        """The code the message keeps: the report's, or ``unknown`` for a failure the provider gave no
+        code we know for (None: keep what the message has)."""
+        if self.failure_code is None and self.status.is_failure:
+            return FailureCode.UNKNOWN
+        return self.failure_code
 
 
 class MessageRepository(Protocol):

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from application.ports.messages import StatusChange
 from domain.administration.tenancy import ProviderAccount, ProviderName, Tenant
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 
 
@@ -27,6 +28,9 @@ class SendOutcome:
     error_code: int | None = None  # the provider's own code
     # Why, in words a person can act on (the adapter chooses them): a rejected message keeps them.
     reason: str | None = None
+    # Why, as our code (the adapter maps its provider's codes): a message that fails keeps it.
+    failure_code: FailureCode | None = None
+    provider_error_message: str | None = None  # the provider's own words, as it gave them
     retry_after_seconds: float | None = None
     # The sender reached WhatsApp's messaging limit (the provider says which of its errors means that):
     # nothing more goes out from it for a while.
@@ -70,6 +74,19 @@ class ProviderLookup:
     status: MessageStatus | None = None
 
 
+class ReadReceiptOutcome(enum.StrEnum):
+    MARKED = "marked"  # the customer sees the message read (blue ticks)
+    NOT_SUPPORTED = "not_supported"  # the provider has no way to mark a message read (Twilio)
+    REFUSED = "refused"  # the provider refused: ``reason`` says why
+    UNAVAILABLE = "unavailable"  # no answer from the provider: it may or may not be marked
+
+
+@dataclass(frozen=True, slots=True)
+class ReadReceipt:
+    outcome: ReadReceiptOutcome
+    reason: str | None = None
+
+
 class MessagingProvider(Protocol):
     """A provider's adapter (Twilio's, the sandbox's, …), or the router that hands each message to the
     provider it goes through (``adapters/provider_router.py``)."""
@@ -83,6 +100,11 @@ class MessagingProvider(Protocol):
     async def send(self, request: OutboundRequest) -> SendOutcome: ...
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         """Find a message the provider may have created although we never heard its answer."""
+        ...
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        """Show the customer that their message (``request.message``, an inbound one, through the
+        number it was sent to) was read, and that a reply is being typed when ``typing_indicator``."""
         ...
 
 

@@ -6,8 +6,8 @@ A body is serialised once, when the event is recorded, and sent byte for byte on
      "data": {"id": "…", "direction": "outbound", "status": "delivered", "from_number": "+1…", …}}
 
 ``data`` is the message as ``GET /api/messages/{id}`` shows it (without the timeline): its ``kind`` and
-its content in the shape ``POST /api/send`` takes (``entrypoints/http/messaging/schemas.py``; a test holds
-the two to the same shape).
+its content in the shape ``POST /api/send`` takes, and its ``failure`` (``entrypoints/http/messaging/
+schemas.py``; a test holds the two to the same shape).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import Any
 from application.ports.media import served_at
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.content import ContactCard, Interactive, Media
-from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.messaging.failures import Failure, FailureCode
+from domain.messaging.messages import Message, MessageContent
 from domain.tenant_webhooks.model import WebhookEventType
-
-FAILED_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
 
 
 def iso(moment: datetime) -> str:
@@ -41,8 +40,24 @@ def message_data(message: Message) -> dict[str, Any]:
         "provider_sid": message.provider_sid,
         "error_code": message.error_code,
         "error_message": message.error_message,
+        "failure": failure_data(message.failure),
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+    }
+
+
+def failure_data(failure: Failure | None) -> dict[str, Any] | None:
+    """Why the message failed, as the message resource shows it; None when it did not."""
+    if failure is None:
+        return None
+    return {
+        "code": failure.code.value,
+        "provider": failure.provider.value if failure.provider else None,
+        "provider_code": failure.provider_code,
+        "provider_message": failure.provider_message,
+        "reason": failure.reason,
+        "retryable": failure.retryable,
+        "advice": failure.advice,
     }
 
 
@@ -163,6 +178,7 @@ async def record_sender_paused(
     provider: str,
     until: datetime,
     reason: str,
+    failure_code: FailureCode | None,
     error_code: int | None,
     now: datetime,
 ) -> None:
@@ -172,6 +188,7 @@ async def record_sender_paused(
         "provider": provider,
         "paused_until": iso(until),
         "reason": reason,
+        "failure_code": failure_code.value if failure_code is not None else None,
         "error_code": error_code,
         "message_id": str(message.id),
     }
@@ -183,5 +200,5 @@ async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime
     """Inside the transaction that moved ``message`` to its status: ``message.status``, and
     ``message.failed`` too when it ended failed or undelivered."""
     await record_message_event(uow, WebhookEventType.MESSAGE_STATUS, message, now)
-    if message.status in FAILED_STATUSES:
+    if message.status.is_failure:
         await record_message_event(uow, WebhookEventType.MESSAGE_FAILED, message, now)

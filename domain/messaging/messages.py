@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from domain.administration.tenancy import ProviderName
 from domain.errors import InvalidMessage
 from domain.messaging.content import (
     MAX_CONTACT_CARDS,
@@ -21,6 +22,7 @@ from domain.messaging.content import (
     Reaction,
     check_url,
 )
+from domain.messaging.failures import Failure, FailureCode
 from domain.phone import PhoneNumber
 
 MAX_BODY_LENGTH = 1600  # Twilio refuses longer bodies (21617), though WhatsApp itself takes 4096
@@ -47,6 +49,11 @@ class MessageStatus(enum.StrEnum):
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
+    @property
+    def is_failure(self) -> bool:
+        """Failed or undelivered: the message did not reach its recipient."""
+        return self in FAILURE_STATUSES
+
     def can_advance_to(self, new: MessageStatus) -> bool:
         """Provider callbacks arrive out of order and repeat: a status only ever moves forward."""
         if self.is_terminal or new == self or new is MessageStatus.RECEIVED:
@@ -59,6 +66,8 @@ class MessageStatus(enum.StrEnum):
 _TERMINAL = frozenset(
     {MessageStatus.READ, MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.RECEIVED}
 )
+# The message did not reach its recipient: it has a failure (``Message.failure``).
+FAILURE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
 _RANK = {
     MessageStatus.ACCEPTED: 0,
     MessageStatus.QUEUED: 1,
@@ -240,6 +249,11 @@ class Message:
     error_message: str | None = None
     profile_name: str | None = None  # the contact's WhatsApp profile name, from inbound messages
     wa_id: str | None = None  # the contact's WhatsApp id, from inbound messages
+    # Why it failed, in our words (see ``failure``), whichever provider refused it.
+    failure_code: FailureCode | None = None
+    # The provider that handled it last: set when it is handed to one, or fails.
+    provider: ProviderName | None = None
+    provider_error_message: str | None = None  # the provider's own words for its error
     id: UUID = field(default_factory=uuid4)
 
     @classmethod
@@ -303,8 +317,33 @@ class Message:
     def to_number(self) -> PhoneNumber:
         return self.contact if self.direction is Direction.OUTBOUND else self.sender
 
-    def handed_to_provider(self, provider_sid: str, status: MessageStatus, now: datetime) -> Message:
-        return replace(self, provider_sid=provider_sid, status=status, updated_at=now)
+    @property
+    def failure(self) -> Failure | None:
+        """Why the message failed, when it did (failed or undelivered)."""
+        return failure_of(
+            self.status,
+            self.failure_code,
+            self.provider,
+            self.error_code,
+            self.provider_error_message,
+            self.error_message,
+        )
+
+    def handed_to_provider(
+        self,
+        provider_sid: str,
+        status: MessageStatus,
+        now: datetime,
+        *,
+        provider: ProviderName | None = None,
+    ) -> Message:
+        return replace(
+            self,
+            provider_sid=provider_sid,
+            status=status,
+            provider=provider or self.provider,
+            updated_at=now,
+        )
 
     def accepted_again(self, now: datetime) -> Message:
         """A failed message, retried: back to accepted, with the last attempt's traces cleared."""
@@ -314,13 +353,44 @@ class Message:
             provider_sid=None,
             error_code=None,
             error_message=None,
+            failure_code=None,
+            provider=None,
+            provider_error_message=None,
             updated_at=now,
         )
 
-    def failed(self, *, code: int | None, reason: str, now: datetime) -> Message:
+    def failed(self, failure: Failure, now: datetime) -> Message:
         return replace(
-            self, status=MessageStatus.FAILED, error_code=code, error_message=reason, updated_at=now
+            self,
+            status=MessageStatus.FAILED,
+            error_code=failure.provider_code,
+            error_message=failure.reason,
+            failure_code=failure.code,
+            provider=failure.provider or self.provider,
+            provider_error_message=failure.provider_message,
+            updated_at=now,
         )
+
+
+def failure_of(
+    status: MessageStatus,
+    failure_code: FailureCode | None,
+    provider: ProviderName | None,
+    error_code: int | None,
+    provider_error_message: str | None,
+    error_message: str | None,
+) -> Failure | None:
+    """The failure a message in ``status`` with these fields shows: None unless it failed or was not
+    delivered; a failure nobody classified is ``unknown``."""
+    if not status.is_failure:
+        return None
+    return Failure(
+        code=failure_code or FailureCode.UNKNOWN,
+        provider=provider,
+        provider_code=error_code,
+        provider_message=provider_error_message,
+        reason=error_message,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,3 +404,6 @@ class StatusEvent:
     applied: bool
     error_code: int | None = None
     error_message: str | None = None
+    # The provider's pricing category of the message (Meta's: marketing, utility, authentication,
+    # service …), as its report gave it: kept for cost reports.
+    pricing_category: str | None = None

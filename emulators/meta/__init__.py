@@ -13,13 +13,13 @@ simulation), the verification handshake, fault injection, and a JSON control API
 ``/_emulator/`` (see control.py). ``wa-gateway meta-emulator`` runs it as a process.
 """
 
+from emulators.common.settings import FailureKind
 from emulators.meta.app import create_app
 from emulators.meta.callbacks import SIGNATURE_HEADER, Verification, sign
 from emulators.meta.config import (
     App,
     Business,
     EmulatorConfig,
-    FailureKind,
     Faults,
     ForcedError,
     PhoneNumber,

@@ -11,10 +11,11 @@ from typing import Any
 import msgspec
 from aiohttp import BodyPartReader, web
 
+from emulators.common.faults import apply_latency, pick_failure, unanswered
+from emulators.common.settings import FailureKind
 from emulators.meta import errors
-from emulators.meta.config import FailureKind, ForcedError, Stage, digits
+from emulators.meta.config import ForcedError, Stage, digits
 from emulators.meta.errors import MetaError, resolve
-from emulators.meta.faults import apply_latency, drop_connection, hold, pick_failure
 from emulators.meta.keys import STATE, WEBHOOKS
 from emulators.meta.state import (
     AuthKind,
@@ -29,10 +30,6 @@ from emulators.meta.state import (
 from emulators.meta.validation import MessageDraft, ReadDraft, validate_send
 from emulators.meta.wire import media_object, send_answer
 
-# Failures that can strike after the message was created (Faults.create_before_failing); a 429 cannot.
-_AFTER_CREATE = frozenset(
-    {FailureKind.SERVER_ERROR, FailureKind.UNAVAILABLE, FailureKind.TIMEOUT, FailureKind.DROP}
-)
 _FAILURES: dict[FailureKind, int] = {
     FailureKind.RATE_LIMITED: errors.RATE_LIMITED,
     FailureKind.SERVER_ERROR: errors.SOMETHING_WENT_WRONG,
@@ -143,7 +140,7 @@ async def _send(
 ) -> web.StreamResponse:
     is_read = isinstance(body, dict) and "status" in body
     failure = None if is_read else pick_failure(state)
-    if failure is not None and not (state.faults.create_before_failing and failure in _AFTER_CREATE):
+    if failure is not None and state.faults.strikes_before_creation(failure):
         return await _answer_failure(request, state, record, failure)
     try:
         draft = validate_send(body, line, state)
@@ -231,18 +228,11 @@ async def _answer_failure(
     request: web.Request, state: EmulatorState, record: ReceivedRequest, failure: FailureKind
 ) -> web.StreamResponse:
     """The answer of a send failing on purpose (``Faults.failure_rate``)."""
-    message_id = record.message_id
-    if failure is FailureKind.DROP:
-        state.finish_request(record, "dropped", message_id=message_id)
-        return drop_connection(request)
-    if failure is FailureKind.TIMEOUT:
-        await hold(state)
-        state.finish_request(record, "timed_out", message_id=message_id)
-        return drop_connection(request)
+    no_answer = await unanswered(request, state, record, failure)
+    if no_answer is not None:
+        return no_answer
     error = MetaError.of(_FAILURES[failure])
-    state.finish_request(
-        record, failure.value, http_status=error.http_status, error_code=error.code, message_id=message_id
-    )
+    state.finish_request(record, failure.value, http_status=error.http_status, error_code=error.code)
     return _error_response(state, error)
 
 

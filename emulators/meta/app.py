@@ -1,12 +1,10 @@
-"""The emulator's aiohttp application: the Graph API routes, media downloads, the control API, and
-start/stop hooks."""
+"""The emulator's aiohttp application: the Graph API routes, media downloads and the control API."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
+from emulators.common.app import emulator_app
 from emulators.meta import api, control
 from emulators.meta.callbacks import Webhooks
 from emulators.meta.config import EmulatorConfig
@@ -22,12 +20,11 @@ def create_app(state: EmulatorState | EmulatorConfig | None = None) -> web.Appli
     """An application serving ``state`` (a fresh state for a config, or the default config)."""
     if not isinstance(state, EmulatorState):
         state = EmulatorState(state)
-    app = web.Application(
-        middlewares=[control.control_errors],
-        client_max_size=state.config.max_media_bytes + UPLOAD_OVERHEAD_BYTES,
+    webhooks = Webhooks(state)
+    app = emulator_app(
+        state, STATE, webhooks, client_max_size=state.config.max_media_bytes + UPLOAD_OVERHEAD_BYTES
     )
-    app[STATE] = state
-    app[WEBHOOKS] = Webhooks(state)
+    app[WEBHOOKS] = webhooks
     app.router.add_routes(control.routes)
     app.router.add_get("/_media/{handle}", api.download_media)
     for prefix in (VERSION, ""):
@@ -36,21 +33,4 @@ def create_app(state: EmulatorState | EmulatorConfig | None = None) -> web.Appli
         app.router.add_get(f"{prefix}/{{object_id}}", api.get_object)
         app.router.add_delete(f"{prefix}/{{object_id}}", api.delete_object)
     app.router.add_route("*", "/{tail:.*}", api.not_found)
-    app.cleanup_ctx.append(_webhook_session)
-    app.on_shutdown.append(_release_held_requests)
     return app
-
-
-async def _webhook_session(app: web.Application) -> AsyncIterator[None]:
-    webhooks = app[WEBHOOKS]
-    await webhooks.open()
-    yield
-    await app[STATE].cancel_background()
-    await webhooks.close()
-
-
-async def _release_held_requests(app: web.Application) -> None:
-    """Requests held by the ``timeout`` fault end (connection dropped) instead of delaying shutdown."""
-    state = app[STATE]
-    state.closing.set()
-    await state.cancel_background()

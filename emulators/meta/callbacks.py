@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
 import msgspec
 
+from emulators.common.state import utcnow
+from emulators.common.webhooks import MAX_RESPONSE_TEXT, WebhookClient
 from emulators.meta.config import ForcedError, WebhookOrder
 from emulators.meta.errors import resolve
 from emulators.meta.inbound import InboundMessage, message_item
@@ -27,16 +28,12 @@ from emulators.meta.state import (
     Line,
     MessageRecord,
     StatusEvent,
-    utcnow,
 )
 from emulators.meta.wire import Event, envelope, status_item
-
-logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SHA1_SIGNATURE_HEADER = "X-Hub-Signature"
 USER_AGENT = "facebookexternalua"
-MAX_RESPONSE_TEXT = 2000
 
 
 def sign(app_secret: str, body: bytes) -> str:
@@ -65,25 +62,14 @@ class Verification:
         return self.http_status == 200 and self.body == self.challenge
 
 
-class Webhooks:
-    """Posts signed webhooks with its own HTTP session (proxy variables ignored).
-
-    ``open()`` it inside the event loop that will post (the application's start-up does).
-    """
+class Webhooks(WebhookClient):
+    """Posts signed webhooks (statuses of sent messages, customers' messages) and performs the
+    verification handshake."""
 
     def __init__(self, state: EmulatorState) -> None:
+        super().__init__()
         self._state = state
-        self._session: aiohttp.ClientSession | None = None
         self._pending: dict[tuple[str, str], list[Event]] = {}
-
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trust_env=False)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # -- posting --------------------------------------------------------------------------------
 
@@ -127,24 +113,13 @@ class Webhooks:
                 sent_at=utcnow(),
                 attempt=attempt,
             )
-            await self._post(delivery, body, headers)
+            timeout_seconds = self._state.webhooks.timeout_seconds
+            await self.post_once(delivery, data=body, headers=headers, timeout_seconds=timeout_seconds)
+            self._state.record_delivery(delivery)
             if delivery.ok or attempt == attempts:
                 return delivery
             await asyncio.sleep(settings.retry_delay_seconds)
         raise AssertionError("unreachable: the last attempt returns")
-
-    async def _post(self, delivery: Delivery, body: bytes, headers: dict[str, str]) -> None:
-        if self._session is None:
-            raise RuntimeError("Webhooks.open() was not called")
-        timeout = aiohttp.ClientTimeout(total=self._state.webhooks.timeout_seconds)
-        try:
-            async with self._session.post(delivery.url, data=body, headers=headers, timeout=timeout) as reply:
-                delivery.http_status = reply.status
-                delivery.response_body = (await reply.text())[:MAX_RESPONSE_TEXT]
-        except (aiohttp.ClientError, TimeoutError) as error:
-            delivery.error = f"{type(error).__name__}: {error}"
-            logger.info("webhook to %s failed: %s", delivery.url, delivery.error)
-        self._state.record_delivery(delivery)
 
     # -- statuses of sent messages --------------------------------------------------------------
 
@@ -298,12 +273,11 @@ class Webhooks:
         token = app.verify_token if verify_token is None else verify_token
         challenge = challenge or str(self._state.rng.randrange(10**9, 10**10))
         params = {"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": token}
-        if self._session is None:
-            raise RuntimeError("Webhooks.open() was not called")
+        session = self.session
         timeout = aiohttp.ClientTimeout(total=self._state.webhooks.timeout_seconds)
         self._state.stats["verifications"] += 1
         try:
-            async with self._session.get(
+            async with session.get(
                 target, params=params, headers={"User-Agent": USER_AGENT}, timeout=timeout
             ) as reply:
                 text = (await reply.text())[:MAX_RESPONSE_TEXT]

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 from pathlib import Path
 
 import msgspec
 
+from emulators.common.command import (
+    add_fault_arguments,
+    add_listen_arguments,
+    fault_options,
+    pair,
+    run_until_interrupted,
+)
+from emulators.common.settings import validated
 from emulators.meta.config import (
     App,
     Business,
     EmulatorConfig,
-    FailureKind,
     Faults,
     PhoneNumber,
     SessionWindow,
     WebhookSettings,
-    validated,
 )
 from emulators.meta.server import RunningEmulator, serve
 
@@ -35,10 +39,7 @@ DEFAULT_CALLBACK_URL = "http://127.0.0.1:8000/webhooks/meta"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)"
-    )
+    add_listen_arguments(parser, DEFAULT_PORT)
     parser.add_argument(
         "--config",
         type=Path,
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--phone-number",
         action="append",
         default=[],
-        type=_pair,
+        type=pair,
         metavar="PHONE_NUMBER_ID:DISPLAY_NUMBER",
         help=f"a business phone number (repeatable; default {DEFAULT_PHONE_NUMBER_ID}:"
         f"{DEFAULT_DISPLAY_PHONE_NUMBER})",
@@ -88,22 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail non-template messages (131047) to customers who have not written in 24 hours",
     )
-    parser.add_argument(
-        "--latency-ms", type=_latency, default=0.0, metavar="MS|MIN-MAX", help="delay of every API request"
-    )
-    parser.add_argument("--failure-rate", type=float, default=0.0, help="share (0-1) of sends that fail")
-    parser.add_argument(
-        "--failure-kind",
-        action="append",
-        default=[],
-        choices=[kind.value for kind in FailureKind],
-        help="how they fail (repeatable; default rate_limited)",
-    )
-    parser.add_argument(
-        "--create-before-failing",
-        action="store_true",
-        help="5xx, timeout and drop failures strike after the message was created (a lost answer)",
-    )
+    add_fault_arguments(parser, failing="sends")
     parser.add_argument(
         "--status-delay-ms", type=float, default=500.0, help="time between two statuses of a message"
     )
@@ -121,7 +107,6 @@ def config_from_arguments(args: argparse.Namespace) -> EmulatorConfig:
         except (OSError, msgspec.DecodeError) as error:
             raise ValueError(f"--config {args.config}: {error}") from error
     phone_numbers = dict(args.phone_number) or {DEFAULT_PHONE_NUMBER_ID: DEFAULT_DISPLAY_PHONE_NUMBER}
-    failure_kinds = tuple(FailureKind(kind) for kind in args.failure_kind) or (FailureKind.RATE_LIMITED,)
     config = EmulatorConfig(
         apps={
             args.app_id: App(
@@ -139,12 +124,7 @@ def config_from_arguments(args: argparse.Namespace) -> EmulatorConfig:
                 expired_tokens=tuple(args.expired_token),
             )
         },
-        faults=Faults(
-            latency_ms=args.latency_ms,
-            failure_rate=args.failure_rate,
-            failure_kinds=failure_kinds,
-            create_before_failing=args.create_before_failing,
-        ),
+        faults=Faults(**fault_options(args)),
         webhooks=WebhookSettings(step_delay_seconds=args.status_delay_ms / 1000),
         session_window=SessionWindow(enforced=args.enforce_session_window),
         media_url_ttl_seconds=args.media_url_ttl,
@@ -155,8 +135,7 @@ def config_from_arguments(args: argparse.Namespace) -> EmulatorConfig:
 
 def run(config: EmulatorConfig, host: str, port: int) -> None:
     """Serve until interrupted."""
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, host, port, on_ready=lambda emulator: _announce(emulator, config)))
+    run_until_interrupted(serve(config, host, port, on_ready=lambda emulator: _announce(emulator, config)))
 
 
 def _announce(emulator: RunningEmulator, config: EmulatorConfig) -> None:
@@ -173,20 +152,3 @@ def _announce(emulator: RunningEmulator, config: EmulatorConfig) -> None:
         lines.append(f"    webhooks to {callback or '(nowhere)'}  verify token {app.verify_token}")
     lines.append(f"  control API: {emulator.base_url}/_emulator/config (Ctrl-C to stop)")
     print("\n".join(lines), flush=True)
-
-
-def _pair(text: str) -> tuple[str, str]:
-    first, separator, second = text.partition(":")
-    if not separator or not first or not second:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected two values separated by ':'")
-    return first, second
-
-
-def _latency(text: str) -> float | tuple[float, float]:
-    low, separator, high = text.partition("-")
-    try:
-        if not separator:
-            return float(text)
-        return (float(low), float(high))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected milliseconds, or MIN-MAX") from error

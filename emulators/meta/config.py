@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, TypeVar
+from typing import Annotated, Self
 
 import msgspec
 
-Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
-
-S = TypeVar("S", bound=msgspec.Struct)
+from emulators.common.settings import FaultSettings, NonNegative
 
 _NOT_DIGITS = re.compile(r"\D")
 
@@ -23,16 +20,6 @@ _NOT_DIGITS = re.compile(r"\D")
 def digits(number: str) -> str:
     """``+1 (415) 555-0100`` → ``14155550100``: a phone number as WhatsApp writes it (a ``wa_id``)."""
     return _NOT_DIGITS.sub("", number)
-
-
-class FailureKind(enum.StrEnum):
-    """Ways a send can fail at random (``Faults.failure_rate``)."""
-
-    RATE_LIMITED = "rate_limited"  # HTTP 429, code 130429
-    SERVER_ERROR = "server_error"  # HTTP 500, code 131000
-    UNAVAILABLE = "unavailable"  # HTTP 503, code 2
-    TIMEOUT = "timeout"  # no answer for ``hold_seconds``, then the connection is closed
-    DROP = "drop"  # the request is read, then the connection is closed without a response
 
 
 class WebhookOrder(enum.StrEnum):
@@ -58,40 +45,24 @@ class ForcedError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     details: str | None = None
 
 
-class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Faults(FaultSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Misbehaviour, changeable while the emulator runs (``PATCH /_emulator/faults``).
 
-    ``latency_ms`` (fixed, or ``[min, max]`` for a uniform range) delays every Graph API request.
-    ``failure_rate`` of the sends fail with one of ``failure_kinds`` (picked uniformly; repeat a kind to
-    weight it); with ``create_before_failing`` a 5xx, timeout or dropped connection strikes after the
-    message was created (its webhooks still come), as when Meta's answer is lost.
+    Latency, random failures of sends, held requests and dropped connections as every emulator has
+    them (``FaultSettings``; a send created before failing still gets its webhooks); a failure of kind
+    ``rate_limited`` is a 429 (code 130429), ``server_error`` a 500 (131000), ``unavailable`` a 503 (2).
     ``next_errors`` are used up one per send, in order; ``recipient_errors`` force an error for a
     customer (by number, any format) and ``sender_errors`` for a business phone-number id.
     Status webhooks are posted ``1 + duplicate_webhooks`` times each, in ``webhook_order``.
     """
 
-    # Checked in __post_init__: msgspec mis-validates Meta constraints inside this union.
-    latency_ms: float | tuple[float, float] = 0.0
-    failure_rate: Probability = 0.0
-    failure_kinds: tuple[FailureKind, ...] = (FailureKind.RATE_LIMITED,)
-    create_before_failing: bool = False
-    hold_seconds: NonNegative = 60.0
     next_errors: tuple[ForcedError, ...] = ()
     recipient_errors: dict[str, ForcedError] = {}
     sender_errors: dict[str, ForcedError] = {}
     duplicate_webhooks: Annotated[int, msgspec.Meta(ge=0, le=10)] = 0
     webhook_order: WebhookOrder = WebhookOrder.IN_ORDER
 
-    def __post_init__(self) -> None:
-        bounds = self.latency_ms if isinstance(self.latency_ms, tuple) else (self.latency_ms,)
-        if min(bounds) < 0:
-            raise ValueError("latency_ms: a latency is at least 0")
-        if bounds[0] > bounds[-1]:
-            raise ValueError("latency_ms: the range's minimum is larger than its maximum")
-        if not self.failure_kinds:
-            raise ValueError("failure_kinds: name at least one kind")
-
-    def normalized(self) -> Faults:
+    def normalized(self) -> Self:
         """The same faults with every recipient key in ``wa_id`` form (digits only)."""
         return msgspec.structs.replace(
             self, recipient_errors={digits(k): v for k, v in self.recipient_errors.items()}
@@ -207,11 +178,3 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
                         f"phone number id {number_id} belongs to {owners[number_id]} and {waba_id}"
                     )
                 owners[number_id] = waba_id
-
-
-def validated(value: S) -> S:
-    """``value`` checked against its declared constraints (built in Python, a Struct is not checked).
-
-    Raises ValueError (msgspec.ValidationError) naming the offending field.
-    """
-    return msgspec.convert(msgspec.to_builtins(value), type(value))

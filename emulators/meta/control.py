@@ -32,18 +32,25 @@ POST   /_emulator/verify            Meta's GET handshake on a callback URL: {"ap
                                     "verify_token"?, "challenge"?}; what came back
 POST   /_emulator/settle            wait until every pending status and webhook has gone out
 POST   /_emulator/reset             forget everything, back to the start-up configuration
+
+Health, faults, stats, settle and reset are every emulator's (emulators/common/control.py); the others
+are defined here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, TypeVar
-
 import msgspec
 from aiohttp import web
 
+from emulators.common.control import (
+    ControlError,
+    add_setting_routes,
+    json_response,
+    read_json,
+    refused_as_control_error,
+)
 from emulators.meta.callbacks import Verification
-from emulators.meta.config import App, Business, Faults, ForcedError, SessionWindow, WebhookSettings
+from emulators.meta.config import App, Business, ForcedError
 from emulators.meta.inbound import InboundMessage
 from emulators.meta.keys import STATE, WEBHOOKS
 from emulators.meta.state import (
@@ -54,8 +61,6 @@ from emulators.meta.state import (
     MessageRecord,
     ReceivedRequest,
 )
-
-T = TypeVar("T")
 
 routes = web.RouteTableDef()
 
@@ -104,62 +109,26 @@ class TokenCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     token: str
 
 
-class ControlError(Exception):
-    pass
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(body=msgspec.json.encode(data), status=status, content_type="application/json")
-
-
-async def _read(request: web.Request, kind: type[T]) -> T:
-    try:
-        return msgspec.json.decode(await request.read() or b"{}", type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise ControlError(str(error)) from error
-
-
-async def _read_object(request: web.Request) -> dict[str, Any]:
-    return await _read(request, dict[str, Any])
-
-
-@web.middleware
-async def control_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except ControlError as error:
-        return _json({"error": str(error)}, status=400)
-    return response
-
-
 def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE]
 
 
-def _merge(current: msgspec.Struct, changes: dict[str, Any], kind: type[T]) -> T:
-    try:
-        return msgspec.convert(msgspec.to_builtins(current) | changes, kind)
-    except (msgspec.ValidationError, ValueError) as error:
-        raise ControlError(str(error)) from error
-
-
-def _apply(action: Any, *args: Any) -> Any:
-    """Run a state change; its LookupError / ValueError is the caller's mistake (a 400)."""
-    try:
-        return action(*args)
-    except (LookupError, ValueError) as error:
-        raise ControlError(str(error)) from error
-
-
-@routes.get("/_emulator/health")
-async def health(_: web.Request) -> web.Response:
-    return _json({"ok": True})
+add_setting_routes(
+    routes, "/_emulator/callbacks", STATE, lambda state: state.webhooks, EmulatorState.set_webhooks
+)
+add_setting_routes(
+    routes,
+    "/_emulator/session_window",
+    STATE,
+    lambda state: state.session_window,
+    EmulatorState.set_session_window,
+)
 
 
 @routes.get("/_emulator/config")
 async def get_config(request: web.Request) -> web.Response:
     state = _state(request)
-    return _json(
+    return json_response(
         {
             "apps": {
                 app_id: {"callback_url": app.callback_url, "verify_token_set": bool(app.verify_token)}
@@ -187,59 +156,9 @@ async def get_config(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/_emulator/faults")
-async def get_faults(request: web.Request) -> web.Response:
-    return _json(_state(request).faults)
-
-
-@routes.patch("/_emulator/faults")
-async def patch_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_faults(_merge(state.faults, await _read_object(request), Faults))
-    return _json(state.faults)
-
-
-@routes.put("/_emulator/faults")
-async def put_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_faults(await _read(request, Faults))
-    return _json(state.faults)
-
-
-@routes.delete("/_emulator/faults")
-async def delete_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_faults(state.config.faults)
-    return _json(state.faults)
-
-
-@routes.get("/_emulator/callbacks")
-async def get_callbacks(request: web.Request) -> web.Response:
-    return _json(_state(request).webhooks)
-
-
-@routes.patch("/_emulator/callbacks")
-async def patch_callbacks(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_webhooks(_merge(state.webhooks, await _read_object(request), WebhookSettings))
-    return _json(state.webhooks)
-
-
-@routes.get("/_emulator/session_window")
-async def get_session_window(request: web.Request) -> web.Response:
-    return _json(_state(request).session_window)
-
-
-@routes.patch("/_emulator/session_window")
-async def patch_session_window(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_session_window(_merge(state.session_window, await _read_object(request), SessionWindow))
-    return _json(state.session_window)
-
-
 @routes.post("/_emulator/customer_windows")
 async def set_customer_window(request: web.Request) -> web.Response:
-    command = await _read(request, CustomerWindowCommand)
+    command = await read_json(request, CustomerWindowCommand)
     state = _state(request)
     phone_number_id = command.phone_number_id
     if phone_number_id is None:
@@ -252,7 +171,7 @@ async def set_customer_window(request: web.Request) -> web.Response:
         at = state.now() - command.hours_ago * 3600
     wa_id = state.wa_id_of(command.wa_id)
     state.set_customer_window(phone_number_id, wa_id, at)
-    return _json(
+    return json_response(
         {
             "phone_number_id": phone_number_id,
             "wa_id": wa_id,
@@ -264,34 +183,36 @@ async def set_customer_window(request: web.Request) -> web.Response:
 
 @routes.post("/_emulator/clock")
 async def advance_clock(request: web.Request) -> web.Response:
-    command = await _read(request, ClockCommand)
+    command = await read_json(request, ClockCommand)
     if command.advance_seconds < 0:
         raise ControlError("advance_seconds: the clock only moves forward")
-    return _json({"now": _state(request).advance_clock(command.advance_seconds)})
+    return json_response({"now": _state(request).advance_clock(command.advance_seconds)})
 
 
 @routes.post("/_emulator/apps")
 async def add_app(request: web.Request) -> web.Response:
-    command = await _read(request, AppCommand)
+    command = await read_json(request, AppCommand)
     app = App(secret=command.secret, callback_url=command.callback_url, verify_token=command.verify_token)
-    _apply(_state(request).add_app, command.app_id, app)
-    return _json({"app_id": command.app_id}, status=201)
+    with refused_as_control_error():
+        _state(request).add_app(command.app_id, app)
+    return json_response({"app_id": command.app_id}, status=201)
 
 
 @routes.post("/_emulator/businesses")
 async def add_business(request: web.Request) -> web.Response:
-    command = await _read(request, BusinessCommand)
+    command = await read_json(request, BusinessCommand)
     fields = {name: getattr(command, name) for name in Business.__struct_fields__}
-    _apply(_state(request).add_business, command.waba_id, Business(**fields))
-    return _json({"waba_id": command.waba_id}, status=201)
+    with refused_as_control_error():
+        _state(request).add_business(command.waba_id, Business(**fields))
+    return json_response({"waba_id": command.waba_id}, status=201)
 
 
 @routes.post("/_emulator/tokens/expire")
 async def expire_token(request: web.Request) -> web.Response:
-    command = await _read(request, TokenCommand)
+    command = await read_json(request, TokenCommand)
     if not _state(request).expire_token(command.token):
         raise ControlError("no business has that (live) token")
-    return _json({"expired": True})
+    return json_response({"expired": True})
 
 
 def received_json(record: ReceivedRequest) -> dict[str, object]:
@@ -392,28 +313,28 @@ def verification_json(verification: Verification) -> dict[str, object]:
 async def list_requests(request: web.Request) -> web.Response:
     outcome = request.query.get("outcome")
     records = [r for r in _state(request).requests if outcome is None or r.outcome == outcome]
-    return _json({"requests": [received_json(r) for r in records]})
+    return json_response({"requests": [received_json(r) for r in records]})
 
 
 @routes.get("/_emulator/messages")
 async def list_messages(request: web.Request) -> web.Response:
-    return _json({"messages": [message_json(m) for m in _state(request).messages.values()]})
+    return json_response({"messages": [message_json(m) for m in _state(request).messages.values()]})
 
 
 @routes.get("/_emulator/inbound")
 async def list_inbound(request: web.Request) -> web.Response:
-    return _json({"inbound": [inbound_json(m) for m in _state(request).inbound.values()]})
+    return json_response({"inbound": [inbound_json(m) for m in _state(request).inbound.values()]})
 
 
 @routes.get("/_emulator/media")
 async def list_media(request: web.Request) -> web.Response:
-    return _json({"media": [media_json(m) for m in _state(request).media.values()]})
+    return json_response({"media": [media_json(m) for m in _state(request).media.values()]})
 
 
 @routes.get("/_emulator/reads")
 async def list_reads(request: web.Request) -> web.Response:
     reads = _state(request).reads
-    return _json(
+    return json_response(
         {
             "reads": [
                 {
@@ -430,65 +351,41 @@ async def list_reads(request: web.Request) -> web.Response:
 
 @routes.get("/_emulator/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    return _json({"webhooks": [delivery_json(d) for d in _state(request).deliveries]})
-
-
-@routes.get("/_emulator/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = _state(request)
-    return _json({"stats": dict(sorted(state.stats.items())), "messages": len(state.messages)})
+    return json_response({"webhooks": [delivery_json(d) for d in _state(request).deliveries]})
 
 
 @routes.post("/_emulator/inbound")
 async def inbound(request: web.Request) -> web.Response:
-    message = await _read(request, InboundMessage)
-    delivery = await _apply_async(request.app[WEBHOOKS].send_inbound(message))
-    return _json(delivery_json(delivery), status=201)
+    message = await read_json(request, InboundMessage)
+    with refused_as_control_error():
+        delivery = await request.app[WEBHOOKS].send_inbound(message)
+    return json_response(delivery_json(delivery), status=201)
 
 
 @routes.post("/_emulator/inbound/batch")
 async def inbound_batch(request: web.Request) -> web.Response:
-    batch = await _read(request, InboundBatch)
-    delivery = await _apply_async(request.app[WEBHOOKS].send_inbound_batch(batch.messages, merge=batch.merge))
-    return _json(delivery_json(delivery), status=201)
+    batch = await read_json(request, InboundBatch)
+    with refused_as_control_error():
+        delivery = await request.app[WEBHOOKS].send_inbound_batch(batch.messages, merge=batch.merge)
+    return json_response(delivery_json(delivery), status=201)
 
 
 @routes.post("/_emulator/statuses")
 async def post_status(request: web.Request) -> web.Response:
-    command = await _read(request, StatusCommand)
-    webhooks = request.app[WEBHOOKS]
-    delivery = await _apply_async(webhooks.send_status(command.message_id, command.status, command.error))
-    return _json(delivery_json(delivery), status=201)
+    command = await read_json(request, StatusCommand)
+    with refused_as_control_error():
+        delivery = await request.app[WEBHOOKS].send_status(command.message_id, command.status, command.error)
+    return json_response(delivery_json(delivery), status=201)
 
 
 @routes.post("/_emulator/verify")
 async def verify(request: web.Request) -> web.Response:
-    command = await _read(request, VerifyCommand)
-    verification = await _apply_async(
-        request.app[WEBHOOKS].verify(
+    command = await read_json(request, VerifyCommand)
+    with refused_as_control_error():
+        verification = await request.app[WEBHOOKS].verify(
             app_id=command.app_id,
             url=command.url,
             verify_token=command.verify_token,
             challenge=command.challenge,
         )
-    )
-    return _json(verification_json(verification))
-
-
-@routes.post("/_emulator/settle")
-async def settle(request: web.Request) -> web.Response:
-    await _state(request).settle()
-    return _json({"settled": True})
-
-
-@routes.post("/_emulator/reset")
-async def reset(request: web.Request) -> web.Response:
-    await _state(request).reset()
-    return _json({"reset": True})
-
-
-async def _apply_async(work: Awaitable[T]) -> T:
-    try:
-        return await work
-    except (LookupError, ValueError) as error:
-        raise ControlError(str(error)) from error
+    return json_response(verification_json(verification))

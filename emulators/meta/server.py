@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from aiohttp import web
-
+from emulators.common.server import RunningEmulatorBase, serve_until_cancelled, serving
 from emulators.meta.app import create_app
 from emulators.meta.callbacks import Verification, Webhooks
 from emulators.meta.config import EmulatorConfig, ForcedError
@@ -16,23 +14,11 @@ from emulators.meta.inbound import InboundMessage
 from emulators.meta.keys import WEBHOOKS
 from emulators.meta.state import Delivery, EmulatorState
 
-SHUTDOWN_SECONDS = 2.0
-
 
 @dataclass(frozen=True, slots=True)
-class RunningEmulator:
+class RunningEmulator(RunningEmulatorBase[EmulatorState, Webhooks]):
     """A started emulator: point a Graph API client at ``base_url`` (``{base_url}/v23.0/...``);
     inspect or change ``state``; make customers write with ``send_inbound``."""
-
-    base_url: str
-    state: EmulatorState
-    webhooks: Webhooks
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
-
-    async def reset(self) -> None:
-        await self.state.reset()
 
     async def send_inbound(self, message: InboundMessage) -> Delivery:
         """A customer writes: post the signed webhook (see ``InboundMessage``)."""
@@ -69,18 +55,8 @@ async def running_emulator(
     """Serve the emulator on ``host:port`` (0: any free port) for the duration of the block."""
     state = EmulatorState(config)
     app = create_app(state)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        display_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-        yield RunningEmulator(
-            base_url=f"http://{display_host}:{bound_port}", state=state, webhooks=app[WEBHOOKS]
-        )
-    finally:
-        await runner.cleanup()
+    async with serving(app, host, port) as base_url:
+        yield RunningEmulator(base_url=base_url, state=state, webhooks=app[WEBHOOKS])
 
 
 async def serve(
@@ -90,7 +66,4 @@ async def serve(
     on_ready: Callable[[RunningEmulator], None] | None = None,
 ) -> None:
     """Run until cancelled (Ctrl-C under ``asyncio.run``)."""
-    async with running_emulator(config, host, port) as emulator:
-        if on_ready is not None:
-            on_ready(emulator)
-        await asyncio.Event().wait()
+    await serve_until_cancelled(running_emulator(config, host, port), on_ready)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import enum
 import hashlib
 import hmac
-import random
 import time
-from collections import Counter, deque
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
+from emulators.common.settings import merged, validated
+from emulators.common.state import EmulatorStateBase, PostedWebhook, RequestRecord, utcnow
 from emulators.meta.config import (
     App,
     Business,
@@ -27,7 +24,6 @@ from emulators.meta.config import (
     SessionWindow,
     WebhookSettings,
     digits,
-    validated,
 )
 from emulators.meta.errors import ResolvedError
 
@@ -134,42 +130,30 @@ class MediaUrl:
     expires_at: float
 
 
-@dataclass(slots=True)
-class ReceivedRequest:
+@dataclass(slots=True, kw_only=True)
+class ReceivedRequest(RequestRecord):
     """One request to the Graph API, kept with its raw content for assertions."""
 
-    id: int
-    received_at: datetime
-    method: str
-    path: str
     version: str | None
     object_id: str
     auth: AuthUsed
     body: Any = None  # the decoded JSON body, if it was JSON
     form: dict[str, str] = field(default_factory=dict)  # a multipart upload's fields (the file's name)
-    outcome: str = "pending"
-    http_status: int | None = None
-    error_code: int | None = None
     message_id: str | None = None
     media_id: str | None = None
 
 
-@dataclass(slots=True)
-class Delivery:
-    """One webhook POST the emulator made (one attempt of it)."""
+@dataclass(slots=True, kw_only=True)
+class Delivery(PostedWebhook):
+    """One webhook POST the emulator made (one attempt of it); ``kind`` is "status", "inbound", or
+    "batch" when it carries several events."""
 
-    kind: str  # "status", "inbound", or "batch" when it carries several events
-    url: str
     app_id: str
     body: str  # the raw JSON, exactly as signed
     signature: str  # the X-Hub-Signature-256 header value
     message_ids: tuple[str, ...]
     statuses: tuple[str, ...]
-    sent_at: datetime
     attempt: int = 1
-    http_status: int | None = None
-    error: str | None = None
-    response_body: str = ""
 
     @property
     def payload(self) -> Any:
@@ -194,45 +178,33 @@ class _Data:
     inbound: dict[str, InboundRecord] = field(default_factory=dict)
     media: dict[str, MediaRecord] = field(default_factory=dict)
     media_urls: dict[str, MediaUrl] = field(default_factory=dict)
-    requests: deque[ReceivedRequest] = field(default_factory=deque)
-    deliveries: deque[Delivery] = field(default_factory=deque)
     reads: list[ReadReceipt] = field(default_factory=list)
     windows: dict[tuple[str, str], float] = field(default_factory=dict)
     conversations: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
-    stats: Counter[str] = field(default_factory=Counter)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 _WAMID_ALPHABET = "0123456789ABCDEF"
 
 
-class EmulatorState:
+class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
     """The running emulator's state. Tests may read it directly; change it through the methods."""
 
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
-        self.config = validated(config or EmulatorConfig())
-        self.rng = random.Random(self.config.seed)  # noqa: S311 - fault injection, not cryptography
-        self.closing = asyncio.Event()
-        self.clock_offset = 0.0
-        self._background: set[asyncio.Task[None]] = set()
-        self._next_request_id = 0
-        self._data = _Data()
-        self._load(self.config)
+    config: EmulatorConfig
 
-    def _load(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        super().__init__(validated(config or EmulatorConfig()))
+
+    def _load(self) -> None:
+        super()._load()
+        config = self.config
+        self.clock_offset = 0.0
         self.apps: dict[str, App] = dict(config.apps)
         self.businesses: dict[str, Business] = dict(config.businesses)
         self.wa_ids: dict[str, str] = {digits(k): digits(v) for k, v in config.wa_ids.items()}
-        self.faults: Faults = config.faults.normalized()
         self.webhooks: WebhookSettings = config.webhooks
         self.session_window: SessionWindow = config.session_window
         self._index()
-        self._data = _Data(
-            requests=deque(maxlen=config.max_records), deliveries=deque(maxlen=config.max_records)
-        )
+        self._data = _Data()
 
     def _index(self) -> None:
         self._lines: dict[str, Line] = {}
@@ -276,26 +248,12 @@ class EmulatorState:
         return self._data.media
 
     @property
-    def requests(self) -> list[ReceivedRequest]:
-        return list(self._data.requests)
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        return list(self._data.deliveries)
-
-    @property
     def reads(self) -> list[ReadReceipt]:
         return list(self._data.reads)
 
-    @property
-    def stats(self) -> Counter[str]:
-        return self._data.stats
-
     def status_webhooks(self, message_id: str | None = None) -> list[Delivery]:
         return [
-            d
-            for d in self._data.deliveries
-            if d.statuses and (message_id is None or message_id in d.message_ids)
+            d for d in self.deliveries if d.statuses and (message_id is None or message_id in d.message_ids)
         ]
 
     def record_request(
@@ -309,9 +267,8 @@ class EmulatorState:
         body: Any = None,
         form: dict[str, str] | None = None,
     ) -> ReceivedRequest:
-        self._next_request_id += 1
         record = ReceivedRequest(
-            id=self._next_request_id,
+            id=self._next_request_id(),
             received_at=utcnow(),
             method=method,
             path=path,
@@ -321,9 +278,7 @@ class EmulatorState:
             body=body,
             form=form or {},
         )
-        self._data.requests.append(record)
-        self._data.stats["requests"] += 1
-        return record
+        return self._keep_request(record)
 
     def finish_request(
         self,
@@ -334,18 +289,13 @@ class EmulatorState:
         error_code: int | None = None,
         message_id: str | None = None,
     ) -> None:
-        record.outcome = outcome
-        record.http_status = http_status
-        record.error_code = error_code
         if message_id is not None:
             record.message_id = message_id
-        self._data.stats[f"outcome.{outcome}"] += 1
-        if error_code is not None:
-            self._data.stats[f"error.{error_code}"] += 1
+        super().finish_request(record, outcome, http_status=http_status, error_code=error_code)
 
     def record_delivery(self, delivery: Delivery) -> None:
-        self._data.deliveries.append(delivery)
-        self._data.stats[f"webhooks.{delivery.kind}.{'ok' if delivery.ok else 'failed'}"] += 1
+        super().record_delivery(delivery)
+        self.stats[f"webhooks.{delivery.kind}.{'ok' if delivery.ok else 'failed'}"] += 1
 
     def add_message(self, message: MessageRecord) -> None:
         self._data.messages[message.id] = message
@@ -475,16 +425,6 @@ class EmulatorState:
 
     # -- behaviour ------------------------------------------------------------------------------
 
-    def set_faults(self, faults: Faults) -> None:
-        """Replace the faults; ValueError (msgspec.ValidationError) if a value is out of range."""
-        self.faults = validated(faults).normalized()
-
-    def update_faults(self, **changes: Any) -> Faults:
-        """Change some fault settings, e.g. ``update_faults(failure_rate=0.5)``; the result is validated."""
-        merged = msgspec.to_builtins(self.faults) | msgspec.to_builtins(changes)
-        self.set_faults(msgspec.convert(merged, Faults))
-        return self.faults
-
     def take_next_error(self) -> ForcedError | None:
         """The first of ``next_errors``, used up."""
         if not self.faults.next_errors:
@@ -497,16 +437,14 @@ class EmulatorState:
         self.webhooks = validated(settings)
 
     def update_webhooks(self, **changes: Any) -> WebhookSettings:
-        merged = msgspec.to_builtins(self.webhooks) | msgspec.to_builtins(changes)
-        self.set_webhooks(msgspec.convert(merged, WebhookSettings))
+        self.set_webhooks(merged(self.webhooks, changes))
         return self.webhooks
 
     def set_session_window(self, window: SessionWindow) -> None:
         self.session_window = validated(window)
 
     def update_session_window(self, **changes: Any) -> SessionWindow:
-        merged = msgspec.to_builtins(self.session_window) | msgspec.to_builtins(changes)
-        self.set_session_window(msgspec.convert(merged, SessionWindow))
+        self.set_session_window(merged(self.session_window, changes))
         return self.session_window
 
     # -- ids ------------------------------------------------------------------------------------
@@ -522,32 +460,3 @@ class EmulatorState:
 
     def new_fbtrace_id(self) -> str:
         return base64.urlsafe_b64encode(self.rng.randbytes(17)).decode().rstrip("=")
-
-    # -- background work ------------------------------------------------------------------------
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``work`` in the background; reset() and shutdown cancel it."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    async def cancel_background(self) -> None:
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def settle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a plain deadline
-        """Wait until every message's progression and webhook has finished (for tests)."""
-        async with asyncio.timeout(timeout):
-            while self._background:
-                await asyncio.gather(*list(self._background), return_exceptions=True)
-
-    async def reset(self) -> None:
-        """Forget every message, medium, request and webhook; return to the start-up configuration."""
-        await self.cancel_background()
-        self.rng = random.Random(self.config.seed)  # noqa: S311 - fault injection, not cryptography
-        self.clock_offset = 0.0
-        self._next_request_id = 0
-        self._load(self.config)

@@ -12,6 +12,7 @@ account's Basic credentials, see media.py), fault injection, and a JSON control 
 ``/_emulator/`` (see control.py). ``wa-gateway twilio-emulator`` runs it as a process.
 """
 
+from emulators.common.settings import FailureKind
 from emulators.twilio.app import create_app
 from emulators.twilio.callbacks import SIGNATURE_HEADER, sign
 from emulators.twilio.config import (
@@ -19,7 +20,6 @@ from emulators.twilio.config import (
     CallbackOrder,
     CallbackSettings,
     EmulatorConfig,
-    FailureKind,
     Faults,
     ForcedError,
     MediaFile,

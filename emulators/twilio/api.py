@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from emulators.common.faults import apply_latency, pick_failure, unanswered
+from emulators.common.settings import FailureKind
+from emulators.common.state import utcnow
 from emulators.twilio import errors
-from emulators.twilio.config import WHATSAPP_PREFIX, FailureKind, ForcedError, Stage
-from emulators.twilio.faults import apply_latency, drop_connection, hold, pick_failure
+from emulators.twilio.config import WHATSAPP_PREFIX, ForcedError, Stage
 from emulators.twilio.keys import STATE, WEBHOOKS
-from emulators.twilio.state import AuthUsed, EmulatorState, MessageRecord, ReceivedRequest, utcnow
+from emulators.twilio.state import AuthUsed, EmulatorState, MessageRecord, ReceivedRequest
 from emulators.twilio.wire import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -30,10 +32,6 @@ CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 GEO_ACTION = re.compile(r"geo:(?P<latitude>-?\d{1,2}(\.\d+)?),(?P<longitude>-?\d{1,3}(\.\d+)?)(\|[^|]*)?")
 DATE_FILTERS = ("DateSent", "DateSent<", "DateSent>")
 
-# Failures that can strike after the message was created (Faults.create_before_failing); a 429 cannot.
-_AFTER_CREATE = frozenset(
-    {FailureKind.SERVER_ERROR, FailureKind.UNAVAILABLE, FailureKind.TIMEOUT, FailureKind.DROP}
-)
 _FAILURES: dict[FailureKind, tuple[int, int]] = {
     FailureKind.RATE_LIMITED: (errors.RATE_LIMITED, 429),
     FailureKind.SERVER_ERROR: (errors.INTERNAL_ERROR, 500),
@@ -112,7 +110,7 @@ async def create_message(request: web.Request) -> web.StreamResponse:
     if not auth.ok:
         return _fail(state, record, TwilioError.of(errors.AUTHENTICATE), "unauthorized")
     failure = pick_failure(state)
-    if failure is not None and not (state.faults.create_before_failing and failure in _AFTER_CREATE):
+    if failure is not None and state.faults.strikes_before_creation(failure):
         return await _answer_failure(request, state, record, failure)
     try:
         draft = _validate(record, state)
@@ -153,21 +151,16 @@ async def _answer_failure(
     request: web.Request, state: EmulatorState, record: ReceivedRequest, failure: FailureKind
 ) -> web.StreamResponse:
     """The answer of a request failing on purpose (``Faults.failure_rate``)."""
-    sid = record.message_sid
-    if failure is FailureKind.DROP:
-        state.finish_request(record, "dropped", message_sid=sid)
-        return drop_connection(request)
-    if failure is FailureKind.TIMEOUT:
-        await hold(state)
-        state.finish_request(record, "timed_out", message_sid=sid)
-        return drop_connection(request)
+    no_answer = await unanswered(request, state, record, failure)
+    if no_answer is not None:
+        return no_answer
     code, status = _FAILURES[failure]
     error = TwilioError.of(
         code,
         http_status=status,
         headers={"Retry-After": str(state.faults.retry_after_seconds)} if status == 429 else None,
     )
-    state.finish_request(record, failure.value, http_status=status, error_code=code, message_sid=sid)
+    state.finish_request(record, failure.value, http_status=status, error_code=code)
     return error.response()
 
 

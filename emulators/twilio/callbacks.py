@@ -7,18 +7,16 @@ own ``RequestValidator`` with the account's auth token over the URL and every po
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 
-import aiohttp
 from twilio.request_validator import RequestValidator
 
+from emulators.common.state import utcnow
+from emulators.common.webhooks import WebhookClient
 from emulators.twilio.config import WHATSAPP_PREFIX, CallbackOrder, MediaFile, bare_number
 from emulators.twilio.errors import ResolvedError
-from emulators.twilio.state import Delivery, EmulatorState, MediaRecord, MessageRecord, utcnow
+from emulators.twilio.state import Delivery, EmulatorState, MediaRecord, MessageRecord
 from emulators.twilio.wire import inbound_params, status_callback_params
-
-logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
@@ -30,24 +28,12 @@ def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     return signature
 
 
-class Webhooks:
-    """Posts signed webhooks with its own HTTP session (proxy variables ignored).
-
-    ``open()`` it inside the event loop that will post (the application's start-up does).
-    """
+class Webhooks(WebhookClient):
+    """Posts signed webhooks: a message's status callbacks, and inbound messages."""
 
     def __init__(self, state: EmulatorState) -> None:
+        super().__init__()
         self._state = state
-        self._session: aiohttp.ClientSession | None = None
-
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(trust_env=False)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def post(
         self,
@@ -77,16 +63,9 @@ class Webhooks:
             "User-Agent": "TwilioProxy/1.1",
             "I-Twilio-Idempotency-Token": self._state.new_sid(""),
         }
-        timeout = aiohttp.ClientTimeout(total=self._state.callbacks.timeout_seconds)
-        if self._session is None:
-            raise RuntimeError("Webhooks.open() was not called")
-        try:
-            async with self._session.post(url, data=dict(params), headers=headers, timeout=timeout) as reply:
-                delivery.http_status = reply.status
-                delivery.response_body = (await reply.text())[:2000]
-        except (aiohttp.ClientError, TimeoutError) as error:
-            delivery.error = f"{type(error).__name__}: {error}"
-            logger.info("webhook %s to %s failed: %s", kind, url, delivery.error)
+        await self.post_once(
+            delivery, data=params, headers=headers, timeout_seconds=self._state.callbacks.timeout_seconds
+        )
         self._state.record_delivery(delivery)
         return delivery
 

@@ -7,32 +7,19 @@ and the JSON control API (``/_emulator/...``).
 from __future__ import annotations
 
 import enum
-from typing import Annotated, TypeVar
+from typing import Annotated, Self
 
 import msgspec
 
-Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
+from emulators.common.settings import FaultSettings, NonNegative
 
 WHATSAPP_PREFIX = "whatsapp:"
-
-S = TypeVar("S", bound=msgspec.Struct)
 
 
 def bare_number(address: str) -> str:
     """``whatsapp:+14155238886`` → ``+14155238886``; the key used for per-number settings."""
     text = address.strip()
     return text[len(WHATSAPP_PREFIX) :] if text.lower().startswith(WHATSAPP_PREFIX) else text
-
-
-class FailureKind(enum.StrEnum):
-    """Ways a message-creation request can fail at random (``Faults.failure_rate``)."""
-
-    RATE_LIMITED = "rate_limited"  # HTTP 429, code 20429, with a Retry-After header
-    SERVER_ERROR = "server_error"  # HTTP 500, code 20500
-    UNAVAILABLE = "unavailable"  # HTTP 503, code 20503
-    TIMEOUT = "timeout"  # no answer for ``hold_seconds``, then the connection is closed
-    DROP = "drop"  # the request is read, then the connection is closed without a response
 
 
 class CallbackOrder(enum.StrEnum):
@@ -57,25 +44,18 @@ class ForcedError(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     message: str | None = None
 
 
-class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Faults(FaultSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Misbehaviour, changeable while the emulator runs (``PATCH /_emulator/faults``).
 
-    ``latency_ms`` (fixed, or ``[min, max]`` for a uniform range) delays every Twilio API request.
-    ``failure_rate`` of the message-creation requests fail with one of ``failure_kinds`` (picked
-    uniformly; repeat a kind to weight it); with ``create_before_failing`` a 5xx, timeout or dropped
-    connection strikes after the message was created, as when Twilio's answer is lost.
-    ``to_errors``/``from_errors`` force an error for a number (``+E164``, with or without
+    Latency, random failures of message-creation requests, held requests and dropped connections as
+    every emulator has them (``FaultSettings``); a failure of kind ``rate_limited`` is a 429 (code
+    20429) with ``Retry-After: retry_after_seconds``, ``server_error`` a 500 (20500), ``unavailable`` a
+    503 (20503). ``to_errors``/``from_errors`` force an error for a number (``+E164``, with or without
     ``whatsapp:``). Status callbacks are posted ``1 + duplicate_callbacks`` times each, in
     ``callback_order``. ``media_error_status`` makes every GET of a MediaUrl fail with that status.
     """
 
-    # Checked in __post_init__: msgspec 0.22 mis-validates Meta constraints inside this union.
-    latency_ms: float | tuple[float, float] = 0.0
-    failure_rate: Probability = 0.0
-    failure_kinds: tuple[FailureKind, ...] = (FailureKind.RATE_LIMITED,)
-    create_before_failing: bool = False
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=0)] = 1
-    hold_seconds: NonNegative = 60.0
     to_errors: dict[str, ForcedError] = {}
     from_errors: dict[str, ForcedError] = {}
     duplicate_callbacks: Annotated[int, msgspec.Meta(ge=0, le=10)] = 0
@@ -83,19 +63,10 @@ class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     # Every GET of a MediaUrl is answered with this status (and Twilio's error body) while it is set.
     media_error_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
 
-    def __post_init__(self) -> None:
-        bounds = self.latency_ms if isinstance(self.latency_ms, tuple) else (self.latency_ms,)
-        if min(bounds) < 0:
-            raise ValueError("latency_ms: a latency is at least 0")
-        if bounds[0] > bounds[-1]:
-            raise ValueError("latency_ms: the range's minimum is larger than its maximum")
-        if not self.failure_kinds:
-            raise ValueError("failure_kinds: name at least one kind")
-
     def error_for(self, *, to: str, from_: str) -> ForcedError | None:
         return self.to_errors.get(bare_number(to)) or self.from_errors.get(bare_number(from_))
 
-    def normalized(self) -> Faults:
+    def normalized(self) -> Self:
         """The same faults with every per-number key in bare ``+E164`` form."""
         return msgspec.structs.replace(
             self,
@@ -153,11 +124,3 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # How long the CDN URL a MediaUrl redirects to stays valid.
     media_url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
     seed: int | None = None
-
-
-def validated(value: S) -> S:
-    """``value`` checked against its declared constraints (built in Python, a Struct is not checked).
-
-    Raises ValueError (msgspec.ValidationError) naming the offending field.
-    """
-    return msgspec.convert(msgspec.to_builtins(value), type(value))

@@ -14,21 +14,27 @@ GET    /_emulator/webhooks    every webhook posted (status callbacks and inbound
 GET    /_emulator/media       every media file customers sent, and every request for one
 GET    /_emulator/stats       counts by outcome
 POST   /_emulator/inbound     post a signed inbound WhatsApp message to a URL (see InboundCommand)
+POST   /_emulator/settle      wait until every pending status callback has gone out
 POST   /_emulator/reset       forget everything, back to the start-up configuration
+
+Health, faults, stats, settle and reset are every emulator's (emulators/common/control.py); the others
+are defined here.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 import msgspec
 from aiohttp import web
 
-from emulators.twilio.config import CallbackSettings, Faults, MediaFile
+from emulators.common.control import (
+    add_setting_routes,
+    json_response,
+    read_json,
+    refused_as_control_error,
+)
+from emulators.twilio.config import MediaFile
 from emulators.twilio.keys import STATE, WEBHOOKS
 from emulators.twilio.state import Delivery, EmulatorState, ReceivedRequest
-
-T = TypeVar("T")
 
 routes = web.RouteTableDef()
 
@@ -56,54 +62,19 @@ class AccountCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     api_keys: dict[str, str] = {}  # key SID → secret
 
 
-class ControlError(Exception):
-    pass
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(body=msgspec.json.encode(data), status=status, content_type="application/json")
-
-
-async def _read(request: web.Request, kind: type[T]) -> T:
-    try:
-        return msgspec.json.decode(await request.read() or b"{}", type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise ControlError(str(error)) from error
-
-
-async def _read_object(request: web.Request) -> dict[str, Any]:
-    return await _read(request, dict[str, Any])
-
-
-@web.middleware
-async def control_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except ControlError as error:
-        return _json({"error": str(error)}, status=400)
-    return response
-
-
 def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE]
 
 
-def _merge(current: msgspec.Struct, changes: dict[str, Any], kind: type[T]) -> T:
-    try:
-        return msgspec.convert(msgspec.to_builtins(current) | changes, kind)
-    except msgspec.ValidationError as error:
-        raise ControlError(str(error)) from error
-
-
-@routes.get("/_emulator/health")
-async def health(_: web.Request) -> web.Response:
-    return _json({"ok": True})
+add_setting_routes(
+    routes, "/_emulator/callbacks", STATE, lambda state: state.callbacks, EmulatorState.set_callbacks
+)
 
 
 @routes.get("/_emulator/config")
 async def get_config(request: web.Request) -> web.Response:
     state = _state(request)
-    return _json(
+    return json_response(
         {
             "accounts": sorted(state.accounts),
             "api_keys": {sid: key.account_sid for sid, key in state.api_keys.items()},
@@ -116,52 +87,14 @@ async def get_config(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/_emulator/faults")
-async def get_faults(request: web.Request) -> web.Response:
-    return _json(_state(request).faults)
-
-
-@routes.patch("/_emulator/faults")
-async def patch_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_faults(_merge(state.faults, await _read_object(request), Faults))
-    return _json(state.faults)
-
-
-@routes.put("/_emulator/faults")
-async def put_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_faults(await _read(request, Faults))
-    return _json(state.faults)
-
-
-@routes.delete("/_emulator/faults")
-async def delete_faults(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_faults(state.config.faults)
-    return _json(state.faults)
-
-
-@routes.get("/_emulator/callbacks")
-async def get_callbacks(request: web.Request) -> web.Response:
-    return _json(_state(request).callbacks)
-
-
-@routes.patch("/_emulator/callbacks")
-async def patch_callbacks(request: web.Request) -> web.Response:
-    state = _state(request)
-    state.set_callbacks(_merge(state.callbacks, await _read_object(request), CallbackSettings))
-    return _json(state.callbacks)
-
-
 @routes.post("/_emulator/accounts")
 async def add_account(request: web.Request) -> web.Response:
-    command = await _read(request, AccountCommand)
+    command = await read_json(request, AccountCommand)
     state = _state(request)
     state.add_account(command.account_sid, command.auth_token, command.senders)
     for key_sid, secret in command.api_keys.items():
         state.add_api_key(key_sid, command.account_sid, secret)
-    return _json({"account_sid": command.account_sid}, status=201)
+    return json_response({"account_sid": command.account_sid}, status=201)
 
 
 def received_json(record: ReceivedRequest, state: EmulatorState) -> dict[str, object]:
@@ -203,18 +136,18 @@ async def list_received(request: web.Request) -> web.Response:
     state = _state(request)
     outcome = request.query.get("outcome")
     records = [r for r in state.requests if outcome is None or r.outcome == outcome]
-    return _json({"messages": [received_json(r, state) for r in records]})
+    return json_response({"messages": [received_json(r, state) for r in records]})
 
 
 @routes.get("/_emulator/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
-    return _json({"webhooks": [delivery_json(d) for d in _state(request).deliveries]})
+    return json_response({"webhooks": [delivery_json(d) for d in _state(request).deliveries]})
 
 
 @routes.get("/_emulator/media")
 async def list_media(request: web.Request) -> web.Response:
     state = _state(request)
-    return _json(
+    return json_response(
         {
             "media": [
                 {
@@ -242,19 +175,13 @@ async def list_media(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/_emulator/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = _state(request)
-    return _json({"stats": dict(sorted(state.stats.items())), "messages": len(state.messages)})
-
-
 @routes.post("/_emulator/inbound")
 async def inbound(request: web.Request) -> web.Response:
-    command = await _read(request, InboundCommand)
+    command = await read_json(request, InboundCommand)
     state = _state(request)
     if state.base_url is None:
         state.base_url = str(request.url.origin())
-    try:
+    with refused_as_control_error():
         delivery = await request.app[WEBHOOKS].send_inbound(
             url=command.url,
             from_=command.from_,
@@ -268,12 +195,4 @@ async def inbound(request: web.Request) -> web.Response:
             signed_url=command.signed_url,
             media=command.media,
         )
-    except LookupError as error:
-        raise ControlError(str(error)) from error
-    return _json(delivery_json(delivery), status=201)
-
-
-@routes.post("/_emulator/reset")
-async def reset(request: web.Request) -> web.Response:
-    await _state(request).reset()
-    return _json({"reset": True})
+    return json_response(delivery_json(delivery), status=201)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from emulators.common.faults import apply_latency
 from emulators.twilio import errors
 from emulators.twilio.api import TwilioError
-from emulators.twilio.faults import apply_latency
 from emulators.twilio.keys import STATE
 from emulators.twilio.state import AuthKind, AuthUsed, MediaFetch, MediaRecord
 

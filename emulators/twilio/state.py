@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import enum
 import hmac
-import random
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import msgspec
-
-from emulators.twilio.config import (
-    ApiKey,
-    CallbackSettings,
-    EmulatorConfig,
-    Faults,
-    bare_number,
-    validated,
-)
+from emulators.common.settings import merged, validated
+from emulators.common.state import EmulatorStateBase, PostedWebhook, RequestRecord, utcnow
+from emulators.twilio.config import ApiKey, CallbackSettings, EmulatorConfig, Faults, bare_number
 
 
 class AuthKind(enum.StrEnum):
@@ -69,38 +59,26 @@ class MessageRecord:
     auth: AuthUsed | None = None
 
 
-@dataclass(slots=True)
-class ReceivedRequest:
+@dataclass(slots=True, kw_only=True)
+class ReceivedRequest(RequestRecord):
     """One request to the Twilio API, kept with its raw fields for assertions."""
 
-    id: int
-    received_at: datetime
-    method: str
-    path: str
     account_sid: str
     auth: AuthUsed
     form: dict[str, list[str]]
     query: dict[str, list[str]]
-    outcome: str = "pending"
-    http_status: int | None = None
-    error_code: int | None = None
     message_sid: str | None = None
 
 
-@dataclass(slots=True)
-class Delivery:
-    """One webhook the emulator posted: a status callback or an inbound message."""
+@dataclass(slots=True, kw_only=True)
+class Delivery(PostedWebhook):
+    """One webhook the emulator posted: a status callback (``kind`` "status") or an inbound message
+    ("inbound")."""
 
-    kind: str  # "status" or "inbound"
-    url: str
     params: dict[str, str]
     signature: str
     message_sid: str
     status: str
-    sent_at: datetime
-    http_status: int | None = None
-    error: str | None = None
-    response_body: str = ""
 
 
 @dataclass(slots=True)
@@ -131,72 +109,41 @@ class MediaFetch:
     media_sid: str | None = None
 
 
-@dataclass(slots=True)
-class _Data:
-    messages: dict[str, MessageRecord] = field(default_factory=dict)
-    requests: deque[ReceivedRequest] = field(default_factory=deque)
-    deliveries: deque[Delivery] = field(default_factory=deque)
-    stats: Counter[str] = field(default_factory=Counter)
-    media: dict[str, MediaRecord] = field(default_factory=dict)
-    cdn_links: dict[str, tuple[str, float]] = field(default_factory=dict)  # token → (media SID, expiry)
-    media_fetches: deque[MediaFetch] = field(default_factory=deque)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-class EmulatorState:
+class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
     """The running emulator's state. Tests may read it directly; change it through the methods."""
 
+    config: EmulatorConfig
+
     def __init__(self, config: EmulatorConfig | None = None) -> None:
-        self.config = validated(config or EmulatorConfig())
-        self.rng = random.Random(self.config.seed)  # noqa: S311 - fault injection, not cryptography
-        self.closing = asyncio.Event()
         # Where the emulator is served, for the MediaUrls it hands out (set once it listens).
         self.base_url: str | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._next_request_id = 0
-        self._data = _Data()
-        self._load(self.config)
+        super().__init__(validated(config or EmulatorConfig()))
 
-    def _load(self, config: EmulatorConfig) -> None:
+    def _load(self) -> None:
+        super()._load()
+        config = self.config
         self.accounts: dict[str, str] = dict(config.accounts)
         self.api_keys: dict[str, ApiKey] = dict(config.api_keys)
         self.senders: dict[str, frozenset[str]] = {
             account: frozenset(bare_number(number) for number in numbers)
             for account, numbers in config.senders.items()
         }
-        self.faults: Faults = config.faults.normalized()
         self.callbacks: CallbackSettings = config.callbacks
-        self._data = _Data(
-            requests=deque(maxlen=config.max_records),
-            deliveries=deque(maxlen=config.max_records),
-            media_fetches=deque(maxlen=config.max_records),
-        )
+        self._messages: dict[str, MessageRecord] = {}
+        self._media: dict[str, MediaRecord] = {}
+        self._cdn_links: dict[str, tuple[str, float]] = {}  # token → (media SID, expiry)
+        self._media_fetches: deque[MediaFetch] = deque(maxlen=config.max_records)
 
     # -- what was received and sent -------------------------------------------------------------
 
     @property
     def messages(self) -> dict[str, MessageRecord]:
-        return self._data.messages
-
-    @property
-    def requests(self) -> list[ReceivedRequest]:
-        return list(self._data.requests)
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        return list(self._data.deliveries)
-
-    @property
-    def stats(self) -> Counter[str]:
-        return self._data.stats
+        return self._messages
 
     def status_callbacks(self, message_sid: str | None = None) -> list[Delivery]:
         return [
             d
-            for d in self._data.deliveries
+            for d in self.deliveries
             if d.kind == "status" and (message_sid is None or d.message_sid == message_sid)
         ]
 
@@ -210,9 +157,8 @@ class EmulatorState:
         form: dict[str, list[str]],
         query: dict[str, list[str]],
     ) -> ReceivedRequest:
-        self._next_request_id += 1
         record = ReceivedRequest(
-            id=self._next_request_id,
+            id=self._next_request_id(),
             received_at=utcnow(),
             method=method,
             path=path,
@@ -221,9 +167,7 @@ class EmulatorState:
             form=form,
             query=query,
         )
-        self._data.requests.append(record)
-        self._data.stats["requests"] += 1
-        return record
+        return self._keep_request(record)
 
     def finish_request(
         self,
@@ -234,51 +178,47 @@ class EmulatorState:
         error_code: int | None = None,
         message_sid: str | None = None,
     ) -> None:
-        record.outcome = outcome
-        record.http_status = http_status
-        record.error_code = error_code
-        record.message_sid = message_sid
-        self._data.stats[f"outcome.{outcome}"] += 1
-        if error_code is not None:
-            self._data.stats[f"error.{error_code}"] += 1
+        if message_sid is not None:
+            record.message_sid = message_sid
+        super().finish_request(record, outcome, http_status=http_status, error_code=error_code)
 
     def record_delivery(self, delivery: Delivery) -> None:
-        self._data.deliveries.append(delivery)
+        super().record_delivery(delivery)
         result = "ok" if delivery.http_status is not None and delivery.http_status < 400 else "failed"
-        self._data.stats[f"{delivery.kind}_callbacks.{result}"] += 1
+        self.stats[f"{delivery.kind}_callbacks.{result}"] += 1
 
     def add_message(self, message: MessageRecord) -> None:
-        self._data.messages[message.sid] = message
+        self._messages[message.sid] = message
 
     # -- media ----------------------------------------------------------------------------------
 
     @property
     def media(self) -> dict[str, MediaRecord]:
-        return self._data.media
+        return self._media
 
     @property
     def media_fetches(self) -> list[MediaFetch]:
-        return list(self._data.media_fetches)
+        return list(self._media_fetches)
 
     def add_media(self, media: MediaRecord) -> None:
-        self._data.media[media.sid] = media
+        self._media[media.sid] = media
 
     def issue_cdn_link(self, media_sid: str) -> str:
         """A token for the CDN URL of ``media_sid``, valid for ``media_url_ttl_seconds``."""
         token = base64.urlsafe_b64encode(self.rng.randbytes(18)).decode()
-        self._data.cdn_links[token] = (media_sid, time.monotonic() + self.config.media_url_ttl_seconds)
+        self._cdn_links[token] = (media_sid, time.monotonic() + self.config.media_url_ttl_seconds)
         return token
 
     def cdn_media(self, token: str) -> MediaRecord | None:
         """The file a CDN token stands for, unless the token is unknown or expired."""
-        link = self._data.cdn_links.get(token)
+        link = self._cdn_links.get(token)
         if link is None or link[1] < time.monotonic():
             return None
-        return self._data.media.get(link[0])
+        return self._media.get(link[0])
 
     def record_media_fetch(self, fetch: MediaFetch) -> None:
-        self._data.media_fetches.append(fetch)
-        self._data.stats[f"media_fetches.{'cdn' if fetch.at_cdn else 'api'}.{fetch.http_status}"] += 1
+        self._media_fetches.append(fetch)
+        self.stats[f"media_fetches.{'cdn' if fetch.at_cdn else 'api'}.{fetch.http_status}"] += 1
 
     # -- accounts -------------------------------------------------------------------------------
 
@@ -319,19 +259,8 @@ class EmulatorState:
 
     # -- behaviour ------------------------------------------------------------------------------
 
-    def set_faults(self, faults: Faults) -> None:
-        """Replace the faults; ValueError (msgspec.ValidationError) if a value is out of range."""
-        self.faults = validated(faults).normalized()
-
-    def update_faults(self, **changes: Any) -> Faults:
-        """Change some fault settings, e.g. ``update_faults(failure_rate=0.5)``; the result is validated."""
-        merged = msgspec.to_builtins(self.faults) | msgspec.to_builtins(changes)
-        self.set_faults(msgspec.convert(merged, Faults))
-        return self.faults
-
     def update_callbacks(self, **changes: Any) -> CallbackSettings:
-        merged = msgspec.to_builtins(self.callbacks) | msgspec.to_builtins(changes)
-        self.set_callbacks(msgspec.convert(merged, CallbackSettings))
+        self.set_callbacks(merged(self.callbacks, changes))
         return self.callbacks
 
     def set_callbacks(self, callbacks: CallbackSettings) -> None:
@@ -339,34 +268,6 @@ class EmulatorState:
 
     def new_sid(self, prefix: str) -> str:
         return prefix + uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
-
-    # -- background work ------------------------------------------------------------------------
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``work`` in the background; reset() and shutdown cancel it."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    async def cancel_background(self) -> None:
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def settle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a plain deadline
-        """Wait until every message's progression and callbacks have finished (for tests)."""
-        async with asyncio.timeout(timeout):
-            while self._background:
-                await asyncio.gather(*list(self._background), return_exceptions=True)
-
-    async def reset(self) -> None:
-        """Forget every message, request and callback; return to the start-up configuration."""
-        await self.cancel_background()
-        self.rng = random.Random(self.config.seed)  # noqa: S311 - fault injection, not cryptography
-        self._next_request_id = 0
-        self._load(self.config)
 
 
 def _same(expected: str, given: str) -> bool:

@@ -282,9 +282,11 @@ async def test_a_caller_the_role_table_does_not_admit_gets_403(
 async def test_tenant_a_gets_404_on_tenant_b_ids(
     world: World, operation: Operation, caller: Caller, owners: dict[str, str]
 ) -> None:
-    values = world.b_values() | {
-        name: (world.a if owner == "A" else world.b).ids[name] for name, owner in owners.items()
-    }
+    values = world.values_for(
+        operation,
+        world.b_values()
+        | {name: (world.a if owner == "A" else world.b).ids[name] for name, owner in owners.items()},
+    )
 
     response = await world.request(operation, values, world.headers(caller, world.a))
 

@@ -23,7 +23,7 @@ from adapters.meta.webhooks import MetaChange, parse_delivery
 from application.errors import MediaTooLarge as FileTooLarge
 from application.inbound.commands import StatusReport
 from application.ports.media import MediaFetchFailed
-from application.ports.providers import LookupResult, OutcomeKind
+from application.ports.providers import LookupResult, OutboundRequest, OutcomeKind, ReadReceiptOutcome
 from domain.administration.tenancy import ProviderAccount, TwilioCredentials
 from domain.messaging.content import (
     Choice,
@@ -36,7 +36,8 @@ from domain.messaging.content import (
     MediaKind,
     Reaction,
 )
-from domain.messaging.messages import MessageContent, MessageStatus, Template
+from domain.messaging.failures import FailureCode
+from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from emulators.meta import (
     App,
     AuthKind,
@@ -342,19 +343,20 @@ async def test_meta_cannot_look_a_message_up_and_is_not_asked(
 
 
 @pytest.mark.parametrize(
-    ("code", "kind", "word_in_reason"),
+    ("code", "kind", "word_in_reason", "failure_code"),
     [
-        (131047, OutcomeKind.REJECTED, "24 hours"),
-        (131026, OutcomeKind.REJECTED, "not on WhatsApp"),
-        (132001, OutcomeKind.REJECTED, "no approved template"),
-        (132000, OutcomeKind.REJECTED, "number of template variables"),
-        (131021, OutcomeKind.REJECTED, "sender's own number"),
-        (133010, OutcomeKind.REJECTED, "not registered"),
-        (130429, OutcomeKind.RETRYABLE, "throughput"),
-        (131056, OutcomeKind.RETRYABLE, "this recipient"),
-        (131000, OutcomeKind.UNKNOWN, "for a reason of its own"),  # a 500: Meta may have it
-        (368, OutcomeKind.RETRYABLE, "blocked"),
-        (131031, OutcomeKind.RETRYABLE, "locked"),
+        (131047, OutcomeKind.REJECTED, "24 hours", FailureCode.SESSION_WINDOW_CLOSED),
+        (131026, OutcomeKind.REJECTED, "not on WhatsApp", FailureCode.RECIPIENT_UNAVAILABLE),
+        (132001, OutcomeKind.REJECTED, "no approved template", FailureCode.TEMPLATE_REJECTED),
+        (132000, OutcomeKind.REJECTED, "number of template variables", FailureCode.TEMPLATE_REJECTED),
+        (131021, OutcomeKind.REJECTED, "sender's own number", FailureCode.RECIPIENT_INVALID),
+        (133010, OutcomeKind.REJECTED, "not registered", FailureCode.ACCOUNT_MISCONFIGURED),
+        (130429, OutcomeKind.RETRYABLE, "throughput", FailureCode.RATE_LIMITED),
+        (131056, OutcomeKind.RETRYABLE, "this recipient", FailureCode.RATE_LIMITED),
+        # a 500: Meta may have it, so it is no failure (yet)
+        (131000, OutcomeKind.UNKNOWN, "for a reason of its own", None),
+        (368, OutcomeKind.RETRYABLE, "blocked", FailureCode.ACCOUNT_SUSPENDED),
+        (131031, OutcomeKind.RETRYABLE, "locked", FailureCode.ACCOUNT_SUSPENDED),
     ],
 )
 async def test_each_error_meta_answers_becomes_its_outcome_with_our_reason(
@@ -363,6 +365,7 @@ async def test_each_error_meta_answers_becomes_its_outcome_with_our_reason(
     code: int,
     kind: OutcomeKind,
     word_in_reason: str,
+    failure_code: FailureCode | None,
 ) -> None:
     emulator.state.update_faults(next_errors=(ForcedError(code, stage=Stage.REQUEST),))
 
@@ -373,6 +376,7 @@ async def test_each_error_meta_answers_becomes_its_outcome_with_our_reason(
     assert outcome.reason is not None
     assert word_in_reason in outcome.reason
     assert outcome.account_problem is (code in (368, 131031))
+    assert outcome.failure_code is failure_code
     assert emulator.state.messages == {}
 
 
@@ -447,6 +451,7 @@ async def test_a_delivery_stage_error_is_accepted_then_reported_failed_by_webhoo
     assert report.message_id == request.message.id
     assert report.error_message is not None
     assert "not on WhatsApp" in report.error_message
+    assert report.failure_code is FailureCode.RECIPIENT_UNAVAILABLE
 
 
 # -- no answer --------------------------------------------------------------------------------------
@@ -675,24 +680,57 @@ async def test_media_of_another_provider_is_not_fetched_from_meta(provider: Meta
     assert no_id.value.permanent
 
 
+def customers_message(wamid: str) -> OutboundRequest:
+    """The customer's message ``wamid``, as the gateway asks for it to be marked read."""
+    request = outbound()
+    inbound = Message.new_inbound(
+        tenant_id=request.tenant.id,
+        sender=request.message.sender,
+        contact=request.message.contact,
+        content=MessageContent(body="Hello?"),
+        provider_sid=wamid,
+        now=NOW,
+    )
+    return OutboundRequest(
+        tenant=request.tenant,
+        message=inbound,
+        account=request.account,
+        provider_number_id=request.provider_number_id,
+        sender_has_account=True,
+    )
+
+
 async def test_a_customers_message_is_marked_read_with_the_typing_indicator(
     emulator: RunningEmulator, provider: MetaMessagingProvider
 ) -> None:
     wamid = await customer_writes(emulator, text={"body": "Hello?"})
 
-    await provider.mark_as_read(meta_account(), PHONE_NUMBER_ID, wamid, typing_indicator=True)
-    await provider.mark_as_read(meta_account(), PHONE_NUMBER_ID, wamid)
+    typing = await provider.mark_read(customers_message(wamid), typing_indicator=True)
+    plain = await provider.mark_read(customers_message(wamid), typing_indicator=False)
 
+    assert (typing.outcome, plain.outcome) == (ReadReceiptOutcome.MARKED, ReadReceiptOutcome.MARKED)
     first, second = emulator.state.reads
     assert (first.message_id, first.typing_indicator) == (wamid, "text")
     assert (second.message_id, second.typing_indicator) == (wamid, None)
 
 
-async def test_marking_a_message_meta_does_not_know_fails(provider: MetaMessagingProvider) -> None:
-    with pytest.raises(GraphRefused) as refused:
-        await provider.mark_as_read(meta_account(), PHONE_NUMBER_ID, "wamid.unknown")
+async def test_marking_a_message_meta_does_not_know_is_refused_with_a_reason(
+    provider: MetaMessagingProvider,
+) -> None:
+    receipt = await provider.mark_read(customers_message("wamid.unknown"), typing_indicator=False)
 
-    assert refused.value.error.code == 100
+    assert receipt.outcome is ReadReceiptOutcome.REFUSED
+    assert receipt.reason
+
+
+async def test_marking_read_with_meta_unreachable_is_unavailable() -> None:
+    unreachable = MetaMessagingProvider(api_base_url=f"http://127.0.0.1:{closed_port()}", timeout_seconds=2)
+    try:
+        receipt = await unreachable.mark_read(customers_message("wamid.any"), typing_indicator=False)
+    finally:
+        await unreachable.aclose()
+
+    assert receipt.outcome is ReadReceiptOutcome.UNAVAILABLE
 
 
 # -- the webhooks that come back --------------------------------------------------------------------

@@ -31,6 +31,7 @@ from adapters.database.tables import (
 from adapters.database.tenant_scope import TENANT_SETTING
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
+from adapters.twilio.errors import TWILIO_ERRORS
 from application.ports.messages import HistoryPosition, HistoryQuery
 from domain.administration.tenancy import (
     MetaCredentials,
@@ -191,14 +192,7 @@ def test_existing_messages_get_their_kind_and_no_content_document(empty_database
     upgrade(empty_database_url, "0013")
     tenant_id = uuid4()
     # messages as of 0013: without kind and content
-    old_messages = sa.table(
-        "messages",
-        *(
-            sa.column(column.name, column.type)
-            for column in messages.c
-            if column.name not in ("kind", "content")
-        ),
-    )
+    old_messages = messages_without("kind", "content", *FAILURE_COLUMNS)
     # (its kind, body, media URLs, Content SID)
     stored = [
         ("text", "hello", [], None),
@@ -240,6 +234,85 @@ def test_existing_messages_get_their_kind_and_no_content_document(empty_database
     )
     downgrade(empty_database_url, "0013")
     assert current_revision(empty_database_url) == "0013"
+
+
+FAILURE_COLUMNS = ("failure_code", "provider", "provider_error_message")
+
+
+def messages_without(*names: str) -> sa.TableClause:
+    """The messages table as an earlier revision had it: without the columns ``names``."""
+    return sa.table(
+        "messages",
+        *(sa.column(column.name, column.type) for column in messages.c if column.name not in names),
+    )
+
+
+def test_existing_failed_messages_get_the_failure_code_of_their_twilio_error(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0015")
+    tenant_id = uuid4()
+    old_messages = messages_without(*FAILURE_COLUMNS)
+    # (status, Twilio's error code, the failure code it gets)
+    stored: list[tuple[str, int | None, str | None]] = [
+        ("failed", 63016, "session-window-closed"),
+        ("undelivered", 63024, "recipient-invalid"),
+        ("failed", 21610, "recipient-opted-out"),
+        ("failed", 99999, "unknown"),  # a code not in the table
+        ("failed", None, "unknown"),  # attempts exhausted, say
+        ("delivered", None, None),
+        ("sent", 30008, None),  # not failed: no failure
+    ]
+    with tenant_rows_writable(empty_database_url) as connection:
+        connection.execute(
+            sa.insert(tenants),
+            {"id": tenant_id, "name": "acme", "provider": "twilio", "status": "active", "created_at": T0},
+        )
+        connection.execute(
+            sa.insert(old_messages),
+            [
+                {
+                    "id": uuid4(),
+                    "tenant_id": tenant_id,
+                    "direction": "outbound",
+                    "status": status,
+                    "sender_number": "+14155238886",
+                    "contact_number": "+14155550100",
+                    "body": f"message {number}",
+                    "media_urls": [],
+                    "error_code": error_code,
+                    "error_message": "why" if error_code else None,
+                    "created_at": T0,
+                    "updated_at": T0,
+                    "kind": "text",
+                }
+                for number, (status, error_code, _) in enumerate(stored)
+            ],
+        )
+
+    upgrade(empty_database_url)
+
+    with tenant_rows_writable(empty_database_url) as connection:
+        rows = connection.execute(
+            sa.select(
+                messages.c.body,
+                messages.c.failure_code,
+                messages.c.provider,
+                messages.c.provider_error_message,
+            )
+        ).all()
+    assert sorted(rows) == sorted(
+        (f"message {number}", failure_code, None, None) for number, (_, _, failure_code) in enumerate(stored)
+    )
+
+    downgrade(empty_database_url, "0015")
+    assert current_revision(empty_database_url) == "0015"
+
+
+def test_the_backfill_agrees_with_twilios_table() -> None:
+    """The migration keeps its own copy of Twilio's table (the adapter's may grow; a migration does not
+    change): each code it knows maps as the adapter maps it."""
+    migration = ScriptDirectory(str(MIGRATIONS_DIRECTORY)).get_revision("0016").module
+    copied: dict[int, str] = migration._TWILIO_FAILURE_CODES
+    assert copied == {code: TWILIO_ERRORS[code].failure.value for code in copied}
 
 
 def conversation_row(

@@ -453,11 +453,37 @@ async def test_a_failure_reported_out_of_order_keeps_its_error_and_reason(world:
     message = await world.message(world.acme, sent["id"])
     assert (message["status"], message["error_code"]) == ("undelivered", 30008)
     assert message["error_message"] == readable_reason(30008, None)
+    assert (message["failure"]["code"], message["failure"]["provider"]) == ("provider-error", "twilio")
     timeline = await world.timeline(world.acme, sent["id"])
     assert [(e.status, e.applied, e.error_code) for e in timeline] == [
         (MessageStatus.UNDELIVERED, True, 30008),
         (MessageStatus.QUEUED, False, None),
     ]
+
+
+async def test_a_message_twilio_reports_outside_the_window_fails_as_session_window_closed(
+    world: World,
+) -> None:
+    await open_the_window(world, world.acme)
+    world.emulator.state.update_faults(to_errors={CUSTOMER: ForcedError(code=63016)})
+
+    sent = await world.send(world.acme, "Are you still there?")
+
+    message = await world.message(world.acme, sent["id"])
+    assert message["status"] in ("failed", "undelivered")
+    failure = message["failure"]
+    assert {key: failure[key] for key in ("code", "provider", "provider_code", "retryable")} == {
+        "code": "session-window-closed",
+        "provider": "twilio",
+        "provider_code": 63016,
+        "retryable": False,
+    }
+    assert failure["reason"] == message["error_message"] == readable_reason(63016, None)
+    assert failure["advice"]
+    filtered = await world.http.get(
+        "/api/messages?failure_code=session-window-closed", headers=world.acme.headers
+    )
+    assert [item["id"] for item in filtered.json()["items"]] == [sent["id"]]
 
 
 async def test_callbacks_that_overtake_the_sends_own_answer_are_not_undone_by_it(world: World) -> None:

@@ -41,6 +41,7 @@ from emulators.twilio import (
     running_emulator,
 )
 from emulators.twilio.command import add_arguments, config_from_arguments
+from tests.support.http_servers import serving
 
 ACCOUNT = "AC" + "a1" * 16
 TOKEN = "auth-token-of-account-a"
@@ -103,14 +104,9 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", record)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    receiver.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serving(app) as base_url:
+        receiver.base_url = base_url
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -959,6 +955,17 @@ async def test_settle_waits_for_every_callback(
     )
     await emulator.state.settle()
     assert len(receiver.received) == 20
+
+
+async def test_control_api_settle_answers_once_every_callback_has_gone_out(
+    emulator: RunningEmulator, receiver: WebhookReceiver, http: aiohttp.ClientSession
+) -> None:
+    await post_message(
+        http, emulator, {"To": CUSTOMER, "From": SENDER, "Body": "x", "StatusCallback": receiver.url("/s")}
+    )
+    async with http.post(emulator.url("/_emulator/settle")) as response:
+        assert (response.status, await response.json()) == (200, {"settled": True})
+    assert receiver.statuses() == ["queued", "sent", "delivered", "read"]
 
 
 # -- inbound media ------------------------------------------------------------------------------------

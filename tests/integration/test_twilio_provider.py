@@ -16,6 +16,7 @@ from adapters.twilio.http_client import GatewayTwilioHttpClient
 from adapters.twilio.provider import TwilioMessagingProvider
 from application.ports.providers import LookupResult, OutboundRequest, OutcomeKind
 from domain.administration.tenancy import ProviderName, Tenant, TwilioCredentials
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from emulators.twilio import (
@@ -181,6 +182,8 @@ async def test_invalid_to_number_is_rejected_with_twilios_code_and_our_reason(
     assert outcome.kind is OutcomeKind.REJECTED
     assert outcome.error_code == 21211
     assert outcome.reason == "the 'To' number is not a valid phone number"
+    assert outcome.failure_code is FailureCode.RECIPIENT_INVALID
+    assert outcome.provider_error_message  # Twilio's own words, beside ours
 
 
 async def test_a_code_without_our_reason_is_rejected_with_twilios_own_words(
@@ -193,6 +196,8 @@ async def test_a_code_without_our_reason_is_rejected_with_twilios_own_words(
     assert outcome.kind is OutcomeKind.REJECTED
     assert outcome.error_code == 21910
     assert outcome.reason == "Invalid From and To pair. From and To should be of the same channel"
+    assert outcome.failure_code is FailureCode.UNKNOWN
+    assert outcome.provider_error_message == outcome.reason
 
 
 async def test_a_sender_twilio_does_not_know_is_rejected_with_63007(
@@ -203,6 +208,7 @@ async def test_a_sender_twilio_does_not_know_is_rejected_with_63007(
     assert outcome.kind is OutcomeKind.REJECTED
     assert outcome.error_code == 63007
     assert outcome.reason == "the sender number is not a WhatsApp sender of this Twilio account"
+    assert outcome.failure_code is FailureCode.ACCOUNT_MISCONFIGURED
 
 
 async def test_wrong_credentials_are_rejected_with_20003(provider: TwilioMessagingProvider) -> None:

@@ -151,6 +151,10 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "tenant_id": Scope.PLATFORM_ID,
 }
 
+# Operations that need another of the tenant's things than the one their path parameter usually names:
+# a customer's message is marked read, not the failed outbound one the others use.
+OTHER_IDS: dict[str, dict[str, str]] = {"markMessageRead": {"message_id": "inbound_message_id"}}
+
 # A valid body for every operation that takes one, so a 404 (or 403, 401) is never masked by a 400/422.
 # Each would succeed for a caller allowed to make it, on ids of the caller's own tenant.
 BODIES: dict[str, Any] = {
@@ -165,6 +169,7 @@ BODIES: dict[str, Any] = {
         "twilio": {"account_sid": "AC" + "8" * 32, "auth_token": "matrix-auth-token"},
     },
     "updateProviderAccount": {"label": "taken over"},
+    "markMessageRead": {"typing_indicator": True},
     "createApiKey": {"name": "matrix", "role": "agent"},
     "createWebhookEndpoint": {"url": "http://127.0.0.1:9/matrix", "events": ["message.received"]},
     "updateWebhookEndpoint": {"description": "taken over"},
@@ -301,8 +306,16 @@ class World:
     ) -> httpx.Response:
         body = BODIES.get(operation.operation_id) if operation.takes_body else None
         return await self.gateway.client.request(
-            operation.method, operation.url(values), headers=headers, json=body
+            operation.method, operation.url(self.values_for(operation, values)), headers=headers, json=body
         )
+
+    def values_for(self, operation: Operation, values: dict[str, str]) -> dict[str, str]:
+        """``values`` with, for an operation of OTHER_IDS, the other thing of the same tenant."""
+        for parameter, other in OTHER_IDS.get(operation.operation_id, {}).items():
+            for tenant in (self.a, self.b):
+                if tenant.ids[parameter] == values[parameter]:
+                    values = values | {parameter: tenant.ids[other]}
+        return values
 
 
 async def rows_of_tenant(container: Container, tenant_id: str) -> dict[str, list[str]]:
@@ -453,8 +466,8 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
         account_sid, auth_token, default_sender, contact, f"hi {name}", media_urls=[photo_url]
     )
     assert await gateway.container.media_downloader().download_due() == [DownloadOutcome.KEPT]
-    inbound = (await gateway.call("GET", "/api/messages?direction=inbound", admin)).json()["items"]
-    [photo] = inbound[0]["media"]
+    inbound = (await gateway.call("GET", "/api/messages?direction=inbound&limit=1", admin)).json()["items"][0]
+    [photo] = inbound["media"]
     deliveries = (await gateway.call("GET", f"/api/webhooks/{endpoint['id']}/deliveries", admin)).json()[
         "items"
     ]
@@ -474,6 +487,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "key_id": agent_key["id"],
             "endpoint_id": endpoint["id"],
             "account_id": provider_account["id"],
+            "inbound_message_id": inbound["id"],
             "delivery_id": deliveries[0]["id"],
             "media_id": photo["stored_media_id"],
             "contact": contact,
@@ -487,6 +501,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             admin_key["id"],
             endpoint["id"],
             provider_account["id"],
+            inbound["id"],
             outbound["id"],
             failed["id"],
             deliveries[0]["id"],

@@ -58,6 +58,8 @@ from application.ports.providers import (
     OutboundRequest,
     OutcomeKind,
     ProviderLookup,
+    ReadReceipt,
+    ReadReceiptOutcome,
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
@@ -567,6 +569,7 @@ class FakeMessageRepository:
             applied=applies,
             error_code=change.error_code,
             error_message=change.error_message,
+            pricing_category=change.pricing_category,
         )
         self._events.append((message.tenant_id, event))
         if not applies:
@@ -576,6 +579,9 @@ class FakeMessageRepository:
             status=change.status,
             error_code=change.error_code if change.error_code is not None else message.error_code,
             error_message=change.error_message if change.error_message is not None else message.error_message,
+            failure_code=change.failure_code_to_store or message.failure_code,
+            provider_error_message=change.provider_error_message or message.provider_error_message,
+            provider=change.provider or message.provider,
             updated_at=now,
         )
         self._messages[message.id] = advanced
@@ -709,6 +715,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.since is None or message.created_at >= query.since)
         and (query.until is None or message.created_at < query.until)
         and (query.kind is None or message.content.kind is query.kind)
+        and (query.failure_code is None or message.failure_code is query.failure_code)
     )
 
 
@@ -1578,6 +1585,8 @@ class FakeMessagingProvider:
         self.on_send: Callable[[OutboundRequest], Awaitable[None]] | None = None
         self.lookups: list[OutboundRequest] = []
         self.lookup_result = ProviderLookup(result=LookupResult.NOT_FOUND)
+        self.read_receipts: list[tuple[OutboundRequest, bool]] = []
+        self.read_receipt = ReadReceipt(ReadReceiptOutcome.MARKED)
         self._sids = itertools.count(1)
 
     def will_return(self, outcome: SendOutcome) -> None:
@@ -1588,6 +1597,10 @@ class FakeMessagingProvider:
 
     def unsupported(self, provider: ProviderName, content: MessageContent) -> str | None:
         return self.cannot_send.get((provider, content.kind))
+
+    async def mark_read(self, request: OutboundRequest, *, typing_indicator: bool) -> ReadReceipt:
+        self.read_receipts.append((request, typing_indicator))
+        return self.read_receipt
 
     async def lookup(self, request: OutboundRequest) -> ProviderLookup:
         self.lookups.append(request)

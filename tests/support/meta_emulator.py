@@ -20,6 +20,7 @@ import msgspec
 from aiohttp import web
 
 from emulators.meta import App, Business, EmulatorConfig, PhoneNumber, Template, WebhookSettings
+from tests.support.http_servers import serving
 
 API_VERSION = "v23.0"
 APP_ID = "1111111111111111"
@@ -141,14 +142,9 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     app = web.Application()
     app.router.add_post("/{tail:.*}", receiver._record)
     app.router.add_get("/{tail:.*}", receiver._verify)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    receiver.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serving(app) as base_url:
+        receiver.base_url = base_url
         yield receiver
-    finally:
-        await runner.cleanup()
 
 
 @dataclass(frozen=True)

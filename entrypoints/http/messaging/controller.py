@@ -14,19 +14,22 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from application.messaging.conversations import ConversationsRequest, ListConversations
 from application.messaging.history import GetMessage, HistoryRequest, ListHistory
+from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.principal import Principal
 from domain.messaging.content import MessageKind
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import BEARER, SEND_AND_READ
 from entrypoints.http.dependencies import provide
 from entrypoints.http.messaging.schemas import (
     ConversationsPage,
+    MarkReadRequest,
     MessageDetailsResource,
     MessagePage,
     MessageResource,
@@ -38,6 +41,10 @@ from entrypoints.http.wire_types import Moment, PageCursor, PageLimit, phone_num
 # The filters of the history, of all messages and of one conversation alike.
 CreatedSince = Annotated[Moment | None, QueryParameter(description="Created at or after")]
 CreatedUntil = Annotated[Moment | None, QueryParameter(description="Created before")]
+FailureCodeFilter = Annotated[
+    FailureCode | None,
+    QueryParameter(description="Failed (or undelivered) messages with this failure code"),
+]
 
 
 def _history_request(
@@ -49,6 +56,7 @@ def _history_request(
     since: datetime | None,
     until: datetime | None,
     kind: MessageKind | None,
+    failure_code: FailureCode | None,
     *,
     contact: str | None,
 ) -> HistoryRequest:
@@ -63,6 +71,7 @@ def _history_request(
         since=since,
         until=until,
         kind=kind,
+        failure_code=failure_code,
     )
 
 
@@ -74,6 +83,7 @@ class MessagesController(Controller):
     dependencies = {
         "send_message": provide(lambda c: c.send_message),
         "retry_message": provide(lambda c: c.retry_message),
+        "mark_message_read": provide(lambda c: c.mark_message_read),
         "list_history": provide(lambda c: c.list_history),
         "get_message": provide(lambda c: c.get_message),
     }
@@ -132,7 +142,7 @@ class MessagesController(Controller):
 
         The message is stored durably with its dispatch job, then handed to the tenant's provider.
         If the provider answers within a few seconds the response is `201` with its status
-        (`queued` with `provider_sid`, or `failed` with `error_code`); otherwise, or with
+        (`queued` with `provider_sid`, or `failed` with its `failure`); otherwise, or with
         `Prefer: respond-async`, it is `202` with status `accepted`: the message will still be
         sent, retried when the provider is unavailable, and never sent twice.
 
@@ -181,9 +191,11 @@ class MessagesController(Controller):
         since: CreatedSince = None,
         until: CreatedUntil = None,
         kind: FromQuery[MessageKind | None] = None,
+        failure_code: FailureCodeFilter = None,
     ) -> MessagePage:
-        """Each message shows its `kind` and its content as `POST /api/send` takes it. Keyset
-        pagination: pass `next_cursor` back as `cursor` to get the next page."""
+        """Each message shows its `kind` and its content as `POST /api/send` takes it, and a failed
+        one its `failure`. Keyset pagination: pass `next_cursor` back as `cursor` to get the next
+        page."""
         request = _history_request(
             principal,
             limit,
@@ -193,6 +205,7 @@ class MessagesController(Controller):
             since,
             until,
             kind,
+            failure_code,
             contact=phone_number_from_query(contact),
         )
         return MessagePage.of(await list_history(request))
@@ -214,6 +227,29 @@ class MessagesController(Controller):
         dispatched like a new one (the 24-hour window rule applies again, and it counts against the
         tenant's send limits like a send); poll it for the outcome."""
         return MessageResource.of(await retry_message(principal.tenant_id, message_id))
+
+    @post(
+        "/messages/{message_id:uuid}/read",
+        operation_id="markMessageRead",
+        summary="Show the customer their message was read",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(400, 401, 403, 404, 413, 422, 502, 503),
+    )
+    async def mark_read(
+        self,
+        message_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        mark_message_read: NamedDependency[MarkMessageRead],
+        data: JSONBody[MarkReadRequest | None] = None,
+    ) -> None:
+        """A customer's (inbound) message, marked read through the provider of the number it was sent
+        to: on Meta's Cloud API the customer sees the blue ticks, and with `typing_indicator` a typing
+        indicator until the reply is sent (at most 25 seconds). Twilio has no read receipts: 422
+        `unsupported-by-provider`. 422 `provider-refused` when the provider refuses (say, the message
+        is older than 30 days), 502 `provider-unavailable` when it does not answer."""
+        await mark_message_read(
+            principal.tenant_id, message_id, typing_indicator=data is not None and data.typing_indicator
+        )
 
     @get(
         "/messages/{message_id:uuid}",
@@ -282,10 +318,11 @@ class ConversationsController(Controller):
         since: CreatedSince = None,
         until: CreatedUntil = None,
         kind: FromQuery[MessageKind | None] = None,
+        failure_code: FailureCodeFilter = None,
     ) -> MessagePage:
         """`contact` is the customer's number, `+E.164` or `whatsapp:+E.164`. An unknown contact has
         an empty history. Keyset pagination as for `GET /api/messages`."""
         request = _history_request(
-            principal, limit, cursor, direction, status, since, until, kind, contact=contact
+            principal, limit, cursor, direction, status, since, until, kind, failure_code, contact=contact
         )
         return MessagePage.of(await list_history(request))

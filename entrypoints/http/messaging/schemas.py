@@ -13,6 +13,7 @@ from application.messaging.history import HistoryPage, MessageDetails
 from application.messaging.send_message import SendMessageCommand
 from application.ports.media import served_at
 from application.ports.messages import MessageView
+from domain.administration.tenancy import ProviderName
 from domain.errors import InvalidMessage
 from domain.messaging.content import (
     MAX_BUTTON_TITLE_LENGTH,
@@ -45,7 +46,9 @@ from domain.messaging.content import (
     Reaction,
 )
 from domain.messaging.conversations import Conversation
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import (
+    FAILURE_STATUSES,
     MAX_BODY_LENGTH,
     MAX_MEDIA_ITEMS,
     MAX_TEMPLATE_VALUE_LENGTH,
@@ -394,10 +397,40 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
         return tuple(self.media_url)
 
 
+class FailureResource(msgspec.Struct):
+    """Why a message failed: `code` is the gateway's own (the same whichever provider refused it),
+    `provider_code` and `provider_message` the provider's, `reason` in words a person can act on;
+    `retryable`: whether sending the same message again later can succeed with nothing changed."""
+
+    code: FailureCode
+    provider: ProviderName | None
+    provider_code: int | None
+    provider_message: str | None
+    reason: str | None
+    retryable: bool
+    advice: str
+
+    @classmethod
+    def of(cls, failure: Failure | None) -> FailureResource | None:
+        if failure is None:
+            return None
+        return cls(
+            failure.code,
+            failure.provider,
+            failure.provider_code,
+            failure.provider_message,
+            failure.reason,
+            failure.retryable,
+            failure.advice,
+        )
+
+
 class MessageResource(msgspec.Struct):
     """A message, sent or received: its ``kind`` and its content in the shape a send takes it (the
     parts it does not have are null or empty). ``reply`` is the button or list row a customer picked;
-    ``unsupported`` the provider's word for a kind it does not pass on."""
+    ``unsupported`` the provider's word for a kind it does not pass on. ``failure`` says why a failed
+    or undelivered message did not arrive (null otherwise); ``error_code`` and ``error_message`` are its
+    provider's code and its reason."""
 
     id: UUID
     direction: Direction
@@ -423,6 +456,7 @@ class MessageResource(msgspec.Struct):
     provider_sid: str | None
     error_code: int | None
     error_message: str | None
+    failure: FailureResource | None
     created_at: datetime
     updated_at: datetime
 
@@ -461,6 +495,7 @@ class MessageResource(msgspec.Struct):
                 view.provider_sid,
                 view.error_code,
                 view.error_message,
+                FailureResource.of(view.failure) if view.status in FAILURE_STATUSES else None,
                 view.created_at,
                 view.updated_at,
             )
@@ -519,6 +554,7 @@ class MessageResource(msgspec.Struct):
             provider_sid=view.provider_sid,
             error_code=view.error_code,
             error_message=view.error_message,
+            failure=FailureResource.of(view.failure),
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
@@ -539,6 +575,9 @@ class StatusEventResource(msgspec.Struct):
     applied: bool  # False: a late report that did not move the message (a repeat is not listed again)
     error_code: int | None
     error_message: str | None
+    # The provider's pricing category of the message (Meta's: marketing, utility, authentication,
+    # service …), as this report gave it.
+    pricing_category: str | None
 
     @classmethod
     def of(cls, event: StatusEvent) -> StatusEventResource:
@@ -548,6 +587,7 @@ class StatusEventResource(msgspec.Struct):
             applied=event.applied,
             error_code=event.error_code,
             error_message=event.error_message,
+            pricing_category=event.pricing_category,
         )
 
 
@@ -608,3 +648,7 @@ class ConversationsPage(msgspec.Struct):
         return cls(
             items=[ConversationResource.of(c, page.as_of) for c in page.items], next_cursor=page.next_cursor
         )
+
+
+class MarkReadRequest(msgspec.Struct, forbid_unknown_fields=True):
+    typing_indicator: bool = False  # show the customer that a reply is being typed

@@ -10,7 +10,14 @@ import pytest
 
 from application.errors import AlreadyExists
 from application.ports.dispatch_queue import DispatchCompletion, JobPhase, LeasedAttempt
-from domain.administration.tenancy import MetaCredentials, ProviderAccount, Tenant, TwilioCredentials
+from domain.administration.tenancy import (
+    MetaCredentials,
+    ProviderAccount,
+    ProviderName,
+    Tenant,
+    TwilioCredentials,
+)
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
@@ -332,7 +339,9 @@ async def test_completing_a_dispatch_removes_the_job_and_records_the_outcome(uow
     tenant = await tenant_with_sender(uow_factory)
     message = await accepted_with_job(uow_factory, tenant)
     await claim(uow_factory, "a", T0)
-    sent = message.handed_to_provider(SID, MessageStatus.QUEUED, T0 + timedelta(seconds=1))
+    sent = message.handed_to_provider(
+        SID, MessageStatus.QUEUED, T0 + timedelta(seconds=1), provider=ProviderName.TWILIO
+    )
 
     async with uow_factory() as uow:
         assert await uow.jobs.complete_dispatch(sent, owner="a") is DispatchCompletion.RECORDED
@@ -347,7 +356,14 @@ async def test_a_failed_outcome_is_recorded_without_a_provider_sid(uow_factory: 
     tenant = await tenant_with_sender(uow_factory)
     message = await accepted_with_job(uow_factory, tenant)
     await claim(uow_factory, "a", T0)
-    failed = message.failed(code=21211, reason="invalid number", now=T0)
+    failure = Failure(
+        FailureCode.RECIPIENT_INVALID,
+        provider=ProviderName.TWILIO,
+        provider_code=21211,
+        provider_message="The 'To' number +1500555 is not a valid phone number.",
+        reason="the 'To' number is not a valid phone number",
+    )
+    failed = message.failed(failure, T0)
 
     async with uow_factory() as uow:
         assert await uow.jobs.complete_dispatch(failed, owner="a") is DispatchCompletion.RECORDED
@@ -378,7 +394,7 @@ async def test_a_message_settled_meanwhile_keeps_its_status_and_learns_its_sid(
     message = await accepted_with_job(uow_factory, tenant)
     await claim(uow_factory, "a", T0)
     async with uow_factory() as uow:  # settled elsewhere while "a" was sending, before any SID was known
-        await uow.messages.update(message.failed(code=None, reason="cancelled", now=T0))
+        await uow.messages.update(message.failed(Failure(FailureCode.UNKNOWN, reason="cancelled"), T0))
         await uow.commit()
 
     async with uow_factory() as uow:

@@ -39,6 +39,7 @@ from domain.administration.tenancy import (
 )
 from domain.messaging.content import MessageKind
 from domain.messaging.conversations import Conversation
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 from tests.support.cross_tenant import cross_tenant_connection
@@ -469,9 +470,18 @@ async def test_a_message_is_updated(uow_factory: UowFactory) -> None:
     tenant = await add_tenant(uow_factory)
     message = outbound(tenant)
     await add_messages(uow_factory, message)
-    sent = message.handed_to_provider("SM" + "a" * 32, MessageStatus.QUEUED, T0 + timedelta(seconds=2))
-    failed = outbound(tenant).failed(code=21211, reason="invalid 'To' number", now=T0 + timedelta(seconds=3))
-    await add_messages(uow_factory, replace(failed, status=MessageStatus.ACCEPTED, error_code=None))
+    sent = message.handed_to_provider(
+        "SM" + "a" * 32, MessageStatus.QUEUED, T0 + timedelta(seconds=2), provider=ProviderName.TWILIO
+    )
+    failure = Failure(
+        FailureCode.RECIPIENT_INVALID,
+        provider=ProviderName.META,
+        provider_code=131021,
+        provider_message="Recipient cannot be sender.",
+        reason="the recipient is the sender's own number",
+    )
+    failed = outbound(tenant).failed(failure, T0 + timedelta(seconds=3))
+    await add_messages(uow_factory, replace(failed.accepted_again(T0), updated_at=failed.created_at))
 
     async with uow_factory() as uow:
         await uow.messages.update(sent)
@@ -559,13 +569,27 @@ async def test_history_views_show_each_message_as_it_is_stored(uow_factory: UowF
         now=T0 + timedelta(seconds=1),
     )
     sent = outbound(tenant, at=T0 + timedelta(seconds=2))
-    await add_messages(uow_factory, received, template, sent)
+    failed = outbound(tenant, at=T0 + timedelta(seconds=3)).failed(
+        Failure(
+            FailureCode.RECIPIENT_OPTED_OUT,
+            provider=ProviderName.TWILIO,
+            provider_code=21610,
+            provider_message="Attempt to send to unsubscribed recipient",
+            reason="the recipient has opted out of messages from this sender",
+        ),
+        T0 + timedelta(seconds=4),
+    )
+    await add_messages(uow_factory, received, template, sent, failed)
 
     async with uow_factory() as uow:
         views = await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=10))
 
-    assert views == [MessageView.of(message) for message in (sent, template, received)]
-    assert (views[2].from_number, views[2].to_number) == (BOB.e164, OUR_NUMBER.e164)
+    assert views == [MessageView.of(message) for message in (failed, sent, template, received)]
+    assert views[0].failure == failed.failure
+    assert views[0].failure is not None
+    assert views[0].failure.code is FailureCode.RECIPIENT_OPTED_OUT
+    assert views[1].failure is None
+    assert (views[3].from_number, views[3].to_number) == (BOB.e164, OUR_NUMBER.e164)
 
 
 async def test_a_message_is_found_by_its_provider_id_whichever_tenant_it_is(uow_factory: UowFactory) -> None:
@@ -731,7 +755,10 @@ async def test_history_filters(uow_factory: UowFactory) -> None:
     to_bob = outbound(tenant, at=T0 + timedelta(minutes=1), contact=BOB)
     from_bob = inbound(tenant, at=T0 + timedelta(minutes=2), contact=BOB)
     failed = outbound(tenant, at=T0 + timedelta(minutes=3), contact=ALICE).failed(
-        code=63016, reason="outside the 24h window", now=T0
+        Failure(
+            FailureCode.SESSION_WINDOW_CLOSED, ProviderName.TWILIO, 63016, reason="outside the 24h window"
+        ),
+        T0,
     )
     await add_messages(uow_factory, to_alice, to_bob, from_bob, failed)
 
@@ -756,6 +783,9 @@ async def test_history_filters(uow_factory: UowFactory) -> None:
     ]
     assert await ids(contact=BOB, after=HistoryPosition(from_bob.created_at, from_bob.id)) == [to_bob.id]
     assert await ids(limit=2) == [failed.id, from_bob.id]
+    assert await ids(failure_code=FailureCode.SESSION_WINDOW_CLOSED) == [failed.id]
+    assert await ids(failure_code=FailureCode.RECIPIENT_OPTED_OUT) == []
+    assert await ids(contact=ALICE, failure_code=FailureCode.SESSION_WINDOW_CLOSED) == [failed.id]
 
 
 async def test_another_tenants_history_never_appears(uow_factory: UowFactory) -> None:
@@ -933,6 +963,55 @@ async def test_a_terminal_status_stays(uow_factory: UowFactory, stored: StoredRo
     assert await logged_events(stored, read) == [("read", True), ("failed", False)]
 
 
+async def test_a_failed_report_keeps_our_code_the_providers_words_and_the_provider(
+    uow_factory: UowFactory,
+) -> None:
+    message = await sent_message(uow_factory, "wamid.closed-window")
+    change = StatusChange(
+        "wamid.closed-window",
+        MessageStatus.FAILED,
+        131047,
+        "more than 24 hours have passed since the customer last wrote",
+        failure_code=FailureCode.SESSION_WINDOW_CLOSED,
+        provider_error_message="Message failed to send because more than 24 hours have passed",
+        provider=ProviderName.META,
+    )
+
+    advanced = await report(uow_factory, change)
+
+    async with uow_factory() as uow:
+        stored_message = await uow.messages.get(message.tenant_id, message.id)
+    assert advanced == stored_message
+    assert stored_message is not None
+    assert stored_message.failure == Failure(
+        FailureCode.SESSION_WINDOW_CLOSED,
+        provider=ProviderName.META,
+        provider_code=131047,
+        provider_message="Message failed to send because more than 24 hours have passed",
+        reason="more than 24 hours have passed since the customer last wrote",
+    )
+
+
+async def test_a_failed_report_without_a_code_we_know_is_unknown(uow_factory: UowFactory) -> None:
+    message = await sent_message(uow_factory, "SM-canceled")
+    await report(uow_factory, StatusChange("SM-canceled", MessageStatus.SENT, provider=ProviderName.TWILIO))
+    sent = await current_message(uow_factory, message)
+    assert (sent.failure_code, sent.provider, sent.failure) == (None, ProviderName.TWILIO, None)
+
+    await report(uow_factory, StatusChange("SM-canceled", MessageStatus.FAILED, error_message="canceled"))
+
+    failed = await current_message(uow_factory, message)
+    assert failed.failure == Failure(FailureCode.UNKNOWN, provider=ProviderName.TWILIO, reason="canceled")
+    assert failed.failure_code is FailureCode.UNKNOWN
+
+
+async def current_message(uow_factory: UowFactory, message: Message) -> Message:
+    async with uow_factory() as uow:
+        stored = await uow.messages.get(message.tenant_id, message.id)
+    assert stored is not None
+    return stored
+
+
 async def test_a_report_for_an_unknown_message_is_ignored(
     uow_factory: UowFactory, stored: StoredRows
 ) -> None:
@@ -960,7 +1039,7 @@ async def test_the_timeline_lists_every_report_in_order_with_its_outcome(uow_fac
     message = await sent_message(uow_factory, "SM-timeline")
     other = await sent_message(uow_factory, "SM-other")
     reports = [
-        StatusChange("SM-timeline", MessageStatus.DELIVERED),
+        StatusChange("SM-timeline", MessageStatus.DELIVERED, pricing_category="utility"),
         StatusChange("SM-timeline", MessageStatus.SENT),
         StatusChange("SM-other", MessageStatus.SENT),
         StatusChange("SM-timeline", MessageStatus.DELIVERED),
@@ -978,12 +1057,12 @@ async def test_the_timeline_lists_every_report_in_order_with_its_outcome(uow_fac
         assert await uow.messages.list_status_events(message.tenant_id, other.id) == []
         assert await uow.messages.list_status_events(message.tenant_id, uuid4()) == []
 
-    assert [(e.status, e.applied, e.error_code, e.error_message) for e in events] == [
-        (MessageStatus.DELIVERED, True, None, None),
-        (MessageStatus.SENT, False, None, None),
+    assert [(e.status, e.applied, e.error_code, e.error_message, e.pricing_category) for e in events] == [
+        (MessageStatus.DELIVERED, True, None, None, "utility"),
+        (MessageStatus.SENT, False, None, None, None),
         # the second "delivered" is the first one again: not a report of its own
-        (MessageStatus.UNDELIVERED, True, 30003, "the recipient's phone is unreachable"),
-        (MessageStatus.READ, False, None, None),
+        (MessageStatus.UNDELIVERED, True, 30003, "the recipient's phone is unreachable", None),
+        (MessageStatus.READ, False, None, None, None),
     ]
     assert [e.received_at for e in events] == [T0 + timedelta(seconds=s) for s in (0, 1, 4, 5)]
     assert all(e.received_at.tzinfo is UTC for e in events)

@@ -8,6 +8,7 @@ import pytest
 from adapters.meta.errors import META_ERRORS, Treatment, readable_reason, refused_send, rule_for
 from adapters.meta.graph import GraphError, read_error
 from application.ports.providers import OutcomeKind
+from domain.messaging.failures import FailureCode
 
 
 def refusal(
@@ -46,11 +47,11 @@ def test_a_message_meta_will_never_take_as_it_is_is_rejected(code: int) -> None:
 
 
 @pytest.mark.parametrize("code", TEMPLATE_PROBLEMS)
-def test_template_problems_have_template_code_words(code: int) -> None:
+def test_template_problems_are_template_rejected(code: int) -> None:
     rule = rule_for(code)
 
     assert rule is not None
-    assert rule.word.startswith("template-")
+    assert rule.failure is FailureCode.TEMPLATE_REJECTED
 
 
 def test_a_closed_session_window_says_only_a_template_can_be_sent() -> None:
@@ -58,7 +59,8 @@ def test_a_closed_session_window_says_only_a_template_can_be_sent() -> None:
     rule = rule_for(131047)
 
     assert rule is not None
-    assert rule.word == "session-window-closed"
+    assert rule.failure is FailureCode.SESSION_WINDOW_CLOSED
+    assert outcome.failure_code is FailureCode.SESSION_WINDOW_CLOSED
     assert outcome.reason is not None
     assert outcome.reason.startswith("more than 24 hours have passed since the customer last wrote")
 
@@ -88,7 +90,7 @@ def test_throughput_and_pair_rate_limits_are_rate_limited(code: int) -> None:
     rule = rule_for(code)
 
     assert rule is not None
-    assert (rule.treatment, rule.word) == (Treatment.RETRYABLE, "rate-limited")
+    assert (rule.treatment, rule.failure) == (Treatment.RETRYABLE, FailureCode.RATE_LIMITED)
 
 
 def test_meta_retry_after_wins_over_our_back_off() -> None:
@@ -112,7 +114,8 @@ def test_an_account_problem_is_marked_so_the_account_is_paused_not_the_message_f
     assert outcome.kind is OutcomeKind.RETRYABLE
     assert outcome.account_problem is True
     assert rule is not None
-    assert rule.word in ("account-misconfigured", "account-suspended")
+    assert rule.failure in (FailureCode.ACCOUNT_MISCONFIGURED, FailureCode.ACCOUNT_SUSPENDED)
+    assert outcome.failure_code is rule.failure
 
 
 def test_an_expired_token_and_a_locked_account_read_differently() -> None:
@@ -120,7 +123,10 @@ def test_an_expired_token_and_a_locked_account_read_differently() -> None:
 
     assert expired is not None
     assert locked is not None
-    assert (expired.word, locked.word) == ("account-misconfigured", "account-suspended")
+    assert (expired.failure, locked.failure) == (
+        FailureCode.ACCOUNT_MISCONFIGURED,
+        FailureCode.ACCOUNT_SUSPENDED,
+    )
     assert "token" in expired.reason
     assert "locked" in locked.reason
 
@@ -203,11 +209,8 @@ def test_a_failed_status_keeps_our_reason_for_a_code_we_know_and_metas_words_oth
     assert readable_reason(None, None) is None
 
 
-def test_every_rule_has_a_code_word_and_a_reason() -> None:
+def test_every_rule_has_a_reason() -> None:
     for code, rule in META_ERRORS.items():
-        assert rule.word
-        assert rule.word == rule.word.lower()
-        assert " " not in rule.word, code
         assert rule.reason
         if rule.treatment is not Treatment.REJECTED:
             assert rule.back_off_seconds, code

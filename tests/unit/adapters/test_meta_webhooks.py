@@ -19,6 +19,7 @@ from adapters.meta.webhooks import (
 from application.errors import InvalidInput
 from application.inbound.commands import InboundMessage
 from domain.messaging.content import Choice, ContactCard, Location, Media, MediaKind, Reaction
+from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MAX_BODY_LENGTH, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.meta import BUSINESS_ACCOUNT_ID, PHONE_NUMBER_ID, VERIFY_TOKEN
@@ -434,6 +435,27 @@ def test_a_failed_status_keeps_metas_code_and_our_reason() -> None:
     assert (report.status, report.error_code) == (MessageStatus.FAILED, 131026)
     assert report.error_message is not None
     assert report.error_message.startswith(META_ERRORS[131026].reason)
+    assert report.failure_code is FailureCode.RECIPIENT_UNAVAILABLE
+    assert report.provider_error_message == "Message Undeliverable."
+
+
+def test_a_failed_status_outside_the_session_window_is_session_window_closed() -> None:
+    failed = status(
+        "failed",
+        errors=[
+            {
+                "code": 131047,
+                "title": "Re-engagement message",
+                "message": "Re-engagement message",
+                "error_data": {"details": "Message failed to send because more than 24 hours have passed"},
+            }
+        ],
+    )
+
+    (report,) = only_change(delivery(entry(messages_change(statuses=[failed])))).statuses
+
+    assert (report.error_code, report.failure_code) == (131047, FailureCode.SESSION_WINDOW_CLOSED)
+    assert report.provider_error_message == "Message failed to send because more than 24 hours have passed"
 
 
 def test_a_failed_status_with_a_code_we_do_not_know_keeps_metas_words() -> None:
@@ -442,6 +464,7 @@ def test_a_failed_status_with_a_code_we_do_not_know_keeps_metas_words() -> None:
     (report,) = only_change(delivery(entry(messages_change(statuses=[failed])))).statuses
 
     assert (report.error_code, report.error_message) == (139999, "A new failure")
+    assert (report.failure_code, report.provider_error_message) == (FailureCode.UNKNOWN, "A new failure")
 
 
 def test_a_status_that_is_not_news_of_delivery_is_reported_without_a_status() -> None:

@@ -24,6 +24,7 @@ from application.ports.provider_callbacks import ProviderCallback, ProviderCallb
 from application.ports.rate_limits import RateLimit
 from domain.administration.tenancy import ProviderName, Sender, TwilioCredentials
 from domain.messaging.content import Choice, Location, Media, MediaKind, MessageKind
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
@@ -398,6 +399,12 @@ async def test_a_failure_keeps_the_error_code_with_a_readable_reason(
     assert failed.error_code == 63016
     assert failed.error_message == readable_reason(63016, None)
     assert "24-hour window" in (failed.error_message or "")
+    assert failed.failure == Failure(
+        FailureCode.SESSION_WINDOW_CLOSED,
+        provider=ProviderName.TWILIO,
+        provider_code=63016,
+        reason=failed.error_message,
+    )
     events = await uow.messages.list_status_events(sent.tenant_id, sent.id)
     assert [(e.status, e.applied, e.error_code) for e in events] == [
         (MessageStatus.SENT, True, None),
@@ -424,6 +431,27 @@ async def test_an_unknown_error_code_keeps_what_twilio_said(
         12345,
         reason,
     )
+    assert undelivered.failure is not None
+    assert undelivered.failure.code is FailureCode.UNKNOWN
+    assert undelivered.failure.provider_message == extra.get("ErrorMessage")
+
+
+async def test_a_failure_keeps_twilios_own_words_beside_ours(
+    record: RecordStatusReport, uow: FakeUnitOfWork, sent: Message
+) -> None:
+    words = "Twilio could not find a Channel with the specified From address"
+    await record(status(status_params("undelivered", error_code=63003, ErrorMessage=words)))
+
+    failure = (await stored(uow, sent)).failure
+    assert failure == Failure(
+        FailureCode.RECIPIENT_UNAVAILABLE,
+        provider=ProviderName.TWILIO,
+        provider_code=63003,
+        provider_message=words,
+        reason="the recipient's number is not a WhatsApp user",
+    )
+    assert failure is not None
+    assert not failure.retryable
 
 
 async def test_a_nul_character_in_what_twilio_says_of_an_error_is_replaced(
@@ -505,6 +533,8 @@ async def test_a_canceled_message_says_why_it_failed(
         MessageStatus.FAILED,
         "the message was canceled before it was sent",
     )
+    assert canceled.failure is not None
+    assert canceled.failure.code is FailureCode.UNKNOWN  # no error code says why
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from application.ports.providers import (
 from application.principal import Principal
 from application.tenant_webhooks.endpoints import RegisterWebhookCommand, RegisterWebhookEndpoint
 from domain.administration.tenancy import Role
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
 from domain.retry_policy import RetryPolicy
@@ -75,6 +76,8 @@ async def test_an_accepted_answer_records_the_sid_and_ends_the_job(
     after = await stored(uow, message)
     assert after.status is MessageStatus.QUEUED
     assert after.provider_sid == "SM00000001"
+    assert after.provider is acme.tenant.provider
+    assert after.failure is None
     assert uow.jobs.all() == []
 
 
@@ -84,7 +87,11 @@ async def test_a_permanent_refusal_fails_the_message_at_once_with_a_readable_rea
     message = await accept(uow, acme, clock)
     provider.will_return(
         SendOutcome(
-            kind=OutcomeKind.REJECTED, error_code=21211, reason="the 'To' number is not a valid phone number"
+            kind=OutcomeKind.REJECTED,
+            error_code=21211,
+            reason="the 'To' number is not a valid phone number",
+            failure_code=FailureCode.RECIPIENT_INVALID,
+            provider_error_message="The 'To' number +14155550123 is not a valid phone number.",
         )
     )
 
@@ -94,8 +101,28 @@ async def test_a_permanent_refusal_fails_the_message_at_once_with_a_readable_rea
     assert after.status is MessageStatus.FAILED
     assert after.error_code == 21211
     assert after.error_message == "the 'To' number is not a valid phone number"
+    assert after.failure == Failure(
+        FailureCode.RECIPIENT_INVALID,
+        provider=acme.tenant.provider,
+        provider_code=21211,
+        provider_message="The 'To' number +14155550123 is not a valid phone number.",
+        reason="the 'To' number is not a valid phone number",
+    )
     assert uow.jobs.all() == []
     assert len(provider.requests) == 1
+
+
+async def test_a_refusal_the_provider_gave_no_code_of_ours_for_is_unknown(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    provider.will_return(SendOutcome(kind=OutcomeKind.REJECTED, reason="no"))
+
+    await claim_and_run(uow, provider, clock)
+
+    failure = (await stored(uow, message)).failure
+    assert failure is not None
+    assert (failure.code, failure.reason, failure.provider_code) == (FailureCode.UNKNOWN, "no", None)
 
 
 async def test_a_retryable_failure_is_retried_later_then_fails_when_attempts_run_out(
@@ -103,7 +130,12 @@ async def test_a_retryable_failure_is_retried_later_then_fails_when_attempts_run
 ) -> None:
     message = await accept(uow, acme, clock)
     provider.will_return(
-        SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=20429, reason="Too many requests")
+        SendOutcome(
+            kind=OutcomeKind.RETRYABLE,
+            error_code=20429,
+            reason="Too many requests",
+            failure_code=FailureCode.RATE_LIMITED,
+        )
     )
 
     await claim_and_run(uow, provider, clock)
@@ -120,8 +152,31 @@ async def test_a_retryable_failure_is_retried_later_then_fails_when_attempts_run
     assert after.status is MessageStatus.FAILED
     assert after.error_message is not None
     assert after.error_message.startswith("attempts exhausted (3)")
+    # It failed for what kept it from going, which may pass: a later retry can succeed.
+    assert after.failure is not None
+    assert (after.failure.code, after.failure.provider_code) == (FailureCode.RATE_LIMITED, 20429)
+    assert after.failure.retryable is True
     assert uow.jobs.all() == []
     assert len(provider.requests) == 3
+
+
+async def test_a_provider_unreachable_until_the_attempts_run_out_is_a_provider_error(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    message = await accept(uow, acme, clock)
+    provider.will_return(SendOutcome(kind=OutcomeKind.RETRYABLE, reason="Twilio unreachable"))
+
+    for _ in range(3):
+        await claim_and_run(uow, provider, clock)
+        clock.advance(timedelta(seconds=20))
+
+    failure = (await stored(uow, message)).failure
+    assert failure is not None
+    assert (failure.code, failure.provider_code, failure.retryable) == (
+        FailureCode.PROVIDER_ERROR,
+        None,
+        True,
+    )
 
 
 async def test_retry_after_is_honoured(
@@ -241,6 +296,7 @@ async def test_a_problem_with_the_senders_account_pauses_the_sender_and_tells_th
             error_code=190,
             reason="the access token expired or was revoked",
             account_problem=True,
+            failure_code=FailureCode.ACCOUNT_MISCONFIGURED,
         )
     )
 
@@ -258,6 +314,7 @@ async def test_a_problem_with_the_senders_account_pauses_the_sender_and_tells_th
     data = json.loads(event.payload)["data"]
     assert data["sender"] == acme.sender.phone_number.e164
     assert data["error_code"] == 190
+    assert data["failure_code"] == "account-misconfigured"
     assert data["reason"] == "the access token expired or was revoked"
     assert data["message_id"] == str(jobs[0].message_id)
     # Neither message failed: both wait, unclaimed while the sender rests.
@@ -289,6 +346,9 @@ async def test_a_provider_without_lookup_waits_for_a_status_report_then_fails_th
     assert after.error_message is not None
     assert "never confirmed" in after.error_message
     assert "not sent again" in after.error_message
+    assert after.failure is not None
+    assert after.failure.code is FailureCode.OUTCOME_UNCONFIRMED
+    assert after.failure.retryable is False
     assert len(provider.requests) == 1
     assert uow.jobs.all() == []
 

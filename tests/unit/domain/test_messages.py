@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
+from domain.administration.tenancy import ProviderName
 from domain.errors import InvalidMessage
+from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import (
     MAX_BODY_LENGTH,
     MAX_MEDIA_ITEMS,
@@ -263,3 +266,52 @@ def test_new_messages_get_distinct_ids() -> None:
     )
 
     assert first.id != second.id
+
+
+# ------------------------------------------------------------------------------------------- failures
+
+
+def an_outbound_message() -> Message:
+    return Message.new_outbound(
+        tenant_id=uuid4(), sender=OURS, contact=THEIRS, content=MessageContent(body="hi"), now=NOW
+    )
+
+
+WINDOW_CLOSED = Failure(
+    FailureCode.SESSION_WINDOW_CLOSED,
+    provider=ProviderName.META,
+    provider_code=131047,
+    provider_message="Message failed to send because more than 24 hours have passed",
+    reason="more than 24 hours have passed since the customer last wrote: only a template can be sent",
+)
+
+
+def test_a_failed_message_keeps_its_failure_and_the_providers_code_as_its_error() -> None:
+    failed = an_outbound_message().failed(WINDOW_CLOSED, NOW)
+
+    assert failed.status is MessageStatus.FAILED
+    assert failed.failure == WINDOW_CLOSED
+    assert (failed.error_code, failed.error_message) == (131047, WINDOW_CLOSED.reason)
+    assert failed.provider is ProviderName.META
+
+
+def test_only_a_message_that_did_not_arrive_has_a_failure() -> None:
+    sent = an_outbound_message().handed_to_provider(
+        "wamid.1", MessageStatus.SENT, NOW, provider=ProviderName.META
+    )
+
+    assert sent.failure is None
+    assert sent.provider is ProviderName.META
+    # Undelivered by a report that gave no code we know: a failure all the same, unclassified.
+    undelivered = replace(sent, status=MessageStatus.UNDELIVERED, error_code=30003)
+    assert undelivered.failure == Failure(
+        FailureCode.UNKNOWN, provider=ProviderName.META, provider_code=30003
+    )
+
+
+def test_a_retried_message_forgets_its_last_failure() -> None:
+    retried = an_outbound_message().failed(WINDOW_CLOSED, NOW).accepted_again(NOW)
+
+    assert retried.failure is None
+    assert (retried.failure_code, retried.provider, retried.provider_error_message) == (None, None, None)
+    assert (retried.error_code, retried.error_message) == (None, None)

@@ -489,3 +489,17 @@ async def test_the_meta_routes_are_documented_without_bearer_security(gateway: G
     body = deliveries["requestBody"]["content"]["application/json"]
     assert body["schema"]["required"] == ["object", "entry"]
     assert any(p["name"] == "X-Hub-Signature-256" and p["in"] == "header" for p in deliveries["parameters"])
+
+
+async def test_each_status_keeps_metas_pricing_category_in_the_timeline(gateway: Gateway, api: Api) -> None:
+    message = await an_outbound_message(gateway)
+    items = [status(OUTBOUND_WAMID, s, message_id=message.id) for s in ("sent", "delivered", "read")]
+
+    await gateway.deliver(delivery(entry(ACME_WABA, gateway.acme_change(statuses=items))))
+
+    details = await api.client.get(f"/api/messages/{message.id}", headers=await api.login(api.acme))
+    assert [(e["status"], e["pricing_category"]) for e in details.json()["timeline"]] == [
+        ("sent", "utility"),
+        ("delivered", "utility"),
+        ("read", None),  # Meta prices a message on its sent and delivered reports only
+    ]
