@@ -7,7 +7,7 @@ their media as they were: nothing is queued for them.
 
 Revision ID: 0018
 Revises: 0017
-Create Date: 2026-12-08
+Create Date: 2026-12-03
 """
 
 from __future__ import annotations
