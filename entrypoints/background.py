@@ -1,5 +1,5 @@
-"""Background work of a process: the dispatcher, the webhook worker and housekeeping, started and
-stopped together."""
+"""Background work of a process: the dispatcher, the webhook worker, the media worker and
+housekeeping, started and stopped together."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ HOUSEKEEPING_INTERVAL_SECONDS = 600.0
 
 @contextlib.asynccontextmanager
 async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
-    """Run the dispatcher, the webhook worker and housekeeping until the block ends (or the yielded
-    event is set)."""
+    """Run the dispatcher, the webhook worker, the media worker and housekeeping until the block ends
+    (or the yielded event is set)."""
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(container.dispatcher().run(stop), name="dispatcher"),
         asyncio.create_task(container.webhook_worker().run(stop), name="webhook worker"),
+        asyncio.create_task(container.media_downloader().run(stop), name="media worker"),
         asyncio.create_task(housekeeping(container, stop), name="housekeeping"),
     ]
     try:

@@ -15,6 +15,7 @@ from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_conne
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.media.local import LocalMediaStore
 from adapters.media.s3 import S3MediaStore
+from adapters.media_fetch_router import InboundMediaRouter
 from adapters.meta.callback_authentication import MetaApps
 from adapters.meta.callbacks import MetaDeliveries, MetaSubscriptionChecks
 from adapters.meta.provider import MetaMessagingProvider
@@ -30,6 +31,7 @@ from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWe
 from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from adapters.twilio.callback_authentication import TwilioSigners
 from adapters.twilio.callbacks import TwilioInboundMessages, TwilioStatusCallbacks
+from adapters.twilio.media import TwilioMediaFetcher
 from adapters.twilio.provider import TwilioMessagingProvider
 from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
 from application.administration.onboarding import (
@@ -78,6 +80,13 @@ from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
 from application.inbound.subscription_check import AnswerSubscriptionCheck
+from application.media.downloads import (
+    DownloadInboundMedia,
+    MediaDownloadSettings,
+    download_retry_policy,
+)
+from application.media.library import OpenMedia
+from application.media.worker import MediaDownloader, MediaWorkerSettings
 from application.messaging.conversations import ListConversations
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
@@ -158,6 +167,16 @@ def _webhook_worker_settings(settings: Settings) -> WebhookWorkerSettings:
 
 def _itself(value: AiohttpWebhookSender) -> AiohttpWebhookSender:
     return value
+
+
+def _media_download_settings(settings: Settings) -> MediaDownloadSettings:
+    return MediaDownloadSettings(retry=download_retry_policy(settings.media_download_attempts))
+
+
+def _media_worker_settings(settings: Settings) -> MediaWorkerSettings:
+    # An attempt takes at most the timeout (the description, then the file), then the store's write:
+    # the lease outlasts it with room to settle.
+    return MediaWorkerSettings(lease_seconds=2 * settings.media_download_timeout_seconds + 60.0)
 
 
 def _read_only(uow: UnitOfWork) -> UnitOfWork:
@@ -276,6 +295,7 @@ class Container(containers.DeclarativeContainer):
         MetaMessagingProvider,
         timeout_seconds=settings.provided.provider_timeout_seconds,
         api_base_url=settings.provided.meta_graph_api_base_url,
+        download_timeout_seconds=settings.provided.media_download_timeout_seconds,
     )
     messaging_provider = providers.Singleton(
         ProviderRouter,
@@ -501,6 +521,34 @@ class Container(containers.DeclarativeContainer):
     media_store = providers.Selector(
         settings.provided.media_store, local=local_media_store, s3=s3_media_store
     )
+    # Inbound media: fetched from the provider of the message's sender by the media worker, kept in the
+    # media store, served at GET /api/media/{id}.
+    twilio_media_fetcher = providers.Singleton(
+        TwilioMediaFetcher,
+        api_base_url=settings.provided.twilio_api_base_url,
+        timeout_seconds=settings.provided.media_download_timeout_seconds,
+    )
+    # The port (tests override this one).
+    inbound_media_fetcher = providers.Singleton(
+        InboundMediaRouter,
+        providers.Dict({ProviderName.TWILIO: twilio_media_fetcher, ProviderName.META: meta_provider}),
+    )
+    download_inbound_media = providers.Singleton(
+        DownloadInboundMedia,
+        unit_of_work.provider,
+        inbound_media_fetcher,
+        media_store,
+        clock,
+        providers.Callable(_media_download_settings, settings),
+    )
+    media_downloader = providers.Singleton(
+        MediaDownloader,
+        unit_of_work.provider,
+        download_inbound_media,
+        clock,
+        providers.Callable(_media_worker_settings, settings),
+    )
+    open_media = providers.Factory(OpenMedia, read_unit_of_work, media_store)
 
 
 async def shutdown(container: Container) -> None:
@@ -509,6 +557,7 @@ async def shutdown(container: Container) -> None:
     await container.sandbox_provider().aclose()
     await container.twilio_provider().aclose()
     await container.meta_provider().aclose()
+    await container.twilio_media_fetcher().aclose()
     await container.aiohttp_webhook_sender().aclose()
     if container.settings().media_store == "s3":
         await container.s3_media_store().aclose()

@@ -175,7 +175,7 @@ FOLDERS: tuple[Folder, ...] = (
     ),
     Folder(
         "Messages",
-        "Send, read the history, and send a failed message again.",
+        "Send, read the history, send a failed message again, and fetch the media customers sent.",
         steps=(
             Step(
                 "sendMessage",
@@ -207,8 +207,18 @@ FOLDERS: tuple[Folder, ...] = (
                 body={"typing_indicator": True},
                 expect=(422,),
             ),
+            Step(
+                "getMedia",
+                name="Fetch a media file a customer sent (the demo has none: 404)",
+                description="A media file's id is a customer's message's media item's `stored_media_id`, "
+                "once the gateway has downloaded it from the provider. The demo tenant's sandbox receives "
+                "no media, so the run can have no such id: it asks for one no tenant has, and checks the "
+                "404. Put a real `stored_media_id` here to fetch its bytes.",
+                path={"media_id": "00000000-0000-4000-8000-000000000000"},
+                expect=(404,),
+            ),
         ),
-        tags=("messages",),
+        tags=("messages", "media"),
     ),
     Folder(
         "Conversations",

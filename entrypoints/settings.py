@@ -129,6 +129,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_s3_prefix: str = ""
     # Bucket in the path (MinIO, Supabase) rather than the host name; unset: true with an endpoint URL.
     media_s3_path_style: bool | None = None
+    # Inbound media are downloaded from the provider by the workers (as dispatch is): each download is
+    # given up after this long, and a failing one is tried this many times in all (with backoff).
+    media_download_timeout_seconds: float = 60.0
+    media_download_attempts: int = 10
 
     @property
     def is_production(self) -> bool:
@@ -258,6 +262,10 @@ def _check_base_url(url: str | None, name: str) -> None:
 def _check_media(settings: Settings) -> None:
     if settings.media_max_bytes < 1:
         raise ConfigurationError("MEDIA_MAX_BYTES must be positive")
+    if settings.media_download_attempts < 1 or settings.media_download_timeout_seconds <= 0:
+        raise ConfigurationError(
+            "MEDIA_DOWNLOAD_ATTEMPTS must be at least 1 and MEDIA_DOWNLOAD_TIMEOUT_SECONDS positive"
+        )
     if settings.media_store != "s3":
         return
     if not settings.media_s3_bucket:

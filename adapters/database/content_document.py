@@ -8,7 +8,9 @@ keys it knows and ignores the others, so a row written by a newer version still 
 a Content SID template does. ::
 
     {"media": [{"kind": "document", "url": "https://…/invoice.pdf", "filename": "invoice.pdf"},
-               {"kind": "image", "id": "1234567890", "content_type": "image/jpeg"}],
+               {"kind": "image", "id": "1234567890", "content_type": "image/jpeg",
+                "stored_media_id": "…"},
+               {"kind": "video", "url": "https://api.twilio.com/…", "not_kept": "…"}],
      "preview_url": true,
      "template": {"name": "order_update", "language": "pt_BR"},
      "interactive": {"kind": "list", "body": "…", "header": "…", "footer": "…", "button_label": "Choose",
@@ -139,6 +141,7 @@ def _media_part(item: Media) -> Document:
         filename=item.filename,
         content_type=item.content_type,
         stored_media_id=item.stored_media_id,
+        not_kept=item.not_kept,
     )
 
 
@@ -179,6 +182,7 @@ def _media(part: Mapping[str, Any]) -> Media:
         filename=part.get("filename"),
         content_type=part.get("content_type"),
         stored_media_id=part.get("stored_media_id"),
+        not_kept=part.get("not_kept"),
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
-from adapters.database.content_document import content_from_columns
+from adapters.database.content_document import content_document, content_from_columns
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.rows import message_from_row, message_values
 from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
@@ -18,7 +19,7 @@ from adapters.database.tables import UtcDateTime, message_status_events, message
 from application.errors import NotFound
 from application.ports.messages import HistoryQuery, MessageView, StatusChange
 from domain.administration.tenancy import ProviderName
-from domain.messaging.content import MessageKind
+from domain.messaging.content import Media, MessageKind
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
 
@@ -156,6 +157,34 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             .on_conflict_do_nothing()
         )
         return message_from_row(updated) if updated is not None else None
+
+    async def replace_media(
+        self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
+    ) -> Message | None:
+        """The row is written first (unchanged), so the transaction holds it before its content is read:
+        PostgreSQL's row lock, SQLite's write lock (whose driver begins a transaction only at the first
+        write, so a read first would not be part of it). Two items settled at once both keep their
+        outcome."""
+        await self._scope.bind(tenant_id)
+        the_message = (messages.c.tenant_id == tenant_id, messages.c.id == message_id)
+        held = await self._execute(
+            sa.update(messages).where(*the_message).values(updated_at=messages.c.updated_at)
+        )
+        if held.rowcount == 0:
+            return None
+        row = await self._one_or_none(sa.select(messages).where(*the_message))
+        if row is None:
+            return None
+        message = message_from_row(row)
+        items = list(message.content.media)
+        if not 0 <= item < len(items):
+            return None
+        items[item] = media
+        content = replace(message.content, media=tuple(items))
+        await self._execute(
+            sa.update(messages).where(*the_message).values(content=content_document(content), updated_at=now)
+        )
+        return replace(message, content=content, updated_at=now)
 
 
 def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, Any]]:

@@ -438,5 +438,39 @@ audit_log = sa.Table(
 sa.Index("ix_audit_log_tenant", audit_log.c.tenant_id, audit_log.c.occurred_at, audit_log.c.id)
 sa.Index("ix_audit_log_occurred_at", audit_log.c.occurred_at, audit_log.c.id)
 
+# Media customers send, one download per media item of an inbound message, queued with the message and
+# leased by the media worker like dispatch jobs; gone once settled (adapters/database/media_downloads.py).
+media_downloads = sa.Table(
+    "media_downloads",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),  # the id its file is kept under (media.id)
+    sa.Column("tenant_id", sa.Uuid(), nullable=False),
+    sa.Column("message_id", sa.Uuid(), sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("item", sa.Integer(), nullable=False),  # the media item's place in the message's content
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("available_at", UtcDateTime(), nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("message_id", "item"),
+)
+sa.Index("ix_media_downloads_due", media_downloads.c.available_at)
+
+# The files kept of those media items (the bytes are in the media store under "{tenant_id}/{id}").
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("message_id", sa.Uuid(), sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("filename", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+sa.Index("ix_media_message_id", media.c.message_id)
+
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

@@ -17,6 +17,8 @@ from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
 from adapters.database.errors import translated_errors
 from adapters.database.idempotency import SqlAlchemyIdempotencyRepository
+from adapters.database.media import SqlAlchemyMediaRepository
+from adapters.database.media_downloads import SqlAlchemyMediaDownloadQueue
 from adapters.database.messages import SqlAlchemyMessageRepository
 from adapters.database.provider_accounts import SqlAlchemyProviderAccountRepository
 from adapters.database.repository import SqlAlchemyRepository, Transaction
@@ -92,6 +94,8 @@ class SqlAlchemyUnitOfWork:
     webhook_events = _PerTransaction(SqlAlchemyWebhookOutbox)
     webhook_deliveries = _PerTransaction(SqlAlchemyWebhookDeliveryQueue)
     audit = _PerTransaction(SqlAlchemyAuditLog)
+    media = _PerTransaction(SqlAlchemyMediaRepository)
+    media_downloads = _PerTransaction(SqlAlchemyMediaDownloadQueue)
 
     def __init__(
         self,

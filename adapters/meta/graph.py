@@ -14,9 +14,10 @@ would also catch a local emulator's address). What went wrong is told apart as t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -86,6 +87,16 @@ class MediaTooLarge(GraphFailure):
 class DownloadedMedia:
     data: bytes
     content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStream:
+    """A media file being downloaded: its type and announced size as Meta's media host gave them, and
+    its bytes as they arrive (iterate once)."""
+
+    content_type: str
+    size: int | None
+    chunks: AsyncIterator[bytes]
 
 
 class GraphApiClient:
@@ -179,27 +190,45 @@ class GraphApiClient:
     async def download(self, credentials: MetaCredentials, url: str, max_bytes: int) -> DownloadedMedia:
         """GET ``url`` (a media URL the Graph API gave) with the account's bearer token, refusing more
         than ``max_bytes`` as soon as the length or the bytes read so far exceed it."""
+        async with self.open_download(credentials, url, max_bytes) as stream:
+            data = b"".join([chunk async for chunk in stream.chunks])
+        return DownloadedMedia(data=data, content_type=stream.content_type)
+
+    @contextlib.asynccontextmanager
+    async def open_download(
+        self, credentials: MetaCredentials, url: str, max_bytes: int
+    ) -> AsyncIterator[MediaStream]:
+        """``url`` (a media URL the Graph API gave) fetched with the account's bearer token, its bytes
+        streamed as they arrive until the block ends. MediaTooLarge as soon as the announced length or
+        the bytes read exceed ``max_bytes``; GraphRefused for an error answer; GraphUnreachable or
+        GraphNoAnswer (from the chunks too) when the transfer fails."""
         if urlsplit(url).scheme not in ("http", "https"):
             raise GraphNoAnswer("Meta gave a media URL that is not http(s)")
         headers = {"Authorization": f"Bearer {credentials.access_token}"}
         try:
-            async with self._http().get(
+            response = await self._http().get(
                 url, headers=headers, allow_redirects=False, timeout=self._download_timeout
-            ) as response:
-                if not 200 <= response.status < 300:
-                    raw = await _read_at_most(response, _MAX_ANSWER_BYTES)
-                    raise GraphRefused(read_error(response.status, raw, response.headers.get("Retry-After")))
-                if response.content_length is not None and response.content_length > max_bytes:
-                    raise MediaTooLarge(max_bytes)
-                data = await _read_at_most(response, max_bytes)
-                content_type = response.headers.get("Content-Type", "application/octet-stream")
-        except _TooLarge as error:
-            raise MediaTooLarge(max_bytes) from error
+            )
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             raise GraphUnreachable(f"Meta's media host is unreachable ({_describe(error)})") from error
         except (TimeoutError, aiohttp.ClientError) as error:
             raise GraphNoAnswer(f"the media download broke off ({_describe(error)})") from error
-        return DownloadedMedia(data=data, content_type=content_type)
+        try:
+            if not 200 <= response.status < 300:
+                try:
+                    raw = await _read_at_most(response, _MAX_ANSWER_BYTES)
+                except (_TooLarge, TimeoutError, aiohttp.ClientError):
+                    raw = b""
+                raise GraphRefused(read_error(response.status, raw, response.headers.get("Retry-After")))
+            if response.content_length is not None and response.content_length > max_bytes:
+                raise MediaTooLarge(max_bytes)
+            yield MediaStream(
+                content_type=response.headers.get("Content-Type", "application/octet-stream"),
+                size=response.content_length,
+                chunks=_media_chunks(response, max_bytes),
+            )
+        finally:
+            response.release()
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -209,6 +238,18 @@ class GraphApiClient:
 
 class _TooLarge(Exception):
     pass
+
+
+async def _media_chunks(response: aiohttp.ClientResponse, max_bytes: int) -> AsyncIterator[bytes]:
+    size = 0
+    try:
+        async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                raise MediaTooLarge(max_bytes)
+            yield chunk
+    except (TimeoutError, aiohttp.ClientError) as error:
+        raise GraphNoAnswer(f"the media download broke off ({_describe(error)})") from error
 
 
 async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:

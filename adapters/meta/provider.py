@@ -9,7 +9,9 @@ is called through a thin client of our own (``graph.py``) over the aiohttp the g
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import aiohttp
 
@@ -26,6 +28,8 @@ from adapters.meta.graph import (
 )
 from adapters.meta.message_bodies import message_body, unsupported
 from adapters.meta.statuses import status_at_meta
+from application.errors import MediaTooLarge as FileTooLarge
+from application.ports.media import FetchedMedia, MediaFetchFailed
 from application.ports.providers import (
     LookupResult,
     OutboundRequest,
@@ -36,6 +40,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
+from domain.messaging.content import Media
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
 
@@ -187,8 +192,73 @@ class MetaMessagingProvider:
         content_type = mime_type if isinstance(mime_type, str) and mime_type else downloaded.content_type
         return downloaded.data, content_type
 
+    @contextlib.asynccontextmanager
+    async def fetch(
+        self, account: ProviderAccount, media: Media, max_bytes: int
+    ) -> AsyncIterator[FetchedMedia]:
+        """The media item a customer sent, by its media id (implements ``InboundMediaFetcher``): ``GET
+        /{version}/{media-id}`` describes it with a short-lived URL, which is streamed with the same
+        bearer token. Meta refusing (a 4xx) is permanent; no connection, a timeout, a 5xx or a rate limit
+        may pass."""
+        credentials = _credentials_of(account)
+        if credentials is None:
+            raise MediaFetchFailed(
+                f"the account is a {account.provider} account, not a Meta one", permanent=True
+            )
+        if media.provider_media_id is None:
+            raise MediaFetchFailed("the media item has no Meta media id", permanent=True)
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                described = await self._graph.get_json(credentials, (media.provider_media_id,))
+                url = described.get("url")
+                if not isinstance(url, str) or not url:
+                    raise GraphNoAnswer("Meta described the media without a URL")
+                size = described.get("file_size")
+                if isinstance(size, int) and not isinstance(size, bool) and size > max_bytes:
+                    raise MediaTooLarge(max_bytes)
+                stream = await stack.enter_async_context(
+                    self._graph.open_download(credentials, url, max_bytes)
+                )
+            except MediaTooLarge as error:
+                raise FileTooLarge(max_bytes) from error
+            except GraphFailure as failure:
+                raise _fetch_failed(failure) from failure
+            mime_type = described.get("mime_type")
+            yield FetchedMedia(
+                content_type=mime_type if isinstance(mime_type, str) and mime_type else stream.content_type,
+                size=stream.size,
+                chunks=_fetched_chunks(stream.chunks, max_bytes),
+            )
+
     async def aclose(self) -> None:
         await self._graph.aclose()
+
+
+# Meta's error codes of a request refused for its rate, not for what it asked: worth asking again.
+_RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80007, 130429})
+
+
+def _fetch_failed(failure: GraphFailure) -> MediaFetchFailed:
+    """A Graph API failure as the port says it: permanent when Meta refused (a 4xx that is no rate
+    limit), worth another attempt otherwise."""
+    if isinstance(failure, GraphRefused):
+        error = failure.error
+        retryable = error.http_status == 429 or error.http_status >= 500 or error.code in _RATE_LIMIT_CODES
+        return MediaFetchFailed(
+            f"Meta refused the media (HTTP {error.http_status}): {failure}", permanent=not retryable
+        )
+    return MediaFetchFailed(str(failure), permanent=False)
+
+
+async def _fetched_chunks(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+    """The download's chunks, its failures as the port says them."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except MediaTooLarge as error:
+        raise FileTooLarge(max_bytes) from error
+    except GraphFailure as failure:
+        raise _fetch_failed(failure) from failure
 
 
 def _credentials_of(account: ProviderAccount | None) -> MetaCredentials | None:

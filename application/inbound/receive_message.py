@@ -15,6 +15,7 @@ from uuid import UUID
 from application.errors import AlreadyExists, CallbackRejected
 from application.inbound.commands import InboundMessage
 from application.ports.clock import Clock
+from application.ports.media import MediaDownload
 from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader, ScreenedCallback
 from application.ports.rate_limits import RateLimiter
 from application.ports.unit_of_work import UnitOfWork
@@ -72,8 +73,10 @@ class ReceiveInboundMessage:
 async def store_inbound(
     uow: UnitOfWork, tenant_id: UUID, inbound: InboundMessage, now: datetime
 ) -> InboundReceipt:
-    """Store ``inbound`` as ``tenant_id``'s in ``uow`` (open, and committed here), with its conversation
-    and its ``message.received`` event; a duplicate when a message of that provider id is stored already.
+    """Store ``inbound`` as ``tenant_id``'s in ``uow`` (open, and committed here), with its conversation,
+    its ``message.received`` event and a download queued for each of its media items (the provider's
+    copies need its credentials and expire: the gateway keeps its own); a duplicate when a message of
+    that provider id is stored already.
 
     A concurrent twin that reaches the unique index first makes this raise AlreadyExists (its
     transaction is then spoilt): look the twin up in a transaction of its own.
@@ -93,6 +96,8 @@ async def store_inbound(
     )
     await uow.messages.add(message)
     await uow.conversations.record_message(message)
+    for download in MediaDownload.for_message(message, now):
+        await uow.media_downloads.enqueue(download)
     await record_message_received(uow, message, message.created_at)
     await uow.commit()
     return InboundReceipt(message=message, duplicate=False)

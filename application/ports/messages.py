@@ -10,7 +10,7 @@ from uuid import UUID
 
 from application.ports.dispatch_queue import DispatchJob
 from domain.administration.tenancy import ProviderName, Sender, Tenant
-from domain.messaging.content import MessageKind
+from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import (
@@ -194,6 +194,14 @@ class MessageRepository(Protocol):
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """Apply ``change`` only if it moves the message forward; return the message if it did."""
+        ...
+
+    async def replace_media(
+        self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
+    ) -> Message | None:
+        """Put ``media`` in place of the message's ``item``-th media item (what its download came to),
+        as one change however many items are settled at once; the message as it is now, or None if the
+        tenant has no such message, or it has no such item."""
         ...
 
 

@@ -14,6 +14,7 @@ from typing import Protocol, Self
 from application.ports.audit import AuditLog
 from application.ports.dispatch_queue import DispatchQueue
 from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository
+from application.ports.media import MediaDownloadQueue, MediaRepository
 from application.ports.messages import (
     ConversationRepository,
     IdempotencyRepository,
@@ -57,6 +58,10 @@ class Repositories(Protocol):
     def webhook_deliveries(self) -> WebhookDeliveryQueue: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def media(self) -> MediaRepository: ...
+    @property
+    def media_downloads(self) -> MediaDownloadQueue: ...
 
 
 class UnitOfWork(Repositories, Protocol):

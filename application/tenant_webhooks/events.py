@@ -16,6 +16,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from application.ports.media import served_at
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.content import ContactCard, Interactive, Media
 from domain.messaging.failures import Failure, FailureCode
@@ -109,6 +110,9 @@ def _media(item: Media) -> dict[str, Any]:
         id=item.provider_media_id,
         filename=item.filename,
         content_type=item.content_type,
+        stored_media_id=item.stored_media_id,
+        stored_media_url=served_at(item.stored_media_id) if item.stored_media_id else None,
+        not_kept=item.not_kept,
     )
 
 
@@ -157,6 +161,14 @@ async def record_message_event(
 async def record_message_received(uow: UnitOfWork, message: Message, now: datetime) -> None:
     """Inside the transaction that stored an inbound message."""
     await record_message_event(uow, WebhookEventType.MESSAGE_RECEIVED, message, now)
+
+
+async def record_media_settled(uow: UnitOfWork, message: Message, media: Media, now: datetime) -> None:
+    """Inside the transaction that settled one of ``message``'s media items (``media``, now part of it):
+    ``message.media_stored`` when it is kept, ``message.media_not_kept`` when it was given up on."""
+    kept = media.stored_media_id is not None
+    event = WebhookEventType.MESSAGE_MEDIA_STORED if kept else WebhookEventType.MESSAGE_MEDIA_NOT_KEPT
+    await record_message_event(uow, event, message, now)
 
 
 async def record_sender_paused(

@@ -61,7 +61,9 @@ class Media:
     """One media item of a declared kind, by URL or by an id the provider gave an uploaded file.
 
     ``stored_media_id`` is the gateway's own copy of an inbound item (served at ``/api/media/{id}``),
-    set once it is downloaded.
+    set once it is downloaded; ``not_kept`` says why the gateway gave up keeping a copy (too large, a
+    type WhatsApp does not send, the provider refused it). An inbound item has neither while its
+    download is pending.
     """
 
     kind: MediaKind
@@ -70,10 +72,13 @@ class Media:
     filename: str | None = None  # documents: the name the customer sees
     content_type: str | None = None
     stored_media_id: str | None = None
+    not_kept: str | None = None
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.provider_media_id is None):
             raise InvalidMessage("a media item has either a URL or an uploaded media id, not both")
+        if self.stored_media_id is not None and self.not_kept is not None:
+            raise InvalidMessage("a media item is kept or not kept, not both")
         if self.url is not None:
             check_url(self.url, "media URL")
         if self.provider_media_id is not None:
@@ -82,6 +87,44 @@ class Media:
             if self.kind is not MediaKind.DOCUMENT:
                 raise InvalidMessage("only a document has a filename")
             _check_text(self.filename, "the filename", MAX_FILENAME_LENGTH)
+
+
+# The media types WhatsApp sends and receives (its Cloud API's list; Twilio passes on the same ones, and
+# a shared contact as a vCard): the one allow-list of what the gateway keeps of inbound media, and so of
+# what it ever serves back. Parameters (``audio/ogg; codecs=opus``) do not count.
+WHATSAPP_MEDIA_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/webp",  # stickers
+        "video/mp4",
+        "video/3gpp",
+        "audio/aac",
+        "audio/amr",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/ogg",
+        "text/plain",
+        "text/vcard",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
+
+
+def media_type_of(content_type: str) -> str:
+    """The bare media type of a Content-Type value: lower case, without its parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_whatsapp_media_type(content_type: str) -> bool:
+    """Whether WhatsApp sends media of ``content_type`` (see ``WHATSAPP_MEDIA_TYPES``)."""
+    return media_type_of(content_type) in WHATSAPP_MEDIA_TYPES
 
 
 MAX_REPLY_BUTTONS = 3

@@ -45,6 +45,10 @@ class WebhookEventType(enum.StrEnum):
     MESSAGE_RECEIVED = "message.received"  # a customer wrote to one of the tenant's numbers
     MESSAGE_STATUS = "message.status"  # one of the tenant's messages moved forward
     MESSAGE_FAILED = "message.failed"  # ... and ended failed or undelivered
+    # A media item a customer sent is kept: GET /api/media/{id} serves it (its stored_media_url).
+    MESSAGE_MEDIA_STORED = "message.media_stored"
+    # ... or the gateway gave up keeping it (too large, a type WhatsApp does not send, refused): not_kept.
+    MESSAGE_MEDIA_NOT_KEPT = "message.media_not_kept"
     # One of the tenant's numbers stopped sending for a while: its provider account has a problem (a
     # revoked token, a restricted account) or the number hit WhatsApp's messaging limit.
     SENDER_PAUSED = "sender.paused"

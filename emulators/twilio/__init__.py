@@ -7,7 +7,8 @@ nothing of the gateway's own code (no domain, application or adapters imports).
         ...  # point the Twilio SDK at emulator.base_url; assert on emulator.state
 
 What it serves: ``POST/GET /2010-04-01/Accounts/{sid}/Messages.json``, ``GET .../Messages/{sid}.json``,
-signed status callbacks, signed inbound messages, fault injection, and a JSON control API under
+signed status callbacks, signed inbound messages (with media served at their MediaUrls behind the
+account's Basic credentials, see media.py), fault injection, and a JSON control API under
 ``/_emulator/`` (see control.py). ``wa-gateway twilio-emulator`` runs it as a process.
 """
 
@@ -21,6 +22,7 @@ from emulators.twilio.config import (
     EmulatorConfig,
     Faults,
     ForcedError,
+    MediaFile,
     Stage,
 )
 from emulators.twilio.server import RunningEmulator, running_emulator, serve
@@ -28,6 +30,8 @@ from emulators.twilio.state import (
     AuthKind,
     Delivery,
     EmulatorState,
+    MediaFetch,
+    MediaRecord,
     MessageRecord,
     ReceivedRequest,
 )
@@ -44,6 +48,9 @@ __all__ = [
     "FailureKind",
     "Faults",
     "ForcedError",
+    "MediaFetch",
+    "MediaFile",
+    "MediaRecord",
     "MessageRecord",
     "ReceivedRequest",
     "RunningEmulator",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from emulators.common.app import emulator_app
-from emulators.twilio import api, control
+from emulators.twilio import api, control, media
 from emulators.twilio.callbacks import Webhooks
 from emulators.twilio.config import EmulatorConfig
 from emulators.twilio.keys import STATE, WEBHOOKS
@@ -25,6 +25,8 @@ def create_app(state: EmulatorState | EmulatorConfig | None = None) -> web.Appli
     app.router.add_post(f"{ACCOUNT}/Messages.json", api.create_message)
     app.router.add_get(f"{ACCOUNT}/Messages.json", api.list_messages)
     app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", api.fetch_message)
+    app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}/Media/{{media_sid}}", media.fetch_media)
+    app.router.add_get(f"{media.CDN_PATH}/{{token}}", media.cdn_media)
     app.router.add_routes(control.routes)
     app.router.add_route("*", "/{tail:.*}", api.not_found)
     return app

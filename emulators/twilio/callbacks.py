@@ -13,9 +13,9 @@ from twilio.request_validator import RequestValidator
 
 from emulators.common.state import utcnow
 from emulators.common.webhooks import WebhookClient
-from emulators.twilio.config import WHATSAPP_PREFIX, CallbackOrder, bare_number
+from emulators.twilio.config import WHATSAPP_PREFIX, CallbackOrder, MediaFile, bare_number
 from emulators.twilio.errors import ResolvedError
-from emulators.twilio.state import Delivery, EmulatorState, MessageRecord
+from emulators.twilio.state import Delivery, EmulatorState, MediaRecord, MessageRecord
 from emulators.twilio.wire import inbound_params, status_callback_params
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -82,18 +82,36 @@ class Webhooks(WebhookClient):
         profile_name: str = "",
         extra: Mapping[str, str] | None = None,
         signed_url: str | None = None,
+        media: Sequence[MediaFile] = (),
     ) -> Delivery:
         """Post an incoming WhatsApp message from ``from_`` to the tenant number ``to``, as Twilio would.
 
         ``account_sid`` may be left out when the emulator has one account. ``signed_url`` is the URL the
         signature covers when it differs from ``url`` (the public URL of a gateway behind a proxy).
+        ``media`` are files the customer sends: each is served at a MediaUrl of the emulator's own
+        (after any ``media_urls`` given as they are, typed by ``media_content_types``).
         """
         account = account_sid or self._only_account()
         if self._state.auth_token(account) is None:
             raise LookupError(f"unknown account {account!r}")
+        if media and self._state.base_url is None:
+            raise LookupError("the emulator does not know its own address to serve media from")
         now = utcnow()
+        sid = self._state.new_sid("MM" if media_urls or media else "SM")
+        files = [
+            MediaRecord(
+                sid=self._state.new_sid("ME"),
+                account_sid=account,
+                message_sid=sid,
+                content_type=file.content_type,
+                content=file.content,
+            )
+            for file in media
+        ]
+        given_types = list(media_content_types)[: len(media_urls)]
+        given_types += ["image/jpeg"] * (len(media_urls) - len(given_types))
         message = MessageRecord(
-            sid=self._state.new_sid("MM" if media_urls else "SM"),
+            sid=sid,
             account_sid=account,
             to=WHATSAPP_PREFIX + bare_number(to),
             from_=WHATSAPP_PREFIX + bare_number(from_),
@@ -103,13 +121,17 @@ class Webhooks(WebhookClient):
             date_created=now,
             date_updated=now,
             date_sent=now,
-            media_urls=tuple(media_urls),
+            media_urls=(*media_urls, *(f"{self._state.base_url}{file.path}" for file in files)),
         )
+        for file in files:
+            self._state.add_media(file)
         self._state.add_message(message)
         params = inbound_params(
             message=message,
             profile_name=profile_name,
-            media_content_types=media_content_types,
+            media_content_types=[*given_types, *(file.content_type for file in files)]
+            if files
+            else media_content_types,
             extra=extra or {},
         )
         return await self.post(

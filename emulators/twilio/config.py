@@ -52,7 +52,7 @@ class Faults(FaultSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     20429) with ``Retry-After: retry_after_seconds``, ``server_error`` a 500 (20500), ``unavailable`` a
     503 (20503). ``to_errors``/``from_errors`` force an error for a number (``+E164``, with or without
     ``whatsapp:``). Status callbacks are posted ``1 + duplicate_callbacks`` times each, in
-    ``callback_order``.
+    ``callback_order``. ``media_error_status`` makes every GET of a MediaUrl fail with that status.
     """
 
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=0)] = 1
@@ -60,6 +60,8 @@ class Faults(FaultSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     from_errors: dict[str, ForcedError] = {}
     duplicate_callbacks: Annotated[int, msgspec.Meta(ge=0, le=10)] = 0
     callback_order: CallbackOrder = CallbackOrder.IN_ORDER
+    # Every GET of a MediaUrl is answered with this status (and Twilio's error body) while it is set.
+    media_error_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
 
     def error_for(self, *, to: str, from_: str) -> ForcedError | None:
         return self.to_errors.get(bare_number(to)) or self.from_errors.get(bare_number(from_))
@@ -96,6 +98,14 @@ class ApiKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     secret: str
 
 
+class MediaFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A file a customer sends with an inbound message: the emulator serves it at the message's MediaUrl
+    (``content`` is base64 in JSON)."""
+
+    content_type: str
+    content: bytes
+
+
 class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The emulator's start-up configuration; ``POST /_emulator/reset`` returns to it.
 
@@ -111,4 +121,6 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_body_length: Annotated[int, msgspec.Meta(gt=0)] = 1600
     max_media: Annotated[int, msgspec.Meta(ge=0)] = 10
     max_records: Annotated[int, msgspec.Meta(gt=0)] = 100_000
+    # How long the CDN URL a MediaUrl redirects to stays valid.
+    media_url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
     seed: int | None = None

@@ -11,6 +11,7 @@ PATCH  /_emulator/callbacks   change it (merged)
 POST   /_emulator/accounts    add an account: {"account_sid", "auth_token", "senders"?, "api_keys"?}
 GET    /_emulator/messages    every Twilio API request received: raw form fields, auth used, outcome
 GET    /_emulator/webhooks    every webhook posted (status callbacks and inbound messages)
+GET    /_emulator/media       every media file customers sent, and every request for one
 GET    /_emulator/stats       counts by outcome
 POST   /_emulator/inbound     post a signed inbound WhatsApp message to a URL (see InboundCommand)
 POST   /_emulator/settle      wait until every pending status callback has gone out
@@ -31,6 +32,7 @@ from emulators.common.control import (
     read_json,
     refused_as_control_error,
 )
+from emulators.twilio.config import MediaFile
 from emulators.twilio.keys import STATE, WEBHOOKS
 from emulators.twilio.state import Delivery, EmulatorState, ReceivedRequest
 
@@ -50,6 +52,7 @@ class InboundCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     profile_name: str = ""
     extra: dict[str, str] = {}
     signed_url: str | None = None
+    media: tuple[MediaFile, ...] = ()  # files served at MediaUrls of the emulator's own
 
 
 class AccountCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -141,9 +144,43 @@ async def list_webhooks(request: web.Request) -> web.Response:
     return json_response({"webhooks": [delivery_json(d) for d in _state(request).deliveries]})
 
 
+@routes.get("/_emulator/media")
+async def list_media(request: web.Request) -> web.Response:
+    state = _state(request)
+    return json_response(
+        {
+            "media": [
+                {
+                    "sid": media.sid,
+                    "account_sid": media.account_sid,
+                    "message_sid": media.message_sid,
+                    "content_type": media.content_type,
+                    "size": len(media.content),
+                    "url": f"{state.base_url or ''}{media.path}",
+                }
+                for media in state.media.values()
+            ],
+            "fetches": [
+                {
+                    "path": fetch.path,
+                    "at_cdn": fetch.at_cdn,
+                    "authorization_sent": fetch.authorization_sent,
+                    "auth": {"kind": fetch.auth.kind, "username": fetch.auth.username},
+                    "http_status": fetch.http_status,
+                    "media_sid": fetch.media_sid,
+                }
+                for fetch in state.media_fetches
+            ],
+        }
+    )
+
+
 @routes.post("/_emulator/inbound")
 async def inbound(request: web.Request) -> web.Response:
     command = await read_json(request, InboundCommand)
+    state = _state(request)
+    if state.base_url is None:
+        state.base_url = str(request.url.origin())
     with refused_as_control_error():
         delivery = await request.app[WEBHOOKS].send_inbound(
             url=command.url,
@@ -156,5 +193,6 @@ async def inbound(request: web.Request) -> web.Response:
             profile_name=command.profile_name,
             extra=command.extra,
             signed_url=command.signed_url,
+            media=command.media,
         )
     return json_response(delivery_json(delivery), status=201)

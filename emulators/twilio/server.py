@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from emulators.common.server import RunningEmulatorBase, serve_until_cancelled, serving
 from emulators.twilio.app import create_app
 from emulators.twilio.callbacks import Webhooks
-from emulators.twilio.config import EmulatorConfig
+from emulators.twilio.config import EmulatorConfig, MediaFile
 from emulators.twilio.keys import WEBHOOKS
 from emulators.twilio.state import Delivery, EmulatorState
 
@@ -31,6 +31,7 @@ class RunningEmulator(RunningEmulatorBase[EmulatorState, Webhooks]):
         profile_name: str = "",
         extra: Mapping[str, str] | None = None,
         signed_url: str | None = None,
+        media: Sequence[MediaFile] = (),
     ) -> Delivery:
         """Post a signed inbound WhatsApp message to ``url`` (see ``Webhooks.send_inbound``)."""
         return await self.webhooks.send_inbound(
@@ -44,6 +45,7 @@ class RunningEmulator(RunningEmulatorBase[EmulatorState, Webhooks]):
             profile_name=profile_name,
             extra=extra,
             signed_url=signed_url,
+            media=media,
         )
 
 
@@ -55,6 +57,7 @@ async def running_emulator(
     state = EmulatorState(config)
     app = create_app(state)
     async with serving(app, host, port) as base_url:
+        state.base_url = base_url
         yield RunningEmulator(base_url=base_url, state=state, webhooks=app[WEBHOOKS])
 
 

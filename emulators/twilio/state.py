@@ -6,7 +6,9 @@ import base64
 import binascii
 import enum
 import hmac
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,12 +81,42 @@ class Delivery(PostedWebhook):
     status: str
 
 
+@dataclass(slots=True)
+class MediaRecord:
+    """A file a customer sent with an inbound message, served at its MediaUrl."""
+
+    sid: str  # ME…
+    account_sid: str
+    message_sid: str
+    content_type: str
+    content: bytes
+
+    @property
+    def path(self) -> str:
+        return f"/2010-04-01/Accounts/{self.account_sid}/Messages/{self.message_sid}/Media/{self.sid}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFetch:
+    """One request for a media file: of its MediaUrl (``at_cdn`` False) or of the CDN URL it redirects
+    to, with whether it carried an Authorization header, and how it was answered."""
+
+    path: str
+    at_cdn: bool
+    authorization_sent: bool
+    auth: AuthUsed
+    http_status: int
+    media_sid: str | None = None
+
+
 class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
     """The running emulator's state. Tests may read it directly; change it through the methods."""
 
     config: EmulatorConfig
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
+        # Where the emulator is served, for the MediaUrls it hands out (set once it listens).
+        self.base_url: str | None = None
         super().__init__(validated(config or EmulatorConfig()))
 
     def _load(self) -> None:
@@ -98,6 +130,9 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
         }
         self.callbacks: CallbackSettings = config.callbacks
         self._messages: dict[str, MessageRecord] = {}
+        self._media: dict[str, MediaRecord] = {}
+        self._cdn_links: dict[str, tuple[str, float]] = {}  # token → (media SID, expiry)
+        self._media_fetches: deque[MediaFetch] = deque(maxlen=config.max_records)
 
     # -- what was received and sent -------------------------------------------------------------
 
@@ -154,6 +189,36 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
 
     def add_message(self, message: MessageRecord) -> None:
         self._messages[message.sid] = message
+
+    # -- media ----------------------------------------------------------------------------------
+
+    @property
+    def media(self) -> dict[str, MediaRecord]:
+        return self._media
+
+    @property
+    def media_fetches(self) -> list[MediaFetch]:
+        return list(self._media_fetches)
+
+    def add_media(self, media: MediaRecord) -> None:
+        self._media[media.sid] = media
+
+    def issue_cdn_link(self, media_sid: str) -> str:
+        """A token for the CDN URL of ``media_sid``, valid for ``media_url_ttl_seconds``."""
+        token = base64.urlsafe_b64encode(self.rng.randbytes(18)).decode()
+        self._cdn_links[token] = (media_sid, time.monotonic() + self.config.media_url_ttl_seconds)
+        return token
+
+    def cdn_media(self, token: str) -> MediaRecord | None:
+        """The file a CDN token stands for, unless the token is unknown or expired."""
+        link = self._cdn_links.get(token)
+        if link is None or link[1] < time.monotonic():
+            return None
+        return self._media.get(link[0])
+
+    def record_media_fetch(self, fetch: MediaFetch) -> None:
+        self._media_fetches.append(fetch)
+        self.stats[f"media_fetches.{'cdn' if fetch.at_cdn else 'api'}.{fetch.http_status}"] += 1
 
     # -- accounts -------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from entrypoints.http.contract import (
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.identity.controller import ApiKeysController, AuthController, MeController
 from entrypoints.http.inbound.controller import MetaCallbacksController, TwilioCallbacksController
+from entrypoints.http.media.controller import MediaController
 from entrypoints.http.messaging.controller import ConversationsController, MessagesController
 from entrypoints.http.observability import RequestObservability, request_id_on_every_response
 from entrypoints.http.operations.controller import HealthController, MetricsController
@@ -106,6 +107,7 @@ def create_app(container: Container) -> Litestar:
             AuthController,
             MessagesController,
             ConversationsController,
+            MediaController,
             HealthController,
             TwilioCallbacksController,
             MetaCallbacksController,

@@ -5,7 +5,9 @@
 - ``Content-Security-Policy``: an API answer may load, run or frame nothing; a route that serves a page
   (the documentation) sets its own policy, which is kept.
 - ``Cache-Control: no-store`` on every answer to a request that carries a credential, and on the
-  ``/auth/`` routes, whose answers hold tokens: no shared or browser cache keeps them.
+  ``/auth/`` routes, whose answers hold tokens: no shared or browser cache keeps them. A route that
+  declares its answer ``private`` itself (a media file: the caller's browser may keep it and revalidate
+  it by its ETag, no shared cache may) keeps its own.
 """
 
 from __future__ import annotations
@@ -34,5 +36,12 @@ async def security_headers_on_every_response(message: Message, scope: Scope) -> 
     headers["Referrer-Policy"] = "no-referrer"
     if headers.get("Content-Security-Policy") is None:
         headers["Content-Security-Policy"] = API_CONTENT_SECURITY_POLICY
-    if carries_credentials(scope):
+    if carries_credentials(scope) and not _declared_private(scope, headers.get("Cache-Control")):
         headers["Cache-Control"] = "no-store"
+
+
+def _declared_private(scope: Scope, cache_control: str | None) -> bool:
+    """The route set ``Cache-Control: private`` itself (never on the /auth/ routes: tokens are no-store)."""
+    if cache_control is None or str(scope.get("path", "")).startswith(AUTH_ROUTES_PREFIX):
+        return False
+    return "private" in (directive.strip().lower() for directive in cache_control.split(","))

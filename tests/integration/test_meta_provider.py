@@ -20,7 +20,9 @@ from adapters.meta.graph import GraphRefused, MediaTooLarge
 from adapters.meta.provider import MetaMessagingProvider
 from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
 from adapters.meta.webhooks import MetaChange, parse_delivery
+from application.errors import MediaTooLarge as FileTooLarge
 from application.inbound.commands import StatusReport
+from application.ports.media import MediaFetchFailed
 from application.ports.providers import LookupResult, OutboundRequest, OutcomeKind, ReadReceiptOutcome
 from domain.administration.tenancy import ProviderAccount, TwilioCredentials
 from domain.messaging.content import (
@@ -595,6 +597,87 @@ async def test_another_businesss_media_cannot_be_downloaded(
         await provider.download(meta_account(meta_credentials(access_token=OTHER_TOKEN)), media_id, 1024)
 
     assert refused.value.error.code == 100
+
+
+async def fetched(
+    provider: MetaMessagingProvider, account: ProviderAccount, media: Media, max_bytes: int
+) -> tuple[bytes, str | None]:
+    async with provider.fetch(account, media, max_bytes) as file:
+        return b"".join([chunk async for chunk in file.chunks]), file.content_type
+
+
+async def test_a_customers_media_is_fetched_as_a_stream_of_its_described_type(
+    emulator: RunningEmulator, provider: MetaMessagingProvider
+) -> None:
+    document = b"%PDF-1.7 " + b"an invoice " * 2000
+    await customer_writes(
+        emulator,
+        document={"filename": "invoice.pdf", "mime_type": "application/pdf"},
+        media_content_base64=base64.b64encode(document).decode(),
+    )
+    (media_id,) = emulator.state.media
+    media = Media(kind=MediaKind.DOCUMENT, provider_media_id=media_id, filename="invoice.pdf")
+
+    assert await fetched(provider, meta_account(), media, max_bytes=len(document)) == (
+        document,
+        "application/pdf",
+    )
+    described, downloaded = emulator.state.requests[-2:]
+    assert (described.auth.kind, downloaded.auth.kind) == (AuthKind.VALID, AuthKind.VALID)
+
+
+async def test_media_larger_than_allowed_is_refused_before_it_is_downloaded(
+    emulator: RunningEmulator, provider: MetaMessagingProvider
+) -> None:
+    await customer_writes(emulator, image={}, media_content_base64=base64.b64encode(b"x" * 5000).decode())
+    (media_id,) = emulator.state.media
+
+    with pytest.raises(FileTooLarge):
+        await fetched(provider, meta_account(), Media(kind=MediaKind.IMAGE, provider_media_id=media_id), 4999)
+    assert emulator.state.requests[-1].path == f"/v23.0/{media_id}", "the file itself was never asked for"
+
+
+async def test_media_meta_refuses_is_a_permanent_failure(
+    emulator: RunningEmulator, provider: MetaMessagingProvider
+) -> None:
+    await customer_writes(emulator, image={})
+    (media_id,) = emulator.state.media
+    media = Media(kind=MediaKind.IMAGE, provider_media_id=media_id)
+    other = meta_account(meta_credentials(access_token=OTHER_TOKEN))
+
+    with pytest.raises(MediaFetchFailed) as refused:
+        await fetched(provider, other, media, 1024)
+
+    assert refused.value.permanent
+    assert "HTTP 400" in refused.value.reason
+
+
+async def test_media_meta_cannot_be_reached_for_is_tried_again(emulator: RunningEmulator) -> None:
+    unreachable = MetaMessagingProvider(timeout_seconds=2.0, api_base_url=f"http://127.0.0.1:{closed_port()}")
+    try:
+        with pytest.raises(MediaFetchFailed) as failed:
+            await fetched(
+                unreachable, meta_account(), Media(kind=MediaKind.IMAGE, provider_media_id="123"), 1024
+            )
+    finally:
+        await unreachable.aclose()
+
+    assert not failed.value.permanent
+
+
+async def test_media_of_another_provider_is_not_fetched_from_meta(provider: MetaMessagingProvider) -> None:
+    twilio = dataclasses.replace(
+        meta_account(), credentials=TwilioCredentials("AC" + "1" * 32, "token-0123456789")
+    )
+    by_url = Media(kind=MediaKind.IMAGE, url="https://api.twilio.com/2010-04-01/Accounts/AC1/Media/ME1")
+
+    with pytest.raises(MediaFetchFailed) as not_meta:
+        await fetched(provider, twilio, Media(kind=MediaKind.IMAGE, provider_media_id="123"), 1024)
+    with pytest.raises(MediaFetchFailed) as no_id:
+        await fetched(provider, meta_account(), by_url, 1024)
+
+    assert not_meta.value.permanent
+    assert no_id.value.permanent
 
 
 def customers_message(wamid: str) -> OutboundRequest:

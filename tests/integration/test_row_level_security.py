@@ -27,10 +27,13 @@ from adapters.database.roles import RoleCheck, RoleNotUsable, grant_app_role, in
 from adapters.database.tables import messages
 from adapters.database.tenant_scope import CROSS_TENANT_SETTING, TENANT_SETTING, TenantScope
 from adapters.security.secret_box import SecretBox
+from application.ports.media import KeptMedia, MediaDownload
 from application.ports.messages import StatusChange
 from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.administration.tenancy import Tenant, TwilioCredentials
-from domain.messaging.messages import MessageStatus
+from domain.messaging.content import Media, MediaKind
+from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.phone import PhoneNumber
 from domain.tenant_webhooks.model import DeliveryState
 from entrypoints import cli
 from entrypoints.container import create_container, shutdown, warn_unless_row_level_security_binds
@@ -117,6 +120,7 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
         await uow.commit()
     await add_endpoint(uow_factory, tenant)
     await record(uow_factory, tenant)
+    await receive_media(uow_factory, tenant)
     async with uow_factory() as uow:
         await uow.audit.record(
             AuditEntry(
@@ -125,6 +129,36 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
         )
         await uow.commit()
     return tenant
+
+
+async def receive_media(uow_factory: UowFactory, tenant: Tenant) -> None:
+    """A customer's photo and voice note: the photo kept, the voice note's download queued."""
+    photo = Media(kind=MediaKind.IMAGE, provider_media_id="1029384756", content_type="image/jpeg")
+    voice = Media(kind=MediaKind.AUDIO, provider_media_id="1029384757", content_type="audio/ogg")
+    message = Message.new_inbound(
+        tenant_id=tenant.id,
+        sender=PhoneNumber.parse("+14155238886"),
+        contact=PhoneNumber.parse("+14155550100"),
+        content=MessageContent(media=(photo, voice)),
+        provider_sid=f"wamid.{secrets.token_hex(16)}",
+        now=T0,
+    )
+    kept_photo, queued_voice = MediaDownload.for_message(message, T0)
+    async with uow_factory() as uow:
+        await uow.messages.add(message)
+        await uow.media_downloads.enqueue(queued_voice)
+        await uow.media.add(
+            KeptMedia(
+                id=kept_photo.id,
+                tenant_id=tenant.id,
+                message_id=message.id,
+                content_type="image/jpeg",
+                size=1024,
+                sha256="ab" * 32,
+                created_at=T0,
+            )
+        )
+        await uow.commit()
 
 
 @pytest.fixture
@@ -277,14 +311,14 @@ async def test_a_repository_query_that_forgets_its_tenant_filter_sees_only_the_b
 ) -> None:
     mine, _ = two_tenants
     async with admin.connect() as connection:
-        assert await count(connection, "messages") == 2
+        assert await count(connection, "messages") == 4  # an outbound and an inbound one each
 
     async with engine.connect() as connection:
         forgetful = _ForgetfulMessages(Transaction(connection, TenantScope(connection), secret_box))
         assert await forgetful.count_all(None) == 0
     async with engine.connect() as connection:
         forgetful = _ForgetfulMessages(Transaction(connection, TenantScope(connection), secret_box))
-        assert await forgetful.count_all(mine.id) == 1
+        assert await forgetful.count_all(mine.id) == 2
 
 
 async def test_tenant_settings_end_with_their_transaction_on_a_pooled_connection(

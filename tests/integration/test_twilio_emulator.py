@@ -35,6 +35,7 @@ from emulators.twilio import (
     FailureKind,
     Faults,
     ForcedError,
+    MediaFile,
     RunningEmulator,
     Stage,
     running_emulator,
@@ -965,3 +966,136 @@ async def test_control_api_settle_answers_once_every_callback_has_gone_out(
     async with http.post(emulator.url("/_emulator/settle")) as response:
         assert (response.status, await response.json()) == (200, {"settled": True})
     assert receiver.statuses() == ["queued", "sent", "delivered", "read"]
+
+
+# -- inbound media ------------------------------------------------------------------------------------
+
+PHOTO = b"\xff\xd8\xff\xe0" + b"a photo of the parcel" * 50
+
+
+async def inbound_photo(emulator: RunningEmulator, receiver: WebhookReceiver) -> Received:
+    await emulator.send_inbound(
+        receiver.url("/webhooks/twilio/inbound"),
+        from_=CUSTOMER,
+        to=SENDER,
+        body="the parcel",
+        account_sid=ACCOUNT,
+        media=[MediaFile(content_type="image/jpeg", content=PHOTO)],
+    )
+    (received,) = receiver.received
+    return received
+
+
+async def test_an_inbound_photo_is_served_at_its_media_url_behind_the_accounts_credentials(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, receiver: WebhookReceiver
+) -> None:
+    received = await inbound_photo(emulator, receiver)
+    media_url = received.params["MediaUrl0"]
+    assert validates(received)
+    assert (received.params["NumMedia"], received.params["MediaContentType0"]) == ("1", "image/jpeg")
+    assert re.fullmatch(
+        rf"{re.escape(emulator.base_url)}/2010-04-01/Accounts/{ACCOUNT}/Messages/{received.params['MessageSid']}"
+        r"/Media/ME[0-9a-f]{32}",
+        media_url,
+    )
+
+    async with http.get(media_url, headers=basic(), allow_redirects=False) as redirected:
+        assert redirected.status == 307
+        cdn_url = redirected.headers["Location"]
+    async with http.get(cdn_url) as downloaded:
+        assert downloaded.status == 200
+        assert downloaded.headers["Content-Type"] == "image/jpeg"
+        assert await downloaded.read() == PHOTO
+
+    api_fetch, cdn_fetch = emulator.state.media_fetches
+    assert (api_fetch.at_cdn, api_fetch.authorization_sent, api_fetch.auth.kind) == (
+        False,
+        True,
+        AuthKind.ACCOUNT,
+    )
+    assert (cdn_fetch.at_cdn, cdn_fetch.authorization_sent, cdn_fetch.http_status) == (True, False, 200)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, basic(ACCOUNT, "a-wrong-token"), basic(OTHER_ACCOUNT, OTHER_TOKEN)],
+    ids=["no-credentials", "wrong-token", "another-account"],
+)
+async def test_a_media_url_without_the_accounts_credentials_is_twilios_401(
+    emulator: RunningEmulator,
+    http: aiohttp.ClientSession,
+    receiver: WebhookReceiver,
+    headers: dict[str, str],
+) -> None:
+    received = await inbound_photo(emulator, receiver)
+
+    async with http.get(received.params["MediaUrl0"], headers=headers, allow_redirects=False) as response:
+        assert response.status == 401
+        assert (await response.json())["code"] == 20003
+
+
+async def test_an_api_key_of_the_account_opens_its_media(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, receiver: WebhookReceiver
+) -> None:
+    received = await inbound_photo(emulator, receiver)
+
+    async with http.get(received.params["MediaUrl0"], headers=basic(KEY_SID, KEY_SECRET)) as response:
+        assert response.status == 200
+        assert await response.read() == PHOTO
+
+
+async def test_a_media_error_status_fails_every_media_url_until_it_is_cleared(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, receiver: WebhookReceiver
+) -> None:
+    received = await inbound_photo(emulator, receiver)
+    emulator.state.update_faults(media_error_status=503)
+
+    async with http.get(received.params["MediaUrl0"], headers=basic()) as failing:
+        assert failing.status == 503
+    emulator.state.update_faults(media_error_status=None)
+    async with http.get(received.params["MediaUrl0"], headers=basic()) as served:
+        assert served.status == 200
+
+
+async def test_an_unknown_media_url_and_an_unknown_cdn_token_are_refused(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, receiver: WebhookReceiver
+) -> None:
+    received = await inbound_photo(emulator, receiver)
+    unknown = received.params["MediaUrl0"][:-4] + "0000"
+
+    async with http.get(unknown, headers=basic()) as missing:
+        assert missing.status == 404
+    async with http.get(emulator.url("/_media_cdn/not-a-token")) as expired:
+        assert expired.status == 403
+
+
+async def test_the_control_api_posts_inbound_media_and_lists_it_with_its_fetches(
+    emulator: RunningEmulator, http: aiohttp.ClientSession, receiver: WebhookReceiver
+) -> None:
+    async with http.post(
+        emulator.url("/_emulator/inbound"),
+        json={
+            "url": receiver.url("/webhooks/twilio/inbound"),
+            "account_sid": ACCOUNT,
+            "from": "+14155550100",
+            "to": SENDER,
+            "media": [{"content_type": "application/pdf", "content": base64.b64encode(b"%PDF-1.7").decode()}],
+        },
+    ) as response:
+        assert response.status == 201
+    (received,) = receiver.received
+    async with http.get(received.params["MediaUrl0"], headers=basic()) as downloaded:
+        assert await downloaded.read() == b"%PDF-1.7"
+
+    async with http.get(emulator.url("/_emulator/media")) as listed:
+        media = await listed.json()
+    [file] = media["media"]
+    assert (file["url"], file["content_type"], file["size"]) == (
+        received.params["MediaUrl0"],
+        "application/pdf",
+        8,
+    )
+    assert [(f["at_cdn"], f["http_status"], f["auth"]["kind"]) for f in media["fetches"]] == [
+        (False, 307, "account"),
+        (True, 200, "missing"),  # the CDN asks for no credentials (a client may still send some)
+    ]

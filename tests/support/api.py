@@ -1,6 +1,6 @@
 """The HTTP API under test: the real Litestar app, built from the real container with the database, the
-password hasher, the messaging provider and the tenant-webhook sender and URL guard replaced by fakes,
-and the same people in it every time.
+password hasher, the messaging provider, the tenant-webhook sender and URL guard, the media store and
+the providers' copies of inbound media replaced by fakes, and the same people in it every time.
 
 Every HTTP test over fakes gets its app from ``running_api`` (the unit tests through the ``api`` and
 ``make_api`` fixtures of tests/unit/entrypoints/conftest.py); what differs between tests is an
@@ -39,6 +39,7 @@ from tests.support.fakes import (
     open_window,
     provision_account,
 )
+from tests.support.media import FakeMediaFetcher, FakeMediaStore
 
 JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 PASSWORD = "correct horse battery"  # everyone's, so a test logs anyone in by name
@@ -94,6 +95,8 @@ class Api:
     provider: FakeMessagingProvider  # unused with ApiOptions.real_providers
     webhook_sender: FakeWebhookSender
     webhook_url_guard: FakeWebhookUrlGuard
+    media_store: FakeMediaStore
+    media_fetcher: FakeMediaFetcher
     clock: FixedClock  # the seed data's time; the app's too with ApiOptions.fixed_clock
     acme: TenantAccount
     globex: TenantAccount
@@ -154,6 +157,7 @@ async def running_api(data_dir: Path, options: ApiOptions) -> AsyncIterator[Api]
     provider = FakeMessagingProvider()
     webhook_sender = FakeWebhookSender()
     webhook_url_guard = FakeWebhookUrlGuard("localhost")
+    media_store, media_fetcher = FakeMediaStore(), FakeMediaFetcher()
     clock = FixedClock(datetime.now(UTC)) if options.fixed_clock else FixedClock()
     container.unit_of_work.override(providers.Factory(FakeUnitOfWork, database))
     container.password_hasher.override(providers.Object(hasher))
@@ -161,6 +165,8 @@ async def running_api(data_dir: Path, options: ApiOptions) -> AsyncIterator[Api]
         container.messaging_provider.override(providers.Object(provider))
     container.webhook_sender.override(providers.Object(webhook_sender))
     container.webhook_url_guard.override(providers.Object(webhook_url_guard))
+    container.media_store.override(providers.Object(media_store))
+    container.inbound_media_fetcher.override(providers.Object(media_fetcher))
     if options.fixed_clock:
         container.clock.override(providers.Object(clock))
 
@@ -217,6 +223,8 @@ async def running_api(data_dir: Path, options: ApiOptions) -> AsyncIterator[Api]
             provider,
             webhook_sender,
             webhook_url_guard,
+            media_store,
+            media_fetcher,
             clock,
             acme,
             globex,

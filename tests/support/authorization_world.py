@@ -23,9 +23,11 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import sqlalchemy as sa
+from dependency_injector import providers
 from litestar.routes import HTTPRoute
 
 from adapters.database.tables import metadata
+from application.media.downloads import DownloadOutcome
 from application.principal import Principal
 from domain.administration.tenancy import Role
 from entrypoints.container import Container, warn_unless_row_level_security_binds
@@ -39,6 +41,7 @@ from tests.support.gateways import (
     gateway_settings,
     running_gateway,
 )
+from tests.support.media import FakeMediaFetcher, ProviderFile
 
 # The sandbox's magic number that Twilio refuses (21211): a send to it ends failed, so it can be retried.
 FAILING_CONTACT = "+15005550001"
@@ -143,6 +146,7 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "endpoint_id": Scope.TENANT_ID,
     "account_id": Scope.TENANT_ID,
     "delivery_id": Scope.TENANT_ID,
+    "media_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
     "tenant_id": Scope.PLATFORM_ID,
 }
@@ -337,6 +341,8 @@ async def built_world(request: pytest.FixtureRequest, database: str, directory: 
     """A gateway on a database of its own, with its platform admin and the two tenants."""
     with database_of_its_own(request, database) as overrides:
         async with running_gateway(directory, overrides) as gateway:
+            # The providers' copies of customers' media: each tenant's customer sends a photo.
+            gateway.container.inbound_media_fetcher.override(providers.Object(FakeMediaFetcher()))
             # On PostgreSQL the gateway must be what production is: a role that RLS binds.
             assert await warn_unless_row_level_security_binds(gateway.container) is (
                 True if database == "postgres" else None
@@ -345,7 +351,9 @@ async def built_world(request: pytest.FixtureRequest, database: str, directory: 
             a = await provision_tenant(gateway, root, "Acme", number=1)
             b = await provision_tenant(gateway, root, "Globex", number=2)
             before = await rows_of_tenant(gateway.container, b.tenant_id)
-            assert all(before[table] for table in ("messages", "conversations", "webhook_deliveries"))
+            assert all(
+                before[table] for table in ("messages", "conversations", "webhook_deliveries", "media")
+            )
             yield World(database=database, gateway=gateway, root=root, a=a, b=b, b_rows_before=before)
 
 
@@ -370,7 +378,8 @@ class TenantWorld:
 async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *, number: int) -> TenantWorld:
     """A tenant created by the platform admin, then filled by its own admin and agent: a second user,
     two senders, Twilio credentials, two API keys, a webhook endpoint, an outbound message, a failed
-    one, and a customer's inbound message (which gives a conversation and a webhook delivery).
+    one, and a customer's inbound message with a photo (which gives a conversation, a webhook delivery
+    and a kept media file).
 
     ``number`` (0-9) keeps phone numbers and account SIDs apart between tenants.
     """
@@ -446,8 +455,19 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
         )
     ).json()
     assert failed["status"] == "failed", failed
-    await gateway.receive_inbound(account_sid, auth_token, default_sender, contact, f"hi {name}")
+    photo_url = (
+        f"https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Messages/MM{secrets.token_hex(16)}"
+        f"/Media/ME{secrets.token_hex(16)}"
+    )
+    fetcher = gateway.container.inbound_media_fetcher()
+    assert isinstance(fetcher, FakeMediaFetcher)
+    fetcher.files[photo_url] = ProviderFile(f"{name}'s photo".encode(), "image/jpeg")
+    await gateway.receive_inbound(
+        account_sid, auth_token, default_sender, contact, f"hi {name}", media_urls=[photo_url]
+    )
+    assert await gateway.container.media_downloader().download_due() == [DownloadOutcome.KEPT]
     inbound = (await gateway.call("GET", "/api/messages?direction=inbound&limit=1", admin)).json()["items"][0]
+    [photo] = inbound["media"]
     deliveries = (await gateway.call("GET", f"/api/webhooks/{endpoint['id']}/deliveries", admin)).json()[
         "items"
     ]
@@ -469,6 +489,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "account_id": provider_account["id"],
             "inbound_message_id": inbound["id"],
             "delivery_id": deliveries[0]["id"],
+            "media_id": photo["stored_media_id"],
             "contact": contact,
             "tenant_id": tenant["id"],
         },
@@ -484,6 +505,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             outbound["id"],
             failed["id"],
             deliveries[0]["id"],
+            photo["stored_media_id"],
             contact,
             default_sender,
             second_sender,

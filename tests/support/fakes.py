@@ -43,6 +43,7 @@ from application.ports.audit import AuditQuery
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from application.ports.identity import AccessClaims, IssuedToken, PasswordHasher, SessionAccess, TokenService
+from application.ports.media import KeptMedia, MediaDownload
 from application.ports.messages import (
     ConversationQuery,
     HistoryQuery,
@@ -83,7 +84,7 @@ from domain.administration.tenancy import (
     User,
 )
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
-from domain.messaging.content import MessageKind
+from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
@@ -585,6 +586,18 @@ class FakeMessageRepository:
         )
         self._messages[message.id] = advanced
         return advanced
+
+    async def replace_media(
+        self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
+    ) -> Message | None:
+        message = await self.get(tenant_id, message_id)
+        if message is None or not 0 <= item < len(message.content.media):
+            return None
+        items = list(message.content.media)
+        items[item] = media
+        changed = replace(message, content=replace(message.content, media=tuple(items)), updated_at=_utc(now))
+        self._messages[message_id] = changed
+        return changed
 
     # Test helpers: not part of the port.
 
@@ -1093,6 +1106,109 @@ class FakeWebhookDeliveryQueue:
         return restore
 
 
+class FakeMediaDownloadQueue:
+    """Leases like the real queue; a download's (message, item) is unique, as the real table's is."""
+
+    def __init__(self) -> None:
+        self._downloads: dict[UUID, MediaDownload] = {}
+        self._leases: dict[UUID, tuple[str, datetime]] = {}
+
+    async def enqueue(self, download: MediaDownload) -> None:
+        if download.id in self._downloads or any(
+            (queued.message_id, queued.item) == (download.message_id, download.item)
+            for queued in self._downloads.values()
+        ):
+            raise AlreadyExists("the media item has a download queued already")
+        self._downloads[download.id] = _stored(download)
+
+    async def claim_due(
+        self, *, owner: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[MediaDownload]:
+        due = sorted(
+            (
+                d
+                for d in self._downloads.values()
+                if d.available_at <= now and (d.id not in self._leases or self._leases[d.id][1] <= now)
+            ),
+            key=lambda d: (d.available_at, d.created_at),
+        )[:limit]
+        for download in due:
+            self._leases[download.id] = (owner, now + timedelta(seconds=lease_seconds))
+        return due
+
+    def _held_by(self, download_id: UUID, owner: str) -> bool:
+        lease = self._leases.get(download_id)
+        return download_id in self._downloads and lease is not None and lease[0] == owner
+
+    async def reschedule(
+        self,
+        download_id: UUID,
+        *,
+        owner: str,
+        attempts: int,
+        available_at: datetime,
+        last_error: str,
+    ) -> bool:
+        if not self._held_by(download_id, owner):
+            return False
+        self._downloads[download_id] = replace(
+            self._downloads[download_id],
+            attempts=attempts,
+            available_at=_utc(available_at),
+            last_error=last_error,
+        )
+        del self._leases[download_id]
+        return True
+
+    async def complete(self, download_id: UUID, *, owner: str) -> bool:
+        if not self._held_by(download_id, owner):
+            return False
+        del self._downloads[download_id]
+        del self._leases[download_id]
+        return True
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[MediaDownload]:
+        return sorted(self._downloads.values(), key=lambda d: (d.created_at, d.item))
+
+    def snapshot(self) -> Restore:
+        downloads, leases = dict(self._downloads), dict(self._leases)
+
+        def restore() -> None:
+            self._downloads = dict(downloads)
+            self._leases = dict(leases)
+
+        return restore
+
+
+class FakeMediaRepository:
+    def __init__(self) -> None:
+        self._media: dict[UUID, KeptMedia] = {}
+
+    async def add(self, media: KeptMedia) -> None:
+        if media.id in self._media:
+            raise AlreadyExists("the media file is kept already")
+        self._media[media.id] = _stored(media)
+
+    async def get(self, tenant_id: UUID, media_id: UUID) -> KeptMedia | None:
+        media = self._media.get(media_id)
+        return media if media is not None and media.tenant_id == tenant_id else None
+
+    # Test helpers: not part of the port.
+
+    def all(self) -> list[KeptMedia]:
+        return sorted(self._media.values(), key=lambda m: m.created_at)
+
+    def snapshot(self) -> Restore:
+        media = dict(self._media)
+
+        def restore() -> None:
+            self._media = dict(media)
+
+        return restore
+
+
 class FakeWebhookOutbox:
     """Fans an event out to the tenant's enabled endpoints subscribed to it, like the real outbox."""
 
@@ -1367,6 +1483,8 @@ class FakeDatabase:
     audit: FakeAuditLog = field(default_factory=FakeAuditLog)
     sessions: FakeSessionRepository = field(init=False)
     acceptance: FakeMessageAcceptance = field(init=False)
+    media: FakeMediaRepository = field(default_factory=FakeMediaRepository)
+    media_downloads: FakeMediaDownloadQueue = field(default_factory=FakeMediaDownloadQueue)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
@@ -1393,6 +1511,8 @@ class FakeDatabase:
             self.sessions.snapshot(),
             self.api_keys.snapshot(),
             self.audit.snapshot(),
+            self.media.snapshot(),
+            self.media_downloads.snapshot(),
         ]
 
         def restore() -> None:

@@ -540,18 +540,29 @@ class Gateway:
         return await self.bearer_of(ROOT_USERNAME)
 
     async def receive_inbound(
-        self, account_sid: str, auth_token: str, to: str, sender: str, body: str
+        self,
+        account_sid: str,
+        auth_token: str,
+        to: str,
+        sender: str,
+        body: str,
+        *,
+        media_urls: Sequence[str] = (),
     ) -> None:
-        """A customer's WhatsApp message, posted and signed as Twilio posts it."""
+        """A customer's WhatsApp message (with photos at ``media_urls``), posted and signed as Twilio
+        posts it."""
         url = f"{PUBLIC_BASE_URL}/webhooks/twilio/inbound"
         params = {
             "AccountSid": account_sid,
-            "MessageSid": "SM" + secrets.token_hex(16),
+            "MessageSid": ("MM" if media_urls else "SM") + secrets.token_hex(16),
             "From": f"whatsapp:{sender}",
             "To": f"whatsapp:{to}",
             "Body": body,
-            "NumMedia": "0",
+            "NumMedia": str(len(media_urls)),
         }
+        for index, media_url in enumerate(media_urls):
+            params[f"MediaUrl{index}"] = media_url
+            params[f"MediaContentType{index}"] = "image/jpeg"
         response = await self.client.post(
             "/webhooks/twilio/inbound",
             data=params,

@@ -11,6 +11,7 @@ import msgspec
 from application.messaging.conversations import ConversationPage
 from application.messaging.history import HistoryPage, MessageDetails
 from application.messaging.send_message import SendMessageCommand
+from application.ports.media import served_at
 from application.ports.messages import MessageView
 from domain.administration.tenancy import ProviderName
 from domain.errors import InvalidMessage
@@ -139,16 +140,28 @@ class MediaItem(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 
 class MediaResource(MediaItem):
-    content_type: str | None = None  # as the provider reported it (inbound media)
+    """A media item as a message shows it. An inbound item is downloaded into the gateway's media store
+    as the message comes in: once kept, ``stored_media_id`` names the file and ``stored_media_url``
+    serves it (``GET /api/media/{id}``); ``not_kept`` says why the gateway gave up on it instead; neither
+    is there while the download is pending."""
+
+    content_type: str | None = None  # as the provider reported it (inbound media), or as kept
+    stored_media_id: str | None = None
+    stored_media_url: str | None = None
+    not_kept: str | None = None
 
     @classmethod
     def of(cls, media: Media) -> MediaResource:
+        stored = media.stored_media_id
         return cls(
             type=media.kind,
             url=media.url,
             id=media.provider_media_id,
             filename=media.filename,
             content_type=media.content_type,
+            stored_media_id=stored,
+            stored_media_url=served_at(stored) if stored is not None else None,
+            not_kept=media.not_kept,
         )
 
 

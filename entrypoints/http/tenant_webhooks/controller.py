@@ -100,7 +100,9 @@ class WebhookEndpointsController(Controller):
         register_webhook_endpoint: NamedDependency[RegisterWebhookEndpoint],
     ) -> Response[WebhookEndpointWithSecret]:
         """Events: `message.received` (a customer wrote), `message.status` (a message moved on: queued, sent,
-        delivered, read, failed …) and `message.failed` (it ended failed or undelivered). The answer
+        delivered, read, failed …), `message.failed` (it ended failed or undelivered), and
+        `message.media_stored` / `message.media_not_kept` (a media item a customer sent is kept and served
+        at its `stored_media_url`, or was given up on, with the reason in `not_kept`). The answer
         carries the endpoint's signing `secret`, shown this once. Deliveries follow the Standard Webhooks
         specification: `webhook-id` (the same on every retry: deduplicate on it), `webhook-timestamp` and
         `webhook-signature` (`v1,<base64 HMAC-SHA256>`, one per valid secret); verify them with a Standard

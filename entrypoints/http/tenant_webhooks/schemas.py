@@ -22,7 +22,14 @@ from domain.tenant_webhooks.model import (
 )
 from entrypoints.http.wire_types import Text
 
-EventName = Literal["message.received", "message.status", "message.failed", "sender.paused"]
+EventName = Literal[
+    "message.received",
+    "message.status",
+    "message.failed",
+    "message.media_stored",
+    "message.media_not_kept",
+    "sender.paused",
+]
 WebhookUrl = Annotated[
     Text,
     msgspec.Meta(

@@ -292,6 +292,8 @@ async def test_a_customers_reply_location_and_unsupported_messages_are_shown_in_
         "type": "sticker",
         "url": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
         "content_type": "image/webp",
+        "stored_media_id": "f3b2a1c0d9e8",
+        "stored_media_url": "/api/media/f3b2a1c0d9e8",
     }
 
 

@@ -71,6 +71,8 @@ async def test_media_store_s3_keeps_media_in_the_bucket(tmp_path: Path) -> None:
         ({**S3, "MEDIA_S3_BUCKET": ""}, "MEDIA_S3_BUCKET"),
         ({**S3, "MEDIA_S3_SECRET_ACCESS_KEY": ""}, "MEDIA_S3_SECRET_ACCESS_KEY"),
         ({**S3, "MEDIA_S3_PREFIX": "../other-app"}, "MEDIA_S3_PREFIX"),
+        ({"MEDIA_DOWNLOAD_ATTEMPTS": "0"}, "MEDIA_DOWNLOAD_ATTEMPTS"),
+        ({"MEDIA_DOWNLOAD_TIMEOUT_SECONDS": "0"}, "MEDIA_DOWNLOAD_TIMEOUT_SECONDS"),
     ],
 )
 def test_media_settings_that_cannot_work_stop_the_start(

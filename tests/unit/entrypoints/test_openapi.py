@@ -254,6 +254,15 @@ PATH_EXAMPLES = {
     "{delivery_id}": "msg_" + "0" * 26,
     **{
         f"{{{name}}}": "00000000-0000-4000-8000-000000000000"
-        for name in ("message_id", "tenant_id", "user_id", "sender_id", "key_id", "endpoint_id", "account_id")
+        for name in (
+            "message_id",
+            "tenant_id",
+            "user_id",
+            "sender_id",
+            "key_id",
+            "endpoint_id",
+            "account_id",
+            "media_id",
+        )
     },
 }

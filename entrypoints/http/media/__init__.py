@@ -1,0 +1,1 @@
+"""Media customers sent, as the gateway keeps them: ``GET /api/media/{id}``."""
