@@ -41,7 +41,7 @@ _TWILIO_SIGNERS = (
         provider_accounts.c.secret_sealed,
     )
     .select_from(senders)
-    .join(provider_accounts, provider_accounts.c.id == _SENDER_ACCOUNT)
+    .join(provider_accounts, provider_accounts.c.tenant_id == senders.c.tenant_id)
     .where(provider_accounts.c.provider == ProviderName.TWILIO.value)
 )
 _META_APPS = sa.select(

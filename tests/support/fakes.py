@@ -293,16 +293,16 @@ class FakeProviderAccountRepository:
         self.signer_loads += 1
         signers = []
         for sender in self._senders.all():
-            account = await self.of_sender(sender)
-            if account is not None and isinstance(account.credentials, TwilioCredentials):
-                signers.append(
-                    TwilioSigner(
-                        sender.tenant_id,
-                        sender.phone_number,
-                        account.credentials.account_sid,
-                        account.credentials.auth_token,
+            for account in await self.list_for_tenant(sender.tenant_id):
+                if isinstance(account.credentials, TwilioCredentials):
+                    signers.append(
+                        TwilioSigner(
+                            sender.tenant_id,
+                            sender.phone_number,
+                            account.credentials.account_sid,
+                            account.credentials.auth_token,
+                        )
                     )
-                )
         return signers
 
     async def meta_apps(self) -> list[MetaApp]:

@@ -323,9 +323,11 @@ async def test_the_account_of_a_sender_is_the_one_it_was_moved_to(uow_factory: U
 # --- who signs Twilio's callbacks, and which numbers are Meta's ------------------------------------
 
 
-async def test_twilio_signers_are_the_senders_of_explicit_and_first_twilio_accounts_not_meta_ones(
+async def test_twilio_signers_are_every_sender_with_each_twilio_account_of_its_tenant(
     uow_factory: UowFactory,
 ) -> None:
+    """A sender on one Twilio account, or moved to Meta, still gets the late callbacks of what another
+    of its tenant's Twilio accounts sent for it; a tenant without a Twilio account signs nothing."""
     acme = await add_tenant(uow_factory)
     await add_account(uow_factory, acme, TWILIO, seconds=0)
     second = await add_account(uow_factory, acme, OTHER_TWILIO, seconds=1)
@@ -346,8 +348,9 @@ async def test_twilio_signers_are_the_senders_of_explicit_and_first_twilio_accou
         signers = await uow.provider_accounts.twilio_signers()
 
     assert {(s.tenant_id, s.phone_number, s.account_sid, s.auth_token) for s in signers} == {
-        (acme.id, OUR_NUMBER, TWILIO.account_sid, AUTH_TOKEN),
-        (acme.id, OTHER_NUMBER, OTHER_TWILIO.account_sid, OTHER_TWILIO.auth_token),
+        (acme.id, number, account.account_sid, account.auth_token)
+        for number in (OUR_NUMBER, OTHER_NUMBER, THIRD_NUMBER)
+        for account in (TWILIO, OTHER_TWILIO)
     }
 
 
