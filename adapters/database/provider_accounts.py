@@ -55,6 +55,7 @@ _META_NUMBER = (
         senders.c.tenant_id,
         senders.c.phone_number,
         senders.c.provider_number_id,
+        provider_accounts.c.external_id,
         provider_accounts.c.second_secret_sealed,
         provider_accounts.c.verify_token_sealed,
     )
@@ -227,6 +228,7 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
             tenant_id=row["tenant_id"],
             provider_number_id=row["provider_number_id"],
             phone_number=PhoneNumber(row["phone_number"]),
+            business_account_id=row["external_id"],
             app_secret=app_secret,
             verify_token=verify_token,
         )

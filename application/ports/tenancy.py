@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -18,7 +18,7 @@ class TwilioSigner:
     tenant_id: UUID
     phone_number: PhoneNumber
     account_sid: str
-    auth_token: str
+    auth_token: str = field(repr=False)
 
 
 class TenantRepository(Protocol):
@@ -38,13 +38,15 @@ class TenantRepository(Protocol):
 @dataclass(frozen=True, slots=True)
 class MetaNumber:
     """A sender on Meta's Cloud API, as Meta's webhooks name it (its phone-number id), with what proves
-    a webhook for it: its account's app secret, and the verify token of the subscription handshake."""
+    a webhook for it: its account's WhatsApp Business Account (the entry a change comes under) and app
+    secret, and the verify token of the subscription handshake."""
 
     tenant_id: UUID
     provider_number_id: str
     phone_number: PhoneNumber
-    app_secret: str
-    verify_token: str
+    business_account_id: str
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +56,8 @@ class MetaApp:
 
     tenant_id: UUID
     account_id: UUID
-    app_secret: str
-    verify_token: str
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
 
 
 class ProviderAccountRepository(Protocol):

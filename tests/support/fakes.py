@@ -328,6 +328,7 @@ class FakeProviderAccountRepository:
                     tenant_id=sender.tenant_id,
                     provider_number_id=provider_number_id,
                     phone_number=sender.phone_number,
+                    business_account_id=account.credentials.business_account_id,
                     app_secret=account.credentials.app_secret,
                     verify_token=account.credentials.verify_token,
                 )

@@ -388,7 +388,9 @@ async def test_a_meta_number_is_the_sender_with_that_id_on_a_meta_account_of_its
         on_twilio = await uow.provider_accounts.meta_number(OTHER_PHONE_NUMBER_ID)
         unknown = await uow.provider_accounts.meta_number("1")
 
-    assert found == MetaNumber(acme.id, PHONE_NUMBER_ID, OUR_NUMBER, APP_SECRET, VERIFY_TOKEN)
+    assert found == MetaNumber(
+        acme.id, PHONE_NUMBER_ID, OUR_NUMBER, META.business_account_id, APP_SECRET, VERIFY_TOKEN
+    )
     assert (on_twilio, unknown) == (None, None)
 
 
