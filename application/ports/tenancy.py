@@ -83,7 +83,8 @@ class ProviderAccountRepository(Protocol):
         ...
 
     async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
-        """Delete it; False if the tenant has no such account; Conflict while a sender sends through it."""
+        """Delete it; False if the tenant has no such account; AccountInUse while a sender sends through
+        it (its own, or a Twilio tenant's first Twilio account for its senders without one)."""
         ...
 
     async def of_sender(self, sender: Sender) -> ProviderAccount | None:

@@ -272,7 +272,16 @@ class FakeProviderAccountRepository:
     async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
         if await self.get(tenant_id, account_id) is None:
             return False
-        if any(sender.account_id == account_id for sender in self._senders.all()):
+        tenant = await self._tenants.get(tenant_id)
+        first_twilio = await self.first_of(tenant_id, ProviderName.TWILIO)
+        # A Twilio tenant's senders without an account send through its first Twilio account.
+        fallback = tenant is not None and tenant.provider is ProviderName.TWILIO and first_twilio is not None
+        users = (
+            {account_id, None}
+            if fallback and first_twilio is not None and first_twilio.id == account_id
+            else {account_id}
+        )
+        if any(s.account_id in users for s in await self._senders.list_for_tenant(tenant_id)):
             raise AccountInUse("senders send through this account: move or remove them first")
         del self._accounts[account_id]
         return True

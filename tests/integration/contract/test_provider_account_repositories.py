@@ -558,3 +558,24 @@ async def test_the_database_refuses_a_sender_on_another_tenants_account(uow_fact
 
     async with uow_factory() as uow:
         assert await uow.senders.list_for_tenant(other.id) == [others_sender]
+
+
+async def test_a_twilio_tenants_first_twilio_account_stays_while_senders_without_an_account_use_it(
+    uow_factory: UowFactory,
+) -> None:
+    on_twilio, on_sandbox = await add_tenant(uow_factory), await add_tenant(uow_factory, ProviderName.SANDBOX)
+    first = await add_account(uow_factory, on_twilio, TWILIO, seconds=0)
+    second = await add_account(uow_factory, on_twilio, OTHER_TWILIO, seconds=1)
+    sandbox_account = await add_account(uow_factory, on_sandbox, TWILIO)
+    await add_sender(uow_factory, on_twilio, OUR_NUMBER)  # no account: through the first Twilio one
+    await add_sender(uow_factory, on_sandbox, OUR_NUMBER)  # no account: through the sandbox
+
+    async with uow_factory() as uow:
+        with pytest.raises(AccountInUse):
+            await uow.provider_accounts.remove(on_twilio.id, first.id)
+        assert await uow.provider_accounts.remove(on_twilio.id, second.id)
+        assert await uow.provider_accounts.remove(on_sandbox.id, sandbox_account.id)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.provider_accounts.get(on_twilio.id, first.id) == first
