@@ -852,6 +852,15 @@ class FakeDispatchQueue:
         self._leases.pop(message_id, None)
         return True
 
+    async def in_flight_from(self, tenant_id: UUID, sender: PhoneNumber) -> int:
+        return sum(
+            1
+            for job in self._jobs.values()
+            if job.tenant_id == tenant_id
+            and job.sender == sender
+            and (job.message_id in self._leases or job.unconfirmed_since is not None)
+        )
+
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
         if not await self.complete(message.id, owner=owner):
             return DispatchCompletion.LEASE_LOST
