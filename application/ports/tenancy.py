@@ -122,8 +122,12 @@ class SenderRepository(Protocol):
         ...
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]: ...
-    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
-        """Claim none of this sender's jobs before ``until`` (WhatsApp's messaging limit was hit)."""
+    async def pause(
+        self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime, *, now: datetime | None = None
+    ) -> bool:
+        """Claim none of this sender's jobs before ``until`` (WhatsApp's limit was hit, or its account has
+        a problem). With ``now``: only if it is not paused at ``now`` already (the pause it is in stands);
+        True if this call paused it."""
         ...
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:

@@ -386,8 +386,17 @@ class FakeSenderRepository:
         found = [s for s in self._for_tenant(tenant_id) if s.phone_number.is_same_contact_as(phone_number)]
         return min(found, key=lambda sender: sender.created_at, default=None)
 
-    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
-        self.paused_until[(tenant_id, phone_number.e164)] = _utc(until)
+    async def pause(
+        self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime, *, now: datetime | None = None
+    ) -> bool:
+        key = (tenant_id, phone_number.e164)
+        current = self.paused_until.get(key)
+        if now is not None and current is not None and current > _utc(now):
+            return False
+        if not any(s.phone_number == phone_number for s in self._for_tenant(tenant_id)):
+            return False
+        self.paused_until[key] = _utc(until)
+        return True
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         found = [sender for sender in self.all() if sender.phone_number.is_same_contact_as(phone_number)]
