@@ -36,6 +36,10 @@ class AlreadyExists(ApplicationError):
     pass
 
 
+class SenderBusy(ApplicationError):
+    """A sender cannot move to another provider account while messages of its are in flight."""
+
+
 class AccountInUse(ApplicationError):
     """A provider account cannot go while senders send through it."""
 

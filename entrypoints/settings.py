@@ -225,6 +225,11 @@ def _complete(settings: Settings) -> Settings:
     if settings.audit_retention_days < MIN_RETENTION.days:
         raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {MIN_RETENTION.days}")
     _check_media(settings)
+    if not 0 < settings.dispatch_reconcile_after_seconds <= settings.dispatch_unconfirmed_after_seconds:
+        raise ConfigurationError(
+            "DISPATCH_RECONCILE_AFTER_SECONDS must be positive and DISPATCH_UNCONFIRMED_AFTER_SECONDS at "
+            "least as long: a send without an answer waits that long for its provider's status report"
+        )
     _check_base_url(settings.meta_graph_api_base_url, "META_GRAPH_API_BASE_URL")
     # Access tokens live 15 minutes at most, whatever is configured: clients refresh (or use an API key).
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:

@@ -286,6 +286,21 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
             result = await self._execute(_COMPLETE_OWNED, parameters)
         return result.rowcount == 1
 
+    async def in_flight_from(self, tenant_id: UUID, sender: PhoneNumber) -> int:
+        await self._scope.bind(tenant_id)
+        result = await self._execute(
+            sa.select(sa.func.count())
+            .select_from(dispatch_jobs)
+            .where(
+                dispatch_jobs.c.tenant_id == tenant_id,
+                dispatch_jobs.c.sender_number == sender.e164,
+                sa.or_(
+                    dispatch_jobs.c.lease_owner.is_not(None), dispatch_jobs.c.unconfirmed_since.is_not(None)
+                ),
+            )
+        )
+        return int(result.scalar_one())
+
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
         conflict = "another message has this provider id"
         the_job = {"job_message_id": message.id, "owner": owner}

@@ -18,7 +18,7 @@ from adapters.database.sealed_secrets import (
     resealed_columns,
 )
 from adapters.database.statements import account_of_sender
-from adapters.database.tables import provider_accounts, senders
+from adapters.database.tables import provider_accounts, senders, tenants
 from adapters.security.secret_box import SecretDecryptionError
 from application.errors import AccountInUse, CredentialsUnreadable, NotFound
 from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
@@ -41,7 +41,7 @@ _TWILIO_SIGNERS = (
         provider_accounts.c.secret_sealed,
     )
     .select_from(senders)
-    .join(provider_accounts, provider_accounts.c.id == _SENDER_ACCOUNT)
+    .join(provider_accounts, provider_accounts.c.tenant_id == senders.c.tenant_id)
     .where(provider_accounts.c.provider == ProviderName.TWILIO.value)
 )
 _META_APPS = sa.select(
@@ -55,6 +55,7 @@ _META_NUMBER = (
         senders.c.tenant_id,
         senders.c.phone_number,
         senders.c.provider_number_id,
+        provider_accounts.c.external_id,
         provider_accounts.c.second_secret_sealed,
         provider_accounts.c.verify_token_sealed,
     )
@@ -124,10 +125,11 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
 
     async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
         await self._scope.bind(tenant_id)
+        users = senders.c.account_id == account_id
+        if await self._is_twilio_tenants_own_twilio_account(tenant_id, account_id):
+            users = sa.or_(users, senders.c.account_id.is_(None))  # they send through it too
         in_use = await self._execute(
-            sa.select(sa.func.count())
-            .select_from(senders)
-            .where(senders.c.tenant_id == tenant_id, senders.c.account_id == account_id)
+            sa.select(sa.func.count()).select_from(senders).where(senders.c.tenant_id == tenant_id, users)
         )
         if in_use.scalar_one():
             raise AccountInUse("senders send through this account: move or remove them first")
@@ -137,6 +139,22 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
             )
         )
         return result.rowcount == 1
+
+    async def _is_twilio_tenants_own_twilio_account(self, tenant_id: UUID, account_id: UUID) -> bool:
+        """Whether the account is the one a Twilio tenant's senders without an account send through."""
+        provider = await self._execute(sa.select(tenants.c.provider).where(tenants.c.id == tenant_id))
+        if provider.scalar_one_or_none() != ProviderName.TWILIO.value:
+            return False
+        first = await self._execute(
+            sa.select(provider_accounts.c.id)
+            .where(
+                provider_accounts.c.tenant_id == tenant_id,
+                provider_accounts.c.provider == ProviderName.TWILIO.value,
+            )
+            .order_by(provider_accounts.c.created_at, provider_accounts.c.id)
+            .limit(1)
+        )
+        return first.scalar_one_or_none() == account_id
 
     async def of_sender(self, sender: Sender) -> ProviderAccount | None:
         await self._scope.bind(sender.tenant_id)
@@ -227,6 +245,7 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
             tenant_id=row["tenant_id"],
             provider_number_id=row["provider_number_id"],
             phone_number=PhoneNumber(row["phone_number"]),
+            business_account_id=row["external_id"],
             app_secret=app_secret,
             verify_token=verify_token,
         )

@@ -53,13 +53,19 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
         )
         return sender_from_row(row) if row else None
 
-    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
+    async def pause(
+        self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime, *, now: datetime | None = None
+    ) -> bool:
         await self._scope.bind(tenant_id)
-        await self._execute(
-            sa.update(senders)
-            .where(senders.c.tenant_id == tenant_id, senders.c.phone_number == phone_number.e164)
-            .values(paused_until=until)
+        statement = sa.update(senders).where(
+            senders.c.tenant_id == tenant_id, senders.c.phone_number == phone_number.e164
         )
+        if now is not None:
+            statement = statement.where(
+                sa.or_(senders.c.paused_until.is_(None), senders.c.paused_until <= now)
+            )
+        result = await self._execute(statement.values(paused_until=until))
+        return result.rowcount == 1
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         await self._scope.cross_tenant()

@@ -120,7 +120,8 @@ class ScreenedMetaDelivery:
                 other.field[:64],
                 other.business_account_id[:32],
             )
-        by_number: dict[str, MetaNumberChanges] = {}
+        # By business account and number: each is checked against the sender's account on its own.
+        by_number: dict[tuple[str, str], MetaNumberChanges] = {}
         for change in delivery.changes:
             for reason in change.skipped:
                 logger.warning(
@@ -129,7 +130,8 @@ class ScreenedMetaDelivery:
             if not change.inbound and not change.statuses:
                 continue
             part = by_number.setdefault(
-                change.phone_number_id, MetaNumberChanges(change.phone_number_id, self._secret)
+                (change.business_account_id, change.phone_number_id),
+                MetaNumberChanges(change.phone_number_id, change.business_account_id, self._secret),
             )
             part.add(change)
         return list(by_number.values())
@@ -137,14 +139,15 @@ class ScreenedMetaDelivery:
 
 @dataclass
 class MetaNumberChanges:
-    """The changes of one delivery for one phone-number id (implements ``DeliveryPart``)."""
+    """The changes of one delivery for one phone-number id under one WhatsApp Business Account
+    (implements ``DeliveryPart``)."""
 
     phone_number_id: str
+    business_account_id: str  # the entry the changes came under
     app_secret: str = field(repr=False)  # the secret that signed the delivery
     inbound: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusReport] = field(default_factory=list)
     display_numbers: set[str] = field(default_factory=set)
-    business_account_ids: set[str] = field(default_factory=set)
 
     @property
     def number(self) -> str:
@@ -154,7 +157,6 @@ class MetaNumberChanges:
         self.inbound.extend(change.inbound)
         self.statuses.extend(change.statuses)
         self.display_numbers.add(change.display_phone_number)
-        self.business_account_ids.add(change.business_account_id)
 
     async def recipient(self, uow: UnitOfWork) -> Recipient | None:
         try:
@@ -172,7 +174,7 @@ class MetaNumberChanges:
                 "Meta webhook for phone number id %s (WhatsApp Business Account %s), which no sender has "
                 "here: %s skipped",
                 self.phone_number_id,
-                ", ".join(sorted(self.business_account_ids))[:100],
+                self.business_account_id[:32],
                 self._items(),
             )
             return None
@@ -182,6 +184,18 @@ class MetaNumberChanges:
                 "account's: %s skipped",
                 self.phone_number_id,
                 number.tenant_id,
+                self._items(),
+            )
+            return None
+        # Tenants may share one app (and so its secret): the number must also be under the WhatsApp
+        # Business Account of its sender's account, or one tenant could claim another's number.
+        if self.business_account_id != number.business_account_id:
+            logger.warning(
+                "Meta webhook for phone number id %s of tenant %s came under WhatsApp Business Account "
+                "%s, not its account's: %s skipped",
+                self.phone_number_id,
+                number.tenant_id,
+                self.business_account_id[:32],
                 self._items(),
             )
             return None

@@ -99,7 +99,7 @@ def _template_problem(template: Template) -> str | None:
             "its name and language"
         )
     names = [name for name, _ in template.variables]
-    positional = [name for name in names if name.isdigit()]
+    positional = [name for name in names if _is_position(name)]
     if positional and len(positional) != len(names):
         return "a template's variables are all positional (1, 2, …) or all named, not both"
     if positional and sorted(int(name) for name in positional) != list(range(1, len(positional) + 1)):
@@ -179,9 +179,14 @@ def _template(template: Template) -> JsonObject:
     return payload
 
 
+def _is_position(name: str) -> bool:
+    """Whether a variable's name is a position ("1", "2" …): ASCII digits only ("²" is a digit too)."""
+    return name.isascii() and name.isdigit()
+
+
 def _template_parameters(template: Template) -> list[JsonObject]:
     """Positional variables ("1", "2" …) in their order; named ones with their ``parameter_name``."""
-    if all(name.isdigit() for name, _ in template.variables):
+    if all(_is_position(name) for name, _ in template.variables):
         ordered = sorted(template.variables, key=lambda variable: int(variable[0]))
         return [{"type": "text", "text": value} for _, value in ordered]
     return [{"type": "text", "parameter_name": name, "text": value} for name, value in template.variables]

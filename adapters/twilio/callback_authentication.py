@@ -185,19 +185,23 @@ class TwilioCallbackAuthenticator:
         verified: list[UUID] = []
         for sender in senders:
             try:
-                account = await uow.provider_accounts.of_sender(sender)
+                accounts = await uow.provider_accounts.list_for_tenant(sender.tenant_id)
             except CredentialsUnreadable:
                 logger.error(
                     "tenant %s: stored Twilio credentials do not open; webhook skipped for it",
                     sender.tenant_id,
                 )
                 continue
-            credentials = account.credentials if account is not None else None
-            if not isinstance(credentials, TwilioCredentials) or credentials.account_sid != account_sid:
-                continue
-            accounts_matched += 1
-            if self._signed_with(form, credentials.auth_token):
-                verified.append(sender.tenant_id)
+            # Any of the tenant's Twilio accounts: a number moved to another account (or to Meta) still
+            # gets the late status callbacks of what it sent before.
+            for account in accounts:
+                credentials = account.credentials
+                if not isinstance(credentials, TwilioCredentials) or credentials.account_sid != account_sid:
+                    continue
+                accounts_matched += 1
+                if self._signed_with(form, credentials.auth_token):
+                    verified.append(sender.tenant_id)
+                    break
         if not verified:
             why = "bad or missing signature" if accounts_matched else "the account does not own this number"
             _refuse(form, why, raw_number, account_sid)

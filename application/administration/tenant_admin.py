@@ -15,7 +15,7 @@ from uuid import UUID
 from application.administration.provider_accounts import checked_sender_account, store_twilio_credentials
 from application.audit_entries import audit_entry
 from application.authorization import PersonOnly, check_tenant_role, require_person, require_tenant_admin
-from application.errors import AccessDenied, InvalidInput, NotFound
+from application.errors import AccessDenied, InvalidInput, NotFound, SenderBusy
 from application.passwords import check_password_rules
 from application.ports.clock import Clock
 from application.ports.identity import PasswordHasher
@@ -210,6 +210,7 @@ class UpdateSender:
                     self._uow, tenant_id, command.account_id, command.provider_number_id
                 )
                 if (account_id, provider_number_id) != (sender.account_id, sender.provider_number_id):
+                    await self._refuse_moving_messages_in_flight(sender)
                     await self._uow.senders.move(tenant_id, sender_id, account_id, provider_number_id)
             elif command.provider_number_id is not None:
                 raise InvalidInput("a phone number id goes with a Meta account: pass its account_id too")
@@ -218,6 +219,17 @@ class UpdateSender:
         if updated is None:  # pragma: no cover - it was there a moment ago, in this transaction
             raise NotFound("no such sender")
         return updated
+
+    async def _refuse_moving_messages_in_flight(self, sender: Sender) -> None:
+        """A message being sent, or whose last send got no answer, is settled by the provider it went
+        to: moved to another, its confirmation would be sought there, not found, and the message sent
+        twice. Such messages settle within minutes (an hour at most, for Meta)."""
+        in_flight = await self._uow.jobs.in_flight_from(sender.tenant_id, sender.phone_number)
+        if in_flight:
+            raise SenderBusy(
+                f"{in_flight} of this sender's messages are being sent or wait for their provider's "
+                "confirmation; move it once they are settled"
+            )
 
 
 class RemoveSender:

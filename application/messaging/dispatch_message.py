@@ -169,7 +169,8 @@ class DispatchMessage:
         until = now + self._settings.sender_pause
         uow = self._uow_factory()
         async with uow:
-            await uow.senders.pause(message.tenant_id, message.sender, until)
+            if not await uow.senders.pause(message.tenant_id, message.sender, until, now=now):
+                return  # paused already, by another of its messages: the tenant was told then
             await record_sender_paused(
                 uow,
                 message,

@@ -129,6 +129,11 @@ class DispatchQueue(Protocol):
         """Remove the job (``owner`` None: whoever holds it); False if ``owner`` no longer holds it."""
         ...
 
+    async def in_flight_from(self, tenant_id: UUID, sender: PhoneNumber) -> int:
+        """How many of the sender's jobs are being sent right now (leased) or wait to learn whether
+        their last attempt reached the provider (``unconfirmed_since``)."""
+        ...
+
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
         """Remove the message's job and record its outcome (the provider's answer: sid, status, error)
         together, only if ``owner`` still holds the lease. The outcome is written on a message still

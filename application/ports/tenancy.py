@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -18,7 +18,7 @@ class TwilioSigner:
     tenant_id: UUID
     phone_number: PhoneNumber
     account_sid: str
-    auth_token: str
+    auth_token: str = field(repr=False)
 
 
 class TenantRepository(Protocol):
@@ -38,13 +38,15 @@ class TenantRepository(Protocol):
 @dataclass(frozen=True, slots=True)
 class MetaNumber:
     """A sender on Meta's Cloud API, as Meta's webhooks name it (its phone-number id), with what proves
-    a webhook for it: its account's app secret, and the verify token of the subscription handshake."""
+    a webhook for it: its account's WhatsApp Business Account (the entry a change comes under) and app
+    secret, and the verify token of the subscription handshake."""
 
     tenant_id: UUID
     provider_number_id: str
     phone_number: PhoneNumber
-    app_secret: str
-    verify_token: str
+    business_account_id: str
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +56,8 @@ class MetaApp:
 
     tenant_id: UUID
     account_id: UUID
-    app_secret: str
-    verify_token: str
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
 
 
 class ProviderAccountRepository(Protocol):
@@ -81,7 +83,8 @@ class ProviderAccountRepository(Protocol):
         ...
 
     async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
-        """Delete it; False if the tenant has no such account; Conflict while a sender sends through it."""
+        """Delete it; False if the tenant has no such account; AccountInUse while a sender sends through
+        it (its own, or a Twilio tenant's first Twilio account for its senders without one)."""
         ...
 
     async def of_sender(self, sender: Sender) -> ProviderAccount | None:
@@ -93,8 +96,11 @@ class ProviderAccountRepository(Protocol):
         ...
 
     async def twilio_signers(self) -> list[TwilioSigner]:
-        """Every sender of every tenant that sends through a Twilio account, with that account's SID
-        and auth token (one query). An account whose secrets do not open is left out (and logged)."""
+        """Every sender of every tenant with a Twilio account, once for each of the tenant's Twilio
+        accounts, with its SID and auth token (one query): Twilio's callbacks for a number are signed
+        by whichever of them sent the message, and a number that moved to another account (or to Meta)
+        still gets the late callbacks of what it sent before. An account whose secrets do not open is
+        left out (and logged)."""
         ...
 
     async def meta_apps(self) -> list[MetaApp]:
@@ -116,8 +122,12 @@ class SenderRepository(Protocol):
         ...
 
     async def list_for_tenant(self, tenant_id: UUID) -> list[Sender]: ...
-    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
-        """Claim none of this sender's jobs before ``until`` (WhatsApp's messaging limit was hit)."""
+    async def pause(
+        self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime, *, now: datetime | None = None
+    ) -> bool:
+        """Claim none of this sender's jobs before ``until`` (WhatsApp's limit was hit, or its account has
+        a problem). With ``now``: only if it is not paused at ``now`` already (the pause it is in stands);
+        True if this call paused it."""
         ...
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:

@@ -32,6 +32,7 @@ from application.errors import (
     ProviderRefused,
     ProviderUnavailable,
     RateLimited,
+    SenderBusy,
     SessionWindowClosed,
     StorageUnavailable,
     SubscriptionRefused,
@@ -68,6 +69,7 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (NotFound, ProblemType(404, "not-found", "Not found")),
     (AlreadyExists, ProblemType(409, "conflict", "Already exists")),
     (AccountInUse, ProblemType(409, "account-in-use", "Provider account in use")),
+    (SenderBusy, ProblemType(409, "sender-busy", "Sender has messages in flight")),
     # A concurrent change won, and running this one again did not help: the client may send it again.
     (TransactionConflict, ProblemType(409, "concurrent-update", "Conflicting concurrent update")),
     (InvalidCursor, ProblemType(400, "invalid-cursor", "Invalid cursor")),

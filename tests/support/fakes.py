@@ -272,7 +272,16 @@ class FakeProviderAccountRepository:
     async def remove(self, tenant_id: UUID, account_id: UUID) -> bool:
         if await self.get(tenant_id, account_id) is None:
             return False
-        if any(sender.account_id == account_id for sender in self._senders.all()):
+        tenant = await self._tenants.get(tenant_id)
+        first_twilio = await self.first_of(tenant_id, ProviderName.TWILIO)
+        # A Twilio tenant's senders without an account send through its first Twilio account.
+        fallback = tenant is not None and tenant.provider is ProviderName.TWILIO and first_twilio is not None
+        users = (
+            {account_id, None}
+            if fallback and first_twilio is not None and first_twilio.id == account_id
+            else {account_id}
+        )
+        if any(s.account_id in users for s in await self._senders.list_for_tenant(tenant_id)):
             raise AccountInUse("senders send through this account: move or remove them first")
         del self._accounts[account_id]
         return True
@@ -293,16 +302,16 @@ class FakeProviderAccountRepository:
         self.signer_loads += 1
         signers = []
         for sender in self._senders.all():
-            account = await self.of_sender(sender)
-            if account is not None and isinstance(account.credentials, TwilioCredentials):
-                signers.append(
-                    TwilioSigner(
-                        sender.tenant_id,
-                        sender.phone_number,
-                        account.credentials.account_sid,
-                        account.credentials.auth_token,
+            for account in await self.list_for_tenant(sender.tenant_id):
+                if isinstance(account.credentials, TwilioCredentials):
+                    signers.append(
+                        TwilioSigner(
+                            sender.tenant_id,
+                            sender.phone_number,
+                            account.credentials.account_sid,
+                            account.credentials.auth_token,
+                        )
                     )
-                )
         return signers
 
     async def meta_apps(self) -> list[MetaApp]:
@@ -328,6 +337,7 @@ class FakeProviderAccountRepository:
                     tenant_id=sender.tenant_id,
                     provider_number_id=provider_number_id,
                     phone_number=sender.phone_number,
+                    business_account_id=account.credentials.business_account_id,
                     app_secret=account.credentials.app_secret,
                     verify_token=account.credentials.verify_token,
                 )
@@ -376,8 +386,17 @@ class FakeSenderRepository:
         found = [s for s in self._for_tenant(tenant_id) if s.phone_number.is_same_contact_as(phone_number)]
         return min(found, key=lambda sender: sender.created_at, default=None)
 
-    async def pause(self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime) -> None:
-        self.paused_until[(tenant_id, phone_number.e164)] = _utc(until)
+    async def pause(
+        self, tenant_id: UUID, phone_number: PhoneNumber, until: datetime, *, now: datetime | None = None
+    ) -> bool:
+        key = (tenant_id, phone_number.e164)
+        current = self.paused_until.get(key)
+        if now is not None and current is not None and current > _utc(now):
+            return False
+        if not any(s.phone_number == phone_number for s in self._for_tenant(tenant_id)):
+            return False
+        self.paused_until[key] = _utc(until)
+        return True
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
         found = [sender for sender in self.all() if sender.phone_number.is_same_contact_as(phone_number)]
@@ -841,6 +860,15 @@ class FakeDispatchQueue:
         del self._jobs[message_id]
         self._leases.pop(message_id, None)
         return True
+
+    async def in_flight_from(self, tenant_id: UUID, sender: PhoneNumber) -> int:
+        return sum(
+            1
+            for job in self._jobs.values()
+            if job.tenant_id == tenant_id
+            and job.sender == sender
+            and (job.message_id in self._leases or job.unconfirmed_since is not None)
+        )
 
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
         if not await self.complete(message.id, owner=owner):

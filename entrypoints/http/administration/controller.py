@@ -403,7 +403,9 @@ class SendersController(Controller):
     ) -> SenderResource:
         """Moving a sender (`account_id`, with `provider_number_id` for a Meta account; `null` for the
         tenant's provider) keeps its number, so its conversations, their session windows and its history
-        stay; messages accepted from then on go through the new account."""
+        stay; every message sent from then on, queued ones included, goes through the new account. While
+        some of its messages are being sent or wait for their provider's confirmation the move is
+        refused: 409 `sender-busy` (they settle within minutes)."""
         sender = await update_sender(
             principal,
             sender_id,

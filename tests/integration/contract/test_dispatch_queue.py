@@ -526,3 +526,38 @@ async def test_expired_idempotency_keys_are_purged(uow_factory: UowFactory) -> N
         assert await uow.idempotency.purge_expired(T0 + timedelta(hours=30)) == 1
         await uow.commit()
         assert await uow.idempotency.get(tenant.id, "new", T0 + timedelta(hours=30)) is not None
+
+
+OTHER_SENDER = PhoneNumber.parse("+447911123456")
+
+
+async def test_a_senders_jobs_in_flight_are_those_leased_or_awaiting_confirmation(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory, numbers=(OTHER_SENDER,))
+    other_tenant = await tenant_with_sender(uow_factory)
+    message = await accepted_with_job(uow_factory, tenant)
+    await accepted_with_job(uow_factory, tenant, sender=OTHER_SENDER, due=T0 + timedelta(hours=1))
+
+    async def in_flight(sender: PhoneNumber = OUR_NUMBER) -> int:
+        async with uow_factory() as uow:
+            return await uow.jobs.in_flight_from(tenant.id, sender)
+
+    assert await in_flight() == 0  # queued, not yet taken
+    await claim(uow_factory, "a", T0)
+    assert await in_flight() == 1
+    async with uow_factory() as uow:  # its send got no answer: it waits to learn what became of it
+        await uow.jobs.reschedule(
+            message.id,
+            owner="a",
+            attempts=1,
+            phase=JobPhase.RECONCILE,
+            available_at=T0 + timedelta(seconds=30),
+            last_error="timeout",
+            unconfirmed_since=T0,
+        )
+        await uow.commit()
+    assert await in_flight() == 1
+    assert await in_flight(OTHER_SENDER) == 0
+    async with uow_factory() as uow:
+        assert await uow.jobs.in_flight_from(other_tenant.id, OUR_NUMBER) == 0

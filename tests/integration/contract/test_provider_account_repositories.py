@@ -323,9 +323,11 @@ async def test_the_account_of_a_sender_is_the_one_it_was_moved_to(uow_factory: U
 # --- who signs Twilio's callbacks, and which numbers are Meta's ------------------------------------
 
 
-async def test_twilio_signers_are_the_senders_of_explicit_and_first_twilio_accounts_not_meta_ones(
+async def test_twilio_signers_are_every_sender_with_each_twilio_account_of_its_tenant(
     uow_factory: UowFactory,
 ) -> None:
+    """A sender on one Twilio account, or moved to Meta, still gets the late callbacks of what another
+    of its tenant's Twilio accounts sent for it; a tenant without a Twilio account signs nothing."""
     acme = await add_tenant(uow_factory)
     await add_account(uow_factory, acme, TWILIO, seconds=0)
     second = await add_account(uow_factory, acme, OTHER_TWILIO, seconds=1)
@@ -346,8 +348,9 @@ async def test_twilio_signers_are_the_senders_of_explicit_and_first_twilio_accou
         signers = await uow.provider_accounts.twilio_signers()
 
     assert {(s.tenant_id, s.phone_number, s.account_sid, s.auth_token) for s in signers} == {
-        (acme.id, OUR_NUMBER, TWILIO.account_sid, AUTH_TOKEN),
-        (acme.id, OTHER_NUMBER, OTHER_TWILIO.account_sid, OTHER_TWILIO.auth_token),
+        (acme.id, number, account.account_sid, account.auth_token)
+        for number in (OUR_NUMBER, OTHER_NUMBER, THIRD_NUMBER)
+        for account in (TWILIO, OTHER_TWILIO)
     }
 
 
@@ -385,7 +388,9 @@ async def test_a_meta_number_is_the_sender_with_that_id_on_a_meta_account_of_its
         on_twilio = await uow.provider_accounts.meta_number(OTHER_PHONE_NUMBER_ID)
         unknown = await uow.provider_accounts.meta_number("1")
 
-    assert found == MetaNumber(acme.id, PHONE_NUMBER_ID, OUR_NUMBER, APP_SECRET, VERIFY_TOKEN)
+    assert found == MetaNumber(
+        acme.id, PHONE_NUMBER_ID, OUR_NUMBER, META.business_account_id, APP_SECRET, VERIFY_TOKEN
+    )
     assert (on_twilio, unknown) == (None, None)
 
 
@@ -553,3 +558,24 @@ async def test_the_database_refuses_a_sender_on_another_tenants_account(uow_fact
 
     async with uow_factory() as uow:
         assert await uow.senders.list_for_tenant(other.id) == [others_sender]
+
+
+async def test_a_twilio_tenants_first_twilio_account_stays_while_senders_without_an_account_use_it(
+    uow_factory: UowFactory,
+) -> None:
+    on_twilio, on_sandbox = await add_tenant(uow_factory), await add_tenant(uow_factory, ProviderName.SANDBOX)
+    first = await add_account(uow_factory, on_twilio, TWILIO, seconds=0)
+    second = await add_account(uow_factory, on_twilio, OTHER_TWILIO, seconds=1)
+    sandbox_account = await add_account(uow_factory, on_sandbox, TWILIO)
+    await add_sender(uow_factory, on_twilio, OUR_NUMBER)  # no account: through the first Twilio one
+    await add_sender(uow_factory, on_sandbox, OUR_NUMBER)  # no account: through the sandbox
+
+    async with uow_factory() as uow:
+        with pytest.raises(AccountInUse):
+            await uow.provider_accounts.remove(on_twilio.id, first.id)
+        assert await uow.provider_accounts.remove(on_twilio.id, second.id)
+        assert await uow.provider_accounts.remove(on_sandbox.id, sandbox_account.id)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.provider_accounts.get(on_twilio.id, first.id) == first

@@ -342,6 +342,8 @@ def test_a_reaction_and_taking_it_back() -> None:
         ),
         (MessageContent(template=Template.named("t", "en", {"1": "a", "3": "c"})), "without gaps"),
         (MessageContent(template=Template.named("t", "en", {"1": "a", "name": "b"})), "not both"),
+        # "²" is a digit to str.isdigit, but no position
+        (MessageContent(template=Template.named("t", "en", {"1": "a", "²": "b"})), "not both"),
         (
             MessageContent(reaction=Reaction(provider_message_id=WAMID, emoji="x"), reply_to=WAMID),
             "cannot reply",
@@ -356,3 +358,11 @@ def test_a_message_meta_cannot_take_is_refused_with_a_reason(content: MessageCon
     assert reason is not None
     assert words in reason
     assert MetaMessagingProvider().unsupported(ProviderName.META, content) == reason
+
+
+def test_a_named_variable_that_looks_like_a_digit_is_sent_by_its_name() -> None:
+    body = body_of(MessageContent(template=Template.named("t", "en", {"²": "squared"})))
+
+    assert body["template"]["components"] == [
+        {"type": "body", "parameters": [{"type": "text", "parameter_name": "²", "text": "squared"}]}
+    ]

@@ -22,7 +22,13 @@ from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport, StatusReportOutcome
 from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader
 from application.ports.rate_limits import RateLimit
-from domain.administration.tenancy import ProviderName, Sender, TwilioCredentials
+from domain.administration.tenancy import (
+    MetaCredentials,
+    ProviderAccount,
+    ProviderName,
+    Sender,
+    TwilioCredentials,
+)
 from domain.messaging.content import Choice, Location, Media, MediaKind, MessageKind
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
@@ -574,6 +580,23 @@ async def test_another_tenants_account_cannot_report_on_a_number_it_does_not_own
 
     assert await stored(uow, sent) == sent
     assert await timeline(uow, sent) == []
+
+
+async def test_a_number_moved_to_meta_still_takes_the_late_statuses_of_what_twilio_sent(
+    record: RecordStatusReport, uow: FakeUnitOfWork, sent: Message, acme: TenantAccount, clock: FixedClock
+) -> None:
+    meta = ProviderAccount(
+        tenant_id=acme.tenant.id,
+        credentials=MetaCredentials("102290129340398", "access-token", "app-secret", "verify-token"),
+        created_at=clock.now(),
+    )
+    await uow.provider_accounts.add(meta)
+    await uow.senders.move(acme.tenant.id, acme.sender.id, meta.id, "106540352242922")
+
+    result = await record(status(status_params("read")))
+
+    assert result.outcome is StatusReportOutcome.APPLIED
+    assert (await stored(uow, sent)).status is MessageStatus.READ
 
 
 # ---------------------------------------------------------------------- what a forger can cost

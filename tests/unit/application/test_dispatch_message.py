@@ -324,6 +324,36 @@ async def test_a_problem_with_the_senders_account_pauses_the_sender_and_tells_th
         assert await uow.jobs.claim_due(owner="w2", now=clock.now(), lease_seconds=60, limit=10) == []
 
 
+async def test_a_sender_paused_already_is_not_paused_again_nor_the_tenant_told_twice(
+    uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
+) -> None:
+    principal = Principal(user_id=acme.user.id, tenant_id=acme.tenant.id, role=Role.TENANT_ADMIN)
+    await RegisterWebhookEndpoint(uow, FakeWebhookUrlGuard(), clock)(
+        RegisterWebhookCommand(
+            principal=principal, url="https://crm.example.com/hooks", events=("sender.paused",)
+        )
+    )
+    await accept(uow, acme, clock)
+    await accept(uow, acme, clock)
+    provider.will_return(
+        SendOutcome(kind=OutcomeKind.RETRYABLE, error_code=190, reason="token revoked", account_problem=True)
+    )
+    async with uow:  # both were taken before the first answer came back
+        jobs = await uow.jobs.claim_due(owner=OWNER, now=clock.now(), lease_seconds=60, limit=10)
+        await uow.commit()
+    dispatch = DispatchMessage(
+        lambda: FakeUnitOfWork(uow.database), provider, clock, SETTINGS, metrics=FakeMetrics()
+    )
+
+    await dispatch(jobs[0], OWNER)
+    clock.advance(timedelta(seconds=5))
+    await dispatch(jobs[1], OWNER)
+
+    assert len(uow.webhook_deliveries.all()) == 1
+    key = (acme.tenant.id, acme.sender.phone_number.e164)
+    assert uow.senders.paused_until[key] == clock.now() - timedelta(seconds=5) + SETTINGS.sender_pause
+
+
 async def test_a_provider_without_lookup_waits_for_a_status_report_then_fails_the_message_unsent(
     uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock, provider: FakeMessagingProvider
 ) -> None:

@@ -309,6 +309,25 @@ async def test_one_tenants_app_cannot_put_messages_on_another_tenants_number(mak
     assert [(m.tenant_id, m.content.body) for m in gateway.inbound()] == [(gateway.acme.tenant.id, "genuine")]
 
 
+async def test_on_a_shared_app_a_number_is_only_heard_under_its_own_business_account(
+    gateway: Gateway,
+) -> None:
+    """Acme and Globex share the platform's app, so its secret signs for both: Globex's number is heard
+    only when the change comes under Globex's WhatsApp Business Account, so Acme (or Acme's account
+    naming Globex's number id) cannot put messages on it."""
+    body = delivery(
+        entry(ACME_WABA, gateway.globex_change(messages=[text_message(WAMID + "x", "injected")])),
+        entry(GLOBEX_WABA, gateway.globex_change(messages=[text_message(WAMID + "g", "genuine")])),
+    )
+
+    response = await gateway.deliver(body, app_secret=PLATFORM_APP_SECRET)
+
+    assert response.status_code == 200, response.text
+    assert [(m.tenant_id, m.content.body) for m in gateway.inbound()] == [
+        (gateway.globex.tenant.id, "genuine")
+    ]
+
+
 async def test_changes_for_a_number_no_sender_has_are_skipped_with_a_200(
     gateway: Gateway, caplog: pytest.LogCaptureFixture
 ) -> None:

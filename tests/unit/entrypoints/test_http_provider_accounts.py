@@ -9,7 +9,9 @@ from typing import Any
 from domain.administration.tenancy import ProviderName
 from domain.messaging.content import MessageKind
 from tests.support.api import Api, assert_problem
+from tests.support.fakes import FakeUnitOfWork
 from tests.support.message_kinds import SENDS
+from tests.support.use_cases import accept
 
 META_TOKEN = "EAAG-meta-access-token-0123456789"
 META_APP_SECRET = "meta-app-secret-abcdef"
@@ -253,3 +255,27 @@ async def test_what_a_sender_can_send_is_its_own_accounts_providers_to_say(api: 
     assert len(api.database.messages.all()) == stored
     await api.client.patch(sender_path, json={"account_id": None}, headers=alice)
     assert (await api.send(alice, to_number=CUSTOMER, **buttons)).status_code == 201
+
+
+async def test_a_sender_does_not_move_while_a_message_of_its_is_being_sent(api: Api) -> None:
+    """Its confirmation would be sought at the new provider, not found there, and the message sent twice."""
+    alice = await api.bearer("alice")
+    twilio = (await api.client.post(ACCOUNTS, json=twilio_account(), headers=alice)).json()
+    sender_path = f"/api/senders/{api.acme.sender.id}"
+    uow = FakeUnitOfWork(api.database)
+    message = await accept(uow, api.acme, api.clock)
+    async with uow:
+        [job] = await uow.jobs.claim_due(owner="worker-1", now=api.clock.now(), lease_seconds=60, limit=10)
+        await uow.commit()
+
+    refused = await api.client.patch(sender_path, json={"account_id": twilio["id"]}, headers=alice)
+
+    assert "being sent" in assert_problem(refused, 409, "sender-busy")["detail"]
+    sender = (await api.client.get("/api/senders", headers=alice)).json()[0]
+    assert sender["account_id"] is None
+    async with uow:
+        assert await uow.jobs.complete(job.message_id, owner="worker-1")
+        await uow.commit()
+    moved = await api.client.patch(sender_path, json={"account_id": twilio["id"]}, headers=alice)
+    assert moved.json()["account_id"] == twilio["id"], moved.text
+    assert message.sender == api.acme.sender.phone_number

@@ -1,4 +1,5 @@
-"""Where the Meta provider sends: META_GRAPH_API_BASE_URL, checked at start-up."""
+"""Where the Meta provider sends (META_GRAPH_API_BASE_URL), and how long a send without an answer waits
+for its status report, checked at start-up."""
 
 from __future__ import annotations
 
@@ -23,3 +24,19 @@ def test_the_graph_api_is_metas_unless_told_otherwise(tmp_path: Path) -> None:
 
     assert default.meta_graph_api_base_url is None  # the Meta adapter's own default, Meta's Graph API
     assert emulated.meta_graph_api_base_url == "http://127.0.0.1:8098"
+
+
+@pytest.mark.parametrize(
+    ("reconcile_after", "unconfirmed_after"), [("30", "0"), ("30", "-1"), ("30", "10"), ("0", "3600")]
+)
+def test_a_wait_for_a_status_report_that_cannot_work_stops_the_start(
+    tmp_path: Path, reconcile_after: str, unconfirmed_after: str
+) -> None:
+    environ = {
+        "DATA_DIR": str(tmp_path),
+        "DISPATCH_RECONCILE_AFTER_SECONDS": reconcile_after,
+        "DISPATCH_UNCONFIRMED_AFTER_SECONDS": unconfirmed_after,
+    }
+
+    with pytest.raises(ConfigurationError, match="DISPATCH_UNCONFIRMED_AFTER_SECONDS"):
+        load_settings(environ=environ, env_file=None)
