@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ from domain.messaging.content import (
 )
 from domain.messaging.messages import MAX_BODY_LENGTH, MessageContent
 from domain.phone import PhoneNumber
+
+logger = logging.getLogger(__name__)
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
@@ -103,8 +106,8 @@ def parse_delivery(body: bytes) -> MetaDelivery:
     """Read a verified webhook body; InvalidInput when it is not a delivery of WhatsApp's form."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput("the webhook body is not JSON") from error
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise InvalidInput("the webhook body is not JSON (or nested deeper than JSON parsers go)") from error
     if not isinstance(document, dict) or document.get("object") != WHATSAPP_OBJECT:
         raise InvalidInput(f"the webhook body is not a delivery for object {WHATSAPP_OBJECT!r}")
     entries = document.get("entry")
@@ -114,21 +117,29 @@ def parse_delivery(body: bytes) -> MetaDelivery:
     others: list[MetaOtherChange] = []
     seen_messages: set[str] = set()
     seen_statuses: set[tuple[str, str]] = set()
+    # A malformed entry or change is left out (and logged), not the delivery: Meta would deliver the
+    # whole batch again for days, the good changes with it.
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
-            raise InvalidInput("a webhook entry has no list of changes")
+            logger.warning("Meta webhook: an entry without a list of changes left out")
+            continue
         account_id = entry.get("id")
         account_id = account_id if isinstance(account_id, str) else ""
         for change in entry["changes"]:
             if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
-                raise InvalidInput("a webhook change has no value object")
+                logger.warning("Meta webhook: a change without a value object left out")
+                continue
             field_name = change.get("field")
             if not isinstance(field_name, str) or not field_name:
-                raise InvalidInput("a webhook change names no field")
+                logger.warning("Meta webhook: a change naming no field left out")
+                continue
             if field_name != MESSAGES_FIELD:
                 others.append(MetaOtherChange(account_id, field_name[:_MAX_TITLE_LENGTH], change["value"]))
                 continue
-            changes.append(_messages_change(account_id, change["value"], seen_messages, seen_statuses))
+            try:
+                changes.append(_messages_change(account_id, change["value"], seen_messages, seen_statuses))
+            except InvalidInput as error:
+                logger.warning("Meta webhook: a messages change left out: %s", error)
     return MetaDelivery(changes=tuple(changes), other_changes=tuple(others))
 
 
@@ -514,7 +525,12 @@ def _kind_word(value: object) -> str:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _list(value: object) -> list[JsonObject]:
