@@ -7,10 +7,11 @@ messages, statuses and contacts, named by ``value.metadata.phone_number_id``, so
 returned on its own for the caller to route. A change of another field (template status updates,
 quality updates …) is returned as it came, for whoever handles it later.
 
-What is wrong with the delivery as a whole (not JSON, not WhatsApp's, no entries, a messages change
-without its phone number) is ``InvalidInput`` (the HTTP API answers 422). A single message or status that
-cannot be read is left out with the reason in ``MetaChange.skipped``, and the rest of the delivery is
-kept: Meta retries a refused delivery for days, and one odd item must not hold back the others.
+What is wrong with the delivery as a whole (not JSON, not WhatsApp's, no list of entries) is
+``InvalidInput`` (the HTTP API answers 422). An entry or change that cannot be read (a messages change
+without its phone number, say) is left out and logged, and a single message or status that cannot be
+read is left out with the reason in ``MetaChange.skipped``; the rest of the delivery is kept: Meta
+retries a refused delivery for days, and one odd item must not hold back the others.
 Meta may deliver the same thing twice: repeats within a delivery are dropped here, repeats across
 deliveries carry the same ``provider_message_id`` (the wamid) for the use case to recognise.
 """
