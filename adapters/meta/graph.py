@@ -99,6 +99,10 @@ class MediaStream:
     chunks: AsyncIterator[bytes]
 
 
+# Where the Graph API's media URLs point (lookaside.fbsbx.com today), and nowhere else gets the token.
+_META_MEDIA_DOMAINS = ("fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net")
+
+
 class GraphApiClient:
     """Calls ``base_url`` (Meta's Graph API, or an emulator of it) with one account's credentials.
 
@@ -129,6 +133,17 @@ class GraphApiClient:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    def _is_metas_media_url(self, url: str) -> bool:
+        """Whether the bearer token may go to ``url``: Meta's own hosts over https, or the host the client
+        was pointed at (an emulator, in development)."""
+        parts, base = urlsplit(url), urlsplit(self._base_url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme == base.scheme and parts.netloc == base.netloc:
+            return True
+        return parts.scheme == "https" and any(
+            host == domain or host.endswith("." + domain) for domain in _META_MEDIA_DOMAINS
+        )
 
     def url(self, credentials: MetaCredentials, *segments: str) -> str:
         """The URL of ``segments`` under the account's Graph API version, each segment escaped."""
@@ -202,8 +217,8 @@ class GraphApiClient:
         streamed as they arrive until the block ends. MediaTooLarge as soon as the announced length or
         the bytes read exceed ``max_bytes``; GraphRefused for an error answer; GraphUnreachable or
         GraphNoAnswer (from the chunks too) when the transfer fails."""
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise GraphNoAnswer("Meta gave a media URL that is not http(s)")
+        if not self._is_metas_media_url(url):
+            raise GraphNoAnswer("Meta gave a media URL that is not on one of its hosts over https")
         headers = {"Authorization": f"Bearer {credentials.access_token}"}
         try:
             response = await self._http().get(
