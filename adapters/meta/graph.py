@@ -84,12 +84,6 @@ class MediaTooLarge(GraphFailure):
 
 
 @dataclass(frozen=True, slots=True)
-class DownloadedMedia:
-    data: bytes
-    content_type: str
-
-
-@dataclass(frozen=True, slots=True)
 class MediaStream:
     """A media file being downloaded: its type and announced size as Meta's media host gave them, and
     its bytes as they arrive (iterate once)."""
@@ -201,13 +195,6 @@ class GraphApiClient:
                 raise GraphNoAnswer(f"Meta answered HTTP {status} with a body that is not a JSON object")
             return answer
         raise GraphRefused(read_error(status, raw, response_headers.get("Retry-After")))
-
-    async def download(self, credentials: MetaCredentials, url: str, max_bytes: int) -> DownloadedMedia:
-        """GET ``url`` (a media URL the Graph API gave) with the account's bearer token, refusing more
-        than ``max_bytes`` as soon as the length or the bytes read so far exceed it."""
-        async with self.open_download(credentials, url, max_bytes) as stream:
-            data = b"".join([chunk async for chunk in stream.chunks])
-        return DownloadedMedia(data=data, content_type=stream.content_type)
 
     @contextlib.asynccontextmanager
     async def open_download(

@@ -17,7 +17,6 @@ import aiohttp
 
 from adapters.meta.errors import refused_send
 from adapters.meta.graph import (
-    DownloadedMedia,
     GraphApiClient,
     GraphFailure,
     GraphNoAnswer,
@@ -174,23 +173,6 @@ class MetaMessagingProvider:
         if not isinstance(media_id, str) or not media_id:
             raise GraphNoAnswer("Meta answered the upload without a media id")
         return media_id
-
-    async def download(self, account: ProviderAccount, media_id: str, max_bytes: int) -> tuple[bytes, str]:
-        """The bytes and content type of a media item a customer sent: ``GET /{version}/{media-id}``
-        gives a short-lived URL, which is then fetched with the same bearer token. MediaTooLarge as soon
-        as more than ``max_bytes`` are announced or read; GraphFailure for anything else that fails."""
-        credentials = _required_credentials(account)
-        described = await self._graph.get_json(credentials, (media_id,))
-        url = described.get("url")
-        if not isinstance(url, str) or not url:
-            raise GraphNoAnswer("Meta described the media without a URL")
-        size = described.get("file_size")
-        if isinstance(size, int) and not isinstance(size, bool) and size > max_bytes:
-            raise MediaTooLarge(max_bytes)
-        downloaded: DownloadedMedia = await self._graph.download(credentials, url, max_bytes)
-        mime_type = described.get("mime_type")
-        content_type = mime_type if isinstance(mime_type, str) and mime_type else downloaded.content_type
-        return downloaded.data, content_type
 
     @contextlib.asynccontextmanager
     async def fetch(

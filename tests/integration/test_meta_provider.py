@@ -16,7 +16,6 @@ from uuid import UUID
 import pytest
 from aiohttp import web
 
-from adapters.meta.graph import GraphRefused, MediaTooLarge
 from adapters.meta.provider import MetaMessagingProvider
 from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
 from adapters.meta.webhooks import MetaChange, parse_delivery
@@ -554,6 +553,16 @@ async def test_proxy_variables_do_not_affect_requests_to_127_0_0_1(
 # -- media, read receipts ---------------------------------------------------------------------------
 
 
+async def downloaded(
+    provider: MetaMessagingProvider, account: ProviderAccount, media_id: str, max_bytes: int
+) -> tuple[bytes, str | None]:
+    """A customer's media item, fetched as the gateway's media worker fetches it."""
+    media = Media(kind=MediaKind.DOCUMENT, provider_media_id=media_id)
+    async with provider.fetch(account, media, max_bytes) as fetched:
+        data = b"".join([chunk async for chunk in fetched.chunks])
+    return data, fetched.content_type
+
+
 async def test_a_customers_media_is_downloaded_with_the_accounts_token(
     emulator: RunningEmulator, provider: MetaMessagingProvider
 ) -> None:
@@ -565,12 +574,12 @@ async def test_a_customers_media_is_downloaded_with_the_accounts_token(
     )
     (media_id,) = emulator.state.media
 
-    data, content_type = await provider.download(meta_account(), media_id, max_bytes=1024)
+    data, content_type = await downloaded(provider, meta_account(), media_id, max_bytes=1024)
 
     assert (data, content_type) == (photo, "image/jpeg")
-    described, downloaded = emulator.state.requests[-2:]
+    described, fetched = emulator.state.requests[-2:]
     assert (described.path, described.auth.kind) == (f"/v23.0/{media_id}", AuthKind.VALID)
-    assert (downloaded.outcome, downloaded.auth.kind) == ("downloaded", AuthKind.VALID)
+    assert (fetched.outcome, fetched.auth.kind) == ("downloaded", AuthKind.VALID)
 
 
 async def test_a_download_larger_than_allowed_is_refused(
@@ -583,8 +592,8 @@ async def test_a_download_larger_than_allowed_is_refused(
     )
     (media_id,) = emulator.state.media
 
-    with pytest.raises(MediaTooLarge):
-        await provider.download(meta_account(), media_id, max_bytes=4999)
+    with pytest.raises(FileTooLarge):  # the media worker gives such a file up
+        await downloaded(provider, meta_account(), media_id, max_bytes=4999)
 
 
 async def test_another_businesss_media_cannot_be_downloaded(
@@ -593,10 +602,10 @@ async def test_another_businesss_media_cannot_be_downloaded(
     await customer_writes(emulator, image={})
     (media_id,) = emulator.state.media
 
-    with pytest.raises(GraphRefused) as refused:
-        await provider.download(meta_account(meta_credentials(access_token=OTHER_TOKEN)), media_id, 1024)
+    with pytest.raises(MediaFetchFailed) as refused:
+        await downloaded(provider, meta_account(meta_credentials(access_token=OTHER_TOKEN)), media_id, 1024)
 
-    assert refused.value.error.code == 100
+    assert refused.value.permanent
 
 
 async def fetched(
@@ -791,7 +800,7 @@ async def test_a_customers_media_message_reads_into_a_command_whose_media_can_be
     )
     assert document.provider_media_id is not None
 
-    data, content_type = await provider.download(meta_account(), document.provider_media_id, 1024)
+    data, content_type = await downloaded(provider, meta_account(), document.provider_media_id, 1024)
 
     assert (data, content_type) == (b"%PDF-1.4 signed", "application/pdf")
 
