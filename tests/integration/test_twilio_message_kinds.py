@@ -21,8 +21,6 @@ ACCOUNT = "AC" + "1f" * 16
 TOKEN = "the-tenants-auth-token"
 SENDER = "+14155238886"
 CUSTOMER = "+14155550100"
-NOW = datetime.now(UTC)
-
 CONFIG = EmulatorConfig(
     accounts={ACCOUNT: TOKEN},
     senders={ACCOUNT: (SENDER,)},
@@ -47,18 +45,20 @@ async def provider(emulator: RunningEmulator) -> AsyncIterator[TwilioMessagingPr
 
 
 def outbound(content: MessageContent) -> OutboundRequest:
-    tenant = Tenant(name="acme", provider=ProviderName.TWILIO, created_at=NOW)
+    # Now, as the test runs: the lookup searches Twilio's messages created around the message's time.
+    now = datetime.now(UTC)
+    tenant = Tenant(name="acme", provider=ProviderName.TWILIO, created_at=now)
     message = Message.new_outbound(
         tenant_id=tenant.id,
         sender=PhoneNumber.parse(SENDER),
         contact=PhoneNumber.parse(CUSTOMER),
         content=content,
-        now=NOW,
+        now=now,
     )
     account = ProviderAccount(
         tenant_id=tenant.id,
         credentials=TwilioCredentials(account_sid=ACCOUNT, auth_token=TOKEN),
-        created_at=NOW,
+        created_at=now,
     )
     return OutboundRequest(tenant=tenant, message=message, account=account)
 
