@@ -164,6 +164,13 @@ class PollingWorker(abc.ABC, Generic[Item, Key, Result]):
         claimed = await self._claim_due(limit) if limit > 0 else []
         return [self.start(item) for item in claimed if self._key(item) not in self._in_flight]
 
+    async def run_due(self) -> list[Result]:
+        """Claim what is due now (up to the free slots), run it all, and return the results of those
+        that ended with one."""
+        tasks = await self.start_due()
+        ended = await asyncio.gather(*tasks) if tasks else []
+        return [result for result in ended if result is not None]
+
     async def drain(self, grace_seconds: float | None = None) -> None:
         """Give the items in flight a chance to end; the leases of any still running cover them."""
         if self._in_flight:

@@ -8,7 +8,6 @@ lease runs out. The polling loop is ``application/polling_worker.py``'s.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -63,9 +62,7 @@ class MediaDownloader(PollingWorker[MediaDownload, UUID, DownloadOutcome]):
 
     async def download_due(self) -> list[DownloadOutcome]:
         """Claim what is due now (up to the free slots), run it all, and return how each one ended."""
-        tasks = await self.start_due()
-        ended = await asyncio.gather(*tasks) if tasks else []
-        return [outcome for outcome in ended if outcome is not None]
+        return await self.run_due()
 
     def _key(self, download: MediaDownload) -> UUID:
         return download.id

@@ -8,7 +8,6 @@ back when its lease runs out. The polling loop is ``application/polling_worker.p
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,9 +58,7 @@ class WebhookWorker(PollingWorker[WebhookDelivery, str, WebhookDelivery]):
 
     async def deliver_due(self) -> list[WebhookDelivery]:
         """Claim what is due now (up to the free slots), send it all, and return the settled deliveries."""
-        tasks = await self.start_due()
-        settled = await asyncio.gather(*tasks) if tasks else []
-        return [delivery for delivery in settled if delivery is not None]
+        return await self.run_due()
 
     def _key(self, delivery: WebhookDelivery) -> str:
         return delivery.id
