@@ -5,14 +5,17 @@ The document is versioned by its keys. Each part is under a key of its own, pres
 message has that part, and a key never changes its meaning: a new part is a new key. A reader takes the
 keys it knows and ignores the others, so a row written by a newer version still reads in an older one
 (as far as that one understands it). A template by name keeps its values in ``content_variables``, as
-a Content SID template does. ::
+a Content SID template does; one resolved through the catalogue for a Twilio sender keeps its Content
+SID in ``content_sid`` and its name, layout and rendered text here. ::
 
     {"media": [{"kind": "document", "url": "https://…/invoice.pdf", "filename": "invoice.pdf"},
                {"kind": "image", "id": "1234567890", "content_type": "image/jpeg",
                 "stored_media_id": "…"},
                {"kind": "video", "url": "https://api.twilio.com/…", "not_kept": "…"}],
      "preview_url": true,
-     "template": {"name": "order_update", "language": "pt_BR"},
+     "template": {"name": "order_update", "language": "pt_BR",
+                  "layout": [["header", ["1"]], ["body", ["2", "3"]]],
+                  "header_media": {"kind": "image", "url": "https://…"}, "rendered": "…"},
      "interactive": {"kind": "list", "body": "…", "header": "…", "footer": "…", "button_label": "Choose",
                      "buttons": [{"id": "…", "title": "…"}],
                      "sections": [{"title": "…", "rows": [{"id": "…", "title": "…", "description": "…"}]}],
@@ -54,9 +57,7 @@ def content_document(content: MessageContent) -> Document | None:
     document = _present(
         media=[_media_part(item) for item in content.media],
         preview_url=content.preview_url,
-        template={"name": template.name, "language": template.language}
-        if template is not None and template.content_sid is None
-        else None,
+        template=_template_part(template) if template is not None else None,
         interactive=_interactive_part(content.interactive) if content.interactive else None,
         location=_present(
             latitude=content.location.latitude,
@@ -91,10 +92,18 @@ def content_from_columns(
         return MessageContent(body=body, media_urls=tuple(media_urls), template=template)
     named = document.get("template")
     template = None
-    if content_sid:
+    if named is not None:
+        template = Template(
+            content_sid=content_sid or None,
+            variables=tuple(sorted((content_variables or {}).items())),
+            name=named["name"],
+            language=named["language"],
+            layout=tuple((component, tuple(names)) for component, names in named.get("layout", ())),
+            header_media=_media(named["header_media"]) if named.get("header_media") else None,
+            rendered=named.get("rendered"),
+        )
+    elif content_sid:
         template = Template.of(content_sid, content_variables)
-    elif named is not None:
-        template = Template.named(named["name"], named["language"], content_variables)
     location, reaction, reply = document.get("location"), document.get("reaction"), document.get("reply")
     return MessageContent(
         body=body,
@@ -131,6 +140,19 @@ def _present(**parts: Any) -> Document:
         for name, part in parts.items()
         if not (part is None or part is False or part in ("", [], {}))
     }
+
+
+def _template_part(template: Template) -> Document | None:
+    """A template by name (resolved through the catalogue or not); one by Content SID alone needs none."""
+    if template.name is None:
+        return None
+    return _present(
+        name=template.name,
+        language=template.language,
+        layout=[[component, list(names)] for component, names in template.layout],
+        header_media=_media_part(template.header_media) if template.header_media else None,
+        rendered=template.rendered,
+    )
 
 
 def _media_part(item: Media) -> Document:

@@ -21,6 +21,7 @@ from application.ports.messages import (
     MessageAcceptance,
     MessageRepository,
 )
+from application.ports.templates import TemplateRepository
 from application.ports.tenancy import ProviderAccountRepository, SenderRepository, TenantRepository
 from application.ports.tenant_webhooks import WebhookDeliveryQueue, WebhookEndpointRepository, WebhookOutbox
 
@@ -62,6 +63,8 @@ class Repositories(Protocol):
     def media(self) -> MediaRepository: ...
     @property
     def media_downloads(self) -> MediaDownloadQueue: ...
+    @property
+    def templates(self) -> TemplateRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -102,20 +102,25 @@ class Template:
 
     Templates are what a business may send outside the 24-hour session window. Positional variables
     are named "1", "2", …
+
+    A template resolved through the tenant's catalogue also carries what its provider needs to send it
+    and what history shows: its name and language beside the Content SID of its Twilio listing,
+    ``layout`` (which variables each component takes, in order: ``TemplateDefinition.layout``),
+    ``header_media`` for a media header, and ``rendered``, the text the customer sees.
     """
 
     content_sid: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
     name: str | None = None
     language: str | None = None
+    layout: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    header_media: Media | None = None
+    rendered: str | None = None
 
     def __post_init__(self) -> None:
-        if self.content_sid is not None:
-            if self.name is not None or self.language is not None:
-                raise InvalidMessage("a template is named by content_sid or by name and language, not both")
-            if not _CONTENT_SID.fullmatch(self.content_sid):
-                raise InvalidMessage("content_sid is 'HX' and 32 hexadecimal digits (a Twilio Content SID)")
-        else:
+        if self.content_sid is not None and not _CONTENT_SID.fullmatch(self.content_sid):
+            raise InvalidMessage("content_sid is 'HX' and 32 hexadecimal digits (a Twilio Content SID)")
+        if self.content_sid is None or self.name is not None or self.language is not None:
             if self.name is None or not _TEMPLATE_NAME.fullmatch(self.name):
                 raise InvalidMessage(
                     "a template's name is lower-case letters, digits and underscores (at most 512)"
@@ -146,8 +151,8 @@ class Template:
 
     @property
     def label(self) -> str:
-        """How the template is named, for people: its Content SID, or its name and language."""
-        return self.content_sid or f"{self.name} ({self.language})"
+        """How the template is named, for people: its name and language, or else its Content SID."""
+        return f"{self.name} ({self.language})" if self.name else self.content_sid or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Message templates: what a business may send outside WhatsApp's 24-hour window."""
