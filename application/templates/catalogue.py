@@ -193,7 +193,7 @@ async def delete_template(
     template: CatalogueTemplate,
 ) -> None:
     """Delete ``template`` at each account it is listed on, then from the catalogue. When a provider
-    refuses or does not answer, the listings deleted so far go, the others stay, and the error is
+    refuses or does not answer, the listings deleted elsewhere go, its own stays, and its error is
     raised: deleting again finishes the work."""
     async with uow:
         accounts = {
@@ -209,8 +209,8 @@ async def delete_template(
         try:
             await providers.delete(account, remote_of(template, listing))
         except (TemplateProviderRefused, TemplateProviderUnavailable) as error:
-            failure = provider_failure(account, template.definition, error)
-            break
+            failure = failure or provider_failure(account, template.definition, error)
+            continue
         gone.append(listing.account_id)
     now = clock.now()
     async with uow:
