@@ -2,8 +2,8 @@
 field as a client's JSON names it (``body``, ``header.text``, ``buttons[2].url``, ``examples.first_name``):
 see ``definition_problems``, which gives them all at once so that a client fixes a template in one go.
 
-The rules are Meta's for Cloud API message templates; Twilio's Content API accepts a subset of them, so a
-template that passes is accepted by both.
+The rules are Meta's for Cloud API message templates; Twilio's Content API accepts a subset of them. A
+template that keeps them all is not refused by either for its form (approving what it says is theirs).
 
 - ``name``: 1 to 512 characters, lower-case ASCII letters, digits and underscores only.
 - ``language``: a code like ``en``, ``en_US``, ``pt_BR``, ``zh_CN`` (two or three lower-case letters,
@@ -14,17 +14,18 @@ template that passes is accepted by both.
 - ``header``: text or media. A text header has its text (at most 60 characters, at most one variable)
   and no ``example_url``. A media header (image, video, document) has no text, and an ``example_url``:
   an absolute https URL of a sample file, which providers review.
-- ``footer``: at most 60 characters, no variables.
+- ``footer``: at most 60 characters, no variables; a blank one is left out instead.
 - Variables, over the whole template (the header's text, the body, URL buttons' addresses):
-    - written ``{{1}}`` or ``{{first_name}}``; anything else between double braces (``{{}}``,
-      ``{{1.5}}``, ``{{First}}``) and a ``{{`` or ``}}`` without its pair are malformed;
+    - written ``{{1}}`` or ``{{first_name}}`` (spaces inside the braces are tolerated); anything else
+      between double braces (``{{}}``, ``{{1.5}}``, ``{{First}}``) and a ``{{`` or ``}}`` without its
+      pair are malformed;
     - all positional or all named, never both;
     - positional ones numbered 1, 2, 3 … without gaps across the template;
     - named ones a lower-case letter, then up to 63 lower-case letters, digits or underscores;
     - never two side by side (``{{1}}{{2}}``): text goes between them;
     - at most 100 in a template.
-- ``examples``: one sample value for each variable (providers review a template with them), and none
-  for a variable the template does not have; each non-blank and at most 1024 characters.
+- ``examples``: one sample value for each variable (providers review a template with them), given
+  once, and none for a variable the template does not have; each non-blank and at most 1024 characters.
 - ``buttons``: at most 10 in all, of which at most 2 URL buttons, 1 phone-number button and 1 copy-code
   button (quick replies fill the rest); quick replies grouped together, not between call-to-action
   buttons; each button's text differs from the others'.
@@ -37,7 +38,7 @@ template that passes is accepted by both.
     - a field only its kind of button has (a quick reply's ``url``) is refused rather than ignored.
 - ``category`` authentication: no media header, only copy-code buttons, at most one variable in the
   body (the code).
-- No text holds a NUL character (which no database column keeps).
+- No text holds a NUL character (which PostgreSQL cannot store).
 """
 
 from __future__ import annotations
