@@ -75,6 +75,14 @@ class UnsupportedByProvider(InvalidInput):
     what to send instead."""
 
 
+class TemplateNotFound(InvalidInput):
+    """A send names a template the tenant's catalogue does not have (for the sender's account)."""
+
+
+class TemplateNotApproved(InvalidInput):
+    """A send names a template that is not approved (pending, rejected, paused, disabled)."""
+
+
 class UnknownMessageReference(InvalidInput):
     """A reaction or a reply names one of our messages by its id, and the tenant has no such message, or
     no provider has taken it yet (so there is no provider id to point WhatsApp at)."""

@@ -30,6 +30,8 @@ from application.ports.provider_callbacks import (
     ProviderCallback,
     ProviderDeliveryReader,
     Recipient,
+    TemplateStatusSink,
+    TemplateUpdatesPart,
 )
 from application.ports.rate_limits import RateLimiter
 from application.ports.unit_of_work import UnitOfWork
@@ -49,6 +51,7 @@ class DeliveryReceipt:
     reports: list[StatusReportResult] = field(default_factory=list)
     unrouted: int = 0  # items of parts no tenant has (an unknown number, another account's)
     failed: int = 0  # items that could not be applied (each logged)
+    template_updates: int = 0  # template status or quality changes applied to a tenant's catalogue
 
 
 class ReceiveProviderDelivery:
@@ -63,12 +66,14 @@ class ReceiveProviderDelivery:
         metrics: Metrics,
         *,
         limiter: RateLimiter | None = None,
+        template_updates: TemplateStatusSink | None = None,
     ) -> None:
         self._uow = uow
         self._deliveries = deliveries
         self._clock = clock
         self._metrics = metrics
         self._limiter = limiter
+        self._template_updates = template_updates
 
     async def __call__(self, callback: ProviderCallback) -> DeliveryReceipt:
         screened = await self._deliveries.screen(callback)
@@ -78,7 +83,28 @@ class ReceiveProviderDelivery:
         receipt = DeliveryReceipt()
         for part in screened.parts():
             await self._receive_part(part, receipt)
+        if self._template_updates is not None:
+            for template_part in screened.template_parts():
+                await self._apply_template_updates(self._template_updates, template_part, receipt)
         return receipt
+
+    async def _apply_template_updates(
+        self, sink: TemplateStatusSink, part: TemplateUpdatesPart, receipt: DeliveryReceipt
+    ) -> None:
+        async with self._uow:
+            accounts = await part.proven_accounts(self._uow)
+        for update in part.updates:
+            try:
+                receipt.template_updates += await sink(update, accounts)
+            except _WORTH_A_REDELIVERY:
+                raise
+            except Exception:
+                logger.exception(
+                    "%s template %s: its update could not be applied; the rest of the delivery goes on",
+                    self._deliveries.provider,
+                    update.provider_template_id[:80],
+                )
+                receipt.failed += 1
 
     async def _receive_part(self, part: DeliveryPart, receipt: DeliveryReceipt) -> None:
         items = len(part.inbound) + len(part.statuses)

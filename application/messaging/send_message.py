@@ -16,6 +16,7 @@ from application.errors import (
     AlreadyExists,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
+    InvalidInput,
     MessageNotRetryable,
     NoDefaultSender,
     NotFound,
@@ -25,6 +26,7 @@ from application.errors import (
     UnsupportedByProvider,
 )
 from application.messaging.dispatcher import Dispatcher
+from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
@@ -34,7 +36,7 @@ from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, count_against
 from domain.administration.tenancy import ProviderName, Sender, Tenant
-from domain.errors import InvalidMessage
+from domain.errors import DomainError, InvalidMessage
 from domain.messaging.content import ContactCard, Interactive, Location, Media, Reaction
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
@@ -55,7 +57,10 @@ class SendMessageCommand:
     content_variables: Mapping[str, str] | None = None  # the template's placeholder values
     media: tuple[Media, ...] = ()  # media of a declared kind, by URL or by uploaded media id
     preview_url: bool = False
-    template: Template | None = None  # an approved template by name and language (Meta's way)
+    template: Template | None = None  # an approved template by name and language, from the catalogue
+    template_header_media: HeaderMedia | None = None  # the file of its media header, if it has one
+    # Sent instead when the contact's 24-hour window is closed (a free-form message would be refused).
+    fallback_template: TemplateChoice | None = None
     interactive: Interactive | None = None
     location: Location | None = None
     contacts: tuple[ContactCard, ...] = ()
@@ -84,6 +89,8 @@ class SendMessageCommand:
                 "media": self.media,
                 "preview_url": self.preview_url,
                 "template": self.template,
+                "template_header_media": self.template_header_media,
+                "fallback_template": self.fallback_template,
                 "interactive": self.interactive,
                 "location": self.location,
                 "contacts": self.contacts,
@@ -150,6 +157,8 @@ class SendResult:
     dispatched: bool
     # The answer repeats the first request with the same idempotency key; nothing was sent again.
     replayed: bool = False
+    # The contact's window was closed, so the request's fallback template was sent instead.
+    sent_fallback: bool = False
 
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
@@ -256,7 +265,9 @@ class SendMessage:
                     message.tenant_id, command.idempotency_key, _status_code(dispatched)
                 )
                 await self._uow.commit()
-        return SendResult(message=message, dispatched=dispatched)
+        return SendResult(
+            message=message, dispatched=dispatched, sent_fallback=_sent_fallback(command, message)
+        )
 
     async def _accept(
         self,
@@ -270,8 +281,9 @@ class SendMessage:
             now = self._clock.now()
             try:
                 tenant, sender, provider = await self._sending_profile(command.tenant_id, requested_sender)
-                self._refuse_unsendable(provider, content)
                 content = await self._with_provider_ids(tenant.id, content)
+                content, fallback = await self._resolve_templates(command, content, tenant, sender, provider)
+                self._refuse_unsendable(provider, content)
                 checks_window = content.template is None and tenant.enforces_session_window
                 # Read only when it matters: the window is checked, or the person's number has more
                 # than one form and the conversation knows which one they write from.
@@ -280,6 +292,12 @@ class SendMessage:
                     if checks_window or len(contact.forms) > 1
                     else None
                 )
+                if checks_window and not (conversation is not None and conversation.window_open(now)):
+                    if fallback is None:
+                        _check_session_window(contact, conversation, now)
+                    else:
+                        content = MessageContent(template=fallback, reply_to=content.reply_to)
+                        self._refuse_unsendable(provider, content)
                 message = Message.new_outbound(
                     tenant_id=tenant.id,
                     sender=sender.phone_number,
@@ -287,8 +305,6 @@ class SendMessage:
                     content=content,
                     now=now,
                 )
-                if checks_window:
-                    _check_session_window(contact, conversation, now)
             except (
                 NotFound,
                 AccessDenied,
@@ -297,6 +313,8 @@ class SendMessage:
                 SessionWindowClosed,
                 UnsupportedByProvider,
                 UnknownMessageReference,
+                InvalidInput,
+                DomainError,
             ):
                 # A retry of a request accepted earlier gets the first answer, whatever changed since
                 # (say, the window closed). Looked up on this refusal path only: a new key needs no
@@ -306,7 +324,7 @@ class SendMessage:
                         command.tenant_id, command.idempotency_key, now
                     )
                     if existing is not None:
-                        return await self._answer_from(existing, fingerprint)
+                        return await self._answer_from(command, existing, fingerprint)
                 raise
             record = None
             if command.idempotency_key is not None:
@@ -327,6 +345,39 @@ class SendMessage:
             await self._uow.commit()
         self._metrics.message_accepted(tenant.provider, tenant.id)
         return message
+
+    async def _resolve_templates(
+        self,
+        command: SendMessageCommand,
+        content: MessageContent,
+        tenant: Tenant,
+        sender: Sender,
+        provider: ProviderName,
+    ) -> tuple[MessageContent, Template | None]:
+        """``content`` with its template resolved through the catalogue, and the fallback template
+        resolved (checked even when the window is open: a broken fallback is refused at once)."""
+        if content.template is not None:
+            template = await resolve_template(
+                self._uow,
+                tenant,
+                sender,
+                provider,
+                TemplateChoice(content.template, command.template_header_media),
+            )
+            content = dataclasses.replace(content, template=template)
+        elif command.template_header_media is not None:
+            raise InvalidInput("template_header_media: only a template has a header")
+        fallback = None
+        if command.fallback_template is not None:
+            if content.template is not None:
+                raise InvalidInput(
+                    "fallback_template: a template reaches the contact with the window closed too; "
+                    "a fallback is for free-form messages"
+                )
+            fallback = await resolve_template(
+                self._uow, tenant, sender, provider, command.fallback_template, field="fallback_template"
+            )
+        return content, fallback
 
     def _refuse_unsendable(self, provider: ProviderName, content: MessageContent) -> None:
         """Refuse a message the provider its sender sends through cannot send."""
@@ -392,9 +443,11 @@ class SendMessage:
             )
             if existing is None:  # expired in between: vanishingly rare, and safe to refuse
                 raise IdempotencyKeyInUse("a request with this Idempotency-Key is being processed")
-            return await self._answer_from(existing, fingerprint)
+            return await self._answer_from(command, existing, fingerprint)
 
-    async def _answer_from(self, record: IdempotencyRecord, fingerprint: str) -> SendResult:
+    async def _answer_from(
+        self, command: SendMessageCommand, record: IdempotencyRecord, fingerprint: str
+    ) -> SendResult:
         """Inside a transaction: the answer to a request that reuses an idempotency key."""
         if record.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused(
@@ -414,7 +467,12 @@ class SendMessage:
         )
         if message is None:
             raise NotFound("the message of this Idempotency-Key no longer exists")
-        return SendResult(message=message, dispatched=status == _status_code(dispatched=True), replayed=True)
+        return SendResult(
+            message=message,
+            dispatched=status == _status_code(dispatched=True),
+            replayed=True,
+            sent_fallback=_sent_fallback(command, message),
+        )
 
     async def _dispatch_inline(self, message: Message) -> tuple[Message, bool]:
         job = await self._dispatcher.claim(message.id)
@@ -431,6 +489,12 @@ class SendMessage:
         return settled, True
 
 
+def _sent_fallback(command: SendMessageCommand, message: Message) -> bool:
+    """Whether ``message`` is the fallback template ``command`` named (its window was closed): a request
+    with a fallback names no template of its own, so a template on the message is the fallback."""
+    return command.fallback_template is not None and message.content.template is not None
+
+
 def _status_code(dispatched: bool) -> int:
     return 201 if dispatched else 202
 
@@ -445,7 +509,8 @@ def _check_session_window(contact: PhoneNumber, conversation: Conversation | Non
         why = f"{contact} last wrote at {_iso(conversation.last_inbound_at)}, at least 24 hours ago"
     raise SessionWindowClosed(
         f"the 24-hour session window is closed: {why}. Outside it WhatsApp delivers only approved "
-        "templates: send one (content_sid and content_variables, or template) instead of a free-form message"
+        "templates: send one (template, or content_sid and content_variables) instead of a free-form "
+        "message, or name a fallback_template to be sent when the window is closed"
     )
 
 

@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 from uuid import UUID
 
 from application.inbound.commands import InboundMessage, StatusReport
+from application.ports.templates import TemplateStatusUpdate
 from application.ports.unit_of_work import UnitOfWork
 from application.principal import UNKNOWN_CLIENT_ADDRESS
 from application.rate_limits import CountedLimit
@@ -107,6 +108,27 @@ class DeliveryPart(Protocol):
         ...
 
 
+class TemplateUpdatesPart(Protocol):
+    """What a delivery says of the templates of one of the provider's business accounts: their status and
+    quality changes."""
+
+    @property
+    def updates(self) -> Sequence[TemplateStatusUpdate]: ...
+
+    async def proven_accounts(self, uow: UnitOfWork) -> frozenset[UUID]:
+        """The provider accounts the delivery may speak for, read in ``uow``'s transaction: those of that
+        business account whose app signed the delivery. A template listed on any other account is left
+        alone, so that one tenant's app cannot change the status of another's templates."""
+        ...
+
+
+class TemplateStatusSink(Protocol):
+    """Where a provider's word on a template goes (the catalogue's use case, wired by the composition
+    root): applied to the template listed under that id on one of ``accounts``; True if it changed it."""
+
+    async def __call__(self, update: TemplateStatusUpdate, accounts: frozenset[UUID]) -> bool: ...
+
+
 class ScreenedDelivery(Protocol):
     """A delivery that passed the provider adapter's first look (see ``ProviderDeliveryReader``)."""
 
@@ -124,6 +146,10 @@ class ScreenedDelivery(Protocol):
     def parts(self) -> Sequence[DeliveryPart]:
         """What it says, one part per number; only after ``authenticate``, as nothing in it is believed
         before. InvalidInput when the delivery as a whole cannot be read."""
+        ...
+
+    def template_parts(self) -> Sequence[TemplateUpdatesPart]:
+        """What it says of templates, one part per business account; only after ``authenticate``."""
         ...
 
 

@@ -276,7 +276,9 @@ class SyncAllTemplates:
 
 
 class ApplyTemplateStatusUpdate:
-    """A provider's word that one template's status or quality changed (Meta's template webhooks).
+    """A provider's word that one template's status or quality changed (Meta's template webhooks), for
+    a template listed on one of ``accounts`` (those the delivery is proven for: another tenant's app
+    cannot change this tenant's templates).
 
     A template the catalogue does not know is ignored (made in the console: the next sync brings it in);
     a repeated or older word changes nothing. Returns whether the catalogue changed."""
@@ -285,7 +287,7 @@ class ApplyTemplateStatusUpdate:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, update: TemplateStatusUpdate) -> bool:
+    async def __call__(self, update: TemplateStatusUpdate, accounts: frozenset[UUID]) -> bool:
         async with self._uow:
             template = await self._uow.templates.with_provider_id(
                 update.provider, update.provider_template_id
@@ -296,6 +298,7 @@ class ApplyTemplateStatusUpdate:
                     for item in (template.listings if template is not None else ())
                     if (item.provider, item.provider_template_id)
                     == (update.provider, update.provider_template_id)
+                    and item.account_id in accounts
                 ),
                 None,
             )

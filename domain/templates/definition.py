@@ -186,8 +186,10 @@ class RenderedTemplate:
 
 def render_template(definition: TemplateDefinition, values: Mapping[str, str]) -> RenderedTemplate:
     header = definition.header
+    # Only a text header shows text: a media header's is no part of the template (``texts`` skips it).
+    header_text = header.text if header is not None and header.format is HeaderFormat.TEXT else None
     return RenderedTemplate(
-        header=render(header.text, values) if header is not None and header.text else None,
+        header=render(header_text, values) if header_text else None,
         body=render(definition.body, values),
         footer=definition.footer,
         buttons=tuple(

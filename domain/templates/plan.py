@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from domain.templates.definition import TemplateDefinition
 from domain.templates.errors import FieldProblem, InvalidTemplate
@@ -61,8 +61,17 @@ def plan_templates(
     update = [
         TemplateChange(current_by_key[key], wanted_by_key[key])
         for key in both
-        if current_by_key[key] != wanted_by_key[key]
+        if _differ(current_by_key[key], wanted_by_key[key])
     ]
     return TemplatePlan(
         create=tuple(create), update=tuple(update), delete=tuple(delete), unchanged=len(both) - len(update)
+    )
+
+
+def _differ(current: TemplateDefinition, wanted: TemplateDefinition) -> bool:
+    """Whether the catalogue's template says something else than the file's. Examples are one per
+    variable, so their order means nothing (a file and a database may well keep them in different ones):
+    a template whose examples only come in another order is unchanged, not resubmitted for review."""
+    return replace(current, examples=tuple(sorted(current.examples))) != replace(
+        wanted, examples=tuple(sorted(wanted.examples))
     )

@@ -34,6 +34,7 @@ from entrypoints.http.messaging.schemas import (
     MessagePage,
     MessageResource,
     SendMessageRequest,
+    SentMessageResource,
 )
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.wire_types import Moment, PageCursor, PageLimit, phone_number_from_query
@@ -121,14 +122,16 @@ class MessagesController(Controller):
             str | None,
             HeaderParameter(name="Prefer", max_length=200, description="`respond-async`: answer 202 at once"),
         ] = None,
-    ) -> Response[MessageResource]:
+    ) -> Response[SentMessageResource]:
         """One message of one kind, in the shape its resource shows it:
 
         - text: `body` (`preview_url`: show a preview of its first link);
         - media: `media` (up to 10 of a declared `type`, by `url` or by uploaded `id`, a document with its
           `filename`) or `media_url`/`media_urls` (the provider works out the type), captioned by `body`;
-        - a template, which may be sent at any time: `content_sid` and `content_variables` (Twilio), or
-          `template` by `name`, `language` and `variables` (positional ones named "1", "2", …);
+        - a template, which may be sent at any time: `template` from the tenant's catalogue by `name`,
+          `language` and `variables` (positional ones named "1", "2", …; `header_media` for a media
+          header), checked against it (a missing or extra variable, a template not approved for the
+          sender's account: 422 naming it); or a Twilio `content_sid` and `content_variables` as they are;
         - `interactive`: reply `buttons` (up to 3), a `list` of rows in `sections`, or a `cta_url` button;
         - `location`, `contacts` (cards), or a `reaction` (an emoji on an earlier message);
         - `reply_to` makes any of them the answer to an earlier message. It and `reaction.message_id` take
@@ -152,7 +155,8 @@ class MessagesController(Controller):
 
         Free-form messages (all but templates) may only be sent within 24 hours of the contact's
         last message; outside that window the request is refused with a 422 `session-window-closed`
-        problem before anything is sent, and only a template can reach the contact.
+        problem before anything is sent, and only a template can reach the contact. Name a
+        `fallback_template` and it is sent instead (`fallback_sent` in the answer says so).
         """
         respond_async = prefer is not None and "respond-async" in (
             p.strip() for p in prefer.lower().split(",")
@@ -166,7 +170,7 @@ class MessagesController(Controller):
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(
-            MessageResource.of(result.message),
+            SentMessageResource.of_send(result.message, fallback_sent=result.sent_fallback),
             status_code=HTTP_201_CREATED if result.dispatched else HTTP_202_ACCEPTED,
             headers=headers,
         )

@@ -11,6 +11,7 @@ import msgspec
 from application.messaging.conversations import ConversationPage
 from application.messaging.history import HistoryPage, MessageDetails
 from application.messaging.send_message import SendMessageCommand
+from application.messaging.template_sends import HeaderMedia, TemplateChoice
 from application.ports.media import served_at
 from application.ports.messages import MessageView
 from domain.administration.tenancy import ProviderName
@@ -165,16 +166,47 @@ class MediaResource(MediaItem):
         )
 
 
+class TemplateHeaderMedia(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The file a media-header template shows this time, by ``url`` or by ``id`` (a media id the provider
+    gave an uploaded file); its type is the template's header format. ``filename`` names a document."""
+
+    url: MediaUrl | None = None
+    id: UploadedMediaId | None = None
+    filename: Filename | None = None
+
+    def header_media(self) -> HeaderMedia:
+        if (self.url is None) == (self.id is None):
+            raise InvalidMessage("header_media has a url or an id, not both")
+        return HeaderMedia(url=self.url, media_id=self.id, filename=self.filename)
+
+
 class TemplateByName(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """An approved template by its name and language, as Meta's Cloud API sends it (Twilio sends
-    templates by ``content_sid``)."""
+    """A template of the tenant's catalogue by its name and language, with a value for each of its
+    variables (positional ones named "1", "2", …) and, for a media header, the file it shows."""
 
     name: Annotated[str, msgspec.Meta(pattern="^[a-z0-9_]{1,512}$", examples=["order_update"])]
     language: Annotated[str, msgspec.Meta(pattern="^[a-z]{2,3}(_[A-Za-z]{2,4})?$", examples=["en", "pt_BR"])]
     variables: TemplateVariables = {}
+    header_media: TemplateHeaderMedia | None = None
 
     def template(self) -> Template:
         return Template.named(self.name, self.language, self.variables)
+
+    def choice(self) -> TemplateChoice:
+        return TemplateChoice(
+            self.template(), self.header_media.header_media() if self.header_media else None
+        )
+
+
+class TemplateContent(msgspec.Struct, omit_defaults=True):
+    """A template as a message shows it: ``rendered`` is the text the customer saw (templates sent
+    through the catalogue)."""
+
+    name: str
+    language: str
+    variables: dict[str, str] = {}
+    header_media: MediaResource | None = None
+    rendered: str | None = None
 
 
 class ReplyButton(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -353,6 +385,16 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
         Annotated[bool, msgspec.Meta(description="Show a preview of the body's first link")] | None
     ) = None
     template: TemplateByName | None = None
+    fallback_template: (
+        Annotated[
+            TemplateByName,
+            msgspec.Meta(
+                description="Sent instead of this free-form message when the contact's 24-hour window "
+                "is closed (the answer's fallback_sent says so)"
+            ),
+        ]
+        | None
+    ) = None
     interactive: InteractiveContent | None = None
     location: LocationContent | None = None
     contacts: Annotated[list[ContactCardContent], msgspec.Meta(max_length=MAX_CONTACT_CARDS)] | None = None
@@ -374,6 +416,10 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
             media=tuple(item.media() for item in self.media or ()),
             preview_url=bool(self.preview_url),
             template=self.template.template() if self.template else None,
+            template_header_media=self.template.header_media.header_media()
+            if self.template is not None and self.template.header_media is not None
+            else None,
+            fallback_template=self.fallback_template.choice() if self.fallback_template else None,
             interactive=self.interactive.interactive() if self.interactive else None,
             location=self.location.location() if self.location else None,
             contacts=tuple(card.card() for card in self.contacts or ()),
@@ -444,7 +490,7 @@ class MessageResource(msgspec.Struct):
     preview_url: bool
     content_sid: str | None
     content_variables: dict[str, str] | None
-    template: TemplateByName | None
+    template: TemplateContent | None
     interactive: InteractiveContent | None
     location: LocationContent | None
     contacts: list[ContactCardContent]
@@ -519,8 +565,12 @@ class MessageResource(msgspec.Struct):
             preview_url=content.preview_url,
             content_sid=by_sid.content_sid if by_sid else None,
             content_variables=by_sid.variables_dict if by_sid else None,
-            template=TemplateByName(
-                name=template.name, language=template.language, variables=template.variables_dict
+            template=TemplateContent(
+                name=template.name,
+                language=template.language,
+                variables=template.variables_dict,
+                header_media=MediaResource.of(template.header_media) if template.header_media else None,
+                rendered=template.rendered,
             )
             if template is not None and template.name is not None and template.language is not None
             else None,
@@ -558,6 +608,19 @@ class MessageResource(msgspec.Struct):
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
+
+
+class SentMessageResource(MessageResource):
+    """The message a send accepted. ``fallback_sent``: the contact's 24-hour window was closed, so the
+    request's ``fallback_template`` went instead of its free-form content (``template`` shows it)."""
+
+    fallback_sent: bool = False
+
+    @classmethod
+    def of_send(cls, message: Message, *, fallback_sent: bool) -> SentMessageResource:
+        resource = cls.of(message)
+        assert isinstance(resource, SentMessageResource)
+        return msgspec.structs.replace(resource, fallback_sent=fallback_sent)
 
 
 class MessagePage(msgspec.Struct):

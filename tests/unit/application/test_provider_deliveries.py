@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -16,11 +17,13 @@ from application.inbound.commands import InboundMessage, StatusReport
 from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.record_status_report import StatusReportOutcome
 from application.ports.provider_callbacks import ProviderCallback, ProviderDeliveryReader, Recipient
+from application.ports.templates import TemplateStatusUpdate
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
+from domain.templates.catalogue import TemplateStatus
 from tests.support.fakes import FakeMetrics, FakeUnitOfWork, FixedClock, TenantAccount
 
 CUSTOMER = PhoneNumber.parse("+14155550100")
@@ -43,9 +46,19 @@ class Part:
 
 
 @dataclass
+class TemplatePart:
+    updates: Sequence[TemplateStatusUpdate]
+    accounts: frozenset[UUID]
+
+    async def proven_accounts(self, uow: UnitOfWork) -> frozenset[UUID]:
+        return self.accounts
+
+
+@dataclass
 class Screened:
     proven: bool
     delivered: list[Part]
+    templates: list[TemplatePart] = field(default_factory=list)
     counted_against: Sequence[CountedLimit] = ()
 
     async def authenticate(self, uow: UnitOfWork) -> None:
@@ -55,6 +68,9 @@ class Screened:
     def parts(self) -> list[Part]:
         return self.delivered
 
+    def template_parts(self) -> list[TemplatePart]:
+        return self.templates
+
 
 @dataclass
 class FakeDeliveries:
@@ -63,8 +79,10 @@ class FakeDeliveries:
     provider: ProviderName = ProviderName.META
     _next: Screened | None = field(default=None, repr=False)
 
-    def will_read(self, *parts: Part, proven: bool = True) -> ProviderCallback:
-        self._next = Screened(proven, list(parts))
+    def will_read(
+        self, *parts: Part, proven: bool = True, templates: Sequence[TemplatePart] = ()
+    ) -> ProviderCallback:
+        self._next = Screened(proven, list(parts), list(templates))
         return CALLBACK
 
     async def screen(self, callback: ProviderCallback) -> Screened:
@@ -270,3 +288,55 @@ async def test_reports_are_applied_for_the_parts_tenant_only(
     stored = await uow.messages.get(acme.tenant.id, message.id)
     assert stored is not None
     assert (stored.status, stored.provider_sid) == (MessageStatus.DELIVERED, "wamid.1")
+
+
+# ------------------------------------------------------------------------------------------ templates
+
+
+@dataclass
+class TemplateSink:
+    """The catalogue's side, as the delivery hands it updates: each with the accounts it may touch."""
+
+    applied: list[tuple[str, frozenset[UUID]]] = field(default_factory=list)
+    fails_on: str | None = None
+
+    async def __call__(self, update: TemplateStatusUpdate, accounts: frozenset[UUID]) -> bool:
+        if update.provider_template_id == self.fails_on:
+            raise ValueError("no such template here")
+        self.applied.append((update.provider_template_id, accounts))
+        return True
+
+
+def template_update(template_id: str) -> TemplateStatusUpdate:
+    return TemplateStatusUpdate(
+        provider=ProviderName.META,
+        business_account_id="2000000000000001",
+        provider_template_id=template_id,
+        name="order_update",
+        language="en",
+        status=TemplateStatus.APPROVED,
+        reason=None,
+        quality=None,
+        at=FixedClock().now(),
+    )
+
+
+async def test_template_updates_go_to_the_catalogue_with_the_accounts_the_delivery_is_proven_for(
+    uow: FakeUnitOfWork, clock: FixedClock, deliveries: FakeDeliveries
+) -> None:
+    sink = TemplateSink(fails_on="broken")
+    receive = ReceiveProviderDelivery(uow, deliveries, clock, FakeMetrics(), template_updates=sink)
+    accounts = frozenset({uuid4()})
+
+    receipt = await receive(
+        deliveries.will_read(
+            templates=[
+                TemplatePart(
+                    [template_update("1"), template_update("broken"), template_update("2")], accounts
+                )
+            ]
+        )
+    )
+
+    assert sink.applied == [("1", accounts), ("2", accounts)]
+    assert (receipt.template_updates, receipt.failed) == (2, 1)

@@ -20,6 +20,7 @@ from domain.messaging.messages import Message, MessageContent
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
 from tests.support.message_kinds import CONTENTS, WAMID
+from tests.support.templates import ORDER_UPDATE, as_sent, catalogue_template
 from tests.support.use_cases import build_send_message
 
 CUSTOMER = "+447911123456"
@@ -43,6 +44,11 @@ def send(send_message: SendMessage) -> Send:
 @pytest.fixture(autouse=True)
 async def customer_wrote_an_hour_ago(uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount) -> None:
     await open_window(uow, acme, CUSTOMER, clock.now() - timedelta(hours=1))
+
+
+@pytest.fixture(autouse=True)
+async def order_update_is_approved(uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount) -> None:
+    await catalogue_template(uow, acme.tenant.id, ORDER_UPDATE, clock.now())
 
 
 def command(account: TenantAccount, content: MessageContent) -> SendMessageCommand:
@@ -83,9 +89,11 @@ async def test_every_kind_is_stored_and_handed_to_the_provider_as_it_was_sent(
 ) -> None:
     message = await send(command(acme, content))
 
-    assert message.content == content
+    by_name = content.template is not None and content.template.name is not None
+    sent = as_sent(content, ORDER_UPDATE) if by_name else content
+    assert message.content == sent
     assert (await uow.messages.get(acme.tenant.id, message.id)) == message
-    assert provider.requests[0].message.content == content
+    assert provider.requests[0].message.content == sent
 
 
 async def test_a_kind_the_provider_cannot_send_is_refused_before_anything_is_stored(

@@ -22,9 +22,9 @@ from application.templates.catalogue import CreateTemplate, CreateTemplateComman
 from domain.administration.audit import AuditAction
 from domain.administration.tenancy import ProviderAccount
 from domain.templates.catalogue import TemplateStatus
-from domain.templates.errors import FieldProblem, InvalidTemplate
+from domain.templates.errors import InvalidTemplate
 from tests.support.fakes import FakeUnitOfWork, FixedClock, TenantAccount
-from tests.support.templates import (
+from tests.support.template_providers import (
     FakeTemplateProviders,
     add_meta,
     agent_of,
@@ -108,7 +108,7 @@ async def test_an_update_keeps_the_providers_answer_a_new_review_and_maybe_a_new
     await apply(admin_of(acme), acme.tenant.id, [order_shipped()])
     providers.decide(meta.id, "order_shipped", TemplateStatus.APPROVED)
 
-    await apply(admin_of(acme), acme.tenant.id, [order_shipped(body="New {{1}} {{2}} {{3}}")])
+    await apply(admin_of(acme), acme.tenant.id, [order_shipped(body="New {{1}} {{2}} {{3}} text.")])
 
     template = await uow.templates.find(acme.tenant.id, "order_shipped", "en_US")
     assert template is not None
@@ -149,17 +149,14 @@ async def test_one_template_a_provider_refuses_is_its_outcome_and_the_others_go_
 
 
 async def test_every_invalid_template_of_a_file_is_named_by_its_place(
-    uow: FakeUnitOfWork, acme: TenantAccount, monkeypatch: pytest.MonkeyPatch
+    uow: FakeUnitOfWork, acme: TenantAccount
 ) -> None:
-    def problems(definition: object) -> list[FieldProblem]:
-        return [FieldProblem("body", "too long")] if definition == welcome() else []
-
-    monkeypatch.setattr("application.templates.as_code.definition_problems", problems)
+    ends_with_a_variable = replace(welcome(), body="Welcome, {{first_name}}")
 
     with pytest.raises(InvalidTemplate) as invalid:
-        await PlanTemplates(uow)(agent_of(acme), acme.tenant.id, [order_shipped(), welcome()])
+        await PlanTemplates(uow)(agent_of(acme), acme.tenant.id, [order_shipped(), ends_with_a_variable])
 
-    assert invalid.value.problems == (FieldProblem("templates[1].body", "too long"),)
+    assert [problem.field for problem in invalid.value.problems] == ["templates[1].body"]
 
 
 async def test_a_template_twice_in_a_file_is_refused(uow: FakeUnitOfWork, acme: TenantAccount) -> None:

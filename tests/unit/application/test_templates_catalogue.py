@@ -23,7 +23,7 @@ from domain.administration.tenancy import (
 from domain.templates.catalogue import TemplateStatus
 from domain.templates.definition import RenderedTemplate
 from tests.support.fakes import FakeUnitOfWork, FixedClock, TenantAccount
-from tests.support.templates import (
+from tests.support.template_providers import (
     SANDBOX,
     FakeTemplateProviders,
     add_meta,
@@ -156,7 +156,9 @@ async def test_a_second_template_of_the_same_name_and_language_is_refused_before
     calls = len(providers.calls)
 
     with pytest.raises(AlreadyExists):
-        await create(admin_of(acme), CreateTemplateCommand(order_shipped(body="Another {{1}} {{2}} {{3}}")))
+        await create(
+            admin_of(acme), CreateTemplateCommand(order_shipped(body="Another {{1}} {{2}} {{3}} text."))
+        )
     assert len(providers.calls) == calls
     # Another language is another template.
     await create(admin_of(acme), CreateTemplateCommand(order_shipped("pt_BR")))

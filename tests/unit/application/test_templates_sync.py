@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -19,7 +20,7 @@ from domain.administration.tenancy import ProviderAccount, ProviderName
 from domain.templates.catalogue import CatalogueTemplate, TemplateQuality, TemplateStatus
 from domain.tenant_webhooks.model import WebhookEndpoint, WebhookEventType
 from tests.support.fakes import FakeUnitOfWork, FixedClock, TenantAccount
-from tests.support.templates import (
+from tests.support.template_providers import (
     FakeTemplateProviders,
     add_meta,
     add_twilio,
@@ -321,8 +322,8 @@ async def test_a_status_webhook_changes_the_listing_once_however_often_it_comes(
     update = update_for(template, meta, clock, TemplateStatus.APPROVED)
     apply = ApplyTemplateStatusUpdate(uow, clock)
 
-    assert await apply(update) is True
-    assert await apply(update) is False
+    assert await apply(update, frozenset({meta.id})) is True
+    assert await apply(update, frozenset({meta.id})) is False
 
     synced = await uow.templates.get(acme.tenant.id, template.id)
     assert synced is not None
@@ -343,7 +344,7 @@ async def test_a_quality_webhook_changes_the_quality_only(
     template = await created(uow, providers, clock, acme)
 
     changed = await ApplyTemplateStatusUpdate(uow, clock)(
-        update_for(template, meta, clock, None, quality=TemplateQuality.MEDIUM)
+        update_for(template, meta, clock, None, quality=TemplateQuality.MEDIUM), frozenset({meta.id})
     )
 
     assert changed is True
@@ -365,7 +366,7 @@ async def test_an_older_status_than_the_catalogues_is_ignored(
     stale = update_for(template, meta, clock, TemplateStatus.REJECTED, reason="old news")
     stale = replace(stale, at=clock.now() - timedelta(hours=1))
 
-    assert await ApplyTemplateStatusUpdate(uow, clock)(stale) is False
+    assert await ApplyTemplateStatusUpdate(uow, clock)(stale, frozenset({meta.id})) is False
 
 
 async def test_a_webhook_for_a_template_the_catalogue_does_not_know_is_ignored(
@@ -383,5 +384,19 @@ async def test_a_webhook_for_a_template_the_catalogue_does_not_know_is_ignored(
         at=clock.now(),
     )
 
-    assert await ApplyTemplateStatusUpdate(uow, clock)(update) is False
+    assert await ApplyTemplateStatusUpdate(uow, clock)(update, frozenset({uuid4()})) is False
     assert uow.audit.all() == []
+
+
+async def test_a_webhook_proven_for_another_account_changes_nothing(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    template = await created(uow, providers, clock, acme)
+    update = update_for(template, meta, clock, TemplateStatus.DISABLED)
+
+    assert await ApplyTemplateStatusUpdate(uow, clock)(update, frozenset({uuid4()})) is False
+    assert await uow.templates.get(acme.tenant.id, template.id) == template

@@ -17,10 +17,12 @@ from application.tenant_webhooks.events import message_data
 from domain.administration.tenancy import ProviderName
 from domain.messaging.messages import Message, MessageContent
 from domain.phone import PhoneNumber
+from domain.templates.definition import render
 from entrypoints.http.messaging.schemas import MessageResource
 from tests.support.api import Api, ApiOptions, assert_problem
 from tests.support.fakes import FakeUnitOfWork, TenantAccount
 from tests.support.message_kinds import CONTENTS, SENDS, WAMID
+from tests.support.templates import ORDER_UPDATE, catalogue_template
 
 CUSTOMER = "+14155550123"
 # A message's content, as its resource shows it.
@@ -71,9 +73,22 @@ def content_of(resource: dict[str, Any]) -> dict[str, Any]:
     return {name: resource[name] for name in CONTENT_FIELDS}
 
 
+@pytest.fixture(autouse=True)
+async def order_update_is_approved(api: Api) -> None:
+    for account in (api.acme, api.globex):
+        await catalogue_template(
+            FakeUnitOfWork(api.database), account.tenant.id, ORDER_UPDATE, api.clock.now()
+        )
+
+
 def as_sent(kind: str, request: dict[str, Any]) -> dict[str, Any]:
-    """The content of a message sent with ``request``: the request's own parts, the others empty."""
-    return {"kind": kind, **NOTHING, **request}
+    """The content of a message sent with ``request``: the request's own parts, the others empty; a
+    template from the catalogue with the text the customer saw."""
+    sent = {"kind": kind, **NOTHING, **request}
+    if "template" in request:
+        variables = request["template"]["variables"]
+        sent["template"] = {**request["template"], "rendered": render(ORDER_UPDATE.body, variables)}
+    return sent
 
 
 async def history(api: Api, headers: dict[str, str], **filters: str) -> list[dict[str, Any]]:

@@ -1,0 +1,132 @@
+"""Sending a template by name: resolved through the tenant's catalogue for the sender's provider account,
+its values checked, before anything is stored.
+
+A template named only by its Twilio Content SID is sent as it is (the catalogue need not know it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.errors import InvalidInput, TemplateNotApproved, TemplateNotFound
+from application.ports.unit_of_work import UnitOfWork
+from domain.administration.tenancy import ProviderName, Sender, Tenant
+from domain.messaging.content import Media, MediaKind
+from domain.messaging.messages import Template
+from domain.templates.binding import check_values
+from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
+from domain.templates.definition import HeaderFormat, render_template
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderMedia:
+    """The file a media-header template shows this time: by URL or by a media id the provider gave an
+    uploaded file. Its kind is the template's header format."""
+
+    url: str | None = None
+    media_id: str | None = None
+    filename: str | None = None
+
+    def media(self, header_format: HeaderFormat) -> Media:
+        return Media(
+            kind=MediaKind(header_format.value),
+            url=self.url,
+            provider_media_id=self.media_id,
+            filename=self.filename if header_format is HeaderFormat.DOCUMENT else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateChoice:
+    """A template as a send names it: by name, language and variables (``template``), and the file of its
+    media header, if it has one."""
+
+    template: Template
+    header_media: HeaderMedia | None = None
+
+
+_NOT_SENDABLE = {
+    TemplateStatus.PENDING: "is waiting for the provider's approval",
+    TemplateStatus.REJECTED: "was rejected by the provider",
+    TemplateStatus.PAUSED: "is paused by WhatsApp for low quality",
+    TemplateStatus.DISABLED: "is disabled by WhatsApp for repeated low quality",
+}
+
+
+async def resolve_template(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    sender: Sender,
+    provider: ProviderName,
+    choice: TemplateChoice,
+    *,
+    field: str = "template",
+) -> Template:
+    """``choice`` as its sender's provider sends it: with its Content SID on Twilio, its layout, header
+    media and rendered text. Inside the accepting transaction.
+
+    TemplateNotFound, TemplateNotApproved or InvalidTemplateValues (naming ``field``'s parts) when it
+    cannot be sent."""
+    template = choice.template
+    if template.name is None or template.language is None:
+        if choice.header_media is not None:
+            raise InvalidInput(
+                f"{field}.header_media: a template by Content SID takes its media from Twilio's Content "
+                "resource; name the template by name and language to give its header media"
+            )
+        return template  # by Content SID alone: sent as it is
+    entry = await uow.templates.find(tenant.id, template.name, template.language)
+    if entry is None:
+        raise TemplateNotFound(
+            f"{field}: this tenant's catalogue has no template {template.label}; create it with "
+            "POST /api/templates, or sync the catalogue (POST /api/templates/sync) if it was made in the "
+            "provider's console"
+        )
+    account_id = await _account_of(uow, tenant, sender, provider)
+    listing = entry.listing_for(account_id)
+    if listing is None or listing.provider is not provider:
+        raise TemplateNotFound(
+            f"{field}: template {template.label} is not on the provider account of sender "
+            f"{sender.phone_number}; create it there before sending it from this number"
+        )
+    if listing.status is not TemplateStatus.APPROVED:
+        why = _NOT_SENDABLE[listing.status]
+        reason = f" ({listing.rejection_reason})" if listing.rejection_reason else ""
+        raise TemplateNotApproved(
+            f"{field}: template {template.label} {why}{reason}; only approved templates can be sent"
+        )
+    return _resolved(entry, template, choice.header_media, listing, field)
+
+
+def _resolved(
+    entry: CatalogueTemplate,
+    template: Template,
+    header_media: HeaderMedia | None,
+    listing: TemplateListing,
+    field: str,
+) -> Template:
+    definition = entry.definition
+    values = template.variables_dict
+    check_values(definition, values, has_header_media=header_media is not None, field=field)
+    header = definition.header
+    media = header_media.media(header.format) if header_media is not None and header is not None else None
+    return dataclasses.replace(
+        template,
+        content_sid=listing.provider_template_id if listing.provider is ProviderName.TWILIO else None,
+        layout=definition.layout,
+        header_media=media,
+        rendered=render_template(definition, values).text,
+    )
+
+
+async def _account_of(uow: UnitOfWork, tenant: Tenant, sender: Sender, provider: ProviderName) -> UUID | None:
+    """The provider account ``sender`` sends through: its own, else its tenant's first Twilio account,
+    else none (the sandbox)."""
+    if sender.account_id is not None:
+        return sender.account_id
+    if provider is ProviderName.SANDBOX:
+        return None
+    account = await uow.provider_accounts.first_of(tenant.id, provider)
+    return account.id if account is not None else None
