@@ -63,6 +63,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
+from application.ports.templates import TemplateQuery
 from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
@@ -88,6 +89,7 @@ from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
+from domain.templates.catalogue import CatalogueTemplate, TemplateListing
 from domain.tenant_webhooks.model import (
     DeliveryAttempt,
     DeliveryState,
@@ -284,6 +286,8 @@ class FakeProviderAccountRepository:
         if any(s.account_id in users for s in await self._senders.list_for_tenant(tenant_id)):
             raise AccountInUse("senders send through this account: move or remove them first")
         del self._accounts[account_id]
+        if self.on_remove is not None:
+            self.on_remove(account_id)
         return True
 
     async def of_sender(self, sender: Sender) -> ProviderAccount | None:
@@ -342,6 +346,10 @@ class FakeProviderAccountRepository:
                     verify_token=account.credentials.verify_token,
                 )
         return None
+
+    # Test helpers: not part of the port.
+
+    on_remove: Callable[[UUID], None] | None = None
 
     def snapshot(self) -> Restore:
         accounts = dict(self._accounts)
@@ -1454,6 +1462,134 @@ class FakeAuditLog:
         return restore
 
 
+class FakeTemplateRepository:
+    """A tenant's template catalogue, kept as the SQL adapter keeps it: one template per tenant, name and
+    language; a listing per account (one for the sandbox), on an account of the template's tenant; a
+    provider's template id listed once across all tenants. A provider account's removal takes its
+    listings with it (``forget_account``). Listings read back by account, the sandbox's first."""
+
+    def __init__(self, tenants: FakeTenantRepository, accounts: FakeProviderAccountRepository) -> None:
+        self._templates: dict[UUID, CatalogueTemplate] = {}
+        self._tenants = tenants
+        self._accounts = accounts
+
+    async def add(self, template: CatalogueTemplate) -> None:
+        if template.id in self._templates:
+            raise AlreadyExists("the template exists already")
+        await self._check(template)
+        self._templates[template.id] = _stored_template(template)
+
+    async def get(self, tenant_id: UUID, template_id: UUID) -> CatalogueTemplate | None:
+        template = self._templates.get(template_id)
+        return template if template is not None and template.tenant_id == tenant_id else None
+
+    async def find(self, tenant_id: UUID, name: str, language: str) -> CatalogueTemplate | None:
+        return next(
+            (t for t in self._of_tenant(tenant_id) if t.definition.key == (name, language)),
+            None,
+        )
+
+    async def list_page(self, query: TemplateQuery) -> list[CatalogueTemplate]:
+        def matches(template: CatalogueTemplate) -> bool:
+            return (
+                (query.after is None or template.definition.key > query.after)
+                and (query.name is None or template.definition.name == query.name)
+                and (
+                    query.status is None
+                    or any(listing.status is query.status for listing in template.listings)
+                )
+            )
+
+        return list(filter(matches, self._of_tenant(query.tenant_id)))[: query.limit]
+
+    async def list_all(self, tenant_id: UUID) -> list[CatalogueTemplate]:
+        return self._of_tenant(tenant_id)
+
+    async def update(self, template: CatalogueTemplate) -> None:
+        if await self.get(template.tenant_id, template.id) is None:
+            raise NotFound("the tenant has no such template")
+        await self._check(template)
+        self._templates[template.id] = _stored_template(template)
+
+    async def remove(self, tenant_id: UUID, template_id: UUID) -> bool:
+        if await self.get(tenant_id, template_id) is None:
+            return False
+        del self._templates[template_id]
+        return True
+
+    async def with_provider_id(
+        self, provider: ProviderName, provider_template_id: str
+    ) -> CatalogueTemplate | None:
+        return next(
+            (
+                template
+                for template in self._templates.values()
+                for listing in template.listings
+                if (listing.provider, listing.provider_template_id) == (provider, provider_template_id)
+            ),
+            None,
+        )
+
+    def _of_tenant(self, tenant_id: UUID) -> list[CatalogueTemplate]:
+        mine = (t for t in self._templates.values() if t.tenant_id == tenant_id)
+        return sorted(mine, key=lambda template: template.definition.key)
+
+    async def _check(self, template: CatalogueTemplate) -> None:
+        """The table's constraints, in the order a reader would hit them."""
+        if await self._tenants.get(template.tenant_id) is None:
+            raise NotFound("the tenant does not exist")
+        others = [t for t in self._templates.values() if t.id != template.id]
+        if any(
+            (other.tenant_id, other.definition.key) == (template.tenant_id, template.definition.key)
+            for other in others
+        ):
+            raise AlreadyExists(f"the template {template.definition.label} exists already")
+        accounts = [listing.account_id for listing in template.listings]
+        if len(set(accounts)) != len(accounts):
+            raise AlreadyExists("the template is listed once per account")
+        listed_elsewhere = {
+            (listing.provider, listing.provider_template_id) for other in others for listing in other.listings
+        }
+        ids = [(listing.provider, listing.provider_template_id) for listing in template.listings]
+        if len(set(ids)) != len(ids) or listed_elsewhere.intersection(ids):
+            raise AlreadyExists("the provider's template is listed already")
+        for account_id in accounts:
+            if account_id is not None and await self._accounts.get(template.tenant_id, account_id) is None:
+                raise NotFound("the tenant has no such provider account")
+
+    # Test helpers: not part of the port.
+
+    def forget_account(self, account_id: UUID) -> None:
+        """A provider account was removed: its listings go with it (as ON DELETE CASCADE does)."""
+        for template in list(self._templates.values()):
+            if template.listing_for(account_id) is not None:
+                self._templates[template.id] = replace(
+                    template,
+                    listings=tuple(item for item in template.listings if item.account_id != account_id),
+                )
+
+    def all(self) -> list[CatalogueTemplate]:
+        return list(self._templates.values())
+
+    def snapshot(self) -> Restore:
+        templates = dict(self._templates)
+
+        def restore() -> None:
+            self._templates = dict(templates)
+
+        return restore
+
+
+def _stored_template(template: CatalogueTemplate) -> CatalogueTemplate:
+    """``template`` as it reads back: timestamps in UTC, listings by account with the sandbox's first."""
+    listings = sorted(map(_stored, template.listings), key=_by_account)
+    return replace(_stored(template), listings=tuple(listings))
+
+
+def _by_account(listing: TemplateListing) -> tuple[bool, UUID]:
+    return (listing.account_id is not None, listing.account_id or UUID(int=0))
+
+
 # ------------------------------------------------------------------------------------- unit of work
 
 
@@ -1513,6 +1649,7 @@ class FakeDatabase:
     acceptance: FakeMessageAcceptance = field(init=False)
     media: FakeMediaRepository = field(default_factory=FakeMediaRepository)
     media_downloads: FakeMediaDownloadQueue = field(default_factory=FakeMediaDownloadQueue)
+    templates: FakeTemplateRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
@@ -1523,6 +1660,8 @@ class FakeDatabase:
         self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants, self.provider_accounts)
         self.webhook_events = FakeWebhookOutbox(self.webhook_endpoints, self.webhook_deliveries)
         self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
+        self.templates = FakeTemplateRepository(self.tenants, self.provider_accounts)
+        self.provider_accounts.on_remove = self.templates.forget_account
 
     def snapshot(self) -> Restore:
         restores = [
@@ -1541,6 +1680,7 @@ class FakeDatabase:
             self.audit.snapshot(),
             self.media.snapshot(),
             self.media_downloads.snapshot(),
+            self.templates.snapshot(),
         ]
 
         def restore() -> None:
