@@ -4,8 +4,8 @@ document of template_document.py), each of its listings a row of ``template_list
 A template is written whole: its row, then its listings as they are now (the old ones deleted, the
 new ones inserted, in the one transaction). It reads back with its listings by account, the sandbox's
 first, whatever order they were written in. The catalogue's pages go by name then language, compared
-by code point on every database (PostgreSQL compares text by the database's collation otherwise,
-where ``order_update`` sorts after ``orders``).
+by code point on every database (PostgreSQL compares text by the database's collation otherwise: under
+an English one ``Orders`` sorts after ``orders``, and glibc's puts ``orders`` before ``order_update``).
 """
 
 from __future__ import annotations
