@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from dataclasses import replace
 from uuid import UUID, uuid4
@@ -181,5 +182,5 @@ class FakeTemplateProviders:
         for key in [key for key, remote in catalogue.items() if remote.name == name]:
             del catalogue[key]
 
-    def names_at(self, account_id: UUID | None) -> list[str]:
+    def names_at(self, account_id: UUID | None) -> builtins.list[str]:
         return sorted(remote.name for remote in self.catalogues.get(account_id, {}).values())
