@@ -65,7 +65,7 @@ Examples = Annotated[
     ),
 ]
 AccountRef = Annotated[
-    Text,
+    str,
     msgspec.Meta(
         pattern=r"^(sandbox|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
         examples=["sandbox"],
