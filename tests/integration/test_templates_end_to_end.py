@@ -1,18 +1,26 @@
 """The template catalogue over real HTTP, on the composition root with the sandbox's templates, on SQLite
 and on PostgreSQL (as the application's role, row-level security in force): a template created, listed,
 read and previewed; the catalogue exported, edited, planned and applied round trip; deleted. Who may do
-what, and problems that name each field."""
+what, and problems that name each field. With a Meta account (its provider's catalogue a fake): the
+periodic sync and a status webhook change the listing, tell the tenant's webhooks and the audit trail."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
+from dependency_injector import providers
 
+from application.ports.templates import TemplateStatusUpdate
+from domain.administration.tenancy import ProviderName
+from domain.templates.catalogue import TemplateQuality, TemplateStatus
 from tests.support.gateways import DATABASES, PASSWORD, Gateway, database_of_its_own, running_gateway
+from tests.support.template_providers import FakeTemplateProviders
 
 ORDER_SHIPPED: dict[str, Any] = {
     "name": "order_shipped",
@@ -182,3 +190,70 @@ async def test_problems_name_each_field_that_breaks_a_rule(acme: Tenant) -> None
 
     unknown_field = await client.post("/api/templates", json={**WELCOME, "colour": "red"}, headers=admin)
     assert unknown_field.status_code == 400
+
+
+META_ACCOUNT = {
+    "provider": "meta",
+    "label": "Acme's Meta",
+    "meta": {
+        "business_account_id": "102290129340398",
+        "access_token": "acme-meta-access-token",
+        "app_secret": "acme-meta-app-secret",
+        "verify_token": "acme-meta-verify-token",
+    },
+}
+
+
+async def test_the_periodic_sync_and_a_status_webhook_reach_the_catalogue_and_the_tenants_webhooks(
+    acme: Tenant,
+) -> None:
+    gateway, admin = acme.gateway, acme.admin
+    remote = FakeTemplateProviders()
+    gateway.container.template_providers.override(providers.Object(remote))
+    account = (await gateway.call("POST", "/api/provider-accounts", admin, META_ACCOUNT)).json()
+    endpoint = (
+        await gateway.call(
+            "POST", "/api/webhooks", admin, {"url": "http://127.0.0.1:9/acme", "events": ["template.status"]}
+        )
+    ).json()
+    template = (await gateway.call("POST", "/api/templates", admin, ORDER_SHIPPED)).json()
+    [listing] = template["listings"]
+    assert (listing["provider"], listing["account_id"], listing["status"]) == (
+        "meta",
+        account["id"],
+        "pending",
+    )
+
+    remote.decide(UUID(account["id"]), "order_shipped", TemplateStatus.REJECTED, reason="INVALID_FORMAT")
+    report = await gateway.container.sync_all_templates()()
+
+    assert (report.tenants, report.unreachable_accounts, report.failed_tenants) == (1, 0, 0)
+    synced = (await gateway.call("GET", f"/api/templates/{template['id']}", admin)).json()
+    assert (synced["listings"][0]["status"], synced["listings"][0]["rejection_reason"]) == (
+        "rejected",
+        "INVALID_FORMAT",
+    )
+
+    update = TemplateStatusUpdate(
+        provider=ProviderName.META,
+        business_account_id="102290129340398",
+        provider_template_id=listing["provider_template_id"],
+        name="order_shipped",
+        language="en_US",
+        status=TemplateStatus.APPROVED,
+        reason=None,
+        quality=TemplateQuality.HIGH,
+        at=datetime.now(UTC) + timedelta(seconds=1),
+    )
+    apply = gateway.container.apply_template_status_update()
+    assert await apply(update, frozenset({UUID(account["id"])})) is True
+    assert await apply(update, frozenset({UUID(account["id"])})) is False
+
+    approved = (await gateway.call("GET", f"/api/templates/{template['id']}", admin)).json()["listings"][0]
+    assert (approved["status"], approved["quality"]) == ("approved", "high")
+    deliveries = (await gateway.call("GET", f"/api/webhooks/{endpoint['id']}/deliveries", admin)).json()
+    statuses = sorted(item["payload"]["data"]["status"] for item in deliveries["items"])
+    assert statuses == ["approved", "rejected"]
+    audit = (await gateway.call("GET", "/api/audit?action=template.status_changed", admin)).json()
+    assert {entry["actor"]["type"] for entry in audit["items"]} == {"system"}
+    assert len(audit["items"]) == 2
