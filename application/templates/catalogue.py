@@ -179,7 +179,8 @@ async def create_template(
                 )
             )
             await uow.commit()
-    except BaseException:
+    except Exception:
+        # Not kept (a concurrent creation of the same name won, the database failed): not left either.
         await undo_creations(providers, created)
         raise
     return template
