@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from application.errors import AccessDenied, AlreadyExists, InvalidCursor, InvalidInput, NotFound
-from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
+from application.errors import (
+    AccessDenied,
+    AlreadyExists,
+    InvalidCursor,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+)
+from application.ports.templates import (
+    RemoteTemplate,
+    TemplateProviderRefused,
+    TemplateProviderUnavailable,
+)
 from application.templates.catalogue import (
     CreateTemplate,
     CreateTemplateCommand,
@@ -17,11 +28,9 @@ from application.templates.catalogue import (
     TemplatesRequest,
 )
 from domain.administration.audit import AuditAction, TargetKind
-from domain.administration.tenancy import (
-    ProviderName,
-)
+from domain.administration.tenancy import ProviderAccount, ProviderName
 from domain.templates.catalogue import TemplateStatus
-from domain.templates.definition import RenderedTemplate
+from domain.templates.definition import RenderedTemplate, TemplateDefinition
 from tests.support.fakes import FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.template_providers import (
     SANDBOX,
@@ -284,3 +293,28 @@ async def test_a_preview_renders_the_template_with_the_values_given(
         buttons=("Track (https://shop.example.com/t/A-7)",),
     )
     assert rendered.text == "Hi Ana, your order A-7 has shipped.\n\nReply STOP to opt out"
+
+
+async def test_a_template_the_database_cannot_keep_is_deleted_again_at_the_providers(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> None:
+    meta = await add_meta(uow, clock, acme)
+
+    class DatabaseGoesAway(FakeTemplateProviders):
+        async def create(
+            self, account: ProviderAccount | None, definition: TemplateDefinition
+        ) -> RemoteTemplate:
+            created = await super().create(account, definition)
+            uow.available = False
+            return created
+
+    flaky = DatabaseGoesAway()
+    with pytest.raises(StorageUnavailable):
+        await CreateTemplate(uow, flaky, clock)(admin_of(acme), CreateTemplateCommand(order_shipped()))
+
+    assert flaky.names_at(meta.id) == []
+    uow.available = True
+    assert await uow.templates.list_all(acme.tenant.id) == []
