@@ -74,7 +74,7 @@ class NotForTwilio(ValueError):
 # ------------------------------------------------------------------------------------------- writing
 
 
-def content_request(definition: TemplateDefinition) -> dict[str, object]:
+def content_request(definition: TemplateDefinition) -> dict[str, Any]:
     """The JSON body of ``POST /v1/Content`` for ``definition``; NotForTwilio if Twilio cannot hold it."""
     if definition.variable_style is VariableStyle.NAMED:
         raise NotForTwilio(
@@ -89,7 +89,7 @@ def content_request(definition: TemplateDefinition) -> dict[str, object]:
     }
 
 
-def approval_request(definition: TemplateDefinition) -> dict[str, object]:
+def approval_request(definition: TemplateDefinition) -> dict[str, str]:
     """The JSON body of ``POST /v1/Content/{sid}/ApprovalRequests/whatsapp``."""
     return {"name": definition.name, "category": definition.category.value.upper()}
 
