@@ -115,12 +115,10 @@ class TwilioTemplateProvider:
             await self._delete(credentials, provider_template_id)
         except (TemplateProviderRefused, TemplateProviderUnavailable) as error:
             logger.warning(
-                "twilio_template_replaced_old_kept",
-                extra={
-                    "old_content_sid": provider_template_id,
-                    "new_content_sid": created.provider_template_id,
-                    "reason": str(error),
-                },
+                "Twilio content %s replaced by %s but not deleted: %s",
+                provider_template_id,
+                created.provider_template_id,
+                error,
             )
         return created
 
@@ -157,7 +155,7 @@ class TwilioTemplateProvider:
         try:
             await self._delete(credentials, sid)
         except (TemplateProviderRefused, TemplateProviderUnavailable) as error:
-            logger.warning("twilio_content_left_behind", extra={"content_sid": sid, "reason": str(error)})
+            logger.warning("Twilio content %s left behind after a failed creation: %s", sid, error)
 
     async def _call(
         self,

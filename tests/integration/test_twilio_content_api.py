@@ -5,6 +5,7 @@ Twilio's in our words."""
 
 from __future__ import annotations
 
+import base64
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -495,3 +496,83 @@ async def test_a_template_of_another_providers_account_is_refused(templates: Twi
     meta_account = ProviderAccount(tenant_id=ACME.id, credentials=credentials, created_at=NOW, label="Meta")
     with pytest.raises(TemplateProviderRefused, match="not a Twilio one"):
         await templates.list(meta_account)
+
+
+# ------------------------------------------------------------------------------ the emulator's wire
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+
+
+async def test_the_emulator_answers_in_twilios_shapes(
+    templates: TwilioTemplateProvider, control: aiohttp.ClientSession
+) -> None:
+    created = await templates.create(ACME_ACCOUNT, ORDER_SHIPPED)
+    sid = created.provider_template_id
+
+    async with control.get(f"/v1/Content/{sid}/ApprovalRequests", headers=basic(ACCOUNT, TOKEN)) as response:
+        approvals = await response.json()
+    async with control.get("/v1/ContentAndApprovals", headers=basic(ACCOUNT, TOKEN)) as response:
+        page = await response.json()
+    async with control.get(f"/v1/Content/{sid}", headers=basic(ACCOUNT, TOKEN)) as response:
+        content = await response.json()
+
+    assert approvals["whatsapp"] | {"type": "whatsapp"} == {
+        "type": "whatsapp",
+        "name": "order_shipped",
+        "category": "UTILITY",
+        "content_type": "twilio/text",
+        "status": "pending",
+        "rejection_reason": "",
+        "allow_category_change": True,
+    }
+    assert page["meta"]["key"] == "contents"
+    assert page["meta"]["next_page_url"] is None
+    [item] = page["contents"]
+    assert item["approval_requests"]["status"] == "pending"
+    assert content["sid"] == item["sid"] == sid
+    assert content["links"]["approval_create"].endswith(f"/v1/Content/{sid}/ApprovalRequests/whatsapp")
+    assert content["date_created"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, 20003),
+        (basic(ACCOUNT, "not-the-token"), 401, 20003),
+        (basic(OTHER_ACCOUNT, OTHER_TOKEN), 404, 20404),
+    ],
+    ids=["none", "wrong-token", "another-account"],
+)
+async def test_the_emulator_keeps_each_accounts_content_to_itself(
+    templates: TwilioTemplateProvider,
+    control: aiohttp.ClientSession,
+    headers: dict[str, str],
+    status: int,
+    code: int,
+) -> None:
+    created = await templates.create(ACME_ACCOUNT, ORDER_SHIPPED)
+
+    async with control.get(f"/v1/Content/{created.provider_template_id}", headers=headers) as response:
+        body = await response.json()
+
+    assert (response.status, body["code"], body["status"]) == (status, code, status)
+
+
+async def test_a_status_set_by_hand_must_be_one_of_twilios(
+    templates: TwilioTemplateProvider, control: aiohttp.ClientSession
+) -> None:
+    created = await templates.create(ACME_ACCOUNT, ORDER_SHIPPED)
+    path = f"/_emulator/content/{created.provider_template_id}/status"
+
+    async with control.post(path, json={"status": "archived"}) as response:
+        assert response.status == 400
+        assert "archived" in (await response.json())["error"]
+    async with control.post(
+        path, json={"status": "rejected", "rejection_reason": "INVALID_FORMAT"}
+    ) as response:
+        assert response.status == 200
+
+    [listed] = await templates.list(ACME_ACCOUNT)
+    assert (listed.status, listed.rejection_reason) == (TemplateStatus.REJECTED, "INVALID_FORMAT")
