@@ -472,5 +472,61 @@ media = sa.Table(
 )
 sa.Index("ix_media_message_id", media.c.message_id)
 
+# A tenant's template catalogue (adapters/database/templates.py): each template by name and language, its
+# components and examples a document of adapters/database/template_document.py.
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("language", sa.String(35), nullable=False),  # a BCP 47 tag at most ("pt_BR", "zh_HK")
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("definition", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # What names a template within a tenant; also the catalogue's page order (keyset on name, language).
+    sa.UniqueConstraint("tenant_id", "name", "language"),
+    # Listings reference a template together with its tenant: one tenant's listing never names another's.
+    sa.UniqueConstraint("tenant_id", "id"),
+)
+
+# Where each template exists: one row per provider account it was created on (account_id NULL: the
+# sandbox), with the provider's id for it, its status and its quality. A provider's template is listed
+# once (its id is the key a provider's status webhook finds it by); removing the account or the template
+# removes its listings.
+template_listings = sa.Table(
+    "template_listings",
+    metadata,
+    sa.Column("provider", sa.String(32), primary_key=True),
+    sa.Column("provider_template_id", sa.String(64), primary_key=True),  # Meta's id, Twilio's Content SID
+    sa.Column("template_id", sa.Uuid(), nullable=False),
+    sa.Column("tenant_id", sa.Uuid(), nullable=False),
+    sa.Column("account_id", sa.Uuid(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("rejection_reason", sa.Text(), nullable=True),
+    sa.Column("quality", sa.String(16), nullable=True),
+    sa.Column("status_changed_at", UtcDateTime(), nullable=False),
+    # One listing per account; NULLs are distinct here, hence the sandbox's own index below.
+    sa.UniqueConstraint("template_id", "account_id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "template_id"], ["templates.tenant_id", "templates.id"], ondelete="CASCADE"
+    ),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "account_id"],
+        ["provider_accounts.tenant_id", "provider_accounts.id"],
+        ondelete="CASCADE",
+    ),
+)
+sa.Index(
+    "uq_template_listings_sandbox",
+    template_listings.c.template_id,
+    unique=True,
+    postgresql_where=sa.text("account_id IS NULL"),
+    sqlite_where=sa.text("account_id IS NULL"),
+)
+# An account's listings, which go when it does.
+sa.Index("ix_template_listings_account", template_listings.c.tenant_id, template_listings.c.account_id)
+
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

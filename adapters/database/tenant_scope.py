@@ -14,9 +14,10 @@ The repositories call one of three methods before their statement:
   each statement still sees only the tenant it names, and a transaction that checks that tenant B
   cannot read tenant A's rows (the repository contract tests do) checks it in the database too.
 - ``cross_tenant()``: the few methods that must find rows before any tenant is known (webhook routing
-  by number, login by username, a token's session, an API key's prefix, the workers' claims, queue
-  depth, purges, re-sealing). Once on, it stays on for the rest of the transaction, whose
-  tenant-taking methods keep their own tenant filters; ``bind`` then sets nothing.
+  by number, a template by its provider's id, login by username, a token's session, an API key's
+  prefix, the workers' claims, queue depth, purges, re-sealing). Once on, it stays on for the rest of
+  the transaction, whose tenant-taking methods keep their own tenant filters; ``bind`` then sets
+  nothing.
 - ``by_key()``: methods that name one row by a unique key and take no tenant (a job by message id and
   lease owner, a session by id). They run in the bound tenant when there is one, else cross-tenant.
 

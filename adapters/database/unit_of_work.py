@@ -24,6 +24,7 @@ from adapters.database.provider_accounts import SqlAlchemyProviderAccountReposit
 from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.senders import SqlAlchemySenderRepository
 from adapters.database.sessions import SqlAlchemySessionRepository
+from adapters.database.templates import SqlAlchemyTemplateRepository
 from adapters.database.tenant_scope import TenantScope
 from adapters.database.tenants import SqlAlchemyTenantRepository
 from adapters.database.users import SqlAlchemyUserRepository
@@ -96,6 +97,7 @@ class SqlAlchemyUnitOfWork:
     audit = _PerTransaction(SqlAlchemyAuditLog)
     media = _PerTransaction(SqlAlchemyMediaRepository)
     media_downloads = _PerTransaction(SqlAlchemyMediaDownloadQueue)
+    templates = _PerTransaction(SqlAlchemyTemplateRepository)
 
     def __init__(
         self,

@@ -44,6 +44,13 @@ from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.repositories import T0
 from tests.support.repositories.access import add_user, new_key, open_session
 from tests.support.repositories.dispatch import accept_holding, key_record, tenant_with_sender
+from tests.support.repositories.templates import (
+    ORDER_UPDATE,
+    add_meta_account,
+    add_template,
+    meta_listing,
+    sandbox_listing,
+)
 from tests.support.repositories.tenant_webhooks import add_endpoint, claim, record, settle
 
 pytestmark = pytest.mark.postgres
@@ -121,6 +128,8 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     await add_endpoint(uow_factory, tenant)
     await record(uow_factory, tenant)
     await receive_media(uow_factory, tenant)
+    account = await add_meta_account(uow_factory, tenant)
+    await add_template(uow_factory, tenant, ORDER_UPDATE, sandbox_listing(), meta_listing(account))
     async with uow_factory() as uow:
         await uow.audit.record(
             AuditEntry(
@@ -294,6 +303,45 @@ async def test_a_row_of_another_tenant_cannot_be_written(
                 {"theirs": theirs.id},
             )
     assert isinstance(inserted.value.orig, psycopg.errors.InsufficientPrivilege)
+
+
+async def test_a_tenant_cannot_read_another_tenants_templates(
+    engine: AsyncEngine, uow_factory: UowFactory, two_tenants: tuple[Tenant, Tenant]
+) -> None:
+    mine, theirs = two_tenants
+    async with uow_factory() as uow:
+        [their_template] = await uow.templates.list_all(theirs.id)
+    their_ids = [listing.provider_template_id for listing in their_template.listings]
+
+    async with engine.connect() as connection:  # a query with no tenant filter, in my tenant
+        await set_tenant(connection, mine.id)
+        visible = await connection.execute(sa.text("SELECT tenant_id FROM templates"))
+        assert set(visible.scalars()) == {mine.id}
+        listed = await connection.execute(
+            sa.text("SELECT count(*) FROM template_listings WHERE provider_template_id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": their_ids},
+        )
+        assert listed.scalar_one() == 0
+        with pytest.raises(sa.exc.ProgrammingError) as planted:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO template_listings (provider, provider_template_id, template_id, "
+                    "tenant_id, status, status_changed_at) "
+                    "VALUES ('sandbox', 'planted', :template, :theirs, 'approved', now())"
+                ),
+                {"template": their_template.id, "theirs": theirs.id},
+            )
+    assert isinstance(planted.value.orig, psycopg.errors.InsufficientPrivilege)
+
+    # A provider's webhook, which names no tenant, still finds it: that lookup crosses tenants on purpose.
+    async with uow_factory() as uow:
+        assert await uow.templates.get(mine.id, their_template.id) is None
+        found = await uow.templates.with_provider_id(
+            their_template.listings[0].provider, their_template.listings[0].provider_template_id
+        )
+    assert found == their_template
 
 
 class _ForgetfulMessages(SqlAlchemyRepository):

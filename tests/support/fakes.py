@@ -1546,13 +1546,13 @@ class FakeTemplateRepository:
             raise AlreadyExists(f"the template {template.definition.label} exists already")
         accounts = [listing.account_id for listing in template.listings]
         if len(set(accounts)) != len(accounts):
-            raise AlreadyExists("the template is listed once per account")
+            raise AlreadyExists(_LISTED_ALREADY)
         listed_elsewhere = {
             (listing.provider, listing.provider_template_id) for other in others for listing in other.listings
         }
         ids = [(listing.provider, listing.provider_template_id) for listing in template.listings]
         if len(set(ids)) != len(ids) or listed_elsewhere.intersection(ids):
-            raise AlreadyExists("the provider's template is listed already")
+            raise AlreadyExists(_LISTED_ALREADY)
         for account_id in accounts:
             if account_id is not None and await self._accounts.get(template.tenant_id, account_id) is None:
                 raise NotFound("the tenant has no such provider account")
@@ -1578,6 +1578,9 @@ class FakeTemplateRepository:
             self._templates = dict(templates)
 
         return restore
+
+
+_LISTED_ALREADY = "the template is listed already at that account, or the provider's template is"
 
 
 def _stored_template(template: CatalogueTemplate) -> CatalogueTemplate:
