@@ -37,6 +37,8 @@ MEDIA_UPLOAD = 131053
 PAIR_RATE_LIMITED = 131056
 TEMPLATE_PARAMETERS = 132000
 TEMPLATE_MISSING = 132001
+TEMPLATE_PAUSED = 132015
+TEMPLATE_DISABLED = 132016
 # Subcodes of code 100 that the message-template endpoints answer with.
 TEMPLATE_EXISTS = 2388024
 TEMPLATE_BEING_DELETED = 2388023
@@ -153,8 +155,8 @@ CATALOGUE: dict[int, ErrorSpec] = {
         "Template name does not exist in the translation", 404, "The template does not exist."
     ),
     132005: ErrorSpec("Translated text too long", 400, "Translated text is too long."),
-    132015: ErrorSpec("Template is Paused", 400, "Template is paused due to low quality."),
-    132016: ErrorSpec("Template is Disabled", 400, "Template has been paused too many times."),
+    TEMPLATE_PAUSED: ErrorSpec("Template is Paused", 400, "Template is paused due to low quality."),
+    TEMPLATE_DISABLED: ErrorSpec("Template is Disabled", 400, "Template has been paused too many times."),
     133010: ErrorSpec("Account not registered", 400, "The phone number is not registered."),
     135000: ErrorSpec("Generic user error", 400, "Message failed to send because of an unknown error."),
 }

@@ -399,6 +399,27 @@ def template_object(template: TemplateRecord, fields: Sequence[str] | None = Non
     return {key: value for key, value in full.items() if key in wanted}
 
 
+def expected_parameters(template: TemplateRecord) -> dict[str, list[str]]:
+    """What a send of ``template`` must give, by component (``header``, ``body``, ``button:<index>``):
+    its variables' names in order (a media header takes one parameter, its file)."""
+    expected: dict[str, list[str]] = {}
+    for component in template.components:
+        kind = component.get("type")
+        if kind == "HEADER":
+            if component.get("format") in ("IMAGE", "VIDEO", "DOCUMENT"):
+                expected["header"] = ["header_media"]
+            elif isinstance(component.get("text"), str) and variables_in(component["text"]):
+                expected["header"] = variables_in(component["text"])
+        elif kind == "BODY" and variables_in(str(component.get("text", ""))):
+            expected["body"] = variables_in(str(component["text"]))
+        elif kind == "BUTTONS":
+            for index, button in enumerate(component.get("buttons", [])):
+                url = button.get("url") if isinstance(button, dict) else None
+                if isinstance(url, str) and variables_in(url):
+                    expected[f"button:{index}"] = variables_in(url)
+    return expected
+
+
 def status_value(template: TemplateRecord, event: str, reason: str | None) -> dict[str, Any]:
     """The value of a ``message_template_status_update`` change."""
     value: dict[str, Any] = {

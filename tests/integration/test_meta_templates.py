@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.meta.provider import MetaMessagingProvider
 from adapters.meta.signature import MetaSignatureVerifier
 from adapters.meta.template_webhooks import template_updates_of
 from adapters.meta.templates import MetaTemplateProvider
 from adapters.meta.webhooks import parse_delivery
+from application.ports.providers import OutcomeKind
 from application.ports.templates import (
     RemoteTemplate,
     TemplateProviderRefused,
@@ -22,6 +24,7 @@ from application.ports.templates import (
     TemplateStatusUpdate,
 )
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName
+from domain.messaging.messages import MessageContent, Template
 from domain.templates.catalogue import TemplateQuality, TemplateStatus
 from domain.templates.definition import (
     ButtonKind,
@@ -32,12 +35,13 @@ from domain.templates.definition import (
     TemplateHeader,
 )
 from emulators.meta import AuthKind, RunningEmulator, running_emulator
-from tests.support.meta import ACME
+from tests.support.meta import ACME, outbound
 from tests.support.meta_emulator import (
     API_VERSION,
     APP_SECRET,
     EXPIRED_TOKEN,
     OTHER_WABA_ID,
+    PHONE_NUMBER_ID,
     TOKEN,
     VERIFY_TOKEN,
     WABA_ID,
@@ -338,6 +342,74 @@ async def test_a_definition_reads_back_from_meta_as_it_was_written(
     listing = await listed(provider, definition.name, definition.language)
 
     assert listing.definition == definition
+
+
+# -- sending what was created ----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def messaging(emulator: RunningEmulator) -> AsyncIterator[MetaMessagingProvider]:
+    provider = MetaMessagingProvider(timeout_seconds=2.0, api_base_url=emulator.base_url)
+    try:
+        yield provider
+    finally:
+        await provider.aclose()
+
+
+def order_shipped_message(values: dict[str, str]) -> MessageContent:
+    template = Template(
+        name="order_shipped",
+        language="en_US",
+        variables=tuple(sorted(values.items())),
+        layout=ORDER_SHIPPED.layout,
+    )
+    return MessageContent(template=template)
+
+
+ORDER_VALUES = {"1": "A-42", "2": "Ana", "3": "DHL", "4": "A42XYZ"}
+
+
+async def test_an_approved_template_is_sent_with_each_components_parameters(
+    emulator: RunningEmulator, provider: MetaTemplateProvider, messaging: MetaMessagingProvider
+) -> None:
+    await provider.create(account(), ORDER_SHIPPED)
+    await emulator.advance_clock(REVIEW)
+
+    outcome = await messaging.send(
+        outbound(order_shipped_message(ORDER_VALUES), account=account(), provider_number_id=PHONE_NUMBER_ID)
+    )
+
+    assert outcome.kind is OutcomeKind.ACCEPTED
+    sent = emulator.state.messages[outcome.provider_sid or ""]
+    assert sent.category == "utility"
+    assert [c["type"] for c in sent.request["template"]["components"]] == ["header", "body", "button"]
+
+
+async def test_a_template_still_in_review_cannot_be_sent(
+    provider: MetaTemplateProvider, messaging: MetaMessagingProvider
+) -> None:
+    await provider.create(account(), ORDER_SHIPPED)
+
+    outcome = await messaging.send(
+        outbound(order_shipped_message(ORDER_VALUES), account=account(), provider_number_id=PHONE_NUMBER_ID)
+    )
+
+    assert outcome.kind is OutcomeKind.REJECTED
+
+
+async def test_a_paused_template_cannot_be_sent(
+    emulator: RunningEmulator, provider: MetaTemplateProvider, messaging: MetaMessagingProvider
+) -> None:
+    created = await provider.create(account(), ORDER_SHIPPED)
+    await emulator.advance_clock(REVIEW)
+    await emulator.template_event(created.provider_template_id, "PAUSED")
+
+    outcome = await messaging.send(
+        outbound(order_shipped_message(ORDER_VALUES), account=account(), provider_number_id=PHONE_NUMBER_ID)
+    )
+
+    assert outcome.kind is OutcomeKind.REJECTED
+    assert emulator.state.requests[-1].error_code == 132015
 
 
 # -- failures in the port's words -------------------------------------------------------------------
