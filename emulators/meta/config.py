@@ -139,7 +139,8 @@ class TemplateReview(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     A template waits ``review_seconds`` of the emulator's clock (``POST /_emulator/clock`` moves it),
     then is approved, or rejected with ``rejection_reason`` when its name starts with
-    ``reject_name_prefix`` or its body holds one of ``reject_words`` (as a word, any case).
+    ``reject_name_prefix`` or its body holds one of ``reject_words`` (as a word, any case). A review
+    still to come is pending work: ``settle`` waits for it.
     """
 
     review_seconds: NonNegative = 2.0

@@ -267,7 +267,7 @@ def _template(content: Mapping[str, Any], line: Line, state: EmulatorState) -> s
     for index, component in enumerate(components):
         body_parameters += _template_component(_object(component, f"template[components][{index}]"), index)
     created = state.template_named(line.waba_id, name, code)
-    if created is not None and created.live:
+    if created is not None:
         return _created_template(created, components)
     template = _find_template(line.business.templates, name, code)
     if template is None:

@@ -301,3 +301,15 @@ async def test_a_created_template_is_sent_only_once_approved_and_with_its_parame
     assert in_review.error["code"] == 132001
     assert sent.status == 200
     assert short.error["code"] == 132000
+
+
+async def test_a_deleted_template_cannot_be_sent(emulator: RunningEmulator, graph: GraphClient) -> None:
+    await graph.call("POST", TEMPLATES, json=ORDER_SHIPPED)
+    await emulator.advance_clock(5)
+    await graph.call("DELETE", f"{TEMPLATES}?name=order_shipped")
+
+    answer = await graph.send(
+        send_body(name="order_shipped", language={"code": "en_US"}, components=ORDER_SHIPPED_PARAMETERS)
+    )
+
+    assert answer.error["code"] == 132001
