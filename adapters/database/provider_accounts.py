@@ -47,6 +47,7 @@ _TWILIO_SIGNERS = (
 _META_APPS = sa.select(
     provider_accounts.c.tenant_id,
     provider_accounts.c.id,
+    provider_accounts.c.external_id,
     provider_accounts.c.second_secret_sealed,
     provider_accounts.c.verify_token_sealed,
 ).where(provider_accounts.c.provider == ProviderName.META.value)
@@ -225,6 +226,7 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
                     account_id=row["id"],
                     app_secret=app_secret,
                     verify_token=verify_token,
+                    business_account_id=row["external_id"],
                 )
             )
         _log_unreadable(unreadable, "Meta")

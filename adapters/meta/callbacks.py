@@ -6,27 +6,32 @@ A delivery is proven by its signature over the raw body, before a byte of it is 
 (``callback_authentication.py``). Its ``messages`` changes are then read (``webhooks.py``) and grouped
 by the phone-number id in their metadata, and each group is for the tenant whose sender has that id —
 only if that sender's account's app secret is the one that signed the delivery, so that one tenant's
-app cannot put messages or statuses on another tenant's number. Changes of other fields (template
-and quality updates …) are logged and left alone.
+app cannot put messages or statuses on another tenant's number. Template status and quality updates are
+grouped by business account, each group allowed to change only templates listed on that business
+account's Meta accounts whose app signed the delivery. Changes of other fields are logged and left
+alone.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import NoReturn
 from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 from adapters.meta.callback_authentication import MetaApps, MetaWebhookFailureLimit, distinct_app_secrets
 from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
-from adapters.meta.webhooks import MetaChange, parse_delivery, subscription_challenge
+from adapters.meta.template_webhooks import TEMPLATE_FIELDS, template_updates
+from adapters.meta.webhooks import MetaChange, MetaDelivery, parse_delivery, subscription_challenge
 from application.errors import CallbackRejected, CredentialsUnreadable, SubscriptionRefused
 from application.inbound.commands import InboundMessage, StatusReport, SubscriptionChallenge
 from application.ports.provider_callbacks import ProviderCallback, Recipient
 from application.ports.rate_limits import RateLimit
+from application.ports.templates import TemplateStatusUpdate
 from application.ports.tenancy import MetaApp
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
@@ -51,10 +56,17 @@ class MetaDeliveries:
 
     provider = ProviderName.META
 
-    def __init__(self, *, failure_limit: RateLimit | None = None, apps: MetaApps | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        failure_limit: RateLimit | None = None,
+        apps: MetaApps | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._verifier = MetaSignatureVerifier()
         self._failures = MetaWebhookFailureLimit(failure_limit)
         self._apps = apps
+        self.now = now  # when a delivery's template updates are stamped as received
 
     async def screen(self, callback: ProviderCallback) -> ScreenedMetaDelivery:
         signature = callback.headers.get(_SIGNATURE_HEADER)
@@ -100,6 +112,7 @@ class ScreenedMetaDelivery:
         self._secret = secret  # the app secret that signed it, once known
         self._counted = counted
         self._authenticated = False
+        self._parsed: MetaDelivery | None = None
 
     @property
     def counted_against(self) -> Sequence[CountedLimit]:
@@ -110,16 +123,34 @@ class ScreenedMetaDelivery:
             self._secret = await self._deliveries.proven_secret(uow, self._callback, self._signature)
         self._authenticated = True
 
-    def parts(self) -> list[MetaNumberChanges]:
+    def _delivery(self) -> MetaDelivery:
         if not self._authenticated or self._secret is None:  # nothing is believed before the signature
             raise RuntimeError("a delivery is read only after it was authenticated")
-        delivery = parse_delivery(self._callback.body)
-        for other in delivery.other_changes:
-            logger.info(
-                "Meta webhook: a %r change of WhatsApp Business Account %s left alone",
-                other.field[:64],
-                other.business_account_id[:32],
+        if self._parsed is None:
+            self._parsed = parse_delivery(self._callback.body)
+            for other in self._parsed.other_changes:
+                if other.field not in TEMPLATE_FIELDS:
+                    logger.info(
+                        "Meta webhook: a %r change of WhatsApp Business Account %s left alone",
+                        other.field[:64],
+                        other.business_account_id[:32],
+                    )
+        return self._parsed
+
+    def template_parts(self) -> list[MetaTemplateChanges]:
+        delivery = self._delivery()
+        assert self._secret is not None
+        by_account: dict[str, MetaTemplateChanges] = {}
+        for update in template_updates(delivery.other_changes, at=self._deliveries.now()):
+            part = by_account.setdefault(
+                update.business_account_id, MetaTemplateChanges(update.business_account_id, self._secret)
             )
+            part.updates.append(update)
+        return list(by_account.values())
+
+    def parts(self) -> list[MetaNumberChanges]:
+        delivery = self._delivery()
+        assert self._secret is not None
         # By business account and number: each is checked against the sender's account on its own.
         by_number: dict[tuple[str, str], MetaNumberChanges] = {}
         for change in delivery.changes:
@@ -135,6 +166,24 @@ class ScreenedMetaDelivery:
             )
             part.add(change)
         return list(by_number.values())
+
+
+@dataclass
+class MetaTemplateChanges:
+    """The template updates of one WhatsApp Business Account in a delivery (a ``TemplateUpdatesPart``):
+    they may change only templates listed on that business account's Meta accounts whose app signed it."""
+
+    business_account_id: str
+    secret: str = field(repr=False)
+    updates: list[TemplateStatusUpdate] = field(default_factory=list)
+
+    async def proven_accounts(self, uow: UnitOfWork) -> frozenset[UUID]:
+        return frozenset(
+            app.account_id
+            for app in await uow.provider_accounts.meta_apps()
+            if app.business_account_id == self.business_account_id
+            and hmac.compare_digest(app.app_secret.encode(), self.secret.encode())
+        )
 
 
 @dataclass

@@ -52,11 +52,22 @@ class GraphError:
     details: str | None = None
     fbtrace_id: str | None = None
     retry_after_seconds: float | None = None
+    # error_user_title / error_user_msg: what Meta says to the person who made the request (the
+    # message-template endpoints explain a refused template this way).
+    user_title: str | None = None
+    user_message: str | None = None
 
     @property
     def meta_words(self) -> str | None:
         """What Meta said, for a person: the details when there are any, else the message."""
         return self.details or self.message
+
+    @property
+    def user_words(self) -> str | None:
+        """What Meta told the person who asked: its title and message for them when it gave them, else
+        ``meta_words``."""
+        parts = [part for part in (self.user_title, self.user_message) if part]
+        return ": ".join(parts) if parts else self.meta_words
 
 
 class GraphFailure(Exception):
@@ -160,8 +171,21 @@ class GraphApiClient:
     ) -> JsonObject:
         return await self._call("POST", self.url(credentials, *segments), credentials, form=form)
 
-    async def get_json(self, credentials: MetaCredentials, segments: tuple[str, ...]) -> JsonObject:
-        return await self._call("GET", self.url(credentials, *segments), credentials)
+    async def get_json(
+        self,
+        credentials: MetaCredentials,
+        segments: tuple[str, ...],
+        query: Mapping[str, str] | None = None,
+    ) -> JsonObject:
+        return await self._call("GET", self.url(credentials, *segments), credentials, query=query)
+
+    async def delete_json(
+        self,
+        credentials: MetaCredentials,
+        segments: tuple[str, ...],
+        query: Mapping[str, str] | None = None,
+    ) -> JsonObject:
+        return await self._call("DELETE", self.url(credentials, *segments), credentials, query=query)
 
     async def _call(
         self,
@@ -171,6 +195,7 @@ class GraphApiClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         form: aiohttp.FormData | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> JsonObject:
         headers = {"Authorization": f"Bearer {credentials.access_token}", "Accept": "application/json"}
         data: bytes | aiohttp.FormData | None = form
@@ -179,7 +204,7 @@ class GraphApiClient:
             headers["Content-Type"] = "application/json"
         try:
             async with self._http().request(
-                method, url, data=data, headers=headers, allow_redirects=False
+                method, url, data=data, headers=headers, params=query, allow_redirects=False
             ) as response:
                 raw = await _read_at_most(response, _MAX_ANSWER_BYTES)
                 status, response_headers = response.status, response.headers
@@ -292,6 +317,8 @@ def read_error(http_status: int, raw: bytes, retry_after: str | None = None) -> 
         details=_text(details),
         fbtrace_id=_text(error.get("fbtrace_id")),
         retry_after_seconds=retry_after_seconds,
+        user_title=_text(error.get("error_user_title")),
+        user_message=_text(error.get("error_user_msg")),
     )
 
 

@@ -3,9 +3,11 @@ Meta cannot take.
 
 One message is one WhatsApp message: text (with a link preview or not), one media item (by link or by
 the id of an uploaded file, captioned by the body where WhatsApp allows a caption), a template by name
-and language, an interactive message (reply buttons, a list, a call-to-action URL), a location, contact
-cards, or a reaction. ``reply_to`` becomes ``context.message_id`` (the message answered); our message id
-travels as ``biz_opaque_callback_data`` and comes back on every status webhook of the message.
+and language (each component's parameters as its layout from the catalogue says, or the variables as
+body parameters when it has none), an interactive message (reply buttons, a list, a call-to-action
+URL), a location, contact cards, or a reaction. ``reply_to`` becomes ``context.message_id`` (the
+message answered); our message id travels as ``biz_opaque_callback_data`` and comes back on every
+status webhook of the message.
 """
 
 from __future__ import annotations
@@ -93,11 +95,16 @@ def _text_problem(body: str, media: Media | None) -> str | None:
 
 
 def _template_problem(template: Template) -> str | None:
-    if template.content_sid is not None:
+    if template.content_sid is not None and template.name is None:
         return (
             "a Twilio Content template (content_sid) cannot be sent through Meta: name the template by "
             "its name and language"
         )
+    media = template.header_media
+    if media is not None and media.kind not in _CAPTIONED:
+        return f"a template's header is an image, a video or a document, not {media.kind.value}"
+    if template.layout:
+        return _missing_value(template)
     names = [name for name, _ in template.variables]
     positional = [name for name in names if _is_position(name)]
     if positional and len(positional) != len(names):
@@ -105,6 +112,13 @@ def _template_problem(template: Template) -> str | None:
     if positional and sorted(int(name) for name in positional) != list(range(1, len(positional) + 1)):
         return "a template's positional variables are numbered 1, 2, 3 … without gaps"
     return None
+
+
+def _missing_value(template: Template) -> str | None:
+    """A variable the template's layout takes that the message gives no value of."""
+    values = template.variables_dict
+    missing = [name for _, names in template.layout for name in names if name not in values]
+    return f"the template takes {{{{{missing[0]}}}}}: give its value" if missing else None
 
 
 def _media_of(content: MessageContent) -> tuple[Media, ...]:
@@ -174,9 +188,53 @@ def _media(item: Media, caption: str) -> JsonObject:
 
 def _template(template: Template) -> JsonObject:
     payload: JsonObject = {"name": template.name, "language": {"code": template.language}}
-    if template.variables:
-        payload["components"] = [{"type": "body", "parameters": _template_parameters(template)}]
+    components: list[JsonObject] = []
+    if template.header_media is not None:
+        components.append({"type": "header", "parameters": [_header_media(template.header_media)]})
+    if template.layout:
+        components.extend(_laid_out_components(template))
+    elif template.variables:
+        components.append({"type": "body", "parameters": _template_parameters(template)})
+    if components:
+        payload["components"] = components
     return payload
+
+
+def _header_media(media: Media) -> JsonObject:
+    """A media header's parameter: the file by link or by uploaded id (a document with its name)."""
+    kind = media.kind.value
+    item: JsonObject = {"link": media.url} if media.url is not None else {"id": media.provider_media_id}
+    if media.kind is MediaKind.DOCUMENT and media.filename:
+        item["filename"] = media.filename
+    return {"type": kind, kind: item}
+
+
+def _laid_out_components(template: Template) -> list[JsonObject]:
+    """Each component's parameters in the order its layout gives (the template's definition says which
+    variables each component takes); named variables carry their ``parameter_name``. A URL button's
+    variable goes in a ``button`` component naming the button's index."""
+    values = template.variables_dict
+    named = not all(_is_position(name) for _, names in template.layout for name in names)
+    components: list[JsonObject] = []
+    for component, names in template.layout:
+        parameters = [
+            {"type": "text", "parameter_name": name, "text": values[name]}
+            if named
+            else {"type": "text", "text": values[name]}
+            for name in names
+        ]
+        if component.startswith("button:"):
+            index = component.removeprefix("button:")
+            components.append({"type": "button", "sub_type": "url", "index": index, "parameters": parameters})
+        elif component == "header":
+            header = next((c for c in components if c["type"] == "header"), None)
+            if header is None:
+                components.insert(0, {"type": "header", "parameters": parameters})
+            else:
+                header["parameters"].extend(parameters)
+        else:
+            components.append({"type": component, "parameters": parameters})
+    return components
 
 
 def _is_position(name: str) -> bool:

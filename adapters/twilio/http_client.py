@@ -40,6 +40,8 @@ class GatewayTwilioHttpClient(AsyncTwilioHttpClient):
     - sends every request to ``base_url`` instead of ``*.twilio.com`` when one is given (an emulator),
       whatever Twilio domain the SDK built the URL for;
     - applies ``timeout_seconds`` to every request: the SDK's own client ignores its timeout;
+    - sends ``data`` as JSON when the request says ``Content-Type: application/json`` (the Content API
+      takes JSON; the SDK's own async client form-encodes it whatever the header says);
     - ignores proxy variables from the environment (aiohttp's trust_env stays off).
 
     It opens its aiohttp session in the constructor, so create it inside a running event loop.
@@ -71,16 +73,19 @@ class GatewayTwilioHttpClient(AsyncTwilioHttpClient):
         headers = dict(headers or {})
         if auth:
             headers["Authorization"] = _basic_authorization(*auth)
+        as_json = headers.get("Content-Type") == "application/json"
         kwargs: dict[str, Any] = {
             "method": method.upper(),
             "url": self._rewrite(url),
             "params": params,
-            "data": data,
+            "json" if as_json else "data": data,
             "headers": headers,
             "timeout": aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout,
             "allow_redirects": allow_redirects,
         }
-        self._test_only_last_request = TwilioRequest(**{**kwargs, "auth": auth, "timeout": timeout})
+        self._test_only_last_request = TwilioRequest(
+            **{**kwargs, "data": data, "auth": auth, "timeout": timeout}
+        )
         session = self.session
         assert session is not None, "created with pool_connections=True"
         async with session.request(**kwargs) as response:

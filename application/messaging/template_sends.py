@@ -18,6 +18,7 @@ from domain.messaging.messages import Template
 from domain.templates.binding import check_values
 from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
 from domain.templates.definition import HeaderFormat, render_template
+from domain.templates.errors import FieldProblem, InvalidTemplateValues
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,21 @@ def _resolved(
 ) -> Template:
     definition = entry.definition
     values = template.variables_dict
-    check_values(definition, values, has_header_media=header_media is not None, field=field)
+    if listing.provider is ProviderName.TWILIO and definition.has_media_header:
+        # A Twilio Content resource shows the media it was created with: there is none to give.
+        if header_media is not None:
+            raise InvalidTemplateValues(
+                [
+                    FieldProblem(
+                        f"{field}.header_media",
+                        "through Twilio a template shows the media its Content resource was created "
+                        "with; leave header_media out",
+                    )
+                ]
+            )
+        check_values(definition, values, has_header_media=True, field=field)
+    else:
+        check_values(definition, values, has_header_media=header_media is not None, field=field)
     header = definition.header
     media = header_media.media(header.format) if header_media is not None and header is not None else None
     return dataclasses.replace(

@@ -58,6 +58,7 @@ class MetaApp:
     account_id: UUID
     app_secret: str = field(repr=False)
     verify_token: str = field(repr=False)
+    business_account_id: str = ""  # the WhatsApp Business Account its templates' webhooks come under
 
 
 class ProviderAccountRepository(Protocol):

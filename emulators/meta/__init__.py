@@ -7,7 +7,9 @@ of the gateway's own code (no domain, application or adapters imports).
         ...  # point the client at emulator.base_url; assert on emulator.state
 
 What it serves: ``POST /{version}/{phone-number-id}/messages`` (every message type, mark as read),
-``POST /{version}/{phone-number-id}/media``, ``GET``/``DELETE /{version}/{media-id}``, media downloads
+``POST /{version}/{phone-number-id}/media``, ``GET``/``DELETE /{version}/{media-id}``, message templates
+(``/{version}/{waba-id}/message_templates``: create, list, delete; ``POST /{version}/{template-id}``:
+edit) reviewed on the emulator's clock with signed template webhooks, media downloads
 that need the bearer token, signed webhooks (statuses, and customers' messages through the inbound
 simulation), the verification handshake, fault injection, and a JSON control API under
 ``/_emulator/`` (see control.py). ``wa-gateway meta-emulator`` runs it as a process.
@@ -26,6 +28,7 @@ from emulators.meta.config import (
     SessionWindow,
     Stage,
     Template,
+    TemplateReview,
     WebhookOrder,
     WebhookSettings,
 )
@@ -40,6 +43,7 @@ from emulators.meta.state import (
     MessageRecord,
     ReceivedRequest,
 )
+from emulators.meta.templates import TemplateRecord
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -62,6 +66,8 @@ __all__ = [
     "SessionWindow",
     "Stage",
     "Template",
+    "TemplateRecord",
+    "TemplateReview",
     "Verification",
     "WebhookOrder",
     "WebhookSettings",

@@ -1,9 +1,11 @@
 """The part of the Graph API the emulator speaks: send (and mark as read), upload, describe, download
-and delete media, and describe a phone number. Every route takes any version prefix (``/v23.0/...``)
+and delete media, describe a phone number, and create, list, describe, edit and delete message
+templates. Every route takes any version prefix (``/v23.0/...``)
 or none."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from emulators.common.faults import apply_latency, pick_failure, unanswered
 from emulators.common.settings import FailureKind
-from emulators.meta import errors
+from emulators.meta import errors, templates
 from emulators.meta.config import ForcedError, Stage, digits
 from emulators.meta.errors import MetaError, resolve
 from emulators.meta.keys import STATE, WEBHOOKS
@@ -316,12 +318,14 @@ def _uploaded(
 
 
 async def get_object(request: web.Request) -> web.StreamResponse:
-    """``GET /{media-id}`` (a download URL and the file's description) or ``GET /{phone-number-id}``."""
+    """``GET /{media-id}`` (a download URL and the file's description), ``GET /{phone-number-id}`` or
+    ``GET /{template-id}``."""
     state = request.app[STATE]
     object_id = request.match_info["object_id"]
     line = state.line(object_id)
     media = state.live_media(object_id)
-    owner = line.waba_id if line else media.waba_id if media else None
+    template = state.live_template(object_id)
+    owner = line.waba_id if line else media.waba_id if media else template.waba_id if template else None
     record = await _begin(request, state, owner)
     try:
         _check_access(state, record.auth, object_id, "get", exists=owner is not None)
@@ -337,6 +341,10 @@ async def get_object(request: web.Request) -> web.StreamResponse:
     if line is not None:
         state.finish_request(record, "described", http_status=200)
         return _respond(state, _phone_number_object(line))
+    if template is not None:
+        fields = [name for name in request.query.get("fields", "").split(",") if name] or None
+        state.finish_request(record, "described", http_status=200)
+        return _respond(state, templates.template_object(template, fields))
     assert media is not None
     handle, url = state.issue_media_url(media.id)
     digest = hashlib.sha256(handle.encode()).hexdigest()[:32]
@@ -410,3 +418,200 @@ async def not_found(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     error = MetaError(2500, f"Unknown path components: {request.path}", 400)
     return _error_response(state, error)
+
+
+# -- message templates ----------------------------------------------------------------------------
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        return msgspec.json.decode(raw) if raw else None
+    except msgspec.DecodeError:
+        return None
+
+
+async def _business_request(
+    request: web.Request, state: EmulatorState, method: str, body: Any = None
+) -> tuple[ReceivedRequest, MetaError | None]:
+    """Record a request on ``/{waba-id}/message_templates``; the error if the token may not use it."""
+    waba_id = request.match_info["object_id"]
+    exists = waba_id in state.businesses
+    record = await _begin(request, state, waba_id if exists else None, body=body)
+    try:
+        _check_access(state, record.auth, waba_id, method, exists=exists)
+    except MetaError as error:
+        return record, error
+    return record, None
+
+
+def _access_outcome(error: MetaError) -> str:
+    return "unauthorized" if error.http_status == 401 else "not_found"
+
+
+async def create_template(request: web.Request) -> web.StreamResponse:
+    """``POST /{waba-id}/message_templates``: the template is created pending review."""
+    state = request.app[STATE]
+    body = await _json_body(request)
+    record, refused = await _business_request(request, state, "post", body)
+    if refused is not None:
+        return _fail(state, record, refused, _access_outcome(refused))
+    waba_id = record.object_id
+    try:
+        draft = templates.validate_create(body)
+        existing = state.template_named(waba_id, draft.name, draft.language)
+        if existing is not None:
+            raise _already_there(existing, draft.language)
+    except MetaError as error:
+        return _fail(state, record, error, "rejected")
+    template = templates.TemplateRecord(
+        id=state.new_template_id(),
+        waba_id=waba_id,
+        name=draft.name,
+        language=draft.language,
+        category=draft.category,
+        parameter_format=draft.parameter_format,
+        components=draft.components,
+        status=templates.PENDING,
+        created_at=state.timestamp(),
+    )
+    state.add_template(template)
+    request.app[WEBHOOKS].start_review(template)
+    state.finish_request(record, "template_created", http_status=200)
+    return _respond(state, {"id": template.id, "status": template.status, "category": template.category})
+
+
+def _already_there(existing: templates.TemplateRecord, language: str) -> MetaError:
+    named = templates.language_name(language)
+    if not existing.live:
+        return MetaError.template(
+            errors.TEMPLATE_BEING_DELETED,
+            "Message template language is being deleted",
+            f"New {named} content can't be added while the existing {named} content is being deleted. "
+            "Try again in 4 weeks or use a different name for the template.",
+        )
+    return MetaError.template(
+        errors.TEMPLATE_EXISTS,
+        "Message template already exists",
+        f"There is already {named} content for this template. You can create a new template and try again.",
+    )
+
+
+async def list_templates(request: web.Request) -> web.StreamResponse:
+    """``GET /{waba-id}/message_templates?fields=...&limit=...&after=...``, a page at a time (``name``,
+    ``status``, ``language`` and ``category`` filter)."""
+    state = request.app[STATE]
+    record, refused = await _business_request(request, state, "get")
+    if refused is not None:
+        return _fail(state, record, refused, _access_outcome(refused))
+    query = request.query
+    try:
+        limit = int(query.get("limit", "25"))
+        if not 1 <= limit <= 1000:
+            raise ValueError
+    except ValueError:
+        return _fail(
+            state, record, MetaError.of(errors.INVALID_PARAMETER, "Param limit is 1 to 1000."), "rejected"
+        )
+    fields = [name for name in query.get("fields", "").split(",") if name] or None
+    found = [
+        t
+        for t in state.templates_of(record.object_id)
+        if (not query.get("name") or query["name"] in t.name)
+        and (not query.get("status") or t.status == query["status"].upper())
+        and (not query.get("language") or t.language == query["language"])
+        and (not query.get("category") or t.category == query["category"].upper())
+    ]
+    start = 0
+    after = query.get("after")
+    if after:
+        ids = [t.id for t in found]
+        decoded = _cursor_id(after)
+        if decoded not in ids:
+            return _fail(
+                state,
+                record,
+                MetaError.of(errors.INVALID_PARAMETER, "Param after is not a valid cursor."),
+                "rejected",
+            )
+        start = ids.index(decoded) + 1
+    page = found[start : start + limit]
+    answer: dict[str, object] = {"data": [templates.template_object(t, fields) for t in page]}
+    if page:
+        paging: dict[str, object] = {
+            "cursors": {"before": _cursor(page[0].id), "after": _cursor(page[-1].id)}
+        }
+        if start + limit < len(found):
+            paging["next"] = str(request.url.update_query(after=_cursor(page[-1].id)))
+        answer["paging"] = paging
+    state.finish_request(record, "templates_listed", http_status=200)
+    return _respond(state, answer)
+
+
+def _cursor(template_id: str) -> str:
+    return base64.urlsafe_b64encode(template_id.encode()).decode().rstrip("=")
+
+
+def _cursor_id(cursor: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+async def delete_templates(request: web.Request) -> web.StreamResponse:
+    """``DELETE /{waba-id}/message_templates?name=...`` (every language of the name) or with
+    ``&hsm_id=...`` (that one template). A deleted template stays ``PENDING_DELETION``: its name and
+    language cannot be used again."""
+    state = request.app[STATE]
+    record, refused = await _business_request(request, state, "delete")
+    if refused is not None:
+        return _fail(state, record, refused, _access_outcome(refused))
+    name = request.query.get("name")
+    hsm_id = request.query.get("hsm_id")
+    try:
+        if not name:
+            raise MetaError.of(errors.INVALID_PARAMETER, "The parameter name is required.")
+        chosen = [
+            t
+            for t in state.templates_of(record.object_id)
+            if t.live and t.name == name and (hsm_id is None or t.id == hsm_id)
+        ]
+        if not chosen:
+            raise MetaError.template(
+                errors.TEMPLATE_INVALID,
+                "Message template not found",
+                f"No message template named {name!r}"
+                + (f" with the id {hsm_id}" if hsm_id else "")
+                + " was found in this WhatsApp Business Account.",
+            )
+    except MetaError as error:
+        return _fail(state, record, error, "rejected")
+    for template in chosen:
+        await request.app[WEBHOOKS].change_template_status(template, templates.PENDING_DELETION)
+    state.finish_request(record, "templates_deleted", http_status=200)
+    return _respond(state, {"success": True})
+
+
+async def update_template(request: web.Request) -> web.StreamResponse:
+    """``POST /{template-id}`` with new ``components`` and/or ``category``: the template goes back to
+    review."""
+    state = request.app[STATE]
+    body = await _json_body(request)
+    template = state.live_template(request.match_info["object_id"])
+    record = await _begin(request, state, template.waba_id if template else None, body=body)
+    try:
+        _check_access(state, record.auth, record.object_id, "post", exists=template is not None)
+    except MetaError as error:
+        return _fail(state, record, error, _access_outcome(error))
+    assert template is not None
+    try:
+        category, components = templates.validate_update(body, template)
+    except MetaError as error:
+        return _fail(state, record, error, "rejected")
+    template.category, template.components = category, components
+    webhooks = request.app[WEBHOOKS]
+    await webhooks.change_template_status(template, templates.PENDING)
+    webhooks.start_review(template)
+    state.finish_request(record, "template_updated", http_status=200)
+    return _respond(state, {"success": True})

@@ -30,6 +30,10 @@ def create_app(state: EmulatorState | EmulatorConfig | None = None) -> web.Appli
     for prefix in (VERSION, ""):
         app.router.add_post(f"{prefix}/{{object_id}}/messages", api.send_message)
         app.router.add_post(f"{prefix}/{{object_id}}/media", api.upload_media)
+        app.router.add_post(f"{prefix}/{{object_id}}/message_templates", api.create_template)
+        app.router.add_get(f"{prefix}/{{object_id}}/message_templates", api.list_templates)
+        app.router.add_delete(f"{prefix}/{{object_id}}/message_templates", api.delete_templates)
+        app.router.add_post(f"{prefix}/{{object_id}}", api.update_template)
         app.router.add_get(f"{prefix}/{{object_id}}", api.get_object)
         app.router.add_delete(f"{prefix}/{{object_id}}", api.delete_object)
     app.router.add_route("*", "/{tail:.*}", api.not_found)

@@ -1,5 +1,6 @@
-"""Webhooks the emulator posts — status updates of sent messages and messages customers send — and the
-verification handshake it performs as Meta does when a callback URL is set.
+"""Webhooks the emulator posts — status updates of sent messages, messages customers send, and changes
+of message templates (their review, status and quality) — and the verification handshake it performs
+as Meta does when a callback URL is set.
 
 Every POST is JSON signed like Meta's: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body
 with the app secret>`` (and the legacy ``X-Hub-Signature: sha1=...``).
@@ -12,12 +13,14 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import msgspec
 
 from emulators.common.state import utcnow
 from emulators.common.webhooks import MAX_RESPONSE_TEXT, WebhookClient
+from emulators.meta import templates
 from emulators.meta.config import ForcedError, WebhookOrder
 from emulators.meta.errors import resolve
 from emulators.meta.inbound import InboundMessage, message_item
@@ -29,11 +32,14 @@ from emulators.meta.state import (
     MessageRecord,
     StatusEvent,
 )
-from emulators.meta.wire import Event, envelope, status_item
+from emulators.meta.templates import TemplateRecord
+from emulators.meta.wire import BUSINESS_ACCOUNT, Event, envelope, status_item
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SHA1_SIGNATURE_HEADER = "X-Hub-Signature"
 USER_AGENT = "facebookexternalua"
+# How often a template waiting for review looks at the emulator's clock.
+_REVIEW_TICK_SECONDS = 0.05
 
 
 def sign(app_secret: str, body: bytes) -> str:
@@ -92,8 +98,33 @@ class Webhooks(WebhookClient):
             raise LookupError(f"no callback URL for phone number {line.phone_number_id} (nor its app)")
         settings = self._state.webhooks
         payload = envelope(events, merge=settings.merge_changes if merge is None else merge)
-        body = msgspec.json.encode(payload)
         secret = sign_with if sign_with is not None else app.secret
+        return await self._post_signed(
+            payload,
+            url=target,
+            app_id=line.app_id,
+            secret=secret,
+            kind=events[0].kind if len(events) == 1 else "batch",
+            message_ids=tuple(event.message_id for event in events),
+            statuses=tuple(event.status for event in events if event.status),
+        )
+
+    async def _post_signed(
+        self,
+        payload: object,
+        *,
+        url: str,
+        app_id: str,
+        secret: str,
+        kind: str,
+        message_ids: tuple[str, ...] = (),
+        statuses: tuple[str, ...] = (),
+        template_events: tuple[tuple[str, str], ...] = (),
+    ) -> Delivery:
+        """POST ``payload`` signed with ``secret``, again while the receiver fails and retries remain;
+        the last attempt's Delivery."""
+        settings = self._state.webhooks
+        body = msgspec.json.encode(payload)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -103,13 +134,14 @@ class Webhooks(WebhookClient):
         attempts = 1 + settings.retry_attempts
         for attempt in range(1, attempts + 1):
             delivery = Delivery(
-                kind=events[0].kind if len(events) == 1 else "batch",
-                url=target,
-                app_id=line.app_id,
+                kind=kind,
+                url=url,
+                app_id=app_id,
                 body=body.decode(),
                 signature=headers[SIGNATURE_HEADER],
-                message_ids=tuple(event.message_id for event in events),
-                statuses=tuple(event.status for event in events if event.status),
+                message_ids=message_ids,
+                statuses=statuses,
+                template_events=template_events,
                 sent_at=utcnow(),
                 attempt=attempt,
             )
@@ -120,6 +152,94 @@ class Webhooks(WebhookClient):
                 return delivery
             await asyncio.sleep(settings.retry_delay_seconds)
         raise AssertionError("unreachable: the last attempt returns")
+
+    # -- message templates ----------------------------------------------------------------------
+
+    def start_review(self, template: TemplateRecord) -> None:
+        """Review ``template`` once ``template_review.review_seconds`` have passed on the emulator's
+        clock (sooner if the clock is moved: ``review_due``)."""
+        template.review_due_at = self._state.now() + self._state.template_review.review_seconds
+        self._state.spawn(self._review_when_due(template))
+
+    async def _review_when_due(self, template: TemplateRecord) -> None:
+        while template.status == templates.PENDING and template.review_due_at is not None:
+            remaining = template.review_due_at - self._state.now()
+            if remaining <= 0:
+                await self.review_due()
+                return
+            await asyncio.sleep(min(remaining, _REVIEW_TICK_SECONDS))
+
+    async def review_due(self) -> list[Delivery]:
+        """Decide every pending template whose review time has come, posting each one's status
+        webhook; the webhooks posted."""
+        posted = []
+        for template in self._state.due_reviews():
+            status, reason = templates.review(template, self._state.template_review)
+            delivery = await self.change_template_status(template, status, reason)
+            if delivery is not None:
+                posted.append(delivery)
+        return posted
+
+    async def change_template_status(
+        self, template: TemplateRecord, event: str, reason: str | None = None
+    ) -> Delivery | None:
+        """Apply a status event to ``template`` (``FLAGGED`` leaves its status, its quality low;
+        ``REINSTATED`` approves it again) and post its ``message_template_status_update`` webhook; None
+        when no callback URL is configured."""
+        if event not in (*templates.STATUSES, *templates.CONSOLE_EVENTS):
+            raise ValueError(f"event: Meta has no template event {event!r}")
+        status = templates.CONSOLE_EVENTS.get(event, event)
+        if status is not None:
+            template.status = status
+            template.review_due_at = None
+            template.rejected_reason = (reason or "OTHER") if status == templates.REJECTED else "NONE"
+        if event == templates.FLAGGED:
+            template.quality_score = "RED"
+        template.history.append((event, self._state.timestamp()))
+        value = templates.status_value(template, event, reason)
+        return await self._post_business_change(
+            template, "message_template_status_update", value, "template_status", event
+        )
+
+    async def change_template_quality(self, template: TemplateRecord, score: str) -> Delivery | None:
+        """Give ``template`` a new quality score and post its ``message_template_quality_update``."""
+        if score not in templates.QUALITY_SCORES:
+            raise ValueError(f"score: Meta has no quality score {score!r}")
+        previous, template.quality_score = template.quality_score, score
+        value = templates.quality_value(template, previous)
+        return await self._post_business_change(
+            template, "message_template_quality_update", value, "template_quality", score
+        )
+
+    async def _post_business_change(
+        self, template: TemplateRecord, field: str, value: dict[str, Any], kind: str, word: str
+    ) -> Delivery | None:
+        business = self._state.businesses.get(template.waba_id)
+        if business is None:
+            raise LookupError(f"no business {template.waba_id}")
+        app = self._state.apps[business.app_id]
+        target = business.callback_url or app.callback_url
+        if target is None:
+            self._state.stats[f"webhooks.{kind}.unconfigured"] += 1
+            return None
+        payload = {
+            "object": BUSINESS_ACCOUNT,
+            "entry": [
+                {
+                    "id": template.waba_id,
+                    "time": self._state.timestamp(),
+                    "changes": [{"value": value, "field": field}],
+                }
+            ],
+        }
+        return await self._post_signed(
+            payload,
+            url=target,
+            app_id=business.app_id,
+            secret=app.secret,
+            kind=kind,
+            template_events=((template.id, word),),
+        )
 
     # -- statuses of sent messages --------------------------------------------------------------
 

@@ -134,6 +134,21 @@ class Template(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     body_parameters: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
+class TemplateReview(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How message templates created through the API are reviewed.
+
+    A template waits ``review_seconds`` of the emulator's clock (``POST /_emulator/clock`` moves it),
+    then is approved, or rejected with ``rejection_reason`` when its name starts with
+    ``reject_name_prefix`` or its body holds one of ``reject_words`` (as a word, any case). A review
+    still to come is pending work: ``settle`` waits for it.
+    """
+
+    review_seconds: NonNegative = 2.0
+    reject_words: tuple[str, ...] = ("reject",)
+    reject_name_prefix: str = "reject_"
+    rejection_reason: str = "INVALID_FORMAT"
+
+
 class Business(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A WhatsApp Business Account (WABA): its phone numbers (by phone-number id), the access tokens
     that may use them (``expired_tokens`` answer error 190), the app whose webhooks it reaches, and its
@@ -152,7 +167,8 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     ``apps`` maps app ids to apps, ``businesses`` WABA ids to business accounts. ``wa_ids`` maps a
     number (digits) to the WhatsApp id it resolves to when the two differ (Mexico's ``52…`` → ``521…``).
-    Media download URLs expire after ``media_url_ttl_seconds``; an upload may hold ``max_media_bytes``.
+    Templates created through the API are reviewed as ``template_review`` says. Media download URLs
+    expire after ``media_url_ttl_seconds``; an upload may hold ``max_media_bytes``.
     """
 
     apps: dict[str, App] = {}
@@ -161,6 +177,7 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     faults: Faults = msgspec.field(default_factory=Faults)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     session_window: SessionWindow = msgspec.field(default_factory=SessionWindow)
+    template_review: TemplateReview = msgspec.field(default_factory=TemplateReview)
     media_url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
     max_media_bytes: Annotated[int, msgspec.Meta(gt=0)] = 100 * 1024 * 1024
     max_records: Annotated[int, msgspec.Meta(gt=0)] = 100_000

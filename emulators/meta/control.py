@@ -13,7 +13,18 @@ GET    /_emulator/session_window    the customer-service window rule (SessionWin
 PATCH  /_emulator/session_window    change it (merged)
 POST   /_emulator/customer_windows  say when a customer last wrote: {"phone_number_id"?, "wa_id",
                                     "last_message_at": unix seconds | null} or {..., "hours_ago"}
-POST   /_emulator/clock             {"advance_seconds"}: move the emulator's clock forward
+POST   /_emulator/clock             {"advance_seconds"}: move the emulator's clock forward (templates
+                                    whose review time comes are decided, their webhooks posted)
+GET    /_emulator/template_review   how templates are reviewed (TemplateReview)
+PATCH  /_emulator/template_review   change it (merged)
+GET    /_emulator/templates         every message template (of every business)
+POST   /_emulator/templates         make a template "in Meta's console": {"waba_id", "name", "language",
+                                    "category", "components", "parameter_format"?, "status"?,
+                                    "quality_score"?}; approved unless "status" says otherwise
+POST   /_emulator/templates/review  decide now every template whose review time has come
+POST   /_emulator/templates/{id}/status   {"event", "reason"?}: APPROVED, REJECTED, PAUSED, DISABLED,
+                                    FLAGGED, REINSTATED …, with its status webhook
+POST   /_emulator/templates/{id}/quality  {"score"}: GREEN, YELLOW, RED, UNKNOWN, with its webhook
 POST   /_emulator/apps              add or replace an app: {"app_id", "secret", "callback_url"?,
                                     "verify_token"?}
 POST   /_emulator/businesses        add or replace a business: {"waba_id", "app_id", "phone_numbers", ...}
@@ -49,8 +60,10 @@ from emulators.common.control import (
     read_json,
     refused_as_control_error,
 )
+from emulators.meta import templates
 from emulators.meta.callbacks import Verification
 from emulators.meta.config import App, Business, ForcedError
+from emulators.meta.errors import MetaError
 from emulators.meta.inbound import InboundMessage
 from emulators.meta.keys import STATE, WEBHOOKS
 from emulators.meta.state import (
@@ -61,6 +74,7 @@ from emulators.meta.state import (
     MessageRecord,
     ReceivedRequest,
 )
+from emulators.meta.templates import TemplateRecord
 
 routes = web.RouteTableDef()
 
@@ -109,12 +123,40 @@ class TokenCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     token: str
 
 
+class ConsoleTemplateCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    waba_id: str
+    name: str
+    language: str
+    category: str
+    components: list[dict[str, object]]
+    parameter_format: str = "POSITIONAL"
+    status: str = templates.APPROVED
+    quality_score: str = "UNKNOWN"
+    rejected_reason: str | None = None
+
+
+class TemplateEventCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    event: str
+    reason: str | None = None
+
+
+class TemplateQualityCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    score: str
+
+
 def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE]
 
 
 add_setting_routes(
     routes, "/_emulator/callbacks", STATE, lambda state: state.webhooks, EmulatorState.set_webhooks
+)
+add_setting_routes(
+    routes,
+    "/_emulator/template_review",
+    STATE,
+    lambda state: state.template_review,
+    EmulatorState.set_template_review,
 )
 add_setting_routes(
     routes,
@@ -149,6 +191,7 @@ async def get_config(request: web.Request) -> web.Response:
             "faults": state.faults,
             "callbacks": state.webhooks,
             "session_window": state.session_window,
+            "template_review": state.template_review,
             "media_url_ttl_seconds": state.config.media_url_ttl_seconds,
             "max_media_bytes": state.config.max_media_bytes,
             "now": state.now(),
@@ -186,7 +229,101 @@ async def advance_clock(request: web.Request) -> web.Response:
     command = await read_json(request, ClockCommand)
     if command.advance_seconds < 0:
         raise ControlError("advance_seconds: the clock only moves forward")
-    return json_response({"now": _state(request).advance_clock(command.advance_seconds)})
+    now = _state(request).advance_clock(command.advance_seconds)
+    reviewed = await request.app[WEBHOOKS].review_due()
+    return json_response({"now": now, "template_webhooks": [delivery_json(d) for d in reviewed]})
+
+
+def template_json(template: TemplateRecord) -> dict[str, object]:
+    return {
+        **templates.template_object(template),
+        "waba_id": template.waba_id,
+        "created_at": template.created_at,
+        "review_due_at": template.review_due_at,
+        "history": [{"event": event, "timestamp": at} for event, at in template.history],
+    }
+
+
+@routes.get("/_emulator/templates")
+async def list_templates(request: web.Request) -> web.Response:
+    return json_response({"templates": [template_json(t) for t in _state(request).templates.values()]})
+
+
+@routes.post("/_emulator/templates")
+async def console_template(request: web.Request) -> web.Response:
+    command = await read_json(request, ConsoleTemplateCommand)
+    state = _state(request)
+    template = made_in_console(state, command)
+    return json_response(template_json(template), status=201)
+
+
+def made_in_console(state: EmulatorState, command: ConsoleTemplateCommand) -> TemplateRecord:
+    """A template as if made in Meta's console: no review, the status it is given, no webhook."""
+    if command.waba_id not in state.businesses:
+        raise ControlError(f"no business {command.waba_id!r}")
+    if command.status not in templates.STATUSES:
+        raise ControlError(f"status: Meta has no template status {command.status!r}")
+    if command.quality_score not in templates.QUALITY_SCORES:
+        raise ControlError(f"quality_score: Meta has no quality score {command.quality_score!r}")
+    body = msgspec.to_builtins(command)
+    try:
+        draft = templates.validate_create(body)
+    except MetaError as error:
+        raise ControlError(error.user_message or error.details or error.message) from error
+    if state.template_named(command.waba_id, draft.name, draft.language) is not None:
+        raise ControlError(f"the business already has {draft.name} in {draft.language}")
+    template = TemplateRecord(
+        id=state.new_template_id(),
+        waba_id=command.waba_id,
+        name=draft.name,
+        language=draft.language,
+        category=draft.category,
+        parameter_format=draft.parameter_format,
+        components=draft.components,
+        status=command.status,
+        created_at=state.timestamp(),
+        rejected_reason=(command.rejected_reason or "OTHER")
+        if command.status == templates.REJECTED
+        else "NONE",
+        quality_score=command.quality_score,
+    )
+    state.add_template(template)
+    return template
+
+
+def _template(request: web.Request) -> TemplateRecord:
+    template = _state(request).templates.get(request.match_info["template_id"])
+    if template is None:
+        raise ControlError(f"no template {request.match_info['template_id']!r}")
+    return template
+
+
+@routes.post("/_emulator/templates/review")
+async def review_templates(request: web.Request) -> web.Response:
+    reviewed = await request.app[WEBHOOKS].review_due()
+    return json_response({"template_webhooks": [delivery_json(d) for d in reviewed]})
+
+
+@routes.post("/_emulator/templates/{template_id}/status")
+async def template_status(request: web.Request) -> web.Response:
+    command = await read_json(request, TemplateEventCommand)
+    template = _template(request)
+    with refused_as_control_error():
+        delivery = await request.app[WEBHOOKS].change_template_status(template, command.event, command.reason)
+    return json_response(
+        {"template": template_json(template), "webhook": delivery_json(delivery) if delivery else None}
+    )
+
+
+@routes.post("/_emulator/templates/{template_id}/quality")
+async def template_quality(request: web.Request) -> web.Response:
+    command = await read_json(request, TemplateQualityCommand)
+    template = _template(request)
+    with refused_as_control_error():
+        delivery = await request.app[WEBHOOKS].change_template_quality(template, command.score)
+    return json_response(
+        {"template": template_json(template), "webhook": delivery_json(delivery) if delivery else None}
+    )
 
 
 @routes.post("/_emulator/apps")
@@ -289,6 +426,7 @@ def delivery_json(delivery: Delivery) -> dict[str, object]:
         "signature": delivery.signature,
         "message_ids": delivery.message_ids,
         "statuses": delivery.statuses,
+        "template_events": delivery.template_events,
         "attempt": delivery.attempt,
         "sent_at": delivery.sent_at,
         "http_status": delivery.http_status,

@@ -37,6 +37,13 @@ MEDIA_UPLOAD = 131053
 PAIR_RATE_LIMITED = 131056
 TEMPLATE_PARAMETERS = 132000
 TEMPLATE_MISSING = 132001
+TEMPLATE_PAUSED = 132015
+TEMPLATE_DISABLED = 132016
+# Subcodes of code 100 that the message-template endpoints answer with.
+TEMPLATE_EXISTS = 2388024
+TEMPLATE_BEING_DELETED = 2388023
+TEMPLATE_INVALID = 2388043
+TEMPLATE_NOT_EDITABLE = 2388046
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +155,8 @@ CATALOGUE: dict[int, ErrorSpec] = {
         "Template name does not exist in the translation", 404, "The template does not exist."
     ),
     132005: ErrorSpec("Translated text too long", 400, "Translated text is too long."),
-    132015: ErrorSpec("Template is Paused", 400, "Template is paused due to low quality."),
-    132016: ErrorSpec("Template is Disabled", 400, "Template has been paused too many times."),
+    TEMPLATE_PAUSED: ErrorSpec("Template is Paused", 400, "Template is paused due to low quality."),
+    TEMPLATE_DISABLED: ErrorSpec("Template is Disabled", 400, "Template has been paused too many times."),
     133010: ErrorSpec("Account not registered", 400, "The phone number is not registered."),
     135000: ErrorSpec("Generic user error", 400, "Message failed to send because of an unknown error."),
 }
@@ -168,8 +175,12 @@ class MetaError(Exception):
         error_type: str = OAUTH,
         subcode: int | None = None,
         headers: Mapping[str, str] | None = None,
+        user_title: str | None = None,
+        user_message: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.user_title = user_title
+        self.user_message = user_message
         self.code = code
         self.message = message
         self.http_status = http_status
@@ -224,10 +235,27 @@ class MetaError(Exception):
             subcode=NO_SUCH_OBJECT,
         )
 
+    @classmethod
+    def template(cls, subcode: int, title: str, message: str) -> MetaError:
+        """A refusal of the message-template endpoints: ``Invalid parameter`` (code 100) with a subcode,
+        and a title and a message meant for the person who wrote the template."""
+        return cls(
+            INVALID_PARAMETER,
+            "Invalid parameter",
+            400,
+            subcode=subcode,
+            user_title=title,
+            user_message=message,
+        )
+
     def body(self, fbtrace_id: str) -> dict[str, object]:
         error: dict[str, object] = {"message": self.message, "type": self.error_type, "code": self.code}
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
+        if self.user_title is not None or self.user_message is not None:
+            error["is_transient"] = False
+            error["error_user_title"] = self.user_title or ""
+            error["error_user_msg"] = self.user_message or ""
         if self.details is not None:
             error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
         error["fbtrace_id"] = fbtrace_id

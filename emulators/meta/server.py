@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
+
+import msgspec
 
 from emulators.common.server import RunningEmulatorBase, serve_until_cancelled, serving
 from emulators.meta.app import create_app
 from emulators.meta.callbacks import Verification, Webhooks
 from emulators.meta.config import EmulatorConfig, ForcedError
+from emulators.meta.control import ConsoleTemplateCommand, made_in_console
 from emulators.meta.inbound import InboundMessage
 from emulators.meta.keys import WEBHOOKS
 from emulators.meta.state import Delivery, EmulatorState
+from emulators.meta.templates import TemplateRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,26 @@ class RunningEmulator(RunningEmulatorBase[EmulatorState, Webhooks]):
     async def send_status(self, message_id: str, status: str, error: ForcedError | None = None) -> Delivery:
         """Post a status webhook for a sent message now."""
         return await self.webhooks.send_status(message_id, status, error)
+
+    async def advance_clock(self, seconds: float) -> list[Delivery]:
+        """Move the emulator's clock forward and decide the templates whose review time came; the
+        template webhooks posted."""
+        self.state.advance_clock(seconds)
+        return await self.webhooks.review_due()
+
+    def console_template(self, **fields: Any) -> TemplateRecord:
+        """A template made as if in Meta's console (approved unless ``status`` says otherwise); the
+        fields are those of ``POST /_emulator/templates``."""
+        return made_in_console(self.state, msgspec.convert(fields, ConsoleTemplateCommand))
+
+    async def template_event(
+        self, template_id: str, event: str, reason: str | None = None
+    ) -> Delivery | None:
+        """Pause, disable, reinstate, flag … a template, posting its status webhook."""
+        return await self.webhooks.change_template_status(self.state.templates[template_id], event, reason)
+
+    async def template_quality(self, template_id: str, score: str) -> Delivery | None:
+        return await self.webhooks.change_template_quality(self.state.templates[template_id], score)
 
     async def verify(
         self,

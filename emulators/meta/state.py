@@ -22,10 +22,12 @@ from emulators.meta.config import (
     ForcedError,
     PhoneNumber,
     SessionWindow,
+    TemplateReview,
     WebhookSettings,
     digits,
 )
 from emulators.meta.errors import ResolvedError
+from emulators.meta.templates import TemplateRecord
 
 
 class AuthKind(enum.StrEnum):
@@ -154,6 +156,8 @@ class Delivery(PostedWebhook):
     message_ids: tuple[str, ...]
     statuses: tuple[str, ...]
     attempt: int = 1
+    # A template webhook's (template id, event or new quality score) pairs.
+    template_events: tuple[tuple[str, str], ...] = ()
 
     @property
     def payload(self) -> Any:
@@ -181,6 +185,7 @@ class _Data:
     reads: list[ReadReceipt] = field(default_factory=list)
     windows: dict[tuple[str, str], float] = field(default_factory=dict)
     conversations: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
+    templates: dict[str, TemplateRecord] = field(default_factory=dict)
 
 
 _WAMID_ALPHABET = "0123456789ABCDEF"
@@ -203,6 +208,7 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
         self.wa_ids: dict[str, str] = {digits(k): digits(v) for k, v in config.wa_ids.items()}
         self.webhooks: WebhookSettings = config.webhooks
         self.session_window: SessionWindow = config.session_window
+        self.template_review: TemplateReview = config.template_review
         self._index()
         self._data = _Data()
 
@@ -393,6 +399,47 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
         """Where ``line``'s webhooks go, and the app that signs them."""
         app = self.apps[line.app_id]
         return line.business.callback_url or app.callback_url, app
+
+    # -- message templates ----------------------------------------------------------------------
+
+    @property
+    def templates(self) -> dict[str, TemplateRecord]:
+        """Every message template created (through the API or the console), by its id."""
+        return self._data.templates
+
+    def add_template(self, template: TemplateRecord) -> None:
+        self._data.templates[template.id] = template
+
+    def templates_of(self, waba_id: str) -> list[TemplateRecord]:
+        """The business account's templates, oldest first (the ones being deleted too)."""
+        return [t for t in self._data.templates.values() if t.waba_id == waba_id]
+
+    def template_named(self, waba_id: str, name: str, language: str) -> TemplateRecord | None:
+        return next(
+            (t for t in self.templates_of(waba_id) if t.name == name and t.language == language), None
+        )
+
+    def live_template(self, template_id: str) -> TemplateRecord | None:
+        template = self._data.templates.get(template_id)
+        return template if template is not None and template.live else None
+
+    def remove_template(self, template: TemplateRecord) -> None:
+        self._data.templates.pop(template.id, None)
+
+    def due_reviews(self) -> list[TemplateRecord]:
+        """The pending templates whose review time has come on the emulator's clock."""
+        now = self.now()
+        return [
+            t
+            for t in self._data.templates.values()
+            if t.status == "PENDING" and t.review_due_at is not None and t.review_due_at <= now
+        ]
+
+    def new_template_id(self) -> str:
+        return str(self.rng.randrange(10**15, 10**16))
+
+    def set_template_review(self, review: TemplateReview) -> None:
+        self.template_review = validated(review)
 
     # -- the customer-service window ------------------------------------------------------------
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from emulators.meta import errors
+from emulators.meta import errors, templates
 from emulators.meta.config import Template, digits
 from emulators.meta.errors import MetaError
 from emulators.meta.state import EmulatorState, Line
+from emulators.meta.templates import TemplateRecord
 
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 MESSAGE_TYPES = ("text", *MEDIA_TYPES, "template", "interactive", "location", "contacts", "reaction")
@@ -141,7 +142,7 @@ def _check_content(kind: str, given: Any, line: Line, state: EmulatorState) -> s
         return "service"
     content = _object(given, kind)
     if kind == "template":
-        return _template(content, line)
+        return _template(content, line, state)
     if kind in MEDIA_TYPES:
         _media(kind, content, line, state)
     elif kind == "location":
@@ -246,7 +247,10 @@ def _media(kind: str, content: Mapping[str, Any], line: Line, state: EmulatorSta
         _string(content, "filename", kind, required=False)
 
 
-def _template(content: Mapping[str, Any], line: Line) -> str:
+def _template(content: Mapping[str, Any], line: Line, state: EmulatorState) -> str:
+    """Check a template send; its pricing category. A template the business created (through the API or
+    the console) must be approved and given its parameters; otherwise the configured ``templates``
+    decide (none configured: any name is taken)."""
     _keys(content, ("name", "language", "components", "namespace"), "template")
     name = _string(content, "name", "template", limit=512)
     if "language" not in content:
@@ -262,6 +266,9 @@ def _template(content: Mapping[str, Any], line: Line) -> str:
     body_parameters = 0
     for index, component in enumerate(components):
         body_parameters += _template_component(_object(component, f"template[components][{index}]"), index)
+    created = state.template_named(line.waba_id, name, code)
+    if created is not None:
+        return _created_template(created, components)
     template = _find_template(line.business.templates, name, code)
     if template is None:
         if not line.business.templates:
@@ -274,6 +281,36 @@ def _template(content: Mapping[str, Any], line: Line) -> str:
             f"of params ({template.body_parameters})",
         )
     return template.category
+
+
+def _created_template(template: TemplateRecord, components: list[Any]) -> str:
+    """A send of a template the business created: it must be approved, and give each component with
+    variables as many parameters as it has (by name for a NAMED template); its category."""
+    if template.status == templates.PAUSED:
+        raise MetaError.of(errors.TEMPLATE_PAUSED)
+    if template.status == templates.DISABLED:
+        raise MetaError.of(errors.TEMPLATE_DISABLED)
+    if template.status != templates.APPROVED:
+        raise MetaError.of(
+            errors.TEMPLATE_MISSING,
+            f"template name ({template.name}) does not exist in {template.language} "
+            f"(it is {template.status})",
+        )
+    given: dict[str, list[Any]] = {}
+    for component in components:
+        key = component["type"] if component["type"] != "button" else f"button:{component.get('index')}"
+        given[key] = component.get("parameters", [])
+    for key, expected in templates.expected_parameters(template).items():
+        parameters = given.get(key, [])
+        names = sorted(str(p.get("parameter_name")) for p in parameters if isinstance(p, dict))
+        by_name = template.parameter_format == "NAMED" and expected != ["header_media"]
+        if len(parameters) != len(expected) or (by_name and names != sorted(expected)):
+            raise MetaError.of(
+                errors.TEMPLATE_PARAMETERS,
+                f"{key}: number of localizable_params ({len(parameters)}) does not match the expected number "
+                f"of params ({len(expected)})",
+            )
+    return template.category.lower()
 
 
 def _find_template(templates: Collection[Template], name: str, language: str) -> Template | None:

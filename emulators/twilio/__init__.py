@@ -7,8 +7,10 @@ nothing of the gateway's own code (no domain, application or adapters imports).
         ...  # point the Twilio SDK at emulator.base_url; assert on emulator.state
 
 What it serves: ``POST/GET /2010-04-01/Accounts/{sid}/Messages.json``, ``GET .../Messages/{sid}.json``,
-signed status callbacks, signed inbound messages (with media served at their MediaUrls behind the
-account's Basic credentials, see media.py), fault injection, and a JSON control API under
+the Content API's templates and their WhatsApp approvals (``/v1/Content``, ``/v1/ContentAndApprovals``,
+see content.py; point a client's every Twilio domain at ``base_url``), signed status callbacks, signed
+inbound messages (with media served at their MediaUrls behind the account's Basic credentials, see
+media.py), fault injection, and a JSON control API under
 ``/_emulator/`` (see control.py). ``wa-gateway twilio-emulator`` runs it as a process.
 """
 
@@ -19,6 +21,7 @@ from emulators.twilio.config import (
     ApiKey,
     CallbackOrder,
     CallbackSettings,
+    ContentReview,
     EmulatorConfig,
     Faults,
     ForcedError,
@@ -27,7 +30,9 @@ from emulators.twilio.config import (
 )
 from emulators.twilio.server import RunningEmulator, running_emulator, serve
 from emulators.twilio.state import (
+    ApprovalRecord,
     AuthKind,
+    ContentRecord,
     Delivery,
     EmulatorState,
     MediaFetch,
@@ -39,9 +44,12 @@ from emulators.twilio.state import (
 __all__ = [
     "SIGNATURE_HEADER",
     "ApiKey",
+    "ApprovalRecord",
     "AuthKind",
     "CallbackOrder",
     "CallbackSettings",
+    "ContentRecord",
+    "ContentReview",
     "Delivery",
     "EmulatorConfig",
     "EmulatorState",

@@ -202,7 +202,9 @@ def _validate(record: ReceivedRequest, state: EmulatorState) -> _Draft:
         raise TwilioError.of(errors.TOO_MANY_MEDIA)
     if not all(_is_http_url(url) for url in media_urls):
         raise TwilioError.of(errors.INVALID_MEDIA_URL)
-    if content_sid is not None and not CONTENT_SID.fullmatch(content_sid):
+    if content_sid is not None and not (
+        CONTENT_SID.fullmatch(content_sid) and state.may_send_content(record.account_sid, content_sid)
+    ):
         raise TwilioError.of(errors.INVALID_CONTENT_SID)
     if content_variables is not None and not _is_json_object(content_variables):
         raise TwilioError.of(errors.INVALID_CONTENT_VARIABLES)

@@ -12,7 +12,7 @@ from emulators.common.command import (
     run_until_interrupted,
 )
 from emulators.common.settings import validated
-from emulators.twilio.config import ApiKey, CallbackSettings, EmulatorConfig, Faults
+from emulators.twilio.config import ApiKey, CallbackSettings, ContentReview, EmulatorConfig, Faults
 from emulators.twilio.server import RunningEmulator, serve
 
 DEFAULT_PORT = 8099
@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--callback-delay-ms", type=float, default=500.0, help="time between two statuses of a message"
     )
+    parser.add_argument(
+        "--approval-delay",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long WhatsApp takes to approve (or reject) a template submitted through the Content API",
+    )
     parser.add_argument("--seed", type=int, default=None, help="make injected faults reproducible")
 
 
@@ -67,6 +74,7 @@ def config_from_arguments(args: argparse.Namespace) -> EmulatorConfig:
         senders={account: tuple(numbers) for account, numbers in senders.items()},
         faults=Faults(**fault_options(args), retry_after_seconds=args.retry_after),
         callbacks=CallbackSettings(step_delay_seconds=args.callback_delay_ms / 1000),
+        content_review=ContentReview(approval_delay_seconds=args.approval_delay),
         seed=args.seed,
     )
     return validated(config)
@@ -78,7 +86,7 @@ def run(config: EmulatorConfig, host: str, port: int) -> None:
 
 
 def _announce(emulator: RunningEmulator, config: EmulatorConfig) -> None:
-    lines = [f"twilio-emulator: serving Twilio's Messages API on {emulator.base_url}"]
+    lines = [f"twilio-emulator: serving Twilio's Messages and Content APIs on {emulator.base_url}"]
     lines += [f"  account {sid}  auth token {token}" for sid, token in config.accounts.items()]
     lines += [f"  api key {sid} of {key.account_sid}" for sid, key in config.api_keys.items()]
     lines.append(f"  control API: {emulator.base_url}/_emulator/config (Ctrl-C to stop)")

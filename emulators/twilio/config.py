@@ -52,7 +52,8 @@ class Faults(FaultSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     20429) with ``Retry-After: retry_after_seconds``, ``server_error`` a 500 (20500), ``unavailable`` a
     503 (20503). ``to_errors``/``from_errors`` force an error for a number (``+E164``, with or without
     ``whatsapp:``). Status callbacks are posted ``1 + duplicate_callbacks`` times each, in
-    ``callback_order``. ``media_error_status`` makes every GET of a MediaUrl fail with that status.
+    ``callback_order``. ``media_error_status`` makes every GET of a MediaUrl fail with that status,
+    ``content_error_status`` every Content API request.
     """
 
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=0)] = 1
@@ -62,6 +63,8 @@ class Faults(FaultSettings, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     callback_order: CallbackOrder = CallbackOrder.IN_ORDER
     # Every GET of a MediaUrl is answered with this status (and Twilio's error body) while it is set.
     media_error_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
+    # Every Content API request (content.twilio.com) is answered with this status while it is set.
+    content_error_status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
 
     def error_for(self, *, to: str, from_: str) -> ForcedError | None:
         return self.to_errors.get(bare_number(to)) or self.from_errors.get(bare_number(from_))
@@ -89,6 +92,21 @@ class CallbackSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     statuses: tuple[str, ...] = DEFAULT_STATUSES
     step_delay_seconds: NonNegative = 0.05
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 5.0
+
+
+class ContentReview(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How WhatsApp reviews a Content resource submitted for approval.
+
+    The decision comes ``approval_delay_seconds`` after the submission, by the emulator's clock
+    (``POST /_emulator/clock`` moves it forward): rejected when the template's name starts with
+    ``reject_name_prefix`` (with ``rejection_reason``) or its text holds one of ``rejected_words``
+    (case-insensitive), approved otherwise.
+    """
+
+    approval_delay_seconds: NonNegative = 5.0
+    reject_name_prefix: str = "reject_"
+    rejected_words: tuple[str, ...] = ()
+    rejection_reason: str = "The template does not comply with WhatsApp's Business Policy"
 
 
 class ApiKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -123,4 +141,5 @@ class EmulatorConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_records: Annotated[int, msgspec.Meta(gt=0)] = 100_000
     # How long the CDN URL a MediaUrl redirects to stays valid.
     media_url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0.0)] = 300.0
+    content_review: ContentReview = msgspec.field(default_factory=ContentReview)
     seed: int | None = None

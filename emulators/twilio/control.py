@@ -9,7 +9,16 @@ DELETE /_emulator/faults      back to the start-up faults
 GET    /_emulator/callbacks   how messages progress and callbacks are posted
 PATCH  /_emulator/callbacks   change it (merged)
 POST   /_emulator/accounts    add an account: {"account_sid", "auth_token", "senders"?, "api_keys"?}
-GET    /_emulator/messages    every Twilio API request received: raw form fields, auth used, outcome
+GET    /_emulator/messages    every Twilio API request received: raw form fields (a Content API
+                              request's JSON body), auth used, outcome
+GET    /_emulator/content     every Content resource, with its WhatsApp approval
+POST   /_emulator/content     make one as in Twilio's console: {"account_sid", "friendly_name",
+                              "language", "variables"?, "types", "approval"?: {"name", "category",
+                              "status"?, "rejection_reason"?}}
+POST   /_emulator/content/{sid}/status   set its approval's status: {"status", "rejection_reason"?}
+GET    /_emulator/content_review   how WhatsApp reviews what is submitted (ContentReview)
+PATCH  /_emulator/content_review   change it (merged)
+POST   /_emulator/clock       {"advance_seconds"}: move the emulator's clock forward (approvals come due)
 GET    /_emulator/webhooks    every webhook posted (status callbacks and inbound messages)
 GET    /_emulator/media       every media file customers sent, and every request for one
 GET    /_emulator/stats       counts by outcome
@@ -23,18 +32,23 @@ are defined here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from aiohttp import web
 
 from emulators.common.control import (
+    ControlError,
     add_setting_routes,
     json_response,
     read_json,
     refused_as_control_error,
 )
+from emulators.twilio import content as content_api
+from emulators.twilio.api import TwilioError
 from emulators.twilio.config import MediaFile
 from emulators.twilio.keys import STATE, WEBHOOKS
-from emulators.twilio.state import Delivery, EmulatorState, ReceivedRequest
+from emulators.twilio.state import ContentRecord, Delivery, EmulatorState, ReceivedRequest
 
 routes = web.RouteTableDef()
 
@@ -62,12 +76,47 @@ class AccountCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     api_keys: dict[str, str] = {}  # key SID → secret
 
 
+class ApprovalCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: str
+    category: str
+    status: str | None = None  # None: as WhatsApp's review decides (ContentReview)
+    rejection_reason: str = ""
+
+
+class ConsoleContentCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``POST /_emulator/content``: a Content resource made in Twilio's console, so that a list finds
+    it; without ``approval`` it was never submitted for WhatsApp's approval."""
+
+    account_sid: str
+    friendly_name: str
+    language: str
+    types: dict[str, Any]
+    variables: dict[str, str] = {}
+    approval: ApprovalCommand | None = None
+
+
+class StatusCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    status: str
+    rejection_reason: str = ""
+
+
+class ClockCommand(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    advance_seconds: float
+
+
 def _state(request: web.Request) -> EmulatorState:
     return request.app[STATE]
 
 
 add_setting_routes(
     routes, "/_emulator/callbacks", STATE, lambda state: state.callbacks, EmulatorState.set_callbacks
+)
+add_setting_routes(
+    routes,
+    "/_emulator/content_review",
+    STATE,
+    lambda state: state.content_review,
+    EmulatorState.set_content_review,
 )
 
 
@@ -97,6 +146,71 @@ async def add_account(request: web.Request) -> web.Response:
     return json_response({"account_sid": command.account_sid}, status=201)
 
 
+@routes.post("/_emulator/clock")
+async def advance_clock(request: web.Request) -> web.Response:
+    command = await read_json(request, ClockCommand)
+    if command.advance_seconds < 0:
+        raise ControlError("advance_seconds: the clock only moves forward")
+    return json_response({"now": _state(request).advance_clock(command.advance_seconds)})
+
+
+def content_json(content: ContentRecord, state: EmulatorState, origin: str) -> dict[str, object]:
+    return {
+        **content_api.content_resource(content, origin),
+        "approval_requests": content_api.approval_resource(content, state.now()),
+    }
+
+
+@routes.get("/_emulator/content")
+async def list_content(request: web.Request) -> web.Response:
+    state, origin = _state(request), str(request.url.origin())
+    return json_response({"contents": [content_json(c, state, origin) for c in state.contents.values()]})
+
+
+@routes.post("/_emulator/content")
+async def add_console_content(request: web.Request) -> web.Response:
+    command = await read_json(request, ConsoleContentCommand)
+    state = _state(request)
+    if command.account_sid not in state.accounts:
+        raise ControlError(f"account_sid: no account {command.account_sid}")
+    body = msgspec.to_builtins(command)
+    try:
+        friendly_name, language, variables, types = content_api.checked_content(body)
+    except TwilioError as error:
+        raise ControlError(error.message) from error
+    now = state.now()
+    content = ContentRecord(
+        sid=state.new_sid("HX"),
+        account_sid=command.account_sid,
+        friendly_name=friendly_name,
+        language=language,
+        variables=variables,
+        types=types,
+        date_created=now,
+        date_updated=now,
+    )
+    approval = command.approval
+    with refused_as_control_error():
+        if approval is not None:
+            content_api.checked_approval({"name": approval.name, "category": approval.category}, content)
+        state.add_content(content)
+        if approval is not None:
+            state.submit_for_approval(content, approval.name, approval.category)
+            if approval.status is not None:
+                state.set_approval_status(content.sid, approval.status, approval.rejection_reason)
+    return json_response(content_json(content, state, str(request.url.origin())), status=201)
+
+
+@routes.post("/_emulator/content/{sid}/status")
+async def set_content_status(request: web.Request) -> web.Response:
+    command = await read_json(request, StatusCommand)
+    state = _state(request)
+    with refused_as_control_error():
+        state.set_approval_status(request.match_info["sid"], command.status, command.rejection_reason)
+    content = state.contents[request.match_info["sid"]]
+    return json_response(content_json(content, state, str(request.url.origin())))
+
+
 def received_json(record: ReceivedRequest, state: EmulatorState) -> dict[str, object]:
     message = state.messages.get(record.message_sid) if record.message_sid else None
     return {
@@ -108,6 +222,7 @@ def received_json(record: ReceivedRequest, state: EmulatorState) -> dict[str, ob
         "auth": {"kind": record.auth.kind, "username": record.auth.username},
         "form": record.form,
         "query": record.query,
+        "json": record.json,
         "outcome": record.outcome,
         "http_status": record.http_status,
         "error_code": record.error_code,

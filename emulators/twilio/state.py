@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import enum
 import hmac
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from emulators.common.settings import merged, validated
 from emulators.common.state import EmulatorStateBase, PostedWebhook, RequestRecord, utcnow
-from emulators.twilio.config import ApiKey, CallbackSettings, EmulatorConfig, Faults, bare_number
+from emulators.twilio.config import (
+    ApiKey,
+    CallbackSettings,
+    ContentReview,
+    EmulatorConfig,
+    Faults,
+    bare_number,
+)
 
 
 class AuthKind(enum.StrEnum):
@@ -59,15 +67,58 @@ class MessageRecord:
     auth: AuthUsed | None = None
 
 
+# The statuses of a WhatsApp approval request Twilio reports ("unsubmitted": none was made).
+APPROVAL_STATUSES = ("received", "pending", "approved", "rejected", "paused", "disabled")
+
+
+@dataclass(slots=True)
+class ApprovalRecord:
+    """A Content resource's WhatsApp approval request, and WhatsApp's decision on it (known from the
+    submission, shown from ``decided_at``). ``set_status`` (a status set by hand) overrides both."""
+
+    name: str
+    category: str
+    submitted_at: datetime
+    decided_at: datetime
+    decision: str  # "approved" or "rejected"
+    rejection_reason: str = ""
+    set_status: str | None = None
+
+    def status(self, now: datetime) -> str:
+        if self.set_status is not None:
+            return self.set_status
+        return self.decision if now >= self.decided_at else "pending"
+
+    def reason(self, now: datetime) -> str:
+        return self.rejection_reason if self.status(now) == "rejected" else ""
+
+
+@dataclass(slots=True)
+class ContentRecord:
+    """A Content resource (``HX…``) as the emulator keeps it: ``types`` and ``variables`` as created."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    language: str
+    variables: dict[str, str]
+    types: dict[str, Any]
+    date_created: datetime
+    date_updated: datetime
+    approval: ApprovalRecord | None = None
+
+
 @dataclass(slots=True, kw_only=True)
 class ReceivedRequest(RequestRecord):
-    """One request to the Twilio API, kept with its raw fields for assertions."""
+    """One request to the Twilio API, kept with its raw fields for assertions (a Content API request's
+    JSON body in ``json``)."""
 
     account_sid: str
     auth: AuthUsed
     form: dict[str, list[str]]
     query: dict[str, list[str]]
     message_sid: str | None = None
+    json: Any = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -133,6 +184,21 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
         self._media: dict[str, MediaRecord] = {}
         self._cdn_links: dict[str, tuple[str, float]] = {}  # token → (media SID, expiry)
         self._media_fetches: deque[MediaFetch] = deque(maxlen=config.max_records)
+        self.clock_offset = 0.0
+        self.content_review: ContentReview = config.content_review
+        self._contents: dict[str, ContentRecord] = {}
+        self._deleted_contents: set[str] = set()
+
+    # -- the clock ------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The time as the emulator sees it (``advance_clock`` moves it forward)."""
+        return utcnow() + timedelta(seconds=self.clock_offset)
+
+    def advance_clock(self, seconds: float) -> datetime:
+        """Move the emulator's clock forward: approvals come due."""
+        self.clock_offset += seconds
+        return self.now()
 
     # -- what was received and sent -------------------------------------------------------------
 
@@ -156,6 +222,7 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
         auth: AuthUsed,
         form: dict[str, list[str]],
         query: dict[str, list[str]],
+        json: Any = None,
     ) -> ReceivedRequest:
         record = ReceivedRequest(
             id=self._next_request_id(),
@@ -166,6 +233,7 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
             auth=auth,
             form=form,
             query=query,
+            json=json,
         )
         return self._keep_request(record)
 
@@ -220,7 +288,85 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
         self._media_fetches.append(fetch)
         self.stats[f"media_fetches.{'cdn' if fetch.at_cdn else 'api'}.{fetch.http_status}"] += 1
 
+    # -- Content resources ----------------------------------------------------------------------
+
+    @property
+    def contents(self) -> dict[str, ContentRecord]:
+        return self._contents
+
+    def add_content(self, content: ContentRecord) -> None:
+        self._contents[content.sid] = content
+
+    def content_of(self, account_sid: str, sid: str) -> ContentRecord | None:
+        """The account's Content resource ``sid`` (another account's is not found)."""
+        content = self._contents.get(sid)
+        return content if content is not None and content.account_sid == account_sid else None
+
+    def delete_content(self, sid: str) -> None:
+        self._contents.pop(sid, None)
+        self._deleted_contents.add(sid)
+
+    def may_send_content(self, account_sid: str, sid: str) -> bool:
+        """Whether a message of the account may name Content resource ``sid``: not one deleted, nor
+        another account's. A SID the emulator never made is taken as made in Twilio's console."""
+        content = self._contents.get(sid)
+        if content is not None:
+            return content.account_sid == account_sid
+        return sid not in self._deleted_contents
+
+    def submit_for_approval(self, content: ContentRecord, name: str, category: str) -> ApprovalRecord:
+        """Submit ``content`` for WhatsApp's approval; the decision follows ``content_review``."""
+        review = self.content_review
+        now = self.now()
+        reason = ""
+        if review.reject_name_prefix and name.startswith(review.reject_name_prefix):
+            reason = review.rejection_reason
+        else:
+            text = " ".join(content_texts(content.types)).lower()
+            word = next((w for w in review.rejected_words if w and w.lower() in text), None)
+            if word is not None:
+                reason = f"{review.rejection_reason}: it contains {word!r}"
+        content.approval = ApprovalRecord(
+            name=name,
+            category=category,
+            submitted_at=now,
+            decided_at=now + timedelta(seconds=review.approval_delay_seconds),
+            decision="rejected" if reason else "approved",
+            rejection_reason=reason,
+        )
+        content.date_updated = now
+        return content.approval
+
+    def set_approval_status(self, sid: str, status: str, rejection_reason: str = "") -> ApprovalRecord:
+        """Set a submitted Content resource's approval status by hand (WhatsApp pausing or disabling a
+        template, say). KeyError for an unknown SID; ValueError for an unknown status or a resource
+        never submitted."""
+        content = self._contents[sid]
+        if status not in APPROVAL_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(APPROVAL_STATUSES)}")
+        if content.approval is None:
+            raise ValueError(f"{sid} was never submitted for WhatsApp's approval")
+        content.approval.set_status = status
+        content.approval.rejection_reason = rejection_reason if status == "rejected" else ""
+        content.date_updated = self.now()
+        return content.approval
+
+    def set_content_review(self, review: ContentReview) -> None:
+        self.content_review = validated(review)
+
     # -- accounts -------------------------------------------------------------------------------
+
+    def account_of(self, authorization: str | None) -> tuple[AuthUsed, str]:
+        """Check HTTP Basic credentials of an API whose paths name no account (the Content API): the
+        account is the one whose SID, or one of whose API keys, the username is."""
+        username = ""
+        if authorization:
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                encoded = authorization.partition(" ")[2].strip()
+                username = base64.b64decode(encoded, validate=True).decode().partition(":")[0]
+        key = self.api_keys.get(username)
+        account_sid = key.account_sid if key is not None else username
+        return self.authenticate(authorization, account_sid), account_sid
 
     def authenticate(self, authorization: str | None, account_sid: str) -> AuthUsed:
         """Check HTTP Basic credentials for ``account_sid``: its auth token, or one of its API keys."""
@@ -268,6 +414,17 @@ class EmulatorState(EmulatorStateBase[Faults, ReceivedRequest, Delivery]):
 
     def new_sid(self, prefix: str) -> str:
         return prefix + uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
+
+
+def content_texts(value: object) -> list[str]:
+    """Every text inside a Content resource's types (what WhatsApp's review reads)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in content_texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in content_texts(item)]
+    return []
 
 
 def _same(expected: str, given: str) -> bool:

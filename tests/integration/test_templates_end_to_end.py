@@ -1,259 +1,268 @@
-"""The template catalogue over real HTTP, on the composition root with the sandbox's templates, on SQLite
-and on PostgreSQL (as the application's role, row-level security in force): a template created, listed,
-read and previewed; the catalogue exported, edited, planned and applied round trip; deleted. Who may do
-what, and problems that name each field. With a Meta account (its provider's catalogue a fake): the
-periodic sync and a status webhook change the listing, tell the tenant's webhooks and the audit trail."""
+"""Templates across both providers for real: the gateway on PostgreSQL, a tenant with a Twilio number and
+a Meta number, the Twilio emulator's Content API and the Meta emulator's message templates over HTTP.
+
+A template created through the API goes to both providers and waits for their review; Meta's verdict
+comes by its signed webhook at once, Twilio's with a sync; each change is a ``template.status`` event
+and an audit entry. Sends by name are checked against the catalogue and go out in each provider's own
+form, a fallback goes when the window is closed, templates made in the providers' consoles appear after
+a sync, and a file of templates round-trips through export, plan and apply.
+"""
 
 from __future__ import annotations
 
-import copy
+import json
+import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
-from dependency_injector import providers
 
-from application.ports.templates import TemplateStatusUpdate
-from domain.administration.tenancy import ProviderName
-from domain.templates.catalogue import TemplateQuality, TemplateStatus
-from tests.support.gateways import DATABASES, PASSWORD, Gateway, database_of_its_own, running_gateway
-from tests.support.template_providers import FakeTemplateProviders
+from emulators import meta, twilio
+from tests.support.two_providers import CUSTOMER, META_NUMBER, TWILIO_NUMBER, World, two_provider_world
 
-ORDER_SHIPPED: dict[str, Any] = {
+# The Twilio SDK's own async client passes aiohttp's deprecated BasicAuth; that is the SDK's business.
+pytestmark = pytest.mark.filterwarnings("ignore:.*is deprecated.*:DeprecationWarning:twilio")
+
+REVIEW_SECONDS = 3600  # both emulators decide a review only when a test moves their clocks
+ORDER_SHIPPED = {
     "name": "order_shipped",
-    "language": "en_US",
+    "language": "en",
     "category": "utility",
     "body": "Hi {{1}}, your order {{2}} has shipped.",
-    "footer": "Reply STOP to opt out",
-    "buttons": [{"type": "url", "text": "Track", "url": "https://shop.example.com/t/{{3}}"}],
-    "examples": {"1": "Ana", "2": "A-1001", "3": "A-1001"},
-}
-WELCOME: dict[str, Any] = {
-    "name": "welcome",
-    "language": "en",
-    "category": "marketing",
-    "body": "Welcome, {{first_name}}!",
-    "examples": {"first_name": "Ana"},
+    "footer": "Thanks for shopping with us",
+    "examples": {"1": "Ana", "2": "A-1001"},
 }
 
 
-class Tenant:
-    def __init__(self, gateway: Gateway, admin: dict[str, str], agent: dict[str, str]) -> None:
-        self.gateway = gateway
-        self.admin = admin
-        self.agent = agent
+@pytest.fixture
+async def world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async with two_provider_world(
+        postgres_url,
+        tmp_path,
+        content_review=twilio.ContentReview(approval_delay_seconds=REVIEW_SECONDS),
+        template_review=meta.TemplateReview(review_seconds=REVIEW_SECONDS),
+        environment={"WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true", "TEMPLATE_SYNC_SECONDS": "0"},
+    ) as world:
+        yield world
 
 
-@pytest.fixture(params=DATABASES)
-async def acme(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Tenant]:
-    """A sandbox tenant (no provider accounts: its templates live in the sandbox) with an admin and an
-    agent."""
-    with database_of_its_own(request, request.param) as overrides:
-        async with running_gateway(tmp_path, overrides) as gateway:
-            root = await gateway.create_platform_admin()
-            tenant = (await gateway.call("POST", "/admin/tenants", root, {"name": "Acme"})).json()
-            await gateway.call(
-                "POST",
-                f"/admin/tenants/{tenant['id']}/users",
-                root,
-                {"username": "acme-admin", "password": PASSWORD, "role": "tenant_admin"},
-            )
-            admin = await gateway.bearer_of("acme-admin")
-            await gateway.call(
-                "POST", "/api/users", admin, {"username": "acme-agent", "password": PASSWORD, "role": "agent"}
-            )
-            yield Tenant(gateway, admin, await gateway.bearer_of("acme-agent"))
+def closed_port() -> int:
+    """A local port nothing listens on: tenant webhooks to it stay pending, for the test to read."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
-async def test_a_template_round_trip_from_creation_through_templates_as_code_to_deletion(
-    acme: Tenant,
-) -> None:
-    client, admin, agent = acme.gateway.client, acme.admin, acme.agent
-
-    created = await client.post("/api/templates", json=ORDER_SHIPPED, headers=admin)
-    assert created.status_code == 201, created.text
-    template = created.json()
-    assert created.headers["location"] == f"/api/templates/{template['id']}"
-    assert template["template"] == ORDER_SHIPPED
-    [listing] = template["listings"]
-    assert (listing["provider"], listing["account_id"], listing["status"]) == ("sandbox", None, "approved")
-    assert listing["provider_template_id"].startswith("sandbox-")
-
-    page = (await client.get("/api/templates", headers=agent)).json()
-    assert [item["id"] for item in page["items"]] == [template["id"]]
-    assert page["next_cursor"] is None
-    assert (await client.get("/api/templates?status=pending", headers=agent)).json()["items"] == []
-    fetched = await client.get(f"/api/templates/{template['id']}", headers=agent)
-    assert fetched.json() == template
-
-    preview = await client.post(
-        f"/api/templates/{template['id']}/preview",
-        json={"variables": {"1": "Ana", "2": "A-7", "3": "A-7"}},
-        headers=agent,
+async def events_endpoint(world: World) -> str:
+    endpoint = await world.api(
+        "POST",
+        "/api/webhooks",
+        {"url": f"http://127.0.0.1:{closed_port()}/hooks", "events": ["template.status"]},
+        expect=201,
     )
-    assert preview.status_code == 200, preview.text
-    assert preview.json() == {
-        "header": None,
-        "body": "Hi Ana, your order A-7 has shipped.",
-        "footer": "Reply STOP to opt out",
-        "buttons": ["Track (https://shop.example.com/t/A-7)"],
-        "text": "Hi Ana, your order A-7 has shipped.\n\nReply STOP to opt out",
+    endpoint_id: str = endpoint["id"]
+    return endpoint_id
+
+
+async def template_events(world: World, endpoint_id: str) -> list[dict[str, Any]]:
+    page = await world.api("GET", f"/api/webhooks/{endpoint_id}/deliveries")
+    return [item["payload"]["data"] for item in page["items"] if item["event_type"] == "template.status"]
+
+
+def listing(template: dict[str, Any], provider: str) -> dict[str, Any]:
+    (found,) = [item for item in template["listings"] if item["provider"] == provider]
+    return found
+
+
+async def send(world: World, expect: int | None = None, **body: Any) -> dict[str, Any]:
+    response = await world.http.post("/api/send", json={"to_number": CUSTOMER, **body}, headers=world.headers)
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    else:
+        assert response.status_code in (201, 202), response.text
+    sent: dict[str, Any] = response.json()
+    return sent
+
+
+async def test_a_template_is_reviewed_at_both_providers_then_sent_by_name_with_checked_variables(
+    world: World,
+) -> None:
+    endpoint_id = await events_endpoint(world)
+
+    created = await world.api("POST", "/api/templates", ORDER_SHIPPED, expect=201)
+
+    assert {item["provider"]: item["status"] for item in created["listings"]} == {
+        "twilio": "pending",
+        "meta": "pending",
     }
+    content_sid = listing(created, "twilio")["provider_template_id"]
+    meta_template_id = listing(created, "meta")["provider_template_id"]
+    assert content_sid in world.twilio.state.contents
+    assert meta_template_id in world.meta.state.templates
+    shipped = {"name": "order_shipped", "language": "en", "variables": {"1": "Ana", "2": "A-42"}}
+    refused = await send(world, expect=422, from_number=META_NUMBER, template=shipped)
+    assert refused["type"].endswith("/template-not-approved")
 
-    exported = (await client.get("/api/templates/export", headers=agent)).json()
-    assert exported == {"templates": [ORDER_SHIPPED]}
-    edited = copy.deepcopy(exported)
-    edited["templates"][0]["body"] = "Hello {{1}}, order {{2}} is on its way."
-    edited["templates"].append(WELCOME)
-
-    plan = await client.post("/api/templates/plan", json=edited, headers=agent)
-    assert plan.status_code == 200, plan.text
-    assert [item["name"] for item in plan.json()["create"]] == ["welcome"]
-    assert [change["wanted"]["body"] for change in plan.json()["update"]] == [
-        "Hello {{1}}, order {{2}} is on its way."
-    ]
-    assert (plan.json()["delete"], plan.json()["empty"]) == ([], False)
-
-    applied = await client.post("/api/templates/apply", json=edited, headers=admin)
-    assert applied.status_code == 200, applied.text
-    assert applied.json()["plan"] == plan.json()
-    assert [(o["action"], o["name"], o["done"]) for o in applied.json()["outcomes"]] == [
-        ("create", "welcome", True),
-        ("update", "order_shipped", True),
-    ]
-    assert applied.json()["complete"] is True
-    assert (await client.get("/api/templates/export", headers=agent)).json() == edited
-    again = await client.post("/api/templates/apply", json=edited, headers=admin)
-    assert (again.json()["plan"]["empty"], again.json()["outcomes"]) == (True, [])
-
-    # The sandbox has no provider accounts to sync.
-    synced = await client.post("/api/templates/sync", headers=admin)
-    assert synced.status_code == 200, synced.text
-    assert synced.json() == {"accounts": []}
-
-    deleted = await client.delete(f"/api/templates/{template['id']}", headers=admin)
-    assert deleted.status_code == 204
-    assert (await client.get(f"/api/templates/{template['id']}", headers=agent)).status_code == 404
-    remaining = (await client.get("/api/templates", headers=agent)).json()["items"]
-    assert [item["template"]["name"] for item in remaining] == ["welcome"]
-
-
-async def test_agents_read_and_preview_but_only_admins_change_the_catalogue(acme: Tenant) -> None:
-    client, admin, agent = acme.gateway.client, acme.admin, acme.agent
-    template = (await client.post("/api/templates", json=ORDER_SHIPPED, headers=admin)).json()
-
-    refused = [
-        await client.post("/api/templates", json=WELCOME, headers=agent),
-        await client.delete(f"/api/templates/{template['id']}", headers=agent),
-        await client.post("/api/templates/sync", headers=agent),
-        await client.post("/api/templates/apply", json={"templates": []}, headers=agent),
-    ]
-
-    assert [response.status_code for response in refused] == [403, 403, 403, 403]
-    assert (await client.get(f"/api/templates/{template['id']}", headers=agent)).status_code == 200
-    duplicate = await client.post("/api/templates", json=ORDER_SHIPPED, headers=admin)
-    assert duplicate.status_code == 409
-
-
-async def test_problems_name_each_field_that_breaks_a_rule(acme: Tenant) -> None:
-    client, admin = acme.gateway.client, acme.admin
-
-    invalid = await client.post(
-        "/api/templates", json={**WELCOME, "name": "Welcome Back", "body": "Hi {{1}}"}, headers=admin
-    )
-    assert invalid.status_code == 422, invalid.text
-    problem = invalid.json()
-    assert problem["type"] == "/problems/invalid-template"
-    assert {"name", "body"} <= {error["field"] for error in problem["errors"]}
-
-    in_a_file = await client.post(
-        "/api/templates/plan",
-        json={"templates": [ORDER_SHIPPED, {**WELCOME, "body": "Welcome, {{first_name}}"}]},
-        headers=admin,
-    )
-    assert in_a_file.status_code == 422, in_a_file.text
-    assert [error["field"] for error in in_a_file.json()["errors"]] == ["templates[1].body"]
-
-    template = (await client.post("/api/templates", json=ORDER_SHIPPED, headers=admin)).json()
-    values = await client.post(
-        f"/api/templates/{template['id']}/preview", json={"variables": {"1": "Ana"}}, headers=admin
-    )
-    assert values.status_code == 422, values.text
-    assert values.json()["type"] == "/problems/invalid-template-values"
-    fields = {error["field"] for error in values.json()["errors"]}
-    assert fields
-    assert all(field.startswith("variables.") for field in fields)
-    assert "variables.2" in fields
-
-    unknown_field = await client.post("/api/templates", json={**WELCOME, "colour": "red"}, headers=admin)
-    assert unknown_field.status_code == 400
-
-
-META_ACCOUNT = {
-    "provider": "meta",
-    "label": "Acme's Meta",
-    "meta": {
-        "business_account_id": "102290129340398",
-        "access_token": "acme-meta-access-token",
-        "app_secret": "acme-meta-app-secret",
-        "verify_token": "acme-meta-verify-token",
-    },
-}
-
-
-async def test_the_periodic_sync_and_a_status_webhook_reach_the_catalogue_and_the_tenants_webhooks(
-    acme: Tenant,
-) -> None:
-    gateway, admin = acme.gateway, acme.admin
-    remote = FakeTemplateProviders()
-    gateway.container.template_providers.override(providers.Object(remote))
-    account = (await gateway.call("POST", "/api/provider-accounts", admin, META_ACCOUNT)).json()
-    endpoint = (
-        await gateway.call(
-            "POST", "/api/webhooks", admin, {"url": "http://127.0.0.1:9/acme", "events": ["template.status"]}
-        )
-    ).json()
-    template = (await gateway.call("POST", "/api/templates", admin, ORDER_SHIPPED)).json()
-    [listing] = template["listings"]
-    assert (listing["provider"], listing["account_id"], listing["status"]) == (
-        "meta",
-        account["id"],
+    # Meta decides and says so in a signed webhook: the catalogue has it at once, with no sync.
+    await world.meta.advance_clock(REVIEW_SECONDS)
+    await world.meta.state.settle()
+    after_meta = await world.api("GET", f"/api/templates/{created['id']}")
+    assert (listing(after_meta, "meta")["status"], listing(after_meta, "twilio")["status"]) == (
+        "approved",
         "pending",
     )
 
-    remote.decide(UUID(account["id"]), "order_shipped", TemplateStatus.REJECTED, reason="INVALID_FORMAT")
-    report = await gateway.container.sync_all_templates()()
+    # Twilio's verdict comes with a sync.
+    world.twilio.state.advance_clock(REVIEW_SECONDS)
+    synced = await world.api("POST", "/api/templates/sync")
+    assert {(item["provider"], item["reached"], item["changed"]) for item in synced["accounts"]} == {
+        ("twilio", True, 1),
+        ("meta", True, 0),
+    }
+    approved = await world.api("GET", f"/api/templates/{created['id']}")
+    assert {item["status"] for item in approved["listings"]} == {"approved"}
 
-    assert (report.tenants, report.unreachable_accounts, report.failed_tenants) == (1, 0, 0)
-    synced = (await gateway.call("GET", f"/api/templates/{template['id']}", admin)).json()
-    assert (synced["listings"][0]["status"], synced["listings"][0]["rejection_reason"]) == (
-        "rejected",
-        "INVALID_FORMAT",
+    events = await template_events(world, endpoint_id)
+    assert sorted((event["provider"], event["previous_status"], event["status"]) for event in events) == [
+        ("meta", "pending", "approved"),
+        ("twilio", "pending", "approved"),
+    ]
+    audit = await world.api("GET", "/api/audit")
+    assert len([entry for entry in audit["items"] if "template" in entry["action"]]) >= 3
+
+    # Sent by name from each number, each provider gets it in its own form.
+    by_meta = await send(world, from_number=META_NUMBER, template=shipped)
+    by_twilio = await send(world, from_number=TWILIO_NUMBER, template=shipped)
+    await world.meta.state.settle()
+    await world.twilio.state.settle()
+
+    rendered = "Hi Ana, your order A-42 has shipped.\n\nThanks for shopping with us"
+    assert by_meta["template"]["rendered"] == by_twilio["template"]["rendered"] == rendered
+    (at_meta,) = [m for m in world.meta.state.messages.values() if m.request.get("type") == "template"]
+    assert at_meta.request["template"] == {
+        "name": "order_shipped",
+        "language": {"code": "en"},
+        "components": [
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "A-42"}],
+            }
+        ],
+    }
+    (at_twilio,) = [m for m in world.twilio.state.messages.values() if m.content_sid is not None]
+    assert at_twilio.content_sid == content_sid
+    assert json.loads(at_twilio.content_variables or "{}") == {"1": "Ana", "2": "A-42"}
+
+    # Values that do not fit are refused naming the variable, and nothing is stored.
+    history_before = await world.api("GET", "/api/messages")
+    for variables, field in (
+        ({"1": "Ana"}, "template.variables.2"),
+        ({"1": "Ana", "2": "A", "3": "x"}, "template.variables.3"),
+    ):
+        problem = await send(
+            world, expect=422, from_number=META_NUMBER, template={**shipped, "variables": variables}
+        )
+        assert problem["type"].endswith("/invalid-template-values")
+        assert field in [error["field"] for error in problem["errors"]]
+    assert await world.api("GET", "/api/messages") == history_before
+
+    # The customer never wrote: a free-form message is refused, or its fallback template goes instead.
+    closed = await send(world, expect=422, from_number=META_NUMBER, body="Your order A-42 has shipped!")
+    assert closed["type"].endswith("/session-window-closed")
+    fallback = await send(
+        world, from_number=META_NUMBER, body="Your order A-42 has shipped!", fallback_template=shipped
+    )
+    assert (fallback["fallback_sent"], fallback["kind"], fallback["template"]["rendered"]) == (
+        True,
+        "template",
+        rendered,
     )
 
-    update = TemplateStatusUpdate(
-        provider=ProviderName.META,
-        business_account_id="102290129340398",
-        provider_template_id=listing["provider_template_id"],
-        name="order_shipped",
+
+async def test_a_rejection_keeps_its_reason_and_templates_made_in_the_consoles_appear_after_a_sync(
+    world: World,
+) -> None:
+    rejected = await world.api(
+        "POST",
+        "/api/templates",
+        {**ORDER_SHIPPED, "name": "reject_this_one", "category": "marketing"},
+        expect=201,
+    )
+    world.meta.console_template(
+        waba_id=world.business.waba_id,
+        name="summer_sale",
         language="en_US",
-        status=TemplateStatus.APPROVED,
-        reason=None,
-        quality=TemplateQuality.HIGH,
-        at=datetime.now(UTC) + timedelta(seconds=1),
+        category="MARKETING",
+        components=[{"type": "BODY", "text": "Our summer sale starts today."}],
     )
-    apply = gateway.container.apply_template_status_update()
-    assert await apply(update, frozenset({UUID(account["id"])})) is True
-    assert await apply(update, frozenset({UUID(account["id"])})) is False
+    console = await world.http.post(
+        f"{world.twilio.base_url}/_emulator/content",
+        json={
+            "account_sid": world.twilio_sid,
+            "friendly_name": "summer_sale",
+            "language": "en",
+            "types": {"twilio/text": {"body": "Our summer sale starts today."}},
+            "approval": {"name": "summer_sale", "category": "MARKETING", "status": "approved"},
+        },
+    )
+    assert console.status_code == 201, console.text
 
-    approved = (await gateway.call("GET", f"/api/templates/{template['id']}", admin)).json()["listings"][0]
-    assert (approved["status"], approved["quality"]) == ("approved", "high")
-    deliveries = (await gateway.call("GET", f"/api/webhooks/{endpoint['id']}/deliveries", admin)).json()
-    statuses = sorted(item["payload"]["data"]["status"] for item in deliveries["items"])
-    assert statuses == ["approved", "rejected"]
-    audit = (await gateway.call("GET", "/api/audit?action=template.status_changed", admin)).json()
-    assert {entry["actor"]["type"] for entry in audit["items"]} == {"system"}
-    assert len(audit["items"]) == 2
+    await world.meta.advance_clock(REVIEW_SECONDS)
+    await world.meta.state.settle()
+    world.twilio.state.advance_clock(REVIEW_SECONDS)
+    synced = await world.api("POST", "/api/templates/sync")
+
+    assert sum(item["added"] for item in synced["accounts"]) == 2
+    after = await world.api("GET", f"/api/templates/{rejected['id']}")
+    for provider in ("meta", "twilio"):
+        assert listing(after, provider)["status"] == "rejected"
+        assert listing(after, provider)["rejection_reason"]
+    page = await world.api("GET", "/api/templates?name=summer_sale")
+    assert {
+        (item["template"]["language"], item["listings"][0]["provider"], item["listings"][0]["status"])
+        for item in page["items"]
+    } == {("en_US", "meta", "approved"), ("en", "twilio", "approved")}
+    assert (await world.api("GET", "/api/templates?name=summer_sale"))["items"][0]["template"]["body"] == (
+        "Our summer sale starts today."
+    )
+
+
+async def test_templates_as_code_round_trip_through_export_plan_and_apply(world: World) -> None:
+    await world.api("POST", "/api/templates", ORDER_SHIPPED, expect=201)
+    exported = await world.api("GET", "/api/templates/export")
+    assert [template["name"] for template in exported["templates"]] == ["order_shipped"]
+
+    edited = json.loads(json.dumps(exported))
+    edited["templates"][0]["body"] = "Hello {{1}}, your order {{2}} is on its way."
+    edited["templates"].append(
+        {
+            "name": "delivery_window",
+            "language": "en",
+            "category": "utility",
+            "body": "Your delivery arrives between {{1}} and {{2}} today.",
+            "examples": {"1": "9am", "2": "11am"},
+        }
+    )
+
+    plan = await world.api("POST", "/api/templates/plan", edited)
+    assert ([t["name"] for t in plan["create"]], [c["wanted"]["name"] for c in plan["update"]]) == (
+        ["delivery_window"],
+        ["order_shipped"],
+    )
+    assert (plan["delete"], plan["empty"]) == ([], False)
+
+    await world.api("POST", "/api/templates/apply", edited)
+    again = await world.api("POST", "/api/templates/plan", edited)
+    assert (again["empty"], again["unchanged"]) == (True, 2)
+    reapplied = await world.api("POST", "/api/templates/apply", edited)
+    assert reapplied["plan"]["empty"] is True
+
+    shipped = (await world.api("GET", "/api/templates?name=order_shipped"))["items"][0]
+    assert shipped["template"]["body"] == "Hello {{1}}, your order {{2}} is on its way."
+    meta_id = listing(shipped, "meta")["provider_template_id"]
+    assert "is on its way" in json.dumps(world.meta.state.templates[meta_id].components)
+    twilio_sid = listing(shipped, "twilio")["provider_template_id"]
+    assert twilio_sid in world.twilio.state.contents
+    assert len([c for c in world.twilio.state.contents.values() if c.friendly_name == "order_shipped"]) == 1

@@ -326,6 +326,7 @@ class FakeProviderAccountRepository:
                 account_id=account.id,
                 app_secret=account.credentials.app_secret,
                 verify_token=account.credentials.verify_token,
+                business_account_id=account.credentials.business_account_id,
             )
             for account in self._accounts.values()
             if isinstance(account.credentials, MetaCredentials)

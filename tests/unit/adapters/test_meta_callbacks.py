@@ -30,7 +30,7 @@ from application.ports.provider_callbacks import (
 )
 from application.ports.rate_limits import RateLimit
 from application.ports.tenancy import MetaNumber
-from domain.administration.tenancy import Sender
+from domain.administration.tenancy import ProviderName, Sender
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import FakeMetrics, FakeRateLimiter, FakeUnitOfWork, FixedClock, TenantAccount
@@ -469,3 +469,41 @@ async def test_a_verify_token_set_a_moment_ago_is_checked_against_the_database(
     assert await answer(handshake(NEW_VERIFY_TOKEN, "2")) == "2"
     assert uow.provider_accounts.meta_app_loads == 2
     assert limiter.hits == []
+
+
+# ------------------------------------------------------------------------------------------ templates
+
+
+def template_status_change(template_id: str, event: str = "APPROVED") -> dict[str, object]:
+    return {
+        "field": "message_template_status_update",
+        "value": {
+            "event": event,
+            "message_template_id": template_id,
+            "message_template_name": "order_update",
+            "message_template_language": "en_US",
+            "reason": "NONE",
+        },
+    }
+
+
+async def test_template_updates_may_change_only_templates_of_the_business_account_whose_app_signed(
+    uow: FakeUnitOfWork, apps: MetaApps, on_meta_accounts: None, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    deliveries = MetaDeliveries(apps=apps)
+    # Globex's own app signs an update under Acme's business account, and one under its own.
+    body = delivery(
+        entry(ACME_WABA, template_status_change("1001")),
+        entry(GLOBEX_WABA, template_status_change("1002", "REJECTED")),
+    )
+    screened = await deliveries.screen(posted(body, OWN_APP_SECRET))
+    async with uow:
+        await screened.authenticate(uow)
+
+    parts = {part.business_account_id: part for part in screened.template_parts()}
+
+    globex_meta = await uow.provider_accounts.first_of(globex.tenant.id, ProviderName.META)
+    assert globex_meta is not None
+    assert [update.provider_template_id for update in parts[GLOBEX_WABA].updates] == ["1002"]
+    assert await parts[GLOBEX_WABA].proven_accounts(uow) == {globex_meta.id}
+    assert await parts[ACME_WABA].proven_accounts(uow) == frozenset()

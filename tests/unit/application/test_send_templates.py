@@ -284,3 +284,24 @@ async def test_a_template_needs_no_fallback(send_message: SendMessage, acme: Ten
 
     with pytest.raises(InvalidInput, match="a fallback is for free-form messages"):
         await send_message(command)
+
+
+async def test_through_twilio_a_media_header_shows_the_media_of_its_content_resource(
+    send_message: SendMessage, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await uow.tenants.update(replace(acme.tenant, provider=ProviderName.TWILIO))
+    account = await set_twilio_credentials(uow, acme.tenant.id, TwilioCredentials("AC" + "1" * 32, "token"))
+    await catalogue_template(
+        uow, acme.tenant.id, INVOICE_READY, clock.now(), account_id=account.id, provider=ProviderName.TWILIO
+    )
+    header = HeaderMedia(url="https://example.com/files/A-42.pdf", filename="A-42.pdf")
+
+    with pytest.raises(InvalidTemplateValues, match="leave header_media out"):
+        await send_message(
+            template_send(acme, "invoice_ready", "en", {"customer": "Ana"}, template_header_media=header)
+        )
+    result = await send_message(template_send(acme, "invoice_ready", "en", {"customer": "Ana"}))
+
+    template = result.message.content.template
+    assert template is not None
+    assert (template.content_sid is not None, template.header_media) == (True, None)
