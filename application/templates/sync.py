@@ -35,7 +35,7 @@ from application.templates.catalogue import account_name, listing_of
 from application.tenant_webhooks.events import event_body
 from domain.administration.audit import SYSTEM_ACTOR, AuditAction, TargetKind
 from domain.administration.tenancy import ProviderAccount, ProviderName
-from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
+from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateQuality, TemplateStatus
 from domain.tenant_webhooks.model import WebhookEventType
 
 logger = logging.getLogger(__name__)
@@ -207,10 +207,15 @@ class SyncTemplates:
                 counts.touched[template_id] = catalogue[template_id]
                 counts.added += 1
                 continue
+            # A reason goes with a rejection only; "unknown" quality is no rating yet, as None is.
+            reason = remote.rejection_reason if remote.status is TemplateStatus.REJECTED else None
+            quality = remote.quality if remote.quality is not None else listing.quality
+            if listing.quality is None and quality is TemplateQuality.UNKNOWN:
+                quality = None
             updated = replace(
-                listing.with_status(remote.status, remote.rejection_reason, now),
+                listing.with_status(remote.status, reason, now),
                 provider_template_id=remote.provider_template_id,
-                quality=remote.quality if remote.quality is not None else listing.quality,
+                quality=quality,
             )
             if updated == listing:
                 continue

@@ -400,3 +400,24 @@ async def test_a_webhook_proven_for_another_account_changes_nothing(
 
     assert await ApplyTemplateStatusUpdate(uow, clock)(update, frozenset({uuid4()})) is False
     assert await uow.templates.get(acme.tenant.id, template.id) == template
+
+
+async def test_an_unrated_quality_and_a_reason_without_a_rejection_are_no_change(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    sync: SyncTemplates,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    await subscribe(uow, clock, acme)
+    template = await created(uow, providers, clock, acme)
+    providers.decide(
+        meta.id, "order_shipped", TemplateStatus.PENDING, reason="NONE", quality=TemplateQuality.UNKNOWN
+    )
+
+    [account] = (await sync(admin_of(acme))).accounts
+
+    assert account.changed == 0
+    assert await uow.templates.get(acme.tenant.id, template.id) == template
+    assert status_events(uow) == []
