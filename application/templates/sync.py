@@ -311,8 +311,10 @@ class ApplyTemplateStatusUpdate:
                 return False
             updated = listing
             if update.status is not None and update.at >= listing.status_changed_at:
-                updated = updated.with_status(update.status, update.reason, update.at)
-            if update.quality is not None and update.quality is not updated.quality:
+                reason = update.reason if update.status is TemplateStatus.REJECTED else None
+                updated = updated.with_status(update.status, reason, update.at)
+            unrated = update.quality is TemplateQuality.UNKNOWN and updated.quality is None
+            if update.quality is not None and update.quality is not updated.quality and not unrated:
                 updated = replace(updated, quality=update.quality)
             if updated == listing:
                 return False
