@@ -2,7 +2,8 @@
 
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
-``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``. The tag keeps one kind from being
+``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``; a template cursor is ``["tp", name,
+language]``. The tag keeps one kind from being
 accepted where another is expected.
 """
 
@@ -29,6 +30,8 @@ _CONVERSATION_TAG = "c"
 _DELIVERY_TAG = "d"
 _AUDIT_TAG = "a"
 _TENANT_TAG = "t"
+MAX_TEMPLATE_CURSOR_LENGTH = 1000
+_TEMPLATE_TAG = "tp"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -90,6 +93,19 @@ def decode_tenant_cursor(cursor: str) -> str:
     if tag != _TENANT_TAG or "\x00" in name:
         raise InvalidCursor(_REFUSED)
     return name
+
+
+def encode_template_cursor(key: tuple[str, str]) -> str:
+    return _encode([_TEMPLATE_TAG, *key])
+
+
+def decode_template_cursor(cursor: str) -> tuple[str, str]:
+    """The name and language of the last template of the page before (templates are listed by them)."""
+    # A template's name runs to 512 characters: its cursor may be longer than the others.
+    tag, name, language = _decode(cursor, length=3, max_length=MAX_TEMPLATE_CURSOR_LENGTH)
+    if tag != _TEMPLATE_TAG or "\x00" in name or "\x00" in language:
+        raise InvalidCursor(_REFUSED)
+    return name, language
 
 
 def _encode(parts: list[str]) -> str:

@@ -1,5 +1,5 @@
-"""Background work of a process: the dispatcher, the webhook worker, the media worker and
-housekeeping, started and stopped together."""
+"""Background work of a process: the dispatcher, the webhook worker, the media worker, housekeeping
+and the template sync, started and stopped together."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ HOUSEKEEPING_INTERVAL_SECONDS = 600.0
 
 @contextlib.asynccontextmanager
 async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
-    """Run the dispatcher, the webhook worker, the media worker and housekeeping until the block ends
-    (or the yielded event is set)."""
+    """Run the dispatcher, the webhook worker, the media worker, housekeeping and (unless
+    TEMPLATE_SYNC_SECONDS is 0) the template sync until the block ends (or the yielded event is set)."""
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(container.dispatcher().run(stop), name="dispatcher"),
@@ -27,6 +27,13 @@ async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
         asyncio.create_task(container.media_downloader().run(stop), name="media worker"),
         asyncio.create_task(housekeeping(container, stop), name="housekeeping"),
     ]
+    sync_seconds = container.settings().template_sync_seconds
+    if sync_seconds > 0:
+        tasks.append(
+            asyncio.create_task(
+                template_sync(container, stop, interval_seconds=sync_seconds), name="template sync"
+            )
+        )
     try:
         yield stop
     finally:
@@ -90,3 +97,32 @@ async def _purge(what: str, use_case: Callable[[], _PurgeUseCase]) -> None:
     else:
         if purged:
             logger.info("purged %d %s", purged, what)
+
+
+async def template_sync(container: Container, stop: asyncio.Event, *, interval_seconds: float) -> None:
+    """Sync every tenant's templates with its provider accounts each interval until ``stop`` is set (the
+    first round one interval after the start: a restart does not call every provider at once). A round
+    that fails is logged and the next one runs; a provider that cannot be reached is reported by the
+    round and its accounts are left as they are."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_seconds)
+        if stop.is_set():
+            return
+        try:
+            report = await container.sync_all_templates()()
+        except StorageUnavailable:
+            logger.warning("template sync: database unavailable, tried again next round")
+        except TransactionConflict:
+            logger.info("template sync conflicted with a concurrent transaction, tried again next round")
+        except Exception:
+            logger.exception("template sync failed, tried again next round")
+        else:
+            if report.unreachable_accounts or report.failed_tenants:
+                logger.warning(
+                    "template sync: %d tenant(s) synced, %d provider account(s) unreachable, %d tenant(s) "
+                    "failed",
+                    report.tenants,
+                    report.unreachable_accounts,
+                    report.failed_tenants,
+                )

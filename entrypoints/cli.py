@@ -19,13 +19,17 @@ from application.errors import ApplicationError
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials, User
 from domain.errors import DomainError
 from domain.identity.credentials import PLATFORM_TENANT_NAME
+from domain.templates.errors import InvalidTemplate
 from entrypoints.logging_setup import configure_logging
 from entrypoints.settings import ConfigurationError, Settings, load_settings
 
 if TYPE_CHECKING:
     # Imported where used: every process `serve --workers N` spawns runs this module first, and its
     # supervisor's health check waits for it; the container (every adapter and driver) comes after.
+    from application.templates.as_code import AppliedPlan
+    from domain.templates.plan import TemplatePlan
     from entrypoints.container import Container
+    from entrypoints.http.templates.schemas import TemplatesFile
 
 T = TypeVar("T")
 
@@ -255,6 +259,107 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> None:
     print(json.dumps({"id": str(user.id), "username": user.username, "role": user.role.value}))
 
 
+def _templates_file(path: str) -> TemplatesFile:
+    """The templates document at ``path`` (``-``: stdin), as ``GET /api/templates/export`` writes it."""
+    import msgspec
+
+    from entrypoints.http.templates.schemas import decode_file
+
+    try:
+        content = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        raise CommandError(f"cannot read {path}: {error.strerror}") from error
+    try:
+        return decode_file(content)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise CommandError(f"{path} is not a templates document: {error}") from error
+
+
+def _template_problems(error: InvalidTemplate) -> CommandError:
+    return CommandError(
+        "the file's templates break WhatsApp's rules:\n"
+        + "\n".join(f"  {problem.field}: {problem.message}" for problem in error.problems)
+    )
+
+
+def cmd_templates_export(args: argparse.Namespace, settings: Settings) -> None:
+    from application.authorization import OPERATOR
+    from entrypoints.http.templates.schemas import encode_document
+
+    async def export(container: Container) -> bytes:
+        tenant = await container.resolve_tenant()(OPERATOR, args.tenant)
+        return encode_document(await container.export_templates()(OPERATOR, tenant.id))
+
+    document = _run(settings, export)
+    if args.file == "-":
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        Path(args.file).write_bytes(document)
+        print(f"wrote {args.file}", file=sys.stderr)
+
+
+def _print_plan(plan: TemplatePlan) -> None:
+    for definition in plan.create:
+        print(f"+ create {definition.label}")
+    for change in plan.update:
+        print(f"~ update {change.wanted.label}")
+    for definition in plan.delete:
+        print(f"- delete {definition.label}")
+    print(
+        f"{len(plan.create)} to create, {len(plan.update)} to update, {len(plan.delete)} to delete, "
+        f"{plan.unchanged} unchanged"
+    )
+
+
+def cmd_templates_plan(args: argparse.Namespace, settings: Settings) -> None:
+    from application.authorization import OPERATOR
+
+    file = _templates_file(args.file)
+    delete_missing = file.delete_missing and not args.keep_missing
+
+    async def plan(container: Container) -> TemplatePlan:
+        tenant = await container.resolve_tenant()(OPERATOR, args.tenant)
+        return await container.plan_templates()(
+            OPERATOR, tenant.id, file.definitions(), delete_missing=delete_missing
+        )
+
+    try:
+        _print_plan(_run(settings, plan))
+    except InvalidTemplate as error:
+        raise _template_problems(error) from error
+
+
+def cmd_templates_apply(args: argparse.Namespace, settings: Settings) -> None:
+    from application.authorization import OPERATOR
+    from entrypoints.http.templates.schemas import account_choices
+
+    file = _templates_file(args.file)
+    delete_missing = file.delete_missing and not args.keep_missing
+
+    async def apply(container: Container) -> AppliedPlan:
+        tenant = await container.resolve_tenant()(OPERATOR, args.tenant)
+        return await container.apply_templates()(
+            OPERATOR,
+            tenant.id,
+            file.definitions(),
+            delete_missing=delete_missing,
+            accounts=account_choices(file.accounts),
+        )
+
+    try:
+        applied = _run(settings, apply)
+    except InvalidTemplate as error:
+        raise _template_problems(error) from error
+    for outcome in applied.outcomes:
+        result = "done" if outcome.done else f"FAILED: {outcome.error}"
+        print(f"{outcome.action.value} {outcome.name} ({outcome.language}): {result}")
+    if applied.plan.is_empty:
+        print("nothing to change")
+    if not applied.complete:
+        raise CommandError("some templates were not applied (see above); apply again once fixed")
+
+
 def _openapi_schema(settings: Settings) -> dict[str, Any]:
     """The schema of the app these settings make, whether or not it serves its documentation."""
     import msgspec
@@ -391,6 +496,31 @@ def _add_emulator_commands(commands: argparse._SubParsersAction[argparse.Argumen
         emulator.set_defaults(handler=cmd_meta_emulator)
 
 
+def _add_templates_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    templates = commands.add_parser(
+        "templates", help="a tenant's message templates as code (see docs/templates.md)"
+    ).add_subparsers(dest="templates_command", required=True)
+    export = templates.add_parser("export", help="write the tenant's templates as a JSON document")
+    export.add_argument("--tenant", required=True, help="the tenant's name")
+    export.add_argument("--file", "-f", default="-", help="file to write, - for stdout")
+    export.set_defaults(handler=cmd_templates_export)
+    for name, handler, what in (
+        ("plan", cmd_templates_plan, "say what applying a templates document would change"),
+        ("apply", cmd_templates_apply, "make the tenant's templates what a templates document says"),
+    ):
+        command = templates.add_parser(name, help=what)
+        command.add_argument("--tenant", required=True, help="the tenant's name")
+        command.add_argument(
+            "--file", "-f", default="-", help="the document (as export writes it), - for stdin"
+        )
+        command.add_argument(
+            "--keep-missing",
+            action="store_true",
+            help="keep the tenant's templates the document leaves out (default: delete them)",
+        )
+        command.set_defaults(handler=handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wa-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -491,6 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create_user.set_defaults(handler=cmd_user_create)
+
+    _add_templates_commands(commands)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI schema")
     openapi.add_argument("--output", "-o", default="-", help="file to write, - for stdout")

@@ -23,10 +23,12 @@ from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_di
 from adapters.provider_router import ProviderRouter
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
 from adapters.sandbox.provider import SandboxMessagingProvider
+from adapters.sandbox.templates import SandboxTemplateProvider
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenService
 from adapters.security.secret_box import SecretBox, parse_keys
 from adapters.system_clock import SystemClock
+from adapters.template_provider_router import TemplateProviderRouter
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from adapters.twilio.callback_authentication import TwilioSigners
@@ -101,6 +103,20 @@ from application.ports.messages import StatusChange
 from application.ports.providers import StatusListener
 from application.ports.rate_limits import RateLimit
 from application.ports.unit_of_work import UnitOfWork
+from application.templates.as_code import (
+    ApplyTemplates,
+    ExportTemplates,
+    PlanTemplates,
+    ResolveTenant,
+)
+from application.templates.catalogue import (
+    CreateTemplate,
+    DeleteTemplate,
+    GetTemplate,
+    ListTemplates,
+    PreviewTemplate,
+)
+from application.templates.sync import ApplyTemplateStatusUpdate, SyncAllTemplates, SyncTemplates
 from application.tenant_webhooks.delivery import (
     DeliverWebhook,
     PurgeWebhookDeliveries,
@@ -549,6 +565,24 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(_media_worker_settings, settings),
     )
     open_media = providers.Factory(OpenMedia, read_unit_of_work, media_store)
+
+    # Message templates: the tenant's catalogue, kept at each provider account's own catalogue (the
+    # sandbox's for a tenant without accounts). A provider left out here is not enabled: its accounts'
+    # templates are refused as unavailable.
+    sandbox_templates = providers.Singleton(SandboxTemplateProvider)
+    template_providers = providers.Singleton(TemplateProviderRouter, sandbox_templates)
+    create_template = providers.Factory(CreateTemplate, unit_of_work, template_providers, clock)
+    list_templates = providers.Factory(ListTemplates, read_unit_of_work)
+    get_template = providers.Factory(GetTemplate, read_unit_of_work)
+    delete_template = providers.Factory(DeleteTemplate, unit_of_work, template_providers, clock)
+    preview_template = providers.Factory(PreviewTemplate, read_unit_of_work)
+    sync_templates = providers.Factory(SyncTemplates, unit_of_work, template_providers, clock)
+    sync_all_templates = providers.Factory(SyncAllTemplates, unit_of_work, sync_templates)
+    apply_template_status_update = providers.Factory(ApplyTemplateStatusUpdate, unit_of_work, clock)
+    export_templates = providers.Factory(ExportTemplates, read_unit_of_work)
+    plan_templates = providers.Factory(PlanTemplates, read_unit_of_work)
+    apply_templates = providers.Factory(ApplyTemplates, unit_of_work, template_providers, clock)
+    resolve_tenant = providers.Factory(ResolveTenant, unit_of_work)
 
 
 async def shutdown(container: Container) -> None:

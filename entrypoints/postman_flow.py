@@ -52,6 +52,8 @@ SAVED_VARIABLES: Mapping[str, str] = {
     "userAccessToken": "That agent's access token",
     "apiKeyId": "The API key the run creates (and revokes)",
     "endpointId": "The webhook endpoint the run creates (and deletes)",
+    "templateName": "The message template the run creates (and deletes)",
+    "templateId": "That template's id",
     "deliveryId": "A delivery to that endpoint",
     "adminAccessToken": "The platform admin's access token",
     "tenantName": "The tenant the platform admin creates",
@@ -346,6 +348,43 @@ FOLDERS: tuple[Folder, ...] = (
             Step("deleteWebhookEndpoint", path={"endpoint_id": "{{endpointId}}"}),
         ),
         tags=("webhook endpoints",),
+    ),
+    Folder(
+        "Templates",
+        "The tenant's message templates: the run creates one (in the sandbox, where it is approved at "
+        "once), previews it, exports the catalogue, plans and applies a document that changes nothing, "
+        "syncs, and deletes the template.",
+        steps=(
+            Step(
+                "createTemplate",
+                body={
+                    "name": "{{templateName}}",
+                    "language": "en",
+                    "category": "utility",
+                    "header": None,
+                    "body": "Your order has shipped. Reply if anything is wrong.",
+                    "footer": "Made by the Postman collection",
+                    "buttons": [],
+                    "examples": {},
+                    "accounts": ["sandbox"],
+                },
+                saves={"templateId": "body.id"},
+                before=(_set_random("templateName", '"postman_" + ' + _RUN_STAMP),),
+            ),
+            Step("listTemplates", query={"limit": "10"}),
+            Step("getTemplate", path={"template_id": "{{templateId}}"}),
+            Step(
+                "previewTemplate",
+                path={"template_id": "{{templateId}}"},
+                body={"variables": {}, "header_media_url": None},
+            ),
+            Step("exportTemplates"),
+            Step("planTemplates", body={"templates": [], "delete_missing": False, "accounts": None}),
+            Step("applyTemplates", body={"templates": [], "delete_missing": False, "accounts": None}),
+            Step("syncTemplates"),
+            Step("deleteTemplate", path={"template_id": "{{templateId}}"}),
+        ),
+        tags=("templates",),
     ),
     Folder(
         "Credentials",

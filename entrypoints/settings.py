@@ -133,6 +133,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # given up after this long, and a failing one is tried this many times in all (with backoff).
     media_download_timeout_seconds: float = 60.0
     media_download_attempts: int = 10
+    # How often every tenant's templates are brought in step with its provider accounts' catalogues
+    # (statuses, quality, templates made or deleted in a provider's console); 0: never by itself.
+    template_sync_seconds: float = 900.0
 
     @property
     def is_production(self) -> bool:
@@ -222,6 +225,8 @@ def _complete(settings: Settings) -> Settings:
             f"DISPATCH_LEASE_SECONDS ({settings.dispatch_lease_seconds:g}) must be at least twice "
             f"PROVIDER_TIMEOUT_SECONDS ({settings.provider_timeout_seconds:g})"
         )
+    if settings.template_sync_seconds < 0:
+        raise ConfigurationError("TEMPLATE_SYNC_SECONDS must be 0 (off) or positive")
     if settings.audit_retention_days < MIN_RETENTION.days:
         raise ConfigurationError(f"AUDIT_RETENTION_DAYS must be at least {MIN_RETENTION.days}")
     _check_media(settings)

@@ -117,3 +117,22 @@ class TemplateStatusUpdate:
     reason: str | None
     quality: TemplateQuality | None
     at: datetime
+
+
+class TemplateProviders(Protocol):
+    """Every provider's catalogue behind one port, chosen by the account a template is listed on: its
+    provider's for an account, the sandbox's for ``None`` (a tenant's built-in provider has no account).
+    Raises TemplateProviderRefused or TemplateProviderUnavailable (a provider not enabled here is
+    unavailable)."""
+
+    async def create(
+        self, account: ProviderAccount | None, definition: TemplateDefinition
+    ) -> RemoteTemplate: ...
+
+    async def update(
+        self, account: ProviderAccount | None, provider_template_id: str, definition: TemplateDefinition
+    ) -> RemoteTemplate: ...
+
+    async def delete(self, account: ProviderAccount | None, template: RemoteTemplate) -> None: ...
+
+    async def list(self, account: ProviderAccount | None) -> list[RemoteTemplate]: ...

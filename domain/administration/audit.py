@@ -52,6 +52,10 @@ class AuditAction(enum.StrEnum):
     TENANT_UPDATED = "tenant.updated"
     TENANT_SUSPENDED = "tenant.suspended"
     TENANT_REACTIVATED = "tenant.reactivated"
+    TEMPLATE_CREATED = "template.created"
+    TEMPLATE_UPDATED = "template.updated"
+    TEMPLATE_DELETED = "template.deleted"
+    TEMPLATE_STATUS_CHANGED = "template.status_changed"  # a provider approved, rejected, paused it …
 
 
 class ActorKind(enum.StrEnum):
@@ -59,6 +63,7 @@ class ActorKind(enum.StrEnum):
     API_KEY = "api_key"
     OPERATOR = "operator"  # the command line (or the demo set-up on first start)
     ANONYMOUS = "anonymous"  # nobody proven: a refused login
+    SYSTEM = "system"  # the gateway itself, on a provider's word (a template's status changed)
 
 
 class TargetKind(enum.StrEnum):
@@ -69,6 +74,7 @@ class TargetKind(enum.StrEnum):
     CREDENTIALS = "credentials"  # a tenant's Twilio credentials, before they were a provider account
     PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
+    TEMPLATE = "template"
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.
@@ -88,6 +94,11 @@ DETAIL_NAMES = frozenset(
         "changed",  # which fields of a tenant changed, comma-separated
         "overlap_seconds",
         "events",
+        "language",  # a template's
+        "account_id",  # the provider account a template is listed on
+        "status",  # a template's status at a provider account
+        "previous_status",
+        "quality",
     }
 )
 
@@ -105,6 +116,7 @@ class AuditActor:
 
 ANONYMOUS = AuditActor(kind=ActorKind.ANONYMOUS)
 OPERATOR_ACTOR = AuditActor(kind=ActorKind.OPERATOR)
+SYSTEM_ACTOR = AuditActor(kind=ActorKind.SYSTEM)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,9 @@ class WebhookEventType(enum.StrEnum):
     # One of the tenant's numbers stopped sending for a while: its provider account has a problem (a
     # revoked token, a restricted account) or the number hit WhatsApp's messaging limit.
     SENDER_PAUSED = "sender.paused"
+    # One of the tenant's templates changed status at a provider account: approved, rejected (with the
+    # provider's reason), paused or disabled for low quality.
+    TEMPLATE_STATUS = "template.status"
 
 
 class DeliveryState(enum.StrEnum):

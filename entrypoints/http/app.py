@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from application.errors import ApplicationError
+from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
 from domain.errors import DomainError
 from entrypoints.background import access_cache_listening, background_work
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
@@ -49,6 +50,7 @@ from entrypoints.http.problems import (
 )
 from entrypoints.http.rate_limits import document_rate_limits, limit_requests_per_address
 from entrypoints.http.security_headers import security_headers_on_every_response
+from entrypoints.http.templates.controller import TemplatesController
 from entrypoints.http.tenant_webhooks.controller import WebhookEndpointsController
 from entrypoints.http.wire_types import MOMENT_DECODERS, MomentSchemaPlugin
 
@@ -112,6 +114,7 @@ def create_app(container: Container) -> Litestar:
             TwilioCallbacksController,
             MetaCallbacksController,
             WebhookEndpointsController,
+            TemplatesController,
             MetricsController,
             AdminTenantsController,
             UsersController,
@@ -138,6 +141,9 @@ def create_app(container: Container) -> Litestar:
         exception_handlers={
             ApplicationError: application_error_handler,
             DomainError: application_error_handler,
+            # The template ports' errors are the providers' (not ApplicationError): the same table.
+            TemplateProviderRefused: application_error_handler,
+            TemplateProviderUnavailable: application_error_handler,
             HTTPException: http_exception_handler,
             UnicodeDecodeError: undecodable_request_handler,
             Exception: unexpected_error_handler,

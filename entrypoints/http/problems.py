@@ -43,7 +43,9 @@ from application.errors import (
     WebhookEndpointDisabled,
     WebhookUrlRefused,
 )
+from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
+from domain.templates.errors import InvalidTemplate, InvalidTemplateValues
 from domain.tenant_webhooks.model import InvalidWebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,10 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (TemplateNotFound, ProblemType(422, "unknown-template", "Template not in the catalogue")),
     (TemplateNotApproved, ProblemType(422, "template-not-approved", "Template not approved")),
     (ProviderRefused, ProblemType(422, "provider-refused", "Refused by the provider")),
+    (TemplateProviderRefused, ProblemType(422, "provider-refused", "Refused by the provider")),
+    (TemplateProviderUnavailable, ProblemType(502, "provider-unavailable", "Provider unavailable")),
+    (InvalidTemplate, ProblemType(422, "invalid-template", "Invalid template")),
+    (InvalidTemplateValues, ProblemType(422, "invalid-template-values", "Invalid template values")),
     (ProviderUnavailable, ProblemType(502, "provider-unavailable", "Provider unavailable")),
     (WebhookUrlRefused, ProblemType(422, "webhook-url-refused", "Webhook URL refused")),
     (InvalidWebhookEndpoint, ProblemType(422, "invalid-webhook-endpoint", "Invalid webhook endpoint")),
@@ -170,12 +176,17 @@ def application_error_handler(request: Request[Any, Any, Any], error: Exception)
     if isinstance(error, RateLimited):
         headers = rate_limit_headers(error)
         request.app.state.container.metrics().rate_limited(error.scope)
+    errors = None
+    if isinstance(error, InvalidTemplate | InvalidTemplateValues):
+        # Each field that breaks a rule, named as the client sent it (``templates[3].body``).
+        errors = [FieldError(field=problem.field, message=problem.message) for problem in error.problems]
     return problem_response(
         request,
         status=problem_type.status,
         slug=problem_type.slug,
         title=problem_type.title,
         detail=detail,
+        errors=errors,
         headers=headers,
     )
 
@@ -287,6 +298,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             "message the provider cannot send, …)"
         ),
         429: "Too many requests; see Retry-After",
+        502: "The provider did not answer; try again later",
         503: "A dependency (the database) is unavailable; retry later",
     }
     return {

@@ -147,6 +147,7 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "account_id": Scope.TENANT_ID,
     "delivery_id": Scope.TENANT_ID,
     "media_id": Scope.TENANT_ID,
+    "template_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
     "tenant_id": Scope.PLATFORM_ID,
 }
@@ -174,6 +175,17 @@ BODIES: dict[str, Any] = {
     "createWebhookEndpoint": {"url": "http://127.0.0.1:9/matrix", "events": ["message.received"]},
     "updateWebhookEndpoint": {"description": "taken over"},
     "rotateWebhookSecret": {"overlap_seconds": 0},
+    "createTemplate": {
+        "name": "matrix_template",
+        "language": "en",
+        "category": "utility",
+        "body": "Hello {{1}}, from the matrix.",
+        "examples": {"1": "Ana"},
+        "accounts": ["sandbox"],
+    },
+    "previewTemplate": {"variables": {"first_name": "Ana"}},
+    "planTemplates": {"templates": [], "delete_missing": False},
+    "applyTemplates": {"templates": [], "delete_missing": False},
     "changePassword": {"current_password": PASSWORD, "new_password": "a brand new password"},
     "adminCreateTenant": {"name": "Matrix Corp"},
     "adminUpdateTenant": {"name": "Taken Over"},
@@ -378,8 +390,8 @@ class TenantWorld:
 async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *, number: int) -> TenantWorld:
     """A tenant created by the platform admin, then filled by its own admin and agent: a second user,
     two senders, Twilio credentials, two API keys, a webhook endpoint, an outbound message, a failed
-    one, and a customer's inbound message with a photo (which gives a conversation, a webhook delivery
-    and a kept media file).
+    one, a customer's inbound message with a photo (which gives a conversation, a webhook delivery
+    and a kept media file), and a message template (in the sandbox).
 
     ``number`` (0-9) keeps phone numbers and account SIDs apart between tenants.
     """
@@ -472,6 +484,21 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
         "items"
     ]
     assert deliveries, "the inbound message should have produced a webhook delivery"
+    template = (
+        await gateway.call(
+            "POST",
+            "/api/templates",
+            admin,
+            {
+                "name": f"{slug}_welcome",
+                "language": "en",
+                "category": "marketing",
+                "body": f"Welcome to {name}, {{{{first_name}}}}!",
+                "examples": {"first_name": "Ana"},
+                "accounts": ["sandbox"],
+            },
+        )
+    ).json()
 
     return TenantWorld(
         name=name,
@@ -490,6 +517,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "inbound_message_id": inbound["id"],
             "delivery_id": deliveries[0]["id"],
             "media_id": photo["stored_media_id"],
+            "template_id": template["id"],
             "contact": contact,
             "tenant_id": tenant["id"],
         },
@@ -506,6 +534,8 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             failed["id"],
             deliveries[0]["id"],
             photo["stored_media_id"],
+            template["id"],
+            template["listings"][0]["provider_template_id"],
             contact,
             default_sender,
             second_sender,

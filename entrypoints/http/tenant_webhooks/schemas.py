@@ -29,6 +29,7 @@ EventName = Literal[
     "message.media_stored",
     "message.media_not_kept",
     "sender.paused",
+    "template.status",
 ]
 WebhookUrl = Annotated[
     Text,

@@ -263,6 +263,7 @@ PATH_EXAMPLES = {
             "endpoint_id",
             "account_id",
             "media_id",
+            "template_id",
         )
     },
 }
