@@ -19,6 +19,7 @@ from adapters.media_fetch_router import InboundMediaRouter
 from adapters.meta.callback_authentication import MetaApps
 from adapters.meta.callbacks import MetaDeliveries, MetaSubscriptionChecks
 from adapters.meta.provider import MetaMessagingProvider
+from adapters.meta.templates import MetaTemplateProvider
 from adapters.metrics.prometheus import PrometheusMetrics, clear_multiprocess_directory
 from adapters.provider_router import ProviderRouter
 from adapters.ratelimit.sliding_window import SlidingWindowRateLimiter
@@ -35,6 +36,7 @@ from adapters.twilio.callback_authentication import TwilioSigners
 from adapters.twilio.callbacks import TwilioInboundMessages, TwilioStatusCallbacks
 from adapters.twilio.media import TwilioMediaFetcher
 from adapters.twilio.provider import TwilioMessagingProvider
+from adapters.twilio.templates import TwilioTemplateProvider
 from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
 from application.administration.onboarding import (
     AddSender,
@@ -461,8 +463,16 @@ class Container(containers.DeclarativeContainer):
     meta_subscription_checks = providers.Factory(
         MetaSubscriptionChecks, failure_limit=meta_signature_failure_limit, apps=meta_apps
     )
+    # Meta's template status and quality webhooks come in the same deliveries as messages.
+    apply_template_status_update = providers.Factory(ApplyTemplateStatusUpdate, unit_of_work, clock)
     receive_meta_delivery = providers.Factory(
-        ReceiveProviderDelivery, unit_of_work, meta_deliveries, clock, metrics, limiter=rate_limiter
+        ReceiveProviderDelivery,
+        unit_of_work,
+        meta_deliveries,
+        clock,
+        metrics,
+        limiter=rate_limiter,
+        template_updates=apply_template_status_update,
     )
     answer_meta_subscription_check = providers.Factory(
         AnswerSubscriptionCheck, unit_of_work, meta_subscription_checks, limiter=rate_limiter
@@ -567,10 +577,21 @@ class Container(containers.DeclarativeContainer):
     open_media = providers.Factory(OpenMedia, read_unit_of_work, media_store)
 
     # Message templates: the tenant's catalogue, kept at each provider account's own catalogue (the
-    # sandbox's for a tenant without accounts). A provider left out here is not enabled: its accounts'
-    # templates are refused as unavailable.
+    # sandbox's for a tenant without accounts).
     sandbox_templates = providers.Singleton(SandboxTemplateProvider)
-    template_providers = providers.Singleton(TemplateProviderRouter, sandbox_templates)
+    twilio_templates = providers.Singleton(
+        TwilioTemplateProvider,
+        timeout_seconds=settings.provided.provider_timeout_seconds,
+        api_base_url=settings.provided.twilio_api_base_url,
+    )
+    meta_templates = providers.Singleton(
+        MetaTemplateProvider,
+        timeout_seconds=settings.provided.provider_timeout_seconds,
+        api_base_url=settings.provided.meta_graph_api_base_url,
+    )
+    template_providers = providers.Singleton(
+        TemplateProviderRouter, sandbox_templates, twilio=twilio_templates, meta=meta_templates
+    )
     create_template = providers.Factory(CreateTemplate, unit_of_work, template_providers, clock)
     list_templates = providers.Factory(ListTemplates, read_unit_of_work)
     get_template = providers.Factory(GetTemplate, read_unit_of_work)
@@ -578,7 +599,6 @@ class Container(containers.DeclarativeContainer):
     preview_template = providers.Factory(PreviewTemplate, read_unit_of_work)
     sync_templates = providers.Factory(SyncTemplates, unit_of_work, template_providers, clock)
     sync_all_templates = providers.Factory(SyncAllTemplates, unit_of_work, sync_templates)
-    apply_template_status_update = providers.Factory(ApplyTemplateStatusUpdate, unit_of_work, clock)
     export_templates = providers.Factory(ExportTemplates, read_unit_of_work)
     plan_templates = providers.Factory(PlanTemplates, read_unit_of_work)
     apply_templates = providers.Factory(ApplyTemplates, unit_of_work, template_providers, clock)
@@ -591,6 +611,8 @@ async def shutdown(container: Container) -> None:
     await container.sandbox_provider().aclose()
     await container.twilio_provider().aclose()
     await container.meta_provider().aclose()
+    await container.twilio_templates().aclose()
+    await container.meta_templates().aclose()
     await container.twilio_media_fetcher().aclose()
     await container.aiohttp_webhook_sender().aclose()
     if container.settings().media_store == "s3":

@@ -121,8 +121,8 @@ def said_by_columns(content: MessageContent) -> bool:
     """Whether a body, media URLs and a Content SID template are all there is to ``content`` (as for most
     messages), so a history page needs nothing more of it."""
     template = content.template
-    if template is not None and template.content_sid is None:
-        return False
+    if template is not None and (template.content_sid is None or template.name is not None):
+        return False  # a template by name: its name, layout and rendered text are in the document
     return all(
         getattr(content, part.name) == part.default
         for part in dataclasses.fields(MessageContent)

@@ -354,6 +354,10 @@ def _actions_problem(name: str, definition: dict[str, Any]) -> str | None:
     actions = definition.get("actions")
     if allowed is None:
         return None if actions is None else "this type has no actions"
+    if actions is None and name == "whatsapp/card":
+        # A card's actions are optional: a body and one more field (a footer, a header) make a card.
+        others = ("header_text", "media", "footer")
+        return None if any(definition.get(field) for field in others) else "a card has a body and more"
     if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_ACTIONS:
         return f"actions is a list of 1 to {MAX_ACTIONS} actions"
     typed = name != "twilio/quick-reply"
