@@ -297,6 +297,7 @@ def _style_problems(first_seen: dict[str, str]) -> list[FieldProblem]:
 
 
 def _example_problems(definition: TemplateDefinition) -> list[FieldProblem]:
+    variables = set(definition.variables)  # worked out once: each use reads every text again
     names = [name for name in definition.variables if _well_formed(name)]
     given = Counter(name for name, _ in definition.examples)
     problems = [
@@ -310,7 +311,7 @@ def _example_problems(definition: TemplateDefinition) -> list[FieldProblem]:
         if name in reported:
             continue
         reported.add(name)
-        if name not in definition.variables:
+        if name not in variables:
             problems.append(FieldProblem(where, "is not a variable of this template"))
             continue
         if given[name] > 1:

@@ -673,3 +673,13 @@ def test_a_nul_character_is_refused_wherever_it_is() -> None:
         FieldProblem("body", "holds a NUL character"),
         FieldProblem("footer", "holds a NUL character"),
     ]
+
+
+def test_a_long_run_of_spaces_after_an_unclosed_brace_is_read_as_text() -> None:
+    # A backtracking pattern took minutes over such a text (cubic in its length); any client may send one.
+    body = "Hi {{" + " " * 4090 + "x"
+    definition = TemplateDefinition(
+        name="spaces", language="en", category=TemplateCategory.UTILITY, body=body
+    )
+
+    assert {problem.field for problem in definition_problems(definition)} == {"body"}
