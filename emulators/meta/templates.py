@@ -22,7 +22,7 @@ from emulators.meta.errors import MetaError
 
 NAME = re.compile(r"[a-z0-9_]{1,512}")
 LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
-VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+VARIABLE = re.compile(r"\{\{\s*+((?:[^{}\s]++|\s++(?=[^{}\s]))*+)\s*+\}\}")  # linear in the text
 NAMED_VARIABLE = re.compile(r"[a-z][a-z0-9_]*")
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 PARAMETER_FORMATS = ("POSITIONAL", "NAMED")

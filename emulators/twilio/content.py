@@ -36,7 +36,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
-VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+VARIABLE = re.compile(r"\{\{\s*+((?:[^{}\s]++|\s++(?=[^{}\s]))*+)\s*+\}\}")  # linear in the text
 MAX_BODY = 1024
 MAX_ACTIONS = 10
 
