@@ -172,17 +172,11 @@ class SyncTemplates:
         catalogue = {
             template.id: template for template in await self._uow.templates.list_all(account.tenant_id)
         }
-        by_remote_id = {
-            listing.provider_template_id: template_id
-            for template_id, template in catalogue.items()
-            if (listing := template.listing_for(account.id)) is not None
-        }
-        by_key = {template.definition.key: template_id for template_id, template in catalogue.items()}
-        seen: set[UUID] = set()
+        matching = _Matching(account, catalogue, remotes)
         for remote in remotes:
-            template_id = by_remote_id.get(remote.provider_template_id) or by_key.get(
-                (remote.name, remote.language)
-            )
+            template_id = matching.template_of(remote)
+            if template_id is _LEFT_OUT:
+                continue
             if template_id is None:
                 if remote.definition is None:
                     continue  # a shape the gateway cannot read: it stays out of the catalogue
@@ -195,37 +189,12 @@ class SyncTemplates:
                 )
                 await self._uow.templates.add(template)
                 catalogue[template.id] = template
-                by_key[template.definition.key] = template.id
-                seen.add(template.id)
+                matching.added(template)
                 counts.added += 1
                 continue
-            seen.add(template_id)
-            template = catalogue[template_id]
-            listing = template.listing_for(account.id)
-            if listing is None:
-                catalogue[template_id] = template.with_listing(listing_of(account, remote, now), now)
-                counts.touched[template_id] = catalogue[template_id]
-                counts.added += 1
-                continue
-            # A reason goes with a rejection only; "unknown" quality is no rating yet, as None is.
-            reason = remote.rejection_reason if remote.status is TemplateStatus.REJECTED else None
-            quality = remote.quality if remote.quality is not None else listing.quality
-            if listing.quality is None and quality is TemplateQuality.UNKNOWN:
-                quality = None
-            updated = replace(
-                listing.with_status(remote.status, reason, now),
-                provider_template_id=remote.provider_template_id,
-                quality=quality,
-            )
-            if updated == listing:
-                continue
-            catalogue[template_id] = template.with_listing(updated, now)
-            counts.touched[template_id] = catalogue[template_id]
-            counts.changed += 1
-            if updated.status is not listing.status or updated.rejection_reason != listing.rejection_reason:
-                await record_status_change(self._uow, catalogue[template_id], updated, listing.status, now)
+            await self._update_listing(catalogue, template_id, account, remote, now, counts)
         for template_id, template in list(catalogue.items()):
-            if template_id in seen or template.listing_for(account.id) is None:
+            if template_id in matching.seen or template.listing_for(account.id) is None:
                 continue
             counts.removed += 1  # deleted at the provider (in its console, say)
             remaining = template.without_listing(account.id, now)
@@ -237,6 +206,121 @@ class SyncTemplates:
         for template in counts.touched.values():
             await self._uow.templates.update(template)
         return counts
+
+    async def _update_listing(
+        self,
+        catalogue: dict[UUID, CatalogueTemplate],
+        template_id: UUID,
+        account: ProviderAccount,
+        remote: RemoteTemplate,
+        now: datetime,
+        counts: _Counts,
+    ) -> None:
+        template = catalogue[template_id]
+        listing = template.listing_for(account.id)
+        if listing is None:
+            catalogue[template_id] = template.with_listing(listing_of(account, remote, now), now)
+            counts.touched[template_id] = catalogue[template_id]
+            counts.added += 1
+            return
+        # A reason goes with a rejection only; "unknown" quality is no rating yet, as None is.
+        reason = remote.rejection_reason if remote.status is TemplateStatus.REJECTED else None
+        quality = remote.quality if remote.quality is not None else listing.quality
+        if listing.quality is None and quality is TemplateQuality.UNKNOWN:
+            quality = None
+        updated = replace(
+            listing.with_status(remote.status, reason, now),
+            provider_template_id=remote.provider_template_id,
+            quality=quality,
+        )
+        if updated == listing:
+            return
+        catalogue[template_id] = template.with_listing(updated, now)
+        counts.touched[template_id] = catalogue[template_id]
+        counts.changed += 1
+        if updated.status is not listing.status or updated.rejection_reason != listing.rejection_reason:
+            await record_status_change(self._uow, catalogue[template_id], updated, listing.status, now)
+
+
+_LEFT_OUT = UUID(int=0)  # a provider's template the sync leaves out of the catalogue
+
+
+class _Matching:
+    """Which catalogue template each of an account's templates at its provider is: the one listing it by
+    the provider's id; else the one of its name and language, when it may join it (``_may_join``); else
+    none (a template made in the provider's console: it joins the catalogue). A template this tenant
+    lists on another of its accounts (two accounts of one WhatsApp Business Account or one Twilio
+    account) is left out: a provider's template is listed once."""
+
+    def __init__(
+        self,
+        account: ProviderAccount,
+        catalogue: dict[UUID, CatalogueTemplate],
+        remotes: list[RemoteTemplate],
+    ) -> None:
+        self._account = account
+        self._catalogue = catalogue
+        self._by_remote_id = {
+            listing.provider_template_id: template_id
+            for template_id, template in catalogue.items()
+            if (listing := template.listing_for(account.id)) is not None
+        }
+        self._listed_elsewhere = {
+            listing.provider_template_id
+            for template in catalogue.values()
+            for listing in template.listings
+            if listing.account_id != account.id and listing.provider is account.provider
+        }
+        self._remote_ids = {remote.provider_template_id for remote in remotes}
+        self._by_key = {template.definition.key: template_id for template_id, template in catalogue.items()}
+        self.seen: set[UUID] = set()
+
+    def template_of(self, remote: RemoteTemplate) -> UUID | None:
+        if remote.provider_template_id in self._listed_elsewhere:
+            return _LEFT_OUT
+        template_id = self._by_remote_id.get(remote.provider_template_id)
+        if template_id is None:
+            template_id = self._by_key.get((remote.name, remote.language))
+            if template_id is not None and not _may_join(
+                self._catalogue[template_id], self._account, remote, self._remote_ids, self.seen
+            ):
+                logger.warning(
+                    "template sync: %s has %s (%s) as %s, not the catalogue's template of that name: "
+                    "left out",
+                    account_name(self._account),
+                    remote.name[:80],
+                    remote.language[:16],
+                    remote.provider_template_id[:80],
+                )
+                return _LEFT_OUT
+        if template_id is not None:
+            self.seen.add(template_id)
+        return template_id
+
+    def added(self, template: CatalogueTemplate) -> None:
+        self._by_key[template.definition.key] = template.id
+        self.seen.add(template.id)
+
+
+def _may_join(
+    template: CatalogueTemplate,
+    account: ProviderAccount,
+    remote: RemoteTemplate,
+    remote_ids: set[str],
+    seen: set[UUID],
+) -> bool:
+    """Whether a provider's template, not listed yet, joins the catalogue's template of its name and
+    language on ``account``: only when the account has no listing of it (or the one it has is gone from
+    the provider), this pass took no other one for it, and it says the same (examples aside: providers
+    keep their own)."""
+    if template.id in seen:
+        return False
+    listing = template.listing_for(account.id)
+    if listing is not None and listing.provider_template_id in remote_ids:
+        return False
+    if remote.definition is None:
+        return False
+    return replace(remote.definition, examples=()) == replace(template.definition, examples=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,3 +421,54 @@ async def test_an_unrated_quality_and_a_reason_without_a_rejection_are_no_change
     assert account.changed == 0
     assert await uow.templates.get(acme.tenant.id, template.id) == template
     assert status_events(uow) == []
+
+
+async def test_a_second_template_of_one_name_at_an_account_leaves_the_listed_one_as_it_is(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    sync: SyncTemplates,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    await subscribe(uow, clock, acme)
+    template = await created(uow, providers, clock, acme)
+    listed = template.listing_for(meta.id)
+    assert listed is not None
+    # The same name again at the provider (an old one a replacement failed to delete, say), pending.
+    twin = providers.make_in_console(meta.id, order_shipped())
+    providers.catalogues[meta.id][twin.provider_template_id] = replace(twin, status=TemplateStatus.PENDING)
+
+    for _ in range(2):
+        await sync(admin_of(acme))
+
+    synced = await uow.templates.get(acme.tenant.id, template.id)
+    assert synced is not None
+    assert synced.listing_for(meta.id) == listed
+    assert status_events(uow) == []
+
+
+async def test_a_console_template_that_says_something_else_does_not_join_the_catalogues_of_that_name(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    sync: SyncTemplates,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    template = await created(uow, providers, clock, acme)
+    twilio = await add_twilio(uow, clock, acme)
+    providers.make_in_console(twilio.id, order_shipped(body="Something else entirely, {{1}}."))
+    same = providers.make_in_console(twilio.id, welcome())
+
+    await sync(admin_of(acme))
+
+    synced = await uow.templates.get(acme.tenant.id, template.id)
+    assert synced is not None
+    assert synced.listing_for(twilio.id) is None
+    assert synced.definition == template.definition
+    welcomed = await uow.templates.find(acme.tenant.id, "welcome", "en_US")
+    assert welcomed is not None
+    listing = welcomed.listing_for(twilio.id)
+    assert listing is not None
+    assert listing.provider_template_id == same.provider_template_id
