@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from application.audit_entries import audit_entry
@@ -36,7 +36,7 @@ from application.templates.catalogue import (
 from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import ProviderAccount, Tenant
 from domain.errors import DomainError
-from domain.templates.catalogue import CatalogueTemplate
+from domain.templates.catalogue import CatalogueTemplate, TemplateListing
 from domain.templates.definition import TemplateDefinition
 from domain.templates.errors import FieldProblem, InvalidTemplate
 from domain.templates.plan import TemplateChange, TemplatePlan, plan_templates
@@ -201,7 +201,7 @@ class ApplyTemplates:
         current = await self._find(tenant_id, change.current)
         async with self._uow:
             accounts = {a.id: a for a in await self._uow.provider_accounts.list_for_tenant(tenant_id)}
-        template = current
+        updated: list[TemplateListing] = []
         for listing in current.listings:
             account: ProviderAccount | None = None
             if listing.account_id is not None:
@@ -211,31 +211,32 @@ class ApplyTemplates:
             try:
                 remote = await self._providers.update(account, listing.provider_template_id, change.wanted)
             except (TemplateProviderRefused, TemplateProviderUnavailable) as error:
-                await self._store(template, actor, partial=True)
+                await self._store(current, updated, None, actor)
                 raise provider_failure(account, change.wanted, error) from error
-            template = template.with_listing(
-                listing_of(account, remote, self._clock.now()), self._clock.now()
-            )
-        await self._store(
-            CatalogueTemplate(
-                tenant_id=template.tenant_id,
-                definition=change.wanted,
-                listings=template.listings,
-                created_at=template.created_at,
-                updated_at=self._clock.now(),
-                id=template.id,
-            ),
-            actor,
-            partial=False,
-        )
+            updated.append(listing_of(account, remote, self._clock.now()))
+        await self._store(current, updated, change.wanted, actor)
 
-    async def _store(self, template: CatalogueTemplate, actor: Actor, *, partial: bool) -> None:
-        """Keep what the providers now have: the new listings (ids, statuses), and the new definition
-        once every account took it."""
+    async def _store(
+        self,
+        current: CatalogueTemplate,
+        updated: list[TemplateListing],
+        definition: TemplateDefinition | None,
+        actor: Actor,
+    ) -> None:
+        """Keep what the providers now have: the listings this apply changed (ids, statuses), read again
+        so that what changed meanwhile (a provider's webhook on another listing) stays, and the new
+        ``definition`` once every account took it (None: not all did)."""
         now = self._clock.now()
         async with self._uow:
+            template = await self._uow.templates.get(current.tenant_id, current.id)
+            if template is None:
+                raise NotFound(f"the template {current.definition.label} is gone")
+            for listing in updated:
+                template = template.with_listing(listing, now)
+            if definition is not None:
+                template = replace(template, definition=definition, updated_at=now)
             await self._uow.templates.update(template)
-            if not partial:
+            if definition is not None:
                 await self._uow.audit.record(
                     audit_entry(
                         AuditAction.TEMPLATE_UPDATED,

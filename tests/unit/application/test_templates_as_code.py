@@ -5,11 +5,13 @@ template, and applying the same file again does nothing."""
 from __future__ import annotations
 
 from dataclasses import replace
+from uuid import UUID
 
 import pytest
 
 from application.authorization import OPERATOR
 from application.errors import AccessDenied, NotFound
+from application.ports.templates import RemoteTemplate, TemplateStatusUpdate
 from application.templates.as_code import (
     ApplyTemplates,
     ExportTemplates,
@@ -19,14 +21,17 @@ from application.templates.as_code import (
     TemplateOutcome,
 )
 from application.templates.catalogue import CreateTemplate, CreateTemplateCommand
+from application.templates.sync import ApplyTemplateStatusUpdate
 from domain.administration.audit import AuditAction
 from domain.administration.tenancy import ProviderAccount
 from domain.templates.catalogue import TemplateStatus
+from domain.templates.definition import TemplateDefinition
 from domain.templates.errors import InvalidTemplate
 from tests.support.fakes import FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.template_providers import (
     FakeTemplateProviders,
     add_meta,
+    add_twilio,
     agent_of,
     order_shipped,
     welcome,
@@ -183,3 +188,60 @@ async def test_agents_plan_but_only_admins_and_the_operator_apply(
     assert await ExportTemplates(uow)(OPERATOR, globex.tenant.id) == [welcome()]
     with pytest.raises(NotFound):
         await ResolveTenant(uow)(OPERATOR, "Initech")
+
+
+async def test_a_status_that_changes_while_an_apply_runs_is_kept(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    apply: ApplyTemplates,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    twilio = await add_twilio(uow, clock, acme)
+    await apply(admin_of(acme), acme.tenant.id, [order_shipped()])
+    webhook = ApplyTemplateStatusUpdate(uow, clock)
+    update_at_provider = providers.update
+    others: list[UUID] = []
+
+    async def the_other_is_approved_meanwhile(
+        account: ProviderAccount | None, provider_template_id: str, definition: TemplateDefinition
+    ) -> RemoteTemplate:
+        # While the first account takes the new words, the other one's review ends (its webhook comes);
+        # then that other account refuses the new words.
+        assert account is not None
+        if not others:
+            other = twilio.id if account.id == meta.id else meta.id
+            others.append(other)
+            template = await uow.templates.find(acme.tenant.id, "order_shipped", "en_US")
+            assert template is not None
+            listing = template.listing_for(other)
+            assert listing is not None
+            approved = TemplateStatusUpdate(
+                provider=listing.provider,
+                business_account_id="",
+                provider_template_id=listing.provider_template_id,
+                name="order_shipped",
+                language="en_US",
+                status=TemplateStatus.APPROVED,
+                reason=None,
+                quality=None,
+                at=clock.now(),
+            )
+            assert await webhook(approved, frozenset({other}))
+            providers.refuse[other] = "down for maintenance"
+        return await update_at_provider(account, provider_template_id, definition)
+
+    providers.update = the_other_is_approved_meanwhile  # type: ignore[method-assign]
+
+    applied = await apply(
+        admin_of(acme), acme.tenant.id, [order_shipped(body="Hello {{1}}, order {{2}} is on its way.")]
+    )
+
+    assert not applied.complete
+    template = await uow.templates.find(acme.tenant.id, "order_shipped", "en_US")
+    assert template is not None
+    other_listing = template.listing_for(others[0])
+    assert other_listing is not None
+    assert other_listing.status is TemplateStatus.APPROVED
+    assert template.definition == order_shipped()  # not every account took the new words
