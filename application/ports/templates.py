@@ -56,7 +56,8 @@ class TemplateRepository(Protocol):
     async def claim_sync(self, tenant_id: UUID, now: datetime, every: timedelta) -> bool:
         """Take the tenant's periodic sync for this round: True, and the claim dated ``now``, when it was
         never claimed or last claimed at least ``every`` before ``now``; False otherwise. Of callers
-        racing for one tenant (every process runs the periodic sync) one gets True, once committed."""
+        racing for one tenant (every process runs the periodic sync) only one gets True: a claim waits
+        for the transaction of a racing one to end."""
         ...
 
 

@@ -255,7 +255,7 @@ class SyncAllTemplates:
     Every process runs it (each API worker's dispatcher, each worker replica), so each tenant is claimed
     first, for ``every`` (the interval of the rounds): a tenant another process claimed less than that
     ago is left to it. The providers are then called once per tenant and interval whatever the number
-    of processes, and two syncs of one tenant never race to tell its webhooks of the same change. A
+    of processes, and two periodic syncs of one tenant never race to tell its webhooks of one change. A
     claimed tenant whose sync fails waits for the next interval, as it did in a single process.
     ``SyncTemplates`` on demand claims nothing: a tenant's admin may sync whenever they ask."""
 
