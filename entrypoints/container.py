@@ -598,7 +598,13 @@ class Container(containers.DeclarativeContainer):
     delete_template = providers.Factory(DeleteTemplate, unit_of_work, template_providers, clock)
     preview_template = providers.Factory(PreviewTemplate, read_unit_of_work)
     sync_templates = providers.Factory(SyncTemplates, unit_of_work, template_providers, clock)
-    sync_all_templates = providers.Factory(SyncAllTemplates, unit_of_work, sync_templates)
+    sync_all_templates = providers.Factory(
+        SyncAllTemplates,
+        unit_of_work,
+        sync_templates,
+        clock,
+        every=providers.Callable(_seconds, settings.provided.template_sync_seconds),
+    )
     export_templates = providers.Factory(ExportTemplates, read_unit_of_work)
     plan_templates = providers.Factory(PlanTemplates, read_unit_of_work)
     apply_templates = providers.Factory(ApplyTemplates, unit_of_work, template_providers, clock)

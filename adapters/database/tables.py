@@ -528,5 +528,14 @@ sa.Index(
 # An account's listings, which go when it does.
 sa.Index("ix_template_listings_account", template_listings.c.tenant_id, template_listings.c.account_id)
 
+# When each tenant's templates were last claimed for the periodic sync (adapters/database/templates.py):
+# a process syncs a tenant only after moving this forward, which one process can do per interval.
+template_sync_claims = sa.Table(
+    "template_sync_claims",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("claimed_at", UtcDateTime(), nullable=False),
+)
+
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

@@ -6,11 +6,13 @@ new ones inserted, in the one transaction). It reads back with its listings by a
 first, whatever order they were written in. The catalogue's pages go by name then language, compared
 by code point on every database (PostgreSQL compares text by the database's collation otherwise: under
 an English one ``Orders`` sorts after ``orders``, and glibc's puts ``orders`` before ``order_update``).
+The periodic sync's claims are rows of ``template_sync_claims``, one per tenant (migration 0021).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from adapters.database.repository import SqlAlchemyRepository
-from adapters.database.tables import template_listings, templates
+from adapters.database.statements import upsert_for
+from adapters.database.tables import template_listings, template_sync_claims, templates
 from adapters.database.template_document import definition_document, definition_from_document
 from application.errors import NotFound
 from application.ports.templates import TemplateQuery
@@ -147,6 +150,20 @@ class SqlAlchemyTemplateRepository(SqlAlchemyRepository):
         parameters = {"provider": provider.value, "provider_template_id": provider_template_id}
         row = await self._one_or_none(_LISTED_TEMPLATE, parameters)
         return (await self._with_listings([row]))[0] if row else None
+
+    async def claim_sync(self, tenant_id: UUID, now: datetime, every: timedelta) -> bool:
+        # One statement, so racing processes cannot both win: the first claim inserts the row; a later
+        # one moves it only if it is old enough. A claim racing another waits for it (the row's key on
+        # PostgreSQL, the database's write lock on SQLite), then sees it moved and writes nothing.
+        await self._scope.bind(tenant_id)
+        insert = upsert_for(self._connection.dialect.name)
+        statement = insert(template_sync_claims).values(tenant_id=tenant_id, claimed_at=now)
+        claim = statement.on_conflict_do_update(
+            index_elements=[template_sync_claims.c.tenant_id],
+            set_={"claimed_at": statement.excluded.claimed_at},
+            where=template_sync_claims.c.claimed_at <= now - every,
+        ).returning(template_sync_claims.c.tenant_id)
+        return (await self._execute(claim)).first() is not None
 
     async def _insert_listings(self, template: CatalogueTemplate) -> None:
         if not template.listings:

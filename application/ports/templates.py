@@ -4,7 +4,7 @@ an account's templates (Meta's message templates of a WhatsApp Business Account,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -51,6 +51,13 @@ class TemplateRepository(Protocol):
     ) -> CatalogueTemplate | None:
         """The template (of whichever tenant) listed at a provider under that id: how a provider's status
         webhook, which names no tenant, finds it."""
+        ...
+
+    async def claim_sync(self, tenant_id: UUID, now: datetime, every: timedelta) -> bool:
+        """Take the tenant's periodic sync for this round: True, and the claim dated ``now``, when it was
+        never claimed or last claimed at least ``every`` before ``now``; False otherwise. Of callers
+        racing for one tenant (every process runs the periodic sync) only one gets True: a claim waits
+        for the transaction of a racing one to end."""
         ...
 
 

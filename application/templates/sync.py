@@ -3,8 +3,9 @@
 Providers decide a template's fate after it was created: Meta and Twilio review it (approved or rejected,
 with a reason), Meta pauses or disables one whose quality falls, and a business may make or delete
 templates in the provider's console. Two ways bring that here: a sync (``SyncTemplates``, on demand or
-every ``TEMPLATE_SYNC_SECONDS`` for every tenant: ``SyncAllTemplates``) lists each provider account's
-templates; Meta's template webhooks (``ApplyTemplateStatusUpdate``) tell of one change as it happens.
+every ``TEMPLATE_SYNC_SECONDS`` for every tenant: ``SyncAllTemplates``, by one process per tenant and
+interval) lists each provider account's templates; Meta's template webhooks
+(``ApplyTemplateStatusUpdate``) tell of one change as it happens.
 
 Each status change is a ``template.status`` event for the tenant's webhooks and an audit entry by the
 ``system`` actor, in the transaction that stores it. The sandbox is never synced: its templates are
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -333,11 +334,20 @@ class SyncAllReport:
 class SyncAllTemplates:
     """The periodic sync: every tenant with provider accounts, one tenant at a time (so a round holds at
     most one provider call and one transaction at once, however many tenants there are). A tenant whose
-    sync fails is logged and tried again next round; it never keeps the others from theirs."""
+    sync fails is logged and tried again next round; it never keeps the others from theirs.
 
-    def __init__(self, uow: UnitOfWork, sync: SyncTemplates) -> None:
+    Every process runs it (each API worker's dispatcher, each worker replica), so each tenant is claimed
+    first, for ``every`` (the interval of the rounds): a tenant another process claimed less than that
+    ago is left to it. The providers are then called once per tenant and interval whatever the number
+    of processes, and two periodic syncs of one tenant never race to tell its webhooks of one change. A
+    claimed tenant whose sync fails waits for the next interval, as it did in a single process.
+    ``SyncTemplates`` on demand claims nothing: a tenant's admin may sync whenever they ask."""
+
+    def __init__(self, uow: UnitOfWork, sync: SyncTemplates, clock: Clock, every: timedelta) -> None:
         self._uow = uow
         self._sync = sync
+        self._clock = clock
+        self._every = every
 
     async def __call__(self) -> SyncAllReport:
         tenants = unreachable = failed = 0
@@ -347,6 +357,8 @@ class SyncAllTemplates:
                 page = await self._uow.tenants.list_page(TENANTS_PER_PAGE, after)
             for tenant in page:
                 try:
+                    if not await self._claim(tenant.id):
+                        continue
                     report = await self._sync.tenant(tenant.id)
                 except Exception:
                     failed += 1
@@ -359,6 +371,13 @@ class SyncAllTemplates:
                 break
             after = page[-1].name
         return SyncAllReport(tenants=tenants, unreachable_accounts=unreachable, failed_tenants=failed)
+
+    async def _claim(self, tenant_id: UUID) -> bool:
+        """Whether this round syncs the tenant; committed at once, so other processes see it."""
+        async with self._uow:
+            claimed = await self._uow.templates.claim_sync(tenant_id, self._clock.now(), self._every)
+            await self._uow.commit()
+        return claimed
 
 
 # ------------------------------------------------------------------------------ a provider's webhook

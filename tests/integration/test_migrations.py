@@ -27,6 +27,7 @@ from adapters.database.tables import (
     provider_accounts,
     senders,
     template_listings,
+    template_sync_claims,
     templates,
     tenants,
 )
@@ -621,6 +622,33 @@ async def test_the_template_catalogue_comes_with_0020_and_goes_with_its_downgrad
 
     with tenant_rows_writable(empty_database_url) as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(templates)).scalar_one() == 0
+
+
+async def test_the_template_sync_claims_come_with_0021_and_go_with_its_downgrade(
+    empty_database_url: str, secret_box: SecretBox
+) -> None:
+    upgrade(empty_database_url)
+    tenant = Tenant(name="acme", provider=ProviderName.META, created_at=T0)
+    engine = create_database_engine(empty_database_url)
+    try:
+        async with SqlAlchemyUnitOfWork(engine, secret_box) as uow:
+            await uow.tenants.add(tenant)
+            assert await uow.templates.claim_sync(tenant.id, T0, timedelta(minutes=15))
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+    downgrade(empty_database_url, "0020")
+
+    assert "template_sync_claims" not in table_names(empty_database_url)
+    with tenant_rows_writable(empty_database_url) as connection:
+        assert connection.execute(sa.select(tenants.c.id)).scalars().all() == [tenant.id]
+
+    upgrade(empty_database_url)
+
+    with tenant_rows_writable(empty_database_url) as connection:
+        claims = connection.execute(sa.select(sa.func.count()).select_from(template_sync_claims))
+        assert claims.scalar_one() == 0, "every process claims afresh"
 
 
 # --- the history index on PostgreSQL ---------------------------------------------------------------

@@ -131,6 +131,7 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     account = await add_meta_account(uow_factory, tenant)
     await add_template(uow_factory, tenant, ORDER_UPDATE, sandbox_listing(), meta_listing(account))
     async with uow_factory() as uow:
+        assert await uow.templates.claim_sync(tenant.id, T0, timedelta(minutes=15))
         await uow.audit.record(
             AuditEntry(
                 action=AuditAction.TENANT_CREATED, occurred_at=T0, actor=OPERATOR_ACTOR, tenant_id=tenant.id

@@ -1467,10 +1467,12 @@ class FakeTemplateRepository:
     """A tenant's template catalogue, kept as the SQL adapter keeps it: one template per tenant, name and
     language; a listing per account (one for the sandbox), on an account of the template's tenant; a
     provider's template id listed once across all tenants. A provider account's removal takes its
-    listings with it (``forget_account``). Listings read back by account, the sandbox's first."""
+    listings with it (``forget_account``). Listings read back by account, the sandbox's first. Each
+    tenant's periodic sync is claimed at most once per interval (``claim_sync``)."""
 
     def __init__(self, tenants: FakeTenantRepository, accounts: FakeProviderAccountRepository) -> None:
         self._templates: dict[UUID, CatalogueTemplate] = {}
+        self._sync_claims: dict[UUID, datetime] = {}  # tenant id -> its sync last claimed at
         self._tenants = tenants
         self._accounts = accounts
 
@@ -1531,6 +1533,15 @@ class FakeTemplateRepository:
             None,
         )
 
+    async def claim_sync(self, tenant_id: UUID, now: datetime, every: timedelta) -> bool:
+        if await self._tenants.get(tenant_id) is None:
+            raise NotFound("the tenant does not exist")
+        claimed_at = self._sync_claims.get(tenant_id)
+        if claimed_at is not None and claimed_at > now - every:
+            return False
+        self._sync_claims[tenant_id] = now
+        return True
+
     def _of_tenant(self, tenant_id: UUID) -> list[CatalogueTemplate]:
         mine = (t for t in self._templates.values() if t.tenant_id == tenant_id)
         return sorted(mine, key=lambda template: template.definition.key)
@@ -1573,10 +1584,10 @@ class FakeTemplateRepository:
         return list(self._templates.values())
 
     def snapshot(self) -> Restore:
-        templates = dict(self._templates)
+        templates, sync_claims = dict(self._templates), dict(self._sync_claims)
 
         def restore() -> None:
-            self._templates = dict(templates)
+            self._templates, self._sync_claims = dict(templates), dict(sync_claims)
 
         return restore
 

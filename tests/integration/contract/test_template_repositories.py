@@ -4,15 +4,16 @@ conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
 
 from application.errors import AlreadyExists, NotFound
 from application.ports.templates import TemplateQuery
-from domain.administration.tenancy import ProviderName
+from domain.administration.tenancy import ProviderName, Tenant
 from domain.templates.catalogue import TemplateQuality, TemplateStatus
 from domain.templates.definition import TemplateDefinition
 from tests.support.databases import UowFactory
@@ -416,3 +417,63 @@ async def test_a_page_by_status_keeps_the_templates_with_a_listing_in_that_statu
     async with uow_factory() as uow:
         [both] = await uow.templates.list_page(by_status(TemplateStatus.APPROVED))
     assert len(both.listings) == 2
+
+
+# ------------------------------------------------------------------------- the periodic sync's claims
+
+EVERY = timedelta(minutes=15)
+
+
+async def claim(uow_factory: UowFactory, tenant: Tenant, now: datetime, every: timedelta = EVERY) -> bool:
+    async with uow_factory() as uow:
+        claimed = await uow.templates.claim_sync(tenant.id, now, every)
+        await uow.commit()
+    return claimed
+
+
+async def test_a_tenants_sync_is_claimed_once_per_interval(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+
+    assert await claim(uow_factory, tenant, T0), "never claimed: the first claim takes it"
+    assert not await claim(uow_factory, tenant, T0)
+    assert not await claim(uow_factory, tenant, T0 + EVERY - timedelta(microseconds=1))
+    # the same moment in another offset: one interval after the claim
+    assert await claim(uow_factory, tenant, (T0 + EVERY).astimezone(timezone(timedelta(hours=-3))))
+    assert not await claim(uow_factory, tenant, T0 + EVERY + timedelta(minutes=1)), "dated anew"
+    assert await claim(uow_factory, tenant, T0 + 2 * EVERY)
+
+
+async def test_one_tenants_claim_leaves_the_others_to_claim(uow_factory: UowFactory) -> None:
+    acme, globex = await add_tenant(uow_factory, "acme"), await add_tenant(uow_factory, "globex")
+
+    assert await claim(uow_factory, acme, T0)
+
+    assert await claim(uow_factory, globex, T0)
+    assert not await claim(uow_factory, acme, T0 + timedelta(minutes=1))
+
+
+async def test_a_claim_rolled_back_claims_nothing(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        assert await uow.templates.claim_sync(tenant.id, T0, EVERY)  # and no commit
+
+    assert await claim(uow_factory, tenant, T0)
+
+
+async def test_of_claims_racing_for_one_tenant_exactly_one_wins(uow_factory: UowFactory) -> None:
+    """Every process claims each tenant at each round; on SQL they race between connections (the fake
+    runs their blocks one after the other)."""
+    acme, globex = await add_tenant(uow_factory, "acme"), await add_tenant(uow_factory, "globex")
+    assert await claim(uow_factory, globex, T0)
+
+    never_claimed = await asyncio.gather(*(claim(uow_factory, acme, T0) for _ in range(4)))
+    due_again = await asyncio.gather(*(claim(uow_factory, globex, T0 + EVERY) for _ in range(4)))
+
+    assert sorted(never_claimed) == sorted(due_again) == [False, False, False, True]
+
+
+async def test_claiming_the_sync_of_a_tenant_that_is_gone_is_not_found(uow_factory: UowFactory) -> None:
+    gone = Tenant(name="gone", provider=ProviderName.SANDBOX, created_at=T0)
+
+    with pytest.raises(NotFound):
+        await claim(uow_factory, gone, T0)

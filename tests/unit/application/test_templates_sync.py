@@ -4,17 +4,23 @@ audit entries each status change leaves."""
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import json
 from dataclasses import replace
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from application.errors import AccessDenied
-from application.ports.templates import TemplateStatusUpdate
+from application.ports.templates import RemoteTemplate, TemplateStatusUpdate
 from application.templates.catalogue import CreateTemplate, CreateTemplateCommand
-from application.templates.sync import ApplyTemplateStatusUpdate, SyncAllTemplates, SyncTemplates
+from application.templates.sync import (
+    ApplyTemplateStatusUpdate,
+    SyncAllTemplates,
+    SyncTemplates,
+)
 from domain.administration.audit import ActorKind, AuditAction
 from domain.administration.tenancy import ProviderAccount, ProviderName
 from domain.templates.catalogue import CatalogueTemplate, TemplateQuality, TemplateStatus
@@ -29,6 +35,9 @@ from tests.support.template_providers import (
     welcome,
 )
 from tests.support.use_cases import admin_of
+
+# TEMPLATE_SYNC_SECONDS, as the periodic sync is given it.
+INTERVAL = timedelta(minutes=15)
 
 
 @pytest.fixture
@@ -272,12 +281,101 @@ async def test_the_periodic_sync_covers_every_tenant_and_one_failing_tenant_stop
     providers.unavailable.add(acme_meta.id)
     providers.decide(globex_meta.id, "order_shipped", TemplateStatus.APPROVED)
 
-    report = await SyncAllTemplates(uow, sync)()
+    report = await SyncAllTemplates(uow, sync, clock, INTERVAL)()
 
     assert (report.tenants, report.unreachable_accounts, report.failed_tenants) == (2, 1, 0)
     synced = await uow.templates.get(globex.tenant.id, theirs.id)
     assert synced is not None
     listing = synced.listing_for(globex_meta.id)
+    assert listing is not None
+    assert listing.status is TemplateStatus.APPROVED
+
+
+class AnsweringLater(FakeTemplateProviders):
+    """Lets other tasks run before each list it answers, as a provider's network round trip does: two
+    processes' rounds then interleave, one's provider calls in between the other's steps."""
+
+    async def list(self, account: ProviderAccount | None) -> builtins.list[RemoteTemplate]:
+        await asyncio.sleep(0)
+        return await super().list(account)
+
+
+class Process:
+    """One gateway process's periodic sync: its own units of work, on the database every process shares."""
+
+    def __init__(self, uow: FakeUnitOfWork, providers: FakeTemplateProviders, clock: FixedClock) -> None:
+        own = FakeUnitOfWork(uow.database)
+        self.sync_all = SyncAllTemplates(own, SyncTemplates(own, providers, clock), clock, INTERVAL)
+
+
+def lists(providers: FakeTemplateProviders) -> list[UUID]:
+    """The accounts whose templates were listed, in order, once per call."""
+    return [account for method, account, _ in providers.calls if method == "list" and account is not None]
+
+
+async def test_two_processes_syncing_at_once_sync_each_tenant_once(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    providers = AnsweringLater()
+    accounts = [await add_meta(uow, clock, tenant) for tenant in (acme, globex)]
+    for tenant, account in zip((acme, globex), accounts, strict=True):
+        await subscribe(uow, clock, tenant)
+        await created(uow, providers, clock, tenant)
+        providers.decide(account.id, "order_shipped", TemplateStatus.APPROVED)
+
+    reports = await asyncio.gather(
+        Process(uow, providers, clock).sync_all(), Process(uow, providers, clock).sync_all()
+    )
+
+    assert sorted(lists(providers)) == sorted(account.id for account in accounts)
+    assert sum(report.tenants for report in reports) == 2
+    assert all(report.tenants == 1 for report in reports), "each took one tenant while the other waited"
+    assert [(event["name"], event["status"]) for event in status_events(uow)] == [
+        ("order_shipped", "approved"),
+        ("order_shipped", "approved"),
+    ]
+    changes = [e for e in uow.audit.all() if e.action is AuditAction.TEMPLATE_STATUS_CHANGED]
+    assert sorted(entry.tenant_id for entry in changes if entry.tenant_id) == sorted(
+        (acme.tenant.id, globex.tenant.id)
+    )
+
+
+async def test_a_round_within_the_interval_leaves_the_tenants_alone_and_one_after_it_syncs_them_again(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    providers = FakeTemplateProviders()
+    accounts = [await add_meta(uow, clock, tenant) for tenant in (acme, globex)]
+    first, second = Process(uow, providers, clock), Process(uow, providers, clock)
+    assert (await first.sync_all()).tenants == 2
+
+    clock.advance(INTERVAL - timedelta(seconds=1))
+    assert (await second.sync_all()).tenants == 0
+    assert (await first.sync_all()).tenants == 0
+    assert len(lists(providers)) == 2
+
+    clock.advance(timedelta(seconds=1))
+    assert (await second.sync_all()).tenants == 2
+    assert sorted(lists(providers)[2:]) == sorted(account.id for account in accounts)
+
+
+async def test_a_tenants_sync_on_demand_is_not_held_back_by_the_periodic_round(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    sync: SyncTemplates,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    template = await created(uow, providers, clock, acme)
+    await Process(uow, providers, clock).sync_all()
+    providers.decide(meta.id, "order_shipped", TemplateStatus.APPROVED)
+
+    report = await sync(admin_of(acme))
+
+    assert [account.changed for account in report.accounts] == [1]
+    synced = await uow.templates.get(acme.tenant.id, template.id)
+    assert synced is not None
+    listing = synced.listing_for(meta.id)
     assert listing is not None
     assert listing.status is TemplateStatus.APPROVED
 
