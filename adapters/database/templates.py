@@ -11,7 +11,7 @@ The periodic sync's claims are rows of ``template_sync_claims``, one per tenant 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -36,10 +36,23 @@ _LISTED_ALREADY = "the template is listed already at that account, or the provid
 _TEMPLATE_BY_ID = sa.select(templates).where(
     templates.c.tenant_id == sa.bindparam("tenant_id"), templates.c.id == sa.bindparam("template_id")
 )
-_TEMPLATE_BY_KEY = sa.select(templates).where(
-    templates.c.tenant_id == sa.bindparam("tenant_id"),
-    templates.c.name == sa.bindparam("name"),
-    templates.c.language == sa.bindparam("language"),
+# A template with its listings in one round trip (a send by template reads one): a row per listing, the
+# listing's columns under a prefix (none for a template listed nowhere).
+_LISTING_PREFIX = "listing_"
+_TEMPLATE_WITH_LISTINGS_BY_KEY = (
+    sa.select(templates, *(column.label(_LISTING_PREFIX + column.name) for column in template_listings.c))
+    .outerjoin(
+        template_listings,
+        sa.and_(
+            template_listings.c.tenant_id == templates.c.tenant_id,
+            template_listings.c.template_id == templates.c.id,
+        ),
+    )
+    .where(
+        templates.c.tenant_id == sa.bindparam("tenant_id"),
+        templates.c.name == sa.bindparam("name"),
+        templates.c.language == sa.bindparam("language"),
+    )
 )
 _LISTINGS_OF = sa.select(template_listings).where(
     template_listings.c.tenant_id == sa.bindparam("tenant_id"),
@@ -83,8 +96,15 @@ class SqlAlchemyTemplateRepository(SqlAlchemyRepository):
     async def find(self, tenant_id: UUID, name: str, language: str) -> CatalogueTemplate | None:
         await self._scope.bind(tenant_id)
         parameters = {"tenant_id": tenant_id, "name": name, "language": language}
-        row = await self._one_or_none(_TEMPLATE_BY_KEY, parameters)
-        return (await self._with_listings([row]))[0] if row else None
+        rows = (await self._execute(_TEMPLATE_WITH_LISTINGS_BY_KEY, parameters)).mappings().all()
+        if not rows:
+            return None
+        listings = [
+            _listing_from_row({name[len(_LISTING_PREFIX) :]: row[name] for name in _LISTING_COLUMNS})
+            for row in rows
+            if row[_LISTING_PREFIX + "provider"] is not None
+        ]
+        return _template_from_row(rows[0], listings)
 
     async def list_page(self, query: TemplateQuery) -> list[CatalogueTemplate]:
         await self._scope.bind(query.tenant_id)
@@ -221,7 +241,10 @@ def _listing_values(template: CatalogueTemplate, listing: TemplateListing) -> di
     }
 
 
-def _listing_from_row(row: RowMapping) -> TemplateListing:
+_LISTING_COLUMNS = tuple(_LISTING_PREFIX + column.name for column in template_listings.c)
+
+
+def _listing_from_row(row: Mapping[Any, Any]) -> TemplateListing:
     return TemplateListing(
         provider=ProviderName(row["provider"]),
         account_id=row["account_id"],
