@@ -11,6 +11,7 @@ again plans nothing.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
@@ -28,6 +29,7 @@ from application.ports.unit_of_work import UnitOfWork
 from application.templates.access import require_template_admin, require_template_reader
 from application.templates.catalogue import (
     AccountChoice,
+    account_name,
     create_template,
     delete_template,
     listing_of,
@@ -41,6 +43,8 @@ from domain.templates.definition import TemplateDefinition
 from domain.templates.errors import FieldProblem, InvalidTemplate
 from domain.templates.plan import TemplateChange, TemplatePlan, plan_templates
 from domain.templates.validation import definition_problems
+
+logger = logging.getLogger(__name__)
 
 
 def sorted_definitions(definitions: Sequence[TemplateDefinition]) -> list[TemplateDefinition]:
@@ -201,7 +205,7 @@ class ApplyTemplates:
         current = await self._find(tenant_id, change.current)
         async with self._uow:
             accounts = {a.id: a for a in await self._uow.provider_accounts.list_for_tenant(tenant_id)}
-        updated: list[TemplateListing] = []
+        updated: list[tuple[ProviderAccount | None, TemplateListing]] = []
         for listing in current.listings:
             account: ProviderAccount | None = None
             if listing.account_id is not None:
@@ -211,10 +215,35 @@ class ApplyTemplates:
             try:
                 remote = await self._providers.update(account, listing.provider_template_id, change.wanted)
             except (TemplateProviderRefused, TemplateProviderUnavailable) as error:
-                await self._store(current, updated, None, actor)
+                set_back = await self._set_back(updated, change.current)
+                await self._store(current, set_back, None, actor)
                 raise provider_failure(account, change.wanted, error) from error
-            updated.append(listing_of(account, remote, self._clock.now()))
-        await self._store(current, updated, change.wanted, actor)
+            updated.append((account, listing_of(account, remote, self._clock.now())))
+        await self._store(current, [listing for _, listing in updated], change.wanted, actor)
+
+    async def _set_back(
+        self,
+        updated: list[tuple[ProviderAccount | None, TemplateListing]],
+        definition: TemplateDefinition,
+    ) -> list[TemplateListing]:
+        """An update all accounts did not take is set back where it was taken: a template says one thing
+        at every account, the catalogue's, against which sends are checked. What a provider would not
+        set back stays as it answered (logged); the next apply makes it right."""
+        listings = []
+        for account, listing in updated:
+            try:
+                remote = await self._providers.update(account, listing.provider_template_id, definition)
+            except (TemplateProviderRefused, TemplateProviderUnavailable) as error:
+                logger.warning(
+                    "templates as code: %s kept the new %s, which could not be set back: %s",
+                    account_name(account),
+                    definition.label,
+                    error,
+                )
+                listings.append(listing)
+                continue
+            listings.append(listing_of(account, remote, self._clock.now()))
+        return listings
 
     async def _store(
         self,

@@ -245,3 +245,40 @@ async def test_a_status_that_changes_while_an_apply_runs_is_kept(
     assert other_listing is not None
     assert other_listing.status is TemplateStatus.APPROVED
     assert template.definition == order_shipped()  # not every account took the new words
+
+
+async def test_an_update_one_account_refuses_is_set_back_where_it_was_taken(
+    uow: FakeUnitOfWork,
+    providers: FakeTemplateProviders,
+    apply: ApplyTemplates,
+    clock: FixedClock,
+    acme: TenantAccount,
+    meta: ProviderAccount,
+) -> None:
+    twilio = await add_twilio(uow, clock, acme)
+    await apply(admin_of(acme), acme.tenant.id, [order_shipped()])
+    update_at_provider = providers.update
+
+    async def the_second_account_refuses(
+        account: ProviderAccount | None, provider_template_id: str, definition: TemplateDefinition
+    ) -> RemoteTemplate:
+        assert account is not None
+        other = twilio.id if account.id == meta.id else meta.id
+        if other not in providers.refuse and account.id not in providers.refuse:
+            providers.refuse[other] = "down for maintenance"
+        return await update_at_provider(account, provider_template_id, definition)
+
+    providers.update = the_second_account_refuses  # type: ignore[method-assign]
+
+    applied = await apply(
+        admin_of(acme), acme.tenant.id, [order_shipped(body="Hello {{1}}, order {{2}} is on its way.")]
+    )
+
+    assert not applied.complete
+    assert "down for maintenance" in (applied.outcomes[0].error or "")
+    for account in (meta, twilio):
+        [remote] = providers.catalogues[account.id].values()
+        assert remote.definition == order_shipped()  # one thing at every account: the catalogue's
+    template = await uow.templates.find(acme.tenant.id, "order_shipped", "en_US")
+    assert template is not None
+    assert template.definition == order_shipped()
