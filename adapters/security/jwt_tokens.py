@@ -1,7 +1,10 @@
-"""Access tokens as HS256 JWTs with every claim required and checked.
+"""Access tokens and browser tickets as HS256 JWTs with every claim required and checked.
 
-An access token names its session (``sid``): whether the session, its user and its tenant still grant
-access is checked on every request by the application (``ResolvePrincipal``), not here.
+Both name their session (``sid``): whether the session, its user and its tenant still grant access is
+checked on every request by the application (``ResolvePrincipal``), not here. An access token
+(``typ: access``) lives 15 minutes at most and goes in an Authorization header; a browser ticket
+(``typ: browser``) lives as long as its session and goes in the console's HttpOnly cookie. Each is
+refused where the other is expected, so a cookie lifted from a browser is no Bearer credential.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import jwt
@@ -26,6 +31,7 @@ _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti", "tid", "rol
 MAX_TTL_SECONDS = 900
 _LEEWAY_SECONDS = 5
 _VERIFIED_TOKENS_KEPT = 1024
+_TokenKind = Literal["access", "browser"]
 
 
 class JwtTokenService:
@@ -47,6 +53,24 @@ class JwtTokenService:
 
     def issue(self, user: User, session_id: UUID) -> IssuedToken:
         now = int(self._clock.now().timestamp())
+        token = self._encode(user, session_id, "access", issued_at=now, expires_at=now + self._ttl_seconds)
+        return IssuedToken(access_token=token, expires_in=self._ttl_seconds)
+
+    def issue_browser_ticket(self, user: User, session_id: UUID, expires_at: datetime) -> str:
+        now = int(self._clock.now().timestamp())
+        return self._encode(
+            user, session_id, "browser", issued_at=now, expires_at=int(expires_at.timestamp())
+        )
+
+    def verify(self, token: str) -> AccessClaims:
+        return self._verified_claims(token, "access")
+
+    def verify_browser_ticket(self, ticket: str) -> AccessClaims:
+        return self._verified_claims(ticket, "browser")
+
+    def _encode(
+        self, user: User, session_id: UUID, kind: _TokenKind, *, issued_at: int, expires_at: int
+    ) -> str:
         claims = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -54,16 +78,15 @@ class JwtTokenService:
             "tid": str(user.tenant_id),
             "role": user.role.value,
             "sid": str(session_id),
-            "iat": now,
-            "nbf": now,
-            "exp": now + self._ttl_seconds,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": expires_at,
             "jti": uuid.uuid4().hex,
-            "typ": "access",
+            "typ": kind,
         }
-        token = jwt.encode(claims, self._secret, algorithm=_ALGORITHM, headers={"typ": "JWT"})
-        return IssuedToken(access_token=token, expires_in=self._ttl_seconds)
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM, headers={"typ": "JWT"})
 
-    def verify(self, token: str) -> AccessClaims:
+    def _verified_claims(self, token: str, kind: _TokenKind) -> AccessClaims:
         verified = self._verified.get(token)
         if verified is None:
             verified = self._decode(token)
@@ -72,10 +95,14 @@ class JwtTokenService:
                 self._verified.popitem(last=False)
         else:
             self._verified.move_to_end(token)
+        if verified.kind != kind:
+            raise InvalidToken(
+                "the token is not an access token" if kind == "access" else "the ticket is not valid"
+            )
         # The validity window is checked here, on every use, against the service's clock.
         now = self._clock.now().timestamp()
         if now >= verified.valid_until:
-            raise InvalidToken("the access token has expired")
+            raise InvalidToken(f"the {'access token' if kind == 'access' else 'ticket'} has expired")
         if now < verified.valid_from:
             raise InvalidToken("the access token is not valid yet")
         return verified.claims
@@ -100,7 +127,8 @@ class JwtTokenService:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken("the access token is not valid") from error
-        if claims.get("typ") != "access":
+        kind = claims.get("typ")
+        if kind not in ("access", "browser"):
             raise InvalidToken("the token is not an access token")
         try:
             access = AccessClaims(
@@ -116,7 +144,7 @@ class JwtTokenService:
             expires = _timestamp(claims["exp"])
         except (ValueError, TypeError, AttributeError) as error:
             raise InvalidToken("the access token is not valid") from error
-        return _Verified(access, not_before - _LEEWAY_SECONDS, expires + _LEEWAY_SECONDS)
+        return _Verified(access, kind, not_before - _LEEWAY_SECONDS, expires + _LEEWAY_SECONDS)
 
 
 def _timestamp(value: object) -> float:
@@ -131,5 +159,6 @@ class _Verified:
     """A token whose signature and claims were checked, and the window in which it is valid."""
 
     claims: AccessClaims
+    kind: _TokenKind
     valid_from: float
     valid_until: float

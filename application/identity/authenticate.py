@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from application.audit_entries import audit_entry
 from application.errors import AuthenticationFailed
-from application.identity.sessions import SessionPolicy, start_session
+from application.identity.sessions import SessionPolicy, start_browser_session, start_session
 from application.ports.clock import Clock
-from application.ports.identity import PasswordHasher, SessionTokens, TokenService
+from application.ports.identity import BrowserSession, PasswordHasher, SessionTokens, TokenService
 from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.principal import UNKNOWN_CLIENT_ADDRESS
@@ -50,6 +50,24 @@ class Authenticate:
     async def __call__(
         self, username: str, password: str, client_address: str = UNKNOWN_CLIENT_ADDRESS
     ) -> SessionTokens:
+        user = await self._admitted(username, password, client_address)
+        async with self._uow:
+            issued = await start_session(self._uow, self._tokens, user, self._sessions, self._clock)
+            await self._succeeded(user, client_address)
+        return issued
+
+    async def sign_in_browser(
+        self, username: str, password: str, client_address: str = UNKNOWN_CLIENT_ADDRESS
+    ) -> BrowserSession:
+        """The same checks, limits and audit as a login, for the web console: a session whose ticket
+        goes in the browser's cookie instead of tokens."""
+        user = await self._admitted(username, password, client_address)
+        async with self._uow:
+            browser = await start_browser_session(self._uow, self._tokens, user, self._sessions, self._clock)
+            await self._succeeded(user, client_address)
+        return browser
+
+    async def _admitted(self, username: str, password: str, client_address: str) -> User:
         username = username.strip().lower()
         refusal = "too many failed logins; wait before trying again"
         failures = [
@@ -61,9 +79,9 @@ class Authenticate:
         ]
         # Reserved before the password is checked; only a refused login stays counted.
         async with attempt(self._limiter, failures, failure=AuthenticationFailed):
-            return await self._authenticate(username, password, client_address)
+            return await self._checked_user(username, password, client_address)
 
-    async def _authenticate(self, username: str, password: str, client_address: str) -> SessionTokens:
+    async def _checked_user(self, username: str, password: str, client_address: str) -> User:
         async with self._uow:
             user = await self._uow.users.get_by_username(username)
             tenant = await self._uow.tenants.get(user.tenant_id) if user else None
@@ -79,26 +97,27 @@ class Authenticate:
             reason = "user_deactivated" if not user.is_active else "tenant_suspended"
             await self._refused(user, reason, client_address)
             raise AuthenticationFailed()
-        new_hash = (
-            await self._hasher.hash(password) if self._hasher.needs_rehash(user.password_hash) else None
-        )
-        async with self._uow:
-            if new_hash is not None:
+        if self._hasher.needs_rehash(user.password_hash):
+            new_hash = await self._hasher.hash(password)
+            async with self._uow:
                 await self._uow.users.update_password_hash(user.id, new_hash)
-            issued = await start_session(self._uow, self._tokens, user, self._sessions, self._clock)
-            await self._uow.audit.record(
-                audit_entry(
-                    AuditAction.LOGIN_SUCCEEDED,
-                    AuditActor(kind=ActorKind.USER, id=user.id, role=user.role),
-                    now=self._clock.now(),
-                    tenant_id=user.tenant_id,
-                    target=(TargetKind.USER, user.id),
-                    details={"username": user.username},
-                    client_address=client_address,
-                )
+                await self._uow.commit()
+        return user
+
+    async def _succeeded(self, user: User, client_address: str) -> None:
+        """Record the login and commit the caller's unit of work, which opened the session."""
+        await self._uow.audit.record(
+            audit_entry(
+                AuditAction.LOGIN_SUCCEEDED,
+                AuditActor(kind=ActorKind.USER, id=user.id, role=user.role),
+                now=self._clock.now(),
+                tenant_id=user.tenant_id,
+                target=(TargetKind.USER, user.id),
+                details={"username": user.username},
+                client_address=client_address,
             )
-            await self._uow.commit()
-        return issued
+        )
+        await self._uow.commit()
 
     async def _refused(self, user: User | None, reason: str, client_address: str) -> None:
         """Record a refused login, in a transaction of its own (nothing else is written). The username

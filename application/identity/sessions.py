@@ -30,6 +30,8 @@ from application.passwords import check_password_rules
 from application.ports.clock import Clock
 from application.ports.identity import (
     AccessCache,
+    AccessClaims,
+    BrowserSession,
     PasswordHasher,
     SessionAccess,
     SessionTokens,
@@ -88,6 +90,23 @@ async def start_session(
         expires_in=access.expires_in,
         refresh_token=refresh_token,
         refresh_expires_in=int(policy.lifetime.total_seconds()),
+    )
+
+
+async def start_browser_session(
+    uow: UnitOfWork, tokens: TokenService, user: User, policy: SessionPolicy, clock: Clock
+) -> BrowserSession:
+    """Open a session for ``user`` signing in to the console, inside the caller's unit of work (the
+    caller commits). It has no refresh tokens: the browser's ticket lasts as long as the session, and
+    every tab sends the same one, so there is nothing to rotate (and no rotation race between tabs)."""
+    now = clock.now()
+    session = AuthSession(
+        user_id=user.id, tenant_id=user.tenant_id, created_at=now, expires_at=now + policy.lifetime
+    )
+    await uow.sessions.add(session)
+    return BrowserSession(
+        ticket=tokens.issue_browser_ticket(user, session.id, session.expires_at),
+        expires_at=session.expires_at,
     )
 
 
@@ -214,7 +233,14 @@ class ResolvePrincipal:
     async def __call__(self, credential: str) -> Principal:
         if looks_like_api_key(credential):
             return await self._api_key(credential)
-        claims = self._tokens.verify(credential)
+        return await self._session_principal(self._tokens.verify(credential))
+
+    async def browser(self, ticket: str) -> Principal:
+        """The principal a console ticket (the browser's cookie) proves: its session is checked as an
+        access token's is, so logging out anywhere ends every tab at its next request."""
+        return await self._session_principal(self._tokens.verify_browser_ticket(ticket))
+
+    async def _session_principal(self, claims: AccessClaims) -> Principal:
         access = await self._session_access(claims.session_id)
         if (
             access is None

@@ -128,8 +128,23 @@ class SessionTokens:
     refresh_expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    """What a sign-in to the console returns: a ticket for the browser's cookie, valid as long as the
+    session (which each request checks, as it checks an access token's)."""
+
+    ticket: str
+    expires_at: datetime
+
+
 class TokenService(Protocol):
     def issue(self, user: User, session_id: UUID) -> IssuedToken: ...
     def verify(self, token: str) -> AccessClaims:
         """Return the token's claims; raise InvalidToken unless it is a valid, unexpired access token."""
+        ...
+
+    def issue_browser_ticket(self, user: User, session_id: UUID, expires_at: datetime) -> str: ...
+    def verify_browser_ticket(self, ticket: str) -> AccessClaims:
+        """Return the ticket's claims; raise InvalidToken unless it is a valid, unexpired browser ticket
+        (an access token is not one)."""
         ...

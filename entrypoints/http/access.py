@@ -10,6 +10,9 @@ app-wide guard enforces the declaration before anything else of the route runs.
   is refused before the route runs).
 - ``public(reason)``: no Bearer credential; ``reason`` says what protects the route instead (nothing,
   a password, Twilio's signature, a metrics token ...).
+- ``in_console(*roles)``: a page of the web console: a user of one of the roles, proven by the console's
+  session cookie (a browser ticket of a live session) instead of a Bearer credential. API keys never
+  sign in there.
 - A route that declares nothing is refused (403) for everyone, and the route walker test fails.
 
 Roles: agents send and read; tenant admins do what agents do and manage their tenant's users, senders,
@@ -56,6 +59,7 @@ class Access:
     roles: frozenset[Role] = frozenset()
     person_only: PersonOnly | None = None  # why an API key may not call it; None: keys may
     public_because: str | None = None
+    by_browser_session: bool = False  # a console page: the session cookie proves the caller
 
     @property
     def is_public(self) -> bool:
@@ -80,6 +84,13 @@ def allow(*roles: Role, person: PersonOnly | None = None) -> dict[str, Access]:
 def public(reason: str) -> dict[str, Access]:
     """The ``opt`` of a route anyone may call; ``reason`` says what protects it instead."""
     return {ACCESS_OPT: Access(public_because=reason)}
+
+
+def in_console(*roles: Role) -> dict[str, Access]:
+    """The ``opt`` of a console page for users of ``roles``, signed in with the console's cookie."""
+    if not roles:
+        raise ValueError("name at least one role, or declare the page public")
+    return {ACCESS_OPT: Access(roles=frozenset(roles), by_browser_session=True)}
 
 
 SEND_AND_READ = allow(Role.AGENT, Role.TENANT_ADMIN)
@@ -123,6 +134,17 @@ def bearer_credential(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return credential.strip()
 
 
+# The console's session cookie: a browser ticket (see application/identity/sessions.py).
+CONSOLE_SESSION_COOKIE = "wa_console_session"
+
+
+def browser_ticket(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    ticket = connection.cookies.get(CONSOLE_SESSION_COOKIE, "").strip()
+    if not ticket:
+        raise InvalidToken("sign in to the console")
+    return ticket
+
+
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     """The principal the guard admitted for this request, if any."""
     principal = cast(dict[str, Any], connection.scope).get(_PRINCIPAL_KEY)
@@ -139,7 +161,11 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
         return
     # The per-address limit runs first, so credentials are not checked (a database query) unlimited.
     await limit_requests_per_address(connection)
-    principal = await container_of(connection).resolve_principal()(bearer_credential(connection))
+    resolve = container_of(connection).resolve_principal()
+    if access.by_browser_session:
+        principal = await resolve.browser(browser_ticket(connection))
+    else:
+        principal = await resolve(bearer_credential(connection))
     if not access.admits(principal):
         if access.person_only is not None and principal.role in access.roles:
             raise person_required(access.person_only)

@@ -16,6 +16,9 @@ from application.errors import ApplicationError
 from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
 from domain.errors import DomainError
 from entrypoints.background import access_cache_listening, background_work
+from entrypoints.console.errors import console_http_exception_handler
+from entrypoints.console.rendering import template_config
+from entrypoints.console.router import console_router, csrf_config, static_files_router
 from entrypoints.container import Container, shutdown, warn_unless_row_level_security_binds
 from entrypoints.http.access import BEARER_SCHEME, PRINCIPAL, enforce_access
 from entrypoints.http.administration.controller import (
@@ -44,7 +47,6 @@ from entrypoints.http.observability import RequestObservability, request_id_on_e
 from entrypoints.http.operations.controller import HealthController, MetricsController
 from entrypoints.http.problems import (
     application_error_handler,
-    http_exception_handler,
     undecodable_request_handler,
     unexpected_error_handler,
 )
@@ -125,6 +127,9 @@ def create_app(container: Container) -> Litestar:
             MeController,
             AuditController,
             AdminAuditController,
+            # The web console: pages on the same use cases (entrypoints/console).
+            console_router(),
+            static_files_router(),
         ],
         # Deny by default: every route declares who may call it, and this guard enforces it.
         guards=[enforce_access],
@@ -144,7 +149,8 @@ def create_app(container: Container) -> Litestar:
             # The template ports' errors are the providers' (not ApplicationError): the same table.
             TemplateProviderRefused: application_error_handler,
             TemplateProviderUnavailable: application_error_handler,
-            HTTPException: http_exception_handler,
+            # A console path's errors are pages; the API's stay problems.
+            HTTPException: console_http_exception_handler,
             UnicodeDecodeError: undecodable_request_handler,
             Exception: unexpected_error_handler,
         },
@@ -152,6 +158,8 @@ def create_app(container: Container) -> Litestar:
         openapi_config=openapi_config() if settings.docs_enabled else None,
         plugins=[RequestBodySchemaPlugin(), MomentSchemaPlugin()],
         type_decoders=MOMENT_DECODERS,
+        template_config=template_config(),
+        csrf_config=csrf_config(settings),
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
         debug=False,

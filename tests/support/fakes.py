@@ -1888,6 +1888,7 @@ class FakeTokenService:
     def __init__(self, expires_in: int = 900) -> None:
         self.expires_in = expires_in
         self.issued: dict[str, AccessClaims] = {}
+        self.tickets: dict[str, AccessClaims] = {}
         self._numbers = itertools.count(1)
 
     def issue(self, user: User, session_id: UUID) -> IssuedToken:
@@ -1906,6 +1907,24 @@ class FakeTokenService:
         claims = self.issued.get(token)
         if claims is None:
             raise InvalidToken("the access token is not valid")
+        return claims
+
+    def issue_browser_ticket(self, user: User, session_id: UUID, expires_at: datetime) -> str:
+        number = next(self._numbers)
+        ticket = f"ticket-{number}"
+        self.tickets[ticket] = AccessClaims(
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            role=user.role,
+            session_id=session_id,
+            token_id=f"jti-{number}",
+        )
+        return ticket
+
+    def verify_browser_ticket(self, ticket: str) -> AccessClaims:
+        claims = self.tickets.get(ticket)
+        if claims is None:
+            raise InvalidToken("the ticket is not valid")
         return claims
 
     def revoke(self, token: str) -> None:

@@ -1,0 +1,71 @@
+"""The console's routes, its template engine and its CSRF protection, for ``create_app``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from litestar import Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.static_files import create_static_files_router
+
+from application.errors import ApplicationError
+from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
+from domain.errors import DomainError
+from entrypoints.console.errors import console_error_handler
+from entrypoints.console.pages.dashboard import DashboardController
+from entrypoints.console.pages.sign_in import SignInController
+from entrypoints.console.rendering import CONSOLE_PATH, STATIC_DIR, STATIC_PATH
+from entrypoints.http.access import public
+from entrypoints.settings import Settings
+
+# Pages load what this site serves and nothing else; no inline script or style runs, so text that
+# looks like markup can do nothing even if it ever escaped escaping.
+CONSOLE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CSRF_COOKIE = "wa_console_csrf"
+
+
+def console_router() -> Router:
+    return Router(
+        CONSOLE_PATH,
+        route_handlers=[SignInController, DashboardController],
+        include_in_schema=False,
+        response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},
+        exception_handlers={
+            ApplicationError: console_error_handler,
+            DomainError: console_error_handler,
+            TemplateProviderRefused: console_error_handler,
+            TemplateProviderUnavailable: console_error_handler,
+        },
+    )
+
+
+def static_files_router() -> Router:
+    return create_static_files_router(
+        STATIC_PATH,
+        directories=[STATIC_DIR],
+        opt=public("the console's stylesheet and script"),
+        cache_control=CacheControlHeader(public=True, max_age=3600),
+        include_in_schema=False,
+    )
+
+
+def csrf_config(settings: Settings) -> CSRFConfig:
+    """A CSRF token (double-submit, signed) on every console form. The API is excluded: it takes no
+    cookie, so a forged cross-site request carries no credential there."""
+    assert settings.jwt_secret is not None  # load_settings makes sure of it
+    return CSRFConfig(
+        secret=hmac.new(settings.jwt_secret.encode(), b"console csrf", hashlib.sha256).hexdigest(),
+        cookie_name=CSRF_COOKIE,
+        cookie_path=CONSOLE_PATH,
+        cookie_httponly=True,
+        cookie_samesite="strict",
+        cookie_secure=(settings.public_base_url or "").startswith("https://"),
+        # Every path but the console's (written so that "/" itself is not matched: Litestar takes a
+        # pattern matching everything for a mistake; "/" has no route that a form could reach).
+        exclude=[rf"^/(?!{CONSOLE_PATH.lstrip('/')}(/|$))."],
+    )
