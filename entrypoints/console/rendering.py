@@ -84,14 +84,19 @@ def render(
     *,
     principal: Principal | None = None,
     status_code: int = 200,
+    notices: Mapping[str, str] | None = None,
     **context: Any,
 ) -> Template:
-    """The page ``template_name``, with what every page needs besides ``context``."""
+    """The page ``template_name``, with what every page needs besides ``context``.
+
+    After a form, a page is shown again by a redirect whose ``?done=`` names what was done: the page
+    shows ``notices[done]`` (a fixed text, never one taken from the address)."""
     language = language_of(request)
     return Template(
         template_name=template_name,
         status_code=status_code,
         context={
+            "notice": (notices or {}).get(request.query_params.get("done", "")),
             **context,
             **page_context(request, principal, language),
         },
