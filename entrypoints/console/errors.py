@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from application.errors import ApplicationError, InvalidToken
+from entrypoints.console.i18n import translatable
 from entrypoints.console.rendering import CONSOLE_PATH, local_path, render
 from entrypoints.http.access import CONSOLE_SESSION_COOKIE, principal_of
 from entrypoints.http.problems import classify, http_exception_handler, unexpected_error_handler
@@ -22,15 +23,15 @@ logger = logging.getLogger(__name__)
 
 SIGN_IN_PATH = f"{CONSOLE_PATH}/login"
 _TITLES = {
-    400: "Bad request",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Request body too large",
-    422: "Invalid input",
-    429: "Too many requests",
-    503: "Service unavailable",
+    400: translatable("Bad request"),
+    403: translatable("Forbidden"),
+    404: translatable("Not found"),
+    405: translatable("Method not allowed"),
+    409: translatable("Conflict"),
+    413: translatable("Request body too large"),
+    422: translatable("Invalid input"),
+    429: translatable("Too many requests"),
+    503: translatable("Service unavailable"),
 }
 
 
@@ -59,7 +60,7 @@ def error_page(request: Request[Any, Any, Any], status: int, detail: str | None)
         principal=principal_of(request),
         status_code=status,
         status=status,
-        title=_TITLES.get(status, "Error"),
+        title=_TITLES.get(status, translatable("Error")),
         detail=detail,
     )
 

@@ -40,6 +40,12 @@ def negotiate(chosen: str | None, accept_language: str | None) -> str:
     return min(preferences)[2] if preferences else ENGLISH
 
 
+def translatable(text: str) -> str:
+    """Mark a text a page hands to a template (a notice, an error, a label) as one to translate there:
+    it returns ``text`` as is; the catalogue test finds every text so marked."""
+    return text
+
+
 def translator(language: str) -> Translate:
     """``_("Messages today")`` in ``language``; ``_("%(n)s sent", n=3)`` fills the placeholders after
     translating. A text with no translation shows as written (English)."""

@@ -18,7 +18,7 @@ from application.identity.authenticate import Authenticate
 from application.identity.sessions import Logout
 from application.principal import Principal
 from domain.administration.tenancy import Role
-from entrypoints.console.i18n import LANGUAGE_COOKIE, LANGUAGES
+from entrypoints.console.i18n import LANGUAGE_COOKIE, LANGUAGES, translatable
 from entrypoints.console.rendering import CONSOLE_PATH, local_path, render
 from entrypoints.http.access import CONSOLE_SESSION_COOKIE, in_console, public
 from entrypoints.http.client_address import client_address
@@ -51,9 +51,9 @@ def _refused_sign_in(request: Request[Any, Any, Any], error: Exception) -> Templ
     """The form again, saying why: a wrong username or password, or too many tries."""
     status = 429 if isinstance(error, RateLimited) else 401
     message = (
-        "Too many failed sign-ins from here. Wait a few minutes, then try again."
+        translatable("Too many failed sign-ins from here. Wait a few minutes, then try again.")
         if status == 429
-        else "The username or password is wrong."
+        else translatable("The username or password is wrong.")
     )
     response = _sign_in_form(request, status_code=status, error=message)
     if isinstance(error, RateLimited):

@@ -196,3 +196,39 @@ def test_a_token_whose_times_are_not_numbers_is_refused(clocked_service: JwtToke
         claims = {**claims_of(clocked_service, user), claim: True}
         with pytest.raises(InvalidToken):
             clocked_service.verify(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_a_browser_ticket_lives_as_long_as_its_session_and_is_no_access_token(
+    service: JwtTokenService, user: User
+) -> None:
+    session_ends = datetime.now(UTC) + timedelta(days=14)
+
+    ticket = service.issue_browser_ticket(user, SESSION_ID, session_ends)
+
+    claims = service.verify_browser_ticket(ticket)
+    assert (claims.user_id, claims.session_id) == (user.id, SESSION_ID)
+    decoded = jwt.decode(ticket, SECRET, algorithms=["HS256"], audience="wa-api")
+    assert decoded["typ"] == "browser"
+    assert decoded["exp"] == int(session_ends.timestamp())
+    with pytest.raises(InvalidToken):
+        service.verify(ticket)
+
+
+def test_an_access_token_is_no_browser_ticket(service: JwtTokenService, user: User) -> None:
+    issued = service.issue(user, SESSION_ID)
+
+    with pytest.raises(InvalidToken):
+        service.verify_browser_ticket(issued.access_token)
+
+
+def test_a_browser_ticket_expires_with_its_session(user: User) -> None:
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    service = JwtTokenService(
+        secret=SECRET, issuer="wa-gateway", audience="wa-api", ttl_seconds=900, clock=clock
+    )
+    ticket = service.issue_browser_ticket(user, SESSION_ID, clock.now() + timedelta(hours=1))
+
+    clock.advance(timedelta(hours=1, minutes=1))
+
+    with pytest.raises(InvalidToken):
+        service.verify_browser_ticket(ticket)

@@ -11,6 +11,7 @@ import pytest
 
 from application.errors import (
     AccessDenied,
+    AuthenticationFailed,
     CurrentPasswordWrong,
     InvalidInput,
     InvalidToken,
@@ -31,6 +32,7 @@ from application.identity.sessions import (
 from application.ports.identity import SessionAccess, SessionTokens
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal
+from domain.administration.audit import AuditAction
 from domain.administration.tenancy import Role, TenantStatus
 from domain.identity.credentials import RevocationReason, hash_secret, new_refresh_token
 from tests.support.fakes import (
@@ -582,3 +584,90 @@ async def test_expired_sessions_are_purged_with_their_refresh_tokens(
     (session,) = uow.sessions.all()
     assert [t.token_hash for t in uow.sessions.tokens()] == [hash_secret(recent.refresh_token)]
     assert session.expires_at > clock.now()
+
+
+# ------------------------------------------------------------------------------------- browser sessions
+
+
+async def test_a_console_sign_in_opens_a_session_without_refresh_tokens(
+    login: Authenticate, uow: FakeUnitOfWork, tokens: FakeTokenService, clock: FixedClock, acme: TenantAccount
+) -> None:
+    browser = await login.sign_in_browser(acme.user.username, acme.password)
+
+    (session,) = uow.sessions.all()
+    assert browser.expires_at == session.expires_at == clock.now() + LIFETIME
+    assert tokens.verify_browser_ticket(browser.ticket).session_id == session.id
+    assert uow.sessions.tokens() == []
+    assert [entry.action for entry in uow.audit.all()] == [AuditAction.LOGIN_SUCCEEDED]
+
+
+async def test_a_console_sign_in_is_refused_and_limited_like_a_login(
+    login: Authenticate, uow: FakeUnitOfWork, acme: TenantAccount
+) -> None:
+    for _ in range(FAILURE_LIMIT.amount):
+        with pytest.raises(AuthenticationFailed):
+            await login.sign_in_browser(acme.user.username, "wrong", "203.0.113.9")
+
+    with pytest.raises(RateLimited):
+        await login.sign_in_browser(acme.user.username, acme.password, "203.0.113.9")
+    assert uow.sessions.all() == []
+
+
+async def test_a_browser_ticket_resolves_to_its_user_while_the_session_lives(
+    login: Authenticate, resolve: ResolvePrincipal, acme: TenantAccount
+) -> None:
+    browser = await login.sign_in_browser(acme.user.username, acme.password)
+
+    principal = await resolve.browser(browser.ticket)
+
+    assert (principal.user_id, principal.tenant_id, principal.role) == (
+        acme.user.id,
+        acme.tenant.id,
+        Role.TENANT_ADMIN,
+    )
+    assert principal.session_id is not None
+
+
+async def test_a_browser_ticket_is_no_bearer_credential_and_an_access_token_no_ticket(
+    login: Authenticate, resolve: ResolvePrincipal, acme: TenantAccount
+) -> None:
+    browser = await login.sign_in_browser(acme.user.username, acme.password)
+    issued = await log_in(login, acme)
+
+    with pytest.raises(InvalidToken):
+        await resolve(browser.ticket)
+    with pytest.raises(InvalidToken):
+        await resolve.browser(issued.access_token)
+
+
+async def test_signing_out_of_the_console_ends_the_ticket_everywhere_but_not_other_sessions(
+    login: Authenticate,
+    resolve: ResolvePrincipal,
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> None:
+    browser = await login.sign_in_browser(acme.user.username, acme.password)
+    api_client = await log_in(login, acme)
+
+    await Logout(uow, clock)(await resolve.browser(browser.ticket))
+
+    with pytest.raises(InvalidToken):
+        await resolve.browser(browser.ticket)
+    assert (await resolve(api_client.access_token)).user_id == acme.user.id
+
+
+@pytest.mark.parametrize("change", ["role", "deactivated", "suspended"])
+async def test_a_browser_ticket_stops_working_when_its_user_or_tenant_changes(
+    login: Authenticate, resolve: ResolvePrincipal, uow: FakeUnitOfWork, acme: TenantAccount, change: str
+) -> None:
+    browser = await login.sign_in_browser(acme.user.username, acme.password)
+    if change == "role":
+        uow.users.save(replace(acme.user, role=Role.AGENT))
+    elif change == "deactivated":
+        uow.users.save(replace(acme.user, is_active=False))
+    else:
+        uow.tenants.save(replace(acme.tenant, status=TenantStatus.SUSPENDED))
+
+    with pytest.raises(InvalidToken):
+        await resolve.browser(browser.ticket)
