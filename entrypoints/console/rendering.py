@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 
 from application.principal import Principal
 from domain.administration.tenancy import Role
-from entrypoints.console.i18n import LANGUAGE_COOKIE, LANGUAGES, negotiate, translator
+from entrypoints.console.i18n import LANGUAGE_COOKIE, LANGUAGES, negotiate, translatable, translator
 
 CONSOLE_PATH = "/console"
 STATIC_PATH = f"{CONSOLE_PATH}/static"
@@ -39,7 +39,7 @@ class NavigationItem:
 
 
 # The console's sections, in the order the navigation shows them; each is shown to the roles it serves.
-NAVIGATION: tuple[NavigationItem, ...] = (NavigationItem(CONSOLE_PATH, "Dashboard", _EVERYONE),)
+NAVIGATION: tuple[NavigationItem, ...] = (NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
