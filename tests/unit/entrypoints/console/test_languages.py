@@ -35,7 +35,11 @@ def python_texts() -> set[str]:
     for module in CONSOLE_PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "translatable":
-                texts.update(arg.value for arg in node.args if isinstance(arg, ast.Constant))
+                texts.update(
+                    arg.value
+                    for arg in node.args
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                )
     return texts
 
 
