@@ -83,7 +83,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
                 f"  login    username {demo.username!r}, password {demo.password!r}"
             )
     base = f"http://{args.host}:{args.port}"
-    print(f"wa-gateway: serving {base} (API docs: {base}/docs) with {args.workers} worker(s)", flush=True)
+    print(
+        f"wa-gateway: serving {base} (console: {base}/console, API docs: {base}/docs)"
+        f" with {args.workers} worker(s)",
+        flush=True,
+    )
     if metrics_directory:
         print(f"wa-gateway: /metrics adds up every process's metrics in {metrics_directory}", flush=True)
     uvicorn.run(
