@@ -1,6 +1,8 @@
 """The gateway's web pages in a real browser: Debian's Chromium driven by Playwright (its async API, on the
 test session's event loop, beside the gateway that uvicorn serves there), screenshots for a person to
-look at, axe-core's accessibility checks, and a watch over what the browser refuses or fails to run.
+look at, axe-core's accessibility checks, a watch over what the browser refuses or fails to run, and the
+served gateway with the people who log in to it (``ConsoleWorld``; the fixtures are in
+tests/integration/browser/conftest.py).
 
 Chromium is found at ``CHROMIUM_PATH``, else ``/usr/bin/chromium`` (Debian's package: Playwright's own
 browser download is not used). Screenshots go to ``BROWSER_SCREENSHOTS_DIR``, else
@@ -11,13 +13,19 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, WebError
+
+from application.authorization import OPERATOR
+from domain.administration.tenancy import Role
+from tests.support.two_providers import CUSTOMER, World
 
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -164,4 +172,48 @@ class Account:
 
     username: str
     password: str
-    role: str
+    role: Role
+
+
+# -- the served gateway and its people -------------------------------------------------------------
+
+PASSWORD = "a long enough password"
+# Opens a page in a fresh browser context of a size (DESKTOP, PHONE): the ``open_page`` fixture.
+OpenPage = Callable[[dict[str, Any]], Awaitable[Page]]
+
+
+@dataclass(frozen=True)
+class ConsoleWorld:
+    """The served gateway and the people who use it. ``world`` is the two-provider world: its emulators
+    let a customer write (``world.customer_writes_to_twilio_number``), its API client acts as the tenant
+    admin."""
+
+    world: World
+    tenant_admin: Account
+    agent: Account
+    platform_admin: Account
+
+    @property
+    def base_url(self) -> str:
+        return self.world.gateway_url
+
+    @property
+    def customer(self) -> str:
+        """The customer's number, who writes through either emulator."""
+        return CUSTOMER
+
+    async def add_user(self, role: Role = Role.AGENT) -> Account:
+        """Someone new, for a test that changes its user (a password, a role): a platform admin, else one
+        of the tenant's people."""
+        return await new_user(self.world, role)
+
+
+async def new_user(world: World, role: Role) -> Account:
+    account = Account(f"{role.value.replace('_', '-')}-{uuid.uuid4().hex[:6]}", PASSWORD, role)
+    if role is Role.PLATFORM_ADMIN:
+        # As `wa-gateway user create platform root --role platform_admin` makes the first one.
+        tenant_id = (await world.container.ensure_platform_tenant()()).id
+    else:
+        tenant_id = world.tenant_id
+    await world.container.create_user()(OPERATOR, tenant_id, account.username, account.password, role)
+    return account

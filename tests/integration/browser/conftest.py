@@ -18,15 +18,12 @@ The browser's calls and the gateway run on the session's event loop, so the test
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from application.authorization import OPERATOR
 from domain.administration.tenancy import Role
 from tests.support.browser import (
     DESKTOP,
@@ -34,40 +31,19 @@ from tests.support.browser import (
     SIZES,
     Account,
     ChromiumNotFound,
+    ConsoleWorld,
+    OpenPage,
     PageProblems,
     Screen,
     chromium_path,
+    new_user,
 )
 from tests.support.databases import PostgresRoles, create_prepared_database
 from tests.support.postgres_server import PostgresServer
-from tests.support.two_providers import CUSTOMER, World, two_provider_world
+from tests.support.two_providers import two_provider_world
 
-PASSWORD = "a long enough password"
 # Fail fast: a page of this gateway answers in milliseconds, and Playwright's 30 s hides a wrong selector.
 ACTION_TIMEOUT_MS = 10_000
-
-OpenPage = Callable[[dict[str, Any]], Awaitable[Page]]
-
-
-@dataclass
-class ConsoleWorld:
-    """The served gateway and the people who use it. ``world`` is the two-provider world: its emulators
-    let a customer write (``world.customer_writes_to_twilio_number``), its API client acts as the tenant
-    admin."""
-
-    world: World
-    tenant_admin: Account
-    agent: Account
-    platform_admin: Account
-
-    @property
-    def base_url(self) -> str:
-        return self.world.gateway_url
-
-    @property
-    def customer(self) -> str:
-        """The customer's number, who writes through either emulator."""
-        return CUSTOMER
 
 
 @pytest.fixture(scope="session")
@@ -106,20 +82,11 @@ async def console_world(
                 "LOG_LEVEL": "WARNING",
             },
         ) as world:
-            create_user = world.container.create_user()
-            agent = Account(f"agent-{uuid.uuid4().hex[:6]}", PASSWORD, Role.AGENT)
-            await create_user(OPERATOR, world.tenant_id, agent.username, agent.password, Role.AGENT)
-            # As `wa-gateway user create platform root --role platform_admin` makes the first one.
-            platform = await world.container.ensure_platform_tenant()()
-            platform_admin = Account(f"root-{uuid.uuid4().hex[:6]}", PASSWORD, Role.PLATFORM_ADMIN)
-            await create_user(
-                OPERATOR, platform.id, platform_admin.username, platform_admin.password, Role.PLATFORM_ADMIN
-            )
             yield ConsoleWorld(
                 world=world,
                 tenant_admin=Account(world.admin_username, world.admin_password, Role.TENANT_ADMIN),
-                agent=agent,
-                platform_admin=platform_admin,
+                agent=await new_user(world, Role.AGENT),
+                platform_admin=await new_user(world, Role.PLATFORM_ADMIN),
             )
     finally:
         postgres_server.drop_database(database)
