@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import msgspec
@@ -92,6 +93,9 @@ class World:
     headers: dict[str, str]
     senders: dict[str, dict[str, Any]]  # by number, as POST /api/senders answered
     meta_account_id: str
+    tenant_id: UUID
+    admin_username: str  # the tenant's admin, logged in for ``headers``
+    admin_password: str
 
     async def api(self, method: str, path: str, json: Any = None, expect: int = 200) -> Any:
         response = await self.http.request(method, path, json=json, headers=self.headers)
@@ -266,6 +270,9 @@ async def two_provider_world(
                     headers={"Authorization": f"Bearer {login.json()['access_token']}"},
                     senders={},
                     meta_account_id="",
+                    tenant_id=tenant.id,
+                    admin_username=username,
+                    admin_password=password,
                 )
                 twilio_account = await world.api(
                     "POST",

@@ -1,0 +1,219 @@
+"""The gateway's web pages in a real browser: Debian's Chromium driven by Playwright (its async API, on the
+test session's event loop, beside the gateway that uvicorn serves there), screenshots for a person to
+look at, axe-core's accessibility checks, a watch over what the browser refuses or fails to run, and the
+served gateway with the people who log in to it (``ConsoleWorld``; the fixtures are in
+tests/integration/browser/conftest.py).
+
+Chromium is found at ``CHROMIUM_PATH``, else ``/usr/bin/chromium`` (Debian's package: Playwright's own
+browser download is not used). Screenshots go to ``BROWSER_SCREENSHOTS_DIR``, else
+``.browser-screenshots/`` at the repository's root (ignored by git).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, WebError
+
+from application.authorization import OPERATOR
+from domain.administration.tenancy import Role
+from tests.support.two_providers import CUSTOMER, World
+
+DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_SCREENSHOTS = REPOSITORY / ".browser-screenshots"
+
+# The two screen sizes every page is looked at in: a laptop, and a phone held upright.
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+
+# axe-core's impacts that fail a test; "minor" and "moderate" ones are left to judgement.
+FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+
+class ChromiumNotFound(Exception):
+    """No Chromium where the tests look for it; the message says where that was and how to get one."""
+
+
+def chromium_path() -> Path:
+    configured = os.environ.get("CHROMIUM_PATH")
+    path = Path(configured) if configured else DEFAULT_CHROMIUM
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        origin = "CHROMIUM_PATH" if configured else "the default path"
+        raise ChromiumNotFound(
+            f"no Chromium for the browser tests at {path} ({origin}): install Debian's package "
+            "(apt-get install chromium) or set CHROMIUM_PATH to a Chromium executable"
+        )
+    return path
+
+
+def screenshots_directory() -> Path:
+    configured = os.environ.get("BROWSER_SCREENSHOTS_DIR")
+    return Path(configured) if configured else DEFAULT_SCREENSHOTS
+
+
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """The whole page (or, with ``full_page=False``, what the viewport shows) as ``<name>.png`` in the
+    screenshots folder; ``name`` says what the page is and at which size, e.g. ``conversations-phone``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ValueError(f"a screenshot's name is a plain file name, not {name!r}")
+    directory = screenshots_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
+    await page.screenshot(path=path, full_page=full_page)
+    return path
+
+
+async def assert_accessible(page: Page) -> None:
+    """Run axe-core on the page as it is now; fail on any violation of serious or critical impact,
+    listing each rule with the elements that break it."""
+    results = await Axe().run(page)
+    violations: list[dict[str, Any]] = results.response["violations"]
+    failing = [violation for violation in violations if violation.get("impact") in FAILING_IMPACTS]
+    if failing:
+        raise AssertionError(
+            f"{len(failing)} serious or critical accessibility violation(s) at {page.url}:\n"
+            + "\n".join(_describe(violation) for violation in failing)
+        )
+
+
+def _describe(violation: dict[str, Any], shown: int = 5) -> str:
+    nodes: list[dict[str, Any]] = violation["nodes"]
+    lines = [f"- {violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>"]
+    for node in nodes[:shown]:
+        target = " ".join(str(part) for part in node["target"])
+        lines.append(f"    {target}: {' '.join(node['html'].split())[:200]}")
+        if node.get("failureSummary"):
+            lines.extend(f"      {line.strip()}" for line in node["failureSummary"].splitlines())
+    if len(nodes) > shown:
+        lines.append(f"    and {len(nodes) - shown} more element(s)")
+    return "\n".join(lines)
+
+
+# Each page reports what its Content-Security-Policy refused, from the document's own event.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    window.__reportCspViolation(
+        `${event.effectiveDirective} refused ${event.blockedURI || "inline"} at ${event.documentURI}`
+    );
+});
+"""
+
+
+@dataclass
+class PageProblems:
+    """What went wrong in a browser context's pages: what their Content-Security-Policy refused, uncaught
+    script errors, and messages the pages logged as errors (a failed request among them)."""
+
+    csp_violations: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    async def watch(cls, context: BrowserContext) -> PageProblems:
+        """Watch every page of ``context`` from now on; ``problems_of(page)`` finds what was seen."""
+        problems = cls()
+        await context.expose_function("__reportCspViolation", problems._csp_violation)
+        await context.add_init_script(_REPORT_CSP_VIOLATIONS)
+        context.on("weberror", problems._script_error)
+        context.on("console", problems._console_message)
+        _WATCHED[context] = problems
+        return problems
+
+    def _csp_violation(self, description: str) -> None:
+        self.csp_violations.append(description)
+
+    def _script_error(self, error: WebError) -> None:
+        self.script_errors.append(str(error.error))
+
+    def _console_message(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+
+    def blocking(self) -> list[str]:
+        """The problems that fail any test: refused by the policy, or a script that threw."""
+        return [f"CSP: {v}" for v in self.csp_violations] + [f"script: {e}" for e in self.script_errors]
+
+
+_WATCHED: weakref.WeakKeyDictionary[BrowserContext, PageProblems] = weakref.WeakKeyDictionary()
+
+
+def problems_of(page: Page) -> PageProblems:
+    """What went wrong so far in ``page``'s browser context (every page the fixtures open is watched)."""
+    return _WATCHED[page.context]
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A page at one of the sizes: ``size`` is its key in SIZES ("desktop", "phone"), for a screenshot's
+    name."""
+
+    size: str
+    page: Page
+
+
+@dataclass(frozen=True)
+class Account:
+    """Someone who logs in to the console: the tests know the password."""
+
+    username: str
+    password: str
+    role: Role
+
+
+# -- the served gateway and its people -------------------------------------------------------------
+
+PASSWORD = "a long enough password"
+# Opens a page in a fresh browser context of a size (DESKTOP, PHONE): the ``open_page`` fixture.
+OpenPage = Callable[[dict[str, Any]], Awaitable[Page]]
+
+
+@dataclass(frozen=True)
+class ConsoleWorld:
+    """The served gateway and the people who use it. ``world`` is the two-provider world: its emulators
+    let a customer write (``world.customer_writes_to_twilio_number``), its API client acts as the tenant
+    admin."""
+
+    world: World
+    tenant_admin: Account
+    agent: Account
+    platform_admin: Account
+
+    @property
+    def base_url(self) -> str:
+        return self.world.gateway_url
+
+    @property
+    def customer(self) -> str:
+        """The customer's number, who writes through either emulator."""
+        return CUSTOMER
+
+    async def add_user(self, role: Role = Role.AGENT) -> Account:
+        """Someone new, for a test that changes its user (a password, a role): a platform admin, else one
+        of the tenant's people."""
+        return await new_user(self.world, role)
+
+
+async def new_user(world: World, role: Role) -> Account:
+    account = Account(f"{role.value.replace('_', '-')}-{uuid.uuid4().hex[:6]}", PASSWORD, role)
+    if role is Role.PLATFORM_ADMIN:
+        # As `wa-gateway user create platform root --role platform_admin` makes the first one.
+        tenant_id = (await world.container.ensure_platform_tenant()()).id
+    else:
+        tenant_id = world.tenant_id
+    await world.container.create_user()(OPERATOR, tenant_id, account.username, account.password, role)
+    return account
