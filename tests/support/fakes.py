@@ -674,6 +674,7 @@ class FakeConversationRepository:
                 created_at=message.created_at,
                 last_inbound_at=inbound_at,
                 profile_name=message.profile_name,
+                unread_count=1 if inbound_at is not None else 0,
             )
             return
         latest_inbound = max(
@@ -683,6 +684,7 @@ class FakeConversationRepository:
             existing,
             last_inbound_at=latest_inbound,
             profile_name=message.profile_name or existing.profile_name,
+            unread_count=existing.unread_count + (1 if inbound_at is not None else 0),
         )
         newer = message.created_at >= existing.last_message_at
         if (inbound_at is not None and inbound_at == latest_inbound) or (
@@ -702,6 +704,20 @@ class FakeConversationRepository:
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
         return self._conversations.get((tenant_id, contact.identity))
+
+    async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
+        return next(
+            (c for c in self._conversations.values() if c.tenant_id == tenant_id and c.id == conversation_id),
+            None,
+        )
+
+    async def mark_seen(self, tenant_id: UUID, conversation_id: UUID) -> bool:
+        conversation = await self.get_by_id(tenant_id, conversation_id)
+        if conversation is None:
+            return False
+        key = (tenant_id, conversation.contact.identity)
+        self._conversations[key] = replace(conversation, unread_count=0)
+        return True
 
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         after = query.after
