@@ -103,4 +103,5 @@ async def test_a_conversation_is_found_by_its_id(uow_factory: UowFactory) -> Non
         found = await uow.conversations.get_by_id(tenant.id, stored.id)
 
     assert found == stored
-    assert found is not None and found.unread_count == 1
+    assert found is not None
+    assert found.unread_count == 1
