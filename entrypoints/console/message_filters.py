@@ -49,7 +49,7 @@ class MessageFilters:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> MessageFilters:
-        """The filters in ``query``; InvalidFilter naming the first one that is not a value the form offers."""
+        """The filters in ``query``; InvalidFilter names the first that is not a value the form offers."""
         contact = _field(query, "contact")
         if contact is not None and len(contact) > MAX_CONTACT_LENGTH:
             raise InvalidFilter("The contact is too long to be a phone number.")
@@ -80,7 +80,9 @@ class MessageFilters:
             status=self.status,
             contact=self.contact,
             since=_start_of(self.date_from),
-            until=_start_of(self.date_to + timedelta(days=1)) if self.date_to and self.date_to < date.max else None,
+            until=_start_of(self.date_to + timedelta(days=1))
+            if self.date_to and self.date_to < date.max
+            else None,
             kind=self.kind,
             failure_code=self.failure_code,
             failures_only=self.failed,

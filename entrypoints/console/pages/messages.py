@@ -15,12 +15,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.types import ExceptionHandlersMap
 
 from application.errors import InvalidCursor, InvalidInput, MessageNotRetryable
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.send_message import RetryMessage
-from application.ports.messages import MessageView
 from application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from application.ports.messages import MessageView
 from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role
 from domain.errors import InvalidPhoneNumber
@@ -147,7 +148,7 @@ def _retry_refused(request: Request[Any, Any, Any], error: Exception) -> Templat
     )
 
 
-_REFUSED_FILTERS = {
+_REFUSED_FILTERS: ExceptionHandlersMap = {
     InvalidInput: _history_refused,
     InvalidCursor: _history_refused,
     InvalidPhoneNumber: _history_refused,
@@ -172,7 +173,9 @@ class MessagesController(Controller):
     ) -> Template:
         filters = MessageFilters.from_query(_query(request))
         cursor = request.query_params.get("cursor") or None
-        page = await list_history(filters.history_request(principal.tenant_id, limit=PAGE_SIZE, cursor=cursor))
+        page = await list_history(
+            filters.history_request(principal.tenant_id, limit=PAGE_SIZE, cursor=cursor)
+        )
         return _history_page(request, principal, filters=filters, page=page)
 
     @get("/messages/export.csv", opt=_TENANT_USERS)

@@ -54,7 +54,9 @@ SPANISH = {
     "Reply": "Respuesta",
     "Unsupported": "No admitido",
     # Bad filters
-    "The contact is too long to be a phone number.": "El contacto es demasiado largo para ser un número de teléfono.",
+    "The contact is too long to be a phone number.": (
+        "El contacto es demasiado largo para ser un número de teléfono."
+    ),
     "The status is not one of the listed ones.": "El estado no es uno de los de la lista.",
     "The direction is not one of the listed ones.": "La dirección no es una de las de la lista.",
     "The kind is not one of the listed ones.": "El tipo no es uno de los de la lista.",

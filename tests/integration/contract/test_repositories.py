@@ -788,7 +788,6 @@ async def test_history_filters(uow_factory: UowFactory) -> None:
     assert await ids(contact=ALICE, failure_code=FailureCode.SESSION_WINDOW_CLOSED) == [failed.id]
 
 
-
 async def test_history_of_failures_holds_failed_and_undelivered_messages(uow_factory: UowFactory) -> None:
     tenant = await add_tenant(uow_factory)
     delivered = replace(outbound(tenant, at=T0, contact=ALICE), status=MessageStatus.DELIVERED)

@@ -18,6 +18,7 @@ from domain.administration.tenancy import ProviderName
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
+from entrypoints.console.message_exports import CSV_COLUMNS
 from entrypoints.console.pages import messages as messages_page
 from tests.support.api import ACCESS_CONTROL, Api, ApiOptions
 from tests.support.console import ConsolePages, csrf_token_of, text_of
@@ -63,7 +64,11 @@ async def add_message(
         )
     else:
         message = Message.new_outbound(
-            tenant_id=account.tenant.id, sender=sender, contact=customer, content=MessageContent(body=body), now=at
+            tenant_id=account.tenant.id,
+            sender=sender,
+            contact=customer,
+            content=MessageContent(body=body),
+            now=at,
         )
     if failure is not None:
         message = message.failed(failure, at)
@@ -102,9 +107,13 @@ async def test_the_history_lists_the_tenants_messages_newest_first_and_no_other_
     page = await console.get("/console/messages")
 
     assert message_ids(page) == [str(newer.id), str(older.id)]
-    assert str(theirs.id) not in page and "globex secret" not in page
+    assert str(theirs.id) not in page
+    assert "globex secret" not in page
     text = text_of(page)
-    assert "2026-01-10 12:00" in text and "first" in text and "Accepted" in text and "Received" in text
+    assert "2026-01-10 12:00" in text
+    assert "first" in text
+    assert "Accepted" in text
+    assert "Received" in text
 
 
 async def test_the_filters_narrow_the_history_and_are_kept_in_the_form(api: Api) -> None:
@@ -118,7 +127,9 @@ async def test_the_filters_narrow_the_history_and_are_kept_in_the_form(api: Api)
     console = await signed_in(api)
 
     async def listed(**filters: str) -> list[str]:
-        return message_ids(await console.get("/console/messages", **filters))
+        response = await console.client.get("/console/messages", params=filters)
+        assert response.status_code == 200, response.text
+        return message_ids(response.text)
 
     assert await listed(contact=CAROL) == [str(from_carol.id), str(to_carol.id)]
     assert await listed(direction="inbound") == [str(from_carol.id)]
@@ -148,12 +159,15 @@ async def test_the_older_link_carries_the_cursor_and_the_filters(api: Api) -> No
     newest_first = [str(m.id) for m in reversed(sent)]
     assert message_ids(first) == newest_first[:50]
     assert message_ids(second) == newest_first[50:]
-    assert "contact=%2B14155550123" in older and "cursor=" in older
+    assert "contact=%2B14155550123" in older
+    assert "cursor=" in older
     assert "Older" not in text_of(second)
     assert link_to(second, "Newest") == "/console/messages?contact=%2B14155550123"
 
 
-async def test_the_failed_quick_filter_shows_failed_and_undelivered_messages_with_their_reason(api: Api) -> None:
+async def test_the_failed_quick_filter_shows_failed_and_undelivered_messages_with_their_reason(
+    api: Api,
+) -> None:
     await add_message(api, api.acme, at=T0, status=MessageStatus.DELIVERED)
     failed = await add_message(api, api.acme, at=T0 + timedelta(minutes=1), failure=OPTED_OUT)
     undelivered = await add_message(api, api.acme, at=T0 + timedelta(minutes=2), body="undelivered one")
@@ -177,8 +191,10 @@ async def test_the_failed_quick_filter_shows_failed_and_undelivered_messages_wit
     assert message_ids(page) == [str(undelivered.id), str(failed.id)]
     text = text_of(page)
     assert "the recipient has opted out of messages from this sender" in text
-    assert "recipient-opted-out" in text and "session-window-closed" in text
-    assert "Undelivered" in text and "Failed" in text
+    assert "recipient-opted-out" in text
+    assert "session-window-closed" in text
+    assert "Undelivered" in text
+    assert "Failed" in text
 
 
 async def test_hostile_text_is_shown_as_text(api: Api) -> None:
@@ -188,7 +204,8 @@ async def test_hostile_text_is_shown_as_text(api: Api) -> None:
 
     for path in ("/console/messages", f"/console/messages/{message.id}"):
         page = await console.get(path)
-        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
         assert "&lt;script&gt;" in page
         assert '<script>alert("x")</script>' in text_of(page)
 
@@ -245,7 +262,8 @@ async def test_a_message_shows_its_text_timeline_and_failure(api: Api) -> None:
     assert "line one\nline two" in html.unescape(page)
     assert "Why it failed" in text
     assert "the recipient has opted out of messages from this sender" in text
-    assert "21610" in text and "Attempt to send to unsubscribed recipient" in text
+    assert "21610" in text
+    assert "Attempt to send to unsubscribed recipient" in text
     assert "Retry: send this message again" in text
 
 
@@ -309,7 +327,8 @@ async def test_a_failed_message_is_retried_through_the_form(api: Api) -> None:
     page = await console.get(response.headers["location"])
     assert "The message was queued to be sent again." in text_of(page)
     retried = await api.database.messages.get(api.acme.tenant.id, failed.id)
-    assert retried is not None and retried.status is MessageStatus.ACCEPTED
+    assert retried is not None
+    assert retried.status is MessageStatus.ACCEPTED
     assert "Retry: send this message again" not in text_of(page)
 
 
@@ -352,7 +371,9 @@ async def test_the_csv_export_holds_the_filtered_messages_with_a_header(api: Api
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    assert re.match(r'attachment; filename="messages-\d{8}T\d{4}Z\.csv"', response.headers["content-disposition"])
+    assert re.match(
+        r'attachment; filename="messages-\d{8}T\d{4}Z\.csv"', response.headers["content-disposition"]
+    )
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [row["id"] for row in rows] == [str(failed.id), str(to_carol.id)]
     assert rows[1]["body"] == "for carol"
@@ -364,16 +385,15 @@ async def test_the_csv_export_holds_the_filtered_messages_with_a_header(api: Api
 
 
 async def test_the_csv_export_neutralises_cells_a_spreadsheet_would_run(api: Api) -> None:
-    bodies = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain = text"]
+    bodies = ['=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain = text"]
     for n, body in enumerate(bodies):
         await add_message(api, api.acme, body=body, at=T0 + timedelta(seconds=n))
-    console = await signed_in(api)
+    await signed_in(api)
 
     response = await api.client.get("/console/messages/export.csv")
 
     exported = [row["body"] for row in csv.DictReader(io.StringIO(response.text, newline=""))]
     assert exported == ["plain = text", *(f"'{body}" for body in reversed(bodies[:-1]))]
-    assert console  # signed in through the same client
 
 
 async def test_the_ndjson_export_has_one_api_message_a_line(api: Api) -> None:
@@ -414,11 +434,5 @@ async def test_an_export_with_nothing_to_export_is_a_header_or_nothing(api: Api)
     as_csv = await api.client.get("/console/messages/export.csv", params={"status": "read"})
     as_ndjson = await api.client.get("/console/messages/export.ndjson", params={"status": "read"})
 
-    assert as_csv.text.splitlines() == [",".join(messages_page_columns())]
+    assert as_csv.text.splitlines() == [",".join(CSV_COLUMNS)]
     assert as_ndjson.text == ""
-
-
-def messages_page_columns() -> tuple[str, ...]:
-    from entrypoints.console.message_exports import CSV_COLUMNS
-
-    return CSV_COLUMNS
