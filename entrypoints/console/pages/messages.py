@@ -122,9 +122,10 @@ def _history_page(
 def _history_refused(request: Request[Any, Any, Any], error: Exception) -> Template:
     """The page again, with the form as it was sent and what is wrong with it, and no messages."""
     problem = classify(error)
-    detail = error.detail if isinstance(error, InvalidInput | InvalidCursor) else str(error)
     if isinstance(error, InvalidCursor):
         detail = "The link to older messages is broken; start again from the newest."
+    else:
+        detail = error.detail if isinstance(error, InvalidInput) else str(error)
     return _history_page(
         request,
         principal_of(request),

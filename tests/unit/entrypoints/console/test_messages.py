@@ -219,7 +219,7 @@ async def test_hostile_text_is_shown_as_text(api: Api) -> None:
         ({"to": "yesterday"}, "The to date is not a date (YYYY-MM-DD).", 422),
         ({"from": "2026-02-02", "to": "2026-02-01"}, "The from date is after the to date.", 422),
         ({"failure_code": "bad-luck"}, "The failure reason is not one of the listed ones.", 422),
-        ({"contact": "not a number"}, "", 422),
+        ({"contact": "not a number"}, "'not a number' is not an international number", 422),
         ({"contact": "+1" * 40}, "The contact is too long to be a phone number.", 422),
         ({"cursor": "garbage"}, "The link to older messages is broken; start again from the newest.", 400),
     ],
