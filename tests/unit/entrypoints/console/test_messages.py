@@ -240,6 +240,19 @@ async def test_a_bad_filter_is_explained_on_the_page(
         await console.get("/console/messages/export.csv", expect=status, **filters)
 
 
+async def test_the_first_and_last_days_there_are_are_filters_like_any_other(api: Api) -> None:
+    message = await add_message(api, api.acme)
+    console = await signed_in(api)
+
+    everything = await console.get("/console/messages", **{"from": "0001-01-01", "to": "9999-12-31"})
+    csv_export = await console.get(
+        "/console/messages/export.csv", **{"from": "0001-01-01", "to": "9999-12-31"}
+    )
+
+    assert message_ids(everything) == [str(message.id)]
+    assert str(message.id) in csv_export
+
+
 async def test_a_bad_filter_is_explained_in_spanish_to_a_spanish_reader(api: Api) -> None:
     console = await signed_in(api)
     await console.get("/console/language/es", expect=303)
