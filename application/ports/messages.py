@@ -44,6 +44,7 @@ class HistoryQuery:
     until: datetime | None = None
     kind: MessageKind | None = None
     failure_code: FailureCode | None = None
+    failures_only: bool = False  # only messages that did not reach their recipient (failed, undelivered)
 
 
 class MessageView(NamedTuple):

@@ -767,6 +767,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.until is None or message.created_at < query.until)
         and (query.kind is None or message.content.kind is query.kind)
         and (query.failure_code is None or message.failure_code is query.failure_code)
+        and (not query.failures_only or message.status.is_failure)
     )
 
 
