@@ -38,6 +38,7 @@ from adapters.twilio.media import TwilioMediaFetcher
 from adapters.twilio.provider import TwilioMessagingProvider
 from adapters.twilio.templates import TwilioTemplateProvider
 from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
+from application.administration.limits import GatewayLimits, GetTenantLimits
 from application.administration.onboarding import (
     AddSender,
     CreateTenant,
@@ -125,6 +126,7 @@ from application.tenant_webhooks.delivery import (
     WebhookDeliverySettings,
 )
 from application.tenant_webhooks.endpoints import (
+    MAX_ENDPOINTS_PER_TENANT,
     DeleteWebhookEndpoint,
     GetWebhookDelivery,
     GetWebhookEndpoint,
@@ -232,6 +234,16 @@ def _dispatcher_settings(settings: Settings) -> DispatcherSettings:
         max_in_flight_per_tenant=settings.tenant_max_in_flight,
         sender_messages_per_second=settings.sender_messages_per_second,
         lease_seconds=settings.dispatch_lease_seconds,
+    )
+
+
+def _gateway_limits(settings: Settings) -> GatewayLimits:
+    return GatewayLimits(
+        max_in_flight=settings.tenant_max_in_flight,
+        sender_messages_per_second=settings.sender_messages_per_second,
+        max_webhook_endpoints=MAX_ENDPOINTS_PER_TENANT,
+        requests_per_minute_per_address=settings.requests_per_minute_per_ip,
+        login_attempts_per_minute=settings.login_attempts_per_minute,
     )
 
 
@@ -403,6 +415,13 @@ class Container(containers.DeclarativeContainer):
         rate_limiter,
         sends_per_minute=settings.provided.tenant_sends_per_minute,
         sends_per_day=settings.provided.tenant_sends_per_day,
+    )
+    # What the console's limits page shows a tenant admin: the same figures the code above enforces.
+    get_tenant_limits = providers.Factory(
+        GetTenantLimits,
+        read_unit_of_work,
+        tenant_send_limits,
+        providers.Callable(_gateway_limits, settings),
     )
     send_message = providers.Factory(
         SendMessage,
