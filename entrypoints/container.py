@@ -38,7 +38,6 @@ from adapters.twilio.media import TwilioMediaFetcher
 from adapters.twilio.provider import TwilioMessagingProvider
 from adapters.twilio.templates import TwilioTemplateProvider
 from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
-from application.administration.limits import GatewayLimits, GetTenantLimits
 from application.administration.onboarding import (
     AddSender,
     CreateTenant,
@@ -98,6 +97,7 @@ from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from application.administration.limits import GatewayLimits, GetTenantLimits, SendLimit
 from application.errors import AccessDenied
 from application.messaging.send_message import TenantSendLimits
+from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits, SendLimit
 from application.principal import Principal
 from domain.administration.tenancy import Role
 from tests.support.fakes import FakeRateLimiter, FakeUnitOfWork, TenantAccount
@@ -45,7 +45,10 @@ async def test_a_tenants_own_send_limits_are_the_ones_it_gets(
 
     limits = await get_limits(uow, limiter)(admin_of(acme))
 
-    assert (limits.sends_per_minute, limits.sends_per_day) == (SendLimit(5, own=True), SendLimit(1000, own=True))
+    assert (limits.sends_per_minute, limits.sends_per_day) == (
+        SendLimit(5, own=True),
+        SendLimit(1000, own=True),
+    )
     assert (await get_limits(uow, limiter)(admin_of(globex))).sends_per_minute == SendLimit(600, own=False)
 
 

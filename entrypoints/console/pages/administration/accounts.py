@@ -113,7 +113,9 @@ class ProviderAccountsController(Controller):
     @post(
         "/admin/accounts/twilio",
         opt=TENANT_ADMINS_ONLY,
-        exception_handlers=form_again("administration/_twilio_form.html", "New Twilio account", keep=TWILIO_KEPT),
+        exception_handlers=form_again(
+            "administration/_twilio_form.html", "New Twilio account", keep=TWILIO_KEPT
+        ),
     )
     async def add_twilio(
         self,

@@ -70,7 +70,9 @@ class ApiKeysController(Controller):
         "/admin/api-keys",
         opt=TENANT_ADMINS_ONLY,
         status_code=HTTP_200_OK,
-        exception_handlers=form_again("administration/_api_key_form.html", "New API key", keep=("name", "role")),
+        exception_handlers=form_again(
+            "administration/_api_key_form.html", "New API key", keep=("name", "role")
+        ),
     )
     async def create(
         self,

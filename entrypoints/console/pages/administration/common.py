@@ -3,12 +3,13 @@ again with the use case's message when what was typed is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from litestar import Request, Response
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.types import ExceptionHandlersMap
 from litestar.utils.scope.state import ScopeState
 
 from application.errors import AlreadyExists, ApplicationError, InvalidInput
@@ -27,8 +28,6 @@ TENANT_ADMINS_ONLY = in_console(Role.TENANT_ADMIN)
 # are the console's error page.
 FORM_ERRORS: tuple[type[Exception], ...] = (InvalidInput, AlreadyExists, DomainError)
 
-ErrorHandler = Callable[[Request[Any, Any, Any], Exception], Response[Any]]
-
 
 def done(path: str, notice: str) -> Response[Any]:
     """Post/Redirect/Get: back to ``path``, which says ``notice`` (a key of its ``notices``)."""
@@ -44,7 +43,7 @@ def no_store(response: Template) -> Template:
 
 def form_again(
     form_template: str, title: str, *, keep: Iterable[str], context: Mapping[str, Any] | None = None
-) -> dict[type[Exception], ErrorHandler]:
+) -> ExceptionHandlersMap:
     """The ``exception_handlers`` of a form's route: on a refusal, the form (``form_template``, under
     the heading ``title``, with ``context``) again, with the use case's message and the fields named in
     ``keep`` as they were typed. A secret is never kept: its field comes back empty."""
@@ -67,7 +66,7 @@ def form_again(
             **fixed,
         )
 
-    return {error_class: handler for error_class in FORM_ERRORS}
+    return dict.fromkeys(FORM_ERRORS, handler)
 
 
 def _typed(request: Request[Any, Any, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -81,4 +80,3 @@ def _typed(request: Request[Any, Any, Any], fields: tuple[str, ...]) -> dict[str
         if value is not None:
             typed[name] = value
     return typed
-

@@ -8,7 +8,7 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from application.administration.limits import GetTenantLimits
+from application.messaging.tenant_limits import GetTenantLimits
 from application.principal import Principal
 from entrypoints.console.pages.administration.common import TENANT_ADMINS_ONLY
 from entrypoints.console.rendering import render
@@ -28,5 +28,8 @@ class LimitsController(Controller):
         get_tenant_limits: NamedDependency[GetTenantLimits],
     ) -> Template:
         return render(
-            request, "administration/limits.html", principal=principal, limits=await get_tenant_limits(principal)
+            request,
+            "administration/limits.html",
+            principal=principal,
+            limits=await get_tenant_limits(principal),
         )

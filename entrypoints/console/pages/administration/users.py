@@ -87,7 +87,9 @@ class UsersController(Controller):
     @post(
         "/admin/users",
         opt=TENANT_ADMINS_ONLY,
-        exception_handlers=form_again("administration/_user_form.html", "New user", keep=("username", "role")),
+        exception_handlers=form_again(
+            "administration/_user_form.html", "New user", keep=("username", "role")
+        ),
     )
     async def create(
         self,
@@ -95,7 +97,9 @@ class UsersController(Controller):
         principal: NamedDependency[Principal],
         create_user: NamedDependency[CreateUser],
     ) -> Response[Any]:
-        await create_user(principal, principal.tenant_id, data.username, data.password, tenant_role(data.role))
+        await create_user(
+            principal, principal.tenant_id, data.username, data.password, tenant_role(data.role)
+        )
         return done(USERS_PATH, "created")
 
     @post("/admin/users/{user_id:uuid}/role", opt=TENANT_ADMINS_ONLY)

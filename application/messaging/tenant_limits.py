@@ -1,5 +1,6 @@
 """The limits the gateway holds a tenant to, as its admins may read them (they cannot change them: the
-send limits are the platform admins' to set, the others the operator's settings)."""
+send limits are the platform admins' to set, the others the operator's settings). Here, beside the send
+path, since most of them are its limits; the others come in as figures (``GatewayLimits``)."""
 
 from __future__ import annotations
 
