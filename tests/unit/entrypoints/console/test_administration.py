@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,9 @@ import pytest
 from domain.administration.audit import ActorKind, AuditAction, AuditActor, AuditEntry
 from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import DeliveryState, WebhookDelivery, WebhookEventType, new_delivery_id
+from entrypoints.console import pages, rendering
+from entrypoints.console.pages.administration import accounts, api_keys, senders, users, webhooks
+from entrypoints.console.texts import SPANISH
 from tests.support.api import ACCESS_CONTROL, Api, ApiOptions
 from tests.support.console import ConsolePages, csrf_token_of, text_of
 from tests.support.fakes import FakeUnitOfWork
@@ -624,3 +628,23 @@ async def test_the_administration_pages_speak_spanish(api: Api) -> None:
     assert "Crear usuario" in page
     assert csrf_token_of(await alice.get("/console/admin/limits"))
     assert "Límites" in text_of(await alice.get("/console/admin/limits"))
+
+
+def test_every_text_of_the_administration_pages_has_its_spanish() -> None:
+    written = [
+        *(Path(rendering.TEMPLATES_DIR) / "administration").glob("*.html"),
+        *(Path(pages.__file__).parent / "administration").glob("*.py"),
+    ]
+    literals = {
+        text
+        for path in written
+        for quoted in (r'_\(\s*"([^"]+)"', r"_\(\s*'([^']+)'")
+        for text in re.findall(quoted, path.read_text())
+    }
+    notices = {
+        text for page in (users, senders, accounts, api_keys, webhooks) for text in page.NOTICES.values()
+    }
+    shown_by_name = {"Messages sent per minute", "Messages sent per day", "Pending", "Delivered", "Dead"}
+    shown_by_name |= {"API key created", "The new key", "Webhook endpoint created", "Signing secret rotated"}
+
+    assert sorted(text for text in literals | notices | shown_by_name if text not in SPANISH) == []
