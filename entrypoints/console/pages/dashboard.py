@@ -36,6 +36,11 @@ class DashboardController(Controller):
     ) -> Template:
         if principal.role is Role.PLATFORM_ADMIN:
             return render(
-                request, "platform_dashboard.html", principal=principal, usage=await read_platform_usage(principal)
+                request,
+                "platform_dashboard.html",
+                principal=principal,
+                usage=await read_platform_usage(principal),
             )
-        return render(request, "dashboard.html", principal=principal, dashboard=await read_dashboard(principal))
+        return render(
+            request, "dashboard.html", principal=principal, dashboard=await read_dashboard(principal)
+        )
