@@ -39,7 +39,11 @@ class NavigationItem:
 
 
 # The console's sections, in the order the navigation shows them; each is shown to the roles it serves.
-NAVIGATION: tuple[NavigationItem, ...] = (NavigationItem(CONSOLE_PATH, "Dashboard", _EVERYONE),)
+NAVIGATION: tuple[NavigationItem, ...] = (
+    NavigationItem(CONSOLE_PATH, "Dashboard", _EVERYONE),
+    NavigationItem(f"{CONSOLE_PATH}/templates", "Templates", _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/platform/tenants", "Tenants", _PLATFORM_ADMINS),
+)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import common
+from entrypoints.console.texts import common, platform, templates
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
+    **templates.SPANISH,
+    **platform.SPANISH,
 }
