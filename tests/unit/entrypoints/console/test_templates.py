@@ -359,3 +359,15 @@ async def test_hostile_text_in_a_template_is_shown_as_text(api: Api) -> None:
     ):
         assert hostile not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_the_catalogue_speaks_spanish(api: Api) -> None:
+    uow = FakeUnitOfWork(api.database)
+    await catalogue_template(uow, api.acme.tenant.id, SHIPPING_NOTICE, api.clock.now())
+    alice = await console_of(api, "alice")
+    await alice.client.get("/console/language/es", params={"next": "/console/templates"})
+
+    page = text_of(await alice.get("/console/templates"))
+
+    assert "Sincronizar con los proveedores" in page
+    assert "Sandbox Aprobada" in page
