@@ -42,7 +42,9 @@ class NavigationItem:
 NAVIGATION: tuple[NavigationItem, ...] = (
     NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),
     NavigationItem(f"{CONSOLE_PATH}/messages", translatable("Messages"), _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/templates", translatable("Templates"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/admin", translatable("Administration"), _TENANT_ADMINS),
+    NavigationItem(f"{CONSOLE_PATH}/platform/tenants", translatable("Tenants"), _PLATFORM_ADMINS),
 )
 
 

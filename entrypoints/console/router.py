@@ -17,7 +17,9 @@ from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.console.pages.dashboard import DashboardController
 from entrypoints.console.pages.messages import MessagesController
+from entrypoints.console.pages.platform import PlatformTenantsController
 from entrypoints.console.pages.sign_in import SignInController
+from entrypoints.console.pages.templates import TemplatesController
 from entrypoints.console.rendering import CONSOLE_PATH, STATIC_DIR, STATIC_PATH
 from entrypoints.http.access import public
 from entrypoints.settings import Settings
@@ -39,6 +41,8 @@ def console_router() -> Router:
             DashboardController,
             MessagesController,
             *ADMINISTRATION_CONTROLLERS,
+            TemplatesController,
+            PlatformTenantsController,
         ],
         include_in_schema=False,
         response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import administration, common, messages
+from entrypoints.console.texts import administration, common, messages, platform, templates
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
     **messages.SPANISH,
+    **templates.SPANISH,
     **administration.SPANISH,
+    **platform.SPANISH,
 }
