@@ -95,8 +95,10 @@ from application.messaging.conversations import GetConversation, ListConversatio
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
+from application.messaging.inbox_feed import InboxFeed, ReadInboxChanges
 from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.messaging.template_sends import ListSendableTemplates
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness
@@ -423,6 +425,10 @@ class Container(containers.DeclarativeContainer):
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
     get_conversation = providers.Factory(GetConversation, read_unit_of_work)
     mark_conversation_seen = providers.Factory(MarkConversationSeen, unit_of_work)
+    list_sendable_templates = providers.Factory(ListSendableTemplates, read_unit_of_work)
+    read_inbox_changes = providers.Factory(ReadInboxChanges, read_unit_of_work)
+    # The console inbox's live views: one poll of the database per tenant in this process.
+    inbox_feed = providers.Singleton(InboxFeed, read_inbox_changes.provider, clock)
     # Probes and scrapes are never rate limited: each of these keeps its answer a second, shared.
     check_readiness = providers.Singleton(CheckReadiness, unit_of_work.provider)
     measure_dispatch_queue = providers.Singleton(MeasureDispatchQueue, unit_of_work.provider, clock, metrics)

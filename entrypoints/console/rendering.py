@@ -39,7 +39,10 @@ class NavigationItem:
 
 
 # The console's sections, in the order the navigation shows them; each is shown to the roles it serves.
-NAVIGATION: tuple[NavigationItem, ...] = (NavigationItem(CONSOLE_PATH, "Dashboard", _EVERYONE),)
+NAVIGATION: tuple[NavigationItem, ...] = (
+    NavigationItem(CONSOLE_PATH, "Dashboard", _EVERYONE),
+    NavigationItem(f"{CONSOLE_PATH}/inbox", "Inbox", _TENANT_USERS),
+)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -15,6 +15,7 @@ from application.ports.templates import TemplateProviderRefused, TemplateProvide
 from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.dashboard import DashboardController
+from entrypoints.console.pages.inbox import InboxController
 from entrypoints.console.pages.sign_in import SignInController
 from entrypoints.console.rendering import CONSOLE_PATH, STATIC_DIR, STATIC_PATH
 from entrypoints.http.access import public
@@ -32,7 +33,7 @@ CSRF_COOKIE = "wa_console_csrf"
 def console_router() -> Router:
     return Router(
         CONSOLE_PATH,
-        route_handlers=[SignInController, DashboardController],
+        route_handlers=[SignInController, DashboardController, InboxController],
         include_in_schema=False,
         response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},
         exception_handlers={

@@ -1,0 +1,199 @@
+"""The console's inbox as agents and tenant admins use it: the tenant's conversations, a conversation's
+messages with their delivery ticks, replying inside the session window and with a template outside it,
+and the live updates of the page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from dependency_injector import providers
+
+from application.messaging.inbox_feed import InboxFeed
+from application.ports.messages import StatusChange
+from domain.messaging.conversations import Conversation
+from domain.messaging.failures import Failure, FailureCode
+from domain.messaging.messages import Direction, Message, MessageStatus
+from domain.phone import PhoneNumber
+from tests.support.api import Api, ApiOptions
+from tests.support.console import ConsolePages, csrf_token_of, text_of
+from tests.support.fakes import FakeUnitOfWork
+from tests.support.templates import ORDER_UPDATE, catalogue_template
+
+CUSTOMER = "+14155550123"
+OTHER_CUSTOMER = "+14155550199"
+
+
+@pytest.fixture
+def api_options() -> ApiOptions:
+    # acme checks the session window, so a closed window offers templates; the clock is the app's.
+    return ApiOptions(session_window_check=frozenset({"acme", "globex"}), fixed_clock=True)
+
+
+@pytest.fixture
+def feed(api: Api) -> InboxFeed:
+    """The app's feed, polling every few milliseconds (so that a test waits for nothing)."""
+    fast = InboxFeed(api.container.read_inbox_changes, api.container.clock(), interval=0.01)
+    api.container.inbox_feed.override(providers.Object(fast))
+    return fast
+
+
+async def signed_in(api: Api, username: str = "ana") -> ConsolePages:
+    console = ConsolePages(api.client)
+    await console.sign_in(username)
+    return console
+
+
+async def conversation_with(api: Api, contact: str, *, ago: timedelta = timedelta(minutes=50)) -> Conversation:
+    await api.customer_writes(api.acme, contact, ago, body="hello?")
+    async with FakeUnitOfWork(api.database) as uow:
+        conversation = await uow.conversations.get(api.acme.tenant.id, PhoneNumber.parse(contact))
+    assert conversation is not None
+    return conversation
+
+
+def messages_to(api: Api, contact: str) -> list[Message]:
+    return [
+        message
+        for message in api.database.messages.all()
+        if message.direction is Direction.OUTBOUND and message.contact == PhoneNumber.parse(contact)
+    ]
+
+
+def composer_key(page: str) -> str:
+    found = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert found is not None, "the page has no composer"
+    return found.group(1)
+
+
+async def post_form(api: Api, path: str, page: str, form: dict[str, str]) -> httpx.Response:
+    response: httpx.Response = await api.client.post(
+        path, data={"_csrf_token": csrf_token_of(page), **form}, follow_redirects=False
+    )
+    return response
+
+
+# ---------------------------------------------------------------------------------------- the list
+
+
+async def test_the_inbox_lists_the_tenants_conversations_newest_first_with_what_an_agent_needs(
+    api: Api,
+) -> None:
+    await conversation_with(api, CUSTOMER, ago=timedelta(hours=2))
+    await conversation_with(api, OTHER_CUSTOMER, ago=timedelta(minutes=5))
+    await api.customer_writes(api.globex, "+14155550177", timedelta(minutes=1), body="globex secret")
+    console = await signed_in(api)
+
+    page = text_of(await console.get("/console/inbox"))
+
+    assert page.index(OTHER_CUSTOMER) < page.index(CUSTOMER)
+    assert "hello?" in page
+    assert "22 h 0 min left" in page
+    assert "1 unread" in page
+    assert "globex secret" not in page
+    assert "+14155550177" not in page
+
+
+async def test_a_conversation_whose_window_closed_says_so(api: Api) -> None:
+    await conversation_with(api, CUSTOMER, ago=timedelta(hours=30))
+    console = await signed_in(api)
+
+    assert "window closed" in text_of(await console.get("/console/inbox"))
+
+
+async def test_older_conversations_are_a_page_away(api: Api) -> None:
+    for number in range(26):
+        await conversation_with(api, f"+1415555{number:04d}", ago=timedelta(minutes=60 - number))
+    console = await signed_in(api)
+
+    first = await console.get("/console/inbox")
+    older = re.search(r'href="(/console/inbox\?older=[^"]+)"', first)
+
+    assert older is not None
+    second = text_of(await console.get(older.group(1).replace("&amp;", "&")))
+    assert "+14155550000" in second
+    assert "+14155550000" not in text_of(first)
+
+
+async def test_a_platform_admin_may_not_open_the_inbox(api: Api) -> None:
+    console = await signed_in(api, "root")
+
+    await console.get("/console/inbox", expect=403)
+
+
+# ------------------------------------------------------------------------------- a conversation
+
+
+async def sent_by_api(api: Api, contact: str, body: str) -> Message:
+    api.clock.advance()  # each message a second after the last
+    response = await api.send(await api.login(api.acme), to_number=contact, body=body)
+    assert response.status_code in (201, 202), response.text
+    message = api.database.messages._messages[UUID(response.json()["id"])]  # noqa: SLF001
+    return message
+
+
+async def test_a_conversation_shows_its_messages_oldest_first_with_their_ticks(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    delivered = await sent_by_api(api, CUSTOMER, "Your order ships today")
+    failed = await sent_by_api(api, CUSTOMER, "Are you there?")
+    async with FakeUnitOfWork(api.database) as uow:
+        await uow.messages.advance_status(
+            StatusChange(provider_sid=delivered.provider_sid or "", status=MessageStatus.DELIVERED),
+            api.clock.now(),
+        )
+        stored = await uow.messages.get(api.acme.tenant.id, failed.id)
+        assert stored is not None
+        reason = Failure(code=FailureCode.RECIPIENT_INVALID, reason="the number is not on WhatsApp")
+        await uow.messages.update(stored.failed(reason, api.clock.now()))
+        await uow.commit()
+    console = await signed_in(api)
+
+    page = text_of(await console.get(f"/console/inbox/{conversation.id}"))
+
+    assert page.index("hello?") < page.index("Your order ships today") < page.index("Are you there?")
+    assert "✓✓ Delivered" in page
+    assert "⚠ Failed" in page
+    assert "the number is not on WhatsApp" in page
+
+
+async def test_a_messages_status_history_lists_every_report(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    sent = await sent_by_api(api, CUSTOMER, "Your order ships today")
+    async with FakeUnitOfWork(api.database) as uow:
+        for status in (MessageStatus.DELIVERED, MessageStatus.READ):
+            await uow.messages.advance_status(
+                StatusChange(provider_sid=sent.provider_sid or "", status=status), api.clock.now()
+            )
+        await uow.commit()
+    console = await signed_in(api)
+    conversation_page = await console.get(f"/console/inbox/{conversation.id}")
+    assert f"/console/inbox/messages/{sent.id}?conversation={conversation.id}" in conversation_page
+
+    page = text_of(await console.get(f"/console/inbox/messages/{sent.id}", conversation=str(conversation.id)))
+
+    assert "delivered yes" in page
+    assert "read yes" in page
+    assert "✓✓ Read" in page
+
+
+async def test_a_message_holding_markup_is_shown_as_text(api: Api) -> None:
+    hostile = '<script>alert("x")</script><b>bold</b>'
+    await api.customer_writes(api.acme, CUSTOMER, timedelta(minutes=3), body=hostile)
+    async with FakeUnitOfWork(api.database) as uow:
+        conversation = await uow.conversations.get(api.acme.tenant.id, PhoneNumber.parse(CUSTOMER))
+    assert conversation is not None
+    console = await signed_in(api)
+
+    markup = await console.get(f"/console/inbox/{conversation.id}")
+    listing = await console.get("/console/inbox")
+
+    for page in (markup, listing):
+        assert "<script>alert" not in page
+        assert "<b>bold</b>" not in page
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
