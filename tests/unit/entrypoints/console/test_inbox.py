@@ -16,10 +16,12 @@ import pytest
 from dependency_injector import providers
 
 from application.messaging.inbox_feed import InboxFeed
+from application.ports.media import KeptMedia, media_key
 from application.ports.messages import StatusChange
+from domain.messaging.content import Media, MediaKind
 from domain.messaging.conversations import Conversation
 from domain.messaging.failures import Failure, FailureCode
-from domain.messaging.messages import Direction, Message, MessageStatus
+from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.api import Api, ApiOptions
 from tests.support.console import ConsolePages, csrf_token_of, text_of
@@ -197,3 +199,239 @@ async def test_a_message_holding_markup_is_shown_as_text(api: Api) -> None:
         assert "<script>alert" not in page
         assert "<b>bold</b>" not in page
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+async def test_another_tenants_conversation_is_not_found(api: Api) -> None:
+    await api.customer_writes(api.globex, CUSTOMER, timedelta(minutes=3), body="globex secret")
+    async with FakeUnitOfWork(api.database) as uow:
+        theirs = await uow.conversations.get(api.globex.tenant.id, PhoneNumber.parse(CUSTOMER))
+    assert theirs is not None
+    console = await signed_in(api)
+
+    page = await console.get(f"/console/inbox/{theirs.id}", expect=404)
+    await console.get(f"/console/inbox/{uuid4()}", expect=404)
+
+    assert "globex secret" not in page
+
+
+async def test_opening_a_conversation_marks_it_seen(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    assert "1 unread" in text_of(await console.get("/console/inbox"))
+
+    await console.get(f"/console/inbox/{conversation.id}")
+
+    assert "unread" not in text_of(await console.get("/console/inbox"))
+    async with FakeUnitOfWork(api.database) as uow:
+        seen = await uow.conversations.get_by_id(api.acme.tenant.id, conversation.id)
+    assert seen is not None
+    assert seen.unread_count == 0
+
+
+async def test_a_customers_photo_is_shown_and_served_to_the_tenant_only(api: Api) -> None:
+    photo = b"\xff\xd8\xff\xe0" + b"a photo of a broken parcel" * 10
+    media_id = uuid4()
+    message = Message.new_inbound(
+        tenant_id=api.acme.tenant.id,
+        sender=api.acme.sender.phone_number,
+        contact=PhoneNumber.parse(CUSTOMER),
+        content=MessageContent(
+            media=(
+                Media(
+                    kind=MediaKind.IMAGE,
+                    provider_media_id="1234567890",
+                    content_type="image/jpeg",
+                    stored_media_id=str(media_id),
+                ),
+            )
+        ),
+        provider_sid=f"wamid.{uuid4().hex}",
+        now=api.clock.now(),
+    )
+    stored = await api.media_store.put(media_key(api.acme.tenant.id, media_id), photo, "image/jpeg")
+    seed = FakeUnitOfWork(api.database)
+    await seed.messages.add(message)
+    await seed.conversations.record_message(message)
+    await seed.media.add(
+        KeptMedia(
+            id=media_id,
+            tenant_id=api.acme.tenant.id,
+            message_id=message.id,
+            content_type="image/jpeg",
+            size=stored.size,
+            sha256=stored.sha256,
+            created_at=api.clock.now(),
+        )
+    )
+    conversation = await seed.conversations.get(api.acme.tenant.id, PhoneNumber.parse(CUSTOMER))
+    assert conversation is not None
+    console = await signed_in(api)
+
+    page = await console.get(f"/console/inbox/{conversation.id}")
+    served = await api.client.get(f"/console/media/{media_id}")
+
+    assert f'<img class="media-preview" src="/console/media/{media_id}"' in page
+    assert served.status_code == 200
+    assert served.content == photo
+    assert served.headers["content-type"] == "image/jpeg"
+    bob = ConsolePages(api.client)
+    await bob.sign_in("bob")
+    assert (await api.client.get(f"/console/media/{media_id}")).status_code == 404
+
+
+# ------------------------------------------------------------------------------------- replying
+
+
+async def test_a_reply_inside_the_window_is_sent(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+
+    response = await post_form(
+        api, f"{path}/messages", page, {"idempotency_key": composer_key(page), "body": "On its way!"}
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{path}?done=sent"
+    history = await api.client.get(
+        "/api/messages", params={"contact": CUSTOMER, "direction": "outbound"}, headers=await api.bearer("ana")
+    )
+    assert [item["body"] for item in history.json()["items"]] == ["On its way!"]
+    assert "Message accepted for sending." in text_of(await console.get(f"{path}?done=sent"))
+
+
+async def test_a_file_by_url_is_sent_with_its_caption(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+
+    form = {"idempotency_key": composer_key(page), "body": "Your invoice", "media_url": "https://example.com/i.pdf"}
+    response = await post_form(api, f"{path}/messages", page, form)
+
+    assert response.status_code == 303
+    (sent,) = messages_to(api, CUSTOMER)
+    assert sent.content.body == "Your invoice"
+    assert sent.content.media_urls == ("https://example.com/i.pdf",)
+
+
+async def test_a_double_submitted_composer_sends_once(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+    form = {"idempotency_key": composer_key(page), "body": "Only once, please"}
+
+    first = await post_form(api, f"{path}/messages", page, form)
+    second = await post_form(api, f"{path}/messages", page, form)
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert len(messages_to(api, CUSTOMER)) == 1
+    assert composer_key(await console.get(path)) != form["idempotency_key"], "each composer has a new key"
+
+
+async def test_a_bad_file_address_is_shown_beside_the_composer_and_sends_nothing(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+
+    form = {"idempotency_key": composer_key(page), "body": "See this", "media_url": "javascript:alert(1)"}
+    response = await post_form(api, f"{path}/messages", page, form)
+
+    assert response.status_code == 422
+    assert 'role="alert"' in response.text
+    assert "See this" in response.text, "what was typed is kept"
+    assert messages_to(api, CUSTOMER) == []
+
+
+async def test_a_reply_after_the_window_closed_is_refused_beside_the_composer(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+    api.clock.advance(timedelta(hours=24))  # the page stayed open while the window closed
+
+    response = await post_form(
+        api, f"{path}/messages", page, {"idempotency_key": composer_key(page), "body": "Hello again"}
+    )
+
+    assert response.status_code == 422
+    assert "the 24-hour session window is closed" in text_of(response.text)
+    assert "WhatsApp delivers only approved templates until the customer writes again" in text_of(
+        response.text
+    ), "the composer offers templates now"
+    assert messages_to(api, CUSTOMER) == []
+
+
+@pytest.fixture
+async def order_update(api: Api) -> UUID:
+    template = await catalogue_template(
+        FakeUnitOfWork(api.database), api.acme.tenant.id, ORDER_UPDATE, api.clock.now()
+    )
+    return template.id
+
+
+async def test_outside_the_window_the_composer_offers_the_approved_templates(
+    api: Api, order_update: UUID
+) -> None:
+    conversation = await conversation_with(api, CUSTOMER, ago=timedelta(hours=25))
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+
+    page = await console.get(path)
+    chosen = await console.get(path, template=str(order_update))
+
+    assert 'name="body"' not in page
+    assert "order_update (pt_BR)" in text_of(page)
+    assert 'name="v_1"' not in page
+    assert 'name="v_1"' in chosen
+    assert "Olá {{1}}, seu pedido está a caminho." in text_of(chosen)
+
+
+async def test_a_template_is_sent_with_its_variables(api: Api, order_update: UUID) -> None:
+    conversation = await conversation_with(api, CUSTOMER, ago=timedelta(hours=25))
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path, template=str(order_update))
+
+    form = {"idempotency_key": composer_key(page), "template": str(order_update), "v_1": "Ana"}
+    response = await post_form(api, f"{path}/template", page, form)
+
+    assert response.status_code == 303, response.text
+    (sent,) = messages_to(api, CUSTOMER)
+    assert sent.content.template is not None
+    assert sent.content.template.name == "order_update"
+    assert sent.content.template.variables_dict == {"1": "Ana"}
+    assert sent.content.template.rendered == "Olá Ana, seu pedido está a caminho."
+
+
+async def test_a_template_with_a_blank_variable_is_refused_with_the_reason(
+    api: Api, order_update: UUID
+) -> None:
+    conversation = await conversation_with(api, CUSTOMER, ago=timedelta(hours=25))
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path, template=str(order_update))
+
+    form = {"idempotency_key": composer_key(page), "template": str(order_update), "v_1": "  "}
+    response = await post_form(api, f"{path}/template", page, form)
+
+    assert response.status_code == 422
+    assert "1: is blank" in text_of(response.text)
+    assert 'name="v_1"' in response.text, "the form is there to correct"
+    assert messages_to(api, CUSTOMER) == []
+
+
+async def test_a_template_that_is_not_offered_is_refused(api: Api, order_update: UUID) -> None:
+    conversation = await conversation_with(api, CUSTOMER, ago=timedelta(hours=25))
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path, template=str(order_update))
+
+    form = {"idempotency_key": composer_key(page), "template": str(uuid4()), "v_1": "Ana"}
+    response = await post_form(api, f"{path}/template", page, form)
+
+    assert response.status_code == 422
+    assert messages_to(api, CUSTOMER) == []
