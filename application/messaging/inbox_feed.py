@@ -145,6 +145,7 @@ class InboxFeed:
         lookback: timedelta = DEFAULT_LOOKBACK,
         max_streams_per_user: int = MAX_STREAMS_PER_USER,
         abandoned_after: float = 60.0,
+        view_lifetime: float = 30 * 60.0,
     ) -> None:
         self._read_changes = read_changes
         self._clock = clock
@@ -152,6 +153,8 @@ class InboxFeed:
         self._lookback = lookback
         self._max_streams_per_user = max_streams_per_user
         self._abandoned_after = abandoned_after
+        # How long a view's stream lasts before the browser opens a new one (its session checked anew).
+        self.view_lifetime = view_lifetime
         self._pollers: dict[UUID, _TenantPoller] = {}
 
     def join(self, tenant_id: UUID, user_id: UUID) -> InboxSubscription:

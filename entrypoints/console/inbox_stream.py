@@ -4,7 +4,8 @@ tenant's feed in this process reads it from the database (see application/messag
 Each turn (the feed's interval) the stream checks its session again, as a request would: once the
 user signed out anywhere, was deactivated or lost the role, it tells the page to go to the sign-in
 form and ends. A comment every ``keep_alive`` seconds keeps proxies from closing a quiet stream; after
-``lifetime`` seconds the stream ends and the browser opens a new one (with the session checked anew).
+``lifetime`` seconds (the feed's ``view_lifetime`` unless given) the stream ends and the browser opens a
+new one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from entrypoints.console.i18n import Translate
 from entrypoints.console.inbox_display import change_event
 
 KEEP_ALIVE_SECONDS = 15.0
-STREAM_LIFETIME_SECONDS = 30 * 60.0
 RECONNECT_MILLISECONDS = 3000
 
 
@@ -35,12 +35,13 @@ async def inbox_events(
     *,
     sign_in_path: str,
     keep_alive: float = KEEP_ALIVE_SECONDS,
-    lifetime: float = STREAM_LIFETIME_SECONDS,
+    lifetime: float | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The events of one open page, until the session ends, the page leaves or ``lifetime`` is over.
     ``subscription`` is left however the stream ends."""
     loop = asyncio.get_running_loop()
     started = last_sent = loop.time()
+    lifetime = feed.view_lifetime if lifetime is None else lifetime
     try:
         yield ServerSentEventMessage(comment="inbox", retry=RECONNECT_MILLISECONDS)
         while loop.time() - started < lifetime:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from dependency_injector import providers
 
+from application.errors import InvalidToken
 from application.messaging.inbox_feed import InboxFeed
 from application.ports.media import KeptMedia, media_key
 from application.ports.messages import StatusChange
@@ -23,6 +24,9 @@ from domain.messaging.conversations import Conversation
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
+from entrypoints.console.i18n import translator
+from entrypoints.console.inbox_stream import inbox_events
+from entrypoints.http.access import CONSOLE_SESSION_COOKIE
 from tests.support.api import Api, ApiOptions
 from tests.support.console import ConsolePages, csrf_token_of, text_of
 from tests.support.fakes import FakeUnitOfWork
@@ -52,7 +56,9 @@ async def signed_in(api: Api, username: str = "ana") -> ConsolePages:
     return console
 
 
-async def conversation_with(api: Api, contact: str, *, ago: timedelta = timedelta(minutes=50)) -> Conversation:
+async def conversation_with(
+    api: Api, contact: str, *, ago: timedelta = timedelta(minutes=50)
+) -> Conversation:
     await api.customer_writes(api.acme, contact, ago, body="hello?")
     async with FakeUnitOfWork(api.database) as uow:
         conversation = await uow.conversations.get(api.acme.tenant.id, PhoneNumber.parse(contact))
@@ -136,7 +142,9 @@ async def sent_by_api(api: Api, contact: str, body: str) -> Message:
     api.clock.advance()  # each message a second after the last
     response = await api.send(await api.login(api.acme), to_number=contact, body=body)
     assert response.status_code in (201, 202), response.text
-    message = api.database.messages._messages[UUID(response.json()["id"])]  # noqa: SLF001
+    async with FakeUnitOfWork(api.database) as uow:
+        message = await uow.messages.get(api.acme.tenant.id, UUID(response.json()["id"]))
+    assert message is not None
     return message
 
 
@@ -295,7 +303,9 @@ async def test_a_reply_inside_the_window_is_sent(api: Api) -> None:
     assert response.status_code == 303
     assert response.headers["location"] == f"{path}?done=sent"
     history = await api.client.get(
-        "/api/messages", params={"contact": CUSTOMER, "direction": "outbound"}, headers=await api.bearer("ana")
+        "/api/messages",
+        params={"contact": CUSTOMER, "direction": "outbound"},
+        headers=await api.bearer("ana"),
     )
     assert [item["body"] for item in history.json()["items"]] == ["On its way!"]
     assert "Message accepted for sending." in text_of(await console.get(f"{path}?done=sent"))
@@ -307,7 +317,11 @@ async def test_a_file_by_url_is_sent_with_its_caption(api: Api) -> None:
     path = f"/console/inbox/{conversation.id}"
     page = await console.get(path)
 
-    form = {"idempotency_key": composer_key(page), "body": "Your invoice", "media_url": "https://example.com/i.pdf"}
+    form = {
+        "idempotency_key": composer_key(page),
+        "body": "Your invoice",
+        "media_url": "https://example.com/i.pdf",
+    }
     response = await post_form(api, f"{path}/messages", page, form)
 
     assert response.status_code == 303
@@ -435,3 +449,135 @@ async def test_a_template_that_is_not_offered_is_refused(api: Api, order_update:
 
     assert response.status_code == 422
     assert messages_to(api, CUSTOMER) == []
+
+
+# ----------------------------------------------------------------------------------- live updates
+
+
+def events_of(stream: str) -> list[tuple[str, str]]:
+    """The (event, data) pairs of a text/event-stream body, comments left out."""
+    found = []
+    for block in stream.replace("\r\n", "\n").split("\n\n"):
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        event = next((line[7:] for line in lines if line.startswith("event: ")), "message")
+        data = "\n".join(line[6:] for line in lines if line.startswith("data: "))
+        if lines and any(line.startswith("data: ") for line in lines):
+            found.append((event, data))
+    return found
+
+
+async def test_one_read_of_the_stream_brings_a_new_inbound_message(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    await signed_in(api)
+    # A stream that ends by itself soon (the test client reads a response whole).
+    feed = InboxFeed(
+        api.container.read_inbox_changes, api.container.clock(), interval=0.01, view_lifetime=0.3
+    )
+    api.container.inbox_feed.override(providers.Object(feed))
+    await api.customer_writes(api.acme, CUSTOMER, timedelta(0), body="<b>is it shipped?</b>")
+
+    response = await api.client.get("/console/inbox/events", timeout=10)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    messages = [json.loads(data) for event, data in events_of(response.text) if event == "message" and data]
+    (new,) = [item for item in messages if item["text"] == "<b>is it shipped?</b>"]
+    assert new["direction"] == "inbound"
+    assert new["conversation"]["id"] == str(conversation.id)
+    assert new["conversation"]["unread"] == 2
+    assert new["conversation"]["preview"] == "<b>is it shipped?</b>"
+    assert new["conversation"]["window"] == "24 h 0 min left"
+    assert feed.streams(api.acme.tenant.id) == 0, "the stream left the feed"
+
+
+async def live_events(api: Api, feed: InboxFeed) -> Any:
+    """The event stream of the signed-in browser of ``api.client``, its session checked as the page's."""
+    ticket = api.client.cookies[CONSOLE_SESSION_COOKIE]
+    resolve = api.container.resolve_principal()
+    subscription = feed.join(api.acme.tenant.id, api.agent.id)
+    return inbox_events(
+        feed,
+        subscription,
+        lambda: resolve.browser(ticket),
+        translator("en"),
+        api.clock.now,
+        sign_in_path="/console/login",
+    )
+
+
+async def test_the_stream_ends_when_the_user_signs_out(api: Api, feed: InboxFeed) -> None:
+    console = await signed_in(api)
+    events = await live_events(api, feed)
+    assert (await anext(events)).retry is not None
+
+    await console.submit("/console/logout", from_page="/console/inbox")
+
+    async with asyncio.timeout(5):
+        remaining = [event async for event in events]
+    assert (remaining[-1].event, remaining[-1].data) == ("signed-out", "/console/login")
+    assert feed.streams(api.acme.tenant.id) == 0
+
+
+async def test_the_stream_ends_for_a_user_deactivated_meanwhile(api: Api, feed: InboxFeed) -> None:
+    await signed_in(api)
+    events = await live_events(api, feed)
+    assert (await anext(events)).retry is not None
+
+    admin = await api.login(api.acme)
+    deactivated = await api.client.patch(
+        f"/api/users/{api.agent.id}", json={"is_active": False}, headers=admin
+    )
+    assert deactivated.status_code == 200, deactivated.text
+
+    async with asyncio.timeout(5):
+        remaining = [event async for event in events]
+    assert remaining[-1].event == "signed-out"
+
+
+async def test_the_stream_serves_the_tenants_users_only(api: Api, feed: InboxFeed) -> None:
+    anonymous = await api.client.get("/console/inbox/events", follow_redirects=False)
+    await signed_in(api, "root")
+    platform_admin = await api.client.get("/console/inbox/events")
+
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/console/login")
+    assert platform_admin.status_code == 403
+    assert feed.streams(api.acme.tenant.id) == 0
+
+
+async def test_the_events_say_status_changes_as_the_page_shows_them(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    sent = await sent_by_api(api, CUSTOMER, "On its way")
+    fast = InboxFeed(api.container.read_inbox_changes, api.container.clock(), interval=0.01)
+    subscription = fast.join(api.acme.tenant.id, api.agent.id)
+    signed_out = False
+
+    async def session() -> object:
+        if signed_out:
+            raise InvalidToken("signed out")
+        return None
+
+    events = inbox_events(
+        fast, subscription, session, translator("es"), api.clock.now, sign_in_path="/console/login"
+    )
+    assert (await anext(events)).retry is not None
+    async with FakeUnitOfWork(api.database) as uow:
+        api.clock.advance()
+        await uow.messages.advance_status(
+            StatusChange(provider_sid=sent.provider_sid or "", status=MessageStatus.READ), api.clock.now()
+        )
+        await uow.commit()
+
+    async with asyncio.timeout(5):
+        while True:
+            event = await anext(events)
+            if event.event == "message" and json.loads(str(event.data))["status"] == "read":
+                break
+    shown = json.loads(str(event.data))
+    assert (shown["symbol"], shown["status_text"]) == ("✓✓", "Leído")
+    assert shown["conversation"]["id"] == str(conversation.id)
+    signed_out = True
+    async with asyncio.timeout(5):
+        remaining = [item async for item in events]
+    assert remaining[-1].event == "signed-out"
+    assert fast.streams(api.acme.tenant.id) == 0
