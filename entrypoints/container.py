@@ -69,6 +69,8 @@ from application.administration.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
+from application.dashboard.platform_usage import ReadPlatformUsage
+from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import (
@@ -429,6 +431,9 @@ class Container(containers.DeclarativeContainer):
     read_inbox_changes = providers.Factory(ReadInboxChanges, read_unit_of_work)
     # The console inbox's live views: one poll of the database per tenant in this process.
     inbox_feed = providers.Singleton(InboxFeed, read_inbox_changes.provider, clock)
+    # The dashboards: a tenant's (agents, tenant admins) and the platform's usage (platform admins).
+    read_dashboard = providers.Factory(ReadDashboard, read_unit_of_work, clock)
+    read_platform_usage = providers.Factory(ReadPlatformUsage, read_unit_of_work, clock)
     # Probes and scrapes are never rate limited: each of these keeps its answer a second, shared.
     check_readiness = providers.Singleton(CheckReadiness, unit_of_work.provider)
     measure_dispatch_queue = providers.Singleton(MeasureDispatchQueue, unit_of_work.provider, clock, metrics)

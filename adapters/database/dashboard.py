@@ -127,7 +127,8 @@ def _failing_endpoints_statement(tenant_id: UUID) -> sa.Select[Any]:
     )
     code = webhook_deliveries.c.last_status_code
     last_failed = sa.and_(
-        webhook_deliveries.c.id.is_not(None), sa.or_(code.is_(None), code < 200, code >= 300)  # noqa: PLR2004
+        webhook_deliveries.c.id.is_not(None),
+        sa.or_(code.is_(None), code < 200, code >= 300),
     )
     return (
         sa.select(
@@ -157,9 +158,7 @@ def _failing_endpoints_statement(tenant_id: UUID) -> sa.Select[Any]:
 def _usage_statement(day_start: datetime) -> sa.Select[Any]:
     def of_tenant(table: sa.Table) -> sa.ScalarSelect[Any]:
         # ix_users_tenant_id, uq_senders_tenant_id_phone_number, ix_messages_history: index ranges.
-        return _scalar(
-            sa.select(sa.func.count()).select_from(table).where(table.c.tenant_id == tenants.c.id)
-        )
+        return _scalar(sa.select(sa.func.count()).select_from(table).where(table.c.tenant_id == tenants.c.id))
 
     today = _scalar(
         sa.select(sa.func.count())

@@ -1716,7 +1716,7 @@ class FakeDashboardQueries:
             ]
             newest = max(attempted, key=lambda d: d.id, default=None)
             last_failed = newest is not None and not (
-                newest.last_status_code is not None and 200 <= newest.last_status_code < 300  # noqa: PLR2004
+                newest.last_status_code is not None and 200 <= newest.last_status_code < 300
             )
             if (not endpoint.enabled and endpoint.disabled_reason is not None) or (
                 endpoint.enabled and last_failed
