@@ -1,5 +1,5 @@
 """The inbox's live view asks each second which of a tenant's messages were created or changed since
-it last looked: an index on (tenant_id, updated_at, id) answers that from the index alone.
+it last looked: an index on (tenant_id, updated_at, id) finds them without reading the rest.
 
 Revision ID: 0023
 Revises: 0022
