@@ -16,6 +16,7 @@ from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.console.pages.dashboard import DashboardController
+from entrypoints.console.pages.inbox import InboxController
 from entrypoints.console.pages.messages import MessagesController
 from entrypoints.console.pages.platform import PlatformTenantsController
 from entrypoints.console.pages.sign_in import SignInController
@@ -39,6 +40,7 @@ def console_router() -> Router:
         route_handlers=[
             SignInController,
             DashboardController,
+            InboxController,
             MessagesController,
             *ADMINISTRATION_CONTROLLERS,
             TemplatesController,
