@@ -405,7 +405,7 @@ async def test_the_csv_export_neutralises_cells_a_spreadsheet_would_run(api: Api
         "\tx",
         "\rx",
         " =1+2",
-        "＝1+2",
+        "\uff1d1+2",  # a full-width equals sign
         "plain = text",
     ]
     for n, body in enumerate(bodies):
