@@ -52,6 +52,7 @@ from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, Jo
 from application.ports.identity import AccessClaims, IssuedToken, PasswordHasher, SessionAccess, TokenService
 from application.ports.media import KeptMedia, MediaDownload
 from application.ports.messages import (
+    ChangePosition,
     ConversationQuery,
     HistoryQuery,
     IdempotencyRecord,
@@ -587,9 +588,17 @@ class FakeMessageRepository:
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
         return [MessageView.of(message) for message in matching[: query.limit]]
 
-    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
-        """Oldest change first by (updated_at, id), ``since`` exclusive."""
-        changed = [m for m in self._messages.values() if m.tenant_id == tenant_id and m.updated_at > since]
+    async def list_changed(
+        self, tenant_id: UUID, since: datetime, limit: int, after: ChangePosition | None = None
+    ) -> list[MessageView]:
+        """Oldest change first by (updated_at, id), ``since`` and ``after`` exclusive."""
+        changed = [
+            m
+            for m in self._messages.values()
+            if m.tenant_id == tenant_id
+            and m.updated_at > since
+            and (after is None or (m.updated_at, m.id) > (after.updated_at, after.message_id))
+        ]
         changed.sort(key=lambda message: (message.updated_at, message.id))
         return [MessageView.of(message) for message in changed[:limit]]
 
@@ -717,6 +726,10 @@ class FakeConversationRepository:
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
         return self._conversations.get((tenant_id, contact.identity))
+
+    async def get_many(self, tenant_id: UUID, identities: Collection[str]) -> dict[str, Conversation]:
+        found = ((identity, self._conversations.get((tenant_id, identity))) for identity in identities)
+        return {identity: conversation for identity, conversation in found if conversation is not None}
 
     async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
         return next(
