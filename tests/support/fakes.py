@@ -1536,13 +1536,19 @@ class FakeTemplateRepository:
         )
 
     async def list_page(self, query: TemplateQuery) -> list[CatalogueTemplate]:
+        def listing_matches(listing: TemplateListing) -> bool:
+            at = query.listed_at
+            return (query.status is None or listing.status is query.status) and (
+                at is None or (listing.provider is at.provider and listing.account_id == at.account_id)
+            )
+
         def matches(template: CatalogueTemplate) -> bool:
             return (
                 (query.after is None or template.definition.key > query.after)
                 and (query.name is None or template.definition.name == query.name)
                 and (
-                    query.status is None
-                    or any(listing.status is query.status for listing in template.listings)
+                    (query.status is None and query.listed_at is None)
+                    or any(listing_matches(listing) for listing in template.listings)
                 )
             )
 
