@@ -1755,20 +1755,23 @@ class FakeDashboardQueries:
         return failing
 
     async def platform_usage(self, day_start: datetime) -> list[TenantUsage]:
+        tenants = sorted(self._database.tenants.all(), key=lambda t: t.name)
+        return [self._usage_of(tenant, day_start) for tenant in tenants]
+
+    async def tenant_usage(self, tenant_id: UUID, day_start: datetime) -> TenantUsage | None:
+        tenant = next((t for t in self._database.tenants.all() if t.id == tenant_id), None)
+        return self._usage_of(tenant, day_start) if tenant is not None else None
+
+    def _usage_of(self, tenant: Tenant, day_start: datetime) -> TenantUsage:
         database = self._database
-        usage = []
-        for tenant in sorted(database.tenants.all(), key=lambda t: t.name):
-            messages = [m for m in database.messages.all() if m.tenant_id == tenant.id]
-            usage.append(
-                TenantUsage(
-                    tenant=tenant,
-                    messages_today=sum(1 for m in messages if m.created_at >= day_start),
-                    total_messages=len(messages),
-                    users=sum(1 for u in database.users.all() if u.tenant_id == tenant.id),
-                    senders=sum(1 for s in database.senders.all() if s.tenant_id == tenant.id),
-                )
-            )
-        return usage
+        messages = [m for m in database.messages.all() if m.tenant_id == tenant.id]
+        return TenantUsage(
+            tenant=tenant,
+            messages_today=sum(1 for m in messages if m.created_at >= day_start),
+            total_messages=len(messages),
+            users=sum(1 for u in database.users.all() if u.tenant_id == tenant.id),
+            senders=sum(1 for s in database.senders.all() if s.tenant_id == tenant.id),
+        )
 
 
 def _delivery_counts(outbound: list[Message]) -> DeliveryCounts:
