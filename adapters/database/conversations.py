@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -33,6 +34,18 @@ class SqlAlchemyConversationRepository(SqlAlchemyRepository):
             )
         )
         return _conversation_from_row(row) if row else None
+
+    async def get_many(self, tenant_id: UUID, identities: Collection[str]) -> dict[str, Conversation]:
+        if not identities:
+            return {}
+        await self._scope.bind(tenant_id)
+        result = await self._execute(
+            sa.select(conversations).where(
+                conversations.c.tenant_id == tenant_id,
+                conversations.c.contact_identity.in_(sorted(set(identities))),
+            )
+        )
+        return {row["contact_identity"]: _conversation_from_row(row) for row in result.mappings()}
 
     async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
         await self._scope.bind(tenant_id)

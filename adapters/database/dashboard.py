@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
 
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.rows import tenant_from_row
@@ -205,16 +206,22 @@ class SqlAlchemyDashboardQueries(SqlAlchemyRepository):
     async def platform_usage(self, day_start: datetime) -> list[TenantUsage]:
         await self._scope.cross_tenant()
         result = await self._execute(_usage_statement(day_start))
-        return [
-            TenantUsage(
-                tenant=tenant_from_row(row),
-                messages_today=int(row["usage_messages_today"]),
-                total_messages=int(row["usage_total_messages"]),
-                users=int(row["usage_users"]),
-                senders=int(row["usage_senders"]),
-            )
-            for row in result.mappings()
-        ]
+        return [_tenant_usage(row) for row in result.mappings()]
+
+    async def tenant_usage(self, tenant_id: UUID, day_start: datetime) -> TenantUsage | None:
+        await self._scope.bind(tenant_id)
+        row = await self._one_or_none(_usage_statement(day_start).where(tenants.c.id == tenant_id))
+        return _tenant_usage(row) if row is not None else None
+
+
+def _tenant_usage(row: RowMapping) -> TenantUsage:
+    return TenantUsage(
+        tenant=tenant_from_row(row),
+        messages_today=int(row["usage_messages_today"]),
+        total_messages=int(row["usage_total_messages"]),
+        users=int(row["usage_users"]),
+        senders=int(row["usage_senders"]),
+    )
 
 
 def _delivery_counts(figures: Any, prefix: str) -> DeliveryCounts:

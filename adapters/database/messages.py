@@ -17,7 +17,7 @@ from adapters.database.rows import message_from_row, message_values
 from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
 from adapters.database.tables import UtcDateTime, message_status_events, messages
 from application.errors import NotFound
-from application.ports.messages import HistoryQuery, MessageView, StatusChange
+from application.ports.messages import ChangePosition, HistoryQuery, MessageView, StatusChange
 from domain.administration.tenancy import ProviderName
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.failures import FailureCode
@@ -100,16 +100,22 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             rows = (await self._execute(statement, parameters)).all()
         return [_view(row) for row in rows]
 
-    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
+    async def list_changed(
+        self, tenant_id: UUID, since: datetime, limit: int, after: ChangePosition | None = None
+    ) -> list[MessageView]:
         await self._scope.bind(tenant_id)
-        statement = (
-            sa.select(*_VIEW_COLUMNS)
-            .where(
-                messages.c.tenant_id == tenant_id, messages.c.updated_at > sa.literal(since, UtcDateTime())
-            )
-            .order_by(messages.c.updated_at, messages.c.id)
-            .limit(limit)
+        # ix_messages_changes (tenant_id, updated_at, id): one index range, in its order.
+        statement = sa.select(*_VIEW_COLUMNS).where(
+            messages.c.tenant_id == tenant_id, messages.c.updated_at > sa.literal(since, UtcDateTime())
         )
+        if after is not None:
+            statement = statement.where(
+                sa.tuple_(messages.c.updated_at, messages.c.id)
+                > sa.tuple_(
+                    sa.literal(after.updated_at, UtcDateTime()), sa.literal(after.message_id, sa.Uuid())
+                )
+            )
+        statement = statement.order_by(messages.c.updated_at, messages.c.id).limit(limit)
         return [_view(row) for row in (await self._execute(statement)).all()]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:

@@ -117,12 +117,23 @@ class SqlAlchemyTemplateRepository(SqlAlchemyRepository):
             )
         if query.name is not None:
             statement = statement.where(templates.c.name == query.name)
+        listing_filters = []
         if query.status is not None:
+            listing_filters.append(template_listings.c.status == query.status.value)
+        if query.listed_at is not None:
+            listing_filters.append(template_listings.c.provider == query.listed_at.provider.value)
+            account_id = query.listed_at.account_id
+            listing_filters.append(
+                template_listings.c.account_id.is_(None)
+                if account_id is None
+                else template_listings.c.account_id == account_id
+            )
+        if listing_filters:
             statement = statement.where(
                 sa.exists().where(
                     template_listings.c.tenant_id == templates.c.tenant_id,
                     template_listings.c.template_id == templates.c.id,
-                    template_listings.c.status == query.status.value,
+                    *listing_filters,
                 )
             )
         result = await self._execute(statement.order_by(name, language).limit(query.limit))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from application.administration.onboarding import is_customer_tenant
 from application.authorization import Actor, require_platform_admin
@@ -23,6 +24,14 @@ class PlatformUsage:
     active_tenants: int
     suspended_tenants: int
     tenants: list[TenantUsage]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantUsageNow:
+    """One tenant's usage as read at ``as_of`` (None: no customer tenant of that id)."""
+
+    as_of: datetime
+    usage: TenantUsage | None
 
 
 class ReadPlatformUsage:
@@ -45,3 +54,13 @@ class ReadPlatformUsage:
             suspended_tenants=suspended,
             tenants=customers,
         )
+
+    async def of_tenant(self, actor: Actor, tenant_id: UUID) -> TenantUsageNow:
+        """One customer tenant's usage: the same figures, counted for that tenant alone."""
+        require_platform_admin(actor)
+        now = self._clock.now()
+        async with self._uow:
+            usage = await self._uow.dashboard.tenant_usage(tenant_id, start_of_day(now))
+        if usage is not None and not is_customer_tenant(usage.tenant):
+            usage = None
+        return TenantUsageNow(as_of=now, usage=usage)

@@ -7,9 +7,12 @@ the messages created or changed since a moment (one indexed query), and ``InboxF
 poll per tenant in this process, whichever number of views of that tenant are open, handing each
 change to all of them.
 
-Transactions commit in another order than their clocks read, and processes' clocks differ a little:
-each poll looks back ``lookback`` before the latest change it saw, and passes on only what it has not
-passed on yet (a message's id, status and time of change).
+Each poll reads on from the newest change it read, page after page on the (updated_at, id) keyset of
+ix_messages_changes. Transactions commit in another order than their clocks read, and processes' clocks
+differ a little: each poll also reads again a short ``lookback`` before the newest change it read, and
+passes on only what it has not passed on yet (a message's id, status and time of change). A message's
+time of change is stamped just before its transaction writes it and commits, so a few seconds cover a
+late commit; a longer look-back would read every change of a busy tenant again at every poll.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from uuid import UUID
 
 from application.errors import RateLimited
 from application.ports.clock import Clock
-from application.ports.messages import MessageView
+from application.ports.messages import ChangePosition, MessageView
 from application.ports.unit_of_work import UnitOfWork
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Direction, MessageStatus
@@ -33,7 +36,7 @@ from domain.phone import PhoneNumber
 logger = logging.getLogger(__name__)
 
 CHANGES_PAGE = 200  # changes read at once; more are read at once after (see ``InboxFeed``)
-DEFAULT_LOOKBACK = timedelta(seconds=10)
+DEFAULT_LOOKBACK = timedelta(seconds=3)
 MAX_STREAMS_PER_USER = 5  # a few tabs; beyond that a page is left without live updates (it still reloads)
 _QUEUED_BATCHES = 100  # a view that falls this far behind is told to reload
 
@@ -56,6 +59,14 @@ class InboxChanges:
     changes: list[MessageChange]
     full: bool  # the page was full: more changes may follow right after the last one
 
+    @property
+    def end(self) -> ChangePosition | None:
+        """Where the next page begins (None: the page is empty)."""
+        if not self.changes:
+            return None
+        last = self.changes[-1].message
+        return ChangePosition(last.updated_at, last.id)
+
 
 def contact_of(message: MessageView) -> str:
     """The customer's number on a message, whichever way it went."""
@@ -63,22 +74,27 @@ def contact_of(message: MessageView) -> str:
 
 
 class ReadInboxChanges:
-    """A tenant's messages created or changed after ``since``, oldest change first, each with its
-    conversation (read once per person in the page)."""
+    """A tenant's messages created or changed after ``since`` (and after ``after``, the end of the
+    previous page), oldest change first, each with its conversation (all read at once)."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, tenant_id: UUID, since: datetime, limit: int = CHANGES_PAGE) -> InboxChanges:
+    async def __call__(
+        self,
+        tenant_id: UUID,
+        since: datetime,
+        limit: int = CHANGES_PAGE,
+        after: ChangePosition | None = None,
+    ) -> InboxChanges:
         async with self._uow:
-            messages = await self._uow.messages.list_changed(tenant_id, since, limit)
-            conversations: dict[str, Conversation | None] = {}
-            changes = []
-            for message in messages:
-                contact = PhoneNumber(contact_of(message))
-                if contact.identity not in conversations:
-                    conversations[contact.identity] = await self._uow.conversations.get(tenant_id, contact)
-                changes.append(MessageChange(message, conversations[contact.identity]))
+            messages = await self._uow.messages.list_changed(tenant_id, since, limit, after)
+            identities = [PhoneNumber(contact_of(message)).identity for message in messages]
+            conversations = await self._uow.conversations.get_many(tenant_id, set(identities))
+        changes = [
+            MessageChange(message, conversations.get(identity))
+            for message, identity in zip(messages, identities, strict=True)
+        ]
         return InboxChanges(changes=changes, full=len(messages) >= limit)
 
 
@@ -143,6 +159,7 @@ class InboxFeed:
         *,
         interval: float = 1.0,
         lookback: timedelta = DEFAULT_LOOKBACK,
+        page: int = CHANGES_PAGE,
         max_streams_per_user: int = MAX_STREAMS_PER_USER,
         abandoned_after: float = 60.0,
         view_lifetime: float = 30 * 60.0,
@@ -151,6 +168,7 @@ class InboxFeed:
         self._clock = clock
         self.interval = interval
         self._lookback = lookback
+        self._page = page
         self._max_streams_per_user = max_streams_per_user
         self._abandoned_after = abandoned_after
         # How long a view's stream lasts before the browser opens a new one (its session checked anew).
@@ -200,27 +218,28 @@ class InboxFeed:
 
     async def _poll(self, tenant_id: UUID, poller: _TenantPoller) -> None:
         read = self._read_changes()
-        latest = self._clock.now()
+        newest_read = self._clock.now()  # the time of the newest change read (at first: when it started)
         passed_on: dict[tuple[UUID, MessageStatus, datetime], datetime] = {}
         while poller.subscribers:
-            since = latest - self._lookback
+            since, after = newest_read - self._lookback, None
             try:
                 while True:
-                    found = await read(tenant_id, since)
+                    found = await read(tenant_id, since, self._page, after)
                     fresh = [change for change in found.changes if change.key not in passed_on]
                     for change in fresh:
                         passed_on[change.key] = change.message.updated_at
-                        latest = max(latest, change.message.updated_at)
+                    if found.changes:
+                        newest_read = max(newest_read, found.changes[-1].message.updated_at)
                     if fresh:
                         for subscription in list(poller.subscribers):
                             subscription.offer(fresh)
                     if not found.full:
                         break
-                    since = found.changes[-1].message.updated_at
+                    after = found.end
             except Exception:  # a poll that fails is tried again at the next tick; the views stay open
                 logger.exception("could not read the inbox changes of tenant %s", tenant_id)
             # What the next poll cannot read again need not be remembered.
-            horizon = latest - self._lookback
+            horizon = newest_read - self._lookback
             for key in [key for key, moment in passed_on.items() if moment <= horizon]:
                 del passed_on[key]
             await asyncio.sleep(self.interval)

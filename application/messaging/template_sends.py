@@ -12,7 +12,7 @@ from uuid import UUID
 
 from application.errors import InvalidInput, TemplateNotApproved, TemplateNotFound
 from application.pagination import MAX_PAGE_SIZE
-from application.ports.templates import TemplateQuery
+from application.ports.templates import ListingAt, TemplateQuery
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.messaging.content import Media, MediaKind
@@ -164,13 +164,11 @@ class ListSendableTemplates:
             if profile is None or profile.sender is None:
                 return []
             account_id = await _account_of(self._uow, profile.tenant, profile.sender, profile.provider)
-            approved = await self._uow.templates.list_page(
-                TemplateQuery(tenant_id=tenant_id, limit=MAX_PAGE_SIZE, status=TemplateStatus.APPROVED)
+            return await self._uow.templates.list_page(
+                TemplateQuery(
+                    tenant_id=tenant_id,
+                    limit=MAX_PAGE_SIZE,
+                    status=TemplateStatus.APPROVED,
+                    listed_at=ListingAt(profile.provider, account_id),
+                )
             )
-        return [
-            template
-            for template in approved
-            if (listing := template.listing_for(account_id)) is not None
-            and listing.provider is profile.provider
-            and listing.status is TemplateStatus.APPROVED
-        ]

@@ -76,3 +76,7 @@ class DashboardQueries(Protocol):
     async def platform_usage(self, day_start: datetime) -> list[TenantUsage]:
         """Every tenant (the platform tenant included), by name, with its usage: one statement."""
         ...
+
+    async def tenant_usage(self, tenant_id: UUID, day_start: datetime) -> TenantUsage | None:
+        """One tenant's usage (None: no such tenant): the same figures, one statement on that tenant."""
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -29,6 +30,14 @@ class HistoryPosition:
     """Where a page of history ends: the last message's sort key."""
 
     created_at: datetime
+    message_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePosition:
+    """Where a read of changed messages ends: the last message's (updated_at, id)."""
+
+    updated_at: datetime
     message_id: UUID
 
 
@@ -193,9 +202,12 @@ class MessageRepository(Protocol):
         """The message's status reports in the order they were received."""
         ...
 
-    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
+    async def list_changed(
+        self, tenant_id: UUID, since: datetime, limit: int, after: ChangePosition | None = None
+    ) -> list[MessageView]:
         """The tenant's messages created or changed (a status, a media item settled) after ``since``,
-        oldest change first, keyset on (updated_at, id): what a live view of the inbox polls for."""
+        oldest change first, keyset on (updated_at, id), after ``after`` if given (both exclusive):
+        what a live view of the inbox polls for, page after page."""
         ...
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
@@ -219,6 +231,11 @@ class ConversationRepository(Protocol):
         ...
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None: ...
+    async def get_many(self, tenant_id: UUID, identities: Collection[str]) -> dict[str, Conversation]:
+        """The tenant's conversations with these people (their numbers' ``identity``), by identity, in
+        one read; a person with no conversation is left out."""
+        ...
+
     async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None: ...
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         """Newest activity first, keyset on (last_message_at, id) descending, ``after`` exclusive."""

@@ -14,15 +14,25 @@ from domain.templates.definition import TemplateDefinition
 
 
 @dataclass(frozen=True, slots=True)
+class ListingAt:
+    """A provider account a template is listed at (``account_id`` None: the sandbox's)."""
+
+    provider: ProviderName
+    account_id: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
 class TemplateQuery:
     """A page of a tenant's catalogue, by name then language; ``after`` is the last (name, language) of
-    the previous page. ``status`` keeps the templates with a listing in that status."""
+    the previous page. ``status`` keeps the templates with a listing in that status; ``listed_at`` the
+    templates with a listing at that account (in ``status``, if given)."""
 
     tenant_id: UUID
     limit: int
     after: tuple[str, str] | None = None
     name: str | None = None
     status: TemplateStatus | None = None
+    listed_at: ListingAt | None = None
 
 
 class TemplateRepository(Protocol):

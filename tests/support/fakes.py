@@ -52,6 +52,7 @@ from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, Jo
 from application.ports.identity import AccessClaims, IssuedToken, PasswordHasher, SessionAccess, TokenService
 from application.ports.media import KeptMedia, MediaDownload
 from application.ports.messages import (
+    ChangePosition,
     ConversationQuery,
     HistoryQuery,
     IdempotencyRecord,
@@ -587,9 +588,17 @@ class FakeMessageRepository:
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
         return [MessageView.of(message) for message in matching[: query.limit]]
 
-    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
-        """Oldest change first by (updated_at, id), ``since`` exclusive."""
-        changed = [m for m in self._messages.values() if m.tenant_id == tenant_id and m.updated_at > since]
+    async def list_changed(
+        self, tenant_id: UUID, since: datetime, limit: int, after: ChangePosition | None = None
+    ) -> list[MessageView]:
+        """Oldest change first by (updated_at, id), ``since`` and ``after`` exclusive."""
+        changed = [
+            m
+            for m in self._messages.values()
+            if m.tenant_id == tenant_id
+            and m.updated_at > since
+            and (after is None or (m.updated_at, m.id) > (after.updated_at, after.message_id))
+        ]
         changed.sort(key=lambda message: (message.updated_at, message.id))
         return [MessageView.of(message) for message in changed[:limit]]
 
@@ -717,6 +726,10 @@ class FakeConversationRepository:
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
         return self._conversations.get((tenant_id, contact.identity))
+
+    async def get_many(self, tenant_id: UUID, identities: Collection[str]) -> dict[str, Conversation]:
+        found = ((identity, self._conversations.get((tenant_id, identity))) for identity in identities)
+        return {identity: conversation for identity, conversation in found if conversation is not None}
 
     async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
         return next(
@@ -1523,13 +1536,19 @@ class FakeTemplateRepository:
         )
 
     async def list_page(self, query: TemplateQuery) -> list[CatalogueTemplate]:
+        def listing_matches(listing: TemplateListing) -> bool:
+            at = query.listed_at
+            return (query.status is None or listing.status is query.status) and (
+                at is None or (listing.provider is at.provider and listing.account_id == at.account_id)
+            )
+
         def matches(template: CatalogueTemplate) -> bool:
             return (
                 (query.after is None or template.definition.key > query.after)
                 and (query.name is None or template.definition.name == query.name)
                 and (
-                    query.status is None
-                    or any(listing.status is query.status for listing in template.listings)
+                    (query.status is None and query.listed_at is None)
+                    or any(listing_matches(listing) for listing in template.listings)
                 )
             )
 
@@ -1736,20 +1755,23 @@ class FakeDashboardQueries:
         return failing
 
     async def platform_usage(self, day_start: datetime) -> list[TenantUsage]:
+        tenants = sorted(self._database.tenants.all(), key=lambda t: t.name)
+        return [self._usage_of(tenant, day_start) for tenant in tenants]
+
+    async def tenant_usage(self, tenant_id: UUID, day_start: datetime) -> TenantUsage | None:
+        tenant = next((t for t in self._database.tenants.all() if t.id == tenant_id), None)
+        return self._usage_of(tenant, day_start) if tenant is not None else None
+
+    def _usage_of(self, tenant: Tenant, day_start: datetime) -> TenantUsage:
         database = self._database
-        usage = []
-        for tenant in sorted(database.tenants.all(), key=lambda t: t.name):
-            messages = [m for m in database.messages.all() if m.tenant_id == tenant.id]
-            usage.append(
-                TenantUsage(
-                    tenant=tenant,
-                    messages_today=sum(1 for m in messages if m.created_at >= day_start),
-                    total_messages=len(messages),
-                    users=sum(1 for u in database.users.all() if u.tenant_id == tenant.id),
-                    senders=sum(1 for s in database.senders.all() if s.tenant_id == tenant.id),
-                )
-            )
-        return usage
+        messages = [m for m in database.messages.all() if m.tenant_id == tenant.id]
+        return TenantUsage(
+            tenant=tenant,
+            messages_today=sum(1 for m in messages if m.created_at >= day_start),
+            total_messages=len(messages),
+            users=sum(1 for u in database.users.all() if u.tenant_id == tenant.id),
+            senders=sum(1 for s in database.senders.all() if s.tenant_id == tenant.id),
+        )
 
 
 def _delivery_counts(outbound: list[Message]) -> DeliveryCounts:

@@ -236,15 +236,14 @@ class PlatformTenantsController(Controller):
         read_platform_usage: NamedDependency[ReadPlatformUsage],
     ) -> Template:
         tenant = await get_tenant(principal, tenant_id)
-        platform = await read_platform_usage(principal)
-        usage = next((item for item in platform.tenants if item.tenant.id == tenant_id), None)
+        usage = await read_platform_usage.of_tenant(principal, tenant_id)
         return render(
             request,
             "platform/tenant.html",
             principal=principal,
             tenant=tenant,
-            usage=usage,
-            as_of=platform.as_of,
+            usage=usage.usage,
+            as_of=usage.as_of,
             notices=NOTICES,
         )
 

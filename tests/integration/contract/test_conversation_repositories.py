@@ -105,3 +105,23 @@ async def test_a_conversation_is_found_by_its_id(uow_factory: UowFactory) -> Non
     assert found == stored
     assert found is not None
     assert found.unread_count == 1
+
+
+async def test_the_conversations_of_several_people_are_read_at_once_by_identity(
+    uow_factory: UowFactory,
+) -> None:
+    tenant, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    nobody = PhoneNumber.parse("+14155550100")
+    await record(uow_factory, inbound(tenant), outbound(tenant, contact=BOB), inbound(other, contact=nobody))
+
+    async with uow_factory() as uow:
+        found = await uow.conversations.get_many(tenant.id, {ALICE.identity, BOB.identity, nobody.identity})
+        none_asked = await uow.conversations.get_many(tenant.id, set())
+        none_of_theirs = await uow.conversations.get_many(uuid4(), {ALICE.identity})
+
+    assert found == {
+        ALICE.identity: await conversation_of(uow_factory, tenant.id, ALICE),
+        BOB.identity: await conversation_of(uow_factory, tenant.id, BOB),
+    }
+    assert none_asked == {}
+    assert none_of_theirs == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from uuid import uuid4
 
 from application.ports.dashboard import ActivityPeriods
 from domain.messaging.messages import MessageStatus
@@ -105,3 +106,26 @@ async def test_the_platform_usage_counts_every_tenants_rows(uow_factory: UowFact
     assert (usage[acme.id].total_messages, usage[acme.id].messages_today) == (2, 1)
     assert (usage[globex.id].total_messages, usage[globex.id].users, usage[globex.id].senders) == (0, 0, 0)
     assert usage[acme.id].tenant == acme
+
+
+async def test_one_tenants_usage_counts_that_tenants_rows_only(uow_factory: UowFactory) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    async with uow_factory() as uow:
+        for message in (
+            inbound(acme, at=NOW),
+            outbound(acme, at=NOW - timedelta(days=2)),
+            inbound(globex, at=NOW),
+            outbound(globex, at=NOW),
+            outbound(globex, at=NOW - timedelta(days=3)),
+        ):
+            await uow.messages.add(message)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        usage = await uow.dashboard.tenant_usage(acme.id, PERIODS.day_start)
+        nobody = await uow.dashboard.tenant_usage(uuid4(), PERIODS.day_start)
+
+    assert usage is not None
+    assert usage.tenant == acme
+    assert (usage.total_messages, usage.messages_today, usage.users, usage.senders) == (2, 1, 0, 0)
+    assert nobody is None

@@ -4,8 +4,9 @@ live view polls for."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
-from application.ports.messages import StatusChange
+from application.ports.messages import ChangePosition, StatusChange
 from domain.messaging.messages import MessageStatus
 from tests.support.databases import UowFactory
 from tests.support.repositories import T0
@@ -54,3 +55,40 @@ async def test_a_page_of_changes_is_at_most_the_limit(uow_factory: UowFactory) -
         changed = await uow.messages.list_changed(tenant.id, T0, 2)
 
     assert [view.id for view in changed] == [messages[0].id, messages[1].id]
+
+
+async def test_a_page_goes_on_after_a_position_among_changes_of_the_same_moment(
+    uow_factory: UowFactory,
+) -> None:
+    tenant, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    moment = T0 + timedelta(seconds=1)
+    # Ids that sort differently by their first and their last digits: the order is the id's.
+    ids = [
+        UUID(f"{first}0000000-0000-4000-8000-00000000000{last}") for first, last in ("a1", "39", "f0", "15")
+    ]
+    same_moment = [outbound(tenant, at=moment, message_id=message_id) for message_id in ids]
+    later = outbound(tenant, at=moment + timedelta(microseconds=1))
+    theirs = outbound(other, at=moment + timedelta(seconds=1))
+    await add_messages(uow_factory, later, theirs, *same_moment)
+    in_order = sorted(ids)
+
+    async with uow_factory() as uow:
+        first_page = await uow.messages.list_changed(tenant.id, T0, 2)
+        last = first_page[-1]
+        rest = await uow.messages.list_changed(tenant.id, T0, 10, ChangePosition(last.updated_at, last.id))
+
+    assert [view.id for view in first_page] == in_order[:2]
+    assert [view.id for view in rest] == [*in_order[2:], later.id]
+
+
+async def test_nothing_follows_the_last_change(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    only = outbound(tenant, at=T0 + timedelta(seconds=1))
+    await add_messages(uow_factory, only)
+
+    async with uow_factory() as uow:
+        after_it = await uow.messages.list_changed(
+            tenant.id, T0, 10, ChangePosition(only.updated_at, only.id)
+        )
+
+    assert after_it == []

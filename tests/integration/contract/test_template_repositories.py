@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from application.errors import AlreadyExists, NotFound
-from application.ports.templates import TemplateQuery
+from application.ports.templates import ListingAt, TemplateQuery
 from domain.administration.tenancy import ProviderName, Tenant
 from domain.templates.catalogue import TemplateQuality, TemplateStatus
 from domain.templates.definition import TemplateDefinition
@@ -417,6 +417,53 @@ async def test_a_page_by_status_keeps_the_templates_with_a_listing_in_that_statu
     async with uow_factory() as uow:
         [both] = await uow.templates.list_page(by_status(TemplateStatus.APPROVED))
     assert len(both.listings) == 2
+
+
+async def test_a_page_by_account_keeps_the_templates_listed_there_in_the_status_asked(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await add_tenant(uow_factory)
+    ours, other = await add_meta_account(uow_factory, tenant), await add_meta_account(uow_factory, tenant)
+    await add_template(
+        uow_factory,
+        tenant,
+        named(ORDER_UPDATE, "approved_here_pending_there"),
+        meta_listing(ours, TemplateStatus.APPROVED),
+        meta_listing(other, TemplateStatus.PENDING),
+    )
+    await add_template(
+        uow_factory,
+        tenant,
+        named(ORDER_UPDATE, "approved_there"),
+        meta_listing(other, TemplateStatus.APPROVED),
+    )
+    await add_template(
+        uow_factory,
+        tenant,
+        named(ORDER_UPDATE, "pending_here_approved_in_the_sandbox"),
+        meta_listing(ours, TemplateStatus.PENDING),
+        sandbox_listing(TemplateStatus.APPROVED),
+    )
+
+    def approved_at(provider: ProviderName, account_id: UUID | None) -> TemplateQuery:
+        at = ListingAt(provider, account_id)
+        return TemplateQuery(tenant.id, limit=10, status=TemplateStatus.APPROVED, listed_at=at)
+
+    assert await page(uow_factory, approved_at(ProviderName.META, ours.id)) == [
+        ("approved_here_pending_there", "pt_BR")
+    ]
+    assert await page(uow_factory, approved_at(ProviderName.META, other.id)) == [("approved_there", "pt_BR")]
+    assert await page(uow_factory, approved_at(ProviderName.SANDBOX, None)) == [
+        ("pending_here_approved_in_the_sandbox", "pt_BR")
+    ]
+    # the account's listing, whatever its status, when no status is asked
+    anywhere_here = TemplateQuery(tenant.id, limit=10, listed_at=ListingAt(ProviderName.META, ours.id))
+    assert await page(uow_factory, anywhere_here) == [
+        ("approved_here_pending_there", "pt_BR"),
+        ("pending_here_approved_in_the_sandbox", "pt_BR"),
+    ]
+    # another provider at the same account lists nothing
+    assert await page(uow_factory, approved_at(ProviderName.TWILIO, ours.id)) == []
 
 
 # ------------------------------------------------------------------------- the periodic sync's claims

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -110,3 +111,28 @@ async def test_only_platform_admins_read_the_platform_usage(
 
     with pytest.raises(AccessDenied):
         await ReadPlatformUsage(uow, clock)(tenant_admin)
+
+
+async def test_one_tenants_usage_counts_that_tenant_alone(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    await open_window(uow, acme, "+14155550101", clock.now())
+    await open_window(uow, globex, "+14155550101", clock.now())
+    await open_window(uow, globex, "+14155550102", clock.now())
+
+    read = await ReadPlatformUsage(uow, clock).of_tenant(OPERATOR, acme.tenant.id)
+
+    assert read.as_of == clock.now()
+    assert read.usage is not None
+    assert read.usage.tenant == acme.tenant
+    assert (read.usage.total_messages, read.usage.messages_today, read.usage.senders) == (1, 1, 1)
+    assert (await ReadPlatformUsage(uow, clock).of_tenant(OPERATOR, uuid4())).usage is None
+
+
+async def test_only_platform_admins_read_a_tenants_usage(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    tenant_admin = Principal(user_id=acme.user.id, tenant_id=acme.tenant.id, role=Role.TENANT_ADMIN)
+
+    with pytest.raises(AccessDenied):
+        await ReadPlatformUsage(uow, clock).of_tenant(tenant_admin, acme.tenant.id)

@@ -4,18 +4,22 @@ conversations, and the feed that hands each change once to every open view of th
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 import pytest
 
 from application.messaging.inbox_feed import (
+    CHANGES_PAGE,
+    DEFAULT_LOOKBACK,
+    InboxChanges,
     InboxFeed,
     InboxSubscription,
     MessageChange,
     ReadInboxChanges,
     TooManyStreams,
 )
-from application.ports.messages import StatusChange
+from application.ports.messages import ChangePosition, StatusChange
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
@@ -31,6 +35,9 @@ from tests.support.fakes import (
 World = tuple[FakeDatabase, FixedClock, TenantAccount, TenantAccount]
 
 CUSTOMER = "+14155550123"
+OTHER_CUSTOMER = "+14155550199"
+# One person in two forms: WhatsApp's (a 1 after 52) and the national plan's.
+MEXICO_WHATSAPP, MEXICO_PLAN = "+5215512345678", "+525512345678"
 
 
 @pytest.fixture
@@ -108,6 +115,102 @@ async def test_a_full_page_says_so(world: World) -> None:
 
     assert len(changes.changes) == 2
     assert changes.full is True
+
+
+async def test_each_change_comes_with_its_own_persons_conversation(world: World) -> None:
+    database, clock, acme, globex = world
+    moment = clock.now()
+    await open_window(FakeUnitOfWork(database), acme, CUSTOMER, moment, body="first")
+    await open_window(FakeUnitOfWork(database), acme, OTHER_CUSTOMER, moment, body="second")
+    await open_window(FakeUnitOfWork(database), acme, MEXICO_PLAN, moment, body="plan form")
+    await open_window(FakeUnitOfWork(database), acme, MEXICO_WHATSAPP, moment, body="whatsapp form")
+    await open_window(FakeUnitOfWork(database), globex, CUSTOMER, moment, body="theirs")
+
+    changes = await ReadInboxChanges(FakeUnitOfWork(database))(acme.tenant.id, moment - timedelta(1))
+
+    conversations = {change.message.body: change.conversation for change in changes.changes}
+    assert set(conversations) == {"first", "second", "plan form", "whatsapp form"}
+    first, second = conversations["first"], conversations["second"]
+    assert first is not None
+    assert first.contact == PhoneNumber.parse(CUSTOMER)
+    assert first.tenant_id == acme.tenant.id
+    assert second is not None
+    assert second.contact == PhoneNumber.parse(OTHER_CUSTOMER)
+    # Both forms of one number are one person, with one conversation.
+    assert conversations["plan form"] == conversations["whatsapp form"]
+    assert conversations["plan form"] is not None
+    assert conversations["plan form"].unread_count == 2
+
+
+async def test_a_page_goes_on_after_the_last_change_even_at_the_same_moment(world: World) -> None:
+    database, clock, acme, _ = world
+    moment = clock.now()
+    for body in ("a", "b", "c"):
+        await open_window(FakeUnitOfWork(database), acme, CUSTOMER, moment, body=body)
+    read = ReadInboxChanges(FakeUnitOfWork(database))
+
+    first = await read(acme.tenant.id, moment - timedelta(1), 2)
+    rest = await read(acme.tenant.id, moment - timedelta(1), 2, first.end)
+
+    assert first.full is True
+    bodies = [change.message.body for change in (*first.changes, *rest.changes)]
+    assert sorted(bodies) == ["a", "b", "c"]
+    assert rest.full is False
+    assert rest.end == ChangePosition(moment, rest.changes[-1].message.id)
+
+
+async def test_the_feed_hands_every_change_when_a_page_ends_amid_changes_of_one_moment(world: World) -> None:
+    database, clock, acme, _ = world
+    feed = InboxFeed(lambda: ReadInboxChanges(FakeUnitOfWork(database)), clock, interval=0.01, page=2)
+
+    async with feed.subscribe(acme.tenant.id, acme.user.id) as view:
+        for body in ("a", "b", "c", "d", "e"):
+            await open_window(FakeUnitOfWork(database), acme, CUSTOMER, clock.now(), body=body)
+
+        handed: list[str] = []
+        while len(handed) < 5:
+            handed += [change.message.body for change in await next_changes(view)]
+        await asyncio.sleep(0.05)  # a few more polls: nothing is handed over twice
+        assert view.batches.empty()
+
+    assert sorted(handed) == ["a", "b", "c", "d", "e"]
+
+
+class RecordedReads(ReadInboxChanges):
+    """The use case, noting where each read began."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        super().__init__(FakeUnitOfWork(database))
+        self.starts: list[tuple[datetime, ChangePosition | None]] = []
+
+    async def __call__(
+        self, tenant_id: UUID, since: datetime, limit: int = CHANGES_PAGE, after: ChangePosition | None = None
+    ) -> InboxChanges:
+        self.starts.append((since, after))
+        return await super().__call__(tenant_id, since, limit, after)
+
+
+async def test_the_feed_reads_again_only_a_short_look_back_before_the_newest_change(world: World) -> None:
+    database, clock, acme, _ = world
+    reads = RecordedReads(database)
+    feed = InboxFeed(lambda: reads, clock, interval=0.01)
+    newest = clock.now() + timedelta(minutes=5)
+
+    async with feed.subscribe(acme.tenant.id, acme.user.id) as view:
+        await open_window(FakeUnitOfWork(database), acme, CUSTOMER, newest, body="newest")
+        (change,) = await next_changes(view)
+        assert change.message.body == "newest"
+        # Committed after the newest, though stamped a moment before it: still handed over, once.
+        await open_window(
+            FakeUnitOfWork(database), acme, CUSTOMER, newest - timedelta(seconds=1), body="late"
+        )
+        (late,) = await next_changes(view)
+        assert late.message.body == "late"
+        await asyncio.sleep(0.05)
+        assert view.batches.empty()
+
+    later_starts = reads.starts[reads.starts.index((newest - DEFAULT_LOOKBACK, None)) :]
+    assert set(later_starts) == {(newest - DEFAULT_LOOKBACK, None)}
 
 
 async def test_the_feed_hands_a_new_message_once_to_each_view_of_its_tenant_only(world: World) -> None:

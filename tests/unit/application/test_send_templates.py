@@ -11,10 +11,12 @@ import pytest
 
 from application.errors import InvalidInput, TemplateNotApproved, TemplateNotFound
 from application.messaging.send_message import SendMessage, SendMessageCommand
-from application.messaging.template_sends import HeaderMedia, TemplateChoice
+from application.messaging.template_sends import HeaderMedia, ListSendableTemplates, TemplateChoice
+from application.pagination import MAX_PAGE_SIZE
 from domain.administration.tenancy import ProviderName, TwilioCredentials
 from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Template
+from domain.phone import PhoneNumber
 from domain.templates.catalogue import TemplateStatus
 from domain.templates.errors import InvalidTemplateValues
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
@@ -305,3 +307,35 @@ async def test_through_twilio_a_media_header_shows_the_media_of_its_content_reso
     template = result.message.content.template
     assert template is not None
     assert (template.content_sid is not None, template.header_media) == (True, None)
+
+
+async def test_the_templates_offered_are_those_approved_at_the_senders_account_past_a_page_of_others(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await uow.tenants.update(replace(acme.tenant, provider=ProviderName.TWILIO))
+    account = await set_twilio_credentials(uow, acme.tenant.id, TwilioCredentials("AC" + "2" * 32, "token"))
+    # More than a page of templates approved elsewhere (the sandbox), all sorting before the sender's.
+    for number in range(MAX_PAGE_SIZE + 1):
+        await catalogue_template(
+            uow, acme.tenant.id, replace(ORDER_UPDATE, name=f"a_{number:03}"), clock.now()
+        )
+    for name, status in (("z_ours", TemplateStatus.APPROVED), ("z_ours_pending", TemplateStatus.PENDING)):
+        await catalogue_template(
+            uow,
+            acme.tenant.id,
+            replace(ORDER_UPDATE, name=name),
+            clock.now(),
+            account_id=account.id,
+            provider=ProviderName.TWILIO,
+            status=status,
+        )
+
+    offered = await ListSendableTemplates(uow)(acme.tenant.id, acme.sender.phone_number)
+
+    assert [template.definition.name for template in offered] == ["z_ours"]
+
+
+async def test_a_number_that_is_not_the_tenants_is_offered_no_template(
+    uow: FakeUnitOfWork, acme: TenantAccount
+) -> None:
+    assert await ListSendableTemplates(uow)(acme.tenant.id, PhoneNumber.parse("+14155550100")) == []
