@@ -36,7 +36,9 @@ from domain.phone import PhoneNumber
 logger = logging.getLogger(__name__)
 
 CHANGES_PAGE = 200  # changes read at once; more are read at once after (see ``InboxFeed``)
-DEFAULT_LOOKBACK = timedelta(seconds=3)
+# How far before the newest change read each poll reads again: a change is stamped just before its
+# transaction commits, and another process's clock may be a little off; both stay well within this.
+DEFAULT_LOOKBACK = timedelta(seconds=5)
 MAX_STREAMS_PER_USER = 5  # a few tabs; beyond that a page is left without live updates (it still reloads)
 _QUEUED_BATCHES = 100  # a view that falls this far behind is told to reload
 
