@@ -19,13 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, WebError
 
 from application.authorization import OPERATOR
 from domain.administration.tenancy import Role
-from tests.support.two_providers import CUSTOMER, World
+from tests.support.two_providers import CUSTOMER, TWILIO_NUMBER, World
 
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -202,6 +203,21 @@ class ConsoleWorld:
         """The customer's number, who writes through either emulator."""
         return CUSTOMER
 
+    async def new_customer_writes(self, body: str, *, profile_name: str = "Ana") -> str:
+        """Someone the tenant has never heard from writes ``body`` to its Twilio number (through the
+        emulator, signed as Twilio signs): a conversation of the test's own. Returns their number."""
+        customer = f"+1415{uuid.uuid4().int % 10**7:07d}"
+        delivery = await self.world.twilio.send_inbound(
+            f"{self.base_url}/webhooks/twilio/inbound",
+            from_=customer,
+            to=TWILIO_NUMBER,
+            body=body,
+            account_sid=self.world.twilio_sid,
+            profile_name=profile_name,
+        )
+        assert delivery.http_status == 200, delivery.response_body
+        return customer
+
     async def add_user(self, role: Role = Role.AGENT) -> Account:
         """Someone new, for a test that changes its user (a password, a role): a platform admin, else one
         of the tenant's people."""
@@ -217,3 +233,24 @@ async def new_user(world: World, role: Role) -> Account:
         tenant_id = world.tenant_id
     await world.container.create_user()(OPERATOR, tenant_id, account.username, account.password, role)
     return account
+
+
+# -- signing in ---------------------------------------------------------------------------------------
+
+CONSOLE = "/console"
+
+
+async def sign_in(page: Page, account: Account, *, next_path: str = CONSOLE) -> None:
+    """Sign ``account`` in with the console's form, as a person does, and wait for the page the form
+    leads to (``next_path``, the dashboard unless said)."""
+    await page.goto(f"{CONSOLE}/login?{urlencode({'next': next_path})}")
+    await page.get_by_label("Username").fill(account.username)
+    await page.get_by_label("Password").fill(account.password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda url: urlsplit(url).path == urlsplit(next_path).path)
+
+
+async def sign_out(page: Page) -> None:
+    """Sign out with the header's button, and wait for the sign-in form it leads to."""
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(lambda url: urlsplit(url).path == f"{CONSOLE}/login")

@@ -197,6 +197,21 @@ async def test_console_pages_carry_a_strict_content_security_policy(api: Api) ->
         assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_console_pages_answering_an_error_carry_the_same_policy(api: Api) -> None:
+    """An error page made by an exception handler loads the console's stylesheet and script too."""
+    console = ConsolePages(api.client)
+    refused = await console.submit(
+        "/console/login", {"username": "alice", "password": "wrong"}, from_page="/console/login", expect=401
+    )
+    await console.sign_in("alice")
+    unknown = await api.client.get("/console/no-such-page")
+    forged = await api.client.post("/console/logout", data={})
+
+    assert [refused.status_code, unknown.status_code, forged.status_code] == [401, 404, 403]
+    for response in (refused, unknown, forged):
+        assert response.headers["content-security-policy"] == CONSOLE_CONTENT_SECURITY_POLICY
+
+
 async def test_an_unknown_console_page_is_a_page_and_an_unknown_api_route_a_problem(api: Api) -> None:
     console_answer = await api.client.get("/console/no-such-page")
     api_answer = await api.client.get("/api/no-such-route")
