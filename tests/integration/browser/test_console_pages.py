@@ -1,0 +1,48 @@
+"""Every console page in Chromium at a desktop's size and a phone's: no serious or critical accessibility
+violation (axe-core), nothing wider than the screen, and a screenshot of each for a person to look at
+(in the screenshots folder, ignored by git)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from playwright.async_api import expect
+
+from tests.support.browser import CONSOLE, ConsoleWorld, Screen, assert_accessible, screenshot, sign_in
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    name: str  # the screenshot's
+    path: str
+    who: str | None  # the ConsoleWorld account that looks at it; None: no one signed in
+    status: int = 200
+
+
+PAGES = [
+    ConsolePage("sign-in", f"{CONSOLE}/login", None),
+    ConsolePage("dashboard-tenant-admin", CONSOLE, "tenant_admin"),
+    ConsolePage("dashboard-agent", CONSOLE, "agent"),
+    ConsolePage("dashboard-platform-admin", CONSOLE, "platform_admin"),
+    ConsolePage("not-found", f"{CONSOLE}/no-such-page", "agent", status=404),
+]
+
+
+@pytest.mark.parametrize("console_page", PAGES, ids=[page.name for page in PAGES])
+async def test_the_page_is_accessible_fits_the_screen_and_is_photographed(
+    screen: Screen, console_world: ConsoleWorld, console_page: ConsolePage
+) -> None:
+    page = screen.page
+    if console_page.who is not None:
+        await sign_in(page, getattr(console_world, console_page.who))
+
+    response = await page.goto(console_page.path)
+
+    assert response is not None
+    assert response.status == console_page.status
+    await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    await assert_accessible(page)
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{console_page.path} is {overflow}px wider than a {screen.size}'s screen"
+    await screenshot(page, f"{console_page.name}-{screen.size}")
