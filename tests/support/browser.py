@@ -203,10 +203,13 @@ class ConsoleWorld:
         """The customer's number, who writes through either emulator."""
         return CUSTOMER
 
-    async def new_customer_writes(self, body: str, *, profile_name: str = "Ana") -> str:
-        """Someone the tenant has never heard from writes ``body`` to its Twilio number (through the
-        emulator, signed as Twilio signs): a conversation of the test's own. Returns their number."""
-        customer = f"+1415{uuid.uuid4().int % 10**7:07d}"
+    async def customer_writes(
+        self, body: str, *, customer: str | None = None, profile_name: str = "Ana"
+    ) -> str:
+        """``customer`` writes ``body`` to the tenant's Twilio number (through the emulator, signed as
+        Twilio signs); without one, someone the tenant has never heard from: a conversation of the
+        test's own. Returns the customer's number."""
+        customer = customer or f"+1415{uuid.uuid4().int % 10**7:07d}"
         delivery = await self.world.twilio.send_inbound(
             f"{self.base_url}/webhooks/twilio/inbound",
             from_=customer,

@@ -10,7 +10,7 @@ from tests.support.browser import ConsoleWorld, sign_in
 
 
 async def test_the_latest_conversations_are_the_apis(desktop: Page, console_world: ConsoleWorld) -> None:
-    await console_world.new_customer_writes("Is my order on its way?", profile_name="Dora")
+    await console_world.customer_writes("Is my order on its way?", profile_name="Dora")
     conversations = (await console_world.world.api("GET", "/api/conversations"))["items"]
 
     await sign_in(desktop, console_world.agent)

@@ -13,7 +13,7 @@ HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2
 async def test_a_message_body_with_markup_is_shown_as_text_on_the_dashboard(
     desktop: Page, console_world: ConsoleWorld
 ) -> None:
-    await console_world.new_customer_writes(HOSTILE, profile_name="<b>Mallory</b>")
+    await console_world.customer_writes(HOSTILE, profile_name="<b>Mallory</b>")
     await sign_in(desktop, console_world.agent)
 
     await desktop.goto(CONSOLE)
