@@ -69,6 +69,8 @@ from application.administration.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
+from application.dashboard.platform_usage import ReadPlatformUsage
+from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from application.identity.authenticate import Authenticate
 from application.identity.sessions import (
@@ -91,7 +93,7 @@ from application.media.downloads import (
 )
 from application.media.library import OpenMedia
 from application.media.worker import MediaDownloader, MediaWorkerSettings
-from application.messaging.conversations import ListConversations
+from application.messaging.conversations import GetConversation, ListConversations, MarkConversationSeen
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
@@ -421,6 +423,11 @@ class Container(containers.DeclarativeContainer):
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
+    get_conversation = providers.Factory(GetConversation, read_unit_of_work)
+    mark_conversation_seen = providers.Factory(MarkConversationSeen, unit_of_work)
+    # The dashboards: a tenant's (agents, tenant admins) and the platform's usage (platform admins).
+    read_dashboard = providers.Factory(ReadDashboard, read_unit_of_work, clock)
+    read_platform_usage = providers.Factory(ReadPlatformUsage, read_unit_of_work, clock)
     # Probes and scrapes are never rate limited: each of these keeps its answer a second, shared.
     check_readiness = providers.Singleton(CheckReadiness, unit_of_work.provider)
     measure_dispatch_queue = providers.Singleton(MeasureDispatchQueue, unit_of_work.provider, clock, metrics)

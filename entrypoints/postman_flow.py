@@ -43,6 +43,7 @@ SAVED_VARIABLES: Mapping[str, str] = {
     "refreshToken": "Set by the login and refresh requests; sent by the refresh request",
     "messageId": "The message the run sent",
     "failedMessageId": "The message the sandbox refused, to send again",
+    "conversationId": "The latest conversation, read by its id and marked seen",
     "senderNumber": "The number of the sender the run adds (and removes)",
     "senderId": "The sender the run adds (and removes)",
     "newUsername": "The agent the run creates (and deactivates)",
@@ -226,10 +227,22 @@ FOLDERS: tuple[Folder, ...] = (
         "Conversations",
         "One conversation per contact, with WhatsApp's 24-hour session window.",
         steps=(
-            Step("listConversations", query={"limit": "20"}),
+            Step(
+                "listConversations",
+                query={"limit": "20"},
+                saves={"conversationId": "body.items[0].id"},
+            ),
             Step("listConversationMessages", path={"contact": "{{contact}}"}),
+            Step("getConversation", path={"conversation_id": "{{conversationId}}"}),
+            Step("markConversationSeen", path={"conversation_id": "{{conversationId}}"}),
         ),
         tags=("conversations",),
+    ),
+    Folder(
+        "Dashboard",
+        "The tenant's activity: messages, open conversations, delivery rates, what needs care.",
+        steps=(Step("readDashboard"),),
+        tags=("dashboard",),
     ),
     Folder(
         "Senders",
@@ -452,6 +465,7 @@ FOLDERS: tuple[Folder, ...] = (
                 saves={"adminAccessToken": "body.access_token"},
             ),
             Step("adminListTenants"),
+            Step("adminReadUsage"),
             Step(
                 "adminCreateTenant",
                 body={"name": "{{tenantName}}", "provider": "sandbox"},

@@ -34,6 +34,24 @@ class SqlAlchemyConversationRepository(SqlAlchemyRepository):
         )
         return _conversation_from_row(row) if row else None
 
+    async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
+        await self._scope.bind(tenant_id)
+        row = await self._one_or_none(
+            sa.select(conversations).where(
+                conversations.c.tenant_id == tenant_id, conversations.c.id == conversation_id
+            )
+        )
+        return _conversation_from_row(row) if row else None
+
+    async def mark_seen(self, tenant_id: UUID, conversation_id: UUID) -> bool:
+        await self._scope.bind(tenant_id)
+        result = await self._execute(
+            sa.update(conversations)
+            .where(conversations.c.tenant_id == tenant_id, conversations.c.id == conversation_id)
+            .values(unread_count=0)
+        )
+        return bool(result.rowcount)
+
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         await self._scope.bind(query.tenant_id)
         statement = sa.select(conversations).where(conversations.c.tenant_id == query.tenant_id)
@@ -65,4 +83,5 @@ def _conversation_from_row(row: RowMapping) -> Conversation:
         last_inbound_at=row["last_inbound_at"],
         profile_name=row["profile_name"],
         created_at=row["created_at"],
+        unread_count=row["unread_count"],
     )

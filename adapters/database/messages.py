@@ -21,7 +21,7 @@ from application.ports.messages import HistoryQuery, MessageView, StatusChange
 from domain.administration.tenancy import ProviderName
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.failures import FailureCode
-from domain.messaging.messages import Direction, Message, MessageStatus, StatusEvent
+from domain.messaging.messages import FAILURE_STATUSES, Direction, Message, MessageStatus, StatusEvent
 
 
 class SqlAlchemyMessageRepository(SqlAlchemyRepository):
@@ -209,10 +209,15 @@ def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, A
         parameters["kind"] = query.kind.value
     if query.failure_code is not None:
         parameters["failure_code"] = query.failure_code.value
+    if query.failures_only:
+        parameters.update(_FAILURE_STATUS_PARAMETERS)
     return _history_page(frozenset(parameters)), parameters
 
 
 _CONTACT, _OTHER_FORM = "contact", "contact_other_form"
+# The statuses of a message that did not reach its recipient, one parameter each (a plain IN list would
+# be expanded at execution, which the one-round-trip read does not do).
+_FAILURE_STATUS_PARAMETERS = {f"failure_status_{status.value}": status.value for status in FAILURE_STATUSES}
 _LIMIT = sa.bindparam("limit", type_=sa.Integer())
 _OUTBOUND = messages.c.direction == Direction.OUTBOUND.value
 # MessageView's fields, in its order (its ``content`` from the content column).
@@ -325,4 +330,8 @@ def _history_rows(filters: frozenset[str], contact: str) -> sa.Select[Any]:
         statement = statement.where(messages.c.kind == sa.bindparam("kind"))
     if "failure_code" in filters:
         statement = statement.where(messages.c.failure_code == sa.bindparam("failure_code"))
+    if _FAILURE_STATUS_PARAMETERS.keys() <= filters:
+        statement = statement.where(
+            sa.or_(*(messages.c.status == sa.bindparam(name) for name in sorted(_FAILURE_STATUS_PARAMETERS)))
+        )
     return statement

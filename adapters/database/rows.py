@@ -152,6 +152,7 @@ def conversation_values(message: Message) -> dict[str, Any]:
         "last_inbound_at": message.created_at if message.direction is Direction.INBOUND else None,
         "profile_name": message.profile_name,
         "created_at": message.created_at,
+        "unread_count": 1 if message.direction is Direction.INBOUND else 0,
     }
 
 

@@ -86,6 +86,8 @@ def conversation_upsert(values: Mapping[str, Any], dialect_name: str) -> Any:
                 else_=conversations.c.last_inbound_at,
             ),
             "profile_name": sa.func.coalesce(excluded.profile_name, conversations.c.profile_name),
+            # An inbound message is one more the agents have not seen (whatever order it arrives in).
+            "unread_count": conversations.c.unread_count + excluded.unread_count,
         },
     )
 

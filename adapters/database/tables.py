@@ -251,6 +251,8 @@ conversations = sa.Table(
     sa.Column("last_inbound_at", UtcDateTime(), nullable=True),
     sa.Column("profile_name", sa.Text(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # The customer's messages no agent has seen yet: one more per inbound message, 0 once seen.
+    sa.Column("unread_count", sa.Integer(), server_default="0", nullable=False),
     sa.UniqueConstraint("tenant_id", "contact_identity"),
 )
 # GET /api/conversations: WHERE tenant_id = ? AND (last_message_at, id) < (?, ?) ORDER BY ... DESC.

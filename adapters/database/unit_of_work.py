@@ -14,6 +14,7 @@ from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
 from adapters.database.conversations import SqlAlchemyConversationRepository
+from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
 from adapters.database.errors import translated_errors
 from adapters.database.idempotency import SqlAlchemyIdempotencyRepository
@@ -98,6 +99,7 @@ class SqlAlchemyUnitOfWork:
     media = _PerTransaction(SqlAlchemyMediaRepository)
     media_downloads = _PerTransaction(SqlAlchemyMediaDownloadQueue)
     templates = _PerTransaction(SqlAlchemyTemplateRepository)
+    dashboard = _PerTransaction(SqlAlchemyDashboardQueries)
 
     def __init__(
         self,

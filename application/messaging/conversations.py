@@ -1,4 +1,5 @@
-"""Conversations: one per contact of a tenant, with its last message and its 24-hour session window."""
+"""Conversations: one per contact of a tenant, with its last message, its 24-hour session window and
+how many of the customer's messages no agent has seen yet."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from application.errors import InvalidInput
+from application.errors import InvalidInput, NotFound
 from application.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -61,3 +62,30 @@ class ListConversations:
                 ConversationPosition(last_message_at=last.last_message_at, conversation_id=last.id)
             )
         return ConversationPage(items=items, next_cursor=next_cursor, as_of=self._clock.now())
+
+
+class GetConversation:
+    """One of the tenant's conversations, by its id; NotFound for another tenant's or an unknown id."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID, conversation_id: UUID) -> Conversation:
+        async with self._uow:
+            conversation = await self._uow.conversations.get_by_id(tenant_id, conversation_id)
+        if conversation is None:
+            raise NotFound("no such conversation")
+        return conversation
+
+
+class MarkConversationSeen:
+    """An agent has seen the conversation: none of the customer's messages is unread any more."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID, conversation_id: UUID) -> None:
+        async with self._uow:
+            if not await self._uow.conversations.mark_seen(tenant_id, conversation_id):
+                raise NotFound("no such conversation")
+            await self._uow.commit()

@@ -26,6 +26,7 @@ class HistoryRequest:
     until: datetime | None = None
     kind: MessageKind | None = None
     failure_code: FailureCode | None = None
+    failures_only: bool = False  # failed and undelivered messages only
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class ListHistory:
             until=request.until,
             kind=request.kind,
             failure_code=request.failure_code,
+            failures_only=request.failures_only,
         )
         async with self._uow:
             rows = await self._uow.messages.list_views(query)

@@ -39,7 +39,7 @@ from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.errors import DomainError, InvalidMessage
 from domain.messaging.content import ContactCard, Interactive, Location, Media, Reaction
 from domain.messaging.conversations import Conversation
-from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, Template
+from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
 
 
@@ -543,7 +543,7 @@ class RetryMessage:
             message = await self._uow.messages.get(tenant_id, message_id)
             if message is None:
                 raise NotFound("no such message")
-            if message.direction is not Direction.OUTBOUND or message.status is not MessageStatus.FAILED:
+            if not message.may_be_retried:
                 raise MessageNotRetryable(
                     f"only failed outbound messages can be retried; this one is {message.status}"
                 )

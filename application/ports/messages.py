@@ -44,6 +44,7 @@ class HistoryQuery:
     until: datetime | None = None
     kind: MessageKind | None = None
     failure_code: FailureCode | None = None
+    failures_only: bool = False  # only messages that did not reach their recipient (failed, undelivered)
 
 
 class MessageView(NamedTuple):
@@ -208,12 +209,18 @@ class MessageRepository(Protocol):
 class ConversationRepository(Protocol):
     async def record_message(self, message: Message) -> None:
         """Make ``message`` the conversation's latest (creating the conversation on its first message);
-        an inbound message also opens the session window. An older message never overrides a newer one."""
+        an inbound message also opens the session window and counts as one more unread. An older
+        message never overrides a newer one."""
         ...
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None: ...
+    async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None: ...
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         """Newest activity first, keyset on (last_message_at, id) descending, ``after`` exclusive."""
+        ...
+
+    async def mark_seen(self, tenant_id: UUID, conversation_id: UUID) -> bool:
+        """Set the conversation's unread count to 0; False if the tenant has no such conversation."""
         ...
 
 

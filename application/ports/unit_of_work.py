@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from application.ports.audit import AuditLog
+from application.ports.dashboard import DashboardQueries
 from application.ports.dispatch_queue import DispatchQueue
 from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository
 from application.ports.media import MediaDownloadQueue, MediaRepository
@@ -65,6 +66,8 @@ class Repositories(Protocol):
     def media_downloads(self) -> MediaDownloadQueue: ...
     @property
     def templates(self) -> TemplateRepository: ...
+    @property
+    def dashboard(self) -> DashboardQueries: ...
 
 
 class UnitOfWork(Repositories, Protocol):

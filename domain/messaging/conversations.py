@@ -62,6 +62,9 @@ class Conversation:
     created_at: datetime
     last_inbound_at: datetime | None = None
     profile_name: str | None = None
+    # The customer's messages no agent has seen yet (inbound messages since the conversation was last
+    # marked seen).
+    unread_count: int = 0
     id: UUID = field(default_factory=uuid4)
 
     @property

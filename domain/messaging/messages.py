@@ -334,6 +334,12 @@ class Message:
             self.error_message,
         )
 
+    @property
+    def may_be_retried(self) -> bool:
+        """Whether the message may be sent again: only a failed outbound one (an undelivered one was taken
+        by the provider, which could not deliver it)."""
+        return self.direction is Direction.OUTBOUND and self.status is MessageStatus.FAILED
+
     def handed_to_provider(
         self,
         provider_sid: str,

@@ -46,7 +46,10 @@ class NavigationItem:
 
 
 # The console's sections, in the order the navigation shows them; each is shown to the roles it serves.
-NAVIGATION: tuple[NavigationItem, ...] = (NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),)
+NAVIGATION: tuple[NavigationItem, ...] = (
+    NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),
+    NavigationItem(f"{CONSOLE_PATH}/messages", translatable("Messages"), _TENANT_USERS),
+)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -15,6 +15,7 @@ from application.ports.templates import TemplateProviderRefused, TemplateProvide
 from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.dashboard import DashboardController
+from entrypoints.console.pages.messages import MessagesController
 from entrypoints.console.pages.sign_in import SignInController
 from entrypoints.console.rendering import (
     CONSOLE_CONTENT_SECURITY_POLICY,
@@ -31,7 +32,7 @@ CSRF_COOKIE = "wa_console_csrf"
 def console_router() -> Router:
     return Router(
         CONSOLE_PATH,
-        route_handlers=[SignInController, DashboardController],
+        route_handlers=[SignInController, DashboardController, MessagesController],
         include_in_schema=False,
         response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},
         exception_handlers={

@@ -38,6 +38,7 @@ from entrypoints.http.contract import (
     decode_json_body_strictly,
     require_json_content_type,
 )
+from entrypoints.http.dashboard.controller import AdminUsageController, DashboardController
 from entrypoints.http.documentation import SwaggerUIPage, documentation_router
 from entrypoints.http.identity.controller import ApiKeysController, AuthController, MeController
 from entrypoints.http.inbound.controller import MetaCallbacksController, TwilioCallbacksController
@@ -111,6 +112,7 @@ def create_app(container: Container) -> Litestar:
             AuthController,
             MessagesController,
             ConversationsController,
+            DashboardController,
             MediaController,
             HealthController,
             TwilioCallbacksController,
@@ -119,6 +121,7 @@ def create_app(container: Container) -> Litestar:
             TemplatesController,
             MetricsController,
             AdminTenantsController,
+            AdminUsageController,
             UsersController,
             SendersController,
             CredentialsController,

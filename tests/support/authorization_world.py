@@ -140,6 +140,7 @@ class Scope(enum.Enum):
 # Every path parameter of the API. A parameter missing here fails the matrix: say what it is first.
 PATH_PARAMETERS: dict[str, Scope] = {
     "message_id": Scope.TENANT_ID,
+    "conversation_id": Scope.TENANT_ID,
     "user_id": Scope.TENANT_ID,
     "sender_id": Scope.TENANT_ID,
     "key_id": Scope.TENANT_ID,
@@ -484,6 +485,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
         "items"
     ]
     assert deliveries, "the inbound message should have produced a webhook delivery"
+    [conversation] = (await gateway.call("GET", "/api/conversations?limit=1", admin)).json()["items"]
     template = (
         await gateway.call(
             "POST",
@@ -518,6 +520,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "delivery_id": deliveries[0]["id"],
             "media_id": photo["stored_media_id"],
             "template_id": template["id"],
+            "conversation_id": conversation["id"],
             "contact": contact,
             "tenant_id": tenant["id"],
         },
@@ -535,6 +538,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             deliveries[0]["id"],
             photo["stored_media_id"],
             template["id"],
+            conversation["id"],
             template["listings"][0]["provider_template_id"],
             contact,
             default_sender,

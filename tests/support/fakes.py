@@ -41,6 +41,13 @@ from application.errors import (
 )
 from application.ports.audit import AuditQuery
 from application.ports.clock import Clock
+from application.ports.dashboard import (
+    ActivityPeriods,
+    DeliveryCounts,
+    FailingEndpoint,
+    TenantActivity,
+    TenantUsage,
+)
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from application.ports.identity import AccessClaims, IssuedToken, PasswordHasher, SessionAccess, TokenService
 from application.ports.media import KeptMedia, MediaDownload
@@ -89,7 +96,7 @@ from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
-from domain.templates.catalogue import CatalogueTemplate, TemplateListing
+from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
 from domain.tenant_webhooks.model import (
     DeliveryAttempt,
     DeliveryState,
@@ -674,6 +681,7 @@ class FakeConversationRepository:
                 created_at=message.created_at,
                 last_inbound_at=inbound_at,
                 profile_name=message.profile_name,
+                unread_count=1 if inbound_at is not None else 0,
             )
             return
         latest_inbound = max(
@@ -683,6 +691,7 @@ class FakeConversationRepository:
             existing,
             last_inbound_at=latest_inbound,
             profile_name=message.profile_name or existing.profile_name,
+            unread_count=existing.unread_count + (1 if inbound_at is not None else 0),
         )
         newer = message.created_at >= existing.last_message_at
         if (inbound_at is not None and inbound_at == latest_inbound) or (
@@ -702,6 +711,20 @@ class FakeConversationRepository:
 
     async def get(self, tenant_id: UUID, contact: PhoneNumber) -> Conversation | None:
         return self._conversations.get((tenant_id, contact.identity))
+
+    async def get_by_id(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
+        return next(
+            (c for c in self._conversations.values() if c.tenant_id == tenant_id and c.id == conversation_id),
+            None,
+        )
+
+    async def mark_seen(self, tenant_id: UUID, conversation_id: UUID) -> bool:
+        conversation = await self.get_by_id(tenant_id, conversation_id)
+        if conversation is None:
+            return False
+        key = (tenant_id, conversation.contact.identity)
+        self._conversations[key] = replace(conversation, unread_count=0)
+        return True
 
     async def list_page(self, query: ConversationQuery) -> list[Conversation]:
         after = query.after
@@ -744,6 +767,7 @@ def _matches(message: Message, query: HistoryQuery) -> bool:
         and (query.until is None or message.created_at < query.until)
         and (query.kind is None or message.content.kind is query.kind)
         and (query.failure_code is None or message.failure_code is query.failure_code)
+        and (not query.failures_only or message.status.is_failure)
     )
 
 
@@ -1642,6 +1666,95 @@ class FakeMessageAcceptance:
         await self._database.jobs.enqueue(job)
 
 
+class FakeDashboardQueries:
+    """The dashboards' figures, counted over the other fake tables (as the aggregate statements do)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+
+    async def tenant_activity(self, tenant_id: UUID, periods: ActivityPeriods) -> TenantActivity:
+        database = self._database
+        mine = [m for m in database.messages.all() if m.tenant_id == tenant_id]
+        outbound = [m for m in mine if m.direction is Direction.OUTBOUND]
+        queued = [job for job in database.jobs.all() if job.tenant_id == tenant_id]
+        return TenantActivity(
+            active_conversations=sum(
+                1
+                for c in database.conversations.all()
+                if c.tenant_id == tenant_id
+                and c.last_inbound_at is not None
+                and c.last_inbound_at > periods.last_24_hours
+            ),
+            messages_today=sum(1 for m in mine if m.created_at >= periods.day_start),
+            total_messages=len(mine),
+            last_24_hours=_delivery_counts([m for m in outbound if m.created_at >= periods.last_24_hours]),
+            last_7_days=_delivery_counts([m for m in outbound if m.created_at >= periods.last_7_days]),
+            queue_waiting=len(queued),
+            queue_oldest_at=min((job.created_at for job in queued), default=None),
+            templates_pending=sum(
+                1
+                for template in database.templates.all()
+                if template.tenant_id == tenant_id
+                and any(listing.status is TemplateStatus.PENDING for listing in template.listings)
+            ),
+            failing_endpoints=self._failing_endpoints(tenant_id),
+        )
+
+    def _failing_endpoints(self, tenant_id: UUID) -> list[FailingEndpoint]:
+        failing = []
+        endpoints = [e for e in self._database.webhook_endpoints.all() if e.tenant_id == tenant_id]
+        for endpoint in sorted(endpoints, key=lambda e: (e.created_at, e.id)):
+            attempted = [
+                d
+                for d in self._database.webhook_deliveries.all()
+                if d.endpoint_id == endpoint.id and d.last_attempt_at is not None
+            ]
+            newest = max(attempted, key=lambda d: d.id, default=None)
+            last_failed = newest is not None and not (
+                newest.last_status_code is not None and 200 <= newest.last_status_code < 300
+            )
+            if (not endpoint.enabled and endpoint.disabled_reason is not None) or (
+                endpoint.enabled and last_failed
+            ):
+                failing.append(
+                    FailingEndpoint(
+                        id=endpoint.id,
+                        url=endpoint.url,
+                        enabled=endpoint.enabled,
+                        disabled_reason=endpoint.disabled_reason,
+                        last_attempt_at=newest.last_attempt_at if newest else None,
+                        last_status_code=newest.last_status_code if newest else None,
+                        last_error=newest.last_error if newest else None,
+                    )
+                )
+        return failing
+
+    async def platform_usage(self, day_start: datetime) -> list[TenantUsage]:
+        database = self._database
+        usage = []
+        for tenant in sorted(database.tenants.all(), key=lambda t: t.name):
+            messages = [m for m in database.messages.all() if m.tenant_id == tenant.id]
+            usage.append(
+                TenantUsage(
+                    tenant=tenant,
+                    messages_today=sum(1 for m in messages if m.created_at >= day_start),
+                    total_messages=len(messages),
+                    users=sum(1 for u in database.users.all() if u.tenant_id == tenant.id),
+                    senders=sum(1 for s in database.senders.all() if s.tenant_id == tenant.id),
+                )
+            )
+        return usage
+
+
+def _delivery_counts(outbound: list[Message]) -> DeliveryCounts:
+    return DeliveryCounts(
+        total=len(outbound),
+        delivered=sum(1 for m in outbound if m.status in {MessageStatus.DELIVERED, MessageStatus.READ}),
+        read=sum(1 for m in outbound if m.status is MessageStatus.READ),
+        failed=sum(1 for m in outbound if m.status.is_failure),
+    )
+
+
 @dataclass(slots=True, eq=False)
 class FakeDatabase:
     """The in-memory tables, one fake per repository of ``Repositories``; several units of work (one per
@@ -1665,11 +1778,13 @@ class FakeDatabase:
     media: FakeMediaRepository = field(default_factory=FakeMediaRepository)
     media_downloads: FakeMediaDownloadQueue = field(default_factory=FakeMediaDownloadQueue)
     templates: FakeTemplateRepository = field(init=False)
+    dashboard: FakeDashboardQueries = field(init=False)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
         self.provider_accounts = FakeProviderAccountRepository(self.tenants, self.senders)
         self.acceptance = FakeMessageAcceptance(self)
+        self.dashboard = FakeDashboardQueries(self)
         self.sessions = FakeSessionRepository(self.users, self.tenants)
         # The queue reads the senders' pauses.
         self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants, self.provider_accounts)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import common
+from entrypoints.console.texts import common, messages
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
+    **messages.SPANISH,
 }

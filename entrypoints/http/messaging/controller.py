@@ -16,11 +16,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from application.messaging.conversations import ConversationsRequest, ListConversations
+from application.messaging.conversations import (
+    ConversationsRequest,
+    GetConversation,
+    ListConversations,
+    MarkConversationSeen,
+)
 from application.messaging.history import GetMessage, HistoryRequest, ListHistory
 from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage
 from application.pagination import DEFAULT_PAGE_SIZE
+from application.ports.clock import Clock
 from application.principal import Principal
 from domain.messaging.content import MessageKind
 from domain.messaging.failures import FailureCode
@@ -28,6 +34,7 @@ from domain.messaging.messages import Direction, MessageStatus
 from entrypoints.http.access import BEARER, SEND_AND_READ
 from entrypoints.http.dependencies import provide
 from entrypoints.http.messaging.schemas import (
+    ConversationResource,
     ConversationsPage,
     MarkReadRequest,
     MessageDetailsResource,
@@ -281,6 +288,9 @@ class ConversationsController(Controller):
     dependencies = {
         "list_conversations": provide(lambda c: c.list_conversations),
         "list_history": provide(lambda c: c.list_history),
+        "get_conversation": provide(lambda c: c.get_conversation),
+        "mark_conversation_seen": provide(lambda c: c.mark_conversation_seen),
+        "clock": provide(lambda c: c.clock),
     }
 
     @get(
@@ -303,6 +313,41 @@ class ConversationsController(Controller):
             ConversationsRequest(tenant_id=principal.tenant_id, limit=limit, cursor=cursor)
         )
         return ConversationsPage.of(page)
+
+    @get(
+        "/{conversation_id:uuid}",
+        operation_id="getConversation",
+        summary="One of the tenant's conversations, by its id",
+        responses=problem_responses(400, 401, 404, 503),
+    )
+    async def get_conversation(
+        self,
+        conversation_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        get_conversation: NamedDependency[GetConversation],
+        clock: NamedDependency[Clock],
+    ) -> ConversationResource:
+        """As in the list: its last message, the 24-hour session window (judged now) and how many of
+        the customer's messages no agent has seen yet. Another tenant's conversation is not found."""
+        conversation = await get_conversation(principal.tenant_id, conversation_id)
+        return ConversationResource.of(conversation, clock.now())
+
+    @post(
+        "/{conversation_id:uuid}/seen",
+        operation_id="markConversationSeen",
+        summary="An agent has seen the conversation: its unread count goes back to 0",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(400, 401, 404, 503),
+    )
+    async def mark_conversation_seen(
+        self,
+        conversation_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        mark_conversation_seen: NamedDependency[MarkConversationSeen],
+    ) -> None:
+        """Nothing is sent to the customer: read receipts are `POST /api/messages/{id}/read`.
+        Another tenant's conversation is not found."""
+        await mark_conversation_seen(principal.tenant_id, conversation_id)
 
     @get(
         "/{contact:str}/messages",

@@ -676,6 +676,7 @@ class LastMessage(msgspec.Struct):
 
 
 class ConversationResource(msgspec.Struct):
+    id: UUID
     contact: str
     sender: str  # the tenant's number used last with this contact
     profile_name: str | None
@@ -683,10 +684,12 @@ class ConversationResource(msgspec.Struct):
     last_inbound_at: datetime | None
     window_expires_at: datetime | None  # 24 hours after last_inbound_at
     window_open: bool  # whether free-form messages may be sent now; templates always may
+    unread_count: int  # the customer's messages no agent has seen yet (POST .../seen sets it to 0)
 
     @classmethod
     def of(cls, conversation: Conversation, now: datetime) -> ConversationResource:
         return cls(
+            id=conversation.id,
             contact=conversation.contact.e164,
             sender=conversation.sender.e164,
             profile_name=conversation.profile_name,
@@ -699,6 +702,7 @@ class ConversationResource(msgspec.Struct):
             last_inbound_at=conversation.last_inbound_at,
             window_expires_at=conversation.window_expires_at,
             window_open=conversation.window_open(now),
+            unread_count=conversation.unread_count,
         )
 
 

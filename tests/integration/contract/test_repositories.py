@@ -788,6 +788,30 @@ async def test_history_filters(uow_factory: UowFactory) -> None:
     assert await ids(contact=ALICE, failure_code=FailureCode.SESSION_WINDOW_CLOSED) == [failed.id]
 
 
+async def test_history_of_failures_holds_failed_and_undelivered_messages(uow_factory: UowFactory) -> None:
+    tenant = await add_tenant(uow_factory)
+    delivered = replace(outbound(tenant, at=T0, contact=ALICE), status=MessageStatus.DELIVERED)
+    failed = outbound(tenant, at=T0 + timedelta(minutes=1), contact=ALICE).failed(
+        Failure(FailureCode.RECIPIENT_OPTED_OUT, ProviderName.TWILIO, 21610), T0
+    )
+    undelivered = replace(
+        outbound(tenant, at=T0 + timedelta(minutes=2), contact=BOB),
+        status=MessageStatus.UNDELIVERED,
+        failure_code=FailureCode.UNKNOWN,
+    )
+    await add_messages(uow_factory, delivered, failed, undelivered, inbound(tenant, at=T0, contact=BOB))
+
+    async def ids(**filters: object) -> list[UUID]:
+        query = HistoryQuery(tenant_id=tenant.id, limit=10, failures_only=True, **filters)  # type: ignore[arg-type]
+        return [m.id for m in await page(uow_factory, query)]
+
+    assert await ids() == [undelivered.id, failed.id]
+    assert await ids(contact=ALICE) == [failed.id]
+    assert await ids(status=MessageStatus.UNDELIVERED) == [undelivered.id]
+    assert await ids(status=MessageStatus.DELIVERED) == []
+    assert await ids(failure_code=FailureCode.RECIPIENT_OPTED_OUT) == [failed.id]
+
+
 async def test_another_tenants_history_never_appears(uow_factory: UowFactory) -> None:
     mine, theirs = await add_tenant(uow_factory), await add_tenant(uow_factory)
     my_history = [outbound(mine, at=T0 + timedelta(seconds=index)) for index in range(3)]

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
-from application.errors import InvalidCursor, InvalidInput
-from application.messaging.conversations import ConversationPage, ConversationsRequest, ListConversations
+from application.errors import InvalidCursor, InvalidInput, NotFound
+from application.messaging.conversations import (
+    ConversationPage,
+    ConversationsRequest,
+    GetConversation,
+    ListConversations,
+    MarkConversationSeen,
+)
 from application.pagination import encode_cursor
 from application.ports.messages import HistoryPosition
 from domain.messaging.conversations import SESSION_WINDOW
@@ -170,3 +177,49 @@ async def test_a_tenant_sees_only_its_own_conversations(
 
     assert [c.tenant_id for page in globex_pages for c in page.items] == [globex.tenant.id]
     assert all(c.tenant_id == globex.tenant.id for c in with_acme_cursor.items)
+
+
+async def test_a_conversation_is_read_by_its_id_with_its_unread_count(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await open_window(uow, acme, contact(1), clock.now() - timedelta(minutes=2))
+    await open_window(uow, acme, contact(1), clock.now() - timedelta(minutes=1))
+    [listed] = (await ListConversations(uow, clock)(ConversationsRequest(tenant_id=acme.tenant.id))).items
+
+    conversation = await GetConversation(uow)(acme.tenant.id, listed.id)
+
+    assert conversation == listed
+    assert conversation.unread_count == 2
+
+
+async def test_another_tenants_conversation_is_not_found(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, globex: TenantAccount
+) -> None:
+    await open_window(uow, acme, contact(1), clock.now())
+    [theirs] = (await ListConversations(uow, clock)(ConversationsRequest(tenant_id=acme.tenant.id))).items
+
+    with pytest.raises(NotFound):
+        await GetConversation(uow)(globex.tenant.id, theirs.id)
+    with pytest.raises(NotFound):
+        await MarkConversationSeen(uow)(globex.tenant.id, theirs.id)
+    assert (await GetConversation(uow)(acme.tenant.id, theirs.id)).unread_count == 1
+
+
+async def test_a_conversation_marked_seen_has_nothing_unread_until_the_customer_writes_again(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await open_window(uow, acme, contact(1), clock.now() - timedelta(minutes=2))
+    [listed] = (await ListConversations(uow, clock)(ConversationsRequest(tenant_id=acme.tenant.id))).items
+
+    await MarkConversationSeen(uow)(acme.tenant.id, listed.id)
+
+    assert (await GetConversation(uow)(acme.tenant.id, listed.id)).unread_count == 0
+    await open_window(uow, acme, contact(1), clock.now())
+    assert (await GetConversation(uow)(acme.tenant.id, listed.id)).unread_count == 1
+
+
+async def test_marking_an_unknown_conversation_seen_is_not_found(
+    uow: FakeUnitOfWork, acme: TenantAccount
+) -> None:
+    with pytest.raises(NotFound):
+        await MarkConversationSeen(uow)(acme.tenant.id, uuid4())

@@ -434,3 +434,39 @@ async def test_conversation_routes_need_a_token(api: Api, path: str) -> None:
     response = await api.client.get(path)
 
     assert_problem(response, 401, "invalid-token")
+
+
+# ------------------------------------------------------------------------------------- unread counts
+
+
+async def test_a_conversation_is_read_by_its_id_and_marked_seen(api: Api) -> None:
+    headers = await api.login(api.acme)
+    await api.customer_writes(api.acme, CUSTOMER, timedelta(minutes=2))
+    await api.customer_writes(api.acme, CUSTOMER, timedelta(minutes=1))
+    [listed] = (await api.client.get("/api/conversations", headers=headers)).json()["items"]
+
+    read = await api.client.get(f"/api/conversations/{listed['id']}", headers=headers)
+    seen = await api.client.post(f"/api/conversations/{listed['id']}/seen", headers=headers)
+    after = await api.client.get(f"/api/conversations/{listed['id']}", headers=headers)
+
+    assert listed["unread_count"] == 2
+    assert read.status_code == 200, read.text
+    assert read.json() == listed
+    assert seen.status_code == 204, seen.text
+    assert seen.content == b""
+    assert after.json()["unread_count"] == 0
+
+
+async def test_another_tenants_conversation_is_a_404_and_stays_unread(api: Api) -> None:
+    await api.customer_writes(api.acme, CUSTOMER, timedelta(minutes=1))
+    [theirs] = (await api.client.get("/api/conversations", headers=await api.login(api.acme))).json()["items"]
+    headers = await api.login(api.globex)
+
+    assert_problem(
+        await api.client.get(f"/api/conversations/{theirs['id']}", headers=headers), 404, "not-found"
+    )
+    assert_problem(
+        await api.client.post(f"/api/conversations/{theirs['id']}/seen", headers=headers), 404, "not-found"
+    )
+    [still] = (await api.client.get("/api/conversations", headers=await api.login(api.acme))).json()["items"]
+    assert still["unread_count"] == 1

@@ -256,6 +256,7 @@ PATH_EXAMPLES = {
         f"{{{name}}}": "00000000-0000-4000-8000-000000000000"
         for name in (
             "message_id",
+            "conversation_id",
             "tenant_id",
             "user_id",
             "sender_id",

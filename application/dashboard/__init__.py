@@ -1,0 +1,1 @@
+"""What the dashboards show: a tenant's activity, and the platform's usage per tenant."""
