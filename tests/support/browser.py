@@ -11,6 +11,7 @@ browser download is not used). Screenshots go to ``BROWSER_SCREENSHOTS_DIR``, el
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -220,6 +221,32 @@ class ConsoleWorld:
         )
         assert delivery.http_status == 200, delivery.response_body
         return customer
+
+    async def business_sends(self, customer: str, body: str) -> dict[str, Any]:
+        """The tenant admin sends ``body`` to ``customer`` from the Twilio number through the API; the
+        message as the API shows it once its provider has it and every status of it has come back."""
+        world = self.world
+        response = await world.http.post(
+            "/api/send",
+            json={"to_number": customer, "from_number": TWILIO_NUMBER, "body": body},
+            headers=world.headers,
+        )
+        assert response.status_code in (201, 202), response.text
+        return await self.settled(response.json()["id"])
+
+    async def settled(self, message_id: str) -> dict[str, Any]:
+        """Message ``message_id`` as the API shows it once its provider has it and the emulator has
+        posted every status of it."""
+        path = f"/api/messages/{message_id}"
+        for _ in range(500):  # the gateway hands a message over in the background
+            if (await self.world.api("GET", path))["provider_sid"]:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"message {message_id} never reached a provider")
+        await self.world.twilio.state.settle()
+        found: dict[str, Any] = await self.world.api("GET", path)
+        return found
 
     async def add_user(self, role: Role = Role.AGENT) -> Account:
         """Someone new, for a test that changes its user (a password, a role): a platform admin, else one

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import pytest
 from playwright.async_api import expect
 
+from emulators.twilio.config import ForcedError, Stage
 from tests.support.browser import CONSOLE, ConsoleWorld, Screen, assert_accessible, screenshot, sign_in
 
 
 @dataclass(frozen=True)
 class ConsolePage:
     name: str  # the screenshot's
-    path: str
+    path: str  # "{message}" stands for a message's id (PageIds)
     who: str | None  # the ConsoleWorld account that looks at it; None: no one signed in
     status: int = 200
 
@@ -25,19 +26,35 @@ PAGES = [
     ConsolePage("dashboard-tenant-admin", CONSOLE, "tenant_admin"),
     ConsolePage("dashboard-agent", CONSOLE, "agent"),
     ConsolePage("dashboard-platform-admin", CONSOLE, "platform_admin"),
+    ConsolePage("messages", f"{CONSOLE}/messages", "agent"),
+    ConsolePage("messages-failed", f"{CONSOLE}/messages?failed=1", "agent"),
+    ConsolePage("message-failed", f"{CONSOLE}/messages/{{message}}", "agent"),
     ConsolePage("not-found", f"{CONSOLE}/no-such-page", "agent", status=404),
 ]
 
 
+@pytest.fixture(scope="module")
+async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
+    """What the pages' paths name: a customer's conversation with a failed reply in it."""
+    twilio = console_world.world.twilio.state
+    customer = await console_world.customer_writes("Where is my parcel?", profile_name="Pia")
+    twilio.update_faults(to_errors={customer: ForcedError(63003, stage=Stage.DELIVERY)})
+    try:
+        failed = await console_world.business_sends(customer, "It is on its way.")
+    finally:
+        twilio.update_faults(to_errors={})
+    return {"message": failed["id"]}
+
+
 @pytest.mark.parametrize("console_page", PAGES, ids=[page.name for page in PAGES])
 async def test_the_page_is_accessible_fits_the_screen_and_is_photographed(
-    screen: Screen, console_world: ConsoleWorld, console_page: ConsolePage
+    screen: Screen, console_world: ConsoleWorld, console_page: ConsolePage, page_ids: dict[str, str]
 ) -> None:
     page = screen.page
     if console_page.who is not None:
         await sign_in(page, getattr(console_world, console_page.who))
 
-    response = await page.goto(console_page.path)
+    response = await page.goto(console_page.path.format(**page_ids))
 
     assert response is not None
     assert response.status == console_page.status
