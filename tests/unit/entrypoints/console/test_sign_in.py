@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from domain.administration.tenancy import Role, TenantStatus
-from entrypoints.console.router import CONSOLE_CONTENT_SECURITY_POLICY
+from entrypoints.console.rendering import CONSOLE_CONTENT_SECURITY_POLICY
 from entrypoints.http.access import CONSOLE_SESSION_COOKIE
 from tests.support.api import PASSWORD, Api, ApiOptions, MakeApi
 from tests.support.console import ConsolePages, csrf_token_of, text_of
