@@ -99,6 +99,7 @@ from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
 from application.operations.readiness import CheckReadiness
@@ -127,6 +128,7 @@ from application.tenant_webhooks.delivery import (
     WebhookDeliverySettings,
 )
 from application.tenant_webhooks.endpoints import (
+    MAX_ENDPOINTS_PER_TENANT,
     DeleteWebhookEndpoint,
     GetWebhookDelivery,
     GetWebhookEndpoint,
@@ -234,6 +236,16 @@ def _dispatcher_settings(settings: Settings) -> DispatcherSettings:
         max_in_flight_per_tenant=settings.tenant_max_in_flight,
         sender_messages_per_second=settings.sender_messages_per_second,
         lease_seconds=settings.dispatch_lease_seconds,
+    )
+
+
+def _gateway_limits(settings: Settings) -> GatewayLimits:
+    return GatewayLimits(
+        max_in_flight=settings.tenant_max_in_flight,
+        sender_messages_per_second=settings.sender_messages_per_second,
+        max_webhook_endpoints=MAX_ENDPOINTS_PER_TENANT,
+        requests_per_minute_per_address=settings.requests_per_minute_per_ip,
+        login_attempts_per_minute=settings.login_attempts_per_minute,
     )
 
 
@@ -405,6 +417,13 @@ class Container(containers.DeclarativeContainer):
         rate_limiter,
         sends_per_minute=settings.provided.tenant_sends_per_minute,
         sends_per_day=settings.provided.tenant_sends_per_day,
+    )
+    # What the console's limits page shows a tenant admin: the same figures the code above enforces.
+    get_tenant_limits = providers.Factory(
+        GetTenantLimits,
+        read_unit_of_work,
+        tenant_send_limits,
+        providers.Callable(_gateway_limits, settings),
     )
     send_message = providers.Factory(
         SendMessage,

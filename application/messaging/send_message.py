@@ -178,14 +178,22 @@ class TenantSendLimits:
         self._sends_per_minute = sends_per_minute
         self._sends_per_day = sends_per_day
 
+    def per_minute(self, tenant: Tenant) -> int:
+        """What ``tenant`` may send per minute: its own limit, else the default (0: no limit)."""
+        return tenant.sends_per_minute or self._sends_per_minute
+
+    def per_day(self, tenant: Tenant) -> int:
+        """What ``tenant`` may send per day: its own limit, else the default (0: no limit)."""
+        return tenant.sends_per_day or self._sends_per_day
+
     async def count(self, tenant: Tenant) -> None:
         """Count one send in every window; RateLimited if it goes over a limit, and then it is counted
         in none (a window already counted gives it back)."""
         if self._limiter is None:
             return
         windows = (
-            (tenant.sends_per_minute or self._sends_per_minute, 60, "minute"),
-            (tenant.sends_per_day or self._sends_per_day, 86_400, "day"),
+            (self.per_minute(tenant), 60, "minute"),
+            (self.per_day(tenant), 86_400, "day"),
         )
         await count_against(
             self._limiter,

@@ -49,6 +49,7 @@ class NavigationItem:
 NAVIGATION: tuple[NavigationItem, ...] = (
     NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),
     NavigationItem(f"{CONSOLE_PATH}/messages", translatable("Messages"), _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/admin", translatable("Administration"), _TENANT_ADMINS),
 )
 
 

@@ -14,6 +14,7 @@ from application.errors import ApplicationError
 from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
 from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
+from entrypoints.console.pages.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.console.pages.dashboard import DashboardController
 from entrypoints.console.pages.messages import MessagesController
 from entrypoints.console.pages.sign_in import SignInController
@@ -32,7 +33,12 @@ CSRF_COOKIE = "wa_console_csrf"
 def console_router() -> Router:
     return Router(
         CONSOLE_PATH,
-        route_handlers=[SignInController, DashboardController, MessagesController],
+        route_handlers=[
+            SignInController,
+            DashboardController,
+            MessagesController,
+            *ADMINISTRATION_CONTROLLERS,
+        ],
         include_in_schema=False,
         response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},
         exception_handlers={

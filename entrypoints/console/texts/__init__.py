@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import common, messages
+from entrypoints.console.texts import administration, common, messages
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
     **messages.SPANISH,
+    **administration.SPANISH,
 }
