@@ -16,7 +16,7 @@ from tests.support.browser import CONSOLE, ConsoleWorld, Screen, assert_accessib
 @dataclass(frozen=True)
 class ConsolePage:
     name: str  # the screenshot's
-    path: str  # "{message}" stands for a message's id (PageIds)
+    path: str  # "{message}", "{account}", "{webhook}": the ids of what ``page_ids`` made
     who: str | None  # the ConsoleWorld account that looks at it; None: no one signed in
     status: int = 200
 
@@ -29,6 +29,17 @@ PAGES = [
     ConsolePage("messages", f"{CONSOLE}/messages", "agent"),
     ConsolePage("messages-failed", f"{CONSOLE}/messages?failed=1", "agent"),
     ConsolePage("message-failed", f"{CONSOLE}/messages/{{message}}", "agent"),
+    ConsolePage("admin", f"{CONSOLE}/admin", "tenant_admin"),
+    ConsolePage("admin-users", f"{CONSOLE}/admin/users", "tenant_admin"),
+    ConsolePage("admin-senders", f"{CONSOLE}/admin/senders", "tenant_admin"),
+    ConsolePage("admin-accounts", f"{CONSOLE}/admin/accounts", "tenant_admin"),
+    ConsolePage("admin-account", f"{CONSOLE}/admin/accounts/{{account}}", "tenant_admin"),
+    ConsolePage("admin-api-keys", f"{CONSOLE}/admin/api-keys", "tenant_admin"),
+    ConsolePage("admin-webhooks", f"{CONSOLE}/admin/webhooks", "tenant_admin"),
+    ConsolePage("admin-webhook", f"{CONSOLE}/admin/webhooks/{{webhook}}", "tenant_admin"),
+    ConsolePage("admin-limits", f"{CONSOLE}/admin/limits", "tenant_admin"),
+    ConsolePage("admin-audit", f"{CONSOLE}/admin/audit", "tenant_admin"),
+    ConsolePage("forbidden", f"{CONSOLE}/admin/users", "agent", status=403),
     ConsolePage("not-found", f"{CONSOLE}/no-such-page", "agent", status=404),
 ]
 
@@ -43,7 +54,15 @@ async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
         failed = await console_world.business_sends(customer, "It is on its way.")
     finally:
         twilio.update_faults(to_errors={})
-    return {"message": failed["id"]}
+    # A webhook endpoint with a delivery waiting (a local port nothing listens on, allowed in this world).
+    webhook = await console_world.world.api(
+        "POST",
+        "/api/webhooks",
+        {"url": "http://127.0.0.1:9/hooks", "events": ["message.received"]},
+        expect=201,
+    )
+    await console_world.customer_writes("Anyone there?", customer=customer, profile_name="Pia")
+    return {"message": failed["id"], "account": console_world.world.meta_account_id, "webhook": webhook["id"]}
 
 
 @pytest.mark.parametrize("console_page", PAGES, ids=[page.name for page in PAGES])
