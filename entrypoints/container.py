@@ -97,8 +97,10 @@ from application.messaging.conversations import GetConversation, ListConversatio
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
+from application.messaging.inbox_feed import InboxFeed, ReadInboxChanges
 from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.messaging.template_sends import ListSendableTemplates
 from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
@@ -444,6 +446,10 @@ class Container(containers.DeclarativeContainer):
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
     get_conversation = providers.Factory(GetConversation, read_unit_of_work)
     mark_conversation_seen = providers.Factory(MarkConversationSeen, unit_of_work)
+    list_sendable_templates = providers.Factory(ListSendableTemplates, read_unit_of_work)
+    read_inbox_changes = providers.Factory(ReadInboxChanges, read_unit_of_work)
+    # The console inbox's live views: one poll of the database per tenant in this process.
+    inbox_feed = providers.Singleton(InboxFeed, read_inbox_changes.provider, clock)
     # The dashboards: a tenant's (agents, tenant admins) and the platform's usage (platform admins).
     read_dashboard = providers.Factory(ReadDashboard, read_unit_of_work, clock)
     read_platform_usage = providers.Factory(ReadPlatformUsage, read_unit_of_work, clock)

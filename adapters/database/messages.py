@@ -100,6 +100,18 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             rows = (await self._execute(statement, parameters)).all()
         return [_view(row) for row in rows]
 
+    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
+        await self._scope.bind(tenant_id)
+        statement = (
+            sa.select(*_VIEW_COLUMNS)
+            .where(
+                messages.c.tenant_id == tenant_id, messages.c.updated_at > sa.literal(since, UtcDateTime())
+            )
+            .order_by(messages.c.updated_at, messages.c.id)
+            .limit(limit)
+        )
+        return [_view(row) for row in (await self._execute(statement)).all()]
+
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """One conditional UPDATE decides, so concurrent reports cannot move a message backwards.
 

@@ -195,6 +195,8 @@ sa.Index(
     messages.c.created_at.desc(),
     messages.c.id.desc(),
 )
+# The inbox's live view: WHERE tenant_id = ? AND updated_at > ? ORDER BY updated_at, id.
+sa.Index("ix_messages_changes", messages.c.tenant_id, messages.c.updated_at, messages.c.id)
 sa.Index(
     "uq_messages_provider_sid",
     messages.c.provider_sid,

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.errors import InvalidInput, TemplateNotApproved, TemplateNotFound
+from application.pagination import MAX_PAGE_SIZE
+from application.ports.templates import TemplateQuery
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Template
+from domain.phone import PhoneNumber
 from domain.templates.binding import check_values
 from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
 from domain.templates.definition import HeaderFormat, render_template
@@ -145,3 +148,29 @@ async def _account_of(uow: UnitOfWork, tenant: Tenant, sender: Sender, provider:
         return None
     account = await uow.provider_accounts.first_of(tenant.id, provider)
     return account.id if account is not None else None
+
+
+class ListSendableTemplates:
+    """The templates a sender can send now: the tenant's catalogue templates approved at the provider
+    account that sender sends through (the first ``MAX_PAGE_SIZE`` by name and language), for choosing
+    one to send outside a contact's 24-hour window; none for a number that is not the tenant's."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, tenant_id: UUID, sender_number: PhoneNumber | None) -> list[CatalogueTemplate]:
+        async with self._uow:
+            profile = await self._uow.acceptance.sending_profile(tenant_id, sender_number)
+            if profile is None or profile.sender is None:
+                return []
+            account_id = await _account_of(self._uow, profile.tenant, profile.sender, profile.provider)
+            approved = await self._uow.templates.list_page(
+                TemplateQuery(tenant_id=tenant_id, limit=MAX_PAGE_SIZE, status=TemplateStatus.APPROVED)
+            )
+        return [
+            template
+            for template in approved
+            if (listing := template.listing_for(account_id)) is not None
+            and listing.provider is profile.provider
+            and listing.status is TemplateStatus.APPROVED
+        ]

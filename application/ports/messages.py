@@ -193,6 +193,11 @@ class MessageRepository(Protocol):
         """The message's status reports in the order they were received."""
         ...
 
+    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
+        """The tenant's messages created or changed (a status, a media item settled) after ``since``,
+        oldest change first, keyset on (updated_at, id): what a live view of the inbox polls for."""
+        ...
+
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """Apply ``change`` only if it moves the message forward; return the message if it did."""
         ...

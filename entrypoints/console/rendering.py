@@ -48,8 +48,11 @@ class NavigationItem:
 # The console's sections, in the order the navigation shows them; each is shown to the roles it serves.
 NAVIGATION: tuple[NavigationItem, ...] = (
     NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),
+    NavigationItem(f"{CONSOLE_PATH}/inbox", translatable("Inbox"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/messages", translatable("Messages"), _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/templates", translatable("Templates"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/admin", translatable("Administration"), _TENANT_ADMINS),
+    NavigationItem(f"{CONSOLE_PATH}/platform/tenants", translatable("Tenants"), _PLATFORM_ADMINS),
 )
 
 

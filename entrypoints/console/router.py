@@ -16,8 +16,11 @@ from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.administration import ADMINISTRATION_CONTROLLERS
 from entrypoints.console.pages.dashboard import DashboardController
+from entrypoints.console.pages.inbox import InboxController
 from entrypoints.console.pages.messages import MessagesController
+from entrypoints.console.pages.platform import PlatformTenantsController
 from entrypoints.console.pages.sign_in import SignInController
+from entrypoints.console.pages.templates import TemplatesController
 from entrypoints.console.rendering import (
     CONSOLE_CONTENT_SECURITY_POLICY,
     CONSOLE_PATH,
@@ -36,8 +39,11 @@ def console_router() -> Router:
         route_handlers=[
             SignInController,
             DashboardController,
+            InboxController,
             MessagesController,
             *ADMINISTRATION_CONTROLLERS,
+            TemplatesController,
+            PlatformTenantsController,
         ],
         include_in_schema=False,
         response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},

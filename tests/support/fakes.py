@@ -587,6 +587,12 @@ class FakeMessageRepository:
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
         return [MessageView.of(message) for message in matching[: query.limit]]
 
+    async def list_changed(self, tenant_id: UUID, since: datetime, limit: int) -> list[MessageView]:
+        """Oldest change first by (updated_at, id), ``since`` exclusive."""
+        changed = [m for m in self._messages.values() if m.tenant_id == tenant_id and m.updated_at > since]
+        changed.sort(key=lambda message: (message.updated_at, message.id))
+        return [MessageView.of(message) for message in changed[:limit]]
+
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         now = _utc(now)
         message = self.find_by_provider_sid(change.provider_sid)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import administration, common, messages
+from entrypoints.console.texts import administration, common, inbox, messages, platform, templates
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
+    **inbox.SPANISH,
     **messages.SPANISH,
+    **templates.SPANISH,
     **administration.SPANISH,
+    **platform.SPANISH,
 }

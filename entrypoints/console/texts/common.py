@@ -32,5 +32,32 @@ SPANISH = {
     "Back to the dashboard": "Volver al panel",
     # Dashboard
     "Latest conversations": "Últimas conversaciones",
+    "Active conversations": "Conversaciones activas",
+    "Messages today": "Mensajes de hoy",
+    "Total messages": "Mensajes en total",
+    "Waiting to be sent": "En espera de envío",
+    "Templates awaiting approval": "Plantillas pendientes de aprobación",
+    "The oldest message waiting to be sent has waited %(seconds)s s.": (
+        "El mensaje más antiguo en espera de envío lleva %(seconds)s s esperando."
+    ),
+    "Delivery of sent messages": "Entrega de los mensajes enviados",
+    "Period": "Periodo",
+    "Last 24 hours": "Últimas 24 horas",
+    "Last 7 days": "Últimos 7 días",
+    "Failing webhook endpoints": "Webhooks con fallos",
+    "Every webhook endpoint is answering.": "Todos los webhooks responden.",
+    "disabled": "desactivado",
+    "Figures as of %(moment)s UTC; today starts at 00:00 UTC.": (
+        "Cifras a las %(moment)s UTC; el día empieza a las 00:00 UTC."
+    ),
+    # The platform's dashboard
+    "Tenants": "Clientes",
+    "Tenant": "Cliente",
+    "Active tenants": "Clientes activos",
+    "Suspended tenants": "Clientes suspendidos",
+    "Usage by tenant": "Uso por cliente",
+    "No tenants yet.": "Todavía no hay clientes.",
+    "active": "activo",
+    "suspended": "suspendido",
     "No conversations yet.": "Todavía no hay conversaciones.",
 }
