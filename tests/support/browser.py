@@ -180,6 +180,8 @@ class Account:
 # -- the served gateway and its people -------------------------------------------------------------
 
 PASSWORD = "a long enough password"
+# The Twilio emulator reviews a template this long after its submission, by its own clock.
+TWILIO_REVIEW_SECONDS = 3600
 # Opens a page in a fresh browser context of a size (DESKTOP, PHONE): the ``open_page`` fixture.
 OpenPage = Callable[[dict[str, Any]], Awaitable[Page]]
 
@@ -246,6 +248,51 @@ class ConsoleWorld:
             raise AssertionError(f"message {message_id} never reached a provider")
         await self.world.twilio.state.settle()
         found: dict[str, Any] = await self.world.api("GET", path)
+        return found
+
+    async def approved_template(self) -> dict[str, Any]:
+        """A template of its own (``{{1}}`` and ``{{2}}`` in its body) approved for the Twilio number:
+        created through the API, reviewed by the emulator once its clock has moved past the review, and
+        synced. The template as the API shows it."""
+        world = self.world
+        created = await world.api(
+            "POST",
+            "/api/templates",
+            {
+                "name": f"visit_reminder_{uuid.uuid4().hex[:6]}",
+                "language": "en",
+                "category": "utility",
+                "body": "Hi {{1}}, see you on {{2}}.",
+                "examples": {"1": "Ana", "2": "Monday"},
+            },
+            expect=201,
+        )
+        world.twilio.state.advance_clock(TWILIO_REVIEW_SECONDS)
+        await world.api("POST", "/api/templates/sync")
+        template: dict[str, Any] = await world.api("GET", f"/api/templates/{created['id']}")
+        assert {"provider": "twilio", "status": "approved"}.items() <= next(
+            listing for listing in template["listings"] if listing["provider"] == "twilio"
+        ).items(), template
+        return template
+
+    async def business_writes_first(self, template_name: str) -> str:
+        """Someone new gets template ``template_name`` (values "Eva", "Friday") from the Twilio number:
+        a conversation whose 24-hour window is closed, since the customer never wrote. Returns their
+        number."""
+        customer = f"+1415{uuid.uuid4().int % 10**7:07d}"
+        template = {"name": template_name, "language": "en", "variables": {"1": "Eva", "2": "Friday"}}
+        response = await self.world.http.post(
+            "/api/send",
+            json={"to_number": customer, "from_number": TWILIO_NUMBER, "template": template},
+            headers=self.world.headers,
+        )
+        assert response.status_code in (201, 202), response.text
+        return customer
+
+    async def conversation_id(self, customer: str) -> str:
+        conversations = (await self.world.api("GET", "/api/conversations"))["items"]
+        (conversation,) = [item for item in conversations if item["contact"] == customer]
+        found: str = conversation["id"]
         return found
 
     async def add_user(self, role: Role = Role.AGENT) -> Account:

@@ -46,3 +46,18 @@ async def test_in_the_messages_list_and_the_messages_page(
 
     await expect(desktop.get_by_role("heading", name="Why it failed")).to_have_count(0)
     await _shown_as_text(desktop, HOSTILE, MALLORY)
+
+
+async def test_in_the_inbox_arriving_live_and_in_the_conversation(
+    desktop: Page, console_world: ConsoleWorld
+) -> None:
+    await sign_in(desktop, console_world.agent, next_path=f"{CONSOLE}/inbox")
+    await expect(desktop.get_by_role("status").filter(has_text="Live updates are on.")).to_be_visible()
+
+    # It arrives while the page is open: the page's script puts it in place, as text.
+    customer = await console_world.customer_writes(HOSTILE, profile_name=MALLORY)
+
+    await _shown_as_text(desktop, HOSTILE, MALLORY)
+    await desktop.get_by_role("link", name=customer).click()
+    await expect(desktop.get_by_role("heading", level=1)).to_contain_text(MALLORY)
+    await _shown_as_text(desktop, HOSTILE, MALLORY)

@@ -5,17 +5,13 @@ approved template; signing out elsewhere ends the page's live stream."""
 from __future__ import annotations
 
 import re
-import uuid
 
 from playwright.async_api import Page, expect
 
 from tests.support.browser import CONSOLE, DESKTOP, ConsoleWorld, OpenPage, sign_in, sign_out
-from tests.support.two_providers import TWILIO_NUMBER
 
 INBOX = f"{CONSOLE}/inbox"
 LIVE = "Live updates are on."
-# The emulators' review takes this long by their own clocks; the test moves the Twilio one.
-REVIEW_SECONDS = 3600
 
 
 async def _live(page: Page) -> None:
@@ -76,44 +72,11 @@ async def test_an_agent_replies_inside_the_window_and_sees_its_ticks_and_the_cus
     assert await _same_document(desktop)
 
 
-async def _approved_template(console_world: ConsoleWorld) -> str:
-    """A template approved for the Twilio number: created through the API, reviewed by the emulator once
-    its clock moves, and synced."""
-    world = console_world.world
-    name = f"visit_reminder_{uuid.uuid4().hex[:6]}"
-    created = await world.api(
-        "POST",
-        "/api/templates",
-        {
-            "name": name,
-            "language": "en",
-            "category": "utility",
-            "body": "Hi {{1}}, see you on {{2}}.",
-            "examples": {"1": "Ana", "2": "Monday"},
-        },
-        expect=201,
-    )
-    world.twilio.state.advance_clock(REVIEW_SECONDS)
-    await world.api("POST", "/api/templates/sync")
-    template = await world.api("GET", f"/api/templates/{created['id']}")
-    assert any(item["provider"] == "twilio" and item["status"] == "approved" for item in template["listings"])
-    return name
-
-
 async def test_outside_the_window_an_agent_sends_an_approved_template_with_its_values(
     desktop: Page, console_world: ConsoleWorld
 ) -> None:
-    world = console_world.world
-    template = await _approved_template(console_world)
-    # A customer who never wrote: the business wrote first, so no window is open.
-    customer = f"+1415{uuid.uuid4().int % 10**7:07d}"
-    first = {"name": template, "language": "en", "variables": {"1": "Eva", "2": "Friday"}}
-    response = await world.http.post(
-        "/api/send",
-        json={"to_number": customer, "from_number": TWILIO_NUMBER, "template": first},
-        headers=world.headers,
-    )
-    assert response.status_code in (201, 202), response.text
+    template = (await console_world.approved_template())["template"]["name"]
+    customer = await console_world.business_writes_first(template)
     await sign_in(desktop, console_world.agent, next_path=INBOX)
     await desktop.get_by_role("link", name=customer).click()
     await expect(desktop.get_by_text("The 24-hour session window is closed")).to_be_visible()
@@ -128,7 +91,7 @@ async def test_outside_the_window_an_agent_sends_an_approved_template_with_its_v
     await expect(desktop.locator("[data-messages] li.outbound").last).to_contain_text(
         "Hi Eva, see you on Saturday."
     )
-    history = (await world.api("GET", f"/api/conversations/{customer}/messages"))["items"]
+    history = (await console_world.world.api("GET", f"/api/conversations/{customer}/messages"))["items"]
     assert len([m for m in history if m["direction"] == "outbound"]) == 2
 
 

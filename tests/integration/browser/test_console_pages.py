@@ -16,7 +16,7 @@ from tests.support.browser import CONSOLE, ConsoleWorld, Screen, assert_accessib
 @dataclass(frozen=True)
 class ConsolePage:
     name: str  # the screenshot's
-    path: str  # "{message}", "{account}", "{webhook}": the ids of what ``page_ids`` made
+    path: str  # "{message}", "{template}" …: the ids of what ``page_ids`` made
     who: str | None  # the ConsoleWorld account that looks at it; None: no one signed in
     status: int = 200
 
@@ -26,9 +26,20 @@ PAGES = [
     ConsolePage("dashboard-tenant-admin", CONSOLE, "tenant_admin"),
     ConsolePage("dashboard-agent", CONSOLE, "agent"),
     ConsolePage("dashboard-platform-admin", CONSOLE, "platform_admin"),
+    ConsolePage("inbox", f"{CONSOLE}/inbox", "agent"),
+    ConsolePage("conversation", f"{CONSOLE}/inbox/{{conversation}}", "agent"),
+    ConsolePage(
+        "conversation-template", f"{CONSOLE}/inbox/{{closed_conversation}}?template={{template}}", "agent"
+    ),
+    ConsolePage(
+        "inbox-message", f"{CONSOLE}/inbox/messages/{{message}}?conversation={{conversation}}", "agent"
+    ),
     ConsolePage("messages", f"{CONSOLE}/messages", "agent"),
     ConsolePage("messages-failed", f"{CONSOLE}/messages?failed=1", "agent"),
     ConsolePage("message-failed", f"{CONSOLE}/messages/{{message}}", "agent"),
+    ConsolePage("templates", f"{CONSOLE}/templates", "tenant_admin"),
+    ConsolePage("template", f"{CONSOLE}/templates/{{template}}", "tenant_admin"),
+    ConsolePage("template-new", f"{CONSOLE}/templates/new", "tenant_admin"),
     ConsolePage("admin", f"{CONSOLE}/admin", "tenant_admin"),
     ConsolePage("admin-users", f"{CONSOLE}/admin/users", "tenant_admin"),
     ConsolePage("admin-senders", f"{CONSOLE}/admin/senders", "tenant_admin"),
@@ -39,6 +50,13 @@ PAGES = [
     ConsolePage("admin-webhook", f"{CONSOLE}/admin/webhooks/{{webhook}}", "tenant_admin"),
     ConsolePage("admin-limits", f"{CONSOLE}/admin/limits", "tenant_admin"),
     ConsolePage("admin-audit", f"{CONSOLE}/admin/audit", "tenant_admin"),
+    ConsolePage("platform-tenants", f"{CONSOLE}/platform/tenants", "platform_admin"),
+    ConsolePage("platform-tenant", f"{CONSOLE}/platform/tenants/{{tenant}}", "platform_admin"),
+    ConsolePage("platform-tenant-new", f"{CONSOLE}/platform/tenants/new", "platform_admin"),
+    ConsolePage("platform-tenant-edit", f"{CONSOLE}/platform/tenants/{{tenant}}/edit", "platform_admin"),
+    ConsolePage(
+        "platform-tenant-suspend", f"{CONSOLE}/platform/tenants/{{tenant}}/suspend", "platform_admin"
+    ),
     ConsolePage("forbidden", f"{CONSOLE}/admin/users", "agent", status=403),
     ConsolePage("not-found", f"{CONSOLE}/no-such-page", "agent", status=404),
 ]
@@ -46,7 +64,8 @@ PAGES = [
 
 @pytest.fixture(scope="module")
 async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
-    """What the pages' paths name: a customer's conversation with a failed reply in it."""
+    """What the pages' paths name: a customer's conversation with a failed reply in it, an approved
+    template and a conversation whose window is closed, a webhook endpoint, the tenant."""
     twilio = console_world.world.twilio.state
     customer = await console_world.customer_writes("Where is my parcel?", profile_name="Pia")
     twilio.update_faults(to_errors={customer: ForcedError(63003, stage=Stage.DELIVERY)})
@@ -62,7 +81,17 @@ async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
         expect=201,
     )
     await console_world.customer_writes("Anyone there?", customer=customer, profile_name="Pia")
-    return {"message": failed["id"], "account": console_world.world.meta_account_id, "webhook": webhook["id"]}
+    template = await console_world.approved_template()
+    stranger = await console_world.business_writes_first(template["template"]["name"])
+    return {
+        "message": failed["id"],
+        "conversation": await console_world.conversation_id(customer),
+        "closed_conversation": await console_world.conversation_id(stranger),
+        "template": template["id"],
+        "account": console_world.world.meta_account_id,
+        "webhook": webhook["id"],
+        "tenant": str(console_world.world.tenant_id),
+    }
 
 
 @pytest.mark.parametrize("console_page", PAGES, ids=[page.name for page in PAGES])
