@@ -5,12 +5,21 @@ violation (axe-core), nothing wider than the screen, and a screenshot of each fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from emulators.twilio.config import ForcedError, Stage
-from tests.support.browser import CONSOLE, ConsoleWorld, Screen, assert_accessible, screenshot, sign_in
+from tests.support.browser import (
+    CONSOLE,
+    Account,
+    ConsoleWorld,
+    Screen,
+    assert_accessible,
+    screenshot,
+    sign_in,
+)
 
 
 @dataclass(frozen=True)
@@ -94,13 +103,31 @@ async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def sessions() -> dict[str, list[Any]]:
+    """Each account's cookies once signed in, so that every page after the first is one request."""
+    return {}
+
+
+async def _signed_in(page: Page, account: Account, sessions: dict[str, list[Any]]) -> None:
+    if account.username not in sessions:
+        await sign_in(page, account)
+        sessions[account.username] = await page.context.cookies()
+    else:
+        await page.context.add_cookies(sessions[account.username])
+
+
 @pytest.mark.parametrize("console_page", PAGES, ids=[page.name for page in PAGES])
 async def test_the_page_is_accessible_fits_the_screen_and_is_photographed(
-    screen: Screen, console_world: ConsoleWorld, console_page: ConsolePage, page_ids: dict[str, str]
+    screen: Screen,
+    console_world: ConsoleWorld,
+    console_page: ConsolePage,
+    page_ids: dict[str, str],
+    sessions: dict[str, list[Any]],
 ) -> None:
     page = screen.page
     if console_page.who is not None:
-        await sign_in(page, getattr(console_world, console_page.who))
+        await _signed_in(page, getattr(console_world, console_page.who), sessions)
 
     response = await page.goto(console_page.path.format(**page_ids))
 
