@@ -317,13 +317,18 @@ async def new_user(world: World, role: Role) -> Account:
 CONSOLE = "/console"
 
 
+# The sign-in form's labels and button in each of the console's languages.
+SIGN_IN_WORDS = {"en": ("Username", "Password", "Sign in"), "es": ("Usuario", "Contraseña", "Iniciar sesión")}
+
+
 async def sign_in(page: Page, account: Account, *, next_path: str = CONSOLE) -> None:
-    """Sign ``account`` in with the console's form, as a person does, and wait for the page the form
-    leads to (``next_path``, the dashboard unless said)."""
+    """Sign ``account`` in with the console's form, as a person does (in the language the form is shown
+    in), and wait for the page the form leads to (``next_path``, the dashboard unless said)."""
     await page.goto(f"{CONSOLE}/login?{urlencode({'next': next_path})}")
-    await page.get_by_label("Username").fill(account.username)
-    await page.get_by_label("Password").fill(account.password)
-    await page.get_by_role("button", name="Sign in").click()
+    username, password, button = SIGN_IN_WORDS[await page.locator("html").get_attribute("lang") or "en"]
+    await page.get_by_label(username).fill(account.username)
+    await page.get_by_label(password).fill(account.password)
+    await page.get_by_role("button", name=button).click()
     await page.wait_for_url(lambda url: urlsplit(url).path == urlsplit(next_path).path)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.support.browser import CONSOLE, DESKTOP, ConsoleWorld, OpenPage
+from tests.support.browser import CONSOLE, DESKTOP, ConsoleWorld, OpenPage, sign_in
 
 
 async def test_a_browser_asking_for_spanish_signs_in_and_works_in_spanish(
@@ -56,3 +56,29 @@ async def test_the_switch_changes_the_language_of_every_page_after_and_back(
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     await expect(page.locator("html")).to_have_attribute("lang", "en")
+
+
+async def test_a_spanish_speaking_agent_answers_a_customer_from_the_inbox_in_spanish(
+    open_page: OpenPage, console_world: ConsoleWorld
+) -> None:
+    page = await open_page({**DESKTOP, "locale": "es-ES"})
+    await sign_in(page, console_world.agent)
+    await (
+        page.get_by_role("navigation", name="Secciones")
+        .get_by_role("link", name="Bandeja de entrada")
+        .click()
+    )
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Bandeja de entrada")
+    await expect(
+        page.get_by_role("status").filter(has_text="Actualización en directo activada.")
+    ).to_be_visible()
+
+    customer = await console_world.customer_writes("¿Tienen talla 40?", profile_name="Lucía")
+    await page.get_by_role("link", name=customer).click()
+    await page.get_by_label("Mensaje (o el pie de un archivo)").fill("Sí, la tenemos.")
+    await page.get_by_role("button", name="Enviar mensaje").click()
+
+    await expect(
+        page.locator("[data-messages] li.outbound").filter(has_text="Sí, la tenemos.")
+    ).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "es")
