@@ -29,6 +29,7 @@ async def test_a_wrong_password_is_said_beside_the_form_and_signs_no_one_in(
 
     assert (await answer.value).status == 401
     await expect(desktop.get_by_role("alert")).to_have_text("The username or password is wrong.")
+    await expect(desktop.get_by_label("Username")).to_have_value(admin.username)
     await expect(desktop.get_by_label("Password")).to_have_value("")
     # Still no one: the dashboard sends the browser back to the form.
     await desktop.goto(CONSOLE)

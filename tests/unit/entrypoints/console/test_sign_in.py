@@ -61,6 +61,7 @@ async def test_a_wrong_password_shows_the_form_again_with_one_message(api: Api, 
     )
 
     assert "The username or password is wrong." in text_of(response.text)
+    assert 'name="username" autocomplete="username" required autofocus value="alice"' in response.text
     assert CONSOLE_SESSION_COOKIE not in response.headers.get("set-cookie", "")
     await console.get("/console", expect=303)
 
