@@ -77,6 +77,29 @@ class GetConversation:
             raise NotFound("no such conversation")
         return conversation
 
+    async def for_reply(self, tenant_id: UUID, conversation_id: UUID, now: datetime) -> ConversationForReply:
+        """The conversation, and whether a reply may be free-form as the send path judges it at ``now``."""
+        async with self._uow:
+            conversation = await self._uow.conversations.get_by_id(tenant_id, conversation_id)
+            tenant = await self._uow.tenants.get(tenant_id)
+        if conversation is None or tenant is None:
+            raise NotFound("no such conversation")
+        return ConversationForReply(
+            conversation=conversation,
+            free_form_allowed=not tenant.enforces_session_window or conversation.window_open(now),
+            as_of=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationForReply:
+    """A conversation, and whether a free-form message (text, media) may go to it now: its 24-hour
+    window is open, or its tenant does not have the window checked (the send path's rule)."""
+
+    conversation: Conversation
+    free_form_allowed: bool
+    as_of: datetime
+
 
 class MarkConversationSeen:
     """An agent has seen the conversation: none of the customer's messages is unread any more."""

@@ -37,12 +37,13 @@ CSV_COLUMNS = (
 )
 # A spreadsheet reads a cell starting with one of these as a formula (or a command to run): such a
 # cell is written with a leading apostrophe, which makes it plain text there.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets skip leading spaces, and some locales read the full-width signs as the ASCII ones.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def neutralised(cell: str) -> str:
     """``cell`` as text a spreadsheet will not evaluate."""
-    return f"'{cell}" if cell.startswith(_FORMULA_STARTS) else cell
+    return f"'{cell}" if cell.lstrip(" ").startswith(_FORMULA_STARTS) else cell
 
 
 def csv_row(view: MessageView) -> list[str]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
-from litestar import Router
+from litestar import Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
+from litestar.enums import RequestEncodingType
 from litestar.static_files import create_static_files_router
 
-from application.errors import ApplicationError
+from application.errors import ApplicationError, InvalidInput
 from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
 from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
@@ -33,6 +35,20 @@ from entrypoints.settings import Settings
 CSRF_COOKIE = "wa_console_csrf"
 
 
+async def refuse_unstorable_text(request: Request[Any, Any, Any]) -> None:
+    """A console form or address holding U+0000 is refused (422) before any page sees it: no database
+    can store it reliably (PostgreSQL's text cannot at all), as the API refuses it at its edge."""
+    if any("\x00" in value for _, value in request.query_params.multi_items()):
+        raise InvalidInput("a field holds a NUL character (U+0000), which cannot be stored")
+    if request.method in {"POST", "PUT", "PATCH"} and request.content_type[0] in _FORM_TYPES:
+        form = await request.form()
+        if any(isinstance(value, str) and "\x00" in value for _, value in form.multi_items()):
+            raise InvalidInput("a field holds a NUL character (U+0000), which cannot be stored")
+
+
+_FORM_TYPES = frozenset({RequestEncodingType.URL_ENCODED.value, RequestEncodingType.MULTI_PART.value})
+
+
 def console_router() -> Router:
     return Router(
         CONSOLE_PATH,
@@ -46,6 +62,7 @@ def console_router() -> Router:
             PlatformTenantsController,
         ],
         include_in_schema=False,
+        before_request=refuse_unstorable_text,
         response_headers={"Content-Security-Policy": CONSOLE_CONTENT_SECURITY_POLICY},
         exception_handlers={
             ApplicationError: console_error_handler,

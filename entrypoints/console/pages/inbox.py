@@ -89,6 +89,7 @@ class ConversationPage:
     earlier: str | None
     now: datetime
     window_open: bool
+    free_form_allowed: bool
     templates: list[CatalogueTemplate]
     chosen: CatalogueTemplate | None
 
@@ -99,6 +100,7 @@ class ConversationPage:
             "rows": self.rows,
             "earlier": self.earlier,
             "window_open": self.window_open,
+            "free_form_allowed": self.free_form_allowed,
             "window_left": left,
             "templates": self.templates,
             "chosen": self.chosen,
@@ -389,7 +391,9 @@ async def _conversation_page(
     earlier: str | None = None,
     template: str | None = None,
 ) -> ConversationPage:
-    conversation = await get_conversation(principal.tenant_id, conversation_id)
+    now = clock.now()
+    for_reply = await get_conversation.for_reply(principal.tenant_id, conversation_id, now)
+    conversation = for_reply.conversation
     history = await list_history(
         HistoryRequest(
             tenant_id=principal.tenant_id,
@@ -398,11 +402,10 @@ async def _conversation_page(
             cursor=earlier,
         )
     )
-    now = clock.now()
     window_open = conversation.window_open(now)
     templates: list[CatalogueTemplate] = []
     chosen = None
-    if not window_open:
+    if not for_reply.free_form_allowed:
         templates = await list_sendable_templates(principal.tenant_id, conversation.sender)
         chosen = next((item for item in templates if str(item.id) == template), None)
     rows = [
@@ -415,6 +418,7 @@ async def _conversation_page(
         earlier=history.next_cursor,
         now=now,
         window_open=window_open,
+        free_form_allowed=for_reply.free_form_allowed,
         templates=templates,
         chosen=chosen,
     )

@@ -49,9 +49,10 @@ def chosen_moment(value: str | None, name: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # Bounded here: at the calendar's ends, an offset moves a moment out of Python's dates.
+        return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{name} is a date and time, e.g. 2026-01-31T12:00") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class AuditController(Controller):

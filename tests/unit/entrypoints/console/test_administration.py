@@ -644,3 +644,18 @@ def test_every_text_of_the_administration_pages_has_its_spanish() -> None:
     shown_by_name |= {"API key created", "The new key", "Webhook endpoint created", "Signing secret rotated"}
 
     assert sorted(text for text in literals | notices | shown_by_name if text not in SPANISH) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"since": "0001-01-01T00:00+14:00"}, {"until": "9999-12-31T23:59-14:00"}, {"since": "yesterday"}],
+)
+async def test_an_audit_filter_outside_the_calendar_is_a_clear_refusal(
+    api: Api, query: dict[str, str]
+) -> None:
+    console = ConsolePages(api.client)
+    await console.sign_in("alice")
+
+    page = await console.get("/console/admin/audit", expect=422, **query)
+
+    assert "is a date and time" in text_of(page)

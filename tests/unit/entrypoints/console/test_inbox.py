@@ -581,3 +581,36 @@ async def test_the_events_say_status_changes_as_the_page_shows_them(api: Api) ->
         remaining = [item async for item in events]
     assert remaining[-1].event == "signed-out"
     assert fast.streams(api.acme.tenant.id) == 0
+
+
+async def test_a_tenant_that_does_not_check_the_window_may_reply_freely_after_it_closed(
+    make_api: Any,
+) -> None:
+    api = await make_api(ApiOptions(session_window_check=frozenset(), fixed_clock=True))
+    conversation = await conversation_with(api, CUSTOMER, ago=timedelta(days=3))
+    console = await signed_in(api)
+
+    page = await console.get(f"/console/inbox/{conversation.id}")
+    await console.submit(
+        f"/console/inbox/{conversation.id}/messages",
+        {"body": "Still here to help", "idempotency_key": composer_key(page)},
+        from_page=f"/console/inbox/{conversation.id}",
+    )
+
+    assert [message.content.body for message in messages_to(api, CUSTOMER)] == ["Still here to help"]
+
+
+async def test_a_nul_character_in_a_form_is_refused_and_sends_nothing(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    page = await console.get(f"/console/inbox/{conversation.id}")
+
+    response = await console.submit(
+        f"/console/inbox/{conversation.id}/messages",
+        {"body": "a\x00b", "idempotency_key": composer_key(page)},
+        from_page=f"/console/inbox/{conversation.id}",
+        expect=422,
+    )
+
+    assert "NUL" in text_of(response.text)
+    assert messages_to(api, CUSTOMER) == []

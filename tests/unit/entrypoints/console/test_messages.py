@@ -397,7 +397,17 @@ async def test_the_csv_export_holds_the_filtered_messages_with_a_header(api: Api
 
 
 async def test_the_csv_export_neutralises_cells_a_spreadsheet_would_run(api: Api) -> None:
-    bodies = ['=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "\tx", "\rx", "plain = text"]
+    bodies = [
+        '=HYPERLINK("http://evil")',
+        "+1+1",
+        "-2",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        " =1+2",
+        "\uff1d1+2",  # a full-width equals sign
+        "plain = text",
+    ]
     for n, body in enumerate(bodies):
         await add_message(api, api.acme, body=body, at=T0 + timedelta(seconds=n))
     await signed_in(api)

@@ -220,3 +220,12 @@ async def test_an_unknown_console_page_is_a_page_and_an_unknown_api_route_a_prob
     assert console_answer.status_code == api_answer.status_code == 404
     assert "text/html" in console_answer.headers["content-type"]
     assert api_answer.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_nul_character_in_an_address_is_a_clear_refusal(api: Api) -> None:
+    console = ConsolePages(api.client)
+    await console.sign_in("alice")
+
+    page = await console.get("/console/messages", expect=422, contact="+1415\x00")
+
+    assert "NUL character" in text_of(page)
