@@ -23,16 +23,15 @@ from entrypoints.console.pages.messages import MessagesController
 from entrypoints.console.pages.platform import PlatformTenantsController
 from entrypoints.console.pages.sign_in import SignInController
 from entrypoints.console.pages.templates import TemplatesController
-from entrypoints.console.rendering import CONSOLE_PATH, STATIC_DIR, STATIC_PATH
+from entrypoints.console.rendering import (
+    CONSOLE_CONTENT_SECURITY_POLICY,
+    CONSOLE_PATH,
+    STATIC_DIR,
+    STATIC_PATH,
+)
 from entrypoints.http.access import public
 from entrypoints.settings import Settings
 
-# Pages load what this site serves and nothing else; no inline script or style runs, so text that
-# looks like markup can do nothing even if it ever escaped escaping.
-CONSOLE_CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 CSRF_COOKIE = "wa_console_csrf"
 
 

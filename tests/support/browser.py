@@ -11,6 +11,7 @@ browser download is not used). Screenshots go to ``BROWSER_SCREENSHOTS_DIR``, el
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import uuid
@@ -19,13 +20,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import BrowserContext, ConsoleMessage, Page, WebError
 
 from application.authorization import OPERATOR
 from domain.administration.tenancy import Role
-from tests.support.two_providers import CUSTOMER, World
+from tests.support.two_providers import CUSTOMER, TWILIO_NUMBER, World
 
 DEFAULT_CHROMIUM = Path("/usr/bin/chromium")
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -178,6 +180,8 @@ class Account:
 # -- the served gateway and its people -------------------------------------------------------------
 
 PASSWORD = "a long enough password"
+# The Twilio emulator reviews a template this long after its submission, by its own clock.
+TWILIO_REVIEW_SECONDS = 3600
 # Opens a page in a fresh browser context of a size (DESKTOP, PHONE): the ``open_page`` fixture.
 OpenPage = Callable[[dict[str, Any]], Awaitable[Page]]
 
@@ -202,6 +206,95 @@ class ConsoleWorld:
         """The customer's number, who writes through either emulator."""
         return CUSTOMER
 
+    async def customer_writes(
+        self, body: str, *, customer: str | None = None, profile_name: str = "Ana"
+    ) -> str:
+        """``customer`` writes ``body`` to the tenant's Twilio number (through the emulator, signed as
+        Twilio signs); without one, someone the tenant has never heard from: a conversation of the
+        test's own. Returns the customer's number."""
+        customer = customer or f"+1415{uuid.uuid4().int % 10**7:07d}"
+        delivery = await self.world.twilio.send_inbound(
+            f"{self.base_url}/webhooks/twilio/inbound",
+            from_=customer,
+            to=TWILIO_NUMBER,
+            body=body,
+            account_sid=self.world.twilio_sid,
+            profile_name=profile_name,
+        )
+        assert delivery.http_status == 200, delivery.response_body
+        return customer
+
+    async def business_sends(self, customer: str, body: str) -> dict[str, Any]:
+        """The tenant admin sends ``body`` to ``customer`` from the Twilio number through the API; the
+        message as the API shows it once its provider has it and every status of it has come back."""
+        world = self.world
+        response = await world.http.post(
+            "/api/send",
+            json={"to_number": customer, "from_number": TWILIO_NUMBER, "body": body},
+            headers=world.headers,
+        )
+        assert response.status_code in (201, 202), response.text
+        return await self.settled(response.json()["id"])
+
+    async def settled(self, message_id: str) -> dict[str, Any]:
+        """Message ``message_id`` as the API shows it once its provider has it and the emulator has
+        posted every status of it."""
+        path = f"/api/messages/{message_id}"
+        for _ in range(500):  # the gateway hands a message over in the background
+            if (await self.world.api("GET", path))["provider_sid"]:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"message {message_id} never reached a provider")
+        await self.world.twilio.state.settle()
+        found: dict[str, Any] = await self.world.api("GET", path)
+        return found
+
+    async def approved_template(self) -> dict[str, Any]:
+        """A template of its own (``{{1}}`` and ``{{2}}`` in its body) approved for the Twilio number:
+        created through the API, reviewed by the emulator once its clock has moved past the review, and
+        synced. The template as the API shows it."""
+        world = self.world
+        created = await world.api(
+            "POST",
+            "/api/templates",
+            {
+                "name": f"visit_reminder_{uuid.uuid4().hex[:6]}",
+                "language": "en",
+                "category": "utility",
+                "body": "Hi {{1}}, see you on {{2}}.",
+                "examples": {"1": "Ana", "2": "Monday"},
+            },
+            expect=201,
+        )
+        world.twilio.state.advance_clock(TWILIO_REVIEW_SECONDS)
+        await world.api("POST", "/api/templates/sync")
+        template: dict[str, Any] = await world.api("GET", f"/api/templates/{created['id']}")
+        assert {"provider": "twilio", "status": "approved"}.items() <= next(
+            listing for listing in template["listings"] if listing["provider"] == "twilio"
+        ).items(), template
+        return template
+
+    async def business_writes_first(self, template_name: str) -> str:
+        """Someone new gets template ``template_name`` (values "Eva", "Friday") from the Twilio number:
+        a conversation whose 24-hour window is closed, since the customer never wrote. Returns their
+        number."""
+        customer = f"+1415{uuid.uuid4().int % 10**7:07d}"
+        template = {"name": template_name, "language": "en", "variables": {"1": "Eva", "2": "Friday"}}
+        response = await self.world.http.post(
+            "/api/send",
+            json={"to_number": customer, "from_number": TWILIO_NUMBER, "template": template},
+            headers=self.world.headers,
+        )
+        assert response.status_code in (201, 202), response.text
+        return customer
+
+    async def conversation_id(self, customer: str) -> str:
+        conversations = (await self.world.api("GET", "/api/conversations"))["items"]
+        (conversation,) = [item for item in conversations if item["contact"] == customer]
+        found: str = conversation["id"]
+        return found
+
     async def add_user(self, role: Role = Role.AGENT) -> Account:
         """Someone new, for a test that changes its user (a password, a role): a platform admin, else one
         of the tenant's people."""
@@ -217,3 +310,29 @@ async def new_user(world: World, role: Role) -> Account:
         tenant_id = world.tenant_id
     await world.container.create_user()(OPERATOR, tenant_id, account.username, account.password, role)
     return account
+
+
+# -- signing in ---------------------------------------------------------------------------------------
+
+CONSOLE = "/console"
+
+
+# The sign-in form's labels and button in each of the console's languages.
+SIGN_IN_WORDS = {"en": ("Username", "Password", "Sign in"), "es": ("Usuario", "Contraseña", "Iniciar sesión")}
+
+
+async def sign_in(page: Page, account: Account, *, next_path: str = CONSOLE) -> None:
+    """Sign ``account`` in with the console's form, as a person does (in the language the form is shown
+    in), and wait for the page the form leads to (``next_path``, the dashboard unless said)."""
+    await page.goto(f"{CONSOLE}/login?{urlencode({'next': next_path})}")
+    username, password, button = SIGN_IN_WORDS[await page.locator("html").get_attribute("lang") or "en"]
+    await page.get_by_label(username).fill(account.username)
+    await page.get_by_label(password).fill(account.password)
+    await page.get_by_role("button", name=button).click()
+    await page.wait_for_url(lambda url: urlsplit(url).path == urlsplit(next_path).path)
+
+
+async def sign_out(page: Page) -> None:
+    """Sign out with the header's button, and wait for the sign-in form it leads to."""
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(lambda url: urlsplit(url).path == f"{CONSOLE}/login")

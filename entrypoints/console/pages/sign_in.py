@@ -25,6 +25,7 @@ from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of, provide
 
 _A_YEAR = 365 * 24 * 3600
+_TYPED_USERNAME = "sign_in_username"  # request.state: what a refused sign-in shows again
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,9 @@ def _refused_sign_in(request: Request[Any, Any, Any], error: Exception) -> Templ
         if status == 429
         else translatable("The username or password is wrong.")
     )
-    response = _sign_in_form(request, status_code=status, error=message)
+    # The username typed stays in the form; the password never comes back.
+    username = getattr(request.state, _TYPED_USERNAME, "")
+    response = _sign_in_form(request, status_code=status, error=message, username=username)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
@@ -84,6 +87,7 @@ class SignInController(Controller):
         data: Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
         authenticate: NamedDependency[Authenticate],
     ) -> Response[Any]:
+        setattr(request.state, _TYPED_USERNAME, data.username)  # for the form shown again if refused
         browser = await authenticate.sign_in_browser(data.username, data.password, client_address(request))
         settings = container_of(request).settings()
         response: Response[Any] = Redirect(local_path(data.next), status_code=HTTP_303_SEE_OTHER)

@@ -80,6 +80,8 @@ async def console_world(
                 "REQUESTS_PER_MINUTE_PER_IP": "1000000",
                 "LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
                 "LOG_LEVEL": "WARNING",
+                # Webhook endpoints made on the admin pages point at this machine.
+                "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
             },
         ) as world:
             yield ConsoleWorld(

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from domain.administration.tenancy import Role, TenantStatus
-from entrypoints.console.router import CONSOLE_CONTENT_SECURITY_POLICY
+from entrypoints.console.rendering import CONSOLE_CONTENT_SECURITY_POLICY
 from entrypoints.http.access import CONSOLE_SESSION_COOKIE
 from tests.support.api import PASSWORD, Api, ApiOptions, MakeApi
 from tests.support.console import ConsolePages, csrf_token_of, text_of
@@ -61,6 +61,7 @@ async def test_a_wrong_password_shows_the_form_again_with_one_message(api: Api, 
     )
 
     assert "The username or password is wrong." in text_of(response.text)
+    assert 'name="username" autocomplete="username" required autofocus value="alice"' in response.text
     assert CONSOLE_SESSION_COOKIE not in response.headers.get("set-cookie", "")
     await console.get("/console", expect=303)
 
@@ -195,6 +196,21 @@ async def test_console_pages_carry_a_strict_content_security_policy(api: Api) ->
         assert response.headers["content-security-policy"] == CONSOLE_CONTENT_SECURITY_POLICY
         assert "'unsafe-inline'" not in CONSOLE_CONTENT_SECURITY_POLICY
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_console_pages_answering_an_error_carry_the_same_policy(api: Api) -> None:
+    """An error page made by an exception handler loads the console's stylesheet and script too."""
+    console = ConsolePages(api.client)
+    refused = await console.submit(
+        "/console/login", {"username": "alice", "password": "wrong"}, from_page="/console/login", expect=401
+    )
+    await console.sign_in("alice")
+    unknown = await api.client.get("/console/no-such-page")
+    forged = await api.client.post("/console/logout", data={})
+
+    assert [refused.status_code, unknown.status_code, forged.status_code] == [401, 404, 403]
+    for response in (refused, unknown, forged):
+        assert response.headers["content-security-policy"] == CONSOLE_CONTENT_SECURITY_POLICY
 
 
 async def test_an_unknown_console_page_is_a_page_and_an_unknown_api_route_a_problem(api: Api) -> None:
