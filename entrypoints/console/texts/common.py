@@ -51,13 +51,13 @@ SPANISH = {
         "Cifras a las %(moment)s UTC; el día empieza a las 00:00 UTC."
     ),
     # The platform's dashboard
-    "Tenants": "Clientes",
-    "Tenant": "Cliente",
-    "Active tenants": "Clientes activos",
-    "Suspended tenants": "Clientes suspendidos",
-    "Usage by tenant": "Uso por cliente",
-    "No tenants yet.": "Todavía no hay clientes.",
-    "active": "activo",
-    "suspended": "suspendido",
+    "Tenants": "Organizaciones",
+    "Tenant": "Organización",
+    "Active tenants": "Organizaciones activas",
+    "Suspended tenants": "Organizaciones suspendidas",
+    "Usage by tenant": "Uso por organización",
+    "No tenants yet.": "Todavía no hay organizaciones.",
+    "active": "activa",
+    "suspended": "suspendida",
     "No conversations yet.": "Todavía no hay conversaciones.",
 }

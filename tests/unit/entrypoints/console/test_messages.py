@@ -186,7 +186,7 @@ async def test_the_failed_quick_filter_shows_failed_and_undelivered_messages_wit
     console = await signed_in(api)
 
     start = await console.get("/console/messages")
-    page = await console.get(link_to(start, "Failed"))
+    page = await console.get(link_to(start, "Failed messages"))
 
     assert message_ids(page) == [str(undelivered.id), str(failed.id)]
     text = text_of(page)
