@@ -65,6 +65,17 @@ def error_page(request: Request[Any, Any, Any], status: int, detail: str | None)
     )
 
 
+def refusal_status(error: Exception, default: int = 422) -> int:
+    """The status a page refusing a form answers with: the API's for the same error (one table)."""
+    problem_type = classify(error)
+    return problem_type.status if problem_type is not None else default
+
+
+def refusal_detail(error: Exception) -> str:
+    """What the use case said, to show beside the form it refused."""
+    return error.detail if isinstance(error, ApplicationError) else str(error)
+
+
 def console_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """The console router's handler for the application's and domain's errors."""
     if isinstance(error, InvalidToken):

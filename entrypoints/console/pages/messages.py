@@ -28,12 +28,12 @@ from domain.errors import InvalidPhoneNumber
 from domain.messaging.content import MessageKind
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, MessageStatus
+from entrypoints.console.errors import refusal_status
 from entrypoints.console.message_exports import csv_export, ndjson_export, pages_of
 from entrypoints.console.message_filters import MessageFilters, form_values
 from entrypoints.console.rendering import CONSOLE_PATH, render
 from entrypoints.http.access import in_console, principal_of
 from entrypoints.http.dependencies import provide
-from entrypoints.http.problems import classify
 
 MESSAGES_PATH = f"{CONSOLE_PATH}/messages"
 PAGE_SIZE = DEFAULT_PAGE_SIZE
@@ -121,7 +121,6 @@ def _history_page(
 
 def _history_refused(request: Request[Any, Any, Any], error: Exception) -> Template:
     """The page again, with the form as it was sent and what is wrong with it, and no messages."""
-    problem = classify(error)
     if isinstance(error, InvalidCursor):
         detail = "The link to older messages is broken; start again from the newest."
     else:
@@ -131,14 +130,13 @@ def _history_refused(request: Request[Any, Any, Any], error: Exception) -> Templ
         principal_of(request),
         filters=None,
         error=detail,
-        status_code=problem.status if problem else 400,
+        status_code=refusal_status(error, default=400),
     )
 
 
 def _retry_refused(request: Request[Any, Any, Any], error: Exception) -> Template:
     """Why the message was not sent again, with the way back to it."""
-    problem = classify(error)
-    status = problem.status if problem else 409
+    status = refusal_status(error, default=409)
     return render(
         request,
         "messages/retry_refused.html",

@@ -28,15 +28,15 @@ from application.administration.platform import (
     UpdateTenantCommand,
 )
 from application.dashboard.platform_usage import ReadPlatformUsage
-from application.errors import AlreadyExists, ApplicationError, InvalidInput
+from application.errors import AlreadyExists, InvalidInput
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.principal import Principal
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from domain.errors import InvalidCredentials
+from entrypoints.console.errors import refusal_detail, refusal_status
 from entrypoints.console.rendering import CONSOLE_PATH, render
 from entrypoints.http.access import in_console
 from entrypoints.http.dependencies import provide
-from entrypoints.http.problems import classify
 
 TENANTS_PATH = f"{CONSOLE_PATH}/platform/tenants"
 PLATFORM_ADMINS = in_console(Role.PLATFORM_ADMIN)
@@ -65,15 +65,6 @@ def _send_limit_of(value: str, what: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 9:
         raise InvalidInput(f"{what} is a whole number (empty or 0 for the gateway's default)")
     return int(text)
-
-
-def _message_of(error: Exception) -> str:
-    return error.detail if isinstance(error, ApplicationError) else str(error)
-
-
-def _status_of(error: Exception) -> int:
-    problem_type = classify(error)
-    return problem_type.status if problem_type is not None else 422
 
 
 # ------------------------------------------------------------------------------------ creating one
@@ -111,8 +102,8 @@ def _refused_tenant(request: Request[Any, Any, Any], error: Exception) -> Respon
         request,
         request.state.console_principal,
         request.state.tenant_form,
-        error=_message_of(error),
-        status_code=_status_of(error),
+        error=refusal_detail(error),
+        status_code=refusal_status(error),
     )
 
 
@@ -169,8 +160,8 @@ def _refused_change(request: Request[Any, Any, Any], error: Exception) -> Respon
         request.state.console_principal,
         request.path_params["tenant_id"],
         request.state.tenant_form,
-        error=_message_of(error),
-        status_code=_status_of(error),
+        error=refusal_detail(error),
+        status_code=refusal_status(error),
     )
 
 

@@ -48,10 +48,10 @@ from domain.templates.definition import (
 )
 from domain.templates.errors import FieldProblem, InvalidTemplate, InvalidTemplateValues
 from domain.templates.validation import definition_problems
+from entrypoints.console.errors import refusal_status
 from entrypoints.console.rendering import CONSOLE_PATH, render
 from entrypoints.http.access import in_console
 from entrypoints.http.dependencies import provide
-from entrypoints.http.problems import classify
 
 TEMPLATES_PATH = f"{CONSOLE_PATH}/templates"
 BUTTON_SLOTS = 3  # the form's buttons; the API takes more
@@ -281,8 +281,7 @@ def _new_template_page(
 def _refused_template(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """The creation form again with every problem beside its field, and what was typed kept."""
     state = request.state
-    problem_type = classify(error)
-    status = problem_type.status if problem_type is not None else 422
+    status = refusal_status(error)
     return _new_template_page(
         request,
         state.console_principal,

@@ -12,12 +12,12 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ExceptionHandlersMap
 from litestar.utils.scope.state import ScopeState
 
-from application.errors import AlreadyExists, ApplicationError, InvalidInput
+from application.errors import AlreadyExists, InvalidInput
 from domain.administration.tenancy import Role
 from domain.errors import DomainError
+from entrypoints.console.errors import refusal_detail, refusal_status
 from entrypoints.console.rendering import CONSOLE_PATH, render
 from entrypoints.http.access import in_console, principal_of
-from entrypoints.http.problems import classify
 
 ADMIN_PATH = f"{CONSOLE_PATH}/admin"
 # Every administration page and form: the tenant's admins, signed in to the console.
@@ -51,14 +51,12 @@ def form_again(
     fixed = dict(context or {})
 
     def handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-        problem = classify(error)
-        status = problem.status if problem is not None else 422
-        detail = error.detail if isinstance(error, ApplicationError) else str(error)
+        detail = refusal_detail(error)
         return render(
             request,
             "administration/form_again.html",
             principal=principal_of(request),
-            status_code=status,
+            status_code=refusal_status(error),
             form_template=form_template,
             title=title,
             error=detail,
