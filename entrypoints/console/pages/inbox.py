@@ -12,8 +12,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
-from litestar.response import Redirect, ServerSentEvent, Stream, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_304_NOT_MODIFIED
+from litestar.response import Redirect, ServerSentEvent, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.types import ExceptionHandlersMap
 
 from application.errors import IdempotencyKeyInUse, InvalidInput
@@ -52,8 +52,8 @@ from entrypoints.console.inbox_stream import inbox_events
 from entrypoints.console.rendering import language_of, render
 from entrypoints.http.access import browser_ticket, in_console
 from entrypoints.http.dependencies import container_of, provide
-from entrypoints.http.media.controller import IfNoneMatch
-from entrypoints.http.media.schemas import content_disposition, file_headers, held_versions
+from entrypoints.http.media.controller import IfNoneMatch, media_answer
+from entrypoints.http.media.schemas import held_versions
 
 TENANT_USERS = in_console(Role.AGENT, Role.TENANT_ADMIN)
 CONVERSATIONS_PAGE = 25
@@ -359,25 +359,7 @@ class InboxController(Controller):
     ) -> Response[Any]:
         """A file a customer sent, as the API's GET /api/media/{id} serves it (another tenant's: 404)."""
         opened = await open_media(principal.tenant_id, media_id, held=held_versions(if_none_match))
-        media, content = opened.media, opened.content
-        headers = file_headers(media)
-        if content is None:
-            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-
-        async def chunks() -> Any:
-            async with content:
-                async for chunk in content:
-                    yield chunk
-
-        return Stream(
-            chunks(),
-            headers={
-                **headers,
-                "Content-Type": media.content_type,
-                "Content-Length": str(content.media.size),
-                "Content-Disposition": content_disposition(media),
-            },
-        )
+        return media_answer(opened)
 
 
 async def _conversation_page(

@@ -17,7 +17,7 @@ from litestar.params import FromPath, HeaderParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from application.media.library import OpenMedia
+from application.media.library import MediaFile, OpenMedia
 from application.ports.media import MEDIA_PATH
 from application.ports.media_store import MediaContent
 from application.principal import Principal
@@ -67,20 +67,26 @@ class MediaController(Controller):
         (its SHA-256): with `If-None-Match` naming it the answer is `304` without the bytes. Another
         tenant's file is a 404."""
         opened = await open_media(principal.tenant_id, media_id, held=held_versions(if_none_match))
-        media, content = opened.media, opened.content
-        headers = file_headers(media)
-        if content is None:
-            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        return Stream(
-            _streamed(content),
-            headers={
-                **headers,
-                # As headers: Litestar would add a charset of its own to a text/* media type.
-                "Content-Type": media.content_type,
-                "Content-Length": str(content.media.size),
-                "Content-Disposition": content_disposition(media),
-            },
-        )
+        return media_answer(opened)
+
+
+def media_answer(opened: MediaFile) -> Response[Any]:
+    """A kept file as every route serving one answers: streamed with its own headers, or 304 when the
+    caller holds this version (the API's /api/media/{id} and the console's media route)."""
+    media, content = opened.media, opened.content
+    headers = file_headers(media)
+    if content is None:
+        return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+    return Stream(
+        _streamed(content),
+        headers={
+            **headers,
+            # As headers: Litestar would add a charset of its own to a text/* media type.
+            "Content-Type": media.content_type,
+            "Content-Length": str(content.media.size),
+            "Content-Disposition": content_disposition(media),
+        },
+    )
 
 
 async def _streamed(content: MediaContent) -> AsyncIterator[bytes]:
