@@ -175,11 +175,17 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     cast(dict[str, Any], connection.scope)[_PRINCIPAL_KEY] = principal
 
 
-async def _admitted_principal(request: Request[Any, Any, Any]) -> Principal:
-    principal = principal_of(request)
-    if principal is None:  # a public route asking for a principal: it gets none
+def admitted_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The principal the guard admitted for this request (also where no dependency reaches, as in an
+    exception handler); AccessDenied on a public route, which admits none."""
+    principal = principal_of(connection)
+    if principal is None:
         raise AccessDenied("this route admits no principal")
     return principal
+
+
+async def _admitted_principal(request: Request[Any, Any, Any]) -> Principal:
+    return admitted_principal(request)
 
 
 # The ``principal`` dependency of every route: the caller, as the guard admitted it.

@@ -50,7 +50,7 @@ from entrypoints.console.inbox_display import (
 )
 from entrypoints.console.inbox_stream import inbox_events
 from entrypoints.console.rendering import language_of, render
-from entrypoints.http.access import browser_ticket, in_console
+from entrypoints.http.access import admitted_principal, browser_ticket, in_console
 from entrypoints.http.dependencies import container_of, provide
 from entrypoints.http.media.controller import IfNoneMatch, media_answer
 from entrypoints.http.media.schemas import held_versions
@@ -126,7 +126,7 @@ def _refused_send(request: Request[Any, Any, Any], error: Exception) -> Response
     return render(
         request,
         "inbox/conversation.html",
-        principal=request.state.inbox_principal,
+        principal=admitted_principal(request),
         status_code=409 if isinstance(error, IdempotencyKeyInUse) else 422,
         error=detail,
         problems=problems,
@@ -262,7 +262,7 @@ class InboxController(Controller):
         page = await _conversation_page(
             principal, conversation_id, get_conversation, list_history, list_sendable_templates, clock
         )
-        _keep_for_refusal(request, principal, page, {"body": data.body, "media_url": data.media_url})
+        _keep_for_refusal(request, page, {"body": data.body, "media_url": data.media_url})
         media_url = data.media_url.strip()
         await send_message(
             SendMessageCommand(
@@ -301,7 +301,7 @@ class InboxController(Controller):
             clock,
             template=data.get("template", ""),
         )
-        _keep_for_refusal(request, principal, page, data)
+        _keep_for_refusal(request, page, data)
         chosen = page.chosen
         if chosen is None:
             raise InvalidInput("choose one of the approved templates")
@@ -406,11 +406,8 @@ async def _conversation_page(
     )
 
 
-def _keep_for_refusal(
-    request: Request[Any, Any, Any], principal: Principal, page: ConversationPage, typed: dict[str, str]
-) -> None:
+def _keep_for_refusal(request: Request[Any, Any, Any], page: ConversationPage, typed: dict[str, str]) -> None:
     setattr(request.state, _PAGE_STATE, page)
-    request.state.inbox_principal = principal
     request.state.inbox_typed = typed
 
 

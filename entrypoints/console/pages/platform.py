@@ -35,7 +35,7 @@ from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from domain.errors import InvalidCredentials
 from entrypoints.console.errors import refusal_detail, refusal_status
 from entrypoints.console.rendering import CONSOLE_PATH, render
-from entrypoints.http.access import in_console
+from entrypoints.http.access import admitted_principal, in_console
 from entrypoints.http.dependencies import provide
 
 TENANTS_PATH = f"{CONSOLE_PATH}/platform/tenants"
@@ -100,7 +100,7 @@ def _new_tenant_page(
 def _refused_tenant(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     return _new_tenant_page(
         request,
-        request.state.console_principal,
+        admitted_principal(request),
         request.state.tenant_form,
         error=refusal_detail(error),
         status_code=refusal_status(error),
@@ -157,7 +157,7 @@ def _edit_tenant_page(
 def _refused_change(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     return _edit_tenant_page(
         request,
-        request.state.console_principal,
+        admitted_principal(request),
         request.path_params["tenant_id"],
         request.state.tenant_form,
         error=refusal_detail(error),
@@ -212,7 +212,6 @@ class PlatformTenantsController(Controller):
         create_tenant: NamedDependency[CreateTenant],
     ) -> Response[Any]:
         # What the form is shown again with, should the tenant be refused (never the auth token).
-        request.state.console_principal = principal
         request.state.tenant_form = NewTenantForm(data.name, data.provider, data.twilio_account_sid)
         tenant = await create_tenant(principal, _create_command(data))
         return Redirect(f"{TENANTS_PATH}/{tenant.id}?done=created", status_code=HTTP_303_SEE_OTHER)
@@ -269,7 +268,6 @@ class PlatformTenantsController(Controller):
         principal: NamedDependency[Principal],
         update_tenant: NamedDependency[UpdateTenant],
     ) -> Response[Any]:
-        request.state.console_principal = principal
         request.state.tenant_form = data
         command = UpdateTenantCommand(
             name=data.name,

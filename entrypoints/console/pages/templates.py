@@ -50,7 +50,7 @@ from domain.templates.errors import FieldProblem, InvalidTemplate, InvalidTempla
 from domain.templates.validation import definition_problems
 from entrypoints.console.errors import refusal_status
 from entrypoints.console.rendering import CONSOLE_PATH, render
-from entrypoints.http.access import in_console
+from entrypoints.http.access import admitted_principal, in_console
 from entrypoints.http.dependencies import provide
 
 TEMPLATES_PATH = f"{CONSOLE_PATH}/templates"
@@ -284,7 +284,7 @@ def _refused_template(request: Request[Any, Any, Any], error: Exception) -> Resp
     status = refusal_status(error)
     return _new_template_page(
         request,
-        state.console_principal,
+        admitted_principal(request),
         state.template_form,
         state.provider_accounts,
         problems=shown_problems(error),
@@ -333,7 +333,7 @@ def _refused_preview(request: Request[Any, Any, Any], error: Exception) -> Respo
     state = request.state
     return _template_page(
         request,
-        state.console_principal,
+        admitted_principal(request),
         state.template,
         state.provider_accounts,
         state.preview_values,
@@ -439,7 +439,6 @@ class TemplatesController(Controller):
         list_provider_accounts: NamedDependency[ListProviderAccounts],
     ) -> Response[Any]:
         # What the form is shown again with, should the template be refused.
-        request.state.console_principal = principal
         request.state.template_form = data
         request.state.provider_accounts = await list_provider_accounts(principal)
         created = await create_template(
@@ -468,7 +467,6 @@ class TemplatesController(Controller):
             values = dict(template.definition.examples)
             return _template_page(request, principal, template, accounts, values)
         values = _values_of(request)
-        request.state.console_principal = principal
         request.state.template = template
         request.state.provider_accounts = accounts
         request.state.preview_values = values
