@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -204,14 +204,6 @@ class InboxFeed:
                 poller.task.cancel()
                 with suppress(asyncio.CancelledError):
                     await poller.task
-
-    @asynccontextmanager
-    async def subscribe(self, tenant_id: UUID, user_id: UUID) -> AsyncIterator[InboxSubscription]:
-        subscription = self.join(tenant_id, user_id)
-        try:
-            yield subscription
-        finally:
-            await self.leave(subscription)
 
     def streams(self, tenant_id: UUID) -> int:
         """How many views of the tenant are open in this process."""

@@ -4,6 +4,8 @@ conversations, and the feed that hands each change once to every open view of th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -38,6 +40,16 @@ CUSTOMER = "+14155550123"
 OTHER_CUSTOMER = "+14155550199"
 # One person in two forms: WhatsApp's (a 1 after 52) and the national plan's.
 MEXICO_WHATSAPP, MEXICO_PLAN = "+5215512345678", "+525512345678"
+
+
+@asynccontextmanager
+async def subscribed(feed: InboxFeed, tenant_id: UUID, user_id: UUID) -> AsyncIterator[InboxSubscription]:
+    """A view of the tenant's feed for the block, as a stream holds one."""
+    subscription = feed.join(tenant_id, user_id)
+    try:
+        yield subscription
+    finally:
+        await feed.leave(subscription)
 
 
 @pytest.fixture
@@ -163,7 +175,7 @@ async def test_the_feed_hands_every_change_when_a_page_ends_amid_changes_of_one_
     database, clock, acme, _ = world
     feed = InboxFeed(lambda: ReadInboxChanges(FakeUnitOfWork(database)), clock, interval=0.01, page=2)
 
-    async with feed.subscribe(acme.tenant.id, acme.user.id) as view:
+    async with subscribed(feed, acme.tenant.id, acme.user.id) as view:
         for body in ("a", "b", "c", "d", "e"):
             await open_window(FakeUnitOfWork(database), acme, CUSTOMER, clock.now(), body=body)
 
@@ -196,7 +208,7 @@ async def test_the_feed_reads_again_only_a_short_look_back_before_the_newest_cha
     feed = InboxFeed(lambda: reads, clock, interval=0.01)
     newest = clock.now() + timedelta(minutes=5)
 
-    async with feed.subscribe(acme.tenant.id, acme.user.id) as view:
+    async with subscribed(feed, acme.tenant.id, acme.user.id) as view:
         await open_window(FakeUnitOfWork(database), acme, CUSTOMER, newest, body="newest")
         (change,) = await next_changes(view)
         assert change.message.body == "newest"
@@ -218,9 +230,9 @@ async def test_the_feed_hands_a_new_message_once_to_each_view_of_its_tenant_only
     feed = InboxFeed(lambda: ReadInboxChanges(FakeUnitOfWork(database)), clock, interval=0.01)
 
     async with (
-        feed.subscribe(acme.tenant.id, acme.user.id) as first,
-        feed.subscribe(acme.tenant.id, acme.user.id) as second,
-        feed.subscribe(globex.tenant.id, globex.user.id) as theirs,
+        subscribed(feed, acme.tenant.id, acme.user.id) as first,
+        subscribed(feed, acme.tenant.id, acme.user.id) as second,
+        subscribed(feed, globex.tenant.id, globex.user.id) as theirs,
     ):
         assert feed.streams(acme.tenant.id) == 2
         await open_window(FakeUnitOfWork(database), acme, CUSTOMER, clock.now(), body="hello?")
@@ -241,6 +253,6 @@ async def test_a_user_has_a_bounded_number_of_live_views(world: World) -> None:
         lambda: ReadInboxChanges(FakeUnitOfWork(database)), clock, interval=0.01, max_streams_per_user=2
     )
 
-    async with feed.subscribe(acme.tenant.id, acme.user.id), feed.subscribe(acme.tenant.id, acme.user.id):
+    async with subscribed(feed, acme.tenant.id, acme.user.id), subscribed(feed, acme.tenant.id, acme.user.id):
         with pytest.raises(TooManyStreams):
             feed.join(acme.tenant.id, acme.user.id)
