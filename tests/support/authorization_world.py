@@ -322,9 +322,12 @@ class World:
         self, operation: Operation, values: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
         body = BODIES.get(operation.operation_id) if operation.takes_body else None
-        return await self.gateway.client.request(
-            operation.method, operation.url(self.values_for(operation, values)), headers=headers, json=body
-        )
+        url = operation.url(self.values_for(operation, values))
+        if isinstance(body, str):  # a file rather than JSON (the contact import's CSV)
+            return await self.gateway.client.request(
+                operation.method, url, headers=headers | {"Content-Type": "text/csv"}, content=body.encode()
+            )
+        return await self.gateway.client.request(operation.method, url, headers=headers, json=body)
 
     def values_for(self, operation: Operation, values: dict[str, str]) -> dict[str, str]:
         """``values`` with, for an operation of OTHER_IDS, the other thing of the same tenant."""
