@@ -3,7 +3,7 @@
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
 ``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``; a template cursor is ``["tp", name,
-language]``. The tag keeps one kind from being
+language]``; a contact cursor is ``["ct", created_at, contact_id]``. The tag keeps one kind from being
 accepted where another is expected.
 """
 
@@ -17,6 +17,7 @@ from uuid import UUID
 
 from application.errors import InvalidCursor
 from application.ports.audit import AuditPosition
+from application.ports.contacts import ContactPosition
 from application.ports.messages import ConversationPosition, HistoryPosition
 from domain.tenant_webhooks.model import is_delivery_id
 
@@ -32,6 +33,7 @@ _AUDIT_TAG = "a"
 _TENANT_TAG = "t"
 MAX_TEMPLATE_CURSOR_LENGTH = 1000
 _TEMPLATE_TAG = "tp"
+_CONTACT_TAG = "ct"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -106,6 +108,18 @@ def decode_template_cursor(cursor: str) -> tuple[str, str]:
     if tag != _TEMPLATE_TAG or "\x00" in name or "\x00" in language:
         raise InvalidCursor(_REFUSED)
     return name, language
+
+
+def encode_contact_cursor(position: ContactPosition) -> str:
+    return _encode([_CONTACT_TAG, position.created_at.isoformat(), str(position.contact_id)])
+
+
+def decode_contact_cursor(cursor: str) -> ContactPosition:
+    tag, created_at_text, contact_id_text = _decode(cursor, length=3)
+    if tag != _CONTACT_TAG:
+        raise InvalidCursor(_REFUSED)
+    created_at, contact_id = _position(created_at_text, contact_id_text)
+    return ContactPosition(created_at=created_at, contact_id=contact_id)
 
 
 def _encode(parts: list[str]) -> str:

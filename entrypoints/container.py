@@ -69,6 +69,8 @@ from application.administration.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
+from application.contacts.book import CreateContact, DeleteContact, GetContact, ListContacts, UpdateContact
+from application.contacts.transfer import ExportContacts, ImportContacts
 from application.dashboard.platform_usage import ReadPlatformUsage
 from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
@@ -641,6 +643,15 @@ class Container(containers.DeclarativeContainer):
     plan_templates = providers.Factory(PlanTemplates, read_unit_of_work)
     apply_templates = providers.Factory(ApplyTemplates, unit_of_work, template_providers, clock)
     resolve_tenant = providers.Factory(ResolveTenant, unit_of_work)
+
+    # The contact book: each tenant's contacts, kept by messages too (receive_message, the accept).
+    list_contacts = providers.Factory(ListContacts, read_unit_of_work)
+    get_contact = providers.Factory(GetContact, read_unit_of_work)
+    create_contact = providers.Factory(CreateContact, unit_of_work, clock)
+    update_contact = providers.Factory(UpdateContact, unit_of_work, clock)
+    delete_contact = providers.Factory(DeleteContact, unit_of_work, clock)
+    import_contacts = providers.Factory(ImportContacts, unit_of_work, clock)
+    export_contacts = providers.Factory(ExportContacts, read_unit_of_work)
 
 
 async def shutdown(container: Container) -> None:

@@ -1,7 +1,8 @@
 """Accepting an outbound message in few round trips: one read, then one write statement on PostgreSQL.
 
 The accept path is the gateway's busiest write. Through the separate repositories it costs a statement
-each for the key, the message, the conversation and the job; on PostgreSQL the four are data-modifying
+each for the key, the message, the conversation, the contact and the job; on PostgreSQL the five are
+data-modifying
 CTEs of one statement (they run against one snapshot; the foreign keys are checked at its end, so the
 job may refer to the message inserted beside it). SQLite runs the same statements one by one.
 """
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.rows import (
+    contact_values,
     conversation_values,
     job_values,
     key_values,
@@ -25,8 +27,9 @@ from adapters.database.rows import (
     tenant_from_row,
     unprefixed,
 )
-from adapters.database.statements import KEY_IN_USE, conversation_upsert, hold_key_statement
+from adapters.database.statements import KEY_IN_USE, contact_upsert, conversation_upsert, hold_key_statement
 from adapters.database.tables import (
+    contacts,
     conversations,
     dispatch_jobs,
     idempotency_keys,
@@ -83,16 +86,21 @@ def _parameters_for(table: sa.Table, prefix: str) -> dict[str, sa.BindParameter[
 
 @functools.cache
 def _accept_statement(with_key: bool) -> sa.Select[Any]:
-    """The PostgreSQL accept, built once per shape: message, conversation and job (and the key) as
-    data-modifying CTEs of one statement, which counts the key rows written (0: the key is held)."""
+    """The PostgreSQL accept, built once per shape: message, conversation, contact (when new) and job
+    (and the key) as data-modifying CTEs of one statement, which counts the key rows written (0: the key
+    is held)."""
     message_columns = _parameters_for(messages, "m_")
     conversation_columns = _parameters_for(conversations, "c_")
+    contact_columns = _parameters_for(contacts, "ct_")
     job_columns = _parameters_for(dispatch_jobs, "j_")
     writes = (
         sa.insert(messages).values(message_columns).returning(messages.c.id).cte("accepted_message"),
         conversation_upsert(conversation_columns, "postgresql")
         .returning(conversations.c.id)
         .cte("its_conversation"),
+        contact_upsert(contact_columns, "postgresql", inbound=False)
+        .returning(contacts.c.id)
+        .cte("its_contact"),
         sa.insert(dispatch_jobs)
         .values({name: job_columns[name] for name in _JOB_COLUMNS})
         .returning(dispatch_jobs.c.message_id)
@@ -134,6 +142,7 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         parameters = {
             **_prefixed({"id": message.id, **message_values(message)}, "m_"),
             **_prefixed(conversation_values(message), "c_"),
+            **_prefixed(contact_values(message), "ct_"),
             **_prefixed(job_values(job), "j_"),
         }
         if idempotency is None:
@@ -154,4 +163,5 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
                 raise AlreadyExists(KEY_IN_USE)
         await self._execute(sa.insert(messages).values(id=message.id, **message_values(message)))
         await self._execute(conversation_upsert(conversation_values(message), dialect))
+        await self._execute(contact_upsert(contact_values(message), dialect, inbound=False))
         await self._execute(sa.insert(dispatch_jobs).values(job_values(job)))

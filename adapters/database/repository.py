@@ -6,7 +6,7 @@ Each repository works on the connection of one unit of work and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -45,12 +45,13 @@ class SqlAlchemyRepository:
     async def _execute(
         self,
         statement: Executable,
-        parameters: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         conflict: str = "the record exists already",
     ) -> CursorResult[Any]:
         """``parameters`` fill the ``bindparam``s of a statement built once (building one per call
-        costs more CPU than its round trip, on the hot paths)."""
+        costs more CPU than its round trip, on the hot paths); a list of them runs it for each
+        (executemany)."""
         if isinstance(statement, sa.Update | sa.Delete) and statement.table in ACCESS_TABLES:
             self._scope.changed_access = True
         with translated_errors(conflict=conflict, missing_reference=TENANT_MISSING):

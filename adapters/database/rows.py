@@ -18,6 +18,7 @@ from adapters.database.content_document import content_document, content_from_co
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
 from domain.administration.tenancy import ProviderName, Role, Sender, Tenant, TenantStatus, User
+from domain.contacts.contact import profile_name_kept
 from domain.messaging.conversations import preview_of
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import Direction, Message, MessageStatus
@@ -153,6 +154,24 @@ def conversation_values(message: Message) -> dict[str, Any]:
         "profile_name": message.profile_name,
         "created_at": message.created_at,
         "unread_count": 1 if message.direction is Direction.INBOUND else 0,
+    }
+
+
+def contact_values(message: Message) -> dict[str, Any]:
+    """The row of the contact ``message`` was written to or came from, if it were new."""
+    inbound = message.direction is Direction.INBOUND
+    return {
+        "id": uuid4(),
+        "tenant_id": message.tenant_id,
+        "identity": message.contact.identity,
+        "phone_number": message.contact.e164,
+        "name": None,
+        "profile_name": profile_name_kept(message.profile_name) if inbound else None,
+        "attributes": {},
+        "tags": [],
+        "notes": None,
+        "created_at": message.created_at,
+        "updated_at": message.created_at,
     }
 
 

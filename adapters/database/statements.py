@@ -14,7 +14,14 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.database.tables import conversations, idempotency_keys, messages, provider_accounts, tenants
+from adapters.database.tables import (
+    contacts,
+    conversations,
+    idempotency_keys,
+    messages,
+    provider_accounts,
+    tenants,
+)
 from domain.administration.tenancy import ProviderName
 
 TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id"))
@@ -89,6 +96,30 @@ def conversation_upsert(values: Mapping[str, Any], dialect_name: str) -> Any:
             # An inbound message is one more the agents have not seen (whatever order it arrives in).
             "unread_count": conversations.c.unread_count + excluded.unread_count,
         },
+    )
+
+
+def contact_upsert(values: Mapping[str, Any], dialect_name: str, *, inbound: bool) -> Any:
+    """The upsert that keeps a message's contact (see ``record_message``); ``values`` are
+    ``contact_values`` (or bind parameters standing for them). An outbound message only creates a contact
+    that is new; an inbound one also sets the number it came from and its profile name, writing the row
+    only when either differs (most messages change nothing)."""
+    insert = upsert_for(dialect_name)
+    statement = insert(contacts).values(values)
+    if not inbound:
+        return statement.on_conflict_do_nothing(index_elements=[contacts.c.tenant_id, contacts.c.identity])
+    excluded = statement.excluded
+    new_profile_name = excluded.profile_name.is_not(None) & excluded.profile_name.is_distinct_from(
+        contacts.c.profile_name
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[contacts.c.tenant_id, contacts.c.identity],
+        set_={
+            "phone_number": excluded.phone_number,
+            "profile_name": sa.func.coalesce(excluded.profile_name, contacts.c.profile_name),
+            "updated_at": excluded.updated_at,
+        },
+        where=(contacts.c.phone_number != excluded.phone_number) | new_profile_name,
     )
 
 

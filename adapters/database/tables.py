@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -540,6 +540,30 @@ template_sync_claims = sa.Table(
     sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("claimed_at", UtcDateTime(), nullable=False),
 )
+
+# A tenant's contacts (adapters/database/contacts.py): one per person, by the identity of their number
+# (domain/phone.py), as conversations are. Tags (a sorted array) and attributes (an object of text) are
+# JSON, JSONB on PostgreSQL, whose containment (@>) the filters use.
+Document = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("identity", sa.String(16), nullable=False),
+    sa.Column("phone_number", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("profile_name", sa.Text(), nullable=True),
+    sa.Column("attributes", Document, nullable=False),
+    sa.Column("tags", Document, nullable=False),
+    sa.Column("notes", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # One contact per person; also the audience's and the export's order (keyset on identity).
+    sa.UniqueConstraint("tenant_id", "identity"),
+)
+# GET /api/contacts: newest first (keyset on created_at, id).
+sa.Index("ix_contacts_recent", contacts.c.tenant_id, contacts.c.created_at.desc(), contacts.c.id.desc())
 
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

@@ -74,9 +74,10 @@ async def store_inbound(
     uow: UnitOfWork, tenant_id: UUID, inbound: InboundMessage, now: datetime
 ) -> InboundReceipt:
     """Store ``inbound`` as ``tenant_id``'s in ``uow`` (open, and committed here), with its conversation,
-    its ``message.received`` event and a download queued for each of its media items (the provider's
-    copies need its credentials and expire: the gateway keeps its own); a duplicate when a message of
-    that provider id is stored already.
+    its contact (created, or given the number written from and the profile name), its
+    ``message.received`` event and a download queued for each of its media items (the provider's copies
+    need its credentials and expire: the gateway keeps its own); a duplicate when a message of that
+    provider id is stored already.
 
     A concurrent twin that reaches the unique index first makes this raise AlreadyExists (its
     transaction is then spoilt): look the twin up in a transaction of its own.
@@ -96,6 +97,7 @@ async def store_inbound(
     )
     await uow.messages.add(message)
     await uow.conversations.record_message(message)
+    await uow.contacts.record_message(message)
     for download in MediaDownload.for_message(message, now):
         await uow.media_downloads.enqueue(download)
     await record_message_received(uow, message, message.created_at)

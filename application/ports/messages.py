@@ -286,7 +286,8 @@ class MessageAcceptance(Protocol):
         ...
 
     async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
-        """Store a new outbound message, make it its conversation's latest, queue its dispatch job and
-        hold its idempotency key, all in the caller's transaction. Raise AlreadyExists if the tenant
+        """Store a new outbound message, make it its conversation's latest, create its contact if the
+        tenant has none of that number, queue its dispatch job and hold its idempotency key, all in the
+        caller's transaction (in one statement where the database allows). Raise AlreadyExists if the tenant
         holds the key already (unexpired): the caller then rolls back, and nothing was stored."""
         ...

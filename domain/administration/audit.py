@@ -56,6 +56,8 @@ class AuditAction(enum.StrEnum):
     TEMPLATE_UPDATED = "template.updated"
     TEMPLATE_DELETED = "template.deleted"
     TEMPLATE_STATUS_CHANGED = "template.status_changed"  # a provider approved, rejected, paused it …
+    CONTACTS_IMPORTED = "contacts.imported"
+    CONTACT_DELETED = "contact.deleted"
 
 
 class ActorKind(enum.StrEnum):
@@ -75,6 +77,7 @@ class TargetKind(enum.StrEnum):
     PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     TEMPLATE = "template"
+    CONTACT = "contact"
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.
@@ -99,6 +102,11 @@ DETAIL_NAMES = frozenset(
         "status",  # a template's status at a provider account
         "previous_status",
         "quality",
+        "rows",  # a contact import's figures: rows read, and of them
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
     }
 )
 

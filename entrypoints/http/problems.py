@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from application.contacts.csv_files import InvalidContactFile
 from application.errors import (
     AccessDenied,
     AccountInUse,
@@ -44,6 +45,7 @@ from application.errors import (
     WebhookUrlRefused,
 )
 from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
+from domain.contacts.contact import InvalidContact
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
 from domain.templates.errors import InvalidTemplate, InvalidTemplateValues
 from domain.tenant_webhooks.model import InvalidWebhookEndpoint
@@ -91,6 +93,8 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (TemplateProviderUnavailable, ProblemType(502, "provider-unavailable", "Provider unavailable")),
     (InvalidTemplate, ProblemType(422, "invalid-template", "Invalid template")),
     (InvalidTemplateValues, ProblemType(422, "invalid-template-values", "Invalid template values")),
+    (InvalidContact, ProblemType(422, "invalid-contact", "Invalid contact")),
+    (InvalidContactFile, ProblemType(422, "invalid-contact-file", "Invalid contact file")),
     (ProviderUnavailable, ProblemType(502, "provider-unavailable", "Provider unavailable")),
     (WebhookUrlRefused, ProblemType(422, "webhook-url-refused", "Webhook URL refused")),
     (InvalidWebhookEndpoint, ProblemType(422, "invalid-webhook-endpoint", "Invalid webhook endpoint")),
@@ -177,7 +181,7 @@ def application_error_handler(request: Request[Any, Any, Any], error: Exception)
         headers = rate_limit_headers(error)
         request.app.state.container.metrics().rate_limited(error.scope)
     errors = None
-    if isinstance(error, InvalidTemplate | InvalidTemplateValues):
+    if isinstance(error, InvalidTemplate | InvalidTemplateValues | InvalidContact):
         # Each field that breaks a rule, named as the client sent it (``templates[3].body``).
         errors = [FieldError(field=problem.field, message=problem.message) for problem in error.problems]
     return problem_response(

@@ -364,6 +364,8 @@ class Hostile:
                 f"{_url_text(name)}={_url_text(value)}" for name, value in fields.items()
             ).encode()
         body = BASE_BODIES.get(self.operation.operation_id)
+        if isinstance(body, str):  # a file rather than JSON (the contact import's CSV): sent as it is
+            return body.encode()
         if body is None and self.target.location != "body":
             return None
         body = dict(body or {})

@@ -151,3 +151,28 @@ async def test_a_message_accepted_in_another_form_of_the_customers_number_joins_
     assert conversation.last_message_id == answer.id
     assert conversation.last_inbound_at == T0
     assert conversation.contact == whatsapp_form
+
+
+async def test_an_accepted_message_to_a_new_number_creates_its_contact_and_leaves_an_existing_one(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first = new_message(tenant)
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), None)
+        await uow.commit()
+    async with uow_factory() as uow:
+        [created] = (await uow.contacts.get_many(tenant.id, [CONTACT.identity])).values()
+        named = replace(created, name="Named by an agent", updated_at=T0 + timedelta(minutes=1))
+        await uow.contacts.update(named)
+        await uow.commit()
+
+    second = replace(new_message(tenant, body="again"), created_at=T0 + timedelta(hours=1))
+    async with uow_factory() as uow:
+        await uow.acceptance.add(second, DispatchJob.due_now(second, T0), None)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        contacts = await uow.contacts.get_many(tenant.id, [CONTACT.identity])
+    assert (created.phone_number, created.profile_name, created.created_at) == (CONTACT.e164, None, T0)
+    assert contacts == {CONTACT.identity: named}

@@ -149,6 +149,7 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "delivery_id": Scope.TENANT_ID,
     "media_id": Scope.TENANT_ID,
     "template_id": Scope.TENANT_ID,
+    "contact_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
     "tenant_id": Scope.PLATFORM_ID,
 }
@@ -185,6 +186,9 @@ BODIES: dict[str, Any] = {
         "accounts": ["sandbox"],
     },
     "previewTemplate": {"variables": {"first_name": "Ana"}},
+    "createContact": {"phone_number": "+14155550998", "name": "Matrix", "tags": ["matrix"]},
+    "updateContact": {"name": "Taken Over", "attributes": {"plan": "gold"}},
+    "importContacts": "phone,name\r\n+14155550997,Matrix\r\n",
     "planTemplates": {"templates": [], "delete_missing": False},
     "applyTemplates": {"templates": [], "delete_missing": False},
     "changePassword": {"current_password": PASSWORD, "new_password": "a brand new password"},
@@ -318,9 +322,12 @@ class World:
         self, operation: Operation, values: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
         body = BODIES.get(operation.operation_id) if operation.takes_body else None
-        return await self.gateway.client.request(
-            operation.method, operation.url(self.values_for(operation, values)), headers=headers, json=body
-        )
+        url = operation.url(self.values_for(operation, values))
+        if isinstance(body, str):  # a file rather than JSON (the contact import's CSV)
+            return await self.gateway.client.request(
+                operation.method, url, headers=headers | {"Content-Type": "text/csv"}, content=body.encode()
+            )
+        return await self.gateway.client.request(operation.method, url, headers=headers, json=body)
 
     def values_for(self, operation: Operation, values: dict[str, str]) -> dict[str, str]:
         """``values`` with, for an operation of OTHER_IDS, the other thing of the same tenant."""
@@ -502,6 +509,8 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
         )
     ).json()
 
+    [customer] = (await gateway.call("GET", "/api/contacts?limit=1", admin)).json()["items"]
+
     return TenantWorld(
         name=name,
         tenant_id=tenant["id"],
@@ -520,6 +529,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "delivery_id": deliveries[0]["id"],
             "media_id": photo["stored_media_id"],
             "template_id": template["id"],
+            "contact_id": customer["id"],
             "conversation_id": conversation["id"],
             "contact": contact,
             "tenant_id": tenant["id"],
@@ -538,6 +548,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             deliveries[0]["id"],
             photo["stored_media_id"],
             template["id"],
+            customer["id"],
             conversation["id"],
             template["listings"][0]["provider_template_id"],
             contact,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -41,6 +41,7 @@ from application.errors import (
 )
 from application.ports.audit import AuditQuery
 from application.ports.clock import Clock
+from application.ports.contacts import ContactQuery
 from application.ports.dashboard import (
     ActivityPeriods,
     DeliveryCounts,
@@ -92,6 +93,7 @@ from domain.administration.tenancy import (
     TwilioCredentials,
     User,
 )
+from domain.contacts.contact import Contact, profile_name_kept
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
@@ -1654,6 +1656,161 @@ def _by_account(listing: TemplateListing) -> tuple[bool, UUID]:
     return (listing.account_id is not None, listing.account_id or UUID(int=0))
 
 
+class FakeContactRepository:
+    """A tenant's contacts, kept as the SQL adapter keeps them: one per tenant and identity, of an
+    existing tenant; pages newest first, audiences by identity."""
+
+    def __init__(self, tenants: FakeTenantRepository) -> None:
+        self._contacts: dict[UUID, Contact] = {}
+        self._tenants = tenants
+
+    async def add(self, contact: Contact) -> None:
+        if await self._tenants.get(contact.tenant_id) is None:
+            raise NotFound("the tenant does not exist")
+        if contact.id in self._contacts or self._by_identity(contact.tenant_id, contact.identity):
+            raise AlreadyExists("the tenant has a contact of that number already")
+        self._contacts[contact.id] = contact
+
+    async def get(self, tenant_id: UUID, contact_id: UUID) -> Contact | None:
+        contact = self._contacts.get(contact_id)
+        return contact if contact is not None and contact.tenant_id == tenant_id else None
+
+    async def get_many(self, tenant_id: UUID, identities: Collection[str]) -> dict[str, Contact]:
+        return {
+            identity: contact
+            for identity in identities
+            if (contact := self._by_identity(tenant_id, identity)) is not None
+        }
+
+    async def update(self, contact: Contact) -> None:
+        stored = await self.get(contact.tenant_id, contact.id)
+        if stored is None:
+            raise NotFound("the tenant has no such contact")
+        self._contacts[contact.id] = replace(
+            stored,
+            name=contact.name,
+            attributes=contact.attributes,
+            tags=contact.tags,
+            notes=contact.notes,
+            updated_at=contact.updated_at,
+        )
+
+    async def save_many(self, contacts: Sequence[Contact]) -> None:
+        for contact in contacts:
+            stored = self._by_identity(contact.tenant_id, contact.identity)
+            if stored is None:
+                await self.add(contact)
+            else:
+                await self.update(replace(contact, id=stored.id))
+
+    async def remove(self, tenant_id: UUID, contact_id: UUID) -> Contact | None:
+        contact = await self.get(tenant_id, contact_id)
+        if contact is not None:
+            del self._contacts[contact_id]
+        return contact
+
+    async def list_page(self, query: ContactQuery) -> list[Contact]:
+        def matches(contact: Contact) -> bool:
+            return (
+                (
+                    query.after is None
+                    or (contact.created_at, contact.id) < (query.after.created_at, query.after.contact_id)
+                )
+                and _in_audience(contact, query.tags, query.attributes)
+                and (not query.q or _found_by(contact, query.q))
+            )
+
+        found = sorted(
+            (c for c in self._contacts.values() if c.tenant_id == query.tenant_id and matches(c)),
+            key=lambda c: (c.created_at, c.id),
+            reverse=True,
+        )
+        return found[: query.limit]
+
+    async def audience_batch(
+        self,
+        tenant_id: UUID,
+        *,
+        tags: Sequence[str],
+        attributes: Mapping[str, str],
+        after_identity: str | None,
+        limit: int,
+    ) -> list[Contact]:
+        found = sorted(
+            (
+                c
+                for c in self._contacts.values()
+                if c.tenant_id == tenant_id
+                and (after_identity is None or c.identity > after_identity)
+                and _in_audience(c, tags, attributes)
+            ),
+            key=lambda c: c.identity,
+        )
+        return found[:limit]
+
+    async def attribute_keys(self, tenant_id: UUID) -> list[str]:
+        return sorted(
+            {key for c in self._contacts.values() if c.tenant_id == tenant_id for key in c.attributes}
+        )
+
+    async def record_message(self, message: Message) -> None:
+        stored = self._by_identity(message.tenant_id, message.contact.identity)
+        inbound = message.direction is Direction.INBOUND
+        profile_name = profile_name_kept(message.profile_name) if inbound else None
+        if stored is None:
+            await self.add(
+                Contact(
+                    tenant_id=message.tenant_id,
+                    identity=message.contact.identity,
+                    phone_number=message.contact.e164,
+                    profile_name=profile_name,
+                    created_at=message.created_at,
+                    updated_at=message.created_at,
+                )
+            )
+            return
+        if not inbound:
+            return
+        changed = replace(
+            stored, phone_number=message.contact.e164, profile_name=profile_name or stored.profile_name
+        )
+        if changed != stored:
+            self._contacts[stored.id] = replace(changed, updated_at=message.created_at)
+
+    def all(self) -> list[Contact]:
+        return list(self._contacts.values())
+
+    def _by_identity(self, tenant_id: UUID, identity: str) -> Contact | None:
+        return next(
+            (c for c in self._contacts.values() if c.tenant_id == tenant_id and c.identity == identity), None
+        )
+
+    def snapshot(self) -> Restore:
+        contacts = dict(self._contacts)
+
+        def restore() -> None:
+            self._contacts = dict(contacts)
+
+        return restore
+
+
+def _in_audience(contact: Contact, tags: Sequence[str], attributes: Mapping[str, str]) -> bool:
+    return set(tags) <= contact.tags and all(contact.attributes.get(k) == v for k, v in attributes.items())
+
+
+def _found_by(contact: Contact, q: str) -> bool:
+    text = q.lower()
+    if any(text in (name or "").lower() for name in (contact.name, contact.profile_name)):
+        return True
+    digits = "".join(ch for ch in q if ch.isdigit() and ch.isascii())
+    plain = q.strip().lstrip("+").replace(" ", "").replace("-", "")
+    return (
+        bool(digits)
+        and len(digits) >= len(plain)
+        and (digits in contact.phone_number or digits in contact.identity)
+    )
+
+
 # ------------------------------------------------------------------------------------- unit of work
 
 
@@ -1688,6 +1845,7 @@ class FakeMessageAcceptance:
             self._database.idempotency.hold(idempotency)
         await self._database.messages.add(message)
         await self._database.conversations.record_message(message)
+        await self._database.contacts.record_message(message)
         await self._database.jobs.enqueue(job)
 
 
@@ -1807,6 +1965,7 @@ class FakeDatabase:
     media_downloads: FakeMediaDownloadQueue = field(default_factory=FakeMediaDownloadQueue)
     templates: FakeTemplateRepository = field(init=False)
     dashboard: FakeDashboardQueries = field(init=False)
+    contacts: FakeContactRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
@@ -1820,6 +1979,7 @@ class FakeDatabase:
         self.webhook_endpoints.on_delete = self.webhook_deliveries.forget_endpoint
         self.templates = FakeTemplateRepository(self.tenants, self.provider_accounts)
         self.provider_accounts.on_remove = self.templates.forget_account
+        self.contacts = FakeContactRepository(self.tenants)
 
     def snapshot(self) -> Restore:
         restores = [
@@ -1839,6 +1999,7 @@ class FakeDatabase:
             self.media.snapshot(),
             self.media_downloads.snapshot(),
             self.templates.snapshot(),
+            self.contacts.snapshot(),
         ]
 
         def restore() -> None:

@@ -264,6 +264,7 @@ PATH_EXAMPLES = {
             "endpoint_id",
             "account_id",
             "media_id",
+            "contact_id",
             "template_id",
         )
     },

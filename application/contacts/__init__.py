@@ -1,0 +1,1 @@
+"""A tenant's contacts: the book, its import and export."""

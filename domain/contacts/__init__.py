@@ -1,0 +1,1 @@
+"""A tenant's contacts: the people it writes to and hears from."""
