@@ -56,6 +56,8 @@ class AuditAction(enum.StrEnum):
     TEMPLATE_UPDATED = "template.updated"
     TEMPLATE_DELETED = "template.deleted"
     TEMPLATE_STATUS_CHANGED = "template.status_changed"  # a provider approved, rejected, paused it …
+    CONSENT_SET = "consent.set"  # a person's consent set over the API
+    CONSENT_POLICY_SET = "consent_policy.set"
 
 
 class ActorKind(enum.StrEnum):
@@ -75,6 +77,8 @@ class TargetKind(enum.StrEnum):
     PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     TEMPLATE = "template"
+    CONSENT = "consent"  # a person's consent, by their number's identity
+    CONSENT_POLICY = "consent_policy"  # a tenant's consent policy, by the tenant's id
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.
@@ -99,6 +103,10 @@ DETAIL_NAMES = frozenset(
         "status",  # a template's status at a provider account
         "previous_status",
         "quality",
+        "state",  # a person's consent
+        "previous_state",
+        "keyword_mode",  # a consent policy's
+        "allowed_categories",
     }
 )
 
