@@ -3,7 +3,7 @@
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
 ``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``; a template cursor is ``["tp", name,
-language]``. The tag keeps one kind from being
+language]``; a consent ledger cursor is ``["cl", sequence]``. The tag keeps one kind from being
 accepted where another is expected.
 """
 
@@ -32,6 +32,7 @@ _AUDIT_TAG = "a"
 _TENANT_TAG = "t"
 MAX_TEMPLATE_CURSOR_LENGTH = 1000
 _TEMPLATE_TAG = "tp"
+_LEDGER_TAG = "cl"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -106,6 +107,18 @@ def decode_template_cursor(cursor: str) -> tuple[str, str]:
     if tag != _TEMPLATE_TAG or "\x00" in name or "\x00" in language:
         raise InvalidCursor(_REFUSED)
     return name, language
+
+
+def encode_ledger_cursor(sequence: int) -> str:
+    return _encode([_LEDGER_TAG, str(sequence)])
+
+
+def decode_ledger_cursor(cursor: str) -> int:
+    """The sequence of the last consent ledger entry of the page before."""
+    tag, sequence = _decode(cursor, length=2)
+    if tag != _LEDGER_TAG or not sequence.isascii() or not sequence.isdigit() or len(sequence) > 19:
+        raise InvalidCursor(_REFUSED)
+    return int(sequence)
 
 
 def _encode(parts: list[str]) -> str:

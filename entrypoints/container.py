@@ -69,6 +69,13 @@ from application.administration.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
+from application.consent.management import (
+    GetConsent,
+    GetConsentPolicy,
+    ListConsentLedger,
+    SetConsent,
+    SetConsentPolicy,
+)
 from application.dashboard.platform_usage import ReadPlatformUsage
 from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
@@ -641,6 +648,13 @@ class Container(containers.DeclarativeContainer):
     plan_templates = providers.Factory(PlanTemplates, read_unit_of_work)
     apply_templates = providers.Factory(ApplyTemplates, unit_of_work, template_providers, clock)
     resolve_tenant = providers.Factory(ResolveTenant, unit_of_work)
+
+    # Consent: each person's opt-out or opt-in, the ledger of changes, the tenant's policy.
+    get_consent = providers.Factory(GetConsent, read_unit_of_work)
+    set_consent = providers.Factory(SetConsent, unit_of_work, clock)
+    list_consent_ledger = providers.Factory(ListConsentLedger, read_unit_of_work)
+    get_consent_policy = providers.Factory(GetConsentPolicy, read_unit_of_work)
+    set_consent_policy = providers.Factory(SetConsentPolicy, unit_of_work, clock)
 
 
 async def shutdown(container: Container) -> None:

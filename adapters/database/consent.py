@@ -113,9 +113,13 @@ class SqlAlchemyConsentRepository(SqlAlchemyRepository):
         statement = sa.select(consent_ledger).where(consent_ledger.c.tenant_id == query.tenant_id)
         if query.identity is not None:
             statement = statement.where(consent_ledger.c.identity == query.identity)
-        if query.after is not None:
-            statement = statement.where(consent_ledger.c.sequence > query.after)
-        statement = statement.order_by(consent_ledger.c.sequence).limit(query.limit)
+        if query.newest_first:
+            statement = statement.order_by(consent_ledger.c.sequence.desc())
+        else:
+            if query.after is not None:
+                statement = statement.where(consent_ledger.c.sequence > query.after)
+            statement = statement.order_by(consent_ledger.c.sequence)
+        statement = statement.limit(query.limit)
         result = await self._execute(statement)
         return [_change_from_row(row) for row in result.mappings()]
 

@@ -13,12 +13,14 @@ from domain.consent.model import ConsentChange, ConsentPolicy, ConsentRecord
 @dataclass(frozen=True, slots=True)
 class LedgerQuery:
     """A page of a tenant's consent ledger, oldest first, keyset on the entry's sequence (``after``
-    exclusive); one person's entries when ``identity`` is given."""
+    exclusive); one person's entries when ``identity`` is given. ``newest_first``: the latest ``limit``
+    entries instead, newest first (``after`` unused)."""
 
     tenant_id: UUID
     limit: int
     identity: str | None = None
     after: int | None = None
+    newest_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)

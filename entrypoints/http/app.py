@@ -31,6 +31,7 @@ from entrypoints.http.administration.controller import (
     UsersController,
 )
 from entrypoints.http.client_address import install as install_client_addresses
+from entrypoints.http.consent.controller import ConsentController
 from entrypoints.http.contract import (
     RequestBodySchemaPlugin,
     allow_every_method_of_the_path,
@@ -119,6 +120,7 @@ def create_app(container: Container) -> Litestar:
             MetaCallbacksController,
             WebhookEndpointsController,
             TemplatesController,
+            ConsentController,
             MetricsController,
             AdminTenantsController,
             AdminUsageController,

@@ -150,6 +150,7 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "media_id": Scope.TENANT_ID,
     "template_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
+    "phone": Scope.TENANT_VALUE,  # a person's number, whose consent each tenant keeps apart
     "tenant_id": Scope.PLATFORM_ID,
 }
 
@@ -185,6 +186,8 @@ BODIES: dict[str, Any] = {
         "accounts": ["sandbox"],
     },
     "previewTemplate": {"variables": {"first_name": "Ana"}},
+    "setConsent": {"state": "opted_in", "note": "matrix"},
+    "setConsentPolicy": {"opt_out_keywords": ["BASTA"], "opt_out_reply": "You will hear no more from us."},
     "planTemplates": {"templates": [], "delete_missing": False},
     "applyTemplates": {"templates": [], "delete_missing": False},
     "changePassword": {"current_password": PASSWORD, "new_password": "a brand new password"},
@@ -501,6 +504,12 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             },
         )
     ).json()
+    # The customer asked (by phone, say) to hear no more: their consent and its ledger are the tenant's.
+    consent_note = f"{slug} asked by phone"
+    opted_out = await gateway.call(
+        "POST", f"/api/consent/{contact}", agent, {"state": "opted_out", "note": consent_note}
+    )
+    assert opted_out.status_code == 200, opted_out.text
 
     return TenantWorld(
         name=name,
@@ -522,6 +531,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "template_id": template["id"],
             "conversation_id": conversation["id"],
             "contact": contact,
+            "phone": contact,
             "tenant_id": tenant["id"],
         },
         markers={
@@ -546,5 +556,6 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             account_sid,
             f"{slug}-admin",
             f"{slug}-agent",
+            consent_note,
         },
     )

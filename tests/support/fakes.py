@@ -1537,9 +1537,12 @@ class FakeConsentRepository:
             for entry in self._ledger
             if entry.tenant_id == query.tenant_id
             and (query.identity is None or entry.identity == query.identity)
-            and (query.after is None or (entry.sequence or 0) > query.after)
         ]
-        return found[: query.limit]
+        if query.newest_first:
+            return found[::-1][: query.limit]
+        return [entry for entry in found if query.after is None or (entry.sequence or 0) > query.after][
+            : query.limit
+        ]
 
     async def policy(self, tenant_id: UUID) -> ConsentPolicy | None:
         return self._policies.get(tenant_id)
