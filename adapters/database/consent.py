@@ -8,6 +8,7 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -186,7 +187,7 @@ def _with(change: ConsentChange, *, changed: bool, sequence: int) -> ConsentChan
         state=change.state,
         source=change.source,
         actor=change.actor,
-        at=change.at,
+        at=change.at.astimezone(UTC),  # as it reads back
         changed=changed,
         evidence_message_id=change.evidence_message_id,
         note=change.note,

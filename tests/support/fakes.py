@@ -1525,7 +1525,7 @@ class FakeConsentRepository:
             raise AlreadyExists("the consent change is recorded already")
         previous = self._states.get((change.tenant_id, change.identity))
         changed = previous is None or previous.state is not change.state
-        stored = replace(change, changed=changed, sequence=len(self._ledger) + 1)
+        stored = _stored(replace(change, changed=changed, sequence=len(self._ledger) + 1))
         if changed:
             self._states[(change.tenant_id, change.identity)] = stored.as_record()
         self._ledger.append(stored)
@@ -1548,7 +1548,7 @@ class FakeConsentRepository:
         return self._policies.get(tenant_id)
 
     async def save_policy(self, policy: ConsentPolicy) -> None:
-        self._policies[policy.tenant_id] = policy
+        self._policies[policy.tenant_id] = _stored(policy)
 
     async def refusal_for(self, tenant_id: UUID, identity: str) -> SendConsent | None:
         record = self._states.get((tenant_id, identity))

@@ -111,7 +111,9 @@ class ConsentPolicyBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     keyword_mode: Literal["add", "replace"] = "add"
     opt_out_reply: Reply | None = None
     opt_in_reply: Reply | None = None
-    allowed_categories: Annotated[list[CategoryName], msgspec.Meta(max_length=3)] = ["authentication"]
+    allowed_categories: Annotated[list[CategoryName], msgspec.Meta(max_length=3)] = msgspec.field(
+        default_factory=lambda: ["authentication"]
+    )
 
     def to_command(self) -> ConsentPolicyCommand:
         return ConsentPolicyCommand(
