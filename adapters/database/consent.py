@@ -58,35 +58,24 @@ class SqlAlchemyConsentRepository(SqlAlchemyRepository):
 
     async def record(self, change: ConsentChange) -> ConsentChange:
         await self._scope.bind(change.tenant_id)
-        dialect = self._connection.dialect.name
-        before = sa.select(consent_states.c.state).where(
-            consent_states.c.tenant_id == change.tenant_id, consent_states.c.identity == change.identity
-        )
-        if dialect == "postgresql":
-            before = before.with_for_update()
-        previous = (await self._execute(before)).scalar_one_or_none()
-        changed = previous != change.state.value
-        if changed:
-            record = change.as_record()
-            values = {
-                "tenant_id": record.tenant_id,
-                "identity": record.identity,
-                "number": record.number,
-                "state": record.state.value,
-                "source": record.source.value,
-                "changed_at": record.changed_at,
-            }
-            statement = upsert_for(dialect)(consent_states).values(values)
-            await self._execute(
-                statement.on_conflict_do_update(
-                    index_elements=[consent_states.c.tenant_id, consent_states.c.identity],
-                    set_={
-                        name: statement.excluded[name]
-                        for name in values
-                        if name not in ("tenant_id", "identity")
-                    },
-                )
-            )
+        record = change.as_record()
+        values = {
+            "tenant_id": record.tenant_id,
+            "identity": record.identity,
+            "number": record.number,
+            "state": record.state.value,
+            "source": record.source.value,
+            "changed_at": record.changed_at,
+        }
+        statement = upsert_for(self._connection.dialect.name)(consent_states).values(values)
+        # One statement, race-free: the row is written (and returned) only when it is new or its state
+        # differs, so of two concurrent STOPs exactly one changes the state.
+        upsert = statement.on_conflict_do_update(
+            index_elements=[consent_states.c.tenant_id, consent_states.c.identity],
+            set_={name: statement.excluded[name] for name in values if name not in ("tenant_id", "identity")},
+            where=consent_states.c.state != statement.excluded.state,
+        ).returning(consent_states.c.identity)
+        changed = (await self._execute(upsert)).first() is not None
         sequence = (
             await self._execute(
                 sa.insert(consent_ledger)

@@ -4,6 +4,7 @@ path and campaigns make; on the fakes, SQLite and PostgreSQL alike (see conftest
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta, timezone
 from uuid import uuid4
@@ -111,6 +112,21 @@ async def test_every_change_is_ledgered_in_order_and_a_repeat_is_marked_unchange
     assert current is not None
     assert current.state is ConsentState.OPTED_IN
     assert current.changed_at == T0 + timedelta(minutes=3)
+
+
+async def test_of_stops_racing_for_one_person_exactly_one_changes_the_state(uow_factory: UowFactory) -> None:
+    """A customer taps STOP twice and the provider delivers both at once: on SQL they race between
+    connections (the fake runs their blocks one after the other)."""
+    tenant = await add_tenant(uow_factory)
+
+    racing = await asyncio.gather(
+        *(record(uow_factory, change(tenant, ANA, ConsentState.OPTED_OUT, minutes=n)) for n in range(4))
+    )
+
+    assert sorted(stored.changed for [stored] in racing) == [False, False, False, True]
+    async with uow_factory() as uow:
+        ledger = await uow.consent.ledger_page(LedgerQuery(tenant_id=tenant.id, limit=10))
+    assert len(ledger) == 4
 
 
 async def test_a_repeat_leaves_the_state_as_the_change_that_set_it(uow_factory: UowFactory) -> None:
