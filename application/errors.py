@@ -61,6 +61,11 @@ class SessionWindowClosed(InvalidInput):
     (a ``content_sid``) may be sent until the contact writes again."""
 
 
+class RecipientOptedOut(InvalidInput):
+    """A send to a person who opted out at this tenant, of a kind the tenant's consent policy does not
+    let through (only templates of its allowed categories do)."""
+
+
 class ProviderRefused(InvalidInput):
     """The provider refused what was asked of it (not a send: those end in the message's status)."""
 

@@ -3,8 +3,8 @@
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
 ``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``; a template cursor is ``["tp", name,
-language]``; a contact cursor is ``["ct", created_at, contact_id]``. The tag keeps one kind from being
-accepted where another is expected.
+language]``; a contact cursor is ``["ct", created_at, contact_id]``; a consent ledger cursor is ``["cl",
+sequence]``. The tag keeps one kind from being accepted where another is expected.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _TENANT_TAG = "t"
 MAX_TEMPLATE_CURSOR_LENGTH = 1000
 _TEMPLATE_TAG = "tp"
 _CONTACT_TAG = "ct"
+_LEDGER_TAG = "cl"
 _REFUSED = "the cursor is not one this API returned"
 
 
@@ -120,6 +121,16 @@ def decode_contact_cursor(cursor: str) -> ContactPosition:
         raise InvalidCursor(_REFUSED)
     created_at, contact_id = _position(created_at_text, contact_id_text)
     return ContactPosition(created_at=created_at, contact_id=contact_id)
+def encode_ledger_cursor(sequence: int) -> str:
+    return _encode([_LEDGER_TAG, str(sequence)])
+
+
+def decode_ledger_cursor(cursor: str) -> int:
+    """The sequence of the last consent ledger entry of the page before."""
+    tag, sequence = _decode(cursor, length=2)
+    if tag != _LEDGER_TAG or not sequence.isascii() or not sequence.isdigit() or len(sequence) > 19:
+        raise InvalidCursor(_REFUSED)
+    return int(sequence)
 
 
 def _encode(parts: list[str]) -> str:

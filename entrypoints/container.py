@@ -71,6 +71,13 @@ from application.administration.tenant_admin import (
 )
 from application.contacts.book import CreateContact, DeleteContact, GetContact, ListContacts, UpdateContact
 from application.contacts.transfer import ExportContacts, ImportContacts
+from application.consent.management import (
+    GetConsent,
+    GetConsentPolicy,
+    ListConsentLedger,
+    SetConsent,
+    SetConsentPolicy,
+)
 from application.dashboard.platform_usage import ReadPlatformUsage
 from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
@@ -652,6 +659,12 @@ class Container(containers.DeclarativeContainer):
     delete_contact = providers.Factory(DeleteContact, unit_of_work, clock)
     import_contacts = providers.Factory(ImportContacts, unit_of_work, clock)
     export_contacts = providers.Factory(ExportContacts, read_unit_of_work)
+    # Consent: each person's opt-out or opt-in, the ledger of changes, the tenant's policy.
+    get_consent = providers.Factory(GetConsent, read_unit_of_work)
+    set_consent = providers.Factory(SetConsent, unit_of_work, clock)
+    list_consent_ledger = providers.Factory(ListConsentLedger, read_unit_of_work)
+    get_consent_policy = providers.Factory(GetConsentPolicy, read_unit_of_work)
+    set_consent_policy = providers.Factory(SetConsentPolicy, unit_of_work, clock)
 
 
 async def shutdown(container: Container) -> None:

@@ -566,4 +566,56 @@ contacts = sa.Table(
 sa.Index("ix_contacts_recent", contacts.c.tenant_id, contacts.c.created_at.desc(), contacts.c.id.desc())
 
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
+# Consent (domain/consent/model.py): each tenant's policy (no row: the defaults), each person's current
+# state by identity (no row: never asked), and the append-only ledger of every change, in order.
+consent_policies = sa.Table(
+    "consent_policies",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("opt_out_keywords", sa.JSON(), nullable=False),
+    sa.Column("opt_in_keywords", sa.JSON(), nullable=False),
+    sa.Column("keyword_mode", sa.String(16), nullable=False),
+    sa.Column("opt_out_reply", sa.Text(), nullable=True),
+    sa.Column("opt_in_reply", sa.Text(), nullable=True),
+    sa.Column("allowed_categories", sa.JSON(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+consent_states = sa.Table(
+    "consent_states",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("identity", sa.String(16), primary_key=True),  # PhoneNumber.identity
+    sa.Column("number", sa.String(16), nullable=False),  # the form the last change named
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("changed_at", UtcDateTime(), nullable=False),
+)
+
+consent_ledger = sa.Table(
+    "consent_ledger",
+    metadata,
+    sa.Column("sequence", BigIntegerIdentity, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Uuid(), nullable=False, unique=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("identity", sa.String(16), nullable=False),
+    sa.Column("number", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    # The customer's message that said it; no foreign key: the evidence outlives a message's purge.
+    sa.Column("evidence_message_id", sa.Uuid(), nullable=True),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("changed", sa.Boolean(), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+# A tenant's ledger in order, and one person's.
+sa.Index("ix_consent_ledger_tenant", consent_ledger.c.tenant_id, consent_ledger.c.sequence)
+sa.Index(
+    "ix_consent_ledger_identity",
+    consent_ledger.c.tenant_id,
+    consent_ledger.c.identity,
+    consent_ledger.c.sequence,
+)
+
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})

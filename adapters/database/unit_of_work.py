@@ -14,6 +14,7 @@ from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
 from adapters.database.contacts import SqlAlchemyContactRepository
+from adapters.database.consent import SqlAlchemyConsentRepository
 from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
@@ -102,6 +103,7 @@ class SqlAlchemyUnitOfWork:
     templates = _PerTransaction(SqlAlchemyTemplateRepository)
     dashboard = _PerTransaction(SqlAlchemyDashboardQueries)
     contacts = _PerTransaction(SqlAlchemyContactRepository)
+    consent = _PerTransaction(SqlAlchemyConsentRepository)
 
     def __init__(
         self,

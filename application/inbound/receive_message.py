@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from application.consent.recognition import recognise_consent
 from application.errors import AlreadyExists, CallbackRejected
 from application.inbound.commands import InboundMessage
 from application.ports.clock import Clock
@@ -75,9 +76,9 @@ async def store_inbound(
 ) -> InboundReceipt:
     """Store ``inbound`` as ``tenant_id``'s in ``uow`` (open, and committed here), with its conversation,
     its contact (created, or given the number written from and the profile name), its
-    ``message.received`` event and a download queued for each of its media items (the provider's copies
-    need its credentials and expire: the gateway keeps its own); a duplicate when a message of that
-    provider id is stored already.
+    ``message.received`` event, a download queued for each of its media items (the provider's copies
+    need its credentials and expire: the gateway keeps its own), and the consent change it says (STOP,
+    START: ``recognise_consent``); a duplicate when a message of that provider id is stored already.
 
     A concurrent twin that reaches the unique index first makes this raise AlreadyExists (its
     transaction is then spoilt): look the twin up in a transaction of its own.
@@ -101,6 +102,7 @@ async def store_inbound(
     for download in MediaDownload.for_message(message, now):
         await uow.media_downloads.enqueue(download)
     await record_message_received(uow, message, message.created_at)
+    await recognise_consent(uow, message, now)
     await uow.commit()
     return InboundReceipt(message=message, duplicate=False)
 

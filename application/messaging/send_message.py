@@ -20,13 +20,14 @@ from application.errors import (
     MessageNotRetryable,
     NoDefaultSender,
     NotFound,
+    RecipientOptedOut,
     SessionWindowClosed,
     UnknownMessageReference,
     UnknownSender,
     UnsupportedByProvider,
 )
 from application.messaging.dispatcher import Dispatcher
-from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template
+from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template_and_category
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
@@ -36,11 +37,13 @@ from application.ports.rate_limits import RateLimit, RateLimiter
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit, count_against
 from domain.administration.tenancy import ProviderName, Sender, Tenant
+from domain.consent.model import ConsentPolicy
 from domain.errors import DomainError, InvalidMessage
 from domain.messaging.content import ContactCard, Interactive, Location, Media, Reaction
 from domain.messaging.conversations import Conversation
 from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
 from domain.phone import PhoneNumber
+from domain.templates.definition import TemplateCategory
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +224,9 @@ class SendMessage:
     answers, a dispatcher somewhere picks the job up when its lease runs out. Then the request waits
     up to ``wait_seconds`` for the provider (unless the client asked to respond async).
 
-    A free-form message (not a template) to a contact whose 24-hour session window is closed is
+    A message to a person who opted out is refused before anything is stored, unless it is a template
+    of a category the tenant's consent policy lets through (authentication, by default). A free-form
+    message (not a template) to a contact whose 24-hour session window is closed is
     refused before anything is stored or sent, unless the tenant has that check off (sandbox only). So is
     a message of a kind its provider cannot send (``MessagingProvider.unsupported``).
     """
@@ -289,9 +294,15 @@ class SendMessage:
             now = self._clock.now()
             try:
                 tenant, sender, provider = await self._sending_profile(command.tenant_id, requested_sender)
+                # One read, that finds a row only for a recipient who opted out.
+                opted_out = await self._uow.consent.refusal_for(tenant.id, contact.identity)
                 content = await self._with_provider_ids(tenant.id, content)
-                content, fallback = await self._resolve_templates(command, content, tenant, sender, provider)
+                content, category, fallback, fallback_category = await self._resolve_templates(
+                    command, content, tenant, sender, provider
+                )
                 self._refuse_unsendable(provider, content)
+                if opted_out is not None and content.template is None and fallback is None:
+                    _refuse_opted_out(contact, opted_out.policy, None)
                 checks_window = content.template is None and tenant.enforces_session_window
                 # Read only when it matters: the window is checked, or the person's number has more
                 # than one form and the conversation knows which one they write from.
@@ -305,7 +316,12 @@ class SendMessage:
                         _check_session_window(contact, conversation, now)
                     else:
                         content = MessageContent(template=fallback, reply_to=content.reply_to)
+                        category = fallback_category
                         self._refuse_unsendable(provider, content)
+                if opted_out is not None:
+                    _refuse_opted_out(
+                        contact, opted_out.policy, category if content.template is not None else None
+                    )
                 message = Message.new_outbound(
                     tenant_id=tenant.id,
                     sender=sender.phone_number,
@@ -319,6 +335,7 @@ class SendMessage:
                 UnknownSender,
                 NoDefaultSender,
                 SessionWindowClosed,
+                RecipientOptedOut,
                 UnsupportedByProvider,
                 UnknownMessageReference,
                 InvalidInput,
@@ -361,11 +378,13 @@ class SendMessage:
         tenant: Tenant,
         sender: Sender,
         provider: ProviderName,
-    ) -> tuple[MessageContent, Template | None]:
+    ) -> tuple[MessageContent, TemplateCategory | None, Template | None, TemplateCategory | None]:
         """``content`` with its template resolved through the catalogue, and the fallback template
-        resolved (checked even when the window is open: a broken fallback is refused at once)."""
+        resolved (checked even when the window is open: a broken fallback is refused at once); each
+        with its category in the catalogue (None: not a template, or one by Content SID alone)."""
+        category = None
         if content.template is not None:
-            template = await resolve_template(
+            template, category = await resolve_template_and_category(
                 self._uow,
                 tenant,
                 sender,
@@ -375,17 +394,17 @@ class SendMessage:
             content = dataclasses.replace(content, template=template)
         elif command.template_header_media is not None:
             raise InvalidInput("template_header_media: only a template has a header")
-        fallback = None
+        fallback, fallback_category = None, None
         if command.fallback_template is not None:
             if content.template is not None:
                 raise InvalidInput(
                     "fallback_template: a template reaches the contact with the window closed too; "
                     "a fallback is for free-form messages"
                 )
-            fallback = await resolve_template(
+            fallback, fallback_category = await resolve_template_and_category(
                 self._uow, tenant, sender, provider, command.fallback_template, field="fallback_template"
             )
-        return content, fallback
+        return content, category, fallback, fallback_category
 
     def _refuse_unsendable(self, provider: ProviderName, content: MessageContent) -> None:
         """Refuse a message the provider its sender sends through cannot send."""
@@ -519,6 +538,18 @@ def _check_session_window(contact: PhoneNumber, conversation: Conversation | Non
         f"the 24-hour session window is closed: {why}. Outside it WhatsApp delivers only approved "
         "templates: send one (template, or content_sid and content_variables) instead of a free-form "
         "message, or name a fallback_template to be sent when the window is closed"
+    )
+
+
+def _refuse_opted_out(contact: PhoneNumber, policy: ConsentPolicy, category: TemplateCategory | None) -> None:
+    """A person who opted out gets only templates of the categories the tenant's policy lets through
+    (``category`` None: not a template, or one the catalogue does not hold)."""
+    if policy.allows(category):
+        return
+    allowed = ", ".join(sorted(c.value for c in policy.allowed_categories)) or "none"
+    raise RecipientOptedOut(
+        f"{contact} opted out of messages from this tenant; until they opt in again (by writing START, "
+        f"or POST /api/consent/{{phone}}) only templates of these categories reach them: {allowed}"
     )
 
 

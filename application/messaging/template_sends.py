@@ -20,7 +20,7 @@ from domain.messaging.messages import Template
 from domain.phone import PhoneNumber
 from domain.templates.binding import check_values
 from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
-from domain.templates.definition import HeaderFormat, render_template
+from domain.templates.definition import HeaderFormat, TemplateCategory, render_template
 from domain.templates.errors import FieldProblem, InvalidTemplateValues
 
 
@@ -73,6 +73,21 @@ async def resolve_template(
 
     TemplateNotFound, TemplateNotApproved or InvalidTemplateValues (naming ``field``'s parts) when it
     cannot be sent."""
+    template, _ = await resolve_template_and_category(uow, tenant, sender, provider, choice, field=field)
+    return template
+
+
+async def resolve_template_and_category(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    sender: Sender,
+    provider: ProviderName,
+    choice: TemplateChoice,
+    *,
+    field: str = "template",
+) -> tuple[Template, TemplateCategory | None]:
+    """``resolve_template``, and the template's category in the catalogue (None for a template named by
+    its Content SID alone: the catalogue is not asked about it)."""
     template = choice.template
     if template.name is None or template.language is None:
         if choice.header_media is not None:
@@ -80,7 +95,7 @@ async def resolve_template(
                 f"{field}.header_media: a template by Content SID takes its media from Twilio's Content "
                 "resource; name the template by name and language to give its header media"
             )
-        return template  # by Content SID alone: sent as it is
+        return template, None  # by Content SID alone: sent as it is
     entry = await uow.templates.find(tenant.id, template.name, template.language)
     if entry is None:
         raise TemplateNotFound(
@@ -101,7 +116,7 @@ async def resolve_template(
         raise TemplateNotApproved(
             f"{field}: template {template.label} {why}{reason}; only approved templates can be sent"
         )
-    return _resolved(entry, template, choice.header_media, listing, field)
+    return _resolved(entry, template, choice.header_media, listing, field), entry.definition.category
 
 
 def _resolved(

@@ -13,6 +13,7 @@ from typing import Protocol, Self
 
 from application.ports.audit import AuditLog
 from application.ports.contacts import ContactRepository
+from application.ports.consent import ConsentRepository
 from application.ports.dashboard import DashboardQueries
 from application.ports.dispatch_queue import DispatchQueue
 from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository
@@ -71,6 +72,7 @@ class Repositories(Protocol):
     def dashboard(self) -> DashboardQueries: ...
     @property
     def contacts(self) -> ContactRepository: ...
+    def consent(self) -> ConsentRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -18,6 +18,7 @@ from typing import Any
 
 from application.ports.media import served_at
 from application.ports.unit_of_work import UnitOfWork
+from domain.consent.model import ConsentChange
 from domain.messaging.content import ContactCard, Interactive, Media
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageContent
@@ -202,3 +203,24 @@ async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime
     await record_message_event(uow, WebhookEventType.MESSAGE_STATUS, message, now)
     if message.status.is_failure:
         await record_message_event(uow, WebhookEventType.MESSAGE_FAILED, message, now)
+
+
+def consent_data(change: ConsentChange) -> dict[str, Any]:
+    return {
+        "identity": change.identity,
+        "number": change.number,
+        "state": change.state.value,
+        "source": change.source.value,
+        "actor": change.actor,
+        "evidence_message_id": str(change.evidence_message_id) if change.evidence_message_id else None,
+        "note": change.note,
+        "changed_at": iso(change.at),
+    }
+
+
+async def record_consent_changed(uow: UnitOfWork, change: ConsentChange, now: datetime) -> None:
+    """Inside the transaction that recorded ``change``, when it changed the person's state."""
+    event = WebhookEventType.CONSENT_CHANGED
+    await uow.webhook_events.record(
+        change.tenant_id, event, event_body(event, consent_data(change), now), now
+    )

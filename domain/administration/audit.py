@@ -58,6 +58,8 @@ class AuditAction(enum.StrEnum):
     TEMPLATE_STATUS_CHANGED = "template.status_changed"  # a provider approved, rejected, paused it …
     CONTACTS_IMPORTED = "contacts.imported"
     CONTACT_DELETED = "contact.deleted"
+    CONSENT_SET = "consent.set"  # a person's consent set over the API
+    CONSENT_POLICY_SET = "consent_policy.set"
 
 
 class ActorKind(enum.StrEnum):
@@ -78,6 +80,8 @@ class TargetKind(enum.StrEnum):
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     TEMPLATE = "template"
     CONTACT = "contact"
+    CONSENT = "consent"  # a person's consent, by their number's identity
+    CONSENT_POLICY = "consent_policy"  # a tenant's consent policy, by the tenant's id
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.
@@ -107,6 +111,10 @@ DETAIL_NAMES = frozenset(
         "updated",
         "unchanged",
         "rejected",
+        "state",  # a person's consent
+        "previous_state",
+        "keyword_mode",  # a consent policy's
+        "allowed_categories",
     }
 )
 

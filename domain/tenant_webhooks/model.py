@@ -55,6 +55,9 @@ class WebhookEventType(enum.StrEnum):
     # One of the tenant's templates changed status at a provider account: approved, rejected (with the
     # provider's reason), paused or disabled for low quality.
     TEMPLATE_STATUS = "template.status"
+    # A person's consent changed: they opted out or back in (by keyword, by the provider's opt-out
+    # button, or set over the API). A repeated opt-out that changes nothing sends no event.
+    CONSENT_CHANGED = "consent.changed"
 
 
 class DeliveryState(enum.StrEnum):

@@ -32,6 +32,7 @@ from entrypoints.http.administration.controller import (
 )
 from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.contacts.controller import ContactsController
+from entrypoints.http.consent.controller import ConsentController
 from entrypoints.http.contract import (
     RequestBodySchemaPlugin,
     allow_every_method_of_the_path,
@@ -121,6 +122,7 @@ def create_app(container: Container) -> Litestar:
             WebhookEndpointsController,
             TemplatesController,
             ContactsController,
+            ConsentController,
             MetricsController,
             AdminTenantsController,
             AdminUsageController,

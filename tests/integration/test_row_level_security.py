@@ -31,6 +31,7 @@ from application.ports.media import KeptMedia, MediaDownload
 from application.ports.messages import StatusChange
 from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.administration.tenancy import Tenant, TwilioCredentials
+from domain.consent.model import ConsentChange, ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
@@ -132,6 +133,20 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     await add_template(uow_factory, tenant, ORDER_UPDATE, sandbox_listing(), meta_listing(account))
     async with uow_factory() as uow:
         assert await uow.templates.claim_sync(tenant.id, T0, timedelta(minutes=15))
+        await uow.consent.save_policy(
+            ConsentPolicy(tenant_id=tenant.id, opt_out_reply="Done.", updated_at=T0)
+        )
+        await uow.consent.record(
+            ConsentChange(
+                tenant_id=tenant.id,
+                identity="+14155550100",
+                number="+14155550100",
+                state=ConsentState.OPTED_OUT,
+                source=ConsentSource.API,
+                actor="operator",
+                at=T0,
+            )
+        )
         await uow.audit.record(
             AuditEntry(
                 action=AuditAction.TENANT_CREATED, occurred_at=T0, actor=OPERATOR_ACTOR, tenant_id=tenant.id

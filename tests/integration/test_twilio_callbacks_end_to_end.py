@@ -8,12 +8,14 @@ by AccountSid, as they would be for several tenants on Twilio's sandbox.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -30,10 +32,13 @@ from application.administration.onboarding import CreateTenantCommand
 from application.authorization import OPERATOR
 from application.ports.messages import HistoryQuery, MessageView
 from application.ports.rate_limits import RateLimit
+from application.ports.tenant_webhooks import DeliveryQuery
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
+from domain.consent.model import ConsentPolicy
 from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Message, MessageStatus, StatusEvent
 from domain.phone import PhoneNumber
+from domain.tenant_webhooks.model import WebhookEndpoint, WebhookEventType, new_signing_secret
 from emulators.twilio import (
     SIGNATURE_HEADER,
     CallbackOrder,
@@ -499,3 +504,89 @@ async def test_callbacks_that_overtake_the_sends_own_answer_are_not_undone_by_it
         timeline = await world.timeline(world.acme, message["id"])
         assert sorted(e.status.value for e in timeline) == sorted(["queued", "sent", "delivered", "read"])
         assert [e.status.value for e in timeline if e.applied][-1] == "read"
+
+
+# ------------------------------------------------------------------------------------------ consent
+
+
+async def subscribe_to_consent(world: World, tenant: Tenant) -> UUID:
+    endpoint = WebhookEndpoint.new(
+        tenant_id=tenant.id,
+        url="https://crm.example.com/hooks/consent",
+        events=[WebhookEventType.CONSENT_CHANGED],
+        now=datetime.now(UTC),
+    )
+    async with world.container.unit_of_work() as uow:
+        assert await uow.webhook_endpoints.add(endpoint, new_signing_secret(), at_most=10)
+        await uow.commit()
+    return endpoint.id
+
+
+async def consent_events(world: World, tenant: Tenant, endpoint_id: UUID) -> list[dict[str, Any]]:
+    async with world.container.unit_of_work() as uow:
+        deliveries = await uow.webhook_deliveries.list_page(
+            DeliveryQuery(tenant_id=tenant.id, endpoint_id=endpoint_id, limit=50)
+        )
+    return [json.loads(delivery.payload)["data"] for delivery in reversed(deliveries)]
+
+
+async def consent_of(world: World, tenant: Tenant) -> dict[str, Any]:
+    response = await world.http.get(f"/api/consent/{CUSTOMER}", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("stop", "start"), [("STOP", "Start"), ("Baja.", "ALTA"), ("sair", "Voltar!")], ids=["en", "es", "pt"]
+)
+async def test_a_customer_opts_out_and_back_in_by_keyword_through_twilio(
+    world: World, stop: str, start: str
+) -> None:
+    endpoint_id = await subscribe_to_consent(world, world.acme)
+
+    stopped = await world.inbound(world.acme, stop)
+    after_stop = await consent_of(world, world.acme)
+    refused = await world.http.post(
+        "/api/send", json={"to_number": CUSTOMER, "body": "Spring sale!"}, headers=world.acme.headers
+    )
+    started = await world.inbound(world.acme, start)
+    after_start = await consent_of(world, world.acme)
+
+    assert (stopped.http_status, started.http_status) == (200, 200)
+    evidence = await world.stored(stopped.message_sid)
+    assert evidence is not None
+    assert (after_stop["state"], after_stop["source"]) == ("opted_out", "keyword")
+    assert after_stop["recent_changes"][0]["evidence_message_id"] == str(evidence.id)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"].endswith("/recipient-opted-out")
+    assert after_start["state"] == "opted_in"
+    assert [
+        (event["state"], event["source"]) for event in await consent_events(world, world.acme, endpoint_id)
+    ] == [
+        ("opted_out", "keyword"),
+        ("opted_in", "keyword"),
+    ]
+    assert (await consent_of(world, world.globex))["state"] is None  # the same person, another tenant
+
+
+async def test_the_tenants_confirmation_reply_reaches_twilio_after_a_stop(world: World) -> None:
+    reply = "You will hear no more from us. Write START to come back."
+    async with world.container.unit_of_work() as uow:
+        await uow.consent.save_policy(
+            ConsentPolicy(tenant_id=world.acme.id, opt_out_reply=reply, updated_at=datetime.now(UTC))
+        )
+        await uow.commit()
+
+    delivery = await world.inbound(world.acme, "Parar")
+
+    assert delivery.http_status == 200, delivery.response_body
+    for _ in range(500):  # the dispatcher hands the queued reply to Twilio in the background
+        replies = [m for m in await world.history(world.acme) if m.body == reply]
+        if replies and replies[0].provider_sid:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        pytest.fail(f"the confirmation reply never reached Twilio: {replies}")
+    assert replies[0].to_number == CUSTOMER
+    assert (await consent_of(world, world.acme))["state"] == "opted_out"

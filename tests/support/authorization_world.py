@@ -151,6 +151,7 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "template_id": Scope.TENANT_ID,
     "contact_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
+    "phone": Scope.TENANT_VALUE,  # a person's number, whose consent each tenant keeps apart
     "tenant_id": Scope.PLATFORM_ID,
 }
 
@@ -189,6 +190,8 @@ BODIES: dict[str, Any] = {
     "createContact": {"phone_number": "+14155550998", "name": "Matrix", "tags": ["matrix"]},
     "updateContact": {"name": "Taken Over", "attributes": {"plan": "gold"}},
     "importContacts": "phone,name\r\n+14155550997,Matrix\r\n",
+    "setConsent": {"state": "opted_in", "note": "matrix"},
+    "setConsentPolicy": {"opt_out_keywords": ["BASTA"], "opt_out_reply": "You will hear no more from us."},
     "planTemplates": {"templates": [], "delete_missing": False},
     "applyTemplates": {"templates": [], "delete_missing": False},
     "changePassword": {"current_password": PASSWORD, "new_password": "a brand new password"},
@@ -508,6 +511,12 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             },
         )
     ).json()
+    # The customer asked (by phone, say) to hear no more: their consent and its ledger are the tenant's.
+    consent_note = f"{slug} asked by phone"
+    opted_out = await gateway.call(
+        "POST", f"/api/consent/{contact}", agent, {"state": "opted_out", "note": consent_note}
+    )
+    assert opted_out.status_code == 200, opted_out.text
 
     [customer] = (await gateway.call("GET", "/api/contacts?limit=1", admin)).json()["items"]
 
@@ -532,6 +541,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "contact_id": customer["id"],
             "conversation_id": conversation["id"],
             "contact": contact,
+            "phone": contact,
             "tenant_id": tenant["id"],
         },
         markers={
@@ -557,5 +567,6 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             account_sid,
             f"{slug}-admin",
             f"{slug}-agent",
+            consent_note,
         },
     )

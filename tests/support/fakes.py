@@ -42,6 +42,7 @@ from application.errors import (
 from application.ports.audit import AuditQuery
 from application.ports.clock import Clock
 from application.ports.contacts import ContactQuery
+from application.ports.consent import LedgerQuery, SendConsent
 from application.ports.dashboard import (
     ActivityPeriods,
     DeliveryCounts,
@@ -94,6 +95,7 @@ from domain.administration.tenancy import (
     User,
 )
 from domain.contacts.contact import Contact, profile_name_kept
+from domain.consent.model import ConsentChange, ConsentPolicy, ConsentRecord, ConsentState
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
@@ -1508,6 +1510,76 @@ class FakeAuditLog:
         return restore
 
 
+class FakeConsentRepository:
+    """Current states by (tenant, identity), the ledger in order, and policies by tenant; like the SQL
+    adapter, a change that repeats the current state is ledgered with ``changed`` false."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[UUID, str], ConsentRecord] = {}
+        self._ledger: list[ConsentChange] = []
+        self._policies: dict[UUID, ConsentPolicy] = {}
+
+    async def current(self, tenant_id: UUID, identity: str) -> ConsentRecord | None:
+        return self._states.get((tenant_id, identity))
+
+    async def record(self, change: ConsentChange) -> ConsentChange:
+        if any(entry.id == change.id for entry in self._ledger):
+            raise AlreadyExists("the consent change is recorded already")
+        previous = self._states.get((change.tenant_id, change.identity))
+        changed = previous is None or previous.state is not change.state
+        stored = _stored(replace(change, changed=changed, sequence=len(self._ledger) + 1))
+        if changed:
+            self._states[(change.tenant_id, change.identity)] = stored.as_record()
+        self._ledger.append(stored)
+        return stored
+
+    async def ledger_page(self, query: LedgerQuery) -> list[ConsentChange]:
+        found = [
+            entry
+            for entry in self._ledger
+            if entry.tenant_id == query.tenant_id
+            and (query.identity is None or entry.identity == query.identity)
+        ]
+        if query.newest_first:
+            return found[::-1][: query.limit]
+        return [entry for entry in found if query.after is None or (entry.sequence or 0) > query.after][
+            : query.limit
+        ]
+
+    async def policy(self, tenant_id: UUID) -> ConsentPolicy | None:
+        return self._policies.get(tenant_id)
+
+    async def save_policy(self, policy: ConsentPolicy) -> None:
+        self._policies[policy.tenant_id] = _stored(policy)
+
+    async def refusal_for(self, tenant_id: UUID, identity: str) -> SendConsent | None:
+        record = self._states.get((tenant_id, identity))
+        if record is None or record.state is not ConsentState.OPTED_OUT:
+            return None
+        return SendConsent(self._policies.get(tenant_id) or ConsentPolicy(tenant_id=tenant_id))
+
+    async def opted_out_among(self, tenant_id: UUID, identities: Collection[str]) -> frozenset[str]:
+        return frozenset(
+            identity
+            for identity in identities
+            if (record := self._states.get((tenant_id, identity))) is not None
+            and record.state is ConsentState.OPTED_OUT
+        )
+
+    # Test helpers: not part of the port.
+
+    def ledger(self) -> list[ConsentChange]:
+        return list(self._ledger)
+
+    def snapshot(self) -> Restore:
+        states, ledger, policies = dict(self._states), list(self._ledger), dict(self._policies)
+
+        def restore() -> None:
+            self._states, self._ledger, self._policies = dict(states), list(ledger), dict(policies)
+
+        return restore
+
+
 class FakeTemplateRepository:
     """A tenant's template catalogue, kept as the SQL adapter keeps it: one template per tenant, name and
     language; a listing per account (one for the sandbox), on an account of the template's tenant; a
@@ -1966,6 +2038,7 @@ class FakeDatabase:
     templates: FakeTemplateRepository = field(init=False)
     dashboard: FakeDashboardQueries = field(init=False)
     contacts: FakeContactRepository = field(init=False)
+    consent: FakeConsentRepository = field(default_factory=FakeConsentRepository)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
@@ -2000,6 +2073,7 @@ class FakeDatabase:
             self.media_downloads.snapshot(),
             self.templates.snapshot(),
             self.contacts.snapshot(),
+            self.consent.snapshot(),
         ]
 
         def restore() -> None:

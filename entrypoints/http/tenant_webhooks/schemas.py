@@ -30,6 +30,7 @@ EventName = Literal[
     "message.media_not_kept",
     "sender.paused",
     "template.status",
+    "consent.changed",
 ]
 WebhookUrl = Annotated[
     Text,

@@ -18,6 +18,7 @@ from adapters.meta.webhooks import (
 )
 from application.errors import InvalidInput
 from application.inbound.commands import InboundMessage
+from domain.consent.model import ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.content import Choice, ContactCard, Location, Media, MediaKind, Reaction
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MAX_BODY_LENGTH, MessageContent, MessageStatus
@@ -235,6 +236,25 @@ def test_a_templates_quick_reply_button_is_a_reply_with_its_payload() -> None:
 
     assert content_of(message) == MessageContent(
         body="Stop promotions", reply=Choice("STOP_PROMOTIONS", "Stop promotions")
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "text"),
+    [
+        ("Stop promotions", "Stop promotions"),
+        ("STOP_PROMOTIONS", "Detener promociones"),
+        ("x", "Parar promoções"),
+    ],
+)
+def test_metas_marketing_opt_out_button_reads_as_an_opt_out_by_provider_button(
+    payload: str, text: str
+) -> None:
+    content = content_of(inbound("button", {"payload": payload, "text": text}))
+
+    assert ConsentPolicy(tenant_id=uuid4()).recognise(content) == (
+        ConsentState.OPTED_OUT,
+        ConsentSource.PROVIDER_BUTTON,
     )
 
 

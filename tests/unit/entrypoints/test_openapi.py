@@ -251,6 +251,7 @@ async def test_options_answers_with_every_method_the_schema_has_for_the_path(
 
 PATH_EXAMPLES = {
     "{contact}": "+14155550123",
+    "{phone}": "+14155550123",
     "{delivery_id}": "msg_" + "0" * 26,
     **{
         f"{{{name}}}": "00000000-0000-4000-8000-000000000000"
