@@ -8,7 +8,7 @@ change and never changed. All three hold tenant data, so all have row-level secu
 policy every tenant table has. The downgrade drops them, and every recorded consent with them.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-12
 """
 
