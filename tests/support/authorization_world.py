@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -172,6 +173,7 @@ BODIES: dict[str, Any] = {
     },
     "updateProviderAccount": {"label": "taken over"},
     "markMessageRead": {"typing_indicator": True},
+    "rescheduleMessage": {"send_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
     "createApiKey": {"name": "matrix", "role": "agent"},
     "createWebhookEndpoint": {"url": "http://127.0.0.1:9/matrix", "events": ["message.received"]},
     "updateWebhookEndpoint": {"description": "taken over"},
