@@ -106,9 +106,9 @@ def check_send_at(send_at: datetime, now: datetime) -> datetime:
         raise InvalidMessage("send_at needs a timezone offset, e.g. 2026-01-31T12:00:00Z")
     try:
         in_utc = send_at.astimezone(UTC)
-    except OverflowError:
-        in_utc = None
-    if in_utc is None or in_utc > now + MAX_SCHEDULE_AHEAD:
+    except OverflowError:  # year 1 or 9999 with an offset: long past, or far too far ahead
+        in_utc = datetime.min.replace(tzinfo=UTC) if send_at.year == 1 else datetime.max.replace(tzinfo=UTC)
+    if in_utc > now + MAX_SCHEDULE_AHEAD:
         raise InvalidMessage(
             f"send_at is at most {MAX_SCHEDULE_AHEAD.days} days ahead "
             f"(until {_iso(now + MAX_SCHEDULE_AHEAD)})"
