@@ -1776,7 +1776,9 @@ class FakeDashboardQueries:
         database = self._database
         mine = [m for m in database.messages.all() if m.tenant_id == tenant_id]
         outbound = [m for m in mine if m.direction is Direction.OUTBOUND]
-        queued = [job for job in database.jobs.all() if job.tenant_id == tenant_id]
+        queued = [
+            job for job in database.jobs.all() if job.tenant_id == tenant_id and job.created_at <= periods.now
+        ]
         return TenantActivity(
             active_conversations=sum(
                 1

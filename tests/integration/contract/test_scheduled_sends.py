@@ -5,10 +5,11 @@ or loses to; on the fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from application.ports.dashboard import ActivityPeriods
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import ScheduledPosition
 from domain.administration.tenancy import Tenant
@@ -65,6 +66,29 @@ async def test_a_scheduled_job_is_not_counted_as_waiting_before_its_time(uow_fac
     assert await jobs_of(uow_factory, timedelta(0)) == 0
     async with uow_factory() as uow:
         assert await uow.jobs.depth(T0 + AN_HOUR) == (1, T0 + AN_HOUR)
+
+
+async def test_the_dashboard_counts_a_scheduled_job_as_waiting_only_from_its_time(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    await scheduled_with_job(uow_factory, tenant)
+
+    async with uow_factory() as uow:
+        before = await uow.dashboard.tenant_activity(tenant.id, periods_at(T0))
+        after = await uow.dashboard.tenant_activity(tenant.id, periods_at(T0 + AN_HOUR))
+
+    assert (before.queue_waiting, before.queue_oldest_at) == (0, None)
+    assert (after.queue_waiting, after.queue_oldest_at) == (1, T0 + AN_HOUR)
+
+
+def periods_at(now: datetime) -> ActivityPeriods:
+    return ActivityPeriods(
+        now=now,
+        day_start=now.replace(hour=0, minute=0),
+        last_24_hours=now - timedelta(hours=24),
+        last_7_days=now - timedelta(days=7),
+    )
 
 
 async def test_pending_scheduled_messages_are_listed_soonest_first_by_keyset(uow_factory: UowFactory) -> None:
