@@ -337,10 +337,14 @@ class ReplyContent(msgspec.Struct, omit_defaults=True):
     description: str | None = None
 
 
+SEND_AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 SendAt = Annotated[
     datetime,
     msgspec.Meta(
         tz=True,
+        # Documents the one form taken (a date-time with its offset), as every text of a body says which
+        # characters it takes.
+        extra_json_schema={"pattern": SEND_AT_PATTERN},
         description="Send at this moment instead of now (RFC 3339 with its offset): from a minute to 35 "
         "days ahead. The message waits as `scheduled` until then",
         examples=["2026-12-24T09:00:00+01:00"],
