@@ -176,6 +176,10 @@ class MessageNotRetryable(ApplicationError):
     """Only a failed outbound message can be sent again."""
 
 
+class NotScheduled(ApplicationError):
+    """Only a message still scheduled (no worker has taken it) can be rescheduled or canceled."""
+
+
 class WebhookUrlRefused(InvalidInput):
     """A webhook URL whose host is, or resolves to, an address webhooks may not reach (loopback,
     link-local such as 169.254.169.254, private networks ...): refused at registration and at delivery."""

@@ -2,9 +2,10 @@
 
 A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c", last_message_at,
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
-``["a", occurred_at, entry_id]``; a tenant cursor is ``["t", name]``; a template cursor is ``["tp", name,
-language]``; a contact cursor is ``["ct", created_at, contact_id]``; a consent ledger cursor is ``["cl",
-sequence]``. The tag keeps one kind from being accepted where another is expected.
+``["a", occurred_at, entry_id]``; a scheduled messages cursor is ``["s", send_at, message_id]``; a
+tenant cursor is ``["t", name]``; a template cursor is ``["tp", name, language]``; a contact cursor is
+``["ct", created_at, contact_id]``; a consent ledger cursor is ``["cl", sequence]``. The tag keeps one
+kind from being accepted where another is expected.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from uuid import UUID
 from application.errors import InvalidCursor
 from application.ports.audit import AuditPosition
 from application.ports.contacts import ContactPosition
-from application.ports.messages import ConversationPosition, HistoryPosition
+from application.ports.messages import ConversationPosition, HistoryPosition, ScheduledPosition
 from domain.tenant_webhooks.model import is_delivery_id
 
 # Every paged list: a larger page asked for is capped (one page is one bounded query).
@@ -31,6 +32,7 @@ _CONVERSATION_TAG = "c"
 _DELIVERY_TAG = "d"
 _AUDIT_TAG = "a"
 _TENANT_TAG = "t"
+_SCHEDULED_TAG = "s"
 MAX_TEMPLATE_CURSOR_LENGTH = 1000
 _TEMPLATE_TAG = "tp"
 _CONTACT_TAG = "ct"
@@ -82,6 +84,18 @@ def decode_audit_cursor(cursor: str) -> AuditPosition:
         raise InvalidCursor(_REFUSED)
     occurred_at, entry_id = _position(occurred_at_text, entry_id_text)
     return AuditPosition(occurred_at=occurred_at, entry_id=entry_id)
+
+
+def encode_scheduled_cursor(position: ScheduledPosition) -> str:
+    return _encode([_SCHEDULED_TAG, position.send_at.isoformat(), str(position.message_id)])
+
+
+def decode_scheduled_cursor(cursor: str) -> ScheduledPosition:
+    tag, send_at_text, message_id_text = _decode(cursor, length=3)
+    if tag != _SCHEDULED_TAG:
+        raise InvalidCursor(_REFUSED)
+    send_at, message_id = _position(send_at_text, message_id_text)
+    return ScheduledPosition(send_at=send_at, message_id=message_id)
 
 
 def encode_tenant_cursor(name: str) -> str:

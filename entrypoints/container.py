@@ -108,6 +108,7 @@ from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.history import GetMessage, ListHistory
 from application.messaging.inbox_feed import InboxFeed, ReadInboxChanges
 from application.messaging.read_receipts import MarkMessageRead
+from application.messaging.scheduling import CancelScheduled, ListScheduled, RescheduleMessage
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
 from application.messaging.template_sends import ListSendableTemplates
 from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits
@@ -452,6 +453,9 @@ class Container(containers.DeclarativeContainer):
     mark_message_read = providers.Factory(MarkMessageRead, unit_of_work, messaging_provider)
     list_history = providers.Factory(ListHistory, read_unit_of_work)
     get_message = providers.Factory(GetMessage, read_unit_of_work)
+    list_scheduled = providers.Factory(ListScheduled, read_unit_of_work)
+    reschedule_message = providers.Factory(RescheduleMessage, unit_of_work, clock)
+    cancel_scheduled = providers.Factory(CancelScheduled, unit_of_work, clock)
     list_conversations = providers.Factory(ListConversations, read_unit_of_work, clock)
     get_conversation = providers.Factory(GetConversation, read_unit_of_work)
     mark_conversation_seen = providers.Factory(MarkConversationSeen, unit_of_work)

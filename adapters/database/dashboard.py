@@ -90,8 +90,11 @@ def _activity_statement(tenant_id: UUID, periods: ActivityPeriods) -> sa.Select[
             conversations.c.last_inbound_at > periods.last_24_hours,
         )
     )
-    # ix_dispatch_jobs_sender_due begins with tenant_id.
-    queued = dispatch_jobs.c.tenant_id == tenant_id
+    # ix_dispatch_jobs_sender_due begins with tenant_id. A scheduled send's job waits from its time on.
+    queued = sa.and_(
+        dispatch_jobs.c.tenant_id == tenant_id,
+        dispatch_jobs.c.created_at <= sa.literal(periods.now, UtcDateTime()),
+    )
     pending = _scalar(
         # ix_template_listings_account begins with tenant_id.
         sa.select(sa.func.count(sa.distinct(template_listings.c.template_id))).where(

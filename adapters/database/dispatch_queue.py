@@ -335,11 +335,96 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
         result = await self._execute(
             sa.select(
                 sa.func.count().label("waiting"), sa.func.min(dispatch_jobs.c.created_at).label("oldest")
-            ).select_from(dispatch_jobs)
+            )
+            .select_from(dispatch_jobs)
+            # A scheduled send's job joins the queue at its time (``DispatchJob.scheduled``).
+            .where(dispatch_jobs.c.created_at <= now)
         )
         row = result.mappings().one()
         oldest: datetime | None = row["oldest"]
         return int(row["waiting"]), oldest
+
+    async def start_scheduled(self, message_id: UUID, tenant_id: UUID, *, owner: str, now: datetime) -> bool:
+        await self._scope.bind(tenant_id)
+        held = (
+            sa.select(sa.literal(1))
+            .where(
+                dispatch_jobs.c.message_id == message_id,
+                dispatch_jobs.c.lease_owner == owner,
+                dispatch_jobs.c.lease_expires_at > now,
+            )
+            .exists()
+        )
+        result = await self._execute(
+            sa.update(messages)
+            .where(*_scheduled_message(tenant_id, message_id), held)
+            .values(status=MessageStatus.ACCEPTED.value, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def reschedule_scheduled(
+        self, tenant_id: UUID, message_id: UUID, *, send_at: datetime, now: datetime
+    ) -> bool:
+        await self._scope.bind(tenant_id)
+        # The job first: on PostgreSQL its row stays locked to the end of the transaction, so a worker's
+        # claim waits for it, then finds the job moved (no longer due); once the job changed, nothing
+        # else moves the message off scheduled (that takes the job's lease).
+        moved = await self._execute(
+            sa.update(dispatch_jobs)
+            .where(*_free_job_of_scheduled(tenant_id, message_id, now))
+            .values(
+                available_at=send_at,
+                created_at=send_at,
+                # A lease that ran out before the message was taken off scheduled: it was never sent.
+                lease_owner=None,
+                lease_expires_at=None,
+                phase=JobPhase.SEND.value,
+                unconfirmed_since=None,
+            )
+        )
+        if moved.rowcount != 1:
+            return False
+        await self._execute(
+            sa.update(messages)
+            .where(*_scheduled_message(tenant_id, message_id))
+            .values(send_at=send_at, updated_at=now)
+        )
+        return True
+
+    async def cancel_scheduled(self, tenant_id: UUID, message_id: UUID, *, now: datetime) -> bool:
+        await self._scope.bind(tenant_id)
+        # As in ``reschedule_scheduled``: the job first, whose row lock keeps workers off the message.
+        removed = await self._execute(
+            sa.delete(dispatch_jobs).where(*_free_job_of_scheduled(tenant_id, message_id, now))
+        )
+        if removed.rowcount != 1:
+            return False
+        await self._execute(
+            sa.update(messages)
+            .where(*_scheduled_message(tenant_id, message_id))
+            .values(status=MessageStatus.CANCELED.value, updated_at=now)
+        )
+        return True
+
+
+def _scheduled_message(tenant_id: UUID, message_id: UUID) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        messages.c.tenant_id == tenant_id,
+        messages.c.id == message_id,
+        messages.c.status == MessageStatus.SCHEDULED.value,
+    )
+
+
+def _free_job_of_scheduled(
+    tenant_id: UUID, message_id: UUID, now: datetime
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """The job of a message still scheduled, when no worker holds it."""
+    return (
+        dispatch_jobs.c.tenant_id == tenant_id,
+        dispatch_jobs.c.message_id == message_id,
+        _lease_free(dispatch_jobs, now),
+        sa.select(sa.literal(1)).where(*_scheduled_message(tenant_id, message_id)).exists(),
+    )
 
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # before any job's due time

@@ -17,7 +17,13 @@ from adapters.database.rows import message_from_row, message_values
 from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
 from adapters.database.tables import UtcDateTime, message_status_events, messages
 from application.errors import NotFound
-from application.ports.messages import ChangePosition, HistoryQuery, MessageView, StatusChange
+from application.ports.messages import (
+    ChangePosition,
+    HistoryQuery,
+    MessageView,
+    ScheduledPosition,
+    StatusChange,
+)
 from domain.administration.tenancy import ProviderName
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.failures import FailureCode
@@ -116,6 +122,24 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
                 )
             )
         statement = statement.order_by(messages.c.updated_at, messages.c.id).limit(limit)
+        return [_view(row) for row in (await self._execute(statement)).all()]
+
+    async def list_scheduled(
+        self, tenant_id: UUID, limit: int, after: ScheduledPosition | None = None
+    ) -> list[MessageView]:
+        await self._scope.bind(tenant_id)
+        # ix_messages_scheduled (tenant_id, send_at, id): one index range, in its order.
+        statement = sa.select(*_VIEW_COLUMNS).where(
+            messages.c.tenant_id == tenant_id,
+            messages.c.status == MessageStatus.SCHEDULED.value,
+            messages.c.send_at.is_not(None),
+        )
+        if after is not None:
+            statement = statement.where(
+                sa.tuple_(messages.c.send_at, messages.c.id)
+                > sa.tuple_(sa.literal(after.send_at, UtcDateTime()), sa.literal(after.message_id, sa.Uuid()))
+            )
+        statement = statement.order_by(messages.c.send_at, messages.c.id).limit(limit)
         return [_view(row) for row in (await self._execute(statement)).all()]
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
@@ -260,6 +284,7 @@ _VIEW_COLUMNS = (
     messages.c.provider_error_message,
     messages.c.created_at,
     messages.c.updated_at,
+    messages.c.send_at,
 )
 _DIRECTIONS = {direction.value: direction for direction in Direction}
 _STATUSES = {status.value: status for status in MessageStatus}

@@ -180,7 +180,12 @@ messages = sa.Table(
     sa.Column("provider", sa.String(32), nullable=True),
     # The provider's own words for its error (error_message holds ours).
     sa.Column("provider_error_message", sa.Text(), nullable=True),
+    # When a scheduled message is (or was) to be sent; NULL for a message sent at once.
+    sa.Column("send_at", UtcDateTime(), nullable=True),
 )
+# The pending scheduled sends, soonest first: WHERE tenant_id = ? AND status = 'scheduled'
+# ORDER BY send_at, id.
+sa.Index("ix_messages_scheduled", messages.c.tenant_id, messages.c.send_at, messages.c.id)
 # The history page: WHERE tenant_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC.
 sa.Index(
     "ix_messages_history",

@@ -5,6 +5,7 @@ The same code runs inline (right after POST /api/send stored the message) and in
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -87,9 +88,6 @@ class DispatchMessage:
         if message is None or tenant is None:
             await self._finish(job, owner)
             return None
-        if message.status is not MessageStatus.ACCEPTED:
-            await self._finish(job, owner)  # settled elsewhere (a status callback, a reconcile)
-            return message
         request = OutboundRequest(
             tenant=tenant,
             message=message,
@@ -97,6 +95,16 @@ class DispatchMessage:
             provider_number_id=leased.provider_number_id,
             sender_has_account=leased.sender_has_account,
         )
+        if message.status is MessageStatus.SCHEDULED:
+            taken = await self._take_scheduled(job, owner, request)
+            if taken is None or taken.status is not MessageStatus.ACCEPTED:
+                return taken
+            # Scheduled until this moment, it never reached a provider: nothing to reconcile.
+            message, job = taken, dataclasses.replace(job, phase=JobPhase.SEND)
+            request = dataclasses.replace(request, message=message)
+        elif message.status is not MessageStatus.ACCEPTED:
+            await self._finish(job, owner)  # settled elsewhere (a status callback, a reconcile)
+            return message
         if job.phase is JobPhase.RECONCILE:
             return await self._reconcile(job, owner, request)
         started = time.perf_counter()
@@ -117,6 +125,35 @@ class DispatchMessage:
             extra={"provider": request.provider.value, "error_code": outcome.error_code},
         )
         return await self._settle(job, owner, message, outcome, request.provider)
+
+    async def _take_scheduled(self, job: DispatchJob, owner: str, request: OutboundRequest) -> Message | None:
+        """A scheduled message whose time has come: accepted, to be sent now; None if it was canceled or
+        rescheduled meanwhile (the job's lease decides who was first).
+
+        A free-form one is judged against the contact's 24-hour window now, not when it was scheduled
+        (the window may have closed since): if it is closed, the message fails as
+        ``session-window-closed`` and is not sent."""
+        message, tenant = request.message, request.tenant
+        now = self._clock.now()
+        uow = self._uow_factory()
+        async with uow:
+            window_closed = False
+            if message.is_free_form and tenant.enforces_session_window:
+                conversation = await uow.conversations.get(tenant.id, message.contact)
+                window_closed = conversation is None or not conversation.window_open(now)
+            if not await uow.jobs.start_scheduled(message.id, message.tenant_id, owner=owner, now=now):
+                logger.info("scheduled message %s was changed or taken meanwhile; left alone", message.id)
+                return None
+            await uow.commit()
+        accepted = message.due(now)
+        if not window_closed:
+            return accepted
+        failure = Failure(
+            FailureCode.SESSION_WINDOW_CLOSED,
+            reason="the contact's 24-hour session window was closed at the scheduled time, and only a "
+            "template reaches a contact outside it; the message was not sent",
+        )
+        return await self._store(job, owner, accepted.failed(failure, now), request.provider)
 
     async def _settle(
         self, job: DispatchJob, owner: str, message: Message, outcome: SendOutcome, provider: ProviderName

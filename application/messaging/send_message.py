@@ -41,7 +41,7 @@ from domain.consent.model import ConsentPolicy
 from domain.errors import DomainError, InvalidMessage
 from domain.messaging.content import ContactCard, Interactive, Location, Media, Reaction
 from domain.messaging.conversations import Conversation
-from domain.messaging.messages import Message, MessageContent, MessageStatus, Template
+from domain.messaging.messages import Message, MessageContent, MessageStatus, Template, check_send_at
 from domain.phone import PhoneNumber
 from domain.templates.definition import TemplateCategory
 
@@ -71,6 +71,7 @@ class SendMessageCommand:
     reply_to: str | None = None
     idempotency_key: str | None = None
     respond_async: bool = False  # answer once the message is accepted, without waiting for the provider
+    send_at: datetime | None = None  # send then (scheduled), not now: see ``check_send_at`` for the bounds
 
     def fingerprint(self, contact: PhoneNumber, sender: PhoneNumber | None) -> str:
         """What makes two requests the same request, for idempotency keys: the normalised content
@@ -99,6 +100,7 @@ class SendMessageCommand:
                 "contacts": self.contacts,
                 "reaction": self.reaction,
                 "reply_to": self.reply_to,
+                "send_at": _instant(self.send_at),
             }
         )
         if more:
@@ -133,6 +135,16 @@ class SendMessageCommand:
             reaction=self.reaction,
             reply_to=self.reply_to,
         )
+
+
+def _instant(moment: datetime | None) -> str | None:
+    """``moment`` as one text per instant, whatever its offset (one out of range as it came)."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC).isoformat()
+    except (OverflowError, ValueError):
+        return moment.isoformat()
 
 
 def _canonical(value: object) -> Any:
@@ -268,11 +280,13 @@ class SendMessage:
         message = message_or_replay
 
         dispatched = False
-        if command.respond_async:
+        if command.send_at is not None:
+            pass  # a worker takes it at its time, never inline
+        elif command.respond_async:
             self._dispatcher.notify()
         else:
             message, dispatched = await self._dispatch_inline(message)
-        if command.idempotency_key is not None and not command.respond_async:
+        if command.idempotency_key is not None and not _answers_at_once(command):
             async with self._uow:
                 await self._uow.idempotency.complete(
                     message.tenant_id, command.idempotency_key, _status_code(dispatched)
@@ -293,6 +307,7 @@ class SendMessage:
         async with self._uow:
             now = self._clock.now()
             try:
+                send_at = _scheduled_for(command, now)
                 tenant, sender, provider = await self._sending_profile(command.tenant_id, requested_sender)
                 # One read, that finds a row only for a recipient who opted out.
                 opted_out = await self._uow.consent.refusal_for(tenant.id, contact.identity)
@@ -303,7 +318,8 @@ class SendMessage:
                 self._refuse_unsendable(provider, content)
                 if opted_out is not None and content.template is None and fallback is None:
                     _refuse_opted_out(contact, opted_out.policy, None)
-                checks_window = content.template is None and tenant.enforces_session_window
+                # A scheduled message meets the window at its time, not now (``DispatchMessage``).
+                checks_window = content.template is None and tenant.enforces_session_window and not send_at
                 # Read only when it matters: the window is checked, or the person's number has more
                 # than one form and the conversation knows which one they write from.
                 conversation = (
@@ -328,6 +344,7 @@ class SendMessage:
                     contact=conversation.address_for(contact) if conversation else contact,
                     content=content,
                     now=now,
+                    send_at=send_at,
                 )
             except (
                 NotFound,
@@ -362,10 +379,15 @@ class SendMessage:
                     message_id=message.id,
                     # Asked to respond async, the answer (202) is settled by this commit: a retry
                     # whose first answer was lost replays it at once, instead of a 409 "in progress".
-                    response_status=_status_code(dispatched=False) if command.respond_async else None,
+                    response_status=_status_code(dispatched=False) if _answers_at_once(command) else None,
                 )
+            job = (
+                DispatchJob.due_now(message, now)
+                if send_at is None
+                else DispatchJob.scheduled(message, send_at)
+            )
             # Raises AlreadyExists for a key in use: the caller replays (and nothing is counted below).
-            await self._uow.acceptance.add(message, DispatchJob.due_now(message, now), record)
+            await self._uow.acceptance.add(message, job, record)
             await self._send_limits.count(tenant)
             await self._uow.commit()
         self._metrics.message_accepted(tenant.provider, tenant.id)
@@ -520,6 +542,25 @@ def _sent_fallback(command: SendMessageCommand, message: Message) -> bool:
     """Whether ``message`` is the fallback template ``command`` named (its window was closed): a request
     with a fallback names no template of its own, so a template on the message is the fallback."""
     return command.fallback_template is not None and message.content.template is not None
+
+
+def _answers_at_once(command: SendMessageCommand) -> bool:
+    """Whether the answer (202) is settled as the message is accepted: asked to respond async, or
+    scheduled (never dispatched inline)."""
+    return command.respond_async or command.send_at is not None
+
+
+def _scheduled_for(command: SendMessageCommand, now: datetime) -> datetime | None:
+    """When the message is to be sent, in UTC, if it is scheduled (within the bounds)."""
+    if command.send_at is None:
+        return None
+    send_at = check_send_at(command.send_at, now)
+    if command.fallback_template is not None:
+        raise InvalidInput(
+            "fallback_template: a scheduled message meets the 24-hour window at its send_at, where a "
+            "closed window fails it; schedule a template instead to reach the contact whatever the window"
+        )
+    return send_at
 
 
 def _status_code(dispatched: bool) -> int:

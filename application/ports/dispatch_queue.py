@@ -47,6 +47,19 @@ class DispatchJob:
             created_at=now,
         )
 
+    @classmethod
+    def scheduled(cls, message: Message, send_at: datetime) -> DispatchJob:
+        """The job for a message scheduled for ``send_at``: due then. It counts as waiting in the queue
+        from then on too (``created_at``), so a send scheduled weeks ahead does not look like a stuck
+        queue."""
+        return cls(
+            message_id=message.id,
+            tenant_id=message.tenant_id,
+            sender=message.sender,
+            available_at=send_at,
+            created_at=send_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class LeasedAttempt:
@@ -145,5 +158,27 @@ class DispatchQueue(Protocol):
         ...
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
-        """How many jobs wait, and when the oldest was created."""
+        """How many jobs wait, and when the oldest was created; a scheduled send's job waits from its
+        time on (``DispatchJob.scheduled``), not before."""
+        ...
+
+    # Scheduled sends: each step is one conditional change of the message and its job together, so a
+    # worker claiming the job at the same moment either takes it first (the step is refused) or finds
+    # it gone or moved.
+
+    async def start_scheduled(self, message_id: UUID, tenant_id: UUID, *, owner: str, now: datetime) -> bool:
+        """Move a scheduled message to accepted (its time has come), only while ``owner`` holds its job;
+        False if it is not scheduled or the lease is not ``owner``'s."""
+        ...
+
+    async def reschedule_scheduled(
+        self, tenant_id: UUID, message_id: UUID, *, send_at: datetime, now: datetime
+    ) -> bool:
+        """Move a scheduled message and its job to ``send_at``, only while it is scheduled and no worker
+        holds its job; False otherwise (nothing changes)."""
+        ...
+
+    async def cancel_scheduled(self, tenant_id: UUID, message_id: UUID, *, now: datetime) -> bool:
+        """Mark a scheduled message canceled and remove its job, only while it is scheduled and no worker
+        holds its job; False otherwise (nothing changes)."""
         ...

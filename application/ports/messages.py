@@ -34,6 +34,14 @@ class HistoryPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledPosition:
+    """Where a page of scheduled messages ends: the last one's (send_at, id)."""
+
+    send_at: datetime
+    message_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
 class ChangePosition:
     """Where a read of changed messages ends: the last message's (updated_at, id)."""
 
@@ -88,6 +96,7 @@ class MessageView(NamedTuple):
     provider_error_message: str | None
     created_at: datetime
     updated_at: datetime
+    send_at: datetime | None = None  # when a scheduled message is (or was) to be sent
 
     @property
     def failure(self) -> Failure | None:
@@ -124,6 +133,7 @@ class MessageView(NamedTuple):
             provider_error_message=message.provider_error_message,
             created_at=message.created_at,
             updated_at=message.updated_at,
+            send_at=message.send_at,
         )
 
 
@@ -196,6 +206,13 @@ class MessageRepository(Protocol):
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
         """A page of history, newest first, keyset on (created_at, id) descending, ``after`` exclusive
         (a contact's messages in any of its forms), as the read model a history response needs."""
+        ...
+
+    async def list_scheduled(
+        self, tenant_id: UUID, limit: int, after: ScheduledPosition | None = None
+    ) -> list[MessageView]:
+        """The tenant's messages still scheduled, soonest first, keyset on (send_at, id), ``after``
+        exclusive."""
         ...
 
     async def list_status_events(self, tenant_id: UUID, message_id: UUID) -> list[StatusEvent]:

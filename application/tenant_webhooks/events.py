@@ -44,6 +44,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "failure": failure_data(message.failure),
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+        "send_at": iso(message.send_at) if message.send_at is not None else None,
     }
 
 

@@ -6,7 +6,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from domain.administration.tenancy import ProviderName
@@ -35,6 +35,7 @@ class Direction(enum.StrEnum):
 
 
 class MessageStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # stored by us, to be sent at its ``send_at``
     ACCEPTED = "accepted"  # stored by us, not yet taken by the provider
     QUEUED = "queued"
     SENDING = "sending"
@@ -44,6 +45,7 @@ class MessageStatus(enum.StrEnum):
     FAILED = "failed"
     UNDELIVERED = "undelivered"
     RECEIVED = "received"  # an inbound message
+    CANCELED = "canceled"  # a scheduled message called off before it was sent
 
     @property
     def is_terminal(self) -> bool:
@@ -59,16 +61,25 @@ class MessageStatus(enum.StrEnum):
         if self.is_terminal or new == self or new is MessageStatus.RECEIVED:
             # received is where an inbound message starts, never a step of an outbound one
             return False
+        if new is MessageStatus.CANCELED:
+            return self is MessageStatus.SCHEDULED  # once a worker took it, it is on its way
         return _RANK[new] > _RANK[self]
 
 
 # read is the last thing that can happen to a delivered message, so it is final too.
 _TERMINAL = frozenset(
-    {MessageStatus.READ, MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.RECEIVED}
+    {
+        MessageStatus.READ,
+        MessageStatus.FAILED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.RECEIVED,
+        MessageStatus.CANCELED,
+    }
 )
 # The message did not reach its recipient: it has a failure (``Message.failure``).
 FAILURE_STATUSES = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
 _RANK = {
+    MessageStatus.SCHEDULED: -1,
     MessageStatus.ACCEPTED: 0,
     MessageStatus.QUEUED: 1,
     MessageStatus.SENDING: 2,
@@ -79,7 +90,39 @@ _RANK = {
     MessageStatus.FAILED: 6,
     MessageStatus.UNDELIVERED: 6,
     MessageStatus.RECEIVED: 6,
+    MessageStatus.CANCELED: 6,
 }
+
+
+# How far ahead a message may be scheduled: far enough that a worker takes it at its time rather than
+# at once, and not so far that a forgotten send surprises anyone (a month and some).
+MIN_SCHEDULE_LEAD = timedelta(minutes=1)
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
+
+
+def check_send_at(send_at: datetime, now: datetime) -> datetime:
+    """``send_at`` in UTC, if a message may be scheduled for it from ``now``; InvalidMessage otherwise."""
+    if send_at.tzinfo is None or send_at.utcoffset() is None:
+        raise InvalidMessage("send_at needs a timezone offset, e.g. 2026-01-31T12:00:00Z")
+    try:
+        in_utc = send_at.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: long past, or far too far ahead
+        in_utc = datetime.min.replace(tzinfo=UTC) if send_at.year == 1 else datetime.max.replace(tzinfo=UTC)
+    if in_utc > now + MAX_SCHEDULE_AHEAD:
+        raise InvalidMessage(
+            f"send_at is at most {MAX_SCHEDULE_AHEAD.days} days ahead "
+            f"(until {_iso(now + MAX_SCHEDULE_AHEAD)})"
+        )
+    if in_utc < now + MIN_SCHEDULE_LEAD:
+        raise InvalidMessage(
+            "send_at is at least a minute ahead; to send now, leave send_at out "
+            f"(the earliest is {_iso(now + MIN_SCHEDULE_LEAD)})"
+        )
+    return in_utc
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def statuses_after(status: MessageStatus) -> frozenset[MessageStatus]:
@@ -259,6 +302,8 @@ class Message:
     # The provider that handled it last: set when it is handed to one, or fails.
     provider: ProviderName | None = None
     provider_error_message: str | None = None  # the provider's own words for its error
+    # When a scheduled message is (or was) to be sent; None for a message sent at once.
+    send_at: datetime | None = None
     id: UUID = field(default_factory=uuid4)
 
     @classmethod
@@ -297,16 +342,19 @@ class Message:
         contact: PhoneNumber,
         content: MessageContent,
         now: datetime,
+        send_at: datetime | None = None,
     ) -> Message:
+        """A message to send now, or at ``send_at`` (then it waits as ``scheduled``)."""
         return cls(
             tenant_id=tenant_id,
             direction=Direction.OUTBOUND,
             sender=sender,
             contact=contact,
             content=content,
-            status=MessageStatus.ACCEPTED,
+            status=MessageStatus.ACCEPTED if send_at is None else MessageStatus.SCHEDULED,
             created_at=now,
             updated_at=now,
+            send_at=send_at,
         )
 
     @property
@@ -369,6 +417,24 @@ class Message:
             provider_error_message=None,
             updated_at=now,
         )
+
+    def rescheduled(self, send_at: datetime, now: datetime) -> Message:
+        """A scheduled message, moved to another time."""
+        if self.status is not MessageStatus.SCHEDULED:
+            raise InvalidMessage(f"only a scheduled message can be rescheduled; this one is {self.status}")
+        return replace(self, send_at=send_at, updated_at=now)
+
+    def due(self, now: datetime) -> Message:
+        """A scheduled message whose time has come: accepted, to be dispatched like any other."""
+        if self.status is not MessageStatus.SCHEDULED:
+            raise InvalidMessage(f"only a scheduled message becomes due; this one is {self.status}")
+        return replace(self, status=MessageStatus.ACCEPTED, updated_at=now)
+
+    def canceled(self, now: datetime) -> Message:
+        """A scheduled message called off: it is never sent."""
+        if not self.status.can_advance_to(MessageStatus.CANCELED):
+            raise InvalidMessage(f"only a scheduled message can be canceled; this one is {self.status}")
+        return replace(self, status=MessageStatus.CANCELED, updated_at=now)
 
     def failed(self, failure: Failure, now: datetime) -> Message:
         return replace(

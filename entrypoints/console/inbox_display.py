@@ -22,6 +22,7 @@ CONSOLE_MEDIA_PATH = f"{CONSOLE_PATH}/media"
 
 # A status in words (English; translated when shown) and the tick beside it.
 _STATUSES: dict[MessageStatus, tuple[str, str]] = {
+    MessageStatus.SCHEDULED: ("Scheduled", "🗓"),
     MessageStatus.ACCEPTED: ("Queued", "🕓"),
     MessageStatus.QUEUED: ("Queued", "🕓"),
     MessageStatus.SENDING: ("Queued", "🕓"),
@@ -31,6 +32,7 @@ _STATUSES: dict[MessageStatus, tuple[str, str]] = {
     MessageStatus.FAILED: ("Failed", "⚠"),
     MessageStatus.UNDELIVERED: ("Not delivered", "⚠"),
     MessageStatus.RECEIVED: ("Received", ""),
+    MessageStatus.CANCELED: ("Canceled", "⊘"),
 }
 
 

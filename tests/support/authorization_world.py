@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -157,7 +158,12 @@ PATH_PARAMETERS: dict[str, Scope] = {
 
 # Operations that need another of the tenant's things than the one their path parameter usually names:
 # a customer's message is marked read, not the failed outbound one the others use.
-OTHER_IDS: dict[str, dict[str, str]] = {"markMessageRead": {"message_id": "inbound_message_id"}}
+OTHER_IDS: dict[str, dict[str, str]] = {
+    "markMessageRead": {"message_id": "inbound_message_id"},
+    # Scheduled messages: one to move, another to call off (a canceled one cannot be moved).
+    "rescheduleMessage": {"message_id": "scheduled_message_id"},
+    "cancelScheduledMessage": {"message_id": "message_to_cancel_id"},
+}
 
 # A valid body for every operation that takes one, so a 404 (or 403, 401) is never masked by a 400/422.
 # Each would succeed for a caller allowed to make it, on ids of the caller's own tenant.
@@ -174,6 +180,7 @@ BODIES: dict[str, Any] = {
     },
     "updateProviderAccount": {"label": "taken over"},
     "markMessageRead": {"typing_indicator": True},
+    "rescheduleMessage": {"send_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
     "createApiKey": {"name": "matrix", "role": "agent"},
     "createWebhookEndpoint": {"url": "http://127.0.0.1:9/matrix", "events": ["message.received"]},
     "updateWebhookEndpoint": {"description": "taken over"},
@@ -478,6 +485,18 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
         )
     ).json()
     assert failed["status"] == "failed", failed
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    scheduled, to_cancel = [
+        (
+            await gateway.call(
+                "POST",
+                "/api/send",
+                agent,
+                {"to_number": contact, "body": f"{name} later", "send_at": tomorrow},
+            )
+        ).json()
+        for _ in range(2)
+    ]
     photo_url = (
         f"https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Messages/MM{secrets.token_hex(16)}"
         f"/Media/ME{secrets.token_hex(16)}"
@@ -535,6 +554,8 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "endpoint_id": endpoint["id"],
             "account_id": provider_account["id"],
             "inbound_message_id": inbound["id"],
+            "scheduled_message_id": scheduled["id"],
+            "message_to_cancel_id": to_cancel["id"],
             "delivery_id": deliveries[0]["id"],
             "media_id": photo["stored_media_id"],
             "template_id": template["id"],

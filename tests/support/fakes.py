@@ -59,6 +59,7 @@ from application.ports.messages import (
     HistoryQuery,
     IdempotencyRecord,
     MessageView,
+    ScheduledPosition,
     SendingProfile,
     StatusChange,
 )
@@ -592,6 +593,21 @@ class FakeMessageRepository:
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
         return [MessageView.of(message) for message in matching[: query.limit]]
 
+    async def list_scheduled(
+        self, tenant_id: UUID, limit: int, after: ScheduledPosition | None = None
+    ) -> list[MessageView]:
+        """Soonest first by (send_at, id), ``after`` exclusive."""
+        pending = sorted(
+            (
+                (m.send_at, m.id, m)
+                for m in self._messages.values()
+                if m.tenant_id == tenant_id and m.status is MessageStatus.SCHEDULED and m.send_at is not None
+                if after is None or (m.send_at, m.id) > (after.send_at, after.message_id)
+            ),
+            key=lambda entry: (entry[0], entry[1]),
+        )
+        return [MessageView.of(message) for _, _, message in pending[:limit]]
+
     async def list_changed(
         self, tenant_id: UUID, since: datetime, limit: int, after: ChangePosition | None = None
     ) -> list[MessageView]:
@@ -657,6 +673,9 @@ class FakeMessageRepository:
 
     def all(self) -> list[Message]:
         return list(self._messages.values())
+
+    def find(self, message_id: UUID) -> Message | None:
+        return self._messages.get(message_id)
 
     def find_by_provider_sid(self, provider_sid: str) -> Message | None:
         return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
@@ -940,8 +959,64 @@ class FakeDispatchQueue:
         return DispatchCompletion.SETTLED_ELSEWHERE
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
-        oldest = min((job.created_at for job in self._jobs.values()), default=None)
-        return len(self._jobs), oldest
+        waiting = [job for job in self._jobs.values() if job.created_at <= now]
+        return len(waiting), min((job.created_at for job in waiting), default=None)
+
+    async def start_scheduled(self, message_id: UUID, tenant_id: UUID, *, owner: str, now: datetime) -> bool:
+        lease = self._leases.get(message_id)
+        message = await self._messages.get(tenant_id, message_id)
+        if (
+            message is None
+            or message.status is not MessageStatus.SCHEDULED
+            or message_id not in self._jobs
+            or lease is None
+            or lease[0] != owner
+            or lease[1] <= now
+        ):
+            return False
+        await self._messages.update(message.due(now))
+        return True
+
+    def _free_job_of_scheduled(self, tenant_id: UUID, message_id: UUID, now: datetime) -> Message | None:
+        job, lease = self._jobs.get(message_id), self._leases.get(message_id)
+        message = self._messages.find(message_id)  # any tenant's: checked below
+        if (
+            job is None
+            or job.tenant_id != tenant_id
+            or (lease is not None and lease[1] > now)
+            or message is None
+            or message.tenant_id != tenant_id
+            or message.status is not MessageStatus.SCHEDULED
+        ):
+            return None
+        return message
+
+    async def reschedule_scheduled(
+        self, tenant_id: UUID, message_id: UUID, *, send_at: datetime, now: datetime
+    ) -> bool:
+        message = self._free_job_of_scheduled(tenant_id, message_id, now)
+        if message is None:
+            return False
+        job = self._jobs[message_id]
+        self._jobs[message_id] = replace(
+            job,
+            available_at=_utc(send_at),
+            created_at=_utc(send_at),
+            phase=JobPhase.SEND,
+            unconfirmed_since=None,
+        )
+        self._leases.pop(message_id, None)
+        await self._messages.update(message.rescheduled(_utc(send_at), now))
+        return True
+
+    async def cancel_scheduled(self, tenant_id: UUID, message_id: UUID, *, now: datetime) -> bool:
+        message = self._free_job_of_scheduled(tenant_id, message_id, now)
+        if message is None:
+            return False
+        del self._jobs[message_id]
+        self._leases.pop(message_id, None)
+        await self._messages.update(message.canceled(now))
+        return True
 
     # Test helpers: not part of the port.
 
@@ -1931,7 +2006,9 @@ class FakeDashboardQueries:
         database = self._database
         mine = [m for m in database.messages.all() if m.tenant_id == tenant_id]
         outbound = [m for m in mine if m.direction is Direction.OUTBOUND]
-        queued = [job for job in database.jobs.all() if job.tenant_id == tenant_id]
+        queued = [
+            job for job in database.jobs.all() if job.tenant_id == tenant_id and job.created_at <= periods.now
+        ]
         return TenantActivity(
             active_conversations=sum(
                 1

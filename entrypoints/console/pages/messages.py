@@ -43,6 +43,7 @@ _TENANT_USERS = in_console(Role.AGENT, Role.TENANT_ADMIN)
 
 # What the pages call the values they show (in English; translated when shown).
 STATUS_LABELS = {
+    MessageStatus.SCHEDULED: "Scheduled",
     MessageStatus.ACCEPTED: "Accepted",
     MessageStatus.QUEUED: "Queued",
     MessageStatus.SENDING: "Sending",
@@ -52,6 +53,7 @@ STATUS_LABELS = {
     MessageStatus.FAILED: "Failed",
     MessageStatus.UNDELIVERED: "Undelivered",
     MessageStatus.RECEIVED: "Received",
+    MessageStatus.CANCELED: "Canceled",
 }
 DIRECTION_LABELS = {Direction.OUTBOUND: "Sent to", Direction.INBOUND: "Received from"}
 DIRECTION_CHOICES = {Direction.OUTBOUND: "Outbound", Direction.INBOUND: "Inbound"}

@@ -22,6 +22,7 @@ SPANISH = {
     "No messages yet.": "Todavía no hay mensajes.",
     "Message accepted for sending.": "Mensaje aceptado para su envío.",
     # Statuses
+    "Scheduled": "Programado",
     "Queued": "En cola",
     "Sent": "Enviado",
     "Delivered": "Entregado",
@@ -29,6 +30,7 @@ SPANISH = {
     "Failed": "Fallido",
     "Not delivered": "No entregado",
     "Received": "Recibido",
+    "Canceled": "Cancelado",
     # The composer
     "Reply": "Responder",
     "Message (or the caption of a file)": "Mensaje (o el pie de un archivo)",

@@ -33,6 +33,7 @@ SPANISH = {
     "Newest": "Más recientes",
     "Older": "Anteriores",
     # Values
+    "Scheduled": "Programado",
     "Accepted": "Aceptado",
     "Queued": "En cola",
     "Sending": "Enviándose",
@@ -41,6 +42,7 @@ SPANISH = {
     "Read": "Leído",
     "Undelivered": "No entregado",
     "Received": "Recibido",
+    "Canceled": "Cancelado",
     "Outbound": "Saliente",
     "Inbound": "Entrante",
     "Sent to": "Enviado a",

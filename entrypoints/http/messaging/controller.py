@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from application.messaging.conversations import (
     ConversationsRequest,
@@ -24,6 +24,7 @@ from application.messaging.conversations import (
 )
 from application.messaging.history import GetMessage, HistoryRequest, ListHistory
 from application.messaging.read_receipts import MarkMessageRead
+from application.messaging.scheduling import CancelScheduled, ListScheduled, RescheduleMessage
 from application.messaging.send_message import RetryMessage, SendMessage
 from application.pagination import DEFAULT_PAGE_SIZE
 from application.ports.clock import Clock
@@ -40,6 +41,7 @@ from entrypoints.http.messaging.schemas import (
     MessageDetailsResource,
     MessagePage,
     MessageResource,
+    RescheduleRequest,
     SendMessageRequest,
     SentMessageResource,
 )
@@ -94,6 +96,9 @@ class MessagesController(Controller):
         "mark_message_read": provide(lambda c: c.mark_message_read),
         "list_history": provide(lambda c: c.list_history),
         "get_message": provide(lambda c: c.get_message),
+        "list_scheduled": provide(lambda c: c.list_scheduled),
+        "reschedule_message": provide(lambda c: c.reschedule_message),
+        "cancel_scheduled": provide(lambda c: c.cancel_scheduled),
     }
 
     @post(
@@ -155,6 +160,10 @@ class MessagesController(Controller):
         (`queued` with `provider_sid`, or `failed` with its `failure`); otherwise, or with
         `Prefer: respond-async`, it is `202` with status `accepted`: the message will still be
         sent, retried when the provider is unavailable, and never sent twice.
+
+        `send_at` schedules the message instead (from a minute to 35 days ahead): it is stored as
+        `scheduled` and the answer is `202` at once; a worker sends it at that time (see
+        `GET /api/scheduled`). A free-form one meets the 24-hour window at its time, not now.
 
         `Idempotency-Key`: repeating a request with the same key (within 24 hours) replays the
         first answer instead of sending again; the same key with another body is a 422, and
@@ -238,6 +247,61 @@ class MessagesController(Controller):
         dispatched like a new one (the 24-hour window rule applies again, and it counts against the
         tenant's send limits like a send); poll it for the outcome."""
         return MessageResource.of(await retry_message(principal.tenant_id, message_id))
+
+    @get(
+        "/scheduled",
+        operation_id="listScheduledMessages",
+        summary="The tenant's scheduled messages not sent yet, soonest first",
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_scheduled_messages(
+        self,
+        principal: NamedDependency[Principal],
+        list_scheduled: NamedDependency[ListScheduled],
+        limit: PageLimit = DEFAULT_PAGE_SIZE,
+        cursor: PageCursor = None,
+    ) -> MessagePage:
+        """Messages sent with `send_at` that are still `scheduled`, by `send_at` then id. Keyset
+        pagination: pass `next_cursor` back as `cursor` to get the next page."""
+        page = await list_scheduled(principal.tenant_id, limit=limit, cursor=cursor)
+        return MessagePage(
+            items=[MessageResource.of_view(view) for view in page.items], next_cursor=page.next_cursor
+        )
+
+    @patch(
+        "/messages/{message_id:uuid}/schedule",
+        operation_id="rescheduleMessage",
+        summary="Move a scheduled message to another time",
+        responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
+    )
+    async def reschedule(
+        self,
+        message_id: FromPath[UUID],
+        data: JSONBody[RescheduleRequest],
+        principal: NamedDependency[Principal],
+        reschedule_message: NamedDependency[RescheduleMessage],
+    ) -> MessageResource:
+        """Only while the message is `scheduled`: once a worker has taken it to send it, `409`
+        `not-scheduled`. `send_at` is bound as for a send (from a minute to 35 days ahead)."""
+        return MessageResource.of(await reschedule_message(principal.tenant_id, message_id, data.send_at))
+
+    @post(
+        "/messages/{message_id:uuid}/cancel",
+        operation_id="cancelScheduledMessage",
+        summary="Call off a scheduled message",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(400, 401, 403, 404, 409, 503),
+    )
+    async def cancel(
+        self,
+        message_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        cancel_scheduled: NamedDependency[CancelScheduled],
+    ) -> MessageResource:
+        """Only while the message is `scheduled`: it becomes `canceled` (final) and is never sent; the
+        tenant's webhooks get a `message.status` event. Once a worker has taken it, `409`
+        `not-scheduled`."""
+        return MessageResource.of(await cancel_scheduled(principal.tenant_id, message_id))
 
     @post(
         "/messages/{message_id:uuid}/read",

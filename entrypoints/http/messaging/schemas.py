@@ -337,6 +337,21 @@ class ReplyContent(msgspec.Struct, omit_defaults=True):
     description: str | None = None
 
 
+SEND_AT_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+SendAt = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=True,
+        # Documents the one form taken (a date-time with its offset), as every text of a body says which
+        # characters it takes.
+        extra_json_schema={"pattern": SEND_AT_PATTERN},
+        description="Send at this moment instead of now (RFC 3339 with its offset): from a minute to 35 "
+        "days ahead. The message waits as `scheduled` until then",
+        examples=["2026-12-24T09:00:00+01:00"],
+    ),
+]
+
+
 class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
     """One kind of message: text (``body``, with ``media``/``media_url`` or not), a template
     (``content_sid`` or ``template``), ``interactive``, ``location``, ``contacts`` or ``reaction``.
@@ -400,6 +415,7 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
     contacts: Annotated[list[ContactCardContent], msgspec.Meta(max_length=MAX_CONTACT_CARDS)] | None = None
     reaction: ReactionContent | None = None
     reply_to: MessageId | None = None
+    send_at: SendAt | None = None
 
     def command(
         self, tenant_id: UUID, *, idempotency_key: str | None, respond_async: bool
@@ -429,6 +445,7 @@ class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
             reply_to=self.reply_to,
             idempotency_key=idempotency_key,
             respond_async=respond_async,
+            send_at=self.send_at,
         )
 
     def _media_urls(self) -> tuple[str, ...]:
@@ -505,6 +522,7 @@ class MessageResource(msgspec.Struct):
     failure: FailureResource | None
     created_at: datetime
     updated_at: datetime
+    send_at: datetime | None  # when a scheduled message is (or was) to be sent; null: sent at once
 
     @classmethod
     def of(cls, message: Message) -> MessageResource:
@@ -544,6 +562,7 @@ class MessageResource(msgspec.Struct):
                 FailureResource.of(view.failure) if view.status in FAILURE_STATUSES else None,
                 view.created_at,
                 view.updated_at,
+                view.send_at,
             )
         template, location, reaction, reply = (
             content.template,
@@ -607,6 +626,7 @@ class MessageResource(msgspec.Struct):
             failure=FailureResource.of(view.failure),
             created_at=view.created_at,
             updated_at=view.updated_at,
+            send_at=view.send_at,
         )
 
 
@@ -715,6 +735,10 @@ class ConversationsPage(msgspec.Struct):
         return cls(
             items=[ConversationResource.of(c, page.as_of) for c in page.items], next_cursor=page.next_cursor
         )
+
+
+class RescheduleRequest(msgspec.Struct, forbid_unknown_fields=True):
+    send_at: SendAt
 
 
 class MarkReadRequest(msgspec.Struct, forbid_unknown_fields=True):

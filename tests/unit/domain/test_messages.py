@@ -148,6 +148,7 @@ def test_http_media_urls_are_accepted() -> None:
 # -------------------------------------------------------------------------------------------- status
 
 FORWARD_CHAIN = [
+    MessageStatus.SCHEDULED,
     MessageStatus.ACCEPTED,
     MessageStatus.QUEUED,
     MessageStatus.SENDING,
@@ -158,7 +159,14 @@ FORWARD_CHAIN = [
 FORWARD_MOVES = [(a, b) for i, a in enumerate(FORWARD_CHAIN) for b in FORWARD_CHAIN[i + 1 :]]
 BACKWARD_MOVES = [(b, a) for a, b in FORWARD_MOVES]
 TERMINAL = [MessageStatus.READ, MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.RECEIVED]
-NON_TERMINAL = [MessageStatus.ACCEPTED, MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT]
+TERMINAL += [MessageStatus.CANCELED]
+NON_TERMINAL = [
+    MessageStatus.SCHEDULED,
+    MessageStatus.ACCEPTED,
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+]
 NON_TERMINAL += [MessageStatus.DELIVERED]
 
 
@@ -190,6 +198,18 @@ def test_a_failure_overtakes_any_status_that_is_not_final(status: MessageStatus)
     assert not status.is_terminal
     assert status.can_advance_to(MessageStatus.FAILED)
     assert status.can_advance_to(MessageStatus.UNDELIVERED)
+
+
+def test_only_a_scheduled_message_can_be_canceled() -> None:
+    assert statuses_before(MessageStatus.CANCELED) == {MessageStatus.SCHEDULED}
+
+
+def statuses_before(status: MessageStatus) -> set[MessageStatus]:
+    return {candidate for candidate in MessageStatus if candidate.can_advance_to(status)}
+
+
+def test_nothing_moves_a_message_back_to_scheduled() -> None:
+    assert statuses_before(MessageStatus.SCHEDULED) == set()
 
 
 def test_read_is_final_so_a_late_failure_cannot_overwrite_it() -> None:
