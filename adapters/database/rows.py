@@ -101,6 +101,7 @@ def message_from_row(row: RowMapping) -> Message:
         failure_code=FailureCode(code) if (code := row["failure_code"]) is not None else None,
         provider=ProviderName(provider) if (provider := row["provider"]) is not None else None,
         provider_error_message=row["provider_error_message"],
+        redacted_at=row["redacted_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -134,6 +135,7 @@ def message_values(message: Message) -> dict[str, Any]:
         "failure_code": message.failure_code.value if message.failure_code else None,
         "provider": message.provider.value if message.provider else None,
         "provider_error_message": message.provider_error_message,
+        "redacted_at": message.redacted_at,
     }
 
 

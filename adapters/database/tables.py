@@ -180,6 +180,17 @@ messages = sa.Table(
     sa.Column("provider", sa.String(32), nullable=True),
     # The provider's own words for its error (error_message holds ours).
     sa.Column("provider_error_message", sa.Text(), nullable=True),
+    # When the retention (or an erasure that keeps the row) removed the body and media; NULL: intact.
+    sa.Column("redacted_at", UtcDateTime(), nullable=True),
+)
+# The retention batch: a tenant's messages older than its horizon not redacted yet, without reading the
+# rows redacted already (migration 0027).
+sa.Index(
+    "ix_messages_retention",
+    messages.c.tenant_id,
+    messages.c.created_at,
+    postgresql_where=sa.text("redacted_at IS NULL"),
+    sqlite_where=sa.text("redacted_at IS NULL"),
 )
 # The history page: WHERE tenant_id = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC.
 sa.Index(
@@ -539,6 +550,16 @@ template_sync_claims = sa.Table(
     metadata,
     sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("claimed_at", UtcDateTime(), nullable=False),
+)
+
+# Each tenant's retention policy (adapters/database/retention.py); no row: every message is kept.
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("days", sa.Integer(), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),  # RetentionMode
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
+from adapters.database.contact_data import SqlAlchemyContactDataRepository
 from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
@@ -23,6 +24,7 @@ from adapters.database.media_downloads import SqlAlchemyMediaDownloadQueue
 from adapters.database.messages import SqlAlchemyMessageRepository
 from adapters.database.provider_accounts import SqlAlchemyProviderAccountRepository
 from adapters.database.repository import SqlAlchemyRepository, Transaction
+from adapters.database.retention import SqlAlchemyRetentionRepository
 from adapters.database.senders import SqlAlchemySenderRepository
 from adapters.database.sessions import SqlAlchemySessionRepository
 from adapters.database.templates import SqlAlchemyTemplateRepository
@@ -100,6 +102,8 @@ class SqlAlchemyUnitOfWork:
     media_downloads = _PerTransaction(SqlAlchemyMediaDownloadQueue)
     templates = _PerTransaction(SqlAlchemyTemplateRepository)
     dashboard = _PerTransaction(SqlAlchemyDashboardQueries)
+    retention = _PerTransaction(SqlAlchemyRetentionRepository)
+    contact_data = _PerTransaction(SqlAlchemyContactDataRepository)
 
     def __init__(
         self,

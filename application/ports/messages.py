@@ -88,6 +88,7 @@ class MessageView(NamedTuple):
     provider_error_message: str | None
     created_at: datetime
     updated_at: datetime
+    redacted_at: datetime | None = None  # the retention removed the body and media
 
     @property
     def failure(self) -> Failure | None:
@@ -124,6 +125,7 @@ class MessageView(NamedTuple):
             provider_error_message=message.provider_error_message,
             created_at=message.created_at,
             updated_at=message.updated_at,
+            redacted_at=message.redacted_at,
         )
 
 

@@ -22,6 +22,7 @@ from application.ports.messages import (
     MessageAcceptance,
     MessageRepository,
 )
+from application.ports.retention import ContactDataRepository, RetentionRepository
 from application.ports.templates import TemplateRepository
 from application.ports.tenancy import ProviderAccountRepository, SenderRepository, TenantRepository
 from application.ports.tenant_webhooks import WebhookDeliveryQueue, WebhookEndpointRepository, WebhookOutbox
@@ -68,6 +69,10 @@ class Repositories(Protocol):
     def templates(self) -> TemplateRepository: ...
     @property
     def dashboard(self) -> DashboardQueries: ...
+    @property
+    def retention(self) -> RetentionRepository: ...
+    @property
+    def contact_data(self) -> ContactDataRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -56,6 +56,9 @@ class AuditAction(enum.StrEnum):
     TEMPLATE_UPDATED = "template.updated"
     TEMPLATE_DELETED = "template.deleted"
     TEMPLATE_STATUS_CHANGED = "template.status_changed"  # a provider approved, rejected, paused it …
+    RETENTION_SET = "retention.set"  # a tenant's retention policy set, changed or removed
+    CONTACT_ERASED = "contact.erased"  # everything held about a person removed (an erasure request)
+    CONTACT_EXPORTED = "contact.exported"  # everything held about a person handed over (an access request)
 
 
 class ActorKind(enum.StrEnum):
@@ -75,6 +78,10 @@ class TargetKind(enum.StrEnum):
     PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     TEMPLATE = "template"
+    RETENTION_POLICY = "retention_policy"
+    # A person the tenant exchanged messages with; the entry names no number (an erased person's number
+    # is not kept anywhere, the audit trail included): the request id ties it to the caller's records.
+    CONTACT = "contact"
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.
@@ -99,6 +106,10 @@ DETAIL_NAMES = frozenset(
         "status",  # a template's status at a provider account
         "previous_status",
         "quality",
+        "days",  # a retention policy's
+        "mode",
+        "removed",  # what an erasure removed: kind=count, comma-separated
+        "exported",  # what an export handed over: kind=count, comma-separated
     }
 )
 

@@ -33,6 +33,7 @@ from domain.administration.audit import OPERATOR_ACTOR, AuditAction, AuditEntry
 from domain.administration.tenancy import Tenant, TwilioCredentials
 from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.messaging.retention import RetentionMode, RetentionPolicy
 from domain.phone import PhoneNumber
 from domain.tenant_webhooks.model import DeliveryState
 from entrypoints import cli
@@ -132,6 +133,9 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     await add_template(uow_factory, tenant, ORDER_UPDATE, sandbox_listing(), meta_listing(account))
     async with uow_factory() as uow:
         assert await uow.templates.claim_sync(tenant.id, T0, timedelta(minutes=15))
+        await uow.retention.save_policy(
+            RetentionPolicy(tenant_id=tenant.id, days=90, mode=RetentionMode.REDACT, updated_at=T0)
+        )
         await uow.audit.record(
             AuditEntry(
                 action=AuditAction.TENANT_CREATED, occurred_at=T0, actor=OPERATOR_ACTOR, tenant_id=tenant.id

@@ -476,7 +476,8 @@ class MessageResource(msgspec.Struct):
     parts it does not have are null or empty). ``reply`` is the button or list row a customer picked;
     ``unsupported`` the provider's word for a kind it does not pass on. ``failure`` says why a failed
     or undelivered message did not arrive (null otherwise); ``error_code`` and ``error_message`` are its
-    provider's code and its reason."""
+    provider's code and its reason. ``redacted``: the tenant's retention removed the body and media (at
+    ``redacted_at``): ``body`` is empty and the media gone, the metadata kept."""
 
     id: UUID
     direction: Direction
@@ -505,6 +506,8 @@ class MessageResource(msgspec.Struct):
     failure: FailureResource | None
     created_at: datetime
     updated_at: datetime
+    redacted: bool
+    redacted_at: datetime | None
 
     @classmethod
     def of(cls, message: Message) -> MessageResource:
@@ -544,6 +547,8 @@ class MessageResource(msgspec.Struct):
                 FailureResource.of(view.failure) if view.status in FAILURE_STATUSES else None,
                 view.created_at,
                 view.updated_at,
+                view.redacted_at is not None,
+                view.redacted_at,
             )
         template, location, reaction, reply = (
             content.template,
@@ -607,6 +612,8 @@ class MessageResource(msgspec.Struct):
             failure=FailureResource.of(view.failure),
             created_at=view.created_at,
             updated_at=view.updated_at,
+            redacted=view.redacted_at is not None,
+            redacted_at=view.redacted_at,
         )
 
 
