@@ -43,6 +43,8 @@ def message_data(message: Message) -> dict[str, Any]:
         "failure": failure_data(message.failure),
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+        "redacted": message.redacted_at is not None,
+        "redacted_at": iso(message.redacted_at) if message.redacted_at is not None else None,
     }
 
 
