@@ -14,6 +14,7 @@ from application.ports.clock import Clock
 from application.ports.media_store import MediaStore
 from application.ports.unit_of_work import UnitOfWork
 from application.principal import Principal
+from application.transactions import ConflictRetry
 from domain.administration.audit import AuditAction, TargetKind
 from domain.messaging.retention import RemovedData, RetentionMode, RetentionPolicy
 
@@ -103,6 +104,8 @@ class ApplyRetention:
         self._clock = clock
         self._batch_size = batch_size
         self._max_batches = max_batches
+        # SQLite gives up a batch that collided with another process's: it is safe to run again.
+        self._retry = ConflictRetry()
 
     async def __call__(self) -> int:
         async with self._uow:
@@ -118,6 +121,9 @@ class ApplyRetention:
         return removed
 
     async def _batch(self, policy: RetentionPolicy) -> RemovedData:
+        return await self._retry.run(lambda: self._batch_once(policy))
+
+    async def _batch_once(self, policy: RetentionPolicy) -> RemovedData:
         now = self._clock.now()
         async with self._uow:
             if policy.mode is RetentionMode.DELETE:

@@ -4,13 +4,17 @@ their number, on the fakes, SQLite and PostgreSQL alike (see conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import uuid4
 
+import pytest
+
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.media import KeptMedia
 from application.ports.messages import HistoryQuery, StatusChange
+from application.transactions import ConflictRetry
 from domain.administration.tenancy import Tenant
 from domain.messaging.messages import Message, MessageStatus
 from domain.messaging.retention import RetentionMode, RetentionPolicy
@@ -295,3 +299,23 @@ async def test_the_export_holds_the_persons_messages_events_conversation_and_med
         newest = await uow.contact_data.export(acme.id, ROSA_NATIONAL, max_messages=1)
     assert [row["id"] for row in newest["messages"]] == [from_rosa.id]
     assert newest["status_events"] == []
+
+
+@pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")
+@pytest.mark.parametrize("mode", list(RetentionMode))
+async def test_concurrent_batches_of_one_tenant_never_count_a_message_twice(
+    uow_factory: UowFactory, mode: RetentionMode
+) -> None:
+    acme = await tenant_with_sender(uow_factory)
+    for i in range(12):
+        await delivered(uow_factory, acme, at=OLD + timedelta(minutes=i))
+    run = redact if mode is RetentionMode.REDACT else delete
+
+    async def worker() -> int:
+        # As the workers run a batch: again when SQLite gave it up for a concurrent one.
+        total = 0
+        while counts := await ConflictRetry(attempts=20).run(lambda: run(uow_factory, policy(acme, mode), 4)):
+            total += counts["messages"]
+        return total
+
+    assert sum(await asyncio.gather(*(worker() for _ in range(3)))) == 12
