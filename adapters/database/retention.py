@@ -122,16 +122,13 @@ class SqlAlchemyRetentionRepository(SqlAlchemyRepository):
         self, policy: RetentionPolicy, now: datetime, limit: int, *, unredacted_only: bool
     ) -> list[UUID]:
         await self._scope.bind(policy.tenant_id)
-        statement = sa.select(messages.c.id).where(
-            messages.c.tenant_id == policy.tenant_id,
-            messages.c.created_at < policy.horizon(now),
-            messages.c.status.in_(_SETTLED),
+        statement = expired_messages(
+            policy.tenant_id,
+            policy.horizon(now),
+            limit,
+            unredacted_only=unredacted_only,
+            dialect_name=self._connection.dialect.name,
         )
-        if unredacted_only:
-            statement = statement.where(messages.c.redacted_at.is_(None))
-        statement = statement.order_by(messages.c.created_at).limit(limit)
-        if self._connection.dialect.name == "postgresql":
-            statement = statement.with_for_update(skip_locked=True)
         return list((await self._execute(statement)).scalars())
 
     async def _remove_media(self, tenant_id: UUID, ids: Sequence[UUID]) -> tuple[tuple[str, ...], int]:
@@ -157,6 +154,25 @@ class SqlAlchemyRetentionRepository(SqlAlchemyRepository):
             .where(conversations.c.tenant_id == tenant_id, conversations.c.last_message_id.in_(ids))
             .values(last_message_preview="")
         )
+
+
+def expired_messages(
+    tenant_id: UUID, horizon: datetime, limit: int, *, unredacted_only: bool, dialect_name: str
+) -> sa.Select[tuple[UUID]]:
+    """The ids of up to ``limit`` of the tenant's settled messages created before ``horizon``, oldest
+    first (only those not redacted yet with ``unredacted_only``: read from ix_messages_retention); on
+    PostgreSQL locked, skipping those another batch holds."""
+    statement = sa.select(messages.c.id).where(
+        messages.c.tenant_id == tenant_id,
+        messages.c.created_at < horizon,
+        messages.c.status.in_(_SETTLED),
+    )
+    if unredacted_only:
+        statement = statement.where(messages.c.redacted_at.is_(None))
+    statement = statement.order_by(messages.c.created_at).limit(limit)
+    if dialect_name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return statement
 
 
 def _policy(row: sa.RowMapping) -> RetentionPolicy:
