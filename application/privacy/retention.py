@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from application.audit_entries import audit_entry
 from application.authorization import require_tenant_admin
-from application.errors import MediaStorageUnavailable
+from application.errors import MediaStorageUnavailable, StorageUnavailable
 from application.ports.clock import Clock
 from application.ports.media_store import MediaStore
 from application.ports.unit_of_work import UnitOfWork
@@ -112,12 +112,23 @@ class ApplyRetention:
             policies = await self._uow.retention.policies()
         removed = 0
         for policy in policies:
-            for _ in range(self._max_batches):
-                batch = await self._batch(policy)
-                removed += batch.counts.get("messages", 0)
-                await remove_files(self._store, batch.media_keys)
-                if batch.counts.get("messages", 0) < self._batch_size:
-                    break
+            try:
+                removed += await self._apply(policy)
+            except StorageUnavailable:
+                raise  # the database is gone for every tenant: the round ends
+            except Exception:
+                # One tenant's failure (a row a batch cannot handle, say) keeps no other tenant waiting.
+                logger.exception("retention of tenant %s failed, tried again next round", policy.tenant_id)
+        return removed
+
+    async def _apply(self, policy: RetentionPolicy) -> int:
+        removed = 0
+        for _ in range(self._max_batches):
+            batch = await self._batch(policy)
+            removed += batch.counts.get("messages", 0)
+            await remove_files(self._store, batch.media_keys)
+            if batch.counts.get("messages", 0) < self._batch_size:
+                break
         return removed
 
     async def _batch(self, policy: RetentionPolicy) -> RemovedData:

@@ -4,8 +4,8 @@ handed over or erased, each in the audit trail without the number or any content
 
 from __future__ import annotations
 
-from datetime import timedelta
-from uuid import uuid4
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -23,10 +23,12 @@ from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import Role
 from domain.errors import DomainError
 from domain.messaging.messages import Message, MessageContent
-from domain.messaging.retention import RetentionMode, RetentionPolicy
+from domain.messaging.retention import RemovedData, RetentionMode, RetentionPolicy
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
+    FakeDatabase,
     FakePasswordHasher,
+    FakeRetentionRepository,
     FakeUnitOfWork,
     FixedClock,
     TenantAccount,
@@ -195,6 +197,40 @@ async def test_a_round_runs_bounded_batches_and_leaves_the_rest_to_the_next_roun
     apply = ApplyRetention(uow, store, clock, batch_size=2, max_batches=2)
 
     assert [await apply(), await apply(), await apply()] == [4, 1, 0]
+
+
+class RetentionFailingFor(FakeRetentionRepository):
+    """The fake retention, whose redaction batches of one tenant fail as a defect would."""
+
+    def __init__(self, database: FakeDatabase, tenant_id: UUID) -> None:
+        super().__init__(database)
+        self._failing = tenant_id
+
+    async def redact_expired(self, policy: RetentionPolicy, now: datetime, limit: int) -> RemovedData:
+        if policy.tenant_id == self._failing:
+            raise RuntimeError("a row this batch cannot handle")
+        return await super().redact_expired(policy, now, limit)
+
+
+async def test_a_tenant_whose_batch_fails_keeps_no_other_tenant_waiting(
+    uow: FakeUnitOfWork, clock: FixedClock, store: FakeMediaStore
+) -> None:
+    acme, globex = await account(uow, clock), await account(uow, clock, "Globex")
+    await received(uow, acme, clock)
+    at_globex = await received(uow, globex, clock)
+    for tenant in (acme, globex):
+        await SetRetentionPolicy(uow, clock)(SetRetention(principal=as_role(tenant), days=1))
+    clock.advance(timedelta(days=2))
+    failing = RetentionFailingFor(uow, acme.tenant.id)
+    for policy in await uow.retention.policies():
+        await failing.save_policy(policy)
+    uow.retention = failing
+
+    assert await ApplyRetention(uow, store, clock)() == 1
+
+    redacted = await uow.messages.get(globex.tenant.id, at_globex.id)
+    assert redacted is not None
+    assert redacted.redacted_at == clock.now()
 
 
 # ------------------------------------------------------------------------------------ a person's data
