@@ -69,6 +69,7 @@ def _purges(container: Container) -> tuple[tuple[str, Callable[[], _PurgeUseCase
         ("finished webhook deliveries", container.purge_webhook_deliveries),
         ("expired login sessions", container.purge_expired_sessions),
         ("audit entries older than the retention", container.purge_audit_log),
+        ("messages past their tenant's retention", container.apply_retention),
     )
 
 

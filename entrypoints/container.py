@@ -120,6 +120,8 @@ from application.ports.messages import StatusChange
 from application.ports.providers import StatusListener
 from application.ports.rate_limits import RateLimit
 from application.ports.unit_of_work import UnitOfWork
+from application.privacy.contact_data import EraseContactData, ExportContactData
+from application.privacy.retention import ApplyRetention, GetRetentionPolicy, SetRetentionPolicy
 from application.templates.as_code import (
     ApplyTemplates,
     ExportTemplates,
@@ -620,6 +622,12 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(_media_worker_settings, settings),
     )
     open_media = providers.Factory(OpenMedia, read_unit_of_work, media_store)
+    # Retention and a person's rights over their data (tenant admins); the batches run with housekeeping.
+    get_retention_policy = providers.Factory(GetRetentionPolicy, read_unit_of_work)
+    set_retention_policy = providers.Factory(SetRetentionPolicy, unit_of_work, clock)
+    apply_retention = providers.Factory(ApplyRetention, unit_of_work, media_store, clock)
+    erase_contact_data = providers.Factory(EraseContactData, unit_of_work, media_store, clock)
+    export_contact_data = providers.Factory(ExportContactData, unit_of_work, clock)
 
     # Message templates: the tenant's catalogue, kept at each provider account's own catalogue (the
     # sandbox's for a tenant without accounts).

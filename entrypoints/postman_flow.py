@@ -239,6 +239,28 @@ FOLDERS: tuple[Folder, ...] = (
         tags=("conversations",),
     ),
     Folder(
+        "Retention and a person's data",
+        "How long the tenant keeps what its messages said, and a person's access and erasure requests.",
+        steps=(
+            Step("getRetention"),
+            Step("setRetention", body={"days": 3650, "mode": "redact"}),
+            Step(
+                "setRetention",
+                name="Keep everything again",
+                body={"days": None, "mode": "redact"},
+            ),
+            Step("exportContactData", path={"contact": "{{contact}}"}),
+            Step(
+                "eraseContactData",
+                name="Erase a person the tenant holds nothing about",
+                description="Erasing removes every message to or from the number, in every WhatsApp "
+                "form of it, and their conversation: the run erases a number it never wrote to.",
+                path={"contact": "+14155550999"},
+            ),
+        ),
+        tags=("retention", "contacts"),
+    ),
+    Folder(
         "Dashboard",
         "The tenant's activity: messages, open conversations, delivery rates, what needs care.",
         steps=(Step("readDashboard"),),

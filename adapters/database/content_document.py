@@ -27,6 +27,8 @@ SID in ``content_sid`` and its name, layout and rendered text here. ::
      "reply_to": "wamid.…",
      "unsupported": "sticker"}
 
+A message whose content the retention removed is ``{"redacted": true}`` alone (its body empty).
+
 Within a part, what is unset (None, empty) is left out, and read back as unset.
 """
 
@@ -74,6 +76,7 @@ def content_document(content: MessageContent) -> Document | None:
         reply=_choice_part(content.reply) if content.reply else None,
         reply_to=content.reply_to,
         unsupported=content.unsupported,
+        redacted=True if content.redacted else None,
     )
     return document or None
 
@@ -127,6 +130,7 @@ def content_from_columns(
         reply=_choice(reply) if reply else None,
         reply_to=document.get("reply_to"),
         unsupported=document.get("unsupported"),
+        redacted=bool(document.get("redacted", False)),
     )
 
 

@@ -285,6 +285,7 @@ _VIEW_COLUMNS = (
     messages.c.created_at,
     messages.c.updated_at,
     messages.c.send_at,
+    messages.c.redacted_at,
 )
 _DIRECTIONS = {direction.value: direction for direction in Direction}
 _STATUSES = {status.value: status for status in MessageStatus}

@@ -103,6 +103,7 @@ def message_from_row(row: RowMapping) -> Message:
         provider=ProviderName(provider) if (provider := row["provider"]) is not None else None,
         provider_error_message=row["provider_error_message"],
         send_at=row["send_at"],
+        redacted_at=row["redacted_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -137,6 +138,7 @@ def message_values(message: Message) -> dict[str, Any]:
         "provider": message.provider.value if message.provider else None,
         "provider_error_message": message.provider_error_message,
         "send_at": message.send_at,
+        "redacted_at": message.redacted_at,
     }
 
 

@@ -182,6 +182,17 @@ messages = sa.Table(
     sa.Column("provider_error_message", sa.Text(), nullable=True),
     # When a scheduled message is (or was) to be sent; NULL for a message sent at once.
     sa.Column("send_at", UtcDateTime(), nullable=True),
+    # When the retention (or an erasure that keeps the row) removed the body and media; NULL: intact.
+    sa.Column("redacted_at", UtcDateTime(), nullable=True),
+)
+# The retention batch: a tenant's messages older than its horizon not redacted yet, without reading the
+# rows redacted already (migration 0027).
+sa.Index(
+    "ix_messages_retention",
+    messages.c.tenant_id,
+    messages.c.created_at,
+    postgresql_where=sa.text("redacted_at IS NULL"),
+    sqlite_where=sa.text("redacted_at IS NULL"),
 )
 # The pending scheduled sends, soonest first: WHERE tenant_id = ? AND status = 'scheduled'
 # ORDER BY send_at, id.
@@ -569,6 +580,15 @@ contacts = sa.Table(
 )
 # GET /api/contacts: newest first (keyset on created_at, id).
 sa.Index("ix_contacts_recent", contacts.c.tenant_id, contacts.c.created_at.desc(), contacts.c.id.desc())
+# Each tenant's retention policy (adapters/database/retention.py); no row: every message is kept.
+retention_policies = sa.Table(
+    "retention_policies",
+    metadata,
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("days", sa.Integer(), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),  # RetentionMode
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
 
 # What the per-request session check reads: a write to any of them may revoke access (access_cache.py).
 # Consent (domain/consent/model.py): each tenant's policy (no row: the defaults), each person's current

@@ -15,6 +15,7 @@ from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
 from adapters.database.contacts import SqlAlchemyContactRepository
 from adapters.database.consent import SqlAlchemyConsentRepository
+from adapters.database.contact_data import SqlAlchemyContactDataRepository
 from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
@@ -25,6 +26,7 @@ from adapters.database.media_downloads import SqlAlchemyMediaDownloadQueue
 from adapters.database.messages import SqlAlchemyMessageRepository
 from adapters.database.provider_accounts import SqlAlchemyProviderAccountRepository
 from adapters.database.repository import SqlAlchemyRepository, Transaction
+from adapters.database.retention import SqlAlchemyRetentionRepository
 from adapters.database.senders import SqlAlchemySenderRepository
 from adapters.database.sessions import SqlAlchemySessionRepository
 from adapters.database.templates import SqlAlchemyTemplateRepository
@@ -104,6 +106,8 @@ class SqlAlchemyUnitOfWork:
     dashboard = _PerTransaction(SqlAlchemyDashboardQueries)
     contacts = _PerTransaction(SqlAlchemyContactRepository)
     consent = _PerTransaction(SqlAlchemyConsentRepository)
+    retention = _PerTransaction(SqlAlchemyRetentionRepository)
+    contact_data = _PerTransaction(SqlAlchemyContactDataRepository)
 
     def __init__(
         self,

@@ -97,6 +97,7 @@ class MessageView(NamedTuple):
     created_at: datetime
     updated_at: datetime
     send_at: datetime | None = None  # when a scheduled message is (or was) to be sent
+    redacted_at: datetime | None = None  # the retention removed the body and media
 
     @property
     def failure(self) -> Failure | None:
@@ -134,6 +135,7 @@ class MessageView(NamedTuple):
             created_at=message.created_at,
             updated_at=message.updated_at,
             send_at=message.send_at,
+            redacted_at=message.redacted_at,
         )
 
 

@@ -24,6 +24,7 @@ from application.ports.messages import (
     MessageAcceptance,
     MessageRepository,
 )
+from application.ports.retention import ContactDataRepository, RetentionRepository
 from application.ports.templates import TemplateRepository
 from application.ports.tenancy import ProviderAccountRepository, SenderRepository, TenantRepository
 from application.ports.tenant_webhooks import WebhookDeliveryQueue, WebhookEndpointRepository, WebhookOutbox
@@ -74,6 +75,10 @@ class Repositories(Protocol):
     def contacts(self) -> ContactRepository: ...
     @property
     def consent(self) -> ConsentRepository: ...
+    @property
+    def retention(self) -> RetentionRepository: ...
+    @property
+    def contact_data(self) -> ContactDataRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -45,6 +45,8 @@ def message_data(message: Message) -> dict[str, Any]:
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
         "send_at": iso(message.send_at) if message.send_at is not None else None,
+        "redacted": message.redacted_at is not None,
+        "redacted_at": iso(message.redacted_at) if message.redacted_at is not None else None,
     }
 
 

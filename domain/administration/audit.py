@@ -60,6 +60,9 @@ class AuditAction(enum.StrEnum):
     CONTACT_DELETED = "contact.deleted"
     CONSENT_SET = "consent.set"  # a person's consent set over the API
     CONSENT_POLICY_SET = "consent_policy.set"
+    RETENTION_SET = "retention.set"  # a tenant's retention policy set, changed or removed
+    CONTACT_ERASED = "contact.erased"  # everything held about a person removed (an erasure request)
+    CONTACT_EXPORTED = "contact.exported"  # everything held about a person handed over (an access request)
 
 
 class ActorKind(enum.StrEnum):
@@ -79,9 +82,13 @@ class TargetKind(enum.StrEnum):
     PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     TEMPLATE = "template"
-    CONTACT = "contact"
     CONSENT = "consent"  # a person's consent, by their number's identity
     CONSENT_POLICY = "consent_policy"  # a tenant's consent policy, by the tenant's id
+    RETENTION_POLICY = "retention_policy"
+    # A person of the tenant's: a contact by its id; an erasure's or export's entry names no number (an
+    # erased person's number is not kept anywhere, the audit trail included): the request id ties it to
+    # the caller's records.
+    CONTACT = "contact"
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.
@@ -115,6 +122,10 @@ DETAIL_NAMES = frozenset(
         "previous_state",
         "keyword_mode",  # a consent policy's
         "allowed_categories",
+        "days",  # a retention policy's
+        "mode",
+        "removed",  # what an erasure removed: kind=count, comma-separated
+        "exported",  # what an export handed over: kind=count, comma-separated
     }
 )
 

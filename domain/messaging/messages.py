@@ -221,8 +221,15 @@ class MessageContent:
     reply: Choice | None = None
     reply_to: str | None = None
     unsupported: str | None = None
+    # The retention removed what the message said (its kind and metadata are kept on the message).
+    redacted: bool = False
 
     def __post_init__(self) -> None:
+        if self.redacted:
+            held = (self.body, self.media_urls, self.template, self.media, self.interactive, self.location)
+            if any(held) or any((self.contacts, self.reaction, self.reply, self.reply_to, self.unsupported)):
+                raise InvalidMessage("a redacted message holds no content")
+            return
         others = [
             name
             for name, present in (
@@ -304,6 +311,8 @@ class Message:
     provider_error_message: str | None = None  # the provider's own words for its error
     # When a scheduled message is (or was) to be sent; None for a message sent at once.
     send_at: datetime | None = None
+    # When the retention removed the body and media (the metadata kept); None: the content is whole.
+    redacted_at: datetime | None = None
     id: UUID = field(default_factory=uuid4)
 
     @classmethod
@@ -385,8 +394,12 @@ class Message:
     @property
     def may_be_retried(self) -> bool:
         """Whether the message may be sent again: only a failed outbound one (an undelivered one was taken
-        by the provider, which could not deliver it)."""
-        return self.direction is Direction.OUTBOUND and self.status is MessageStatus.FAILED
+        by the provider, which could not deliver it), whose content the retention has not removed."""
+        return (
+            self.direction is Direction.OUTBOUND
+            and self.status is MessageStatus.FAILED
+            and self.redacted_at is None
+        )
 
     def handed_to_provider(
         self,

@@ -48,6 +48,7 @@ from entrypoints.http.media.controller import MediaController
 from entrypoints.http.messaging.controller import ConversationsController, MessagesController
 from entrypoints.http.observability import RequestObservability, request_id_on_every_response
 from entrypoints.http.operations.controller import HealthController, MetricsController
+from entrypoints.http.privacy.controller import ContactDataController, RetentionController
 from entrypoints.http.problems import (
     application_error_handler,
     undecodable_request_handler,
@@ -134,6 +135,8 @@ def create_app(container: Container) -> Litestar:
             MeController,
             AuditController,
             AdminAuditController,
+            RetentionController,
+            ContactDataController,
             # The web console: pages on the same use cases (entrypoints/console).
             console_router(),
             static_files_router(),

@@ -34,6 +34,7 @@ from domain.administration.tenancy import Tenant, TwilioCredentials
 from domain.consent.model import ConsentChange, ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.content import Media, MediaKind
 from domain.messaging.messages import Message, MessageContent, MessageStatus
+from domain.messaging.retention import RetentionMode, RetentionPolicy
 from domain.phone import PhoneNumber
 from domain.tenant_webhooks.model import DeliveryState
 from entrypoints import cli
@@ -146,6 +147,9 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
                 actor="operator",
                 at=T0,
             )
+        )
+        await uow.retention.save_policy(
+            RetentionPolicy(tenant_id=tenant.id, days=90, mode=RetentionMode.REDACT, updated_at=T0)
         )
         await uow.audit.record(
             AuditEntry(

@@ -207,6 +207,7 @@ BODIES: dict[str, Any] = {
     "adminCreateTenantUser": {"username": "matrix-admin", "password": PASSWORD, "role": "tenant_admin"},
     "login": {"username": "nobody", "password": PASSWORD},
     "refreshSession": {"refresh_token": "wagrt_" + "x" * 43},
+    "setRetention": {"days": 365, "mode": "redact"},
 }
 
 

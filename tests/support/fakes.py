@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 from adapters.database.errors import PersistenceError
+from adapters.database.rows import message_values
 from application.errors import (
     AccountInUse,
     AlreadyExists,
@@ -74,6 +75,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.rate_limits import RateLimit, RateLimiter, RateLimitState, Reservation
+from application.ports.retention import ContactRecords
 from application.ports.templates import TemplateQuery
 from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
 from application.ports.tenant_webhooks import (
@@ -101,6 +103,7 @@ from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, Revoc
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus, StatusEvent
+from domain.messaging.retention import RETAINABLE_STATUSES, RemovedData, RetentionPolicy
 from domain.phone import PhoneNumber
 from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
 from domain.tenant_webhooks.model import (
@@ -680,6 +683,17 @@ class FakeMessageRepository:
     def find_by_provider_sid(self, provider_sid: str) -> Message | None:
         return next((m for m in self._messages.values() if m.provider_sid == provider_sid), None)
 
+    def put(self, message: Message) -> None:
+        self._messages[message.id] = _stored(message)
+
+    def remove(self, ids: Collection[UUID]) -> int:
+        """Delete messages ``ids`` and their status events: how many events went."""
+        for message_id in ids:
+            self._messages.pop(message_id, None)
+        kept = [(owner, event) for owner, event in self._events if event.message_id not in ids]
+        removed, self._events = len(self._events) - len(kept), kept
+        return removed
+
     def status_events(self) -> list[StatusEvent]:
         """Every report logged, about any message of any tenant, in the order logged."""
         return [event for _, event in self._events]
@@ -784,6 +798,16 @@ class FakeConversationRepository:
         return matching[: query.limit]
 
     # Test helpers: not part of the port.
+
+    def clear_previews(self, message_ids: Collection[UUID]) -> None:
+        """Test helper (the retention): empty the preview of conversations whose last message is one of
+        ``message_ids``."""
+        for key, conversation in self._conversations.items():
+            if conversation.last_message_id in message_ids:
+                self._conversations[key] = replace(conversation, last_message_preview="")
+
+    def remove(self, tenant_id: UUID, identity: str) -> int:
+        return 0 if self._conversations.pop((tenant_id, identity), None) is None else 1
 
     def all(self) -> list[Conversation]:
         return list(self._conversations.values())
@@ -1023,6 +1047,13 @@ class FakeDispatchQueue:
     def all(self) -> list[DispatchJob]:
         return list(self._jobs.values())
 
+    def remove(self, message_ids: Collection[UUID]) -> int:
+        """Test helper (retention, erasure): drop the jobs of messages ``message_ids``."""
+        removed = [message_id for message_id in message_ids if self._jobs.pop(message_id, None) is not None]
+        for message_id in removed:
+            self._leases.pop(message_id, None)
+        return len(removed)
+
     def snapshot(self) -> Restore:
         jobs, leases = dict(self._jobs), dict(self._leases)
 
@@ -1051,6 +1082,13 @@ class FakeIdempotencyRepository:
         for k in expired:
             del self._records[k]
         return len(expired)
+
+    def forget_messages(self, ids: Collection[UUID]) -> int:
+        """Test helper (the erasure): remove the keys of messages ``ids``."""
+        held = [k for k, record in self._records.items() if record.message_id in ids]
+        for k in held:
+            del self._records[k]
+        return len(held)
 
     # Not part of the port: how FakeMessageAcceptance holds a key.
 
@@ -1331,6 +1369,14 @@ class FakeMediaDownloadQueue:
     def all(self) -> list[MediaDownload]:
         return sorted(self._downloads.values(), key=lambda d: (d.created_at, d.item))
 
+    def remove(self, message_ids: Collection[UUID]) -> int:
+        """Test helper (retention, erasure): drop the downloads of messages ``message_ids``."""
+        gone = [d.id for d in self._downloads.values() if d.message_id in message_ids]
+        for download_id in gone:
+            del self._downloads[download_id]
+            self._leases.pop(download_id, None)
+        return len(gone)
+
     def snapshot(self) -> Restore:
         downloads, leases = dict(self._downloads), dict(self._leases)
 
@@ -1358,6 +1404,12 @@ class FakeMediaRepository:
 
     def all(self) -> list[KeptMedia]:
         return sorted(self._media.values(), key=lambda m: m.created_at)
+
+    def remove(self, message_ids: Collection[UUID]) -> list[KeptMedia]:
+        gone = [kept for kept in self._media.values() if kept.message_id in message_ids]
+        for kept in gone:
+            del self._media[kept.id]
+        return gone
 
     def snapshot(self) -> Restore:
         media = dict(self._media)
@@ -2090,6 +2142,158 @@ def _delivery_counts(outbound: list[Message]) -> DeliveryCounts:
     )
 
 
+class FakeRetentionRepository:
+    """Policies by tenant; the batches work on the database's messages as the SQL ones do on the tables
+    (oldest settled messages past the horizon first, at most ``limit``)."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+        self._policies: dict[UUID, RetentionPolicy] = {}
+
+    async def get_policy(self, tenant_id: UUID) -> RetentionPolicy | None:
+        return self._policies.get(tenant_id)
+
+    async def save_policy(self, policy: RetentionPolicy) -> None:
+        self._policies[policy.tenant_id] = _stored(policy)
+
+    async def remove_policy(self, tenant_id: UUID) -> bool:
+        return self._policies.pop(tenant_id, None) is not None
+
+    async def policies(self) -> list[RetentionPolicy]:
+        return sorted(self._policies.values(), key=lambda policy: policy.tenant_id)
+
+    async def redact_expired(self, policy: RetentionPolicy, now: datetime, limit: int) -> RemovedData:
+        picked = self._pick(policy, now, limit, unredacted_only=True)
+        keys, files = self._database.remove_media_of({m.id for m in picked})
+        for message in picked:
+            self._database.messages.put(
+                replace(
+                    message,
+                    content=MessageContent(redacted=True),
+                    profile_name=None,
+                    redacted_at=_utc(now),
+                    updated_at=_utc(now),
+                )
+            )
+        self._database.conversations.clear_previews({m.id for m in picked})
+        return RemovedData(
+            counts={"messages": len(picked), "media": files} if picked else {}, media_keys=keys
+        )
+
+    async def delete_expired(self, policy: RetentionPolicy, now: datetime, limit: int) -> RemovedData:
+        picked = self._pick(policy, now, limit, unredacted_only=False)
+        if not picked:
+            return RemovedData(counts={})
+        ids = {m.id for m in picked}
+        keys, files = self._database.remove_media_of(ids)
+        events = self._database.messages.remove(ids)
+        jobs = self._database.jobs.remove(ids)
+        self._database.conversations.clear_previews(ids)
+        counts = {"messages": len(picked), "status_events": events, "dispatch_jobs": jobs, "media": files}
+        return RemovedData(counts=counts, media_keys=keys)
+
+    def _pick(
+        self, policy: RetentionPolicy, now: datetime, limit: int, *, unredacted_only: bool
+    ) -> list[Message]:
+        horizon = policy.horizon(now)
+        candidates = [
+            message
+            for message in self._database.messages.all()
+            if message.tenant_id == policy.tenant_id
+            and message.created_at < horizon
+            and message.status in RETAINABLE_STATUSES
+            and not (unredacted_only and message.redacted_at is not None)
+        ]
+        return sorted(candidates, key=lambda message: message.created_at)[:limit]
+
+    def snapshot(self) -> Restore:
+        policies = dict(self._policies)
+
+        def restore() -> None:
+            self._policies = dict(policies)
+
+        return restore
+
+
+class FakeContactDataRepository:
+    """Erases and exports a person's records across the database's fakes, in every form of the number."""
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+
+    async def erase(self, tenant_id: UUID, contact: PhoneNumber) -> RemovedData:
+        ids = {message.id for message in self._messages_of(tenant_id, contact)}
+        downloads = self._database.media_downloads.remove(ids)
+        keys, files = self._database.remove_media_of(ids)
+        events = self._database.messages.remove(ids)
+        jobs = self._database.jobs.remove(ids)
+        keys_held = self._database.idempotency.forget_messages(ids)
+        conversations = self._database.conversations.remove(tenant_id, contact.identity)
+        counts = {
+            "media_downloads": downloads,
+            "media": files,
+            "status_events": events,
+            "dispatch_jobs": jobs,
+            "idempotency_keys": keys_held,
+            "messages": len(ids),
+            "conversations": conversations,
+        }
+        return RemovedData(counts=counts, media_keys=keys)
+
+    async def export(self, tenant_id: UUID, contact: PhoneNumber, max_messages: int) -> ContactRecords:
+        newest = sorted(
+            self._messages_of(tenant_id, contact), key=lambda m: (m.created_at, m.id), reverse=True
+        )[:max_messages]
+        exported = sorted(newest, key=lambda m: (m.created_at, m.id))
+        ids = {message.id for message in exported}
+        conversation = await self._database.conversations.get(tenant_id, contact)
+        return {
+            "conversations": [] if conversation is None else [_conversation_record(conversation)],
+            "messages": [_message_record(message) for message in exported],
+            "status_events": [
+                _record(event, status=event.status.value)
+                for event in self._database.messages.status_events()
+                if event.message_id in ids
+            ],
+            "media": [_record(kept) for kept in self._database.media.all() if kept.message_id in ids],
+        }
+
+    def _messages_of(self, tenant_id: UUID, contact: PhoneNumber) -> list[Message]:
+        return [
+            message
+            for message in self._database.messages.all()
+            if message.tenant_id == tenant_id and message.contact.is_same_contact_as(contact)
+        ]
+
+
+# The export's records as the SQL adapter gives them: the tables' columns, the tenant's id left out.
+
+
+def _record(row: DataclassInstance, **columns: object) -> dict[str, object]:
+    values = {item.name: getattr(row, item.name) for item in fields(row) if item.name != "tenant_id"}
+    return {**values, **columns}
+
+
+def _message_record(message: Message) -> dict[str, object]:
+    values: dict[str, object] = {
+        "id": message.id,
+        **message_values(message),
+        "redacted_at": message.redacted_at,
+    }
+    del values["tenant_id"]
+    return values
+
+
+def _conversation_record(conversation: Conversation) -> dict[str, object]:
+    return _record(
+        conversation,
+        contact_number=conversation.contact.e164,
+        contact_identity=conversation.contact.identity,
+        sender_number=conversation.sender.e164,
+        last_direction=conversation.last_direction.value,
+    )
+
+
 @dataclass(slots=True, eq=False)
 class FakeDatabase:
     """The in-memory tables, one fake per repository of ``Repositories``; several units of work (one per
@@ -2116,12 +2320,16 @@ class FakeDatabase:
     dashboard: FakeDashboardQueries = field(init=False)
     contacts: FakeContactRepository = field(init=False)
     consent: FakeConsentRepository = field(default_factory=FakeConsentRepository)
+    retention: FakeRetentionRepository = field(init=False)
+    contact_data: FakeContactDataRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
         self.provider_accounts = FakeProviderAccountRepository(self.tenants, self.senders)
         self.acceptance = FakeMessageAcceptance(self)
         self.dashboard = FakeDashboardQueries(self)
+        self.retention = FakeRetentionRepository(self)
+        self.contact_data = FakeContactDataRepository(self)
         self.sessions = FakeSessionRepository(self.users, self.tenants)
         # The queue reads the senders' pauses.
         self.jobs = FakeDispatchQueue(self.senders, self.messages, self.tenants, self.provider_accounts)
@@ -2130,6 +2338,13 @@ class FakeDatabase:
         self.templates = FakeTemplateRepository(self.tenants, self.provider_accounts)
         self.provider_accounts.on_remove = self.templates.forget_account
         self.contacts = FakeContactRepository(self.tenants)
+
+    def remove_media_of(self, message_ids: Collection[UUID]) -> tuple[tuple[str, ...], int]:
+        """Drop the media records and pending downloads of messages ``message_ids``: the kept files'
+        keys and how many records went (as the SQL retention and erasure do)."""
+        self.media_downloads.remove(message_ids)
+        gone = self.media.remove(message_ids)
+        return tuple(kept.key for kept in gone), len(gone)
 
     def snapshot(self) -> Restore:
         restores = [
@@ -2151,6 +2366,7 @@ class FakeDatabase:
             self.templates.snapshot(),
             self.contacts.snapshot(),
             self.consent.snapshot(),
+            self.retention.snapshot(),
         ]
 
         def restore() -> None:

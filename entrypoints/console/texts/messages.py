@@ -77,6 +77,10 @@ SPANISH = {
     "Updated (UTC)": "Actualizado (UTC)",
     "Provider's id": "Identificador del proveedor",
     "This message has no text.": "Este mensaje no tiene texto.",
+    "The retention policy removed this message's content.": (
+        "La política de conservación eliminó el contenido de este mensaje."
+    ),
+    "Content removed": "Contenido eliminado",
     "Why it failed": "Por qué falló",
     "Failure code": "Código de fallo",
     "Provider's code": "Código del proveedor",

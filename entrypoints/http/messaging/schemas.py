@@ -493,7 +493,8 @@ class MessageResource(msgspec.Struct):
     parts it does not have are null or empty). ``reply`` is the button or list row a customer picked;
     ``unsupported`` the provider's word for a kind it does not pass on. ``failure`` says why a failed
     or undelivered message did not arrive (null otherwise); ``error_code`` and ``error_message`` are its
-    provider's code and its reason."""
+    provider's code and its reason. ``redacted``: the tenant's retention removed the body and media (at
+    ``redacted_at``): ``body`` is empty and the media gone, the metadata kept."""
 
     id: UUID
     direction: Direction
@@ -523,6 +524,8 @@ class MessageResource(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     send_at: datetime | None  # when a scheduled message is (or was) to be sent; null: sent at once
+    redacted: bool
+    redacted_at: datetime | None
 
     @classmethod
     def of(cls, message: Message) -> MessageResource:
@@ -563,6 +566,8 @@ class MessageResource(msgspec.Struct):
                 view.created_at,
                 view.updated_at,
                 view.send_at,
+                view.redacted_at is not None,
+                view.redacted_at,
             )
         template, location, reaction, reply = (
             content.template,
@@ -627,6 +632,8 @@ class MessageResource(msgspec.Struct):
             created_at=view.created_at,
             updated_at=view.updated_at,
             send_at=view.send_at,
+            redacted=view.redacted_at is not None,
+            redacted_at=view.redacted_at,
         )
 
 

@@ -14,7 +14,13 @@ from entrypoints.background import housekeeping
 from entrypoints.container import Container, create_container
 from entrypoints.settings import load_settings
 
-PURGES = ("purge_idempotency_keys", "purge_webhook_deliveries", "purge_expired_sessions", "purge_audit_log")
+PURGES = (
+    "purge_idempotency_keys",
+    "purge_webhook_deliveries",
+    "purge_expired_sessions",
+    "purge_audit_log",
+    "apply_retention",
+)
 
 
 class FakePurge:

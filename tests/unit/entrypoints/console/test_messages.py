@@ -279,6 +279,21 @@ async def test_a_message_shows_its_text_timeline_and_failure(api: Api) -> None:
     assert "Retry: send this message again" in text
 
 
+async def test_a_redacted_message_says_its_content_was_removed_and_offers_no_retry(api: Api) -> None:
+    sent = await add_message(api, api.acme, body="my address is …", failure=OPTED_OUT)
+    redacted = replace(sent, content=MessageContent(redacted=True), redacted_at=T0 + timedelta(days=90))
+    api.database.messages.put(redacted)
+    console = await signed_in(api)
+
+    history = text_of(await console.get("/console/messages"))
+    page = text_of(await console.get(f"/console/messages/{sent.id}"))
+
+    assert "Content removed" in history
+    assert "The retention policy removed this message's content." in page
+    assert "my address" not in history + page
+    assert "Retry: send this message again" not in page
+
+
 async def test_a_message_links_its_media_by_web_address_only(api: Api) -> None:
     message = Message.new_outbound(
         tenant_id=api.acme.tenant.id,

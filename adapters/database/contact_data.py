@@ -1,0 +1,142 @@
+"""Everything a tenant holds about one person, on SQLAlchemy Core: exported for an access request, or
+erased for an erasure request.
+
+Both are lists of steps, one per table: another table that holds something about a person joins the
+export or the erasure with one line here (its statement given the ``Contact``). An erasure step is a
+DELETE whose row count is the report's figure for its kind; the steps run in order, so a table comes
+before the table its rows reference. An export step is a SELECT whose rows become the document's
+section of its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.tables import (
+    conversations,
+    dispatch_jobs,
+    idempotency_keys,
+    media,
+    media_downloads,
+    message_status_events,
+    messages,
+)
+from application.ports.media import media_key
+from application.ports.retention import ContactRecords
+from domain.messaging.retention import RemovedData
+from domain.phone import PhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Whose records a step names: a tenant's person, by their identity and every form of their number."""
+
+    tenant_id: UUID
+    identity: str
+    forms: tuple[str, ...]
+
+    @property
+    def message_ids(self) -> sa.Select[Any]:
+        """The ids of the person's messages, both ways (messages keep the form they were sent in)."""
+        return sa.select(messages.c.id).where(
+            messages.c.tenant_id == self.tenant_id, messages.c.contact_number.in_(self.forms)
+        )
+
+
+def _of_messages(table: sa.Table) -> Callable[[Contact], sa.ColumnElement[bool]]:
+    """The rows of ``table`` attached to the person's messages."""
+    return lambda contact: sa.and_(
+        table.c.tenant_id == contact.tenant_id, table.c.message_id.in_(contact.message_ids)
+    )
+
+
+# (kind, which rows of the table are the person's), in the order an erasure deletes them.
+_ERASURE_STEPS: tuple[tuple[str, sa.Table, Callable[[Contact], sa.ColumnElement[bool]]], ...] = (
+    ("media_downloads", media_downloads, _of_messages(media_downloads)),
+    ("media", media, _of_messages(media)),
+    ("status_events", message_status_events, _of_messages(message_status_events)),
+    ("dispatch_jobs", dispatch_jobs, _of_messages(dispatch_jobs)),
+    ("idempotency_keys", idempotency_keys, _of_messages(idempotency_keys)),
+    (
+        "messages",
+        messages,
+        lambda contact: sa.and_(
+            messages.c.tenant_id == contact.tenant_id, messages.c.contact_number.in_(contact.forms)
+        ),
+    ),
+    (
+        "conversations",
+        conversations,
+        lambda contact: sa.and_(
+            conversations.c.tenant_id == contact.tenant_id,
+            conversations.c.contact_identity == contact.identity,
+        ),
+    ),
+)
+
+
+def _export_steps(contact: Contact, max_messages: int) -> tuple[tuple[str, sa.Select[Any]], ...]:
+    """(section, its rows), in the document's order: the newest ``max_messages`` messages and what is
+    attached to them."""
+    exported = (
+        sa.select(messages.c.id)
+        .where(messages.c.tenant_id == contact.tenant_id, messages.c.contact_number.in_(contact.forms))
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .limit(max_messages)
+        .scalar_subquery()
+    )
+
+    def attached(table: sa.Table, *order: sa.ColumnElement[Any]) -> sa.Select[Any]:
+        return (
+            sa.select(*(column for column in table.c if column.name != "tenant_id"))
+            .where(table.c.tenant_id == contact.tenant_id, table.c.message_id.in_(exported))
+            .order_by(*order)
+        )
+
+    return (
+        (
+            "conversations",
+            sa.select(*(column for column in conversations.c if column.name != "tenant_id")).where(
+                conversations.c.tenant_id == contact.tenant_id,
+                conversations.c.contact_identity == contact.identity,
+            ),
+        ),
+        (
+            "messages",
+            sa.select(*(column for column in messages.c if column.name != "tenant_id"))
+            .where(messages.c.tenant_id == contact.tenant_id, messages.c.id.in_(exported))
+            .order_by(messages.c.created_at, messages.c.id),
+        ),
+        ("status_events", attached(message_status_events, message_status_events.c.id)),
+        ("media", attached(media, media.c.created_at, media.c.id)),
+    )
+
+
+class SqlAlchemyContactDataRepository(SqlAlchemyRepository):
+    async def erase(self, tenant_id: UUID, contact: PhoneNumber) -> RemovedData:
+        await self._scope.bind(tenant_id)
+        person = _contact(tenant_id, contact)
+        kept = await self._execute(sa.select(media.c.id).where(_of_messages(media)(person)))
+        keys = tuple(media_key(tenant_id, media_id) for media_id in kept.scalars())
+        counts: dict[str, int] = {}
+        for kind, table, rows in _ERASURE_STEPS:
+            counts[kind] = int((await self._execute(sa.delete(table).where(rows(person)))).rowcount)
+        return RemovedData(counts=counts, media_keys=keys)
+
+    async def export(self, tenant_id: UUID, contact: PhoneNumber, max_messages: int) -> ContactRecords:
+        await self._scope.bind(tenant_id)
+        person = _contact(tenant_id, contact)
+        records: ContactRecords = {}
+        for section, statement in _export_steps(person, max_messages):
+            records[section] = [dict(row) for row in (await self._execute(statement)).mappings()]
+        return records
+
+
+def _contact(tenant_id: UUID, contact: PhoneNumber) -> Contact:
+    return Contact(tenant_id=tenant_id, identity=contact.identity, forms=contact.forms)
