@@ -355,6 +355,8 @@ def _body(
         example = _first_named_example(media["examples"], components)
     else:
         example = _example(media.get("schema", {}), components, 0)
+    if isinstance(example, str) and not values:  # a file rather than JSON (the contact import's CSV)
+        return {"mode": "raw", "raw": example, "options": {"raw": {"language": "text"}}}
     if values:
         if not isinstance(example, dict):
             raise FlowMismatch(f"{where}: the body is not an object")

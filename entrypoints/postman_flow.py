@@ -55,6 +55,8 @@ SAVED_VARIABLES: Mapping[str, str] = {
     "endpointId": "The webhook endpoint the run creates (and deletes)",
     "templateName": "The message template the run creates (and deletes)",
     "templateId": "That template's id",
+    "contactNumber": "The number of the contact the run adds (and deletes)",
+    "contactId": "That contact's id",
     "deliveryId": "A delivery to that endpoint",
     "adminAccessToken": "The platform admin's access token",
     "tenantName": "The tenant the platform admin creates",
@@ -420,6 +422,38 @@ FOLDERS: tuple[Folder, ...] = (
             Step("deleteTemplate", path={"template_id": "{{templateId}}"}),
         ),
         tags=("templates",),
+    ),
+    Folder(
+        "Contacts",
+        "The tenant's contact book: the run adds a contact, finds it, changes it, exports the book, "
+        "imports a one-row file and deletes the contact.",
+        steps=(
+            Step(
+                "createContact",
+                body={
+                    "phone_number": "{{contactNumber}}",
+                    "name": "Added by the Postman collection",
+                    "attributes": {"source": "postman"},
+                    "tags": ["postman"],
+                    "notes": None,
+                },
+                saves={"contactId": "body.id"},
+                before=(
+                    _set_random("contactNumber", '"+1415556" + String(Date.now() % 10000).padStart(4, "0")'),
+                ),
+            ),
+            Step("listContacts", query={"limit": "10", "tag": "postman"}),
+            Step("getContact", path={"contact_id": "{{contactId}}"}),
+            Step(
+                "updateContact",
+                path={"contact_id": "{{contactId}}"},
+                body={"attributes": {"source": None, "run": "postman"}, "attributes_mode": "merge"},
+            ),
+            Step("exportContacts"),
+            Step("importContacts"),
+            Step("deleteContact", path={"contact_id": "{{contactId}}"}),
+        ),
+        tags=("contacts",),
     ),
     Folder(
         "Credentials",
