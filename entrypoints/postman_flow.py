@@ -263,6 +263,39 @@ FOLDERS: tuple[Folder, ...] = (
         tags=("retention", "contacts"),
     ),
     Folder(
+        "Consent",
+        "Who may be messaged: the run opts a number no other request uses out and back in, and reads the "
+        "tenant's consent policy (then sets it to the defaults: run it on a demo tenant).",
+        steps=(
+            Step("getConsentPolicy"),
+            Step(
+                "setConsentPolicy",
+                body={
+                    "opt_out_keywords": [],
+                    "opt_in_keywords": [],
+                    "keyword_mode": "add",
+                    "opt_out_reply": None,
+                    "opt_in_reply": None,
+                    "allowed_categories": ["authentication"],
+                },
+            ),
+            Step(
+                "setConsent",
+                path={"phone": "+14155550199"},
+                body={"state": "opted_out", "note": "Set by the Postman collection"},
+            ),
+            Step("getConsent", path={"phone": "+14155550199"}),
+            Step("listConsentLedger", query={"phone": "+14155550199", "limit": "20"}),
+            Step(
+                "setConsent",
+                name="Opt the person back in",
+                path={"phone": "+14155550199"},
+                body={"state": "opted_in", "note": "Set by the Postman collection"},
+            ),
+        ),
+        tags=("consent",),
+    ),
+    Folder(
         "Dashboard",
         "The tenant's activity: messages, open conversations, delivery rates, what needs care.",
         steps=(Step("readDashboard"),),

@@ -13,12 +13,14 @@ from datetime import datetime
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.events import record_consent_changed
-from domain.consent.model import CONTACT_ACTOR, ConsentChange, ConsentPolicy
+from domain.consent.model import CONTACT_ACTOR, ConsentChange, ConsentPolicy, may_say_consent
 from domain.messaging.messages import Message, MessageContent
 
 
 async def recognise_consent(uow: UnitOfWork, message: Message, now: datetime) -> ConsentChange | None:
     """Inside the transaction that stored the inbound ``message``: the change it makes, if it says one."""
+    if not may_say_consent(message.content):
+        return None
     policy = await uow.consent.policy(message.tenant_id) or ConsentPolicy(tenant_id=message.tenant_id)
     recognised = policy.recognise(message.content)
     if recognised is None:

@@ -31,6 +31,8 @@ MAX_KEYWORD_LENGTH = 64
 MAX_REPLY_LENGTH = 1024
 MAX_NOTE_LENGTH = 500
 MAX_ACTOR_LENGTH = 64
+# The longest message read as a keyword: one of at most 64 characters, with spaces and punctuation around.
+_LONGEST_KEYWORD_MESSAGE = 4 * MAX_KEYWORD_LENGTH
 
 
 class InvalidConsentPolicy(DomainError):
@@ -155,7 +157,7 @@ class ConsentPolicy:
             normalise(reply.id) in _PROVIDER_OPT_OUT or normalise(reply.title) in _PROVIDER_OPT_OUT
         ):
             return ConsentState.OPTED_OUT, ConsentSource.PROVIDER_BUTTON
-        if not content.body or len(content.body) > 4 * MAX_KEYWORD_LENGTH:
+        if not may_say_consent(content):
             return None
         said = normalise(content.body)
         if said in self.opt_out_words:
@@ -171,6 +173,13 @@ class ConsentPolicy:
         """Whether a template of ``category`` still goes to a person who opted out (one of no known
         category, a Content SID the catalogue does not hold, does not)."""
         return category is not None and category in self.allowed_categories
+
+
+def may_say_consent(content: MessageContent) -> bool:
+    """Whether a message could be a keyword or the opt-out button at all, whatever a policy's keywords:
+    a reply, or a short text (a keyword is at most 64 characters; a few more allow for spaces and
+    punctuation around it). Lets most messages by without reading the tenant's policy."""
+    return content.reply is not None or 0 < len(content.body) <= _LONGEST_KEYWORD_MESSAGE
 
 
 def _checked_keywords(words: Iterable[str], name: str) -> tuple[str, ...]:
