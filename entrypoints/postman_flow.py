@@ -43,6 +43,8 @@ SAVED_VARIABLES: Mapping[str, str] = {
     "refreshToken": "Set by the login and refresh requests; sent by the refresh request",
     "messageId": "The message the run sent",
     "failedMessageId": "The message the sandbox refused, to send again",
+    "sendAt": "When the scheduled message is to go (tomorrow, then the day after)",
+    "scheduledMessageId": "The message the run schedules (reschedules, then cancels)",
     "conversationId": "The latest conversation, read by its id and marked seen",
     "senderNumber": "The number of the sender the run adds (and removes)",
     "senderId": "The sender the run adds (and removes)",
@@ -180,7 +182,7 @@ FOLDERS: tuple[Folder, ...] = (
     ),
     Folder(
         "Messages",
-        "Send, read the history, send a failed message again, and fetch the media customers sent.",
+        "Send, schedule, read the history, send a failed message again, and fetch the media customers sent.",
         steps=(
             Step(
                 "sendMessage",
@@ -194,6 +196,21 @@ FOLDERS: tuple[Folder, ...] = (
                 body={"to_number": "+15005550001", "body": "The sandbox refuses this number"},
                 saves={"failedMessageId": "body.id"},
             ),
+            Step(
+                "sendMessage",
+                name="Schedule a message for tomorrow",
+                body={"to_number": "{{contact}}", "body": "See you tomorrow", "send_at": "{{sendAt}}"},
+                saves={"scheduledMessageId": "body.id"},
+                before=(_set_random("sendAt", "new Date(Date.now() + 86400000).toISOString()"),),
+            ),
+            Step("listScheduledMessages", query={"limit": "10"}),
+            Step(
+                "rescheduleMessage",
+                path={"message_id": "{{scheduledMessageId}}"},
+                body={"send_at": "{{sendAt}}"},
+                before=(_set_random("sendAt", "new Date(Date.now() + 2 * 86400000).toISOString()"),),
+            ),
+            Step("cancelScheduledMessage", path={"message_id": "{{scheduledMessageId}}"}),
             Step("listMessages", query={"limit": "10"}),
             Step("getMessage", path={"message_id": "{{messageId}}"}),
             Step(

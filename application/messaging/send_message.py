@@ -241,6 +241,10 @@ class SendMessage:
     message (not a template) to a contact whose 24-hour session window is closed is
     refused before anything is stored or sent, unless the tenant has that check off (sandbox only). So is
     a message of a kind its provider cannot send (``MessagingProvider.unsupported``).
+
+    A message with ``send_at`` is stored ``scheduled`` with its job due then, and never dispatched
+    inline: a worker sends it at its time, and judges a free-form one against the window then
+    (``DispatchMessage``), not now.
     """
 
     def __init__(
