@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
+from adapters.database.campaigns import SqlAlchemyCampaignRepository
 from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
@@ -100,6 +101,7 @@ class SqlAlchemyUnitOfWork:
     media_downloads = _PerTransaction(SqlAlchemyMediaDownloadQueue)
     templates = _PerTransaction(SqlAlchemyTemplateRepository)
     dashboard = _PerTransaction(SqlAlchemyDashboardQueries)
+    campaigns = _PerTransaction(SqlAlchemyCampaignRepository)
 
     def __init__(
         self,

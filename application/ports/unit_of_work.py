@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from application.ports.audit import AuditLog
+from application.ports.campaigns import CampaignRepository
 from application.ports.dashboard import DashboardQueries
 from application.ports.dispatch_queue import DispatchQueue
 from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository
@@ -68,6 +69,8 @@ class Repositories(Protocol):
     def templates(self) -> TemplateRepository: ...
     @property
     def dashboard(self) -> DashboardQueries: ...
+    @property
+    def campaigns(self) -> CampaignRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

@@ -56,6 +56,10 @@ class AuditAction(enum.StrEnum):
     TEMPLATE_UPDATED = "template.updated"
     TEMPLATE_DELETED = "template.deleted"
     TEMPLATE_STATUS_CHANGED = "template.status_changed"  # a provider approved, rejected, paused it …
+    CAMPAIGN_CREATED = "campaign.created"
+    CAMPAIGN_PAUSED = "campaign.paused"  # by a tenant admin, or by the gateway on the provider's signal
+    CAMPAIGN_RESUMED = "campaign.resumed"
+    CAMPAIGN_CANCELED = "campaign.canceled"
 
 
 class ActorKind(enum.StrEnum):
@@ -75,6 +79,7 @@ class TargetKind(enum.StrEnum):
     PROVIDER_ACCOUNT = "provider_account"
     WEBHOOK_ENDPOINT = "webhook_endpoint"
     TEMPLATE = "template"
+    CAMPAIGN = "campaign"
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.

@@ -55,6 +55,12 @@ class WebhookEventType(enum.StrEnum):
     # One of the tenant's templates changed status at a provider account: approved, rejected (with the
     # provider's reason), paused or disabled for low quality.
     TEMPLATE_STATUS = "template.status"
+    # A campaign began sending, was paused (by the tenant, or by the gateway when the provider signalled
+    # a limit: with the reason), sent its last message, or was canceled.
+    CAMPAIGN_STARTED = "campaign.started"
+    CAMPAIGN_PAUSED = "campaign.paused"
+    CAMPAIGN_COMPLETED = "campaign.completed"
+    CAMPAIGN_CANCELED = "campaign.canceled"
 
 
 class DeliveryState(enum.StrEnum):

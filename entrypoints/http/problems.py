@@ -44,6 +44,8 @@ from application.errors import (
     WebhookUrlRefused,
 )
 from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
+from domain.campaigns.model import CampaignStateConflict
+from domain.campaigns.schedule import InvalidSchedule
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
 from domain.templates.errors import InvalidTemplate, InvalidTemplateValues
 from domain.tenant_webhooks.model import InvalidWebhookEndpoint
@@ -81,6 +83,8 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (MessageNotRetryable, ProblemType(409, "message-not-retryable", "Message not retryable")),
     (IdempotencyKeyInUse, ProblemType(409, "idempotency-key-in-use", "Idempotency key in use")),
     (InvalidPhoneNumber, ProblemType(422, "invalid-phone-number", "Invalid phone number")),
+    (CampaignStateConflict, ProblemType(409, "campaign-state-conflict", "Campaign state conflict")),
+    (InvalidSchedule, ProblemType(422, "invalid-campaign", "Invalid campaign")),
     (InvalidMessage, ProblemType(422, "invalid-message", "Invalid message")),
     (SessionWindowClosed, ProblemType(422, "session-window-closed", "Session window closed")),
     (UnsupportedByProvider, ProblemType(422, "unsupported-by-provider", "Unsupported by provider")),

@@ -30,6 +30,10 @@ EventName = Literal[
     "message.media_not_kept",
     "sender.paused",
     "template.status",
+    "campaign.started",
+    "campaign.paused",
+    "campaign.completed",
+    "campaign.canceled",
 ]
 WebhookUrl = Annotated[
     Text,
