@@ -244,13 +244,22 @@ class SqlAlchemyCampaignRepository(SqlAlchemyRepository):
             .where(
                 sa.or_(
                     sa.and_(
-                        campaigns.c.status == CampaignStatus.SCHEDULED.value, campaigns.c.start_at <= until
+                        campaigns.c.status == CampaignStatus.SCHEDULED.value,
+                        campaigns.c.start_at <= until,
+                        # A CSV audience starts once uploaded.
+                        sa.or_(
+                            campaigns.c.audience_complete.is_(True),
+                            campaigns.c.audience != AudienceKind.CSV.value,
+                        ),
                     ),
                     sa.and_(
                         campaigns.c.status == CampaignStatus.RUNNING.value,
                         sa.or_(
                             campaigns.c.next_send_at <= until,
-                            campaigns.c.audience_complete.is_(False),
+                            sa.and_(
+                                campaigns.c.audience_complete.is_(False),
+                                campaigns.c.audience == AudienceKind.CONTACTS.value,
+                            ),
                         ),
                     ),
                 )

@@ -56,6 +56,7 @@ MAX_LISTED_RECIPIENTS = 10_000
 MAX_START_AHEAD = timedelta(days=366)
 # Jobs of a paused campaign wait here until it resumes (far beyond any real slot).
 HELD_UNTIL = datetime(9000, 1, 1, tzinfo=UTC)
+ANY_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # before every job: "waiting at or after" it means waiting
 _SAVE_TRIES = 3
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from application.campaigns.audience import AudienceMaterialiser, AudienceRow
 from application.campaigns.events import audit_campaign, record_campaign_event
-from application.campaigns.management import HELD_UNTIL
+from application.campaigns.management import ANY_TIME, HELD_UNTIL
 from application.errors import ApplicationError, StorageUnavailable, TransactionConflict
 from application.messaging.template_sends import approved_listing, resolved_template
 from application.ports.campaigns import CampaignAudienceSource, OptOutLookup
@@ -42,6 +42,7 @@ from domain.tenant_webhooks.model import WebhookEventType
 logger = logging.getLogger(__name__)
 
 CONTACTS_BATCH = 500
+_JUST_AFTER = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +142,12 @@ class CampaignRunner:
             handed, state = await self._hand_over(
                 uow, campaign, schedule, profile.sender.phone_number, template, zone, now, until
             )
+            if handed == 0:
+                # Nothing left to hand over this time (it waits for its last messages to go, or skipped
+                # the ones it claimed): not due again before the next tick.
+                state = replace(state, next_slot=max(state.next_slot, until + _JUST_AFTER))
             campaign = campaign.scheduled_on(state, now)
-            if campaign.audience_complete and not await uow.campaigns.has_pending(
-                campaign.tenant_id, campaign.id
-            ):
+            if campaign.audience_complete and await _all_sent(uow, campaign):
                 campaign = campaign.completed(now)
                 await record_campaign_event(uow, WebhookEventType.CAMPAIGN_COMPLETED, campaign, now)
         if not await uow.campaigns.save(campaign):
@@ -261,6 +264,14 @@ class CampaignRunner:
         await record_campaign_event(uow, WebhookEventType.CAMPAIGN_PAUSED, paused, now)
         await audit_campaign(uow, AuditAction.CAMPAIGN_PAUSED, SYSTEM_ACTOR, paused, now)
         logger.warning("campaign %s of tenant %s paused: %s", campaign.id, campaign.tenant_id, reason)
+
+
+async def _all_sent(uow: UnitOfWork, campaign: Campaign) -> bool:
+    """Whether no recipient is pending and none of the campaign's messages waits in the dispatch queue
+    (until then a provider's limit may still pause it)."""
+    if await uow.campaigns.has_pending(campaign.tenant_id, campaign.id):
+        return False
+    return not await uow.campaigns.held_messages(campaign.tenant_id, campaign.id, ANY_TIME)
 
 
 async def pause_campaign_of_message(

@@ -128,7 +128,8 @@ class CampaignRepository(Protocol):
         ...
 
     async def held_messages(self, tenant_id: UUID, campaign_id: UUID, held_since: datetime) -> list[UUID]:
-        """The messages whose jobs wait at or after ``held_since`` (held), in audience order."""
+        """The campaign's messages whose jobs wait to be sent at or after ``held_since`` (``HELD_UNTIL``:
+        the held ones), in audience order."""
         ...
 
     async def reschedule_jobs(self, tenant_id: UUID, slots: Sequence[tuple[UUID, datetime]]) -> None:
