@@ -300,14 +300,21 @@ class SqlAlchemyCampaignRepository(SqlAlchemyRepository):
             for recipient in recipients
         ]
         insert = upsert_for(self._connection.dialect.name)
-        statement = insert(campaign_recipients).values(rows).on_conflict_do_nothing()
+        statement = (
+            insert(campaign_recipients)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(campaign_recipients.c.id)
+        )
         result = await self._execute(statement)
-        return int(result.rowcount)
+        return len(result.all())
 
     async def claim_pending(self, tenant_id: UUID, campaign_id: UUID, limit: int) -> list[CampaignRecipient]:
         await self._scope.bind(tenant_id)
-        result = await self._execute(
-            sa.select(campaign_recipients)
+        # One UPDATE takes the rows: on SQLite it holds the write lock from its first step, on PostgreSQL
+        # the locked rows of a concurrent claim are skipped. A rollback gives them back as pending.
+        pending = (
+            sa.select(campaign_recipients.c.id)
             .where(
                 campaign_recipients.c.tenant_id == tenant_id,
                 campaign_recipients.c.campaign_id == campaign_id,
@@ -316,8 +323,21 @@ class SqlAlchemyCampaignRepository(SqlAlchemyRepository):
             .order_by(campaign_recipients.c.position, campaign_recipients.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            # A CTE is run once: as a plain IN subquery PostgreSQL may run it again per row, and its
+            # LIMIT then bounds nothing.
+            .cte("picked")
         )
-        return [_recipient_from_row(row) for row in result.mappings()]
+        result = await self._execute(
+            sa.update(campaign_recipients)
+            .where(
+                campaign_recipients.c.tenant_id == tenant_id,
+                campaign_recipients.c.id.in_(sa.select(pending.c.id)),
+            )
+            .values(state=RecipientState.ACCEPTED.value)
+            .returning(*campaign_recipients.c)
+        )
+        claimed = [_recipient_from_row(row) for row in result.mappings()]
+        return sorted(claimed, key=lambda recipient: (recipient.position, recipient.id))
 
     async def mark_accepted(
         self, tenant_id: UUID, accepted: Sequence[tuple[UUID, UUID]], now: datetime
@@ -330,7 +350,7 @@ class SqlAlchemyCampaignRepository(SqlAlchemyRepository):
             .where(
                 campaign_recipients.c.tenant_id == sa.bindparam("t_id"),
                 campaign_recipients.c.id == sa.bindparam("r_id"),
-                campaign_recipients.c.state == RecipientState.PENDING.value,
+                campaign_recipients.c.message_id.is_(None),
             )
             .values(state=RecipientState.ACCEPTED.value, message_id=sa.bindparam("m_id"), accepted_at=now)
         )
@@ -347,7 +367,7 @@ class SqlAlchemyCampaignRepository(SqlAlchemyRepository):
             .where(
                 campaign_recipients.c.tenant_id == tenant_id,
                 campaign_recipients.c.id.in_(list(recipient_ids)),
-                campaign_recipients.c.state == RecipientState.PENDING.value,
+                campaign_recipients.c.message_id.is_(None),
             )
             .values(state=RecipientState.SKIPPED.value, skip_reason=reason, detail=detail)
         )

@@ -100,14 +100,15 @@ class CampaignRepository(Protocol):
         ...
 
     async def claim_pending(self, tenant_id: UUID, campaign_id: UUID, limit: int) -> list[CampaignRecipient]:
-        """Up to ``limit`` pending recipients in audience order, locked for the transaction where the
-        database can (a concurrent claim skips them)."""
+        """Take up to ``limit`` pending recipients in audience order for this transaction (a concurrent
+        claim skips them; a rollback gives them back): each is then marked accepted with its message, or
+        skipped."""
         ...
 
     async def mark_accepted(
         self, tenant_id: UUID, accepted: Sequence[tuple[UUID, UUID]], now: datetime
     ) -> None:
-        """Recipients (by id) handed to the dispatch with their message (id)."""
+        """Claimed recipients (by id) handed to the dispatch with their message (id)."""
         ...
 
     async def mark_skipped(

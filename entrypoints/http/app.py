@@ -30,6 +30,7 @@ from entrypoints.http.administration.controller import (
     SendersController,
     UsersController,
 )
+from entrypoints.http.campaigns.controller import CampaignsController
 from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.contract import (
     RequestBodySchemaPlugin,
@@ -119,6 +120,7 @@ def create_app(container: Container) -> Litestar:
             MetaCallbacksController,
             WebhookEndpointsController,
             TemplatesController,
+            CampaignsController,
             MetricsController,
             AdminTenantsController,
             AdminUsageController,

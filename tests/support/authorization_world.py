@@ -149,13 +149,20 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "delivery_id": Scope.TENANT_ID,
     "media_id": Scope.TENANT_ID,
     "template_id": Scope.TENANT_ID,
+    "campaign_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
     "tenant_id": Scope.PLATFORM_ID,
 }
 
 # Operations that need another of the tenant's things than the one their path parameter usually names:
 # a customer's message is marked read, not the failed outbound one the others use.
-OTHER_IDS: dict[str, dict[str, str]] = {"markMessageRead": {"message_id": "inbound_message_id"}}
+# A campaign's audience is uploaded once, and a canceled campaign cannot be paused: those two act on
+# campaigns of their own.
+OTHER_IDS: dict[str, dict[str, str]] = {
+    "markMessageRead": {"message_id": "inbound_message_id"},
+    "uploadCampaignAudience": {"campaign_id": "upload_campaign_id"},
+    "cancelCampaign": {"campaign_id": "cancel_campaign_id"},
+}
 
 # A valid body for every operation that takes one, so a 404 (or 403, 401) is never masked by a 400/422.
 # Each would succeed for a caller allowed to make it, on ids of the caller's own tenant.
@@ -193,6 +200,16 @@ BODIES: dict[str, Any] = {
     "adminCreateTenantUser": {"username": "matrix-admin", "password": PASSWORD, "role": "tenant_admin"},
     "login": {"username": "nobody", "password": PASSWORD},
     "refreshSession": {"refresh_token": "wagrt_" + "x" * 43},
+    "createCampaign": {
+        "name": "Matrix campaign",
+        "template": {"name": "campaign_notice", "language": "en"},
+        "audience": {"csv": True},
+        "pace": {"messages_per_second": 1},
+    },
+}
+# Bodies that are not JSON, with their content type.
+RAW_BODIES: dict[str, tuple[bytes, str]] = {
+    "uploadCampaignAudience": (b"phone,first_name\n+14155550777,Ana\n", "text/csv"),
 }
 
 
@@ -317,10 +334,14 @@ class World:
     async def request(
         self, operation: Operation, values: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
+        url = operation.url(self.values_for(operation, values))
+        if operation.operation_id in RAW_BODIES:
+            content, content_type = RAW_BODIES[operation.operation_id]
+            return await self.gateway.client.request(
+                operation.method, url, headers=headers | {"Content-Type": content_type}, content=content
+            )
         body = BODIES.get(operation.operation_id) if operation.takes_body else None
-        return await self.gateway.client.request(
-            operation.method, operation.url(self.values_for(operation, values)), headers=headers, json=body
-        )
+        return await self.gateway.client.request(operation.method, url, headers=headers, json=body)
 
     def values_for(self, operation: Operation, values: dict[str, str]) -> dict[str, str]:
         """``values`` with, for an operation of OTHER_IDS, the other thing of the same tenant."""
@@ -501,6 +522,23 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             },
         )
     ).json()
+    await gateway.call(
+        "POST",
+        "/api/templates",
+        admin,
+        {
+            "name": "campaign_notice",
+            "language": "en",
+            "category": "marketing",
+            "body": "Hello {{1}}, news from us.",
+            "examples": {"1": "Ana"},
+            "accounts": ["sandbox"],
+        },
+    )
+    campaigns = [
+        (await gateway.call("POST", "/api/campaigns", admin, BODIES["createCampaign"])).json()["id"]
+        for _ in range(3)
+    ]
 
     return TenantWorld(
         name=name,
@@ -520,6 +558,9 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "delivery_id": deliveries[0]["id"],
             "media_id": photo["stored_media_id"],
             "template_id": template["id"],
+            "campaign_id": campaigns[0],
+            "upload_campaign_id": campaigns[1],
+            "cancel_campaign_id": campaigns[2],
             "conversation_id": conversation["id"],
             "contact": contact,
             "tenant_id": tenant["id"],
@@ -538,6 +579,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             deliveries[0]["id"],
             photo["stored_media_id"],
             template["id"],
+            *campaigns,
             conversation["id"],
             template["listings"][0]["provider_template_id"],
             contact,

@@ -1769,18 +1769,17 @@ class FakeCampaignRepository:
         return sorted(mine, key=lambda r: (r.position, r.id))
 
     async def claim_pending(self, tenant_id: UUID, campaign_id: UUID, limit: int) -> list[CampaignRecipient]:
-        return [r for r in self._of(tenant_id, campaign_id) if r.state is RecipientState.PENDING][:limit]
+        claimed = [r for r in self._of(tenant_id, campaign_id) if r.state is RecipientState.PENDING][:limit]
+        for recipient in claimed:  # taken until the transaction ends: given back by a rollback
+            self._recipients[recipient.id] = replace(recipient, state=RecipientState.ACCEPTED)
+        return claimed
 
     async def mark_accepted(
         self, tenant_id: UUID, accepted: Sequence[tuple[UUID, UUID]], now: datetime
     ) -> None:
         for recipient_id, message_id in accepted:
             recipient = self._recipients.get(recipient_id)
-            if (
-                recipient is not None
-                and recipient.tenant_id == tenant_id
-                and recipient.state is RecipientState.PENDING
-            ):
+            if recipient is not None and recipient.tenant_id == tenant_id and recipient.message_id is None:
                 self._recipients[recipient_id] = replace(
                     recipient, state=RecipientState.ACCEPTED, message_id=message_id, accepted_at=_utc(now)
                 )
@@ -1790,11 +1789,7 @@ class FakeCampaignRepository:
     ) -> None:
         for recipient_id in recipient_ids:
             recipient = self._recipients.get(recipient_id)
-            if (
-                recipient is not None
-                and recipient.tenant_id == tenant_id
-                and recipient.state is RecipientState.PENDING
-            ):
+            if recipient is not None and recipient.tenant_id == tenant_id and recipient.message_id is None:
                 self._recipients[recipient_id] = replace(
                     recipient, state=RecipientState.SKIPPED, skip_reason=SkipReason(reason), detail=detail
                 )
