@@ -106,7 +106,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sender_pause_seconds: float = 900.0
     # Campaigns: how often the runner looks for due campaigns, and how far ahead it plans their slots.
     campaign_tick_seconds: float = 0.5
-    campaign_horizon_seconds: float = 2.0
+    campaign_horizon_seconds: float = 1.0
     # Tenant webhooks: delivered by the same processes as dispatch.
     webhooks_allow_private_networks: bool = False  # true lets webhooks reach loopback/private addresses (dev)
     webhook_timeout_seconds: float = 15.0

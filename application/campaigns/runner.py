@@ -48,7 +48,9 @@ _JUST_AFTER = timedelta(microseconds=1)
 @dataclass(frozen=True, slots=True)
 class RunnerSettings:
     tick_seconds: float = 0.5
-    horizon_seconds: float = 2.0  # how far ahead slots are planned (and jobs created)
+    # How far ahead slots are planned (and jobs created): what a pause holds back, and what a dispatcher
+    # that fell behind may send at once when it catches up.
+    horizon_seconds: float = 1.0
     max_batch: int = 200  # recipients handed over per campaign per tick
     campaigns_per_tick: int = 20
 
