@@ -182,7 +182,15 @@ class UpdateTenantRequest(msgspec.Struct, forbid_unknown_fields=True):
     sends_per_minute: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     sends_per_day: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] | None = None
     # The IANA time zone of the tenant's calendar ("Europe/Madrid"): campaigns' quiet hours and daily caps.
-    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    time_zone: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$", examples=["Europe/Madrid"]
+            ),
+        ]
+        | None
+    ) = None
 
 
 class TenantResource(msgspec.Struct):

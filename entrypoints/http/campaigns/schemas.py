@@ -44,6 +44,16 @@ ClockTime = Annotated[
 ]
 
 
+StartAt = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$",
+        examples=["2026-04-01T09:00:00Z"],
+        description="RFC 3339 with its offset",
+    ),
+]
+
+
 class TemplateRef(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[Text, msgspec.Meta(min_length=1, max_length=512, examples=["spring_sale"])]
     language: Annotated[Text, msgspec.Meta(min_length=1, max_length=16, examples=["en"])]
@@ -108,7 +118,7 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
     variables: Annotated[dict[AttributeName, VariableSource], msgspec.Meta(max_length=MAX_VARIABLES)] = (
         msgspec.field(default_factory=dict)
     )
-    start_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    start_at: StartAt | None = None
     quiet_hours: QuietHoursRequest | None = None
 
     def command(self, idempotency_key: str | None) -> CreateCampaignCommand:
@@ -137,14 +147,16 @@ class CampaignCreate(msgspec.Struct, forbid_unknown_fields=True):
             ),
             csv_audience=audience.csv,
             quiet_hours=(self.quiet_hours.start, self.quiet_hours.end) if self.quiet_hours else None,
-            start_at=_in_utc(self.start_at) if self.start_at else None,
+            start_at=_moment(self.start_at) if self.start_at else None,
             idempotency_key=idempotency_key,
         )
 
 
-def _in_utc(moment: datetime) -> datetime:
+def _moment(text: str) -> datetime:
     try:
-        return moment.astimezone(UTC)
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        raise InvalidInput(f"start_at: {text!r} is not a moment of the calendar") from None
     except OverflowError:
         raise InvalidInput("start_at: a moment within the years 1 to 9999 in UTC") from None
 

@@ -265,6 +265,7 @@ PATH_EXAMPLES = {
             "account_id",
             "media_id",
             "template_id",
+            "campaign_id",
         )
     },
 }
