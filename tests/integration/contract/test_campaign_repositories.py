@@ -14,7 +14,6 @@ import pytest
 from application.errors import AlreadyExists
 from application.ports.campaigns import CampaignPosition, RecipientQuery
 from application.ports.dispatch_queue import DispatchJob
-from domain.administration.tenancy import Tenant
 from domain.campaigns.model import (
     AudienceFilter,
     AudienceKind,
@@ -23,62 +22,16 @@ from domain.campaigns.model import (
     NewRecipient,
     RecipientState,
     SkipReason,
-    VariableBinding,
 )
-from domain.campaigns.schedule import Pace, QuietHours, ScheduleState
+from domain.campaigns.schedule import QuietHours, ScheduleState
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.repositories import OUR_NUMBER, T0
+from tests.support.repositories.campaigns import a_campaign, add_campaign, add_people, person
 from tests.support.repositories.messages import add_tenant, inbound
 
 HELD = T0 + timedelta(days=365 * 100)
-
-
-def a_campaign(tenant: Tenant, *, at: object = T0, **more: object) -> Campaign:
-    fields: dict[str, object] = {
-        "tenant_id": tenant.id,
-        "name": "Spring sale",
-        "sender": OUR_NUMBER,
-        "template_name": "spring_sale",
-        "template_language": "en",
-        "variables": (VariableBinding("1", attribute="first_name"), VariableBinding("2", constant="20%")),
-        "audience": AudienceKind.LIST,
-        "pace": Pace(12.5, daily_cap=1000),
-        "start_at": at,
-        "created_at": at,
-        "updated_at": at,
-    }
-    fields.update(more)
-    return Campaign(**fields)  # type: ignore[arg-type]
-
-
-async def add_campaign(
-    uow_factory: UowFactory, campaign: Campaign, key: tuple[str, str] | None = None
-) -> Campaign:
-    async with uow_factory() as uow:
-        await uow.campaigns.add(campaign, key)
-        await uow.commit()
-    return campaign
-
-
-def person(position: int, **more: object) -> NewRecipient:
-    number = PhoneNumber.parse(f"+4479111{position:05d}")
-    fields: dict[str, object] = {
-        "position": position,
-        "number": number.e164,
-        "identity": number.identity,
-        "variables": {"1": f"Person {position}"},
-    }
-    fields.update(more)
-    return NewRecipient(**fields)  # type: ignore[arg-type]
-
-
-async def add_people(uow_factory: UowFactory, campaign: Campaign, *recipients: NewRecipient) -> int:
-    async with uow_factory() as uow:
-        stored = await uow.campaigns.add_recipients(campaign.tenant_id, campaign.id, recipients, T0)
-        await uow.commit()
-    return stored
 
 
 async def claim_and_accept(uow_factory: UowFactory, campaign: Campaign, limit: int) -> list[UUID]:

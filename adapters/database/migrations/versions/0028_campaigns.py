@@ -35,8 +35,9 @@ _TABLES = ("campaigns", "campaign_recipients")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tenants") as batch:
-        batch.add_column(sa.Column("time_zone", sa.String(64), server_default="UTC", nullable=False))
+    # A plain ADD COLUMN on both databases: SQLite's batch mode would copy the table, and dropping the
+    # old one trips the foreign keys of every table that refers to tenants.
+    op.add_column("tenants", sa.Column("time_zone", sa.String(64), server_default="UTC", nullable=False))
     op.create_table(
         "campaigns",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -125,5 +126,7 @@ def downgrade() -> None:
     op.drop_index("ix_campaigns_due", table_name="campaigns")
     op.drop_index("ix_campaigns_recent", table_name="campaigns")
     op.drop_table("campaigns")
-    with op.batch_alter_table("tenants") as batch:
-        batch.drop_column("time_zone")
+    if op.get_bind().dialect.name == "sqlite":  # DROP COLUMN in place (SQLite 3.35+), as above
+        op.execute("ALTER TABLE tenants DROP COLUMN time_zone")
+    else:
+        op.drop_column("tenants", "time_zone")
