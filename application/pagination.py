@@ -4,8 +4,9 @@ A history cursor is ``[created_at, message_id]``; a conversation cursor is ``["c
 conversation_id]``; a webhook delivery cursor is ``["d", delivery_id]``; an audit trail cursor is
 ``["a", occurred_at, entry_id]``; a scheduled messages cursor is ``["s", send_at, message_id]``; a
 tenant cursor is ``["t", name]``; a template cursor is ``["tp", name, language]``; a contact cursor is
-``["ct", created_at, contact_id]``; a consent ledger cursor is ``["cl", sequence]``. The tag keeps one
-kind from being accepted where another is expected.
+``["ct", created_at, contact_id]``; a consent ledger cursor is ``["cl", sequence]``; a campaign cursor
+is ``["cp", created_at, campaign_id]``, a campaign recipient cursor ``["cr", position]``. The tag keeps
+one kind from being accepted where another is expected.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 
 from application.errors import InvalidCursor
 from application.ports.audit import AuditPosition
+from application.ports.campaigns import CampaignPosition
 from application.ports.contacts import ContactPosition
 from application.ports.messages import ConversationPosition, HistoryPosition, ScheduledPosition
 from domain.tenant_webhooks.model import is_delivery_id
@@ -135,6 +137,8 @@ def decode_contact_cursor(cursor: str) -> ContactPosition:
         raise InvalidCursor(_REFUSED)
     created_at, contact_id = _position(created_at_text, contact_id_text)
     return ContactPosition(created_at=created_at, contact_id=contact_id)
+
+
 def encode_ledger_cursor(sequence: int) -> str:
     return _encode([_LEDGER_TAG, str(sequence)])
 
@@ -180,3 +184,31 @@ def _position(moment_text: str, id_text: str) -> tuple[datetime, UUID]:
         return moment.astimezone(UTC), identifier
     except OverflowError as error:
         raise InvalidCursor(_REFUSED) from error
+
+
+_CAMPAIGN_TAG = "cp"
+_RECIPIENT_TAG = "cr"
+
+
+def encode_campaign_cursor(position: CampaignPosition) -> str:
+    return _encode([_CAMPAIGN_TAG, position.created_at.isoformat(), str(position.campaign_id)])
+
+
+def decode_campaign_cursor(cursor: str) -> CampaignPosition:
+    tag, created_at_text, campaign_id_text = _decode(cursor, length=3)
+    if tag != _CAMPAIGN_TAG:
+        raise InvalidCursor(_REFUSED)
+    created_at, campaign_id = _position(created_at_text, campaign_id_text)
+    return CampaignPosition(created_at=created_at, campaign_id=campaign_id)
+
+
+def encode_recipient_cursor(position: int) -> str:
+    return _encode([_RECIPIENT_TAG, str(position)])
+
+
+def decode_recipient_cursor(cursor: str) -> int:
+    """The place in its audience of the last recipient of the page before."""
+    tag, position_text = _decode(cursor, length=2)
+    if tag != _RECIPIENT_TAG or not position_text.isdigit() or len(position_text) > 9:
+        raise InvalidCursor(_REFUSED)
+    return int(position_text)

@@ -1,5 +1,5 @@
-"""Background work of a process: the dispatcher, the webhook worker, the media worker, housekeeping
-and the template sync, started and stopped together."""
+"""Background work of a process: the dispatcher, the webhook worker, the media worker, the campaign
+runner, housekeeping and the template sync, started and stopped together."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ async def background_work(container: Container) -> AsyncIterator[asyncio.Event]:
         asyncio.create_task(container.webhook_worker().run(stop), name="webhook worker"),
         asyncio.create_task(container.media_downloader().run(stop), name="media worker"),
         asyncio.create_task(housekeeping(container, stop), name="housekeeping"),
+        asyncio.create_task(container.campaign_runner().run(stop), name="campaign runner"),
     ]
     sync_seconds = container.settings().template_sync_seconds
     if sync_seconds > 0:

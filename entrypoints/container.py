@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
+from adapters.campaign_audience import NobodyOptedOutYet, NoContactsYet
 from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
@@ -69,8 +70,17 @@ from application.administration.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
-from application.contacts.book import CreateContact, DeleteContact, GetContact, ListContacts, UpdateContact
-from application.contacts.transfer import ExportContacts, ImportContacts
+from application.campaigns.management import (
+    CancelCampaign,
+    CreateCampaign,
+    GetCampaign,
+    ListCampaignRecipients,
+    ListCampaigns,
+    PauseCampaign,
+    ResumeCampaign,
+    UploadCampaignAudience,
+)
+from application.campaigns.runner import CampaignRunner, RunnerSettings
 from application.consent.management import (
     GetConsent,
     GetConsentPolicy,
@@ -78,6 +88,8 @@ from application.consent.management import (
     SetConsent,
     SetConsentPolicy,
 )
+from application.contacts.book import CreateContact, DeleteContact, GetContact, ListContacts, UpdateContact
+from application.contacts.transfer import ExportContacts, ImportContacts
 from application.dashboard.platform_usage import ReadPlatformUsage
 from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
@@ -241,6 +253,12 @@ def _seconds(value: float) -> timedelta:
 
 def _days(value: float) -> timedelta:
     return timedelta(days=value)
+
+
+def _campaign_runner_settings(settings: Settings) -> RunnerSettings:
+    return RunnerSettings(
+        tick_seconds=settings.campaign_tick_seconds, horizon_seconds=settings.campaign_horizon_seconds
+    )
 
 
 def _dispatcher_settings(settings: Settings) -> DispatcherSettings:
@@ -462,6 +480,28 @@ class Container(containers.DeclarativeContainer):
     get_conversation = providers.Factory(GetConversation, read_unit_of_work)
     mark_conversation_seen = providers.Factory(MarkConversationSeen, unit_of_work)
     list_sendable_templates = providers.Factory(ListSendableTemplates, read_unit_of_work)
+
+    # Campaigns. Contacts and consent are other features' stores: until they are bound here, a contacts
+    # audience finds nobody and nobody has opted out.
+    campaign_audience_source = providers.Singleton(NoContactsYet)
+    opt_out_lookup = providers.Singleton(NobodyOptedOutYet)
+    create_campaign = providers.Factory(CreateCampaign, unit_of_work, clock, opt_out_lookup)
+    upload_campaign_audience = providers.Factory(UploadCampaignAudience, unit_of_work, clock, opt_out_lookup)
+    get_campaign = providers.Factory(GetCampaign, read_unit_of_work)
+    list_campaigns = providers.Factory(ListCampaigns, read_unit_of_work)
+    list_campaign_recipients = providers.Factory(ListCampaignRecipients, read_unit_of_work)
+    pause_campaign = providers.Factory(PauseCampaign, unit_of_work, clock)
+    resume_campaign = providers.Factory(ResumeCampaign, unit_of_work, clock)
+    cancel_campaign = providers.Factory(CancelCampaign, unit_of_work, clock)
+    campaign_runner = providers.Singleton(
+        CampaignRunner,
+        unit_of_work.provider,
+        clock,
+        campaign_audience_source,
+        opt_out_lookup,
+        providers.Callable(_campaign_runner_settings, settings),
+        notify_dispatch=dispatcher.provided.notify,
+    )
     read_inbox_changes = providers.Factory(ReadInboxChanges, read_unit_of_work)
     # The console inbox's live views: one poll of the database per tenant in this process.
     inbox_feed = providers.Singleton(InboxFeed, read_inbox_changes.provider, clock)

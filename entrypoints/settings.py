@@ -104,6 +104,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tenant_max_in_flight: int = 50
     sender_messages_per_second: float = 80.0
     sender_pause_seconds: float = 900.0
+    # Campaigns: how often the runner looks for due campaigns, and how far ahead it plans their slots.
+    campaign_tick_seconds: float = 0.5
+    campaign_horizon_seconds: float = 1.0
     # Tenant webhooks: delivered by the same processes as dispatch.
     webhooks_allow_private_networks: bool = False  # true lets webhooks reach loopback/private addresses (dev)
     webhook_timeout_seconds: float = 15.0

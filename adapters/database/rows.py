@@ -50,6 +50,7 @@ def tenant_from_row(row: RowMapping) -> Tenant:
         session_window_check=row["session_window_check"],
         sends_per_minute=row["sends_per_minute"],
         sends_per_day=row["sends_per_day"],
+        time_zone=row["time_zone"],
         created_at=row["created_at"],
     )
 

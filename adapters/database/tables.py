@@ -73,6 +73,8 @@ tenants = sa.Table(
     sa.Column("sends_per_minute", sa.Integer(), nullable=True),
     sa.Column("sends_per_day", sa.Integer(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # The IANA zone of the tenant's calendar (campaigns' quiet hours and daily caps).
+    sa.Column("time_zone", sa.String(64), server_default="UTC", nullable=False),
     sa.UniqueConstraint("name"),
 )
 
@@ -644,3 +646,78 @@ sa.Index(
 )
 
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})
+
+# Campaigns: one template sent to many recipients at a pace (domain/campaigns). The schedule's state
+# (next_send_at, schedule_day, sent_on_day) is moved on by a conditional update on version.
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("tenant_id", sa.Uuid(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("sender_number", sa.String(16), nullable=False),
+    sa.Column("template_name", sa.String(512), nullable=False),
+    sa.Column("template_language", sa.String(35), nullable=False),
+    sa.Column("variables", sa.JSON(), nullable=False),  # [[variable, attribute, constant], ...]
+    sa.Column("audience", sa.String(16), nullable=False),
+    sa.Column("audience_filter", sa.JSON(none_as_null=True), nullable=True),  # {"tags": [], "attributes": {}}
+    sa.Column("audience_complete", sa.Boolean(), nullable=False),
+    sa.Column("audience_cursor", sa.String(64), nullable=True),
+    sa.Column("messages_per_second", sa.Float(), nullable=False),
+    sa.Column("daily_cap", sa.Integer(), nullable=True),
+    sa.Column("quiet_start", sa.String(5), nullable=True),  # HH:MM, local to the tenant's time zone
+    sa.Column("quiet_end", sa.String(5), nullable=True),
+    sa.Column("start_at", UtcDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("pause_reason", sa.Text(), nullable=True),
+    sa.Column("next_send_at", UtcDateTime(), nullable=True),
+    sa.Column("schedule_day", sa.String(10), nullable=True),  # the local day sent_on_day counts (ISO)
+    sa.Column("sent_on_day", sa.Integer(), nullable=False),
+    sa.Column("duplicates", sa.Integer(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    # Recipients reference a campaign together with its tenant.
+    sa.UniqueConstraint("tenant_id", "id"),
+    sa.UniqueConstraint("tenant_id", "idempotency_key"),
+)
+# GET /api/campaigns: newest first, on the (created_at, id) keyset.
+sa.Index("ix_campaigns_recent", campaigns.c.tenant_id, campaigns.c.created_at.desc(), campaigns.c.id.desc())
+# The runner's look for due campaigns.
+sa.Index("ix_campaigns_due", campaigns.c.status, campaigns.c.next_send_at)
+
+campaign_recipients = sa.Table(
+    "campaign_recipients",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("campaign_id", sa.Uuid(), nullable=False),
+    sa.Column("tenant_id", sa.Uuid(), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),  # its place in the audience (a CSV line)
+    sa.Column("number", sa.String(32), nullable=False),
+    sa.Column("identity", sa.String(16), nullable=True),  # NULL: an invalid number (skipped)
+    sa.Column("variables", sa.JSON(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending, skipped, accepted (the message tells on)
+    sa.Column("skip_reason", sa.String(16), nullable=True),
+    sa.Column("detail", sa.Text(), nullable=True),
+    sa.Column("message_id", sa.Uuid(), nullable=True),
+    sa.Column("accepted_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    # One recipient per person (identity) per campaign: a duplicate is left out as it is inserted.
+    sa.UniqueConstraint("campaign_id", "identity"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "campaign_id"], ["campaigns.tenant_id", "campaigns.id"], ondelete="CASCADE"
+    ),
+)
+# Claims (pending ones in audience order) and the recipients' pages.
+sa.Index(
+    "ix_campaign_recipients_state",
+    campaign_recipients.c.campaign_id,
+    campaign_recipients.c.state,
+    campaign_recipients.c.position,
+)
+sa.Index("ix_campaign_recipients_order", campaign_recipients.c.campaign_id, campaign_recipients.c.position)
+sa.Index("ix_campaign_recipients_message", campaign_recipients.c.message_id)

@@ -25,6 +25,7 @@ class SqlAlchemyTenantRepository(SqlAlchemyRepository):
                 session_window_check=tenant.session_window_check,
                 sends_per_minute=tenant.sends_per_minute,
                 sends_per_day=tenant.sends_per_day,
+                time_zone=tenant.time_zone,
                 created_at=tenant.created_at,
             ),
             conflict=f"a tenant named {tenant.name!r} exists already",
@@ -53,6 +54,7 @@ class SqlAlchemyTenantRepository(SqlAlchemyRepository):
                 session_window_check=tenant.session_window_check,
                 sends_per_minute=tenant.sends_per_minute,
                 sends_per_day=tenant.sends_per_day,
+                time_zone=tenant.time_zone,
             ),
             conflict=f"a tenant named {tenant.name!r} exists already",
         )

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
-from adapters.database.contacts import SqlAlchemyContactRepository
+from adapters.database.campaigns import SqlAlchemyCampaignRepository
 from adapters.database.consent import SqlAlchemyConsentRepository
 from adapters.database.contact_data import SqlAlchemyContactDataRepository
+from adapters.database.contacts import SqlAlchemyContactRepository
 from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue
@@ -108,6 +109,7 @@ class SqlAlchemyUnitOfWork:
     consent = _PerTransaction(SqlAlchemyConsentRepository)
     retention = _PerTransaction(SqlAlchemyRetentionRepository)
     contact_data = _PerTransaction(SqlAlchemyContactDataRepository)
+    campaigns = _PerTransaction(SqlAlchemyCampaignRepository)
 
     def __init__(
         self,

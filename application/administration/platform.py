@@ -22,6 +22,7 @@ from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 from domain.administration.audit import AuditAction, AuditEntry, TargetKind
 from domain.administration.tenancy import ProviderName, Tenant, TenantStatus
+from domain.campaigns.schedule import checked_time_zone
 from domain.identity.credentials import PLATFORM_TENANT_NAME, RevocationReason
 
 
@@ -77,6 +78,7 @@ class UpdateTenantCommand:
     # A send limit; 0 puts the limit back to the gateway's default.
     sends_per_minute: int | None = None
     sends_per_day: int | None = None
+    time_zone: str | None = None  # an IANA name ("Europe/Madrid")
 
 
 def _send_limit(value: int) -> int | None:
@@ -102,22 +104,7 @@ class UpdateTenant:
         require_platform_admin(actor)
         async with self._uow:
             tenant = await _customer_tenant(self._uow, tenant_id)
-            changed = tenant
-            if command.name is not None:
-                name = command.name.strip()
-                if not 1 <= len(name) <= 200:
-                    raise InvalidInput("a tenant name is 1 to 200 characters")
-                if name.lower() == PLATFORM_TENANT_NAME:
-                    raise InvalidInput(f"the tenant name {name!r} is reserved")
-                changed = replace(changed, name=name)
-            if command.provider is not None:
-                changed = replace(changed, provider=command.provider)
-            if command.session_window_check is not None:
-                changed = replace(changed, session_window_check=command.session_window_check)
-            if command.sends_per_minute is not None:
-                changed = replace(changed, sends_per_minute=_send_limit(command.sends_per_minute))
-            if command.sends_per_day is not None:
-                changed = replace(changed, sends_per_day=_send_limit(command.sends_per_day))
+            changed = _with_changes(tenant, command)
             moves_to_twilio = (
                 changed.provider is ProviderName.TWILIO and tenant.provider is not ProviderName.TWILIO
             )
@@ -143,7 +130,37 @@ class UpdateTenant:
         return changed
 
 
-_AUDITED_FIELDS = ("name", "provider", "session_window_check", "sends_per_minute", "sends_per_day")
+def _with_changes(tenant: Tenant, command: UpdateTenantCommand) -> Tenant:
+    """``tenant`` with the fields ``command`` sets, each checked."""
+    changed = tenant
+    if command.name is not None:
+        name = command.name.strip()
+        if not 1 <= len(name) <= 200:
+            raise InvalidInput("a tenant name is 1 to 200 characters")
+        if name.lower() == PLATFORM_TENANT_NAME:
+            raise InvalidInput(f"the tenant name {name!r} is reserved")
+        changed = replace(changed, name=name)
+    if command.provider is not None:
+        changed = replace(changed, provider=command.provider)
+    if command.session_window_check is not None:
+        changed = replace(changed, session_window_check=command.session_window_check)
+    if command.sends_per_minute is not None:
+        changed = replace(changed, sends_per_minute=_send_limit(command.sends_per_minute))
+    if command.sends_per_day is not None:
+        changed = replace(changed, sends_per_day=_send_limit(command.sends_per_day))
+    if command.time_zone is not None:
+        changed = replace(changed, time_zone=checked_time_zone(command.time_zone))
+    return changed
+
+
+_AUDITED_FIELDS = (
+    "name",
+    "provider",
+    "session_window_check",
+    "sends_per_minute",
+    "sends_per_day",
+    "time_zone",
+)
 
 
 class SuspendTenant:

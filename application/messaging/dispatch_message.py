@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from application.campaigns.runner import pause_campaign_of_message
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
 from application.ports.metrics import Metrics
@@ -196,7 +197,21 @@ class DispatchMessage:
         retry_after = timedelta(seconds=outcome.retry_after_seconds) if outcome.retry_after_seconds else None
         delay = self._settings.retry.delay_after(attempts, retry_after=retry_after)
         await self._reschedule(job, owner, attempts, JobPhase.SEND, now + delay, outcome.reason)
+        if outcome.failure_code in _THROTTLING:
+            await self._pause_campaign(message, outcome, now)
         return message
+
+    async def _pause_campaign(self, message: Message, outcome: SendOutcome, now: datetime) -> None:
+        """A campaign's message met the provider's rate or messaging limit: its campaign pauses with the
+        reason (its unsent messages, this one included, held back) rather than push on into the limit."""
+        reason = f"the provider signalled a limit ({outcome.failure_code}): {outcome.reason or 'no details'}"
+        uow = self._uow_factory()
+        async with uow:
+            paused = await pause_campaign_of_message(uow, message.tenant_id, message.id, reason, now)
+            if paused is None:
+                return
+            await uow.commit()
+        logger.warning("campaign %s of tenant %s paused: %s", paused.id, paused.tenant_id, reason)
 
     async def _pause_sender(
         self, message: Message, outcome: SendOutcome, provider: ProviderName, now: datetime
@@ -346,6 +361,10 @@ class DispatchMessage:
         async with uow:
             await uow.jobs.complete(job.message_id, owner=owner)
             await uow.commit()
+
+
+# Provider signals that sending on at this pace would only meet more refusals.
+_THROTTLING = frozenset({FailureCode.RATE_LIMITED, FailureCode.SENDER_AT_LIMIT})
 
 
 def _failure(outcome: SendOutcome, provider: ProviderName, *, reason: str, otherwise: FailureCode) -> Failure:

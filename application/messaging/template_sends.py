@@ -96,10 +96,30 @@ async def resolve_template_and_category(
                 "resource; name the template by name and language to give its header media"
             )
         return template, None  # by Content SID alone: sent as it is
-    entry = await uow.templates.find(tenant.id, template.name, template.language)
+    entry, listing = await approved_listing(
+        uow, tenant, sender, provider, template.name, template.language, field=field
+    )
+    resolved = resolved_template(entry, template, choice.header_media, listing, field)
+    return resolved, entry.definition.category
+
+
+async def approved_listing(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    sender: Sender,
+    provider: ProviderName,
+    name: str,
+    language: str,
+    *,
+    field: str = "template",
+) -> tuple[CatalogueTemplate, TemplateListing]:
+    """The catalogue's template ``name`` (``language``) and its listing at ``sender``'s provider account,
+    if approved there; TemplateNotFound or TemplateNotApproved otherwise. Inside a transaction."""
+    label = f"{name} ({language})"
+    entry = await uow.templates.find(tenant.id, name, language)
     if entry is None:
         raise TemplateNotFound(
-            f"{field}: this tenant's catalogue has no template {template.label}; create it with "
+            f"{field}: this tenant's catalogue has no template {label}; create it with "
             "POST /api/templates, or sync the catalogue (POST /api/templates/sync) if it was made in the "
             "provider's console"
         )
@@ -107,19 +127,19 @@ async def resolve_template_and_category(
     listing = entry.listing_for(account_id)
     if listing is None or listing.provider is not provider:
         raise TemplateNotFound(
-            f"{field}: template {template.label} is not on the provider account of sender "
+            f"{field}: template {label} is not on the provider account of sender "
             f"{sender.phone_number}; create it there before sending it from this number"
         )
     if listing.status is not TemplateStatus.APPROVED:
         why = _NOT_SENDABLE[listing.status]
         reason = f" ({listing.rejection_reason})" if listing.rejection_reason else ""
         raise TemplateNotApproved(
-            f"{field}: template {template.label} {why}{reason}; only approved templates can be sent"
+            f"{field}: template {label} {why}{reason}; only approved templates can be sent"
         )
-    return _resolved(entry, template, choice.header_media, listing, field), entry.definition.category
+    return entry, listing
 
 
-def _resolved(
+def resolved_template(
     entry: CatalogueTemplate,
     template: Template,
     header_media: HeaderMedia | None,

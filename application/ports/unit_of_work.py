@@ -12,8 +12,9 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from application.ports.audit import AuditLog
-from application.ports.contacts import ContactRepository
+from application.ports.campaigns import CampaignRepository
 from application.ports.consent import ConsentRepository
+from application.ports.contacts import ContactRepository
 from application.ports.dashboard import DashboardQueries
 from application.ports.dispatch_queue import DispatchQueue
 from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository
@@ -79,6 +80,8 @@ class Repositories(Protocol):
     def retention(self) -> RetentionRepository: ...
     @property
     def contact_data(self) -> ContactDataRepository: ...
+    @property
+    def campaigns(self) -> CampaignRepository: ...
 
 
 class UnitOfWork(Repositories, Protocol):

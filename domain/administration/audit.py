@@ -63,6 +63,10 @@ class AuditAction(enum.StrEnum):
     RETENTION_SET = "retention.set"  # a tenant's retention policy set, changed or removed
     CONTACT_ERASED = "contact.erased"  # everything held about a person removed (an erasure request)
     CONTACT_EXPORTED = "contact.exported"  # everything held about a person handed over (an access request)
+    CAMPAIGN_CREATED = "campaign.created"
+    CAMPAIGN_PAUSED = "campaign.paused"  # by a tenant admin, or by the gateway on the provider's signal
+    CAMPAIGN_RESUMED = "campaign.resumed"
+    CAMPAIGN_CANCELED = "campaign.canceled"
 
 
 class ActorKind(enum.StrEnum):
@@ -89,6 +93,7 @@ class TargetKind(enum.StrEnum):
     # erased person's number is not kept anywhere, the audit trail included): the request id ties it to
     # the caller's records.
     CONTACT = "contact"
+    CAMPAIGN = "campaign"
 
 
 # The only names an entry's details may have: none of them is, or could hold, a secret.

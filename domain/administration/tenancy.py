@@ -55,6 +55,8 @@ class Tenant:
     # Messages the tenant may send per minute and per day; None: the gateway's defaults (settings).
     sends_per_minute: int | None = None
     sends_per_day: int | None = None
+    # The IANA time zone the tenant's calendar days and quiet hours are told in (campaigns).
+    time_zone: str = "UTC"
     id: UUID = field(default_factory=uuid4)
 
     @property

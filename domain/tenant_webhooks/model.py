@@ -58,6 +58,12 @@ class WebhookEventType(enum.StrEnum):
     # A person's consent changed: they opted out or back in (by keyword, by the provider's opt-out
     # button, or set over the API). A repeated opt-out that changes nothing sends no event.
     CONSENT_CHANGED = "consent.changed"
+    # A campaign began sending, was paused (by the tenant, or by the gateway when the provider signalled
+    # a limit: with the reason), sent its last message, or was canceled.
+    CAMPAIGN_STARTED = "campaign.started"
+    CAMPAIGN_PAUSED = "campaign.paused"
+    CAMPAIGN_COMPLETED = "campaign.completed"
+    CAMPAIGN_CANCELED = "campaign.canceled"
 
 
 class DeliveryState(enum.StrEnum):

@@ -30,9 +30,10 @@ from entrypoints.http.administration.controller import (
     SendersController,
     UsersController,
 )
+from entrypoints.http.campaigns.controller import CampaignsController
 from entrypoints.http.client_address import install as install_client_addresses
-from entrypoints.http.contacts.controller import ContactsController
 from entrypoints.http.consent.controller import ConsentController
+from entrypoints.http.contacts.controller import ContactsController
 from entrypoints.http.contract import (
     RequestBodySchemaPlugin,
     allow_every_method_of_the_path,
@@ -124,6 +125,7 @@ def create_app(container: Container) -> Litestar:
             TemplatesController,
             ContactsController,
             ConsentController,
+            CampaignsController,
             MetricsController,
             AdminTenantsController,
             AdminUsageController,

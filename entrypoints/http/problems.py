@@ -47,6 +47,8 @@ from application.errors import (
     WebhookUrlRefused,
 )
 from application.ports.templates import TemplateProviderRefused, TemplateProviderUnavailable
+from domain.campaigns.model import CampaignStateConflict
+from domain.campaigns.schedule import InvalidSchedule
 from domain.contacts.contact import InvalidContact
 from domain.errors import DomainError, InvalidMessage, InvalidPhoneNumber
 from domain.templates.errors import InvalidTemplate, InvalidTemplateValues
@@ -86,6 +88,8 @@ ERROR_TABLE: list[tuple[type[Exception], ProblemType]] = [
     (NotScheduled, ProblemType(409, "not-scheduled", "Message not scheduled")),
     (IdempotencyKeyInUse, ProblemType(409, "idempotency-key-in-use", "Idempotency key in use")),
     (InvalidPhoneNumber, ProblemType(422, "invalid-phone-number", "Invalid phone number")),
+    (CampaignStateConflict, ProblemType(409, "campaign-state-conflict", "Campaign state conflict")),
+    (InvalidSchedule, ProblemType(422, "invalid-campaign", "Invalid campaign")),
     (InvalidMessage, ProblemType(422, "invalid-message", "Invalid message")),
     (SessionWindowClosed, ProblemType(422, "session-window-closed", "Session window closed")),
     (RecipientOptedOut, ProblemType(422, "recipient-opted-out", "Recipient opted out")),

@@ -45,6 +45,7 @@ from tests.support.postgres_server import PostgresServer, Role
 from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.repositories import T0
 from tests.support.repositories.access import add_user, new_key, open_session
+from tests.support.repositories.campaigns import a_campaign, add_campaign, add_people, person
 from tests.support.repositories.dispatch import accept_holding, key_record, tenant_with_sender
 from tests.support.repositories.templates import (
     ORDER_UPDATE,
@@ -132,6 +133,8 @@ async def seed_tenant(uow_factory: UowFactory) -> Tenant:
     await receive_media(uow_factory, tenant)
     account = await add_meta_account(uow_factory, tenant)
     await add_template(uow_factory, tenant, ORDER_UPDATE, sandbox_listing(), meta_listing(account))
+    campaign = await add_campaign(uow_factory, a_campaign(tenant))
+    await add_people(uow_factory, campaign, person(1))
     async with uow_factory() as uow:
         assert await uow.templates.claim_sync(tenant.id, T0, timedelta(minutes=15))
         await uow.consent.save_policy(

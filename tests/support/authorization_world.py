@@ -151,18 +151,22 @@ PATH_PARAMETERS: dict[str, Scope] = {
     "media_id": Scope.TENANT_ID,
     "template_id": Scope.TENANT_ID,
     "contact_id": Scope.TENANT_ID,
+    "campaign_id": Scope.TENANT_ID,
     "contact": Scope.TENANT_VALUE,  # a customer's phone number; two tenants may well share one
     "phone": Scope.TENANT_VALUE,  # a person's number, whose consent each tenant keeps apart
     "tenant_id": Scope.PLATFORM_ID,
 }
 
 # Operations that need another of the tenant's things than the one their path parameter usually names:
-# a customer's message is marked read, not the failed outbound one the others use.
+# a customer's message is marked read, not the failed outbound one the others use; a campaign's audience
+# is uploaded once, and a canceled campaign cannot be paused: those two act on campaigns of their own.
 OTHER_IDS: dict[str, dict[str, str]] = {
     "markMessageRead": {"message_id": "inbound_message_id"},
     # Scheduled messages: one to move, another to call off (a canceled one cannot be moved).
     "rescheduleMessage": {"message_id": "scheduled_message_id"},
     "cancelScheduledMessage": {"message_id": "message_to_cancel_id"},
+    "uploadCampaignAudience": {"campaign_id": "upload_campaign_id"},
+    "cancelCampaign": {"campaign_id": "cancel_campaign_id"},
 }
 
 # A valid body for every operation that takes one, so a 404 (or 403, 401) is never masked by a 400/422.
@@ -196,7 +200,6 @@ BODIES: dict[str, Any] = {
     "previewTemplate": {"variables": {"first_name": "Ana"}},
     "createContact": {"phone_number": "+14155550998", "name": "Matrix", "tags": ["matrix"]},
     "updateContact": {"name": "Taken Over", "attributes": {"plan": "gold"}},
-    "importContacts": "phone,name\r\n+14155550997,Matrix\r\n",
     "setConsent": {"state": "opted_in", "note": "matrix"},
     "setConsentPolicy": {"opt_out_keywords": ["BASTA"], "opt_out_reply": "You will hear no more from us."},
     "planTemplates": {"templates": [], "delete_missing": False},
@@ -208,6 +211,17 @@ BODIES: dict[str, Any] = {
     "login": {"username": "nobody", "password": PASSWORD},
     "refreshSession": {"refresh_token": "wagrt_" + "x" * 43},
     "setRetention": {"days": 365, "mode": "redact"},
+    "createCampaign": {
+        "name": "Matrix campaign",
+        "template": {"name": "campaign_notice", "language": "en"},
+        "audience": {"csv": True},
+        "pace": {"messages_per_second": 1},
+    },
+}
+# Bodies that are not JSON, with their content type.
+RAW_BODIES: dict[str, tuple[bytes, str]] = {
+    "uploadCampaignAudience": (b"phone,first_name\n+14155550777,Ana\n", "text/csv"),
+    "importContacts": (b"phone,name\r\n+14155550997,Matrix\r\n", "text/csv"),
 }
 
 
@@ -332,12 +346,13 @@ class World:
     async def request(
         self, operation: Operation, values: dict[str, str], headers: dict[str, str]
     ) -> httpx.Response:
-        body = BODIES.get(operation.operation_id) if operation.takes_body else None
         url = operation.url(self.values_for(operation, values))
-        if isinstance(body, str):  # a file rather than JSON (the contact import's CSV)
+        if operation.operation_id in RAW_BODIES:
+            content, content_type = RAW_BODIES[operation.operation_id]
             return await self.gateway.client.request(
-                operation.method, url, headers=headers | {"Content-Type": "text/csv"}, content=body.encode()
+                operation.method, url, headers=headers | {"Content-Type": content_type}, content=content
             )
+        body = BODIES.get(operation.operation_id) if operation.takes_body else None
         return await self.gateway.client.request(operation.method, url, headers=headers, json=body)
 
     def values_for(self, operation: Operation, values: dict[str, str]) -> dict[str, str]:
@@ -539,6 +554,23 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
     assert opted_out.status_code == 200, opted_out.text
 
     [customer] = (await gateway.call("GET", "/api/contacts?limit=1", admin)).json()["items"]
+    await gateway.call(
+        "POST",
+        "/api/templates",
+        admin,
+        {
+            "name": "campaign_notice",
+            "language": "en",
+            "category": "marketing",
+            "body": "Hello {{1}}, news from us.",
+            "examples": {"1": "Ana"},
+            "accounts": ["sandbox"],
+        },
+    )
+    campaigns = [
+        (await gateway.call("POST", "/api/campaigns", admin, BODIES["createCampaign"])).json()["id"]
+        for _ in range(3)
+    ]
 
     return TenantWorld(
         name=name,
@@ -561,6 +593,9 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             "media_id": photo["stored_media_id"],
             "template_id": template["id"],
             "contact_id": customer["id"],
+            "campaign_id": campaigns[0],
+            "upload_campaign_id": campaigns[1],
+            "cancel_campaign_id": campaigns[2],
             "conversation_id": conversation["id"],
             "contact": contact,
             "phone": contact,
@@ -581,6 +616,7 @@ async def provision_tenant(gateway: Gateway, root: dict[str, str], name: str, *,
             photo["stored_media_id"],
             template["id"],
             customer["id"],
+            *campaigns,
             conversation["id"],
             template["listings"][0]["provider_template_id"],
             contact,

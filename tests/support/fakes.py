@@ -41,9 +41,10 @@ from application.errors import (
     WebhookUrlRefused,
 )
 from application.ports.audit import AuditQuery
+from application.ports.campaigns import AudienceMember, CampaignPosition, RecipientQuery
 from application.ports.clock import Clock
-from application.ports.contacts import ContactQuery
 from application.ports.consent import LedgerQuery, SendConsent
+from application.ports.contacts import ContactQuery
 from application.ports.dashboard import (
     ActivityPeriods,
     DeliveryCounts,
@@ -97,8 +98,18 @@ from domain.administration.tenancy import (
     TwilioCredentials,
     User,
 )
-from domain.contacts.contact import Contact, profile_name_kept
+from domain.campaigns.model import (
+    AudienceKind,
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    NewRecipient,
+    RecipientState,
+    SkipReason,
+)
+from domain.campaigns.progress import CampaignProgress
 from domain.consent.model import ConsentChange, ConsentPolicy, ConsentRecord, ConsentState
+from domain.contacts.contact import Contact, profile_name_kept
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
@@ -1993,6 +2004,222 @@ class FakeContactRepository:
         return restore
 
 
+class FakeCampaignRepository:
+    """Campaigns and their recipients in memory; a recipient's state past ``accepted`` is its message's
+    status, and the held jobs are the fake queue's, as the SQL repository reads them through joins."""
+
+    def __init__(
+        self,
+        tenants: FakeTenantRepository,
+        messages: FakeMessageRepository,
+        conversations: FakeConversationRepository,
+        jobs: FakeDispatchQueue,
+    ) -> None:
+        self._tenants = tenants
+        self._messages = messages
+        self._conversations = conversations
+        self._jobs = jobs
+        self._campaigns: dict[UUID, Campaign] = {}
+        self._keys: dict[tuple[UUID, str], tuple[UUID, str]] = {}
+        self._recipients: dict[UUID, CampaignRecipient] = {}
+
+    async def add(self, campaign: Campaign, idempotency: tuple[str, str] | None = None) -> None:
+        if await self._tenants.get(campaign.tenant_id) is None:
+            raise NotFound("the tenant does not exist")
+        if idempotency is not None:
+            key = (campaign.tenant_id, idempotency[0])
+            if key in self._keys:
+                raise AlreadyExists("a campaign was created with this Idempotency-Key already")
+            self._keys[key] = (campaign.id, idempotency[1])
+        self._campaigns[campaign.id] = _stored(campaign)
+
+    async def by_idempotency_key(self, tenant_id: UUID, key: str) -> tuple[Campaign, str] | None:
+        found = self._keys.get((tenant_id, key))
+        if found is None:
+            return None
+        return self._campaigns[found[0]], found[1]
+
+    async def get(self, tenant_id: UUID, campaign_id: UUID) -> Campaign | None:
+        campaign = self._campaigns.get(campaign_id)
+        return campaign if campaign is not None and campaign.tenant_id == tenant_id else None
+
+    async def list_page(
+        self, tenant_id: UUID, *, limit: int, after: CampaignPosition | None = None
+    ) -> list[Campaign]:
+        mine = sorted(
+            (c for c in self._campaigns.values() if c.tenant_id == tenant_id),
+            key=lambda c: (c.created_at, c.id),
+            reverse=True,
+        )
+        if after is not None:
+            mine = [c for c in mine if (c.created_at, c.id) < (after.created_at, after.campaign_id)]
+        return mine[:limit]
+
+    async def save(self, campaign: Campaign) -> bool:
+        stored = self._campaigns.get(campaign.id)
+        if stored is None or stored.tenant_id != campaign.tenant_id or stored.version != campaign.version:
+            return False
+        self._campaigns[campaign.id] = _stored(replace(campaign, version=campaign.version + 1))
+        return True
+
+    async def due(self, until: datetime, limit: int) -> list[Campaign]:
+        def is_due(c: Campaign) -> bool:
+            if c.status is CampaignStatus.SCHEDULED:
+                return c.start_at <= until and (c.audience_complete or c.audience is not AudienceKind.CSV)
+            if c.status is CampaignStatus.RUNNING:
+                walking = not c.audience_complete and c.audience is AudienceKind.CONTACTS
+                return walking or (c.schedule is not None and c.schedule.next_slot <= until)
+            return False
+
+        far = datetime.max.replace(tzinfo=UTC)
+        due = [c for c in self._campaigns.values() if is_due(c)]
+        return sorted(due, key=lambda c: c.schedule.next_slot if c.schedule else far)[:limit]
+
+    async def add_recipients(
+        self, tenant_id: UUID, campaign_id: UUID, recipients: Sequence[NewRecipient], now: datetime
+    ) -> int:
+        taken = {r.identity for r in self._recipients.values() if r.campaign_id == campaign_id and r.identity}
+        stored = 0
+        for new in recipients:
+            if new.identity is not None and new.identity in taken:
+                continue
+            if new.identity is not None:
+                taken.add(new.identity)
+            recipient = CampaignRecipient(
+                id=uuid4(),
+                campaign_id=campaign_id,
+                tenant_id=tenant_id,
+                position=new.position,
+                number=new.number[:32],
+                identity=new.identity,
+                variables=dict(new.variables),
+                state=RecipientState.SKIPPED if new.skip_reason else RecipientState.PENDING,
+                skip_reason=new.skip_reason,
+                detail=new.detail,
+            )
+            self._recipients[recipient.id] = recipient
+            stored += 1
+        return stored
+
+    def _of(self, tenant_id: UUID, campaign_id: UUID) -> list[CampaignRecipient]:
+        mine = (
+            r for r in self._recipients.values() if r.tenant_id == tenant_id and r.campaign_id == campaign_id
+        )
+        return sorted(mine, key=lambda r: (r.position, r.id))
+
+    async def claim_pending(self, tenant_id: UUID, campaign_id: UUID, limit: int) -> list[CampaignRecipient]:
+        claimed = [r for r in self._of(tenant_id, campaign_id) if r.state is RecipientState.PENDING][:limit]
+        for recipient in claimed:  # taken until the transaction ends: given back by a rollback
+            self._recipients[recipient.id] = replace(recipient, state=RecipientState.ACCEPTED)
+        return claimed
+
+    async def mark_accepted(
+        self, tenant_id: UUID, accepted: Sequence[tuple[UUID, UUID]], now: datetime
+    ) -> None:
+        for recipient_id, message_id in accepted:
+            recipient = self._recipients.get(recipient_id)
+            if recipient is not None and recipient.tenant_id == tenant_id and recipient.message_id is None:
+                self._recipients[recipient_id] = replace(
+                    recipient, state=RecipientState.ACCEPTED, message_id=message_id, accepted_at=_utc(now)
+                )
+
+    async def mark_skipped(
+        self, tenant_id: UUID, recipient_ids: Collection[UUID], reason: str, detail: str | None
+    ) -> None:
+        for recipient_id in recipient_ids:
+            recipient = self._recipients.get(recipient_id)
+            if recipient is not None and recipient.tenant_id == tenant_id and recipient.message_id is None:
+                self._recipients[recipient_id] = replace(
+                    recipient, state=RecipientState.SKIPPED, skip_reason=SkipReason(reason), detail=detail
+                )
+
+    async def has_pending(self, tenant_id: UUID, campaign_id: UUID) -> bool:
+        return any(r.state is RecipientState.PENDING for r in self._of(tenant_id, campaign_id))
+
+    def _as_read(self, recipient: CampaignRecipient) -> CampaignRecipient:
+        if recipient.message_id is None:
+            return recipient
+        message = self._messages._messages.get(recipient.message_id)
+        state = (
+            _RECIPIENT_STATE_OF_STATUS.get(message.status, recipient.state) if message else recipient.state
+        )
+        conversation = (
+            self._conversations._conversations.get((recipient.tenant_id, recipient.identity))
+            if recipient.identity
+            else None
+        )
+        replied = (
+            conversation is not None
+            and conversation.last_inbound_at is not None
+            and recipient.accepted_at is not None
+            and conversation.last_inbound_at > recipient.accepted_at
+        )
+        return replace(recipient, state=state, replied=replied)
+
+    async def progress(self, tenant_id: UUID, campaign_id: UUID) -> CampaignProgress:
+        counts: dict[str, int] = {}
+        for recipient in map(self._as_read, self._of(tenant_id, campaign_id)):
+            if recipient.state is RecipientState.SKIPPED:
+                key = f"skipped_{recipient.skip_reason}"
+            else:
+                key = recipient.state.value
+            counts[key] = counts.get(key, 0) + 1
+            counts["targeted"] = counts.get("targeted", 0) + 1
+            counts["replied"] = counts.get("replied", 0) + int(recipient.replied)
+        return CampaignProgress(**counts)
+
+    async def recipients_page(self, query: RecipientQuery) -> list[CampaignRecipient]:
+        page = [
+            r
+            for r in map(self._as_read, self._of(query.tenant_id, query.campaign_id))
+            if (query.state is None or r.state is query.state)
+            and (query.after_position is None or r.position > query.after_position)
+        ]
+        return page[: query.limit]
+
+    def _job_messages(self, tenant_id: UUID, campaign_id: UUID) -> list[UUID]:
+        return [r.message_id for r in self._of(tenant_id, campaign_id) if r.message_id is not None]
+
+    async def hold_unsent(self, tenant_id: UUID, campaign_id: UUID, hold_until: datetime) -> int:
+        held = 0
+        for message_id in self._job_messages(tenant_id, campaign_id):
+            job = self._jobs._jobs.get(message_id)
+            if job is None or message_id in self._jobs._leases or job.phase is not JobPhase.SEND:
+                continue
+            self._jobs._jobs[message_id] = _stored(replace(job, available_at=hold_until))
+            held += 1
+        return held
+
+    async def held_messages(self, tenant_id: UUID, campaign_id: UUID, held_since: datetime) -> list[UUID]:
+        return [
+            message_id
+            for message_id in self._job_messages(tenant_id, campaign_id)
+            if (job := self._jobs._jobs.get(message_id)) is not None and job.available_at >= held_since
+        ]
+
+    async def reschedule_jobs(self, tenant_id: UUID, slots: Sequence[tuple[UUID, datetime]]) -> None:
+        for message_id, at in slots:
+            job = self._jobs._jobs.get(message_id)
+            if job is not None and job.tenant_id == tenant_id and message_id not in self._jobs._leases:
+                self._jobs._jobs[message_id] = _stored(replace(job, available_at=at))
+
+    async def campaign_of_message(self, tenant_id: UUID, message_id: UUID) -> UUID | None:
+        found = (
+            r.campaign_id
+            for r in self._recipients.values()
+            if r.tenant_id == tenant_id and r.message_id == message_id
+        )
+        return next(found, None)
+
+    def snapshot(self) -> Restore:
+        campaigns, keys, recipients = dict(self._campaigns), dict(self._keys), dict(self._recipients)
+
+        def restore() -> None:
+            self._campaigns, self._keys, self._recipients = dict(campaigns), dict(keys), dict(recipients)
+
+        return restore
+
+
 def _in_audience(contact: Contact, tags: Sequence[str], attributes: Mapping[str, str]) -> bool:
     return set(tags) <= contact.tags and all(contact.attributes.get(k) == v for k, v in attributes.items())
 
@@ -2008,6 +2235,18 @@ def _found_by(contact: Contact, q: str) -> bool:
         and len(digits) >= len(plain)
         and (digits in contact.phone_number or digits in contact.identity)
     )
+
+
+_RECIPIENT_STATE_OF_STATUS = {
+    MessageStatus.ACCEPTED: RecipientState.ACCEPTED,
+    MessageStatus.QUEUED: RecipientState.SENT,
+    MessageStatus.SENDING: RecipientState.SENT,
+    MessageStatus.SENT: RecipientState.SENT,
+    MessageStatus.DELIVERED: RecipientState.DELIVERED,
+    MessageStatus.READ: RecipientState.READ,
+    MessageStatus.FAILED: RecipientState.FAILED,
+    MessageStatus.UNDELIVERED: RecipientState.FAILED,
+}
 
 
 # ------------------------------------------------------------------------------------- unit of work
@@ -2322,6 +2561,7 @@ class FakeDatabase:
     consent: FakeConsentRepository = field(default_factory=FakeConsentRepository)
     retention: FakeRetentionRepository = field(init=False)
     contact_data: FakeContactDataRepository = field(init=False)
+    campaigns: FakeCampaignRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.senders.tenants = self.tenants  # whose tenants a sender must belong to
@@ -2338,6 +2578,7 @@ class FakeDatabase:
         self.templates = FakeTemplateRepository(self.tenants, self.provider_accounts)
         self.provider_accounts.on_remove = self.templates.forget_account
         self.contacts = FakeContactRepository(self.tenants)
+        self.campaigns = FakeCampaignRepository(self.tenants, self.messages, self.conversations, self.jobs)
 
     def remove_media_of(self, message_ids: Collection[UUID]) -> tuple[tuple[str, ...], int]:
         """Drop the media records and pending downloads of messages ``message_ids``: the kept files'
@@ -2367,6 +2608,7 @@ class FakeDatabase:
             self.contacts.snapshot(),
             self.consent.snapshot(),
             self.retention.snapshot(),
+            self.campaigns.snapshot(),
         ]
 
         def restore() -> None:
@@ -2772,3 +3014,47 @@ if TYPE_CHECKING:
 
     def _fake_metrics_implement_the_port(metrics: FakeMetrics) -> Metrics:
         return metrics
+
+
+class FakeOptOuts:
+    """The identities that opted out, per tenant, as a test sets them."""
+
+    def __init__(self) -> None:
+        self.opted_out: dict[UUID, set[str]] = {}
+
+    def opt_out(self, tenant_id: UUID, number: str) -> None:
+        self.opted_out.setdefault(tenant_id, set()).add(PhoneNumber.parse(number).identity)
+
+    async def opted_out_among(self, tenant_id: UUID, identities: Collection[str]) -> frozenset[str]:
+        return frozenset(set(identities) & self.opted_out.get(tenant_id, set()))
+
+
+class FakeContacts:
+    """A tenant's contacts with their tags and attributes, walked by identity as the real store does."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[UUID, list[tuple[AudienceMember, frozenset[str]]]] = {}
+
+    def add(self, tenant_id: UUID, number: str, *, tags: Collection[str] = (), **attributes: str) -> None:
+        phone = PhoneNumber.parse(number)
+        member = AudienceMember(phone.identity, phone, dict(attributes))
+        self.contacts.setdefault(tenant_id, []).append((member, frozenset(tags)))
+
+    async def audience_batch(
+        self,
+        tenant_id: UUID,
+        *,
+        tags: Collection[str],
+        attributes: Mapping[str, str],
+        after_identity: str | None,
+        limit: int,
+    ) -> list[AudienceMember]:
+        matching = sorted(
+            (
+                member
+                for member, its_tags in self.contacts.get(tenant_id, [])
+                if set(tags) <= its_tags and all(member.attributes.get(k) == v for k, v in attributes.items())
+            ),
+            key=lambda member: member.identity,
+        )
+        return [m for m in matching if after_identity is None or m.identity > after_identity][:limit]

@@ -191,6 +191,7 @@ class AdminTenantsController(Controller):
                 session_window_check=data.session_window_check,
                 sends_per_minute=data.sends_per_minute,
                 sends_per_day=data.sends_per_day,
+                time_zone=data.time_zone,
             ),
         )
         return TenantResource.of(tenant)

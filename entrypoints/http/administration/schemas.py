@@ -181,6 +181,16 @@ class UpdateTenantRequest(msgspec.Struct, forbid_unknown_fields=True):
     # The tenant's send limits; 0 puts one back to the gateway's default.
     sends_per_minute: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     sends_per_day: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] | None = None
+    # The IANA time zone of the tenant's calendar ("Europe/Madrid"): campaigns' quiet hours and daily caps.
+    time_zone: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$", examples=["Europe/Madrid"]
+            ),
+        ]
+        | None
+    ) = None
 
 
 class TenantResource(msgspec.Struct):
@@ -193,6 +203,7 @@ class TenantResource(msgspec.Struct):
     # The tenant's own send limits; null: the gateway's defaults.
     sends_per_minute: int | None = None
     sends_per_day: int | None = None
+    time_zone: str = "UTC"
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantResource:
@@ -205,6 +216,7 @@ class TenantResource(msgspec.Struct):
             created_at=tenant.created_at,
             sends_per_minute=tenant.sends_per_minute,
             sends_per_day=tenant.sends_per_day,
+            time_zone=tenant.time_zone,
         )
 
 

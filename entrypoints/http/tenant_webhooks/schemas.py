@@ -31,6 +31,10 @@ EventName = Literal[
     "sender.paused",
     "template.status",
     "consent.changed",
+    "campaign.started",
+    "campaign.paused",
+    "campaign.completed",
+    "campaign.canceled",
 ]
 WebhookUrl = Annotated[
     Text,

@@ -267,6 +267,7 @@ PATH_EXAMPLES = {
             "media_id",
             "contact_id",
             "template_id",
+            "campaign_id",
         )
     },
 }

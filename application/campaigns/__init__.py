@@ -1,0 +1,1 @@
+"""Campaigns: an approved template sent to many recipients by one sender, at a pace."""
