@@ -4,7 +4,8 @@ erased for an erasure request.
 Both are lists of steps, one per table: another table that holds something about a person joins the
 export or the erasure with one line here (its statement given the ``Contact``). An erasure step is a
 DELETE whose row count is the report's figure for its kind; the steps run in order, so a table comes
-before the table its rows reference. An export step is a SELECT whose rows become the document's
+before the table its rows reference. What an erasure keeps on purpose (a person's opt-out) is counted
+after the steps, per kind, beside them. An export step is a SELECT whose rows become the document's
 section of its name.
 """
 
@@ -19,6 +20,9 @@ import sqlalchemy as sa
 
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.tables import (
+    consent_ledger,
+    consent_states,
+    contacts,
     conversations,
     dispatch_jobs,
     idempotency_keys,
@@ -29,6 +33,7 @@ from adapters.database.tables import (
 )
 from application.ports.media import media_key
 from application.ports.retention import ContactRecords
+from domain.consent.model import ConsentState
 from domain.messaging.retention import RemovedData
 from domain.phone import PhoneNumber
 
@@ -49,10 +54,25 @@ class Contact:
         )
 
 
+def _of_person(table: sa.Table) -> Callable[[Contact], sa.ColumnElement[bool]]:
+    """The rows of ``table`` held under the person's identity."""
+    return lambda contact: sa.and_(
+        table.c.tenant_id == contact.tenant_id, table.c.identity == contact.identity
+    )
+
+
 def _of_messages(table: sa.Table) -> Callable[[Contact], sa.ColumnElement[bool]]:
     """The rows of ``table`` attached to the person's messages."""
     return lambda contact: sa.and_(
         table.c.tenant_id == contact.tenant_id, table.c.message_id.in_(contact.message_ids)
+    )
+
+
+def _consent_state(*, opted_out: bool) -> Callable[[Contact], sa.ColumnElement[bool]]:
+    """The person's consent state, if it is an opt-out (or if it is not)."""
+    opt_out = consent_states.c.state == ConsentState.OPTED_OUT.value
+    return lambda contact: sa.and_(
+        _of_person(consent_states)(contact), opt_out if opted_out else sa.not_(opt_out)
     )
 
 
@@ -78,12 +98,23 @@ _ERASURE_STEPS: tuple[tuple[str, sa.Table, Callable[[Contact], sa.ColumnElement[
             conversations.c.contact_identity == contact.identity,
         ),
     ),
+    ("contacts", contacts, _of_person(contacts)),
+    ("consent_ledger", consent_ledger, _of_person(consent_ledger)),
+    ("consent_states", consent_states, _consent_state(opted_out=False)),
+)
+# (kind, which rows of the table an erasure keeps on purpose), counted once the steps above have run.
+# An opt-out outlives the erasure: without it the next campaign or send would write to someone who asked
+# to hear no more. The state row stays as it is (identity, number, state, source word and since when);
+# the ledger entries that told how it came about (who, the customer's message, the note) go.
+_KEPT: tuple[tuple[str, sa.Table, Callable[[Contact], sa.ColumnElement[bool]]], ...] = (
+    ("consent_opt_out", consent_states, _consent_state(opted_out=True)),
 )
 
 
 def _export_steps(contact: Contact, max_messages: int) -> tuple[tuple[str, sa.Select[Any]], ...]:
-    """(section, its rows), in the document's order: the newest ``max_messages`` messages and what is
-    attached to them."""
+    """(section, its rows), in the document's order: the person's contact, consent state and consent
+    ledger (oldest entry first), their conversation, and the newest ``max_messages`` messages and what
+    is attached to them."""
     exported = (
         sa.select(messages.c.id)
         .where(messages.c.tenant_id == contact.tenant_id, messages.c.contact_number.in_(contact.forms))
@@ -99,7 +130,17 @@ def _export_steps(contact: Contact, max_messages: int) -> tuple[tuple[str, sa.Se
             .order_by(*order)
         )
 
+    def of_person(table: sa.Table, *order: sa.ColumnElement[Any]) -> sa.Select[Any]:
+        return (
+            sa.select(*(column for column in table.c if column.name != "tenant_id"))
+            .where(_of_person(table)(contact))
+            .order_by(*order)
+        )
+
     return (
+        ("contact", of_person(contacts)),
+        ("consent", of_person(consent_states)),
+        ("consent_ledger", of_person(consent_ledger, consent_ledger.c.sequence)),
         (
             "conversations",
             sa.select(*(column for column in conversations.c if column.name != "tenant_id")).where(
@@ -127,7 +168,11 @@ class SqlAlchemyContactDataRepository(SqlAlchemyRepository):
         counts: dict[str, int] = {}
         for kind, table, rows in _ERASURE_STEPS:
             counts[kind] = int((await self._execute(sa.delete(table).where(rows(person)))).rowcount)
-        return RemovedData(counts=counts, media_keys=keys)
+        left: dict[str, int] = {}
+        for kind, table, rows in _KEPT:
+            statement = sa.select(sa.func.count()).select_from(table).where(rows(person))
+            left[kind] = int((await self._execute(statement)).scalar_one())
+        return RemovedData(counts=counts, media_keys=keys, kept=left)
 
     async def export(self, tenant_id: UUID, contact: PhoneNumber, max_messages: int) -> ContactRecords:
         await self._scope.bind(tenant_id)

@@ -10,9 +10,10 @@ from uuid import UUID
 from domain.messaging.retention import RemovedData, RetentionPolicy
 from domain.phone import PhoneNumber
 
-# What is held about a contact, one section per kind of record (``messages``, ``status_events``,
-# ``conversations``, ``media``, …), each a list of records of plain values (text, numbers, booleans,
-# timestamps, ids, lists and mappings of them) as stored.
+# What is held about a contact, one section per kind of record (``contact``, ``consent``,
+# ``consent_ledger``, ``conversations``, ``messages``, ``status_events``, ``media``), each a list of
+# records of plain values (text, numbers, booleans, timestamps, ids, lists and mappings of them) as
+# stored.
 ContactRecords = dict[str, list[dict[str, object]]]
 
 
@@ -48,10 +49,12 @@ class ContactDataRepository(Protocol):
 
     async def erase(self, tenant_id: UUID, contact: PhoneNumber) -> RemovedData:
         """Delete every record of the person: their messages (both ways) with everything attached to
-        them, and their conversation; counted per kind."""
+        them, their conversation, their contact, their consent ledger entries and their consent state;
+        counted per kind. An opt-out state is kept (and counted in ``kept`` as ``consent_opt_out``):
+        without it the person would be written to again."""
         ...
 
     async def export(self, tenant_id: UUID, contact: PhoneNumber, max_messages: int) -> ContactRecords:
-        """Every record of the person, the newest ``max_messages`` messages (and what is attached to them)
-        at most."""
+        """Every record of the person: their contact, consent state and consent ledger (in order), their
+        conversation, and the newest ``max_messages`` messages (and what is attached to them) at most."""
         ...

@@ -25,11 +25,14 @@ MAX_EXPORTED_MESSAGES = 10_000
 
 @dataclass(frozen=True, slots=True)
 class ErasureReport:
-    """What was removed, counted per kind (``messages``, ``status_events``, ``media``, …);
-    ``media_files_left``: files the media store could not delete now (their records are gone)."""
+    """What was removed, counted per kind (``messages``, ``status_events``, ``media``, ``contacts``,
+    ``consent_ledger``, …); what was kept on purpose, per kind (``consent_opt_out``: the person's
+    opt-out stays, so that nobody writes to them again); ``media_files_left``: files the media store
+    could not delete now (their records are gone)."""
 
     contact: PhoneNumber
     removed: dict[str, int]
+    kept: dict[str, int]
     media_files_left: int
 
 
@@ -64,12 +67,14 @@ class EraseContactData:
                     now=self._clock.now(),
                     tenant_id=principal.tenant_id,
                     target=(TargetKind.CONTACT, None),
-                    details={"removed": _counts(removed.counts)},
+                    details={"removed": _counts(removed.counts), "kept": _counts(removed.kept)},
                 )
             )
             await self._uow.commit()
         left = await remove_files(self._store, removed.media_keys)
-        return ErasureReport(contact=contact, removed=dict(removed.counts), media_files_left=left)
+        return ErasureReport(
+            contact=contact, removed=dict(removed.counts), kept=dict(removed.kept), media_files_left=left
+        )
 
 
 class ExportContactData:

@@ -130,6 +130,7 @@ DETAIL_NAMES = frozenset(
         "days",  # a retention policy's
         "mode",
         "removed",  # what an erasure removed: kind=count, comma-separated
+        "kept",  # what an erasure kept on purpose (a person's opt-out): kind=count
         "exported",  # what an export handed over: kind=count, comma-separated
     }
 )

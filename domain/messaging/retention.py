@@ -11,7 +11,7 @@ the dispatcher's feet, whatever its age.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -67,10 +67,13 @@ class RetentionPolicy:
 class RemovedData:
     """What one removal took away, counted per kind (``messages``, ``status_events``, ``media``, …), and
     the media store keys of the files whose records went with it (the files are removed after the
-    transaction commits, so a rolled back removal never loses a file it still names)."""
+    transaction commits, so a rolled back removal never loses a file it still names). ``kept``: what an
+    erasure leaves on purpose, counted per kind (``consent_opt_out``: the person's opt-out, so that
+    nobody writes to them again)."""
 
     counts: dict[str, int]
     media_keys: tuple[str, ...] = ()
+    kept: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

@@ -1650,12 +1650,14 @@ class FakeAuditLog:
 
 class FakeConsentRepository:
     """Current states by (tenant, identity), the ledger in order, and policies by tenant; like the SQL
-    adapter, a change that repeats the current state is ledgered with ``changed`` false."""
+    adapter, a change that repeats the current state is ledgered with ``changed`` false. Sequences are
+    never given twice, even after entries are erased or a block rolled back (as an identity column)."""
 
     def __init__(self) -> None:
         self._states: dict[tuple[UUID, str], ConsentRecord] = {}
         self._ledger: list[ConsentChange] = []
         self._policies: dict[UUID, ConsentPolicy] = {}
+        self._sequences = itertools.count(1)
 
     async def current(self, tenant_id: UUID, identity: str) -> ConsentRecord | None:
         return self._states.get((tenant_id, identity))
@@ -1665,7 +1667,7 @@ class FakeConsentRepository:
             raise AlreadyExists("the consent change is recorded already")
         previous = self._states.get((change.tenant_id, change.identity))
         changed = previous is None or previous.state is not change.state
-        stored = _stored(replace(change, changed=changed, sequence=len(self._ledger) + 1))
+        stored = _stored(replace(change, changed=changed, sequence=next(self._sequences)))
         if changed:
             self._states[(change.tenant_id, change.identity)] = stored.as_record()
         self._ledger.append(stored)
@@ -1708,6 +1710,18 @@ class FakeConsentRepository:
 
     def ledger(self) -> list[ConsentChange]:
         return list(self._ledger)
+
+    def erase(self, tenant_id: UUID, identity: str) -> tuple[int, int]:
+        """Remove the person's ledger entries, and their state unless it is an opt-out, as an erasure
+        does: how many entries and states went."""
+        kept = [entry for entry in self._ledger if (entry.tenant_id, entry.identity) != (tenant_id, identity)]
+        entries = len(self._ledger) - len(kept)
+        self._ledger = kept
+        record = self._states.get((tenant_id, identity))
+        if record is None or record.state is ConsentState.OPTED_OUT:
+            return entries, 0
+        del self._states[(tenant_id, identity)]
+        return entries, 1
 
     def snapshot(self) -> Restore:
         states, ledger, policies = dict(self._states), list(self._ledger), dict(self._policies)
@@ -1989,6 +2003,14 @@ class FakeContactRepository:
 
     def all(self) -> list[Contact]:
         return list(self._contacts.values())
+
+    def forget(self, tenant_id: UUID, identity: str) -> int:
+        """Remove the contact of the person, as an erasure does: how many went (0 or 1)."""
+        contact = self._by_identity(tenant_id, identity)
+        if contact is None:
+            return 0
+        del self._contacts[contact.id]
+        return 1
 
     def _by_identity(self, tenant_id: UUID, identity: str) -> Contact | None:
         return next(
@@ -2468,6 +2490,8 @@ class FakeContactDataRepository:
         jobs = self._database.jobs.remove(ids)
         keys_held = self._database.idempotency.forget_messages(ids)
         conversations = self._database.conversations.remove(tenant_id, contact.identity)
+        contacts = self._database.contacts.forget(tenant_id, contact.identity)
+        entries, states = self._database.consent.erase(tenant_id, contact.identity)
         counts = {
             "media_downloads": downloads,
             "media": files,
@@ -2476,8 +2500,13 @@ class FakeContactDataRepository:
             "idempotency_keys": keys_held,
             "messages": len(ids),
             "conversations": conversations,
+            "contacts": contacts,
+            "consent_ledger": entries,
+            "consent_states": states,
         }
-        return RemovedData(counts=counts, media_keys=keys)
+        opt_out = await self._database.consent.current(tenant_id, contact.identity)
+        kept = {"consent_opt_out": 0 if opt_out is None else 1}
+        return RemovedData(counts=counts, media_keys=keys, kept=kept)
 
     async def export(self, tenant_id: UUID, contact: PhoneNumber, max_messages: int) -> ContactRecords:
         newest = sorted(
@@ -2486,7 +2515,17 @@ class FakeContactDataRepository:
         exported = sorted(newest, key=lambda m: (m.created_at, m.id))
         ids = {message.id for message in exported}
         conversation = await self._database.conversations.get(tenant_id, contact)
+        person = await self._database.contacts.get_many(tenant_id, [contact.identity])
+        consent = await self._database.consent.current(tenant_id, contact.identity)
+        ledger = [
+            entry
+            for entry in self._database.consent.ledger()
+            if (entry.tenant_id, entry.identity) == (tenant_id, contact.identity)
+        ]
         return {
+            "contact": [_contact_record(kept) for kept in person.values()],
+            "consent": [] if consent is None else [_consent_record(consent)],
+            "consent_ledger": [_consent_record(entry) for entry in ledger],
             "conversations": [] if conversation is None else [_conversation_record(conversation)],
             "messages": [_message_record(message) for message in exported],
             "status_events": [
@@ -2521,6 +2560,14 @@ def _message_record(message: Message) -> dict[str, object]:
     }
     del values["tenant_id"]
     return values
+
+
+def _contact_record(contact: Contact) -> dict[str, object]:
+    return _record(contact, attributes=dict(contact.attributes), tags=sorted(contact.tags))
+
+
+def _consent_record(row: ConsentRecord | ConsentChange) -> dict[str, object]:
+    return _record(row, state=row.state.value, source=row.source.value)
 
 
 def _conversation_record(conversation: Conversation) -> dict[str, object]:

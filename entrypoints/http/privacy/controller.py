@@ -97,8 +97,9 @@ class ContactDataController(Controller):
         principal: NamedDependency[Principal],
         export_contact_data: NamedDependency[ExportContactData],
     ) -> ContactExportResource:
-        """Their conversation, their messages both ways in every WhatsApp form of the number (with bodies
-        and status timelines) and the media kept of them. Audited as `contact.exported`."""
+        """Their contact, consent state and consent ledger, their conversation, their messages both ways
+        in every WhatsApp form of the number (with bodies and status timelines) and the media kept of
+        them. Audited as `contact.exported`."""
         return ContactExportResource.of(await export_contact_data(principal, contact))
 
     @delete(
@@ -115,6 +116,8 @@ class ContactDataController(Controller):
         erase_contact_data: NamedDependency[EraseContactData],
     ) -> ErasureResource:
         """Deletes their messages both ways in every WhatsApp form of the number (rows, status events,
-        dispatch jobs, media records and files) and their conversation, and answers what was removed, per
-        kind. Audited as `contact.erased`, without the number or any content."""
+        dispatch jobs, media records and files), their conversation, their contact, their consent ledger
+        and their consent state, and answers what was removed, per kind. An opt-out is kept (`kept`,
+        `consent_opt_out`), so that they are not written to again. Audited as `contact.erased`, without
+        the number or any content."""
         return ErasureResource.of(await erase_contact_data(principal, contact))

@@ -45,12 +45,15 @@ class RetentionResource(msgspec.Struct):
 
 
 class ErasureResource(msgspec.Struct):
-    """What an erasure removed, per kind of record. ``media_files_left``: kept files the media store
-    could not delete right away (their records are gone, so nothing serves them; the log names them)."""
+    """What an erasure removed, per kind of record, and what it kept on purpose, per kind
+    (``consent_opt_out``: 1 when the person had opted out, which stays so that they are not written to
+    again). ``media_files_left``: files the media store could not delete right away (their records are
+    gone, so nothing serves them; the log names them)."""
 
     contact: str
     forms: list[str]
     removed: dict[str, int]
+    kept: dict[str, int]
     media_files_left: int
 
     @classmethod
@@ -59,14 +62,17 @@ class ErasureResource(msgspec.Struct):
             contact=report.contact.identity,
             forms=list(report.contact.forms),
             removed=report.removed,
+            kept=report.kept,
             media_files_left=report.media_files_left,
         )
 
 
 class ContactExportResource(msgspec.Struct):
-    """Everything the tenant holds about one person: ``conversations``, ``messages`` (both ways, oldest
-    first, each with its status reports as ``timeline``) and ``media`` (kept files, each with the ``url``
-    it is served at), as stored. ``truncated``: only the newest messages are here."""
+    """Everything the tenant holds about one person: ``contact`` (their contact, if any), ``consent``
+    (their current consent state, if any), ``consent_ledger`` (every consent change, oldest first),
+    ``conversations``, ``messages`` (both ways, oldest first, each with its status reports as
+    ``timeline``) and ``media`` (kept files, each with the ``url`` it is served at), as stored.
+    ``truncated``: only the newest messages are here."""
 
     contact: str
     forms: list[str]

@@ -11,13 +11,16 @@ from uuid import uuid4
 
 import pytest
 
+from application.ports.consent import LedgerQuery
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.media import KeptMedia
 from application.ports.messages import HistoryQuery, StatusChange
 from application.transactions import ConflictRetry
 from domain.administration.tenancy import Tenant
+from domain.consent.model import ConsentChange, ConsentSource, ConsentState
+from domain.contacts.contact import Contact, ContactDetails
 from domain.messaging.messages import Message, MessageStatus
-from domain.messaging.retention import RetentionMode, RetentionPolicy
+from domain.messaging.retention import RemovedData, RetentionMode, RetentionPolicy
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.repositories import T0
@@ -101,6 +104,48 @@ async def delete(uow_factory: UowFactory, rule: RetentionPolicy, limit: int = 10
         batch = await uow.retention.delete_expired(rule, NOW, limit)
         await uow.commit()
     return batch.counts
+
+
+async def with_contact_and_consent(
+    uow_factory: UowFactory, tenant: Tenant, number: PhoneNumber, *states: ConsentState
+) -> Contact:
+    """The person in the tenant's contacts, and the changes of their consent ``states``, in order (the
+    last is their state)."""
+    contact = Contact.new(
+        tenant.id, number, ContactDetails(name="Rosa", tags=frozenset({"vip"}), notes="calls mornings"), OLD
+    )
+    async with uow_factory() as uow:
+        await uow.contacts.add(contact)
+        for minutes, state in enumerate(states):
+            await uow.consent.record(
+                ConsentChange(
+                    tenant_id=tenant.id,
+                    identity=number.identity,
+                    number=number.e164,
+                    state=state,
+                    source=ConsentSource.KEYWORD,
+                    actor="contact",
+                    at=OLD + timedelta(minutes=minutes),
+                    evidence_message_id=uuid4(),
+                    note="said it twice",
+                )
+            )
+        await uow.commit()
+    return contact
+
+
+async def erase(uow_factory: UowFactory, tenant: Tenant, number: PhoneNumber) -> RemovedData:
+    async with uow_factory() as uow:
+        removed = await uow.contact_data.erase(tenant.id, number)
+        await uow.commit()
+    return removed
+
+
+async def ledger_of(uow_factory: UowFactory, tenant: Tenant, number: PhoneNumber) -> list[ConsentChange]:
+    async with uow_factory() as uow:
+        return await uow.consent.ledger_page(
+            LedgerQuery(tenant_id=tenant.id, limit=100, identity=number.identity)
+        )
 
 
 async def message(uow_factory: UowFactory, original: Message) -> Message | None:
@@ -257,7 +302,11 @@ async def test_erasure_removes_the_person_in_every_form_and_nobody_else(uow_fact
         "idempotency_keys": 0,
         "messages": 2,
         "conversations": 1,
+        "contacts": 0,
+        "consent_ledger": 0,
+        "consent_states": 0,
     }
+    assert removed.kept == {"consent_opt_out": 0}
     assert removed.media_keys == (kept.key,)
     assert await message(uow_factory, to_rosa) is None
     assert await message(uow_factory, from_rosa) is None
@@ -268,6 +317,67 @@ async def test_erasure_removes_the_person_in_every_form_and_nobody_else(uow_fact
         assert await uow.conversations.get(acme.id, BRUNO) is not None
         assert await uow.conversations.get(globex.id, ROSA_NATIONAL) is not None
         assert len(await uow.messages.list_status_events(acme.id, to_bruno.id)) == 2
+
+
+async def test_erasure_removes_the_contact_and_consent_ledger_and_keeps_an_opt_out_alone(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
+    await with_contact_and_consent(
+        uow_factory, acme, ROSA_NATIONAL, ConsentState.OPTED_IN, ConsentState.OPTED_OUT
+    )
+    bruno = await with_contact_and_consent(uow_factory, acme, BRUNO, ConsentState.OPTED_IN)
+    elsewhere = await with_contact_and_consent(uow_factory, globex, ROSA_NATIONAL, ConsentState.OPTED_IN)
+
+    removed = await erase(uow_factory, acme, ROSA_WHATSAPP)
+
+    assert (
+        removed.counts["contacts"],
+        removed.counts["consent_ledger"],
+        removed.counts["consent_states"],
+    ) == (1, 2, 0)
+    assert removed.kept == {"consent_opt_out": 1}
+    async with uow_factory() as uow:
+        assert await uow.contacts.get_many(acme.id, [ROSA_NATIONAL.identity]) == {}
+        opt_out = await uow.consent.current(acme.id, ROSA_NATIONAL.identity)
+        assert opt_out is not None
+        assert (opt_out.state, opt_out.number, opt_out.changed_at) == (
+            ConsentState.OPTED_OUT,
+            ROSA_NATIONAL.e164,
+            OLD + timedelta(minutes=1),
+        )
+        assert await uow.consent.refusal_for(acme.id, ROSA_WHATSAPP.identity) is not None
+        assert await uow.contacts.get_many(acme.id, [BRUNO.identity]) == {BRUNO.identity: bruno}
+        assert await uow.contacts.get_many(globex.id, [ROSA_NATIONAL.identity]) == {
+            ROSA_NATIONAL.identity: elsewhere
+        }
+        assert await uow.consent.current(acme.id, BRUNO.identity) is not None
+        assert await uow.consent.current(globex.id, ROSA_NATIONAL.identity) is not None
+    assert await ledger_of(uow_factory, acme, ROSA_NATIONAL) == []
+    assert len(await ledger_of(uow_factory, acme, BRUNO)) == 1
+    assert len(await ledger_of(uow_factory, globex, ROSA_NATIONAL)) == 1
+
+    again = await erase(uow_factory, acme, ROSA_NATIONAL)
+    assert (again.counts["contacts"], again.counts["consent_ledger"], again.kept) == (
+        0,
+        0,
+        {"consent_opt_out": 1},
+    )
+
+
+async def test_erasure_removes_a_consent_state_that_is_not_an_opt_out(uow_factory: UowFactory) -> None:
+    acme = await tenant_with_sender(uow_factory)
+    await with_contact_and_consent(
+        uow_factory, acme, ROSA_NATIONAL, ConsentState.OPTED_OUT, ConsentState.OPTED_IN
+    )
+
+    removed = await erase(uow_factory, acme, ROSA_NATIONAL)
+
+    assert (removed.counts["consent_ledger"], removed.counts["consent_states"]) == (2, 1)
+    assert removed.kept == {"consent_opt_out": 0}
+    async with uow_factory() as uow:
+        assert await uow.consent.current(acme.id, ROSA_NATIONAL.identity) is None
+    assert await ledger_of(uow_factory, acme, ROSA_NATIONAL) == []
 
 
 async def test_the_export_holds_the_persons_messages_events_conversation_and_media(
@@ -295,10 +405,47 @@ async def test_the_export_holds_the_persons_messages_events_conversation_and_med
     assert [row["id"] for row in records["media"]] == [kept.id]
     assert [row["contact_identity"] for row in records["conversations"]] == [ROSA_NATIONAL.identity]
 
+    assert (records["contact"], records["consent"], records["consent_ledger"]) == ([], [], [])
+
     async with uow_factory() as uow:
         newest = await uow.contact_data.export(acme.id, ROSA_NATIONAL, max_messages=1)
     assert [row["id"] for row in newest["messages"]] == [from_rosa.id]
     assert newest["status_events"] == []
+
+
+async def test_the_export_holds_the_persons_contact_consent_and_ledger_in_order(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
+    rosa = await with_contact_and_consent(
+        uow_factory, acme, ROSA_WHATSAPP, ConsentState.OPTED_IN, ConsentState.OPTED_OUT
+    )
+    await with_contact_and_consent(uow_factory, acme, BRUNO, ConsentState.OPTED_IN)
+    await with_contact_and_consent(uow_factory, globex, ROSA_NATIONAL, ConsentState.OPTED_IN)
+
+    async with uow_factory() as uow:
+        records = await uow.contact_data.export(acme.id, ROSA_NATIONAL, max_messages=100)
+
+    [contact] = records["contact"]
+    assert {key: contact[key] for key in ("id", "identity", "phone_number", "name", "tags", "notes")} == {
+        "id": rosa.id,
+        "identity": ROSA_NATIONAL.identity,
+        "phone_number": ROSA_WHATSAPP.e164,
+        "name": "Rosa",
+        "tags": ["vip"],
+        "notes": "calls mornings",
+    }
+    assert "tenant_id" not in contact
+    assert [(row["identity"], row["number"], row["state"], row["source"]) for row in records["consent"]] == [
+        (ROSA_NATIONAL.identity, ROSA_WHATSAPP.e164, "opted_out", "keyword")
+    ]
+    ledger = records["consent_ledger"]
+    assert [(row["state"], row["actor"], row["note"], row["changed"]) for row in ledger] == [
+        ("opted_in", "contact", "said it twice", True),
+        ("opted_out", "contact", "said it twice", True),
+    ]
+    assert ledger[0]["sequence"] < ledger[1]["sequence"]  # type: ignore[operator]
+    assert all(row["evidence_message_id"] is not None and "tenant_id" not in row for row in ledger)
 
 
 @pytest.mark.sql_only("concurrency between connections; the fake runs one block at a time")

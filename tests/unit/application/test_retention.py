@@ -9,7 +9,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.errors import AccessDenied
+from application.errors import AccessDenied, RecipientOptedOut
+from application.inbound.commands import InboundMessage
+from application.inbound.receive_message import store_inbound
+from application.messaging.send_message import SendMessageCommand
 from application.ports.media import KeptMedia
 from application.principal import Principal
 from application.privacy.contact_data import EraseContactData, ExportContactData
@@ -21,12 +24,14 @@ from application.privacy.retention import (
 )
 from domain.administration.audit import AuditAction, TargetKind
 from domain.administration.tenancy import Role
+from domain.consent.model import ConsentState
 from domain.errors import DomainError
 from domain.messaging.messages import Message, MessageContent
 from domain.messaging.retention import RemovedData, RetentionMode, RetentionPolicy
 from domain.phone import PhoneNumber
 from tests.support.fakes import (
     FakeDatabase,
+    FakeMessagingProvider,
     FakePasswordHasher,
     FakeRetentionRepository,
     FakeUnitOfWork,
@@ -35,6 +40,7 @@ from tests.support.fakes import (
     provision_account,
 )
 from tests.support.media import FakeMediaStore
+from tests.support.use_cases import build_send_message
 
 ROSA_NATIONAL = "+525512345678"
 ROSA_WHATSAPP = "+5215512345678"  # the same person, as WhatsApp writes Mexican mobiles
@@ -102,6 +108,26 @@ async def with_photo(uow: FakeUnitOfWork, store: FakeMediaStore, message: Messag
         await uow.media.add(kept)
         await uow.commit()
     return kept
+
+
+async def says(
+    uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock, contact: str, body: str
+) -> None:
+    """``contact`` writes ``body`` to the tenant, as the provider hands it over: their contact is kept,
+    and a STOP or START is their consent."""
+    inbound = InboundMessage(
+        provider_message_id=f"wamid.{uuid4().hex}",
+        sender=account.sender.phone_number,
+        contact=PhoneNumber.parse(contact),
+        content=MessageContent(body=body),
+    )
+    async with uow:
+        await store_inbound(uow, account.tenant.id, inbound, clock.now())
+    clock.advance()
+
+
+def identity(number: str) -> str:
+    return PhoneNumber.parse(number).identity
 
 
 # ------------------------------------------------------------------------------------------ the policy
@@ -259,6 +285,101 @@ async def test_erasing_a_person_removes_them_in_every_form_and_their_files_and_a
     written = repr(entry)
     assert "5512345678" not in written
     assert "secret plans" not in written
+
+
+async def test_erasing_a_person_who_opted_out_keeps_the_opt_out_so_a_send_to_them_is_still_refused(
+    uow: FakeUnitOfWork, clock: FixedClock, store: FakeMediaStore, provider: FakeMessagingProvider
+) -> None:
+    acme = await account(uow, clock)
+    await says(uow, acme, clock, ROSA_WHATSAPP, "hola")
+    await says(uow, acme, clock, ROSA_WHATSAPP, "BAJA")
+
+    report = await EraseContactData(uow, store, clock)(as_role(acme), ROSA_NATIONAL)
+
+    assert (
+        report.removed["contacts"],
+        report.removed["consent_ledger"],
+        report.removed["consent_states"],
+    ) == (
+        1,
+        1,
+        0,
+    )
+    assert report.kept == {"consent_opt_out": 1}
+    assert uow.contacts.all() == []
+    assert uow.consent.ledger() == []
+    assert uow.messages.all() == []
+    with pytest.raises(RecipientOptedOut):
+        await build_send_message(uow, provider, clock)(
+            SendMessageCommand(tenant_id=acme.tenant.id, to_number=ROSA_WHATSAPP, body="Spring sale!")
+        )
+    assert uow.messages.all() == []
+    assert provider.requests == []
+    [entry] = [e for e in uow.audit.all() if e.action is AuditAction.CONTACT_ERASED]
+    assert entry.details["kept"] == "consent_opt_out=1"
+    assert "consent_ledger=1" in entry.details["removed"]
+    assert "contacts=1" in entry.details["removed"]
+
+
+async def test_erasing_a_person_who_opted_back_in_removes_their_consent_and_nobody_elses(
+    uow: FakeUnitOfWork, clock: FixedClock, store: FakeMediaStore
+) -> None:
+    acme, globex = await account(uow, clock), await account(uow, clock, "Globex")
+    await says(uow, acme, clock, ROSA_NATIONAL, "STOP")
+    await says(uow, acme, clock, ROSA_WHATSAPP, "START")
+    await says(uow, acme, clock, BRUNO, "STOP")
+    await says(uow, globex, clock, ROSA_NATIONAL, "STOP")
+
+    report = await EraseContactData(uow, store, clock)(as_role(acme), ROSA_WHATSAPP)
+
+    assert (
+        report.removed["contacts"],
+        report.removed["consent_ledger"],
+        report.removed["consent_states"],
+    ) == (
+        1,
+        2,
+        1,
+    )
+    assert report.kept == {"consent_opt_out": 0}
+    assert await uow.consent.current(acme.tenant.id, identity(ROSA_NATIONAL)) is None
+    bruno = await uow.consent.current(acme.tenant.id, identity(BRUNO))
+    at_globex = await uow.consent.current(globex.tenant.id, identity(ROSA_NATIONAL))
+    assert (bruno and bruno.state, at_globex and at_globex.state) == (
+        ConsentState.OPTED_OUT,
+        ConsentState.OPTED_OUT,
+    )
+    assert sorted((c.tenant_id == acme.tenant.id, c.identity) for c in uow.contacts.all()) == [
+        (False, identity(ROSA_NATIONAL)),
+        (True, identity(BRUNO)),
+    ]
+    assert [(e.tenant_id == acme.tenant.id, e.identity) for e in uow.consent.ledger()] == [
+        (True, identity(BRUNO)),
+        (False, identity(ROSA_NATIONAL)),
+    ]
+
+
+async def test_the_export_holds_the_persons_contact_consent_and_ledger(
+    uow: FakeUnitOfWork, clock: FixedClock
+) -> None:
+    acme = await account(uow, clock)
+    await says(uow, acme, clock, ROSA_WHATSAPP, "STOP")
+    await says(uow, acme, clock, ROSA_WHATSAPP, "START")
+    await says(uow, acme, clock, BRUNO, "STOP")
+
+    export = await ExportContactData(uow, clock)(as_role(acme), ROSA_NATIONAL)
+
+    [contact] = export.records["contact"]
+    assert (contact["identity"], contact["phone_number"]) == (identity(ROSA_NATIONAL), ROSA_WHATSAPP)
+    assert [(row["state"], row["number"]) for row in export.records["consent"]] == [
+        ("opted_in", ROSA_WHATSAPP)
+    ]
+    assert [(row["state"], row["source"], row["actor"]) for row in export.records["consent_ledger"]] == [
+        ("opted_out", "keyword", "contact"),
+        ("opted_in", "keyword", "contact"),
+    ]
+    [entry] = [e for e in uow.audit.all() if e.action is AuditAction.CONTACT_EXPORTED]
+    assert entry.details["exported"] == "consent=1,consent_ledger=2,contact=1,conversations=1,messages=2"
 
 
 async def test_the_export_holds_the_persons_messages_with_timelines_and_media_urls(

@@ -124,6 +124,7 @@ async def test_a_persons_data_is_exported_then_erased_in_every_form_of_the_numbe
     assert erased.status_code == 200, erased.text
     assert erased.json()["removed"]["messages"] == 2
     assert erased.json()["removed"]["conversations"] == 1
+    assert erased.json()["kept"] == {"consent_opt_out": 0}
     again = (await api.client.get(f"/api/contacts/{ROSA_NATIONAL}/data", headers=alice)).json()
     assert again["records"]["messages"] == []
     left = (await api.client.get("/api/messages", headers=alice)).json()["items"]
@@ -134,6 +135,38 @@ async def test_a_persons_data_is_exported_then_erased_in_every_form_of_the_numbe
     bob = await api.bearer("bob")
     at_globex = (await api.client.get("/api/messages", headers=bob)).json()["items"]
     assert [m["body"] for m in at_globex] == ["at globex"]
+
+
+async def test_an_erasure_takes_the_contact_and_consent_ledger_and_keeps_an_opt_out_that_sends_honour(
+    api: Api,
+) -> None:
+    alice = await api.bearer("alice")
+    created = await api.client.post(
+        "/api/contacts", json={"phone_number": ROSA_WHATSAPP, "name": "Rosa"}, headers=alice
+    )
+    assert created.status_code == 201, created.text
+    opted_out = await api.client.post(
+        f"/api/consent/{ROSA_NATIONAL}", json={"state": "opted_out", "note": "asked by phone"}, headers=alice
+    )
+    assert opted_out.status_code == 200, opted_out.text
+
+    records = (await api.client.get(f"/api/contacts/{ROSA_NATIONAL}/data", headers=alice)).json()["records"]
+    assert [(c["name"], c["phone_number"]) for c in records["contact"]] == [("Rosa", ROSA_WHATSAPP)]
+    assert [c["state"] for c in records["consent"]] == ["opted_out"]
+    assert [(e["state"], e["note"]) for e in records["consent_ledger"]] == [("opted_out", "asked by phone")]
+
+    erased = await api.client.delete(f"/api/contacts/{ROSA_WHATSAPP}/data", headers=alice)
+
+    assert erased.status_code == 200, erased.text
+    removed = erased.json()["removed"]
+    assert (removed["contacts"], removed["consent_ledger"], removed["consent_states"]) == (1, 1, 0)
+    assert erased.json()["kept"] == {"consent_opt_out": 1}
+    after = (await api.client.get(f"/api/contacts/{ROSA_NATIONAL}/data", headers=alice)).json()["records"]
+    assert (after["contact"], after["consent_ledger"]) == ([], [])
+    assert [(c["state"], c["number"]) for c in after["consent"]] == [("opted_out", ROSA_NATIONAL)]
+    assert (await api.client.get("/api/contacts", headers=alice)).json()["items"] == []
+    refused = await api.send(alice, to_number=ROSA_WHATSAPP, body="Spring sale!")
+    assert_problem(refused, 422, "recipient-opted-out")
 
 
 async def test_a_number_that_is_no_number_is_a_422(api: Api) -> None:
