@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.tables import (
+    campaign_recipients,
     consent_ledger,
     consent_states,
     contacts,
@@ -101,6 +102,8 @@ _ERASURE_STEPS: tuple[tuple[str, sa.Table, Callable[[Contact], sa.ColumnElement[
     ("contacts", contacts, _of_person(contacts)),
     ("consent_ledger", consent_ledger, _of_person(consent_ledger)),
     ("consent_states", consent_states, _consent_state(opted_out=False)),
+    # The campaigns' lists they were on: the number and the values their messages were written with.
+    ("campaign_recipients", campaign_recipients, _of_person(campaign_recipients)),
 )
 # (kind, which rows of the table an erasure keeps on purpose), counted once the steps above have run.
 # An opt-out outlives the erasure: without it the next campaign or send would write to someone who asked
@@ -156,6 +159,10 @@ def _export_steps(contact: Contact, max_messages: int) -> tuple[tuple[str, sa.Se
         ),
         ("status_events", attached(message_status_events, message_status_events.c.id)),
         ("media", attached(media, media.c.created_at, media.c.id)),
+        (
+            "campaign_recipients",
+            of_person(campaign_recipients, campaign_recipients.c.created_at, campaign_recipients.c.id),
+        ),
     )
 
 

@@ -2225,6 +2225,17 @@ class FakeCampaignRepository:
             if job is not None and job.tenant_id == tenant_id and message_id not in self._jobs._leases:
                 self._jobs._jobs[message_id] = _stored(replace(job, available_at=at))
 
+    def recipients_of(self, tenant_id: UUID, identity: str) -> list[CampaignRecipient]:
+        """A person's places on the tenant's campaigns, oldest first (what an export hands over)."""
+        return [r for r in self._recipients.values() if (r.tenant_id, r.identity) == (tenant_id, identity)]
+
+    def forget(self, tenant_id: UUID, identity: str) -> int:
+        """Remove a person's places on the tenant's campaigns (an erasure): how many."""
+        gone = [r.id for r in self.recipients_of(tenant_id, identity)]
+        for recipient_id in gone:
+            del self._recipients[recipient_id]
+        return len(gone)
+
     async def campaign_of_message(self, tenant_id: UUID, message_id: UUID) -> UUID | None:
         found = (
             r.campaign_id
@@ -2492,6 +2503,7 @@ class FakeContactDataRepository:
         conversations = self._database.conversations.remove(tenant_id, contact.identity)
         contacts = self._database.contacts.forget(tenant_id, contact.identity)
         entries, states = self._database.consent.erase(tenant_id, contact.identity)
+        recipients = self._database.campaigns.forget(tenant_id, contact.identity)
         counts = {
             "media_downloads": downloads,
             "media": files,
@@ -2503,6 +2515,7 @@ class FakeContactDataRepository:
             "contacts": contacts,
             "consent_ledger": entries,
             "consent_states": states,
+            "campaign_recipients": recipients,
         }
         opt_out = await self._database.consent.current(tenant_id, contact.identity)
         kept = {"consent_opt_out": 0 if opt_out is None else 1}
@@ -2534,6 +2547,10 @@ class FakeContactDataRepository:
                 if event.message_id in ids
             ],
             "media": [_record(kept) for kept in self._database.media.all() if kept.message_id in ids],
+            "campaign_recipients": [
+                _record(recipient, state=recipient.state.value)
+                for recipient in self._database.campaigns.recipients_of(tenant_id, contact.identity)
+            ],
         }
 
     def _messages_of(self, tenant_id: UUID, contact: PhoneNumber) -> list[Message]:

@@ -71,8 +71,9 @@ class ContactExportResource(msgspec.Struct):
     """Everything the tenant holds about one person: ``contact`` (their contact, if any), ``consent``
     (their current consent state, if any), ``consent_ledger`` (every consent change, oldest first),
     ``conversations``, ``messages`` (both ways, oldest first, each with its status reports as
-    ``timeline``) and ``media`` (kept files, each with the ``url`` it is served at), as stored.
-    ``truncated``: only the newest messages are here."""
+    ``timeline``), ``media`` (kept files, each with the ``url`` it is served at) and
+    ``campaign_recipients`` (their places on campaigns), as stored. ``truncated``: only the newest
+    messages are here."""
 
     contact: str
     forms: list[str]

@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 
+from application.ports.campaigns import RecipientQuery
 from application.ports.consent import LedgerQuery
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.media import KeptMedia
@@ -24,6 +25,7 @@ from domain.messaging.retention import RemovedData, RetentionMode, RetentionPoli
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.repositories import T0
+from tests.support.repositories.campaigns import a_campaign, add_campaign, add_people, person
 from tests.support.repositories.dispatch import tenant_with_sender
 from tests.support.repositories.messages import inbound, outbound
 
@@ -305,6 +307,7 @@ async def test_erasure_removes_the_person_in_every_form_and_nobody_else(uow_fact
         "contacts": 0,
         "consent_ledger": 0,
         "consent_states": 0,
+        "campaign_recipients": 0,
     }
     assert removed.kept == {"consent_opt_out": 0}
     assert removed.media_keys == (kept.key,)
@@ -378,6 +381,28 @@ async def test_erasure_removes_a_consent_state_that_is_not_an_opt_out(uow_factor
     async with uow_factory() as uow:
         assert await uow.consent.current(acme.id, ROSA_NATIONAL.identity) is None
     assert await ledger_of(uow_factory, acme, ROSA_NATIONAL) == []
+
+
+async def test_erasure_takes_the_person_off_every_campaign_of_the_tenant_and_nobody_else(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await tenant_with_sender(uow_factory), await tenant_with_sender(uow_factory)
+    rosa = replace(person(1), number=ROSA_WHATSAPP.e164, identity=ROSA_WHATSAPP.identity)
+    spring, autumn = (
+        await add_campaign(uow_factory, a_campaign(acme)),
+        await add_campaign(uow_factory, a_campaign(acme)),
+    )
+    at_globex = await add_campaign(uow_factory, a_campaign(globex))
+    for campaign in (spring, autumn, at_globex):
+        await add_people(uow_factory, campaign, rosa, person(2))
+
+    removed = await erase(uow_factory, acme, ROSA_NATIONAL)
+
+    assert removed.counts["campaign_recipients"] == 2
+    async with uow_factory() as uow:
+        for campaign, left in ((spring, [2]), (autumn, [2]), (at_globex, [1, 2])):
+            page = await uow.campaigns.recipients_page(RecipientQuery(campaign.tenant_id, campaign.id, 10))
+            assert [recipient.position for recipient in page] == left
 
 
 async def test_the_export_holds_the_persons_messages_events_conversation_and_media(
