@@ -135,6 +135,8 @@ def decode_contact_cursor(cursor: str) -> ContactPosition:
         raise InvalidCursor(_REFUSED)
     created_at, contact_id = _position(created_at_text, contact_id_text)
     return ContactPosition(created_at=created_at, contact_id=contact_id)
+
+
 def encode_ledger_cursor(sequence: int) -> str:
     return _encode([_LEDGER_TAG, str(sequence)])
 

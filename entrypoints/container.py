@@ -69,8 +69,6 @@ from application.administration.tenant_admin import (
     UpdateSender,
     UpdateUser,
 )
-from application.contacts.book import CreateContact, DeleteContact, GetContact, ListContacts, UpdateContact
-from application.contacts.transfer import ExportContacts, ImportContacts
 from application.consent.management import (
     GetConsent,
     GetConsentPolicy,
@@ -78,6 +76,8 @@ from application.consent.management import (
     SetConsent,
     SetConsentPolicy,
 )
+from application.contacts.book import CreateContact, DeleteContact, GetContact, ListContacts, UpdateContact
+from application.contacts.transfer import ExportContacts, ImportContacts
 from application.dashboard.platform_usage import ReadPlatformUsage
 from application.dashboard.read_dashboard import ReadDashboard
 from application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey

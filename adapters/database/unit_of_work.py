@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.database.acceptance import SqlAlchemyMessageAcceptance
 from adapters.database.api_keys import SqlAlchemyApiKeyRepository
 from adapters.database.audit import SqlAlchemyAuditLog
-from adapters.database.contacts import SqlAlchemyContactRepository
 from adapters.database.consent import SqlAlchemyConsentRepository
 from adapters.database.contact_data import SqlAlchemyContactDataRepository
+from adapters.database.contacts import SqlAlchemyContactRepository
 from adapters.database.conversations import SqlAlchemyConversationRepository
 from adapters.database.dashboard import SqlAlchemyDashboardQueries
 from adapters.database.dispatch_queue import SqlAlchemyDispatchQueue

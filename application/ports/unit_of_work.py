@@ -12,8 +12,8 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from application.ports.audit import AuditLog
-from application.ports.contacts import ContactRepository
 from application.ports.consent import ConsentRepository
+from application.ports.contacts import ContactRepository
 from application.ports.dashboard import DashboardQueries
 from application.ports.dispatch_queue import DispatchQueue
 from application.ports.identity import ApiKeyRepository, SessionRepository, UserRepository

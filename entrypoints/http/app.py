@@ -31,8 +31,8 @@ from entrypoints.http.administration.controller import (
     UsersController,
 )
 from entrypoints.http.client_address import install as install_client_addresses
-from entrypoints.http.contacts.controller import ContactsController
 from entrypoints.http.consent.controller import ConsentController
+from entrypoints.http.contacts.controller import ContactsController
 from entrypoints.http.contract import (
     RequestBodySchemaPlugin,
     allow_every_method_of_the_path,

@@ -42,8 +42,8 @@ from application.errors import (
 )
 from application.ports.audit import AuditQuery
 from application.ports.clock import Clock
-from application.ports.contacts import ContactQuery
 from application.ports.consent import LedgerQuery, SendConsent
+from application.ports.contacts import ContactQuery
 from application.ports.dashboard import (
     ActivityPeriods,
     DeliveryCounts,
@@ -97,8 +97,8 @@ from domain.administration.tenancy import (
     TwilioCredentials,
     User,
 )
-from domain.contacts.contact import Contact, profile_name_kept
 from domain.consent.model import ConsentChange, ConsentPolicy, ConsentRecord, ConsentState
+from domain.contacts.contact import Contact, profile_name_kept
 from domain.identity.credentials import ApiKey, AuthSession, RefreshToken, RevocationReason
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.conversations import Conversation, preview_of
