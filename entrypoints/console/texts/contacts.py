@@ -131,6 +131,14 @@ SPANISH = {
     "No message is waiting for its time.": "Ningún mensaje espera su hora.",
     "The message was moved to its new time.": "El mensaje se movió a su nueva hora.",
     "The message was called off: it will not be sent.": "El mensaje se canceló: no se enviará.",
+    "Send at (UTC, optional)": "Enviar el (UTC, opcional)",
+    "Leave it empty to send now. The time is read as UTC: at least a minute and at most 35 days ahead.": (
+        "Déjelo vacío para enviar ahora. La hora se lee como UTC: al menos un minuto y como mucho 35 días "
+        "después."
+    ),
+    "The message is scheduled: it waits under Scheduled sends until its time.": (
+        "El mensaje está programado: espera en Envíos programados hasta su hora."
+    ),
     # The consent policy
     "Consent policy": "Política de consentimiento",
     "Set on %(moment)s UTC.": "Establecida el %(moment)s UTC.",
