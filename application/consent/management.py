@@ -113,11 +113,13 @@ class SetConsentCommand:
     phone: str
     state: ConsentState
     note: str | None = None
+    # Where the hand that set it was: the API, or a person in the web console.
+    source: ConsentSource = ConsentSource.API
 
 
 class SetConsent:
-    """Set a person's consent by hand (source ``api``): ledgered and audited even when it repeats the
-    current state; ``consent.changed`` only when it changes it."""
+    """Set a person's consent by hand (source ``api`` or ``console``): ledgered and audited even when it
+    repeats the current state; ``consent.changed`` only when it changes it."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
@@ -136,7 +138,7 @@ class SetConsent:
                     identity=number.identity,
                     number=number.e164,
                     state=command.state,
-                    source=ConsentSource.API,
+                    source=command.source,
                     actor=actor_of(principal),
                     at=now,
                     note=(command.note or "").strip() or None,

@@ -50,6 +50,8 @@ NAVIGATION: tuple[NavigationItem, ...] = (
     NavigationItem(CONSOLE_PATH, translatable("Dashboard"), _EVERYONE),
     NavigationItem(f"{CONSOLE_PATH}/inbox", translatable("Inbox"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/messages", translatable("Messages"), _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/scheduled", translatable("Scheduled sends"), _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/contacts", translatable("Contacts"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/templates", translatable("Templates"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/admin", translatable("Administration"), _TENANT_ADMINS),
     NavigationItem(f"{CONSOLE_PATH}/platform/tenants", translatable("Tenants"), _PLATFORM_ADMINS),

@@ -17,10 +17,12 @@ from application.ports.templates import TemplateProviderRefused, TemplateProvide
 from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.administration import ADMINISTRATION_CONTROLLERS
+from entrypoints.console.pages.contacts import ContactsController
 from entrypoints.console.pages.dashboard import DashboardController
 from entrypoints.console.pages.inbox import InboxController
 from entrypoints.console.pages.messages import MessagesController
 from entrypoints.console.pages.platform import PlatformTenantsController
+from entrypoints.console.pages.scheduled import ScheduledController
 from entrypoints.console.pages.sign_in import SignInController
 from entrypoints.console.pages.templates import TemplatesController
 from entrypoints.console.rendering import (
@@ -57,6 +59,8 @@ def console_router() -> Router:
             DashboardController,
             InboxController,
             MessagesController,
+            ScheduledController,
+            ContactsController,
             *ADMINISTRATION_CONTROLLERS,
             TemplatesController,
             PlatformTenantsController,

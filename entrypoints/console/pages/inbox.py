@@ -39,7 +39,7 @@ from domain.messaging.messages import Template as MessageTemplate
 from domain.templates.catalogue import CatalogueTemplate
 from domain.templates.errors import InvalidTemplateValues
 from entrypoints.console.errors import SIGN_IN_PATH, console_error_handler
-from entrypoints.console.i18n import translator
+from entrypoints.console.i18n import translatable, translator
 from entrypoints.console.inbox_display import (
     INBOX_PATH,
     conversation_path,
@@ -49,6 +49,7 @@ from entrypoints.console.inbox_display import (
     window_left,
 )
 from entrypoints.console.inbox_stream import inbox_events
+from entrypoints.console.pages.scheduled import utc_moment
 from entrypoints.console.rendering import language_of, render
 from entrypoints.http.access import admitted_principal, browser_ticket, in_console
 from entrypoints.http.dependencies import container_of, provide
@@ -59,7 +60,10 @@ TENANT_USERS = in_console(Role.AGENT, Role.TENANT_ADMIN)
 CONVERSATIONS_PAGE = 25
 MESSAGES_PAGE = 30
 _MAX_CURSOR = 200
-_NOTICES = {"sent": "Message accepted for sending."}
+_NOTICES = {
+    "sent": "Message accepted for sending.",
+    "scheduled": translatable("The message is scheduled: it waits under Scheduled sends until its time."),
+}
 _PAGE_STATE = "inbox_page"  # what a refused send shows again (request.state)
 _VARIABLE_PREFIX = "v_"
 
@@ -69,6 +73,7 @@ class ComposerForm:
     idempotency_key: str = ""
     body: str = ""
     media_url: str = ""
+    send_at: str = ""  # empty: now; else a datetime-local value, read as UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +267,10 @@ class InboxController(Controller):
         page = await _conversation_page(
             principal, conversation_id, get_conversation, list_history, list_sendable_templates, clock
         )
-        _keep_for_refusal(request, page, {"body": data.body, "media_url": data.media_url})
+        _keep_for_refusal(
+            request, page, {"body": data.body, "media_url": data.media_url, "send_at": data.send_at}
+        )
+        send_at = _send_at(data.send_at)
         media_url = data.media_url.strip()
         await send_message(
             SendMessageCommand(
@@ -273,9 +281,10 @@ class InboxController(Controller):
                 media_urls=(media_url,) if media_url else (),
                 idempotency_key=_idempotency_key(data.idempotency_key),
                 respond_async=True,
+                send_at=send_at,
             )
         )
-        return _sent(conversation_id)
+        return _sent(conversation_id, scheduled=send_at is not None)
 
     @post("/inbox/{conversation_id:uuid}/template", opt=TENANT_USERS, exception_handlers=_REFUSALS)
     async def send_template(
@@ -311,6 +320,7 @@ class InboxController(Controller):
             if name.startswith(_VARIABLE_PREFIX)
         }
         header_url = data.get("header_media_url", "").strip()
+        send_at = _send_at(data.get("send_at", ""))
         definition = chosen.definition
         await send_message(
             SendMessageCommand(
@@ -321,9 +331,10 @@ class InboxController(Controller):
                 template_header_media=HeaderMedia(url=header_url) if header_url else None,
                 idempotency_key=_idempotency_key(data.get("idempotency_key", "")),
                 respond_async=True,
+                send_at=send_at,
             )
         )
-        return _sent(conversation_id)
+        return _sent(conversation_id, scheduled=send_at is not None)
 
     @get("/inbox/messages/{message_id:uuid}", opt=TENANT_USERS)
     async def message(
@@ -419,5 +430,11 @@ def _idempotency_key(value: str) -> str | None:
     return f"console:{key}"
 
 
-def _sent(conversation_id: UUID) -> Response[Any]:
-    return Redirect(f"{conversation_path(conversation_id)}?done=sent", status_code=HTTP_303_SEE_OTHER)
+def _sent(conversation_id: UUID, *, scheduled: bool) -> Response[Any]:
+    done = "scheduled" if scheduled else "sent"
+    return Redirect(f"{conversation_path(conversation_id)}?done={done}", status_code=HTTP_303_SEE_OTHER)
+
+
+def _send_at(typed: str) -> datetime | None:
+    """When the composer's message is to go: None (now) when the field is empty."""
+    return utc_moment(typed) if typed.strip() else None

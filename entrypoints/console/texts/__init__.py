@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import administration, common, inbox, messages, platform, templates
+from entrypoints.console.texts import administration, common, contacts, inbox, messages, platform, templates
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
@@ -13,4 +13,5 @@ SPANISH: Mapping[str, str] = {
     **templates.SPANISH,
     **administration.SPANISH,
     **platform.SPANISH,
+    **contacts.SPANISH,
 }

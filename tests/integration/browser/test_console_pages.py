@@ -5,7 +5,9 @@ violation (axe-core), nothing wider than the screen, and a screenshot of each fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from playwright.async_api import Page, expect
@@ -20,6 +22,7 @@ from tests.support.browser import (
     screenshot,
     sign_in,
 )
+from tests.support.two_providers import TWILIO_NUMBER
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,12 @@ PAGES = [
     ConsolePage("messages", f"{CONSOLE}/messages", "agent"),
     ConsolePage("messages-failed", f"{CONSOLE}/messages?failed=1", "agent"),
     ConsolePage("message-failed", f"{CONSOLE}/messages/{{message}}", "agent"),
+    ConsolePage("scheduled", f"{CONSOLE}/scheduled", "agent"),
+    ConsolePage("contacts", f"{CONSOLE}/contacts", "agent"),
+    ConsolePage("contact-agent", f"{CONSOLE}/contacts/{{contact}}", "agent"),
+    ConsolePage("contact-tenant-admin", f"{CONSOLE}/contacts/{{contact}}", "tenant_admin"),
+    ConsolePage("contacts-import", f"{CONSOLE}/contacts/import", "tenant_admin"),
+    ConsolePage("contact-erase", f"{CONSOLE}/contacts/{{contact}}/erase", "tenant_admin"),
     ConsolePage("templates", f"{CONSOLE}/templates", "tenant_admin"),
     ConsolePage("template", f"{CONSOLE}/templates/{{template}}", "tenant_admin"),
     ConsolePage("template-new", f"{CONSOLE}/templates/new", "tenant_admin"),
@@ -58,6 +67,8 @@ PAGES = [
     ConsolePage("admin-webhooks", f"{CONSOLE}/admin/webhooks", "tenant_admin"),
     ConsolePage("admin-webhook", f"{CONSOLE}/admin/webhooks/{{webhook}}", "tenant_admin"),
     ConsolePage("admin-limits", f"{CONSOLE}/admin/limits", "tenant_admin"),
+    ConsolePage("admin-consent", f"{CONSOLE}/admin/consent", "tenant_admin"),
+    ConsolePage("admin-retention", f"{CONSOLE}/admin/retention", "tenant_admin"),
     ConsolePage("admin-audit", f"{CONSOLE}/admin/audit", "tenant_admin"),
     ConsolePage("platform-tenants", f"{CONSOLE}/platform/tenants", "platform_admin"),
     ConsolePage("platform-tenant", f"{CONSOLE}/platform/tenants/{{tenant}}", "platform_admin"),
@@ -74,7 +85,8 @@ PAGES = [
 @pytest.fixture(scope="module")
 async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
     """What the pages' paths name: a customer's conversation with a failed reply in it, an approved
-    template and a conversation whose window is closed, a webhook endpoint, the tenant."""
+    template and a conversation whose window is closed, a webhook endpoint, the tenant, the customer's
+    contact (opted out, with tags and notes) and a message scheduled for tomorrow."""
     twilio = console_world.world.twilio.state
     customer = await console_world.customer_writes("Where is my parcel?", profile_name="Pia")
     twilio.update_faults(to_errors={customer: ForcedError(63003, stage=Stage.DELIVERY)})
@@ -92,7 +104,24 @@ async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
     await console_world.customer_writes("Anyone there?", customer=customer, profile_name="Pia")
     template = await console_world.approved_template()
     stranger = await console_world.business_writes_first(template["template"]["name"])
+    world = console_world.world
+    contact = (await world.api("GET", f"/api/contacts?{urlencode({'q': customer})}"))["items"][0]
+    await world.api(
+        "PATCH",
+        f"/api/contacts/{contact['id']}",
+        {"tags": ["vip"], "attributes": {"city": "Monterrey"}, "notes": "Prefers mornings."},
+    )
+    await world.api("POST", f"/api/consent/{quote(customer)}", {"state": "opted_out"})
+    await world.api("POST", f"/api/consent/{quote(customer)}", {"state": "opted_in", "note": "Asked again"})
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    await world.api(
+        "POST",
+        "/api/send",
+        {"to_number": customer, "from_number": TWILIO_NUMBER, "body": "Reminder", "send_at": tomorrow},
+        expect=202,
+    )
     return {
+        "contact": contact["id"],
         "message": failed["id"],
         "conversation": await console_world.conversation_id(customer),
         "closed_conversation": await console_world.conversation_id(stranger),

@@ -32,6 +32,8 @@ ADMIN_PAGES = (
     "/console/admin/api-keys",
     "/console/admin/webhooks",
     "/console/admin/limits",
+    "/console/admin/consent",
+    "/console/admin/retention",
     "/console/admin/audit",
 )
 TWILIO_SID = "AC" + "1" * 32

@@ -330,6 +330,44 @@ async def test_a_file_by_url_is_sent_with_its_caption(api: Api) -> None:
     assert sent.content.media_urls == ("https://example.com/i.pdf",)
 
 
+async def test_a_reply_with_a_send_at_is_scheduled_for_that_time_read_as_utc(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+    later = (api.clock.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
+
+    form = {
+        "idempotency_key": composer_key(page),
+        "body": "See you at 10",
+        "send_at": later.strftime("%Y-%m-%dT%H:%M"),
+    }
+    response = await post_form(api, f"{path}/messages", page, form)
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{path}?done=scheduled"
+    (scheduled,) = messages_to(api, CUSTOMER)
+    assert scheduled.status is MessageStatus.SCHEDULED
+    assert scheduled.send_at == later
+    assert "it waits under Scheduled sends" in text_of(await console.get(response.headers["location"]))
+
+
+async def test_a_send_at_too_soon_is_shown_beside_the_composer_and_sends_nothing(api: Api) -> None:
+    conversation = await conversation_with(api, CUSTOMER)
+    console = await signed_in(api)
+    path = f"/console/inbox/{conversation.id}"
+    page = await console.get(path)
+    now = api.clock.now().strftime("%Y-%m-%dT%H:%M")
+
+    form = {"idempotency_key": composer_key(page), "body": "Soon", "send_at": now}
+    response = await post_form(api, f"{path}/messages", page, form)
+
+    assert response.status_code == 422
+    assert "at least a minute ahead" in text_of(response.text)
+    assert f'value="{now}"' in response.text, "what was typed is kept"
+    assert messages_to(api, CUSTOMER) == []
+
+
 async def test_a_double_submitted_composer_sends_once(api: Api) -> None:
     conversation = await conversation_with(api, CUSTOMER)
     console = await signed_in(api)
