@@ -97,10 +97,11 @@ SPANISH = {
     "File": "Archivo",
     "Import": "Importar",
     # Erasing a person's data
-    "This deletes every message to and from %(number)s, in every WhatsApp form of the number, with their status reports and media files, and the conversation. It cannot be undone.": (  # noqa: E501
+    "This deletes every message to and from %(number)s, in every WhatsApp form of the number, with their status reports and media files, the conversation, the contact, its consent history and its places on campaigns. An opt-out is kept, so nothing is sent to them again. It cannot be undone.": (  # noqa: E501
         "Esto elimina todos los mensajes enviados a %(number)s y recibidos de él, en todas las formas "
-        "del número en WhatsApp, con sus informes de estado y sus archivos, y la conversación. No se "
-        "puede deshacer."
+        "del número en WhatsApp, con sus informes de estado y sus archivos, la conversación, el "
+        "contacto, su historial de consentimiento y su lugar en las campañas. Una baja se conserva, "
+        "para que no se le vuelva a enviar nada. No se puede deshacer."
     ),
     "To hand the person what is held first, download it before erasing.": (
         "Para entregar antes a la persona lo que se guarda, descárguelo antes de borrar."
