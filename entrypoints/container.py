@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
-from adapters.campaign_audience import NobodyOptedOutYet, NoContactsYet
 from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache
 from adapters.database.engine import create_database_engine
 from adapters.database.migrate import upgrade
@@ -483,10 +482,8 @@ class Container(containers.DeclarativeContainer):
 
     # Campaigns. Contacts and consent are other features' stores: until they are bound here, a contacts
     # audience finds nobody and nobody has opted out.
-    campaign_audience_source = providers.Singleton(NoContactsYet)
-    opt_out_lookup = providers.Singleton(NobodyOptedOutYet)
-    create_campaign = providers.Factory(CreateCampaign, unit_of_work, clock, opt_out_lookup)
-    upload_campaign_audience = providers.Factory(UploadCampaignAudience, unit_of_work, clock, opt_out_lookup)
+    create_campaign = providers.Factory(CreateCampaign, unit_of_work, clock)
+    upload_campaign_audience = providers.Factory(UploadCampaignAudience, unit_of_work, clock)
     get_campaign = providers.Factory(GetCampaign, read_unit_of_work)
     list_campaigns = providers.Factory(ListCampaigns, read_unit_of_work)
     list_campaign_recipients = providers.Factory(ListCampaignRecipients, read_unit_of_work)
@@ -497,8 +494,6 @@ class Container(containers.DeclarativeContainer):
         CampaignRunner,
         unit_of_work.provider,
         clock,
-        campaign_audience_source,
-        opt_out_lookup,
         providers.Callable(_campaign_runner_settings, settings),
         notify_dispatch=dispatcher.provided.notify,
     )

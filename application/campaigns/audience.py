@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from application.messaging.template_sends import resolved_template
-from application.ports.campaigns import OptOutLookup
 from application.ports.unit_of_work import UnitOfWork
 from domain.campaigns.model import Campaign, NewRecipient, SkipReason, variables_for
 from domain.errors import DomainError
@@ -45,13 +44,11 @@ class AudienceMaterialiser:
     def __init__(
         self,
         uow: UnitOfWork,
-        opt_outs: OptOutLookup,
         campaign: Campaign,
         template: tuple[CatalogueTemplate, TemplateListing],
         now: datetime,
     ) -> None:
         self._uow = uow
-        self._opt_outs = opt_outs
         self._campaign = campaign
         self._entry, self._listing = template
         self._now = now
@@ -71,7 +68,7 @@ class AudienceMaterialiser:
         recipients = [self._recipient(row) for row in rows]
         valid = {r.identity for r in recipients if r.identity is not None and r.skip_reason is None}
         opted_out = (
-            await self._opt_outs.opted_out_among(self._campaign.tenant_id, valid) if valid else frozenset()
+            await self._uow.consent.opted_out_among(self._campaign.tenant_id, valid) if valid else frozenset()
         )
         recipients = [
             NewRecipient(

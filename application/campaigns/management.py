@@ -31,7 +31,7 @@ from application.errors import (
 )
 from application.messaging.template_sends import approved_listing
 from application.pagination import MAX_PAGE_SIZE
-from application.ports.campaigns import CampaignPosition, OptOutLookup, RecipientQuery
+from application.ports.campaigns import CampaignPosition, RecipientQuery
 from application.ports.clock import Clock
 from application.ports.unit_of_work import UnitOfWork
 from application.principal import Principal
@@ -127,10 +127,9 @@ class CreateCampaign:
     """Store a campaign and, for a listed audience, its recipients, in one transaction: a retry with the
     same Idempotency-Key answers with the campaign the first request created."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, opt_outs: OptOutLookup) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-        self._opt_outs = opt_outs
 
     async def __call__(self, principal: Principal, command: CreateCampaignCommand) -> CreatedCampaign:
         require_campaign_admin(principal)
@@ -186,7 +185,7 @@ class CreateCampaign:
                 key = (command.idempotency_key, fingerprint) if command.idempotency_key else None
                 await self._uow.campaigns.add(campaign, key)
                 if command.recipients is not None:
-                    materialiser = AudienceMaterialiser(self._uow, self._opt_outs, campaign, template, now)
+                    materialiser = AudienceMaterialiser(self._uow, campaign, template, now)
                     await materialiser.add(
                         AudienceRow(index, recipient.number, recipient.attributes)
                         for index, recipient in enumerate(command.recipients, start=1)
@@ -380,10 +379,9 @@ class UploadCampaignAudience:
     """Store a CSV audience's recipients (one upload per campaign, before it starts sending); the
     campaign sends from its start time once they are in."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, opt_outs: OptOutLookup) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
-        self._opt_outs = opt_outs
 
     async def __call__(
         self, principal: Principal, campaign_id: UUID, upload: BinaryIO, *, phone_column: str = "phone"
@@ -407,7 +405,7 @@ class UploadCampaignAudience:
                 campaign.template_name,
                 campaign.template_language,
             )
-            materialiser = AudienceMaterialiser(self._uow, self._opt_outs, campaign, template, now)
+            materialiser = AudienceMaterialiser(self._uow, campaign, template, now)
             await materialiser.add(csv_rows(upload, phone_column=phone_column))
             totals = materialiser.totals
             if totals.stored == 0:

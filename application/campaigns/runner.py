@@ -26,7 +26,6 @@ from application.campaigns.events import audit_campaign, record_campaign_event
 from application.campaigns.management import ANY_TIME, HELD_UNTIL
 from application.errors import ApplicationError, StorageUnavailable, TransactionConflict
 from application.messaging.template_sends import approved_listing, resolved_template
-from application.ports.campaigns import CampaignAudienceSource, OptOutLookup
 from application.ports.clock import Clock
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.unit_of_work import UnitOfWork
@@ -60,15 +59,11 @@ class CampaignRunner:
         self,
         uow_factory: Callable[[], UnitOfWork],
         clock: Clock,
-        audience_source: CampaignAudienceSource,
-        opt_outs: OptOutLookup,
         settings: RunnerSettings,
         notify_dispatch: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
-        self._audience = audience_source
-        self._opt_outs = opt_outs
         self._settings = settings
         self._notify = notify_dispatch
 
@@ -182,9 +177,7 @@ class CampaignRunner:
         recipients = await uow.campaigns.claim_pending(campaign.tenant_id, campaign.id, len(open_slots.slots))
         identities = [r.identity for r in recipients if r.identity]
         opted_out = (
-            await self._opt_outs.opted_out_among(campaign.tenant_id, identities)
-            if identities
-            else frozenset()
+            await uow.consent.opted_out_among(campaign.tenant_id, identities) if identities else frozenset()
         )
         entry, listing = template
         skipped: list[UUID] = []
@@ -237,7 +230,7 @@ class CampaignRunner:
     ) -> Campaign:
         audience_filter = campaign.audience_filter
         assert audience_filter is not None
-        batch = await self._audience.audience_batch(
+        batch = await uow.contacts.audience_batch(
             campaign.tenant_id,
             tags=audience_filter.tags,
             attributes=dict(audience_filter.attributes),
@@ -246,10 +239,10 @@ class CampaignRunner:
         )
         progress = await uow.campaigns.progress(campaign.tenant_id, campaign.id)
         start = progress.targeted + campaign.duplicates
-        materialiser = AudienceMaterialiser(uow, self._opt_outs, campaign, template, now)
+        materialiser = AudienceMaterialiser(uow, campaign, template, now)
         await materialiser.add(
-            AudienceRow(start + index, member.number.e164, member.attributes)
-            for index, member in enumerate(batch, start=1)
+            AudienceRow(start + index, contact.phone_number, contact.attributes)
+            for index, contact in enumerate(batch, start=1)
         )
         return replace(
             campaign,

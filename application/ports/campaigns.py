@@ -1,48 +1,15 @@
-"""Campaigns' storage, and the two things they need from elsewhere: who a contacts audience is, and who
-opted out."""
+"""Campaigns' storage."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from domain.campaigns.model import Campaign, CampaignRecipient, NewRecipient, RecipientState
 from domain.campaigns.progress import CampaignProgress
-from domain.phone import PhoneNumber
-
-
-@dataclass(frozen=True, slots=True)
-class AudienceMember:
-    """One contact of a contacts audience: its identity (``PhoneNumber.identity``), the number to write
-    to and its attributes (what template variables are taken from)."""
-
-    identity: str
-    number: PhoneNumber
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-
-class CampaignAudienceSource(Protocol):
-    async def audience_batch(
-        self,
-        tenant_id: UUID,
-        *,
-        tags: Collection[str],
-        attributes: Mapping[str, str],
-        after_identity: str | None,
-        limit: int,
-    ) -> list[AudienceMember]:
-        """The tenant's contacts with every tag and attribute value, by identity after
-        ``after_identity``, at most ``limit``; fewer than ``limit``: the last batch."""
-        ...
-
-
-class OptOutLookup(Protocol):
-    async def opted_out_among(self, tenant_id: UUID, identities: Collection[str]) -> frozenset[str]:
-        """Those of ``identities`` who asked to receive nothing more from the tenant."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from application.errors import (
     WebhookUrlRefused,
 )
 from application.ports.audit import AuditQuery
-from application.ports.campaigns import AudienceMember, CampaignPosition, RecipientQuery
+from application.ports.campaigns import CampaignPosition, RecipientQuery
 from application.ports.clock import Clock
 from application.ports.consent import LedgerQuery, SendConsent
 from application.ports.contacts import ContactQuery
@@ -3078,47 +3078,3 @@ if TYPE_CHECKING:
 
     def _fake_metrics_implement_the_port(metrics: FakeMetrics) -> Metrics:
         return metrics
-
-
-class FakeOptOuts:
-    """The identities that opted out, per tenant, as a test sets them."""
-
-    def __init__(self) -> None:
-        self.opted_out: dict[UUID, set[str]] = {}
-
-    def opt_out(self, tenant_id: UUID, number: str) -> None:
-        self.opted_out.setdefault(tenant_id, set()).add(PhoneNumber.parse(number).identity)
-
-    async def opted_out_among(self, tenant_id: UUID, identities: Collection[str]) -> frozenset[str]:
-        return frozenset(set(identities) & self.opted_out.get(tenant_id, set()))
-
-
-class FakeContacts:
-    """A tenant's contacts with their tags and attributes, walked by identity as the real store does."""
-
-    def __init__(self) -> None:
-        self.contacts: dict[UUID, list[tuple[AudienceMember, frozenset[str]]]] = {}
-
-    def add(self, tenant_id: UUID, number: str, *, tags: Collection[str] = (), **attributes: str) -> None:
-        phone = PhoneNumber.parse(number)
-        member = AudienceMember(phone.identity, phone, dict(attributes))
-        self.contacts.setdefault(tenant_id, []).append((member, frozenset(tags)))
-
-    async def audience_batch(
-        self,
-        tenant_id: UUID,
-        *,
-        tags: Collection[str],
-        attributes: Mapping[str, str],
-        after_identity: str | None,
-        limit: int,
-    ) -> list[AudienceMember]:
-        matching = sorted(
-            (
-                member
-                for member, its_tags in self.contacts.get(tenant_id, [])
-                if set(tags) <= its_tags and all(member.attributes.get(k) == v for k, v in attributes.items())
-            ),
-            key=lambda member: member.identity,
-        )
-        return [m for m in matching if after_identity is None or m.identity > after_identity][:limit]

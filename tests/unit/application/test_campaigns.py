@@ -41,15 +41,16 @@ from domain.campaigns.model import (
     SkipReason,
     VariableBinding,
 )
+from domain.consent.model import ConsentChange, ConsentSource, ConsentState
+from domain.contacts.contact import Contact, ContactDetails
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageStatus
+from domain.phone import PhoneNumber
 from domain.templates.catalogue import TemplateStatus
 from domain.tenant_webhooks.model import WebhookEndpoint, WebhookEventType
 from tests.support.fakes import (
-    FakeContacts,
     FakeMessagingProvider,
     FakeMetrics,
-    FakeOptOuts,
     FakeUnitOfWork,
     FixedClock,
     TenantAccount,
@@ -110,27 +111,44 @@ async def catalogue(uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount)
     await catalogue_template(uow, acme.tenant.id, ORDER_UPDATE, clock.now())
 
 
-@pytest.fixture
-def opt_outs() -> FakeOptOuts:
-    return FakeOptOuts()
+async def opt_out(uow: FakeUnitOfWork, clock: FixedClock, account: TenantAccount, number: str) -> None:
+    """The person asked the tenant, through the API, to send them nothing more."""
+    phone = PhoneNumber.parse(number)
+    await uow.consent.record(
+        ConsentChange(
+            tenant_id=account.tenant.id,
+            identity=phone.identity,
+            number=phone.e164,
+            state=ConsentState.OPTED_OUT,
+            source=ConsentSource.API,
+            actor=f"user:{account.user.id}",
+            at=clock.now(),
+        )
+    )
+
+
+async def add_contact(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    account: TenantAccount,
+    number: str,
+    *,
+    tags: frozenset[str] = frozenset(),
+    **attributes: str,
+) -> None:
+    details = ContactDetails(attributes=attributes, tags=tags)
+    await uow.contacts.add(Contact.new(account.tenant.id, PhoneNumber.parse(number), details, clock.now()))
 
 
 @pytest.fixture
-def contacts() -> FakeContacts:
-    return FakeContacts()
+def create(uow: FakeUnitOfWork, clock: FixedClock) -> CreateCampaign:
+    return CreateCampaign(uow, clock)
 
 
 @pytest.fixture
-def create(uow: FakeUnitOfWork, clock: FixedClock, opt_outs: FakeOptOuts) -> CreateCampaign:
-    return CreateCampaign(uow, clock, opt_outs)
-
-
-@pytest.fixture
-def runner(
-    uow: FakeUnitOfWork, clock: FixedClock, opt_outs: FakeOptOuts, contacts: FakeContacts
-) -> CampaignRunner:
+def runner(uow: FakeUnitOfWork, clock: FixedClock) -> CampaignRunner:
     database = uow.database
-    return CampaignRunner(lambda: FakeUnitOfWork(database), clock, contacts, opt_outs, RunnerSettings())
+    return CampaignRunner(lambda: FakeUnitOfWork(database), clock, RunnerSettings())
 
 
 async def recipients_of(
@@ -158,9 +176,9 @@ async def run_until_done(
 
 
 async def test_a_listed_audience_is_stored_each_person_once_with_bad_rows_and_opted_out_people_skipped(
-    create: CreateCampaign, uow: FakeUnitOfWork, acme: TenantAccount, opt_outs: FakeOptOuts
+    create: CreateCampaign, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    opt_outs.opt_out(acme.tenant.id, "+447911100002")
+    await opt_out(uow, clock, acme, "+447911100002")
     listed = (
         RecipientInput("+447911100001", {"first_name": "Ana"}),
         RecipientInput("+447911100002", {"first_name": "Bo"}),
@@ -400,11 +418,13 @@ async def test_a_contacts_audience_is_walked_in_batches_by_the_runner(
     uow: FakeUnitOfWork,
     clock: FixedClock,
     acme: TenantAccount,
-    contacts: FakeContacts,
 ) -> None:
     for index in range(3):
-        contacts.add(acme.tenant.id, f"+44791110000{index}", tags=("vip",), first_name=f"VIP {index}")
-    contacts.add(acme.tenant.id, "+447911100009", tags=("newsletter",), first_name="Not a VIP")
+        number = f"+44791110000{index}"
+        await add_contact(uow, clock, acme, number, tags=frozenset({"vip"}), first_name=f"VIP {index}")
+    await add_contact(
+        uow, clock, acme, "+447911100009", tags=frozenset({"newsletter"}), first_name="Not a VIP"
+    )
     created = await create(
         admin_of(acme),
         replace(CSV_CAMPAIGN, csv_audience=False, audience_filter=AudienceFilter(tags=("vip",))),
@@ -413,8 +433,28 @@ async def test_a_contacts_audience_is_walked_in_batches_by_the_runner(
     await run_until_done(runner, clock, ticks=5)
 
     recipients = await recipients_of(uow, acme, created.campaign.id)
-    assert sorted(r.number for r in recipients) == ["+447911100000", "+447911100001", "+447911100002"]
+    assert sorted((r.number, r.variables["1"]) for r in recipients) == [
+        ("+447911100000", "VIP 0"),
+        ("+447911100001", "VIP 1"),
+        ("+447911100002", "VIP 2"),
+    ]
     assert {r.state for r in recipients} == {RecipientState.ACCEPTED}
+
+
+async def test_a_recipient_who_opts_out_after_being_stored_is_skipped_when_their_turn_comes(
+    create: CreateCampaign,
+    runner: CampaignRunner,
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> None:
+    created = await create(admin_of(acme), campaign_of(people(2)))
+    await opt_out(uow, clock, acme, people(2)[1].number)
+
+    await run_until_done(runner, clock, ticks=5)
+
+    report = await GetCampaign(uow)(admin_of(acme), created.campaign.id)
+    assert (report.progress.accepted, report.progress.skipped_opted_out) == (1, 1)
 
 
 async def test_a_csv_audience_skips_its_unreadable_rows_by_line_and_starts_once_uploaded(
@@ -423,7 +463,6 @@ async def test_a_csv_audience_skips_its_unreadable_rows_by_line_and_starts_once_
     uow: FakeUnitOfWork,
     clock: FixedClock,
     acme: TenantAccount,
-    opt_outs: FakeOptOuts,
 ) -> None:
     created = await create(admin_of(acme), CSV_CAMPAIGN)
     assert await runner.run_due() == 0  # nothing to send before the upload
@@ -431,7 +470,7 @@ async def test_a_csv_audience_skips_its_unreadable_rows_by_line_and_starts_once_
         b"phone,first_name\n+447911100001,Ana\nnonsense,Bo\n+447911100003,Cy,extra\n\n+447911100001,Ana\n"
     )
 
-    uploaded = await UploadCampaignAudience(uow, clock, opt_outs)(admin_of(acme), created.campaign.id, upload)
+    uploaded = await UploadCampaignAudience(uow, clock)(admin_of(acme), created.campaign.id, upload)
     handed = await runner.run_due()
 
     assert (uploaded.stored, uploaded.duplicates, handed) == (3, 1, 1)
@@ -442,12 +481,12 @@ async def test_a_csv_audience_skips_its_unreadable_rows_by_line_and_starts_once_
 
 
 async def test_a_csv_without_the_phone_column_is_refused_and_keeps_nothing(
-    create: CreateCampaign, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, opt_outs: FakeOptOuts
+    create: CreateCampaign, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     created = await create(admin_of(acme), CSV_CAMPAIGN)
 
     with pytest.raises(InvalidInput):
-        await UploadCampaignAudience(uow, clock, opt_outs)(
+        await UploadCampaignAudience(uow, clock)(
             admin_of(acme), created.campaign.id, io.BytesIO(b"mobile\n+447911100001\n")
         )
     assert await recipients_of(uow, acme, created.campaign.id) == []
