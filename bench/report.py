@@ -44,6 +44,12 @@ def server_cpu_ms(run: dict[str, Any]) -> float:
     return float(cpu.get("api", cpu.get("ceiling", 0.0))) + float(cpu.get("postgres", 0.0))
 
 
+def message_cpu_ms(cpu: dict[str, float]) -> float:
+    """CPU per message of the gateway's processes and PostgreSQL (API + workers + backends), in ms:
+    the emulator and the load generator are left out, so a campaign and a single send compare."""
+    return round(sum(float(cpu.get(group, 0.0)) for group in ("api", "worker", "postgres")), 3)
+
+
 def _ratio_target(run: dict[str, Any], base: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     goal = ACCEPT_TARGET if run["scenario"] == "accept" else HISTORY_TARGET
     cpu_ratio = row["cpu ratio"]
@@ -155,7 +161,15 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     auth_cost = None
     if with_token and without:
         auth_cost = round(server_cpu_ms(with_token) - server_cpu_ms(without), 3)
-    return {"table": table, "targets": targets, "memory": memory, "e2e": e2e, "auth_cost_ms": auth_cost}
+    return {
+        "table": table,
+        "targets": targets,
+        "memory": memory,
+        "e2e": e2e,
+        "auth_cost_ms": auth_cost,
+        "campaign_materialise": results.get("campaign_materialise"),
+        "campaign_dispatch": results.get("campaign_dispatch"),
+    }
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -182,6 +196,7 @@ def render(summary: dict[str, Any]) -> str:
             f"  CPU ms per message: {e2e.get('cpu_ms_per_message')}; database sessions opened: "
             f"{e2e.get('database_sessions_opened')}; noise {e2e.get('foreign_cpu_cores')} cores"
         )
+    lines += _campaign_lines(summary)
     if summary.get("auth_cost_ms") is not None:
         lines.append(
             f"authentication: {summary['auth_cost_ms']} ms of app + PostgreSQL CPU per request "
@@ -194,6 +209,36 @@ def render(summary: dict[str, Any]) -> str:
     for target in summary["targets"]:
         lines.append(f"[{'met ' if target['met'] else 'MISS'}] {target['target']}: {target['value']}")
     return "\n".join(lines)
+
+
+def _campaign_lines(summary: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    stored = summary.get("campaign_materialise")
+    if stored:
+        lines += [
+            "",
+            f"campaign audience: {stored['stored']:,} of {stored['recipients']:,} CSV rows stored in "
+            f"{stored['seconds']} s = {stored['rows_per_s']:,.0f} rows/s; CPU s {stored['cpu_seconds']}; "
+            f"API peak {stored['memory_peak_mib'].get('api')} MiB; noise {stored['foreign_cpu_cores']} cores",
+        ]
+    dispatch = summary.get("campaign_dispatch")
+    if dispatch:
+        lines += [
+            "",
+            f"campaigns: {dispatch['messages_left']:,}/{dispatch['messages']:,} messages of "
+            f"{dispatch['campaigns']} campaigns left at {dispatch['measured_per_s']} msg/s (steady "
+            f"{dispatch['steady_per_s']}) for a pace of {dispatch['pace_per_s']:g} "
+            f"({dispatch['pace_error_pct']:+.1f} %); noise {dispatch['foreign_cpu_cores']} cores",
+        ]
+        campaign_cpu = message_cpu_ms(dispatch["cpu_ms_per_message"])
+        e2e = summary.get("e2e")
+        single = message_cpu_ms(e2e["cpu_ms_per_message"]) if e2e and e2e.get("cpu_ms_per_message") else None
+        lines.append(
+            f"  CPU ms per message (API + workers + PostgreSQL): campaign {campaign_cpu} "
+            f"{dispatch['cpu_ms_per_message']}"
+            + (f"; single send end to end {single}" if single is not None else "")
+        )
+    return lines
 
 
 def _cpu_cell(cpu: dict[str, float]) -> str:

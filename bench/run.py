@@ -33,7 +33,7 @@ from uuid import UUID
 
 import psycopg
 
-from bench import ceiling, database, load, processes, report
+from bench import campaigns, ceiling, database, load, processes, report
 from bench.database import HistoryTenant
 from bench.load import Load, LoadResult, lua_list, lua_string
 from bench.processes import PYTHON, WA_GATEWAY, Service
@@ -43,7 +43,7 @@ PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway user in a throwaway da
 EMULATOR_ACCOUNT = "AC" + "0" * 31 + "1"
 EMULATOR_TOKEN = "emulator-auth-token"  # noqa: S105 - the emulator's well-known development token
 TEMPLATE_SID = "HX" + "b5b62575e6e4ff6129ad7c8efe1f983e"
-SCENARIOS = ("ceiling", "accept", "history", "auth", "e2e")
+SCENARIOS = ("ceiling", "accept", "history", "auth", "e2e", "campaign-materialise", "campaign-dispatch")
 
 
 @dataclass
@@ -60,6 +60,10 @@ class Options:
     other_history: int
     e2e_messages: int
     e2e_tenants: int
+    campaign_recipients: int
+    campaign_pace: float
+    campaign_senders: int
+    campaign_seconds: float
     provider_latency_ms: float
     login_concurrency: int
     log_level: str
@@ -95,6 +99,19 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--other-history", type=int, help="other tenants' messages (500,000; quick 50,000)")
     parser.add_argument("--e2e-messages", type=int, help="messages end to end (20,000; quick 1,000)")
     parser.add_argument("--e2e-tenants", type=int, default=16, help="tenants (one sender each) end to end")
+    parser.add_argument(
+        "--campaign-recipients", type=int, help="recipients of the CSV audience (100,000; quick 10,000)"
+    )
+    parser.add_argument(
+        "--campaign-pace",
+        type=float,
+        default=200.0,
+        help="messages/s of campaign-dispatch, over --campaign-senders campaigns (a pace is per campaign)",
+    )
+    parser.add_argument("--campaign-senders", type=int, default=4, help="senders (one campaign each)")
+    parser.add_argument(
+        "--campaign-seconds", type=float, help="seconds of messages at the pace (60; quick 20)"
+    )
     parser.add_argument("--provider-latency-ms", type=float, default=200.0, help="the emulator's latency")
     parser.add_argument("--login-concurrency", type=int, default=8)
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the gateway (INFO logs access)")
@@ -146,6 +163,10 @@ def parse_options(argv: list[str] | None) -> Options:
         else (50_000 if quick else 500_000),
         e2e_messages=args.e2e_messages or (1_000 if quick else 20_000),
         e2e_tenants=args.e2e_tenants,
+        campaign_recipients=args.campaign_recipients or (10_000 if quick else 100_000),
+        campaign_pace=args.campaign_pace,
+        campaign_senders=args.campaign_senders,
+        campaign_seconds=args.campaign_seconds or (20.0 if quick else 60.0),
         provider_latency_ms=args.provider_latency_ms,
         login_concurrency=args.login_concurrency,
         log_level=args.log_level,
@@ -473,6 +494,14 @@ def provision_gateway(gateway: Gateway, options: Options) -> None:
             }
             for index in range(options.e2e_tenants)
         ]
+    if any(s.startswith("campaign-") for s in options.scenarios):
+        spec.append(
+            {
+                "name": "bench-campaign",
+                "senders": [f"+1415525{index:04d}" for index in range(options.campaign_senders)],
+                "users": [{"username": "campaign", "password": PASSWORD}],
+            }
+        )
     say(f"gateway: provisioning {len(spec)} tenants through the CLI (argon2id for each user)")
     completed = subprocess.run(  # noqa: S603
         [PYTHON, "-m", "bench.provision"],
@@ -956,6 +985,8 @@ def run_gateway(runner: Runner) -> None:
                 ("history", run_history),
                 ("auth", run_auth),
                 ("e2e", run_e2e),
+                ("campaign-materialise", campaigns.run_materialise),
+                ("campaign-dispatch", campaigns.run_dispatch),
             ):
                 if scenario not in options.scenarios:
                     continue
