@@ -51,6 +51,7 @@ NAVIGATION: tuple[NavigationItem, ...] = (
     NavigationItem(f"{CONSOLE_PATH}/inbox", translatable("Inbox"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/messages", translatable("Messages"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/scheduled", translatable("Scheduled sends"), _TENANT_USERS),
+    NavigationItem(f"{CONSOLE_PATH}/campaigns", translatable("Campaigns"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/contacts", translatable("Contacts"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/templates", translatable("Templates"), _TENANT_USERS),
     NavigationItem(f"{CONSOLE_PATH}/admin", translatable("Administration"), _TENANT_ADMINS),

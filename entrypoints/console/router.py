@@ -17,6 +17,7 @@ from application.ports.templates import TemplateProviderRefused, TemplateProvide
 from domain.errors import DomainError
 from entrypoints.console.errors import console_error_handler
 from entrypoints.console.pages.administration import ADMINISTRATION_CONTROLLERS
+from entrypoints.console.pages.campaigns import CampaignsController
 from entrypoints.console.pages.contacts import ContactsController
 from entrypoints.console.pages.dashboard import DashboardController
 from entrypoints.console.pages.inbox import InboxController
@@ -60,6 +61,7 @@ def console_router() -> Router:
             InboxController,
             MessagesController,
             ScheduledController,
+            CampaignsController,
             ContactsController,
             *ADMINISTRATION_CONTROLLERS,
             TemplatesController,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from entrypoints.console.texts import administration, common, contacts, inbox, messages, platform, templates
+from entrypoints.console.texts import (
+    administration,
+    campaigns,
+    common,
+    contacts,
+    inbox,
+    messages,
+    platform,
+    templates,
+)
 
 SPANISH: Mapping[str, str] = {
     **common.SPANISH,
@@ -14,4 +23,5 @@ SPANISH: Mapping[str, str] = {
     **administration.SPANISH,
     **platform.SPANISH,
     **contacts.SPANISH,
+    **campaigns.SPANISH,
 }

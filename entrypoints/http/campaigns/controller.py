@@ -316,7 +316,7 @@ class CampaignsController(Controller):
         pages = RecipientPages(list_campaign_recipients, principal, campaign_id, recipient_state)
         first = await pages.read(None, MAX_PAGE_SIZE)  # a missing campaign is a 404, before any byte
         return Stream(
-            _csv_export(pages, first),
+            recipients_csv(pages, first),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}-recipients.csv"'},
         )
@@ -335,7 +335,7 @@ class RecipientPages:
         )
 
 
-async def _csv_export(pages: RecipientPages, first: list[CampaignRecipient]) -> AsyncIterator[bytes]:
+async def recipients_csv(pages: RecipientPages, first: list[CampaignRecipient]) -> AsyncIterator[bytes]:
     yield _csv_lines([list(_EXPORT_COLUMNS)])
     page = first
     while page:

@@ -50,6 +50,9 @@ PAGES = [
     ConsolePage("messages-failed", f"{CONSOLE}/messages?failed=1", "agent"),
     ConsolePage("message-failed", f"{CONSOLE}/messages/{{message}}", "agent"),
     ConsolePage("scheduled", f"{CONSOLE}/scheduled", "agent"),
+    ConsolePage("campaigns", f"{CONSOLE}/campaigns", "agent"),
+    ConsolePage("campaign-agent", f"{CONSOLE}/campaigns/{{campaign}}", "agent"),
+    ConsolePage("campaign-tenant-admin", f"{CONSOLE}/campaigns/{{campaign}}", "tenant_admin"),
     ConsolePage("contacts", f"{CONSOLE}/contacts", "agent"),
     ConsolePage("contact-agent", f"{CONSOLE}/contacts/{{contact}}", "agent"),
     ConsolePage("contact-tenant-admin", f"{CONSOLE}/contacts/{{contact}}", "tenant_admin"),
@@ -86,7 +89,8 @@ PAGES = [
 async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
     """What the pages' paths name: a customer's conversation with a failed reply in it, an approved
     template and a conversation whose window is closed, a webhook endpoint, the tenant, the customer's
-    contact (opted out, with tags and notes) and a message scheduled for tomorrow."""
+    contact (opted out, with tags and notes), a message scheduled for tomorrow and a campaign of the
+    template starting tomorrow."""
     twilio = console_world.world.twilio.state
     customer = await console_world.customer_writes("Where is my parcel?", profile_name="Pia")
     twilio.update_faults(to_errors={customer: ForcedError(63003, stage=Stage.DELIVERY)})
@@ -120,7 +124,23 @@ async def page_ids(console_world: ConsoleWorld) -> dict[str, str]:
         {"to_number": customer, "from_number": TWILIO_NUMBER, "body": "Reminder", "send_at": tomorrow},
         expect=202,
     )
+    campaign = await world.api(
+        "POST",
+        "/api/campaigns",
+        {
+            "name": "Spring visits",
+            "sender_number": TWILIO_NUMBER,
+            "template": {"name": template["template"]["name"], "language": "en"},
+            "variables": {"1": {"attribute": "first_name"}, "2": {"constant": "Monday"}},
+            "audience": {"recipients": [{"number": customer, "attributes": {"first_name": "Pia"}}]},
+            "pace": {"messages_per_second": 1, "daily_cap": 200},
+            "quiet_hours": {"start": "21:00", "end": "08:00"},
+            "start_at": tomorrow,
+        },
+        expect=201,
+    )
     return {
+        "campaign": campaign["id"],
         "contact": contact["id"],
         "message": failed["id"],
         "conversation": await console_world.conversation_id(customer),
