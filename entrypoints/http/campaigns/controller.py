@@ -45,6 +45,7 @@ from domain.campaigns.model import CampaignRecipient, RecipientState
 from entrypoints.http.access import BEARER, SEND_AND_READ, TENANT_ADMINS
 from entrypoints.http.campaigns.schemas import (
     AudienceUploadResource,
+    CampaignAudienceOperation,
     CampaignCreate,
     CampaignPageResource,
     CampaignResource,
@@ -229,6 +230,7 @@ class CampaignsController(Controller):
         operation_id="uploadCampaignAudience",
         summary="Upload a campaign's audience as CSV",
         status_code=HTTP_200_OK,
+        operation_class=CampaignAudienceOperation,
         responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
         opt=TENANT_ADMINS,
         request_max_body_size=CSV_MAX_BODY_BYTES,

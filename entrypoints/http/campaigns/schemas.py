@@ -8,6 +8,7 @@ from typing import Annotated
 from uuid import UUID
 
 import msgspec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from application.campaigns.management import (
     MAX_LISTED_RECIPIENTS,
@@ -289,3 +290,22 @@ class AudienceUploadResource(msgspec.Struct):
     @classmethod
     def of(cls, uploaded: UploadedAudience) -> AudienceUploadResource:
         return cls(CampaignResource.of(uploaded.campaign), uploaded.stored, uploaded.duplicates)
+
+
+_AUDIENCE_CSV_EXAMPLE = "phone,first_name\r\n+5215512345678,Ana\r\n+447911123456,Bruno\r\n"
+
+
+class CampaignAudienceOperation(Operation):
+    """The audience upload's operation: its body is a CSV file, read as it arrives."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={
+                "text/csv": OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, description="A CSV file, UTF-8"),
+                    example=_AUDIENCE_CSV_EXAMPLE,
+                )
+            },
+            description="A header row, a phone column and the attribute columns the variables name",
+            required=True,
+        )
