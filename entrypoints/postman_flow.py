@@ -307,7 +307,8 @@ FOLDERS: tuple[Folder, ...] = (
                 body={"state": "opted_out", "note": "Set by the Postman collection"},
             ),
             Step("getConsent", path={"phone": "+14155550199"}),
-            Step("listConsentLedger", query={"phone": "+14155550199", "limit": "20"}),
+            # "+" in a query string is a space: the number's plus goes percent-encoded.
+            Step("listConsentLedger", query={"phone": "%2B14155550199", "limit": "20"}),
             Step(
                 "setConsent",
                 name="Opt the person back in",
