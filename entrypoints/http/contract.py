@@ -24,7 +24,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 from litestar.utils.scope.state import ScopeState
@@ -185,3 +185,17 @@ def declare_concurrent_updates(app: Litestar) -> None:
         for handler in getattr(route, "route_handlers", ()):
             if isinstance(handler, HTTPRouteHandler) and handler.http_methods & _WRITE_METHODS:
                 handler.responses = {**problem_responses(409), **(handler.responses or {})}
+
+
+def csv_file_body(example: str, description: str) -> RequestBody:
+    """The request body of a route that reads a CSV file as it arrives (not decoded by the framework,
+    so the schema is declared here): UTF-8 text of ``text/csv``."""
+    return RequestBody(
+        content={
+            "text/csv": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, description="A CSV file, UTF-8"), example=example
+            )
+        },
+        description=description,
+        required=True,
+    )

@@ -3,12 +3,13 @@ show."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Operation
 
 from application.campaigns.management import (
     MAX_LISTED_RECIPIENTS,
@@ -35,6 +36,7 @@ from domain.campaigns.model import (
 )
 from domain.campaigns.progress import CampaignProgress
 from domain.campaigns.schedule import MAX_DAILY_CAP, MAX_MESSAGES_PER_SECOND, MIN_MESSAGES_PER_SECOND
+from entrypoints.http.contract import csv_file_body
 from entrypoints.http.wire_types import Text
 
 AttributeName = Annotated[Text, msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_NAME_LENGTH)]
@@ -295,17 +297,11 @@ class AudienceUploadResource(msgspec.Struct):
 _AUDIENCE_CSV_EXAMPLE = "phone,first_name\r\n+5215512345678,Ana\r\n+447911123456,Bruno\r\n"
 
 
+@dataclass
 class CampaignAudienceOperation(Operation):
     """The audience upload's operation: its body is a CSV file, read as it arrives."""
 
     def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            content={
-                "text/csv": OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.STRING, description="A CSV file, UTF-8"),
-                    example=_AUDIENCE_CSV_EXAMPLE,
-                )
-            },
-            description="A header row, a phone column and the attribute columns the variables name",
-            required=True,
+        self.request_body = csv_file_body(
+            _AUDIENCE_CSV_EXAMPLE, "A header row, a phone column and the attribute columns the variables name"
         )

@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Operation
 
 from application.contacts.book import ContactChanges, ContactPage
 from application.contacts.transfer import ImportReport
 from domain.contacts.contact import Contact, ContactDetails
+from entrypoints.http.contract import csv_file_body
 from entrypoints.http.wire_types import Text
 
 Name = Annotated[Text, msgspec.Meta(max_length=400, examples=["Ana García"])]
@@ -153,13 +154,6 @@ class ContactImportOperation(Operation):
     """The import's operation: its body is a CSV file, read as it arrives."""
 
     def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            content={
-                "text/csv": OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.STRING, description="A CSV file, UTF-8"),
-                    example=_CSV_EXAMPLE,
-                )
-            },
-            description="Columns: phone (required), name, tags (semicolon-separated), notes, attr.<key>",
-            required=True,
+        self.request_body = csv_file_body(
+            _CSV_EXAMPLE, "Columns: phone (required), name, tags (semicolon-separated), notes, attr.<key>"
         )
