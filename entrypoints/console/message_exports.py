@@ -14,6 +14,7 @@ import msgspec
 from application.messaging.history import HistoryPage, HistoryRequest, ListHistory
 from application.ports.messages import MessageView
 from entrypoints.http.messaging.schemas import MessageResource
+from entrypoints.spreadsheet_cells import neutralised
 
 # The columns of the CSV: the API's names for the fields of a message, flattened.
 CSV_COLUMNS = (
@@ -35,15 +36,6 @@ CSV_COLUMNS = (
     "error_message",
     "updated_at",
 )
-# A spreadsheet reads a cell starting with one of these as a formula (or a command to run): such a
-# cell is written with a leading apostrophe, which makes it plain text there.
-# Spreadsheets skip leading spaces, and some locales read the full-width signs as the ASCII ones.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-
-
-def neutralised(cell: str) -> str:
-    """``cell`` as text a spreadsheet will not evaluate."""
-    return f"'{cell}" if cell.lstrip(" ").startswith(_FORMULA_STARTS) else cell
 
 
 def csv_row(view: MessageView) -> list[str]:

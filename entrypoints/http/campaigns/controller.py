@@ -55,6 +55,7 @@ from entrypoints.http.campaigns.schemas import (
 from entrypoints.http.dependencies import provide
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.wire_types import PageCursor, PageLimit
+from entrypoints.spreadsheet_cells import neutralised
 
 # A listed audience of 10,000 recipients with a few attributes each; a CSV of 100,000 rows.
 CREATE_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -71,8 +72,6 @@ _EXPORT_COLUMNS = (
     "replied",
 )
 _E164 = re.compile(r"\+[0-9]{1,15}")
-# A spreadsheet reads a cell starting with one of these as a formula: written with a leading apostrophe.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 class CampaignsController(Controller):
@@ -363,9 +362,7 @@ def _csv_row(recipient: CampaignRecipient) -> list[str]:
 
 def _neutralised(cell: str) -> str:
     """``cell`` as text a spreadsheet will not evaluate (a phone number as it is)."""
-    if _E164.fullmatch(cell):
-        return cell
-    return f"'{cell}" if cell.lstrip(" ").startswith(_FORMULA_STARTS) else cell
+    return cell if _E164.fullmatch(cell) else neutralised(cell)
 
 
 def _csv_lines(rows: list[list[str]]) -> bytes:
