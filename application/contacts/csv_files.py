@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from application.errors import InvalidInput
+from application.spreadsheet_cells import neutralised
 from domain.contacts.contact import ATTRIBUTE_KEY, Contact
 
 PHONE, NAME, TAGS, NOTES = "phone", "name", "tags", "notes"
@@ -35,7 +36,6 @@ EXPORT_COLUMNS = ("id", PHONE, "identity", NAME, "profile_name", TAGS, NOTES, "c
 MAX_ROW_CHARACTERS = 96 * 1024
 MAX_HEADER_CHARACTERS = 16 * 1024
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _TEXT_MARKER = "'"
 
 
@@ -46,9 +46,8 @@ class InvalidContactFile(InvalidInput):
 
 def spreadsheet_safe(cell: str) -> str:
     """``cell`` as text a spreadsheet will not evaluate, and the import reads back as it was."""
-    if cell.startswith(_TEXT_MARKER) or cell.lstrip(" ").startswith(_FORMULA_STARTS):
-        return _TEXT_MARKER + cell
-    return cell
+    # Unlike ``neutralised``, a cell already starting with the marker gets one more: the import drops one.
+    return _TEXT_MARKER + cell if cell.startswith(_TEXT_MARKER) else neutralised(cell)
 
 
 def unmarked(cell: str) -> str:

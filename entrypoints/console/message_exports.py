@@ -13,8 +13,8 @@ import msgspec
 
 from application.messaging.history import HistoryPage, HistoryRequest, ListHistory
 from application.ports.messages import MessageView
+from application.spreadsheet_cells import neutralised
 from entrypoints.http.messaging.schemas import MessageResource
-from entrypoints.spreadsheet_cells import neutralised
 
 # The columns of the CSV: the API's names for the fields of a message, flattened.
 CSV_COLUMNS = (

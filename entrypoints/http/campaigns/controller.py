@@ -41,6 +41,7 @@ from application.pagination import (
 )
 from application.ports.campaigns import CampaignPosition
 from application.principal import Principal
+from application.spreadsheet_cells import neutralised
 from domain.campaigns.model import CampaignRecipient, RecipientState
 from entrypoints.http.access import BEARER, SEND_AND_READ, TENANT_ADMINS
 from entrypoints.http.campaigns.schemas import (
@@ -55,7 +56,6 @@ from entrypoints.http.campaigns.schemas import (
 from entrypoints.http.dependencies import provide
 from entrypoints.http.problems import problem_responses
 from entrypoints.http.wire_types import PageCursor, PageLimit
-from entrypoints.spreadsheet_cells import neutralised
 
 # A listed audience of 10,000 recipients with a few attributes each; a CSV of 100,000 rows.
 CREATE_MAX_BODY_BYTES = 4 * 1024 * 1024

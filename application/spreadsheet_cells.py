@@ -1,5 +1,5 @@
-"""CSV cells a spreadsheet opens safely: the console's message export and the API's campaign recipients
-export write them through here."""
+"""CSV cells a spreadsheet opens safely: the console's message export, the campaign recipients export
+and the contacts export write them through here."""
 
 from __future__ import annotations
 
