@@ -10,6 +10,7 @@ the edge: text a database can store, moments that exist in UTC, phone numbers ty
 - ``phone_number_from_query``: a "+" typed unencoded into a query string arrives as a space.
 - ``PageLimit``, ``PageCursor``: the keyset pagination parameters of every list.
 - ``TenantRole``: the roles a tenant's users and API keys can have.
+- ``idempotency_key_header``: the ``Idempotency-Key`` header of the routes that create something.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
-from litestar.params import QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.plugins import OpenAPISchemaPlugin
 
 from application.pagination import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
@@ -91,3 +92,14 @@ PageCursor = Annotated[str | None, QueryParameter(max_length=MAX_CURSOR_LENGTH)]
 
 # Roles a tenant's users and API keys can have; platform admins are created with the CLI.
 TenantRole = Literal["agent", "tenant_admin"]
+
+
+def idempotency_key_header(description: str) -> HeaderParameter:
+    """The ``Idempotency-Key`` header: printable ASCII without spaces, as a client's UUID or token is."""
+    return HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=description,
+    )

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -55,7 +55,7 @@ from entrypoints.http.campaigns.schemas import (
 )
 from entrypoints.http.dependencies import provide
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.wire_types import PageCursor, PageLimit
+from entrypoints.http.wire_types import PageCursor, PageLimit, idempotency_key_header
 
 # A listed audience of 10,000 recipients with a few attributes each; a CSV of 100,000 rows.
 CREATE_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -106,13 +106,7 @@ class CampaignsController(Controller):
         create_campaign: NamedDependency[CreateCampaign],
         idempotency_key: Annotated[
             str | None,
-            HeaderParameter(
-                name="Idempotency-Key",
-                min_length=1,
-                max_length=255,
-                pattern=r"^[\x21-\x7e]+$",
-                description="A unique key per campaign: a retry with it never creates a second one",
-            ),
+            idempotency_key_header("A unique key per campaign: a retry with it never creates a second one"),
         ] = None,
     ) -> Response[CampaignResource]:
         """The template must be approved at the sender's provider account (422 `unknown-template`,

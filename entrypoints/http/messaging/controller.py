@@ -46,7 +46,13 @@ from entrypoints.http.messaging.schemas import (
     SentMessageResource,
 )
 from entrypoints.http.problems import problem_responses
-from entrypoints.http.wire_types import Moment, PageCursor, PageLimit, phone_number_from_query
+from entrypoints.http.wire_types import (
+    Moment,
+    PageCursor,
+    PageLimit,
+    idempotency_key_header,
+    phone_number_from_query,
+)
 
 # The filters of the history, of all messages and of one conversation alike.
 CreatedSince = Annotated[Moment | None, QueryParameter(description="Created at or after")]
@@ -122,12 +128,8 @@ class MessagesController(Controller):
         send_message: NamedDependency[SendMessage],
         idempotency_key: Annotated[
             str | None,
-            HeaderParameter(
-                name="Idempotency-Key",
-                min_length=1,
-                max_length=255,
-                pattern=r"^[\x21-\x7e]+$",
-                description="A unique key per message (e.g. a UUID): retries with it never send twice",
+            idempotency_key_header(
+                "A unique key per message (e.g. a UUID): retries with it never send twice"
             ),
         ] = None,
         prefer: Annotated[
