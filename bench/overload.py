@@ -74,6 +74,25 @@ class QueueLook:
     at: float  # seconds since the watch started
     queued: int  # dispatch jobs of the tenants: messages waiting to leave
     dispatched: int  # messages of the run past ``accepted``
+    messages: int = 0  # messages of the run: accepted, answered or not
+
+
+QUIET_S = 2.0  # no new message this long: the server has finished the requests wrk gave up on
+MIN_FLOOD_S = 15.0  # longer than wrk's 10 s timeout, so that requests left waiting show as timeouts
+
+
+def drained(looks: list[QueueLook], after: float) -> float | None:
+    """The first moment after ``after`` from which no job is queued and no message is added for
+    ``QUIET_S``: a server still finishes requests wrk gave up on, and their messages queue late."""
+    for index, look in enumerate(looks):
+        if look.at <= after or look.queued:
+            continue
+        window = [later for later in looks[index:] if later.at <= look.at + QUIET_S]
+        if window[-1].at < look.at + QUIET_S and window[-1] is looks[-1]:
+            return None  # not seen for long enough yet
+        if all(later.queued == 0 and later.messages == look.messages for later in window):
+            return look.at
+    return None
 
 
 def rate_between(looks: list[QueueLook], start: float, end: float) -> float:
@@ -101,8 +120,10 @@ class QueueWatch:
         with psycopg.connect(self.url, autocommit=True) as connection:
             while not self._stop.is_set():
                 with contextlib.suppress(psycopg.Error):
-                    queued, dispatched = _queue(connection, self.tenant_ids, self.since)
-                    self.looks.append(QueueLook(time.monotonic() - self.started, queued, dispatched))
+                    queued, dispatched, messages = _queue(connection, self.tenant_ids, self.since)
+                    self.looks.append(
+                        QueueLook(time.monotonic() - self.started, queued, dispatched, messages)
+                    )
                 self._stop.wait(self.interval)
 
     def now(self) -> float:
@@ -121,18 +142,20 @@ class QueueWatch:
         self._thread.join()
 
 
-def _queue(connection: psycopg.Connection[Any], tenant_ids: list[str], since: datetime) -> tuple[int, int]:
+def _queue(
+    connection: psycopg.Connection[Any], tenant_ids: list[str], since: datetime
+) -> tuple[int, int, int]:
     jobs = connection.execute(
         "SELECT count(*) FROM dispatch_jobs WHERE tenant_id = ANY(%s::uuid[])", (tenant_ids,)
     ).fetchone()
     sent = connection.execute(
-        "SELECT count(*) FROM messages WHERE tenant_id = ANY(%s::uuid[]) AND created_at >= %s "
-        "AND status <> 'accepted'",
+        "SELECT count(*) FILTER (WHERE status <> 'accepted'), count(*) FROM messages "
+        "WHERE tenant_id = ANY(%s::uuid[]) AND created_at >= %s",
         (tenant_ids, since),
     ).fetchone()
     assert jobs is not None
     assert sent is not None
-    return int(jobs[0]), int(sent[0])
+    return int(jobs[0]), int(sent[0]), int(sent[1])
 
 
 def _start_server(runner: Runner, gateway: Gateway) -> tuple[Service, Service]:
@@ -201,6 +224,9 @@ def run_overload(runner: Runner, gateway: Gateway) -> None:
             '["Idempotency-Key"]=string.format("o%s-%d-%d-%d", run, tid, n, math.random(1000000000))}, body)'
         ),
     )
+    # The other scenarios' API goes first (the last scenario to run): its pools' connections would
+    # count against PostgreSQL's max_connections, and its processes would share the cores.
+    gateway.api.stop()
     emulator, server = _start_server(runner, gateway)
     assert server.base_url is not None
     runner.watched = {"api": [server], "emulator": [emulator]}
@@ -229,25 +255,30 @@ def _flood(
             processes.CpuMeter(runner.watched, runner.databases) as cpu,
         ):
             flood_start = watch.now()
-            result = load.run_wrk(base, send, connections=connections, duration_s=options.duration)
+            result = load.run_wrk(
+                base, send, connections=connections, duration_s=max(options.duration, MIN_FLOOD_S)
+            )
             flood_end = watch.now()
         time.sleep(watch.interval * 2)  # a look after the flood's last answer
         at_end = _look_at(watch, flood_end)
-        drain_limit = drain_timeout(at_end, rate_between(watch.looks, flood_start, flood_end), options.quick)
+        flood_rate = rate_between(watch.looks, flood_start, flood_end)
+        drain_limit = drain_timeout(at_end, flood_rate, options.quick)
         drained_at: float | None = None
-        while watch.now() - flood_end < drain_limit:
-            latest = watch.latest()
-            if latest is not None and latest.at > flood_end and latest.queued == 0:
-                drained_at = latest.at
-                break
-            time.sleep(0.1)
+        while watch.now() - flood_end < drain_limit and drained_at is None:
+            time.sleep(0.25)
+            drained_at = drained(watch.looks, flood_end)
+            # Requests wrk gave up on may still add to the backlog: wait for the largest one seen.
+            backlog = max((look.queued for look in watch.looks if look.at >= flood_end), default=0)
+            drain_limit = max(drain_limit, drain_timeout(backlog, flood_rate, options.quick))
     if drained_at is None:
         with psycopg.connect(gateway.url, autocommit=True) as connection:
             connection.execute("DELETE FROM dispatch_jobs")  # the next flood starts on an empty queue
     split = split_statuses(result)
-    flood_rate = rate_between(watch.looks, flood_start, flood_end)
     drain_s = round(drained_at - flood_end, 2) if drained_at is not None else None
     accepted = result.statuses.get(202, 0)
+    final = watch.latest()
+    # Sends the server accepted after wrk had given up on them (timed out or closed at the end).
+    unanswered = max(0, (final.messages if final is not None else 0) - accepted)
     details = {
         "errors": result.errors((202, SHED)),
         "accepted_rps": round(split.accepted_rps, 1),
@@ -256,6 +287,7 @@ def _flood(
         "other_statuses": {str(k): v for k, v in sorted(split.other_statuses.items())},
         "timeouts": split.timeouts,
         "queued_at_end": at_end,
+        "accepted_unanswered": unanswered,
         "dispatch_per_s_during_flood": round(flood_rate, 1),
         "drain_s": drain_s,
         "drain_limit_s": drain_limit,
@@ -271,12 +303,13 @@ def _flood(
         key = f"{group} (overload)"
         previous = runner.results.memory.get(key, {"peak_mib": 0.0})["peak_mib"]
         runner.results.memory[key] = {"peak_mib": round(max(previous, peak), 1)}
-    drained = f"drained in {drain_s} s" if drain_s is not None else f"NOT drained in {drain_limit:.0f} s"
+    drain_text = f"drained in {drain_s} s" if drain_s is not None else f"NOT drained in {drain_limit:.0f} s"
     _say(
         f"overload c={connections:<3} {split.accepted_rps:7.1f} accepted/s, {split.shed_rps:7.1f} shed/s, "
         f"{split.other_rps:5.1f} other/s {details['other_statuses']}; p50 {result.p50_ms:.1f} p99 "
         f"{result.p99_ms:.1f} max {result.max_ms:.1f} ms; socket errors {split.socket_errors}; "
-        f"{at_end:,} queued at the end, dispatched {flood_rate:.1f}/s during the flood, {drained}; "
+        f"{at_end:,} queued at the end ({unanswered:,} accepted unanswered), dispatched "
+        f"{flood_rate:.1f}/s during the flood, {drain_text}; "
         f"noise {foreign.cores:.2f}"
     )
 

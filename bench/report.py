@@ -280,7 +280,8 @@ def overload_lines(runs: list[dict[str, Any]]) -> list[str]:
             f"  c={run['connections']}: 202 {run.get('accepted_rps')}/s, 503 {run.get('shed_rps')}/s, other "
             f"{run.get('other_rps')}/s {run.get('other_statuses') or ''}; p50/p99/max {run['p50_ms']}/"
             f"{run['p99_ms']}/{run['max_ms']} ms; socket errors {run.get('socket_errors') or 0} "
-            f"(timeouts {run.get('timeouts', 0)}); {run.get('queued_at_end', 0):,} queued at the end, "
+            f"(timeouts {run.get('timeouts', 0)}); {run.get('queued_at_end', 0):,} queued at the end "
+            f"({run.get('accepted_unanswered', 0):,} accepted unanswered), "
             f"dispatched {run.get('dispatch_per_s_during_flood')}/s during the flood, drained in {drain}"
         )
     return lines

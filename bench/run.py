@@ -801,7 +801,7 @@ def run_gateway(runner: Runner) -> None:
                 ("e2e", end_to_end.run_e2e),
                 ("campaign-materialise", campaigns.run_materialise),
                 ("campaign-dispatch", campaigns.run_dispatch),
-                ("overload", overload.run_overload),
+                ("overload", overload.run_overload),  # last: it stops the API of the others
             ):
                 if scenario not in options.scenarios:
                     continue

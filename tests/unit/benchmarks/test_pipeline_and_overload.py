@@ -12,7 +12,7 @@ import pytest
 from bench import receiver, report
 from bench.end_to_end import Progress, gateway_cpu_ms, pipeline_done, steady_rate
 from bench.load import LoadResult
-from bench.overload import QueueLook, drain_timeout, rate_between, split_statuses
+from bench.overload import QueueLook, drain_timeout, drained, rate_between, split_statuses
 from bench.run import parse_options
 
 
@@ -135,6 +135,20 @@ def test_the_dispatch_rate_is_read_between_the_floods_start_and_end() -> None:
     assert rate_between(looks, 6.0, 7.0) == 0.0
 
 
+def test_the_backlog_is_drained_once_no_job_is_queued_and_no_late_send_arrives() -> None:
+    looks = [
+        QueueLook(10.0, 0, 100, 500),  # the flood ends at 10 s with nothing queued yet
+        QueueLook(11.0, 40, 110, 550),  # sends wrk gave up on are still being accepted
+        QueueLook(12.0, 0, 550, 560),
+        QueueLook(13.0, 0, 560, 560),
+        QueueLook(14.0, 0, 560, 560),
+        QueueLook(15.0, 0, 560, 560),
+    ]
+
+    assert drained(looks, after=10.0) == 12.0
+    assert drained(looks[:4], after=10.0) is None
+
+
 def test_a_backlog_is_waited_for_three_times_what_it_needs_within_bounds() -> None:
     assert drain_timeout(0, 0.0, quick=True) == 60.0
     assert drain_timeout(3000, 100.0, quick=False) == 90.0
@@ -210,6 +224,7 @@ def test_the_report_lists_each_overload_flood() -> None:
         "other_statuses": {},
         "timeouts": 0,
         "queued_at_end": 812,
+        "accepted_unanswered": 30,
         "dispatch_per_s_during_flood": 70.2,
         "drain_s": 11.5,
         "drain_limit_s": 60.0,
@@ -218,4 +233,5 @@ def test_the_report_lists_each_overload_flood() -> None:
     text = report.render(report.summarize({"runs": [run]}))
 
     assert "c=512: 202 100.0/s, 503 300.0/s" in text
-    assert "812 queued at the end, dispatched 70.2/s during the flood, drained in 11.5 s" in text
+    assert "812 queued at the end (30 accepted unanswered), dispatched 70.2/s during the flood" in text
+    assert "drained in 11.5 s" in text
