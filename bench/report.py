@@ -276,9 +276,10 @@ def overload_lines(runs: list[dict[str, Any]]) -> list[str]:
         if not lines:
             lines += ["", "overload (`serve` with its embedded dispatcher; 503 = shed, not an error):"]
         drain = f"{run['drain_s']} s" if run.get("drain_s") is not None else f"> {run.get('drain_limit_s')} s"
+        other = f" {run['other_statuses']}" if run.get("other_statuses") else ""
         lines.append(
             f"  c={run['connections']}: 202 {run.get('accepted_rps')}/s, 503 {run.get('shed_rps')}/s, other "
-            f"{run.get('other_rps')}/s {run.get('other_statuses') or ''}; p50/p99/max {run['p50_ms']}/"
+            f"{run.get('other_rps')}/s{other}; p50/p99/max {run['p50_ms']}/"
             f"{run['p99_ms']}/{run['max_ms']} ms; socket errors {run.get('socket_errors') or 0} "
             f"(timeouts {run.get('timeouts', 0)}); {run.get('queued_at_end', 0):,} queued at the end "
             f"({run.get('accepted_unanswered', 0):,} accepted unanswered), "
