@@ -206,3 +206,12 @@ def sample_positions(url: str, tenant_id: UUID, count: int) -> list[tuple[dateti
                 (tenant_id, count),
             ).fetchall()
     return [(row[0], row[1]) for row in rows]
+
+
+def sessions_opened(url: str) -> int:
+    """Sessions ever opened on the database (pg_stat_database, PostgreSQL 14+): connection churn."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

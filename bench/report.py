@@ -14,6 +14,7 @@ ACCEPT_TARGET = 0.65  # of the insert ceiling
 HISTORY_TARGET = 0.75  # of the page ceiling
 HISTORY_P99_GROWTH = 1.5  # p99 at the large history / p99 at the small one
 E2E_TARGET = 1000.0  # messages/s with 200 ms provider latency
+E2E_CPU_TARGET_MS = 2.0  # CPU of API + workers + PostgreSQL per message, end to end with callbacks
 API_MEMORY_MIB = 150.0
 HEADER = (
     "scenario",
@@ -95,13 +96,38 @@ def _growth_targets(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return targets
 
 
+def _e2e_label(e2e: dict[str, Any]) -> str:
+    if e2e.get("status_callbacks"):
+        return "end to end with status callbacks and tenant webhooks (until read and received)"
+    return "end to end without callbacks (until the emulator holds every message)"
+
+
+def _e2e_completed(e2e: dict[str, Any]) -> int:
+    return int(e2e.get("messages_completed", e2e.get("messages_reached_emulator", 0)))
+
+
 def _e2e_target(e2e: dict[str, Any]) -> dict[str, Any]:
+    callbacks = " with callbacks and webhooks" if e2e.get("status_callbacks") else ""
     return {
-        "target": f"end to end >= {E2E_TARGET:.0f} messages/s at {e2e['provider_latency_ms']:g} ms latency",
+        "target": f"end to end{callbacks} >= {E2E_TARGET:.0f} messages/s at "
+        f"{e2e['provider_latency_ms']:g} ms latency",
         "value": f"{e2e['messages_per_s']:.0f} msg/s overall, {e2e['steady_messages_per_s']:.0f} steady "
-        f"({e2e['messages_reached_emulator']:,} messages in {e2e['total_s']} s)",
+        f"({_e2e_completed(e2e):,} messages in {e2e['total_s']} s)",
         "met": e2e["messages_per_s"] >= E2E_TARGET
-        and e2e["messages_reached_emulator"] >= e2e["messages_accepted"],
+        and _e2e_completed(e2e) >= e2e["messages_accepted"]
+        and not e2e.get("timed_out", False),
+    }
+
+
+def _e2e_cpu_target(e2e: dict[str, Any]) -> dict[str, Any]:
+    cpu = e2e.get("cpu_ms_per_message") or {}
+    total = message_cpu_ms(cpu)
+    return {
+        "target": f"end to end with callbacks and webhooks: gateway CPU (API + workers + PostgreSQL) "
+        f"<= {E2E_CPU_TARGET_MS:g} ms per message",
+        "value": f"{total} ms (API {cpu.get('api', 0)}, workers {cpu.get('worker', 0)}, "
+        f"PostgreSQL {cpu.get('postgres', 0)})",
+        "met": 0 < total <= E2E_CPU_TARGET_MS,
     }
 
 
@@ -152,6 +178,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     e2e = results.get("e2e")
     if e2e:
         targets.append(_e2e_target(e2e))
+        if e2e.get("status_callbacks"):
+            targets.append(_e2e_cpu_target(e2e))
     memory = results.get("memory_peak_mib", {})
     memory_target = _memory_target(memory)
     if memory_target:
@@ -166,6 +194,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         "targets": targets,
         "memory": memory,
         "e2e": e2e,
+        "e2e_dispatch_only": results.get("e2e_dispatch_only"),
+        "overload": [r for r in runs if r["scenario"] == "overload"],
         "auth_cost_ms": auth_cost,
         "campaign_materialise": results.get("campaign_materialise"),
         "campaign_dispatch": results.get("campaign_dispatch"),
@@ -183,19 +213,10 @@ def render(summary: dict[str, Any]) -> str:
         "cpu ms/req: CPU of the app's processes / PostgreSQL / wrk per request; cpu ratio: the ceiling's "
         "(app + PostgreSQL) CPU per request over this row's; noise: cores used by other processes"
     )
-    e2e = summary.get("e2e")
-    if e2e:
-        lines.append("")
-        lines.append(
-            f"end to end: {e2e['messages_reached_emulator']:,}/{e2e['messages_accepted']:,} messages "
-            f"reached the emulator ({e2e['provider_latency_ms']:g} ms latency) in {e2e['total_s']} s = "
-            f"{e2e['messages_per_s']} msg/s (steady {e2e['steady_messages_per_s']}); accepted at "
-            f"{e2e['accept_rps']} req/s; accept->sent {e2e['accept_to_sent_ms']}"
-        )
-        lines.append(
-            f"  CPU ms per message: {e2e.get('cpu_ms_per_message')}; database sessions opened: "
-            f"{e2e.get('database_sessions_opened')}; noise {e2e.get('foreign_cpu_cores')} cores"
-        )
+    for key in ("e2e", "e2e_dispatch_only"):
+        if summary.get(key):
+            lines += e2e_lines(summary[key])
+    lines += overload_lines(summary.get("overload") or [])
     lines += _campaign_lines(summary)
     if summary.get("auth_cost_ms") is not None:
         lines.append(
@@ -209,6 +230,62 @@ def render(summary: dict[str, Any]) -> str:
     for target in summary["targets"]:
         lines.append(f"[{'met ' if target['met'] else 'MISS'}] {target['target']}: {target['value']}")
     return "\n".join(lines)
+
+
+E2E_CPU_GROUPS = ("api", "worker", "postgres", "emulator", "receiver", "load generator")
+
+
+def e2e_lines(e2e: dict[str, Any]) -> list[str]:
+    """The end-to-end case in words: which pipeline, its rate, and CPU per message per process group."""
+    callbacks = bool(e2e.get("status_callbacks"))
+    done = "were read and their events received" if callbacks else "reached the emulator"
+    latency = (
+        f"accept->read {e2e.get('accept_to_read_ms')}"
+        if callbacks
+        else f"accept->sent {e2e.get('accept_to_sent_ms')}"
+    )
+    lines = [
+        "",
+        f"{_e2e_label(e2e)}:",
+        f"  {_e2e_completed(e2e):,}/{e2e['messages_accepted']:,} messages {done} "
+        f"({e2e['provider_latency_ms']:g} ms latency) in {e2e['total_s']} s = {e2e['messages_per_s']} "
+        f"msg/s (steady {e2e['steady_messages_per_s']}); accepted at {e2e['accept_rps']} req/s; {latency}"
+        + ("; TIMED OUT" if e2e.get("timed_out") else ""),
+    ]
+    if callbacks:
+        lines.append(
+            f"  webhook events received {e2e.get('webhook_events_received', 0):,} of "
+            f"{e2e.get('webhook_events_written', 0):,} written; status callbacks "
+            f"{e2e.get('status_callbacks_posted')}"
+        )
+    cpu = e2e.get("cpu_ms_per_message") or {}
+    groups = ", ".join(f"{group} {cpu[group]:.2f}" for group in E2E_CPU_GROUPS if group in cpu)
+    target = f" (target <= {E2E_CPU_TARGET_MS:g})" if callbacks else ""
+    lines.append(
+        f"  CPU ms per message: {groups}; gateway (API + workers + PostgreSQL) "
+        f"{message_cpu_ms(cpu)}{target}; database sessions opened {e2e.get('database_sessions_opened')}; "
+        f"noise {e2e.get('foreign_cpu_cores')} cores"
+    )
+    return lines
+
+
+def overload_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """Each overload flood: answers per second by kind, the backlog it left and how long it took."""
+    lines: list[str] = []
+    for run in runs:
+        if not lines:
+            lines += ["", "overload (`serve` with its embedded dispatcher; 503 = shed, not an error):"]
+        drain = f"{run['drain_s']} s" if run.get("drain_s") is not None else f"> {run.get('drain_limit_s')} s"
+        other = f" {run['other_statuses']}" if run.get("other_statuses") else ""
+        lines.append(
+            f"  c={run['connections']}: 202 {run.get('accepted_rps')}/s, 503 {run.get('shed_rps')}/s, other "
+            f"{run.get('other_rps')}/s{other}; p50/p99/max {run['p50_ms']}/"
+            f"{run['p99_ms']}/{run['max_ms']} ms; socket errors {run.get('socket_errors') or 0} "
+            f"(timeouts {run.get('timeouts', 0)}); {run.get('queued_at_end', 0):,} queued at the end "
+            f"({run.get('accepted_unanswered', 0):,} accepted unanswered), "
+            f"dispatched {run.get('dispatch_per_s_during_flood')}/s during the flood, drained in {drain}"
+        )
+    return lines
 
 
 def _campaign_lines(summary: dict[str, Any]) -> list[str]:
@@ -236,7 +313,12 @@ def _campaign_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"  CPU ms per message (API + workers + PostgreSQL): campaign {campaign_cpu} "
             f"{dispatch['cpu_ms_per_message']}"
-            + (f"; single send end to end {single}" if single is not None else "")
+            + (
+                f"; single send end to end {single}"
+                + (" (with callbacks and webhooks)" if e2e and e2e.get("status_callbacks") else "")
+                if single is not None
+                else ""
+            )
         )
     return lines
 

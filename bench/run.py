@@ -18,7 +18,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import traceback
 import urllib.error
@@ -33,7 +32,7 @@ from uuid import UUID
 
 import psycopg
 
-from bench import campaigns, ceiling, database, load, processes, report
+from bench import campaigns, ceiling, database, end_to_end, load, overload, processes, report
 from bench.database import HistoryTenant
 from bench.load import Load, LoadResult, lua_list, lua_string
 from bench.processes import PYTHON, WA_GATEWAY, Service
@@ -42,8 +41,16 @@ RESULTS = processes.ROOT / "bench" / "results"
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway user in a throwaway database
 EMULATOR_ACCOUNT = "AC" + "0" * 31 + "1"
 EMULATOR_TOKEN = "emulator-auth-token"  # noqa: S105 - the emulator's well-known development token
-TEMPLATE_SID = "HX" + "b5b62575e6e4ff6129ad7c8efe1f983e"
-SCENARIOS = ("ceiling", "accept", "history", "auth", "e2e", "campaign-materialise", "campaign-dispatch")
+SCENARIOS = (
+    "ceiling",
+    "accept",
+    "history",
+    "auth",
+    "e2e",
+    "campaign-materialise",
+    "campaign-dispatch",
+    "overload",
+)
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Options:
     other_history: int
     e2e_messages: int
     e2e_tenants: int
+    e2e_cases: tuple[str, ...]
+    overload_connections: tuple[int, ...]
     campaign_recipients: int
     campaign_pace: float
     campaign_senders: int
@@ -99,6 +108,15 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--other-history", type=int, help="other tenants' messages (500,000; quick 50,000)")
     parser.add_argument("--e2e-messages", type=int, help="messages end to end (20,000; quick 1,000)")
     parser.add_argument("--e2e-tenants", type=int, default=16, help="tenants (one sender each) end to end")
+    parser.add_argument(
+        "--e2e-cases",
+        default="pipeline",
+        help="end-to-end cases: pipeline (status callbacks and tenant webhooks, until read and received), "
+        "dispatch-only (no callbacks, until the emulator holds every message); comma-separated",
+    )
+    parser.add_argument(
+        "--overload-connections", default="16,512", help="connections of each overload flood (16,512)"
+    )
     parser.add_argument(
         "--campaign-recipients", type=int, help="recipients of the CSV audience (100,000; quick 10,000)"
     )
@@ -148,6 +166,10 @@ def parse_options(argv: list[str] | None) -> Options:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    e2e_cases = tuple(c.strip() for c in args.e2e_cases.split(",") if c.strip())
+    unknown = set(e2e_cases) - set(end_to_end.CASES)
+    if unknown or not e2e_cases:
+        parser.error(f"--e2e-cases: choose from {', '.join(end_to_end.CASES)}")
     return Options(
         scenarios=scenarios,
         duration=args.duration or (4.0 if quick else 20.0),
@@ -163,6 +185,8 @@ def parse_options(argv: list[str] | None) -> Options:
         else (50_000 if quick else 500_000),
         e2e_messages=args.e2e_messages or (1_000 if quick else 20_000),
         e2e_tenants=args.e2e_tenants,
+        e2e_cases=e2e_cases,
+        overload_connections=_ints(args.overload_connections),
         campaign_recipients=args.campaign_recipients or (10_000 if quick else 100_000),
         campaign_pace=args.campaign_pace,
         campaign_senders=args.campaign_senders,
@@ -270,7 +294,7 @@ class Runner:
             load.run_wrk(url, make_load, connections=connections, duration_s=self.options.warmup, seed=7)
         memory: dict[str, float] = {}
         sessions_before = (
-            _database_sessions(database.database_url(self.databases[0])) if self.databases else 0
+            database.sessions_opened(database.database_url(self.databases[0])) if self.databases else 0
         )
         with (
             processes.sampling(self.watched, memory),
@@ -290,7 +314,7 @@ class Runner:
             foreign_cpu_cores=round(foreign.cores, 2),
             cpu_ms_per_request=cpu.per_request_ms(result.requests),
             database_sessions_opened=(
-                _database_sessions(database.database_url(self.databases[0])) - sessions_before
+                database.sessions_opened(database.database_url(self.databases[0])) - sessions_before
                 if self.databases
                 else 0
             ),
@@ -443,6 +467,8 @@ def gateway_environment(options: Options, database_url: str, **extra: str) -> di
         "REQUESTS_PER_MINUTE_PER_IP": "1000000000",
         "TENANT_SENDS_PER_MINUTE": "0",
         "TENANT_SENDS_PER_DAY": "0",
+        # The end-to-end scenario's webhook receiver listens on 127.0.0.1.
+        "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
         **dict(item.split("=", 1) for item in options.gateway_env),
         **extra,
     }
@@ -482,7 +508,7 @@ def provision_gateway(gateway: Gateway, options: Options) -> None:
                 "users": [{"username": "large", "password": PASSWORD}],
             }
         )
-    if "e2e" in options.scenarios:
+    if "e2e" in options.scenarios or "overload" in options.scenarios:
         spec += [
             {
                 "name": f"bench-e2e-{index:02d}",
@@ -748,218 +774,6 @@ def _status_of(url: str, token: str) -> dict[str, Any]:
         return {"status": error.code, "type": body.get("type"), "detail": body.get("detail")}
 
 
-def start_dispatch(runner: Runner, gateway: Gateway) -> tuple[Service, str, list[Service]]:
-    """The emulator (with the provider latency) and the `wa-gateway worker` processes."""
-    options = runner.options
-    emulator_port = processes.free_port()
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    emulator = processes.start(
-        "emulator",
-        [
-            WA_GATEWAY,
-            "twilio-emulator",
-            "--port",
-            str(emulator_port),
-            "--latency-ms",
-            f"{options.provider_latency_ms:g}",
-        ],
-        gateway.env,
-        runner.log_dir,
-        health_url=f"{emulator_url}/_emulator/health",
-    )
-    worker_env = {**gateway.env, "TWILIO_API_BASE_URL": emulator_url}
-    workers = [
-        processes.start(f"gateway-worker-{index}", [WA_GATEWAY, "worker"], worker_env, runner.log_dir)
-        for index in range(options.dispatch_workers)
-    ]
-    return emulator, emulator_url, workers
-
-
-class ArrivalWatch:
-    """Polls the emulator's message count every 0.25 s in a thread: (seconds since start, count)."""
-
-    def __init__(self, emulator_url: str) -> None:
-        self.url = emulator_url
-        self.arrivals: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._started = time.monotonic()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                self.arrivals.append((time.monotonic() - self._started, _emulator_messages(self.url)))
-            self._stop.wait(0.25)
-
-    def latest(self) -> int:
-        return self.arrivals[-1][1] if self.arrivals else 0
-
-    def __enter__(self) -> ArrivalWatch:
-        self._started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def run_e2e(runner: Runner, gateway: Gateway) -> None:
-    """20,000 messages: POSTed with respond-async while `wa-gateway worker`s dispatch them to the
-    emulator; measured from the first POST until the emulator holds every accepted message."""
-    options = runner.options
-    assert gateway.api is not None
-    assert gateway.api.base_url is not None
-    e2e_tenants = [gateway.tenants[f"bench-e2e-{i:02d}"] for i in range(options.e2e_tenants)]
-    # The accept scenario leaves its (sandbox) jobs queued; they are not part of this scenario.
-    with psycopg.connect(gateway.url, autocommit=True) as connection:
-        dropped = connection.execute(
-            "DELETE FROM dispatch_jobs WHERE NOT tenant_id = ANY(%s::uuid[])", (e2e_tenants,)
-        ).rowcount
-    if dropped:
-        say(f"e2e: discarded {dropped:,} jobs queued by earlier scenarios")
-    emulator, emulator_url, workers = start_dispatch(runner, gateway)
-    try:
-        time.sleep(2.0)  # the workers connect and start polling
-        usernames = [f"e2e{index:02d}" for index in range(options.e2e_tenants)]
-        tokens = bearer_tokens(gateway, usernames, max_age=0)  # fresh: the run may last 11 minutes
-        send = Load(
-            lua_prelude=f"local tokens = {lua_list(tokens)}",
-            lua_request=(
-                '  local body = string.format(\'{"to_number":"+1415557%04d","content_sid":'
-                f'"{TEMPLATE_SID}",'
-                '"content_variables":{"1":"%d"}}\', (n * 7 + tid) % 10000, n)\n'
-                "  local token = tokens[((n + tid) % #tokens) + 1]\n"
-                '  return wrk.format("POST", "/api/send", {["Authorization"]=token, '
-                '["Content-Type"]="application/json", ["Prefer"]="respond-async"}, body)'
-            ),
-        )
-        connections = options.concurrency[0]
-        threads = 2
-        total = options.e2e_messages
-        memory: dict[str, float] = {}
-        runner.watched = {"api": [gateway.api], "worker": workers, "emulator": [emulator]}
-        sessions_before = _database_sessions(gateway.url)
-        processes.wait_for_quiet(options.quiet_cores, options.quiet_wait, say)
-        started = time.monotonic()
-        with (
-            processes.sampling(runner.watched, memory),
-            runner.profiling("e2e", "messages", connections),
-            processes.ForeignLoad() as foreign,
-            processes.CpuMeter(runner.watched, runner.databases) as cpu,
-            ArrivalWatch(emulator_url) as watch,
-        ):
-            accept = load.run_wrk(
-                gateway.api.base_url,
-                send,
-                connections=connections,
-                duration_s=max(120.0, total / 30),
-                threads=threads,
-                per_thread_limit=total // threads,
-                stop_when=lambda: _count_messages(gateway.url, e2e_tenants) >= total,
-            )
-            accepted_at = time.monotonic()
-            accepted = _count_messages(gateway.url, e2e_tenants)
-            deadline = accepted_at + max(120.0, total / 30)
-            while watch.latest() < accepted and time.monotonic() < deadline:
-                time.sleep(0.1)
-            finished = time.monotonic()
-        arrivals = watch.arrivals
-        # Requests in flight when wrk stopped may have been committed after the first count.
-        accepted = _count_messages(gateway.url, e2e_tenants)
-        reached = arrivals[-1][1] if arrivals else 0
-        latency = _accept_to_sent(gateway.url, e2e_tenants)
-        elapsed = finished - started
-        e2e = {
-            "messages_posted": accept.requests,
-            "messages_accepted": accepted,
-            "messages_reached_emulator": reached,
-            "accept_phase_s": round(accepted_at - started, 2),
-            "accept_rps": round(accept.rps, 1),
-            "accept_p99_ms": round(accept.p99_ms, 2),
-            "total_s": round(elapsed, 2),
-            "messages_per_s": round(reached / elapsed, 1) if elapsed else 0.0,
-            "steady_messages_per_s": round(_steady_rate(arrivals), 1),
-            "accept_to_sent_ms": latency,
-            "provider_latency_ms": options.provider_latency_ms,
-            "dispatch_workers": options.dispatch_workers,
-            "tenants": options.e2e_tenants,
-            "memory_peak_mib": {k: round(v, 1) for k, v in memory.items()},
-            "cpu_ms_per_message": cpu.per_request_ms(reached),
-            "database_sessions_opened": _database_sessions(gateway.url) - sessions_before,
-            "foreign_cpu_cores": round(foreign.cores, 2),
-            "errors": accept.errors((202,)),
-        }
-        for group, peak in memory.items():
-            runner.results.memory[f"{group} (e2e)"] = {"peak_mib": round(peak, 1)}
-        runner.results.extra["e2e"] = e2e
-        say(
-            f"e2e      {reached:,} of {accepted:,} accepted messages reached the emulator in "
-            f"{elapsed:.1f} s: {e2e['messages_per_s']} msg/s (steady {e2e['steady_messages_per_s']}); "
-            f"accept->sent {latency}; cpu ms/message {e2e['cpu_ms_per_message']}"
-        )
-    finally:
-        for worker in workers:
-            worker.stop()
-        emulator.stop()
-
-
-def _count_messages(url: str, tenant_ids: list[str]) -> int:
-    with psycopg.connect(url) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM messages WHERE tenant_id = ANY(%s::uuid[])", (tenant_ids,)
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _database_sessions(url: str) -> int:
-    """Sessions ever opened on the database (pg_stat_database, PostgreSQL 14+): connection churn."""
-    with psycopg.connect(url) as connection:
-        row = connection.execute(
-            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
-        ).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def _emulator_messages(base: str) -> int:
-    with urllib.request.urlopen(f"{base}/_emulator/stats", timeout=5) as response:  # noqa: S310
-        data = json.load(response)
-    return int(data["messages"])
-
-
-def _steady_rate(arrivals: list[tuple[float, int]]) -> float:
-    """Messages/s between 10 % and 90 % of the arrivals (start-up and tail left out)."""
-    if not arrivals:
-        return 0.0
-    final = arrivals[-1][1]
-    low = next(((t, c) for t, c in arrivals if c >= final * 0.1), None)
-    high = next(((t, c) for t, c in arrivals if c >= final * 0.9), None)
-    if low is None or high is None or high[0] <= low[0]:
-        return 0.0
-    return (high[1] - low[1]) / (high[0] - low[0])
-
-
-def _accept_to_sent(url: str, tenant_ids: list[str]) -> dict[str, float]:
-    """Percentiles of updated_at - created_at of the messages the provider took (status queued+)."""
-    with psycopg.connect(url) as connection:
-        row = connection.execute(
-            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), "
-            "percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d) "
-            "FROM (SELECT extract(epoch FROM updated_at - created_at) * 1000 AS d FROM messages "
-            "WHERE tenant_id = ANY(%s::uuid[]) AND status <> 'accepted') AS s",
-            (tenant_ids,),
-        ).fetchone()
-    if row is None or not row[0]:
-        return {"count": 0}
-    count, p50, p99, longest = (float(value) for value in row)
-    return {
-        "count": int(count),
-        "p50_ms": round(p50, 1),
-        "p99_ms": round(p99, 1),
-        "max_ms": round(longest, 1),
-    }
-
-
 # -- main ---------------------------------------------------------------------------------------------
 
 
@@ -984,9 +798,10 @@ def run_gateway(runner: Runner) -> None:
                 ("accept", run_accept),
                 ("history", run_history),
                 ("auth", run_auth),
-                ("e2e", run_e2e),
+                ("e2e", end_to_end.run_e2e),
                 ("campaign-materialise", campaigns.run_materialise),
                 ("campaign-dispatch", campaigns.run_dispatch),
+                ("overload", overload.run_overload),  # last: it stops the API of the others
             ):
                 if scenario not in options.scenarios:
                     continue
