@@ -4,7 +4,8 @@
 ``GET /page`` reads a 50-row keyset page (``?at=<iso>&id=<uuid>``, or the newest page) from a table
 seeded with 200,000 rows. Both do what the gateway's accept and history paths do at the very least,
 with no authentication, no ORM, no dependency injection: the fastest a Python process can answer
-these requests on this machine. Run by uvicorn with the gateway's worker count:
+these requests on this machine. Run by the run's HTTP server (``--server``: granian or uvicorn) with
+the gateway's worker count, e.g.:
 
     CEILING_DATABASE_URL=postgresql://... uvicorn bench.ceiling:create_app --factory --workers 2
 """
@@ -88,7 +89,7 @@ class Page(msgspec.Struct):
 
 
 def seed(url: str, rows: int) -> None:
-    """Create the table and fill it with ``rows`` rows of one tenant (run once, before uvicorn)."""
+    """Create the table and fill it with ``rows`` rows of one tenant (run once, before the server starts)."""
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(SCHEMA)
         connection.execute(SEED, {"tenant": TENANT, "rows": rows})

@@ -30,6 +30,26 @@ def free_port() -> int:
         return port
 
 
+# The HTTP servers a run can measure (`python -m bench --server`): the gateway's `serve --server` choices.
+HTTP_SERVERS = ("uvicorn", "granian")
+
+
+def asgi_server_argv(server: str, factory: str, port: int, workers: int) -> list[str]:
+    """The command that serves the ASGI app ``factory`` (``module:function``) under ``server`` on
+    127.0.0.1:``port`` with ``workers`` processes, as `wa-gateway serve` configures that server: HTTP/1,
+    no access log, warnings and up only."""
+    if server == "granian":
+        return [
+            PYTHON, "-m", "granian", "--interface", "asgi", "--factory", factory,
+            "--port", str(port), "--workers", str(workers), "--http", "1", "--no-ws",
+            "--backlog", "2048", "--log-level", "warning",
+        ]  # fmt: skip
+    return [
+        PYTHON, "-m", "uvicorn", factory, "--factory",
+        "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-server-header",
+    ]  # fmt: skip
+
+
 # The gateway's code under test: this checkout, or another one (``--app-dir``) run with this
 # checkout's virtual environment (its code first on PYTHONPATH).
 APP_DIR = ROOT
@@ -48,7 +68,7 @@ def base_environment() -> dict[str, str]:
 
 @dataclass
 class Service:
-    """A started process (and, for uvicorn with --workers, the worker processes it forks)."""
+    """A started process (and, for a server with --workers, the worker processes it starts)."""
 
     name: str
     process: subprocess.Popen[bytes]
@@ -60,11 +80,11 @@ class Service:
         return self.process.pid
 
     def family(self) -> list[int]:
-        """The pid and every descendant's (uvicorn's supervisor forks the API processes)."""
+        """The pid and every descendant's (the server's supervisor starts the API processes)."""
         return [self.pid, *descendants(self.pid)]
 
     def workers(self) -> list[int]:
-        """The processes that do the work: uvicorn's children if it has any, else the process itself."""
+        """The processes that do the work: the server's children if it has any, else the process itself."""
         children = descendants(self.pid)
         # `uv run`-less start: the pid is the python process; uvicorn --workers forks spawn children
         # (and the multiprocessing resource tracker, which is tiny and excluded by its command line).

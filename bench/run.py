@@ -60,6 +60,7 @@ class Options:
     warmup: float
     workers: int
     dispatch_workers: int
+    server: str
     concurrency: tuple[int, ...]
     history_concurrency: tuple[int, ...]
     small_history: int
@@ -99,6 +100,12 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--warmup", type=float, help="seconds of warm-up before each run (3; quick 1)")
     parser.add_argument("--workers", type=int, default=2, help="API processes (and ceiling processes)")
     parser.add_argument("--dispatch-workers", type=int, default=2, help="`wa-gateway worker` processes")
+    parser.add_argument(
+        "--server",
+        choices=processes.HTTP_SERVERS,
+        default=processes.HTTP_SERVERS[0],
+        help="HTTP server of the gateway's API and of the ceiling (default: %(default)s, serve's default)",
+    )
     parser.add_argument("--concurrency", help="connections for ceiling and accept (16,64; quick 16)")
     parser.add_argument("--history-concurrency", help="connections for history (16,64; quick 16)")
     parser.add_argument("--small-history", type=int, default=100_000, help="messages of the small tenant")
@@ -176,6 +183,7 @@ def parse_options(argv: list[str] | None) -> Options:
         warmup=args.warmup if args.warmup is not None else (1.0 if quick else 3.0),
         workers=args.workers,
         dispatch_workers=args.dispatch_workers,
+        server=args.server,
         concurrency=_ints(args.concurrency or ("16" if quick else "16,64")),
         history_concurrency=_ints(args.history_concurrency or ("16" if quick else "16,64")),
         small_history=args.small_history,
@@ -391,20 +399,7 @@ def run_ceiling(runner: Runner, name: str) -> None:
     env = {**processes.base_environment(), "CEILING_DATABASE_URL": url, "CEILING_POOL_SIZE": "10"}
     service = processes.start(
         "ceiling",
-        [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "bench.ceiling:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            str(options.workers),
-            "--log-level",
-            "warning",
-            "--no-server-header",
-        ],
+        processes.asgi_server_argv(options.server, "bench.ceiling:create_app", port, options.workers),
         env,
         runner.log_dir,
         health_url=f"http://127.0.0.1:{port}/healthz",
@@ -462,6 +457,7 @@ def gateway_environment(options: Options, database_url: str, **extra: str) -> di
         "CREDENTIALS_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "EMBEDDED_DISPATCHER": "false",
         "LOG_LEVEL": options.log_level,
+        "HTTP_SERVER": options.server,  # `serve`'s server (a checkout without the setting runs uvicorn)
         # The benchmark is one client address sending thousands of requests a second, a few tenants
         # sending thousands of messages a minute: no rate limit may answer for the gateway's speed.
         "REQUESTS_PER_MINUTE_PER_IP": "1000000000",

@@ -36,6 +36,7 @@ T = TypeVar("T")
 # uvicorn's own default (5 s) replaces a process that is still importing on a busy machine, again
 # and again; a hung process is still found and replaced, only later.
 WORKER_HEALTHCHECK_TIMEOUT_SECONDS = 30
+HTTP_SERVERS = ("uvicorn", "granian")
 
 
 class CommandError(Exception):
@@ -66,10 +67,9 @@ def _migrate(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
-    import uvicorn
-
     from entrypoints.container import prepare_metrics_directory
 
+    server = args.server or settings.http_server
     metrics_directory = prepare_metrics_directory()  # before any process writes a metric
     _migrate(settings)
     print(f"wa-gateway: database {_migration_target(settings)} is up to date{_migration_role(settings)}")
@@ -85,17 +85,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     base = f"http://{args.host}:{args.port}"
     print(
         f"wa-gateway: serving {base} (console: {base}/console, API docs: {base}/docs)"
-        f" with {args.workers} worker(s)",
+        f" with {args.workers} worker(s) on {server}",
         flush=True,
     )
     if metrics_directory:
         print(f"wa-gateway: /metrics adds up every process's metrics in {metrics_directory}", flush=True)
+    if server == "uvicorn":
+        _serve_with_uvicorn(args, settings)
+    else:
+        _serve_with_granian(args, settings)
+
+
+# Both servers get the same application and the same duties: the app's lifespan (dispatcher, pools) runs
+# in each worker process; the request middleware logs each request (no server access log); the app reads
+# forwarding headers itself, from TRUSTED_PROXIES only (no server proxy-header handling); SIGTERM or
+# SIGINT lets requests in flight finish and the lifespan shut down before the processes exit.
+ASGI_APP_FACTORY = "entrypoints.http.asgi:create_app_from_environment"
+# uvicorn's default listen backlog, kept under either server.
+LISTEN_BACKLOG = 2048
+
+
+def _serve_with_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
-        "entrypoints.http.asgi:create_app_from_environment",
+        ASGI_APP_FACTORY,
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        backlog=LISTEN_BACKLOG,
         log_level=settings.log_level.lower(),
         log_config=None,  # our logging setup (structlog) renders uvicorn's lines too
         access_log=False,  # the request middleware logs each request, with its id
@@ -103,6 +122,34 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         server_header=False,
         timeout_worker_healthcheck=args.worker_healthcheck_timeout,
     )
+
+
+def _serve_with_granian(args: argparse.Namespace, settings: Settings) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+
+    server = Granian(
+        ASGI_APP_FACTORY,
+        factory=True,
+        interface=Interfaces.ASGI,  # with the lifespan protocol, in each worker process
+        address=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop=Loops.auto,  # uvloop, as uvicorn picks it (uvicorn[standard] installs it)
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=LISTEN_BACKLOG,
+        log_level=LogLevels(settings.log_level.lower()),
+        log_access=False,  # the request middleware logs each request, with its id
+        # Granian has no start-up deadline for a worker (one still importing on a busy machine is
+        # waited for); a worker that exits is replaced, and one that keeps exiting stops the server.
+        respawn_failed_workers=True,
+    )
+    # Granian's constructor installs logging handlers of its own: ours again (structlog), in this process;
+    # each worker's app factory does the same in the worker.
+    configure_logging(settings.log_level, settings.resolved_log_format)
+    server.serve()
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
@@ -538,11 +585,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     serve.add_argument("--workers", type=int, default=1, help="API processes")
     serve.add_argument(
+        "--server",
+        choices=HTTP_SERVERS,
+        default=None,
+        help="the HTTP server the API runs under (default: HTTP_SERVER, else uvicorn)",
+    )
+    serve.add_argument(
         "--worker-healthcheck-timeout",
         type=int,
         default=WORKER_HEALTHCHECK_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help="with --workers 2 or more: how long a process may take to answer the supervisor "
+        help="uvicorn with --workers 2 or more: how long a process may take to answer the supervisor "
         "(starting up included) before it is replaced (default: %(default)s)",
     )
     serve.set_defaults(handler=cmd_serve)

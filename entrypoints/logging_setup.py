@@ -2,8 +2,9 @@
 
 Our modules log with the standard library (``logging.getLogger(__name__)``; the core stays free of
 logging libraries), entrypoints may use structlog's loggers; both go through one handler on the root
-logger, rendered by structlog, and so do uvicorn's, SQLAlchemy's and Python warnings. Every line
-carries what ``application.log_context`` has bound: the request id, the dispatch job and its message.
+logger, rendered by structlog, and so do the HTTP server's (uvicorn's or granian's), SQLAlchemy's and
+Python warnings. Every line carries what ``application.log_context`` has bound: the request id, the
+dispatch job and its message.
 
 No line holds a secret: tracebacks are rendered without local variables in both formats (structlog's
 defaults, and Rich's, show every frame's locals: a request's scope with its bearer token, a login's
@@ -109,14 +110,15 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn's loggers: no handlers of their own, so their lines go through ours. Its access log stays
-    # off: the request middleware logs each request, with its id and route (uvicorn logs access only
-    # when that logger has a handler somewhere).
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.setLevel(logging.NOTSET)  # LOG_LEVEL (uvicorn.run sets its own from it)
-        uvicorn_logger.propagate = name != "uvicorn.access"
+    # The HTTP servers' loggers (uvicorn's; granian's, "_granian" as its Rust core names it): no handlers
+    # of their own, so their lines go through ours. Their access logs stay off: the request middleware
+    # logs each request, with its id and route (uvicorn logs access only when that logger has a handler
+    # somewhere; granian is started without its access log).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "_granian", "granian.access"):
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.setLevel(logging.NOTSET)  # LOG_LEVEL (each server sets its own from it)
+        server_logger.propagate = not name.endswith(".access")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)

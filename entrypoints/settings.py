@@ -80,6 +80,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The header those proxies write: x-forwarded-for or forwarded (RFC 7239). Only that one is read: a
     # proxy passes the other through as the client sent it.
     trusted_proxy_header: str = "x-forwarded-for"
+    # The HTTP server `wa-gateway serve` runs the API under (--server overrides it): docs/benchmarks.md.
+    http_server: Literal["uvicorn", "granian"] = "uvicorn"
     log_level: str = "INFO"
     # json (one object a line) or console; unset: console in development, json in production.
     log_format: Literal["json", "console"] | None = None

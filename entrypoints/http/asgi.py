@@ -1,4 +1,5 @@
-"""The ASGI application for uvicorn (``entrypoints.http.asgi:create_app_from_environment``, factory)."""
+"""The ASGI application `serve` hands its HTTP server, uvicorn or granian (a factory:
+``entrypoints.http.asgi:create_app_from_environment``), run once in each worker process."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The ``wa-gateway`` command as an operator meets it: its help, what it says when it cannot ask for a
-secret, and what ``serve`` hands to uvicorn."""
+secret, and what ``serve`` hands to its HTTP server (granian or uvicorn)."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import subprocess
 import sys
@@ -11,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import granian
 import pytest
 import uvicorn
 
 from entrypoints import cli
-from entrypoints.settings import load_settings
+from entrypoints.settings import ConfigurationError, load_settings
 
 WA_GATEWAY = str(Path(sys.executable).parent / "wa-gateway")
 
@@ -114,25 +116,81 @@ def test_a_secret_the_cli_cannot_read_is_a_usage_error_not_a_traceback(
     assert result.stdout == ""
 
 
-def test_serve_hands_uvicorn_its_worker_healthcheck_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    started: list[dict[str, Any]] = []
+Started = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> Started:
+    """Both HTTP servers replaced by recorders: (server, the options serve gave it) for each start."""
+    started: Started = []
 
     def run_uvicorn(app: str, **options: Any) -> None:
         uvicorn.Config(app, **options)  # uvicorn's own Config accepts every option serve passes
-        started.append(options)
+        started.append(("uvicorn", {"app": app, **options}))
+
+    class RecordingGranian:
+        def __init__(self, target: str, **options: Any) -> None:
+            inspect.signature(granian.Granian).bind(target, **options)  # and so does Granian
+            started.append(("granian", {"app": target, **options}))
+
+        def serve(self) -> None:
+            pass
 
     monkeypatch.setattr(uvicorn, "run", run_uvicorn)
-    settings = load_settings(environ={"DATA_DIR": str(tmp_path), "DEMO_DATA": "false"}, env_file=None)
-    parser = cli.build_parser()
+    monkeypatch.setattr(granian, "Granian", RecordingGranian)
+    monkeypatch.setattr(cli, "configure_logging", lambda *_, **__: None)  # this process's logging stays
+    return started
 
-    cli.cmd_serve(
-        parser.parse_args(["serve", "--workers", "2", "--worker-healthcheck-timeout", "45"]), settings
+
+def serve(tmp_path: Path, *arguments: str, **environ: str) -> None:
+    settings = load_settings(
+        environ={"DATA_DIR": str(tmp_path), "DEMO_DATA": "false", **environ}, env_file=None
     )
-    cli.cmd_serve(parser.parse_args(["serve", "--workers", "2"]), settings)
+    cli.cmd_serve(cli.build_parser().parse_args(["serve", *arguments]), settings)
 
-    assert [options["timeout_worker_healthcheck"] for options in started] == [
+
+def test_serve_runs_uvicorn_unless_the_option_or_the_setting_names_granian(
+    tmp_path: Path, started: Started
+) -> None:
+    serve(tmp_path)
+    serve(tmp_path, HTTP_SERVER="granian")
+    serve(tmp_path, "--server", "granian")
+    serve(tmp_path, "--server", "uvicorn", HTTP_SERVER="granian")
+
+    assert [server for server, _ in started] == ["uvicorn", "granian", "granian", "uvicorn"]
+
+
+def test_an_unknown_http_server_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="http_server"):
+        load_settings(environ={"DATA_DIR": str(tmp_path), "HTTP_SERVER": "gunicorn"}, env_file=None)
+
+
+@pytest.mark.parametrize("server", cli.HTTP_SERVERS)
+def test_either_server_serves_the_app_factory_on_the_address_with_the_workers_and_no_access_log(
+    tmp_path: Path, started: Started, server: str
+) -> None:
+    serve(tmp_path, "--server", server, "--host", "0.0.0.0", "--port", "8123", "--workers", "3")  # noqa: S104
+
+    ((name, options),) = started
+    host = options["host"] if name == "uvicorn" else options["address"]
+    access_log = options["access_log"] if name == "uvicorn" else options["log_access"]
+    assert (name, options["app"], options["factory"]) == (server, cli.ASGI_APP_FACTORY, True)
+    assert (host, options["port"], options["workers"]) == ("0.0.0.0", 8123, 3)  # noqa: S104
+    assert access_log is False  # the request middleware logs each request, with its id
+
+
+def test_granian_replaces_a_worker_that_exits(tmp_path: Path, started: Started) -> None:
+    serve(tmp_path, "--server", "granian", "--workers", "2")
+
+    ((_, options),) = started
+    assert options["respawn_failed_workers"] is True  # granian's default is to stop the whole server
+
+
+def test_serve_hands_uvicorn_its_worker_healthcheck_timeout(tmp_path: Path, started: Started) -> None:
+    serve(tmp_path, "--server", "uvicorn", "--workers", "2", "--worker-healthcheck-timeout", "45")
+    serve(tmp_path, "--server", "uvicorn", "--workers", "2")
+
+    assert [options["timeout_worker_healthcheck"] for _, options in started] == [
         45,
         cli.WORKER_HEALTHCHECK_TIMEOUT_SECONDS,
     ]

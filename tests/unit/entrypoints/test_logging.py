@@ -44,7 +44,7 @@ class CapturedLogs:
 def _configure(level: str, log_format: str) -> Iterator[CapturedLogs]:
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    names = (*QUIET_LOGGERS, "uvicorn", "uvicorn.error", "uvicorn.access")
+    names = (*QUIET_LOGGERS, "uvicorn", "uvicorn.error", "uvicorn.access", "_granian", "granian.access")
     saved = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in names}
     captured = CapturedLogs()
     configure_logging(level, "json" if log_format == "json" else "console", stream=captured.stream)
@@ -176,6 +176,27 @@ def test_stdlib_and_uvicorn_lines_are_rendered_as_json_with_the_bound_context(
     )
     assert "request_id" not in third
     assert third["message_id"] == "m-1"
+
+
+@pytest.fixture
+def info_logs_after_granian_set_up_its_own() -> Iterator[CapturedLogs]:
+    """As in `serve --server granian`: granian configures its loggers first (in its constructor, and in
+    each worker process), then the app's logging setup runs."""
+    from granian.log import LogLevels
+    from granian.log import configure_logging as configure_granian_logging
+
+    configure_granian_logging(LogLevels.info)
+    yield from _configure("INFO", "json")
+
+
+def test_granians_lines_come_through_ours_but_not_its_access_lines(
+    info_logs_after_granian_set_up_its_own: CapturedLogs,
+) -> None:
+    logging.getLogger("_granian").info("Spawning worker-%d with PID: %d", 1, 42)
+    logging.getLogger("granian.access").info("127.0.0.1 - GET /healthz 200")
+
+    (line,) = info_logs_after_granian_set_up_its_own.lines()
+    assert line == {**line, "event": "Spawning worker-1 with PID: 42", "logger": "_granian", "level": "info"}
 
 
 def test_exceptions_are_one_json_line_with_a_structured_traceback(info_logs: CapturedLogs) -> None:
