@@ -228,7 +228,7 @@ class MessagesController(Controller):
             failure_code,
             contact=phone_number_from_query(contact),
         )
-        return MessagePage.of(await list_history(request))
+        return MessagePage.of_stored(await list_history.stored(request))
 
     @post(
         "/messages/{message_id:uuid}/retry",
@@ -438,4 +438,4 @@ class ConversationsController(Controller):
         request = _history_request(
             principal, limit, cursor, direction, status, since, until, kind, failure_code, contact=contact
         )
-        return MessagePage.of(await list_history(request))
+        return MessagePage.of_stored(await list_history.stored(request))
