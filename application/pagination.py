@@ -151,8 +151,12 @@ def decode_ledger_cursor(cursor: str) -> int:
     return int(sequence)
 
 
+# One encoder for every cursor: json.dumps with its own separators builds a new one on each call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def _encode(parts: list[str]) -> str:
-    raw = json.dumps(parts, separators=(",", ":"))
+    raw = _COMPACT_JSON.encode(parts)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

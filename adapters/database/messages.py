@@ -23,6 +23,7 @@ from application.ports.messages import (
     MessageView,
     ScheduledPosition,
     StatusChange,
+    StoredMessageRow,
 )
 from domain.administration.tenancy import ProviderName
 from domain.messaging.content import Media, MessageKind
@@ -97,14 +98,22 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         ]
 
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
+        return [_view(row) for row in await self._history_rows(query)]
+
+    async def list_stored(self, query: HistoryQuery) -> list[StoredMessageRow]:
+        # The rows as they come (on PostgreSQL the driver's tuples); only a content document is built.
+        return [
+            row if row[_DOCUMENT] is None else _with_content(row) for row in await self._history_rows(query)
+        ]
+
+    async def _history_rows(self, query: HistoryQuery) -> Sequence[StoredMessageRow]:
         statement, parameters = _history_statement(query)
         # One round trip when the page is all its transaction reads (PostgreSQL), else as any statement.
-        rows: Sequence[Sequence[Any]] | None
         rows = await self._scope.read_alone(query.tenant_id, statement, parameters)
         if rows is None:
             await self._scope.bind(query.tenant_id)
-            rows = (await self._execute(statement, parameters)).all()
-        return [_view(row) for row in rows]
+            rows = [tuple(row) for row in (await self._execute(statement, parameters)).all()]
+        return rows
 
     async def list_changed(
         self, tenant_id: UUID, since: datetime, limit: int, after: ChangePosition | None = None
@@ -292,6 +301,18 @@ _STATUSES = {status.value: status for status in MessageStatus}
 _KINDS = {kind.value: kind for kind in MessageKind}
 _FAILURE_CODES = {code.value: code for code in FailureCode}
 _PROVIDERS = {provider.value: provider for provider in ProviderName}
+
+
+_DOCUMENT = 10  # the content column's place in _VIEW_COLUMNS (MessageView's ``content``)
+
+
+def _with_content(row: StoredMessageRow) -> StoredMessageRow:
+    """The row with its content document built into the message's whole content."""
+    body, media_urls, sid, variables, document = row[6:11]
+    content = content_from_columns(
+        body=body, media_urls=media_urls, content_sid=sid, content_variables=variables, document=document
+    )
+    return (*row[:_DOCUMENT], content, *row[_DOCUMENT + 1 :])
 
 
 def _view(row: Sequence[Any]) -> MessageView:

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from application.ports.dispatch_queue import DispatchJob
@@ -154,6 +154,31 @@ def said_by_columns(content: MessageContent) -> bool:
 
 _COLUMNS_OF_CONTENT = frozenset({"body", "media_urls", "template"})
 
+# A history row as stored, for a page that goes to the client without a MessageView per row: the
+# fields of MessageView in its order, each enum as its stored word (the enum's value), ``content``
+# built only for the messages with a content document (None for the others, as in the view). A plain
+# tuple: on PostgreSQL the driver's own rows, passed on as they come.
+StoredMessageRow = tuple[Any, ...]
+STORED_ROW_CREATED_AT = MessageView._fields.index("created_at")
+
+
+def view_of_row(row: StoredMessageRow) -> MessageView:
+    """The view of a stored row, its stored words as the domain's enums."""
+    failure_code, provider = row[15], row[16]
+    return MessageView._make(
+        (
+            row[0],
+            Direction(row[1]),
+            MessageStatus(row[2]),
+            *row[3:5],
+            MessageKind(row[5]),
+            *row[6:15],
+            None if failure_code is None else FailureCode(failure_code),
+            None if provider is None else ProviderName(provider),
+            *row[17:],
+        )
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationPosition:
@@ -208,6 +233,11 @@ class MessageRepository(Protocol):
     async def list_views(self, query: HistoryQuery) -> list[MessageView]:
         """A page of history, newest first, keyset on (created_at, id) descending, ``after`` exclusive
         (a contact's messages in any of its forms), as the read model a history response needs."""
+        ...
+
+    async def list_stored(self, query: HistoryQuery) -> list[StoredMessageRow]:
+        """The page of ``list_views`` as stored rows: for a page encoded for the client directly, which
+        needs no view per row."""
         ...
 
     async def list_scheduled(

@@ -19,6 +19,7 @@ Typical use::
 from __future__ import annotations
 
 import asyncio
+import enum
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -64,6 +65,7 @@ from application.ports.messages import (
     ScheduledPosition,
     SendingProfile,
     StatusChange,
+    StoredMessageRow,
 )
 from application.ports.providers import (
     LookupResult,
@@ -606,6 +608,13 @@ class FakeMessageRepository:
         matching = [message for message in self._messages.values() if _matches(message, query)]
         matching.sort(key=lambda message: (message.created_at, message.id), reverse=True)
         return [MessageView.of(message) for message in matching[: query.limit]]
+
+    async def list_stored(self, query: HistoryQuery) -> list[StoredMessageRow]:
+        """``list_views``'s page as stored rows: each enum as its stored word."""
+        return [
+            tuple(value.value if isinstance(value, enum.Enum) else value for value in view)
+            for view in await self.list_views(query)
+        ]
 
     async def list_scheduled(
         self, tenant_id: UUID, limit: int, after: ScheduledPosition | None = None

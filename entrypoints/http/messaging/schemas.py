@@ -9,11 +9,11 @@ from uuid import UUID
 import msgspec
 
 from application.messaging.conversations import ConversationPage
-from application.messaging.history import HistoryPage, MessageDetails
+from application.messaging.history import HistoryPage, MessageDetails, StoredHistoryPage
 from application.messaging.send_message import SendMessageCommand
 from application.messaging.template_sends import HeaderMedia, TemplateChoice
 from application.ports.media import served_at
-from application.ports.messages import MessageView
+from application.ports.messages import MessageView, StoredMessageRow, view_of_row
 from domain.administration.tenancy import ProviderName
 from domain.errors import InvalidMessage
 from domain.messaging.content import (
@@ -532,6 +532,71 @@ class MessageResource(msgspec.Struct):
         return cls.of_view(MessageView.of(message))
 
     @classmethod
+    def of_stored(cls, row: StoredMessageRow) -> MessageResource:
+        """The resource of a stored history row. Text, media by URL or a Content SID template that did
+        not fail (most messages) straight from the row's values (a stored word encodes as its enum
+        does); the others through their view."""
+        (
+            id_,
+            direction,
+            status,
+            from_number,
+            to_number,
+            kind,
+            body,
+            media_urls,
+            content_sid,
+            content_variables,
+            content,
+            profile_name,
+            provider_sid,
+            error_code,
+            error_message,
+            _failure_code,
+            _provider,
+            _provider_error_message,
+            created_at,
+            updated_at,
+            send_at,
+            redacted_at,
+        ) = row
+        if content is not None or status in FAILURE_STATUSES:
+            return cls.of_view(view_of_row(row))
+        # Positional, in the fields' order: a history page builds up to 100 of these.
+        return cls(
+            id_,
+            direction,
+            status,
+            kind,
+            from_number,
+            to_number,
+            body,
+            media_urls,
+            [],  # media
+            False,  # preview_url
+            content_sid,
+            content_variables,
+            None,  # template
+            None,  # interactive
+            None,  # location
+            [],  # contacts
+            None,  # reaction
+            None,  # reply
+            None,  # reply_to
+            None,  # unsupported
+            profile_name,
+            provider_sid,
+            error_code,
+            error_message,
+            None,  # failure
+            created_at,
+            updated_at,
+            send_at,
+            redacted_at is not None,
+            redacted_at,
+        )
+
+    @classmethod
     def of_view(cls, view: MessageView) -> MessageResource:
         content = view.content
         if content is None:
@@ -657,6 +722,11 @@ class MessagePage(msgspec.Struct):
     @classmethod
     def of(cls, page: HistoryPage) -> MessagePage:
         return cls(items=[MessageResource.of_view(view) for view in page.items], next_cursor=page.next_cursor)
+
+    @classmethod
+    def of_stored(cls, page: StoredHistoryPage) -> MessagePage:
+        of_stored = MessageResource.of_stored
+        return cls(items=[of_stored(row) for row in page.items], next_cursor=page.next_cursor)
 
 
 class StatusEventResource(msgspec.Struct):
