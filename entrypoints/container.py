@@ -333,8 +333,8 @@ class Container(containers.DeclarativeContainer):
     # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
     # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
     read_unit_of_work = providers.Factory(_read_only, unit_of_work)
-    # For the dispatcher, the webhook and media workers and the campaign runner: the same unit of work
-    # on the background pool (see _background_engine); a fake that overrides unit_of_work overrides it too.
+    # For background work (dispatch, the webhook and media workers, campaigns, housekeeping): the same
+    # unit of work on the background pool (_background_engine); a fake for unit_of_work overrides it too.
     background_unit_of_work = providers.Factory(_on_background_pool, unit_of_work, background_engine)
 
     password_hasher = providers.Singleton(
@@ -371,8 +371,9 @@ class Container(containers.DeclarativeContainer):
         RateLimit, amount=settings.provided.meta_signature_failures_per_minute, per_seconds=60
     )
 
+    # The sandbox's status reports follow its sends: background work, on the background pool.
     record_status_change = providers.Factory(
-        RecordStatusChange, unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
+        RecordStatusChange, background_unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
     )
 
     sandbox_provider = providers.Singleton(
@@ -448,7 +449,7 @@ class Container(containers.DeclarativeContainer):
     change_own_password = providers.Factory(
         ChangeOwnPassword, unit_of_work, password_hasher, clock, rate_limiter, login_failure_limit
     )
-    purge_expired_sessions = providers.Factory(PurgeExpiredSessions, unit_of_work, clock)
+    purge_expired_sessions = providers.Factory(PurgeExpiredSessions, background_unit_of_work, clock)
     # Platform administration.
     ensure_platform_tenant = providers.Factory(EnsurePlatformTenant, unit_of_work, clock)
     list_tenants = providers.Factory(ListTenants, unit_of_work)
@@ -546,13 +547,13 @@ class Container(containers.DeclarativeContainer):
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
     provision_demo = providers.Factory(ProvisionDemo, unit_of_work, password_hasher, clock)
     reseal_credentials = providers.Factory(ResealCredentials, unit_of_work)
-    purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, unit_of_work, clock)
+    purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, background_unit_of_work, clock)
     # The audit trail: tenant admins read their tenant's, platform admins every tenant's.
     list_audit_trail = providers.Factory(ListAuditTrail, read_unit_of_work)
     list_platform_audit_trail = providers.Factory(ListPlatformAuditTrail, read_unit_of_work)
     purge_audit_log = providers.Factory(
         PurgeAuditLog,
-        unit_of_work,
+        background_unit_of_work,
         clock,
         retention=providers.Callable(_days, settings.provided.audit_retention_days),
     )
@@ -640,7 +641,7 @@ class Container(containers.DeclarativeContainer):
     replay_webhook_delivery = providers.Factory(ReplayWebhookDelivery, unit_of_work, clock)
     purge_webhook_deliveries = providers.Factory(
         PurgeWebhookDeliveries,
-        unit_of_work,
+        background_unit_of_work,
         clock,
         retention=providers.Callable(_days, settings.provided.webhook_retention_days),
     )
@@ -695,7 +696,7 @@ class Container(containers.DeclarativeContainer):
     # Retention and a person's rights over their data (tenant admins); the batches run with housekeeping.
     get_retention_policy = providers.Factory(GetRetentionPolicy, read_unit_of_work)
     set_retention_policy = providers.Factory(SetRetentionPolicy, unit_of_work, clock)
-    apply_retention = providers.Factory(ApplyRetention, unit_of_work, media_store, clock)
+    apply_retention = providers.Factory(ApplyRetention, background_unit_of_work, media_store, clock)
     erase_contact_data = providers.Factory(EraseContactData, unit_of_work, media_store, clock)
     export_contact_data = providers.Factory(ExportContactData, unit_of_work, clock)
 
@@ -723,7 +724,7 @@ class Container(containers.DeclarativeContainer):
     sync_templates = providers.Factory(SyncTemplates, unit_of_work, template_providers, clock)
     sync_all_templates = providers.Factory(
         SyncAllTemplates,
-        unit_of_work,
+        background_unit_of_work,
         sync_templates,
         clock,
         every=providers.Callable(_seconds, settings.provided.template_sync_seconds),
