@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from litestar import get
 from litestar.types import Message, ReceiveMessage, Scope
 
+from adapters.metrics.prometheus import PrometheusMetrics
 from entrypoints.http.admission import AdmissionControl, AdmissionGate, long_lived
 from entrypoints.http.rate_limits import probe
+from entrypoints.settings import ConfigurationError, load_settings
 
 QUEUE_TIMEOUT = 0.5
 
@@ -291,3 +294,20 @@ async def test_with_no_queue_timeout_a_busy_process_refuses_at_once(
     assert not await gate.enter()
     gate.leave()
     assert await gate.enter()
+
+
+def test_refused_requests_are_counted_in_the_prometheus_metrics() -> None:
+    metrics = PrometheusMetrics()
+    metrics.request_shed("queue-timeout")
+
+    text, _ = metrics.exposition()
+    assert b'wa_gateway_requests_shed_total{reason="queue-timeout"} 1.0' in text
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"DB_POOL_TIMEOUT_MS": "0"}, {"REQUEST_QUEUE_TIMEOUT_MS": "-1"}, {"MAX_CONCURRENT_REQUESTS": "-1"}],
+)
+def test_bounds_that_cannot_work_are_refused_at_start_up(setting: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        load_settings(environ={"DATA_DIR": str(tmp_path), **setting}, env_file=None)
