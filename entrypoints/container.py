@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
@@ -170,6 +171,9 @@ from domain.administration.tenancy import ProviderName
 from domain.retry_policy import RetryPolicy
 from entrypoints.settings import ConfigurationError, Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 logger = logging.getLogger(__name__)
 
 
@@ -226,8 +230,32 @@ def _media_worker_settings(settings: Settings) -> MediaWorkerSettings:
     return MediaWorkerSettings(lease_seconds=2 * settings.media_download_timeout_seconds + 60.0)
 
 
+_BACKGROUND_POOL_TIMEOUT_SECONDS = 30.0
+
+
 def _read_only(uow: UnitOfWork) -> UnitOfWork:
     return uow.read_only_twin() if isinstance(uow, SqlAlchemyUnitOfWork) else uow
+
+
+def _on_background_pool(uow: UnitOfWork, engine: AsyncEngine) -> UnitOfWork:
+    return uow.on_engine(engine) if isinstance(uow, SqlAlchemyUnitOfWork) else uow
+
+
+def _background_engine(settings: Settings, shared: AsyncEngine) -> AsyncEngine:
+    """The pool the background work draws on. In an API process that dispatches too (PostgreSQL), a
+    pool of its own: requests flooding the API then wait for (or are refused) their connections while
+    dispatch keeps its share and the backlog drains. Elsewhere the process's one pool: a worker runs no
+    API, and SQLite serves one machine's development (an in-memory database cannot be shared at all)."""
+    url = settings.resolved_database_url
+    if not settings.embedded_dispatcher or not url.startswith(("postgres", "postgresql")):
+        return shared
+    return create_database_engine(
+        url,
+        pool_size=settings.db_background_pool_size,
+        max_overflow=0,
+        # Background work waits for a connection rather than giving its round up.
+        pool_timeout_seconds=_BACKGROUND_POOL_TIMEOUT_SECONDS,
+    )
 
 
 def _access_cache(settings: Settings) -> ListeningAccessCache | None:
@@ -289,7 +317,9 @@ class Container(containers.DeclarativeContainer):
         create_database_engine,
         settings.provided.resolved_database_url,
         pool_size=settings.provided.db_pool_size,
+        pool_timeout_seconds=providers.Callable(lambda ms: ms / 1000, settings.provided.db_pool_timeout_ms),
     )
+    background_engine = providers.Singleton(_background_engine, settings, engine)
     secret_box = providers.Singleton(
         lambda keys: SecretBox(parse_keys(keys)), settings.provided.credentials_keys
     )
@@ -303,6 +333,9 @@ class Container(containers.DeclarativeContainer):
     # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
     # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
     read_unit_of_work = providers.Factory(_read_only, unit_of_work)
+    # For background work (dispatch, the webhook and media workers, campaigns, housekeeping): the same
+    # unit of work on the background pool (_background_engine); a fake for unit_of_work overrides it too.
+    background_unit_of_work = providers.Factory(_on_background_pool, unit_of_work, background_engine)
 
     password_hasher = providers.Singleton(
         Argon2PasswordHasher,
@@ -338,8 +371,9 @@ class Container(containers.DeclarativeContainer):
         RateLimit, amount=settings.provided.meta_signature_failures_per_minute, per_seconds=60
     )
 
+    # The sandbox's status reports follow its sends: background work, on the background pool.
     record_status_change = providers.Factory(
-        RecordStatusChange, unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
+        RecordStatusChange, background_unit_of_work, clock, metrics=metrics, provider=ProviderName.SANDBOX
     )
 
     sandbox_provider = providers.Singleton(
@@ -373,7 +407,7 @@ class Container(containers.DeclarativeContainer):
 
     dispatch_message = providers.Singleton(
         DispatchMessage,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         messaging_provider,
         clock,
         providers.Callable(_dispatch_settings, settings),
@@ -381,7 +415,7 @@ class Container(containers.DeclarativeContainer):
     )
     dispatcher = providers.Singleton(
         Dispatcher,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         dispatch_message,
         clock,
         providers.Callable(_dispatcher_settings, settings),
@@ -415,7 +449,7 @@ class Container(containers.DeclarativeContainer):
     change_own_password = providers.Factory(
         ChangeOwnPassword, unit_of_work, password_hasher, clock, rate_limiter, login_failure_limit
     )
-    purge_expired_sessions = providers.Factory(PurgeExpiredSessions, unit_of_work, clock)
+    purge_expired_sessions = providers.Factory(PurgeExpiredSessions, background_unit_of_work, clock)
     # Platform administration.
     ensure_platform_tenant = providers.Factory(EnsurePlatformTenant, unit_of_work, clock)
     list_tenants = providers.Factory(ListTenants, unit_of_work)
@@ -492,7 +526,7 @@ class Container(containers.DeclarativeContainer):
     cancel_campaign = providers.Factory(CancelCampaign, unit_of_work, clock)
     campaign_runner = providers.Singleton(
         CampaignRunner,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         clock,
         providers.Callable(_campaign_runner_settings, settings),
         notify_dispatch=dispatcher.provided.notify,
@@ -505,19 +539,21 @@ class Container(containers.DeclarativeContainer):
     read_platform_usage = providers.Factory(ReadPlatformUsage, read_unit_of_work, clock)
     # Probes and scrapes are never rate limited: each of these keeps its answer a second, shared.
     check_readiness = providers.Singleton(CheckReadiness, unit_of_work.provider)
-    measure_dispatch_queue = providers.Singleton(MeasureDispatchQueue, unit_of_work.provider, clock, metrics)
+    measure_dispatch_queue = providers.Singleton(
+        MeasureDispatchQueue, background_unit_of_work.provider, clock, metrics
+    )
     create_tenant = providers.Factory(CreateTenant, unit_of_work, clock)
     add_sender = providers.Factory(AddSender, unit_of_work, clock)
     create_user = providers.Factory(CreateUser, unit_of_work, password_hasher, clock)
     provision_demo = providers.Factory(ProvisionDemo, unit_of_work, password_hasher, clock)
     reseal_credentials = providers.Factory(ResealCredentials, unit_of_work)
-    purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, unit_of_work, clock)
+    purge_idempotency_keys = providers.Factory(PurgeIdempotencyKeys, background_unit_of_work, clock)
     # The audit trail: tenant admins read their tenant's, platform admins every tenant's.
     list_audit_trail = providers.Factory(ListAuditTrail, read_unit_of_work)
     list_platform_audit_trail = providers.Factory(ListPlatformAuditTrail, read_unit_of_work)
     purge_audit_log = providers.Factory(
         PurgeAuditLog,
-        unit_of_work,
+        background_unit_of_work,
         clock,
         retention=providers.Callable(_days, settings.provided.audit_retention_days),
     )
@@ -574,7 +610,7 @@ class Container(containers.DeclarativeContainer):
     webhook_sender = providers.Callable(_itself, aiohttp_webhook_sender)
     deliver_webhook = providers.Singleton(
         DeliverWebhook,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         webhook_sender,
         clock,
         providers.Callable(_webhook_delivery_settings, settings),
@@ -582,7 +618,7 @@ class Container(containers.DeclarativeContainer):
     )
     webhook_worker = providers.Singleton(
         WebhookWorker,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         deliver_webhook,
         clock,
         providers.Callable(_webhook_worker_settings, settings),
@@ -605,7 +641,7 @@ class Container(containers.DeclarativeContainer):
     replay_webhook_delivery = providers.Factory(ReplayWebhookDelivery, unit_of_work, clock)
     purge_webhook_deliveries = providers.Factory(
         PurgeWebhookDeliveries,
-        unit_of_work,
+        background_unit_of_work,
         clock,
         retention=providers.Callable(_days, settings.provided.webhook_retention_days),
     )
@@ -643,7 +679,7 @@ class Container(containers.DeclarativeContainer):
     )
     download_inbound_media = providers.Singleton(
         DownloadInboundMedia,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         inbound_media_fetcher,
         media_store,
         clock,
@@ -651,7 +687,7 @@ class Container(containers.DeclarativeContainer):
     )
     media_downloader = providers.Singleton(
         MediaDownloader,
-        unit_of_work.provider,
+        background_unit_of_work.provider,
         download_inbound_media,
         clock,
         providers.Callable(_media_worker_settings, settings),
@@ -660,7 +696,7 @@ class Container(containers.DeclarativeContainer):
     # Retention and a person's rights over their data (tenant admins); the batches run with housekeeping.
     get_retention_policy = providers.Factory(GetRetentionPolicy, read_unit_of_work)
     set_retention_policy = providers.Factory(SetRetentionPolicy, unit_of_work, clock)
-    apply_retention = providers.Factory(ApplyRetention, unit_of_work, media_store, clock)
+    apply_retention = providers.Factory(ApplyRetention, background_unit_of_work, media_store, clock)
     erase_contact_data = providers.Factory(EraseContactData, unit_of_work, media_store, clock)
     export_contact_data = providers.Factory(ExportContactData, unit_of_work, clock)
 
@@ -688,7 +724,7 @@ class Container(containers.DeclarativeContainer):
     sync_templates = providers.Factory(SyncTemplates, unit_of_work, template_providers, clock)
     sync_all_templates = providers.Factory(
         SyncAllTemplates,
-        unit_of_work,
+        background_unit_of_work,
         sync_templates,
         clock,
         every=providers.Callable(_seconds, settings.provided.template_sync_seconds),
@@ -726,6 +762,9 @@ async def shutdown(container: Container) -> None:
     await container.aiohttp_webhook_sender().aclose()
     if container.settings().media_store == "s3":
         await container.s3_media_store().aclose()
+    background_engine = container.background_engine()
+    if background_engine is not container.engine():
+        await background_engine.dispose()
     await container.engine().dispose()
 
 

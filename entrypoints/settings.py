@@ -38,6 +38,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # DATABASE_URL should then name a role that owns no table, so row-level security binds it.
     migration_database_url: str | None = None
     db_pool_size: int = 10
+    # How long a request waits for a free database connection before it is answered 503 with
+    # Retry-After (nothing written): overload is refused at once rather than queued for seconds.
+    db_pool_timeout_ms: int = 1000
+    # PostgreSQL, with the embedded dispatcher: the background work (dispatch, webhooks, media, campaigns)
+    # draws on a pool of its own, this large, so a flood of requests cannot take its connections.
+    db_background_pool_size: int = 10
+    # Requests one API process works on at once (probes and metrics scrapes aside); one that waits longer
+    # than REQUEST_QUEUE_TIMEOUT_MS for its turn is answered 503 with Retry-After. 0: no limit.
+    max_concurrent_requests: int = 40
+    request_queue_timeout_ms: int = 500
     jwt_secret: str | None = None
     jwt_issuer: str = "wa-gateway"
     jwt_audience: str = "wa-gateway-api"
@@ -230,6 +240,7 @@ def _complete(settings: Settings) -> Settings:
             f"DISPATCH_LEASE_SECONDS ({settings.dispatch_lease_seconds:g}) must be at least twice "
             f"PROVIDER_TIMEOUT_SECONDS ({settings.provider_timeout_seconds:g})"
         )
+    _check_overload_limits(settings)
     if settings.template_sync_seconds < 0:
         raise ConfigurationError("TEMPLATE_SYNC_SECONDS must be 0 (off) or positive")
     if settings.audit_retention_days < MIN_RETENTION.days:
@@ -245,6 +256,17 @@ def _complete(settings: Settings) -> Settings:
     if settings.access_token_ttl_seconds > MAX_ACCESS_TOKEN_TTL_SECONDS:
         settings = msgspec.structs.replace(settings, access_token_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)
     return settings
+
+
+def _check_overload_limits(settings: Settings) -> None:
+    if settings.db_pool_timeout_ms < 1 or settings.request_queue_timeout_ms < 0:
+        raise ConfigurationError(
+            "DB_POOL_TIMEOUT_MS must be positive and REQUEST_QUEUE_TIMEOUT_MS not negative"
+        )
+    if settings.max_concurrent_requests < 0:
+        raise ConfigurationError("MAX_CONCURRENT_REQUESTS must be 0 (no limit) or positive")
+    if settings.db_pool_size < 1 or settings.db_background_pool_size < 1:
+        raise ConfigurationError("DB_POOL_SIZE and DB_BACKGROUND_POOL_SIZE must be at least 1")
 
 
 def parse_networks(value: str) -> tuple[IPNetwork, ...]:

@@ -51,6 +51,7 @@ def create_database_engine(
     max_overflow: int = 10,
     echo: bool = False,
     connect_timeout_seconds: int = 5,
+    pool_timeout_seconds: float = 30.0,
 ) -> AsyncEngine:
     parsed = make_url(normalize_database_url(url))
     # No pool_pre_ping: it costs a round trip (~0.3 ms of CPU) on every checkout. A connection that a
@@ -71,7 +72,7 @@ def create_database_engine(
         # see another, empty database), which takes no pool sizes.
         if not _is_memory_database(parsed):
             create_sqlite_directory(parsed)
-            options.update(pool_size=pool_size, max_overflow=max_overflow)
+            options.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_seconds)
     else:
         options.update(
             # Every connection the pool may open is kept once open (no overflow to close at check-in):
@@ -79,6 +80,10 @@ def create_database_engine(
             # burst, each a new server process (8,751 sessions for 20,000 messages end to end).
             pool_size=pool_size + max_overflow,
             max_overflow=0,
+            # A checkout waits this long for a free connection, then fails (sqlalchemy's TimeoutError,
+            # StorageUnavailable above the adapter): an overloaded process answers 503 at once instead
+            # of queueing requests for seconds.
+            pool_timeout=pool_timeout_seconds,
             # without it an unroutable host hangs a request for minutes instead of failing fast
             connect_args={"connect_timeout": connect_timeout_seconds},
         )

@@ -132,6 +132,12 @@ class SqlAlchemyUnitOfWork:
         """A read-only unit of work on the same engine."""
         return SqlAlchemyUnitOfWork(self._engine, self._secret_box, read_only=True)
 
+    def on_engine(self, engine: AsyncEngine) -> SqlAlchemyUnitOfWork:
+        """The same unit of work drawing its connections from another engine's pool."""
+        return SqlAlchemyUnitOfWork(
+            engine, self._secret_box, read_only=self._read_only, on_access_changed=self._on_access_changed
+        )
+
     async def __aenter__(self) -> Self:
         if self._transaction is not None:
             raise RuntimeError("this unit of work is in use already; it does not nest")

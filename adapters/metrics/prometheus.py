@@ -154,6 +154,13 @@ class PrometheusMetrics:
             namespace=NAMESPACE,
             registry=self.registry,
         )
+        self._requests_shed = Counter(
+            "requests_shed",
+            "Requests answered 503 at once because the process was busy with others, by reason",
+            ("reason",),
+            namespace=NAMESPACE,
+            registry=self.registry,
+        )
         self._webhook_deliveries = Counter(
             "webhook_deliveries",
             "Attempts to deliver an event to a tenant's webhook endpoint, by outcome",
@@ -191,6 +198,9 @@ class PrometheusMetrics:
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self._http_requests.labels(method, route, str(status)).inc()
         self._http_duration.labels(method, route).observe(seconds)
+
+    def request_shed(self, reason: str) -> None:
+        self._requests_shed.labels(reason).inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text format of every metric, and its content type."""

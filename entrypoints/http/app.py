@@ -30,6 +30,7 @@ from entrypoints.http.administration.controller import (
     SendersController,
     UsersController,
 )
+from entrypoints.http.admission import AdmissionControl, AdmissionGate
 from entrypoints.http.campaigns.controller import CampaignsController
 from entrypoints.http.client_address import install as install_client_addresses
 from entrypoints.http.consent.controller import ConsentController
@@ -96,6 +97,15 @@ async def before_every_request(request: Request[Any, Any, Any]) -> None:
     await decode_json_body_strictly(request)
 
 
+def admission_control(container: Container) -> list[AdmissionControl]:
+    """At most MAX_CONCURRENT_REQUESTS requests at once in this process (none: 0), see admission.py."""
+    settings = container.settings()
+    if settings.max_concurrent_requests <= 0:
+        return []
+    gate = AdmissionGate(settings.max_concurrent_requests, settings.request_queue_timeout_ms / 1000)
+    return [AdmissionControl(gate, container.metrics())]
+
+
 def create_app(container: Container) -> Litestar:
     settings = container.settings()
 
@@ -148,7 +158,8 @@ def create_app(container: Container) -> Litestar:
         # Each controller takes its use cases from the container (see dependencies.py); every route
         # may take the caller the guard admitted.
         dependencies={"principal": PRINCIPAL},
-        middleware=[RequestObservability(container.metrics())],
+        # Observability outermost: a request refused for overload is logged and counted like any other.
+        middleware=[RequestObservability(container.metrics()), *admission_control(container)],
         before_send=[
             request_id_on_every_response,
             security_headers_on_every_response,

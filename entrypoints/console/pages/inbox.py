@@ -52,6 +52,7 @@ from entrypoints.console.inbox_stream import inbox_events
 from entrypoints.console.pages.scheduled import utc_moment
 from entrypoints.console.rendering import language_of, render
 from entrypoints.http.access import admitted_principal, browser_ticket, in_console
+from entrypoints.http.admission import long_lived
 from entrypoints.http.dependencies import container_of, provide
 from entrypoints.http.media.controller import IfNoneMatch, media_answer
 from entrypoints.http.media.schemas import held_versions
@@ -185,7 +186,7 @@ class InboxController(Controller):
             inbox_path=INBOX_PATH,
         )
 
-    @get("/inbox/events", opt=TENANT_USERS)
+    @get("/inbox/events", opt={**TENANT_USERS, **long_lived("a live stream stays open while the page is")})
     async def events(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
     ) -> Response[Any]:
