@@ -1,4 +1,5 @@
-"""Accepting an outbound message in few round trips: one read, then one write statement on PostgreSQL.
+"""Accepting an outbound message in few round trips: one read, then one write statement on PostgreSQL,
+sent with the transaction's COMMIT when the caller says it is the last.
 
 The accept path is the gateway's busiest write. Through the separate repositories it costs a statement
 each for the key, the message, the conversation, the contact and the job; on PostgreSQL the five are
@@ -15,7 +16,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.repository import TENANT_MISSING, SqlAlchemyRepository
 from adapters.database.rows import (
     contact_values,
     conversation_values,
@@ -113,6 +114,16 @@ def _accept_statement(with_key: bool) -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(held).add_cte(*writes)
 
 
+@functools.cache
+def _accept_and_commit_statement(with_key: bool) -> sa.Select[Any]:
+    """``_accept_statement`` to be sent with its COMMIT: with a key, it fails (dividing by the count of
+    key rows written) when the key is held, so that the COMMIT after it does not run."""
+    accept = _accept_statement(with_key)
+    if not with_key:
+        return accept
+    return accept.with_only_columns(sa.literal(1) / sa.func.count())
+
+
 def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {prefix + name: value for name, value in values.items()}
 
@@ -133,10 +144,17 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         provider = row["account_provider"]
         return SendingProfile(tenant, sender, ProviderName(provider) if provider else tenant.provider)
 
-    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
-        await self._scope.bind(message.tenant_id)
+    async def add(
+        self,
+        message: Message,
+        job: DispatchJob,
+        idempotency: IdempotencyRecord | None,
+        *,
+        commit: bool = False,
+    ) -> None:
         dialect = self._connection.dialect.name
         if dialect != "postgresql":
+            await self._scope.bind(message.tenant_id)
             await self._add_one_by_one(message, job, idempotency, dialect)
             return
         parameters = {
@@ -145,10 +163,24 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
             **_prefixed(contact_values(message), "ct_"),
             **_prefixed(job_values(job), "j_"),
         }
+        if idempotency is not None:
+            parameters.update(_prefixed(key_values(idempotency), "k_"))
+        if commit:
+            # The write and its COMMIT in one round trip; a held key fails the statement, so the
+            # COMMIT after it does not run and the unit of work rolls the rest back.
+            await self._scope.write_and_commit(
+                message.tenant_id,
+                _accept_and_commit_statement(with_key=idempotency is not None),
+                parameters,
+                conflict="the record exists already",
+                missing_reference=TENANT_MISSING,
+                aborted=KEY_IN_USE,
+            )
+            return
+        await self._scope.bind(message.tenant_id)
         if idempotency is None:
             await self._execute(_accept_statement(with_key=False), parameters)
             return
-        parameters.update(_prefixed(key_values(idempotency), "k_"))
         result = await self._execute(_accept_statement(with_key=True), parameters)
         if result.scalar_one() == 0:
             # The key is held: the message, conversation and job written beside it go with the rollback.

@@ -304,9 +304,20 @@ class MessageAcceptance(Protocol):
         its default sender otherwise; None if there is no tenant."""
         ...
 
-    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+    async def add(
+        self,
+        message: Message,
+        job: DispatchJob,
+        idempotency: IdempotencyRecord | None,
+        *,
+        commit: bool = False,
+    ) -> None:
         """Store a new outbound message, make it its conversation's latest, create its contact if the
         tenant has none of that number, queue its dispatch job and hold its idempotency key, all in the
         caller's transaction (in one statement where the database allows). Raise AlreadyExists if the tenant
-        holds the key already (unexpired): the caller then rolls back, and nothing was stored."""
+        holds the key already (unexpired): the caller then rolls back, and nothing was stored.
+
+        ``commit=True``: this is the transaction's last write, and the caller calls ``commit()`` next
+        and nothing else; the database may commit it with the write (PostgreSQL does, in the write's own
+        round trip). When it raises, nothing was stored or committed."""
         ...

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from application.errors import AlreadyExists
+from application.errors import AlreadyExists, NotFound
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import ConversationQuery, IdempotencyRecord
 from domain.administration.tenancy import Tenant
@@ -176,3 +176,90 @@ async def test_an_accepted_message_to_a_new_number_creates_its_contact_and_leave
         contacts = await uow.contacts.get_many(tenant.id, [CONTACT.identity])
     assert (created.phone_number, created.profile_name, created.created_at) == (CONTACT.e164, None, T0)
     assert contacts == {CONTACT.identity: named}
+
+
+# ------------------------------------------------------- the write committed with it (commit=True)
+
+
+async def test_an_accept_committed_with_its_write_is_stored_with_its_conversation_job_and_key(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = new_message(tenant)
+    async with uow_factory() as uow:
+        await uow.acceptance.add(message, DispatchJob.due_now(message, T0), key_for(message), commit=True)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == message
+        conversation = await uow.conversations.get(tenant.id, CONTACT)
+        record = await uow.idempotency.get(tenant.id, "order-1", T0)
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert conversation is not None
+    assert conversation.last_message_id == message.id
+    assert record == key_for(message)
+    assert [job.message_id for job in jobs] == [message.id]
+
+
+async def test_a_held_key_refuses_an_accept_committed_with_its_write_and_stores_nothing_of_it(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first, second = new_message(tenant, "first"), new_message(tenant, "second")
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), key_for(first), commit=True)
+        await uow.commit()
+    later = T0 + timedelta(hours=1)
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.acceptance.add(
+                second, DispatchJob.due_now(second, later), key_for(second, at=later), commit=True
+            )
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, second.id) is None
+        conversation = await uow.conversations.get(tenant.id, CONTACT)
+        record = await uow.idempotency.get(tenant.id, "order-1", later)
+        jobs = await uow.jobs.claim_due(owner="w", now=later, lease_seconds=30, limit=10)
+    assert conversation is not None
+    assert conversation.last_message_id == first.id
+    assert record is not None
+    assert record.message_id == first.id
+    assert [job.message_id for job in jobs] == [first.id]
+
+
+async def test_a_failing_write_committed_with_it_leaves_nothing_behind(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first = new_message(tenant, "first")
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), None, commit=True)
+        await uow.commit()
+    # The same message id again, under a new key and to another number: the message's insert fails.
+    again = replace(first, contact=UNKNOWN_NUMBER, created_at=T0 + timedelta(minutes=1))
+    key = replace(key_for(again, at=again.created_at), key="order-2")
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.acceptance.add(again, DispatchJob.due_now(again, again.created_at), key, commit=True)
+
+    async with uow_factory() as uow:
+        assert await uow.idempotency.get(tenant.id, "order-2", again.created_at) is None
+        assert await uow.conversations.get(tenant.id, UNKNOWN_NUMBER) is None
+        assert await uow.contacts.get_many(tenant.id, [UNKNOWN_NUMBER.identity]) == {}
+        assert await uow.messages.get(tenant.id, first.id) == first
+        # The connection goes on in transactions as before.
+        other = new_message(tenant, "other")
+        await uow.acceptance.add(other, DispatchJob.due_now(other, T0), None, commit=True)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, other.id) == other
+
+
+async def test_an_accept_for_a_tenant_that_does_not_exist_is_not_found_and_stores_nothing(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    stray = replace(new_message(tenant), tenant_id=uuid4())
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.acceptance.add(stray, DispatchJob.due_now(stray, T0), key_for(stray), commit=True)
+    async with uow_factory() as uow:
+        assert await uow.messages.get(stray.tenant_id, stray.id) is None
+        assert await uow.idempotency.get(stray.tenant_id, "order-1", T0) is None

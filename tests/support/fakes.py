@@ -2311,7 +2311,14 @@ class FakeMessageAcceptance:
         )
         return SendingProfile(tenant, sender, account.provider if account else tenant.provider)
 
-    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+    async def add(
+        self,
+        message: Message,
+        job: DispatchJob,
+        idempotency: IdempotencyRecord | None,
+        *,
+        commit: bool = False,  # the caller's commit() next commits it
+    ) -> None:
         if idempotency is not None:
             self._database.idempotency.hold(idempotency)
         await self._database.messages.add(message)
