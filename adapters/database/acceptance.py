@@ -16,6 +16,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from adapters.database.consent import policy_from_row
 from adapters.database.repository import TENANT_MISSING, SqlAlchemyRepository
 from adapters.database.rows import (
     contact_values,
@@ -30,6 +31,8 @@ from adapters.database.rows import (
 )
 from adapters.database.statements import KEY_IN_USE, contact_upsert, conversation_upsert, hold_key_statement
 from adapters.database.tables import (
+    consent_policies,
+    consent_states,
     contacts,
     conversations,
     dispatch_jobs,
@@ -40,14 +43,18 @@ from adapters.database.tables import (
     tenants,
 )
 from application.errors import AlreadyExists
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord, SendingProfile
 from domain.administration.tenancy import ProviderName
+from domain.consent.model import ConsentPolicy, ConsentState
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 
 _TENANT = "t_"
 _SENDER = "s_"
+_POLICY = "cp_"
+_OPTED_OUT = "opted_out"
 # The job's columns the accept writes (its lease columns start empty).
 _JOB_COLUMNS = (
     "message_id",
@@ -68,9 +75,26 @@ def _sending_profile_query(sender_matches: sa.ColumnElement[bool]) -> sa.Select[
         .scalar_subquery()
         .label("account_provider")
     )
+    # The recipient's opt-out (and the tenant's policy, when it has its own), when they opted out:
+    # one index lookup that finds nothing for anyone else (as ``refusal_for``).
+    opted_out = sa.and_(
+        consent_states.c.tenant_id == tenants.c.id,
+        consent_states.c.identity == sa.bindparam("recipient", type_=consent_states.c.identity.type),
+        consent_states.c.state == ConsentState.OPTED_OUT.value,
+    )
     return (
-        sa.select(*labelled(tenants, _TENANT), *labelled(senders, _SENDER), account_provider)
-        .select_from(tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches)))
+        sa.select(
+            *labelled(tenants, _TENANT),
+            *labelled(senders, _SENDER),
+            account_provider,
+            consent_states.c.state.label(_OPTED_OUT),
+            *labelled(consent_policies, _POLICY),
+        )
+        .select_from(
+            tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches))
+            .outerjoin(consent_states, opted_out)
+            .outerjoin(consent_policies, consent_policies.c.tenant_id == consent_states.c.tenant_id)
+        )
         .where(tenants.c.id == sa.bindparam("tenant_id"))
     )
 
@@ -130,10 +154,10 @@ def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
     async def sending_profile(
-        self, tenant_id: UUID, sender_number: PhoneNumber | None
+        self, tenant_id: UUID, sender_number: PhoneNumber | None, recipient: str | None = None
     ) -> SendingProfile | None:
         statement = _WITH_DEFAULT_SENDER if sender_number is None else _WITH_NAMED_SENDER
-        parameters: dict[str, Any] = {"tenant_id": tenant_id}
+        parameters: dict[str, Any] = {"tenant_id": tenant_id, "recipient": recipient}
         if sender_number is not None:
             parameters["sender_number"] = sender_number.e164
         row = await self._bound_one_or_none(tenant_id, statement, parameters)
@@ -142,7 +166,18 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         tenant = tenant_from_row(unprefixed(row, _TENANT))
         sender = sender_from_row(unprefixed(row, _SENDER)) if row[_SENDER + "id"] is not None else None
         provider = row["account_provider"]
-        return SendingProfile(tenant, sender, ProviderName(provider) if provider else tenant.provider)
+        refusal = None
+        if row[_OPTED_OUT] is not None:
+            # Without a policy of its own, the tenant keeps the default one.
+            policy = unprefixed(row, _POLICY)
+            refusal = SendConsent(
+                ConsentPolicy(tenant_id=tenant.id)
+                if policy["updated_at"] is None
+                else policy_from_row(tenant.id, policy)
+            )
+        return SendingProfile(
+            tenant, sender, ProviderName(provider) if provider else tenant.provider, refusal
+        )
 
     async def add(
         self,

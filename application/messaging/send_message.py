@@ -30,6 +30,7 @@ from application.errors import (
 from application.messaging.dispatcher import Dispatcher
 from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template_and_category
 from application.ports.clock import Clock
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
 from application.ports.metrics import Metrics
@@ -321,9 +322,10 @@ class SendMessage:
             now = self._clock.now()
             try:
                 send_at = _scheduled_for(command, now)
-                tenant, sender, provider = await self._sending_profile(command.tenant_id, requested_sender)
-                # One read, that finds a row only for a recipient who opted out.
-                opted_out = await self._uow.consent.refusal_for(tenant.id, contact.identity)
+                # With the recipient's opt-out, if they opted out, in the same read.
+                tenant, sender, provider, opted_out = await self._sending_profile(
+                    command.tenant_id, requested_sender, contact.identity
+                )
                 content = await self._with_provider_ids(tenant.id, content)
                 content, category, fallback, fallback_category = await self._resolve_templates(
                     command, content, tenant, sender, provider
@@ -506,9 +508,9 @@ class SendMessage:
         return message.provider_sid
 
     async def _sending_profile(
-        self, tenant_id: UUID, requested_sender: PhoneNumber | None
-    ) -> tuple[Tenant, Sender, ProviderName]:
-        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender)
+        self, tenant_id: UUID, requested_sender: PhoneNumber | None, recipient: str
+    ) -> tuple[Tenant, Sender, ProviderName, SendConsent | None]:
+        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender, recipient)
         if found is None:
             raise NotFound("the tenant does not exist")
         tenant, sender = found.tenant, found.sender
@@ -518,7 +520,7 @@ class SendMessage:
             if requested_sender is not None:
                 raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
             raise NoDefaultSender("the tenant has no default sender: pass from_number")
-        return tenant, sender, found.provider
+        return tenant, sender, found.provider, found.refusal
 
     async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
         assert command.idempotency_key is not None

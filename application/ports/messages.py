@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 from uuid import UUID
 
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.messaging.content import Media, MessageKind
@@ -287,21 +288,24 @@ class IdempotencyRepository(Protocol):
 @dataclass(frozen=True, slots=True)
 class SendingProfile:
     """Who would send a message: the tenant, the sender it would go from (None: no such sender), and
-    the provider that sender sends through (its own account's, else the tenant's provider)."""
+    the provider that sender sends through (its own account's, else the tenant's provider); and, when
+    the recipient asked about opted out, what still reaches them (``ConsentRepository.refusal_for``)."""
 
     tenant: Tenant
     sender: Sender | None
     provider: ProviderName
+    refusal: SendConsent | None = None
 
 
 class MessageAcceptance(Protocol):
     """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
 
     async def sending_profile(
-        self, tenant_id: UUID, sender_number: PhoneNumber | None
+        self, tenant_id: UUID, sender_number: PhoneNumber | None, recipient: str | None = None
     ) -> SendingProfile | None:
         """The tenant and the sender it would send from: ``sender_number`` if it is one of the tenant's,
-        its default sender otherwise; None if there is no tenant."""
+        its default sender otherwise; None if there is no tenant. With ``recipient`` (a number's
+        identity), whether they opted out, read in the same statement."""
         ...
 
     async def add(

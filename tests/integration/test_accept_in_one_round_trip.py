@@ -1,8 +1,8 @@
-"""An accept on PostgreSQL: the tenant and its sender read with the transaction's BEGIN, the consent
-read, then the write sent with its COMMIT (tenant_scope.py's ``write_and_commit``): three round trips,
-counted here in libpq's trace of the protocol. What must hold, whichever way it went: the message,
-its job and its key stored, a send refused by the tenant's limit stores nothing, and the connection
-goes back to the pool as psycopg hands it out."""
+"""An accept on PostgreSQL: the tenant, its sender and the recipient's opt-out read with the
+transaction's BEGIN, then the write sent with its COMMIT (tenant_scope.py's ``write_and_commit``): two
+round trips, counted here in libpq's trace of the protocol. What must hold, whichever way it went:
+the message, its job and its key stored, a send refused by the tenant's limit stores nothing, and the
+connection goes back to the pool as psycopg hands it out."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def keyed(tenant: Tenant, key: str) -> SendMessageCommand:
     )
 
 
-async def test_an_accept_takes_three_round_trips_and_stores_the_message_job_and_key(
+async def test_an_accept_takes_two_round_trips_and_stores_the_message_job_and_key(
     one_connection: AsyncEngine, writes: UowFactory, tmp_path: Path
 ) -> None:
     tenant = await a_tenant(writes)
@@ -117,7 +117,7 @@ async def test_an_accept_takes_three_round_trips_and_stores_the_message_job_and_
     with traced(driver, tmp_path / "trace") as round_trips:
         accepted = await send(keyed(tenant, "order-1"))
 
-    assert round_trips == [3]
+    assert round_trips == [2]
     async with writes() as uow:
         assert await uow.messages.get(tenant.id, accepted.message.id) == accepted.message
         record = await uow.idempotency.get(tenant.id, "order-1", T0)

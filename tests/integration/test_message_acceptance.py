@@ -9,11 +9,14 @@ from uuid import uuid4
 import pytest
 
 from application.errors import AlreadyExists, NotFound
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import ConversationQuery, IdempotencyRecord
 from domain.administration.tenancy import Tenant
+from domain.consent.model import ConsentChange, ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
+from domain.templates.definition import TemplateCategory
 from tests.support.databases import UowFactory
 from tests.support.repositories import OUR_NUMBER, T0
 from tests.support.repositories.dispatch import CONTACT, tenant_with_sender
@@ -263,3 +266,48 @@ async def test_an_accept_for_a_tenant_that_does_not_exist_is_not_found_and_store
     async with uow_factory() as uow:
         assert await uow.messages.get(stray.tenant_id, stray.id) is None
         assert await uow.idempotency.get(stray.tenant_id, "order-1", T0) is None
+
+
+def opted_out(tenant: Tenant, number: PhoneNumber) -> ConsentChange:
+    return ConsentChange(
+        tenant_id=tenant.id,
+        identity=number.identity,
+        number=number.e164,
+        state=ConsentState.OPTED_OUT,
+        source=ConsentSource.API,
+        actor="agent",
+        at=T0,
+        note="asked by phone",
+    )
+
+
+async def test_the_sending_profile_tells_a_recipient_who_opted_out_with_the_tenants_policy(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    async with uow_factory() as uow:
+        await uow.consent.record(opted_out(tenant, CONTACT))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with_defaults = await uow.acceptance.sending_profile(tenant.id, None, CONTACT.identity)
+        someone_else = await uow.acceptance.sending_profile(tenant.id, OUR_NUMBER, UNKNOWN_NUMBER.identity)
+        not_asked = await uow.acceptance.sending_profile(tenant.id, None)
+    policy = ConsentPolicy(
+        tenant_id=tenant.id, allowed_categories=frozenset({TemplateCategory.UTILITY}), updated_at=T0
+    )
+    async with uow_factory() as uow:
+        await uow.consent.save_policy(policy)
+        await uow.commit()
+    async with uow_factory() as uow:
+        with_its_policy = await uow.acceptance.sending_profile(tenant.id, OUR_NUMBER, CONTACT.identity)
+
+    assert with_defaults is not None
+    assert with_defaults.refusal == SendConsent(ConsentPolicy(tenant_id=tenant.id))
+    assert with_defaults.sender is not None
+    assert with_defaults.sender.phone_number == OUR_NUMBER
+    assert someone_else is not None
+    assert not_asked is not None
+    assert (someone_else.refusal, not_asked.refusal) == (None, None)
+    assert with_its_policy is not None
+    assert with_its_policy.refusal == SendConsent(policy)

@@ -2292,7 +2292,7 @@ class FakeMessageAcceptance:
         self._database = database
 
     async def sending_profile(
-        self, tenant_id: UUID, sender_number: PhoneNumber | None
+        self, tenant_id: UUID, sender_number: PhoneNumber | None, recipient: str | None = None
     ) -> SendingProfile | None:
         tenant = await self._database.tenants.get(tenant_id)
         if tenant is None:
@@ -2309,7 +2309,8 @@ class FakeMessageAcceptance:
             if sender is not None and sender.account_id is not None
             else None
         )
-        return SendingProfile(tenant, sender, account.provider if account else tenant.provider)
+        refusal = await self._database.consent.refusal_for(tenant_id, recipient) if recipient else None
+        return SendingProfile(tenant, sender, account.provider if account else tenant.provider, refusal)
 
     async def add(
         self,
