@@ -1,4 +1,5 @@
-"""Accepting an outbound message in few round trips: one read, then one write statement on PostgreSQL.
+"""Accepting an outbound message in few round trips: one read, then one write statement on PostgreSQL,
+sent with the transaction's COMMIT when the caller says it is the last.
 
 The accept path is the gateway's busiest write. Through the separate repositories it costs a statement
 each for the key, the message, the conversation, the contact and the job; on PostgreSQL the five are
@@ -15,7 +16,8 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.consent import policy_from_row
+from adapters.database.repository import TENANT_MISSING, SqlAlchemyRepository
 from adapters.database.rows import (
     contact_values,
     conversation_values,
@@ -29,6 +31,8 @@ from adapters.database.rows import (
 )
 from adapters.database.statements import KEY_IN_USE, contact_upsert, conversation_upsert, hold_key_statement
 from adapters.database.tables import (
+    consent_policies,
+    consent_states,
     contacts,
     conversations,
     dispatch_jobs,
@@ -39,14 +43,18 @@ from adapters.database.tables import (
     tenants,
 )
 from application.errors import AlreadyExists
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord, SendingProfile
 from domain.administration.tenancy import ProviderName
+from domain.consent.model import ConsentPolicy, ConsentState
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 
 _TENANT = "t_"
 _SENDER = "s_"
+_POLICY = "cp_"
+_OPTED_OUT = "opted_out"
 # The job's columns the accept writes (its lease columns start empty).
 _JOB_COLUMNS = (
     "message_id",
@@ -67,9 +75,26 @@ def _sending_profile_query(sender_matches: sa.ColumnElement[bool]) -> sa.Select[
         .scalar_subquery()
         .label("account_provider")
     )
+    # The recipient's opt-out (and the tenant's policy, when it has its own), when they opted out:
+    # one index lookup that finds nothing for anyone else (as ``refusal_for``).
+    opted_out = sa.and_(
+        consent_states.c.tenant_id == tenants.c.id,
+        consent_states.c.identity == sa.bindparam("recipient", type_=consent_states.c.identity.type),
+        consent_states.c.state == ConsentState.OPTED_OUT.value,
+    )
     return (
-        sa.select(*labelled(tenants, _TENANT), *labelled(senders, _SENDER), account_provider)
-        .select_from(tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches)))
+        sa.select(
+            *labelled(tenants, _TENANT),
+            *labelled(senders, _SENDER),
+            account_provider,
+            consent_states.c.state.label(_OPTED_OUT),
+            *labelled(consent_policies, _POLICY),
+        )
+        .select_from(
+            tenants.outerjoin(senders, sa.and_(senders.c.tenant_id == tenants.c.id, sender_matches))
+            .outerjoin(consent_states, opted_out)
+            .outerjoin(consent_policies, consent_policies.c.tenant_id == consent_states.c.tenant_id)
+        )
         .where(tenants.c.id == sa.bindparam("tenant_id"))
     )
 
@@ -113,16 +138,26 @@ def _accept_statement(with_key: bool) -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(held).add_cte(*writes)
 
 
+@functools.cache
+def _accept_and_commit_statement(with_key: bool) -> sa.Select[Any]:
+    """``_accept_statement`` to be sent with its COMMIT: with a key, it fails (dividing by the count of
+    key rows written) when the key is held, so that the COMMIT after it does not run."""
+    accept = _accept_statement(with_key)
+    if not with_key:
+        return accept
+    return accept.with_only_columns(sa.literal(1) / sa.func.count())
+
+
 def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {prefix + name: value for name, value in values.items()}
 
 
 class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
     async def sending_profile(
-        self, tenant_id: UUID, sender_number: PhoneNumber | None
+        self, tenant_id: UUID, sender_number: PhoneNumber | None, recipient: str | None = None
     ) -> SendingProfile | None:
         statement = _WITH_DEFAULT_SENDER if sender_number is None else _WITH_NAMED_SENDER
-        parameters: dict[str, Any] = {"tenant_id": tenant_id}
+        parameters: dict[str, Any] = {"tenant_id": tenant_id, "recipient": recipient}
         if sender_number is not None:
             parameters["sender_number"] = sender_number.e164
         row = await self._bound_one_or_none(tenant_id, statement, parameters)
@@ -131,12 +166,30 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         tenant = tenant_from_row(unprefixed(row, _TENANT))
         sender = sender_from_row(unprefixed(row, _SENDER)) if row[_SENDER + "id"] is not None else None
         provider = row["account_provider"]
-        return SendingProfile(tenant, sender, ProviderName(provider) if provider else tenant.provider)
+        refusal = None
+        if row[_OPTED_OUT] is not None:
+            # Without a policy of its own, the tenant keeps the default one.
+            policy = unprefixed(row, _POLICY)
+            refusal = SendConsent(
+                ConsentPolicy(tenant_id=tenant.id)
+                if policy["updated_at"] is None
+                else policy_from_row(tenant.id, policy)
+            )
+        return SendingProfile(
+            tenant, sender, ProviderName(provider) if provider else tenant.provider, refusal
+        )
 
-    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
-        await self._scope.bind(message.tenant_id)
+    async def add(
+        self,
+        message: Message,
+        job: DispatchJob,
+        idempotency: IdempotencyRecord | None,
+        *,
+        commit: bool = False,
+    ) -> None:
         dialect = self._connection.dialect.name
         if dialect != "postgresql":
+            await self._scope.bind(message.tenant_id)
             await self._add_one_by_one(message, job, idempotency, dialect)
             return
         parameters = {
@@ -145,10 +198,24 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
             **_prefixed(contact_values(message), "ct_"),
             **_prefixed(job_values(job), "j_"),
         }
+        if idempotency is not None:
+            parameters.update(_prefixed(key_values(idempotency), "k_"))
+        if commit:
+            # The write and its COMMIT in one round trip; a held key fails the statement, so the
+            # COMMIT after it does not run and the unit of work rolls the rest back.
+            await self._scope.write_and_commit(
+                message.tenant_id,
+                _accept_and_commit_statement(with_key=idempotency is not None),
+                parameters,
+                conflict="the record exists already",
+                missing_reference=TENANT_MISSING,
+                aborted=KEY_IN_USE,
+            )
+            return
+        await self._scope.bind(message.tenant_id)
         if idempotency is None:
             await self._execute(_accept_statement(with_key=False), parameters)
             return
-        parameters.update(_prefixed(key_values(idempotency), "k_"))
         result = await self._execute(_accept_statement(with_key=True), parameters)
         if result.scalar_one() == 0:
             # The key is held: the message, conversation and job written beside it go with the rollback.

@@ -118,7 +118,7 @@ class SqlAlchemyConsentRepository(SqlAlchemyRepository):
         row = await self._one_or_none(
             sa.select(consent_policies).where(consent_policies.c.tenant_id == tenant_id)
         )
-        return _policy_from_row(tenant_id, row) if row is not None else None
+        return policy_from_row(tenant_id, row) if row is not None else None
 
     async def save_policy(self, policy: ConsentPolicy) -> None:
         if policy.updated_at is None:
@@ -150,7 +150,7 @@ class SqlAlchemyConsentRepository(SqlAlchemyRepository):
             return None
         if row["updated_at"] is None:  # opted out, and the tenant keeps the default policy
             return SendConsent(ConsentPolicy(tenant_id=tenant_id))
-        return SendConsent(_policy_from_row(tenant_id, row))
+        return SendConsent(policy_from_row(tenant_id, row))
 
     async def opted_out_among(self, tenant_id: UUID, identities: Collection[str]) -> frozenset[str]:
         await self._scope.bind(tenant_id)
@@ -213,7 +213,7 @@ def _change_from_row(row: RowMapping) -> ConsentChange:
     )
 
 
-def _policy_from_row(tenant_id: UUID, row: RowMapping) -> ConsentPolicy:
+def policy_from_row(tenant_id: UUID, row: RowMapping) -> ConsentPolicy:
     return ConsentPolicy(
         tenant_id=tenant_id,
         opt_out_keywords=tuple(row["opt_out_keywords"]),

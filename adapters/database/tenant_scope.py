@@ -23,7 +23,8 @@ The repositories call one of three methods before their statement:
 
 Two more carry a statement in the same round trip as the setting: ``bind_and_read`` (the transaction
 goes on: the accept's tenant and sender, the worker's lease-and-load) and ``read_alone`` (a read that
-is its whole transaction: a history page, with its BEGIN READ ONLY and ROLLBACK).
+is its whole transaction: a history page, with its BEGIN READ ONLY and ROLLBACK). ``write_and_commit``
+sends a transaction's last write with its COMMIT (the accept's write).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """
@@ -31,7 +32,7 @@ SQLite has no row-level security: there the scope only keeps its bookkeeping and
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -45,7 +46,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.database.errors import PersistenceError, translated_errors
-from application.errors import AlreadyExists
+from application.errors import AlreadyExists, NotFound
 
 TENANT_SETTING = "app.tenant_id"
 CROSS_TENANT_SETTING = "app.cross_tenant"
@@ -140,6 +141,58 @@ class TenantScope:
             driver, query, arguments, result=result, row_factory=dict_row, conflict=conflict
         )
         self._tenant = tenant_id
+        return rows
+
+    async def write_and_commit(
+        self,
+        tenant_id: UUID,
+        statement: sa.Select[Any],
+        parameters: Mapping[str, Any],
+        *,
+        conflict: str,
+        missing_reference: str,
+        aborted: str,
+    ) -> Sequence[tuple[Any, ...]] | None:
+        """Run ``statement`` (a write, through data-modifying CTEs) in ``tenant_id``'s scope and commit
+        the transaction with it, in one round trip (with the transaction's BEGIN and the tenant setting
+        when they are still to be sent); None on SQLite, where the caller writes as usual.
+
+        For the last write of a unit of work: the transaction is over when this returns, and the unit
+        of work's ``commit()`` after it finds nothing to commit. ``parameters`` are the statement's
+        bind parameters as SQLAlchemy takes them (its types turn them into the driver's values here).
+
+        A failing statement stops the query before its COMMIT, so nothing of it is stored: a unique
+        violation is AlreadyExists with ``conflict`` as its detail, a foreign key violation NotFound
+        with ``missing_reference``, and a division by zero AlreadyExists with ``aborted``: that is how
+        a statement refuses to be committed (``SELECT 1 / count(*)`` over what it must have written).
+        """
+        if not self._enforced:
+            return None
+        driver = await self._driver()
+        write, fixed, processors = _compiled_for_driver(statement)
+        arguments = {**fixed, _TENANT_PARAMETER: str(tenant_id)}
+        for name, value in parameters.items():
+            process = processors.get(name)
+            arguments[name] = process(value) if process is not None and value is not None else value
+        if driver.info.transaction_status is TransactionStatus.IDLE:
+            query, result = f"{_begin_statement(driver, self._read_only)}; {_SET_TENANT}; {write}; COMMIT", 2
+        elif self._cross_tenant or self._tenant == tenant_id:
+            query, result = f"{write}; COMMIT", 0
+        else:
+            query, result = f"{_SET_TENANT}; {write}; COMMIT", 1
+        try:
+            rows = await self._simple_query(
+                driver, query, arguments, result=result, row_factory=tuple_row, conflict=conflict
+            )
+        except PersistenceError as error:
+            if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation):
+                raise NotFound(missing_reference) from error.__cause__
+            if isinstance(error.__cause__, psycopg.errors.DivisionByZero):
+                raise AlreadyExists(aborted) from error.__cause__
+            raise
+        # The settings were transaction-local: the next statement begins a new transaction.
+        self._tenant = None
+        self._cross_tenant = False
         return rows
 
     async def _driver(self) -> psycopg.AsyncConnection[Any]:
@@ -238,6 +291,19 @@ def _begin_statement(driver: psycopg.AsyncConnection[Any], read_only: bool) -> s
 
 
 _PSYCOPG = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _compiled_for_driver(
+    statement: sa.Select[Any],
+) -> tuple[str, Mapping[str, Any], Mapping[str, Callable[[Any], Any]]]:
+    """``_compiled``, and the processors of the statement's typed parameters (JSON documents, UTC
+    timestamps): what SQLAlchemy applies to a value before it hands it to the driver."""
+    compiled = statement.compile(dialect=_PSYCOPG)
+    fixed = {name: value for name, value in compiled.params.items() if value is not None}
+    # Private, but what SQLAlchemy's own execution reads (DefaultExecutionContext).
+    processors = {name: process for name, process in compiled._bind_processors.items() if callable(process)}
+    return str(compiled), fixed, processors
 
 
 @functools.cache

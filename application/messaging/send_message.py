@@ -5,7 +5,7 @@ import dataclasses
 import enum
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from application.errors import (
     MessageNotRetryable,
     NoDefaultSender,
     NotFound,
+    RateLimited,
     RecipientOptedOut,
     SessionWindowClosed,
     UnknownMessageReference,
@@ -29,13 +30,14 @@ from application.errors import (
 from application.messaging.dispatcher import Dispatcher
 from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template_and_category
 from application.ports.clock import Clock
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import IdempotencyRecord
 from application.ports.metrics import Metrics
 from application.ports.providers import MessagingProvider
-from application.ports.rate_limits import RateLimit, RateLimiter
+from application.ports.rate_limits import RateLimit, RateLimiter, Reservation
 from application.ports.unit_of_work import UnitOfWork
-from application.rate_limits import CountedLimit, count_against
+from application.rate_limits import CountedLimit, count_against, give_back
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.consent.model import ConsentPolicy
 from domain.errors import DomainError, InvalidMessage
@@ -182,8 +184,11 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 class TenantSendLimits:
     """The messages a tenant may send per minute and per day: its own limits, or the defaults (0: none).
 
-    Every message that goes to the provider counts once, whether first sent or retried. Count inside
-    the transaction that accepts it, before the commit, so a refusal leaves nothing stored.
+    Every message that goes to the provider counts once, whether first sent or retried. ``SendMessage``
+    counts before it writes, once the request is found valid (a refused request, 422 or 429, counts
+    nothing and stores nothing), and gives the count back when the write is not accepted (a replay of
+    its idempotency key, a conflict, a database failure). A replay of a key accepted earlier is never
+    refused for the limit: over it, the key is looked up and the first answer repeated.
     """
 
     def __init__(
@@ -201,16 +206,16 @@ class TenantSendLimits:
         """What ``tenant`` may send per day: its own limit, else the default (0: no limit)."""
         return tenant.sends_per_day or self._sends_per_day
 
-    async def count(self, tenant: Tenant) -> None:
+    async def count(self, tenant: Tenant) -> Sequence[Reservation]:
         """Count one send in every window; RateLimited if it goes over a limit, and then it is counted
-        in none (a window already counted gives it back)."""
+        in none (a window already counted gives it back). What it counted, for ``give_back``."""
         if self._limiter is None:
-            return
+            return ()
         windows = (
             (self.per_minute(tenant), 60, "minute"),
             (self.per_day(tenant), 86_400, "day"),
         )
-        await count_against(
+        return await count_against(
             self._limiter,
             [
                 CountedLimit(
@@ -223,6 +228,11 @@ class TenantSendLimits:
                 if amount > 0
             ],
         )
+
+    async def give_back(self, counted: Sequence[Reservation]) -> None:
+        """Uncount a send ``count`` counted that did not happen (its message was not accepted)."""
+        if self._limiter is not None:
+            await give_back(self._limiter, counted)
 
 
 NO_SEND_LIMITS = TenantSendLimits(None)
@@ -312,9 +322,10 @@ class SendMessage:
             now = self._clock.now()
             try:
                 send_at = _scheduled_for(command, now)
-                tenant, sender, provider = await self._sending_profile(command.tenant_id, requested_sender)
-                # One read, that finds a row only for a recipient who opted out.
-                opted_out = await self._uow.consent.refusal_for(tenant.id, contact.identity)
+                # With the recipient's opt-out, if they opted out, in the same read.
+                tenant, sender, provider, opted_out = await self._sending_profile(
+                    command.tenant_id, requested_sender, contact.identity
+                )
                 content = await self._with_provider_ids(tenant.id, content)
                 content, category, fallback, fallback_category = await self._resolve_templates(
                     command, content, tenant, sender, provider
@@ -390,12 +401,35 @@ class SendMessage:
                 if send_at is None
                 else DispatchJob.scheduled(message, send_at)
             )
-            # Raises AlreadyExists for a key in use: the caller replays (and nothing is counted below).
-            await self._uow.acceptance.add(message, job, record)
-            await self._send_limits.count(tenant)
-            await self._uow.commit()
+            # Counted before the write, so that the write and its commit can go together: a refusal
+            # here has written nothing.
+            counted = await self._counted_send(command, tenant, now, fingerprint)
+            if isinstance(counted, SendResult):
+                return counted
+            try:
+                # Raises AlreadyExists for a key in use: the caller replays.
+                await self._uow.acceptance.add(message, job, record, commit=True)
+                await self._uow.commit()
+            except BaseException:
+                # Not accepted (a replay, a conflict, the database failed): not a send either.
+                await self._send_limits.give_back(counted)
+                raise
         self._metrics.message_accepted(tenant.provider, tenant.id)
         return message
+
+    async def _counted_send(
+        self, command: SendMessageCommand, tenant: Tenant, now: datetime, fingerprint: str
+    ) -> Sequence[Reservation] | SendResult:
+        """Count the send against the tenant's limits; over them, the answer to the request accepted
+        earlier with the same key, if there is one (a replay is no new send), else RateLimited."""
+        try:
+            return await self._send_limits.count(tenant)
+        except RateLimited:
+            if command.idempotency_key is not None:
+                existing = await self._uow.idempotency.get(command.tenant_id, command.idempotency_key, now)
+                if existing is not None:
+                    return await self._answer_from(command, existing, fingerprint)
+            raise
 
     async def _resolve_templates(
         self,
@@ -474,9 +508,9 @@ class SendMessage:
         return message.provider_sid
 
     async def _sending_profile(
-        self, tenant_id: UUID, requested_sender: PhoneNumber | None
-    ) -> tuple[Tenant, Sender, ProviderName]:
-        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender)
+        self, tenant_id: UUID, requested_sender: PhoneNumber | None, recipient: str
+    ) -> tuple[Tenant, Sender, ProviderName, SendConsent | None]:
+        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender, recipient)
         if found is None:
             raise NotFound("the tenant does not exist")
         tenant, sender = found.tenant, found.sender
@@ -486,7 +520,7 @@ class SendMessage:
             if requested_sender is not None:
                 raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
             raise NoDefaultSender("the tenant has no default sender: pass from_number")
-        return tenant, sender, found.provider
+        return tenant, sender, found.provider, found.refusal
 
     async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
         assert command.idempotency_key is not None

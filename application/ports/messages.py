@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.messaging.content import Media, MessageKind
@@ -317,26 +318,40 @@ class IdempotencyRepository(Protocol):
 @dataclass(frozen=True, slots=True)
 class SendingProfile:
     """Who would send a message: the tenant, the sender it would go from (None: no such sender), and
-    the provider that sender sends through (its own account's, else the tenant's provider)."""
+    the provider that sender sends through (its own account's, else the tenant's provider); and, when
+    the recipient asked about opted out, what still reaches them (``ConsentRepository.refusal_for``)."""
 
     tenant: Tenant
     sender: Sender | None
     provider: ProviderName
+    refusal: SendConsent | None = None
 
 
 class MessageAcceptance(Protocol):
     """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
 
     async def sending_profile(
-        self, tenant_id: UUID, sender_number: PhoneNumber | None
+        self, tenant_id: UUID, sender_number: PhoneNumber | None, recipient: str | None = None
     ) -> SendingProfile | None:
         """The tenant and the sender it would send from: ``sender_number`` if it is one of the tenant's,
-        its default sender otherwise; None if there is no tenant."""
+        its default sender otherwise; None if there is no tenant. With ``recipient`` (a number's
+        identity), whether they opted out, read in the same statement."""
         ...
 
-    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+    async def add(
+        self,
+        message: Message,
+        job: DispatchJob,
+        idempotency: IdempotencyRecord | None,
+        *,
+        commit: bool = False,
+    ) -> None:
         """Store a new outbound message, make it its conversation's latest, create its contact if the
         tenant has none of that number, queue its dispatch job and hold its idempotency key, all in the
         caller's transaction (in one statement where the database allows). Raise AlreadyExists if the tenant
-        holds the key already (unexpired): the caller then rolls back, and nothing was stored."""
+        holds the key already (unexpired): the caller then rolls back, and nothing was stored.
+
+        ``commit=True``: this is the transaction's last write, and the caller calls ``commit()`` next
+        and nothing else; the database may commit it with the write (PostgreSQL does, in the write's own
+        round trip). When it raises, nothing was stored or committed."""
         ...

@@ -8,12 +8,15 @@ from uuid import uuid4
 
 import pytest
 
-from application.errors import AlreadyExists
+from application.errors import AlreadyExists, NotFound
+from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.messages import ConversationQuery, IdempotencyRecord
 from domain.administration.tenancy import Tenant
+from domain.consent.model import ConsentChange, ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.messages import Direction, Message, MessageContent
 from domain.phone import PhoneNumber
+from domain.templates.definition import TemplateCategory
 from tests.support.databases import UowFactory
 from tests.support.repositories import OUR_NUMBER, T0
 from tests.support.repositories.dispatch import CONTACT, tenant_with_sender
@@ -176,3 +179,135 @@ async def test_an_accepted_message_to_a_new_number_creates_its_contact_and_leave
         contacts = await uow.contacts.get_many(tenant.id, [CONTACT.identity])
     assert (created.phone_number, created.profile_name, created.created_at) == (CONTACT.e164, None, T0)
     assert contacts == {CONTACT.identity: named}
+
+
+# ------------------------------------------------------- the write committed with it (commit=True)
+
+
+async def test_an_accept_committed_with_its_write_is_stored_with_its_conversation_job_and_key(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    message = new_message(tenant)
+    async with uow_factory() as uow:
+        await uow.acceptance.add(message, DispatchJob.due_now(message, T0), key_for(message), commit=True)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, message.id) == message
+        conversation = await uow.conversations.get(tenant.id, CONTACT)
+        record = await uow.idempotency.get(tenant.id, "order-1", T0)
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert conversation is not None
+    assert conversation.last_message_id == message.id
+    assert record == key_for(message)
+    assert [job.message_id for job in jobs] == [message.id]
+
+
+async def test_a_held_key_refuses_an_accept_committed_with_its_write_and_stores_nothing_of_it(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first, second = new_message(tenant, "first"), new_message(tenant, "second")
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), key_for(first), commit=True)
+        await uow.commit()
+    later = T0 + timedelta(hours=1)
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.acceptance.add(
+                second, DispatchJob.due_now(second, later), key_for(second, at=later), commit=True
+            )
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, second.id) is None
+        conversation = await uow.conversations.get(tenant.id, CONTACT)
+        record = await uow.idempotency.get(tenant.id, "order-1", later)
+        jobs = await uow.jobs.claim_due(owner="w", now=later, lease_seconds=30, limit=10)
+    assert conversation is not None
+    assert conversation.last_message_id == first.id
+    assert record is not None
+    assert record.message_id == first.id
+    assert [job.message_id for job in jobs] == [first.id]
+
+
+async def test_a_failing_write_committed_with_it_leaves_nothing_behind(uow_factory: UowFactory) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first = new_message(tenant, "first")
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), None, commit=True)
+        await uow.commit()
+    # The same message id again, under a new key and to another number: the message's insert fails.
+    again = replace(first, contact=UNKNOWN_NUMBER, created_at=T0 + timedelta(minutes=1))
+    key = replace(key_for(again, at=again.created_at), key="order-2")
+    async with uow_factory() as uow:
+        with pytest.raises(AlreadyExists):
+            await uow.acceptance.add(again, DispatchJob.due_now(again, again.created_at), key, commit=True)
+
+    async with uow_factory() as uow:
+        assert await uow.idempotency.get(tenant.id, "order-2", again.created_at) is None
+        assert await uow.conversations.get(tenant.id, UNKNOWN_NUMBER) is None
+        assert await uow.contacts.get_many(tenant.id, [UNKNOWN_NUMBER.identity]) == {}
+        assert await uow.messages.get(tenant.id, first.id) == first
+        # The connection goes on in transactions as before.
+        other = new_message(tenant, "other")
+        await uow.acceptance.add(other, DispatchJob.due_now(other, T0), None, commit=True)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, other.id) == other
+
+
+async def test_an_accept_for_a_tenant_that_does_not_exist_is_not_found_and_stores_nothing(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    stray = replace(new_message(tenant), tenant_id=uuid4())
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.acceptance.add(stray, DispatchJob.due_now(stray, T0), key_for(stray), commit=True)
+    async with uow_factory() as uow:
+        assert await uow.messages.get(stray.tenant_id, stray.id) is None
+        assert await uow.idempotency.get(stray.tenant_id, "order-1", T0) is None
+
+
+def opted_out(tenant: Tenant, number: PhoneNumber) -> ConsentChange:
+    return ConsentChange(
+        tenant_id=tenant.id,
+        identity=number.identity,
+        number=number.e164,
+        state=ConsentState.OPTED_OUT,
+        source=ConsentSource.API,
+        actor="agent",
+        at=T0,
+        note="asked by phone",
+    )
+
+
+async def test_the_sending_profile_tells_a_recipient_who_opted_out_with_the_tenants_policy(
+    uow_factory: UowFactory,
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    async with uow_factory() as uow:
+        await uow.consent.record(opted_out(tenant, CONTACT))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with_defaults = await uow.acceptance.sending_profile(tenant.id, None, CONTACT.identity)
+        someone_else = await uow.acceptance.sending_profile(tenant.id, OUR_NUMBER, UNKNOWN_NUMBER.identity)
+        not_asked = await uow.acceptance.sending_profile(tenant.id, None)
+    policy = ConsentPolicy(
+        tenant_id=tenant.id, allowed_categories=frozenset({TemplateCategory.UTILITY}), updated_at=T0
+    )
+    async with uow_factory() as uow:
+        await uow.consent.save_policy(policy)
+        await uow.commit()
+    async with uow_factory() as uow:
+        with_its_policy = await uow.acceptance.sending_profile(tenant.id, OUR_NUMBER, CONTACT.identity)
+
+    assert with_defaults is not None
+    assert with_defaults.refusal == SendConsent(ConsentPolicy(tenant_id=tenant.id))
+    assert with_defaults.sender is not None
+    assert with_defaults.sender.phone_number == OUR_NUMBER
+    assert someone_else is not None
+    assert not_asked is not None
+    assert (someone_else.refusal, not_asked.refusal) == (None, None)
+    assert with_its_policy is not None
+    assert with_its_policy.refusal == SendConsent(policy)

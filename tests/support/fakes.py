@@ -2301,7 +2301,7 @@ class FakeMessageAcceptance:
         self._database = database
 
     async def sending_profile(
-        self, tenant_id: UUID, sender_number: PhoneNumber | None
+        self, tenant_id: UUID, sender_number: PhoneNumber | None, recipient: str | None = None
     ) -> SendingProfile | None:
         tenant = await self._database.tenants.get(tenant_id)
         if tenant is None:
@@ -2318,9 +2318,17 @@ class FakeMessageAcceptance:
             if sender is not None and sender.account_id is not None
             else None
         )
-        return SendingProfile(tenant, sender, account.provider if account else tenant.provider)
+        refusal = await self._database.consent.refusal_for(tenant_id, recipient) if recipient else None
+        return SendingProfile(tenant, sender, account.provider if account else tenant.provider, refusal)
 
-    async def add(self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None) -> None:
+    async def add(
+        self,
+        message: Message,
+        job: DispatchJob,
+        idempotency: IdempotencyRecord | None,
+        *,
+        commit: bool = False,  # the caller's commit() next commits it
+    ) -> None:
         if idempotency is not None:
             self._database.idempotency.hold(idempotency)
         await self._database.messages.add(message)

@@ -9,7 +9,7 @@ from application.administration.onboarding import CreateUser
 from application.identity.sessions import SessionPolicy
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
-from application.messaging.send_message import SendMessage
+from application.messaging.send_message import NO_SEND_LIMITS, SendMessage, TenantSendLimits
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal
@@ -51,7 +51,10 @@ async def add_agent(
 
 
 def build_send_message(
-    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    send_limits: TenantSendLimits = NO_SEND_LIMITS,
 ) -> SendMessage:
     """The real use case, dispatching inline through a real Dispatcher over the fakes."""
     database = uow.database
@@ -59,7 +62,15 @@ def build_send_message(
         lambda: FakeUnitOfWork(database), provider, clock, DispatchSettings(), metrics=FakeMetrics()
     )
     dispatcher = Dispatcher(lambda: FakeUnitOfWork(database), dispatch, clock, DispatcherSettings())
-    return SendMessage(uow, dispatcher, clock, wait_seconds=5.0, metrics=FakeMetrics(), provider=provider)
+    return SendMessage(
+        uow,
+        dispatcher,
+        clock,
+        wait_seconds=5.0,
+        metrics=FakeMetrics(),
+        provider=provider,
+        send_limits=send_limits,
+    )
 
 
 async def accept(uow: FakeUnitOfWork, account: TenantAccount, clock: FixedClock) -> Message:

@@ -718,3 +718,86 @@ async def test_a_send_the_days_limit_refuses_is_not_counted_in_the_minute_either
 
     assert refused.value.scope == "tenant-sends-day"
     assert limiter.hits == [f"sends:tenant:{acme.tenant.id}:minute", f"sends:tenant:{acme.tenant.id}:day"]
+
+
+def limited_to_one_a_minute(
+    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock, limiter: FakeRateLimiter
+) -> SendMessage:
+    return build_send_message(uow, provider, clock, TenantSendLimits(limiter, sends_per_minute=1))
+
+
+def keyed(account: TenantAccount, key: str, body: str = "Your order shipped") -> SendMessageCommand:
+    return SendMessageCommand(
+        tenant_id=account.tenant.id, to_number=CUSTOMER, body=body, idempotency_key=key, respond_async=True
+    )
+
+
+async def test_a_send_over_the_limit_stores_nothing(
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    limiter: FakeRateLimiter,
+    acme: TenantAccount,
+) -> None:
+    send_message = limited_to_one_a_minute(uow, provider, clock, limiter)
+    first = await send_message(keyed(acme, "first"))
+
+    with pytest.raises(RateLimited):
+        await send_message(keyed(acme, "second", body="Another one"))
+
+    assert sent_messages(uow) == [first.message]
+    assert [job.message_id for job in uow.jobs.all()] == [first.message.id]
+    async with uow:
+        assert await uow.idempotency.get(acme.tenant.id, "second", clock.now()) is None
+
+
+async def test_a_replay_of_an_accepted_key_is_answered_over_the_limit_and_not_counted(
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    limiter: FakeRateLimiter,
+    acme: TenantAccount,
+) -> None:
+    send_message = limited_to_one_a_minute(uow, provider, clock, limiter)
+    first = await send_message(keyed(acme, "order-42"))
+
+    replay = await send_message(keyed(acme, "order-42"))
+
+    assert (replay.replayed, replay.message.id) == (True, first.message.id)
+    assert limiter.hits == [f"sends:tenant:{acme.tenant.id}:minute"]
+    assert sent_messages(uow) == [first.message]
+
+
+async def test_a_replay_within_the_limit_gives_its_count_back(
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    limiter: FakeRateLimiter,
+    acme: TenantAccount,
+) -> None:
+    send_message = build_send_message(uow, provider, clock, TenantSendLimits(limiter, sends_per_minute=2))
+    first = await send_message(keyed(acme, "order-42"))
+
+    replay = await send_message(keyed(acme, "order-42"))
+    another = await send_message(keyed(acme, "order-43"))
+
+    assert (replay.replayed, replay.message.id) == (True, first.message.id)
+    assert not another.replayed
+    assert limiter.hits == [f"sends:tenant:{acme.tenant.id}:minute"] * 2
+
+
+async def test_a_request_refused_as_invalid_is_not_counted(
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    limiter: FakeRateLimiter,
+    acme: TenantAccount,
+) -> None:
+    send_message = limited_to_one_a_minute(uow, provider, clock, limiter)
+
+    with pytest.raises(UnknownSender):
+        await send_message(to_customer(acme, from_number="+12025550123"))
+    accepted = await send_message(keyed(acme, "order-42"))
+
+    assert not accepted.replayed
+    assert limiter.hits == [f"sends:tenant:{acme.tenant.id}:minute"]

@@ -1,0 +1,148 @@
+"""An accept on PostgreSQL: the tenant, its sender and the recipient's opt-out read with the
+transaction's BEGIN, then the write sent with its COMMIT (tenant_scope.py's ``write_and_commit``): two
+round trips, counted here in libpq's trace of the protocol. What must hold, whichever way it went:
+the message, its job and its key stored, a send refused by the tenant's limit stores nothing, and the
+connection goes back to the pool as psycopg hands it out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.pq import Trace, TransactionStatus
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.database.engine import create_database_engine
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.security.secret_box import SecretBox
+from application.errors import RateLimited
+from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
+from application.messaging.dispatcher import Dispatcher, DispatcherSettings
+from application.messaging.send_message import SendMessage, SendMessageCommand, TenantSendLimits
+from domain.administration.tenancy import ProviderName, Sender, Tenant
+from tests.support.databases import UowFactory, empty_all_tables
+from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeRateLimiter, FixedClock
+from tests.support.repositories import OUR_NUMBER, T0
+
+pytestmark = pytest.mark.postgres
+
+CUSTOMER = "+447911123456"
+# A round trip ends with the client's Query (simple protocol) or Sync (extended protocol) message.
+_ROUND_TRIP_END = re.compile(r"^F\t\d+\t(Query|Sync)\b", re.MULTILINE)
+
+
+@pytest.fixture
+async def one_connection(postgres_url: str, postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine of one pooled connection: every unit of work goes through the connection traced."""
+    empty_all_tables(postgres_admin_url)
+    engine = create_database_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def writes(one_connection: AsyncEngine, secret_box: SecretBox) -> UowFactory:
+    return lambda: SqlAlchemyUnitOfWork(one_connection, secret_box)
+
+
+async def the_driver(engine: AsyncEngine) -> psycopg.AsyncConnection[Any]:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    return driver
+
+
+@contextmanager
+def traced(driver: psycopg.AsyncConnection[Any], path: Path) -> Iterator[list[int]]:
+    """Count the round trips ``driver`` makes inside the block (the count is set on leaving it)."""
+    counted: list[int] = []
+    with path.open("w") as trace:
+        driver.pgconn.trace(trace.fileno())
+        driver.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            yield counted
+        finally:
+            driver.pgconn.untrace()
+    counted.append(len(_ROUND_TRIP_END.findall(path.read_text())))
+
+
+async def a_tenant(writes: UowFactory) -> Tenant:
+    tenant = Tenant(name="acme", provider=ProviderName.SANDBOX, created_at=T0, session_window_check=False)
+    async with writes() as uow:
+        await uow.tenants.add(tenant)
+        await uow.senders.add(
+            Sender(tenant_id=tenant.id, phone_number=OUR_NUMBER, created_at=T0, is_default=True)
+        )
+        await uow.commit()
+    return tenant
+
+
+def send_message(writes: UowFactory, clock: FixedClock, limits: TenantSendLimits) -> SendMessage:
+    provider = FakeMessagingProvider()
+    dispatch = DispatchMessage(writes, provider, clock, DispatchSettings(), metrics=FakeMetrics())
+    dispatcher = Dispatcher(writes, dispatch, clock, DispatcherSettings())
+    return SendMessage(
+        writes(),
+        dispatcher,
+        clock,
+        wait_seconds=1.0,
+        metrics=FakeMetrics(),
+        provider=provider,
+        send_limits=limits,
+    )
+
+
+def keyed(tenant: Tenant, key: str) -> SendMessageCommand:
+    return SendMessageCommand(
+        tenant_id=tenant.id, to_number=CUSTOMER, body="hello", idempotency_key=key, respond_async=True
+    )
+
+
+async def test_an_accept_takes_two_round_trips_and_stores_the_message_job_and_key(
+    one_connection: AsyncEngine, writes: UowFactory, tmp_path: Path
+) -> None:
+    tenant = await a_tenant(writes)
+    clock = FixedClock(T0)
+    send = send_message(writes, clock, TenantSendLimits(FakeRateLimiter(clock), sends_per_minute=10))
+    driver = await the_driver(one_connection)
+
+    with traced(driver, tmp_path / "trace") as round_trips:
+        accepted = await send(keyed(tenant, "order-1"))
+
+    assert round_trips == [2]
+    async with writes() as uow:
+        assert await uow.messages.get(tenant.id, accepted.message.id) == accepted.message
+        record = await uow.idempotency.get(tenant.id, "order-1", T0)
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert record is not None
+    assert (record.message_id, record.response_status) == (accepted.message.id, 202)
+    assert [job.message_id for job in jobs] == [accepted.message.id]
+    assert driver.autocommit is False
+    assert driver.info.transaction_status is TransactionStatus.IDLE
+
+
+async def test_a_replay_is_answered_and_a_send_over_the_limit_stores_nothing(
+    writes: UowFactory,
+) -> None:
+    tenant = await a_tenant(writes)
+    clock = FixedClock(T0)
+    send = send_message(writes, clock, TenantSendLimits(FakeRateLimiter(clock), sends_per_minute=1))
+    first = await send(keyed(tenant, "order-1"))
+
+    replay = await send(keyed(tenant, "order-1"))
+    with pytest.raises(RateLimited):
+        await send(keyed(tenant, "order-2"))
+
+    assert (replay.replayed, replay.message.id) == (True, first.message.id)
+    async with writes() as uow:
+        assert await uow.idempotency.get(tenant.id, "order-2", T0) is None
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert [job.message_id for job in jobs] == [first.message.id]
