@@ -278,12 +278,24 @@ async def pause_campaign_of_message(
     if campaign_id is None:
         return None
     campaign = await uow.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
+    if campaign is None:
+        return None
+    return await pause_by_gateway(uow, campaign, reason, now)
+
+
+async def pause_by_gateway(
+    uow: UnitOfWork, campaign: Campaign, reason: str, now: datetime
+) -> Campaign | None:
+    """Inside a transaction: pause ``campaign`` if it is scheduled or running, with ``reason``, holding
+    back its messages not yet sent, with its ``campaign.paused`` event and audit entry (by ``system``);
+    None when it is not one to pause, or changed meanwhile (paused, or the runner moved it on: whatever
+    signalled will signal again)."""
+    if campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
         return None
     paused = campaign.paused(reason, now)
     if not await uow.campaigns.save(paused):
-        return None  # changed meanwhile (paused, or the runner moved it on): the next failure tells again
-    await uow.campaigns.hold_unsent(tenant_id, campaign_id, HELD_UNTIL)
+        return None
+    await uow.campaigns.hold_unsent(campaign.tenant_id, campaign.id, HELD_UNTIL)
     await record_campaign_event(uow, WebhookEventType.CAMPAIGN_PAUSED, paused, now)
     await audit_campaign(uow, AuditAction.CAMPAIGN_PAUSED, SYSTEM_ACTOR, paused, now)
     return paused
