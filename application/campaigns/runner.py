@@ -50,6 +50,10 @@ class RunnerSettings:
     # How far ahead slots are planned (and jobs created): what a pause holds back, and what a dispatcher
     # that fell behind may send at once when it catches up.
     horizon_seconds: float = 1.0
+    # A schedule that starts (or starts again) puts its first slot this far after the runner read the
+    # clock: the hand-over's transaction commits before that slot comes, so no slot is already past when
+    # the dispatch first sees it (past slots would all leave at once, faster than the pace).
+    handover_lead_seconds: float = 0.5
     max_batch: int = 200  # recipients handed over per campaign per tick
     campaigns_per_tick: int = 20
 
@@ -169,8 +173,10 @@ class CampaignRunner:
             math.ceil(campaign.pace.messages_per_second * self._settings.horizon_seconds) + 1,
         )
         pace, quiet_hours = campaign.pace, campaign.quiet_hours
+        # No slot before the hand-over is visible to the dispatch (see ``handover_lead_seconds``).
+        earliest = min(now + timedelta(seconds=self._settings.handover_lead_seconds), until)
         open_slots = plan_slots(
-            schedule, now=now, count=wanted, pace=pace, zone=zone, quiet_hours=quiet_hours, until=until
+            schedule, now=earliest, count=wanted, pace=pace, zone=zone, quiet_hours=quiet_hours, until=until
         )
         if not open_slots.slots:
             return 0, open_slots.state  # quiet hours, or the day's cap: it waits for the next open slot
@@ -203,7 +209,13 @@ class CampaignRunner:
         )
         # The slots go to the recipients sent, in order; the schedule moves past the last one.
         plan = plan_slots(
-            schedule, now=now, count=len(sending), pace=pace, zone=zone, quiet_hours=quiet_hours, until=until
+            schedule,
+            now=earliest,
+            count=len(sending),
+            pace=pace,
+            zone=zone,
+            quiet_hours=quiet_hours,
+            until=until,
         )
         accepted: list[tuple[UUID, UUID]] = []
         for (recipient_id, resolved, contact), slot in zip(sending, plan.slots, strict=True):
