@@ -3,9 +3,9 @@ processes that run the campaign runner and the dispatcher, real PostgreSQL, a sa
 
 A campaign's messages leave at its pace, measured over the whole campaign within 10 % (each job is due
 at its slot, the first one after the hand-over commits); every recipient gets exactly one message; and
-a worker killed with SIGKILL in the middle of a campaign loses nobody and sends nobody twice: its batch was committed whole or not at all, and the other workers go on from the
-campaign's stored schedule. How fast the messages actually left is printed; the bench measures it at
-higher paces on a quiet machine.
+a worker killed with SIGKILL in the middle of a campaign loses nobody and sends nobody twice: its batch
+was committed whole or not at all, and the other workers go on from the campaign's stored schedule. How
+fast the messages actually left is printed; the bench measures it at higher paces on a quiet machine.
 """
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ async def test_an_audience_given_two_ways_is_refused(create: CreateCampaign, acm
 async def test_a_campaign_starting_puts_its_first_slot_after_the_hand_over_so_none_leaves_early(
     create: CreateCampaign, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
-    created = await create(admin_of(acme), campaign_of(people(40), messages_per_second=10.0))
+    await create(admin_of(acme), campaign_of(people(40), messages_per_second=10.0))
     runner = CampaignRunner(
         lambda: FakeUnitOfWork(uow.database), clock, RunnerSettings(handover_lead_seconds=0.5)
     )
