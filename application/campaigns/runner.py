@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 CONTACTS_BATCH = 500
 _JUST_AFTER = timedelta(microseconds=1)
+_PAUSE_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,12 +301,22 @@ async def pause_by_gateway(
 ) -> Campaign | None:
     """Inside a transaction: pause ``campaign`` if it is scheduled or running, with ``reason``, holding
     back its messages not yet sent, with its ``campaign.paused`` event and audit entry (by ``system``);
-    None when it is not one to pause, or changed meanwhile (paused, or the runner moved it on: whatever
-    signalled will signal again)."""
-    if campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
-        return None
-    paused = campaign.paused(reason, now)
-    if not await uow.campaigns.save(paused):
+    None when it is not one to pause.
+
+    The runner writes a running campaign every tick: a save that finds it moved on reads it again (a
+    new statement sees what committed meanwhile) and tries again, rather than leave the pause to a
+    next signal that a busy runner could beat every time."""
+    for _ in range(_PAUSE_TRIES):
+        if campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
+            return None
+        paused = campaign.paused(reason, now)
+        if await uow.campaigns.save(paused):
+            break
+        fresh = await uow.campaigns.get(campaign.tenant_id, campaign.id)
+        if fresh is None:
+            return None
+        campaign = fresh
+    else:
         return None
     await uow.campaigns.hold_unsent(campaign.tenant_id, campaign.id, HELD_UNTIL)
     await record_campaign_event(uow, WebhookEventType.CAMPAIGN_PAUSED, paused, now)
