@@ -81,6 +81,7 @@ from application.campaigns.management import (
     UploadCampaignAudience,
 )
 from application.campaigns.runner import CampaignRunner, RunnerSettings
+from application.campaigns.sender_quality import PauseCampaignsOfDegradedSender
 from application.consent.management import (
     GetConsent,
     GetConsentPolicy,
@@ -583,6 +584,10 @@ class Container(containers.DeclarativeContainer):
     )
     # Meta's template status and quality webhooks come in the same deliveries as messages.
     apply_template_status_update = providers.Factory(ApplyTemplateStatusUpdate, unit_of_work, clock)
+    # … and so do its numbers' quality and messaging-limit changes, which pause their campaigns.
+    pause_campaigns_of_degraded_sender = providers.Factory(
+        PauseCampaignsOfDegradedSender, unit_of_work, clock
+    )
     receive_meta_delivery = providers.Factory(
         ReceiveProviderDelivery,
         unit_of_work,
@@ -591,6 +596,7 @@ class Container(containers.DeclarativeContainer):
         metrics,
         limiter=rate_limiter,
         template_updates=apply_template_status_update,
+        sender_quality=pause_campaigns_of_degraded_sender,
     )
     answer_meta_subscription_check = providers.Factory(
         AnswerSubscriptionCheck, unit_of_work, meta_subscription_checks, limiter=rate_limiter

@@ -210,6 +210,17 @@ class SqlAlchemyCampaignRepository(SqlAlchemyRepository):
         )
         return _campaign_from_row(row) if row else None
 
+    async def active_of_sender(self, tenant_id: UUID, sender: PhoneNumber) -> list[Campaign]:
+        await self._scope.bind(tenant_id)
+        result = await self._execute(
+            sa.select(campaigns).where(
+                campaigns.c.tenant_id == tenant_id,
+                campaigns.c.sender_number == sender.e164,
+                campaigns.c.status.in_([CampaignStatus.SCHEDULED.value, CampaignStatus.RUNNING.value]),
+            )
+        )
+        return [_campaign_from_row(row) for row in result.mappings()]
+
     async def list_page(
         self, tenant_id: UUID, *, limit: int, after: CampaignPosition | None = None
     ) -> list[Campaign]:

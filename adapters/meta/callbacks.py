@@ -8,8 +8,9 @@ by the phone-number id in their metadata, and each group is for the tenant whose
 only if that sender's account's app secret is the one that signed the delivery, so that one tenant's
 app cannot put messages or statuses on another tenant's number. Template status and quality updates are
 grouped by business account, each group allowed to change only templates listed on that business
-account's Meta accounts whose app signed the delivery. Changes of other fields are logged and left
-alone.
+account's Meta accounts whose app signed the delivery; so are its numbers' quality and messaging-limit
+changes (``quality_webhooks.py``), each affecting only senders on those accounts. Changes of other
+fields are logged and left alone.
 """
 
 from __future__ import annotations
@@ -24,18 +25,20 @@ from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
 from adapters.meta.callback_authentication import MetaApps, MetaWebhookFailureLimit, distinct_app_secrets
+from adapters.meta.quality_webhooks import QUALITY_FIELD, sender_quality_changes
 from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
 from adapters.meta.template_webhooks import TEMPLATE_FIELDS, template_updates
 from adapters.meta.webhooks import MetaChange, MetaDelivery, parse_delivery, subscription_challenge
 from application.errors import CallbackRejected, CredentialsUnreadable, SubscriptionRefused
 from application.inbound.commands import InboundMessage, StatusReport, SubscriptionChallenge
-from application.ports.provider_callbacks import ProviderCallback, Recipient
+from application.ports.provider_callbacks import ProvenAccount, ProviderCallback, Recipient
 from application.ports.rate_limits import RateLimit
 from application.ports.templates import TemplateStatusUpdate
 from application.ports.tenancy import MetaApp
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
+from domain.campaigns.sender_quality import SenderQualityChange
 from domain.errors import InvalidPhoneNumber
 from domain.phone import PhoneNumber
 
@@ -129,7 +132,7 @@ class ScreenedMetaDelivery:
         if self._parsed is None:
             self._parsed = parse_delivery(self._callback.body)
             for other in self._parsed.other_changes:
-                if other.field not in TEMPLATE_FIELDS:
+                if other.field not in TEMPLATE_FIELDS and other.field != QUALITY_FIELD:
                     logger.info(
                         "Meta webhook: a %r change of WhatsApp Business Account %s left alone",
                         other.field[:64],
@@ -146,6 +149,15 @@ class ScreenedMetaDelivery:
                 update.business_account_id, MetaTemplateChanges(update.business_account_id, self._secret)
             )
             part.updates.append(update)
+        return list(by_account.values())
+
+    def sender_quality_parts(self) -> list[MetaSenderQualityChanges]:
+        delivery = self._delivery()
+        assert self._secret is not None
+        by_account: dict[str, MetaSenderQualityChanges] = {}
+        for account_id, change in sender_quality_changes(delivery.other_changes):
+            part = by_account.setdefault(account_id, MetaSenderQualityChanges(account_id, self._secret))
+            part.changes.append(change)
         return list(by_account.values())
 
     def parts(self) -> list[MetaNumberChanges]:
@@ -180,6 +192,25 @@ class MetaTemplateChanges:
     async def proven_accounts(self, uow: UnitOfWork) -> frozenset[UUID]:
         return frozenset(
             app.account_id
+            for app in await uow.provider_accounts.meta_apps()
+            if app.business_account_id == self.business_account_id
+            and hmac.compare_digest(app.app_secret.encode(), self.secret.encode())
+        )
+
+
+@dataclass
+class MetaSenderQualityChanges:
+    """The quality and limit changes of one WhatsApp Business Account's numbers in a delivery (a
+    ``SenderQualityPart``): they may affect only senders on that business account's Meta accounts whose
+    app signed it."""
+
+    business_account_id: str
+    secret: str = field(repr=False)
+    changes: list[SenderQualityChange] = field(default_factory=list)
+
+    async def proven_accounts(self, uow: UnitOfWork) -> frozenset[ProvenAccount]:
+        return frozenset(
+            ProvenAccount(tenant_id=app.tenant_id, account_id=app.account_id)
             for app in await uow.provider_accounts.meta_apps()
             if app.business_account_id == self.business_account_id
             and hmac.compare_digest(app.app_secret.encode(), self.secret.encode())

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 CONTACTS_BATCH = 500
 _JUST_AFTER = timedelta(microseconds=1)
+_PAUSE_TRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,10 @@ class RunnerSettings:
     # How far ahead slots are planned (and jobs created): what a pause holds back, and what a dispatcher
     # that fell behind may send at once when it catches up.
     horizon_seconds: float = 1.0
+    # A schedule that starts (or starts again) puts its first slot this far after the runner read the
+    # clock: the hand-over's transaction commits before that slot comes, so no slot is already past when
+    # the dispatch first sees it (past slots would all leave at once, faster than the pace).
+    handover_lead_seconds: float = 0.5
     max_batch: int = 200  # recipients handed over per campaign per tick
     campaigns_per_tick: int = 20
 
@@ -169,8 +174,10 @@ class CampaignRunner:
             math.ceil(campaign.pace.messages_per_second * self._settings.horizon_seconds) + 1,
         )
         pace, quiet_hours = campaign.pace, campaign.quiet_hours
+        # No slot before the hand-over is visible to the dispatch (see ``handover_lead_seconds``).
+        earliest = min(now + timedelta(seconds=self._settings.handover_lead_seconds), until)
         open_slots = plan_slots(
-            schedule, now=now, count=wanted, pace=pace, zone=zone, quiet_hours=quiet_hours, until=until
+            schedule, now=earliest, count=wanted, pace=pace, zone=zone, quiet_hours=quiet_hours, until=until
         )
         if not open_slots.slots:
             return 0, open_slots.state  # quiet hours, or the day's cap: it waits for the next open slot
@@ -203,7 +210,13 @@ class CampaignRunner:
         )
         # The slots go to the recipients sent, in order; the schedule moves past the last one.
         plan = plan_slots(
-            schedule, now=now, count=len(sending), pace=pace, zone=zone, quiet_hours=quiet_hours, until=until
+            schedule,
+            now=earliest,
+            count=len(sending),
+            pace=pace,
+            zone=zone,
+            quiet_hours=quiet_hours,
+            until=until,
         )
         accepted: list[tuple[UUID, UUID]] = []
         for (recipient_id, resolved, contact), slot in zip(sending, plan.slots, strict=True):
@@ -278,12 +291,34 @@ async def pause_campaign_of_message(
     if campaign_id is None:
         return None
     campaign = await uow.campaigns.get(tenant_id, campaign_id)
-    if campaign is None or campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
+    if campaign is None:
         return None
-    paused = campaign.paused(reason, now)
-    if not await uow.campaigns.save(paused):
-        return None  # changed meanwhile (paused, or the runner moved it on): the next failure tells again
-    await uow.campaigns.hold_unsent(tenant_id, campaign_id, HELD_UNTIL)
+    return await pause_by_gateway(uow, campaign, reason, now)
+
+
+async def pause_by_gateway(
+    uow: UnitOfWork, campaign: Campaign, reason: str, now: datetime
+) -> Campaign | None:
+    """Inside a transaction: pause ``campaign`` if it is scheduled or running, with ``reason``, holding
+    back its messages not yet sent, with its ``campaign.paused`` event and audit entry (by ``system``);
+    None when it is not one to pause.
+
+    The runner writes a running campaign every tick: a save that finds it moved on reads it again (a
+    new statement sees what committed meanwhile) and tries again, rather than leave the pause to a
+    next signal that a busy runner could beat every time."""
+    for _ in range(_PAUSE_TRIES):
+        if campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
+            return None
+        paused = campaign.paused(reason, now)
+        if await uow.campaigns.save(paused):
+            break
+        fresh = await uow.campaigns.get(campaign.tenant_id, campaign.id)
+        if fresh is None:
+            return None
+        campaign = fresh
+    else:
+        return None
+    await uow.campaigns.hold_unsent(campaign.tenant_id, campaign.id, HELD_UNTIL)
     await record_campaign_event(uow, WebhookEventType.CAMPAIGN_PAUSED, paused, now)
     await audit_campaign(uow, AuditAction.CAMPAIGN_PAUSED, SYSTEM_ACTOR, paused, now)
     return paused

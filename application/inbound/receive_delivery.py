@@ -30,6 +30,8 @@ from application.ports.provider_callbacks import (
     ProviderCallback,
     ProviderDeliveryReader,
     Recipient,
+    SenderQualityPart,
+    SenderQualitySink,
     TemplateStatusSink,
     TemplateUpdatesPart,
 )
@@ -52,6 +54,7 @@ class DeliveryReceipt:
     unrouted: int = 0  # items of parts no tenant has (an unknown number, another account's)
     failed: int = 0  # items that could not be applied (each logged)
     template_updates: int = 0  # template status or quality changes applied to a tenant's catalogue
+    campaigns_paused: int = 0  # campaigns paused because their sender's quality or limit fell
 
 
 class ReceiveProviderDelivery:
@@ -67,6 +70,7 @@ class ReceiveProviderDelivery:
         *,
         limiter: RateLimiter | None = None,
         template_updates: TemplateStatusSink | None = None,
+        sender_quality: SenderQualitySink | None = None,
     ) -> None:
         self._uow = uow
         self._deliveries = deliveries
@@ -74,6 +78,7 @@ class ReceiveProviderDelivery:
         self._metrics = metrics
         self._limiter = limiter
         self._template_updates = template_updates
+        self._sender_quality = sender_quality
 
     async def __call__(self, callback: ProviderCallback) -> DeliveryReceipt:
         screened = await self._deliveries.screen(callback)
@@ -86,7 +91,28 @@ class ReceiveProviderDelivery:
         if self._template_updates is not None:
             for template_part in screened.template_parts():
                 await self._apply_template_updates(self._template_updates, template_part, receipt)
+        if self._sender_quality is not None:
+            for quality_part in screened.sender_quality_parts():
+                await self._apply_sender_quality(self._sender_quality, quality_part, receipt)
         return receipt
+
+    async def _apply_sender_quality(
+        self, sink: SenderQualitySink, part: SenderQualityPart, receipt: DeliveryReceipt
+    ) -> None:
+        async with self._uow:
+            accounts = await part.proven_accounts(self._uow)
+        for change in part.changes:
+            try:
+                receipt.campaigns_paused += await sink(change, accounts)
+            except _WORTH_A_REDELIVERY:
+                raise
+            except Exception:
+                logger.exception(
+                    "%s sender %s: its quality change could not be applied; the rest of the delivery goes on",
+                    self._deliveries.provider,
+                    change.number,
+                )
+                receipt.failed += 1
 
     async def _apply_template_updates(
         self, sink: TemplateStatusSink, part: TemplateUpdatesPart, receipt: DeliveryReceipt

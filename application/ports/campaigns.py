@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.campaigns.model import Campaign, CampaignRecipient, NewRecipient, RecipientState
 from domain.campaigns.progress import CampaignProgress
+from domain.phone import PhoneNumber
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,10 @@ class CampaignRepository(Protocol):
         self, tenant_id: UUID, *, limit: int, after: CampaignPosition | None = None
     ) -> list[Campaign]:
         """The tenant's campaigns, newest first."""
+        ...
+
+    async def active_of_sender(self, tenant_id: UUID, sender: PhoneNumber) -> list[Campaign]:
+        """The tenant's scheduled and running campaigns that send from ``sender``."""
         ...
 
     async def save(self, campaign: Campaign) -> bool:

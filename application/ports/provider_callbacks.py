@@ -23,6 +23,7 @@ from application.ports.unit_of_work import UnitOfWork
 from application.principal import UNKNOWN_CLIENT_ADDRESS
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
+from domain.campaigns.sender_quality import SenderQualityChange
 from domain.phone import PhoneNumber
 
 Command_co = TypeVar("Command_co", covariant=True)
@@ -129,6 +130,33 @@ class TemplateStatusSink(Protocol):
     async def __call__(self, update: TemplateStatusUpdate, accounts: frozenset[UUID]) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ProvenAccount:
+    """A tenant's provider account that a delivery was proven to speak for."""
+
+    tenant_id: UUID
+    account_id: UUID
+
+
+class SenderQualityPart(Protocol):
+    """What a delivery says of the quality and messaging limits of one business account's numbers."""
+
+    @property
+    def changes(self) -> Sequence[SenderQualityChange]: ...
+
+    async def proven_accounts(self, uow: UnitOfWork) -> frozenset[ProvenAccount]:
+        """The provider accounts the delivery may speak for (as ``TemplateUpdatesPart`` says): only
+        senders on these are affected, so that one tenant's app cannot pause another's campaigns."""
+        ...
+
+
+class SenderQualitySink(Protocol):
+    """Where a provider's word on a sender's quality goes (the campaigns' use case, wired by the
+    composition root): how many campaigns it paused."""
+
+    async def __call__(self, change: SenderQualityChange, accounts: frozenset[ProvenAccount]) -> int: ...
+
+
 class ScreenedDelivery(Protocol):
     """A delivery that passed the provider adapter's first look (see ``ProviderDeliveryReader``)."""
 
@@ -150,6 +178,11 @@ class ScreenedDelivery(Protocol):
 
     def template_parts(self) -> Sequence[TemplateUpdatesPart]:
         """What it says of templates, one part per business account; only after ``authenticate``."""
+        ...
+
+    def sender_quality_parts(self) -> Sequence[SenderQualityPart]:
+        """What it says of its numbers' quality and limits, one part per business account; only after
+        ``authenticate``."""
         ...
 
 

@@ -1,11 +1,11 @@
 """Campaigns as deployed: ``wa-gateway serve`` API processes that only accept, ``wa-gateway worker``
 processes that run the campaign runner and the dispatcher, real PostgreSQL, a sandbox tenant.
 
-A campaign's messages never leave faster than its pace (each job is due at its slot); every recipient
-gets exactly one message; and a worker killed with SIGKILL in the middle of a campaign loses nobody and
-sends nobody twice: its batch was committed whole or not at all, and the other workers go on from the
-campaign's stored schedule. How fast the messages actually left is printed (the loaded 2-core machine
-decides how close to the pace it gets); the bench measures it on a quiet one.
+A campaign's messages leave at its pace, measured over the whole campaign within 10 % (each job is due
+at its slot, the first one after the hand-over commits); every recipient gets exactly one message; and
+a worker killed with SIGKILL in the middle of a campaign loses nobody and sends nobody twice: its batch
+was committed whole or not at all, and the other workers go on from the campaign's stored schedule. How
+fast the messages actually left is printed; the bench measures it at higher paces on a quiet machine.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ pytestmark = pytest.mark.postgres
 
 SENDER = "+14155238886"
 PACE = 20.0
+# Low enough that a loaded 2-core machine keeps it, long enough that a poll's delay is small beside it.
+MEASURED_PACE, MEASURED_COUNT = 10.0, 100
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ class Deployed:
     database_url: str
     tenant_id: str
 
-    async def create_campaign(self, count: int, *, first: int = 0) -> str:
+    async def create_campaign(self, count: int, *, first: int = 0, pace: float = PACE) -> str:
         recipients = [
             {"number": f"+4479111{n:05d}", "attributes": {"first_name": f"Person {n}"}}
             for n in range(first, first + count)
@@ -62,7 +64,7 @@ class Deployed:
                 "template": {"name": "spring_sale", "language": "en"},
                 "variables": {"1": {"attribute": "first_name"}},
                 "audience": {"recipients": recipients},
-                "pace": {"messages_per_second": PACE},
+                "pace": {"messages_per_second": pace},
             },
         )
         assert response.status_code == 201, response.text
@@ -157,28 +159,27 @@ async def deployment(tmp_path: Path, database_url: str, *, workers: int) -> Asyn
         await asyncio.to_thread(gateway.stop)
 
 
-async def test_a_campaign_sends_each_recipient_once_never_faster_than_its_pace(
+async def test_a_campaign_sends_each_recipient_once_at_its_pace(
     campaign_database: str, tmp_path: Path
 ) -> None:
     async with deployment(tmp_path, campaign_database, workers=2) as deployed:
-        campaign_id = await deployed.create_campaign(100)
+        campaign_id = await deployed.create_campaign(MEASURED_COUNT, pace=MEASURED_PACE)
         campaign = await deployed.wait_until_completed(campaign_id, timeout=90)
         left = await deployed.handed_to_provider(campaign_id)
         assert not deployed.gateway.dead_processes(), deployed.gateway.log_tails()
 
     progress = campaign["progress"]
-    assert (progress["targeted"], progress["pending"]) == (100, 0)
-    assert progress["sent"] == 100
-    assert len({contact for contact, _ in left}) == 100 == len(left)
-    # The first stretch is planned before the worker's first dispatch: slots it was late for leave
-    # together. From then on each message leaves at its slot: measured over the last 60.
-    moments = [moment for _, moment in left][40:]
+    assert (progress["targeted"], progress["pending"]) == (MEASURED_COUNT, 0)
+    assert progress["sent"] == MEASURED_COUNT
+    assert len({contact for contact, _ in left}) == MEASURED_COUNT == len(left)
+    # Over the whole campaign, first message to last: each leaves at its slot (the first one a moment
+    # after the runner handed it over, never already past), give or take the dispatcher's polls.
+    moments = [moment for _, moment in left]
     measured = (len(moments) - 1) / (moments[-1] - moments[0])
-    print(f"\ncampaign at {PACE:g} msg/s: its last 60 messages left at {measured:.1f} msg/s")
-    # Never faster than the pace (the dispatcher's 0.25 s polls bunch a few slots, hence the margin);
-    # slower only when the machine cannot keep up.
-    assert measured <= PACE * 1.1
-    assert measured >= PACE * 0.5
+    print(
+        f"\ncampaign at {MEASURED_PACE:g} msg/s: its {MEASURED_COUNT} messages left at {measured:.2f} msg/s"
+    )
+    assert MEASURED_PACE * 0.9 <= measured <= MEASURED_PACE * 1.1
 
 
 async def test_a_worker_killed_mid_campaign_leaves_no_recipient_missing_or_sent_twice(

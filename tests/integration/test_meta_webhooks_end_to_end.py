@@ -9,11 +9,13 @@ Accounts, both subscribed through one app (a platform's own), as tenants of one 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,6 +31,7 @@ from adapters.security.secret_box import generate_key
 from application.administration.onboarding import CreateTenantCommand
 from application.authorization import OPERATOR
 from domain.administration.tenancy import ProviderName, Role
+from domain.campaigns.schedule import ScheduleState
 from domain.messaging.content import MessageKind
 from domain.messaging.messages import StatusEvent
 from domain.phone import PhoneNumber
@@ -49,6 +52,7 @@ from entrypoints.container import Container, create_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.support.meta_webhooks import signed
+from tests.support.repositories.campaigns import a_campaign
 
 CUSTOMER = "+14155550100"
 ACME_DISPLAY, GLOBEX_DISPLAY = "15550100001", "15550100002"
@@ -443,3 +447,63 @@ async def test_deliveries_not_signed_with_a_configured_app_secret_are_refused_an
         assert response.status_code == 403, response.text
     (wamid,) = forged.message_ids
     assert await world.stored_rows(wamid) == []
+
+
+# ------------------------------------------------------------------------- sender quality
+
+
+async def running_campaign(world: World, tenant: Tenant) -> str:
+    """A campaign of the tenant's running from its Meta sender (its next slot an hour away: the runner
+    leaves it alone meanwhile)."""
+    async with world.container.unit_of_work() as uow:
+        stored_tenant = await uow.tenants.get(tenant.id)
+        assert stored_tenant is not None
+        now = datetime.now(UTC)
+        campaign = a_campaign(
+            stored_tenant, sender=PhoneNumber.parse(tenant.sender), at=now, audience_complete=True
+        ).started(now)
+        campaign = replace(campaign, schedule=ScheduleState(next_slot=now + timedelta(hours=1)))
+        await uow.campaigns.add(campaign)
+        await uow.commit()
+    return str(campaign.id)
+
+
+def quality_update(tenant: Tenant, event: str, **limits: str) -> dict[str, Any]:
+    """A ``phone_number_quality_update`` entry, as Meta posts it under the tenant's business account."""
+    value = {"display_phone_number": tenant.business.display, "event": event, **limits}
+    return {
+        "id": tenant.business.waba_id,
+        "time": 1767225600,
+        "changes": [{"value": value, "field": "phone_number_quality_update"}],
+    }
+
+
+async def test_a_flagged_sender_pauses_its_running_campaign_with_the_reason_until_resumed(
+    world: World,
+) -> None:
+    acme_campaign = await running_campaign(world, world.acme)
+    globex_campaign = await running_campaign(world, world.globex)
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                quality_update(world.acme, "FLAGGED", current_limit="TIER_1K"),
+                quality_update(world.globex, "UPGRADE", current_limit="TIER_10K", old_limit="TIER_1K"),
+            ],
+        }
+    ).encode()
+
+    posted = await world.http.post("/webhooks/meta", content=body, headers=signed(body, world.app_secret))
+
+    assert posted.status_code == 200, posted.text
+    paused = await world.http.get(f"/api/campaigns/{acme_campaign}", headers=world.acme.headers)
+    assert paused.json()["status"] == "paused"
+    assert paused.json()["pause_reason"].startswith("sender_quality_flagged")
+    upgraded = await world.http.get(f"/api/campaigns/{globex_campaign}", headers=world.globex.headers)
+    assert upgraded.json()["status"] == "running"
+    # Meta delivers it again: nothing changes. A tenant admin resumes it.
+    again = await world.http.post("/webhooks/meta", content=body, headers=signed(body, world.app_secret))
+    assert again.status_code == 200, again.text
+    resumed = await world.http.post(f"/api/campaigns/{acme_campaign}/resume", headers=world.acme.headers)
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "running"

@@ -2245,6 +2245,15 @@ class FakeCampaignRepository:
             del self._recipients[recipient_id]
         return len(gone)
 
+    async def active_of_sender(self, tenant_id: UUID, sender: PhoneNumber) -> list[Campaign]:
+        return [
+            c
+            for c in self._campaigns.values()
+            if c.tenant_id == tenant_id
+            and c.sender.e164 == sender.e164
+            and c.status in (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
+        ]
+
     async def campaign_of_message(self, tenant_id: UUID, message_id: UUID) -> UUID | None:
         found = (
             r.campaign_id

@@ -98,6 +98,24 @@ async def test_a_change_is_written_only_over_the_version_it_was_made_from(uow_fa
     assert (stored.status, stored.pause_reason, stored.version) == (CampaignStatus.PAUSED, "first", 1)
 
 
+async def test_the_active_campaigns_of_a_sender_are_its_scheduled_and_running_ones(
+    uow_factory: UowFactory,
+) -> None:
+    tenant, other = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    scheduled = await add_campaign(uow_factory, a_campaign(tenant))
+    running = await add_campaign(
+        uow_factory, a_campaign(tenant, status=CampaignStatus.RUNNING, started_at=T0)
+    )
+    await add_campaign(uow_factory, a_campaign(tenant, status=CampaignStatus.PAUSED, pause_reason="x"))
+    await add_campaign(uow_factory, a_campaign(tenant, sender=PhoneNumber.parse("+14155550199")))
+    await add_campaign(uow_factory, a_campaign(other))
+
+    async with uow_factory() as uow:
+        found = await uow.campaigns.active_of_sender(tenant.id, OUR_NUMBER)
+
+    assert sorted(c.id for c in found) == sorted([scheduled.id, running.id])
+
+
 async def test_an_idempotency_key_names_one_campaign_per_tenant(uow_factory: UowFactory) -> None:
     tenant = await add_tenant(uow_factory)
     first = await add_campaign(uow_factory, a_campaign(tenant), ("key-1", "f" * 64))

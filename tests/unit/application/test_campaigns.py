@@ -148,7 +148,8 @@ def create(uow: FakeUnitOfWork, clock: FixedClock) -> CreateCampaign:
 @pytest.fixture
 def runner(uow: FakeUnitOfWork, clock: FixedClock) -> CampaignRunner:
     database = uow.database
-    return CampaignRunner(lambda: FakeUnitOfWork(database), clock, RunnerSettings())
+    # The fixed clock stands still while a hand-over commits: no lead is needed for its first slot.
+    return CampaignRunner(lambda: FakeUnitOfWork(database), clock, RunnerSettings(handover_lead_seconds=0))
 
 
 async def recipients_of(
@@ -238,6 +239,27 @@ async def test_the_same_idempotency_key_answers_with_the_first_campaign_and_a_di
 async def test_an_audience_given_two_ways_is_refused(create: CreateCampaign, acme: TenantAccount) -> None:
     with pytest.raises(InvalidInput):
         await create(admin_of(acme), campaign_of(audience_filter=AudienceFilter(tags=("vip",))))
+
+
+async def test_a_campaign_starting_puts_its_first_slot_after_the_hand_over_so_none_leaves_early(
+    create: CreateCampaign, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await create(admin_of(acme), campaign_of(people(40), messages_per_second=10.0))
+    runner = CampaignRunner(
+        lambda: FakeUnitOfWork(uow.database), clock, RunnerSettings(handover_lead_seconds=0.5)
+    )
+    started = clock.now()
+
+    await runner.run_due()
+
+    # The first slot is the lead after the runner read the clock, and none is past when it commits.
+    slots = sorted(job.available_at for job in uow.jobs._jobs.values())
+    assert slots[0] == started + timedelta(seconds=0.5)
+    assert slots == [started + timedelta(seconds=0.5 + n / 10) for n in range(len(slots))]
+    await run_until_done(runner, clock)
+    jobs = sorted(uow.jobs._jobs.values(), key=lambda job: job.available_at)
+    gaps = {later.available_at - earlier.available_at for earlier, later in itertools.pairwise(jobs)}
+    assert (len(jobs), gaps) == (40, {timedelta(milliseconds=100)})
 
 
 async def test_the_runner_gives_each_recipient_one_message_due_at_its_slot_of_the_pace(

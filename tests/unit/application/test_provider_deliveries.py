@@ -16,11 +16,17 @@ from application.errors import CallbackRejected, StorageUnavailable
 from application.inbound.commands import InboundMessage, StatusReport
 from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.record_status_report import StatusReportOutcome
-from application.ports.provider_callbacks import ProviderCallback, ProviderDeliveryReader, Recipient
+from application.ports.provider_callbacks import (
+    ProvenAccount,
+    ProviderCallback,
+    ProviderDeliveryReader,
+    Recipient,
+)
 from application.ports.templates import TemplateStatusUpdate
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
+from domain.campaigns.sender_quality import SenderQualityChange
 from domain.messaging.messages import Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
 from domain.templates.catalogue import TemplateStatus
@@ -55,10 +61,20 @@ class TemplatePart:
 
 
 @dataclass
+class QualityPart:
+    changes: Sequence[SenderQualityChange]
+    accounts: frozenset[ProvenAccount]
+
+    async def proven_accounts(self, uow: UnitOfWork) -> frozenset[ProvenAccount]:
+        return self.accounts
+
+
+@dataclass
 class Screened:
     proven: bool
     delivered: list[Part]
     templates: list[TemplatePart] = field(default_factory=list)
+    qualities: list[QualityPart] = field(default_factory=list)
     counted_against: Sequence[CountedLimit] = ()
 
     async def authenticate(self, uow: UnitOfWork) -> None:
@@ -70,6 +86,9 @@ class Screened:
 
     def template_parts(self) -> list[TemplatePart]:
         return self.templates
+
+    def sender_quality_parts(self) -> list[QualityPart]:
+        return self.qualities
 
 
 @dataclass
