@@ -8,6 +8,7 @@ the round trips of a batch do not grow with its size.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -86,6 +87,9 @@ async def test_a_batch_where_one_send_fails_for_now_ends_each_job_as_it_would_al
     assert sorted(json.loads(d.payload)["data"]["id"] for d in deliveries) == sorted(
         str(m.id) for m in messages if m.id != failing.id
     )
+    # Each with an id of its own, in the shape every delivery id has (``msg_`` and a ULID).
+    assert len({d.id for d in deliveries}) == len(deliveries)
+    assert all(re.fullmatch(r"msg_[0-9A-HJKMNP-TV-Z]{26}", d.id) for d in deliveries), deliveries
 
 
 async def test_completions_written_together_each_end_as_they_would_alone(uow_factory: UowFactory) -> None:
