@@ -46,9 +46,10 @@ class DispatchSettings:
     unconfirmed_after: timedelta = timedelta(hours=1)
     # How long a sender stops sending when WhatsApp's limit is hit or its provider account has a problem.
     sender_pause: timedelta = timedelta(minutes=15)
-    # An attempt that starts this soon after its claim sends with what the claim read and under the lease
-    # it took (at least ``lease_seconds`` minus this long left): neither is renewed first.
-    fresh_claim: timedelta = timedelta(seconds=5)
+    # An attempt sends with what its claim read and under the lease the claim took, neither renewed
+    # first, while at least this share of ``lease_seconds`` is left of that lease (the lease must outlast
+    # a provider call, with room to spare, either way); a later attempt renews the lease and reads again.
+    claim_lease_reused_while_left: float = 0.9
     # How long a send's outcome waits for those of other sends, to be written with them in one
     # transaction (``DispatchCompletions``).
     completion_linger_seconds: float = 0.005
@@ -132,11 +133,11 @@ class DispatchMessage:
 
     def _freshly_claimed(self, job: DispatchJob) -> LeasedAttempt | None:
         """What the claim read, if the attempt starts soon enough after it that its lease covers the
-        attempt as a renewed one would (``DispatchSettings.fresh_claim``)."""
+        attempt nearly as a renewed one would (``DispatchSettings.claim_lease_reused_while_left``)."""
         if job.loaded is None or job.leased_until is None:
             return None
-        left = job.leased_until - self._clock.now()
-        if left < timedelta(seconds=self._settings.lease_seconds) - self._settings.fresh_claim:
+        left = (job.leased_until - self._clock.now()).total_seconds()
+        if left < self._settings.lease_seconds * self._settings.claim_lease_reused_while_left:
             return None
         return job.loaded
 
