@@ -8,7 +8,8 @@ reconciles it (looks it up at the provider) before sending, so it is not sent tw
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,8 @@ from adapters.database.statements import (
     account_of_sender,
 )
 from adapters.database.tables import dispatch_jobs, messages, provider_accounts, senders, tenants
+from adapters.security.secret_box import SecretBox
+from application.errors import CredentialsUnreadable
 from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from domain.messaging.messages import Message, MessageStatus
 from domain.phone import PhoneNumber
@@ -68,7 +71,7 @@ _MESSAGE, _TENANT, _ACCOUNT = "m_", "t_", "a_"
 
 def _extend_lease_and_load() -> sa.Select[Any]:
     """PostgreSQL: the lease renewed and what the attempt needs read, in one statement (one round trip
-    instead of four). The outer joins keep the leased row when the message or tenant is gone."""
+    instead of four)."""
     job_tenant = sa.bindparam("job_tenant_id", type_=dispatch_jobs.c.tenant_id.type)
     leased = (
         sa.update(dispatch_jobs)
@@ -77,7 +80,15 @@ def _extend_lease_and_load() -> sa.Select[Any]:
         .returning(dispatch_jobs.c.message_id, dispatch_jobs.c.tenant_id)
         .cte("leased")
     )
+    return _with_attempts(leased)
+
+
+def _with_attempts(leased: sa.CTE, *leased_columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """Each leased job's row (``leased_columns`` of it) with what its attempt needs: its message, its
+    tenant, its sender's provider account and number id. The outer joins keep the leased row when the
+    message or tenant is gone."""
     return sa.select(
+        *leased_columns,
         *labelled(messages, _MESSAGE),
         *labelled(tenants, _TENANT),
         *labelled(provider_accounts, _ACCOUNT),
@@ -122,9 +133,83 @@ def _complete_dispatch() -> sa.Select[Any]:
     )
 
 
+# PostgreSQL: many jobs' ``_complete_dispatch`` in one statement, their outcomes as parallel arrays
+# (``_complete_dispatches_parameters``): each job removed if still leased by its owner, its message's
+# outcome written if that message is still accepted, else its provider id attached if it had none. The
+# two updates of ``messages`` take disjoint rows (accepted, not accepted), as one statement must.
+_COMPLETE_DISPATCHES = sa.text(
+    """
+WITH outcome AS (
+    SELECT * FROM unnest(
+        CAST(:message_ids AS uuid[]), CAST(:tenant_ids AS uuid[]), CAST(:owners AS text[]),
+        CAST(:statuses AS text[]), CAST(:provider_sids AS text[]), CAST(:error_codes AS integer[]),
+        CAST(:error_messages AS text[]), CAST(:failure_codes AS text[]), CAST(:providers AS text[]),
+        CAST(:provider_error_messages AS text[]), CAST(:updated_ats AS timestamptz[])
+    ) AS o(message_id, tenant_id, owner, status, provider_sid, error_code, error_message, failure_code,
+           provider, provider_error_message, updated_at)
+),
+completed AS (
+    DELETE FROM dispatch_jobs AS j USING outcome AS o
+    WHERE j.message_id = o.message_id AND j.tenant_id = o.tenant_id AND j.lease_owner = o.owner
+    RETURNING j.message_id
+),
+recorded AS (
+    UPDATE messages AS m
+    SET status = o.status, provider_sid = coalesce(m.provider_sid, o.provider_sid),
+        error_code = o.error_code, error_message = o.error_message, failure_code = o.failure_code,
+        provider = o.provider, provider_error_message = o.provider_error_message,
+        updated_at = o.updated_at
+    FROM outcome AS o JOIN completed AS c ON c.message_id = o.message_id
+    WHERE m.tenant_id = o.tenant_id AND m.id = o.message_id AND m.status = :accepted
+    RETURNING m.id
+),
+attached AS (
+    UPDATE messages AS m SET provider_sid = o.provider_sid
+    FROM outcome AS o JOIN completed AS c ON c.message_id = o.message_id
+    WHERE m.tenant_id = o.tenant_id AND m.id = o.message_id AND m.status <> :accepted
+      AND m.provider_sid IS NULL AND o.provider_sid IS NOT NULL
+    RETURNING m.id
+)
+SELECT o.message_id, c.message_id IS NOT NULL AS completed, r.id IS NOT NULL AS recorded
+FROM outcome AS o
+LEFT JOIN completed AS c ON c.message_id = o.message_id
+LEFT JOIN recorded AS r ON r.id = o.message_id
+"""
+)
+_SID_CONFLICT = "another message has this provider id"
+
 # Built once: a worker runs them for every message it sends.
 _EXTEND_LEASE_AND_LOAD = _extend_lease_and_load()
 _COMPLETE_DISPATCH = _complete_dispatch()
+
+
+def _complete_dispatches_parameters(outcomes: Sequence[tuple[Message, str]]) -> dict[str, Any]:
+    messages_ = [message for message, _ in outcomes]
+    return {
+        "accepted": MessageStatus.ACCEPTED.value,
+        "message_ids": [m.id for m in messages_],
+        "tenant_ids": [m.tenant_id for m in messages_],
+        "owners": [owner for _, owner in outcomes],
+        "statuses": [m.status.value for m in messages_],
+        "provider_sids": [m.provider_sid for m in messages_],
+        "error_codes": [m.error_code for m in messages_],
+        "error_messages": [m.error_message for m in messages_],
+        "failure_codes": [m.failure_code.value if m.failure_code else None for m in messages_],
+        "providers": [m.provider.value if m.provider else None for m in messages_],
+        "provider_error_messages": [m.provider_error_message for m in messages_],
+        "updated_ats": [m.updated_at for m in messages_],
+    }
+
+
+def _attempt_from_row(row: RowMapping, secret_box: SecretBox) -> LeasedAttempt:
+    """A row of ``_with_attempts`` as the attempt it is for."""
+    return LeasedAttempt(
+        message=message_from_row(unprefixed(row, _MESSAGE)) if row[_MESSAGE + "id"] is not None else None,
+        tenant=tenant_from_row(unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
+        account=open_account(secret_box, row, _ACCOUNT) if row[_ACCOUNT + "id"] is not None else None,
+        provider_number_id=row["provider_number_id"],
+        sender_has_account=bool(row["sender_has_account"]),
+    )
 
 
 def _record_dispatch_parameters(message: Message) -> dict[str, Any]:
@@ -163,10 +248,20 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
         limit: int,
         skip_senders: Collection[PhoneNumber] = (),
         skip_tenants: Collection[UUID] = (),
+        load: bool = False,
     ) -> list[DispatchJob]:
         await self._scope.cross_tenant()
         due = _due_jobs(now, limit, skip_senders, skip_tenants, self._connection.dialect.name)
-        return await self._lease(due, owner, now, lease_seconds)
+        if not load or self._connection.dialect.name != "postgresql":
+            return await self._lease(due, owner, now, lease_seconds)
+        leased = _lease_statement(due, owner, now, lease_seconds).cte("leased")
+        result = await self._execute(_with_attempts(leased, *leased.c))
+        leased_until = now + timedelta(seconds=lease_seconds)
+        jobs = [
+            replace(_job_from_row(row), loaded=self._attempt_from_row(row), leased_until=leased_until)
+            for row in result.mappings()
+        ]
+        return sorted(jobs, key=lambda job: job.available_at)
 
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
@@ -202,15 +297,15 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
         row = await self._bound_one_or_none(tenant_id, _EXTEND_LEASE_AND_LOAD, parameters)
         if row is None:
             return None
-        return LeasedAttempt(
-            message=message_from_row(unprefixed(row, _MESSAGE)) if row[_MESSAGE + "id"] is not None else None,
-            tenant=tenant_from_row(unprefixed(row, _TENANT)) if row[_TENANT + "id"] is not None else None,
-            account=open_account(self._secret_box, row, _ACCOUNT)
-            if row[_ACCOUNT + "id"] is not None
-            else None,
-            provider_number_id=row["provider_number_id"],
-            sender_has_account=bool(row["sender_has_account"]),
-        )
+        return _attempt_from_row(row, self._secret_box)
+
+    def _attempt_from_row(self, row: RowMapping) -> LeasedAttempt | None:
+        """A claimed job's attempt; None when its account's secrets cannot be opened, so that its
+        attempt reads them again itself and fails alone, not the whole claim."""
+        try:
+            return _attempt_from_row(row, self._secret_box)
+        except CredentialsUnreadable:
+            return None
 
     async def _extend_lease_and_load_one_by_one(
         self, message_id: UUID, tenant_id: UUID, *, owner: str, until: datetime
@@ -302,7 +397,7 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
         return int(result.scalar_one())
 
     async def complete_dispatch(self, message: Message, *, owner: str) -> DispatchCompletion:
-        conflict = "another message has this provider id"
+        conflict = _SID_CONFLICT
         the_job = {"job_message_id": message.id, "owner": owner}
         the_message = {"of_tenant_id": message.tenant_id, "of_message_id": message.id}
         if self._connection.dialect.name == "postgresql":
@@ -329,6 +424,25 @@ class SqlAlchemyDispatchQueue(SqlAlchemyRepository):
                 conflict=conflict,
             )
         return DispatchCompletion.SETTLED_ELSEWHERE
+
+    async def complete_dispatches(self, outcomes: Sequence[tuple[Message, str]]) -> list[DispatchCompletion]:
+        if len(outcomes) == 1 or self._connection.dialect.name != "postgresql":
+            return [await self.complete_dispatch(message, owner=owner) for message, owner in outcomes]
+        await self._scope.cross_tenant()  # the statement names each job's and message's tenant
+        result = await self._execute(
+            _COMPLETE_DISPATCHES, _complete_dispatches_parameters(outcomes), conflict=_SID_CONFLICT
+        )
+        by_message = {row["message_id"]: row for row in result.mappings()}
+        completions = []
+        for message, _ in outcomes:
+            row = by_message[message.id]
+            if not row["completed"]:
+                completions.append(DispatchCompletion.LEASE_LOST)
+            elif row["recorded"]:
+                completions.append(DispatchCompletion.RECORDED)
+            else:
+                completions.append(DispatchCompletion.SETTLED_ELSEWHERE)
+        return completions
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
         await self._scope.cross_tenant()

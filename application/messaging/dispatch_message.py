@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from application.campaigns.runner import pause_campaign_of_message
+from application.messaging.dispatch_completions import DispatchCompletions
 from application.ports.clock import Clock
-from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase
+from application.ports.dispatch_queue import DispatchCompletion, DispatchJob, JobPhase, LeasedAttempt
 from application.ports.metrics import Metrics
 from application.ports.providers import (
     LookupResult,
@@ -25,7 +26,7 @@ from application.ports.providers import (
     SendOutcome,
 )
 from application.ports.unit_of_work import UnitOfWork
-from application.tenant_webhooks.events import record_sender_paused, record_status_changed
+from application.tenant_webhooks.events import record_sender_paused
 from domain.administration.tenancy import ProviderName
 from domain.messaging.failures import Failure, FailureCode
 from domain.messaging.messages import Message, MessageStatus
@@ -45,6 +46,13 @@ class DispatchSettings:
     unconfirmed_after: timedelta = timedelta(hours=1)
     # How long a sender stops sending when WhatsApp's limit is hit or its provider account has a problem.
     sender_pause: timedelta = timedelta(minutes=15)
+    # An attempt sends with what its claim read and under the lease the claim took, neither renewed
+    # first, while at least this share of ``lease_seconds`` is left of that lease (the lease must outlast
+    # a provider call, with room to spare, either way); a later attempt renews the lease and reads again.
+    claim_lease_reused_while_left: float = 0.9
+    # How long a send's outcome waits for those of other sends, to be written with them in one
+    # transaction (``DispatchCompletions``).
+    completion_linger_seconds: float = 0.005
 
 
 class DispatchMessage:
@@ -68,23 +76,19 @@ class DispatchMessage:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._completions = DispatchCompletions(
+            uow_factory, linger_seconds=settings.completion_linger_seconds
+        )
 
     async def __call__(self, job: DispatchJob, owner: str) -> Message | None:
-        uow = self._uow_factory()
-        async with uow:
-            # The job may have waited in this process since it was claimed (for a tenant slot, for the
-            # sender's throttle): go on only if the lease is still ours, and make it last this attempt.
-            # Otherwise its new owner may be sending it right now.
-            until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
-            leased = await uow.jobs.extend_lease_and_load(
-                job.message_id, job.tenant_id, owner=owner, until=until
-            )
+        leased = self._freshly_claimed(job)
+        if leased is None:
+            leased = await self._extend_lease_and_load(job, owner)
             if leased is None:
                 logger.warning(
                     "lost the lease on message %s before sending; left to its new owner", job.message_id
                 )
                 return None
-            await uow.commit()
         message, tenant = leased.message, leased.tenant
         if message is None or tenant is None:
             await self._finish(job, owner)
@@ -126,6 +130,30 @@ class DispatchMessage:
             extra={"provider": request.provider.value, "error_code": outcome.error_code},
         )
         return await self._settle(job, owner, message, outcome, request.provider)
+
+    def _freshly_claimed(self, job: DispatchJob) -> LeasedAttempt | None:
+        """What the claim read, if the attempt starts soon enough after it that its lease covers the
+        attempt nearly as a renewed one would (``DispatchSettings.claim_lease_reused_while_left``)."""
+        if job.loaded is None or job.leased_until is None:
+            return None
+        left = (job.leased_until - self._clock.now()).total_seconds()
+        if left < self._settings.lease_seconds * self._settings.claim_lease_reused_while_left:
+            return None
+        return job.loaded
+
+    async def _extend_lease_and_load(self, job: DispatchJob, owner: str) -> LeasedAttempt | None:
+        uow = self._uow_factory()
+        async with uow:
+            # The job may have waited in this process since it was claimed (for a tenant slot, for the
+            # sender's throttle): go on only if the lease is still ours, and make it last this attempt.
+            # Otherwise its new owner may be sending it right now.
+            until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
+            leased = await uow.jobs.extend_lease_and_load(
+                job.message_id, job.tenant_id, owner=owner, until=until
+            )
+            if leased is not None:
+                await uow.commit()
+        return leased
 
     async def _take_scheduled(self, job: DispatchJob, owner: str, request: OutboundRequest) -> Message | None:
         """A scheduled message whose time has come: accepted, to be sent now; None if it was canceled or
@@ -314,19 +342,13 @@ class DispatchMessage:
         return message
 
     async def _store(self, job: DispatchJob, owner: str, message: Message, provider: str) -> Message:
-        """The message's outcome and the job's end in one transaction: a crash leaves both or neither."""
-        uow = self._uow_factory()
-        async with uow:
-            completion = await uow.jobs.complete_dispatch(message, owner=owner)
-            if completion is DispatchCompletion.LEASE_LOST:
-                # Our lease ran out and another worker holds the job now: its answer will count.
-                logger.warning("lost the lease on message %s; leaving it to its new owner", message.id)
-                return message
-            recorded = completion is DispatchCompletion.RECORDED
-            if recorded:
-                await record_status_changed(uow, message, message.updated_at)
-            await uow.commit()
-        if recorded:
+        """The message's outcome and the job's end in one transaction (with those of other sends that
+        ended about the same time): a crash leaves both or neither."""
+        completion = await self._completions.complete(message, owner)
+        if completion is DispatchCompletion.LEASE_LOST:
+            # Our lease ran out and another worker holds the job now: its answer will count.
+            logger.warning("lost the lease on message %s; leaving it to its new owner", message.id)
+        elif completion is DispatchCompletion.RECORDED:
             self._metrics.message_status(provider, message.status, message.tenant_id)
         return message
 

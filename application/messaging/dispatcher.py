@@ -168,6 +168,7 @@ class Dispatcher(PollingWorker[DispatchJob, UUID, Message]):
                 limit=limit,
                 skip_senders=skip_senders,
                 skip_tenants=skip_tenants,
+                load=True,  # each attempt starts with what its claim read (``DispatchMessage``)
             )
             await uow.commit()
         return jobs

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -35,6 +35,10 @@ class DispatchJob:
     # mid-attempt); None while its next step is a send. A provider that cannot look messages up waits
     # for a status report from then.
     unconfirmed_since: datetime | None = None
+    # What a claim read for the attempt with the lease it took (``claim_due(load=True)``), and when that
+    # lease ends: an attempt that starts soon after needs neither renewed nor read again.
+    loaded: LeasedAttempt | None = field(default=None, compare=False, repr=False)
+    leased_until: datetime | None = field(default=None, compare=False)
 
     @classmethod
     def due_now(cls, message: Message, now: datetime) -> DispatchJob:
@@ -96,8 +100,12 @@ class DispatchQueue(Protocol):
         limit: int,
         skip_senders: Collection[PhoneNumber] = (),
         skip_tenants: Collection[UUID] = (),
+        load: bool = False,
     ) -> list[DispatchJob]:
         """Lease up to ``limit`` due jobs whose sender is not paused, oldest first, skipping leased ones.
+
+        ``load``: read what each attempt needs in the same statement (``DispatchJob.loaded``, with
+        ``leased_until``), where the queue can; a job without it is read when its attempt starts.
 
         Jobs of ``skip_senders`` and ``skip_tenants`` stay queued: the claimer could not start them soon
         (their sender's rate or their tenant's in-flight cap is used up), and holding them would keep
@@ -155,6 +163,12 @@ class DispatchQueue(Protocol):
 
         Written in the caller's transaction, so a crash leaves both or neither.
         """
+        ...
+
+    async def complete_dispatches(self, outcomes: Sequence[tuple[Message, str]]) -> list[DispatchCompletion]:
+        """``complete_dispatch`` for each (message, owner), in one step where the queue can; the
+        completions in the same order. An ``AlreadyExists`` (a provider id another message has) fails
+        them all: the caller completes them one by one then."""
         ...
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:

@@ -63,12 +63,26 @@ class WebhookEndpointRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event for a tenant's webhooks, its body serialised."""
+
+    tenant_id: UUID
+    event_type: WebhookEventType
+    payload: str
+
+
 class WebhookOutbox(Protocol):
     """Events for tenants' webhooks, written in the transaction of the change that caused them."""
 
     async def record(self, tenant_id: UUID, event_type: WebhookEventType, payload: str, now: datetime) -> int:
         """Queue one delivery of ``payload`` to each of the tenant's enabled endpoints subscribed to
         ``event_type``, due at once; return how many."""
+        ...
+
+    async def record_all(self, events: Sequence[OutboxEvent], now: datetime) -> int:
+        """``record`` each event, the endpoints of their tenants read once for all; return how many
+        deliveries were queued."""
         ...
 
 

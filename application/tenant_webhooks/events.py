@@ -13,10 +13,12 @@ schemas.py``; a test holds the two to the same shape).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from application.ports.media import served_at
+from application.ports.tenant_webhooks import OutboxEvent
 from application.ports.unit_of_work import UnitOfWork
 from domain.consent.model import ConsentChange
 from domain.messaging.content import ContactCard, Interactive, Media
@@ -202,10 +204,25 @@ async def record_sender_paused(
 
 async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime) -> None:
     """Inside the transaction that moved ``message`` to its status: ``message.status``, and
-    ``message.failed`` too when it ended failed or undelivered."""
-    await record_message_event(uow, WebhookEventType.MESSAGE_STATUS, message, now)
+    ``message.failed`` too when it ended failed or undelivered (written together)."""
+    await uow.webhook_events.record_all(status_events(message, now), now)
+
+
+def status_events(message: Message, now: datetime) -> list[OutboxEvent]:
+    """The events ``record_status_changed`` records for ``message``, their bodies stamped ``now``."""
+    types = [WebhookEventType.MESSAGE_STATUS]
     if message.status.is_failure:
-        await record_message_event(uow, WebhookEventType.MESSAGE_FAILED, message, now)
+        types.append(WebhookEventType.MESSAGE_FAILED)
+    data = message_data(message)
+    return [OutboxEvent(message.tenant_id, kind, event_body(kind, data, now)) for kind in types]
+
+
+async def record_statuses_changed(uow: UnitOfWork, changed: Sequence[Message]) -> None:
+    """``record_status_changed`` for each of ``changed`` (each stamped with its own change), the events
+    of all of them written together."""
+    if changed:
+        events = [event for message in changed for event in status_events(message, message.updated_at)]
+        await uow.webhook_events.record_all(events, max(message.updated_at for message in changed))
 
 
 def consent_data(change: ConsentChange) -> dict[str, Any]:

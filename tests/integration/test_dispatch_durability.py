@@ -404,6 +404,20 @@ async def leased_by(database_url: str, owner: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+async def largest_claim_of(database_url: str, owner: str) -> int:
+    """How many of ``owner``'s jobs share one lease end: a claim leases its batch with one lease, and a
+    send that starts soon after its claim sends under it without renewing it."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url), connect_timeout=5) as db:
+        row = await (
+            await db.execute(
+                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM dispatch_jobs"
+                " WHERE lease_owner = %s GROUP BY lease_expires_at) AS claims",
+                (owner,),
+            )
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def message_tokens(database_url: str, message_ids: list[str]) -> list[str]:
     async with await psycopg.AsyncConnection.connect(libpq_url(database_url), connect_timeout=5) as db:
         rows = await (
@@ -479,6 +493,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_o
         killed_at = time.monotonic()
         await deployed.emulator.patch_faults(failure_rate=0.0)
         left_behind = await leased_by(deployed.database_url, victim_owner)
+        largest_claim = await largest_claim_of(deployed.database_url, victim_owner)
         # Nobody else may touch the victim's jobs before its lease ends: what is at the provider now, it sent.
         tokens_of = await message_tokens(deployed.database_url, left_behind)
         at_provider = {token_of(m.body) for m in await deployed.emulator.created_messages()}
@@ -509,6 +524,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_o
         {
             "lease_seconds": lease_seconds,
             "jobs_leased_by_victim_at_kill": len(left_behind),
+            "largest_batch_of_them_under_one_lease": largest_claim,
             "of_which_the_emulator_had_created_already": sent_before_dying,
             **settled_by,
             "victims_jobs_final_statuses": victims_jobs,
@@ -524,6 +540,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_its_jobs_are_redone_o
         print(f"\nmessages the emulator received more than once: {result.duplicates}")
     assert not result.problems(), result.problems()
     assert "accepted" not in victims_jobs
+    assert largest_claim > 1, "the victim never sent a batch of jobs under the lease of their claim"
     assert sent_before_dying > 0, "the victim died before any of its requests reached the provider"
     if meta:
         # What the victim had leased but not yet sent cannot be told from what it sent: it fails as

@@ -83,6 +83,7 @@ from application.ports.templates import TemplateQuery
 from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
+    OutboxEvent,
     WebhookRequest,
     WebhookResponse,
     WebhookSender,
@@ -895,6 +896,7 @@ class FakeDispatchQueue:
         limit: int,
         skip_senders: Collection[PhoneNumber] = (),
         skip_tenants: Collection[UUID] = (),
+        load: bool = False,
     ) -> list[DispatchJob]:
         due = sorted(
             (
@@ -906,7 +908,14 @@ class FakeDispatchQueue:
             ),
             key=lambda j: j.available_at,
         )
-        return [self._lease(job, owner, now, lease_seconds) for job in due[:limit]]
+        leased = [self._lease(job, owner, now, lease_seconds) for job in due[:limit]]
+        if not load:
+            return leased
+        until = now + timedelta(seconds=lease_seconds)
+        return [
+            replace(job, loaded=await self._attempt(job.message_id, job.tenant_id), leased_until=until)
+            for job in leased
+        ]
 
     async def claim(
         self, message_id: UUID, *, owner: str, now: datetime, lease_seconds: float
@@ -923,6 +932,9 @@ class FakeDispatchQueue:
         if job is None or job.tenant_id != tenant_id or lease is None or lease[0] != owner:
             return None
         self._leases[message_id] = (owner, _utc(until))
+        return await self._attempt(message_id, tenant_id)
+
+    async def _attempt(self, message_id: UUID, tenant_id: UUID) -> LeasedAttempt:
         message = await self._messages.get(tenant_id, message_id)
         sender = await self._senders.get_by_number(tenant_id, message.sender) if message else None
         account = None
@@ -1001,6 +1013,9 @@ class FakeDispatchQueue:
         if message.provider_sid:
             await self._messages.attach_provider_sid(message.tenant_id, message.id, message.provider_sid)
         return DispatchCompletion.SETTLED_ELSEWHERE
+
+    async def complete_dispatches(self, outcomes: Sequence[tuple[Message, str]]) -> list[DispatchCompletion]:
+        return [await self.complete_dispatch(message, owner=owner) for message, owner in outcomes]
 
     async def depth(self, now: datetime) -> tuple[int, datetime | None]:
         waiting = [job for job in self._jobs.values() if job.created_at <= now]
@@ -1464,6 +1479,12 @@ class FakeWebhookOutbox:
                 )
             )
         return len(targets)
+
+    async def record_all(self, events: Sequence[OutboxEvent], now: datetime) -> int:
+        recorded = 0
+        for event in events:
+            recorded += await self.record(event.tenant_id, event.event_type, event.payload, now)
+        return recorded
 
 
 class FakeSessionRepository:
