@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import msgspec
 from dependency_injector import containers, providers
 
 from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache
@@ -786,6 +787,19 @@ def prepare_metrics_directory() -> str | None:
 def upgrade_database(url: str) -> None:
     """Apply every migration (synchronously, before any event loop or server starts)."""
     upgrade(url)
+
+
+def create_worker_container(settings: Settings) -> Container:
+    """A ``wa-gateway worker``'s container. It answers no requests, so nothing needs its one pool to
+    refuse fast: its work waits for a connection as the background pool's does, and no second pool is
+    opened for an embedded dispatcher (the whole process is one)."""
+    return create_container(
+        msgspec.structs.replace(
+            settings,
+            embedded_dispatcher=False,
+            db_pool_timeout_ms=int(_BACKGROUND_POOL_TIMEOUT_SECONDS * 1000),
+        )
+    )
 
 
 def grant_database_app_role(owner_url: str, role: str, *, create_with_password: str | None = None) -> None:

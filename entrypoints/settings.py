@@ -45,9 +45,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # draws on a pool of its own, this large, so a flood of requests cannot take its connections.
     db_background_pool_size: int = 10
     # Requests one API process works on at once (probes and metrics scrapes aside); one that waits longer
-    # than REQUEST_QUEUE_TIMEOUT_MS for its turn is answered 503 with Retry-After. 0: no limit.
-    max_concurrent_requests: int = 40
+    # than REQUEST_QUEUE_TIMEOUT_MS for its turn is answered 503 with Retry-After. 0: no limit. The
+    # default is the requests' pool (DB_POOL_SIZE + 10 for bursts), so an admitted request finds a
+    # connection instead of waiting DB_POOL_TIMEOUT_MS for one.
+    max_concurrent_requests: int = 20
     request_queue_timeout_ms: int = 500
+    # Providers' callbacks (statuses, customers' messages) wait this long for their turn: Twilio does not
+    # post a status again, so shedding one loses it (Twilio gives up after 15 s).
+    callback_queue_timeout_ms: int = 10000
     jwt_secret: str | None = None
     jwt_issuer: str = "wa-gateway"
     jwt_audience: str = "wa-gateway-api"
@@ -259,9 +264,13 @@ def _complete(settings: Settings) -> Settings:
 
 
 def _check_overload_limits(settings: Settings) -> None:
-    if settings.db_pool_timeout_ms < 1 or settings.request_queue_timeout_ms < 0:
+    if (
+        settings.db_pool_timeout_ms < 1
+        or min(settings.request_queue_timeout_ms, settings.callback_queue_timeout_ms) < 0
+    ):
         raise ConfigurationError(
-            "DB_POOL_TIMEOUT_MS must be positive and REQUEST_QUEUE_TIMEOUT_MS not negative"
+            "DB_POOL_TIMEOUT_MS must be positive, "
+            "REQUEST_QUEUE_TIMEOUT_MS and CALLBACK_QUEUE_TIMEOUT_MS not negative"
         )
     if settings.max_concurrent_requests < 0:
         raise ConfigurationError("MAX_CONCURRENT_REQUESTS must be 0 (no limit) or positive")

@@ -4,7 +4,9 @@ A request beyond the limit waits its turn (first come, first served) for a short
 503 with Retry-After, before anything of it is read or written. Without a bound, overload queues requests
 for seconds (behind the database pool, the event loop) until clients time out, which helps nobody: a
 quick 503 lets a client, or a load balancer, try again or elsewhere. Probes, metrics scrapes and
-long-lived streams (the console's live inbox) are never held back nor counted.
+long-lived streams (the console's live inbox) are never held back nor counted. Providers' callbacks
+(delivery statuses, customers' messages) wait their turn longer: Twilio does not post a status again,
+so a callback shed is a status lost, while a client's send refused with 503 is sent again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from entrypoints.http.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, Problem
 from entrypoints.http.rate_limits import is_probe
 
 LONG_LIVED_OPT = "long_lived"
+PATIENT_OPT = "admission_patient"
 # A shed request comes back after this long: by then the requests ahead of it have mostly finished.
 SHED_RETRY_AFTER_SECONDS = 1
 
@@ -35,6 +38,12 @@ def long_lived(reason: str) -> dict[str, str]:
     """The ``opt`` of a route whose requests stay open (a stream of events): admission control leaves
     them alone, since each would hold a slot for as long as it is open; ``reason`` says why."""
     return {LONG_LIVED_OPT: reason}
+
+
+def patient(reason: str) -> dict[str, str]:
+    """The ``opt`` of a route whose requests wait their turn for the longer, patient timeout instead of
+    being shed after the short one; ``reason`` says why."""
+    return {PATIENT_OPT: reason}
 
 
 class ShedMetrics(Protocol):
@@ -64,16 +73,18 @@ class AdmissionGate:
     def waiting(self) -> int:
         return sum(1 for turn in self._waiting if not turn.done())
 
-    async def enter(self) -> bool:
-        """Take a slot: True once taken (call ``leave`` after), False if none came free in time."""
+    async def enter(self, queue_timeout_seconds: float | None = None) -> bool:
+        """Take a slot: True once taken (call ``leave`` after), False if none came free in time (the
+        gate's queue timeout, or ``queue_timeout_seconds`` for this one request)."""
         if self._in_flight < self._limit and not self._waiting:
             self._in_flight += 1
             return True
-        if self._queue_timeout <= 0:
+        timeout = self._queue_timeout if queue_timeout_seconds is None else queue_timeout_seconds
+        if timeout <= 0:
             return False
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
-        deadline = asyncio.ensure_future(self._timer(self._queue_timeout))
+        deadline = asyncio.ensure_future(self._timer(timeout))
         try:
             await asyncio.wait((turn, deadline), return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
@@ -116,15 +127,18 @@ class AdmissionControl(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, gate: AdmissionGate, metrics: ShedMetrics) -> None:
+    def __init__(self, gate: AdmissionGate, metrics: ShedMetrics, *, patient_timeout_seconds: float) -> None:
         self._gate = gate
         self._metrics = metrics
+        self._patient_timeout = patient_timeout_seconds
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if is_admission_exempt(scope.get("route_handler")):
+        handler = scope.get("route_handler")
+        if is_admission_exempt(handler):
             await next_app(scope, receive, send)
             return
-        if not await self._gate.enter():
+        waits_longer = handler is not None and bool(handler.opt.get(PATIENT_OPT))
+        if not await self._gate.enter(self._patient_timeout if waits_longer else None):
             self._metrics.request_shed("queue-timeout")
             await _answer_overloaded(scope, send)
             return

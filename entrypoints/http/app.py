@@ -103,7 +103,8 @@ def admission_control(container: Container) -> list[AdmissionControl]:
     if settings.max_concurrent_requests <= 0:
         return []
     gate = AdmissionGate(settings.max_concurrent_requests, settings.request_queue_timeout_ms / 1000)
-    return [AdmissionControl(gate, container.metrics())]
+    patient_timeout = settings.callback_queue_timeout_ms / 1000
+    return [AdmissionControl(gate, container.metrics(), patient_timeout_seconds=patient_timeout)]
 
 
 def create_app(container: Container) -> Litestar:

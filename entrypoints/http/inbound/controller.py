@@ -25,6 +25,7 @@ from application.inbound.record_status_report import RecordStatusReport
 from application.inbound.subscription_check import AnswerSubscriptionCheck
 from application.ports.provider_callbacks import ProviderCallback
 from entrypoints.http.access import public
+from entrypoints.http.admission import patient
 from entrypoints.http.client_address import client_address
 from entrypoints.http.dependencies import container_of, provide
 from entrypoints.http.inbound.schemas import (
@@ -103,6 +104,7 @@ class TwilioCallbacksController(Controller):
     opt = {
         **public("Twilio's signature (X-Twilio-Signature), checked by the Twilio adapter"),
         **never_rate_limited("Twilio posts every tenant's callbacks from a few shared addresses"),
+        **patient("Twilio does not post a status callback again: one shed is lost"),
     }
     dependencies = {
         "receive_inbound_message": provide(lambda c: c.receive_twilio_message),
@@ -228,6 +230,7 @@ class MetaCallbacksController(Controller):
     opt = {
         **public("Meta's signature (X-Hub-Signature-256) and verify token, checked by the Meta adapter"),
         **never_rate_limited("Meta posts every tenant's webhooks from a pool of shared addresses"),
+        **patient("Meta retries a webhook for days, but later and later: statuses would arrive late"),
     }
     dependencies = {
         "receive_delivery": provide(lambda c: c.receive_meta_delivery),

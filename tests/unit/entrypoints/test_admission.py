@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from litestar import get
+from litestar import get, post
 from litestar.types import Message, ReceiveMessage, Scope
 
 from adapters.metrics.prometheus import PrometheusMetrics
-from entrypoints.http.admission import AdmissionControl, AdmissionGate, long_lived
+from entrypoints.http.admission import AdmissionControl, AdmissionGate, long_lived, patient
 from entrypoints.http.rate_limits import probe
 from entrypoints.settings import ConfigurationError, load_settings
 
 QUEUE_TIMEOUT = 0.5
+PATIENT_TIMEOUT = 10.0
 
 
 class FakeClock:
@@ -119,6 +120,10 @@ def probe_route() -> None: ...
 def stream_route() -> None: ...
 
 
+@post("/webhooks/status-like", opt=patient("a provider does not post it again"), sync_to_thread=False)
+def callback_route() -> None: ...
+
+
 def scope_for(route: Any = api_route, path: str = "/api/send-like") -> Scope:
     scope: dict[str, Any] = {
         "type": "http",
@@ -144,7 +149,7 @@ def control(
     clock: FakeClock, metrics: FakeMetrics, *, limit: int = 1
 ) -> tuple[AdmissionControl, AdmissionGate]:
     gate = AdmissionGate(limit, QUEUE_TIMEOUT, timer=clock.sleep)
-    return AdmissionControl(gate, metrics), gate
+    return AdmissionControl(gate, metrics, patient_timeout_seconds=PATIENT_TIMEOUT), gate
 
 
 async def test_a_request_that_waits_past_the_queue_timeout_gets_503_problem_with_retry_after(
@@ -174,6 +179,47 @@ async def test_a_request_that_waits_past_the_queue_timeout_gets_503_problem_with
     app.finish()
     await first.task
     assert first.status == 200
+
+
+async def test_a_providers_callback_waits_its_turn_longer_than_a_clients_request(
+    clock: FakeClock, metrics: FakeMetrics
+) -> None:
+    middleware, _ = control(clock, metrics)
+    app = HeldApp()
+    first = Exchange(middleware, app, scope_for())
+    await settle()
+    callback = Exchange(middleware, app, scope_for(callback_route, "/webhooks/status-like"))
+    send = Exchange(middleware, app, scope_for())
+    await settle()
+
+    await clock.advance(QUEUE_TIMEOUT)
+    await send.task
+    assert send.status == 503  # the client's request is shed: the client sends it again
+    assert callback.status is None  # the callback still waits: a shed status would be lost
+
+    app.finish()
+    await first.task
+    await callback.task
+    assert callback.status == 200
+    assert metrics.shed == ["queue-timeout"]
+
+
+async def test_a_providers_callback_is_shed_after_the_patient_timeout(
+    clock: FakeClock, metrics: FakeMetrics
+) -> None:
+    middleware, _ = control(clock, metrics)
+    app = HeldApp()
+    first = Exchange(middleware, app, scope_for())
+    await settle()
+    callback = Exchange(middleware, app, scope_for(callback_route, "/webhooks/status-like"))
+    await settle()
+
+    await clock.advance(PATIENT_TIMEOUT)
+    await callback.task
+
+    assert callback.status == 503
+    app.finish()
+    await first.task
 
 
 async def test_a_waiting_request_takes_the_slot_a_finished_one_gives_back(
@@ -306,7 +352,12 @@ def test_refused_requests_are_counted_in_the_prometheus_metrics() -> None:
 
 @pytest.mark.parametrize(
     "setting",
-    [{"DB_POOL_TIMEOUT_MS": "0"}, {"REQUEST_QUEUE_TIMEOUT_MS": "-1"}, {"MAX_CONCURRENT_REQUESTS": "-1"}],
+    [
+        {"DB_POOL_TIMEOUT_MS": "0"},
+        {"REQUEST_QUEUE_TIMEOUT_MS": "-1"},
+        {"CALLBACK_QUEUE_TIMEOUT_MS": "-1"},
+        {"MAX_CONCURRENT_REQUESTS": "-1"},
+    ],
 )
 def test_bounds_that_cannot_work_are_refused_at_start_up(setting: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
