@@ -201,28 +201,34 @@ def start_receiver(runner: Runner) -> tuple[Service, str]:
     return service, url
 
 
+def start_twilio_emulator(runner: Runner, gateway: Gateway, name: str) -> tuple[Service, str]:
+    """`wa-gateway twilio-emulator` with the run's provider latency, and its URL."""
+    port = processes.free_port()
+    url = f"http://127.0.0.1:{port}"
+    emulator = processes.start(
+        name,
+        [
+            WA_GATEWAY,
+            "twilio-emulator",
+            "--port",
+            str(port),
+            "--latency-ms",
+            f"{runner.options.provider_latency_ms:g}",
+        ],
+        gateway.env,
+        runner.log_dir,
+        health_url=f"{url}/_emulator/health",
+    )
+    return emulator, url
+
+
 def start_dispatch(
     runner: Runner, gateway: Gateway, public_base_url: str | None = None
 ) -> tuple[Service, str, list[Service]]:
     """The emulator (with the provider latency) and the `wa-gateway worker` processes; with
     ``public_base_url`` every message asks for status callbacks there."""
     options = runner.options
-    emulator_port = processes.free_port()
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    emulator = processes.start(
-        "emulator",
-        [
-            WA_GATEWAY,
-            "twilio-emulator",
-            "--port",
-            str(emulator_port),
-            "--latency-ms",
-            f"{options.provider_latency_ms:g}",
-        ],
-        gateway.env,
-        runner.log_dir,
-        health_url=f"{emulator_url}/_emulator/health",
-    )
+    emulator, emulator_url = start_twilio_emulator(runner, gateway, "emulator")
     worker_env = {**gateway.env, "TWILIO_API_BASE_URL": emulator_url}
     if public_base_url:
         worker_env["PUBLIC_BASE_URL"] = public_base_url

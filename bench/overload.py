@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from bench import load, processes
-from bench.end_to_end import TEMPLATE_SID
+from bench.end_to_end import TEMPLATE_SID, start_twilio_emulator
 from bench.load import Load, LoadResult, lua_list, lua_string
 from bench.processes import WA_GATEWAY, Service
 
@@ -161,22 +161,7 @@ def _queue(
 def _start_server(runner: Runner, gateway: Gateway) -> tuple[Service, Service]:
     """The emulator, then `wa-gateway serve` with its embedded dispatcher sending to it."""
     options = runner.options
-    emulator_port = processes.free_port()
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    emulator = processes.start(
-        "overload-emulator",
-        [
-            WA_GATEWAY,
-            "twilio-emulator",
-            "--port",
-            str(emulator_port),
-            "--latency-ms",
-            f"{options.provider_latency_ms:g}",
-        ],
-        gateway.env,
-        runner.log_dir,
-        health_url=f"{emulator_url}/_emulator/health",
-    )
+    emulator, emulator_url = start_twilio_emulator(runner, gateway, "overload-emulator")
     port = processes.free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
