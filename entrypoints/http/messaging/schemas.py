@@ -562,7 +562,53 @@ class MessageResource(msgspec.Struct):
         ) = row
         if content is not None or status in FAILURE_STATUSES:
             return cls.of_view(view_of_row(row))
-        # Positional, in the fields' order: a history page builds up to 100 of these.
+        return cls._plain(
+            id_,
+            direction,
+            status,
+            kind,
+            from_number,
+            to_number,
+            body,
+            media_urls,
+            content_sid,
+            content_variables,
+            profile_name,
+            provider_sid,
+            error_code,
+            error_message,
+            None,
+            created_at,
+            updated_at,
+            send_at,
+            redacted_at,
+        )
+
+    @classmethod
+    def _plain(
+        cls,
+        id_: UUID,
+        direction: Direction,
+        status: MessageStatus,
+        kind: MessageKind,
+        from_number: str,
+        to_number: str,
+        body: str,
+        media_urls: list[str],
+        content_sid: str | None,
+        content_variables: dict[str, str] | None,
+        profile_name: str | None,
+        provider_sid: str | None,
+        error_code: int | None,
+        error_message: str | None,
+        failure: FailureResource | None,
+        created_at: datetime,
+        updated_at: datetime,
+        send_at: datetime | None,
+        redacted_at: datetime | None,
+    ) -> MessageResource:
+        """A message without a content document (text, media by URL, a Content SID template: most
+        messages), from its columns. Positional, in the fields' order: a history page builds up to 100."""
         return cls(
             id_,
             direction,
@@ -588,7 +634,7 @@ class MessageResource(msgspec.Struct):
             provider_sid,
             error_code,
             error_message,
-            None,  # failure
+            failure,
             created_at,
             updated_at,
             send_at,
@@ -601,8 +647,7 @@ class MessageResource(msgspec.Struct):
         content = view.content
         if content is None:
             # Text, media by URL or a Content SID template (most messages): the view's columns say it all.
-            # Positional, in the fields' order: a history page builds up to 100 of these.
-            return cls(
+            return cls._plain(
                 view.id,
                 view.direction,
                 view.status,
@@ -611,18 +656,8 @@ class MessageResource(msgspec.Struct):
                 view.to_number,
                 view.body,
                 view.media_urls,
-                [],  # media
-                False,  # preview_url
                 view.content_sid,
                 view.content_variables,
-                None,  # template
-                None,  # interactive
-                None,  # location
-                [],  # contacts
-                None,  # reaction
-                None,  # reply
-                None,  # reply_to
-                None,  # unsupported
                 view.profile_name,
                 view.provider_sid,
                 view.error_code,
@@ -631,7 +666,6 @@ class MessageResource(msgspec.Struct):
                 view.created_at,
                 view.updated_at,
                 view.send_at,
-                view.redacted_at is not None,
                 view.redacted_at,
             )
         template, location, reaction, reply = (
