@@ -314,6 +314,7 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
                 duration_s=max(120.0, total / 30),
                 threads=2,
                 per_thread_limit=total // 2,
+                limit_counts=(202,),  # a request shed with 503 is sent again, as a client would
                 stop_when=lambda: watch.latest().accepted >= total,
             )
             accepted_at = time.monotonic()
@@ -360,6 +361,7 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
             "database_sessions_opened": database.sessions_opened(gateway.url) - sessions_before,
             "foreign_cpu_cores": round(foreign.cores, 2),
             "errors": accept.errors((202,)),
+            "accept_statuses": accept.statuses,
         }
         runner.results.memory.update(
             {f"{group} (e2e {case})": {"peak_mib": round(peak, 1)} for group, peak in memory.items()}

@@ -98,6 +98,7 @@ local n = 0
 local answered = 0
 statuses = {}
 local limit = %(limit)d
+local counted = %(counted)s
 
 function init(args)
   math.randomseed(tid * 7919 + %(seed)d)
@@ -114,7 +115,9 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
-  answered = answered + 1
+  if counted == nil or counted[status] then
+    answered = answered + 1
+  end
   if limit > 0 and answered >= limit then
     wrk.thread:stop()
   end
@@ -163,16 +166,21 @@ def run_wrk(
     threads: int = 2,
     timeout_s: float = 10.0,
     per_thread_limit: int = 0,
+    limit_counts: Sequence[int] = (),
     seed: int = 1,
     stop_when: Callable[[], bool] | None = None,
 ) -> LoadResult:
     """Run wrk against ``url`` (scheme://host:port) for ``duration_s`` (or until every thread has had
-    ``per_thread_limit`` answers) with ``connections`` open connections."""
+    ``per_thread_limit`` answers, only those with a status in ``limit_counts`` when it names any: a
+    refused request is then made again as a client would) with ``connections`` open connections."""
     threads = max(1, min(threads, connections))
     script = _SCRIPT % {
         "prelude": load.lua_prelude,
         "request": load.lua_request,
         "limit": per_thread_limit,
+        "counted": "{" + ", ".join(f"[{status}] = true" for status in limit_counts) + "}"
+        if limit_counts
+        else "nil",
         "seed": seed,
         "marker": _MARKER,
     }
