@@ -6,10 +6,12 @@ import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import RowMapping
 
 from adapters.database.content_document import content_document, content_from_columns
 from adapters.database.repository import SqlAlchemyRepository
@@ -22,6 +24,7 @@ from application.ports.messages import (
     HistoryQuery,
     MessageView,
     ScheduledPosition,
+    StatusAdvance,
     StatusChange,
     StoredMessageRow,
 )
@@ -256,6 +259,40 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         updated_row = await self._one_or_none(sa.select(updated).add_cte(logged))
         return message_from_row(updated_row) if updated_row is not None else None
 
+    async def advance_status_of(
+        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
+    ) -> StatusAdvance:
+        if self._connection.dialect.name != "postgresql":
+            message = await self.get_by_provider_sid(change.provider_sid)
+            if message is None or message.tenant_id not in tenant_ids:
+                return StatusAdvance(found=False)
+            return StatusAdvance(found=True, moved=await self.advance_status(change, now))
+        failure_code = change.failure_code_to_store
+        parameters = {
+            "report_sid": change.provider_sid,
+            "report_tenant_ids": list(tenant_ids),
+            "movable_from": [
+                status.value for status in MessageStatus if status.can_advance_to(change.status)
+            ],
+            "report_status": change.status.value,
+            "report_error_code": change.error_code,
+            "report_error_message": change.error_message,
+            "report_failure_code": failure_code.value if failure_code is not None else None,
+            "report_provider_error_message": change.provider_error_message,
+            "report_provider": change.provider.value if change.provider is not None else None,
+            "report_pricing_category": change.pricing_category,
+            "report_now": now,
+        }
+        rows = await self._scope.cross_tenant_and_read(_ADVANCE_OF_TENANTS, parameters)
+        if rows is None:  # the transaction is under way: the statement goes as any other
+            await self._scope.cross_tenant()
+            row = await self._one_or_none(_ADVANCE_OF_TENANTS, parameters)
+        else:
+            row = cast(RowMapping, rows[0]) if rows else None
+        if row is None:
+            return StatusAdvance(found=False)
+        return StatusAdvance(found=True, moved=message_from_row(row) if row["id"] is not None else None)
+
     async def replace_media(
         self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
     ) -> Message | None:
@@ -283,6 +320,90 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             sa.update(messages).where(*the_message).values(content=content_document(content), updated_at=now)
         )
         return replace(message, content=content, updated_at=now)
+
+
+def _advance_of_tenants() -> sa.Select[Any]:
+    """``advance_status_of``'s one statement (built once; its values are bind parameters): the
+    conditional update of the tenants' message, the report's line in its timeline whether or not it
+    moved, and the moved row, or only the message's id when it did not move (no row: no such message)."""
+    of_the_tenants = (
+        messages.c.provider_sid == sa.bindparam("report_sid", type_=sa.String()),
+        messages.c.tenant_id == sa.any_(sa.bindparam("report_tenant_ids", type_=postgresql.ARRAY(sa.Uuid()))),
+    )
+
+    def reported(name: str, type_: sa.types.TypeEngine[Any]) -> sa.BindParameter[Any]:
+        return sa.bindparam(f"report_{name}", type_=type_)
+
+    def unless_missing(name: str) -> Any:
+        # A report without an error leaves an earlier error in place rather than erasing it.
+        column = messages.c[name]
+        return sa.func.coalesce(reported(name, column.type), column)
+
+    updated = (
+        sa.update(messages)
+        .where(
+            *of_the_tenants,
+            messages.c.status == sa.any_(sa.bindparam("movable_from", type_=postgresql.ARRAY(sa.String()))),
+        )
+        .values(
+            status=reported("status", messages.c.status.type),
+            updated_at=reported("now", messages.c.updated_at.type),
+            error_code=unless_missing("error_code"),
+            error_message=unless_missing("error_message"),
+            failure_code=unless_missing("failure_code"),
+            provider_error_message=unless_missing("provider_error_message"),
+            provider=unless_missing("provider"),
+        )
+        .returning(*messages.c)
+        .cte("updated")
+    )
+    moved = sa.exists(sa.select(updated.c.id))
+    found = sa.union_all(
+        sa.select(updated.c.id, updated.c.tenant_id),
+        sa.select(messages.c.id, messages.c.tenant_id).where(*of_the_tenants, ~moved),
+    ).cte("found")
+    columns = message_status_events.c
+    logged = (
+        upsert_for("postgresql")(message_status_events)
+        .from_select(
+            [
+                "message_id",
+                "tenant_id",
+                "provider_sid",
+                "status",
+                "error_code",
+                "error_message",
+                "pricing_category",
+                "applied",
+                "received_at",
+            ],
+            sa.select(
+                found.c.id,
+                found.c.tenant_id,
+                reported("sid", columns.provider_sid.type),
+                reported("status", columns.status.type),
+                reported("error_code", columns.error_code.type),
+                reported("error_message", columns.error_message.type),
+                reported("pricing_category", columns.pricing_category.type),
+                moved,
+                reported("now", columns.received_at.type),
+            ),
+        )
+        .on_conflict_do_nothing()
+        .cte("logged")
+    )
+    return (
+        sa.select(found.c.id.label("found_id"), *updated.c)
+        .select_from(found.outerjoin(updated, updated.c.id == found.c.id))
+        .add_cte(logged)
+    )
+
+
+_ADVANCE_OF_TENANTS = _advance_of_tenants()
+
+
+def _movable_to(status: MessageStatus) -> list[str]:
+    return [earlier.value for earlier in MessageStatus if earlier.can_advance_to(status)]
 
 
 def _history_statement(query: HistoryQuery) -> tuple[sa.Select[Any], dict[str, Any]]:

@@ -21,10 +21,12 @@ The repositories call one of three methods before their statement:
 - ``by_key()``: methods that name one row by a unique key and take no tenant (a job by message id and
   lease owner, a session by id). They run in the bound tenant when there is one, else cross-tenant.
 
-Two more carry a statement in the same round trip as the setting: ``bind_and_read`` (the transaction
-goes on: the accept's tenant and sender, the worker's lease-and-load) and ``read_alone`` (a read that
+Three more carry a statement in the same round trip as the setting: ``bind_and_read`` (the
+transaction goes on: the accept's tenant and sender, the worker's lease-and-load),
+``cross_tenant_and_read`` (a status callback's update of its message) and ``read_alone`` (a read that
 is its whole transaction: a history page, with its BEGIN READ ONLY and ROLLBACK). ``write_and_commit``
-sends a transaction's last write with its COMMIT (the accept's write).
+sends a transaction's last write with its COMMIT (the accept's write, a status change's webhook
+events).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """
@@ -130,30 +132,51 @@ class TenantScope:
         ``conflict`` as its detail."""
         if not self._enforced or self._tenant is not None or self._cross_tenant:
             return None
-        driver = await self._driver()
-        select, fixed = _compiled(statement)
-        if driver.info.transaction_status is TransactionStatus.IDLE:
-            query, result = f"{_begin_statement(driver, self._read_only)}; {_SET_TENANT}; {select}", 2
-        else:
-            query, result = f"{_SET_TENANT}; {select}", 1
-        arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
-        rows = await self._simple_query(
-            driver, query, arguments, result=result, row_factory=dict_row, conflict=conflict
-        )
+        arguments = {**parameters, _TENANT_PARAMETER: str(tenant_id)}
+        rows = await self._set_and_read(_SET_TENANT, statement, arguments, conflict=conflict)
         self._tenant = tenant_id
         return rows
 
+    async def cross_tenant_and_read(
+        self,
+        statement: sa.Select[Any],
+        parameters: Mapping[str, Any],
+        *,
+        conflict: str = "the record exists already",
+    ) -> Sequence[Mapping[str, Any]] | None:
+        """``cross_tenant()`` and run ``statement`` in the same round trip, as ``bind_and_read`` does;
+        None when nothing is to be set (SQLite, a tenant is bound, cross-tenant already)."""
+        if not self._enforced or self._tenant is not None or self._cross_tenant:
+            return None
+        rows = await self._set_and_read(_SET_CROSS_TENANT, statement, parameters, conflict=conflict)
+        self._cross_tenant = True
+        return rows
+
+    async def _set_and_read(
+        self, setting: str, statement: sa.Select[Any], arguments: Mapping[str, Any], *, conflict: str
+    ) -> Sequence[Mapping[str, Any]]:
+        driver = await self._driver()
+        select, fixed = _compiled(statement)
+        if driver.info.transaction_status is TransactionStatus.IDLE:
+            query, result = f"{_begin_statement(driver, self._read_only)}; {setting}; {select}", 2
+        else:
+            query, result = f"{setting}; {select}", 1
+        return await self._simple_query(
+            driver, query, {**fixed, **arguments}, result=result, row_factory=dict_row, conflict=conflict
+        )
+
     async def write_and_commit(
         self,
-        tenant_id: UUID,
-        statement: sa.Select[Any],
+        tenant_id: UUID | None,
+        statement: sa.Select[Any] | sa.TextClause,
         parameters: Mapping[str, Any],
         *,
         conflict: str,
         missing_reference: str,
         aborted: str,
     ) -> Sequence[tuple[Any, ...]] | None:
-        """Run ``statement`` (a write, through data-modifying CTEs) in ``tenant_id``'s scope and commit
+        """Run ``statement`` (a write, through data-modifying CTEs) in ``tenant_id``'s scope (None: the
+        transaction's scope, cross-tenant or bound already) and commit
         the transaction with it, in one round trip (with the transaction's BEGIN and the tenant setting
         when they are still to be sent); None on SQLite, where the caller writes as usual.
 
@@ -166,7 +189,7 @@ class TenantScope:
         with ``missing_reference``, and a division by zero AlreadyExists with ``aborted``: that is how
         a statement refuses to be committed (``SELECT 1 / count(*)`` over what it must have written).
         """
-        if not self._enforced:
+        if not self._enforced or (tenant_id is None and self._tenant is None and not self._cross_tenant):
             return None
         driver = await self._driver()
         write, fixed, processors = _compiled_for_driver(statement)
@@ -174,9 +197,9 @@ class TenantScope:
         for name, value in parameters.items():
             process = processors.get(name)
             arguments[name] = process(value) if process is not None and value is not None else value
-        if driver.info.transaction_status is TransactionStatus.IDLE:
+        if driver.info.transaction_status is TransactionStatus.IDLE and tenant_id is not None:
             query, result = f"{_begin_statement(driver, self._read_only)}; {_SET_TENANT}; {write}; COMMIT", 2
-        elif self._cross_tenant or self._tenant == tenant_id:
+        elif self._cross_tenant or self._tenant == tenant_id or tenant_id is None:
             query, result = f"{write}; COMMIT", 0
         else:
             query, result = f"{_SET_TENANT}; {write}; COMMIT", 1
@@ -263,6 +286,7 @@ class TenantScope:
 
 _TENANT_PARAMETER = "wa_gateway_tenant_id"
 _SET_TENANT = f"SELECT set_config('{TENANT_SETTING}', %({_TENANT_PARAMETER})s, true)"
+_SET_CROSS_TENANT = f"SELECT set_config('{CROSS_TENANT_SETTING}', 'on', true)"
 _SET_CONFIG = "SELECT set_config(%(setting)s, %(value)s, true)"
 # psycopg gives timestamps in the session's time zone; SQLAlchemy's columns (UtcDateTime) in UTC.
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
@@ -295,7 +319,7 @@ _PSYCOPG = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
 
 @functools.cache
 def _compiled_for_driver(
-    statement: sa.Select[Any],
+    statement: sa.Select[Any] | sa.TextClause,
 ) -> tuple[str, Mapping[str, Any], Mapping[str, Callable[[Any], Any]]]:
     """``_compiled``, and the processors of the statement's typed parameters (JSON documents, UTC
     timestamps): what SQLAlchemy applies to a value before it hands it to the driver."""

@@ -52,6 +52,7 @@ FROM (
         ON endpoint.tenant_id = event.tenant_id AND endpoint.enabled
         AND CAST(endpoint.events AS jsonb) @> jsonb_build_array(event.event_type)
 ) AS target
+RETURNING 1
 """
 )
 
@@ -61,22 +62,25 @@ class SqlAlchemyWebhookOutbox(SqlAlchemyRepository):
         await self._scope.bind(tenant_id)
         events = [OutboxEvent(tenant_id, event_type, payload)]
         if self._connection.dialect.name == "postgresql":
-            return await self._record_by_join(events, now)
+            return await self._record_by_join(events, now, tenant_id, commit=False)
         return await self._record(events, await self._subscriptions([tenant_id]), now)
 
-    async def record_all(self, events: Sequence[OutboxEvent], now: datetime) -> int:
+    async def record_all(self, events: Sequence[OutboxEvent], now: datetime, *, commit: bool = False) -> int:
         tenant_ids = sorted({event.tenant_id for event in events})
         if not tenant_ids:
             return 0
-        if len(tenant_ids) == 1:
-            await self._scope.bind(tenant_ids[0])
-        else:
+        tenant_id = tenant_ids[0] if len(tenant_ids) == 1 else None
+        if tenant_id is None:
             await self._scope.cross_tenant()  # each read and row below names its tenant
         if self._connection.dialect.name == "postgresql":
-            return await self._record_by_join(events, now)
+            return await self._record_by_join(events, now, tenant_id, commit=commit)
+        if tenant_id is not None:
+            await self._scope.bind(tenant_id)
         return await self._record(events, await self._subscriptions(tenant_ids), now)
 
-    async def _record_by_join(self, events: Sequence[OutboxEvent], now: datetime) -> int:
+    async def _record_by_join(
+        self, events: Sequence[OutboxEvent], now: datetime, tenant_id: UUID | None, *, commit: bool
+    ) -> int:
         parameters = {
             "id_moment": new_delivery_id(now)[: len(DELIVERY_ID_PREFIX) + 10],
             "alphabet": _CROCKFORD,
@@ -86,6 +90,19 @@ class SqlAlchemyWebhookOutbox(SqlAlchemyRepository):
             "event_types": [event.event_type.value for event in events],
             "payloads": [event.payload for event in events],
         }
+        if commit:  # the tenant's setting, when still to be sent, goes in the same round trip
+            rows = await self._scope.write_and_commit(
+                tenant_id,
+                _RECORD_BY_JOIN,
+                parameters,
+                conflict="the delivery exists already",
+                missing_reference="the endpoint is gone",
+                aborted="the deliveries were not recorded",
+            )
+            if rows is not None:
+                return len(rows)
+        if tenant_id is not None:
+            await self._scope.bind(tenant_id)
         result = await self._execute(_RECORD_BY_JOIN, parameters)
         return result.rowcount
 

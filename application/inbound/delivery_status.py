@@ -24,12 +24,20 @@ async def apply_status_change(
     """Move the message forward in ``uow`` (open, and committed here), telling the tenant's webhooks and
     counting the new status under ``provider``; None when the report was stale or a repeat."""
     message = await uow.messages.advance_status(change, now)
-    if message is not None:
-        await record_status_changed(uow, message, message.updated_at)
-    await uow.commit()
-    if message is not None:
-        metrics.message_status(provider, message.status, message.tenant_id)
+    await commit_status_change(uow, message, metrics=metrics, provider=provider)
     return message
+
+
+async def commit_status_change(
+    uow: UnitOfWork, moved: Message | None, *, metrics: Metrics, provider: str
+) -> None:
+    """Commit a report applied in ``uow`` (the report's line in the timeline, and the message when it
+    ``moved``), telling the tenant's webhooks of the move with the commit."""
+    if moved is not None:
+        await record_status_changed(uow, moved, moved.updated_at, commit=True)
+    await uow.commit()
+    if moved is not None:
+        metrics.message_status(provider, moved.status, moved.tenant_id)
 
 
 class RecordStatusChange:

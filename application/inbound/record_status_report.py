@@ -15,7 +15,7 @@ from uuid import UUID
 
 from application.errors import CallbackRejected
 from application.inbound.commands import StatusReport
-from application.inbound.delivery_status import apply_status_change
+from application.inbound.delivery_status import commit_status_change
 from application.ports.clock import Clock
 from application.ports.messages import StatusChange
 from application.ports.metrics import Metrics
@@ -100,9 +100,6 @@ async def record_report(
     if report.status is None:
         logger.info("status callback for %s ignored: status %r", sid, report.reported[:40])
         return StatusReportResult(StatusReportOutcome.IGNORED_STATUS)
-    if not await _find_message(uow, report, tenants):
-        logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
-        return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
     change = StatusChange(
         provider_sid=sid,
         status=report.status,
@@ -113,20 +110,19 @@ async def record_report(
         provider=provider,
         pricing_category=report.pricing_category,
     )
-    advanced = await apply_status_change(uow, change, now, metrics=metrics, provider=provider)
-    if advanced is None:
-        return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
-    return StatusReportResult(StatusReportOutcome.APPLIED, advanced)
-
-
-async def _find_message(uow: UnitOfWork, report: StatusReport, tenants: Sequence[UUID]) -> bool:
-    """Whether one of ``tenants`` has the message, attaching the provider's id to it first if need be."""
-    sid = report.provider_message_id
-    message = await uow.messages.get_by_provider_sid(sid)
-    if message is None and report.message_id is not None:
+    # Found and applied in one statement; the webhook events go with the commit.
+    advance = await uow.messages.advance_status_of(tenants, change, now)
+    if not advance.found and report.message_id is not None:
+        # The report overtook the send's own record of the provider's id: attach it from our id. The
+        # send's update, or a concurrent report, may have attached it meanwhile: apply again either way.
         for tenant_id in tenants:
             if await uow.messages.attach_provider_sid(tenant_id, report.message_id, sid):
-                return True
-        # The send's own update, or a concurrent report, may have attached it meanwhile.
-        message = await uow.messages.get_by_provider_sid(sid)
-    return message is not None and message.tenant_id in tenants
+                break
+        advance = await uow.messages.advance_status_of(tenants, change, now)
+    if not advance.found:
+        logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
+        return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
+    await commit_status_change(uow, advance.moved, metrics=metrics, provider=provider)
+    if advance.moved is None:
+        return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
+    return StatusReportResult(StatusReportOutcome.APPLIED, advance.moved)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -219,6 +219,14 @@ class StatusChange:
         return self.failure_code
 
 
+@dataclass(frozen=True, slots=True)
+class StatusAdvance:
+    """What a status report did to the message it names."""
+
+    found: bool  # one of the tenants has a message with the report's provider id
+    moved: Message | None = None  # the message, when the report moved it forward
+
+
 class MessageRepository(Protocol):
     async def add(self, message: Message) -> None: ...
     async def update(self, message: Message) -> None: ...
@@ -262,6 +270,14 @@ class MessageRepository(Protocol):
 
     async def advance_status(self, change: StatusChange, now: datetime) -> Message | None:
         """Apply ``change`` only if it moves the message forward; return the message if it did."""
+        ...
+
+    async def advance_status_of(
+        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
+    ) -> StatusAdvance:
+        """``advance_status`` for the message with the change's provider id, only if one of
+        ``tenant_ids`` has it: whether one has it, and the message if it moved (on PostgreSQL one
+        statement, with the transaction's BEGIN when it is the first)."""
         ...
 
     async def replace_media(

@@ -80,9 +80,13 @@ class WebhookOutbox(Protocol):
         ``event_type``, due at once; return how many."""
         ...
 
-    async def record_all(self, events: Sequence[OutboxEvent], now: datetime) -> int:
+    async def record_all(self, events: Sequence[OutboxEvent], now: datetime, *, commit: bool = False) -> int:
         """``record`` each event, the endpoints of their tenants read once for all; return how many
-        deliveries were queued."""
+        deliveries were queued.
+
+        ``commit=True``: this is the transaction's last write, and the caller calls ``commit()`` next
+        and nothing else; the database may commit it with the write (PostgreSQL does, in the write's
+        own round trip)."""
         ...
 
 

@@ -202,10 +202,13 @@ async def record_sender_paused(
     await uow.webhook_events.record(message.tenant_id, event, event_body(event, data, now), now)
 
 
-async def record_status_changed(uow: UnitOfWork, message: Message, now: datetime) -> None:
+async def record_status_changed(
+    uow: UnitOfWork, message: Message, now: datetime, *, commit: bool = False
+) -> None:
     """Inside the transaction that moved ``message`` to its status: ``message.status``, and
-    ``message.failed`` too when it ended failed or undelivered (written together)."""
-    await uow.webhook_events.record_all(status_events(message, now), now)
+    ``message.failed`` too when it ended failed or undelivered (written together). ``commit``: as the
+    outbox's (the transaction's last write; the caller commits next)."""
+    await uow.webhook_events.record_all(status_events(message, now), now, commit=commit)
 
 
 def status_events(message: Message, now: datetime) -> list[OutboxEvent]:

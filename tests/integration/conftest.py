@@ -9,6 +9,8 @@
 - ``sqlite_url``: a fresh SQLite file per test, not migrated.
 - ``database_url``: each test twice, on PostgreSQL and on SQLite, migrated to head and empty.
 - ``engine``, ``secret_box``, ``uow_factory``: the adapter built on ``database_url``.
+- ``one_connection``: an engine of one pooled connection on ``postgres_url``, emptied, for counting
+  round trips (tests/support/round_trips.py).
 
 Tests that use ``postgres_url`` are marked ``postgres`` automatically. Without a server they are
 skipped with the reason, or fail under ``CI=true``, where a missing server is a broken pipeline.
@@ -30,6 +32,7 @@ from tests.support.databases import (
     PostgresRoles,
     UowFactory,
     create_prepared_database,
+    empty_all_tables,
     migrated_empty_database,
 )
 from tests.support.postgres_server import PostgresNotFound, PostgresServer, find_postgres_server
@@ -135,3 +138,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(engine: AsyncEngine, secret_box: SecretBox) -> UowFactory:
     return lambda: SqlAlchemyUnitOfWork(engine, secret_box)
+
+
+@pytest.fixture
+async def one_connection(postgres_url: str, postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine of one pooled connection: every unit of work goes through the connection traced."""
+    empty_all_tables(postgres_admin_url)
+    engine = create_database_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

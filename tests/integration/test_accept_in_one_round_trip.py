@@ -6,18 +6,12 @@ connection goes back to the pool as psycopg hands it out."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
-from psycopg.pq import Trace, TransactionStatus
+from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.engine import create_database_engine
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.errors import RateLimited
@@ -25,53 +19,19 @@ from application.messaging.dispatch_message import DispatchMessage, DispatchSett
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage, SendMessageCommand, TenantSendLimits
 from domain.administration.tenancy import ProviderName, Sender, Tenant
-from tests.support.databases import UowFactory, empty_all_tables
+from tests.support.databases import UowFactory
 from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeRateLimiter, FixedClock
 from tests.support.repositories import OUR_NUMBER, T0
+from tests.support.round_trips import the_driver, traced
 
 pytestmark = pytest.mark.postgres
 
 CUSTOMER = "+447911123456"
-# A round trip ends with the client's Query (simple protocol) or Sync (extended protocol) message.
-_ROUND_TRIP_END = re.compile(r"^F\t\d+\t(Query|Sync)\b", re.MULTILINE)
-
-
-@pytest.fixture
-async def one_connection(postgres_url: str, postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine of one pooled connection: every unit of work goes through the connection traced."""
-    empty_all_tables(postgres_admin_url)
-    engine = create_database_engine(postgres_url, pool_size=1, max_overflow=0)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
 def writes(one_connection: AsyncEngine, secret_box: SecretBox) -> UowFactory:
     return lambda: SqlAlchemyUnitOfWork(one_connection, secret_box)
-
-
-async def the_driver(engine: AsyncEngine) -> psycopg.AsyncConnection[Any]:
-    async with engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-    assert isinstance(driver, psycopg.AsyncConnection)
-    return driver
-
-
-@contextmanager
-def traced(driver: psycopg.AsyncConnection[Any], path: Path) -> Iterator[list[int]]:
-    """Count the round trips ``driver`` makes inside the block (the count is set on leaving it)."""
-    counted: list[int] = []
-    with path.open("w") as trace:
-        driver.pgconn.trace(trace.fileno())
-        driver.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-        try:
-            yield counted
-        finally:
-            driver.pgconn.untrace()
-    counted.append(len(_ROUND_TRIP_END.findall(path.read_text())))
 
 
 async def a_tenant(writes: UowFactory) -> Tenant:

@@ -64,6 +64,7 @@ from application.ports.messages import (
     MessageView,
     ScheduledPosition,
     SendingProfile,
+    StatusAdvance,
     StatusChange,
     StoredMessageRow,
 )
@@ -680,6 +681,14 @@ class FakeMessageRepository:
         )
         self._messages[message.id] = advanced
         return advanced
+
+    async def advance_status_of(
+        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
+    ) -> StatusAdvance:
+        message = self.find_by_provider_sid(change.provider_sid)
+        if message is None or message.tenant_id not in tenant_ids:
+            return StatusAdvance(found=False)
+        return StatusAdvance(found=True, moved=await self.advance_status(change, now))
 
     async def replace_media(
         self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
@@ -1480,7 +1489,7 @@ class FakeWebhookOutbox:
             )
         return len(targets)
 
-    async def record_all(self, events: Sequence[OutboxEvent], now: datetime) -> int:
+    async def record_all(self, events: Sequence[OutboxEvent], now: datetime, *, commit: bool = False) -> int:
         recorded = 0
         for event in events:
             recorded += await self.record(event.tenant_id, event.event_type, event.payload, now)

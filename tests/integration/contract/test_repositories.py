@@ -26,6 +26,7 @@ from application.ports.messages import (
     HistoryPosition,
     HistoryQuery,
     MessageView,
+    StatusAdvance,
     StatusChange,
 )
 from domain.administration.tenancy import (
@@ -1040,6 +1041,95 @@ async def test_a_report_for_an_unknown_message_is_ignored(
     uow_factory: UowFactory, stored: StoredRows
 ) -> None:
     assert await report(uow_factory, StatusChange("SM-nobody-knows", MessageStatus.DELIVERED)) is None
+    assert await stored.status_event_count() == 0
+
+
+async def report_of(
+    uow_factory: UowFactory, tenant_ids: list[UUID], change: StatusChange, seconds: int = 0
+) -> StatusAdvance:
+    async with uow_factory() as uow:
+        result = await uow.messages.advance_status_of(tenant_ids, change, T0 + timedelta(seconds=seconds))
+        await uow.commit()
+    return result
+
+
+async def test_a_report_for_one_of_the_tenants_moves_its_message_as_any_report_does(
+    uow_factory: UowFactory, stored: StoredRows
+) -> None:
+    message = await sent_message(uow_factory, "SM-of-tenant")
+    other_tenant = await add_tenant(uow_factory)
+    tenants = [other_tenant.id, message.tenant_id]
+
+    sent = await report_of(uow_factory, tenants, StatusChange("SM-of-tenant", MessageStatus.SENT), 5)
+    failed = await report_of(
+        uow_factory,
+        tenants,
+        StatusChange(
+            "SM-of-tenant",
+            MessageStatus.UNDELIVERED,
+            30003,
+            "unreachable",
+            failure_code=FailureCode.RECIPIENT_UNAVAILABLE,
+            provider_error_message="Unreachable destination handset",
+            provider=ProviderName.TWILIO,
+        ),
+        6,
+    )
+    late = await report_of(uow_factory, tenants, StatusChange("SM-of-tenant", MessageStatus.DELIVERED), 7)
+    repeat = await report_of(uow_factory, tenants, StatusChange("SM-of-tenant", MessageStatus.DELIVERED), 8)
+
+    assert sent == StatusAdvance(
+        found=True, moved=replace(message, status=MessageStatus.SENT, updated_at=T0 + timedelta(seconds=5))
+    )
+    stored_message = await current_message(uow_factory, message)
+    assert failed == StatusAdvance(found=True, moved=stored_message)
+    assert (stored_message.status, stored_message.error_code, stored_message.failure_code) == (
+        MessageStatus.UNDELIVERED,
+        30003,
+        FailureCode.RECIPIENT_UNAVAILABLE,
+    )
+    assert (stored_message.provider, stored_message.provider_error_message) == (
+        ProviderName.TWILIO,
+        "Unreachable destination handset",
+    )
+    assert late == repeat == StatusAdvance(found=True, moved=None)
+    assert await logged_events(stored, message) == [
+        ("sent", True),
+        ("undelivered", True),
+        ("delivered", False),
+    ]
+
+
+async def test_a_report_without_an_error_keeps_the_error_reported_before(uow_factory: UowFactory) -> None:
+    message = await sent_message(uow_factory, "SM-keeps-error")
+    tenants = [message.tenant_id]
+    await report_of(uow_factory, tenants, StatusChange("SM-keeps-error", MessageStatus.SENT, 63016, "window"))
+
+    delivered = await report_of(uow_factory, tenants, StatusChange("SM-keeps-error", MessageStatus.DELIVERED))
+
+    assert delivered.moved is not None
+    assert (delivered.moved.status, delivered.moved.error_code, delivered.moved.error_message) == (
+        MessageStatus.DELIVERED,
+        63016,
+        "window",
+    )
+    assert await current_message(uow_factory, message) == delivered.moved
+
+
+async def test_a_report_for_another_tenants_message_is_not_found_and_changes_nothing(
+    uow_factory: UowFactory, stored: StoredRows
+) -> None:
+    message = await sent_message(uow_factory, "SM-not-yours")
+    other_tenant = await add_tenant(uow_factory)
+
+    read = StatusChange("SM-not-yours", MessageStatus.READ)
+
+    result = await report_of(uow_factory, [other_tenant.id], read)
+    nobody = await report_of(uow_factory, [], read)
+    unknown = await report_of(uow_factory, [message.tenant_id], replace(read, provider_sid="SM-unknown"))
+
+    assert result == nobody == unknown == StatusAdvance(found=False)
+    assert await current_message(uow_factory, message) == message
     assert await stored.status_event_count() == 0
 
 
