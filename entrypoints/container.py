@@ -272,6 +272,10 @@ def _invalidator(cache: ListeningAccessCache | None) -> Callable[[], None] | Non
     return cache.invalidate if cache is not None else None
 
 
+def _signers_changed_hook(cache: ListeningAccessCache | None) -> Callable[[], None] | None:
+    return cache.signers_changed if cache is not None else None
+
+
 def _as_access_cache(cache: ListeningAccessCache | None) -> AccessCache:
     return cache if cache is not None else NO_ACCESS_CACHE
 
@@ -331,6 +335,7 @@ class Container(containers.DeclarativeContainer):
         engine,
         secret_box,
         on_access_changed=providers.Callable(_invalidator, access_cache),
+        on_signers_changed=providers.Callable(_signers_changed_hook, access_cache),
     )
     # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
     # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
