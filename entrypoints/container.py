@@ -272,6 +272,14 @@ def _invalidator(cache: ListeningAccessCache | None) -> Callable[[], None] | Non
     return cache.invalidate if cache is not None else None
 
 
+def _signers_changed_hook(cache: ListeningAccessCache | None) -> Callable[[], None] | None:
+    return cache.signers_changed if cache is not None else None
+
+
+def _signers_version(cache: ListeningAccessCache | None) -> Callable[[], int | None] | None:
+    return cache.signers_version if cache is not None else None
+
+
 def _as_access_cache(cache: ListeningAccessCache | None) -> AccessCache:
     return cache if cache is not None else NO_ACCESS_CACHE
 
@@ -331,6 +339,7 @@ class Container(containers.DeclarativeContainer):
         engine,
         secret_box,
         on_access_changed=providers.Callable(_invalidator, access_cache),
+        on_signers_changed=providers.Callable(_signers_changed_hook, access_cache),
     )
     # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
     # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
@@ -561,8 +570,11 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Provider callbacks: Twilio's and Meta's, read by their adapters into our commands.
-    # Who signs configured numbers' webhooks, read once a few seconds for every webhook of the process.
-    twilio_signers = providers.Singleton(TwilioSigners, unit_of_work.provider)
+    # Who signs configured numbers' webhooks, read once a few seconds for every webhook of the process,
+    # and trusted without a query while the access cache vouches nothing changed since.
+    twilio_signers = providers.Singleton(
+        TwilioSigners, unit_of_work.provider, version=providers.Callable(_signers_version, access_cache)
+    )
     twilio_inbound_messages = providers.Factory(
         TwilioInboundMessages, failure_limit=twilio_signature_failure_limit, signers=twilio_signers
     )

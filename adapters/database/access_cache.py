@@ -19,6 +19,13 @@ serves the check again while nothing that could revoke it has changed:
 
 So a logout, a password change, a role change or a suspension takes effect at once in the process
 that made it and, in the others, as soon as the notification arrives (milliseconds).
+
+The same channel keeps Twilio's signers in step (adapters/twilio/callback_authentication.py): migration
+0029 notifies, with the table's name, of every change to who signs a Twilio callback (``senders``,
+``provider_accounts``). Such a notification moves ``signers_version()`` and leaves the session checks
+alone; so does the unit of work that committed such a change (``signers_changed``). Whatever the cache
+cannot vouch for (not listening, reconnecting) moves both versions, and ``signers_version()`` is None
+while not listening, as ``version()`` is.
 """
 
 from __future__ import annotations
@@ -33,11 +40,14 @@ from uuid import UUID
 import psycopg
 from sqlalchemy.engine import make_url
 
+from adapters.database.tables import SIGNER_TABLES
 from application.ports.identity import SessionAccess
 
 logger = logging.getLogger(__name__)
 
 ACCESS_CHANNEL = "wa_gateway_access"
+# The payloads (table names) of the notifications that say who signs Twilio's callbacks changed.
+_SIGNER_PAYLOADS = frozenset(table.name for table in SIGNER_TABLES)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -64,6 +74,7 @@ class ListeningAccessCache:
         self._monotonic = monotonic
         self._entries: OrderedDict[UUID, tuple[SessionAccess, float]] = OrderedDict()
         self._version = 0
+        self._signers_version = 0
         self._listening = False
 
     @property
@@ -72,6 +83,13 @@ class ListeningAccessCache:
 
     def version(self) -> int | None:
         return self._version if self._listening else None
+
+    def signers_version(self) -> int | None:
+        """Moves whenever who signs Twilio's callbacks may have changed; None while not listening."""
+        return self._signers_version if self._listening else None
+
+    def signers_changed(self) -> None:
+        self._signers_version += 1
 
     def get(self, session_id: UUID) -> SessionAccess | None:
         entry = self._entries.get(session_id)
@@ -111,7 +129,7 @@ class ListeningAccessCache:
                 )
             finally:
                 self._listening = False
-                self.invalidate()
+                self._forget_everything()
             await asyncio.sleep(self._reconnect)
 
     async def _listen(self) -> None:
@@ -121,15 +139,26 @@ class ListeningAccessCache:
         async with connection:
             await connection.execute(f"LISTEN {ACCESS_CHANNEL}")
             # Changes committed before LISTEN took effect were never announced to this connection.
-            self.invalidate()
+            self._forget_everything()
             self._listening = True
             logger.info("access cache: listening for %s", ACCESS_CHANNEL)
             while True:
-                async for _ in connection.notifies(timeout=self._keepalive):
-                    self.invalidate()
+                async for notification in connection.notifies(timeout=self._keepalive):
+                    self._heard(notification.payload)
                 # Every keepalive_seconds: prove the connection still answers (a silent network
                 # failure would otherwise look like a quiet database).
                 await asyncio.wait_for(connection.execute("SELECT 1"), timeout=self._keepalive)
+
+    def _heard(self, table: str) -> None:
+        """A notification: ``table`` changed (its payload)."""
+        if table in _SIGNER_PAYLOADS:
+            self.signers_changed()  # no session check reads senders or accounts: they stay
+        else:
+            self.invalidate()
+
+    def _forget_everything(self) -> None:
+        self.invalidate()
+        self.signers_changed()
 
 
 class NoAccessCache:
@@ -137,6 +166,9 @@ class NoAccessCache:
     keep processes in step, or the cache turned off)."""
 
     def version(self) -> int | None:
+        return None
+
+    def signers_version(self) -> int | None:
         return None
 
     def get(self, session_id: UUID) -> SessionAccess | None:

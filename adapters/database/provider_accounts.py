@@ -43,6 +43,8 @@ _TWILIO_SIGNERS = (
     .select_from(senders)
     .join(provider_accounts, provider_accounts.c.tenant_id == senders.c.tenant_id)
     .where(provider_accounts.c.provider == ProviderName.TWILIO.value)
+    # Oldest sender first: the tenant an inbound message for a shared number goes to.
+    .order_by(senders.c.created_at, senders.c.id, provider_accounts.c.created_at, provider_accounts.c.id)
 )
 _META_APPS = sa.select(
     provider_accounts.c.tenant_id,

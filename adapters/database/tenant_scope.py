@@ -64,6 +64,9 @@ class TenantScope:
         # Set by a write to a table the session check reads, so that the unit of work empties this
         # process's access cache once the write is committed (access_cache.py).
         self.changed_access = False
+        # Set by a write that changes who signs Twilio's callbacks, so that the unit of work tells this
+        # process's TwilioSigners once the write is committed (access_cache.py's signers version).
+        self.changed_signers = False
 
     @property
     def tenant(self) -> UUID | None:
@@ -90,6 +93,7 @@ class TenantScope:
         self._tenant = None
         self._cross_tenant = False
         self.changed_access = False
+        self.changed_signers = False
 
     async def by_key(self) -> None:
         if self._tenant is None:

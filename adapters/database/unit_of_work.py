@@ -118,6 +118,7 @@ class SqlAlchemyUnitOfWork:
         *,
         read_only: bool = False,
         on_access_changed: Callable[[], None] | None = None,
+        on_signers_changed: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._secret_box = secret_box
@@ -125,6 +126,9 @@ class SqlAlchemyUnitOfWork:
         # Called after a commit that wrote to a table the session check reads (the access cache's
         # invalidate): this process's next request then sees the change without waiting for NOTIFY.
         self._on_access_changed = on_access_changed
+        # Called after a commit that changed who signs Twilio's callbacks (the access cache's
+        # signers_changed): this process's TwilioSigners stops trusting what it read before.
+        self._on_signers_changed = on_signers_changed
         self._transaction: Transaction | None = None
         self._built: dict[str, Any] = {}  # the transaction's repositories, by name (see _PerTransaction)
 
@@ -135,7 +139,11 @@ class SqlAlchemyUnitOfWork:
     def on_engine(self, engine: AsyncEngine) -> SqlAlchemyUnitOfWork:
         """The same unit of work drawing its connections from another engine's pool."""
         return SqlAlchemyUnitOfWork(
-            engine, self._secret_box, read_only=self._read_only, on_access_changed=self._on_access_changed
+            engine,
+            self._secret_box,
+            read_only=self._read_only,
+            on_access_changed=self._on_access_changed,
+            on_signers_changed=self._on_signers_changed,
         )
 
     async def __aenter__(self) -> Self:
@@ -178,6 +186,7 @@ class SqlAlchemyUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit: use the ordinary one to write")
         transaction = self._active()
         changed_access = transaction.scope.changed_access
+        changed_signers = transaction.scope.changed_signers
         try:
             with translated_errors():
                 await transaction.connection.commit()
@@ -186,6 +195,8 @@ class SqlAlchemyUnitOfWork:
             # forgetting a cached check costs one query, keeping a revoked one would let it in.
             if changed_access and self._on_access_changed is not None:
                 self._on_access_changed()
+            if changed_signers and self._on_signers_changed is not None:
+                self._on_signers_changed()
         # The tenant settings ended with the transaction; the next statement begins a new one.
         transaction.scope.forget()
 

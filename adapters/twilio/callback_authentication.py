@@ -18,13 +18,20 @@ and Twilio does not post a refused webhook again. So:
 2. ``TwilioSigners`` knows every configured number's account and auth token (one query, kept a few
    seconds, shared by concurrent webhooks). A webhook it verifies is Twilio's, for a configured
    number, and goes on without a limit: no failure anywhere holds it back.
-3. Any other webhook (a wrong signature, a number or account not configured, or one configured in
-   the last few seconds) is checked against the database, as an attempt counted *before* the
-   lookup: ``failure_limit`` per client address, Twilio account and number, and ten times that per
-   client address. One that verifies is given back (and makes ``TwilioSigners`` read again); one that
-   fails stays counted. Past a limit, RateLimited before any lookup. A tenant whose token went stale
-   thus spends its own account and number's allowance, a fraction of the address's, and never
-   another tenant's; what forgers can make the database do is bounded per address.
+3. Whom such a webhook is for, ``TwilioSigners`` decides when what it knows is provably current: the
+   signers version (adapters/database/access_cache.py) has not moved since its read began. That
+   version is kept in step by NOTIFY on every change of who signs in ``senders`` and
+   ``provider_accounts`` (migration 0029), and moved at once in the process that committed one. No
+   query then: a sender removed or a token rotated goes unseen no longer than its notification
+   takes. When it cannot vouch for itself (its version moved during its read, or no one is
+   listening: SQLite, a lost connection), the database decides, as it always did.
+4. Any other webhook (a wrong signature, a number or account not configured, or one configured a
+   moment ago) is checked against the database, as an attempt counted *before* the lookup:
+   ``failure_limit`` per client address, Twilio account and number, and ten times that per client
+   address. One that verifies is given back (and makes ``TwilioSigners`` read again); one that fails
+   stays counted. Past a limit, RateLimited before any lookup. A tenant whose token went stale thus
+   spends its own account and number's allowance, a fraction of the address's, and never another
+   tenant's; what forgers can make the database do is bounded per address.
 """
 
 from __future__ import annotations
@@ -85,55 +92,92 @@ class SignatureFailureLimit:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class KnownSigners:
+    """The signers ``TwilioSigners`` knows for one number and account, oldest sender first; ``current``:
+    nothing changed since they were read, so they are the database's answer too."""
+
+    signers: list[TwilioSigner]
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    version: int | None  # the signers version when the read began
+    by_number: dict[str, list[TwilioSigner]]  # by number identity, oldest sender first
+
+
 class TwilioSigners:
     """Every configured Twilio sender's number, account and auth token, read in one query and kept
-    ``max_age_seconds``; webhooks arriving meanwhile share one read. A sender added or a token changed
-    is known here at the latest ``max_age_seconds`` later (sooner once a webhook for it verified
-    against the database). What it knows only decides whether a webhook must be counted: the database
-    still decides whom a webhook is for. When the database cannot be read, it knows nobody. The tokens
-    stay in this process's memory meanwhile, opened, as every check against the database opens them.
+    ``max_age_seconds``; webhooks arriving meanwhile share one read. When the database cannot be read,
+    it knows nobody. The tokens stay in this process's memory meanwhile, opened, as every check against
+    the database opens them.
+
+    ``version`` (the access cache's ``signers_version``) moves whenever a sender or an account changes,
+    and is None when nobody can tell. What was read while the version still holds is current: it
+    decides whom a webhook is for. Once the version moved, the next lookup reads again. Without a
+    version (SQLite), what is known only decides whether a webhook must be counted: a sender added or a
+    token changed is known here at the latest ``max_age_seconds`` later (sooner once a webhook for it
+    verified against the database).
     """
 
     def __init__(
         self,
         new_uow: Callable[[], UnitOfWork],
         *,
+        version: Callable[[], int | None] | None = None,
         max_age_seconds: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._new_uow = new_uow
-        self._signers = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
+        self._version = version if version is not None else _unknown_version
+        self._reads = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
 
-    async def auth_tokens(self, number: PhoneNumber, account_sid: str) -> list[str]:
-        """The auth tokens that may sign webhooks for ``number`` on the account ``account_sid``."""
+    async def of(self, number: PhoneNumber, account_sid: str) -> KnownSigners:
+        """Who may sign webhooks for ``number`` on the account ``account_sid``."""
         try:
-            signers = await self._signers.get()
+            read = await self._reads.get()
+            if self._moved_since(read):
+                self._reads.forget()
+                read = await self._reads.get()
         except StorageUnavailable:
-            return []
-        return [
-            signer.auth_token
-            for signer in signers.get(number.identity, ())
-            if signer.account_sid == account_sid
-        ]
+            return KnownSigners([], current=False)
+        signers = [s for s in read.by_number.get(number.identity, ()) if s.account_sid == account_sid]
+        version = self._version()
+        return KnownSigners(signers, current=version is not None and version == read.version)
 
     def forget(self) -> None:
         """What is known is out of date (a webhook just verified that was not known): read again."""
-        self._signers.forget()
+        self._reads.forget()
 
-    async def _read(self) -> dict[str, list[TwilioSigner]]:
+    def _moved_since(self, read: _Read) -> bool:
+        version = self._version()
+        return version is not None and version != read.version
+
+    async def _read(self) -> _Read:
+        # Taken before the query: a change committed meanwhile moves the version past it.
+        version = self._version()
         uow = self._new_uow()
         async with uow:
             signers = await uow.provider_accounts.twilio_signers()
         by_number: dict[str, list[TwilioSigner]] = {}
         for signer in signers:
             by_number.setdefault(signer.phone_number.identity, []).append(signer)
-        return by_number
+        return _Read(version, by_number)
+
+
+def _unknown_version() -> int | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class Screening:
     known: bool  # TwilioSigners verified it
     counted: list[CountedLimit]  # what checking it against the database is counted against
+    # The tenants whose signers verified it, oldest sender first, each once...
+    verified_tenants: tuple[UUID, ...] = ()
+    # ...and whether TwilioSigners was current: then they are whom the webhook is for.
+    current: bool = False
 
 
 class TwilioCallbackAuthenticator:
@@ -143,7 +187,8 @@ class TwilioCallbackAuthenticator:
 
     ``screen`` runs first, outside any transaction: it refuses, without a lookup, a callback that cannot
     be Twilio's, and says what the check must be counted against (nothing, for a callback ``signers``
-    verified). The caller counts ``tenants`` as an attempt that fails with CallbackRejected.
+    verified) and, when ``signers`` was current, whom it is for. The caller counts ``tenants`` as an
+    attempt that fails with CallbackRejected.
     """
 
     def __init__(self, failures: SignatureFailureLimit, signers: TwilioSigners | None) -> None:
@@ -164,18 +209,25 @@ class TwilioCallbackAuthenticator:
             number = PhoneNumber.parse(raw_number)
         except InvalidPhoneNumber:
             _refuse(form, f"{number_field} is not a phone number", raw_number, account_sid, level=noise)
-        if self._signers is not None and any(
-            self._signed_with(form, token) for token in await self._signers.auth_tokens(number, account_sid)
-        ):
-            return Screening(known=True, counted=[])
+        if self._signers is not None:
+            known = await self._signers.of(number, account_sid)
+            verified = tuple(
+                dict.fromkeys(
+                    signer.tenant_id for signer in known.signers if self._signed_with(form, signer.auth_token)
+                )
+            )
+            if verified:
+                return Screening(known=True, counted=[], verified_tenants=verified, current=known.current)
         counted = self._failures.counted(form.client_address, account_sid, number)
         return Screening(known=False, counted=counted)
 
     async def tenants(
-        self, uow: UnitOfWork, form: SignedForm, number_field: str, *, known: bool
+        self, uow: UnitOfWork, form: SignedForm, number_field: str, screening: Screening
     ) -> list[UUID]:
-        """The tenants, read in ``uow``'s transaction. ``known``: ``screen`` verified it already (else it
-        is news for ``signers``)."""
+        """The tenants: those ``screen`` verified when ``signers`` was current, without a query; else
+        read in ``uow``'s transaction."""
+        if screening.known and screening.current:
+            return list(screening.verified_tenants)
         raw_number, account_sid = form.field(number_field), form.field("AccountSid")
         number = PhoneNumber.parse(raw_number)
         senders = await uow.senders.find_all_by_number(number)
@@ -205,7 +257,7 @@ class TwilioCallbackAuthenticator:
         if not verified:
             why = "bad or missing signature" if accounts_matched else "the account does not own this number"
             _refuse(form, why, raw_number, account_sid)
-        if not known and self._signers is not None:
+        if not screening.known and self._signers is not None:  # news for ``signers``
             self._signers.forget()
         return verified
 

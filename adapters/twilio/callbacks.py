@@ -60,8 +60,8 @@ class _TwilioCallbacks(abc.ABC, Generic[Command]):
         form = SignedForm.of(callback)
         return _ScreenedForm(self, form, await self._authenticator.screen(form, self.number_field))
 
-    async def tenants(self, uow: UnitOfWork, form: SignedForm, *, known: bool) -> list[UUID]:
-        return await self._authenticator.tenants(uow, form, self.number_field, known=known)
+    async def tenants(self, uow: UnitOfWork, form: SignedForm, screening: Screening) -> list[UUID]:
+        return await self._authenticator.tenants(uow, form, self.number_field, screening)
 
     @abc.abstractmethod
     def read(self, form: SignedForm) -> Command:
@@ -82,7 +82,7 @@ class _ScreenedForm(Generic[Command]):
         return self._screening.counted
 
     async def authenticate(self, uow: UnitOfWork) -> list[UUID]:
-        tenants = await self._callbacks.tenants(uow, self._form, known=self._screening.known)
+        tenants = await self._callbacks.tenants(uow, self._form, self._screening)
         self._authenticated = True
         return tenants
 
@@ -97,8 +97,8 @@ class TwilioInboundMessages(_TwilioCallbacks[InboundMessage]):
 
     number_field = "To"
 
-    async def tenants(self, uow: UnitOfWork, form: SignedForm, *, known: bool) -> list[UUID]:
-        tenants = await super().tenants(uow, form, known=known)
+    async def tenants(self, uow: UnitOfWork, form: SignedForm, screening: Screening) -> list[UUID]:
+        tenants = await super().tenants(uow, form, screening)
         if len(tenants) > 1:
             logger.warning(
                 "tenants %s share number %s and Twilio account %s: the inbound message goes to the "

@@ -100,8 +100,8 @@ class ProviderAccountRepository(Protocol):
         """Every sender of every tenant with a Twilio account, once for each of the tenant's Twilio
         accounts, with its SID and auth token (one query): Twilio's callbacks for a number are signed
         by whichever of them sent the message, and a number that moved to another account (or to Meta)
-        still gets the late callbacks of what it sent before. An account whose secrets do not open is
-        left out (and logged)."""
+        still gets the late callbacks of what it sent before. Oldest sender first. An account whose
+        secrets do not open is left out (and logged)."""
         ...
 
     async def meta_apps(self) -> list[MetaApp]:

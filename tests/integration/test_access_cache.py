@@ -21,9 +21,14 @@ import psycopg
 import pytest
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
+from domain.administration.tenancy import ProviderAccount, TwilioCredentials
+from domain.phone import PhoneNumber
 from tests.support.gateways import Gateway, emptied_session_database, running_gateway
 
 pytestmark = pytest.mark.postgres
+
+TWILIO = TwilioCredentials(account_sid="AC" + "d4" * 16, auth_token="acme-auth-token-0123456789")
+ACME_NUMBER = PhoneNumber.parse("+14155238886")
 
 PATIENCE_SECONDS = 10.0
 
@@ -147,7 +152,7 @@ async def test_a_cache_cut_off_from_the_database_empties_itself_and_listens_agai
     token = await processes.agent_token()
     assert await processes.status(processes.second, token) == 200
     cache = processes.cache_of(processes.second)
-    version_before = cache.version()
+    version_before, signers_before = cache.version(), cache.signers_version()
     assert cache.get(session_of(token)) is not None
 
     async with await psycopg.AsyncConnection.connect(processes.admin_url, autocommit=True) as admin:
@@ -159,7 +164,33 @@ async def test_a_cache_cut_off_from_the_database_empties_itself_and_listens_agai
     # Back and listening, with nothing kept from before: changes made meanwhile were never announced.
     await eventually(partial(listens_again, cache, version_before))
     assert cache.get(session_of(token)) is None
+    assert cache.signers_version() != signers_before  # nor are Twilio's signers vouched for
     assert await processes.status(processes.second, token) == 200
+
+
+async def test_a_twilio_account_added_in_one_process_is_announced_to_the_others_signers(
+    processes: TwoProcesses,
+) -> None:
+    first, second = processes.cache_of(processes.first), processes.cache_of(processes.second)
+    first_before, second_before = first.signers_version(), second.signers_version()
+    uow = processes.first.container.unit_of_work()
+    async with uow:
+        tenant = await uow.tenants.get_by_name("Acme")
+        assert tenant is not None
+        await uow.provider_accounts.add(
+            ProviderAccount(tenant_id=tenant.id, credentials=TWILIO, created_at=tenant.created_at)
+        )
+        await uow.commit()
+
+    assert first.signers_version() != first_before  # at once, in the process that committed it
+    await eventually(partial(signers_moved, second, second_before))
+    # The other process's signers read from now on are current: they decide whom a callback is for.
+    known = await processes.second.container.twilio_signers().of(ACME_NUMBER, TWILIO.account_sid)
+    assert known.current
+
+
+async def signers_moved(cache: ListeningAccessCache, before: int | None) -> bool:
+    return cache.signers_version() != before
 
 
 async def is_listening(cache: ListeningAccessCache) -> bool:

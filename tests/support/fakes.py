@@ -336,7 +336,7 @@ class FakeProviderAccountRepository:
     async def twilio_signers(self) -> list[TwilioSigner]:
         self.signer_loads += 1
         signers = []
-        for sender in self._senders.all():
+        for sender in sorted(self._senders.all(), key=lambda sender: sender.created_at):
             for account in await self.list_for_tenant(sender.tenant_id):
                 if isinstance(account.credentials, TwilioCredentials):
                     signers.append(

@@ -103,11 +103,13 @@ async def add_sender(
     *,
     account: ProviderAccount | None = None,
     provider_number_id: str | None = None,
+    seconds: int = 0,
 ) -> Sender:
+    """A sender of ``tenant``'s created ``seconds`` after T0."""
     sender = Sender(
         tenant_id=tenant.id,
         phone_number=number,
-        created_at=T0,
+        created_at=T0 + timedelta(seconds=seconds),
         account_id=account.id if account else None,
         provider_number_id=provider_number_id,
     )
@@ -352,6 +354,19 @@ async def test_twilio_signers_are_every_sender_with_each_twilio_account_of_its_t
         for number in (OUR_NUMBER, OTHER_NUMBER, THIRD_NUMBER)
         for account in (TWILIO, OTHER_TWILIO)
     }
+
+
+async def test_twilio_signers_come_oldest_sender_first(uow_factory: UowFactory) -> None:
+    # Added youngest first: the order is the senders' age, not the order they were stored in.
+    tenants = [await add_tenant(uow_factory) for _ in range(3)]
+    for age, tenant in enumerate(tenants):
+        await add_account(uow_factory, tenant, TWILIO)
+        await add_sender(uow_factory, tenant, OUR_NUMBER, seconds=10 - age)
+
+    async with uow_factory() as uow:
+        signers = await uow.provider_accounts.twilio_signers()
+
+    assert [s.tenant_id for s in signers] == [tenant.id for tenant in reversed(tenants)]
 
 
 async def test_meta_apps_are_every_meta_account_with_or_without_senders(uow_factory: UowFactory) -> None:

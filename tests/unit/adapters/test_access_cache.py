@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from adapters.database.access_cache import ListeningAccessCache, libpq_url
+from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache, libpq_url
 from application.ports.identity import SessionAccess
 from domain.administration.tenancy import ProviderName, Role, Tenant, User
 from domain.identity.credentials import AuthSession
@@ -78,6 +78,53 @@ def test_a_change_empties_the_cache_and_refuses_checks_read_before_it() -> None:
     assert cache.get(access.session.id) is None
     assert cache.get(other.session.id) is None
     assert cache.version() != read_before
+
+
+def test_a_change_of_senders_or_accounts_moves_the_signers_version_and_keeps_the_session_checks() -> None:
+    cache = listening_cache(Ticking(), ttl_seconds=60)
+    access = an_access()
+    version, signers_before = cache.version(), cache.signers_version()
+    assert version is not None
+    assert signers_before is not None
+    cache.put(access.session.id, access, version)
+
+    for table in ("senders", "provider_accounts"):
+        cache._heard(table)
+
+    assert cache.signers_version() == signers_before + 2
+    assert cache.version() == version
+    assert cache.get(access.session.id) == access
+
+
+def test_a_change_of_access_empties_the_cache_and_keeps_the_signers_version() -> None:
+    cache = listening_cache(Ticking(), ttl_seconds=60)
+    access = an_access()
+    version, signers_before = cache.version(), cache.signers_version()
+    assert version is not None
+    cache.put(access.session.id, access, version)
+
+    cache._heard("auth_sessions")
+
+    assert cache.get(access.session.id) is None
+    assert cache.version() != version
+    assert cache.signers_version() == signers_before
+
+
+def test_a_change_committed_in_this_process_moves_the_signers_version() -> None:
+    cache = listening_cache(Ticking(), ttl_seconds=60)
+    before = cache.signers_version()
+    assert before is not None
+
+    cache.signers_changed()
+
+    assert cache.signers_version() == before + 1
+
+
+def test_no_signers_version_is_vouched_for_while_not_listening() -> None:
+    not_yet_listening = ListeningAccessCache("postgresql+psycopg://app@db/gateway", ttl_seconds=60)
+
+    assert not_yet_listening.signers_version() is None
+    assert NO_ACCESS_CACHE.signers_version() is None
 
 
 def test_the_least_recently_kept_check_goes_first_when_full() -> None:

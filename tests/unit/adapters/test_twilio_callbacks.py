@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from uuid import uuid4
+from typing import cast
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -22,6 +23,7 @@ from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport, StatusReportOutcome
 from application.ports.provider_callbacks import ProviderCallback, ProviderCallbackReader
 from application.ports.rate_limits import RateLimit
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.tenancy import (
     MetaCredentials,
     ProviderAccount,
@@ -895,3 +897,165 @@ async def test_a_check_the_database_could_not_answer_is_not_counted_as_a_failure
             await limited_record(forged)
 
     assert limiter.hits == []
+
+
+# ---------------------------------------------------------------------- whom signers decide alone
+
+
+class SignersVersion:
+    """The access cache's signers version: ``now`` None while it is not listening."""
+
+    def __init__(self) -> None:
+        self.now: int | None = 0
+
+    def __call__(self) -> int | None:
+        return self.now
+
+
+class WatchedUnitOfWork:
+    """A unit of work that notes which repositories were asked for: what authenticating a callback
+    read from the database."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+        self.asked: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        self.asked.append(name)
+        return getattr(self._uow, name)
+
+
+@pytest.fixture
+def signers_version() -> SignersVersion:
+    return SignersVersion()
+
+
+@pytest.fixture
+def versioned_signers(
+    uow: FakeUnitOfWork, monotonic: Monotonic, signers_version: SignersVersion, tenants: None
+) -> TwilioSigners:
+    return TwilioSigners(lambda: FakeUnitOfWork(uow.database), version=signers_version, monotonic=monotonic)
+
+
+async def authenticated(
+    callbacks: TwilioInboundMessages | TwilioStatusCallbacks, callback: ProviderCallback, uow: FakeUnitOfWork
+) -> tuple[list[UUID], list[str]]:
+    """The tenants the callback was authenticated for, and the repositories that took."""
+    screened = await callbacks.screen(callback)
+    watched = WatchedUnitOfWork(uow)
+    tenants = await screened.authenticate(cast(UnitOfWork, watched))
+    return tenants, watched.asked
+
+
+SIGNED_CALLBACKS = [
+    pytest.param(TwilioInboundMessages, lambda: inbound(inbound_params()), id="inbound message"),
+    pytest.param(TwilioStatusCallbacks, lambda: status(status_params("delivered")), id="status callback"),
+]
+
+
+@pytest.mark.parametrize(("kind", "signed"), SIGNED_CALLBACKS)
+async def test_a_callback_the_current_signers_verified_is_authenticated_without_a_query(
+    uow: FakeUnitOfWork,
+    versioned_signers: TwilioSigners,
+    acme: TenantAccount,
+    kind: type[TwilioInboundMessages | TwilioStatusCallbacks],
+    signed: Callable[[], ProviderCallback],
+) -> None:
+    callbacks = kind(failure_limit=FAILURE_LIMIT, signers=versioned_signers)
+
+    tenants, asked = await authenticated(callbacks, signed(), uow)
+
+    assert tenants == [acme.tenant.id]
+    assert asked == []
+
+
+async def test_a_number_shared_on_one_account_is_every_tenants_oldest_sender_first_without_a_query(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    versioned_signers: TwilioSigners,
+    acme: TenantAccount,
+    globex: TenantAccount,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Globex sends from Acme's number on Acme's Twilio account too, with a sender added later; Acme has
+    # that account twice (each account of a tenant signs for each of its numbers).
+    acme_credentials = TwilioCredentials(ACME_ACCOUNT, ACME_TOKEN)
+    for tenant in (acme.tenant, globex.tenant, acme.tenant):
+        await uow.provider_accounts.add(
+            ProviderAccount(tenant_id=tenant.id, credentials=acme_credentials, created_at=clock.now())
+        )
+    await uow.senders.add(
+        Sender(
+            tenant_id=globex.tenant.id,
+            phone_number=PhoneNumber.parse(SANDBOX_NUMBER),
+            created_at=clock.now() + timedelta(minutes=1),
+        )
+    )
+    callbacks = TwilioInboundMessages(failure_limit=FAILURE_LIMIT, signers=versioned_signers)
+
+    tenants, asked = await authenticated(callbacks, inbound(inbound_params()), uow)
+
+    assert tenants == [acme.tenant.id, globex.tenant.id]
+    assert asked == []
+    assert "share number" in caplog.text  # the inbound message goes to the oldest sender's tenant
+
+
+async def test_once_the_signers_version_moved_they_are_read_again_and_a_removed_sender_is_refused(
+    uow: FakeUnitOfWork,
+    versioned_signers: TwilioSigners,
+    signers_version: SignersVersion,
+    acme: TenantAccount,
+) -> None:
+    callbacks = TwilioStatusCallbacks(failure_limit=FAILURE_LIMIT, signers=versioned_signers)
+    assert (await authenticated(callbacks, status(status_params("sent")), uow))[0] == [acme.tenant.id]
+
+    assert await uow.senders.remove(acme.tenant.id, acme.sender.id)
+    signers_version.now = 1  # what the notification of the removal does
+
+    with pytest.raises(CallbackRejected):
+        await authenticated(callbacks, status(status_params("delivered")), uow)
+    assert uow.provider_accounts.signer_loads == 2
+
+
+async def test_signers_that_cannot_vouch_for_themselves_leave_the_database_to_decide(
+    uow: FakeUnitOfWork,
+    versioned_signers: TwilioSigners,
+    signers_version: SignersVersion,
+    acme: TenantAccount,
+) -> None:
+    callbacks = TwilioStatusCallbacks(failure_limit=FAILURE_LIMIT, signers=versioned_signers)
+    await authenticated(callbacks, status(status_params("sent")), uow)  # the signers know Acme's number
+
+    signers_version.now = None  # the access cache stopped listening: changes may go unannounced
+    assert await uow.senders.remove(acme.tenant.id, acme.sender.id)
+
+    with pytest.raises(CallbackRejected):
+        await authenticated(callbacks, status(status_params("delivered")), uow)
+    assert uow.provider_accounts.signer_loads == 1  # still known here, but no longer trusted
+
+
+async def test_signers_read_while_their_version_moved_are_checked_in_the_database(
+    uow: FakeUnitOfWork,
+    monotonic: Monotonic,
+    signers_version: SignersVersion,
+    acme: TenantAccount,
+    tenants: None,
+) -> None:
+    class ChangedMeanwhile(FakeUnitOfWork):
+        """Each read of the signers overlaps a change committed elsewhere."""
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            await super().__aexit__(None, None, None)
+            assert signers_version.now is not None
+            signers_version.now += 1
+
+    signers = TwilioSigners(
+        lambda: ChangedMeanwhile(uow.database), version=signers_version, monotonic=monotonic
+    )
+    callbacks = TwilioInboundMessages(failure_limit=FAILURE_LIMIT, signers=signers)
+
+    tenants_of, asked = await authenticated(callbacks, inbound(inbound_params()), uow)
+
+    assert tenants_of == [acme.tenant.id]
+    assert "senders" in asked
+    assert uow.provider_accounts.signer_loads == 2  # read once more when the version moved, no more
