@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from adapters.database.errors import translated_errors
-from adapters.database.tables import ACCESS_TABLES, SIGNER_TABLES, SIGNING_SENDER_COLUMNS, senders
+from adapters.database.tables import ACCESS_TABLES, SIGNER_TABLES
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox
 
@@ -48,14 +48,21 @@ class SqlAlchemyRepository:
         parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         conflict: str = "the record exists already",
+        signers_unchanged: bool = False,
     ) -> CursorResult[Any]:
         """``parameters`` fill the ``bindparam``s of a statement built once (building one per call
         costs more CPU than its round trip, on the hot paths); a list of them runs it for each
-        (executemany)."""
+        (executemany). ``signers_unchanged``: a write to a table of SIGNER_TABLES that sets none of
+        what decides who signs Twilio's callbacks (a sender's pause, label or default flag: migration
+        0029's triggers stay silent for them too)."""
         if isinstance(statement, sa.Update | sa.Delete) and statement.table in ACCESS_TABLES:
             self._scope.changed_access = True
-        if isinstance(statement, sa.Insert | sa.Update | sa.Delete) and statement.table in SIGNER_TABLES:
-            self._scope.changed_signers = self._scope.changed_signers or _changes_signers(statement)
+        if (
+            isinstance(statement, sa.Insert | sa.Update | sa.Delete)
+            and statement.table in SIGNER_TABLES
+            and not signers_unchanged
+        ):
+            self._scope.changed_signers = True
         with translated_errors(conflict=conflict, missing_reference=TENANT_MISSING):
             return await self._connection.execute(statement, parameters)
 
@@ -78,15 +85,3 @@ class SqlAlchemyRepository:
             await self._scope.bind(tenant_id)
             return await self._one_or_none(statement, parameters)
         return cast(RowMapping, rows[0]) if rows else None
-
-
-def _changes_signers(statement: sa.Insert | sa.Update | sa.Delete) -> bool:
-    """Whether a write to a table of SIGNER_TABLES changes who signs Twilio's callbacks, as migration
-    0029's triggers judge it: an UPDATE of senders only when it sets a column that decides it."""
-    if not isinstance(statement, sa.Update) or statement.table is not senders:
-        return True
-    # The columns .values() set (names or Column objects); None when the execution's parameters set them.
-    values = statement._values
-    if values is None:
-        return True
-    return any(getattr(column, "key", column) in SIGNING_SENDER_COLUMNS for column in values)

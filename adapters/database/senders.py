@@ -64,7 +64,7 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
             statement = statement.where(
                 sa.or_(senders.c.paused_until.is_(None), senders.c.paused_until <= now)
             )
-        result = await self._execute(statement.values(paused_until=until))
+        result = await self._execute(statement.values(paused_until=until), signers_unchanged=True)
         return result.rowcount == 1
 
     async def find_all_by_number(self, phone_number: PhoneNumber) -> list[Sender]:
@@ -97,7 +97,8 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
         await self._execute(
             sa.update(senders)
             .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
-            .values(label=label)
+            .values(label=label),
+            signers_unchanged=True,
         )
 
     async def move(
@@ -119,13 +120,15 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
             .where(
                 senders.c.tenant_id == tenant_id, senders.c.is_default.is_(True), senders.c.id != sender_id
             )
-            .values(is_default=False)
+            .values(is_default=False),
+            signers_unchanged=True,
         )
         try:
             await self._execute(
                 sa.update(senders)
                 .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
-                .values(is_default=True)
+                .values(is_default=True),
+                signers_unchanged=True,
             )
         except AlreadyExists as error:
             # Only the one-default index can refuse this row: another transaction made another sender

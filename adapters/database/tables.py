@@ -647,9 +647,8 @@ sa.Index(
 
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})
 # What TwilioSigners (adapters/twilio/callback_authentication.py) is read from; migration 0029
-# announces their changes. Of a sender, only these columns decide who signs its callbacks.
+# announces their changes (of a sender, only those of its tenant, number and account).
 SIGNER_TABLES = frozenset({senders, provider_accounts})
-SIGNING_SENDER_COLUMNS = frozenset({"tenant_id", "phone_number", "account_id"})
 
 # Campaigns: one template sent to many recipients at a pace (domain/campaigns). The schedule's state
 # (next_send_at, schedule_day, sent_on_day) is moved on by a conditional update on version.
