@@ -18,7 +18,7 @@ from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from adapters.system_clock import SystemClock
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from application.errors import CredentialsUnreadable, InvalidInput, NotFound
-from application.ports.tenant_webhooks import DeliveryQuery
+from application.ports.tenant_webhooks import DeliveryQuery, EndpointForDelivery
 from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     MAX_ENDPOINTS_PER_TENANT,
@@ -28,6 +28,7 @@ from application.tenant_webhooks.endpoints import (
 from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import (
     DeliveryState,
+    SigningSecrets,
     WebhookEndpoint,
     new_signing_secret,
 )
@@ -144,6 +145,9 @@ async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
         assert (secrets.current, secrets.previous) == (secret, None)
         with pytest.raises(CredentialsUnreadable):
             await uow.webhook_endpoints.signing_secrets(acme.id, other.id)
+    async with uow_factory() as uow:
+        # Read for a delivery, the endpoint comes without secrets: the attempt fails, never unsigned.
+        assert await uow.webhook_endpoints.for_delivery(acme.id, other.id) == EndpointForDelivery(other, None)
 
 
 async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: UowFactory) -> None:
@@ -172,6 +176,35 @@ async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: 
     assert stored.previous_secret_expires_at == expires
     assert again is not None
     assert (again.current, again.previous) == (third, second)
+
+
+async def test_an_endpoint_is_read_for_delivery_with_its_secrets_within_its_tenant_only(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    first, second = new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=first, enabled=False)
+    expires = T0 + timedelta(hours=24)
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, second, expires)
+        await uow.commit()
+
+    async with uow_factory() as uow:  # the read alone in its transaction
+        alone = await uow.webhook_endpoints.for_delivery(acme.id, endpoint.id)
+    async with uow_factory() as uow:  # after another read of the transaction
+        stored = await uow.webhook_endpoints.get(acme.id, endpoint.id)
+        after_another = await uow.webhook_endpoints.for_delivery(acme.id, endpoint.id)
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.for_delivery(globex.id, endpoint.id) is None
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.for_delivery(acme.id, uuid4()) is None
+
+    assert stored is not None
+    assert stored.previous_secret_expires_at == expires
+    expected = EndpointForDelivery(
+        stored, SigningSecrets(current=second, previous=first, previous_expires_at=expires)
+    )
+    assert alone == after_another == expected
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
