@@ -26,7 +26,7 @@ transaction goes on: the accept's tenant and sender, the worker's lease-and-load
 ``cross_tenant_and_read`` (a status callback's update of its message) and ``read_alone`` (a read that
 is its whole transaction: a history page, a webhook delivery's endpoint and secrets, with its BEGIN
 READ ONLY and ROLLBACK). ``write_and_commit`` sends a transaction's last write with its COMMIT (the
-accept's write, a status change's webhook events).
+accept's write, a status change's webhook events, a webhook delivery's settling).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """

@@ -118,9 +118,15 @@ class WebhookDeliveryQueue(Protocol):
         """Lease up to ``limit`` pending deliveries that are due, oldest due first, skipping leased ones."""
         ...
 
-    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+    async def settle(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str, commit: bool = False
+    ) -> bool:
         """Store ``delivery``'s new state (and ``attempt`` in its log) and release the lease; False if
-        ``owner`` no longer holds it (then nothing is stored)."""
+        ``owner`` no longer holds it (then nothing is stored).
+
+        ``commit=True``: this is the transaction's last write, and the caller ends the transaction next
+        (``commit()``, or leaving the block when the lease was lost); the database may commit it with
+        the write (PostgreSQL does, in the write's own round trip)."""
         ...
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None: ...

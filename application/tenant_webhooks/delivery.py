@@ -182,10 +182,16 @@ class DeliverWebhook:
         *,
         gone_from: WebhookEndpoint | None = None,
     ) -> None:
-        """The delivery's new state, its attempt and (after a 410) the disabled endpoint: one transaction."""
+        """The delivery's new state, its attempt and (after a 410) the disabled endpoint: one transaction.
+
+        Without an endpoint to disable, the settling is the transaction's last write, and is committed
+        with it."""
         uow = self._uow_factory()
         async with uow:
-            if not await uow.webhook_deliveries.settle(delivery, attempt, owner=owner):
+            settled = await uow.webhook_deliveries.settle(
+                delivery, attempt, owner=owner, commit=gone_from is None
+            )
+            if not settled:
                 logger.warning(
                     "lost the lease on webhook delivery %s; leaving it to its new owner", delivery.id
                 )

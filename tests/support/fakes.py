@@ -1278,7 +1278,9 @@ class FakeWebhookDeliveryQueue:
             self._leases[delivery.id] = (owner, now + timedelta(seconds=lease_seconds))
         return due
 
-    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+    async def settle(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str, commit: bool = False
+    ) -> bool:
         lease = self._leases.get(delivery.id)
         if delivery.id not in self._deliveries or lease is None or lease[0] != owner:
             return False

@@ -4,6 +4,8 @@ and PostgreSQL alike (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -293,15 +295,19 @@ async def test_due_deliveries_are_leased_and_come_back_when_the_lease_ends(uow_f
     assert [d.id for d in again] == [first[0].id]
 
 
-async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFactory) -> None:
+@pytest.mark.parametrize("commit", [False, True], ids=["then-commit", "with-its-commit"])
+async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFactory, commit: bool) -> None:
     acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
     await add_endpoint(uow_factory, acme)
     await record(uow_factory, acme)
     [delivery] = await claim(uow_factory, "w1", T0)
 
-    assert not await settle(uow_factory, delivery, "w2", status=200, state=DeliveryState.DELIVERED)
-    assert await settle(uow_factory, delivery, "w1", status=500, state=DeliveryState.PENDING)
-    assert not await settle(uow_factory, delivery, "w1", status=500, state=DeliveryState.PENDING)  # released
+    def settle_as(owner: str, status: int, state: DeliveryState) -> Awaitable[bool]:
+        return settle(uow_factory, delivery, owner, status=status, state=state, commit=commit)
+
+    assert not await settle_as("w2", 200, DeliveryState.DELIVERED)
+    assert await settle_as("w1", 500, DeliveryState.PENDING)
+    assert not await settle_as("w1", 500, DeliveryState.PENDING)  # released
 
     async with uow_factory() as uow:
         stored = await uow.webhook_deliveries.get(acme.id, delivery.id)
@@ -318,6 +324,32 @@ async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFac
     assert await claim(uow_factory, "w1", T0 + timedelta(seconds=9)) == []
     [retry] = await claim(uow_factory, "w1", T0 + timedelta(seconds=10))
     assert retry.id == delivery.id
+
+
+async def test_a_delivery_settled_without_an_attempt_logs_none(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme)
+    [delivery] = await claim(uow_factory, "w1", T0)
+    dead = replace(delivery, state=DeliveryState.DEAD, last_error="not sent", finished_at=T0)
+
+    async with uow_factory() as uow:
+        assert not await uow.webhook_deliveries.settle(dead, None, owner="w2", commit=True)
+    async with uow_factory() as uow:
+        assert await uow.webhook_deliveries.settle(dead, None, owner="w1", commit=True)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.webhook_deliveries.get(acme.id, delivery.id)
+        attempts = await uow.webhook_deliveries.list_attempts(acme.id, [delivery.id])
+    assert stored is not None
+    assert (stored.state, stored.attempts, stored.last_error, stored.finished_at) == (
+        DeliveryState.DEAD,
+        0,
+        "not sent",
+        T0,
+    )
+    assert attempts == {}
 
 
 async def test_delivered_and_dead_deliveries_are_never_claimed(uow_factory: UowFactory) -> None:
