@@ -347,6 +347,7 @@ class Container(containers.DeclarativeContainer):
     # For background work (dispatch, the webhook and media workers, campaigns, housekeeping): the same
     # unit of work on the background pool (_background_engine); a fake for unit_of_work overrides it too.
     background_unit_of_work = providers.Factory(_on_background_pool, unit_of_work, background_engine)
+    background_read_unit_of_work = providers.Factory(_read_only, background_unit_of_work)
 
     password_hasher = providers.Singleton(
         Argon2PasswordHasher,
@@ -634,6 +635,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         providers.Callable(_webhook_delivery_settings, settings),
         metrics=metrics,
+        reads=background_read_unit_of_work.provider,
     )
     webhook_worker = providers.Singleton(
         WebhookWorker,

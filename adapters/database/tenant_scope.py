@@ -24,9 +24,9 @@ The repositories call one of three methods before their statement:
 Three more carry a statement in the same round trip as the setting: ``bind_and_read`` (the
 transaction goes on: the accept's tenant and sender, the worker's lease-and-load),
 ``cross_tenant_and_read`` (a status callback's update of its message) and ``read_alone`` (a read that
-is its whole transaction: a history page, with its BEGIN READ ONLY and ROLLBACK). ``write_and_commit``
-sends a transaction's last write with its COMMIT (the accept's write, a status change's webhook
-events).
+is its whole transaction: a history page, a webhook delivery's endpoint and secrets, with its BEGIN
+READ ONLY and ROLLBACK). ``write_and_commit`` sends a transaction's last write with its COMMIT (the
+accept's write, a status change's webhook events, a webhook delivery's settling).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """
@@ -105,10 +105,11 @@ class TenantScope:
         """Run ``statement`` for ``tenant_id`` as a transaction of its own, in one round trip; None when
         this transaction cannot (SQLite, a statement ran already, a tenant is bound).
 
-        For a read that is all its unit of work does (a history page). Through SQLAlchemy it costs
-        three round trips (BEGIN with the tenant setting, the SELECT, ROLLBACK), each with the
-        execution layer's overhead, which cost more CPU than the query. Here the four statements go
-        as one query (see ``_simple_query``). The rows come back as psycopg types: the caller maps them.
+        For a read that is all its unit of work does (a history page, a webhook delivery's endpoint).
+        Through SQLAlchemy it costs three round trips (BEGIN with the tenant setting, the SELECT,
+        ROLLBACK), each with the execution layer's overhead, which cost more CPU than the query. Here
+        the four statements go as one query (see ``_simple_query``). The rows come back as psycopg
+        types: the caller maps them.
         """
         if not self._enforced or self._tenant is not None or self._cross_tenant:
             return None

@@ -2,13 +2,15 @@
 each delivery's attempts.
 
 Deliveries are claimed like dispatch jobs: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a lease that
-runs out makes a delivery claimable again.
+runs out makes a delivery claimable again. A settling that ends its transaction is, on PostgreSQL, one
+statement sent with the COMMIT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -62,7 +64,20 @@ class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
         claimed = [_delivery_from_row(row) for row in result.mappings()]
         return sorted(claimed, key=lambda delivery: (delivery.next_attempt_at, delivery.id))
 
-    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+    async def settle(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str, commit: bool = False
+    ) -> bool:
+        if commit:  # PostgreSQL: the update, the attempt's line and the COMMIT in one round trip
+            rows = await self._scope.write_and_commit(
+                delivery.tenant_id,
+                _SETTLE if attempt is None else _SETTLE_WITH_ATTEMPT,
+                _settle_parameters(delivery, attempt, owner),
+                conflict="the attempt exists already",
+                missing_reference="the delivery is gone",
+                aborted="the delivery was not settled",
+            )
+            if rows is not None:
+                return len(rows) == 1
         await self._scope.by_key()
         result = await self._execute(
             sa.update(webhook_deliveries)
@@ -164,6 +179,95 @@ class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
             )
         )
         return int(result.rowcount)
+
+
+# What a delivery's settling stores, as ``_settle_statement``'s parameters ("s_" the delivery's, "a_" the
+# attempt's: a bind parameter may not take the name of a column the statement sets).
+_SETTLED_COLUMNS = (
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "last_attempt_at",
+    "last_status_code",
+    "last_error",
+    "last_response_excerpt",
+    "finished_at",
+)
+_ATTEMPT_COLUMNS = ("attempted_at", "status_code", "error", "response_excerpt", "duration_ms")
+
+
+def _settle_statement(with_attempt: bool) -> sa.Select[Any]:
+    """``settle`` in one PostgreSQL statement (built once per shape; its values are bind parameters):
+    the delivery updated while ``owner`` holds its lease, and (with an attempt) the attempt's line
+    inserted from the updated row, so that a lost lease writes neither. One row: the lease was held."""
+    settled = (
+        sa.update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.id == sa.bindparam("delivery_id", type_=webhook_deliveries.c.id.type),
+            webhook_deliveries.c.lease_owner
+            == sa.bindparam("owner", type_=webhook_deliveries.c.lease_owner.type),
+        )
+        .values(
+            {
+                **{
+                    name: sa.bindparam(f"s_{name}", type_=webhook_deliveries.c[name].type)
+                    for name in _SETTLED_COLUMNS
+                },
+                "lease_owner": sa.null(),
+                "lease_expires_at": sa.null(),
+            }
+        )
+        .returning(webhook_deliveries.c.id)
+        .cte("settled")
+    )
+    statement = sa.select(settled.c.id)
+    if not with_attempt:
+        return statement
+    logged = (
+        sa.insert(webhook_delivery_attempts)
+        .from_select(
+            ["delivery_id", *_ATTEMPT_COLUMNS],
+            sa.select(
+                settled.c.id,
+                *(
+                    sa.bindparam(f"a_{name}", type_=webhook_delivery_attempts.c[name].type)
+                    for name in _ATTEMPT_COLUMNS
+                ),
+            ),
+        )
+        .cte("logged")
+    )
+    return statement.add_cte(logged)
+
+
+_SETTLE = _settle_statement(with_attempt=False)
+_SETTLE_WITH_ATTEMPT = _settle_statement(with_attempt=True)
+
+
+def _settle_parameters(
+    delivery: WebhookDelivery, attempt: DeliveryAttempt | None, owner: str
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "delivery_id": delivery.id,
+        "owner": owner,
+        "s_state": delivery.state.value,
+        "s_attempts": delivery.attempts,
+        "s_next_attempt_at": delivery.next_attempt_at,
+        "s_last_attempt_at": delivery.last_attempt_at,
+        "s_last_status_code": delivery.last_status_code,
+        "s_last_error": delivery.last_error,
+        "s_last_response_excerpt": delivery.last_response_excerpt,
+        "s_finished_at": delivery.finished_at,
+    }
+    if attempt is not None:
+        parameters.update(
+            a_attempted_at=attempt.attempted_at,
+            a_status_code=attempt.status_code,
+            a_error=attempt.error,
+            a_response_excerpt=attempt.response_excerpt,
+            a_duration_ms=attempt.duration_ms,
+        )
+    return parameters
 
 
 def _delivery_from_row(row: RowMapping) -> WebhookDelivery:

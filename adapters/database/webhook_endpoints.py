@@ -6,7 +6,9 @@ copied to another row does not open).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from adapters.database.sealed_secrets import resealed_columns
 from adapters.database.tables import webhook_endpoints
 from adapters.security.secret_box import SecretDecryptionError
 from application.errors import CredentialsUnreadable, NotFound
+from application.ports.tenant_webhooks import EndpointForDelivery
 from domain.tenant_webhooks.model import SigningSecrets, WebhookEndpoint, WebhookEventType
 
 # The first key of the advisory lock taken while adding a tenant's endpoint (the second: the tenant's).
@@ -24,6 +27,17 @@ _ENDPOINTS_OF_TENANT_LOCK = 0x5745_4248  # "WEBH"
 _ENDPOINT_COLUMNS = [
     column for column in webhook_endpoints.c if column.name not in {"secret_sealed", "previous_secret_sealed"}
 ]
+# ``for_delivery``'s one statement (built once; the ids are bind parameters): the endpoint and its
+# sealed secrets.
+_FOR_DELIVERY = sa.select(
+    *_ENDPOINT_COLUMNS, webhook_endpoints.c.secret_sealed, webhook_endpoints.c.previous_secret_sealed
+).where(
+    webhook_endpoints.c.tenant_id == sa.bindparam("tenant_id", type_=sa.Uuid()),
+    webhook_endpoints.c.id == sa.bindparam("endpoint_id", type_=sa.Uuid()),
+)
+_FOR_DELIVERY_NAMES = tuple(_FOR_DELIVERY.selected_columns.keys())
+# A row as SQLAlchemy gives it, or the driver's tuple mapped by its column names (``read_alone``).
+_Row = RowMapping | Mapping[str, Any]
 
 
 def _secret_owner(tenant_id: UUID, endpoint_id: UUID) -> bytes:
@@ -157,8 +171,27 @@ class SqlAlchemyWebhookEndpointRepository(SqlAlchemyRepository):
                 webhook_endpoints.c.previous_secret_expires_at,
             ).where(webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.id == endpoint_id)
         )
+        return self._opened_secrets(tenant_id, endpoint_id, row) if row is not None else None
+
+    async def for_delivery(self, tenant_id: UUID, endpoint_id: UUID) -> EndpointForDelivery | None:
+        parameters = {"tenant_id": tenant_id, "endpoint_id": endpoint_id}
+        # On PostgreSQL a transaction of its own, in one round trip; else as any statement.
+        rows = await self._scope.read_alone(tenant_id, _FOR_DELIVERY, parameters)
+        row: _Row | None
+        if rows is not None:
+            row = dict(zip(_FOR_DELIVERY_NAMES, rows[0], strict=True)) if rows else None
+        else:
+            await self._scope.bind(tenant_id)
+            row = await self._one_or_none(_FOR_DELIVERY, parameters)
         if row is None:
             return None
+        try:
+            secrets: SigningSecrets | None = self._opened_secrets(tenant_id, endpoint_id, row)
+        except CredentialsUnreadable:
+            secrets = None
+        return EndpointForDelivery(_endpoint_from_row(row), secrets)
+
+    def _opened_secrets(self, tenant_id: UUID, endpoint_id: UUID, row: _Row) -> SigningSecrets:
         owner = _secret_owner(tenant_id, endpoint_id)
         try:
             current = self._secret_box.open(row["secret_sealed"], owner)
@@ -200,7 +233,7 @@ class SqlAlchemyWebhookEndpointRepository(SqlAlchemyRepository):
         return resealed
 
 
-def _endpoint_from_row(row: RowMapping) -> WebhookEndpoint:
+def _endpoint_from_row(row: _Row) -> WebhookEndpoint:
     return WebhookEndpoint(
         id=row["id"],
         tenant_id=row["tenant_id"],

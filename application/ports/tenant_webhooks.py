@@ -29,6 +29,15 @@ class DeliveryQuery:
     state: DeliveryState | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointForDelivery:
+    """What an attempt needs of its endpoint: the endpoint, and its secrets to sign with (None when
+    they do not open: the keys they were sealed with are gone)."""
+
+    endpoint: WebhookEndpoint
+    secrets: SigningSecrets | None
+
+
 class WebhookEndpointRepository(Protocol):
     """A tenant's webhook endpoints; their signing secrets are stored sealed and read only to sign."""
 
@@ -57,7 +66,17 @@ class WebhookEndpointRepository(Protocol):
         """Make ``new_secret`` current; the current one stays valid until ``previous_expires_at``."""
         ...
 
-    async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None: ...
+    async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None:
+        """None if the tenant has no such endpoint; CredentialsUnreadable if they do not open."""
+        ...
+
+    async def for_delivery(self, tenant_id: UUID, endpoint_id: UUID) -> EndpointForDelivery | None:
+        """The endpoint with its signing secrets, read together; None if the tenant has no such endpoint.
+
+        For a delivery attempt, whose unit of work reads nothing else: the database may answer it as a
+        transaction of its own (PostgreSQL does, in one round trip)."""
+        ...
+
     async def reseal_secrets(self) -> int:
         """Re-encrypt every endpoint's signing secrets under the newest key; return how many changed."""
         ...
@@ -99,9 +118,15 @@ class WebhookDeliveryQueue(Protocol):
         """Lease up to ``limit`` pending deliveries that are due, oldest due first, skipping leased ones."""
         ...
 
-    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+    async def settle(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str, commit: bool = False
+    ) -> bool:
         """Store ``delivery``'s new state (and ``attempt`` in its log) and release the lease; False if
-        ``owner`` no longer holds it (then nothing is stored)."""
+        ``owner`` no longer holds it (then nothing is stored).
+
+        ``commit=True``: this is the transaction's last write, and the caller ends the transaction next
+        (``commit()``, or leaving the block when the lease was lost); the database may commit it with
+        the write (PostgreSQL does, in the write's own round trip)."""
         ...
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None: ...

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from application.errors import CredentialsUnreadable
 from application.ports.clock import Clock
 from application.ports.metrics import Metrics
 from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse, WebhookSender
@@ -76,29 +75,26 @@ class DeliverWebhook:
         settings: WebhookDeliverySettings,
         *,
         metrics: Metrics,
+        reads: Callable[[], UnitOfWork] | None = None,
     ) -> None:
+        """``reads``: units of work for the attempt's read of its endpoint (read-only ones, where the
+        storage has them); by default ``uow_factory``'s."""
         self._uow_factory = uow_factory
+        self._reads = reads if reads is not None else uow_factory
         self._sender = sender
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
 
     async def __call__(self, delivery: WebhookDelivery, owner: str) -> WebhookDelivery:
-        uow = self._uow_factory()
-        unreadable = False
+        uow = self._reads()
         async with uow:
-            endpoint = await uow.webhook_endpoints.get(delivery.tenant_id, delivery.endpoint_id)
-            try:
-                secrets = (
-                    await uow.webhook_endpoints.signing_secrets(delivery.tenant_id, delivery.endpoint_id)
-                    if endpoint is not None
-                    else None
-                )
-            except CredentialsUnreadable:
-                logger.error("webhook endpoint %s: its signing secret does not open", delivery.endpoint_id)
-                secrets, unreadable = None, True
-        if endpoint is None or (secrets is None and not unreadable):
+            found = await uow.webhook_endpoints.for_delivery(delivery.tenant_id, delivery.endpoint_id)
+        if found is None:
             return delivery  # the endpoint was deleted, and its deliveries with it
+        endpoint, secrets = found.endpoint, found.secrets
+        if secrets is None:
+            logger.error("webhook endpoint %s: its signing secret does not open", delivery.endpoint_id)
         if not endpoint.enabled:
             now = self._clock.now()
             dead = replace(
@@ -186,10 +182,16 @@ class DeliverWebhook:
         *,
         gone_from: WebhookEndpoint | None = None,
     ) -> None:
-        """The delivery's new state, its attempt and (after a 410) the disabled endpoint: one transaction."""
+        """The delivery's new state, its attempt and (after a 410) the disabled endpoint: one transaction.
+
+        Without an endpoint to disable, the settling is the transaction's last write, and is committed
+        with it."""
         uow = self._uow_factory()
         async with uow:
-            if not await uow.webhook_deliveries.settle(delivery, attempt, owner=owner):
+            settled = await uow.webhook_deliveries.settle(
+                delivery, attempt, owner=owner, commit=gone_from is None
+            )
+            if not settled:
                 logger.warning(
                     "lost the lease on webhook delivery %s; leaving it to its new owner", delivery.id
                 )

@@ -35,6 +35,7 @@ from adapters.database.rows import message_values
 from application.errors import (
     AccountInUse,
     AlreadyExists,
+    CredentialsUnreadable,
     InvalidToken,
     NotFound,
     StorageUnavailable,
@@ -84,6 +85,7 @@ from application.ports.templates import TemplateQuery
 from application.ports.tenancy import MetaApp, MetaNumber, TwilioSigner
 from application.ports.tenant_webhooks import (
     DeliveryQuery,
+    EndpointForDelivery,
     OutboxEvent,
     WebhookRequest,
     WebhookResponse,
@@ -1157,6 +1159,7 @@ class FakeWebhookEndpointRepository:
     def __init__(self) -> None:
         self._endpoints: dict[UUID, WebhookEndpoint] = {}
         self._secrets: dict[UUID, SigningSecrets] = {}
+        self._unreadable: set[UUID] = set()
 
     async def add(self, endpoint: WebhookEndpoint, secret: str, *, at_most: int) -> bool:
         if endpoint.id in self._endpoints:
@@ -1208,7 +1211,18 @@ class FakeWebhookEndpointRepository:
         self._endpoints[endpoint_id] = replace(endpoint, previous_secret_expires_at=previous_expires_at)
 
     async def signing_secrets(self, tenant_id: UUID, endpoint_id: UUID) -> SigningSecrets | None:
-        return self._secrets.get(endpoint_id) if await self.get(tenant_id, endpoint_id) else None
+        if await self.get(tenant_id, endpoint_id) is None:
+            return None
+        if endpoint_id in self._unreadable:
+            raise CredentialsUnreadable()
+        return self._secrets[endpoint_id]
+
+    async def for_delivery(self, tenant_id: UUID, endpoint_id: UUID) -> EndpointForDelivery | None:
+        endpoint = await self.get(tenant_id, endpoint_id)
+        if endpoint is None:
+            return None
+        secrets = None if endpoint_id in self._unreadable else self._secrets[endpoint_id]
+        return EndpointForDelivery(endpoint, secrets)
 
     async def reseal_secrets(self) -> int:
         """Nothing is sealed in memory."""
@@ -1220,6 +1234,10 @@ class FakeWebhookEndpointRepository:
 
     def all(self) -> list[WebhookEndpoint]:
         return list(self._endpoints.values())
+
+    def lose_the_key_of(self, endpoint_id: UUID) -> None:
+        """Make the endpoint's secrets unreadable, as when the key they were sealed with is gone."""
+        self._unreadable.add(endpoint_id)
 
     def snapshot(self) -> Restore:
         endpoints, secrets = dict(self._endpoints), dict(self._secrets)
@@ -1260,7 +1278,9 @@ class FakeWebhookDeliveryQueue:
             self._leases[delivery.id] = (owner, now + timedelta(seconds=lease_seconds))
         return due
 
-    async def settle(self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str) -> bool:
+    async def settle(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, *, owner: str, commit: bool = False
+    ) -> bool:
         lease = self._leases.get(delivery.id)
         if delivery.id not in self._deliveries or lease is None or lease[0] != owner:
             return False

@@ -4,6 +4,8 @@ and PostgreSQL alike (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -18,7 +20,7 @@ from adapters.security.secret_box import SecretBox, generate_key, parse_keys
 from adapters.system_clock import SystemClock
 from adapters.tenant_webhooks.destinations import DestinationPolicy, ResolvingWebhookUrlGuard
 from application.errors import CredentialsUnreadable, InvalidInput, NotFound
-from application.ports.tenant_webhooks import DeliveryQuery
+from application.ports.tenant_webhooks import DeliveryQuery, EndpointForDelivery
 from application.principal import Principal
 from application.tenant_webhooks.endpoints import (
     MAX_ENDPOINTS_PER_TENANT,
@@ -28,6 +30,7 @@ from application.tenant_webhooks.endpoints import (
 from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import (
     DeliveryState,
+    SigningSecrets,
     WebhookEndpoint,
     new_signing_secret,
 )
@@ -144,6 +147,9 @@ async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
         assert (secrets.current, secrets.previous) == (secret, None)
         with pytest.raises(CredentialsUnreadable):
             await uow.webhook_endpoints.signing_secrets(acme.id, other.id)
+    async with uow_factory() as uow:
+        # Read for a delivery, the endpoint comes without secrets: the attempt fails, never unsigned.
+        assert await uow.webhook_endpoints.for_delivery(acme.id, other.id) == EndpointForDelivery(other, None)
 
 
 async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: UowFactory) -> None:
@@ -172,6 +178,35 @@ async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: 
     assert stored.previous_secret_expires_at == expires
     assert again is not None
     assert (again.current, again.previous) == (third, second)
+
+
+async def test_an_endpoint_is_read_for_delivery_with_its_secrets_within_its_tenant_only(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    first, second = new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=first, enabled=False)
+    expires = T0 + timedelta(hours=24)
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, second, expires)
+        await uow.commit()
+
+    async with uow_factory() as uow:  # the read alone in its transaction
+        alone = await uow.webhook_endpoints.for_delivery(acme.id, endpoint.id)
+    async with uow_factory() as uow:  # after another read of the transaction
+        stored = await uow.webhook_endpoints.get(acme.id, endpoint.id)
+        after_another = await uow.webhook_endpoints.for_delivery(acme.id, endpoint.id)
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.for_delivery(globex.id, endpoint.id) is None
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.for_delivery(acme.id, uuid4()) is None
+
+    assert stored is not None
+    assert stored.previous_secret_expires_at == expires
+    expected = EndpointForDelivery(
+        stored, SigningSecrets(current=second, previous=first, previous_expires_at=expires)
+    )
+    assert alone == after_another == expected
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
@@ -260,15 +295,19 @@ async def test_due_deliveries_are_leased_and_come_back_when_the_lease_ends(uow_f
     assert [d.id for d in again] == [first[0].id]
 
 
-async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFactory) -> None:
+@pytest.mark.parametrize("commit", [False, True], ids=["then-commit", "with-its-commit"])
+async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFactory, commit: bool) -> None:
     acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
     await add_endpoint(uow_factory, acme)
     await record(uow_factory, acme)
     [delivery] = await claim(uow_factory, "w1", T0)
 
-    assert not await settle(uow_factory, delivery, "w2", status=200, state=DeliveryState.DELIVERED)
-    assert await settle(uow_factory, delivery, "w1", status=500, state=DeliveryState.PENDING)
-    assert not await settle(uow_factory, delivery, "w1", status=500, state=DeliveryState.PENDING)  # released
+    def settle_as(owner: str, status: int, state: DeliveryState) -> Awaitable[bool]:
+        return settle(uow_factory, delivery, owner, status=status, state=state, commit=commit)
+
+    assert not await settle_as("w2", 200, DeliveryState.DELIVERED)
+    assert await settle_as("w1", 500, DeliveryState.PENDING)
+    assert not await settle_as("w1", 500, DeliveryState.PENDING)  # released
 
     async with uow_factory() as uow:
         stored = await uow.webhook_deliveries.get(acme.id, delivery.id)
@@ -285,6 +324,32 @@ async def test_settling_needs_the_lease_and_logs_the_attempt(uow_factory: UowFac
     assert await claim(uow_factory, "w1", T0 + timedelta(seconds=9)) == []
     [retry] = await claim(uow_factory, "w1", T0 + timedelta(seconds=10))
     assert retry.id == delivery.id
+
+
+async def test_a_delivery_settled_without_an_attempt_logs_none(uow_factory: UowFactory) -> None:
+    acme = await add_tenant(uow_factory)
+    await add_endpoint(uow_factory, acme)
+    await record(uow_factory, acme)
+    [delivery] = await claim(uow_factory, "w1", T0)
+    dead = replace(delivery, state=DeliveryState.DEAD, last_error="not sent", finished_at=T0)
+
+    async with uow_factory() as uow:
+        assert not await uow.webhook_deliveries.settle(dead, None, owner="w2", commit=True)
+    async with uow_factory() as uow:
+        assert await uow.webhook_deliveries.settle(dead, None, owner="w1", commit=True)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.webhook_deliveries.get(acme.id, delivery.id)
+        attempts = await uow.webhook_deliveries.list_attempts(acme.id, [delivery.id])
+    assert stored is not None
+    assert (stored.state, stored.attempts, stored.last_error, stored.finished_at) == (
+        DeliveryState.DEAD,
+        0,
+        "not sent",
+        T0,
+    )
+    assert attempts == {}
 
 
 async def test_delivered_and_dead_deliveries_are_never_claimed(uow_factory: UowFactory) -> None:

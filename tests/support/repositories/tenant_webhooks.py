@@ -62,7 +62,13 @@ async def claim(uow_factory: UowFactory, owner: str, now: datetime, limit: int =
 
 
 async def settle(
-    uow_factory: UowFactory, delivery: WebhookDelivery, owner: str, *, status: int, state: DeliveryState
+    uow_factory: UowFactory,
+    delivery: WebhookDelivery,
+    owner: str,
+    *,
+    status: int,
+    state: DeliveryState,
+    commit: bool = False,
 ) -> bool:
     attempted_at = delivery.next_attempt_at
     attempt = DeliveryAttempt(
@@ -74,6 +80,6 @@ async def settle(
     )
     settled = delivery.after(attempt, state=state, next_attempt_at=attempted_at + timedelta(seconds=10))
     async with uow_factory() as uow:
-        done = await uow.webhook_deliveries.settle(settled, attempt, owner=owner)
+        done = await uow.webhook_deliveries.settle(settled, attempt, owner=owner, commit=commit)
         await uow.commit()
     return done

@@ -12,7 +12,6 @@ import pytest
 import standardwebhooks
 
 from adapters.twilio.callbacks import TwilioInboundMessages
-from application.errors import CredentialsUnreadable
 from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
@@ -662,19 +661,17 @@ async def test_a_secret_that_does_not_open_is_never_sent_unsigned(
     sender: FakeWebhookSender,
     worker: WebhookWorker,
     acme: TenantAccount,
-    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await register(uow, clock, acme)
+    registered = await register(uow, clock, acme)
     await queued_message(uow, clock, acme)
     await status_event(uow, clock, MessageStatus.DELIVERED)
 
-    async def unreadable(*_: object) -> None:
-        raise CredentialsUnreadable()
-
-    monkeypatch.setattr(uow.webhook_endpoints, "signing_secrets", unreadable)
+    uow.webhook_endpoints.lose_the_key_of(registered.endpoint.id)
     [settled] = await worker.deliver_due()
 
     assert sender.requests == []
     assert (settled.state, settled.attempts) == (DeliveryState.PENDING, 1)
     assert settled.last_error is not None
     assert "cannot be read" in settled.last_error
+    assert [record.levelname for record in caplog.records if "does not open" in record.message] == ["ERROR"]

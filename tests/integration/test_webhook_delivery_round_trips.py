@@ -1,0 +1,121 @@
+"""A webhook delivery attempt on PostgreSQL: the endpoint and its sealed secrets read as a transaction of
+their own (tenant_scope.py's ``read_alone``), then the delivery's new state and the attempt's line
+written with their COMMIT (``write_and_commit``): two round trips, counted in libpq's trace of the
+protocol. What must hold either way: a delivered attempt is stored with its line, an attempt whose
+lease was lost stores nothing, and the connection goes back to the pool as psycopg hands it out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.security.secret_box import SecretBox
+from application.ports.tenant_webhooks import DeliveryQuery, WebhookResponse
+from application.tenant_webhooks.delivery import DeliverWebhook, WebhookDeliverySettings
+from domain.tenant_webhooks.model import DeliveryState, WebhookDelivery, WebhookEndpoint
+from tests.support.databases import UowFactory
+from tests.support.fakes import FakeMetrics, FakeWebhookSender, FixedClock
+from tests.support.repositories import T0
+from tests.support.repositories.tenant_webhooks import add_endpoint, add_tenant, claim, record
+from tests.support.round_trips import the_driver, traced
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def writes(one_connection: AsyncEngine, secret_box: SecretBox) -> UowFactory:
+    return lambda: SqlAlchemyUnitOfWork(one_connection, secret_box)
+
+
+@pytest.fixture
+def reads(one_connection: AsyncEngine, secret_box: SecretBox) -> UowFactory:
+    return lambda: SqlAlchemyUnitOfWork(one_connection, secret_box, read_only=True)
+
+
+def deliver_webhook(
+    writes: UowFactory, reads: UowFactory, sender: FakeWebhookSender, metrics: FakeMetrics
+) -> DeliverWebhook:
+    return DeliverWebhook(
+        writes, sender, FixedClock(T0), WebhookDeliverySettings(), metrics=metrics, reads=reads
+    )
+
+
+async def a_leased_delivery(writes: UowFactory) -> tuple[WebhookEndpoint, WebhookDelivery]:
+    """A tenant's endpoint, and a delivery to it leased by worker ``w1``."""
+    tenant = await add_tenant(writes)
+    endpoint = await add_endpoint(writes, tenant)
+    await record(writes, tenant)
+    [delivery] = await claim(writes, "w1", T0)
+    return endpoint, delivery
+
+
+@pytest.mark.parametrize(
+    ("answer", "state"),
+    [
+        (WebhookResponse(duration_ms=3, status_code=200, body_excerpt="ok"), DeliveryState.DELIVERED),
+        (WebhookResponse(duration_ms=3, status_code=503, body_excerpt="busy"), DeliveryState.PENDING),
+    ],
+    ids=["delivered", "retried"],
+)
+async def test_an_attempt_takes_two_round_trips_and_stores_its_outcome_and_its_line(
+    one_connection: AsyncEngine,
+    writes: UowFactory,
+    reads: UowFactory,
+    tmp_path: Path,
+    answer: WebhookResponse,
+    state: DeliveryState,
+) -> None:
+    endpoint, delivery = await a_leased_delivery(writes)
+    tenant = endpoint.tenant_id
+    sender, metrics = FakeWebhookSender(), FakeMetrics()
+    sender.will_answer(answer)
+    deliver = deliver_webhook(writes, reads, sender, metrics)
+    driver = await the_driver(one_connection)
+
+    with traced(driver, tmp_path / "trace") as round_trips:
+        settled = await deliver(delivery, "w1")
+
+    assert round_trips == [2]
+    assert [request.url for request in sender.requests] == [endpoint.url]
+    async with writes() as uow:
+        stored = await uow.webhook_deliveries.get(tenant, delivery.id)
+        attempts = await uow.webhook_deliveries.list_attempts(tenant, [delivery.id])
+    assert stored == settled
+    assert (stored.state, stored.attempts, stored.last_status_code) == (state, 1, answer.status_code)
+    assert [(a.status_code, a.response_excerpt, a.attempted_at) for a in attempts[delivery.id]] == [
+        (answer.status_code, answer.body_excerpt, T0)
+    ]
+    assert len(metrics.events) == 1
+    assert driver.autocommit is False
+    assert driver.info.transaction_status is TransactionStatus.IDLE
+
+
+async def test_an_attempt_whose_lease_was_lost_stores_nothing(
+    one_connection: AsyncEngine, writes: UowFactory, reads: UowFactory, tmp_path: Path
+) -> None:
+    endpoint, delivery = await a_leased_delivery(writes)
+    tenant = endpoint.tenant_id
+    sender, metrics = FakeWebhookSender(), FakeMetrics()
+    deliver = deliver_webhook(writes, reads, sender, metrics)
+    driver = await the_driver(one_connection)
+
+    with traced(driver, tmp_path / "trace") as round_trips:
+        await deliver(delivery, "w2")  # another worker's lease by now
+
+    assert round_trips == [2]
+    async with writes() as uow:
+        stored = await uow.webhook_deliveries.get(tenant, delivery.id)
+        attempts = await uow.webhook_deliveries.list_attempts(tenant, [delivery.id])
+        [listed] = await uow.webhook_deliveries.list_page(
+            DeliveryQuery(tenant_id=tenant, endpoint_id=endpoint.id, limit=10)
+        )
+    assert stored is not None
+    assert (stored.state, stored.attempts, stored.last_attempt_at) == (DeliveryState.PENDING, 0, None)
+    assert listed.id == delivery.id
+    assert attempts == {}
+    assert metrics.events == []  # the attempt is its new owner's to count
+    assert driver.info.transaction_status is TransactionStatus.IDLE
