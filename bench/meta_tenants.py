@@ -31,6 +31,10 @@ WEBHOOK_PATH = "/webhooks/meta"
 # Meta's own pace between a message's statuses is its business; the Twilio emulator's default (500 ms
 # between callbacks) keeps the two providers' messages comparable.
 STATUS_STEP_S = 0.5
+# Meta posts a webhook again when the receiver fails it (for days, less and less often): a few quick
+# retries stand for that, so a status the gateway refused once (a 503 under load) is not lost.
+WEBHOOK_RETRIES = 5
+WEBHOOK_RETRY_DELAY_S = 2.0
 TEMPLATE_REVIEW_S = 0.5  # the emulator reviews a new template this long after it is created
 APPROVAL_TIMEOUT_S = 60.0
 
@@ -89,8 +93,13 @@ def emulator_config(
         },
         # --config replaces every command-line setting, --latency-ms included: the latency goes here.
         "faults": {"latency_ms": latency_ms},
-        # Meta retries a webhook it got no answer to; the emulator waits instead (see CALLBACK_TIMEOUT_S).
-        "webhooks": {"step_delay_seconds": STATUS_STEP_S, "timeout_seconds": callback_timeout_s},
+        # A slow answer is waited for (see end_to_end.CALLBACK_TIMEOUT_S), a failed one posted again.
+        "webhooks": {
+            "step_delay_seconds": STATUS_STEP_S,
+            "timeout_seconds": callback_timeout_s,
+            "retry_attempts": WEBHOOK_RETRIES,
+            "retry_delay_seconds": WEBHOOK_RETRY_DELAY_S,
+        },
         "template_review": {"review_seconds": TEMPLATE_REVIEW_S},
     }
 

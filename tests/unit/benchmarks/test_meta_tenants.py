@@ -65,6 +65,7 @@ def test_the_emulator_configuration_is_the_meta_emulators_own_schema() -> None:
     )
     assert config.faults.latency_ms == 200.0
     assert config.webhooks.timeout_seconds == 600.0
+    assert config.webhooks.retry_attempts > 0  # as Meta, a failed status webhook is posted again
     assert config.webhooks.statuses[-1] == "read"  # what the pipeline waits for
     for tenant in tenants:
         business = config.businesses[tenant.waba_id]
