@@ -1,15 +1,18 @@
 """The end-to-end scenario: single sends from the POST to the tenant's webhook receiver.
 
 ``pipeline`` (the default case): ``--e2e-messages`` template messages POSTed with respond-async to
-``--e2e-tenants`` Twilio tenants; ``wa-gateway worker`` processes dispatch them to the Twilio emulator
-(``--provider-latency-ms``), which posts signed status callbacks (queued, sent, delivered, read) to
-the gateway's StatusCallback route; every status change becomes a ``message.status`` event that the
-workers deliver to a webhook receiver (bench/receiver.py) registered as each tenant's endpoint. The
-clock runs from the first POST until every message is ``read`` in the database and the receiver holds
-every event the gateway wrote for them.
+``--e2e-tenants`` tenants, ``--e2e-meta-tenants`` of them on Meta's Cloud API and the others on
+Twilio; ``wa-gateway worker`` processes dispatch them to the Twilio emulator or the Meta emulator
+(both with ``--provider-latency-ms``). The Twilio emulator posts signed status callbacks (queued, sent,
+delivered, read) to the gateway's StatusCallback route, the Meta emulator signed status webhooks
+(sent, delivered, read) to ``/webhooks/meta``; every status change becomes a ``message.status`` event
+that the workers deliver to a webhook receiver (bench/receiver.py) registered as each tenant's
+endpoint. The clock runs from the first POST until every message is ``read`` in the database and the
+receiver holds every event the gateway wrote for them.
 
-``dispatch-only``: the same sends with no status callbacks (the workers have no ``PUBLIC_BASE_URL``)
-and no webhook endpoint; the clock stops when the emulator holds every accepted message.
+``dispatch-only``: the Twilio tenants' sends alone, with no status callbacks (the workers have no
+``PUBLIC_BASE_URL``) and no webhook endpoint; the clock stops when the emulator holds every accepted
+message. (Meta posts its status webhooks whatever the send asks: it has no such case.)
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from bench import database, load, processes
-from bench.load import Load, lua_list
+from bench.load import Load, lua_list, lua_string
+from bench.meta_tenants import MetaTenant, connect_tenants, meta_tenants, start_meta_emulator
 from bench.processes import PYTHON, WA_GATEWAY, Service
+from bench.report import provider_counts
 
 if TYPE_CHECKING:
-    from bench.run import Gateway, Runner
+    from bench.run import Gateway, Options, Runner
 
 TEMPLATE_SID = "HX" + "b5b62575e6e4ff6129ad7c8efe1f983e"
 FINAL_STATUS = "read"
@@ -61,6 +67,12 @@ class Progress:
     events_received: int = 0
 
 
+def twilio_tenant_count(options: Options) -> int:
+    """How many end-to-end tenants are on Twilio (``bench-e2e-00`` onwards; the overload scenario floods
+    them too)."""
+    return options.e2e_tenants - options.e2e_meta_tenants
+
+
 def pipeline_done(progress: Progress, accepted: int, *, callbacks: bool) -> bool:
     """Every accepted message is done: read, and every event the gateway wrote is at the receiver
     (with callbacks); at the emulator (without)."""
@@ -89,21 +101,21 @@ def gateway_cpu_ms(cpu: dict[str, float]) -> float:
 
 
 class PipelineWatch:
-    """Looks at the emulator, the database and the receiver every ``interval`` s, in a thread."""
+    """Looks at the emulators, the database and the receiver every ``interval`` s, in a thread."""
 
     def __init__(
         self,
         url: str,
         tenant_ids: list[str],
         since: datetime,
-        emulator_url: str,
+        emulator_urls: list[str],
         receiver_url: str | None,
         interval: float = 0.25,
     ) -> None:
         self.url = url
         self.tenant_ids = tenant_ids
         self.since = since
-        self.emulator_url = emulator_url
+        self.emulator_urls = emulator_urls
         self.receiver_url = receiver_url
         self.interval = interval
         self.points: list[Progress] = []
@@ -117,7 +129,7 @@ class PipelineWatch:
         return Progress(
             at=time.monotonic() - self._started,
             accepted=accepted,
-            reached_emulator=int(_json(f"{self.emulator_url}/_emulator/stats")["messages"]),
+            reached_emulator=sum(int(_json(f"{e}/_emulator/stats")["messages"]) for e in self.emulator_urls),
             final=final,
             events_written=events,
             events_received=int(received),
@@ -249,16 +261,36 @@ def _patch_json(url: str, body: dict[str, Any]) -> None:
         pass
 
 
-def template_sends(tokens: list[str]) -> Load:
-    """respond-async sends by template (allowed outside the 24-hour window), tokens in turn."""
+def template_sends(twilio_tokens: Sequence[str], meta_tokens: Sequence[str] = ()) -> Load:
+    """respond-async sends by template (allowed outside the 24-hour window), every tenant's token in
+    turn: a Twilio tenant's by Content SID, a Meta tenant's by name from its catalogue."""
+    from bench.run import BENCH_TEMPLATE
+
+    twilio_body = json.dumps(
+        {"to_number": "+1415557%04d", "content_sid": TEMPLATE_SID, "content_variables": {"1": "%d"}}
+    )
+    meta_body = json.dumps(
+        {
+            "to_number": "+1415557%04d",
+            "template": {
+                "name": BENCH_TEMPLATE["name"],
+                "language": BENCH_TEMPLATE["language"],
+                "variables": {"1": "Ana", "2": "A-%d"},
+            },
+        }
+    )
     return Load(
-        lua_prelude=f"local tokens = {lua_list(tokens)}",
+        lua_prelude=(
+            f"local tokens = {lua_list([*twilio_tokens, *meta_tokens])}\n"
+            f"local twilio_tenants = {len(twilio_tokens)}\n"
+            f"local twilio_body = {lua_string(twilio_body)}\n"
+            f"local meta_body = {lua_string(meta_body)}"
+        ),
         lua_request=(
-            '  local body = string.format(\'{"to_number":"+1415557%04d","content_sid":'
-            f'"{TEMPLATE_SID}",'
-            '"content_variables":{"1":"%d"}}\', (n * 7 + tid) % 10000, n)\n'
-            "  local token = tokens[((n + tid) % #tokens) + 1]\n"
-            '  return wrk.format("POST", "/api/send", {["Authorization"]=token, '
+            "  local index = ((n + tid) % #tokens) + 1\n"
+            "  local body = index <= twilio_tenants and twilio_body or meta_body\n"
+            "  body = string.format(body, (n * 7 + tid) % 10000, n)\n"
+            '  return wrk.format("POST", "/api/send", {["Authorization"]=tokens[index], '
             '["Content-Type"]="application/json", ["Prefer"]="respond-async"}, body)'
         ),
     )
@@ -270,33 +302,79 @@ def run_e2e(runner: Runner, gateway: Gateway) -> None:
             run_case(runner, gateway, callbacks=case == "pipeline")
 
 
-def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class CaseTenants:
+    """A case's tenants, Twilio's then Meta's: their ids and their admins' tokens."""
+
+    twilio_ids: list[str]
+    twilio_tokens: list[str]
+    meta: list[MetaTenant]
+    meta_ids: list[str]
+    meta_tokens: list[str]
+
+    @property
+    def ids(self) -> list[str]:
+        return [*self.twilio_ids, *self.meta_ids]
+
+    @property
+    def tokens(self) -> list[str]:
+        return [*self.twilio_tokens, *self.meta_tokens]
+
+    def ids_by_provider(self) -> dict[str, list[str]]:
+        return {"twilio": self.twilio_ids, **({"meta": self.meta_ids} if self.meta else {})}
+
+
+def case_tenants(gateway: Gateway, options: Options, *, with_meta: bool) -> CaseTenants:
+    """The case's tenants, with fresh tokens (a run may last minutes)."""
     from bench.run import bearer_tokens
 
+    twilio = range(twilio_tenant_count(options))
+    meta = meta_tenants(options.e2e_meta_tenants) if with_meta else []
+    twilio_tokens = bearer_tokens(gateway, [f"e2e{index:02d}" for index in twilio], max_age=0)
+    return CaseTenants(
+        twilio_ids=[gateway.tenants[f"bench-e2e-{index:02d}"] for index in twilio],
+        twilio_tokens=twilio_tokens,
+        meta=meta,
+        meta_ids=[gateway.tenants[tenant.name] for tenant in meta],
+        meta_tokens=bearer_tokens(gateway, [tenant.username for tenant in meta], max_age=0),
+    )
+
+
+def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
     options = runner.options
     case = "pipeline" if callbacks else "dispatch-only"
     assert gateway.api is not None
     assert gateway.api.base_url is not None
     base = gateway.api.base_url
-    e2e_tenants = [gateway.tenants[f"bench-e2e-{i:02d}"] for i in range(options.e2e_tenants)]
-    since = _clear_queue(gateway.url, e2e_tenants)
-    usernames = [f"e2e{index:02d}" for index in range(options.e2e_tenants)]
-    tokens = bearer_tokens(gateway, usernames, max_age=0)  # fresh: the run may last minutes
+    tenants = case_tenants(gateway, options, with_meta=callbacks)  # Meta has no dispatch-only case
+    meta_emulator: Service | None = None
     receiver: Service | None = None
     receiver_url: str | None = None
-    if callbacks:
-        receiver, receiver_url = start_receiver(runner)
-        _register_endpoints(base, tokens, receiver_url)
-    emulator, emulator_url, workers = start_dispatch(runner, gateway, base if callbacks else None)
+    workers: list[Service] = []
+    emulator: Service | None = None
     try:
+        emulator_urls: dict[str, str] = {}
+        if tenants.meta:
+            meta_emulator, emulator_urls["meta"] = _start_meta(runner, gateway, tenants)
+        since = _clear_queue(gateway.url, tenants.ids)
+        if callbacks:
+            receiver, receiver_url = start_receiver(runner)
+            _register_endpoints(base, tenants.tokens, receiver_url)
+        emulator, emulator_urls["twilio"], workers = start_dispatch(
+            runner, gateway, base if callbacks else None
+        )
         time.sleep(2.0)  # the workers connect and start polling
-        send = template_sends(tokens)
+        send = template_sends(tenants.twilio_tokens, tenants.meta_tokens)
         connections = options.concurrency[0]
         total = options.e2e_messages
         memory: dict[str, float] = {}
-        runner.watched = {"api": [gateway.api], "worker": workers, "emulator": [emulator]}
-        if receiver is not None:
-            runner.watched["receiver"] = [receiver]
+        runner.watched = {
+            "api": [gateway.api],
+            "worker": workers,
+            "emulator": [emulator],  # Twilio's (the name it always had in the results)
+            **({"meta emulator": [meta_emulator]} if meta_emulator is not None else {}),
+            **({"receiver": [receiver]} if receiver is not None else {}),
+        }
         sessions_before = database.sessions_opened(gateway.url)
         processes.wait_for_quiet(options.quiet_cores, options.quiet_wait, _say)
         started = time.monotonic()
@@ -305,7 +383,9 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
             runner.profiling("e2e", case, connections),
             processes.ForeignLoad() as foreign,
             processes.CpuMeter(runner.watched, runner.databases) as cpu,
-            PipelineWatch(gateway.url, e2e_tenants, since, emulator_url, receiver_url) as watch,
+            PipelineWatch(
+                gateway.url, tenants.ids, since, list(emulator_urls.values()), receiver_url
+            ) as watch,
         ):
             accept = load.run_wrk(
                 base,
@@ -326,6 +406,7 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
         elapsed = finished - started
         # Per accepted message: the work was done for all of them, whether or not each got to the end.
         per_message = cpu.per_request_ms(accepted)
+        messages_by_provider = _messages_by_provider(gateway.url, tenants.ids_by_provider(), since)
         e2e = {
             "case": case,
             "status_callbacks": callbacks,
@@ -334,11 +415,16 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
             "messages_accepted": accepted,
             "messages_reached_emulator": last.reached_emulator,
             "messages_completed": completed,
+            "messages_by_provider": messages_by_provider,
             "final_status": FINAL_STATUS if callbacks else "at the emulator",
             "webhook_events_written": last.events_written,
             "webhook_events_received": last.events_received,
             "receiver": _json(f"{receiver_url}/_stats") if receiver_url else None,
-            "status_callbacks_posted": _callbacks_posted(emulator_url) if callbacks else None,
+            "status_callbacks_posted": (
+                {provider: _callbacks_posted(provider, url) for provider, url in emulator_urls.items()}
+                if callbacks
+                else None
+            ),
             "accept_phase_s": round(accepted_at - started, 2),
             "accept_rps": round(accept.rps, 1),
             "accept_p99_ms": round(accept.p99_ms, 2),
@@ -350,11 +436,12 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
             ),
             # accept->read with callbacks (the last status recorded), accept->sent without.
             ("accept_to_read_ms" if callbacks else "accept_to_sent_ms"): _accept_to_last_status(
-                gateway.url, e2e_tenants, since
+                gateway.url, tenants.ids, since
             ),
             "provider_latency_ms": options.provider_latency_ms,
             "dispatch_workers": options.dispatch_workers,
-            "tenants": options.e2e_tenants,
+            "tenants": len(tenants.ids),
+            "meta_tenants": len(tenants.meta),
             "memory_peak_mib": {k: round(v, 1) for k, v in memory.items()},
             "cpu_ms_per_message": per_message,
             "gateway_cpu_ms_per_message": gateway_cpu_ms(per_message),
@@ -369,19 +456,32 @@ def run_case(runner: Runner, gateway: Gateway, *, callbacks: bool) -> None:
         runner.results.extra["e2e" if callbacks else "e2e_dispatch_only"] = e2e
         _say(
             f"e2e {case}: {completed:,} of {accepted:,} accepted messages done "
-            f"({e2e['final_status']}; webhook events {last.events_received:,}/{last.events_written:,}) "
+            f"({e2e['final_status']}; {provider_counts(messages_by_provider, callbacks=callbacks)}; "
+            f"webhook events {last.events_received:,}/{last.events_written:,}) "
             f"in {elapsed:.1f} s: {e2e['messages_per_s']} msg/s (steady {e2e['steady_messages_per_s']}); "
             f"cpu ms/message {per_message}; gateway {e2e['gateway_cpu_ms_per_message']}"
             + ("  TIMED OUT" if e2e["timed_out"] else "")
         )
     finally:
-        for worker in workers:
-            worker.stop()
-        emulator.stop()
-        if receiver is not None:
-            receiver.stop()
+        for service in [*workers, emulator, meta_emulator, receiver]:
+            if service is not None:
+                service.stop()
         if callbacks:
-            _remove_endpoints(base, tokens)
+            _remove_endpoints(base, tenants.tokens)
+
+
+def _start_meta(runner: Runner, gateway: Gateway, tenants: CaseTenants) -> tuple[Service, str]:
+    """The Meta emulator, and the Meta tenants' accounts, senders and approved template on it."""
+    assert gateway.api is not None
+    assert gateway.api.base_url is not None
+    meta_emulator, meta_url = start_meta_emulator(runner, gateway, tenants.meta, CALLBACK_TIMEOUT_S)
+    try:
+        _say(f"e2e: connecting {len(tenants.meta)} Meta tenants (account, sender, template approved by Meta)")
+        connect_tenants(gateway.api.base_url, tenants.meta, tenants.meta_tokens)
+    except Exception:
+        meta_emulator.stop()
+        raise
+    return meta_emulator, meta_url
 
 
 def _wait_until_done(watch: PipelineWatch, deadline: float, *, callbacks: bool) -> int:
@@ -450,9 +550,37 @@ def _remove_endpoints(base: str, tokens: list[str]) -> None:
                     pass
 
 
-def _callbacks_posted(emulator_url: str) -> dict[str, int]:
+# How each emulator counts the status webhooks it posted, by the receiver's answer.
+_STATUS_WEBHOOK_STATS = {"twilio": "status_callbacks.", "meta": "webhooks.status."}
+
+
+def _callbacks_posted(provider: str, emulator_url: str) -> dict[str, int]:
     stats: dict[str, int] = _json(f"{emulator_url}/_emulator/stats")["stats"]
-    return {key: value for key, value in stats.items() if key.startswith("status_callbacks.")}
+    prefix = _STATUS_WEBHOOK_STATS[provider]
+    return {key: value for key, value in stats.items() if key.startswith(prefix)}
+
+
+def _messages_by_provider(
+    url: str, tenant_ids: dict[str, list[str]], since: datetime
+) -> dict[str, dict[str, int]]:
+    """Per provider: messages accepted since ``since``, those the provider took (``handed_over``: past
+    ``accepted``, whatever came back since) and those ``read``."""
+    counts: dict[str, dict[str, int]] = {}
+    with psycopg.connect(url) as connection:
+        for provider, ids in tenant_ids.items():
+            row = connection.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status <> 'accepted'), "
+                "count(*) FILTER (WHERE status = %s) FROM messages "
+                "WHERE tenant_id = ANY(%s::uuid[]) AND created_at >= %s",
+                (FINAL_STATUS, ids, since),
+            ).fetchone()
+            assert row is not None
+            counts[provider] = {
+                "accepted": int(row[0]),
+                "handed_over": int(row[1]),
+                FINAL_STATUS: int(row[2]),
+            }
+    return counts
 
 
 def _accept_to_last_status(url: str, tenant_ids: list[str], since: datetime) -> dict[str, float]:

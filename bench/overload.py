@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from bench import load, processes
-from bench.end_to_end import TEMPLATE_SID, start_twilio_emulator
+from bench.end_to_end import TEMPLATE_SID, start_twilio_emulator, twilio_tenant_count
 from bench.load import Load, LoadResult, lua_list, lua_string
 from bench.processes import WA_GATEWAY, Service
 
@@ -190,11 +190,12 @@ def run_overload(runner: Runner, gateway: Gateway) -> None:
 
     options = runner.options
     assert gateway.api is not None
-    tenants = [gateway.tenants[f"bench-e2e-{i:02d}"] for i in range(options.e2e_tenants)]
+    twilio_tenants = twilio_tenant_count(options)  # the emulator here is Twilio's
+    tenants = [gateway.tenants[f"bench-e2e-{i:02d}"] for i in range(twilio_tenants)]
     with psycopg.connect(gateway.url, autocommit=True) as connection:
         # Jobs left by earlier scenarios would be dispatched by this server too: not part of this one.
         connection.execute("DELETE FROM dispatch_jobs")
-    usernames = [f"e2e{index:02d}" for index in range(options.e2e_tenants)]
+    usernames = [f"e2e{index:02d}" for index in range(twilio_tenants)]
     tokens = bearer_tokens(gateway, usernames, max_age=0)
     run_id = secrets.token_hex(3)
     send = Load(

@@ -99,7 +99,7 @@ def _growth_targets(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _e2e_label(e2e: dict[str, Any]) -> str:
     if e2e.get("status_callbacks"):
         return "end to end with status callbacks and tenant webhooks (until read and received)"
-    return "end to end without callbacks (until the emulator holds every message)"
+    return "end to end without callbacks, Twilio tenants only (until the emulator holds every message)"
 
 
 def _e2e_completed(e2e: dict[str, Any]) -> int:
@@ -232,7 +232,18 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-E2E_CPU_GROUPS = ("api", "worker", "postgres", "emulator", "receiver", "load generator")
+# "emulator" is Twilio's (the name it always had), "meta emulator" Meta's when Meta tenants took part.
+E2E_CPU_GROUPS = ("api", "worker", "postgres", "emulator", "meta emulator", "receiver", "load generator")
+
+
+def provider_counts(by_provider: dict[str, dict[str, int]], *, callbacks: bool) -> str:
+    """``twilio 500/500 read, meta 498/500 read``: per provider, the messages done of those accepted
+    (read with callbacks; handed over to the provider without)."""
+    done = "read" if callbacks else "handed_over"
+    return ", ".join(
+        f"{provider} {counts[done]:,}/{counts['accepted']:,} {done.replace('_', ' ')}"
+        for provider, counts in by_provider.items()
+    )
 
 
 def e2e_lines(e2e: dict[str, Any]) -> list[str]:
@@ -252,6 +263,9 @@ def e2e_lines(e2e: dict[str, Any]) -> list[str]:
         f"msg/s (steady {e2e['steady_messages_per_s']}); accepted at {e2e['accept_rps']} req/s; {latency}"
         + ("; TIMED OUT" if e2e.get("timed_out") else ""),
     ]
+    by_provider = e2e.get("messages_by_provider")
+    if by_provider:
+        lines.append(f"  by provider: {provider_counts(by_provider, callbacks=callbacks)}")
     if callbacks:
         lines.append(
             f"  webhook events received {e2e.get('webhook_events_received', 0):,} of "

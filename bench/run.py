@@ -32,7 +32,7 @@ from uuid import UUID
 
 import psycopg
 
-from bench import campaigns, ceiling, database, end_to_end, load, overload, processes, report
+from bench import campaigns, ceiling, database, end_to_end, load, meta_tenants, overload, processes, report
 from bench.database import HistoryTenant
 from bench.load import Load, LoadResult, lua_list, lua_string
 from bench.processes import PYTHON, WA_GATEWAY, Service
@@ -68,6 +68,7 @@ class Options:
     other_history: int
     e2e_messages: int
     e2e_tenants: int
+    e2e_meta_tenants: int
     e2e_cases: tuple[str, ...]
     overload_connections: tuple[int, ...]
     campaign_recipients: int
@@ -114,7 +115,18 @@ def parse_options(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--other-history", type=int, help="other tenants' messages (500,000; quick 50,000)")
     parser.add_argument("--e2e-messages", type=int, help="messages end to end (20,000; quick 1,000)")
-    parser.add_argument("--e2e-tenants", type=int, default=16, help="tenants (one sender each) end to end")
+    parser.add_argument(
+        "--e2e-tenants",
+        type=int,
+        default=16,
+        help="tenants (one sender each) end to end, Twilio's and Meta's",
+    )
+    parser.add_argument(
+        "--e2e-meta-tenants",
+        type=int,
+        help="of the end-to-end tenants, those on Meta's Cloud API (the Meta emulator) in the pipeline "
+        "case; the others are on Twilio (half; 0: Twilio only)",
+    )
     parser.add_argument(
         "--e2e-cases",
         default="pipeline",
@@ -177,6 +189,10 @@ def parse_options(argv: list[str] | None) -> Options:
     unknown = set(e2e_cases) - set(end_to_end.CASES)
     if unknown or not e2e_cases:
         parser.error(f"--e2e-cases: choose from {', '.join(end_to_end.CASES)}")
+    e2e_meta_tenants = args.e2e_meta_tenants if args.e2e_meta_tenants is not None else args.e2e_tenants // 2
+    if not 0 <= e2e_meta_tenants < args.e2e_tenants:
+        # dispatch-only and overload send through Twilio alone.
+        parser.error("--e2e-meta-tenants: from 0 to --e2e-tenants - 1 (one Twilio tenant at least)")
     return Options(
         scenarios=scenarios,
         duration=args.duration or (4.0 if quick else 20.0),
@@ -193,6 +209,7 @@ def parse_options(argv: list[str] | None) -> Options:
         else (50_000 if quick else 500_000),
         e2e_messages=args.e2e_messages or (1_000 if quick else 20_000),
         e2e_tenants=args.e2e_tenants,
+        e2e_meta_tenants=e2e_meta_tenants,
         e2e_cases=e2e_cases,
         overload_connections=_ints(args.overload_connections),
         campaign_recipients=args.campaign_recipients or (10_000 if quick else 100_000),
@@ -446,6 +463,7 @@ class Gateway:
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # username -> (token, obtained at)
     tenants: dict[str, str] = field(default_factory=dict)  # tenant name -> id
     api: Service | None = None
+    meta_api_url: str | None = None  # where the Meta emulator will listen (META_GRAPH_API_BASE_URL)
 
 
 def gateway_environment(options: Options, database_url: str, **extra: str) -> dict[str, str]:
@@ -514,7 +532,17 @@ def provision_gateway(gateway: Gateway, options: Options) -> None:
                 "senders": [f"+1415524{index:04d}"],
                 "users": [{"username": f"e2e{index:02d}", "password": PASSWORD}],
             }
-            for index in range(options.e2e_tenants)
+            for index in range(end_to_end.twilio_tenant_count(options))
+        ]
+    if "e2e" in options.scenarios:
+        # Their Meta accounts and senders are added through the API by the scenario (bench.meta_tenants).
+        spec += [
+            {
+                "name": tenant.name,
+                "no_session_window_check": False,
+                "users": [{"username": tenant.username, "password": PASSWORD}],
+            }
+            for tenant in meta_tenants.meta_tenants(options.e2e_meta_tenants)
         ]
     if any(s.startswith("campaign-") for s in options.scenarios):
         spec.append(
@@ -782,8 +810,16 @@ def run_gateway(runner: Runner) -> None:
     ):
         url = database.database_url(name)  # the admin: migrations, seeding, and the bench's own counts
         # The gateway connects as its own role, under row-level security, as in production.
-        env = gateway_environment(options, database.database_url(name, app_role), MIGRATION_DATABASE_URL=url)
-        gateway = Gateway(env=env, database=name, url=url)
+        # The Meta emulator starts with the end-to-end scenario, after the API: its address is chosen
+        # now, for the API's and the workers' META_GRAPH_API_BASE_URL.
+        meta_api_url = f"http://127.0.0.1:{processes.free_port()}"
+        env = gateway_environment(
+            options,
+            database.database_url(name, app_role),
+            MIGRATION_DATABASE_URL=url,
+            META_GRAPH_API_BASE_URL=meta_api_url,
+        )
+        gateway = Gateway(env=env, database=name, url=url, meta_api_url=meta_api_url)
         runner.databases = [name]
         provision_gateway(gateway, options)
         if "history" in options.scenarios:

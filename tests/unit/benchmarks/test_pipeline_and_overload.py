@@ -205,7 +205,9 @@ def test_the_report_says_which_end_to_end_case_had_callbacks() -> None:
     text = report.render(summary)
 
     assert "end to end with status callbacks and tenant webhooks (until read and received):" in text
-    assert "end to end without callbacks (until the emulator holds every message):" in text
+    assert (
+        "end to end without callbacks, Twilio tenants only (until the emulator holds every message):" in text
+    )
     assert "receiver 0.30" in text
     cpu_target = next(t for t in summary["targets"] if "gateway CPU" in t["target"])
     assert cpu_target["met"] is False
