@@ -34,6 +34,7 @@ SQLite has no row-level security: there the scope only keeps its bookkeeping and
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -108,7 +109,7 @@ class TenantScope:
         For a read that is all its unit of work does (a history page, a webhook delivery's endpoint).
         Through SQLAlchemy it costs three round trips (BEGIN with the tenant setting, the SELECT,
         ROLLBACK), each with the execution layer's overhead, which cost more CPU than the query. Here
-        the four statements go as one query (see ``_simple_query``). The rows come back as psycopg
+        the four statements go in one round trip (see ``_pipelined``). The rows come back as psycopg
         types: the caller maps them.
         """
         if not self._enforced or self._tenant is not None or self._cross_tenant:
@@ -117,9 +118,9 @@ class TenantScope:
         if driver.info.transaction_status is not TransactionStatus.IDLE:
             return None
         select, fixed = _compiled(statement)
-        query = f"BEGIN READ ONLY; {_SET_TENANT}; {select}; ROLLBACK"
+        query = ("BEGIN READ ONLY", _SET_TENANT, select, "ROLLBACK")
         arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
-        return await self._simple_query(driver, query, arguments, result=2, row_factory=tuple_row)
+        return await self._pipelined(driver, query, arguments, result=2, row_factory=tuple_row)
 
     async def bind_and_read(
         self,
@@ -162,11 +163,12 @@ class TenantScope:
     ) -> Sequence[Mapping[str, Any]]:
         driver = await self._driver()
         select, fixed = _compiled(statement)
+        query: tuple[str, ...]
         if driver.info.transaction_status is TransactionStatus.IDLE:
-            query, result = f"{_begin_statement(driver, self._read_only)}; {setting}; {select}", 2
+            query, result = (_begin_statement(driver, self._read_only), setting, select), 2
         else:
-            query, result = f"{setting}; {select}", 1
-        return await self._simple_query(
+            query, result = (setting, select), 1
+        return await self._pipelined(
             driver, query, {**fixed, **arguments}, result=result, row_factory=dict_row, conflict=conflict
         )
 
@@ -202,14 +204,15 @@ class TenantScope:
         for name, value in parameters.items():
             process = processors.get(name)
             arguments[name] = process(value) if process is not None and value is not None else value
+        query: tuple[str, ...]
         if driver.info.transaction_status is TransactionStatus.IDLE and tenant_id is not None:
-            query, result = f"{_begin_statement(driver, self._read_only)}; {_SET_TENANT}; {write}; COMMIT", 2
+            query, result = (_begin_statement(driver, self._read_only), _SET_TENANT, write, "COMMIT"), 2
         elif self._cross_tenant or self._tenant == tenant_id or tenant_id is None:
-            query, result = f"{write}; COMMIT", 0
+            query, result = (write, "COMMIT"), 0
         else:
-            query, result = f"{_SET_TENANT}; {write}; COMMIT", 1
+            query, result = (_SET_TENANT, write, "COMMIT"), 1
         try:
-            rows = await self._simple_query(
+            rows = await self._pipelined(
                 driver, query, arguments, result=result, row_factory=tuple_row, conflict=conflict
             )
         except PersistenceError as error:
@@ -238,40 +241,43 @@ class TenantScope:
         arguments = {"setting": name, "value": value}
         if driver.info.transaction_status is TransactionStatus.IDLE:
             # The transaction's first statement: its BEGIN goes with the setting, in one round trip.
-            query = f"{_begin_statement(driver, self._read_only)}; {_SET_CONFIG}"
-            await self._simple_query(driver, query, arguments, result=1, row_factory=tuple_row)
+            query = (_begin_statement(driver, self._read_only), _SET_CONFIG)
+            await self._pipelined(driver, query, arguments, result=1, row_factory=tuple_row)
         else:
-            await self._simple_query(driver, _SET_CONFIG, arguments, result=0, row_factory=tuple_row)
+            await self._pipelined(driver, (_SET_CONFIG,), arguments, result=0, row_factory=tuple_row)
 
-    async def _simple_query(
+    async def _pipelined(
         self,
         driver: psycopg.AsyncConnection[Any],
-        query: str,
+        statements: Sequence[str],
         arguments: Mapping[str, Any],
         *,
         result: int,
         row_factory: AsyncRowFactory[Any],
         conflict: str = "the record exists already",
     ) -> list[Any]:
-        """Run several statements as one simple-protocol query, and return the rows of the
-        ``result``-th (from 0).
+        """Run ``statements`` in one round trip (psycopg's pipeline mode: one Sync for all of them),
+        and return the rows of the ``result``-th (from 0).
 
-        The parameters are bound client-side by psycopg (``AsyncClientCursor``: each quoted as a
-        literal of its type, never spliced as text): the extended protocol that carries them
-        separately takes one statement per message. A query that opens a transaction itself runs
-        with psycopg's autocommit on, so psycopg sends no BEGIN of its own first; the transaction is
-        then ours to end (COMMIT and ROLLBACK through SQLAlchemy end it as usual), and the pool sets
-        autocommit back off when the connection is returned (engine.py).
+        Each statement is sent with the extended protocol, its parameters bound by the server and the
+        statement prepared (after psycopg's ``prepare_threshold`` uses, as SQLAlchemy's are), so
+        PostgreSQL plans it once per connection rather than on every execution. A statement that
+        fails stops the rest (a COMMIT after it never runs). A query that opens a transaction itself
+        runs with psycopg's autocommit on, so psycopg sends no BEGIN of its own first; the
+        transaction is then ours to end (COMMIT and ROLLBACK through SQLAlchemy end it as usual), and
+        the pool sets autocommit back off when the connection is returned (engine.py).
         """
         with translated_errors():
             try:
                 if driver.info.transaction_status is TransactionStatus.IDLE and not driver.autocommit:
                     await driver.set_autocommit(True)
-                async with psycopg.AsyncClientCursor(driver, row_factory=row_factory) as cursor:
-                    await cursor.execute(query, arguments)
-                    for _ in range(result):
-                        cursor.nextset()
-                    rows = await cursor.fetchall()
+                cursors = []
+                async with driver.pipeline():
+                    for statement in statements:
+                        cursor = driver.cursor(row_factory=row_factory)
+                        await cursor.execute(statement, _used_by(statement, arguments))
+                        cursors.append(cursor)
+                rows = await cursors[result].fetchall()
             except psycopg.errors.TransactionRollback:
                 # A deadlock or serialization failure: the connection is fine, the transaction is not
                 # (translated_errors makes it TransactionConflict; the unit of work rolls it back).
@@ -295,6 +301,17 @@ _SET_CROSS_TENANT = f"SELECT set_config('{CROSS_TENANT_SETTING}', 'on', true)"
 _SET_CONFIG = "SELECT set_config(%(setting)s, %(value)s, true)"
 # psycopg gives timestamps in the session's time zone; SQLAlchemy's columns (UtcDateTime) in UTC.
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
+_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")
+
+
+@functools.cache
+def _placeholders(statement: str) -> frozenset[str]:
+    return frozenset(_PLACEHOLDER.findall(statement))
+
+
+def _used_by(statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments ``statement`` names (the extended protocol binds exactly those)."""
+    return {name: arguments[name] for name in _placeholders(statement)}
 
 
 def _in_utc(row: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -180,13 +180,15 @@ def round_trips(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> Iterato
     def ended(_conn: Any) -> None:
         sent.append("END")
 
-    simple_query = TenantScope._simple_query
+    pipelined = TenantScope._pipelined
 
-    async def counted(self: TenantScope, driver: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(query.split(None, 1)[0])
-        return await simple_query(self, driver, query, *args, **kwargs)
+    async def counted(
+        self: TenantScope, driver: Any, statements: Sequence[str], *args: Any, **kwargs: Any
+    ) -> Any:
+        sent.append(statements[0].split(None, 1)[0])
+        return await pipelined(self, driver, statements, *args, **kwargs)
 
-    monkeypatch.setattr(TenantScope, "_simple_query", counted)
+    monkeypatch.setattr(TenantScope, "_pipelined", counted)
     sa.event.listen(engine.sync_engine, "before_cursor_execute", statement)
     sa.event.listen(engine.sync_engine, "commit", ended)
     sa.event.listen(engine.sync_engine, "rollback", ended)
