@@ -257,6 +257,7 @@ def _background_engine(settings: Settings, shared: AsyncEngine) -> AsyncEngine:
         max_overflow=0,
         # Background work waits for a connection rather than giving its round up.
         pool_timeout_seconds=_BACKGROUND_POOL_TIMEOUT_SECONDS,
+        prepared_statements=settings.db_prepared_statements,
     )
 
 
@@ -328,6 +329,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.resolved_database_url,
         pool_size=settings.provided.db_pool_size,
         pool_timeout_seconds=providers.Callable(lambda ms: ms / 1000, settings.provided.db_pool_timeout_ms),
+        prepared_statements=settings.provided.db_prepared_statements,
     )
     background_engine = providers.Singleton(_background_engine, settings, engine)
     secret_box = providers.Singleton(

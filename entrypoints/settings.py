@@ -44,6 +44,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # PostgreSQL, with the embedded dispatcher: the background work (dispatch, webhooks, media, campaigns)
     # draws on a pool of its own, this large, so a flood of requests cannot take its connections.
     db_background_pool_size: int = 10
+    # PostgreSQL: statements run often are prepared once per connection (psycopg's prepare_threshold).
+    # Off for a pooler in transaction mode that cannot carry prepared statements across transactions.
+    db_prepared_statements: bool = True
     # Requests one API process works on at once (probes and metrics scrapes aside); one that waits longer
     # than REQUEST_QUEUE_TIMEOUT_MS for its turn is answered 503 with Retry-After. 0: no limit. The
     # default is the requests' pool (DB_POOL_SIZE + 10 for bursts), so an admitted request finds a

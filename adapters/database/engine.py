@@ -52,6 +52,7 @@ def create_database_engine(
     echo: bool = False,
     connect_timeout_seconds: int = 5,
     pool_timeout_seconds: float = 30.0,
+    prepared_statements: bool = True,
 ) -> AsyncEngine:
     parsed = make_url(normalize_database_url(url))
     # No pool_pre_ping: it costs a round trip (~0.3 ms of CPU) on every checkout. A connection that a
@@ -84,8 +85,11 @@ def create_database_engine(
             # StorageUnavailable above the adapter): an overloaded process answers 503 at once instead
             # of queueing requests for seconds.
             pool_timeout=pool_timeout_seconds,
-            # without it an unroutable host hangs a request for minutes instead of failing fast
-            connect_args={"connect_timeout": connect_timeout_seconds},
+            # connect_timeout: without it an unroutable host hangs a request for minutes instead of
+            # failing fast. prepare_threshold None: psycopg prepares nothing (its default prepares a
+            # statement on its fifth execution), for poolers that cannot keep prepared statements.
+            connect_args={"connect_timeout": connect_timeout_seconds}
+            | ({} if prepared_statements else {"prepare_threshold": None}),
         )
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":

@@ -80,3 +80,24 @@ async def test_a_failed_statement_does_not_quote_its_parameters(tmp_path: Path) 
         await engine.dispose()
     assert "no_such_table" in str(failure.value)
     assert "a private message" not in str(failure.value)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("prepared", "threshold"), [(True, 5), (False, None)])
+async def test_prepared_statements_can_be_turned_off_for_a_pooler_that_cannot_keep_them(
+    postgres_url: str, prepared: bool, threshold: int | None
+) -> None:
+    engine = create_database_engine(postgres_url, prepared_statements=prepared)
+    try:
+        async with engine.connect() as connection:
+            for _ in range(6):  # past psycopg's threshold: the statement would be prepared by now
+                assert (await connection.execute(sa.text("SELECT 1"))).scalar() == 1
+            driver = (await connection.get_raw_connection()).driver_connection
+            prepared_names = (
+                await connection.execute(sa.text("SELECT count(*) FROM pg_prepared_statements"))
+            ).scalar()
+    finally:
+        await engine.dispose()
+    assert driver is not None
+    assert driver.prepare_threshold == threshold
+    assert (prepared_names or 0) > 0 if prepared else prepared_names == 0
