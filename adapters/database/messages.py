@@ -161,10 +161,14 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         unknown provider id changes nothing and is not logged (there is no message to attach it to).
         A repeat of a logged report (same provider message, status and error code) is not logged
         again (the unique index decides, concurrent repeats included), and never applies: the status
-        it names was reached or passed when the first one came.
+        it names was reached or passed when the first one came. On PostgreSQL all of it is one
+        statement (``_advance_statement``).
         """
+        if self._connection.dialect.name == "postgresql":
+            row = await self._advance(_advance_statement(of_tenants=False), _advance_parameters(change, now))
+            return message_from_row(row) if row is not None and row["id"] is not None else None
         await self._scope.cross_tenant()
-        movable_from = [status.value for status in MessageStatus if status.can_advance_to(change.status)]
+        movable_from = _movable_to(change.status)
         changes: dict[str, Any] = {"status": change.status.value, "updated_at": now}
         # A report without an error leaves an earlier error in place rather than erasing it.
         if change.error_code is not None:
@@ -182,8 +186,6 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             .where(messages.c.provider_sid == change.provider_sid, messages.c.status.in_(movable_from))
             .values(changes)
         )
-        if self._connection.dialect.name == "postgresql":
-            return await self._advance_and_log(advance, change, now)
         updated = await self._one_or_none(advance.returning(*messages.c))
         if updated is not None:
             message_id, tenant_id = updated["id"], updated["tenant_id"]
@@ -214,51 +216,6 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         )
         return message_from_row(updated) if updated is not None else None
 
-    async def _advance_and_log(
-        self, advance: sa.Update, change: StatusChange, now: datetime
-    ) -> Message | None:
-        """PostgreSQL: the conditional update and the report's line in the timeline in one statement (one
-        round trip instead of two or three): the timeline names the message whether or not it moved."""
-        updated = advance.returning(*messages.c).cte("updated")
-        moved = sa.exists(sa.select(updated.c.id))
-        reported = sa.union_all(
-            sa.select(updated.c.id, updated.c.tenant_id),
-            sa.select(messages.c.id, messages.c.tenant_id).where(
-                messages.c.provider_sid == change.provider_sid, ~moved
-            ),
-        ).cte("reported")
-        logged = (
-            upsert_for("postgresql")(message_status_events)
-            .from_select(
-                [
-                    "message_id",
-                    "tenant_id",
-                    "provider_sid",
-                    "status",
-                    "error_code",
-                    "error_message",
-                    "pricing_category",
-                    "applied",
-                    "received_at",
-                ],
-                sa.select(
-                    reported.c.id,
-                    reported.c.tenant_id,
-                    sa.literal(change.provider_sid, message_status_events.c.provider_sid.type),
-                    sa.literal(change.status.value, message_status_events.c.status.type),
-                    sa.literal(change.error_code, message_status_events.c.error_code.type),
-                    sa.literal(change.error_message, message_status_events.c.error_message.type),
-                    sa.literal(change.pricing_category, message_status_events.c.pricing_category.type),
-                    moved,
-                    sa.literal(now, message_status_events.c.received_at.type),
-                ),
-            )
-            .on_conflict_do_nothing()
-            .cte("logged")
-        )
-        updated_row = await self._one_or_none(sa.select(updated).add_cte(logged))
-        return message_from_row(updated_row) if updated_row is not None else None
-
     async def advance_status_of(
         self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
     ) -> StatusAdvance:
@@ -267,31 +224,20 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
             if message is None or message.tenant_id not in tenant_ids:
                 return StatusAdvance(found=False)
             return StatusAdvance(found=True, moved=await self.advance_status(change, now))
-        failure_code = change.failure_code_to_store
-        parameters = {
-            "report_sid": change.provider_sid,
-            "report_tenant_ids": list(tenant_ids),
-            "movable_from": [
-                status.value for status in MessageStatus if status.can_advance_to(change.status)
-            ],
-            "report_status": change.status.value,
-            "report_error_code": change.error_code,
-            "report_error_message": change.error_message,
-            "report_failure_code": failure_code.value if failure_code is not None else None,
-            "report_provider_error_message": change.provider_error_message,
-            "report_provider": change.provider.value if change.provider is not None else None,
-            "report_pricing_category": change.pricing_category,
-            "report_now": now,
-        }
-        rows = await self._scope.cross_tenant_and_read(_ADVANCE_OF_TENANTS, parameters)
-        if rows is None:  # the transaction is under way: the statement goes as any other
-            await self._scope.cross_tenant()
-            row = await self._one_or_none(_ADVANCE_OF_TENANTS, parameters)
-        else:
-            row = cast(RowMapping, rows[0]) if rows else None
+        parameters = {**_advance_parameters(change, now), "report_tenant_ids": list(tenant_ids)}
+        row = await self._advance(_advance_statement(of_tenants=True), parameters)
         if row is None:
             return StatusAdvance(found=False)
         return StatusAdvance(found=True, moved=message_from_row(row) if row["id"] is not None else None)
+
+    async def _advance(self, statement: sa.Select[Any], parameters: dict[str, Any]) -> RowMapping | None:
+        """PostgreSQL: ``_advance_statement``'s row, with the transaction's BEGIN and cross-tenant
+        setting when they are still to be sent."""
+        rows = await self._scope.cross_tenant_and_read(statement, parameters)
+        if rows is None:  # the transaction is under way: the statement goes as any other
+            await self._scope.cross_tenant()
+            return await self._one_or_none(statement, parameters)
+        return cast(RowMapping, rows[0]) if rows else None
 
     async def replace_media(
         self, tenant_id: UUID, message_id: UUID, item: int, media: Media, now: datetime
@@ -322,14 +268,19 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         return replace(message, content=content, updated_at=now)
 
 
-def _advance_of_tenants() -> sa.Select[Any]:
-    """``advance_status_of``'s one statement (built once; its values are bind parameters): the
-    conditional update of the tenants' message, the report's line in its timeline whether or not it
-    moved, and the moved row, or only the message's id when it did not move (no row: no such message)."""
-    of_the_tenants = (
+@functools.cache
+def _advance_statement(*, of_tenants: bool) -> sa.Select[Any]:
+    """PostgreSQL's status report in one statement (built once per shape; its values are bind
+    parameters, ``_advance_parameters``): the conditional update of the message with the report's
+    provider id (``of_tenants``: only if one of ``report_tenant_ids`` has it), the report's line in its
+    timeline whether or not it moved, and the moved row, or only the message's id when it did not move
+    (no row: no such message). One round trip instead of two or three."""
+    of_the_tenants: tuple[sa.ColumnElement[bool], ...] = (
         messages.c.provider_sid == sa.bindparam("report_sid", type_=sa.String()),
-        messages.c.tenant_id == sa.any_(sa.bindparam("report_tenant_ids", type_=postgresql.ARRAY(sa.Uuid()))),
     )
+    if of_tenants:
+        tenant_ids = sa.bindparam("report_tenant_ids", type_=postgresql.ARRAY(sa.Uuid()))
+        of_the_tenants += (messages.c.tenant_id == sa.any_(tenant_ids),)
 
     def reported(name: str, type_: sa.types.TypeEngine[Any]) -> sa.BindParameter[Any]:
         return sa.bindparam(f"report_{name}", type_=type_)
@@ -399,7 +350,20 @@ def _advance_of_tenants() -> sa.Select[Any]:
     )
 
 
-_ADVANCE_OF_TENANTS = _advance_of_tenants()
+def _advance_parameters(change: StatusChange, now: datetime) -> dict[str, Any]:
+    failure_code = change.failure_code_to_store
+    return {
+        "report_sid": change.provider_sid,
+        "movable_from": _movable_to(change.status),
+        "report_status": change.status.value,
+        "report_error_code": change.error_code,
+        "report_error_message": change.error_message,
+        "report_failure_code": failure_code.value if failure_code is not None else None,
+        "report_provider_error_message": change.provider_error_message,
+        "report_provider": change.provider.value if change.provider is not None else None,
+        "report_pricing_category": change.pricing_category,
+        "report_now": now,
+    }
 
 
 def _movable_to(status: MessageStatus) -> list[str]:
