@@ -32,7 +32,7 @@ import psycopg
 from bench import database, load, processes
 from bench.load import Load, lua_list, lua_string
 from bench.meta_tenants import MetaTenant, connect_tenants, meta_tenants, start_meta_emulator
-from bench.processes import PYTHON, WA_GATEWAY, Service
+from bench.processes import PYTHON, WA_GATEWAY, Service, post_json
 from bench.report import provider_counts
 
 if TYPE_CHECKING:
@@ -175,17 +175,6 @@ def _database_progress(
 
 def _json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local URL of ours
-        return json.load(response)
-
-
-def _post_json(url: str, token: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(  # noqa: S310 - a local URL of ours
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": token},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return json.load(response)
 
 
@@ -513,7 +502,7 @@ def progressed(before: Progress, after: Progress) -> bool:
 def _register_endpoints(base: str, tokens: list[str], receiver_url: str) -> None:
     """The receiver as every tenant's webhook endpoint, for its messages' status events."""
     for token in tokens:
-        _post_json(
+        post_json(
             f"{base}/api/webhooks",
             token,
             {"url": f"{receiver_url}/hooks", "events": WEBHOOK_EVENTS, "description": "bench receiver"},

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bench import processes
-from bench.processes import WA_GATEWAY, Service
+from bench.processes import WA_GATEWAY, Service, post_json
 
 if TYPE_CHECKING:
     from bench.run import Gateway, Runner
@@ -137,7 +137,7 @@ def connect_tenants(base: str, tenants: list[MetaTenant], tokens: list[str]) -> 
     from bench.run import BENCH_TEMPLATE, create_template
 
     for tenant, token in zip(tenants, tokens, strict=True):
-        account = _post(
+        account = post_json(
             f"{base}/api/provider-accounts",
             token,
             {
@@ -151,7 +151,7 @@ def connect_tenants(base: str, tenants: list[MetaTenant], tokens: list[str]) -> 
                 },
             },
         )
-        _post(
+        post_json(
             f"{base}/api/senders",
             token,
             {
@@ -178,17 +178,6 @@ def _template_approved(base: str, token: str, name: str) -> bool:
     page = _get(f"{base}/api/templates?name={urllib.parse.quote(name)}", token)
     listings = [listing for item in page["items"] for listing in item["listings"]]
     return bool(listings) and all(listing["status"] == "approved" for listing in listings)
-
-
-def _post(url: str, token: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(  # noqa: S310 - a local URL of ours
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": token},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        return json.load(response)
 
 
 def _get(url: str, token: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -16,11 +17,25 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WA_GATEWAY = str(BIN / "wa-gateway")
 PYTHON = sys.executable
+
+
+def post_json(url: str, token: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` as JSON to one of our local services with ``token`` as its Authorization; the
+    answer's JSON."""
+    request = urllib.request.Request(  # noqa: S310 - a local URL of ours
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": token},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.load(response)
 
 
 def free_port() -> int:
