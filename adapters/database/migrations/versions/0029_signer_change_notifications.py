@@ -15,7 +15,7 @@ callback for a number several tenants share.
 
 Revision ID: 0029
 Revises: 0028
-Create Date: 2026-12-05
+Create Date: 2026-12-04
 """
 
 from __future__ import annotations
