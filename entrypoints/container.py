@@ -590,8 +590,11 @@ class Container(containers.DeclarativeContainer):
     record_twilio_status = providers.Factory(
         RecordStatusReport, unit_of_work, twilio_status_callbacks, clock, metrics, limiter=rate_limiter
     )
-    # Every Meta account's app secret and verify token, read once a few seconds for every webhook.
-    meta_apps = providers.Singleton(MetaApps, unit_of_work.provider)
+    # Every Meta account's app secret and verify token and every Meta number's sender, read once a few
+    # seconds for every webhook, and trusted to route without a query while the access cache vouches.
+    meta_apps = providers.Singleton(
+        MetaApps, unit_of_work.provider, version=providers.Callable(_signers_version, access_cache)
+    )
     meta_deliveries = providers.Factory(
         MetaDeliveries, failure_limit=meta_signature_failure_limit, apps=meta_apps
     )

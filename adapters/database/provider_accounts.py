@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy import RowMapping
 
 from adapters.database.repository import SqlAlchemyRepository, Transaction
 from adapters.database.sealed_secrets import (
@@ -53,7 +54,8 @@ _META_APPS = sa.select(
     provider_accounts.c.second_secret_sealed,
     provider_accounts.c.verify_token_sealed,
 ).where(provider_accounts.c.provider == ProviderName.META.value)
-_META_NUMBER = (
+# Every Meta sender with a phone-number id, and (below) the one with a given id.
+_META_NUMBERS = (
     sa.select(
         senders.c.tenant_id,
         senders.c.phone_number,
@@ -64,11 +66,9 @@ _META_NUMBER = (
     )
     .select_from(senders)
     .join(provider_accounts, provider_accounts.c.id == senders.c.account_id)
-    .where(
-        provider_accounts.c.provider == ProviderName.META.value,
-        senders.c.provider_number_id == sa.bindparam("provider_number_id"),
-    )
+    .where(provider_accounts.c.provider == ProviderName.META.value, senders.c.provider_number_id.is_not(None))
 )
+_META_NUMBER = _META_NUMBERS.where(senders.c.provider_number_id == sa.bindparam("provider_number_id"))
 
 
 class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
@@ -239,19 +239,33 @@ class SqlAlchemyProviderAccountRepository(SqlAlchemyRepository):
         row = await self._one_or_none(_META_NUMBER, {"provider_number_id": provider_number_id})
         if row is None:
             return None
-        owner = credentials_owner(row["tenant_id"])
         try:
-            app_secret = self._secret_box.open(row["second_secret_sealed"], owner)
-            verify_token = self._secret_box.open(row["verify_token_sealed"], owner)
+            return self._meta_number(row)
         except SecretDecryptionError as error:
             raise CredentialsUnreadable() from error
+
+    async def meta_numbers(self) -> list[MetaNumber]:
+        await self._scope.cross_tenant()
+        result = await self._execute(_META_NUMBERS)
+        numbers: list[MetaNumber] = []
+        unreadable: set[UUID] = set()
+        for row in result.mappings():
+            try:
+                numbers.append(self._meta_number(row))
+            except SecretDecryptionError:
+                unreadable.add(row["tenant_id"])
+        _log_unreadable(unreadable, "Meta")
+        return numbers
+
+    def _meta_number(self, row: RowMapping) -> MetaNumber:
+        owner = credentials_owner(row["tenant_id"])
         return MetaNumber(
             tenant_id=row["tenant_id"],
             provider_number_id=row["provider_number_id"],
             phone_number=PhoneNumber(row["phone_number"]),
             business_account_id=row["external_id"],
-            app_secret=app_secret,
-            verify_token=verify_token,
+            app_secret=self._secret_box.open(row["second_secret_sealed"], owner),
+            verify_token=self._secret_box.open(row["verify_token_sealed"], owner),
         )
 
 

@@ -29,11 +29,12 @@ a refused webhook again, for days, where Twilio does not.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from application.errors import StorageUnavailable
 from application.ports.rate_limits import RateLimit
-from application.ports.tenancy import MetaApp
+from application.ports.tenancy import MetaApp, MetaNumber
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from application.shared_outcome import SharedOutcome
@@ -62,40 +63,81 @@ class MetaWebhookFailureLimit:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class KnownMetaApps:
+    """What ``MetaApps`` read: every Meta account's app (``apps``) and every Meta sender with a
+    phone-number id (``numbers``, by that id), as the signers version stood when the read began."""
+
+    apps: list[MetaApp]
+    numbers: Mapping[str, MetaNumber]
+    version: int | None
+
+
+_NOBODY = KnownMetaApps([], {}, None)
+
+
 class MetaApps:
-    """Every configured Meta account's app secret and verify token, read in one query and kept
-    ``max_age_seconds``; webhooks arriving meanwhile share one read. An account added or changed is
-    known here at the latest ``max_age_seconds`` later (sooner once a webhook for it was proven against
-    the database). What it knows only decides whether a check must be counted; whom a delivery is for
-    is read from the database, number by number. When the database cannot be read, it knows nobody.
-    The secrets stay in this process's memory meanwhile, opened, as every check against the database
-    opens them.
+    """Every configured Meta account's app secret and verify token, and every Meta sender's phone-number
+    id with its tenant, number and account (two queries in one transaction), kept ``max_age_seconds``;
+    webhooks arriving meanwhile share one read. When the database cannot be read, it knows nobody. The
+    secrets stay in this process's memory meanwhile, opened, as every check against the database opens
+    them.
+
+    ``version`` (the access cache's ``signers_version``) moves whenever a sender or an account changes,
+    and is None when nobody can tell. What was read while the version still holds is ``current``: it
+    routes a delivery's numbers without a query. Once the version moved, the next look reads again.
+    Without a version (SQLite), what is known only decides whether a check must be counted: an account
+    added or changed is known here at the latest ``max_age_seconds`` later (sooner once a webhook for it
+    was proven against the database), and numbers are routed by the database.
     """
 
     def __init__(
         self,
         new_uow: Callable[[], UnitOfWork],
         *,
+        version: Callable[[], int | None] | None = None,
         max_age_seconds: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._new_uow = new_uow
-        self._apps = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
+        self._version = version if version is not None else _unknown_version
+        self._reads = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
 
-    async def known(self) -> list[MetaApp]:
+    async def known(self) -> KnownMetaApps:
         try:
-            return await self._apps.get()
+            read = await self._reads.get()
+            if self._moved_since(read):
+                self._reads.forget()
+                read = await self._reads.get()
         except StorageUnavailable:
-            return []
+            return _NOBODY
+        return read
+
+    def current(self, known: KnownMetaApps) -> bool:
+        """Whether nothing changed since ``known`` was read: it is then the database's answer too."""
+        version = self._version()
+        return version is not None and version == known.version
 
     def forget(self) -> None:
         """What is known is out of date (a webhook just proven was not known): read again."""
-        self._apps.forget()
+        self._reads.forget()
 
-    async def _read(self) -> list[MetaApp]:
+    def _moved_since(self, read: KnownMetaApps) -> bool:
+        version = self._version()
+        return version is not None and version != read.version
+
+    async def _read(self) -> KnownMetaApps:
+        # Taken before the queries: a change committed meanwhile moves the version past it.
+        version = self._version()
         uow = self._new_uow()
         async with uow:
-            return await uow.provider_accounts.meta_apps()
+            apps = await uow.provider_accounts.meta_apps()
+            numbers = await uow.provider_accounts.meta_numbers()
+        return KnownMetaApps(apps, {number.provider_number_id: number for number in numbers}, version)
+
+
+def _unknown_version() -> int | None:
+    return None
 
 
 def distinct_app_secrets(apps: list[MetaApp]) -> list[str]:

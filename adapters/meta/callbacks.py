@@ -24,7 +24,12 @@ from typing import NoReturn
 from urllib.parse import parse_qsl, urlsplit
 from uuid import UUID
 
-from adapters.meta.callback_authentication import MetaApps, MetaWebhookFailureLimit, distinct_app_secrets
+from adapters.meta.callback_authentication import (
+    KnownMetaApps,
+    MetaApps,
+    MetaWebhookFailureLimit,
+    distinct_app_secrets,
+)
 from adapters.meta.quality_webhooks import QUALITY_FIELD, sender_quality_changes
 from adapters.meta.signature import SIGNATURE_HEADER, MetaSignatureVerifier
 from adapters.meta.template_webhooks import TEMPLATE_FIELDS, template_updates
@@ -34,7 +39,7 @@ from application.inbound.commands import InboundMessage, StatusReport, Subscript
 from application.ports.provider_callbacks import ProvenAccount, ProviderCallback, Recipient
 from application.ports.rate_limits import RateLimit
 from application.ports.templates import TemplateStatusUpdate
-from application.ports.tenancy import MetaApp
+from application.ports.tenancy import MetaApp, MetaNumber
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
 from domain.administration.tenancy import ProviderName
@@ -77,9 +82,13 @@ class MetaDeliveries:
             # Noise from anyone: its request line says enough, and a warning each would flood the log.
             _refuse_delivery(callback, "missing or malformed X-Hub-Signature-256", level=logging.DEBUG)
         if self._apps is not None:
-            for secret in distinct_app_secrets(await self._apps.known()):
+            known = await self._apps.known()
+            for secret in distinct_app_secrets(known.apps):
                 if self._signed_with(callback.body, signature, secret):
-                    return ScreenedMetaDelivery(self, callback, signature, secret, counted=[])
+                    numbers = _KnownNumbers(self._apps, known)
+                    return ScreenedMetaDelivery(
+                        self, callback, signature, secret, counted=[], numbers=numbers
+                    )
         counted = self._failures.counted(callback.client_address)
         return ScreenedMetaDelivery(self, callback, signature, None, counted=counted)
 
@@ -108,18 +117,26 @@ class ScreenedMetaDelivery:
         secret: str | None,
         *,
         counted: list[CountedLimit],
+        numbers: _KnownNumbers | None = None,
     ) -> None:
         self._deliveries = deliveries
         self._callback = callback
         self._signature = signature
         self._secret = secret  # the app secret that signed it, once known
         self._counted = counted
+        self._numbers = numbers  # what MetaApps knew when it proved the delivery
         self._authenticated = False
         self._parsed: MetaDelivery | None = None
 
     @property
     def counted_against(self) -> Sequence[CountedLimit]:
         return self._counted
+
+    @property
+    def needs_lookup(self) -> bool:
+        # MetaApps proved it: nothing is left to read (each part is still routed only to a number whose
+        # own account's app signed it).
+        return self._secret is None
 
     async def authenticate(self, uow: UnitOfWork) -> None:
         if self._secret is None:
@@ -174,7 +191,9 @@ class ScreenedMetaDelivery:
                 continue
             part = by_number.setdefault(
                 (change.business_account_id, change.phone_number_id),
-                MetaNumberChanges(change.phone_number_id, change.business_account_id, self._secret),
+                MetaNumberChanges(
+                    change.phone_number_id, change.business_account_id, self._secret, known=self._numbers
+                ),
             )
             part.add(change)
         return list(by_number.values())
@@ -228,10 +247,15 @@ class MetaNumberChanges:
     inbound: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusReport] = field(default_factory=list)
     display_numbers: set[str] = field(default_factory=set)
+    known: _KnownNumbers | None = field(default=None, repr=False)  # what MetaApps knew, if it proved it
 
     @property
     def number(self) -> str:
         return f"phone number id {self.phone_number_id}"
+
+    @property
+    def needs_lookup(self) -> bool:
+        return self._known_number() is None
 
     def add(self, change: MetaChange) -> None:
         self.inbound.extend(change.inbound)
@@ -239,16 +263,28 @@ class MetaNumberChanges:
         self.display_numbers.add(change.display_phone_number)
 
     async def recipient(self, uow: UnitOfWork) -> Recipient | None:
-        try:
-            number = await uow.provider_accounts.meta_number(self.phone_number_id)
-        except CredentialsUnreadable:
-            logger.error(
-                "Meta webhook for phone number id %s: the stored credentials of its account do not "
-                "open; %s skipped",
-                self.phone_number_id,
-                self._items(),
-            )
-            return None
+        # What MetaApps knows, while provably current; else (and for an id it does not know: maybe a
+        # sender whose credentials do not open) the database, which says why it is skipped.
+        number = self._known_number()
+        if number is None:
+            try:
+                number = await uow.provider_accounts.meta_number(self.phone_number_id)
+            except CredentialsUnreadable:
+                logger.error(
+                    "Meta webhook for phone number id %s: the stored credentials of its account do not "
+                    "open; %s skipped",
+                    self.phone_number_id,
+                    self._items(),
+                )
+                return None
+        return self._routed(number)
+
+    def _known_number(self) -> MetaNumber | None:
+        numbers = self.known.current_numbers() if self.known is not None else None
+        return numbers.get(self.phone_number_id) if numbers is not None else None
+
+    def _routed(self, number: MetaNumber | None) -> Recipient | None:
+        """Whom the part is for, if ``number`` (the sender with its id, if any) may have it."""
         if number is None:
             logger.warning(
                 "Meta webhook for phone number id %s (WhatsApp Business Account %s), which no sender has "
@@ -303,6 +339,17 @@ class MetaNumberChanges:
         return f"{len(self.inbound)} messages and {len(self.statuses)} statuses"
 
 
+@dataclass(frozen=True, slots=True)
+class _KnownNumbers:
+    """The numbers ``apps`` knew when it proved a delivery, to route its parts while they are current."""
+
+    apps: MetaApps
+    known: KnownMetaApps
+
+    def current_numbers(self) -> Mapping[str, MetaNumber] | None:
+        return self.known.numbers if self.apps.current(self.known) else None
+
+
 def _refuse_delivery(callback: ProviderCallback, reason: str, *, level: int = logging.WARNING) -> NoReturn:
     logger.log(level, "Meta webhook refused: %s (from %s)", reason, callback.client_address[:64])
     raise CallbackRejected(_NOT_SIGNED)
@@ -333,7 +380,7 @@ class MetaSubscriptionChecks:
         ):
             _refuse_check(callback, "not a subscription check of Meta's form", level=logging.DEBUG)
         if self._apps is not None:
-            tenants = _tenants_of(query, await self._apps.known())
+            tenants = _tenants_of(query, (await self._apps.known()).apps)
             if tenants:
                 return ScreenedSubscriptionCheck(self, callback, query, tenants, counted=[])
         counted = self._failures.counted(callback.client_address)

@@ -5,7 +5,9 @@ The delivery is proven as a whole first (``receive_message.py`` says how what fo
 bounded), then each part is routed to the tenant whose number it is about, and each message and report
 in it is applied exactly as a provider callback about that one thing would be: a customer's message
 stored once however often it comes (``store_inbound``), a report applied only if it moves its message
-forward and kept in the timeline (``record_report``).
+forward and kept in the timeline (``record_report``). Proving the delivery and routing a part read
+the database only when the adapter cannot answer from what it knows to be current (``needs_lookup``):
+then a status costs no query before it is recorded.
 
 Each item has a transaction of its own, so one that cannot be applied holds back none of the others:
 it is logged and the rest goes on, since a provider that is refused delivers the whole batch again,
@@ -17,6 +19,7 @@ before then is recognised as a repeat when the provider delivers the batch again
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 
 from application.errors import AlreadyExists, CallbackRejected, StorageUnavailable, TransactionConflict
@@ -83,7 +86,7 @@ class ReceiveProviderDelivery:
     async def __call__(self, callback: ProviderCallback) -> DeliveryReceipt:
         screened = await self._deliveries.screen(callback)
         counted = attempt(self._limiter, screened.counted_against, failure=CallbackRejected)
-        async with counted, self._uow:
+        async with counted, self._transaction_if(screened.needs_lookup):
             await screened.authenticate(self._uow)
         receipt = DeliveryReceipt()
         for part in screened.parts():
@@ -135,7 +138,7 @@ class ReceiveProviderDelivery:
     async def _receive_part(self, part: DeliveryPart, receipt: DeliveryReceipt) -> None:
         items = len(part.inbound) + len(part.statuses)
         try:
-            async with self._uow:
+            async with self._transaction_if(part.needs_lookup):
                 recipient = await part.recipient(self._uow)
         except _WORTH_A_REDELIVERY:
             raise
@@ -179,6 +182,10 @@ class ReceiveProviderDelivery:
                     recipient.tenant_id,
                 )
                 receipt.failed += 1
+
+    def _transaction_if(self, needed: bool) -> AbstractAsyncContextManager[object]:
+        # What the adapter answers from memory needs no connection: none is taken from the pool.
+        return self._uow if needed else nullcontext()
 
     async def _store(self, recipient: Recipient, inbound: InboundMessage) -> InboundReceipt:
         # The tenant's number as the tenant has it: its conversations and history then hold one number.

@@ -102,6 +102,12 @@ class DeliveryPart(Protocol):
     @property
     def statuses(self) -> Sequence[StatusReport]: ...
 
+    @property
+    def needs_lookup(self) -> bool:
+        """Whether ``recipient`` reads in ``uow``'s transaction; False when the adapter knows the answer
+        to be the database's (nothing changed since it read it), and the caller need open none."""
+        ...
+
     async def recipient(self, uow: UnitOfWork) -> Recipient | None:
         """The tenant the part is for, read in ``uow``'s transaction: the one whose sender is the number,
         provided the delivery was proven with that sender's own account. None (logged by the adapter)
@@ -166,9 +172,15 @@ class ScreenedDelivery(Protocol):
         with CallbackRejected: nothing, for a delivery the adapter proved from what it keeps in memory."""
         ...
 
+    @property
+    def needs_lookup(self) -> bool:
+        """Whether ``authenticate`` reads in ``uow``'s transaction; False for a delivery the adapter
+        proved from what it keeps in memory, and the caller need open none."""
+        ...
+
     async def authenticate(self, uow: UnitOfWork) -> None:
-        """Prove it is the provider's, reading in ``uow``'s transaction if need be; CallbackRejected
-        when it is not."""
+        """Prove it is the provider's, reading in ``uow``'s transaction if ``needs_lookup``;
+        CallbackRejected when it is not."""
         ...
 
     def parts(self) -> Sequence[DeliveryPart]:

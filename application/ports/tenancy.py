@@ -114,6 +114,11 @@ class ProviderAccountRepository(Protocol):
         that account's secrets; None if there is none. CredentialsUnreadable when they do not open."""
         ...
 
+    async def meta_numbers(self) -> list[MetaNumber]:
+        """Every sender with a phone-number id on a Meta account of its own, each as ``meta_number``
+        gives it (one query). One whose account's secrets do not open is left out (and logged)."""
+        ...
+
 
 class SenderRepository(Protocol):
     async def add(self, sender: Sender) -> None: ...

@@ -267,7 +267,8 @@ class FakeTenantRepository:
 
 
 class FakeProviderAccountRepository:
-    """``signer_loads`` counts the calls of ``twilio_signers``, ``meta_app_loads`` those of ``meta_apps``;
+    """``signer_loads`` counts the calls of ``twilio_signers``, ``meta_app_loads`` those of ``meta_apps``,
+    ``meta_number_loads`` those of ``meta_numbers`` and ``meta_number_lookups`` those of ``meta_number``;
     ``resealed`` those of ``reseal`` (nothing is sealed in memory). It reads the senders of ``senders``
     and the tenants of ``tenants``."""
 
@@ -278,6 +279,8 @@ class FakeProviderAccountRepository:
         self.resealed = 0
         self.signer_loads = 0
         self.meta_app_loads = 0
+        self.meta_number_loads = 0
+        self.meta_number_lookups = 0
 
     async def add(self, account: ProviderAccount) -> None:
         if await self._tenants.get(account.tenant_id) is None:
@@ -366,6 +369,10 @@ class FakeProviderAccountRepository:
         ]
 
     async def meta_number(self, provider_number_id: str) -> MetaNumber | None:
+        self.meta_number_lookups += 1
+        return await self._meta_number(provider_number_id)
+
+    async def _meta_number(self, provider_number_id: str) -> MetaNumber | None:
         for sender in self._senders.all():
             if sender.provider_number_id != provider_number_id or sender.account_id is None:
                 continue
@@ -380,6 +387,12 @@ class FakeProviderAccountRepository:
                     verify_token=account.credentials.verify_token,
                 )
         return None
+
+    async def meta_numbers(self) -> list[MetaNumber]:
+        self.meta_number_loads += 1
+        ids = {sender.provider_number_id for sender in self._senders.all() if sender.provider_number_id}
+        numbers = [await self._meta_number(provider_number_id) for provider_number_id in sorted(ids)]
+        return [number for number in numbers if number is not None]
 
     # Test helpers: not part of the port.
 

@@ -38,14 +38,22 @@ CALLBACK = ProviderCallback(
 )
 
 
+def _in_transaction(uow: UnitOfWork) -> bool:
+    assert isinstance(uow, FakeUnitOfWork)
+    return uow.in_transaction
+
+
 @dataclass
 class Part:
     number: str
     inbound: Sequence[InboundMessage] = ()
     statuses: Sequence[StatusReport] = ()
     routed_to: Recipient | Exception | None = None
+    needs_lookup: bool = True
+    routed_in_transaction: list[bool] = field(default_factory=list)
 
     async def recipient(self, uow: UnitOfWork) -> Recipient | None:
+        self.routed_in_transaction.append(_in_transaction(uow))
         if isinstance(self.routed_to, Exception):
             raise self.routed_to
         return self.routed_to
@@ -76,8 +84,11 @@ class Screened:
     templates: list[TemplatePart] = field(default_factory=list)
     qualities: list[QualityPart] = field(default_factory=list)
     counted_against: Sequence[CountedLimit] = ()
+    needs_lookup: bool = True
+    authenticated_in_transaction: list[bool] = field(default_factory=list)
 
     async def authenticate(self, uow: UnitOfWork) -> None:
+        self.authenticated_in_transaction.append(_in_transaction(uow))
         if not self.proven:
             raise CallbackRejected()
 
@@ -99,10 +110,19 @@ class FakeDeliveries:
     _next: Screened | None = field(default=None, repr=False)
 
     def will_read(
-        self, *parts: Part, proven: bool = True, templates: Sequence[TemplatePart] = ()
+        self,
+        *parts: Part,
+        proven: bool = True,
+        templates: Sequence[TemplatePart] = (),
+        needs_lookup: bool = True,
     ) -> ProviderCallback:
-        self._next = Screened(proven, list(parts), list(templates))
+        self._next = Screened(proven, list(parts), list(templates), needs_lookup=needs_lookup)
         return CALLBACK
+
+    @property
+    def last(self) -> Screened:
+        assert self._next is not None
+        return self._next
 
     async def screen(self, callback: ProviderCallback) -> Screened:
         assert self._next is not None, "will_read first"
@@ -156,6 +176,19 @@ async def test_each_part_goes_to_its_recipient_under_the_number_the_tenant_has(
         (globex.tenant.id, globex.sender.phone_number, "for Globex"),
     }
     assert (len(receipt.inbound), receipt.unrouted, receipt.failed) == (2, 1, 0)
+
+
+async def test_what_the_adapter_answers_from_memory_opens_no_transaction(
+    receive: ReceiveProviderDelivery, deliveries: FakeDeliveries, uow: FakeUnitOfWork, acme: TenantAccount
+) -> None:
+    known = Part("acme's", inbound=[customer_writes("w1")], routed_to=to(acme), needs_lookup=False)
+    looked_up = Part("acme's too", inbound=[customer_writes("w2")], routed_to=to(acme))
+
+    receipt = await receive(deliveries.will_read(known, looked_up, needs_lookup=False))
+
+    assert deliveries.last.authenticated_in_transaction == [False]
+    assert (known.routed_in_transaction, looked_up.routed_in_transaction) == ([False], [True])
+    assert len(receipt.inbound) == 2
 
 
 async def test_a_delivery_that_is_not_proven_stores_nothing(
