@@ -20,12 +20,13 @@ serves the check again while nothing that could revoke it has changed:
 So a logout, a password change, a role change or a suspension takes effect at once in the process
 that made it and, in the others, as soon as the notification arrives (milliseconds).
 
-The same channel keeps Twilio's signers in step (adapters/twilio/callback_authentication.py): migration
-0029 notifies, with the table's name, of every change to who signs a Twilio callback (``senders``,
-``provider_accounts``). Such a notification moves ``signers_version()`` and leaves the session checks
-alone; so does the unit of work that committed such a change (``signers_changed``). Whatever the cache
-cannot vouch for (not listening, reconnecting) moves both versions, and ``signers_version()`` is None
-while not listening, as ``version()`` is.
+The same channel keeps Twilio's signers and Meta's apps and numbers in step
+(adapters/twilio/callback_authentication.py, adapters/meta/callback_authentication.py): migrations 0029
+and 0030 notify, with the table's name, of every change to who signs a provider callback or whom a
+Meta delivery's number is for (``senders``, ``provider_accounts``). Such a notification moves
+``signers_version()`` and leaves the session checks alone; so does the unit of work that committed
+such a change (``signers_changed``). Whatever the cache cannot vouch for (not listening, reconnecting)
+moves both versions, and ``signers_version()`` is None while not listening, as ``version()`` is.
 """
 
 from __future__ import annotations

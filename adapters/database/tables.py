@@ -646,8 +646,9 @@ sa.Index(
 )
 
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})
-# What TwilioSigners (adapters/twilio/callback_authentication.py) is read from; migration 0029
-# announces their changes (of a sender, only those of its tenant, number and account).
+# What TwilioSigners (adapters/twilio/callback_authentication.py) and MetaApps (adapters/meta/
+# callback_authentication.py) are read from; migrations 0029 and 0030 announce their changes (of a
+# sender, only those of its tenant, number, account and Meta phone-number id).
 SIGNER_TABLES = frozenset({senders, provider_accounts})
 
 # Campaigns: one template sent to many recipients at a pace (domain/campaigns). The schedule's state

@@ -126,8 +126,8 @@ class SqlAlchemyUnitOfWork:
         # Called after a commit that wrote to a table the session check reads (the access cache's
         # invalidate): this process's next request then sees the change without waiting for NOTIFY.
         self._on_access_changed = on_access_changed
-        # Called after a commit that changed who signs Twilio's callbacks (the access cache's
-        # signers_changed): this process's TwilioSigners stops trusting what it read before.
+        # Called after a commit that changed who signs provider callbacks (the access cache's
+        # signers_changed): this process's TwilioSigners and MetaApps stop trusting what they read.
         self._on_signers_changed = on_signers_changed
         self._transaction: Transaction | None = None
         self._built: dict[str, Any] = {}  # the transaction's repositories, by name (see _PerTransaction)
