@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
@@ -30,6 +31,7 @@ from application.ports.provider_callbacks import (
 )
 from application.ports.rate_limits import RateLimit
 from application.ports.tenancy import MetaNumber
+from application.ports.unit_of_work import UnitOfWork
 from domain.administration.tenancy import ProviderName, Sender
 from domain.messaging.messages import Direction, Message, MessageContent, MessageStatus
 from domain.phone import PhoneNumber
@@ -507,3 +509,219 @@ async def test_template_updates_may_change_only_templates_of_the_business_accoun
     assert [update.provider_template_id for update in parts[GLOBEX_WABA].updates] == ["1002"]
     assert await parts[GLOBEX_WABA].proven_accounts(uow) == {globex_meta.id}
     assert await parts[ACME_WABA].proven_accounts(uow) == frozenset()
+
+
+# ---------------------------------------------------------------------- whom MetaApps routes alone
+
+
+class SignersVersion:
+    """The access cache's signers version: ``now`` None while it is not listening."""
+
+    def __init__(self) -> None:
+        self.now: int | None = 0
+
+    def __call__(self) -> int | None:
+        return self.now
+
+
+class WatchedUnitOfWork:
+    """A unit of work that notes, in order, each transaction begun ("begin") and each repository asked
+    for: what receiving a delivery read from the database, and when."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+        self.events: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        self.events.append(name)
+        return getattr(self._uow, name)
+
+    async def __aenter__(self) -> WatchedUnitOfWork:
+        self.events.append("begin")
+        await self._uow.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._uow.__aexit__(*exc_info)
+
+    def before_recording(self) -> list[str]:
+        return self.events[: self.events.index("messages")] if "messages" in self.events else self.events
+
+
+@pytest.fixture
+def signers_version() -> SignersVersion:
+    return SignersVersion()
+
+
+@pytest.fixture
+def watched(uow: FakeUnitOfWork) -> WatchedUnitOfWork:
+    return WatchedUnitOfWork(uow)
+
+
+def receiving(watched: WatchedUnitOfWork, clock: FixedClock, apps: MetaApps) -> ReceiveProviderDelivery:
+    deliveries = MetaDeliveries(failure_limit=FAILURE_LIMIT, apps=apps)
+    return ReceiveProviderDelivery(cast(UnitOfWork, watched), deliveries, clock, FakeMetrics())
+
+
+@pytest.fixture
+def versioned_apps(uow: FakeUnitOfWork, monotonic: Monotonic, signers_version: SignersVersion) -> MetaApps:
+    return MetaApps(lambda: FakeUnitOfWork(uow.database), version=signers_version, monotonic=monotonic)
+
+
+async def sent_by_acme(uow: FakeUnitOfWork, acme: TenantAccount, clock: FixedClock) -> Message:
+    message = Message.new_outbound(
+        tenant_id=acme.tenant.id,
+        sender=acme.sender.phone_number,
+        contact=PhoneNumber.parse(CUSTOMER),
+        content=MessageContent(body="Your order has shipped"),
+        now=clock.now(),
+    )
+    await uow.messages.add(message)
+    return message
+
+
+def delivered(message: Message, number_id: str, account: TenantAccount, waba: str) -> bytes:
+    change = messages_change(
+        number_id,
+        display_number(account),
+        statuses=[status(OUTBOUND_WAMID, "delivered", message_id=message.id)],
+    )
+    return delivery(entry(waba, change))
+
+
+async def test_a_status_the_current_apps_proved_is_recorded_without_a_query_before(
+    uow: FakeUnitOfWork,
+    watched: WatchedUnitOfWork,
+    clock: FixedClock,
+    versioned_apps: MetaApps,
+    acme: TenantAccount,
+    on_meta_accounts: None,
+) -> None:
+    message = await sent_by_acme(uow, acme, clock)
+
+    receipt = await receiving(watched, clock, versioned_apps)(
+        posted(delivered(message, ACME_NUMBER_ID, acme, ACME_WABA))
+    )
+
+    assert [r.outcome for r in receipt.reports] == [StatusReportOutcome.APPLIED]
+    assert watched.before_recording() == ["begin"]  # the recording's own transaction, nothing read
+    assert "provider_accounts" not in watched.events
+    assert uow.provider_accounts.meta_number_lookups == 0
+    assert (uow.provider_accounts.meta_app_loads, uow.provider_accounts.meta_number_loads) == (1, 1)
+
+
+class VersionMovedDuringTheRead(FakeUnitOfWork):
+    """A sender or account changed while MetaApps read: what it read cannot vouch for itself."""
+
+    version: SignersVersion
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        assert self.version.now is not None
+        self.version.now += 1
+        await super().__aexit__(*exc_info)
+
+
+@pytest.mark.parametrize("why", ["not listening", "moved during the read"])
+async def test_apps_that_cannot_vouch_for_themselves_leave_the_routing_to_the_database(
+    uow: FakeUnitOfWork,
+    watched: WatchedUnitOfWork,
+    clock: FixedClock,
+    monotonic: Monotonic,
+    signers_version: SignersVersion,
+    acme: TenantAccount,
+    on_meta_accounts: None,
+    why: str,
+) -> None:
+    message = await sent_by_acme(uow, acme, clock)
+    if why == "not listening":
+        signers_version.now = None
+        apps = MetaApps(lambda: FakeUnitOfWork(uow.database), version=signers_version, monotonic=monotonic)
+    else:
+
+        def changed_meanwhile() -> FakeUnitOfWork:
+            changing = VersionMovedDuringTheRead(uow.database)
+            changing.version = signers_version
+            return changing
+
+        apps = MetaApps(changed_meanwhile, version=signers_version, monotonic=monotonic)
+
+    receipt = await receiving(watched, clock, apps)(
+        posted(delivered(message, ACME_NUMBER_ID, acme, ACME_WABA))
+    )
+
+    assert [r.outcome for r in receipt.reports] == [StatusReportOutcome.APPLIED]
+    assert "provider_accounts" in watched.before_recording()
+    assert uow.provider_accounts.meta_number_lookups == 1
+
+
+@pytest.mark.parametrize(
+    ("number_id", "waba", "why"),
+    [
+        pytest.param(GLOBEX_NUMBER_ID, GLOBEX_WABA, "another app", id="a number of another app's account"),
+        pytest.param(ACME_NUMBER_ID, GLOBEX_WABA, "came under", id="a number under another business account"),
+    ],
+)
+async def test_current_apps_still_route_no_number_whose_account_did_not_sign(
+    uow: FakeUnitOfWork,
+    watched: WatchedUnitOfWork,
+    clock: FixedClock,
+    versioned_apps: MetaApps,
+    acme: TenantAccount,
+    globex: TenantAccount,
+    on_meta_accounts: None,
+    caplog: pytest.LogCaptureFixture,
+    number_id: str,
+    waba: str,
+    why: str,
+) -> None:
+    # Signed with the platform's app, which is Acme's and not Globex's.
+    message = await sent_by_acme(uow, acme, clock)
+    account = globex if number_id == GLOBEX_NUMBER_ID else acme
+
+    receipt = await receiving(watched, clock, versioned_apps)(
+        posted(delivered(message, number_id, account, waba))
+    )
+
+    assert (receipt.reports, receipt.unrouted) == ([], 1)
+    assert watched.events == []  # refused from memory: no transaction at all
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(number_id in w and why in w for w in warnings)
+
+
+async def test_a_number_the_current_apps_do_not_know_is_looked_up(
+    uow: FakeUnitOfWork,
+    watched: WatchedUnitOfWork,
+    clock: FixedClock,
+    versioned_apps: MetaApps,
+    acme: TenantAccount,
+    on_meta_accounts: None,
+) -> None:
+    message = await sent_by_acme(uow, acme, clock)
+
+    receipt = await receiving(watched, clock, versioned_apps)(
+        posted(delivered(message, "999", acme, ACME_WABA))
+    )
+
+    assert receipt.unrouted == 1
+    assert uow.provider_accounts.meta_number_lookups == 1
+
+
+async def test_once_the_version_moved_the_apps_are_read_again_and_a_removed_sender_is_not_routed(
+    uow: FakeUnitOfWork,
+    watched: WatchedUnitOfWork,
+    clock: FixedClock,
+    versioned_apps: MetaApps,
+    signers_version: SignersVersion,
+    acme: TenantAccount,
+    on_meta_accounts: None,
+) -> None:
+    message = await sent_by_acme(uow, acme, clock)
+    receive = receiving(watched, clock, versioned_apps)
+    await receive(posted(delivered(message, ACME_NUMBER_ID, acme, ACME_WABA)))
+
+    assert await uow.senders.remove(acme.tenant.id, acme.sender.id)
+    signers_version.now = 1  # what the notification of the removal does
+    receipt = await receive(posted(delivered(message, ACME_NUMBER_ID, acme, ACME_WABA)))
+
+    assert (receipt.reports, receipt.unrouted) == ([], 1)
+    assert uow.provider_accounts.meta_number_loads == 2
