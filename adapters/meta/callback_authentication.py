@@ -13,8 +13,20 @@ sign may cost is bounded, and Meta's own deliveries for configured accounts are 
    So is a handshake without ``hub.mode=subscribe``, a verify token or a challenge.
 2. ``MetaApps`` knows every configured Meta account's app secret and verify token (one query, kept a
    few seconds, shared by concurrent webhooks). A delivery or handshake it proves goes on without a
-   limit.
-3. Any other (a wrong signature or verify token, or an account configured in the last few seconds)
+   limit, and without a query.
+3. With them, ``MetaApps`` knows every Meta sender's phone-number id, tenant, number and account (a
+   second query in the same transaction). Whom each number of a delivery is for, it decides when what
+   it knows is provably current: the signers version (adapters/database/access_cache.py) has not
+   moved since its read began. That version is kept in step by NOTIFY on every change to ``senders``
+   (its tenant, number, account or phone-number id: migrations 0029 and 0030) and
+   ``provider_accounts``, and moved at once in the process that committed one. The checks are the
+   database path's (``callbacks.py``): a number is routed only if its account's app signed the
+   delivery, under that account's business account. No query then: a status for a known number costs
+   none before it is recorded, and a sender removed or moved goes unseen no longer than its
+   notification takes. When it cannot vouch for itself (its version moved during its read, or no one
+   is listening: SQLite, a lost connection), or for a phone-number id it does not know, the database
+   decides, as it always did.
+4. Any other (a wrong signature or verify token, or an account configured in the last few seconds)
    is checked against the database, as an attempt counted *before* the lookup, per client address
    (``MetaWebhookFailureLimit``). One that is proven is given back (and makes ``MetaApps`` read again);
    one that fails stays counted. Past the limit, RateLimited before any lookup.

@@ -6,7 +6,10 @@ A delivery is proven by its signature over the raw body, before a byte of it is 
 (``callback_authentication.py``). Its ``messages`` changes are then read (``webhooks.py``) and grouped
 by the phone-number id in their metadata, and each group is for the tenant whose sender has that id —
 only if that sender's account's app secret is the one that signed the delivery, so that one tenant's
-app cannot put messages or statuses on another tenant's number. Template status and quality updates are
+app cannot put messages or statuses on another tenant's number. The sender is the one ``MetaApps``
+knows while what it knows is current (``callback_authentication.py``), else the database's; the checks
+are the same either way, and neither proving the delivery nor routing a known number then needs a
+transaction (``needs_lookup``). Template status and quality updates are
 grouped by business account, each group allowed to change only templates listed on that business
 account's Meta accounts whose app signed the delivery; so are its numbers' quality and messaging-limit
 changes (``quality_webhooks.py``), each affecting only senders on those accounts. Changes of other
