@@ -402,11 +402,14 @@ async def test_a_meta_number_is_the_sender_with_that_id_on_a_meta_account_of_its
         found = await uow.provider_accounts.meta_number(PHONE_NUMBER_ID)
         on_twilio = await uow.provider_accounts.meta_number(OTHER_PHONE_NUMBER_ID)
         unknown = await uow.provider_accounts.meta_number("1")
+        every = await uow.provider_accounts.meta_numbers()
 
     assert found == MetaNumber(
         acme.id, PHONE_NUMBER_ID, OUR_NUMBER, META.business_account_id, APP_SECRET, VERIFY_TOKEN
     )
     assert (on_twilio, unknown) == (None, None)
+    # Every Meta number at once, as meta_number gives each: the one on a Twilio account is none.
+    assert every == [found]
 
 
 # --- secrets at rest -------------------------------------------------------------------------------
