@@ -9,9 +9,7 @@ milliseconds.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +19,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
-from adapters.database.engine import create_database_engine
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.meta.callback_authentication import MetaApps
 from adapters.meta.callbacks import MetaDeliveries, MetaNumberChanges
@@ -30,6 +27,7 @@ from application.ports.provider_callbacks import ProviderCallback, Recipient
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
 from tests.support.databases import migrated_empty_database
+from tests.support.listening import changed_from, eventually, listening_process
 from tests.support.meta_webhooks import (
     OWN_APP_SECRET,
     PLATFORM_APP_SECRET,
@@ -45,7 +43,6 @@ NUMBER = PhoneNumber.parse("+14155238886")
 WABA, OTHER_WABA = "102290129340398", "102290129340399"
 NUMBER_ID, OTHER_NUMBER_ID = "106540352242922", "106540352242923"
 WAMID = "wamid.HBgLMTQxNTU1NTAxMDAVAgASGBQzQTAwMDAwMDAwMDAwMDAwMDAwMQA="
-PATIENCE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +145,7 @@ class OneProcess:
         """Every change committed so far has been announced here."""
         before = self.cache.version()
         await self.as_dba("SELECT pg_notify('wa_gateway_access', 'auth_sessions')")
-        await eventually(partial_not_equal(self.cache.version, before))
+        await eventually(changed_from(self.cache.version, before))
 
     async def part(self) -> MetaNumberChanges:
         screened = await self.deliveries.screen(a_message_for_acme())
@@ -171,44 +168,15 @@ class OneProcess:
             return await part.recipient(uow) is None
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    deadline = asyncio.get_running_loop().time() + PATIENCE_SECONDS
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, "the change was never announced here"
-        await asyncio.sleep(0.02)
-
-
-def partial_not_equal(read: Callable[[], int | None], before: int | None) -> Callable[[], Awaitable[bool]]:
-    async def moved() -> bool:
-        return read() != before
-
-    return moved
-
-
 @pytest.fixture
 async def process(
     request: pytest.FixtureRequest, postgres_admin_url: str, secret_box: SecretBox
 ) -> AsyncIterator[OneProcess]:
     url = migrated_empty_database(request, "postgres")
-    cache = ListeningAccessCache(url, ttl_seconds=60)
-    engine = create_database_engine(url, pool_size=2, max_overflow=0)
-    other_engine = create_database_engine(url, pool_size=2, max_overflow=0)
-    listening = asyncio.create_task(cache.run())
-    try:
+    async with listening_process(url) as (cache, engine, other_engine):
         one = OneProcess(cache, engine, other_engine, postgres_admin_url)
         one.bind(secret_box)
-
-        async def is_listening() -> bool:
-            return cache.listening
-
-        await eventually(is_listening)
         yield one
-    finally:
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
-        await engine.dispose()
-        await other_engine.dispose()
 
 
 @pytest.fixture

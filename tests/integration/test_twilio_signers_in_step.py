@@ -8,8 +8,6 @@ milliseconds.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +19,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
-from adapters.database.engine import create_database_engine
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from adapters.twilio.callback_authentication import TwilioSigners
@@ -40,6 +37,7 @@ from domain.administration.tenancy import (
 from domain.identity.credentials import AuthSession
 from domain.phone import PhoneNumber
 from tests.support.databases import migrated_empty_database
+from tests.support.listening import changed_from, eventually, listening_process
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -51,7 +49,6 @@ from tests.support.twilio_callbacks import (
 
 T0 = datetime(2026, 12, 5, tzinfo=UTC)
 NUMBER = PhoneNumber.parse(SANDBOX_NUMBER)
-PATIENCE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +234,7 @@ class OneProcess:
         has arrived (they arrive in order)."""
         before = self.cache.version()
         await self.as_dba("SELECT pg_notify('wa_gateway_access', 'auth_sessions')")
-        await eventually(partial_not_equal(self.cache.version, before))
+        await eventually(changed_from(self.cache.version, before))
 
     async def tenants_without_a_query(self, token: str = ACME_TOKEN) -> list[UUID]:
         """The callback's tenants, from a unit of work never entered: any query through it would fail."""
@@ -255,37 +252,15 @@ class OneProcess:
         return False
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    deadline = asyncio.get_running_loop().time() + PATIENCE_SECONDS
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, "the change was never announced here"
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def process(
     request: pytest.FixtureRequest, postgres_admin_url: str, secret_box: SecretBox
 ) -> AsyncIterator[OneProcess]:
     url = migrated_empty_database(request, "postgres")
-    cache = ListeningAccessCache(url, ttl_seconds=60)
-    engine = create_database_engine(url, pool_size=2, max_overflow=0)
-    other_engine = create_database_engine(url, pool_size=2, max_overflow=0)
-    listening = asyncio.create_task(cache.run())
-    try:
+    async with listening_process(url) as (cache, engine, other_engine):
         one = OneProcess(cache, engine, other_engine, postgres_admin_url)
         one.bind(secret_box)
-
-        async def is_listening() -> bool:
-            return cache.listening
-
-        await eventually(is_listening)
         yield one
-    finally:
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
-        await engine.dispose()
-        await other_engine.dispose()
 
 
 async def test_a_sender_removed_in_another_process_is_refused_here_once_announced(
@@ -345,19 +320,12 @@ async def test_a_pause_moves_neither_the_signers_version_nor_the_session_checks(
     await process.as_dba("UPDATE senders SET paused_until = now() + interval '1 hour'")
     # A change that is announced, after the pause: once it has arrived, the pause's would have too.
     await process.as_dba("UPDATE provider_accounts SET label = 'Renamed'")
-    await eventually(partial_not_equal(cache.signers_version, signers_before))
+    await eventually(changed_from(cache.signers_version, signers_before))
 
     assert cache.signers_version() == signers_before + 1
     assert cache.version() == session_version
     assert cache.get(access.session.id) == access
     assert await process.tenants_without_a_query() == [acme.tenant.id]
-
-
-def partial_not_equal(read: Callable[[], int | None], before: int | None) -> Callable[[], Awaitable[bool]]:
-    async def moved() -> bool:
-        return read() != before
-
-    return moved
 
 
 def an_access(tenant: Tenant) -> SessionAccess:
