@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.access_cache import ListeningAccessCache, libpq_url
+from adapters.database.access_cache import ListeningAccessCache
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.meta.callback_authentication import MetaApps
 from adapters.meta.callbacks import MetaDeliveries, MetaNumberChanges
@@ -27,7 +25,7 @@ from application.ports.provider_callbacks import ProviderCallback, Recipient
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
 from tests.support.databases import migrated_empty_database
-from tests.support.listening import changed_from, eventually, listening_process
+from tests.support.listening import ListeningProcess, eventually, listening_process
 from tests.support.meta_webhooks import (
     OWN_APP_SECRET,
     PLATFORM_APP_SECRET,
@@ -103,49 +101,20 @@ def a_message_for_acme() -> ProviderCallback:
     )
 
 
-class OneProcess:
-    """An API process's Meta apps and numbers, kept in step by its listening access cache, and the units
-    of work of another process (no hooks into this one's cache) and of a DBA."""
+class OneProcess(ListeningProcess):
+    """An API process's Meta apps and numbers, kept in step by its listening access cache."""
 
     def __init__(
         self, cache: ListeningAccessCache, engine: AsyncEngine, other_engine: AsyncEngine, admin_url: str
     ) -> None:
-        self.cache = cache
-        self._engine = engine
-        self._other_engine = other_engine
-        self._admin_url = libpq_url(admin_url)
-        self.secret_box: SecretBox | None = None
+        super().__init__(cache, engine, other_engine, admin_url)
         self.deliveries = MetaDeliveries()
 
     def bind(self, secret_box: SecretBox) -> None:
-        self.secret_box = secret_box
+        super().bind(secret_box)
         # Kept far longer than the test waits: only an announced change can make them read again.
         apps = MetaApps(self.own_unit_of_work, version=self.cache.signers_version, max_age_seconds=3600)
         self.deliveries = MetaDeliveries(apps=apps)
-
-    def own_unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        assert self.secret_box is not None
-        return SqlAlchemyUnitOfWork(
-            self._engine,
-            self.secret_box,
-            on_access_changed=self.cache.invalidate,
-            on_signers_changed=self.cache.signers_changed,
-        )
-
-    def other_process(self) -> SqlAlchemyUnitOfWork:
-        assert self.secret_box is not None
-        return SqlAlchemyUnitOfWork(self._other_engine, self.secret_box)
-
-    async def as_dba(self, statement: str, *params: Any) -> None:
-        """A change by hand, in psql, as a superuser (row-level security binds the owner too)."""
-        async with await psycopg.AsyncConnection.connect(self._admin_url, autocommit=True) as connection:
-            await connection.execute(statement, params)
-
-    async def settled(self) -> None:
-        """Every change committed so far has been announced here."""
-        before = self.cache.version()
-        await self.as_dba("SELECT pg_notify('wa_gateway_access', 'auth_sessions')")
-        await eventually(changed_from(self.cache.version, before))
 
     async def part(self) -> MetaNumberChanges:
         screened = await self.deliveries.screen(a_message_for_acme())

@@ -11,14 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.access_cache import ListeningAccessCache, libpq_url
+from adapters.database.access_cache import ListeningAccessCache
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from adapters.twilio.callback_authentication import TwilioSigners
@@ -37,7 +35,7 @@ from domain.administration.tenancy import (
 from domain.identity.credentials import AuthSession
 from domain.phone import PhoneNumber
 from tests.support.databases import migrated_empty_database
-from tests.support.listening import changed_from, eventually, listening_process
+from tests.support.listening import ListeningProcess, changed_from, eventually, listening_process
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -189,52 +187,22 @@ async def test_a_change_rolled_back_is_not_told(engine: AsyncEngine, secret_box:
 # ------------------------------------------------------------------------- in every process, by NOTIFY
 
 
-class OneProcess:
-    """An API process's Twilio signers, kept in step by its listening access cache, and the units of
-    work of another process (no hooks into this one's cache) and of a DBA."""
+class OneProcess(ListeningProcess):
+    """An API process's Twilio signers, kept in step by its listening access cache."""
 
     def __init__(
         self, cache: ListeningAccessCache, engine: AsyncEngine, other_engine: AsyncEngine, admin_url: str
     ) -> None:
-        self.cache = cache
-        self._engine = engine
-        self._other_engine = other_engine
-        self._admin_url = libpq_url(admin_url)
-        self.secret_box: SecretBox | None = None
+        super().__init__(cache, engine, other_engine, admin_url)
         self.callbacks = TwilioInboundMessages()
 
     def bind(self, secret_box: SecretBox) -> None:
-        self.secret_box = secret_box
+        super().bind(secret_box)
         # Kept far longer than the test waits: only an announced change can make them read again.
         signers = TwilioSigners(
             self.own_unit_of_work, version=self.cache.signers_version, max_age_seconds=3600
         )
         self.callbacks = TwilioInboundMessages(signers=signers)
-
-    def own_unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        assert self.secret_box is not None
-        return SqlAlchemyUnitOfWork(
-            self._engine,
-            self.secret_box,
-            on_access_changed=self.cache.invalidate,
-            on_signers_changed=self.cache.signers_changed,
-        )
-
-    def other_process(self) -> SqlAlchemyUnitOfWork:
-        assert self.secret_box is not None
-        return SqlAlchemyUnitOfWork(self._other_engine, self.secret_box)
-
-    async def as_dba(self, statement: str, *params: Any) -> None:
-        """A change by hand, in psql, as a superuser (row-level security binds the owner too)."""
-        async with await psycopg.AsyncConnection.connect(self._admin_url, autocommit=True) as connection:
-            await connection.execute(statement, params)
-
-    async def settled(self) -> None:
-        """Every change committed so far has been announced here: one notification sent after them
-        has arrived (they arrive in order)."""
-        before = self.cache.version()
-        await self.as_dba("SELECT pg_notify('wa_gateway_access', 'auth_sessions')")
-        await eventually(changed_from(self.cache.version, before))
 
     async def tenants_without_a_query(self, token: str = ACME_TOKEN) -> list[UUID]:
         """The callback's tenants, from a unit of work never entered: any query through it would fail."""

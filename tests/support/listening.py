@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.access_cache import ListeningAccessCache
+from adapters.database.access_cache import ListeningAccessCache, libpq_url
 from adapters.database.engine import create_database_engine
+from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.security.secret_box import SecretBox
 
 # How long an announced change may take to arrive: far longer than it does (milliseconds).
 PATIENCE_SECONDS = 10.0
@@ -53,3 +57,45 @@ async def listening_process(url: str) -> AsyncIterator[tuple[ListeningAccessCach
             await listening
         await engine.dispose()
         await other_engine.dispose()
+
+
+class ListeningProcess:
+    """An API process kept in step by its listening access cache, with the units of work of another
+    process (no hooks into this one's cache) and of a DBA. ``bind`` gives it its secret box."""
+
+    def __init__(
+        self, cache: ListeningAccessCache, engine: AsyncEngine, other_engine: AsyncEngine, admin_url: str
+    ) -> None:
+        self.cache = cache
+        self._engine = engine
+        self._other_engine = other_engine
+        self._admin_url = libpq_url(admin_url)
+        self.secret_box: SecretBox | None = None
+
+    def bind(self, secret_box: SecretBox) -> None:
+        self.secret_box = secret_box
+
+    def own_unit_of_work(self) -> SqlAlchemyUnitOfWork:
+        assert self.secret_box is not None
+        return SqlAlchemyUnitOfWork(
+            self._engine,
+            self.secret_box,
+            on_access_changed=self.cache.invalidate,
+            on_signers_changed=self.cache.signers_changed,
+        )
+
+    def other_process(self) -> SqlAlchemyUnitOfWork:
+        assert self.secret_box is not None
+        return SqlAlchemyUnitOfWork(self._other_engine, self.secret_box)
+
+    async def as_dba(self, statement: str, *params: Any) -> None:
+        """A change by hand, in psql, as a superuser (row-level security binds the owner too)."""
+        async with await psycopg.AsyncConnection.connect(self._admin_url, autocommit=True) as connection:
+            await connection.execute(statement, params)
+
+    async def settled(self) -> None:
+        """Every change committed so far has been announced here: one notification sent after them
+        has arrived (they arrive in order)."""
+        before = self.cache.version()
+        await self.as_dba("SELECT pg_notify('wa_gateway_access', 'auth_sessions')")
+        await eventually(changed_from(self.cache.version, before))
