@@ -9,8 +9,8 @@
 - ``sqlite_url``: a fresh SQLite file per test, not migrated.
 - ``database_url``: each test twice, on PostgreSQL and on SQLite, migrated to head and empty.
 - ``engine``, ``secret_box``, ``uow_factory``: the adapter built on ``database_url``.
-- ``one_connection``: an engine of one pooled connection on ``postgres_url``, emptied, for counting
-  round trips (tests/support/round_trips.py).
+- ``one_connection``: an engine of one pooled connection on ``postgres_url`` (the application's role),
+  emptied: for counting round trips (tests/support/round_trips.py), or for what that role may not do.
 
 Tests that use ``postgres_url`` are marked ``postgres`` automatically. Without a server they are
 skipped with the reason, or fail under ``CI=true``, where a missing server is a broken pipeline.
@@ -142,7 +142,7 @@ def uow_factory(engine: AsyncEngine, secret_box: SecretBox) -> UowFactory:
 
 @pytest.fixture
 async def one_connection(postgres_url: str, postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine of one pooled connection: every unit of work goes through the connection traced."""
+    """An engine of one pooled connection of the application's role, on emptied tables."""
     empty_all_tables(postgres_admin_url)
     engine = create_database_engine(postgres_url, pool_size=1, max_overflow=0)
     try:

@@ -3,7 +3,7 @@ and its append-only guarantee on PostgreSQL, where the application's role may re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -32,7 +32,7 @@ from domain.administration.audit import (
 )
 from domain.administration.tenancy import Role
 from tests.support.cross_tenant import cross_tenant_connection
-from tests.support.databases import PostgresRoles, UowFactory, empty_all_tables
+from tests.support.databases import PostgresRoles, UowFactory
 from tests.support.postgres_server import PostgresServer
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -172,17 +172,6 @@ async def test_a_purge_deletes_what_is_older_than_asked_but_never_a_recent_entry
 # ------------------------------------------------------------------ append-only, on PostgreSQL
 
 
-@pytest.fixture
-async def app_engine(postgres_url: str, postgres_admin_url: str) -> AsyncIterator[AsyncEngine]:
-    """The application's role, on an emptied session database."""
-    empty_all_tables(postgres_admin_url)
-    engine = create_database_engine(postgres_url, pool_size=1, max_overflow=0)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
 _CHANGES = [
     "UPDATE audit_log SET details = '{}'",
     "UPDATE audit_log SET occurred_at = now() - interval '10 years'",
@@ -194,25 +183,25 @@ _CHANGES = [
 @pytest.mark.parametrize("statement", _CHANGES)
 @pytest.mark.sql_only("the database's privileges of its roles")
 async def test_the_application_role_cannot_change_or_delete_an_entry(
-    app_engine: AsyncEngine, secret_box: SecretBox, statement: str
+    one_connection: AsyncEngine, secret_box: SecretBox, statement: str
 ) -> None:
-    await record(lambda: SqlAlchemyUnitOfWork(app_engine, secret_box), entry(at=T0 - timedelta(days=999)))
+    await record(lambda: SqlAlchemyUnitOfWork(one_connection, secret_box), entry(at=T0 - timedelta(days=999)))
 
     with pytest.raises(sa.exc.ProgrammingError) as refused:
-        async with cross_tenant_connection(app_engine) as connection:
+        async with cross_tenant_connection(one_connection) as connection:
             await connection.execute(sa.text(statement))
 
     assert isinstance(refused.value.orig, psycopg.errors.InsufficientPrivilege)
-    assert len(await page(lambda: SqlAlchemyUnitOfWork(app_engine, secret_box))) == 1
+    assert len(await page(lambda: SqlAlchemyUnitOfWork(one_connection, secret_box))) == 1
 
 
 @pytest.mark.sql_only("the database's privileges of its roles")
 async def test_even_the_owner_deletes_no_entry_younger_than_the_minimum_retention(
-    postgres_owner_url: str, postgres_admin_url: str, app_engine: AsyncEngine, secret_box: SecretBox
+    postgres_owner_url: str, postgres_admin_url: str, one_connection: AsyncEngine, secret_box: SecretBox
 ) -> None:
     now = datetime.now(UTC)
     await record(
-        lambda: SqlAlchemyUnitOfWork(app_engine, secret_box),
+        lambda: SqlAlchemyUnitOfWork(one_connection, secret_box),
         entry(at=now - timedelta(days=1)),
         entry(at=now - timedelta(days=400)),
     )
