@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,10 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
+# Whether a pooled PostgreSQL connection prepares the one-round-trip statements (its ``info``).
+PREPARES_STATEMENTS = "wa_gateway_prepares_statements"
 _POSTGRES_ASYNC_DRIVER = "postgresql+psycopg"
 _SQLITE_ASYNC_DRIVER = "sqlite+aiosqlite"
 _SQLITE_PRAGMAS = (
@@ -86,17 +90,25 @@ def create_database_engine(
             # of queueing requests for seconds.
             pool_timeout=pool_timeout_seconds,
             # connect_timeout: without it an unroutable host hangs a request for minutes instead of
-            # failing fast. prepare_threshold None: psycopg prepares nothing (its default prepares a
-            # statement on its fifth execution), for poolers that cannot keep prepared statements.
-            connect_args={"connect_timeout": connect_timeout_seconds}
-            | ({} if prepared_statements else {"prepare_threshold": None}),
+            # failing fast. prepare_threshold None: psycopg prepares nothing itself. It would prepare a
+            # statement on its fifth execution and, having prepared any, send DEALLOCATE ALL after
+            # every ROLLBACK (a round trip, and the one-round-trip statements' preparations gone:
+            # pipeline.py prepares those, unless prepared_statements is off).
+            connect_args={"connect_timeout": connect_timeout_seconds, "prepare_threshold": None},
         )
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", configure_sqlite_connection)
     else:
         sa.event.listen(engine.sync_engine, "reset", leave_autocommit)
+        sa.event.listen(engine.sync_engine, "connect", functools.partial(note_preparing, prepared_statements))
     return engine
+
+
+def note_preparing(prepares: bool, _dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+    """Tell the tenant scope, through the pooled connection's ``info``, whether to prepare its
+    statements (``prepared_statements`` off: a pooler in transaction mode cannot keep them)."""
+    record.info[PREPARES_STATEMENTS] = prepares
 
 
 def leave_autocommit(dbapi_connection: Any, _record: object, _state: object) -> None:

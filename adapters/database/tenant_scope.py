@@ -34,7 +34,6 @@ SQLite has no row-level security: there the scope only keeps its bookkeeping and
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -44,11 +43,12 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
-from psycopg.rows import AsyncRowFactory, dict_row, tuple_row
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.database.engine import PREPARES_STATEMENTS
 from adapters.database.errors import PersistenceError, translated_errors
+from adapters.database.pipeline import run_in_one_round_trip
 from application.errors import AlreadyExists, NotFound
 
 TENANT_SETTING = "app.tenant_id"
@@ -62,6 +62,7 @@ class TenantScope:
         self._enforced = connection.dialect.name == "postgresql"
         self._tenant: UUID | None = None
         self._cross_tenant = False
+        self._prepares = True
         # Set by a write to a table the session check reads, so that the unit of work empties this
         # process's access cache once the write is committed (access_cache.py).
         self.changed_access = False
@@ -120,7 +121,7 @@ class TenantScope:
         select, fixed = _compiled(statement)
         query = ("BEGIN READ ONLY", _SET_TENANT, select, "ROLLBACK")
         arguments = {**fixed, **parameters, _TENANT_PARAMETER: str(tenant_id)}
-        return await self._pipelined(driver, query, arguments, result=2, row_factory=tuple_row)
+        return await self._pipelined(driver, query, arguments, result=2, as_dicts=False)
 
     async def bind_and_read(
         self,
@@ -169,7 +170,7 @@ class TenantScope:
         else:
             query, result = (setting, select), 1
         return await self._pipelined(
-            driver, query, {**fixed, **arguments}, result=result, row_factory=dict_row, conflict=conflict
+            driver, query, {**fixed, **arguments}, result=result, as_dicts=True, conflict=conflict
         )
 
     async def write_and_commit(
@@ -213,7 +214,7 @@ class TenantScope:
             query, result = (_SET_TENANT, write, "COMMIT"), 1
         try:
             rows = await self._pipelined(
-                driver, query, arguments, result=result, row_factory=tuple_row, conflict=conflict
+                driver, query, arguments, result=result, as_dicts=False, conflict=conflict
             )
         except PersistenceError as error:
             if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation):
@@ -232,6 +233,7 @@ class TenantScope:
         driver = raw.driver_connection
         if not isinstance(driver, psycopg.AsyncConnection):  # engine.py always uses it
             raise TypeError("PostgreSQL is reached through psycopg's async driver")
+        self._prepares = bool(raw.info.get(PREPARES_STATEMENTS, True))
         return driver
 
     async def _set(self, name: str, value: str) -> None:
@@ -242,9 +244,9 @@ class TenantScope:
         if driver.info.transaction_status is TransactionStatus.IDLE:
             # The transaction's first statement: its BEGIN goes with the setting, in one round trip.
             query = (_begin_statement(driver, self._read_only), _SET_CONFIG)
-            await self._pipelined(driver, query, arguments, result=1, row_factory=tuple_row)
+            await self._pipelined(driver, query, arguments, result=1, as_dicts=False)
         else:
-            await self._pipelined(driver, (_SET_CONFIG,), arguments, result=0, row_factory=tuple_row)
+            await self._pipelined(driver, (_SET_CONFIG,), arguments, result=0, as_dicts=False)
 
     async def _pipelined(
         self,
@@ -253,31 +255,25 @@ class TenantScope:
         arguments: Mapping[str, Any],
         *,
         result: int,
-        row_factory: AsyncRowFactory[Any],
+        as_dicts: bool,
         conflict: str = "the record exists already",
     ) -> list[Any]:
-        """Run ``statements`` in one round trip (psycopg's pipeline mode: one Sync for all of them),
-        and return the rows of the ``result``-th (from 0).
+        """Run ``statements`` in one round trip and return the rows of the ``result``-th (from 0), as
+        tuples or dicts (pipeline.py: one write for all of them and their Sync, each statement
+        prepared once per connection, its parameters bound by the server).
 
-        Each statement is sent with the extended protocol, its parameters bound by the server and the
-        statement prepared (after psycopg's ``prepare_threshold`` uses, as SQLAlchemy's are), so
-        PostgreSQL plans it once per connection rather than on every execution. A statement that
-        fails stops the rest (a COMMIT after it never runs). A query that opens a transaction itself
-        runs with psycopg's autocommit on, so psycopg sends no BEGIN of its own first; the
-        transaction is then ours to end (COMMIT and ROLLBACK through SQLAlchemy end it as usual), and
-        the pool sets autocommit back off when the connection is returned (engine.py).
+        A statement that fails stops the rest (a COMMIT after it never runs). A query that opens a
+        transaction itself runs with psycopg's autocommit on, so psycopg sends no BEGIN of its own
+        first; the transaction is then ours to end (COMMIT and ROLLBACK through SQLAlchemy end it as
+        usual), and the pool sets autocommit back off when the connection is returned (engine.py).
         """
         with translated_errors():
             try:
                 if driver.info.transaction_status is TransactionStatus.IDLE and not driver.autocommit:
                     await driver.set_autocommit(True)
-                cursors = []
-                async with driver.pipeline():
-                    for statement in statements:
-                        cursor = driver.cursor(row_factory=row_factory)
-                        await cursor.execute(statement, _used_by(statement, arguments))
-                        cursors.append(cursor)
-                rows = await cursors[result].fetchall()
+                rows = await run_in_one_round_trip(
+                    driver, statements, arguments, result=result, as_dicts=as_dicts, prepares=self._prepares
+                )
             except psycopg.errors.TransactionRollback:
                 # A deadlock or serialization failure: the connection is fine, the transaction is not
                 # (translated_errors makes it TransactionConflict; the unit of work rolls it back).
@@ -290,6 +286,10 @@ class TenantScope:
                 raise AlreadyExists(conflict) from error
             except psycopg.Error as error:
                 raise PersistenceError("a database statement failed") from error
+            except BaseException:
+                if driver.closed:  # interrupted half-way (a cancelled request): pipeline.py closed it
+                    await self._connection.invalidate()
+                raise
         if driver.info.parameter_status("TimeZone") not in _UTC_NAMES:
             rows = [_in_utc(row) for row in rows]
         return rows
@@ -301,17 +301,6 @@ _SET_CROSS_TENANT = f"SELECT set_config('{CROSS_TENANT_SETTING}', 'on', true)"
 _SET_CONFIG = "SELECT set_config(%(setting)s, %(value)s, true)"
 # psycopg gives timestamps in the session's time zone; SQLAlchemy's columns (UtcDateTime) in UTC.
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
-_PLACEHOLDER = re.compile(r"%\(([^)]+)\)s")
-
-
-@functools.cache
-def _placeholders(statement: str) -> frozenset[str]:
-    return frozenset(_PLACEHOLDER.findall(statement))
-
-
-def _used_by(statement: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments ``statement`` names (the extended protocol binds exactly those)."""
-    return {name: arguments[name] for name in _placeholders(statement)}
 
 
 def _in_utc(row: Any) -> Any:
