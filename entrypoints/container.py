@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from dependency_injector import containers, providers
 
 from adapters.database.access_cache import NO_ACCESS_CACHE, ListeningAccessCache
 from adapters.database.engine import create_database_engine
-from adapters.database.migrate import upgrade
 from adapters.database.roles import RoleNotUsable, grant_app_role, inspect_connected_role
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.media.local import LocalMediaStore
-from adapters.media.s3 import S3MediaStore
 from adapters.media_fetch_router import InboundMediaRouter
 from adapters.meta.callback_authentication import MetaApps
 from adapters.meta.callbacks import MetaDeliveries, MetaSubscriptionChecks
@@ -176,7 +174,17 @@ from entrypoints.settings import ConfigurationError, Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from adapters.media.s3 import S3MediaStore
+
 logger = logging.getLogger(__name__)
+
+
+def _s3_media_store(**options: Any) -> S3MediaStore:
+    """The S3 media store, imported only when MEDIA_STORE chooses it: aiobotocore and botocore take
+    ~40 MiB of a process's memory."""
+    from adapters.media.s3 import S3MediaStore
+
+    return S3MediaStore(**options)
 
 
 def _report_to(factory: Callable[[], RecordStatusChange]) -> StatusListener:
@@ -677,7 +685,7 @@ class Container(containers.DeclarativeContainer):
         LocalMediaStore, settings.provided.resolved_media_dir, max_bytes=settings.provided.media_max_bytes
     )
     s3_media_store = providers.Singleton(
-        S3MediaStore,
+        _s3_media_store,
         bucket=settings.provided.media_s3_bucket,
         max_bytes=settings.provided.media_max_bytes,
         endpoint_url=settings.provided.media_s3_endpoint_url,
@@ -805,6 +813,9 @@ def prepare_metrics_directory() -> str | None:
 
 def upgrade_database(url: str) -> None:
     """Apply every migration (synchronously, before any event loop or server starts)."""
+    # Imported here, as the S3 store and the Redis client are: a serving process never loads Alembic.
+    from adapters.database.migrate import upgrade
+
     upgrade(url)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -147,3 +149,17 @@ def create_sqlite_directory(url: URL) -> None:
     if _is_memory_database(url) or database.startswith("file:"):
         return
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def sync_connection(url: str) -> Iterator[Connection]:
+    """One transaction on a blocking connection (migrations, role grants), committed on leaving."""
+    engine = sa.create_engine(sync_database_url(url), poolclass=sa.NullPool)
+    if engine.dialect.name == "sqlite":
+        create_sqlite_directory(engine.url)
+        sa.event.listen(engine, "connect", configure_sqlite_connection)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()

@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import Connection
 
-from adapters.database.engine import configure_sqlite_connection, create_sqlite_directory, sync_database_url
+from adapters.database.engine import sync_connection
 
 MIGRATIONS_DIRECTORY = Path(__file__).parent / "migrations"
 
@@ -51,16 +50,3 @@ def _migration_config(url: str) -> Iterator[Config]:
         config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY).replace("%", "%%"))
         config.attributes["connection"] = connection
         yield config
-
-
-@contextmanager
-def sync_connection(url: str) -> Iterator[Connection]:
-    engine = sa.create_engine(sync_database_url(url), poolclass=sa.NullPool)
-    if engine.dialect.name == "sqlite":
-        create_sqlite_directory(engine.url)
-        sa.event.listen(engine, "connect", configure_sqlite_connection)
-    try:
-        with engine.begin() as connection:
-            yield connection
-    finally:
-        engine.dispose()

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.database.migrate import sync_connection
+from adapters.database.engine import sync_connection
 
 
 class RoleNotUsable(Exception):

@@ -25,10 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-import coredis
-import coredis.exceptions
-import coredis.retry
-
 from application.ports.rate_limits import RateLimit, RateLimitState, Reservation
 
 logger = logging.getLogger(__name__)
@@ -36,10 +32,6 @@ logger = logging.getLogger(__name__)
 # A rate limit check is one small script in Redis: a second without an answer is an outage, and no
 # request should wait longer than that for it (nor for retries of it).
 REDIS_TIMEOUT_SECONDS = 1.0
-
-# What the client raises when Redis cannot be reached or answers nonsense; a connection Redis reset (a
-# restart) can come through as the socket's own error.
-_REDIS_FAILURES = (coredis.exceptions.RedisError, OSError, asyncio.TimeoutError)
 
 # Count one event in the current window (KEYS[1]) unless the weighted count is at the limit.
 # ARGV: the limit, the previous window's (KEYS[2]) weight, the current counter's lifetime in ms.
@@ -158,6 +150,14 @@ class _RedisWindows:
     ends. A limit changed (another amount) counts afresh, as in memory."""
 
     def __init__(self, url: str, key_prefix: str) -> None:
+        # Imported here: a process without Redis never loads the client (28 MiB of memory).
+        import coredis
+        import coredis.exceptions
+        import coredis.retry
+
+        # What the client raises when Redis cannot be reached or answers nonsense; a connection Redis
+        # reset (a restart) can come through as the socket's own error.
+        self.failures = (coredis.exceptions.RedisError, OSError, asyncio.TimeoutError)
         self._client = coredis.Redis.from_url(
             url.removeprefix("async+"),
             connect_timeout=REDIS_TIMEOUT_SECONDS,
@@ -232,7 +232,7 @@ class SlidingWindowRateLimiter:
         if (redis := self._redis_to_ask()) is not None:
             try:
                 allowed, current, previous = await redis.hit(key, limit, now)
-            except _REDIS_FAILURES as error:
+            except redis.failures as error:
                 self._redis_failed(error)
             else:
                 self._redis_answered()
@@ -258,7 +258,7 @@ class SlidingWindowRateLimiter:
             return
         try:
             await redis.give_back(reservation.key, limit, reservation.window)
-        except _REDIS_FAILURES as error:
+        except redis.failures as error:
             self._redis_failed(error)
         else:
             self._redis_answered()
