@@ -15,6 +15,9 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from adapters.database.pipeline import forget_prepared
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 # Whether a pooled PostgreSQL connection prepares the one-round-trip statements (its ``info``).
 PREPARES_STATEMENTS = "wa_gateway_prepares_statements"
 _POSTGRES_ASYNC_DRIVER = "postgresql+psycopg"
@@ -92,11 +95,10 @@ def create_database_engine(
             # of queueing requests for seconds.
             pool_timeout=pool_timeout_seconds,
             # connect_timeout: without it an unroutable host hangs a request for minutes instead of
-            # failing fast. prepare_threshold None: psycopg prepares nothing itself. It would prepare a
-            # statement on its fifth execution and, having prepared any, send DEALLOCATE ALL after
-            # every ROLLBACK (a round trip, and the one-round-trip statements' preparations gone:
-            # pipeline.py prepares those, unless prepared_statements is off).
-            connect_args={"connect_timeout": connect_timeout_seconds, "prepare_threshold": None},
+            # failing fast. prepare_threshold None: psycopg prepares nothing (its default prepares a
+            # statement on its fifth execution), for poolers that cannot keep prepared statements.
+            connect_args={"connect_timeout": connect_timeout_seconds}
+            | ({} if prepared_statements else {"prepare_threshold": None}),
         )
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
@@ -104,7 +106,20 @@ def create_database_engine(
     else:
         sa.event.listen(engine.sync_engine, "reset", leave_autocommit)
         sa.event.listen(engine.sync_engine, "connect", functools.partial(note_preparing, prepared_statements))
+        sa.event.listen(engine.sync_engine, "rollback", forget_prepared_before_rollback)
     return engine
+
+
+def forget_prepared_before_rollback(connection: sa.Connection) -> None:
+    forget_prepared_if_in_transaction(connection.connection.driver_connection)
+
+
+def forget_prepared_if_in_transaction(driver: Any) -> None:
+    """Before a ROLLBACK through psycopg: psycopg follows it with DEALLOCATE ALL when it has prepared
+    statements of its own, and the one-round-trip statements' preparations go with them (pipeline.py
+    prepares them again on their next use)."""
+    if isinstance(driver, psycopg.AsyncConnection) and driver.info.transaction_status != _IDLE:
+        forget_prepared(driver)
 
 
 def note_preparing(prepares: bool, _dbapi_connection: object, record: ConnectionPoolEntry) -> None:
@@ -113,16 +128,17 @@ def note_preparing(prepares: bool, _dbapi_connection: object, record: Connection
     record.info[PREPARES_STATEMENTS] = prepares
 
 
-def leave_autocommit(dbapi_connection: Any, _record: object, _state: object) -> None:
+def leave_autocommit(dbapi_connection: Any, record: ConnectionPoolEntry, _state: object) -> None:
     """Before a PostgreSQL connection goes back to the pool: psycopg's autocommit off again.
 
     The tenant scope opens a transaction with its own BEGIN (sent with the tenant setting, in one round
     trip), which needs autocommit on while it runs (tenant_scope.py). Whatever the unit of work did
     with the connection, the next checkout gets it as psycopg and SQLAlchemy expect it.
     """
+    forget_prepared_if_in_transaction(record.driver_connection)
     if not dbapi_connection.autocommit:
         return
-    if dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+    if dbapi_connection.info.transaction_status != _IDLE:
         dbapi_connection.rollback()
     dbapi_connection.autocommit = False
 

@@ -5,7 +5,10 @@ cursor per statement) and costs ~240 µs of client CPU for a BEGIN, a setting, a
 queued in libpq and flushed once with their Sync, the same four cost ~95 µs (bench/pipeline.py). The
 statements keep what psycopg gives them: its adapters turn the arguments into parameters and the
 rows into Python values, and a statement is prepared once per connection, unless ``prepares`` is off
-(``DB_PREPARED_STATEMENTS``: a pooler that cannot keep prepared statements).
+(``DB_PREPARED_STATEMENTS``: a pooler that cannot keep prepared statements). psycopg follows a
+ROLLBACK with DEALLOCATE ALL once it has prepared statements of its own: the engine calls
+``forget_prepared`` before each ROLLBACK through psycopg (engine.py), and the statements are closed
+and prepared again in the next round trip.
 
 A failing statement stops the ones after it (PostgreSQL skips them until the Sync), and its error is
 raised as psycopg raises it. Interrupted half-way (a cancelled request), the connection is closed: the
@@ -37,6 +40,11 @@ MOST_PREPARED = 200
 _StatementKey = tuple[bytes, tuple[int, ...]]
 
 
+# Preparing needs Close (libpq 17): a statement that may be gone is closed before it is prepared again,
+# closing one that is gone being no error, so none outlives its forgetting.
+_CAN_CLOSE = psycopg.capabilities.has_send_close_prepared()
+
+
 class _Prepared:
     """The statements prepared on one connection, by key, and the number the next one's name takes
     (never one used before on the connection, even after a failed Prepare)."""
@@ -44,9 +52,20 @@ class _Prepared:
     def __init__(self) -> None:
         self.names: dict[_StatementKey, bytes] = {}
         self.numbers = itertools.count()
+        # Forgotten, but perhaps still on the server: closed at the start of the next round trip.
+        self.to_close: list[bytes] = []
 
 
 _prepared: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], _Prepared] = weakref.WeakKeyDictionary()
+
+
+def forget_prepared(driver: psycopg.AsyncConnection[Any]) -> None:
+    """The connection's prepared statements may be gone (DEALLOCATE ALL): each is closed, and prepared
+    again on its next use."""
+    prepared = _prepared.get(driver)
+    if prepared is not None:
+        prepared.to_close.extend(prepared.names.values())
+        prepared.names.clear()
 
 
 @functools.cache
@@ -79,13 +98,17 @@ async def run_in_one_round_trip(
     pgconn = driver.pgconn
     transformer = Transformer.from_context(driver)
     prepared = _prepared.setdefault(driver, _Prepared())
-    names = prepared.names
-    # What each reply will answer, in the order sent: a Prepare (by its key) or a statement's execution.
-    sent: list[_Prepare | int] = []
+    # What each reply will answer, in the order sent: a Close (None), a Prepare (by its key) or a
+    # statement's execution (by its index).
+    sent: list[_Prepare | int | None] = []
     pgconn.enter_pipeline_mode()
     try:
+        for name in prepared.to_close:
+            pgconn.send_close_prepared(name)
+            sent.append(None)
+        prepared.to_close.clear()
         for index, statement in enumerate(statements):
-            preparing = _send(pgconn, transformer, prepared, statement, arguments, prepares)
+            preparing = _send(pgconn, transformer, prepared, statement, arguments, prepares and _CAN_CLOSE)
             if preparing is not None:
                 sent.append(preparing)
             sent.append(index)
@@ -94,11 +117,24 @@ async def run_in_one_round_trip(
         pgconn.exit_pipeline_mode()
     except BaseException:
         # Sent, but its replies not all read: the protocol is at an unknown point for a later user.
-        for what in sent:
-            if isinstance(what, _Prepare):
-                names.pop(what.key, None)
+        _prepared.pop(driver, None)
         pgconn.finish()
         raise
+    return _rows_or_failure(driver, transformer, sent, replies, result=result, as_dicts=as_dicts)
+
+
+def _rows_or_failure(
+    driver: psycopg.AsyncConnection[Any],
+    transformer: abc.Transformer,
+    sent: Sequence[_Prepare | int | None],
+    replies: Sequence[pq.abc.PGresult],
+    *,
+    result: int,
+    as_dicts: bool,
+) -> list[Any]:
+    """The ``result``-th statement's rows, or the first failure raised; a Prepare that did not run
+    forgotten, so that the statement is prepared on its next use."""
+    names = _prepared[driver].names
     failure: psycopg.Error | None = None
     rows: list[Any] = []
     for what, reply in zip(sent, replies, strict=True):
@@ -111,8 +147,9 @@ async def run_in_one_round_trip(
         elif what == result and status == pq.ExecStatus.TUPLES_OK:
             rows = _loaded(transformer, reply, as_dicts)
     if isinstance(failure, errors.InvalidSqlStatementName):
-        # Something deallocated this connection's statements behind our back: prepare afresh.
-        names.clear()
+        # Something deallocated this connection's statements behind our back (DDL run through psycopg
+        # on a pooled connection): prepare afresh.
+        forget_prepared(driver)
     if failure is not None:
         raise failure
     return rows

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.database.engine import create_database_engine, normalize_database_url, sync_database_url
 from adapters.database.tenant_scope import TenantScope
@@ -86,41 +87,60 @@ async def test_a_failed_statement_does_not_quote_its_parameters(tmp_path: Path) 
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("prepared", [True, False])
+@pytest.mark.parametrize(("prepared", "threshold"), [(True, 5), (False, None)])
 async def test_prepared_statements_can_be_turned_off_for_a_pooler_that_cannot_keep_them(
-    postgres_url: str, prepared: bool
+    postgres_url: str, prepared: bool, threshold: int | None
 ) -> None:
     engine = create_database_engine(postgres_url, prepared_statements=prepared)
-    page: sa.Select[Any] = sa.select(sa.literal_column("n")).select_from(
-        sa.text("generate_series(1, :last) AS n")
-    )
-
-    async def read_a_page() -> list[int]:
-        rows = await TenantScope(connection).read_alone(uuid4(), page, {"last": 3})
-        assert rows is not None
-        return [row[0] for row in rows]
-
-    async def our_statements() -> int:
-        counted = await connection.execute(
-            sa.text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'wa_gateway_%'")
-        )
-        await connection.rollback()
-        return int(counted.scalar_one())
-
     try:
         async with engine.connect() as connection:
-            assert await read_a_page() == [1, 2, 3]
-            first = await our_statements()
-            # A rollback through SQLAlchemy (and psycopg) keeps them: psycopg prepares nothing itself,
-            # so it never sends DEALLOCATE ALL.
-            assert await read_a_page() == [1, 2, 3]
-            again = await our_statements()
+            assert await read_a_page(connection) == [1, 2, 3]
+            for _ in range(6):  # past psycopg's threshold: the statement would be prepared by now
+                assert (await connection.execute(sa.text("SELECT 1"))).scalar() == 1
+            prepared_names = await prepared_statements(connection)
             driver = (await connection.get_raw_connection()).driver_connection
     finally:
         await engine.dispose()
     assert driver is not None
-    assert driver.prepare_threshold is None
-    if prepared:
-        assert first == again > 0
-    else:
-        assert first == again == 0
+    assert driver.prepare_threshold == threshold
+    assert prepared_names > 0 if prepared else prepared_names == 0
+
+
+@pytest.mark.postgres
+async def test_the_one_round_trip_statements_are_prepared_again_after_psycopg_deallocates_them(
+    postgres_url: str,
+) -> None:
+    engine = create_database_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as connection:
+            assert await read_a_page(connection) == [1, 2, 3]
+        async with engine.connect() as connection:  # the same connection, back from the pool
+            for _ in range(6):  # psycopg prepares this one, so its ROLLBACK is followed by DEALLOCATE ALL
+                assert (await connection.execute(sa.text("SELECT 1"))).scalar() == 1
+            await connection.rollback()
+            assert await prepared_statements(connection) == 0
+
+            assert await read_a_page(connection) == [1, 2, 3]
+            assert await prepared_statements(connection) > 0
+    finally:
+        await engine.dispose()
+
+
+PAGE: sa.Select[Any] = sa.select(sa.literal_column("n")).select_from(
+    sa.text("generate_series(1, :last) AS n")
+)
+
+
+async def read_a_page(connection: AsyncConnection) -> list[int]:
+    rows = await TenantScope(connection).read_alone(uuid4(), PAGE, {"last": 3})
+    assert rows is not None
+    return [row[0] for row in rows]
+
+
+async def prepared_statements(connection: AsyncConnection) -> int:
+    """The one-round-trip statements prepared on ``connection`` (pipeline.py names them)."""
+    counted = await connection.execute(
+        sa.text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'wa_gateway_%'")
+    )
+    await connection.rollback()
+    return int(counted.scalar_one())
