@@ -111,7 +111,8 @@ def create_database_engine(
 
 
 def forget_prepared_before_rollback(connection: sa.Connection) -> None:
-    forget_prepared_if_in_transaction(connection.connection.driver_connection)
+    if not connection.invalidated:  # an invalidated connection is closed, its statements with it
+        forget_prepared_if_in_transaction(connection.connection.driver_connection)
 
 
 def forget_prepared_if_in_transaction(driver: Any) -> None:
