@@ -129,6 +129,17 @@ class WebhookDeliveryQueue(Protocol):
         the write (PostgreSQL does, in the write's own round trip)."""
         ...
 
+    async def settle_all(
+        self,
+        settlements: Sequence[tuple[WebhookDelivery, DeliveryAttempt | None]],
+        *,
+        owner: str,
+        commit: bool = False,
+    ) -> list[bool]:
+        """``settle`` each (delivery, attempt), in one step where the queue can; whether each was
+        settled, in the same order. The deliveries may be different tenants'. ``commit`` as ``settle``'s."""
+        ...
+
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None: ...
     async def list_page(self, query: DeliveryQuery) -> list[WebhookDelivery]: ...
     async def list_attempts(

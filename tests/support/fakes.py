@@ -1269,6 +1269,8 @@ class FakeWebhookDeliveryQueue:
         self._deliveries: dict[str, WebhookDelivery] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._attempts: list[DeliveryAttempt] = []
+        # How many times ``settle_all`` was called: a test helper, not part of the port.
+        self.settle_all_calls = 0
 
     def add(self, delivery: WebhookDelivery) -> None:
         """What the outbox does: not part of the port."""
@@ -1302,6 +1304,16 @@ class FakeWebhookDeliveryQueue:
         if attempt is not None:
             self._attempts.append(_stored(attempt))
         return True
+
+    async def settle_all(
+        self,
+        settlements: Sequence[tuple[WebhookDelivery, DeliveryAttempt | None]],
+        *,
+        owner: str,
+        commit: bool = False,
+    ) -> list[bool]:
+        self.settle_all_calls += 1
+        return [await self.settle(delivery, attempt, owner=owner) for delivery, attempt in settlements]
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
         delivery = self._deliveries.get(delivery_id)

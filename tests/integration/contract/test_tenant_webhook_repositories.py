@@ -29,8 +29,10 @@ from application.tenant_webhooks.endpoints import (
 )
 from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import (
+    DeliveryAttempt,
     DeliveryState,
     SigningSecrets,
+    WebhookDelivery,
     WebhookEndpoint,
     new_signing_secret,
 )
@@ -350,6 +352,54 @@ async def test_a_delivery_settled_without_an_attempt_logs_none(uow_factory: UowF
         T0,
     )
     assert attempts == {}
+
+
+@pytest.mark.parametrize("commit", [False, True], ids=["then-commit", "with-its-commit"])
+async def test_deliveries_of_several_tenants_are_settled_together_where_their_lease_is_held(
+    uow_factory: UowFactory, commit: bool
+) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    for tenant in (acme, globex):
+        await add_endpoint(uow_factory, tenant)
+        await record(uow_factory, tenant)
+    await record(uow_factory, acme, at=T0 + timedelta(seconds=1))
+    first, second = await claim(uow_factory, "w1", T0 + timedelta(seconds=1), limit=2)
+    [third] = await claim(uow_factory, "w2", T0 + timedelta(seconds=1))
+    assert {first.tenant_id, second.tenant_id} == {acme.id, globex.id}
+
+    def attempted(delivery: WebhookDelivery, status: int) -> tuple[WebhookDelivery, DeliveryAttempt]:
+        attempt = DeliveryAttempt(
+            delivery_id=delivery.id, attempted_at=T0, duration_ms=7, status_code=status, response_excerpt="r"
+        )
+        return delivery.after(attempt, state=DeliveryState.DELIVERED, next_attempt_at=T0), attempt
+
+    dead = replace(second, state=DeliveryState.DEAD, last_error="not sent", finished_at=T0)
+    async with uow_factory() as uow:
+        settled = await uow.webhook_deliveries.settle_all(
+            [attempted(first, 200), (dead, None), attempted(third, 201)], owner="w1", commit=commit
+        )
+        await uow.commit()
+
+    assert settled == [True, True, False]
+    stored: dict[str, WebhookDelivery | None] = {}
+    attempts: dict[str, list[DeliveryAttempt]] = {}
+    for delivery in (first, second, third):
+        async with uow_factory() as uow:
+            stored[delivery.id] = await uow.webhook_deliveries.get(delivery.tenant_id, delivery.id)
+            attempts.update(await uow.webhook_deliveries.list_attempts(delivery.tenant_id, [delivery.id]))
+    assert [(s.state, s.attempts) for s in stored.values() if s is not None] == [
+        (DeliveryState.DELIVERED, 1),
+        (DeliveryState.DEAD, 0),
+        (DeliveryState.PENDING, 0),  # w2's lease: unchanged
+    ]
+    assert {delivery_id: [a.status_code for a in logged] for delivery_id, logged in attempts.items()} == {
+        first.id: [200]
+    }
+    # Released: the other tenant's settled delivery is w1's no longer; w2 still holds its own.
+    async with uow_factory() as uow:
+        assert await uow.webhook_deliveries.settle_all([(dead, None)], owner="w1") == [False]
+        assert await uow.webhook_deliveries.settle_all([(third, None)], owner="w2") == [True]
+        assert await uow.webhook_deliveries.settle_all([], owner="w2") == []
 
 
 async def test_delivered_and_dead_deliveries_are_never_claimed(uow_factory: UowFactory) -> None:
