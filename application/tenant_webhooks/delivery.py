@@ -22,6 +22,7 @@ from application.ports.clock import Clock
 from application.ports.metrics import Metrics
 from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse, WebhookSender
 from application.ports.unit_of_work import UnitOfWork
+from application.tenant_webhooks.settlements import WebhookSettlements
 from domain.retry_policy import RetryPolicy
 from domain.tenant_webhooks.model import (
     DEFAULT_DELIVERY_POLICY,
@@ -50,6 +51,9 @@ class WebhookDeliverySettings:
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_DELIVERY_POLICY)
     # A receiver's Retry-After is honoured up to this long; beyond it the policy's own delay is used.
     max_retry_after: timedelta = timedelta(hours=24)
+    # How long an attempt's settling waits for those of other attempts, to be written with them in one
+    # transaction (``WebhookSettlements``).
+    settlement_linger_seconds: float = 0.005
 
 
 def signed_headers(delivery: WebhookDelivery, secrets: SigningSecrets, now: datetime) -> dict[str, str]:
@@ -85,6 +89,7 @@ class DeliverWebhook:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._settlements = WebhookSettlements(uow_factory, linger_seconds=settings.settlement_linger_seconds)
 
     async def __call__(self, delivery: WebhookDelivery, owner: str) -> WebhookDelivery:
         uow = self._reads()
@@ -182,35 +187,38 @@ class DeliverWebhook:
         *,
         gone_from: WebhookEndpoint | None = None,
     ) -> None:
-        """The delivery's new state, its attempt and (after a 410) the disabled endpoint: one transaction.
-
-        Without an endpoint to disable, the settling is the transaction's last write, and is committed
-        with it."""
-        uow = self._uow_factory()
-        async with uow:
-            settled = await uow.webhook_deliveries.settle(
-                delivery, attempt, owner=owner, commit=gone_from is None
-            )
-            if not settled:
-                logger.warning(
-                    "lost the lease on webhook delivery %s; leaving it to its new owner", delivery.id
-                )
-                return
-            if gone_from is not None:
-                current = await uow.webhook_endpoints.get(gone_from.tenant_id, gone_from.id)
-                # Only if it still points where the 410 came from: a new URL deserves its own chance.
-                if current is not None and current.enabled and current.url == gone_from.url:
-                    disabled = current.disabled_because(
-                        "the endpoint answered 410 Gone; enable it again to receive events",
-                        self._clock.now(),
-                    )
-                    await uow.webhook_endpoints.update(disabled)
-                    logger.info("webhook endpoint %s answered 410 and was disabled", current.id)
-            await uow.commit()
+        """The delivery's new state and its attempt, with the settlings of the attempts that ended about
+        the same time (``WebhookSettlements``: one transaction for all); after a 410, with the disabled
+        endpoint in a transaction of their own."""
+        if gone_from is None:
+            settled = await self._settlements.settle(delivery, attempt, owner)
+        else:
+            settled = await self._settle_and_disable(delivery, attempt, owner, gone_from)
+        if not settled:
+            logger.warning("lost the lease on webhook delivery %s; leaving it to its new owner", delivery.id)
+            return
         # Counted once recorded: an attempt whose lease was lost is its new owner's to count, so the
         # counter agrees with the attempts stored. A dead delivery that was never sent is no attempt.
         if attempt is not None:
             self._metrics.webhook_delivery(OUTCOMES[delivery.state], delivery.tenant_id)
+
+    async def _settle_and_disable(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, owner: str, gone: WebhookEndpoint
+    ) -> bool:
+        uow = self._uow_factory()
+        async with uow:
+            if not await uow.webhook_deliveries.settle(delivery, attempt, owner=owner):
+                return False
+            current = await uow.webhook_endpoints.get(gone.tenant_id, gone.id)
+            # Only if it still points where the 410 came from: a new URL deserves its own chance.
+            if current is not None and current.enabled and current.url == gone.url:
+                disabled = current.disabled_because(
+                    "the endpoint answered 410 Gone; enable it again to receive events", self._clock.now()
+                )
+                await uow.webhook_endpoints.update(disabled)
+                logger.info("webhook endpoint %s answered 410 and was disabled", current.id)
+            await uow.commit()
+        return True
 
 
 class PurgeWebhookDeliveries:
