@@ -2,10 +2,14 @@
 their own (tenant_scope.py's ``read_alone``), then the delivery's new state and the attempt's line
 written with their COMMIT (``write_and_commit``): two round trips, counted in libpq's trace of the
 protocol. What must hold either way: a delivered attempt is stored with its line, an attempt whose
-lease was lost stores nothing, and the connection goes back to the pool as psycopg hands it out."""
+lease was lost stores nothing, and the connection goes back to the pool as psycopg hands it out.
+Attempts that end together share their settlement (``WebhookSettlements``): N of them, of any tenants,
+cost N reads and one round trip for all their writes."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
-from application.ports.tenant_webhooks import DeliveryQuery, WebhookResponse
+from application.ports.tenant_webhooks import DeliveryQuery, WebhookRequest, WebhookResponse
 from application.tenant_webhooks.delivery import DeliverWebhook, WebhookDeliverySettings
 from domain.tenant_webhooks.model import DeliveryState, WebhookDelivery, WebhookEndpoint
 from tests.support.databases import UowFactory
@@ -118,4 +122,57 @@ async def test_an_attempt_whose_lease_was_lost_stores_nothing(
     assert listed.id == delivery.id
     assert attempts == {}
     assert metrics.events == []  # the attempt is its new owner's to count
+    assert driver.info.transaction_status is TransactionStatus.IDLE
+
+
+class AnsweringTogether(FakeWebhookSender):
+    """Answers no request until ``expected`` have been sent: their attempts end at the same moment."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__()
+        self._expected = expected
+        self._all_sent = asyncio.Event()
+
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        self.requests.append(request)
+        if len(self.requests) == self._expected:
+            self._all_sent.set()
+        await self._all_sent.wait()
+        return self.default
+
+
+@pytest.mark.parametrize("tenants", [1, 2], ids=["one-tenant", "two-tenants"])
+async def test_attempts_ending_together_share_one_round_trip_for_their_settlement(
+    one_connection: AsyncEngine, writes: UowFactory, reads: UowFactory, tmp_path: Path, tenants: int
+) -> None:
+    for _ in range(tenants):
+        tenant = await add_tenant(writes)
+        await add_endpoint(writes, tenant)
+        for _ in range(4 // tenants):
+            await record(writes, tenant)
+    deliveries = await claim(writes, "w1", T0)
+    [stolen] = await claim(writes, "w2", T0 + timedelta(seconds=31), limit=1)
+    sender, metrics = AnsweringTogether(len(deliveries)), FakeMetrics()
+    deliver = deliver_webhook(writes, reads, sender, metrics)
+    driver = await the_driver(one_connection)
+
+    with traced(driver, tmp_path / "trace") as round_trips:
+        settled = await asyncio.gather(*(deliver(delivery, "w1") for delivery in deliveries))
+
+    assert len(deliveries) == 4
+    assert round_trips == [len(deliveries) + 1]  # each its read; one settlement for all
+    stored = []
+    for delivery in deliveries:
+        async with writes() as uow:
+            stored.append(await uow.webhook_deliveries.get(delivery.tenant_id, delivery.id))
+            attempts = await uow.webhook_deliveries.list_attempts(delivery.tenant_id, [delivery.id])
+        assert len(attempts.get(delivery.id, [])) == (0 if delivery.id == stolen.id else 1)
+    assert [s.state if s else None for s in stored] == [
+        DeliveryState.PENDING if d.id == stolen.id else DeliveryState.DELIVERED for d in deliveries
+    ]
+    assert [s for s, d in zip(stored, deliveries, strict=True) if d.id != stolen.id] == [
+        s for s, d in zip(settled, deliveries, strict=True) if d.id != stolen.id
+    ]
+    assert len(metrics.events) == len(deliveries) - 1
+    assert driver.autocommit is False
     assert driver.info.transaction_status is TransactionStatus.IDLE
