@@ -77,6 +77,16 @@ class WebhookEndpointRepository(Protocol):
         transaction of its own (PostgreSQL does, in one round trip)."""
         ...
 
+    async def for_deliveries(
+        self, keys: Sequence[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], EndpointForDelivery]:
+        """``for_delivery`` of each (tenant_id, endpoint_id), of any tenants, in one statement; a pair
+        with no such endpoint of that tenant is left out.
+
+        For the webhook worker's claim, whose transaction is cross-tenant already: its attempts then
+        read nothing of their own."""
+        ...
+
     async def reseal_secrets(self) -> int:
         """Re-encrypt every endpoint's signing secrets under the newest key; return how many changed."""
         ...

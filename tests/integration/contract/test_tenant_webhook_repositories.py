@@ -152,6 +152,10 @@ async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
     async with uow_factory() as uow:
         # Read for a delivery, the endpoint comes without secrets: the attempt fails, never unsigned.
         assert await uow.webhook_endpoints.for_delivery(acme.id, other.id) == EndpointForDelivery(other, None)
+    async with uow_factory() as uow:
+        both = await uow.webhook_endpoints.for_deliveries([(acme.id, endpoint.id), (acme.id, other.id)])
+        assert both[(acme.id, other.id)] == EndpointForDelivery(other, None)
+        assert both[(acme.id, endpoint.id)].secrets == SigningSecrets(current=secret)
 
 
 async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: UowFactory) -> None:
@@ -209,6 +213,49 @@ async def test_an_endpoint_is_read_for_delivery_with_its_secrets_within_its_tena
         stored, SigningSecrets(current=second, previous=first, previous_expires_at=expires)
     )
     assert alone == after_another == expected
+
+
+async def test_endpoints_of_several_tenants_are_read_for_their_deliveries_in_one_call(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    first, second, third = new_signing_secret(), new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=first)
+    disabled = await add_endpoint(uow_factory, acme, enabled=False)
+    theirs = await add_endpoint(uow_factory, globex, secret=third)
+    deleted = await add_endpoint(uow_factory, globex)
+    expires = T0 + timedelta(hours=24)
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, second, expires)
+        assert await uow.webhook_endpoints.delete(globex.id, deleted.id)
+        await uow.commit()
+    async with uow_factory() as uow:
+        one_by_one = {
+            key: await uow.webhook_endpoints.for_delivery(*key)
+            for key in ((acme.id, endpoint.id), (acme.id, disabled.id), (globex.id, theirs.id))
+        }
+
+    async with uow_factory() as uow:
+        found = await uow.webhook_endpoints.for_deliveries(
+            [
+                (acme.id, endpoint.id),
+                (globex.id, theirs.id),
+                (acme.id, theirs.id),  # another tenant's endpoint
+                (globex.id, deleted.id),
+                (acme.id, disabled.id),
+                (acme.id, endpoint.id),  # two deliveries to one endpoint
+            ]
+        )
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.for_deliveries([]) == {}
+
+    assert None not in one_by_one.values()
+    assert found == one_by_one  # the three endpoints there are, as ``for_delivery`` reads them
+    assert found[(acme.id, endpoint.id)].secrets == SigningSecrets(
+        current=second, previous=first, previous_expires_at=expires
+    )
+    assert found[(globex.id, theirs.id)].secrets == SigningSecrets(current=third)
+    assert not found[(acme.id, disabled.id)].endpoint.enabled
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
