@@ -13,6 +13,7 @@ signature are made afresh for each attempt, with every secret in force (two duri
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,12 @@ from datetime import datetime, timedelta
 
 from application.ports.clock import Clock
 from application.ports.metrics import Metrics
-from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse, WebhookSender
+from application.ports.tenant_webhooks import (
+    EndpointForDelivery,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSender,
+)
 from application.ports.unit_of_work import UnitOfWork
 from application.tenant_webhooks.settlements import WebhookSettlements
 from domain.retry_policy import RetryPolicy
@@ -54,6 +60,15 @@ class WebhookDeliverySettings:
     # How long an attempt's settling waits for those of other attempts, to be written with them in one
     # transaction (``WebhookSettlements``).
     settlement_linger_seconds: float = 0.005
+
+
+class NotRead(enum.Enum):
+    """An attempt's endpoint that its caller did not read: the attempt reads it."""
+
+    NOT_READ = enum.auto()
+
+
+NOT_READ = NotRead.NOT_READ
 
 
 def signed_headers(delivery: WebhookDelivery, secrets: SigningSecrets, now: datetime) -> dict[str, str]:
@@ -91,10 +106,26 @@ class DeliverWebhook:
         self._metrics = metrics
         self._settlements = WebhookSettlements(uow_factory, linger_seconds=settings.settlement_linger_seconds)
 
-    async def __call__(self, delivery: WebhookDelivery, owner: str) -> WebhookDelivery:
+    async def __call__(
+        self,
+        delivery: WebhookDelivery,
+        owner: str,
+        *,
+        endpoint: EndpointForDelivery | NotRead | None = NOT_READ,
+    ) -> WebhookDelivery:
+        """``endpoint``: the delivery's endpoint as the caller read it with the claim (None: it was not
+        found); by default the attempt reads it itself."""
+        found = await self._endpoint_of(delivery) if isinstance(endpoint, NotRead) else endpoint
+        return await self._attempt(delivery, owner, found)
+
+    async def _endpoint_of(self, delivery: WebhookDelivery) -> EndpointForDelivery | None:
         uow = self._reads()
         async with uow:
-            found = await uow.webhook_endpoints.for_delivery(delivery.tenant_id, delivery.endpoint_id)
+            return await uow.webhook_endpoints.for_delivery(delivery.tenant_id, delivery.endpoint_id)
+
+    async def _attempt(
+        self, delivery: WebhookDelivery, owner: str, found: EndpointForDelivery | None
+    ) -> WebhookDelivery:
         if found is None:
             return delivery  # the endpoint was deleted, and its deliveries with it
         endpoint, secrets = found.endpoint, found.secrets

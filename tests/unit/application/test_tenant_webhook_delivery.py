@@ -530,6 +530,49 @@ async def test_during_a_rotation_deliveries_carry_both_signatures(
         standardwebhooks.Webhook(secret).verify(request.body, dict(request.headers))
 
 
+async def test_the_worker_claims_its_batch_with_the_endpoints_so_its_attempts_read_nothing_of_their_own(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    worker: WebhookWorker,
+    acme: TenantAccount,
+    globex: TenantAccount,
+) -> None:
+    created = {account.tenant.id: await register(uow, clock, account) for account in (acme, globex)}
+    for account in (acme, acme, globex):
+        await uow.webhook_events.record(account.tenant.id, WebhookEventType.MESSAGE_STATUS, "{}", clock.now())
+
+    settled = await worker.deliver_due()
+
+    assert uow.webhook_endpoints.for_delivery_calls == 0
+    assert [d.state for d in settled] == [DeliveryState.DELIVERED] * 3
+    assert len(sender.requests) == 3
+    for delivery in settled:
+        [request] = [r for r in sender.requests if r.headers["webhook-id"] == delivery.id]
+        secret = created[delivery.tenant_id].secret
+        standardwebhooks.Webhook(secret).verify(request.body, dict(request.headers))
+
+
+async def test_an_attempt_whose_claim_found_no_endpoint_sends_nothing_and_reads_nothing(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    metrics: FakeMetrics,
+    acme: TenantAccount,
+) -> None:
+    await register(uow, clock, acme)
+    await uow.webhook_events.record(acme.tenant.id, WebhookEventType.MESSAGE_STATUS, "{}", clock.now())
+    [delivery] = await uow.webhook_deliveries.claim_due(owner="w", now=clock.now(), lease_seconds=60, limit=1)
+    deliver = DeliverWebhook(lambda: uow, sender, clock, WebhookDeliverySettings(), metrics=metrics)
+
+    unchanged = await deliver(delivery, "w", endpoint=None)  # deleted since: so are its deliveries
+
+    assert unchanged == delivery
+    assert sender.requests == []
+    assert uow.webhook_endpoints.for_delivery_calls == 0
+    assert metrics.named("webhook_delivery") == []
+
+
 async def test_a_worker_that_lost_its_lease_stores_nothing(
     uow: FakeUnitOfWork, clock: FixedClock, sender: FakeWebhookSender, acme: TenantAccount
 ) -> None:
