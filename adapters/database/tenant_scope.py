@@ -26,7 +26,7 @@ transaction goes on: the accept's tenant and sender, the worker's lease-and-load
 ``cross_tenant_and_read`` (a status callback's update of its message) and ``read_alone`` (a read that
 is its whole transaction: a history page, a webhook delivery's endpoint and secrets, with its BEGIN
 READ ONLY and ROLLBACK). ``write_and_commit`` sends a transaction's last write with its COMMIT (the
-accept's write, a status change's webhook events, a webhook delivery's settling).
+accept's write, a status change's webhook events, the settling of webhook deliveries).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """
@@ -182,9 +182,11 @@ class TenantScope:
         conflict: str,
         missing_reference: str,
         aborted: str,
+        cross_tenant: bool = False,
     ) -> Sequence[tuple[Any, ...]] | None:
         """Run ``statement`` (a write, through data-modifying CTEs) in ``tenant_id``'s scope (None: the
-        transaction's scope, cross-tenant or bound already) and commit
+        transaction's scope, cross-tenant or bound already; ``cross_tenant``: every tenant's, for a
+        statement that names each row's tenant itself) and commit
         the transaction with it, in one round trip (with the transaction's BEGIN and the tenant setting
         when they are still to be sent); None on SQLite, where the caller writes as usual.
 
@@ -197,7 +199,14 @@ class TenantScope:
         with ``missing_reference``, and a division by zero AlreadyExists with ``aborted``: that is how
         a statement refuses to be committed (``SELECT 1 / count(*)`` over what it must have written).
         """
-        if not self._enforced or (tenant_id is None and self._tenant is None and not self._cross_tenant):
+        if not self._enforced:
+            return None
+        setting: str | None = None
+        if cross_tenant:
+            setting = _SET_CROSS_TENANT
+        elif tenant_id is not None:
+            setting = _SET_TENANT
+        elif self._tenant is None and not self._cross_tenant:
             return None
         driver = await self._driver()
         write, fixed, processors = _compiled_for_driver(statement)
@@ -206,12 +215,12 @@ class TenantScope:
             process = processors.get(name)
             arguments[name] = process(value) if process is not None and value is not None else value
         query: tuple[str, ...]
-        if driver.info.transaction_status is TransactionStatus.IDLE and tenant_id is not None:
-            query, result = (_begin_statement(driver, self._read_only), _SET_TENANT, write, "COMMIT"), 2
-        elif self._cross_tenant or self._tenant == tenant_id or tenant_id is None:
+        if driver.info.transaction_status is TransactionStatus.IDLE and setting is not None:
+            query, result = (_begin_statement(driver, self._read_only), setting, write, "COMMIT"), 2
+        elif setting is None or self._cross_tenant or (not cross_tenant and self._tenant == tenant_id):
             query, result = (write, "COMMIT"), 0
         else:
-            query, result = (_SET_TENANT, write, "COMMIT"), 1
+            query, result = (setting, write, "COMMIT"), 1
         try:
             rows = await self._pipelined(
                 driver, query, arguments, result=result, as_dicts=False, conflict=conflict

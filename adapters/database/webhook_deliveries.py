@@ -3,7 +3,7 @@ each delivery's attempts.
 
 Deliveries are claimed like dispatch jobs: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and a lease that
 runs out makes a delivery claimable again. A settling that ends its transaction is, on PostgreSQL, one
-statement sent with the COMMIT.
+statement sent with the COMMIT, and so are the settlings of many deliveries, whatever their tenants.
 """
 
 from __future__ import annotations
@@ -109,6 +109,45 @@ class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
                 )
             )
         return True
+
+    async def settle_all(
+        self,
+        settlements: Sequence[tuple[WebhookDelivery, DeliveryAttempt | None]],
+        *,
+        owner: str,
+        commit: bool = False,
+    ) -> list[bool]:
+        if not settlements:
+            return []
+        if len(settlements) == 1 or self._connection.dialect.name != "postgresql":
+            return [
+                await self.settle(delivery, attempt, owner=owner, commit=commit)
+                for delivery, attempt in settlements
+            ]
+        parameters = _settle_all_parameters(settlements, owner)
+        tenants = {delivery.tenant_id for delivery, _ in settlements}
+        # One tenant is bound as usual; several need the cross-tenant scope (the statement names each
+        # delivery's tenant).
+        the_tenant = next(iter(tenants)) if len(tenants) == 1 else None
+        rows: Sequence[Any] | None = None
+        if commit:  # the statement, its BEGIN and scope, and the COMMIT in one round trip
+            rows = await self._scope.write_and_commit(
+                the_tenant,
+                _SETTLE_ALL,
+                parameters,
+                conflict="an attempt exists already",
+                missing_reference="a delivery is gone",
+                aborted="the deliveries were not settled",
+                cross_tenant=the_tenant is None,
+            )
+        if rows is None:
+            if the_tenant is None:
+                await self._scope.cross_tenant()
+            else:
+                await self._scope.bind(the_tenant)
+            rows = list(await self._execute(_SETTLE_ALL, parameters))
+        settled = {delivery_id for delivery_id, was_settled in rows if was_settled}
+        return [delivery.id in settled for delivery, _ in settlements]
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
         await self._scope.bind(tenant_id)
@@ -268,6 +307,75 @@ def _settle_parameters(
             a_duration_ms=attempt.duration_ms,
         )
     return parameters
+
+
+# PostgreSQL: many deliveries' ``settle`` in one statement, their new states and attempts as parallel
+# arrays (``_settle_all_parameters``): each delivery updated while ``owner`` holds its lease, and its
+# attempt's line (where it has one) inserted only for a delivery so updated. One row per delivery:
+# whether it was settled.
+_SETTLE_ALL = sa.text(
+    """
+WITH settlement AS (
+    SELECT * FROM unnest(
+        CAST(:delivery_ids AS text[]), CAST(:tenant_ids AS uuid[]), CAST(:states AS text[]),
+        CAST(:attempts AS integer[]), CAST(:next_attempt_ats AS timestamptz[]),
+        CAST(:last_attempt_ats AS timestamptz[]), CAST(:last_status_codes AS integer[]),
+        CAST(:last_errors AS text[]), CAST(:last_response_excerpts AS text[]),
+        CAST(:finished_ats AS timestamptz[]), CAST(:attempted AS boolean[]),
+        CAST(:attempted_ats AS timestamptz[]), CAST(:status_codes AS integer[]), CAST(:errors AS text[]),
+        CAST(:response_excerpts AS text[]), CAST(:durations_ms AS integer[])
+    ) WITH ORDINALITY AS s(delivery_id, tenant_id, state, attempts, next_attempt_at, last_attempt_at,
+                           last_status_code, last_error, last_response_excerpt, finished_at, attempted,
+                           attempted_at, status_code, error, response_excerpt, duration_ms, position)
+),
+settled AS (
+    UPDATE webhook_deliveries AS d
+    SET state = s.state, attempts = s.attempts, next_attempt_at = s.next_attempt_at,
+        last_attempt_at = s.last_attempt_at, last_status_code = s.last_status_code,
+        last_error = s.last_error, last_response_excerpt = s.last_response_excerpt,
+        finished_at = s.finished_at, lease_owner = NULL, lease_expires_at = NULL
+    FROM settlement AS s
+    WHERE d.id = s.delivery_id AND d.tenant_id = s.tenant_id AND d.lease_owner = :owner
+    RETURNING d.id
+),
+logged AS (
+    INSERT INTO webhook_delivery_attempts
+        (delivery_id, attempted_at, status_code, error, response_excerpt, duration_ms)
+    SELECT s.delivery_id, s.attempted_at, s.status_code, s.error, s.response_excerpt, s.duration_ms
+    FROM settlement AS s JOIN settled AS t ON t.id = s.delivery_id
+    WHERE s.attempted
+    ORDER BY s.position
+)
+SELECT s.delivery_id, t.id IS NOT NULL AS settled
+FROM settlement AS s LEFT JOIN settled AS t ON t.id = s.delivery_id
+"""
+)
+
+
+def _settle_all_parameters(
+    settlements: Sequence[tuple[WebhookDelivery, DeliveryAttempt | None]], owner: str
+) -> dict[str, Any]:
+    deliveries = [delivery for delivery, _ in settlements]
+    attempts = [attempt for _, attempt in settlements]
+    return {
+        "owner": owner,
+        "delivery_ids": [d.id for d in deliveries],
+        "tenant_ids": [d.tenant_id for d in deliveries],
+        "states": [d.state.value for d in deliveries],
+        "attempts": [d.attempts for d in deliveries],
+        "next_attempt_ats": [d.next_attempt_at for d in deliveries],
+        "last_attempt_ats": [d.last_attempt_at for d in deliveries],
+        "last_status_codes": [d.last_status_code for d in deliveries],
+        "last_errors": [d.last_error for d in deliveries],
+        "last_response_excerpts": [d.last_response_excerpt for d in deliveries],
+        "finished_ats": [d.finished_at for d in deliveries],
+        "attempted": [a is not None for a in attempts],
+        "attempted_ats": [a.attempted_at if a else None for a in attempts],
+        "status_codes": [a.status_code if a else None for a in attempts],
+        "errors": [a.error if a else None for a in attempts],
+        "response_excerpts": [a.response_excerpt if a else None for a in attempts],
+        "durations_ms": [a.duration_ms if a else None for a in attempts],
+    }
 
 
 def _delivery_from_row(row: RowMapping) -> WebhookDelivery:

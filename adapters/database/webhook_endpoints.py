@@ -6,12 +6,13 @@ copied to another row does not open).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import RowMapping
 
 from adapters.database.repository import SqlAlchemyRepository, Transaction
@@ -36,6 +37,30 @@ _FOR_DELIVERY = sa.select(
     webhook_endpoints.c.id == sa.bindparam("endpoint_id", type_=sa.Uuid()),
 )
 _FOR_DELIVERY_NAMES = tuple(_FOR_DELIVERY.selected_columns.keys())
+# ``for_deliveries`` on PostgreSQL: the pairs as two arrays, so that the statement is the same whatever
+# their number (prepared once per connection).
+_WANTED = (
+    sa.func.unnest(
+        sa.bindparam("tenant_ids", type_=postgresql.ARRAY(sa.Uuid())),
+        sa.bindparam("endpoint_ids", type_=postgresql.ARRAY(sa.Uuid())),
+    )
+    .table_valued(sa.column("tenant_id", sa.Uuid()), sa.column("endpoint_id", sa.Uuid()))
+    .render_derived(name="wanted")
+)
+_FOR_DELIVERIES_POSTGRESQL = sa.select(
+    *_ENDPOINT_COLUMNS, webhook_endpoints.c.secret_sealed, webhook_endpoints.c.previous_secret_sealed
+).join(
+    _WANTED,
+    sa.and_(
+        webhook_endpoints.c.tenant_id == _WANTED.c.tenant_id, webhook_endpoints.c.id == _WANTED.c.endpoint_id
+    ),
+)
+# Elsewhere (SQLite): the pairs as a list of row values.
+_FOR_DELIVERIES = sa.select(
+    *_ENDPOINT_COLUMNS, webhook_endpoints.c.secret_sealed, webhook_endpoints.c.previous_secret_sealed
+).where(
+    sa.tuple_(webhook_endpoints.c.tenant_id, webhook_endpoints.c.id).in_(sa.bindparam("keys", expanding=True))
+)
 # A row as SQLAlchemy gives it, or the driver's tuple mapped by its column names (``read_alone``).
 _Row = RowMapping | Mapping[str, Any]
 
@@ -183,13 +208,36 @@ class SqlAlchemyWebhookEndpointRepository(SqlAlchemyRepository):
         else:
             await self._scope.bind(tenant_id)
             row = await self._one_or_none(_FOR_DELIVERY, parameters)
-        if row is None:
-            return None
+        return self._for_delivery_from_row(row) if row is not None else None
+
+    async def for_deliveries(
+        self, keys: Sequence[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], EndpointForDelivery]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        # The pairs may be several tenants'; the statement filters on each pair's tenant itself.
+        await self._scope.cross_tenant()
+        if self._connection.dialect.name == "postgresql":
+            result = await self._execute(
+                _FOR_DELIVERIES_POSTGRESQL,
+                {
+                    "tenant_ids": [tenant_id for tenant_id, _ in wanted],
+                    "endpoint_ids": [endpoint_id for _, endpoint_id in wanted],
+                },
+            )
+        else:
+            result = await self._execute(_FOR_DELIVERIES, {"keys": wanted})
+        found = (self._for_delivery_from_row(row) for row in result.mappings())
+        return {(each.endpoint.tenant_id, each.endpoint.id): each for each in found}
+
+    def _for_delivery_from_row(self, row: _Row) -> EndpointForDelivery:
+        endpoint = _endpoint_from_row(row)
         try:
-            secrets: SigningSecrets | None = self._opened_secrets(tenant_id, endpoint_id, row)
+            secrets: SigningSecrets | None = self._opened_secrets(endpoint.tenant_id, endpoint.id, row)
         except CredentialsUnreadable:
             secrets = None
-        return EndpointForDelivery(_endpoint_from_row(row), secrets)
+        return EndpointForDelivery(endpoint, secrets)
 
     def _opened_secrets(self, tenant_id: UUID, endpoint_id: UUID, row: _Row) -> SigningSecrets:
         owner = _secret_owner(tenant_id, endpoint_id)

@@ -77,6 +77,16 @@ class WebhookEndpointRepository(Protocol):
         transaction of its own (PostgreSQL does, in one round trip)."""
         ...
 
+    async def for_deliveries(
+        self, keys: Sequence[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], EndpointForDelivery]:
+        """``for_delivery`` of each (tenant_id, endpoint_id), of any tenants, in one statement; a pair
+        with no such endpoint of that tenant is left out.
+
+        For the webhook worker's claim, whose transaction is cross-tenant already: its attempts then
+        read nothing of their own."""
+        ...
+
     async def reseal_secrets(self) -> int:
         """Re-encrypt every endpoint's signing secrets under the newest key; return how many changed."""
         ...
@@ -127,6 +137,17 @@ class WebhookDeliveryQueue(Protocol):
         ``commit=True``: this is the transaction's last write, and the caller ends the transaction next
         (``commit()``, or leaving the block when the lease was lost); the database may commit it with
         the write (PostgreSQL does, in the write's own round trip)."""
+        ...
+
+    async def settle_all(
+        self,
+        settlements: Sequence[tuple[WebhookDelivery, DeliveryAttempt | None]],
+        *,
+        owner: str,
+        commit: bool = False,
+    ) -> list[bool]:
+        """``settle`` each (delivery, attempt), in one step where the queue can; whether each was
+        settled, in the same order. The deliveries may be different tenants'. ``commit`` as ``settle``'s."""
         ...
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None: ...

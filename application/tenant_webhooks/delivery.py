@@ -13,6 +13,7 @@ signature are made afresh for each attempt, with every secret in force (two duri
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,14 @@ from datetime import datetime, timedelta
 
 from application.ports.clock import Clock
 from application.ports.metrics import Metrics
-from application.ports.tenant_webhooks import WebhookRequest, WebhookResponse, WebhookSender
+from application.ports.tenant_webhooks import (
+    EndpointForDelivery,
+    WebhookRequest,
+    WebhookResponse,
+    WebhookSender,
+)
 from application.ports.unit_of_work import UnitOfWork
+from application.tenant_webhooks.settlements import WebhookSettlements
 from domain.retry_policy import RetryPolicy
 from domain.tenant_webhooks.model import (
     DEFAULT_DELIVERY_POLICY,
@@ -50,6 +57,18 @@ class WebhookDeliverySettings:
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_DELIVERY_POLICY)
     # A receiver's Retry-After is honoured up to this long; beyond it the policy's own delay is used.
     max_retry_after: timedelta = timedelta(hours=24)
+    # How long an attempt's settling waits for those of other attempts, to be written with them in one
+    # transaction (``WebhookSettlements``).
+    settlement_linger_seconds: float = 0.005
+
+
+class NotRead(enum.Enum):
+    """An attempt's endpoint that its caller did not read: the attempt reads it."""
+
+    NOT_READ = enum.auto()
+
+
+NOT_READ = NotRead.NOT_READ
 
 
 def signed_headers(delivery: WebhookDelivery, secrets: SigningSecrets, now: datetime) -> dict[str, str]:
@@ -85,11 +104,28 @@ class DeliverWebhook:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._settlements = WebhookSettlements(uow_factory, linger_seconds=settings.settlement_linger_seconds)
 
-    async def __call__(self, delivery: WebhookDelivery, owner: str) -> WebhookDelivery:
+    async def __call__(
+        self,
+        delivery: WebhookDelivery,
+        owner: str,
+        *,
+        endpoint: EndpointForDelivery | NotRead | None = NOT_READ,
+    ) -> WebhookDelivery:
+        """``endpoint``: the delivery's endpoint as the caller read it with the claim (None: it was not
+        found); by default the attempt reads it itself."""
+        found = await self._endpoint_of(delivery) if isinstance(endpoint, NotRead) else endpoint
+        return await self._attempt(delivery, owner, found)
+
+    async def _endpoint_of(self, delivery: WebhookDelivery) -> EndpointForDelivery | None:
         uow = self._reads()
         async with uow:
-            found = await uow.webhook_endpoints.for_delivery(delivery.tenant_id, delivery.endpoint_id)
+            return await uow.webhook_endpoints.for_delivery(delivery.tenant_id, delivery.endpoint_id)
+
+    async def _attempt(
+        self, delivery: WebhookDelivery, owner: str, found: EndpointForDelivery | None
+    ) -> WebhookDelivery:
         if found is None:
             return delivery  # the endpoint was deleted, and its deliveries with it
         endpoint, secrets = found.endpoint, found.secrets
@@ -182,35 +218,38 @@ class DeliverWebhook:
         *,
         gone_from: WebhookEndpoint | None = None,
     ) -> None:
-        """The delivery's new state, its attempt and (after a 410) the disabled endpoint: one transaction.
-
-        Without an endpoint to disable, the settling is the transaction's last write, and is committed
-        with it."""
-        uow = self._uow_factory()
-        async with uow:
-            settled = await uow.webhook_deliveries.settle(
-                delivery, attempt, owner=owner, commit=gone_from is None
-            )
-            if not settled:
-                logger.warning(
-                    "lost the lease on webhook delivery %s; leaving it to its new owner", delivery.id
-                )
-                return
-            if gone_from is not None:
-                current = await uow.webhook_endpoints.get(gone_from.tenant_id, gone_from.id)
-                # Only if it still points where the 410 came from: a new URL deserves its own chance.
-                if current is not None and current.enabled and current.url == gone_from.url:
-                    disabled = current.disabled_because(
-                        "the endpoint answered 410 Gone; enable it again to receive events",
-                        self._clock.now(),
-                    )
-                    await uow.webhook_endpoints.update(disabled)
-                    logger.info("webhook endpoint %s answered 410 and was disabled", current.id)
-            await uow.commit()
+        """The delivery's new state and its attempt, with the settlings of the attempts that ended about
+        the same time (``WebhookSettlements``: one transaction for all); after a 410, with the disabled
+        endpoint in a transaction of their own."""
+        if gone_from is None:
+            settled = await self._settlements.settle(delivery, attempt, owner)
+        else:
+            settled = await self._settle_and_disable(delivery, attempt, owner, gone_from)
+        if not settled:
+            logger.warning("lost the lease on webhook delivery %s; leaving it to its new owner", delivery.id)
+            return
         # Counted once recorded: an attempt whose lease was lost is its new owner's to count, so the
         # counter agrees with the attempts stored. A dead delivery that was never sent is no attempt.
         if attempt is not None:
             self._metrics.webhook_delivery(OUTCOMES[delivery.state], delivery.tenant_id)
+
+    async def _settle_and_disable(
+        self, delivery: WebhookDelivery, attempt: DeliveryAttempt | None, owner: str, gone: WebhookEndpoint
+    ) -> bool:
+        uow = self._uow_factory()
+        async with uow:
+            if not await uow.webhook_deliveries.settle(delivery, attempt, owner=owner):
+                return False
+            current = await uow.webhook_endpoints.get(gone.tenant_id, gone.id)
+            # Only if it still points where the 410 came from: a new URL deserves its own chance.
+            if current is not None and current.enabled and current.url == gone.url:
+                disabled = current.disabled_because(
+                    "the endpoint answered 410 Gone; enable it again to receive events", self._clock.now()
+                )
+                await uow.webhook_endpoints.update(disabled)
+                logger.info("webhook endpoint %s answered 410 and was disabled", current.id)
+            await uow.commit()
+        return True
 
 
 class PurgeWebhookDeliveries:

@@ -4,6 +4,9 @@ It runs beside the dispatcher in every process that dispatches (``serve`` with t
 dispatcher, ``wa-gateway worker``). Workers share the deliveries through the database with leases,
 like dispatch jobs: a delivery is attempted by one worker at a time, and one whose worker died comes
 back when its lease runs out. The polling loop is ``application/polling_worker.py``'s.
+
+The claim reads the claimed deliveries' endpoints and signing secrets in its own transaction, so that an
+attempt reads nothing itself: it POSTs, then settles.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from dataclasses import dataclass
 
 from application.polling_worker import PollingWorker
 from application.ports.clock import Clock
+from application.ports.tenant_webhooks import EndpointForDelivery
 from application.ports.unit_of_work import UnitOfWork
-from application.tenant_webhooks.delivery import DeliverWebhook
+from application.tenant_webhooks.delivery import NOT_READ, DeliverWebhook
 from domain.tenant_webhooks.model import WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -55,6 +59,9 @@ class WebhookWorker(PollingWorker[WebhookDelivery, str, WebhookDelivery]):
         self._deliver = deliver
         self._clock = clock
         self._settings = settings
+        # The endpoint each claimed delivery is to be sent to (None: it was deleted), from its claim
+        # until its attempt starts.
+        self._endpoints: dict[str, EndpointForDelivery | None] = {}
 
     async def deliver_due(self) -> list[WebhookDelivery]:
         """Claim what is due now (up to the free slots), send it all, and return the settled deliveries."""
@@ -64,7 +71,13 @@ class WebhookWorker(PollingWorker[WebhookDelivery, str, WebhookDelivery]):
         return delivery.id
 
     async def _work(self, delivery: WebhookDelivery) -> WebhookDelivery | None:
-        return await self._deliver(delivery, self.owner)
+        endpoint = self._endpoints.pop(delivery.id, NOT_READ)
+        return await self._deliver(delivery, self.owner, endpoint=endpoint)
+
+    def _ended(self, delivery: WebhookDelivery) -> None:
+        # A delivery claimed again while its attempt still ran was not started again: its endpoint goes
+        # with that attempt.
+        self._endpoints.pop(delivery.id, None)
 
     async def _claim_due(self, limit: int) -> list[WebhookDelivery]:
         uow = self._uow_factory()
@@ -75,5 +88,9 @@ class WebhookWorker(PollingWorker[WebhookDelivery, str, WebhookDelivery]):
                 lease_seconds=self._settings.lease_seconds,
                 limit=limit,
             )
+            keys = [(delivery.tenant_id, delivery.endpoint_id) for delivery in claimed]
+            endpoints = await uow.webhook_endpoints.for_deliveries(keys) if claimed else {}
             await uow.commit()
+        for delivery, key in zip(claimed, keys, strict=True):
+            self._endpoints[delivery.id] = endpoints.get(key)
         return claimed

@@ -1231,8 +1231,18 @@ class FakeWebhookEndpointRepository:
         return self._secrets[endpoint_id]
 
     async def for_delivery(self, tenant_id: UUID, endpoint_id: UUID) -> EndpointForDelivery | None:
-        endpoint = await self.get(tenant_id, endpoint_id)
-        if endpoint is None:
+        self.for_delivery_calls += 1
+        return self._for_delivery(tenant_id, endpoint_id)
+
+    async def for_deliveries(
+        self, keys: Sequence[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], EndpointForDelivery]:
+        found = {key: self._for_delivery(*key) for key in keys}
+        return {key: each for key, each in found.items() if each is not None}
+
+    def _for_delivery(self, tenant_id: UUID, endpoint_id: UUID) -> EndpointForDelivery | None:
+        endpoint = self._endpoints.get(endpoint_id)
+        if endpoint is None or endpoint.tenant_id != tenant_id:
             return None
         secrets = None if endpoint_id in self._unreadable else self._secrets[endpoint_id]
         return EndpointForDelivery(endpoint, secrets)
@@ -1244,6 +1254,8 @@ class FakeWebhookEndpointRepository:
     # Test helpers: not part of the port.
 
     on_delete: Callable[[UUID], None] | None = None
+    # How many times ``for_delivery`` was called (all the fake's units of work share one repository).
+    for_delivery_calls = 0
 
     def all(self) -> list[WebhookEndpoint]:
         return list(self._endpoints.values())
@@ -1269,6 +1281,8 @@ class FakeWebhookDeliveryQueue:
         self._deliveries: dict[str, WebhookDelivery] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}
         self._attempts: list[DeliveryAttempt] = []
+        # How many times ``settle_all`` was called: a test helper, not part of the port.
+        self.settle_all_calls = 0
 
     def add(self, delivery: WebhookDelivery) -> None:
         """What the outbox does: not part of the port."""
@@ -1302,6 +1316,16 @@ class FakeWebhookDeliveryQueue:
         if attempt is not None:
             self._attempts.append(_stored(attempt))
         return True
+
+    async def settle_all(
+        self,
+        settlements: Sequence[tuple[WebhookDelivery, DeliveryAttempt | None]],
+        *,
+        owner: str,
+        commit: bool = False,
+    ) -> list[bool]:
+        self.settle_all_calls += 1
+        return [await self.settle(delivery, attempt, owner=owner) for delivery, attempt in settlements]
 
     async def get(self, tenant_id: UUID, delivery_id: str) -> WebhookDelivery | None:
         delivery = self._deliveries.get(delivery_id)

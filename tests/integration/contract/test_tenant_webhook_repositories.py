@@ -29,8 +29,10 @@ from application.tenant_webhooks.endpoints import (
 )
 from domain.administration.tenancy import Role
 from domain.tenant_webhooks.model import (
+    DeliveryAttempt,
     DeliveryState,
     SigningSecrets,
+    WebhookDelivery,
     WebhookEndpoint,
     new_signing_secret,
 )
@@ -150,6 +152,10 @@ async def test_signing_secrets_are_sealed_and_bound_to_their_endpoint(
     async with uow_factory() as uow:
         # Read for a delivery, the endpoint comes without secrets: the attempt fails, never unsigned.
         assert await uow.webhook_endpoints.for_delivery(acme.id, other.id) == EndpointForDelivery(other, None)
+    async with uow_factory() as uow:
+        both = await uow.webhook_endpoints.for_deliveries([(acme.id, endpoint.id), (acme.id, other.id)])
+        assert both[(acme.id, other.id)] == EndpointForDelivery(other, None)
+        assert both[(acme.id, endpoint.id)].secrets == SigningSecrets(current=secret)
 
 
 async def test_rotation_keeps_the_replaced_secret_until_it_expires(uow_factory: UowFactory) -> None:
@@ -207,6 +213,49 @@ async def test_an_endpoint_is_read_for_delivery_with_its_secrets_within_its_tena
         stored, SigningSecrets(current=second, previous=first, previous_expires_at=expires)
     )
     assert alone == after_another == expected
+
+
+async def test_endpoints_of_several_tenants_are_read_for_their_deliveries_in_one_call(
+    uow_factory: UowFactory,
+) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    first, second, third = new_signing_secret(), new_signing_secret(), new_signing_secret()
+    endpoint = await add_endpoint(uow_factory, acme, secret=first)
+    disabled = await add_endpoint(uow_factory, acme, enabled=False)
+    theirs = await add_endpoint(uow_factory, globex, secret=third)
+    deleted = await add_endpoint(uow_factory, globex)
+    expires = T0 + timedelta(hours=24)
+    async with uow_factory() as uow:
+        await uow.webhook_endpoints.rotate_secret(acme.id, endpoint.id, second, expires)
+        assert await uow.webhook_endpoints.delete(globex.id, deleted.id)
+        await uow.commit()
+    async with uow_factory() as uow:
+        one_by_one = {
+            key: await uow.webhook_endpoints.for_delivery(*key)
+            for key in ((acme.id, endpoint.id), (acme.id, disabled.id), (globex.id, theirs.id))
+        }
+
+    async with uow_factory() as uow:
+        found = await uow.webhook_endpoints.for_deliveries(
+            [
+                (acme.id, endpoint.id),
+                (globex.id, theirs.id),
+                (acme.id, theirs.id),  # another tenant's endpoint
+                (globex.id, deleted.id),
+                (acme.id, disabled.id),
+                (acme.id, endpoint.id),  # two deliveries to one endpoint
+            ]
+        )
+    async with uow_factory() as uow:
+        assert await uow.webhook_endpoints.for_deliveries([]) == {}
+
+    assert None not in one_by_one.values()
+    assert found == one_by_one  # the three endpoints there are, as ``for_delivery`` reads them
+    assert found[(acme.id, endpoint.id)].secrets == SigningSecrets(
+        current=second, previous=first, previous_expires_at=expires
+    )
+    assert found[(globex.id, theirs.id)].secrets == SigningSecrets(current=third)
+    assert not found[(acme.id, disabled.id)].endpoint.enabled
 
 
 @pytest.mark.sql_only("secrets are sealed at rest by the SQL adapter; the fake keeps them plain")
@@ -350,6 +399,54 @@ async def test_a_delivery_settled_without_an_attempt_logs_none(uow_factory: UowF
         T0,
     )
     assert attempts == {}
+
+
+@pytest.mark.parametrize("commit", [False, True], ids=["then-commit", "with-its-commit"])
+async def test_deliveries_of_several_tenants_are_settled_together_where_their_lease_is_held(
+    uow_factory: UowFactory, commit: bool
+) -> None:
+    acme, globex = await add_tenant(uow_factory), await add_tenant(uow_factory)
+    for tenant in (acme, globex):
+        await add_endpoint(uow_factory, tenant)
+        await record(uow_factory, tenant)
+    await record(uow_factory, acme, at=T0 + timedelta(seconds=1))
+    first, second = await claim(uow_factory, "w1", T0 + timedelta(seconds=1), limit=2)
+    [third] = await claim(uow_factory, "w2", T0 + timedelta(seconds=1))
+    assert {first.tenant_id, second.tenant_id} == {acme.id, globex.id}
+
+    def attempted(delivery: WebhookDelivery, status: int) -> tuple[WebhookDelivery, DeliveryAttempt]:
+        attempt = DeliveryAttempt(
+            delivery_id=delivery.id, attempted_at=T0, duration_ms=7, status_code=status, response_excerpt="r"
+        )
+        return delivery.after(attempt, state=DeliveryState.DELIVERED, next_attempt_at=T0), attempt
+
+    dead = replace(second, state=DeliveryState.DEAD, last_error="not sent", finished_at=T0)
+    async with uow_factory() as uow:
+        settled = await uow.webhook_deliveries.settle_all(
+            [attempted(first, 200), (dead, None), attempted(third, 201)], owner="w1", commit=commit
+        )
+        await uow.commit()
+
+    assert settled == [True, True, False]
+    stored: dict[str, WebhookDelivery | None] = {}
+    attempts: dict[str, list[DeliveryAttempt]] = {}
+    for delivery in (first, second, third):
+        async with uow_factory() as uow:
+            stored[delivery.id] = await uow.webhook_deliveries.get(delivery.tenant_id, delivery.id)
+            attempts.update(await uow.webhook_deliveries.list_attempts(delivery.tenant_id, [delivery.id]))
+    assert [(s.state, s.attempts) for s in stored.values() if s is not None] == [
+        (DeliveryState.DELIVERED, 1),
+        (DeliveryState.DEAD, 0),
+        (DeliveryState.PENDING, 0),  # w2's lease: unchanged
+    ]
+    assert {delivery_id: [a.status_code for a in logged] for delivery_id, logged in attempts.items()} == {
+        first.id: [200]
+    }
+    # Released: the other tenant's settled delivery is w1's no longer; w2 still holds its own.
+    async with uow_factory() as uow:
+        assert await uow.webhook_deliveries.settle_all([(dead, None)], owner="w1") == [False]
+        assert await uow.webhook_deliveries.settle_all([(third, None)], owner="w2") == [True]
+        assert await uow.webhook_deliveries.settle_all([], owner="w2") == []
 
 
 async def test_delivered_and_dead_deliveries_are_never_claimed(uow_factory: UowFactory) -> None:

@@ -12,6 +12,7 @@ import pytest
 import standardwebhooks
 
 from adapters.twilio.callbacks import TwilioInboundMessages
+from application.errors import StorageUnavailable
 from application.inbound.delivery_status import RecordStatusChange
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
@@ -32,6 +33,7 @@ from application.tenant_webhooks.endpoints import (
     RegisterWebhookEndpoint,
     RotateWebhookSecret,
 )
+from application.tenant_webhooks.settlements import WebhookSettlements
 from application.tenant_webhooks.worker import WebhookWorker, WebhookWorkerSettings
 from domain.administration.tenancy import Role, TwilioCredentials
 from domain.messaging.messages import Message, MessageContent, MessageStatus
@@ -528,6 +530,49 @@ async def test_during_a_rotation_deliveries_carry_both_signatures(
         standardwebhooks.Webhook(secret).verify(request.body, dict(request.headers))
 
 
+async def test_the_worker_claims_its_batch_with_the_endpoints_so_its_attempts_read_nothing_of_their_own(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    worker: WebhookWorker,
+    acme: TenantAccount,
+    globex: TenantAccount,
+) -> None:
+    created = {account.tenant.id: await register(uow, clock, account) for account in (acme, globex)}
+    for account in (acme, acme, globex):
+        await uow.webhook_events.record(account.tenant.id, WebhookEventType.MESSAGE_STATUS, "{}", clock.now())
+
+    settled = await worker.deliver_due()
+
+    assert uow.webhook_endpoints.for_delivery_calls == 0
+    assert [d.state for d in settled] == [DeliveryState.DELIVERED] * 3
+    assert len(sender.requests) == 3
+    for delivery in settled:
+        [request] = [r for r in sender.requests if r.headers["webhook-id"] == delivery.id]
+        secret = created[delivery.tenant_id].secret
+        standardwebhooks.Webhook(secret).verify(request.body, dict(request.headers))
+
+
+async def test_an_attempt_whose_claim_found_no_endpoint_sends_nothing_and_reads_nothing(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    metrics: FakeMetrics,
+    acme: TenantAccount,
+) -> None:
+    await register(uow, clock, acme)
+    await uow.webhook_events.record(acme.tenant.id, WebhookEventType.MESSAGE_STATUS, "{}", clock.now())
+    [delivery] = await uow.webhook_deliveries.claim_due(owner="w", now=clock.now(), lease_seconds=60, limit=1)
+    deliver = DeliverWebhook(lambda: uow, sender, clock, WebhookDeliverySettings(), metrics=metrics)
+
+    unchanged = await deliver(delivery, "w", endpoint=None)  # deleted since: so are its deliveries
+
+    assert unchanged == delivery
+    assert sender.requests == []
+    assert uow.webhook_endpoints.for_delivery_calls == 0
+    assert metrics.named("webhook_delivery") == []
+
+
 async def test_a_worker_that_lost_its_lease_stores_nothing(
     uow: FakeUnitOfWork, clock: FixedClock, sender: FakeWebhookSender, acme: TenantAccount
 ) -> None:
@@ -550,6 +595,68 @@ async def test_a_worker_that_lost_its_lease_stores_nothing(
     assert uow.webhook_deliveries.attempts_of(mine.id) == []
     assert only(uow).state is DeliveryState.PENDING
     assert metrics.named("webhook_delivery") == []  # the attempt is its new owner's to count
+
+
+async def test_attempts_ending_together_are_settled_in_one_transaction_each_with_its_own_outcome(
+    uow: FakeUnitOfWork,
+    clock: FixedClock,
+    sender: FakeWebhookSender,
+    metrics: FakeMetrics,
+    acme: TenantAccount,
+    globex: TenantAccount,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for account in (acme, globex):
+        await register(uow, clock, account)
+    for account in (acme, acme, globex):
+        await uow.webhook_events.record(account.tenant.id, WebhookEventType.MESSAGE_STATUS, "{}", clock.now())
+    claimed = await uow.webhook_deliveries.claim_due(owner="w1", now=clock.now(), lease_seconds=60, limit=3)
+    clock.advance(timedelta(seconds=61))
+    [stolen] = await uow.webhook_deliveries.claim_due(owner="w2", now=clock.now(), lease_seconds=60, limit=1)
+    units: list[FakeUnitOfWork] = []
+
+    def unit_of_work() -> FakeUnitOfWork:
+        units.append(FakeUnitOfWork(uow.database))
+        return units[-1]
+
+    deliver = DeliverWebhook(
+        unit_of_work, sender, clock, WebhookDeliverySettings(retry=POLICY), metrics=metrics
+    )
+    await asyncio.gather(*(deliver(delivery, "w1") for delivery in claimed))
+
+    assert len(sender.requests) == 3
+    assert uow.webhook_deliveries.settle_all_calls == 1
+    assert sum(unit.commits for unit in units) == 1
+    deliveries = uow.webhook_deliveries
+    assert {d.id: (d.state, len(deliveries.attempts_of(d.id))) for d in deliveries.all()} == {
+        d.id: (DeliveryState.PENDING, 0) if d.id == stolen.id else (DeliveryState.DELIVERED, 1)
+        for d in claimed
+    }
+    assert sorted(metrics.named("webhook_delivery")) == sorted(
+        ("delivered", d.tenant_id) for d in claimed if d.id != stolen.id
+    )
+    lost = [r.getMessage() for r in caplog.records if "lost the lease" in r.getMessage()]
+    assert len(lost) == 1
+    assert stolen.id in lost[0]
+
+
+async def test_a_failed_settlement_fails_each_attempt_of_its_batch(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+) -> None:
+    await register(uow, clock, acme)
+    for _ in range(2):
+        await uow.webhook_events.record(acme.tenant.id, WebhookEventType.MESSAGE_STATUS, "{}", clock.now())
+    claimed = await uow.webhook_deliveries.claim_due(owner="w1", now=clock.now(), lease_seconds=60, limit=2)
+    unreachable = FakeUnitOfWork(uow.database)
+    unreachable.available = False
+    settlements = WebhookSettlements(lambda: unreachable, linger_seconds=0.001)
+
+    outcomes = await asyncio.gather(
+        *(settlements.settle(delivery, None, "w1") for delivery in claimed), return_exceptions=True
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [StorageUnavailable, StorageUnavailable]
+    assert {d.state for d in uow.webhook_deliveries.all()} == {DeliveryState.PENDING}
 
 
 async def test_a_sender_that_raises_counts_as_a_failed_attempt(
