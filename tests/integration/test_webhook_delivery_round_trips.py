@@ -59,6 +59,17 @@ def webhook_worker(writes: UowFactory, deliver: DeliverWebhook) -> WebhookWorker
     return WebhookWorker(writes, deliver, FixedClock(T0), settings, owner="w1")
 
 
+# An attempt's answer, and the state it leaves its delivery in.
+DELIVERED_OR_RETRIED = pytest.mark.parametrize(
+    ("answer", "state"),
+    [
+        (WebhookResponse(duration_ms=3, status_code=200, body_excerpt="ok"), DeliveryState.DELIVERED),
+        (WebhookResponse(duration_ms=3, status_code=503, body_excerpt="busy"), DeliveryState.PENDING),
+    ],
+    ids=["delivered", "retried"],
+)
+
+
 async def a_leased_delivery(writes: UowFactory) -> tuple[WebhookEndpoint, WebhookDelivery]:
     """A tenant's endpoint, and a delivery to it leased by worker ``w1``."""
     tenant = await add_tenant(writes)
@@ -68,14 +79,7 @@ async def a_leased_delivery(writes: UowFactory) -> tuple[WebhookEndpoint, Webhoo
     return endpoint, delivery
 
 
-@pytest.mark.parametrize(
-    ("answer", "state"),
-    [
-        (WebhookResponse(duration_ms=3, status_code=200, body_excerpt="ok"), DeliveryState.DELIVERED),
-        (WebhookResponse(duration_ms=3, status_code=503, body_excerpt="busy"), DeliveryState.PENDING),
-    ],
-    ids=["delivered", "retried"],
-)
+@DELIVERED_OR_RETRIED
 async def test_an_attempt_that_reads_its_own_endpoint_takes_two_round_trips_and_stores_its_outcome(
     one_connection: AsyncEngine,
     writes: UowFactory,
@@ -158,14 +162,7 @@ class AnsweringTogether(FakeWebhookSender):
         return self.default
 
 
-@pytest.mark.parametrize(
-    ("answer", "state"),
-    [
-        (WebhookResponse(duration_ms=3, status_code=200, body_excerpt="ok"), DeliveryState.DELIVERED),
-        (WebhookResponse(duration_ms=3, status_code=503, body_excerpt="busy"), DeliveryState.PENDING),
-    ],
-    ids=["delivered", "retried"],
-)
+@DELIVERED_OR_RETRIED
 async def test_an_attempt_through_the_worker_costs_its_settlement_only(
     one_connection: AsyncEngine,
     writes: UowFactory,
