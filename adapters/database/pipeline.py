@@ -1,8 +1,8 @@
 """Several statements in one round trip, sent with one write to the socket.
 
 psycopg's pipeline mode sends each statement as it is executed (a flush, a readiness poll and a
-cursor per statement) and costs ~240 µs of client CPU for a BEGIN, a setting, a write and a COMMIT;
-queued in libpq and flushed once with their Sync, the same four cost ~95 µs (bench/pipeline.py). The
+cursor per statement) and costs ~210 µs of client CPU for a BEGIN, a setting, a write and a COMMIT;
+queued in libpq and flushed once with their Sync, the same four cost ~100 µs (bench/pipeline.py). The
 statements keep what psycopg gives them: its adapters turn the arguments into parameters and the
 rows into Python values, and a statement is prepared once per connection, unless ``prepares`` is off
 (``DB_PREPARED_STATEMENTS``: a pooler that cannot keep prepared statements). psycopg follows a
