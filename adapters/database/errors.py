@@ -86,7 +86,12 @@ def _translated(error: BaseException, *, conflict: str, missing_reference: str) 
     if isinstance(error, sa_exc.IntegrityError):
         return _integrity_error(error, conflict=conflict, missing_reference=missing_reference)
     if isinstance(error, _CONNECTION_FAILURES):
-        logger.warning("database unavailable: %s", _first_line(error))
+        if isinstance(error, sa_exc.TimeoutError):
+            # The pool had no free connection in time: this process's requests hold them all (the
+            # database may be slow), which an operator reads otherwise than a database out of reach.
+            logger.warning("database busy: no pooled connection came free within the pool timeout")
+        else:
+            logger.warning("database unavailable: %s", _first_line(error))
         return StorageUnavailable(STORAGE_UNAVAILABLE)
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:

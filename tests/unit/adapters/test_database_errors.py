@@ -53,3 +53,23 @@ def test_serialization_failures_and_deadlocks_are_transaction_conflicts(error: E
 def test_a_database_that_cannot_answer_is_still_unavailable(error: Exception) -> None:
     with pytest.raises(StorageUnavailable), translated_errors():
         raise error
+
+
+def test_a_pool_with_no_free_connection_is_unavailable_and_logged_as_busy(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(StorageUnavailable), translated_errors():
+        raise sa_exc.TimeoutError("QueuePool limit of size 20 overflow 0 reached, connection timed out")
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "database busy: no pooled connection came free within the pool timeout"
+    ]
+
+
+def test_a_database_that_cannot_be_reached_is_logged_as_unavailable(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(StorageUnavailable), translated_errors():
+        raise through_sqlalchemy(psycopg.OperationalError("connection refused"))
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "database unavailable: (psycopg.OperationalError) connection refused"
+    ]
