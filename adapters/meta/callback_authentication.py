@@ -42,14 +42,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.errors import StorageUnavailable
 from application.ports.rate_limits import RateLimit
 from application.ports.tenancy import MetaApp, MetaNumber
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
-from application.shared_outcome import SharedOutcome
+from application.shared_outcome import Versioned, VersionedOutcome
 
 
 class MetaWebhookFailureLimit:
@@ -112,44 +112,31 @@ class MetaApps:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._new_uow = new_uow
-        self._version = version if version is not None else _unknown_version
-        self._reads = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
+        self._reads = VersionedOutcome(
+            self._read, version=version, max_age_seconds=max_age_seconds, monotonic=monotonic
+        )
 
     async def known(self) -> KnownMetaApps:
         try:
             read = await self._reads.get()
-            if self._moved_since(read):
-                self._reads.forget()
-                read = await self._reads.get()
         except StorageUnavailable:
             return _NOBODY
-        return read
+        return replace(read.value, version=read.version)
 
     def current(self, known: KnownMetaApps) -> bool:
         """Whether nothing changed since ``known`` was read: it is then the database's answer too."""
-        version = self._version()
-        return version is not None and version == known.version
+        return self._reads.current(Versioned(known, known.version))
 
     def forget(self) -> None:
         """What is known is out of date (a webhook just proven was not known): read again."""
         self._reads.forget()
 
-    def _moved_since(self, read: KnownMetaApps) -> bool:
-        version = self._version()
-        return version is not None and version != read.version
-
     async def _read(self) -> KnownMetaApps:
-        # Taken before the queries: a change committed meanwhile moves the version past it.
-        version = self._version()
         uow = self._new_uow()
         async with uow:
             apps = await uow.provider_accounts.meta_apps()
             numbers = await uow.provider_accounts.meta_numbers()
-        return KnownMetaApps(apps, {number.provider_number_id: number for number in numbers}, version)
-
-
-def _unknown_version() -> int | None:
-    return None
+        return KnownMetaApps(apps, {number.provider_number_id: number for number in numbers}, None)
 
 
 def distinct_app_secrets(apps: list[MetaApp]) -> list[str]:

@@ -50,7 +50,7 @@ from application.ports.rate_limits import RateLimit
 from application.ports.tenancy import TwilioSigner
 from application.ports.unit_of_work import UnitOfWork
 from application.rate_limits import CountedLimit
-from application.shared_outcome import SharedOutcome
+from application.shared_outcome import VersionedOutcome
 from domain.administration.tenancy import TwilioCredentials, is_twilio_account_sid
 from domain.errors import InvalidPhoneNumber
 from domain.phone import PhoneNumber
@@ -101,12 +101,6 @@ class KnownSigners:
     current: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Read:
-    version: int | None  # the signers version when the read began
-    by_number: dict[str, list[TwilioSigner]]  # by number identity, oldest sender first
-
-
 class TwilioSigners:
     """Every configured Twilio sender's number, account and auth token, read in one query and kept
     ``max_age_seconds``; webhooks arriving meanwhile share one read. When the database cannot be read,
@@ -130,44 +124,32 @@ class TwilioSigners:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._new_uow = new_uow
-        self._version = version if version is not None else _unknown_version
-        self._reads = SharedOutcome(self._read, max_age_seconds=max_age_seconds, monotonic=monotonic)
+        self._reads = VersionedOutcome(
+            self._by_number, version=version, max_age_seconds=max_age_seconds, monotonic=monotonic
+        )
 
     async def of(self, number: PhoneNumber, account_sid: str) -> KnownSigners:
         """Who may sign webhooks for ``number`` on the account ``account_sid``."""
         try:
             read = await self._reads.get()
-            if self._moved_since(read):
-                self._reads.forget()
-                read = await self._reads.get()
         except StorageUnavailable:
             return KnownSigners([], current=False)
-        signers = [s for s in read.by_number.get(number.identity, ()) if s.account_sid == account_sid]
-        version = self._version()
-        return KnownSigners(signers, current=version is not None and version == read.version)
+        signers = [s for s in read.value.get(number.identity, ()) if s.account_sid == account_sid]
+        return KnownSigners(signers, current=self._reads.current(read))
 
     def forget(self) -> None:
         """What is known is out of date (a webhook just verified that was not known): read again."""
         self._reads.forget()
 
-    def _moved_since(self, read: _Read) -> bool:
-        version = self._version()
-        return version is not None and version != read.version
-
-    async def _read(self) -> _Read:
-        # Taken before the query: a change committed meanwhile moves the version past it.
-        version = self._version()
+    async def _by_number(self) -> dict[str, list[TwilioSigner]]:
+        """Every signer, by number identity, oldest sender first."""
         uow = self._new_uow()
         async with uow:
             signers = await uow.provider_accounts.twilio_signers()
         by_number: dict[str, list[TwilioSigner]] = {}
         for signer in signers:
             by_number.setdefault(signer.phone_number.identity, []).append(signer)
-        return _Read(version, by_number)
-
-
-def _unknown_version() -> int | None:
-    return None
+        return by_number
 
 
 @dataclass(frozen=True, slots=True)
