@@ -79,6 +79,20 @@ async def a_leased_delivery(writes: UowFactory) -> tuple[WebhookEndpoint, Webhoo
     return endpoint, delivery
 
 
+async def assert_stored_as_answered(
+    writes: UowFactory, settled: WebhookDelivery, answer: WebhookResponse, state: DeliveryState
+) -> None:
+    """``settled`` is what is stored: its first attempt, answered ``answer``, left it in ``state``."""
+    async with writes() as uow:
+        stored = await uow.webhook_deliveries.get(settled.tenant_id, settled.id)
+        attempts = await uow.webhook_deliveries.list_attempts(settled.tenant_id, [settled.id])
+    assert stored == settled
+    assert (stored.state, stored.attempts, stored.last_status_code) == (state, 1, answer.status_code)
+    assert [(a.status_code, a.response_excerpt, a.attempted_at) for a in attempts[settled.id]] == [
+        (answer.status_code, answer.body_excerpt, T0)
+    ]
+
+
 @DELIVERED_OR_RETRIED
 async def test_an_attempt_that_reads_its_own_endpoint_takes_two_round_trips_and_stores_its_outcome(
     one_connection: AsyncEngine,
@@ -89,7 +103,6 @@ async def test_an_attempt_that_reads_its_own_endpoint_takes_two_round_trips_and_
     state: DeliveryState,
 ) -> None:
     endpoint, delivery = await a_leased_delivery(writes)
-    tenant = endpoint.tenant_id
     sender, metrics = FakeWebhookSender(), FakeMetrics()
     sender.will_answer(answer)
     deliver = deliver_webhook(writes, reads, sender, metrics)
@@ -100,14 +113,7 @@ async def test_an_attempt_that_reads_its_own_endpoint_takes_two_round_trips_and_
 
     assert round_trips == [2]
     assert [request.url for request in sender.requests] == [endpoint.url]
-    async with writes() as uow:
-        stored = await uow.webhook_deliveries.get(tenant, delivery.id)
-        attempts = await uow.webhook_deliveries.list_attempts(tenant, [delivery.id])
-    assert stored == settled
-    assert (stored.state, stored.attempts, stored.last_status_code) == (state, 1, answer.status_code)
-    assert [(a.status_code, a.response_excerpt, a.attempted_at) for a in attempts[delivery.id]] == [
-        (answer.status_code, answer.body_excerpt, T0)
-    ]
+    await assert_stored_as_answered(writes, settled, answer, state)
     assert len(metrics.events) == 1
     assert driver.autocommit is False
     assert driver.info.transaction_status is TransactionStatus.IDLE
@@ -189,14 +195,7 @@ async def test_an_attempt_through_the_worker_costs_its_settlement_only(
     assert round_trips == [1]
     assert settled is not None
     assert [request.url for request in sender.requests] == [endpoint.url]
-    async with writes() as uow:
-        stored = await uow.webhook_deliveries.get(tenant.id, settled.id)
-        attempts = await uow.webhook_deliveries.list_attempts(tenant.id, [settled.id])
-    assert stored == settled
-    assert (stored.state, stored.attempts, stored.last_status_code) == (state, 1, answer.status_code)
-    assert [(a.status_code, a.response_excerpt, a.attempted_at) for a in attempts[settled.id]] == [
-        (answer.status_code, answer.body_excerpt, T0)
-    ]
+    await assert_stored_as_answered(writes, settled, answer, state)
     assert len(metrics.events) == 1
     assert driver.autocommit is False
     assert driver.info.transaction_status is TransactionStatus.IDLE
