@@ -122,6 +122,7 @@ from application.messaging.inbox_feed import InboxFeed, ReadInboxChanges
 from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.scheduling import CancelScheduled, ListScheduled, RescheduleMessage
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
+from application.messaging.sending_profiles import SendingProfiles
 from application.messaging.template_sends import ListSendableTemplates
 from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
@@ -287,6 +288,11 @@ def _signers_changed_hook(cache: ListeningAccessCache | None) -> Callable[[], No
 
 def _signers_version(cache: ListeningAccessCache | None) -> Callable[[], int | None] | None:
     return cache.signers_version if cache is not None else None
+
+
+def _sending_profiles(cache: ListeningAccessCache | None, ttl_seconds: float) -> SendingProfiles | None:
+    """Accepts' sending profiles, kept while the access cache's listener vouches for them."""
+    return SendingProfiles(cache.senders_version, ttl_seconds=ttl_seconds) if cache is not None else None
 
 
 def _as_access_cache(cache: ListeningAccessCache | None) -> AccessCache:
@@ -512,6 +518,9 @@ class Container(containers.DeclarativeContainer):
         tenant_send_limits,
         providers.Callable(_gateway_limits, settings),
     )
+    sending_profiles = providers.Singleton(
+        _sending_profiles, access_cache, settings.provided.access_cache_seconds
+    )
     send_message = providers.Factory(
         SendMessage,
         unit_of_work,
@@ -521,6 +530,7 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         provider=messaging_provider,
         send_limits=tenant_send_limits,
+        sending_profiles=sending_profiles,
     )
     retry_message = providers.Factory(
         RetryMessage, unit_of_work, dispatcher, clock, send_limits=tenant_send_limits

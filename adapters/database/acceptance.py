@@ -45,7 +45,7 @@ from adapters.database.tables import (
 from application.errors import AlreadyExists
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import IdempotencyRecord, SendingProfile
+from application.ports.messages import IdempotencyRecord, OptedOutOrKeyHeld, SendingProfile
 from domain.administration.tenancy import ProviderName
 from domain.consent.model import ConsentPolicy, ConsentState
 from domain.messaging.messages import Message
@@ -138,14 +138,27 @@ def _accept_statement(with_key: bool) -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(held).add_cte(*writes)
 
 
+# Whether the recipient (``opt_out_identity``) opted out at the tenant (``opt_out_tenant_id``).
+_OPTED_OUT_EXISTS = sa.exists().where(
+    consent_states.c.tenant_id == sa.bindparam("opt_out_tenant_id", type_=consent_states.c.tenant_id.type),
+    consent_states.c.identity == sa.bindparam("opt_out_identity", type_=consent_states.c.identity.type),
+    consent_states.c.state == ConsentState.OPTED_OUT.value,
+)
+
+
 @functools.cache
-def _accept_and_commit_statement(with_key: bool) -> sa.Select[Any]:
-    """``_accept_statement`` to be sent with its COMMIT: with a key, it fails (dividing by the count of
-    key rows written) when the key is held, so that the COMMIT after it does not run."""
+def _accept_and_commit_statement(with_key: bool, unless_opted_out: bool) -> sa.Select[Any]:
+    """``_accept_statement`` to be sent with its COMMIT: it fails by dividing by zero, so that the
+    COMMIT after it does not run, when the key is held (dividing by the count of key rows written) and,
+    ``unless_opted_out``, when the recipient opted out."""
     accept = _accept_statement(with_key)
-    if not with_key:
+    divisor: sa.ColumnElement[Any] | None = sa.func.count() if with_key else None
+    if unless_opted_out:
+        not_opted_out = sa.case((_OPTED_OUT_EXISTS, 0), else_=1)
+        divisor = not_opted_out if divisor is None else divisor * not_opted_out
+    if divisor is None:
         return accept
-    return accept.with_only_columns(sa.literal(1) / sa.func.count())
+    return accept.with_only_columns(sa.literal(1) / divisor)
 
 
 def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -186,11 +199,18 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         idempotency: IdempotencyRecord | None,
         *,
         commit: bool = False,
+        unless_opted_out: str | None = None,
     ) -> None:
         dialect = self._connection.dialect.name
         if dialect != "postgresql":
             await self._scope.bind(message.tenant_id)
-            await self._add_one_by_one(message, job, idempotency, dialect)
+            await self._refuse_opted_out(message.tenant_id, unless_opted_out)
+            try:
+                await self._add_one_by_one(message, job, idempotency, dialect)
+            except AlreadyExists as held:
+                if unless_opted_out is None or str(held) != KEY_IN_USE:
+                    raise
+                raise OptedOutOrKeyHeld() from held
             return
         parameters = {
             **_prefixed({"id": message.id, **message_values(message)}, "m_"),
@@ -201,25 +221,39 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         if idempotency is not None:
             parameters.update(_prefixed(key_values(idempotency), "k_"))
         if commit:
-            # The write and its COMMIT in one round trip; a held key fails the statement, so the
-            # COMMIT after it does not run and the unit of work rolls the rest back.
+            # The write and its COMMIT in one round trip; a held key (or an opt-out) fails the
+            # statement, so the COMMIT after it does not run and the unit of work rolls the rest back.
+            if unless_opted_out is not None:
+                parameters["opt_out_tenant_id"] = message.tenant_id
+                parameters["opt_out_identity"] = unless_opted_out
             await self._scope.write_and_commit(
                 message.tenant_id,
-                _accept_and_commit_statement(with_key=idempotency is not None),
+                _accept_and_commit_statement(
+                    with_key=idempotency is not None, unless_opted_out=unless_opted_out is not None
+                ),
                 parameters,
                 conflict="the record exists already",
                 missing_reference=TENANT_MISSING,
-                aborted=KEY_IN_USE,
+                aborted=AlreadyExists(KEY_IN_USE) if unless_opted_out is None else OptedOutOrKeyHeld(),
             )
             return
         await self._scope.bind(message.tenant_id)
+        await self._refuse_opted_out(message.tenant_id, unless_opted_out)
         if idempotency is None:
             await self._execute(_accept_statement(with_key=False), parameters)
             return
         result = await self._execute(_accept_statement(with_key=True), parameters)
         if result.scalar_one() == 0:
             # The key is held: the message, conversation and job written beside it go with the rollback.
-            raise AlreadyExists(KEY_IN_USE)
+            raise AlreadyExists(KEY_IN_USE) if unless_opted_out is None else OptedOutOrKeyHeld()
+
+    async def _refuse_opted_out(self, tenant_id: UUID, identity: str | None) -> None:
+        """Raise OptedOutOrKeyHeld if ``identity`` (None: nobody to check) opted out at the tenant."""
+        if identity is None:
+            return
+        parameters = {"opt_out_tenant_id": tenant_id, "opt_out_identity": identity}
+        if (await self._execute(sa.select(_OPTED_OUT_EXISTS), parameters)).scalar_one():
+            raise OptedOutOrKeyHeld()
 
     async def _add_one_by_one(
         self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None, dialect: str

@@ -21,9 +21,10 @@ So a logout, a password change, a role change or a suspension takes effect at on
 that made it and, in the others, as soon as the notification arrives (milliseconds).
 
 The same channel keeps Twilio's signers and Meta's apps and numbers in step
-(adapters/twilio/callback_authentication.py, adapters/meta/callback_authentication.py): migrations 0029
-and 0030 notify, with the table's name, of every change to who signs a provider callback or whom a
-Meta delivery's number is for (``senders``, ``provider_accounts``). Such a notification moves
+(adapters/twilio/callback_authentication.py, adapters/meta/callback_authentication.py), and the senders
+accepts go from (application/messaging/sending_profiles.py): migrations 0029 to 0031 notify, with the
+table's name, of every change to who signs a provider callback, whom a Meta delivery's number is for
+or which sender is a tenant's default (``senders``, ``provider_accounts``). Such a notification moves
 ``signers_version()`` and leaves the session checks alone; so does the unit of work that committed
 such a change (``signers_changed``). Whatever the cache cannot vouch for (not listening, reconnecting)
 moves both versions, and ``signers_version()`` is None while not listening, as ``version()`` is.
@@ -88,6 +89,11 @@ class ListeningAccessCache:
     def signers_version(self) -> int | None:
         """Moves whenever who signs Twilio's callbacks may have changed; None while not listening."""
         return self._signers_version if self._listening else None
+
+    def senders_version(self) -> tuple[int, int] | None:
+        """Moves whenever a tenant, a sender or a provider account may have changed (both versions):
+        what an accept's sending profile is read from (application/messaging/sending_profiles.py)."""
+        return (self._version, self._signers_version) if self._listening else None
 
     def signers_changed(self) -> None:
         self._signers_version += 1

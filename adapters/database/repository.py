@@ -53,8 +53,8 @@ class SqlAlchemyRepository:
         """``parameters`` fill the ``bindparam``s of a statement built once (building one per call
         costs more CPU than its round trip, on the hot paths); a list of them runs it for each
         (executemany). ``signers_unchanged``: a write to a table of SIGNER_TABLES that sets none of
-        what decides who signs provider callbacks or whom Meta's are for (a sender's pause, label or
-        default flag: the triggers of migrations 0029 and 0030 stay silent for them too)."""
+        what decides who signs provider callbacks, whom Meta's are for or whom a send goes from (a
+        sender's pause or label: the triggers of migrations 0029 to 0031 stay silent for them too)."""
         if isinstance(statement, sa.Update | sa.Delete) and statement.table in ACCESS_TABLES:
             self._scope.changed_access = True
         if (

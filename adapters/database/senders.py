@@ -121,14 +121,12 @@ class SqlAlchemySenderRepository(SqlAlchemyRepository):
                 senders.c.tenant_id == tenant_id, senders.c.is_default.is_(True), senders.c.id != sender_id
             )
             .values(is_default=False),
-            signers_unchanged=True,
         )
         try:
             await self._execute(
                 sa.update(senders)
                 .where(senders.c.tenant_id == tenant_id, senders.c.id == sender_id)
                 .values(is_default=True),
-                signers_unchanged=True,
             )
         except AlreadyExists as error:
             # Only the one-default index can refuse this row: another transaction made another sender

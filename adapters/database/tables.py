@@ -647,8 +647,9 @@ sa.Index(
 
 ACCESS_TABLES = frozenset({auth_sessions, users, tenants})
 # What TwilioSigners (adapters/twilio/callback_authentication.py) and MetaApps (adapters/meta/
-# callback_authentication.py) are read from; migrations 0029 and 0030 announce their changes (of a
-# sender, only those of its tenant, number, account and Meta phone-number id).
+# callback_authentication.py) are read from, and the sender an accept sends from (application/messaging/
+# sending_profiles.py); migrations 0029 to 0031 announce their changes (of a sender, only those of its
+# tenant, number, account, Meta phone-number id and default flag).
 SIGNER_TABLES = frozenset({senders, provider_accounts})
 
 # Campaigns: one template sent to many recipients at a pace (domain/campaigns). The schedule's state

@@ -181,7 +181,7 @@ class TenantScope:
         *,
         conflict: str,
         missing_reference: str,
-        aborted: str,
+        aborted: Exception,
         cross_tenant: bool = False,
     ) -> Sequence[tuple[Any, ...]] | None:
         """Run ``statement`` (a write, through data-modifying CTEs) in ``tenant_id``'s scope (None: the
@@ -196,8 +196,8 @@ class TenantScope:
 
         A failing statement stops the query before its COMMIT, so nothing of it is stored: a unique
         violation is AlreadyExists with ``conflict`` as its detail, a foreign key violation NotFound
-        with ``missing_reference``, and a division by zero AlreadyExists with ``aborted``: that is how
-        a statement refuses to be committed (``SELECT 1 / count(*)`` over what it must have written).
+        with ``missing_reference``, and a division by zero raises ``aborted``: that is how a statement
+        refuses to be committed (``SELECT 1 / count(*)`` over what it must have written).
         """
         if not self._enforced:
             return None
@@ -229,7 +229,7 @@ class TenantScope:
             if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation):
                 raise NotFound(missing_reference) from error.__cause__
             if isinstance(error.__cause__, psycopg.errors.DivisionByZero):
-                raise AlreadyExists(aborted) from error.__cause__
+                raise aborted from error.__cause__
             raise
         # The settings were transaction-local: the next statement begins a new transaction.
         self._tenant = None

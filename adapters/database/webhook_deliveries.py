@@ -18,6 +18,7 @@ from sqlalchemy.engine import RowMapping
 
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts
+from application.errors import AlreadyExists
 from application.ports.tenant_webhooks import DeliveryQuery
 from domain.tenant_webhooks.model import (
     DeliveryAttempt,
@@ -74,7 +75,7 @@ class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
                 _settle_parameters(delivery, attempt, owner),
                 conflict="the attempt exists already",
                 missing_reference="the delivery is gone",
-                aborted="the delivery was not settled",
+                aborted=AlreadyExists("the delivery was not settled"),
             )
             if rows is not None:
                 return len(rows) == 1
@@ -137,7 +138,7 @@ class SqlAlchemyWebhookDeliveryQueue(SqlAlchemyRepository):
                 parameters,
                 conflict="an attempt exists already",
                 missing_reference="a delivery is gone",
-                aborted="the deliveries were not settled",
+                aborted=AlreadyExists("the deliveries were not settled"),
                 cross_tenant=the_tenant is None,
             )
         if rows is None:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.tables import webhook_deliveries, webhook_endpoints
+from application.errors import AlreadyExists
 from application.ports.tenant_webhooks import OutboxEvent
 from domain.tenant_webhooks.model import (
     DELIVERY_ID_PREFIX,
@@ -97,7 +98,7 @@ class SqlAlchemyWebhookOutbox(SqlAlchemyRepository):
                 parameters,
                 conflict="the delivery exists already",
                 missing_reference="the endpoint is gone",
-                aborted="the deliveries were not recorded",
+                aborted=AlreadyExists("the deliveries were not recorded"),
             )
             if rows is not None:
                 return len(rows)

@@ -28,11 +28,12 @@ from application.errors import (
     UnsupportedByProvider,
 )
 from application.messaging.dispatcher import Dispatcher
+from application.messaging.sending_profiles import SendingProfiles
 from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template_and_category
 from application.ports.clock import Clock
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import IdempotencyRecord
+from application.ports.messages import IdempotencyRecord, OptedOutOrKeyHeld
 from application.ports.metrics import Metrics
 from application.ports.providers import MessagingProvider
 from application.ports.rate_limits import RateLimit, RateLimiter, Reservation
@@ -267,6 +268,7 @@ class SendMessage:
         metrics: Metrics,
         provider: MessagingProvider,
         send_limits: TenantSendLimits = NO_SEND_LIMITS,
+        sending_profiles: SendingProfiles | None = None,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
@@ -275,6 +277,7 @@ class SendMessage:
         self._metrics = metrics
         self._provider = provider
         self._send_limits = send_limits
+        self._sending_profiles = sending_profiles
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
@@ -283,7 +286,16 @@ class SendMessage:
         fingerprint = command.fingerprint(contact, requested_sender)
 
         try:
-            message_or_replay = await self._accept(command, contact, content, requested_sender, fingerprint)
+            try:
+                message_or_replay = await self._accept(
+                    command, contact, content, requested_sender, fingerprint, profile_in_memory=True
+                )
+            except OptedOutOrKeyHeld:
+                # Sent with its profile from memory, the write found the recipient opted out or the key
+                # held, and wrote nothing: accept again reading both, which tells which (and answers it).
+                message_or_replay = await self._accept(
+                    command, contact, content, requested_sender, fingerprint, profile_in_memory=False
+                )
         except AlreadyExists:
             if command.idempotency_key is None:
                 raise
@@ -317,14 +329,17 @@ class SendMessage:
         content: MessageContent,
         requested_sender: PhoneNumber | None,
         fingerprint: str,
+        *,
+        profile_in_memory: bool,
     ) -> Message | SendResult:
         async with self._uow:
             now = self._clock.now()
             try:
                 send_at = _scheduled_for(command, now)
-                # With the recipient's opt-out, if they opted out, in the same read.
-                tenant, sender, provider, opted_out = await self._sending_profile(
-                    command.tenant_id, requested_sender, contact.identity
+                # With the recipient's opt-out, if they opted out, in the same read; a profile from
+                # memory leaves the opt-out to the write (``consent_read`` False).
+                tenant, sender, provider, opted_out, consent_read = await self._sending_profile(
+                    command.tenant_id, requested_sender, contact.identity, in_memory=profile_in_memory
                 )
                 content = await self._with_provider_ids(tenant.id, content)
                 content, category, fallback, fallback_category = await self._resolve_templates(
@@ -407,8 +422,15 @@ class SendMessage:
             if isinstance(counted, SendResult):
                 return counted
             try:
-                # Raises AlreadyExists for a key in use: the caller replays.
-                await self._uow.acceptance.add(message, job, record, commit=True)
+                # Raises AlreadyExists for a key in use: the caller replays. OptedOutOrKeyHeld, when the
+                # write checks the opt-out: the caller accepts again, reading it.
+                await self._uow.acceptance.add(
+                    message,
+                    job,
+                    record,
+                    commit=True,
+                    unless_opted_out=None if consent_read else contact.identity,
+                )
                 await self._uow.commit()
             except BaseException:
                 # Not accepted (a replay, a conflict, the database failed): not a send either.
@@ -508,9 +530,19 @@ class SendMessage:
         return message.provider_sid
 
     async def _sending_profile(
-        self, tenant_id: UUID, requested_sender: PhoneNumber | None, recipient: str
-    ) -> tuple[Tenant, Sender, ProviderName, SendConsent | None]:
-        found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender, recipient)
+        self, tenant_id: UUID, requested_sender: PhoneNumber | None, recipient: str, *, in_memory: bool
+    ) -> tuple[Tenant, Sender, ProviderName, SendConsent | None, bool]:
+        """The tenant, its sender and provider, the recipient's opt-out, and whether it was read (not
+        with a profile from memory: the write checks it then)."""
+        profiles = self._sending_profiles if in_memory else None
+        sender_number = requested_sender.e164 if requested_sender is not None else None
+        found = profiles.get(tenant_id, sender_number) if profiles is not None else None
+        consent_read = found is None
+        if found is None:
+            version = profiles.version() if profiles is not None else None
+            found = await self._uow.acceptance.sending_profile(tenant_id, requested_sender, recipient)
+            if found is not None and profiles is not None:
+                profiles.keep(tenant_id, sender_number, found, version)
         if found is None:
             raise NotFound("the tenant does not exist")
         tenant, sender = found.tenant, found.sender
@@ -520,7 +552,7 @@ class SendMessage:
             if requested_sender is not None:
                 raise UnknownSender(f"{requested_sender} is not one of this tenant's WhatsApp senders")
             raise NoDefaultSender("the tenant has no default sender: pass from_number")
-        return tenant, sender, found.provider, found.refusal
+        return tenant, sender, found.provider, found.refusal, consent_read
 
     async def _replay(self, command: SendMessageCommand, fingerprint: str) -> SendResult:
         assert command.idempotency_key is not None

@@ -343,6 +343,12 @@ class SendingProfile:
     refusal: SendConsent | None = None
 
 
+class OptedOutOrKeyHeld(Exception):
+    """``MessageAcceptance.add`` with ``unless_opted_out`` wrote nothing: the recipient opted out, or
+    the tenant holds the idempotency key already. Which one, the caller finds out by reading both, as
+    an accept does when it has no sending profile in memory."""
+
+
 class MessageAcceptance(Protocol):
     """What accepting an outbound message reads and writes, in as few round trips as the database allows."""
 
@@ -361,11 +367,15 @@ class MessageAcceptance(Protocol):
         idempotency: IdempotencyRecord | None,
         *,
         commit: bool = False,
+        unless_opted_out: str | None = None,
     ) -> None:
         """Store a new outbound message, make it its conversation's latest, create its contact if the
         tenant has none of that number, queue its dispatch job and hold its idempotency key, all in the
         caller's transaction (in one statement where the database allows). Raise AlreadyExists if the tenant
         holds the key already (unexpired): the caller then rolls back, and nothing was stored.
+
+        ``unless_opted_out`` (the recipient's identity): store nothing if they opted out, checked in the
+        same statement. Then, and for a held key too, raise OptedOutOrKeyHeld instead.
 
         ``commit=True``: this is the transaction's last write, and the caller calls ``commit()`` next
         and nothing else; the database may commit it with the write (PostgreSQL does, in the write's own

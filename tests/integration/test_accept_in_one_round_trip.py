@@ -1,8 +1,10 @@
 """An accept on PostgreSQL: the tenant, its sender and the recipient's opt-out read with the
 transaction's BEGIN, then the write sent with its COMMIT (tenant_scope.py's ``write_and_commit``): two
-round trips, counted here in libpq's trace of the protocol. What must hold, whichever way it went:
-the message, its job and its key stored, a send refused by the tenant's limit stores nothing, and the
-connection goes back to the pool as psycopg hands it out."""
+round trips, counted here in libpq's trace of the protocol. With its sending profile in memory
+(sending_profiles.py), one: BEGIN, the write (which checks the opt-out itself) and COMMIT together.
+What must hold, whichever way it went: the message, its job and its key stored, a send refused by the
+tenant's limit or to a person who opted out stores nothing, a replay is answered, and the connection
+goes back to the pool as psycopg hands it out."""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
-from application.errors import RateLimited
+from application.errors import RateLimited, RecipientOptedOut
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage, SendMessageCommand, TenantSendLimits
+from application.messaging.sending_profiles import SendingProfiles
 from domain.administration.tenancy import ProviderName, Sender, Tenant
+from domain.consent.model import ConsentChange, ConsentSource, ConsentState
+from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeRateLimiter, FixedClock
 from tests.support.repositories import OUR_NUMBER, T0
@@ -45,7 +50,12 @@ async def a_tenant(writes: UowFactory) -> Tenant:
     return tenant
 
 
-def send_message(writes: UowFactory, clock: FixedClock, limits: TenantSendLimits) -> SendMessage:
+def send_message(
+    writes: UowFactory,
+    clock: FixedClock,
+    limits: TenantSendLimits,
+    sending_profiles: SendingProfiles | None = None,
+) -> SendMessage:
     provider = FakeMessagingProvider()
     dispatch = DispatchMessage(writes, provider, clock, DispatchSettings(), metrics=FakeMetrics())
     dispatcher = Dispatcher(writes, dispatch, clock, DispatcherSettings())
@@ -57,6 +67,7 @@ def send_message(writes: UowFactory, clock: FixedClock, limits: TenantSendLimits
         metrics=FakeMetrics(),
         provider=provider,
         send_limits=limits,
+        sending_profiles=sending_profiles,
     )
 
 
@@ -106,3 +117,63 @@ async def test_a_replay_is_answered_and_a_send_over_the_limit_stores_nothing(
         assert await uow.idempotency.get(tenant.id, "order-2", T0) is None
         jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
     assert [job.message_id for job in jobs] == [first.message.id]
+
+
+async def test_an_accept_with_its_sending_profile_in_memory_takes_one_round_trip(
+    one_connection: AsyncEngine, writes: UowFactory, tmp_path: Path
+) -> None:
+    tenant = await a_tenant(writes)
+    clock = FixedClock(T0)
+    profiles = SendingProfiles(lambda: 1, ttl_seconds=3600)  # a version that never moves
+    send = send_message(writes, clock, TenantSendLimits(None), profiles)
+    driver = await the_driver(one_connection)
+    first = await send(keyed(tenant, "order-1"))  # reads the profile, and keeps it
+
+    with traced(driver, tmp_path / "trace") as round_trips:
+        second = await send(keyed(tenant, "order-2"))
+    replay = await send(keyed(tenant, "order-2"))
+
+    assert round_trips == [1]
+    assert (replay.replayed, replay.message.id) == (True, second.message.id)
+    async with writes() as uow:
+        assert await uow.messages.get(tenant.id, second.message.id) == second.message
+        record = await uow.idempotency.get(tenant.id, "order-2", T0)
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert record is not None
+    assert (record.message_id, record.response_status) == (second.message.id, 202)
+    assert sorted(job.message_id for job in jobs) == sorted([first.message.id, second.message.id])
+    assert driver.info.transaction_status is TransactionStatus.IDLE
+
+
+async def test_a_person_who_opted_out_is_refused_with_the_sending_profile_in_memory(
+    one_connection: AsyncEngine, writes: UowFactory
+) -> None:
+    tenant = await a_tenant(writes)
+    clock = FixedClock(T0)
+    profiles = SendingProfiles(lambda: 1, ttl_seconds=3600)
+    send = send_message(writes, clock, TenantSendLimits(None), profiles)
+    await send(
+        SendMessageCommand(tenant_id=tenant.id, to_number="+447911000000", body="hi", respond_async=True)
+    )
+    async with writes() as uow:
+        await uow.consent.record(
+            ConsentChange(
+                tenant_id=tenant.id,
+                identity=PhoneNumber.parse(CUSTOMER).identity,
+                number=CUSTOMER,
+                state=ConsentState.OPTED_OUT,
+                source=ConsentSource.API,
+                actor="agent",
+                at=T0,
+            )
+        )
+        await uow.commit()
+
+    with pytest.raises(RecipientOptedOut):
+        await send(keyed(tenant, "order-1"))
+
+    async with writes() as uow:
+        assert await uow.idempotency.get(tenant.id, "order-1", T0) is None
+        assert await uow.conversations.get(tenant.id, PhoneNumber.parse(CUSTOMER)) is None
+    driver = await the_driver(one_connection)
+    assert driver.info.transaction_status is TransactionStatus.IDLE

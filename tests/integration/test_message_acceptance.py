@@ -11,7 +11,7 @@ import pytest
 from application.errors import AlreadyExists, NotFound
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import ConversationQuery, IdempotencyRecord
+from application.ports.messages import ConversationQuery, IdempotencyRecord, OptedOutOrKeyHeld
 from domain.administration.tenancy import Tenant
 from domain.consent.model import ConsentChange, ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.messages import Direction, Message, MessageContent
@@ -311,3 +311,74 @@ async def test_the_sending_profile_tells_a_recipient_who_opted_out_with_the_tena
     assert (someone_else.refusal, not_asked.refusal) == (None, None)
     assert with_its_policy is not None
     assert with_its_policy.refusal == SendConsent(policy)
+
+
+# ------------------------------------------------ the opt-out checked by the write (unless_opted_out)
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["committed with it", "committed after"])
+async def test_a_write_that_checks_the_opt_out_stores_nothing_for_a_person_who_opted_out(
+    uow_factory: UowFactory, commit: bool
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    async with uow_factory() as uow:
+        await uow.consent.record(opted_out(tenant, CONTACT))
+        await uow.commit()
+    refused, allowed = new_message(tenant, "refused"), new_message(tenant, "allowed")
+    allowed = replace(allowed, contact=UNKNOWN_NUMBER)
+
+    async with uow_factory() as uow:
+        with pytest.raises(OptedOutOrKeyHeld):
+            await uow.acceptance.add(
+                refused,
+                DispatchJob.due_now(refused, T0),
+                key_for(refused),
+                commit=commit,
+                unless_opted_out=CONTACT.identity,
+            )
+    async with uow_factory() as uow:
+        await uow.acceptance.add(
+            allowed,
+            DispatchJob.due_now(allowed, T0),
+            key_for(allowed),
+            commit=commit,
+            unless_opted_out=UNKNOWN_NUMBER.identity,
+        )
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, refused.id) is None
+        assert await uow.conversations.get(tenant.id, CONTACT) is None
+        assert await uow.messages.get(tenant.id, allowed.id) == allowed
+        record = await uow.idempotency.get(tenant.id, "order-1", T0)
+        jobs = await uow.jobs.claim_due(owner="w", now=T0, lease_seconds=30, limit=10)
+    assert record is not None
+    assert record.message_id == allowed.id
+    assert [job.message_id for job in jobs] == [allowed.id]
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["committed with it", "committed after"])
+async def test_a_write_that_checks_the_opt_out_refuses_a_held_key_the_same_way(
+    uow_factory: UowFactory, commit: bool
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    first, second = new_message(tenant, "first"), new_message(tenant, "second")
+    async with uow_factory() as uow:
+        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), key_for(first), commit=True)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        with pytest.raises(OptedOutOrKeyHeld):
+            await uow.acceptance.add(
+                second,
+                DispatchJob.due_now(second, T0),
+                key_for(second),
+                commit=commit,
+                unless_opted_out=CONTACT.identity,
+            )
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, second.id) is None
+        record = await uow.idempotency.get(tenant.id, "order-1", T0)
+    assert record is not None
+    assert record.message_id == first.id

@@ -63,6 +63,7 @@ from application.ports.messages import (
     HistoryQuery,
     IdempotencyRecord,
     MessageView,
+    OptedOutOrKeyHeld,
     ScheduledPosition,
     SendingProfile,
     StatusAdvance,
@@ -2424,9 +2425,18 @@ class FakeMessageAcceptance:
         idempotency: IdempotencyRecord | None,
         *,
         commit: bool = False,  # the caller's commit() next commits it
+        unless_opted_out: str | None = None,
     ) -> None:
-        if idempotency is not None:
-            self._database.idempotency.hold(idempotency)
+        consent = self._database.consent
+        if unless_opted_out is not None and await consent.refusal_for(message.tenant_id, unless_opted_out):
+            raise OptedOutOrKeyHeld()
+        try:
+            if idempotency is not None:
+                self._database.idempotency.hold(idempotency)
+        except AlreadyExists as held:
+            if unless_opted_out is None:
+                raise
+            raise OptedOutOrKeyHeld() from held
         await self._database.messages.add(message)
         await self._database.conversations.record_message(message)
         await self._database.contacts.record_message(message)

@@ -10,6 +10,7 @@ from application.identity.sessions import SessionPolicy
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import NO_SEND_LIMITS, SendMessage, TenantSendLimits
+from application.messaging.sending_profiles import SendingProfiles
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal
@@ -55,6 +56,7 @@ def build_send_message(
     provider: FakeMessagingProvider,
     clock: FixedClock,
     send_limits: TenantSendLimits = NO_SEND_LIMITS,
+    sending_profiles: SendingProfiles | None = None,
 ) -> SendMessage:
     """The real use case, dispatching inline through a real Dispatcher over the fakes."""
     database = uow.database
@@ -70,6 +72,7 @@ def build_send_message(
         metrics=FakeMetrics(),
         provider=provider,
         send_limits=send_limits,
+        sending_profiles=sending_profiles,
     )
 
 
@@ -130,3 +133,15 @@ async def timeline(uow: FakeUnitOfWork, message: Message) -> list[tuple[MessageS
         (event.status, event.applied)
         for event in await uow.messages.list_status_events(message.tenant_id, message.id)
     ]
+
+
+async def profile_in_memory(uow: FakeUnitOfWork, account: TenantAccount) -> SendingProfiles:
+    """Sending profiles that hold ``account``'s default one already (read as an accept reads it), and
+    whose version never moves: sends from its default sender skip the read."""
+    profiles = SendingProfiles(lambda: 1, ttl_seconds=3600)
+    async with uow:
+        profile = await uow.acceptance.sending_profile(account.tenant.id, None)
+    assert profile is not None
+    profiles.keep(account.tenant.id, None, profile, profiles.version())
+    assert profiles.get(account.tenant.id, None) is not None
+    return profiles

@@ -41,7 +41,7 @@ from domain.templates.definition import TemplateCategory, TemplateDefinition
 from domain.tenant_webhooks.model import WebhookEndpoint, WebhookEventType
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount
 from tests.support.templates import catalogue_template
-from tests.support.use_cases import build_send_message
+from tests.support.use_cases import build_send_message, profile_in_memory
 
 CUSTOMER = "+5215512345678"  # a Mexican mobile as WhatsApp writes it (with the 1)
 SAME_PERSON = "+525512345678"  # the same person, as the national plan writes them
@@ -197,9 +197,18 @@ async def test_a_tenants_own_keywords_replace_the_defaults_when_it_says_so(
 # ------------------------------------------------------------------------------------- refused sends
 
 
-@pytest.fixture
-def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock) -> SendMessage:
-    return build_send_message(uow, provider, clock)
+@pytest.fixture(params=["profile read", "profile in memory"])
+async def send_message(
+    request: pytest.FixtureRequest,
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> SendMessage:
+    """The accept reads the recipient's opt-out with its sending profile or, with the profile in memory,
+    its write checks it: the same refusals either way."""
+    profiles = await profile_in_memory(uow, acme) if request.param == "profile in memory" else None
+    return build_send_message(uow, provider, clock, sending_profiles=profiles)
 
 
 async def test_a_message_to_a_person_who_opted_out_is_refused_before_anything_is_stored(

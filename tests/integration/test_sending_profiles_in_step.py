@@ -1,0 +1,131 @@
+"""Accepts' sending profiles kept in step with the database: an accept skips reading its tenant and
+sender while the listener vouches that nothing changed, and reads them again once a change is
+announced, made in this process (the unit of work tells it at once) or in any other (PostgreSQL's
+NOTIFY: migration 0008 for tenants, 0031 for a sender's default flag).
+
+Waiting for the notification is bounded (``eventually``): it arrives after the writer's commit, in
+milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.security.secret_box import SecretBox
+from application.errors import AccessDenied
+from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
+from application.messaging.dispatcher import Dispatcher, DispatcherSettings
+from application.messaging.send_message import SendMessage, SendMessageCommand
+from application.messaging.sending_profiles import SendingProfiles
+from domain.administration.tenancy import ProviderName, Sender, Tenant, TenantStatus
+from domain.phone import PhoneNumber
+from tests.support.databases import migrated_empty_database
+from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FixedClock
+from tests.support.listening import ListeningProcess, eventually, listening_process
+
+T0 = datetime(2026, 12, 5, tzinfo=UTC)
+FIRST, SECOND = PhoneNumber.parse("+14155238886"), PhoneNumber.parse("+12025550123")
+CUSTOMER = "+447911123456"
+
+
+class OneProcess(ListeningProcess):
+    """An API process accepting messages, its sending profiles kept in step by its access cache."""
+
+    def bind(self, secret_box: SecretBox) -> None:
+        super().bind(secret_box)
+        # Kept far longer than the test waits: only an announced change can make them read again.
+        self.profiles = SendingProfiles(self.cache.senders_version, ttl_seconds=3600)
+        clock = FixedClock(T0)
+        provider = FakeMessagingProvider()
+        dispatch = DispatchMessage(
+            self.own_unit_of_work, provider, clock, DispatchSettings(), metrics=FakeMetrics()
+        )
+        self.send_message = SendMessage(
+            self.own_unit_of_work(),
+            Dispatcher(self.own_unit_of_work, dispatch, clock, DispatcherSettings()),
+            clock,
+            wait_seconds=1.0,
+            metrics=FakeMetrics(),
+            provider=provider,
+            sending_profiles=self.profiles,
+        )
+
+    async def send_from(self, tenant: Tenant) -> PhoneNumber:
+        command = SendMessageCommand(
+            tenant_id=tenant.id, to_number=CUSTOMER, body="hello", respond_async=True
+        )
+        return (await self.send_message(command)).message.from_number
+
+    async def forgot(self, tenant: Tenant) -> bool:
+        return self.profiles.get(tenant.id, None) is None
+
+
+@pytest.fixture
+async def process(
+    request: pytest.FixtureRequest, postgres_admin_url: str, secret_box: SecretBox
+) -> AsyncIterator[OneProcess]:
+    url = migrated_empty_database(request, "postgres")
+    async with listening_process(url) as (cache, engine, other_engine):
+        one = OneProcess(cache, engine, other_engine, postgres_admin_url)
+        one.bind(secret_box)
+        yield one
+
+
+@pytest.fixture
+async def acme(process: OneProcess) -> tuple[Tenant, Sender]:
+    """A tenant with two senders, FIRST its default, whose profile this process keeps."""
+    tenant = Tenant(name="Acme", provider=ProviderName.SANDBOX, created_at=T0, session_window_check=False)
+    first = Sender(tenant_id=tenant.id, phone_number=FIRST, created_at=T0, is_default=True)
+    second = Sender(tenant_id=tenant.id, phone_number=SECOND, created_at=T0)
+    uow = process.other_process()
+    async with uow:
+        await uow.tenants.add(tenant)
+        await uow.senders.add(first)
+        await uow.senders.add(second)
+        await uow.commit()
+    await process.settled()
+    assert await process.send_from(tenant) == FIRST
+    assert not await process.forgot(tenant)
+    return tenant, second
+
+
+async def test_a_default_sender_changed_by_hand_is_sent_from_once_announced(
+    process: OneProcess, acme: tuple[Tenant, Sender]
+) -> None:
+    tenant, second = acme
+    await process.as_dba(
+        "UPDATE senders SET is_default = (id = %s) WHERE tenant_id = %s", second.id, tenant.id
+    )  # migration 0031's
+
+    await eventually(lambda: process.forgot(tenant))
+    assert await process.send_from(tenant) == SECOND
+
+
+async def test_a_tenant_suspended_in_another_process_is_refused_once_announced(
+    process: OneProcess, acme: tuple[Tenant, Sender]
+) -> None:
+    tenant, _ = acme
+    other = process.other_process()
+    async with other:
+        await other.tenants.update(replace(tenant, status=TenantStatus.SUSPENDED))
+        await other.commit()
+
+    await eventually(lambda: process.forgot(tenant))
+    with pytest.raises(AccessDenied):
+        await process.send_from(tenant)
+
+
+async def test_a_default_sender_changed_in_this_process_is_sent_from_at_once(
+    process: OneProcess, acme: tuple[Tenant, Sender]
+) -> None:
+    tenant, second = acme
+    own = process.own_unit_of_work()
+    async with own:
+        await own.senders.make_default(tenant.id, second.id)
+        await own.commit()
+
+    assert await process.send_from(tenant) == SECOND  # without waiting for the notification
