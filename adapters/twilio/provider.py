@@ -6,12 +6,11 @@ import json
 import logging
 from collections import OrderedDict
 from datetime import UTC, timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 from twilio.base import values
 from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
-from twilio.rest.api.v2010.account.message import MessageInstance
 
 from adapters.retry_after import parse_retry_after
 from adapters.twilio.content import twilio_fields, unsupported_by_twilio
@@ -30,6 +29,10 @@ from application.ports.providers import (
 from domain.administration.tenancy import ProviderName, TwilioCredentials
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import MessageContent
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+    from twilio.rest.api.v2010.account.message import MessageInstance
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +74,10 @@ class TwilioMessagingProvider:
         if client is not None:
             self._clients.move_to_end(key)
             return client
+        # Imported on the first Twilio send: ~5 MiB that an API process answering respond-async only
+        # (its workers dispatch) never needs.
+        from twilio.rest import Client
+
         client = Client(*key, http_client=self._http_client())
         # TWILIO_REGION / TWILIO_EDGE in the environment would rewrite every hostname.
         client.region = None
