@@ -107,6 +107,7 @@ from application.inbound.receive_delivery import ReceiveProviderDelivery
 from application.inbound.receive_message import ReceiveInboundMessage
 from application.inbound.record_status_report import RecordStatusReport
 from application.inbound.subscription_check import AnswerSubscriptionCheck
+from application.kept_reads import KeptReads
 from application.media.downloads import (
     DownloadInboundMedia,
     MediaDownloadSettings,
@@ -123,7 +124,7 @@ from application.messaging.read_receipts import MarkMessageRead
 from application.messaging.scheduling import CancelScheduled, ListScheduled, RescheduleMessage
 from application.messaging.send_message import RetryMessage, SendMessage, TenantSendLimits
 from application.messaging.sending_profiles import SendingProfiles
-from application.messaging.template_sends import ListSendableTemplates
+from application.messaging.template_sends import KeptCatalogue, ListSendableTemplates
 from application.messaging.tenant_limits import GatewayLimits, GetTenantLimits
 from application.operations.housekeeping import PurgeIdempotencyKeys, ResealCredentials
 from application.operations.measurements import MeasureDispatchQueue
@@ -295,6 +296,15 @@ def _sending_profiles(cache: ListeningAccessCache | None, ttl_seconds: float) ->
     return SendingProfiles(cache.senders_version, ttl_seconds=ttl_seconds) if cache is not None else None
 
 
+def _kept_catalogue(cache: ListeningAccessCache | None, ttl_seconds: float) -> KeptCatalogue | None:
+    """Sends' catalogue templates, kept while the access cache's listener vouches for them."""
+    return KeptReads(cache.catalogue_version, ttl_seconds=ttl_seconds) if cache is not None else None
+
+
+def _catalogue_changed_hook(cache: ListeningAccessCache | None) -> Callable[[], None] | None:
+    return cache.catalogue_changed if cache is not None else None
+
+
 def _as_access_cache(cache: ListeningAccessCache | None) -> AccessCache:
     return cache if cache is not None else NO_ACCESS_CACHE
 
@@ -356,6 +366,7 @@ class Container(containers.DeclarativeContainer):
         secret_box,
         on_access_changed=providers.Callable(_invalidator, access_cache),
         on_signers_changed=providers.Callable(_signers_changed_hook, access_cache),
+        on_catalogue_changed=providers.Callable(_catalogue_changed_hook, access_cache),
     )
     # For use cases that only read: no transaction round trips (see SqlAlchemyUnitOfWork). Derived
     # from unit_of_work, so a test that overrides unit_of_work with a fake overrides this one too.
@@ -521,6 +532,9 @@ class Container(containers.DeclarativeContainer):
     sending_profiles = providers.Singleton(
         _sending_profiles, access_cache, settings.provided.access_cache_seconds
     )
+    kept_catalogue = providers.Singleton(
+        _kept_catalogue, access_cache, settings.provided.access_cache_seconds
+    )
     send_message = providers.Factory(
         SendMessage,
         unit_of_work,
@@ -531,6 +545,7 @@ class Container(containers.DeclarativeContainer):
         provider=messaging_provider,
         send_limits=tenant_send_limits,
         sending_profiles=sending_profiles,
+        catalogue=kept_catalogue,
     )
     retry_message = providers.Factory(
         RetryMessage, unit_of_work, dispatcher, clock, send_limits=tenant_send_limits

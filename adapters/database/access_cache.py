@@ -24,7 +24,9 @@ The same channel keeps Twilio's signers and Meta's apps and numbers in step
 (adapters/twilio/callback_authentication.py, adapters/meta/callback_authentication.py), and the senders
 accepts go from (application/messaging/sending_profiles.py): migrations 0029 to 0031 notify, with the
 table's name, of every change to who signs a provider callback, whom a Meta delivery's number is for
-or which sender is a tenant's default (``senders``, ``provider_accounts``). Such a notification moves
+or which sender is a tenant's default (``senders``, ``provider_accounts``). Migration 0032 notifies of
+every write to the template catalogue (``templates``, ``template_listings``), which moves
+``catalogue_version()`` alone. Such a notification moves
 ``signers_version()`` and leaves the session checks alone; so does the unit of work that committed
 such a change (``signers_changed``). Whatever the cache cannot vouch for (not listening, reconnecting)
 moves both versions, and ``signers_version()`` is None while not listening, as ``version()`` is.
@@ -42,7 +44,7 @@ from uuid import UUID
 import psycopg
 from sqlalchemy.engine import make_url
 
-from adapters.database.tables import SIGNER_TABLES
+from adapters.database.tables import CATALOGUE_TABLES, SIGNER_TABLES
 from application.ports.identity import SessionAccess
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ logger = logging.getLogger(__name__)
 ACCESS_CHANNEL = "wa_gateway_access"
 # The payloads (table names) of the notifications that say who signs Twilio's callbacks changed.
 _SIGNER_PAYLOADS = frozenset(table.name for table in SIGNER_TABLES)
+# And those that say the template catalogue changed (migration 0032).
+_CATALOGUE_PAYLOADS = frozenset(table.name for table in CATALOGUE_TABLES)
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -77,6 +81,7 @@ class ListeningAccessCache:
         self._entries: OrderedDict[UUID, tuple[SessionAccess, float]] = OrderedDict()
         self._version = 0
         self._signers_version = 0
+        self._catalogue_version = 0
         self._listening = False
 
     @property
@@ -97,6 +102,13 @@ class ListeningAccessCache:
 
     def signers_changed(self) -> None:
         self._signers_version += 1
+
+    def catalogue_version(self) -> int | None:
+        """Moves whenever a tenant's template catalogue may have changed; None while not listening."""
+        return self._catalogue_version if self._listening else None
+
+    def catalogue_changed(self) -> None:
+        self._catalogue_version += 1
 
     def get(self, session_id: UUID) -> SessionAccess | None:
         entry = self._entries.get(session_id)
@@ -160,12 +172,15 @@ class ListeningAccessCache:
         """A notification: ``table`` changed (its payload)."""
         if table in _SIGNER_PAYLOADS:
             self.signers_changed()  # no session check reads senders or accounts: they stay
+        elif table in _CATALOGUE_PAYLOADS:
+            self.catalogue_changed()
         else:
             self.invalidate()
 
     def _forget_everything(self) -> None:
         self.invalidate()
         self.signers_changed()
+        self.catalogue_changed()
 
 
 class NoAccessCache:

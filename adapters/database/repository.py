@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from adapters.database.errors import translated_errors
-from adapters.database.tables import ACCESS_TABLES, SIGNER_TABLES
+from adapters.database.tables import ACCESS_TABLES, CATALOGUE_TABLES, SIGNER_TABLES
 from adapters.database.tenant_scope import TenantScope
 from adapters.security.secret_box import SecretBox
 
@@ -63,6 +63,8 @@ class SqlAlchemyRepository:
             and not signers_unchanged
         ):
             self._scope.changed_signers = True
+        if isinstance(statement, sa.Insert | sa.Update | sa.Delete) and statement.table in CATALOGUE_TABLES:
+            self._scope.changed_catalogue = True
         with translated_errors(conflict=conflict, missing_reference=TENANT_MISSING):
             return await self._connection.execute(statement, parameters)
 

@@ -651,6 +651,9 @@ ACCESS_TABLES = frozenset({auth_sessions, users, tenants})
 # sending_profiles.py); migrations 0029 to 0031 announce their changes (of a sender, only those of its
 # tenant, number, account, Meta phone-number id and default flag).
 SIGNER_TABLES = frozenset({senders, provider_accounts})
+# What sends by template name resolve through (application/messaging/template_sends.py); migration 0032
+# announces every write to them.
+CATALOGUE_TABLES = frozenset({templates, template_listings})
 
 # Campaigns: one template sent to many recipients at a pace (domain/campaigns). The schedule's state
 # (next_send_at, schedule_day, sent_on_day) is moved on by a conditional update on version.

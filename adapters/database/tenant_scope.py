@@ -69,6 +69,9 @@ class TenantScope:
         # Set by a write that changes who signs Twilio's callbacks, so that the unit of work tells this
         # process's TwilioSigners once the write is committed (access_cache.py's signers version).
         self.changed_signers = False
+        # Set by a write to the template catalogue, so that the unit of work tells this process's kept
+        # catalogue templates once the write is committed (access_cache.py's catalogue version).
+        self.changed_catalogue = False
 
     @property
     def tenant(self) -> UUID | None:
@@ -96,6 +99,7 @@ class TenantScope:
         self._cross_tenant = False
         self.changed_access = False
         self.changed_signers = False
+        self.changed_catalogue = False
 
     async def by_key(self) -> None:
         if self._tenant is None:

@@ -119,6 +119,7 @@ class SqlAlchemyUnitOfWork:
         read_only: bool = False,
         on_access_changed: Callable[[], None] | None = None,
         on_signers_changed: Callable[[], None] | None = None,
+        on_catalogue_changed: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._secret_box = secret_box
@@ -129,6 +130,9 @@ class SqlAlchemyUnitOfWork:
         # Called after a commit that changed who signs provider callbacks (the access cache's
         # signers_changed): this process's TwilioSigners and MetaApps stop trusting what they read.
         self._on_signers_changed = on_signers_changed
+        # Called after a commit that wrote to the template catalogue (the access cache's
+        # catalogue_changed): this process's kept catalogue templates are read again.
+        self._on_catalogue_changed = on_catalogue_changed
         self._transaction: Transaction | None = None
         self._built: dict[str, Any] = {}  # the transaction's repositories, by name (see _PerTransaction)
 
@@ -144,6 +148,7 @@ class SqlAlchemyUnitOfWork:
             read_only=self._read_only,
             on_access_changed=self._on_access_changed,
             on_signers_changed=self._on_signers_changed,
+            on_catalogue_changed=self._on_catalogue_changed,
         )
 
     async def __aenter__(self) -> Self:
@@ -187,6 +192,7 @@ class SqlAlchemyUnitOfWork:
         transaction = self._active()
         changed_access = transaction.scope.changed_access
         changed_signers = transaction.scope.changed_signers
+        changed_catalogue = transaction.scope.changed_catalogue
         try:
             with translated_errors():
                 await transaction.connection.commit()
@@ -197,6 +203,8 @@ class SqlAlchemyUnitOfWork:
                 self._on_access_changed()
             if changed_signers and self._on_signers_changed is not None:
                 self._on_signers_changed()
+            if changed_catalogue and self._on_catalogue_changed is not None:
+                self._on_catalogue_changed()
         # The tenant settings ended with the transaction; the next statement begins a new one.
         transaction.scope.forget()
 

@@ -29,7 +29,12 @@ from application.errors import (
 )
 from application.messaging.dispatcher import Dispatcher
 from application.messaging.sending_profiles import SendingProfiles
-from application.messaging.template_sends import HeaderMedia, TemplateChoice, resolve_template_and_category
+from application.messaging.template_sends import (
+    HeaderMedia,
+    KeptCatalogue,
+    TemplateChoice,
+    resolve_template_and_category,
+)
 from application.ports.clock import Clock
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
@@ -269,6 +274,7 @@ class SendMessage:
         provider: MessagingProvider,
         send_limits: TenantSendLimits = NO_SEND_LIMITS,
         sending_profiles: SendingProfiles | None = None,
+        catalogue: KeptCatalogue | None = None,
     ) -> None:
         self._uow = uow
         self._dispatcher = dispatcher
@@ -278,6 +284,7 @@ class SendMessage:
         self._provider = provider
         self._send_limits = send_limits
         self._sending_profiles = sending_profiles
+        self._catalogue = catalogue
 
     async def __call__(self, command: SendMessageCommand) -> SendResult:
         contact = PhoneNumber.parse(command.to_number)
@@ -472,6 +479,7 @@ class SendMessage:
                 sender,
                 provider,
                 TemplateChoice(content.template, command.template_header_media),
+                catalogue=self._catalogue,
             )
             content = dataclasses.replace(content, template=template)
         elif command.template_header_media is not None:
@@ -484,7 +492,13 @@ class SendMessage:
                     "a fallback is for free-form messages"
                 )
             fallback, fallback_category = await resolve_template_and_category(
-                self._uow, tenant, sender, provider, command.fallback_template, field="fallback_template"
+                self._uow,
+                tenant,
+                sender,
+                provider,
+                command.fallback_template,
+                field="fallback_template",
+                catalogue=self._catalogue,
             )
         return content, category, fallback, fallback_category
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.errors import InvalidInput, TemplateNotApproved, TemplateNotFound
+from application.kept_reads import KeptReads
 from application.pagination import MAX_PAGE_SIZE
 from application.ports.templates import ListingAt, TemplateQuery
 from application.ports.unit_of_work import UnitOfWork
@@ -22,6 +23,10 @@ from domain.templates.binding import check_values
 from domain.templates.catalogue import CatalogueTemplate, TemplateListing, TemplateStatus
 from domain.templates.definition import HeaderFormat, TemplateCategory, render_template
 from domain.templates.errors import FieldProblem, InvalidTemplateValues
+
+# Catalogue templates by tenant, name and language, kept per process while the catalogue version holds
+# (the access cache's listener hears every write to the catalogue: migration 0032).
+KeptCatalogue = KeptReads[tuple[UUID, str, str], CatalogueTemplate]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,7 @@ async def resolve_template_and_category(
     choice: TemplateChoice,
     *,
     field: str = "template",
+    catalogue: KeptCatalogue | None = None,
 ) -> tuple[Template, TemplateCategory | None]:
     """``resolve_template``, and the template's category in the catalogue (None for a template named by
     its Content SID alone: the catalogue is not asked about it)."""
@@ -97,7 +103,7 @@ async def resolve_template_and_category(
             )
         return template, None  # by Content SID alone: sent as it is
     entry, listing = await approved_listing(
-        uow, tenant, sender, provider, template.name, template.language, field=field
+        uow, tenant, sender, provider, template.name, template.language, field=field, catalogue=catalogue
     )
     resolved = resolved_template(entry, template, choice.header_media, listing, field)
     return resolved, entry.definition.category
@@ -112,11 +118,19 @@ async def approved_listing(
     language: str,
     *,
     field: str = "template",
+    catalogue: KeptCatalogue | None = None,
 ) -> tuple[CatalogueTemplate, TemplateListing]:
     """The catalogue's template ``name`` (``language``) and its listing at ``sender``'s provider account,
-    if approved there; TemplateNotFound or TemplateNotApproved otherwise. Inside a transaction."""
+    if approved there; TemplateNotFound or TemplateNotApproved otherwise. Inside a transaction; the
+    template from ``catalogue`` when it keeps it."""
     label = f"{name} ({language})"
-    entry = await uow.templates.find(tenant.id, name, language)
+    key = (tenant.id, name, language)
+    entry = catalogue.get(key) if catalogue is not None else None
+    if entry is None:
+        version = catalogue.version() if catalogue is not None else None
+        entry = await uow.templates.find(tenant.id, name, language)
+        if entry is not None and catalogue is not None:
+            catalogue.keep(key, entry, version)
     if entry is None:
         raise TemplateNotFound(
             f"{field}: this tenant's catalogue has no template {label}; create it with "

@@ -82,6 +82,7 @@ class ListeningProcess:
             self.secret_box,
             on_access_changed=self.cache.invalidate,
             on_signers_changed=self.cache.signers_changed,
+            on_catalogue_changed=self.cache.catalogue_changed,
         )
 
     def other_process(self) -> SqlAlchemyUnitOfWork:

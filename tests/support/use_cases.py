@@ -11,6 +11,7 @@ from application.messaging.dispatch_message import DispatchMessage, DispatchSett
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import NO_SEND_LIMITS, SendMessage, TenantSendLimits
 from application.messaging.sending_profiles import SendingProfiles
+from application.messaging.template_sends import KeptCatalogue
 from application.ports.dispatch_queue import DispatchJob
 from application.ports.rate_limits import RateLimit
 from application.principal import Principal
@@ -57,6 +58,7 @@ def build_send_message(
     clock: FixedClock,
     send_limits: TenantSendLimits = NO_SEND_LIMITS,
     sending_profiles: SendingProfiles | None = None,
+    catalogue: KeptCatalogue | None = None,
 ) -> SendMessage:
     """The real use case, dispatching inline through a real Dispatcher over the fakes."""
     database = uow.database
@@ -73,6 +75,7 @@ def build_send_message(
         provider=provider,
         send_limits=send_limits,
         sending_profiles=sending_profiles,
+        catalogue=catalogue,
     )
 
 

@@ -1,6 +1,7 @@
-"""Sending profiles kept in memory: served while the version they were read at holds, and never when
-it is unknown, moved, or the entry is too old; only profiles that would send are kept. Through
-SendMessage: a send skips the read while the version holds, and sees a change once it moves."""
+"""Reads kept in memory (sending profiles, catalogue templates): served while the version they were
+read at holds, and never when it is unknown, moved, or the entry is too old; only profiles that would
+send are kept. Through SendMessage: a send skips the read while the version holds, and sees a change
+once it moves."""
 
 from __future__ import annotations
 
@@ -10,19 +11,32 @@ from uuid import uuid4
 
 import pytest
 
-from application.errors import AccessDenied
+from application.errors import AccessDenied, TemplateNotApproved
+from application.kept_reads import KeptReads
 from application.messaging.send_message import SendMessageCommand
 from application.messaging.sending_profiles import SendingProfiles
+from application.messaging.template_sends import KeptCatalogue
 from application.ports.consent import SendConsent
 from application.ports.messages import SendingProfile
 from domain.administration.tenancy import ProviderName, Sender, Tenant, TenantStatus
 from domain.consent.model import ConsentPolicy
+from domain.messaging.messages import Template
 from domain.phone import PhoneNumber
+from domain.templates.catalogue import TemplateStatus
+from domain.templates.definition import TemplateCategory, TemplateDefinition
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
 from tests.support.repositories import T0
+from tests.support.templates import catalogue_template
 from tests.support.use_cases import build_send_message
 
 NUMBER = "+12025550123"
+ORDER_SHIPPED = TemplateDefinition(
+    name="order_shipped",
+    language="en",
+    category=TemplateCategory.UTILITY,
+    body="Shipped, {{1}}.",
+    examples=(("1", "Ana"),),
+)
 
 
 class Versions:
@@ -201,3 +215,28 @@ async def test_a_tenant_suspended_is_refused_once_the_change_is_announced(
 
     with pytest.raises(AccessDenied):
         await send_message(command)
+
+
+async def test_a_send_by_template_uses_the_template_kept_until_the_version_moves(
+    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock, acme: TenantAccount
+) -> None:
+    versions = Versions()
+    catalogue: KeptCatalogue = KeptReads(versions, ttl_seconds=3600)
+    send_message = build_send_message(uow, provider, clock, catalogue=catalogue)
+    kept = await catalogue_template(uow, acme.tenant.id, ORDER_SHIPPED, clock.now())
+    command = SendMessageCommand(
+        tenant_id=acme.tenant.id,
+        to_number="+447911123456",
+        template=Template.named(ORDER_SHIPPED.name, ORDER_SHIPPED.language, {"1": "Ana"}),
+    )
+    await send_message(command)
+    # Paused, but the process has not heard of it: the template in memory still holds.
+    (listing,) = kept.listings
+    await uow.templates.update(replace(kept, listings=(replace(listing, status=TemplateStatus.PAUSED),)))
+    unheard = await send_message(command)
+
+    versions.current = 2  # the change announced
+
+    with pytest.raises(TemplateNotApproved):
+        await send_message(command)
+    assert unheard.message.content.template is not None

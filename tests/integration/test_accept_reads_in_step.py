@@ -1,7 +1,8 @@
-"""Accepts' sending profiles kept in step with the database: an accept skips reading its tenant and
-sender while the listener vouches that nothing changed, and reads them again once a change is
-announced, made in this process (the unit of work tells it at once) or in any other (PostgreSQL's
-NOTIFY: migration 0008 for tenants, 0031 for a sender's default flag).
+"""What accepts keep in memory, kept in step with the database: an accept skips reading its tenant and
+sender (its sending profile), and a send by template its catalogue template, while the listener vouches
+that nothing changed, and reads them again once a change is announced, made in this process (the unit
+of work tells it at once) or in any other (PostgreSQL's NOTIFY: migration 0008 for tenants, 0031 for a
+sender's default flag, 0032 for the catalogue).
 
 Waiting for the notification is bounded (``eventually``): it arrives after the writer's commit, in
 milliseconds.
@@ -16,20 +17,33 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.security.secret_box import SecretBox
-from application.errors import AccessDenied
+from application.errors import AccessDenied, TemplateNotApproved, TemplateNotFound
+from application.kept_reads import KeptReads
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage, SendMessageCommand
 from application.messaging.sending_profiles import SendingProfiles
+from application.messaging.template_sends import KeptCatalogue
 from domain.administration.tenancy import ProviderName, Sender, Tenant, TenantStatus
+from domain.messaging.messages import MessageContent, Template
 from domain.phone import PhoneNumber
+from domain.templates.catalogue import CatalogueTemplate
+from domain.templates.definition import TemplateCategory, TemplateDefinition
 from tests.support.databases import migrated_empty_database
 from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FixedClock
 from tests.support.listening import ListeningProcess, eventually, listening_process
+from tests.support.templates import catalogue_template
 
 T0 = datetime(2026, 12, 5, tzinfo=UTC)
 FIRST, SECOND = PhoneNumber.parse("+14155238886"), PhoneNumber.parse("+12025550123")
 CUSTOMER = "+447911123456"
+ORDER_SHIPPED = TemplateDefinition(
+    name="order_shipped",
+    language="en",
+    category=TemplateCategory.UTILITY,
+    body="Shipped, {{1}}.",
+    examples=(("1", "Ana"),),
+)
 
 
 class OneProcess(ListeningProcess):
@@ -39,6 +53,7 @@ class OneProcess(ListeningProcess):
         super().bind(secret_box)
         # Kept far longer than the test waits: only an announced change can make them read again.
         self.profiles = SendingProfiles(self.cache.senders_version, ttl_seconds=3600)
+        self.catalogue: KeptCatalogue = KeptReads(self.cache.catalogue_version, ttl_seconds=3600)
         clock = FixedClock(T0)
         provider = FakeMessagingProvider()
         dispatch = DispatchMessage(
@@ -52,6 +67,7 @@ class OneProcess(ListeningProcess):
             metrics=FakeMetrics(),
             provider=provider,
             sending_profiles=self.profiles,
+            catalogue=self.catalogue,
         )
 
     async def send_from(self, tenant: Tenant) -> PhoneNumber:
@@ -60,8 +76,20 @@ class OneProcess(ListeningProcess):
         )
         return (await self.send_message(command)).message.from_number
 
+    async def send_template(self, tenant: Tenant) -> MessageContent:
+        command = SendMessageCommand(
+            tenant_id=tenant.id,
+            to_number=CUSTOMER,
+            template=Template.named(ORDER_SHIPPED.name, ORDER_SHIPPED.language, {"1": "Ana"}),
+            respond_async=True,
+        )
+        return (await self.send_message(command)).message.content
+
     async def forgot(self, tenant: Tenant) -> bool:
         return self.profiles.get(tenant.id, None) is None
+
+    async def forgot_the_template(self, tenant: Tenant) -> bool:
+        return self.catalogue.get((tenant.id, ORDER_SHIPPED.name, ORDER_SHIPPED.language)) is None
 
 
 @pytest.fixture
@@ -129,3 +157,40 @@ async def test_a_default_sender_changed_in_this_process_is_sent_from_at_once(
         await own.commit()
 
     assert await process.send_from(tenant) == SECOND  # without waiting for the notification
+
+
+@pytest.fixture
+async def shipped(process: OneProcess, acme: tuple[Tenant, Sender]) -> CatalogueTemplate:
+    """Acme's approved template, which this process keeps once it has sent it."""
+    tenant, _ = acme
+    template = await catalogue_template(process.other_process(), tenant.id, ORDER_SHIPPED, T0)
+    await process.settled()
+    sent = await process.send_template(tenant)
+    assert sent.template is not None
+    assert sent.template.rendered == "Shipped, Ana."
+    assert not await process.forgot_the_template(tenant)
+    return template
+
+
+async def test_a_template_paused_by_hand_is_refused_once_announced(
+    process: OneProcess, acme: tuple[Tenant, Sender], shipped: CatalogueTemplate
+) -> None:
+    tenant, _ = acme
+    await process.as_dba("UPDATE template_listings SET status = 'paused'")  # migration 0032's
+
+    await eventually(lambda: process.forgot_the_template(tenant))
+    with pytest.raises(TemplateNotApproved):
+        await process.send_template(tenant)
+
+
+async def test_a_template_changed_in_this_process_is_read_again_at_once(
+    process: OneProcess, acme: tuple[Tenant, Sender], shipped: CatalogueTemplate
+) -> None:
+    tenant, _ = acme
+    own = process.own_unit_of_work()
+    async with own:
+        assert await own.templates.remove(tenant.id, shipped.id)
+        await own.commit()
+
+    with pytest.raises(TemplateNotFound):  # without waiting for the notification
+        await process.send_template(tenant)
