@@ -11,6 +11,8 @@ job may refer to the message inserted beside it). SQLite runs the same statement
 from __future__ import annotations
 
 import functools
+import operator
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -45,9 +47,10 @@ from adapters.database.tables import (
 from application.errors import AlreadyExists
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import IdempotencyRecord, OptedOutOrKeyHeld, SendingProfile
+from application.ports.messages import IdempotencyRecord, SendingProfile, WriteRefused
 from domain.administration.tenancy import ProviderName
 from domain.consent.model import ConsentPolicy, ConsentState
+from domain.messaging.conversations import SESSION_WINDOW
 from domain.messaging.messages import Message
 from domain.phone import PhoneNumber
 
@@ -146,19 +149,49 @@ _OPTED_OUT_EXISTS = sa.exists().where(
 )
 
 
+# Whether the recipient's conversation (``window_identity`` at ``window_tenant_id``) has an inbound
+# message after ``window_opened_after``: their 24-hour window is open (domain Conversation.window_open).
+_WINDOW_OPEN_EXISTS = sa.exists().where(
+    conversations.c.tenant_id == sa.bindparam("window_tenant_id", type_=conversations.c.tenant_id.type),
+    conversations.c.contact_identity
+    == sa.bindparam("window_identity", type_=conversations.c.contact_identity.type),
+    conversations.c.last_inbound_at
+    > sa.bindparam("window_opened_after", type_=conversations.c.last_inbound_at.type),
+)
+
+
 @functools.cache
-def _accept_and_commit_statement(with_key: bool, unless_opted_out: bool) -> sa.Select[Any]:
+def _accept_and_commit_statement(
+    with_key: bool, unless_opted_out: bool, only_in_window: bool
+) -> sa.Select[Any]:
     """``_accept_statement`` to be sent with its COMMIT: it fails by dividing by zero, so that the
-    COMMIT after it does not run, when the key is held (dividing by the count of key rows written) and,
-    ``unless_opted_out``, when the recipient opted out."""
+    COMMIT after it does not run, when the key is held (dividing by the count of key rows written),
+    ``unless_opted_out`` when the recipient opted out, and ``only_in_window`` when their window is
+    closed. The subqueries see the rows as they were before the statement, as a read first would."""
     accept = _accept_statement(with_key)
-    divisor: sa.ColumnElement[Any] | None = sa.func.count() if with_key else None
+    divisors: list[sa.ColumnElement[Any]] = [sa.func.count()] if with_key else []
     if unless_opted_out:
-        not_opted_out = sa.case((_OPTED_OUT_EXISTS, 0), else_=1)
-        divisor = not_opted_out if divisor is None else divisor * not_opted_out
-    if divisor is None:
+        divisors.append(sa.case((_OPTED_OUT_EXISTS, 0), else_=1))
+    if only_in_window:
+        divisors.append(sa.case((_WINDOW_OPEN_EXISTS, 1), else_=0))
+    if not divisors:
         return accept
-    return accept.with_only_columns(sa.literal(1) / divisor)
+    return accept.with_only_columns(sa.literal(1) / functools.reduce(operator.mul, divisors))
+
+
+def _check_parameters(
+    message: Message, unless_opted_out: str | None, only_in_window_at: datetime | None
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {}
+    if unless_opted_out is not None:
+        parameters.update(opt_out_tenant_id=message.tenant_id, opt_out_identity=unless_opted_out)
+    if only_in_window_at is not None:
+        parameters.update(
+            window_tenant_id=message.tenant_id,
+            window_identity=message.contact.identity,
+            window_opened_after=only_in_window_at - SESSION_WINDOW,
+        )
+    return parameters
 
 
 def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -200,60 +233,67 @@ class SqlAlchemyMessageAcceptance(SqlAlchemyRepository):
         *,
         commit: bool = False,
         unless_opted_out: str | None = None,
+        only_in_window_at: datetime | None = None,
     ) -> None:
+        checks = _check_parameters(message, unless_opted_out, only_in_window_at)
         dialect = self._connection.dialect.name
         if dialect != "postgresql":
             await self._scope.bind(message.tenant_id)
-            await self._refuse_opted_out(message.tenant_id, unless_opted_out)
+            await self._refuse_unless_allowed(checks)
             try:
                 await self._add_one_by_one(message, job, idempotency, dialect)
             except AlreadyExists as held:
-                if unless_opted_out is None or str(held) != KEY_IN_USE:
+                if not checks or str(held) != KEY_IN_USE:
                     raise
-                raise OptedOutOrKeyHeld() from held
+                raise WriteRefused() from held
             return
         parameters = {
             **_prefixed({"id": message.id, **message_values(message)}, "m_"),
             **_prefixed(conversation_values(message), "c_"),
             **_prefixed(contact_values(message), "ct_"),
             **_prefixed(job_values(job), "j_"),
+            **checks,
         }
         if idempotency is not None:
             parameters.update(_prefixed(key_values(idempotency), "k_"))
         if commit:
-            # The write and its COMMIT in one round trip; a held key (or an opt-out) fails the
+            # The write and its COMMIT in one round trip; a held key (or a check refusing) fails the
             # statement, so the COMMIT after it does not run and the unit of work rolls the rest back.
-            if unless_opted_out is not None:
-                parameters["opt_out_tenant_id"] = message.tenant_id
-                parameters["opt_out_identity"] = unless_opted_out
             await self._scope.write_and_commit(
                 message.tenant_id,
                 _accept_and_commit_statement(
-                    with_key=idempotency is not None, unless_opted_out=unless_opted_out is not None
+                    with_key=idempotency is not None,
+                    unless_opted_out=unless_opted_out is not None,
+                    only_in_window=only_in_window_at is not None,
                 ),
                 parameters,
                 conflict="the record exists already",
                 missing_reference=TENANT_MISSING,
-                aborted=AlreadyExists(KEY_IN_USE) if unless_opted_out is None else OptedOutOrKeyHeld(),
+                aborted=WriteRefused() if checks else AlreadyExists(KEY_IN_USE),
             )
             return
         await self._scope.bind(message.tenant_id)
-        await self._refuse_opted_out(message.tenant_id, unless_opted_out)
+        await self._refuse_unless_allowed(checks)
         if idempotency is None:
             await self._execute(_accept_statement(with_key=False), parameters)
             return
         result = await self._execute(_accept_statement(with_key=True), parameters)
         if result.scalar_one() == 0:
             # The key is held: the message, conversation and job written beside it go with the rollback.
-            raise AlreadyExists(KEY_IN_USE) if unless_opted_out is None else OptedOutOrKeyHeld()
+            raise WriteRefused() if checks else AlreadyExists(KEY_IN_USE)
 
-    async def _refuse_opted_out(self, tenant_id: UUID, identity: str | None) -> None:
-        """Raise OptedOutOrKeyHeld if ``identity`` (None: nobody to check) opted out at the tenant."""
-        if identity is None:
-            return
-        parameters = {"opt_out_tenant_id": tenant_id, "opt_out_identity": identity}
-        if (await self._execute(sa.select(_OPTED_OUT_EXISTS), parameters)).scalar_one():
-            raise OptedOutOrKeyHeld()
+    async def _refuse_unless_allowed(self, checks: dict[str, Any]) -> None:
+        """Raise WriteRefused if a check of ``checks`` (``_check_parameters``) refuses the write."""
+        if (
+            "opt_out_identity" in checks
+            and (await self._execute(sa.select(_OPTED_OUT_EXISTS), checks)).scalar_one()
+        ):
+            raise WriteRefused()
+        if (
+            "window_identity" in checks
+            and not (await self._execute(sa.select(_WINDOW_OPEN_EXISTS), checks)).scalar_one()
+        ):
+            raise WriteRefused()
 
     async def _add_one_by_one(
         self, message: Message, job: DispatchJob, idempotency: IdempotencyRecord | None, dialect: str

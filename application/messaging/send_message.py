@@ -38,7 +38,7 @@ from application.messaging.template_sends import (
 from application.ports.clock import Clock
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import IdempotencyRecord, OptedOutOrKeyHeld
+from application.ports.messages import IdempotencyRecord, WriteRefused
 from application.ports.metrics import Metrics
 from application.ports.providers import MessagingProvider
 from application.ports.rate_limits import RateLimit, RateLimiter, Reservation
@@ -297,7 +297,7 @@ class SendMessage:
                 message_or_replay = await self._accept(
                     command, contact, content, requested_sender, fingerprint, profile_in_memory=True
                 )
-            except OptedOutOrKeyHeld:
+            except WriteRefused:
                 # Sent with its profile from memory, the write found the recipient opted out or the key
                 # held, and wrote nothing: accept again reading both, which tells which (and answers it).
                 message_or_replay = await self._accept(
@@ -344,7 +344,8 @@ class SendMessage:
             try:
                 send_at = _scheduled_for(command, now)
                 # With the recipient's opt-out, if they opted out, in the same read; a profile from
-                # memory leaves the opt-out to the write (``consent_read`` False).
+                # memory leaves the opt-out (and a window to check) to the write (``consent_read``
+                # False): refused there, the caller accepts again the long way.
                 tenant, sender, provider, opted_out, consent_read = await self._sending_profile(
                     command.tenant_id, requested_sender, contact.identity, in_memory=profile_in_memory
                 )
@@ -357,8 +358,11 @@ class SendMessage:
                     _refuse_opted_out(contact, opted_out.policy, None)
                 # A scheduled message meets the window at its time, not now (``DispatchMessage``).
                 checks_window = content.template is None and tenant.enforces_session_window and not send_at
-                # Read only when it matters: the window is checked, or the person's number has more
-                # than one form and the conversation knows which one they write from.
+                # Read only when it matters: the window is checked here, or the person's number has
+                # more than one form and the conversation knows which one they write from. A number of
+                # one form with its profile from memory leaves the window to the write.
+                window_left_to_write = checks_window and not consent_read and len(contact.forms) == 1
+                checks_window = checks_window and not window_left_to_write
                 conversation = (
                     await self._uow.conversations.get(tenant.id, contact)
                     if checks_window or len(contact.forms) > 1
@@ -429,14 +433,15 @@ class SendMessage:
             if isinstance(counted, SendResult):
                 return counted
             try:
-                # Raises AlreadyExists for a key in use: the caller replays. OptedOutOrKeyHeld, when the
-                # write checks the opt-out: the caller accepts again, reading it.
+                # Raises AlreadyExists for a key in use: the caller replays. WriteRefused, when the
+                # write checks the opt-out or the window: the caller accepts again, reading them.
                 await self._uow.acceptance.add(
                     message,
                     job,
                     record,
                     commit=True,
                     unless_opted_out=None if consent_read else contact.identity,
+                    only_in_window_at=now if window_left_to_write else None,
                 )
                 await self._uow.commit()
             except BaseException:

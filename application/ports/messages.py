@@ -343,10 +343,11 @@ class SendingProfile:
     refusal: SendConsent | None = None
 
 
-class OptedOutOrKeyHeld(Exception):
-    """``MessageAcceptance.add`` with ``unless_opted_out`` wrote nothing: the recipient opted out, or
-    the tenant holds the idempotency key already. Which one, the caller finds out by reading both, as
-    an accept does when it has no sending profile in memory."""
+class WriteRefused(Exception):
+    """``MessageAcceptance.add`` with a check of its own (``unless_opted_out``, ``only_in_window_at``)
+    wrote nothing: the recipient opted out, their 24-hour window is closed, or the tenant holds the
+    idempotency key already. Which one, the caller finds out by reading them, as an accept does when it
+    has no sending profile in memory."""
 
 
 class MessageAcceptance(Protocol):
@@ -368,6 +369,7 @@ class MessageAcceptance(Protocol):
         *,
         commit: bool = False,
         unless_opted_out: str | None = None,
+        only_in_window_at: datetime | None = None,
     ) -> None:
         """Store a new outbound message, make it its conversation's latest, create its contact if the
         tenant has none of that number, queue its dispatch job and hold its idempotency key, all in the
@@ -375,7 +377,9 @@ class MessageAcceptance(Protocol):
         holds the key already (unexpired): the caller then rolls back, and nothing was stored.
 
         ``unless_opted_out`` (the recipient's identity): store nothing if they opted out, checked in the
-        same statement. Then, and for a held key too, raise OptedOutOrKeyHeld instead.
+        same statement. ``only_in_window_at``: store nothing unless the recipient's conversation has its
+        24-hour session window open at that time (they wrote within the 24 hours before it). When either
+        refuses, and for a held key too, raise WriteRefused instead.
 
         ``commit=True``: this is the transaction's last write, and the caller calls ``commit()`` next
         and nothing else; the database may commit it with the write (PostgreSQL does, in the write's own

@@ -1,13 +1,15 @@
 """An accept on PostgreSQL: the tenant, its sender and the recipient's opt-out read with the
 transaction's BEGIN, then the write sent with its COMMIT (tenant_scope.py's ``write_and_commit``): two
 round trips, counted here in libpq's trace of the protocol. With its sending profile in memory
-(sending_profiles.py), one: BEGIN, the write (which checks the opt-out itself) and COMMIT together.
+(sending_profiles.py), one: BEGIN, the write (which checks the opt-out, and the 24-hour window of a
+number with one form, itself) and COMMIT together.
 What must hold, whichever way it went: the message, its job and its key stored, a send refused by the
 tenant's limit or to a person who opted out stores nothing, a replay is answered, and the connection
 goes back to the pool as psycopg hands it out."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
-from application.errors import RateLimited, RecipientOptedOut
+from application.errors import RateLimited, RecipientOptedOut, SessionWindowClosed
 from application.messaging.dispatch_message import DispatchMessage, DispatchSettings
 from application.messaging.dispatcher import Dispatcher, DispatcherSettings
 from application.messaging.send_message import SendMessage, SendMessageCommand, TenantSendLimits
 from application.messaging.sending_profiles import SendingProfiles
 from domain.administration.tenancy import ProviderName, Sender, Tenant
 from domain.consent.model import ConsentChange, ConsentSource, ConsentState
+from domain.messaging.messages import Message, MessageContent
 from domain.phone import PhoneNumber
 from tests.support.databases import UowFactory
 from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FakeRateLimiter, FixedClock
@@ -39,8 +42,10 @@ def writes(one_connection: AsyncEngine, secret_box: SecretBox) -> UowFactory:
     return lambda: SqlAlchemyUnitOfWork(one_connection, secret_box)
 
 
-async def a_tenant(writes: UowFactory) -> Tenant:
-    tenant = Tenant(name="acme", provider=ProviderName.SANDBOX, created_at=T0, session_window_check=False)
+async def a_tenant(writes: UowFactory, *, session_window_check: bool = False) -> Tenant:
+    tenant = Tenant(
+        name="acme", provider=ProviderName.SANDBOX, created_at=T0, session_window_check=session_window_check
+    )
     async with writes() as uow:
         await uow.tenants.add(tenant)
         await uow.senders.add(
@@ -177,3 +182,42 @@ async def test_a_person_who_opted_out_is_refused_with_the_sending_profile_in_mem
         assert await uow.conversations.get(tenant.id, PhoneNumber.parse(CUSTOMER)) is None
     driver = await the_driver(one_connection)
     assert driver.info.transaction_status is TransactionStatus.IDLE
+
+
+async def test_a_free_form_accept_that_checks_the_window_takes_one_round_trip_while_it_is_open(
+    one_connection: AsyncEngine, writes: UowFactory, tmp_path: Path
+) -> None:
+    tenant = await a_tenant(writes, session_window_check=True)
+    customer = PhoneNumber.parse(CUSTOMER)
+    assert len(customer.forms) == 1  # no other form whose conversation would need reading
+    wrote = Message.new_inbound(
+        tenant_id=tenant.id,
+        sender=OUR_NUMBER,
+        contact=customer,
+        content=MessageContent(body="hi"),
+        now=T0,
+        provider_sid="SM" + "0" * 32,
+    )
+    async with writes() as uow:
+        await uow.messages.add(wrote)
+        await uow.conversations.record_message(wrote)
+        await uow.commit()
+    clock = FixedClock(T0 + timedelta(hours=1))
+    profiles = SendingProfiles(lambda: 1, ttl_seconds=3600)
+    send = send_message(writes, clock, TenantSendLimits(None), profiles)
+    driver = await the_driver(one_connection)
+    await send(keyed(tenant, "order-1"))  # reads the profile, and keeps it
+
+    with traced(driver, tmp_path / "trace") as round_trips:
+        inside = await send(keyed(tenant, "order-2"))
+    clock.advance(timedelta(hours=23))
+    with pytest.raises(SessionWindowClosed):
+        await send(keyed(tenant, "order-3"))
+
+    assert round_trips == [1]
+    async with writes() as uow:
+        assert await uow.messages.get(tenant.id, inside.message.id) == inside.message
+        assert await uow.idempotency.get(tenant.id, "order-3", clock.now()) is None
+        conversation = await uow.conversations.get(tenant.id, customer)
+    assert conversation is not None
+    assert conversation.last_message_id == inside.message.id

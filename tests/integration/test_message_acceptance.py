@@ -11,7 +11,7 @@ import pytest
 from application.errors import AlreadyExists, NotFound
 from application.ports.consent import SendConsent
 from application.ports.dispatch_queue import DispatchJob
-from application.ports.messages import ConversationQuery, IdempotencyRecord, OptedOutOrKeyHeld
+from application.ports.messages import ConversationQuery, IdempotencyRecord, WriteRefused
 from domain.administration.tenancy import Tenant
 from domain.consent.model import ConsentChange, ConsentPolicy, ConsentSource, ConsentState
 from domain.messaging.messages import Direction, Message, MessageContent
@@ -20,6 +20,7 @@ from domain.templates.definition import TemplateCategory
 from tests.support.databases import UowFactory
 from tests.support.repositories import OUR_NUMBER, T0
 from tests.support.repositories.dispatch import CONTACT, tenant_with_sender
+from tests.support.repositories.messages import inbound
 
 UNKNOWN_NUMBER = PhoneNumber.parse("+14155550123")
 
@@ -328,7 +329,7 @@ async def test_a_write_that_checks_the_opt_out_stores_nothing_for_a_person_who_o
     allowed = replace(allowed, contact=UNKNOWN_NUMBER)
 
     async with uow_factory() as uow:
-        with pytest.raises(OptedOutOrKeyHeld):
+        with pytest.raises(WriteRefused):
             await uow.acceptance.add(
                 refused,
                 DispatchJob.due_now(refused, T0),
@@ -368,7 +369,7 @@ async def test_a_write_that_checks_the_opt_out_refuses_a_held_key_the_same_way(
         await uow.commit()
 
     async with uow_factory() as uow:
-        with pytest.raises(OptedOutOrKeyHeld):
+        with pytest.raises(WriteRefused):
             await uow.acceptance.add(
                 second,
                 DispatchJob.due_now(second, T0),
@@ -382,3 +383,48 @@ async def test_a_write_that_checks_the_opt_out_refuses_a_held_key_the_same_way(
         record = await uow.idempotency.get(tenant.id, "order-1", T0)
     assert record is not None
     assert record.message_id == first.id
+
+
+async def a_customer_wrote(uow_factory: UowFactory, tenant: Tenant, at: datetime) -> None:
+    message = inbound(tenant, at=at, contact=CONTACT)
+    async with uow_factory() as uow:
+        await uow.messages.add(message)
+        await uow.conversations.record_message(message)
+        await uow.commit()
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["committed with it", "committed after"])
+async def test_a_write_that_checks_the_window_stores_nothing_once_it_has_closed(
+    uow_factory: UowFactory, commit: bool
+) -> None:
+    tenant = await tenant_with_sender(uow_factory)
+    await a_customer_wrote(uow_factory, tenant, T0)
+    in_window_at, closed_at = T0 + timedelta(hours=23, minutes=59), T0 + timedelta(hours=24)
+    inside = replace(new_message(tenant, "inside"), created_at=in_window_at, updated_at=in_window_at)
+    too_late = replace(new_message(tenant, "too late"), created_at=closed_at, updated_at=closed_at)
+    stranger = replace(new_message(tenant, "stranger"), contact=UNKNOWN_NUMBER)
+
+    async with uow_factory() as uow:
+        await uow.acceptance.add(
+            inside,
+            DispatchJob.due_now(inside, in_window_at),
+            None,
+            commit=commit,
+            only_in_window_at=in_window_at,
+        )
+        await uow.commit()
+    for refused, at in ((too_late, closed_at), (stranger, T0)):
+        async with uow_factory() as uow:
+            with pytest.raises(WriteRefused):
+                await uow.acceptance.add(
+                    refused, DispatchJob.due_now(refused, at), None, commit=commit, only_in_window_at=at
+                )
+
+    async with uow_factory() as uow:
+        assert await uow.messages.get(tenant.id, inside.id) == inside
+        assert await uow.messages.get(tenant.id, too_late.id) is None
+        assert await uow.messages.get(tenant.id, stranger.id) is None
+        assert await uow.conversations.get(tenant.id, UNKNOWN_NUMBER) is None
+        conversation = await uow.conversations.get(tenant.id, CONTACT)
+    assert conversation is not None
+    assert conversation.last_message_id == inside.id

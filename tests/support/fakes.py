@@ -63,12 +63,12 @@ from application.ports.messages import (
     HistoryQuery,
     IdempotencyRecord,
     MessageView,
-    OptedOutOrKeyHeld,
     ScheduledPosition,
     SendingProfile,
     StatusAdvance,
     StatusChange,
     StoredMessageRow,
+    WriteRefused,
 )
 from application.ports.providers import (
     LookupResult,
@@ -2426,17 +2426,23 @@ class FakeMessageAcceptance:
         *,
         commit: bool = False,  # the caller's commit() next commits it
         unless_opted_out: str | None = None,
+        only_in_window_at: datetime | None = None,
     ) -> None:
         consent = self._database.consent
         if unless_opted_out is not None and await consent.refusal_for(message.tenant_id, unless_opted_out):
-            raise OptedOutOrKeyHeld()
+            raise WriteRefused()
+        if only_in_window_at is not None:
+            conversation = await self._database.conversations.get(message.tenant_id, message.contact)
+            if conversation is None or not conversation.window_open(only_in_window_at):
+                raise WriteRefused()
+        checked = unless_opted_out is not None or only_in_window_at is not None
         try:
             if idempotency is not None:
                 self._database.idempotency.hold(idempotency)
         except AlreadyExists as held:
-            if unless_opted_out is None:
+            if not checked:
                 raise
-            raise OptedOutOrKeyHeld() from held
+            raise WriteRefused() from held
         await self._database.messages.add(message)
         await self._database.conversations.record_message(message)
         await self._database.contacts.record_message(message)

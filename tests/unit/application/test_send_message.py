@@ -36,7 +36,7 @@ from tests.support.fakes import (
     provision_account,
 )
 from tests.support.provider_accounts import set_twilio_credentials
-from tests.support.use_cases import build_send_message
+from tests.support.use_cases import build_send_message, profile_in_memory
 
 CUSTOMER = "+447911123456"
 
@@ -52,6 +52,25 @@ def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: Fi
 @pytest.fixture
 def send(send_message: SendMessage) -> Send:
     """Send and return the message as it stands when the request answers."""
+
+    async def send_and_return_message(command: SendMessageCommand) -> Message:
+        return (await send_message(command)).message
+
+    return send_and_return_message
+
+
+@pytest.fixture(params=["profile read", "profile in memory"])
+async def send_either_way(
+    request: pytest.FixtureRequest,
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> Send:
+    """Send as ``send`` does, the sending profile read first or kept in memory (the window then checked
+    by the write, and the accept sent the long way when it refuses): the same outcomes either way."""
+    profiles = await profile_in_memory(uow, acme) if request.param == "profile in memory" else None
+    send_message = build_send_message(uow, provider, clock, sending_profiles=profiles)
 
     async def send_and_return_message(command: SendMessageCommand) -> Message:
         return (await send_message(command)).message
@@ -416,10 +435,10 @@ def template(
 
 
 async def test_free_form_to_a_contact_who_never_wrote_is_refused_before_anything_happens(
-    send: Send, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
+    send_either_way: Send, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
 ) -> None:
     with pytest.raises(SessionWindowClosed, match="content_sid") as refused:
-        await send(free_form(acme))
+        await send_either_way(free_form(acme))
 
     assert STRANGER in refused.value.detail
     assert sent_messages(uow) == []
@@ -442,19 +461,19 @@ async def test_free_form_to_a_contact_who_never_wrote_is_refused_before_anything
     ],
 )
 async def test_text_and_media_alike_need_the_window(
-    send: Send,
+    send_either_way: Send,
     provider: FakeMessagingProvider,
     acme: TenantAccount,
     command: Callable[[TenantAccount], SendMessageCommand],
 ) -> None:
     with pytest.raises(SessionWindowClosed):
-        await send(command(acme))
+        await send_either_way(command(acme))
 
     assert provider.requests == []
 
 
 async def test_free_form_inside_the_window_is_sent(
-    send: Send,
+    send_either_way: Send,
     uow: FakeUnitOfWork,
     provider: FakeMessagingProvider,
     clock: FixedClock,
@@ -462,7 +481,7 @@ async def test_free_form_inside_the_window_is_sent(
 ) -> None:
     await open_window(uow, acme, STRANGER, clock.now() - timedelta(hours=23, minutes=59))
 
-    message = await send(free_form(acme))
+    message = await send_either_way(free_form(acme))
 
     assert message.status is MessageStatus.QUEUED
     assert provider.requests[0].message.id == message.id
@@ -478,7 +497,7 @@ async def test_free_form_inside_the_window_is_sent(
     ids=["a microsecond before 24 h", "exactly 24 h", "just after 24 h"],
 )
 async def test_the_window_closes_exactly_24_hours_after_the_contacts_last_message(
-    send: Send,
+    send_either_way: Send,
     uow: FakeUnitOfWork,
     provider: FakeMessagingProvider,
     clock: FixedClock,
@@ -489,47 +508,47 @@ async def test_the_window_closes_exactly_24_hours_after_the_contacts_last_messag
     await open_window(uow, acme, STRANGER, clock.now() - wrote_ago)
 
     if open_:
-        await send(free_form(acme))
+        await send_either_way(free_form(acme))
         assert len(provider.requests) == 1
     else:
         with pytest.raises(SessionWindowClosed, match="last wrote at"):
-            await send(free_form(acme))
+            await send_either_way(free_form(acme))
         assert provider.requests == []
 
 
 async def test_our_own_messages_do_not_reopen_the_window(
-    send: Send,
+    send_either_way: Send,
     uow: FakeUnitOfWork,
     provider: FakeMessagingProvider,
     clock: FixedClock,
     acme: TenantAccount,
 ) -> None:
     await open_window(uow, acme, STRANGER, clock.now())
-    await send(free_form(acme))
+    await send_either_way(free_form(acme))
     clock.advance(timedelta(hours=24))
 
     with pytest.raises(SessionWindowClosed):
-        await send(free_form(acme))
+        await send_either_way(free_form(acme))
 
     assert len(provider.requests) == 1
 
 
 async def test_a_new_inbound_message_reopens_the_window(
-    send: Send, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+    send_either_way: Send, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     await open_window(uow, acme, STRANGER, clock.now() - timedelta(days=3))
     with pytest.raises(SessionWindowClosed):
-        await send(free_form(acme))
+        await send_either_way(free_form(acme))
 
     await open_window(uow, acme, STRANGER, clock.now())
 
-    assert (await send(free_form(acme))).status is MessageStatus.QUEUED
+    assert (await send_either_way(free_form(acme))).status is MessageStatus.QUEUED
 
 
 async def test_a_template_is_always_allowed(
-    send: Send, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
+    send_either_way: Send, uow: FakeUnitOfWork, provider: FakeMessagingProvider, acme: TenantAccount
 ) -> None:
-    message = await send(template(acme))
+    message = await send_either_way(template(acme))
 
     assert message.status is MessageStatus.QUEUED
     assert message.content.template == Template.of(TEMPLATE_SID, {"1": "12/1", "2": "3pm"})
@@ -539,15 +558,15 @@ async def test_a_template_is_always_allowed(
 
 
 async def test_a_template_outside_a_closed_window_is_allowed(
-    send: Send, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+    send_either_way: Send, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     await open_window(uow, acme, STRANGER, clock.now() - timedelta(days=2))
 
-    assert (await send(template(acme))).status is MessageStatus.QUEUED
+    assert (await send_either_way(template(acme))).status is MessageStatus.QUEUED
 
 
 async def test_another_tenants_window_does_not_count(
-    send: Send,
+    send_either_way: Send,
     uow: FakeUnitOfWork,
     provider: FakeMessagingProvider,
     clock: FixedClock,
@@ -557,7 +576,7 @@ async def test_another_tenants_window_does_not_count(
     await open_window(uow, globex, STRANGER, clock.now())
 
     with pytest.raises(SessionWindowClosed):
-        await send(free_form(acme))
+        await send_either_way(free_form(acme))
 
     assert provider.requests == []
 

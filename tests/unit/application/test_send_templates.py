@@ -10,8 +10,14 @@ from datetime import timedelta
 import pytest
 
 from application.errors import InvalidInput, TemplateNotApproved, TemplateNotFound
+from application.kept_reads import KeptReads
 from application.messaging.send_message import SendMessage, SendMessageCommand
-from application.messaging.template_sends import HeaderMedia, ListSendableTemplates, TemplateChoice
+from application.messaging.template_sends import (
+    HeaderMedia,
+    KeptCatalogue,
+    ListSendableTemplates,
+    TemplateChoice,
+)
 from application.pagination import MAX_PAGE_SIZE
 from domain.administration.tenancy import ProviderName, TwilioCredentials
 from domain.messaging.content import Media, MediaKind
@@ -22,7 +28,7 @@ from domain.templates.errors import InvalidTemplateValues
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
 from tests.support.provider_accounts import set_twilio_credentials
 from tests.support.templates import INVOICE_READY, ORDER_UPDATE, SHIPPING_NOTICE, catalogue_template
-from tests.support.use_cases import build_send_message
+from tests.support.use_cases import build_send_message, profile_in_memory
 
 CUSTOMER = "+447911123456"
 SHIPPING_VALUES = {"1": "A-42", "2": "Ana", "3": "May 4", "4": "A-42"}
@@ -31,6 +37,23 @@ SHIPPING_VALUES = {"1": "A-42", "2": "Ana", "3": "May 4", "4": "A-42"}
 @pytest.fixture
 def send_message(uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock) -> SendMessage:
     return build_send_message(uow, provider, clock)
+
+
+@pytest.fixture(params=["read", "in memory"])
+async def send_either_way(
+    request: pytest.FixtureRequest,
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    acme: TenantAccount,
+) -> SendMessage:
+    """The sending profile and the catalogue's templates read by each send, or kept in memory (the
+    window then checked by the write, and a send it refuses accepted again the long way)."""
+    if request.param == "read":
+        return build_send_message(uow, provider, clock)
+    catalogue: KeptCatalogue = KeptReads(lambda: 1, ttl_seconds=3600)
+    profiles = await profile_in_memory(uow, acme)
+    return build_send_message(uow, provider, clock, sending_profiles=profiles, catalogue=catalogue)
 
 
 @pytest.fixture(autouse=True)
@@ -229,9 +252,9 @@ def reminder(account: TenantAccount, **more: object) -> SendMessageCommand:
 
 
 async def test_with_the_window_closed_the_fallback_template_is_sent_and_the_answer_says_so(
-    send_message: SendMessage, provider: FakeMessagingProvider, acme: TenantAccount
+    send_either_way: SendMessage, provider: FakeMessagingProvider, acme: TenantAccount
 ) -> None:
-    result = await send_message(reminder(acme))
+    result = await send_either_way(reminder(acme))
 
     assert result.sent_fallback
     template = result.message.content.template
@@ -242,11 +265,11 @@ async def test_with_the_window_closed_the_fallback_template_is_sent_and_the_answ
 
 
 async def test_with_the_window_open_the_message_itself_is_sent(
-    send_message: SendMessage, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
+    send_either_way: SendMessage, uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount
 ) -> None:
     await open_window(uow, acme, CUSTOMER, clock.now() - timedelta(hours=23))
 
-    result = await send_message(reminder(acme))
+    result = await send_either_way(reminder(acme))
 
     assert not result.sent_fallback
     assert (result.message.content.body, result.message.content.template) == (
@@ -256,10 +279,10 @@ async def test_with_the_window_open_the_message_itself_is_sent(
 
 
 async def test_a_replayed_send_says_the_fallback_was_sent_as_the_first_answer_did(
-    send_message: SendMessage, uow: FakeUnitOfWork, acme: TenantAccount
+    send_either_way: SendMessage, uow: FakeUnitOfWork, acme: TenantAccount
 ) -> None:
-    first = await send_message(reminder(acme, idempotency_key="reminder-42"))
-    again = await send_message(reminder(acme, idempotency_key="reminder-42"))
+    first = await send_either_way(reminder(acme, idempotency_key="reminder-42"))
+    again = await send_either_way(reminder(acme, idempotency_key="reminder-42"))
 
     assert (again.replayed, again.sent_fallback, again.message.id) == (True, True, first.message.id)
     assert len(uow.messages.all()) == 1
