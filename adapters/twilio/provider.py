@@ -43,6 +43,12 @@ _LOOKUP_PAGE_SIZE = 200
 _MAX_CACHED_CLIENTS = 1024
 
 
+def load_rest_client() -> None:
+    """Import Twilio's REST client now, with the part of it a send uses, in a process that is there to
+    dispatch: its first send would otherwise wait for the imports."""
+    import twilio.rest.api.v2010.account.message  # noqa: F401  (and twilio.rest with it)
+
+
 class TwilioMessagingProvider:
     """Creates messages with Twilio's REST API using the async SDK and the tenant's credentials."""
 
@@ -74,8 +80,8 @@ class TwilioMessagingProvider:
         if client is not None:
             self._clients.move_to_end(key)
             return client
-        # Imported on the first Twilio send: ~5 MiB that an API process answering respond-async only
-        # (its workers dispatch) never needs.
+        # Imported on the first Twilio send (``load_rest_client``): ~10 MiB that an API process
+        # answering respond-async only (its workers dispatch) never needs.
         from twilio.rest import Client
 
         client = Client(*key, http_client=self._http_client())
