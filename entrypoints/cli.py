@@ -153,13 +153,11 @@ def _serve_with_granian(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
-    from adapters.twilio.provider import load_rest_client
     from entrypoints.background import background_work
     from entrypoints.container import create_worker_container, shutdown, warn_unless_row_level_security_binds
     from entrypoints.worker_http import worker_http
 
     metrics_port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
-    load_rest_client()
 
     async def main() -> None:
         container = create_worker_container(settings)

@@ -35,7 +35,7 @@ from adapters.tenant_webhooks.sender import AiohttpWebhookSender
 from adapters.twilio.callback_authentication import TwilioSigners
 from adapters.twilio.callbacks import TwilioInboundMessages, TwilioStatusCallbacks
 from adapters.twilio.media import TwilioMediaFetcher
-from adapters.twilio.provider import TwilioMessagingProvider
+from adapters.twilio.provider import TwilioMessagingProvider, load_rest_client
 from adapters.twilio.templates import TwilioTemplateProvider
 from application.administration.audit_trail import ListAuditTrail, ListPlatformAuditTrail, PurgeAuditLog
 from application.administration.onboarding import (
@@ -847,7 +847,9 @@ def upgrade_database(url: str) -> None:
 def create_worker_container(settings: Settings) -> Container:
     """A ``wa-gateway worker``'s container. It answers no requests, so nothing needs its one pool to
     refuse fast: its work waits for a connection as the background pool's does, and no second pool is
-    opened for an embedded dispatcher (the whole process is one)."""
+    opened for an embedded dispatcher (the whole process is one). Twilio's REST client, which API
+    processes load on their first send, is loaded now: dispatching is what a worker is for."""
+    load_rest_client()
     return create_container(
         msgspec.structs.replace(
             settings,

@@ -28,22 +28,13 @@ from domain.administration.tenancy import ProviderName, Sender, Tenant, TenantSt
 from domain.messaging.messages import MessageContent, Template
 from domain.phone import PhoneNumber
 from domain.templates.catalogue import CatalogueTemplate
-from domain.templates.definition import TemplateCategory, TemplateDefinition
-from tests.support.databases import migrated_empty_database
 from tests.support.fakes import FakeMessagingProvider, FakeMetrics, FixedClock
-from tests.support.listening import ListeningProcess, eventually, listening_process
-from tests.support.templates import catalogue_template
+from tests.support.listening import ListeningProcess, eventually, running
+from tests.support.templates import ORDER_SHIPPED, catalogue_template
 
 T0 = datetime(2026, 12, 5, tzinfo=UTC)
 FIRST, SECOND = PhoneNumber.parse("+14155238886"), PhoneNumber.parse("+12025550123")
 CUSTOMER = "+447911123456"
-ORDER_SHIPPED = TemplateDefinition(
-    name="order_shipped",
-    language="en",
-    category=TemplateCategory.UTILITY,
-    body="Shipped, {{1}}.",
-    examples=(("1", "Ana"),),
-)
 
 
 class OneProcess(ListeningProcess):
@@ -96,10 +87,7 @@ class OneProcess(ListeningProcess):
 async def process(
     request: pytest.FixtureRequest, postgres_admin_url: str, secret_box: SecretBox
 ) -> AsyncIterator[OneProcess]:
-    url = migrated_empty_database(request, "postgres")
-    async with listening_process(url) as (cache, engine, other_engine):
-        one = OneProcess(cache, engine, other_engine, postgres_admin_url)
-        one.bind(secret_box)
+    async with running(OneProcess, request, postgres_admin_url, secret_box) as one:
         yield one
 
 

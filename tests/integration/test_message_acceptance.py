@@ -314,7 +314,30 @@ async def test_the_sending_profile_tells_a_recipient_who_opted_out_with_the_tena
     assert with_its_policy.refusal == SendConsent(policy)
 
 
-# ------------------------------------------------ the opt-out checked by the write (unless_opted_out)
+# -------------------------------- the checks the write makes itself (unless_opted_out, only_in_window_at)
+
+
+async def add_checked(
+    uow_factory: UowFactory,
+    message: Message,
+    *,
+    commit: bool,
+    keyed: bool = True,
+    unless_opted_out: str | None = None,
+    only_in_window_at: datetime | None = None,
+) -> None:
+    """``acceptance.add`` of ``message`` (due at its creation, with its key) and its checks, committed."""
+    at = message.created_at
+    async with uow_factory() as uow:
+        await uow.acceptance.add(
+            message,
+            DispatchJob.due_now(message, at),
+            key_for(message, at=at) if keyed else None,
+            commit=commit,
+            unless_opted_out=unless_opted_out,
+            only_in_window_at=only_in_window_at,
+        )
+        await uow.commit()
 
 
 @pytest.mark.parametrize("commit", [True, False], ids=["committed with it", "committed after"])
@@ -325,27 +348,12 @@ async def test_a_write_that_checks_the_opt_out_stores_nothing_for_a_person_who_o
     async with uow_factory() as uow:
         await uow.consent.record(opted_out(tenant, CONTACT))
         await uow.commit()
-    refused, allowed = new_message(tenant, "refused"), new_message(tenant, "allowed")
-    allowed = replace(allowed, contact=UNKNOWN_NUMBER)
+    refused = new_message(tenant, "refused")
+    allowed = replace(new_message(tenant, "allowed"), contact=UNKNOWN_NUMBER)
 
-    async with uow_factory() as uow:
-        with pytest.raises(WriteRefused):
-            await uow.acceptance.add(
-                refused,
-                DispatchJob.due_now(refused, T0),
-                key_for(refused),
-                commit=commit,
-                unless_opted_out=CONTACT.identity,
-            )
-    async with uow_factory() as uow:
-        await uow.acceptance.add(
-            allowed,
-            DispatchJob.due_now(allowed, T0),
-            key_for(allowed),
-            commit=commit,
-            unless_opted_out=UNKNOWN_NUMBER.identity,
-        )
-        await uow.commit()
+    with pytest.raises(WriteRefused):
+        await add_checked(uow_factory, refused, commit=commit, unless_opted_out=CONTACT.identity)
+    await add_checked(uow_factory, allowed, commit=commit, unless_opted_out=UNKNOWN_NUMBER.identity)
 
     async with uow_factory() as uow:
         assert await uow.messages.get(tenant.id, refused.id) is None
@@ -364,19 +372,10 @@ async def test_a_write_that_checks_the_opt_out_refuses_a_held_key_the_same_way(
 ) -> None:
     tenant = await tenant_with_sender(uow_factory)
     first, second = new_message(tenant, "first"), new_message(tenant, "second")
-    async with uow_factory() as uow:
-        await uow.acceptance.add(first, DispatchJob.due_now(first, T0), key_for(first), commit=True)
-        await uow.commit()
+    await add_checked(uow_factory, first, commit=True)
 
-    async with uow_factory() as uow:
-        with pytest.raises(WriteRefused):
-            await uow.acceptance.add(
-                second,
-                DispatchJob.due_now(second, T0),
-                key_for(second),
-                commit=commit,
-                unless_opted_out=CONTACT.identity,
-            )
+    with pytest.raises(WriteRefused):
+        await add_checked(uow_factory, second, commit=commit, unless_opted_out=CONTACT.identity)
 
     async with uow_factory() as uow:
         assert await uow.messages.get(tenant.id, second.id) is None
@@ -404,21 +403,12 @@ async def test_a_write_that_checks_the_window_stores_nothing_once_it_has_closed(
     too_late = replace(new_message(tenant, "too late"), created_at=closed_at, updated_at=closed_at)
     stranger = replace(new_message(tenant, "stranger"), contact=UNKNOWN_NUMBER)
 
-    async with uow_factory() as uow:
-        await uow.acceptance.add(
-            inside,
-            DispatchJob.due_now(inside, in_window_at),
-            None,
-            commit=commit,
-            only_in_window_at=in_window_at,
-        )
-        await uow.commit()
-    for refused, at in ((too_late, closed_at), (stranger, T0)):
-        async with uow_factory() as uow:
-            with pytest.raises(WriteRefused):
-                await uow.acceptance.add(
-                    refused, DispatchJob.due_now(refused, at), None, commit=commit, only_in_window_at=at
-                )
+    await add_checked(uow_factory, inside, commit=commit, keyed=False, only_in_window_at=in_window_at)
+    for refused in (too_late, stranger):
+        with pytest.raises(WriteRefused):
+            await add_checked(
+                uow_factory, refused, commit=commit, keyed=False, only_in_window_at=refused.created_at
+            )
 
     async with uow_factory() as uow:
         assert await uow.messages.get(tenant.id, inside.id) == inside

@@ -24,8 +24,7 @@ from adapters.security.secret_box import SecretBox
 from application.ports.provider_callbacks import ProviderCallback, Recipient
 from domain.administration.tenancy import MetaCredentials, ProviderAccount, ProviderName, Sender, Tenant
 from domain.phone import PhoneNumber
-from tests.support.databases import migrated_empty_database
-from tests.support.listening import ListeningProcess, eventually, listening_process
+from tests.support.listening import ListeningProcess, eventually, running
 from tests.support.meta_webhooks import (
     OWN_APP_SECRET,
     PLATFORM_APP_SECRET,
@@ -141,10 +140,7 @@ class OneProcess(ListeningProcess):
 async def process(
     request: pytest.FixtureRequest, postgres_admin_url: str, secret_box: SecretBox
 ) -> AsyncIterator[OneProcess]:
-    url = migrated_empty_database(request, "postgres")
-    async with listening_process(url) as (cache, engine, other_engine):
-        one = OneProcess(cache, engine, other_engine, postgres_admin_url)
-        one.bind(secret_box)
+    async with running(OneProcess, request, postgres_admin_url, secret_box) as one:
         yield one
 
 

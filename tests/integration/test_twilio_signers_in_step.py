@@ -34,8 +34,7 @@ from domain.administration.tenancy import (
 )
 from domain.identity.credentials import AuthSession
 from domain.phone import PhoneNumber
-from tests.support.databases import migrated_empty_database
-from tests.support.listening import ListeningProcess, changed_from, eventually, listening_process
+from tests.support.listening import ListeningProcess, changed_from, eventually, running
 from tests.support.twilio_callbacks import (
     ACME_ACCOUNT,
     ACME_TOKEN,
@@ -225,10 +224,7 @@ class OneProcess(ListeningProcess):
 async def process(
     request: pytest.FixtureRequest, postgres_admin_url: str, secret_box: SecretBox
 ) -> AsyncIterator[OneProcess]:
-    url = migrated_empty_database(request, "postgres")
-    async with listening_process(url) as (cache, engine, other_engine):
-        one = OneProcess(cache, engine, other_engine, postgres_admin_url)
-        one.bind(secret_box)
+    async with running(OneProcess, request, postgres_admin_url, secret_box) as one:
         yield one
 
 

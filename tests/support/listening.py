@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.database.access_cache import ListeningAccessCache, libpq_url
 from adapters.database.engine import create_database_engine
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
+from tests.support.databases import migrated_empty_database
 
 # How long an announced change may take to arrive: far longer than it does (milliseconds).
 PATIENCE_SECONDS = 10.0
@@ -100,3 +102,19 @@ class ListeningProcess:
         before = self.cache.version()
         await self.as_dba("SELECT pg_notify('wa_gateway_access', 'auth_sessions')")
         await eventually(changed_from(self.cache.version, before))
+
+
+P = TypeVar("P", bound=ListeningProcess)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    kind: type[P], request: pytest.FixtureRequest, admin_url: str, secret_box: SecretBox
+) -> AsyncIterator[P]:
+    """A process of ``kind`` on this session's PostgreSQL database, migrated and emptied, once it
+    listens, with ``secret_box`` bound (a test module's ``process`` fixture)."""
+    url = migrated_empty_database(request, "postgres")
+    async with listening_process(url) as (cache, engine, other_engine):
+        process = kind(cache, engine, other_engine, admin_url)
+        process.bind(secret_box)
+        yield process

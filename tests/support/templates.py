@@ -30,6 +30,14 @@ ORDER_UPDATE = TemplateDefinition(
     examples=(("1", "Ana"),),
 )
 
+ORDER_SHIPPED = TemplateDefinition(
+    name="order_shipped",
+    language="en",
+    category=TemplateCategory.UTILITY,
+    body="Shipped, {{1}}.",
+    examples=(("1", "Ana"),),
+)
+
 # Header text, body and a link, positional variables across all three.
 SHIPPING_NOTICE = TemplateDefinition(
     name="shipping_notice",

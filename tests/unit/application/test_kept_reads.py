@@ -13,7 +13,7 @@ import pytest
 
 from application.errors import AccessDenied, TemplateNotApproved
 from application.kept_reads import KeptReads
-from application.messaging.send_message import SendMessageCommand
+from application.messaging.send_message import SendMessage, SendMessageCommand
 from application.messaging.sending_profiles import SendingProfiles
 from application.messaging.template_sends import KeptCatalogue
 from application.ports.consent import SendConsent
@@ -23,20 +23,12 @@ from domain.consent.model import ConsentPolicy
 from domain.messaging.messages import Template
 from domain.phone import PhoneNumber
 from domain.templates.catalogue import TemplateStatus
-from domain.templates.definition import TemplateCategory, TemplateDefinition
 from tests.support.fakes import FakeMessagingProvider, FakeUnitOfWork, FixedClock, TenantAccount, open_window
 from tests.support.repositories import T0
-from tests.support.templates import catalogue_template
+from tests.support.templates import ORDER_SHIPPED, catalogue_template
 from tests.support.use_cases import build_send_message
 
 NUMBER = "+12025550123"
-ORDER_SHIPPED = TemplateDefinition(
-    name="order_shipped",
-    language="en",
-    category=TemplateCategory.UTILITY,
-    body="Shipped, {{1}}.",
-    examples=(("1", "Ana"),),
-)
 
 
 class Versions:
@@ -172,16 +164,32 @@ def test_the_oldest_profile_goes_when_there_are_too_many(versions: Versions) -> 
 # ------------------------------------------------------------------------------------ through sends
 
 
-async def test_a_send_uses_the_profile_kept_until_the_version_moves(
-    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock, acme: TenantAccount
-) -> None:
-    versions = Versions()
-    send_message = build_send_message(
+CUSTOMER = "+447911123456"
+
+
+@pytest.fixture
+async def send_message(
+    uow: FakeUnitOfWork,
+    provider: FakeMessagingProvider,
+    clock: FixedClock,
+    acme: TenantAccount,
+    versions: Versions,
+) -> SendMessage:
+    """Sends whose sending profiles are kept while ``versions`` holds, to CUSTOMER, whose window is open."""
+    await open_window(uow, acme, CUSTOMER, clock.now() - timedelta(hours=1))
+    return build_send_message(
         uow, provider, clock, sending_profiles=SendingProfiles(versions, ttl_seconds=3600)
     )
-    customer = "+447911123456"
-    await open_window(uow, acme, customer, clock.now() - timedelta(hours=1))
-    command = SendMessageCommand(tenant_id=acme.tenant.id, to_number=customer, body="hi")
+
+
+def hi(account: TenantAccount) -> SendMessageCommand:
+    return SendMessageCommand(tenant_id=account.tenant.id, to_number=CUSTOMER, body="hi")
+
+
+async def test_a_send_uses_the_profile_kept_until_the_version_moves(
+    uow: FakeUnitOfWork, clock: FixedClock, acme: TenantAccount, versions: Versions, send_message: SendMessage
+) -> None:
+    command = hi(acme)
     first = await send_message(command)
     # A change the process has not heard of: the profile in memory still holds.
     new_default = Sender(
@@ -199,15 +207,9 @@ async def test_a_send_uses_the_profile_kept_until_the_version_moves(
 
 
 async def test_a_tenant_suspended_is_refused_once_the_change_is_announced(
-    uow: FakeUnitOfWork, provider: FakeMessagingProvider, clock: FixedClock, acme: TenantAccount
+    uow: FakeUnitOfWork, acme: TenantAccount, versions: Versions, send_message: SendMessage
 ) -> None:
-    versions = Versions()
-    send_message = build_send_message(
-        uow, provider, clock, sending_profiles=SendingProfiles(versions, ttl_seconds=3600)
-    )
-    customer = "+447911123456"
-    await open_window(uow, acme, customer, clock.now() - timedelta(hours=1))
-    command = SendMessageCommand(tenant_id=acme.tenant.id, to_number=customer, body="hi")
+    command = hi(acme)
     await send_message(command)
 
     await uow.tenants.update(replace(acme.tenant, status=TenantStatus.SUSPENDED))
@@ -226,7 +228,7 @@ async def test_a_send_by_template_uses_the_template_kept_until_the_version_moves
     kept = await catalogue_template(uow, acme.tenant.id, ORDER_SHIPPED, clock.now())
     command = SendMessageCommand(
         tenant_id=acme.tenant.id,
-        to_number="+447911123456",
+        to_number=CUSTOMER,
         template=Template.named(ORDER_SHIPPED.name, ORDER_SHIPPED.language, {"1": "Ana"}),
     )
     await send_message(command)
