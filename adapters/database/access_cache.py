@@ -24,12 +24,13 @@ The same channel keeps Twilio's signers and Meta's apps and numbers in step
 (adapters/twilio/callback_authentication.py, adapters/meta/callback_authentication.py), and the senders
 accepts go from (application/messaging/sending_profiles.py): migrations 0029 to 0031 notify, with the
 table's name, of every change to who signs a provider callback, whom a Meta delivery's number is for
-or which sender is a tenant's default (``senders``, ``provider_accounts``). Migration 0032 notifies of
-every write to the template catalogue (``templates``, ``template_listings``), which moves
-``catalogue_version()`` alone. Such a notification moves
+or which sender is a tenant's default (``senders``, ``provider_accounts``). Such a notification moves
 ``signers_version()`` and leaves the session checks alone; so does the unit of work that committed
-such a change (``signers_changed``). Whatever the cache cannot vouch for (not listening, reconnecting)
-moves both versions, and ``signers_version()`` is None while not listening, as ``version()`` is.
+such a change (``signers_changed``). Migration 0032 notifies of every write to the template catalogue
+(``templates``, ``template_listings``), which moves ``catalogue_version()`` alone (``catalogue_changed``
+for a commit in this process). Whatever the cache cannot vouch for (not listening, reconnecting) moves
+every version, and ``signers_version()`` and ``catalogue_version()`` are None while not listening, as
+``version()`` is.
 """
 
 from __future__ import annotations

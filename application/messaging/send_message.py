@@ -298,8 +298,9 @@ class SendMessage:
                     command, contact, content, requested_sender, fingerprint, profile_in_memory=True
                 )
             except WriteRefused:
-                # Sent with its profile from memory, the write found the recipient opted out or the key
-                # held, and wrote nothing: accept again reading both, which tells which (and answers it).
+                # Sent with its profile from memory, the write found the recipient opted out, their
+                # window closed or the key held, and wrote nothing: accept again reading them, which
+                # tells which (and answers it: a refusal, the fallback template, or the replay).
                 message_or_replay = await self._accept(
                     command, contact, content, requested_sender, fingerprint, profile_in_memory=False
                 )
