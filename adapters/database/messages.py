@@ -16,9 +16,15 @@ from sqlalchemy.engine import RowMapping
 from adapters.database.content_document import content_document, content_from_columns
 from adapters.database.repository import SqlAlchemyRepository
 from adapters.database.rows import message_from_row, message_values
-from adapters.database.statements import ATTACH_PROVIDER_SID, MESSAGE_BY_ID, upsert_for
+from adapters.database.statements import (
+    ATTACH_PROVIDER_SID,
+    DELIVERY_ID_SQL,
+    MESSAGE_BY_ID,
+    delivery_id_parameters,
+    upsert_for,
+)
 from adapters.database.tables import UtcDateTime, message_status_events, messages
-from application.errors import NotFound
+from application.errors import AlreadyExists, NotFound
 from application.ports.messages import (
     ChangePosition,
     HistoryQuery,
@@ -32,6 +38,7 @@ from domain.administration.tenancy import ProviderName
 from domain.messaging.content import Media, MessageKind
 from domain.messaging.failures import FailureCode
 from domain.messaging.messages import FAILURE_STATUSES, Direction, Message, MessageStatus, StatusEvent
+from domain.tenant_webhooks.model import DeliveryState, WebhookEventType
 
 
 class SqlAlchemyMessageRepository(SqlAlchemyRepository):
@@ -217,7 +224,7 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
         return message_from_row(updated) if updated is not None else None
 
     async def advance_status_of(
-        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
+        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime, *, commit: bool = False
     ) -> StatusAdvance:
         if self._connection.dialect.name != "postgresql":
             message = await self.get_by_provider_sid(change.provider_sid)
@@ -225,6 +232,23 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
                 return StatusAdvance(found=False)
             return StatusAdvance(found=True, moved=await self.advance_status(change, now))
         parameters = {**_advance_parameters(change, now), "report_tenant_ids": list(tenant_ids)}
+        if commit:  # the move's webhook events and the COMMIT with it: one round trip for the whole report
+            rows = await self._scope.write_and_commit(
+                None,
+                _advance_statement(of_tenants=True, announce=True),
+                {**parameters, **_announce_parameters(now)},
+                conflict="the delivery exists already",
+                missing_reference="the webhook endpoint is gone",
+                aborted=AlreadyExists("the report was not recorded"),
+                cross_tenant=True,
+                as_dicts=True,
+            )
+            if rows is not None:
+                if not rows:
+                    return StatusAdvance(found=False, committed=True)
+                row = rows[0]
+                moved = message_from_row(row) if row["id"] is not None else None
+                return StatusAdvance(found=True, moved=moved, committed=True)
         row = await self._advance(_advance_statement(of_tenants=True), parameters)
         if row is None:
             return StatusAdvance(found=False)
@@ -269,12 +293,14 @@ class SqlAlchemyMessageRepository(SqlAlchemyRepository):
 
 
 @functools.cache
-def _advance_statement(*, of_tenants: bool) -> sa.Select[Any]:
+def _advance_statement(*, of_tenants: bool, announce: bool = False) -> sa.Select[Any]:
     """PostgreSQL's status report in one statement (built once per shape; its values are bind
     parameters, ``_advance_parameters``): the conditional update of the message with the report's
     provider id (``of_tenants``: only if one of ``report_tenant_ids`` has it), the report's line in its
     timeline whether or not it moved, and the moved row, or only the message's id when it did not move
-    (no row: no such message). One round trip instead of two or three."""
+    (no row: no such message). One round trip instead of two or three.
+
+    ``announce``: the move's webhook events too (``_ANNOUNCE_MOVE``, with ``_announce_parameters``)."""
     of_the_tenants: tuple[sa.ColumnElement[bool], ...] = (
         messages.c.provider_sid == sa.bindparam("report_sid", type_=sa.String()),
     )
@@ -343,11 +369,57 @@ def _advance_statement(*, of_tenants: bool) -> sa.Select[Any]:
         .on_conflict_do_nothing()
         .cte("logged")
     )
-    return (
+    statement = (
         sa.select(found.c.id.label("found_id"), *updated.c)
         .select_from(found.outerjoin(updated, updated.c.id == found.c.id))
         .add_cte(logged)
     )
+    if announce:
+        statement = statement.add_cte(_ANNOUNCE_MOVE.columns(sa.column("announced")).cte("announced"))
+    return statement
+
+
+# The webhook events of the move ``updated`` made (none when it made none): ``message.status``, and
+# ``message.failed`` too when the message failed, one delivery per enabled endpoint of its tenant that
+# subscribes to the event, as ``webhook_outbox.py`` records them. The delivery keeps the moved row and its
+# body is built from it when it is read (webhook_deliveries.py): the body is the message's data as the
+# move left it, stamped with the move's time, the same bytes the events would have had if serialised here.
+_ANNOUNCE_MOVE = sa.text(
+    f"""
+INSERT INTO webhook_deliveries
+    (id, tenant_id, endpoint_id, event_type, message_snapshot, state, attempts, next_attempt_at, created_at)
+SELECT
+    {DELIVERY_ID_SQL},
+    target.tenant_id, target.endpoint_id, target.event_type, target.snapshot, :announce_pending, 0,
+    :announce_at, :announce_at
+FROM (
+    SELECT moved.tenant_id, endpoint.id AS endpoint_id, event.event_type, to_jsonb(moved) AS snapshot,
+           uuid_send(gen_random_uuid()) AS random_bytes
+    FROM updated AS moved
+    CROSS JOIN LATERAL unnest(
+        CASE WHEN moved.status = ANY(CAST(:announce_failures AS text[]))
+             THEN ARRAY[:announce_status_event, :announce_failed_event]
+             ELSE ARRAY[:announce_status_event]
+        END
+    ) AS event(event_type)
+    JOIN webhook_endpoints AS endpoint
+        ON endpoint.tenant_id = moved.tenant_id AND endpoint.enabled
+        AND CAST(endpoint.events AS jsonb) @> jsonb_build_array(event.event_type)
+) AS target
+RETURNING 1
+"""  # noqa: S608 (DELIVERY_ID_SQL is a constant)
+)
+
+
+def _announce_parameters(now: datetime) -> dict[str, Any]:
+    return {
+        **delivery_id_parameters(now),
+        "announce_pending": DeliveryState.PENDING.value,
+        "announce_at": now,
+        "announce_failures": sorted(status.value for status in FAILURE_STATUSES),
+        "announce_status_event": WebhookEventType.MESSAGE_STATUS.value,
+        "announce_failed_event": WebhookEventType.MESSAGE_FAILED.value,
+    }
 
 
 def _advance_parameters(change: StatusChange, now: datetime) -> dict[str, Any]:

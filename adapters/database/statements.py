@@ -8,6 +8,7 @@ whose ``parameters`` fill their ``bindparam``s).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from adapters.database.tables import (
     tenants,
 )
 from domain.administration.tenancy import ProviderName
+from domain.tenant_webhooks.model import DELIVERY_ID_PREFIX, new_delivery_id
 
 TENANT_BY_ID = sa.select(tenants).where(tenants.c.id == sa.bindparam("tenant_id"))
 # One message, by tenant and id; the parameters are not named after the columns: UPDATE reserves
@@ -37,6 +39,26 @@ ATTACH_PROVIDER_SID = (
     .where(*THE_MESSAGE, messages.c.provider_sid.is_(None))
     .values(provider_sid=sa.bindparam("new_provider_sid", type_=messages.c.provider_sid.type))
 )
+
+
+# PostgreSQL: a webhook delivery's id as ``new_delivery_id`` makes it, for a row of ``target`` whose
+# ``random_bytes`` (``uuid_send(gen_random_uuid())``, per row) give its random part. The moment's part is
+# the same for all the statement's rows (``:id_moment``); the 16 random characters take 5 bits each of
+# the bytes (79 random bits: the UUID's version takes one of them). ``delivery_id_parameters`` fill it.
+DELIVERY_ID_SQL = (
+    ":id_moment || (SELECT string_agg(substr(:id_alphabet, (get_byte(target.random_bytes, i) & 31) + 1, 1), "
+    "'' ORDER BY i) FROM generate_series(0, 15) AS i)"
+)
+
+
+def delivery_id_parameters(now: datetime) -> dict[str, Any]:
+    return {
+        "id_moment": new_delivery_id(now)[: len(DELIVERY_ID_PREFIX) + 10],
+        "id_alphabet": _CROCKFORD,
+    }
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # new_delivery_id's alphabet
 
 # Why an accept is refused when its idempotency key is held (see ``hold_key_statement``).
 KEY_IN_USE = "this idempotency key is in use"

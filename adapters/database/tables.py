@@ -351,7 +351,10 @@ webhook_deliveries = sa.Table(
         "endpoint_id", sa.Uuid(), sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("event_type", sa.String(32), nullable=False),
-    sa.Column("payload", sa.Text(), nullable=False),  # the exact body, sent byte for byte on every attempt
+    sa.Column("payload", sa.Text(), nullable=True),  # the exact body, sent byte for byte on every attempt
+    # Or, for a status event recorded by the change's own statement, the moved message's row (to_jsonb):
+    # its body is built from it when the delivery is read (messages.py, webhook_deliveries.py).
+    sa.Column("message_snapshot", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False),  # since created or last replayed
     sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
@@ -363,6 +366,7 @@ webhook_deliveries = sa.Table(
     sa.Column("last_response_excerpt", sa.Text(), nullable=True),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint("payload IS NOT NULL OR message_snapshot IS NOT NULL", name="body_or_snapshot"),
 )
 # The worker's claim: WHERE state = 'pending' AND next_attempt_at <= now ORDER BY next_attempt_at.
 sa.Index(

@@ -187,12 +187,14 @@ class TenantScope:
         missing_reference: str,
         aborted: Exception,
         cross_tenant: bool = False,
-    ) -> Sequence[tuple[Any, ...]] | None:
+        as_dicts: bool = False,
+    ) -> Sequence[Any] | None:
         """Run ``statement`` (a write, through data-modifying CTEs) in ``tenant_id``'s scope (None: the
         transaction's scope, cross-tenant or bound already; ``cross_tenant``: every tenant's, for a
         statement that names each row's tenant itself) and commit
         the transaction with it, in one round trip (with the transaction's BEGIN and the tenant setting
-        when they are still to be sent); None on SQLite, where the caller writes as usual.
+        when they are still to be sent); None on SQLite, where the caller writes as usual. Its rows are
+        tuples, or dicts by column name (``as_dicts``).
 
         For the last write of a unit of work: the transaction is over when this returns, and the unit
         of work's ``commit()`` after it finds nothing to commit. ``parameters`` are the statement's
@@ -227,7 +229,7 @@ class TenantScope:
             query, result = (setting, write, "COMMIT"), 1
         try:
             rows = await self._pipelined(
-                driver, query, arguments, result=result, as_dicts=False, conflict=conflict
+                driver, query, arguments, result=result, as_dicts=as_dicts, conflict=conflict
             )
         except PersistenceError as error:
             if isinstance(error.__cause__, psycopg.errors.ForeignKeyViolation):

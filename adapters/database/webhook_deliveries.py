@@ -8,18 +8,21 @@ statement sent with the COMMIT, and so are the settlings of many deliveries, wha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from adapters.database.repository import SqlAlchemyRepository
-from adapters.database.tables import webhook_deliveries, webhook_delivery_attempts
+from adapters.database.rows import message_from_row
+from adapters.database.tables import UtcDateTime, messages, webhook_deliveries, webhook_delivery_attempts
 from application.errors import AlreadyExists
 from application.ports.tenant_webhooks import DeliveryQuery
+from application.tenant_webhooks.events import status_event_body
+from domain.messaging.messages import Message
 from domain.tenant_webhooks.model import (
     DeliveryAttempt,
     DeliveryState,
@@ -380,12 +383,16 @@ def _settle_all_parameters(
 
 
 def _delivery_from_row(row: RowMapping) -> WebhookDelivery:
+    event_type = WebhookEventType(row["event_type"])
+    payload = row["payload"]
+    if payload is None:  # a status event recorded by its change's own statement (messages.py)
+        payload = status_event_body(event_type, _message_from_snapshot(row["message_snapshot"]))
     return WebhookDelivery(
         id=row["id"],
         tenant_id=row["tenant_id"],
         endpoint_id=row["endpoint_id"],
-        event_type=WebhookEventType(row["event_type"]),
-        payload=row["payload"],
+        event_type=event_type,
+        payload=payload,
         state=DeliveryState(row["state"]),
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],
@@ -396,3 +403,17 @@ def _delivery_from_row(row: RowMapping) -> WebhookDelivery:
         finished_at=row["finished_at"],
         created_at=row["created_at"],
     )
+
+
+def _message_from_snapshot(snapshot: Mapping[str, Any]) -> Message:
+    """The message a snapshot keeps (its row as ``to_jsonb`` gave it: ids and times as text, in UTC or
+    with their offset). A column the snapshot lacks (one added after it was taken) is NULL."""
+    row: dict[str, Any] = {}
+    for column in messages.c:
+        value = snapshot.get(column.name)
+        if value is not None and isinstance(column.type, sa.Uuid):
+            value = UUID(value)
+        elif value is not None and isinstance(column.type, UtcDateTime):
+            value = datetime.fromisoformat(value).astimezone(UTC)
+        row[column.name] = value
+    return message_from_row(cast(RowMapping, row))

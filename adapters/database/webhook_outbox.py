@@ -17,32 +17,20 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from adapters.database.repository import SqlAlchemyRepository
+from adapters.database.statements import DELIVERY_ID_SQL, delivery_id_parameters
 from adapters.database.tables import webhook_deliveries, webhook_endpoints
 from application.errors import AlreadyExists
 from application.ports.tenant_webhooks import OutboxEvent
-from domain.tenant_webhooks.model import (
-    DELIVERY_ID_PREFIX,
-    DeliveryState,
-    WebhookEventType,
-    new_delivery_id,
-)
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # new_delivery_id's alphabet
-
+from domain.tenant_webhooks.model import DeliveryState, WebhookEventType, new_delivery_id
 
 # PostgreSQL: each event (parallel arrays) joined to its tenant's enabled endpoints that subscribe to it,
-# one delivery each. A delivery's id is ``new_delivery_id``'s: the moment's part is the same for all
-# (``:id_moment``), the 16 random characters come from a random UUID per row, 5 bits a character (79
-# random bits: the UUID's version takes one of them).
+# one delivery each, its id made by ``DELIVERY_ID_SQL`` from a random UUID per row.
 _RECORD_BY_JOIN = sa.text(
-    """
+    f"""
 INSERT INTO webhook_deliveries
     (id, tenant_id, endpoint_id, event_type, payload, state, attempts, next_attempt_at, created_at)
 SELECT
-    :id_moment || (
-        SELECT string_agg(substr(:alphabet, (get_byte(target.random_bytes, i) & 31) + 1, 1), '' ORDER BY i)
-        FROM generate_series(0, 15) AS i
-    ),
+    {DELIVERY_ID_SQL},
     target.tenant_id, target.endpoint_id, target.event_type, target.payload, :pending, 0, :now, :now
 FROM (
     SELECT event.tenant_id, endpoint.id AS endpoint_id, event.event_type, event.payload,
@@ -54,7 +42,7 @@ FROM (
         AND CAST(endpoint.events AS jsonb) @> jsonb_build_array(event.event_type)
 ) AS target
 RETURNING 1
-"""
+"""  # noqa: S608 (DELIVERY_ID_SQL is a constant)
 )
 
 
@@ -83,8 +71,7 @@ class SqlAlchemyWebhookOutbox(SqlAlchemyRepository):
         self, events: Sequence[OutboxEvent], now: datetime, tenant_id: UUID | None, *, commit: bool
     ) -> int:
         parameters = {
-            "id_moment": new_delivery_id(now)[: len(DELIVERY_ID_PREFIX) + 10],
-            "alphabet": _CROCKFORD,
+            **delivery_id_parameters(now),
             "pending": DeliveryState.PENDING.value,
             "now": now,
             "tenant_ids": [event.tenant_id for event in events],

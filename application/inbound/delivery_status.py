@@ -29,11 +29,12 @@ async def apply_status_change(
 
 
 async def commit_status_change(
-    uow: UnitOfWork, moved: Message | None, *, metrics: Metrics, provider: str
+    uow: UnitOfWork, moved: Message | None, *, metrics: Metrics, provider: str, committed: bool = False
 ) -> None:
     """Commit a report applied in ``uow`` (the report's line in the timeline, and the message when it
-    ``moved``), telling the tenant's webhooks of the move with the commit."""
-    if moved is not None:
+    ``moved``), telling the tenant's webhooks of the move with the commit; ``committed``: the report's
+    own statement did both (``advance_status_of``), and the unit of work's commit finds nothing left."""
+    if moved is not None and not committed:
         await record_status_changed(uow, moved, moved.updated_at, commit=True)
     await uow.commit()
     if moved is not None:

@@ -110,19 +110,21 @@ async def record_report(
         provider=provider,
         pricing_category=report.pricing_category,
     )
-    # Found and applied in one statement; the webhook events go with the commit.
-    advance = await uow.messages.advance_status_of(tenants, change, now)
+    # Found and applied in one statement, with the webhook events and the commit where the database can.
+    advance = await uow.messages.advance_status_of(tenants, change, now, commit=True)
     if not advance.found and report.message_id is not None:
         # The report overtook the send's own record of the provider's id: attach it from our id. The
         # send's update, or a concurrent report, may have attached it meanwhile: apply again either way.
         for tenant_id in tenants:
             if await uow.messages.attach_provider_sid(tenant_id, report.message_id, sid):
                 break
-        advance = await uow.messages.advance_status_of(tenants, change, now)
+        advance = await uow.messages.advance_status_of(tenants, change, now, commit=True)
     if not advance.found:
         logger.info("status callback %r for unknown message %s ignored", report.reported, sid)
         return StatusReportResult(StatusReportOutcome.UNKNOWN_MESSAGE)
-    await commit_status_change(uow, advance.moved, metrics=metrics, provider=provider)
+    await commit_status_change(
+        uow, advance.moved, metrics=metrics, provider=provider, committed=advance.committed
+    )
     if advance.moved is None:
         return StatusReportResult(StatusReportOutcome.NOT_APPLIED)
     return StatusReportResult(StatusReportOutcome.APPLIED, advance.moved)

@@ -225,6 +225,8 @@ class StatusAdvance:
 
     found: bool  # one of the tenants has a message with the report's provider id
     moved: Message | None = None  # the message, when the report moved it forward
+    # The transaction is committed, with the tenant's webhook events of the move (``commit``).
+    committed: bool = False
 
 
 class MessageRepository(Protocol):
@@ -273,11 +275,16 @@ class MessageRepository(Protocol):
         ...
 
     async def advance_status_of(
-        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
+        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime, *, commit: bool = False
     ) -> StatusAdvance:
         """``advance_status`` for the message with the change's provider id, only if one of
         ``tenant_ids`` has it: whether one has it, and the message if it moved (on PostgreSQL one
-        statement, with the transaction's BEGIN when it is the first)."""
+        statement, with the transaction's BEGIN when it is the first).
+
+        ``commit``: the report is the transaction's last write. An adapter that can records the move's
+        webhook events itself (``record_status_changed``'s: ``message.status``, and ``message.failed``
+        for a failure, to each subscribed endpoint) and commits with the statement, in its round trip
+        (PostgreSQL), and answers ``committed``; else the caller records them and commits."""
         ...
 
     async def replace_media(

@@ -220,6 +220,13 @@ def status_events(message: Message, now: datetime) -> list[OutboxEvent]:
     return [OutboxEvent(message.tenant_id, kind, event_body(kind, data, now)) for kind in types]
 
 
+def status_event_body(event_type: WebhookEventType, moved: Message) -> str:
+    """The body of a status event of ``moved`` (the message as its change left it), stamped with the
+    change's time: the bytes ``status_events`` gives it, for a delivery that keeps the message rather
+    than the body (a status change recorded by the database's own statement, ``advance_status_of``)."""
+    return event_body(event_type, message_data(moved), moved.updated_at)
+
+
 async def record_statuses_changed(uow: UnitOfWork, changed: Sequence[Message]) -> None:
     """``record_status_changed`` for each of ``changed`` (each stamped with its own change), the events
     of all of them written together."""

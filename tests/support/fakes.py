@@ -699,8 +699,9 @@ class FakeMessageRepository:
         return advanced
 
     async def advance_status_of(
-        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime
+        self, tenant_ids: Sequence[UUID], change: StatusChange, now: datetime, *, commit: bool = False
     ) -> StatusAdvance:
+        # As SQLite: the caller records the webhook events and commits (``commit`` changes nothing).
         message = self.find_by_provider_sid(change.provider_sid)
         if message is None or message.tenant_id not in tenant_ids:
             return StatusAdvance(found=False)
