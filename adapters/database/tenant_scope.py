@@ -23,10 +23,11 @@ The repositories call one of three methods before their statement:
 
 Three more carry a statement in the same round trip as the setting: ``bind_and_read`` (the
 transaction goes on: the accept's tenant and sender, the worker's lease-and-load),
-``cross_tenant_and_read`` (a status callback's update of its message) and ``read_alone`` (a read that
-is its whole transaction: a history page, a webhook delivery's endpoint and secrets, with its BEGIN
-READ ONLY and ROLLBACK). ``write_and_commit`` sends a transaction's last write with its COMMIT (the
-accept's write, a status change's webhook events, the settling of webhook deliveries).
+``cross_tenant_and_read`` (a status report's update of its message, when the transaction goes on)
+and ``read_alone`` (a read that is its whole transaction: a history page, a webhook delivery's
+endpoint and secrets, with its BEGIN READ ONLY and ROLLBACK). ``write_and_commit`` sends a
+transaction's last write with its COMMIT (the accept's write, a status report's move with its webhook
+events, the settling of webhook deliveries).
 
 SQLite has no row-level security: there the scope only keeps its bookkeeping and sends nothing.
 """

@@ -1,6 +1,8 @@
 """The events tenants' webhooks receive, recorded in the transaction of the change that caused them.
 
-A body is serialised once, when the event is recorded, and sent byte for byte on every attempt::
+A body is serialised once, when the event is recorded, and sent byte for byte on every attempt. A status
+event recorded by the status report's own statement (PostgreSQL) keeps the moved message instead, and
+its body is ``status_event_body`` of it, built when the delivery is read: the same bytes every time::
 
     {"type": "message.status", "timestamp": "2026-01-15T09:30:00.000000Z",
      "data": {"id": "…", "direction": "outbound", "status": "delivered", "from_number": "+1…", …}}

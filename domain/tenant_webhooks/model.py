@@ -278,7 +278,7 @@ class WebhookDelivery:
     """One event on its way to one endpoint. ``id`` is the ``webhook-id``: the same on every attempt.
 
     ``attempts`` counts the attempts since the delivery was created or last replayed: the retry policy
-    gives up after its ``max_attempts``. ``payload`` is the exact body sent, serialised once.
+    gives up after its ``max_attempts``. ``payload`` is the exact body sent, the same on every attempt.
     """
 
     id: str
