@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.database.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.security.secret_box import SecretBox
 from application.inbound.commands import StatusReport
-from application.inbound.record_status_report import StatusReportOutcome, record_report
+from application.inbound.record_status_report import StatusReportOutcome, StatusReportResult, record_report
 from application.ports.tenant_webhooks import DeliveryQuery
 from application.tenant_webhooks.events import status_events
 from domain.administration.tenancy import ProviderName
@@ -37,6 +37,21 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def writes(one_connection: AsyncEngine, secret_box: SecretBox) -> UowFactory:
     return lambda: SqlAlchemyUnitOfWork(one_connection, secret_box)
+
+
+async def apply(
+    writes: UowFactory, report: StatusReport, tenants: list[UUID], seconds: int
+) -> StatusReportResult:
+    """``report`` applied for ``tenants`` in a unit of work of its own, ``seconds`` after T0."""
+    async with writes() as uow:
+        return await record_report(
+            uow,
+            report,
+            tenants,
+            T0 + timedelta(seconds=seconds),
+            metrics=FakeMetrics(),
+            provider=ProviderName.TWILIO,
+        )
 
 
 async def add_endpoint(
@@ -63,22 +78,10 @@ async def test_a_status_report_takes_one_round_trip_with_its_webhook_events(
     delivered = StatusReport("SM-one-trip", MessageStatus.DELIVERED, "delivered")
     tenants = [other_tenant.id, tenant.id]
 
-    async def report(seconds: int) -> StatusReportOutcome:
-        async with writes() as uow:
-            result = await record_report(
-                uow,
-                delivered,
-                tenants,
-                T0 + timedelta(seconds=seconds),
-                metrics=FakeMetrics(),
-                provider=ProviderName.TWILIO,
-            )
-        return result.outcome
-
     with traced(driver, tmp_path / "moved") as moved_trips:
-        moved = await report(5)
+        moved = (await apply(writes, delivered, tenants, 5)).outcome
     with traced(driver, tmp_path / "repeat") as repeat_trips:
-        repeat = await report(6)
+        repeat = (await apply(writes, delivered, tenants, 6)).outcome
 
     assert (moved, moved_trips) == (StatusReportOutcome.APPLIED, [1])
     assert (repeat, repeat_trips) == (StatusReportOutcome.NOT_APPLIED, [1])
@@ -130,15 +133,7 @@ async def test_a_failure_tells_each_subscribed_endpoint_in_its_own_round_trip(
     driver = await the_driver(one_connection)
 
     with traced(driver, tmp_path / "failed") as trips:
-        async with writes() as uow:
-            result = await record_report(
-                uow,
-                failed,
-                [tenant.id],
-                T0 + timedelta(seconds=9),
-                metrics=FakeMetrics(),
-                provider=ProviderName.TWILIO,
-            )
+        result = await apply(writes, failed, [tenant.id], 9)
 
     assert (result.outcome, trips) == (StatusReportOutcome.APPLIED, [1])
     async with writes() as uow:
@@ -183,15 +178,7 @@ async def test_a_report_that_overtakes_the_sends_record_is_applied_after_the_fir
     endpoint = await add_endpoint(writes, tenant.id, [WebhookEventType.MESSAGE_STATUS])
     sent = StatusReport("SM-early", MessageStatus.SENT, "sent", message_id=message.id)
 
-    async with writes() as uow:
-        result = await record_report(
-            uow,
-            sent,
-            [tenant.id],
-            T0 + timedelta(seconds=2),
-            metrics=FakeMetrics(),
-            provider=ProviderName.TWILIO,
-        )
+    result = await apply(writes, sent, [tenant.id], 2)
 
     assert result.outcome is StatusReportOutcome.APPLIED
     async with writes() as uow:
