@@ -12,7 +12,6 @@ import asyncio
 import base64
 import hashlib
 import secrets
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -23,7 +22,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from aiobotocore.session import get_session
 from moto.server import ThreadedMotoServer
 
@@ -34,8 +32,8 @@ from application.authorization import OPERATOR
 from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from emulators import meta, twilio
 from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
+from tests.support.served_gateway import listening_socket, served
 
 CUSTOMER = "+14155550100"
 SANDBOX_NUMBER = "+14155238886"
@@ -103,13 +101,6 @@ class World:
                 await asyncio.sleep(0.05)
 
 
-def listening_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 def meta_id() -> str:
     return str(uuid.uuid4().int)[:16]
 
@@ -171,70 +162,60 @@ async def running_world(
             env_file=None,
         )
         container = create_container(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(container), lifespan="on", log_level="warning", access_log=False)
-        )
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            async with asyncio.timeout(10):
-                while not server.started:
-                    assert not serving.done(), "the gateway did not start"
-                    await asyncio.sleep(0.01)
-            async with httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http:
-                acme = await container.create_tenant()(
-                    OPERATOR,
-                    CreateTenantCommand(
-                        name=f"Acme {uuid.uuid4().hex[:8]}",
-                        provider=ProviderName.TWILIO,
-                        twilio_credentials=TwilioCredentials(account_sid=twilio_sid, auth_token=twilio_token),
-                    ),
-                )
-                await container.add_sender()(OPERATOR, acme.id, SANDBOX_NUMBER)
-                globex = await container.create_tenant()(
-                    OPERATOR,
-                    CreateTenantCommand(name=f"Globex {uuid.uuid4().hex[:8]}", provider=ProviderName.SANDBOX),
-                )
-                globex_headers = await log_in(container, http, globex.id)
-                account = await http.post(
-                    "/api/provider-accounts",
-                    json={
-                        "provider": "meta",
-                        "label": "Meta",
-                        "meta": {
-                            "business_account_id": waba_id,
-                            "access_token": meta_token,
-                            "app_secret": app_secret,
-                            "verify_token": verify_token,
-                        },
+        async with (
+            served(container, sock),
+            httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http,
+        ):
+            acme = await container.create_tenant()(
+                OPERATOR,
+                CreateTenantCommand(
+                    name=f"Acme {uuid.uuid4().hex[:8]}",
+                    provider=ProviderName.TWILIO,
+                    twilio_credentials=TwilioCredentials(account_sid=twilio_sid, auth_token=twilio_token),
+                ),
+            )
+            await container.add_sender()(OPERATOR, acme.id, SANDBOX_NUMBER)
+            globex = await container.create_tenant()(
+                OPERATOR,
+                CreateTenantCommand(name=f"Globex {uuid.uuid4().hex[:8]}", provider=ProviderName.SANDBOX),
+            )
+            globex_headers = await log_in(container, http, globex.id)
+            account = await http.post(
+                "/api/provider-accounts",
+                json={
+                    "provider": "meta",
+                    "label": "Meta",
+                    "meta": {
+                        "business_account_id": waba_id,
+                        "access_token": meta_token,
+                        "app_secret": app_secret,
+                        "verify_token": verify_token,
                     },
-                    headers=globex_headers,
-                )
-                assert account.status_code == 201, account.text
-                sender = await http.post(
-                    "/api/senders",
-                    json={
-                        "phone_number": f"+{META_DISPLAY}",
-                        "account_id": account.json()["id"],
-                        "provider_number_id": phone_number_id,
-                    },
-                    headers=globex_headers,
-                )
-                assert sender.status_code == 201, sender.text
-                yield World(
-                    http=http,
-                    container=container,
-                    at_twilio=twilio_emulator,
-                    at_meta=meta_emulator,
-                    twilio_account=twilio_sid,
-                    acme=Tenant(acme.id, await log_in(container, http, acme.id)),
-                    globex=Tenant(globex.id, globex_headers),
-                    phone_number_id=phone_number_id,
-                    inbound_url=f"{gateway_url}/webhooks/twilio/inbound",
-                )
-        finally:
-            server.should_exit = True
-            await serving
-            sock.close()
+                },
+                headers=globex_headers,
+            )
+            assert account.status_code == 201, account.text
+            sender = await http.post(
+                "/api/senders",
+                json={
+                    "phone_number": f"+{META_DISPLAY}",
+                    "account_id": account.json()["id"],
+                    "provider_number_id": phone_number_id,
+                },
+                headers=globex_headers,
+            )
+            assert sender.status_code == 201, sender.text
+            yield World(
+                http=http,
+                container=container,
+                at_twilio=twilio_emulator,
+                at_meta=meta_emulator,
+                twilio_account=twilio_sid,
+                acme=Tenant(acme.id, await log_in(container, http, acme.id)),
+                globex=Tenant(globex.id, globex_headers),
+                phone_number_id=phone_number_id,
+                inbound_url=f"{gateway_url}/webhooks/twilio/inbound",
+            )
 
 
 @pytest.fixture

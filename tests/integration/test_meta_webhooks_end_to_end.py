@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -23,7 +22,6 @@ from uuid import UUID
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from adapters.database.migrate import upgrade
 from adapters.database.tables import messages
@@ -49,10 +47,10 @@ from emulators.meta import (
     PhoneNumber as MetaPhoneNumber,
 )
 from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.support.meta_webhooks import signed
 from tests.support.repositories.campaigns import a_campaign
+from tests.support.served_gateway import listening_socket, served
 
 CUSTOMER = "+14155550100"
 ACME_DISPLAY, GLOBEX_DISPLAY = "15550100001", "15550100002"
@@ -152,13 +150,6 @@ class World:
             return [(row.tenant_id, row.direction, row.sender_number) for row in result]
 
 
-def listening_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 async def provision(
     container: Container,
     http: httpx.AsyncClient,
@@ -250,27 +241,17 @@ async def world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
             env_file=None,
         )
         container = create_container(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(container), lifespan="on", log_level="warning", access_log=False)
-        )
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            async with asyncio.timeout(10):
-                while not server.started:
-                    assert not serving.done(), "the gateway did not start"
-                    await asyncio.sleep(0.01)
-            async with httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http:
-                tenants = [
-                    await provision(
-                        container, http, name, business, app_secret=app_secret, verify_token=verify_token
-                    )
-                    for name, business in (("Acme", acme), ("Globex", globex))
-                ]
-                yield World(gateway_url, http, emulator, container, app_secret, verify_token, *tenants)
-        finally:
-            server.should_exit = True
-            await serving
-            sock.close()
+        async with (
+            served(container, sock),
+            httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http,
+        ):
+            tenants = [
+                await provision(
+                    container, http, name, business, app_secret=app_secret, verify_token=verify_token
+                )
+                for name, business in (("Acme", acme), ("Globex", globex))
+            ]
+            yield World(gateway_url, http, emulator, container, app_secret, verify_token, *tenants)
 
 
 async def open_the_window(world: World, tenant: Tenant) -> None:

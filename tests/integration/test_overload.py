@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -22,7 +21,7 @@ from entrypoints.container import Container, create_container, shutdown, upgrade
 from entrypoints.http.app import create_app
 from tests.integration.test_end_to_end import login, provision
 from tests.support.gateways import gateway_settings
-from tests.support.two_providers import listening_socket
+from tests.support.served_gateway import listening_socket, served
 
 POOL_TIMEOUT_SECONDS = 0.1
 
@@ -101,25 +100,13 @@ async def test_a_send_that_cannot_get_a_connection_in_time_gets_503_and_writes_n
 
 
 @asynccontextmanager
-async def served(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+async def client_of_served(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     """The app behind a real server in this event loop: its requests run concurrently."""
-    sock = listening_socket()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(container), lifespan="on", log_level="warning", access_log=False)
-    )
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                assert not serving.done(), "the gateway did not start"
-                await asyncio.sleep(0.01)
-        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
+    async with (
+        served(container, listening_socket()) as base_url,
+        httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=30) as client,
+    ):
+        yield client
 
 
 async def test_the_embedded_dispatcher_sends_while_accepts_flood_a_small_pool_and_loses_nothing(
@@ -134,7 +121,7 @@ async def test_the_embedded_dispatcher_sends_while_accepts_flood_a_small_pool_an
     )
     try:
         account = await provision(container, "+14155238802")
-        async with served(container) as client:
+        async with client_of_served(container) as client:
             auth = await login(client, account)  # type: ignore[arg-type]
             accepted: list[str] = []
             flooding = asyncio.Event()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -22,7 +21,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from dependency_injector import providers
 
 from adapters.database.migrate import upgrade
@@ -52,8 +50,8 @@ from emulators.twilio import (
     sign,
 )
 from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
+from tests.support.served_gateway import listening_socket, served
 
 SANDBOX_NUMBER = "+14155238886"
 CUSTOMER = "+14155550100"
@@ -143,13 +141,6 @@ class World:
             return await uow.messages.list_views(HistoryQuery(tenant_id=tenant.id, limit=100))
 
 
-def listening_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 async def provision(container: Container, name: str, account: Account, http: httpx.AsyncClient) -> Tenant:
     tenant = await container.create_tenant()(
         OPERATOR,
@@ -196,23 +187,13 @@ async def world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
             env_file=None,
         )
         container = create_container(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(container), lifespan="on", log_level="warning", access_log=False)
-        )
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            async with asyncio.timeout(10):
-                while not server.started:
-                    assert not serving.done(), "the gateway did not start"
-                    await asyncio.sleep(0.01)
-            async with httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http:
-                acme = await provision(container, "Acme", acme_account, http)
-                globex = await provision(container, "Globex", globex_account, http)
-                yield World(gateway_url, http, emulator, container, acme, globex)
-        finally:
-            server.should_exit = True
-            await serving
-            sock.close()
+        async with (
+            served(container, sock),
+            httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http,
+        ):
+            acme = await provision(container, "Acme", acme_account, http)
+            globex = await provision(container, "Globex", globex_account, http)
+            yield World(gateway_url, http, emulator, container, acme, globex)
 
 
 async def open_the_window(world: World, tenant: Tenant) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,6 @@ from uuid import UUID
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
 from adapters.database.migrate import upgrade
 from adapters.security.secret_box import generate_key
@@ -27,8 +25,8 @@ from application.authorization import OPERATOR
 from domain.administration.tenancy import ProviderName, Role
 from emulators import meta, twilio
 from entrypoints.container import Container, create_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
+from tests.support.served_gateway import listening_socket, served
 
 CUSTOMER = "+14155550183"
 TWILIO_NUMBER = "+14155550181"
@@ -175,13 +173,6 @@ def statuses(message: dict[str, Any]) -> list[str]:
     return [event["status"] for event in message["timeline"]]
 
 
-def listening_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @asynccontextmanager
 async def two_provider_world(
     postgres_url: str,
@@ -238,86 +229,76 @@ async def two_provider_world(
             env_file=None,
         )
         container = create_container(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(container), lifespan="on", log_level="warning", access_log=False)
-        )
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            async with asyncio.timeout(10):
-                while not server.started:
-                    assert not serving.done(), "the gateway did not start"
-                    await asyncio.sleep(0.01)
-            async with httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http:
-                # A tenant (its own provider: the sandbox) and its admin, who connects both accounts.
-                tenant = await container.create_tenant()(
-                    OPERATOR,
-                    CreateTenantCommand(
-                        name=f"Two providers {uuid.uuid4().hex[:8]}", provider=ProviderName.SANDBOX
-                    ),
-                )
-                username, password = f"admin-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
-                await container.create_user()(OPERATOR, tenant.id, username, password, Role.TENANT_ADMIN)
-                login = await http.post("/auth/login", json={"username": username, "password": password})
-                assert login.status_code == 200, login.text
-                world = World(
-                    container=container,
-                    http=http,
-                    gateway_url=gateway_url,
-                    twilio=twilio_emulator,
-                    meta=meta_emulator,
-                    twilio_sid=twilio_sid,
-                    business=business,
-                    headers={"Authorization": f"Bearer {login.json()['access_token']}"},
-                    senders={},
-                    meta_account_id="",
-                    tenant_id=tenant.id,
-                    admin_username=username,
-                    admin_password=password,
-                )
-                twilio_account = await world.api(
-                    "POST",
-                    "/api/provider-accounts",
-                    {
-                        "provider": "twilio",
-                        "label": "Twilio",
-                        "twilio": {"account_sid": twilio_sid, "auth_token": twilio_token},
+        async with (
+            served(container, sock),
+            httpx.AsyncClient(base_url=gateway_url, trust_env=False, timeout=10) as http,
+        ):
+            # A tenant (its own provider: the sandbox) and its admin, who connects both accounts.
+            tenant = await container.create_tenant()(
+                OPERATOR,
+                CreateTenantCommand(
+                    name=f"Two providers {uuid.uuid4().hex[:8]}", provider=ProviderName.SANDBOX
+                ),
+            )
+            username, password = f"admin-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
+            await container.create_user()(OPERATOR, tenant.id, username, password, Role.TENANT_ADMIN)
+            login = await http.post("/auth/login", json={"username": username, "password": password})
+            assert login.status_code == 200, login.text
+            world = World(
+                container=container,
+                http=http,
+                gateway_url=gateway_url,
+                twilio=twilio_emulator,
+                meta=meta_emulator,
+                twilio_sid=twilio_sid,
+                business=business,
+                headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+                senders={},
+                meta_account_id="",
+                tenant_id=tenant.id,
+                admin_username=username,
+                admin_password=password,
+            )
+            twilio_account = await world.api(
+                "POST",
+                "/api/provider-accounts",
+                {
+                    "provider": "twilio",
+                    "label": "Twilio",
+                    "twilio": {"account_sid": twilio_sid, "auth_token": twilio_token},
+                },
+                expect=201,
+            )
+            meta_account = await world.api(
+                "POST",
+                "/api/provider-accounts",
+                {
+                    "provider": "meta",
+                    "label": "Meta",
+                    "meta": {
+                        "business_account_id": business.waba_id,
+                        "access_token": business.token,
+                        "app_secret": business.app_secret,
+                        "verify_token": business.verify_token,
                     },
-                    expect=201,
-                )
-                meta_account = await world.api(
-                    "POST",
-                    "/api/provider-accounts",
-                    {
-                        "provider": "meta",
-                        "label": "Meta",
-                        "meta": {
-                            "business_account_id": business.waba_id,
-                            "access_token": business.token,
-                            "app_secret": business.app_secret,
-                            "verify_token": business.verify_token,
-                        },
-                    },
-                    expect=201,
-                )
-                world.meta_account_id = meta_account["id"]
-                world.senders[TWILIO_NUMBER] = await world.api(
-                    "POST",
-                    "/api/senders",
-                    {"phone_number": TWILIO_NUMBER, "account_id": twilio_account["id"]},
-                    expect=201,
-                )
-                world.senders[META_NUMBER] = await world.api(
-                    "POST",
-                    "/api/senders",
-                    {
-                        "phone_number": META_NUMBER,
-                        "account_id": meta_account["id"],
-                        "provider_number_id": business.phone_number_id,
-                    },
-                    expect=201,
-                )
-                yield world
-        finally:
-            server.should_exit = True
-            await serving
-            sock.close()
+                },
+                expect=201,
+            )
+            world.meta_account_id = meta_account["id"]
+            world.senders[TWILIO_NUMBER] = await world.api(
+                "POST",
+                "/api/senders",
+                {"phone_number": TWILIO_NUMBER, "account_id": twilio_account["id"]},
+                expect=201,
+            )
+            world.senders[META_NUMBER] = await world.api(
+                "POST",
+                "/api/senders",
+                {
+                    "phone_number": META_NUMBER,
+                    "account_id": meta_account["id"],
+                    "provider_number_id": business.phone_number_id,
+                },
+                expect=201,
+            )
+            yield world
