@@ -33,7 +33,7 @@ from domain.administration.tenancy import ProviderName, Role, TwilioCredentials
 from emulators import meta, twilio
 from entrypoints.container import Container, create_container
 from entrypoints.settings import load_settings
-from tests.support.served_gateway import listening_socket, served
+from tests.support.served_gateway import base_url_of, listening_socket, served
 
 CUSTOMER = "+14155550100"
 SANDBOX_NUMBER = "+14155238886"
@@ -122,7 +122,7 @@ async def running_world(
     app_id, app_secret, verify_token = meta_id(), secrets.token_urlsafe(24), secrets.token_urlsafe(12)
     waba_id, phone_number_id, meta_token = meta_id(), meta_id(), secrets.token_urlsafe(24)
     sock = listening_socket()
-    gateway_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    gateway_url = base_url_of(sock)
     twilio_config = twilio.EmulatorConfig(accounts={twilio_sid: twilio_token})
     meta_config = meta.EmulatorConfig(
         apps={

@@ -50,7 +50,7 @@ from entrypoints.container import Container, create_container
 from entrypoints.settings import load_settings
 from tests.support.meta_webhooks import signed
 from tests.support.repositories.campaigns import a_campaign
-from tests.support.served_gateway import listening_socket, served
+from tests.support.served_gateway import base_url_of, listening_socket, served
 
 CUSTOMER = "+14155550100"
 ACME_DISPLAY, GLOBEX_DISPLAY = "15550100001", "15550100002"
@@ -204,7 +204,7 @@ async def world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
     acme = MetaBusiness(meta_id(), meta_id(), ACME_DISPLAY, secrets.token_urlsafe(24))
     globex = MetaBusiness(meta_id(), meta_id(), GLOBEX_DISPLAY, secrets.token_urlsafe(24))
     sock = listening_socket()
-    gateway_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    gateway_url = base_url_of(sock)
     config = EmulatorConfig(
         apps={
             app_id: App(

@@ -51,7 +51,7 @@ from emulators.twilio import (
 )
 from entrypoints.container import Container, create_container
 from entrypoints.settings import load_settings
-from tests.support.served_gateway import listening_socket, served
+from tests.support.served_gateway import base_url_of, listening_socket, served
 
 SANDBOX_NUMBER = "+14155238886"
 CUSTOMER = "+14155550100"
@@ -169,7 +169,7 @@ async def world(postgres_url: str, tmp_path: Path) -> AsyncIterator[World]:
         # No fixed seed: the SIDs it draws must not repeat those of earlier tests in this database.
     )
     sock = listening_socket()
-    gateway_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    gateway_url = base_url_of(sock)
     async with running_emulator(config) as emulator:
         settings = load_settings(
             environ={

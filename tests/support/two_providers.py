@@ -26,7 +26,7 @@ from domain.administration.tenancy import ProviderName, Role
 from emulators import meta, twilio
 from entrypoints.container import Container, create_container
 from entrypoints.settings import load_settings
-from tests.support.served_gateway import listening_socket, served
+from tests.support.served_gateway import base_url_of, listening_socket, served
 
 CUSTOMER = "+14155550183"
 TWILIO_NUMBER = "+14155550181"
@@ -196,7 +196,7 @@ async def two_provider_world(
         moved_number_id=meta_id(),
     )
     sock = listening_socket()
-    gateway_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    gateway_url = base_url_of(sock)
     twilio_config = twilio.EmulatorConfig(
         accounts={twilio_sid: twilio_token},
         senders={twilio_sid: (TWILIO_NUMBER,)},
